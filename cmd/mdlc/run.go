@@ -1,0 +1,4 @@
+package main
+
+func runRun(c *cli, args []string) error  { return nil }
+func runInit(c *cli, args []string) error { return nil }

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/lang/sema"
+)
+
+type summaryLayer struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	OutputShape []*int `json:"output_shape"`
+	Params      int64  `json:"params"`
+	Flops       int64  `json:"flops"`
+}
+
+type summaryJSON struct {
+	Model              string         `json:"model"`
+	Layers             []summaryLayer `json:"layers"`
+	TotalParams        int64          `json:"total_params"`
+	TrainableParams    int64          `json:"trainable_params"`
+	NonTrainableParams int64          `json:"non_trainable_params"`
+	Flops              int64          `json:"flops_per_example"`
+}
+
+func runSummary(c *cli, args []string) error {
+	fs := c.flags("summary")
+	asJSON := fs.Bool("json", false, "print JSON")
+	model := fs.String("model", "", "the model to summarise, if the file has several")
+	files, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	m, err := c.build(files[0], *model)
+	if err != nil {
+		return err
+	}
+	s := summarize(m)
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	printSummary(c.stdout, s)
+	return nil
+}
+
+func summarize(m *sema.Model) summaryJSON {
+	s := summaryJSON{Model: m.Graph.Name, Flops: m.Graph.Flops()}
+	for _, l := range m.Layers {
+		var shape []*int
+		for _, d := range l.Output.Type.Shape {
+			if d.Known() {
+				shape = append(shape, &d.Size)
+			} else {
+				shape = append(shape, nil)
+			}
+		}
+		s.Layers = append(s.Layers, summaryLayer{Name: l.Name, Type: l.Kind, OutputShape: shape, Params: l.Params, Flops: l.Flops})
+	}
+	for _, p := range m.Graph.Params {
+		n, _ := p.Type.Shape.KnownProduct(0)
+		s.TotalParams += int64(n)
+		if p.Trainable {
+			s.TrainableParams += int64(n)
+		}
+	}
+	s.NonTrainableParams = s.TotalParams - s.TrainableParams
+	return s
+}
+
+// shapeText prints a shape as Keras does, unknown dims as None.
+func shapeText(dims []*int) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		if d == nil {
+			parts[i] = "None"
+		} else {
+			parts[i] = strconv.Itoa(*d)
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func printSummary(w io.Writer, s summaryJSON) {
+	rows := [][4]string{{"Layer (type)", "Output Shape", "Param #", "FLOPs"}}
+	for _, l := range s.Layers {
+		rows = append(rows, [4]string{l.Name + " (" + l.Type + ")", shapeText(l.OutputShape), commas(l.Params), commas(l.Flops)})
+	}
+	width := [4]int{}
+	for _, r := range rows {
+		for i, cell := range r {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	total := width[0] + width[1] + width[2] + width[3] + 9
+	line := func(ch string) { fmt.Fprintln(w, strings.Repeat(ch, total)) }
+	row := func(r [4]string) {
+		fmt.Fprintf(w, " %-*s  %-*s  %*s  %*s\n", width[0], r[0], width[1], r[1], width[2], r[2], width[3], r[3])
+	}
+	fmt.Fprintf(w, "Model: %q\n", s.Model)
+	line("_")
+	row(rows[0])
+	line("=")
+	for i, r := range rows[1:] {
+		row(r)
+		if i < len(rows)-2 {
+			line("_")
+		}
+	}
+	line("=")
+	fmt.Fprintf(w, "Total params: %s (%s)\n", commas(s.TotalParams), bytesText(s.TotalParams*4))
+	fmt.Fprintf(w, "Trainable params: %s\n", commas(s.TrainableParams))
+	fmt.Fprintf(w, "Non-trainable params: %s\n", commas(s.NonTrainableParams))
+	fmt.Fprintf(w, "FLOPs per example: %s (a multiply-add counts 2)\n", commas(s.Flops))
+	line("_")
+}
+
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.2f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,194 @@
+package ir
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Attrs holds an op's static attributes. Each op has one concrete attrs type,
+// named in its OpInfo; the verifier checks that a node carries that type.
+// String must be deterministic: it is part of the printed IR.
+type Attrs interface {
+	String() string
+}
+
+// Padding says how spatial borders are handled by convolutions and pools.
+type Padding uint8
+
+const (
+	// Valid uses no padding: windows lie wholly inside the input.
+	Valid Padding = iota
+	// Same pads so that output = ceil(input/stride), extra on the bottom/right
+	// as TensorFlow and Keras do.
+	Same
+	// Explicit uses the Pads field.
+	Explicit
+)
+
+var paddingNames = [...]string{Valid: "valid", Same: "same", Explicit: "explicit"}
+
+func (p Padding) String() string { return paddingNames[p] }
+
+// ParsePadding maps "valid" and "same" to a Padding.
+func ParsePadding(s string) (Padding, bool) {
+	switch s {
+	case "valid":
+		return Valid, true
+	case "same":
+		return Same, true
+	}
+	return 0, false
+}
+
+// Window2D describes a sliding window over the H and W axes of an NHWC tensor.
+// The window size of a convolution is its kernel's; of a pool, Size.
+type Window2D struct {
+	Size     [2]int
+	Stride   [2]int
+	Dilation [2]int
+	Padding  Padding
+	Pads     [4]int // top, bottom, left, right; used when Padding == Explicit
+}
+
+// PadsFor returns top, bottom, left, right padding for an input of h×w and a
+// window of kh×kw.
+func (w Window2D) PadsFor(h, wd, kh, kw int) [4]int {
+	switch w.Padding {
+	case Same:
+		t, b := samePad(h, kh, w.Stride[0], w.Dilation[0])
+		l, r := samePad(wd, kw, w.Stride[1], w.Dilation[1])
+		return [4]int{t, b, l, r}
+	case Explicit:
+		return w.Pads
+	}
+	return [4]int{}
+}
+
+func samePad(in, k, stride, dil int) (before, after int) {
+	out := (in + stride - 1) / stride
+	total := max((out-1)*stride+(k-1)*dil+1-in, 0)
+	return total / 2, total - total/2
+}
+
+// Out is the output height and width for an h×wd input and a kh×kw window.
+func (w Window2D) Out(h, wd, kh, kw int) (oh, ow int) {
+	p := w.PadsFor(h, wd, kh, kw)
+	oh = (h+p[0]+p[1]-((kh-1)*w.Dilation[0]+1))/w.Stride[0] + 1
+	ow = (wd+p[2]+p[3]-((kw-1)*w.Dilation[1]+1))/w.Stride[1] + 1
+	return oh, ow
+}
+
+func (w Window2D) fields() []string {
+	f := []string{}
+	if w.Size != [2]int{} {
+		f = append(f, "size="+pair(w.Size))
+	}
+	f = append(f, "stride="+pair(w.Stride))
+	if w.Dilation != [2]int{1, 1} {
+		f = append(f, "dilation="+pair(w.Dilation))
+	}
+	f = append(f, "padding="+w.Padding.String())
+	if w.Padding == Explicit {
+		f = append(f, fmt.Sprintf("pads=[%d,%d,%d,%d]", w.Pads[0], w.Pads[1], w.Pads[2], w.Pads[3]))
+	}
+	return f
+}
+
+func pair(p [2]int) string { return fmt.Sprintf("[%d,%d]", p[0], p[1]) }
+
+// ConvAttrs are conv2d's attributes; the kernel (HWIO: kh, kw, in/groups, out)
+// gives the window size.
+type ConvAttrs struct {
+	Window2D
+	Groups int
+}
+
+func (a *ConvAttrs) String() string {
+	f := a.fields()
+	if a.Groups != 1 {
+		f = append(f, "groups="+strconv.Itoa(a.Groups))
+	}
+	return strings.Join(f, " ")
+}
+
+// PoolAttrs are the attributes of max and average pooling.
+type PoolAttrs struct {
+	Window2D
+}
+
+func (a *PoolAttrs) String() string { return strings.Join(a.fields(), " ") }
+
+// AxisAttrs name one axis (softmax, log_softmax, concat). Negative axes count
+// from the end as in NumPy; the checker normalises them to be non-negative.
+type AxisAttrs struct {
+	Axis int
+}
+
+func (a *AxisAttrs) String() string { return "axis=" + strconv.Itoa(a.Axis) }
+
+// LeakyReluAttrs: y = x for x >= 0, alpha*x otherwise.
+type LeakyReluAttrs struct {
+	Alpha float32
+}
+
+func (a *LeakyReluAttrs) String() string { return "alpha=" + fmtFloat(a.Alpha) }
+
+// GeluAttrs selects the exact (erf) or the tanh approximation.
+type GeluAttrs struct {
+	Approximate bool
+}
+
+func (a *GeluAttrs) String() string {
+	if a.Approximate {
+		return "approximate=tanh"
+	}
+	return "approximate=none"
+}
+
+// TransposeAttrs: output axis i is input axis Perm[i].
+type TransposeAttrs struct {
+	Perm []int
+}
+
+func (a *TransposeAttrs) String() string { return "perm=" + ints(a.Perm) }
+
+// MatMulAttrs transpose the last two axes of an operand before multiplying.
+type MatMulAttrs struct {
+	TransA, TransB bool
+}
+
+func (a *MatMulAttrs) String() string {
+	return fmt.Sprintf("trans_a=%t trans_b=%t", a.TransA, a.TransB)
+}
+
+// BatchNormAttrs: y = (x-mean)/sqrt(var+eps)*gamma + beta over the last axis.
+type BatchNormAttrs struct {
+	Epsilon float32
+}
+
+func (a *BatchNormAttrs) String() string { return "epsilon=" + fmtFloat(a.Epsilon) }
+
+// DropoutAttrs keep the training rate; at inference dropout is the identity.
+type DropoutAttrs struct {
+	Rate float32
+}
+
+func (a *DropoutAttrs) String() string { return "rate=" + fmtFloat(a.Rate) }
+
+func fmtFloat(f float32) string { return strconv.FormatFloat(float64(f), 'g', -1, 32) }
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return "[" + strings.Join(s, ",") + "]"
+}
+
+// ReshapeAttrs give the target shape; symbols in it are bound like the input's.
+type ReshapeAttrs struct {
+	Shape Shape
+}
+
+func (a *ReshapeAttrs) String() string { return "shape=" + a.Shape.String() }

@@ -1,0 +1,230 @@
+package ir
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ValueKind says where a value comes from.
+type ValueKind uint8
+
+const (
+	// Input values are fed by the caller at run time.
+	Input ValueKind = iota + 1
+	// Param values are trained weights, loaded or initialised before running.
+	Param
+	// Result values are computed by a node.
+	Result
+)
+
+// InitKind is how a parameter is initialised when no weights are given; the
+// defaults are Keras's.
+type InitKind uint8
+
+const (
+	InitZeros InitKind = iota + 1
+	InitOnes
+	// InitGlorotUniform draws from U(-l, l), l = sqrt(6/(fan_in+fan_out)).
+	InitGlorotUniform
+)
+
+// Init describes a parameter's initialiser.
+type Init struct {
+	Kind          InitKind
+	FanIn, FanOut int
+}
+
+func (i Init) String() string {
+	switch i.Kind {
+	case InitZeros:
+		return "zeros"
+	case InitOnes:
+		return "ones"
+	case InitGlorotUniform:
+		return fmt.Sprintf("glorot_uniform(fan_in=%d, fan_out=%d)", i.FanIn, i.FanOut)
+	}
+	return "uninitialised"
+}
+
+// Value is an SSA value: a tensor produced once and read by any number of nodes.
+type Value struct {
+	ID   int
+	Kind ValueKind
+	Type Type
+	// Name is the input's name, the parameter's hierarchical name
+	// (res2.dense.bias), or for results the source variable it was bound to, if any.
+	Name string
+	// Def is the node computing a Result.
+	Def *Node
+	// Init is a Param's initialiser.
+	Init Init
+	// Trainable is false for parameters training does not update by gradient,
+	// such as batchnorm's running statistics.
+	Trainable bool
+}
+
+// Pos is a source position carried from the language into the IR, so later
+// stages can still point at the source.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Node applies an op to input values, producing output values.
+type Node struct {
+	ID      int
+	Op      Op
+	Inputs  []*Value
+	Outputs []*Value
+	Attrs   Attrs
+	// Layer is the hierarchical name of the source layer the node implements
+	// (conv2d_1, res2.dense): the unit of `mdlc summary` and of parameter names.
+	Layer string
+	Pos   Pos
+}
+
+// Output is a named result of a graph.
+type Output struct {
+	Name  string
+	Value *Value
+}
+
+// Graph is one model: inputs, parameters, nodes in a valid execution order, and
+// named outputs. A backward graph for training is built into the same structure.
+type Graph struct {
+	Name    string
+	Inputs  []*Value
+	Params  []*Value
+	Nodes   []*Node
+	Outputs []Output
+	nextID  int
+}
+
+// NewGraph returns an empty graph.
+func NewGraph(name string) *Graph { return &Graph{Name: name} }
+
+func (g *Graph) newValue(kind ValueKind, name string, t Type) *Value {
+	g.nextID++
+	return &Value{ID: g.nextID, Kind: kind, Name: name, Type: t}
+}
+
+// AddInput declares a run-time input.
+func (g *Graph) AddInput(name string, t Type) *Value {
+	v := g.newValue(Input, name, t)
+	g.Inputs = append(g.Inputs, v)
+	return v
+}
+
+// AddParam declares a weight tensor.
+func (g *Graph) AddParam(name string, t Type, init Init, trainable bool) *Value {
+	v := g.newValue(Param, name, t)
+	v.Init = init
+	v.Trainable = trainable
+	g.Params = append(g.Params, v)
+	return v
+}
+
+// Param finds a parameter by name.
+func (g *Graph) Param(name string) *Value {
+	for _, p := range g.Params {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// AddNode appends op(inputs) after checking arity, attributes and shapes, and
+// returns its result. On a shape error (*TypeError) nothing is added.
+func (g *Graph) AddNode(op Op, attrs Attrs, inputs []*Value, layer string, pos Pos) (*Value, error) {
+	info := op.Info()
+	if !op.Valid() {
+		return nil, fmt.Errorf("invalid op %d", op)
+	}
+	if len(inputs) < info.MinInputs || (info.MaxInputs >= 0 && len(inputs) > info.MaxInputs) {
+		return nil, fmt.Errorf("%s takes %s operands, got %d", info.Name, arity(info), len(inputs))
+	}
+	if !op.attrsMatch(attrs) {
+		return nil, fmt.Errorf("%s: attributes of type %T, want %T", info.Name, attrs, info.Attrs)
+	}
+	types := make([]Type, len(inputs))
+	for i, in := range inputs {
+		types[i] = in.Type
+	}
+	t, err := info.Infer(attrs, types)
+	if err != nil {
+		return nil, err
+	}
+	g.nextID++
+	n := &Node{ID: g.nextID, Op: op, Inputs: inputs, Attrs: attrs, Layer: layer, Pos: pos}
+	out := g.newValue(Result, "", t)
+	out.Def = n
+	n.Outputs = []*Value{out}
+	g.Nodes = append(g.Nodes, n)
+	return out, nil
+}
+
+// AddOutput names a value as a graph result.
+func (g *Graph) AddOutput(name string, v *Value) {
+	g.Outputs = append(g.Outputs, Output{Name: name, Value: v})
+}
+
+func arity(info *OpInfo) string {
+	switch {
+	case info.MaxInputs < 0:
+		return fmt.Sprintf("at least %d", info.MinInputs)
+	case info.MinInputs == info.MaxInputs:
+		return fmt.Sprint(info.MinInputs)
+	}
+	return fmt.Sprintf("%d to %d", info.MinInputs, info.MaxInputs)
+}
+
+// ParamCount is the number of scalar weights.
+func (g *Graph) ParamCount() int64 {
+	var n int64
+	for _, p := range g.Params {
+		n += perExample(p.Type.Shape)
+	}
+	return n
+}
+
+// Flops is the whole graph's floating point operations per example.
+func (g *Graph) Flops() int64 {
+	var f int64
+	for _, n := range g.Nodes {
+		f += n.Flops()
+	}
+	return f
+}
+
+// Symbols lists the symbolic dimensions of the inputs, in order of appearance.
+func (g *Graph) Symbols() []string {
+	var syms []string
+	for _, in := range g.Inputs {
+		for _, d := range in.Type.Shape {
+			if !d.Known() && !slices.Contains(syms, d.Sym) {
+				syms = append(syms, d.Sym)
+			}
+		}
+	}
+	return syms
+}
+
+// Qualified joins hierarchical name parts with dots, skipping empty ones.
+func Qualified(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ".")
+}

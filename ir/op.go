@@ -1,0 +1,129 @@
+package ir
+
+import "reflect"
+
+// Op is an IR operation. The language's layer names become Ops exactly once,
+// when the checker lowers the AST; everything after that indexes tables by Op.
+type Op uint16
+
+const (
+	OpInvalid Op = iota
+
+	// Layers with weights.
+	OpConv2D    // (x, kernel HWIO[, bias]) NHWC
+	OpDense     // (x, kernel [in,out][, bias]) over the last axis
+	OpBatchNorm // (x, gamma, beta, mean, variance) over the last axis
+
+	// Linear algebra.
+	OpMatMul // (a, b) batched over leading axes, NumPy broadcasting
+
+	// Pooling, NHWC.
+	OpMaxPool2D
+	OpAvgPool2D
+	OpGlobalAvgPool2D // [N,H,W,C] -> [N,C]
+
+	// Binary elementwise with NumPy broadcasting.
+	OpAdd
+	OpSub
+	OpMul
+	OpDiv
+
+	// Unary elementwise.
+	OpRelu
+	OpLeakyRelu
+	OpSigmoid
+	OpTanh
+	OpGelu
+	OpDropout // identity at inference
+
+	// Normalising reductions.
+	OpSoftmax
+	OpLogSoftmax
+
+	// Data movement.
+	OpFlatten // [N, ...] -> [N, prod(...)]
+	OpReshape // to the output's type
+	OpTranspose
+	OpConcat
+
+	OpLast
+)
+
+// OpInfo is everything the IR knows about an op. It is the single source of
+// truth: the verifier, the printer and the checker read it, and other packages
+// keep their own per-op tables indexed by Op.
+type OpInfo struct {
+	Name string
+	// MinInputs..MaxInputs operands; MaxInputs < 0 means variadic.
+	MinInputs, MaxInputs int
+	// Attrs is a zero value of the op's attribute type, nil if it has none.
+	Attrs Attrs
+	// Elementwise ops map each output element from the same-index input
+	// elements (after broadcasting).
+	Elementwise bool
+	// Infer computes the result type from operand types; it reports bad shapes as
+	// *TypeError so the checker can show them with a source position.
+	Infer func(a Attrs, in []Type) (Type, error)
+	// Flops counts floating point operations per example (batch dims set to 1),
+	// a multiply-add counted as two.
+	Flops func(n *Node) int64
+}
+
+var opTable = [OpLast]OpInfo{
+	OpInvalid:         {Name: "invalid"},
+	OpConv2D:          {Name: "conv2d", MinInputs: 2, MaxInputs: 3, Attrs: &ConvAttrs{}, Infer: inferConv2D, Flops: flopsConv2D},
+	OpDense:           {Name: "dense", MinInputs: 2, MaxInputs: 3, Infer: inferDense, Flops: flopsDense},
+	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
+	OpMatMul:          {Name: "matmul", MinInputs: 2, MaxInputs: 2, Attrs: &MatMulAttrs{}, Infer: inferMatMul, Flops: flopsMatMul},
+	OpMaxPool2D:       {Name: "maxpool2d", MinInputs: 1, MaxInputs: 1, Attrs: &PoolAttrs{}, Infer: inferPool, Flops: flopsPool},
+	OpAvgPool2D:       {Name: "avgpool2d", MinInputs: 1, MaxInputs: 1, Attrs: &PoolAttrs{}, Infer: inferPool, Flops: flopsPool},
+	OpGlobalAvgPool2D: {Name: "global_avgpool2d", MinInputs: 1, MaxInputs: 1, Infer: inferGlobalPool, Flops: flopsPerInput(1)},
+	OpAdd:             {Name: "add", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpSub:             {Name: "sub", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpMul:             {Name: "mul", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpDiv:             {Name: "div", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpRelu:            {Name: "relu", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(1)},
+	OpLeakyRelu:       {Name: "leaky_relu", MinInputs: 1, MaxInputs: 1, Attrs: &LeakyReluAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(2)},
+	OpSigmoid:         {Name: "sigmoid", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(4)},
+	OpTanh:            {Name: "tanh", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(4)},
+	OpGelu:            {Name: "gelu", MinInputs: 1, MaxInputs: 1, Attrs: &GeluAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(8)},
+	OpDropout:         {Name: "dropout", MinInputs: 1, MaxInputs: 1, Attrs: &DropoutAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(0)},
+	OpSoftmax:         {Name: "softmax", MinInputs: 1, MaxInputs: 1, Attrs: &AxisAttrs{}, Infer: inferSameAxis, Flops: flopsPerOutput(5)},
+	OpLogSoftmax:      {Name: "log_softmax", MinInputs: 1, MaxInputs: 1, Attrs: &AxisAttrs{}, Infer: inferSameAxis, Flops: flopsPerOutput(5)},
+	OpFlatten:         {Name: "flatten", MinInputs: 1, MaxInputs: 1, Infer: inferFlatten, Flops: flopsPerOutput(0)},
+	OpReshape:         {Name: "reshape", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferReshape, Flops: flopsPerOutput(0)},
+	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
+	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
+}
+
+// Info returns the op's table entry.
+func (op Op) Info() *OpInfo {
+	if op >= OpLast {
+		return &opTable[OpInvalid]
+	}
+	return &opTable[op]
+}
+
+func (op Op) String() string { return op.Info().Name }
+
+// Valid reports whether op names a real operation.
+func (op Op) Valid() bool { return op > OpInvalid && op < OpLast }
+
+// attrsMatch reports whether a carries the attribute type op expects.
+func (op Op) attrsMatch(a Attrs) bool {
+	want := op.Info().Attrs
+	if want == nil || a == nil {
+		return want == nil && a == nil
+	}
+	return reflect.TypeOf(want) == reflect.TypeOf(a)
+}
+
+// OpByName finds an op by its IR name, for parsers of IR text and tests.
+func OpByName(name string) (Op, bool) {
+	for op := OpInvalid + 1; op < OpLast; op++ {
+		if opTable[op].Name == name {
+			return op, true
+		}
+	}
+	return OpInvalid, false
+}

@@ -1,0 +1,298 @@
+package ir
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// TypeError is a shape or type mismatch found by an op's Infer rule. Help, when
+// set, says what the user can do about it.
+type TypeError struct {
+	Msg  string
+	Help string
+}
+
+func (e *TypeError) Error() string { return e.Msg }
+
+func typeErr(help, format string, args ...any) *TypeError {
+	return &TypeError{Msg: fmt.Sprintf(format, args...), Help: help}
+}
+
+func needRank(op string, t Type, rank int, layout string) error {
+	if t.Shape.Rank() != rank {
+		return typeErr("", "%s expects a rank-%d input %s, got %s", op, rank, layout, t)
+	}
+	return nil
+}
+
+func inferSame(_ Attrs, in []Type) (Type, error) { return in[0], nil }
+
+func inferSameAxis(a Attrs, in []Type) (Type, error) {
+	if err := checkAxis(a.(*AxisAttrs).Axis, in[0].Shape.Rank()); err != nil {
+		return Type{}, err
+	}
+	return in[0], nil
+}
+
+func checkAxis(axis, rank int) error {
+	if axis < 0 || axis >= rank {
+		return typeErr(fmt.Sprintf("axes run from %d to %d for a rank-%d tensor", -rank, rank-1, rank),
+			"axis %d is out of range for rank %d", axis, rank)
+	}
+	return nil
+}
+
+// window2D checks an NHWC input against a kh×kw window and returns the output
+// spatial dims. Symbolic spatial dims pass through only where the output size
+// does not depend on them (same padding, stride 1).
+func window2D(op string, w Window2D, x Type, kh, kw int) (Dim, Dim, error) {
+	h, wd := x.Shape[1], x.Shape[2]
+	if !h.Known() || !wd.Known() {
+		if w.Padding == Same && w.Stride == [2]int{1, 1} {
+			return h, wd, nil
+		}
+		return Dim{}, Dim{}, typeErr("give the input a fixed height and width, or use padding=same with stride 1",
+			"%s needs a known height and width here, got %s", op, x)
+	}
+	oh, ow := w.Out(h.Size, wd.Size, kh, kw)
+	if oh < 1 || ow < 1 {
+		return Dim{}, Dim{}, typeErr("use padding=same, a smaller window, or a larger input",
+			"%s window %dx%d does not fit the %dx%d input %s", op, kh, kw, h.Size, wd.Size, x)
+	}
+	return D(oh), D(ow), nil
+}
+
+func inferConv2D(a Attrs, in []Type) (Type, error) {
+	at := a.(*ConvAttrs)
+	x, k := in[0], in[1]
+	if err := needRank("conv2d", x, 4, "(N, height, width, channels)"); err != nil {
+		return Type{}, err
+	}
+	if k.Shape.Rank() != 4 {
+		return Type{}, typeErr("", "conv2d kernel must be rank 4 (kh, kw, in/groups, out), got %s", k)
+	}
+	cin := x.Shape[3]
+	kh, kw, kin, kout := k.Shape[0].Size, k.Shape[1].Size, k.Shape[2].Size, k.Shape[3].Size
+	g := at.Groups
+	if g < 1 || !cin.Known() || cin.Size%g != 0 || kout%g != 0 {
+		return Type{}, typeErr("groups must divide both the input and the output channels",
+			"conv2d with groups=%d cannot split %s input channels into %d filters", g, cin, kout)
+	}
+	if kin*g != cin.Size {
+		return Type{}, typeErr("", "conv2d kernel %s expects %d input channels, got %d in %s", k, kin*g, cin.Size, x)
+	}
+	if len(in) == 3 && !in[2].Shape.Equal(Shape{D(kout)}) {
+		return Type{}, typeErr("", "conv2d bias must be [%d], got %s", kout, in[2])
+	}
+	oh, ow, err := window2D("conv2d", at.Window2D, x, kh, kw)
+	if err != nil {
+		return Type{}, err
+	}
+	return Type{DType: x.DType, Shape: Shape{x.Shape[0], oh, ow, D(kout)}}, nil
+}
+
+func inferPool(a Attrs, in []Type) (Type, error) {
+	at := a.(*PoolAttrs)
+	x := in[0]
+	if err := needRank("pooling", x, 4, "(N, height, width, channels)"); err != nil {
+		return Type{}, err
+	}
+	oh, ow, err := window2D("pooling", at.Window2D, x, at.Size[0], at.Size[1])
+	if err != nil {
+		return Type{}, err
+	}
+	return Type{DType: x.DType, Shape: Shape{x.Shape[0], oh, ow, x.Shape[3]}}, nil
+}
+
+func inferGlobalPool(_ Attrs, in []Type) (Type, error) {
+	x := in[0]
+	if err := needRank("global_avgpool2d", x, 4, "(N, height, width, channels)"); err != nil {
+		return Type{}, err
+	}
+	return Type{DType: x.DType, Shape: Shape{x.Shape[0], x.Shape[3]}}, nil
+}
+
+func inferDense(_ Attrs, in []Type) (Type, error) {
+	x, k := in[0], in[1]
+	r := x.Shape.Rank()
+	if r < 2 || r > 3 {
+		help := ""
+		if n, ok := x.Shape.KnownProduct(1); ok && r > 3 {
+			help = fmt.Sprintf("insert `flatten` before it to get (N, %d)", n)
+		}
+		return Type{}, typeErr(help, "dense expects (N, features) or (N, T, features), got %s", x)
+	}
+	if k.Shape.Rank() != 2 || k.Shape[0] != x.Shape[r-1] {
+		return Type{}, typeErr("", "dense kernel %s does not take %s features from %s", k, x.Shape[r-1], x)
+	}
+	if len(in) == 3 && !in[2].Shape.Equal(Shape{k.Shape[1]}) {
+		return Type{}, typeErr("", "dense bias must be [%s], got %s", k.Shape[1], in[2])
+	}
+	out := append(Shape{}, x.Shape...)
+	out[r-1] = k.Shape[1]
+	return Type{DType: x.DType, Shape: out}, nil
+}
+
+func inferBatchNorm(_ Attrs, in []Type) (Type, error) {
+	x := in[0]
+	if x.Shape.Rank() < 2 {
+		return Type{}, typeErr("", "batchnorm expects at least (N, features), got %s", x)
+	}
+	c := x.Shape[x.Shape.Rank()-1]
+	for i, name := range []string{"gamma", "beta", "mean", "variance"} {
+		if !in[i+1].Shape.Equal(Shape{c}) {
+			return Type{}, typeErr("", "batchnorm %s must be [%s], got %s", name, c, in[i+1])
+		}
+	}
+	return x, nil
+}
+
+// broadcastShapes applies NumPy broadcasting: align from the right; each pair of
+// dims must match or one of them must be 1.
+func broadcastShapes(a, b Shape) (Shape, bool) {
+	n := max(len(a), len(b))
+	out := make(Shape, n)
+	for i := 1; i <= n; i++ {
+		da, db := D(1), D(1)
+		if i <= len(a) {
+			da = a[len(a)-i]
+		}
+		if i <= len(b) {
+			db = b[len(b)-i]
+		}
+		switch {
+		case da == db:
+			out[n-i] = da
+		case da == D(1):
+			out[n-i] = db
+		case db == D(1):
+			out[n-i] = da
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func inferBroadcast(_ Attrs, in []Type) (Type, error) {
+	a, b := in[0], in[1]
+	if a.DType != b.DType {
+		return Type{}, typeErr("", "operands have different element types: %s and %s", a, b)
+	}
+	s, ok := broadcastShapes(a.Shape, b.Shape)
+	if !ok {
+		return Type{}, typeErr("shapes must match, or one dimension must be 1 (NumPy broadcasting)",
+			"shapes %s and %s do not broadcast", a, b)
+	}
+	return Type{DType: a.DType, Shape: s}, nil
+}
+
+func inferMatMul(a Attrs, in []Type) (Type, error) {
+	at := a.(*MatMulAttrs)
+	x, y := in[0], in[1]
+	if x.Shape.Rank() < 2 || y.Shape.Rank() < 2 {
+		return Type{}, typeErr("", "matmul needs operands of rank 2 or more, got %s and %s", x, y)
+	}
+	rx, ry := x.Shape.Rank(), y.Shape.Rank()
+	m, k1 := x.Shape[rx-2], x.Shape[rx-1]
+	if at.TransA {
+		m, k1 = k1, m
+	}
+	k2, n := y.Shape[ry-2], y.Shape[ry-1]
+	if at.TransB {
+		k2, n = n, k2
+	}
+	if k1 != k2 {
+		return Type{}, typeErr("", "matmul inner dimensions differ: %s and %s (%s vs %s)", x, y, k1, k2)
+	}
+	batch, ok := broadcastShapes(x.Shape[:rx-2], y.Shape[:ry-2])
+	if !ok {
+		return Type{}, typeErr("", "matmul batch dimensions of %s and %s do not broadcast", x, y)
+	}
+	return Type{DType: x.DType, Shape: append(batch, m, n)}, nil
+}
+
+func inferFlatten(_ Attrs, in []Type) (Type, error) {
+	x := in[0]
+	if x.Shape.Rank() < 1 {
+		return Type{}, typeErr("", "flatten needs a batch axis, got %s", x)
+	}
+	n, ok := x.Shape.KnownProduct(1)
+	if !ok {
+		return Type{}, typeErr("fix the non-batch dimensions of the input", "flatten needs known sizes after the batch axis, got %s", x)
+	}
+	return Type{DType: x.DType, Shape: Shape{x.Shape[0], D(n)}}, nil
+}
+
+func inferReshape(a Attrs, in []Type) (Type, error) {
+	x, to := in[0], a.(*ReshapeAttrs).Shape
+	if !sameElements(x.Shape, to) {
+		return Type{}, typeErr("the total number of elements must stay the same", "cannot reshape %s to %s", x, to)
+	}
+	return Type{DType: x.DType, Shape: to}, nil
+}
+
+// sameElements compares element counts, treating each symbol as a factor that
+// must appear on both sides.
+func sameElements(a, b Shape) bool {
+	count := func(s Shape) (int, string) {
+		n, syms := 1, []string{}
+		for _, d := range s {
+			if d.Known() {
+				n *= d.Size
+			} else {
+				syms = append(syms, d.Sym)
+			}
+		}
+		slices.Sort(syms)
+		return n, strings.Join(syms, "*")
+	}
+	na, sa := count(a)
+	nb, sb := count(b)
+	return na == nb && sa == sb
+}
+
+func inferTranspose(a Attrs, in []Type) (Type, error) {
+	perm, x := a.(*TransposeAttrs).Perm, in[0]
+	if len(perm) != x.Shape.Rank() {
+		return Type{}, typeErr("give one axis per input dimension", "transpose permutation %v does not fit %s", perm, x)
+	}
+	seen := make([]bool, len(perm))
+	out := make(Shape, len(perm))
+	for i, p := range perm {
+		if p < 0 || p >= len(perm) || seen[p] {
+			return Type{}, typeErr("each axis must appear exactly once", "transpose permutation %v is not a permutation", perm)
+		}
+		seen[p] = true
+		out[i] = x.Shape[p]
+	}
+	return Type{DType: x.DType, Shape: out}, nil
+}
+
+func inferConcat(a Attrs, in []Type) (Type, error) {
+	axis, first := a.(*AxisAttrs).Axis, in[0]
+	if err := checkAxis(axis, first.Shape.Rank()); err != nil {
+		return Type{}, err
+	}
+	out := append(Shape{}, first.Shape...)
+	for i, t := range in[1:] {
+		if t.DType != first.DType || t.Shape.Rank() != first.Shape.Rank() {
+			return Type{}, typeErr("", "concat operand %d is %s, operand 1 is %s", i+2, t, first)
+		}
+		for d := range t.Shape {
+			if d == axis {
+				continue
+			}
+			if t.Shape[d] != first.Shape[d] {
+				return Type{}, typeErr(fmt.Sprintf("all dimensions but axis %d must match", axis),
+					"concat operands differ in dimension %d: %s and %s", d, first, t)
+			}
+		}
+		if !t.Shape[axis].Known() || !out[axis].Known() {
+			return Type{}, typeErr("", "concat along a symbolic axis is not supported: %s and %s", first, t)
+		}
+		out[axis].Size += t.Shape[axis].Size
+	}
+	return Type{DType: first.DType, Shape: out}, nil
+}

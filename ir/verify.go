@@ -1,0 +1,97 @@
+package ir
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Verify checks the graph's invariants: every op is valid with the right arity
+// and attribute type; every operand is an input, a parameter, or the result of
+// an earlier node of this graph; every result's type is what its op infers; names
+// of inputs, parameters and outputs are unique. It reports all violations.
+func Verify(g *Graph) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	defined := map[*Value]bool{}
+	seen := map[string]bool{}
+	for _, v := range g.Inputs {
+		if v.Kind != Input {
+			fail("input %s has kind %d", v.Name, v.Kind)
+		}
+		if seen["%"+v.Name] {
+			fail("input %s declared twice", v.Name)
+		}
+		seen["%"+v.Name] = true
+		defined[v] = true
+	}
+	for _, p := range g.Params {
+		if p.Kind != Param {
+			fail("parameter %s has kind %d", p.Name, p.Kind)
+		}
+		if seen["@"+p.Name] {
+			fail("parameter %s declared twice", p.Name)
+		}
+		seen["@"+p.Name] = true
+		defined[p] = true
+	}
+	for i, n := range g.Nodes {
+		where := fmt.Sprintf("node %d (%s)", i, n.Op)
+		if !n.Op.Valid() {
+			fail("%s: invalid op", where)
+			continue
+		}
+		info := n.Op.Info()
+		if len(n.Inputs) < info.MinInputs || (info.MaxInputs >= 0 && len(n.Inputs) > info.MaxInputs) {
+			fail("%s: %d operands, want %s", where, len(n.Inputs), arity(info))
+			continue
+		}
+		if !n.Op.attrsMatch(n.Attrs) {
+			fail("%s: attributes of type %T, want %T", where, n.Attrs, info.Attrs)
+			continue
+		}
+		types := make([]Type, len(n.Inputs))
+		ok := true
+		for j, v := range n.Inputs {
+			if !defined[v] {
+				fail("%s: operand %d is used before it is defined", where, j)
+				ok = false
+			}
+			types[j] = v.Type
+		}
+		if len(n.Outputs) != 1 {
+			fail("%s: %d results, want 1", where, len(n.Outputs))
+			continue
+		}
+		out := n.Outputs[0]
+		if out.Kind != Result || out.Def != n {
+			fail("%s: result is not owned by the node", where)
+		}
+		if defined[out] {
+			fail("%s: result defined twice", where)
+		}
+		defined[out] = true
+		if !ok {
+			continue
+		}
+		t, err := info.Infer(n.Attrs, types)
+		if err != nil {
+			fail("%s: %v", where, err)
+		} else if !t.Equal(out.Type) {
+			fail("%s: result type %s, but the op infers %s", where, out.Type, t)
+		}
+	}
+	outs := map[string]bool{}
+	for _, o := range g.Outputs {
+		if outs[o.Name] {
+			fail("output %s named twice", o.Name)
+		}
+		outs[o.Name] = true
+		if !defined[o.Value] {
+			fail("output %s is not defined in the graph", o.Name)
+		}
+	}
+	if len(g.Outputs) == 0 {
+		fail("graph %s has no outputs", g.Name)
+	}
+	return errors.Join(errs...)
+}

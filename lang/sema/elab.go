@@ -1,0 +1,619 @@
+package sema
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/diag"
+	"github.com/mdlc/mdlc/lang/syntax"
+)
+
+// Model is a checked model: its graph and the layer instances it was built
+// from, in source order, for `mdlc summary`.
+type Model struct {
+	Graph  *ir.Graph
+	Layers []Layer
+}
+
+// Layer is one instance of a built-in layer.
+type Layer struct {
+	Name   string // hierarchical instance name: conv2d_1, res1.conv1
+	Kind   string // the layer's name in the language
+	Output *ir.Value
+	Params int64
+	Flops  int64
+	Pos    ir.Pos
+}
+
+// Build checks the named model and lowers it to IR.
+func (p *Program) Build(model string) (*Model, diag.List) {
+	if p.Root == nil {
+		return nil, diag.List{{Msg: "no program loaded"}}
+	}
+	d, ok := p.Root.Decls[model]
+	if !ok || d.Kind != "model" {
+		return nil, diag.List{{Pos: diag.Pos{File: p.Root.Path, Line: 1, Col: 1},
+			Msg:  fmt.Sprintf("%s has no model `%s`", p.Root.Path, model),
+			Help: didYouMean(model, p.Models()) + " models here: " + strings.Join(p.Models(), ", ")}}
+	}
+	e := &elab{prog: p, g: ir.NewGraph(model)}
+	m := e.model(p.Root, d)
+	if len(e.diags) > 0 {
+		return nil, e.diags.Sorted()
+	}
+	if err := ir.Verify(m.Graph); err != nil {
+		return nil, diag.List{{Pos: pos(d.Pos), End: pos(d.EndPos), Msg: "internal error: the IR of this model is invalid: " + err.Error(),
+			Help: "this is a bug in mdlc; please report it with this file"}}
+	}
+	return m, nil
+}
+
+// Check builds every model of the root file and checks every block's names,
+// reporting all diagnostics.
+func (p *Program) Check() diag.List {
+	var all diag.List
+	if p.Root == nil {
+		return nil
+	}
+	for _, d := range p.Root.order {
+		if d.Kind == "model" {
+			_, ds := p.Build(d.Name)
+			all = append(all, ds...)
+		} else {
+			e := &elab{prog: p}
+			e.resolveBlock(p.Root, d)
+			all = append(all, e.diags...)
+		}
+	}
+	return all.Sorted()
+}
+
+// elab lowers one model. Blocks are instantiated at each call, with the
+// caller's tensor types, so their shapes are checked where they are used.
+type elab struct {
+	prog   *Program
+	g      *ir.Graph
+	diags  diag.List
+	scope  *scope
+	layers []Layer
+	depth  int
+}
+
+// scope is one model body or one block instance.
+type scope struct {
+	unit     *Unit
+	prefix   string // instance path, prefixes layer and parameter names
+	vars     map[string]value
+	counters map[string]int
+	used     map[string]lexer.Position // instance names taken in this scope
+	calledAt []diag.Note               // the chain of block calls, for notes
+}
+
+func (s *scope) names() []string {
+	out := make([]string, 0, len(s.vars))
+	for n := range s.vars {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *elab) errorf(start, end lexer.Position, help, format string, args ...any) {
+	d := &diag.Diagnostic{Pos: pos(start), End: pos(end), Msg: fmt.Sprintf(format, args...), Help: help}
+	if e.scope != nil {
+		d.Notes = append(d.Notes, e.scope.calledAt...)
+	}
+	e.diags = append(e.diags, d)
+}
+
+func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
+	e.scope = &scope{unit: u, vars: map[string]value{}, counters: map[string]int{}, used: map[string]lexer.Position{}}
+	for _, prm := range d.Params {
+		if prm.Type == nil || prm.Type.Dims == nil {
+			e.errorf(prm.Pos, prm.EndPos, "declare it like `"+prm.Name+": f32[N, 32, 32, 3]`; configuration parameters belong to blocks",
+				"model input `%s` needs a tensor type", prm.Name)
+			e.scope.vars[prm.Name] = poison()
+			continue
+		}
+		if prm.Default != nil {
+			e.errorf(prm.Default.Pos, prm.Default.EndPos, "remove the default", "model inputs cannot have defaults")
+		}
+		t, ok := e.tensorType(prm.Type, nil)
+		if !ok {
+			e.scope.vars[prm.Name] = poison()
+			continue
+		}
+		if _, dup := e.scope.vars[prm.Name]; dup {
+			e.errorf(prm.Pos, prm.EndPos, "rename one of them", "input `%s` is declared twice", prm.Name)
+			continue
+		}
+		v := e.g.AddInput(prm.Name, t)
+		e.scope.vars[prm.Name] = value{kind: kTensor, t: v, start: prm.Pos, end: prm.EndPos}
+	}
+	e.body(d)
+	syms := map[string]ir.Dim{}
+	for _, r := range d.Results {
+		v, ok := e.result(r, syms)
+		if ok {
+			e.g.AddOutput(r.Name, v.t)
+		}
+	}
+	return &Model{Graph: e.g, Layers: e.layers}
+}
+
+func (e *elab) body(d *syntax.Decl) {
+	for _, s := range d.Body {
+		vals := e.expr(s.Value, nil)
+		if len(vals) != len(s.Targets) && !(len(vals) == 1 && vals[0].kind == kPoison) {
+			e.errorf(s.Targets[0].Pos, s.Value.Pos, fmt.Sprintf("the right-hand side gives %d", len(vals)),
+				"%d names on the left, %d values on the right", len(s.Targets), len(vals))
+			vals = nil
+		}
+		for i, t := range s.Targets {
+			if isKeyword(t.Name) {
+				e.errorf(t.Pos, t.EndPos, "pick another name", "`%s` is a reserved word", t.Name)
+			}
+			v := poison()
+			if i < len(vals) {
+				v = vals[i]
+			}
+			if v.kind == kTensor && v.t.Kind == ir.Result && v.t.Name == "" {
+				v.t.Name = t.Name
+			}
+			e.scope.vars[t.Name] = v
+		}
+	}
+}
+
+func isKeyword(s string) bool {
+	switch s {
+	case "model", "block", "import", "as", "true", "false":
+		return true
+	}
+	return false
+}
+
+// result looks up a declared result and checks its declared type, if any.
+func (e *elab) result(r *syntax.Result, syms map[string]ir.Dim) (value, bool) {
+	v, ok := e.scope.vars[r.Name]
+	if !ok {
+		e.errorf(r.Pos, r.EndPos, didYouMean(r.Name, e.scope.names()), "result `%s` is never assigned", r.Name)
+		return v, false
+	}
+	if v.kind == kPoison {
+		return v, false
+	}
+	if v.kind != kTensor {
+		e.errorf(r.Pos, r.EndPos, "", "result `%s` must be a tensor, got %s", r.Name, v.describe())
+		return v, false
+	}
+	if r.Type != nil {
+		if !e.matchType(r.Type, v.t.Type, syms, fmt.Sprintf("result `%s`", r.Name)) {
+			return v, false
+		}
+	}
+	return v, true
+}
+
+// tensorType converts a written tensor type; syms, when non-nil, maps symbols
+// to dims already fixed (within one block instance).
+func (e *elab) tensorType(t *syntax.TypeExpr, syms map[string]ir.Dim) (ir.Type, bool) {
+	dt, ok := ir.ParseDType(t.Name)
+	if !ok {
+		e.errorf(t.Pos, t.EndPos, didYouMean(t.Name, []string{"f32", "i32", "i64"}), "unknown element type `%s`", t.Name)
+		return ir.Type{}, false
+	}
+	shape := make(ir.Shape, len(t.Dims))
+	for i, d := range t.Dims {
+		switch {
+		case d.Size != nil && *d.Size < 1:
+			e.errorf(d.Pos, d.EndPos, "dimensions are positive sizes or symbols such as N", "dimension %d must be positive", *d.Size)
+			return ir.Type{}, false
+		case d.Size != nil:
+			shape[i] = ir.D(*d.Size)
+		default:
+			shape[i] = ir.S(d.Sym)
+		}
+	}
+	return ir.Type{DType: dt, Shape: shape}, true
+}
+
+// matchType checks an actual type against a written one. A symbol matches any
+// dim the first time and must match the same dim after that.
+func (e *elab) matchType(want *syntax.TypeExpr, got ir.Type, syms map[string]ir.Dim, what string) bool {
+	if want.Dims == nil {
+		e.errorf(want.Pos, want.EndPos, "write a tensor type such as f32[N, 10]", "%s is a tensor, declared as `%s`", what, want.Name)
+		return false
+	}
+	w, ok := e.tensorType(want, nil)
+	if !ok {
+		return false
+	}
+	mismatch := w.DType != got.DType || len(w.Shape) != len(got.Shape)
+	for i := 0; !mismatch && i < len(w.Shape); i++ {
+		wd, gd := w.Shape[i], got.Shape[i]
+		if wd.Known() {
+			mismatch = wd != gd
+			continue
+		}
+		if prev, bound := syms[wd.Sym]; bound {
+			mismatch = prev != gd
+		} else {
+			syms[wd.Sym] = gd
+		}
+	}
+	if mismatch {
+		e.errorf(want.Pos, want.EndPos, "change the declared type or the layers that compute it",
+			"%s is %s, declared %s", what, got, w)
+		return false
+	}
+	return true
+}
+
+// expr evaluates a pipeline. piped, if set, is fed to the head (used for
+// parenthesised stages).
+func (e *elab) expr(x *syntax.Expr, piped *value) []value {
+	vals := e.term(x.Head, piped)
+	for _, st := range x.Stages {
+		if len(vals) != 1 {
+			e.errorf(st.Pos, st.EndPos, "bind the results to names first: `a, b = ...`",
+				"cannot pipe %d values into %s", len(vals), st.QualifiedName())
+			return []value{poison()}
+		}
+		in := vals[0]
+		vals = e.call(st, &in)
+	}
+	return vals
+}
+
+func (e *elab) term(t *syntax.Term, piped *value) []value {
+	span := func(v value) []value {
+		v.start, v.end = t.Pos, t.EndPos
+		return []value{v}
+	}
+	switch {
+	case t.Call != nil:
+		return e.call(t.Call, piped)
+	case t.Number != nil:
+		v, msg := parseNumber(t.Number)
+		if msg != "" {
+			e.errorf(t.Pos, t.EndPos, "", "%s", msg)
+			return []value{poison()}
+		}
+		return span(v)
+	case t.String != nil:
+		return span(value{kind: kString, s: *t.String})
+	case t.List != nil:
+		l := value{kind: kList}
+		for _, it := range t.List.Items {
+			vs := e.expr(it, nil)
+			if len(vs) != 1 {
+				e.errorf(it.Pos, it.EndPos, "", "a list item must be a single value")
+				return []value{poison()}
+			}
+			l.list = append(l.list, vs[0])
+		}
+		return span(l)
+	case t.Paren != nil:
+		return e.expr(t.Paren, piped)
+	}
+	return []value{poison()}
+}
+
+// call evaluates a name or an application. A bare name is a variable if one is
+// bound, a layer or block if piped into, and otherwise a name constant (relu,
+// same, true).
+func (e *elab) call(c *syntax.Call, piped *value) []value {
+	name := c.QualifiedName()
+	if c.Args == nil && piped == nil && len(c.Name) == 1 {
+		if c.As != nil {
+			e.errorf(c.As.Pos, c.As.EndPos, "`as` names a layer call, e.g. `conv2d(32, 3) as conv1`", "`as` after a plain name")
+		}
+		if v, ok := e.scope.vars[name]; ok {
+			if v.kind != kPoison {
+				v.start, v.end = c.Pos, c.EndPos
+			}
+			return []value{v}
+		}
+		return []value{{kind: kName, s: name, start: c.Pos, end: c.EndPos}}
+	}
+	var args []value
+	var kws []*syntax.Ident
+	if c.Args != nil {
+		for _, a := range c.Args.List {
+			vs := e.expr(a.Value, nil)
+			v := poison()
+			if len(vs) == 1 {
+				v = vs[0]
+			} else {
+				e.errorf(a.Pos, a.EndPos, "bind the results to names first", "an argument must be a single value")
+			}
+			args = append(args, v)
+			kws = append(kws, a.Keyword)
+		}
+	}
+	if d, u := e.lookupDecl(c); d != nil {
+		return e.instantiate(u, d, c, piped, args, kws)
+	}
+	if l, ok := layerTable[name]; ok && len(c.Name) == 1 {
+		return []value{e.applyLayer(l, c, piped, args, kws)}
+	}
+	if len(c.Name) == 1 {
+		if v, ok := e.scope.vars[name]; ok && v.kind == kTensor {
+			e.errorf(c.Pos, c.EndPos, "only layers and blocks can be called or piped into", "`%s` is a tensor, not a layer", name)
+			return []value{poison()}
+		}
+	}
+	e.errorf(c.Pos, c.EndPos, e.callableHelp(c), "unknown layer `%s`", name)
+	return []value{poison()}
+}
+
+func (e *elab) callableHelp(c *syntax.Call) string {
+	var names []string
+	for n := range layerTable {
+		names = append(names, n)
+	}
+	u := e.scope.unit
+	for n := range u.Decls {
+		names = append(names, n)
+	}
+	for ns, dep := range u.Imports {
+		for n := range dep.Decls {
+			names = append(names, ns+"."+n)
+		}
+	}
+	if len(c.Name) == 2 && u.Imports[c.Name[0]] == nil {
+		return "no import is named `" + c.Name[0] + "`; add `import \"" + c.Name[0] + "\"`"
+	}
+	if h := didYouMean(c.QualifiedName(), names); h != "" {
+		return h
+	}
+	return "see `mdlc layers` for the built-in layers"
+}
+
+// lookupDecl finds a block or model called by c: local to the calling file, or
+// namespace.name for an import.
+func (e *elab) lookupDecl(c *syntax.Call) (*syntax.Decl, *Unit) {
+	u := e.scope.unit
+	switch len(c.Name) {
+	case 1:
+		if d, ok := u.Decls[c.Name[0]]; ok {
+			return d, u
+		}
+	case 2:
+		if dep, ok := u.Imports[c.Name[0]]; ok {
+			if d, ok := dep.Decls[c.Name[1]]; ok {
+				return d, dep
+			}
+		}
+	}
+	return nil, nil
+}
+
+// instanceName picks the name of a layer or block instance: the `as` name, or
+// the kind with a Keras-style counter (conv2d, conv2d_1, ...).
+func (e *elab) instanceName(kind string, c *syntax.Call) string {
+	s := e.scope
+	if c.As != nil {
+		n := c.As.Name
+		if prev, dup := s.used[n]; dup {
+			e.errorf(c.As.Pos, c.As.EndPos, "give each layer its own name", "layer name `%s` is already used at %s", n, pos(prev))
+		}
+		s.used[n] = c.As.Pos
+		return ir.Qualified(s.prefix, n)
+	}
+	base := strings.ReplaceAll(kind, ".", "_")
+	for {
+		n := base
+		if k := s.counters[base]; k > 0 {
+			n = base + "_" + strconv.Itoa(k)
+		}
+		s.counters[base]++
+		if _, taken := s.used[n]; !taken {
+			s.used[n] = c.Pos
+			return ir.Qualified(s.prefix, n)
+		}
+	}
+}
+
+// maxDepth bounds block instantiation, so a block that calls itself is an
+// error, not a hang.
+const maxDepth = 64
+
+func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
+	fail := func() []value {
+		out := make([]value, max(len(d.Results), 1))
+		for i := range out {
+			out[i] = poison()
+		}
+		return out
+	}
+	if e.depth >= maxDepth {
+		e.errorf(c.Pos, c.EndPos, "a block cannot call itself, directly or through others", "%s `%s` is instantiated recursively", d.Kind, d.Name)
+		return fail()
+	}
+	specs, ok := e.blockSpecs(u, d)
+	if !ok {
+		return fail()
+	}
+	b, ok := e.bindArgs(c.QualifiedName(), specs, piped, c, args, kws)
+	if !ok {
+		return fail()
+	}
+	name := e.instanceName(d.Name, c)
+	outer := e.scope
+	inner := &scope{unit: u, prefix: name, vars: map[string]value{}, counters: map[string]int{}, used: map[string]lexer.Position{},
+		calledAt: append(append([]diag.Note(nil), outer.calledAt...), diag.Note{Pos: pos(c.Pos), Msg: "in " + d.Kind + " `" + d.Name + "` instantiated here"})}
+	syms := map[string]ir.Dim{}
+	for _, prm := range d.Params {
+		v := b.arg[prm.Name]
+		if _, given := b.arg[prm.Name]; !given {
+			v = fromGo(b.vals[prm.Name])
+		}
+		if v.kind == kTensor && prm.Type != nil {
+			e.scope = inner
+			ok := e.matchType(prm.Type, v.t.Type, syms, "input `"+prm.Name+"`")
+			e.scope = outer
+			if !ok {
+				return fail()
+			}
+		}
+		inner.vars[prm.Name] = v
+	}
+	e.scope = inner
+	e.depth++
+	e.body(d)
+	out := make([]value, len(d.Results))
+	for i, r := range d.Results {
+		v, ok := e.result(r, syms)
+		if !ok {
+			v = poison()
+		}
+		out[i] = v
+	}
+	e.depth--
+	e.scope = outer
+	return out
+}
+
+// fromGo turns a default value of a spec back into a value.
+func fromGo(x any) value {
+	switch v := x.(type) {
+	case int:
+		return value{kind: kInt, i: v}
+	case float64:
+		return value{kind: kFloat, f: v}
+	case bool:
+		return value{kind: kName, s: strconv.FormatBool(v)}
+	case string:
+		return value{kind: kString, s: v}
+	case activation:
+		return value{kind: kName, s: v.name}
+	case ir.Padding:
+		return value{kind: kName, s: v.String()}
+	case [2]int:
+		return value{kind: kList, list: []value{{kind: kInt, i: v[0]}, {kind: kInt, i: v[1]}}}
+	case []int:
+		l := value{kind: kList}
+		for _, i := range v {
+			l.list = append(l.list, value{kind: kInt, i: i})
+		}
+		return l
+	}
+	return poison()
+}
+
+var scalarKinds = map[string]argKind{
+	"int": aInt, "float": aFloat, "bool": aBool, "string": aString,
+	"activation": aActivation, "padding": aPadding, "ints": aInts, "pair": aPair,
+}
+
+// blockSpecs derives a block's argument specs from its declaration. Defaults
+// are constant expressions evaluated in the block's own file.
+func (e *elab) blockSpecs(u *Unit, d *syntax.Decl) ([]paramSpec, bool) {
+	ok := true
+	specs := make([]paramSpec, len(d.Params))
+	outer := e.scope
+	e.scope = &scope{unit: u, vars: map[string]value{}}
+	defer func() { e.scope = outer }()
+	for i, prm := range d.Params {
+		k := aTensor
+		if prm.Type != nil && prm.Type.Dims == nil {
+			sk, known := scalarKinds[prm.Type.Name]
+			if !known {
+				names := []string{"f32"}
+				for n := range scalarKinds {
+					names = append(names, n)
+				}
+				help := didYouMean(prm.Type.Name, names)
+				if help == "" {
+					help = "parameter types are tensor types like f32[N, 10] or one of int, float, bool, string, activation, padding, ints, pair"
+				}
+				e.errorf(prm.Type.Pos, prm.Type.EndPos, help, "unknown parameter type `%s`", prm.Type.Name)
+				ok = false
+				continue
+			}
+			k = sk
+		}
+		specs[i] = paramSpec{name: prm.Name, kind: k}
+		if prm.Default != nil {
+			vs := e.expr(prm.Default, nil)
+			if len(vs) != 1 || vs[0].kind == kPoison {
+				ok = false
+				continue
+			}
+			conv, msg := convert(k, vs[0])
+			if msg != "" {
+				e.errorf(prm.Default.Pos, prm.Default.EndPos, "", "default of `%s` %s", prm.Name, msg)
+				ok = false
+				continue
+			}
+			specs[i].def = conv
+		}
+	}
+	return specs, ok
+}
+
+// resolveBlock checks a block that no model in this file instantiates: its
+// parameter types and that every name it uses is bound or callable.
+func (e *elab) resolveBlock(u *Unit, d *syntax.Decl) {
+	e.scope = &scope{unit: u, vars: map[string]value{}}
+	if _, ok := e.blockSpecs(u, d); !ok {
+		return
+	}
+	bound := map[string]bool{}
+	for _, prm := range d.Params {
+		bound[prm.Name] = true
+	}
+	var visitExpr func(x *syntax.Expr)
+	visitCall := func(c *syntax.Call, callee bool) {
+		name := c.QualifiedName()
+		if callee || c.Args != nil {
+			if dd, _ := e.lookupDecl(c); dd == nil {
+				if _, ok := layerTable[name]; !ok || len(c.Name) != 1 {
+					e.errorf(c.Pos, c.EndPos, e.callableHelp(c), "unknown layer `%s`", name)
+				}
+			}
+		}
+		if c.Args != nil {
+			for _, a := range c.Args.List {
+				visitExpr(a.Value)
+			}
+		}
+	}
+	visitExpr = func(x *syntax.Expr) {
+		switch t := x.Head; {
+		case t.Call != nil:
+			visitCall(t.Call, false)
+		case t.List != nil:
+			for _, it := range t.List.Items {
+				visitExpr(it)
+			}
+		case t.Paren != nil:
+			visitExpr(t.Paren)
+		}
+		for _, st := range x.Stages {
+			visitCall(st, true)
+		}
+	}
+	for _, s := range d.Body {
+		visitExpr(s.Value)
+		for _, t := range s.Targets {
+			bound[t.Name] = true
+		}
+	}
+	for _, r := range d.Results {
+		if !bound[r.Name] {
+			var names []string
+			for n := range bound {
+				names = append(names, n)
+			}
+			e.errorf(r.Pos, r.EndPos, didYouMean(r.Name, names), "result `%s` is never assigned", r.Name)
+		}
+	}
+}

@@ -1,0 +1,360 @@
+package sema
+
+import (
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/syntax"
+)
+
+// layer is a built-in layer: its argument specs and how it lowers to IR. The
+// language's layer names become ir.Ops here and nowhere else.
+type layer struct {
+	doc   string
+	specs []paramSpec
+	build func(b *builder, a *bound) (*ir.Value, error)
+}
+
+var (
+	input      = paramSpec{name: "x", kind: aTensor}
+	activ      = paramSpec{name: "activation", kind: aActivation, def: activations[0]}
+	useBias    = paramSpec{name: "use_bias", kind: aBool, def: true}
+	strides1   = paramSpec{name: "strides", kind: aPair, def: [2]int{1, 1}}
+	validPad   = paramSpec{name: "padding", kind: aPadding, def: ir.Valid}
+	dilation1  = paramSpec{name: "dilation", kind: aPair, def: [2]int{1, 1}}
+	lastAxis   = paramSpec{name: "axis", kind: aInt, def: -1}
+	poolSpecs  = []paramSpec{input, {name: "pool", kind: aPair, def: [2]int{2, 2}}, {name: "strides", kind: aPair, def: unset{}, doc: "pool"}, validPad}
+	binarySpec = []paramSpec{{name: "a", kind: aTensor}, {name: "b", kind: aTensor}}
+)
+
+var layerTable map[string]layer
+
+func init() {
+	layerTable = map[string]layer{
+		"conv2d": {doc: "2-D convolution over NHWC images (kernel HWIO)",
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
+				{name: "groups", kind: aInt, def: 1}, activ, useBias},
+			build: buildConv},
+		"depthwise_conv2d": {doc: "depthwise 2-D convolution: each input channel filtered on its own",
+			specs: []paramSpec{input, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
+				{name: "multiplier", kind: aInt, def: 1}, activ, useBias},
+			build: buildDepthwise},
+		"dense": {doc: "fully connected layer over the last axis",
+			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
+			build: buildDense},
+		"maxpool2d":        {doc: "max pooling (strides default to the pool size)", specs: poolSpecs, build: buildPool(ir.OpMaxPool2D)},
+		"avgpool2d":        {doc: "average pooling, padding excluded from the mean", specs: poolSpecs, build: buildPool(ir.OpAvgPool2D)},
+		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
+		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
+			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
+		"dropout": {doc: "dropout; the identity at inference",
+			specs: []paramSpec{input, {name: "rate", kind: aFloat}}, build: buildDropout},
+		"flatten": {doc: "(N, ...) -> (N, features)", specs: []paramSpec{input}, build: simple(ir.OpFlatten, nil)},
+		"reshape": {doc: "reshape all but the batch axis; one -1 is inferred",
+			specs: []paramSpec{input, {name: "shape", kind: aInts}}, build: buildReshape},
+		"transpose": {doc: "permute axes: output axis i is input axis perm[i]",
+			specs: []paramSpec{input, {name: "perm", kind: aInts}}, build: buildTranspose},
+		"concat": {doc: "join tensors along an axis",
+			specs: []paramSpec{{name: "xs", kind: aTensors}, lastAxis}, build: buildConcat},
+		"add": {doc: "a + b with broadcasting", specs: binarySpec, build: binary(ir.OpAdd)},
+		"sub": {doc: "a - b with broadcasting", specs: binarySpec, build: binary(ir.OpSub)},
+		"mul": {doc: "a * b with broadcasting", specs: binarySpec, build: binary(ir.OpMul)},
+		"div": {doc: "a / b with broadcasting", specs: binarySpec, build: binary(ir.OpDiv)},
+		"matmul": {doc: "batched matrix product",
+			specs: []paramSpec{{name: "a", kind: aTensor}, {name: "b", kind: aTensor},
+				{name: "transpose_a", kind: aBool, def: false}, {name: "transpose_b", kind: aBool, def: false}},
+			build: buildMatMul},
+		"relu":    {doc: "max(x, 0)", specs: []paramSpec{input}, build: simple(ir.OpRelu, nil)},
+		"sigmoid": {doc: "1/(1+exp(-x))", specs: []paramSpec{input}, build: simple(ir.OpSigmoid, nil)},
+		"tanh":    {doc: "hyperbolic tangent", specs: []paramSpec{input}, build: simple(ir.OpTanh, nil)},
+		"leaky_relu": {doc: "x if x >= 0 else alpha*x",
+			specs: []paramSpec{input, {name: "alpha", kind: aFloat, def: 0.3}},
+			build: func(b *builder, a *bound) (*ir.Value, error) {
+				return b.node(ir.OpLeakyRelu, &ir.LeakyReluAttrs{Alpha: float32(a.float("alpha"))}, a.tensor("x"))
+			}},
+		"gelu": {doc: "Gaussian error linear unit (erf, or tanh if approximate)",
+			specs: []paramSpec{input, {name: "approximate", kind: aBool, def: false}},
+			build: func(b *builder, a *bound) (*ir.Value, error) {
+				return b.node(ir.OpGelu, &ir.GeluAttrs{Approximate: a.bool("approximate")}, a.tensor("x"))
+			}},
+		"activation": {doc: "apply an activation given by name, e.g. activation(relu)",
+			specs: []paramSpec{input, {name: "fn", kind: aActivation}},
+			build: func(b *builder, a *bound) (*ir.Value, error) { return b.activate(a.tensor("x"), a.activation("fn")) }},
+		"softmax":     {doc: "softmax along an axis", specs: []paramSpec{input, lastAxis}, build: axisOp(ir.OpSoftmax)},
+		"log_softmax": {doc: "log of softmax along an axis", specs: []paramSpec{input, lastAxis}, build: axisOp(ir.OpLogSoftmax)},
+	}
+}
+
+// Layers lists the built-in layers with their signatures, for `mdlc layers`.
+func Layers() [][2]string {
+	var out [][2]string
+	for _, n := range slices.Sorted(maps.Keys(layerTable)) {
+		out = append(out, [2]string{signature(n, layerTable[n].specs), layerTable[n].doc})
+	}
+	return out
+}
+
+// builder adds one layer instance's parameters and nodes to the graph.
+type builder struct {
+	e      *elab
+	name   string
+	pos    ir.Pos
+	params int64
+}
+
+func (b *builder) param(suffix string, t ir.Type, init ir.Init) *ir.Value {
+	return b.paramOf(suffix, t, init, true)
+}
+
+func (b *builder) paramOf(suffix string, t ir.Type, init ir.Init, trainable bool) *ir.Value {
+	p := b.e.g.AddParam(ir.Qualified(b.name, suffix), t, init, trainable)
+	n, _ := t.Shape.KnownProduct(0)
+	b.params += int64(n)
+	return p
+}
+
+func (b *builder) node(op ir.Op, attrs ir.Attrs, inputs ...*ir.Value) (*ir.Value, error) {
+	return b.e.g.AddNode(op, attrs, inputs, b.name, b.pos)
+}
+
+// activate applies a layer's activation= argument.
+func (b *builder) activate(v *ir.Value, act activation) (*ir.Value, error) {
+	if act.op == ir.OpInvalid {
+		return v, nil
+	}
+	var attrs ir.Attrs
+	if act.attrs != nil {
+		attrs = act.attrs()
+		if ax, ok := attrs.(*ir.AxisAttrs); ok {
+			ax.Axis = v.Type.Shape.Rank() - 1
+		}
+	}
+	return b.node(act.op, attrs, v)
+}
+
+// applyLayer binds arguments, builds the layer and records it. On a shape
+// error the parameters it added are removed again.
+func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) value {
+	kind := c.QualifiedName()
+	a, ok := e.bindArgs(kind, l.specs, piped, c, args, kws)
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool") {
+		return poison()
+	}
+	nParams, nNodes := len(e.g.Params), len(e.g.Nodes)
+	b := &builder{e: e, name: e.instanceName(kind, c), pos: ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column}}
+	out, err := l.build(b, a)
+	if err != nil {
+		e.g.Params, e.g.Nodes = e.g.Params[:nParams], e.g.Nodes[:nNodes]
+		var te *ir.TypeError
+		help := ""
+		if errors.As(err, &te) {
+			help = te.Help
+		}
+		e.errorf(c.Pos, c.EndPos, help, "%s", err)
+		return poison()
+	}
+	var flops int64
+	for _, n := range e.g.Nodes[nNodes:] {
+		flops += n.Flops()
+	}
+	e.layers = append(e.layers, Layer{Name: b.name, Kind: kind, Output: out, Params: b.params, Flops: flops, Pos: b.pos})
+	return value{kind: kTensor, t: out, start: c.Pos, end: c.EndPos}
+}
+
+func simple(op ir.Op, attrs func() ir.Attrs) func(*builder, *bound) (*ir.Value, error) {
+	return func(b *builder, a *bound) (*ir.Value, error) {
+		var at ir.Attrs
+		if attrs != nil {
+			at = attrs()
+		}
+		return b.node(op, at, a.tensor("x"))
+	}
+}
+
+func binary(op ir.Op) func(*builder, *bound) (*ir.Value, error) {
+	return func(b *builder, a *bound) (*ir.Value, error) { return b.node(op, nil, a.tensor("a"), a.tensor("b")) }
+}
+
+// normAxis maps a NumPy-style axis (negative counts from the end) to 0..rank-1.
+func normAxis(axis, rank int) (int, error) {
+	if axis < -rank || axis >= rank {
+		return 0, &ir.TypeError{Msg: "axis " + itoa(axis) + " is out of range for rank " + itoa(rank),
+			Help: "axes run from " + itoa(-rank) + " to " + itoa(rank-1)}
+	}
+	if axis < 0 {
+		axis += rank
+	}
+	return axis, nil
+}
+
+func axisOp(op ir.Op) func(*builder, *bound) (*ir.Value, error) {
+	return func(b *builder, a *bound) (*ir.Value, error) {
+		x := a.tensor("x")
+		axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
+		if err != nil {
+			return nil, err
+		}
+		return b.node(op, &ir.AxisAttrs{Axis: axis}, x)
+	}
+}
+
+func needImage(layer string, x *ir.Value) error {
+	if x.Type.Shape.Rank() == 4 && x.Type.Shape[3].Known() {
+		return nil
+	}
+	help := ""
+	if x.Type.Shape.Rank() == 2 {
+		help = "reshape it into an image first, e.g. `reshape([28, 28, 1])`"
+	}
+	return &ir.TypeError{Msg: layer + " expects (N, height, width, channels), got " + x.Type.String(), Help: help}
+}
+
+func window(a *bound, size [2]int) ir.Window2D {
+	return ir.Window2D{Size: size, Stride: a.pair("strides"), Dilation: a.pair("dilation"), Padding: a.padding("padding")}
+}
+
+func (b *builder) conv(a *bound, x *ir.Value, filters, groups int, kernel [2]int) (*ir.Value, error) {
+	if err := needImage("conv2d", x); err != nil {
+		return nil, err
+	}
+	cin := x.Type.Shape[3].Size
+	if cin%groups != 0 || filters%groups != 0 {
+		return nil, &ir.TypeError{Msg: "conv2d: groups=" + itoa(groups) + " must divide the input channels (" + itoa(cin) + ") and filters (" + itoa(filters) + ")",
+			Help: "choose groups among the common divisors"}
+	}
+	w := window(a, [2]int{})
+	receptive := kernel[0] * kernel[1]
+	k := b.param("kernel", ir.T(kernel[0], kernel[1], cin/groups, filters),
+		ir.Init{Kind: ir.InitGlorotUniform, FanIn: receptive * cin / groups, FanOut: receptive * filters})
+	ins := []*ir.Value{x, k}
+	if a.bool("use_bias") {
+		ins = append(ins, b.param("bias", ir.T(filters), ir.Init{Kind: ir.InitZeros}))
+	}
+	y, err := b.node(ir.OpConv2D, &ir.ConvAttrs{Window2D: w, Groups: groups}, ins...)
+	if err != nil {
+		return nil, err
+	}
+	return b.activate(y, a.activation("activation"))
+}
+
+func buildConv(b *builder, a *bound) (*ir.Value, error) {
+	return b.conv(a, a.tensor("x"), a.int("filters"), a.int("groups"), a.pair("kernel"))
+}
+
+func buildDepthwise(b *builder, a *bound) (*ir.Value, error) {
+	x := a.tensor("x")
+	if err := needImage("depthwise_conv2d", x); err != nil {
+		return nil, err
+	}
+	cin := x.Type.Shape[3].Size
+	return b.conv(a, x, cin*a.int("multiplier"), cin, a.pair("kernel"))
+}
+
+func buildDense(b *builder, a *bound) (*ir.Value, error) {
+	x, units := a.tensor("x"), a.int("units")
+	r := x.Type.Shape.Rank()
+	if r < 2 || r > 3 || !x.Type.Shape[r-1].Known() {
+		// Let the op's shape rule word the error.
+		_, err := ir.OpDense.Info().Infer(nil, []ir.Type{x.Type, ir.T(1, units)})
+		return nil, err
+	}
+	in := x.Type.Shape[r-1].Size
+	k := b.param("kernel", ir.T(in, units), ir.Init{Kind: ir.InitGlorotUniform, FanIn: in, FanOut: units})
+	ins := []*ir.Value{x, k}
+	if a.bool("use_bias") {
+		ins = append(ins, b.param("bias", ir.T(units), ir.Init{Kind: ir.InitZeros}))
+	}
+	y, err := b.node(ir.OpDense, nil, ins...)
+	if err != nil {
+		return nil, err
+	}
+	return b.activate(y, a.activation("activation"))
+}
+
+func buildPool(op ir.Op) func(*builder, *bound) (*ir.Value, error) {
+	return func(b *builder, a *bound) (*ir.Value, error) {
+		pool := a.pair("pool")
+		stride := pool
+		if a.has("strides") {
+			stride = a.pair("strides")
+		}
+		w := ir.Window2D{Size: pool, Stride: stride, Dilation: [2]int{1, 1}, Padding: a.padding("padding")}
+		return b.node(op, &ir.PoolAttrs{Window2D: w}, a.tensor("x"))
+	}
+}
+
+func buildBatchNorm(b *builder, a *bound) (*ir.Value, error) {
+	x := a.tensor("x")
+	r := x.Type.Shape.Rank()
+	if r < 2 || !x.Type.Shape[r-1].Known() {
+		return nil, &ir.TypeError{Msg: "batchnorm expects at least (N, features) with known features, got " + x.Type.String()}
+	}
+	c := x.Type.Shape[r-1].Size
+	gamma := b.param("gamma", ir.T(c), ir.Init{Kind: ir.InitOnes})
+	beta := b.param("beta", ir.T(c), ir.Init{Kind: ir.InitZeros})
+	mean := b.paramOf("moving_mean", ir.T(c), ir.Init{Kind: ir.InitZeros}, false)
+	variance := b.paramOf("moving_variance", ir.T(c), ir.Init{Kind: ir.InitOnes}, false)
+	eps := a.float("epsilon")
+	if eps <= 0 {
+		return nil, &ir.TypeError{Msg: "batchnorm: epsilon must be positive", Help: "Keras uses 0.001, PyTorch 1e-5"}
+	}
+	return b.node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: float32(eps)}, x, gamma, beta, mean, variance)
+}
+
+func buildDropout(b *builder, a *bound) (*ir.Value, error) {
+	rate := a.float("rate")
+	if rate < 0 || rate >= 1 {
+		return nil, &ir.TypeError{Msg: "dropout: rate must be in [0, 1), got " + ftoa(rate), Help: "rate is the fraction of units dropped in training"}
+	}
+	return b.node(ir.OpDropout, &ir.DropoutAttrs{Rate: float32(rate)}, a.tensor("x"))
+}
+
+func buildReshape(b *builder, a *bound) (*ir.Value, error) {
+	x, target := a.tensor("x"), a.ints("shape")
+	if x.Type.Shape.Rank() < 1 {
+		return nil, &ir.TypeError{Msg: "reshape needs a batch axis, got " + x.Type.String()}
+	}
+	total, ok := x.Type.Shape.KnownProduct(1)
+	if !ok {
+		return nil, &ir.TypeError{Msg: "reshape needs known sizes after the batch axis, got " + x.Type.String()}
+	}
+	shape := ir.Shape{x.Type.Shape[0]}
+	infer, prod := -1, 1
+	for i, d := range target {
+		switch {
+		case d == -1 && infer < 0:
+			infer = i
+		case d < 1:
+			return nil, &ir.TypeError{Msg: "reshape: dimension " + itoa(d) + " is not a size", Help: "sizes are positive; one may be -1 to be inferred"}
+		default:
+			prod *= d
+		}
+		shape = append(shape, ir.D(d))
+	}
+	if infer >= 0 {
+		if prod == 0 || total%prod != 0 {
+			return nil, &ir.TypeError{Msg: "reshape: cannot infer -1 for " + x.Type.String() + " into " + ints(target)}
+		}
+		shape[infer+1] = ir.D(total / prod)
+	}
+	return b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: shape}, x)
+}
+
+func buildTranspose(b *builder, a *bound) (*ir.Value, error) {
+	return b.node(ir.OpTranspose, &ir.TransposeAttrs{Perm: a.ints("perm")}, a.tensor("x"))
+}
+
+func buildConcat(b *builder, a *bound) (*ir.Value, error) {
+	xs := a.tensors("xs")
+	axis, err := normAxis(a.int("axis"), xs[0].Type.Shape.Rank())
+	if err != nil {
+		return nil, err
+	}
+	return b.node(ir.OpConcat, &ir.AxisAttrs{Axis: axis}, xs...)
+}
+
+func buildMatMul(b *builder, a *bound) (*ir.Value, error) {
+	return b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: a.bool("transpose_a"), TransB: a.bool("transpose_b")}, a.tensor("a"), a.tensor("b"))
+}

@@ -1,0 +1,51 @@
+package syntax
+
+import "github.com/alecthomas/participle/v2/lexer"
+
+// Decl is a `model` or a `block`. Both are graphs with parameters and results;
+// a model's parameters are all typed tensors (it can be run), a block's may be
+// untyped tensors or configuration values, bound when it is called like a layer.
+type Decl struct {
+	Pos     lexer.Position
+	Kind    string    `parser:"@('model' | 'block')"`
+	Name    string    `parser:"@Ident"`
+	Params  []*Param  `parser:"'(' (@@ (',' @@)* ','?)? ')'"`
+	Results []*Result `parser:"'->' '(' (@@ (',' @@)* ','?)? ')'"`
+	Body    []*Stmt   `parser:"'{' @@* '}'"`
+	EndPos  lexer.Position
+}
+
+// Param is a declared input: `image: f32[N, 32, 32, 3]`, `x`, `filters: int`,
+// `stride: int = 1`.
+type Param struct {
+	Pos     lexer.Position
+	Name    string    `parser:"@Ident"`
+	Type    *TypeExpr `parser:"(':' @@)?"`
+	Default *Expr     `parser:"('=' @@)?"`
+	EndPos  lexer.Position
+}
+
+// Result names a value the declaration returns, with an optional type that
+// the checker verifies.
+type Result struct {
+	Pos    lexer.Position
+	Name   string    `parser:"@Ident"`
+	Type   *TypeExpr `parser:"(':' @@)?"`
+	EndPos lexer.Position
+}
+
+// TypeExpr is a tensor type `f32[N, 10]` or a scalar type name (`int`).
+type TypeExpr struct {
+	Pos    lexer.Position
+	Name   string     `parser:"@Ident"`
+	Dims   []*DimExpr `parser:"('[' @@ (',' @@)* ','? ']')?"`
+	EndPos lexer.Position
+}
+
+// DimExpr is a known size or a symbol bound at run time.
+type DimExpr struct {
+	Pos    lexer.Position
+	Size   *int   `parser:"( @Int"`
+	Sym    string `parser:"| @Ident )"`
+	EndPos lexer.Position
+}

@@ -1,0 +1,138 @@
+package syntax
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/mdlc/mdlc/lang/diag"
+)
+
+// lexRules are the tokens of .mdl. Whitespace and comments are real tokens
+// that the parser elides, so every node's EndPos is exactly where it ends and
+// comments can be recovered for the printer.
+var lexRules = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: "Comment", Pattern: `#[^\n]*`},
+	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"`},
+	{Name: "Float", Pattern: `\d+\.\d*([eE][-+]?\d+)?|\d+[eE][-+]?\d+`},
+	{Name: "Int", Pattern: `\d+`},
+	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+	{Name: "Arrow", Pattern: `->`},
+	{Name: "Punct", Pattern: `[-()\[\]{}|,:=.]`},
+	{Name: "Whitespace", Pattern: `\s+`},
+})
+
+var parser = participle.MustBuild[File](
+	participle.Lexer(lexRules),
+	participle.Elide("Whitespace", "Comment"),
+	participle.Unquote("String"),
+	participle.UseLookahead(4),
+)
+
+// Grammar returns the grammar in EBNF, golden-tested so that every change to
+// the language shows up in review.
+func Grammar() string { return parser.String() }
+
+// Parse parses one file. On a syntax error it returns a diagnostic pointing at
+// the offending token.
+func Parse(filename string, src []byte) (*File, diag.List) {
+	f, err := parser.ParseBytes(filename, src)
+	if err != nil {
+		return nil, diag.List{parseDiagnostic(filename, src, err)}
+	}
+	f.Comments = comments(filename, src)
+	return f, nil
+}
+
+func comments(filename string, src []byte) []lexer.Token {
+	lx, err := lexRules.Lex(filename, bytes.NewReader(src))
+	if err != nil {
+		return nil
+	}
+	toks, err := lexer.ConsumeAll(lx)
+	if err != nil {
+		return nil
+	}
+	comment := lexRules.Symbols()["Comment"]
+	var out []lexer.Token
+	for _, t := range toks {
+		if t.Type == comment {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// parseDiagnostic turns participle's error into one that names the token the
+// parser stopped at and what it wanted there, in the language's own words.
+func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
+	pos := lexer.Position{Filename: filename, Line: 1, Column: 1}
+	var perr participle.Error
+	if errors.As(err, &perr) {
+		pos = perr.Position()
+	}
+	msg := err.Error()
+	if perr != nil {
+		msg = perr.Message()
+	}
+	d := &diag.Diagnostic{Pos: toDiagPos(pos), Msg: "syntax error: " + rephrase(msg)}
+	d.End = d.Pos
+	d.End.Col += tokenWidth(src, pos.Offset)
+	d.Help = parseHelp(msg)
+	return d
+}
+
+// rephrase maps participle's messages onto wording that reads naturally.
+func rephrase(msg string) string {
+	msg = strings.ReplaceAll(msg, "<ident>", "a name")
+	msg = strings.ReplaceAll(msg, "<int>", "an integer")
+	msg = strings.ReplaceAll(msg, "<float>", "a number")
+	msg = strings.ReplaceAll(msg, "<string>", "a string")
+	msg = strings.ReplaceAll(msg, "<eof>", "end of file")
+	return msg
+}
+
+func parseHelp(msg string) string {
+	switch {
+	case strings.Contains(msg, `expected "}"`) || strings.Contains(msg, "<eof>"):
+		return "every `{` needs a matching `}`; each statement is `name = expression`"
+	case strings.Contains(msg, `"->"`):
+		return "a declaration reads `model name(input: f32[N, ...]) -> (output) { ... }`"
+	case strings.Contains(msg, `"="`):
+		return "a statement binds names: `name = expression` or `a, b = expression`"
+	case strings.Contains(msg, "invalid input text"):
+		return "comments start with `#`; names are letters, digits and `_`"
+	}
+	return "see the language tour in README.md"
+}
+
+// tokenWidth is the length of the token starting at offset, for the caret.
+func tokenWidth(src []byte, off int) int {
+	if off < 0 || off >= len(src) {
+		return 1
+	}
+	n := 0
+	for i := off; i < len(src) && src[i] != '\n' && src[i] != ' ' && src[i] != '\t'; i++ {
+		n++
+		if i > off && strings.ContainsRune("()[]{},|:=", rune(src[i])) {
+			break
+		}
+	}
+	return max(n, 1)
+}
+
+func toDiagPos(p lexer.Position) diag.Pos {
+	return diag.Pos{File: p.Filename, Line: p.Line, Col: p.Column}
+}
+
+// Span converts a node's start and end to a diagnostic span.
+func Span(start, end lexer.Position) (diag.Pos, diag.Pos) {
+	s, e := toDiagPos(start), toDiagPos(end)
+	if e.Line != s.Line || e.Col <= s.Col {
+		e = diag.Pos{File: s.File, Line: s.Line, Col: s.Col + 1}
+	}
+	return s, e
+}

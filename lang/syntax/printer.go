@@ -1,0 +1,208 @@
+package syntax
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// lineWidth is where the printer breaks a pipeline into one stage per line.
+const lineWidth = 80
+
+// Format prints a file in canonical form: two-space indentation, one blank
+// line between declarations, `name(a, b, key=value)` argument spacing, and
+// pipelines on one line when they fit in 80 columns, else one stage per line.
+// Comments are kept, each before the code it preceded or at the end of its
+// line. Formatting a formatted file changes nothing.
+func Format(f *File) string {
+	p := &printer{comments: f.Comments}
+	for _, im := range f.Imports {
+		p.flushBefore(im.Pos.Line, "")
+		p.write("import " + strconv.Quote(im.Path))
+		if im.Alias != "" {
+			p.write(" as " + im.Alias)
+		}
+		p.endLine(im.EndPos.Line)
+	}
+	for i, d := range f.Decls {
+		if i > 0 || len(f.Imports) > 0 {
+			p.blankLine()
+		}
+		p.decl(d)
+	}
+	p.flushBefore(int(^uint(0)>>1), "")
+	return p.b.String()
+}
+
+type printer struct {
+	b        strings.Builder
+	comments []lexer.Token
+	lastLine int // source line of the last code printed, for blank-line keeping
+}
+
+func (p *printer) write(s string) { p.b.WriteString(s) }
+
+func (p *printer) blankLine() {
+	if !strings.HasSuffix(p.b.String(), "\n\n") && p.b.Len() > 0 {
+		p.write("\n")
+	}
+}
+
+// flushBefore prints, as lines of their own, the comments that come before
+// source line `line`.
+func (p *printer) flushBefore(line int, indent string) {
+	for len(p.comments) > 0 && p.comments[0].Pos.Line < line {
+		c := p.comments[0]
+		if p.lastLine > 0 && c.Pos.Line > p.lastLine+1 {
+			p.blankLine()
+		}
+		p.write(indent + strings.TrimRight(c.Value, " \t") + "\n")
+		p.lastLine = c.Pos.Line
+		p.comments = p.comments[1:]
+	}
+}
+
+// endLine finishes an output line, attaching comments that sat at the end of
+// source line `line`.
+func (p *printer) endLine(line int) {
+	for len(p.comments) > 0 && p.comments[0].Pos.Line <= line {
+		p.write("  " + strings.TrimRight(p.comments[0].Value, " \t"))
+		p.comments = p.comments[1:]
+	}
+	p.write("\n")
+	p.lastLine = line
+}
+
+func (p *printer) hasCommentBetween(from, to int) bool {
+	for _, c := range p.comments {
+		if c.Pos.Line >= from && c.Pos.Line < to {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *printer) decl(d *Decl) {
+	p.flushBefore(d.Pos.Line, "")
+	params := make([]string, len(d.Params))
+	for i, prm := range d.Params {
+		params[i] = param(prm)
+	}
+	results := make([]string, len(d.Results))
+	for i, r := range d.Results {
+		results[i] = r.Name
+		if r.Type != nil {
+			results[i] += ": " + typeExpr(r.Type)
+		}
+	}
+	p.write(d.Kind + " " + d.Name + "(" + strings.Join(params, ", ") + ") -> (" + strings.Join(results, ", ") + ") {")
+	p.endLine(d.Pos.Line)
+	for i, s := range d.Body {
+		if i > 0 && s.Pos.Line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, s.Pos.Line) {
+			p.blankLine()
+		}
+		p.stmt(s)
+	}
+	p.flushBefore(d.EndPos.Line, "  ")
+	p.write("}")
+	p.endLine(d.EndPos.Line)
+}
+
+func param(prm *Param) string {
+	s := prm.Name
+	if prm.Type != nil {
+		s += ": " + typeExpr(prm.Type)
+	}
+	if prm.Default != nil {
+		s += " = " + inline(prm.Default)
+	}
+	return s
+}
+
+func typeExpr(t *TypeExpr) string {
+	if t.Dims == nil {
+		return t.Name
+	}
+	dims := make([]string, len(t.Dims))
+	for i, d := range t.Dims {
+		if d.Size != nil {
+			dims[i] = strconv.Itoa(*d.Size)
+		} else {
+			dims[i] = d.Sym
+		}
+	}
+	return t.Name + "[" + strings.Join(dims, ", ") + "]"
+}
+
+func (p *printer) stmt(s *Stmt) {
+	p.flushBefore(s.Pos.Line, "  ")
+	names := make([]string, len(s.Targets))
+	for i, t := range s.Targets {
+		names[i] = t.Name
+	}
+	lead := "  " + strings.Join(names, ", ") + " = "
+	e := s.Value
+	one := lead + inline(e)
+	if len(one) <= lineWidth && !p.hasCommentBetween(s.Pos.Line, s.EndPos.Line) || len(e.Stages) == 0 {
+		p.write(one)
+		p.endLine(s.EndPos.Line)
+		return
+	}
+	p.write(lead + term(e.Head))
+	p.endLine(e.Head.EndPos.Line)
+	for _, st := range e.Stages {
+		p.flushBefore(st.Pos.Line, "    ")
+		p.write("    | " + call(st))
+		p.endLine(st.EndPos.Line)
+	}
+}
+
+func inline(e *Expr) string {
+	parts := []string{term(e.Head)}
+	for _, st := range e.Stages {
+		parts = append(parts, call(st))
+	}
+	return strings.Join(parts, " | ")
+}
+
+func term(t *Term) string {
+	switch {
+	case t.Call != nil:
+		return call(t.Call)
+	case t.Number != nil:
+		if t.Number.Neg {
+			return "-" + t.Number.Text
+		}
+		return t.Number.Text
+	case t.String != nil:
+		return strconv.Quote(*t.String)
+	case t.List != nil:
+		items := make([]string, len(t.List.Items))
+		for i, it := range t.List.Items {
+			items[i] = inline(it)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	case t.Paren != nil:
+		return "(" + inline(t.Paren) + ")"
+	}
+	return ""
+}
+
+func call(c *Call) string {
+	s := c.QualifiedName()
+	if c.Args != nil {
+		args := make([]string, len(c.Args.List))
+		for i, a := range c.Args.List {
+			args[i] = inline(a.Value)
+			if a.Keyword != nil {
+				args[i] = a.Keyword.Name + "=" + args[i]
+			}
+		}
+		s += "(" + strings.Join(args, ", ") + ")"
+	}
+	if c.As != nil {
+		s += " as " + c.As.Name
+	}
+	return s
+}
