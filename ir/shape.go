@@ -256,13 +256,13 @@ func sameElements(a, b Shape) bool {
 func inferTranspose(a Attrs, in []Type) (Type, error) {
 	perm, x := a.(*TransposeAttrs).Perm, in[0]
 	if len(perm) != x.Shape.Rank() {
-		return Type{}, typeErr("give one axis per input dimension", "transpose permutation %v does not fit %s", perm, x)
+		return Type{}, typeErr("give one axis per input dimension", "transpose permutation %s does not fit %s", ints(perm), x)
 	}
 	seen := make([]bool, len(perm))
 	out := make(Shape, len(perm))
 	for i, p := range perm {
 		if p < 0 || p >= len(perm) || seen[p] {
-			return Type{}, typeErr("each axis must appear exactly once", "transpose permutation %v is not a permutation", perm)
+			return Type{}, typeErr("each axis must appear exactly once", "transpose permutation %s is not a permutation", ints(perm))
 		}
 		seen[p] = true
 		out[i] = x.Shape[p]

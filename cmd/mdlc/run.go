@@ -1,4 +1,206 @@
 package main
 
-func runRun(c *cli, args []string) error  { return nil }
-func runInit(c *cli, args []string) error { return nil }
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
+)
+
+func runRun(c *cli, args []string) error {
+	fs := c.flags("run")
+	model := fs.String("model", "", "the model to run, if the file has several")
+	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
+	inputPath := fs.String("input", "", "input as .npy, .png or .jpg (default: a deterministic sample)")
+	outputPath := fs.String("output", "", "write the output to this .npy file")
+	batch := fs.Int("batch", 1, "batch size of the sample input")
+	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
+	top := fs.Int("top", 5, "classes to list for a classifier's output")
+	files, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	}
+	m, err := c.build(files[0], *model)
+	if err != nil {
+		return err
+	}
+	g := m.Graph
+	params, err := loadWeights(g, *weightsPath, *seed)
+	if err != nil {
+		return err
+	}
+	inputs, err := loadInputs(g, *inputPath, *batch, *seed)
+	if err != nil {
+		return err
+	}
+	outs, err := ref.Run(g, params, inputs)
+	if err != nil {
+		return err
+	}
+	for _, o := range g.Outputs {
+		t := outs[o.Name]
+		fmt.Fprintf(c.stdout, "%s: %s%s\n", o.Name, o.Value.Type.DType, tensor.ShapeString(t.Shape))
+		if isDistribution(t) {
+			printTop(c.stdout, t, *top)
+		}
+	}
+	if *outputPath != "" {
+		return writeOutputs(g, outs, *outputPath)
+	}
+	return nil
+}
+
+func loadWeights(g *ir.Graph, path string, seed uint64) (map[string]*tensor.Tensor, error) {
+	if path == "" {
+		return weights.Init(g, seed), nil
+	}
+	return weights.Load(path, g)
+}
+
+// loadInputs reads the --input file, or makes a uniform [0, 1) sample, the
+// range the seed's images are scaled to.
+func loadInputs(g *ir.Graph, path string, batch int, seed uint64) (map[string]*tensor.Tensor, error) {
+	if path != "" {
+		if len(g.Inputs) != 1 {
+			return nil, fmt.Errorf("model %s takes %d inputs; --input feeds a model with one", g.Name, len(g.Inputs))
+		}
+		in := g.Inputs[0]
+		t, err := readInput(path, in)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]*tensor.Tensor{in.Name: t}, nil
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5a4d504c45))
+	inputs := map[string]*tensor.Tensor{}
+	for _, in := range g.Inputs {
+		shape := make([]int, len(in.Type.Shape))
+		for i, d := range in.Type.Shape {
+			switch {
+			case d.Known():
+				shape[i] = d.Size
+			case i == 0:
+				shape[i] = batch
+			default:
+				return nil, fmt.Errorf("input %s has the symbolic dimension %s, which a sample cannot choose; feed data with --input", in.Name, d.Sym)
+			}
+		}
+		t := tensor.New(shape...)
+		for j := range t.Data {
+			t.Data[j] = rng.Float32()
+		}
+		inputs[in.Name] = t
+	}
+	return inputs, nil
+}
+
+// readInput loads an .npy array, or an image decoded and resized to the
+// input's height and width and scaled to 0..1, as the seed's Keras code does.
+func readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext == ".npy" {
+		t, err := tensor.ReadNpyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		// One example without its batch axis is unambiguous: add the axis.
+		if len(t.Shape) == in.Type.Shape.Rank()-1 && !in.Type.Shape[0].Known() {
+			t.Shape = append([]int{1}, t.Shape...)
+		}
+		return t, nil
+	}
+	s := in.Type.Shape
+	if s.Rank() != 4 || !s[1].Known() || !s[2].Known() || !s[3].Known() || (s[3].Size != 1 && s[3].Size != 3) {
+		return nil, fmt.Errorf("%s: an image can only feed an input of shape (N, height, width, 1 or 3); input %s is %s", path, in.Name, in.Type)
+	}
+	return tensor.LoadImage(path, s[1].Size, s[2].Size, s[3].Size)
+}
+
+// isDistribution reports whether t looks like rows of class probabilities.
+func isDistribution(t *tensor.Tensor) bool {
+	if len(t.Shape) != 2 || t.Shape[1] < 2 {
+		return false
+	}
+	n := t.Shape[1]
+	for r := 0; r < t.Shape[0]; r++ {
+		sum := 0.0
+		for _, v := range t.Data[r*n : (r+1)*n] {
+			if v < 0 {
+				return false
+			}
+			sum += float64(v)
+		}
+		if math.Abs(sum-1) > 1e-3 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxRowsShown bounds the per-example listing of top classes.
+const maxRowsShown = 4
+
+func printTop(w io.Writer, t *tensor.Tensor, k int) {
+	n := t.Shape[1]
+	k = min(k, n)
+	for r := 0; r < min(t.Shape[0], maxRowsShown); r++ {
+		row := t.Data[r*n : (r+1)*n]
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+		fmt.Fprintf(w, "  example %d, top %d:\n", r, k)
+		for _, i := range idx[:k] {
+			fmt.Fprintf(w, "    class %-4d %.4f\n", i, row[i])
+		}
+	}
+	if t.Shape[0] > maxRowsShown {
+		fmt.Fprintf(w, "  (%d more examples; use --output to see them all)\n", t.Shape[0]-maxRowsShown)
+	}
+}
+
+// writeOutputs writes the single output to path, or each output to
+// path with its name before the extension.
+func writeOutputs(g *ir.Graph, outs map[string]*tensor.Tensor, path string) error {
+	if len(g.Outputs) == 1 {
+		return tensor.WriteNpyFile(path, outs[g.Outputs[0].Name])
+	}
+	ext := filepath.Ext(path)
+	for _, o := range g.Outputs {
+		if err := tensor.WriteNpyFile(strings.TrimSuffix(path, ext)+"-"+o.Name+ext, outs[o.Name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runInit(c *cli, args []string) error {
+	fs := c.flags("init")
+	model := fs.String("model", "", "the model, if the file has several")
+	seed := fs.Uint64("seed", 1, "random seed")
+	out := fs.String("o", "", "output .safetensors file")
+	files, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"-o W.safetensors is required"}
+	}
+	m, err := c.build(files[0], *model)
+	if err != nil {
+		return err
+	}
+	return weights.WriteFile(*out, weights.Init(m.Graph, *seed), map[string]string{"model": m.Graph.Name, "seed": fmt.Sprint(*seed)})
+}

@@ -135,6 +135,7 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 		positional = append(positional, a)
 	}
 	given := map[string]value{}
+	misspelled := false
 	next := 0
 	for _, s := range specs {
 		if next >= len(positional) {
@@ -169,7 +170,7 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 				help = "it takes " + signature(callee, specs)
 			}
 			e.errorf(kw[i].Pos, kw[i].EndPos, help, "%s has no argument `%s`", callee, name)
-			ok = false
+			ok, misspelled = false, true
 		case given[name].kind != 0:
 			e.errorf(kw[i].Pos, kw[i].EndPos, "give each argument once", "argument `%s` of %s is given twice", name, callee)
 			ok = false
@@ -181,7 +182,11 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 		v, present := given[s.name]
 		if !present {
 			if s.def == nil {
-				e.missingArg(callee, specs, s, piped, c)
+				// A misspelled keyword usually meant the missing one:
+				// one error is enough.
+				if !misspelled {
+					e.missingArg(callee, specs, s, piped, c)
+				}
 				ok = false
 			} else if s.def != (unset{}) {
 				b.vals[s.name] = s.def
@@ -203,8 +208,8 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 				}
 			}
 			if v.kind == kName && (s.kind == aTensor || s.kind == aTensors) {
-				msg = "undefined name `" + v.s + "`"
-				help = didYouMean(v.s, e.scope.names())
+				fail(v, "undefined name `"+v.s+"`", didYouMean(v.s, e.scope.names()))
+				continue
 			}
 			fail(v, fmt.Sprintf("%s: `%s` %s", callee, s.name, msg), help)
 			continue
@@ -324,7 +329,7 @@ func (e *elab) checkPositive(b *bound, callee string, names ...string) bool {
 		}
 		if bad {
 			a := b.arg[n]
-			e.errorf(a.start, a.end, "sizes, strides and counts start at 1", "%s: `%s` must be positive, got %v", callee, n, v)
+			e.errorf(a.start, a.end, "sizes, strides and counts start at 1", "%s: `%s` must be positive, got %s", callee, n, a.text())
 			ok = false
 		}
 	}

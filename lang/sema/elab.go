@@ -2,6 +2,7 @@ package sema
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +82,8 @@ type elab struct {
 	diags  diag.List
 	scope  *scope
 	layers []Layer
-	depth  int
+	// active lists the declarations being instantiated, innermost last.
+	active []*syntax.Decl
 }
 
 // scope is one model body or one block instance.
@@ -421,10 +423,6 @@ func (e *elab) instanceName(kind string, c *syntax.Call) string {
 	}
 }
 
-// maxDepth bounds block instantiation, so a block that calls itself is an
-// error, not a hang.
-const maxDepth = 64
-
 func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	fail := func() []value {
 		out := make([]value, max(len(d.Results), 1))
@@ -433,8 +431,9 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		}
 		return out
 	}
-	if e.depth >= maxDepth {
-		e.errorf(c.Pos, c.EndPos, "a block cannot call itself, directly or through others", "%s `%s` is instantiated recursively", d.Kind, d.Name)
+	if slices.Contains(e.active, d) {
+		e.errorf(c.Pos, c.EndPos, "blocks are expanded where they are called, so a block cannot call itself, directly or through others",
+			"%s `%s` calls itself", d.Kind, d.Name)
 		return fail()
 	}
 	specs, ok := e.blockSpecs(u, d)
@@ -466,7 +465,7 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		inner.vars[prm.Name] = v
 	}
 	e.scope = inner
-	e.depth++
+	e.active = append(e.active, d)
 	e.body(d)
 	out := make([]value, len(d.Results))
 	for i, r := range d.Results {
@@ -476,7 +475,7 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		}
 		out[i] = v
 	}
-	e.depth--
+	e.active = e.active[:len(e.active)-1]
 	e.scope = outer
 	return out
 }

@@ -3,6 +3,7 @@ package syntax
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -82,17 +83,46 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 	d.End = d.Pos
 	d.End.Col += tokenWidth(src, pos.Offset)
 	d.Help = parseHelp(msg)
+	// A dangling pipe makes the parser back off to before the `|`.
+	if strings.HasPrefix(msg, `unexpected token "|"`) {
+		d.Msg = "syntax error: `|` must be followed by a layer or block"
+		d.Help = "a pipeline reads `x | conv2d(32, kernel=3) | relu`"
+	}
 	return d
 }
 
-// rephrase maps participle's messages onto wording that reads naturally.
+// rephrase maps participle's messages onto wording that reads naturally: the
+// first expected token only, not the grammar that follows it.
 func rephrase(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "lexer: invalid input text "); ok {
+		r, _ := strconv.Unquote(rest)
+		if r == "" {
+			r = rest
+		}
+		return "unexpected character " + strconv.Quote(firstRune(r))
+	}
+	if i := strings.Index(msg, " (expected "); i >= 0 {
+		exp := msg[i+len(" (expected "):]
+		if j := strings.Index(exp[1:], `"`); exp != "" && exp[0] == '"' && j >= 0 {
+			exp = exp[:j+2]
+		} else {
+			exp = strings.TrimSuffix(exp, ")")
+		}
+		msg = msg[:i] + "; expected " + exp
+	}
 	msg = strings.ReplaceAll(msg, "<ident>", "a name")
 	msg = strings.ReplaceAll(msg, "<int>", "an integer")
 	msg = strings.ReplaceAll(msg, "<float>", "a number")
 	msg = strings.ReplaceAll(msg, "<string>", "a string")
 	msg = strings.ReplaceAll(msg, "<eof>", "end of file")
 	return msg
+}
+
+func firstRune(s string) string {
+	for _, r := range s {
+		return string(r)
+	}
+	return s
 }
 
 func parseHelp(msg string) string {

@@ -1,0 +1,61 @@
+package sema_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/internal/golden"
+	"github.com/mdlc/mdlc/lang/sema"
+	"github.com/mdlc/mdlc/stdlib"
+)
+
+var loader = &sema.Loader{Std: stdlib.FS}
+
+// check loads and checks a file as `mdlc check` does, returning the rendered
+// diagnostics.
+func check(t *testing.T, path string) string {
+	t.Helper()
+	p, ds := loader.Load(path)
+	if len(ds) == 0 {
+		ds = p.Check()
+	}
+	return ds.Render(p.Source)
+}
+
+// TestDiagnostics checks every malformed program in testdata/diag against its
+// golden rendering. Each must give at least one error in the
+// file:line:col: error: form, with a quoted line and a caret.
+func TestDiagnostics(t *testing.T) {
+	t.Chdir("../..")
+	files, err := filepath.Glob("testdata/diag/*.mdl")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 12)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
+		t.Run(name, func(t *testing.T) {
+			out := check(t, f)
+			require.NotEmpty(t, out, "a malformed program must be rejected")
+			require.Regexp(t, `^\S+\.mdl:\d+:\d+: error: `, out)
+			require.Contains(t, out, "^")
+			golden.Check(t, strings.TrimSuffix(f, ".mdl")+".golden", out)
+		})
+	}
+}
+
+// TestStdlibChecks makes sure every embedded program is free of errors.
+func TestStdlibChecks(t *testing.T) {
+	entries, err := os.ReadDir("../../stdlib")
+	require.NoError(t, err)
+	n := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".mdl") {
+			n++
+			require.Empty(t, check(t, "../../stdlib/"+e.Name()), e.Name())
+		}
+	}
+	require.GreaterOrEqual(t, n, 5)
+}
