@@ -28,7 +28,12 @@ const (
 
 var paddingNames = [...]string{Valid: "valid", Same: "same", Explicit: "explicit"}
 
-func (p Padding) String() string { return paddingNames[p] }
+func (p Padding) String() string {
+	if int(p) < len(paddingNames) {
+		return paddingNames[p]
+	}
+	return fmt.Sprintf("padding(%d)", p)
+}
 
 // ParsePadding maps "valid" and "same" to a Padding.
 func ParsePadding(s string) (Padding, bool) {

@@ -47,6 +47,9 @@ func checkAxis(axis, rank int) error {
 // spatial dims. Symbolic spatial dims pass through only where the output size
 // does not depend on them (same padding, stride 1).
 func window2D(op string, w Window2D, x Type, kh, kw int) (Dim, Dim, error) {
+	if err := w.validate(op, kh, kw); err != nil {
+		return Dim{}, Dim{}, err
+	}
 	h, wd := x.Shape[1], x.Shape[2]
 	if !h.Known() || !wd.Known() {
 		if w.Padding == Same && w.Stride == [2]int{1, 1} {
@@ -63,6 +66,25 @@ func window2D(op string, w Window2D, x Type, kh, kw int) (Dim, Dim, error) {
 	return D(oh), D(ow), nil
 }
 
+// validate rejects windows no builder should make: sizes, strides and
+// dilations below 1, negative pads, an unknown padding mode.
+func (w Window2D) validate(op string, kh, kw int) error {
+	for _, v := range []int{kh, kw, w.Stride[0], w.Stride[1], w.Dilation[0], w.Dilation[1]} {
+		if v < 1 {
+			return typeErr("", "%s window %dx%d stride=%s dilation=%s: sizes, strides and dilations must be at least 1", op, kh, kw, pair(w.Stride), pair(w.Dilation))
+		}
+	}
+	if w.Padding > Explicit {
+		return typeErr("", "%s: unknown padding mode %d", op, w.Padding)
+	}
+	for _, p := range w.Pads {
+		if p < 0 {
+			return typeErr("", "%s: negative padding %v", op, w.Pads)
+		}
+	}
+	return nil
+}
+
 func inferConv2D(a Attrs, in []Type) (Type, error) {
 	at := a.(*ConvAttrs)
 	x, k := in[0], in[1]
@@ -71,6 +93,9 @@ func inferConv2D(a Attrs, in []Type) (Type, error) {
 	}
 	if k.Shape.Rank() != 4 {
 		return Type{}, typeErr("", "conv2d kernel must be rank 4 (kh, kw, in/groups, out), got %s", k)
+	}
+	if _, ok := k.Shape.KnownProduct(0); !ok {
+		return Type{}, typeErr("", "conv2d kernel must have known dimensions, got %s", k)
 	}
 	cin := x.Shape[3]
 	kh, kw, kin, kout := k.Shape[0].Size, k.Shape[1].Size, k.Shape[2].Size, k.Shape[3].Size

@@ -33,6 +33,13 @@ func Verify(g *Graph) error {
 		}
 		seen["@"+p.Name] = true
 		defined[p] = true
+		if _, known := p.Type.Shape.KnownProduct(0); !known {
+			fail("parameter %s has symbolic shape %s", p.Name, p.Type.Shape)
+		}
+		if p.Init.Kind < InitZeros || p.Init.Kind > InitGlorotUniform ||
+			(p.Init.Kind == InitGlorotUniform && (p.Init.FanIn < 1 || p.Init.FanOut < 1)) {
+			fail("parameter %s has no valid initialiser: %s", p.Name, p.Init)
+		}
 	}
 	for i, n := range g.Nodes {
 		where := fmt.Sprintf("node %d (%s)", i, n.Op)

@@ -55,7 +55,11 @@ func main() {
 }
 
 func (c *cli) main(args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		c.usage(c.stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if cmd := lookup(args[1]); cmd != nil {
 				fmt.Fprintf(c.stdout, "usage: mdlc %s %s\n\n%s\n", cmd.name, cmd.args, cmd.short)
@@ -63,9 +67,6 @@ func (c *cli) main(args []string) int {
 			}
 		}
 		c.usage(c.stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	cmd := lookup(args[0])

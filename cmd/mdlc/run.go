@@ -63,7 +63,7 @@ func runRun(c *cli, args []string) error {
 
 func loadWeights(g *ir.Graph, path string, seed uint64) (map[string]*tensor.Tensor, error) {
 	if path == "" {
-		return weights.Init(g, seed), nil
+		return weights.Init(g, seed)
 	}
 	return weights.Load(path, g)
 }
@@ -202,5 +202,9 @@ func runInit(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return weights.WriteFile(*out, weights.Init(m.Graph, *seed), map[string]string{"model": m.Graph.Name, "seed": fmt.Sprint(*seed)})
+	ts, err := weights.Init(m.Graph, *seed)
+	if err != nil {
+		return err
+	}
+	return weights.WriteFile(*out, ts, map[string]string{"model": m.Graph.Name, "seed": fmt.Sprint(*seed)})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/internal/golden"
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/stdlib"
 )
@@ -58,4 +59,24 @@ func TestStdlibChecks(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, n, 5)
+}
+
+// TestProgramsIR prints the IR of every model of the valid programs in
+// testdata/programs.
+func TestProgramsIR(t *testing.T) {
+	t.Chdir("../..")
+	files, err := filepath.Glob("testdata/programs/*.mdl")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		p, ds := loader.Load(f)
+		require.Empty(t, ds.Render(p.Source))
+		var out strings.Builder
+		for _, name := range p.Models() {
+			m, ds := p.Build(name)
+			require.Empty(t, ds.Render(p.Source))
+			out.WriteString(ir.Print(m.Graph))
+		}
+		golden.Check(t, strings.TrimSuffix(f, ".mdl")+".ir.golden", out.String())
+	}
 }

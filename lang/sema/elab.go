@@ -156,6 +156,11 @@ func (e *elab) body(d *syntax.Decl) {
 				"%d names on the left, %d values on the right", len(s.Targets), len(vals))
 			vals = nil
 		}
+		if len(vals) == 1 && vals[0].kind == kName {
+			v := vals[0]
+			e.errorf(v.start, v.end, didYouMean(v.s, e.scope.names()), "undefined name `%s`", v.s)
+			vals[0] = poison()
+		}
 		for i, t := range s.Targets {
 			if isKeyword(t.Name) {
 				e.errorf(t.Pos, t.EndPos, "pick another name", "`%s` is a reserved word", t.Name)

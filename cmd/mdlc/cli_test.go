@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/internal/golden"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// mdlc runs the CLI in-process and returns its exit status, stdout and stderr.
+func mdlc(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := (&cli{stdout: &out, stderr: &errb}).main(args)
+	return code, out.String(), errb.String()
+}
+
+func stdlibModels(t *testing.T) []string {
+	files, err := filepath.Glob("../../stdlib/*.mdl")
+	require.NoError(t, err)
+	var models []string
+	for _, f := range files {
+		if code, _, _ := mdlc(t, "summary", f); code == 0 {
+			models = append(models, f)
+		}
+	}
+	require.GreaterOrEqual(t, len(models), 5)
+	return models
+}
+
+func TestSeedCNNSummary(t *testing.T) {
+	code, out, errs := mdlc(t, "summary", "--json", "../../stdlib/cnn.mdl")
+	require.Equal(t, 0, code, errs)
+	var s summaryJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &s))
+	var params []int64
+	for _, l := range s.Layers {
+		if l.Params > 0 {
+			params = append(params, l.Params)
+		}
+	}
+	// The figures Keras's model.summary() prints for the seed's model.
+	require.Equal(t, []int64{896, 18496, 23050}, params)
+	require.Equal(t, int64(42442), s.TotalParams)
+}
+
+func TestSummaryAndIRGolden(t *testing.T) {
+	for _, f := range stdlibModels(t) {
+		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
+		for _, c := range []struct {
+			args   []string
+			golden string
+		}{
+			{[]string{"summary", f}, "summary/" + name + ".golden"},
+			{[]string{"summary", "--json", f}, "summary/" + name + ".json.golden"},
+			{[]string{"ir", f}, "ir/" + name + ".golden"},
+		} {
+			code, out, errs := mdlc(t, c.args...)
+			require.Equal(t, 0, code, errs)
+			golden.Check(t, "../../testdata/"+c.golden, out)
+		}
+	}
+}
+
+func TestRunStdlib(t *testing.T) {
+	for _, f := range stdlibModels(t) {
+		code, out, errs := mdlc(t, "run", f, "--batch", "2")
+		require.Equal(t, 0, code, "%s: %s", f, errs)
+		require.Contains(t, out, "example 1, top 5:")
+	}
+}
+
+// TestRunIsDeterministic: same seed, same bits; another seed, other weights.
+func TestRunIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	run := func(seed, out string) []float32 {
+		code, _, errs := mdlc(t, "run", "../../stdlib/lenet.mdl", "--seed", seed, "--output", filepath.Join(dir, out))
+		require.Equal(t, 0, code, errs)
+		y, err := tensor.ReadNpyFile(filepath.Join(dir, out))
+		require.NoError(t, err)
+		return y.Data
+	}
+	a, b, c := run("7", "a.npy"), run("7", "b.npy"), run("8", "c.npy")
+	require.Equal(t, a, b)
+	require.NotEqual(t, a, c)
+}
+
+func TestRunImage(t *testing.T) {
+	dir := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 50, 40))
+	for y := range 40 {
+		for x := range 50 {
+			img.Set(x, y, color.RGBA{uint8(5 * x), uint8(6 * y), 100, 255})
+		}
+	}
+	path := filepath.Join(dir, "in.png")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, png.Encode(f, img))
+	require.NoError(t, f.Close())
+	for _, model := range []string{"../../stdlib/cnn.mdl", "../../stdlib/lenet.mdl"} {
+		code, out, errs := mdlc(t, "run", model, "--input", path)
+		require.Equal(t, 0, code, errs)
+		require.Contains(t, out, "probs: f32[1,10]")
+	}
+}
+
+func TestInitThenRunWithWeights(t *testing.T) {
+	dir := t.TempDir()
+	w := filepath.Join(dir, "w.safetensors")
+	code, _, errs := mdlc(t, "init", "--seed", "3", "-o", w, "../../stdlib/resnet.mdl")
+	require.Equal(t, 0, code, errs)
+	code, withFile, errs := mdlc(t, "run", "../../stdlib/resnet.mdl", "--weights", w, "--seed", "3")
+	require.Equal(t, 0, code, errs)
+	code, withSeed, errs := mdlc(t, "run", "../../stdlib/resnet.mdl", "--seed", "3")
+	require.Equal(t, 0, code, errs)
+	require.Equal(t, withSeed, withFile)
+}
+
+// TestBadInput: every kind of bad input is a clear error with exit 1, and
+// usage mistakes exit 2.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	wrongShape := filepath.Join(dir, "x.npy")
+	require.NoError(t, tensor.WriteNpyFile(wrongShape, tensor.New(1, 28, 28, 1)))
+	corrupt := filepath.Join(dir, "corrupt.safetensors")
+	require.NoError(t, os.WriteFile(corrupt, []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, '{'}, 0o644))
+	lenetWeights := filepath.Join(dir, "lenet.safetensors")
+	code, _, errs := mdlc(t, "init", "-o", lenetWeights, "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"no command", nil, 2, []string{"usage: mdlc COMMAND"}},
+		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}},
+		{"unknown flag", []string{"run", "--bogus", "../../stdlib/cnn.mdl"}, 2, []string{"-bogus", "usage: mdlc run"}},
+		{"no file", []string{"check"}, 2, []string{"expected one .mdl file"}},
+		{"missing file", []string{"check", filepath.Join(dir, "nope.mdl")}, 1, []string{"nope.mdl", "no such file"}},
+		{"bad batch", []string{"run", "--batch", "0", "../../stdlib/cnn.mdl"}, 2, []string{"--batch"}},
+		{"bad program", []string{"check", "../../testdata/diag/dense_needs_flatten.mdl"}, 1, []string{"error: dense expects", "help: insert `flatten`"}},
+		{"wrong input shape", []string{"run", "../../stdlib/cnn.mdl", "--input", wrongShape}, 1, []string{"[1,28,28,1]", "f32[N,32,32,3]"}},
+		{"corrupt weights", []string{"run", "../../stdlib/cnn.mdl", "--weights", corrupt}, 1, []string{"corrupt.safetensors"}},
+		{"weights of another model", []string{"run", "../../stdlib/cnn.mdl", "--weights", lenetWeights}, 1, []string{"conv2d.kernel", "[5,5,1,6]", "[3,3,3,32]"}},
+		{"unsupported input file", []string{"run", "../../stdlib/cnn.mdl", "--input", corrupt}, 1, []string{"corrupt.safetensors"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errs := mdlc(t, c.args...)
+			require.Equal(t, c.code, code, errs)
+			for _, w := range c.want {
+				require.Contains(t, errs+"", w)
+			}
+		})
+	}
+}
+
+func TestFmtWrite(t *testing.T) {
+	src, err := os.ReadFile("../../testdata/fmt/messy.mdl")
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "m.mdl")
+	require.NoError(t, os.WriteFile(path, src, 0o644))
+	code, _, errs := mdlc(t, "fmt", "-w", path)
+	require.Equal(t, 0, code, errs)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	code, out, _ := mdlc(t, "fmt", path)
+	require.Equal(t, 0, code)
+	require.Equal(t, string(got), out)
+	require.NotEqual(t, string(src), string(got))
+}

@@ -1,0 +1,129 @@
+package ir
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestOpTableComplete: every op has a name, an arity, a shape rule and a cost
+// rule, and names are unique, so a new op cannot be half-registered.
+func TestOpTableComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for op := OpInvalid + 1; op < OpLast; op++ {
+		info := op.Info()
+		require.NotEmpty(t, info.Name, "op %d", op)
+		require.False(t, seen[info.Name], "duplicate op name %s", info.Name)
+		seen[info.Name] = true
+		require.NotNil(t, info.Infer, info.Name)
+		require.NotNil(t, info.Flops, info.Name)
+		require.GreaterOrEqual(t, info.MinInputs, 1, info.Name)
+		got, ok := OpByName(info.Name)
+		require.True(t, ok)
+		require.Equal(t, op, got)
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	for _, c := range []struct {
+		a, b Shape
+		want Shape
+		ok   bool
+	}{
+		{Shape{D(2), D(1), D(3)}, Shape{D(4), D(1)}, Shape{D(2), D(4), D(3)}, true},
+		{Shape{S("N"), D(10)}, Shape{D(10)}, Shape{S("N"), D(10)}, true},
+		{Shape{S("N"), D(10)}, Shape{S("M"), D(10)}, nil, false},
+		{Shape{D(3)}, Shape{D(4)}, nil, false},
+	} {
+		got, ok := broadcastShapes(c.a, c.b)
+		require.Equal(t, c.ok, ok, "%s %s", c.a, c.b)
+		if ok {
+			require.Equal(t, c.want, got)
+		}
+	}
+}
+
+func TestWindowOut(t *testing.T) {
+	same := Window2D{Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}, Padding: Same}
+	oh, ow := same.Out(7, 8, 3, 3)
+	require.Equal(t, [2]int{4, 4}, [2]int{oh, ow})
+	// TF puts the odd pad at the bottom/right.
+	require.Equal(t, [4]int{1, 1, 0, 1}, same.PadsFor(7, 8, 3, 3))
+	valid := Window2D{Stride: [2]int{1, 1}, Dilation: [2]int{2, 2}, Padding: Valid}
+	oh, ow = valid.Out(9, 9, 3, 3)
+	require.Equal(t, [2]int{5, 5}, [2]int{oh, ow})
+}
+
+func cnn(t *testing.T) *Graph {
+	g := NewGraph("cnn")
+	x := g.AddInput("image", T("N", 8, 8, 3))
+	k := g.AddParam("conv.kernel", T(3, 3, 3, 4), Init{Kind: InitGlorotUniform, FanIn: 27, FanOut: 36}, true)
+	b := g.AddParam("conv.bias", T(4), Init{Kind: InitZeros}, true)
+	win := Window2D{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Padding: Valid}
+	y, err := g.AddNode(OpConv2D, &ConvAttrs{Window2D: win, Groups: 1}, []*Value{x, k, b}, "conv", Pos{})
+	require.NoError(t, err)
+	y, err = g.AddNode(OpRelu, nil, []*Value{y}, "conv", Pos{})
+	require.NoError(t, err)
+	y, err = g.AddNode(OpFlatten, nil, []*Value{y}, "flatten", Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	return g
+}
+
+func TestVerifyAcceptsBuiltGraph(t *testing.T) {
+	g := cnn(t)
+	require.NoError(t, Verify(g))
+	require.Equal(t, T("N", 144), g.Outputs[0].Value.Type)
+	require.Equal(t, int64(3*3*3*4+4), g.ParamCount())
+	require.Equal(t, []string{"N"}, g.Symbols())
+}
+
+func TestVerifyRejects(t *testing.T) {
+	cases := map[string]func(g *Graph){
+		"use before definition": func(g *Graph) { g.Nodes[0], g.Nodes[1] = g.Nodes[1], g.Nodes[0] },
+		"wrong result type":     func(g *Graph) { g.Nodes[1].Outputs[0].Type = T("N", 6, 6, 5) },
+		"wrong attrs":           func(g *Graph) { g.Nodes[0].Attrs = &PoolAttrs{} },
+		"wrong arity":           func(g *Graph) { g.Nodes[1].Inputs = nil },
+		"foreign value":         func(g *Graph) { g.Nodes[2].Inputs[0] = &Value{Kind: Result, Type: T("N", 6, 6, 4)} },
+		"duplicate param":       func(g *Graph) { g.Params[1].Name = g.Params[0].Name },
+		"no outputs":            func(g *Graph) { g.Outputs = nil },
+		"symbolic param":        func(g *Graph) { g.Params[1].Type = T("N") },
+		"no initialiser":        func(g *Graph) { g.Params[0].Init = Init{} },
+		"zero stride": func(g *Graph) {
+			g.Nodes[0].Attrs = &ConvAttrs{Window2D: Window2D{Dilation: [2]int{1, 1}}, Groups: 1}
+		},
+	}
+	for name, break_ := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := cnn(t)
+			break_(g)
+			require.Error(t, Verify(g))
+		})
+	}
+}
+
+func TestPrintIsDeterministic(t *testing.T) {
+	a, b := Print(cnn(t)), Print(cnn(t))
+	require.Equal(t, a, b)
+	require.Equal(t, `graph cnn(%image: f32[N,8,8,3]) {
+  @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
+  @conv.bias: f32[4] = zeros
+  %0: f32[N,6,6,4] = conv2d(%image, @conv.kernel, @conv.bias) {stride=[1,1] padding=valid}  # conv
+  %1: f32[N,6,6,4] = relu(%0)  # conv
+  %2: f32[N,144] = flatten(%1)  # flatten
+  return y=%2
+}
+`, a)
+}
+
+func TestShapeErrors(t *testing.T) {
+	_, err := OpDense.Info().Infer(nil, []Type{T("N", 6, 6, 64), T(2304, 10)})
+	require.ErrorContains(t, err, "got f32[N,6,6,64]")
+	require.Equal(t, "insert `flatten` before it to get (N, 2304)", err.(*TypeError).Help)
+	_, err = OpMatMul.Info().Infer(&MatMulAttrs{}, []Type{T(2, 3), T(4, 5)})
+	require.ErrorContains(t, err, "inner dimensions differ")
+	_, err = OpReshape.Info().Infer(&ReshapeAttrs{Shape: Shape{S("N"), D(7)}}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "cannot reshape")
+	_, err = OpConcat.Info().Infer(&AxisAttrs{Axis: 1}, []Type{T("N", 2), T("N", 3)})
+	require.NoError(t, err)
+}

@@ -1,0 +1,73 @@
+package ref
+
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// kernel computes node n from its operand tensors into out, whose shape is n's
+// result type with symbols bound. Run verifies the graph and binds the shapes
+// first, so kernels may take every shape as consistent with the op's Infer rule.
+type kernel func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor)
+
+// kernels is the reference implementation of every op; a test checks that no
+// valid op is missing.
+var kernels = [ir.OpLast]kernel{
+	ir.OpConv2D:    conv2d,
+	ir.OpDense:     dense,
+	ir.OpBatchNorm: batchNorm,
+
+	ir.OpMatMul: matMul,
+
+	ir.OpMaxPool2D:       pool2d(maxOf),
+	ir.OpAvgPool2D:       pool2d(meanOf),
+	ir.OpGlobalAvgPool2D: globalAvgPool2d,
+
+	ir.OpAdd: binary(func(a, b float32) float32 { return a + b }),
+	ir.OpSub: binary(func(a, b float32) float32 { return a - b }),
+	ir.OpMul: binary(func(a, b float32) float32 { return a * b }),
+	ir.OpDiv: binary(func(a, b float32) float32 { return a / b }),
+
+	ir.OpRelu:      unary(relu),
+	ir.OpLeakyRelu: unary(leakyRelu),
+	ir.OpSigmoid:   unary(func(_ *ir.Node, x float64) float64 { return 1 / (1 + math.Exp(-x)) }),
+	ir.OpTanh:      unary(func(_ *ir.Node, x float64) float64 { return math.Tanh(x) }),
+	ir.OpGelu:      unary(gelu),
+	ir.OpDropout:   copyData,
+
+	ir.OpSoftmax:    softmax(false),
+	ir.OpLogSoftmax: softmax(true),
+
+	ir.OpFlatten:   copyData,
+	ir.OpReshape:   copyData,
+	ir.OpTranspose: transpose,
+	ir.OpConcat:    concat,
+}
+
+// strides returns the row-major strides of shape, right-aligned to rank axes.
+// An axis that shape lacks or has of size 1 gets stride 0: that is how NumPy
+// broadcasting reads it, and harmless otherwise since its index is always 0.
+func strides(shape []int, rank int) []int {
+	st := make([]int, rank)
+	s := 1
+	for i := 1; i <= len(shape); i++ {
+		if d := shape[len(shape)-i]; d != 1 {
+			st[rank-i] = s
+			s *= d
+		}
+	}
+	return st
+}
+
+// offset maps element i of a row-major tensor of the given shape to the offset
+// of the same multi-index under st.
+func offset(i int, shape, st []int) int {
+	off := 0
+	for d := len(shape) - 1; d >= 0; d-- {
+		off += i % shape[d] * st[d]
+		i /= shape[d]
+	}
+	return off
+}

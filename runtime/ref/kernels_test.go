@@ -1,0 +1,450 @@
+package ref
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEveryOpHasAKernel(t *testing.T) {
+	for op := ir.OpInvalid + 1; op < ir.OpLast; op++ {
+		require.NotNil(t, kernels[op], "op %s has no reference kernel", op)
+	}
+}
+
+func typeOf(shape []int) ir.Type {
+	s := make(ir.Shape, len(shape))
+	for i, d := range shape {
+		s[i] = ir.D(d)
+	}
+	return ir.Type{DType: ir.F32, Shape: s}
+}
+
+func tens(shape []int, data ...float32) *tensor.Tensor {
+	return &tensor.Tensor{Shape: shape, Data: data}
+}
+
+// seq is a tensor holding 1, 2, 3, ... in row-major order.
+func seq(shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(i + 1)
+	}
+	return t
+}
+
+func random(r *rand.Rand, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// apply runs the one-node graph y = op(x, p0, p1, ...), x an input and the
+// rest params, and returns y.
+func apply(t *testing.T, op ir.Op, attrs ir.Attrs, x *tensor.Tensor, params ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	g := ir.NewGraph(op.String())
+	operands := []*ir.Value{g.AddInput("x", typeOf(x.Shape))}
+	byName := map[string]*tensor.Tensor{}
+	for i, p := range params {
+		name := fmt.Sprintf("p%d", i)
+		operands = append(operands, g.AddParam(name, typeOf(p.Shape), ir.Init{Kind: ir.InitZeros}, true))
+		byName[name] = p
+	}
+	y, err := g.AddNode(op, attrs, operands, op.String(), ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	out, err := Run(g, byName, map[string]*tensor.Tensor{"x": x})
+	require.NoError(t, err)
+	return out["y"]
+}
+
+func requireClose(t *testing.T, want []float64, got *tensor.Tensor) {
+	t.Helper()
+	require.Len(t, got.Data, len(want))
+	for i := range want {
+		require.InDelta(t, want[i], float64(got.Data[i]), 1e-6*max(1, math.Abs(want[i])), "element %d: want %v, got %v", i, want, got.Data)
+	}
+}
+
+func convAttrs(stride, dilation [2]int, pad ir.Padding, groups int) *ir.ConvAttrs {
+	return &ir.ConvAttrs{Window2D: ir.Window2D{Stride: stride, Dilation: dilation, Padding: pad}, Groups: groups}
+}
+
+var one = [2]int{1, 1}
+
+// The expectations below were worked by hand and checked with a separate
+// implementation that materialises the padding.
+func TestConv2D(t *testing.T) {
+	x := seq(1, 4, 4, 1) // x[i][j] = 4i+j+1
+	k := tens([]int{3, 3, 1, 1},
+		1, 2, 0,
+		0, 1, 0,
+		0, 0, -1)
+	for _, tc := range []struct {
+		name  string
+		attrs *ir.ConvAttrs
+		shape []int
+		want  []float32
+	}{
+		// out[i][j] = x[i][j] + 2x[i][j+1] + x[i+1][j+1] - x[i+2][j+2] = 12i+3j
+		{"valid", convAttrs(one, one, ir.Valid, 1), []int{1, 2, 2, 1}, []float32{0, 3, 12, 15}},
+		{"valid stride 2", convAttrs([2]int{2, 2}, one, ir.Valid, 1), []int{1, 1, 1, 1}, []float32{0}},
+		// Padding 0 top/left, 1 bottom/right.
+		{"same stride 2", convAttrs([2]int{2, 2}, one, ir.Same, 1), []int{1, 2, 2, 1}, []float32{0, 19, 43, 51}},
+		{"same", convAttrs(one, one, ir.Same, 1), []int{1, 4, 4, 1}, []float32{
+			-5, -5, -5, 4,
+			-3, 0, 3, 19,
+			5, 12, 15, 35,
+			31, 43, 47, 51}},
+		{"explicit", &ir.ConvAttrs{Window2D: ir.Window2D{Stride: [2]int{1, 2}, Dilation: one, Padding: ir.Explicit, Pads: [4]int{2, 0, 1, 0}}, Groups: 1},
+			[]int{1, 4, 2, 1}, []float32{-2, -4, -5, -5, -3, 3, 5, 15}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := apply(t, ir.OpConv2D, tc.attrs, x, k)
+			require.Equal(t, tc.shape, y.Shape)
+			require.Equal(t, tc.want, y.Data)
+		})
+	}
+}
+
+func TestConv2DDilated(t *testing.T) {
+	x := seq(1, 5, 5, 1) // x[i][j] = 5i+j+1
+	k := tens([]int{2, 2, 1, 1}, 1, 2, 3, 4)
+	// out[i][j] = x[i][j] + 2x[i][j+2] + 3x[i+2][j] + 4x[i+2][j+2] = 50i+10j+92
+	y := apply(t, ir.OpConv2D, convAttrs(one, [2]int{2, 2}, ir.Valid, 1), x, k)
+	require.Equal(t, []int{1, 3, 3, 1}, y.Shape)
+	require.Equal(t, []float32{92, 102, 112, 142, 152, 162, 192, 202, 212}, y.Data)
+}
+
+func TestConv2DBias(t *testing.T) {
+	x := tens([]int{1, 1, 2, 2}, 1, 2, 3, 4)
+	k := tens([]int{1, 1, 2, 3}, 1, 0, 1, 0, 1, 1) // outputs c0, c1, c0+c1
+	b := tens([]int{3}, 10, 20, 30)
+	y := apply(t, ir.OpConv2D, convAttrs(one, one, ir.Valid, 1), x, k, b)
+	require.Equal(t, []float32{11, 22, 33, 13, 24, 37}, y.Data)
+}
+
+// Depthwise with multiplier 2: outputs 0,1 read channel 0, outputs 2,3 channel 1.
+func TestConv2DDepthwise(t *testing.T) {
+	x := tensor.New(1, 3, 3, 2)
+	for p := range 9 {
+		x.Data[2*p], x.Data[2*p+1] = float32(p+1), -10*float32(p+1)
+	}
+	// Output 0 picks the window's top-left, 1 its bottom-right, 2 sums it, 3
+	// picks its top-right; listed per window cell (ky,kx) then output.
+	k := tens([]int{2, 2, 1, 4},
+		1, 0, 1, 0,
+		0, 0, 1, 1,
+		0, 0, 1, 0,
+		0, 1, 1, 0)
+	y := apply(t, ir.OpConv2D, convAttrs(one, one, ir.Valid, 2), x, k)
+	require.Equal(t, []int{1, 2, 2, 4}, y.Shape)
+	require.Equal(t, []float32{
+		1, 5, -120, -20,
+		2, 6, -160, -30,
+		4, 8, -240, -50,
+		5, 9, -280, -60}, y.Data)
+}
+
+// A grouped conv equals one conv per group on that group's input channels,
+// with that group's filters, concatenated along the channels.
+func TestConv2DGroupsAreSeparateConvs(t *testing.T) {
+	const groups, cin, cout = 3, 6, 9
+	r := rand.New(rand.NewPCG(1, 2))
+	x, k, b := random(r, 2, 6, 7, cin), random(r, 3, 2, cin/groups, cout), random(r, cout)
+	attrs := func(groups int) *ir.ConvAttrs { return convAttrs([2]int{2, 1}, [2]int{1, 2}, ir.Same, groups) }
+	y := apply(t, ir.OpConv2D, attrs(groups), x, k, b)
+
+	cpg, opg := cin/groups, cout/groups
+	want := make([]float32, len(y.Data))
+	for g := range groups {
+		xg := tensor.New(2, 6, 7, cpg)
+		for p := range xg.Data {
+			xg.Data[p] = x.Data[p/cpg*cin+g*cpg+p%cpg]
+		}
+		kg := tensor.New(3, 2, cpg, opg)
+		for p := range kg.Data {
+			kg.Data[p] = k.Data[p/opg*cout+g*opg+p%opg]
+		}
+		bg := tens([]int{opg}, b.Data[g*opg:(g+1)*opg]...)
+		yg := apply(t, ir.OpConv2D, attrs(1), xg, kg, bg)
+		for p, v := range yg.Data {
+			want[p/opg*cout+g*opg+p%opg] = v
+		}
+	}
+	require.Equal(t, want, y.Data)
+}
+
+// A 1×1 conv is dense over the channel axis.
+func TestConv2D1x1IsDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x, k, b := random(r, 2, 3, 3, 4), random(r, 1, 1, 4, 5), random(r, 5)
+	conv := apply(t, ir.OpConv2D, convAttrs(one, one, ir.Valid, 1), x, k, b)
+	dense := apply(t, ir.OpDense, nil, tens([]int{2, 9, 4}, x.Data...), tens([]int{4, 5}, k.Data...), b)
+	require.Equal(t, []int{2, 3, 3, 5}, conv.Shape)
+	require.Equal(t, dense.Data, conv.Data)
+}
+
+func TestDense(t *testing.T) {
+	k := tens([]int{3, 2}, 1, 0, 0, 1, 1, 1)
+	b := tens([]int{2}, 10, 20)
+	y := apply(t, ir.OpDense, nil, tens([]int{2, 3}, 1, 2, 3, 4, 5, 6), k, b)
+	require.Equal(t, []float32{14, 25, 20, 31}, y.Data)
+
+	y = apply(t, ir.OpDense, nil, tens([]int{2, 2, 3}, 1, 2, 3, 4, 5, 6, 0, 0, 1, 1, 0, 0), k)
+	require.Equal(t, []int{2, 2, 2}, y.Shape)
+	require.Equal(t, []float32{4, 5, 10, 11, 1, 1, 1, 0}, y.Data)
+}
+
+func TestBatchNorm(t *testing.T) {
+	x := tens([]int{2, 2}, 1, 2, 3, 4)
+	gamma, beta := tens([]int{2}, 2, 3), tens([]int{2}, 0.5, -1)
+	mean, variance := tens([]int{2}, 1, 2), tens([]int{2}, 3, 0)
+	// Channel 0: (x-1)/2*2+0.5; channel 1: (x-2)/1*3-1.
+	y := apply(t, ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: 1}, x, gamma, beta, mean, variance)
+	require.Equal(t, []float32{0.5, -1, 2.5, 5}, y.Data)
+}
+
+// matmul2D is the textbook product of row-major matrices.
+func matmul2D(a, b [][]float32) [][]float32 {
+	c := make([][]float32, len(a))
+	for i := range a {
+		c[i] = make([]float32, len(b[0]))
+		for j := range b[0] {
+			for p := range b {
+				c[i][j] += a[i][p] * b[p][j]
+			}
+		}
+	}
+	return c
+}
+
+// matrix reads the [rows, cols] matrix at element offset off of t, transposed
+// if trans.
+func matrix(t *tensor.Tensor, off, rows, cols int, trans bool) [][]float32 {
+	m := make([][]float32, rows)
+	for i := range m {
+		m[i] = t.Data[off+i*cols : off+(i+1)*cols]
+	}
+	if !trans {
+		return m
+	}
+	tr := make([][]float32, cols)
+	for j := range tr {
+		tr[j] = make([]float32, rows)
+		for i := range rows {
+			tr[j][i] = m[i][j]
+		}
+	}
+	return tr
+}
+
+func TestMatMul(t *testing.T) {
+	// [[1,2,3],[4,5,6]] @ [[7,8],[9,10],[11,12]], each operand also stored transposed.
+	a, at := tens([]int{2, 3}, 1, 2, 3, 4, 5, 6), tens([]int{3, 2}, 1, 4, 2, 5, 3, 6)
+	b, bt := tens([]int{3, 2}, 7, 8, 9, 10, 11, 12), tens([]int{2, 3}, 7, 9, 11, 8, 10, 12)
+	for _, tc := range []struct {
+		transA, transB bool
+		a, b           *tensor.Tensor
+	}{{false, false, a, b}, {true, false, at, b}, {false, true, a, bt}, {true, true, at, bt}} {
+		y := apply(t, ir.OpMatMul, &ir.MatMulAttrs{TransA: tc.transA, TransB: tc.transB}, tc.a, tc.b)
+		require.Equal(t, []int{2, 2}, y.Shape)
+		require.Equal(t, []float32{58, 64, 139, 154}, y.Data, "trans_a=%t trans_b=%t", tc.transA, tc.transB)
+	}
+}
+
+// a [2,1,·,·] and b [3,·,·] broadcast to batch [2,3]; each result matrix is the
+// product of a[i,0] and b[j], transposed as asked.
+func TestMatMulBatchedBroadcast(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const m, k, n = 2, 4, 3
+	for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		ashape, bshape := []int{2, 1, m, k}, []int{3, k, n}
+		if tr[0] {
+			ashape[2], ashape[3] = k, m
+		}
+		if tr[1] {
+			bshape[1], bshape[2] = n, k
+		}
+		a, b := random(r, ashape...), random(r, bshape...)
+		y := apply(t, ir.OpMatMul, &ir.MatMulAttrs{TransA: tr[0], TransB: tr[1]}, a, b)
+		require.Equal(t, []int{2, 3, m, n}, y.Shape)
+		for i := range 2 {
+			for j := range 3 {
+				want := matmul2D(
+					matrix(a, i*m*k, ashape[2], ashape[3], tr[0]),
+					matrix(b, j*k*n, bshape[1], bshape[2], tr[1]))
+				got := matrix(y, (i*3+j)*m*n, m, n, false)
+				for row := range want {
+					require.InDeltaSlice(t, want[row], got[row], 1e-5, "trans=%v batch (%d,%d)", tr, i, j)
+				}
+			}
+		}
+	}
+}
+
+func poolAttrs(size, stride int, pad ir.Padding) *ir.PoolAttrs {
+	return &ir.PoolAttrs{Window2D: ir.Window2D{Size: [2]int{size, size}, Stride: [2]int{stride, stride}, Dilation: one, Padding: pad}}
+}
+
+// A 3×3 image, channel 0 holding -1..-9 and channel 1 holding 1..9, pooled 2×2
+// with stride 2 and same padding (one row and column at the bottom/right).
+// Zero padding would win the max of the negative channel and dilute the means.
+func TestPoolSamePadding(t *testing.T) {
+	x := tensor.New(1, 3, 3, 2)
+	for p := range 9 {
+		x.Data[2*p], x.Data[2*p+1] = -float32(p+1), float32(p+1)
+	}
+	y := apply(t, ir.OpMaxPool2D, poolAttrs(2, 2, ir.Same), x)
+	require.Equal(t, []int{1, 2, 2, 2}, y.Shape)
+	require.Equal(t, []float32{-1, 5, -3, 6, -7, 8, -9, 9}, y.Data)
+
+	y = apply(t, ir.OpAvgPool2D, poolAttrs(2, 2, ir.Same), x)
+	require.Equal(t, []float32{-3, 3, -4.5, 4.5, -7.5, 7.5, -9, 9}, y.Data)
+}
+
+func TestPoolValid(t *testing.T) {
+	x := seq(1, 3, 3, 1)
+	y := apply(t, ir.OpMaxPool2D, poolAttrs(2, 1, ir.Valid), x)
+	require.Equal(t, []float32{5, 6, 8, 9}, y.Data)
+	y = apply(t, ir.OpAvgPool2D, poolAttrs(2, 1, ir.Valid), x)
+	require.Equal(t, []float32{3, 4, 6, 7}, y.Data)
+}
+
+func TestGlobalAvgPool(t *testing.T) {
+	x := tens([]int{2, 1, 3, 2},
+		1, 10, 2, 20, 3, 30,
+		101, 110, 102, 120, 106, 160)
+	y := apply(t, ir.OpGlobalAvgPool2D, nil, x)
+	require.Equal(t, []int{2, 2}, y.Shape)
+	require.Equal(t, []float32{2, 20, 103, 130}, y.Data)
+}
+
+func TestBinaryBroadcast(t *testing.T) {
+	a := tens([]int{2, 1, 3}, 0, 1, 2, 10, 11, 12) // a[i][0][k] = 10i+k
+	b := tens([]int{4, 1}, 100, 200, 300, 400)     // b[j][0] = 100(j+1)
+	sum := apply(t, ir.OpAdd, nil, a, b)
+	diff := apply(t, ir.OpSub, nil, b, a)
+	require.Equal(t, []int{2, 4, 3}, sum.Shape)
+	require.Equal(t, []int{2, 4, 3}, diff.Shape)
+	for i := range 2 {
+		for j := range 4 {
+			for k := range 3 {
+				at := (i*4+j)*3 + k
+				require.Equal(t, float32(10*i+k+100*(j+1)), sum.Data[at], "add at %d,%d,%d", i, j, k)
+				require.Equal(t, float32(100*(j+1)-10*i-k), diff.Data[at], "sub at %d,%d,%d", i, j, k)
+			}
+		}
+	}
+
+	x := tens([]int{2, 3}, 2, 4, 6, 8, 10, 12)
+	require.Equal(t, []float32{1, 1, 1, 4, 2.5, 2}, apply(t, ir.OpDiv, nil, x, tens([]int{3}, 2, 4, 6)).Data)
+	require.Equal(t, []float32{6, 12, 18, 24, 30, 36}, apply(t, ir.OpMul, nil, x, tens([]int{1}, 3)).Data)
+}
+
+func TestUnary(t *testing.T) {
+	x := tens([]int{6}, -2, -1, 0, 0.5, 1, 2)
+	for _, tc := range []struct {
+		op    ir.Op
+		attrs ir.Attrs
+		want  []float64
+	}{
+		{ir.OpRelu, nil, []float64{0, 0, 0, 0.5, 1, 2}},
+		{ir.OpLeakyRelu, &ir.LeakyReluAttrs{Alpha: 0.25}, []float64{-0.5, -0.25, 0, 0.5, 1, 2}},
+		{ir.OpSigmoid, nil, []float64{0.11920292202211755, 0.2689414213699951, 0.5, 0.6224593312018546, 0.7310585786300049, 0.8807970779778823}},
+		{ir.OpTanh, nil, []float64{-0.9640275800758169, -0.7615941559557649, 0, 0.46211715726000974, 0.7615941559557649, 0.9640275800758169}},
+		// x·Φ(x), Φ the standard normal CDF.
+		{ir.OpGelu, &ir.GeluAttrs{}, []float64{-0.04550026389635842, -0.15865525393145707, 0, 0.34573123063700656, 0.8413447460685429, 1.9544997361036416}},
+		{ir.OpGelu, &ir.GeluAttrs{Approximate: true}, []float64{-0.04540230591222494, -0.15880800939172324, 0, 0.34571400982514394, 0.8411919906082768, 1.954597694087775}},
+		{ir.OpDropout, &ir.DropoutAttrs{Rate: 0.5}, []float64{-2, -1, 0, 0.5, 1, 2}},
+	} {
+		t.Run(fmt.Sprint(tc.op, " ", tc.attrs), func(t *testing.T) {
+			requireClose(t, tc.want, apply(t, tc.op, tc.attrs, x))
+		})
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	// Softmax over the middle axis of [2,3,2]; the last row would overflow exp
+	// without subtracting the max.
+	rows := [2][2][3]float64{{{1, 2, 3}, {-1, 0, 4}}, {{0, 0, 0}, {1000, 1001, 1002}}}
+	x := tensor.New(2, 3, 2)
+	for i := range 2 {
+		for k := range 2 {
+			for j := range 3 {
+				x.Data[(i*3+j)*2+k] = float32(rows[i][k][j])
+			}
+		}
+	}
+	sm := apply(t, ir.OpSoftmax, &ir.AxisAttrs{Axis: 1}, x)
+	lsm := apply(t, ir.OpLogSoftmax, &ir.AxisAttrs{Axis: 1}, x)
+	for i := range 2 {
+		for k := range 2 {
+			row := rows[i][k]
+			shift := row[0] // softmax is shift-invariant; keeps exp finite
+			var sum, got float64
+			for _, v := range row {
+				sum += math.Exp(v - shift)
+			}
+			for j, v := range row {
+				at := (i*3+j)*2 + k
+				want := math.Exp(v-shift) / sum
+				require.InDelta(t, want, sm.Data[at], 1e-7, "softmax at %d,%d,%d", i, j, k)
+				require.InDelta(t, math.Log(want), lsm.Data[at], 1e-6, "log_softmax at %d,%d,%d", i, j, k)
+				got += float64(sm.Data[at])
+			}
+			require.InDelta(t, 1, got, 1e-6)
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	x := tensor.New(2, 3, 4)
+	for i := range x.Data {
+		x.Data[i] = float32(i) // x[a][b][c] = 12a+4b+c
+	}
+	y := apply(t, ir.OpTranspose, &ir.TransposeAttrs{Perm: []int{2, 0, 1}}, x)
+	require.Equal(t, []int{4, 2, 3}, y.Shape)
+	for i := range 4 {
+		for j := range 2 {
+			for k := range 3 {
+				require.Equal(t, float32(12*j+4*k+i), y.Data[(i*2+j)*3+k], "y[%d][%d][%d] = x[%d][%d][%d]", i, j, k, j, k, i)
+			}
+		}
+	}
+	y = apply(t, ir.OpTranspose, &ir.TransposeAttrs{Perm: []int{1, 0}}, tens([]int{2, 3}, 1, 2, 3, 4, 5, 6))
+	require.Equal(t, []float32{1, 4, 2, 5, 3, 6}, y.Data)
+}
+
+func TestConcat(t *testing.T) {
+	a := tens([]int{2, 1, 2}, 1, 2, 3, 4)
+	b := tens([]int{2, 2, 2}, 5, 6, 7, 8, 9, 10, 11, 12)
+	y := apply(t, ir.OpConcat, &ir.AxisAttrs{Axis: 1}, a, b)
+	require.Equal(t, []int{2, 3, 2}, y.Shape)
+	require.Equal(t, []float32{1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12}, y.Data)
+
+	y = apply(t, ir.OpConcat, &ir.AxisAttrs{Axis: 2}, a, tens([]int{2, 1, 1}, 0, 9), a)
+	require.Equal(t, []int{2, 1, 5}, y.Shape)
+	require.Equal(t, []float32{1, 2, 0, 1, 2, 3, 4, 9, 3, 4}, y.Data)
+
+	y = apply(t, ir.OpConcat, &ir.AxisAttrs{Axis: 0}, a, a)
+	require.Equal(t, []float32{1, 2, 3, 4, 1, 2, 3, 4}, y.Data)
+}
+
+func TestFlattenReshape(t *testing.T) {
+	x := seq(2, 2, 3)
+	y := apply(t, ir.OpFlatten, nil, x)
+	require.Equal(t, []int{2, 6}, y.Shape)
+	require.Equal(t, x.Data, y.Data)
+	y = apply(t, ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(3), ir.D(4)}}, x)
+	require.Equal(t, []int{3, 4}, y.Shape)
+	require.Equal(t, x.Data, y.Data)
+}

@@ -1,0 +1,127 @@
+package ref
+
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// conv2d over NHWC x and an HWIO kernel:
+//
+//	out[b,oy,ox,o] = bias[o] + Σ_{ky,kx,i} x[b, oy*sh-top+ky*dh, ox*sw-left+kx*dw, g*cpg+i] * k[ky,kx,i,o]
+//
+// where cpg = cin/groups, g = o/(cout/groups) is o's group, and cells outside x
+// are the zero padding.
+func conv2d(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.ConvAttrs)
+	x, k := in[0], in[1]
+	h, w, c := x.Shape[1], x.Shape[2], x.Shape[3]
+	kh, kw, cpg, co := k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[3]
+	nb, oh, ow := out.Shape[0], out.Shape[1], out.Shape[2]
+	pad := a.PadsFor(h, w, kh, kw)
+	opg := co / a.Groups
+	for b := range nb {
+		for oy := range oh {
+			for ox := range ow {
+				for o := range co {
+					g := o / opg
+					var sum float64
+					if len(in) == 3 {
+						sum = float64(in[2].Data[o])
+					}
+					for ky := range kh {
+						iy := oy*a.Stride[0] - pad[0] + ky*a.Dilation[0]
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for kx := range kw {
+							ix := ox*a.Stride[1] - pad[2] + kx*a.Dilation[1]
+							if ix < 0 || ix >= w {
+								continue
+							}
+							for i := range cpg {
+								xv := x.Data[((b*h+iy)*w+ix)*c+g*cpg+i]
+								kv := k.Data[((ky*kw+kx)*cpg+i)*co+o]
+								sum += float64(xv) * float64(kv)
+							}
+						}
+					}
+					out.Data[((b*oh+oy)*ow+ox)*co+o] = float32(sum)
+				}
+			}
+		}
+	}
+}
+
+// dense: out[r,j] = bias[j] + Σ_i x[r,i] * k[i,j], each r a position of x's
+// leading axes.
+func dense(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	x, k := in[0], in[1]
+	ni, no := k.Shape[0], k.Shape[1]
+	rows := tensor.Numel(x.Shape[:len(x.Shape)-1])
+	for r := range rows {
+		for j := range no {
+			var sum float64
+			if len(in) == 3 {
+				sum = float64(in[2].Data[j])
+			}
+			for i := range ni {
+				sum += float64(x.Data[r*ni+i]) * float64(k.Data[i*no+j])
+			}
+			out.Data[r*no+j] = float32(sum)
+		}
+	}
+}
+
+// matMul multiplies the last two axes, op(A)[m,k] * op(B)[k,n], where op
+// transposes when TransA/TransB is set; the leading (batch) axes broadcast.
+func matMul(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	at := n.Attrs.(*ir.MatMulAttrs)
+	a, b := in[0], in[1]
+	r, ra, rb := len(out.Shape), len(a.Shape), len(b.Shape)
+	m, nn := out.Shape[r-2], out.Shape[r-1]
+	k := a.Shape[ra-1]
+	if at.TransA {
+		k = a.Shape[ra-2]
+	}
+	// op(A)[i,p] = A[i*ai + p*ap] and op(B)[p,j] = B[p*bp + j*bj] within one matrix.
+	ai, ap := k, 1
+	if at.TransA { // A is stored [k,m]
+		ai, ap = 1, m
+	}
+	bp, bj := nn, 1
+	if at.TransB { // B is stored [n,k]
+		bp, bj = 1, k
+	}
+	batch := out.Shape[:r-2]
+	// Batch strides counted in whole matrices.
+	sa, sb := strides(a.Shape[:ra-2], len(batch)), strides(b.Shape[:rb-2], len(batch))
+	for t := range tensor.Numel(batch) {
+		ad := a.Data[offset(t, batch, sa)*m*k:][:m*k]
+		bd := b.Data[offset(t, batch, sb)*k*nn:][:k*nn]
+		od := out.Data[t*m*nn:][:m*nn]
+		for i := range m {
+			for j := range nn {
+				var sum float64
+				for p := range k {
+					sum += float64(ad[i*ai+p*ap]) * float64(bd[p*bp+j*bj])
+				}
+				od[i*nn+j] = float32(sum)
+			}
+		}
+	}
+}
+
+// batchNorm: y = (x-mean)/sqrt(variance+eps)*gamma + beta, per channel of the
+// last axis.
+func batchNorm(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	eps := float64(n.Attrs.(*ir.BatchNormAttrs).Epsilon)
+	x, gamma, beta, mean, variance := in[0], in[1], in[2], in[3], in[4]
+	c := len(gamma.Data)
+	for i, v := range x.Data {
+		j := i % c
+		y := (float64(v)-float64(mean.Data[j]))/math.Sqrt(float64(variance.Data[j])+eps)*float64(gamma.Data[j]) + float64(beta.Data[j])
+		out.Data[i] = float32(y)
+	}
+}

@@ -1,0 +1,75 @@
+package ref
+
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// pool2d reduces each window of an NHWC input per channel. Padded cells are
+// skipped rather than read as zeros, so maxpool treats them as -Inf and avgpool
+// leaves them out of the count, as Keras and TensorFlow do.
+func pool2d(reduce func(cells []float64) float64) kernel {
+	return func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+		a := n.Attrs.(*ir.PoolAttrs)
+		x := in[0]
+		h, w, c := x.Shape[1], x.Shape[2], x.Shape[3]
+		nb, oh, ow := out.Shape[0], out.Shape[1], out.Shape[2]
+		kh, kw := a.Size[0], a.Size[1]
+		pad := a.PadsFor(h, w, kh, kw)
+		cells := make([]float64, 0, kh*kw)
+		for b := range nb {
+			for oy := range oh {
+				for ox := range ow {
+					for ch := range c {
+						cells = cells[:0]
+						for ky := range kh {
+							iy := oy*a.Stride[0] - pad[0] + ky*a.Dilation[0]
+							for kx := range kw {
+								ix := ox*a.Stride[1] - pad[2] + kx*a.Dilation[1]
+								if iy >= 0 && iy < h && ix >= 0 && ix < w {
+									cells = append(cells, float64(x.Data[((b*h+iy)*w+ix)*c+ch]))
+								}
+							}
+						}
+						out.Data[((b*oh+oy)*ow+ox)*c+ch] = float32(reduce(cells))
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxOf is -Inf for no cells.
+func maxOf(cells []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range cells {
+		m = max(m, v)
+	}
+	return m
+}
+
+// meanOf is NaN (0/0) for no cells.
+func meanOf(cells []float64) float64 {
+	var sum float64
+	for _, v := range cells {
+		sum += v
+	}
+	return sum / float64(len(cells))
+}
+
+// globalAvgPool2d: [N,H,W,C] -> [N,C], the mean over H and W.
+func globalAvgPool2d(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	x := in[0]
+	nb, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
+	cells := make([]float64, hw)
+	for b := range nb {
+		for ch := range c {
+			for p := range hw {
+				cells[p] = float64(x.Data[(b*hw+p)*c+ch])
+			}
+			out.Data[b*c+ch] = float32(meanOf(cells))
+		}
+	}
+}

@@ -1,0 +1,174 @@
+// Package ref is the reference runtime: the oracle that every optimised kernel
+// and graph pass is tested against. Each op is a plain loop written to be
+// obviously correct rather than fast; kernels[op] holds it.
+//
+// Layouts: images are NHWC; conv2d kernels are HWIO [kh, kw, cin/groups, cout];
+// dense kernels are [in, out] applied over the last axis.
+//
+// Numerics: only f32 tensors are supported. Sums (conv2d, dense, matmul, pools,
+// softmax) are accumulated in float64 and rounded to float32 once. A product of
+// two float32s is exact in float64, so the only errors are the float64
+// additions' (negligible next to float32's) and the final rounding: fast kernels
+// that sum in float32, in any order, should be compared with a relative
+// tolerance (tensor.MaxRelErr). Elementwise functions (exp, erf, tanh,
+// batchnorm) are also evaluated in float64.
+//
+// A window lying wholly in explicit padding has no cells: maxpool2d yields -Inf
+// and avgpool2d NaN (0/0) there.
+package ref
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Run executes g on inputs by name, with params (weights) by name; returns
+// outputs by name. params may hold weights the graph does not use. The results
+// never alias inputs or params.
+func Run(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	// Kernels index by the result types, so they are only safe on a graph whose
+	// types are what its ops infer.
+	if err := ir.Verify(g); err != nil {
+		return nil, fmt.Errorf("graph %s does not verify: %w", g.Name, err)
+	}
+	env, err := Bind(g, inputs)
+	if err != nil {
+		return nil, err
+	}
+	vals := map[*ir.Value]*tensor.Tensor{}
+	for _, v := range g.Inputs {
+		vals[v] = inputs[v.Name]
+	}
+	for _, p := range g.Params {
+		t, err := checkParam(p, params[p.Name], env)
+		if err != nil {
+			return nil, err
+		}
+		vals[p] = t
+	}
+	for _, n := range g.Nodes {
+		out := n.Outputs[0]
+		shape, err := out.Type.Shape.Bind(env)
+		if err != nil {
+			return nil, fmt.Errorf("%s (layer %q): result %s: %w", n.Op, n.Layer, out.Type, err)
+		}
+		in := make([]*tensor.Tensor, len(n.Inputs))
+		for i, v := range n.Inputs {
+			in[i] = vals[v]
+		}
+		t := tensor.New(shape...)
+		kernels[n.Op](n, in, t)
+		vals[out] = t
+	}
+	res := make(map[string]*tensor.Tensor, len(g.Outputs))
+	for _, o := range g.Outputs {
+		t := vals[o.Value]
+		if o.Value.Kind != ir.Result {
+			t = &tensor.Tensor{Shape: slices.Clone(t.Shape), Data: slices.Clone(t.Data)}
+		}
+		res[o.Name] = t
+	}
+	return res, nil
+}
+
+// Bind checks the fed inputs against the graph's input types and binds symbolic
+// dims (N, T, ...). Every input must be fed, and nothing else.
+func Bind(g *ir.Graph, inputs map[string]*tensor.Tensor) (map[string]int, error) {
+	env := map[string]int{}
+	boundBy := map[string]string{} // symbol -> the input that bound it first
+	for _, v := range g.Inputs {
+		t, ok := inputs[v.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("missing input %q: the model takes %s", v.Name, v.Type)
+		}
+		what := fmt.Sprintf("input %q", v.Name)
+		if err := checkShape(what, v.Type, t); err != nil {
+			return nil, err
+		}
+		for i, d := range v.Type.Shape {
+			if d.Known() {
+				continue
+			}
+			got := t.Shape[i]
+			if got < 1 {
+				return nil, fmt.Errorf("%s: dimension %s must be at least 1, got %d in %s", what, d.Sym, got, tensor.ShapeString(t.Shape))
+			}
+			if prev, ok := env[d.Sym]; ok && prev != got {
+				return nil, fmt.Errorf("%s: dimension %s is %d in %s, but input %q bound it to %d",
+					what, d.Sym, got, tensor.ShapeString(t.Shape), boundBy[d.Sym], prev)
+			}
+			if _, ok := env[d.Sym]; !ok {
+				env[d.Sym], boundBy[d.Sym] = got, v.Name
+			}
+		}
+		if err := checkData(what, t); err != nil {
+			return nil, err
+		}
+	}
+	var extra []string
+	for name := range inputs {
+		if !slices.ContainsFunc(g.Inputs, func(v *ir.Value) bool { return v.Name == name }) {
+			extra = append(extra, fmt.Sprintf("%q", name))
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		want := make([]string, len(g.Inputs))
+		for i, v := range g.Inputs {
+			want[i] = fmt.Sprintf("%s: %s", v.Name, v.Type)
+		}
+		return nil, fmt.Errorf("unknown input %s: the model takes (%s)", strings.Join(extra, ", "), strings.Join(want, ", "))
+	}
+	return env, nil
+}
+
+// checkShape checks t's element type, rank and known dims against typ; symbolic
+// dims are the caller's to check.
+func checkShape(what string, typ ir.Type, t *tensor.Tensor) error {
+	if typ.DType != ir.F32 {
+		return fmt.Errorf("%s is %s: the reference runtime supports only f32", what, typ)
+	}
+	mismatch := len(t.Shape) != typ.Shape.Rank()
+	for i := 0; !mismatch && i < len(t.Shape); i++ {
+		d := typ.Shape[i]
+		mismatch = d.Known() && d.Size != t.Shape[i]
+	}
+	if mismatch {
+		return fmt.Errorf("%s: the model takes %s, got %s", what, typ, tensor.ShapeString(t.Shape))
+	}
+	return nil
+}
+
+// checkData checks that t's data fills its shape exactly.
+func checkData(what string, t *tensor.Tensor) error {
+	if n := tensor.Numel(t.Shape); len(t.Data) != n {
+		return fmt.Errorf("%s: shape %s has %d elements, but the data has %d", what, tensor.ShapeString(t.Shape), n, len(t.Data))
+	}
+	return nil
+}
+
+// checkParam checks a weight against its declared type, with symbols bound.
+func checkParam(p *ir.Value, t *tensor.Tensor, env map[string]int) (*tensor.Tensor, error) {
+	what := fmt.Sprintf("param %q", p.Name)
+	if t == nil {
+		return nil, fmt.Errorf("missing %s: the model takes %s", what, p.Type)
+	}
+	shape, err := p.Type.Shape.Bind(env)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, p.Type, err)
+	}
+	if err := checkShape(what, p.Type, t); err != nil {
+		return nil, err
+	}
+	if !slices.Equal(shape, t.Shape) {
+		return nil, fmt.Errorf("%s: the model takes %s = %s here, got %s", what, p.Type, tensor.ShapeString(shape), tensor.ShapeString(t.Shape))
+	}
+	if err := checkData(what, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

@@ -1,0 +1,160 @@
+package ref
+
+import (
+	"testing"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/stretchr/testify/require"
+)
+
+// classifier is image f32[N,32,32,3] -> global_avgpool2d -> dense(@dense.kernel
+// f32[3,2]) -> probs.
+func classifier(t *testing.T) *ir.Graph {
+	g := ir.NewGraph("classifier")
+	x := g.AddInput("image", ir.T("N", 32, 32, 3))
+	k := g.AddParam("dense.kernel", ir.T(3, 2), ir.Init{Kind: ir.InitGlorotUniform, FanIn: 3, FanOut: 2}, true)
+	p, err := g.AddNode(ir.OpGlobalAvgPool2D, nil, []*ir.Value{x}, "pool", ir.Pos{})
+	require.NoError(t, err)
+	y, err := g.AddNode(ir.OpDense, nil, []*ir.Value{p, k}, "dense", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("probs", y)
+	return g
+}
+
+func classifierParams() map[string]*tensor.Tensor {
+	return map[string]*tensor.Tensor{"dense.kernel": tensor.New(3, 2)}
+}
+
+func TestRunBindsBatch(t *testing.T) {
+	g := classifier(t)
+	img := tensor.New(2, 32, 32, 3)
+	for i := range img.Data {
+		img.Data[i] = float32(i % 3) // channel c holds c everywhere
+	}
+	k := &tensor.Tensor{Shape: []int{3, 2}, Data: []float32{1, 0, 0, 1, 1, 1}}
+	out, err := Run(g, map[string]*tensor.Tensor{"dense.kernel": k}, map[string]*tensor.Tensor{"image": img})
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 2}, out["probs"].Shape)
+	require.Equal(t, []float32{2, 3, 2, 3}, out["probs"].Data)
+}
+
+func TestBind(t *testing.T) {
+	g := ir.NewGraph("seq")
+	g.AddInput("tokens", ir.T("N", "T", 8))
+	g.AddInput("mask", ir.T("N", "T"))
+	env, err := Bind(g, map[string]*tensor.Tensor{"tokens": tensor.New(2, 5, 8), "mask": tensor.New(2, 5)})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"N": 2, "T": 5}, env)
+}
+
+func TestInputErrors(t *testing.T) {
+	img := tensor.New(1, 32, 32, 3)
+	for _, tc := range []struct {
+		name   string
+		inputs map[string]*tensor.Tensor
+		want   string
+	}{
+		{"missing", map[string]*tensor.Tensor{}, `missing input "image": the model takes f32[N,32,32,3]`},
+		{"nil", map[string]*tensor.Tensor{"image": nil}, `missing input "image": the model takes f32[N,32,32,3]`},
+		{"unknown", map[string]*tensor.Tensor{"image": img, "label": tensor.New(1)},
+			`unknown input "label": the model takes (image: f32[N,32,32,3])`},
+		{"size", map[string]*tensor.Tensor{"image": tensor.New(1, 28, 28, 1)},
+			`input "image": the model takes f32[N,32,32,3], got [1,28,28,1]`},
+		{"rank", map[string]*tensor.Tensor{"image": tensor.New(32, 32, 3)},
+			`input "image": the model takes f32[N,32,32,3], got [32,32,3]`},
+		{"zero batch", map[string]*tensor.Tensor{"image": tensor.New(0, 32, 32, 3)},
+			`input "image": dimension N must be at least 1, got 0 in [0,32,32,3]`},
+		{"short data", map[string]*tensor.Tensor{"image": {Shape: []int{1, 32, 32, 3}, Data: make([]float32, 5)}},
+			`input "image": shape [1,32,32,3] has 3072 elements, but the data has 5`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(classifier(t), classifierParams(), tc.inputs)
+			require.EqualError(t, err, tc.want)
+		})
+	}
+}
+
+func TestInconsistentSymbol(t *testing.T) {
+	g := ir.NewGraph("pair")
+	a := g.AddInput("a", ir.T("N", 3))
+	b := g.AddInput("b", ir.T("N", 3))
+	y, err := g.AddNode(ir.OpAdd, nil, []*ir.Value{a, b}, "add", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"a": tensor.New(2, 3), "b": tensor.New(3, 3)})
+	require.EqualError(t, err, `input "b": dimension N is 3 in [3,3], but input "a" bound it to 2`)
+}
+
+func TestParamErrors(t *testing.T) {
+	inputs := map[string]*tensor.Tensor{"image": tensor.New(1, 32, 32, 3)}
+	for _, tc := range []struct {
+		name  string
+		param *tensor.Tensor
+		want  string
+	}{
+		{"missing", nil, `missing param "dense.kernel": the model takes f32[3,2]`},
+		{"shape", tensor.New(2, 3), `param "dense.kernel": the model takes f32[3,2], got [2,3]`},
+		{"rank", tensor.New(6), `param "dense.kernel": the model takes f32[3,2], got [6]`},
+		{"short data", &tensor.Tensor{Shape: []int{3, 2}, Data: make([]float32, 7)},
+			`param "dense.kernel": shape [3,2] has 6 elements, but the data has 7`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params := map[string]*tensor.Tensor{"unused": tensor.New(1)}
+			if tc.param != nil {
+				params["dense.kernel"] = tc.param
+			}
+			_, err := Run(classifier(t), params, inputs)
+			require.EqualError(t, err, tc.want)
+		})
+	}
+}
+
+func TestOnlyF32(t *testing.T) {
+	i32 := func(dims ...int) ir.Type {
+		s := make(ir.Shape, len(dims))
+		for i, d := range dims {
+			s[i] = ir.D(d)
+		}
+		return ir.Type{DType: ir.I32, Shape: s}
+	}
+
+	g := ir.NewGraph("ints")
+	x := g.AddInput("x", i32(2))
+	y, err := g.AddNode(ir.OpRelu, nil, []*ir.Value{x}, "relu", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": tensor.New(2)})
+	require.EqualError(t, err, `input "x" is i32[2]: the reference runtime supports only f32`)
+
+	g = ir.NewGraph("int weights")
+	p := g.AddParam("w", i32(2), ir.Init{Kind: ir.InitZeros}, true)
+	y, err = g.AddNode(ir.OpRelu, nil, []*ir.Value{p}, "relu", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	_, err = Run(g, map[string]*tensor.Tensor{"w": tensor.New(2)}, nil)
+	require.EqualError(t, err, `param "w" is i32[2]: the reference runtime supports only f32`)
+}
+
+func TestInvalidGraph(t *testing.T) {
+	g := classifier(t)
+	g.Outputs = nil
+	_, err := Run(g, classifierParams(), map[string]*tensor.Tensor{"image": tensor.New(1, 32, 32, 3)})
+	require.ErrorContains(t, err, "graph classifier has no outputs")
+}
+
+// Outputs that are inputs or params are copies, so callers may write to them.
+func TestOutputsDoNotAlias(t *testing.T) {
+	g := ir.NewGraph("id")
+	g.AddOutput("x", g.AddInput("x", ir.T(2)))
+	g.AddOutput("w", g.AddParam("w", ir.T(2), ir.Init{Kind: ir.InitOnes}, true))
+	x := &tensor.Tensor{Shape: []int{2}, Data: []float32{1, 2}}
+	w := &tensor.Tensor{Shape: []int{2}, Data: []float32{3, 4}}
+	out, err := Run(g, map[string]*tensor.Tensor{"w": w}, map[string]*tensor.Tensor{"x": x})
+	require.NoError(t, err)
+	require.Equal(t, x, out["x"])
+	require.Equal(t, w, out["w"])
+	out["x"].Data[0], out["w"].Data[0] = 0, 0
+	require.Equal(t, []float32{1, 2}, x.Data)
+	require.Equal(t, []float32{3, 4}, w.Data)
+}

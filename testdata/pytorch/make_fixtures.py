@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""Regenerate the PyTorch oracle fixtures for cmd/mdlc/pytorch_test.go.
+
+For each model below (the stdlib's <name>.mdl, or testdata/pytorch/<name>.mdl)
+this builds the equivalent torch.nn model with seeded random weights, and
+writes into testdata/pytorch/<name>/:
+
+  weights.safetensors  the weights under mdlc's names, in mdlc's layouts
+  input.npy            a float32 input in mdlc's layout (NHWC for images),
+                       uniform in [0, 1)
+  output.npy           PyTorch's output in float64, rounded to float32
+
+Run from anywhere with /usr/bin/python3 (torch and numpy only); the output is
+byte-for-byte the same on every run on a given machine.
+"""
+
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+# ---------------------------------------------------------------------------
+# File formats.
+
+def write_safetensors(path, tensors):
+    """Writes {name: float32 ndarray} as safetensors: an 8-byte little-endian
+    header length, a JSON header (names sorted, padded with spaces to a
+    multiple of 8), then the raw little-endian data in header order."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype="<f4")
+        b = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+# ---------------------------------------------------------------------------
+# mdlc semantics in PyTorch, on NCHW tensors.
+
+def same_pads(size, k, s, d):
+    """TF/Keras "same" padding of one axis: (before, after), extra after."""
+    out = -(-size // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def pad_same(x, k, s, d=(1, 1), value=0.0):
+    top, bottom = same_pads(x.shape[2], k[0], s[0], d[0])
+    left, right = same_pads(x.shape[3], k[1], s[1], d[1])
+    return F.pad(x, (left, right, top, bottom), value=value)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class Conv(nn.Module):
+    """mdlc conv2d / depthwise_conv2d: nn.Conv2d with TF-style "same" padding
+    applied explicitly (PyTorch's own padding is symmetric)."""
+
+    def __init__(self, cin, cout, kernel, stride=1, padding="valid", dilation=1, groups=1, bias=True):
+        super().__init__()
+        self.padding = padding
+        self.conv = nn.Conv2d(cin, cout, pair(kernel), stride=pair(stride), dilation=pair(dilation),
+                              groups=groups, bias=bias)
+
+    def forward(self, x):
+        c = self.conv
+        if self.padding == "same":
+            x = pad_same(x, c.kernel_size, c.stride, c.dilation)
+        return c(x)
+
+
+def maxpool(x, pool, stride=None, padding="valid"):
+    pool = pair(pool)
+    stride = pool if stride is None else pair(stride)
+    if padding == "same":
+        x = pad_same(x, pool, stride, value=-math.inf)
+    return F.max_pool2d(x, pool, stride)
+
+
+def avgpool(x, pool, stride=None, padding="valid"):
+    """Average pooling with padding excluded from the mean."""
+    pool = pair(pool)
+    stride = pool if stride is None else pair(stride)
+    if padding == "valid":
+        return F.avg_pool2d(x, pool, stride)
+    total = F.avg_pool2d(pad_same(x, pool, stride), pool, stride, divisor_override=1)
+    count = F.avg_pool2d(pad_same(torch.ones_like(x[:, :1]), pool, stride), pool, stride, divisor_override=1)
+    return total / count
+
+
+def nhwc(x):
+    return x.permute(0, 2, 3, 1)
+
+
+def nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def flatten(x):
+    """mdlc flatten of an NCHW tensor: flattens in NHWC order."""
+    return torch.flatten(nhwc(x), 1)
+
+
+def bn(c, eps=1e-3):
+    """BatchNorm2d with random statistics and affine parameters."""
+    m = nn.BatchNorm2d(c, eps=eps)
+    with torch.no_grad():
+        m.weight.uniform_(0.5, 1.5)
+        m.bias.uniform_(-0.5, 0.5)
+        m.running_mean.uniform_(-0.5, 0.5)
+        m.running_var.uniform_(0.5, 2.0)
+    return m
+
+
+def export(named):
+    """Maps {mdlc layer name: module} to {mdlc parameter name: ndarray}."""
+    out = {}
+    for name, m in named.items():
+        if isinstance(m, Conv):
+            m = m.conv
+        if isinstance(m, nn.Conv2d):
+            out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
+        elif isinstance(m, nn.Linear):
+            out[name + ".kernel"] = m.weight.detach().t()  # [out, in] -> [in, out]
+        elif isinstance(m, nn.BatchNorm2d):
+            out[name + ".gamma"] = m.weight.detach()
+            out[name + ".beta"] = m.bias.detach()
+            out[name + ".moving_mean"] = m.running_mean
+            out[name + ".moving_variance"] = m.running_var
+            continue
+        else:
+            raise TypeError(f"{name}: cannot export {type(m).__name__}")
+        if m.bias is not None:
+            out[name + ".bias"] = m.bias.detach()
+    return {k: v.numpy().astype(np.float32) for k, v in out.items()}
+
+
+class Model(nn.Module):
+    """A model whose layers are registered under their mdlc names."""
+
+    def __init__(self):
+        super().__init__()
+        self.named = {}
+
+    def add(self, name, m):
+        self.add_module(name.replace(".", "__"), m)
+        self.named[name] = m
+        return m
+
+    def randomize(self):
+        """He-uniform weights and biases in [-0.2, 0.2]. PyTorch's default
+        initialisation shrinks activations layer by layer, leaving the
+        classifiers' softmax almost uniform and nearly independent of the
+        input; with these the outputs are O(1) and vary with the input."""
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    b = math.sqrt(6 / m.weight[0].numel())
+                    m.weight.uniform_(-b, b)
+                    if m.bias is not None:
+                        m.bias.uniform_(-0.2, 0.2)
+        return self
+
+
+# ---------------------------------------------------------------------------
+# The models. Each forward takes the NHWC input and returns mdlc's output.
+
+class CNN(Model):  # stdlib/cnn.mdl
+    def __init__(self):
+        super().__init__()
+        self.c1 = self.add("conv2d", Conv(3, 32, 3))
+        self.c2 = self.add("conv2d_1", Conv(32, 64, 3))
+        self.d = self.add("dense", nn.Linear(2304, 10))
+
+    def forward(self, x):
+        x = nchw(x)
+        x = maxpool(F.relu(self.c1(x)), 2)
+        x = maxpool(F.relu(self.c2(x)), 2)
+        return F.softmax(self.d(flatten(x)), -1)
+
+
+class LeNet(Model):  # stdlib/lenet.mdl
+    def __init__(self):
+        super().__init__()
+        self.c1 = self.add("conv2d", Conv(1, 6, 5, padding="same"))
+        self.c2 = self.add("conv2d_1", Conv(6, 16, 5))
+        self.d1 = self.add("dense", nn.Linear(400, 120))
+        self.d2 = self.add("dense_1", nn.Linear(120, 84))
+        self.d3 = self.add("dense_2", nn.Linear(84, 10))
+
+    def forward(self, x):
+        x = nchw(x)
+        x = avgpool(torch.tanh(self.c1(x)), 2)
+        x = avgpool(torch.tanh(self.c2(x)), 2)
+        x = torch.tanh(self.d1(flatten(x)))
+        x = torch.tanh(self.d2(x))
+        return F.softmax(self.d3(x), -1)
+
+
+class MLP(Model):  # stdlib/mlp.mdl
+    def __init__(self):
+        super().__init__()
+        self.d1 = self.add("dense", nn.Linear(784, 256))
+        self.drop = nn.Dropout(0.2)
+        self.d2 = self.add("dense_1", nn.Linear(256, 128))
+        self.d3 = self.add("dense_2", nn.Linear(128, 10))
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)  # already NHWC
+        x = self.drop(F.relu(self.d1(x)))
+        x = F.relu(self.d2(x))
+        return F.softmax(self.d3(x), -1)
+
+
+class ResNet(Model):  # stdlib/resnet.mdl with blocks.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("stem.conv", Conv(3, 16, 3, padding="same", bias=False))
+        self.add("stem.bn", bn(16))
+        self.block("res1", 16, 16, down=False)
+        self.block("res2", 16, 32, down=True)
+        self.block("res3", 32, 64, down=True)
+        self.add("dense", nn.Linear(64, 10))
+
+    def block(self, name, cin, cout, down):
+        s = 2 if down else 1
+        self.add(name + ".conv1", Conv(cin, cout, 3, stride=s, padding="same", bias=False))
+        self.add(name + ".bn1", bn(cout))
+        self.add(name + ".conv2", Conv(cout, cout, 3, padding="same", bias=False))
+        self.add(name + ".bn2", bn(cout))
+        if down:
+            self.add(name + ".proj", Conv(cin, cout, 1, stride=s, bias=False))
+            self.add(name + ".proj_bn", bn(cout))
+
+    def run_block(self, name, x):
+        m = self.named
+        h = F.relu(m[name + ".bn1"](m[name + ".conv1"](x)))
+        h = m[name + ".bn2"](m[name + ".conv2"](h))
+        shortcut = x
+        if name + ".proj" in m:
+            shortcut = m[name + ".proj_bn"](m[name + ".proj"](x))
+        return F.relu(shortcut + h)
+
+    def forward(self, x):
+        m = self.named
+        x = F.relu(m["stem.bn"](m["stem.conv"](nchw(x))))
+        for name in ("res1", "res2", "res3"):
+            x = self.run_block(name, x)
+        x = x.mean(dim=(2, 3))
+        return F.softmax(m["dense"](x), -1)
+
+
+class ConvOps(Model):  # testdata/pytorch/convops.mdl
+    def __init__(self):
+        super().__init__()
+        self.down4 = self.add("down4", Conv(3, 8, (4, 3), stride=2, padding="same"))
+        self.down2 = self.add("down2", Conv(3, 8, 2, stride=2, padding="same"))
+        # depthwise_conv2d(multiplier=2) on 16 channels: output channel o reads
+        # input channel o // 2, as in PyTorch's groups=16.
+        self.dw = self.add("dw", Conv(16, 32, 3, padding="same", groups=16))
+        self.grouped = self.add("grouped", Conv(16, 8, 3, padding="same", groups=2))
+        self.dilated = self.add("dilated", Conv(16, 8, 3, padding="same", dilation=2))
+        self.bn = self.add("bn", bn(48, eps=1e-5))
+        self.dilated_valid = self.add("dilated_valid", Conv(48, 8, 3, dilation=(2, 1)))
+        self.head = self.add("head", nn.Linear(128, 10))
+
+    def forward(self, x):
+        x = nchw(x)
+        a = F.relu(self.down4(x))
+        b = F.relu(self.down2(x))
+        x = torch.cat([a, b], 1)
+        dw = F.leaky_relu(self.dw(x), 0.3)
+        gr = F.leaky_relu(self.grouped(x), 0.1)
+        di = torch.sigmoid(self.dilated(x))
+        c = self.bn(torch.cat([dw, gr, di], 1))
+        mp = maxpool(c, 3, 2, "same")
+        ap = avgpool(c, 3, 2, "same")
+        t = c.transpose(2, 3)  # NHWC perm [0, 2, 1, 3] swaps height and width
+        t = avgpool(t, (2, 3), 1, "same")
+        t = maxpool(t, 2, padding="same")
+        h = torch.cat([mp - ap, t], 1).mean(dim=(2, 3))
+        v = flatten(maxpool(torch.tanh(self.dilated_valid(c)), 2))
+        return self.head(torch.cat([h, v], 1))
+
+
+class MathOps(Model):  # testdata/pytorch/mathops.mdl
+    def __init__(self):
+        super().__init__()
+        for name, i, o in [("q", 8, 12), ("k", 8, 12), ("v", 8, 12), ("gate", 48, 12),
+                           ("scale", 12, 1), ("shift", 8, 1), ("out", 18, 6)]:
+            self.add(name, nn.Linear(i, o))
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):  # x: (N, 6, 8)
+        m = self.named
+        q = F.gelu(m["q"](x))
+        k = F.gelu(m["k"](x), approximate="tanh")
+        v = torch.tanh(m["v"](x))
+        att = F.softmax(q @ k.transpose(1, 2), dim=1)
+        h = self.drop(att @ v)
+        gate = torch.sigmoid(m["gate"](torch.flatten(x, 1))).reshape(-1, 1, 12)
+        scale = torch.sigmoid(m["scale"](h))
+        shift = m["shift"](x)
+        s = (h * gate) / (scale + gate) - shift
+        z = F.leaky_relu(m["out"](s.transpose(1, 2).reshape(-1, 4, 18)), 0.2)
+        g = (s.transpose(1, 2) @ v).reshape(-1, 24, 6)
+        return F.log_softmax(torch.cat([z, att, g], 1), -1)
+
+
+# name: (.mdl file, model class, input shape, seed)
+MODELS = {
+    "cnn": ("stdlib/cnn.mdl", CNN, (2, 32, 32, 3), 1),
+    "lenet": ("stdlib/lenet.mdl", LeNet, (3, 28, 28, 1), 2),
+    "mlp": ("stdlib/mlp.mdl", MLP, (2, 28, 28, 1), 3),
+    "resnet": ("stdlib/resnet.mdl", ResNet, (2, 32, 32, 3), 4),
+    "convops": ("testdata/pytorch/convops.mdl", ConvOps, (3, 15, 13, 3), 5),
+    "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
+}
+
+
+# The floor of the relative error, as a fraction of max|want|, that
+# cmd/mdlc/pytorch_test.go uses (pytorchFloor).
+FLOOR = 1e-2
+
+
+def rel_err(got, want, floor):
+    """tensor.MaxRelErr: max |got - want| / max(|want|, floor)."""
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), floor)))
+
+
+def main():
+    torch.set_num_threads(1)  # a fixed summation order
+    for name, (mdl, cls, shape, seed) in MODELS.items():
+        # pytorch_test.go finds the model by the fixture's name.
+        assert mdl in (f"stdlib/{name}.mdl", f"testdata/pytorch/{name}.mdl"), name
+        assert os.path.exists(os.path.join(ROOT, mdl)), mdl
+        torch.manual_seed(seed)
+        model = cls().randomize().eval()
+        weights = export(model.named)
+        n_params = sum(p.numel() for p in model.parameters())
+        n_buffers = sum(b.numel() for k, b in model.named_buffers() if "running" in k)
+        assert sum(w.size for w in weights.values()) == n_params + n_buffers, name
+        x = torch.rand(shape, dtype=torch.float32)
+
+        with torch.no_grad():
+            want = model.double()(x.double()).numpy()
+            # float32 PyTorch against the float64 oracle: how much error plain
+            # float32 arithmetic makes on this model, for comparison with mdlc.
+            f32 = model.float()(x).numpy()
+        out = want.astype(np.float32)
+        scale = float(np.max(np.abs(out)))
+
+        d = os.path.join(HERE, name)
+        os.makedirs(d, exist_ok=True)
+        write_safetensors(os.path.join(d, "weights.safetensors"), weights)
+        np.save(os.path.join(d, "input.npy"), x.numpy())
+        np.save(os.path.join(d, "output.npy"), out)
+        size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+        errs = ", ".join(f"{rel_err(f32, want, fl * scale):.1e}" for fl in (FLOOR, 1e-3, 0))
+        print(f"{name:8s} {str(tuple(out.shape)):12s} {size / 1024:6.1f} KiB   "
+              f"float32 PyTorch's MaxRelErr, floor {FLOOR:g}·max|want|, 1e-3·max, 0: {errs}")
+
+
+if __name__ == "__main__":
+    main()
