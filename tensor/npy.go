@@ -9,10 +9,11 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/internal/atomicfile"
 )
 
 // The .npy format is specified in numpy/lib/format.py: a magic string, a
@@ -293,8 +294,14 @@ func WriteNpy(w io.Writer, t *Tensor) error {
 	if _, err := w.Write(npyHeaderBytes(t.Shape)); err != nil {
 		return err
 	}
+	return WriteFloat32s(w, t.Data)
+}
+
+// WriteFloat32s writes data as raw little-endian float32, the layout of both
+// .npy and safetensors payloads, through a small buffer.
+func WriteFloat32s(w io.Writer, data []float32) error {
 	var buf [1 << 14]byte
-	for data := t.Data; len(data) > 0; {
+	for len(data) > 0 {
 		n := min(len(data), len(buf)/4)
 		for i, v := range data[:n] {
 			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
@@ -309,34 +316,8 @@ func WriteNpy(w io.Writer, t *Tensor) error {
 
 // WriteNpyFile writes t to path through a temporary file, so an existing
 // file is replaced only by a complete one.
-func WriteNpyFile(path string, t *Tensor) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = WriteNpy(bw, t); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+func WriteNpyFile(path string, t *Tensor) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteNpy(w, t) })
 }
 
 func checkTensor(t *Tensor) error {

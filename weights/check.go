@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/mdlc/mdlc/internal/suggest"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -63,49 +64,11 @@ func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string) error {
 			continue
 		}
 		// A misspelt name most likely stands for a parameter that is missing.
-		if s := closest(name, missing); s != "" {
+		if s := suggest.Closest(name, missing); s != "" {
 			fail("%q is not a parameter of model %s; did you mean %q?", name, g.Name, s)
 		} else {
 			fail("%q is not a parameter of model %s", name, g.Name)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// closest returns the candidate nearest to name in edit distance, if it is
-// within a third of name's length.
-func closest(name string, candidates []string) string {
-	best, bestDist := "", max(1, len(name)/3)+1
-	for _, c := range candidates {
-		if abs(len(c)-len(name)) >= bestDist {
-			continue
-		}
-		if d := editDistance(name, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func abs(x int) int { return max(x, -x) }
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -35,18 +35,6 @@ func TestCheckReportsEverything(t *testing.T) {
 	assert.NoError(t, Check(g, mustInit(t, g, 2)))
 }
 
-func TestClosest(t *testing.T) {
-	cands := []string{"dense.kernel", "dense.bias", "conv2d_1.bias"}
-	assert.Equal(t, "dense.kernel", closest("dense.kernal", cands))
-	assert.Equal(t, "conv2d_1.bias", closest("conv2d_2.bias", cands))
-	assert.Equal(t, "dense.bias", closest("dense/bias", cands))
-	assert.Equal(t, "", closest("batch_normalization.gamma", cands))
-	assert.Equal(t, "", closest("x", nil))
-	assert.Equal(t, 3, editDistance("kitten", "sitting"))
-	assert.Equal(t, 0, editDistance("", ""))
-	assert.Equal(t, 4, editDistance("", "abcd"))
-}
-
 func TestLoad(t *testing.T) {
 	g := cnn()
 	dir := t.TempDir()

@@ -4,7 +4,6 @@
 package weights
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
@@ -15,11 +14,11 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/mdlc/mdlc/internal/atomicfile"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -484,17 +483,9 @@ func Write(w io.Writer, ts map[string]*tensor.Tensor, metadata map[string]string
 	if _, err := w.Write(h.Bytes()); err != nil {
 		return err
 	}
-	var buf [1 << 14]byte
 	for _, name := range names {
-		for data := ts[name].Data; len(data) > 0; {
-			k := min(len(data), len(buf)/4)
-			for i, v := range data[:k] {
-				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-			}
-			if _, err := w.Write(buf[:4*k]); err != nil {
-				return err
-			}
-			data = data[k:]
+		if err := tensor.WriteFloat32s(w, ts[name].Data); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -555,32 +546,6 @@ func jsonString(b *bytes.Buffer, s string) {
 
 // WriteFile writes ts to path through a temporary file in the same
 // directory, renamed into place only when complete.
-func WriteFile(path string, ts map[string]*tensor.Tensor, metadata map[string]string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = Write(bw, ts, metadata); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+func WriteFile(path string, ts map[string]*tensor.Tensor, metadata map[string]string) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, ts, metadata) })
 }

@@ -155,6 +155,9 @@ func TestBadInput(t *testing.T) {
 		{"wrong input shape", []string{"run", "../../stdlib/cnn.mdl", "--input", wrongShape}, 1, []string{"[1,28,28,1]", "f32[N,32,32,3]"}},
 		{"corrupt weights", []string{"run", "../../stdlib/cnn.mdl", "--weights", corrupt}, 1, []string{"corrupt.safetensors"}},
 		{"weights of another model", []string{"run", "../../stdlib/cnn.mdl", "--weights", lenetWeights}, 1, []string{"conv2d.kernel", "[5,5,1,6]", "[3,3,3,32]"}},
+		{"input of a multi-input model without a name", []string{"run", "../../testdata/programs/two_towers.mdl", "--input", wrongShape}, 2, []string{"NAME=FILE", "left: f32[N,16,16,3]"}},
+		{"unknown input name", []string{"run", "../../testdata/programs/two_towers.mdl", "--input", "middle=" + wrongShape}, 2, []string{`no input "middle"`}},
+		{"missing one of several inputs", []string{"run", "../../testdata/programs/two_towers.mdl", "--input", "left=" + wrongShape}, 2, []string{"missing --input right=FILE"}},
 		{"unsupported input file", []string{"run", "../../stdlib/cnn.mdl", "--input", corrupt}, 1, []string{"corrupt.safetensors"}},
 	}
 	for _, c := range cases {
@@ -165,6 +168,22 @@ func TestBadInput(t *testing.T) {
 				require.Contains(t, errs+"", w)
 			}
 		})
+	}
+}
+
+func TestRunSeveralInputs(t *testing.T) {
+	dir := t.TempDir()
+	left, right := filepath.Join(dir, "l.npy"), filepath.Join(dir, "r.npy")
+	require.NoError(t, tensor.WriteNpyFile(left, tensor.New(2, 16, 16, 3)))
+	require.NoError(t, tensor.WriteNpyFile(right, tensor.New(2, 16, 16, 1)))
+	out := filepath.Join(dir, "y.npy")
+	code, stdout, errs := mdlc(t, "run", "../../testdata/programs/two_towers.mdl", "--input", "right="+right, "--input", "left="+left, "--output", out)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, stdout, "score: f32[2,1]")
+	require.Contains(t, stdout, "mask: f32[2,8,8,8]")
+	for _, name := range []string{"y-score.npy", "y-mask.npy"} {
+		_, err := tensor.ReadNpyFile(filepath.Join(dir, name))
+		require.NoError(t, err)
 	}
 }
 

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/mdlc/mdlc/internal/atomicfile"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/sema"
@@ -49,7 +52,14 @@ func runFmt(c *cli, args []string) error {
 	if out == string(src) {
 		return nil
 	}
-	return writeFileAtomic(files[0], []byte(out))
+	info, err := os.Stat(files[0])
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(files[0], info.Mode().Perm(), func(w io.Writer) error {
+		_, err := io.WriteString(w, out)
+		return err
+	})
 }
 
 func runIR(c *cli, args []string) error {
@@ -75,37 +85,4 @@ func runLayers(c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "%s\n    %s\n", l[0], l[1])
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path only once the new content is fully written.
-func writeFileAtomic(path string, data []byte) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dirOf(path), ".mdlc-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), info.Mode()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[:i+1]
-		}
-	}
-	return "."
 }

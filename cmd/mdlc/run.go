@@ -19,7 +19,8 @@ func runRun(c *cli, args []string) error {
 	fs := c.flags("run")
 	model := fs.String("model", "", "the model to run, if the file has several")
 	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
-	inputPath := fs.String("input", "", "input as .npy, .png or .jpg (default: a deterministic sample)")
+	var inputPaths inputList
+	fs.Var(&inputPaths, "input", "input as .npy, .png or .jpg, or NAME=FILE for one of several inputs; repeatable (default: a deterministic sample)")
 	outputPath := fs.String("output", "", "write the output to this .npy file")
 	batch := fs.Int("batch", 1, "batch size of the sample input")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
@@ -40,7 +41,7 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := loadInputs(g, *inputPath, *batch, *seed)
+	inputs, err := loadInputs(g, inputPaths, *batch, *seed)
 	if err != nil {
 		return err
 	}
@@ -68,22 +69,46 @@ func loadWeights(g *ir.Graph, path string, seed uint64) (map[string]*tensor.Tens
 	return weights.Load(path, g)
 }
 
-// loadInputs reads the --input file, or makes a uniform [0, 1) sample, the
-// range the seed's images are scaled to.
-func loadInputs(g *ir.Graph, path string, batch int, seed uint64) (map[string]*tensor.Tensor, error) {
-	if path != "" {
-		if len(g.Inputs) != 1 {
-			return nil, fmt.Errorf("model %s takes %d inputs; --input feeds a model with one", g.Name, len(g.Inputs))
+// inputList collects repeated --input flags.
+type inputList []string
+
+func (l *inputList) String() string     { return strings.Join(*l, ",") }
+func (l *inputList) Set(v string) error { *l = append(*l, v); return nil }
+
+// loadInputs reads the --input files; inputs not given get a uniform [0, 1)
+// sample, the range the seed's images are scaled to, unless some were given.
+func loadInputs(g *ir.Graph, given inputList, batch int, seed uint64) (map[string]*tensor.Tensor, error) {
+	inputs := map[string]*tensor.Tensor{}
+	for _, arg := range given {
+		name, path, named := strings.Cut(arg, "=")
+		if !named {
+			if len(g.Inputs) != 1 {
+				return nil, usageError{fmt.Sprintf("model %s takes %d inputs (%s); give each as --input NAME=FILE", g.Name, len(g.Inputs), inputNames(g))}
+			}
+			name, path = g.Inputs[0].Name, arg
 		}
-		in := g.Inputs[0]
+		in := findInput(g, name)
+		if in == nil {
+			return nil, usageError{fmt.Sprintf("model %s has no input %q; its inputs are %s", g.Name, name, inputNames(g))}
+		}
+		if _, dup := inputs[name]; dup {
+			return nil, usageError{fmt.Sprintf("input %q given twice", name)}
+		}
 		t, err := readInput(path, in)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]*tensor.Tensor{in.Name: t}, nil
+		inputs[name] = t
+	}
+	if len(given) > 0 {
+		for _, in := range g.Inputs {
+			if inputs[in.Name] == nil {
+				return nil, usageError{fmt.Sprintf("missing --input %s=FILE (%s)", in.Name, in.Type)}
+			}
+		}
+		return inputs, nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5a4d504c45))
-	inputs := map[string]*tensor.Tensor{}
 	for _, in := range g.Inputs {
 		shape := make([]int, len(in.Type.Shape))
 		for i, d := range in.Type.Shape {
@@ -103,6 +128,23 @@ func loadInputs(g *ir.Graph, path string, batch int, seed uint64) (map[string]*t
 		inputs[in.Name] = t
 	}
 	return inputs, nil
+}
+
+func findInput(g *ir.Graph, name string) *ir.Value {
+	for _, in := range g.Inputs {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+func inputNames(g *ir.Graph) string {
+	names := make([]string, len(g.Inputs))
+	for i, in := range g.Inputs {
+		names[i] = in.Name + ": " + in.Type.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // readInput loads an .npy array, or an image decoded and resized to the
