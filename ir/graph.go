@@ -16,6 +16,9 @@ const (
 	Param
 	// Result values are computed by a node.
 	Result
+	// Const values have data known when the graph is compiled: weights bound
+	// for inference, and what the optimizer folds from them.
+	Const
 )
 
 // InitKind is how a parameter is initialised when no weights are given; the
@@ -62,6 +65,8 @@ type Value struct {
 	// Trainable is false for parameters training does not update by gradient,
 	// such as batchnorm's running statistics.
 	Trainable bool
+	// Data is a Const's value, row-major.
+	Data []float32
 }
 
 // Pos is a source position carried from the language into the IR, so later
@@ -103,6 +108,7 @@ type Graph struct {
 	Name    string
 	Inputs  []*Value
 	Params  []*Value
+	Consts  []*Value
 	Nodes   []*Node
 	Outputs []Output
 	nextID  int
@@ -132,6 +138,15 @@ func (g *Graph) AddParam(name string, t Type, init Init, trainable bool) *Value 
 	return v
 }
 
+// AddConst declares a constant; t's shape must be fully known and data must
+// hold its elements.
+func (g *Graph) AddConst(name string, t Type, data []float32) *Value {
+	v := g.newValue(Const, name, t)
+	v.Data = data
+	g.Consts = append(g.Consts, v)
+	return v
+}
+
 // Param finds a parameter by name.
 func (g *Graph) Param(name string) *Value {
 	for _, p := range g.Params {
@@ -145,6 +160,17 @@ func (g *Graph) Param(name string) *Value {
 // AddNode appends op(inputs) after checking arity, attributes and shapes, and
 // returns its result. On a shape error (*TypeError) nothing is added.
 func (g *Graph) AddNode(op Op, attrs Attrs, inputs []*Value, layer string, pos Pos) (*Value, error) {
+	n, err := g.NewNode(op, attrs, inputs, layer, pos)
+	if err != nil {
+		return nil, err
+	}
+	g.Nodes = append(g.Nodes, n)
+	return n.Outputs[0], nil
+}
+
+// NewNode makes a checked node of this graph without placing it in the
+// schedule, for passes that insert nodes where they belong.
+func (g *Graph) NewNode(op Op, attrs Attrs, inputs []*Value, layer string, pos Pos) (*Node, error) {
 	info := op.Info()
 	if !op.Valid() {
 		return nil, fmt.Errorf("invalid op %d", op)
@@ -168,8 +194,7 @@ func (g *Graph) AddNode(op Op, attrs Attrs, inputs []*Value, layer string, pos P
 	out := g.newValue(Result, "", t)
 	out.Def = n
 	n.Outputs = []*Value{out}
-	g.Nodes = append(g.Nodes, n)
-	return out, nil
+	return n, nil
 }
 
 // AddOutput names a value as a graph result.

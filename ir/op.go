@@ -46,6 +46,11 @@ const (
 	OpTranspose
 	OpConcat
 
+	// Fused ops, made by the optimizer; see fused.go.
+	OpFusedConv2D // (x, kernel, epilogue operands...)
+	OpFusedMatMul // (a, b, epilogue operands...)
+	OpElementwise // (x, chain operands...)
+
 	OpLast
 )
 
@@ -94,6 +99,17 @@ var opTable = [OpLast]OpInfo{
 	OpReshape:         {Name: "reshape", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferReshape, Flops: flopsPerOutput(0)},
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
+	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
+	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
+	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
+}
+
+// The fused ops' rules check their chains against the table itself, so they
+// are set after it is initialised.
+func init() {
+	opTable[OpFusedConv2D].Infer = inferFusedConv
+	opTable[OpFusedMatMul].Infer = inferFusedMatMul
+	opTable[OpElementwise].Infer = inferElementwise
 }
 
 // Info returns the op's table entry.

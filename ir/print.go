@@ -1,7 +1,11 @@
 package ir
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +34,10 @@ func Print(g *Graph) string {
 			frozen = " frozen"
 		}
 		fmt.Fprintf(&b, "  @%s: %s = %s%s\n", p.Name, p.Type, p.Init, frozen)
+	}
+	for _, c := range g.Consts {
+		names[c] = "@" + c.Name
+		fmt.Fprintf(&b, "  @%s: %s = %s\n", c.Name, c.Type, constText(c.Data))
 	}
 	next := 0
 	for _, n := range g.Nodes {
@@ -65,4 +73,25 @@ func valueName(names map[*Value]string, v *Value) string {
 		return n
 	}
 	return fmt.Sprintf("<undefined value %d>", v.ID)
+}
+
+// maxInlineConst is the largest constant printed in full; larger ones print a
+// checksum, which is enough to tell two apart in a diff.
+const maxInlineConst = 16
+
+func constText(data []float32) string {
+	if len(data) > maxInlineConst {
+		h := crc32.NewIEEE()
+		var buf [4]byte
+		for _, v := range data {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			h.Write(buf[:])
+		}
+		return fmt.Sprintf("const(%d values, crc32 %08x)", len(data), h.Sum32())
+	}
+	parts := make([]string, len(data))
+	for i, v := range data {
+		parts[i] = strconv.FormatFloat(float64(v), 'g', -1, 32)
+	}
+	return "const [" + strings.Join(parts, ", ") + "]"
 }

@@ -41,6 +41,19 @@ func Verify(g *Graph) error {
 			fail("parameter %s has no valid initialiser: %s", p.Name, p.Init)
 		}
 	}
+	for _, c := range g.Consts {
+		if c.Kind != Const {
+			fail("constant %s has kind %d", c.Name, c.Kind)
+		}
+		if seen["@"+c.Name] {
+			fail("constant %s declared twice", c.Name)
+		}
+		seen["@"+c.Name] = true
+		defined[c] = true
+		if n, known := c.Type.Shape.KnownProduct(0); !known || n != len(c.Data) {
+			fail("constant %s: %d values for %s", c.Name, len(c.Data), c.Type)
+		}
+	}
 	for i, n := range g.Nodes {
 		where := fmt.Sprintf("node %d (%s)", i, n.Op)
 		if !n.Op.Valid() {

@@ -47,6 +47,9 @@ func MaxRelErr(a, b []float32, floor float64) float64 {
 	worst := 0.0
 	for i := range a {
 		d := math.Abs(float64(a[i]) - float64(b[i]))
+		if a[i] == b[i] {
+			continue // equal, infinities and zeros included
+		}
 		den := math.Max(math.Abs(float64(b[i])), floor)
 		if e := d / den; e > worst || math.IsNaN(e) {
 			if math.IsNaN(e) {

@@ -46,6 +46,14 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpConcat:    concat,
 }
 
+// The fused kernels call back into the table, so they join it after it is
+// initialised.
+func init() {
+	kernels[ir.OpFusedConv2D] = fusedConv2d
+	kernels[ir.OpFusedMatMul] = fusedMatMul
+	kernels[ir.OpElementwise] = elementwise
+}
+
 // strides returns the row-major strides of shape, right-aligned to rank axes.
 // An axis that shape lacks or has of size 1 gets stride 0: that is how NumPy
 // broadcasting reads it, and harmless otherwise since its index is always 0.

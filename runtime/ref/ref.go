@@ -50,6 +50,10 @@ func Run(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tenso
 		}
 		vals[p] = t
 	}
+	for _, c := range g.Consts {
+		shape, _ := c.Type.Shape.Bind(nil)
+		vals[c] = &tensor.Tensor{Shape: shape, Data: c.Data}
+	}
 	for _, n := range g.Nodes {
 		out := n.Outputs[0]
 		shape, err := out.Type.Shape.Bind(env)
@@ -171,4 +175,19 @@ func checkParam(p *ir.Value, t *tensor.Tensor, env map[string]int) (*tensor.Tens
 		return nil, err
 	}
 	return t, nil
+}
+
+// Eval computes one node from operand tensors whose shapes are concrete, for
+// constant folding. The node's result type must be fully known.
+func Eval(n *ir.Node, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	shape, err := n.Outputs[0].Type.Shape.Bind(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Op, err)
+	}
+	if !n.Op.Valid() || kernels[n.Op] == nil {
+		return nil, fmt.Errorf("no reference kernel for op %d", n.Op)
+	}
+	out := tensor.New(shape...)
+	kernels[n.Op](n, in, out)
+	return out, nil
 }

@@ -1,0 +1,46 @@
+package passes
+
+// fold evaluates, in schedule order, every node whose operands are all
+// constants, with the reference kernel, and replaces its result by a
+// constant. Folding in order lets a folded result feed the next fold.
+//
+// Invariant: no node has only constant operands.
+
+import (
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+func fold(g *ir.Graph) error {
+	dead := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		ins := make([]*tensor.Tensor, len(n.Inputs))
+		allConst := true
+		for i, v := range n.Inputs {
+			d, ok := constOf(v)
+			if !ok {
+				allConst = false
+				break
+			}
+			shape, err := v.Type.Shape.Bind(nil)
+			if err != nil {
+				allConst = false
+				break
+			}
+			ins[i] = &tensor.Tensor{Shape: shape, Data: d}
+		}
+		if !allConst {
+			continue
+		}
+		out, err := ref.Eval(n, ins)
+		if err != nil {
+			return err
+		}
+		c := addConst(g, ir.Qualified(n.Layer, n.Op.String()), n.Outputs[0].Type, out.Data)
+		replaceUses(g, n.Outputs[0], c)
+		dead[n] = true
+	}
+	removeNodes(g, dead)
+	return nil
+}

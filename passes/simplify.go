@@ -1,0 +1,246 @@
+package passes
+
+// simplify applies algebraic rewrite rules, looked up by the op of each node,
+// until none applies. Each rule's algebra is in its comment; a rule returns
+// the value that now stands for the node's result, plus any new nodes, which
+// take the node's place in the schedule. Rules only fire where the rewrite is
+// exact in real arithmetic and the replaced value has no other reader.
+//
+// Invariant: no rule of the table matches any node.
+
+import (
+	"slices"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// rule rewrites n, or returns nil when it does not apply.
+type rule func(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error)
+
+var rules = [ir.OpLast][]rule{
+	ir.OpMul:       {identityOperand(1), scaleIntoConv, scaleIntoMatMul},
+	ir.OpAdd:       {identityOperand(0), shiftIntoConv},
+	ir.OpSub:       {identityOperand(0)},
+	ir.OpDiv:       {identityOperand(1)},
+	ir.OpTranspose: {transposeOfTranspose, identityTranspose},
+	ir.OpReshape:   {reshapeOfReshape, identityReshape},
+}
+
+func simplify(g *ir.Graph) error {
+	for changed := true; changed; {
+		changed = false
+		u := uses(g)
+		for i, n := range g.Nodes {
+			for _, r := range rules[n.Op] {
+				v, fresh, err := r(g, n, u)
+				if err != nil {
+					return err
+				}
+				if v == nil {
+					continue
+				}
+				g.Nodes = slices.Concat(g.Nodes[:i], fresh, g.Nodes[i+1:])
+				replaceUses(g, n.Outputs[0], v)
+				changed = true
+				break
+			}
+			if changed {
+				break
+			}
+		}
+	}
+	return dce(g)
+}
+
+// identityOperand: x op e -> x (and e op x -> x for commutative ops) where e is
+// a constant of all `unit` (x*1, x+0, x-0, x/1), unless e's shape would
+// broadcast x to a larger result.
+func identityOperand(unit float32) rule {
+	return func(g *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+		commutes := n.Op == ir.OpAdd || n.Op == ir.OpMul
+		for i, x := range n.Inputs {
+			if (i == 0 || commutes) && allEqual(n.Inputs[1-i], unit) && x.Type.Equal(n.Outputs[0].Type) {
+				return x, nil, nil
+			}
+		}
+		return nil, nil, nil
+	}
+}
+
+func allEqual(v *ir.Value, x float32) bool {
+	d, ok := constOf(v)
+	if !ok || len(d) == 0 {
+		return false
+	}
+	for _, y := range d {
+		if y != x {
+			return false
+		}
+	}
+	return true
+}
+
+// perChannel returns c's data if c is a constant holding one value per
+// channel of the last axis, shaped [C] or [1, ..., 1, C].
+func perChannel(c *ir.Value, channels int) ([]float32, bool) {
+	d, ok := constOf(c)
+	if !ok || len(d) != channels {
+		return nil, false
+	}
+	s := c.Type.Shape
+	for _, dim := range s[:len(s)-1] {
+		if dim != ir.D(1) {
+			return nil, false
+		}
+	}
+	return d, true
+}
+
+// producerAndConst splits a binary node into the result of an op of kind
+// `op` read only here, and a per-channel constant.
+func producerAndConst(n *ir.Node, op ir.Op, uses map[*ir.Value]int) (*ir.Node, []float32) {
+	for i, v := range n.Inputs {
+		p := v.Def
+		if v.Kind != ir.Result || p.Op != op || uses[v] != 1 || !v.Type.Equal(n.Outputs[0].Type) {
+			continue
+		}
+		s := v.Type.Shape
+		if c, ok := perChannel(n.Inputs[1-i], s[len(s)-1].Size); ok {
+			return p, c
+		}
+	}
+	return nil, nil
+}
+
+// scaleIntoConv: conv2d(x, k, b) * c -> conv2d(x, k·c, b·c) for a per-output-
+// channel constant c: each output channel is linear in its kernel column and
+// bias. With batchnorm lowered to *s + t, this folds its scale.
+func scaleIntoConv(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	conv, c := producerAndConst(n, ir.OpConv2D, uses)
+	if conv == nil {
+		return nil, nil, nil
+	}
+	k, ok := constOf(conv.Inputs[1])
+	if !ok {
+		return nil, nil, nil
+	}
+	ins := []*ir.Value{conv.Inputs[0], addConst(g, conv.Layer+".kernel_scaled", conv.Inputs[1].Type, scaleColumns(k, c))}
+	if len(conv.Inputs) == 3 {
+		b, ok := constOf(conv.Inputs[2])
+		if !ok {
+			return nil, nil, nil
+		}
+		ins = append(ins, addConst(g, conv.Layer+".bias_scaled", conv.Inputs[2].Type, scaleColumns(b, c)))
+	}
+	return replaceConv(g, conv, ins)
+}
+
+// shiftIntoConv: conv2d(x, k, b) + c -> conv2d(x, k, b + c) for a per-output-
+// channel constant c (a conv without bias gets c as its bias).
+func shiftIntoConv(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	conv, c := producerAndConst(n, ir.OpConv2D, uses)
+	if conv == nil {
+		return nil, nil, nil
+	}
+	bias := slices.Clone(c)
+	if len(conv.Inputs) == 3 {
+		b, ok := constOf(conv.Inputs[2])
+		if !ok {
+			return nil, nil, nil
+		}
+		for i := range bias {
+			bias[i] += b[i]
+		}
+	}
+	channels := conv.Outputs[0].Type.Shape[3]
+	ins := []*ir.Value{conv.Inputs[0], conv.Inputs[1], addConst(g, conv.Layer+".bias_shifted", ir.Type{DType: ir.F32, Shape: ir.Shape{channels}}, bias)}
+	return replaceConv(g, conv, ins)
+}
+
+func replaceConv(g *ir.Graph, conv *ir.Node, ins []*ir.Value) (*ir.Value, []*ir.Node, error) {
+	nn, err := g.NewNode(ir.OpConv2D, conv.Attrs, ins, conv.Layer, conv.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Outputs[0], []*ir.Node{nn}, nil
+}
+
+// scaleIntoMatMul: matmul(x, W) * c -> matmul(x, W·c) for a constant W
+// (not transposed) and a per-column constant c.
+func scaleIntoMatMul(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	mm, c := producerAndConst(n, ir.OpMatMul, uses)
+	if mm == nil || mm.Attrs.(*ir.MatMulAttrs).TransB || mm.Inputs[1].Type.Shape.Rank() != 2 {
+		return nil, nil, nil
+	}
+	w, ok := constOf(mm.Inputs[1])
+	if !ok {
+		return nil, nil, nil
+	}
+	ins := []*ir.Value{mm.Inputs[0], addConst(g, mm.Layer+".kernel_scaled", mm.Inputs[1].Type, scaleColumns(w, c))}
+	nn, err := g.NewNode(ir.OpMatMul, mm.Attrs, ins, mm.Layer, mm.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Outputs[0], []*ir.Node{nn}, nil
+}
+
+// scaleColumns multiplies each row-major row of data (length len(c)) by c.
+func scaleColumns(data, c []float32) []float32 {
+	out := make([]float32, len(data))
+	for i, v := range data {
+		out[i] = v * c[i%len(c)]
+	}
+	return out
+}
+
+// transposeOfTranspose: transpose(transpose(x, p), q) -> transpose(x, p∘q),
+// since output axis i of the outer one is axis q[i] of the inner, which is
+// axis p[q[i]] of x.
+func transposeOfTranspose(g *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	in := n.Inputs[0]
+	if in.Kind != ir.Result || in.Def.Op != ir.OpTranspose {
+		return nil, nil, nil
+	}
+	p, q := in.Def.Attrs.(*ir.TransposeAttrs).Perm, n.Attrs.(*ir.TransposeAttrs).Perm
+	perm := make([]int, len(q))
+	for i := range q {
+		perm[i] = p[q[i]]
+	}
+	nn, err := g.NewNode(ir.OpTranspose, &ir.TransposeAttrs{Perm: perm}, in.Def.Inputs, n.Layer, n.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Outputs[0], []*ir.Node{nn}, nil
+}
+
+// identityTranspose: transpose(x, [0, 1, ..., r-1]) -> x.
+func identityTranspose(_ *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	for i, p := range n.Attrs.(*ir.TransposeAttrs).Perm {
+		if p != i {
+			return nil, nil, nil
+		}
+	}
+	return n.Inputs[0], nil, nil
+}
+
+// reshapeOfReshape: reshape(reshape(x, s1), s2) -> reshape(x, s2): a reshape
+// keeps the row-major element order, so only the last shape matters.
+func reshapeOfReshape(g *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	in := n.Inputs[0]
+	if in.Kind != ir.Result || in.Def.Op != ir.OpReshape {
+		return nil, nil, nil
+	}
+	nn, err := g.NewNode(ir.OpReshape, n.Attrs, in.Def.Inputs, n.Layer, n.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Outputs[0], []*ir.Node{nn}, nil
+}
+
+// identityReshape: reshape(x) to x's own shape -> x.
+func identityReshape(_ *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	if n.Inputs[0].Type.Equal(n.Outputs[0].Type) {
+		return n.Inputs[0], nil, nil
+	}
+	return nil, nil, nil
+}
