@@ -10,6 +10,7 @@ import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/lang/syntax"
+	"github.com/mdlc/mdlc/passes"
 )
 
 func runCheck(c *cli, args []string) error {
@@ -65,16 +66,51 @@ func runFmt(c *cli, args []string) error {
 func runIR(c *cli, args []string) error {
 	fs := c.flags("ir")
 	model := fs.String("model", "", "the model to print, if the file has several")
+	after := fs.String("after", "", "optimise, and print the IR after this pass (see --passes)")
+	list := fs.Bool("passes", false, "optimise, and list the passes with what each changed")
+	weightsPath := fs.String("weights", "", "weights to optimise with (default: initialised from --seed)")
+	seed := fs.Uint64("seed", 1, "seed for initial weights")
 	files, err := parse(fs, args, 1)
 	if err != nil {
 		return err
+	}
+	if *after != "" && passes.Lookup(*after) == nil {
+		return usageError{fmt.Sprintf("no pass named %q; passes are %s", *after, passes.Names())}
 	}
 	m, err := c.build(files[0], *model)
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(c.stdout, ir.Print(m.Graph))
+	g := m.Graph
+	if *after == "" && !*list {
+		fmt.Fprint(c.stdout, ir.Print(g))
+		return nil
+	}
+	stats, err := optimise(g, *weightsPath, *seed, *after)
+	if err != nil {
+		return err
+	}
+	if *list {
+		for _, st := range stats {
+			fmt.Fprintf(c.stdout, "%-14s %4d -> %4d nodes  %9v  %s\n", st.Pass, st.NodesBefore, st.NodesAfter, st.Duration, passes.Lookup(st.Pass).Doc)
+		}
+		return nil
+	}
+	fmt.Fprint(c.stdout, ir.Print(g))
 	return nil
+}
+
+// optimise binds weights (from a file, or initialised from seed) and runs
+// the pass pipeline, up to and including stopAfter if it is set.
+func optimise(g *ir.Graph, weightsPath string, seed uint64, stopAfter string) ([]passes.Stat, error) {
+	ws, err := loadWeights(g, weightsPath, seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := passes.BindWeights(g, ws); err != nil {
+		return nil, err
+	}
+	return passes.Run(g, passes.Options{Verify: true, StopAfter: stopAfter})
 }
 
 func runLayers(c *cli, args []string) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/weights"
@@ -25,6 +26,8 @@ func runRun(c *cli, args []string) error {
 	batch := fs.Int("batch", 1, "batch size of the sample input")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
 	top := fs.Int("top", 5, "classes to list for a classifier's output")
+	noOpt := fs.Bool("O0", false, "run the graph as written, without optimisation")
+	fs.BoolVar(noOpt, "no-opt", false, "the same as -O0")
 	files, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -44,6 +47,15 @@ func runRun(c *cli, args []string) error {
 	inputs, err := loadInputs(g, inputPaths, *batch, *seed)
 	if err != nil {
 		return err
+	}
+	if !*noOpt {
+		if err := passes.BindWeights(g, params); err != nil {
+			return err
+		}
+		if _, err := passes.Run(g, passes.Options{Verify: true}); err != nil {
+			return err
+		}
+		params = nil
 	}
 	outs, err := ref.Run(g, params, inputs)
 	if err != nil {
