@@ -217,3 +217,26 @@ func randomGraph(t *testing.T, seed uint64) *ir.Graph {
 	g.AddOutput("features", x)
 	return g
 }
+
+// TestSeedCNNFusesEachGroup: the seed's CNN optimises to one kernel call per
+// conv+bias+relu+pool group and one for the classifier.
+func TestSeedCNNFusesEachGroup(t *testing.T) {
+	p, ds := (&sema.Loader{Std: stdlib.FS}).Load("../stdlib/cnn.mdl")
+	require.Empty(t, ds)
+	m, ds := p.Build("cnn")
+	require.Empty(t, ds)
+	g := m.Graph
+	require.NoError(t, BindWeights(g, randomWeights(g, rand.New(rand.NewPCG(1, 2)))))
+	_, err := Run(g, Options{Verify: true})
+	require.NoError(t, err)
+	var ops []string
+	for _, n := range g.Nodes {
+		ops = append(ops, n.Op.String())
+	}
+	require.Equal(t, []string{"fused_conv2d", "fused_conv2d", "reshape", "fused_matmul", "softmax"}, ops)
+	for _, n := range g.Nodes[:2] {
+		a := n.Attrs.(*ir.FusedConvAttrs)
+		require.Equal(t, "[add(v, in2), relu]", a.Epilogue.String())
+		require.NotNil(t, a.Pool)
+	}
+}
