@@ -1,0 +1,357 @@
+package plan
+
+import (
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/pool"
+	"github.com/mdlc/mdlc/runtime/kernels/softmax"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// rule is how a plan runs one op: a view, or a builder that compiles a node
+// into a step. Build has verified the graph, so every node a builder sees is
+// well-typed and it cannot fail. A test checks that every op has a rule.
+type rule struct {
+	// view ops return their operand's buffer, reinterpreted: no step.
+	view  bool
+	build func(b *builder, n *ir.Node) kernel
+}
+
+var rules [ir.OpLast]rule
+
+func init() {
+	rules = [ir.OpLast]rule{
+		ir.OpConv2D:    {build: buildConv},
+		ir.OpDense:     {build: buildDense},
+		ir.OpBatchNorm: {build: buildBatchNorm},
+
+		ir.OpMatMul: {build: buildMatMul},
+
+		ir.OpMaxPool2D:       {build: buildPool(true)},
+		ir.OpAvgPool2D:       {build: buildPool(false)},
+		ir.OpGlobalAvgPool2D: {build: buildGlobalPool},
+
+		ir.OpAdd: {build: buildBinary},
+		ir.OpSub: {build: buildBinary},
+		ir.OpMul: {build: buildBinary},
+		ir.OpDiv: {build: buildBinary},
+
+		ir.OpRelu:      {build: buildUnary},
+		ir.OpLeakyRelu: {build: buildUnary},
+		ir.OpSigmoid:   {build: buildUnary},
+		ir.OpTanh:      {build: buildUnary},
+		ir.OpGelu:      {build: buildUnary},
+		ir.OpDropout:   {view: true},
+
+		ir.OpSoftmax:    {build: buildSoftmax},
+		ir.OpLogSoftmax: {build: buildSoftmax},
+
+		ir.OpFlatten:   {view: true},
+		ir.OpReshape:   {view: true},
+		ir.OpTranspose: {build: buildTranspose},
+		ir.OpConcat:    {build: buildConcat},
+
+		ir.OpFusedConv2D: {build: buildFusedConv},
+		ir.OpFusedMatMul: {build: buildFusedMatMul},
+		ir.OpElementwise: {build: buildElementwise},
+	}
+}
+
+// chainOps is how each op that can be a chain step runs as one; a test checks
+// it covers ir.Fusable.
+var chainOps = [ir.OpLast]func(ir.Attrs) eltwise.Step{
+	ir.OpAdd:     kind(eltwise.Add),
+	ir.OpSub:     kind(eltwise.Sub),
+	ir.OpMul:     kind(eltwise.Mul),
+	ir.OpDiv:     kind(eltwise.Div),
+	ir.OpRelu:    kind(eltwise.Relu),
+	ir.OpSigmoid: kind(eltwise.Sigmoid),
+	ir.OpTanh:    kind(eltwise.Tanh),
+	ir.OpLeakyRelu: func(a ir.Attrs) eltwise.Step {
+		return eltwise.Step{Kind: eltwise.LeakyRelu, Alpha: a.(*ir.LeakyReluAttrs).Alpha}
+	},
+	ir.OpGelu: func(a ir.Attrs) eltwise.Step {
+		if a.(*ir.GeluAttrs).Approximate {
+			return eltwise.Step{Kind: eltwise.GeluTanh}
+		}
+		return eltwise.Step{Kind: eltwise.Gelu}
+	},
+}
+
+func kind(k eltwise.Kind) func(ir.Attrs) eltwise.Step {
+	return func(ir.Attrs) eltwise.Step { return eltwise.Step{Kind: k} }
+}
+
+// load is the chain step that starts from v.
+func (b *builder) load(v *ir.Value) eltwise.Step {
+	return eltwise.Step{Kind: eltwise.Load, Operand: b.slot(v), Shape: b.shapes[v]}
+}
+
+// operand is the binary chain step op(v, w), or op(w, v) if swapped.
+func (b *builder) operand(op ir.Op, attrs ir.Attrs, w *ir.Value, swapped bool) eltwise.Step {
+	s := chainOps[op](attrs)
+	s.Operand, s.Shape, s.Swapped = b.slot(w), b.shapes[w], swapped
+	return s
+}
+
+// chain compiles an IR chain whose operands are n's inputs.
+func (b *builder) chain(n *ir.Node, c ir.Chain) []eltwise.Step {
+	steps := make([]eltwise.Step, len(c))
+	for i, s := range c {
+		if s.Op.Info().MinInputs == 2 {
+			steps[i] = b.operand(s.Op, s.Attrs, n.Inputs[s.Operand], s.Swapped)
+		} else {
+			steps[i] = chainOps[s.Op](s.Attrs)
+		}
+	}
+	return steps
+}
+
+// chainStep runs steps over n's result.
+func (b *builder) chainStep(n *ir.Node, steps []eltwise.Step) kernel {
+	b.info[b.step].Kernel = "eltwise"
+	return chainStep{out: b.out(n), c: eltwise.NewChain(b.shapes[n.Outputs[0]], steps)}
+}
+
+// epilogue compiles steps over a result of the given shape, nil if empty.
+func epilogue(shape []int, steps []eltwise.Step) *eltwise.Chain {
+	if len(steps) == 0 {
+		return nil
+	}
+	return eltwise.NewChain(shape, steps)
+}
+
+func buildUnary(b *builder, n *ir.Node) kernel {
+	b.inPlace(n, 0)
+	return b.chainStep(n, []eltwise.Step{b.load(n.Inputs[0]), chainOps[n.Op](n.Attrs)})
+}
+
+// buildBinary starts from the operand it may overwrite: v = b; v = a op v
+// when that is b.
+func buildBinary(b *builder, n *ir.Node) kernel {
+	x, y := n.Inputs[0], n.Inputs[1]
+	if b.inPlace(n, 0, 1) == 1 {
+		return b.chainStep(n, []eltwise.Step{b.load(y), b.operand(n.Op, n.Attrs, x, true)})
+	}
+	return b.chainStep(n, []eltwise.Step{b.load(x), b.operand(n.Op, n.Attrs, y, false)})
+}
+
+func buildElementwise(b *builder, n *ir.Node) kernel {
+	b.inPlace(n, 0)
+	steps := append([]eltwise.Step{b.load(n.Inputs[0])}, b.chain(n, n.Attrs.(*ir.ElementwiseAttrs).Chain)...)
+	return b.chainStep(n, steps)
+}
+
+// buildBatchNorm folds constant statistics into a scale and shift run as a
+// chain, y = x·s + t; statistics computed at run time are folded by the
+// kernel each run.
+func buildBatchNorm(b *builder, n *ir.Node) kernel {
+	x := n.Inputs[0]
+	shape := b.shapes[x]
+	bn := eltwise.BatchNorm{C: shape[len(shape)-1], Epsilon: n.Attrs.(*ir.BatchNormAttrs).Epsilon}
+	b.inPlace(n, 0)
+	stats := make([][]float32, 4)
+	for i, v := range n.Inputs[1:] {
+		stats[i] = b.data(v)
+	}
+	if stats[0] != nil && stats[1] != nil && stats[2] != nil && stats[3] != nil {
+		s, t := make([]float32, bn.C), make([]float32, bn.C)
+		bn.Fold(stats[0], stats[1], stats[2], stats[3], s, t)
+		c := []int{bn.C}
+		label := b.names[n.Outputs[0]]
+		return b.chainStep(n, []eltwise.Step{
+			b.load(x),
+			{Kind: eltwise.Mul, Operand: b.constant(s, label+" scale"), Shape: c},
+			{Kind: eltwise.Add, Operand: b.constant(t, label+" shift"), Shape: c},
+		})
+	}
+	b.info[b.step].Kernel = "batchnorm"
+	in := [5]int{}
+	for i, v := range n.Inputs {
+		in[i] = b.slot(v)
+	}
+	return batchNormStep{in: in, out: b.out(n), scratch: b.scratch(bn.ScratchSize(), "scale and shift"), bn: bn}
+}
+
+func buildSoftmax(b *builder, n *ir.Node) kernel {
+	x := n.Inputs[0]
+	shape, axis := b.shapes[x], n.Attrs.(*ir.AxisAttrs).Axis
+	s := softmax.Softmax{Outer: tensor.Numel(shape[:axis]), Dim: shape[axis], Inner: tensor.Numel(shape[axis+1:]), Log: n.Op == ir.OpLogSoftmax}
+	b.inPlace(n, 0)
+	b.info[b.step].Kernel = "softmax"
+	return softmaxStep{x: b.slot(x), out: b.out(n), scratch: b.scratch(s.ScratchSize(), "max and sum"), s: s}
+}
+
+func buildPool(isMax bool) func(*builder, *ir.Node) kernel {
+	return func(b *builder, n *ir.Node) kernel {
+		x := n.Inputs[0]
+		s := b.shapes[x]
+		w := n.Attrs.(*ir.PoolAttrs).Window2D
+		b.info[b.step].Kernel = "pool"
+		return poolStep{x: b.slot(x), out: b.out(n), n: s[0], max: isMax, w: window(w, s[1], s[2], s[3])}
+	}
+}
+
+func window(w ir.Window2D, h, wd, c int) pool.Window {
+	kh, kw := w.Size[0], w.Size[1]
+	return pool.NewWindow(h, wd, c, kh, kw, w.Stride, w.Dilation, w.PadsFor(h, wd, kh, kw))
+}
+
+func buildGlobalPool(b *builder, n *ir.Node) kernel {
+	x := n.Inputs[0]
+	s := b.shapes[x]
+	b.info[b.step].Kernel = "pool"
+	return globalPoolStep{x: b.slot(x), out: b.out(n), n: s[0], hw: s[1] * s[2], c: s[3], scratch: b.scratch(s[3], "partial sums")}
+}
+
+func buildTranspose(b *builder, n *ir.Node) kernel {
+	x := n.Inputs[0]
+	b.info[b.step].Kernel = "layout"
+	return transposeStep{x: b.slot(x), out: b.out(n), t: layout.NewTranspose(b.shapes[x], n.Attrs.(*ir.TransposeAttrs).Perm)}
+}
+
+func buildConcat(b *builder, n *ir.Node) kernel {
+	axis := n.Attrs.(*ir.AxisAttrs).Axis
+	out := b.shapes[n.Outputs[0]]
+	c := &layout.Concat{Outer: tensor.Numel(out[:axis])}
+	for _, v := range n.Inputs {
+		c.Parts = append(c.Parts, layout.Part{Operand: b.slot(v), Block: tensor.Numel(b.shapes[v][axis:])})
+	}
+	b.info[b.step].Kernel = "layout"
+	return concatStep{out: b.out(n), c: c}
+}
+
+// buildConv: conv2d, its bias (if any) as an epilogue.
+func buildConv(b *builder, n *ir.Node) kernel {
+	var epi []eltwise.Step
+	if len(n.Inputs) == 3 {
+		epi = []eltwise.Step{b.operand(ir.OpAdd, nil, n.Inputs[2], false)}
+	}
+	return b.conv(n, n.Attrs.(*ir.ConvAttrs), epi, nil)
+}
+
+func buildFusedConv(b *builder, n *ir.Node) kernel {
+	a := n.Attrs.(*ir.FusedConvAttrs)
+	return b.conv(n, &a.Conv, b.chain(n, a.Epilogue), a.Pool)
+}
+
+// conv compiles a convolution with its epilogue and, if mp is set, a max
+// pool over its output. Constant weights are packed now; computed ones are
+// packed into scratch by every run.
+func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.Window2D) kernel {
+	x, k := n.Inputs[0], n.Inputs[1]
+	xs, ks := b.shapes[x], b.shapes[k]
+	s := conv.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[3],
+		Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], ks[0], ks[1]), Groups: a.Groups}
+	oh, ow := a.Out(xs[1], xs[2], ks[0], ks[1])
+	var pw *pool.Window
+	if mp != nil {
+		pw = new(window(*mp, oh, ow, ks[3]))
+	}
+	c := conv.New(s, epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
+	st := convStep{x: b.slot(x), out: b.out(n), c: c}
+	kernel := "conv/" + c.Algorithm()
+	if mp != nil {
+		kernel += "+maxpool"
+	}
+	b.info[b.step].Kernel = kernel
+	scratch := c.ScratchSize()
+	if data := b.data(k); data != nil {
+		packed := make([]float32, c.PackedSize())
+		c.PackWeights(packed, data)
+		st.w = b.constant(packed, b.names[k]+" packed")
+	} else {
+		st.w, st.packAtRun = b.slot(k), true
+		scratch += c.PackedSize()
+	}
+	st.scratch = b.scratch(scratch, "im2col panels")
+	return st
+}
+
+// buildDense: x[..., in]·kernel[in, out] as one matrix product over all the
+// leading axes, the bias as an epilogue.
+func buildDense(b *builder, n *ir.Node) kernel {
+	x, k := n.Inputs[0], n.Inputs[1]
+	ks := b.shapes[k]
+	m := tensor.Numel(b.shapes[x]) / ks[0]
+	var epi []eltwise.Step
+	if len(n.Inputs) == 3 {
+		epi = []eltwise.Step{b.operand(ir.OpAdd, nil, n.Inputs[2], false)}
+	}
+	return b.matmul(n, []int{m, ks[0]}, ks, []int{m, ks[1]}, ir.MatMulAttrs{}, epi)
+}
+
+func buildMatMul(b *builder, n *ir.Node) kernel {
+	a, w := n.Inputs[0], n.Inputs[1]
+	return b.matmul(n, b.shapes[a], b.shapes[w], b.shapes[n.Outputs[0]], *n.Attrs.(*ir.MatMulAttrs), nil)
+}
+
+func buildFusedMatMul(b *builder, n *ir.Node) kernel {
+	a, w := n.Inputs[0], n.Inputs[1]
+	at := n.Attrs.(*ir.FusedMatMulAttrs)
+	return b.matmul(n, b.shapes[a], b.shapes[w], b.shapes[n.Outputs[0]], at.MatMul, b.chain(n, at.Epilogue))
+}
+
+// matmul compiles op(A)·op(B) batched over the leading axes of out, which the
+// operands' leading axes broadcast into, followed by the epilogue. Constant
+// B matrices are packed now; computed ones into scratch by every run.
+func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []eltwise.Step) kernel {
+	av, bv := n.Inputs[0], n.Inputs[1]
+	r, ra, rb := len(os), len(as), len(bs)
+	m, nn := os[r-2], os[r-1]
+	k, lda := as[ra-1], as[ra-1]
+	if at.TransA {
+		k, lda = as[ra-2], m
+	}
+	ldb := nn
+	if at.TransB {
+		ldb = k
+	}
+	batch := os[:r-2]
+	st := matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
+		g: gemm.NewMatMul(m, nn, k, lda, at.TransA), epi: epilogue(os, epi), bSize: k * nn, packed: gemm.PackedSize(k, nn),
+		aOff: matrixIndex(batch, as[:ra-2]), bIdx: matrixIndex(batch, bs[:rb-2])}
+	for i := range st.aOff {
+		st.aOff[i] *= m * k
+	}
+	b.info[b.step].Kernel = "gemm"
+	scratch := st.g.ScratchSize()
+	if data := b.data(bv); data != nil {
+		count := tensor.Numel(bs[:rb-2])
+		packed := make([]float32, count*st.packed)
+		for i := range count {
+			gemm.PackB(packed[i*st.packed:(i+1)*st.packed], data[i*st.bSize:], k, nn, ldb, at.TransB)
+		}
+		st.b, st.prepacked = b.constant(packed, b.names[bv]+" packed"), true
+	} else {
+		st.b = b.slot(bv)
+		scratch += st.packed
+	}
+	st.scratch = b.scratch(scratch, "gemm panels")
+	return st
+}
+
+// matrixIndex maps each position of the batch axes to the index of the
+// matrix an operand with leading axes lead supplies there (NumPy
+// broadcasting: lead is right-aligned, its size-1 axes repeat).
+func matrixIndex(batch, lead []int) []int {
+	idx := make([]int, tensor.Numel(batch))
+	for t := range idx {
+		q, stride := t, 1
+		for d := 1; d <= len(batch); d++ {
+			pos := q % batch[len(batch)-d]
+			q /= batch[len(batch)-d]
+			if d > len(lead) {
+				continue
+			}
+			if size := lead[len(lead)-d]; size != 1 {
+				idx[t] += pos * stride
+				stride *= size
+			}
+		}
+	}
+	return idx
+}

@@ -1,0 +1,364 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/sema"
+	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/stdlib"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
+)
+
+// Tolerances on kerneltest.Err (the worst |got-want| / (|want| + rms(want)))
+// between a plan and the reference runtime on the same graph. Plans sum in
+// float32, in another order, where the reference sums in float64; the
+// optimised graphs also fold batchnorm into weights, rounding differently
+// again. Random graphs chain more ops, some of which amplify errors
+// (division, the slopes of gelu and tanh). Observed: 3e-7 over the stdlib
+// models, 1.8e-6 over the random graphs.
+const (
+	stdlibTol = 1e-5
+	randomTol = 1e-4
+)
+
+func TestEveryOpHasARule(t *testing.T) {
+	for op := ir.OpInvalid + 1; op < ir.OpLast; op++ {
+		r := rules[op]
+		require.True(t, r.view != (r.build != nil), "op %s needs exactly one of a view or a builder", op)
+		if ir.Fusable(op) {
+			require.NotNil(t, chainOps[op], "fusable op %s cannot run as a chain step", op)
+		}
+	}
+}
+
+// model loads a stdlib model as cmd/mdlc does.
+func model(t testing.TB, file, name string) *ir.Graph {
+	t.Helper()
+	p, ds := (&sema.Loader{Std: stdlib.FS}).Load(file)
+	require.Empty(t, ds)
+	m, ds := p.Build(name)
+	require.Empty(t, ds)
+	return m.Graph
+}
+
+// stdlibModels lists every model of the standard library as file, name.
+func stdlibModels(t testing.TB) [][2]string {
+	files, err := fs.Glob(stdlib.FS, "*.mdl")
+	require.NoError(t, err)
+	var models [][2]string
+	for _, f := range files {
+		file := strings.TrimSuffix(f, ".mdl")
+		p, ds := (&sema.Loader{Std: stdlib.FS}).Load(file)
+		require.Empty(t, ds)
+		for _, m := range p.Models() {
+			models = append(models, [2]string{file, m})
+		}
+	}
+	require.NotEmpty(t, models)
+	return models
+}
+
+// stdlibWeights are weights.Init's, with the zeros and ones of biases and
+// batchnorm statistics replaced by random values (variances positive), which
+// would hide mistakes in how they are applied.
+func stdlibWeights(t testing.TB, g *ir.Graph, r *rand.Rand) map[string]*tensor.Tensor {
+	w, err := weights.Init(g, 1)
+	require.NoError(t, err)
+	for _, p := range g.Params {
+		if p.Init.Kind == ir.InitGlorotUniform {
+			continue
+		}
+		for i := range w[p.Name].Data {
+			w[p.Name].Data[i] = 0.5 + r.Float32()
+			if p.Init.Kind == ir.InitZeros {
+				w[p.Name].Data[i] -= 1
+			}
+		}
+	}
+	return w
+}
+
+func randomInputs(g *ir.Graph, env map[string]int, r *rand.Rand) (map[string]*tensor.Tensor, [][]float32) {
+	byName := map[string]*tensor.Tensor{}
+	var list [][]float32
+	for _, v := range g.Inputs {
+		shape, err := v.Type.Shape.Bind(env)
+		if err != nil {
+			panic(err)
+		}
+		x := tensor.New(shape...)
+		for i := range x.Data {
+			x.Data[i] = r.Float32()
+		}
+		byName[v.Name] = x
+		list = append(list, x.Data)
+	}
+	return byName, list
+}
+
+// checkPlan builds g, runs it on inputs and compares with want; checks the
+// memory plan and that a warmed-up run allocates nothing.
+func checkPlan(t *testing.T, g *ir.Graph, w map[string]*tensor.Tensor, env map[string]int, in map[string]*tensor.Tensor, want map[string]*tensor.Tensor, tol float64) float64 {
+	t.Helper()
+	p, err := Build(g, w, env)
+	require.NoError(t, err)
+	require.NoError(t, p.Memory().Verify())
+	got, err := p.RunTensors(in)
+	require.NoError(t, err)
+	worst := 0.0
+	for name, x := range want {
+		require.Equal(t, x.Shape, got[name].Shape, "output %s", name)
+		e := kerneltest.Err(got[name].Data, x.Data)
+		require.LessOrEqual(t, e, tol, "output %s", name)
+		worst = max(worst, e)
+	}
+
+	inputs := make([][]float32, len(g.Inputs))
+	for i, v := range g.Inputs {
+		inputs[i] = in[v.Name].Data
+	}
+	outputs := make([][]float32, len(g.Outputs))
+	for i, o := range g.Outputs {
+		outputs[i] = make([]float32, len(want[o.Name].Data))
+	}
+	a := p.NewArena()
+	require.NoError(t, p.Run(a, inputs, outputs))
+	allocs := testing.AllocsPerRun(3, func() {
+		if err := p.Run(a, inputs, outputs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs, "allocations per warmed-up run")
+	for i, o := range g.Outputs {
+		require.True(t, sameBits(got[o.Name].Data, outputs[i]), "output %s differs between Run and RunTensors", o.Name)
+	}
+	return worst
+}
+
+// sameBits compares float32s bit for bit, so NaNs compare equal.
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+// Every stdlib model, as checked (weights as parameters) and as optimised
+// (weights bound as constants, batchnorm folded, ops fused), against the
+// reference on the checked graph.
+func TestStdlibModelsMatchReference(t *testing.T) {
+	for _, m := range stdlibModels(t) {
+		for _, batch := range []int{1, 7} {
+			t.Run(fmt.Sprintf("%s/N=%d", m[1], batch), func(t *testing.T) {
+				if testing.Short() && m[1] == "cnn224" && batch > 1 {
+					t.Skip("the reference runtime takes half a minute on it")
+				}
+				r := rand.New(rand.NewPCG(uint64(batch), 1))
+				g := model(t, m[0], m[1])
+				w := stdlibWeights(t, g, r)
+				env := map[string]int{"N": batch}
+				in, _ := randomInputs(g, env, r)
+				want, err := ref.Run(g, w, in)
+				require.NoError(t, err)
+				e := checkPlan(t, g, w, env, in, want, stdlibTol)
+
+				opt := model(t, m[0], m[1])
+				require.NoError(t, passes.BindWeights(opt, w))
+				_, err = passes.Run(opt, passes.Options{Verify: true})
+				require.NoError(t, err)
+				eo := checkPlan(t, opt, nil, env, in, want, stdlibTol)
+				t.Logf("error %.2g, optimised %.2g", e, eo)
+			})
+		}
+	}
+}
+
+// The seed CNN as checked: each relu overwrites its conv's output in place,
+// flatten is a view, the softmax writes the caller's output.
+func TestSeedCNNScheduleUnoptimised(t *testing.T) {
+	g := model(t, "cnn", "cnn")
+	p, err := Build(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1))), map[string]int{"N": 4})
+	require.NoError(t, err)
+	var got []string
+	for _, st := range p.Schedule().Steps {
+		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
+	}
+	require.Equal(t, []string{
+		"conv2d conv/im2col+gemm -> %0 arena ",
+		"relu eltwise -> %1 arena %0",
+		"maxpool2d pool -> %2 arena ",
+		"conv2d conv/im2col+gemm -> %3 arena ",
+		"relu eltwise -> %4 arena %3",
+		"maxpool2d pool -> %5 arena ",
+		"dense gemm -> %7 arena ",
+		"softmax softmax -> %8 output probs ",
+	}, got)
+	require.Contains(t, p.Timeline(), "%1 ")
+	require.Contains(t, p.Timeline(), "in place of %0")
+}
+
+// The seed CNN, optimised, is four steps: two fused conv+bias+relu+maxpool,
+// the classifier's fused matmul (the reshape is a view) and its softmax. The
+// plan holds each weight once, packed.
+func TestSeedCNNSchedule(t *testing.T) {
+	g := model(t, "cnn", "cnn")
+	params := g.ParamCount()
+	require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))))
+	_, err := passes.Run(g, passes.Options{Verify: true})
+	require.NoError(t, err)
+	p, err := Build(g, nil, map[string]int{"N": 4})
+	require.NoError(t, err)
+	s := p.Schedule()
+	var got []string
+	for _, st := range s.Steps {
+		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
+	}
+	require.Equal(t, []string{
+		"fused_conv2d conv/im2col+gemm+maxpool -> %0 arena ",
+		"fused_conv2d conv/im2col+gemm+maxpool -> %1 arena ",
+		"fused_matmul gemm -> %3 arena ",
+		"softmax softmax -> %4 output probs ",
+	}, got)
+	require.LessOrEqual(t, s.LowerBound, s.ArenaBytes)
+	require.LessOrEqual(t, s.ArenaBytes, s.Unplanned)
+	require.Equal(t, 4*params, s.ConstantBytes) // no panel padding: every width is even
+	require.Contains(t, p.Timeline(), "scratch 0 (im2col panels)")
+	text := s.String()
+	require.Contains(t, text, "plan cnn(N=4): 4 steps, arena ")
+	require.Contains(t, text, "softmax       dense     softmax")
+	require.NotContains(t, text, " \n")
+	_, err = json.Marshal(s)
+	require.NoError(t, err)
+}
+
+// Several goroutines running one plan, each with its own arena, get what a
+// single goroutine gets. Run it with -race.
+func TestConcurrentRuns(t *testing.T) {
+	g := model(t, "resnet", "resnet")
+	r := rand.New(rand.NewPCG(3, 3))
+	w := stdlibWeights(t, g, r)
+	env := map[string]int{"N": 2}
+	p, err := Build(g, w, env)
+	require.NoError(t, err)
+
+	const workers, runs = 4, 3
+	inputs := make([][][]float32, workers)
+	want := make([][]float32, workers)
+	for i := range workers {
+		_, inputs[i] = randomInputs(g, env, r)
+		want[i] = make([]float32, 2*10)
+		require.NoError(t, p.Run(p.NewArena(), inputs[i], [][]float32{want[i]}))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i := range workers {
+		wg.Go(func() {
+			a := p.NewArena()
+			out := make([]float32, 2*10)
+			for range runs {
+				if err := p.Run(a, inputs[i], [][]float32{out}); err != nil {
+					errs[i] = err
+					return
+				}
+				for j := range out {
+					if out[j] != want[i][j] {
+						errs[i] = fmt.Errorf("worker %d: output %d is %v, want %v", i, j, out[j], want[i][j])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	g := model(t, "cnn", "cnn")
+	w := stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))
+	p, err := Build(g, w, map[string]int{"N": 2})
+	require.NoError(t, err)
+	a := p.NewArena()
+	in, out := make([]float32, 2*32*32*3), make([]float32, 2*10)
+
+	require.EqualError(t, p.Run(a, [][]float32{in[:5]}, [][]float32{out}),
+		`plan cnn: input "image" holds 5 values, want 6144 for [2,32,32,3]`)
+	require.EqualError(t, p.Run(a, [][]float32{in}, [][]float32{out[:3]}),
+		`plan cnn: output "probs" holds 3 values, want 20 for [2,10]`)
+	require.EqualError(t, p.Run(a, nil, [][]float32{out}), `plan cnn: 0 inputs given, the graph has 1 ([image])`)
+	require.EqualError(t, p.Run(a, [][]float32{in}, [][]float32{out, out}), `plan cnn: 2 outputs given, the graph has 1 ([probs])`)
+	other, err := Build(g, w, map[string]int{"N": 2})
+	require.NoError(t, err)
+	require.ErrorContains(t, other.Run(a, [][]float32{in}, [][]float32{out}), "the arena was not made by this plan's NewArena")
+
+	_, err = p.RunTensors(map[string]*tensor.Tensor{"image": tensor.New(3, 32, 32, 3)})
+	require.EqualError(t, err, `plan cnn: input "image" is [3,32,32,3], the plan was built for [2,32,32,3]`)
+	require.Equal(t, []Port{{"image", []int{2, 32, 32, 3}}}, p.Inputs())
+	require.Equal(t, []Port{{"probs", []int{2, 10}}}, p.Outputs())
+}
+
+func TestBuildErrors(t *testing.T) {
+	g := model(t, "cnn", "cnn")
+	w := stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))
+
+	_, err := Build(g, w, nil)
+	require.EqualError(t, err, "graph cnn: value image f32[N,32,32,3]: dimension N is not bound (bind it in env)")
+	_, err = Build(g, w, map[string]int{"N": 0})
+	require.EqualError(t, err, "graph cnn: value image f32[N,32,32,3]: dimensions bound to [0,32,32,3], each must be at least 1")
+
+	delete(w, "dense.bias")
+	_, err = Build(g, w, map[string]int{"N": 1})
+	require.EqualError(t, err, "graph cnn: no weights for parameter dense.bias f32[10]")
+	w["dense.bias"] = tensor.New(11)
+	_, err = Build(g, w, map[string]int{"N": 1})
+	require.EqualError(t, err, "graph cnn: weights for parameter dense.bias have shape [11] (11 values), want f32[10]")
+
+	g.Outputs = nil
+	_, err = Build(g, w, map[string]int{"N": 1})
+	require.ErrorContains(t, err, "graph cnn does not verify: graph cnn has no outputs")
+}
+
+// Outputs that are inputs, constants, views of other outputs, or the same
+// value twice are copied into the caller's slices; a view of a computed value
+// is computed into the output directly.
+func TestOutputsThatNeedCopies(t *testing.T) {
+	g := ir.NewGraph("outs")
+	x := g.AddInput("x", ir.T("N", 6))
+	c := g.AddConst("c", ir.T(2, 3), []float32{1, 2, 3, 4, 5, 6})
+	y, err := g.AddNode(ir.OpRelu, nil, []*ir.Value{x}, "relu", ir.Pos{})
+	require.NoError(t, err)
+	flat, err := g.AddNode(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.S("N"), ir.D(2), ir.D(3)}}, []*ir.Value{y}, "reshape", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("x", x)
+	g.AddOutput("c", c)
+	g.AddOutput("flat", flat)
+	g.AddOutput("y", y)
+	g.AddOutput("y2", y)
+
+	p, err := Build(g, nil, map[string]int{"N": 1})
+	require.NoError(t, err)
+	in := &tensor.Tensor{Shape: []int{1, 6}, Data: []float32{-1, 2, -3, 4, -5, 6}}
+	got, err := p.RunTensors(map[string]*tensor.Tensor{"x": in})
+	require.NoError(t, err)
+	want, err := ref.Run(g, nil, map[string]*tensor.Tensor{"x": in})
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	var buffers []string
+	for _, s := range p.Schedule().Steps {
+		buffers = append(buffers, s.Op+" "+s.Buffer)
+	}
+	require.Equal(t, []string{"relu output flat", "copy output x", "copy output c", "copy output y", "copy output y2"}, buffers)
+}
