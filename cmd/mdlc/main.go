@@ -32,6 +32,7 @@ func init() {
 		{name: "summary", args: "[--json] [--model M] FILE.mdl", short: "layers, output shapes, parameters and FLOPs, like Keras's summary()", run: runSummary},
 		{name: "ir", args: "[--after PASS | --passes] [--weights W | --seed S] [--model M] FILE.mdl", short: "print a model's IR, before or after optimisation", run: runIR},
 		{name: "run", args: "[--weights W.safetensors] [--input X.npy|IMG.png|NAME=FILE ...] [--output Y.npy] [--batch N] [--seed S] [--model M] [-O0] FILE.mdl", short: "run a model on an input (.npy, .png, .jpg) or a sample input", run: runRun},
+		{name: "plan", args: "[--batch N] [--json] [--weights W | --seed S] [-O0] [--model M] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", run: runPlan},
 		{name: "init", args: "[--seed S] -o W.safetensors FILE.mdl", short: "write freshly initialised weights (Keras defaults)", run: runInit},
 		{name: "layers", args: "", short: "list the built-in layers and their arguments", run: runLayers},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/weights"
@@ -48,16 +49,7 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*noOpt {
-		if err := passes.BindWeights(g, params); err != nil {
-			return err
-		}
-		if _, err := passes.Run(g, passes.Options{Verify: true}); err != nil {
-			return err
-		}
-		params = nil
-	}
-	outs, err := ref.Run(g, params, inputs)
+	outs, err := execute(g, params, inputs, !*noOpt)
 	if err != nil {
 		return err
 	}
@@ -72,6 +64,29 @@ func runRun(c *cli, args []string) error {
 		return writeOutputs(g, outs, *outputPath)
 	}
 	return nil
+}
+
+// execute runs g: optimised and compiled to a plan, or, with optimise off,
+// as written on the reference runtime.
+func execute(g *ir.Graph, params, inputs map[string]*tensor.Tensor, optimise bool) (map[string]*tensor.Tensor, error) {
+	if !optimise {
+		return ref.Run(g, params, inputs)
+	}
+	env, err := ref.Bind(g, inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := passes.BindWeights(g, params); err != nil {
+		return nil, err
+	}
+	if _, err := passes.Run(g, passes.Options{Verify: true}); err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(g, nil, env)
+	if err != nil {
+		return nil, err
+	}
+	return p.RunTensors(inputs)
 }
 
 func loadWeights(g *ir.Graph, path string, seed uint64) (map[string]*tensor.Tensor, error) {
