@@ -210,6 +210,9 @@ func randomGraph(t *testing.T, seed uint64) *ir.Graph {
 	units := 1 + rng.IntN(5)
 	y := node(ir.OpDense, nil, flat, param(n, units), param(units))
 	if rng.IntN(2) == 0 {
+		y = node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: 1e-3}, y, param(units), param(units), param(units), named(".variance", units))
+	}
+	if rng.IntN(2) == 0 {
 		y = node(ir.OpDropout, &ir.DropoutAttrs{Rate: 0.5}, y)
 	}
 	y = node(ir.OpSoftmax, &ir.AxisAttrs{Axis: 1}, act(y))

@@ -15,27 +15,12 @@ import (
 func fold(g *ir.Graph) error {
 	dead := map[*ir.Node]bool{}
 	for _, n := range g.Nodes {
-		ins := make([]*tensor.Tensor, len(n.Inputs))
-		allConst := true
-		for i, v := range n.Inputs {
-			d, ok := constOf(v)
-			if !ok {
-				allConst = false
-				break
-			}
-			shape, err := v.Type.Shape.Bind(nil)
-			if err != nil {
-				allConst = false
-				break
-			}
-			ins[i] = &tensor.Tensor{Shape: shape, Data: d}
-		}
-		if !allConst {
-			continue
-		}
-		out, err := ref.Eval(n, ins)
+		out, ok, err := evalConstNode(n)
 		if err != nil {
 			return err
+		}
+		if !ok {
+			continue
 		}
 		c := addConst(g, ir.Qualified(n.Layer, n.Op.String()), n.Outputs[0].Type, out.Data)
 		replaceUses(g, n.Outputs[0], c)
@@ -43,4 +28,22 @@ func fold(g *ir.Graph) error {
 	}
 	removeNodes(g, dead)
 	return nil
+}
+
+// evalConstNode computes n if all its operands are constants.
+func evalConstNode(n *ir.Node) (*tensor.Tensor, bool, error) {
+	ins := make([]*tensor.Tensor, len(n.Inputs))
+	for i, v := range n.Inputs {
+		d, ok := constOf(v)
+		if !ok {
+			return nil, false, nil
+		}
+		shape, err := v.Type.Shape.Bind(nil)
+		if err != nil {
+			return nil, false, nil
+		}
+		ins[i] = &tensor.Tensor{Shape: shape, Data: d}
+	}
+	out, err := ref.Eval(n, ins)
+	return out, err == nil, err
 }

@@ -18,8 +18,8 @@ import (
 type rule func(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error)
 
 var rules = [ir.OpLast][]rule{
-	ir.OpMul:       {identityOperand(1), scaleIntoConv, scaleIntoMatMul},
-	ir.OpAdd:       {identityOperand(0), shiftIntoConv},
+	ir.OpMul:       {identityOperand(1), scaleIntoConv, scaleIntoMatMul, distributeScale},
+	ir.OpAdd:       {identityOperand(0), shiftIntoConv, mergeShifts},
 	ir.OpSub:       {identityOperand(0)},
 	ir.OpDiv:       {identityOperand(1)},
 	ir.OpTranspose: {transposeOfTranspose, identityTranspose},
@@ -41,6 +41,10 @@ func simplify(g *ir.Graph) error {
 				}
 				g.Nodes = slices.Concat(g.Nodes[:i], fresh, g.Nodes[i+1:])
 				replaceUses(g, n.Outputs[0], v)
+				// Drop what the rewrite left unread, so use counts stay exact.
+				if err := dce(g); err != nil {
+					return err
+				}
 				changed = true
 				break
 			}
@@ -49,7 +53,7 @@ func simplify(g *ir.Graph) error {
 			}
 		}
 	}
-	return dce(g)
+	return nil
 }
 
 // identityOperand: x op e -> x (and e op x -> x for commutative ops) where e is
@@ -191,6 +195,88 @@ func scaleColumns(data, c []float32) []float32 {
 		out[i] = v * c[i%len(c)]
 	}
 	return out
+}
+
+// constPair splits a binary node into a result read only here, made by op
+// with a constant second operand, and a constant: (x op c1) and c2.
+func constPair(n *ir.Node, op ir.Op, uses map[*ir.Value]int) (inner *ir.Node, c1, c2 *ir.Value) {
+	for i, v := range n.Inputs {
+		c := n.Inputs[1-i]
+		if v.Kind != ir.Result || v.Def.Op != op || uses[v] != 1 || c.Kind != ir.Const {
+			continue
+		}
+		for j, w := range v.Def.Inputs {
+			if w.Kind == ir.Const && v.Def.Inputs[1-j].Kind != ir.Const {
+				return v.Def, w, c
+			}
+		}
+	}
+	return nil, nil, nil
+}
+
+// foldConsts makes the constant op(a, b) for a value of type want, or nil
+// if its shape differs from want's.
+func foldConsts(g *ir.Graph, op ir.Op, a, b *ir.Value, want ir.Type, layer string) (*ir.Value, error) {
+	n, err := g.NewNode(op, nil, []*ir.Value{a, b}, layer, ir.Pos{})
+	if err != nil {
+		return nil, nil
+	}
+	t := n.Outputs[0].Type
+	if t.Shape.Rank() > want.Shape.Rank() {
+		return nil, nil
+	}
+	out, ok, err := evalConstNode(n)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return addConst(g, ir.Qualified(layer, op.String()), t, out.Data), nil
+}
+
+// distributeScale: (x + c1) * c2 -> x * c2 + c1·c2, so that a scale after a
+// biased matmul (batchnorm after dense) reaches the matmul.
+func distributeScale(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	add, c1, c2 := constPair(n, ir.OpAdd, uses)
+	if add == nil {
+		return nil, nil, nil
+	}
+	x := add.Inputs[0]
+	if x == c1 {
+		x = add.Inputs[1]
+	}
+	c12, err := foldConsts(g, ir.OpMul, c1, c2, n.Outputs[0].Type, n.Layer)
+	if c12 == nil || err != nil {
+		return nil, nil, err
+	}
+	mul, err := g.NewNode(ir.OpMul, nil, []*ir.Value{x, c2}, n.Layer, n.Pos)
+	if err != nil || !mul.Outputs[0].Type.Equal(n.Outputs[0].Type) {
+		return nil, nil, nil
+	}
+	sum, err := g.NewNode(ir.OpAdd, nil, []*ir.Value{mul.Outputs[0], c12}, n.Layer, n.Pos)
+	if err != nil || !sum.Outputs[0].Type.Equal(n.Outputs[0].Type) {
+		return nil, nil, nil
+	}
+	return sum.Outputs[0], []*ir.Node{mul, sum}, nil
+}
+
+// mergeShifts: (x + c1) + c2 -> x + (c1 + c2).
+func mergeShifts(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	add, c1, c2 := constPair(n, ir.OpAdd, uses)
+	if add == nil {
+		return nil, nil, nil
+	}
+	x := add.Inputs[0]
+	if x == c1 {
+		x = add.Inputs[1]
+	}
+	c12, err := foldConsts(g, ir.OpAdd, c1, c2, n.Outputs[0].Type, n.Layer)
+	if c12 == nil || err != nil {
+		return nil, nil, err
+	}
+	sum, err := g.NewNode(ir.OpAdd, nil, []*ir.Value{x, c12}, n.Layer, n.Pos)
+	if err != nil || !sum.Outputs[0].Type.Equal(n.Outputs[0].Type) {
+		return nil, nil, nil
+	}
+	return sum.Outputs[0], []*ir.Node{sum}, nil
 }
 
 // transposeOfTranspose: transpose(transpose(x, p), q) -> transpose(x, p∘q),
