@@ -1,0 +1,34 @@
+package cpu
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSelect(t *testing.T) {
+	best, err := selectSet("")
+	require.NoError(t, err)
+	require.Equal(t, Available()[0], best)
+	g, err := selectSet("generic")
+	require.NoError(t, err)
+	require.Equal(t, Generic, g)
+	_, err = selectSet("sse9")
+	require.ErrorContains(t, err, "unknown kernel set")
+	for _, s := range []Set{AVX2, NEON} {
+		_, err := selectSet(string(s))
+		if HasAVX2 && s == AVX2 || HasNEON && s == NEON {
+			require.NoError(t, err)
+		} else {
+			require.ErrorContains(t, err, "cannot run")
+		}
+	}
+}
+
+// TestRequire fails a CI run that asked for a kernel set the process did not
+// select.
+func TestRequire(t *testing.T) {
+	s, err := Select()
+	require.NoError(t, err)
+	require.NoError(t, Require(s))
+}
