@@ -232,19 +232,38 @@ func foldConsts(g *ir.Graph, op ir.Op, a, b *ir.Value, want ir.Type, layer strin
 	return addConst(g, ir.Qualified(layer, op.String()), t, out.Data), nil
 }
 
-// distributeScale: (x + c1) * c2 -> x * c2 + c1·c2, so that a scale after a
-// biased matmul (batchnorm after dense) reaches the matmul.
-func distributeScale(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+// shifted splits n = (x + c1) op c2, where x + c1 is read only by n, into x,
+// c2 and the constant c1 op c2; x is nil when n has another form.
+func shifted(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (x, c2, c12 *ir.Value, err error) {
 	add, c1, c2 := constPair(n, ir.OpAdd, uses)
 	if add == nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	x := add.Inputs[0]
+	x = add.Inputs[0]
 	if x == c1 {
 		x = add.Inputs[1]
 	}
-	c12, err := foldConsts(g, ir.OpMul, c1, c2, n.Outputs[0].Type, n.Layer)
-	if c12 == nil || err != nil {
+	c12, err = foldConsts(g, n.Op, c1, c2, n.Outputs[0].Type, n.Layer)
+	if c12 == nil {
+		return nil, nil, nil, err
+	}
+	return x, c2, c12, nil
+}
+
+// sameType returns the rewrite v, fresh if v has n's type, so a rewrite
+// never changes a shape.
+func sameType(n *ir.Node, v *ir.Value, fresh []*ir.Node) (*ir.Value, []*ir.Node, error) {
+	if !v.Type.Equal(n.Outputs[0].Type) {
+		return nil, nil, nil
+	}
+	return v, fresh, nil
+}
+
+// distributeScale: (x + c1) * c2 -> x * c2 + c1·c2, so that a scale after a
+// biased matmul (batchnorm after dense) reaches the matmul.
+func distributeScale(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	x, c2, c12, err := shifted(g, n, uses)
+	if x == nil {
 		return nil, nil, err
 	}
 	mul, err := g.NewNode(ir.OpMul, nil, []*ir.Value{x, c2}, n.Layer, n.Pos)
@@ -252,31 +271,23 @@ func distributeScale(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value
 		return nil, nil, nil
 	}
 	sum, err := g.NewNode(ir.OpAdd, nil, []*ir.Value{mul.Outputs[0], c12}, n.Layer, n.Pos)
-	if err != nil || !sum.Outputs[0].Type.Equal(n.Outputs[0].Type) {
+	if err != nil {
 		return nil, nil, nil
 	}
-	return sum.Outputs[0], []*ir.Node{mul, sum}, nil
+	return sameType(n, sum.Outputs[0], []*ir.Node{mul, sum})
 }
 
 // mergeShifts: (x + c1) + c2 -> x + (c1 + c2).
 func mergeShifts(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
-	add, c1, c2 := constPair(n, ir.OpAdd, uses)
-	if add == nil {
-		return nil, nil, nil
-	}
-	x := add.Inputs[0]
-	if x == c1 {
-		x = add.Inputs[1]
-	}
-	c12, err := foldConsts(g, ir.OpAdd, c1, c2, n.Outputs[0].Type, n.Layer)
-	if c12 == nil || err != nil {
+	x, _, c12, err := shifted(g, n, uses)
+	if x == nil {
 		return nil, nil, err
 	}
 	sum, err := g.NewNode(ir.OpAdd, nil, []*ir.Value{x, c12}, n.Layer, n.Pos)
-	if err != nil || !sum.Outputs[0].Type.Equal(n.Outputs[0].Type) {
+	if err != nil {
 		return nil, nil, nil
 	}
-	return sum.Outputs[0], []*ir.Node{sum}, nil
+	return sameType(n, sum.Outputs[0], []*ir.Node{sum})
 }
 
 // transposeOfTranspose: transpose(transpose(x, p), q) -> transpose(x, p∘q),
