@@ -35,6 +35,8 @@ func init() {
 		{name: "plan", args: "[--batch N] [--json] [--weights W | --seed S] [-O0] [--model M] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", run: runPlan},
 		{name: "init", args: "[--seed S] -o W.safetensors FILE.mdl", short: "write freshly initialised weights (Keras defaults)", run: runInit},
 		{name: "layers", args: "", short: "list the built-in layers and their arguments", run: runLayers},
+		{name: "bench", args: "[--batch B] [--threads N] [--runs R | --time D] [--warmup W] [--peak-gflops G] [--json] [--weights W | --seed S] [--model M] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", run: runBench},
+		{name: "env", args: "", short: "platform, CPU features, kernel sets (MDLC_KERNELS) and GOMAXPROCS", run: runEnv},
 	}
 }
 

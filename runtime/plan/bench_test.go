@@ -3,15 +3,18 @@ package plan
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
 )
 
-// benchModel reports ns/op for the model's optimised plan and, beside it, the
-// reference runtime on the checked graph, at each batch size.
+// benchModel reports ns/op for the model's optimised plan on one thread and
+// on GOMAXPROCS threads and, beside them, the reference runtime on the
+// checked graph, at each batch size.
 func benchModel(b *testing.B, file, name string, batches ...int) {
 	for _, batch := range batches {
 		g := model(b, file, name)
@@ -26,22 +29,29 @@ func benchModel(b *testing.B, file, name string, batches ...int) {
 		if _, err := passes.Run(opt, passes.Options{}); err != nil {
 			b.Fatal(err)
 		}
-		p, err := Build(opt, nil, env)
-		if err != nil {
-			b.Fatal(err)
+		threads := []int{1}
+		if n := runtime.GOMAXPROCS(0); n > 1 {
+			threads = append(threads, n)
 		}
-		var outputs [][]float32
-		for _, o := range p.Outputs() {
-			outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
-		}
-		b.Run(fmt.Sprintf("N=%d/plan", batch), func(b *testing.B) {
-			a := p.NewArena()
-			for b.Loop() {
-				if err := p.Run(a, inputs, outputs); err != nil {
-					b.Fatal(err)
-				}
+		for _, t := range threads {
+			p, err := Build(opt, nil, env, Threads(t))
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
+			var outputs [][]float32
+			for _, o := range p.Outputs() {
+				outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
+			}
+			b.Run(fmt.Sprintf("N=%d/plan/threads=%d", batch, t), func(b *testing.B) {
+				a := p.NewArena()
+				defer a.Close()
+				for b.Loop() {
+					if err := p.Run(a, inputs, outputs); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("N=%d/ref", batch), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := ref.Run(g, w, in); err != nil {
@@ -61,3 +71,35 @@ func BenchmarkPlanCNN224(b *testing.B) { benchModel(b, "cnn224", "cnn224", 1) }
 func BenchmarkPlanResNet(b *testing.B) { benchModel(b, "resnet", "resnet", 1, 32) }
 
 func BenchmarkPlanMLP(b *testing.B) { benchModel(b, "mlp", "mlp", 1, 32) }
+
+// BenchmarkPlanSGEMM is C = A·B for 1024×1024 matrices, both inputs (so
+// every run packs B), on one thread and on GOMAXPROCS: the GEMM's scaling.
+func BenchmarkPlanSGEMM(b *testing.B) {
+	const n = 1024
+	g := ir.NewGraph("sgemm")
+	a := g.AddInput("a", ir.T(n, n))
+	bv := g.AddInput("b", ir.T(n, n))
+	c, err := g.AddNode(ir.OpMatMul, &ir.MatMulAttrs{}, []*ir.Value{a, bv}, "mm", ir.Pos{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.AddOutput("c", c)
+	_, inputs := randomInputs(g, nil, rand.New(rand.NewPCG(1, 2)))
+	out := [][]float32{make([]float32, n*n)}
+	for _, t := range []int{1, runtime.GOMAXPROCS(0)} {
+		p, err := Build(g, nil, nil, Threads(t))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("threads=%d", t), func(b *testing.B) {
+			ar := p.NewArena()
+			defer ar.Close()
+			for b.Loop() {
+				if err := p.Run(ar, inputs, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -3,9 +3,12 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -47,6 +50,13 @@ type builder struct {
 	info    []StepInfo
 	meta    []stepMeta
 	step    int // the step being built
+
+	kernels cpu.Set      // the kernel set, chosen once
+	gemm    *gemm.Kernel // its GEMM kernel
+	threads int
+	// helperScratch is the scratch a helper goroutine needs: the most any
+	// parallel step's unit needs.
+	helperScratch int
 }
 
 // stepMeta is where a step writes: its result's and its scratch's slots.
@@ -54,19 +64,45 @@ type stepMeta struct {
 	out, scratch int
 }
 
+// Option configures Build.
+type Option func(*options)
+
+type options struct {
+	threads int
+}
+
+// Threads sets how many goroutines run each parallel step of the plan (the
+// GEMMs and convolutions): the goroutine calling Run and n-1 helpers per
+// Arena. The default is GOMAXPROCS when Build runs. Outputs do not depend
+// on it, bit for bit.
+func Threads(n int) Option { return func(o *options) { o.threads = n } }
+
 // Build compiles g for the given symbol bindings (e.g. {"N": 7}), with
 // weights for its parameters by name (nil if it has none left: every weight a
-// constant). The plan copies what it keeps of the weights.
-func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int) (*Plan, error) {
+// constant). The plan copies what it keeps of the weights. The kernel set is
+// chosen now, once (cpu.Select: the best this CPU runs, or MDLC_KERNELS).
+func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, opts ...Option) (*Plan, error) {
+	o := options{threads: runtime.GOMAXPROCS(0)}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.threads < 1 {
+		return nil, fmt.Errorf("graph %s: %d threads: a plan needs at least one", g.Name, o.threads)
+	}
+	set, err := cpu.Select()
+	if err != nil {
+		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	}
 	if err := ir.Verify(g); err != nil {
 		return nil, fmt.Errorf("graph %s does not verify: %w", g.Name, err)
 	}
-	b := &builder{g: g, env: env, weights: weights, shapes: map[*ir.Value][]int{}, roots: map[*ir.Value]int{}, names: map[*ir.Value]string{}}
+	b := &builder{g: g, env: env, weights: weights, shapes: map[*ir.Value][]int{}, roots: map[*ir.Value]int{}, names: map[*ir.Value]string{},
+		kernels: set, gemm: gemm.For(set), threads: o.threads}
 	b.bufs = []*buffer{{kind: none, def: -1, label: "none"}}
 	if err := b.bind(); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p := &Plan{graph: g.Name, env: maps.Clone(env)}
+	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads}
 	b.schedule(p)
 	for _, n := range g.Nodes {
 		if rules[n.Op].view {
@@ -78,7 +114,7 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int) (
 	if err := b.place(p); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p.steps, p.info = b.steps, b.info
+	p.steps, p.info, p.helperScratch = b.steps, b.info, b.helperScratch
 	return p, nil
 }
 
@@ -237,6 +273,27 @@ func (b *builder) scratch(n int, what string) int {
 	}
 	b.meta[b.step].scratch = b.add(&buffer{kind: arena, size: n, def: b.step, label: fmt.Sprintf("scratch %d (%s)", b.step, what)})
 	return b.meta[b.step].scratch
+}
+
+// minFlopsPerThread is the least work worth waking a helper for: about what
+// the AVX2 GEMM does in the ~10µs a wake-up takes.
+const minFlopsPerThread = 1e6
+
+// helpers is how many helper goroutines the current step may use for work of
+// the given size cut into units each needing scratch floats.
+func (b *builder) helpers(units int, flops float64, scratch int) int {
+	n := min(b.threads, units, int(flops/minFlopsPerThread)) - 1
+	if n <= 0 {
+		return 0
+	}
+	b.helperScratch = max(b.helperScratch, scratch)
+	return n
+}
+
+// temp adds a buffer of n floats live for the current step only, beside its
+// scratch: memory a step fills and reads within one run.
+func (b *builder) temp(n int, what string) int {
+	return b.add(&buffer{kind: arena, size: n, def: b.step, label: fmt.Sprintf("temp %d (%s)", b.step, what)})
 }
 
 // inPlace picks, among the operand positions a kernel may overwrite, the

@@ -113,15 +113,15 @@ func (b *builder) chain(n *ir.Node, c ir.Chain) []eltwise.Step {
 // chainStep runs steps over n's result.
 func (b *builder) chainStep(n *ir.Node, steps []eltwise.Step) kernel {
 	b.info[b.step].Kernel = "eltwise"
-	return chainStep{out: b.out(n), c: eltwise.NewChain(b.shapes[n.Outputs[0]], steps)}
+	return chainStep{out: b.out(n), c: eltwise.NewChain(b.kernels, b.shapes[n.Outputs[0]], steps)}
 }
 
 // epilogue compiles steps over a result of the given shape, nil if empty.
-func epilogue(shape []int, steps []eltwise.Step) *eltwise.Chain {
+func (b *builder) epilogue(shape []int, steps []eltwise.Step) *eltwise.Chain {
 	if len(steps) == 0 {
 		return nil
 	}
-	return eltwise.NewChain(shape, steps)
+	return eltwise.NewChain(b.kernels, shape, steps)
 }
 
 func buildUnary(b *builder, n *ir.Node) kernel {
@@ -179,7 +179,7 @@ func buildBatchNorm(b *builder, n *ir.Node) kernel {
 func buildSoftmax(b *builder, n *ir.Node) kernel {
 	x := n.Inputs[0]
 	shape, axis := b.shapes[x], n.Attrs.(*ir.AxisAttrs).Axis
-	s := softmax.Softmax{Outer: tensor.Numel(shape[:axis]), Dim: shape[axis], Inner: tensor.Numel(shape[axis+1:]), Log: n.Op == ir.OpLogSoftmax}
+	s := softmax.New(b.kernels, tensor.Numel(shape[:axis]), shape[axis], tensor.Numel(shape[axis+1:]), n.Op == ir.OpLogSoftmax)
 	b.inPlace(n, 0)
 	b.info[b.step].Kernel = "softmax"
 	return softmaxStep{x: b.slot(x), out: b.out(n), scratch: b.scratch(s.ScratchSize(), "max and sum"), s: s}
@@ -251,23 +251,23 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	if mp != nil {
 		pw = new(window(*mp, oh, ow, ks[3]))
 	}
-	c := conv.New(s, epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
-	st := convStep{x: b.slot(x), out: b.out(n), c: c}
-	kernel := "conv/" + c.Algorithm()
+	c := conv.New(b.gemm, s, b.epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
+	st := &convStep{x: b.slot(x), out: b.out(n), c: c}
+	kernel := "conv/" + c.Algorithm().String()
 	if mp != nil {
 		kernel += "+maxpool"
 	}
 	b.info[b.step].Kernel = kernel
-	scratch := c.ScratchSize()
 	if data := b.data(k); data != nil {
 		packed := make([]float32, c.PackedSize())
 		c.PackWeights(packed, data)
 		st.w = b.constant(packed, b.names[k]+" packed")
 	} else {
-		st.w, st.packAtRun = b.slot(k), true
-		scratch += c.PackedSize()
+		st.raw, st.w = b.slot(k), b.temp(c.PackedSize(), "packed weights")
 	}
-	st.scratch = b.scratch(scratch, "im2col panels")
+	st.scratch = b.scratch(c.ScratchSize(), "im2col panels")
+	flops := 2 * float64(xs[0]*oh*ow) * float64(ks[0]*ks[1]*ks[2]) * float64(ks[3])
+	st.helpers = b.helpers(c.Units(), flops, c.ScratchSize())
 	return st
 }
 
@@ -311,26 +311,27 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 		ldb = k
 	}
 	batch := os[:r-2]
-	st := matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
-		g: gemm.NewMatMul(m, nn, k, lda, at.TransA), epi: epilogue(os, epi), bSize: k * nn, packed: gemm.PackedSize(k, nn),
+	kn := b.gemm
+	st := &matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
+		g: gemm.NewMatMul(kn, m, nn, k, lda, at.TransA), epi: b.epilogue(os, epi), bSize: k * nn, packed: kn.PackedSize(k, nn),
 		aOff: matrixIndex(batch, as[:ra-2]), bIdx: matrixIndex(batch, bs[:rb-2])}
 	for i := range st.aOff {
 		st.aOff[i] *= m * k
 	}
 	b.info[b.step].Kernel = "gemm"
-	scratch := st.g.ScratchSize()
 	if data := b.data(bv); data != nil {
 		count := tensor.Numel(bs[:rb-2])
 		packed := make([]float32, count*st.packed)
 		for i := range count {
-			gemm.PackB(packed[i*st.packed:(i+1)*st.packed], data[i*st.bSize:], k, nn, ldb, at.TransB)
+			kn.PackB(packed[i*st.packed:(i+1)*st.packed], data[i*st.bSize:], k, nn, ldb, at.TransB)
 		}
-		st.b, st.prepacked = b.constant(packed, b.names[bv]+" packed"), true
+		st.pb = b.constant(packed, b.names[bv]+" packed")
 	} else {
-		st.b = b.slot(bv)
-		scratch += st.packed
+		st.b, st.pb, st.packRun = b.slot(bv), b.temp(st.packed, "packed B"), true
 	}
-	st.scratch = b.scratch(scratch, "gemm panels")
+	st.scratch = b.scratch(st.g.ScratchSize(), "gemm panels")
+	flops := 2 * float64(len(st.aOff)) * float64(m) * float64(nn) * float64(k)
+	st.helpers = b.helpers(len(st.aOff)*st.g.Bands(), flops, st.g.ScratchSize())
 	return st
 }
 

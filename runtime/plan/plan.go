@@ -16,7 +16,9 @@
 // Concurrency: a Plan is immutable once Build returns, and may be run by any
 // number of goroutines at once, each with its own Arena (NewArena). An Arena
 // holds all the mutable memory of a run and must not be shared between
-// concurrent runs.
+// concurrent runs. Within a run, the GEMMs and convolutions are spread over
+// the plan's threads (Threads): the Arena's helper goroutines, started by
+// NewArena and stopped by Close, take bands of their output rows.
 //
 // Numerics: kernels accumulate in float32 where the reference runtime uses
 // float64 (see each kernel package for its bound). Outputs agree with
@@ -28,8 +30,10 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -46,6 +50,12 @@ type Plan struct {
 	floats  int // arena size in float32s
 	mem     *memplan.Plan
 	labels  []string // memplan buffer labels, for the timeline
+
+	kernels cpu.Set
+	threads int
+	// helperScratch is each helper goroutine's scratch, in floats; 0 when no
+	// step is worth splitting.
+	helperScratch int
 }
 
 // port is a graph input or output: its name, bound shape and slot.
@@ -65,23 +75,37 @@ type slot struct {
 	data   []float32
 }
 
-// kernel is one step of a plan: a kernel call on the slots' memory.
+// kernel is one step of a plan: a kernel call on the slots' memory, spread
+// over the team's goroutines if it is a parallel one (t is nil for a plan
+// built for one thread).
 type kernel interface {
-	run(b [][]float32)
+	run(b [][]float32, t *team)
 }
 
-// Arena is the memory of one run at a time: the planned arena, and the
-// operand table the steps read, which points into it, into the plan's
-// constants, and into the caller's slices during Run.
+// Arena is the memory of one run at a time: the planned arena, the operand
+// table the steps read, which points into it, into the plan's constants, and
+// into the caller's slices during Run; and the helper goroutines of a plan
+// built for several threads, with their scratch.
 type Arena struct {
 	plan *Plan
 	mem  []float32
 	bufs [][]float32
+	team *team
+	stop runtime.Cleanup
 }
 
-// NewArena allocates the memory for running p. Use one per goroutine.
+// NewArena allocates the memory for running p and, if p runs on several
+// threads, starts the helper goroutines, which live until Close (or until the
+// garbage collector finds the arena unreachable), each with scratch of its
+// own beside the planned arena (ArenaBytes). Use one per goroutine.
 func (p *Plan) NewArena() *Arena {
 	a := &Arena{plan: p, mem: make([]float32, p.floats), bufs: make([][]float32, len(p.slots))}
+	if p.threads > 1 && p.helperScratch > 0 {
+		a.team = newTeam(p.threads-1, p.helperScratch)
+		// The helpers hold the team, never the arena, so an arena dropped
+		// without Close still becomes unreachable and its helpers end.
+		a.stop = runtime.AddCleanup(a, (*team).stop, a.team)
+	}
 	for i, s := range p.slots {
 		switch {
 		case s.arena:
@@ -114,7 +138,7 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 		a.bufs[out.slot] = outputs[i]
 	}
 	for _, s := range p.steps {
-		s.run(a.bufs)
+		s.run(a.bufs, a.team)
 	}
 	// Keep no reference to the caller's memory.
 	for _, in := range p.inputs {
@@ -124,6 +148,16 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 		a.bufs[out.slot] = nil
 	}
 	return nil
+}
+
+// Close stops the arena's helper goroutines. The arena must not be used
+// after.
+func (a *Arena) Close() {
+	if a.team != nil {
+		a.stop.Stop()
+		a.team.stop()
+		a.team = nil
+	}
 }
 
 func check(what string, ports []port, got [][]float32) error {
@@ -168,7 +202,9 @@ func (p *Plan) RunTensors(inputs map[string]*tensor.Tensor) (map[string]*tensor.
 		t := tensor.New(port.shape...)
 		outs[i], res[port.name] = t.Data, t
 	}
-	if err := p.Run(p.NewArena(), in, outs); err != nil {
+	a := p.NewArena()
+	defer a.Close()
+	if err := p.Run(a, in, outs); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -200,6 +236,13 @@ func (p *Plan) Env() map[string]int { return maps.Clone(p.env) }
 // Memory is the arena's placement, for checking (memplan's Plan.Verify) and
 // reporting. It must not be modified.
 func (p *Plan) Memory() *memplan.Plan { return p.mem }
+
+// Kernels is the kernel set the plan runs (chosen by Build).
+func (p *Plan) Kernels() cpu.Set { return p.kernels }
+
+// Threads is the number of goroutines a run spreads its GEMMs and
+// convolutions over, at most (steps too small to split run on one).
+func (p *Plan) Threads() int { return p.threads }
 
 // ArenaBytes is the size of an Arena's planned memory.
 func (p *Plan) ArenaBytes() int64 { return p.mem.Size }

@@ -212,6 +212,9 @@ func TestSeedCNNScheduleUnoptimised(t *testing.T) {
 // the classifier's fused matmul (the reshape is a view) and its softmax. The
 // plan holds each weight once, packed.
 func TestSeedCNNSchedule(t *testing.T) {
+	// The generic kernels' panels are 2 wide, so every width here packs
+	// without padding (the assembly kernels' are 12 or 16).
+	t.Setenv("MDLC_KERNELS", "generic")
 	g := model(t, "cnn", "cnn")
 	params := g.ParamCount()
 	require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))))
@@ -325,6 +328,13 @@ func TestBuildErrors(t *testing.T) {
 	w["dense.bias"] = tensor.New(11)
 	_, err = Build(g, w, map[string]int{"N": 1})
 	require.EqualError(t, err, "graph cnn: weights for parameter dense.bias have shape [11] (11 values), want f32[10]")
+
+	_, err = Build(g, w, map[string]int{"N": 1}, Threads(0))
+	require.EqualError(t, err, "graph cnn: 0 threads: a plan needs at least one")
+	t.Setenv("MDLC_KERNELS", "sse9")
+	_, err = Build(g, w, map[string]int{"N": 1})
+	require.ErrorContains(t, err, "graph cnn: MDLC_KERNELS=sse9: unknown kernel set")
+	t.Setenv("MDLC_KERNELS", "")
 
 	g.Outputs = nil
 	_, err = Build(g, w, map[string]int{"N": 1})

@@ -48,7 +48,11 @@ func (s *StepInfo) locate(out, scratch *buffer, mem *memplan.Plan) {
 type Schedule struct {
 	Graph string         `json:"graph"`
 	Env   map[string]int `json:"env"`
-	Steps []StepInfo     `json:"steps"`
+	// Kernels is the kernel set the plan runs, Threads the goroutines a run
+	// spreads its GEMMs and convolutions over.
+	Kernels string     `json:"kernels"`
+	Threads int        `json:"threads"`
+	Steps   []StepInfo `json:"steps"`
 	// Planner is the memplan planner that placed the arena.
 	Planner string `json:"planner"`
 	// ArenaBytes is what an Arena allocates; LowerBound the most bytes live at
@@ -64,7 +68,7 @@ type Schedule struct {
 // Schedule describes the plan.
 func (p *Plan) Schedule() Schedule {
 	s := Schedule{
-		Graph: p.graph, Env: p.Env(), Steps: append([]StepInfo(nil), p.info...),
+		Graph: p.graph, Env: p.Env(), Kernels: string(p.kernels), Threads: p.threads, Steps: append([]StepInfo(nil), p.info...),
 		Planner: p.mem.Planner, ArenaBytes: p.mem.Size, LowerBound: p.mem.LowerBound, Unplanned: p.mem.Unplanned,
 	}
 	for _, sl := range p.slots {

@@ -15,14 +15,14 @@ import (
 
 type copyStep struct{ src, dst int }
 
-func (s copyStep) run(b [][]float32) { copy(b[s.dst], b[s.src]) }
+func (s copyStep) run(b [][]float32, _ *team) { copy(b[s.dst], b[s.src]) }
 
 type chainStep struct {
 	out int
 	c   *eltwise.Chain
 }
 
-func (s chainStep) run(b [][]float32) { s.c.Apply(b[s.out], 0, b) }
+func (s chainStep) run(b [][]float32, _ *team) { s.c.Apply(b[s.out], 0, b) }
 
 type batchNormStep struct {
 	in           [5]int // x, gamma, beta, mean, variance
@@ -30,7 +30,7 @@ type batchNormStep struct {
 	bn           eltwise.BatchNorm
 }
 
-func (s batchNormStep) run(b [][]float32) {
+func (s batchNormStep) run(b [][]float32, _ *team) {
 	s.bn.Run(b[s.in[0]], b[s.in[1]], b[s.in[2]], b[s.in[3]], b[s.in[4]], b[s.out], b[s.scratch])
 }
 
@@ -39,7 +39,7 @@ type softmaxStep struct {
 	s               softmax.Softmax
 }
 
-func (s softmaxStep) run(b [][]float32) { s.s.Run(b[s.x], b[s.out], b[s.scratch]) }
+func (s softmaxStep) run(b [][]float32, _ *team) { s.s.Run(b[s.x], b[s.out], b[s.scratch]) }
 
 type poolStep struct {
 	x, out, n int
@@ -47,7 +47,7 @@ type poolStep struct {
 	w         pool.Window
 }
 
-func (s poolStep) run(b [][]float32) {
+func (s poolStep) run(b [][]float32, _ *team) {
 	if s.max {
 		s.w.Max(b[s.x], b[s.out], s.n)
 	} else {
@@ -60,7 +60,7 @@ type globalPoolStep struct {
 	n, hw, c        int
 }
 
-func (s globalPoolStep) run(b [][]float32) {
+func (s globalPoolStep) run(b [][]float32, _ *team) {
 	pool.GlobalAvg(b[s.x], b[s.out], s.n, s.hw, s.c, b[s.scratch])
 }
 
@@ -69,35 +69,39 @@ type transposeStep struct {
 	t      *layout.Transpose
 }
 
-func (s transposeStep) run(b [][]float32) { s.t.Run(b[s.x], b[s.out]) }
+func (s transposeStep) run(b [][]float32, _ *team) { s.t.Run(b[s.x], b[s.out]) }
 
 type concatStep struct {
 	out int
 	c   *layout.Concat
 }
 
-func (s concatStep) run(b [][]float32) { s.c.Run(b, b[s.out]) }
+func (s concatStep) run(b [][]float32, _ *team) { s.c.Run(b, b[s.out]) }
 
-// convStep runs a conv whose weights were packed at build, or, if packAtRun,
-// are computed and packed into the front of scratch first.
+// convStep runs a conv whose weights were packed at build into slot w, or,
+// if raw is set, are computed at run time (slot raw) and packed into slot w
+// by every run first. Its units (bands of output rows) are spread over the
+// team.
 type convStep struct {
-	x, w, out, scratch int
-	packAtRun          bool
-	c                  *conv.Conv
+	x, w, raw, out, scratch int
+	helpers                 int
+	c                       *conv.Conv
 }
 
-func (s convStep) run(b [][]float32) {
-	w, scratch := b[s.w], b[s.scratch]
-	if s.packAtRun {
-		n := s.c.PackedSize()
-		s.c.PackWeights(scratch[:n], w)
-		w, scratch = scratch[:n], scratch[n:]
+func (s *convStep) run(b [][]float32, t *team) {
+	if s.raw != 0 {
+		s.c.PackWeights(b[s.w], b[s.raw])
 	}
-	s.c.Run(b[s.x], w, b[s.out], scratch, b)
+	t.run(s, 0, s.c.Units(), s.helpers, b, b[s.scratch])
+}
+
+func (s *convStep) unit(b [][]float32, scratch []float32, u int) {
+	s.c.RunUnit(b[s.x], b[s.w], b[s.out], scratch, b, u)
 }
 
 // matmulStep runs a batch of products C_t = op(A_t)·op(B_t), t over the
-// output's batch axes, each band of rows finished by the epilogue.
+// output's batch axes, each band of rows finished by the epilogue. A unit is
+// one band of one product.
 type matmulStep struct {
 	a, b, out, scratch int
 	m, n, k            int
@@ -109,31 +113,41 @@ type matmulStep struct {
 	bSize, packed int
 	ldb           int
 	transB        bool
-	prepacked     bool // slot b holds the B matrices packed at build
+	// pb is the slot of the packed B matrices: slot b's data packed at
+	// build, or a buffer into which each run packs B_t before its products.
+	pb      int
+	packRun bool
+	helpers int
 }
 
-func (s matmulStep) run(b [][]float32) {
-	a, bm, out, scratch := b[s.a], b[s.b], b[s.out], b[s.scratch]
-	pa := scratch[:s.g.ScratchSize()]
-	held := -1 // the B matrix packed in scratch
-	for t, off := range s.aOff {
-		var pb []float32
-		if s.prepacked {
-			pb = bm[s.bIdx[t]*s.packed : (s.bIdx[t]+1)*s.packed]
-		} else {
-			pb = scratch[len(pa) : len(pa)+s.packed]
-			if s.bIdx[t] != held {
-				gemm.PackB(pb, bm[s.bIdx[t]*s.bSize:], s.k, s.n, s.ldb, s.transB)
-				held = s.bIdx[t]
-			}
+func (s *matmulStep) run(b [][]float32, t *team) {
+	bands := s.g.Bands()
+	if !s.packRun {
+		t.run(s, 0, len(s.aOff)*bands, s.helpers, b, b[s.scratch])
+		return
+	}
+	// Pack each B_t once for the run of products that use it in turn.
+	for t0 := 0; t0 < len(s.aOff); {
+		t1 := t0 + 1
+		for t1 < len(s.aOff) && s.bIdx[t1] == s.bIdx[t0] {
+			t1++
 		}
-		c := out[t*s.m*s.n : (t+1)*s.m*s.n]
-		for i0 := 0; i0 < s.m; i0 += s.g.MC {
-			rows := min(s.g.MC, s.m-i0)
-			s.g.Rows(a[off:], pb, c, s.n, i0, rows, pa)
-			if s.epi != nil {
-				s.epi.Apply(c[i0*s.n:(i0+rows)*s.n], t*s.m*s.n+i0*s.n, b)
-			}
-		}
+		s.g.Kernel.PackB(b[s.pb], b[s.b][s.bIdx[t0]*s.bSize:], s.k, s.n, s.ldb, s.transB)
+		t.run(s, t0*bands, t1*bands, s.helpers, b, b[s.scratch])
+		t0 = t1
+	}
+}
+
+func (s *matmulStep) unit(b [][]float32, scratch []float32, u int) {
+	t, i0 := u/s.g.Bands(), u%s.g.Bands()*s.g.MC
+	pb := b[s.pb]
+	if !s.packRun {
+		pb = pb[s.bIdx[t]*s.packed : (s.bIdx[t]+1)*s.packed]
+	}
+	rows := min(s.g.MC, s.m-i0)
+	c := b[s.out][t*s.m*s.n : (t+1)*s.m*s.n]
+	s.g.Rows(b[s.a][s.aOff[t]:], pb, c, s.n, i0, rows, scratch)
+	if s.epi != nil {
+		s.epi.Apply(c[i0*s.n:(i0+rows)*s.n], t*s.m*s.n+i0*s.n, b)
 	}
 }

@@ -7,12 +7,19 @@
 //
 //   - im2col + GEMM: the rows of the im2col matrix (one per output pixel, one
 //     column per kernel tap and input channel) are gathered straight into the
-//     GEMM's packed A panels, a block at a time, so the matrix never exists
-//     whole; the weights are packed once as the GEMM's B. A 1×1, stride-1,
-//     unpadded conv reads the image itself as A: a plain GEMM.
+//     GEMM's block of A, a block at a time, so the matrix never exists whole;
+//     the weights are packed once as the GEMM's B. In NHWC a pixel's taps
+//     along a kernel row are contiguous, so a row of im2col is a few copies.
+//     A 1×1, stride-1, unpadded conv reads the image itself as A: a plain
+//     GEMM. The GEMM kernel (generic, AVX2, NEON) is the plan's.
 //   - direct: a loop over output pixels and taps on the HWIO weights, for
 //     grouped convs whose per-group products are too narrow for the GEMM
 //     (depthwise convs).
+//
+// Run's work is cut into units (bands of output rows) that RunUnit computes
+// independently, each with its own scratch, so a plan can spread them over
+// threads; a unit's results do not depend on which thread computes it or on
+// what the others do.
 //
 // Sums are accumulated in float32 (see package gemm for the bound); the
 // direct loop sums in tap order, within about K·2⁻²⁴ of Σ|x·w| for K = taps ×
@@ -44,8 +51,8 @@ type Conv struct {
 	OH, OW   int
 	cpg, opg int // input and output channels per group
 	k        int // GEMM inner dimension: KH·KW·cpg
-	direct   bool
-	plain    bool // a 1×1 stride-1 unpadded conv: A is the image
+	algo     Algorithm
+	gemm     *gemm.Kernel
 	blk      gemm.Blocking
 	packed   int // packed weights per group
 	band     int // output pixels computed before the epilogue runs
@@ -54,30 +61,70 @@ type Conv struct {
 	pool     *pool.Window
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
+	units    int
 }
 
 // bandBytes bounds a band of output rows: small enough to stay in L2 while
 // the epilogue and the pool read it back.
 const bandBytes = 64 << 10
 
-// New compiles a convolution. epilogue, if not nil, runs on each output
-// element (its shape is the conv output's, [N, OH, OW, CO]); pool, if not
-// nil, is a max pool over the conv output, which is then what Run writes.
-func New(s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
-	c := &Conv{Shape: s, epilogue: epilogue, pool: mp}
+// Algorithm is how a convolution is computed.
+type Algorithm uint8
+
+const (
+	// Im2col gathers im2col rows into the GEMM's blocks of A.
+	Im2col Algorithm = iota
+	// Plain reads the image as A: a 1×1, stride-1, unpadded conv.
+	Plain
+	// Direct loops over taps on the HWIO weights.
+	Direct
+)
+
+var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct"}
+
+func (a Algorithm) String() string { return algorithmNames[a] }
+
+// Choose picks the algorithm for a shape: Plain where it applies, Direct for
+// grouped convs with fewer than 4 input or output channels per group, Im2col
+// otherwise. Each group's GEMM is a sliver of a micro-tile and a call per
+// group and band: BenchmarkAlgorithms (Zen 3) has the direct loop 7× faster
+// on a depthwise conv and even at 2 channels per group, the GEMM 2.7× faster
+// at 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
+func Choose(s Shape) Algorithm {
+	cpg, opg := s.C/s.Groups, s.CO/s.Groups
+	switch {
+	case s.Groups > 1 && min(cpg, opg) < 4:
+		return Direct
+	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
+		return Plain
+	}
+	return Im2col
+}
+
+// New compiles a convolution computed by algorithm Choose(s) with the GEMM
+// kernel kn. epilogue, if not nil, runs on each output element (its shape is
+// the conv output's, [N, OH, OW, CO]); pool, if not nil, is a max pool over
+// the conv output, which is then what Run writes.
+func New(kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
+	return NewWith(Choose(s), kn, s, epilogue, mp)
+}
+
+// NewWith is New with the algorithm given, which must apply to s (Plain only
+// to 1×1, stride-1, unpadded convs).
+func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
+	c := &Conv{Shape: s, algo: algo, gemm: kn, epilogue: epilogue, pool: mp}
 	c.OH = (s.H+s.Pads[0]+s.Pads[1]-((s.KH-1)*s.Dilation[0]+1))/s.Stride[0] + 1
 	c.OW = (s.W+s.Pads[2]+s.Pads[3]-((s.KW-1)*s.Dilation[1]+1))/s.Stride[1] + 1
 	c.cpg, c.opg = s.C/s.Groups, s.CO/s.Groups
 	c.k = s.KH * s.KW * c.cpg
-	c.direct = s.Groups > 1 && min(c.cpg, c.opg) < 4
-	c.plain = s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{} && c.OH == s.H && c.OW == s.W
 	m := s.N * c.OH * c.OW
-	c.blk = gemm.Block(m, c.opg, c.k)
+	c.blk = kn.Block(m, c.opg, c.k)
 	c.band = c.blk.MC
-	if c.direct {
+	if algo == Direct {
 		c.band = max(1, bandBytes/4/max(s.CO, 1))
 	}
-	c.packed = gemm.PackedSize(c.k, c.opg)
+	c.packed = kn.PackedSize(c.k, c.opg)
+	c.units = (m + c.band - 1) / c.band
 	if mp != nil {
 		rowFloats := c.OW * s.CO
 		span := func(rows int) int { return (rows-1)*mp.SH + (mp.KH-1)*mp.DH + 1 }
@@ -86,21 +133,13 @@ func New(s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
 			c.poolRows++
 		}
 		c.bandBuf = min(span(c.poolRows), c.OH) * rowFloats
+		c.units = s.N * ((mp.OH + c.poolRows - 1) / c.poolRows)
 	}
 	return c
 }
 
-// Algorithm names the algorithm New chose: "gemm" (a 1×1 conv read as a
-// matrix), "im2col+gemm" or "direct".
-func (c *Conv) Algorithm() string {
-	switch {
-	case c.direct:
-		return "direct"
-	case c.plain:
-		return "gemm"
-	}
-	return "im2col+gemm"
-}
+// Algorithm is the algorithm the conv runs.
+func (c *Conv) Algorithm() Algorithm { return c.algo }
 
 // OutSize is the number of floats Run writes: the pooled output if there is
 // a pool, else the conv output.
@@ -113,7 +152,7 @@ func (c *Conv) OutSize() int {
 
 // PackedSize is the length of the weights packed by PackWeights.
 func (c *Conv) PackedSize() int {
-	if c.direct {
+	if c.algo == Direct {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
 	return c.Groups * c.packed
@@ -122,20 +161,20 @@ func (c *Conv) PackedSize() int {
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one
 // matrix of [KH·KW·cpg, opg] per group, or unchanged for the direct loop.
 func (c *Conv) PackWeights(dst, k []float32) {
-	if c.direct {
+	if c.algo == Direct {
 		copy(dst, k)
 		return
 	}
 	for g := range c.Groups {
-		gemm.PackB(dst[g*c.packed:(g+1)*c.packed], k[g*c.opg:], c.k, c.opg, c.CO, false)
+		c.gemm.PackB(dst[g*c.packed:(g+1)*c.packed], k[g*c.opg:], c.k, c.opg, c.CO, false)
 	}
 }
 
-// ScratchSize is the scratch Run needs: packed A panels, and a band of conv
-// rows when pooling.
+// ScratchSize is the scratch Run and RunUnit need: a block of A, and a band
+// of conv rows when pooling.
 func (c *Conv) ScratchSize() int {
 	n := c.bandBuf
-	if !c.direct {
+	if c.algo != Direct {
 		n += c.blk.ScratchSize()
 	}
 	return n
@@ -147,39 +186,46 @@ func (c *Conv) ScratchSize() int {
 //
 // g = o/opg, cells outside x being zero; then conv = epilogue(conv) element by
 // element; out = conv, or max-pooled conv when there is a pool. operands are
-// the epilogue's.
+// the epilogue's. Run is RunUnit over every unit in turn.
 func (c *Conv) Run(x, w, out, scratch []float32, operands [][]float32) {
+	for u := range c.units {
+		c.RunUnit(x, w, out, scratch, operands, u)
+	}
+}
+
+// Units is the number of units Run's work is cut into.
+func (c *Conv) Units() int { return c.units }
+
+// RunUnit computes unit u of Run: a band of output pixels, or of pooled rows
+// of one image when there is a pool. Units write disjoint parts of out, and
+// may run at once if each has its own scratch (ScratchSize floats).
+func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int) {
 	pa := scratch[:c.ScratchSize()-c.bandBuf]
 	if c.pool == nil {
-		m := c.N * c.OH * c.OW
-		for r0 := 0; r0 < m; r0 += c.band {
-			rows := min(c.band, m-r0)
-			c.finish(x, w, out[r0*c.CO:(r0+rows)*c.CO], r0, pa, operands)
-		}
+		r0 := u * c.band
+		rows := min(c.band, c.N*c.OH*c.OW-r0)
+		c.finish(x, w, out[r0*c.CO:(r0+rows)*c.CO], r0, pa, operands)
 		return
 	}
-	buf := scratch[len(pa):]
-	per := c.pool.OH * c.pool.OW * c.CO
-	for b := range c.N {
-		for py0 := 0; py0 < c.pool.OH; py0 += c.poolRows {
-			py1 := min(py0+c.poolRows, c.pool.OH)
-			lo, hi := c.pool.InputRows(py0, py1)
-			r0, rows := (b*c.OH+lo)*c.OW, (hi-lo)*c.OW
-			band := buf[:rows*c.CO]
-			for s := 0; s < rows; s += c.band {
-				n := min(c.band, rows-s)
-				c.finish(x, w, band[s*c.CO:(s+n)*c.CO], r0+s, pa, operands)
-			}
-			c.pool.MaxRows(band, lo, out[b*per:(b+1)*per], py0, py1)
-		}
+	per := (c.pool.OH + c.poolRows - 1) / c.poolRows
+	b, py0 := u/per, u%per*c.poolRows
+	py1 := min(py0+c.poolRows, c.pool.OH)
+	lo, hi := c.pool.InputRows(py0, py1)
+	r0, rows := (b*c.OH+lo)*c.OW, (hi-lo)*c.OW
+	band := scratch[len(pa):][:rows*c.CO]
+	for s := 0; s < rows; s += c.band {
+		n := min(c.band, rows-s)
+		c.finish(x, w, band[s*c.CO:(s+n)*c.CO], r0+s, pa, operands)
 	}
+	pooled := c.pool.OH * c.pool.OW * c.CO
+	c.pool.MaxRows(band, lo, out[b*pooled:(b+1)*pooled], py0, py1)
 }
 
 // finish computes output pixels r0.. into dst, len(dst)/CO of them, and runs
 // the epilogue over them.
 func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]float32) {
 	rows := len(dst) / c.CO
-	if c.direct {
+	if c.algo == Direct {
 		c.directRows(x, w, dst, r0, rows)
 	} else {
 		c.gemmRows(x, w, dst, r0, rows, pa)
@@ -190,53 +236,116 @@ func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]fl
 }
 
 // gemmRows computes pixels r0..r0+rows-1 (rows ≤ MC) as a GEMM per group.
-func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, pa []float32) {
+func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32) {
+	pa, tmp := scratch[:c.blk.MC*c.blk.KC], scratch[c.blk.MC*c.blk.KC:c.blk.ScratchSize()]
 	for g := range c.Groups {
 		pb := w[g*c.packed : (g+1)*c.packed]
 		for p0 := 0; p0 < c.k; p0 += c.blk.KC {
 			kc := min(c.blk.KC, c.k-p0)
-			if c.plain {
+			a := pa
+			switch {
+			case c.algo == Plain && kc == c.C:
+				// The pixels' channels are the rows of A, already a block.
+				a = x[r0*c.C : (r0+rows)*c.C]
+			case c.algo == Plain:
 				gemm.PackA(pa, x[g*c.cpg:], c.C, false, r0, rows, p0, kc)
-			} else {
+			default:
 				c.packA(pa, x, g, r0, rows, p0, kc)
 			}
-			gemm.Multiply(rows, c.opg, kc, pa, pb, c.k, p0, dst[g*c.opg:], c.CO, p0 > 0)
+			c.gemm.Multiply(rows, c.opg, kc, a, pb, c.k, p0, dst[g*c.opg:], c.CO, p0 > 0, tmp)
 		}
 	}
 }
 
 // packA gathers rows r0..r0+rows-1, columns p0..p0+kc-1 of group g's im2col
-// matrix into packed A panels laid out as gemm.PackA lays them:
+// matrix into dst as gemm.PackA lays out a block of A (row-major, leading
+// dimension kc):
 //
 //	A[r][(ky*KW+kx)*cpg+i] = x[b, oy*SH-top+ky*DH, ox*SW-left+kx*DW, g*cpg+i],
 //
-// r the pixel (b, oy, ox), zero outside x.
+// r the pixel (b, oy, ox), zero outside x. Without groups or horizontal
+// dilation, the taps of a kernel row are one run of memory. A pixel whose
+// taps all lie inside x copies the same runs from its own corner of x, so
+// they are worked out once per block (segments) and each such row is a few
+// copies; rows at the border go tap by tap. Pixels are stepped through, not
+// divided out: a division costs more than copying a short run.
 func (c *Conv) packA(dst, x []float32, g, r0, rows, p0, kc int) {
-	const mr = gemm.MR
-	for r := 0; r < rows; r += mr {
-		panel := dst[r*kc : (r+mr)*kc]
-		for t := range min(mr, rows-r) {
-			pix := r0 + r + t
-			b, oy, ox := pix/(c.OH*c.OW), pix/c.OW%c.OH, pix%c.OW
-			y0, x0 := oy*c.Stride[0]-c.Pads[0], ox*c.Stride[1]-c.Pads[2]
-			img := x[b*c.H*c.W*c.C:]
-			tap, i := p0/c.cpg, p0%c.cpg
-			for p := 0; p < kc; tap, i = tap+1, 0 {
-				n := min(c.cpg-i, kc-p)
-				iy, ix := y0+tap/c.KW*c.Dilation[0], x0+tap%c.KW*c.Dilation[1]
-				if iy < 0 || iy >= c.H || ix < 0 || ix >= c.W {
-					for q := range n {
-						panel[(p+q)*mr+t] = 0
-					}
-				} else {
-					at := (iy*c.W+ix)*c.C + g*c.cpg + i
-					for q, v := range img[at : at+n] {
-						panel[(p+q)*mr+t] = v
-					}
-				}
-				p += n
+	// Locals, not fields: the compiler keeps them in registers.
+	h, w, ch, kh, kw := c.H, c.W, c.C, c.KH, c.KW
+	oh, ow, sh, sw, dh, dw := c.OH, c.OW, c.Stride[0], c.Stride[1], c.Dilation[0], c.Dilation[1]
+	var segs [16]segment
+	n := c.segments(segs[:], g, p0, kc)
+	b, oy, ox := r0/(oh*ow), r0/ow%oh, r0%ow
+	for t := range rows {
+		y0, x0 := oy*sh-c.Pads[0], ox*sw-c.Pads[2]
+		img := x[b*h*w*ch:]
+		row := dst[t*kc : (t+1)*kc]
+		if n > 0 && y0 >= 0 && y0+(kh-1)*dh < h && x0 >= 0 && x0+(kw-1)*dw < w {
+			corner := img[(y0*w+x0)*ch:]
+			for _, s := range segs[:n] {
+				copy(row[s.to:s.to+s.n], corner[s.from:])
+			}
+		} else {
+			c.gatherRow(row, img, g, y0, x0, p0)
+		}
+		if ox++; ox == ow {
+			if ox, oy = 0, oy+1; oy == oh {
+				oy, b = 0, b+1
 			}
 		}
+	}
+}
+
+// segment is a run of an im2col row within a block: n floats to row[to:]
+// from the pixel's corner of x (its top left tap, channel 0) plus from.
+type segment struct{ to, from, n int }
+
+// segments fills segs with the runs of columns p0..p0+kc-1 of group g's
+// im2col rows for a pixel whose taps all lie inside x, and returns how many,
+// or 0 if they do not fit.
+func (c *Conv) segments(segs []segment, g, p0, kc int) int {
+	runs := c.Groups == 1 && c.Dilation[1] == 1
+	tap, i := p0/c.cpg, p0%c.cpg
+	n := 0
+	for p := 0; p < kc; n++ {
+		if n == len(segs) {
+			return 0
+		}
+		ky, kx := tap/c.KW, tap%c.KW
+		taps := 1
+		if runs {
+			taps = c.KW - kx
+		}
+		m := min(taps*c.cpg-i, kc-p)
+		segs[n] = segment{to: p, from: (ky*c.Dilation[0]*c.W+kx*c.Dilation[1])*c.C + g*c.cpg + i, n: m}
+		p, tap, i = p+m, tap+taps, 0
+	}
+	return n
+}
+
+// gatherRow fills row, columns p0.. of group g's im2col row for the pixel
+// whose top left tap is (y0, x0), tap by tap, zero outside img.
+func (c *Conv) gatherRow(row, img []float32, g, y0, x0, p0 int) {
+	runs := c.Groups == 1 && c.Dilation[1] == 1
+	tap, i := p0/c.cpg, p0%c.cpg
+	for p := 0; p < len(row); {
+		ky, kx := tap/c.KW, tap%c.KW
+		iy, ix := y0+ky*c.Dilation[0], x0+kx*c.Dilation[1]
+		taps := 1
+		if iy < 0 || iy >= c.H || ix < 0 || ix >= c.W {
+			n := min(c.cpg-i, len(row)-p)
+			clear(row[p : p+n])
+			p += n
+		} else {
+			if runs {
+				taps = min(c.KW-kx, c.W-ix)
+			}
+			n := min(taps*c.cpg-i, len(row)-p)
+			at := (iy*c.W+ix)*c.C + g*c.cpg + i
+			copy(row[p:p+n], img[at:at+n])
+			p += n
+		}
+		tap, i = tap+taps, 0
 	}
 }
 

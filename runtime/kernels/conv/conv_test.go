@@ -5,8 +5,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/tensor"
@@ -51,9 +55,9 @@ func cases() []convCase {
 	return cs
 }
 
-func compile(tc convCase, n int, epi *eltwise.Chain, mp *pool.Window) *Conv {
+func compile(kn *gemm.Kernel, tc convCase, n int, epi *eltwise.Chain, mp *pool.Window) *Conv {
 	a := tc.attrs()
-	return New(Shape{N: n, H: tc.h, W: tc.w, C: tc.c, KH: tc.kh, KW: tc.kw, CO: tc.co,
+	return New(kn, Shape{N: n, H: tc.h, W: tc.w, C: tc.c, KH: tc.kh, KW: tc.kw, CO: tc.co,
 		Stride: tc.stride, Dilation: tc.dilation, Pads: a.PadsFor(tc.h, tc.w, tc.kh, tc.kw), Groups: tc.groups}, epi, mp)
 }
 
@@ -72,8 +76,60 @@ func TestConvMatchesReference(t *testing.T) {
 		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
 		attrs := tc.attrs()
 		want := kerneltest.Ref(t, ir.OpConv2D, &attrs, x, k)
-		kerneltest.Close(t, run(compile(tc, 2, nil, nil), x, k, nil), want, tol, "%v", tc)
+		for _, kn := range gemm.Kernels() {
+			kerneltest.Close(t, run(compile(kn, tc, 2, nil, nil), x, k, nil), want, tol, "%s %v", kn.Set, tc)
+		}
 	}
+}
+
+// Every GEMM kernel this machine runs, through the convolution, against the
+// generic one: the same bound as for the GEMM (see package gemm's tests).
+func TestKernelsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	generic := gemm.For(cpu.Generic)
+	for _, tc := range cases() {
+		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
+		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
+		want := run(compile(generic, tc, 2, nil, nil), x, k, nil)
+		for _, kn := range gemm.Kernels() {
+			if e := kerneltest.Err(run(compile(kn, tc, 2, nil, nil), x, k, nil), want); e > tol {
+				t.Errorf("%s %v: error %.3g against generic > %.3g", kn.Set, tc, e, tol)
+			}
+		}
+	}
+}
+
+// Units computed in any order, each with its own scratch, give what Run
+// gives, bit for bit: what lets a plan spread them over threads.
+func TestUnitsIndependent(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	tc := convCase{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1}
+	x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
+	k := kerneltest.Random(r, tc.kh, tc.kw, tc.c, tc.co)
+	mp := new(pool.NewWindow(17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	for _, kn := range gemm.Kernels() {
+		for _, p := range []*pool.Window{nil, mp} {
+			c := compile(kn, tc, 3, nil, p)
+			want := run(c, x, k, nil)
+			w := make([]float32, c.PackedSize())
+			c.PackWeights(w, k.Data)
+			got := make([]float32, c.OutSize())
+			require.Greater(t, c.Units(), 2)
+			for u := c.Units() - 1; u >= 0; u-- {
+				scratch := make([]float32, c.ScratchSize())
+				c.RunUnit(x.Data, w, got, scratch, nil, u)
+			}
+			require.Equal(t, want, got, "%s pool %v", kn.Set, p != nil)
+		}
+	}
+}
+
+// TestRequire fails a CI run with MDLC_REQUIRE=avx2 or neon unless a plan's
+// convolutions would use that GEMM kernel.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	require.NoError(t, cpu.Require(gemm.For(s).Set))
 }
 
 // Conv + bias + relu, then a max pool that overlaps or not, against the
@@ -99,23 +155,80 @@ func TestFusedConvMatchesReference(t *testing.T) {
 		chain := ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}}
 		want := kerneltest.Ref(t, ir.OpFusedConv2D, &ir.FusedConvAttrs{Conv: a, Epilogue: chain, Pool: p}, x, k, bias)
 
-		epi := eltwise.NewChain([]int{2, oh, ow, tc.co}, []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}, {Kind: eltwise.Relu}})
 		var mp *pool.Window
 		if p != nil {
 			pw := *p
 			mp = new(pool.NewWindow(oh, ow, tc.co, pw.Size[0], pw.Size[1], pw.Stride, pw.Dilation, pw.PadsFor(oh, ow, pw.Size[0], pw.Size[1])))
 		}
-		got := run(compile(tc, 2, epi, mp), x, k, [][]float32{x.Data, k.Data, bias.Data})
-		kerneltest.Close(t, got, want, tol, "%v pool %v", tc, p)
+		for _, kn := range gemm.Kernels() {
+			epi := eltwise.NewChain(kn.Set, []int{2, oh, ow, tc.co}, []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}, {Kind: eltwise.Relu}})
+			got := run(compile(kn, tc, 2, epi, mp), x, k, [][]float32{x.Data, k.Data, bias.Data})
+			kerneltest.Close(t, got, want, tol, "%s %v pool %v", kn.Set, tc, p)
+		}
 	}
 }
 
 func TestRunDoesNotAllocate(t *testing.T) {
 	tc := cases()[3]
-	c := compile(tc, 2, nil, nil)
-	x, w := make([]float32, 2*tc.h*tc.w*tc.c), make([]float32, c.PackedSize())
-	out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-	if allocs := testing.AllocsPerRun(10, func() { c.Run(x, w, out, scratch, nil) }); allocs != 0 {
-		t.Errorf("%v allocations per run", allocs)
+	for _, kn := range gemm.Kernels() {
+		c := compile(kn, tc, 2, nil, nil)
+		x, w := make([]float32, 2*tc.h*tc.w*tc.c), make([]float32, c.PackedSize())
+		out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+		if allocs := testing.AllocsPerRun(10, func() { c.Run(x, w, out, scratch, nil) }); allocs != 0 {
+			t.Errorf("%s: %v allocations per run", kn.Set, allocs)
+		}
+	}
+}
+
+// BenchmarkAlgorithms runs typical shapes with every algorithm that applies
+// and every GEMM kernel this machine runs (batch 1, one thread), in GFLOP/s
+// of useful work: the measurements behind Choose.
+func BenchmarkAlgorithms(b *testing.B) {
+	one := [2]int{1, 1}
+	shapes := []struct {
+		name string
+		s    Shape
+	}{
+		{"cnn224_1", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 32, Stride: one, Dilation: one, Groups: 1}},
+		{"cnn224_2", Shape{N: 1, H: 111, W: 111, C: 32, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Groups: 1}},
+		{"3x3_64", Shape{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"1x1_64_256", Shape{N: 1, H: 56, W: 56, C: 64, KH: 1, KW: 1, CO: 256, Stride: one, Dilation: one, Groups: 1}},
+		{"grouped_cpg8", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 16}},
+		{"grouped_cpg4", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 32}},
+		{"grouped_cpg2", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 64}},
+		{"depthwise", Shape{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 64}},
+	}
+	for _, sh := range shapes {
+		s := sh.s
+		algos := []Algorithm{Im2col, Direct}
+		if s.KH == 1 && s.KW == 1 {
+			algos = append(algos, Plain)
+		}
+		for _, algo := range algos {
+			for _, kn := range gemm.Kernels() {
+				if algo == Direct && kn.Set != cpu.Generic {
+					continue // the direct loop is plain Go whatever the set
+				}
+				name := fmt.Sprintf("%s/%s/%s", sh.name, algo, kn.Set)
+				if algo == Choose(s) {
+					name += "(chosen)"
+				}
+				b.Run(name, func(b *testing.B) {
+					c := NewWith(algo, kn, s, nil, nil)
+					// Random operands: memory never written reads as the
+					// kernel's one shared zero page, always in cache.
+					r := rand.New(rand.NewPCG(1, 2))
+					x, k := kerneltest.Random(r, s.N, s.H, s.W, s.C), kerneltest.Random(r, s.KH, s.KW, s.C/s.Groups, s.CO)
+					w := make([]float32, c.PackedSize())
+					c.PackWeights(w, k.Data)
+					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+					for b.Loop() {
+						c.Run(x.Data, w, out, scratch, nil)
+					}
+					flops := 2 * float64(c.OutSize()) * float64(s.KH*s.KW*s.C/s.Groups)
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
 	}
 }

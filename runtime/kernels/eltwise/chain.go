@@ -3,15 +3,51 @@
 // the unfused unary and binary ops, the optimiser's elementwise chains and the
 // epilogues of fused conv2d and matmul; and batchnorm.
 //
-// Numerics: binary operators are single float32 operations, exactly the
-// reference's. The transcendental functions (sigmoid, tanh, gelu) are
-// evaluated in float64 and rounded once, also as the reference does, so they
-// agree with it to within one rounding. Batchnorm folds its statistics into a
-// per-channel scale and shift, y = x·s + t, which differs from the reference's
-// (x-μ)/√(σ²+ε)·γ + β by a few float32 roundings of |x·s| + |t|.
+// Kernel sets: every step runs a function of the set (cpu.Set) the chain was
+// built for, chosen once by NewChain: the generic Go loops (funcs.go), or
+// AVX2+FMA or NEON assembly generated from runtime/kernels/_asm/eltwise.
+//
+// Numerics: binary operators, loads, relu and leaky_relu are single float32
+// operations in every set, exactly the reference's. The generic
+// transcendental functions (sigmoid, tanh, gelu) are evaluated in float64 and
+// rounded once, as the reference does, so they agree with it to within one
+// rounding. The assembly ones compute in float32 with FMAs: e^x by range
+// reduction and a degree-6 minimax polynomial (within 1 ulp); sigmoid as
+// e/(1+e) or 1/(1+e) with e = e^-|x|; tanh by an odd polynomial below 0.7 and
+// 1 - 2/(e^2|x|+1) above; gelu's Φ through erfc(|x|/√2) = e^(-x²/2)·t·P(t),
+// t = 1/(1+p|x|), so that the tail below zero keeps its relative accuracy
+// (1+erf would cancel; Abramowitz-Stegun 7.1.26, good to 1.4e-7 absolutely,
+// is off by 7e-4 relatively at x = -4.2 and 5% at -14.5); P has degree 8 and
+// p = 0.375/√2, fitted for relative error; gelu_tanh as x·sigmoid(2u). AVX2 and
+// NEON run the same operations, so they give the same bits. Against float64
+// math, over every 97th float32 in [-20, 20] and the edges
+// (accuracy_test.go; its bounds are these plus about 20%):
+//
+//	            max relative error              max absolute error
+//	sigmoid     1.7e-7 (2.3 ulp)                8.9e-8
+//	tanh        1.0e-7 (1.1 ulp)                6.3e-8
+//	gelu        4.4e-7 (7.1 ulp)                3.8e-7
+//	gelu_tanh   7.8e-7 for x >= -3; below,      5.2e-7
+//	            2.9e-7·|u|, from the float32 rounding of u =
+//	            √(2/π)(x+0.044715x³) itself (1.3e-5 at x = -10,
+//	            where gelu_tanh is -2e-38)
+//
+// Relative errors count results of magnitude at least 2⁻¹²⁶; those below
+// are within 2⁻¹⁴⁹ (gelu 2⁻¹⁴⁸, gelu_tanh 2e-43) of the exact value, down to
+// 0. NaN gives NaN; ±Inf give what the reference's formulas give: the limits
+// (sigmoid 0 and 1, tanh ±1, gelu and gelu_tanh +Inf at +Inf) and NaN for
+// gelu and gelu_tanh at -Inf.
+//
+// Batchnorm folds its statistics into a per-channel scale and shift,
+// y = x·s + t, which differs from the reference's (x-μ)/√(σ²+ε)·γ + β by a
+// few float32 roundings of |x·s| + |t|.
 //
 // Nothing here allocates.
 package eltwise
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+//go:generate go -C ../_asm run ./eltwise -out ../eltwise/eltwise_amd64.s -stubs ../eltwise/eltwise_amd64.go -pkg eltwise -neon ../eltwise/eltwise_arm64
 
 // Kind is what one step of a chain does to the running value v.
 type Kind uint8
@@ -30,6 +66,8 @@ const (
 	Tanh
 	Gelu     // exact, with erf
 	GeluTanh // the tanh approximation
+
+	kindCount // sentinel
 )
 
 // Binary reports whether the step reads an operand.
@@ -60,14 +98,17 @@ type Chain struct {
 }
 
 type compiled struct {
-	kind    Kind
 	alpha   float32
 	operand int
-	swapped bool
 	// strides of the operand along the outer axes; step is its stride along
 	// the inner one, 0 (broadcast) or 1.
 	strides []int
 	step    int
+	// The kernel: unary for a unary step; for a binary one, vector over a
+	// slice of the operand, or scalar if it is broadcast along the inner axis.
+	unary  func(v []float32, alpha float32)
+	vector func(v, o []float32)
+	scalar func(v []float32, x float32)
 }
 
 // offset is the operand's offset of the first element of a row.
@@ -84,10 +125,12 @@ func (s *compiled) offset(row int, outer []int) int {
 // the next run starts, so that the run stays in L1.
 const chunk = 1024
 
-// NewChain compiles steps for a tensor of the given shape. Each binary step's
+// NewChain compiles steps for a tensor of the given shape, with the kernels
+// of set (the generic ones if this build has none of it). Each binary step's
 // Shape must broadcast into it (NumPy rules: aligned from the right, each
 // dimension equal or 1).
-func NewChain(shape []int, steps []Step) *Chain {
+func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
+	k := forSet(set)
 	// Right-aligned strides of each binary step's operand, 0 on broadcast axes.
 	full := make([][]int, len(steps))
 	for i, s := range steps {
@@ -130,7 +173,15 @@ func NewChain(shape []int, steps []Step) *Chain {
 	last := len(dims) - 1
 	c := &Chain{outer: dims[:last], inner: dims[last], size: prod(shape)}
 	for i, s := range steps {
-		cs := compiled{kind: s.Kind, alpha: s.Alpha, operand: s.Operand, swapped: s.Swapped}
+		cs := compiled{alpha: s.Alpha, operand: s.Operand}
+		switch {
+		case !s.Kind.Binary():
+			cs.unary = k.unary[s.Kind]
+		case s.Swapped:
+			cs.vector, cs.scalar = k.vectorRev[s.Kind], k.scalarRev[s.Kind]
+		default:
+			cs.vector, cs.scalar = k.vector[s.Kind], k.scalar[s.Kind]
+		}
 		if full[i] != nil {
 			cs.strides, cs.step = st[i][:last], st[i][last]
 		}
@@ -189,16 +240,16 @@ func (c *Chain) Apply(v []float32, e0 int, operands [][]float32) {
 		seg := v[pos-e0 : pos-e0+n]
 		for i := range c.steps {
 			s := &c.steps[i]
-			if !s.kind.Binary() {
-				unary(s.kind, s.alpha, seg)
+			if s.unary != nil {
+				s.unary(seg, s.alpha)
 				continue
 			}
 			off := s.offset(row, c.outer) + col*s.step
 			o := operands[s.operand]
 			if s.step == 0 {
-				binaryScalar(s.kind, s.swapped, seg, o[off])
+				s.scalar(seg, o[off])
 			} else {
-				binary(s.kind, s.swapped, seg, o[off:off+n])
+				s.vector(seg, o[off:off+n])
 			}
 		}
 		pos += n

@@ -2,71 +2,212 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+	"github.com/mdlc/mdlc/runtime/kernels/peak"
 )
 
-// tol bounds the float32 sums against the reference's float64 ones (see the
-// package comment), relative to each result's magnitude plus the rms.
-const tol = 1e-5
+// Tolerances, as kerneltest.Err measures them (relative to each result's
+// magnitude plus the rms). Against the reference's float64 sums (tolRef),
+// float32 chains of K ≤ 600 products of standard normals are off by about
+// sqrt(K)·2⁻²⁴ of the rms, under 2e-6. An assembly kernel against the generic
+// one (tolGeneric): both are that close to the exact sum, FMA chains rounding
+// once per term and the generic's twice, so they differ by at most the sum
+// of the two.
+const (
+	tolRef     = 1e-5
+	tolGeneric = 1e-5
+)
+
+// sizes are the awkward dimensions: around every kernel's MR and NR and the
+// vector widths, and odd.
+var sizes = append(slices.Clone(kerneltest.Sizes), 127)
+
+// product computes op(A)·op(B) with kn, C first filled with garbage that Run
+// must overwrite.
+func product(kn *Kernel, a, b []float32, m, n, k int, tr [2]bool) []float32 {
+	lda, ldb := k, n
+	if tr[0] {
+		lda = m
+	}
+	if tr[1] {
+		ldb = k
+	}
+	pb := make([]float32, kn.PackedSize(k, n))
+	kn.PackB(pb, b, k, n, ldb, tr[1])
+	g := NewMatMul(kn, m, n, k, lda, tr[0])
+	c := make([]float32, m*n)
+	for i := range c {
+		c[i] = 1e30
+	}
+	g.Run(a, pb, c, n, make([]float32, g.ScratchSize()))
+	return c
+}
+
+var transposes = [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
 
 func TestMatMulMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	// K past maxKC exercises accumulation over several blocks.
 	ks := []int{1, 3, 8, 17, 33, 257, 600}
-	for _, m := range kerneltest.Sizes {
-		for _, n := range kerneltest.Sizes {
-			k := ks[(m+n)%len(ks)]
-			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-				name := fmt.Sprintf("%dx%dx%d trans=%v", m, n, k, tr)
-				ash, bsh := []int{m, k}, []int{k, n}
-				if tr[0] {
-					ash = []int{k, m}
+	for _, kn := range Kernels() {
+		for _, m := range kerneltest.Sizes {
+			for _, n := range kerneltest.Sizes {
+				k := ks[(m+n)%len(ks)]
+				for _, tr := range transposes {
+					ash, bsh := []int{m, k}, []int{k, n}
+					if tr[0] {
+						ash = []int{k, m}
+					}
+					if tr[1] {
+						bsh = []int{n, k}
+					}
+					a, b := kerneltest.Random(r, ash...), kerneltest.Random(r, bsh...)
+					want := kerneltest.Ref(t, ir.OpMatMul, &ir.MatMulAttrs{TransA: tr[0], TransB: tr[1]}, a, b)
+					got := product(kn, a.Data, b.Data, m, n, k, tr)
+					kerneltest.Close(t, got, want, tolRef, "%s %dx%dx%d trans=%v", kn.Set, m, n, k, tr)
 				}
-				if tr[1] {
-					bsh = []int{n, k}
-				}
-				a, b := kerneltest.Random(r, ash...), kerneltest.Random(r, bsh...)
-				want := kerneltest.Ref(t, ir.OpMatMul, &ir.MatMulAttrs{TransA: tr[0], TransB: tr[1]}, a, b)
-
-				pb := make([]float32, PackedSize(k, n))
-				PackB(pb, b.Data, k, n, bsh[1], tr[1])
-				g := NewMatMul(m, n, k, ash[1], tr[0])
-				c := make([]float32, m*n)
-				for i := range c {
-					c[i] = 1e30 // Run must overwrite, not accumulate
-				}
-				g.Run(a.Data, pb, c, n, make([]float32, g.ScratchSize()))
-				kerneltest.Close(t, c, want, tol, "%s", name)
 			}
 		}
 	}
 }
 
-func TestMatMulDoesNotAllocate(t *testing.T) {
-	m, n, k := 33, 17, 300
-	g := NewMatMul(m, n, k, k, false)
-	a, pb, c := make([]float32, m*k), make([]float32, PackedSize(k, n)), make([]float32, m*n)
-	scratch := make([]float32, g.ScratchSize())
-	if allocs := testing.AllocsPerRun(10, func() { g.Run(a, pb, c, n, scratch) }); allocs != 0 {
-		t.Errorf("%v allocations per run", allocs)
+// Every kernel this machine runs against the generic one, on every
+// combination of awkward sizes and transposes (crypto/internal/impl style:
+// the test covers whatever the CPU offers).
+func TestKernelsMatchGeneric(t *testing.T) {
+	if len(Kernels()) == 1 {
+		t.Skip("only the generic kernel runs here")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	ks := append(slices.Clone(sizes), 257, 600)
+	for _, m := range sizes {
+		for _, n := range sizes {
+			for _, k := range ks {
+				if k > 127 && (m+n)%5 != 0 {
+					continue // several K blocks, on a sample of shapes
+				}
+				for _, tr := range transposes {
+					a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
+					want := product(genericKernel, a.Data, b.Data, m, n, k, tr)
+					for _, kn := range Kernels()[:len(Kernels())-1] {
+						got := product(kn, a.Data, b.Data, m, n, k, tr)
+						if e := kerneltest.Err(got, want); e > tolGeneric {
+							t.Errorf("%s %dx%dx%d trans=%v: error %.3g against generic > %.3g", kn.Set, m, n, k, tr, e, tolGeneric)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 
-func BenchmarkMatMul(b *testing.B) {
-	for _, s := range [][3]int{{256, 256, 256}, {1024, 64, 288}, {32, 256, 784}} {
-		m, n, k := s[0], s[1], s[2]
-		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
-			g := NewMatMul(m, n, k, k, false)
-			a, pb, c := make([]float32, m*k), make([]float32, PackedSize(k, n)), make([]float32, m*n)
-			scratch := make([]float32, g.ScratchSize())
-			for b.Loop() {
-				g.Run(a, pb, c, n, scratch)
+// An element of C is the same bit for bit wherever its tile lies: rows
+// computed as part of a band starting at row 0, or at row 1, 2, ... (which
+// moves them between full tiles and edge tiles), agree exactly. Plans rely
+// on it to split rows among threads.
+func TestRowsIndependentOfTiling(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 40, 37, 300
+	a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
+	for _, kn := range Kernels() {
+		want := product(kn, a.Data, b.Data, m, n, k, [2]bool{})
+		g := NewMatMul(kn, m, n, k, k, false)
+		pb := make([]float32, kn.PackedSize(k, n))
+		kn.PackB(pb, b.Data, k, n, n, false)
+		scratch := make([]float32, g.ScratchSize())
+		for start := 1; start < 2*kn.MR; start++ {
+			c := make([]float32, m*n)
+			for i0 := start; i0 < m; i0 += g.MC {
+				g.Rows(a.Data, pb, c, n, i0, min(g.MC, m-i0), scratch)
 			}
-			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+			for i := start * n; i < m*n; i++ {
+				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: bands from row %d: C[%d][%d] = %v, want %v", kn.Set, start, i/n, i%n, c[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// Every set cpu.Select can return has its own kernel.
+func TestEverySetHasAKernel(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, s, For(s).Set)
+	}
+	require.Len(t, Kernels(), len(cpu.Available()))
+}
+
+// TestRequire fails a CI run with MDLC_REQUIRE=avx2 or neon unless that
+// kernel is the one a plan would use.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	kn := For(s)
+	t.Logf("kernel %s, %d×%d tile", kn.Set, kn.MR, kn.NR)
+	require.NoError(t, cpu.Require(kn.Set))
+}
+
+func TestMatMulDoesNotAllocate(t *testing.T) {
+	m, n, k := 33, 17, 300
+	for _, kn := range Kernels() {
+		g := NewMatMul(kn, m, n, k, k, false)
+		a, pb, c := make([]float32, m*k), make([]float32, kn.PackedSize(k, n)), make([]float32, m*n)
+		scratch := make([]float32, g.ScratchSize())
+		if allocs := testing.AllocsPerRun(10, func() { g.Run(a, pb, c, n, scratch) }); allocs != 0 {
+			t.Errorf("%s: %v allocations per run", kn.Set, allocs)
+		}
+	}
+}
+
+// BenchmarkMatMul reports GFLOP/s of every kernel on one thread, side by
+// side, for a large square product and the GEMMs of typical convolutions
+// (M output pixels × N output channels × K taps·channels: the seed CNN's two
+// layers at 224×224, a ResNet 3×3 and a 1×1), and the share of the core's FMA
+// peak (package peak) each reaches. The peak is measured just before each
+// run: on a shared or virtual machine it moves (a busy sibling hyperthread
+// halves it).
+func BenchmarkMatMul(b *testing.B) {
+	shapes := []struct {
+		name    string
+		m, n, k int
+	}{
+		{"1024x1024x1024", 1024, 1024, 1024},
+		{"conv224_1", 49284, 32, 27},
+		{"conv224_2", 11881, 64, 288},
+		{"resnet3x3", 3136, 64, 576},
+		{"resnet1x1", 3136, 256, 64},
+	}
+	for _, s := range shapes {
+		for _, kn := range Kernels() {
+			b.Run(fmt.Sprintf("%s/%s", s.name, kn.Set), func(b *testing.B) {
+				m, n, k := s.m, s.n, s.k
+				g := NewMatMul(kn, m, n, k, k, false)
+				// Random operands: memory never written reads as the
+				// kernel's one shared zero page, always in cache.
+				r := rand.New(rand.NewPCG(1, 2))
+				a, bm := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
+				pb, c := make([]float32, kn.PackedSize(k, n)), make([]float32, m*n)
+				kn.PackB(pb, bm.Data, k, n, n, false)
+				scratch := make([]float32, g.ScratchSize())
+				fma := peak.Measure(1, 3, 100*time.Millisecond)
+				for b.Loop() {
+					g.Run(a.Data, pb, c, n, scratch)
+				}
+				gflops := float64(2*m*n*k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+				b.ReportMetric(gflops, "GFLOP/s")
+				b.ReportMetric(fma, "peakGFLOP/s")
+				b.ReportMetric(100*gflops/fma, "%peak")
+			})
+		}
 	}
 }

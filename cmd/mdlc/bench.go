@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/peak"
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Timing settings. A timed run lasts at least minRuns runs so that a median
+// exists however slow the model; the peak is the best of peakTrials trials of
+// peakTrial each (see peak.Measure for why the best).
+const (
+	minRuns    = 5
+	peakTrials = 10
+	peakTrial  = 20 * time.Millisecond
+)
+
+// benchJSON is what `mdlc bench --json` prints for a model. Flops counts the
+// graph as written (ir.Graph.Flops times the batch), so that GFLOP/s compare
+// across optimisation levels and with other runtimes running the same model.
+// PeakGFlops and PeakPct are absent when no peak figure is known.
+type benchJSON struct {
+	Model      string  `json:"model"`
+	Batch      int     `json:"batch"`
+	Threads    int     `json:"threads"`
+	Kernels    string  `json:"kernels"`
+	Warmup     int     `json:"warmup"`
+	Runs       int     `json:"runs"`
+	MedianMs   float64 `json:"median_ms"`
+	MinMs      float64 `json:"min_ms"`
+	Flops      int64   `json:"flops"`
+	GFlops     float64 `json:"gflops"`
+	PeakGFlops float64 `json:"peak_gflops,omitempty"`
+	PeakPct    float64 `json:"peak_pct,omitempty"`
+}
+
+// peakJSON is what `mdlc bench --peak --json` prints: the FMA peak of one
+// thread and of all of them (GOMAXPROCS), and the kernel that measured it.
+type peakJSON struct {
+	Kernel     string  `json:"kernel"`
+	PeakGFlops float64 `json:"peak_gflops"`
+	AllThreads int     `json:"all_threads"`
+	AllGFlops  float64 `json:"peak_gflops_all"`
+}
+
+func runBench(c *cli, args []string) error {
+	fs := c.flags("bench")
+	model := fs.String("model", "", "the model, if the file has several")
+	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
+	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
+	batch := fs.Int("batch", 1, "batch size")
+	threads := fs.Int("threads", 0, "threads a run uses (default: the plan's, GOMAXPROCS)")
+	runs := fs.Int("runs", 0, "time exactly this many runs")
+	timeFor := fs.Duration("time", time.Second, "time runs for this long (at least 5 runs)")
+	warmup := fs.Int("warmup", 3, "untimed runs first")
+	peakGiven := fs.Float64("peak-gflops", 0, "the FMA peak of --threads threads, for % of peak (default: measured)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	peakOnly := fs.Bool("peak", false, "measure this machine's FMA peak instead of a model")
+	files, err := positional(fs, args)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *peakOnly {
+		for name := range set {
+			if name != "peak" && name != "json" {
+				return usageError{fmt.Sprintf("--peak takes no model flags (got --%s)", name)}
+			}
+		}
+		if len(files) != 0 {
+			return usageError{"--peak takes no model file"}
+		}
+		return benchPeak(c, *asJSON)
+	}
+	switch {
+	case len(files) != 1:
+		return usageError{fmt.Sprintf("expected one .mdl file (or --peak), got %d arguments", len(files))}
+	case *batch < 1:
+		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	case set["threads"] && *threads < 1:
+		return usageError{fmt.Sprintf("--threads must be at least 1, got %d", *threads)}
+	case set["runs"] && set["time"]:
+		return usageError{"give --runs or --time, not both"}
+	case set["runs"] && *runs < 1:
+		return usageError{fmt.Sprintf("--runs must be at least 1, got %d", *runs)}
+	case *timeFor <= 0:
+		return usageError{fmt.Sprintf("--time must be positive, got %v", *timeFor)}
+	case *warmup < 0:
+		return usageError{fmt.Sprintf("--warmup must not be negative, got %d", *warmup)}
+	case *peakGiven < 0:
+		return usageError{fmt.Sprintf("--peak-gflops must not be negative, got %g", *peakGiven)}
+	}
+	m, err := c.build(files[0], *model)
+	if err != nil {
+		return err
+	}
+	g := m.Graph
+	env := map[string]int{}
+	switch syms := g.Symbols(); len(syms) {
+	case 0:
+		if set["batch"] {
+			return usageError{fmt.Sprintf("model %s has no batch dimension: its inputs are %s", g.Name, inputNames(g))}
+		}
+	case 1:
+		env[syms[0]] = *batch
+	default:
+		return fmt.Errorf("model %s has the symbolic dimensions %v; mdlc bench binds only the batch size", g.Name, syms)
+	}
+	// Graph FLOPs are per example (the batch dimension as 1).
+	flops := g.Flops()
+	if len(env) == 1 {
+		flops *= int64(*batch)
+	}
+	samples, err := loadInputs(g, nil, *batch, *seed)
+	if err != nil {
+		return err
+	}
+	if _, err := optimise(g, *weightsPath, *seed, ""); err != nil {
+		return err
+	}
+	var opts []plan.Option
+	if *threads > 0 {
+		opts = append(opts, plan.Threads(*threads))
+	}
+	p, err := plan.Build(g, nil, env, opts...)
+	if err != nil {
+		return err
+	}
+	var inputs, outputs [][]float32
+	for _, in := range p.Inputs() {
+		inputs = append(inputs, samples[in.Name].Data)
+	}
+	for _, o := range p.Outputs() {
+		outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
+	}
+	times, err := timeRuns(p, inputs, outputs, *warmup, *runs, *timeFor)
+	if err != nil {
+		return err
+	}
+
+	slices.Sort(times)
+	median := times[len(times)/2]
+	if len(times)%2 == 0 {
+		median = (times[len(times)/2-1] + median) / 2
+	}
+	r := benchJSON{Model: g.Name, Batch: *batch, Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: *warmup, Runs: len(times),
+		MedianMs: ms(median), MinMs: ms(times[0]), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
+	switch {
+	case *peakGiven > 0:
+		r.PeakGFlops = *peakGiven
+	case peak.Asm():
+		// Scalar Go's rate is no machine's peak: only assembly measures one.
+		r.PeakGFlops = peak.Measure(r.Threads, peakTrials, peakTrial)
+	}
+	if r.PeakGFlops > 0 {
+		r.PeakPct = 100 * r.GFlops / r.PeakGFlops
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(c.stdout, "%s, batch %d, %s, %s kernels\n", r.Model, r.Batch, plural(r.Threads, "thread"), r.Kernels)
+	fmt.Fprintf(c.stdout, "runs:   %d (after %d warm-up)\n", r.Runs, r.Warmup)
+	fmt.Fprintf(c.stdout, "median: %.3f ms\n", r.MedianMs)
+	fmt.Fprintf(c.stdout, "min:    %.3f ms\n", r.MinMs)
+	fmt.Fprintf(c.stdout, "speed:  %.2f GFLOP/s (%.4g GFLOP a run)\n", r.GFlops, float64(r.Flops)/1e9)
+	if r.PeakGFlops > 0 {
+		fmt.Fprintf(c.stdout, "peak:   %.1f%% of %.1f GFLOP/s (FMA peak of %s)\n", r.PeakPct, r.PeakGFlops, plural(r.Threads, "thread"))
+	} else {
+		fmt.Fprintln(c.stdout, "peak:   unknown (the generic kernel set measures no peak; give --peak-gflops)")
+	}
+	return nil
+}
+
+// timeRuns runs p warmup times, then times each run: exactly runs of them,
+// or, if runs is 0, as many as fit in d (at least minRuns).
+func timeRuns(p *plan.Plan, inputs, outputs [][]float32, warmup, runs int, d time.Duration) ([]time.Duration, error) {
+	a := p.NewArena()
+	defer a.Close()
+	for range warmup {
+		if err := p.Run(a, inputs, outputs); err != nil {
+			return nil, err
+		}
+	}
+	times := make([]time.Duration, 0, max(runs, 1024))
+	start := time.Now()
+	for runs > 0 && len(times) < runs || runs == 0 && (len(times) < minRuns || time.Since(start) < d) {
+		t0 := time.Now()
+		if err := p.Run(a, inputs, outputs); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t0))
+	}
+	return times, nil
+}
+
+// benchPeak prints the FMA peak of one thread and of GOMAXPROCS threads.
+func benchPeak(c *cli, asJSON bool) error {
+	// The kernel follows MDLC_KERNELS, which must then name a set that exists.
+	if _, err := cpu.Select(); err != nil {
+		return err
+	}
+	r := peakJSON{Kernel: peak.Kernel(), AllThreads: runtime.GOMAXPROCS(0)}
+	r.PeakGFlops = peak.Measure(1, peakTrials, peakTrial)
+	r.AllGFlops = r.PeakGFlops
+	if r.AllThreads > 1 {
+		r.AllGFlops = peak.Measure(r.AllThreads, peakTrials, peakTrial)
+	}
+	if asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(c.stdout, "FMA peak, %s kernel, best of %d trials:\n", r.Kernel, peakTrials)
+	fmt.Fprintf(c.stdout, "  %-10s %7.1f GFLOP/s\n", "1 thread", r.PeakGFlops)
+	fmt.Fprintf(c.stdout, "  %-10s %7.1f GFLOP/s\n", plural(r.AllThreads, "thread"), r.AllGFlops)
+	if !peak.Asm() {
+		fmt.Fprintln(c.stdout, "(scalar Go, the generic kernel set: not the machine's peak)")
+	}
+	return nil
+}
+
+// positional parses flags placed anywhere among args, as parse does, and
+// returns the other arguments: bench takes one file, or none with --peak.
+func positional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError{"help requested"}
+			}
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", what)
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

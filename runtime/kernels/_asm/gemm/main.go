@@ -1,0 +1,193 @@
+// Command gemm generates the GEMM micro-kernels of package
+// runtime/kernels/gemm: the AVX2+FMA ones with avo (gemm_amd64.s and their
+// Go declarations), and the NEON ones with the small emitter in neon.go
+// (gemm_arm64.s and its declarations), because avo writes only amd64.
+//
+// Run it from runtime/kernels/_asm, as the go:generate line in package gemm
+// does:
+//
+//	go run ./gemm -out ../gemm/gemm_amd64.s -stubs ../gemm/gemm_amd64.go -pkg gemm -neon ../gemm/gemm_arm64
+//
+// The output depends only on these arguments, so CI regenerates it and fails
+// on any difference from the committed files.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+var neonOut = flag.String("neon", "", "write the NEON kernels to `prefix`.s and their declarations to prefix.go")
+
+// mr×nr is the AVX2 micro-tile: 6 rows of 16 columns is 12 YMM accumulators,
+// which with the two B vectors and one broadcast A value leaves one of the 16
+// YMM registers spare. Each k step is 2 loads and 6 broadcasts for 12 FMAs:
+// the FMA units, not the load ports, set the pace.
+const (
+	mr     = 6
+	nr     = 16
+	unroll = 4 // k steps per loop iteration
+)
+
+func main() {
+	flag.Parse()
+	ConstraintExpr("amd64,!purego")
+	for r := mr; r >= 1; r-- {
+		tile(r)
+	}
+	Generate()
+	if *neonOut != "" {
+		if err := writeNEON(*neonOut); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// reference is the Go loop each kernel implements, for its doc comment.
+func reference(name string, rows, cols int) []string {
+	return []string{
+		fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A, kc apart, and", name, rows, cols, rows),
+		fmt.Sprintf("a B panel %d wide (rows p at b[p*%d:]): each sum is one chain of fused", cols, cols),
+		"multiply-adds in k order, started from zero, then added to C if acc:",
+		"",
+		fmt.Sprintf("\tfor i := range %d {", rows),
+		fmt.Sprintf("\t\tfor j := range %d {", cols),
+		"\t\t\tvar s float32",
+		"\t\t\tfor p := range kc {",
+		fmt.Sprintf("\t\t\t\ts = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*%d+j]), float64(s)))", cols),
+		"\t\t\t}",
+		"\t\t\tif acc {",
+		"\t\t\t\ts += c[i*ldc+j]",
+		"\t\t\t}",
+		"\t\t\tc[i*ldc+j] = s",
+		"\t\t}",
+		"\t}",
+		"",
+		"(The float64 FMA rounds twice where VFMADD231PS rounds once; the two",
+		"differ only in the last bit, and rarely.)",
+	}
+}
+
+// tile generates tile<r>x16, an r×16 tile for 1 ≤ r ≤ 6.
+func tile(r int) {
+	name := fmt.Sprintf("tile%dx%d", r, nr)
+	TEXT(name, NOSPLIT, "func(kc int, a, b, c []float32, ldc int, acc bool)")
+	Pragma("noescape")
+	Doc(reference(name, r, nr)...)
+
+	kc := Load(Param("kc"), GP64())
+	a := Load(Param("a").Base(), GP64())
+	b := Load(Param("b").Base(), GP64())
+	c := Load(Param("c").Base(), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	// Rows 0-2 of A are at a, a+s, a+2s, rows 3-5 at a3, a3+s, a3+2s: two
+	// base registers and one stride reach all six with x86 addressing.
+	s := GP64()
+	MOVQ(kc, s)
+	SHLQ(U8(2), s)
+	var a3 GPVirtual
+	if r > 3 {
+		a3 = GP64()
+		LEAQ(Mem{Base: a, Index: s, Scale: 2}, a3)
+		ADDQ(s, a3)
+	}
+	row := func(i, off int) Mem {
+		base := a
+		if i >= 3 {
+			base = a3
+		}
+		m := Mem{Base: base, Disp: off}
+		if i%3 > 0 {
+			m = m.Idx(s, uint8(i%3))
+		}
+		return m
+	}
+
+	acc := make([][2]VecVirtual, r)
+	for i := range acc {
+		for j := range acc[i] {
+			acc[i][j] = YMM()
+			VXORPS(acc[i][j], acc[i][j], acc[i][j])
+		}
+	}
+	// step multiplies row p of the B panel, at b+boff, by column p of A, at
+	// offset aoff in each row.
+	step := func(aoff, boff int) {
+		b0, b1 := YMM(), YMM()
+		VMOVUPS(Mem{Base: b, Disp: boff}, b0)
+		VMOVUPS(Mem{Base: b, Disp: boff + 32}, b1)
+		for i := range r {
+			x := YMM()
+			VBROADCASTSS(row(i, aoff), x)
+			VFMADD231PS(b0, x, acc[i][0])
+			VFMADD231PS(b1, x, acc[i][1])
+		}
+	}
+	advance := func(steps int) {
+		ADDQ(U32(4*steps), a)
+		if r > 3 {
+			ADDQ(U32(4*steps), a3)
+		}
+		ADDQ(U32(4*nr*steps), b)
+	}
+
+	Label(name + "_loop")
+	CMPQ(kc, U8(unroll))
+	JL(LabelRef(name + "_tail"))
+	for u := range unroll {
+		// The B panel's rows 16 steps ahead, into L1: the first tile over a
+		// panel fetches it from L2 or L3.
+		PREFETCHT0(Mem{Base: b, Disp: 4 * nr * (16 + u)})
+		step(4*u, 4*nr*u)
+	}
+	advance(unroll)
+	SUBQ(U8(unroll), kc)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_tail")
+	TESTQ(kc, kc)
+	JZ(LabelRef(name + "_store"))
+	step(0, 0)
+	advance(1)
+	DECQ(kc)
+	JMP(LabelRef(name + "_tail"))
+
+	Label(name + "_store")
+	SHLQ(U8(2), ldc)
+	var c3 GPVirtual
+	if r > 3 {
+		c3 = GP64()
+		LEAQ(Mem{Base: c, Index: ldc, Scale: 2}, c3)
+		ADDQ(ldc, c3)
+	}
+	crow := func(i, off int) Mem {
+		base := c
+		if i >= 3 {
+			base = c3
+		}
+		m := Mem{Base: base, Disp: off}
+		if i%3 > 0 {
+			m = m.Idx(ldc, uint8(i%3))
+		}
+		return m
+	}
+	flag := Load(Param("acc"), GP8())
+	TESTB(flag, flag)
+	JZ(LabelRef(name + "_write"))
+	for i := range r {
+		VADDPS(crow(i, 0), acc[i][0], acc[i][0])
+		VADDPS(crow(i, 32), acc[i][1], acc[i][1])
+	}
+	Label(name + "_write")
+	for i := range r {
+		VMOVUPS(acc[i][0], crow(i, 0))
+		VMOVUPS(acc[i][1], crow(i, 32))
+	}
+	VZEROUPPER()
+	RET()
+}

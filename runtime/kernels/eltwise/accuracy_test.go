@@ -1,0 +1,171 @@
+package eltwise
+
+import (
+	"encoding/binary"
+	"flag"
+	"hash/fnv"
+	"math"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+)
+
+// bound is what the assembly kernels promise for a function (the package
+// doc's table): |got - exact| <= rel(x)·|exact| where |exact| >= 2⁻¹²⁶,
+// <= sub below, and <= abs everywhere.
+type bound struct {
+	rel      func(x float64) float64
+	sub, abs float64
+}
+
+func constant(r float64) func(float64) float64 { return func(float64) float64 { return r } }
+
+var bounds = map[Kind]bound{
+	Sigmoid: {constant(2e-7), 0x1p-149, 1e-7},
+	Tanh:    {constant(1.3e-7), 0x1p-149, 8e-8},
+	Gelu:    {constant(6e-7), 0x1p-148, 4e-7},
+	// gelu_tanh's error grows with |u|, u = √(2/π)(x+0.044715x³) rounded
+	// in float32.
+	GeluTanh: {func(x float64) float64 { return max(1e-6, 3.5e-7*math.Abs(tanhArg(x))) }, 2e-43, 6e-7},
+}
+
+func tanhArg(x float64) float64 { return math.Sqrt(2/math.Pi) * (x + 0.044715*x*x*x) }
+
+// logistic is 1/(1+e^-x), accurate in both tails.
+func logistic(x float64) float64 {
+	if x < 0 {
+		e := math.Exp(x)
+		return e / (1 + e)
+	}
+	return 1 / (1 + math.Exp(-x))
+}
+
+// truth are the functions in float64, accurate in the tails (where the
+// reference's and the generic kernels' formulas cancel).
+var truth = map[Kind]func(float64) float64{
+	Sigmoid: logistic,
+	Tanh:    math.Tanh,
+	Gelu: func(x float64) float64 {
+		if x < 0 {
+			return x * 0.5 * math.Erfc(-x/math.Sqrt2)
+		}
+		return x * (1 - 0.5*math.Erfc(x/math.Sqrt2))
+	},
+	GeluTanh: func(x float64) float64 { return x * logistic(2*tanhArg(x)) },
+}
+
+// sweep is every stride-th float32 in [-20, 20] (the functions are constant
+// or linear to float32 precision beyond), then values at the edges: around
+// the branch points and the ends of the exp clamp and of the normal range,
+// the largest and smallest floats, zeros, infinities and NaN.
+func sweep(stride uint32) []float32 {
+	var x []float32
+	for b := uint32(0); b <= math.Float32bits(20); b += stride {
+		f := math.Float32frombits(b)
+		x = append(x, f, -f)
+	}
+	for _, e := range []float32{0.7, 9, 14.42, 14.5, 44, 87.3, 88.72, 88.73, 103.9, 104, 1e10, math.MaxFloat32} {
+		for _, f := range []float32{e, math.Nextafter32(e, 0), math.Nextafter32(e, 1e38)} {
+			x = append(x, f, -f)
+		}
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	return append(x, 0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1e-30, -1e-30, inf, -inf, nan)
+}
+
+var stride = flag.Uint("stride", 1021, "TestAccuracy sweeps every `n`th float32 (the package doc's figures are for 97)")
+
+// TestAccuracy measures each assembly function against float64 math over
+// sweep and checks the package's bounds; -v prints the measurements.
+// Infinities and NaN must come out as the generic kernels' do.
+func TestAccuracy(t *testing.T) {
+	x := sweep(uint32(*stride))
+	ran := false
+	for _, k := range sets {
+		if k.set == cpu.Generic {
+			continue
+		}
+		ran = true
+		for _, kind := range []Kind{Sigmoid, Tanh, Gelu, GeluTanh} {
+			got, want := append([]float32(nil), x...), append([]float32(nil), x...)
+			k.unary[kind](got, 0)
+			generic.unary[kind](want, 0)
+			b, f := bounds[kind], truth[kind]
+			var maxRel, maxAbs, relAt, absAt, ulps, worst float64
+			fails := 0
+			for i, xi := range x {
+				g, e := float64(got[i]), f(float64(xi))
+				if w := float64(want[i]); math.IsNaN(w) || math.IsInf(w, 0) || math.IsNaN(g) || math.IsInf(g, 0) {
+					if !(math.IsNaN(w) && math.IsNaN(g)) && w != g {
+						t.Errorf("%s %s(%g) = %g, want %g as the generic kernel", k.set, kindNames[kind], xi, g, w)
+					}
+					continue
+				}
+				d := math.Abs(g - e)
+				if d > maxAbs {
+					maxAbs, absAt = d, float64(xi)
+				}
+				if math.Abs(e) < 0x1p-126 {
+					if d > b.sub {
+						t.Errorf("%s %s(%g) = %g, want %g: error %.3g > %.3g below 2⁻¹²⁶", k.set, kindNames[kind], xi, g, e, d, b.sub)
+					}
+					continue
+				}
+				rel := d / math.Abs(e)
+				if rel > maxRel {
+					maxRel, relAt = rel, float64(xi)
+				}
+				_, exp := math.Frexp(e)
+				ulps = max(ulps, d/math.Ldexp(1, exp-24))
+				worst = max(worst, rel/b.rel(float64(xi)))
+				if rel > b.rel(float64(xi)) && fails < 5 {
+					fails++
+					t.Errorf("%s %s(%g) = %g, want %g: relative error %.3g > %.3g", k.set, kindNames[kind], xi, g, e, rel, b.rel(float64(xi)))
+				}
+			}
+			if maxAbs > b.abs {
+				t.Errorf("%s %s: absolute error %.3g at %g > %.3g", k.set, kindNames[kind], maxAbs, absAt, b.abs)
+			}
+			t.Logf("%s %-9s %d points: max relative error %.3g (%.2f ulp) at %g, %.2f of the bound; max absolute error %.3g at %g",
+				k.set, kindNames[kind], len(x), maxRel, ulps, relAt, worst, maxAbs, absAt)
+		}
+	}
+	if !ran {
+		t.Skip("no assembly kernels on this machine or build")
+	}
+}
+
+// sameBits are hashes of the assembly functions' outputs over sweep(1021),
+// NaNs made one. The generator lowers one prog per function for both
+// architectures, the same operations on the same constants, so the AVX2 and
+// NEON kernels give the same bits; CI runs both (arm64 under qemu), and a
+// change to the math changes these.
+var sameBits = map[Kind]uint64{
+	Relu: 0xc18cd563aa7a6324, LeakyRelu: 0xdba4b730cd10cc29, Sigmoid: 0xe95d9be71a963ff6,
+	Tanh: 0x9999a367263a79d6, Gelu: 0xf385ecd511b30db4, GeluTanh: 0x49006ffc52ac4bc6,
+}
+
+func TestSameBits(t *testing.T) {
+	x := sweep(1021)
+	for _, k := range sets {
+		if k.set == cpu.Generic {
+			continue
+		}
+		for kind, want := range sameBits {
+			got := append([]float32(nil), x...)
+			k.unary[kind](got, 0.3)
+			var b []byte
+			for _, v := range got {
+				if v != v {
+					v = float32(math.NaN())
+				}
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+			}
+			h := fnv.New64()
+			h.Write(b)
+			if h.Sum64() != want {
+				t.Errorf("%s %s: outputs hash to %#x, want %#x", k.set, kindNames[kind], h.Sum64(), want)
+			}
+		}
+	}
+}

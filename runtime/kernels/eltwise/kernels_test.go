@@ -1,0 +1,163 @@
+package eltwise
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/stretchr/testify/require"
+)
+
+// lengths are the awkward slice lengths the kernel comparisons sweep: empty,
+// around the vector widths (4 and 8) and the unrolled loops (16, 32), and
+// long.
+var lengths = []int{0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 127, 1000}
+
+// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
+// was not selected, and checks that the selected set's kernels are the ones a
+// chain gets.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	require.NoError(t, cpu.Require(s))
+	require.Equal(t, s, forSet(s).set, "no eltwise kernels for the selected set %s", s)
+	c := NewChain(s, []int{8}, []Step{{Kind: Sigmoid}})
+	require.Equal(t, fmt.Sprintf("%p", forSet(s).unary[Sigmoid]), fmt.Sprintf("%p", c.steps[0].unary))
+}
+
+// TestEveryKindHasKernels checks every registered set's tables: each kind has
+// its kernel, and no set lacks one this machine can run.
+func TestEveryKindHasKernels(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, s, forSet(s).set, "no eltwise kernels for %s", s)
+	}
+	for _, k := range sets {
+		for kind := range kindCount {
+			if kind.Binary() {
+				require.NotNil(t, k.vector[kind], "%s %d", k.set, kind)
+				require.NotNil(t, k.vectorRev[kind], "%s %d", k.set, kind)
+				require.NotNil(t, k.scalar[kind], "%s %d", k.set, kind)
+				require.NotNil(t, k.scalarRev[kind], "%s %d", k.set, kind)
+			} else {
+				require.NotNil(t, k.unary[kind], "%s %d", k.set, kind)
+			}
+		}
+	}
+}
+
+var kindNames = [kindCount]string{
+	Load: "load", Add: "add", Sub: "sub", Mul: "mul", Div: "div", Relu: "relu", LeakyRelu: "leaky_relu",
+	Sigmoid: "sigmoid", Tanh: "tanh", Gelu: "gelu", GeluTanh: "gelu_tanh",
+}
+
+// randomData is n standard normal values times 4 (reaching the saturated
+// tails of sigmoid, tanh and gelu), with some exact zeros of both signs.
+func randomData(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		switch r.IntN(50) {
+		case 0:
+			x[i] = 0
+		case 1:
+			x[i] = float32(math.Copysign(0, -1))
+		default:
+			x[i] = 4 * float32(r.NormFloat64())
+		}
+	}
+	return x
+}
+
+// guard is how many floats past the end of each slice the comparisons check
+// are left alone.
+const guard = 9
+
+// withGuard returns x copied into a longer buffer, at an odd offset so that
+// vectors are unaligned, and the slice of it holding x.
+func withGuard(x []float32) (buf, s []float32) {
+	buf = make([]float32, 1+len(x)+guard)
+	for i := range buf {
+		buf[i] = 12345
+	}
+	copy(buf[1:], x)
+	return buf, buf[1 : 1+len(x)]
+}
+
+func checkGuard(t *testing.T, buf []float32, n int, what string) {
+	t.Helper()
+	if buf[0] != 12345 || slices.ContainsFunc(buf[1+n:], func(v float32) bool { return v != 12345 }) {
+		t.Errorf("%s: wrote outside the slice of %d", what, n)
+	}
+}
+
+// TestKernelsMatchGeneric runs every kernel of every assembly set this
+// machine runs against the generic one, on random data at awkward lengths:
+// the binary operators, loads, relu and leaky_relu must agree bit for bit
+// (NaN for NaN), the functions within their accuracy bounds (plus the
+// generic one's half ulp).
+func TestKernelsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, k := range sets {
+		if k.set == cpu.Generic {
+			continue
+		}
+		for _, n := range lengths {
+			x, o := randomData(r, n), randomData(r, n)
+			for kind := range kindCount {
+				name := fmt.Sprintf("%s %s n=%d", k.set, kindNames[kind], n)
+				if !kind.Binary() {
+					want := slices.Clone(x)
+					generic.unary[kind](want, 0.3)
+					buf, got := withGuard(x)
+					k.unary[kind](got, 0.3)
+					checkGuard(t, buf, n, name)
+					compare(t, kind, x, got, want, name)
+					continue
+				}
+				for rev, fns := range [][2][kindCount]func(v, o []float32){{k.vector, generic.vector}, {k.vectorRev, generic.vectorRev}} {
+					want := slices.Clone(x)
+					fns[1][kind](want, o)
+					buf, got := withGuard(x)
+					fns[0][kind](got, o)
+					checkGuard(t, buf, n, name)
+					compare(t, kind, x, got, want, fmt.Sprintf("%s vector rev=%d", name, rev))
+				}
+				for rev, fns := range [][2][kindCount]func([]float32, float32){{k.scalar, generic.scalar}, {k.scalarRev, generic.scalarRev}} {
+					s := 4 * float32(r.NormFloat64())
+					want := slices.Clone(x)
+					fns[1][kind](want, s)
+					buf, got := withGuard(x)
+					fns[0][kind](got, s)
+					checkGuard(t, buf, n, name)
+					compare(t, kind, x, got, want, fmt.Sprintf("%s scalar %g rev=%d", name, s, rev))
+				}
+			}
+		}
+	}
+}
+
+// compare checks got against the generic kernel's want for inputs x.
+func compare(t *testing.T, kind Kind, x, got, want []float32, what string) {
+	t.Helper()
+	b, approx := bounds[kind]
+	for i := range want {
+		g, w := got[i], want[i]
+		if g == w && math.Signbit(float64(g)) == math.Signbit(float64(w)) || g != g && w != w {
+			continue
+		}
+		if approx && !math.IsNaN(float64(g)) && !math.IsInf(float64(g), 0) && !math.IsNaN(float64(w)) && !math.IsInf(float64(w), 0) {
+			d := math.Abs(float64(g) - float64(w))
+			if d <= (b.rel(float64(x[i]))+0x1p-24)*math.Abs(float64(w))+max(b.abs, genericAbs) {
+				continue
+			}
+		}
+		t.Errorf("%s: element %d of f(%g): got %g, want %g", what, i, x[i], g, w)
+		return
+	}
+}
+
+// genericAbs bounds the generic functions' own absolute error, where their
+// float64 formulas cancel (1 + erf and 1 + tanh in the tails below zero).
+const genericAbs = 1e-15

@@ -1,0 +1,34 @@
+//go:build (amd64 || arm64) && !purego
+
+package gemm
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+// asmKernel is the Kernel of an assembly set whose tiles[r-1] computes an
+// r×nr tile: the full tile is tiles[len(tiles)-1], and rows past the last
+// full tile run as one shorter tile per panel, the same chains as a full
+// tile's, not a padded tile.
+func asmKernel(set cpu.Set, nr, kc, minMC int, tiles []tileFunc) *Kernel {
+	t := asmTiles{nr: nr, tiles: tiles}
+	return &Kernel{Set: set, MR: len(tiles), NR: nr, kc: kc, minMC: minMC, tile: tiles[len(tiles)-1], edge: t.edge}
+}
+
+type asmTiles struct {
+	nr    int
+	tiles []tileFunc
+}
+
+func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, acc bool, tmp []float32) {
+	nr, tile := t.nr, t.tiles[r-1]
+	for j := 0; j < n; j += nr {
+		bp := pb[j*k+p0*nr : j*k+(p0+kc)*nr]
+		if w := n - j; w < nr {
+			tile(kc, a, bp, tmp, nr, false)
+			for i := range r {
+				store(c[i*ldc+j:i*ldc+n], tmp[i*nr:], acc)
+			}
+			continue
+		}
+		tile(kc, a, bp, c[j:], ldc, acc)
+	}
+}

@@ -1,0 +1,11 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+func init() {
+	if cpu.HasAVX2 {
+		kernels = append([]*Kernel{asmKernel(cpu.AVX2, 16, 256, 24, []tileFunc{tile1x16, tile2x16, tile3x16, tile4x16, tile5x16, tile6x16})}, kernels...)
+	}
+}
