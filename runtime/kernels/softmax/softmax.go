@@ -5,8 +5,9 @@
 // made for, chosen once by New: the generic Go loops (funcs.go), or AVX2+FMA
 // or NEON assembly generated from runtime/kernels/_asm/eltwise, whose
 // exponential is the one package eltwise's functions use: within 1 ulp of
-// e^x (relative error 8e-8, measured as eltwise measures its functions),
-// with 0 for -Inf.
+// e^x on normal results (0.98 ulp, relative error 8.1e-8, over every 97th
+// float32 in [-104, 89]: TestExp -stride 97), within 2⁻¹⁴⁹ on subnormal ones,
+// 0 at -Inf, and +Inf above ln(MaxFloat32).
 //
 // The generic exponentials are evaluated in float64 and rounded. Sums are
 // accumulated in float32, by the assembly in several partial sums. Over an

@@ -172,6 +172,7 @@ func avx2Kernel(k *kernel, u int, main, one *prog, c *avx2Consts, tail Mem) {
 	RET()
 }
 
+// resolve is the address of an argument or result.
 func resolve(c gotypes.Component) Mem {
 	b, err := c.Resolve()
 	if err != nil {

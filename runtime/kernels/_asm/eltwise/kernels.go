@@ -6,8 +6,9 @@ import (
 )
 
 // kernel is one generated function: a loop over the elements of its slice
-// parameters (the first one's length; each other slice must be as long),
-// whose body processes one vector of each at a time.
+// parameters, as many as the shortest has (callers pass equal lengths; the
+// minimum only keeps a mistake from reading or writing past a slice), whose
+// body processes one vector of each at a time.
 type kernel struct {
 	name   string  // the Go name is name + "AVX2" or name + "NEON"
 	params []param // in Go order: slices, then float32 scalars
