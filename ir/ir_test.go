@@ -127,3 +127,9 @@ func TestShapeErrors(t *testing.T) {
 	_, err = OpConcat.Info().Infer(&AxisAttrs{Axis: 1}, []Type{T("N", 2), T("N", 3)})
 	require.NoError(t, err)
 }
+
+func TestVerifyRejectsZeroSizeDims(t *testing.T) {
+	g := cnn(t)
+	g.Inputs[0].Type = T("N", 0, 8, 3)
+	require.ErrorContains(t, Verify(g), "known dimensions must be at least 1")
+}

@@ -686,7 +686,7 @@ func paddingVal(dst *Padding) func(*parser) error {
 	}
 }
 
-// shapeVal reads [d, ...], each d a non-negative size or a symbol such as N.
+// shapeVal reads [d, ...], each d a positive size or a symbol such as N.
 func shapeVal(dst *Shape) func(*parser) error {
 	return func(p *parser) error {
 		*dst = Shape{}
@@ -694,12 +694,12 @@ func shapeVal(dst *Shape) func(*parser) error {
 			t := p.next()
 			n, err := strconv.Atoi(t.text)
 			switch {
-			case t.kind == tokWord && err == nil && n >= 0:
+			case t.kind == tokWord && err == nil && n >= 1:
 				*dst = append(*dst, D(n))
 			case t.kind == tokWord && err != nil && isIdent(t.text):
 				*dst = append(*dst, S(t.text))
 			default:
-				return p.errorf("expected a dimension (a size of 0 or more, or a symbol such as N), found %s", t)
+				return p.errorf("expected a dimension (a size of 1 or more, or a symbol such as N), found %s", t)
 			}
 			return nil
 		})

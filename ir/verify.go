@@ -3,6 +3,7 @@ package ir
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Verify checks the graph's invariants: every op is valid with the right arity
@@ -98,6 +99,18 @@ func Verify(g *Graph) error {
 			fail("%s: %v", where, err)
 		} else if !t.Equal(out.Type) {
 			fail("%s: result type %s, but the op infers %s", where, out.Type, t)
+		}
+	}
+	values := slices.Concat(g.Inputs, g.Params, g.Consts)
+	for _, n := range g.Nodes {
+		values = append(values, n.Outputs...)
+	}
+	for _, v := range values {
+		for _, d := range v.Type.Shape {
+			if d.Known() && d.Size < 1 {
+				fail("value %s has type %s: known dimensions must be at least 1", v.Name, v.Type)
+				break
+			}
 		}
 	}
 	outs := map[string]bool{}
