@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"runtime"
@@ -229,25 +228,6 @@ func benchPeak(c *cli, asJSON bool) error {
 		fmt.Fprintln(c.stdout, "(scalar Go, the generic kernel set: not the machine's peak)")
 	}
 	return nil
-}
-
-// positional parses flags placed anywhere among args, as parse does, and
-// returns the other arguments: bench takes one file, or none with --peak.
-func positional(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError{"help requested"}
-			}
-			return nil, usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -122,20 +122,9 @@ func (c *cli) flags(name string) *flag.FlagSet {
 // parse parses flags (allowed before and after the file argument) and returns
 // the positional arguments, checking their count.
 func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError{"help requested"}
-			}
-			return nil, usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := positional(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != want {
 		if want == 1 {
@@ -144,4 +133,23 @@ func parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		return nil, usageError{fmt.Sprintf("expected %d arguments, got %d", want, len(pos))}
 	}
 	return pos, nil
+}
+
+// positional parses flags placed anywhere among args and returns the other
+// arguments.
+func positional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError{"help requested"}
+			}
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
