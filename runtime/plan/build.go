@@ -7,8 +7,8 @@ import (
 	"slices"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
-	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -46,14 +46,12 @@ type builder struct {
 	roots   map[*ir.Value]int // value -> its buffer (slot)
 	bufs    []*buffer
 	names   map[*ir.Value]string
-	steps   []kernel
+	specs   []exec.Spec
 	info    []StepInfo
 	meta    []stepMeta
 	step    int // the step being built
 
-	kernels cpu.Set      // the kernel set, chosen once
-	gemm    *gemm.Kernel // its GEMM kernel
-	threads int
+	kernels cpu.Set // the kernel set, chosen once
 	// helperScratch is the scratch a helper goroutine needs: the most any
 	// parallel step's unit needs.
 	helperScratch int
@@ -97,7 +95,7 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 		return nil, fmt.Errorf("graph %s does not verify: %w", g.Name, err)
 	}
 	b := &builder{g: g, env: env, weights: weights, shapes: map[*ir.Value][]int{}, roots: map[*ir.Value]int{}, names: map[*ir.Value]string{},
-		kernels: set, gemm: gemm.For(set), threads: o.threads}
+		kernels: set}
 	b.bufs = []*buffer{{kind: none, def: -1, label: "none"}}
 	if err := b.bind(); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
@@ -109,12 +107,15 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 			continue
 		}
 		b.step = b.stepOf(n)
-		b.steps[b.step] = rules[n.Op].build(b, n)
+		b.specs[b.step] = rules[n.Op].build(b, n)
 	}
 	if err := b.place(p); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p.steps, p.info, p.helperScratch = b.steps, b.info, b.helperScratch
+	p.specs, p.info, p.helperScratch = b.specs, b.info, b.helperScratch
+	for _, s := range p.specs {
+		p.steps = append(p.steps, s.Compile(set))
+	}
 	return p, nil
 }
 
@@ -178,8 +179,8 @@ func (b *builder) schedule(p *Plan) {
 			}
 			continue
 		}
-		s := len(b.steps)
-		b.steps = append(b.steps, nil)
+		s := len(b.specs)
+		b.specs = append(b.specs, nil)
 		b.info = append(b.info, StepInfo{Index: s, Op: n.Op.String(), Layer: n.Layer, Output: b.names[out]})
 		for _, in := range n.Inputs {
 			id, ok := b.roots[in]
@@ -202,12 +203,12 @@ func (b *builder) schedule(p *Plan) {
 			continue
 		}
 		// An input, a constant, or a buffer already bound to another output.
-		s := len(b.steps)
+		s := len(b.specs)
 		src := b.root(o.Value)
 		r.uses = append(r.uses, s)
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
 		p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: dst})
-		b.steps = append(b.steps, copyStep{src: src, dst: dst})
+		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
 		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value]})
 		b.meta = append(b.meta, stepMeta{out: dst})
 	}
@@ -275,18 +276,14 @@ func (b *builder) scratch(n int, what string) int {
 	return b.meta[b.step].scratch
 }
 
-// minFlopsPerThread is the least work worth waking a helper for: about what
-// the AVX2 GEMM does in the ~10µs a wake-up takes.
-const minFlopsPerThread = 1e6
-
 // helpers is how many helper goroutines the current step may use for work of
-// the given size cut into units each needing scratch floats.
+// the given size cut into units each needing scratch floats (exec.Helpers),
+// and makes each helper's scratch large enough for it.
 func (b *builder) helpers(units int, flops float64, scratch int) int {
-	n := min(b.threads, units, int(flops/minFlopsPerThread)) - 1
-	if n <= 0 {
-		return 0
+	n := exec.Helpers(units, flops)
+	if n > 0 {
+		b.helperScratch = max(b.helperScratch, scratch)
 	}
-	b.helperScratch = max(b.helperScratch, scratch)
 	return n
 }
 
@@ -339,7 +336,7 @@ func (b *builder) place(p *Plan) error {
 		vals = append(vals, memplan.Value{Size: 4 * int64(r.size), Def: r.def, Uses: r.uses})
 		ids = append(ids, id)
 	}
-	lives, err := memplan.Lifetimes(max(len(b.steps), 1), vals)
+	lives, err := memplan.Lifetimes(max(len(b.specs), 1), vals)
 	if err != nil {
 		return err
 	}

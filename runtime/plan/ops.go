@@ -2,9 +2,9 @@ package plan
 
 import (
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
-	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
@@ -17,7 +17,7 @@ import (
 type rule struct {
 	// view ops return their operand's buffer, reinterpreted: no step.
 	view  bool
-	build func(b *builder, n *ir.Node) kernel
+	build func(b *builder, n *ir.Node) exec.Spec
 }
 
 var rules [ir.OpLast]rule
@@ -111,27 +111,19 @@ func (b *builder) chain(n *ir.Node, c ir.Chain) []eltwise.Step {
 }
 
 // chainStep runs steps over n's result.
-func (b *builder) chainStep(n *ir.Node, steps []eltwise.Step) kernel {
+func (b *builder) chainStep(n *ir.Node, steps []eltwise.Step) exec.Spec {
 	b.info[b.step].Kernel = "eltwise"
-	return chainStep{out: b.out(n), c: eltwise.NewChain(b.kernels, b.shapes[n.Outputs[0]], steps)}
+	return exec.Elementwise{Out: b.out(n), Chain: exec.Chain{Shape: b.shapes[n.Outputs[0]], Steps: steps}}
 }
 
-// epilogue compiles steps over a result of the given shape, nil if empty.
-func (b *builder) epilogue(shape []int, steps []eltwise.Step) *eltwise.Chain {
-	if len(steps) == 0 {
-		return nil
-	}
-	return eltwise.NewChain(b.kernels, shape, steps)
-}
-
-func buildUnary(b *builder, n *ir.Node) kernel {
+func buildUnary(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 0)
 	return b.chainStep(n, []eltwise.Step{b.load(n.Inputs[0]), chainOps[n.Op](n.Attrs)})
 }
 
 // buildBinary starts from the operand it may overwrite: v = b; v = a op v
 // when that is b.
-func buildBinary(b *builder, n *ir.Node) kernel {
+func buildBinary(b *builder, n *ir.Node) exec.Spec {
 	x, y := n.Inputs[0], n.Inputs[1]
 	if b.inPlace(n, 0, 1) == 1 {
 		return b.chainStep(n, []eltwise.Step{b.load(y), b.operand(n.Op, n.Attrs, x, true)})
@@ -139,7 +131,7 @@ func buildBinary(b *builder, n *ir.Node) kernel {
 	return b.chainStep(n, []eltwise.Step{b.load(x), b.operand(n.Op, n.Attrs, y, false)})
 }
 
-func buildElementwise(b *builder, n *ir.Node) kernel {
+func buildElementwise(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 0)
 	steps := append([]eltwise.Step{b.load(n.Inputs[0])}, b.chain(n, n.Attrs.(*ir.ElementwiseAttrs).Chain)...)
 	return b.chainStep(n, steps)
@@ -148,7 +140,7 @@ func buildElementwise(b *builder, n *ir.Node) kernel {
 // buildBatchNorm folds constant statistics into a scale and shift run as a
 // chain, y = x·s + t; statistics computed at run time are folded by the
 // kernel each run.
-func buildBatchNorm(b *builder, n *ir.Node) kernel {
+func buildBatchNorm(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	shape := b.shapes[x]
 	bn := eltwise.BatchNorm{C: shape[len(shape)-1], Epsilon: n.Attrs.(*ir.BatchNormAttrs).Epsilon}
@@ -173,25 +165,26 @@ func buildBatchNorm(b *builder, n *ir.Node) kernel {
 	for i, v := range n.Inputs {
 		in[i] = b.slot(v)
 	}
-	return batchNormStep{in: in, out: b.out(n), scratch: b.scratch(bn.ScratchSize(), "scale and shift"), bn: bn}
+	return exec.BatchNorm{In: in, Out: b.out(n), Scratch: b.scratch(bn.ScratchSize(), "scale and shift"), BN: bn}
 }
 
-func buildSoftmax(b *builder, n *ir.Node) kernel {
+func buildSoftmax(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	shape, axis := b.shapes[x], n.Attrs.(*ir.AxisAttrs).Axis
-	s := softmax.New(b.kernels, tensor.Numel(shape[:axis]), shape[axis], tensor.Numel(shape[axis+1:]), n.Op == ir.OpLogSoftmax)
+	s := exec.Softmax{X: b.slot(x), Out: b.out(n), Outer: tensor.Numel(shape[:axis]), Dim: shape[axis], Inner: tensor.Numel(shape[axis+1:]), Log: n.Op == ir.OpLogSoftmax}
 	b.inPlace(n, 0)
 	b.info[b.step].Kernel = "softmax"
-	return softmaxStep{x: b.slot(x), out: b.out(n), scratch: b.scratch(s.ScratchSize(), "max and sum"), s: s}
+	s.Scratch = b.scratch(softmax.New(b.kernels, s.Outer, s.Dim, s.Inner, s.Log).ScratchSize(), "max and sum")
+	return s
 }
 
-func buildPool(isMax bool) func(*builder, *ir.Node) kernel {
-	return func(b *builder, n *ir.Node) kernel {
+func buildPool(isMax bool) func(*builder, *ir.Node) exec.Spec {
+	return func(b *builder, n *ir.Node) exec.Spec {
 		x := n.Inputs[0]
 		s := b.shapes[x]
 		w := n.Attrs.(*ir.PoolAttrs).Window2D
 		b.info[b.step].Kernel = "pool"
-		return poolStep{x: b.slot(x), out: b.out(n), n: s[0], max: isMax, w: window(w, s[1], s[2], s[3])}
+		return exec.Pool{X: b.slot(x), Out: b.out(n), N: s[0], Max: isMax, Window: window(w, s[1], s[2], s[3])}
 	}
 }
 
@@ -200,32 +193,32 @@ func window(w ir.Window2D, h, wd, c int) pool.Window {
 	return pool.NewWindow(h, wd, c, kh, kw, w.Stride, w.Dilation, w.PadsFor(h, wd, kh, kw))
 }
 
-func buildGlobalPool(b *builder, n *ir.Node) kernel {
+func buildGlobalPool(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	s := b.shapes[x]
 	b.info[b.step].Kernel = "pool"
-	return globalPoolStep{x: b.slot(x), out: b.out(n), n: s[0], hw: s[1] * s[2], c: s[3], scratch: b.scratch(s[3], "partial sums")}
+	return exec.GlobalPool{X: b.slot(x), Out: b.out(n), N: s[0], HW: s[1] * s[2], C: s[3], Scratch: b.scratch(s[3], "partial sums")}
 }
 
-func buildTranspose(b *builder, n *ir.Node) kernel {
+func buildTranspose(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	b.info[b.step].Kernel = "layout"
-	return transposeStep{x: b.slot(x), out: b.out(n), t: layout.NewTranspose(b.shapes[x], n.Attrs.(*ir.TransposeAttrs).Perm)}
+	return exec.Transpose{X: b.slot(x), Out: b.out(n), Shape: b.shapes[x], Perm: n.Attrs.(*ir.TransposeAttrs).Perm}
 }
 
-func buildConcat(b *builder, n *ir.Node) kernel {
+func buildConcat(b *builder, n *ir.Node) exec.Spec {
 	axis := n.Attrs.(*ir.AxisAttrs).Axis
 	out := b.shapes[n.Outputs[0]]
-	c := &layout.Concat{Outer: tensor.Numel(out[:axis])}
+	c := layout.Concat{Outer: tensor.Numel(out[:axis])}
 	for _, v := range n.Inputs {
 		c.Parts = append(c.Parts, layout.Part{Operand: b.slot(v), Block: tensor.Numel(b.shapes[v][axis:])})
 	}
 	b.info[b.step].Kernel = "layout"
-	return concatStep{out: b.out(n), c: c}
+	return exec.Concat{Out: b.out(n), Concat: c}
 }
 
 // buildConv: conv2d, its bias (if any) as an epilogue.
-func buildConv(b *builder, n *ir.Node) kernel {
+func buildConv(b *builder, n *ir.Node) exec.Spec {
 	var epi []eltwise.Step
 	if len(n.Inputs) == 3 {
 		epi = []eltwise.Step{b.operand(ir.OpAdd, nil, n.Inputs[2], false)}
@@ -233,7 +226,7 @@ func buildConv(b *builder, n *ir.Node) kernel {
 	return b.conv(n, n.Attrs.(*ir.ConvAttrs), epi, nil)
 }
 
-func buildFusedConv(b *builder, n *ir.Node) kernel {
+func buildFusedConv(b *builder, n *ir.Node) exec.Spec {
 	a := n.Attrs.(*ir.FusedConvAttrs)
 	return b.conv(n, &a.Conv, b.chain(n, a.Epilogue), a.Pool)
 }
@@ -241,18 +234,18 @@ func buildFusedConv(b *builder, n *ir.Node) kernel {
 // conv compiles a convolution with its epilogue and, if mp is set, a max
 // pool over its output. Constant weights are packed now; computed ones are
 // packed into scratch by every run.
-func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.Window2D) kernel {
+func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.Window2D) exec.Spec {
 	x, k := n.Inputs[0], n.Inputs[1]
 	xs, ks := b.shapes[x], b.shapes[k]
-	s := conv.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[3],
-		Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], ks[0], ks[1]), Groups: a.Groups}
 	oh, ow := a.Out(xs[1], xs[2], ks[0], ks[1])
-	var pw *pool.Window
+	s := exec.Conv{X: b.slot(x), Out: b.out(n),
+		Shape: conv.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[3],
+			Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], ks[0], ks[1]), Groups: a.Groups},
+		Epilogue: exec.Chain{Shape: []int{xs[0], oh, ow, ks[3]}, Steps: epi}}
 	if mp != nil {
-		pw = new(window(*mp, oh, ow, ks[3]))
+		s.Pool = new(window(*mp, oh, ow, ks[3]))
 	}
-	c := conv.New(b.gemm, s, b.epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
-	st := &convStep{x: b.slot(x), out: b.out(n), c: c}
+	c := s.New(b.kernels).Conv
 	kernel := "conv/" + c.Algorithm().String()
 	if mp != nil {
 		kernel += "+maxpool"
@@ -261,19 +254,19 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	if data := b.data(k); data != nil {
 		packed := make([]float32, c.PackedSize())
 		c.PackWeights(packed, data)
-		st.w = b.constant(packed, b.names[k]+" packed")
+		s.W = b.constant(packed, b.names[k]+" packed")
 	} else {
-		st.raw, st.w = b.slot(k), b.temp(c.PackedSize(), "packed weights")
+		s.Raw, s.W = b.slot(k), b.temp(c.PackedSize(), "packed weights")
 	}
-	st.scratch = b.scratch(c.ScratchSize(), "im2col panels")
+	s.Scratch = b.scratch(c.ScratchSize(), "im2col panels")
 	flops := 2 * float64(xs[0]*oh*ow) * float64(ks[0]*ks[1]*ks[2]) * float64(ks[3])
-	st.helpers = b.helpers(c.Units(), flops, c.ScratchSize())
-	return st
+	s.Helpers = b.helpers(c.Units(), flops, c.ScratchSize())
+	return s
 }
 
 // buildDense: x[..., in]·kernel[in, out] as one matrix product over all the
 // leading axes, the bias as an epilogue.
-func buildDense(b *builder, n *ir.Node) kernel {
+func buildDense(b *builder, n *ir.Node) exec.Spec {
 	x, k := n.Inputs[0], n.Inputs[1]
 	ks := b.shapes[k]
 	m := tensor.Numel(b.shapes[x]) / ks[0]
@@ -284,12 +277,12 @@ func buildDense(b *builder, n *ir.Node) kernel {
 	return b.matmul(n, []int{m, ks[0]}, ks, []int{m, ks[1]}, ir.MatMulAttrs{}, epi)
 }
 
-func buildMatMul(b *builder, n *ir.Node) kernel {
+func buildMatMul(b *builder, n *ir.Node) exec.Spec {
 	a, w := n.Inputs[0], n.Inputs[1]
 	return b.matmul(n, b.shapes[a], b.shapes[w], b.shapes[n.Outputs[0]], *n.Attrs.(*ir.MatMulAttrs), nil)
 }
 
-func buildFusedMatMul(b *builder, n *ir.Node) kernel {
+func buildFusedMatMul(b *builder, n *ir.Node) exec.Spec {
 	a, w := n.Inputs[0], n.Inputs[1]
 	at := n.Attrs.(*ir.FusedMatMulAttrs)
 	return b.matmul(n, b.shapes[a], b.shapes[w], b.shapes[n.Outputs[0]], at.MatMul, b.chain(n, at.Epilogue))
@@ -298,7 +291,7 @@ func buildFusedMatMul(b *builder, n *ir.Node) kernel {
 // matmul compiles op(A)·op(B) batched over the leading axes of out, which the
 // operands' leading axes broadcast into, followed by the epilogue. Constant
 // B matrices are packed now; computed ones into scratch by every run.
-func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []eltwise.Step) kernel {
+func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []eltwise.Step) exec.Spec {
 	av, bv := n.Inputs[0], n.Inputs[1]
 	r, ra, rb := len(os), len(as), len(bs)
 	m, nn := os[r-2], os[r-1]
@@ -311,28 +304,28 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 		ldb = k
 	}
 	batch := os[:r-2]
-	kn := b.gemm
-	st := &matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
-		g: gemm.NewMatMul(kn, m, nn, k, lda, at.TransA), epi: b.epilogue(os, epi), bSize: k * nn, packed: kn.PackedSize(k, nn),
-		aOff: matrixIndex(batch, as[:ra-2]), bIdx: matrixIndex(batch, bs[:rb-2])}
-	for i := range st.aOff {
-		st.aOff[i] *= m * k
+	s := exec.MatMul{A: b.slot(av), Out: b.out(n), M: m, N: nn, K: k, Lda: lda, Ldb: ldb, TransA: at.TransA, TransB: at.TransB,
+		Epilogue: exec.Chain{Shape: os, Steps: epi}, BSize: k * nn,
+		AOff: matrixIndex(batch, as[:ra-2]), BIdx: matrixIndex(batch, bs[:rb-2])}
+	for i := range s.AOff {
+		s.AOff[i] *= m * k
 	}
+	st := s.New(b.kernels)
 	b.info[b.step].Kernel = "gemm"
 	if data := b.data(bv); data != nil {
 		count := tensor.Numel(bs[:rb-2])
-		packed := make([]float32, count*st.packed)
+		packed := make([]float32, count*st.PackedSize())
 		for i := range count {
-			kn.PackB(packed[i*st.packed:(i+1)*st.packed], data[i*st.bSize:], k, nn, ldb, at.TransB)
+			st.G.Kernel.PackB(packed[i*st.PackedSize():(i+1)*st.PackedSize()], data[i*s.BSize:], k, nn, ldb, at.TransB)
 		}
-		st.pb = b.constant(packed, b.names[bv]+" packed")
+		s.PB = b.constant(packed, b.names[bv]+" packed")
 	} else {
-		st.b, st.pb, st.packRun = b.slot(bv), b.temp(st.packed, "packed B"), true
+		s.B, s.PB, s.PackRun = b.slot(bv), b.temp(st.PackedSize(), "packed B"), true
 	}
-	st.scratch = b.scratch(st.g.ScratchSize(), "gemm panels")
-	flops := 2 * float64(len(st.aOff)) * float64(m) * float64(nn) * float64(k)
-	st.helpers = b.helpers(len(st.aOff)*st.g.Bands(), flops, st.g.ScratchSize())
-	return st
+	s.Scratch = b.scratch(st.G.ScratchSize(), "gemm panels")
+	flops := 2 * float64(len(s.AOff)) * float64(m) * float64(nn) * float64(k)
+	s.Helpers = b.helpers(len(s.AOff)*st.G.Bands(), flops, st.G.ScratchSize())
+	return s
 }
 
 // matrixIndex maps each position of the batch axes to the index of the

@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
@@ -44,7 +45,8 @@ type Plan struct {
 	env     map[string]int
 	inputs  []port
 	outputs []port
-	steps   []kernel
+	specs   []exec.Spec
+	steps   []exec.Step
 	info    []StepInfo
 	slots   []slot
 	floats  int // arena size in float32s
@@ -75,13 +77,6 @@ type slot struct {
 	data   []float32
 }
 
-// kernel is one step of a plan: a kernel call on the slots' memory, spread
-// over the team's goroutines if it is a parallel one (t is nil for a plan
-// built for one thread).
-type kernel interface {
-	run(b [][]float32, t *team)
-}
-
 // Arena is the memory of one run at a time: the planned arena, the operand
 // table the steps read, which points into it, into the plan's constants, and
 // into the caller's slices during Run; and the helper goroutines of a plan
@@ -90,7 +85,7 @@ type Arena struct {
 	plan *Plan
 	mem  []float32
 	bufs [][]float32
-	team *team
+	team *exec.Team
 	stop runtime.Cleanup
 }
 
@@ -101,10 +96,10 @@ type Arena struct {
 func (p *Plan) NewArena() *Arena {
 	a := &Arena{plan: p, mem: make([]float32, p.floats), bufs: make([][]float32, len(p.slots))}
 	if p.threads > 1 && p.helperScratch > 0 {
-		a.team = newTeam(p.threads-1, p.helperScratch)
+		a.team = exec.NewTeam(p.threads-1, p.helperScratch)
 		// The helpers hold the team, never the arena, so an arena dropped
 		// without Close still becomes unreachable and its helpers end.
-		a.stop = runtime.AddCleanup(a, (*team).stop, a.team)
+		a.stop = runtime.AddCleanup(a, (*exec.Team).Stop, a.team)
 	}
 	for i, s := range p.slots {
 		switch {
@@ -138,7 +133,7 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 		a.bufs[out.slot] = outputs[i]
 	}
 	for _, s := range p.steps {
-		s.run(a.bufs, a.team)
+		s.Run(a.bufs, a.team)
 	}
 	// Keep no reference to the caller's memory.
 	for _, in := range p.inputs {
@@ -155,7 +150,7 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 func (a *Arena) Close() {
 	if a.team != nil {
 		a.stop.Stop()
-		a.team.stop()
+		a.team.Stop()
 		a.team = nil
 	}
 }

@@ -1,22 +1,22 @@
-package plan
+package exec
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// team is an Arena's worker goroutines: a plan built for T threads runs each
-// parallel step on the goroutine calling Run and up to T-1 helpers, which
-// NewArena starts and Arena.Close (or the garbage collector, once the arena
-// is unreachable) stops. Between steps they sleep on their start channels.
+// Team is a run's worker goroutines: each parallel step runs on the goroutine
+// calling it and up to len(helpers) helpers, which NewTeam starts and Stop
+// ends. Between steps they sleep on their start channels. A plan's Arena and
+// a generated model's arena each own one.
 //
 // A parallel step (a job) cuts its work into units; the goroutines take
 // units in turn from a shared counter until none are left. A unit's result
 // does not depend on which goroutine computes it or on what the others do
-// (each has its own scratch), so a plan's outputs are the same bit for bit
-// for any number of threads. Nothing here allocates per step: the helpers'
-// scratch is allocated with the team, and a job is a pointer to a step.
-type team struct {
+// (each has its own scratch), so outputs are the same bit for bit for any
+// number of threads. Nothing here allocates per step: the helpers' scratch is
+// allocated with the team, and a job is a pointer to a step.
+type Team struct {
 	helpers []*helper
 	done    sync.WaitGroup
 
@@ -41,8 +41,9 @@ type job interface {
 	unit(b [][]float32, scratch []float32, u int)
 }
 
-func newTeam(helpers, scratch int) *team {
-	t := &team{}
+// NewTeam starts helpers goroutines, each with scratch floats of its own.
+func NewTeam(helpers, scratch int) *Team {
+	t := &Team{}
 	for range helpers {
 		// Buffered, so that waking a helper never waits for it.
 		h := &helper{start: make(chan struct{}, 1), scratch: make([]float32, scratch)}
@@ -52,7 +53,7 @@ func newTeam(helpers, scratch int) *team {
 	return t
 }
 
-func (t *team) serve(h *helper) {
+func (t *Team) serve(h *helper) {
 	for range h.start {
 		t.work(h.scratch)
 		t.done.Done()
@@ -60,7 +61,7 @@ func (t *team) serve(h *helper) {
 }
 
 // work computes units until none are left.
-func (t *team) work(scratch []float32) {
+func (t *Team) work(scratch []float32) {
 	for {
 		u := t.lo + int(t.next.Add(1)) - 1
 		if u >= t.hi {
@@ -72,8 +73,8 @@ func (t *team) work(scratch []float32) {
 
 // run computes units lo..hi-1 of j with up to helpers helpers beside the
 // calling goroutine, whose scratch is given, and returns when all are done.
-// A nil team (a plan built for one thread) runs them in turn.
-func (t *team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32) {
+// A nil team runs them in turn.
+func (t *Team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32) {
 	if t != nil {
 		helpers = min(helpers, len(t.helpers), hi-lo-1)
 	}
@@ -94,8 +95,11 @@ func (t *team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32)
 	t.job, t.b = nil, nil
 }
 
-// stop ends the helpers' goroutines.
-func (t *team) stop() {
+// Stop ends the helpers' goroutines. A nil team has none.
+func (t *Team) Stop() {
+	if t == nil {
+		return
+	}
 	for _, h := range t.helpers {
 		close(h.start)
 	}

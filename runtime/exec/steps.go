@@ -1,0 +1,250 @@
+package exec
+
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/pool"
+	"github.com/mdlc/mdlc/runtime/kernels/softmax"
+)
+
+// The specs, one per kind of step. Fields named after operands are slots of
+// the operand table; chain operands and concat parts are slots too, which is
+// why kernels take the whole table.
+
+// Chain is an elementwise chain over a tensor of the given shape; no steps
+// means none.
+type Chain struct {
+	Shape []int
+	Steps []eltwise.Step
+}
+
+func (c Chain) compile(set cpu.Set) *eltwise.Chain {
+	if len(c.Steps) == 0 {
+		return nil
+	}
+	return eltwise.NewChain(set, c.Shape, c.Steps)
+}
+
+// Copy copies slot Src into slot Dst: a graph output that is an input, a
+// constant, or another output's value.
+type Copy struct{ Src, Dst int }
+
+func (s Copy) Compile(cpu.Set) Step { return s }
+
+func (s Copy) Run(b [][]float32, _ *Team) { copy(b[s.Dst], b[s.Src]) }
+
+// Elementwise runs a chain over slot Out in place (its first step loads).
+type Elementwise struct {
+	Out   int
+	Chain Chain
+}
+
+func (s Elementwise) Compile(set cpu.Set) Step {
+	return &chainStep{out: s.Out, c: s.Chain.compile(set)}
+}
+
+type chainStep struct {
+	out int
+	c   *eltwise.Chain
+}
+
+func (s *chainStep) Run(b [][]float32, _ *Team) { s.c.Apply(b[s.out], 0, b) }
+
+// BatchNorm normalises with statistics computed at run time: In holds x,
+// gamma, beta, mean and variance.
+type BatchNorm struct {
+	In           [5]int
+	Out, Scratch int
+	BN           eltwise.BatchNorm
+}
+
+func (s BatchNorm) Compile(cpu.Set) Step { return s }
+
+func (s BatchNorm) Run(b [][]float32, _ *Team) {
+	s.BN.Run(b[s.In[0]], b[s.In[1]], b[s.In[2]], b[s.In[3]], b[s.In[4]], b[s.Out], b[s.Scratch])
+}
+
+// Softmax is softmax or log-softmax over the middle axis of [Outer, Dim, Inner].
+type Softmax struct {
+	X, Out, Scratch   int
+	Outer, Dim, Inner int
+	Log               bool
+}
+
+func (s Softmax) Compile(set cpu.Set) Step {
+	return &softmaxStep{spec: s, s: softmax.New(set, s.Outer, s.Dim, s.Inner, s.Log)}
+}
+
+type softmaxStep struct {
+	spec Softmax
+	s    softmax.Softmax
+}
+
+func (s *softmaxStep) Run(b [][]float32, _ *Team) {
+	s.s.Run(b[s.spec.X], b[s.spec.Out], b[s.spec.Scratch])
+}
+
+// Pool is max or average pooling of N images.
+type Pool struct {
+	X, Out, N int
+	Max       bool
+	Window    pool.Window
+}
+
+func (s Pool) Compile(cpu.Set) Step { return s }
+
+func (s Pool) Run(b [][]float32, _ *Team) {
+	if s.Max {
+		s.Window.Max(b[s.X], b[s.Out], s.N)
+	} else {
+		s.Window.Avg(b[s.X], b[s.Out], s.N)
+	}
+}
+
+// GlobalPool averages each channel of N images of HW positions.
+type GlobalPool struct {
+	X, Out, Scratch int
+	N, HW, C        int
+}
+
+func (s GlobalPool) Compile(cpu.Set) Step { return s }
+
+func (s GlobalPool) Run(b [][]float32, _ *Team) {
+	pool.GlobalAvg(b[s.X], b[s.Out], s.N, s.HW, s.C, b[s.Scratch])
+}
+
+// Transpose permutes the axes of a tensor of the given shape.
+type Transpose struct {
+	X, Out      int
+	Shape, Perm []int
+}
+
+func (s Transpose) Compile(cpu.Set) Step {
+	return &transposeStep{x: s.X, out: s.Out, t: layout.NewTranspose(s.Shape, s.Perm)}
+}
+
+type transposeStep struct {
+	x, out int
+	t      *layout.Transpose
+}
+
+func (s *transposeStep) Run(b [][]float32, _ *Team) { s.t.Run(b[s.x], b[s.out]) }
+
+// Concat joins its parts' slots into slot Out.
+type Concat struct {
+	Out    int
+	Concat layout.Concat
+}
+
+func (s Concat) Compile(cpu.Set) Step { return s }
+
+func (s Concat) Run(b [][]float32, _ *Team) { s.Concat.Run(b, b[s.Out]) }
+
+// Conv is a convolution, its epilogue and optional max pool. Its weights are
+// packed in slot W, or, if Raw is set, computed at run time in slot Raw and
+// packed into slot W by every run first. Its units (bands of output rows)
+// are spread over up to Helpers helpers.
+type Conv struct {
+	X, W, Raw, Out, Scratch int
+	Helpers                 int
+	Shape                   conv.Shape
+	Epilogue                Chain
+	Pool                    *pool.Window
+}
+
+func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
+
+// New compiles the conv with the kernels of set.
+func (s Conv) New(set cpu.Set) *ConvStep {
+	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), s.Pool)}
+}
+
+// ConvStep is a compiled Conv.
+type ConvStep struct {
+	spec Conv
+	Conv *conv.Conv
+}
+
+func (s *ConvStep) Run(b [][]float32, t *Team) {
+	if s.spec.Raw != 0 {
+		s.Conv.PackWeights(b[s.spec.W], b[s.spec.Raw])
+	}
+	t.run(s, 0, s.Conv.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {
+	s.Conv.RunUnit(b[s.spec.X], b[s.spec.W], b[s.spec.Out], scratch, b, u)
+}
+
+// MatMul is a batch of products C_t = op(A_t)·op(B_t), t over the output's
+// batch axes, each band of rows finished by the epilogue. AOff is the offset
+// of A_t in slot A; BIdx the index of B_t among the B matrices, which are
+// BSize apart in slot B and packed apart in slot PB. B is packed in slot PB
+// when the plan is built or, if PackRun, by every run before its products.
+// A unit is one band of one product.
+type MatMul struct {
+	A, B, Out, Scratch, PB int
+	M, N, K, Lda, Ldb      int
+	TransA, TransB         bool
+	Epilogue               Chain
+	AOff, BIdx             []int
+	BSize                  int
+	PackRun                bool
+	Helpers                int
+}
+
+func (s MatMul) Compile(set cpu.Set) Step { return s.New(set) }
+
+// New compiles the product with the kernels of set.
+func (s MatMul) New(set cpu.Set) *MatMulStep {
+	kn := gemm.For(set)
+	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), epi: s.Epilogue.compile(set), packed: kn.PackedSize(s.K, s.N)}
+}
+
+// MatMulStep is a compiled MatMul.
+type MatMulStep struct {
+	spec   MatMul
+	G      *gemm.MatMul
+	epi    *eltwise.Chain
+	packed int
+}
+
+// PackedSize is the length of one packed B matrix.
+func (s *MatMulStep) PackedSize() int { return s.packed }
+
+func (s *MatMulStep) Run(b [][]float32, t *Team) {
+	sp := &s.spec
+	bands := s.G.Bands()
+	if !sp.PackRun {
+		t.run(s, 0, len(sp.AOff)*bands, sp.Helpers, b, b[sp.Scratch])
+		return
+	}
+	// Pack each B_t once for the run of products that use it in turn.
+	for t0 := 0; t0 < len(sp.AOff); {
+		t1 := t0 + 1
+		for t1 < len(sp.AOff) && sp.BIdx[t1] == sp.BIdx[t0] {
+			t1++
+		}
+		s.G.Kernel.PackB(b[sp.PB], b[sp.B][sp.BIdx[t0]*sp.BSize:], sp.K, sp.N, sp.Ldb, sp.TransB)
+		t.run(s, t0*bands, t1*bands, sp.Helpers, b, b[sp.Scratch])
+		t0 = t1
+	}
+}
+
+func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
+	sp := &s.spec
+	t, i0 := u/s.G.Bands(), u%s.G.Bands()*s.G.MC
+	pb := b[sp.PB]
+	if !sp.PackRun {
+		pb = pb[sp.BIdx[t]*s.packed : (sp.BIdx[t]+1)*s.packed]
+	}
+	rows := min(s.G.MC, sp.M-i0)
+	c := b[sp.Out][t*sp.M*sp.N : (t+1)*sp.M*sp.N]
+	s.G.Rows(b[sp.A][sp.AOff[t]:], pb, c, sp.N, i0, rows, scratch)
+	if s.epi != nil {
+		s.epi.Apply(c[i0*sp.N:(i0+rows)*sp.N], t*sp.M*sp.N+i0*sp.N, b)
+	}
+}
