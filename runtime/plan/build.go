@@ -67,6 +67,7 @@ type Option func(*options)
 
 type options struct {
 	threads int
+	kernels cpu.Set
 }
 
 // Threads sets how many goroutines run each parallel step of the plan (the
@@ -74,6 +75,13 @@ type options struct {
 // Arena. The default is GOMAXPROCS when Build runs. Outputs do not depend
 // on it, bit for bit.
 func Threads(n int) Option { return func(o *options) { o.threads = n } }
+
+// Kernels makes the plan run the kernels of set instead of the ones
+// cpu.Select chooses. Its constants are packed for set; only a process that
+// can run set (cpu.Available) can run the plan, which Build checks unless the
+// plan is only written out (Program) for another machine, as mdlc gen does for
+// another GOARCH.
+func Kernels(set cpu.Set) Option { return func(o *options) { o.kernels = set } }
 
 // Build compiles g for the given symbol bindings (e.g. {"N": 7}), with
 // weights for its parameters by name (nil if it has none left: every weight a
@@ -87,9 +95,12 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if o.threads < 1 {
 		return nil, fmt.Errorf("graph %s: %d threads: a plan needs at least one", g.Name, o.threads)
 	}
-	set, err := cpu.Select()
-	if err != nil {
-		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	set := o.kernels
+	if set == "" {
+		var err error
+		if set, err = cpu.Select(); err != nil {
+			return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+		}
 	}
 	if err := ir.Verify(g); err != nil {
 		return nil, fmt.Errorf("graph %s does not verify: %w", g.Name, err)
@@ -360,6 +371,9 @@ func (b *builder) place(p *Plan) error {
 	}
 	p.mem, p.floats = mem, int(mem.Size/4)
 	p.slots = make([]slot, len(b.bufs))
+	for _, r := range b.bufs {
+		p.slotLabels = append(p.slotLabels, r.label)
+	}
 	for id, r := range b.bufs {
 		switch r.kind {
 		case arena:

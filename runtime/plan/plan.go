@@ -52,6 +52,8 @@ type Plan struct {
 	floats  int // arena size in float32s
 	mem     *memplan.Plan
 	labels  []string // memplan buffer labels, for the timeline
+	// slotLabels names each slot's buffer, for generated code's comments.
+	slotLabels []string
 
 	kernels cpu.Set
 	threads int

@@ -1,0 +1,311 @@
+// Package codegen writes a compiled plan out as an ordinary Go package: the
+// model's steps built once by New from spec literals (runtime/exec, the same
+// specs and kernels a plan runs), a Run that is a fixed sequence of step calls
+// on an operand table of constant arena ranges, and the plan's constants
+// (weights packed for the kernels) in a binary file embedded with go:embed
+// and checked against a CRC-32C when New runs.
+//
+// A package is generated for one kernel set (the plan's): its packed weights
+// and arena layout are that set's. It runs that set wherever the CPU and the
+// build can (MDLC_KERNELS does not apply), and New fails with a clear error
+// elsewhere (a CPU without AVX2, a purego build).
+package codegen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"go/format"
+	"go/token"
+	"hash/crc32"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Model describes what the package is generated from, for its doc comment.
+type Model struct {
+	Name       string
+	Source     string // the .mdl file as given
+	SourceHash string // hex SHA-256 of its bytes
+	Params     int64
+	FLOPs      int64 // per example
+}
+
+// Files is a generated package: file name to contents.
+type Files map[string][]byte
+
+// Generate writes prog as package pkg. tests adds a test file: Run
+// allocates nothing, and its output on a fixed input matches outputs, the
+// CRC-32C of each output's bits as mdlc computed them with the same plan.
+func Generate(pkg string, m Model, prog plan.Program, tests bool, outputs []uint32) (Files, error) {
+	if !token.IsIdentifier(pkg) || token.IsKeyword(pkg) || pkg == "main" || strings.ToLower(pkg) != pkg {
+		return nil, fmt.Errorf("package name %q: want a lower-case Go identifier (not a keyword, not main), e.g. %s", pkg, PackageName(m.Name))
+	}
+	g := &gen{pkg: pkg, m: m, prog: prog, imports: map[string]bool{}}
+	g.names()
+	blob, err := g.weights()
+	if err != nil {
+		return nil, err
+	}
+	src, err := g.source(blob)
+	if err != nil {
+		return nil, err
+	}
+	files := Files{pkg + ".go": src, pkg + ".weights": blob}
+	if tests {
+		if len(outputs) != len(prog.Outputs) {
+			return nil, fmt.Errorf("%d output checksums for %d outputs", len(outputs), len(prog.Outputs))
+		}
+		t, err := g.testSource(outputs)
+		if err != nil {
+			return nil, err
+		}
+		files[pkg+"_test.go"] = t
+	}
+	return files, nil
+}
+
+// PackageName is a package name made from a model name: lower case, letters
+// and digits only.
+func PackageName(model string) string {
+	var sb strings.Builder
+	for _, r := range strings.ToLower(model) {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) && sb.Len() > 0) {
+			sb.WriteRune(r)
+		}
+	}
+	if sb.Len() == 0 || token.IsKeyword(sb.String()) || sb.String() == "main" {
+		return "model" + sb.String()
+	}
+	return sb.String()
+}
+
+type gen struct {
+	pkg     string
+	m       Model
+	prog    plan.Program
+	imports map[string]bool
+	// params and consts name each input and output in Go: the parameter of
+	// Run, and the prefix of its exported Shape and Size.
+	params, consts []string
+	// constOff is where each constant slot's data starts in the weights.
+	constOff map[int]int
+	floats   int
+}
+
+// names picks Go names for the ports: their own where they are identifiers
+// that clash with nothing the generated code declares.
+func (g *gen) names() {
+	taken := map[string]bool{"m": true, "a": true, "err": true, "ArenaFloats": true, "Kernels": true, "Batch": true}
+	for _, p := range slices.Concat(g.prog.Inputs, g.prog.Outputs) {
+		param := p.Name
+		for taken[param] || token.IsKeyword(param) || !token.IsIdentifier(param) {
+			param += "_"
+		}
+		taken[param] = true
+		c := exported(p.Name)
+		for taken[c+"Shape"] {
+			c += "_"
+		}
+		taken[c+"Shape"] = true
+		g.params, g.consts = append(g.params, param), append(g.consts, c)
+	}
+}
+
+// exported makes snake_case into CamelCase.
+func exported(name string) string {
+	var sb strings.Builder
+	up := true
+	for _, r := range name {
+		if r == '_' {
+			up = true
+			continue
+		}
+		if up {
+			r = unicode.ToUpper(r)
+		}
+		up = false
+		sb.WriteRune(r)
+	}
+	if sb.Len() == 0 {
+		return "X"
+	}
+	return sb.String()
+}
+
+// weights lays out the constant slots one after another, as little-endian
+// float32s.
+func (g *gen) weights() ([]byte, error) {
+	g.constOff = map[int]int{}
+	var blob []byte
+	for i, s := range g.prog.Slots {
+		if s.Arena || s.Data == nil {
+			continue
+		}
+		g.constOff[i] = g.floats
+		g.floats += len(s.Data)
+		for _, v := range s.Data {
+			blob = binary.LittleEndian.AppendUint32(blob, math.Float32bits(v))
+		}
+	}
+	return blob, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum is the CRC-32C of floats' bits, little-endian: how a generated
+// package checks its weights and its tests check outputs.
+func Checksum(floats []float32) uint32 {
+	buf := make([]byte, 0, 4*len(floats))
+	for _, v := range floats {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	return crc32.Checksum(buf, castagnoli)
+}
+
+func (g *gen) source(blob []byte) ([]byte, error) {
+	var body strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&body, format, args...) }
+	prog := g.prog
+
+	w("// Shapes of the inputs and outputs, and their sizes in float32s.\nvar (\n")
+	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+		w("\t%sShape = [%d]int{%s}\n", g.consts[i], len(p.Shape), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(p.Shape)), ", "), "[]"))
+	}
+	w(")\n\nconst (\n")
+	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+		w("\t%sSize = %d\n", g.consts[i], tensor.Numel(p.Shape))
+	}
+	w("\t// ArenaFloats is the size of an Arena's planned memory, in float32s.\n\tArenaFloats = %d\n", prog.ArenaFloats)
+	w("\t// Kernels is the kernel set the package was generated for.\n\tKernels = %q\n)\n\n", prog.Kernels)
+
+	w("//go:embed %s.weights\nvar weightsFile []byte\n\n", g.pkg)
+	w("const (\n\tweightFloats = %d\n\tweightsCRC = %#08x // CRC-32C of weightsFile\n\tslots = %d\n\thelperScratch = %d\n)\n\n",
+		g.floats, crc32.Checksum(blob, castagnoli), len(prog.Slots), prog.HelperScratch)
+
+	w("// Model is the compiled model and its weights. It is immutable once New\n")
+	w("// returns: any number of goroutines may run it at once, each with its own\n// Arena (RunArena); Run serialises callers on one arena of its own.\n")
+	w("type Model struct {\n\tw []float32\n")
+	for i := range prog.Specs {
+		w("\ts%d exec.Step\n", i)
+	}
+	w("\n\tmu sync.Mutex\n\town *Arena\n}\n\n")
+
+	w("// New checks the kernel set and the embedded weights and builds the steps.\n")
+	w("func New() (*Model, error) {\n")
+	w("\tset := cpu.Set(Kernels)\n\tif !slices.Contains(cpu.Available(), set) {\n")
+	w("\t\treturn nil, fmt.Errorf(\"%s: generated for the %%s kernels, which this CPU or build cannot run (available: %%v); regenerate with mdlc gen --kernels %%s\", set, cpu.Available(), cpu.Available()[0])\n\t}\n", g.pkg)
+	w("\tif len(weightsFile) != 4*weightFloats || crc32.Checksum(weightsFile, crc32.MakeTable(crc32.Castagnoli)) != weightsCRC {\n")
+	w("\t\treturn nil, errors.New(\"%s: the embedded weights are corrupt (size or CRC-32C mismatch); regenerate the package\")\n\t}\n", g.pkg)
+	w("\tm := &Model{w: make([]float32, weightFloats)}\n")
+	w("\tfor i := range m.w {\n\t\tm.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(weightsFile[4*i:]))\n\t}\n")
+	for i, s := range prog.Specs {
+		var sb strings.Builder
+		if err := literal(&sb, reflect.ValueOf(s), g.imports); err != nil {
+			return nil, fmt.Errorf("step %d: %w", i, err)
+		}
+		info := prog.Info[i]
+		w("\t// %s\n\tm.s%d = %s.Compile(set)\n", describe(info), i, sb.String())
+	}
+	w("\tm.own = m.NewArena(1)\n\treturn m, nil\n}\n\n")
+
+	w("// Arena is the memory of one run at a time and the goroutines that share\n// its work. Close it when done.\n")
+	w("type Arena struct {\n\tm *Model\n\tmem []float32\n\tb [slots][]float32\n\tteam *exec.Team\n}\n\n")
+	w("// NewArena allocates an arena whose runs spread their larger steps over\n// threads goroutines (at least 1). Outputs do not depend on threads.\n")
+	w("func (m *Model) NewArena(threads int) *Arena {\n\ta := &Arena{m: m, mem: make([]float32, ArenaFloats)}\n")
+	w("\tif threads > 1 && helperScratch > 0 {\n\t\ta.team = exec.NewTeam(threads-1, helperScratch)\n\t}\n")
+	for i, s := range prog.Slots {
+		switch {
+		case s.Arena:
+			w("\ta.b[%d] = a.mem[%d:%d:%d] // %s\n", i, s.Off, s.Off+s.N, s.Off+s.N, s.Label)
+		case s.Data != nil:
+			off := g.constOff[i]
+			w("\ta.b[%d] = m.w[%d:%d:%d] // %s\n", i, off, off+len(s.Data), off+len(s.Data), s.Label)
+		}
+	}
+	w("\treturn a\n}\n\n")
+	w("// Close stops the arena's goroutines.\nfunc (a *Arena) Close() {\n\ta.team.Stop()\n\ta.team = nil\n}\n\n")
+
+	args := strings.Join(g.params, ", ")
+	w("// Run computes the outputs from the inputs on the model's own arena, one\n// caller at a time. Each slice holds its tensor row-major: see the Shape and\n// Size constants.\n")
+	w("func (m *Model) Run(%s []float32) error {\n\tm.mu.Lock()\n\tdefer m.mu.Unlock()\n\treturn m.RunArena(m.own, %s)\n}\n\n", args, args)
+	w("// RunArena is Run on an arena of the caller's, made by m.NewArena. It\n// allocates nothing.\n")
+	w("func (m *Model) RunArena(a *Arena, %s []float32) error {\n", args)
+	w("\tif a == nil || a.m != m {\n\t\treturn errors.New(\"%s: the arena was not made by this model's NewArena\")\n\t}\n", g.pkg)
+	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+		w("\tif len(%s) != %sSize {\n\t\treturn fmt.Errorf(\"%s: %s holds %%d floats, want %%d for shape %%v\", len(%s), %sSize, %sShape)\n\t}\n",
+			g.params[i], g.consts[i], g.pkg, p.Name, g.params[i], g.consts[i], g.consts[i])
+	}
+	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+		w("\ta.b[%d] = %s\n", p.Slot, g.params[i])
+	}
+	w("\tm.run(a)\n")
+	for _, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+		w("\ta.b[%d] = nil\n", p.Slot)
+	}
+	w("\treturn nil\n}\n\n")
+	w("// run is the plan: every step in order.\nfunc (m *Model) run(a *Arena) {\n")
+	for i := range prog.Specs {
+		w("\tm.s%d.Run(a.b[:], a.team)\n", i)
+	}
+	w("}\n")
+
+	var out bytes.Buffer
+	out.WriteString("// Code generated by mdlc gen. DO NOT EDIT.\n\n")
+	out.WriteString(g.doc())
+	fmt.Fprintf(&out, "package %s\n\nimport (\n\t_ \"embed\"\n\t\"encoding/binary\"\n\t\"errors\"\n\t\"fmt\"\n\t\"hash/crc32\"\n\t\"math\"\n\t\"slices\"\n\t\"sync\"\n\n", g.pkg)
+	g.imports["github.com/mdlc/mdlc/runtime/exec"] = true
+	g.imports["github.com/mdlc/mdlc/runtime/kernels/cpu"] = true
+	for _, p := range slices.Sorted(maps.Keys(g.imports)) {
+		fmt.Fprintf(&out, "\t%q\n", p)
+	}
+	out.WriteString(")\n\n")
+	out.WriteString(body.String())
+	src, err := format.Source(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("generated code does not parse (a bug in mdlc): %w", err)
+	}
+	return src, nil
+}
+
+// describe is a step's comment: the op, its layer and the kernel.
+func describe(s plan.StepInfo) string {
+	d := fmt.Sprintf("step %d: %s", s.Index, s.Op)
+	if s.Layer != "" {
+		d += " (" + s.Layer + ")"
+	}
+	return d + " -> " + s.Output + ", " + s.Kernel
+}
+
+func (g *gen) doc() string {
+	var sb strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
+	m := g.m
+	w("// Package %s runs the model %s, compiled by mdlc from %s\n// (sha256 %s) for the %s kernels:\n//\n", g.pkg, m.Name, m.Source, m.SourceHash, g.prog.Kernels)
+	var in, out []string
+	for _, p := range g.prog.Inputs {
+		in = append(in, p.Name+" f32"+tensor.ShapeString(p.Shape))
+	}
+	for _, p := range g.prog.Outputs {
+		out = append(out, p.Name+" f32"+tensor.ShapeString(p.Shape))
+	}
+	w("//\t(%s) -> (%s)\n//\n", strings.Join(in, ", "), strings.Join(out, ", "))
+	w("// %s parameters, %s FLOPs per example, %d steps, an arena of %s bytes.\n", commas(m.Params), commas(m.FLOPs), len(g.prog.Specs), commas(int64(4*g.prog.ArenaFloats)))
+	w("//\n// Use:\n//\n//\tm, err := %s.New()\n//\t...\n//\terr = m.Run(%s)\n", g.pkg, strings.Join(g.params, ", "))
+	return sb.String()
+}
+
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
