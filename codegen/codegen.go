@@ -41,14 +41,28 @@ type Model struct {
 // Files is a generated package: file name to contents.
 type Files map[string][]byte
 
-// Generate writes prog as package pkg. tests adds a test file: Run
-// allocates nothing, and its output on a fixed input matches outputs, the
-// CRC-32C of each output's bits as mdlc computed them with the same plan.
-func Generate(pkg string, m Model, prog plan.Program, tests bool, outputs []uint32) (Files, error) {
+// Options are what Generate writes and how.
+type Options struct {
+	Package string
+	Model   Model
+	// External makes the package read its weights file at run time (Load)
+	// instead of embedding it (New).
+	External bool
+	// Tests adds a test file: the outputs on a fixed input (Sample) have the
+	// CRC-32C OutputSums, as mdlc computed them with the same plan; Run
+	// allocates nothing; two threads give the same bits; corrupt weights are
+	// refused. And a benchmark.
+	Tests      bool
+	OutputSums []uint32
+}
+
+// Generate writes prog as a package.
+func Generate(prog plan.Program, o Options) (Files, error) {
+	pkg, m, tests, outputs := o.Package, o.Model, o.Tests, o.OutputSums
 	if !token.IsIdentifier(pkg) || token.IsKeyword(pkg) || pkg == "main" || strings.ToLower(pkg) != pkg {
 		return nil, fmt.Errorf("package name %q: want a lower-case Go identifier (not a keyword, not main), e.g. %s", pkg, PackageName(m.Name))
 	}
-	g := &gen{pkg: pkg, m: m, prog: prog, imports: map[string]bool{}}
+	g := &gen{pkg: pkg, m: m, prog: prog, external: o.External, imports: map[string]bool{}}
 	g.names()
 	blob, err := g.weights()
 	if err != nil {
@@ -88,7 +102,8 @@ func PackageName(model string) string {
 }
 
 type gen struct {
-	pkg     string
+	pkg      string
+	external bool
 	m       Model
 	prog    plan.Program
 	imports map[string]bool
@@ -186,26 +201,34 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	w("\t// ArenaFloats is the size of an Arena's planned memory, in float32s.\n\tArenaFloats = %d\n", prog.ArenaFloats)
 	w("\t// Kernels is the kernel set the package was generated for.\n\tKernels = %q\n)\n\n", prog.Kernels)
 
-	w("//go:embed %s.weights\nvar weightsFile []byte\n\n", g.pkg)
-	w("const (\n\tweightFloats = %d\n\tweightsCRC = %#08x // CRC-32C of weightsFile\n\tslots = %d\n\thelperScratch = %d\n)\n\n",
+	if !g.external {
+		w("//go:embed %s.weights\nvar weightsFile []byte\n\n", g.pkg)
+	}
+	w("const (\n\tweightFloats = %d\n\tweightsCRC = %#08x // CRC-32C of the weights file\n\tslots = %d\n\thelperScratch = %d\n)\n\n",
 		g.floats, crc32.Checksum(blob, castagnoli), len(prog.Slots), prog.HelperScratch)
 
-	w("// Model is the compiled model and its weights. It is immutable once New\n")
-	w("// returns: any number of goroutines may run it at once, each with its own\n// Arena (RunArena); Run serialises callers on one arena of its own.\n")
+	w("// Model is the compiled model and its weights. It is immutable once made:\n")
+	w("// any number of goroutines may run it at once, each with its own Arena\n// (RunArena); Run serialises callers on one arena of its own.\n")
 	w("type Model struct {\n\tw []float32\n")
 	for i := range prog.Specs {
 		w("\ts%d exec.Step\n", i)
 	}
 	w("\n\tmu sync.Mutex\n\town *Arena\n}\n\n")
 
-	w("// New checks the kernel set and the embedded weights and builds the steps.\n")
-	w("func New() (*Model, error) {\n")
+	if g.external {
+		w("// Load reads the weights file %s.weights that mdlc gen wrote, checks it\n// and the kernel set, and builds the steps.\n", g.pkg)
+		w("func Load(path string) (*Model, error) {\n\tdata, err := os.ReadFile(path)\n\tif err != nil {\n\t\treturn nil, fmt.Errorf(\"%s: %%w\", err)\n\t}\n\treturn load(data, path)\n}\n\n", g.pkg)
+	} else {
+		w("// New checks the embedded weights and the kernel set and builds the steps.\n")
+		w("func New() (*Model, error) { return load(weightsFile, \"the embedded weights\") }\n\n")
+	}
+	w("func load(data []byte, what string) (*Model, error) {\n")
 	w("\tset := cpu.Set(Kernels)\n\tif !slices.Contains(cpu.Available(), set) {\n")
 	w("\t\treturn nil, fmt.Errorf(\"%s: generated for the %%s kernels, which this CPU or build cannot run (available: %%v); regenerate with mdlc gen --kernels %%s\", set, cpu.Available(), cpu.Available()[0])\n\t}\n", g.pkg)
-	w("\tif len(weightsFile) != 4*weightFloats || crc32.Checksum(weightsFile, crc32.MakeTable(crc32.Castagnoli)) != weightsCRC {\n")
-	w("\t\treturn nil, errors.New(\"%s: the embedded weights are corrupt (size or CRC-32C mismatch); regenerate the package\")\n\t}\n", g.pkg)
+	w("\tif len(data) != 4*weightFloats || crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != weightsCRC {\n")
+	w("\t\treturn nil, fmt.Errorf(\"%s: %%s: not this model's weights or corrupt (%%d bytes, want %%d with CRC-32C %%#08x); regenerate the package\", what, len(data), 4*weightFloats, uint32(weightsCRC))\n\t}\n", g.pkg)
 	w("\tm := &Model{w: make([]float32, weightFloats)}\n")
-	w("\tfor i := range m.w {\n\t\tm.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(weightsFile[4*i:]))\n\t}\n")
+	w("\tfor i := range m.w {\n\t\tm.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))\n\t}\n")
 	for i, s := range prog.Specs {
 		var sb strings.Builder
 		if err := literal(&sb, reflect.ValueOf(s), g.imports); err != nil {
@@ -260,7 +283,22 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	var out bytes.Buffer
 	out.WriteString("// Code generated by mdlc gen. DO NOT EDIT.\n\n")
 	out.WriteString(g.doc())
-	fmt.Fprintf(&out, "package %s\n\nimport (\n\t_ \"embed\"\n\t\"encoding/binary\"\n\t\"errors\"\n\t\"fmt\"\n\t\"hash/crc32\"\n\t\"math\"\n\t\"slices\"\n\t\"sync\"\n\n", g.pkg)
+	std := []string{"encoding/binary", "errors", "fmt", "hash/crc32", "math", "slices", "sync"}
+	if g.external {
+		std = append(std, "os")
+	} else {
+		std = append(std, "embed")
+	}
+	slices.Sort(std)
+	fmt.Fprintf(&out, "package %s\n\nimport (\n", g.pkg)
+	for _, p := range std {
+		if p == "embed" {
+			fmt.Fprintf(&out, "\t_ %q\n", p)
+		} else {
+			fmt.Fprintf(&out, "\t%q\n", p)
+		}
+	}
+	out.WriteString("\n")
 	g.imports["github.com/mdlc/mdlc/runtime/exec"] = true
 	g.imports["github.com/mdlc/mdlc/runtime/kernels/cpu"] = true
 	for _, p := range slices.Sorted(maps.Keys(g.imports)) {
@@ -298,7 +336,11 @@ func (g *gen) doc() string {
 	}
 	w("//\t(%s) -> (%s)\n//\n", strings.Join(in, ", "), strings.Join(out, ", "))
 	w("// %s parameters, %s FLOPs per example, %d steps, an arena of %s bytes.\n", commas(m.Params), commas(m.FLOPs), len(g.prog.Specs), commas(int64(4*g.prog.ArenaFloats)))
-	w("//\n// Use:\n//\n//\tm, err := %s.New()\n//\t...\n//\terr = m.Run(%s)\n", g.pkg, strings.Join(g.params, ", "))
+	made := "New()"
+	if g.external {
+		made = "Load(\"path/to/" + g.pkg + ".weights\")"
+	}
+	w("//\n// Use:\n//\n//\tm, err := %s.%s\n//\t...\n//\terr = m.Run(%s)\n", g.pkg, made, strings.Join(g.params, ", "))
 	return sb.String()
 }
 

@@ -14,6 +14,7 @@ import (
 // or an image, runs the model and writes the outputs as .npy and/or prints
 // the top classes, as mdlc run does.
 func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
+	// The package embeds its weights (New): a static binary is one file.
 	g := &gen{pkg: pkg, prog: p}
 	g.names()
 	prog := g.prog

@@ -30,6 +30,7 @@ func runGen(c *cli, args []string) error {
 	batch := fs.Int("batch", 1, "the batch size the package is compiled for")
 	kernels := fs.String("kernels", "", "the kernel set to compile for: generic, avx2 or neon (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
+	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
 	files, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func runGen(c *cli, args []string) error {
 	if *batch < 1 {
 		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
 	}
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, cpu.Set(*kernels), *pkg, *tests)
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ type generated struct {
 }
 
 // compileForGen compiles a model to a plan and generates its package.
-func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch int, set cpu.Set, pkg string, tests bool) (*generated, error) {
+func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch int, set cpu.Set, o codegen.Options) (*generated, error) {
 	m, err := c.build(file, model)
 	if err != nil {
 		return nil, err
@@ -65,8 +66,8 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		return nil, err
 	}
 	g := m.Graph
-	if pkg == "" {
-		pkg = codegen.PackageName(g.Name)
+	if o.Package == "" {
+		o.Package = codegen.PackageName(g.Name)
 	}
 	switch set {
 	case "":
@@ -88,7 +89,7 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		}
 		params += n
 	}
-	desc := codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: params, FLOPs: g.Flops()}
+	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: params, FLOPs: g.Flops()}
 	ws, err := loadWeights(g, weightsPath, seed)
 	if err != nil {
 		return nil, err
@@ -112,8 +113,7 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		return nil, err
 	}
 	// The checksums of the outputs on the test's input, by this very plan.
-	var sums []uint32
-	if tests {
+	if o.Tests {
 		var ins, outs [][]float32
 		for _, in := range p.Inputs() {
 			ins = append(ins, codegen.Sample(tensor.Numel(in.Shape)))
@@ -127,16 +127,16 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range outs {
-			sums = append(sums, codegen.Checksum(o))
+		for _, out := range outs {
+			o.OutputSums = append(o.OutputSums, codegen.Checksum(out))
 		}
 	}
 	prog := p.Program()
-	files, err := codegen.Generate(pkg, desc, prog, tests, sums)
+	files, err := codegen.Generate(prog, o)
 	if err != nil {
 		return nil, err
 	}
-	return &generated{pkg: pkg, files: files, prog: prog}, nil
+	return &generated{pkg: o.Package, files: files, prog: prog}, nil
 }
 
 // writeFiles writes a generated package into dir, each file atomically.
@@ -200,7 +200,7 @@ func runBuild(c *cli, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, set, "", false)
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, set, codegen.Options{})
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,8 @@ func TestGenBuildsAndRuns(t *testing.T) {
 		code, _, errs := mdlc(t, "gen", "-o", filepath.Join(mod, name), "--tests", "--batch", "2", f)
 		require.Equal(t, 0, code, errs)
 	}
+	code, _, errs := mdlc(t, "gen", "-o", filepath.Join(mod, "lenetfile"), "--pkg", "lenetfile", "--external-weights", "--tests", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
 	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}} {
 		cmd := exec.Command(goTool, args...)
 		cmd.Dir = mod
