@@ -1,14 +1,13 @@
 package tensor
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	_ "image/gif" // register decoders for image.Decode
 	_ "image/jpeg"
 	_ "image/png"
-	"io"
 	"os"
 )
 
@@ -30,30 +29,35 @@ const maxImagePixels = 2 * 89478485
 // JPEG files decode with Go's IDCT and chroma upsampling, which differ from
 // libjpeg's in rounding, so their values may be off by one level from Keras's.
 func LoadImage(path string, height, width, channels int) (*Tensor, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := DecodeImage(data, height, width, channels)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// DecodeImage is LoadImage on the bytes of an image file.
+func DecodeImage(data []byte, height, width, channels int) (*Tensor, error) {
 	if channels != 1 && channels != 3 {
-		return nil, fmt.Errorf("load image %s: %d channels are not supported (want 1 for grayscale or 3 for RGB)", path, channels)
+		return nil, fmt.Errorf("%d channels are not supported (want 1 for grayscale or 3 for RGB)", channels)
 	}
 	if height < 1 || width < 1 || height > maxImagePixels/width {
-		return nil, fmt.Errorf("load image %s: invalid target size %dx%d", path, height, width)
+		return nil, fmt.Errorf("invalid target size %dx%d", height, width)
 	}
-	f, err := os.Open(path)
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxImagePixels/cfg.Height {
-		return nil, fmt.Errorf("decode %s: image size %dx%d is empty or larger than %d pixels", path, cfg.Width, cfg.Height, maxImagePixels)
+		return nil, fmt.Errorf("image size %dx%d is empty or larger than %d pixels", cfg.Width, cfg.Height, maxImagePixels)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(bufio.NewReader(f))
+	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
+		return nil, err
 	}
 
 	bounds := img.Bounds()

@@ -163,9 +163,9 @@ func TestLoadImageErrors(t *testing.T) {
 	assert.EqualError(t, err, "decode "+text+": image: unknown format")
 
 	_, err = LoadImage(text, 2, 2, 4)
-	assert.EqualError(t, err, "load image "+text+": 4 channels are not supported (want 1 for grayscale or 3 for RGB)")
+	assert.EqualError(t, err, "decode "+text+": 4 channels are not supported (want 1 for grayscale or 3 for RGB)")
 	_, err = LoadImage(text, 0, 2, 3)
-	assert.EqualError(t, err, "load image "+text+": invalid target size 0x2")
+	assert.EqualError(t, err, "decode "+text+": invalid target size 0x2")
 
 	bomb := filepath.Join(dir, "bomb.png")
 	require.NoError(t, os.WriteFile(bomb, pngHeader(100000, 100000), 0o644))
