@@ -104,9 +104,9 @@ func PackageName(model string) string {
 type gen struct {
 	pkg      string
 	external bool
-	m       Model
-	prog    plan.Program
-	imports map[string]bool
+	m        Model
+	prog     plan.Program
+	imports  map[string]bool
 	// params and consts name each input and output in Go: the parameter of
 	// Run, and the prefix of its exported Shape and Size.
 	params, consts []string
