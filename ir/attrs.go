@@ -174,6 +174,15 @@ type BatchNormAttrs struct {
 
 func (a *BatchNormAttrs) String() string { return "epsilon=" + fmtFloat(a.Epsilon) }
 
+// NormAttrs: layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta,
+// and RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma, with the statistics
+// of each row of the last axis.
+type NormAttrs struct {
+	Epsilon float32
+}
+
+func (a *NormAttrs) String() string { return "epsilon=" + fmtFloat(a.Epsilon) }
+
 // DropoutAttrs keep the training rate; at inference dropout is the identity.
 type DropoutAttrs struct {
 	Rate float32

@@ -13,6 +13,8 @@ const (
 	OpConv2D    // (x, kernel HWIO[, bias]) NHWC
 	OpDense     // (x, kernel [in,out][, bias]) over the last axis
 	OpBatchNorm // (x, gamma, beta, mean, variance) over the last axis
+	OpLayerNorm // (x, gamma, beta) over the last axis
+	OpRMSNorm   // (x, gamma) over the last axis
 
 	// Linear algebra.
 	OpMatMul // (a, b) batched over leading axes, NumPy broadcasting
@@ -78,6 +80,8 @@ var opTable = [OpLast]OpInfo{
 	OpInvalid:         {Name: "invalid"},
 	OpConv2D:          {Name: "conv2d", MinInputs: 2, MaxInputs: 3, Attrs: &ConvAttrs{}, Infer: inferConv2D, Flops: flopsConv2D},
 	OpDense:           {Name: "dense", MinInputs: 2, MaxInputs: 3, Infer: inferDense, Flops: flopsDense},
+	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
+	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
 	OpMatMul:          {Name: "matmul", MinInputs: 2, MaxInputs: 2, Attrs: &MatMulAttrs{}, Infer: inferMatMul, Flops: flopsMatMul},
 	OpMaxPool2D:       {Name: "maxpool2d", MinInputs: 1, MaxInputs: 1, Attrs: &PoolAttrs{}, Infer: inferPool, Flops: flopsPool},

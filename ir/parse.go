@@ -850,6 +850,11 @@ func (*BatchNormAttrs) parseAttrs(p *parser) (Attrs, error) {
 	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))
 }
 
+func (*NormAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &NormAttrs{}
+	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))
+}
+
 func (*DropoutAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &DropoutAttrs{}
 	return a, p.fields(req("rate", floatVal(&a.Rate)))

@@ -159,6 +159,25 @@ func inferDense(_ Attrs, in []Type) (Type, error) {
 	return Type{DType: x.DType, Shape: out}, nil
 }
 
+// inferNorm is the shape rule of a normalisation over the last axis whose
+// operands after x (named params) hold one value per feature.
+func inferNorm(op string, params ...string) func(Attrs, []Type) (Type, error) {
+	return func(_ Attrs, in []Type) (Type, error) {
+		x := in[0]
+		r := x.Shape.Rank()
+		if r < 1 || !x.Shape[r-1].Known() {
+			return Type{}, typeErr("", "%s expects features on a last axis of known size, got %s", op, x)
+		}
+		c := x.Shape[r-1]
+		for i, name := range params {
+			if !in[i+1].Shape.Equal(Shape{c}) {
+				return Type{}, typeErr("", "%s %s must be [%s], got %s", op, name, c, in[i+1])
+			}
+		}
+		return x, nil
+	}
+}
+
 func inferBatchNorm(_ Attrs, in []Type) (Type, error) {
 	x := in[0]
 	if x.Shape.Rank() < 2 {

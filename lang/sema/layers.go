@@ -49,6 +49,10 @@ func init() {
 		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
+		"layernorm": {doc: "layer normalisation over the last axis, with learned scale gamma and offset beta",
+			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildNorm(ir.OpLayerNorm)},
+		"rmsnorm": {doc: "RMS normalisation over the last axis, with learned scale gamma",
+			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 1e-6}}, build: buildNorm(ir.OpRMSNorm)},
 		"dropout": {doc: "dropout; the identity at inference",
 			specs: []paramSpec{input, {name: "rate", kind: aFloat}}, build: buildDropout},
 		"flatten": {doc: "(N, ...) -> (N, features)", specs: []paramSpec{input}, build: simple(ir.OpFlatten, nil)},
@@ -301,6 +305,30 @@ func buildBatchNorm(b *builder, a *bound) (*ir.Value, error) {
 		return nil, &ir.TypeError{Msg: "batchnorm: epsilon must be positive", Help: "Keras uses 0.001, PyTorch 1e-5"}
 	}
 	return b.node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: float32(eps)}, x, gamma, beta, mean, variance)
+}
+
+// buildNorm builds layernorm (gamma, beta; Keras's default epsilon) or
+// rmsnorm (gamma).
+func buildNorm(op ir.Op) func(*builder, *bound) (*ir.Value, error) {
+	return func(b *builder, a *bound) (*ir.Value, error) {
+		x := a.tensor("x")
+		r := x.Type.Shape.Rank()
+		name := op.String()
+		if r < 1 || !x.Type.Shape[r-1].Known() {
+			return nil, &ir.TypeError{Msg: name + " expects features on a last axis of known size, got " + x.Type.String(),
+				Help: "its gamma has one value per feature: give the last axis a size, e.g. f32[N, T, 64]"}
+		}
+		eps := a.float("epsilon")
+		if eps <= 0 {
+			return nil, &ir.TypeError{Msg: name + ": epsilon must be positive", Help: "Keras uses 0.001, PyTorch 1e-5 (1e-6 for RMSNorm in most LLMs)"}
+		}
+		c := x.Type.Shape[r-1].Size
+		in := []*ir.Value{x, b.param("gamma", ir.T(c), ir.Init{Kind: ir.InitOnes})}
+		if op == ir.OpLayerNorm {
+			in = append(in, b.param("beta", ir.T(c), ir.Init{Kind: ir.InitZeros}))
+		}
+		return b.node(op, &ir.NormAttrs{Epsilon: float32(eps)}, in...)
+	}
 }
 
 func buildDropout(b *builder, a *bound) (*ir.Value, error) {

@@ -6,6 +6,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
@@ -65,6 +66,19 @@ func (s BatchNorm) Compile(cpu.Set) Step { return s }
 
 func (s BatchNorm) Run(b [][]float32, _ *Team) {
 	s.BN.Run(b[s.In[0]], b[s.In[1]], b[s.In[2]], b[s.In[3]], b[s.In[4]], b[s.Out], b[s.Scratch])
+}
+
+// Norm is layer or RMS normalisation over the last axis; Beta is unused
+// (0) for RMS.
+type Norm struct {
+	X, Gamma, Beta, Out int
+	Norm                norm.Norm
+}
+
+func (s Norm) Compile(cpu.Set) Step { return s }
+
+func (s Norm) Run(b [][]float32, _ *Team) {
+	s.Norm.Run(b[s.X], b[s.Gamma], b[s.Beta], b[s.Out])
 }
 
 // Softmax is softmax or log-softmax over the middle axis of [Outer, Dim, Inner].

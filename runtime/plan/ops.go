@@ -6,6 +6,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
@@ -27,6 +28,8 @@ func init() {
 		ir.OpConv2D:    {build: buildConv},
 		ir.OpDense:     {build: buildDense},
 		ir.OpBatchNorm: {build: buildBatchNorm},
+		ir.OpLayerNorm: {build: buildNorm},
+		ir.OpRMSNorm:   {build: buildNorm},
 
 		ir.OpMatMul: {build: buildMatMul},
 
@@ -166,6 +169,21 @@ func buildBatchNorm(b *builder, n *ir.Node) exec.Spec {
 		in[i] = b.slot(v)
 	}
 	return exec.BatchNorm{In: in, Out: b.out(n), Scratch: b.scratch(bn.ScratchSize(), "scale and shift"), BN: bn}
+}
+
+// buildNorm: layernorm and rmsnorm, in place when x dies here.
+func buildNorm(b *builder, n *ir.Node) exec.Spec {
+	x := n.Inputs[0]
+	shape := b.shapes[x]
+	c := shape[len(shape)-1]
+	s := exec.Norm{X: b.slot(x), Gamma: b.slot(n.Inputs[1]), Out: b.out(n),
+		Norm: norm.Norm{Rows: tensor.Numel(shape) / c, C: c, Epsilon: n.Attrs.(*ir.NormAttrs).Epsilon, RMS: n.Op == ir.OpRMSNorm}}
+	if n.Op == ir.OpLayerNorm {
+		s.Beta = b.slot(n.Inputs[2])
+	}
+	b.inPlace(n, 0)
+	b.info[b.step].Kernel = "norm"
+	return s
 }
 
 func buildSoftmax(b *builder, n *ir.Node) exec.Spec {

@@ -204,7 +204,7 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 func (gn *gen) matrix(x *ir.Value) *ir.Value {
 	d := dims(x)
 	f := d[len(d)-1]
-	switch gn.r.IntN(8) {
+	switch gn.r.IntN(9) {
 	case 0: // dense
 		units := 1 + gn.r.IntN(17)
 		ins := []*ir.Value{x, gn.weight(f, f, units)}
@@ -252,6 +252,11 @@ func (gn *gen) matrix(x *ir.Value) *ir.Value {
 			return gn.node(ir.OpTranspose, &ir.TransposeAttrs{Perm: []int{0, 2, 1}}, x)
 		}
 		return gn.node(ir.OpDropout, &ir.DropoutAttrs{Rate: 0.5}, x)
+	case 7:
+		if gn.r.IntN(2) == 0 {
+			return gn.node(ir.OpRMSNorm, &ir.NormAttrs{Epsilon: 1e-6}, x, gn.weight(1, f))
+		}
+		return gn.node(ir.OpLayerNorm, &ir.NormAttrs{Epsilon: 1e-5}, x, gn.weight(1, f), gn.weight(1, f))
 	default:
 		return gn.node(ir.OpConcat, &ir.AxisAttrs{Axis: len(d)}, gn.pick(x), x)
 	}

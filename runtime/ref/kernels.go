@@ -18,6 +18,8 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpConv2D:    conv2d,
 	ir.OpDense:     dense,
 	ir.OpBatchNorm: batchNorm,
+	ir.OpLayerNorm: norm(false),
+	ir.OpRMSNorm:   norm(true),
 
 	ir.OpMatMul: matMul,
 

@@ -213,6 +213,23 @@ func TestBatchNorm(t *testing.T) {
 	require.Equal(t, []float32{0.5, -1, 2.5, 5}, y.Data)
 }
 
+func TestLayerNorm(t *testing.T) {
+	// Row 0: mean 2.5, variance 1.25; row 1: mean 0, variance 1.
+	x := tens([]int{2, 4}, 1, 2, 3, 4, -1, 1, -1, 1)
+	gamma, beta := tens([]int{4}, 1, 2, 1, 1), tens([]int{4}, 0, 0, 0, 10)
+	y := apply(t, ir.OpLayerNorm, &ir.NormAttrs{Epsilon: 0}, x, gamma, beta)
+	s := 1 / math.Sqrt(1.25)
+	requireClose(t, []float64{-1.5 * s, -1 * s, 0.5 * s, 1.5*s + 10, -1, 2, -1, 11}, y)
+	y = apply(t, ir.OpLayerNorm, &ir.NormAttrs{Epsilon: 1}, tens([]int{1, 2}, -1, 1), tens([]int{2}, 1, 1), tens([]int{2}, 0, 0))
+	requireClose(t, []float64{-1 / math.Sqrt2, 1 / math.Sqrt2}, y)
+}
+
+func TestRMSNorm(t *testing.T) {
+	// Rows [3, 4] and [1, -1]: mean squares 12.5 and 1 (+eps 1 = 2).
+	y := apply(t, ir.OpRMSNorm, &ir.NormAttrs{Epsilon: 1}, tens([]int{2, 2}, 3, 4, 1, -1), tens([]int{2}, 2, 1))
+	requireClose(t, []float64{6 / math.Sqrt(13.5), 4 / math.Sqrt(13.5), 2 / math.Sqrt2, -1 / math.Sqrt2}, y)
+}
+
 // matmul2D is the textbook product of row-major matrices.
 func matmul2D(a, b [][]float32) [][]float32 {
 	c := make([][]float32, len(a))

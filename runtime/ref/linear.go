@@ -113,6 +113,39 @@ func matMul(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
+// norm is layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta with
+// the biased variance, or RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma,
+// over each row of the last axis.
+func norm(rms bool) kernel {
+	return func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+		eps := float64(n.Attrs.(*ir.NormAttrs).Epsilon)
+		x, gamma := in[0], in[1]
+		c := len(gamma.Data)
+		for r := 0; r < len(x.Data); r += c {
+			row := x.Data[r : r+c]
+			var mean, sq float64
+			if !rms {
+				for _, v := range row {
+					mean += float64(v)
+				}
+				mean /= float64(c)
+			}
+			for _, v := range row {
+				d := float64(v) - mean
+				sq += d * d
+			}
+			inv := 1 / math.Sqrt(sq/float64(c)+eps)
+			for j, v := range row {
+				y := (float64(v) - mean) * inv * float64(gamma.Data[j])
+				if !rms {
+					y += float64(in[2].Data[j])
+				}
+				out.Data[r+j] = float32(y)
+			}
+		}
+	}
+}
+
 // batchNorm: y = (x-mean)/sqrt(variance+eps)*gamma + beta, per channel of the
 // last axis.
 func batchNorm(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {

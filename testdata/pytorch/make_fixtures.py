@@ -141,6 +141,13 @@ def export(named):
             out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
         elif isinstance(m, nn.Linear):
             out[name + ".kernel"] = m.weight.detach().t()  # [out, in] -> [in, out]
+        elif isinstance(m, nn.LayerNorm):
+            out[name + ".gamma"] = m.weight.detach()
+            out[name + ".beta"] = m.bias.detach()
+            continue
+        elif isinstance(m, RMSNorm):
+            out[name + ".gamma"] = m.weight.detach()
+            continue
         elif isinstance(m, nn.BatchNorm2d):
             out[name + ".gamma"] = m.weight.detach()
             out[name + ".beta"] = m.bias.detach()
@@ -152,6 +159,19 @@ def export(named):
         if m.bias is not None:
             out[name + ".bias"] = m.bias.detach()
     return {k: v.numpy().astype(np.float32) for k, v in out.items()}
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight over the last axis (PyTorch 1.13
+    has no nn.RMSNorm)."""
+
+    def __init__(self, features, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(features))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 class Model(nn.Module):
@@ -177,6 +197,10 @@ class Model(nn.Module):
                     b = math.sqrt(6 / m.weight[0].numel())
                     m.weight.uniform_(-b, b)
                     if m.bias is not None:
+                        m.bias.uniform_(-0.2, 0.2)
+                elif isinstance(m, (nn.LayerNorm, RMSNorm)):
+                    m.weight.uniform_(0.5, 1.5)
+                    if getattr(m, "bias", None) is not None:
                         m.bias.uniform_(-0.2, 0.2)
         return self
 
@@ -308,15 +332,17 @@ class MathOps(Model):  # testdata/pytorch/mathops.mdl
         for name, i, o in [("q", 8, 12), ("k", 8, 12), ("v", 8, 12), ("gate", 48, 12),
                            ("scale", 12, 1), ("shift", 8, 1), ("out", 18, 6)]:
             self.add(name, nn.Linear(i, o))
+        self.add("ln", nn.LayerNorm(12, eps=1e-5))
+        self.add("rms", RMSNorm(12, eps=1e-6))
         self.drop = nn.Dropout(0.5)
 
     def forward(self, x):  # x: (N, 6, 8)
         m = self.named
         q = F.gelu(m["q"](x))
         k = F.gelu(m["k"](x), approximate="tanh")
-        v = torch.tanh(m["v"](x))
+        v = m["rms"](torch.tanh(m["v"](x)))
         att = F.softmax(q @ k.transpose(1, 2), dim=1)
-        h = self.drop(att @ v)
+        h = m["ln"](self.drop(att @ v))
         gate = torch.sigmoid(m["gate"](torch.flatten(x, 1))).reshape(-1, 1, 12)
         scale = torch.sigmoid(m["scale"](h))
         shift = m["shift"](x)
