@@ -174,6 +174,19 @@ type BatchNormAttrs struct {
 
 func (a *BatchNormAttrs) String() string { return "epsilon=" + fmtFloat(a.Epsilon) }
 
+// AttentionAttrs: out = softmax(q·kᵀ·Scale + mask)·v over the last two axes,
+// with keys after the query's position masked out if Causal (query i sees
+// keys j <= i, aligned at the top left as PyTorch's is_causal). Scale 0
+// means 1/sqrt(d_k).
+type AttentionAttrs struct {
+	Causal bool
+	Scale  float32
+}
+
+func (a *AttentionAttrs) String() string {
+	return fmt.Sprintf("causal=%t scale=%s", a.Causal, fmtFloat(a.Scale))
+}
+
 // NormAttrs: layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta,
 // and RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma, with the statistics
 // of each row of the last axis.

@@ -48,6 +48,14 @@ func flopsMatMul(n *Node) int64 {
 	return 2 * perExample(n.Outputs[0].Type.Shape) * perExample(Shape{k})
 }
 
+// flopsAttention: q·kᵀ and the product with v, 2·Tq·Tk·(dk+dv), and about
+// 5 per score for the scale, mask and softmax.
+func flopsAttention(n *Node) int64 {
+	q, v := n.Inputs[0].Type.Shape, n.Inputs[2].Type.Shape
+	r := q.Rank()
+	return perExample(q[:r-1]) * perExample(v[r-2:r-1]) * (2*(perExample(q[r-1:])+perExample(v[r-1:])) + 5)
+}
+
 func flopsPool(n *Node) int64 {
 	w := n.Attrs.(*PoolAttrs).Size
 	return perExample(n.Outputs[0].Type.Shape) * int64(w[0]*w[1])

@@ -850,6 +850,11 @@ func (*BatchNormAttrs) parseAttrs(p *parser) (Attrs, error) {
 	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))
 }
 
+func (*AttentionAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &AttentionAttrs{}
+	return a, p.fields(req("causal", boolVal(&a.Causal, "true", "false")), req("scale", floatVal(&a.Scale)))
+}
+
 func (*NormAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &NormAttrs{}
 	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))

@@ -83,7 +83,9 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %14: f32[N,T,4] = dense(%10, @w, @b)
   %15: f32[N,T,4] = layernorm(%14, @scale, @b) {epsilon=1e-05}
   %16: f32[N,T,4] = rmsnorm(%15, @scale) {epsilon=1e-06}
-  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16
+  %17: f32[N,T,4] = attention(%16, %15, %14) {causal=true scale=0}
+  %18: f32[N,T,4] = attention(%16, %15, %14, %2) {causal=false scale=0.5}
+  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18
 }
 `, `graph fused(%image: f32[N,6,6,3], %x: f32[N,5]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)

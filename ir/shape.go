@@ -257,6 +257,33 @@ func inferMatMul(a Attrs, in []Type) (Type, error) {
 	return Type{DType: x.DType, Shape: append(batch, m, n)}, nil
 }
 
+// inferAttention: q [B..., Tq, dk], k [B..., Tk, dk], v [B..., Tk, dv] with the
+// same batch axes, and a mask that broadcasts to [B..., Tq, Tk]; the result is
+// [B..., Tq, dv].
+func inferAttention(_ Attrs, in []Type) (Type, error) {
+	q, k, v := in[0], in[1], in[2]
+	r := q.Shape.Rank()
+	if r < 2 || k.Shape.Rank() != r || v.Shape.Rank() != r {
+		return Type{}, typeErr("q, k and v are [..., T, d] with the same leading axes", "attention needs q, k and v of the same rank, at least 2, got %s, %s and %s", q, k, v)
+	}
+	if !q.Shape[:r-2].Equal(k.Shape[:r-2]) || !q.Shape[:r-2].Equal(v.Shape[:r-2]) {
+		return Type{}, typeErr("", "attention: q, k and v must share their leading axes, got %s, %s and %s", q, k, v)
+	}
+	if q.Shape[r-1] != k.Shape[r-1] {
+		return Type{}, typeErr("", "attention: q and k must have the same feature size d_k, got %s and %s", q, k)
+	}
+	if k.Shape[r-2] != v.Shape[r-2] {
+		return Type{}, typeErr("", "attention: k and v must have as many positions, got %s and %s", k, v)
+	}
+	if len(in) == 4 {
+		scores := append(slices.Clone(q.Shape[:r-1]), k.Shape[r-2])
+		if b, ok := broadcastShapes(scores, in[3].Shape); !ok || !b.Equal(scores) {
+			return Type{}, typeErr("a mask is added to the scores [..., T_q, T_k]: use 0 to keep and -inf to drop", "attention mask %s does not broadcast to the scores %s", in[3], Type{DType: q.DType, Shape: scores})
+		}
+	}
+	return Type{DType: q.DType, Shape: append(slices.Clone(q.Shape[:r-1]), v.Shape[r-1])}, nil
+}
+
 func inferFlatten(_ Attrs, in []Type) (Type, error) {
 	x := in[0]
 	if x.Shape.Rank() < 1 {

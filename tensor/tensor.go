@@ -37,6 +37,21 @@ func ShapeString(shape []int) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
+// BroadcastStrides returns the row-major strides of a tensor of shape s
+// broadcast into shape out (NumPy rules): right-aligned, 0 along the axes s
+// lacks or has as 1.
+func BroadcastStrides(s, out []int) []int {
+	st := make([]int, len(out))
+	n := 1
+	for i := 1; i <= len(s); i++ {
+		if d := s[len(s)-i]; d != 1 {
+			st[len(out)-i] = n
+			n *= d
+		}
+	}
+	return st
+}
+
 // MaxRelErr is max |a-b| / max(|b|, floor) over all elements: the error measure
 // used to compare a result against an oracle b. The floor keeps elements near
 // zero from dominating.

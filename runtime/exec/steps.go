@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
@@ -66,6 +67,26 @@ func (s BatchNorm) Compile(cpu.Set) Step { return s }
 
 func (s BatchNorm) Run(b [][]float32, _ *Team) {
 	s.BN.Run(b[s.In[0]], b[s.In[1]], b[s.In[2]], b[s.In[3]], b[s.In[4]], b[s.Out], b[s.Scratch])
+}
+
+// Attention is scaled dot-product attention; Mask is 0 without a mask. Its
+// units (bands of query rows) are spread over up to Helpers helpers.
+type Attention struct {
+	Q, K, V, Mask, Out, Scratch int
+	Helpers                     int
+	Attention                   attention.Attention
+}
+
+func (s Attention) Compile(cpu.Set) Step { return &attentionStep{s} }
+
+type attentionStep struct{ Attention }
+
+func (s *attentionStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.Attention.Attention.Units(), s.Helpers, b, b[s.Scratch])
+}
+
+func (s *attentionStep) unit(b [][]float32, scratch []float32, u int) {
+	s.Attention.Attention.RunUnit(b[s.Q], b[s.K], b[s.V], b[s.Mask], b[s.Out], scratch, u)
 }
 
 // Norm is layer or RMS normalisation over the last axis; Beta is unused

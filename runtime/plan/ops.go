@@ -1,8 +1,12 @@
 package plan
 
 import (
+	"math"
+	"slices"
+
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
@@ -31,7 +35,8 @@ func init() {
 		ir.OpLayerNorm: {build: buildNorm},
 		ir.OpRMSNorm:   {build: buildNorm},
 
-		ir.OpMatMul: {build: buildMatMul},
+		ir.OpMatMul:    {build: buildMatMul},
+		ir.OpAttention: {build: buildAttention},
 
 		ir.OpMaxPool2D:       {build: buildPool(true)},
 		ir.OpAvgPool2D:       {build: buildPool(false)},
@@ -169,6 +174,38 @@ func buildBatchNorm(b *builder, n *ir.Node) exec.Spec {
 		in[i] = b.slot(v)
 	}
 	return exec.BatchNorm{In: in, Out: b.out(n), Scratch: b.scratch(bn.ScratchSize(), "scale and shift"), BN: bn}
+}
+
+// buildAttention: the mask's strides over the scores [B..., Tq, Tk] become
+// an offset per matrix and a row and key stride.
+func buildAttention(b *builder, n *ir.Node) exec.Spec {
+	qs, ks, vs := b.shapes[n.Inputs[0]], b.shapes[n.Inputs[1]], b.shapes[n.Inputs[2]]
+	r := len(qs)
+	at := n.Attrs.(*ir.AttentionAttrs)
+	a := attention.Attention{Batch: tensor.Numel(qs[:r-2]), TQ: qs[r-2], TK: ks[r-2], DK: qs[r-1], DV: vs[r-1], Scale: at.Scale, Causal: at.Causal}
+	if a.Scale == 0 {
+		a.Scale = float32(1 / math.Sqrt(float64(a.DK)))
+	}
+	s := exec.Attention{Q: b.slot(n.Inputs[0]), K: b.slot(n.Inputs[1]), V: b.slot(n.Inputs[2]), Out: b.out(n)}
+	if len(n.Inputs) == 4 {
+		scores := append(slices.Clone(qs[:r-1]), ks[r-2])
+		st := tensor.BroadcastStrides(b.shapes[n.Inputs[3]], scores)
+		a.HasMask, a.MaskRow, a.MaskKey = true, st[r-2], st[r-1]
+		a.MaskOff = make([]int, a.Batch)
+		for m := range a.MaskOff {
+			for d, q := r-3, m; d >= 0; d-- {
+				a.MaskOff[m] += q % scores[d] * st[d]
+				q /= scores[d]
+			}
+		}
+		s.Mask = b.slot(n.Inputs[3])
+	}
+	s.Attention = a
+	b.info[b.step].Kernel = "attention"
+	s.Scratch = b.scratch(a.ScratchSize(), "scores and a row")
+	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
+	s.Helpers = b.helpers(a.Units(), flops, a.ScratchSize())
+	return s
 }
 
 // buildNorm: layernorm and rmsnorm, in place when x dies here.

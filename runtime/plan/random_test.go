@@ -204,7 +204,7 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 func (gn *gen) matrix(x *ir.Value) *ir.Value {
 	d := dims(x)
 	f := d[len(d)-1]
-	switch gn.r.IntN(9) {
+	switch gn.r.IntN(10) {
 	case 0: // dense
 		units := 1 + gn.r.IntN(17)
 		ins := []*ir.Value{x, gn.weight(f, f, units)}
@@ -257,6 +257,15 @@ func (gn *gen) matrix(x *ir.Value) *ir.Value {
 			return gn.node(ir.OpRMSNorm, &ir.NormAttrs{Epsilon: 1e-6}, x, gn.weight(1, f))
 		}
 		return gn.node(ir.OpLayerNorm, &ir.NormAttrs{Epsilon: 1e-5}, x, gn.weight(1, f), gn.weight(1, f))
+	case 8: // self-attention, maybe causal, maybe with a constant mask [A, A]
+		if len(d) != 2 {
+			return nil
+		}
+		at := &ir.AttentionAttrs{Causal: gn.r.IntN(2) == 0}
+		if gn.r.IntN(2) == 0 {
+			return gn.node(ir.OpAttention, at, x, x, x, gn.weight(1, d[0], d[0]))
+		}
+		return gn.node(ir.OpAttention, at, x, gn.pick(x), gn.pick(x))
 	default:
 		return gn.node(ir.OpConcat, &ir.AxisAttrs{Axis: len(d)}, gn.pick(x), x)
 	}

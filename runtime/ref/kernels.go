@@ -21,7 +21,8 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpLayerNorm: norm(false),
 	ir.OpRMSNorm:   norm(true),
 
-	ir.OpMatMul: matMul,
+	ir.OpMatMul:    matMul,
+	ir.OpAttention: attention,
 
 	ir.OpMaxPool2D:       pool2d(maxOf),
 	ir.OpAvgPool2D:       pool2d(meanOf),

@@ -213,6 +213,38 @@ func TestBatchNorm(t *testing.T) {
 	require.Equal(t, []float32{0.5, -1, 2.5, 5}, y.Data)
 }
 
+// attend runs attention on q, k, v (and a mask) as inputs.
+func attend(t *testing.T, a *ir.AttentionAttrs, ins ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	g := ir.NewGraph("attention")
+	var vals []*ir.Value
+	feed := map[string]*tensor.Tensor{}
+	for i, x := range ins {
+		name := fmt.Sprintf("in%d", i)
+		vals = append(vals, g.AddInput(name, typeOf(x.Shape)))
+		feed[name] = x
+	}
+	y, err := g.AddNode(ir.OpAttention, a, vals, "attention", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	out, err := Run(g, nil, feed)
+	require.NoError(t, err)
+	return out["y"]
+}
+
+func TestAttention(t *testing.T) {
+	q, k, v := tens([]int{1, 2, 1}, 1, 0), tens([]int{1, 2, 1}, 1, 2), tens([]int{1, 2, 1}, 10, 20)
+	// Row 0 scores [1, 2]: weights 1/(1+e) and e/(1+e); row 1 scores [0, 0].
+	e := math.E
+	requireClose(t, []float64{(10 + 20*e) / (1 + e), 15}, attend(t, &ir.AttentionAttrs{Scale: 1}, q, k, v))
+	requireClose(t, []float64{10, 15}, attend(t, &ir.AttentionAttrs{Scale: 1, Causal: true}, q, k, v))
+	mask := tens([]int{2, 2}, 0, float32(math.Inf(-1)), 0, 0)
+	requireClose(t, []float64{10, 15}, attend(t, &ir.AttentionAttrs{Scale: 1}, q, k, v, mask))
+	// The default scale is 1/sqrt(d_k): d_k = 4 halves the scores.
+	q4, k4 := tens([]int{1, 1, 4}, 1, 1, 1, 1), tens([]int{1, 2, 4}, 1, 0, 0, 0, 0, 0, 0, 0)
+	requireClose(t, []float64{(10*math.Exp(0.5) + 20) / (math.Exp(0.5) + 1)}, attend(t, &ir.AttentionAttrs{}, q4, k4, v))
+}
+
 func TestLayerNorm(t *testing.T) {
 	// Row 0: mean 2.5, variance 1.25; row 1: mean 0, variance 1.
 	x := tens([]int{2, 4}, 1, 2, 3, 4, -1, 1, -1, 1)

@@ -113,6 +113,60 @@ func matMul(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
+// attention is softmax(q·kᵀ·scale + mask)·v per matrix of the leading axes,
+// in float64, the whole row of scores at once; keys after the query are
+// dropped when causal. A row whose scores are all -Inf (every key masked)
+// has no softmax: it gives NaN, as PyTorch does.
+func attention(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.AttentionAttrs)
+	q, k, v := in[0], in[1], in[2]
+	r := len(q.Shape)
+	tq, dk, tk, dv := q.Shape[r-2], q.Shape[r-1], k.Shape[r-2], v.Shape[r-1]
+	scale := float64(a.Scale)
+	if scale == 0 {
+		scale = 1 / math.Sqrt(float64(dk))
+	}
+	scoreShape := append(append([]int(nil), q.Shape[:r-1]...), tk)
+	var ms []int
+	if len(in) == 4 {
+		ms = strides(in[3].Shape, len(scoreShape))
+	}
+	s := make([]float64, tk)
+	for m := range len(q.Data) / (tq * dk) {
+		for i := range tq {
+			row := m*tq + i
+			mx := math.Inf(-1)
+			for j := range tk {
+				s[j] = math.Inf(-1)
+				if a.Causal && j > i {
+					continue
+				}
+				var dot float64
+				for p := range dk {
+					dot += float64(q.Data[row*dk+p]) * float64(k.Data[(m*tk+j)*dk+p])
+				}
+				s[j] = dot * scale
+				if ms != nil {
+					s[j] += float64(in[3].Data[offset(row*tk+j, scoreShape, ms)])
+				}
+				mx = max(mx, s[j])
+			}
+			var sum float64
+			for j := range s {
+				s[j] = math.Exp(s[j] - mx)
+				sum += s[j]
+			}
+			for c := range dv {
+				var acc float64
+				for j := range tk {
+					acc += s[j] * float64(v.Data[(m*tk+j)*dv+c])
+				}
+				out.Data[row*dv+c] = float32(acc / sum)
+			}
+		}
+	}
+}
+
 // norm is layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta with
 // the biased variance, or RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma,
 // over each row of the last axis.

@@ -45,7 +45,10 @@
 // Nothing here allocates.
 package eltwise
 
-import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/tensor"
+)
 
 //go:generate go -C ../_asm run ./eltwise -out ../eltwise/eltwise_amd64.s -stubs ../eltwise/eltwise_amd64.go -pkg eltwise -neon ../eltwise/eltwise_arm64
 
@@ -135,7 +138,7 @@ func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
 	full := make([][]int, len(steps))
 	for i, s := range steps {
 		if s.Kind.Binary() {
-			full[i] = broadcastStrides(s.Shape, shape)
+			full[i] = tensor.BroadcastStrides(s.Shape, shape)
 		}
 	}
 	// Collapse: drop axes of size 1, and merge an axis into the one before it
@@ -199,20 +202,6 @@ func mergeable(full, st [][]int, d, n int) bool {
 		}
 	}
 	return true
-}
-
-// broadcastStrides returns row-major strides of an operand of shape s
-// broadcast into out: right-aligned, 0 where s lacks the axis or has size 1.
-func broadcastStrides(s, out []int) []int {
-	st := make([]int, len(out))
-	n := 1
-	for i := 1; i <= len(s); i++ {
-		if d := s[len(s)-i]; d != 1 {
-			st[len(out)-i] = n
-			n *= d
-		}
-	}
-	return st
 }
 
 func prod(s []int) int {
