@@ -3,6 +3,7 @@ package plan
 import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
@@ -191,20 +192,21 @@ func buildPool(isMax bool) func(*builder, *ir.Node) kernel {
 		s := b.shapes[x]
 		w := n.Attrs.(*ir.PoolAttrs).Window2D
 		b.info[b.step].Kernel = "pool"
-		return poolStep{x: b.slot(x), out: b.out(n), n: s[0], max: isMax, w: window(w, s[1], s[2], s[3])}
+		return poolStep{x: b.slot(x), out: b.out(n), n: s[0], max: isMax, w: window(b.kernels, w, s[1], s[2], s[3])}
 	}
 }
 
-func window(w ir.Window2D, h, wd, c int) pool.Window {
+func window(set cpu.Set, w ir.Window2D, h, wd, c int) pool.Window {
 	kh, kw := w.Size[0], w.Size[1]
-	return pool.NewWindow(h, wd, c, kh, kw, w.Stride, w.Dilation, w.PadsFor(h, wd, kh, kw))
+	return pool.NewWindow(set, h, wd, c, kh, kw, w.Stride, w.Dilation, w.PadsFor(h, wd, kh, kw))
 }
 
 func buildGlobalPool(b *builder, n *ir.Node) kernel {
 	x := n.Inputs[0]
 	s := b.shapes[x]
 	b.info[b.step].Kernel = "pool"
-	return globalPoolStep{x: b.slot(x), out: b.out(n), n: s[0], hw: s[1] * s[2], c: s[3], scratch: b.scratch(s[3], "partial sums")}
+	g := pool.NewGlobal(b.kernels, s[0], s[1]*s[2], s[3])
+	return globalPoolStep{x: b.slot(x), out: b.out(n), g: g, scratch: b.scratch(g.ScratchSize(), "partial sums")}
 }
 
 func buildTranspose(b *builder, n *ir.Node) kernel {
@@ -249,7 +251,7 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	oh, ow := a.Out(xs[1], xs[2], ks[0], ks[1])
 	var pw *pool.Window
 	if mp != nil {
-		pw = new(window(*mp, oh, ow, ks[3]))
+		pw = new(window(b.kernels, *mp, oh, ow, ks[3]))
 	}
 	c := conv.New(b.gemm, s, b.epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
 	st := &convStep{x: b.slot(x), out: b.out(n), c: c}

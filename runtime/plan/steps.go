@@ -57,12 +57,10 @@ func (s poolStep) run(b [][]float32, _ *team) {
 
 type globalPoolStep struct {
 	x, out, scratch int
-	n, hw, c        int
+	g               pool.Global
 }
 
-func (s globalPoolStep) run(b [][]float32, _ *team) {
-	pool.GlobalAvg(b[s.x], b[s.out], s.n, s.hw, s.c, b[s.scratch])
-}
+func (s globalPoolStep) run(b [][]float32, _ *team) { s.g.Avg(b[s.x], b[s.out], b[s.scratch]) }
 
 type transposeStep struct {
 	x, out int
