@@ -312,6 +312,9 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 	if at.TransB {
 		ldb = k
 	}
+	if st := b.gemv(n, m, nn, k, ldb, at, os, bs, epi); st != nil {
+		return st
+	}
 	batch := os[:r-2]
 	kn := b.gemm
 	st := &matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
