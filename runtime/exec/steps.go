@@ -6,6 +6,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/gemv"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
@@ -122,20 +123,38 @@ func (s *softmaxStep) Run(b [][]float32, _ *Team) {
 	s.s.Run(b[s.spec.X], b[s.spec.Out], b[s.spec.Scratch])
 }
 
+// Window is a pooling window over H×W×C images: size, strides, dilations and
+// pads (top, bottom, left, right).
+type Window struct {
+	H, W, C, KH, KW  int
+	Stride, Dilation [2]int
+	Pads             [4]int
+}
+
+// New is the window with the kernels of set.
+func (w Window) New(set cpu.Set) pool.Window {
+	return pool.NewWindow(set, w.H, w.W, w.C, w.KH, w.KW, w.Stride, w.Dilation, w.Pads)
+}
+
 // Pool is max or average pooling of N images.
 type Pool struct {
 	X, Out, N int
 	Max       bool
-	Window    pool.Window
+	Window    Window
 }
 
-func (s Pool) Compile(cpu.Set) Step { return s }
+func (s Pool) Compile(set cpu.Set) Step { return &poolStep{spec: s, w: s.Window.New(set)} }
 
-func (s Pool) Run(b [][]float32, _ *Team) {
-	if s.Max {
-		s.Window.Max(b[s.X], b[s.Out], s.N)
+type poolStep struct {
+	spec Pool
+	w    pool.Window
+}
+
+func (s *poolStep) Run(b [][]float32, _ *Team) {
+	if s.spec.Max {
+		s.w.Max(b[s.spec.X], b[s.spec.Out], s.spec.N)
 	} else {
-		s.Window.Avg(b[s.X], b[s.Out], s.N)
+		s.w.Avg(b[s.spec.X], b[s.spec.Out], s.spec.N)
 	}
 }
 
@@ -145,10 +164,17 @@ type GlobalPool struct {
 	N, HW, C        int
 }
 
-func (s GlobalPool) Compile(cpu.Set) Step { return s }
+func (s GlobalPool) Compile(set cpu.Set) Step {
+	return &globalPoolStep{spec: s, g: pool.NewGlobal(set, s.N, s.HW, s.C)}
+}
 
-func (s GlobalPool) Run(b [][]float32, _ *Team) {
-	pool.GlobalAvg(b[s.X], b[s.Out], s.N, s.HW, s.C, b[s.Scratch])
+type globalPoolStep struct {
+	spec GlobalPool
+	g    pool.Global
+}
+
+func (s *globalPoolStep) Run(b [][]float32, _ *Team) {
+	s.g.Avg(b[s.spec.X], b[s.spec.Out], b[s.spec.Scratch])
 }
 
 // Transpose permutes the axes of a tensor of the given shape.
@@ -187,14 +213,18 @@ type Conv struct {
 	Helpers                 int
 	Shape                   conv.Shape
 	Epilogue                Chain
-	Pool                    *pool.Window
+	Pool                    *Window
 }
 
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the conv with the kernels of set.
 func (s Conv) New(set cpu.Set) *ConvStep {
-	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), s.Pool)}
+	var pw *pool.Window
+	if s.Pool != nil {
+		pw = new(s.Pool.New(set))
+	}
+	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), pw)}
 }
 
 // ConvStep is a compiled Conv.
@@ -282,4 +312,41 @@ func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
 	if s.epi != nil {
 		s.epi.Apply(c[i0*sp.N:(i0+rows)*sp.N], t*sp.M*sp.N+i0*sp.N, b)
 	}
+}
+
+// GEMV is y = x·W for one row x of K and a constant W, K×N, packed in slot W
+// at build. A unit is one block of K, whose partial sums go to its own row of
+// slot Partial; the rows are then added in block order and the epilogue run,
+// so the result does not depend on which goroutine ran which block.
+type GEMV struct {
+	A, W, Out, Partial, Scratch int
+	K, N                        int
+	Epilogue                    Chain
+	Helpers                     int
+}
+
+func (s GEMV) Compile(set cpu.Set) Step { return s.New(set) }
+
+// New compiles the product with the kernels of set.
+func (s GEMV) New(set cpu.Set) *GEMVStep {
+	return &GEMVStep{spec: s, G: gemv.New(set, s.K, s.N), epi: s.Epilogue.compile(set)}
+}
+
+// GEMVStep is a compiled GEMV.
+type GEMVStep struct {
+	spec GEMV
+	G    *gemv.GEMV
+	epi  *eltwise.Chain
+}
+
+func (s *GEMVStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.G.Blocks(), s.spec.Helpers, b, b[s.spec.Scratch])
+	s.G.Sum(b[s.spec.Partial], b[s.spec.Out])
+	if s.epi != nil {
+		s.epi.Apply(b[s.spec.Out], 0, b)
+	}
+}
+
+func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
+	s.G.Partial(b[s.spec.A], b[s.spec.W], b[s.spec.Partial][u*s.G.N:], u, scratch)
 }

@@ -243,16 +243,19 @@ func buildPool(isMax bool) func(*builder, *ir.Node) exec.Spec {
 	}
 }
 
-func window(w ir.Window2D, h, wd, c int) pool.Window {
+func window(w ir.Window2D, h, wd, c int) exec.Window {
 	kh, kw := w.Size[0], w.Size[1]
-	return pool.NewWindow(h, wd, c, kh, kw, w.Stride, w.Dilation, w.PadsFor(h, wd, kh, kw))
+	return exec.Window{H: h, W: wd, C: c, KH: kh, KW: kw, Stride: w.Stride, Dilation: w.Dilation, Pads: w.PadsFor(h, wd, kh, kw)}
 }
 
 func buildGlobalPool(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	s := b.shapes[x]
 	b.info[b.step].Kernel = "pool"
-	return exec.GlobalPool{X: b.slot(x), Out: b.out(n), N: s[0], HW: s[1] * s[2], C: s[3], Scratch: b.scratch(s[3], "partial sums")}
+	g := exec.GlobalPool{X: b.slot(x), Out: b.out(n), N: s[0], HW: s[1] * s[2], C: s[3]}
+	k := pool.NewGlobal(b.kernels, g.N, g.HW, g.C)
+	g.Scratch = b.scratch(k.ScratchSize(), "partial sums")
+	return g
 }
 
 func buildTranspose(b *builder, n *ir.Node) exec.Spec {
@@ -357,6 +360,9 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 	ldb := nn
 	if at.TransB {
 		ldb = k
+	}
+	if st := b.gemv(n, m, nn, k, ldb, at, os, bs, epi); st != nil {
+		return st
 	}
 	batch := os[:r-2]
 	s := exec.MatMul{A: b.slot(av), Out: b.out(n), M: m, N: nn, K: k, Lda: lda, Ldb: ldb, TransA: at.TransA, TransB: at.TransB,

@@ -106,7 +106,7 @@ func TestUnitsIndependent(t *testing.T) {
 	tc := convCase{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1}
 	x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
 	k := kerneltest.Random(r, tc.kh, tc.kw, tc.c, tc.co)
-	mp := new(pool.NewWindow(17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	mp := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
 	for _, kn := range gemm.Kernels() {
 		for _, p := range []*pool.Window{nil, mp} {
 			c := compile(kn, tc, 3, nil, p)
@@ -158,7 +158,7 @@ func TestFusedConvMatchesReference(t *testing.T) {
 		var mp *pool.Window
 		if p != nil {
 			pw := *p
-			mp = new(pool.NewWindow(oh, ow, tc.co, pw.Size[0], pw.Size[1], pw.Stride, pw.Dilation, pw.PadsFor(oh, ow, pw.Size[0], pw.Size[1])))
+			mp = new(pool.NewWindow(cpu.Generic, oh, ow, tc.co, pw.Size[0], pw.Size[1], pw.Stride, pw.Dilation, pw.PadsFor(oh, ow, pw.Size[0], pw.Size[1])))
 		}
 		for _, kn := range gemm.Kernels() {
 			epi := eltwise.NewChain(kn.Set, []int{2, oh, ow, tc.co}, []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}, {Kind: eltwise.Relu}})

@@ -1,0 +1,314 @@
+// Command pool generates the pooling kernels of package runtime/kernels/pool:
+// the AVX2 ones with avo (pool_amd64.s and their Go declarations), and the
+// NEON ones with the small emitter in neon.go (pool_arm64.s and its
+// declarations), because avo writes only amd64.
+//
+// Run it from runtime/kernels/_asm, as the go:generate line in package pool
+// does:
+//
+//	go run ./pool -out ../pool/pool_amd64.s -stubs ../pool/pool_amd64.go -pkg pool -neon ../pool/pool_arm64
+//
+// The output depends only on these arguments.
+//
+// Each kernel does a whole run of cells per call, not one cell: the fused
+// conv+maxpool pools 32 or 64 channels (4 or 8 vectors) per cell, so a call
+// per cell would cost as much as the cell.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"strings"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+var neonOut = flag.String("neon", "", "write the NEON kernels to `prefix`.s and their declarations to prefix.go")
+
+func main() {
+	flag.Parse()
+	ConstraintExpr("amd64,!purego")
+	tail := GLOBL("tailmask", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(0xffffffff))
+	}
+	for i := 8; i < 16; i++ {
+		DATA(4*i, U32(0))
+	}
+	cellsAVX2(false, tail)
+	cellsAVX2(true, tail)
+	addRowsAVX2(tail)
+	Generate()
+	if *neonOut != "" {
+		if err := writeNEON(*neonOut); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// The kernels' contracts, as the reference loops in Go, for their doc
+// comments.
+
+func cellsName(avg bool, set string) string {
+	if avg {
+		return "avgCells" + set
+	}
+	return "maxCells" + set
+}
+
+func cellsSig(avg bool) string {
+	if avg {
+		return "func(out, x []float32, taps []int, cells, c, stride int, div float32)"
+	}
+	return "func(out, x []float32, taps []int, cells, c, stride int)"
+}
+
+func cellsDoc(avg bool, name string) []string {
+	op, fin := "acc[ch] = max(acc[ch], x[off+ch])", "out[i*c+ch] = acc[ch]"
+	if avg {
+		op, fin = "acc[ch] += x[off+ch]", "out[i*c+ch] = acc[ch] / div"
+	}
+	return []string{
+		name + " pools cells cells of c channels, stride floats apart in x, over",
+		"the taps whose offsets (in bytes) taps lists, in the order listed:",
+		"",
+		"\tfor i := range cells {",
+		"\t\tfor ch := range c {",
+		"\t\t\tacc[ch] = x[i*stride+taps[0]/4+ch]",
+		"\t\t\tfor _, t := range taps[1:] {",
+		"\t\t\t\toff := i*stride + t/4",
+		"\t\t\t\t" + op,
+		"\t\t\t}",
+		"\t\t\t" + fin,
+		"\t\t}",
+		"\t}",
+		"",
+		"taps must not be empty. The caller checks that x holds every tap.",
+	}
+}
+
+func addRowsDoc(name string) []string {
+	return []string{
+		name + " adds rows rows of c floats, c apart in x, to acc, in row order:",
+		"",
+		"\tfor r := range rows {",
+		"\t\tfor ch := range c {",
+		"\t\t\tacc[ch] += x[r*c+ch]",
+		"\t\t}",
+		"\t}",
+	}
+}
+
+// group is how many vectors a pass over the taps carries: 32 floats, the
+// fused conv+maxpool's usual channel count, in one pass.
+const group = 4
+
+// cellsAVX2 generates maxCellsAVX2 or avgCellsAVX2: per cell, the channels
+// in passes of 4 vectors, then of 1, then the last 1-7 under a mask
+// (VMASKMOVPS reads and writes only those lanes; the others are garbage
+// never stored). Each pass walks the taps list.
+func cellsAVX2(avg bool, tail Mem) {
+	name := cellsName(avg, "AVX2")
+	TEXT(name, NOSPLIT, cellsSig(avg))
+	Pragma("noescape")
+	Doc(cellsDoc(avg, name)...)
+	out := Load(Param("out").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	taps := Load(Param("taps").Base(), GP64())
+	tend := Load(Param("taps").Len(), GP64())
+	SHLQ(U8(3), tend)
+	ADDQ(taps, tend)
+	cells := Load(Param("cells"), GP64())
+	c := Load(Param("c"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	var div VecVirtual
+	if avg {
+		div = YMM()
+		VBROADCASTSS(resolve("div"), div)
+	}
+	combine := VMAXPS
+	if avg {
+		combine = VADDPS
+	}
+	ch, xo, t, off := GP64(), GP64(), GP64(), GP64()
+
+	// pass pools vecs vectors at xo into out, over every tap; mask, if set,
+	// limits the one vector to its lanes.
+	pass := func(label string, vecs int, mask VecVirtual) {
+		acc := make([]VecVirtual, vecs)
+		load := func(m Mem, y VecVirtual) {
+			if mask != nil {
+				VMASKMOVPS(m, mask, y)
+			} else {
+				VMOVUPS(m, y)
+			}
+		}
+		MOVQ(taps, t)
+		MOVQ(Mem{Base: t}, off)
+		ADDQ(xo, off)
+		for j := range acc {
+			acc[j] = YMM()
+			load(Mem{Base: off, Disp: 32 * j}, acc[j])
+		}
+		Label(label + "_tap")
+		ADDQ(U8(8), t)
+		CMPQ(t, tend)
+		JE(LabelRef(label + "_store"))
+		MOVQ(Mem{Base: t}, off)
+		ADDQ(xo, off)
+		for j := range acc {
+			v := YMM()
+			load(Mem{Base: off, Disp: 32 * j}, v)
+			combine(v, acc[j], acc[j])
+		}
+		JMP(LabelRef(label + "_tap"))
+		Label(label + "_store")
+		for j := range acc {
+			if avg {
+				VDIVPS(div, acc[j], acc[j])
+			}
+			if mask != nil {
+				VMASKMOVPS(acc[j], mask, Mem{Base: out})
+			} else {
+				VMOVUPS(acc[j], Mem{Base: out, Disp: 32 * j})
+			}
+		}
+	}
+
+	Label("cell")
+	MOVQ(c, ch)
+	MOVQ(x, xo)
+	Label("group")
+	CMPQ(ch, U8(8*group))
+	JL(LabelRef("one"))
+	pass("group", group, nil)
+	ADDQ(U8(32*group), xo)
+	ADDQ(U8(32*group), out)
+	SUBQ(U8(8*group), ch)
+	JMP(LabelRef("group"))
+	Label("one")
+	CMPQ(ch, U8(8))
+	JL(LabelRef("tail"))
+	pass("one", 1, nil)
+	ADDQ(U8(32), xo)
+	ADDQ(U8(32), out)
+	SUBQ(U8(8), ch)
+	JMP(LabelRef("one"))
+	Label("tail")
+	TESTQ(ch, ch)
+	JE(LabelRef("next"))
+	mask := tailMask(tail, ch)
+	pass("tail", 1, mask)
+	SHLQ(U8(2), ch)
+	ADDQ(ch, out)
+	Label("next")
+	ADDQ(stride, x)
+	DECQ(cells)
+	JNZ(LabelRef("cell"))
+	VZEROUPPER()
+	RET()
+}
+
+// tailMask loads the mask whose first n lanes are set: 8 words from
+// tailmask+32-4n.
+func tailMask(tail Mem, n GPVirtual) VecVirtual {
+	neg, base := GP64(), GP64()
+	MOVQ(n, neg)
+	NEGQ(neg)
+	LEAQ(tail.Offset(32), base)
+	m := YMM()
+	VMOVDQU(Mem{Base: base, Index: neg, Scale: 4}, m)
+	return m
+}
+
+// addRowsAVX2: the channels in passes of 4 vectors, then 1, then a masked
+// tail; each pass loads acc, adds every row, stores.
+func addRowsAVX2(tail Mem) {
+	name := "addRowsAVX2"
+	TEXT(name, NOSPLIT, "func(acc, x []float32, rows, c int)")
+	Pragma("noescape")
+	Doc(addRowsDoc(name)...)
+	acc := Load(Param("acc").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	rows := Load(Param("rows"), GP64())
+	ch := Load(Param("c"), GP64()).(GPVirtual)
+	stride := GP64()
+	MOVQ(ch, stride)
+	SHLQ(U8(2), stride)
+	TESTQ(rows, rows)
+	JE(LabelRef("done"))
+	p, n := GP64(), GP64()
+	pass := func(label string, vecs int, mask VecVirtual) {
+		v := make([]VecVirtual, vecs)
+		load := func(m Mem, y VecVirtual) {
+			if mask != nil {
+				VMASKMOVPS(m, mask, y)
+			} else {
+				VMOVUPS(m, y)
+			}
+		}
+		for j := range v {
+			v[j] = YMM()
+			load(Mem{Base: acc, Disp: 32 * j}, v[j])
+		}
+		MOVQ(x, p)
+		MOVQ(rows, n)
+		Label(label + "_row")
+		for j := range v {
+			y := YMM()
+			load(Mem{Base: p, Disp: 32 * j}, y)
+			VADDPS(y, v[j], v[j])
+		}
+		ADDQ(stride, p)
+		DECQ(n)
+		JNZ(LabelRef(label + "_row"))
+		for j := range v {
+			if mask != nil {
+				VMASKMOVPS(v[j], mask, Mem{Base: acc})
+			} else {
+				VMOVUPS(v[j], Mem{Base: acc, Disp: 32 * j})
+			}
+		}
+	}
+	Label("group")
+	CMPQ(ch, U8(8*group))
+	JL(LabelRef("one"))
+	pass("group", group, nil)
+	ADDQ(U8(32*group), x)
+	ADDQ(U8(32*group), acc)
+	SUBQ(U8(8*group), ch)
+	JMP(LabelRef("group"))
+	Label("one")
+	CMPQ(ch, U8(8))
+	JL(LabelRef("tail"))
+	pass("one", 1, nil)
+	ADDQ(U8(32), x)
+	ADDQ(U8(32), acc)
+	SUBQ(U8(8), ch)
+	JMP(LabelRef("one"))
+	Label("tail")
+	TESTQ(ch, ch)
+	JE(LabelRef("done"))
+	pass("tail", 1, tailMask(tail, ch))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// resolve is the address of an argument.
+func resolve(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// header is the first line of every generated file.
+func header(args []string) string {
+	return fmt.Sprintf("// Code generated by command: go run main.go %s. DO NOT EDIT.\n", strings.Join(args, " "))
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"os"
+	"strings"
+)
+
+// The NEON kernels follow the AVX2 ones with 4 lanes per Q register: passes
+// of 4 vectors (16 floats), then of 1, then the last 1-3 floats one at a
+// time (FMOVS loads one float into lane 0). Go's arm64 assembler has no
+// vector FMAX, FADD or FDIV, so those are WORDs, with the instruction in a
+// comment.
+//
+// FMAX, like Go's max, returns NaN if either operand is NaN and +0 for
+// max(-0, +0), so the NEON max pool gives Go's max bit for bit.
+
+func word(w int, format string, args ...any) string {
+	return fmt.Sprintf("WORD $0x%08x // %s", w, fmt.Sprintf(format, args...))
+}
+
+// vec3 is a three-register instruction on 4S: d = n op m.
+func vec3(base int, mnemonic string) func(d, n, m int) string {
+	return func(d, n, m int) string {
+		return word(base|m<<16|n<<5|d, "%s V%d.4S, V%d.4S, V%d.4S", mnemonic, d, n, m)
+	}
+}
+
+var (
+	vfmax = vec3(0x4e20f400, "FMAX")
+	vfadd = vec3(0x4e20d400, "FADD")
+	vfdiv = vec3(0x6e20fc00, "FDIV")
+)
+
+// divReg holds the broadcast divisor of avgCellsNEON.
+const divReg = 31
+
+func writeNEON(prefix string) error {
+	h := header(os.Args[1:])
+	var asm, stubs bytes.Buffer
+	asm.WriteString(h + "\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n")
+	stubs.WriteString(h + "\n//go:build arm64 && !purego\n\npackage pool\n")
+	stub := func(name, sig string, doc []string) {
+		stubs.WriteString("\n")
+		for _, l := range doc {
+			stubs.WriteString(strings.TrimRight("// "+l, " ") + "\n")
+		}
+		stubs.WriteString("//\n//go:noescape\nfunc " + name + sig[len("func"):] + "\n")
+	}
+	for _, avg := range []bool{false, true} {
+		name := cellsName(avg, "NEON")
+		cellsNEON(&asm, name, avg)
+		stub(name, cellsSig(avg), cellsDoc(avg, name))
+	}
+	addRowsNEON(&asm)
+	stub("addRowsNEON", "func(acc, x []float32, rows, c int)", addRowsDoc("addRowsNEON"))
+	src, err := format.Source(stubs.Bytes())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(prefix+".s", asm.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(prefix+".go", src, 0o644)
+}
+
+type emitter struct{ w *bytes.Buffer }
+
+func (e emitter) p(format string, args ...any) { fmt.Fprintf(e.w, "\t"+format+"\n", args...) }
+func (e emitter) label(l string)               { fmt.Fprintf(e.w, "\n%s:\n", l) }
+
+// qlist is the register list [V<first>.S4, ...] of n registers.
+func qlist(first, n int) string {
+	r := make([]string, n)
+	for i := range r {
+		r[i] = fmt.Sprintf("V%d.S4", first+i)
+	}
+	return "[" + strings.Join(r, ", ") + "]"
+}
+
+// cellsNEON: R0 out, R1 the cell in x, R2 taps, R3 the end of taps, R4
+// cells left, R5 c, R6 stride in bytes, R7 channels left, R8 the channels in
+// x, R9 the next tap, R10 its address. Accumulators V0-V3, taps V4-V7.
+func cellsNEON(w *bytes.Buffer, name string, avg bool) {
+	e := emitter{w}
+	size := 96
+	if avg {
+		size = 100
+	}
+	fmt.Fprintf(w, "\n// func %s%s\n", name, cellsSig(avg)[len("func"):])
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, size)
+	e.p("MOVD out_base+0(FP), R0")
+	e.p("MOVD x_base+24(FP), R1")
+	e.p("MOVD taps_base+48(FP), R2")
+	e.p("MOVD taps_len+56(FP), R3")
+	e.p("ADD R3<<3, R2, R3")
+	e.p("MOVD cells+72(FP), R4")
+	e.p("MOVD c+80(FP), R5")
+	e.p("MOVD stride+88(FP), R6")
+	e.p("LSL $2, R6")
+	if avg {
+		e.p("FMOVS div+96(FP), F%d", divReg)
+		e.p("VDUP V%d.S[0], V%d.S4", divReg, divReg)
+	}
+	combine, combineS := vfmax, "FMAXS"
+	if avg {
+		combine, combineS = vfadd, "FADDS"
+	}
+	// pass pools vecs vectors (0: one float) at R8 into out.
+	pass := func(label string, vecs int) {
+		load := func(first int) {
+			if vecs == 0 {
+				e.p("FMOVS (R10), F%d", first)
+			} else {
+				e.p("VLD1 (R10), %s", qlist(first, vecs))
+			}
+		}
+		e.p("MOVD R2, R9")
+		e.p("MOVD.P 8(R9), R10")
+		e.p("ADD R8, R10, R10")
+		load(0)
+		e.label(label + "_tap")
+		e.p("CMP R3, R9")
+		e.p("BEQ %s_store", label)
+		e.p("MOVD.P 8(R9), R10")
+		e.p("ADD R8, R10, R10")
+		load(4)
+		if vecs == 0 {
+			e.p("%s F4, F0, F0", combineS)
+		}
+		for j := range vecs {
+			e.p("%s", combine(j, j, 4+j))
+		}
+		e.p("B %s_tap", label)
+		e.label(label + "_store")
+		if avg {
+			if vecs == 0 {
+				e.p("FDIVS F%d, F0, F0", divReg)
+			}
+			for j := range vecs {
+				e.p("%s", vfdiv(j, j, divReg))
+			}
+		}
+		if vecs == 0 {
+			e.p("FMOVS.P F0, 4(R0)")
+		} else {
+			e.p("VST1.P %s, %d(R0)", qlist(0, vecs), 16*vecs)
+		}
+	}
+	e.label("cell")
+	e.p("MOVD R5, R7")
+	e.p("MOVD R1, R8")
+	e.label("group")
+	e.p("CMP $%d, R7", 4*group)
+	e.p("BLT one")
+	pass("group", group)
+	e.p("ADD $%d, R8", 16*group)
+	e.p("SUB $%d, R7", 4*group)
+	e.p("B group")
+	e.label("one")
+	e.p("CMP $4, R7")
+	e.p("BLT tail")
+	pass("one", 1)
+	e.p("ADD $16, R8")
+	e.p("SUB $4, R7")
+	e.p("B one")
+	e.label("tail")
+	e.p("CBZ R7, next")
+	pass("tail", 0)
+	e.p("ADD $4, R8")
+	e.p("SUB $1, R7")
+	e.p("B tail")
+	e.label("next")
+	e.p("ADD R6, R1")
+	e.p("SUB $1, R4")
+	e.p("CBNZ R4, cell")
+	e.p("RET")
+}
+
+// addRowsNEON: R0 acc, R1 x, R2 rows, R3 channels left, R4 c in bytes, R5
+// the row in x, R6 rows left. Sums V0-V3, rows V4-V7.
+func addRowsNEON(w *bytes.Buffer) {
+	e := emitter{w}
+	fmt.Fprintf(w, "\n// func addRowsNEON(acc, x []float32, rows, c int)\n")
+	fmt.Fprintf(w, "TEXT ·addRowsNEON(SB), NOSPLIT, $0-64\n")
+	e.p("MOVD acc_base+0(FP), R0")
+	e.p("MOVD x_base+24(FP), R1")
+	e.p("MOVD rows+48(FP), R2")
+	e.p("MOVD c+56(FP), R3")
+	e.p("LSL $2, R3, R4")
+	e.p("CBZ R2, done")
+	pass := func(label string, vecs int) {
+		if vecs == 0 {
+			e.p("FMOVS (R0), F0")
+		} else {
+			e.p("VLD1 (R0), %s", qlist(0, vecs))
+		}
+		e.p("MOVD R1, R5")
+		e.p("MOVD R2, R6")
+		e.label(label + "_row")
+		if vecs == 0 {
+			e.p("FMOVS (R5), F4")
+			e.p("FADDS F4, F0, F0")
+		} else {
+			e.p("VLD1 (R5), %s", qlist(4, vecs))
+		}
+		for j := range vecs {
+			e.p("%s", vfadd(j, j, 4+j))
+		}
+		e.p("ADD R4, R5")
+		e.p("SUB $1, R6")
+		e.p("CBNZ R6, %s_row", label)
+		if vecs == 0 {
+			e.p("FMOVS.P F0, 4(R0)")
+		} else {
+			e.p("VST1.P %s, %d(R0)", qlist(0, vecs), 16*vecs)
+		}
+	}
+	e.label("group")
+	e.p("CMP $%d, R3", 4*group)
+	e.p("BLT one")
+	pass("group", group)
+	e.p("ADD $%d, R1", 16*group)
+	e.p("SUB $%d, R3", 4*group)
+	e.p("B group")
+	e.label("one")
+	e.p("CMP $4, R3")
+	e.p("BLT tail")
+	pass("one", 1)
+	e.p("ADD $16, R1")
+	e.p("SUB $4, R3")
+	e.p("B one")
+	e.label("tail")
+	e.p("CBZ R3, done")
+	pass("tail", 0)
+	e.p("ADD $4, R1")
+	e.p("SUB $1, R3")
+	e.p("B tail")
+	e.label("done")
+	e.p("RET")
+}

@@ -1,0 +1,219 @@
+// Package gemv multiplies a row vector by a constant matrix, y[1×n] =
+// x[1×k]·W[k×n], for the batch-1 dense layers whose n is too small for the
+// GEMM's panels (the seed CNN's last layer: k = 186624, n = 10, 7.4 MB of
+// weights read once per run). Such a product is bound by the bandwidth that
+// streams W, so the layout serves the stream: W is packed once, when a plan
+// is built, in blocks of Block rows of K; within a block, in groups of 4
+// columns; within a group, in chunks of 8 rows, each column's 8 weights in
+// turn. A kernel call runs over one group of one block: each chunk of x,
+// loaded once, multiplies the group's 4 columns, and the weights are read in
+// the order they lie, one contiguous stream per block.
+//
+// The kernels come in sets (package cpu): generic, plain Go compiled on every
+// platform and the oracle; AVX2+FMA on amd64 (generated with avo by
+// runtime/kernels/_asm/gemv); NEON on arm64 (the same program's emitter).
+//
+// Numerics: within a block, each column is summed as 16 chains, chain (c, l)
+// taking element 8q+l of the chunks q with q%2 = c, in order; the chains are
+// added in a fixed tree (the kernels' doc comments give it) and the block's
+// last k%8 elements, if any, as one more zero-padded chunk summed the same
+// way. The blocks' sums are then added in block order. Each chain has at most
+// Block/16 terms, so a result is within about (Block/16 + 4 + K/Block)·2⁻²⁴ of
+// the exact Σ|x·w| (relative), and in practice (random signs) within the
+// square root of that. The assembly sets fuse each multiply-add (one
+// rounding), the generic one rounds the product and the sum; they differ by
+// about as much, and the AVX2 and NEON sets agree bit for bit. The blocks are
+// the units a plan spreads over threads: their bounds do not depend on the
+// number of threads, and neither does the result.
+//
+// Nothing here allocates except New.
+package gemv
+
+// The assembly and its declarations are generated; CI regenerates them and
+// fails on a difference.
+//go:generate go -C ../_asm run ./gemv -out ../gemv/gemv_amd64.s -stubs ../gemv/gemv_amd64.go -pkg gemv -neon ../gemv/gemv_arm64
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+const (
+	// Block is the rows of K a unit covers: 16 KiB of x, which the groups of
+	// the block read in turn from L1. A multiple of 16 (two chunks).
+	Block = 4096
+	cols  = 4 // columns per group
+	chunk = 8 // rows per chunk
+)
+
+// dotFunc is a kernel for one group of r columns (dots[r-1]): see dot4AVX2.
+type dotFunc func(chunks int, x, w, out []float32)
+
+type kernels struct {
+	set  cpu.Set
+	dots [cols]dotFunc
+}
+
+var generic = kernels{set: cpu.Generic, dots: [cols]dotFunc{dot1Generic, dot2Generic, dot3Generic, dot4Generic}}
+
+// sets lists the sets this process can run, best first, generic last; the
+// files of each assembly set add theirs when the CPU has it.
+var sets = []*kernels{&generic}
+
+func kernelsFor(s cpu.Set) *kernels {
+	for _, k := range sets {
+		if k.set == s {
+			return k
+		}
+	}
+	return &generic
+}
+
+// GEMV is y = x·W for a fixed k×n, with W packed by Pack.
+type GEMV struct {
+	K, N int
+	k    *kernels
+}
+
+// New describes y[1×n] = x[1×k]·W[k×n], run by the kernels of set.
+func New(set cpu.Set, k, n int) *GEMV { return &GEMV{K: k, N: n, k: kernelsFor(set)} }
+
+// Set is the kernel set g runs.
+func (g *GEMV) Set() cpu.Set { return g.k.set }
+
+// Blocks is the number of blocks of K: the units of Partial.
+func (g *GEMV) Blocks() int { return (g.K + Block - 1) / Block }
+
+// block is the first row of block u, its rows and its padded rows.
+func (g *GEMV) block(u int) (p0, rows, padded int) {
+	p0 = u * Block
+	rows = min(Block, g.K-p0)
+	return p0, rows, (rows + chunk - 1) / chunk * chunk
+}
+
+// PackedSize is the length of W packed by Pack.
+func (g *GEMV) PackedSize() int {
+	_, _, last := g.block(g.Blocks() - 1)
+	return ((g.Blocks()-1)*Block + last) * g.N
+}
+
+// Pack lays out op(W), k×n, for Partial: block u, from u·Block·n, holds its
+// groups of 4 columns (the last group narrower), each group its chunks, each
+// chunk its columns' 8 weights, zero past row k-1:
+//
+//	dst[u*Block*n + j0*padded + (q*r+j)*8 + l] = op(W)[u*Block+8q+l][j0+j]
+//
+// for the group of r columns from j0 and the block's padded rows. W is
+// row-major with leading dimension ldw; op transposes it if trans.
+func (g *GEMV) Pack(dst, w []float32, ldw int, trans bool) {
+	at := func(p, j int) float32 {
+		if trans {
+			return w[j*ldw+p]
+		}
+		return w[p*ldw+j]
+	}
+	for u := range g.Blocks() {
+		p0, rows, padded := g.block(u)
+		blk := dst[p0*g.N : (p0+padded)*g.N]
+		for j0 := 0; j0 < g.N; j0 += cols {
+			r := min(cols, g.N-j0)
+			grp := blk[j0*padded : (j0+r)*padded]
+			for q := range padded / chunk {
+				for j := range r {
+					for l := range chunk {
+						v := float32(0)
+						if p := 8*q + l; p < rows {
+							v = at(p0+p, j0+j)
+						}
+						grp[(q*r+j)*chunk+l] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+// ScratchSize is the scratch Partial needs: x's last partial chunk, padded.
+func (g *GEMV) ScratchSize() int { return chunk }
+
+// Partial computes block u's share of every column:
+//
+//	partial[j] = Σ_{p in block u} x[p] · W[p][j]   for j < n
+//
+// in the order the package doc gives. pw is W packed by Pack; scratch holds
+// ScratchSize floats.
+func (g *GEMV) Partial(x, pw, partial []float32, u int, scratch []float32) {
+	n := g.N
+	p0, rows, padded := g.block(u)
+	full := rows / chunk
+	xb := x[p0 : p0+full*chunk]
+	var tail []float32
+	if rows > full*chunk {
+		tail = scratch[:chunk]
+		clear(tail)
+		copy(tail, x[p0+full*chunk:p0+rows])
+	}
+	blk := pw[p0*n : (p0+padded)*n]
+	out := partial[:n]
+	clear(out)
+	for j0 := 0; j0 < n; j0 += cols {
+		r := min(cols, n-j0)
+		grp := blk[j0*padded : (j0+r)*padded]
+		dot := g.k.dots[r-1]
+		if full > 0 {
+			dot(full, xb, grp[:full*chunk*r], out[j0:j0+r])
+		}
+		if tail != nil {
+			dot(1, tail, grp[full*chunk*r:], out[j0:j0+r])
+		}
+	}
+}
+
+// Sum adds the blocks' partial sums, in block order: y[j] = Σ_u
+// partial[u*n+j].
+func (g *GEMV) Sum(partial, y []float32) {
+	n := g.N
+	copy(y[:n], partial[:n])
+	for u := 1; u < g.Blocks(); u++ {
+		for j, v := range partial[u*n : (u+1)*n] {
+			y[j] += v
+		}
+	}
+}
+
+// PartialSize is the length of the partial sums Run needs: n per block.
+func (g *GEMV) PartialSize() int { return g.Blocks() * g.N }
+
+// Run computes y = x·W: Partial over every block, then Sum.
+func (g *GEMV) Run(x, pw, y, partial, scratch []float32) {
+	for u := range g.Blocks() {
+		g.Partial(x, pw, partial[u*g.N:], u, scratch)
+	}
+	g.Sum(partial, y)
+}
+
+// dotGeneric is the kernels' loop (see dot4AVX2) for r columns, rounding each
+// product and each sum.
+func dotGeneric(r, chunks int, x, w, out []float32) {
+	x, w, out = x[:chunks*chunk], w[:chunks*chunk*r], out[:r]
+	for j := range r {
+		var a [2][chunk]float32
+		for q := range chunks {
+			xs, ws := x[q*chunk:(q+1)*chunk], w[(q*r+j)*chunk:(q*r+j+1)*chunk]
+			c := &a[q%2]
+			for l := range chunk {
+				c[l] += float32(xs[l] * ws[l])
+			}
+		}
+		var s [chunk]float32
+		for l := range chunk {
+			s[l] = a[0][l] + a[1][l]
+		}
+		for l := range 4 {
+			s[l] += s[l+4]
+		}
+		out[j] += (s[0] + s[2]) + (s[1] + s[3])
+	}
+}
+
+func dot1Generic(chunks int, x, w, out []float32) { dotGeneric(1, chunks, x, w, out) }
+func dot2Generic(chunks int, x, w, out []float32) { dotGeneric(2, chunks, x, w, out) }
+func dot3Generic(chunks int, x, w, out []float32) { dotGeneric(3, chunks, x, w, out) }
+func dot4Generic(chunks int, x, w, out []float32) { dotGeneric(4, chunks, x, w, out) }

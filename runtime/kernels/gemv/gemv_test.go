@@ -1,0 +1,158 @@
+package gemv
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+)
+
+// ks are the awkward sizes of K: around the chunk (8), two chunks (16) and
+// Block, and the seed CNN 32×32's last layer (2304).
+var ks = []int{1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 127, 2304, Block - 1, Block, Block + 1, 2*Block + 9}
+
+var ns = []int{1, 2, 3, 4, 5, 7, 8, 9, 10, 17}
+
+// bound is the package doc's error bound, relative to Σ|x·w|.
+func bound(k int) float64 {
+	return float64(min(k, Block)/16+4+(k+Block-1)/Block) * 0x1p-24
+}
+
+func run(g *GEMV, x, w []float32, trans bool) []float32 {
+	pw := make([]float32, g.PackedSize())
+	ldw := g.N
+	if trans {
+		ldw = g.K
+	}
+	g.Pack(pw, w, ldw, trans)
+	y := make([]float32, g.N)
+	g.Run(x, pw, y, make([]float32, g.PartialSize()), make([]float32, g.ScratchSize()))
+	return y
+}
+
+// Every set against exact float64 dot products, within the documented bound.
+func TestMatchesExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range sets {
+		worst := 0.0
+		for _, kk := range ks {
+			for _, n := range ns {
+				for _, trans := range []bool{false, true} {
+					x, w := kerneltest.Random(r, kk).Data, kerneltest.Random(r, kk*n).Data
+					got := run(New(k.set, kk, n), x, w, trans)
+					for j := range n {
+						var sum, abs float64
+						for p := range kk {
+							wv := w[p*n+j]
+							if trans {
+								wv = w[j*kk+p]
+							}
+							sum += float64(x[p]) * float64(wv)
+							abs += math.Abs(float64(x[p]) * float64(wv))
+						}
+						e := math.Abs(float64(got[j])-sum) / abs
+						worst = max(worst, e/bound(kk))
+						if e > bound(kk) {
+							t.Errorf("%s k=%d n=%d trans=%v: y[%d] = %v, exact %v: error %.3g of Σ|x·w| > %.3g", k.set, kk, n, trans, j, got[j], sum, e, bound(kk))
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%s: worst error %.3f of the bound", k.set, worst)
+	}
+}
+
+// fmaDot is the kernels' loop with each multiply-add fused, as the assembly
+// does it: the float64 FMA rounds twice where the instruction rounds once,
+// which changes a result only when the float64 sum lies on a float32
+// rounding midpoint (about 2⁻²⁹ of them), never with this test's data.
+func fmaDot(r, chunks int, x, w, out []float32) {
+	for j := range r {
+		var a [2][chunk]float32
+		for q := range chunks {
+			for l := range chunk {
+				a[q%2][l] = float32(math.FMA(float64(x[q*chunk+l]), float64(w[(q*r+j)*chunk+l]), float64(a[q%2][l])))
+			}
+		}
+		var s [chunk]float32
+		for l := range chunk {
+			s[l] = a[0][l] + a[1][l]
+		}
+		for l := range 4 {
+			s[l] += s[l+4]
+		}
+		out[j] += (s[0] + s[2]) + (s[1] + s[3])
+	}
+}
+
+// The assembly kernels sum in the documented order, bit for bit: so the AVX2
+// and NEON sets agree with each other.
+func TestAssemblyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, k := range sets[:len(sets)-1] {
+		for _, chunks := range []int{1, 2, 3, 4, 5, 17, 512} {
+			for rr := 1; rr <= cols; rr++ {
+				x, w := kerneltest.Random(r, chunks*chunk).Data, kerneltest.Random(r, chunks*chunk*rr).Data
+				got, want := make([]float32, rr), make([]float32, rr)
+				for j := range rr {
+					got[j] = float32(j) - 1.5
+					want[j] = got[j]
+				}
+				k.dots[rr-1](chunks, x, w, got)
+				fmaDot(rr, chunks, x, w, want)
+				for j := range rr {
+					require.Equal(t, math.Float32bits(want[j]), math.Float32bits(got[j]), "%s dot%d over %d chunks: y[%d] = %v, want %v", k.set, rr, chunks, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// Blocks computed in any order give what Run gives: what lets a plan spread
+// them over threads.
+func TestBlocksIndependent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	kk, n := 3*Block+5, 10
+	x, w := kerneltest.Random(r, kk).Data, kerneltest.Random(r, kk*n).Data
+	for _, k := range sets {
+		g := New(k.set, kk, n)
+		want := run(g, x, w, false)
+		pw := make([]float32, g.PackedSize())
+		g.Pack(pw, w, n, false)
+		partial := make([]float32, g.PartialSize())
+		for u := g.Blocks() - 1; u >= 0; u-- {
+			g.Partial(x, pw, partial[u*n:], u, make([]float32, g.ScratchSize()))
+		}
+		got := make([]float32, n)
+		g.Sum(partial, got)
+		require.Equal(t, want, got, k.set)
+	}
+}
+
+func TestDoesNotAllocate(t *testing.T) {
+	g := New(cpu.Available()[0], 2*Block+3, 10)
+	x, pw, y := make([]float32, g.K), make([]float32, g.PackedSize()), make([]float32, g.N)
+	partial, scratch := make([]float32, g.PartialSize()), make([]float32, g.ScratchSize())
+	require.Zero(t, testing.AllocsPerRun(10, func() { g.Run(x, pw, y, partial, scratch) }))
+}
+
+// Every set cpu.Select can return has its own kernels.
+func TestEverySetHasKernels(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, s, New(s, 8, 1).Set())
+	}
+	require.Len(t, sets, len(cpu.Available()))
+}
+
+// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
+// a plan would not use here.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	require.NoError(t, cpu.Require(New(s, 8, 1).Set()))
+}

@@ -1,0 +1,11 @@
+//go:build arm64 && !purego
+
+package pool
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+func init() {
+	if cpu.HasNEON {
+		sets = append([]*kernels{{set: cpu.NEON, maxCells: maxCellsNEON, avgCells: avgCellsNEON, addRows: addRowsNEON}}, sets...)
+	}
+}
