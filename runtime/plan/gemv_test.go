@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
-	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/gemv"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/ref"
