@@ -230,6 +230,36 @@ func (g *Graph) Flops() int64 {
 	return f
 }
 
+// FlopsBound is the FLOPs of one run with the symbolic dimensions bound by
+// env (batch included): Flops counts every symbol as 1, which undercounts
+// ops quadratic in a sequence length. It binds the graph's types while it
+// counts and restores them, so it must not run beside other uses of g.
+func (g *Graph) FlopsBound(env map[string]int) (int64, error) {
+	vals := slices.Concat(g.Inputs, g.Params, g.Consts)
+	for _, n := range g.Nodes {
+		vals = append(vals, n.Outputs...)
+	}
+	saved := make([]Shape, len(vals))
+	defer func() {
+		for i, v := range vals {
+			v.Type.Shape = saved[i]
+		}
+	}()
+	for i, v := range vals {
+		saved[i] = v.Type.Shape
+		dims, err := v.Type.Shape.Bind(env)
+		if err != nil {
+			return 0, fmt.Errorf("value %s: %w", v.Name, err)
+		}
+		bound := make(Shape, len(dims))
+		for j, d := range dims {
+			bound[j] = D(d)
+		}
+		v.Type.Shape = bound
+	}
+	return g.Flops(), nil
+}
+
 // Symbols lists the symbolic dimensions of the inputs, in order of appearance.
 func (g *Graph) Symbols() []string {
 	var syms []string

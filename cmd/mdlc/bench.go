@@ -57,6 +57,8 @@ func runBench(c *cli, args []string) error {
 	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
 	batch := fs.Int("batch", 1, "batch size")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	threads := fs.Int("threads", 0, "threads a run uses (default: the plan's, GOMAXPROCS)")
 	runs := fs.Int("runs", 0, "time exactly this many runs")
 	timeFor := fs.Duration("time", time.Second, "time runs for this long (at least 5 runs)")
@@ -104,23 +106,18 @@ func runBench(c *cli, args []string) error {
 		return err
 	}
 	g := m.Graph
-	env := map[string]int{}
-	switch syms := g.Symbols(); len(syms) {
-	case 0:
-		if set["batch"] {
-			return usageError{fmt.Sprintf("model %s has no batch dimension: its inputs are %s", g.Name, inputNames(g))}
-		}
-	case 1:
-		env[syms[0]] = *batch
-	default:
-		return fmt.Errorf("model %s has the symbolic dimensions %v; mdlc bench binds only the batch size", g.Name, syms)
+	if batchSymbol(g) == "" && set["batch"] {
+		return usageError{fmt.Sprintf("model %s has no batch dimension: its inputs are %s", g.Name, inputNames(g))}
 	}
-	// Graph FLOPs are per example (the batch dimension as 1).
-	flops := g.Flops()
-	if len(env) == 1 {
-		flops *= int64(*batch)
+	env, err := bindSymbols(g, *batch, dims)
+	if err != nil {
+		return err
 	}
-	samples, err := loadInputs(g, nil, *batch, *seed)
+	flops, err := g.FlopsBound(env)
+	if err != nil {
+		return err
+	}
+	samples, err := loadInputs(g, nil, *batch, dims, *seed)
 	if err != nil {
 		return err
 	}

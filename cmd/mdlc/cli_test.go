@@ -159,6 +159,10 @@ func TestBadInput(t *testing.T) {
 		{"unknown input name", []string{"run", "../../testdata/programs/two_towers.mdl", "--input", "middle=" + wrongShape}, 2, []string{`no input "middle"`}},
 		{"missing one of several inputs", []string{"run", "../../testdata/programs/two_towers.mdl", "--input", "left=" + wrongShape}, 2, []string{"missing --input right=FILE"}},
 		{"unsupported input file", []string{"run", "../../stdlib/cnn.mdl", "--input", corrupt}, 1, []string{"corrupt.safetensors"}},
+		{"sequence length not given", []string{"run", "../../testdata/pytorch/encoder.mdl"}, 2, []string{"symbolic dimension T", "--dim T=SIZE"}},
+		{"unknown --dim", []string{"plan", "--dim", "X=3", "--dim", "T=4", "../../testdata/pytorch/encoder.mdl"}, 2, []string{"no symbolic dimension X", "x: f32[N,T,32]"}},
+		{"--dim for the batch", []string{"bench", "--dim", "N=3", "../../testdata/pytorch/encoder.mdl"}, 2, []string{"--dim N", "--batch"}},
+		{"bad --dim", []string{"run", "--dim", "T=0", "../../testdata/pytorch/encoder.mdl"}, 2, []string{"positive size"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,6 +173,13 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunSequenceModel: --dim binds the sequence length of the sample input.
+func TestRunSequenceModel(t *testing.T) {
+	code, out, errs := mdlc(t, "run", "--batch", "3", "--dim", "T=7", "../../testdata/pytorch/encoder.mdl")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "y: f32[3,7,32]")
 }
 
 func TestRunSeveralInputs(t *testing.T) {

@@ -28,6 +28,8 @@ func runGen(c *cli, args []string) error {
 	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
 	batch := fs.Int("batch", 1, "the batch size the package is compiled for")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	kernels := fs.String("kernels", "", "the kernel set to compile for: generic, avx2 or neon (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
@@ -41,7 +43,7 @@ func runGen(c *cli, args []string) error {
 	if *batch < 1 {
 		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
 	}
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, dims, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
 	if err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ type generated struct {
 }
 
 // compileForGen compiles a model to a plan and generates its package.
-func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch int, set cpu.Set, o codegen.Options) (*generated, error) {
+func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch int, dims dimList, set cpu.Set, o codegen.Options) (*generated, error) {
 	m, err := c.build(file, model)
 	if err != nil {
 		return nil, err
@@ -89,12 +91,12 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		}
 		params += n
 	}
-	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: params, FLOPs: g.Flops()}
+	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: params}
 	ws, err := loadWeights(g, weightsPath, seed)
 	if err != nil {
 		return nil, err
 	}
-	sample, err := loadInputs(g, nil, batch, seed)
+	sample, err := loadInputs(g, nil, batch, dims, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +104,14 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 	if err != nil {
 		return nil, err
 	}
+	flops, err := g.FlopsBound(env)
+	if err != nil {
+		return nil, err
+	}
+	if b := batchSymbol(g); b != "" {
+		flops /= int64(env[b])
+	}
+	o.Model.FLOPs = flops
 	if err := passes.BindWeights(g, ws); err != nil {
 		return nil, err
 	}
@@ -164,6 +174,8 @@ func runBuild(c *cli, args []string) error {
 	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
 	batch := fs.Int("batch", 1, "the batch size the binary is compiled for")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	kernels := fs.String("kernels", "", "the kernel set to compile for (default: the best of GOARCH's that this machine runs)")
 	files, err := parse(fs, args, 1)
 	if err != nil {
@@ -200,7 +212,7 @@ func runBuild(c *cli, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, set, codegen.Options{})
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, dims, set, codegen.Options{})
 	if err != nil {
 		return err
 	}

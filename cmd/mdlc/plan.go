@@ -13,6 +13,8 @@ func runPlan(c *cli, args []string) error {
 	fs := c.flags("plan")
 	model := fs.String("model", "", "the model, if the file has several")
 	batch := fs.Int("batch", 1, "batch size the plan is built for")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
@@ -29,12 +31,9 @@ func runPlan(c *cli, args []string) error {
 		return err
 	}
 	g := m.Graph
-	if syms := g.Symbols(); len(syms) > 1 {
-		return fmt.Errorf("model %s has the symbolic dimensions %v; mdlc plan binds only the batch size", g.Name, syms)
-	}
-	env := map[string]int{}
-	for _, sym := range g.Symbols() {
-		env[sym] = *batch
+	env, err := bindSymbols(g, *batch, dims)
+	if err != nil {
+		return err
 	}
 	written, err := intermediateBytes(g, env)
 	if err != nil {

@@ -36,6 +36,16 @@ const (
 	pytorchFloor = 1e-2
 )
 
+// sequenceTol bounds the error of the sequence-model fixtures instead, as
+// the sequence-models issue sets it: a layer norm after a residual add
+// divides by a standard deviation computed from cancelling sums, so its
+// outputs carry float32 rounding of the order of an ulp of the largest
+// output. PyTorch itself in float32 scores 9.3e-6 against the float64 oracle
+// on the encoder fixture; mdlc 1.5e-5.
+const sequenceTol = 1e-4
+
+var sequenceFixtures = map[string]bool{"encoder": true}
+
 // pytorchFixtures lists the fixture directories: those holding output.npy.
 func pytorchFixtures(t *testing.T) []string {
 	entries, err := os.ReadDir(pytorchDir)
@@ -95,7 +105,11 @@ func TestPyTorchFixtures(t *testing.T) {
 			floor := pytorchFloor * scale
 			e := tensor.MaxRelErr(got.Data, want.Data, floor)
 			t.Logf("max relative error %.3g (floor %.3g)", e, floor)
-			require.LessOrEqual(t, e, pytorchTol, "%s\nworst element: %s", name, worstElement(got, want, floor))
+			tol := pytorchTol
+			if sequenceFixtures[name] {
+				tol = sequenceTol
+			}
+			require.LessOrEqual(t, e, tol, "%s\nworst element: %s", name, worstElement(got, want, floor))
 		})
 	}
 }

@@ -25,6 +25,8 @@ func runRun(c *cli, args []string) error {
 	fs.Var(&inputPaths, "input", "input as .npy, .png or .jpg, or NAME=FILE for one of several inputs; repeatable (default: a deterministic sample)")
 	outputPath := fs.String("output", "", "write the output to this .npy file")
 	batch := fs.Int("batch", 1, "batch size of the sample input")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
 	top := fs.Int("top", 5, "classes to list for a classifier's output")
 	noOpt := fs.Bool("O0", false, "run the graph as written, without optimisation")
@@ -45,7 +47,7 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := loadInputs(g, inputPaths, *batch, *seed)
+	inputs, err := loadInputs(g, inputPaths, *batch, dims, *seed)
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func (l *inputList) Set(v string) error { *l = append(*l, v); return nil }
 
 // loadInputs reads the --input files; inputs not given get a uniform [0, 1)
 // sample, the range the seed's images are scaled to, unless some were given.
-func loadInputs(g *ir.Graph, given inputList, batch int, seed uint64) (map[string]*tensor.Tensor, error) {
+func loadInputs(g *ir.Graph, given inputList, batch int, dims dimList, seed uint64) (map[string]*tensor.Tensor, error) {
 	inputs := map[string]*tensor.Tensor{}
 	for _, arg := range given {
 		name, path, named := strings.Cut(arg, "=")
@@ -135,18 +137,15 @@ func loadInputs(g *ir.Graph, given inputList, batch int, seed uint64) (map[strin
 		}
 		return inputs, nil
 	}
+	env, err := bindSymbols(g, batch, dims)
+	if err != nil {
+		return nil, err
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x5a4d504c45))
 	for _, in := range g.Inputs {
-		shape := make([]int, len(in.Type.Shape))
-		for i, d := range in.Type.Shape {
-			switch {
-			case d.Known():
-				shape[i] = d.Size
-			case i == 0:
-				shape[i] = batch
-			default:
-				return nil, fmt.Errorf("input %s has the symbolic dimension %s, which a sample cannot choose; feed data with --input", in.Name, d.Sym)
-			}
+		shape, err := in.Type.Shape.Bind(env)
+		if err != nil {
+			return nil, err
 		}
 		t := tensor.New(shape...)
 		for j := range t.Data {

@@ -141,6 +141,16 @@ def export(named):
             out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
         elif isinstance(m, nn.Linear):
             out[name + ".kernel"] = m.weight.detach().t()  # [out, in] -> [in, out]
+        elif isinstance(m, nn.MultiheadAttention):
+            # in_proj packs q, k, v as [3d, d] rows; mdlc keeps a dense
+            # layer each, [d, d] as [in, out].
+            d = m.embed_dim
+            for i, part in enumerate("qkv"):
+                out[f"{name}.{part}.kernel"] = m.in_proj_weight.detach()[i * d:(i + 1) * d].t()
+                out[f"{name}.{part}.bias"] = m.in_proj_bias.detach()[i * d:(i + 1) * d]
+            out[name + ".out.kernel"] = m.out_proj.weight.detach().t()
+            out[name + ".out.bias"] = m.out_proj.bias.detach()
+            continue
         elif isinstance(m, nn.LayerNorm):
             out[name + ".gamma"] = m.weight.detach()
             out[name + ".beta"] = m.bias.detach()
@@ -198,6 +208,10 @@ class Model(nn.Module):
                     m.weight.uniform_(-b, b)
                     if m.bias is not None:
                         m.bias.uniform_(-0.2, 0.2)
+                elif isinstance(m, nn.MultiheadAttention):
+                    b = math.sqrt(6 / m.embed_dim)
+                    m.in_proj_weight.uniform_(-b, b)
+                    m.in_proj_bias.uniform_(-0.2, 0.2)
                 elif isinstance(m, (nn.LayerNorm, RMSNorm)):
                     m.weight.uniform_(0.5, 1.5)
                     if getattr(m, "bias", None) is not None:
@@ -352,6 +366,19 @@ class MathOps(Model):  # testdata/pytorch/mathops.mdl
         return F.log_softmax(torch.cat([z, att, g], 1), -1)
 
 
+class Encoder(Model):  # testdata/pytorch/encoder.mdl
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=False)
+        self.layer = layer
+        self.named.update({"attn": layer.self_attn, "norm1": layer.norm1, "ff1": layer.linear1,
+                           "ff2": layer.linear2, "norm2": layer.norm2})
+
+    def forward(self, x):  # x: (N, T, 32)
+        return self.layer(x)
+
+
 # name: (.mdl file, model class, input shape, seed)
 MODELS = {
     "cnn": ("stdlib/cnn.mdl", CNN, (2, 32, 32, 3), 1),
@@ -360,6 +387,7 @@ MODELS = {
     "resnet": ("stdlib/resnet.mdl", ResNet, (2, 32, 32, 3), 4),
     "convops": ("testdata/pytorch/convops.mdl", ConvOps, (3, 15, 13, 3), 5),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
+    "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
 }
 
 
