@@ -251,7 +251,13 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	if mp != nil {
 		pw = new(window(*mp, oh, ow, ks[3]))
 	}
-	c := conv.New(b.gemm, s, b.epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
+	shape := []int{xs[0], oh, ow, ks[3]}
+	c := conv.New(b.gemm, s, b.epilogue(shape, epi), pw)
+	// The GEMM's store applies the bias and relu at the head of the
+	// epilogue, so a conv+bias+relu makes no pass of its own over the output.
+	if t := eltwise.SplitTile(epi, ks[3]); t.Bias >= 0 || t.Relu {
+		c.FuseEpilogue(t, b.epilogue(shape, t.Rest))
+	}
 	st := &convStep{x: b.slot(x), out: b.out(n), c: c}
 	kernel := "conv/" + c.Algorithm().String()
 	if mp != nil {
@@ -296,8 +302,9 @@ func buildFusedMatMul(b *builder, n *ir.Node) kernel {
 }
 
 // matmul compiles op(A)·op(B) batched over the leading axes of out, which the
-// operands' leading axes broadcast into, followed by the epilogue. Constant
-// B matrices are packed now; computed ones into scratch by every run.
+// operands' leading axes broadcast into, followed by the epilogue, whose
+// head (bias, relu) the GEMM's store applies. Constant B matrices are packed
+// now; computed ones into scratch by every run.
 func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []eltwise.Step) kernel {
 	av, bv := n.Inputs[0], n.Inputs[1]
 	r, ra, rb := len(os), len(as), len(bs)
@@ -312,8 +319,10 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 	}
 	batch := os[:r-2]
 	kn := b.gemm
+	tile := eltwise.SplitTile(epi, nn)
 	st := &matmulStep{a: b.slot(av), out: b.out(n), m: m, n: nn, k: k, ldb: ldb, transB: at.TransB,
-		g: gemm.NewMatMul(kn, m, nn, k, lda, at.TransA), epi: b.epilogue(os, epi), bSize: k * nn, packed: kn.PackedSize(k, nn),
+		g:    gemm.NewMatMul(kn, m, nn, k, lda, at.TransA),
+		bias: tile.Bias, relu: tile.Relu, epi: b.epilogue(os, tile.Rest), bSize: k * nn, packed: kn.PackedSize(k, nn),
 		aOff: matrixIndex(batch, as[:ra-2]), bIdx: matrixIndex(batch, bs[:rb-2])}
 	for i := range st.aOff {
 		st.aOff[i] *= m * k

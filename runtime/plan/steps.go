@@ -100,12 +100,15 @@ func (s *convStep) unit(b [][]float32, scratch []float32, u int) {
 }
 
 // matmulStep runs a batch of products C_t = op(A_t)·op(B_t), t over the
-// output's batch axes, each band of rows finished by the epilogue. A unit is
-// one band of one product.
+// output's batch axes, each band of rows finished by the epilogue: its head
+// (a bias per column, relu) by the GEMM's store, the rest as a chain. A unit
+// is one band of one product.
 type matmulStep struct {
 	a, b, out, scratch int
 	m, n, k            int
 	g                  *gemm.MatMul
+	bias               int // slot of the bias the store adds, -1 if none
+	relu               bool
 	epi                *eltwise.Chain
 	// aOff is the offset of A_t; bIdx the index of B_t among the B matrices,
 	// which are bSize apart as the graph holds them and packed apart packed.
@@ -146,7 +149,11 @@ func (s *matmulStep) unit(b [][]float32, scratch []float32, u int) {
 	}
 	rows := min(s.g.MC, s.m-i0)
 	c := b[s.out][t*s.m*s.n : (t+1)*s.m*s.n]
-	s.g.Rows(b[s.a][s.aOff[t]:], pb, c, s.n, i0, rows, scratch)
+	epi := gemm.Epilogue{Relu: s.relu}
+	if s.bias >= 0 {
+		epi.Bias = b[s.bias]
+	}
+	s.g.Rows(b[s.a][s.aOff[t]:], pb, c, s.n, i0, rows, scratch, epi)
 	if s.epi != nil {
 		s.epi.Apply(c[i0*s.n:(i0+rows)*s.n], t*s.m*s.n+i0*s.n, b)
 	}
