@@ -219,12 +219,19 @@ type Conv struct {
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the conv with the kernels of set.
+// The GEMM's store applies the epilogue's head (bias, relu) where the
+// algorithm allows it, so a conv+bias+relu makes no pass of its own over its
+// output.
 func (s Conv) New(set cpu.Set) *ConvStep {
 	var pw *pool.Window
 	if s.Pool != nil {
 		pw = new(s.Pool.New(set))
 	}
-	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), pw)}
+	c := conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), pw)
+	if t := eltwise.SplitTile(s.Epilogue.Steps, s.Shape.CO); t.Bias >= 0 || t.Relu {
+		c.FuseEpilogue(t, Chain{Shape: s.Epilogue.Shape, Steps: t.Rest}.compile(set))
+	}
+	return &ConvStep{spec: s, Conv: c}
 }
 
 // ConvStep is a compiled Conv.
@@ -245,7 +252,8 @@ func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {
 }
 
 // MatMul is a batch of products C_t = op(A_t)·op(B_t), t over the output's
-// batch axes, each band of rows finished by the epilogue. AOff is the offset
+// batch axes, each band of rows finished by the epilogue: its head (a bias
+// per column, relu) by the GEMM's store, the rest as a chain. AOff is the offset
 // of A_t in slot A; BIdx the index of B_t among the B matrices, which are
 // BSize apart in slot B and packed apart in slot PB. B is packed in slot PB
 // when the plan is built or, if PackRun, by every run before its products.
@@ -266,15 +274,19 @@ func (s MatMul) Compile(set cpu.Set) Step { return s.New(set) }
 // New compiles the product with the kernels of set.
 func (s MatMul) New(set cpu.Set) *MatMulStep {
 	kn := gemm.For(set)
-	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), epi: s.Epilogue.compile(set), packed: kn.PackedSize(s.K, s.N)}
+	tile := eltwise.SplitTile(s.Epilogue.Steps, s.N)
+	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), packed: kn.PackedSize(s.K, s.N),
+		bias: tile.Bias, relu: tile.Relu, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
 }
 
 // MatMulStep is a compiled MatMul.
 type MatMulStep struct {
 	spec   MatMul
 	G      *gemm.MatMul
-	epi    *eltwise.Chain
 	packed int
+	bias   int // slot of the bias the store adds, -1 if none
+	relu   bool
+	epi    *eltwise.Chain
 }
 
 // PackedSize is the length of one packed B matrix.
@@ -308,7 +320,11 @@ func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
 	}
 	rows := min(s.G.MC, sp.M-i0)
 	c := b[sp.Out][t*sp.M*sp.N : (t+1)*sp.M*sp.N]
-	s.G.Rows(b[sp.A][sp.AOff[t]:], pb, c, sp.N, i0, rows, scratch)
+	epi := gemm.Epilogue{Relu: s.relu}
+	if s.bias >= 0 {
+		epi.Bias = b[s.bias]
+	}
+	s.G.Rows(b[sp.A][sp.AOff[t]:], pb, c, sp.N, i0, rows, scratch, epi)
 	if s.epi != nil {
 		s.epi.Apply(c[i0*sp.N:(i0+rows)*sp.N], t*sp.M*sp.N+i0*sp.N, b)
 	}

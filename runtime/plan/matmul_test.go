@@ -53,3 +53,62 @@ func TestBatchedMatMulMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// Fused matmuls and convs whose epilogue starts with a bias, a relu or both
+// (which the GEMM's store applies) and may go on (a rest run as a chain),
+// against the reference, at awkward sizes.
+func TestTileEpilogueMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	chains := []ir.Chain{
+		{{Op: ir.OpAdd, Operand: 2}},
+		{{Op: ir.OpRelu}},
+		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}},
+		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}, {Op: ir.OpMul, Operand: 3}},
+		{{Op: ir.OpAdd, Operand: 2, Swapped: true}, {Op: ir.OpSigmoid}},
+	}
+	for i, m := range kerneltest.Sizes {
+		n, k := kerneltest.Sizes[(i+2)%len(kerneltest.Sizes)], kerneltest.Sizes[(i+5)%len(kerneltest.Sizes)]
+		for j, c := range chains {
+			g := ir.NewGraph("tile")
+			feed := map[string]*tensor.Tensor{}
+			var y *ir.Value
+			var err error
+			if j%2 == 0 {
+				x := kerneltest.Random(r, m, k)
+				feed["x"] = x
+				xv := g.AddInput("x", kerneltest.Type(x.Shape))
+				w := g.AddConst("w", ir.T(k, n), kerneltest.Random(r, k, n).Data)
+				bias, scale := g.AddConst("bias", ir.T(n), kerneltest.Random(r, n).Data), g.AddConst("scale", ir.T(n), kerneltest.Random(r, n).Data)
+				y, err = g.AddNode(ir.OpFusedMatMul, &ir.FusedMatMulAttrs{Epilogue: c}, []*ir.Value{xv, w, bias, scale}[:2+len(inputsOf(c))], "mm", ir.Pos{})
+			} else {
+				x := kerneltest.Random(r, 1, m+2, k+2, 3)
+				feed["x"] = x
+				xv := g.AddInput("x", kerneltest.Type(x.Shape))
+				w := g.AddConst("w", ir.T(3, 3, 3, n), kerneltest.Random(r, 3, 3, 3, n).Data)
+				bias, scale := g.AddConst("bias", ir.T(n), kerneltest.Random(r, n).Data), g.AddConst("scale", ir.T(n), kerneltest.Random(r, n).Data)
+				a := &ir.FusedConvAttrs{Conv: ir.ConvAttrs{Window2D: ir.Window2D{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Padding: ir.Same}, Groups: 1}, Epilogue: c}
+				y, err = g.AddNode(ir.OpFusedConv2D, a, []*ir.Value{xv, w, bias, scale}[:2+len(inputsOf(c))], "conv", ir.Pos{})
+			}
+			require.NoError(t, err)
+			g.AddOutput("y", y)
+			want, err := ref.Run(g, nil, feed)
+			require.NoError(t, err)
+			p, err := Build(g, nil, nil)
+			require.NoError(t, err)
+			got, err := p.RunTensors(feed)
+			require.NoError(t, err)
+			kerneltest.Close(t, got["y"].Data, want["y"], 1e-5, "%d×%d×%d chain %d", m, n, k, j)
+		}
+	}
+}
+
+// inputsOf lists the operand indices a chain uses.
+func inputsOf(c ir.Chain) map[int]bool {
+	ops := map[int]bool{}
+	for _, s := range c {
+		if s.Op.Info().MinInputs == 2 {
+			ops[s.Operand] = true
+		}
+	}
+	return ops
+}

@@ -58,6 +58,7 @@ type Conv struct {
 	band     int // output pixels computed before the epilogue runs
 
 	epilogue *eltwise.Chain
+	tile     *eltwise.TileEpilogue // applied by the GEMM's store, before epilogue
 	pool     *pool.Window
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
@@ -136,6 +137,19 @@ func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, 
 		c.units = s.N * ((mp.OH + c.poolRows - 1) / c.poolRows)
 	}
 	return c
+}
+
+// FuseEpilogue has the GEMM's tiles apply t's bias and relu as they store
+// the last block of K, and rest (the steps t left, nil if none) replace the
+// epilogue chain, when the algorithm runs a GEMM; it reports whether it did.
+// t comes from eltwise.SplitTile on the epilogue's steps, so the result is
+// the same bit for bit.
+func (c *Conv) FuseEpilogue(t eltwise.TileEpilogue, rest *eltwise.Chain) bool {
+	if c.algo != Im2col && c.algo != Plain {
+		return false
+	}
+	c.tile, c.epilogue = &t, rest
+	return true
 }
 
 // Algorithm is the algorithm the conv runs.
@@ -228,17 +242,29 @@ func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]fl
 	if c.algo == Direct {
 		c.directRows(x, w, dst, r0, rows)
 	} else {
-		c.gemmRows(x, w, dst, r0, rows, pa)
+		c.gemmRows(x, w, dst, r0, rows, pa, operands)
 	}
 	if c.epilogue != nil {
 		c.epilogue.Apply(dst, r0*c.CO, operands)
 	}
 }
 
-// gemmRows computes pixels r0..r0+rows-1 (rows ≤ MC) as a GEMM per group.
-func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32) {
+// gemmRows computes pixels r0..r0+rows-1 (rows ≤ MC) as a GEMM per group,
+// the tile epilogue applied by the last block of K.
+func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32, operands [][]float32) {
 	pa, tmp := scratch[:c.blk.MC*c.blk.KC], scratch[c.blk.MC*c.blk.KC:c.blk.ScratchSize()]
+	var bias []float32
+	if c.tile != nil && c.tile.Bias >= 0 {
+		bias = operands[c.tile.Bias][:c.CO]
+	}
 	for g := range c.Groups {
+		var epi gemm.Epilogue
+		if c.tile != nil {
+			epi.Relu = c.tile.Relu
+			if bias != nil {
+				epi.Bias = bias[g*c.opg : (g+1)*c.opg]
+			}
+		}
 		pb := w[g*c.packed : (g+1)*c.packed]
 		for p0 := 0; p0 < c.k; p0 += c.blk.KC {
 			kc := min(c.blk.KC, c.k-p0)
@@ -252,7 +278,11 @@ func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32) {
 			default:
 				c.packA(pa, x, g, r0, rows, p0, kc)
 			}
-			c.gemm.Multiply(rows, c.opg, kc, a, pb, c.k, p0, dst[g*c.opg:], c.CO, p0 > 0, tmp)
+			last := gemm.Epilogue{}
+			if p0+kc == c.k {
+				last = epi
+			}
+			c.gemm.Multiply(rows, c.opg, kc, a, pb, c.k, p0, dst[g*c.opg:], c.CO, p0 > 0, last, tmp)
 		}
 	}
 }

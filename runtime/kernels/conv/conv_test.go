@@ -2,6 +2,7 @@ package conv
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -164,6 +165,49 @@ func TestFusedConvMatchesReference(t *testing.T) {
 			epi := eltwise.NewChain(kn.Set, []int{2, oh, ow, tc.co}, []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}, {Kind: eltwise.Relu}})
 			got := run(compile(kn, tc, 2, epi, mp), x, k, [][]float32{x.Data, k.Data, bias.Data})
 			kerneltest.Close(t, got, want, tol, "%s %v pool %v", kn.Set, tc, p)
+		}
+	}
+}
+
+// An epilogue split by eltwise.SplitTile, its head (bias, relu) applied by
+// the GEMM's store and the rest as a chain, gives the same bits as the whole
+// epilogue run as a chain, on every algorithm and kernel, with and without a
+// pool; the direct algorithm declines the split.
+func TestFuseEpilogueMatchesChain(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i, tc := range cases() {
+		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
+		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
+		bias, scale := kerneltest.Random(r, tc.co), kerneltest.Random(r, tc.co)
+		operands := [][]float32{x.Data, k.Data, bias.Data, scale.Data}
+		a := tc.attrs()
+		oh, ow := a.Out(tc.h, tc.w, tc.kh, tc.kw)
+		var mp *pool.Window
+		if i%2 == 1 && oh >= 2 && ow >= 2 {
+			mp = new(pool.NewWindow(cpu.Generic, oh, ow, tc.co, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+		}
+		add := eltwise.Step{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}
+		mul := eltwise.Step{Kind: eltwise.Mul, Operand: 3, Shape: []int{tc.co}}
+		relu := eltwise.Step{Kind: eltwise.Relu}
+		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}}}
+		shape := []int{2, oh, ow, tc.co}
+		for _, kn := range gemm.Kernels() {
+			for _, steps := range epilogues {
+				want := run(compile(kn, tc, 2, eltwise.NewChain(kn.Set, shape, steps), mp), x, k, operands)
+				c := compile(kn, tc, 2, eltwise.NewChain(kn.Set, shape, steps), mp)
+				split := eltwise.SplitTile(steps, tc.co)
+				var rest *eltwise.Chain
+				if len(split.Rest) > 0 {
+					rest = eltwise.NewChain(kn.Set, shape, split.Rest)
+				}
+				require.Equal(t, c.Algorithm() != Direct, c.FuseEpilogue(split, rest), "%v", tc)
+				got := run(c, x, k, operands)
+				for j := range want {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%s %v %s epilogue %v: out[%d] = %v, want %v", kn.Set, tc, c.Algorithm(), steps, j, got[j], want[j])
+					}
+				}
+			}
 		}
 	}
 }

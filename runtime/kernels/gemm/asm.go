@@ -18,17 +18,17 @@ type asmTiles struct {
 	tiles []tileFunc
 }
 
-func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, acc bool, tmp []float32) {
+func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, f finish, tmp []float32) {
 	nr, tile := t.nr, t.tiles[r-1]
 	for j := 0; j < n; j += nr {
 		bp := pb[j*k+p0*nr : j*k+(p0+kc)*nr]
 		if w := n - j; w < nr {
-			tile(kc, a, bp, tmp, nr, false)
+			tile(kc, a, bp, tmp, nr, 0, nil)
 			for i := range r {
-				store(c[i*ldc+j:i*ldc+n], tmp[i*nr:], acc)
+				f.store(c[i*ldc+j:i*ldc+n], tmp[i*nr:], j)
 			}
 			continue
 		}
-		tile(kc, a, bp, c[j:], ldc, acc)
+		tile(kc, a, bp, c[j:], ldc, f.flags, f.cols(j, nr))
 	}
 }

@@ -22,6 +22,12 @@
 // do not collide in cache sets, as rows of a matrix whose stride is a
 // multiple of 4 KiB would.
 //
+// A tile can finish its elements as it stores them (Epilogue): add a bias
+// per column of C, then clamp at zero (relu), on the last block of K, so
+// that a dense or conv layer with a bias and a relu needs no pass of its own
+// over C. The result is the same bit for bit as the product followed by an
+// eltwise add and relu.
+//
 // Numerics: every variant sums each element of C as one chain in k order
 // over a block of at most KC terms, started from zero, then adds the chain to
 // C (blocks after the first): the generic kernel rounds each product and each
@@ -48,19 +54,64 @@ type Kernel struct {
 	MR, NR int
 	// kc bounds the K blocks, minMC the rows of a band (see Block).
 	kc, minMC int
-	// tile computes a full MR×NR tile:
+	// tile computes a full MR×NR tile, finished as flags say (flagAcc,
+	// flagBias, flagRelu; bias holds the tile's NR biases):
 	//
-	//	C[i][j] (+)= Σ_{p<kc} a[i*kc+p] · b[p*NR+j]   for i < MR, j < NR
+	//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · b[p*NR+j])   for i < MR, j < NR
 	tile tileFunc
 	// edge computes r < MR rows of C across n columns, all B panels:
 	//
-	//	C[i][j] (+)= Σ_{p<kc} a[i*kc+p] · pb[j/NR][p0+p][j%NR]   for i < r, j < n
+	//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · pb[j/NR][p0+p][j%NR])   for i < r, j < n
 	//
 	// tmp holds MR·NR floats for a tile at the right edge.
-	edge func(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, acc bool, tmp []float32)
+	edge func(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, f finish, tmp []float32)
 }
 
-type tileFunc func(kc int, a, b, c []float32, ldc int, acc bool)
+type tileFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+
+// The flags of a tile's store, in the order it applies them.
+const (
+	flagAcc  = 1 // add C
+	flagBias = 2 // add the column's bias
+	flagRelu = 4 // clamp at zero (x < 0 ? 0 : x, keeping NaN and -0)
+)
+
+// Epilogue is what the tiles of the last block of K apply to C as they store
+// it: a bias per column (nil for none, else at least as long as the row of
+// C), then relu. The zero Epilogue does nothing.
+type Epilogue struct {
+	Bias []float32
+	Relu bool
+}
+
+// finish is how a block's sums go into C: its tile flags and the bias of
+// the block's columns.
+type finish struct {
+	flags int
+	bias  []float32
+}
+
+func finishing(acc bool, e Epilogue) finish {
+	f := finish{bias: e.Bias}
+	if acc {
+		f.flags |= flagAcc
+	}
+	if e.Bias != nil {
+		f.flags |= flagBias
+	}
+	if e.Relu {
+		f.flags |= flagRelu
+	}
+	return f
+}
+
+// cols is the bias of columns j..j+w-1, nil without one.
+func (f finish) cols(j, w int) []float32 {
+	if f.bias == nil {
+		return nil
+	}
+	return f.bias[j : j+w]
+}
 
 // kernels lists the kernels this process can run, best first; the files of
 // each assembly set add theirs when the CPU has it.
@@ -167,12 +218,14 @@ func (b Blocking) ScratchSize() int { return b.MC*b.KC + b.Tile }
 //
 //	C[i][j] (+)= Σ_{p<kc} a[i*kc+p] · pb[j/NR][p0+p][j%NR]   for i < rows, j < n
 //
-// a is a rows×kc block laid out by PackA; pb is a k×n matrix packed by PackB,
-// of which rows p0..p0+kc-1 are used. With acc false C is overwritten,
-// otherwise added to. C is row-major with leading dimension ldc. tmp holds
-// MR·NR floats.
-func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, tmp []float32) {
+// then applies epi to C[i][j] (the last block of K passes the product's
+// epilogue, the others the zero Epilogue). a is a rows×kc block laid out by
+// PackA; pb is a k×n matrix packed by PackB, of which rows p0..p0+kc-1 are
+// used. With acc false C is overwritten, otherwise added to. C is row-major
+// with leading dimension ldc. tmp holds MR·NR floats.
+func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, epi Epilogue, tmp []float32) {
 	mr, nr := kn.MR, kn.NR
+	f := finishing(acc, epi)
 	full := rows / mr * mr
 	// B panel outside, rows inside: the panel (KC×NR) stays in L1 while
 	// every MR rows of the block pass over it.
@@ -182,29 +235,36 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 		for i := 0; i < full; i += mr {
 			ap := a[i*kc : (i+mr)*kc]
 			if w == nr {
-				kn.tile(kc, ap, bp, c[i*ldc+j:], ldc, acc)
+				kn.tile(kc, ap, bp, c[i*ldc+j:], ldc, f.flags, f.cols(j, nr))
 				continue
 			}
 			// An edge tile: compute it whole, keep what lies inside C.
-			kn.tile(kc, ap, bp, tmp, nr, false)
+			kn.tile(kc, ap, bp, tmp, nr, 0, nil)
 			for r := range mr {
-				store(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*nr:], acc)
+				f.store(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*nr:], j)
 			}
 		}
 	}
 	if full < rows {
-		kn.edge(rows-full, kc, a[full*kc:rows*kc], pb, k, p0, n, c[full*ldc:], ldc, acc, tmp)
+		kn.edge(rows-full, kc, a[full*kc:rows*kc], pb, k, p0, n, c[full*ldc:], ldc, f, tmp)
 	}
 }
 
-// store writes (or adds, if acc) sums into c.
-func store(c, sums []float32, acc bool) {
-	for t := range c {
-		if acc {
-			c[t] += sums[t]
-		} else {
-			c[t] = sums[t]
+// store finishes sums into c, columns j.. of C, as a tile's store does.
+func (f finish) store(c, sums []float32, j int) {
+	sums = sums[:len(c)]
+	bias := f.cols(j, len(c))
+	for t, s := range sums {
+		if f.flags&flagAcc != 0 {
+			s += c[t]
 		}
+		if f.flags&flagBias != 0 {
+			s += bias[t]
+		}
+		if f.flags&flagRelu != 0 && s < 0 {
+			s = 0
+		}
+		c[t] = s
 	}
 }
 
@@ -228,10 +288,10 @@ func (g *MatMul) Bands() int { return (g.M + g.MC - 1) / g.MC }
 
 // Rows computes rows i0..i0+rows-1 of C, rows ≤ MC, over the whole of K:
 //
-//	C[i][j] = Σ_p op(A)[i][p] · B[p][j]
+//	C[i][j] = epi(Σ_p op(A)[i][p] · B[p][j])
 //
 // scratch holds ScratchSize floats; C has leading dimension ldc.
-func (g *MatMul) Rows(a, pb, c []float32, ldc, i0, rows int, scratch []float32) {
+func (g *MatMul) Rows(a, pb, c []float32, ldc, i0, rows int, scratch []float32, epi Epilogue) {
 	pa, tmp := scratch[:g.MC*g.KC], scratch[g.MC*g.KC:g.ScratchSize()]
 	for p0 := 0; p0 < g.K; p0 += g.KC {
 		kc := min(g.KC, g.K-p0)
@@ -242,13 +302,17 @@ func (g *MatMul) Rows(a, pb, c []float32, ldc, i0, rows int, scratch []float32) 
 		} else {
 			PackA(pa, a, g.Lda, g.TransA, i0, rows, p0, kc)
 		}
-		g.Kernel.Multiply(rows, g.N, kc, block, pb, g.K, p0, c[i0*ldc:], ldc, p0 > 0, tmp)
+		last := Epilogue{}
+		if p0+kc == g.K {
+			last = epi
+		}
+		g.Kernel.Multiply(rows, g.N, kc, block, pb, g.K, p0, c[i0*ldc:], ldc, p0 > 0, last, tmp)
 	}
 }
 
 // Run computes all of C, band by band.
-func (g *MatMul) Run(a, pb, c []float32, ldc int, scratch []float32) {
+func (g *MatMul) Run(a, pb, c []float32, ldc int, scratch []float32, epi Epilogue) {
 	for i0 := 0; i0 < g.M; i0 += g.MC {
-		g.Rows(a, pb, c, ldc, i0, min(g.MC, g.M-i0), scratch)
+		g.Rows(a, pb, c, ldc, i0, min(g.MC, g.M-i0), scratch, epi)
 	}
 }

@@ -6,7 +6,8 @@ package gemm
 
 // tile6x16 computes a 6×16 tile of C from 6 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 6 {
 //		for j := range 16 {
@@ -14,8 +15,14 @@ package gemm
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -25,11 +32,12 @@ package gemm
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 
 // tile5x16 computes a 5×16 tile of C from 5 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 5 {
 //		for j := range 16 {
@@ -37,8 +45,14 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -48,11 +62,12 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 
 // tile4x16 computes a 4×16 tile of C from 4 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 4 {
 //		for j := range 16 {
@@ -60,8 +75,14 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -71,11 +92,12 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 
 // tile3x16 computes a 3×16 tile of C from 3 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 3 {
 //		for j := range 16 {
@@ -83,8 +105,14 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -94,11 +122,12 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 
 // tile2x16 computes a 2×16 tile of C from 2 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 2 {
 //		for j := range 16 {
@@ -106,8 +135,14 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -117,11 +152,12 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 
 // tile1x16 computes a 1×16 tile of C from 1 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
-// multiply-adds in k order, started from zero, then added to C if acc:
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
 //
 //	for i := range 1 {
 //		for j := range 16 {
@@ -129,8 +165,14 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 //			for p := range kc {
 //				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*16+j]), float64(s)))
 //			}
-//			if acc {
+//			if flags&1 != 0 {
 //				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -140,4 +182,4 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // differ only in the last bit, and rarely.)
 //
 //go:noescape
-func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile6x16(SB), NOSPLIT, $0-89
+TEXT ·tile6x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -155,9 +155,9 @@ tile6x16_store:
 	SHLQ   $0x02, SI
 	LEAQ   (BX)(SI*2), AX
 	ADDQ   SI, AX
-	MOVB   acc+88(FP), CL
-	TESTB  CL, CL
-	JZ     tile6x16_write
+	MOVQ   flags+88(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     tile6x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
 	VADDPS (BX)(SI*1), Y2, Y2
@@ -170,6 +170,42 @@ tile6x16_store:
 	VADDPS 32(AX)(SI*1), Y9, Y9
 	VADDPS (AX)(SI*2), Y10, Y10
 	VADDPS 32(AX)(SI*2), Y11, Y11
+
+tile6x16_bias:
+	TESTQ   $0x00000002, CX
+	JZ      tile6x16_relu
+	MOVQ    bias_base+96(FP), DX
+	VMOVUPS (DX), Y12
+	VMOVUPS 32(DX), Y13
+	VADDPS  Y12, Y0, Y0
+	VADDPS  Y13, Y1, Y1
+	VADDPS  Y12, Y2, Y2
+	VADDPS  Y13, Y3, Y3
+	VADDPS  Y12, Y4, Y4
+	VADDPS  Y13, Y5, Y5
+	VADDPS  Y12, Y6, Y6
+	VADDPS  Y13, Y7, Y7
+	VADDPS  Y12, Y8, Y8
+	VADDPS  Y13, Y9, Y9
+	VADDPS  Y12, Y10, Y10
+	VADDPS  Y13, Y11, Y11
+
+tile6x16_relu:
+	TESTQ  $0x00000004, CX
+	JZ     tile6x16_write
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+	VMAXPS Y10, Y12, Y10
+	VMAXPS Y11, Y12, Y11
 
 tile6x16_write:
 	VMOVUPS Y0, (BX)
@@ -187,9 +223,9 @@ tile6x16_write:
 	VZEROUPPER
 	RET
 
-// func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile5x16(SB), NOSPLIT, $0-89
+TEXT ·tile5x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -321,9 +357,9 @@ tile5x16_store:
 	SHLQ   $0x02, SI
 	LEAQ   (BX)(SI*2), AX
 	ADDQ   SI, AX
-	MOVB   acc+88(FP), CL
-	TESTB  CL, CL
-	JZ     tile5x16_write
+	MOVQ   flags+88(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     tile5x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
 	VADDPS (BX)(SI*1), Y2, Y2
@@ -334,6 +370,38 @@ tile5x16_store:
 	VADDPS 32(AX), Y7, Y7
 	VADDPS (AX)(SI*1), Y8, Y8
 	VADDPS 32(AX)(SI*1), Y9, Y9
+
+tile5x16_bias:
+	TESTQ   $0x00000002, CX
+	JZ      tile5x16_relu
+	MOVQ    bias_base+96(FP), DX
+	VMOVUPS (DX), Y10
+	VMOVUPS 32(DX), Y11
+	VADDPS  Y10, Y0, Y0
+	VADDPS  Y11, Y1, Y1
+	VADDPS  Y10, Y2, Y2
+	VADDPS  Y11, Y3, Y3
+	VADDPS  Y10, Y4, Y4
+	VADDPS  Y11, Y5, Y5
+	VADDPS  Y10, Y6, Y6
+	VADDPS  Y11, Y7, Y7
+	VADDPS  Y10, Y8, Y8
+	VADDPS  Y11, Y9, Y9
+
+tile5x16_relu:
+	TESTQ  $0x00000004, CX
+	JZ     tile5x16_write
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
+	VMAXPS Y6, Y10, Y6
+	VMAXPS Y7, Y10, Y7
+	VMAXPS Y8, Y10, Y8
+	VMAXPS Y9, Y10, Y9
 
 tile5x16_write:
 	VMOVUPS Y0, (BX)
@@ -349,9 +417,9 @@ tile5x16_write:
 	VZEROUPPER
 	RET
 
-// func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile4x16(SB), NOSPLIT, $0-89
+TEXT ·tile4x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -466,9 +534,9 @@ tile4x16_store:
 	SHLQ   $0x02, SI
 	LEAQ   (BX)(SI*2), AX
 	ADDQ   SI, AX
-	MOVB   acc+88(FP), CL
-	TESTB  CL, CL
-	JZ     tile4x16_write
+	MOVQ   flags+88(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     tile4x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
 	VADDPS (BX)(SI*1), Y2, Y2
@@ -477,6 +545,34 @@ tile4x16_store:
 	VADDPS 32(BX)(SI*2), Y5, Y5
 	VADDPS (AX), Y6, Y6
 	VADDPS 32(AX), Y7, Y7
+
+tile4x16_bias:
+	TESTQ   $0x00000002, CX
+	JZ      tile4x16_relu
+	MOVQ    bias_base+96(FP), DX
+	VMOVUPS (DX), Y8
+	VMOVUPS 32(DX), Y9
+	VADDPS  Y8, Y0, Y0
+	VADDPS  Y9, Y1, Y1
+	VADDPS  Y8, Y2, Y2
+	VADDPS  Y9, Y3, Y3
+	VADDPS  Y8, Y4, Y4
+	VADDPS  Y9, Y5, Y5
+	VADDPS  Y8, Y6, Y6
+	VADDPS  Y9, Y7, Y7
+
+tile4x16_relu:
+	TESTQ  $0x00000004, CX
+	JZ     tile4x16_write
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
+	VMAXPS Y4, Y8, Y4
+	VMAXPS Y5, Y8, Y5
+	VMAXPS Y6, Y8, Y6
+	VMAXPS Y7, Y8, Y7
 
 tile4x16_write:
 	VMOVUPS Y0, (BX)
@@ -490,9 +586,9 @@ tile4x16_write:
 	VZEROUPPER
 	RET
 
-// func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile3x16(SB), NOSPLIT, $0-89
+TEXT ·tile3x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -584,15 +680,39 @@ tile3x16_tail:
 
 tile3x16_store:
 	SHLQ   $0x02, SI
-	MOVB   acc+88(FP), AL
-	TESTB  AL, AL
-	JZ     tile3x16_write
+	MOVQ   flags+88(FP), AX
+	TESTQ  $0x00000001, AX
+	JZ     tile3x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
 	VADDPS (BX)(SI*1), Y2, Y2
 	VADDPS 32(BX)(SI*1), Y3, Y3
 	VADDPS (BX)(SI*2), Y4, Y4
 	VADDPS 32(BX)(SI*2), Y5, Y5
+
+tile3x16_bias:
+	TESTQ   $0x00000002, AX
+	JZ      tile3x16_relu
+	MOVQ    bias_base+96(FP), CX
+	VMOVUPS (CX), Y6
+	VMOVUPS 32(CX), Y7
+	VADDPS  Y6, Y0, Y0
+	VADDPS  Y7, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VADDPS  Y6, Y4, Y4
+	VADDPS  Y7, Y5, Y5
+
+tile3x16_relu:
+	TESTQ  $0x00000004, AX
+	JZ     tile3x16_write
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+	VMAXPS Y4, Y6, Y4
+	VMAXPS Y5, Y6, Y5
 
 tile3x16_write:
 	VMOVUPS Y0, (BX)
@@ -604,9 +724,9 @@ tile3x16_write:
 	VZEROUPPER
 	RET
 
-// func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile2x16(SB), NOSPLIT, $0-89
+TEXT ·tile2x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -681,13 +801,33 @@ tile2x16_tail:
 
 tile2x16_store:
 	SHLQ   $0x02, SI
-	MOVB   acc+88(FP), AL
-	TESTB  AL, AL
-	JZ     tile2x16_write
+	MOVQ   flags+88(FP), AX
+	TESTQ  $0x00000001, AX
+	JZ     tile2x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
 	VADDPS (BX)(SI*1), Y2, Y2
 	VADDPS 32(BX)(SI*1), Y3, Y3
+
+tile2x16_bias:
+	TESTQ   $0x00000002, AX
+	JZ      tile2x16_relu
+	MOVQ    bias_base+96(FP), CX
+	VMOVUPS (CX), Y4
+	VMOVUPS 32(CX), Y5
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y4, Y2, Y2
+	VADDPS  Y5, Y3, Y3
+
+tile2x16_relu:
+	TESTQ  $0x00000004, AX
+	JZ     tile2x16_write
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+	VMAXPS Y2, Y4, Y2
+	VMAXPS Y3, Y4, Y3
 
 tile2x16_write:
 	VMOVUPS Y0, (BX)
@@ -697,9 +837,9 @@ tile2x16_write:
 	VZEROUPPER
 	RET
 
-// func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·tile1x16(SB), NOSPLIT, $0-89
+TEXT ·tile1x16(SB), NOSPLIT, $0-120
 	MOVQ   kc+0(FP), AX
 	MOVQ   a_base+8(FP), CX
 	MOVQ   b_base+32(FP), DX
@@ -757,11 +897,27 @@ tile1x16_tail:
 
 tile1x16_store:
 	SHLQ   $0x02, SI
-	MOVB   acc+88(FP), AL
-	TESTB  AL, AL
-	JZ     tile1x16_write
+	MOVQ   flags+88(FP), AX
+	TESTQ  $0x00000001, AX
+	JZ     tile1x16_bias
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
+
+tile1x16_bias:
+	TESTQ   $0x00000002, AX
+	JZ      tile1x16_relu
+	MOVQ    bias_base+96(FP), CX
+	VMOVUPS (CX), Y2
+	VMOVUPS 32(CX), Y3
+	VADDPS  Y2, Y0, Y0
+	VADDPS  Y3, Y1, Y1
+
+tile1x16_relu:
+	TESTQ  $0x00000004, AX
+	JZ     tile1x16_write
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y0, Y2, Y0
+	VMAXPS Y1, Y2, Y1
 
 tile1x16_write:
 	VMOVUPS Y0, (BX)

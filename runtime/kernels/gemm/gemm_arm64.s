@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func tile6x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile6x12(SB), NOSPLIT, $0-89
+// func tile6x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile6x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -156,64 +156,159 @@ tile6x12_tail:
 	B tile6x12_tail
 
 tile6x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile6x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile6x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile6x12_rows:
+	TBZ $0, R10, tile6x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
 
+tile6x12_bias0:
+	TBZ $1, R10, tile6x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile6x12_relu0:
+	TBZ $2, R10, tile6x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
 tile6x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile6x12_write1
+	TBZ $0, R10, tile6x12_bias1
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d56b // FADD V11.4S, V11.4S, V0.4S
 	WORD $0x4e21d58c // FADD V12.4S, V12.4S, V1.4S
 	WORD $0x4e22d5ad // FADD V13.4S, V13.4S, V2.4S
 
+tile6x12_bias1:
+	TBZ $1, R10, tile6x12_relu1
+	WORD $0x4e3dd56b // FADD V11.4S, V11.4S, V29.4S
+	WORD $0x4e3ed58c // FADD V12.4S, V12.4S, V30.4S
+	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
+
+tile6x12_relu1:
+	TBZ $2, R10, tile6x12_write1
+	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
+	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
+	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
+	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
+	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
+	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
 tile6x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile6x12_write2
+	TBZ $0, R10, tile6x12_bias2
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d5ce // FADD V14.4S, V14.4S, V0.4S
 	WORD $0x4e21d5ef // FADD V15.4S, V15.4S, V1.4S
 	WORD $0x4e22d610 // FADD V16.4S, V16.4S, V2.4S
 
+tile6x12_bias2:
+	TBZ $1, R10, tile6x12_relu2
+	WORD $0x4e3dd5ce // FADD V14.4S, V14.4S, V29.4S
+	WORD $0x4e3ed5ef // FADD V15.4S, V15.4S, V30.4S
+	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
+
+tile6x12_relu2:
+	TBZ $2, R10, tile6x12_write2
+	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
+	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
+	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
+	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
+	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
+	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
 tile6x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile6x12_write3
+	TBZ $0, R10, tile6x12_bias3
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d631 // FADD V17.4S, V17.4S, V0.4S
 	WORD $0x4e21d652 // FADD V18.4S, V18.4S, V1.4S
 	WORD $0x4e22d673 // FADD V19.4S, V19.4S, V2.4S
 
+tile6x12_bias3:
+	TBZ $1, R10, tile6x12_relu3
+	WORD $0x4e3dd631 // FADD V17.4S, V17.4S, V29.4S
+	WORD $0x4e3ed652 // FADD V18.4S, V18.4S, V30.4S
+	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
+
+tile6x12_relu3:
+	TBZ $2, R10, tile6x12_write3
+	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
+	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
+	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
+	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
+	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
+	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
 tile6x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile6x12_write4
+	TBZ $0, R10, tile6x12_bias4
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d694 // FADD V20.4S, V20.4S, V0.4S
 	WORD $0x4e21d6b5 // FADD V21.4S, V21.4S, V1.4S
 	WORD $0x4e22d6d6 // FADD V22.4S, V22.4S, V2.4S
 
+tile6x12_bias4:
+	TBZ $1, R10, tile6x12_relu4
+	WORD $0x4e3dd694 // FADD V20.4S, V20.4S, V29.4S
+	WORD $0x4e3ed6b5 // FADD V21.4S, V21.4S, V30.4S
+	WORD $0x4e3fd6d6 // FADD V22.4S, V22.4S, V31.4S
+
+tile6x12_relu4:
+	TBZ $2, R10, tile6x12_write4
+	WORD $0x4ea0ea80 // FCMLT V0.4S, V20.4S, #0.0
+	WORD $0x4e601e94 // BIC V20.16B, V20.16B, V0.16B
+	WORD $0x4ea0eaa1 // FCMLT V1.4S, V21.4S, #0.0
+	WORD $0x4e611eb5 // BIC V21.16B, V21.16B, V1.16B
+	WORD $0x4ea0eac2 // FCMLT V2.4S, V22.4S, #0.0
+	WORD $0x4e621ed6 // BIC V22.16B, V22.16B, V2.16B
+
 tile6x12_write4:
 	VST1 [V20.S4, V21.S4, V22.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile6x12_write5
+	TBZ $0, R10, tile6x12_bias5
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d6f7 // FADD V23.4S, V23.4S, V0.4S
 	WORD $0x4e21d718 // FADD V24.4S, V24.4S, V1.4S
 	WORD $0x4e22d739 // FADD V25.4S, V25.4S, V2.4S
 
+tile6x12_bias5:
+	TBZ $1, R10, tile6x12_relu5
+	WORD $0x4e3dd6f7 // FADD V23.4S, V23.4S, V29.4S
+	WORD $0x4e3ed718 // FADD V24.4S, V24.4S, V30.4S
+	WORD $0x4e3fd739 // FADD V25.4S, V25.4S, V31.4S
+
+tile6x12_relu5:
+	TBZ $2, R10, tile6x12_write5
+	WORD $0x4ea0eae0 // FCMLT V0.4S, V23.4S, #0.0
+	WORD $0x4e601ef7 // BIC V23.16B, V23.16B, V0.16B
+	WORD $0x4ea0eb01 // FCMLT V1.4S, V24.4S, #0.0
+	WORD $0x4e611f18 // BIC V24.16B, V24.16B, V1.16B
+	WORD $0x4ea0eb22 // FCMLT V2.4S, V25.4S, #0.0
+	WORD $0x4e621f39 // BIC V25.16B, V25.16B, V2.16B
+
 tile6x12_write5:
 	VST1 [V23.S4, V24.S4, V25.S4], (R8)
 	RET
 
-// func tile5x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile5x12(SB), NOSPLIT, $0-89
+// func tile5x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile5x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -343,55 +438,135 @@ tile5x12_tail:
 	B tile5x12_tail
 
 tile5x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile5x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile5x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile5x12_rows:
+	TBZ $0, R10, tile5x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
 
+tile5x12_bias0:
+	TBZ $1, R10, tile5x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile5x12_relu0:
+	TBZ $2, R10, tile5x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
 tile5x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile5x12_write1
+	TBZ $0, R10, tile5x12_bias1
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d56b // FADD V11.4S, V11.4S, V0.4S
 	WORD $0x4e21d58c // FADD V12.4S, V12.4S, V1.4S
 	WORD $0x4e22d5ad // FADD V13.4S, V13.4S, V2.4S
 
+tile5x12_bias1:
+	TBZ $1, R10, tile5x12_relu1
+	WORD $0x4e3dd56b // FADD V11.4S, V11.4S, V29.4S
+	WORD $0x4e3ed58c // FADD V12.4S, V12.4S, V30.4S
+	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
+
+tile5x12_relu1:
+	TBZ $2, R10, tile5x12_write1
+	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
+	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
+	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
+	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
+	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
+	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
 tile5x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile5x12_write2
+	TBZ $0, R10, tile5x12_bias2
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d5ce // FADD V14.4S, V14.4S, V0.4S
 	WORD $0x4e21d5ef // FADD V15.4S, V15.4S, V1.4S
 	WORD $0x4e22d610 // FADD V16.4S, V16.4S, V2.4S
 
+tile5x12_bias2:
+	TBZ $1, R10, tile5x12_relu2
+	WORD $0x4e3dd5ce // FADD V14.4S, V14.4S, V29.4S
+	WORD $0x4e3ed5ef // FADD V15.4S, V15.4S, V30.4S
+	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
+
+tile5x12_relu2:
+	TBZ $2, R10, tile5x12_write2
+	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
+	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
+	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
+	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
+	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
+	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
 tile5x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile5x12_write3
+	TBZ $0, R10, tile5x12_bias3
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d631 // FADD V17.4S, V17.4S, V0.4S
 	WORD $0x4e21d652 // FADD V18.4S, V18.4S, V1.4S
 	WORD $0x4e22d673 // FADD V19.4S, V19.4S, V2.4S
 
+tile5x12_bias3:
+	TBZ $1, R10, tile5x12_relu3
+	WORD $0x4e3dd631 // FADD V17.4S, V17.4S, V29.4S
+	WORD $0x4e3ed652 // FADD V18.4S, V18.4S, V30.4S
+	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
+
+tile5x12_relu3:
+	TBZ $2, R10, tile5x12_write3
+	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
+	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
+	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
+	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
+	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
+	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
 tile5x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile5x12_write4
+	TBZ $0, R10, tile5x12_bias4
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d694 // FADD V20.4S, V20.4S, V0.4S
 	WORD $0x4e21d6b5 // FADD V21.4S, V21.4S, V1.4S
 	WORD $0x4e22d6d6 // FADD V22.4S, V22.4S, V2.4S
 
+tile5x12_bias4:
+	TBZ $1, R10, tile5x12_relu4
+	WORD $0x4e3dd694 // FADD V20.4S, V20.4S, V29.4S
+	WORD $0x4e3ed6b5 // FADD V21.4S, V21.4S, V30.4S
+	WORD $0x4e3fd6d6 // FADD V22.4S, V22.4S, V31.4S
+
+tile5x12_relu4:
+	TBZ $2, R10, tile5x12_write4
+	WORD $0x4ea0ea80 // FCMLT V0.4S, V20.4S, #0.0
+	WORD $0x4e601e94 // BIC V20.16B, V20.16B, V0.16B
+	WORD $0x4ea0eaa1 // FCMLT V1.4S, V21.4S, #0.0
+	WORD $0x4e611eb5 // BIC V21.16B, V21.16B, V1.16B
+	WORD $0x4ea0eac2 // FCMLT V2.4S, V22.4S, #0.0
+	WORD $0x4e621ed6 // BIC V22.16B, V22.16B, V2.16B
+
 tile5x12_write4:
 	VST1 [V20.S4, V21.S4, V22.S4], (R8)
 	RET
 
-// func tile4x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile4x12(SB), NOSPLIT, $0-89
+// func tile4x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile4x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -500,46 +675,111 @@ tile4x12_tail:
 	B tile4x12_tail
 
 tile4x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile4x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile4x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile4x12_rows:
+	TBZ $0, R10, tile4x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
 
+tile4x12_bias0:
+	TBZ $1, R10, tile4x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile4x12_relu0:
+	TBZ $2, R10, tile4x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
 tile4x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile4x12_write1
+	TBZ $0, R10, tile4x12_bias1
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d56b // FADD V11.4S, V11.4S, V0.4S
 	WORD $0x4e21d58c // FADD V12.4S, V12.4S, V1.4S
 	WORD $0x4e22d5ad // FADD V13.4S, V13.4S, V2.4S
 
+tile4x12_bias1:
+	TBZ $1, R10, tile4x12_relu1
+	WORD $0x4e3dd56b // FADD V11.4S, V11.4S, V29.4S
+	WORD $0x4e3ed58c // FADD V12.4S, V12.4S, V30.4S
+	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
+
+tile4x12_relu1:
+	TBZ $2, R10, tile4x12_write1
+	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
+	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
+	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
+	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
+	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
+	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
 tile4x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile4x12_write2
+	TBZ $0, R10, tile4x12_bias2
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d5ce // FADD V14.4S, V14.4S, V0.4S
 	WORD $0x4e21d5ef // FADD V15.4S, V15.4S, V1.4S
 	WORD $0x4e22d610 // FADD V16.4S, V16.4S, V2.4S
 
+tile4x12_bias2:
+	TBZ $1, R10, tile4x12_relu2
+	WORD $0x4e3dd5ce // FADD V14.4S, V14.4S, V29.4S
+	WORD $0x4e3ed5ef // FADD V15.4S, V15.4S, V30.4S
+	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
+
+tile4x12_relu2:
+	TBZ $2, R10, tile4x12_write2
+	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
+	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
+	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
+	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
+	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
+	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
 tile4x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile4x12_write3
+	TBZ $0, R10, tile4x12_bias3
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d631 // FADD V17.4S, V17.4S, V0.4S
 	WORD $0x4e21d652 // FADD V18.4S, V18.4S, V1.4S
 	WORD $0x4e22d673 // FADD V19.4S, V19.4S, V2.4S
 
+tile4x12_bias3:
+	TBZ $1, R10, tile4x12_relu3
+	WORD $0x4e3dd631 // FADD V17.4S, V17.4S, V29.4S
+	WORD $0x4e3ed652 // FADD V18.4S, V18.4S, V30.4S
+	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
+
+tile4x12_relu3:
+	TBZ $2, R10, tile4x12_write3
+	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
+	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
+	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
+	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
+	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
+	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
 tile4x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
 	RET
 
-// func tile3x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile3x12(SB), NOSPLIT, $0-89
+// func tile3x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile3x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -627,37 +867,87 @@ tile3x12_tail:
 	B tile3x12_tail
 
 tile3x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile3x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile3x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile3x12_rows:
+	TBZ $0, R10, tile3x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
 
+tile3x12_bias0:
+	TBZ $1, R10, tile3x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile3x12_relu0:
+	TBZ $2, R10, tile3x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
 tile3x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile3x12_write1
+	TBZ $0, R10, tile3x12_bias1
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d56b // FADD V11.4S, V11.4S, V0.4S
 	WORD $0x4e21d58c // FADD V12.4S, V12.4S, V1.4S
 	WORD $0x4e22d5ad // FADD V13.4S, V13.4S, V2.4S
 
+tile3x12_bias1:
+	TBZ $1, R10, tile3x12_relu1
+	WORD $0x4e3dd56b // FADD V11.4S, V11.4S, V29.4S
+	WORD $0x4e3ed58c // FADD V12.4S, V12.4S, V30.4S
+	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
+
+tile3x12_relu1:
+	TBZ $2, R10, tile3x12_write1
+	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
+	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
+	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
+	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
+	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
+	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
 tile3x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile3x12_write2
+	TBZ $0, R10, tile3x12_bias2
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d5ce // FADD V14.4S, V14.4S, V0.4S
 	WORD $0x4e21d5ef // FADD V15.4S, V15.4S, V1.4S
 	WORD $0x4e22d610 // FADD V16.4S, V16.4S, V2.4S
 
+tile3x12_bias2:
+	TBZ $1, R10, tile3x12_relu2
+	WORD $0x4e3dd5ce // FADD V14.4S, V14.4S, V29.4S
+	WORD $0x4e3ed5ef // FADD V15.4S, V15.4S, V30.4S
+	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
+
+tile3x12_relu2:
+	TBZ $2, R10, tile3x12_write2
+	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
+	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
+	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
+	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
+	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
+	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
 tile3x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
 	RET
 
-// func tile2x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile2x12(SB), NOSPLIT, $0-89
+// func tile2x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile2x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -724,28 +1014,63 @@ tile2x12_tail:
 	B tile2x12_tail
 
 tile2x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile2x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile2x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile2x12_rows:
+	TBZ $0, R10, tile2x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
 
+tile2x12_bias0:
+	TBZ $1, R10, tile2x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile2x12_relu0:
+	TBZ $2, R10, tile2x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
 tile2x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
 	ADD R9, R8
-	CBZ R10, tile2x12_write1
+	TBZ $0, R10, tile2x12_bias1
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d56b // FADD V11.4S, V11.4S, V0.4S
 	WORD $0x4e21d58c // FADD V12.4S, V12.4S, V1.4S
 	WORD $0x4e22d5ad // FADD V13.4S, V13.4S, V2.4S
 
+tile2x12_bias1:
+	TBZ $1, R10, tile2x12_relu1
+	WORD $0x4e3dd56b // FADD V11.4S, V11.4S, V29.4S
+	WORD $0x4e3ed58c // FADD V12.4S, V12.4S, V30.4S
+	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
+
+tile2x12_relu1:
+	TBZ $2, R10, tile2x12_write1
+	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
+	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
+	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
+	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
+	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
+	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
 tile2x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
 	RET
 
-// func tile1x12(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)
-TEXT ·tile1x12(SB), NOSPLIT, $0-89
+// func tile1x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+TEXT ·tile1x12(SB), NOSPLIT, $0-120
 	MOVD kc+0(FP), R0
 	MOVD a_base+8(FP), R2
 	MOVD b_base+32(FP), R1
@@ -791,12 +1116,32 @@ tile1x12_tail:
 	B tile1x12_tail
 
 tile1x12_store:
-	MOVBU acc+88(FP), R10
-	CBZ R10, tile1x12_write0
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, tile1x12_rows
+	MOVD bias_base+96(FP), R12
+	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
+
+tile1x12_rows:
+	TBZ $0, R10, tile1x12_bias0
 	VLD1 (R8), [V0.S4, V1.S4, V2.S4]
 	WORD $0x4e20d508 // FADD V8.4S, V8.4S, V0.4S
 	WORD $0x4e21d529 // FADD V9.4S, V9.4S, V1.4S
 	WORD $0x4e22d54a // FADD V10.4S, V10.4S, V2.4S
+
+tile1x12_bias0:
+	TBZ $1, R10, tile1x12_relu0
+	WORD $0x4e3dd508 // FADD V8.4S, V8.4S, V29.4S
+	WORD $0x4e3ed529 // FADD V9.4S, V9.4S, V30.4S
+	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
+
+tile1x12_relu0:
+	TBZ $2, R10, tile1x12_write0
+	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
+	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
+	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
+	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
+	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
+	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
 
 tile1x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)

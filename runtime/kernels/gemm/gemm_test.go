@@ -35,6 +35,11 @@ var sizes = append(slices.Clone(kerneltest.Sizes), 127)
 // product computes op(A)·op(B) with kn, C first filled with garbage that Run
 // must overwrite.
 func product(kn *Kernel, a, b []float32, m, n, k int, tr [2]bool) []float32 {
+	return finished(kn, a, b, m, n, k, tr, Epilogue{})
+}
+
+// finished is product with an epilogue.
+func finished(kn *Kernel, a, b []float32, m, n, k int, tr [2]bool, epi Epilogue) []float32 {
 	lda, ldb := k, n
 	if tr[0] {
 		lda = m
@@ -49,7 +54,7 @@ func product(kn *Kernel, a, b []float32, m, n, k int, tr [2]bool) []float32 {
 	for i := range c {
 		c[i] = 1e30
 	}
-	g.Run(a, pb, c, n, make([]float32, g.ScratchSize()))
+	g.Run(a, pb, c, n, make([]float32, g.ScratchSize()), epi)
 	return c
 }
 
@@ -111,6 +116,53 @@ func TestKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
+// A tile's epilogue is the same bit for bit as the product followed by the
+// eltwise add of the bias and the relu, for every kernel: on full and edge
+// tiles, one block of K or several, with a bias, a relu or both. Products
+// of mixed signs make the relu clamp about half of C, and a row of NaNs
+// checks that NaN goes through relu as eltwise.Relu lets it (x < 0 ? 0 : x).
+func TestEpilogueMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	epis := []struct {
+		name       string
+		bias, relu bool
+	}{{"bias", true, false}, {"relu", false, true}, {"bias+relu", true, true}}
+	for _, kn := range Kernels() {
+		for _, m := range sizes {
+			for _, n := range sizes {
+				k := []int{1, 9, 300}[(m+n)%3]
+				a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
+				plain := product(kn, a.Data, b.Data, m, n, k, [2]bool{})
+				bias := kerneltest.Random(r, n).Data
+				if m > 2 {
+					// A NaN in A's row 2 makes that row of C NaN.
+					a.Data[2*k] = float32(math.NaN())
+					plain = product(kn, a.Data, b.Data, m, n, k, [2]bool{})
+				}
+				for _, e := range epis {
+					epi := Epilogue{Relu: e.relu}
+					if e.bias {
+						epi.Bias = bias
+					}
+					got := finished(kn, a.Data, b.Data, m, n, k, [2]bool{}, epi)
+					for i, v := range plain {
+						want := v
+						if e.bias {
+							want += bias[i%n]
+						}
+						if e.relu && want < 0 {
+							want = 0
+						}
+						if math.Float32bits(got[i]) != math.Float32bits(want) {
+							t.Fatalf("%s %s %dx%dx%d: C[%d][%d] = %v, want %v", kn.Set, e.name, m, n, k, i/n, i%n, got[i], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // An element of C is the same bit for bit wherever its tile lies: rows
 // computed as part of a band starting at row 0, or at row 1, 2, ... (which
 // moves them between full tiles and edge tiles), agree exactly. Plans rely
@@ -128,7 +180,7 @@ func TestRowsIndependentOfTiling(t *testing.T) {
 		for start := 1; start < 2*kn.MR; start++ {
 			c := make([]float32, m*n)
 			for i0 := start; i0 < m; i0 += g.MC {
-				g.Rows(a.Data, pb, c, n, i0, min(g.MC, m-i0), scratch)
+				g.Rows(a.Data, pb, c, n, i0, min(g.MC, m-i0), scratch, Epilogue{})
 			}
 			for i := start * n; i < m*n; i++ {
 				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
@@ -163,7 +215,8 @@ func TestMatMulDoesNotAllocate(t *testing.T) {
 		g := NewMatMul(kn, m, n, k, k, false)
 		a, pb, c := make([]float32, m*k), make([]float32, kn.PackedSize(k, n)), make([]float32, m*n)
 		scratch := make([]float32, g.ScratchSize())
-		if allocs := testing.AllocsPerRun(10, func() { g.Run(a, pb, c, n, scratch) }); allocs != 0 {
+		epi := Epilogue{Bias: make([]float32, n), Relu: true}
+		if allocs := testing.AllocsPerRun(10, func() { g.Run(a, pb, c, n, scratch, epi) }); allocs != 0 {
 			t.Errorf("%s: %v allocations per run", kn.Set, allocs)
 		}
 	}
@@ -201,7 +254,7 @@ func BenchmarkMatMul(b *testing.B) {
 				scratch := make([]float32, g.ScratchSize())
 				fma := peak.Measure(1, 3, 100*time.Millisecond)
 				for b.Loop() {
-					g.Run(a.Data, pb, c, n, scratch)
+					g.Run(a.Data, pb, c, n, scratch, Epilogue{})
 				}
 				gflops := float64(2*m*n*k) * float64(b.N) / b.Elapsed().Seconds() / 1e9
 				b.ReportMetric(gflops, "GFLOP/s")

@@ -16,17 +16,17 @@ var genericKernel = &Kernel{Set: cpu.Generic, MR: genericMR, NR: genericNR, kc: 
 // rows computes the rows past the last full tile one at a time: a padded
 // MR×NR tile would waste most of its work (all but one row of it for a batch
 // of 1).
-func rows(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, acc bool, _ []float32) {
+func rows(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, f finish, _ []float32) {
 	for i := range r {
-		row(kc, a[i*kc:(i+1)*kc], pb, k, p0, n, c[i*ldc:i*ldc+n], acc)
+		row(kc, a[i*kc:(i+1)*kc], pb, k, p0, n, c[i*ldc:i*ldc+n], f)
 	}
 }
 
 // row computes one row of C from a row of A, four B panels at a time so that
 // eight sums are in flight:
 //
-//	c[j] (+)= Σ_{p<kc} a[p] · pb[j/NR][p0+p][j%NR]
-func row(kc int, a, pb []float32, k, p0, n int, c []float32, acc bool) {
+//	c[j] = finish(Σ_{p<kc} a[p] · pb[j/NR][p0+p][j%NR])
+func row(kc int, a, pb []float32, k, p0, n int, c []float32, f finish) {
 	const nr = genericNR
 	a = a[:kc]
 	var sums [4 * nr]float32
@@ -44,7 +44,7 @@ func row(kc int, a, pb []float32, k, p0, n int, c []float32, acc bool) {
 			s30, s31 = s30+x*b3[2*p], s31+x*b3[2*p+1]
 		}
 		sums = [4 * nr]float32{s00, s01, s10, s11, s20, s21, s30, s31}
-		store(c[j:j+4*nr], sums[:], acc)
+		f.store(c[j:j+4*nr], sums[:], j)
 	}
 	for ; j < n; j += nr {
 		b0 := pb[j*k+p0*nr:][:kc*nr]
@@ -53,18 +53,18 @@ func row(kc int, a, pb []float32, k, p0, n int, c []float32, acc bool) {
 			s0, s1 = s0+x*b0[2*p], s1+x*b0[2*p+1]
 		}
 		sums[0], sums[1] = s0, s1
-		store(c[j:min(j+nr, n)], sums[:], acc)
+		f.store(c[j:min(j+nr, n)], sums[:], j)
 	}
 }
 
 // micro is the generic MR×NR micro-kernel:
 //
-//	C[i][j] (+)= Σ_{p<kc} a[i*kc+p] · b[p*NR+j]
+//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · b[p*NR+j])
 //
 // Plain Go leaves the loop as written: loading a whole step's operands before
 // using them, unrolling four steps, and reslicing instead of indexing (so no
 // bounds checks remain) make it about twice as fast as the obvious loop.
-func micro(kc int, a, b, c []float32, ldc int, acc bool) {
+func micro(kc int, a, b, c []float32, ldc int, flags int, bias []float32) {
 	const nr = genericNR
 	var c00, c01, c10, c11, c20, c21, c30, c31 float32
 	r0, r1, r2, r3 := a[:kc], a[kc:2*kc], a[2*kc:3*kc], a[3*kc:4*kc]
@@ -85,18 +85,9 @@ func micro(kc int, a, b, c []float32, ldc int, acc bool) {
 		c01, c11, c21, c31 = c01+a0*b1, c11+a1*b1, c21+a2*b1, c31+a3*b1
 		r0, r1, r2, r3, b = r0[1:], r1[1:], r2[1:], r3[1:], b[nr:]
 	}
-	w0 := (*[nr]float32)(c[0:])
-	w1 := (*[nr]float32)(c[ldc:])
-	w2 := (*[nr]float32)(c[2*ldc:])
-	w3 := (*[nr]float32)(c[3*ldc:])
-	if acc {
-		c00, c01 = c00+w0[0], c01+w0[1]
-		c10, c11 = c10+w1[0], c11+w1[1]
-		c20, c21 = c20+w2[0], c21+w2[1]
-		c30, c31 = c30+w3[0], c31+w3[1]
-	}
-	w0[0], w0[1] = c00, c01
-	w1[0], w1[1] = c10, c11
-	w2[0], w2[1] = c20, c21
-	w3[0], w3[1] = c30, c31
+	f := finish{flags: flags, bias: bias}
+	f.store(c[0:nr], []float32{c00, c01}, 0)
+	f.store(c[ldc:ldc+nr], []float32{c10, c11}, 0)
+	f.store(c[2*ldc:2*ldc+nr], []float32{c20, c21}, 0)
+	f.store(c[3*ldc:3*ldc+nr], []float32{c30, c31}, 0)
 }

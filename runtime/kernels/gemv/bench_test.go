@@ -47,7 +47,7 @@ func BenchmarkCrossover(b *testing.B) {
 			b.Run(fmt.Sprintf("k=%d/n=%d/m=%d/gemm", s.k, s.n, m), func(b *testing.B) {
 				b.SetBytes(int64(4 * len(w)))
 				for b.Loop() {
-					mm.Run(x, pb, y, s.n, gs)
+					mm.Run(x, pb, y, s.n, gs, gemm.Epilogue{})
 				}
 			})
 		}

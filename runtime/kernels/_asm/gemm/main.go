@@ -53,7 +53,8 @@ func reference(name string, rows, cols int) []string {
 	return []string{
 		fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A, kc apart, and", name, rows, cols, rows),
 		fmt.Sprintf("a B panel %d wide (rows p at b[p*%d:]): each sum is one chain of fused", cols, cols),
-		"multiply-adds in k order, started from zero, then added to C if acc:",
+		"multiply-adds in k order, started from zero, then, as flags say, added",
+		"to C, added to the column's bias and clamped at zero (relu):",
 		"",
 		fmt.Sprintf("\tfor i := range %d {", rows),
 		fmt.Sprintf("\t\tfor j := range %d {", cols),
@@ -61,8 +62,14 @@ func reference(name string, rows, cols int) []string {
 		"\t\t\tfor p := range kc {",
 		fmt.Sprintf("\t\t\t\ts = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*%d+j]), float64(s)))", cols),
 		"\t\t\t}",
-		"\t\t\tif acc {",
+		"\t\t\tif flags&1 != 0 {",
 		"\t\t\t\ts += c[i*ldc+j]",
+		"\t\t\t}",
+		"\t\t\tif flags&2 != 0 {",
+		"\t\t\t\ts += bias[j]",
+		"\t\t\t}",
+		"\t\t\tif flags&4 != 0 && s < 0 {",
+		"\t\t\t\ts = 0",
 		"\t\t\t}",
 		"\t\t\tc[i*ldc+j] = s",
 		"\t\t}",
@@ -73,10 +80,20 @@ func reference(name string, rows, cols int) []string {
 	}
 }
 
+// The flags of a tile's store, as package gemm passes them.
+const (
+	flagAcc  = 1 // add C
+	flagBias = 2 // add bias[j]
+	flagRelu = 4 // clamp at zero, keeping NaN and -0
+)
+
+// signature is every tile's Go declaration.
+const signature = "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)"
+
 // tile generates tile<r>x16, an r×16 tile for 1 ≤ r ≤ 6.
 func tile(r int) {
 	name := fmt.Sprintf("tile%dx%d", r, nr)
-	TEXT(name, NOSPLIT, "func(kc int, a, b, c []float32, ldc int, acc bool)")
+	TEXT(name, NOSPLIT, signature)
 	Pragma("noescape")
 	Doc(reference(name, r, nr)...)
 
@@ -176,12 +193,34 @@ func tile(r int) {
 		}
 		return m
 	}
-	flag := Load(Param("acc"), GP8())
-	TESTB(flag, flag)
-	JZ(LabelRef(name + "_write"))
+	flags := Load(Param("flags"), GP64())
+	TESTQ(U32(flagAcc), flags)
+	JZ(LabelRef(name + "_bias"))
 	for i := range r {
 		VADDPS(crow(i, 0), acc[i][0], acc[i][0])
 		VADDPS(crow(i, 32), acc[i][1], acc[i][1])
+	}
+	Label(name + "_bias")
+	TESTQ(U32(flagBias), flags)
+	JZ(LabelRef(name + "_relu"))
+	bias := Load(Param("bias").Base(), GP64())
+	b0, b1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: bias}, b0)
+	VMOVUPS(Mem{Base: bias, Disp: 32}, b1)
+	for i := range r {
+		VADDPS(b0, acc[i][0], acc[i][0])
+		VADDPS(b1, acc[i][1], acc[i][1])
+	}
+	Label(name + "_relu")
+	TESTQ(U32(flagRelu), flags)
+	JZ(LabelRef(name + "_write"))
+	// VMAXPS returns its second source, the sum, when that is NaN and when
+	// both are zeros: NaN and -0 stay, as in the reference loop.
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	for i := range r {
+		VMAXPS(acc[i][0], zero, acc[i][0])
+		VMAXPS(acc[i][1], zero, acc[i][1])
 	}
 	Label(name + "_write")
 	for i := range r {

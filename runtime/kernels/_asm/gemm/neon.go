@@ -13,12 +13,14 @@ import (
 // one Q register per row (V0-V5) holds a[i][p..p+3], and FMLA by element
 // multiplies a B row (V26-V28) by one lane of it. That is 27 of the 32
 // registers; eight rows would need 35. Each group of four k steps is 6 A
-// loads and 12 B loads for 72 FMAs.
+// loads and 12 B loads for 72 FMAs. The store reuses V0-V2 and takes
+// V29-V31 for the bias of the tile's columns.
 const (
-	neonMR = 6
-	neonNR = 12
-	accReg = 8  // first accumulator: V8 + 3*i + j
-	bReg   = 26 // B row: V26-V28
+	neonMR  = 6
+	neonNR  = 12
+	accReg  = 8  // first accumulator: V8 + 3*i + j
+	bReg    = 26 // B row: V26-V28
+	biasReg = 29 // the bias of the tile's columns: V29-V31
 )
 
 // writeNEON writes prefix.s and prefix.go.
@@ -34,7 +36,7 @@ func writeNEON(prefix string) error {
 		for _, l := range reference(name, r, neonNR) {
 			stubs.WriteString(strings.TrimRight("// "+l, " ") + "\n")
 		}
-		stubs.WriteString("//\n//go:noescape\nfunc " + name + "(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)\n")
+		stubs.WriteString("//\n//go:noescape\nfunc " + name + strings.TrimPrefix(signature, "func") + "\n")
 	}
 	src, err := format.Source(stubs.Bytes())
 	if err != nil {
@@ -55,6 +57,18 @@ func fmlaElem(d, n, m, lane int) string {
 	return fmt.Sprintf("WORD $0x%08x // FMLA V%d.4S, V%d.4S, V%d.S[%d]", w, d, n, m, lane)
 }
 
+// fcmlt0 is FCMLT Vd.4S, Vn.4S, #0.0.
+func fcmlt0(d, n int) string {
+	w := 0x4ea0e800 | n<<5 | d
+	return fmt.Sprintf("WORD $0x%08x // FCMLT V%d.4S, V%d.4S, #0.0", w, d, n)
+}
+
+// bic is BIC Vd.16B, Vn.16B, Vm.16B: d = n &^ m.
+func bic(d, n, m int) string {
+	w := 0x4e601c00 | m<<16 | n<<5 | d
+	return fmt.Sprintf("WORD $0x%08x // BIC V%d.16B, V%d.16B, V%d.16B", w, d, n, m)
+}
+
 // fadd is FADD Vd.4S, Vn.4S, Vm.4S.
 func fadd(d, n, m int) string {
 	w := 0x4e20d400 | m<<16 | n<<5 | d
@@ -62,15 +76,16 @@ func fadd(d, n, m int) string {
 }
 
 // neonTile writes an r×12 tile: the same contract as the AVX2 tiles.
-// Registers: R0 kc, R1 b, R2-R7 the A rows, R8 C, R9 ldc in bytes, R10 acc.
+// Registers: R0 kc, R1 b, R2-R7 the A rows, R8 C, R9 ldc in bytes, R10
+// flags, R12 bias.
 func neonTile(w *bytes.Buffer, name string, r int) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	label := func(l string) { fmt.Fprintf(w, "\n%s_%s:\n", name, l) }
 	acc := func(i, j int) int { return accReg + 3*i + j }
 	bregs := fmt.Sprintf("[V%d.S4, V%d.S4, V%d.S4]", bReg, bReg+1, bReg+2)
 
-	fmt.Fprintf(w, "\n// func %s(kc int, a []float32, b []float32, c []float32, ldc int, acc bool)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-89\n", name)
+	fmt.Fprintf(w, "\n// func %s%s\n", name, strings.TrimPrefix(signature, "func"))
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-120\n", name)
 	p("MOVD kc+0(FP), R0")
 	p("MOVD a_base+8(FP), R2")
 	p("MOVD b_base+32(FP), R1")
@@ -117,17 +132,34 @@ func neonTile(w *bytes.Buffer, name string, r int) {
 	p("B %s_tail", name)
 
 	label("store")
-	p("MOVBU acc+88(FP), R10")
+	p("MOVD flags+88(FP), R10")
+	p("TBZ $1, R10, %s_rows", name)
+	p("MOVD bias_base+96(FP), R12")
+	p("VLD1 (R12), [V%d.S4, V%d.S4, V%d.S4]", biasReg, biasReg+1, biasReg+2)
+	label("rows")
 	for i := range r {
 		if i > 0 {
 			p("ADD R9, R8")
 		}
-		p("CBZ R10, %s_write%d", name, i)
+		p("TBZ $0, R10, %s_bias%d", name, i)
 		p("VLD1 (R8), [V0.S4, V1.S4, V2.S4]")
 		for j := range 3 {
 			p("%s", fadd(acc(i, j), acc(i, j), j))
 		}
-		fmt.Fprintf(w, "\n%s_write%d:\n", name, i)
+		label(fmt.Sprintf("bias%d", i))
+		p("TBZ $1, R10, %s_relu%d", name, i)
+		for j := range 3 {
+			p("%s", fadd(acc(i, j), acc(i, j), biasReg+j))
+		}
+		label(fmt.Sprintf("relu%d", i))
+		// FCMLT is false for NaN and -0, which BIC then keeps, as the
+		// reference loop does.
+		p("TBZ $2, R10, %s_write%d", name, i)
+		for j := range 3 {
+			p("%s", fcmlt0(j, acc(i, j)))
+			p("%s", bic(acc(i, j), acc(i, j), j))
+		}
+		label(fmt.Sprintf("write%d", i))
 		p("VST1 [V%d.S4, V%d.S4, V%d.S4], (R8)", acc(i, 0), acc(i, 1), acc(i, 2))
 	}
 	p("RET")
