@@ -122,6 +122,9 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 	if a == nil || a.plan != p {
 		return fmt.Errorf("plan %s: the arena was not made by this plan's NewArena", p.graph)
 	}
+	if !slices.Contains(cpu.Available(), p.kernels) {
+		return fmt.Errorf("plan %s: built for the %s kernels, which this process cannot run (available: %v)", p.graph, p.kernels, cpu.Available())
+	}
 	if err := check("input", p.inputs, inputs); err != nil {
 		return fmt.Errorf("plan %s: %w", p.graph, err)
 	}

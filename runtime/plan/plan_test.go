@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -311,6 +312,22 @@ func TestRunErrors(t *testing.T) {
 	require.EqualError(t, err, `plan cnn: input "image" is [3,32,32,3], the plan was built for [2,32,32,3]`)
 	require.Equal(t, []Port{{"image", []int{2, 32, 32, 3}}}, p.Inputs())
 	require.Equal(t, []Port{{"probs", []int{2, 10}}}, p.Outputs())
+}
+
+// TestForeignKernels: a plan for a set this process cannot run packs its
+// weights in that set's layout, and refuses to run.
+func TestForeignKernels(t *testing.T) {
+	foreign := cpu.NEON
+	if slices.Contains(cpu.Available(), foreign) {
+		foreign = cpu.AVX2
+	}
+	g := model(t, "cnn", "cnn")
+	w := stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))
+	p, err := Build(g, w, map[string]int{"N": 1}, Kernels(foreign))
+	require.NoError(t, err)
+	require.Equal(t, string(foreign), p.Program().Kernels)
+	in, out := make([]float32, 32*32*3), make([]float32, 10)
+	require.ErrorContains(t, p.Run(p.NewArena(), [][]float32{in}, [][]float32{out}), "cannot run")
 }
 
 func TestBuildErrors(t *testing.T) {
