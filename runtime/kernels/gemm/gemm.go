@@ -150,7 +150,9 @@ var layouts = map[cpu.Set]layout{
 
 // foreign is a kernel of set s with layout l that this process cannot run.
 func (l layout) foreign(s cpu.Set) *Kernel {
-	fail := func() { panic("gemm: this process cannot run the " + string(s) + " kernels; this kernel only packs for them") }
+	fail := func() {
+		panic("gemm: this process cannot run the " + string(s) + " kernels; this kernel only packs for them")
+	}
 	return &Kernel{Set: s, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC,
 		tile: func(int, []float32, []float32, []float32, int, int, []float32) { fail() },
 		edge: func(int, int, []float32, []float32, int, int, int, []float32, int, finish, []float32) { fail() }}
