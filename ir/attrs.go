@@ -187,6 +187,57 @@ func (a *AttentionAttrs) String() string {
 	return fmt.Sprintf("causal=%t scale=%s", a.Causal, fmtFloat(a.Scale))
 }
 
+// Cell is the recurrence of a recurrent op.
+type Cell uint8
+
+const (
+	// CellRNN: h' = act(xw + h·U + bu), act tanh (or relu).
+	CellRNN Cell = iota + 1
+	// CellLSTM, gates i, f, g, o (PyTorch's order): c' = f·c + i·g,
+	// h' = o·tanh(c'), with i, f, o sigmoids and g a tanh.
+	CellLSTM
+	// CellGRU, gates r, z, n (PyTorch's): n = tanh(xw_n + r·(h·U_n + bu_n)),
+	// h' = (1-z)·n + z·h, with r and z sigmoids of xw + h·U + bu.
+	CellGRU
+)
+
+var cellNames = [...]string{CellRNN: "rnn", CellLSTM: "lstm", CellGRU: "gru"}
+
+func (c Cell) String() string {
+	if int(c) < len(cellNames) && cellNames[c] != "" {
+		return cellNames[c]
+	}
+	return fmt.Sprintf("cell(%d)", c)
+}
+
+// Gates is how many blocks of H columns the cell's projections have.
+func (c Cell) Gates() int { return [...]int{CellRNN: 1, CellLSTM: 4, CellGRU: 3}[c] }
+
+// RecurrentAttrs describe a recurrent layer's loop over the time axis. The
+// op's operands are xw [N, T, G·H], the input projection of every step with
+// its bias, computed before the loop as one matrix product (the large GEMM
+// a recurrent layer has); u [H, G·H] and bu [G·H], the recurrent kernel and
+// bias; and the initial h (and, for an LSTM, c), [N, H], zero if absent. The
+// loop keeps only what must be sequential: h·U, one small product per step,
+// and the gates, one elementwise pass. Its result is h at every step
+// [N, T, H] with Sequences, else the final h [N, H]. Reverse runs the steps
+// from T-1 down to 0 (the backward half of a bidirectional layer), writing
+// each step's h at its own position.
+type RecurrentAttrs struct {
+	Cell      Cell
+	Relu      bool // CellRNN with relu instead of tanh
+	Reverse   bool
+	Sequences bool
+}
+
+func (a *RecurrentAttrs) String() string {
+	s := "cell=" + a.Cell.String()
+	if a.Cell == CellRNN {
+		s += " activation=" + map[bool]string{false: "tanh", true: "relu"}[a.Relu]
+	}
+	return s + fmt.Sprintf(" reverse=%t sequences=%t", a.Reverse, a.Sequences)
+}
+
 // NormAttrs: layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta,
 // and RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma, with the statistics
 // of each row of the last axis.

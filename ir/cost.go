@@ -56,6 +56,12 @@ func flopsAttention(n *Node) int64 {
 	return perExample(q[:r-1]) * perExample(v[r-2:r-1]) * (2*(perExample(q[r-1:])+perExample(v[r-1:])) + 5)
 }
 
+// flopsRecurrent: per step h·U, 2·H·G·H, and about 8 per gate element.
+func flopsRecurrent(n *Node) int64 {
+	xw, u := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
+	return perExample(xw[:2]) * (2*perExample(u) + 8*perExample(u[1:]))
+}
+
 func flopsPool(n *Node) int64 {
 	w := n.Attrs.(*PoolAttrs).Size
 	return perExample(n.Outputs[0].Type.Shape) * int64(w[0]*w[1])

@@ -19,6 +19,7 @@ const (
 	// Linear algebra.
 	OpMatMul    // (a, b) batched over leading axes, NumPy broadcasting
 	OpAttention // (q, k, v[, mask]) scaled dot-product attention over leading axes
+	OpRecurrent // (xw, u, bu[, h0[, c0]]) a recurrent layer's loop over time; see RecurrentAttrs
 
 	// Pooling, NHWC.
 	OpMaxPool2D
@@ -82,6 +83,7 @@ var opTable = [OpLast]OpInfo{
 	OpConv2D:          {Name: "conv2d", MinInputs: 2, MaxInputs: 3, Attrs: &ConvAttrs{}, Infer: inferConv2D, Flops: flopsConv2D},
 	OpDense:           {Name: "dense", MinInputs: 2, MaxInputs: 3, Infer: inferDense, Flops: flopsDense},
 	OpAttention:       {Name: "attention", MinInputs: 3, MaxInputs: 4, Attrs: &AttentionAttrs{}, Infer: inferAttention, Flops: flopsAttention},
+	OpRecurrent:       {Name: "recurrent", MinInputs: 3, MaxInputs: 5, Attrs: &RecurrentAttrs{}, Infer: inferRecurrent, Flops: flopsRecurrent},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},

@@ -855,6 +855,25 @@ func (*AttentionAttrs) parseAttrs(p *parser) (Attrs, error) {
 	return a, p.fields(req("causal", boolVal(&a.Causal, "true", "false")), req("scale", floatVal(&a.Scale)))
 }
 
+func (*RecurrentAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &RecurrentAttrs{}
+	cell := func(p *parser) error {
+		w, err := p.word("a cell")
+		if err != nil {
+			return err
+		}
+		for c, name := range cellNames {
+			if name != "" && name == w {
+				a.Cell = Cell(c)
+				return nil
+			}
+		}
+		return p.errorf("unknown cell %q: want rnn, lstm or gru", w)
+	}
+	return a, p.fields(req("cell", cell), opt("activation", boolVal(&a.Relu, "relu", "tanh")),
+		req("reverse", boolVal(&a.Reverse, "true", "false")), req("sequences", boolVal(&a.Sequences, "true", "false")))
+}
+
 func (*NormAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &NormAttrs{}
 	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))

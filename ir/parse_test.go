@@ -64,6 +64,10 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
 `, `graph sequence(%tokens: f32[N,T,4], %mask: f32[N,T,1]) {
   @w: f32[4,4] = glorot_uniform(fan_in=4, fan_out=4)
   @b: f32[4] = zeros
+  @rk: f32[4,4] = glorot_uniform(fan_in=4, fan_out=4)
+  @rb: f32[4] = zeros
+  @lk: f32[1,4] = glorot_uniform(fan_in=1, fan_out=4)
+  @lb: f32[4] = zeros
   @scale: f32[4] = const [0.5, -1, 2, 0.25]
   @eps: f32[] = const [1e-05]
   %0: f32[N,T,4] = matmul(%tokens, @w) {trans_a=false trans_b=false}  # proj
@@ -85,7 +89,10 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %16: f32[N,T,4] = rmsnorm(%15, @scale) {epsilon=1e-06}
   %17: f32[N,T,4] = attention(%16, %15, %14) {causal=true scale=0}
   %18: f32[N,T,4] = attention(%16, %15, %14, %2) {causal=false scale=0.5}
-  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18
+  %19: f32[N,T,4] = recurrent(%14, @rk, @rb) {cell=rnn activation=relu reverse=true sequences=true}
+  %20: f32[N,1] = recurrent(%4, @lk, @lb) {cell=lstm reverse=false sequences=false}
+  %21: f32[N,1] = recurrent(%4, @lk, @lb, %20, %20) {cell=lstm reverse=false sequences=false}
+  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18, rnn=%19, lstm=%21
 }
 `, `graph fused(%image: f32[N,6,6,3], %x: f32[N,5]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)

@@ -284,6 +284,40 @@ func inferAttention(_ Attrs, in []Type) (Type, error) {
 	return Type{DType: q.DType, Shape: append(slices.Clone(q.Shape[:r-1]), v.Shape[r-1])}, nil
 }
 
+// inferRecurrent: xw [N, T, G·H], u [H, G·H], bu [G·H], h0 and c0 [N, H].
+func inferRecurrent(a Attrs, in []Type) (Type, error) {
+	at := a.(*RecurrentAttrs)
+	if at.Cell < CellRNN || at.Cell > CellGRU {
+		return Type{}, typeErr("", "recurrent: unknown cell %s", at.Cell)
+	}
+	xw, u, bu := in[0], in[1], in[2]
+	g := at.Cell.Gates()
+	if u.Shape.Rank() != 2 || !u.Shape[0].Known() {
+		return Type{}, typeErr("", "recurrent kernel must be [H, %d·H] with H known, got %s", g, u)
+	}
+	h := u.Shape[0]
+	gh := D(g * h.Size)
+	if !u.Shape.Equal(Shape{h, gh}) || !bu.Shape.Equal(Shape{gh}) {
+		return Type{}, typeErr("", "%s recurrent kernel and bias must be [%s,%s] and [%s], got %s and %s", at.Cell, h, gh, gh, u, bu)
+	}
+	if xw.Shape.Rank() != 3 || xw.Shape[2] != gh {
+		return Type{}, typeErr("", "%s input projection must be [N, T, %s], got %s", at.Cell, gh, xw)
+	}
+	state := Shape{xw.Shape[0], h}
+	for i, name := range []string{"h0", "c0"}[:len(in)-3] {
+		if name == "c0" && at.Cell != CellLSTM {
+			return Type{}, typeErr("", "only an LSTM has a cell state c0")
+		}
+		if !in[3+i].Shape.Equal(state) {
+			return Type{}, typeErr("one state per example of H = "+h.String()+" units", "%s initial state %s must be %s, got %s", at.Cell, name, Type{DType: xw.DType, Shape: state}, in[3+i])
+		}
+	}
+	if at.Sequences {
+		return Type{DType: xw.DType, Shape: Shape{xw.Shape[0], xw.Shape[1], h}}, nil
+	}
+	return Type{DType: xw.DType, Shape: state}, nil
+}
+
 func inferFlatten(_ Attrs, in []Type) (Type, error) {
 	x := in[0]
 	if x.Shape.Rank() < 1 {

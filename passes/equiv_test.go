@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,12 @@ func randomWeights(g *ir.Graph, rng *rand.Rand) map[string]*tensor.Tensor {
 			t.Data[i] = 2*rng.Float32() - 1
 			if strings.HasSuffix(p.Name, "variance") {
 				t.Data[i] = 1 + t.Data[i]/2
+			}
+			// A recurrence whose gain exceeds 1 is chaotic: any rounding
+			// difference grows step by step. Trained ones contract; so
+			// does this one, scaled by 1/√H.
+			if strings.HasSuffix(p.Name, "recurrent_kernel") {
+				t.Data[i] /= float32(math.Sqrt(float64(shape[0])))
 			}
 		}
 		ws[p.Name] = t

@@ -21,7 +21,7 @@ func TestGenGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			code, _, errs := mdlc(t, "gen", "-o", dir, "--kernels", "generic", f)
+			code, _, errs := mdlc(t, "gen", "-o", dir, "--pkg", name, "--kernels", "generic", f)
 			require.Equal(t, 0, code, errs)
 			src, err := os.ReadFile(filepath.Join(dir, name+".go"))
 			require.NoError(t, err)

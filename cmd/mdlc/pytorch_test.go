@@ -44,7 +44,7 @@ const (
 // on the encoder fixture; mdlc 1.5e-5.
 const sequenceTol = 1e-4
 
-var sequenceFixtures = map[string]bool{"encoder": true}
+var sequenceFixtures = map[string]bool{"encoder": true, "recurrent": true}
 
 // pytorchFixtures lists the fixture directories: those holding output.npy.
 func pytorchFixtures(t *testing.T) []string {

@@ -10,6 +10,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
+	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
 
@@ -365,4 +366,42 @@ func (s *GEMVStep) Run(b [][]float32, t *Team) {
 
 func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
 	s.G.Partial(b[s.spec.A], b[s.spec.W], b[s.spec.Partial][u*s.G.N:], u, scratch)
+}
+
+// Recurrent is a recurrent layer's loop over time. The recurrent kernel is
+// packed in slot U, or, if Raw is set, computed at run time in slot Raw and
+// packed into slot U by every run first. H0 and C0 are 0 when absent.
+type Recurrent struct {
+	XW, U, Raw, BU, H0, C0, Out, Scratch int
+	Cell                                 recurrent.Cell
+	N, T, H                              int
+	Relu, Reverse, Sequence              bool
+}
+
+func (s Recurrent) Compile(set cpu.Set) Step { return s.New(set) }
+
+// New compiles the loop with the kernels of set.
+func (s Recurrent) New(set cpu.Set) *RecurrentStep {
+	return &RecurrentStep{spec: s, R: recurrent.New(gemm.For(set), s.Cell, s.N, s.T, s.H, s.Relu, s.Reverse, s.Sequence)}
+}
+
+// RecurrentStep is a compiled Recurrent.
+type RecurrentStep struct {
+	spec Recurrent
+	R    *recurrent.Recurrent
+}
+
+func (s *RecurrentStep) Run(b [][]float32, _ *Team) {
+	sp := &s.spec
+	if sp.Raw != 0 {
+		s.R.PackWeights(b[sp.U], b[sp.Raw])
+	}
+	var h0, c0 []float32
+	if sp.H0 != 0 {
+		h0 = b[sp.H0]
+	}
+	if sp.C0 != 0 {
+		c0 = b[sp.C0]
+	}
+	s.R.Run(b[sp.XW], b[sp.U], b[sp.BU], h0, c0, b[sp.Out], b[sp.Scratch])
 }

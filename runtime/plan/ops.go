@@ -12,6 +12,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
+	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -37,6 +38,7 @@ func init() {
 
 		ir.OpMatMul:    {build: buildMatMul},
 		ir.OpAttention: {build: buildAttention},
+		ir.OpRecurrent: {build: buildRecurrent},
 
 		ir.OpMaxPool2D:       {build: buildPool(true)},
 		ir.OpAvgPool2D:       {build: buildPool(false)},
@@ -205,6 +207,34 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 	s.Scratch = b.scratch(a.ScratchSize(), "scores and a row")
 	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
 	s.Helpers = b.helpers(a.Units(), flops, a.ScratchSize())
+	return s
+}
+
+// cells maps the IR's recurrent cells to the kernel's.
+var cells = map[ir.Cell]recurrent.Cell{ir.CellRNN: recurrent.RNN, ir.CellLSTM: recurrent.LSTM, ir.CellGRU: recurrent.GRU}
+
+// buildRecurrent: the recurrent kernel is packed now if constant.
+func buildRecurrent(b *builder, n *ir.Node) exec.Spec {
+	a := n.Attrs.(*ir.RecurrentAttrs)
+	xs, us := b.shapes[n.Inputs[0]], b.shapes[n.Inputs[1]]
+	s := exec.Recurrent{XW: b.slot(n.Inputs[0]), BU: b.slot(n.Inputs[2]), Out: b.out(n), Cell: cells[a.Cell],
+		N: xs[0], T: xs[1], H: us[0], Relu: a.Relu, Reverse: a.Reverse, Sequence: a.Sequences}
+	if len(n.Inputs) > 3 {
+		s.H0 = b.slot(n.Inputs[3])
+	}
+	if len(n.Inputs) > 4 {
+		s.C0 = b.slot(n.Inputs[4])
+	}
+	r := s.New(b.kernels).R
+	b.info[b.step].Kernel = "recurrent/" + a.Cell.String()
+	if data := b.data(n.Inputs[1]); data != nil {
+		packed := make([]float32, r.PackedSize())
+		r.PackWeights(packed, data)
+		s.U = b.constant(packed, b.names[n.Inputs[1]]+" packed")
+	} else {
+		s.Raw, s.U = b.slot(n.Inputs[1]), b.temp(r.PackedSize(), "packed recurrent kernel")
+	}
+	s.Scratch = b.scratch(r.ScratchSize(), "state and gates")
 	return s
 }
 

@@ -23,6 +23,7 @@ var kernels = [ir.OpLast]kernel{
 
 	ir.OpMatMul:    matMul,
 	ir.OpAttention: attention,
+	ir.OpRecurrent: recurrent,
 
 	ir.OpMaxPool2D:       pool2d(maxOf),
 	ir.OpAvgPool2D:       pool2d(meanOf),

@@ -497,3 +497,45 @@ func TestFlattenReshape(t *testing.T) {
 	require.Equal(t, []int{3, 4}, y.Shape)
 	require.Equal(t, x.Data, y.Data)
 }
+
+// recur runs one recurrent op on xw, u, bu (inputs) and states.
+func recur(t *testing.T, a *ir.RecurrentAttrs, ins ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	g := ir.NewGraph("recurrent")
+	var vals []*ir.Value
+	feed := map[string]*tensor.Tensor{}
+	for i, x := range ins {
+		name := fmt.Sprintf("in%d", i)
+		vals = append(vals, g.AddInput(name, typeOf(x.Shape)))
+		feed[name] = x
+	}
+	y, err := g.AddNode(ir.OpRecurrent, a, vals, "recurrent", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	out, err := Run(g, nil, feed)
+	require.NoError(t, err)
+	return out["y"]
+}
+
+func TestRecurrent(t *testing.T) {
+	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	// SimpleRNN, H = 1: h1 = tanh(1 + 0.5·h0), h2 = tanh(2 + 0.5·h1 + 0.1).
+	xw, u, bu := tens([]int{1, 2, 1}, 1, 2), tens([]int{1, 1}, 0.5), tens([]int{1}, 0.1)
+	h1 := math.Tanh(1.1)
+	requireClose(t, []float64{h1, math.Tanh(2.1 + 0.5*h1)}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellRNN, Sequences: true}, xw, u, bu))
+	// Reversed: t = 1 first; with h0 = 2 and relu.
+	r1 := max(2.1+0.5*2, 0)
+	requireClose(t, []float64{max(1.1+0.5*r1, 0), r1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellRNN, Relu: true, Reverse: true, Sequences: true}, xw, u, bu, tens([]int{1, 1}, 2)))
+
+	// LSTM, H = 1, one step from h0 = 1, c0 = 2: gates i f g o.
+	lx, lu, lb := tens([]int{1, 1, 4}, 0.1, 0.2, 0.3, 0.4), tens([]int{1, 4}, 1, -1, 0.5, 2), tens([]int{4}, 0, 0, 0, 0.5)
+	i, f, gv, o := sig(0.1+1), sig(0.2-1), math.Tanh(0.3+0.5), sig(0.4+2+0.5)
+	c := f*2 + i*gv
+	requireClose(t, []float64{o * math.Tanh(c)}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellLSTM}, lx, lu, lb, tens([]int{1, 1}, 1), tens([]int{1, 1}, 2)))
+
+	// GRU, H = 1, one step from h0 = 1: r z n, the reset applied to h·U_n + bu_n.
+	gx, gu, gb := tens([]int{1, 1, 3}, 0.1, 0.2, 0.3), tens([]int{1, 3}, 1, -1, 2), tens([]int{3}, 0, 0, 0.5)
+	r, z := sig(0.1+1), sig(0.2-1)
+	n := math.Tanh(0.3 + r*(2+0.5))
+	requireClose(t, []float64{(1-z)*n + z*1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellGRU}, gx, gu, gb, tens([]int{1, 1}, 1)))
+}

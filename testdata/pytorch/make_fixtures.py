@@ -141,6 +141,16 @@ def export(named):
             out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
         elif isinstance(m, nn.Linear):
             out[name + ".kernel"] = m.weight.detach().t()  # [out, in] -> [in, out]
+        elif isinstance(m, (nn.RNN, nn.LSTM, nn.GRU)):
+            # weight_ih [G·H, in] is mdlc's kernel transposed, weight_hh its
+            # recurrent_kernel; the reverse direction's under reverse.
+            assert m.num_layers == 1 and m.batch_first
+            for suffix, prefix in [("", ""), ("_reverse", "reverse.")][:2 if m.bidirectional else 1]:
+                out[f"{name}.{prefix}kernel"] = getattr(m, "weight_ih_l0" + suffix).detach().t()
+                out[f"{name}.{prefix}bias"] = getattr(m, "bias_ih_l0" + suffix).detach()
+                out[f"{name}.{prefix}recurrent_kernel"] = getattr(m, "weight_hh_l0" + suffix).detach().t()
+                out[f"{name}.{prefix}recurrent_bias"] = getattr(m, "bias_hh_l0" + suffix).detach()
+            continue
         elif isinstance(m, nn.MultiheadAttention):
             # in_proj packs q, k, v as [3d, d] rows; mdlc keeps a dense
             # layer each, [d, d] as [in, out].
@@ -379,6 +389,25 @@ class Encoder(Model):  # testdata/pytorch/encoder.mdl
         return self.layer(x)
 
 
+class Recurrent(Model):  # testdata/pytorch/recurrent.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("rnn", nn.RNN(6, 8, nonlinearity="relu", batch_first=True))
+        self.add("lstm", nn.LSTM(8, 8, bidirectional=True, batch_first=True))
+        self.add("gru", nn.GRU(16, 8, batch_first=True))
+        self.add("lstm_last", nn.LSTM(6, 8, batch_first=True))
+        self.add("bigru", nn.GRU(6, 4, bidirectional=True, batch_first=True))
+
+    def forward(self, x):  # x: (N, 7, 6)
+        m = self.named
+        a, _ = m["rnn"](x)
+        b, _ = m["lstm"](a)
+        _, c = m["gru"](b)
+        _, (d, _) = m["lstm_last"](x)
+        _, e = m["bigru"](x)
+        return torch.cat([c[-1], d[-1], torch.cat([e[0], e[1]], -1)], -1)
+
+
 # name: (.mdl file, model class, input shape, seed)
 MODELS = {
     "cnn": ("stdlib/cnn.mdl", CNN, (2, 32, 32, 3), 1),
@@ -388,6 +417,7 @@ MODELS = {
     "convops": ("testdata/pytorch/convops.mdl", ConvOps, (3, 15, 13, 3), 5),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
+    "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
 }
 
 
