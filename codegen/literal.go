@@ -17,6 +17,12 @@ func literal(sb *strings.Builder, v reflect.Value, imports map[string]bool) erro
 	if t.PkgPath() != "" {
 		imports[t.PkgPath()] = true
 	}
+	// A named number, boolean or string of another package is written as a
+	// conversion, which says what it is and uses the package it imports.
+	if t.PkgPath() != "" && v.Kind() != reflect.Struct && v.Kind() != reflect.Slice && v.Kind() != reflect.Array && v.Kind() != reflect.Pointer {
+		sb.WriteString(t.String() + "(")
+		defer sb.WriteString(")")
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		sb.WriteString(t.String() + "{")

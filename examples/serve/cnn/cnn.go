@@ -85,9 +85,9 @@ func load(data []byte, what string) (*Model, error) {
 		m.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	// step 0: fused_conv2d (conv2d) -> %0, conv/im2col+gemm+maxpool
-	m.s0 = exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 30, 30, 32}, Steps: []eltwise.Step{eltwise.Step{Kind: 1, Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: 5}}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
+	m.s0 = exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 30, 30, 32}, Steps: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: eltwise.Kind(5)}}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
 	// step 1: fused_conv2d (conv2d_1) -> %1, conv/im2col+gemm+maxpool
-	m.s1 = exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 13, 13, 64}, Steps: []eltwise.Step{eltwise.Step{Kind: 1, Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: 5}}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
+	m.s1 = exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 13, 13, 64}, Steps: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: eltwise.Kind(5)}}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
 	// step 2: matmul (dense) -> %3, gemv
 	m.s2 = exec.GEMV{A: 3, W: 12, Out: 4, Partial: 13, Scratch: 14, K: 2304, N: 10, Epilogue: exec.Chain{Shape: []int{1, 10}}}.Compile(set)
 	// step 3: softmax (dense) -> %4, softmax

@@ -52,7 +52,9 @@ func (r *Recurrent) gh() int { return r.Cell.Gates() * r.H }
 func (r *Recurrent) PackedSize() int { return r.mm.Kernel.PackedSize(r.H, r.gh()) }
 
 // PackWeights packs the recurrent kernel u [H, G·H] for Run.
-func (r *Recurrent) PackWeights(dst, u []float32) { r.mm.Kernel.PackB(dst, u, r.H, r.gh(), r.gh(), false) }
+func (r *Recurrent) PackWeights(dst, u []float32) {
+	r.mm.Kernel.PackB(dst, u, r.H, r.gh(), r.gh(), false)
+}
 
 // ScratchSize is the scratch Run needs: h·U + bu, h and c, and the GEMM's.
 func (r *Recurrent) ScratchSize() int { return r.N*r.gh() + 2*r.N*r.H + r.mm.ScratchSize() }
