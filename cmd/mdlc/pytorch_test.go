@@ -44,7 +44,8 @@ const (
 // on the encoder fixture; mdlc 1.5e-5.
 const sequenceTol = 1e-4
 
-var sequenceFixtures = map[string]bool{"encoder": true, "recurrent": true}
+// sequenceFixtures are the fixtures and stdlib models held to sequenceTol.
+var sequenceFixtures = map[string]bool{"encoder": true, "recurrent": true, "transformer": true, "rnn": true, "lstm": true, "gru": true}
 
 // pytorchFixtures lists the fixture directories: those holding output.npy.
 func pytorchFixtures(t *testing.T) []string {
