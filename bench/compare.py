@@ -35,6 +35,9 @@ CASES = {
     "cnn224-b1": dict(title="seed CNN 224x224x3, batch 1", mdl="stdlib/cnn224.mdl", batch=1, size=224),
     "cnn32-b32": dict(title="seed CNN 32x32x3, batch 32", mdl="stdlib/cnn.mdl", batch=32, size=32),
     "sgemm1024": dict(title="SGEMM 1024^3 (A*B, both inputs)", mdl="bench/sgemm.mdl", batch=None, n=1024),
+    "lstm-b8": dict(title="LSTM classifier, batch 8, T=64, 64 in, 256 hidden", mdl="stdlib/lstm.mdl", batch=8, seq=[64, 64]),
+    "encoder-t128": dict(title="Transformer encoder layer, T=128, d 256, 4 heads, ff 1024", mdl="stdlib/transformer.mdl",
+                         batch=1, seq=[128, 256]),
 }
 FRAMEWORKS = ["mdlc", "ort", "torch"]
 
@@ -43,6 +46,8 @@ def input_shapes(case):
     c = CASES[case]
     if "n" in c:
         return {"a": [c["n"], c["n"]], "b": [c["n"], c["n"]]}
+    if "seq" in c:
+        return {"x": [c["batch"]] + c["seq"]}
     return {"image": [c["batch"], 3, c["size"], c["size"]]}
 
 
@@ -56,6 +61,21 @@ def torch_model(case):
             def forward(self, a, b):
                 return torch.matmul(a, b)
         return MatMul().eval()
+    if case == "lstm-b8":
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTM(64, 256, batch_first=True)
+                self.dense = nn.Linear(256, 10)
+
+            def forward(self, x):
+                _, (h, _) = self.lstm(x)
+                return torch.softmax(self.dense(h[-1]), -1)
+        return Classifier().eval()
+    if case == "encoder-t128":
+        # Timed under inference_mode, PyTorch runs its fused fast path.
+        return nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, activation="gelu",
+                                          batch_first=True).eval()
     # The seed's Keras CNN: "valid" 3x3 convolutions, 2x2 max pools.
     side = ((c["size"] - 2) // 2 - 2) // 2
     return nn.Sequential(
@@ -75,7 +95,9 @@ def export():
         m = torch_model(case)
         shapes = input_shapes(case)
         args = tuple(torch.rand(s) for s in shapes.values())
-        with torch.no_grad():
+        # With gradients on, PyTorch's encoder layer takes its standard
+        # modules, which export; its fused fast path does not.
+        with torch.enable_grad() if case == "encoder-t128" else torch.no_grad():
             torch.onnx.export(m, args, os.path.join(WORK, case + ".onnx"), opset_version=13,
                               input_names=list(shapes), output_names=["out"])
         params[case] = sum(p.numel() for p in m.parameters())

@@ -76,19 +76,29 @@ func (s BatchNorm) Run(b [][]float32, _ *Team) {
 type Attention struct {
 	Q, K, V, Mask, Out, Scratch int
 	Helpers                     int
-	Attention                   attention.Attention
+	Shape                       attention.Shape
 }
 
-func (s Attention) Compile(cpu.Set) Step { return &attentionStep{s} }
+func (s Attention) Compile(set cpu.Set) Step { return s.New(set) }
 
-type attentionStep struct{ Attention }
-
-func (s *attentionStep) Run(b [][]float32, t *Team) {
-	t.run(s, 0, s.Attention.Attention.Units(), s.Helpers, b, b[s.Scratch])
+// New compiles the attention with the kernels of set.
+func (s Attention) New(set cpu.Set) *AttentionStep {
+	return &AttentionStep{spec: s, A: attention.New(gemm.For(set), s.Shape)}
 }
 
-func (s *attentionStep) unit(b [][]float32, scratch []float32, u int) {
-	s.Attention.Attention.RunUnit(b[s.Q], b[s.K], b[s.V], b[s.Mask], b[s.Out], scratch, u)
+// AttentionStep is a compiled Attention.
+type AttentionStep struct {
+	spec Attention
+	A    *attention.Attention
+}
+
+func (s *AttentionStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.A.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *AttentionStep) unit(b [][]float32, scratch []float32, u int) {
+	sp := &s.spec
+	s.A.RunUnit(b[sp.Q], b[sp.K], b[sp.V], b[sp.Mask], b[sp.Out], scratch, u)
 }
 
 // Norm is layer or RMS normalisation over the last axis; Beta is unused

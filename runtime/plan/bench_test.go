@@ -72,6 +72,12 @@ func BenchmarkPlanResNet(b *testing.B) { benchModel(b, "resnet", "resnet", 1, 32
 
 func BenchmarkPlanMLP(b *testing.B) { benchModel(b, "mlp", "mlp", 1, 32) }
 
+// BenchmarkPlanLSTM is the sequence-models issue's LSTM classifier shape.
+func BenchmarkPlanLSTM(b *testing.B) { benchModel(b, "lstm", "lstm_classifier", 8) }
+
+// BenchmarkPlanTransformer is its encoder layer, T = 128.
+func BenchmarkPlanTransformer(b *testing.B) { benchModel(b, "transformer", "transformer", 1) }
+
 // BenchmarkPlanSGEMM is C = A·B for 1024×1024 matrices, both inputs (so
 // every run packs B), on one thread and on GOMAXPROCS: the GEMM's scaling.
 func BenchmarkPlanSGEMM(b *testing.B) {

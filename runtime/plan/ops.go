@@ -184,7 +184,7 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 	qs, ks, vs := b.shapes[n.Inputs[0]], b.shapes[n.Inputs[1]], b.shapes[n.Inputs[2]]
 	r := len(qs)
 	at := n.Attrs.(*ir.AttentionAttrs)
-	a := attention.Attention{Batch: tensor.Numel(qs[:r-2]), TQ: qs[r-2], TK: ks[r-2], DK: qs[r-1], DV: vs[r-1], Scale: at.Scale, Causal: at.Causal}
+	a := attention.Shape{Batch: tensor.Numel(qs[:r-2]), TQ: qs[r-2], TK: ks[r-2], DK: qs[r-1], DV: vs[r-1], Scale: at.Scale, Causal: at.Causal}
 	if a.Scale == 0 {
 		a.Scale = float32(1 / math.Sqrt(float64(a.DK)))
 	}
@@ -202,11 +202,12 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 		}
 		s.Mask = b.slot(n.Inputs[3])
 	}
-	s.Attention = a
+	s.Shape = a
+	k := s.New(b.kernels).A
 	b.info[b.step].Kernel = "attention"
-	s.Scratch = b.scratch(a.ScratchSize(), "scores and a row")
+	s.Scratch = b.scratch(k.ScratchSize(), "packed keys and values, a block of scores, rows")
 	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
-	s.Helpers = b.helpers(a.Units(), flops, a.ScratchSize())
+	s.Helpers = b.helpers(k.Units(), flops, k.ScratchSize())
 	return s
 }
 

@@ -180,3 +180,11 @@ func geluTanh(v []float32, _ float32) {
 		v[i] = float32(0.5 * y * (1 + math.Tanh(c*(y+0.044715*y*y*y))))
 	}
 }
+
+// Unary is set's kernel for a unary kind (Relu … GeluTanh), in place over v:
+// for kernels that run a function over slices of their own (the gates of a
+// recurrent cell) rather than a Chain.
+func Unary(set cpu.Set, k Kind) func(v []float32, alpha float32) { return forSet(set).unary[k] }
+
+// Binary is set's kernel for a binary kind, v = v op o over a slice o.
+func Binary(set cpu.Set, k Kind) func(v, o []float32) { return forSet(set).vector[k] }

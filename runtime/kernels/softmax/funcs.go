@@ -122,3 +122,19 @@ func mulInto(v, s []float32) {
 		v[i] *= s[i]
 	}
 }
+
+// Row is set's kernels over one contiguous row, for kernels that stream a
+// softmax of their own (attention): the max, e^(x-m) into out with its sum,
+// and v·s in place.
+type Row struct {
+	Max    func(x []float32) float32
+	ExpSum func(x, out []float32, m float32) float32
+	Scale  func(v []float32, s float32)
+}
+
+// RowKernels returns set's row kernels (the generic ones for a set this build
+// has none of).
+func RowKernels(set cpu.Set) Row {
+	k := forSet(set)
+	return Row{Max: k.rowMax, ExpSum: k.expSum, Scale: k.scale}
+}
