@@ -251,7 +251,7 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	if mp != nil {
 		pw = new(window(*mp, oh, ow, ks[3]))
 	}
-	c := conv.New(b.gemm, s, b.epilogue([]int{xs[0], oh, ow, ks[3]}, epi), pw)
+	c := conv.New(b.gemm, s, epi, pw)
 	st := &convStep{x: b.slot(x), out: b.out(n), c: c}
 	kernel := "conv/" + c.Algorithm().String()
 	if mp != nil {

@@ -62,6 +62,7 @@ type Conv struct {
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
 	units    int
+	wino     *winograd // the Winograd state, if algo is Winograd
 }
 
 // bandBytes bounds a band of output rows: small enough to stay in L2 while
@@ -78,9 +79,11 @@ const (
 	Plain
 	// Direct loops over taps on the HWIO weights.
 	Direct
+	// Winograd computes F(2×2, 3×3) tiles with 16 GEMMs per block of tiles.
+	Winograd
 )
 
-var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct"}
+var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct", Winograd: "winograd"}
 
 func (a Algorithm) String() string { return algorithmNames[a] }
 
@@ -102,17 +105,18 @@ func Choose(s Shape) Algorithm {
 }
 
 // New compiles a convolution computed by algorithm Choose(s) with the GEMM
-// kernel kn. epilogue, if not nil, runs on each output element (its shape is
-// the conv output's, [N, OH, OW, CO]); pool, if not nil, is a max pool over
-// the conv output, which is then what Run writes.
-func New(kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
+// kernel kn. epilogue, if not empty, runs on each output element (its shape
+// is the conv output's, [N, OH, OW, CO]), with kn's kernel set; pool, if not
+// nil, is a max pool over the conv output, which is then what Run writes.
+func New(kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
 	return NewWith(Choose(s), kn, s, epilogue, mp)
 }
 
 // NewWith is New with the algorithm given, which must apply to s (Plain only
-// to 1×1, stride-1, unpadded convs).
-func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
-	c := &Conv{Shape: s, algo: algo, gemm: kn, epilogue: epilogue, pool: mp}
+// to 1×1, stride-1, unpadded convs; Winograd only to 3×3, stride-1,
+// undilated, ungrouped ones).
+func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
+	c := &Conv{Shape: s, algo: algo, gemm: kn, pool: mp}
 	c.OH = (s.H+s.Pads[0]+s.Pads[1]-((s.KH-1)*s.Dilation[0]+1))/s.Stride[0] + 1
 	c.OW = (s.W+s.Pads[2]+s.Pads[3]-((s.KW-1)*s.Dilation[1]+1))/s.Stride[1] + 1
 	c.cpg, c.opg = s.C/s.Groups, s.CO/s.Groups
@@ -135,6 +139,12 @@ func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, 
 		c.bandBuf = min(span(c.poolRows), c.OH) * rowFloats
 		c.units = s.N * ((mp.OH + c.poolRows - 1) / c.poolRows)
 	}
+	if algo == Winograd {
+		c.wino = newWinograd(c, epilogue, mp)
+		c.units = c.wino.units
+	} else if len(epilogue) > 0 {
+		c.epilogue = eltwise.NewChain(kn.Set, []int{s.N, c.OH, c.OW, s.CO}, epilogue)
+	}
 	return c
 }
 
@@ -152,6 +162,9 @@ func (c *Conv) OutSize() int {
 
 // PackedSize is the length of the weights packed by PackWeights.
 func (c *Conv) PackedSize() int {
+	if c.algo == Winograd {
+		return c.wino.packedSize(c)
+	}
 	if c.algo == Direct {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
@@ -161,6 +174,10 @@ func (c *Conv) PackedSize() int {
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one
 // matrix of [KH·KW·cpg, opg] per group, or unchanged for the direct loop.
 func (c *Conv) PackWeights(dst, k []float32) {
+	if c.algo == Winograd {
+		c.wino.packWeights(c, dst, k)
+		return
+	}
 	if c.algo == Direct {
 		copy(dst, k)
 		return
@@ -173,6 +190,9 @@ func (c *Conv) PackWeights(dst, k []float32) {
 // ScratchSize is the scratch Run and RunUnit need: a block of A, and a band
 // of conv rows when pooling.
 func (c *Conv) ScratchSize() int {
+	if c.algo == Winograd {
+		return c.wino.scratch
+	}
 	n := c.bandBuf
 	if c.algo != Direct {
 		n += c.blk.ScratchSize()
@@ -200,6 +220,10 @@ func (c *Conv) Units() int { return c.units }
 // of one image when there is a pool. Units write disjoint parts of out, and
 // may run at once if each has its own scratch (ScratchSize floats).
 func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int) {
+	if c.algo == Winograd {
+		c.wino.runUnit(c, x, w, out, scratch, operands, u)
+		return
+	}
 	pa := scratch[:c.ScratchSize()-c.bandBuf]
 	if c.pool == nil {
 		r0 := u * c.band
