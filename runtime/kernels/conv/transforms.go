@@ -2,7 +2,13 @@ package conv
 
 import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
-// The transforms of Winograd's F(2×2, 3×3), each vectorised across channels.
+// The transforms of Winograd's F(2×2, 3×3), each vectorised across channels:
+// the generic loops below, and AVX2 (8 channels a vector) and NEON (4) ones
+// generated from runtime/kernels/_asm/winograd. Every variant computes the
+// same float32 additions in the same order, so all give the same bits; the
+// tests hold them to that.
+//
+//go:generate go -C ../_asm run ./winograd -out ../conv/winograd_amd64.s -stubs ../conv/winograd_amd64.go -pkg conv -neon ../conv/winograd_arm64
 
 // transforms is one set's input, output and pooled-output transforms.
 type transforms struct {
