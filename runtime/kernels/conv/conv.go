@@ -88,11 +88,17 @@ var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "
 func (a Algorithm) String() string { return algorithmNames[a] }
 
 // Choose picks the algorithm for a shape: Plain where it applies, Direct for
-// grouped convs with fewer than 4 input or output channels per group, Im2col
-// otherwise. Each group's GEMM is a sliver of a micro-tile and a call per
-// group and band: BenchmarkAlgorithms (Zen 3) has the direct loop 7× faster
-// on a depthwise conv and even at 2 channels per group, the GEMM 2.7× faster
-// at 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
+// grouped convs with fewer than 4 input or output channels per group,
+// Winograd for 3×3, stride-1, undilated, ungrouped convs of at least
+// winogradMinC input channels, Im2col otherwise. Each group's GEMM is a
+// sliver of a micro-tile and a call per group and band: BenchmarkAlgorithms
+// (Zen 3) has the direct loop 7× faster on a depthwise conv and even at 2
+// channels per group, the GEMM 2.7× faster at 4 and 6× at 8 with AVX2 (1.6×
+// at both with the generic kernel). Winograd does 2.25× fewer multiplies
+// than the GEMM, in GEMMs of K = C: at C = 3 the same time as im2col (AVX2,
+// 224×224×3 → 32), at 8 within noise, from 16 on 1.5-2× faster (56×56, C
+// 16 to 64, AVX2 and generic), and on the seed CNNs' second convs (C = 32,
+// CO = 64) and 3x3_64 twice as fast; see winograd.go for the figures.
 func Choose(s Shape) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
@@ -100,9 +106,14 @@ func Choose(s Shape) Algorithm {
 		return Direct
 	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
 		return Plain
+	case winogradApplies(s) && s.C >= winogradMinC:
+		return Winograd
 	}
 	return Im2col
 }
+
+// winogradMinC is the fewest input channels for which Choose picks Winograd.
+const winogradMinC = 16
 
 // New compiles a convolution computed by algorithm Choose(s) with the GEMM
 // kernel kn. epilogue, if not empty, runs on each output element (its shape

@@ -39,8 +39,16 @@ type winograd struct {
 }
 
 // l2Budget bounds the V and M of a block: half of a 512 KiB L2, leaving room
-// for the packed U, which every block reads whole.
-const l2Budget = 256 << 10
+// for the packed U, which every block reads whole. But a block has at least
+// minBlock micro-tiles of rows, so that each U_ξ, fetched from L2 or L3 when
+// there are many channels, serves enough tiles: with 256 channels in and out
+// a block is 48 tiles, and each GEMM (V_ξ, U_ξ, M_ξ: 48 + 256 + 48 KiB)
+// still fits L2. Between 24 and 192 tiles the time of the seed's convs and
+// of 3×3 convs of 64 and 256 channels hardly changes (Zen 3).
+const (
+	l2Budget = 256 << 10
+	minBlock = 8
+)
 
 // winogradApplies reports whether F(2×2, 3×3) computes s.
 func winogradApplies(s Shape) bool {
@@ -69,7 +77,7 @@ func newWinograd(c *Conv, steps []eltwise.Step, mp *pool.Window) *winograd {
 	}
 
 	mr := c.gemm.MR
-	wg.block = max(l2Budget/(64*(c.C+c.CO))/mr*mr, mr)
+	wg.block = max(l2Budget/(64*(c.C+c.CO)), minBlock*mr) / mr * mr
 	perImage := wg.th * wg.tw
 	if wg.band {
 		wg.rows, wg.units = c.poolRows, c.N*((mp.OH+c.poolRows-1)/c.poolRows)
