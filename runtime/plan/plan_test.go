@@ -228,16 +228,17 @@ func TestSeedCNNSchedule(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
 	}
 	require.Equal(t, []string{
-		"fused_conv2d conv/im2col+gemm+maxpool -> %0 arena ",
+		"fused_conv2d conv/winograd+maxpool -> %0 arena ",
 		"fused_conv2d conv/winograd+maxpool -> %1 arena ",
 		"fused_matmul gemm -> %3 arena ",
 		"softmax softmax -> %4 output probs ",
 	}, got)
 	require.LessOrEqual(t, s.LowerBound, s.ArenaBytes)
 	require.LessOrEqual(t, s.ArenaBytes, s.Unplanned)
-	// No panel padding (every width is even), but the second conv's 3×3
-	// kernels, 32 → 64, are Winograd's 16 positions plus a staging matrix.
-	require.Equal(t, 4*(params-9*32*64+17*32*64), s.ConstantBytes)
+	// No panel padding (every width is even), but the convs' 3×3 kernels,
+	// 3 → 32 and 32 → 64, are Winograd's 16 positions plus a staging matrix:
+	// 17 floats per (cin, cout) where there were 9.
+	require.Equal(t, 4*(params+8*(3*32+32*64)), s.ConstantBytes)
 	require.Contains(t, p.Timeline(), "scratch 0 (im2col panels)")
 	text := s.String()
 	require.Contains(t, text, "plan cnn(N=4): 4 steps, arena ")

@@ -3,7 +3,7 @@
 // band of output rows while it is in cache, and an optional max pool computed
 // band by band so that the full convolution output is never stored.
 //
-// Two algorithms, chosen per shape when a plan is built:
+// Three algorithms, chosen per shape when a plan is built (see Choose):
 //
 //   - im2col + GEMM: the rows of the im2col matrix (one per output pixel, one
 //     column per kernel tap and input channel) are gathered straight into the
@@ -15,6 +15,15 @@
 //   - direct: a loop over output pixels and taps on the HWIO weights, for
 //     grouped convs whose per-group products are too narrow for the GEMM
 //     (depthwise convs).
+//   - Winograd F(2×2, 3×3), for 3×3, stride-1, undilated, ungrouped convs
+//     (winograd.go): 16 multiplies per 2×2 output tile and channel pair
+//     where the GEMM does 36. The kernels are transformed and packed once;
+//     per block of tiles the input tiles are transformed into 16 matrices
+//     [tiles × C], multiplied by the GEMM kernel, and transformed back. The
+//     output transform applies the epilogue's bias and relu and, for a 2×2
+//     stride-2 pool, pools: each output tile is one pool window. The
+//     transforms are generic Go, AVX2 or NEON (transforms.go), the same bits
+//     in each.
 //
 // Run's work is cut into units (bands of output rows) that RunUnit computes
 // independently, each with its own scratch, so a plan can spread them over
@@ -23,7 +32,21 @@
 //
 // Sums are accumulated in float32 (see package gemm for the bound); the
 // direct loop sums in tap order, within about K·2⁻²⁴ of Σ|x·w| for K = taps ×
-// channels per group.
+// channels per group. Winograd sums other terms: the transformed kernels
+// (rounded once from float64), times the transformed inputs (a few float32
+// additions each), summed over C by the GEMM, then combined by the output
+// transform; F(2×2, 3×3)'s coefficients are 0, ±1/2 and ±1, so this loses
+// little. TestWinogradAccuracy, on normal random data against the
+// reference's float64, error as kerneltest.Err (|got-want| / (|want| + rms
+// of want)), im2col / Winograd, AVX2:
+//
+//	cnn32_2   15×15×32 → 64, batch 32   1.4e-6 / 1.0e-6
+//	cnn224_2  111×111×32 → 64           1.3e-6 / 1.3e-6
+//	3x3_64    56×56×64 → 64, same       1.4e-6 / 1.5e-6
+//	3x3_256   14×14×256 → 256, same     1.4e-6 / 2.1e-6
+//
+// (the generic kernel within 15% of these); the test holds Winograd to
+// 4e-6, the plan tests to 1e-5.
 //
 // Nothing here allocates.
 package conv
@@ -87,40 +110,52 @@ var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "
 
 func (a Algorithm) String() string { return algorithmNames[a] }
 
-// Choose picks the algorithm for a shape: Plain where it applies, Direct for
-// grouped convs with fewer than 4 input or output channels per group,
-// Winograd for 3×3, stride-1, undilated, ungrouped convs of at least
-// winogradMinC input channels, Im2col otherwise. Each group's GEMM is a
-// sliver of a micro-tile and a call per group and band: BenchmarkAlgorithms
-// (Zen 3) has the direct loop 7× faster on a depthwise conv and even at 2
-// channels per group, the GEMM 2.7× faster at 4 and 6× at 8 with AVX2 (1.6×
-// at both with the generic kernel). Winograd does 2.25× fewer multiplies
-// than the GEMM, in GEMMs of K = C: at C = 3 the same time as im2col (AVX2,
-// 224×224×3 → 32), at 8 within noise, from 16 on 1.5-2× faster (56×56, C
-// 16 to 64, AVX2 and generic), and on the seed CNNs' second convs (C = 32,
-// CO = 64) and 3x3_64 twice as fast; see winograd.go for the figures.
-func Choose(s Shape) Algorithm {
+// Choose picks the algorithm for a conv with its epilogue and pool (see
+// New): Plain where it applies, Direct for grouped convs with fewer than 4
+// input or output channels per group, Winograd for 3×3, stride-1,
+// undilated, ungrouped convs of at least winogradMinC input channels or
+// whose pool the output transform computes, Im2col otherwise.
+//
+// Each group's GEMM is a sliver of a micro-tile and a call per group and
+// band: BenchmarkAlgorithms (Zen 3) has the direct loop 7× faster on a
+// depthwise conv and even at 2 channels per group, the GEMM 2.7× faster at
+// 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
+//
+// Winograd does 2.25× fewer multiplies than the GEMM, in 16 GEMMs of K = C.
+// BenchmarkAlgorithms (no epilogue, no pool; medians of 5 on a shared
+// machine, AVX2): 3x3_64 3.9 → 1.8 ms, cnn224_2 11.3 → 6.2 ms, cnn32_2
+// (batch 32) 8.3 → 4.5 ms, but cnn224_1 (C = 3) 3.8 ms either way, and at
+// C = 4 and 8 (56×56) the two are within noise; from C = 16 Winograd is
+// 1.5-2× faster, with the generic kernel too. With the seed CNNs' bias,
+// relu and 2×2 pool, which Winograd computes in its output transform while
+// im2col writes the conv rows and pools them after, Winograd is 2.3-2.7×
+// faster on all four of their convs, C = 3 included (the same runs,
+// interleaved: cnn224_1 9.1 → 3.4 ms, cnn224_2 9.4 → 4.2, cnn32_1 5.4 →
+// 2.1, cnn32_2 4.1 → 1.7).
+func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
 	case s.Groups > 1 && min(cpg, opg) < 4:
 		return Direct
 	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
 		return Plain
-	case winogradApplies(s) && s.C >= winogradMinC:
+	case winogradApplies(s) && (s.C >= winogradMinC || winogradPools(s, epilogue, mp)):
 		return Winograd
 	}
 	return Im2col
 }
 
-// winogradMinC is the fewest input channels for which Choose picks Winograd.
+// winogradMinC is the fewest input channels for which Choose picks Winograd
+// when its output transform does not pool.
 const winogradMinC = 16
 
-// New compiles a convolution computed by algorithm Choose(s) with the GEMM
-// kernel kn. epilogue, if not empty, runs on each output element (its shape
-// is the conv output's, [N, OH, OW, CO]), with kn's kernel set; pool, if not
-// nil, is a max pool over the conv output, which is then what Run writes.
+// New compiles a convolution computed by algorithm Choose(s, epilogue, mp)
+// with the GEMM kernel kn. epilogue, if not empty, runs on each output
+// element (its shape is the conv output's, [N, OH, OW, CO]), with kn's
+// kernel set; pool, if not nil, is a max pool over the conv output, which is
+// then what Run writes.
 func New(kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
-	return NewWith(Choose(s), kn, s, epilogue, mp)
+	return NewWith(Choose(s, epilogue, mp), kn, s, epilogue, mp)
 }
 
 // NewWith is New with the algorithm given, which must apply to s (Plain only

@@ -66,7 +66,7 @@ func (tc convCase) shape(n int) Shape {
 func (tc convCase) algorithms() []Algorithm {
 	s := tc.shape(1)
 	if !winogradApplies(s) {
-		return []Algorithm{Choose(s)}
+		return []Algorithm{Choose(s, nil, nil)}
 	}
 	return []Algorithm{Im2col, Winograd}
 }
@@ -280,7 +280,7 @@ func BenchmarkAlgorithms(b *testing.B) {
 					continue // the direct loop is plain Go whatever the set
 				}
 				name := fmt.Sprintf("%s/%s/%s", sh.name, algo, kn.Set)
-				if algo == Choose(s) {
+				if algo == Choose(s, nil, nil) {
 					name += "(chosen)"
 				}
 				b.Run(name, func(b *testing.B) {
