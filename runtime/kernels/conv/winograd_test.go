@@ -87,6 +87,7 @@ func TestWinogradAccuracy(t *testing.T) {
 		tc   convCase
 		full bool
 	}{
+		{"cnn32_1", 8, convCase{32, 32, 3, 32, 3, 3, one, one, ir.Valid, [4]int{}, 1}, false},
 		{"cnn32_2", 32, convCase{15, 15, 32, 64, 3, 3, one, one, ir.Valid, [4]int{}, 1}, false},
 		{"3x3_64", 1, convCase{56, 56, 64, 64, 3, 3, one, one, ir.Same, [4]int{}, 1}, true},
 		{"3x3_64 28²", 1, convCase{28, 28, 64, 64, 3, 3, one, one, ir.Same, [4]int{}, 1}, false},

@@ -49,7 +49,7 @@ type neonFn struct {
 }
 
 func (f *neonFn) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\n", args...) }
-func (f *neonFn) label(l string)                { fmt.Fprintf(f.w, "\n%s_%s:\n", f.name, l) }
+func (f *neonFn) label(l string)               { fmt.Fprintf(f.w, "\n%s_%s:\n", f.name, l) }
 
 // load loads V<v> (all 4 lanes, or lane 0 if one) from (R<ptr>) and steps
 // R<ptr> by R<step>.
