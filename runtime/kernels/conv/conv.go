@@ -122,16 +122,17 @@ func (a Algorithm) String() string { return algorithmNames[a] }
 // 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
 //
 // Winograd does 2.25× fewer multiplies than the GEMM, in 16 GEMMs of K = C.
-// BenchmarkAlgorithms (no epilogue, no pool; medians of 5 on a shared
-// machine, AVX2): 3x3_64 3.9 → 1.8 ms, cnn224_2 11.3 → 6.2 ms, cnn32_2
-// (batch 32) 8.3 → 4.5 ms, but cnn224_1 (C = 3) 3.8 ms either way, and at
-// C = 4 and 8 (56×56) the two are within noise; from C = 16 Winograd is
-// 1.5-2× faster, with the generic kernel too. With the seed CNNs' bias,
+// BenchmarkAlgorithms (no epilogue, no pool; AVX2, medians of 5 on a shared
+// machine): 3x3_64 3.6 → 1.7 ms, cnn224_2 8.3 → 4.6 ms, cnn32_2 (batch 32)
+// 3.5 → 2.7 ms, cnn224_1 (C = 3) 4.4 → 3.4 ms; at C = 4 and 8 (56×56,
+// CO 8 to 64) the two are within noise of each other, from C = 16 Winograd
+// is 1.5-2× faster, with the generic kernel too. With the seed CNNs' bias,
 // relu and 2×2 pool, which Winograd computes in its output transform while
 // im2col writes the conv rows and pools them after, Winograd is 2.3-2.7×
-// faster on all four of their convs, C = 3 included (the same runs,
-// interleaved: cnn224_1 9.1 → 3.4 ms, cnn224_2 9.4 → 4.2, cnn32_1 5.4 →
-// 2.1, cnn32_2 4.1 → 1.7).
+// faster on all four of their convs, C = 3 included (interleaved runs:
+// cnn224_1 9.1 → 3.4 ms, cnn224_2 9.4 → 4.2, cnn32_1 5.4 → 2.1, cnn32_2
+// 4.1 → 1.7). Below 16 channels without that pool, im2col keeps them: the
+// GEMMs of K = C are mostly call and tile overhead there.
 func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
