@@ -26,8 +26,8 @@ func lit(t *testing.T, v any) (string, []string) {
 }
 
 func TestLiteral(t *testing.T) {
-	got, imports := lit(t, exec.Conv{X: 1, Epilogue: exec.Chain{Shape: []int{2, 3}, Steps: []eltwise.Step{{Kind: eltwise.LeakyRelu, Alpha: 0.1}}}, Pool: &exec.Window{H: 4}})
-	assert.Equal(t, `exec.Conv{X: 1, Epilogue: exec.Chain{Shape: []int{2, 3}, Steps: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(6), Alpha: 0.1}}}, Pool: &exec.Window{H: 4}}`, got)
+	got, imports := lit(t, exec.Conv{X: 1, Epilogue: []eltwise.Step{{Kind: eltwise.LeakyRelu, Alpha: 0.1}}, Pool: &exec.Window{H: 4}})
+	assert.Equal(t, `exec.Conv{X: 1, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(6), Alpha: 0.1}}, Pool: &exec.Window{H: 4}}`, got)
 	assert.ElementsMatch(t, []string{"github.com/mdlc/mdlc/runtime/exec", "github.com/mdlc/mdlc/runtime/kernels/eltwise"}, imports)
 	got, _ = lit(t, exec.BatchNorm{In: [5]int{1, 2, 3, 4, 5}, BN: eltwise.BatchNorm{C: 3, Epsilon: 1e-3}})
 	assert.Equal(t, `exec.BatchNorm{In: [5]int{1, 2, 3, 4, 5}, BN: eltwise.BatchNorm{C: 3, Epsilon: 0.001}}`, got)

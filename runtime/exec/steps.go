@@ -223,26 +223,19 @@ type Conv struct {
 	X, W, Raw, Out, Scratch int
 	Helpers                 int
 	Shape                   conv.Shape
-	Epilogue                Chain
+	Epilogue                []eltwise.Step // over the conv's output
 	Pool                    *Window
 }
 
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the conv with the kernels of set.
-// The GEMM's store applies the epilogue's head (bias, relu) where the
-// algorithm allows it, so a conv+bias+relu makes no pass of its own over its
-// output.
 func (s Conv) New(set cpu.Set) *ConvStep {
 	var pw *pool.Window
 	if s.Pool != nil {
 		pw = new(s.Pool.New(set))
 	}
-	c := conv.New(gemm.For(set), s.Shape, s.Epilogue.compile(set), pw)
-	if t := eltwise.SplitTile(s.Epilogue.Steps, s.Shape.CO); t.Bias >= 0 || t.Relu {
-		c.FuseEpilogue(t, Chain{Shape: s.Epilogue.Shape, Steps: t.Rest}.compile(set))
-	}
-	return &ConvStep{spec: s, Conv: c}
+	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue, pw)}
 }
 
 // ConvStep is a compiled Conv.

@@ -330,7 +330,7 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 	s := exec.Conv{X: b.slot(x), Out: b.out(n),
 		Shape: conv.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[3],
 			Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], ks[0], ks[1]), Groups: a.Groups},
-		Epilogue: exec.Chain{Shape: []int{xs[0], oh, ow, ks[3]}, Steps: epi}}
+		Epilogue: epi}
 	if mp != nil {
 		s.Pool = new(window(*mp, oh, ow, ks[3]))
 	}

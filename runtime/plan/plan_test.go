@@ -199,7 +199,7 @@ func TestSeedCNNScheduleUnoptimised(t *testing.T) {
 		"conv2d conv/im2col+gemm -> %0 arena ",
 		"relu eltwise -> %1 arena %0",
 		"maxpool2d pool -> %2 arena ",
-		"conv2d conv/im2col+gemm -> %3 arena ",
+		"conv2d conv/winograd -> %3 arena ",
 		"relu eltwise -> %4 arena %3",
 		"maxpool2d pool -> %5 arena ",
 		"dense gemm -> %7 arena ",
@@ -229,14 +229,17 @@ func TestSeedCNNSchedule(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
 	}
 	require.Equal(t, []string{
-		"fused_conv2d conv/im2col+gemm+maxpool -> %0 arena ",
-		"fused_conv2d conv/im2col+gemm+maxpool -> %1 arena ",
+		"fused_conv2d conv/winograd+maxpool -> %0 arena ",
+		"fused_conv2d conv/winograd+maxpool -> %1 arena ",
 		"fused_matmul gemm -> %3 arena ",
 		"softmax softmax -> %4 output probs ",
 	}, got)
 	require.LessOrEqual(t, s.LowerBound, s.ArenaBytes)
 	require.LessOrEqual(t, s.ArenaBytes, s.Unplanned)
-	require.Equal(t, 4*params, s.ConstantBytes) // no panel padding: every width is even
+	// No panel padding (every width is even), but the convs' 3×3 kernels,
+	// 3 → 32 and 32 → 64, are Winograd's 16 positions plus a staging matrix:
+	// 17 floats per (cin, cout) where there were 9.
+	require.Equal(t, 4*(params+8*(3*32+32*64)), s.ConstantBytes)
 	require.Contains(t, p.Timeline(), "scratch 0 (im2col panels)")
 	text := s.String()
 	require.Contains(t, text, "plan cnn(N=4): 4 steps, arena ")

@@ -5,7 +5,7 @@
 //
 //	(image f32[1,32,32,3]) -> (probs f32[1,10])
 //
-// 42,442 parameters, 7,948,604 FLOPs per example, 4 steps, an arena of 151,744 bytes.
+// 42,442 parameters, 7,948,604 FLOPs per example, 4 steps, an arena of 291,712 bytes.
 //
 // Use:
 //
@@ -40,7 +40,7 @@ const (
 	ImageSize = 3072
 	ProbsSize = 10
 	// ArenaFloats is the size of an Arena's planned memory, in float32s.
-	ArenaFloats = 37936
+	ArenaFloats = 72928
 	// Kernels is the kernel set the package was generated for.
 	Kernels = "generic"
 )
@@ -49,8 +49,8 @@ const (
 var weightsFile []byte
 
 const (
-	weightFloats  = 42432
-	weightsCRC    = 0x3c98e0ed // CRC-32C of the weights file
+	weightFloats  = 59584
+	weightsCRC    = 0x091f3938 // CRC-32C of the weights file
 	slots         = 15
 	helperScratch = 0
 )
@@ -84,10 +84,10 @@ func load(data []byte, what string) (*Model, error) {
 	for i := range m.w {
 		m.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
-	// step 0: fused_conv2d (conv2d) -> %0, conv/im2col+gemm+maxpool
-	m.s0 = exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 30, 30, 32}, Steps: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: eltwise.Kind(5)}}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
-	// step 1: fused_conv2d (conv2d_1) -> %1, conv/im2col+gemm+maxpool
-	m.s1 = exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: exec.Chain{Shape: []int{1, 13, 13, 64}, Steps: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: eltwise.Kind(5)}}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
+	// step 0: fused_conv2d (conv2d) -> %0, conv/winograd+maxpool
+	m.s0 = exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
+	// step 1: fused_conv2d (conv2d_1) -> %1, conv/winograd+maxpool
+	m.s1 = exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
 	// step 2: matmul (dense) -> %3, gemv
 	m.s2 = exec.GEMV{A: 3, W: 12, Out: 4, Partial: 13, Scratch: 14, K: 2304, N: 10, Epilogue: exec.Chain{Shape: []int{1, 10}}}.Compile(set)
 	// step 3: softmax (dense) -> %4, softmax
@@ -112,16 +112,16 @@ func (m *Model) NewArena(threads int) *Arena {
 	if threads > 1 && helperScratch > 0 {
 		a.team = exec.NewTeam(threads-1, helperScratch)
 	}
-	a.b[2] = a.mem[28432:35632:35632] // %0
-	a.b[3] = a.mem[35632:37936:37936] // %1
+	a.b[2] = a.mem[65728:72928:72928] // %0
+	a.b[3] = a.mem[56592:58896:58896] // %1
 	a.b[4] = a.mem[0:10:10]           // %3
 	a.b[6] = m.w[0:32:32]             // @conv2d.bias
-	a.b[7] = m.w[32:896:896]          // @conv2d.kernel packed
-	a.b[8] = a.mem[0:22280:22280]     // scratch 0 (im2col panels)
-	a.b[9] = m.w[896:960:960]         // @conv2d_1.bias
-	a.b[10] = m.w[960:19392:19392]    // @conv2d_1.kernel packed
-	a.b[11] = a.mem[0:28424:28424]    // scratch 1 (im2col panels)
-	a.b[12] = m.w[19392:42432:42432]  // @dense.kernel packed
+	a.b[7] = m.w[32:1664:1664]        // @conv2d.kernel packed
+	a.b[8] = a.mem[0:65720:65720]     // scratch 0 (im2col panels)
+	a.b[9] = m.w[1664:1728:1728]      // @conv2d_1.bias
+	a.b[10] = m.w[1728:36544:36544]   // @conv2d_1.kernel packed
+	a.b[11] = a.mem[0:56584:56584]    // scratch 1 (im2col panels)
+	a.b[12] = m.w[36544:59584:59584]  // @dense.kernel packed
 	a.b[13] = a.mem[16:26:26]         // temp 2 (gemv partial sums)
 	a.b[14] = a.mem[32:40:40]         // scratch 2 (gemv tail)
 	return a

@@ -3,7 +3,7 @@
 // band of output rows while it is in cache, and an optional max pool computed
 // band by band so that the full convolution output is never stored.
 //
-// Two algorithms, chosen per shape when a plan is built:
+// Three algorithms, chosen per shape when a plan is built (see Choose):
 //
 //   - im2col + GEMM: the rows of the im2col matrix (one per output pixel, one
 //     column per kernel tap and input channel) are gathered straight into the
@@ -15,6 +15,15 @@
 //   - direct: a loop over output pixels and taps on the HWIO weights, for
 //     grouped convs whose per-group products are too narrow for the GEMM
 //     (depthwise convs).
+//   - Winograd F(2×2, 3×3), for 3×3, stride-1, undilated, ungrouped convs
+//     (winograd.go): 16 multiplies per 2×2 output tile and channel pair
+//     where the GEMM does 36. The kernels are transformed and packed once;
+//     per block of tiles the input tiles are transformed into 16 matrices
+//     [tiles × C], multiplied by the GEMM kernel, and transformed back. The
+//     output transform applies the epilogue's bias and relu and, for a 2×2
+//     stride-2 pool, pools: each output tile is one pool window. The
+//     transforms are generic Go, AVX2 or NEON (transforms.go), the same bits
+//     in each.
 //
 // Run's work is cut into units (bands of output rows) that RunUnit computes
 // independently, each with its own scratch, so a plan can spread them over
@@ -23,7 +32,21 @@
 //
 // Sums are accumulated in float32 (see package gemm for the bound); the
 // direct loop sums in tap order, within about K·2⁻²⁴ of Σ|x·w| for K = taps ×
-// channels per group.
+// channels per group. Winograd sums other terms: the transformed kernels
+// (rounded once from float64), times the transformed inputs (a few float32
+// additions each), summed over C by the GEMM, then combined by the output
+// transform; F(2×2, 3×3)'s coefficients are 0, ±1/2 and ±1, so this loses
+// little. TestWinogradAccuracy, on normal random data against the
+// reference's float64, error as kerneltest.Err (|got-want| / (|want| + rms
+// of want)), im2col / Winograd, AVX2:
+//
+//	cnn32_2   15×15×32 → 64, batch 32   1.4e-6 / 1.0e-6
+//	cnn224_2  111×111×32 → 64           1.3e-6 / 1.3e-6
+//	3x3_64    56×56×64 → 64, same       1.4e-6 / 1.5e-6
+//	3x3_256   14×14×256 → 256, same     1.4e-6 / 2.1e-6
+//
+// (the generic kernel within 15% of these); the test holds Winograd to
+// 4e-6, the plan tests to 1e-5.
 //
 // Nothing here allocates.
 package conv
@@ -63,6 +86,7 @@ type Conv struct {
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
 	units    int
+	wino     *winograd // the Winograd state, if algo is Winograd
 }
 
 // bandBytes bounds a band of output rows: small enough to stay in L2 while
@@ -79,41 +103,76 @@ const (
 	Plain
 	// Direct loops over taps on the HWIO weights.
 	Direct
+	// Winograd computes F(2×2, 3×3) tiles with 16 GEMMs per block of tiles.
+	Winograd
 )
 
-var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct"}
+var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct", Winograd: "winograd"}
 
 func (a Algorithm) String() string { return algorithmNames[a] }
 
-// Choose picks the algorithm for a shape: Plain where it applies, Direct for
-// grouped convs with fewer than 4 input or output channels per group, Im2col
-// otherwise. Each group's GEMM is a sliver of a micro-tile and a call per
-// group and band: BenchmarkAlgorithms (Zen 3) has the direct loop 7× faster
-// on a depthwise conv and even at 2 channels per group, the GEMM 2.7× faster
-// at 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
-func Choose(s Shape) Algorithm {
+// Choose picks the algorithm for a conv with its epilogue and pool (see
+// New): Plain where it applies, Direct for grouped convs with fewer than 4
+// input or output channels per group, Winograd for 3×3, stride-1,
+// undilated, ungrouped convs of at least winogradMinC input channels or
+// whose pool the output transform computes, Im2col otherwise.
+//
+// Each group's GEMM is a sliver of a micro-tile and a call per group and
+// band: BenchmarkAlgorithms (Zen 3) has the direct loop 7× faster on a
+// depthwise conv and even at 2 channels per group, the GEMM 2.7× faster at
+// 4 and 6× at 8 with AVX2 (1.6× at both with the generic kernel).
+//
+// Winograd does 2.25× fewer multiplies than the GEMM, in 16 GEMMs of K = C.
+// BenchmarkAlgorithms (no epilogue, no pool; AVX2, medians of 5 on a shared
+// machine): 3x3_64 3.6 → 1.7 ms, cnn224_2 8.3 → 4.6 ms, cnn32_2 (batch 32)
+// 3.5 → 2.7 ms, cnn224_1 (C = 3) 4.4 → 3.4 ms; at C = 4 and 8 (56×56,
+// CO 8 to 64) the two are within noise of each other, from C = 16 Winograd
+// is 1.5-2× faster, with the generic kernel too. With the seed CNNs' bias,
+// relu and 2×2 pool, which Winograd computes in its output transform while
+// im2col writes the conv rows and pools them after, Winograd is 2.3-2.7×
+// faster on all four of their convs, C = 3 included (interleaved runs:
+// cnn224_1 9.1 → 3.4 ms, cnn224_2 9.4 → 4.2, cnn32_1 5.4 → 2.1, cnn32_2
+// 4.1 → 1.7). Below 16 channels without that pool, im2col keeps them: the
+// GEMMs of K = C are mostly call and tile overhead there.
+func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
 	case s.Groups > 1 && min(cpg, opg) < 4:
 		return Direct
 	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
 		return Plain
+	case winogradApplies(s) && (s.C >= winogradMinC || winogradPools(s, epilogue, mp)):
+		return Winograd
 	}
 	return Im2col
 }
 
-// New compiles a convolution computed by algorithm Choose(s) with the GEMM
-// kernel kn. epilogue, if not nil, runs on each output element (its shape is
-// the conv output's, [N, OH, OW, CO]); pool, if not nil, is a max pool over
-// the conv output, which is then what Run writes.
-func New(kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
-	return NewWith(Choose(s), kn, s, epilogue, mp)
+// winogradMinC is the fewest input channels for which Choose picks Winograd
+// when its output transform does not pool.
+const winogradMinC = 16
+
+// New compiles a convolution computed by algorithm Choose(s, epilogue, mp)
+// with the GEMM kernel kn. epilogue, if not empty, runs on each output
+// element (its shape is the conv output's, [N, OH, OW, CO]), with kn's
+// kernel set; pool, if not nil, is a max pool over the conv output, which is
+// then what Run writes.
+func New(kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
+	return NewWith(Choose(s, epilogue, mp), kn, s, epilogue, mp)
 }
 
 // NewWith is New with the algorithm given, which must apply to s (Plain only
-// to 1×1, stride-1, unpadded convs).
-func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, mp *pool.Window) *Conv {
-	c := &Conv{Shape: s, algo: algo, gemm: kn, epilogue: epilogue, pool: mp}
+// to 1×1, stride-1, unpadded convs; Winograd only to 3×3, stride-1,
+// undilated, ungrouped ones).
+func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
+	return newWith(algo, kn, s, epilogue, mp, true)
+}
+
+// newWith is NewWith; with tile, the GEMM's store applies the epilogue's
+// head (bias, relu: eltwise.SplitTile), for the algorithms that run a GEMM,
+// so that a conv+bias+relu makes no pass of its own over its output. The
+// result is the same bit for bit either way.
+func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window, tile bool) *Conv {
+	c := &Conv{Shape: s, algo: algo, gemm: kn, pool: mp}
 	c.OH = (s.H+s.Pads[0]+s.Pads[1]-((s.KH-1)*s.Dilation[0]+1))/s.Stride[0] + 1
 	c.OW = (s.W+s.Pads[2]+s.Pads[3]-((s.KW-1)*s.Dilation[1]+1))/s.Stride[1] + 1
 	c.cpg, c.opg = s.C/s.Groups, s.CO/s.Groups
@@ -136,20 +195,18 @@ func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue *eltwise.Chain, 
 		c.bandBuf = min(span(c.poolRows), c.OH) * rowFloats
 		c.units = s.N * ((mp.OH + c.poolRows - 1) / c.poolRows)
 	}
-	return c
-}
-
-// FuseEpilogue has the GEMM's tiles apply t's bias and relu as they store
-// the last block of K, and rest (the steps t left, nil if none) replace the
-// epilogue chain, when the algorithm runs a GEMM; it reports whether it did.
-// t comes from eltwise.SplitTile on the epilogue's steps, so the result is
-// the same bit for bit.
-func (c *Conv) FuseEpilogue(t eltwise.TileEpilogue, rest *eltwise.Chain) bool {
-	if c.algo != Im2col && c.algo != Plain {
-		return false
+	if algo == Winograd {
+		c.wino = newWinograd(c, epilogue, mp)
+		c.units = c.wino.units
+		return c
 	}
-	c.tile, c.epilogue = &t, rest
-	return true
+	if t := eltwise.SplitTile(epilogue, s.CO); tile && algo != Direct && (t.Bias >= 0 || t.Relu) {
+		c.tile, epilogue = &t, t.Rest
+	}
+	if len(epilogue) > 0 {
+		c.epilogue = eltwise.NewChain(kn.Set, []int{s.N, c.OH, c.OW, s.CO}, epilogue)
+	}
+	return c
 }
 
 // Algorithm is the algorithm the conv runs.
@@ -166,6 +223,9 @@ func (c *Conv) OutSize() int {
 
 // PackedSize is the length of the weights packed by PackWeights.
 func (c *Conv) PackedSize() int {
+	if c.algo == Winograd {
+		return c.wino.packedSize(c)
+	}
 	if c.algo == Direct {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
@@ -175,6 +235,10 @@ func (c *Conv) PackedSize() int {
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one
 // matrix of [KH·KW·cpg, opg] per group, or unchanged for the direct loop.
 func (c *Conv) PackWeights(dst, k []float32) {
+	if c.algo == Winograd {
+		c.wino.packWeights(c, dst, k)
+		return
+	}
 	if c.algo == Direct {
 		copy(dst, k)
 		return
@@ -187,6 +251,9 @@ func (c *Conv) PackWeights(dst, k []float32) {
 // ScratchSize is the scratch Run and RunUnit need: a block of A, and a band
 // of conv rows when pooling.
 func (c *Conv) ScratchSize() int {
+	if c.algo == Winograd {
+		return c.wino.scratch
+	}
 	n := c.bandBuf
 	if c.algo != Direct {
 		n += c.blk.ScratchSize()
@@ -214,6 +281,10 @@ func (c *Conv) Units() int { return c.units }
 // of one image when there is a pool. Units write disjoint parts of out, and
 // may run at once if each has its own scratch (ScratchSize floats).
 func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int) {
+	if c.algo == Winograd {
+		c.wino.runUnit(c, x, w, out, scratch, operands, u)
+		return
+	}
 	pa := scratch[:c.ScratchSize()-c.bandBuf]
 	if c.pool == nil {
 		r0 := u * c.band

@@ -56,10 +56,24 @@ func cases() []convCase {
 	return cs
 }
 
-func compile(kn *gemm.Kernel, tc convCase, n int, epi *eltwise.Chain, mp *pool.Window) *Conv {
+func (tc convCase) shape(n int) Shape {
 	a := tc.attrs()
-	return New(kn, Shape{N: n, H: tc.h, W: tc.w, C: tc.c, KH: tc.kh, KW: tc.kw, CO: tc.co,
-		Stride: tc.stride, Dilation: tc.dilation, Pads: a.PadsFor(tc.h, tc.w, tc.kh, tc.kw), Groups: tc.groups}, epi, mp)
+	return Shape{N: n, H: tc.h, W: tc.w, C: tc.c, KH: tc.kh, KW: tc.kw, CO: tc.co,
+		Stride: tc.stride, Dilation: tc.dilation, Pads: a.PadsFor(tc.h, tc.w, tc.kh, tc.kw), Groups: tc.groups}
+}
+
+// algorithms are the algorithms tests run on a case: the chosen one, and
+// both Winograd and im2col where Winograd applies.
+func (tc convCase) algorithms() []Algorithm {
+	s := tc.shape(1)
+	if !winogradApplies(s) {
+		return []Algorithm{Choose(s, nil, nil)}
+	}
+	return []Algorithm{Im2col, Winograd}
+}
+
+func compile(algo Algorithm, kn *gemm.Kernel, tc convCase, n int, epi []eltwise.Step, mp *pool.Window) *Conv {
+	return NewWith(algo, kn, tc.shape(n), epi, mp)
 }
 
 func run(c *Conv, x, k *tensor.Tensor, operands [][]float32) []float32 {
@@ -77,8 +91,10 @@ func TestConvMatchesReference(t *testing.T) {
 		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
 		attrs := tc.attrs()
 		want := kerneltest.Ref(t, ir.OpConv2D, &attrs, x, k)
-		for _, kn := range gemm.Kernels() {
-			kerneltest.Close(t, run(compile(kn, tc, 2, nil, nil), x, k, nil), want, tol, "%s %v", kn.Set, tc)
+		for _, algo := range tc.algorithms() {
+			for _, kn := range gemm.Kernels() {
+				kerneltest.Close(t, run(compile(algo, kn, tc, 2, nil, nil), x, k, nil), want, tol, "%s %s %v", algo, kn.Set, tc)
+			}
 		}
 	}
 }
@@ -91,10 +107,12 @@ func TestKernelsMatchGeneric(t *testing.T) {
 	for _, tc := range cases() {
 		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
 		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
-		want := run(compile(generic, tc, 2, nil, nil), x, k, nil)
-		for _, kn := range gemm.Kernels() {
-			if e := kerneltest.Err(run(compile(kn, tc, 2, nil, nil), x, k, nil), want); e > tol {
-				t.Errorf("%s %v: error %.3g against generic > %.3g", kn.Set, tc, e, tol)
+		for _, algo := range tc.algorithms() {
+			want := run(compile(algo, generic, tc, 2, nil, nil), x, k, nil)
+			for _, kn := range gemm.Kernels() {
+				if e := kerneltest.Err(run(compile(algo, kn, tc, 2, nil, nil), x, k, nil), want); e > tol {
+					t.Errorf("%s %s %v: error %.3g against generic > %.3g", algo, kn.Set, tc, e, tol)
+				}
 			}
 		}
 	}
@@ -108,19 +126,23 @@ func TestUnitsIndependent(t *testing.T) {
 	x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
 	k := kerneltest.Random(r, tc.kh, tc.kw, tc.c, tc.co)
 	mp := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
-	for _, kn := range gemm.Kernels() {
-		for _, p := range []*pool.Window{nil, mp} {
-			c := compile(kn, tc, 3, nil, p)
-			want := run(c, x, k, nil)
-			w := make([]float32, c.PackedSize())
-			c.PackWeights(w, k.Data)
-			got := make([]float32, c.OutSize())
-			require.Greater(t, c.Units(), 2)
-			for u := c.Units() - 1; u >= 0; u-- {
-				scratch := make([]float32, c.ScratchSize())
-				c.RunUnit(x.Data, w, got, scratch, nil, u)
+	// A 3×3 pool overlaps its neighbours: Winograd computes it on a band.
+	overlap := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}))
+	for _, algo := range tc.algorithms() {
+		for _, kn := range gemm.Kernels() {
+			for _, p := range []*pool.Window{nil, mp, overlap} {
+				c := compile(algo, kn, tc, 3, nil, p)
+				want := run(c, x, k, nil)
+				w := make([]float32, c.PackedSize())
+				c.PackWeights(w, k.Data)
+				got := make([]float32, c.OutSize())
+				require.Greater(t, c.Units(), 2)
+				for u := c.Units() - 1; u >= 0; u-- {
+					scratch := make([]float32, c.ScratchSize())
+					c.RunUnit(x.Data, w, got, scratch, nil, u)
+				}
+				require.Equal(t, want, got, "%s %s pool %v", algo, kn.Set, p)
 			}
-			require.Equal(t, want, got, "%s pool %v", kn.Set, p != nil)
 		}
 	}
 }
@@ -133,8 +155,10 @@ func TestRequire(t *testing.T) {
 	require.NoError(t, cpu.Require(gemm.For(s).Set))
 }
 
-// Conv + bias + relu, then a max pool that overlaps or not, against the
-// reference's fused conv (which materialises the conv output).
+// Conv + an epilogue, then a max pool that overlaps or not, against the
+// reference's fused conv (which materialises the conv output). The
+// epilogues cover what the Winograd output transform applies itself (bias,
+// relu, both, neither) and what it leaves to a chain after it.
 func TestFusedConvMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	pools := []*ir.Window2D{
@@ -142,9 +166,29 @@ func TestFusedConvMatchesReference(t *testing.T) {
 		{Size: [2]int{2, 2}, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}},
 		{Size: [2]int{3, 3}, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}, Padding: ir.Same},
 		{Size: [2]int{1, 2}, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}},
+		{Size: [2]int{2, 2}, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}},
+	}
+	epilogues := []struct {
+		chain ir.Chain
+		steps func(co int) []eltwise.Step
+	}{
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Relu}}
+		}},
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}}
+		}},
+		{ir.Chain{{Op: ir.OpRelu}, {Op: ir.OpAdd, Operand: 2}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Relu}, {Kind: eltwise.Add, Operand: 2, Shape: []int{co}}}
+		}},
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}, {Op: ir.OpTanh}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Relu}, {Kind: eltwise.Tanh}}
+		}},
+		{ir.Chain{{Op: ir.OpRelu}}, func(int) []eltwise.Step { return []eltwise.Step{{Kind: eltwise.Relu}} }},
 	}
 	for i, tc := range cases() {
 		p := pools[i%len(pools)]
+		e := epilogues[i/len(pools)%len(epilogues)]
 		a := tc.attrs()
 		oh, ow := a.Out(tc.h, tc.w, tc.kh, tc.kw)
 		if p != nil && (oh < p.Size[0] || ow < p.Size[1]) {
@@ -153,27 +197,26 @@ func TestFusedConvMatchesReference(t *testing.T) {
 		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
 		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
 		bias := kerneltest.Random(r, tc.co)
-		chain := ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}}
-		want := kerneltest.Ref(t, ir.OpFusedConv2D, &ir.FusedConvAttrs{Conv: a, Epilogue: chain, Pool: p}, x, k, bias)
+		want := kerneltest.Ref(t, ir.OpFusedConv2D, &ir.FusedConvAttrs{Conv: a, Epilogue: e.chain, Pool: p}, x, k, bias)
 
 		var mp *pool.Window
 		if p != nil {
 			pw := *p
 			mp = new(pool.NewWindow(cpu.Generic, oh, ow, tc.co, pw.Size[0], pw.Size[1], pw.Stride, pw.Dilation, pw.PadsFor(oh, ow, pw.Size[0], pw.Size[1])))
 		}
-		for _, kn := range gemm.Kernels() {
-			epi := eltwise.NewChain(kn.Set, []int{2, oh, ow, tc.co}, []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}, {Kind: eltwise.Relu}})
-			got := run(compile(kn, tc, 2, epi, mp), x, k, [][]float32{x.Data, k.Data, bias.Data})
-			kerneltest.Close(t, got, want, tol, "%s %v pool %v", kn.Set, tc, p)
+		for _, algo := range tc.algorithms() {
+			for _, kn := range gemm.Kernels() {
+				got := run(compile(algo, kn, tc, 2, e.steps(tc.co), mp), x, k, [][]float32{x.Data, k.Data, bias.Data})
+				kerneltest.Close(t, got, want, tol, "%s %s %v %v pool %v", algo, kn.Set, tc, e.chain, p)
+			}
 		}
 	}
 }
 
-// An epilogue split by eltwise.SplitTile, its head (bias, relu) applied by
-// the GEMM's store and the rest as a chain, gives the same bits as the whole
-// epilogue run as a chain, on every algorithm and kernel, with and without a
-// pool; the direct algorithm declines the split.
-func TestFuseEpilogueMatchesChain(t *testing.T) {
+// An epilogue whose head (bias, relu) the GEMM's store applies, the rest
+// run as a chain, gives the same bits as the whole epilogue run as a chain,
+// on every algorithm and kernel, with and without a pool.
+func TestTileEpilogueMatchesChain(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for i, tc := range cases() {
 		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
@@ -190,21 +233,20 @@ func TestFuseEpilogueMatchesChain(t *testing.T) {
 		mul := eltwise.Step{Kind: eltwise.Mul, Operand: 3, Shape: []int{tc.co}}
 		relu := eltwise.Step{Kind: eltwise.Relu}
 		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}}}
-		shape := []int{2, oh, ow, tc.co}
-		for _, kn := range gemm.Kernels() {
-			for _, steps := range epilogues {
-				want := run(compile(kn, tc, 2, eltwise.NewChain(kn.Set, shape, steps), mp), x, k, operands)
-				c := compile(kn, tc, 2, eltwise.NewChain(kn.Set, shape, steps), mp)
-				split := eltwise.SplitTile(steps, tc.co)
-				var rest *eltwise.Chain
-				if len(split.Rest) > 0 {
-					rest = eltwise.NewChain(kn.Set, shape, split.Rest)
-				}
-				require.Equal(t, c.Algorithm() != Direct, c.FuseEpilogue(split, rest), "%v", tc)
-				got := run(c, x, k, operands)
-				for j := range want {
-					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-						t.Fatalf("%s %v %s epilogue %v: out[%d] = %v, want %v", kn.Set, tc, c.Algorithm(), steps, j, got[j], want[j])
+		for _, algo := range tc.algorithms() {
+			if algo == Winograd {
+				continue // its output transform applies the head, in another order of sums
+			}
+			for _, kn := range gemm.Kernels() {
+				for _, steps := range epilogues {
+					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
+					c := compile(algo, kn, tc, 2, steps, mp)
+					require.Equal(t, algo != Direct, c.tile != nil, "%s %v", algo, tc)
+					got := run(c, x, k, operands)
+					for j := range want {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s %v %s epilogue %v: out[%d] = %v, want %v", kn.Set, tc, algo, steps, j, got[j], want[j])
+						}
 					}
 				}
 			}
@@ -213,20 +255,42 @@ func TestFuseEpilogueMatchesChain(t *testing.T) {
 }
 
 func TestRunDoesNotAllocate(t *testing.T) {
-	tc := cases()[3]
-	for _, kn := range gemm.Kernels() {
-		c := compile(kn, tc, 2, nil, nil)
-		x, w := make([]float32, 2*tc.h*tc.w*tc.c), make([]float32, c.PackedSize())
-		out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-		if allocs := testing.AllocsPerRun(10, func() { c.Run(x, w, out, scratch, nil) }); allocs != 0 {
-			t.Errorf("%s: %v allocations per run", kn.Set, allocs)
+	grouped := cases()[3]
+	wino := convCase{13, 13, 9, 17, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1}
+	mp := new(pool.NewWindow(cpu.Generic, 13, 13, 17, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	overlap := new(pool.NewWindow(cpu.Generic, 13, 13, 17, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	for _, tc := range []convCase{grouped, wino} {
+		var pools []*pool.Window
+		var steps []eltwise.Step
+		if tc == wino {
+			pools = []*pool.Window{mp, overlap}
+			steps = []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{tc.co}}, {Kind: eltwise.Relu}}
+		}
+		for _, algo := range tc.algorithms() {
+			for _, kn := range gemm.Kernels() {
+				for _, p := range append(pools, nil) {
+					c := compile(algo, kn, tc, 2, steps, p)
+					x, k := make([]float32, 2*tc.h*tc.w*tc.c), make([]float32, tc.kh*tc.kw*tc.c/tc.groups*tc.co)
+					w, out, scratch := make([]float32, c.PackedSize()), make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+					operands := [][]float32{make([]float32, tc.co)}
+					// Weights packed too: a plan packs computed ones every run.
+					run := func() {
+						c.PackWeights(w, k)
+						c.Run(x, w, out, scratch, operands)
+					}
+					if allocs := testing.AllocsPerRun(10, run); allocs != 0 {
+						t.Errorf("%s %s %v pool %v: %v allocations per run", algo, kn.Set, tc, p, allocs)
+					}
+				}
+			}
 		}
 	}
 }
 
 // BenchmarkAlgorithms runs typical shapes with every algorithm that applies
-// and every GEMM kernel this machine runs (batch 1, one thread), in GFLOP/s
-// of useful work: the measurements behind Choose.
+// and every GEMM kernel this machine runs (one thread), in GFLOP/s of useful
+// work (the direct convolution's FLOPs, whatever the algorithm): the
+// measurements behind Choose.
 func BenchmarkAlgorithms(b *testing.B) {
 	one := [2]int{1, 1}
 	shapes := []struct {
@@ -235,6 +299,7 @@ func BenchmarkAlgorithms(b *testing.B) {
 	}{
 		{"cnn224_1", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 32, Stride: one, Dilation: one, Groups: 1}},
 		{"cnn224_2", Shape{N: 1, H: 111, W: 111, C: 32, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Groups: 1}},
+		{"cnn32_2", Shape{N: 32, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Groups: 1}},
 		{"3x3_64", Shape{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
 		{"1x1_64_256", Shape{N: 1, H: 56, W: 56, C: 64, KH: 1, KW: 1, CO: 256, Stride: one, Dilation: one, Groups: 1}},
 		{"grouped_cpg8", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 16}},
@@ -248,13 +313,16 @@ func BenchmarkAlgorithms(b *testing.B) {
 		if s.KH == 1 && s.KW == 1 {
 			algos = append(algos, Plain)
 		}
+		if winogradApplies(s) {
+			algos = append(algos, Winograd)
+		}
 		for _, algo := range algos {
 			for _, kn := range gemm.Kernels() {
 				if algo == Direct && kn.Set != cpu.Generic {
 					continue // the direct loop is plain Go whatever the set
 				}
 				name := fmt.Sprintf("%s/%s/%s", sh.name, algo, kn.Set)
-				if algo == Choose(s) {
+				if algo == Choose(s, nil, nil) {
 					name += "(chosen)"
 				}
 				b.Run(name, func(b *testing.B) {

@@ -1,0 +1,11 @@
+//go:build amd64 && !purego
+
+package conv
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+func init() {
+	if cpu.HasAVX2 {
+		transformSets = append([]*transforms{{set: cpu.AVX2, in: inputAVX2, out: outputAVX2, pool: poolAVX2}}, transformSets...)
+	}
+}

@@ -1,0 +1,11 @@
+//go:build arm64 && !purego
+
+package conv
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+func init() {
+	if cpu.HasNEON {
+		transformSets = append([]*transforms{{set: cpu.NEON, in: inputNEON, out: outputNEON, pool: poolNEON}}, transformSets...)
+	}
+}
