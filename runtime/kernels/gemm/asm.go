@@ -8,13 +8,17 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // r×nr tile: the full tile is tiles[len(tiles)-1], and rows past the last
 // full tile run as one shorter tile per panel, the same chains as a full
 // tile's, not a padded tile.
-func asmKernel(set cpu.Set, tiles []tileFunc) *Kernel {
+func asmKernel(set cpu.Set, tiles []tileFunc, panel panelFunc) *Kernel {
 	l := layouts[set]
 	if len(tiles) != l.mr {
 		panic("gemm: the " + string(set) + " layout's MR differs from its tiles")
 	}
 	t := asmTiles{nr: l.nr, tiles: tiles}
-	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tiles[len(tiles)-1], edge: t.edge}
+	full := tiles[len(tiles)-1]
+	if panel == nil {
+		panel = loopTiles(l.mr, full)
+	}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge}
 }
 
 type asmTiles struct {

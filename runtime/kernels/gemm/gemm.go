@@ -59,6 +59,10 @@ type Kernel struct {
 	//
 	//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · b[p*NR+j])   for i < MR, j < NR
 	tile tileFunc
+	// panel computes tiles full tiles down a column of C, rows t*MR.. for
+	// tile t, in one call: assembly where the set has it, else tile in a
+	// loop. A short K makes a call per tile cost as much as its work.
+	panel panelFunc
 	// edge computes r < MR rows of C across n columns, all B panels:
 	//
 	//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · pb[j/NR][p0+p][j%NR])   for i < r, j < n
@@ -68,6 +72,17 @@ type Kernel struct {
 }
 
 type tileFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
+
+type panelFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, tiles int)
+
+// loopTiles is a panel that calls tile for each tile.
+func loopTiles(mr int, tile tileFunc) panelFunc {
+	return func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, tiles int) {
+		for t := range tiles {
+			tile(kc, a[t*mr*kc:], b, c[t*mr*ldc:], ldc, flags, bias)
+		}
+	}
+}
 
 // The flags of a tile's store, in the order it applies them.
 const (
@@ -154,8 +169,9 @@ func (l layout) foreign(s cpu.Set) *Kernel {
 		panic("gemm: this process cannot run the " + string(s) + " kernels; this kernel only packs for them")
 	}
 	return &Kernel{Set: s, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC,
-		tile: func(int, []float32, []float32, []float32, int, int, []float32) { fail() },
-		edge: func(int, int, []float32, []float32, int, int, int, []float32, int, finish, []float32) { fail() }}
+		tile:  func(int, []float32, []float32, []float32, int, int, []float32) { fail() },
+		panel: func(int, []float32, []float32, []float32, int, int, []float32, int) { fail() },
+		edge:  func(int, int, []float32, []float32, int, int, int, []float32, int, finish, []float32) { fail() }}
 }
 
 // bandBytes and maxMC bound a band of C: MC×N should sit in L1/L2 for the
@@ -258,12 +274,16 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 	for j := 0; j < n; j += nr {
 		bp := pb[j*k+p0*nr : j*k+(p0+kc)*nr]
 		w := min(nr, n-j)
+		if w == nr {
+			if full > 0 {
+				// The panel reads rows up to full-1 of A and C.
+				_, _ = a[full*kc-1], c[(full-1)*ldc+j+nr-1]
+				kn.panel(kc, a[:full*kc], bp, c[j:], ldc, f.flags, f.cols(j, nr), full/mr)
+			}
+			continue
+		}
 		for i := 0; i < full; i += mr {
 			ap := a[i*kc : (i+mr)*kc]
-			if w == nr {
-				kn.tile(kc, ap, bp, c[i*ldc+j:], ldc, f.flags, f.cols(j, nr))
-				continue
-			}
 			// An edge tile: compute it whole, keep what lies inside C.
 			kn.tile(kc, ap, bp, tmp, nr, 0, nil)
 			for r := range mr {

@@ -183,3 +183,15 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //
 //go:noescape
 func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
+
+// panel6x16 computes tiles 6×16 tiles down a column of C, one
+// after another, as tile6x16 does each (rows t*6.. of a and c for
+// tile t), in one call: a short kc leaves a tile's call and set-up
+// costing as much as its multiply-adds.
+//
+//	for t := range tiles {
+//		tile6x16(kc, a[t*6*kc:], b, c[t*6*ldc:], ldc, flags, bias)
+//	}
+//
+//go:noescape
+func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, tiles int)

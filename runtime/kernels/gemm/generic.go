@@ -11,7 +11,8 @@ const (
 	genericNR = 2
 )
 
-var genericKernel = &Kernel{Set: cpu.Generic, MR: genericMR, NR: genericNR, kc: 256, minMC: 4 * genericMR, tile: micro, edge: rows}
+var genericKernel = &Kernel{Set: cpu.Generic, MR: genericMR, NR: genericNR, kc: 256, minMC: 4 * genericMR, tile: micro,
+	panel: loopTiles(genericMR, micro), edge: rows}
 
 // rows computes the rows past the last full tile one at a time: a padded
 // MR×NR tile would waste most of its work (all but one row of it for a batch

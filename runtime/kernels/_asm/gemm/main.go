@@ -38,8 +38,9 @@ func main() {
 	flag.Parse()
 	ConstraintExpr("amd64,!purego")
 	for r := mr; r >= 1; r-- {
-		tile(r)
+		tile(r, false)
 	}
+	tile(mr, true)
 	Generate()
 	if *neonOut != "" {
 		if err := writeNEON(*neonOut); err != nil {
@@ -87,21 +88,41 @@ const (
 	flagRelu = 4 // clamp at zero, keeping NaN and -0
 )
 
-// signature is every tile's Go declaration.
-const signature = "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)"
+// signature is every tile's Go declaration; a panel's takes the number of
+// tiles too.
+const (
+	signature      = "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)"
+	panelSignature = "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, tiles int)"
+)
 
-// tile generates tile<r>x16, an r×16 tile for 1 ≤ r ≤ 6.
-func tile(r int) {
-	name := fmt.Sprintf("tile%dx%d", r, nr)
-	TEXT(name, NOSPLIT, signature)
+// tile generates tile<r>x16, an r×16 tile for 1 ≤ r ≤ 6, or with panel
+// panel<r>x16, which computes several such tiles down a column of C.
+func tile(r int, panel bool) {
+	name, sig := fmt.Sprintf("tile%dx%d", r, nr), signature
+	if panel {
+		name, sig = fmt.Sprintf("panel%dx%d", r, nr), panelSignature
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(reference(name, r, nr)...)
+	if panel {
+		Doc(panelDoc(name, r)...)
+	} else {
+		Doc(reference(name, r, nr)...)
+	}
 
-	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a").Base(), GP64())
-	b := Load(Param("b").Base(), GP64())
 	c := Load(Param("c").Base(), GP64())
 	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc) // in bytes
+	var tiles Register
+	if panel {
+		tiles = Load(Param("tiles"), GP64())
+	}
+	// A panel's tiles share B, kc and the flags: the tile below runs once per
+	// tile, its rows of A and C mr rows further on each time.
+	Label(name + "_next")
+	kc := Load(Param("kc"), GP64())
+	b := Load(Param("b").Base(), GP64())
 	// Rows 0-2 of A are at a, a+s, a+2s, rows 3-5 at a3, a3+s, a3+2s: two
 	// base registers and one stride reach all six with x86 addressing.
 	s := GP64()
@@ -175,7 +196,6 @@ func tile(r int) {
 	JMP(LabelRef(name + "_tail"))
 
 	Label(name + "_store")
-	SHLQ(U8(2), ldc)
 	var c3 GPVirtual
 	if r > 3 {
 		c3 = GP64()
@@ -227,6 +247,33 @@ func tile(r int) {
 		VMOVUPS(acc[i][0], crow(i, 0))
 		VMOVUPS(acc[i][1], crow(i, 32))
 	}
+	if panel {
+		DECQ(tiles)
+		JZ(LabelRef(name + "_done"))
+		// a went s bytes along its rows; the next tile starts r rows on.
+		for range r - 1 {
+			ADDQ(s, a)
+		}
+		for range r {
+			ADDQ(ldc, c)
+		}
+		JMP(LabelRef(name + "_next"))
+		Label(name + "_done")
+	}
 	VZEROUPPER()
 	RET()
+}
+
+// panelDoc is a panel's doc comment: tiles tiles in turn.
+func panelDoc(name string, r int) []string {
+	return []string{
+		fmt.Sprintf("%s computes tiles %d×%d tiles down a column of C, one", name, r, nr),
+		fmt.Sprintf("after another, as tile%dx%d does each (rows t*%d.. of a and c for", r, nr, r),
+		"tile t), in one call: a short kc leaves a tile's call and set-up",
+		"costing as much as its multiply-adds.",
+		"",
+		"\tfor t := range tiles {",
+		fmt.Sprintf("\t\ttile%dx%d(kc, a[t*%d*kc:], b, c[t*%d*ldc:], ldc, flags, bias)", r, nr, r, r),
+		"\t}",
+	}
 }
