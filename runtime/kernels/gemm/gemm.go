@@ -120,6 +120,14 @@ func finishing(acc bool, e Epilogue) finish {
 	return f
 }
 
+// from is f for the columns from j on.
+func (f finish) from(j int) finish {
+	if f.bias != nil {
+		f.bias = f.bias[j:]
+	}
+	return f
+}
+
 // cols is the bias of columns j..j+w-1, nil without one.
 func (f finish) cols(j, w int) []float32 {
 	if f.bias == nil {
@@ -270,29 +278,30 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 	f := finishing(acc, epi)
 	full := rows / mr * mr
 	// B panel outside, rows inside: the panel (KC×NR) stays in L1 while
-	// every MR rows of the block pass over it.
+	// every MR rows of the block pass over it, the rows past the last full
+	// tile included, so that B streams in once however many rows there are
+	// (a recurrent step's product has 8).
 	for j := 0; j < n; j += nr {
 		bp := pb[j*k+p0*nr : j*k+(p0+kc)*nr]
 		w := min(nr, n-j)
-		if w == nr {
-			if full > 0 {
-				// The panel reads rows up to full-1 of A and C.
-				_, _ = a[full*kc-1], c[(full-1)*ldc+j+nr-1]
-				kn.panel(kc, a[:full*kc], bp, c[j:], ldc, f.flags, f.cols(j, nr), full/mr)
+		switch {
+		case w == nr && full > 0:
+			// The panel reads rows up to full-1 of A and C.
+			_, _ = a[full*kc-1], c[(full-1)*ldc+j+nr-1]
+			kn.panel(kc, a[:full*kc], bp, c[j:], ldc, f.flags, f.cols(j, nr), full/mr)
+		case w < nr:
+			for i := 0; i < full; i += mr {
+				ap := a[i*kc : (i+mr)*kc]
+				// An edge tile: compute it whole, keep what lies inside C.
+				kn.tile(kc, ap, bp, tmp, nr, 0, nil)
+				for r := range mr {
+					f.store(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*nr:], j)
+				}
 			}
-			continue
 		}
-		for i := 0; i < full; i += mr {
-			ap := a[i*kc : (i+mr)*kc]
-			// An edge tile: compute it whole, keep what lies inside C.
-			kn.tile(kc, ap, bp, tmp, nr, 0, nil)
-			for r := range mr {
-				f.store(c[(i+r)*ldc+j:(i+r)*ldc+j+w], tmp[r*nr:], j)
-			}
+		if full < rows {
+			kn.edge(rows-full, kc, a[full*kc:rows*kc], pb[j*k:], k, p0, w, c[full*ldc+j:], ldc, f.from(j), tmp)
 		}
-	}
-	if full < rows {
-		kn.edge(rows-full, kc, a[full*kc:rows*kc], pb, k, p0, n, c[full*ldc:], ldc, f, tmp)
 	}
 }
 
