@@ -111,7 +111,7 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if err := b.bind(); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads}
+	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads, runnable: slices.Contains(cpu.Available(), set)}
 	b.schedule(p)
 	for _, n := range g.Nodes {
 		if rules[n.Op].view {

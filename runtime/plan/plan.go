@@ -56,7 +56,10 @@ type Plan struct {
 	slotLabels []string
 
 	kernels cpu.Set
-	threads int
+	// runnable is whether this process can run the kernels (Kernels may
+	// build a plan only to write it out for another machine).
+	runnable bool
+	threads  int
 	// helperScratch is each helper goroutine's scratch, in floats; 0 when no
 	// step is worth splitting.
 	helperScratch int
@@ -122,7 +125,7 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 	if a == nil || a.plan != p {
 		return fmt.Errorf("plan %s: the arena was not made by this plan's NewArena", p.graph)
 	}
-	if !slices.Contains(cpu.Available(), p.kernels) {
+	if !p.runnable {
 		return fmt.Errorf("plan %s: built for the %s kernels, which this process cannot run (available: %v)", p.graph, p.kernels, cpu.Available())
 	}
 	if err := check("input", p.inputs, inputs); err != nil {
