@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"go/format"
-	"os"
 	"slices"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 )
 
 // The NEON kernels: 4 lanes per Q register, unroll vectors per loop
@@ -18,9 +18,6 @@ import (
 // ones down; the loop bodies allocate from the rest, V0 up, freeing a register
 // after its value's last use. General registers: R0-R7 the slices' pointers,
 // R8 the count left, R9 a scratch.
-//
-// Go's arm64 assembler has no floating-point vector arithmetic, so those
-// instructions are WORDs, with the instruction in a comment.
 
 // neonUnroll is the most vectors per iteration; fewer if the registers do not
 // hold that many bodies beside the constants.
@@ -31,38 +28,24 @@ func neonUnroll(k *kernel) int {
 	return 4
 }
 
-func writeNEON(prefix, pkg string, ks []*kernel) error {
-	h := header(os.Args[1:])
-	var asm, stubs bytes.Buffer
-	asm.WriteString(h + "\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n")
-	stubs.WriteString(h + "\n//go:build arm64 && !purego\n\npackage " + pkg + "\n")
+// writeNEON writes the kernels ks and their declarations into f.
+func writeNEON(f *neon.File, ks []*kernel) error {
 	for _, k := range ks {
 		name := k.name + "NEON"
 		var err error
 		for u := neonUnroll(k); u >= 1; u-- {
 			var fn bytes.Buffer
 			if err = neonKernel(&fn, k, name, u); err == nil {
-				asm.Write(fn.Bytes())
+				f.Asm.Write(fn.Bytes())
 				break
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		stubs.WriteString("\n")
-		for _, l := range docLines(k, name) {
-			stubs.WriteString("// " + l + "\n")
-		}
-		stubs.WriteString("//\n//go:noescape\nfunc " + name + k.signature()[len("func"):] + "\n")
+		f.Declare(name, k.signature(), docLines(k, name))
 	}
-	src, err := format.Source(stubs.Bytes())
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(prefix+".s", asm.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(prefix+".go", src, 0o644)
+	return nil
 }
 
 // frame lays out k's arguments as Go's ABI0 does: each at its alignment,
@@ -206,66 +189,24 @@ func neonKernel(w *bytes.Buffer, k *kernel, name string, u int) error {
 	fmt.Fprintf(w, "\ndone:\n")
 	if k.reduce != noReduce {
 		a := f.acc[0]
-		op, opv := fmax, "FMAXS"
+		op, opv := neon.FMAX, "FMAXS"
 		if k.reduce == sumReduce {
-			op, opv = fadd, "FADDS"
+			op, opv = neon.FADD, "FADDS"
 		}
 		for _, b := range f.acc[1:] {
 			f.p("%s", op(a, a, b))
 		}
 		if k.reduce == sumReduce {
-			f.p("%s", word(0x6e20d400|a<<16|a<<5|a, "FADDP V%d.4S, V%d.4S, V%d.4S", a, a, a))
-			f.p("%s", word(0x7e30d800|a<<5|a, "FADDP S%d, V%d.2S", a, a))
+			f.p("%s", neon.FADDP(a, a, a))
+			f.p("%s", neon.FADDPScalar(a, a))
 		} else {
-			f.p("%s", word(0x6e30f800|a<<5|a, "FMAXV S%d, V%d.4S", a, a))
+			f.p("%s", neon.FMAXV(a, a))
 		}
 		f.p("%s F%d, F%d, F%d", opv, f.sacc, a, a)
 		f.p("FMOVS F%d, ret+%d(FP)", a, ret)
 	}
 	f.p("RET")
 	return nil
-}
-
-func word(w int, format string, args ...any) string {
-	return fmt.Sprintf("WORD $0x%08x // %s", w, fmt.Sprintf(format, args...))
-}
-
-// Three-register vector instructions on 4S, d = n op m.
-func vec3(base int, mnemonic string) func(d, n, m int) string {
-	return func(d, n, m int) string {
-		return word(base|m<<16|n<<5|d, "%s V%d.4S, V%d.4S, V%d.4S", mnemonic, d, n, m)
-	}
-}
-
-// Two-register ones, d = op n.
-func vec2(base int, mnemonic, suffix string) func(d, n int) string {
-	return func(d, n int) string {
-		return word(base|n<<5|d, "%s V%d.4S, V%d.4S%s", mnemonic, d, n, suffix)
-	}
-}
-
-var (
-	fadd   = vec3(0x4e20d400, "FADD")
-	fsub   = vec3(0x4ea0d400, "FSUB")
-	fmul   = vec3(0x6e20dc00, "FMUL")
-	fdiv   = vec3(0x6e20fc00, "FDIV")
-	fmax   = vec3(0x4e20f400, "FMAX")
-	fmin   = vec3(0x4ea0f400, "FMIN")
-	fabs   = vec2(0x4ea0f800, "FABS", "")
-	frintn = vec2(0x4e218800, "FRINTN", "")
-	fcvtns = vec2(0x4e21a800, "FCVTNS", "")
-	fcmge0 = vec2(0x6ea0c800, "FCMGE", ", #0.0")
-	fcmlt0 = vec2(0x4ea0e800, "FCMLT", ", #0.0")
-)
-
-// sshr is SSHR Vd.4S, Vn.4S, #s.
-func sshr(d, n, s int) string {
-	return word(0x4f000400|(64-s)<<16|n<<5|d, "SSHR V%d.4S, V%d.4S, #%d", d, n, s)
-}
-
-// bic is BIC Vd.16B, Vn.16B, Vm.16B: d = n &^ m.
-func bic(d, n, m int) string {
-	return word(0x4e601c00|m<<16|n<<5|d, "BIC V%d.16B, V%d.16B, V%d.16B", d, n, m)
 }
 
 func (f *neonFn) alloc() (int, error) {
@@ -336,9 +277,9 @@ func (f *neonFn) lower(p *prog) error {
 			case f.scalarMode:
 				f.p("FMAXS F%d, F%d, F%d", r(0), f.sacc, f.sacc)
 			case f.k.reduce == sumReduce:
-				f.p("%s", fadd(f.acc[v.idx], f.acc[v.idx], r(0)))
+				f.p("%s", neon.FADD(f.acc[v.idx], f.acc[v.idx], r(0)))
 			default:
-				f.p("%s", fmax(f.acc[v.idx], f.acc[v.idx], r(0)))
+				f.p("%s", neon.FMAX(f.acc[v.idx], f.acc[v.idx], r(0)))
 			}
 			done(nil)
 			continue
@@ -359,14 +300,14 @@ func (f *neonFn) lower(p *prog) error {
 				if d, err = f.alloc(); err != nil {
 					return err
 				}
-				f.p("%s", sshr(d, r(0), 31))
+				f.p("%s", neon.SSHR(d, r(0), 31))
 				f.p("VBSL V%d.B16, V%d.B16, V%d.B16", r(2), r(1), d) // d = d ? b : c
 			case opRelu:
 				if d, err = f.alloc(); err != nil {
 					return err
 				}
-				f.p("%s", fcmlt0(d, r(0)))
-				f.p("%s", bic(d, r(0), d))
+				f.p("%s", neon.FCMLT0(d, r(0)))
+				f.p("%s", neon.BIC(d, r(0), d))
 			}
 			done(kept)
 			reg[v] = d
@@ -388,23 +329,23 @@ func (f *neonFn) lower(p *prog) error {
 				f.p("FMOVQ %d(R%d), F%d", 16*v.idx, f.ptr[v.name], d)
 			}
 		case opAdd:
-			f.p("%s", fadd(d, r(0), r(1)))
+			f.p("%s", neon.FADD(d, r(0), r(1)))
 		case opSub:
-			f.p("%s", fsub(d, r(0), r(1)))
+			f.p("%s", neon.FSUB(d, r(0), r(1)))
 		case opMul:
-			f.p("%s", fmul(d, r(0), r(1)))
+			f.p("%s", neon.FMUL(d, r(0), r(1)))
 		case opDiv:
-			f.p("%s", fdiv(d, r(0), r(1)))
+			f.p("%s", neon.FDIV(d, r(0), r(1)))
 		case opMin: // FMIN and FMAX return NaN if either operand is
-			f.p("%s", fmin(d, r(0), r(1)))
+			f.p("%s", neon.FMIN(d, r(0), r(1)))
 		case opMax:
-			f.p("%s", fmax(d, r(0), r(1)))
+			f.p("%s", neon.FMAX(d, r(0), r(1)))
 		case opAbs:
-			f.p("%s", fabs(d, r(0)))
+			f.p("%s", neon.FABS(d, r(0)))
 		case opRound:
-			f.p("%s", frintn(d, r(0)))
+			f.p("%s", neon.FRINTN(d, r(0)))
 		case opCvt:
-			f.p("%s", fcvtns(d, r(0)))
+			f.p("%s", neon.FCVTNS(d, r(0)))
 		case opIAdd:
 			f.p("VADD V%d.S4, V%d.S4, V%d.S4", r(1), r(0), d)
 		case opISub:
@@ -412,13 +353,13 @@ func (f *neonFn) lower(p *prog) error {
 		case opShl:
 			f.p("VSHL $%d, V%d.S4, V%d.S4", v.idx, r(0), d)
 		case opSar:
-			f.p("%s", sshr(d, r(0), v.idx))
+			f.p("%s", neon.SSHR(d, r(0), v.idx))
 		case opAnd:
 			f.p("VAND V%d.B16, V%d.B16, V%d.B16", r(1), r(0), d)
 		case opOr:
 			f.p("VORR V%d.B16, V%d.B16, V%d.B16", r(1), r(0), d)
 		case opGE0:
-			f.p("%s", fcmge0(d, r(0)))
+			f.p("%s", neon.FCMGE0(d, r(0)))
 		default:
 			return fmt.Errorf("no NEON lowering of op %d", v.op)
 		}

@@ -15,14 +15,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log"
 
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/avx2"
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
-
-var neonOut = flag.String("neon", "", "write the NEON kernels to `prefix`.s and their declarations to prefix.go")
 
 // mr×nr is the AVX2 micro-tile: 6 rows of 16 columns is 12 YMM accumulators,
 // which with the two B vectors and one broadcast A value leaves one of the 16
@@ -41,12 +40,8 @@ func main() {
 		tile(r, false)
 	}
 	tile(mr, true)
-	Generate()
-	if *neonOut != "" {
-		if err := writeNEON(*neonOut); err != nil {
-			log.Fatal(err)
-		}
-	}
+	avx2.Generate()
+	neon.Generate("gemm", writeNEON)
 }
 
 // reference is the Go loop each kernel implements, for its doc comment.

@@ -3,82 +3,36 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"go/format"
-	"os"
-	"strings"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 )
 
 // The NEON kernels follow the AVX2 ones with 4 lanes per Q register: passes
 // of 4 vectors (16 floats), then of 1, then the last 1-3 floats one at a
-// time (FMOVS loads one float into lane 0). Go's arm64 assembler has no
-// vector FMAX, FADD or FDIV, so those are WORDs, with the instruction in a
-// comment.
+// time (FMOVS loads one float into lane 0).
 //
 // FMAX, like Go's max, returns NaN if either operand is NaN and +0 for
 // max(-0, +0), so the NEON max pool gives Go's max bit for bit.
 
-func word(w int, format string, args ...any) string {
-	return fmt.Sprintf("WORD $0x%08x // %s", w, fmt.Sprintf(format, args...))
-}
-
-// vec3 is a three-register instruction on 4S: d = n op m.
-func vec3(base int, mnemonic string) func(d, n, m int) string {
-	return func(d, n, m int) string {
-		return word(base|m<<16|n<<5|d, "%s V%d.4S, V%d.4S, V%d.4S", mnemonic, d, n, m)
-	}
-}
-
-var (
-	vfmax = vec3(0x4e20f400, "FMAX")
-	vfadd = vec3(0x4e20d400, "FADD")
-	vfdiv = vec3(0x6e20fc00, "FDIV")
-)
-
 // divReg holds the broadcast divisor of avgCellsNEON.
 const divReg = 31
 
-func writeNEON(prefix string) error {
-	h := header(os.Args[1:])
-	var asm, stubs bytes.Buffer
-	asm.WriteString(h + "\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n")
-	stubs.WriteString(h + "\n//go:build arm64 && !purego\n\npackage pool\n")
-	stub := func(name, sig string, doc []string) {
-		stubs.WriteString("\n")
-		for _, l := range doc {
-			stubs.WriteString(strings.TrimRight("// "+l, " ") + "\n")
-		}
-		stubs.WriteString("//\n//go:noescape\nfunc " + name + sig[len("func"):] + "\n")
-	}
+// writeNEON writes the NEON kernels and their declarations into f.
+func writeNEON(f *neon.File) error {
 	for _, avg := range []bool{false, true} {
 		name := cellsName(avg, "NEON")
-		cellsNEON(&asm, name, avg)
-		stub(name, cellsSig(avg), cellsDoc(avg, name))
+		cellsNEON(&f.Asm, name, avg)
+		f.Declare(name, cellsSig(avg), cellsDoc(avg, name))
 	}
-	addRowsNEON(&asm)
-	stub("addRowsNEON", "func(acc, x []float32, rows, c int)", addRowsDoc("addRowsNEON"))
-	src, err := format.Source(stubs.Bytes())
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(prefix+".s", asm.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(prefix+".go", src, 0o644)
+	addRowsNEON(&f.Asm)
+	f.Declare("addRowsNEON", "func(acc, x []float32, rows, c int)", addRowsDoc("addRowsNEON"))
+	return nil
 }
 
 type emitter struct{ w *bytes.Buffer }
 
 func (e emitter) p(format string, args ...any) { fmt.Fprintf(e.w, "\t"+format+"\n", args...) }
 func (e emitter) label(l string)               { fmt.Fprintf(e.w, "\n%s:\n", l) }
-
-// qlist is the register list [V<first>.S4, ...] of n registers.
-func qlist(first, n int) string {
-	r := make([]string, n)
-	for i := range r {
-		r[i] = fmt.Sprintf("V%d.S4", first+i)
-	}
-	return "[" + strings.Join(r, ", ") + "]"
-}
 
 // cellsNEON: R0 out, R1 the cell in x, R2 taps, R3 the end of taps, R4
 // cells left, R5 c, R6 stride in bytes, R7 channels left, R8 the channels in
@@ -104,9 +58,9 @@ func cellsNEON(w *bytes.Buffer, name string, avg bool) {
 		e.p("FMOVS div+96(FP), F%d", divReg)
 		e.p("VDUP V%d.S[0], V%d.S4", divReg, divReg)
 	}
-	combine, combineS := vfmax, "FMAXS"
+	combine, combineS := neon.FMAX, "FMAXS"
 	if avg {
-		combine, combineS = vfadd, "FADDS"
+		combine, combineS = neon.FADD, "FADDS"
 	}
 	// pass pools vecs vectors (0: one float) at R8 into out.
 	pass := func(label string, vecs int) {
@@ -114,7 +68,7 @@ func cellsNEON(w *bytes.Buffer, name string, avg bool) {
 			if vecs == 0 {
 				e.p("FMOVS (R10), F%d", first)
 			} else {
-				e.p("VLD1 (R10), %s", qlist(first, vecs))
+				e.p("VLD1 (R10), %s", neon.QList(first, vecs))
 			}
 		}
 		e.p("MOVD R2, R9")
@@ -140,13 +94,13 @@ func cellsNEON(w *bytes.Buffer, name string, avg bool) {
 				e.p("FDIVS F%d, F0, F0", divReg)
 			}
 			for j := range vecs {
-				e.p("%s", vfdiv(j, j, divReg))
+				e.p("%s", neon.FDIV(j, j, divReg))
 			}
 		}
 		if vecs == 0 {
 			e.p("FMOVS.P F0, 4(R0)")
 		} else {
-			e.p("VST1.P %s, %d(R0)", qlist(0, vecs), 16*vecs)
+			e.p("VST1.P %s, %d(R0)", neon.QList(0, vecs), 16*vecs)
 		}
 	}
 	e.label("cell")
@@ -195,7 +149,7 @@ func addRowsNEON(w *bytes.Buffer) {
 		if vecs == 0 {
 			e.p("FMOVS (R0), F0")
 		} else {
-			e.p("VLD1 (R0), %s", qlist(0, vecs))
+			e.p("VLD1 (R0), %s", neon.QList(0, vecs))
 		}
 		e.p("MOVD R1, R5")
 		e.p("MOVD R2, R6")
@@ -204,10 +158,10 @@ func addRowsNEON(w *bytes.Buffer) {
 			e.p("FMOVS (R5), F4")
 			e.p("FADDS F4, F0, F0")
 		} else {
-			e.p("VLD1 (R5), %s", qlist(4, vecs))
+			e.p("VLD1 (R5), %s", neon.QList(4, vecs))
 		}
 		for j := range vecs {
-			e.p("%s", vfadd(j, j, 4+j))
+			e.p("%s", neon.FADD(j, j, 4+j))
 		}
 		e.p("ADD R4, R5")
 		e.p("SUB $1, R6")
@@ -215,7 +169,7 @@ func addRowsNEON(w *bytes.Buffer) {
 		if vecs == 0 {
 			e.p("FMOVS.P F0, 4(R0)")
 		} else {
-			e.p("VST1.P %s, %d(R0)", qlist(0, vecs), 16*vecs)
+			e.p("VST1.P %s, %d(R0)", neon.QList(0, vecs), 16*vecs)
 		}
 	}
 	e.label("group")

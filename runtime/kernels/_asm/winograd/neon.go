@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"go/format"
-	"os"
-	"strings"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 )
 
 // The NEON kernels: 4 channels a Q register, then single channels in lane 0
@@ -13,35 +12,6 @@ import (
 // on the cleared lanes are harmless). A tile's 16 inputs or 16 products are
 // loaded into V0-V15 with loads that step a pointer by a register; the
 // results take V16 up.
-//
-// Go's arm64 assembler has no floating-point vector arithmetic, so those
-// instructions are WORDs, with the instruction in a comment.
-
-func word(w int, format string, args ...any) string {
-	return fmt.Sprintf("WORD $0x%08x // "+format, append([]any{w}, args...)...)
-}
-
-func fadd(d, n, m int) string {
-	return word(0x4e20d400|m<<16|n<<5|d, "FADD V%d.4S, V%d.4S, V%d.4S", d, n, m)
-}
-
-func fsub(d, n, m int) string {
-	return word(0x4ea0d400|m<<16|n<<5|d, "FSUB V%d.4S, V%d.4S, V%d.4S", d, n, m)
-}
-
-// fcmgt is d = n > m, lane by lane (all ones or zero).
-func fcmgt(d, n, m int) string {
-	return word(0x6ea0e400|m<<16|n<<5|d, "FCMGT V%d.4S, V%d.4S, V%d.4S", d, n, m)
-}
-
-func fcmlt0(d, n int) string {
-	return word(0x4ea0e800|n<<5|d, "FCMLT V%d.4S, V%d.4S, #0.0", d, n)
-}
-
-// bic is d = n &^ m.
-func bic(d, n, m int) string {
-	return word(0x4e601c00|m<<16|n<<5|d, "BIC V%d.16B, V%d.16B, V%d.16B", d, n, m)
-}
 
 type neonFn struct {
 	w    *bytes.Buffer
@@ -139,15 +109,15 @@ func neonInput(w *bytes.Buffer) {
 		for _, rw := range rows {
 			for j := range 4 {
 				if rw.add {
-					f.p("%s", fadd(16+j, 4*rw.a+j, 4*rw.b+j))
+					f.p("%s", neon.FADD(16+j, 4*rw.a+j, 4*rw.b+j))
 				} else {
-					f.p("%s", fsub(16+j, 4*rw.a+j, 4*rw.b+j))
+					f.p("%s", neon.FSUB(16+j, 4*rw.a+j, 4*rw.b+j))
 				}
 			}
-			f.p("%s", fsub(20, 16, 18)) // r0 - r2
-			f.p("%s", fadd(21, 17, 18)) // r1 + r2
-			f.p("%s", fsub(22, 18, 17)) // r2 - r1
-			f.p("%s", fsub(23, 17, 19)) // r1 - r3
+			f.p("%s", neon.FSUB(20, 16, 18)) // r0 - r2
+			f.p("%s", neon.FADD(21, 17, 18)) // r1 + r2
+			f.p("%s", neon.FSUB(22, 18, 17)) // r2 - r1
+			f.p("%s", neon.FSUB(23, 17, 19)) // r1 - r3
 			for j := range 4 {
 				f.store(one, 20+j, 10, 5)
 			}
@@ -205,18 +175,18 @@ func neonOutput(w *bytes.Buffer, pool bool) {
 		for i := range 2 {
 			for j := range 4 {
 				if i == 0 { // m0 + m1 + m2
-					f.p("%s", fadd(16+j, j, 4+j))
-					f.p("%s", fadd(16+j, 16+j, 8+j))
+					f.p("%s", neon.FADD(16+j, j, 4+j))
+					f.p("%s", neon.FADD(16+j, 16+j, 8+j))
 				} else { // m1 - m2 - m3
-					f.p("%s", fsub(16+j, 4+j, 8+j))
-					f.p("%s", fsub(16+j, 16+j, 12+j))
+					f.p("%s", neon.FSUB(16+j, 4+j, 8+j))
+					f.p("%s", neon.FSUB(16+j, 16+j, 12+j))
 				}
 			}
 			y0, y1 := 24+2*i, 25+2*i
-			f.p("%s", fadd(y0, 16, 17)) // r0 + r1 + r2
-			f.p("%s", fadd(y0, y0, 18))
-			f.p("%s", fsub(y1, 17, 18)) // r1 - r2 - r3
-			f.p("%s", fsub(y1, y1, 19))
+			f.p("%s", neon.FADD(y0, 16, 17)) // r0 + r1 + r2
+			f.p("%s", neon.FADD(y0, y0, 18))
+			f.p("%s", neon.FSUB(y1, 17, 18)) // r1 - r2 - r3
+			f.p("%s", neon.FSUB(y1, y1, 19))
 		}
 		if one {
 			f.p("FMOVS (R6), F28")
@@ -224,13 +194,13 @@ func neonOutput(w *bytes.Buffer, pool bool) {
 			f.p("VLD1 (R6), [V28.S4]")
 		}
 		finish := func(v int) {
-			f.p("%s", fadd(v, v, 28))
+			f.p("%s", neon.FADD(v, v, 28))
 			skip := fmt.Sprintf("norelu%d", labels)
 			labels++
 			f.p("CBZ R8, %s_%s", name, skip)
 			// x < 0 becomes 0; -0 and NaN stay, as in the Go loop.
-			f.p("%s", fcmlt0(29, v))
-			f.p("%s", bic(v, v, 29))
+			f.p("%s", neon.FCMLT0(29, v))
+			f.p("%s", neon.BIC(v, v, 29))
 			f.label(skip)
 		}
 		if pool {
@@ -238,7 +208,7 @@ func neonOutput(w *bytes.Buffer, pool bool) {
 			v := 24
 			for k, u := range []int{25, 26, 27} {
 				d := 29 + k
-				f.p("%s", fcmgt(d, u, v))
+				f.p("%s", neon.FCMGT(d, u, v))
 				f.p("VBSL V%d.B16, V%d.B16, V%d.B16", v, u, d) // d = d ? u : v
 				v = d
 			}
@@ -278,35 +248,13 @@ func neonOutput(w *bytes.Buffer, pool bool) {
 	f.p("RET")
 }
 
-// writeNEON writes prefix.s and prefix.go.
-func writeNEON(prefix string) error {
-	h := header(os.Args[1:])
-	var asm, stubs bytes.Buffer
-	asm.WriteString(h + "\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n")
-	stubs.WriteString(h + "\n//go:build arm64 && !purego\n\npackage conv\n")
-	neonInput(&asm)
-	neonOutput(&asm, false)
-	neonOutput(&asm, true)
-	for _, k := range []struct {
-		name, sig string
-		doc       []string
-	}{
-		{"inputNEON", inputSig, inputDoc("inputNEON", 4)},
-		{"outputNEON", outputSig, outputDoc("outputNEON", 4, false)},
-		{"poolNEON", poolSig, outputDoc("poolNEON", 4, true)},
-	} {
-		stubs.WriteString("\n")
-		for _, l := range k.doc {
-			stubs.WriteString(strings.TrimRight("// "+l, " ") + "\n")
-		}
-		stubs.WriteString("//\n//go:noescape\nfunc " + k.name + k.sig[len("func"):] + "\n")
-	}
-	src, err := format.Source(stubs.Bytes())
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(prefix+".s", asm.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(prefix+".go", src, 0o644)
+// writeNEON writes the NEON kernels and their declarations into f.
+func writeNEON(f *neon.File) error {
+	neonInput(&f.Asm)
+	neonOutput(&f.Asm, false)
+	neonOutput(&f.Asm, true)
+	f.Declare("inputNEON", inputSig, inputDoc("inputNEON", 4))
+	f.Declare("outputNEON", outputSig, outputDoc("outputNEON", 4, false))
+	f.Declare("poolNEON", poolSig, outputDoc("poolNEON", 4, true))
+	return nil
 }
