@@ -143,8 +143,10 @@ func inferDense(_ Attrs, in []Type) (Type, error) {
 	r := x.Shape.Rank()
 	if r < 2 || r > 3 {
 		help := ""
-		if n, ok := x.Shape.KnownProduct(1); ok && r > 3 {
-			help = fmt.Sprintf("insert `flatten` before it to get (N, %d)", n)
+		if r > 3 {
+			if n, ok := x.Shape.KnownProduct(1); ok {
+				help = fmt.Sprintf("insert `flatten` before it to get (N, %d)", n)
+			}
 		}
 		return Type{}, typeErr(help, "dense expects (N, features) or (N, T, features), got %s", x)
 	}
