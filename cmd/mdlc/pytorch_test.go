@@ -45,7 +45,8 @@ const (
 const sequenceTol = 1e-4
 
 // sequenceFixtures are the fixtures and stdlib models held to sequenceTol.
-var sequenceFixtures = map[string]bool{"encoder": true, "recurrent": true, "transformer": true, "rnn": true, "lstm": true, "gru": true}
+var sequenceFixtures = map[string]bool{"encoder": true, "prenorm": true, "decoder": true, "mha": true, "recurrent": true,
+	"transformer": true, "rnn": true, "lstm": true, "gru": true}
 
 // pytorchFixtures lists the fixture directories: those holding output.npy.
 func pytorchFixtures(t *testing.T) []string {

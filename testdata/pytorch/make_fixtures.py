@@ -389,6 +389,55 @@ class Encoder(Model):  # testdata/pytorch/encoder.mdl
         return self.layer(x)
 
 
+def layer_names(prefix, layer):
+    """mdlc's names of an nn.TransformerEncoderLayer's parts."""
+    return {prefix + "attn": layer.self_attn, prefix + "norm1": layer.norm1, prefix + "ff1": layer.linear1,
+            prefix + "ff2": layer.linear2, prefix + "norm2": layer.norm2}
+
+
+def causal_mask(t):
+    """The additive mask that hides later positions, as mdlc's causal=true."""
+    return torch.triu(torch.full((t, t), float("-inf")), 1)
+
+
+class PreNorm(Model):  # testdata/pytorch/prenorm.mdl
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="relu",
+                                                batch_first=True, norm_first=True)
+        self.named.update(layer_names("", self.layer))
+
+    def forward(self, x):  # x: (N, 9, 32)
+        return self.layer(x)
+
+
+class Decoder(Model):  # testdata/pytorch/decoder.mdl
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True) for _ in range(2))
+        for i, b in enumerate(self.blocks):
+            self.named.update(layer_names(f"block{i + 1}.", b))
+        self.add("norm", nn.LayerNorm(32, eps=1e-5))
+
+    def forward(self, x):  # x: (N, 8, 32)
+        mask = causal_mask(x.shape[1]).to(x.dtype)
+        for b in self.blocks:
+            x = b(x, src_mask=mask)
+        return self.named["norm"](x)
+
+
+class MHA(Model):  # testdata/pytorch/mha.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("attn", nn.MultiheadAttention(16, 2, batch_first=True))
+
+    def forward(self, x):  # x: (N, 6, 16)
+        y, _ = self.named["attn"](x, x, x, attn_mask=causal_mask(x.shape[1]).to(x.dtype), need_weights=False)
+        return y
+
+
 class Recurrent(Model):  # testdata/pytorch/recurrent.mdl
     def __init__(self):
         super().__init__()
@@ -418,6 +467,9 @@ MODELS = {
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
+    "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
+    "decoder": ("testdata/pytorch/decoder.mdl", Decoder, (2, 8, 32), 10),
+    "mha": ("testdata/pytorch/mha.mdl", MHA, (3, 6, 16), 11),
 }
 
 
