@@ -10,11 +10,12 @@ const (
 	OpInvalid Op = iota
 
 	// Layers with weights.
-	OpConv2D    // (x, kernel HWIO[, bias]) NHWC
-	OpDense     // (x, kernel [in,out][, bias]) over the last axis
-	OpBatchNorm // (x, gamma, beta, mean, variance) over the last axis
-	OpLayerNorm // (x, gamma, beta) over the last axis
-	OpRMSNorm   // (x, gamma) over the last axis
+	OpConv2D     // (x, kernel HWIO[, bias]) NHWC
+	OpDense      // (x, kernel [in,out][, bias]) over the last axis
+	OpBatchNorm  // (x, gamma, beta, mean, variance) over the last axis
+	OpPositional // x [N, T, d] plus the sinusoidal encoding of each position
+	OpLayerNorm  // (x, gamma, beta) over the last axis
+	OpRMSNorm    // (x, gamma) over the last axis
 
 	// Linear algebra.
 	OpMatMul    // (a, b) batched over leading axes, NumPy broadcasting
@@ -84,6 +85,7 @@ var opTable = [OpLast]OpInfo{
 	OpDense:           {Name: "dense", MinInputs: 2, MaxInputs: 3, Infer: inferDense, Flops: flopsDense},
 	OpAttention:       {Name: "attention", MinInputs: 3, MaxInputs: 4, Attrs: &AttentionAttrs{}, Infer: inferAttention, Flops: flopsAttention},
 	OpRecurrent:       {Name: "recurrent", MinInputs: 3, MaxInputs: 5, Attrs: &RecurrentAttrs{}, Infer: inferRecurrent, Flops: flopsRecurrent},
+	OpPositional:      {Name: "positional", MinInputs: 1, MaxInputs: 1, Infer: inferPositional, Flops: flopsPerOutput(1)},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},

@@ -92,7 +92,8 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %19: f32[N,T,4] = recurrent(%14, @rk, @rb) {cell=rnn activation=relu reverse=true sequences=true}
   %20: f32[N,1] = recurrent(%4, @lk, @lb) {cell=lstm reverse=false sequences=false}
   %21: f32[N,1] = recurrent(%4, @lk, @lb, %20, %20) {cell=lstm reverse=false sequences=false}
-  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18, rnn=%19, lstm=%21
+  %22: f32[N,T,4] = positional(%14)
+  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18, rnn=%19, lstm=%21, pos=%22
 }
 `, `graph fused(%image: f32[N,6,6,3], %x: f32[N,5]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)

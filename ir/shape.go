@@ -161,6 +161,16 @@ func inferDense(_ Attrs, in []Type) (Type, error) {
 	return Type{DType: x.DType, Shape: out}, nil
 }
 
+// inferPositional: x [N, T, d] with d known and even (sines and cosines
+// come in pairs).
+func inferPositional(_ Attrs, in []Type) (Type, error) {
+	x := in[0]
+	if x.Shape.Rank() != 3 || !x.Shape[2].Known() || x.Shape[2].Size%2 != 0 {
+		return Type{}, typeErr("the encoding pairs a sine and a cosine per frequency", "positional expects (N, T, d_model) with d_model known and even, got %s", x)
+	}
+	return x, nil
+}
+
 // inferNorm is the shape rule of a normalisation over the last axis whose
 // operands after x (named params) hold one value per feature.
 func inferNorm(op string, params ...string) func(Attrs, []Type) (Type, error) {

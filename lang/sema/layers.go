@@ -49,6 +49,8 @@ func init() {
 		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
+		"positional": {doc: "adds a positional encoding to (N, T, d_model): sinusoidal (any T) or learned (a parameter per position; T known)",
+			specs: []paramSpec{input, {name: "learned", kind: aBool, def: false}}, build: buildPositional},
 		"layernorm": {doc: "layer normalisation over the last axis, with learned scale gamma and offset beta",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildNorm(ir.OpLayerNorm)},
 		"rmsnorm": {doc: "RMS normalisation over the last axis, with learned scale gamma",
@@ -318,6 +320,24 @@ func buildBatchNorm(b *builder, a *bound) (*ir.Value, error) {
 		return nil, &ir.TypeError{Msg: "batchnorm: epsilon must be positive", Help: "Keras uses 0.001, PyTorch 1e-5"}
 	}
 	return b.node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: float32(eps)}, x, gamma, beta, mean, variance)
+}
+
+// buildPositional: the sinusoidal encoding is an op (ir.Sinusoid, for any T);
+// a learned one is a parameter [T, d_model] added with broadcasting, so T
+// must be known.
+func buildPositional(b *builder, a *bound) (*ir.Value, error) {
+	x := a.tensor("x")
+	if !a.bool("learned") {
+		return b.node(ir.OpPositional, nil, x)
+	}
+	s := x.Type.Shape
+	if s.Rank() != 3 || !s[1].Known() || !s[2].Known() {
+		return nil, &ir.TypeError{Msg: "positional(learned=true) needs (N, T, d_model) with T and d_model known, got " + x.Type.String(),
+			Help: "learned positions are one parameter per position: give T a size, or use the sinusoidal encoding"}
+	}
+	// Small random values, as BERT and GPT-2 initialise theirs.
+	p := b.param("positions", ir.T(s[1].Size, s[2].Size), ir.Init{Kind: ir.InitGlorotUniform, FanIn: s[1].Size, FanOut: s[2].Size})
+	return b.node(ir.OpAdd, nil, x, p)
 }
 
 // buildNorm builds layernorm (gamma, beta; Keras's default epsilon) or

@@ -30,11 +30,12 @@ var rules [ir.OpLast]rule
 
 func init() {
 	rules = [ir.OpLast]rule{
-		ir.OpConv2D:    {build: buildConv},
-		ir.OpDense:     {build: buildDense},
-		ir.OpBatchNorm: {build: buildBatchNorm},
-		ir.OpLayerNorm: {build: buildNorm},
-		ir.OpRMSNorm:   {build: buildNorm},
+		ir.OpConv2D:     {build: buildConv},
+		ir.OpDense:      {build: buildDense},
+		ir.OpBatchNorm:  {build: buildBatchNorm},
+		ir.OpPositional: {build: buildPositional},
+		ir.OpLayerNorm:  {build: buildNorm},
+		ir.OpRMSNorm:    {build: buildNorm},
 
 		ir.OpMatMul:    {build: buildMatMul},
 		ir.OpAttention: {build: buildAttention},
@@ -237,6 +238,21 @@ func buildRecurrent(b *builder, n *ir.Node) exec.Spec {
 	}
 	s.Scratch = b.scratch(r.ScratchSize(), "state and gates")
 	return s
+}
+
+// buildPositional adds a table of ir.Sinusoid for the bound length T, made
+// now (float64, rounded once), as a chain broadcasting it over the batch.
+func buildPositional(b *builder, n *ir.Node) exec.Spec {
+	x := n.Inputs[0]
+	shape := b.shapes[x]
+	t, d := shape[1], shape[2]
+	table := make([]float32, t*d)
+	for i := range table {
+		table[i] = float32(ir.Sinusoid(i/d, i%d, d))
+	}
+	b.inPlace(n, 0)
+	pe := b.constant(table, b.names[n.Outputs[0]]+" positions")
+	return b.chainStep(n, []eltwise.Step{b.load(x), {Kind: eltwise.Add, Operand: pe, Shape: []int{t, d}}})
 }
 
 // buildNorm: layernorm and rmsnorm, in place when x dies here.

@@ -257,9 +257,12 @@ func (gn *gen) matrix(x *ir.Value) *ir.Value {
 			return gn.node(ir.OpRMSNorm, &ir.NormAttrs{Epsilon: 1e-6}, x, gn.weight(1, f))
 		}
 		return gn.node(ir.OpLayerNorm, &ir.NormAttrs{Epsilon: 1e-5}, x, gn.weight(1, f), gn.weight(1, f))
-	case 8: // self-attention, maybe causal, maybe with a constant mask [A, A]
+	case 8: // self-attention, maybe causal, maybe with a constant mask [A, A]; or positions
 		if len(d) != 2 {
 			return nil
+		}
+		if f%2 == 0 && gn.r.IntN(3) == 0 {
+			return gn.node(ir.OpPositional, nil, x)
 		}
 		at := &ir.AttentionAttrs{Causal: gn.r.IntN(2) == 0}
 		if gn.r.IntN(2) == 0 {

@@ -15,11 +15,12 @@ type kernel func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor)
 // kernels is the reference implementation of every op; a test checks that no
 // valid op is missing.
 var kernels = [ir.OpLast]kernel{
-	ir.OpConv2D:    conv2d,
-	ir.OpDense:     dense,
-	ir.OpBatchNorm: batchNorm,
-	ir.OpLayerNorm: norm(false),
-	ir.OpRMSNorm:   norm(true),
+	ir.OpConv2D:     conv2d,
+	ir.OpDense:      dense,
+	ir.OpBatchNorm:  batchNorm,
+	ir.OpPositional: positional,
+	ir.OpLayerNorm:  norm(false),
+	ir.OpRMSNorm:    norm(true),
 
 	ir.OpMatMul:    matMul,
 	ir.OpAttention: attention,

@@ -245,6 +245,24 @@ func TestAttention(t *testing.T) {
 	requireClose(t, []float64{(10*math.Exp(0.5) + 20) / (math.Exp(0.5) + 1)}, attend(t, &ir.AttentionAttrs{}, q4, k4, v))
 }
 
+func TestPositional(t *testing.T) {
+	// d = 4: features sin(p), cos(p), sin(p/100), cos(p/100) at position p.
+	x := tens([]int{1, 3, 4}, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+	y := apply(t, ir.OpPositional, nil, x)
+	var want []float64
+	for p := range 3 {
+		f := float64(p)
+		row := []float64{math.Sin(f), math.Cos(f), math.Sin(f / 100), math.Cos(f / 100)}
+		if p == 0 {
+			for i := range row {
+				row[i]++
+			}
+		}
+		want = append(want, row...)
+	}
+	requireClose(t, want, y)
+}
+
 func TestLayerNorm(t *testing.T) {
 	// Row 0: mean 2.5, variance 1.25; row 1: mean 0, variance 1.
 	x := tens([]int{2, 4}, 1, 2, 3, 4, -1, 1, -1, 1)

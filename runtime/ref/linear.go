@@ -167,6 +167,15 @@ func attention(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
+// positional adds ir.Sinusoid to x [N, T, d], in float64, rounded once.
+func positional(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	x := in[0]
+	t, d := x.Shape[1], x.Shape[2]
+	for i, v := range x.Data {
+		out.Data[i] = float32(float64(v) + ir.Sinusoid(i/d%t, i%d, d))
+	}
+}
+
 // norm is layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta with
 // the biased variance, or RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma,
 // over each row of the last axis.

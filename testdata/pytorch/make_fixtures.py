@@ -422,7 +422,14 @@ class Decoder(Model):  # testdata/pytorch/decoder.mdl
         self.add("norm", nn.LayerNorm(32, eps=1e-5))
 
     def forward(self, x):  # x: (N, 8, 32)
-        mask = causal_mask(x.shape[1]).to(x.dtype)
+        t, d = x.shape[1], x.shape[2]
+        # The sinusoidal encoding, as in PyTorch's tutorial (mdlc's positional).
+        pos = torch.arange(t, dtype=x.dtype).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d, 2, dtype=x.dtype) * (-math.log(10000.0) / d))
+        pe = torch.zeros(t, d, dtype=x.dtype)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        x = x + pe
+        mask = causal_mask(t).to(x.dtype)
         for b in self.blocks:
             x = b(x, src_mask=mask)
         return self.named["norm"](x)
