@@ -238,6 +238,15 @@ func (a *RecurrentAttrs) String() string {
 	return s + fmt.Sprintf(" reverse=%t sequences=%t", a.Reverse, a.Sequences)
 }
 
+// SliceAttrs keep positions Start..End-1 of axis Axis.
+type SliceAttrs struct {
+	Axis, Start, End int
+}
+
+func (a *SliceAttrs) String() string {
+	return fmt.Sprintf("axis=%d start=%d end=%d", a.Axis, a.Start, a.End)
+}
+
 // NormAttrs: layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta,
 // and RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma, with the statistics
 // of each row of the last axis.

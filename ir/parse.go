@@ -874,6 +874,11 @@ func (*RecurrentAttrs) parseAttrs(p *parser) (Attrs, error) {
 		req("reverse", boolVal(&a.Reverse, "true", "false")), req("sequences", boolVal(&a.Sequences, "true", "false")))
 }
 
+func (*SliceAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &SliceAttrs{}
+	return a, p.fields(req("axis", intVal(&a.Axis)), req("start", intVal(&a.Start)), req("end", intVal(&a.End)))
+}
+
 func (*NormAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &NormAttrs{}
 	return a, p.fields(req("epsilon", floatVal(&a.Epsilon)))

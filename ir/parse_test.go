@@ -93,7 +93,8 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %20: f32[N,1] = recurrent(%4, @lk, @lb) {cell=lstm reverse=false sequences=false}
   %21: f32[N,1] = recurrent(%4, @lk, @lb, %20, %20) {cell=lstm reverse=false sequences=false}
   %22: f32[N,T,4] = positional(%14)
-  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18, rnn=%19, lstm=%21, pos=%22
+  %23: f32[N,T,3] = slice(%12) {axis=2 start=5 end=8}
+  return attn=%13, heads=%11, transposed=%3, joined=%12, dense=%14, mask=%mask, normed=%16, self=%17, masked=%18, rnn=%19, lstm=%21, pos=%22, part=%23
 }
 `, `graph fused(%image: f32[N,6,6,3], %x: f32[N,5]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)

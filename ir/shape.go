@@ -330,6 +330,20 @@ func inferRecurrent(a Attrs, in []Type) (Type, error) {
 	return Type{DType: xw.DType, Shape: state}, nil
 }
 
+// inferSlice: the axis has a known size and 0 <= Start < End <= size.
+func inferSlice(a Attrs, in []Type) (Type, error) {
+	at, x := a.(*SliceAttrs), in[0]
+	if at.Axis < 0 || at.Axis >= x.Shape.Rank() || !x.Shape[at.Axis].Known() {
+		return Type{}, typeErr("", "slice: axis %d of %s is not an axis of known size", at.Axis, x)
+	}
+	if n := x.Shape[at.Axis].Size; at.Start < 0 || at.Start >= at.End || at.End > n {
+		return Type{}, typeErr(fmt.Sprintf("start and end must satisfy 0 <= start < end <= %d", n), "slice %d:%d is empty or outside axis %d of %s", at.Start, at.End, at.Axis, x)
+	}
+	out := slices.Clone(x.Shape)
+	out[at.Axis] = D(at.End - at.Start)
+	return Type{DType: x.DType, Shape: out}, nil
+}
+
 func inferFlatten(_ Attrs, in []Type) (Type, error) {
 	x := in[0]
 	if x.Shape.Rank() < 1 {

@@ -38,7 +38,8 @@ func buildAttention(b *builder, a *bound) (*ir.Value, error) {
 //	y = o·Wo + bo
 //
 // with the heads as an axis: [N, T, d] -> [N, T, h, d/h] -> [N, h, T, d/h].
-// A mask broadcasts to the scores [N, h, Tq, Tk].
+// A mask broadcasts to the scores [N, h, Tq, Tk]. Packed, self-attention has
+// one projection qkv [d, 3d] (PyTorch's in_proj), sliced into q, k and v.
 func buildMultiHead(b *builder, a *bound) (*ir.Value, error) {
 	x, heads := a.tensor("x"), a.int("heads")
 	kv := x
@@ -60,11 +61,11 @@ func buildMultiHead(b *builder, a *bound) (*ir.Value, error) {
 			Help: "choose heads among the divisors of " + itoa(d) + ": " + divisors(d)}
 	}
 	dh := d / heads
-	project := func(name string, v *ir.Value) (*ir.Value, error) {
-		k := b.param(name+".kernel", ir.T(d, d), ir.Init{Kind: ir.InitGlorotUniform, FanIn: d, FanOut: d})
+	project := func(name string, v *ir.Value, out int) (*ir.Value, error) {
+		k := b.param(name+".kernel", ir.T(d, out), ir.Init{Kind: ir.InitGlorotUniform, FanIn: d, FanOut: out})
 		ins := []*ir.Value{v, k}
 		if a.bool("use_bias") {
-			ins = append(ins, b.param(name+".bias", ir.T(d), ir.Init{Kind: ir.InitZeros}))
+			ins = append(ins, b.param(name+".bias", ir.T(out), ir.Init{Kind: ir.InitZeros}))
 		}
 		return b.node(ir.OpDense, nil, ins...)
 	}
@@ -77,17 +78,36 @@ func buildMultiHead(b *builder, a *bound) (*ir.Value, error) {
 		return b.node(ir.OpTranspose, &ir.TransposeAttrs{Perm: []int{0, 2, 1, 3}}, r)
 	}
 	var qkv [3]*ir.Value
-	for i, name := range []string{"q", "k", "v"} {
-		src := kv
-		if i == 0 {
-			src = x
+	if a.bool("packed") {
+		if a.has("kv") {
+			return nil, &ir.TypeError{Msg: "multihead_attention: packed projections are for self-attention", Help: "drop kv= or packed=true"}
 		}
-		p, err := project(name, src)
+		p, err := project("qkv", x, 3*d)
 		if err != nil {
 			return nil, err
 		}
-		if qkv[i], err = split(p); err != nil {
-			return nil, err
+		for i := range qkv {
+			part, err := b.node(ir.OpSlice, &ir.SliceAttrs{Axis: 2, Start: i * d, End: (i + 1) * d}, p)
+			if err != nil {
+				return nil, err
+			}
+			if qkv[i], err = split(part); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for i, name := range []string{"q", "k", "v"} {
+			src := kv
+			if i == 0 {
+				src = x
+			}
+			p, err := project(name, src, d)
+			if err != nil {
+				return nil, err
+			}
+			if qkv[i], err = split(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	ins := qkv[:]
@@ -104,7 +124,7 @@ func buildMultiHead(b *builder, a *bound) (*ir.Value, error) {
 	if o, err = b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{x.Type.Shape[0], x.Type.Shape[1], ir.D(d)}}, o); err != nil {
 		return nil, err
 	}
-	return project("out", o)
+	return project("out", o, d)
 }
 
 // divisors lists n's divisors, for a help message.

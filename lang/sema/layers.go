@@ -59,8 +59,9 @@ func init() {
 			specs: []paramSpec{{name: "q", kind: aTensor}, {name: "k", kind: aTensor}, {name: "v", kind: aTensor}, maskSpec, causalSpec,
 				{name: "scale", kind: aFloat, def: unset{}, doc: "1/sqrt(d_k)"}},
 			build: buildAttention},
-		"multihead_attention": {doc: "multi-head attention of x over kv (default x): q, k, v and output projections",
-			specs: []paramSpec{input, {name: "heads", kind: aInt}, {name: "kv", kind: aTensor, def: unset{}, doc: "x"}, maskSpec, causalSpec, useBias},
+		"multihead_attention": {doc: "multi-head attention of x over kv (default x): q, k, v (or, packed, one qkv) and output projections",
+			specs: []paramSpec{input, {name: "heads", kind: aInt}, {name: "kv", kind: aTensor, def: unset{}, doc: "x"}, maskSpec, causalSpec, useBias,
+				{name: "packed", kind: aBool, def: false}},
 			build: buildMultiHead},
 		"simple_rnn": {doc: "fully connected recurrent layer over (N, T, features): h = act(x·W + b + h·U + bu)",
 			specs: recurrentSpecs(ir.CellRNN), build: buildRecurrent(ir.CellRNN)},
@@ -75,6 +76,8 @@ func init() {
 			specs: []paramSpec{input, {name: "shape", kind: aInts}}, build: buildReshape},
 		"transpose": {doc: "permute axes: output axis i is input axis perm[i]",
 			specs: []paramSpec{input, {name: "perm", kind: aInts}}, build: buildTranspose},
+		"slice": {doc: "positions start..end-1 of an axis (negative positions count from its end)",
+			specs: []paramSpec{input, {name: "start", kind: aInt}, {name: "end", kind: aInt}, lastAxis}, build: buildSlice},
 		"concat": {doc: "join tensors along an axis",
 			specs: []paramSpec{{name: "xs", kind: aTensors}, lastAxis}, build: buildConcat},
 		"add": {doc: "a + b with broadcasting", specs: binarySpec, build: binary(ir.OpAdd)},
@@ -370,6 +373,24 @@ func buildDropout(b *builder, a *bound) (*ir.Value, error) {
 		return nil, &ir.TypeError{Msg: "dropout: rate must be in [0, 1), got " + ftoa(rate), Help: "rate is the fraction of units dropped in training"}
 	}
 	return b.node(ir.OpDropout, &ir.DropoutAttrs{Rate: float32(rate)}, a.tensor("x"))
+}
+
+func buildSlice(b *builder, a *bound) (*ir.Value, error) {
+	x := a.tensor("x")
+	axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
+	if err != nil {
+		return nil, err
+	}
+	start, end := a.int("start"), a.int("end")
+	if d := x.Type.Shape[axis]; d.Known() {
+		if start < 0 {
+			start += d.Size
+		}
+		if end < 0 {
+			end += d.Size
+		}
+	}
+	return b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: end}, x)
 }
 
 func buildReshape(b *builder, a *bound) (*ir.Value, error) {

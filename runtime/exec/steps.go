@@ -215,6 +215,16 @@ func (s Concat) Compile(cpu.Set) Step { return s }
 
 func (s Concat) Run(b [][]float32, _ *Team) { s.Concat.Run(b, b[s.Out]) }
 
+// Slice keeps a range of one axis of slot X in slot Out.
+type Slice struct {
+	X, Out int
+	Slice  layout.Slice
+}
+
+func (s Slice) Compile(cpu.Set) Step { return s }
+
+func (s Slice) Run(b [][]float32, _ *Team) { s.Slice.Run(b[s.X], b[s.Out]) }
+
 // Conv is a convolution, its epilogue and optional max pool. Its weights are
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot W by every run first. Its units (bands of output rows)

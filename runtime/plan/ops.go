@@ -64,6 +64,7 @@ func init() {
 		ir.OpReshape:   {view: true},
 		ir.OpTranspose: {build: buildTranspose},
 		ir.OpConcat:    {build: buildConcat},
+		ir.OpSlice:     {build: buildSlice},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
@@ -309,6 +310,15 @@ func buildTranspose(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	b.info[b.step].Kernel = "layout"
 	return exec.Transpose{X: b.slot(x), Out: b.out(n), Shape: b.shapes[x], Perm: n.Attrs.(*ir.TransposeAttrs).Perm}
+}
+
+func buildSlice(b *builder, n *ir.Node) exec.Spec {
+	x, a := n.Inputs[0], n.Attrs.(*ir.SliceAttrs)
+	s := b.shapes[x]
+	inner := tensor.Numel(s[a.Axis+1:])
+	b.info[b.step].Kernel = "layout"
+	return exec.Slice{X: b.slot(x), Out: b.out(n), Slice: layout.Slice{Outer: tensor.Numel(s[:a.Axis]), Block: s[a.Axis] * inner,
+		Offset: a.Start * inner, Len: (a.End - a.Start) * inner}}
 }
 
 func buildConcat(b *builder, n *ir.Node) exec.Spec {

@@ -261,8 +261,16 @@ func (gn *gen) matrix(x *ir.Value) *ir.Value {
 		if len(d) != 2 {
 			return nil
 		}
-		if f%2 == 0 && gn.r.IntN(3) == 0 {
-			return gn.node(ir.OpPositional, nil, x)
+		switch gn.r.IntN(4) {
+		case 0:
+			if f%2 == 0 {
+				return gn.node(ir.OpPositional, nil, x)
+			}
+		case 1:
+			axis := 1 + gn.r.IntN(2)
+			size := d[axis-1]
+			start := gn.r.IntN(size)
+			return gn.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: start + 1 + gn.r.IntN(size-start)}, x)
 		}
 		at := &ir.AttentionAttrs{Causal: gn.r.IntN(2) == 0}
 		if gn.r.IntN(2) == 0 {

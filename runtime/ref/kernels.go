@@ -48,6 +48,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpFlatten:   copyData,
 	ir.OpReshape:   copyData,
 	ir.OpTranspose: transpose,
+	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
 }
 

@@ -245,6 +245,15 @@ func TestAttention(t *testing.T) {
 	requireClose(t, []float64{(10*math.Exp(0.5) + 20) / (math.Exp(0.5) + 1)}, attend(t, &ir.AttentionAttrs{}, q4, k4, v))
 }
 
+func TestSlice(t *testing.T) {
+	x := seq(2, 3, 4)
+	y := apply(t, ir.OpSlice, &ir.SliceAttrs{Axis: 1, Start: 1, End: 3}, x)
+	require.Equal(t, []int{2, 2, 4}, y.Shape)
+	require.Equal(t, []float32{5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 19, 20, 21, 22, 23, 24}, y.Data)
+	y = apply(t, ir.OpSlice, &ir.SliceAttrs{Axis: 2, Start: 3, End: 4}, x)
+	require.Equal(t, []float32{4, 8, 12, 16, 20, 24}, y.Data)
+}
+
 func TestPositional(t *testing.T) {
 	// d = 4: features sin(p), cos(p), sin(p/100), cos(p/100) at position p.
 	x := tens([]int{1, 3, 4}, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)

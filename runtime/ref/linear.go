@@ -176,6 +176,17 @@ func positional(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
+// slice copies positions Start..End-1 of one axis.
+func slice(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.SliceAttrs)
+	x := in[0]
+	inner := tensor.Numel(x.Shape[a.Axis+1:])
+	block, keep := x.Shape[a.Axis]*inner, (a.End-a.Start)*inner
+	for o := range tensor.Numel(x.Shape[:a.Axis]) {
+		copy(out.Data[o*keep:(o+1)*keep], x.Data[o*block+a.Start*inner:])
+	}
+}
+
 // norm is layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta with
 // the biased variance, or RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma,
 // over each row of the last axis.

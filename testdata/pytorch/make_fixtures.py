@@ -151,6 +151,14 @@ def export(named):
                 out[f"{name}.{prefix}recurrent_kernel"] = getattr(m, "weight_hh_l0" + suffix).detach().t()
                 out[f"{name}.{prefix}recurrent_bias"] = getattr(m, "bias_hh_l0" + suffix).detach()
             continue
+        elif isinstance(m, Packed):
+            # mdlc's packed=true keeps in_proj whole: qkv [d, 3d].
+            a = m.attention
+            out[name + ".qkv.kernel"] = a.in_proj_weight.detach().t()
+            out[name + ".qkv.bias"] = a.in_proj_bias.detach()
+            out[name + ".out.kernel"] = a.out_proj.weight.detach().t()
+            out[name + ".out.bias"] = a.out_proj.bias.detach()
+            continue
         elif isinstance(m, nn.MultiheadAttention):
             # in_proj packs q, k, v as [3d, d] rows; mdlc keeps a dense
             # layer each, [d, d] as [in, out].
@@ -389,6 +397,13 @@ class Encoder(Model):  # testdata/pytorch/encoder.mdl
         return self.layer(x)
 
 
+class Packed:
+    """Marks an nn.MultiheadAttention exported with packed q, k, v."""
+
+    def __init__(self, attention):
+        self.attention = attention
+
+
 def layer_names(prefix, layer):
     """mdlc's names of an nn.TransformerEncoderLayer's parts."""
     return {prefix + "attn": layer.self_attn, prefix + "norm1": layer.norm1, prefix + "ff1": layer.linear1,
@@ -406,6 +421,7 @@ class PreNorm(Model):  # testdata/pytorch/prenorm.mdl
         self.layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="relu",
                                                 batch_first=True, norm_first=True)
         self.named.update(layer_names("", self.layer))
+        self.named["attn"] = Packed(self.layer.self_attn)
 
     def forward(self, x):  # x: (N, 9, 32)
         return self.layer(x)

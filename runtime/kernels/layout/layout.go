@@ -1,5 +1,5 @@
-// Package layout holds the data-movement kernels: transpose and concat. They
-// copy float32 values and are exact.
+// Package layout holds the data-movement kernels: transpose, concat and
+// slice. They copy float32 values and are exact.
 //
 // Nothing here allocates.
 package layout
@@ -108,5 +108,18 @@ func (c *Concat) Run(operands [][]float32, out []float32) {
 		for _, p := range c.Parts {
 			pos += copy(out[pos:pos+p.Block], operands[p.Operand][o*p.Block:(o+1)*p.Block])
 		}
+	}
+}
+
+// Slice keeps a range of one axis: for each of Outer positions of the axes
+// before it, Len contiguous elements from Offset within a block of Block.
+type Slice struct {
+	Outer, Block, Offset, Len int
+}
+
+// Run copies, for o < Outer, out[o*Len+i] = x[o*Block+Offset+i].
+func (s Slice) Run(x, out []float32) {
+	for o := range s.Outer {
+		copy(out[o*s.Len:(o+1)*s.Len], x[o*s.Block+s.Offset:])
 	}
 }
