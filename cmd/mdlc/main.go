@@ -31,13 +31,13 @@ func init() {
 		{name: "fmt", args: "[-w] FILE.mdl", short: "print a program in canonical form (-w: rewrite the file)", run: runFmt},
 		{name: "summary", args: "[--json] [--model M] FILE.mdl", short: "layers, output shapes, parameters and FLOPs, like Keras's summary()", run: runSummary},
 		{name: "ir", args: "[--after PASS | --passes] [--weights W | --seed S] [--model M] FILE.mdl", short: "print a model's IR, before or after optimisation", run: runIR},
-		{name: "run", args: "[--weights W.safetensors] [--input X.npy|IMG.png|NAME=FILE ...] [--output Y.npy] [--batch N] [--seed S] [--model M] [-O0] FILE.mdl", short: "run a model on an input (.npy, .png, .jpg) or a sample input", run: runRun},
-		{name: "plan", args: "[--batch N] [--json] [--weights W | --seed S] [-O0] [--model M] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", run: runPlan},
-		{name: "gen", args: "-o DIR [--pkg NAME] [--weights W | --seed S] [--batch N] [--kernels SET] [--external-weights] [--tests] [--model M] FILE.mdl", short: "compile a model into a Go package: straight-line steps, embedded packed weights", run: runGen},
-		{name: "build", args: "-o BIN [--weights W | --seed S] [--batch N] [--kernels SET] [--model M] FILE.mdl", short: "compile a model into a static binary (GOOS/GOARCH from the environment) that runs it like mdlc run", run: runBuild},
+		{name: "run", args: "[--weights W.safetensors] [--input X.npy|IMG.png|NAME=FILE ...] [--output Y.npy] [--batch N] [--dim NAME=SIZE] [--seed S] [--model M] [-O0] FILE.mdl", short: "run a model on an input (.npy, .png, .jpg) or a sample input", run: runRun},
+		{name: "plan", args: "[--batch N] [--dim NAME=SIZE] [--json] [--weights W | --seed S] [-O0] [--model M] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", run: runPlan},
+		{name: "gen", args: "-o DIR [--pkg NAME] [--weights W | --seed S] [--batch N] [--dim NAME=SIZE] [--kernels SET] [--external-weights] [--tests] [--model M] FILE.mdl", short: "compile a model into a Go package: straight-line steps, embedded packed weights", run: runGen},
+		{name: "build", args: "-o BIN [--weights W | --seed S] [--batch N] [--dim NAME=SIZE] [--kernels SET] [--model M] FILE.mdl", short: "compile a model into a static binary (GOOS/GOARCH from the environment) that runs it like mdlc run", run: runBuild},
 		{name: "init", args: "[--seed S] -o W.safetensors FILE.mdl", short: "write freshly initialised weights (Keras defaults)", run: runInit},
 		{name: "layers", args: "", short: "list the built-in layers and their arguments", run: runLayers},
-		{name: "bench", args: "[--batch B] [--threads N] [--runs R | --time D] [--warmup W] [--peak-gflops G] [--json] [--weights W | --seed S] [--model M] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", run: runBench},
+		{name: "bench", args: "[--batch B] [--dim NAME=SIZE] [--threads N] [--runs R | --time D] [--warmup W] [--peak-gflops G] [--json] [--weights W | --seed S] [--model M] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", run: runBench},
 		{name: "env", args: "", short: "platform, CPU features, kernel sets (MDLC_KERNELS) and GOMAXPROCS", run: runEnv},
 	}
 }
