@@ -213,10 +213,11 @@ func TestBatchNorm(t *testing.T) {
 	require.Equal(t, []float32{0.5, -1, 2.5, 5}, y.Data)
 }
 
-// attend runs attention on q, k, v (and a mask) as inputs.
-func attend(t *testing.T, a *ir.AttentionAttrs, ins ...*tensor.Tensor) *tensor.Tensor {
+// applyInputs runs the one-node graph y = op(in0, in1, ...), every operand
+// an input.
+func applyInputs(t *testing.T, op ir.Op, attrs ir.Attrs, ins ...*tensor.Tensor) *tensor.Tensor {
 	t.Helper()
-	g := ir.NewGraph("attention")
+	g := ir.NewGraph(op.String())
 	var vals []*ir.Value
 	feed := map[string]*tensor.Tensor{}
 	for i, x := range ins {
@@ -224,12 +225,17 @@ func attend(t *testing.T, a *ir.AttentionAttrs, ins ...*tensor.Tensor) *tensor.T
 		vals = append(vals, g.AddInput(name, typeOf(x.Shape)))
 		feed[name] = x
 	}
-	y, err := g.AddNode(ir.OpAttention, a, vals, "attention", ir.Pos{})
+	y, err := g.AddNode(op, attrs, vals, op.String(), ir.Pos{})
 	require.NoError(t, err)
 	g.AddOutput("y", y)
 	out, err := Run(g, nil, feed)
 	require.NoError(t, err)
 	return out["y"]
+}
+
+func attend(t *testing.T, a *ir.AttentionAttrs, ins ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	return applyInputs(t, ir.OpAttention, a, ins...)
 }
 
 func TestAttention(t *testing.T) {
@@ -525,23 +531,9 @@ func TestFlattenReshape(t *testing.T) {
 	require.Equal(t, x.Data, y.Data)
 }
 
-// recur runs one recurrent op on xw, u, bu (inputs) and states.
 func recur(t *testing.T, a *ir.RecurrentAttrs, ins ...*tensor.Tensor) *tensor.Tensor {
 	t.Helper()
-	g := ir.NewGraph("recurrent")
-	var vals []*ir.Value
-	feed := map[string]*tensor.Tensor{}
-	for i, x := range ins {
-		name := fmt.Sprintf("in%d", i)
-		vals = append(vals, g.AddInput(name, typeOf(x.Shape)))
-		feed[name] = x
-	}
-	y, err := g.AddNode(ir.OpRecurrent, a, vals, "recurrent", ir.Pos{})
-	require.NoError(t, err)
-	g.AddOutput("y", y)
-	out, err := Run(g, nil, feed)
-	require.NoError(t, err)
-	return out["y"]
+	return applyInputs(t, ir.OpRecurrent, a, ins...)
 }
 
 func TestRecurrent(t *testing.T) {
