@@ -137,7 +137,11 @@ func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
 		v := e.g.AddInput(prm.Name, t)
 		e.scope.vars[prm.Name] = value{kind: kTensor, t: v, start: prm.Pos, end: prm.EndPos}
 	}
+	// Active like a block's, so that a call of the model from its own body
+	// (a model named like the layer it means to use) is caught as one.
+	e.active = append(e.active, d)
 	e.body(d)
+	e.active = e.active[:len(e.active)-1]
 	syms := map[string]ir.Dim{}
 	for _, r := range d.Results {
 		v, ok := e.result(r, syms)
@@ -437,8 +441,11 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		return out
 	}
 	if slices.Contains(e.active, d) {
-		e.errorf(c.Pos, c.EndPos, "blocks are expanded where they are called, so a block cannot call itself, directly or through others",
-			"%s `%s` calls itself", d.Kind, d.Name)
+		help := "blocks are expanded where they are called, so a block cannot call itself, directly or through others"
+		if _, builtin := layerTable[d.Name]; builtin && len(c.Name) == 1 {
+			help = fmt.Sprintf("in this file `%s` is the %s, which hides the built-in layer `%s`: rename the %s", d.Name, d.Kind, d.Name, d.Kind)
+		}
+		e.errorf(c.Pos, c.EndPos, help, "%s `%s` calls itself", d.Kind, d.Name)
 		return fail()
 	}
 	specs, ok := e.blockSpecs(u, d)
