@@ -6,6 +6,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasAVX2 {
-		transformSets = append([]*transforms{{set: cpu.AVX2, in: inputAVX2, out: outputAVX2, pool: poolAVX2}}, transformSets...)
+		transformSets.Add(cpu.AVX2, &transforms{set: cpu.AVX2, in: inputAVX2, out: outputAVX2, pool: poolAVX2})
 	}
 }

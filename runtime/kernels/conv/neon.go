@@ -6,6 +6,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasNEON {
-		transformSets = append([]*transforms{{set: cpu.NEON, in: inputNEON, out: outputNEON, pool: poolNEON}}, transformSets...)
+		transformSets.Add(cpu.NEON, &transforms{set: cpu.NEON, in: inputNEON, out: outputNEON, pool: poolNEON})
 	}
 }

@@ -33,21 +33,10 @@ type transforms struct {
 	pool func(tiles, n int, m []float32, ms int, y []float32, bias []float32, relu bool)
 }
 
-// transformSets lists the transforms this process can run, best first; the
-// files of each assembly set add theirs when the CPU has it.
-var transformSets = []*transforms{&genericTransforms}
+// transformSets are the transforms of this build's kernel sets (cpu.Family).
+var transformSets = cpu.NewFamily(&genericTransforms)
 
 var genericTransforms = transforms{set: cpu.Generic, in: inputGeneric, out: outputGeneric, pool: poolGeneric}
-
-// transformsFor returns the transforms of set s, generic if s has none.
-func transformsFor(s cpu.Set) *transforms {
-	for _, t := range transformSets {
-		if t.set == s {
-			return t
-		}
-	}
-	return &genericTransforms
-}
 
 // inputGeneric is transforms.in. Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]:
 // first the rows of d are combined (r = Bᵀ d), then each row of r.

@@ -72,7 +72,7 @@ func winogradPools(s Shape, steps []eltwise.Step, mp *pool.Window) bool {
 // epilogue split for the output transform.
 func newWinograd(c *Conv, steps []eltwise.Step, mp *pool.Window) *winograd {
 	head := eltwise.SplitTile(steps, c.CO)
-	wg := &winograd{tr: transformsFor(c.gemm.Set), bias: head.Bias, relu: head.Relu}
+	wg := &winograd{tr: transformSets.For(c.gemm.Set), bias: head.Bias, relu: head.Relu}
 	if len(head.Rest) > 0 {
 		wg.rest = eltwise.NewChain(c.gemm.Set, []int{c.N, c.OH, c.OW, c.CO}, head.Rest)
 	}

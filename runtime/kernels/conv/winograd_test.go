@@ -28,7 +28,7 @@ func TestTransformsMatchGeneric(t *testing.T) {
 		}
 		return v
 	}
-	for _, tr := range transformSets {
+	for _, tr := range transformSets.All() {
 		for _, n := range append(slices.Clone(kerneltest.Sizes), 127) {
 			for _, tiles := range []int{1, 2, 5} {
 				for _, relu := range []bool{false, true} {
@@ -67,7 +67,7 @@ func TestTransformsMatchGeneric(t *testing.T) {
 func TestRequireTransforms(t *testing.T) {
 	s, err := cpu.Select()
 	require.NoError(t, err)
-	require.NoError(t, cpu.Require(transformsFor(s).set))
+	require.NoError(t, cpu.Require(transformSets.For(s).set))
 }
 
 var accuracy = flag.Bool("accuracy", false, "TestWinogradAccuracy: also the full-size shapes")

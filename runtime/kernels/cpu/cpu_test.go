@@ -32,3 +32,15 @@ func TestRequire(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, Require(s))
 }
+
+func TestFamily(t *testing.T) {
+	f := NewFamily("generic code")
+	require.Equal(t, "generic code", f.For(AVX2))
+	f.Add(NEON, "neon code")
+	f.Add(AVX2, "avx2 code")
+	require.Equal(t, []string{"avx2 code", "neon code", "generic code"}, f.All())
+	require.Equal(t, "neon code", f.For(NEON))
+	require.Equal(t, "avx2 code", f.For(AVX2))
+	require.Equal(t, "generic code", f.For(Generic))
+	require.Equal(t, "generic code", f.For("sse9"))
+}

@@ -81,7 +81,7 @@ var stride = flag.Uint("stride", 1021, "TestAccuracy sweeps every `n`th float32 
 func TestAccuracy(t *testing.T) {
 	x := sweep(uint32(*stride))
 	ran := false
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		if k.set == cpu.Generic {
 			continue
 		}
@@ -147,7 +147,7 @@ var sameBits = map[Kind]uint64{
 
 func TestSameBits(t *testing.T) {
 	x := sweep(1021)
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		if k.set == cpu.Generic {
 			continue
 		}

@@ -23,7 +23,7 @@ func BenchmarkUnary(b *testing.B) {
 		if kind.Binary() {
 			continue
 		}
-		for _, k := range sets {
+		for _, k := range sets.All() {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
 				f := k.unary[kind]
 				b.SetBytes(8 * chunk)
@@ -47,7 +47,7 @@ func BenchmarkBinary(b *testing.B) {
 		o[i] = 1 + o[i]*o[i] // no division by ~0
 	}
 	for kind := Add; kind <= Div; kind++ {
-		for _, k := range sets {
+		for _, k := range sets.All() {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
 				f := k.vector[kind]
 				b.SetBytes(12 * chunk)

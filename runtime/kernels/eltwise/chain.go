@@ -133,7 +133,7 @@ const chunk = 1024
 // Shape must broadcast into it (NumPy rules: aligned from the right, each
 // dimension equal or 1).
 func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
-	k := forSet(set)
+	k := sets.For(set)
 	// Right-aligned strides of each binary step's operand, 0 on broadcast axes.
 	full := make([][]int, len(steps))
 	for i, s := range steps {

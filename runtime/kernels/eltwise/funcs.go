@@ -17,20 +17,8 @@ type kernels struct {
 	scalar, scalarRev [kindCount]func(v []float32, x float32)
 }
 
-// sets are the kernel sets of this build, the generic one last; the assembly
-// ones add themselves at init where the CPU runs them.
-var sets = []*kernels{&generic}
-
-// forSet returns the kernels of set s; the generic ones for a set this build
-// has no kernels of.
-func forSet(s cpu.Set) *kernels {
-	for _, k := range sets {
-		if k.set == s {
-			return k
-		}
-	}
-	return &generic
-}
+// sets are the kernel sets of this build (cpu.Family).
+var sets = cpu.NewFamily(&generic)
 
 // generic is the reference the others are tested against: the binary
 // operators are single float32 operations, and the functions are evaluated in
@@ -184,7 +172,7 @@ func geluTanh(v []float32, _ float32) {
 // Unary is set's kernel for a unary kind (Relu … GeluTanh), in place over v:
 // for kernels that run a function over slices of their own (the gates of a
 // recurrent cell) rather than a Chain.
-func Unary(set cpu.Set, k Kind) func(v []float32, alpha float32) { return forSet(set).unary[k] }
+func Unary(set cpu.Set, k Kind) func(v []float32, alpha float32) { return sets.For(set).unary[k] }
 
 // Binary is set's kernel for a binary kind, v = v op o over a slice o.
-func Binary(set cpu.Set, k Kind) func(v, o []float32) { return forSet(set).vector[k] }
+func Binary(set cpu.Set, k Kind) func(v, o []float32) { return sets.For(set).vector[k] }

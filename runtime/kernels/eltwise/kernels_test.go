@@ -23,18 +23,18 @@ func TestRequire(t *testing.T) {
 	s, err := cpu.Select()
 	require.NoError(t, err)
 	require.NoError(t, cpu.Require(s))
-	require.Equal(t, s, forSet(s).set, "no eltwise kernels for the selected set %s", s)
+	require.Equal(t, s, sets.For(s).set, "no eltwise kernels for the selected set %s", s)
 	c := NewChain(s, []int{8}, []Step{{Kind: Sigmoid}})
-	require.Equal(t, fmt.Sprintf("%p", forSet(s).unary[Sigmoid]), fmt.Sprintf("%p", c.steps[0].unary))
+	require.Equal(t, fmt.Sprintf("%p", sets.For(s).unary[Sigmoid]), fmt.Sprintf("%p", c.steps[0].unary))
 }
 
 // TestEveryKindHasKernels checks every registered set's tables: each kind has
 // its kernel, and no set lacks one this machine can run.
 func TestEveryKindHasKernels(t *testing.T) {
 	for _, s := range cpu.Available() {
-		require.Equal(t, s, forSet(s).set, "no eltwise kernels for %s", s)
+		require.Equal(t, s, sets.For(s).set, "no eltwise kernels for %s", s)
 	}
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		for kind := range kindCount {
 			if kind.Binary() {
 				require.NotNil(t, k.vector[kind], "%s %d", k.set, kind)
@@ -99,7 +99,7 @@ func checkGuard(t *testing.T, buf []float32, n int, what string) {
 // generic one's half ulp).
 func TestKernelsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		if k.set == cpu.Generic {
 			continue
 		}

@@ -55,16 +55,7 @@ var generic = kernels{set: cpu.Generic, dots: [cols]dotFunc{dot1Generic, dot2Gen
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = []*kernels{&generic}
-
-func kernelsFor(s cpu.Set) *kernels {
-	for _, k := range sets {
-		if k.set == s {
-			return k
-		}
-	}
-	return &generic
-}
+var sets = cpu.NewFamily(&generic)
 
 // GEMV is y = x·W for a fixed k×n, with W packed by Pack.
 type GEMV struct {
@@ -73,7 +64,7 @@ type GEMV struct {
 }
 
 // New describes y[1×n] = x[1×k]·W[k×n], run by the kernels of set.
-func New(set cpu.Set, k, n int) *GEMV { return &GEMV{K: k, N: n, k: kernelsFor(set)} }
+func New(set cpu.Set, k, n int) *GEMV { return &GEMV{K: k, N: n, k: sets.For(set)} }
 
 // Set is the kernel set g runs.
 func (g *GEMV) Set() cpu.Set { return g.k.set }

@@ -6,6 +6,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasNEON {
-		sets = append([]*kernels{{set: cpu.NEON, dots: [cols]dotFunc{dot1NEON, dot2NEON, dot3NEON, dot4NEON}}}, sets...)
+		sets.Add(cpu.NEON, &kernels{set: cpu.NEON, dots: [cols]dotFunc{dot1NEON, dot2NEON, dot3NEON, dot4NEON}})
 	}
 }

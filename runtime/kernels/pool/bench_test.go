@@ -17,7 +17,7 @@ func BenchmarkMaxRows(b *testing.B) {
 		s          int
 		pad        int
 	}{{"224x224x32/2x2s2", 224, 224, 32, 2, 2, 0}, {"112x112x64/2x2s2", 112, 112, 64, 2, 2, 0}, {"56x56x3/3x3s1", 56, 56, 3, 3, 1, 1}} {
-		for _, k := range sets {
+		for _, k := range sets.All() {
 			p := NewWindow(k.set, tc.h, tc.w, tc.c, tc.k, tc.k, [2]int{tc.s, tc.s}, [2]int{1, 1}, [4]int{tc.pad, tc.pad, tc.pad, tc.pad})
 			x := make([]float32, tc.h*tc.w*tc.c)
 			for i := range x {
@@ -37,7 +37,7 @@ func BenchmarkMaxRows(b *testing.B) {
 // BenchmarkGlobalAvg: global average pooling over 7×7×512 and 56×56×64.
 func BenchmarkGlobalAvg(b *testing.B) {
 	for _, tc := range []struct{ hw, c int }{{49, 512}, {56 * 56, 64}} {
-		for _, k := range sets {
+		for _, k := range sets.All() {
 			g := NewGlobal(k.set, 1, tc.hw, tc.c)
 			x := make([]float32, tc.hw*tc.c)
 			out, scratch := make([]float32, tc.c), make([]float32, g.ScratchSize())

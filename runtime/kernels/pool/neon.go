@@ -6,6 +6,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasNEON {
-		sets = append([]*kernels{{set: cpu.NEON, maxCells: maxCellsNEON, avgCells: avgCellsNEON, addRows: addRowsNEON}}, sets...)
+		sets.Add(cpu.NEON, &kernels{set: cpu.NEON, maxCells: maxCellsNEON, avgCells: avgCellsNEON, addRows: addRowsNEON})
 	}
 }

@@ -50,18 +50,7 @@ var generic = kernels{set: cpu.Generic, maxCells: maxCellsGeneric, avgCells: avg
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = []*kernels{&generic}
-
-// kernelsFor returns the kernels of a set that cpu.Select returned (a test
-// checks every such set has them); any other set gets the generic ones.
-func kernelsFor(s cpu.Set) *kernels {
-	for _, k := range sets {
-		if k.set == s {
-			return k
-		}
-	}
-	return &generic
-}
+var sets = cpu.NewFamily(&generic)
 
 // Window is a pooling window over one image of H×W×C, fixed when a plan is
 // built. Top and Left are the padding before the first row and column; the
@@ -94,7 +83,7 @@ func NewWindow(set cpu.Set, h, w, c, kh, kw int, stride, dilation [2]int, pads [
 		Top: pads[0], Left: pads[2],
 		OH: (h+pads[0]+pads[1]-((kh-1)*dilation[0]+1))/stride[0] + 1,
 		OW: (w+pads[2]+pads[3]-((kw-1)*dilation[1]+1))/stride[1] + 1,
-		k:  kernelsFor(set),
+		k:  sets.For(set),
 	}
 	p.taps = make([]int, kh*kw)
 	for ky := range kh {
@@ -328,7 +317,7 @@ type Global struct {
 
 // NewGlobal describes global average pooling, run by the kernels of set.
 func NewGlobal(set cpu.Set, n, hw, c int) Global {
-	return Global{N: n, HW: hw, C: c, k: kernelsFor(set)}
+	return Global{N: n, HW: hw, C: c, k: sets.For(set)}
 }
 
 // ScratchSize is the scratch Avg needs.

@@ -84,7 +84,7 @@ func same(got, want []float32) int {
 // may differ).
 func TestSetsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, k := range sets[:len(sets)-1] {
+	for _, k := range sets.All()[:len(sets.All())-1] {
 		for _, c := range channels {
 			for wi, w := range windows {
 				h, wd := 5+c%4, 6+c%5
@@ -123,7 +123,7 @@ func TestSetsMatchGeneric(t *testing.T) {
 func TestKernelsStayInBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	const guard = 16
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		for _, c := range channels {
 			taps := []int{0, 4 * c, 4 * 3 * c}
 			x := kerneltest.Random(r, 3*4*c).Data
@@ -148,7 +148,7 @@ func TestKernelsStayInBounds(t *testing.T) {
 // aside are equal zeros and a NaN before the last cell).
 func TestMaxSpecialValues(t *testing.T) {
 	nan := float32(math.NaN())
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		x := []float32{1, -2, -0.0, 3, nan, 5, 0.5, 7}
 		out := make([]float32, 1)
 		// One channel, cells one float apart: windows of 2 taps.
@@ -164,7 +164,7 @@ func TestMaxSpecialValues(t *testing.T) {
 // MaxRows over bands of input rows gives what Max gives over the image.
 func TestMaxRowsInBands(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		for wi, w := range windows {
 			h, wd, c := 17, 9, 3
 			x := kerneltest.Random(r, 1, h, wd, c)
@@ -214,9 +214,9 @@ func TestDoesNotAllocate(t *testing.T) {
 // Every set cpu.Select can return has its own kernels.
 func TestEverySetHasKernels(t *testing.T) {
 	for _, s := range cpu.Available() {
-		require.Equal(t, s, kernelsFor(s).set)
+		require.Equal(t, s, sets.For(s).set)
 	}
-	require.Len(t, sets, len(cpu.Available()))
+	require.Len(t, sets.All(), len(cpu.Available()))
 }
 
 // TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
@@ -224,7 +224,7 @@ func TestEverySetHasKernels(t *testing.T) {
 func TestRequire(t *testing.T) {
 	s, err := cpu.Select()
 	require.NoError(t, err)
-	require.NoError(t, cpu.Require(kernelsFor(s).set))
+	require.NoError(t, cpu.Require(sets.For(s).set))
 }
 
 func Example() {

@@ -6,7 +6,7 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasAVX2 {
-		sets = append([]*kernels{&avx2}, sets...)
+		sets.Add(cpu.AVX2, &avx2)
 	}
 }
 

@@ -25,7 +25,7 @@ func BenchmarkSoftmax(b *testing.B) {
 			if log {
 				op = "log_softmax"
 			}
-			for _, k := range sets {
+			for _, k := range sets.All() {
 				b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", op, sh.outer, sh.dim, sh.inner, k.set), func(b *testing.B) {
 					s := New(k.set, sh.outer, sh.dim, sh.inner, log)
 					scratch := make([]float32, s.ScratchSize())

@@ -24,20 +24,8 @@ type kernels struct {
 	mulInto      func(v, s []float32)
 }
 
-// sets are the kernel sets of this build, the generic one last; the assembly
-// ones add themselves at init where the CPU runs them.
-var sets = []*kernels{&generic}
-
-// forSet returns the kernels of set s; the generic ones for a set this build
-// has no kernels of.
-func forSet(s cpu.Set) *kernels {
-	for _, k := range sets {
-		if k.set == s {
-			return k
-		}
-	}
-	return &generic
-}
+// sets are the kernel sets of this build (cpu.Family).
+var sets = cpu.NewFamily(&generic)
 
 // generic is the reference the others are tested against.
 var generic = kernels{
@@ -135,6 +123,6 @@ type Row struct {
 // RowKernels returns set's row kernels (the generic ones for a set this build
 // has none of).
 func RowKernels(set cpu.Set) Row {
-	k := forSet(set)
+	k := sets.For(set)
 	return Row{Max: k.rowMax, ExpSum: k.expSum, Scale: k.scale}
 }

@@ -76,7 +76,7 @@ func TestKernelsMatchGeneric(t *testing.T) {
 		}
 		return x
 	}
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		if k.set == cpu.Generic {
 			continue
 		}
@@ -180,7 +180,7 @@ func TestExp(t *testing.T) {
 		x = append(x, s)
 	}
 	x = append(x, float32(math.NaN()), 88.72283, 88.722835, -87.33654, -87.33655, -103.97208)
-	for _, k := range sets {
+	for _, k := range sets.All() {
 		if k.set == cpu.Generic {
 			continue
 		}

@@ -6,7 +6,7 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasNEON {
-		sets = append([]*kernels{&neon}, sets...)
+		sets.Add(cpu.NEON, &neon)
 	}
 }
 

@@ -37,7 +37,7 @@ type Softmax struct {
 // New is a Softmax run by the kernels of set (the generic ones if this build
 // has none of it).
 func New(set cpu.Set, outer, dim, inner int, log bool) Softmax {
-	return Softmax{Outer: outer, Dim: dim, Inner: inner, Log: log, k: forSet(set)}
+	return Softmax{Outer: outer, Dim: dim, Inner: inner, Log: log, k: sets.For(set)}
 }
 
 // ScratchSize is the scratch Run needs: a running max and sum per inner

@@ -54,7 +54,7 @@ func TestRequire(t *testing.T) {
 	require.NoError(t, cpu.Require(s))
 	require.Equal(t, s, New(s, 1, 8, 1, false).k.set, "no softmax kernels for the selected set %s", s)
 	for _, s := range cpu.Available() {
-		require.Equal(t, s, forSet(s).set, "no softmax kernels for %s", s)
+		require.Equal(t, s, sets.For(s).set, "no softmax kernels for %s", s)
 	}
 }
 
