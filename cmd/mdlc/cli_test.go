@@ -268,10 +268,7 @@ func TestRunOptimisedMatchesO0(t *testing.T) {
 		for _, v := range y.Data {
 			scale = max(scale, math.Abs(float64(v)))
 		}
-		tol := pytorchTol
-		if sequenceFixtures[strings.TrimSuffix(filepath.Base(f), ".mdl")] {
-			tol = sequenceTol
-		}
+		tol := tolerance(t, f, "")
 		e := tensor.MaxRelErr(x.Data, y.Data, pytorchFloor*scale)
 		t.Logf("%s: %.3g", f, e)
 		require.LessOrEqual(t, e, tol, f)
