@@ -29,6 +29,12 @@ const equivTolerance = 1e-4
 // [0.5, 1.5): zero biases would hide mistakes in how biases are fused.
 func randomWeights(g *ir.Graph, rng *rand.Rand) map[string]*tensor.Tensor {
 	ws := map[string]*tensor.Tensor{}
+	recurrent := map[*ir.Value]bool{} // the recurrent ops' kernels
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpRecurrent {
+			recurrent[n.Inputs[1]] = true
+		}
+	}
 	for _, p := range g.Params {
 		shape, _ := p.Type.Shape.Bind(nil)
 		t := tensor.New(shape...)
@@ -40,7 +46,7 @@ func randomWeights(g *ir.Graph, rng *rand.Rand) map[string]*tensor.Tensor {
 			// A recurrence whose gain exceeds 1 is chaotic: any rounding
 			// difference grows step by step. Trained ones contract; so
 			// does this one, scaled by 1/√H.
-			if strings.HasSuffix(p.Name, "recurrent_kernel") {
+			if recurrent[p] {
 				t.Data[i] /= float32(math.Sqrt(float64(shape[0])))
 			}
 		}
