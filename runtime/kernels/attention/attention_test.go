@@ -7,47 +7,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+	"github.com/mdlc/mdlc/tensor"
 )
 
-// naive is attention in float64 with the whole row of scores.
-func naive(a Shape, q, k, v, mask []float32) []float64 {
-	out := make([]float64, a.Batch*a.TQ*a.DV)
-	for m := range a.Batch {
-		for i := range a.TQ {
-			row := m*a.TQ + i
-			s := make([]float64, a.TK)
-			mx := math.Inf(-1)
-			for j := range a.TK {
-				s[j] = math.Inf(-1)
-				if a.Causal && j > i {
-					continue
-				}
-				var dot float64
-				for p := range a.DK {
-					dot += float64(q[row*a.DK+p]) * float64(k[(m*a.TK+j)*a.DK+p])
-				}
-				s[j] = dot * float64(a.Scale)
-				if a.HasMask {
-					s[j] += float64(mask[a.MaskOff[m]+i*a.MaskRow+j*a.MaskKey])
-				}
-				mx = max(mx, s[j])
-			}
-			var sum float64
-			for j := range s {
-				s[j] = math.Exp(s[j] - mx)
-				sum += s[j]
-			}
-			for c := range a.DV {
-				var acc float64
-				for j := range a.TK {
-					acc += s[j] * float64(v[(m*a.TK+j)*a.DV+c])
-				}
-				out[row*a.DV+c] = acc / sum
-			}
-		}
+// reference is the reference runtime's attention (float64, the whole row of
+// scores at once) on the same operands; mask, if any, has shape maskShape.
+func reference(t *testing.T, a Shape, q, k, v, mask []float32, maskShape []int) []float32 {
+	ins := []*tensor.Tensor{{Shape: []int{a.Batch, a.TQ, a.DK}, Data: q}, {Shape: []int{a.Batch, a.TK, a.DK}, Data: k},
+		{Shape: []int{a.Batch, a.TK, a.DV}, Data: v}}
+	if mask != nil {
+		ins = append(ins, &tensor.Tensor{Shape: maskShape, Data: mask})
 	}
-	return out
+	return kerneltest.Ref(t, ir.OpAttention, &ir.AttentionAttrs{Causal: a.Causal, Scale: a.Scale}, ins...).Data
 }
 
 func random(r *rand.Rand, n int) []float32 {
@@ -58,10 +32,10 @@ func random(r *rand.Rand, n int) []float32 {
 	return x
 }
 
-// TestMatchesNaive: awkward sizes (key blocks cut mid-way, one key, one
+// TestMatchesReference: awkward sizes (key blocks cut mid-way, one key, one
 // row), causal or not, a padding mask broadcast over rows, a full mask, and
 // units run in reverse order, against float64.
-func TestMatchesNaive(t *testing.T) {
+func TestMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, sz := range [][4]int{{1, 1, 1, 1}, {3, 5, 7, 2}, {17, 17, 8, 8}, {16, 65, 31, 9}, {33, 129, 16, 33}, {64, 64, 64, 64}, {130, 200, 300, 24}} {
 		tq, tk, dk, dv := sz[0], sz[1], sz[2], sz[3]
@@ -70,6 +44,7 @@ func TestMatchesNaive(t *testing.T) {
 				a := Shape{Batch: 3, TQ: tq, TK: tk, DK: dk, DV: dv, Scale: float32(1 / math.Sqrt(float64(dk))), Causal: causal}
 				q, k, v := random(r, 3*tq*dk), random(r, 3*tk*dk), random(r, 3*tk*dv)
 				var mask []float32
+				var maskShape []int
 				switch maskKind {
 				case "padding": // [Batch, 1, TK]: the last key of each matrix dropped
 					mask = make([]float32, 3*tk)
@@ -79,11 +54,13 @@ func TestMatchesNaive(t *testing.T) {
 						}
 					}
 					a.HasMask, a.MaskOff, a.MaskKey = true, []int{0, tk, 2 * tk}, 1
+					maskShape = []int{3, 1, tk}
 				case "full": // [TQ, TK] shared by every matrix
 					mask = random(r, tq*tk)
 					a.HasMask, a.MaskOff, a.MaskRow, a.MaskKey = true, []int{0, 0, 0}, tk, 1
+					maskShape = []int{tq, tk}
 				}
-				want := naive(a, q, k, v, mask)
+				want := reference(t, a, q, k, v, mask, maskShape)
 				for _, kn := range gemm.Kernels() {
 					at := New(kn, a)
 					out := make([]float32, len(want))
@@ -92,7 +69,7 @@ func TestMatchesNaive(t *testing.T) {
 						at.RunUnit(q, k, v, mask, out, scratch, u)
 					}
 					for i, w := range want {
-						require.InDelta(t, w, float64(out[i]), 2e-6*float64(dk+tk)*(1+math.Abs(w)), "%s size %v causal %t mask %s element %d", kn.Set, sz, causal, maskKind, i)
+						require.InDelta(t, float64(w), float64(out[i]), 2e-6*float64(dk+tk)*(1+math.Abs(float64(w))), "%s size %v causal %t mask %s element %d", kn.Set, sz, causal, maskKind, i)
 					}
 				}
 			}

@@ -8,67 +8,24 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+	"github.com/mdlc/mdlc/tensor"
 )
 
-// naive is the loop in float64.
-func naive(r *Recurrent, xw, u, bu, h0, c0 []float32) []float64 {
-	n, t, hid, gh := r.N, r.T, r.H, r.gh()
-	h, c := make([]float64, n*hid), make([]float64, n*hid)
-	for i := range h {
-		if h0 != nil {
-			h[i] = float64(h0[i])
-		}
-		if c0 != nil {
-			c[i] = float64(c0[i])
+// reference is the reference runtime's loop (float64) on the same operands.
+func reference(t *testing.T, r *Recurrent, xw, u, bu, h0, c0 []float32) []float32 {
+	gh := r.gh()
+	ins := []*tensor.Tensor{{Shape: []int{r.N, r.T, gh}, Data: xw}, {Shape: []int{r.H, gh}, Data: u}, {Shape: []int{gh}, Data: bu}}
+	for _, state := range [][]float32{h0, c0} {
+		if state != nil {
+			ins = append(ins, &tensor.Tensor{Shape: []int{r.N, r.H}, Data: state})
 		}
 	}
-	size := n * hid
-	if r.Sequence {
-		size *= t
-	}
-	out := make([]float64, size)
-	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-	for s := range t {
-		step := s
-		if r.Reverse {
-			step = t - 1 - s
-		}
-		for b := range n {
-			hu := make([]float64, gh)
-			for j := range gh {
-				hu[j] = float64(bu[j])
-				for p := range hid {
-					hu[j] += h[b*hid+p] * float64(u[p*gh+j])
-				}
-			}
-			x := func(j int) float64 { return float64(xw[(b*t+step)*gh+j]) }
-			for j := range hid {
-				k := b*hid + j
-				switch r.Cell {
-				case RNN:
-					h[k] = math.Tanh(x(j) + hu[j])
-					if r.Relu {
-						h[k] = max(x(j)+hu[j], 0)
-					}
-				case LSTM:
-					c[k] = sig(x(hid+j)+hu[hid+j])*c[k] + sig(x(j)+hu[j])*math.Tanh(x(2*hid+j)+hu[2*hid+j])
-					h[k] = sig(x(3*hid+j)+hu[3*hid+j]) * math.Tanh(c[k])
-				case GRU:
-					z := sig(x(hid+j) + hu[hid+j])
-					nv := math.Tanh(x(2*hid+j) + sig(x(j)+hu[j])*hu[2*hid+j])
-					h[k] = (1-z)*nv + z*h[k]
-				}
-			}
-			if r.Sequence {
-				copy(out[(b*t+step)*hid:(b*t+step+1)*hid], h[b*hid:(b+1)*hid])
-			}
-		}
-	}
-	if !r.Sequence {
-		copy(out, h)
-	}
-	return out
+	cell := map[Cell]ir.Cell{RNN: ir.CellRNN, LSTM: ir.CellLSTM, GRU: ir.CellGRU}[r.Cell]
+	a := &ir.RecurrentAttrs{Cell: cell, Relu: r.Relu, Reverse: r.Reverse, Sequences: r.Sequence}
+	return kerneltest.Ref(t, ir.OpRecurrent, a, ins...).Data
 }
 
 func random(rng *rand.Rand, n int, scale float64) []float32 {
@@ -79,9 +36,9 @@ func random(rng *rand.Rand, n int, scale float64) []float32 {
 	return x
 }
 
-// TestMatchesNaive: every cell and GEMM kernel, awkward sizes, both
+// TestMatchesReference: every cell and GEMM kernel, awkward sizes, both
 // directions, sequences or last state, with and without initial states.
-func TestMatchesNaive(t *testing.T) {
+func TestMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, kn := range gemm.Kernels() {
 		for _, cell := range []Cell{RNN, LSTM, GRU} {
@@ -100,14 +57,14 @@ func TestMatchesNaive(t *testing.T) {
 							c0 = nil
 						}
 					}
-					want := naive(r, xw, u, bu, h0, c0)
+					want := reference(t, r, xw, u, bu, h0, c0)
 					pu := make([]float32, r.PackedSize())
 					r.PackWeights(pu, u)
 					out := make([]float32, len(want))
 					r.Run(xw, pu, bu, h0, c0, out, make([]float32, r.ScratchSize()))
 					name := fmt.Sprintf("%s cell %d size %v variant %d", kn.Set, cell, sz, variant)
 					for i, w := range want {
-						require.InDelta(t, w, float64(out[i]), 1e-5*(1+math.Abs(w)), "%s element %d", name, i)
+						require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s element %d", name, i)
 					}
 				}
 			}
