@@ -56,9 +56,7 @@ func runBench(c *cli, args []string) error {
 	model := fs.String("model", "", "the model, if the file has several")
 	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
-	batch := fs.Int("batch", 1, "batch size")
-	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	sh := shapeFlags(fs, "batch size")
 	threads := fs.Int("threads", 0, "threads a run uses (default: the plan's, GOMAXPROCS)")
 	runs := fs.Int("runs", 0, "time exactly this many runs")
 	timeFor := fs.Duration("time", time.Second, "time runs for this long (at least 5 runs)")
@@ -86,8 +84,6 @@ func runBench(c *cli, args []string) error {
 	switch {
 	case len(files) != 1:
 		return usageError{fmt.Sprintf("expected one .mdl file (or --peak), got %d arguments", len(files))}
-	case *batch < 1:
-		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
 	case set["threads"] && *threads < 1:
 		return usageError{fmt.Sprintf("--threads must be at least 1, got %d", *threads)}
 	case set["runs"] && set["time"]:
@@ -101,6 +97,9 @@ func runBench(c *cli, args []string) error {
 	case *peakGiven < 0:
 		return usageError{fmt.Sprintf("--peak-gflops must not be negative, got %g", *peakGiven)}
 	}
+	if err := sh.check(); err != nil {
+		return err
+	}
 	m, err := c.build(files[0], *model)
 	if err != nil {
 		return err
@@ -109,7 +108,7 @@ func runBench(c *cli, args []string) error {
 	if batchSymbol(g) == "" && set["batch"] {
 		return usageError{fmt.Sprintf("model %s has no batch dimension: its inputs are %s", g.Name, inputNames(g))}
 	}
-	env, err := bindSymbols(g, *batch, dims)
+	env, err := bindSymbols(g, sh.batch, sh.dims)
 	if err != nil {
 		return err
 	}
@@ -117,7 +116,7 @@ func runBench(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	samples, err := loadInputs(g, nil, *batch, dims, *seed)
+	samples, err := loadInputs(g, nil, sh.batch, sh.dims, *seed)
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,7 @@ func runBench(c *cli, args []string) error {
 	if len(times)%2 == 0 {
 		median = (times[len(times)/2-1] + median) / 2
 	}
-	r := benchJSON{Model: g.Name, Batch: *batch, Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: *warmup, Runs: len(times),
+	r := benchJSON{Model: g.Name, Batch: sh.batch, Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: *warmup, Runs: len(times),
 		MedianMs: ms(median), MinMs: ms(times[0]), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
 	switch {
 	case *peakGiven > 0:

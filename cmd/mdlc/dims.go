@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,28 @@ import (
 
 	"github.com/mdlc/mdlc/ir"
 )
+
+// shape is the flags that bind a model's symbolic dimensions, --batch and
+// --dim, which run, plan, bench, gen and build share.
+type shape struct {
+	batch int
+	dims  dimList
+}
+
+func shapeFlags(fs *flag.FlagSet, batchHelp string) *shape {
+	s := &shape{dims: dimList{}}
+	fs.IntVar(&s.batch, "batch", 1, batchHelp)
+	fs.Var(s.dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	return s
+}
+
+// check reports a batch below 1.
+func (s *shape) check() error {
+	if s.batch < 1 {
+		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", s.batch)}
+	}
+	return nil
+}
 
 // dimList collects --dim NAME=SIZE flags: sizes for a model's symbolic
 // dimensions other than the batch (a sequence length T, say).

@@ -27,9 +27,7 @@ func runGen(c *cli, args []string) error {
 	pkg := fs.String("pkg", "", "the package name (default: the model's name, lower case)")
 	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
-	batch := fs.Int("batch", 1, "the batch size the package is compiled for")
-	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	sh := shapeFlags(fs, "the batch size the package is compiled for")
 	kernels := fs.String("kernels", "", "the kernel set to compile for: generic, avx2 or neon (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
@@ -40,10 +38,10 @@ func runGen(c *cli, args []string) error {
 	if *out == "" {
 		return usageError{"missing -o DIR: the directory to write the package into"}
 	}
-	if *batch < 1 {
-		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	if err := sh.check(); err != nil {
+		return err
 	}
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, dims, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, sh.batch, sh.dims, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
 	if err != nil {
 		return err
 	}
@@ -173,9 +171,7 @@ func runBuild(c *cli, args []string) error {
 	out := fs.String("o", "", "the binary to write")
 	weightsPath := fs.String("weights", "", "weights as .safetensors (default: Keras-style initialisation from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
-	batch := fs.Int("batch", 1, "the batch size the binary is compiled for")
-	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	sh := shapeFlags(fs, "the batch size the binary is compiled for")
 	kernels := fs.String("kernels", "", "the kernel set to compile for (default: the best of GOARCH's that this machine runs)")
 	files, err := parse(fs, args, 1)
 	if err != nil {
@@ -184,8 +180,8 @@ func runBuild(c *cli, args []string) error {
 	if *out == "" {
 		return usageError{"missing -o BIN: the binary to write"}
 	}
-	if *batch < 1 {
-		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	if err := sh.check(); err != nil {
+		return err
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -211,7 +207,7 @@ func runBuild(c *cli, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, *batch, dims, set, codegen.Options{})
+	gen, err := compileForGen(c, files[0], *model, *weightsPath, *seed, sh.batch, sh.dims, set, codegen.Options{})
 	if err != nil {
 		return err
 	}

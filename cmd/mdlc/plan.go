@@ -12,9 +12,7 @@ import (
 func runPlan(c *cli, args []string) error {
 	fs := c.flags("plan")
 	model := fs.String("model", "", "the model, if the file has several")
-	batch := fs.Int("batch", 1, "batch size the plan is built for")
-	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	sh := shapeFlags(fs, "batch size the plan is built for")
 	asJSON := fs.Bool("json", false, "print JSON")
 	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
 	seed := fs.Uint64("seed", 1, "seed for initial weights")
@@ -23,15 +21,15 @@ func runPlan(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *batch < 1 {
-		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	if err := sh.check(); err != nil {
+		return err
 	}
 	m, err := c.build(files[0], *model)
 	if err != nil {
 		return err
 	}
 	g := m.Graph
-	env, err := bindSymbols(g, *batch, dims)
+	env, err := bindSymbols(g, sh.batch, sh.dims)
 	if err != nil {
 		return err
 	}

@@ -24,9 +24,7 @@ func runRun(c *cli, args []string) error {
 	var inputPaths inputList
 	fs.Var(&inputPaths, "input", "input as .npy, .png or .jpg, or NAME=FILE for one of several inputs; repeatable (default: a deterministic sample)")
 	outputPath := fs.String("output", "", "write the output to this .npy file")
-	batch := fs.Int("batch", 1, "batch size of the sample input")
-	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	sh := shapeFlags(fs, "batch size of the sample input")
 	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
 	top := fs.Int("top", 5, "classes to list for a classifier's output")
 	noOpt := fs.Bool("O0", false, "run the graph as written, without optimisation")
@@ -35,8 +33,8 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *batch < 1 {
-		return usageError{fmt.Sprintf("--batch must be at least 1, got %d", *batch)}
+	if err := sh.check(); err != nil {
+		return err
 	}
 	m, err := c.build(files[0], *model)
 	if err != nil {
@@ -47,7 +45,7 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := loadInputs(g, inputPaths, *batch, dims, *seed)
+	inputs, err := loadInputs(g, inputPaths, sh.batch, sh.dims, *seed)
 	if err != nil {
 		return err
 	}
