@@ -13,10 +13,8 @@ import (
 
 	"github.com/mdlc/mdlc/codegen"
 	"github.com/mdlc/mdlc/internal/atomicfile"
-	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
-	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -81,24 +79,8 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 	default:
 		return nil, usageError{fmt.Sprintf("--kernels %s: unknown kernel set; choose generic, avx2 or neon", set)}
 	}
-	var params int64
-	for _, p := range g.Params {
-		n := int64(1)
-		for _, d := range p.Type.Shape {
-			n *= int64(d.Size)
-		}
-		params += n
-	}
-	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: params}
-	ws, err := loadWeights(g, weightsPath, seed)
-	if err != nil {
-		return nil, err
-	}
-	sample, err := loadInputs(g, nil, batch, dims, seed)
-	if err != nil {
-		return nil, err
-	}
-	env, err := ref.Bind(g, sample)
+	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: summarize(m).TotalParams}
+	env, err := bindSymbols(g, batch, dims)
 	if err != nil {
 		return nil, err
 	}
@@ -110,10 +92,7 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 		flops /= int64(env[b])
 	}
 	o.Model.FLOPs = flops
-	if err := passes.BindWeights(g, ws); err != nil {
-		return nil, err
-	}
-	if _, err := passes.Run(g, passes.Options{Verify: true}); err != nil {
+	if _, err := optimise(g, weightsPath, seed, ""); err != nil {
 		return nil, err
 	}
 	p, err := plan.Build(g, nil, env, plan.Kernels(set))
