@@ -12,8 +12,7 @@ import (
 func binary(f func(a, b float32) float32) kernel {
 	return func(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		a, b := in[0], in[1]
-		r := len(out.Shape)
-		sa, sb := strides(a.Shape, r), strides(b.Shape, r)
+		sa, sb := tensor.BroadcastStrides(a.Shape, out.Shape), tensor.BroadcastStrides(b.Shape, out.Shape)
 		for i := range out.Data {
 			out.Data[i] = f(a.Data[offset(i, out.Shape, sa)], b.Data[offset(i, out.Shape, sb)])
 		}

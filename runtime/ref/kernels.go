@@ -60,21 +60,6 @@ func init() {
 	kernels[ir.OpElementwise] = elementwise
 }
 
-// strides returns the row-major strides of shape, right-aligned to rank axes.
-// An axis that shape lacks or has of size 1 gets stride 0: that is how NumPy
-// broadcasting reads it, and harmless otherwise since its index is always 0.
-func strides(shape []int, rank int) []int {
-	st := make([]int, rank)
-	s := 1
-	for i := 1; i <= len(shape); i++ {
-		if d := shape[len(shape)-i]; d != 1 {
-			st[rank-i] = s
-			s *= d
-		}
-	}
-	return st
-}
-
 // offset maps element i of a row-major tensor of the given shape to the offset
 // of the same multi-index under st.
 func offset(i int, shape, st []int) int {

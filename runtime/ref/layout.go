@@ -15,7 +15,7 @@ func copyData(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 func transpose(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	perm := n.Attrs.(*ir.TransposeAttrs).Perm
 	x := in[0]
-	sx := strides(x.Shape, len(x.Shape))
+	sx := tensor.BroadcastStrides(x.Shape, x.Shape)
 	st := make([]int, len(perm))
 	for d, p := range perm {
 		st[d] = sx[p]

@@ -96,7 +96,7 @@ func matMul(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 	batch := out.Shape[:r-2]
 	// Batch strides counted in whole matrices.
-	sa, sb := strides(a.Shape[:ra-2], len(batch)), strides(b.Shape[:rb-2], len(batch))
+	sa, sb := tensor.BroadcastStrides(a.Shape[:ra-2], batch), tensor.BroadcastStrides(b.Shape[:rb-2], batch)
 	for t := range tensor.Numel(batch) {
 		ad := a.Data[offset(t, batch, sa)*m*k:][:m*k]
 		bd := b.Data[offset(t, batch, sb)*k*nn:][:k*nn]
@@ -129,7 +129,7 @@ func attention(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	scoreShape := append(append([]int(nil), q.Shape[:r-1]...), tk)
 	var ms []int
 	if len(in) == 4 {
-		ms = strides(in[3].Shape, len(scoreShape))
+		ms = tensor.BroadcastStrides(in[3].Shape, scoreShape)
 	}
 	s := make([]float64, tk)
 	for m := range len(q.Data) / (tq * dk) {
