@@ -71,12 +71,13 @@ func (s BatchNorm) Run(b [][]float32, _ *Team) {
 	s.BN.Run(b[s.In[0]], b[s.In[1]], b[s.In[2]], b[s.In[3]], b[s.In[4]], b[s.Out], b[s.Scratch])
 }
 
-// Attention is scaled dot-product attention; Mask is 0 without a mask. Its
-// units (bands of query rows) are spread over up to Helpers helpers.
+// Attention is scaled dot-product attention; Mask is 0 without a mask. Every
+// run packs each matrix's keys and values into slot Packed once, then
+// computes bands of query rows; both are spread over up to Helpers helpers.
 type Attention struct {
-	Q, K, V, Mask, Out, Scratch int
-	Helpers                     int
-	Shape                       attention.Shape
+	Q, K, V, Mask, Out, Packed, Scratch int
+	Helpers                             int
+	Shape                               attention.Shape
 }
 
 func (s Attention) Compile(set cpu.Set) Step { return s.New(set) }
@@ -93,12 +94,21 @@ type AttentionStep struct {
 }
 
 func (s *AttentionStep) Run(b [][]float32, t *Team) {
+	t.run((*attentionPack)(s), 0, s.spec.Shape.Batch, s.spec.Helpers, b, b[s.spec.Scratch])
 	t.run(s, 0, s.A.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
 }
 
 func (s *AttentionStep) unit(b [][]float32, scratch []float32, u int) {
 	sp := &s.spec
-	s.A.RunUnit(b[sp.Q], b[sp.K], b[sp.V], b[sp.Mask], b[sp.Out], scratch, u)
+	s.A.RunUnit(b[sp.Q], b[sp.Packed], b[sp.Mask], b[sp.Out], scratch, u)
+}
+
+// attentionPack is the job of packing the keys and values, a matrix a unit.
+type attentionPack AttentionStep
+
+func (s *attentionPack) unit(b [][]float32, _ []float32, m int) {
+	sp := &s.spec
+	s.A.Pack(b[sp.K], b[sp.V], b[sp.Packed], m)
 }
 
 // Norm is layer or RMS normalisation over the last axis; Beta is unused

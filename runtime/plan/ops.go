@@ -207,7 +207,8 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 	s.Shape = a
 	k := s.New(b.kernels).A
 	b.info[b.step].Kernel = "attention"
-	s.Scratch = b.scratch(k.ScratchSize(), "packed keys and values, a block of scores, rows")
+	s.Packed = b.temp(k.PackedSize(), "packed keys and values")
+	s.Scratch = b.scratch(k.ScratchSize(), "a block of scores, rows")
 	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
 	s.Helpers = b.helpers(k.Units(), flops, k.ScratchSize())
 	return s

@@ -8,11 +8,12 @@
 // packed values, added into the band's output. The max, the exponentials
 // and the rescaling are softmax's row kernels of the same set.
 //
-// A unit of work is a band of query rows of one matrix, with scratch of its
-// own (its matrix's keys and values packed, a block of scores, the band's
-// output rows and their running max and sum), so a plan can spread units
-// over threads and get the same bits. With Causal, key blocks wholly after a
-// band's last row are skipped.
+// Each matrix's keys and values are packed once per run (Pack, a unit per
+// matrix), then a unit of work is a band of query rows of one matrix, with
+// scratch of its own (a block of scores, the band's output rows and their
+// running max and sum), so a plan can spread units over threads and get the
+// same bits. With Causal, key blocks wholly after a band's last row are
+// skipped.
 //
 // Numerics: the products are float32 GEMM sums (see package gemm), e^x is
 // softmax's (within 1 ulp). A row agrees with the float64 reference to within
@@ -34,8 +35,7 @@ import (
 // so that a block's keys start a packed panel.
 const keyBlock = 96
 
-// rowsPerUnit is how many query rows a unit computes: enough that packing
-// its matrix's keys and values costs little beside the products.
+// rowsPerUnit is how many query rows a unit computes.
 const rowsPerUnit = 128
 
 // Shape is an attention's geometry: Batch matrices of q [TQ, DK], k [TK, DK]
@@ -54,11 +54,11 @@ type Shape struct {
 // Attention is a compiled attention.
 type Attention struct {
 	Shape
-	kn             *gemm.Kernel
-	qk             gemm.Blocking // of the scores' product, over DK
-	row            softmax.Row
-	packK, packV   int
-	band, blockBuf int
+	kn           *gemm.Kernel
+	qk           gemm.Blocking // of the scores' product, over DK
+	row          softmax.Row
+	packK, packV int
+	band         int
 }
 
 // New compiles attention of shape s with GEMM kernel kn and softmax's row
@@ -71,36 +71,51 @@ func New(kn *gemm.Kernel, s Shape) *Attention {
 	return a
 }
 
-// ScratchSize is the scratch a unit needs.
-func (a *Attention) ScratchSize() int {
-	return a.packK + a.packV + a.band*keyBlock + a.band*a.DV + 2*a.band + a.band*a.qk.KC + a.qk.Tile
+// PackedSize is the length of every matrix's keys and values packed.
+func (a *Attention) PackedSize() int { return a.Batch * (a.packK + a.packV) }
+
+// Pack packs matrix m's keys (as kᵀ, [DK, TK]) and values ([TK, DV]) as the
+// GEMM's B into packed, PackedSize long.
+func (a *Attention) Pack(k, v, packed []float32, m int) {
+	tk, dk, dv := a.TK, a.DK, a.DV
+	at := packed[m*(a.packK+a.packV):]
+	a.kn.PackB(at[:a.packK], k[m*tk*dk:], dk, tk, dk, true)
+	a.kn.PackB(at[a.packK:a.packK+a.packV], v[m*tk*dv:], tk, dv, dv, false)
 }
 
-// Units is the number of units Run's work is cut into.
+// ScratchSize is the scratch a unit needs.
+func (a *Attention) ScratchSize() int {
+	return a.band*keyBlock + a.band*a.DV + 2*a.band + a.band*a.qk.KC + a.qk.Tile
+}
+
+// Units is the number of units Run's work is cut into, after Pack.
 func (a *Attention) Units() int { return a.Batch * ((a.TQ + a.band - 1) / a.band) }
 
-// Run computes every unit in turn.
-func (a *Attention) Run(q, k, v, mask, out, scratch []float32) {
+// Run packs every matrix, then computes every unit in turn.
+func (a *Attention) Run(q, k, v, mask, out, packed, scratch []float32) {
+	for m := range a.Batch {
+		a.Pack(k, v, packed, m)
+	}
 	for u := range a.Units() {
-		a.RunUnit(q, k, v, mask, out, scratch, u)
+		a.RunUnit(q, packed, mask, out, scratch, u)
 	}
 }
 
-// RunUnit computes unit u: a band of query rows of one matrix.
-func (a *Attention) RunUnit(q, k, v, mask, out, scratch []float32, u int) {
+// RunUnit computes unit u, a band of query rows of one matrix, from the keys
+// and values Pack packed.
+func (a *Attention) RunUnit(q, packed, mask, out, scratch []float32, u int) {
 	per := (a.TQ + a.band - 1) / a.band
 	m, i0 := u/per, u%per*a.band
 	rows := min(a.band, a.TQ-i0)
 	tk, dk, dv := a.TK, a.DK, a.DV
 	s := scratch
 	take := func(n int) []float32 { t := s[:n:n]; s = s[n:]; return t }
-	pk, pv := take(a.packK), take(a.packV)
 	scores, acc := take(a.band*keyBlock), take(a.band*dv)
 	runMax, sum := take(a.band), take(a.band)
 	pa, tmp := take(a.band*a.qk.KC), take(a.qk.Tile)
+	pk := packed[m*(a.packK+a.packV):][:a.packK]
+	pv := packed[m*(a.packK+a.packV)+a.packK:][:a.packV]
 
-	a.kn.PackB(pk, k[m*tk*dk:], dk, tk, dk, true) // kᵀ: [DK, TK]
-	a.kn.PackB(pv, v[m*tk*dv:], tk, dv, dv, false)
 	qm := q[(m*a.TQ+i0)*dk : (m*a.TQ+i0+rows)*dk]
 	clear(acc[:rows*dv])
 	for i := range rows {

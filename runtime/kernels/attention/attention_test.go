@@ -64,9 +64,12 @@ func TestMatchesReference(t *testing.T) {
 				for _, kn := range gemm.Kernels() {
 					at := New(kn, a)
 					out := make([]float32, len(want))
-					scratch := make([]float32, at.ScratchSize())
+					packed, scratch := make([]float32, at.PackedSize()), make([]float32, at.ScratchSize())
+					for m := 2; m >= 0; m-- {
+						at.Pack(k, v, packed, m)
+					}
 					for u := at.Units() - 1; u >= 0; u-- {
-						at.RunUnit(q, k, v, mask, out, scratch, u)
+						at.RunUnit(q, packed, mask, out, scratch, u)
 					}
 					for i, w := range want {
 						require.InDelta(t, float64(w), float64(out[i]), 2e-6*float64(dk+tk)*(1+math.Abs(float64(w))), "%s size %v causal %t mask %s element %d", kn.Set, sz, causal, maskKind, i)
@@ -81,13 +84,13 @@ func TestAllMaskedIsNaN(t *testing.T) {
 	inf := float32(math.Inf(-1))
 	a := New(gemm.Kernels()[0], Shape{Batch: 1, TQ: 1, TK: 2, DK: 1, DV: 1, Scale: 1, HasMask: true, MaskOff: []int{0}, MaskKey: 1})
 	out := []float32{0}
-	a.Run([]float32{1}, []float32{1, 2}, []float32{3, 4}, []float32{inf, inf}, out, make([]float32, a.ScratchSize()))
+	a.Run([]float32{1}, []float32{1, 2}, []float32{3, 4}, []float32{inf, inf}, out, make([]float32, a.PackedSize()), make([]float32, a.ScratchSize()))
 	require.True(t, math.IsNaN(float64(out[0])))
 }
 
 func TestRunDoesNotAllocate(t *testing.T) {
 	a := New(gemm.Kernels()[0], Shape{Batch: 2, TQ: 40, TK: 70, DK: 8, DV: 8, Scale: 0.3, Causal: true})
 	q, k, v := make([]float32, 2*40*8), make([]float32, 2*70*8), make([]float32, 2*70*8)
-	out, scratch := make([]float32, 2*40*8), make([]float32, a.ScratchSize())
-	require.Zero(t, testing.AllocsPerRun(10, func() { a.Run(q, k, v, nil, out, scratch) }))
+	out, packed, scratch := make([]float32, 2*40*8), make([]float32, a.PackedSize()), make([]float32, a.ScratchSize())
+	require.Zero(t, testing.AllocsPerRun(10, func() { a.Run(q, k, v, nil, out, packed, scratch) }))
 }
