@@ -64,10 +64,7 @@ func Generate(prog plan.Program, o Options) (Files, error) {
 	}
 	g := &gen{pkg: pkg, m: m, prog: prog, external: o.External, imports: map[string]bool{}}
 	g.names()
-	blob, err := g.weights()
-	if err != nil {
-		return nil, err
-	}
+	blob := g.weights()
 	src, err := g.source(blob)
 	if err != nil {
 		return nil, err
@@ -157,7 +154,7 @@ func exported(name string) string {
 
 // weights lays out the constant slots one after another, as little-endian
 // float32s.
-func (g *gen) weights() ([]byte, error) {
+func (g *gen) weights() []byte {
 	g.constOff = map[int]int{}
 	var blob []byte
 	for i, s := range g.prog.Slots {
@@ -166,11 +163,17 @@ func (g *gen) weights() ([]byte, error) {
 		}
 		g.constOff[i] = g.floats
 		g.floats += len(s.Data)
-		for _, v := range s.Data {
-			blob = binary.LittleEndian.AppendUint32(blob, math.Float32bits(v))
-		}
+		blob = littleEndian(blob, s.Data)
 	}
-	return blob, nil
+	return blob
+}
+
+// littleEndian appends floats to dst as little-endian float32s.
+func littleEndian(dst []byte, floats []float32) []byte {
+	for _, v := range floats {
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+	}
+	return dst
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -178,11 +181,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Checksum is the CRC-32C of floats' bits, little-endian: how a generated
 // package checks its weights and its tests check outputs.
 func Checksum(floats []float32) uint32 {
-	buf := make([]byte, 0, 4*len(floats))
-	for _, v := range floats {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-	}
-	return crc32.Checksum(buf, castagnoli)
+	return crc32.Checksum(littleEndian(make([]byte, 0, 4*len(floats)), floats), castagnoli)
 }
 
 func (g *gen) source(blob []byte) ([]byte, error) {

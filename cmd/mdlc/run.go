@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
@@ -56,8 +53,8 @@ func runRun(c *cli, args []string) error {
 	for _, o := range g.Outputs {
 		t := outs[o.Name]
 		fmt.Fprintf(c.stdout, "%s: %s%s\n", o.Name, o.Value.Type.DType, tensor.ShapeString(t.Shape))
-		if isDistribution(t) {
-			printTop(c.stdout, t, *top)
+		if t.IsDistribution() {
+			t.WriteTop(c.stdout, *top)
 		}
 	}
 	if *outputPath != "" {
@@ -191,50 +188,6 @@ func readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("%s: an image can only feed an input of shape (N, height, width, 1 or 3); input %s is %s", path, in.Name, in.Type)
 	}
 	return tensor.LoadImage(path, s[1].Size, s[2].Size, s[3].Size)
-}
-
-// isDistribution reports whether t looks like rows of class probabilities.
-func isDistribution(t *tensor.Tensor) bool {
-	if len(t.Shape) != 2 || t.Shape[1] < 2 {
-		return false
-	}
-	n := t.Shape[1]
-	for r := 0; r < t.Shape[0]; r++ {
-		sum := 0.0
-		for _, v := range t.Data[r*n : (r+1)*n] {
-			if v < 0 {
-				return false
-			}
-			sum += float64(v)
-		}
-		if math.Abs(sum-1) > 1e-3 {
-			return false
-		}
-	}
-	return true
-}
-
-// maxRowsShown bounds the per-example listing of top classes.
-const maxRowsShown = 4
-
-func printTop(w io.Writer, t *tensor.Tensor, k int) {
-	n := t.Shape[1]
-	k = min(k, n)
-	for r := 0; r < min(t.Shape[0], maxRowsShown); r++ {
-		row := t.Data[r*n : (r+1)*n]
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
-		fmt.Fprintf(w, "  example %d, top %d:\n", r, k)
-		for _, i := range idx[:k] {
-			fmt.Fprintf(w, "    class %-4d %.4f\n", i, row[i])
-		}
-	}
-	if t.Shape[0] > maxRowsShown {
-		fmt.Fprintf(w, "  (%d more examples; use --output to see them all)\n", t.Shape[0]-maxRowsShown)
-	}
 }
 
 // writeOutputs writes the single output to path, or each output to
