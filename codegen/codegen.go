@@ -25,6 +25,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -115,7 +116,11 @@ type gen struct {
 // names picks Go names for the ports: their own where they are identifiers
 // that clash with nothing the generated code declares.
 func (g *gen) names() {
-	taken := map[string]bool{"m": true, "a": true, "err": true, "ArenaFloats": true, "Kernels": true, "Batch": true}
+	taken := map[string]bool{"m": true, "a": true, "i": true, "err": true, "ArenaFloats": true, "Kernels": true, "Batch": true}
+	// Parameters must not hide the packages the generated code uses.
+	for _, p := range []string{"binary", "cpu", "crc32", "errors", "exec", "fmt", "layout", "math", "os", "slices", "sync", "tensor", "testing"} {
+		taken[p] = true
+	}
 	for _, p := range slices.Concat(g.prog.Inputs, g.prog.Outputs) {
 		param := p.Name
 		for taken[param] || token.IsKeyword(param) || !token.IsIdentifier(param) {
@@ -189,13 +194,18 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	w := func(format string, args ...any) { fmt.Fprintf(&body, format, args...) }
 	prog := g.prog
 
-	w("// Shapes of the inputs and outputs, and their sizes in float32s.\nvar (\n")
+	w("// Shapes of the inputs and outputs, and their sizes in elements.\nvar (\n")
 	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
 		w("\t%sShape = [%d]int{%s}\n", g.consts[i], len(p.Shape), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(p.Shape)), ", "), "[]"))
 	}
 	w(")\n\nconst (\n")
 	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
 		w("\t%sSize = %d\n", g.consts[i], tensor.Numel(p.Shape))
+	}
+	for i, p := range prog.Inputs {
+		if p.DType != ir.F32 {
+			w("\t// %sVocab bounds the token ids of %s: each in 0..%sVocab-1.\n\t%sVocab = %d\n", g.consts[i], p.Name, g.consts[i], g.consts[i], p.Limit)
+		}
 	}
 	w("\t// ArenaFloats is the size of an Arena's planned memory, in float32s.\n\tArenaFloats = %d\n", prog.ArenaFloats)
 	w("\t// Kernels is the kernel set the package was generated for.\n\tKernels = %q\n)\n\n", prog.Kernels)
@@ -252,25 +262,44 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 			w("\ta.b[%d] = m.w[%d:%d:%d] // %s\n", i, off, off+len(s.Data), off+len(s.Data), s.Label)
 		}
 	}
+	for i, p := range prog.Inputs {
+		if p.DType != ir.F32 {
+			w("\ta.b[%d] = make([]float32, %sSize) // %s, as int32 bits\n", p.Slot, g.consts[i], p.Name)
+		}
+	}
 	w("\treturn a\n}\n\n")
 	w("// Close stops the arena's goroutines.\nfunc (a *Arena) Close() {\n\ta.team.Stop()\n\ta.team = nil\n}\n\n")
 
 	args := strings.Join(g.params, ", ")
+	ports := slices.Concat(prog.Inputs, prog.Outputs)
+	var sig []string
+	for i, p := range ports {
+		sig = append(sig, g.params[i]+" "+goType(p.DType))
+	}
 	w("// Run computes the outputs from the inputs on the model's own arena, one\n// caller at a time. Each slice holds its tensor row-major: see the Shape and\n// Size constants.\n")
-	w("func (m *Model) Run(%s []float32) error {\n\tm.mu.Lock()\n\tdefer m.mu.Unlock()\n\treturn m.RunArena(m.own, %s)\n}\n\n", args, args)
+	w("func (m *Model) Run(%s) error {\n\tm.mu.Lock()\n\tdefer m.mu.Unlock()\n\treturn m.RunArena(m.own, %s)\n}\n\n", strings.Join(sig, ", "), args)
 	w("// RunArena is Run on an arena of the caller's, made by m.NewArena. It\n// allocates nothing.\n")
-	w("func (m *Model) RunArena(a *Arena, %s []float32) error {\n", args)
+	w("func (m *Model) RunArena(a *Arena, %s) error {\n", strings.Join(sig, ", "))
 	w("\tif a == nil || a.m != m {\n\t\treturn errors.New(\"%s: the arena was not made by this model's NewArena\")\n\t}\n", g.pkg)
-	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
-		w("\tif len(%s) != %sSize {\n\t\treturn fmt.Errorf(\"%s: %s holds %%d floats, want %%d for shape %%v\", len(%s), %sSize, %sShape)\n\t}\n",
+	for i, p := range ports {
+		w("\tif len(%s) != %sSize {\n\t\treturn fmt.Errorf(\"%s: %s holds %%d values, want %%d for shape %%v\", len(%s), %sSize, %sShape)\n\t}\n",
 			g.params[i], g.consts[i], g.pkg, p.Name, g.params[i], g.consts[i], g.consts[i])
 	}
-	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
+	for i, p := range ports {
+		if p.DType != ir.F32 {
+			g.imports["github.com/mdlc/mdlc/runtime/kernels/layout"] = true
+			w("\tif i := layout.PutIDs(a.b[%d], %s, %sVocab); i >= 0 {\n", p.Slot, g.params[i], g.consts[i])
+			w("\t\treturn fmt.Errorf(\"%s: %s[%%d] = %%d is outside the vocabulary: token ids must be in 0..%%d\", i, %s[i], %sVocab-1)\n\t}\n",
+				g.pkg, p.Name, g.params[i], g.consts[i])
+			continue
+		}
 		w("\ta.b[%d] = %s\n", p.Slot, g.params[i])
 	}
 	w("\tm.run(a)\n")
-	for _, p := range slices.Concat(prog.Inputs, prog.Outputs) {
-		w("\ta.b[%d] = nil\n", p.Slot)
+	for _, p := range ports {
+		if p.DType == ir.F32 {
+			w("\ta.b[%d] = nil\n", p.Slot)
+		}
 	}
 	w("\treturn nil\n}\n\n")
 	w("// run is the plan: every step in order.\nfunc (m *Model) run(a *Arena) {\n")
@@ -312,6 +341,17 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	return src, nil
 }
 
+// goType is the Go slice type of a port's data.
+func goType(d ir.DType) string {
+	switch d {
+	case ir.I32:
+		return "[]int32"
+	case ir.I64:
+		return "[]int64"
+	}
+	return "[]float32"
+}
+
 // describe is a step's comment: the op, its layer and the kernel.
 func describe(s plan.StepInfo) string {
 	d := fmt.Sprintf("step %d: %s", s.Index, s.Op)
@@ -328,7 +368,7 @@ func (g *gen) doc() string {
 	w("// Package %s runs the model %s, compiled by mdlc from %s\n// (sha256 %s) for the %s kernels:\n//\n", g.pkg, m.Name, m.Source, m.SourceHash, g.prog.Kernels)
 	var in, out []string
 	for _, p := range g.prog.Inputs {
-		in = append(in, p.Name+" f32"+tensor.ShapeString(p.Shape))
+		in = append(in, p.Name+" "+p.DType.String()+tensor.ShapeString(p.Shape))
 	}
 	for _, p := range g.prog.Outputs {
 		out = append(out, p.Name+" f32"+tensor.ShapeString(p.Shape))

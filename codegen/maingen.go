@@ -3,8 +3,10 @@ package codegen
 import (
 	"fmt"
 	"go/format"
+	"slices"
 	"strings"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -37,15 +39,23 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	w("func run(given inputList, output string, top int) error {\n\tm, err := %s.New()\n\tif err != nil {\n\t\treturn err\n\t}\n\tfiles := map[string]string{}\n", pkg)
 	w("\tfor _, arg := range given {\n\t\tname, path, named := strings.Cut(arg, \"=\")\n\t\tif !named {\n\t\t\tname, path = %q, arg\n\t\t}\n\t\tfiles[name] = path\n\t}\n", prog.Inputs[0].Name)
 	for i, p := range prog.Inputs {
-		w("\t%s, err := load(files, %q, %s.%sShape[:], %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1)
+		w("\t%s, err := load(files, %q, %s.%sShape[:], %t, %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1, p.DType != ir.F32)
 	}
 	nIn := len(prog.Inputs)
 	for i, p := range prog.Outputs {
 		w("\t%s := tensor.New(%s.%sShape[:]...) // %s\n", g.params[nIn+i], pkg, g.consts[nIn+i], p.Name)
 	}
 	var args []string
-	for i := range prog.Inputs {
-		args = append(args, g.params[i]+".Data")
+	for i, p := range prog.Inputs {
+		switch p.DType {
+		case ir.I32:
+			w("\t%sIDs, err := int32s(%s)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], g.params[i])
+			args = append(args, g.params[i]+"IDs")
+		case ir.I64:
+			args = append(args, g.params[i]+".Ints")
+		default:
+			args = append(args, g.params[i]+".Data")
+		}
 	}
 	for i := range prog.Outputs {
 		args = append(args, g.params[nIn+i]+".Data")
@@ -62,13 +72,16 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	}
 	w("\treturn nil\n}\n\n")
 	sb.WriteString(mainHelpers)
+	if slices.ContainsFunc(prog.Inputs, func(p plan.PortSlot) bool { return p.DType == ir.I32 }) {
+		sb.WriteString(int32Helper)
+	}
 	return format.Source([]byte(sb.String()))
 }
 
 const mainHelpers = `// load reads input name from its file: a .npy of exactly its shape (or
-// without the batch axis when the batch is 1), or an image for an input of
-// shape (1, height, width, 1 or 3).
-func load(files map[string]string, name string, shape []int, several bool) (*tensor.Tensor, error) {
+// without the batch axis when the batch is 1), of integers for token ids,
+// or an image for an input of shape (1, height, width, 1 or 3).
+func load(files map[string]string, name string, shape []int, several, ids bool) (*tensor.Tensor, error) {
 	path, ok := files[name]
 	if !ok {
 		if several {
@@ -86,7 +99,16 @@ func load(files map[string]string, name string, shape []int, several bool) (*ten
 		if len(t.Shape) == len(shape)-1 && shape[0] == 1 {
 			t.Shape = append([]int{1}, t.Shape...)
 		}
+		switch {
+		case ids && !t.IsInt():
+			return nil, fmt.Errorf("%s: input %s is token ids, but the file holds floats: save the ids as integers (numpy's int32 or int64)", path, name)
+		case !ids:
+			t = t.Floats()
+		}
 	case ".png", ".jpg", ".jpeg":
+		if ids {
+			return nil, fmt.Errorf("%s: input %s is token ids: give them as an .npy of integers", path, name)
+		}
 		if len(shape) != 4 || shape[0] != 1 || (shape[3] != 1 && shape[3] != 3) {
 			return nil, fmt.Errorf("%s: an image can only feed an input of shape (1, height, width, 1 or 3); %s is %s", path, name, tensor.ShapeString(shape))
 		}
@@ -100,5 +122,19 @@ func load(files map[string]string, name string, shape []int, several bool) (*ten
 		return nil, fmt.Errorf("%s: input %s is %s, the model was compiled for %s", path, name, tensor.ShapeString(t.Shape), tensor.ShapeString(shape))
 	}
 	return t, nil
+}
+`
+
+const int32Helper = `
+// int32s narrows token ids to the model's int32, refusing any that do not fit.
+func int32s(t *tensor.Tensor) ([]int32, error) {
+	ids := make([]int32, len(t.Ints))
+	for i, v := range t.Ints {
+		if v != int64(int32(v)) {
+			return nil, fmt.Errorf("token id %d does not fit an int32", v)
+		}
+		ids[i] = int32(v)
+	}
+	return ids, nil
 }
 `

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -16,6 +20,16 @@ func Sample(n int) []float32 {
 	x := make([]float32, n)
 	for i := range x {
 		x[i] = float32(int32(uint32(i)*2654435761)>>8) / (1 << 23)
+	}
+	return x
+}
+
+// SampleIDs is the token ids the generated tests run: n ids in 0..limit-1
+// from the same hash.
+func SampleIDs(n, limit int) []int64 {
+	x := make([]int64, n)
+	for i := range x {
+		x[i] = int64(uint32(i)*2654435761>>8) % int64(limit)
 	}
 	return x
 }
@@ -33,14 +47,31 @@ func (g *gen) testSource(outputs []uint32) ([]byte, error) {
 	} else {
 		w("import (\n\t\"encoding/binary\"\n\t\"hash/crc32\"\n\t\"math\"\n\t\"testing\"\n)\n\n")
 	}
-	w("// sample is the input mdlc ran to compute the checksums below.\n")
-	w("func sample(n int) []float32 {\n\tx := make([]float32, n)\n\tfor i := range x {\n\t\tx[i] = float32(int32(uint32(i)*2654435761)>>8) / (1 << 23)\n\t}\n\treturn x\n}\n\n")
+	if slices.ContainsFunc(prog.Inputs, func(p plan.PortSlot) bool { return p.DType == ir.F32 }) {
+		w("// sample is the input mdlc ran to compute the checksums below.\n")
+		w("func sample(n int) []float32 {\n\tx := make([]float32, n)\n\tfor i := range x {\n\t\tx[i] = float32(int32(uint32(i)*2654435761)>>8) / (1 << 23)\n\t}\n\treturn x\n}\n\n")
+	}
+	ids := map[string]bool{}
+	for _, p := range prog.Inputs {
+		if p.DType != ir.F32 {
+			ids[goType(p.DType)] = true
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(ids)) {
+		el := strings.TrimPrefix(t, "[]")
+		w("// sample%s is the token ids mdlc ran, in 0..limit-1.\n", exported(el))
+		w("func sample%s(n, limit int) %s {\n\tx := make(%s, n)\n\tfor i := range x {\n\t\tx[i] = %s(int64(uint32(i)*2654435761>>8) %% int64(limit))\n\t}\n\treturn x\n}\n\n", exported(el), t, t, el)
+	}
 	w("func checksum(x []float32) uint32 {\n\tbuf := make([]byte, 0, 4*len(x))\n\tfor _, v := range x {\n\t\tbuf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))\n\t}\n\treturn crc32.Checksum(buf, crc32.MakeTable(crc32.Castagnoli))\n}\n\n")
 	var decl []string
 	for i := range nIn + len(prog.Outputs) {
-		if i < nIn {
+		switch {
+		case i < nIn && prog.Inputs[i].DType != ir.F32:
+			el := strings.TrimPrefix(goType(prog.Inputs[i].DType), "[]")
+			decl = append(decl, fmt.Sprintf("%s := sample%s(%sSize, %sVocab)", g.params[i], exported(el), g.consts[i], g.consts[i]))
+		case i < nIn:
 			decl = append(decl, fmt.Sprintf("%s := sample(%sSize)", g.params[i], g.consts[i]))
-		} else {
+		default:
 			decl = append(decl, fmt.Sprintf("%s := make([]float32, %sSize)", g.params[i], g.consts[i]))
 		}
 	}
@@ -58,6 +89,18 @@ func (g *gen) testSource(outputs []uint32) ([]byte, error) {
 	w("\ta := m.NewArena(2)\n\tdefer a.Close()\n\tsingle := make([]float32, len(%s))\n\tcopy(single, %s)\n", g.params[nIn], g.params[nIn])
 	w("\tif err := m.RunArena(a, %s); err != nil {\n\t\tt.Fatal(err)\n\t}\n", args)
 	w("\tif checksum(single) != checksum(%s) {\n\t\tt.Error(\"two threads changed the output\")\n\t}\n}\n\n", g.params[nIn])
+	for i, p := range prog.Inputs {
+		if p.DType == ir.F32 || p.Limit > 1<<30 {
+			continue
+		}
+		w("// TestIDsOutsideTheVocabulary: a token id the embeddings cannot look up is\n// refused before anything runs.\n")
+		w("func TestIDsOutsideTheVocabulary%s(t *testing.T) {\n\tm, err := newModel()\n\tif err != nil {\n\t\tt.Fatal(err)\n\t}\n", g.consts[i])
+		for _, d := range decl {
+			w("\t%s\n", d)
+		}
+		w("\t%s[len(%s)-1] = %sVocab\n", g.params[i], g.params[i], g.consts[i])
+		w("\tif err := m.Run(%s); err == nil {\n\t\tt.Fatalf(\"Run accepted the id %%d of a vocabulary of %%d\", %sVocab, %sVocab)\n\t}\n}\n\n", args, g.consts[i], g.consts[i])
+	}
 	w("func TestRunDoesNotAllocate(t *testing.T) {\n\tm, err := newModel()\n\tif err != nil {\n\t\tt.Fatal(err)\n\t}\n")
 	for _, d := range decl {
 		w("\t%s\n", d)

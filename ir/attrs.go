@@ -247,6 +247,13 @@ func (a *SliceAttrs) String() string {
 	return fmt.Sprintf("axis=%d start=%d end=%d", a.Axis, a.Start, a.End)
 }
 
+// PaddingMaskAttrs: Pad is the id of the padding token.
+type PaddingMaskAttrs struct {
+	Pad int
+}
+
+func (a *PaddingMaskAttrs) String() string { return fmt.Sprintf("pad=%d", a.Pad) }
+
 // NormAttrs: layer normalisation, y = (x-mean)/sqrt(var+eps)*gamma + beta,
 // and RMS normalisation, y = x/sqrt(mean(x²)+eps)*gamma, with the statistics
 // of each row of the last axis.

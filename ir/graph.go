@@ -30,12 +30,15 @@ const (
 	InitOnes
 	// InitGlorotUniform draws from U(-l, l), l = sqrt(6/(fan_in+fan_out)).
 	InitGlorotUniform
+	// InitUniform draws from U(-Limit, Limit): Keras's embeddings (0.05).
+	InitUniform
 )
 
 // Init describes a parameter's initialiser.
 type Init struct {
 	Kind          InitKind
 	FanIn, FanOut int
+	Limit         float32
 }
 
 func (i Init) String() string {
@@ -46,6 +49,8 @@ func (i Init) String() string {
 		return "ones"
 	case InitGlorotUniform:
 		return fmt.Sprintf("glorot_uniform(fan_in=%d, fan_out=%d)", i.FanIn, i.FanOut)
+	case InitUniform:
+		return "uniform(limit=" + fmtFloat(i.Limit) + ")"
 	}
 	return "uninitialised"
 }
@@ -185,7 +190,7 @@ func (g *Graph) NewNode(op Op, attrs Attrs, inputs []*Value, layer string, pos P
 	for i, in := range inputs {
 		types[i] = in.Type
 	}
-	t, err := info.Infer(attrs, types)
+	t, err := op.infer(attrs, types)
 	if err != nil {
 		return nil, err
 	}

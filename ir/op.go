@@ -13,7 +13,8 @@ const (
 	OpConv2D     // (x, kernel HWIO[, bias]) NHWC
 	OpDense      // (x, kernel [in,out][, bias]) over the last axis
 	OpBatchNorm  // (x, gamma, beta, mean, variance) over the last axis
-	OpPositional // x [N, T, d] plus the sinusoidal encoding of each position
+	OpPositional // x [N, T, d] plus the sinusoidal encoding of each position, or (x, table [L, d]) its first T rows
+	OpEmbedding  // (ids, table [V, d]) row ids[i] of the table for every id
 	OpLayerNorm  // (x, gamma, beta) over the last axis
 	OpRMSNorm    // (x, gamma) over the last axis
 
@@ -52,6 +53,9 @@ const (
 	OpConcat
 	OpSlice // a range of one axis
 
+	// Masks.
+	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
+
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
 	OpFusedMatMul // (a, b, epilogue operands...)
@@ -72,6 +76,10 @@ type OpInfo struct {
 	// Elementwise ops map each output element from the same-index input
 	// elements (after broadcasting).
 	Elementwise bool
+	// IDs marks ops whose operand 0 is token ids (i32 or i64). Token ids are
+	// model inputs read only by such ops; every other operand, and every
+	// result, is f32 (checkDTypes).
+	IDs bool
 	// Infer computes the result type from operand types; it reports bad shapes as
 	// *TypeError so the checker can show them with a source position.
 	Infer func(a Attrs, in []Type) (Type, error)
@@ -86,7 +94,8 @@ var opTable = [OpLast]OpInfo{
 	OpDense:           {Name: "dense", MinInputs: 2, MaxInputs: 3, Infer: inferDense, Flops: flopsDense},
 	OpAttention:       {Name: "attention", MinInputs: 3, MaxInputs: 4, Attrs: &AttentionAttrs{}, Infer: inferAttention, Flops: flopsAttention},
 	OpRecurrent:       {Name: "recurrent", MinInputs: 3, MaxInputs: 5, Attrs: &RecurrentAttrs{}, Infer: inferRecurrent, Flops: flopsRecurrent},
-	OpPositional:      {Name: "positional", MinInputs: 1, MaxInputs: 1, Infer: inferPositional, Flops: flopsPerOutput(1)},
+	OpPositional:      {Name: "positional", MinInputs: 1, MaxInputs: 2, Infer: inferPositional, Flops: flopsPerOutput(1)},
+	OpEmbedding:       {Name: "embedding", MinInputs: 2, MaxInputs: 2, IDs: true, Infer: inferEmbedding, Flops: flopsPerOutput(0)},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
@@ -111,6 +120,7 @@ var opTable = [OpLast]OpInfo{
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
+	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IDs: true, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
@@ -122,6 +132,44 @@ func init() {
 	opTable[OpFusedConv2D].Infer = inferFusedConv
 	opTable[OpFusedMatMul].Infer = inferFusedMatMul
 	opTable[OpElementwise].Infer = inferElementwise
+}
+
+// infer is the op's result type for operands of the given types: the element
+// types checked, then the op's shape rule.
+func (op Op) infer(attrs Attrs, in []Type) (Type, error) {
+	if err := checkDTypes(op, in); err != nil {
+		return Type{}, err
+	}
+	return op.Info().Infer(attrs, in)
+}
+
+// checkDTypes keeps token ids where they belong: operand 0 of an IDs op
+// must be i32 or i64, and every other operand f32.
+func checkDTypes(op Op, in []Type) error {
+	for i, t := range in {
+		ids := op.Info().IDs && i == 0
+		switch {
+		case ids && t.DType != I32 && t.DType != I64:
+			return typeErr("declare the model's input as i32[...] (or i64) and feed the ids as integers: "+
+				"float32 holds integers exactly only up to 2^24, and integer ids can be checked against the vocabulary",
+				"%s takes token ids (i32 or i64), got %s", op, t)
+		case !ids:
+			if err := FloatOperand(op.String(), t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FloatOperand is the error for token ids given where layer or op name
+// takes an f32 tensor, or nil if t is f32.
+func FloatOperand(name string, t Type) error {
+	if t.DType == F32 {
+		return nil
+	}
+	return typeErr("token ids are integers: turn them into vectors with `embedding` first",
+		"%s takes f32 tensors, got token ids %s", name, t)
 }
 
 // Info returns the op's table entry.

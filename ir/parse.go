@@ -217,8 +217,15 @@ func (p *parser) initialiser(kind string) (Init, error) {
 			err = p.errorf("glorot_uniform needs fan_in and fan_out of at least 1, got %d and %d", in.FanIn, in.FanOut)
 		}
 		return in, err
+	case "uniform":
+		in := Init{Kind: InitUniform}
+		err := p.args(req("limit", floatVal(&in.Limit)))
+		if err == nil && !(in.Limit > 0) {
+			err = p.errorf("uniform needs a positive limit, got %v", in.Limit)
+		}
+		return in, err
 	}
-	return Init{}, p.errorf("expected an initialiser (zeros, ones, glorot_uniform(...)) or const [...], found %q", kind)
+	return Init{}, p.errorf("expected an initialiser (zeros, ones, glorot_uniform(...), uniform(...)) or const [...], found %q", kind)
 }
 
 // node reads `%N: TYPE = op(operands) {attrs}  # layer`.
@@ -877,6 +884,11 @@ func (*RecurrentAttrs) parseAttrs(p *parser) (Attrs, error) {
 func (*SliceAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &SliceAttrs{}
 	return a, p.fields(req("axis", intVal(&a.Axis)), req("start", intVal(&a.Start)), req("end", intVal(&a.End)))
+}
+
+func (*PaddingMaskAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &PaddingMaskAttrs{}
+	return a, p.fields(req("pad", intVal(&a.Pad)))
 }
 
 func (*NormAttrs) parseAttrs(p *parser) (Attrs, error) {

@@ -111,6 +111,15 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %6: f32[N,3,3,4] = elementwise(%0) {chain=[]}
   return a=%6, b=%1, c=%2, d=%5
 }
+`, `graph tokens(%ids: i32[N,T], %wide: i64[N,T]) {
+  @tok: f32[50,4] = uniform(limit=0.05)
+  @pos: f32[16,4] = glorot_uniform(fan_in=16, fan_out=4)
+  %0: f32[N,T,4] = embedding(%ids, @tok)
+  %1: f32[N,T,4] = embedding(%wide, @tok)
+  %2: f32[N,T,4] = positional(%0, @pos)
+  %3: f32[N,1,1,T] = padding_mask(%ids) {pad=0}
+  return a=%2, b=%1, mask=%3
+}
 `}
 
 // TestParseEveryOp: the hand-written graphs round-trip and together use every
@@ -257,7 +266,7 @@ func TestParseErrors(t *testing.T) {
 		{"checksum const", graph("  @c: f32[17] = const(17 values, crc32 0123abcd)"), "line 3: constant @c was printed as a checksum, from which its data cannot be recovered: only inline constants"},
 		{"const count", graph("  @c: f32[3] = const [1, 2]"), "line 3: constant @c has 2 values, but f32[3] holds 3"},
 		{"symbolic param", graph("  @c: f32[N] = zeros"), "line 3: @c must have a shape of known sizes"},
-		{"unknown init", graph("  @c: f32[2] = random"), `line 3: expected an initialiser (zeros, ones, glorot_uniform(...)) or const [...], found "random"`},
+		{"unknown init", graph("  @c: f32[2] = random"), `line 3: expected an initialiser (zeros, ones, glorot_uniform(...), uniform(...)) or const [...], found "random"`},
 		{"missing fan", graph("  @c: f32[2] = glorot_uniform(fan_in=2)"), "line 3: missing attribute fan_out="},
 		{"zero fan", graph("  @c: f32[2] = glorot_uniform(fan_in=0, fan_out=2)"), "line 3: glorot_uniform needs fan_in and fan_out of at least 1"},
 		{"trailing text", graph("  @c: f32[2] = zeros frozen twice"), `line 3: expected end of line, found "twice"`},

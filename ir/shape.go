@@ -161,14 +161,45 @@ func inferDense(_ Attrs, in []Type) (Type, error) {
 	return Type{DType: x.DType, Shape: out}, nil
 }
 
-// inferPositional: x [N, T, d] with d known and even (sines and cosines
-// come in pairs).
+// inferPositional: x [N, T, d] with d known; the sinusoidal encoding needs
+// d even (sines and cosines come in pairs), a learned table [L, d] at least T
+// rows (checked again when T is bound).
 func inferPositional(_ Attrs, in []Type) (Type, error) {
 	x := in[0]
-	if x.Shape.Rank() != 3 || !x.Shape[2].Known() || x.Shape[2].Size%2 != 0 {
-		return Type{}, typeErr("the encoding pairs a sine and a cosine per frequency", "positional expects (N, T, d_model) with d_model known and even, got %s", x)
+	if len(in) == 1 {
+		if x.Shape.Rank() != 3 || !x.Shape[2].Known() || x.Shape[2].Size%2 != 0 {
+			return Type{}, typeErr("the encoding pairs a sine and a cosine per frequency", "positional expects (N, T, d_model) with d_model known and even, got %s", x)
+		}
+		return x, nil
+	}
+	table := in[1]
+	if x.Shape.Rank() != 3 || table.Shape.Rank() != 2 || x.Shape[2] != table.Shape[1] {
+		return Type{}, typeErr("the table holds one d_model vector per position", "positional expects (N, T, d_model) and a table (positions, d_model), got %s and %s", x, table)
+	}
+	if t, l := x.Shape[1], table.Shape[0]; t.Known() && l.Known() && t.Size > l.Size {
+		return Type{}, typeErr(fmt.Sprintf("give the layer max_len=%d or more, or feed sequences of at most %d", t.Size, l.Size),
+			"a sequence of T = %d positions, but the learned table has %d", t.Size, l.Size)
 	}
 	return x, nil
+}
+
+// inferEmbedding: ids of any shape and a table [V, d] give f32 [ids..., d].
+func inferEmbedding(_ Attrs, in []Type) (Type, error) {
+	ids, table := in[0], in[1]
+	if table.Shape.Rank() != 2 || !table.Shape[0].Known() || !table.Shape[1].Known() {
+		return Type{}, typeErr("", "embedding table must be (vocabulary, dim) of known sizes, got %s", table)
+	}
+	return Type{DType: F32, Shape: append(slices.Clone(ids.Shape), table.Shape[1])}, nil
+}
+
+// inferPaddingMask: ids [N, T] give the additive mask [N, 1, 1, T], which
+// broadcasts to multi-head attention's scores [N, heads, T_q, T].
+func inferPaddingMask(_ Attrs, in []Type) (Type, error) {
+	ids := in[0]
+	if ids.Shape.Rank() != 2 {
+		return Type{}, typeErr("the mask is for sequences of ids: (N, T)", "padding_mask expects token ids (N, T), got %s", ids)
+	}
+	return Type{DType: F32, Shape: Shape{ids.Shape[0], D(1), D(1), ids.Shape[1]}}, nil
 }
 
 // inferNorm is the shape rule of a normalisation over the last axis whose

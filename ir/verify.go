@@ -24,6 +24,9 @@ func Verify(g *Graph) error {
 		}
 		seen["%"+v.Name] = true
 		defined[v] = true
+		if !slices.Contains([]DType{F32, I32, I64}, v.Type.DType) {
+			fail("input %s has element type %s", v.Name, v.Type.DType)
+		}
 	}
 	for _, p := range g.Params {
 		if p.Kind != Param {
@@ -37,8 +40,12 @@ func Verify(g *Graph) error {
 		if _, known := p.Type.Shape.KnownProduct(0); !known {
 			fail("parameter %s has symbolic shape %s", p.Name, p.Type.Shape)
 		}
-		if p.Init.Kind < InitZeros || p.Init.Kind > InitGlorotUniform ||
-			(p.Init.Kind == InitGlorotUniform && (p.Init.FanIn < 1 || p.Init.FanOut < 1)) {
+		if p.Type.DType != F32 {
+			fail("parameter %s is %s: weights are f32", p.Name, p.Type)
+		}
+		if p.Init.Kind < InitZeros || p.Init.Kind > InitUniform ||
+			(p.Init.Kind == InitGlorotUniform && (p.Init.FanIn < 1 || p.Init.FanOut < 1)) ||
+			(p.Init.Kind == InitUniform && !(p.Init.Limit > 0)) {
 			fail("parameter %s has no valid initialiser: %s", p.Name, p.Init)
 		}
 	}
@@ -94,7 +101,7 @@ func Verify(g *Graph) error {
 		if !ok {
 			continue
 		}
-		t, err := info.Infer(n.Attrs, types)
+		t, err := n.Op.infer(n.Attrs, types)
 		if err != nil {
 			fail("%s: %v", where, err)
 		} else if !t.Equal(out.Type) {
@@ -121,6 +128,9 @@ func Verify(g *Graph) error {
 		outs[o.Name] = true
 		if !defined[o.Value] {
 			fail("output %s is not defined in the graph", o.Name)
+		}
+		if o.Value.Type.DType != F32 {
+			fail("output %s is %s: outputs are f32", o.Name, o.Value.Type)
 		}
 	}
 	if len(g.Outputs) == 0 {

@@ -55,12 +55,22 @@ func randomWeights(g *ir.Graph, rng *rand.Rand) map[string]*tensor.Tensor {
 	return ws
 }
 
+// randomInputs binds the batch N and a sequence length T of 5; token ids are
+// uniform over the vocabulary.
 func randomInputs(g *ir.Graph, batch int, rng *rand.Rand) map[string]*tensor.Tensor {
 	in := map[string]*tensor.Tensor{}
 	for _, v := range g.Inputs {
-		shape, err := v.Type.Shape.Bind(map[string]int{"N": batch})
+		shape, err := v.Type.Shape.Bind(map[string]int{"N": batch, "T": 5})
 		if err != nil {
 			panic(err)
+		}
+		if v.Type.DType != ir.F32 {
+			t := tensor.NewInts(shape...)
+			for i := range t.Ints {
+				t.Ints[i] = int64(rng.IntN(g.TokenLimit(v)))
+			}
+			in[v.Name] = t
+			continue
 		}
 		t := tensor.New(shape...)
 		for i := range t.Data {

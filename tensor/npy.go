@@ -32,44 +32,46 @@ const (
 	maxNpyDepth = 8
 )
 
-// npyType is an element type ReadNpy converts to float32.
+// npyType is an element type ReadNpy reads: floats into float32, integers
+// into int64.
 type npyType struct {
 	size   int
-	decode func(dst []float32, src []byte, bo binary.ByteOrder)
+	floats func(dst []float32, src []byte, bo binary.ByteOrder)
+	ints   func(dst []int64, src []byte, bo binary.ByteOrder)
 }
 
 // npyTypes is keyed by the descr without its byte-order character.
 var npyTypes = map[string]npyType{
-	"f4": {4, func(dst []float32, src []byte, bo binary.ByteOrder) {
+	"f4": {size: 4, floats: func(dst []float32, src []byte, bo binary.ByteOrder) {
 		for i := range dst {
 			dst[i] = math.Float32frombits(bo.Uint32(src[4*i:]))
 		}
 	}},
-	"f8": {8, func(dst []float32, src []byte, bo binary.ByteOrder) {
+	"f8": {size: 8, floats: func(dst []float32, src []byte, bo binary.ByteOrder) {
 		for i := range dst {
 			dst[i] = float32(math.Float64frombits(bo.Uint64(src[8*i:])))
 		}
 	}},
-	"i4": {4, func(dst []float32, src []byte, bo binary.ByteOrder) {
+	"i4": {size: 4, ints: func(dst []int64, src []byte, bo binary.ByteOrder) {
 		for i := range dst {
-			dst[i] = float32(int32(bo.Uint32(src[4*i:])))
+			dst[i] = int64(int32(bo.Uint32(src[4*i:])))
 		}
 	}},
-	"i8": {8, func(dst []float32, src []byte, bo binary.ByteOrder) {
+	"i8": {size: 8, ints: func(dst []int64, src []byte, bo binary.ByteOrder) {
 		for i := range dst {
-			dst[i] = float32(int64(bo.Uint64(src[8*i:])))
+			dst[i] = int64(bo.Uint64(src[8*i:]))
 		}
 	}},
-	"u1": {1, func(dst []float32, src []byte, _ binary.ByteOrder) {
+	"u1": {size: 1, ints: func(dst []int64, src []byte, _ binary.ByteOrder) {
 		for i := range dst {
-			dst[i] = float32(src[i])
+			dst[i] = int64(src[i])
 		}
 	}},
 }
 
-// ReadNpy reads one array in NumPy .npy format (versions 1.0 to 3.0) and
-// converts it to float32. Element types f4, f8, i4, i8 (either byte order)
-// and u1 are accepted; Fortran order and structured dtypes are not. It reads
+// ReadNpy reads one array in NumPy .npy format (versions 1.0 to 3.0):
+// element types f4 and f8 (either byte order) as float32, i4, i8 and u1 as
+// an integer tensor (Ints; Floats converts it); Fortran order and structured dtypes are not. It reads
 // exactly the array's bytes, so r may hold more after it.
 func ReadNpy(r io.Reader) (*Tensor, error) {
 	return readNpy(r, -1)
@@ -167,8 +169,14 @@ func readNpy(r io.Reader, size int64) (*Tensor, error) {
 			return nil, truncated(int64(len(data)))
 		}
 	}
-	t := &Tensor{Shape: h.shape, Data: make([]float32, h.n)}
-	h.typ.decode(t.Data, data, h.order)
+	t := &Tensor{Shape: h.shape}
+	if h.typ.ints != nil {
+		t.Ints = make([]int64, h.n)
+		h.typ.ints(t.Ints, data, h.order)
+	} else {
+		t.Data = make([]float32, h.n)
+		h.typ.floats(t.Data, data, h.order)
+	}
 	return t, nil
 }
 
@@ -285,16 +293,38 @@ func npyDescr(descr string) (npyType, binary.ByteOrder, error) {
 	return bad()
 }
 
-// WriteNpy writes t as a version 1.0, little-endian float32, C-order .npy
-// array, byte for byte as numpy.save does.
+// WriteNpy writes t as a version 1.0, little-endian float32 (int64 for an
+// integer tensor), C-order .npy array, byte for byte as numpy.save does.
 func WriteNpy(w io.Writer, t *Tensor) error {
 	if err := checkTensor(t); err != nil {
 		return err
 	}
-	if _, err := w.Write(npyHeaderBytes(t.Shape)); err != nil {
+	descr := "<f4"
+	if t.IsInt() {
+		descr = "<i8"
+	}
+	if _, err := w.Write(npyHeaderBytes(descr, t.Shape)); err != nil {
 		return err
 	}
+	if t.IsInt() {
+		return writeInt64s(w, t.Ints)
+	}
 	return WriteFloat32s(w, t.Data)
+}
+
+func writeInt64s(w io.Writer, data []int64) error {
+	var buf [1 << 14]byte
+	for len(data) > 0 {
+		n := min(len(data), len(buf)/8)
+		for i, v := range data[:n] {
+			binary.LittleEndian.PutUint64(buf[8*i:], uint64(v))
+		}
+		if _, err := w.Write(buf[:8*n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
 }
 
 // WriteFloat32s writes data as raw little-endian float32, the layout of both
@@ -331,8 +361,11 @@ func checkTensor(t *Tensor) error {
 		}
 		n *= d
 	}
-	if n != len(t.Data) {
-		return fmt.Errorf("npy: tensor of shape %s has %d values, want %d", ShapeString(t.Shape), len(t.Data), n)
+	if t.IsInt() && t.Data != nil {
+		return errors.New("npy: a tensor holds both floats and integers")
+	}
+	if n != t.Len() {
+		return fmt.Errorf("npy: tensor of shape %s has %d values, want %d", ShapeString(t.Shape), t.Len(), n)
 	}
 	return nil
 }
@@ -340,9 +373,9 @@ func checkTensor(t *Tensor) error {
 // npyHeaderBytes follows numpy's _write_array_header: sorted keys, repr of
 // the shape tuple, spare room for the first axis to grow to 21 digits, then
 // spaces and a newline up to a multiple of 64 bytes.
-func npyHeaderBytes(shape []int) []byte {
+func npyHeaderBytes(descr string, shape []int) []byte {
 	var b strings.Builder
-	b.WriteString("{'descr': '<f4', 'fortran_order': False, 'shape': (")
+	b.WriteString("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (")
 	for i, d := range shape {
 		if i > 0 {
 			b.WriteString(", ")

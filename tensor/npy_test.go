@@ -119,23 +119,42 @@ func TestReadNpyDTypes(t *testing.T) {
 		descr string
 		data  []byte
 		want  []float32
+		ints  []int64
 	}{
-		{"<f4", f32le(1.5, -2), []float32{1.5, -2}},
-		{">f4", binary.BigEndian.AppendUint32(nil, math.Float32bits(1.5)), []float32{1.5}},
-		{"<f8", f8, []float32{0.1, float32(math.Inf(-1))}},
-		{"<i4", binary.LittleEndian.AppendUint32(nil, 0xfffffffe), []float32{-2}},
-		{">i4", []byte{0, 0, 1, 0}, []float32{256}},
-		{"<i8", le, []float32{-2, 0, 3}},
-		{">i8", be, []float32{-2, 0, 3}},
-		{"|u1", []byte{0, 7, 255}, []float32{0, 7, 255}},
+		{descr: "<f4", data: f32le(1.5, -2), want: []float32{1.5, -2}},
+		{descr: ">f4", data: binary.BigEndian.AppendUint32(nil, math.Float32bits(1.5)), want: []float32{1.5}},
+		{descr: "<f8", data: f8, want: []float32{0.1, float32(math.Inf(-1))}},
+		{descr: "<i4", data: binary.LittleEndian.AppendUint32(nil, 0xfffffffe), ints: []int64{-2}},
+		{descr: ">i4", data: []byte{0, 0, 1, 0}, ints: []int64{256}},
+		{descr: "<i8", data: le, ints: []int64{-2, 0, 3}},
+		{descr: ">i8", data: be, ints: []int64{-2, 0, 3}},
+		{descr: "|u1", data: []byte{0, 7, 255}, ints: []int64{0, 7, 255}},
+		// Integers beyond float32's 2^24 stay exact: token ids of a large vocabulary.
+		{descr: "<i8", data: binary.LittleEndian.AppendUint64(nil, 1<<24+1), ints: []int64{1<<24 + 1}},
 	} {
-		n := len(tc.want)
+		n := max(len(tc.want), len(tc.ints))
 		dict := "{'descr': '" + tc.descr + "', 'fortran_order': False, 'shape': (" + strconv.Itoa(n) + ",), }"
 		got, err := ReadNpy(bytes.NewReader(npyFile(1, dict, tc.data)))
 		require.NoError(t, err, tc.descr)
 		assert.Equal(t, []int{n}, got.Shape, tc.descr)
 		assert.Equal(t, tc.want, got.Data, tc.descr)
+		assert.Equal(t, tc.ints, got.Ints, tc.descr)
+		assert.Equal(t, tc.ints != nil, got.IsInt(), tc.descr)
 	}
+}
+
+// TestNpyInts: integer tensors are written as <i8 and read back exactly, and
+// Floats converts them.
+func TestNpyInts(t *testing.T) {
+	ids := &Tensor{Shape: []int{2, 2}, Ints: []int64{0, 50256, -1, 1 << 40}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteNpy(&buf, ids))
+	assert.Contains(t, buf.String(), "'descr': '<i8'")
+	got, err := ReadNpy(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, ids, got)
+	assert.Equal(t, []float32{0, 50256, -1, 1 << 40}, got.Floats().Data)
+	require.EqualError(t, WriteNpy(&buf, &Tensor{Shape: []int{1}, Data: []float32{1}, Ints: []int64{1}}), "npy: a tensor holds both floats and integers")
 }
 
 func TestReadNpyHeaderSyntax(t *testing.T) {
@@ -273,7 +292,7 @@ func FuzzReadNpy(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(got.Data) != Numel(got.Shape) {
+		if got.Len() != Numel(got.Shape) {
 			t.Fatalf("shape %v with %d values", got.Shape, len(got.Data))
 		}
 		var buf bytes.Buffer
@@ -291,7 +310,7 @@ func FuzzReadNpy(f *testing.F) {
 }
 
 func equalBits(a, b *Tensor) bool {
-	if !slices.Equal(a.Shape, b.Shape) || len(a.Data) != len(b.Data) {
+	if !slices.Equal(a.Shape, b.Shape) || len(a.Data) != len(b.Data) || !slices.Equal(a.Ints, b.Ints) {
 		return false
 	}
 	for i := range a.Data {

@@ -8,15 +8,46 @@ import (
 	"strings"
 )
 
-// Tensor is a dense row-major float32 array.
+// Tensor is a dense row-major array: float32 elements in Data, or, for an
+// integer tensor (token ids), int64 elements in Ints and no Data.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	Ints  []int64
 }
 
 // New returns a zero tensor of the given shape.
 func New(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, Numel(shape))}
+}
+
+// NewInts returns a zero integer tensor of the given shape.
+func NewInts(shape ...int) *Tensor {
+	return &Tensor{Shape: append([]int(nil), shape...), Ints: make([]int64, Numel(shape))}
+}
+
+// IsInt reports whether t holds integers.
+func (t *Tensor) IsInt() bool { return t.Ints != nil }
+
+// Len is the number of elements t holds.
+func (t *Tensor) Len() int {
+	if t.IsInt() {
+		return len(t.Ints)
+	}
+	return len(t.Data)
+}
+
+// Floats returns t as float32: t itself, or an integer tensor converted
+// (exactly up to 2^24 in magnitude), for inputs such as raw uint8 pixels.
+func (t *Tensor) Floats() *Tensor {
+	if !t.IsInt() {
+		return t
+	}
+	f := &Tensor{Shape: t.Shape, Data: make([]float32, len(t.Ints))}
+	for i, v := range t.Ints {
+		f.Data[i] = float32(v)
+	}
+	return f
 }
 
 // Numel is the number of elements of a shape.

@@ -20,7 +20,8 @@ const initStream = 0x6d646c63
 // math/rand/v2's PCG seeded with (seed, 0x6d646c63). Parameters are visited in
 // g.Params order; zeros and ones draw nothing; a glorot_uniform parameter
 // draws one Float64 u per element in row-major order and stores
-// float32(l * (2u - 1)), l = sqrt(6 / (fan_in + fan_out)).
+// float32(l * (2u - 1)), l = sqrt(6 / (fan_in + fan_out)); a uniform one
+// likewise with l its limit.
 //
 // A parameter with a symbolic shape or no valid initialiser is an error; the
 // verifier rules both out for checked graphs.
@@ -46,6 +47,10 @@ func Init(g *ir.Graph, seed uint64) (map[string]*tensor.Tensor, error) {
 			limit := math.Sqrt(6 / float64(p.Init.FanIn+p.Init.FanOut))
 			for i := range t.Data {
 				t.Data[i] = float32(limit * (2*rng.Float64() - 1))
+			}
+		case ir.InitUniform:
+			for i := range t.Data {
+				t.Data[i] = float32(float64(p.Init.Limit) * (2*rng.Float64() - 1))
 			}
 		default:
 			return nil, fmt.Errorf("weights.Init: parameter %q is %v", p.Name, p.Init)

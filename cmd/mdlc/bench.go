@@ -131,9 +131,10 @@ func runBench(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var inputs, outputs [][]float32
+	var inputs []plan.Input
+	var outputs [][]float32
 	for _, in := range p.Inputs() {
-		inputs = append(inputs, samples[in.Name].Data)
+		inputs = append(inputs, plan.Input{Floats: samples[in.Name].Data, Int64s: samples[in.Name].Ints})
 	}
 	for _, o := range p.Outputs() {
 		outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
@@ -180,7 +181,7 @@ func runBench(c *cli, args []string) error {
 
 // timeRuns runs p warmup times, then times each run: exactly runs of them,
 // or, if runs is 0, as many as fit in d (at least minRuns).
-func timeRuns(p *plan.Plan, inputs, outputs [][]float32, warmup, runs int, d time.Duration) ([]time.Duration, error) {
+func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, runs int, d time.Duration) ([]time.Duration, error) {
 	a := p.NewArena()
 	defer a.Close()
 	for range warmup {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdlc/mdlc/codegen"
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
@@ -101,9 +102,14 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 	}
 	// The checksums of the outputs on the test's input, by this very plan.
 	if o.Tests {
-		var ins, outs [][]float32
+		var ins []plan.Input
+		var outs [][]float32
 		for _, in := range p.Inputs() {
-			ins = append(ins, codegen.Sample(tensor.Numel(in.Shape)))
+			if in.DType != ir.F32 {
+				ins = append(ins, plan.Int64s(codegen.SampleIDs(tensor.Numel(in.Shape), in.Limit)))
+			} else {
+				ins = append(ins, plan.Floats(codegen.Sample(tensor.Numel(in.Shape))))
+			}
 		}
 		for _, o := range p.Outputs() {
 			outs = append(outs, make([]float32, tensor.Numel(o.Shape)))

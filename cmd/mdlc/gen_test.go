@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestGenGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			code, _, errs := mdlc(t, "gen", "-o", dir, "--pkg", name, "--kernels", "generic", f)
+			code, _, errs := mdlc(t, append([]string{"gen", "-o", dir, "--pkg", name, "--kernels", "generic", f}, stdlibDims(f)...)...)
 			require.Equal(t, 0, code, errs)
 			src, err := os.ReadFile(filepath.Join(dir, name+".go"))
 			require.NoError(t, err)
@@ -50,7 +51,7 @@ func TestGenBuildsAndRuns(t *testing.T) {
 	models := append(stdlibModels(t), "../../testdata/programs/two_towers.mdl")
 	for _, f := range models {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
-		code, _, errs := mdlc(t, "gen", "-o", filepath.Join(mod, name), "--tests", "--batch", "2", f)
+		code, _, errs := mdlc(t, append([]string{"gen", "-o", filepath.Join(mod, name), "--tests", "--batch", "2", f}, stdlibDims(f)...)...)
 		require.Equal(t, 0, code, errs)
 	}
 	code, _, errs := mdlc(t, "gen", "-o", filepath.Join(mod, "lenetfile"), "--pkg", "lenetfile", "--external-weights", "--tests", "../../stdlib/lenet.mdl")
@@ -142,5 +143,66 @@ func TestBuildRuns(t *testing.T) {
 			}
 			require.LessOrEqual(t, tensor.MaxRelErr(gotT.Data, wantT.Data, 0.01), 1e-5)
 		})
+	}
+}
+
+// TestBuildTokenModelsMatchPyTorch: binaries of the token-id fixtures (a
+// causal language model on int64 ids, a padded classifier on int32 ids), run
+// on the fixtures' inputs, agree with PyTorch as mdlc run must; on arm64
+// too, under qemu.
+func TestBuildTokenModelsMatchPyTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	targets := []string{runtime.GOARCH}
+	if _, err := exec.LookPath("qemu-aarch64"); err == nil && runtime.GOARCH != "arm64" {
+		targets = append(targets, "arm64")
+	}
+	dir := t.TempDir()
+	for _, c := range []struct{ name, batch, dims string }{{"gpt", "2", "T=8"}, {"bert", "3", ""}} {
+		fixture := filepath.Join(pytorchDir, c.name)
+		want, err := tensor.ReadNpyFile(filepath.Join(fixture, "output.npy"))
+		require.NoError(t, err)
+		for _, arch := range targets {
+			t.Run(c.name+"/"+arch, func(t *testing.T) {
+				t.Setenv("GOARCH", arch)
+				bin := filepath.Join(dir, c.name+"-"+arch)
+				args := []string{"build", "-o", bin, "--batch", c.batch, "--weights", filepath.Join(fixture, "weights.safetensors"), pytorchModel(t, c.name)}
+				if c.dims != "" {
+					args = append(args, "--dim", c.dims)
+				}
+				code, _, errs := mdlc(t, args...)
+				require.Equal(t, 0, code, errs)
+				got := filepath.Join(dir, c.name+"-"+arch+".npy")
+				cmd := exec.Command(bin, "--input", filepath.Join(fixture, "input.npy"), "--output", got)
+				if arch != runtime.GOARCH {
+					cmd = exec.Command("qemu-aarch64", cmd.Args...)
+				}
+				out, err := cmd.CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				gotT, err := tensor.ReadNpyFile(got)
+				require.NoError(t, err)
+				scale := 0.0
+				for _, v := range want.Data {
+					scale = max(scale, math.Abs(float64(v)))
+				}
+				e := tensor.MaxRelErr(gotT.Data, want.Data, pytorchFloor*scale)
+				t.Logf("max relative error %.3g", e)
+				require.LessOrEqual(t, e, sequenceTol)
+
+				// Token ids given as floats are refused.
+				bad := filepath.Join(dir, "bad.npy")
+				ids, err := tensor.ReadNpyFile(filepath.Join(fixture, "input.npy"))
+				require.NoError(t, err)
+				require.NoError(t, tensor.WriteNpyFile(bad, ids.Floats()))
+				cmd = exec.Command(bin, "--input", bad)
+				if arch != runtime.GOARCH {
+					cmd = exec.Command("qemu-aarch64", cmd.Args...)
+				}
+				out, err = cmd.CombinedOutput()
+				require.Error(t, err)
+				require.Contains(t, string(out), "is token ids, but the file holds floats")
+			})
+		}
 	}
 }

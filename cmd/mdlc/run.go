@@ -142,13 +142,27 @@ func loadInputs(g *ir.Graph, given inputList, batch int, dims dimList, seed uint
 		if err != nil {
 			return nil, err
 		}
+		inputs[in.Name] = sample(g, in, shape, rng)
+	}
+	return inputs, nil
+}
+
+// sample is a sample input: uniform in [0, 1) for f32, token ids uniform over
+// the vocabulary of the embeddings reading them.
+func sample(g *ir.Graph, in *ir.Value, shape []int, rng *rand.Rand) *tensor.Tensor {
+	if in.Type.DType == ir.F32 {
 		t := tensor.New(shape...)
 		for j := range t.Data {
 			t.Data[j] = rng.Float32()
 		}
-		inputs[in.Name] = t
+		return t
 	}
-	return inputs, nil
+	t := tensor.NewInts(shape...)
+	limit := g.TokenLimit(in)
+	for j := range t.Ints {
+		t.Ints[j] = int64(rng.IntN(limit))
+	}
+	return t
 }
 
 func findInput(g *ir.Graph, name string) *ir.Value {
@@ -177,6 +191,12 @@ func readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
+		switch {
+		case in.Type.DType != ir.F32 && !t.IsInt():
+			return nil, fmt.Errorf("%s: input %s is token ids (%s), but the file holds floats: save the ids as integers (numpy's int32 or int64)", path, in.Name, in.Type)
+		case in.Type.DType == ir.F32:
+			t = t.Floats()
+		}
 		// One example without its batch axis is unambiguous: add the axis.
 		if len(t.Shape) == in.Type.Shape.Rank()-1 && !in.Type.Shape[0].Known() {
 			t.Shape = append([]int{1}, t.Shape...)
@@ -184,6 +204,9 @@ func readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
 		return t, nil
 	}
 	s := in.Type.Shape
+	if in.Type.DType != ir.F32 {
+		return nil, fmt.Errorf("%s: input %s is token ids (%s): give them as an .npy of integers", path, in.Name, in.Type)
+	}
 	if s.Rank() != 4 || !s[1].Known() || !s[2].Known() || !s[3].Known() || (s[3].Size != 1 && s[3].Size != 3) {
 		return nil, fmt.Errorf("%s: an image can only feed an input of shape (N, height, width, 1 or 3); input %s is %s", path, in.Name, in.Type)
 	}

@@ -203,6 +203,11 @@ func (e *elab) result(r *syntax.Result, syms map[string]ir.Dim) (value, bool) {
 		e.errorf(r.Pos, r.EndPos, "", "result `%s` must be a tensor, got %s", r.Name, v.describe())
 		return v, false
 	}
+	if dt := v.t.Type.DType; dt != ir.F32 {
+		e.errorf(r.Pos, r.EndPos, "token ids are inputs for `embedding` and `padding_mask`; a model's results are f32 tensors",
+			"result `%s` is token ids (%s)", r.Name, v.t.Type)
+		return v, false
+	}
 	if r.Type != nil {
 		if !e.matchType(r.Type, v.t.Type, syms, fmt.Sprintf("result `%s`", r.Name)) {
 			return v, false

@@ -49,8 +49,15 @@ func init() {
 		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
-		"positional": {doc: "adds a positional encoding to (N, T, d_model): sinusoidal (any T) or learned (a parameter per position; T known)",
-			specs: []paramSpec{input, {name: "learned", kind: aBool, def: false}}, build: buildPositional},
+		"positional": {doc: "adds a positional encoding to (N, T, d_model): sinusoidal (any T) or learned (a parameter per position, for up to max_len positions)",
+			specs: []paramSpec{input, {name: "learned", kind: aBool, def: false}, {name: "max_len", kind: aInt, def: unset{}, doc: "T"}}, build: buildPositional},
+		"embedding": {doc: "token ids (i32 or i64, any shape) to vectors: row id of a learned table (vocab, dim)",
+			specs: []paramSpec{{name: "ids", kind: aTensor}, {name: "vocab", kind: aInt}, {name: "dim", kind: aInt}}, build: buildEmbedding},
+		"padding_mask": {doc: "token ids (N, T) to an additive attention mask (N, 1, 1, T): -inf where the id is pad, else 0",
+			specs: []paramSpec{{name: "ids", kind: aTensor}, {name: "pad", kind: aInt, def: 0}},
+			build: func(b *builder, a *bound) (*ir.Value, error) {
+				return b.node(ir.OpPaddingMask, &ir.PaddingMaskAttrs{Pad: a.int("pad")}, a.tensor("ids"))
+			}},
 		"layernorm": {doc: "layer normalisation over the last axis, with learned scale gamma and offset beta",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildNorm(ir.OpLayerNorm)},
 		"rmsnorm": {doc: "RMS normalisation over the last axis, with learned scale gamma",
@@ -161,12 +168,16 @@ func (b *builder) activate(v *ir.Value, act activation) (*ir.Value, error) {
 func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, l.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool") {
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len") {
 		return poison()
 	}
 	nParams, nNodes := len(e.g.Params), len(e.g.Nodes)
 	b := &builder{e: e, name: e.instanceName(kind, c), pos: ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column}}
-	out, err := l.build(b, a)
+	err := floatArgs(kind, l.specs, a)
+	var out *ir.Value
+	if err == nil {
+		out, err = l.build(b, a)
+	}
 	if err != nil {
 		e.g.Params, e.g.Nodes = e.g.Params[:nParams], e.g.Nodes[:nNodes]
 		var te *ir.TypeError
@@ -183,6 +194,30 @@ func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, k
 	}
 	e.layers = append(e.layers, Layer{Name: b.name, Kind: kind, Output: out, Params: b.params, Flops: flops, Pos: b.pos})
 	return value{kind: kTensor, t: out, start: c.Pos, end: c.EndPos}
+}
+
+// floatArgs checks that token ids reach a layer only through its `ids`
+// argument: layers look at their inputs' shapes before making any node, so
+// the check comes first.
+func floatArgs(kind string, specs []paramSpec, a *bound) error {
+	for _, s := range specs {
+		if s.name == "ids" {
+			continue
+		}
+		var ts []*ir.Value
+		switch v := a.vals[s.name].(type) {
+		case *ir.Value:
+			ts = []*ir.Value{v}
+		case []*ir.Value:
+			ts = v
+		}
+		for _, t := range ts {
+			if err := ir.FloatOperand(kind, t.Type); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func simple(op ir.Op, attrs func() ir.Attrs) func(*builder, *bound) (*ir.Value, error) {
@@ -326,21 +361,38 @@ func buildBatchNorm(b *builder, a *bound) (*ir.Value, error) {
 }
 
 // buildPositional: the sinusoidal encoding is an op (ir.Sinusoid, for any T);
-// a learned one is a parameter [T, d_model] added with broadcasting, so T
-// must be known.
+// a learned one adds the first T rows of a parameter [max_len, d_model]
+// (max_len defaults to a known T).
 func buildPositional(b *builder, a *bound) (*ir.Value, error) {
 	x := a.tensor("x")
 	if !a.bool("learned") {
+		if a.has("max_len") {
+			return nil, &ir.TypeError{Msg: "positional: max_len is the size of a learned table", Help: "write positional(learned=true, max_len=...), or drop max_len: the sinusoidal encoding has no limit"}
+		}
 		return b.node(ir.OpPositional, nil, x)
 	}
 	s := x.Type.Shape
-	if s.Rank() != 3 || !s[1].Known() || !s[2].Known() {
-		return nil, &ir.TypeError{Msg: "positional(learned=true) needs (N, T, d_model) with T and d_model known, got " + x.Type.String(),
-			Help: "learned positions are one parameter per position: give T a size, or use the sinusoidal encoding"}
+	if s.Rank() != 3 || !s[2].Known() {
+		return nil, &ir.TypeError{Msg: "positional(learned=true) needs (N, T, d_model) with d_model known, got " + x.Type.String()}
+	}
+	rows := s[1].Size
+	switch {
+	case a.has("max_len"):
+		rows = a.int("max_len")
+	case !s[1].Known():
+		return nil, &ir.TypeError{Msg: "positional(learned=true) on " + x.Type.String() + " needs the number of positions it learns",
+			Help: "give max_len=... (sequences up to that length), a size for T, or use the sinusoidal encoding"}
 	}
 	// Small random values, as BERT and GPT-2 initialise theirs.
-	p := b.param("positions", ir.T(s[1].Size, s[2].Size), ir.Init{Kind: ir.InitGlorotUniform, FanIn: s[1].Size, FanOut: s[2].Size})
-	return b.node(ir.OpAdd, nil, x, p)
+	p := b.param("positions", ir.T(rows, s[2].Size), ir.Init{Kind: ir.InitGlorotUniform, FanIn: rows, FanOut: s[2].Size})
+	return b.node(ir.OpPositional, nil, x, p)
+}
+
+// buildEmbedding: the table is Keras's `embeddings`, initialised as Keras
+// does, U(-0.05, 0.05).
+func buildEmbedding(b *builder, a *bound) (*ir.Value, error) {
+	table := b.param("embeddings", ir.T(a.int("vocab"), a.int("dim")), ir.Init{Kind: ir.InitUniform, Limit: 0.05})
+	return b.node(ir.OpEmbedding, nil, a.tensor("ids"), table)
 }
 
 // buildNorm builds layernorm (gamma, beta; Keras's default epsilon) or

@@ -235,6 +235,21 @@ func (s Slice) Compile(cpu.Set) Step { return s }
 
 func (s Slice) Run(b [][]float32, _ *Team) { s.Slice.Run(b[s.X], b[s.Out]) }
 
+// Embedding copies, for every token id in slot IDs, its row of slot Table
+// [V, Dim] into slot Out.
+type Embedding struct{ IDs, Table, Out, Dim int }
+
+func (s Embedding) Compile(cpu.Set) Step { return s }
+
+func (s Embedding) Run(b [][]float32, _ *Team) { layout.Gather(b[s.IDs], b[s.Table], b[s.Out], s.Dim) }
+
+// PaddingMask writes slot Out: -inf where the id in slot IDs is Pad, else 0.
+type PaddingMask struct{ IDs, Out, Pad int }
+
+func (s PaddingMask) Compile(cpu.Set) Step { return s }
+
+func (s PaddingMask) Run(b [][]float32, _ *Team) { layout.PaddingMask(b[s.IDs], b[s.Out], s.Pad) }
+
 // Conv is a convolution, its epilogue and optional max pool. Its weights are
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot W by every run first. Its units (bands of output rows)

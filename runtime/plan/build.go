@@ -111,6 +111,9 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if err := b.bind(); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
+	if err := g.CheckBound(env); err != nil {
+		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	}
 	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads, runnable: slices.Contains(cpu.Available(), set)}
 	b.schedule(p)
 	for _, n := range g.Nodes {
@@ -138,9 +141,6 @@ func (b *builder) bind() error {
 	}
 	next := 0
 	for _, v := range all {
-		if v.Type.DType != ir.F32 {
-			return fmt.Errorf("value %s is %s: plans support only f32", v.Name, v.Type)
-		}
 		shape, err := v.Type.Shape.Bind(b.env)
 		if err != nil {
 			return fmt.Errorf("value %s %s: %w (bind it in env)", v.Name, v.Type, err)
@@ -178,7 +178,11 @@ func (b *builder) schedule(p *Plan) {
 	for _, v := range b.g.Inputs {
 		id := b.add(&buffer{kind: input, size: tensor.Numel(b.shapes[v]), def: -1, label: b.names[v]})
 		b.roots[v] = id
-		p.inputs = append(p.inputs, port{name: v.Name, shape: b.shapes[v], size: b.bufs[id].size, slot: id})
+		in := port{name: v.Name, shape: b.shapes[v], size: b.bufs[id].size, slot: id, dtype: v.Type.DType}
+		if in.dtype != ir.F32 {
+			in.limit = b.g.TokenLimit(v)
+		}
+		p.inputs = append(p.inputs, in)
 	}
 	// Constants, and views of them, get buffers only when a kernel reads
 	// them as they are (see root): most are packed instead.
@@ -210,7 +214,7 @@ func (b *builder) schedule(p *Plan) {
 		shape := b.shapes[o.Value]
 		if r.kind == arena {
 			r.kind, r.label = output, o.Name
-			p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: b.root(o.Value)})
+			p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: b.root(o.Value), dtype: ir.F32})
 			continue
 		}
 		// An input, a constant, or a buffer already bound to another output.
@@ -218,7 +222,7 @@ func (b *builder) schedule(p *Plan) {
 		src := b.root(o.Value)
 		r.uses = append(r.uses, s)
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
-		p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: dst})
+		p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: dst, dtype: ir.F32})
 		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
 		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value]})
 		b.meta = append(b.meta, stepMeta{out: dst})

@@ -34,6 +34,7 @@ func init() {
 		ir.OpDense:      {build: buildDense},
 		ir.OpBatchNorm:  {build: buildBatchNorm},
 		ir.OpPositional: {build: buildPositional},
+		ir.OpEmbedding:  {build: buildEmbedding},
 		ir.OpLayerNorm:  {build: buildNorm},
 		ir.OpRMSNorm:    {build: buildNorm},
 
@@ -65,6 +66,8 @@ func init() {
 		ir.OpTranspose: {build: buildTranspose},
 		ir.OpConcat:    {build: buildConcat},
 		ir.OpSlice:     {build: buildSlice},
+
+		ir.OpPaddingMask: {build: buildPaddingMask},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
@@ -243,18 +246,34 @@ func buildRecurrent(b *builder, n *ir.Node) exec.Spec {
 }
 
 // buildPositional adds a table of ir.Sinusoid for the bound length T, made
-// now (float64, rounded once), as a chain broadcasting it over the batch.
+// now (float64, rounded once), or the first T rows of a learned table, as a
+// chain broadcasting it over the batch.
 func buildPositional(b *builder, n *ir.Node) exec.Spec {
 	x := n.Inputs[0]
 	shape := b.shapes[x]
 	t, d := shape[1], shape[2]
-	table := make([]float32, t*d)
-	for i := range table {
-		table[i] = float32(ir.Sinusoid(i/d, i%d, d))
+	var pe int
+	if len(n.Inputs) == 2 {
+		pe = b.slot(n.Inputs[1])
+	} else {
+		table := make([]float32, t*d)
+		for i := range table {
+			table[i] = float32(ir.Sinusoid(i/d, i%d, d))
+		}
+		pe = b.constant(table, b.names[n.Outputs[0]]+" positions")
 	}
 	b.inPlace(n, 0)
-	pe := b.constant(table, b.names[n.Outputs[0]]+" positions")
 	return b.chainStep(n, []eltwise.Step{b.load(x), {Kind: eltwise.Add, Operand: pe, Shape: []int{t, d}}})
+}
+
+func buildEmbedding(b *builder, n *ir.Node) exec.Spec {
+	b.info[b.step].Kernel = "gather"
+	return exec.Embedding{IDs: b.slot(n.Inputs[0]), Table: b.slot(n.Inputs[1]), Out: b.out(n), Dim: b.shapes[n.Inputs[1]][1]}
+}
+
+func buildPaddingMask(b *builder, n *ir.Node) exec.Spec {
+	b.info[b.step].Kernel = "padding_mask"
+	return exec.PaddingMask{IDs: b.slot(n.Inputs[0]), Out: b.out(n), Pad: n.Attrs.(*ir.PaddingMaskAttrs).Pad}
 }
 
 // buildNorm: layernorm and rmsnorm, in place when x dies here.

@@ -33,8 +33,10 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -71,6 +73,10 @@ type port struct {
 	shape []int
 	size  int
 	slot  int
+	// dtype is the element type; token ids (i32, i64) must lie in
+	// 0..limit-1 (ir.Graph.TokenLimit).
+	dtype ir.DType
+	limit int
 }
 
 // slot is where a kernel finds an operand: a range of the arena, constant
@@ -94,6 +100,23 @@ type Arena struct {
 	stop runtime.Cleanup
 }
 
+// Input is one input of a run, in its port's element type: Floats for an
+// f32 input, Int32s or Int64s for token ids (either for i32 or i64 ports).
+type Input struct {
+	Floats []float32
+	Int32s []int32
+	Int64s []int64
+}
+
+// Floats, Int32s and Int64s make an Input.
+func Floats(x []float32) Input { return Input{Floats: x} }
+func Int32s(x []int32) Input   { return Input{Int32s: x} }
+func Int64s(x []int64) Input   { return Input{Int64s: x} }
+
+func (in Input) len() int { return len(in.Floats) + len(in.Int32s) + len(in.Int64s) }
+
+func (in Input) ints() bool { return in.Int32s != nil || in.Int64s != nil }
+
 // NewArena allocates the memory for running p and, if p runs on several
 // threads, starts the helper goroutines, which live until Close (or until the
 // garbage collector finds the arena unreachable), each with scratch of its
@@ -114,28 +137,47 @@ func (p *Plan) NewArena() *Arena {
 			a.bufs[i] = s.data
 		}
 	}
+	// Token ids are checked and stored as int32 bits (layout.PutIDs) in
+	// memory of the arena's own, beside the planned arena.
+	for _, in := range p.inputs {
+		if in.dtype != ir.F32 {
+			a.bufs[in.slot] = make([]float32, in.size)
+		}
+	}
 	return a
 }
 
 // Run runs the plan on inputs and writes the results into outputs, both in
 // the order of the graph's Inputs and Outputs, each slice exactly as long as
 // its tensor (row-major, shapes bound as in Build). Outputs must not overlap
-// inputs. Run allocates nothing unless it fails.
-func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
+// inputs. Token ids outside their embeddings' vocabulary are an error, found
+// before anything runs. Run allocates nothing unless it fails.
+func (p *Plan) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 	if a == nil || a.plan != p {
 		return fmt.Errorf("plan %s: the arena was not made by this plan's NewArena", p.graph)
 	}
 	if !p.runnable {
 		return fmt.Errorf("plan %s: built for the %s kernels, which this process cannot run (available: %v)", p.graph, p.kernels, cpu.Available())
 	}
-	if err := check("input", p.inputs, inputs); err != nil {
+	if err := checkInputs(p.inputs, inputs); err != nil {
 		return fmt.Errorf("plan %s: %w", p.graph, err)
 	}
 	if err := check("output", p.outputs, outputs); err != nil {
 		return fmt.Errorf("plan %s: %w", p.graph, err)
 	}
 	for i, in := range p.inputs {
-		a.bufs[in.slot] = inputs[i]
+		if in.dtype == ir.F32 {
+			a.bufs[in.slot] = inputs[i].Floats
+			continue
+		}
+		bad := layout.PutIDs(a.bufs[in.slot], inputs[i].Int32s, in.limit)
+		if inputs[i].Int64s != nil {
+			bad = layout.PutIDs(a.bufs[in.slot], inputs[i].Int64s, in.limit)
+		}
+		if bad >= 0 {
+			return fmt.Errorf("plan %s: input %q: token id %d at %s is outside the vocabulary: ids must be in 0..%d",
+				p.graph, in.name, inputs[i].id(bad), indexString(bad, in.shape), in.limit-1)
+		}
 	}
 	for i, out := range p.outputs {
 		a.bufs[out.slot] = outputs[i]
@@ -145,7 +187,9 @@ func (p *Plan) Run(a *Arena, inputs, outputs [][]float32) error {
 	}
 	// Keep no reference to the caller's memory.
 	for _, in := range p.inputs {
-		a.bufs[in.slot] = nil
+		if in.dtype == ir.F32 {
+			a.bufs[in.slot] = nil
+		}
 	}
 	for _, out := range p.outputs {
 		a.bufs[out.slot] = nil
@@ -163,13 +207,54 @@ func (a *Arena) Close() {
 	}
 }
 
+func checkInputs(ports []port, got []Input) error {
+	if len(got) != len(ports) {
+		return fmt.Errorf("%d inputs given, the graph has %d (%v)", len(got), len(ports), portNames(ports))
+	}
+	for i, p := range ports {
+		in := got[i]
+		switch {
+		case (in.Floats != nil) == in.ints() || (in.Int32s != nil && in.Int64s != nil):
+			return fmt.Errorf("input %q: give exactly one of Floats, Int32s and Int64s", p.name)
+		case p.dtype == ir.F32 && in.ints():
+			return fmt.Errorf("input %q is f32%s, got integers", p.name, tensor.ShapeString(p.shape))
+		case p.dtype != ir.F32 && !in.ints():
+			return fmt.Errorf("input %q is token ids (%s%s), got floats: pass the ids as Int32s or Int64s", p.name, p.dtype, tensor.ShapeString(p.shape))
+		case in.len() != p.size:
+			return fmt.Errorf("input %q holds %d values, want %d for %s", p.name, in.len(), p.size, tensor.ShapeString(p.shape))
+		}
+	}
+	return nil
+}
+
+func (in Input) id(i int) int64 {
+	if in.Int64s != nil {
+		return in.Int64s[i]
+	}
+	return int64(in.Int32s[i])
+}
+
+// indexString is the position of row-major element i in shape, as [a,b,c].
+func indexString(i int, shape []int) string {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		idx[d] = i % shape[d]
+		i /= shape[d]
+	}
+	return tensor.ShapeString(idx)
+}
+
+func portNames(ports []port) []string {
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		names[i] = p.name
+	}
+	return names
+}
+
 func check(what string, ports []port, got [][]float32) error {
 	if len(got) != len(ports) {
-		names := make([]string, len(ports))
-		for i, p := range ports {
-			names[i] = p.name
-		}
-		return fmt.Errorf("%d %ss given, the graph has %d (%v)", len(got), what, len(ports), names)
+		return fmt.Errorf("%d %ss given, the graph has %d (%v)", len(got), what, len(ports), portNames(ports))
 	}
 	for i, p := range ports {
 		if len(got[i]) != p.size {
@@ -183,7 +268,7 @@ func check(what string, ports []port, got [][]float32) error {
 // allocating an arena and the outputs: a convenience for tools, not for
 // serving. Each input's shape must be the one the plan was built for.
 func (p *Plan) RunTensors(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	in := make([][]float32, len(p.inputs))
+	in := make([]Input, len(p.inputs))
 	for i, port := range p.inputs {
 		t, ok := inputs[port.name]
 		if !ok || t == nil {
@@ -192,7 +277,7 @@ func (p *Plan) RunTensors(inputs map[string]*tensor.Tensor) (map[string]*tensor.
 		if !slices.Equal(t.Shape, port.shape) {
 			return nil, fmt.Errorf("plan %s: input %q is %s, the plan was built for %s", p.graph, port.name, tensor.ShapeString(t.Shape), tensor.ShapeString(port.shape))
 		}
-		in[i] = t.Data
+		in[i] = Input{Floats: t.Data, Int64s: t.Ints}
 	}
 	for name := range inputs {
 		if !slices.ContainsFunc(p.inputs, func(q port) bool { return q.name == name }) {
@@ -217,6 +302,10 @@ func (p *Plan) RunTensors(inputs map[string]*tensor.Tensor) (map[string]*tensor.
 type Port struct {
 	Name  string
 	Shape []int
+	// DType is the element type: f32, or i32/i64 for token ids, which must
+	// lie in 0..Limit-1.
+	DType ir.DType
+	Limit int
 }
 
 // Inputs lists the inputs Run takes, in order.
@@ -228,7 +317,7 @@ func (p *Plan) Outputs() []Port { return ports(p.outputs) }
 func ports(ps []port) []Port {
 	out := make([]Port, len(ps))
 	for i, q := range ps {
-		out[i] = Port{Name: q.name, Shape: slices.Clone(q.shape)}
+		out[i] = Port{Name: q.name, Shape: slices.Clone(q.shape), DType: q.dtype, Limit: q.limit}
 	}
 	return out
 }

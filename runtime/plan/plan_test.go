@@ -80,7 +80,7 @@ func stdlibWeights(t testing.TB, g *ir.Graph, r *rand.Rand) map[string]*tensor.T
 	w, err := weights.Init(g, 1)
 	require.NoError(t, err)
 	for _, p := range g.Params {
-		if p.Init.Kind == ir.InitGlorotUniform {
+		if p.Init.Kind == ir.InitGlorotUniform || p.Init.Kind == ir.InitUniform {
 			continue
 		}
 		for i := range w[p.Name].Data {
@@ -93,20 +93,30 @@ func stdlibWeights(t testing.TB, g *ir.Graph, r *rand.Rand) map[string]*tensor.T
 	return w
 }
 
-func randomInputs(g *ir.Graph, env map[string]int, r *rand.Rand) (map[string]*tensor.Tensor, [][]float32) {
+func randomInputs(g *ir.Graph, env map[string]int, r *rand.Rand) (map[string]*tensor.Tensor, []Input) {
 	byName := map[string]*tensor.Tensor{}
-	var list [][]float32
+	var list []Input
 	for _, v := range g.Inputs {
 		shape, err := v.Type.Shape.Bind(env)
 		if err != nil {
 			panic(err)
+		}
+		if v.Type.DType != ir.F32 {
+			x := tensor.NewInts(shape...)
+			limit := min(g.TokenLimit(v), 1000)
+			for i := range x.Ints {
+				x.Ints[i] = int64(r.IntN(limit))
+			}
+			byName[v.Name] = x
+			list = append(list, Int64s(x.Ints))
+			continue
 		}
 		x := tensor.New(shape...)
 		for i := range x.Data {
 			x.Data[i] = r.Float32()
 		}
 		byName[v.Name] = x
-		list = append(list, x.Data)
+		list = append(list, Floats(x.Data))
 	}
 	return byName, list
 }
@@ -128,9 +138,9 @@ func checkPlan(t *testing.T, g *ir.Graph, w map[string]*tensor.Tensor, env map[s
 		worst = max(worst, e)
 	}
 
-	inputs := make([][]float32, len(g.Inputs))
+	inputs := make([]Input, len(g.Inputs))
 	for i, v := range g.Inputs {
-		inputs[i] = in[v.Name].Data
+		inputs[i] = Input{Floats: in[v.Name].Data, Int64s: in[v.Name].Ints}
 	}
 	outputs := make([][]float32, len(g.Outputs))
 	for i, o := range g.Outputs {
@@ -168,7 +178,7 @@ func TestStdlibModelsMatchReference(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(batch), 1))
 				g := model(t, m[0], m[1])
 				w := stdlibWeights(t, g, r)
-				env := map[string]int{"N": batch}
+				env := map[string]int{"N": batch, "T": 16} // T: the sequence length of gpt
 				in, _ := randomInputs(g, env, r)
 				want, err := ref.Run(g, w, in)
 				require.NoError(t, err)
@@ -260,7 +270,7 @@ func TestConcurrentRuns(t *testing.T) {
 	require.NoError(t, err)
 
 	const workers, runs = 4, 3
-	inputs := make([][][]float32, workers)
+	inputs := make([][]Input, workers)
 	want := make([][]float32, workers)
 	for i := range workers {
 		_, inputs[i] = randomInputs(g, env, r)
@@ -301,20 +311,20 @@ func TestRunErrors(t *testing.T) {
 	a := p.NewArena()
 	in, out := make([]float32, 2*32*32*3), make([]float32, 2*10)
 
-	require.EqualError(t, p.Run(a, [][]float32{in[:5]}, [][]float32{out}),
+	require.EqualError(t, p.Run(a, []Input{Floats(in[:5])}, [][]float32{out}),
 		`plan cnn: input "image" holds 5 values, want 6144 for [2,32,32,3]`)
-	require.EqualError(t, p.Run(a, [][]float32{in}, [][]float32{out[:3]}),
+	require.EqualError(t, p.Run(a, []Input{Floats(in)}, [][]float32{out[:3]}),
 		`plan cnn: output "probs" holds 3 values, want 20 for [2,10]`)
 	require.EqualError(t, p.Run(a, nil, [][]float32{out}), `plan cnn: 0 inputs given, the graph has 1 ([image])`)
-	require.EqualError(t, p.Run(a, [][]float32{in}, [][]float32{out, out}), `plan cnn: 2 outputs given, the graph has 1 ([probs])`)
+	require.EqualError(t, p.Run(a, []Input{Floats(in)}, [][]float32{out, out}), `plan cnn: 2 outputs given, the graph has 1 ([probs])`)
 	other, err := Build(g, w, map[string]int{"N": 2})
 	require.NoError(t, err)
-	require.ErrorContains(t, other.Run(a, [][]float32{in}, [][]float32{out}), "the arena was not made by this plan's NewArena")
+	require.ErrorContains(t, other.Run(a, []Input{Floats(in)}, [][]float32{out}), "the arena was not made by this plan's NewArena")
 
 	_, err = p.RunTensors(map[string]*tensor.Tensor{"image": tensor.New(3, 32, 32, 3)})
 	require.EqualError(t, err, `plan cnn: input "image" is [3,32,32,3], the plan was built for [2,32,32,3]`)
-	require.Equal(t, []Port{{"image", []int{2, 32, 32, 3}}}, p.Inputs())
-	require.Equal(t, []Port{{"probs", []int{2, 10}}}, p.Outputs())
+	require.Equal(t, []Port{{Name: "image", Shape: []int{2, 32, 32, 3}, DType: ir.F32}}, p.Inputs())
+	require.Equal(t, []Port{{Name: "probs", Shape: []int{2, 10}, DType: ir.F32}}, p.Outputs())
 }
 
 // TestForeignKernels: a plan for a set this process cannot run packs its
@@ -330,7 +340,7 @@ func TestForeignKernels(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(foreign), p.Program().Kernels)
 	in, out := make([]float32, 32*32*3), make([]float32, 10)
-	require.ErrorContains(t, p.Run(p.NewArena(), [][]float32{in}, [][]float32{out}), "cannot run")
+	require.ErrorContains(t, p.Run(p.NewArena(), []Input{Floats(in)}, [][]float32{out}), "cannot run")
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -391,4 +401,39 @@ func TestOutputsThatNeedCopies(t *testing.T) {
 		buffers = append(buffers, s.Op+" "+s.Buffer)
 	}
 	require.Equal(t, []string{"relu output flat", "copy output x", "copy output c", "copy output y", "copy output y2"}, buffers)
+}
+
+// TestTokenIDs: token ids go in as int32 or int64, are checked against the
+// vocabulary before anything runs, and are refused as floats.
+func TestTokenIDs(t *testing.T) {
+	g := model(t, "bert", "bert_classifier")
+	w := stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))
+	p, err := Build(g, w, map[string]int{"N": 2})
+	require.NoError(t, err)
+	require.Equal(t, []Port{{Name: "ids", Shape: []int{2, 128}, DType: ir.I32, Limit: 2048}}, p.Inputs())
+	a := p.NewArena()
+	ids32, ids64 := make([]int32, 2*128), make([]int64, 2*128)
+	for i := range ids32 {
+		ids32[i], ids64[i] = int32(i%100), int64(i%100)
+	}
+	out32, out64 := make([]float32, 4), make([]float32, 4)
+	require.NoError(t, p.Run(a, []Input{Int32s(ids32)}, [][]float32{out32}))
+	require.NoError(t, p.Run(a, []Input{Int64s(ids64)}, [][]float32{out64}))
+	require.Equal(t, out32, out64)
+	allocs := testing.AllocsPerRun(3, func() {
+		if err := p.Run(a, []Input{Int32s(ids32)}, [][]float32{out32}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+
+	ids64[130] = 2048
+	require.EqualError(t, p.Run(a, []Input{Int64s(ids64)}, [][]float32{out64}),
+		`plan bert_classifier: input "ids": token id 2048 at [1,2] is outside the vocabulary: ids must be in 0..2047`)
+	ids32[0] = -1
+	require.ErrorContains(t, p.Run(a, []Input{Int32s(ids32)}, [][]float32{out32}), "token id -1 at [0,0]")
+	require.EqualError(t, p.Run(a, []Input{Floats(make([]float32, 256))}, [][]float32{out32}),
+		`plan bert_classifier: input "ids" is token ids (i32[2,128]), got floats: pass the ids as Int32s or Int64s`)
+	require.EqualError(t, p.Run(a, []Input{{Int32s: ids32, Int64s: ids64}}, [][]float32{out32}),
+		`plan bert_classifier: input "ids": give exactly one of Floats, Int32s and Int64s`)
 }

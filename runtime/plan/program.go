@@ -44,11 +44,11 @@ func (p *Plan) Program() Program {
 	for i, s := range p.slots {
 		prog.Slots = append(prog.Slots, Slot{Arena: s.arena, Off: s.off, N: s.n, Data: s.data, Label: p.slotLabels[i]})
 	}
-	for _, in := range p.inputs {
-		prog.Inputs = append(prog.Inputs, PortSlot{Port: Port{Name: in.name, Shape: slices.Clone(in.shape)}, Slot: in.slot})
+	for i, in := range ports(p.inputs) {
+		prog.Inputs = append(prog.Inputs, PortSlot{Port: in, Slot: p.inputs[i].slot})
 	}
-	for _, out := range p.outputs {
-		prog.Outputs = append(prog.Outputs, PortSlot{Port: Port{Name: out.name, Shape: slices.Clone(out.shape)}, Slot: out.slot})
+	for i, out := range ports(p.outputs) {
+		prog.Outputs = append(prog.Outputs, PortSlot{Port: out, Slot: p.outputs[i].slot})
 	}
 	return prog
 }

@@ -19,6 +19,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpDense:      dense,
 	ir.OpBatchNorm:  batchNorm,
 	ir.OpPositional: positional,
+	ir.OpEmbedding:  embedding,
 	ir.OpLayerNorm:  norm(false),
 	ir.OpRMSNorm:    norm(true),
 
@@ -50,6 +51,8 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpTranspose: transpose,
 	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
+
+	ir.OpPaddingMask: paddingMask,
 }
 
 // The fused kernels call back into the table, so they join it after it is

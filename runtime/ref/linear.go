@@ -167,12 +167,38 @@ func attention(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
-// positional adds ir.Sinusoid to x [N, T, d], in float64, rounded once.
+// positional adds ir.Sinusoid to x [N, T, d], in float64, rounded once, or
+// row t of a learned table to position t.
 func positional(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	x := in[0]
 	t, d := x.Shape[1], x.Shape[2]
 	for i, v := range x.Data {
-		out.Data[i] = float32(float64(v) + ir.Sinusoid(i/d%t, i%d, d))
+		if len(in) == 2 {
+			out.Data[i] = v + in[1].Data[i%(t*d)]
+		} else {
+			out.Data[i] = float32(float64(v) + ir.Sinusoid(i/d%t, i%d, d))
+		}
+	}
+}
+
+// embedding copies row ids[i] of the table for every id; Run has checked the
+// ids against the table.
+func embedding(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	ids, table := in[0], in[1]
+	d := table.Shape[1]
+	for i, id := range ids.Ints {
+		copy(out.Data[i*d:(i+1)*d], table.Data[int(id)*d:])
+	}
+}
+
+// paddingMask is -inf where the id is the pad id, else 0.
+func paddingMask(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	pad := int64(n.Attrs.(*ir.PaddingMaskAttrs).Pad)
+	for i, id := range in[0].Ints {
+		out.Data[i] = 0
+		if id == pad {
+			out.Data[i] = float32(math.Inf(-1))
+		}
 	}
 }
 

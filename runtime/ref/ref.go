@@ -5,7 +5,10 @@
 // Layouts: images are NHWC; conv2d kernels are HWIO [kh, kw, cin/groups, cout];
 // dense kernels are [in, out] applied over the last axis.
 //
-// Numerics: only f32 tensors are supported. Sums (conv2d, dense, matmul, pools,
+// Token ids (i32, i64 inputs) arrive as integer tensors and are checked
+// against the vocabulary of the embeddings reading them before anything runs.
+//
+// Numerics: every computed tensor is f32. Sums (conv2d, dense, matmul, pools,
 // softmax) are accumulated in float64 and rounded to float32 once. A product of
 // two float32s is exact in float64, so the only errors are the float64
 // additions' (negligible next to float32's) and the final rounding: fast kernels
@@ -37,6 +40,9 @@ func Run(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tenso
 	}
 	env, err := Bind(g, inputs)
 	if err != nil {
+		return nil, err
+	}
+	if err := g.CheckBound(env); err != nil {
 		return nil, err
 	}
 	vals := map[*ir.Value]*tensor.Tensor{}
@@ -112,6 +118,11 @@ func Bind(g *ir.Graph, inputs map[string]*tensor.Tensor) (map[string]int, error)
 		if err := checkData(what, t); err != nil {
 			return nil, err
 		}
+		if t.IsInt() {
+			if err := CheckIDs(g, v, t.Ints, t.Shape); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var extra []string
 	for name := range inputs {
@@ -133,8 +144,8 @@ func Bind(g *ir.Graph, inputs map[string]*tensor.Tensor) (map[string]int, error)
 // checkShape checks t's element type, rank and known dims against typ; symbolic
 // dims are the caller's to check.
 func checkShape(what string, typ ir.Type, t *tensor.Tensor) error {
-	if typ.DType != ir.F32 {
-		return fmt.Errorf("%s is %s: the reference runtime supports only f32", what, typ)
+	if err := CheckKind(what, typ, t); err != nil {
+		return err
 	}
 	mismatch := len(t.Shape) != typ.Shape.Rank()
 	for i := 0; !mismatch && i < len(t.Shape); i++ {
@@ -147,12 +158,46 @@ func checkShape(what string, typ ir.Type, t *tensor.Tensor) error {
 	return nil
 }
 
-// checkData checks that t's data fills its shape exactly.
-func checkData(what string, t *tensor.Tensor) error {
-	if n := tensor.Numel(t.Shape); len(t.Data) != n {
-		return fmt.Errorf("%s: shape %s has %d elements, but the data has %d", what, tensor.ShapeString(t.Shape), n, len(t.Data))
+// CheckKind checks that t holds integers exactly when typ is token ids.
+func CheckKind(what string, typ ir.Type, t *tensor.Tensor) error {
+	switch ids := typ.DType != ir.F32; {
+	case ids && !t.IsInt():
+		return fmt.Errorf("%s is token ids (%s), got floats: feed integer ids (an .npy of int32 or int64)", what, typ)
+	case !ids && t.IsInt():
+		return fmt.Errorf("%s is %s, got integers", what, typ)
 	}
 	return nil
+}
+
+// checkData checks that t's data fills its shape exactly.
+func checkData(what string, t *tensor.Tensor) error {
+	if n := tensor.Numel(t.Shape); t.Len() != n {
+		return fmt.Errorf("%s: shape %s has %d elements, but the data has %d", what, tensor.ShapeString(t.Shape), n, t.Len())
+	}
+	return nil
+}
+
+// CheckIDs checks that the token ids fed as input v are ones its embeddings
+// can look up: 0..g.TokenLimit(v)-1, and within int32 for an i32 input.
+func CheckIDs(g *ir.Graph, v *ir.Value, ids []int64, shape []int) error {
+	limit := int64(g.TokenLimit(v))
+	for i, id := range ids {
+		if id < 0 || id >= limit {
+			return fmt.Errorf("input %q: token id %d at %s is outside the vocabulary: ids of %s must be in 0..%d",
+				v.Name, id, indexString(i, shape), v.Type, limit-1)
+		}
+	}
+	return nil
+}
+
+// indexString is the position of row-major element i in shape, as [a,b,c].
+func indexString(i int, shape []int) string {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		idx[d] = i % shape[d]
+		i /= shape[d]
+	}
+	return tensor.ShapeString(idx)
 }
 
 // checkParam checks a weight against its declared type, with symbols bound.

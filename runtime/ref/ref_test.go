@@ -1,10 +1,12 @@
 package ref
 
 import (
+	"math"
 	"testing"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -110,30 +112,68 @@ func TestParamErrors(t *testing.T) {
 	}
 }
 
-func TestOnlyF32(t *testing.T) {
-	i32 := func(dims ...int) ir.Type {
-		s := make(ir.Shape, len(dims))
-		for i, d := range dims {
-			s[i] = ir.D(d)
-		}
-		return ir.Type{DType: ir.I32, Shape: s}
-	}
-
-	g := ir.NewGraph("ints")
-	x := g.AddInput("x", i32(2))
-	y, err := g.AddNode(ir.OpRelu, nil, []*ir.Value{x}, "relu", ir.Pos{})
+// tokenModel embeds ids [N, T] of a vocabulary of 5 into 2-vectors, adds a
+// learned table of 3 positions, and makes their padding mask.
+func tokenModel(t *testing.T, dt ir.DType) *ir.Graph {
+	g := ir.NewGraph("tokens")
+	ids := g.AddInput("ids", ir.Type{DType: dt, Shape: ir.Shape{ir.S("N"), ir.S("T")}})
+	table := g.AddParam("tok", ir.T(5, 2), ir.Init{Kind: ir.InitUniform, Limit: 0.05}, true)
+	pos := g.AddParam("pos", ir.T(3, 2), ir.Init{Kind: ir.InitZeros}, true)
+	e, err := g.AddNode(ir.OpEmbedding, nil, []*ir.Value{ids, table}, "tok", ir.Pos{})
 	require.NoError(t, err)
-	g.AddOutput("y", y)
-	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": tensor.New(2)})
-	require.EqualError(t, err, `input "x" is i32[2]: the reference runtime supports only f32`)
+	h, err := g.AddNode(ir.OpPositional, nil, []*ir.Value{e, pos}, "pos", ir.Pos{})
+	require.NoError(t, err)
+	m, err := g.AddNode(ir.OpPaddingMask, &ir.PaddingMaskAttrs{Pad: 4}, []*ir.Value{ids}, "mask", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("h", h)
+	g.AddOutput("mask", m)
+	return g
+}
+
+func TestTokenIDs(t *testing.T) {
+	params := map[string]*tensor.Tensor{
+		"tok": {Shape: []int{5, 2}, Data: []float32{0, 1, 10, 11, 20, 21, 30, 31, 40, 41}},
+		"pos": {Shape: []int{3, 2}, Data: []float32{0.5, 0.25, 1.5, 1.25, 2.5, 2.25}},
+	}
+	for _, dt := range []ir.DType{ir.I32, ir.I64} {
+		g := tokenModel(t, dt)
+		ids := &tensor.Tensor{Shape: []int{2, 2}, Ints: []int64{3, 0, 1, 4}}
+		out, err := Run(g, params, map[string]*tensor.Tensor{"ids": ids})
+		require.NoError(t, err)
+		assert.Equal(t, []float32{30.5, 31.25, 1.5, 2.25, 10.5, 11.25, 41.5, 42.25}, out["h"].Data)
+		assert.Equal(t, []int{2, 1, 1, 2}, out["mask"].Shape)
+		inf := float32(math.Inf(-1))
+		assert.Equal(t, []float32{0, 0, 0, inf}, out["mask"].Data)
+
+		_, err = Run(g, params, map[string]*tensor.Tensor{"ids": {Shape: []int{1, 2}, Ints: []int64{2, 5}}})
+		require.EqualError(t, err, `input "ids": token id 5 at [0,1] is outside the vocabulary: ids of `+dt.String()+`[N,T] must be in 0..4`)
+		_, err = Run(g, params, map[string]*tensor.Tensor{"ids": {Shape: []int{1, 1}, Ints: []int64{-1}}})
+		require.ErrorContains(t, err, "token id -1 at [0,0] is outside the vocabulary")
+		_, err = Run(g, params, map[string]*tensor.Tensor{"ids": {Shape: []int{1, 2}, Data: []float32{1, 2}}})
+		require.EqualError(t, err, `input "ids" is token ids (`+dt.String()+`[N,T]), got floats: feed integer ids (an .npy of int32 or int64)`)
+		// The table has 3 positions: T = 4 is refused before anything runs.
+		_, err = Run(g, params, map[string]*tensor.Tensor{"ids": tensor.NewInts(1, 4)})
+		require.EqualError(t, err, `positional (layer "pos") with N=1, T=4: a sequence of T = 4 positions, but the learned table has 3`)
+	}
+}
+
+// Token ids are inputs read by embedding and padding_mask only; weights and
+// results are f32.
+func TestTokenIDsOnlyWhereTheyBelong(t *testing.T) {
+	g := ir.NewGraph("ints")
+	x := g.AddInput("x", ir.Type{DType: ir.I32, Shape: ir.Shape{ir.D(2)}})
+	_, err := g.AddNode(ir.OpRelu, nil, []*ir.Value{x}, "relu", ir.Pos{})
+	require.EqualError(t, err, "relu takes f32 tensors, got token ids i32[2]")
+	f := g.AddInput("f", ir.T(2, 3))
+	_, err = g.AddNode(ir.OpEmbedding, nil, []*ir.Value{f, g.AddParam("w", ir.T(4, 2), ir.Init{Kind: ir.InitZeros}, true)}, "e", ir.Pos{})
+	require.ErrorContains(t, err, "embedding takes token ids (i32 or i64), got f32[2,3]")
 
 	g = ir.NewGraph("int weights")
-	p := g.AddParam("w", i32(2), ir.Init{Kind: ir.InitZeros}, true)
-	y, err = g.AddNode(ir.OpRelu, nil, []*ir.Value{p}, "relu", ir.Pos{})
-	require.NoError(t, err)
-	g.AddOutput("y", y)
-	_, err = Run(g, map[string]*tensor.Tensor{"w": tensor.New(2)}, nil)
-	require.EqualError(t, err, `param "w" is i32[2]: the reference runtime supports only f32`)
+	p := g.AddParam("w", ir.Type{DType: ir.I32, Shape: ir.Shape{ir.D(2)}}, ir.Init{Kind: ir.InitZeros}, true)
+	g.AddOutput("y", p)
+	_, err = Run(g, map[string]*tensor.Tensor{"w": tensor.NewInts(2)}, nil)
+	require.ErrorContains(t, err, "parameter w is i32[2]: weights are f32")
+	require.ErrorContains(t, err, "output y is i32[2]: outputs are f32")
 }
 
 func TestInvalidGraph(t *testing.T) {

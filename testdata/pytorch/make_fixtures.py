@@ -7,7 +7,7 @@ writes into testdata/pytorch/<name>/:
 
   weights.safetensors  the weights under mdlc's names, in mdlc's layouts
   input.npy            a float32 input in mdlc's layout (NHWC for images),
-                       uniform in [0, 1)
+                       uniform in [0, 1), or token ids (int64; int32 for bert)
   output.npy           PyTorch's output in float64, rounded to float32
 
 Run from anywhere with /usr/bin/python3 (torch and numpy only); the output is
@@ -169,6 +169,12 @@ def export(named):
             out[name + ".out.kernel"] = m.out_proj.weight.detach().t()
             out[name + ".out.bias"] = m.out_proj.bias.detach()
             continue
+        elif isinstance(m, nn.Embedding):
+            out[name + ".embeddings"] = m.weight.detach()
+            continue
+        elif isinstance(m, Positions):
+            out[name + ".positions"] = m.weight.detach()
+            continue
         elif isinstance(m, nn.LayerNorm):
             out[name + ".gamma"] = m.weight.detach()
             out[name + ".beta"] = m.bias.detach()
@@ -202,6 +208,17 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+class Positions(nn.Module):
+    """A learned positional table [max_len, d]: position t adds row t."""
+
+    def __init__(self, max_len, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(max_len, d))
+
+    def forward(self, x):
+        return x + self.weight[:x.shape[1]]
+
+
 class Model(nn.Module):
     """A model whose layers are registered under their mdlc names."""
 
@@ -230,6 +247,8 @@ class Model(nn.Module):
                     b = math.sqrt(6 / m.embed_dim)
                     m.in_proj_weight.uniform_(-b, b)
                     m.in_proj_bias.uniform_(-0.2, 0.2)
+                elif isinstance(m, (nn.Embedding, Positions)):
+                    m.weight.uniform_(-1, 1)
                 elif isinstance(m, (nn.LayerNorm, RMSNorm)):
                     m.weight.uniform_(0.5, 1.5)
                     if getattr(m, "bias", None) is not None:
@@ -480,7 +499,60 @@ class Recurrent(Model):  # testdata/pytorch/recurrent.mdl
         return torch.cat([c[-1], d[-1], torch.cat([e[0], e[1]], -1)], -1)
 
 
-# name: (.mdl file, model class, input shape, seed)
+class GPT(Model):  # testdata/pytorch/gpt.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("tok", nn.Embedding(50, 32))
+        self.add("pos", Positions(16, 32))
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True) for _ in range(2))
+        for i, b in enumerate(self.blocks):
+            self.named.update(layer_names(f"block{i + 1}.", b))
+        self.add("norm", nn.LayerNorm(32, eps=1e-5))
+        self.add("head", nn.Linear(32, 50, bias=False))
+
+    def forward(self, ids):  # ids: (N, 8) int64
+        m = self.named
+        x = m["pos"](m["tok"](ids))
+        mask = causal_mask(ids.shape[1]).to(x.dtype)
+        for b in self.blocks:
+            x = b(x, src_mask=mask)
+        return m["head"](m["norm"](x))
+
+
+class BERT(Model):  # testdata/pytorch/bert.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("tok", nn.Embedding(40, 32))
+        self.add("pos", Positions(10, 32))
+        self.add("emb_norm", nn.LayerNorm(32, eps=1e-12))
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=False) for _ in range(2))
+        for i, layer in enumerate(self.layers):
+            self.named.update(layer_names(f"layer{i + 1}.", layer))
+        self.add("pooler", nn.Linear(32, 32))
+        self.add("classifier", nn.Linear(32, 3))
+
+    def forward(self, ids):  # ids: (N, 10) int64, padded with 0
+        m = self.named
+        x = m["emb_norm"](m["pos"](m["tok"](ids)))
+        pad = ids == 0
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=pad)
+        return F.softmax(m["classifier"](torch.tanh(m["pooler"](x[:, 0]))), -1)
+
+
+def token_ids(shape, vocab, lengths=None):
+    """Random ids in 1..vocab-1; row i padded with 0 after lengths[i]."""
+    ids = torch.randint(1, vocab, shape, dtype=torch.int64)
+    for i, n in enumerate(lengths or []):
+        ids[i, n:] = 0
+    return ids
+
+
+# name: (.mdl file, model class, input shape or input maker, seed)
 MODELS = {
     "cnn": ("stdlib/cnn.mdl", CNN, (2, 32, 32, 3), 1),
     "lenet": ("stdlib/lenet.mdl", LeNet, (3, 28, 28, 1), 2),
@@ -493,6 +565,8 @@ MODELS = {
     "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
     "decoder": ("testdata/pytorch/decoder.mdl", Decoder, (2, 8, 32), 10),
     "mha": ("testdata/pytorch/mha.mdl", MHA, (3, 6, 16), 11),
+    "gpt": ("testdata/pytorch/gpt.mdl", GPT, lambda: token_ids((2, 8), 50), 12),
+    "bert": ("testdata/pytorch/bert.mdl", BERT, lambda: token_ids((3, 10), 40, [10, 6, 3]), 13),
 }
 
 
@@ -519,10 +593,11 @@ def main():
         n_params = sum(p.numel() for p in model.parameters())
         n_buffers = sum(b.numel() for k, b in model.named_buffers() if "running" in k)
         assert sum(w.size for w in weights.values()) == n_params + n_buffers, name
-        x = torch.rand(shape, dtype=torch.float32)
+        x = shape() if callable(shape) else torch.rand(shape, dtype=torch.float32)
+        ints = not x.is_floating_point()
 
         with torch.no_grad():
-            want = model.double()(x.double()).numpy()
+            want = model.double()(x if ints else x.double()).numpy()
             # float32 PyTorch against the float64 oracle: how much error plain
             # float32 arithmetic makes on this model, for comparison with mdlc.
             f32 = model.float()(x).numpy()
@@ -532,7 +607,8 @@ def main():
         d = os.path.join(HERE, name)
         os.makedirs(d, exist_ok=True)
         write_safetensors(os.path.join(d, "weights.safetensors"), weights)
-        np.save(os.path.join(d, "input.npy"), x.numpy())
+        # Token ids as the model declares them: i64, or i32 (bert).
+        np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.int32) if name == "bert" else x.numpy())
         np.save(os.path.join(d, "output.npy"), out)
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         errs = ", ".join(f"{rel_err(f32, want, fl * scale):.1e}" for fl in (FLOOR, 1e-3, 0))

@@ -30,7 +30,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 )
 
-// Shapes of the inputs and outputs, and their sizes in float32s.
+// Shapes of the inputs and outputs, and their sizes in elements.
 var (
 	ImageShape = [4]int{1, 32, 32, 3}
 	ProbsShape = [2]int{1, 10}
@@ -136,7 +136,7 @@ func (a *Arena) Close() {
 // Run computes the outputs from the inputs on the model's own arena, one
 // caller at a time. Each slice holds its tensor row-major: see the Shape and
 // Size constants.
-func (m *Model) Run(image, probs []float32) error {
+func (m *Model) Run(image []float32, probs []float32) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.RunArena(m.own, image, probs)
@@ -144,15 +144,15 @@ func (m *Model) Run(image, probs []float32) error {
 
 // RunArena is Run on an arena of the caller's, made by m.NewArena. It
 // allocates nothing.
-func (m *Model) RunArena(a *Arena, image, probs []float32) error {
+func (m *Model) RunArena(a *Arena, image []float32, probs []float32) error {
 	if a == nil || a.m != m {
 		return errors.New("cnn: the arena was not made by this model's NewArena")
 	}
 	if len(image) != ImageSize {
-		return fmt.Errorf("cnn: image holds %d floats, want %d for shape %v", len(image), ImageSize, ImageShape)
+		return fmt.Errorf("cnn: image holds %d values, want %d for shape %v", len(image), ImageSize, ImageShape)
 	}
 	if len(probs) != ProbsSize {
-		return fmt.Errorf("cnn: probs holds %d floats, want %d for shape %v", len(probs), ProbsSize, ProbsShape)
+		return fmt.Errorf("cnn: probs holds %d values, want %d for shape %v", len(probs), ProbsSize, ProbsShape)
 	}
 	a.b[1] = image
 	a.b[5] = probs

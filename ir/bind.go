@@ -1,0 +1,63 @@
+package ir
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+)
+
+// CheckBound re-checks every node with the symbolic dimensions bound to env's
+// sizes: a rule that could only assume a symbol's size when the graph was
+// checked (a learned positional table of L rows needs T <= L) is held to it
+// here, before anything runs. Shapes in attributes (reshape's) are bound
+// too. env must bind every symbol of the graph.
+func (g *Graph) CheckBound(env map[string]int) error {
+	bound := func(s Shape) Shape {
+		out := make(Shape, len(s))
+		for i, d := range s {
+			if d.Known() {
+				out[i] = d
+			} else {
+				out[i] = D(env[d.Sym])
+			}
+		}
+		return out
+	}
+	for _, n := range g.Nodes {
+		types := make([]Type, len(n.Inputs))
+		for i, v := range n.Inputs {
+			types[i] = Type{DType: v.Type.DType, Shape: bound(v.Type.Shape)}
+		}
+		attrs := n.Attrs
+		if r, ok := attrs.(*ReshapeAttrs); ok {
+			attrs = &ReshapeAttrs{Shape: bound(r.Shape)}
+		}
+		if _, err := n.Op.infer(attrs, types); err != nil {
+			return fmt.Errorf("%s (layer %q) with %s: %w", n.Op, n.Layer, bindingString(env), err)
+		}
+	}
+	return nil
+}
+
+func bindingString(env map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, env[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TokenLimit bounds the token ids input v may hold to 0..limit-1: the
+// smallest vocabulary of the embeddings that read it, or the non-negative
+// int32s if none does (a padding mask only compares ids).
+func (g *Graph) TokenLimit(v *Value) int {
+	limit := math.MaxInt32
+	for _, n := range g.Nodes {
+		if n.Op == OpEmbedding && n.Inputs[0] == v {
+			limit = min(limit, n.Inputs[1].Type.Shape[0].Size)
+		}
+	}
+	return limit
+}
