@@ -3,6 +3,7 @@ package sema
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
@@ -326,6 +327,8 @@ func (e *elab) checkPositive(b *bound, callee string, names ...string) bool {
 			bad = x < 1
 		case [2]int:
 			bad = x[0] < 1 || x[1] < 1
+		case []int:
+			bad = slices.ContainsFunc(x, func(d int) bool { return d < 1 })
 		}
 		if bad {
 			a := b.arg[n]

@@ -357,7 +357,7 @@ func (e *elab) call(c *syntax.Call, piped *value) []value {
 		return e.instantiate(u, d, c, piped, args, kws)
 	}
 	if l, ok := layerTable[name]; ok && len(c.Name) == 1 {
-		return []value{e.applyLayer(l, c, piped, args, kws)}
+		return e.applyLayer(l, c, piped, args, kws)
 	}
 	if len(c.Name) == 1 {
 		if v, ok := e.scope.vars[name]; ok && v.kind == kTensor {

@@ -2,6 +2,7 @@ package sema
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -15,6 +16,8 @@ type layer struct {
 	doc   string
 	specs []paramSpec
 	build func(b *builder, a *bound) (*ir.Value, error)
+	// results builds a layer of several results instead (split).
+	results func(b *builder, a *bound) ([]*ir.Value, error)
 }
 
 var (
@@ -85,6 +88,9 @@ func init() {
 			specs: []paramSpec{input, {name: "perm", kind: aInts}}, build: buildTranspose},
 		"slice": {doc: "positions start..end-1 of an axis (negative positions count from its end)",
 			specs: []paramSpec{input, {name: "start", kind: aInt}, {name: "end", kind: aInt}, lastAxis}, build: buildSlice},
+		"split": {doc: "cuts an axis into parts of equal size, or of the given sizes: a, b = split(x, 2)",
+			specs:   []paramSpec{input, {name: "parts", kind: aInt, def: unset{}, doc: "len(sizes)"}, {name: "sizes", kind: aInts, def: unset{}}, lastAxis},
+			results: buildSplit},
 		"concat": {doc: "join tensors along an axis",
 			specs: []paramSpec{{name: "xs", kind: aTensors}, lastAxis}, build: buildConcat},
 		"add": {doc: "a + b with broadcasting", specs: binarySpec, build: binary(ir.OpAdd)},
@@ -165,18 +171,24 @@ func (b *builder) activate(v *ir.Value, act activation) (*ir.Value, error) {
 
 // applyLayer binds arguments, builds the layer and records it. On a shape
 // error the parameters it added are removed again.
-func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) value {
+func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, l.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len") {
-		return poison()
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes") {
+		return []value{poison()}
 	}
 	nParams, nNodes := len(e.g.Params), len(e.g.Nodes)
 	b := &builder{e: e, name: e.instanceName(kind, c), pos: ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column}}
 	err := floatArgs(kind, l.specs, a)
-	var out *ir.Value
-	if err == nil {
+	var outs []*ir.Value
+	switch {
+	case err != nil:
+	case l.results != nil:
+		outs, err = l.results(b, a)
+	default:
+		var out *ir.Value
 		out, err = l.build(b, a)
+		outs = []*ir.Value{out}
 	}
 	if err != nil {
 		e.g.Params, e.g.Nodes = e.g.Params[:nParams], e.g.Nodes[:nNodes]
@@ -186,14 +198,18 @@ func (e *elab) applyLayer(l layer, c *syntax.Call, piped *value, args []value, k
 			help = te.Help
 		}
 		e.errorf(c.Pos, c.EndPos, help, "%s", err)
-		return poison()
+		return []value{poison()}
 	}
 	var flops int64
 	for _, n := range e.g.Nodes[nNodes:] {
 		flops += n.Flops()
 	}
-	e.layers = append(e.layers, Layer{Name: b.name, Kind: kind, Output: out, Params: b.params, Flops: flops, Pos: b.pos})
-	return value{kind: kTensor, t: out, start: c.Pos, end: c.EndPos}
+	e.layers = append(e.layers, Layer{Name: b.name, Kind: kind, Output: outs[0], Params: b.params, Flops: flops, Pos: b.pos})
+	vals := make([]value, len(outs))
+	for i, out := range outs {
+		vals[i] = value{kind: kTensor, t: out, start: c.Pos, end: c.EndPos}
+	}
+	return vals
 }
 
 // floatArgs checks that token ids reach a layer only through its `ids`
@@ -443,6 +459,58 @@ func buildSlice(b *builder, a *bound) (*ir.Value, error) {
 		}
 	}
 	return b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: end}, x)
+}
+
+// buildSplit cuts an axis of known size into slices: parts of equal size,
+// or the sizes given.
+func buildSplit(b *builder, a *bound) ([]*ir.Value, error) {
+	x := a.tensor("x")
+	axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
+	if err != nil {
+		return nil, err
+	}
+	d := x.Type.Shape[axis]
+	if !d.Known() {
+		return nil, &ir.TypeError{Msg: fmt.Sprintf("split: axis %d of %s has no known size", axis, x.Type)}
+	}
+	var sizes []int
+	switch {
+	case a.has("parts") == a.has("sizes"):
+		return nil, &ir.TypeError{Msg: "split takes parts or sizes", Help: "split(x, 3) cuts into 3 equal parts, split(x, sizes=[2, 6]) into those sizes"}
+	case a.has("sizes"):
+		sizes = a.ints("sizes")
+		if sum := sumInts(sizes); sum != d.Size {
+			return nil, &ir.TypeError{Msg: fmt.Sprintf("split: sizes %v add up to %d, but axis %d of %s has %d", sizes, sum, axis, x.Type, d.Size)}
+		}
+	default:
+		n := a.int("parts")
+		if d.Size%n != 0 {
+			return nil, &ir.TypeError{Msg: fmt.Sprintf("split: %d parts do not divide axis %d of %s (size %d)", n, axis, x.Type, d.Size),
+				Help: "give sizes=[...] for parts of unequal size"}
+		}
+		for range n {
+			sizes = append(sizes, d.Size/n)
+		}
+	}
+	var outs []*ir.Value
+	start := 0
+	for _, n := range sizes {
+		v, err := b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: start + n}, x)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, v)
+		start += n
+	}
+	return outs, nil
+}
+
+func sumInts(xs []int) int {
+	s := 0
+	for _, x := range xs {
+		s += x
+	}
+	return s
 }
 
 func buildReshape(b *builder, a *bound) (*ir.Value, error) {
