@@ -68,6 +68,16 @@ func ShapeString(shape []int) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
+// IndexString is the position of row-major element i of shape, as [a,b,c].
+func IndexString(i int, shape []int) string {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		idx[d] = i % shape[d]
+		i /= shape[d]
+	}
+	return ShapeString(idx)
+}
+
 // BroadcastStrides returns the row-major strides of a tensor of shape s
 // broadcast into shape out (NumPy rules): right-aligned, 0 along the axes s
 // lacks or has as 1.

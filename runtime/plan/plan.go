@@ -176,7 +176,7 @@ func (p *Plan) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 		}
 		if bad >= 0 {
 			return fmt.Errorf("plan %s: input %q: token id %d at %s is outside the vocabulary: ids must be in 0..%d",
-				p.graph, in.name, inputs[i].id(bad), indexString(bad, in.shape), in.limit-1)
+				p.graph, in.name, inputs[i].id(bad), tensor.IndexString(bad, in.shape), in.limit-1)
 		}
 	}
 	for i, out := range p.outputs {
@@ -232,16 +232,6 @@ func (in Input) id(i int) int64 {
 		return in.Int64s[i]
 	}
 	return int64(in.Int32s[i])
-}
-
-// indexString is the position of row-major element i in shape, as [a,b,c].
-func indexString(i int, shape []int) string {
-	idx := make([]int, len(shape))
-	for d := len(shape) - 1; d >= 0; d-- {
-		idx[d] = i % shape[d]
-		i /= shape[d]
-	}
-	return tensor.ShapeString(idx)
 }
 
 func portNames(ports []port) []string {

@@ -184,20 +184,10 @@ func CheckIDs(g *ir.Graph, v *ir.Value, ids []int64, shape []int) error {
 	for i, id := range ids {
 		if id < 0 || id >= limit {
 			return fmt.Errorf("input %q: token id %d at %s is outside the vocabulary: ids of %s must be in 0..%d",
-				v.Name, id, indexString(i, shape), v.Type, limit-1)
+				v.Name, id, tensor.IndexString(i, shape), v.Type, limit-1)
 		}
 	}
 	return nil
-}
-
-// indexString is the position of row-major element i in shape, as [a,b,c].
-func indexString(i int, shape []int) string {
-	idx := make([]int, len(shape))
-	for d := len(shape) - 1; d >= 0; d-- {
-		idx[d] = i % shape[d]
-		i /= shape[d]
-	}
-	return tensor.ShapeString(idx)
 }
 
 // checkParam checks a weight against its declared type, with symbols bound.

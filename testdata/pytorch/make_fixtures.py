@@ -231,6 +231,17 @@ class Model(nn.Module):
         self.named[name] = m
         return m
 
+    def layers(self, prefix, n, norm_first):
+        """n gelu nn.TransformerEncoderLayers of d_model 32, 4 heads, ff 64,
+        named <prefix>1., <prefix>2., ... as mdlc's encoder and decoder
+        blocks name their parts."""
+        blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=norm_first) for _ in range(n))
+        for i, b in enumerate(blocks):
+            self.named.update(layer_names(f"{prefix}{i + 1}.", b))
+        return blocks
+
     def randomize(self):
         """He-uniform weights and biases in [-0.2, 0.2]. PyTorch's default
         initialisation shrinks activations layer by layer, leaving the
@@ -449,11 +460,7 @@ class PreNorm(Model):  # testdata/pytorch/prenorm.mdl
 class Decoder(Model):  # testdata/pytorch/decoder.mdl
     def __init__(self):
         super().__init__()
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True) for _ in range(2))
-        for i, b in enumerate(self.blocks):
-            self.named.update(layer_names(f"block{i + 1}.", b))
+        self.blocks = self.layers("block", 2, norm_first=True)
         self.add("norm", nn.LayerNorm(32, eps=1e-5))
 
     def forward(self, x):  # x: (N, 8, 32)
@@ -504,11 +511,7 @@ class GPT(Model):  # testdata/pytorch/gpt.mdl
         super().__init__()
         self.add("tok", nn.Embedding(50, 32))
         self.add("pos", Positions(16, 32))
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True) for _ in range(2))
-        for i, b in enumerate(self.blocks):
-            self.named.update(layer_names(f"block{i + 1}.", b))
+        self.blocks = self.layers("block", 2, norm_first=True)
         self.add("norm", nn.LayerNorm(32, eps=1e-5))
         self.add("head", nn.Linear(32, 50, bias=False))
 
@@ -527,11 +530,7 @@ class BERT(Model):  # testdata/pytorch/bert.mdl
         self.add("tok", nn.Embedding(40, 32))
         self.add("pos", Positions(10, 32))
         self.add("emb_norm", nn.LayerNorm(32, eps=1e-12))
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=False) for _ in range(2))
-        for i, layer in enumerate(self.layers):
-            self.named.update(layer_names(f"layer{i + 1}.", layer))
+        self.blocks = self.layers("layer", 2, norm_first=False)
         self.add("pooler", nn.Linear(32, 32))
         self.add("classifier", nn.Linear(32, 3))
 
@@ -539,7 +538,7 @@ class BERT(Model):  # testdata/pytorch/bert.mdl
         m = self.named
         x = m["emb_norm"](m["pos"](m["tok"](ids)))
         pad = ids == 0
-        for layer in self.layers:
+        for layer in self.blocks:
             x = layer(x, src_key_padding_mask=pad)
         return F.softmax(m["classifier"](torch.tanh(m["pooler"](x[:, 0]))), -1)
 
