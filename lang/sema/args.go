@@ -181,6 +181,14 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 	}
 	for _, s := range specs {
 		v, present := given[s.name]
+		if present && isNone(v) {
+			// none leaves an optional tensor out, as if not given.
+			if s.def == nil || (s.kind != aTensor && s.kind != aTensors) {
+				fail(v, fmt.Sprintf("%s: `%s` is none, but it is required", callee, s.name), "none can only leave out an optional tensor, such as mask=")
+				continue
+			}
+			present = false
+		}
 		if !present {
 			if s.def == nil {
 				// A misspelled keyword usually meant the missing one:
@@ -228,6 +236,9 @@ func (e *elab) missingArg(callee string, specs []paramSpec, s paramSpec, piped *
 	}
 	e.errorf(c.Pos, c.EndPos, "it takes "+signature(callee, specs), "%s needs argument `%s`", callee, s.name)
 }
+
+// isNone reports whether v is the name none: an optional tensor left out.
+func isNone(v value) bool { return v.kind == kName && v.s == "none" }
 
 func findSpec(specs []paramSpec, name string) *paramSpec {
 	for i := range specs {

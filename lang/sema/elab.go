@@ -183,7 +183,7 @@ func (e *elab) body(d *syntax.Decl) {
 
 func isKeyword(s string) bool {
 	switch s {
-	case "model", "block", "import", "as", "true", "false":
+	case "model", "block", "import", "as", "true", "false", "none":
 		return true
 	}
 	return false
@@ -470,6 +470,9 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		v := b.arg[prm.Name]
 		if _, given := b.arg[prm.Name]; !given {
 			v = fromGo(b.vals[prm.Name])
+			if _, set := b.vals[prm.Name]; !set {
+				v = value{kind: kName, s: "none", start: c.Pos, end: c.EndPos} // an optional tensor left out
+			}
 		}
 		if v.kind == kTensor && prm.Type != nil {
 			e.scope = inner
@@ -561,6 +564,10 @@ func (e *elab) blockSpecs(u *Unit, d *syntax.Decl) ([]paramSpec, bool) {
 			vs := e.expr(prm.Default, nil)
 			if len(vs) != 1 || vs[0].kind == kPoison {
 				ok = false
+				continue
+			}
+			if k == aTensor && isNone(vs[0]) {
+				specs[i].def = unset{} // optional: the block passes it on as none
 				continue
 			}
 			conv, msg := convert(k, vs[0])
