@@ -130,6 +130,9 @@ func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
 			e.scope.vars[prm.Name] = poison()
 			continue
 		}
+		if isKeyword(prm.Name) {
+			e.errorf(prm.Pos, prm.EndPos, "pick another name", "`%s` is a reserved word", prm.Name)
+		}
 		if _, dup := e.scope.vars[prm.Name]; dup {
 			e.errorf(prm.Pos, prm.EndPos, "rename one of them", "input `%s` is declared twice", prm.Name)
 			continue
@@ -160,7 +163,12 @@ func (e *elab) body(d *syntax.Decl) {
 				"%d names on the left, %d values on the right", len(s.Targets), len(vals))
 			vals = nil
 		}
-		if len(vals) == 1 && vals[0].kind == kName {
+		switch {
+		case len(vals) == 1 && isNone(vals[0]):
+			v := vals[0]
+			e.errorf(v.start, v.end, "none only leaves out an optional tensor argument, such as mask=", "none is not a tensor")
+			vals[0] = poison()
+		case len(vals) == 1 && vals[0].kind == kName:
 			v := vals[0]
 			e.errorf(v.start, v.end, didYouMean(v.s, e.scope.names()), "undefined name `%s`", v.s)
 			vals[0] = poison()
@@ -541,6 +549,10 @@ func (e *elab) blockSpecs(u *Unit, d *syntax.Decl) ([]paramSpec, bool) {
 	e.scope = &scope{unit: u, vars: map[string]value{}}
 	defer func() { e.scope = outer }()
 	for i, prm := range d.Params {
+		if isKeyword(prm.Name) {
+			e.errorf(prm.Pos, prm.EndPos, "pick another name", "`%s` is a reserved word", prm.Name)
+			ok = false
+		}
 		k := aTensor
 		if prm.Type != nil && prm.Type.Dims == nil {
 			sk, known := scalarKinds[prm.Type.Name]
