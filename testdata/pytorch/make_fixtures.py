@@ -495,6 +495,9 @@ class Recurrent(Model):  # testdata/pytorch/recurrent.mdl
         self.add("gru", nn.GRU(16, 8, batch_first=True))
         self.add("lstm_last", nn.LSTM(6, 8, batch_first=True))
         self.add("bigru", nn.GRU(6, 4, bidirectional=True, batch_first=True))
+        self.add("init", nn.Linear(6, 8))
+        self.add("lstm_init", nn.LSTM(6, 8, batch_first=True))
+        self.add("gru_init", nn.GRU(6, 8, batch_first=True))
 
     def forward(self, x):  # x: (N, 7, 6)
         m = self.named
@@ -503,7 +506,11 @@ class Recurrent(Model):  # testdata/pytorch/recurrent.mdl
         _, c = m["gru"](b)
         _, (d, _) = m["lstm_last"](x)
         _, e = m["bigru"](x)
-        return torch.cat([c[-1], d[-1], torch.cat([e[0], e[1]], -1)], -1)
+        first, rest = torch.split(x, [1, 6], dim=1)
+        s = torch.tanh(m["init"](first.reshape(-1, 6))).unsqueeze(0)
+        _, (f, _) = m["lstm_init"](rest, (s, s))
+        _, g = m["gru_init"](rest, s)
+        return torch.cat([c[-1], d[-1], torch.cat([e[0], e[1]], -1), f[-1], g[-1]], -1)
 
 
 class GPT(Model):  # testdata/pytorch/gpt.mdl
