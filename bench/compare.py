@@ -38,6 +38,10 @@ CASES = {
     "lstm-b8": dict(title="LSTM classifier, batch 8, T=64, 64 in, 256 hidden", mdl="stdlib/lstm.mdl", batch=8, seq=[64, 64]),
     "encoder-t128": dict(title="Transformer encoder layer, T=128, d 256, 4 heads, ff 1024", mdl="stdlib/transformer.mdl",
                          batch=1, seq=[128, 256]),
+    "bert-b8": dict(title="BERT-style classifier, batch 8, 128 ids, d 128, 2 layers", mdl="stdlib/bert.mdl",
+                    batch=8, ids=[128], vocab=2048),
+    "gpt-t128": dict(title="GPT-style LM, batch 1, T=128, d 128, 4 blocks, vocab 2048", mdl="stdlib/gpt.mdl",
+                     batch=1, ids=[128], vocab=2048, dims="T=128"),
 }
 FRAMEWORKS = ["mdlc", "ort", "torch"]
 
@@ -48,7 +52,20 @@ def input_shapes(case):
         return {"a": [c["n"], c["n"]], "b": [c["n"], c["n"]]}
     if "seq" in c:
         return {"x": [c["batch"]] + c["seq"]}
+    if "ids" in c:
+        return {"ids": [c["batch"]] + c["ids"]}
     return {"image": [c["batch"], 3, c["size"], c["size"]]}
+
+
+def inputs(case):
+    """Random inputs of the case: uniform in [0, 1), or token ids in
+    1..vocab-1 (no padding)."""
+    import torch
+
+    c = CASES[case]
+    if "ids" in c:
+        return [torch.randint(1, c["vocab"], s) for s in input_shapes(case).values()]
+    return [torch.rand(s) for s in input_shapes(case).values()]
 
 
 def torch_model(case):
@@ -76,6 +93,39 @@ def torch_model(case):
         # Timed under inference_mode, PyTorch runs its fused fast path.
         return nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, activation="gelu",
                                           batch_first=True).eval()
+    if case in ("bert-b8", "gpt-t128"):
+        gpt = case == "gpt-t128"
+
+        class Tokens(nn.Module):
+            """stdlib/bert.mdl (padding mask, post-norm, pooler) or
+            stdlib/gpt.mdl (causal, pre-norm, logits)."""
+
+            def __init__(self):
+                super().__init__()
+                self.tok = nn.Embedding(2048, 128)
+                self.pos = nn.Parameter(torch.rand(256 if gpt else 128, 128))
+                self.blocks = nn.ModuleList(
+                    nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.0, activation="gelu",
+                                               batch_first=True, norm_first=gpt) for _ in range(4 if gpt else 2))
+                self.norm = nn.LayerNorm(128, eps=1e-5 if gpt else 1e-12)
+                if gpt:
+                    self.head = nn.Linear(128, 2048, bias=False)
+                else:
+                    self.pooler, self.classifier = nn.Linear(128, 128), nn.Linear(128, 2)
+
+            def forward(self, ids):
+                t = ids.shape[1]
+                x = self.tok(ids) + self.pos[:t]
+                if gpt:
+                    mask = torch.triu(torch.full((t, t), float("-inf")), 1)
+                    for b in self.blocks:
+                        x = b(x, src_mask=mask)
+                    return self.head(self.norm(x))
+                x, pad = self.norm(x), ids == 0
+                for b in self.blocks:
+                    x = b(x, src_key_padding_mask=pad)
+                return torch.softmax(self.classifier(torch.tanh(self.pooler(x[:, 0]))), -1)
+        return Tokens().eval()
     # The seed's Keras CNN: "valid" 3x3 convolutions, 2x2 max pools.
     side = ((c["size"] - 2) // 2 - 2) // 2
     return nn.Sequential(
@@ -94,11 +144,12 @@ def export():
     for case in CASES:
         m = torch_model(case)
         shapes = input_shapes(case)
-        args = tuple(torch.rand(s) for s in shapes.values())
+        args = tuple(inputs(case))
         # With gradients on, PyTorch's encoder layer takes its standard
         # modules, which export; its fused fast path does not.
-        with torch.enable_grad() if case == "encoder-t128" else torch.no_grad():
-            torch.onnx.export(m, args, os.path.join(WORK, case + ".onnx"), opset_version=13,
+        with torch.enable_grad() if case in ("encoder-t128", "bert-b8", "gpt-t128") else torch.no_grad():
+            # Opset 14 for the causal mask's triu.
+            torch.onnx.export(m, args, os.path.join(WORK, case + ".onnx"), opset_version=14 if case == "gpt-t128" else 13,
                               input_names=list(shapes), output_names=["out"])
         params[case] = sum(p.numel() for p in m.parameters())
     print(json.dumps(params))
@@ -122,7 +173,7 @@ def torch_worker(case, threads, seconds, warmup):
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    xs = [torch.rand(s) for s in input_shapes(case).values()]
+    xs = inputs(case)
     if "n" in CASES[case]:
         # Into a preallocated result, as mdlc's plan writes its output.
         out = torch.empty(xs[0].shape[0], xs[1].shape[1])
@@ -156,10 +207,14 @@ def measure(fw, case, threads, args, peak):
             cmd += ["--peak-gflops", str(peak[threads])]
         if c["batch"]:
             cmd += ["--batch", str(c["batch"])]
+        if "dims" in c:
+            cmd += ["--dim", c["dims"]]
         return run_json(cmd)
     if fw == "ort":
+        # Token ids go in as int64, in 1..vocab-1.
+        feeds = {k: {"shape": v, "ids": c.get("vocab", 0)} for k, v in input_shapes(case).items()}
         return run_json(["node", os.path.join(HERE, "ort.js"), os.path.join(WORK, case + ".onnx"), str(threads),
-                         str(args.seconds), str(args.warmup), json.dumps(input_shapes(case))])
+                         str(args.seconds), str(args.warmup), json.dumps(feeds)])
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     if os.path.isdir(OPENBLAS):
         env["LD_LIBRARY_PATH"] = OPENBLAS
@@ -216,6 +271,9 @@ def main():
         if s["total_params"] != torch_params[case]:
             sys.exit("%s: mdlc has %d parameters, the PyTorch model %d" % (case, s["total_params"], torch_params[case]))
         flops[case] = s["flops_per_example"] * (CASES[case]["batch"] or 1)
+        if "dims" in CASES[case]:
+            # The summary counts a symbolic T as 1; mdlc bench binds it.
+            flops[case] = None
 
     results = {}  # (case, threads, fw) -> per-round results
     order = FRAMEWORKS[:]
@@ -227,6 +285,8 @@ def main():
                 for fw in order:
                     r = measure(fw, case, t, args, peak)
                     results.setdefault((case, t, fw), []).append(r)
+                    if fw == "mdlc" and flops[case] is None:
+                        flops[case] = r["flops"]
                     if fw == "mdlc" and "peak_gflops" in r:
                         add_peak(peak, {t: r["peak_gflops"]})
                     print("round %d/%d  %-10s %d thread(s)  %-5s %9.3f ms" % (rnd + 1, args.rounds, case, t, fw, r["median_ms"]),

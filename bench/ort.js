@@ -1,9 +1,10 @@
 // Times ONNX Runtime's CPU execution provider on one model, for compare.py:
 //
-//   node ort.js MODEL.onnx THREADS SECONDS WARMUP '{"input": [shape], ...}'
+//   node ort.js MODEL.onnx THREADS SECONDS WARMUP '{"input": {"shape": [...], "ids": V}, ...}'
 //
 // prints {"median_ms": ..., "min_ms": ..., "runs": ...}: warm-up runs, then
-// timed runs for SECONDS (at least 5), inputs uniform in [0, 1).
+// timed runs for SECONDS (at least 5), inputs uniform in [0, 1), or, where
+// ids is a vocabulary size, int64 token ids uniform in 1..V-1.
 'use strict';
 const path = require('path');
 const ort = require(path.join(__dirname, '.work', 'node_modules', 'onnxruntime-node'));
@@ -17,9 +18,16 @@ async function main() {
     graphOptimizationLevel: 'all',
   });
   const feeds = {};
-  for (const [name, shape] of Object.entries(JSON.parse(shapes))) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = Math.random();
+  for (const [name, { shape, ids }] of Object.entries(JSON.parse(shapes))) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (ids) {
+      const data = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) data[i] = BigInt(1 + Math.floor(Math.random() * (ids - 1)));
+      feeds[name] = new ort.Tensor('int64', data, shape);
+      continue;
+    }
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = Math.random();
     feeds[name] = new ort.Tensor('float32', data, shape);
   }
   for (let i = 0; i < Number(warmup); i++) await session.run(feeds);
