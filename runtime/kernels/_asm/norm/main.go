@@ -167,7 +167,7 @@ func hsum(acc []VecVirtual) Register {
 	return lo
 }
 
-// loader loads vectors, under mask if it is set (VMASKMOVPS zeroes the other
+// loader loads vectors, under mask if masked (VMASKMOVPS zeroes the other
 // lanes).
 func loader(mask VecVirtual, masked bool) func(m Mem, y VecVirtual) {
 	return func(m Mem, y VecVirtual) {
