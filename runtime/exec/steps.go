@@ -111,17 +111,26 @@ func (s *attentionPack) unit(b [][]float32, _ []float32, m int) {
 	s.A.Pack(b[sp.K], b[sp.V], b[sp.Packed], m)
 }
 
-// Norm is layer or RMS normalisation over the last axis; Beta is unused
-// (0) for RMS.
+// Norm is layer or RMS normalisation over the last axis of Rows rows of C
+// features; Beta is unused (0) for RMS.
 type Norm struct {
 	X, Gamma, Beta, Out int
-	Norm                norm.Norm
+	Rows, C             int
+	Epsilon             float32
+	RMS                 bool
 }
 
-func (s Norm) Compile(cpu.Set) Step { return s }
+func (s Norm) Compile(set cpu.Set) Step {
+	return &normStep{spec: s, n: norm.New(set, s.Rows, s.C, s.Epsilon, s.RMS)}
+}
 
-func (s Norm) Run(b [][]float32, _ *Team) {
-	s.Norm.Run(b[s.X], b[s.Gamma], b[s.Beta], b[s.Out])
+type normStep struct {
+	spec Norm
+	n    norm.Norm
+}
+
+func (s *normStep) Run(b [][]float32, _ *Team) {
+	s.n.Run(b[s.spec.X], b[s.spec.Gamma], b[s.spec.Beta], b[s.spec.Out])
 }
 
 // Softmax is softmax or log-softmax over the middle axis of [Outer, Dim, Inner].

@@ -9,6 +9,7 @@
 //	eltwise   elementwise chains with broadcasting (unary and binary ops,
 //	          fused epilogues), batchnorm
 //	softmax   softmax and log_softmax over any axis
+//	norm      layer and RMS normalisation over the last axis
 //	layout    transpose and concat
 //
 // Every kernel works on []float32 slices with shapes fixed when a plan is

@@ -10,7 +10,6 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
-	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
@@ -282,7 +281,7 @@ func buildNorm(b *builder, n *ir.Node) exec.Spec {
 	shape := b.shapes[x]
 	c := shape[len(shape)-1]
 	s := exec.Norm{X: b.slot(x), Gamma: b.slot(n.Inputs[1]), Out: b.out(n),
-		Norm: norm.Norm{Rows: tensor.Numel(shape) / c, C: c, Epsilon: n.Attrs.(*ir.NormAttrs).Epsilon, RMS: n.Op == ir.OpRMSNorm}}
+		Rows: tensor.Numel(shape) / c, C: c, Epsilon: n.Attrs.(*ir.NormAttrs).Epsilon, RMS: n.Op == ir.OpRMSNorm}
 	if n.Op == ir.OpLayerNorm {
 		s.Beta = b.slot(n.Inputs[2])
 	}
