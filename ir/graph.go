@@ -240,6 +240,16 @@ func (g *Graph) Flops() int64 {
 // ops quadratic in a sequence length. It binds the graph's types while it
 // counts and restores them, so it must not run beside other uses of g.
 func (g *Graph) FlopsBound(env map[string]int) (int64, error) {
+	byLayer, err := g.FlopsByLayer(env)
+	var f int64
+	for _, n := range byLayer {
+		f += n
+	}
+	return f, err
+}
+
+// FlopsByLayer is FlopsBound by the layer each node comes from (Node.Layer).
+func (g *Graph) FlopsByLayer(env map[string]int) (map[string]int64, error) {
 	vals := slices.Concat(g.Inputs, g.Params, g.Consts)
 	for _, n := range g.Nodes {
 		vals = append(vals, n.Outputs...)
@@ -254,7 +264,7 @@ func (g *Graph) FlopsBound(env map[string]int) (int64, error) {
 		saved[i] = v.Type.Shape
 		dims, err := v.Type.Shape.Bind(env)
 		if err != nil {
-			return 0, fmt.Errorf("value %s: %w", v.Name, err)
+			return nil, fmt.Errorf("value %s: %w", v.Name, err)
 		}
 		bound := make(Shape, len(dims))
 		for j, d := range dims {
@@ -262,10 +272,13 @@ func (g *Graph) FlopsBound(env map[string]int) (int64, error) {
 		}
 		v.Type.Shape = bound
 	}
-	return g.Flops(), nil
+	byLayer := map[string]int64{}
+	for _, n := range g.Nodes {
+		byLayer[n.Layer] += n.Flops()
+	}
+	return byLayer, nil
 }
 
-// Symbols lists the symbolic dimensions of the inputs, in order of appearance.
 func (g *Graph) Symbols() []string {
 	var syms []string
 	for _, in := range g.Inputs {

@@ -284,3 +284,30 @@ func TestRunOptimisedMatchesO0(t *testing.T) {
 		require.LessOrEqual(t, e, tol, f)
 	}
 }
+
+// TestSummaryDims: FLOPs of a model with a sequence length are counted with
+// its --dim (attention grows with T², the rest with T), and with 1, said so,
+// without one.
+func TestSummaryDims(t *testing.T) {
+	flops := func(args ...string) summaryJSON {
+		code, out, errs := mdlc(t, append([]string{"summary", "--json", "../../stdlib/gpt.mdl"}, args...)...)
+		require.Equal(t, 0, code, errs)
+		var s summaryJSON
+		require.NoError(t, json.Unmarshal([]byte(out), &s))
+		return s
+	}
+	one, long := flops(), flops("--dim", "T=128")
+	require.Equal(t, []string{"T"}, one.Assumed)
+	require.Empty(t, long.Assumed)
+	require.Equal(t, map[string]int{"T": 128}, long.Dims)
+	require.Greater(t, long.Flops, 128*one.Flops)
+	require.Less(t, long.Flops, 128*128*one.Flops)
+	var sum int64
+	for _, l := range long.Layers {
+		sum += l.Flops
+	}
+	require.Equal(t, long.Flops, sum)
+	code, _, errs := mdlc(t, "summary", "--dim", "X=3", "../../stdlib/gpt.mdl")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "has no symbolic dimension X")
+}

@@ -80,11 +80,15 @@ func compileForGen(c *cli, file, model, weightsPath string, seed uint64, batch i
 	default:
 		return nil, usageError{fmt.Sprintf("--kernels %s: unknown kernel set; choose generic, avx2 or neon", set)}
 	}
-	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: summarize(m).TotalParams}
 	env, err := bindSymbols(g, batch, dims)
 	if err != nil {
 		return nil, err
 	}
+	s, err := summarize(m, dims)
+	if err != nil {
+		return nil, err
+	}
+	o.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(src)), Params: s.TotalParams}
 	flops, err := g.FlopsBound(env)
 	if err != nil {
 		return nil, err

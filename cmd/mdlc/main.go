@@ -29,7 +29,7 @@ func init() {
 	commands = []*command{
 		{name: "check", args: "FILE.mdl", short: "check a program; print diagnostics and exit 1 if it has errors", run: runCheck},
 		{name: "fmt", args: "[-w] FILE.mdl", short: "print a program in canonical form (-w: rewrite the file)", run: runFmt},
-		{name: "summary", args: "[--json] [--model M] FILE.mdl", short: "layers, output shapes, parameters and FLOPs, like Keras's summary()", run: runSummary},
+		{name: "summary", args: "[--json] [--dim NAME=SIZE] [--model M] FILE.mdl", short: "layers, output shapes, parameters and FLOPs, like Keras's summary()", run: runSummary},
 		{name: "ir", args: "[--after PASS | --passes] [--weights W | --seed S] [--model M] FILE.mdl", short: "print a model's IR, before or after optimisation", run: runIR},
 		{name: "run", args: "[--weights W.safetensors] [--input X.npy|IMG.png|NAME=FILE ...] [--output Y.npy] [--batch N] [--dim NAME=SIZE] [--seed S] [--model M] [-O0] FILE.mdl", short: "run a model on an input (.npy, .png, .jpg) or a sample input", run: runRun},
 		{name: "plan", args: "[--batch N] [--dim NAME=SIZE] [--json] [--weights W | --seed S] [-O0] [--model M] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", run: runPlan},

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,12 +27,19 @@ type summaryJSON struct {
 	TrainableParams    int64          `json:"trainable_params"`
 	NonTrainableParams int64          `json:"non_trainable_params"`
 	Flops              int64          `json:"flops_per_example"`
+	// Dims are the sizes the FLOPs were counted with for symbols other
+	// than the batch (--dim, or 1).
+	Dims map[string]int `json:"dims,omitempty"`
+	// Assumed lists the symbols counted as 1 for want of a --dim.
+	Assumed []string `json:"assumed,omitempty"`
 }
 
 func runSummary(c *cli, args []string) error {
 	fs := c.flags("summary")
 	asJSON := fs.Bool("json", false, "print JSON")
 	model := fs.String("model", "", "the model to summarise, if the file has several")
+	dims := dimList{}
+	fs.Var(dims, "dim", "NAME=SIZE: count FLOPs with this size for a symbolic dimension other than the batch, e.g. T=128 (default 1)")
 	files, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -39,7 +48,10 @@ func runSummary(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := summarize(m)
+	s, err := summarize(m, dims)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -49,8 +61,40 @@ func runSummary(c *cli, args []string) error {
 	return nil
 }
 
-func summarize(m *sema.Model) summaryJSON {
-	s := summaryJSON{Model: m.Graph.Name, Flops: m.Graph.Flops()}
+// summarize counts FLOPs per example with the symbols other than the batch
+// bound to their dims, 1 where none is given (and says which).
+func summarize(m *sema.Model, dims dimList) (summaryJSON, error) {
+	g := m.Graph
+	s := summaryJSON{Model: g.Name}
+	given := dimList{}
+	for _, sym := range g.Symbols() {
+		if sym == batchSymbol(g) {
+			continue
+		}
+		if given[sym] = dims[sym]; given[sym] == 0 {
+			given[sym] = 1
+			s.Assumed = append(s.Assumed, sym)
+		}
+	}
+	for name, n := range dims {
+		if _, ok := given[name]; !ok {
+			given[name] = n // bindSymbols words the error
+		}
+	}
+	env, err := bindSymbols(g, 1, given)
+	if err != nil {
+		return s, err
+	}
+	if len(given) > 0 {
+		s.Dims = given
+	}
+	byLayer, err := g.FlopsByLayer(env)
+	if err != nil {
+		return s, err
+	}
+	for _, f := range byLayer {
+		s.Flops += f
+	}
 	for _, l := range m.Layers {
 		var shape []*int
 		for _, d := range l.Output.Type.Shape {
@@ -60,7 +104,7 @@ func summarize(m *sema.Model) summaryJSON {
 				shape = append(shape, nil)
 			}
 		}
-		s.Layers = append(s.Layers, summaryLayer{Name: l.Name, Type: l.Kind, OutputShape: shape, Params: l.Params, Flops: l.Flops})
+		s.Layers = append(s.Layers, summaryLayer{Name: l.Name, Type: l.Kind, OutputShape: shape, Params: l.Params, Flops: byLayer[l.Name]})
 	}
 	for _, p := range m.Graph.Params {
 		n, _ := p.Type.Shape.KnownProduct(0)
@@ -70,7 +114,7 @@ func summarize(m *sema.Model) summaryJSON {
 		}
 	}
 	s.NonTrainableParams = s.TotalParams - s.TrainableParams
-	return s
+	return s, nil
 }
 
 // shapeText prints a shape as Keras does, unknown dims as None.
@@ -117,6 +161,13 @@ func printSummary(w io.Writer, s summaryJSON) {
 	fmt.Fprintf(w, "Trainable params: %s\n", commas(s.TrainableParams))
 	fmt.Fprintf(w, "Non-trainable params: %s\n", commas(s.NonTrainableParams))
 	fmt.Fprintf(w, "FLOPs per example: %s (a multiply-add counts 2)\n", commas(s.Flops))
+	for _, sym := range slices.Sorted(maps.Keys(s.Dims)) {
+		how := ""
+		if slices.Contains(s.Assumed, sym) {
+			how = fmt.Sprintf(" for want of --dim %s=SIZE", sym)
+		}
+		fmt.Fprintf(w, "  counted with %s = %d%s\n", sym, s.Dims[sym], how)
+	}
 	line("_")
 }
 
