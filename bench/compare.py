@@ -267,13 +267,11 @@ def main():
     torch_params = run_json([sys.executable, __file__, "export"])
     flops = {}
     for case in cases:
-        s = run_json([MDLC, "summary", "--json", CASES[case]["mdl"]])
+        dims = ["--dim", CASES[case]["dims"]] if "dims" in CASES[case] else []
+        s = run_json([MDLC, "summary", "--json", CASES[case]["mdl"]] + dims)
         if s["total_params"] != torch_params[case]:
             sys.exit("%s: mdlc has %d parameters, the PyTorch model %d" % (case, s["total_params"], torch_params[case]))
         flops[case] = s["flops_per_example"] * (CASES[case]["batch"] or 1)
-        if "dims" in CASES[case]:
-            # The summary counts a symbolic T as 1; mdlc bench binds it.
-            flops[case] = None
 
     results = {}  # (case, threads, fw) -> per-round results
     order = FRAMEWORKS[:]
@@ -285,8 +283,6 @@ def main():
                 for fw in order:
                     r = measure(fw, case, t, args, peak)
                     results.setdefault((case, t, fw), []).append(r)
-                    if fw == "mdlc" and flops[case] is None:
-                        flops[case] = r["flops"]
                     if fw == "mdlc" and "peak_gflops" in r:
                         add_peak(peak, {t: r["peak_gflops"]})
                     print("round %d/%d  %-10s %d thread(s)  %-5s %9.3f ms" % (rnd + 1, args.rounds, case, t, fw, r["median_ms"]),
