@@ -49,3 +49,50 @@ func TestTeamRunsEveryUnitOnce(t *testing.T) {
 	none.Stop()
 	assert.Equal(t, int32(1), c.done[2].Load())
 }
+
+// rounds is a gang job: in each round every member writes its slot, meets
+// the others, then checks that every slot holds this round's value.
+type rounds struct {
+	slots  [8]atomic.Int32
+	sizes  [8]atomic.Int32
+	stale  atomic.Int32
+	rounds int
+}
+
+func (r *rounds) member(t *Team, _ [][]float32, _ []float32, m, n int) {
+	r.sizes[m].Store(int32(n))
+	for round := 1; round <= r.rounds; round++ {
+		r.slots[m].Store(int32(round))
+		t.sync(n)
+		for i := range n {
+			if got := r.slots[i].Load(); got < int32(round) {
+				r.stale.Add(1)
+			}
+		}
+		t.sync(n)
+	}
+}
+
+func TestGangMeets(t *testing.T) {
+	for _, helpers := range []int{0, 1, 3} {
+		team := NewTeam(helpers, 4)
+		for _, want := range []int{1, 2, 8} {
+			r := &rounds{rounds: 200}
+			team.gang(r, want-1, nil, make([]float32, 4))
+			n := min(want, helpers+1)
+			for m := range r.sizes {
+				size := int32(n)
+				if m >= n {
+					size = 0
+				}
+				assert.Equal(t, size, r.sizes[m].Load(), "member %d of %d", m, n)
+			}
+			assert.Zero(t, r.stale.Load(), "%d members saw a slot of a past round", n)
+		}
+		team.Stop()
+	}
+	var none *Team
+	r := &rounds{rounds: 3}
+	none.gang(r, 4, nil, nil)
+	assert.Equal(t, int32(1), r.sizes[0].Load())
+}

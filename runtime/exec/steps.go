@@ -393,12 +393,15 @@ func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
 
 // Recurrent is a recurrent layer's loop over time. The recurrent kernel is
 // packed in slot U, or, if Raw is set, computed at run time in slot Raw and
-// packed into slot U by every run first. H0 and C0 are 0 when absent.
+// packed into slot U by every run first. H0 and C0 are 0 when absent. State
+// holds h and c; up to Helpers helpers each take a share of the units of
+// every step, waiting for each other between steps.
 type Recurrent struct {
-	XW, U, Raw, BU, H0, C0, Out, Scratch int
-	Cell                                 recurrent.Cell
-	N, T, H                              int
-	Relu, Reverse, Sequence              bool
+	XW, U, Raw, BU, H0, C0, Out, State, Scratch int
+	Cell                                        recurrent.Cell
+	N, T, H                                     int
+	Relu, Reverse, Sequence                     bool
+	Helpers                                     int
 }
 
 func (s Recurrent) Compile(set cpu.Set) Step { return s.New(set) }
@@ -414,11 +417,16 @@ type RecurrentStep struct {
 	R    *recurrent.Recurrent
 }
 
-func (s *RecurrentStep) Run(b [][]float32, _ *Team) {
+func (s *RecurrentStep) Run(b [][]float32, t *Team) {
 	sp := &s.spec
 	if sp.Raw != 0 {
 		s.R.PackWeights(b[sp.U], b[sp.Raw])
 	}
+	t.gang(s, sp.Helpers, b, b[sp.Scratch])
+}
+
+func (s *RecurrentStep) member(t *Team, b [][]float32, scratch []float32, m, n int) {
+	sp := &s.spec
 	var h0, c0 []float32
 	if sp.H0 != 0 {
 		h0 = b[sp.H0]
@@ -426,5 +434,11 @@ func (s *RecurrentStep) Run(b [][]float32, _ *Team) {
 	if sp.C0 != 0 {
 		c0 = b[sp.C0]
 	}
-	s.R.Run(b[sp.XW], b[sp.U], b[sp.BU], h0, c0, b[sp.Out], b[sp.Scratch])
+	state := b[sp.State]
+	s.R.Start(h0, c0, state, m, n)
+	for step := range sp.T {
+		t.sync(n)
+		s.R.Step(step, b[sp.XW], b[sp.U], b[sp.BU], b[sp.Out], state, scratch, m, n)
+	}
+	s.R.Finish(b[sp.Out], state, m, n)
 }

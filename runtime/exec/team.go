@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -25,6 +26,13 @@ type Team struct {
 	b      [][]float32
 	lo, hi int
 	next   atomic.Int64
+
+	// The current gang job (gang), its size, and its barrier: arrived
+	// counts the members at the barrier, passed how often it has opened.
+	member  member
+	members int
+	arrived atomic.Int32
+	passed  atomic.Uint32
 }
 
 // helper is a worker goroutine and its scratch, which is as large as any
@@ -93,6 +101,65 @@ func (t *Team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32)
 	t.work(scratch)
 	t.done.Wait()
 	t.job, t.b = nil, nil
+}
+
+// member is a job whose n members run at once and wait for each other at
+// t.sync: member m of n computes its share of the work with scratch of its
+// own. Its result must not depend on n.
+type member interface {
+	member(t *Team, b [][]float32, scratch []float32, m, n int)
+}
+
+// gang runs the members of j, one on the calling goroutine (whose scratch is
+// given) and one on each of up to helpers helpers, and returns when all are
+// done. Unlike run's units, members may wait for each other, so each runs
+// on a goroutine of its own: a gang of n is run's job of n units on n
+// goroutines, and no goroutine takes a second unit before every unit has
+// been taken, as no member finishes before all have reached its first sync.
+func (t *Team) gang(j member, helpers int, b [][]float32, scratch []float32) {
+	n := 1
+	if t != nil {
+		n += min(helpers, len(t.helpers))
+	}
+	if n == 1 {
+		j.member(t, b, scratch, 0, 1)
+		return
+	}
+	t.member, t.members = j, n
+	t.run((*gangJob)(t), 0, n, n-1, b, scratch)
+	t.member = nil
+}
+
+// gangJob is the team's current gang as a job of one unit per member.
+type gangJob Team
+
+func (g *gangJob) unit(b [][]float32, scratch []float32, u int) {
+	t := (*Team)(g)
+	t.member.member(t, b, scratch, u, t.members)
+}
+
+// spins is how long a member at the barrier polls before yielding its thread
+// between polls: a few microseconds, about what a step's members differ by.
+const spins = 1 << 12
+
+// sync is a gang's barrier: it returns once all n members have called it.
+// The members spin rather than sleep, since sleeping and waking would cost
+// more than the wait (microseconds between steps of a recurrent loop).
+func (t *Team) sync(n int) {
+	if n == 1 {
+		return
+	}
+	p := t.passed.Load()
+	if int(t.arrived.Add(1)) == n {
+		t.arrived.Store(0)
+		t.passed.Add(1)
+		return
+	}
+	for i := 0; t.passed.Load() == p; i++ {
+		if i >= spins {
+			runtime.Gosched()
+		}
+	}
 }
 
 // Stop ends the helpers' goroutines. A nil team has none.

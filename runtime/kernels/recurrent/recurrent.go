@@ -1,12 +1,26 @@
 // Package recurrent runs the time loop of a recurrent layer (SimpleRNN, LSTM,
 // GRU; see ir.RecurrentAttrs for the equations). The input projection of all
 // steps is computed before the loop, as one large GEMM, so each step here is
-// one small product h·U (with the recurrent bias added by the GEMM's store,
-// U packed when the plan is built) and one pass over the gates.
+// one small product h·U and one pass over the gates.
+//
+// The hidden units are cut into blocks of a few GEMM panels. U is packed
+// block by block, the G gates' columns of a block's units side by side, so
+// that a block's product h·U[:, block] and its gates are computed together
+// while they are in L1, each gate's N×w result contiguous (the vector
+// sigmoid and tanh run over all N sequences at once). The projected input
+// is copied into the result before the product and the recurrent bias is
+// added by the GEMM's store, so the product ends as x + h·U + bu.
+//
+// Blocks are independent within a step: a team of n members splits them
+// (member m computes the blocks Owned(m, n)), meeting at a barrier between
+// steps. h is double-buffered so that a member writing its units' new h
+// never races with another still reading the old one. What a block computes
+// does not depend on who computes it, so results are the same bit for bit
+// for any n.
 //
 // The gates run the kernel set's vector sigmoid and tanh (package eltwise:
-// AVX2 and NEON assembly, or the generic Go functions) over whole blocks of
-// H, and the product the set's GEMM.
+// AVX2 and NEON assembly, or the generic Go functions), and the product the
+// set's GEMM.
 //
 // Numerics: the state is float32 from step to step; sigmoid and tanh are
 // eltwise's (within 2.3 ulp). Each step adds a few roundings, so over T
@@ -33,117 +47,243 @@ const (
 // Gates is how many blocks of H columns a cell's projections have.
 func (c Cell) Gates() int { return [...]int{RNN: 1, LSTM: 4, GRU: 3}[c] }
 
+// blockPanels is how many GEMM panels of units a block has: enough that the
+// calls per block are few against its work, few enough that a block's
+// results (G·N·w floats) stay in L1 and that a handful of threads each get
+// blocks (H = 256 is 4 blocks of 64 units with AVX2).
+const blockPanels = 4
+
 // Recurrent is a compiled loop over T steps of N sequences of H units.
 type Recurrent struct {
 	Cell                    Cell
 	Relu, Reverse, Sequence bool
 	N, T, H                 int
-	mm                      *gemm.MatMul
+	kn                      *gemm.Kernel
+	// kc is the GEMM's block of K, tile its edge tile's floats.
+	kc, tile int
+	// bw is the units of a full block; the last block may have fewer.
+	bw, blocks int
 	// The kernel set's vector functions, in place over a slice.
 	sigmoid, tanh, relu func(v []float32, alpha float32)
-	add                 func(v, o []float32)
+	add, mul            func(v, o []float32)
 }
 
 // New compiles the loop with GEMM kernel kn.
 func New(kn *gemm.Kernel, cell Cell, n, t, h int, relu, reverse, sequence bool) *Recurrent {
-	gh := cell.Gates() * h
+	bw := min(blockPanels*kn.NR, (h+kn.NR-1)/kn.NR*kn.NR)
+	blk := kn.Block(n, bw, h)
 	return &Recurrent{Cell: cell, Relu: relu, Reverse: reverse, Sequence: sequence, N: n, T: t, H: h,
-		mm:      gemm.NewMatMul(kn, n, gh, h, h, false),
+		kn: kn, kc: blk.KC, tile: blk.Tile, bw: bw, blocks: (h + bw - 1) / bw,
 		sigmoid: eltwise.Unary(kn.Set, eltwise.Sigmoid), tanh: eltwise.Unary(kn.Set, eltwise.Tanh),
-		relu: eltwise.Unary(kn.Set, eltwise.Relu), add: eltwise.Binary(kn.Set, eltwise.Add)}
+		relu: eltwise.Unary(kn.Set, eltwise.Relu), add: eltwise.Binary(kn.Set, eltwise.Add),
+		mul: eltwise.Binary(kn.Set, eltwise.Mul)}
 }
 
 func (r *Recurrent) gh() int { return r.Cell.Gates() * r.H }
 
-// PackedSize is the length of U packed by PackWeights.
-func (r *Recurrent) PackedSize() int { return r.mm.Kernel.PackedSize(r.H, r.gh()) }
+// Blocks is the number of blocks of units, the most members a team can use.
+func (r *Recurrent) Blocks() int { return r.blocks }
 
-// PackWeights packs the recurrent kernel u [H, G·H] for Run.
-func (r *Recurrent) PackWeights(dst, u []float32) {
-	r.mm.Kernel.PackB(dst, u, r.H, r.gh(), r.gh(), false)
+// Owned is the blocks member m of n computes, bk0..bk1-1.
+func (r *Recurrent) Owned(m, n int) (bk0, bk1 int) { return m * r.blocks / n, (m + 1) * r.blocks / n }
+
+// block is the first unit of block bk and its width.
+func (r *Recurrent) block(bk int) (u0, w int) { return bk * r.bw, min(r.bw, r.H-bk*r.bw) }
+
+// gatePacked is the length of one gate's columns of a full block, packed.
+func (r *Recurrent) gatePacked() int { return r.kn.PackedSize(r.H, r.bw) }
+
+// PackedSize is the length of U packed by PackWeights.
+func (r *Recurrent) PackedSize() int {
+	_, w := r.block(r.blocks - 1)
+	return ((r.blocks-1)*r.gatePacked() + r.kn.PackedSize(r.H, w)) * r.Cell.Gates()
 }
 
-// ScratchSize is the scratch Run needs: h·U + bu, h and c, a row of H, and
-// the GEMM's.
-func (r *Recurrent) ScratchSize() int { return r.N*r.gh() + 3*r.N*r.H + r.mm.ScratchSize() }
-
-// Run computes the loop: xw [N, T, G·H] the projected inputs, pu the packed
-// recurrent kernel, bu [G·H] its bias, h0 and c0 [N, H] the initial states
-// (nil: zero). out is h at every step [N, T, H] with Sequence, else the last
-// h [N, H].
-func (r *Recurrent) Run(xw, pu, bu, h0, c0, out, scratch []float32) {
-	n, t, hid, gh := r.N, r.T, r.H, r.gh()
-	hu, h, c := scratch[:n*gh], scratch[n*gh:n*gh+n*hid], scratch[n*gh+n*hid:n*gh+2*n*hid]
-	tmp := scratch[n*gh+2*n*hid : n*gh+2*n*hid+hid]
-	gs := scratch[n*gh+3*n*hid : r.ScratchSize()]
-	if h0 != nil {
-		copy(h, h0)
-	} else {
-		clear(h)
-	}
-	if c0 != nil {
-		copy(c, c0)
-	} else {
-		clear(c)
-	}
-	for s := range t {
-		step := s
-		if r.Reverse {
-			step = t - 1 - s
+// PackWeights packs the recurrent kernel u [H, G·H] for Run: block by block,
+// gate by gate, the block's columns of that gate as gemm.PackB packs them.
+func (r *Recurrent) PackWeights(dst, u []float32) {
+	off := 0
+	for bk := range r.blocks {
+		u0, w := r.block(bk)
+		for q := range r.Cell.Gates() {
+			r.kn.PackB(dst[off:], u[q*r.H+u0:], r.H, w, r.gh(), false)
+			off += r.kn.PackedSize(r.H, w)
 		}
-		r.mm.Run(h, pu, hu, gh, gs, gemm.Epilogue{Bias: bu})
-		for b := range n {
-			x := xw[(b*t+step)*gh : (b*t+step+1)*gh]
-			r.gates(x, hu[b*gh:(b+1)*gh], h[b*hid:(b+1)*hid], c[b*hid:(b+1)*hid], tmp)
-			if r.Sequence {
-				copy(out[(b*t+step)*hid:(b*t+step+1)*hid], h[b*hid:(b+1)*hid])
+	}
+}
+
+// StateSize is the state the members share: h twice (the last step's and
+// this one's) [N, H], and c (LSTM) block by block, [N, w] a block.
+func (r *Recurrent) StateSize() int { return 3 * r.N * r.H }
+
+// ScratchSize is each member's own scratch: a block's gates, G·N·w, h as the
+// GEMM reads it when K is cut into blocks, and the GEMM's edge tile.
+func (r *Recurrent) ScratchSize() int {
+	packed := 0
+	if r.kc < r.H {
+		packed = r.N * r.H
+	}
+	return r.Cell.Gates()*r.N*r.bw + packed + r.tile
+}
+
+// Run computes the loop on one thread: xw [N, T, G·H] the projected inputs,
+// pu the packed recurrent kernel, bu [G·H] its bias, h0 and c0 [N, H] the
+// initial states (nil: zero). out is h at every step [N, T, H] with
+// Sequence, else the last h [N, H]. A team runs the same calls, member m of
+// n, waiting for each other after Start and after each Step.
+func (r *Recurrent) Run(xw, pu, bu, h0, c0, out, state, scratch []float32) {
+	r.Start(h0, c0, state, 0, 1)
+	for s := range r.T {
+		r.Step(s, xw, pu, bu, out, state, scratch, 0, 1)
+	}
+	r.Finish(out, state, 0, 1)
+}
+
+// states are the h read and written at step s, and c.
+func (r *Recurrent) states(state []float32, s int) (prev, next, c []float32) {
+	nh := r.N * r.H
+	prev, next = state[:nh], state[nh:2*nh]
+	if s%2 == 1 {
+		prev, next = next, prev
+	}
+	return prev, next, state[2*nh : 3*nh]
+}
+
+// Start sets member m's units of the initial h and c.
+func (r *Recurrent) Start(h0, c0, state []float32, m, n int) {
+	h, _, c := r.states(state, 0)
+	bk0, bk1 := r.Owned(m, n)
+	for bk := bk0; bk < bk1; bk++ {
+		u0, w := r.block(bk)
+		for b := range r.N {
+			row := h[b*r.H+u0 : b*r.H+u0+w]
+			if h0 != nil {
+				copy(row, h0[b*r.H+u0:])
+			} else {
+				clear(row)
+			}
+			row = c[u0*r.N+b*w : u0*r.N+(b+1)*w]
+			if c0 != nil {
+				copy(row, c0[b*r.H+u0:])
+			} else {
+				clear(row)
 			}
 		}
 	}
-	if !r.Sequence {
-		copy(out, h)
+}
+
+// Step computes step s (in the order of the loop: the last time step first
+// if Reverse) of member m's blocks. Every member must have finished Start or
+// step s-1.
+func (r *Recurrent) Step(s int, xw, pu, bu, out, state, scratch []float32, m, n int) {
+	nn, hid, gates, gh := r.N, r.H, r.Cell.Gates(), r.gh()
+	t := s
+	if r.Reverse {
+		t = r.T - 1 - s
+	}
+	prev, next, c := r.states(state, s)
+	a, tmp := prev, scratch[gates*nn*r.bw:]
+	if r.kc < hid {
+		a, tmp = tmp[:nn*hid], tmp[nn*hid:]
+		for p0 := 0; p0 < hid; p0 += r.kc {
+			kc := min(r.kc, hid-p0)
+			gemm.PackA(a[p0*nn:], prev, hid, false, 0, nn, p0, kc)
+		}
+	}
+	tmp = tmp[:r.tile]
+	bk0, bk1 := r.Owned(m, n)
+	for bk := bk0; bk < bk1; bk++ {
+		u0, w := r.block(bk)
+		nw := nn * w
+		pb := pu[bk*gates*r.gatePacked():]
+		g := scratch[:gates*nw]
+		for q := range gates {
+			gq := g[q*nw : (q+1)*nw]
+			// GRU's x_n joins after the reset gate has scaled h·U_n + bu_n.
+			acc := r.Cell != GRU || q < 2
+			if acc {
+				for b := range nn {
+					x := (b*r.T + t) * gh
+					copy(gq[b*w:(b+1)*w], xw[x+q*hid+u0:])
+				}
+			}
+			for p0 := 0; p0 < hid; p0 += r.kc {
+				kc := min(r.kc, hid-p0)
+				epi := gemm.Epilogue{}
+				if p0+kc == hid {
+					epi.Bias = bu[q*hid+u0 : q*hid+u0+w]
+				}
+				r.kn.Multiply(nn, w, kc, a[p0*nn:], pb[q*r.kn.PackedSize(hid, w):], hid, p0, gq, w, acc || p0 > 0, epi, tmp)
+			}
+		}
+		h := r.gates(g, prev, c[u0*nn:u0*nn+nw], xw, t, u0, w)
+		for b := range nn {
+			copy(next[b*hid+u0:b*hid+u0+w], h[b*w:(b+1)*w])
+			if r.Sequence {
+				copy(out[(b*r.T+t)*hid+u0:], h[b*w:(b+1)*w])
+			}
+		}
 	}
 }
 
-// gates updates one sequence's h (and c) from its projected input x and
-// g = h·U + bu, which it overwrites; tmp holds H floats.
-func (r *Recurrent) gates(x, g, h, c, tmp []float32) {
-	hid := r.H
+// gates computes the new h of units u0..u0+w-1, [N, w], from the block's
+// gates g (G of [N, w]: x + h·U + bu, but h·U_n + bu_n for GRU's n),
+// updating c (LSTM, [N, w]); prev is the last h [N, H], xw the projected
+// inputs, t the time step. The result lies in g.
+func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w int) []float32 {
+	nw := r.N * w
 	switch r.Cell {
 	case RNN:
-		r.add(g, x)
 		if r.Relu {
 			r.relu(g, 0)
 		} else {
 			r.tanh(g, 0)
 		}
-		copy(h, g)
+		return g
 	case LSTM:
-		r.add(g, x)
-		r.sigmoid(g[:2*hid], 0)
-		r.tanh(g[2*hid:3*hid], 0)
-		r.sigmoid(g[3*hid:], 0)
-		i, f, gg := g[:hid], g[hid:2*hid], g[2*hid:3*hid]
-		for j := range c {
-			c[j] = f[j]*c[j] + i[j]*gg[j]
+		i, f, gg, o := g[:nw], g[nw:2*nw], g[2*nw:3*nw], g[3*nw:4*nw]
+		r.sigmoid(g[:2*nw], 0)
+		r.tanh(gg, 0)
+		r.sigmoid(o, 0)
+		// c = f·c + i·g, then h = o·tanh(c) in f's place.
+		r.mul(i, gg)
+		r.mul(c, f)
+		r.add(c, i)
+		copy(f, c)
+		r.tanh(f, 0)
+		r.mul(f, o)
+		return f
+	default: // GRU
+		rs, z, un := g[:nw], g[nw:2*nw], g[2*nw:3*nw]
+		r.sigmoid(g[:2*nw], 0)
+		r.mul(un, rs)
+		for b := range r.N {
+			x := (b*r.T+t)*r.gh() + 2*r.H + u0
+			r.add(un[b*w:(b+1)*w], xw[x:x+w])
 		}
-		copy(tmp, c)
-		r.tanh(tmp, 0)
-		o := g[3*hid:]
-		for j := range h {
-			h[j] = o[j] * tmp[j]
+		r.tanh(un, 0)
+		for b := range r.N {
+			hp, zb, nb := prev[b*r.H+u0:b*r.H+u0+w], z[b*w:(b+1)*w], un[b*w:(b+1)*w]
+			for j, zj := range zb {
+				nb[j] = (1-zj)*nb[j] + zj*hp[j]
+			}
 		}
-	case GRU:
-		// The reset gate scales h·U_n + bu_n, so x_n joins after it.
-		r.add(g[:2*hid], x[:2*hid])
-		r.sigmoid(g[:2*hid], 0)
-		rs, z, un, xn := g[:hid], g[hid:2*hid], g[2*hid:], x[2*hid:]
-		for j := range tmp {
-			tmp[j] = xn[j] + rs[j]*un[j]
-		}
-		r.tanh(tmp, 0)
-		for j := range h {
-			h[j] = (1-z[j])*tmp[j] + z[j]*h[j]
+		return un
+	}
+}
+
+// Finish writes member m's units of the last h to out unless Sequence has.
+func (r *Recurrent) Finish(out, state []float32, m, n int) {
+	if r.Sequence {
+		return
+	}
+	// The h read by step T is the one step T-1 wrote.
+	h, _, _ := r.states(state, r.T)
+	bk0, bk1 := r.Owned(m, n)
+	for bk := bk0; bk < bk1; bk++ {
+		u0, w := r.block(bk)
+		for b := range r.N {
+			copy(out[b*r.H+u0:b*r.H+u0+w], h[b*r.H+u0:])
 		}
 	}
 }

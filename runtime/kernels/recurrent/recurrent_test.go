@@ -61,12 +61,57 @@ func TestMatchesReference(t *testing.T) {
 					pu := make([]float32, r.PackedSize())
 					r.PackWeights(pu, u)
 					out := make([]float32, len(want))
-					r.Run(xw, pu, bu, h0, c0, out, make([]float32, r.ScratchSize()))
+					r.Run(xw, pu, bu, h0, c0, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
 					name := fmt.Sprintf("%s cell %d size %v variant %d", kn.Set, cell, sz, variant)
 					for i, w := range want {
 						require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s element %d", name, i)
 					}
+					for members := 2; members <= 3; members++ {
+						got := runMembers(r, members, xw, pu, bu, h0, c0, len(out))
+						require.Equal(t, out, got, "%s: %d members", name, members)
+					}
 				}
+			}
+		}
+	}
+}
+
+// runMembers runs the loop as n members would, in turn: each call as a
+// member makes it between two meetings.
+func runMembers(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []float32 {
+	out, state := make([]float32, size), make([]float32, r.StateSize())
+	scratch := make([][]float32, n)
+	for m := range scratch {
+		scratch[m] = make([]float32, r.ScratchSize())
+		r.Start(h0, c0, state, m, n)
+	}
+	for s := range r.T {
+		for m := range n {
+			r.Step(s, xw, pu, bu, out, state, scratch[m], m, n)
+		}
+	}
+	for m := range n {
+		r.Finish(out, state, m, n)
+	}
+	return out
+}
+
+// TestLargeH: H past the GEMM's block of K (h packed for the product), and
+// not a whole number of blocks, every cell.
+func TestLargeH(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, kn := range gemm.Kernels() {
+		for _, cell := range []Cell{RNN, LSTM, GRU} {
+			n, steps, hid := 3, 4, 300
+			r := New(kn, cell, n, steps, hid, false, false, true)
+			gh := r.gh()
+			xw, u, bu := random(rng, n*steps*gh, 1), random(rng, hid*gh, 1/math.Sqrt(float64(hid))), random(rng, gh, 0.2)
+			want := reference(t, r, xw, u, bu, nil, nil)
+			pu := make([]float32, r.PackedSize())
+			r.PackWeights(pu, u)
+			out := runMembers(r, 2, xw, pu, bu, nil, nil, len(want))
+			for i, w := range want {
+				require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s cell %d element %d", kn.Set, cell, i)
 			}
 		}
 	}
@@ -75,6 +120,6 @@ func TestMatchesReference(t *testing.T) {
 func TestRunDoesNotAllocate(t *testing.T) {
 	r := New(gemm.Kernels()[0], LSTM, 4, 10, 16, false, false, true)
 	xw, pu, bu := make([]float32, 4*10*64), make([]float32, r.PackedSize()), make([]float32, 64)
-	out, scratch := make([]float32, 4*10*16), make([]float32, r.ScratchSize())
-	require.Zero(t, testing.AllocsPerRun(10, func() { r.Run(xw, pu, bu, nil, nil, out, scratch) }))
+	out, state, scratch := make([]float32, 4*10*16), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
+	require.Zero(t, testing.AllocsPerRun(10, func() { r.Run(xw, pu, bu, nil, nil, out, state, scratch) }))
 }
