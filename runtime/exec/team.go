@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -28,11 +27,14 @@ type Team struct {
 	next   atomic.Int64
 
 	// The current gang job (gang), its size, and its barrier: arrived
-	// counts the members at the barrier, passed how often it has opened.
+	// counts the members at the barrier, passed how often it has opened;
+	// members that stop spinning sleep on opened.
 	member  member
 	members int
 	arrived atomic.Int32
 	passed  atomic.Uint32
+	mu      sync.Mutex
+	opened  *sync.Cond
 }
 
 // helper is a worker goroutine and its scratch, which is as large as any
@@ -52,6 +54,7 @@ type job interface {
 // NewTeam starts helpers goroutines, each with scratch floats of its own.
 func NewTeam(helpers, scratch int) *Team {
 	t := &Team{}
+	t.opened = sync.NewCond(&t.mu)
 	for range helpers {
 		// Buffered, so that waking a helper never waits for it.
 		h := &helper{start: make(chan struct{}, 1), scratch: make([]float32, scratch)}
@@ -138,13 +141,16 @@ func (g *gangJob) unit(b [][]float32, scratch []float32, u int) {
 	t.member.member(t, b, scratch, u, t.members)
 }
 
-// spins is how long a member at the barrier polls before yielding its thread
-// between polls: a few microseconds, about what a step's members differ by.
-const spins = 1 << 12
+// spins is how many times a member at the barrier polls it before sleeping:
+// some tens of microseconds, more than members usually differ by at a
+// recurrent loop's step, less than a time slice of a busy machine's.
+const spins = 1 << 15
 
 // sync is a gang's barrier: it returns once all n members have called it.
-// The members spin rather than sleep, since sleeping and waking would cost
-// more than the wait (microseconds between steps of a recurrent loop).
+// The members spin at first, since waking a sleeper costs about 10µs, more
+// than the wait between steps of a recurrent loop usually is; then they
+// sleep, so that a member whose thread the system has descheduled does not
+// leave the others burning theirs.
 func (t *Team) sync(n int) {
 	if n == 1 {
 		return
@@ -152,14 +158,22 @@ func (t *Team) sync(n int) {
 	p := t.passed.Load()
 	if int(t.arrived.Add(1)) == n {
 		t.arrived.Store(0)
+		t.mu.Lock()
 		t.passed.Add(1)
+		t.opened.Broadcast()
+		t.mu.Unlock()
 		return
 	}
-	for i := 0; t.passed.Load() == p; i++ {
-		if i >= spins {
-			runtime.Gosched()
+	for range spins {
+		if t.passed.Load() != p {
+			return
 		}
 	}
+	t.mu.Lock()
+	for t.passed.Load() == p {
+		t.opened.Wait()
+	}
+	t.mu.Unlock()
 }
 
 // Stop ends the helpers' goroutines. A nil team has none.
