@@ -394,8 +394,8 @@ func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
 // Recurrent is a recurrent layer's loop over time. The recurrent kernel is
 // packed in slot U, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot U by every run first. H0 and C0 are 0 when absent. State
-// holds h and c; up to Helpers helpers each take a share of the units of
-// every step, waiting for each other between steps.
+// holds h and c; up to Helpers helpers share the blocks of units of each
+// step.
 type Recurrent struct {
 	XW, U, Raw, BU, H0, C0, Out, State, Scratch int
 	Cell                                        recurrent.Cell
@@ -422,23 +422,26 @@ func (s *RecurrentStep) Run(b [][]float32, t *Team) {
 	if sp.Raw != 0 {
 		s.R.PackWeights(b[sp.U], b[sp.Raw])
 	}
-	t.gang(s, sp.Helpers, b, b[sp.Scratch])
+	t.phases(s, sp.T+2, s.R.Blocks(), sp.Helpers, b, b[sp.Scratch])
 }
 
-func (s *RecurrentStep) member(t *Team, b [][]float32, scratch []float32, m, n int) {
+// phaseUnit computes block u of a phase: the initial state, a step, or the
+// last state's copy to the output.
+func (s *RecurrentStep) phaseUnit(b [][]float32, scratch []float32, p, u int) {
 	sp := &s.spec
-	var h0, c0 []float32
-	if sp.H0 != 0 {
-		h0 = b[sp.H0]
+	switch {
+	case p == 0:
+		var h0, c0 []float32
+		if sp.H0 != 0 {
+			h0 = b[sp.H0]
+		}
+		if sp.C0 != 0 {
+			c0 = b[sp.C0]
+		}
+		s.R.Start(h0, c0, b[sp.State], u)
+	case p <= sp.T:
+		s.R.Step(p-1, u, b[sp.XW], b[sp.U], b[sp.BU], b[sp.Out], b[sp.State], scratch)
+	default:
+		s.R.Finish(b[sp.Out], b[sp.State], u)
 	}
-	if sp.C0 != 0 {
-		c0 = b[sp.C0]
-	}
-	state := b[sp.State]
-	s.R.Start(h0, c0, state, m, n)
-	for step := range sp.T {
-		t.sync(n)
-		s.R.Step(step, b[sp.XW], b[sp.U], b[sp.BU], b[sp.Out], state, scratch, m, n)
-	}
-	s.R.Finish(b[sp.Out], state, m, n)
 }

@@ -26,15 +26,14 @@ type Team struct {
 	lo, hi int
 	next   atomic.Int64
 
-	// The current gang job (gang), its size, and its barrier: arrived
-	// counts the members at the barrier, passed how often it has opened;
-	// members that stop spinning sleep on opened.
-	member  member
-	members int
-	arrived atomic.Int32
-	passed  atomic.Uint32
-	mu      sync.Mutex
-	opened  *sync.Cond
+	// The current phased job (phases): units claimed and finished so far,
+	// counted over all phases; goroutines that stop spinning sleep on
+	// phaseDone.
+	phased            phased
+	nphases, units    int
+	claimed, finished atomic.Int64
+	mu                sync.Mutex
+	phaseDone         *sync.Cond
 }
 
 // helper is a worker goroutine and its scratch, which is as large as any
@@ -54,7 +53,7 @@ type job interface {
 // NewTeam starts helpers goroutines, each with scratch floats of its own.
 func NewTeam(helpers, scratch int) *Team {
 	t := &Team{}
-	t.opened = sync.NewCond(&t.mu)
+	t.phaseDone = sync.NewCond(&t.mu)
 	for range helpers {
 		// Buffered, so that waking a helper never waits for it.
 		h := &helper{start: make(chan struct{}, 1), scratch: make([]float32, scratch)}
@@ -106,72 +105,84 @@ func (t *Team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32)
 	t.job, t.b = nil, nil
 }
 
-// member is a job whose n members run at once and wait for each other at
-// t.sync: member m of n computes its share of the work with scratch of its
-// own. Its result must not depend on n.
-type member interface {
-	member(t *Team, b [][]float32, scratch []float32, m, n int)
+// phased is a job in phases, each cut into units: unit u of phase p may
+// read what any unit of an earlier phase wrote.
+type phased interface {
+	phaseUnit(b [][]float32, scratch []float32, p, u int)
 }
 
-// gang runs the members of j, one on the calling goroutine (whose scratch is
-// given) and one on each of up to helpers helpers, and returns when all are
-// done. Unlike run's units, members may wait for each other, so each runs
-// on a goroutine of its own: a gang of n is run's job of n units on n
-// goroutines, and no goroutine takes a second unit before every unit has
-// been taken, as no member finishes before all have reached its first sync.
-func (t *Team) gang(j member, helpers int, b [][]float32, scratch []float32) {
-	n := 1
-	if t != nil {
-		n += min(helpers, len(t.helpers))
-	}
-	if n == 1 {
-		j.member(t, b, scratch, 0, 1)
+// phases computes units 0..units-1 of phases 0..phases-1 of j, a phase once
+// all of the one before is done, with up to helpers helpers beside the
+// calling goroutine, whose scratch is given. The goroutines take units one
+// at a time, of the current phase only, so that one the system deschedules
+// holds up the others by at most the unit it has, and a helper that is slow
+// to wake leaves its share to the others. Waking the helpers once for many
+// short phases is what makes phases worth having over run: a recurrent
+// loop's steps are some tens of microseconds each.
+func (t *Team) phases(j phased, phases, units, helpers int, b [][]float32, scratch []float32) {
+	if t == nil || min(helpers, len(t.helpers)) == 0 || units == 1 {
+		for p := range phases {
+			for u := range units {
+				j.phaseUnit(b, scratch, p, u)
+			}
+		}
 		return
 	}
-	t.member, t.members = j, n
-	t.run((*gangJob)(t), 0, n, n-1, b, scratch)
-	t.member = nil
+	t.phased, t.nphases, t.units = j, phases, units
+	t.claimed.Store(0)
+	t.finished.Store(0)
+	helpers = min(helpers, units-1)
+	t.run((*phaseTaker)(t), 0, helpers+1, helpers, b, scratch)
+	t.phased = nil
 }
 
-// gangJob is the team's current gang as a job of one unit per member.
-type gangJob Team
+// phaseTaker is the team's current phased job as a job of one unit per
+// goroutine, which takes the phased job's units until none are left.
+type phaseTaker Team
 
-func (g *gangJob) unit(b [][]float32, scratch []float32, u int) {
-	t := (*Team)(g)
-	t.member.member(t, b, scratch, u, t.members)
+func (pt *phaseTaker) unit(b [][]float32, scratch []float32, _ int) {
+	t := (*Team)(pt)
+	units := int64(t.units)
+	total := int64(t.nphases) * units
+	for {
+		// Unit k is unit k%units of phase k/units.
+		k := t.claimed.Load()
+		if k >= total {
+			return
+		}
+		if t.finished.Load() < k/units*units {
+			t.awaitPhase(k / units * units)
+			continue
+		}
+		if !t.claimed.CompareAndSwap(k, k+1) {
+			continue
+		}
+		t.phased.phaseUnit(b, scratch, int(k/units), int(k%units))
+		if f := t.finished.Add(1); f%units == 0 {
+			// A phase is done: wake whoever sleeps waiting for it.
+			t.mu.Lock()
+			t.phaseDone.Broadcast()
+			t.mu.Unlock()
+		}
+	}
 }
 
-// spins is how many times a member at the barrier polls it before sleeping:
-// some tens of microseconds, more than members usually differ by at a
-// recurrent loop's step, less than a time slice of a busy machine's.
+// spins is how many times a goroutine polls for the end of a phase before
+// sleeping: some tens of microseconds, longer than a unit of a recurrent
+// loop takes, so that it sleeps only when the unit's goroutine has lost its
+// thread.
 const spins = 1 << 15
 
-// sync is a gang's barrier: it returns once all n members have called it.
-// The members spin at first, since waking a sleeper costs about 10µs, more
-// than the wait between steps of a recurrent loop usually is; then they
-// sleep, so that a member whose thread the system has descheduled does not
-// leave the others burning theirs.
-func (t *Team) sync(n int) {
-	if n == 1 {
-		return
-	}
-	p := t.passed.Load()
-	if int(t.arrived.Add(1)) == n {
-		t.arrived.Store(0)
-		t.mu.Lock()
-		t.passed.Add(1)
-		t.opened.Broadcast()
-		t.mu.Unlock()
-		return
-	}
+// awaitPhase returns once f units are finished.
+func (t *Team) awaitPhase(f int64) {
 	for range spins {
-		if t.passed.Load() != p {
+		if t.finished.Load() >= f {
 			return
 		}
 	}
 	t.mu.Lock()
-	for t.passed.Load() == p {
-		t.opened.Wait()
+	for t.finished.Load() < f {
+		t.phaseDone.Wait()
 	}
 	t.mu.Unlock()
 }

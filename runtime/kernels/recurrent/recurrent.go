@@ -11,12 +11,12 @@
 // is copied into the result before the product and the recurrent bias is
 // added by the GEMM's store, so the product ends as x + h·U + bu.
 //
-// Blocks are independent within a step: a team of n members splits them
-// (member m computes the blocks Owned(m, n)), meeting at a barrier between
-// steps. h is double-buffered so that a member writing its units' new h
-// never races with another still reading the old one. What a block computes
-// does not depend on who computes it, so results are the same bit for bit
-// for any n.
+// Blocks are independent within a step, so threads can share a step's
+// blocks, each step starting once the last one is done. h is
+// double-buffered so that a thread writing its units' new h never races
+// with another still reading the old one. What a block computes does not
+// depend on which thread computes it, or when, so results are the same bit
+// for bit for any number of threads.
 //
 // The gates run the kernel set's vector sigmoid and tanh (package eltwise:
 // AVX2 and NEON assembly, or the generic Go functions), and the product the
@@ -81,11 +81,9 @@ func New(kn *gemm.Kernel, cell Cell, n, t, h int, relu, reverse, sequence bool) 
 
 func (r *Recurrent) gh() int { return r.Cell.Gates() * r.H }
 
-// Blocks is the number of blocks of units, the most members a team can use.
+// Blocks is the number of blocks of units: Start, Step and Finish compute
+// one block each.
 func (r *Recurrent) Blocks() int { return r.blocks }
-
-// Owned is the blocks member m of n computes, bk0..bk1-1.
-func (r *Recurrent) Owned(m, n int) (bk0, bk1 int) { return m * r.blocks / n, (m + 1) * r.blocks / n }
 
 // block is the first unit of block bk and its width.
 func (r *Recurrent) block(bk int) (u0, w int) { return bk * r.bw, min(r.bw, r.H-bk*r.bw) }
@@ -129,14 +127,21 @@ func (r *Recurrent) ScratchSize() int {
 // Run computes the loop on one thread: xw [N, T, G·H] the projected inputs,
 // pu the packed recurrent kernel, bu [G·H] its bias, h0 and c0 [N, H] the
 // initial states (nil: zero). out is h at every step [N, T, H] with
-// Sequence, else the last h [N, H]. A team runs the same calls, member m of
-// n, waiting for each other after Start and after each Step.
+// Sequence, else the last h [N, H]. Threads make the same calls, each
+// block's in any order and on any thread, but each phase (Start, step 0, 1,
+// ..., Finish) only once every block of the one before is done.
 func (r *Recurrent) Run(xw, pu, bu, h0, c0, out, state, scratch []float32) {
-	r.Start(h0, c0, state, 0, 1)
-	for s := range r.T {
-		r.Step(s, xw, pu, bu, out, state, scratch, 0, 1)
+	for bk := range r.blocks {
+		r.Start(h0, c0, state, bk)
 	}
-	r.Finish(out, state, 0, 1)
+	for s := range r.T {
+		for bk := range r.blocks {
+			r.Step(s, bk, xw, pu, bu, out, state, scratch)
+		}
+	}
+	for bk := range r.blocks {
+		r.Finish(out, state, bk)
+	}
 }
 
 // states are the h read and written at step s, and c.
@@ -149,33 +154,29 @@ func (r *Recurrent) states(state []float32, s int) (prev, next, c []float32) {
 	return prev, next, state[2*nh : 3*nh]
 }
 
-// Start sets member m's units of the initial h and c.
-func (r *Recurrent) Start(h0, c0, state []float32, m, n int) {
+// Start sets block bk's units of the initial h and c.
+func (r *Recurrent) Start(h0, c0, state []float32, bk int) {
 	h, _, c := r.states(state, 0)
-	bk0, bk1 := r.Owned(m, n)
-	for bk := bk0; bk < bk1; bk++ {
-		u0, w := r.block(bk)
-		for b := range r.N {
-			row := h[b*r.H+u0 : b*r.H+u0+w]
-			if h0 != nil {
-				copy(row, h0[b*r.H+u0:])
-			} else {
-				clear(row)
-			}
-			row = c[u0*r.N+b*w : u0*r.N+(b+1)*w]
-			if c0 != nil {
-				copy(row, c0[b*r.H+u0:])
-			} else {
-				clear(row)
-			}
+	u0, w := r.block(bk)
+	for b := range r.N {
+		row := h[b*r.H+u0 : b*r.H+u0+w]
+		if h0 != nil {
+			copy(row, h0[b*r.H+u0:])
+		} else {
+			clear(row)
+		}
+		row = c[u0*r.N+b*w : u0*r.N+(b+1)*w]
+		if c0 != nil {
+			copy(row, c0[b*r.H+u0:])
+		} else {
+			clear(row)
 		}
 	}
 }
 
-// Step computes step s (in the order of the loop: the last time step first
-// if Reverse) of member m's blocks. Every member must have finished Start or
-// step s-1.
-func (r *Recurrent) Step(s int, xw, pu, bu, out, state, scratch []float32, m, n int) {
+// Step computes block bk of step s (in the order of the loop: the last time
+// step first if Reverse).
+func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 	nn, hid, gates, gh := r.N, r.H, r.Cell.Gates(), r.gh()
 	t := s
 	if r.Reverse {
@@ -186,42 +187,38 @@ func (r *Recurrent) Step(s int, xw, pu, bu, out, state, scratch []float32, m, n 
 	if r.kc < hid {
 		a, tmp = tmp[:nn*hid], tmp[nn*hid:]
 		for p0 := 0; p0 < hid; p0 += r.kc {
-			kc := min(r.kc, hid-p0)
-			gemm.PackA(a[p0*nn:], prev, hid, false, 0, nn, p0, kc)
+			gemm.PackA(a[p0*nn:], prev, hid, false, 0, nn, p0, min(r.kc, hid-p0))
 		}
 	}
 	tmp = tmp[:r.tile]
-	bk0, bk1 := r.Owned(m, n)
-	for bk := bk0; bk < bk1; bk++ {
-		u0, w := r.block(bk)
-		nw := nn * w
-		pb := pu[bk*gates*r.gatePacked():]
-		g := scratch[:gates*nw]
-		for q := range gates {
-			gq := g[q*nw : (q+1)*nw]
-			// GRU's x_n joins after the reset gate has scaled h·U_n + bu_n.
-			acc := r.Cell != GRU || q < 2
-			if acc {
-				for b := range nn {
-					x := (b*r.T + t) * gh
-					copy(gq[b*w:(b+1)*w], xw[x+q*hid+u0:])
-				}
-			}
-			for p0 := 0; p0 < hid; p0 += r.kc {
-				kc := min(r.kc, hid-p0)
-				epi := gemm.Epilogue{}
-				if p0+kc == hid {
-					epi.Bias = bu[q*hid+u0 : q*hid+u0+w]
-				}
-				r.kn.Multiply(nn, w, kc, a[p0*nn:], pb[q*r.kn.PackedSize(hid, w):], hid, p0, gq, w, acc || p0 > 0, epi, tmp)
+	u0, w := r.block(bk)
+	nw := nn * w
+	pb := pu[bk*gates*r.gatePacked():]
+	g := scratch[:gates*nw]
+	for q := range gates {
+		gq := g[q*nw : (q+1)*nw]
+		// GRU's x_n joins after the reset gate has scaled h·U_n + bu_n.
+		acc := r.Cell != GRU || q < 2
+		if acc {
+			for b := range nn {
+				x := (b*r.T + t) * gh
+				copy(gq[b*w:(b+1)*w], xw[x+q*hid+u0:])
 			}
 		}
-		h := r.gates(g, prev, c[u0*nn:u0*nn+nw], xw, t, u0, w)
-		for b := range nn {
-			copy(next[b*hid+u0:b*hid+u0+w], h[b*w:(b+1)*w])
-			if r.Sequence {
-				copy(out[(b*r.T+t)*hid+u0:], h[b*w:(b+1)*w])
+		for p0 := 0; p0 < hid; p0 += r.kc {
+			kc := min(r.kc, hid-p0)
+			epi := gemm.Epilogue{}
+			if p0+kc == hid {
+				epi.Bias = bu[q*hid+u0 : q*hid+u0+w]
 			}
+			r.kn.Multiply(nn, w, kc, a[p0*nn:], pb[q*r.kn.PackedSize(hid, w):], hid, p0, gq, w, acc || p0 > 0, epi, tmp)
+		}
+	}
+	h := r.gates(g, prev, c[u0*nn:u0*nn+nw], xw, t, u0, w)
+	for b := range nn {
+		copy(next[b*hid+u0:b*hid+u0+w], h[b*w:(b+1)*w])
+		if r.Sequence {
+			copy(out[(b*r.T+t)*hid+u0:], h[b*w:(b+1)*w])
 		}
 	}
 }
@@ -272,18 +269,15 @@ func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w int) []float32 {
 	}
 }
 
-// Finish writes member m's units of the last h to out unless Sequence has.
-func (r *Recurrent) Finish(out, state []float32, m, n int) {
+// Finish writes block bk's units of the last h to out unless Sequence has.
+func (r *Recurrent) Finish(out, state []float32, bk int) {
 	if r.Sequence {
 		return
 	}
 	// The h read by step T is the one step T-1 wrote.
 	h, _, _ := r.states(state, r.T)
-	bk0, bk1 := r.Owned(m, n)
-	for bk := bk0; bk < bk1; bk++ {
-		u0, w := r.block(bk)
-		for b := range r.N {
-			copy(out[b*r.H+u0:b*r.H+u0+w], h[b*r.H+u0:])
-		}
+	u0, w := r.block(bk)
+	for b := range r.N {
+		copy(out[b*r.H+u0:b*r.H+u0+w], h[b*r.H+u0:])
 	}
 }

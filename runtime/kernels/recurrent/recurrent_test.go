@@ -76,22 +76,27 @@ func TestMatchesReference(t *testing.T) {
 	}
 }
 
-// runMembers runs the loop as n members would, in turn: each call as a
-// member makes it between two meetings.
+// runMembers runs the loop as n threads might: the blocks of each phase in
+// a shuffled order, as if taken by whichever thread came first, each thread
+// with its own scratch.
 func runMembers(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []float32 {
 	out, state := make([]float32, size), make([]float32, r.StateSize())
 	scratch := make([][]float32, n)
 	for m := range scratch {
 		scratch[m] = make([]float32, r.ScratchSize())
-		r.Start(h0, c0, state, m, n)
 	}
-	for s := range r.T {
-		for m := range n {
-			r.Step(s, xw, pu, bu, out, state, scratch[m], m, n)
+	rng := rand.New(rand.NewPCG(uint64(n), 1))
+	for phase := -1; phase <= r.T; phase++ {
+		for i, bk := range rng.Perm(r.Blocks()) {
+			switch {
+			case phase < 0:
+				r.Start(h0, c0, state, bk)
+			case phase == r.T:
+				r.Finish(out, state, bk)
+			default:
+				r.Step(phase, bk, xw, pu, bu, out, state, scratch[i%n])
+			}
 		}
-	}
-	for m := range n {
-		r.Finish(out, state, m, n)
 	}
 	return out
 }
@@ -109,7 +114,9 @@ func TestLargeH(t *testing.T) {
 			want := reference(t, r, xw, u, bu, nil, nil)
 			pu := make([]float32, r.PackedSize())
 			r.PackWeights(pu, u)
-			out := runMembers(r, 2, xw, pu, bu, nil, nil, len(want))
+			out := make([]float32, len(want))
+			r.Run(xw, pu, bu, nil, nil, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
+			require.Equal(t, out, runMembers(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 threads", kn.Set, cell)
 			for i, w := range want {
 				require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s cell %d element %d", kn.Set, cell, i)
 			}
@@ -122,4 +129,23 @@ func TestRunDoesNotAllocate(t *testing.T) {
 	xw, pu, bu := make([]float32, 4*10*64), make([]float32, r.PackedSize()), make([]float32, 64)
 	out, state, scratch := make([]float32, 4*10*16), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
 	require.Zero(t, testing.AllocsPerRun(10, func() { r.Run(xw, pu, bu, nil, nil, out, state, scratch) }))
+}
+
+// BenchmarkLSTM is the loop of the stdlib LSTM classifier at batch 8 (T=64,
+// H=256) with each kernel, on one thread.
+func BenchmarkLSTM(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n, steps, hid := 8, 64, 256
+	for _, kn := range gemm.Kernels() {
+		r := New(kn, LSTM, n, steps, hid, false, false, false)
+		xw, bu := random(rng, n*steps*4*hid, 1), random(rng, 4*hid, 0.2)
+		pu := make([]float32, r.PackedSize())
+		r.PackWeights(pu, random(rng, hid*4*hid, 1/math.Sqrt(float64(hid))))
+		out, state, scratch := make([]float32, n*hid), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
+		b.Run(string(kn.Set), func(b *testing.B) {
+			for b.Loop() {
+				r.Run(xw, pu, bu, nil, nil, out, state, scratch)
+			}
+		})
+	}
 }
