@@ -18,6 +18,11 @@
 // depend on which thread computes it, or when, so results are the same bit
 // for bit for any number of threads.
 //
+// The projected inputs of a step are rows far apart (T·G·H floats), read a
+// few cache lines at a time, which the hardware does not foresee: while a
+// gate's product runs, the next gate's inputs are prefetched (the kernel
+// set's prefetch instructions).
+//
 // The gates run the kernel set's vector sigmoid and tanh (package eltwise:
 // AVX2 and NEON assembly, or the generic Go functions), and the product the
 // set's GEMM.
@@ -30,10 +35,28 @@
 // Nothing here allocates.
 package recurrent
 
+// The assembly and its declarations are generated; CI regenerates them and
+// fails on a difference.
+//go:generate go -C ../_asm run ./recurrent -out ../recurrent/recurrent_amd64.s -stubs ../recurrent/recurrent_amd64.go -pkg recurrent -neon ../recurrent/recurrent_arm64
+
 import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 )
+
+// prefetcher is one set's prefetch (see prefetchAVX2 for the contract).
+type prefetcher struct {
+	set cpu.Set
+	fn  func(x []float32, rows, stride, n int)
+}
+
+// prefetches lists the sets this process can run, best first, generic last;
+// the files of each assembly set add theirs when the CPU has it.
+var prefetches = cpu.NewFamily(prefetcher{set: cpu.Generic, fn: prefetchGeneric})
+
+// prefetchGeneric is the prefetch of plain Go, which has none.
+func prefetchGeneric(x []float32, rows, stride, n int) {}
 
 // Cell is the recurrence.
 type Cell uint8
@@ -66,6 +89,7 @@ type Recurrent struct {
 	// The kernel set's vector functions, in place over a slice.
 	sigmoid, tanh, relu func(v []float32, alpha float32)
 	add, mul            func(v, o []float32)
+	prefetch            func(x []float32, rows, stride, n int)
 }
 
 // New compiles the loop with GEMM kernel kn.
@@ -76,7 +100,7 @@ func New(kn *gemm.Kernel, cell Cell, n, t, h int, relu, reverse, sequence bool) 
 		kn: kn, kc: blk.KC, tile: blk.Tile, bw: bw, blocks: (h + bw - 1) / bw,
 		sigmoid: eltwise.Unary(kn.Set, eltwise.Sigmoid), tanh: eltwise.Unary(kn.Set, eltwise.Tanh),
 		relu: eltwise.Unary(kn.Set, eltwise.Relu), add: eltwise.Binary(kn.Set, eltwise.Add),
-		mul: eltwise.Binary(kn.Set, eltwise.Mul)}
+		mul: eltwise.Binary(kn.Set, eltwise.Mul), prefetch: prefetches.For(kn.Set).fn}
 }
 
 func (r *Recurrent) gh() int { return r.Cell.Gates() * r.H }
@@ -178,10 +202,7 @@ func (r *Recurrent) Start(h0, c0, state []float32, bk int) {
 // step first if Reverse).
 func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 	nn, hid, gates, gh := r.N, r.H, r.Cell.Gates(), r.gh()
-	t := s
-	if r.Reverse {
-		t = r.T - 1 - s
-	}
+	t := r.time(s)
 	prev, next, c := r.states(state, s)
 	a, tmp := prev, scratch[gates*nn*r.bw:]
 	if r.kc < hid {
@@ -196,6 +217,16 @@ func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 	pb := pu[bk*gates*r.gatePacked():]
 	g := scratch[:gates*nw]
 	for q := range gates {
+		// The inputs wanted next, in Run's order, come in while this
+		// gate's product runs.
+		switch {
+		case q+1 < gates:
+			r.prefetchX(xw, s, bk, q+1)
+		case bk+1 < r.blocks:
+			r.prefetchX(xw, s, bk+1, 0)
+		default:
+			r.prefetchX(xw, s+1, 0, 0)
+		}
 		gq := g[q*nw : (q+1)*nw]
 		// GRU's x_n joins after the reset gate has scaled h·U_n + bu_n.
 		acc := r.Cell != GRU || q < 2
@@ -221,6 +252,26 @@ func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 			copy(out[(b*r.T+t)*hid+u0:], h[b*w:(b+1)*w])
 		}
 	}
+}
+
+// time is the time step of step s.
+func (r *Recurrent) time(s int) int {
+	if r.Reverse {
+		return r.T - 1 - s
+	}
+	return s
+}
+
+// prefetchX prefetches gate q's projected inputs of block bk at step s, if
+// there is a step s.
+func (r *Recurrent) prefetchX(xw []float32, s, bk, q int) {
+	if s >= r.T {
+		return
+	}
+	u0, w := r.block(bk)
+	gh := r.gh()
+	x := xw[r.time(s)*gh+q*r.H+u0:]
+	r.prefetch(x[:(r.N-1)*r.T*gh+w], r.N, r.T*gh, w)
 }
 
 // gates computes the new h of units u0..u0+w-1, [N, w], from the block's

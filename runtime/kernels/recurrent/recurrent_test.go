@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/tensor"
@@ -122,6 +124,37 @@ func TestLargeH(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Every set's prefetch reads nothing past the rows it is given (a slice
+// ending at the last float of the last row) and
+// changes nothing.
+func TestPrefetch(t *testing.T) {
+	for _, p := range prefetches.All() {
+		for _, sz := range [][3]int{{1, 1, 1}, {3, 40, 17}, {8, 4096, 64}, {2, 100, 100}} {
+			rows, stride, n := sz[0], sz[1], sz[2]
+			x := random(rand.New(rand.NewPCG(1, 1)), (rows-1)*stride+n, 1)
+			want := slices.Clone(x)
+			p.fn(x, rows, stride, n)
+			require.Equal(t, want, x, "%s %v", p.set, sz)
+		}
+	}
+}
+
+// Every set cpu.Select can return has its own prefetch.
+func TestEverySetHasPrefetch(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, s, prefetches.For(s).set)
+	}
+	require.Len(t, prefetches.All(), len(cpu.Available()))
+}
+
+// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
+// a plan would not use here.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	require.NoError(t, cpu.Require(prefetches.For(s).set))
 }
 
 func TestRunDoesNotAllocate(t *testing.T) {
