@@ -26,16 +26,14 @@ type Team struct {
 	lo, hi int
 	next   atomic.Int64
 
-	// The current phased job (phases), the goroutines sharing it, the
-	// units finished so far over all phases, and per goroutine how far the
-	// current phase's units of its share have been taken (shares).
-	// Goroutines that stop spinning sleep on phaseDone.
-	phased                 phased
-	nphases, units, takers int
-	finished               atomic.Int64
-	shares                 []atomic.Int64
-	mu                     sync.Mutex
-	phaseDone              *sync.Cond
+	// The current phased job (phases): units claimed and finished so far,
+	// counted over all phases; goroutines that stop spinning sleep on
+	// phaseDone.
+	phased            phased
+	nphases, units    int
+	claimed, finished atomic.Int64
+	mu                sync.Mutex
+	phaseDone         *sync.Cond
 }
 
 // helper is a worker goroutine and its scratch, which is as large as any
@@ -56,7 +54,6 @@ type job interface {
 func NewTeam(helpers, scratch int) *Team {
 	t := &Team{}
 	t.phaseDone = sync.NewCond(&t.mu)
-	t.shares = make([]atomic.Int64, helpers+1)
 	for range helpers {
 		// Buffered, so that waking a helper never waits for it.
 		h := &helper{start: make(chan struct{}, 1), scratch: make([]float32, scratch)}
@@ -116,14 +113,12 @@ type phased interface {
 
 // phases computes units 0..units-1 of phases 0..phases-1 of j, a phase once
 // all of the one before is done, with up to helpers helpers beside the
-// calling goroutine, whose scratch is given. Each goroutine has a share of
-// every phase's units, the same from phase to phase, so that what a unit
-// reads of its own (a recurrent block's weights) stays in that core's
-// cache; a goroutine that has done its share takes units left in the
-// others'. So one the system deschedules holds up the others by at most the
-// unit it has, and a helper slow to wake leaves its share to the others.
-// Waking the helpers once for many short phases is what makes phases worth
-// having over run: a recurrent loop's steps are some tens of microseconds.
+// calling goroutine, whose scratch is given. The goroutines take units one
+// at a time, of the current phase only, so that one the system deschedules
+// holds up the others by at most the unit it has, and a helper that is slow
+// to wake leaves its share to the others. Waking the helpers once for many
+// short phases is what makes phases worth having over run: a recurrent
+// loop's steps are some tens of microseconds each.
 func (t *Team) phases(j phased, phases, units, helpers int, b [][]float32, scratch []float32) {
 	if t == nil || min(helpers, len(t.helpers)) == 0 || units == 1 {
 		for p := range phases {
@@ -133,67 +128,41 @@ func (t *Team) phases(j phased, phases, units, helpers int, b [][]float32, scrat
 		}
 		return
 	}
-	helpers = min(helpers, len(t.helpers), units-1)
-	t.phased, t.nphases, t.units, t.takers = j, phases, units, helpers+1
+	t.phased, t.nphases, t.units = j, phases, units
+	t.claimed.Store(0)
 	t.finished.Store(0)
-	for i := range t.shares {
-		t.shares[i].Store(0)
-	}
+	helpers = min(helpers, units-1)
 	t.run((*phaseTaker)(t), 0, helpers+1, helpers, b, scratch)
 	t.phased = nil
 }
 
 // phaseTaker is the team's current phased job as a job of one unit per
-// goroutine, which computes phase after phase.
+// goroutine, which takes the phased job's units until none are left.
 type phaseTaker Team
 
-func (pt *phaseTaker) unit(b [][]float32, scratch []float32, m int) {
+func (pt *phaseTaker) unit(b [][]float32, scratch []float32, _ int) {
 	t := (*Team)(pt)
 	units := int64(t.units)
-	for p := range int64(t.nphases) {
-		t.awaitPhase(p * units)
-		// Its own share first, then the others' in turn.
-		for i := range t.takers {
-			share := (m + i) % t.takers
-			for {
-				u, ok := t.take(share, p)
-				if !ok {
-					break
-				}
-				t.phased.phaseUnit(b, scratch, int(p), u)
-				if t.finished.Add(1) == (p+1)*units {
-					// The phase is done: wake whoever sleeps waiting for it.
-					t.mu.Lock()
-					t.phaseDone.Broadcast()
-					t.mu.Unlock()
-				}
-			}
-		}
-	}
-}
-
-// take claims the next unit of phase p in share s (units s·U/n to
-// (s+1)·U/n-1), false if none is left. A share's counter holds the phase
-// it is in, plus one, above bit 32 and how many of its units that phase has
-// given out below; a counter still in an earlier phase has given out none.
-func (t *Team) take(s int, p int64) (int, bool) {
-	lo, hi := s*t.units/t.takers, (s+1)*t.units/t.takers
-	c := &t.shares[s]
+	total := int64(t.nphases) * units
 	for {
-		v := c.Load()
-		taken := v & (1<<32 - 1)
-		switch ph := v>>32 - 1; {
-		case ph > p:
-			// Phase p is over.
-			return 0, false
-		case ph < p:
-			taken = 0
+		// Unit k is unit k%units of phase k/units.
+		k := t.claimed.Load()
+		if k >= total {
+			return
 		}
-		if int(taken) >= hi-lo {
-			return 0, false
+		if t.finished.Load() < k/units*units {
+			t.awaitPhase(k / units * units)
+			continue
 		}
-		if c.CompareAndSwap(v, (p+1)<<32|(taken+1)) {
-			return lo + int(taken), true
+		if !t.claimed.CompareAndSwap(k, k+1) {
+			continue
+		}
+		t.phased.phaseUnit(b, scratch, int(k/units), int(k%units))
+		if f := t.finished.Add(1); f%units == 0 {
+			// A phase is done: wake whoever sleeps waiting for it.
+			t.mu.Lock()
+			t.phaseDone.Broadcast()
+			t.mu.Unlock()
 		}
 	}
 }
@@ -206,9 +175,6 @@ const spins = 1 << 15
 
 // awaitPhase returns once f units are finished.
 func (t *Team) awaitPhase(f int64) {
-	if t.finished.Load() >= f {
-		return
-	}
 	for range spins {
 		if t.finished.Load() >= f {
 			return

@@ -136,11 +136,11 @@ func (r *Recurrent) PackWeights(dst, u []float32) {
 	}
 }
 
-// StateSize is the state the threads share: h twice (the last step's and
+// StateSize is the state the members share: h twice (the last step's and
 // this one's) [N, H], and c (LSTM) block by block, [N, w] a block.
 func (r *Recurrent) StateSize() int { return 3 * r.N * r.H }
 
-// ScratchSize is each thread's own scratch: a block's gates, G·N·w, h as the
+// ScratchSize is each member's own scratch: a block's gates, G·N·w, h as the
 // GEMM reads it when K is cut into blocks, and the GEMM's edge tile.
 func (r *Recurrent) ScratchSize() int {
 	packed := 0
