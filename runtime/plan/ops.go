@@ -241,8 +241,8 @@ func buildRecurrent(b *builder, n *ir.Node) exec.Spec {
 	s.State = b.temp(r.StateSize(), "h and c")
 	s.Scratch = b.scratch(r.ScratchSize(), "a block's gates")
 	flops := 2 * float64(s.N*s.H*s.Cell.Gates()*s.H)
-	// A step's work against a wake-up: the members wake once a run but meet
-	// at every step.
+	// One step's work against a wake-up: the helpers wake once a run, but
+	// wait for each other at every step.
 	s.Helpers = b.helpers(r.Blocks(), flops, r.ScratchSize())
 	return s
 }

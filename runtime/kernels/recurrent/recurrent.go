@@ -71,12 +71,13 @@ const (
 func (c Cell) Gates() int { return [...]int{RNN: 1, LSTM: 4, GRU: 3}[c] }
 
 // blockPanels is how many GEMM panels of units a block has: enough that the
-// calls per block are few against its work, few enough that a small batch's
-// results (G·N·w floats, 16 KB for an LSTM of batch 8 with AVX2) stay in L1
-// and that two threads each get blocks (H = 256 is 2 blocks of 128 units
-// with AVX2). Measured on the stdlib LSTM at batch 8, one thread: 8 panels
-// run about 8% faster than 4, and 2 no faster than 4.
-const blockPanels = 8
+// calls per block are few against its work, few enough that a block's
+// results (G·N·w floats) stay in L1 and that two threads share a step
+// evenly (H = 256 is 4 blocks of 64 units with AVX2). Measured on the stdlib
+// LSTM at batch 8 (medians of 7 alternating runs): on one thread 4 panels
+// are as fast as 8 and 7% faster than 2; on two, 13% faster than 8 and
+// within 5% of 2.
+const blockPanels = 4
 
 // Recurrent is a compiled loop over T steps of N sequences of H units.
 type Recurrent struct {
@@ -136,11 +137,11 @@ func (r *Recurrent) PackWeights(dst, u []float32) {
 	}
 }
 
-// StateSize is the state the members share: h twice (the last step's and
+// StateSize is the state the threads share: h twice (the last step's and
 // this one's) [N, H], and c (LSTM) block by block, [N, w] a block.
 func (r *Recurrent) StateSize() int { return 3 * r.N * r.H }
 
-// ScratchSize is each member's own scratch: a block's gates, G·N·w, h as the
+// ScratchSize is each thread's own scratch: a block's gates, G·N·w, h as the
 // GEMM reads it when K is cut into blocks, and the GEMM's edge tile.
 func (r *Recurrent) ScratchSize() int {
 	packed := 0
