@@ -105,6 +105,15 @@ func (t *Team) run(j job, lo, hi, helpers int, b [][]float32, scratch []float32)
 	t.job, t.b = nil, nil
 }
 
+// size is how many goroutines run would compute a job's units on, given
+// enough units: the caller and up to helpers helpers.
+func (t *Team) size(helpers int) int {
+	if t == nil {
+		return 1
+	}
+	return 1 + min(helpers, len(t.helpers))
+}
+
 // phased is a job in phases, each cut into units: unit u of phase p may
 // read what any unit of an earlier phase wrote.
 type phased interface {

@@ -11,8 +11,9 @@
 // is copied into the result before the product and the recurrent bias is
 // added by the GEMM's store, so the product ends as x + h·U + bu.
 //
-// Blocks are independent within a step, so threads can share a step's
-// blocks, each step starting once the last one is done. h is
+// Sequences are independent, so threads can each run the loop for some of
+// them, and blocks are independent within a step, so threads can share a
+// step's blocks, each step starting once the last one is done. h is
 // double-buffered so that a thread writing its units' new h never races
 // with another still reading the old one. What a block computes does not
 // depend on which thread computes it, or when, so results are the same bit
@@ -156,18 +157,42 @@ func (r *Recurrent) ScratchSize() int {
 // initial states (nil: zero). out is h at every step [N, T, H] with
 // Sequence, else the last h [N, H]. Threads make the same calls, each
 // block's in any order and on any thread, but each phase (Start, step 0, 1,
-// ..., Finish) only once every block of the one before is done.
+// ..., Finish) only once every block of the one before is done; or each
+// runs RunRows for sequences of its own.
 func (r *Recurrent) Run(xw, pu, bu, h0, c0, out, state, scratch []float32) {
+	r.RunRows(0, r.N, xw, pu, bu, h0, c0, out, state, scratch)
+}
+
+// minGroupRows is the fewest sequences worth a thread of their own: a GEMM
+// tile of fewer rows has too few chains of multiply-adds to keep the FMA
+// units busy, so smaller batches share each step's blocks instead.
+const minGroupRows = 4
+
+// Groups is how many groups of sequences up to threads threads should run
+// the loop for, each with RunRows, apart: 1 if the batch is too small, when
+// they should share each step's blocks. Two threads on a batch of 8 run 4
+// sequences each, meeting never, where sharing blocks meets every step.
+func (r *Recurrent) Groups(threads int) int { return max(min(threads, r.N/minGroupRows), 1) }
+
+// Group is the sequences of group g of n, r0..r1-1.
+func (r *Recurrent) Group(g, n int) (r0, r1 int) { return g * r.N / n, (g + 1) * r.N / n }
+
+// RunRows computes the whole loop for sequences r0..r1-1 only (none if
+// r0 = r1).
+func (r *Recurrent) RunRows(r0, r1 int, xw, pu, bu, h0, c0, out, state, scratch []float32) {
+	if r0 == r1 {
+		return
+	}
 	for bk := range r.blocks {
-		r.Start(h0, c0, state, bk)
+		r.Start(h0, c0, state, bk, r0, r1)
 	}
 	for s := range r.T {
 		for bk := range r.blocks {
-			r.Step(s, bk, xw, pu, bu, out, state, scratch)
+			r.Step(s, bk, r0, r1, xw, pu, bu, out, state, scratch)
 		}
 	}
 	for bk := range r.blocks {
-		r.Finish(out, state, bk)
+		r.Finish(out, state, bk, r0, r1)
 	}
 }
 
@@ -181,11 +206,11 @@ func (r *Recurrent) states(state []float32, s int) (prev, next, c []float32) {
 	return prev, next, state[2*nh : 3*nh]
 }
 
-// Start sets block bk's units of the initial h and c.
-func (r *Recurrent) Start(h0, c0, state []float32, bk int) {
+// Start sets block bk's units of the initial h and c, of sequences r0..r1-1.
+func (r *Recurrent) Start(h0, c0, state []float32, bk, r0, r1 int) {
 	h, _, c := r.states(state, 0)
 	u0, w := r.block(bk)
-	for b := range r.N {
+	for b := r0; b < r1; b++ {
 		row := h[b*r.H+u0 : b*r.H+u0+w]
 		if h0 != nil {
 			copy(row, h0[b*r.H+u0:])
@@ -202,16 +227,17 @@ func (r *Recurrent) Start(h0, c0, state []float32, bk int) {
 }
 
 // Step computes block bk of step s (in the order of the loop: the last time
-// step first if Reverse).
-func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
-	nn, hid, gates, gh := r.N, r.H, r.Cell.Gates(), r.gh()
+// step first if Reverse) for sequences r0..r1-1. Sequences are independent:
+// a thread can run the whole loop for some while another runs it for others.
+func (r *Recurrent) Step(s, bk, r0, r1 int, xw, pu, bu, out, state, scratch []float32) {
+	nn, hid, gates, gh := r1-r0, r.H, r.Cell.Gates(), r.gh()
 	t := r.time(s)
 	prev, next, c := r.states(state, s)
-	a, tmp := prev, scratch[gates*nn*r.bw:]
+	a, tmp := prev[r0*hid:r1*hid], scratch[gates*r.N*r.bw:]
 	if r.kc < hid {
-		a, tmp = tmp[:nn*hid], tmp[nn*hid:]
+		a, tmp = tmp[:nn*hid], tmp[r.N*hid:]
 		for p0 := 0; p0 < hid; p0 += r.kc {
-			gemm.PackA(a[p0*nn:], prev, hid, false, 0, nn, p0, min(r.kc, hid-p0))
+			gemm.PackA(a[p0*nn:], prev, hid, false, r0, nn, p0, min(r.kc, hid-p0))
 		}
 	}
 	tmp = tmp[:r.tile]
@@ -224,18 +250,18 @@ func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 		// gate's product runs.
 		switch {
 		case q+1 < gates:
-			r.prefetchX(xw, s, bk, q+1)
+			r.prefetchX(xw, s, bk, q+1, r0, r1)
 		case bk+1 < r.blocks:
-			r.prefetchX(xw, s, bk+1, 0)
+			r.prefetchX(xw, s, bk+1, 0, r0, r1)
 		default:
-			r.prefetchX(xw, s+1, 0, 0)
+			r.prefetchX(xw, s+1, 0, 0, r0, r1)
 		}
 		gq := g[q*nw : (q+1)*nw]
 		// GRU's x_n joins after the reset gate has scaled h·U_n + bu_n.
 		acc := r.Cell != GRU || q < 2
 		if acc {
 			for b := range nn {
-				x := (b*r.T + t) * gh
+				x := ((r0+b)*r.T + t) * gh
 				copy(gq[b*w:(b+1)*w], xw[x+q*hid+u0:])
 			}
 		}
@@ -248,11 +274,12 @@ func (r *Recurrent) Step(s, bk int, xw, pu, bu, out, state, scratch []float32) {
 			r.kn.Multiply(nn, w, kc, a[p0*nn:], pb[q*r.kn.PackedSize(hid, w):], hid, p0, gq, w, acc || p0 > 0, epi, tmp)
 		}
 	}
-	h := r.gates(g, prev, c[u0*nn:u0*nn+nw], xw, t, u0, w)
-	for b := range nn {
-		copy(next[b*hid+u0:b*hid+u0+w], h[b*w:(b+1)*w])
+	h := r.gates(g, prev, c[u0*r.N+r0*w:u0*r.N+r1*w], xw, t, u0, w, r0, r1)
+	for b := r0; b < r1; b++ {
+		hb := h[(b-r0)*w : (b-r0+1)*w]
+		copy(next[b*hid+u0:b*hid+u0+w], hb)
 		if r.Sequence {
-			copy(out[(b*r.T+t)*hid+u0:], h[b*w:(b+1)*w])
+			copy(out[(b*r.T+t)*hid+u0:], hb)
 		}
 	}
 }
@@ -265,24 +292,24 @@ func (r *Recurrent) time(s int) int {
 	return s
 }
 
-// prefetchX prefetches gate q's projected inputs of block bk at step s, if
-// there is a step s.
-func (r *Recurrent) prefetchX(xw []float32, s, bk, q int) {
+// prefetchX prefetches gate q's projected inputs of block bk at step s for
+// sequences r0..r1-1, if there is a step s.
+func (r *Recurrent) prefetchX(xw []float32, s, bk, q, r0, r1 int) {
 	if s >= r.T {
 		return
 	}
 	u0, w := r.block(bk)
 	gh := r.gh()
-	x := xw[r.time(s)*gh+q*r.H+u0:]
-	r.prefetch(x[:(r.N-1)*r.T*gh+w], r.N, r.T*gh, w)
+	x := xw[(r0*r.T+r.time(s))*gh+q*r.H+u0:]
+	r.prefetch(x[:(r1-r0-1)*r.T*gh+w], r1-r0, r.T*gh, w)
 }
 
-// gates computes the new h of units u0..u0+w-1, [N, w], from the block's
-// gates g (G of [N, w]: x + h·U + bu, but h·U_n + bu_n for GRU's n),
-// updating c (LSTM, [N, w]); prev is the last h [N, H], xw the projected
-// inputs, t the time step. The result lies in g.
-func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w int) []float32 {
-	nw := r.N * w
+// gates computes the new h of units u0..u0+w-1 of sequences r0..r1-1,
+// [r1-r0, w], from the block's gates g (G of [r1-r0, w]: x + h·U + bu, but
+// h·U_n + bu_n for GRU's n), updating c (LSTM, [r1-r0, w]); prev is the last
+// h [N, H], xw the projected inputs, t the time step. The result lies in g.
+func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w, r0, r1 int) []float32 {
+	nw := (r1 - r0) * w
 	switch r.Cell {
 	case RNN:
 		if r.Relu {
@@ -308,13 +335,13 @@ func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w int) []float32 {
 		rs, z, un := g[:nw], g[nw:2*nw], g[2*nw:3*nw]
 		r.sigmoid(g[:2*nw], 0)
 		r.mul(un, rs)
-		for b := range r.N {
+		for b := r0; b < r1; b++ {
 			x := (b*r.T+t)*r.gh() + 2*r.H + u0
-			r.add(un[b*w:(b+1)*w], xw[x:x+w])
+			r.add(un[(b-r0)*w:(b-r0+1)*w], xw[x:x+w])
 		}
 		r.tanh(un, 0)
-		for b := range r.N {
-			hp, zb, nb := prev[b*r.H+u0:b*r.H+u0+w], z[b*w:(b+1)*w], un[b*w:(b+1)*w]
+		for b := r0; b < r1; b++ {
+			hp, zb, nb := prev[b*r.H+u0:b*r.H+u0+w], z[(b-r0)*w:(b-r0+1)*w], un[(b-r0)*w:(b-r0+1)*w]
 			for j, zj := range zb {
 				nb[j] = (1-zj)*nb[j] + zj*hp[j]
 			}
@@ -323,15 +350,16 @@ func (r *Recurrent) gates(g, prev, c, xw []float32, t, u0, w int) []float32 {
 	}
 }
 
-// Finish writes block bk's units of the last h to out unless Sequence has.
-func (r *Recurrent) Finish(out, state []float32, bk int) {
+// Finish writes block bk's units of the last h of sequences r0..r1-1 to out
+// unless Sequence has.
+func (r *Recurrent) Finish(out, state []float32, bk, r0, r1 int) {
 	if r.Sequence {
 		return
 	}
 	// The h read by step T is the one step T-1 wrote.
 	h, _, _ := r.states(state, r.T)
 	u0, w := r.block(bk)
-	for b := range r.N {
+	for b := r0; b < r1; b++ {
 		copy(out[b*r.H+u0:b*r.H+u0+w], h[b*r.H+u0:])
 	}
 }

@@ -71,6 +71,7 @@ func TestMatchesReference(t *testing.T) {
 					for members := 2; members <= 3; members++ {
 						got := runMembers(r, members, xw, pu, bu, h0, c0, len(out))
 						require.Equal(t, out, got, "%s: %d members", name, members)
+						require.Equal(t, out, runGroups(r, members, xw, pu, bu, h0, c0, len(out)), "%s: %d groups", name, members)
 					}
 				}
 			}
@@ -92,13 +93,23 @@ func runMembers(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []f
 		for i, bk := range rng.Perm(r.Blocks()) {
 			switch {
 			case phase < 0:
-				r.Start(h0, c0, state, bk)
+				r.Start(h0, c0, state, bk, 0, r.N)
 			case phase == r.T:
-				r.Finish(out, state, bk)
+				r.Finish(out, state, bk, 0, r.N)
 			default:
-				r.Step(phase, bk, xw, pu, bu, out, state, scratch[i%n])
+				r.Step(phase, bk, 0, r.N, xw, pu, bu, out, state, scratch[i%n])
 			}
 		}
+	}
+	return out
+}
+
+// runGroups runs the loop as n threads might, each for its own sequences
+// (groups as near equal as can be), the last group first.
+func runGroups(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []float32 {
+	out, state := make([]float32, size), make([]float32, r.StateSize())
+	for g := n - 1; g >= 0; g-- {
+		r.RunRows(g*r.N/n, (g+1)*r.N/n, xw, pu, bu, h0, c0, out, state, make([]float32, r.ScratchSize()))
 	}
 	return out
 }
@@ -119,6 +130,7 @@ func TestLargeH(t *testing.T) {
 			out := make([]float32, len(want))
 			r.Run(xw, pu, bu, nil, nil, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
 			require.Equal(t, out, runMembers(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 threads", kn.Set, cell)
+			require.Equal(t, out, runGroups(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 groups", kn.Set, cell)
 			for i, w := range want {
 				require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s cell %d element %d", kn.Set, cell, i)
 			}
