@@ -49,3 +49,49 @@ func TestTeamRunsEveryUnitOnce(t *testing.T) {
 	none.Stop()
 	assert.Equal(t, int32(1), c.done[2].Load())
 }
+
+// stages is a phased job: unit u of phase p records p in its slot after
+// checking that every other slot holds p-1 or p (the phase before is done,
+// no unit is a phase ahead) and its own p-1 (it runs once a phase).
+type stages struct {
+	slots [8]atomic.Int32
+	runs  atomic.Int32
+	bad   atomic.Int32
+	units int
+}
+
+func (s *stages) phaseUnit(_ [][]float32, scratch []float32, p, u int) {
+	if len(scratch) < 4 {
+		s.bad.Add(1)
+	}
+	for i := range s.units {
+		if got := s.slots[i].Load(); got != int32(p-1) && (got != int32(p) || i == u) {
+			s.bad.Add(1)
+		}
+	}
+	s.slots[u].Store(int32(p))
+	s.runs.Add(1)
+}
+
+func TestPhasesInOrder(t *testing.T) {
+	for _, helpers := range []int{0, 1, 3} {
+		team := NewTeam(helpers, 4)
+		for _, units := range []int{1, 2, 5} {
+			s := &stages{units: units}
+			for i := range s.slots {
+				s.slots[i].Store(-1)
+			}
+			team.phases(s, 300, units, 8, nil, make([]float32, 4))
+			assert.Equal(t, int32(300*units), s.runs.Load(), "%d units, %d helpers", units, helpers)
+			assert.Zero(t, s.bad.Load(), "%d units, %d helpers: a unit ran before the phase before it was done", units, helpers)
+		}
+		team.Stop()
+	}
+	var none *Team
+	s := &stages{units: 2}
+	s.slots[0].Store(-1)
+	s.slots[1].Store(-1)
+	none.phases(s, 3, 2, 4, nil, make([]float32, 4))
+	assert.Equal(t, int32(6), s.runs.Load())
+	assert.Zero(t, s.bad.Load())
+}

@@ -417,32 +417,61 @@ func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
 
 // Recurrent is a recurrent layer's loop over time. The recurrent kernel is
 // packed in slot U, or, if Raw is set, computed at run time in slot Raw and
-// packed into slot U by every run first. H0 and C0 are 0 when absent.
+// packed into slot U by every run first. H0 and C0 are 0 when absent. State
+// holds h and c; up to Helpers helpers each run the loop for sequences of
+// their own, or, for a small batch, share the blocks of units of each step.
 type Recurrent struct {
-	XW, U, Raw, BU, H0, C0, Out, Scratch int
-	Cell                                 recurrent.Cell
-	N, T, H                              int
-	Relu, Reverse, Sequence              bool
+	XW, U, Raw, BU, H0, C0, Out, State, Scratch int
+	Cell                                        recurrent.Cell
+	N, T, H                                     int
+	Relu, Reverse, Sequence                     bool
+	Helpers                                     int
 }
 
 func (s Recurrent) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the loop with the kernels of set.
 func (s Recurrent) New(set cpu.Set) *RecurrentStep {
-	return &RecurrentStep{spec: s, R: recurrent.New(gemm.For(set), s.Cell, s.N, s.T, s.H, s.Relu, s.Reverse, s.Sequence)}
+	st := &RecurrentStep{spec: s, R: recurrent.New(gemm.For(set), s.Cell, s.N, s.T, s.H, s.Relu, s.Reverse, s.Sequence)}
+	st.groups = make([]recurrentGroups, 1+s.Helpers)
+	for n := range st.groups {
+		st.groups[n] = recurrentGroups{step: st, n: n}
+	}
+	return st
 }
 
 // RecurrentStep is a compiled Recurrent.
 type RecurrentStep struct {
 	spec Recurrent
 	R    *recurrent.Recurrent
+	// groups[n] is the job of n groups of sequences, made once so that a
+	// run allocates none.
+	groups []recurrentGroups
 }
 
-func (s *RecurrentStep) Run(b [][]float32, _ *Team) {
+// Run has each thread run the loop for a group of sequences of its own if
+// the batch is large enough, else share every step's blocks.
+func (s *RecurrentStep) Run(b [][]float32, t *Team) {
 	sp := &s.spec
 	if sp.Raw != 0 {
 		s.R.PackWeights(b[sp.U], b[sp.Raw])
 	}
+	if n := s.R.Groups(t.size(sp.Helpers)); n > 1 {
+		t.run(&s.groups[n], 0, n, n-1, b, b[sp.Scratch])
+		return
+	}
+	t.phases(s, sp.T+2, s.R.Blocks(), sp.Helpers, b, b[sp.Scratch])
+}
+
+// recurrentGroups is a loop run as n groups of sequences, a unit each.
+type recurrentGroups struct {
+	step *RecurrentStep
+	n    int
+}
+
+func (j *recurrentGroups) unit(b [][]float32, scratch []float32, g int) {
+	s := j.step
+	sp := &s.spec
 	var h0, c0 []float32
 	if sp.H0 != 0 {
 		h0 = b[sp.H0]
@@ -450,5 +479,27 @@ func (s *RecurrentStep) Run(b [][]float32, _ *Team) {
 	if sp.C0 != 0 {
 		c0 = b[sp.C0]
 	}
-	s.R.Run(b[sp.XW], b[sp.U], b[sp.BU], h0, c0, b[sp.Out], b[sp.Scratch])
+	r0, r1 := s.R.Group(g, j.n)
+	s.R.RunRows(r0, r1, b[sp.XW], b[sp.U], b[sp.BU], h0, c0, b[sp.Out], b[sp.State], scratch)
+}
+
+// phaseUnit computes block u of a phase: the initial state, a step, or the
+// last state's copy to the output.
+func (s *RecurrentStep) phaseUnit(b [][]float32, scratch []float32, p, u int) {
+	sp := &s.spec
+	switch {
+	case p == 0:
+		var h0, c0 []float32
+		if sp.H0 != 0 {
+			h0 = b[sp.H0]
+		}
+		if sp.C0 != 0 {
+			c0 = b[sp.C0]
+		}
+		s.R.Start(h0, c0, b[sp.State], u, 0, sp.N)
+	case p <= sp.T:
+		s.R.Step(p-1, u, 0, sp.N, b[sp.XW], b[sp.U], b[sp.BU], b[sp.Out], b[sp.State], scratch)
+	default:
+		s.R.Finish(b[sp.Out], b[sp.State], u, 0, sp.N)
+	}
 }

@@ -240,7 +240,12 @@ func buildRecurrent(b *builder, n *ir.Node) exec.Spec {
 	} else {
 		s.Raw, s.U = b.slot(n.Inputs[1]), b.temp(r.PackedSize(), "packed recurrent kernel")
 	}
-	s.Scratch = b.scratch(r.ScratchSize(), "state and gates")
+	s.State = b.temp(r.StateSize(), "h and c")
+	s.Scratch = b.scratch(r.ScratchSize(), "a block's gates")
+	flops := 2 * float64(s.N*s.H*s.Cell.Gates()*s.H)
+	// One step's work against a wake-up: the helpers wake once a run, but
+	// wait for each other at every step.
+	s.Helpers = b.helpers(r.Blocks(), flops, r.ScratchSize())
 	return s
 }
 

@@ -27,7 +27,9 @@ func TestRequire(t *testing.T) {
 
 // threadGraphs are graphs whose GEMMs and convolutions are large enough to be
 // split: the stdlib CNNs and ResNet, optimised (fused conv + pool, bias and
-// activation epilogues), and a batched matmul whose B is computed at run
+// activation epilogues), the LSTM and GRU (their time loops: at batch 8
+// each thread runs its own sequences, at 4 they share every step's blocks),
+// and a batched matmul whose B is computed at run
 // time, with an epilogue.
 func threadGraphs(t *testing.T) []struct {
 	g   *ir.Graph
@@ -40,9 +42,10 @@ func threadGraphs(t *testing.T) []struct {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, m := range []struct {
 		file string
+		name string
 		n    int
-	}{{"cnn", 8}, {"resnet", 2}, {"lenet", 16}} {
-		g := model(t, m.file, m.file)
+	}{{"cnn", "cnn", 8}, {"resnet", "resnet", 2}, {"lenet", "lenet", 16}, {"lstm", "lstm_classifier", 8}, {"lstm", "lstm_classifier", 4}, {"gru", "gru_classifier", 8}} {
+		g := model(t, m.file, m.name)
 		require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, r)))
 		_, err := passes.Run(g, passes.Options{Verify: true})
 		require.NoError(t, err)

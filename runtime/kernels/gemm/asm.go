@@ -7,7 +7,8 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // asmKernel is the Kernel of an assembly set whose tiles[r-1] computes an
 // r×nr tile: the full tile is tiles[len(tiles)-1], and rows past the last
 // full tile run as one shorter tile per panel, the same chains as a full
-// tile's, not a padded tile.
+// tile's, not a padded tile; with the last full tile's rows (split), as two
+// shorter tiles.
 func asmKernel(set cpu.Set, tiles []tileFunc, panel panelFunc) *Kernel {
 	l := layouts[set]
 	if len(tiles) != l.mr {
@@ -18,7 +19,7 @@ func asmKernel(set cpu.Set, tiles []tileFunc, panel panelFunc) *Kernel {
 	if panel == nil {
 		panel = loopTiles(l.mr, full)
 	}
-	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge, split: true}
 }
 
 type asmTiles struct {
@@ -27,16 +28,32 @@ type asmTiles struct {
 }
 
 func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, f finish, tmp []float32) {
-	nr, tile := t.nr, t.tiles[r-1]
+	nr, top := t.nr, r
+	if r > len(t.tiles) {
+		top = (r + 1) / 2
+	}
 	for j := 0; j < n; j += nr {
 		bp := pb[j*k+p0*nr : j*k+(p0+kc)*nr]
-		if w := n - j; w < nr {
-			tile(kc, a, bp, tmp, nr, 0, nil)
-			for i := range r {
-				f.store(c[i*ldc+j:i*ldc+n], tmp[i*nr:], j)
+		// The second tile finds the panel in L1.
+		for i0, rows := range [2]int{top, r - top} {
+			if rows == 0 {
+				break
 			}
-			continue
+			t.tileRows(rows, kc, a[i0*top*kc:], bp, c[i0*top*ldc:], ldc, j, n, f, tmp)
 		}
-		tile(kc, a, bp, c[j:], ldc, f.flags, f.cols(j, nr))
 	}
+}
+
+// tileRows computes a tile of rows < MR rows of C at column j, of which the
+// columns past n lie outside C.
+func (t asmTiles) tileRows(rows, kc int, a, bp, c []float32, ldc, j, n int, f finish, tmp []float32) {
+	nr, tile := t.nr, t.tiles[rows-1]
+	if w := n - j; w < nr {
+		tile(kc, a, bp, tmp, nr, 0, nil)
+		for i := range rows {
+			f.store(c[i*ldc+j:i*ldc+n], tmp[i*nr:], j)
+		}
+		return
+	}
+	tile(kc, a, bp, c[j:], ldc, f.flags, f.cols(j, nr))
 }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/tensor"
@@ -61,10 +63,15 @@ func TestMatchesReference(t *testing.T) {
 					pu := make([]float32, r.PackedSize())
 					r.PackWeights(pu, u)
 					out := make([]float32, len(want))
-					r.Run(xw, pu, bu, h0, c0, out, make([]float32, r.ScratchSize()))
+					r.Run(xw, pu, bu, h0, c0, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
 					name := fmt.Sprintf("%s cell %d size %v variant %d", kn.Set, cell, sz, variant)
 					for i, w := range want {
 						require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s element %d", name, i)
+					}
+					for members := 2; members <= 3; members++ {
+						got := runMembers(r, members, xw, pu, bu, h0, c0, len(out))
+						require.Equal(t, out, got, "%s: %d members", name, members)
+						require.Equal(t, out, runGroups(r, members, xw, pu, bu, h0, c0, len(out)), "%s: %d groups", name, members)
 					}
 				}
 			}
@@ -72,9 +79,118 @@ func TestMatchesReference(t *testing.T) {
 	}
 }
 
+// runMembers runs the loop as n threads might: the blocks of each phase in
+// a shuffled order, as if taken by whichever thread came first, each thread
+// with its own scratch.
+func runMembers(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []float32 {
+	out, state := make([]float32, size), make([]float32, r.StateSize())
+	scratch := make([][]float32, n)
+	for m := range scratch {
+		scratch[m] = make([]float32, r.ScratchSize())
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 1))
+	for phase := -1; phase <= r.T; phase++ {
+		for i, bk := range rng.Perm(r.Blocks()) {
+			switch {
+			case phase < 0:
+				r.Start(h0, c0, state, bk, 0, r.N)
+			case phase == r.T:
+				r.Finish(out, state, bk, 0, r.N)
+			default:
+				r.Step(phase, bk, 0, r.N, xw, pu, bu, out, state, scratch[i%n])
+			}
+		}
+	}
+	return out
+}
+
+// runGroups runs the loop as n threads might, each for its own sequences
+// (groups as near equal as can be), the last group first.
+func runGroups(r *Recurrent, n int, xw, pu, bu, h0, c0 []float32, size int) []float32 {
+	out, state := make([]float32, size), make([]float32, r.StateSize())
+	for g := n - 1; g >= 0; g-- {
+		r.RunRows(g*r.N/n, (g+1)*r.N/n, xw, pu, bu, h0, c0, out, state, make([]float32, r.ScratchSize()))
+	}
+	return out
+}
+
+// TestLargeH: H past the GEMM's block of K (h packed for the product), and
+// not a whole number of blocks, every cell.
+func TestLargeH(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, kn := range gemm.Kernels() {
+		for _, cell := range []Cell{RNN, LSTM, GRU} {
+			n, steps, hid := 3, 4, 300
+			r := New(kn, cell, n, steps, hid, false, false, true)
+			gh := r.gh()
+			xw, u, bu := random(rng, n*steps*gh, 1), random(rng, hid*gh, 1/math.Sqrt(float64(hid))), random(rng, gh, 0.2)
+			want := reference(t, r, xw, u, bu, nil, nil)
+			pu := make([]float32, r.PackedSize())
+			r.PackWeights(pu, u)
+			out := make([]float32, len(want))
+			r.Run(xw, pu, bu, nil, nil, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
+			require.Equal(t, out, runMembers(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 threads", kn.Set, cell)
+			require.Equal(t, out, runGroups(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 groups", kn.Set, cell)
+			for i, w := range want {
+				require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s cell %d element %d", kn.Set, cell, i)
+			}
+		}
+	}
+}
+
+// Every set's prefetch reads nothing past the rows it is given (a slice
+// ending at the last float of the last row) and
+// changes nothing.
+func TestPrefetch(t *testing.T) {
+	for _, p := range prefetches.All() {
+		for _, sz := range [][3]int{{1, 1, 1}, {3, 40, 17}, {8, 4096, 64}, {2, 100, 100}} {
+			rows, stride, n := sz[0], sz[1], sz[2]
+			x := random(rand.New(rand.NewPCG(1, 1)), (rows-1)*stride+n, 1)
+			want := slices.Clone(x)
+			p.fn(x, rows, stride, n)
+			require.Equal(t, want, x, "%s %v", p.set, sz)
+		}
+	}
+}
+
+// Every set cpu.Select can return has its own prefetch.
+func TestEverySetHasPrefetch(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, s, prefetches.For(s).set)
+	}
+	require.Len(t, prefetches.All(), len(cpu.Available()))
+}
+
+// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
+// a plan would not use here.
+func TestRequire(t *testing.T) {
+	s, err := cpu.Select()
+	require.NoError(t, err)
+	require.NoError(t, cpu.Require(prefetches.For(s).set))
+}
+
 func TestRunDoesNotAllocate(t *testing.T) {
 	r := New(gemm.Kernels()[0], LSTM, 4, 10, 16, false, false, true)
 	xw, pu, bu := make([]float32, 4*10*64), make([]float32, r.PackedSize()), make([]float32, 64)
-	out, scratch := make([]float32, 4*10*16), make([]float32, r.ScratchSize())
-	require.Zero(t, testing.AllocsPerRun(10, func() { r.Run(xw, pu, bu, nil, nil, out, scratch) }))
+	out, state, scratch := make([]float32, 4*10*16), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
+	require.Zero(t, testing.AllocsPerRun(10, func() { r.Run(xw, pu, bu, nil, nil, out, state, scratch) }))
+}
+
+// BenchmarkLSTM is the loop of the stdlib LSTM classifier at batch 8 (T=64,
+// H=256) with each kernel, on one thread.
+func BenchmarkLSTM(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n, steps, hid := 8, 64, 256
+	for _, kn := range gemm.Kernels() {
+		r := New(kn, LSTM, n, steps, hid, false, false, false)
+		xw, bu := random(rng, n*steps*4*hid, 1), random(rng, 4*hid, 0.2)
+		pu := make([]float32, r.PackedSize())
+		r.PackWeights(pu, random(rng, hid*4*hid, 1/math.Sqrt(float64(hid))))
+		out, state, scratch := make([]float32, n*hid), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
+		b.Run(string(kn.Set), func(b *testing.B) {
+			for b.Loop() {
+				r.Run(xw, pu, bu, nil, nil, out, state, scratch)
+			}
+		})
+	}
 }
