@@ -10,7 +10,11 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // tile's, not a padded tile; with the last full tile's rows (split), as two
 // shorter tiles.
 func asmKernel(set cpu.Set, tiles []tileFunc, panel panelFunc) *Kernel {
-	l := layouts[set]
+	return layoutKernel(set, layouts[set], tiles, panel)
+}
+
+// layoutKernel is asmKernel with layout l.
+func layoutKernel(set cpu.Set, l layout, tiles []tileFunc, panel panelFunc) *Kernel {
 	if len(tiles) != l.mr {
 		panic("gemm: the " + string(set) + " layout's MR differs from its tiles")
 	}

@@ -163,6 +163,32 @@ func For(s cpu.Set) *Kernel {
 	return genericKernel
 }
 
+// narrow lists the kernels for products of few rows (see Narrow) this
+// process can run.
+var narrow []*Kernel
+
+// Narrow returns set s's kernel for products of at most a few rows, a
+// tile of fewer rows and more columns than For's: with only 4 or 8 rows
+// (a recurrent step's sequences), For's 6-row tile runs as tiles of 4,
+// whose 8 chains of FMAs leave the FMA units idle part of the time. Sets
+// without one get For's.
+func Narrow(s cpu.Set) *Kernel {
+	for _, k := range narrow {
+		if k.Set == s {
+			return k
+		}
+	}
+	if l, ok := narrowLayouts[s]; ok {
+		return l.foreign(s)
+	}
+	return For(s)
+}
+
+// narrowLayouts are the narrow kernels' layouts: AVX2's tile is 4×24.
+var narrowLayouts = map[cpu.Set]layout{
+	cpu.AVX2: {mr: 4, nr: 24, kc: 256, minMC: 24},
+}
+
 // layout is a set's micro-tile and blocking, known on every platform.
 type layout struct{ mr, nr, kc, minMC int }
 

@@ -195,3 +195,123 @@ func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //
 //go:noescape
 func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, tiles int)
+
+// tile4x24 computes a 4×24 tile of C from 4 rows of A, kc apart, and
+// a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
+//
+//	for i := range 4 {
+//		for j := range 24 {
+//			var s float32
+//			for p := range kc {
+//				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*24+j]), float64(s)))
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
+// differ only in the last bit, and rarely.)
+//
+//go:noescape
+func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
+
+// tile3x24 computes a 3×24 tile of C from 3 rows of A, kc apart, and
+// a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
+//
+//	for i := range 3 {
+//		for j := range 24 {
+//			var s float32
+//			for p := range kc {
+//				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*24+j]), float64(s)))
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
+// differ only in the last bit, and rarely.)
+//
+//go:noescape
+func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
+
+// tile2x24 computes a 2×24 tile of C from 2 rows of A, kc apart, and
+// a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
+//
+//	for i := range 2 {
+//		for j := range 24 {
+//			var s float32
+//			for p := range kc {
+//				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*24+j]), float64(s)))
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
+// differ only in the last bit, and rarely.)
+//
+//go:noescape
+func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
+
+// tile1x24 computes a 1×24 tile of C from 1 rows of A, kc apart, and
+// a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
+// multiply-adds in k order, started from zero, then, as flags say, added
+// to C, added to the column's bias and clamped at zero (relu):
+//
+//	for i := range 1 {
+//		for j := range 24 {
+//			var s float32
+//			for p := range kc {
+//				s = float32(math.FMA(float64(a[i*kc+p]), float64(b[p*24+j]), float64(s)))
+//			}
+//			if flags&1 != 0 {
+//				s += c[i*ldc+j]
+//			}
+//			if flags&2 != 0 {
+//				s += bias[j]
+//			}
+//			if flags&4 != 0 && s < 0 {
+//				s = 0
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
+// differ only in the last bit, and rarely.)
+//
+//go:noescape
+func tile1x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)

@@ -58,13 +58,17 @@ func finished(kn *Kernel, a, b []float32, m, n, k int, tr [2]bool, epi Epilogue)
 	return c
 }
 
+// tested is every kernel this process runs, the narrow ones too, generic
+// last.
+func tested() []*Kernel { return append(slices.Clone(narrow), Kernels()...) }
+
 var transposes = [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
 
 func TestMatMulMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	// K past maxKC exercises accumulation over several blocks.
 	ks := []int{1, 3, 8, 17, 33, 257, 600}
-	for _, kn := range Kernels() {
+	for _, kn := range tested() {
 		for _, m := range kerneltest.Sizes {
 			for _, n := range kerneltest.Sizes {
 				k := ks[(m+n)%len(ks)]
@@ -90,7 +94,7 @@ func TestMatMulMatchesReference(t *testing.T) {
 // combination of awkward sizes and transposes (crypto/internal/impl style:
 // the test covers whatever the CPU offers).
 func TestKernelsMatchGeneric(t *testing.T) {
-	if len(Kernels()) == 1 {
+	if len(tested()) == 1 {
 		t.Skip("only the generic kernel runs here")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -104,7 +108,7 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				for _, tr := range transposes {
 					a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
 					want := product(genericKernel, a.Data, b.Data, m, n, k, tr)
-					for _, kn := range Kernels()[:len(Kernels())-1] {
+					for _, kn := range tested()[:len(Kernels())-1] {
 						got := product(kn, a.Data, b.Data, m, n, k, tr)
 						if e := kerneltest.Err(got, want); e > tolGeneric {
 							t.Errorf("%s %dx%dx%d trans=%v: error %.3g against generic > %.3g", kn.Set, m, n, k, tr, e, tolGeneric)
@@ -127,7 +131,7 @@ func TestEpilogueMatchesUnfused(t *testing.T) {
 		name       string
 		bias, relu bool
 	}{{"bias", true, false}, {"relu", false, true}, {"bias+relu", true, true}}
-	for _, kn := range Kernels() {
+	for _, kn := range tested() {
 		for _, m := range sizes {
 			for _, n := range sizes {
 				k := []int{1, 9, 300}[(m+n)%3]
@@ -171,7 +175,7 @@ func TestRowsIndependentOfTiling(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	m, n, k := 40, 37, 300
 	a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
-	for _, kn := range Kernels() {
+	for _, kn := range tested() {
 		want := product(kn, a.Data, b.Data, m, n, k, [2]bool{})
 		g := NewMatMul(kn, m, n, k, k, false)
 		pb := make([]float32, kn.PackedSize(k, n))
@@ -209,9 +213,21 @@ func TestRequire(t *testing.T) {
 	require.NoError(t, cpu.Require(kn.Set))
 }
 
+// Every set Narrow can be asked for gets a kernel of its own set, a foreign
+// one packing with its layout where this process cannot run it.
+func TestNarrow(t *testing.T) {
+	for _, s := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.NEON} {
+		kn := Narrow(s)
+		require.Equal(t, s, kn.Set)
+		if l, ok := narrowLayouts[s]; ok {
+			require.Equal(t, [2]int{l.mr, l.nr}, [2]int{kn.MR, kn.NR}, "%s", s)
+		}
+	}
+}
+
 func TestMatMulDoesNotAllocate(t *testing.T) {
 	m, n, k := 33, 17, 300
-	for _, kn := range Kernels() {
+	for _, kn := range tested() {
 		g := NewMatMul(kn, m, n, k, k, false)
 		a, pb, c := make([]float32, m*k), make([]float32, kn.PackedSize(k, n)), make([]float32, m*n)
 		scratch := make([]float32, g.ScratchSize())

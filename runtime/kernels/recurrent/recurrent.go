@@ -26,7 +26,7 @@
 //
 // The gates run the kernel set's vector sigmoid and tanh (package eltwise:
 // AVX2 and NEON assembly, or the generic Go functions), and the product the
-// set's GEMM.
+// set's narrow GEMM kernel (gemm.Narrow).
 //
 // Numerics: the state is float32 from step to step; sigmoid and tanh are
 // eltwise's (within 2.3 ulp). Each step adds a few roundings, so over T
@@ -74,10 +74,10 @@ func (c Cell) Gates() int { return [...]int{RNN: 1, LSTM: 4, GRU: 3}[c] }
 // blockPanels is how many GEMM panels of units a block has: enough that the
 // calls per block are few against its work, few enough that a block's
 // results (G·N·w floats) stay in L1 and that two threads share a step
-// evenly (H = 256 is 4 blocks of 64 units with AVX2). Measured on the stdlib
-// LSTM at batch 8 (medians of 7 alternating runs): on one thread 4 panels
-// are as fast as 8 and 7% faster than 2; on two, 13% faster than 8 and
-// within 5% of 2.
+// evenly (H = 256 is blocks of 96, 96 and 64 units with AVX2's 24-wide
+// panels). Measured on the stdlib LSTM at batch 8 with 16-wide panels
+// (medians of 7 alternating runs): on one thread 4 panels are as fast as 8
+// and 7% faster than 2; on two, 13% faster than 8 and within 5% of 2.
 const blockPanels = 4
 
 // Recurrent is a compiled loop over T steps of N sequences of H units.
@@ -96,8 +96,10 @@ type Recurrent struct {
 	prefetch            func(x []float32, rows, stride, n int)
 }
 
-// New compiles the loop with GEMM kernel kn.
+// New compiles the loop with the GEMM kernels of kn's set: the narrow one
+// (gemm.Narrow), as a step's product has only a few rows, the sequences.
 func New(kn *gemm.Kernel, cell Cell, n, t, h int, relu, reverse, sequence bool) *Recurrent {
+	kn = gemm.Narrow(kn.Set)
 	bw := min(blockPanels*kn.NR, (h+kn.NR-1)/kn.NR*kn.NR)
 	blk := kn.Block(n, bw, h)
 	return &Recurrent{Cell: cell, Relu: relu, Reverse: reverse, Sequence: sequence, N: n, T: t, H: h,

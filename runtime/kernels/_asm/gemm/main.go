@@ -33,13 +33,25 @@ const (
 	unroll = 4 // k steps per loop iteration
 )
 
+// wideMR×wideNR is the AVX2 tile for few rows (the recurrent loop's 4 or 8
+// sequences): 12 accumulators too, so 12 chains of FMAs hide their latency
+// where 4 rows of 16 columns, 8 chains, do not; each k step is 3 loads and
+// 4 broadcasts for 12 FMAs.
+const (
+	wideMR = 4
+	wideNR = 24
+)
+
 func main() {
 	flag.Parse()
 	ConstraintExpr("amd64,!purego")
 	for r := mr; r >= 1; r-- {
-		tile(r, false)
+		tile(r, nr, false)
 	}
-	tile(mr, true)
+	tile(mr, nr, true)
+	for r := wideMR; r >= 1; r-- {
+		tile(r, wideNR, false)
+	}
 	avx2.Generate()
 	neon.Generate("gemm", writeNEON)
 }
@@ -90,19 +102,21 @@ const (
 	panelSignature = "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, tiles int)"
 )
 
-// tile generates tile<r>x16, an r×16 tile for 1 ≤ r ≤ 6, or with panel
-// panel<r>x16, which computes several such tiles down a column of C.
-func tile(r int, panel bool) {
-	name, sig := fmt.Sprintf("tile%dx%d", r, nr), signature
+// tile generates tile<r>x<cols>, an r×cols tile (cols 16: 1 ≤ r ≤ 6; cols
+// 24: 1 ≤ r ≤ 4), or with panel panel<r>x<cols>, which computes several
+// such tiles down a column of C.
+func tile(r, cols int, panel bool) {
+	name, sig := fmt.Sprintf("tile%dx%d", r, cols), signature
 	if panel {
-		name, sig = fmt.Sprintf("panel%dx%d", r, nr), panelSignature
+		name, sig = fmt.Sprintf("panel%dx%d", r, cols), panelSignature
 	}
+	v := cols / 8 // vectors per row
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	if panel {
 		Doc(panelDoc(name, r)...)
 	} else {
-		Doc(reference(name, r, nr)...)
+		Doc(reference(name, r, cols)...)
 	}
 
 	a := Load(Param("a").Base(), GP64())
@@ -141,8 +155,9 @@ func tile(r int, panel bool) {
 		return m
 	}
 
-	acc := make([][2]VecVirtual, r)
+	acc := make([][]VecVirtual, r)
 	for i := range acc {
+		acc[i] = make([]VecVirtual, v)
 		for j := range acc[i] {
 			acc[i][j] = YMM()
 			VXORPS(acc[i][j], acc[i][j], acc[i][j])
@@ -151,14 +166,17 @@ func tile(r int, panel bool) {
 	// step multiplies row p of the B panel, at b+boff, by column p of A, at
 	// offset aoff in each row.
 	step := func(aoff, boff int) {
-		b0, b1 := YMM(), YMM()
-		VMOVUPS(Mem{Base: b, Disp: boff}, b0)
-		VMOVUPS(Mem{Base: b, Disp: boff + 32}, b1)
+		bv := make([]VecVirtual, v)
+		for j := range bv {
+			bv[j] = YMM()
+			VMOVUPS(Mem{Base: b, Disp: boff + 32*j}, bv[j])
+		}
 		for i := range r {
 			x := YMM()
 			VBROADCASTSS(row(i, aoff), x)
-			VFMADD231PS(b0, x, acc[i][0])
-			VFMADD231PS(b1, x, acc[i][1])
+			for j := range bv {
+				VFMADD231PS(bv[j], x, acc[i][j])
+			}
 		}
 	}
 	advance := func(steps int) {
@@ -166,7 +184,7 @@ func tile(r int, panel bool) {
 		if r > 3 {
 			ADDQ(U32(4*steps), a3)
 		}
-		ADDQ(U32(4*nr*steps), b)
+		ADDQ(U32(4*cols*steps), b)
 	}
 
 	Label(name + "_loop")
@@ -175,8 +193,8 @@ func tile(r int, panel bool) {
 	for u := range unroll {
 		// The B panel's rows 16 steps ahead, into L1: the first tile over a
 		// panel fetches it from L2 or L3.
-		PREFETCHT0(Mem{Base: b, Disp: 4 * nr * (16 + u)})
-		step(4*u, 4*nr*u)
+		PREFETCHT0(Mem{Base: b, Disp: 4 * cols * (16 + u)})
+		step(4*u, 4*cols*u)
 	}
 	advance(unroll)
 	SUBQ(U8(unroll), kc)
@@ -212,19 +230,20 @@ func tile(r int, panel bool) {
 	TESTQ(U32(flagAcc), flags)
 	JZ(LabelRef(name + "_bias"))
 	for i := range r {
-		VADDPS(crow(i, 0), acc[i][0], acc[i][0])
-		VADDPS(crow(i, 32), acc[i][1], acc[i][1])
+		for j := range v {
+			VADDPS(crow(i, 32*j), acc[i][j], acc[i][j])
+		}
 	}
 	Label(name + "_bias")
 	TESTQ(U32(flagBias), flags)
 	JZ(LabelRef(name + "_relu"))
 	bias := Load(Param("bias").Base(), GP64())
-	b0, b1 := YMM(), YMM()
-	VMOVUPS(Mem{Base: bias}, b0)
-	VMOVUPS(Mem{Base: bias, Disp: 32}, b1)
-	for i := range r {
-		VADDPS(b0, acc[i][0], acc[i][0])
-		VADDPS(b1, acc[i][1], acc[i][1])
+	for j := range v {
+		bj := YMM()
+		VMOVUPS(Mem{Base: bias, Disp: 32 * j}, bj)
+		for i := range r {
+			VADDPS(bj, acc[i][j], acc[i][j])
+		}
 	}
 	Label(name + "_relu")
 	TESTQ(U32(flagRelu), flags)
@@ -234,13 +253,15 @@ func tile(r int, panel bool) {
 	zero := YMM()
 	VXORPS(zero, zero, zero)
 	for i := range r {
-		VMAXPS(acc[i][0], zero, acc[i][0])
-		VMAXPS(acc[i][1], zero, acc[i][1])
+		for j := range v {
+			VMAXPS(acc[i][j], zero, acc[i][j])
+		}
 	}
 	Label(name + "_write")
 	for i := range r {
-		VMOVUPS(acc[i][0], crow(i, 0))
-		VMOVUPS(acc[i][1], crow(i, 32))
+		for j := range v {
+			VMOVUPS(acc[i][j], crow(i, 32*j))
+		}
 	}
 	if panel {
 		DECQ(tiles)
