@@ -62,12 +62,10 @@ func TestTransformsMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestRequireTransforms fails a CI run with MDLC_REQUIRE=avx2 or neon unless
-// Winograd convs would use that set's transforms.
-func TestRequireTransforms(t *testing.T) {
-	s, err := cpu.Select()
-	require.NoError(t, err)
-	require.NoError(t, cpu.Require(transformSets.For(s).set))
+// Every set cpu.Select can return has its own Winograd transforms; a CI
+// run with MDLC_REQUIRE=avx2 or neon fails unless convs would use them.
+func TestTransformSets(t *testing.T) {
+	kerneltest.Family(t, transformSets, func(tr *transforms) cpu.Set { return tr.set })
 }
 
 var accuracy = flag.Bool("accuracy", false, "TestWinogradAccuracy: also the full-size shapes")

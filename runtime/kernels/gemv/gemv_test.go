@@ -142,17 +142,9 @@ func TestDoesNotAllocate(t *testing.T) {
 }
 
 // Every set cpu.Select can return has its own kernels.
-func TestEverySetHasKernels(t *testing.T) {
+func TestKernelSets(t *testing.T) {
+	kerneltest.Family(t, sets, func(k *kernels) cpu.Set { return k.set })
 	for _, s := range cpu.Available() {
 		require.Equal(t, s, New(s, 8, 1).Set())
 	}
-	require.Len(t, sets.All(), len(cpu.Available()))
-}
-
-// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
-// a plan would not use here.
-func TestRequire(t *testing.T) {
-	s, err := cpu.Select()
-	require.NoError(t, err)
-	require.NoError(t, cpu.Require(New(s, 8, 1).Set()))
 }

@@ -153,20 +153,9 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
-// Every set cpu.Select can return has its own prefetch.
-func TestEverySetHasPrefetch(t *testing.T) {
-	for _, s := range cpu.Available() {
-		require.Equal(t, s, prefetches.For(s).set)
-	}
-	require.Len(t, prefetches.All(), len(cpu.Available()))
-}
-
-// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
-// a plan would not use here.
-func TestRequire(t *testing.T) {
-	s, err := cpu.Select()
-	require.NoError(t, err)
-	require.NoError(t, cpu.Require(prefetches.For(s).set))
+// Every set cpu.Select can return has its own prefetch; MDLC_REQUIRE holds.
+func TestPrefetchSets(t *testing.T) {
+	kerneltest.Family(t, prefetches, func(p prefetcher) cpu.Set { return p.set })
 }
 
 func TestRunDoesNotAllocate(t *testing.T) {
