@@ -193,15 +193,21 @@ func dotGeneric(r, chunks int, x, w, out []float32) {
 				c[l] += float32(xs[l] * ws[l])
 			}
 		}
-		var s [chunk]float32
-		for l := range chunk {
-			s[l] = a[0][l] + a[1][l]
-		}
-		for l := range 4 {
-			s[l] += s[l+4]
-		}
-		out[j] += (s[0] + s[2]) + (s[1] + s[3])
+		out[j] += reduce(&a)
 	}
+}
+
+// reduce sums the two accumulator vectors of a column as the kernels do: the
+// two vectors lane by lane, then halves, then pairs.
+func reduce(a *[2][chunk]float32) float32 {
+	var s [chunk]float32
+	for l := range chunk {
+		s[l] = a[0][l] + a[1][l]
+	}
+	for l := range 4 {
+		s[l] += s[l+4]
+	}
+	return (s[0] + s[2]) + (s[1] + s[3])
 }
 
 func dot1Generic(chunks int, x, w, out []float32) { dotGeneric(1, chunks, x, w, out) }

@@ -79,14 +79,7 @@ func fmaDot(r, chunks int, x, w, out []float32) {
 				a[q%2][l] = float32(math.FMA(float64(x[q*chunk+l]), float64(w[(q*r+j)*chunk+l]), float64(a[q%2][l])))
 			}
 		}
-		var s [chunk]float32
-		for l := range chunk {
-			s[l] = a[0][l] + a[1][l]
-		}
-		for l := range 4 {
-			s[l] += s[l+4]
-		}
-		out[j] += (s[0] + s[2]) + (s[1] + s[3])
+		out[j] += reduce(&a)
 	}
 }
 
