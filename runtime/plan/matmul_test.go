@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -44,11 +45,9 @@ func TestBatchedMatMulMatchesReference(t *testing.T) {
 				g.AddOutput("y", y)
 				want, err := ref.Run(g, nil, feed)
 				require.NoError(t, err)
-				p, err := Build(g, nil, nil)
-				require.NoError(t, err)
-				got, err := p.RunTensors(feed)
-				require.NoError(t, err)
-				kerneltest.Close(t, got["y"].Data, want["y"], 1e-5, "%v×%v trans=%v const=%v", as, bs, tr, constB)
+				t.Run(fmt.Sprintf("%v×%v/trans=%v/const=%v", as, bs, tr, constB), func(t *testing.T) {
+					checkPlan(t, g, nil, nil, feed, want, 1e-5)
+				})
 			}
 		}
 	}
@@ -93,11 +92,9 @@ func TestTileEpilogueMatchesReference(t *testing.T) {
 			g.AddOutput("y", y)
 			want, err := ref.Run(g, nil, feed)
 			require.NoError(t, err)
-			p, err := Build(g, nil, nil)
-			require.NoError(t, err)
-			got, err := p.RunTensors(feed)
-			require.NoError(t, err)
-			kerneltest.Close(t, got["y"].Data, want["y"], 1e-5, "%d×%d×%d chain %d", m, n, k, j)
+			t.Run(fmt.Sprintf("%d×%d×%d/chain%d", m, n, k, j), func(t *testing.T) {
+				checkPlan(t, g, nil, nil, feed, want, 1e-5)
+			})
 		}
 	}
 }
