@@ -286,3 +286,7 @@ type ReshapeAttrs struct {
 }
 
 func (a *ReshapeAttrs) String() string { return "shape=" + a.Shape.String() }
+
+func (a *ReshapeAttrs) bind(bound func(Shape) Shape) Attrs {
+	return &ReshapeAttrs{Shape: bound(a.Shape)}
+}

@@ -11,8 +11,8 @@ import (
 // CheckBound re-checks every node with the symbolic dimensions bound to env's
 // sizes: a rule that could only assume a symbol's size when the graph was
 // checked (a learned positional table of L rows needs T <= L) is held to it
-// here, before anything runs. Shapes in attributes (reshape's) are bound
-// too. env must bind every symbol of the graph.
+// here, before anything runs. Shapes in attributes (shapedAttrs: reshape's)
+// are bound too. env must bind every symbol of the graph.
 func (g *Graph) CheckBound(env map[string]int) error {
 	bound := func(s Shape) Shape {
 		out := make(Shape, len(s))
@@ -31,8 +31,8 @@ func (g *Graph) CheckBound(env map[string]int) error {
 			types[i] = Type{DType: v.Type.DType, Shape: bound(v.Type.Shape)}
 		}
 		attrs := n.Attrs
-		if r, ok := attrs.(*ReshapeAttrs); ok {
-			attrs = &ReshapeAttrs{Shape: bound(r.Shape)}
+		if sa, ok := attrs.(shapedAttrs); ok {
+			attrs = sa.bind(bound)
 		}
 		if _, err := n.Op.infer(attrs, types); err != nil {
 			return fmt.Errorf("%s (layer %q) with %s: %w", n.Op, n.Layer, bindingString(env), err)
@@ -47,6 +47,12 @@ func bindingString(env map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, env[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shapedAttrs are attributes holding shapes, whose symbols CheckBound binds
+// too.
+type shapedAttrs interface {
+	bind(bound func(Shape) Shape) Attrs
 }
 
 // TokenLimit bounds the token ids input v may hold to 0..limit-1: the

@@ -170,9 +170,11 @@ func (p *Plan) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 			a.bufs[in.slot] = inputs[i].Floats
 			continue
 		}
-		bad := layout.PutIDs(a.bufs[in.slot], inputs[i].Int32s, in.limit)
+		var bad int
 		if inputs[i].Int64s != nil {
 			bad = layout.PutIDs(a.bufs[in.slot], inputs[i].Int64s, in.limit)
+		} else {
+			bad = layout.PutIDs(a.bufs[in.slot], inputs[i].Int32s, in.limit)
 		}
 		if bad >= 0 {
 			return fmt.Errorf("plan %s: input %q: token id %d at %s is outside the vocabulary: ids must be in 0..%d",
