@@ -35,6 +35,7 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	w("\toutput := flag.String(\"output\", \"\", \"write the output(s) to this .npy file (NAME inserted before .npy when there are several)\")\n")
 	w("\ttop := flag.Int(\"top\", 5, \"classes to list for a classifier's output\")\n\tflag.Usage = usage\n\tflag.Parse()\n")
 	w("\tif flag.NArg() > 0 || len(given) != %d {\n\t\tusage()\n\t\tos.Exit(2)\n\t}\n", len(prog.Inputs))
+	w("\tif *top < 0 {\n\t\tfmt.Fprintf(os.Stderr, \"--top must not be negative, got %%d\\n\", *top)\n\t\tos.Exit(2)\n\t}\n")
 	w("\tif err := run(given, *output, *top); err != nil {\n\t\tfmt.Fprintln(os.Stderr, err)\n\t\tos.Exit(1)\n\t}\n}\n\n")
 	w("func run(given inputList, output string, top int) error {\n\tm, err := %s.New()\n\tif err != nil {\n\t\treturn err\n\t}\n\tfiles := map[string]string{}\n", pkg)
 	w("\tfor _, arg := range given {\n\t\tname, path, named := strings.Cut(arg, \"=\")\n\t\tif !named {\n\t\t\tname, path = %q, arg\n\t\t}\n\t\tfiles[name] = path\n\t}\n", prog.Inputs[0].Name)
@@ -63,7 +64,7 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	w("\tif err := m.Run(%s); err != nil {\n\t\treturn err\n\t}\n", strings.Join(args, ", "))
 	for i, p := range prog.Outputs {
 		v := g.params[nIn+i]
-		w("\tfmt.Printf(\"%s: f32%s\\n\")\n\tif %s.IsDistribution() {\n\t\t%s.WriteTop(os.Stdout, top)\n\t}\n", p.Name, tensor.ShapeString(p.Shape), v, v)
+		w("\tfmt.Printf(\"%s: f32%s\\n\")\n\tif %s.IsDistribution() {\n\t\t%s.WriteTop(os.Stdout, top, nil)\n\t}\n", p.Name, tensor.ShapeString(p.Shape), v, v)
 		path := "output"
 		if len(prog.Outputs) > 1 {
 			path = fmt.Sprintf("strings.TrimSuffix(output, filepath.Ext(output)) + %q + filepath.Ext(output)", "-"+p.Name)

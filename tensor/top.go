@@ -35,10 +35,13 @@ const maxRowsShown = 4
 
 // WriteTop lists the k most probable classes of the first rows of a
 // distribution (IsDistribution), as mdlc run and the binaries of mdlc build
-// print them.
-func (t *Tensor) WriteTop(w io.Writer, k int) {
+// print them, each with its name from labels where there is one.
+func (t *Tensor) WriteTop(w io.Writer, k int, labels []string) {
 	n := t.Shape[1]
 	k = min(k, n)
+	if k <= 0 {
+		return
+	}
 	for r := 0; r < min(t.Shape[0], maxRowsShown); r++ {
 		row := t.Data[r*n : (r+1)*n]
 		idx := make([]int, n)
@@ -48,7 +51,11 @@ func (t *Tensor) WriteTop(w io.Writer, k int) {
 		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
 		fmt.Fprintf(w, "  example %d, top %d:\n", r, k)
 		for _, i := range idx[:k] {
-			fmt.Fprintf(w, "    class %-4d %.4f\n", i, row[i])
+			if i < len(labels) {
+				fmt.Fprintf(w, "    class %-4d %.4f  %s\n", i, row[i], labels[i])
+			} else {
+				fmt.Fprintf(w, "    class %-4d %.4f\n", i, row[i])
+			}
 		}
 	}
 	if t.Shape[0] > maxRowsShown {

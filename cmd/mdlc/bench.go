@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/peak"
 	"github.com/mdlc/mdlc/runtime/plan"
@@ -51,109 +52,87 @@ type peakJSON struct {
 	AllGFlops  float64 `json:"peak_gflops_all"`
 }
 
-func runBench(c *cli, args []string) error {
-	fs := c.flags("bench")
-	model := fs.String("model", "", "the model, if the file has several")
-	weightsPath := fs.String("weights", "", "weights (default: initialised from --seed)")
-	seed := fs.Uint64("seed", 1, "seed for initial weights and the sample input")
+func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
+	o := modelFlags(fs)
+	weightFlags(fs, o)
 	sh := shapeFlags(fs, "batch size")
-	threads := fs.Int("threads", 0, "threads a run uses (default: the plan's, GOMAXPROCS)")
-	runs := fs.Int("runs", 0, "time exactly this many runs")
-	timeFor := fs.Duration("time", time.Second, "time runs for this long (at least 5 runs)")
-	warmup := fs.Int("warmup", 3, "untimed runs first")
-	peakGiven := fs.Float64("peak-gflops", 0, "the FMA peak of --threads threads, for % of peak (default: measured)")
+	threadFlag(fs, o, "threads a run uses")
+	runs := fs.Int("runs", 0, "time exactly `R` runs")
+	timeFor := fs.Duration("time", time.Second, "time runs for this `DURATION` (at least 5 runs)")
+	warmup := fs.Int("warmup", 3, "`W` untimed runs first")
+	peakGiven := fs.Float64("peak-gflops", 0, "the FMA peak of --threads threads in `GFLOPS`, for % of peak (default: measured)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	peakOnly := fs.Bool("peak", false, "measure this machine's FMA peak instead of a model")
-	files, err := positional(fs, args)
-	if err != nil {
-		return err
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *peakOnly {
-		for name := range set {
-			if name != "peak" && name != "json" {
-				return usageError{fmt.Sprintf("--peak takes no model flags (got --%s)", name)}
+	return func(c *cli, files []string) error {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if *peakOnly {
+			for name := range set {
+				if name != "peak" && name != "json" {
+					return usagef("--peak takes no model flags (got --%s)", name)
+				}
 			}
+			if len(files) != 0 {
+				return usagef("--peak takes no model file")
+			}
+			return benchPeak(c, *asJSON)
 		}
-		if len(files) != 0 {
-			return usageError{"--peak takes no model file"}
+		switch {
+		case len(files) != 1:
+			return usagef("expected one .mdl file (or --peak), got %d arguments", len(files))
+		case set["runs"] && set["time"]:
+			return usagef("give --runs or --time, not both")
+		case set["runs"] && *runs < 1:
+			return usagef("--runs must be at least 1, got %d", *runs)
+		case *timeFor <= 0:
+			return usagef("--time must be positive, got %v", *timeFor)
+		case *warmup < 0:
+			return usagef("--warmup must not be negative, got %d", *warmup)
+		case *peakGiven < 0:
+			return usagef("--peak-gflops must not be negative, got %g", *peakGiven)
 		}
-		return benchPeak(c, *asJSON)
+		m, err := o.Load(files[0])
+		if err != nil {
+			return err
+		}
+		c.warn(m)
+		g := m.Graph
+		compiled, err := o.Compile(m, *sh, nil)
+		if err != nil {
+			return err
+		}
+		samples, err := compile.Samples(m, compiled.Env, o.Seed)
+		if err != nil {
+			return err
+		}
+		p := compiled.Plan
+		var inputs []plan.Input
+		var outputs [][]float32
+		for _, in := range p.Inputs() {
+			inputs = append(inputs, plan.Input{Floats: samples[in.Name].Data, Int64s: samples[in.Name].Ints})
+		}
+		for _, out := range p.Outputs() {
+			outputs = append(outputs, make([]float32, tensor.Numel(out.Shape)))
+		}
+		times, err := timeRuns(p, inputs, outputs, *warmup, *runs, *timeFor)
+		if err != nil {
+			return err
+		}
+		return c.benchReport(g.Name, compiled.Env[compile.BatchSymbol(g)], p, compiled.Flops, times, *warmup, *peakGiven, *asJSON)
 	}
-	switch {
-	case len(files) != 1:
-		return usageError{fmt.Sprintf("expected one .mdl file (or --peak), got %d arguments", len(files))}
-	case set["threads"] && *threads < 1:
-		return usageError{fmt.Sprintf("--threads must be at least 1, got %d", *threads)}
-	case set["runs"] && set["time"]:
-		return usageError{"give --runs or --time, not both"}
-	case set["runs"] && *runs < 1:
-		return usageError{fmt.Sprintf("--runs must be at least 1, got %d", *runs)}
-	case *timeFor <= 0:
-		return usageError{fmt.Sprintf("--time must be positive, got %v", *timeFor)}
-	case *warmup < 0:
-		return usageError{fmt.Sprintf("--warmup must not be negative, got %d", *warmup)}
-	case *peakGiven < 0:
-		return usageError{fmt.Sprintf("--peak-gflops must not be negative, got %g", *peakGiven)}
-	}
-	if err := sh.check(); err != nil {
-		return err
-	}
-	m, err := c.build(files[0], *model)
-	if err != nil {
-		return err
-	}
-	g := m.Graph
-	if batchSymbol(g) == "" && set["batch"] {
-		return usageError{fmt.Sprintf("model %s has no batch dimension: its inputs are %s", g.Name, inputNames(g))}
-	}
-	env, err := bindSymbols(g, sh.batch, sh.dims)
-	if err != nil {
-		return err
-	}
-	flops, err := g.FlopsBound(env)
-	if err != nil {
-		return err
-	}
-	samples, err := loadInputs(g, nil, sh.batch, sh.dims, *seed)
-	if err != nil {
-		return err
-	}
-	if _, err := optimise(g, *weightsPath, *seed, ""); err != nil {
-		return err
-	}
-	var opts []plan.Option
-	if *threads > 0 {
-		opts = append(opts, plan.Threads(*threads))
-	}
-	p, err := plan.Build(g, nil, env, opts...)
-	if err != nil {
-		return err
-	}
-	var inputs []plan.Input
-	var outputs [][]float32
-	for _, in := range p.Inputs() {
-		inputs = append(inputs, plan.Input{Floats: samples[in.Name].Data, Int64s: samples[in.Name].Ints})
-	}
-	for _, o := range p.Outputs() {
-		outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
-	}
-	times, err := timeRuns(p, inputs, outputs, *warmup, *runs, *timeFor)
-	if err != nil {
-		return err
-	}
+}
 
+func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, times []time.Duration, warmup int, peakGiven float64, asJSON bool) error {
 	slices.Sort(times)
 	median := times[len(times)/2]
 	if len(times)%2 == 0 {
 		median = (times[len(times)/2-1] + median) / 2
 	}
-	r := benchJSON{Model: g.Name, Batch: sh.batch, Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: *warmup, Runs: len(times),
+	r := benchJSON{Model: model, Batch: max(batch, 1), Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: warmup, Runs: len(times),
 		MedianMs: ms(median), MinMs: ms(times[0]), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
 	switch {
-	case *peakGiven > 0:
-		r.PeakGFlops = *peakGiven
+	case peakGiven > 0:
+		r.PeakGFlops = peakGiven
 	case peak.Asm():
 		// Scalar Go's rate is no machine's peak: only assembly measures one.
 		r.PeakGFlops = peak.Measure(r.Threads, peakTrials, peakTrial)
@@ -161,7 +140,7 @@ func runBench(c *cli, args []string) error {
 	if r.PeakGFlops > 0 {
 		r.PeakPct = 100 * r.GFlops / r.PeakGFlops
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)

@@ -48,7 +48,7 @@ func TestGenBuildsAndRuns(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	mod := t.TempDir()
-	require.NoError(t, writeModule(mod, "example.com/gen", root))
+	require.NoError(t, requirement{source: root}.writeModule(mod, "example.com/gen"))
 	models := append(stdlibModels(t), "../../testdata/programs/two_towers.mdl")
 	for _, f := range models {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")

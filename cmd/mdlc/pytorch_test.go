@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
+	"github.com/mdlc/mdlc/compile"
 	"math"
 	"os"
 	"path/filepath"
@@ -49,7 +49,7 @@ const sequenceTol = 1e-4
 // tolerance is the bound a model's outputs are held to: sequenceTol for the
 // sequence models (attention or a recurrence), pytorchTol otherwise.
 func tolerance(t *testing.T, file, model string) float64 {
-	m, err := (&cli{stdout: io.Discard, stderr: io.Discard}).build(file, model)
+	m, err := compile.Load(file, model, compile.LoadOptions{})
 	require.NoError(t, err, file)
 	for _, n := range m.Graph.Nodes {
 		switch n.Op {

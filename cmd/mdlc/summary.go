@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -9,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mdlc/mdlc/lang/sema"
+	"github.com/mdlc/mdlc/compile"
 )
 
 type summaryLayer struct {
@@ -34,41 +35,39 @@ type summaryJSON struct {
 	Assumed []string `json:"assumed,omitempty"`
 }
 
-func runSummary(c *cli, args []string) error {
-	fs := c.flags("summary")
+func defineSummary(fs *flag.FlagSet) func(*cli, []string) error {
+	o := modelFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	model := fs.String("model", "", "the model to summarise, if the file has several")
 	dims := dimList{}
-	fs.Var(dims, "dim", "NAME=SIZE: count FLOPs with this size for a symbolic dimension other than the batch, e.g. T=128 (default 1)")
-	files, err := parse(fs, args, 1)
-	if err != nil {
-		return err
+	fs.Var(dims, "dim", "`NAME=SIZE`: count FLOPs with this size for a symbolic dimension other than the batch, e.g. T=128 (default 1)")
+	return func(c *cli, files []string) error {
+		m, err := o.Load(files[0])
+		if err != nil {
+			return err
+		}
+		c.warn(m)
+		s, err := summarize(o, m, dims)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(c.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(s)
+		}
+		printSummary(c.stdout, s)
+		return nil
 	}
-	m, err := c.build(files[0], *model)
-	if err != nil {
-		return err
-	}
-	s, err := summarize(m, dims)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
-	}
-	printSummary(c.stdout, s)
-	return nil
 }
 
 // summarize counts FLOPs per example with the symbols other than the batch
 // bound to their dims, 1 where none is given (and says which).
-func summarize(m *sema.Model, dims dimList) (summaryJSON, error) {
+func summarize(o *compile.Options, m *compile.Model, dims dimList) (summaryJSON, error) {
 	g := m.Graph
 	s := summaryJSON{Model: g.Name}
 	given := dimList{}
 	for _, sym := range g.Symbols() {
-		if sym == batchSymbol(g) {
+		if sym == compile.BatchSymbol(g) {
 			continue
 		}
 		if given[sym] = dims[sym]; given[sym] == 0 {
@@ -78,10 +77,10 @@ func summarize(m *sema.Model, dims dimList) (summaryJSON, error) {
 	}
 	for name, n := range dims {
 		if _, ok := given[name]; !ok {
-			given[name] = n // bindSymbols words the error
+			given[name] = n // Bind words the error
 		}
 	}
-	env, err := bindSymbols(g, 1, given)
+	env, err := o.Bind(m, compile.Shape{Dims: given}, nil)
 	if err != nil {
 		return s, err
 	}

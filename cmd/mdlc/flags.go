@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/internal/size"
+)
+
+// The flag groups that several commands share, each registered by one
+// function so that a flag means the same everywhere.
+
+// modelFlags registers --model and --max-memory, which every command that
+// loads a model takes, and returns the driver options they fill.
+func modelFlags(fs *flag.FlagSet) *compile.Options {
+	o := &compile.Options{}
+	fs.StringVar(&o.Model, "model", "", "the `NAME` of the model to use, if the file declares several")
+	fs.Var((*budgetFlag)(&o.Budget), "max-memory", "the most memory one tensor, weight set or arena may take: a `SIZE` such as 512MiB or 8GiB; 0: no limit (default: $"+size.EnvVar+", else half of physical memory)")
+	return o
+}
+
+// weightFlags registers --weights and --seed.
+func weightFlags(fs *flag.FlagSet, o *compile.Options) {
+	fs.StringVar(&o.Weights, "weights", "", "the weights, a .safetensors `FILE` (default: Keras-style initialisation from --seed: an untrained model)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "the `SEED` of the initial weights and the sample input")
+}
+
+// threadFlag registers --threads.
+func threadFlag(fs *flag.FlagSet, o *compile.Options, help string) {
+	fs.Var((*threadsFlag)(&o.Threads), "threads", fmt.Sprintf("%s: `N` from 1 to %d (default: GOMAXPROCS)", help, compile.MaxThreads()))
+}
+
+// shapeFlags registers --batch and --dim, which bind a model's symbolic
+// dimensions.
+func shapeFlags(fs *flag.FlagSet, batchHelp string) *compile.Shape {
+	s := &compile.Shape{Dims: map[string]int{}}
+	fs.Var((*positiveFlag)(&s.Batch), "batch", batchHelp+": `N` examples (default 1, or the input's)")
+	fs.Var(dimList(s.Dims), "dim", "`NAME=SIZE` for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
+	return s
+}
+
+// budgetFlag is a size.Budget flag.
+type budgetFlag size.Budget
+
+func (b *budgetFlag) String() string {
+	if b == nil || *b == 0 {
+		return ""
+	}
+	return size.Format(int64(*b))
+}
+
+func (b *budgetFlag) Set(v string) error {
+	n, err := size.Parse(v)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		n = -1 // no limit, as opposed to the zero value's default
+	}
+	*b = budgetFlag(n)
+	return nil
+}
+
+// positiveFlag is an int flag that must be at least 1; 0 means not given.
+type positiveFlag int
+
+func (p *positiveFlag) String() string {
+	if p == nil || *p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func (p *positiveFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("must be a whole number of at least 1")
+	}
+	*p = positiveFlag(n)
+	return nil
+}
+
+// threadsFlag is --threads: between 1 and compile.MaxThreads().
+type threadsFlag int
+
+func (t *threadsFlag) String() string { return (*positiveFlag)(t).String() }
+
+func (t *threadsFlag) Set(v string) error {
+	if err := (*positiveFlag)(t).Set(v); err != nil {
+		return err
+	}
+	if int(*t) > compile.MaxThreads() {
+		return fmt.Errorf("%s threads is more than %d, the most that can help on this machine's %d CPUs", v, compile.MaxThreads(), runtime.NumCPU())
+	}
+	return nil
+}
+
+// dimList collects --dim NAME=SIZE flags.
+type dimList map[string]int
+
+func (d dimList) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, d[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d dimList) Set(v string) error {
+	name, sz, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(sz)
+	if !ok || name == "" || err != nil || n < 1 {
+		return fmt.Errorf("want NAME=SIZE with a whole positive size, e.g. T=128, got %q", v)
+	}
+	if _, dup := d[name]; dup {
+		return fmt.Errorf("%s given twice", name)
+	}
+	d[name] = n
+	return nil
+}
+
+// inputList collects repeated --input flags.
+type inputList []string
+
+func (l *inputList) String() string     { return strings.Join(*l, ",") }
+func (l *inputList) Set(v string) error { *l = append(*l, v); return nil }

@@ -1,0 +1,145 @@
+package compile
+
+import (
+	"fmt"
+
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
+)
+
+// Weights are a model's parameters and where they came from.
+type Weights struct {
+	Tensors map[string]*tensor.Tensor
+	// Fresh is true when they were initialised from a seed, not loaded:
+	// the model has learned nothing, which a command must say.
+	Fresh bool
+}
+
+// LoadWeights loads Options.Weights, or initialises every parameter from
+// Options.Seed, after checking their total against the budget.
+func (o *Options) LoadWeights(m *Model) (*Weights, error) {
+	var total int64
+	for _, p := range m.Graph.Params {
+		b, ok := size.Bytes(knownShape(p), p.Type.DType.Size())
+		if ok {
+			total, ok = size.Add(total, b)
+		}
+		if !ok {
+			return nil, size.Overflow("the parameters of model " + m.Graph.Name)
+		}
+	}
+	if err := o.budget().Check(fmt.Sprintf("the %d parameter tensors of model %s", len(m.Graph.Params), m.Graph.Name), total); err != nil {
+		return nil, err
+	}
+	if o.Weights == "" {
+		ts, err := weights.Init(m.Graph, o.Seed)
+		return &Weights{Tensors: ts, Fresh: true}, err
+	}
+	ts, err := weights.Load(o.Weights, m.Graph)
+	return &Weights{Tensors: ts}, err
+}
+
+func knownShape(v *ir.Value) []int {
+	shape := make([]int, len(v.Type.Shape))
+	for i, d := range v.Type.Shape {
+		shape[i] = d.Size
+	}
+	return shape
+}
+
+// Optimise binds the weights into m's graph as constants and runs the pass
+// pipeline over it (up to Options.StopAfter). The graph is changed in place.
+func (o *Options) Optimise(m *Model, w *Weights) ([]passes.Stat, error) {
+	if o.StopAfter != "" && passes.Lookup(o.StopAfter) == nil {
+		return nil, usagef("no pass named %q; passes are %s", o.StopAfter, passes.Names())
+	}
+	if err := passes.BindWeights(m.Graph, w.Tensors); err != nil {
+		return nil, err
+	}
+	return passes.Run(m.Graph, passes.Options{Verify: true, StopAfter: o.StopAfter})
+}
+
+// Plan compiles m's graph, optimised or not, for the binding env. params are
+// the weights of an unoptimised graph (nil once Optimise has bound them).
+// The arena is checked against the budget before any run allocates it.
+func (o *Options) Plan(m *Model, params map[string]*tensor.Tensor, env map[string]int) (*plan.Plan, error) {
+	var opts []plan.Option
+	if o.Kernels != "" {
+		opts = append(opts, plan.Kernels(o.Kernels))
+	}
+	if o.Threads > 0 {
+		opts = append(opts, plan.Threads(o.Threads))
+	}
+	p, err := plan.Build(m.Graph, params, env, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.budget().Check("the plan's arena", p.ArenaBytes()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Compiled is a model ready to run: its plan, or, unoptimised, its graph and
+// weights for the reference runtime.
+type Compiled struct {
+	Model   *Model
+	Env     map[string]int
+	Weights *Weights
+	Plan    *plan.Plan
+	// AsWritten is the model as written's footprint (see Options.AsWritten)
+	// and Flops its FLOPs at Env, counted before optimisation changed the
+	// graph, so that rates compare across optimisation levels and runtimes.
+	AsWritten, Flops int64
+}
+
+// Compile runs every stage on a loaded model for the binding that s and the
+// fed tensors give: weights, then optimisation and plan (with NoOpt, neither:
+// Execute runs the graph as written; Plan can still plan it).
+func (o *Options) Compile(m *Model, s Shape, fed map[string]*tensor.Tensor) (*Compiled, error) {
+	env, err := o.Bind(m, s, fed)
+	if err != nil {
+		return nil, err
+	}
+	written, err := o.AsWritten(m, env)
+	if err != nil {
+		return nil, err
+	}
+	flops, err := m.Graph.FlopsBound(env)
+	if err != nil {
+		return nil, err
+	}
+	w, err := o.LoadWeights(m)
+	if err != nil {
+		return nil, err
+	}
+	c := &Compiled{Model: m, Env: env, Weights: w, AsWritten: written, Flops: flops}
+	if o.NoOpt {
+		return c, nil
+	}
+	if _, err := o.Optimise(m, w); err != nil {
+		return nil, err
+	}
+	if c.Plan, err = o.Plan(m, nil, env); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Execute runs a compiled model on inputs bound as in Compile: the plan, or
+// with NoOpt the reference runtime on the graph as written (whose every value
+// Bind checked against the budget).
+func (o *Options) Execute(c *Compiled, inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	if o.NoOpt {
+		if err := o.budget().Check("running model "+c.Model.Graph.Name+" as written (-O0)", c.AsWritten); err != nil {
+			return nil, err
+		}
+		return ref.Run(c.Model.Graph, c.Weights.Tensors, inputs)
+	}
+	return c.Plan.RunTensors(inputs)
+}

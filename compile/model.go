@@ -1,0 +1,151 @@
+package compile
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/diag"
+	"github.com/mdlc/mdlc/lang/sema"
+	"github.com/mdlc/mdlc/stdlib"
+)
+
+// Model is a checked model, whichever frontend read it.
+type Model struct {
+	Graph *ir.Graph
+	// Layers are the layer instances in source order, for summaries.
+	Layers []Layer
+	// Labels names the classes of a classifier's outputs, by output name.
+	Labels map[string][]string
+	// File is the path the model was read from, as given; Source its bytes.
+	File   string
+	Source []byte
+	// Warnings are the frontend's remarks on a model that is still valid.
+	Warnings Diagnostics
+}
+
+// Layer is one layer instance: its hierarchical name (conv2d_1, res1.conv1),
+// its kind in the frontend's language, output, parameters and FLOPs.
+type Layer struct {
+	Name   string
+	Kind   string
+	Output *ir.Value
+	Params int64
+	Flops  int64
+}
+
+// Diagnostics are a frontend's findings about a file, rendered as a compiler
+// does (file:line:col, the source line, a caret, help). As an error they
+// mean the model cannot be used.
+type Diagnostics interface {
+	error
+	Render() string
+}
+
+// Frontend reads a model file.
+type Frontend interface {
+	// Load reads path and checks the model named model, or the file's only
+	// model when model is "".
+	Load(path, model string, o LoadOptions) (*Model, error)
+	// Check checks everything in the file (every model of it).
+	Check(path string, o LoadOptions) (warnings Diagnostics, err error)
+}
+
+// LoadOptions bound what a frontend may spend on a file.
+type LoadOptions struct {
+	// MaxNodes caps the IR nodes elaboration may create (0: the frontend's
+	// default).
+	MaxNodes int
+}
+
+// frontendFor picks the frontend for a path. Only .mdl exists so far; the
+// ONNX importer will be chosen here by extension.
+func frontendFor(string) Frontend { return mdlFrontend{} }
+
+// Load reads and checks a model with the frontend its path calls for.
+func Load(path, model string, o LoadOptions) (*Model, error) {
+	return frontendFor(path).Load(path, model, o)
+}
+
+// Check checks every model and block of the file at path, as the frontend
+// its path calls for sees them: an error (Diagnostics, usually) when any is
+// wrong, and the warnings of a valid file.
+func Check(path string, o LoadOptions) (warnings Diagnostics, err error) {
+	return frontendFor(path).Check(path, o)
+}
+
+// mdlFrontend reads .mdl programs, and names of the embedded standard library
+// (`cnn` for stdlib/cnn.mdl).
+type mdlFrontend struct{}
+
+// diagnostics renders sema's diagnostics with the program's sources.
+type diagnostics struct {
+	list diag.List
+	src  diag.Source
+}
+
+func (d diagnostics) Error() string  { return d.list.Error() }
+func (d diagnostics) Render() string { return d.list.Render(d.src) }
+
+func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
+	loader := &sema.Loader{Std: stdlib.FS}
+	p, ds := loader.Load(path)
+	if len(ds) > 0 {
+		return nil, diagnostics{ds, source(p)}
+	}
+	name := model
+	if name == "" {
+		models := p.Models()
+		switch len(models) {
+		case 0:
+			return nil, fmt.Errorf("%s declares no model (only blocks); add `model name(input: f32[...]) -> (output) { ... }`", path)
+		case 1:
+			name = models[0]
+		default:
+			return nil, &UsageError{fmt.Sprintf("%s declares several models (%s): choose one with --model", path, strings.Join(models, ", "))}
+		}
+	}
+	m, ds := p.Build(name)
+	if len(ds) > 0 {
+		return nil, diagnostics{ds, source(p)}
+	}
+	out := &Model{Graph: m.Graph, File: path, Source: p.Source(p.Root.Path)}
+	for _, l := range m.Layers {
+		out.Layers = append(out.Layers, Layer{Name: l.Name, Kind: l.Kind, Output: l.Output, Params: l.Params, Flops: l.Flops})
+	}
+	return out, nil
+}
+
+func (mdlFrontend) Check(path string, o LoadOptions) (Diagnostics, error) {
+	p, ds := (&sema.Loader{Std: stdlib.FS}).Load(path)
+	if len(ds) == 0 {
+		ds = p.Check()
+	}
+	if len(ds) > 0 {
+		return nil, diagnostics{ds, source(p)}
+	}
+	return nil, nil
+}
+
+func source(p *sema.Program) diag.Source {
+	if p == nil {
+		return nil
+	}
+	return p.Source
+}
+
+// UsageError is a mistake in how mdlc was called (a flag, a missing
+// argument) rather than in a model or its data: exit status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error { return &UsageError{fmt.Sprintf(format, args...)} }
+
+// IsStdlibName reports whether path names an embedded stdlib model rather
+// than a file (`cnn`), for messages.
+func IsStdlibName(path string) bool {
+	_, err := os.Stat(path)
+	return err != nil && !strings.ContainsAny(path, "/.")
+}

@@ -1,0 +1,48 @@
+package compile
+
+import (
+	"runtime"
+
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+)
+
+// MaxThreads bounds --threads: past a few times the CPUs, more threads only
+// cost memory and scheduling, and a huge count exhausts the process.
+func MaxThreads() int { return max(4*runtime.NumCPU(), 64) }
+
+// Options are what a command asks of the driver. The zero value compiles
+// with initial weights from seed 0, optimised, for this machine's kernels.
+type Options struct {
+	// Model names the model of a file that declares several.
+	Model string
+	// Weights is a .safetensors file; "" initialises weights from Seed.
+	Weights string
+	Seed    uint64
+	// NoOpt runs or plans the graph as written (-O0).
+	NoOpt bool
+	// StopAfter ends the pass pipeline after the named pass.
+	StopAfter string
+	// Kernels is the kernel set to plan for; "" selects this machine's.
+	Kernels cpu.Set
+	// Threads is the threads a run spreads its work over; 0: GOMAXPROCS.
+	Threads int
+	// Budget bounds every allocation sized by the model or its data; 0
+	// means size.Default().
+	Budget size.Budget
+	// MaxNodes bounds elaboration (LoadOptions.MaxNodes).
+	MaxNodes int
+}
+
+func (o *Options) budget() size.Budget {
+	if o.Budget == 0 {
+		o.Budget = size.Default()
+	}
+	return o.Budget
+}
+
+// Load reads and checks the model at path (Options.Model picks one of
+// several).
+func (o *Options) Load(path string) (*Model, error) {
+	return Load(path, o.Model, LoadOptions{MaxNodes: o.MaxNodes})
+}
