@@ -103,6 +103,11 @@ func (o *Options) Bind(m *Model, s Shape, fed map[string]*tensor.Tensor) (map[st
 			return nil, usagef("model %s has the symbolic dimension %s (inputs %s): give its size with --dim %s=SIZE", g.Name, sym, InputNames(g), sym)
 		}
 	}
+	// Shapes that depend on the binding (a learned table's max_len, a
+	// reshape's sizes) are checked before any size is taken from it.
+	if err := g.CheckBound(env); err != nil {
+		return nil, err
+	}
 	return env, o.checkSizes(m, env)
 }
 
