@@ -56,7 +56,7 @@ func TestHeaderCheckedFirst(t *testing.T) {
 	_, err = read(r, int64(len(r.data)), readOptions{model: g, path: "cnn.safetensors", budget: 1 << 10})
 	var over *size.Error
 	require.ErrorAs(t, err, &over)
-	assert.Contains(t, err.Error(), "the tensors of cnn.safetensors (6, as float32) needs 65,")
+	assert.Contains(t, err.Error(), "reading the 6 tensors of cnn.safetensors as float32 needs 65,")
 	assert.Contains(t, err.Error(), "more than the memory limit of 1,024 bytes; raise the limit with --max-memory")
 }
 
@@ -86,7 +86,7 @@ func TestLoadWithin(t *testing.T) {
 	assertSameTensors(t, want, got)
 
 	_, err = LoadWithin(path, g, 1<<10)
-	assert.ErrorContains(t, err, "the tensors of "+path+" (6, as float32) needs")
+	assert.ErrorContains(t, err, "reading the 6 tensors of "+path+" as float32 needs")
 	_, err = ReadFileWithin(path, 1<<10)
 	assert.ErrorContains(t, err, "--max-memory")
 
@@ -116,7 +116,7 @@ func TestInitWithin(t *testing.T) {
 	_, err := InitWithin(g, 1, 1<<30)
 	var over *size.Error
 	require.ErrorAs(t, err, &over)
-	assert.Contains(t, err.Error(), "the initial weights of model wide (2 parameters) needs 37.3 GiB, more than the memory limit of 1.0 GiB; raise the limit with --max-memory")
+	assert.Contains(t, err.Error(), "initialising the weights of model wide (2 parameters) needs 37.3 GiB, more than the memory limit of 1.0 GiB; raise the limit with --max-memory")
 
 	// A parameter no shape inference saw, as a careless builder makes it.
 	g = ir.NewGraph("overflow")

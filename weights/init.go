@@ -38,7 +38,7 @@ func InitWithin(g *ir.Graph, seed uint64, budget size.Budget) (map[string]*tenso
 	if err != nil {
 		return nil, fmt.Errorf("weights.Init: %w", err)
 	}
-	if err := budget.Check(fmt.Sprintf("the initial weights of model %s (%d parameters)", g.Name, len(g.Params)), n); err != nil {
+	if err := budget.Check(fmt.Sprintf("initialising the weights of model %s (%d parameters)", g.Name, len(g.Params)), n); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, initStream))

@@ -179,10 +179,11 @@ func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tens
 			return nil, err
 		}
 	}
-	what := "the tensors"
+	what := fmt.Sprintf("reading the %d tensors", len(entries))
 	if o.path != "" {
 		what += " of " + o.path
 	}
+	what += " as float32"
 	decoded := int64(0)
 	for _, e := range entries {
 		var ok bool
@@ -190,7 +191,7 @@ func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tens
 			return nil, size.Overflow(what)
 		}
 	}
-	if err := o.budget.Check(fmt.Sprintf("%s (%d, as float32)", what, len(entries)), decoded); err != nil {
+	if err := o.budget.Check(what, decoded); err != nil {
 		return nil, err
 	}
 
