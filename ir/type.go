@@ -135,8 +135,9 @@ func perExample(s Shape) (n int64, ok bool) {
 // known dimensions whose product (each symbol taken as 1) overflows or
 // exceeds MaxElements. The error is a *TypeError, so the checker shows it at
 // the layer, or the model input, that declared the type. Shape inference
-// applies it to every operand and result; the checker calls it on each model
-// input's declared type.
+// applies it to every operand and result; the checker must call it on each
+// model input's declared type, since an input no layer reads is never an
+// operand.
 func CheckTypeSize(t Type) error {
 	n, ok := perExample(t.Shape)
 	if ok && n <= MaxElements {
