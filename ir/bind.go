@@ -41,6 +41,14 @@ func (g *Graph) CheckBound(env map[string]int) error {
 	return nil
 }
 
+// withBinding is " with N=2, T=5" for an error message, or "" for no symbols.
+func withBinding(env map[string]int) string {
+	if len(env) == 0 {
+		return ""
+	}
+	return " with " + bindingString(env)
+}
+
 func bindingString(env map[string]int) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(env)) {

@@ -137,10 +137,10 @@ func inferElementwise(a Attrs, in []Type) (Type, error) {
 	return a.(*ElementwiseAttrs).Chain.apply(in[0], in, true)
 }
 
-func flopsChain(c Chain, elems int64) int64 {
-	var f int64
+func flopsChain(c Chain, elems count) count {
+	f := of(0)
 	for _, s := range c {
-		f += elems * stepFlops[s.Op]
+		f = f.plus(elems.times(of(stepFlops[s.Op])))
 	}
 	return f
 }
@@ -148,34 +148,33 @@ func flopsChain(c Chain, elems int64) int64 {
 // stepFlops are the per-element costs the unfused ops count.
 var stepFlops = map[Op]int64{OpAdd: 1, OpSub: 1, OpMul: 1, OpDiv: 1, OpRelu: 1, OpLeakyRelu: 2, OpSigmoid: 4, OpTanh: 4, OpGelu: 8}
 
-func flopsFusedConv(n *Node) int64 {
+func flopsFusedConv(n *Node) count {
 	a := n.Attrs.(*FusedConvAttrs)
-	k := n.Inputs[1].Type.Shape
 	convOut := n.Outputs[0].Type.Shape
 	if a.Pool != nil {
 		t, _ := inferConv2D(&a.Conv, []Type{n.Inputs[0].Type, n.Inputs[1].Type})
 		convOut = t.Shape
 	}
-	elems := perExample(convOut)
-	f := 2 * elems * int64(k[0].Size*k[1].Size*k[2].Size)
-	f += flopsChain(a.Epilogue, elems)
+	out := elems(convOut)
+	f := of(2).times(out).times(elems(n.Inputs[1].Type.Shape[:3]))
+	f = f.plus(flopsChain(a.Epilogue, out))
 	if a.Pool != nil {
-		f += perExample(n.Outputs[0].Type.Shape) * int64(a.Pool.Size[0]*a.Pool.Size[1])
+		f = f.plus(elems(n.Outputs[0].Type.Shape).times(of(int64(a.Pool.Size[0]))).times(of(int64(a.Pool.Size[1]))))
 	}
 	return f
 }
 
-func flopsFusedMatMul(n *Node) int64 {
+func flopsFusedMatMul(n *Node) count {
 	a := n.Attrs.(*FusedMatMulAttrs)
 	s := n.Inputs[0].Type.Shape
 	k := s[len(s)-1]
 	if a.MatMul.TransA {
 		k = s[len(s)-2]
 	}
-	out := perExample(n.Outputs[0].Type.Shape)
-	return 2*out*perExample(Shape{k}) + flopsChain(a.Epilogue, out)
+	out := elems(n.Outputs[0].Type.Shape)
+	return of(2).times(out).times(elems(Shape{k})).plus(flopsChain(a.Epilogue, out))
 }
 
-func flopsElementwise(n *Node) int64 {
-	return flopsChain(n.Attrs.(*ElementwiseAttrs).Chain, perExample(n.Outputs[0].Type.Shape))
+func flopsElementwise(n *Node) count {
+	return flopsChain(n.Attrs.(*ElementwiseAttrs).Chain, elems(n.Outputs[0].Type.Shape))
 }

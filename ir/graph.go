@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -217,54 +218,85 @@ func arity(info *OpInfo) string {
 	return fmt.Sprintf("%d to %d", info.MinInputs, info.MaxInputs)
 }
 
-// ParamCount is the number of scalar weights.
+// ParamCount is the number of scalar weights, or math.MaxInt64 if it
+// overflows: a figure to show. ParamBytes is the checked total.
 func (g *Graph) ParamCount() int64 {
-	var n int64
+	n := of(0)
 	for _, p := range g.Params {
-		n += perExample(p.Type.Shape)
+		n = n.plus(elems(p.Type.Shape))
 	}
-	return n
+	if !n.ok {
+		return math.MaxInt64
+	}
+	return n.n
 }
 
-// Flops is the whole graph's floating point operations per example.
+// Flops is the whole graph's floating point operations per example, or
+// math.MaxInt64 if the count overflows. FlopsBound is the checked count.
 func (g *Graph) Flops() int64 {
-	var f int64
+	f := of(0)
 	for _, n := range g.Nodes {
-		f += n.Flops()
+		f = f.plus(n.Op.Info().Flops(n))
 	}
-	return f
+	if !f.ok {
+		return math.MaxInt64
+	}
+	return f.n
 }
 
 // FlopsBound is the FLOPs of one run with the symbolic dimensions bound by
 // env (batch included): Flops counts every symbol as 1, which undercounts
-// ops quadratic in a sequence length. It binds the graph's types while it
+// ops quadratic in a sequence length. A count that overflows int64 is an
+// error naming the layer where it did. It binds the graph's types while it
 // counts and restores them, so it must not run beside other uses of g.
 func (g *Graph) FlopsBound(env map[string]int) (int64, error) {
-	byLayer, err := g.FlopsByLayer(env)
-	var f int64
-	for _, n := range byLayer {
-		f += n
-	}
-	return f, err
+	total := of(0)
+	err := g.eachFlops(env, func(n *Node, f count) error {
+		if total = total.plus(f); !total.ok {
+			return fmt.Errorf("the FLOP count of model %s%s overflows 64-bit arithmetic at %s (layer %q): no machine runs it", g.Name, withBinding(env), n.Op, n.Layer)
+		}
+		return nil
+	})
+	return total.n, err
 }
 
 // FlopsByLayer is FlopsBound by the layer each node comes from (Node.Layer).
 func (g *Graph) FlopsByLayer(env map[string]int) (map[string]int64, error) {
+	byLayer := map[string]int64{}
+	err := g.eachFlops(env, func(n *Node, f count) error {
+		sum := of(byLayer[n.Layer]).plus(f)
+		if !sum.ok {
+			return fmt.Errorf("the FLOP count of layer %q%s overflows 64-bit arithmetic: no machine runs it", n.Layer, withBinding(env))
+		}
+		byLayer[n.Layer] = sum.n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return byLayer, nil
+}
+
+// eachFlops calls visit with each node's FLOPs, the graph's types bound by
+// env for the duration.
+func (g *Graph) eachFlops(env map[string]int, visit func(*Node, count) error) error {
 	vals := slices.Concat(g.Inputs, g.Params, g.Consts)
 	for _, n := range g.Nodes {
 		vals = append(vals, n.Outputs...)
 	}
 	saved := make([]Shape, len(vals))
+	for i, v := range vals {
+		saved[i] = v.Type.Shape
+	}
 	defer func() {
 		for i, v := range vals {
 			v.Type.Shape = saved[i]
 		}
 	}()
-	for i, v := range vals {
-		saved[i] = v.Type.Shape
+	for _, v := range vals {
 		dims, err := v.Type.Shape.Bind(env)
 		if err != nil {
-			return nil, fmt.Errorf("value %s: %w", v.Name, err)
+			return fmt.Errorf("%s: %w", describe(v), err)
 		}
 		bound := make(Shape, len(dims))
 		for j, d := range dims {
@@ -272,11 +304,33 @@ func (g *Graph) FlopsByLayer(env map[string]int) (map[string]int64, error) {
 		}
 		v.Type.Shape = bound
 	}
-	byLayer := map[string]int64{}
 	for _, n := range g.Nodes {
-		byLayer[n.Layer] += n.Flops()
+		if f := n.Op.Info().Flops(n); f.ok {
+			if err := visit(n, f); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("the FLOP count of %s (layer %q)%s overflows 64-bit arithmetic: no machine runs it", n.Op, n.Layer, withBinding(env))
 	}
-	return byLayer, nil
+	return nil
+}
+
+// describe names a value for an error: input "x", parameter "dense.kernel",
+// or the result of a layer's op.
+func describe(v *Value) string {
+	switch v.Kind {
+	case Input:
+		return fmt.Sprintf("input %q", v.Name)
+	case Param:
+		return fmt.Sprintf("parameter %q", v.Name)
+	case Const:
+		return fmt.Sprintf("constant %q", v.Name)
+	}
+	if v.Def != nil {
+		return fmt.Sprintf("the result of %s (layer %q)", v.Def.Op, v.Def.Layer)
+	}
+	return fmt.Sprintf("value %%%d", v.ID)
 }
 
 func (g *Graph) Symbols() []string {

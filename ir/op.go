@@ -1,6 +1,9 @@
 package ir
 
-import "reflect"
+import (
+	"fmt"
+	"reflect"
+)
 
 // Op is an IR operation. The language's layer names become Ops exactly once,
 // when the checker lowers the AST; everything after that indexes tables by Op.
@@ -84,8 +87,8 @@ type OpInfo struct {
 	// *TypeError so the checker can show them with a source position.
 	Infer func(a Attrs, in []Type) (Type, error)
 	// Flops counts floating point operations per example (batch dims set to 1),
-	// a multiply-add counted as two.
-	Flops func(n *Node) int64
+	// a multiply-add counted as two, overflow-checked (Node.Flops reads it).
+	Flops func(n *Node) count
 }
 
 var opTable = [OpLast]OpInfo{
@@ -136,11 +139,31 @@ func init() {
 
 // infer is the op's result type for operands of the given types: the element
 // types checked, then the op's shape rule.
+// Every operand and the result must pass CheckTypeSize, so that no rule
+// computes with, and no later stage allocates from, a size that overflows.
 func (op Op) infer(attrs Attrs, in []Type) (Type, error) {
+	for i, t := range in {
+		if err := CheckTypeSize(t); err != nil {
+			return Type{}, sizeTypeErr(fmt.Sprintf("%s operand %d", op, i+1), err)
+		}
+	}
 	if err := checkDTypes(op, in); err != nil {
 		return Type{}, err
 	}
-	return op.Info().Infer(attrs, in)
+	t, err := op.Info().Infer(attrs, in)
+	if err != nil {
+		return Type{}, err
+	}
+	if err := CheckTypeSize(t); err != nil {
+		return Type{}, sizeTypeErr(fmt.Sprintf("the result of %s", op), err)
+	}
+	return t, nil
+}
+
+// sizeTypeErr says which operand or result CheckTypeSize refused.
+func sizeTypeErr(what string, err error) *TypeError {
+	te := err.(*TypeError)
+	return &TypeError{Msg: what + ", " + te.Msg, Help: te.Help}
 }
 
 // checkDTypes keeps token ids where they belong: operand 0 of an IDs op

@@ -507,8 +507,14 @@ func (p *parser) typ() (Type, error) {
 		return Type{}, p.errorf("expected an element type (f32, i32, i64), found %s", t)
 	}
 	var s Shape
-	err := shapeVal(&s)(p)
-	return Type{DType: d, Shape: s}, err
+	if err := shapeVal(&s)(p); err != nil {
+		return Type{}, err
+	}
+	typ := Type{DType: d, Shape: s}
+	if err := CheckTypeSize(typ); err != nil {
+		return Type{}, p.errorf("%v", err)
+	}
+	return typ, nil
 }
 
 // Names are what the language allows: identifiers, joined by dots in the

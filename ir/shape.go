@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mdlc/mdlc/internal/size"
 )
 
 // TypeError is a shape or type mismatch found by an op's Infer rule. Help, when
@@ -69,17 +71,19 @@ func window2D(op string, w Window2D, x Type, kh, kw int) (Dim, Dim, error) {
 // validate rejects windows no builder should make: sizes, strides and
 // dilations below 1, negative pads, an unknown padding mode.
 func (w Window2D) validate(op string, kh, kw int) error {
+	// The bound of MaxElements on each number keeps the window arithmetic
+	// (dilation·(k-1)+1, h + pads) far from overflow.
 	for _, v := range []int{kh, kw, w.Stride[0], w.Stride[1], w.Dilation[0], w.Dilation[1]} {
-		if v < 1 {
-			return typeErr("", "%s window %dx%d stride=%s dilation=%s: sizes, strides and dilations must be at least 1", op, kh, kw, pair(w.Stride), pair(w.Dilation))
+		if v < 1 || v > MaxElements {
+			return typeErr("", "%s window %dx%d stride=%s dilation=%s: sizes, strides and dilations must be 1 to 2^40", op, kh, kw, pair(w.Stride), pair(w.Dilation))
 		}
 	}
 	if w.Padding > Explicit {
 		return typeErr("", "%s: unknown padding mode %d", op, w.Padding)
 	}
 	for _, p := range w.Pads {
-		if p < 0 {
-			return typeErr("", "%s: negative padding %v", op, w.Pads)
+		if p < 0 || p > MaxElements {
+			return typeErr("", "%s: padding %v must be 0 to 2^40", op, w.Pads)
 		}
 	}
 	return nil
@@ -398,21 +402,20 @@ func inferReshape(a Attrs, in []Type) (Type, error) {
 // sameElements compares element counts, treating each symbol as a factor that
 // must appear on both sides.
 func sameElements(a, b Shape) bool {
-	count := func(s Shape) (int, string) {
-		n, syms := 1, []string{}
+	count := func(s Shape) (int64, bool, string) {
+		syms := []string{}
 		for _, d := range s {
-			if d.Known() {
-				n *= d.Size
-			} else {
+			if !d.Known() {
 				syms = append(syms, d.Sym)
 			}
 		}
 		slices.Sort(syms)
-		return n, strings.Join(syms, "*")
+		n, ok := perExample(s)
+		return n, ok, strings.Join(syms, "*")
 	}
-	na, sa := count(a)
-	nb, sb := count(b)
-	return na == nb && sa == sb
+	na, oka, sa := count(a)
+	nb, okb, sb := count(b)
+	return oka && okb && na == nb && sa == sb
 }
 
 func inferTranspose(a Attrs, in []Type) (Type, error) {
@@ -454,7 +457,11 @@ func inferConcat(a Attrs, in []Type) (Type, error) {
 		if !t.Shape[axis].Known() || !out[axis].Known() {
 			return Type{}, typeErr("", "concat along a symbolic axis is not supported: %s and %s", first, t)
 		}
-		out[axis].Size += t.Shape[axis].Size
+		sum, ok := size.Add(int64(out[axis].Size), int64(t.Shape[axis].Size))
+		if !ok || sum > MaxElements {
+			return Type{}, typeErr("", "concat: axis %d of the result would have more than 2^40 elements", axis)
+		}
+		out[axis].Size = int(sum)
 	}
 	return Type{DType: first.DType, Shape: out}, nil
 }

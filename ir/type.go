@@ -2,8 +2,11 @@ package ir
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/internal/size"
 )
 
 // DType is the element type of a tensor.
@@ -84,33 +87,120 @@ func (s Shape) Equal(o Shape) bool {
 }
 
 // KnownProduct multiplies the known dims from axis start on; ok is false if any of
-// them is symbolic.
+// them is symbolic or the product overflows (shape inference refuses such
+// types, so a checked graph's products never do).
 func (s Shape) KnownProduct(start int) (n int, ok bool) {
-	n = 1
+	p := int64(1)
 	for _, d := range s[start:] {
 		if !d.Known() {
 			return 0, false
 		}
-		n *= d.Size
+		if p, ok = size.Mul(p, int64(d.Size)); !ok {
+			return 0, false
+		}
+	}
+	return int(p), true
+}
+
+// MaxElements bounds the element count of every tensor type, with each symbol
+// taken as 1, and of every shape once bound. 2^40 f32 elements are 4 TiB, more
+// than any machine mdlc runs on; the bound also keeps sums and products of a
+// few element counts far from int64 overflow.
+const MaxElements = 1 << 40
+
+// perExample is the element count with every symbolic dimension (batch,
+// sequence) taken as 1; ok is false when a dimension is negative or the
+// product overflows. A zero dimension leaves the others' product checked, so
+// f32[0, 2^62, 2^62] is as wrong as f32[2^62, 2^62].
+func perExample(s Shape) (n int64, ok bool) {
+	n, zero := 1, false
+	for _, d := range s {
+		switch {
+		case !d.Known():
+		case d.Size == 0:
+			zero = true
+		default:
+			if n, ok = size.Mul(n, int64(d.Size)); !ok {
+				return 0, false
+			}
+		}
+	}
+	if zero {
+		return 0, true
 	}
 	return n, true
 }
 
-// Bind replaces symbols by their run-time sizes.
+// CheckTypeSize refuses a type no tensor can have: a negative dimension, or
+// known dimensions whose product (each symbol taken as 1) overflows or
+// exceeds MaxElements. The error is a *TypeError, so the checker shows it at
+// the layer, or the model input, that declared the type. Shape inference
+// applies it to every operand and result; the checker must call it on each
+// model input's declared type, since an input no layer reads is never an
+// operand.
+func CheckTypeSize(t Type) error {
+	n, ok := perExample(t.Shape)
+	if ok && n <= MaxElements {
+		return nil
+	}
+	help := "no machine holds a tensor this large (2^40 f32 elements are 4 TiB): check the dimensions"
+	perEx := ""
+	if slices.ContainsFunc(t.Shape, func(d Dim) bool { return !d.Known() }) {
+		perEx = " with every symbol taken as 1"
+	}
+	switch {
+	case !ok && hasNegative(t.Shape):
+		return typeErr("dimensions are sizes: 0 or more", "%s has a negative dimension", t)
+	case !ok:
+		return typeErr(help, "%s has too many elements: its dimensions multiply to more than 64-bit arithmetic holds%s", t, perEx)
+	}
+	return typeErr(help, "%s has %d elements%s, more than the limit of 2^40", t, n, perEx)
+}
+
+func hasNegative(s Shape) bool {
+	for _, d := range s {
+		if d.Known() && d.Size < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Bind replaces symbols by their run-time sizes. A size bound to a negative
+// number, or a bound shape of more than MaxElements elements (an overflowing
+// product included), is an error: no tensor of it can be allocated.
 func (s Shape) Bind(env map[string]int) ([]int, error) {
 	out := make([]int, len(s))
+	n := int64(1)
+	ok := true
 	for i, d := range s {
-		if d.Known() {
-			out[i] = d.Size
-			continue
+		out[i] = d.Size
+		if !d.Known() {
+			v, bound := env[d.Sym]
+			if !bound {
+				return nil, fmt.Errorf("dimension %s is not bound", d.Sym)
+			}
+			out[i] = v
 		}
-		v, ok := env[d.Sym]
-		if !ok {
-			return nil, fmt.Errorf("dimension %s is not bound", d.Sym)
+		if out[i] < 0 {
+			return nil, fmt.Errorf("dimension %s of %s is %d: sizes are 0 or more", d, s, out[i])
 		}
-		out[i] = v
+		if ok {
+			n, ok = size.Mul(n, int64(out[i]))
+		}
+	}
+	if !ok || n > MaxElements {
+		return nil, fmt.Errorf("shape %s bound to %s has more than 2^40 elements: no machine holds a tensor this large", s, boundString(out))
 	}
 	return out, nil
+}
+
+func boundString(dims []int) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		parts[i] = strconv.Itoa(d)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
 func (s Shape) String() string {

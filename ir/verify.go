@@ -27,6 +27,9 @@ func Verify(g *Graph) error {
 		if !slices.Contains([]DType{F32, I32, I64}, v.Type.DType) {
 			fail("input %s has element type %s", v.Name, v.Type.DType)
 		}
+		if err := CheckTypeSize(v.Type); err != nil {
+			fail("input %s: %v", v.Name, err)
+		}
 	}
 	for _, p := range g.Params {
 		if p.Kind != Param {
@@ -37,7 +40,9 @@ func Verify(g *Graph) error {
 		}
 		seen["@"+p.Name] = true
 		defined[p] = true
-		if _, known := p.Type.Shape.KnownProduct(0); !known {
+		if err := CheckTypeSize(p.Type); err != nil {
+			fail("parameter %s: %v", p.Name, err)
+		} else if _, known := p.Type.Shape.KnownProduct(0); !known {
 			fail("parameter %s has symbolic shape %s", p.Name, p.Type.Shape)
 		}
 		if p.Type.DType != F32 {

@@ -8,14 +8,23 @@ import (
 	_ "image/gif" // register decoders for image.Decode
 	_ "image/jpeg"
 	_ "image/png"
-	"os"
+
+	"github.com/mdlc/mdlc/internal/safeio"
+	"github.com/mdlc/mdlc/internal/size"
 )
 
-// maxImagePixels is Pillow's decompression-bomb limit (twice
-// Image.MAX_IMAGE_PIXELS), checked from the header before decoding.
-const maxImagePixels = 2 * 89478485
+// MaxImagePixels bounds the pixels of an image read, checked from the header
+// before decoding: 50 megapixels, more than a camera's photo and far less
+// than Pillow's decompression-bomb limit (178,956,970), whose decoded form
+// (up to 8 bytes a pixel) would take more memory than many machines have.
+const MaxImagePixels = 50_000_000
 
-// LoadImage reads a PNG, JPEG or GIF file as a [1, height, width, channels]
+// LoadImage is LoadImageWithin the default memory budget (size.Default).
+func LoadImage(path string, height, width, channels int) (*Tensor, error) {
+	return LoadImageWithin(path, height, width, channels, size.Default())
+}
+
+// LoadImageWithin reads a PNG, JPEG or GIF file as a [1, height, width, channels]
 // model input with values in 0..1, as Keras's
 // load_img(path, color_mode, target_size=(height, width)) followed by
 // img_to_array(img) / 255 computes it with Pillow:
@@ -28,32 +37,49 @@ const maxImagePixels = 2 * 89478485
 //
 // JPEG files decode with Go's IDCT and chroma upsampling, which differ from
 // libjpeg's in rounding, so their values may be off by one level from Keras's.
-func LoadImage(path string, height, width, channels int) (*Tensor, error) {
-	data, err := os.ReadFile(path)
+//
+// Only a regular file of at most safeio.MaxImage bytes is read; the decoded
+// image and the tensor must fit budget (see DecodeImageWithin).
+func LoadImageWithin(path string, height, width, channels int, budget size.Budget) (*Tensor, error) {
+	data, err := safeio.ReadFile(path, safeio.MaxImage)
 	if err != nil {
 		return nil, err
 	}
-	t, err := DecodeImage(data, height, width, channels)
+	t, err := DecodeImageWithin(data, height, width, channels, budget)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return t, nil
 }
 
-// DecodeImage is LoadImage on the bytes of an image file.
+// DecodeImage is DecodeImageWithin the default memory budget (size.Default).
 func DecodeImage(data []byte, height, width, channels int) (*Tensor, error) {
+	return DecodeImageWithin(data, height, width, channels, size.Default())
+}
+
+// DecodeImageWithin is LoadImageWithin on the bytes of an image file. The
+// image's size is read from its header first: more than MaxImagePixels, or a
+// decoded image and tensor together over budget, is refused before decoding.
+func DecodeImageWithin(data []byte, height, width, channels int, budget size.Budget) (*Tensor, error) {
 	if channels != 1 && channels != 3 {
 		return nil, fmt.Errorf("%d channels are not supported (want 1 for grayscale or 3 for RGB)", channels)
 	}
-	if height < 1 || width < 1 || height > maxImagePixels/width {
-		return nil, fmt.Errorf("invalid target size %dx%d", height, width)
+	if height < 1 || width < 1 || height > MaxImagePixels/width {
+		return nil, fmt.Errorf("invalid target size %dx%d: want 1 to %d pixels", height, width, MaxImagePixels)
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxImagePixels/cfg.Height {
-		return nil, fmt.Errorf("image size %dx%d is empty or larger than %d pixels", cfg.Width, cfg.Height, maxImagePixels)
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxImagePixels/cfg.Height {
+		return nil, fmt.Errorf("image size %dx%d is empty or larger than %d pixels", cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	// Both products are below MaxImagePixels·8: no overflow.
+	decoded := int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel(cfg.ColorModel)
+	resized := int64(height) * int64(width) * int64(channels) * 4
+	what := fmt.Sprintf("a %dx%d image decoded (%s) and resized to %dx%dx%d", cfg.Width, cfg.Height, size.Format(decoded), height, width, channels)
+	if err := budget.Check(what, decoded+resized); err != nil {
+		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -77,6 +103,17 @@ func DecodeImage(data []byte, height, width, channels int) (*Tensor, error) {
 		}
 	}
 	return t, nil
+}
+
+// bytesPerPixel is at most what the decoder allocates a pixel for an image
+// of the color model: 8 for 16-bit samples, 4 for the rest (RGBA; YCbCr, gray
+// and paletted images take less).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model, color.Gray16Model:
+		return 8
+	}
+	return 4
 }
 
 // nearest lists the source index of each of dst output positions as Pillow's

@@ -8,12 +8,13 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/internal/safeio"
+	"github.com/mdlc/mdlc/internal/size"
 )
 
 // The .npy format is specified in numpy/lib/format.py: a magic string, a
@@ -72,35 +73,41 @@ var npyTypes = map[string]npyType{
 // ReadNpy reads one array in NumPy .npy format (versions 1.0 to 3.0):
 // element types f4 and f8 (either byte order) as float32, i4, i8 and u1 as
 // an integer tensor (Ints; Floats converts it); Fortran order and structured dtypes are not. It reads
-// exactly the array's bytes, so r may hold more after it.
+// exactly the array's bytes, so r may hold more after it. The array must fit
+// the default memory budget (size.Default).
 func ReadNpy(r io.Reader) (*Tensor, error) {
-	return readNpy(r, -1)
+	return readNpy(r, -1, size.Default())
 }
 
-// ReadNpyFile reads a .npy file holding exactly one array.
+// ReadNpyFile is ReadNpyFileWithin the default memory budget (size.Default).
 func ReadNpyFile(path string) (*Tensor, error) {
-	f, err := os.Open(path)
+	return ReadNpyFileWithin(path, size.Default())
+}
+
+// ReadNpyFileWithin reads a .npy file holding exactly one array. Only a
+// regular file is read (not /dev/zero or a FIFO), and the array's size, from
+// the header, is checked against the file's and against budget before
+// anything is allocated for it.
+func ReadNpyFileWithin(path string, budget size.Budget) (*Tensor, error) {
+	f, st, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := int64(-1)
-	if st.Mode().IsRegular() {
-		size = st.Size()
-	}
-	t, err := readNpy(bufio.NewReader(f), size)
+	t, err := readNpy(bufio.NewReader(f), st.Size(), budget)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
 }
 
-// readNpy reads from r, which holds size bytes, or an unknown number if size < 0.
-func readNpy(r io.Reader, size int64) (*Tensor, error) {
+// npyChunk is how many bytes of array data are read and decoded at a time, so
+// the raw bytes never need a second array-sized buffer.
+const npyChunk = 1 << 20
+
+// readNpy reads from r, which holds fileSize bytes, or an unknown number if
+// fileSize < 0.
+func readNpy(r io.Reader, fileSize int64, budget size.Budget) (*Tensor, error) {
 	var pre [12]byte
 	if _, err := io.ReadFull(r, pre[:10]); err != nil {
 		return nil, fmt.Errorf("npy: not a .npy file: %w", noEOF(err))
@@ -126,8 +133,8 @@ func readNpy(r io.Reader, size int64) (*Tensor, error) {
 	if hlen > maxNpyHeader {
 		return nil, fmt.Errorf("npy: header length %d exceeds the %d byte limit", hlen, maxNpyHeader)
 	}
-	if size >= 0 && start+hlen > size {
-		return nil, fmt.Errorf("npy: header length %d at byte 8 runs past the end of the %d-byte file", hlen, size)
+	if fileSize >= 0 && start+hlen > fileSize {
+		return nil, fmt.Errorf("npy: header length %d at byte 8 runs past the end of the %d-byte file", hlen, fileSize)
 	}
 	header := make([]byte, hlen)
 	if _, err := io.ReadFull(r, header); err != nil {
@@ -138,44 +145,63 @@ func readNpy(r io.Reader, size int64) (*Tensor, error) {
 		return nil, err
 	}
 
-	if h.n > math.MaxInt/h.typ.size {
+	// An integer array is held as int64s, a float one as float32s.
+	elem := 4
+	if h.typ.ints != nil {
+		elem = 8
+	}
+	need, okNeed := size.Mul(h.n, int64(h.typ.size))
+	held, okHeld := size.Mul(h.n, int64(elem))
+	if !okNeed || !okHeld || held > math.MaxInt {
 		return nil, fmt.Errorf("npy: shape %s is too large", ShapeString(h.shape))
 	}
-	need := int64(h.n * h.typ.size)
 	dataStart := start + hlen
 	truncated := func(got int64) error {
 		return fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes from byte %d, got %d",
 			ShapeString(h.shape), h.descr, need, dataStart, got)
 	}
-	var data []byte
-	if size >= 0 {
+	if fileSize >= 0 {
 		// The file size is known, so a forged shape is caught before allocating.
-		switch got := size - dataStart; {
+		switch got := fileSize - dataStart; {
 		case got < need:
 			return nil, truncated(got)
 		case got > need:
 			return nil, fmt.Errorf("npy: %d trailing bytes after the %d data bytes at byte %d", got-need, need, dataStart)
 		}
-		data = make([]byte, need)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, fmt.Errorf("npy: reading data at byte %d: %w", dataStart, noEOF(err))
-		}
-	} else {
-		// ReadAll grows with the data actually present, not with the claimed size.
-		if data, err = io.ReadAll(io.LimitReader(r, need)); err != nil {
-			return nil, fmt.Errorf("npy: reading data at byte %d: %w", dataStart, err)
-		}
-		if int64(len(data)) < need {
-			return nil, truncated(int64(len(data)))
-		}
+	}
+	if err := budget.Check(fmt.Sprintf("npy: array %s of %s", ShapeString(h.shape), h.descr), held); err != nil {
+		return nil, err
+	}
+	// A file holds every byte the header claims, so the array is allocated
+	// once; a stream's grows chunk by chunk with the data actually present.
+	capacity := int(h.n)
+	if fileSize < 0 {
+		capacity = min(capacity, npyChunk/h.typ.size)
 	}
 	t := &Tensor{Shape: h.shape}
 	if h.typ.ints != nil {
-		t.Ints = make([]int64, h.n)
-		h.typ.ints(t.Ints, data, h.order)
+		t.Ints = make([]int64, 0, capacity)
 	} else {
-		t.Data = make([]float32, h.n)
-		h.typ.floats(t.Data, data, h.order)
+		t.Data = make([]float32, 0, capacity)
+	}
+	buf := make([]byte, min(need, npyChunk/int64(h.typ.size)*int64(h.typ.size)))
+	for done := int64(0); done < need; {
+		chunk := buf[:min(int64(len(buf)), need-done)]
+		if n, err := io.ReadFull(r, chunk); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil, truncated(done + int64(n))
+			}
+			return nil, fmt.Errorf("npy: reading data at byte %d: %w", dataStart+done, err)
+		}
+		k := len(chunk) / h.typ.size
+		if h.typ.ints != nil {
+			t.Ints = slices.Grow(t.Ints, k)[:len(t.Ints)+k]
+			h.typ.ints(t.Ints[len(t.Ints)-k:], chunk, h.order)
+		} else {
+			t.Data = slices.Grow(t.Data, k)[:len(t.Data)+k]
+			h.typ.floats(t.Data[len(t.Data)-k:], chunk, h.order)
+		}
+		done += int64(len(chunk))
 	}
 	return t, nil
 }
@@ -194,7 +220,7 @@ type npyHeader struct {
 	typ   npyType
 	order binary.ByteOrder
 	shape []int
-	n     int
+	n     int64
 }
 
 // parseNpyHeader interprets the header dict; base is its offset in the file.
@@ -242,7 +268,7 @@ func parseNpyHeader(s string, base int) (*npyHeader, error) {
 	// Zero dims are left out of the product so that an overflow among the
 	// others is still caught.
 	h.shape = make([]int, len(shape))
-	n, zero := 1, false
+	n, zero := int64(1), false
 	for i, v := range shape {
 		d, ok := v.(int)
 		if !ok {
@@ -256,10 +282,9 @@ func parseNpyHeader(s string, base int) (*npyHeader, error) {
 			zero = true
 			continue
 		}
-		if n > math.MaxInt/d {
+		if n, ok = size.Mul(n, int64(d)); !ok {
 			return nil, fmt.Errorf("npy: shape %s is too large", pyRepr(shape))
 		}
-		n *= d
 	}
 	if zero {
 		n = 0

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/internal/size"
 )
 
 // npyFile builds a .npy file around a header dict, padded as NumPy pads it.
@@ -287,7 +289,16 @@ func FuzzReadNpy(f *testing.F) {
 	f.Add(npyFile(1, "{'descr': [('a', '<f4')], 'fortran_order': True, 'shape': [2L], }", nil))
 	f.Add(numpy23[:100])
 	f.Add([]byte(npyMagic + "\x02\x00\xff\xff\xff\x00"))
+	// Claims over the budget below (4 bytes per byte of input), held as
+	// float32s and as int64s, and a claim of 2 GiB with 8 bytes of data.
+	f.Add(npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1024, 1024), }", nil))
+	f.Add(npyFile(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (100,), }", make([]byte, 100)))
+	f.Add(npyFile(3, "{'descr': '<i8', 'fortran_order': False, 'shape': (268435456,), }", make([]byte, 8)))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		budget := size.Budget(4 * len(data))
+		if held, err := readNpy(bytes.NewReader(data), -1, budget); err == nil && heldBytes(held) > int64(budget) {
+			t.Fatalf("shape %v holds %d bytes, over the budget of %d", held.Shape, heldBytes(held), budget)
+		}
 		got, err := ReadNpy(bytes.NewReader(data))
 		if err != nil {
 			return
@@ -307,6 +318,13 @@ func FuzzReadNpy(f *testing.F) {
 			t.Fatalf("round trip changed %v", got.Shape)
 		}
 	})
+}
+
+func heldBytes(t *Tensor) int64 {
+	if t.IsInt() {
+		return 8 * int64(len(t.Ints))
+	}
+	return 4 * int64(len(t.Data))
 }
 
 func equalBits(a, b *Tensor) bool {

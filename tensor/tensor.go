@@ -16,12 +16,14 @@ type Tensor struct {
 	Ints  []int64
 }
 
-// New returns a zero tensor of the given shape.
+// New returns a zero tensor of the given shape, whose size the caller has
+// checked (size.Budget.CheckShape): New itself cannot refuse one.
 func New(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, Numel(shape))}
 }
 
-// NewInts returns a zero integer tensor of the given shape.
+// NewInts returns a zero integer tensor of the given shape, whose size the
+// caller has checked, as for New.
 func NewInts(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Ints: make([]int64, Numel(shape))}
 }
@@ -50,7 +52,8 @@ func (t *Tensor) Floats() *Tensor {
 	return f
 }
 
-// Numel is the number of elements of a shape.
+// Numel is the number of elements of a shape that is known to be small
+// enough; size.Numel checks one that is not.
 func Numel(shape []int) int {
 	n := 1
 	for _, d := range shape {

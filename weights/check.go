@@ -1,41 +1,46 @@
 package weights
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/internal/suggest"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 )
 
+// maxMismatches caps the lines of a mismatch report: a file of another model
+// could otherwise print one line per tensor of both.
+const maxMismatches = 20
+
 // Check reports whether ts holds exactly g's parameters, each with its shape.
-// All problems are reported, one line each, in parameter order and then
-// extra names in sorted order.
+// Problems are reported one line each, in parameter order and then extra
+// names in sorted order, the first 20 of them.
 func Check(g *ir.Graph, ts map[string]*tensor.Tensor) error {
-	return check(g, ts, "weights")
+	return check(g, ts, "weights", true)
 }
 
-// Load reads a safetensors file and checks it against g; errors start with
-// the path.
+// Load is LoadWithin the default memory budget (size.Default).
 func Load(path string, g *ir.Graph) (map[string]*tensor.Tensor, error) {
-	ts, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := check(g, ts, path); err != nil {
-		return nil, err
-	}
-	return ts, nil
+	return LoadWithin(path, g, size.Default())
 }
 
-// check prefixes each line with where the weights came from.
-func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string) error {
-	var errs []error
+// LoadWithin reads a safetensors file of g's weights. The header's names and
+// shapes are checked against g's parameters, and the tensors' total against
+// budget, before any tensor is decoded; errors start with the path.
+func LoadWithin(path string, g *ir.Graph, budget size.Budget) (map[string]*tensor.Tensor, error) {
+	return readFile(path, readOptions{budget: budget, model: g})
+}
+
+// check prefixes each line with where the weights came from. withData also
+// checks that each tensor's data fills its shape; a header has shapes only.
+func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string, withData bool) error {
+	var lines []string
 	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
+		lines = append(lines, fmt.Sprintf("%s: %s", prefix, fmt.Sprintf(format, args...)))
 	}
 	var missing []string
 	for _, p := range g.Params {
@@ -51,7 +56,7 @@ func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string) error {
 			fail("%q is nil", p.Name)
 		case !slices.Equal(t.Shape, want):
 			fail("%q has shape %s, the model expects %s", p.Name, tensor.ShapeString(t.Shape), tensor.ShapeString(want))
-		case len(t.Data) != tensor.Numel(want):
+		case withData && len(t.Data) != tensor.Numel(want):
 			fail("%q has %d values, its shape %s needs %d", p.Name, len(t.Data), tensor.ShapeString(want), tensor.Numel(want))
 		}
 	}
@@ -70,5 +75,16 @@ func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string) error {
 			fail("%q is not a parameter of model %s", name, g.Name)
 		}
 	}
-	return errors.Join(errs...)
+	if len(lines) == 0 {
+		return nil
+	}
+	if n := len(lines) - maxMismatches; n > 0 {
+		lines = append(lines[:maxMismatches], fmt.Sprintf("%s: and %d more", prefix, n))
+	}
+	return &mismatchError{lines}
 }
+
+// mismatchError lists how weights differ from a model, one line each.
+type mismatchError struct{ lines []string }
+
+func (e *mismatchError) Error() string { return strings.Join(e.lines, "\n") }

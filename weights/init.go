@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -24,8 +25,22 @@ const initStream = 0x6d646c63
 // likewise with l its limit.
 //
 // A parameter with a symbolic shape or no valid initialiser is an error; the
-// verifier rules both out for checked graphs.
+// verifier rules both out for checked graphs. The weights must fit the
+// default memory budget (size.Default); InitWithin takes another.
 func Init(g *ir.Graph, seed uint64) (map[string]*tensor.Tensor, error) {
+	return InitWithin(g, seed, size.Default())
+}
+
+// InitWithin is Init with the weights' total (ir.Graph.ParamBytes) checked
+// against budget before any is allocated.
+func InitWithin(g *ir.Graph, seed uint64, budget size.Budget) (map[string]*tensor.Tensor, error) {
+	n, err := g.ParamBytes()
+	if err != nil {
+		return nil, fmt.Errorf("weights.Init: %w", err)
+	}
+	if err := budget.Check(fmt.Sprintf("initialising the weights of model %s (%d parameters)", g.Name, len(g.Params)), n); err != nil {
+		return nil, err
+	}
 	rng := rand.New(rand.NewPCG(seed, initStream))
 	ts := make(map[string]*tensor.Tensor, len(g.Params))
 	for _, p := range g.Params {

@@ -75,7 +75,7 @@ func TestInitRejectsInvalidIR(t *testing.T) {
 	g = ir.NewGraph("bad")
 	g.AddParam("w", ir.T("N"), ir.Init{Kind: ir.InitZeros}, true)
 	_, err = Init(g, 1)
-	assert.EqualError(t, err, `weights.Init: parameter "w": dimension N is not bound`)
+	assert.EqualError(t, err, `weights.Init: the weights of model bad: parameter "w" f32[N]: dimension N is not bound`)
 }
 
 // mustInit is Init for graphs that are valid.

@@ -13,12 +13,14 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/internal/safeio"
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -85,42 +87,63 @@ type entry struct {
 	dtypeName  string
 	dtype      dtype
 	shape      []int
+	numel      int64
 	begin, end int64
 }
 
-// Read reads a safetensors file of size bytes. F32 tensors are read as is;
+// Read reads a safetensors file of fileSize bytes. F32 tensors are read as is;
 // F16, BF16 and F64 are converted to float32. The file is validated fully:
 // header size and syntax, shapes, and that the tensors tile the data buffer
-// exactly, without overlaps, gaps or trailing bytes.
-func Read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, error) {
-	ts, err := read(r, size)
+// exactly, without overlaps, gaps or trailing bytes. The tensors must fit the
+// default memory budget (size.Default).
+func Read(r io.ReaderAt, fileSize int64) (map[string]*tensor.Tensor, error) {
+	ts, err := read(r, fileSize, readOptions{budget: size.Default()})
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	return ts, nil
 }
 
-// ReadFile reads a safetensors file; errors start with the path.
+// ReadFile is ReadFileWithin the default memory budget (size.Default).
 func ReadFile(path string) (map[string]*tensor.Tensor, error) {
-	f, err := os.Open(path)
+	return ReadFileWithin(path, size.Default())
+}
+
+// ReadFileWithin reads a safetensors file, a regular file only, if its
+// tensors decoded to float32 fit budget; errors start with the path.
+func ReadFileWithin(path string, budget size.Budget) (map[string]*tensor.Tensor, error) {
+	return readFile(path, readOptions{budget: budget})
+}
+
+// readOptions say what read checks before it decodes any tensor: the
+// tensors' total against budget, and, if model is set, their names and
+// shapes against its parameters. path, if known, names the file in errors.
+type readOptions struct {
+	budget size.Budget
+	model  *ir.Graph
+	path   string
+}
+
+func readFile(path string, o readOptions) (map[string]*tensor.Tensor, error) {
+	f, st, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	o.path = path
+	ts, err := read(f, st.Size(), o)
+	// A list of mismatches and a budget error name the path already.
+	var mismatch *mismatchError
+	var over *size.Error
+	if err != nil && !errors.As(err, &mismatch) && !errors.As(err, &over) {
+		err = fmt.Errorf("%s: %w", path, err)
 	}
-	ts, err := read(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ts, nil
+	return ts, err
 }
 
-func read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, error) {
-	if size < 8 {
-		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", size)
+func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tensor, error) {
+	if fileSize < 8 {
+		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", fileSize)
 	}
 	var lenBuf [8]byte
 	if err := readAt(r, lenBuf[:], 0); err != nil {
@@ -130,8 +153,8 @@ func read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, error) {
 	if n > maxHeader {
 		return nil, fmt.Errorf("header length %d exceeds the %d byte limit: not a safetensors file?", n, maxHeader)
 	}
-	if n > uint64(size-8) {
-		return nil, fmt.Errorf("header length %d exceeds the %d bytes after it", n, size-8)
+	if n > uint64(fileSize-8) {
+		return nil, fmt.Errorf("header length %d exceeds the %d bytes after it", n, fileSize-8)
 	}
 	header := make([]byte, n)
 	if err := readAt(r, header, 8); err != nil {
@@ -142,7 +165,33 @@ func read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, error) {
 		return nil, err
 	}
 	dataStart := 8 + int64(n)
-	if err := checkLayout(entries, size-dataStart); err != nil {
+	if err := checkLayout(entries, fileSize-dataStart); err != nil {
+		return nil, err
+	}
+	// Everything below is known from the header: a file of another model,
+	// or one too large to hold, is refused before a tensor is decoded.
+	if o.model != nil {
+		shapes := make(map[string]*tensor.Tensor, len(entries))
+		for _, e := range entries {
+			shapes[e.name] = &tensor.Tensor{Shape: e.shape}
+		}
+		if err := check(o.model, shapes, cmp.Or(o.path, "weights"), false); err != nil {
+			return nil, err
+		}
+	}
+	what := fmt.Sprintf("reading the %d tensors", len(entries))
+	if o.path != "" {
+		what += " of " + o.path
+	}
+	what += " as float32"
+	decoded := int64(0)
+	for _, e := range entries {
+		var ok bool
+		if decoded, ok = size.Add(decoded, e.numel*4); !ok {
+			return nil, size.Overflow(what)
+		}
+	}
+	if err := o.budget.Check(what, decoded); err != nil {
 		return nil, err
 	}
 
@@ -152,7 +201,7 @@ func read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, error) {
 	ts := make(map[string]*tensor.Tensor, len(entries))
 	var buf []byte
 	for _, e := range entries {
-		t := &tensor.Tensor{Shape: e.shape, Data: make([]float32, (e.end-e.begin)/int64(e.dtype.size))}
+		t := &tensor.Tensor{Shape: e.shape, Data: make([]float32, e.numel)}
 		for done := 0; done < len(t.Data); {
 			k := min(len(t.Data)-done, chunk/e.dtype.size)
 			buf = slices.Grow(buf[:0], k*e.dtype.size)[:k*e.dtype.size]
@@ -347,20 +396,18 @@ func parseEntry(dec *json.Decoder, name string) (entry, error) {
 	if e.begin > e.end {
 		return fail("data_offsets [%d, %d] end before they begin", e.begin, e.end)
 	}
-	// The byte size must equal the shape's, computed without overflow; the
-	// bound also keeps the element count an int on 32-bit platforms.
-	size := int64(e.dtype.size)
-	limit := int64(math.MaxInt) / size
-	numel := int64(1)
-	for _, d := range e.shape {
-		if d != 0 && numel > limit/int64(d) {
-			return fail("shape %s is too large", tensor.ShapeString(e.shape))
-		}
-		numel *= int64(d)
+	// The byte size must equal the shape's, computed without overflow, and
+	// the float32s it decodes to must be countable too; the bound by MaxInt
+	// keeps the element count an int on 32-bit platforms.
+	numel, ok := size.Numel(e.shape)
+	n, okBytes := size.Bytes(e.shape, e.dtype.size)
+	if _, okDecoded := size.Mul(numel, 4); !ok || !okBytes || !okDecoded || n > math.MaxInt {
+		return fail("shape %s is too large", tensor.ShapeString(e.shape))
 	}
-	if got, bytes := e.end-e.begin, numel*size; got != bytes {
+	e.numel = numel
+	if got := e.end - e.begin; got != n {
 		return fail("data_offsets [%d, %d] hold %d bytes, but shape %s of %s needs %d",
-			e.begin, e.end, got, tensor.ShapeString(e.shape), e.dtypeName, bytes)
+			e.begin, e.end, got, tensor.ShapeString(e.shape), e.dtypeName, n)
 	}
 	return e, nil
 }

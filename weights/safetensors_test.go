@@ -274,6 +274,10 @@ func FuzzRead(f *testing.F) {
 	f.Add(stFile(`{"a":{"dtype":"F64","shape":[0,3],"data_offsets":[0,0]},"__metadata__":null}`, nil))
 	f.Add(stFile(`{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}`, make([]byte, 16)))
 	f.Add(stFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, make([]byte, 12)))
+	// Shapes whose bytes, or float32s decoded from them, overflow int64.
+	f.Add(stFile(`{"a":{"dtype":"F16","shape":[3037000500,3037000500],"data_offsets":[0,0]}}`, nil))
+	f.Add(stFile(`{"a":{"dtype":"BF16","shape":[2305843009213693952],"data_offsets":[0,4611686018427387904]}}`, nil))
+	f.Add(stFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}`, nil))
 	f.Add(binary.LittleEndian.AppendUint64(nil, 1<<40))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -25,14 +25,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 )
 
-// Run executes g on inputs by name, with params (weights) by name; returns
-// outputs by name. params may hold weights the graph does not use. The results
-// never alias inputs or params.
+// Run is RunWithin the default memory budget (size.Default).
 func Run(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	return RunWithin(g, params, inputs, size.Default())
+}
+
+// RunWithin executes g on inputs by name, with params (weights) by name;
+// returns outputs by name. params may hold weights the graph does not use.
+// The results never alias inputs or params. The interpreter keeps every
+// intermediate value until it returns, so they, the weights and the inputs
+// (ir.Graph.CheckBudget) must fit budget together before the first node runs.
+func RunWithin(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tensor.Tensor, budget size.Budget) (map[string]*tensor.Tensor, error) {
 	// Kernels index by the result types, so they are only safe on a graph whose
 	// types are what its ops infer.
 	if err := ir.Verify(g); err != nil {
@@ -43,6 +51,9 @@ func Run(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]*tenso
 		return nil, err
 	}
 	if err := g.CheckBound(env); err != nil {
+		return nil, err
+	}
+	if err := g.CheckBudget(env, budget); err != nil {
 		return nil, err
 	}
 	vals := map[*ir.Value]*tensor.Tensor{}
@@ -171,7 +182,11 @@ func CheckKind(what string, typ ir.Type, t *tensor.Tensor) error {
 
 // checkData checks that t's data fills its shape exactly.
 func checkData(what string, t *tensor.Tensor) error {
-	if n := tensor.Numel(t.Shape); t.Len() != n {
+	n, ok := size.Numel(t.Shape)
+	if !ok {
+		return fmt.Errorf("%s: shape %s has more elements than 64-bit arithmetic counts", what, tensor.ShapeString(t.Shape))
+	}
+	if int64(t.Len()) != n {
 		return fmt.Errorf("%s: shape %s has %d elements, but the data has %d", what, tensor.ShapeString(t.Shape), n, t.Len())
 	}
 	return nil
@@ -218,6 +233,9 @@ func Eval(n *ir.Node, in []*tensor.Tensor) (*tensor.Tensor, error) {
 	shape, err := n.Outputs[0].Type.Shape.Bind(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Op, err)
+	}
+	if err := size.Default().CheckShape(fmt.Sprintf("the folded result of %s (layer %q)", n.Op, n.Layer), shape, 4); err != nil {
+		return nil, err
 	}
 	if !n.Op.Valid() || kernels[n.Op] == nil {
 		return nil, fmt.Errorf("no reference kernel for op %d", n.Op)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/stretchr/testify/assert"
@@ -197,4 +198,41 @@ func TestOutputsDoNotAlias(t *testing.T) {
 	out["x"].Data[0], out["w"].Data[0] = 0, 0
 	require.Equal(t, []float32{1, 2}, x.Data)
 	require.Equal(t, []float32{3, 4}, w.Data)
+}
+
+// TestRunRefusesHuge: shapes bound from inputs that would make the
+// interpreter allocate terabytes, or wrap a count, are errors before any node
+// runs, not a Go fatal error.
+func TestRunRefusesHuge(t *testing.T) {
+	wide := func(out int) *ir.Graph {
+		g := ir.NewGraph("wide")
+		x := g.AddInput("x", ir.T("N", 1))
+		k := g.AddParam("dense.kernel", ir.T(1, out), ir.Init{Kind: ir.InitZeros}, true)
+		y, err := g.AddNode(ir.OpDense, nil, []*ir.Value{x, k}, "dense", ir.Pos{})
+		require.NoError(t, err)
+		g.AddOutput("y", y)
+		return g
+	}
+	// 2^20 examples of 2^20 outputs: 4 TiB of result.
+	g := wide(1 << 20)
+	params := map[string]*tensor.Tensor{"dense.kernel": tensor.New(1, 1<<20)}
+	x := tensor.New(1<<20, 1)
+	_, err := RunWithin(g, params, map[string]*tensor.Tensor{"x": x}, 1<<30)
+	var over *size.Error
+	require.ErrorAs(t, err, &over)
+	assert.Contains(t, err.Error(), "model wide with N=1048576 (weights 4.0 MiB, inputs 4.0 MiB, intermediate values 4.0 TiB) needs 4.0 TiB, more than the memory limit of 1.0 GiB; raise the limit with --max-memory")
+
+	// 2^20 examples of 2^21 outputs: more than 2^40 elements.
+	g = wide(1 << 21)
+	params = map[string]*tensor.Tensor{"dense.kernel": tensor.New(1, 1<<21)}
+	_, err = RunWithin(g, params, map[string]*tensor.Tensor{"x": x}, 0)
+	assert.ErrorContains(t, err, `dense (layer "dense") with N=1048576: the result of dense, f32[1048576,2097152] has 2199023255552 elements, more than the limit of 2^40`)
+
+	// A fed shape whose element count wraps to 0 does not pass for empty.
+	_, err = Run(g, params, map[string]*tensor.Tensor{"x": {Shape: []int{1 << 32, 1 << 32, 1 << 32}}})
+	assert.ErrorContains(t, err, "the model takes f32[N,1]")
+	g = ir.NewGraph("any")
+	g.AddOutput("y", g.AddInput("x", ir.T("N", "M", "K")))
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": {Shape: []int{1 << 32, 1 << 32, 1 << 32}}})
+	assert.ErrorContains(t, err, `input "x": shape [4294967296,4294967296,4294967296] has more elements than 64-bit arithmetic counts`)
 }
