@@ -1,0 +1,53 @@
+// Package nn builds the graphs of common layers from plain Go arguments:
+// convolutions, dense layers, poolings, normalisations, embeddings,
+// positional encodings, recurrent layers and attention. Every frontend uses
+// it, so a model written in .mdl and the same model imported from elsewhere
+// lower to the same IR with the same parameter names.
+//
+// A Layer is one layer instance: the parameters it adds are named
+// Name.suffix (conv2d_1.kernel, res2.conv1.kernel) and its nodes carry Name
+// and Pos. The functions check what the IR's shape rules cannot (a window on
+// a non-image, heads that do not divide d_model) and return *ir.TypeError
+// with a help line; the frontend turns those into diagnostics at the call.
+package nn
+
+import "github.com/mdlc/mdlc/ir"
+
+// Layer adds one layer instance's parameters and nodes to a graph.
+type Layer struct {
+	G *ir.Graph
+	// Name is the instance's hierarchical name (res2.conv1), the prefix of
+	// its parameters' names.
+	Name string
+	Pos  ir.Pos
+	// Params counts the parameter elements added, for summaries.
+	Params int64
+}
+
+// NewLayer starts the layer instance name of graph g.
+func NewLayer(g *ir.Graph, name string, pos ir.Pos) *Layer {
+	return &Layer{G: g, Name: name, Pos: pos}
+}
+
+// Param adds a trainable parameter named Name.suffix.
+func (l *Layer) Param(suffix string, t ir.Type, init ir.Init) *ir.Value {
+	return l.addParam(suffix, t, init, true)
+}
+
+// State adds a parameter training does not update by gradient, such as
+// batchnorm's running statistics.
+func (l *Layer) State(suffix string, t ir.Type, init ir.Init) *ir.Value {
+	return l.addParam(suffix, t, init, false)
+}
+
+func (l *Layer) addParam(suffix string, t ir.Type, init ir.Init, trainable bool) *ir.Value {
+	p := l.G.AddParam(ir.Qualified(l.Name, suffix), t, init, trainable)
+	n, _ := t.Shape.KnownProduct(0)
+	l.Params += int64(n)
+	return p
+}
+
+// Node adds op(inputs) to the graph as part of this layer.
+func (l *Layer) Node(op ir.Op, attrs ir.Attrs, inputs ...*ir.Value) (*ir.Value, error) {
+	return l.G.AddNode(op, attrs, inputs, l.Name, l.Pos)
+}
