@@ -22,11 +22,24 @@ type Layer struct {
 	Pos  ir.Pos
 	// Params counts the parameter elements added, for summaries.
 	Params int64
+	// firstParam and firstNode are where the layer's additions start.
+	firstParam, firstNode int
 }
 
-// NewLayer starts the layer instance name of graph g.
+// NewLayer starts the layer instance name at the end of graph g.
 func NewLayer(g *ir.Graph, name string, pos ir.Pos) *Layer {
-	return &Layer{G: g, Name: name, Pos: pos}
+	return &Layer{G: g, Name: name, Pos: pos, firstParam: len(g.Params), firstNode: len(g.Nodes)}
+}
+
+// Nodes are the nodes the layer added, in order.
+func (l *Layer) Nodes() []*ir.Node { return l.G.Nodes[l.firstNode:] }
+
+// Discard removes what the layer added, after an error: a layer may have
+// added parameters before it found a shape it cannot take. Nothing may have
+// been added to the graph after the layer.
+func (l *Layer) Discard() {
+	l.G.Params, l.G.Nodes = l.G.Params[:l.firstParam], l.G.Nodes[:l.firstNode]
+	l.Params = 0
 }
 
 // Param adds a trainable parameter named Name.suffix.

@@ -135,14 +135,13 @@ func Layers() [][2]string {
 }
 
 // applyLayer binds arguments, builds the layer and records it. On a shape
-// error the parameters it added are removed again.
+// error what it added is removed again.
 func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, lt.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes") {
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads") {
 		return []value{poison()}
 	}
-	nParams, nNodes := len(e.g.Params), len(e.g.Nodes)
 	l := nn.NewLayer(e.g, e.instanceName(kind, c), ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column})
 	err := floatArgs(kind, lt.specs, a)
 	var outs []*ir.Value
@@ -156,7 +155,7 @@ func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, 
 		outs = []*ir.Value{out}
 	}
 	if err != nil {
-		e.g.Params, e.g.Nodes = e.g.Params[:nParams], e.g.Nodes[:nNodes]
+		l.Discard()
 		var te *ir.TypeError
 		help := ""
 		if errors.As(err, &te) {
@@ -166,7 +165,7 @@ func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, 
 		return []value{poison()}
 	}
 	var flops int64
-	for _, n := range e.g.Nodes[nNodes:] {
+	for _, n := range l.Nodes() {
 		flops += n.Flops()
 	}
 	e.layers = append(e.layers, Layer{Name: l.Name, Kind: kind, Output: outs[0], Params: l.Params, Flops: flops, Pos: l.Pos})
