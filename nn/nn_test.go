@@ -102,10 +102,34 @@ model seq(ids: i32[N, 12]) -> (y) {
 }
 `
 
+// shapesFromGo: split, slice, concat, reshape and dropout, with negative
+// axes and positions.
+func shapesFromGo(t *testing.T) *ir.Graph {
+	b := graphBuilder{t, ir.NewGraph("shapes")}
+	x := b.g.AddInput("x", ir.T("N", 6, 8))
+	parts, err := nn.Split{Axis: -1, Sizes: []int{2, 6}}.Apply(b.layer("split"), x)
+	require.NoError(t, err)
+	z := b.must(nn.Slice{Axis: 1, Start: 1, End: -1}.Apply(b.layer("slice"), x))
+	y := b.must(nn.Concat{Axis: -1}.Apply(b.layer("concat"), parts[1], parts[0]))
+	y = b.must(nn.Reshape{Shape: []int{-1, 4}}.Apply(b.layer("reshape"), y))
+	y = b.must(nn.Dropout{Rate: 0.1}.Apply(b.layer("dropout"), y))
+	b.g.AddOutput("y", y)
+	b.g.AddOutput("z", z)
+	return b.g
+}
+
+const shapesMDL = `
+model shapes(x: f32[N, 6, 8]) -> (y, z) {
+  a, b = split(x, sizes=[2, 6])
+  z = slice(x, 1, -1, axis=1)
+  y = concat(b, a) | reshape([-1, 4]) | dropout(0.1)
+}
+`
+
 // TestLayers checks the graphs built from Go: valid IR, printed as in the
 // golden files, with the parameter names and shapes they show.
 func TestLayers(t *testing.T) {
-	for name, build := range map[string]func(*testing.T) *ir.Graph{"cnn": cnnFromGo, "seq": seqFromGo} {
+	for name, build := range map[string]func(*testing.T) *ir.Graph{"cnn": cnnFromGo, "seq": seqFromGo, "shapes": shapesFromGo} {
 		t.Run(name, func(t *testing.T) {
 			g := build(t)
 			require.NoError(t, ir.Verify(g))
@@ -120,7 +144,7 @@ func TestSameAsMDL(t *testing.T) {
 	for _, c := range []struct {
 		name, src string
 		build     func(*testing.T) *ir.Graph
-	}{{"cnn", cnnMDL, cnnFromGo}, {"seq", seqMDL, seqFromGo}} {
+	}{{"cnn", cnnMDL, cnnFromGo}, {"seq", seqMDL, seqFromGo}, {"shapes", shapesMDL, shapesFromGo}} {
 		t.Run(c.name, func(t *testing.T) {
 			p, ds := (&sema.Loader{}).LoadSource(c.name+".mdl", []byte(c.src))
 			require.Empty(t, ds)
@@ -139,6 +163,12 @@ func TestErrors(t *testing.T) {
 	seq := g.AddInput("seq", ir.T("N", "T", 6))
 	kv := g.AddInput("kv", ir.T("N", "T", 5))
 	zero, negative := float32(0), float32(-1)
+	splitOf := func(s nn.Split) func(*nn.Layer, *ir.Value) (*ir.Value, error) {
+		return func(l *nn.Layer, x *ir.Value) (*ir.Value, error) {
+			_, err := s.Apply(l, x)
+			return nil, err
+		}
+	}
 	attention := func(a nn.Attention) func(*nn.Layer, *ir.Value) (*ir.Value, error) {
 		return func(l *nn.Layer, x *ir.Value) (*ir.Value, error) { return a.Apply(l, x, x, x) }
 	}
@@ -169,6 +199,17 @@ func TestErrors(t *testing.T) {
 		{"multihead_attention: packed projections are for self-attention", seq, nn.MultiHeadAttention{Heads: 2, KV: seq, Packed: true}.Apply},
 		{"attention: scale must be positive", seq, attention(nn.Attention{Scale: &zero})},
 		{"attention: scale must be positive", seq, attention(nn.Attention{Scale: &negative})},
+		{"axis 3 is out of range for rank 3", seq, nn.Slice{Axis: 3, End: 1}.Apply},
+		{"split: axis 1 of f32[N,T,6] has no known size", seq, splitOf(nn.Split{Axis: 1, Parts: 2})},
+		{"split takes parts or sizes", seq, splitOf(nn.Split{Axis: -1})},
+		{"split: parts must be positive, got -2", seq, splitOf(nn.Split{Axis: -1, Parts: -2})},
+		{"split: sizes must be positive, got [7 -1]", seq, splitOf(nn.Split{Axis: -1, Sizes: []int{7, -1}})},
+		{"split: sizes [1 2] add up to 3, but axis 2 of f32[N,T,6] has 6", seq, splitOf(nn.Split{Axis: -1, Sizes: []int{1, 2}})},
+		{"split: 4 parts do not divide axis 2 of f32[N,T,6] (size 6)", seq, splitOf(nn.Split{Axis: -1, Parts: 4})},
+		{"concat needs at least one tensor", seq, func(l *nn.Layer, _ *ir.Value) (*ir.Value, error) { return nn.Concat{}.Apply(l) }},
+		{"reshape needs known sizes after the batch axis, got f32[N,T,6]", seq, nn.Reshape{Shape: []int{-1}}.Apply},
+		{"reshape: cannot infer -1 for f32[N,8,8,4] into [5, -1]", image, nn.Reshape{Shape: []int{5, -1}}.Apply},
+		{"dropout: rate must be in [0, 1), got 1", seq, nn.Dropout{Rate: 1}.Apply},
 		{"unknown activation 200", seq, func(l *nn.Layer, x *ir.Value) (*ir.Value, error) { return nn.Activate(l, x, 200) }},
 	} {
 		l := nn.NewLayer(g, "bad", ir.Pos{})

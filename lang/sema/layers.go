@@ -2,7 +2,6 @@ package sema
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -214,22 +213,10 @@ func binary(op ir.Op) func(*nn.Layer, *bound) (*ir.Value, error) {
 	return func(l *nn.Layer, a *bound) (*ir.Value, error) { return l.Node(op, nil, a.tensor("a"), a.tensor("b")) }
 }
 
-// normAxis maps a NumPy-style axis (negative counts from the end) to 0..rank-1.
-func normAxis(axis, rank int) (int, error) {
-	if axis < -rank || axis >= rank {
-		return 0, &ir.TypeError{Msg: "axis " + itoa(axis) + " is out of range for rank " + itoa(rank),
-			Help: "axes run from " + itoa(-rank) + " to " + itoa(rank-1)}
-	}
-	if axis < 0 {
-		axis += rank
-	}
-	return axis, nil
-}
-
 func axisOp(op ir.Op) func(*nn.Layer, *bound) (*ir.Value, error) {
 	return func(l *nn.Layer, a *bound) (*ir.Value, error) {
 		x := a.tensor("x")
-		axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
+		axis, err := nn.Axis(a.int("axis"), x.Type.Shape.Rank())
 		if err != nil {
 			return nil, err
 		}
@@ -287,112 +274,26 @@ func buildRMSNorm(l *nn.Layer, a *bound) (*ir.Value, error) {
 }
 
 func buildDropout(l *nn.Layer, a *bound) (*ir.Value, error) {
-	rate := a.float("rate")
-	if rate < 0 || rate >= 1 {
-		return nil, &ir.TypeError{Msg: "dropout: rate must be in [0, 1), got " + ftoa(rate), Help: "rate is the fraction of units dropped in training"}
-	}
-	return l.Node(ir.OpDropout, &ir.DropoutAttrs{Rate: float32(rate)}, a.tensor("x"))
+	return nn.Dropout{Rate: a.float("rate")}.Apply(l, a.tensor("x"))
 }
 
 func buildSlice(l *nn.Layer, a *bound) (*ir.Value, error) {
-	x := a.tensor("x")
-	axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
-	if err != nil {
-		return nil, err
-	}
-	start, end := a.int("start"), a.int("end")
-	if d := x.Type.Shape[axis]; d.Known() {
-		if start < 0 {
-			start += d.Size
-		}
-		if end < 0 {
-			end += d.Size
-		}
-	}
-	return l.Node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: end}, x)
+	return nn.Slice{Axis: a.int("axis"), Start: a.int("start"), End: a.int("end")}.Apply(l, a.tensor("x"))
 }
 
-// buildSplit cuts an axis of known size into slices: parts of equal size,
-// or the sizes given.
 func buildSplit(l *nn.Layer, a *bound) ([]*ir.Value, error) {
-	x := a.tensor("x")
-	axis, err := normAxis(a.int("axis"), x.Type.Shape.Rank())
-	if err != nil {
-		return nil, err
+	s := nn.Split{Axis: a.int("axis")}
+	if a.has("parts") {
+		s.Parts = a.int("parts")
 	}
-	d := x.Type.Shape[axis]
-	if !d.Known() {
-		return nil, &ir.TypeError{Msg: fmt.Sprintf("split: axis %d of %s has no known size", axis, x.Type)}
+	if a.has("sizes") {
+		s.Sizes = a.ints("sizes")
 	}
-	var sizes []int
-	switch {
-	case a.has("parts") == a.has("sizes"):
-		return nil, &ir.TypeError{Msg: "split takes parts or sizes", Help: "split(x, 3) cuts into 3 equal parts, split(x, sizes=[2, 6]) into those sizes"}
-	case a.has("sizes"):
-		sizes = a.ints("sizes")
-		if sum := sumInts(sizes); sum != d.Size {
-			return nil, &ir.TypeError{Msg: fmt.Sprintf("split: sizes %v add up to %d, but axis %d of %s has %d", sizes, sum, axis, x.Type, d.Size)}
-		}
-	default:
-		n := a.int("parts")
-		if d.Size%n != 0 {
-			return nil, &ir.TypeError{Msg: fmt.Sprintf("split: %d parts do not divide axis %d of %s (size %d)", n, axis, x.Type, d.Size),
-				Help: "give sizes=[...] for parts of unequal size"}
-		}
-		for range n {
-			sizes = append(sizes, d.Size/n)
-		}
-	}
-	var outs []*ir.Value
-	start := 0
-	for _, n := range sizes {
-		v, err := l.Node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: start + n}, x)
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, v)
-		start += n
-	}
-	return outs, nil
-}
-
-func sumInts(xs []int) int {
-	s := 0
-	for _, x := range xs {
-		s += x
-	}
-	return s
+	return s.Apply(l, a.tensor("x"))
 }
 
 func buildReshape(l *nn.Layer, a *bound) (*ir.Value, error) {
-	x, target := a.tensor("x"), a.ints("shape")
-	if x.Type.Shape.Rank() < 1 {
-		return nil, &ir.TypeError{Msg: "reshape needs a batch axis, got " + x.Type.String()}
-	}
-	total, ok := x.Type.Shape.KnownProduct(1)
-	if !ok {
-		return nil, &ir.TypeError{Msg: "reshape needs known sizes after the batch axis, got " + x.Type.String()}
-	}
-	shape := ir.Shape{x.Type.Shape[0]}
-	infer, prod := -1, 1
-	for i, d := range target {
-		switch {
-		case d == -1 && infer < 0:
-			infer = i
-		case d < 1:
-			return nil, &ir.TypeError{Msg: "reshape: dimension " + itoa(d) + " is not a size", Help: "sizes are positive; one may be -1 to be inferred"}
-		default:
-			prod *= d
-		}
-		shape = append(shape, ir.D(d))
-	}
-	if infer >= 0 {
-		if prod == 0 || total%prod != 0 {
-			return nil, &ir.TypeError{Msg: "reshape: cannot infer -1 for " + x.Type.String() + " into " + ints(target)}
-		}
-		shape[infer+1] = ir.D(total / prod)
-	}
-	return l.Node(ir.OpReshape, &ir.ReshapeAttrs{Shape: shape}, x)
+	return nn.Reshape{Shape: a.ints("shape")}.Apply(l, a.tensor("x"))
 }
 
 func buildTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {
@@ -400,12 +301,7 @@ func buildTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {
 }
 
 func buildConcat(l *nn.Layer, a *bound) (*ir.Value, error) {
-	xs := a.tensors("xs")
-	axis, err := normAxis(a.int("axis"), xs[0].Type.Shape.Rank())
-	if err != nil {
-		return nil, err
-	}
-	return l.Node(ir.OpConcat, &ir.AxisAttrs{Axis: axis}, xs...)
+	return nn.Concat{Axis: a.int("axis")}.Apply(l, a.tensors("xs")...)
 }
 
 func buildMatMul(l *nn.Layer, a *bound) (*ir.Value, error) {
