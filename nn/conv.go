@@ -57,6 +57,15 @@ func orOne(p [2]int) [2]int {
 	return p
 }
 
+// countOrOne is a count whose zero value means 1; negative ones stay, for
+// positive to report.
+func countOrOne(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return n
+}
+
 func needImage(layer string, x *ir.Value) error {
 	if x.Type.Shape.Rank() == 4 && x.Type.Shape[3].Known() {
 		return nil
@@ -74,7 +83,7 @@ func (c Conv) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 	if err := needImage("conv2d", x); err != nil {
 		return nil, err
 	}
-	groups, strides, dilation := max(c.Groups, 1), orOne(c.Strides), orOne(c.Dilation)
+	groups, strides, dilation := countOrOne(c.Groups), orOne(c.Strides), orOne(c.Dilation)
 	if err := cmp.Or(positive("conv2d", "filters", c.Filters), positive("conv2d", "kernel", c.Kernel[:]...),
 		positive("conv2d", "strides", strides[:]...), positive("conv2d", "dilation", dilation[:]...), positive("conv2d", "groups", groups)); err != nil {
 		return nil, err
@@ -106,8 +115,12 @@ func (d Depthwise) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 	if err := needImage("depthwise_conv2d", x); err != nil {
 		return nil, err
 	}
+	multiplier := countOrOne(d.Multiplier)
+	if err := positive("depthwise_conv2d", "multiplier", multiplier); err != nil {
+		return nil, err
+	}
 	cin := x.Type.Shape[3].Size
-	return Conv{Filters: cin * max(d.Multiplier, 1), Kernel: d.Kernel, Strides: d.Strides, Dilation: d.Dilation,
+	return Conv{Filters: cin * multiplier, Kernel: d.Kernel, Strides: d.Strides, Dilation: d.Dilation,
 		Padding: d.Padding, Pads: d.Pads, Groups: cin, Activation: d.Activation, UseBias: d.UseBias}.Apply(l, x)
 }
 

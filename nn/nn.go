@@ -1,14 +1,23 @@
 // Package nn builds the graphs of common layers from plain Go arguments:
 // convolutions, dense layers, poolings, normalisations, embeddings,
-// positional encodings, recurrent layers and attention. Every frontend uses
+// positional encodings, recurrent layers, attention, activations and the
+// axis layers (split, slice, concat, reshape). Every frontend uses
 // it, so a model written in .mdl and the same model imported from elsewhere
 // lower to the same IR with the same parameter names.
 //
 // A Layer is one layer instance: the parameters it adds are named
-// Name.suffix (conv2d_1.kernel, res2.conv1.kernel) and its nodes carry Name
-// and Pos. The functions check what the IR's shape rules cannot (a window on
-// a non-image, heads that do not divide d_model) and return *ir.TypeError
-// with a help line; the frontend turns those into diagnostics at the call.
+// Name.suffix (conv2d_1.kernel, res2.conv1.kernel: the names of saved
+// weights) and its nodes carry Name and Pos. Each kind of layer is an
+// options struct whose Apply adds it to a Layer:
+//
+//	y, err := nn.Conv{Filters: 32, Kernel: [2]int{3, 3}, Activation: nn.Relu, UseBias: true}.Apply(l, x)
+//
+// Zero values are Go's, not a frontend's defaults: UseBias is false, and
+// zero strides, dilations, groups and multipliers mean 1. Apply checks what
+// the IR's shape rules cannot (sizes below 1, a window on a non-image, heads
+// that do not divide d_model) and returns an *ir.TypeError with a help
+// line, which the frontend reports at the layer's call; the layer may have
+// added parameters by then, which Discard removes.
 package nn
 
 import "github.com/mdlc/mdlc/ir"

@@ -182,6 +182,8 @@ func TestErrors(t *testing.T) {
 		{"conv2d: groups=3 must divide the input channels (4) and filters (6)", image, nn.Conv{Filters: 6, Kernel: [2]int{1, 1}, Groups: 3}.Apply},
 		{"conv2d expects (N, height, width, channels), got f32[N,T,6]", seq, nn.Conv{Filters: 1, Kernel: [2]int{1, 1}}.Apply},
 		{"depthwise_conv2d expects (N, height, width, channels), got f32[N,T,6]", seq, nn.Depthwise{Kernel: [2]int{1, 1}}.Apply},
+		{"conv2d: groups must be positive, got -2", image, nn.Conv{Filters: 2, Kernel: [2]int{1, 1}, Groups: -2}.Apply},
+		{"depthwise_conv2d: multiplier must be positive, got -1", image, nn.Depthwise{Kernel: [2]int{1, 1}, Multiplier: -1}.Apply},
 		{"dense: units must be positive, got -1", seq, nn.Dense{Units: -1}.Apply},
 		{"maxpool2d: pool must be positive, got [0 0]", image, nn.Pool{}.Apply},
 		{"batchnorm: epsilon must be positive", image, nn.BatchNorm{}.Apply},
@@ -242,4 +244,18 @@ func TestActivations(t *testing.T) {
 	}
 	_, ok := nn.ParseActivation("swish")
 	require.False(t, ok)
+}
+
+// TestExplicitPads: pads given per side, as an importer reads them, reach
+// the window of convolutions and poolings.
+func TestExplicitPads(t *testing.T) {
+	b := graphBuilder{t, ir.NewGraph("pads")}
+	x := b.g.AddInput("image", ir.T("N", 8, 8, 3))
+	y := b.must(nn.Conv{Filters: 4, Kernel: [2]int{3, 3}, Padding: ir.Explicit, Pads: [4]int{1, 1, 1, 0}}.Apply(b.layer("conv"), x))
+	require.Equal(t, ir.T("N", 8, 7, 4), y.Type)
+	y = b.must(nn.Pool{Average: true, Size: [2]int{2, 2}, Strides: [2]int{1, 1}, Padding: ir.Explicit, Pads: [4]int{0, 1, 0, 1}}.Apply(b.layer("pool"), y))
+	require.Equal(t, ir.T("N", 8, 7, 4), y.Type)
+	require.Equal(t, ir.OpAvgPool2D, y.Def.Op)
+	b.g.AddOutput("y", y)
+	require.NoError(t, ir.Verify(b.g))
 }

@@ -22,8 +22,8 @@ type Recurrent struct {
 	Activation Activation
 }
 
-// CellLayer is the layer name of a cell, the name its errors use.
-func CellLayer(c ir.Cell) string {
+// cellLayer is the layer name of a cell, the name its errors use.
+func cellLayer(c ir.Cell) string {
 	return map[ir.Cell]string{ir.CellRNN: "simple_rnn", ir.CellLSTM: "lstm", ir.CellGRU: "gru"}[c]
 }
 
@@ -34,7 +34,7 @@ func CellLayer(c ir.Cell) string {
 // bidirectional layer runs a second loop backwards in time (parameters
 // under reverse.) and joins both on the feature axis.
 func (r Recurrent) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
-	name := CellLayer(r.Cell)
+	name := cellLayer(r.Cell)
 	if name == "" {
 		return nil, &ir.TypeError{Msg: fmt.Sprintf("recurrent layer with unknown cell %d", r.Cell)}
 	}
