@@ -8,6 +8,7 @@ import (
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/syntax"
+	"github.com/mdlc/mdlc/nn"
 )
 
 // argKind is the type of a layer or block argument.
@@ -63,31 +64,12 @@ func signature(name string, specs []paramSpec) string {
 	return name + "(" + strings.Join(parts, ", ") + ")"
 }
 
-// activation is an elementwise function applied after a layer; op is
-// OpInvalid for linear.
-type activation struct {
-	name  string
-	op    ir.Op
-	attrs func() ir.Attrs
-}
-
-var activations = []activation{
-	{name: "linear"},
-	{name: "relu", op: ir.OpRelu},
-	{name: "leaky_relu", op: ir.OpLeakyRelu, attrs: func() ir.Attrs { return &ir.LeakyReluAttrs{Alpha: 0.3} }},
-	{name: "sigmoid", op: ir.OpSigmoid},
-	{name: "tanh", op: ir.OpTanh},
-	{name: "gelu", op: ir.OpGelu, attrs: func() ir.Attrs { return &ir.GeluAttrs{} }},
-	{name: "softmax", op: ir.OpSoftmax, attrs: func() ir.Attrs { return &ir.AxisAttrs{Axis: -1} }},
-	{name: "log_softmax", op: ir.OpLogSoftmax, attrs: func() ir.Attrs { return &ir.AxisAttrs{Axis: -1} }},
-}
-
 func activationNames() []string {
-	n := make([]string, len(activations))
-	for i, a := range activations {
-		n[i] = a.name
+	var names []string
+	for _, a := range nn.Activations() {
+		names = append(names, a.String())
 	}
-	return n
+	return names
 }
 
 // bound holds a call's arguments, converted to Go values by kind.
@@ -106,8 +88,16 @@ func (b *bound) ints(name string) []int          { return b.vals[name].([]int) }
 func (b *bound) padding(name string) ir.Padding {
 	return b.vals[name].(ir.Padding)
 }
-func (b *bound) activation(name string) activation { return b.vals[name].(activation) }
-func (b *bound) has(name string) bool              { _, ok := b.vals[name]; return ok }
+func (b *bound) activation(name string) nn.Activation { return b.vals[name].(nn.Activation) }
+func (b *bound) has(name string) bool                 { _, ok := b.vals[name]; return ok }
+
+// optional is the tensor argument name, or nil if it was left out.
+func (b *bound) optional(name string) *ir.Value {
+	if !b.has(name) {
+		return nil
+	}
+	return b.tensor(name)
+}
 
 // bindArgs matches a call's arguments (with the piped value first, if any) to
 // specs and converts them. It reports every mistake it finds and returns
@@ -313,10 +303,8 @@ func convert(k argKind, v value) (any, string) {
 		}
 	case aActivation:
 		if v.kind == kName || v.kind == kString {
-			for _, a := range activations {
-				if a.name == v.s {
-					return a, ""
-				}
+			if a, ok := nn.ParseActivation(v.s); ok {
+				return a, ""
 			}
 			return nil, "is not a known activation: `" + v.s + "`"
 		}

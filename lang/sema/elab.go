@@ -12,6 +12,7 @@ import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/syntax"
+	"github.com/mdlc/mdlc/nn"
 )
 
 // Model is a checked model: its graph and the layer instances it was built
@@ -519,8 +520,8 @@ func fromGo(x any) value {
 		return value{kind: kName, s: strconv.FormatBool(v)}
 	case string:
 		return value{kind: kString, s: v}
-	case activation:
-		return value{kind: kName, s: v.name}
+	case nn.Activation:
+		return value{kind: kName, s: v.String()}
 	case ir.Padding:
 		return value{kind: kName, s: v.String()}
 	case [2]int:
