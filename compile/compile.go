@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/mdlc/mdlc/internal/size"
-	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/runtime/ref"
@@ -21,35 +20,16 @@ type Weights struct {
 }
 
 // LoadWeights loads Options.Weights, or initialises every parameter from
-// Options.Seed, after checking their total against the budget.
+// Options.Seed. Either way the model's parameter bytes are checked against
+// the budget first, and a file's tensor names and shapes against the model
+// before any tensor is decoded.
 func (o *Options) LoadWeights(m *Model) (*Weights, error) {
-	var total int64
-	for _, p := range m.Graph.Params {
-		b, ok := size.Bytes(knownShape(p), p.Type.DType.Size())
-		if ok {
-			total, ok = size.Add(total, b)
-		}
-		if !ok {
-			return nil, size.Overflow("the parameters of model " + m.Graph.Name)
-		}
-	}
-	if err := o.budget().Check(fmt.Sprintf("the %d parameter tensors of model %s", len(m.Graph.Params), m.Graph.Name), total); err != nil {
-		return nil, err
-	}
 	if o.Weights == "" {
-		ts, err := weights.Init(m.Graph, o.Seed)
+		ts, err := weights.InitWithin(m.Graph, o.Seed, o.budget())
 		return &Weights{Tensors: ts, Fresh: true}, err
 	}
-	ts, err := weights.Load(o.Weights, m.Graph)
+	ts, err := weights.LoadWithin(o.Weights, m.Graph, o.budget())
 	return &Weights{Tensors: ts}, err
-}
-
-func knownShape(v *ir.Value) []int {
-	shape := make([]int, len(v.Type.Shape))
-	for i, d := range v.Type.Shape {
-		shape[i] = d.Size
-	}
-	return shape
 }
 
 // Optimise binds the weights into m's graph as constants and runs the pass
@@ -79,7 +59,22 @@ func (o *Options) Plan(m *Model, params map[string]*tensor.Tensor, env map[strin
 	if err != nil {
 		return nil, err
 	}
-	if err := o.budget().Check("the plan's arena", p.ArenaBytes()); err != nil {
+	// What a run holds at once: the arena, the inputs and outputs, the
+	// weights (packed, about their own size).
+	total := p.ArenaBytes()
+	for _, part := range []func() (int64, error){m.Graph.ParamBytes, func() (int64, error) { return m.Graph.InputBytes(env) }, func() (int64, error) { return portBytes(p.Outputs()) }} {
+		n, err := part()
+		if err == nil {
+			var ok bool
+			if total, ok = size.Add(total, n); !ok {
+				err = size.Overflow("running model " + m.Graph.Name)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := o.budget().Check(fmt.Sprintf("running model %s (arena %s, weights, inputs and outputs)", m.Graph.Name, size.Format(p.ArenaBytes())), total); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -132,14 +127,25 @@ func (o *Options) Compile(m *Model, s Shape, fed map[string]*tensor.Tensor) (*Co
 }
 
 // Execute runs a compiled model on inputs bound as in Compile: the plan, or
-// with NoOpt the reference runtime on the graph as written (whose every value
-// Bind checked against the budget).
+// with NoOpt the reference runtime on the graph as written (which checks the
+// model as written against the budget before it starts).
 func (o *Options) Execute(c *Compiled, inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	if o.NoOpt {
-		if err := o.budget().Check("running model "+c.Model.Graph.Name+" as written (-O0)", c.AsWritten); err != nil {
-			return nil, err
-		}
-		return ref.Run(c.Model.Graph, c.Weights.Tensors, inputs)
+		return ref.RunWithin(c.Model.Graph, c.Weights.Tensors, inputs, o.budget())
 	}
 	return c.Plan.RunTensors(inputs)
+}
+
+func portBytes(ports []plan.Port) (int64, error) {
+	var total int64
+	for _, p := range ports {
+		n, ok := size.Bytes(p.Shape, 4)
+		if ok {
+			total, ok = size.Add(total, n)
+		}
+		if !ok {
+			return 0, size.Overflow("output " + p.Name)
+		}
+	}
+	return total, nil
 }

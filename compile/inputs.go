@@ -52,7 +52,7 @@ func findInput(g *ir.Graph, name string) *ir.Value {
 
 func (o *Options) readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
 	if strings.ToLower(filepath.Ext(path)) == ".npy" {
-		t, err := tensor.ReadNpyFile(path)
+		t, err := tensor.ReadNpyFileWithin(path, o.budget())
 		if err != nil {
 			return nil, err
 		}
@@ -75,10 +75,7 @@ func (o *Options) readInput(path string, in *ir.Value) (*tensor.Tensor, error) {
 	if s.Rank() != 4 || !s[1].Known() || !s[2].Known() || !s[3].Known() || (s[3].Size != 1 && s[3].Size != 3) {
 		return nil, fmt.Errorf("%s: an image can only feed an input of shape (N, height, width, 1 or 3); input %s is %s", path, in.Name, in.Type)
 	}
-	if err := o.budget().CheckShape("image input "+in.Name, []int{s[1].Size, s[2].Size, s[3].Size}, 4); err != nil {
-		return nil, err
-	}
-	return tensor.LoadImage(path, s[1].Size, s[2].Size, s[3].Size)
+	return tensor.LoadImageWithin(path, s[1].Size, s[2].Size, s[3].Size, o.budget())
 }
 
 // Samples makes a deterministic sample for every input at the binding env

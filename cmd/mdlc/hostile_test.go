@@ -111,6 +111,11 @@ func runLimited(t *testing.T, dir string, stdin string, args ...string) result {
 	cmd := exec.CommandContext(ctx, "sh", append([]string{"-c", script, "sh", self, mdlcBinary(t)}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), rssWrapperEnv+"=1")
+	// On time-out, kill the whole process group: mdlc runs as a child of
+	// the wrapper and would hold the output pipes open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	cmd.Stdin = strings.NewReader(stdin)
 	rssR, rssW, err := os.Pipe()
 	require.NoError(t, err)
