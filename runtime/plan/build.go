@@ -16,7 +16,7 @@ import (
 // buffer is a tensor's storage as the builder sees it: one per slot. Views
 // share their operand's buffer.
 type buffer struct {
-	kind  bufKind
+	kind  exec.SlotKind
 	size  int // floats
 	def   int // the step writing it; -1 for inputs and constants
 	uses  []int
@@ -27,14 +27,16 @@ type buffer struct {
 	memID     int // memplan buffer id
 }
 
-type bufKind uint8
-
+// The kinds of buffer: slot 0 is the empty slice, for steps without
+// scratch; graph inputs and outputs are bound by Run; constants are data
+// owned by the plan; arena buffers (intermediates and scratch) are placed by
+// memplan.
 const (
-	none     bufKind = iota // slot 0: the empty slice, for steps without scratch
-	input                   // a graph input, bound by Run
-	output                  // a graph output, bound by Run
-	constant                // data owned by the plan
-	arena                   // an intermediate or scratch, planned by memplan
+	none     = exec.SlotEmpty
+	input    = exec.SlotInput
+	output   = exec.SlotOutput
+	constant = exec.SlotConstant
+	arena    = exec.SlotArena
 )
 
 // builder compiles one graph.
@@ -114,7 +116,8 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if err := g.CheckBound(env); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads, runnable: slices.Contains(cpu.Available(), set)}
+	p := &Plan{graph: g.Name, env: maps.Clone(env), threads: o.threads,
+		prog: &exec.Program{Name: "plan " + g.Name, Kernels: set}}
 	b.schedule(p)
 	for _, n := range g.Nodes {
 		if rules[n.Op].view {
@@ -126,9 +129,10 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if err := b.place(p); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p.specs, p.info, p.helperScratch = b.specs, b.info, b.helperScratch
-	for _, s := range p.specs {
-		p.steps = append(p.steps, s.Compile(set))
+	p.info = b.info
+	p.prog.Specs, p.prog.HelperScratch = b.specs, b.helperScratch
+	if err := p.prog.Compile(); err != nil {
+		return nil, fmt.Errorf("graph %s: the plan does not check (a bug in mdlc): %w", g.Name, err)
 	}
 	return p, nil
 }
@@ -178,11 +182,11 @@ func (b *builder) schedule(p *Plan) {
 	for _, v := range b.g.Inputs {
 		id := b.add(&buffer{kind: input, size: tensor.Numel(b.shapes[v]), def: -1, label: b.names[v]})
 		b.roots[v] = id
-		in := port{name: v.Name, shape: b.shapes[v], size: b.bufs[id].size, slot: id, dtype: v.Type.DType}
-		if in.dtype != ir.F32 {
-			in.limit = b.g.TokenLimit(v)
+		in := exec.Port{Name: v.Name, Shape: b.shapes[v], Slot: id, DType: exec.DType(v.Type.DType)}
+		if v.Type.DType != ir.F32 {
+			in.Limit = b.g.TokenLimit(v)
 		}
-		p.inputs = append(p.inputs, in)
+		p.prog.Inputs = append(p.prog.Inputs, in)
 	}
 	// Constants, and views of them, get buffers only when a kernel reads
 	// them as they are (see root): most are packed instead.
@@ -214,7 +218,7 @@ func (b *builder) schedule(p *Plan) {
 		shape := b.shapes[o.Value]
 		if r.kind == arena {
 			r.kind, r.label = output, o.Name
-			p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: b.root(o.Value), dtype: ir.F32})
+			p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: b.root(o.Value)})
 			continue
 		}
 		// An input, a constant, or a buffer already bound to another output.
@@ -222,7 +226,7 @@ func (b *builder) schedule(p *Plan) {
 		src := b.root(o.Value)
 		r.uses = append(r.uses, s)
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
-		p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: dst, dtype: ir.F32})
+		p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: dst})
 		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
 		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value]})
 		b.meta = append(b.meta, stepMeta{out: dst})
@@ -373,18 +377,14 @@ func (b *builder) place(p *Plan) error {
 	if err != nil {
 		return err
 	}
-	p.mem, p.floats = mem, int(mem.Size/4)
-	p.slots = make([]slot, len(b.bufs))
-	for _, r := range b.bufs {
-		p.slotLabels = append(p.slotLabels, r.label)
-	}
+	p.mem, p.prog.ArenaFloats = mem, int(mem.Size/4)
+	p.prog.Slots = make([]exec.Slot, len(b.bufs))
 	for id, r := range b.bufs {
-		switch r.kind {
-		case arena:
-			p.slots[id] = slot{arena: true, off: int(mem.Offsets[r.memID] / 4), n: r.size}
+		p.slotLabels = append(p.slotLabels, r.label)
+		p.prog.Slots[id] = exec.Slot{Kind: r.kind, N: r.size, Data: r.data}
+		if r.kind == arena {
+			p.prog.Slots[id].Off = int(mem.Offsets[r.memID] / 4)
 			p.labels = append(p.labels, r.label)
-		case constant:
-			p.slots[id] = slot{data: r.data}
 		}
 	}
 	for s, m := range b.meta {
