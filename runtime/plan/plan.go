@@ -56,6 +56,8 @@ type Plan struct {
 	threads int
 	// slotLabels names each slot's buffer, for generated code's comments.
 	slotLabels []string
+	// state is the slot of each parameter of a plan built for training.
+	state map[string]int
 }
 
 // Arena is the memory of one run at a time (exec.Arena): the planned arena,
@@ -143,6 +145,17 @@ func ports(ps []exec.Port) []Port {
 		out[i] = Port{Name: q.Name, Shape: slices.Clone(q.Shape), DType: ir.DType(q.DType), Limit: q.Limit}
 	}
 	return out
+}
+
+// State returns a copy of the current value of parameter name in a plan
+// built for training (Train): its weights, as updated by the runs so far. It
+// must not be called during a run.
+func (p *Plan) State(name string) ([]float32, error) {
+	slot, ok := p.state[name]
+	if !ok {
+		return nil, fmt.Errorf("plan %s: no state %q: only a plan built with Train holds its parameters as state", p.graph, name)
+	}
+	return slices.Clone(p.prog.Slots[slot].Data), nil
 }
 
 // Env is the binding of symbolic dimensions the plan was built for.

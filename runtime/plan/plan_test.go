@@ -3,7 +3,6 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -18,6 +17,7 @@ import (
 	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/stdlib"

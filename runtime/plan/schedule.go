@@ -35,9 +35,12 @@ type StepInfo struct {
 
 func (s *StepInfo) locate(out, scratch *buffer, mem *memplan.Plan) {
 	s.Bytes, s.Offset, s.Buffer = 4*int64(out.size), -1, "arena"
-	if out.kind == output {
+	switch out.kind {
+	case output:
 		s.Buffer = "output " + out.label
-	} else {
+	case state:
+		s.Buffer = "state " + out.label
+	default:
 		s.Offset = mem.Offsets[out.memID]
 	}
 	if scratch.kind == arena {
