@@ -1,9 +1,11 @@
 // Package codegen writes a compiled plan out as an ordinary Go package: the
-// model's steps built once by New from spec literals (runtime/exec, the same
-// specs and kernels a plan runs), a Run that is a fixed sequence of step calls
-// on an operand table of constant arena ranges, and the plan's constants
-// (weights packed for the kernels) in a binary file embedded with go:embed
-// and checked against a CRC-32C when New runs.
+// plan's executable program (runtime/exec.Program: the specs as literals, the
+// slot table, the ports) as a Go literal, thin typed wrappers (New or Load,
+// Run, RunArena, NewArena, shape and size constants) over exec.Program's one
+// run loop, and the plan's constants (weights packed for the kernels) in a
+// binary file embedded with go:embed and checked against a CRC-32C when New
+// runs. Generated code has no run loop of its own, so it cannot drift from
+// plans.
 //
 // A package is generated for one kernel set (the plan's): its packed weights
 // and arena layout are that set's. It runs that set wherever the CPU and the
@@ -25,7 +27,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -116,7 +118,7 @@ type gen struct {
 // names picks Go names for the ports: their own where they are identifiers
 // that clash with nothing the generated code declares.
 func (g *gen) names() {
-	taken := map[string]bool{"m": true, "a": true, "i": true, "err": true, "ArenaFloats": true, "Kernels": true, "Batch": true}
+	taken := map[string]bool{"m": true, "a": true, "i": true, "err": true, "ArenaFloats": true, "Kernels": true, "Batch": true, "Arena": true, "Model": true}
 	// Parameters must not hide the packages the generated code uses.
 	for _, p := range []string{"binary", "cpu", "crc32", "errors", "exec", "fmt", "layout", "math", "os", "slices", "sync", "tensor", "testing"} {
 		taken[p] = true
@@ -163,7 +165,7 @@ func (g *gen) weights() []byte {
 	g.constOff = map[int]int{}
 	var blob []byte
 	for i, s := range g.prog.Slots {
-		if s.Arena || s.Data == nil {
+		if s.Kind != exec.SlotConstant && s.Kind != exec.SlotState {
 			continue
 		}
 		g.constOff[i] = g.floats
@@ -203,7 +205,7 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 		w("\t%sSize = %d\n", g.consts[i], tensor.Numel(p.Shape))
 	}
 	for i, p := range prog.Inputs {
-		if p.DType != ir.F32 {
+		if p.DType != exec.F32 {
 			w("\t// %sVocab bounds the token ids of %s: each in 0..%sVocab-1.\n\t%sVocab = %d\n", g.consts[i], p.Name, g.consts[i], g.consts[i], p.Limit)
 		}
 	}
@@ -213,16 +215,12 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	if !g.external {
 		w("//go:embed %s.weights\nvar weightsFile []byte\n\n", g.pkg)
 	}
-	w("const (\n\tweightFloats = %d\n\tweightsCRC = %#08x // CRC-32C of the weights file\n\tslots = %d\n\thelperScratch = %d\n)\n\n",
-		g.floats, crc32.Checksum(blob, castagnoli), len(prog.Slots), prog.HelperScratch)
+	w("const (\n\tweightFloats = %d\n\tweightsCRC = %#08x // CRC-32C of the weights file\n)\n\n", g.floats, crc32.Checksum(blob, castagnoli))
 
 	w("// Model is the compiled model and its weights. It is immutable once made:\n")
 	w("// any number of goroutines may run it at once, each with its own Arena\n// (RunArena); Run serialises callers on one arena of its own.\n")
-	w("type Model struct {\n\tw []float32\n")
-	for i := range prog.Specs {
-		w("\ts%d exec.Step\n", i)
-	}
-	w("\n\tmu sync.Mutex\n\town *Arena\n}\n\n")
+	w("type Model struct {\n\tprog *exec.Program\n\n\tmu sync.Mutex\n\town *Arena\n}\n\n")
+	w("// Arena is the memory of one run at a time and the goroutines that share\n// its work. Close it when done.\ntype Arena = exec.Arena\n\n")
 
 	if g.external {
 		w("// Load reads the weights file %s.weights that mdlc gen wrote, checks it\n// and the kernel set, and builds the steps.\n", g.pkg)
@@ -232,43 +230,18 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 		w("func New() (*Model, error) { return load(weightsFile, \"the embedded weights\") }\n\n")
 	}
 	w("func load(data []byte, what string) (*Model, error) {\n")
-	w("\tset := cpu.Set(Kernels)\n\tif !slices.Contains(cpu.Available(), set) {\n")
-	w("\t\treturn nil, fmt.Errorf(\"%s: generated for the %%s kernels, which this CPU or build cannot run (available: %%v); regenerate with mdlc gen --kernels %%s\", set, cpu.Available(), cpu.Available()[0])\n\t}\n", g.pkg)
+	w("\tprog := program()\n\tif !slices.Contains(cpu.Available(), prog.Kernels) {\n")
+	w("\t\treturn nil, fmt.Errorf(\"%s: generated for the %%s kernels, which this CPU or build cannot run (available: %%v); regenerate with mdlc gen --kernels %%s\", prog.Kernels, cpu.Available(), cpu.Available()[0])\n\t}\n", g.pkg)
 	w("\tif len(data) != 4*weightFloats || crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != weightsCRC {\n")
 	w("\t\treturn nil, fmt.Errorf(\"%s: %%s: not this model's weights or corrupt (%%d bytes, want %%d with CRC-32C %%#08x); regenerate the package\", what, len(data), 4*weightFloats, uint32(weightsCRC))\n\t}\n", g.pkg)
-	w("\tm := &Model{w: make([]float32, weightFloats)}\n")
-	w("\tfor i := range m.w {\n\t\tm.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))\n\t}\n")
-	for i, s := range prog.Specs {
-		var sb strings.Builder
-		if err := literal(&sb, reflect.ValueOf(s), g.imports); err != nil {
-			return nil, fmt.Errorf("step %d: %w", i, err)
-		}
-		info := prog.Info[i]
-		w("\t// %s\n\tm.s%d = %s.Compile(set)\n", describe(info), i, sb.String())
-	}
-	w("\tm.own = m.NewArena(1)\n\treturn m, nil\n}\n\n")
+	w("\tw := make([]float32, weightFloats)\n")
+	w("\tfor i := range w {\n\t\tw[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))\n\t}\n")
+	w("\tif err := prog.SetData(w); err != nil {\n\t\treturn nil, err\n\t}\n")
+	w("\tif err := prog.Compile(); err != nil {\n\t\treturn nil, err\n\t}\n")
+	w("\tm := &Model{prog: prog}\n\tm.own = prog.NewArena(1)\n\treturn m, nil\n}\n\n")
 
-	w("// Arena is the memory of one run at a time and the goroutines that share\n// its work. Close it when done.\n")
-	w("type Arena struct {\n\tm *Model\n\tmem []float32\n\tb [slots][]float32\n\tteam *exec.Team\n}\n\n")
 	w("// NewArena allocates an arena whose runs spread their larger steps over\n// threads goroutines (at least 1). Outputs do not depend on threads.\n")
-	w("func (m *Model) NewArena(threads int) *Arena {\n\ta := &Arena{m: m, mem: make([]float32, ArenaFloats)}\n")
-	w("\tif threads > 1 && helperScratch > 0 {\n\t\ta.team = exec.NewTeam(threads-1, helperScratch)\n\t}\n")
-	for i, s := range prog.Slots {
-		switch {
-		case s.Arena:
-			w("\ta.b[%d] = a.mem[%d:%d:%d] // %s\n", i, s.Off, s.Off+s.N, s.Off+s.N, s.Label)
-		case s.Data != nil:
-			off := g.constOff[i]
-			w("\ta.b[%d] = m.w[%d:%d:%d] // %s\n", i, off, off+len(s.Data), off+len(s.Data), s.Label)
-		}
-	}
-	for i, p := range prog.Inputs {
-		if p.DType != ir.F32 {
-			w("\ta.b[%d] = make([]float32, %sSize) // %s, as int32 bits\n", p.Slot, g.consts[i], p.Name)
-		}
-	}
-	w("\treturn a\n}\n\n")
-	w("// Close stops the arena's goroutines.\nfunc (a *Arena) Close() {\n\ta.team.Stop()\n\ta.team = nil\n}\n\n")
+	w("func (m *Model) NewArena(threads int) *Arena { return m.prog.NewArena(threads) }\n\n")
 
 	args := strings.Join(g.params, ", ")
 	ports := slices.Concat(prog.Inputs, prog.Outputs)
@@ -278,40 +251,24 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	}
 	w("// Run computes the outputs from the inputs on the model's own arena, one\n// caller at a time. Each slice holds its tensor row-major: see the Shape and\n// Size constants.\n")
 	w("func (m *Model) Run(%s) error {\n\tm.mu.Lock()\n\tdefer m.mu.Unlock()\n\treturn m.RunArena(m.own, %s)\n}\n\n", strings.Join(sig, ", "), args)
+	var ins, outs []string
+	for i, p := range prog.Inputs {
+		field := map[exec.DType]string{exec.F32: "Floats", exec.I32: "Int32s", exec.I64: "Int64s"}[p.DType]
+		ins = append(ins, fmt.Sprintf("{%s: %s}", field, g.params[i]))
+	}
+	outs = g.params[len(prog.Inputs):]
 	w("// RunArena is Run on an arena of the caller's, made by m.NewArena. It\n// allocates nothing.\n")
 	w("func (m *Model) RunArena(a *Arena, %s) error {\n", strings.Join(sig, ", "))
-	w("\tif a == nil || a.m != m {\n\t\treturn errors.New(\"%s: the arena was not made by this model's NewArena\")\n\t}\n", g.pkg)
-	for i, p := range ports {
-		w("\tif len(%s) != %sSize {\n\t\treturn fmt.Errorf(\"%s: %s holds %%d values, want %%d for shape %%v\", len(%s), %sSize, %sShape)\n\t}\n",
-			g.params[i], g.consts[i], g.pkg, p.Name, g.params[i], g.consts[i], g.consts[i])
+	w("\treturn m.prog.Run(a, []exec.Input{%s}, [][]float32{%s})\n}\n\n", strings.Join(ins, ", "), strings.Join(outs, ", "))
+
+	if err := g.program(w); err != nil {
+		return nil, err
 	}
-	for i, p := range ports {
-		if p.DType != ir.F32 {
-			g.imports["github.com/mdlc/mdlc/runtime/kernels/layout"] = true
-			w("\tif i := layout.PutIDs(a.b[%d], %s, %sVocab); i >= 0 {\n", p.Slot, g.params[i], g.consts[i])
-			w("\t\treturn fmt.Errorf(\"%s: %s[%%d] = %%d is outside the vocabulary: token ids must be in 0..%%d\", i, %s[i], %sVocab-1)\n\t}\n",
-				g.pkg, p.Name, g.params[i], g.consts[i])
-			continue
-		}
-		w("\ta.b[%d] = %s\n", p.Slot, g.params[i])
-	}
-	w("\tm.run(a)\n")
-	for _, p := range ports {
-		if p.DType == ir.F32 {
-			w("\ta.b[%d] = nil\n", p.Slot)
-		}
-	}
-	w("\treturn nil\n}\n\n")
-	w("// run is the plan: every step in order.\nfunc (m *Model) run(a *Arena) {\n")
-	for i := range prog.Specs {
-		w("\tm.s%d.Run(a.b[:], a.team)\n", i)
-	}
-	w("}\n")
 
 	var out bytes.Buffer
 	out.WriteString("// Code generated by mdlc gen. DO NOT EDIT.\n\n")
 	out.WriteString(g.doc())
-	std := []string{"encoding/binary", "errors", "fmt", "hash/crc32", "math", "slices", "sync"}
+	std := []string{"encoding/binary", "fmt", "hash/crc32", "math", "slices", "sync"}
 	if g.external {
 		std = append(std, "os")
 	} else {
@@ -342,11 +299,11 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 }
 
 // goType is the Go slice type of a port's data.
-func goType(d ir.DType) string {
+func goType(d exec.DType) string {
 	switch d {
-	case ir.I32:
+	case exec.I32:
 		return "[]int32"
-	case ir.I64:
+	case exec.I64:
 		return "[]int64"
 	}
 	return "[]float32"
@@ -371,7 +328,7 @@ func (g *gen) doc() string {
 		in = append(in, p.Name+" "+p.DType.String()+tensor.ShapeString(p.Shape))
 	}
 	for _, p := range g.prog.Outputs {
-		out = append(out, p.Name+" f32"+tensor.ShapeString(p.Shape))
+		out = append(out, p.Name+" "+p.DType.String()+tensor.ShapeString(p.Shape))
 	}
 	w("//\t(%s) -> (%s)\n//\n", strings.Join(in, ", "), strings.Join(out, ", "))
 	w("// %s parameters, %s FLOPs per example, %d steps, an arena of %s bytes.\n", commas(m.Params), commas(m.FLOPs), len(g.prog.Specs), commas(int64(4*g.prog.ArenaFloats)))
@@ -389,4 +346,47 @@ func commas(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// program writes the function that returns the program as a literal: the
+// specs, the slot table (constants and state without their data, which
+// load reads from the weights file in slot order) and the ports.
+func (g *gen) program(w func(string, ...any)) error {
+	prog := g.prog
+	lit := func(v any) (string, error) {
+		var sb strings.Builder
+		err := literal(&sb, reflect.ValueOf(v), g.imports)
+		return sb.String(), err
+	}
+	w("// program is the compiled plan, run by exec.Program's run loop: its steps\n// as specs, the slot table they index and the ports a run binds.\n")
+	w("func program() *exec.Program {\n\treturn &exec.Program{\n\t\tName: %q,\n\t\tKernels: %q,\n\t\tSpecs: []exec.Spec{\n", g.pkg, prog.Kernels)
+	for i, s := range prog.Specs {
+		l, err := lit(s)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", i, err)
+		}
+		w("\t\t\t// %s\n\t\t\t%s,\n", describe(prog.Info[i]), l)
+	}
+	w("\t\t},\n\t\tSlots: []exec.Slot{\n")
+	for i, s := range prog.Slots {
+		s.Data = nil
+		l, err := lit(s)
+		if err != nil {
+			return fmt.Errorf("slot %d: %w", i, err)
+		}
+		w("\t\t\t%s, // %d: %s\n", strings.TrimPrefix(l, "exec.Slot"), i, prog.Labels[i])
+	}
+	w("\t\t},\n")
+	for _, ports := range []struct {
+		field string
+		ports []exec.Port
+	}{{"Inputs", prog.Inputs}, {"Outputs", prog.Outputs}} {
+		l, err := lit(ports.ports)
+		if err != nil {
+			return err
+		}
+		w("\t\t%s: %s,\n", ports.field, l)
+	}
+	w("\t\tArenaFloats: ArenaFloats,\n\t\tHelperScratch: %d,\n\t}\n}\n", prog.HelperScratch)
+	return nil
 }

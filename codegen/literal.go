@@ -17,8 +17,16 @@ func literal(sb *strings.Builder, v reflect.Value, imports map[string]bool) erro
 	if t.PkgPath() != "" {
 		imports[t.PkgPath()] = true
 	}
-	// A named number, boolean or string of another package is written as a
-	// conversion, which says what it is and uses the package it imports.
+	// A named number that writes itself as Go (its constant's name) does.
+	if v.Kind() >= reflect.Int && v.Kind() <= reflect.Uint64 && t.PkgPath() != "" && v.CanInterface() {
+		if g, ok := v.Interface().(fmt.GoStringer); ok {
+			sb.WriteString(g.GoString())
+			return nil
+		}
+	}
+	// Any other named number, boolean or string of another package is
+	// written as a conversion, which says what it is and uses the package
+	// it imports.
 	if t.PkgPath() != "" && v.Kind() != reflect.Struct && v.Kind() != reflect.Slice && v.Kind() != reflect.Array && v.Kind() != reflect.Pointer {
 		sb.WriteString(t.String() + "(")
 		defer sb.WriteString(")")

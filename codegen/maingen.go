@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -40,7 +40,7 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	w("func run(given inputList, output string, top int) error {\n\tm, err := %s.New()\n\tif err != nil {\n\t\treturn err\n\t}\n\tfiles := map[string]string{}\n", pkg)
 	w("\tfor _, arg := range given {\n\t\tname, path, named := strings.Cut(arg, \"=\")\n\t\tif !named {\n\t\t\tname, path = %q, arg\n\t\t}\n\t\tfiles[name] = path\n\t}\n", prog.Inputs[0].Name)
 	for i, p := range prog.Inputs {
-		w("\t%s, err := load(files, %q, %s.%sShape[:], %t, %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1, p.DType != ir.F32)
+		w("\t%s, err := load(files, %q, %s.%sShape[:], %t, %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1, p.DType != exec.F32)
 	}
 	nIn := len(prog.Inputs)
 	for i, p := range prog.Outputs {
@@ -49,10 +49,10 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	var args []string
 	for i, p := range prog.Inputs {
 		switch p.DType {
-		case ir.I32:
+		case exec.I32:
 			w("\t%sIDs, err := int32s(%s)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], g.params[i])
 			args = append(args, g.params[i]+"IDs")
-		case ir.I64:
+		case exec.I64:
 			args = append(args, g.params[i]+".Ints")
 		default:
 			args = append(args, g.params[i]+".Data")
@@ -73,7 +73,7 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	}
 	w("\treturn nil\n}\n\n")
 	sb.WriteString(mainHelpers)
-	if slices.ContainsFunc(prog.Inputs, func(p plan.PortSlot) bool { return p.DType == ir.I32 }) {
+	if slices.ContainsFunc(prog.Inputs, func(p exec.Port) bool { return p.DType == exec.I32 }) {
 		sb.WriteString(int32Helper)
 	}
 	return format.Source([]byte(sb.String()))

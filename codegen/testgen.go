@@ -8,8 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mdlc/mdlc/ir"
-	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -47,13 +46,13 @@ func (g *gen) testSource(outputs []uint32) ([]byte, error) {
 	} else {
 		w("import (\n\t\"encoding/binary\"\n\t\"hash/crc32\"\n\t\"math\"\n\t\"testing\"\n)\n\n")
 	}
-	if slices.ContainsFunc(prog.Inputs, func(p plan.PortSlot) bool { return p.DType == ir.F32 }) {
+	if slices.ContainsFunc(prog.Inputs, func(p exec.Port) bool { return p.DType == exec.F32 }) {
 		w("// sample is the input mdlc ran to compute the checksums below.\n")
 		w("func sample(n int) []float32 {\n\tx := make([]float32, n)\n\tfor i := range x {\n\t\tx[i] = float32(int32(uint32(i)*2654435761)>>8) / (1 << 23)\n\t}\n\treturn x\n}\n\n")
 	}
 	ids := map[string]bool{}
 	for _, p := range prog.Inputs {
-		if p.DType != ir.F32 {
+		if p.DType != exec.F32 {
 			ids[goType(p.DType)] = true
 		}
 	}
@@ -66,7 +65,7 @@ func (g *gen) testSource(outputs []uint32) ([]byte, error) {
 	var decl []string
 	for i := range nIn + len(prog.Outputs) {
 		switch {
-		case i < nIn && prog.Inputs[i].DType != ir.F32:
+		case i < nIn && prog.Inputs[i].DType != exec.F32:
 			el := strings.TrimPrefix(goType(prog.Inputs[i].DType), "[]")
 			decl = append(decl, fmt.Sprintf("%s := sample%s(%sSize, %sVocab)", g.params[i], exported(el), g.consts[i], g.consts[i]))
 		case i < nIn:
@@ -90,7 +89,7 @@ func (g *gen) testSource(outputs []uint32) ([]byte, error) {
 	w("\tif err := m.RunArena(a, %s); err != nil {\n\t\tt.Fatal(err)\n\t}\n", args)
 	w("\tif checksum(single) != checksum(%s) {\n\t\tt.Error(\"two threads changed the output\")\n\t}\n}\n\n", g.params[nIn])
 	for i, p := range prog.Inputs {
-		if p.DType == ir.F32 || p.Limit > 1<<30 {
+		if p.DType == exec.F32 || p.Limit > 1<<30 {
 			continue
 		}
 		w("// TestIDsOutsideTheVocabulary: a token id the embeddings cannot look up is\n// refused before anything runs.\n")

@@ -79,10 +79,14 @@ type OpInfo struct {
 	// Elementwise ops map each output element from the same-index input
 	// elements (after broadcasting).
 	Elementwise bool
-	// IDs marks ops whose operand 0 is token ids (i32 or i64). Token ids are
-	// model inputs read only by such ops; every other operand, and every
-	// result, is f32 (checkDTypes).
-	IDs bool
+	// IntOperands is the mask of operands that take integers (i32 or i64),
+	// bit i for operand i: today token ids, operand 0 of embedding and
+	// padding_mask, which are model inputs; every other operand, and every
+	// result, is f32 (checkDTypes). A mask rather than "operand 0 is ids" so
+	// that ops with integer operands elsewhere (a training step's labels, a
+	// gather's indices) need no new flag; plan and codegen read it through
+	// IntOperand.
+	IntOperands uint32
 	// Infer computes the result type from operand types; it reports bad shapes as
 	// *TypeError so the checker can show them with a source position.
 	Infer func(a Attrs, in []Type) (Type, error)
@@ -98,7 +102,7 @@ var opTable = [OpLast]OpInfo{
 	OpAttention:       {Name: "attention", MinInputs: 3, MaxInputs: 4, Attrs: &AttentionAttrs{}, Infer: inferAttention, Flops: flopsAttention},
 	OpRecurrent:       {Name: "recurrent", MinInputs: 3, MaxInputs: 5, Attrs: &RecurrentAttrs{}, Infer: inferRecurrent, Flops: flopsRecurrent},
 	OpPositional:      {Name: "positional", MinInputs: 1, MaxInputs: 2, Infer: inferPositional, Flops: flopsPerOutput(1)},
-	OpEmbedding:       {Name: "embedding", MinInputs: 2, MaxInputs: 2, IDs: true, Infer: inferEmbedding, Flops: flopsPerOutput(0)},
+	OpEmbedding:       {Name: "embedding", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 0, Infer: inferEmbedding, Flops: flopsPerOutput(0)},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
@@ -123,7 +127,7 @@ var opTable = [OpLast]OpInfo{
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
-	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IDs: true, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
@@ -166,11 +170,14 @@ func sizeTypeErr(what string, err error) *TypeError {
 	return &TypeError{Msg: what + ", " + te.Msg, Help: te.Help}
 }
 
-// checkDTypes keeps token ids where they belong: operand 0 of an IDs op
-// must be i32 or i64, and every other operand f32.
+// IntOperand reports whether operand i takes integers (IntOperands).
+func (info *OpInfo) IntOperand(i int) bool { return i < 32 && info.IntOperands>>i&1 != 0 }
+
+// checkDTypes keeps token ids where they belong: an operand in the op's
+// IntOperands must be i32 or i64, and every other operand f32.
 func checkDTypes(op Op, in []Type) error {
 	for i, t := range in {
-		ids := op.Info().IDs && i == 0
+		ids := op.Info().IntOperand(i)
 		switch {
 		case ids && t.DType != I32 && t.DType != I64:
 			return typeErr("declare the model's input as i32[...] (or i64) and feed the ids as integers: "+

@@ -1,17 +1,46 @@
-// Package exec runs compiled steps: the kinds of step a plan is made of, each
-// a kernel call from runtime/kernels on an operand table, and the team of
-// goroutines that spreads a step's work over threads.
+// Package exec runs compiled programs: the kinds of step a program is made
+// of, each a kernel call from runtime/kernels on an operand table; the team
+// of goroutines that spreads a step's work over threads; and Program, the
+// executable program with its one run loop.
 //
 // A step is written down as a Spec, plain data (operand slots, shapes, the
-// epilogue's steps), and compiled for a kernel set into a Step. Package plan
-// builds specs from a graph and runs their steps; mdlc gen writes the same
-// specs out as Go literals and its generated package compiles them with the
-// same Compile, so both run the same kernels on the same layouts and give the
-// same bits.
+// epilogue's steps), and compiled for a kernel set into a Step. A Program is
+// the specs in order, the slot table they index, the ports a run binds and
+// the sizes of an Arena's memory. Package plan builds a Program from a graph;
+// mdlc gen writes the same Program out as a Go literal; both run it with
+// Program.Run, a plain loop over the compiled steps, so both run the same
+// kernels on the same layouts and give the same bits.
 //
-// The operand table b holds one slice per slot: arena ranges, constants
-// (packed weights) and the caller's inputs and outputs. Steps index it with
-// the slot numbers in their spec; nothing here allocates while a step runs.
+// The operand table holds one slice per slot: arena ranges, constants
+// (packed weights), state, and the caller's inputs and outputs. Steps index
+// it with the slot numbers in their spec; nothing here allocates while a
+// step runs. Nothing here imports package tensor or the IR, so a generated
+// package links only this, the kernels and the standard library.
+//
+// # State: room for training
+//
+// Decided now, so that training builds on it:
+//
+//   - A state slot (SlotState) is memory owned by the program, beside the
+//     arena (per run), constants (read only) and the caller's ports: it
+//     persists from one run to the next, and steps read and write it. It
+//     holds trainable parameters and optimiser moments. Every arena of a
+//     program binds the same state memory, so runs of a program with state
+//     take turns (Run refuses a concurrent one rather than race).
+//   - A plan built for training (plan.Train) makes every parameter a state
+//     slot, unpacked, instead of a packed constant: steps that want packed
+//     weights (GEMM, convolution, recurrent) pack them into the arena on
+//     every run, as they already do for weights computed at run time, so an
+//     update is seen by the next run with no re-packing pass. Inference keeps
+//     packed constants.
+//   - An update p' = f(p, g, m, ...) is an ordinary op. Its result is
+//     placed over the state slot of p, in place, as memplan places an
+//     in-place result over an operand that dies at its step: p must be read
+//     for the last time by that step, and the op's kernel must be one that
+//     may write over that operand. There is no special in-place mechanism:
+//     the next run reads p'.
+//   - Integer operands are an operand mask (ir.OpInfo.IntOperands), so that
+//     training's integer inputs (labels, indices) need no new flag.
 package exec
 
 import "github.com/mdlc/mdlc/runtime/kernels/cpu"

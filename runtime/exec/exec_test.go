@@ -95,3 +95,16 @@ func TestPhasesInOrder(t *testing.T) {
 	assert.Equal(t, int32(6), s.runs.Load())
 	assert.Zero(t, s.bad.Load())
 }
+
+// TestGoStrings: the kinds and types write themselves as the Go constants
+// that name them, which mdlc gen's literals use.
+func TestGoStrings(t *testing.T) {
+	kinds := map[SlotKind]string{SlotEmpty: "exec.SlotEmpty", SlotArena: "exec.SlotArena", SlotConstant: "exec.SlotConstant",
+		SlotInput: "exec.SlotInput", SlotOutput: "exec.SlotOutput", SlotState: "exec.SlotState", SlotState + 1: "exec.SlotKind(6)"}
+	for k, want := range kinds {
+		assert.Equal(t, want, k.GoString())
+	}
+	for d, want := range map[DType]string{F32: "exec.F32", I32: "exec.I32", I64: "exec.I64", 0: "exec.DType(0)"} {
+		assert.Equal(t, want, d.GoString())
+	}
+}

@@ -16,7 +16,7 @@ import (
 // buffer is a tensor's storage as the builder sees it: one per slot. Views
 // share their operand's buffer.
 type buffer struct {
-	kind  bufKind
+	kind  exec.SlotKind
 	size  int // floats
 	def   int // the step writing it; -1 for inputs and constants
 	uses  []int
@@ -25,16 +25,23 @@ type buffer struct {
 	// inPlaceOf is the buffer this one overwrites in place, or nil.
 	inPlaceOf *buffer
 	memID     int // memplan buffer id
+	// update is, for a state buffer, the value written over it once its
+	// step (updatedAt) has run, or nil.
+	update    *ir.Value
+	updatedAt int
 }
 
-type bufKind uint8
-
+// The kinds of buffer: slot 0 is the empty slice, for steps without
+// scratch; graph inputs and outputs are bound by Run; constants are data
+// owned by the plan; arena buffers (intermediates and scratch) are placed by
+// memplan.
 const (
-	none     bufKind = iota // slot 0: the empty slice, for steps without scratch
-	input                   // a graph input, bound by Run
-	output                  // a graph output, bound by Run
-	constant                // data owned by the plan
-	arena                   // an intermediate or scratch, planned by memplan
+	none     = exec.SlotEmpty
+	input    = exec.SlotInput
+	output   = exec.SlotOutput
+	constant = exec.SlotConstant
+	arena    = exec.SlotArena
+	state    = exec.SlotState // a parameter of a plan built for training
 )
 
 // builder compiles one graph.
@@ -52,6 +59,10 @@ type builder struct {
 	step    int // the step being built
 
 	kernels cpu.Set // the kernel set, chosen once
+	// train makes parameters state (Train); updates maps an update's value
+	// to its parameter.
+	train   bool
+	updates map[*ir.Value]*ir.Value
 	// helperScratch is the scratch a helper goroutine needs: the most any
 	// parallel step's unit needs.
 	helperScratch int
@@ -68,6 +79,8 @@ type Option func(*options)
 type options struct {
 	threads int
 	kernels cpu.Set
+	train   bool
+	updates map[string]*ir.Value
 }
 
 // Threads sets how many goroutines run each parallel step of the plan (the
@@ -82,6 +95,22 @@ func Threads(n int) Option { return func(o *options) { o.threads = n } }
 // plan is only written out (Program) for another machine, as mdlc gen does for
 // another GOARCH.
 func Kernels(set cpu.Set) Option { return func(o *options) { o.kernels = set } }
+
+// Train builds the plan for training (see runtime/exec's package doc): every
+// parameter of the graph, trainable or not (batchnorm's running statistics
+// are updated too), becomes a state slot of the program holding its weights
+// unpacked, which persists from one run to the next, instead of a constant
+// packed for its kernel; steps that want packed weights pack them on every
+// run. updates maps a parameter's name to its update p' = f(p, ...), a value
+// computed by an op of the graph: each run writes it over the parameter's
+// state, in place, so the next run reads it. An update must come after
+// every read of its parameter and be computed by an op whose kernel may
+// write over its operand (elementwise ops, chains, norms, softmax) with the
+// parameter as that operand; Build says which update breaks the rule.
+// Inference plans keep packed constants.
+func Train(updates map[string]*ir.Value) Option {
+	return func(o *options) { o.train, o.updates = true, updates }
+}
 
 // Build compiles g for the given symbol bindings (e.g. {"N": 7}), with
 // weights for its parameters by name (nil if it has none left: every weight a
@@ -106,29 +135,39 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 		return nil, fmt.Errorf("graph %s does not verify: %w", g.Name, err)
 	}
 	b := &builder{g: g, env: env, weights: weights, shapes: map[*ir.Value][]int{}, roots: map[*ir.Value]int{}, names: map[*ir.Value]string{},
-		kernels: set}
+		kernels: set, train: o.train}
 	b.bufs = []*buffer{{kind: none, def: -1, label: "none"}}
 	if err := b.bind(); err != nil {
+		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	}
+	if err := b.bindUpdates(o.updates); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
 	if err := g.CheckBound(env); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p := &Plan{graph: g.Name, env: maps.Clone(env), kernels: set, threads: o.threads, runnable: slices.Contains(cpu.Available(), set)}
-	b.schedule(p)
+	p := &Plan{graph: g.Name, env: maps.Clone(env), threads: o.threads,
+		prog: &exec.Program{Name: "plan " + g.Name, Kernels: set}}
+	if err := b.schedule(p); err != nil {
+		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	}
 	for _, n := range g.Nodes {
 		if rules[n.Op].view {
 			continue
 		}
 		b.step = b.stepOf(n)
 		b.specs[b.step] = rules[n.Op].build(b, n)
+		if param := b.updates[n.Outputs[0]]; param != nil && b.info[b.step].InPlace == "" {
+			return nil, fmt.Errorf("graph %s: the update of parameter %s is computed by %s, whose kernel here cannot write over the parameter in place: compute it with an elementwise op whose first operand is the parameter", g.Name, param.Name, n.Op)
+		}
 	}
 	if err := b.place(p); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
-	p.specs, p.info, p.helperScratch = b.specs, b.info, b.helperScratch
-	for _, s := range p.specs {
-		p.steps = append(p.steps, s.Compile(set))
+	p.info = b.info
+	p.prog.Specs, p.prog.HelperScratch = b.specs, b.helperScratch
+	if err := p.prog.Compile(); err != nil {
+		return nil, fmt.Errorf("graph %s: the plan does not check (a bug in mdlc): %w", g.Name, err)
 	}
 	return p, nil
 }
@@ -174,15 +213,23 @@ func (b *builder) bind() error {
 // schedule numbers the steps, gives every value a buffer (views their
 // operand's), records each buffer's uses, and binds graph outputs to the
 // buffers that compute them, adding a copy step where that is impossible.
-func (b *builder) schedule(p *Plan) {
+func (b *builder) schedule(p *Plan) error {
+	if b.train {
+		p.state = map[string]int{}
+		for _, v := range b.g.Params {
+			b.roots[v] = b.add(&buffer{kind: state, size: tensor.Numel(b.shapes[v]), def: -1, data: slices.Clone(b.weights[v.Name].Data),
+				label: b.names[v]})
+			p.state[v.Name] = b.roots[v]
+		}
+	}
 	for _, v := range b.g.Inputs {
 		id := b.add(&buffer{kind: input, size: tensor.Numel(b.shapes[v]), def: -1, label: b.names[v]})
 		b.roots[v] = id
-		in := port{name: v.Name, shape: b.shapes[v], size: b.bufs[id].size, slot: id, dtype: v.Type.DType}
-		if in.dtype != ir.F32 {
-			in.limit = b.g.TokenLimit(v)
+		in := exec.Port{Name: v.Name, Shape: b.shapes[v], Slot: id, DType: exec.DType(v.Type.DType)}
+		if v.Type.DType != ir.F32 {
+			in.Limit = b.g.TokenLimit(v)
 		}
-		p.inputs = append(p.inputs, in)
+		p.prog.Inputs = append(p.prog.Inputs, in)
 	}
 	// Constants, and views of them, get buffers only when a kernel reads
 	// them as they are (see root): most are packed instead.
@@ -202,19 +249,33 @@ func (b *builder) schedule(p *Plan) {
 			if !ok {
 				continue
 			}
-			if r := b.bufs[id]; len(r.uses) == 0 || r.uses[len(r.uses)-1] != s {
+			r := b.bufs[id]
+			if r.update != nil && b.origin(in) != r.update {
+				return fmt.Errorf("parameter %s is read by %s (step %d) after its update at step %d: schedule every update after the last read of its parameter",
+					b.origin(in).Name, n.Op, s, r.updatedAt)
+			}
+			if len(r.uses) == 0 || r.uses[len(r.uses)-1] != s {
 				r.uses = append(r.uses, s)
 			}
 		}
-		b.roots[out] = b.add(&buffer{kind: arena, size: tensor.Numel(b.shapes[out]), def: s, label: b.names[out]})
+		if param := b.updates[out]; param != nil {
+			// The update is written over its parameter's state (see inPlace).
+			b.roots[out] = b.roots[param]
+			b.bufs[b.roots[out]].update, b.bufs[b.roots[out]].updatedAt = out, s
+		} else {
+			b.roots[out] = b.add(&buffer{kind: arena, size: tensor.Numel(b.shapes[out]), def: s, label: b.names[out]})
+		}
 		b.meta = append(b.meta, stepMeta{out: b.roots[out]})
 	}
 	for _, o := range b.g.Outputs {
 		r := b.bufs[b.root(o.Value)]
+		if r.update != nil && b.origin(o.Value) != r.update {
+			return fmt.Errorf("output %s is parameter %s, which every run updates in place: output its update instead", o.Name, o.Value.Name)
+		}
 		shape := b.shapes[o.Value]
 		if r.kind == arena {
 			r.kind, r.label = output, o.Name
-			p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: b.root(o.Value), dtype: ir.F32})
+			p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: b.root(o.Value)})
 			continue
 		}
 		// An input, a constant, or a buffer already bound to another output.
@@ -222,11 +283,43 @@ func (b *builder) schedule(p *Plan) {
 		src := b.root(o.Value)
 		r.uses = append(r.uses, s)
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
-		p.outputs = append(p.outputs, port{name: o.Name, shape: shape, size: r.size, slot: dst, dtype: ir.F32})
+		p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: dst})
 		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
 		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value]})
 		b.meta = append(b.meta, stepMeta{out: dst})
 	}
+	return nil
+}
+
+// bindUpdates checks the updates of a plan built for training: each names a
+// parameter and is the result of an op (not a view of another buffer) of
+// the parameter's shape, and no value updates two parameters.
+func (b *builder) bindUpdates(updates map[string]*ir.Value) error {
+	b.updates = map[*ir.Value]*ir.Value{}
+	for _, name := range slices.Sorted(maps.Keys(updates)) {
+		v, param := updates[name], b.g.Param(name)
+		switch {
+		case param == nil:
+			return fmt.Errorf("update of %s: the graph has no such parameter", name)
+		case v == nil || v.Kind != ir.Result || !slices.Contains(b.g.Nodes, v.Def) || rules[v.Def.Op].view:
+			return fmt.Errorf("update of parameter %s: want the result of an op of the graph that computes the new value", name)
+		case !slices.Equal(b.shapes[v], b.shapes[param]):
+			return fmt.Errorf("update of parameter %s %s has shape %s", name, param.Type, tensor.ShapeString(b.shapes[v]))
+		case b.updates[v] != nil:
+			return fmt.Errorf("update of parameter %s: the same value already updates %s", name, b.updates[v].Name)
+		}
+		b.updates[v] = param
+	}
+	return nil
+}
+
+// origin is the value whose buffer v is: v, or the operand a view of v
+// reinterprets.
+func (b *builder) origin(v *ir.Value) *ir.Value {
+	for v.Kind == ir.Result && rules[v.Def.Op].view {
+		v = v.Def.Inputs[0]
+	}
+	return v
 }
 
 func (b *builder) add(buf *buffer) int {
@@ -265,7 +358,7 @@ func (b *builder) data(v *ir.Value) []float32 {
 	switch {
 	case v.Kind == ir.Const:
 		return v.Data
-	case v.Kind == ir.Param:
+	case v.Kind == ir.Param && !b.train:
 		return b.weights[v.Name].Data
 	case v.Kind == ir.Result && rules[v.Def.Op].view:
 		return b.data(v.Def.Inputs[0])
@@ -273,7 +366,15 @@ func (b *builder) data(v *ir.Value) []float32 {
 	return nil
 }
 
-func (b *builder) stepOf(n *ir.Node) int { return b.bufs[b.roots[n.Outputs[0]]].def }
+// stepOf is the step computing n: its result's buffer's, or for an update
+// the step that writes it over its parameter's state.
+func (b *builder) stepOf(n *ir.Node) int {
+	r := b.bufs[b.roots[n.Outputs[0]]]
+	if r.update == n.Outputs[0] {
+		return r.updatedAt
+	}
+	return r.def
+}
 
 // out is the slot of the node's result.
 func (b *builder) out(n *ir.Node) int { return b.roots[n.Outputs[0]] }
@@ -315,6 +416,9 @@ func (b *builder) temp(n int, what string) int {
 // or -1.
 func (b *builder) inPlace(n *ir.Node, positions ...int) int {
 	out := b.bufs[b.out(n)]
+	if out.kind == state {
+		return b.inPlaceOfState(n, positions)
+	}
 	if out.kind != arena {
 		return -1
 	}
@@ -332,6 +436,26 @@ func (b *builder) inPlace(n *ir.Node, positions ...int) int {
 			continue
 		}
 		out.inPlaceOf = r
+		b.info[b.step].InPlace = b.names[n.Inputs[i]]
+		return i
+	}
+	return -1
+}
+
+// inPlaceOfState picks, for an update, the position among those the kernel
+// may overwrite that holds the parameter it updates, read by no other
+// operand of the step: the conditions of a memplan alias, for a buffer
+// outside the arena whose last read (schedule checks) is this step. Build
+// refuses an update for which there is none.
+func (b *builder) inPlaceOfState(n *ir.Node, positions []int) int {
+	id := b.out(n)
+	for _, i := range positions {
+		if b.root(n.Inputs[i]) != id {
+			continue
+		}
+		if slices.ContainsFunc(n.Inputs, func(v *ir.Value) bool { return v != n.Inputs[i] && b.root(v) == id }) {
+			return -1
+		}
 		b.info[b.step].InPlace = b.names[n.Inputs[i]]
 		return i
 	}
@@ -373,18 +497,14 @@ func (b *builder) place(p *Plan) error {
 	if err != nil {
 		return err
 	}
-	p.mem, p.floats = mem, int(mem.Size/4)
-	p.slots = make([]slot, len(b.bufs))
-	for _, r := range b.bufs {
-		p.slotLabels = append(p.slotLabels, r.label)
-	}
+	p.mem, p.prog.ArenaFloats = mem, int(mem.Size/4)
+	p.prog.Slots = make([]exec.Slot, len(b.bufs))
 	for id, r := range b.bufs {
-		switch r.kind {
-		case arena:
-			p.slots[id] = slot{arena: true, off: int(mem.Offsets[r.memID] / 4), n: r.size}
+		p.slotLabels = append(p.slotLabels, r.label)
+		p.prog.Slots[id] = exec.Slot{Kind: r.kind, N: r.size, Data: r.data}
+		if r.kind == arena {
+			p.prog.Slots[id].Off = int(mem.Offsets[r.memID] / 4)
 			p.labels = append(p.labels, r.label)
-		case constant:
-			p.slots[id] = slot{data: r.data}
 		}
 	}
 	for s, m := range b.meta {

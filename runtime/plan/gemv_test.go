@@ -67,7 +67,7 @@ func TestGEMVPath(t *testing.T) {
 			p, err := Build(g, nil, nil, Threads(threads))
 			require.NoError(t, err)
 			if tc.k > 6*gemv.Block && threads > 1 {
-				require.Positive(t, p.specs[0].(exec.GEMV).Helpers, "%+v: %d threads", tc, threads)
+				require.Positive(t, p.prog.Specs[0].(exec.GEMV).Helpers, "%+v: %d threads", tc, threads)
 			}
 			require.Equal(t, tc.kernel, p.Schedule().Steps[0].Kernel, "%+v", tc)
 			require.Len(t, p.Schedule().Steps, 1, "the epilogue is fused: %+v", tc)

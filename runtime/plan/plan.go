@@ -13,6 +13,10 @@
 // panels, bands of conv rows) is planned in the arena too, live for its step.
 // A graph output is computed straight into the caller's output slice.
 //
+// A Plan wraps the executable program (runtime/exec.Program) it builds, and
+// runs through that program's run loop, the one generated packages run too;
+// it keeps what only the build knows: step info, the memory plan, labels.
+//
 // Concurrency: a Plan is immutable once Build returns, and may be run by any
 // number of goroutines at once, each with its own Arena (NewArena). An Arena
 // holds all the mutable memory of a run and must not be shared between
@@ -30,122 +34,51 @@ package plan
 import (
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
-	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/memplan"
 	"github.com/mdlc/mdlc/tensor"
 )
 
-// Plan is a compiled graph, for one binding of its symbolic dimensions.
+// Plan is a compiled graph, for one binding of its symbolic dimensions: the
+// executable program (runtime/exec) that runs it, and what the build knows
+// of it for people: each step's info, the memory plan, buffer labels.
 type Plan struct {
 	graph   string
 	env     map[string]int
-	inputs  []port
-	outputs []port
-	specs   []exec.Spec
-	steps   []exec.Step
+	prog    *exec.Program
 	info    []StepInfo
-	slots   []slot
-	floats  int // arena size in float32s
 	mem     *memplan.Plan
 	labels  []string // memplan buffer labels, for the timeline
+	threads int
 	// slotLabels names each slot's buffer, for generated code's comments.
 	slotLabels []string
-
-	kernels cpu.Set
-	// runnable is whether this process can run the kernels (Kernels may
-	// build a plan only to write it out for another machine).
-	runnable bool
-	threads  int
-	// helperScratch is each helper goroutine's scratch, in floats; 0 when no
-	// step is worth splitting.
-	helperScratch int
+	// state is the slot of each parameter of a plan built for training.
+	state map[string]int
 }
 
-// port is a graph input or output: its name, bound shape and slot.
-type port struct {
-	name  string
-	shape []int
-	size  int
-	slot  int
-	// dtype is the element type; token ids (i32, i64) must lie in
-	// 0..limit-1 (ir.Graph.TokenLimit).
-	dtype ir.DType
-	limit int
-}
-
-// slot is where a kernel finds an operand: a range of the arena, constant
-// data owned by the plan, or (neither) the caller's input or output slice,
-// bound when Run starts.
-type slot struct {
-	arena  bool
-	off, n int
-	data   []float32
-}
-
-// Arena is the memory of one run at a time: the planned arena, the operand
-// table the steps read, which points into it, into the plan's constants, and
-// into the caller's slices during Run; and the helper goroutines of a plan
-// built for several threads, with their scratch.
-type Arena struct {
-	plan *Plan
-	mem  []float32
-	bufs [][]float32
-	team *exec.Team
-	stop runtime.Cleanup
-}
+// Arena is the memory of one run at a time (exec.Arena): the planned arena,
+// the operand table, and the helper goroutines of a plan built for several
+// threads, with their scratch.
+type Arena = exec.Arena
 
 // Input is one input of a run, in its port's element type: Floats for an
 // f32 input, Int32s or Int64s for token ids (either for i32 or i64 ports).
-type Input struct {
-	Floats []float32
-	Int32s []int32
-	Int64s []int64
-}
+type Input = exec.Input
 
 // Floats, Int32s and Int64s make an Input.
-func Floats(x []float32) Input { return Input{Floats: x} }
-func Int32s(x []int32) Input   { return Input{Int32s: x} }
-func Int64s(x []int64) Input   { return Input{Int64s: x} }
-
-func (in Input) len() int { return len(in.Floats) + len(in.Int32s) + len(in.Int64s) }
-
-func (in Input) ints() bool { return in.Int32s != nil || in.Int64s != nil }
+func Floats(x []float32) Input { return exec.Floats(x) }
+func Int32s(x []int32) Input   { return exec.Int32s(x) }
+func Int64s(x []int64) Input   { return exec.Int64s(x) }
 
 // NewArena allocates the memory for running p and, if p runs on several
 // threads, starts the helper goroutines, which live until Close (or until the
 // garbage collector finds the arena unreachable), each with scratch of its
 // own beside the planned arena (ArenaBytes). Use one per goroutine.
-func (p *Plan) NewArena() *Arena {
-	a := &Arena{plan: p, mem: make([]float32, p.floats), bufs: make([][]float32, len(p.slots))}
-	if p.threads > 1 && p.helperScratch > 0 {
-		a.team = exec.NewTeam(p.threads-1, p.helperScratch)
-		// The helpers hold the team, never the arena, so an arena dropped
-		// without Close still becomes unreachable and its helpers end.
-		a.stop = runtime.AddCleanup(a, (*exec.Team).Stop, a.team)
-	}
-	for i, s := range p.slots {
-		switch {
-		case s.arena:
-			a.bufs[i] = a.mem[s.off : s.off+s.n : s.off+s.n]
-		case s.data != nil:
-			a.bufs[i] = s.data
-		}
-	}
-	// Token ids are checked and stored as int32 bits (layout.PutIDs) in
-	// memory of the arena's own, beside the planned arena.
-	for _, in := range p.inputs {
-		if in.dtype != ir.F32 {
-			a.bufs[in.slot] = make([]float32, in.size)
-		}
-	}
-	return a
-}
+func (p *Plan) NewArena() *Arena { return p.prog.NewArena(p.threads) }
 
 // Run runs the plan on inputs and writes the results into outputs, both in
 // the order of the graph's Inputs and Outputs, each slice exactly as long as
@@ -153,134 +86,34 @@ func (p *Plan) NewArena() *Arena {
 // inputs. Token ids outside their embeddings' vocabulary are an error, found
 // before anything runs. Run allocates nothing unless it fails.
 func (p *Plan) Run(a *Arena, inputs []Input, outputs [][]float32) error {
-	if a == nil || a.plan != p {
-		return fmt.Errorf("plan %s: the arena was not made by this plan's NewArena", p.graph)
-	}
-	if !p.runnable {
-		return fmt.Errorf("plan %s: built for the %s kernels, which this process cannot run (available: %v)", p.graph, p.kernels, cpu.Available())
-	}
-	if err := checkInputs(p.inputs, inputs); err != nil {
-		return fmt.Errorf("plan %s: %w", p.graph, err)
-	}
-	if err := check("output", p.outputs, outputs); err != nil {
-		return fmt.Errorf("plan %s: %w", p.graph, err)
-	}
-	for i, in := range p.inputs {
-		if in.dtype == ir.F32 {
-			a.bufs[in.slot] = inputs[i].Floats
-			continue
-		}
-		var bad int
-		if inputs[i].Int64s != nil {
-			bad = layout.PutIDs(a.bufs[in.slot], inputs[i].Int64s, in.limit)
-		} else {
-			bad = layout.PutIDs(a.bufs[in.slot], inputs[i].Int32s, in.limit)
-		}
-		if bad >= 0 {
-			return fmt.Errorf("plan %s: input %q: token id %d at %s is outside the vocabulary: ids must be in 0..%d",
-				p.graph, in.name, inputs[i].id(bad), tensor.IndexString(bad, in.shape), in.limit-1)
-		}
-	}
-	for i, out := range p.outputs {
-		a.bufs[out.slot] = outputs[i]
-	}
-	for _, s := range p.steps {
-		s.Run(a.bufs, a.team)
-	}
-	// Keep no reference to the caller's memory.
-	for _, in := range p.inputs {
-		if in.dtype == ir.F32 {
-			a.bufs[in.slot] = nil
-		}
-	}
-	for _, out := range p.outputs {
-		a.bufs[out.slot] = nil
-	}
-	return nil
-}
-
-// Close stops the arena's helper goroutines. The arena must not be used
-// after.
-func (a *Arena) Close() {
-	if a.team != nil {
-		a.stop.Stop()
-		a.team.Stop()
-		a.team = nil
-	}
-}
-
-func checkInputs(ports []port, got []Input) error {
-	if len(got) != len(ports) {
-		return fmt.Errorf("%d inputs given, the graph has %d (%v)", len(got), len(ports), portNames(ports))
-	}
-	for i, p := range ports {
-		in := got[i]
-		switch {
-		case (in.Floats != nil) == in.ints() || (in.Int32s != nil && in.Int64s != nil):
-			return fmt.Errorf("input %q: give exactly one of Floats, Int32s and Int64s", p.name)
-		case p.dtype == ir.F32 && in.ints():
-			return fmt.Errorf("input %q is f32%s, got integers", p.name, tensor.ShapeString(p.shape))
-		case p.dtype != ir.F32 && !in.ints():
-			return fmt.Errorf("input %q is token ids (%s%s), got floats: pass the ids as Int32s or Int64s", p.name, p.dtype, tensor.ShapeString(p.shape))
-		case in.len() != p.size:
-			return fmt.Errorf("input %q holds %d values, want %d for %s", p.name, in.len(), p.size, tensor.ShapeString(p.shape))
-		}
-	}
-	return nil
-}
-
-func (in Input) id(i int) int64 {
-	if in.Int64s != nil {
-		return in.Int64s[i]
-	}
-	return int64(in.Int32s[i])
-}
-
-func portNames(ports []port) []string {
-	names := make([]string, len(ports))
-	for i, p := range ports {
-		names[i] = p.name
-	}
-	return names
-}
-
-func check(what string, ports []port, got [][]float32) error {
-	if len(got) != len(ports) {
-		return fmt.Errorf("%d %ss given, the graph has %d (%v)", len(got), what, len(ports), portNames(ports))
-	}
-	for i, p := range ports {
-		if len(got[i]) != p.size {
-			return fmt.Errorf("%s %q holds %d values, want %d for %s", what, p.name, len(got[i]), p.size, tensor.ShapeString(p.shape))
-		}
-	}
-	return nil
+	return p.prog.Run(a, inputs, outputs)
 }
 
 // RunTensors runs the plan on inputs by name and returns the outputs by name,
 // allocating an arena and the outputs: a convenience for tools, not for
 // serving. Each input's shape must be the one the plan was built for.
 func (p *Plan) RunTensors(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	in := make([]Input, len(p.inputs))
-	for i, port := range p.inputs {
-		t, ok := inputs[port.name]
+	in := make([]Input, len(p.prog.Inputs))
+	for i, port := range p.prog.Inputs {
+		t, ok := inputs[port.Name]
 		if !ok || t == nil {
-			return nil, fmt.Errorf("plan %s: missing input %q %s", p.graph, port.name, tensor.ShapeString(port.shape))
+			return nil, fmt.Errorf("plan %s: missing input %q %s", p.graph, port.Name, tensor.ShapeString(port.Shape))
 		}
-		if !slices.Equal(t.Shape, port.shape) {
-			return nil, fmt.Errorf("plan %s: input %q is %s, the plan was built for %s", p.graph, port.name, tensor.ShapeString(t.Shape), tensor.ShapeString(port.shape))
+		if !slices.Equal(t.Shape, port.Shape) {
+			return nil, fmt.Errorf("plan %s: input %q is %s, the plan was built for %s", p.graph, port.Name, tensor.ShapeString(t.Shape), tensor.ShapeString(port.Shape))
 		}
 		in[i] = Input{Floats: t.Data, Int64s: t.Ints}
 	}
 	for name := range inputs {
-		if !slices.ContainsFunc(p.inputs, func(q port) bool { return q.name == name }) {
+		if !slices.ContainsFunc(p.prog.Inputs, func(q exec.Port) bool { return q.Name == name }) {
 			return nil, fmt.Errorf("plan %s: unknown input %q", p.graph, name)
 		}
 	}
-	outs := make([][]float32, len(p.outputs))
-	res := make(map[string]*tensor.Tensor, len(p.outputs))
-	for i, port := range p.outputs {
-		t := tensor.New(port.shape...)
-		outs[i], res[port.name] = t.Data, t
+	outs := make([][]float32, len(p.prog.Outputs))
+	res := make(map[string]*tensor.Tensor, len(p.prog.Outputs))
+	for i, port := range p.prog.Outputs {
+		t := tensor.New(port.Shape...)
+		outs[i], res[port.Name] = t.Data, t
 	}
 	a := p.NewArena()
 	defer a.Close()
@@ -301,17 +134,28 @@ type Port struct {
 }
 
 // Inputs lists the inputs Run takes, in order.
-func (p *Plan) Inputs() []Port { return ports(p.inputs) }
+func (p *Plan) Inputs() []Port { return ports(p.prog.Inputs) }
 
 // Outputs lists the outputs Run writes, in order.
-func (p *Plan) Outputs() []Port { return ports(p.outputs) }
+func (p *Plan) Outputs() []Port { return ports(p.prog.Outputs) }
 
-func ports(ps []port) []Port {
+func ports(ps []exec.Port) []Port {
 	out := make([]Port, len(ps))
 	for i, q := range ps {
-		out[i] = Port{Name: q.name, Shape: slices.Clone(q.shape), DType: q.dtype, Limit: q.limit}
+		out[i] = Port{Name: q.Name, Shape: slices.Clone(q.Shape), DType: ir.DType(q.DType), Limit: q.Limit}
 	}
 	return out
+}
+
+// State returns a copy of the current value of parameter name in a plan
+// built for training (Train): its weights, as updated by the runs so far. It
+// must not be called during a run.
+func (p *Plan) State(name string) ([]float32, error) {
+	slot, ok := p.state[name]
+	if !ok {
+		return nil, fmt.Errorf("plan %s: no state %q: only a plan built with Train holds its parameters as state", p.graph, name)
+	}
+	return slices.Clone(p.prog.Slots[slot].Data), nil
 }
 
 // Env is the binding of symbolic dimensions the plan was built for.
@@ -322,7 +166,7 @@ func (p *Plan) Env() map[string]int { return maps.Clone(p.env) }
 func (p *Plan) Memory() *memplan.Plan { return p.mem }
 
 // Kernels is the kernel set the plan runs (chosen by Build).
-func (p *Plan) Kernels() cpu.Set { return p.kernels }
+func (p *Plan) Kernels() cpu.Set { return p.prog.Kernels }
 
 // Threads is the number of goroutines a run spreads its GEMMs and
 // convolutions over, at most (steps too small to split run on one).

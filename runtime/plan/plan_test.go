@@ -3,7 +3,6 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -17,6 +16,8 @@ import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/stdlib"
@@ -319,7 +320,7 @@ func TestRunErrors(t *testing.T) {
 	require.EqualError(t, p.Run(a, []Input{Floats(in)}, [][]float32{out, out}), `plan cnn: 2 outputs given, the graph has 1 ([probs])`)
 	other, err := Build(g, w, map[string]int{"N": 2})
 	require.NoError(t, err)
-	require.ErrorContains(t, other.Run(a, []Input{Floats(in)}, [][]float32{out}), "the arena was not made by this plan's NewArena")
+	require.ErrorContains(t, other.Run(a, []Input{Floats(in)}, [][]float32{out}), "the arena was not made by this program's NewArena")
 
 	_, err = p.RunTensors(map[string]*tensor.Tensor{"image": tensor.New(3, 32, 32, 3)})
 	require.EqualError(t, err, `plan cnn: input "image" is [3,32,32,3], the plan was built for [2,32,32,3]`)
@@ -338,7 +339,7 @@ func TestForeignKernels(t *testing.T) {
 	w := stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))
 	p, err := Build(g, w, map[string]int{"N": 1}, Kernels(foreign))
 	require.NoError(t, err)
-	require.Equal(t, string(foreign), p.Program().Kernels)
+	require.Equal(t, foreign, p.Program().Kernels)
 	in, out := make([]float32, 32*32*3), make([]float32, 10)
 	require.ErrorContains(t, p.Run(p.NewArena(), []Input{Floats(in)}, [][]float32{out}), "cannot run")
 }
@@ -436,4 +437,11 @@ func TestTokenIDs(t *testing.T) {
 		`plan bert_classifier: input "ids" is token ids (i32[2,128]), got floats: pass the ids as Int32s or Int64s`)
 	require.EqualError(t, p.Run(a, []Input{{Int32s: ids32, Int64s: ids64}}, [][]float32{out32}),
 		`plan bert_classifier: input "ids": give exactly one of Floats, Int32s and Int64s`)
+}
+
+// TestDTypesAgree: plan converts ir.DType to exec.DType by number.
+func TestDTypesAgree(t *testing.T) {
+	for _, d := range []ir.DType{ir.F32, ir.I32, ir.I64} {
+		require.Equal(t, d.String(), exec.DType(d).String())
+	}
 }

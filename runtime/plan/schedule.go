@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/memplan"
 )
 
@@ -34,9 +35,12 @@ type StepInfo struct {
 
 func (s *StepInfo) locate(out, scratch *buffer, mem *memplan.Plan) {
 	s.Bytes, s.Offset, s.Buffer = 4*int64(out.size), -1, "arena"
-	if out.kind == output {
+	switch out.kind {
+	case output:
 		s.Buffer = "output " + out.label
-	} else {
+	case state:
+		s.Buffer = "state " + out.label
+	default:
 		s.Offset = mem.Offsets[out.memID]
 	}
 	if scratch.kind == arena {
@@ -68,11 +72,13 @@ type Schedule struct {
 // Schedule describes the plan.
 func (p *Plan) Schedule() Schedule {
 	s := Schedule{
-		Graph: p.graph, Env: p.Env(), Kernels: string(p.kernels), Threads: p.threads, Steps: append([]StepInfo(nil), p.info...),
+		Graph: p.graph, Env: p.Env(), Kernels: string(p.prog.Kernels), Threads: p.threads, Steps: append([]StepInfo(nil), p.info...),
 		Planner: p.mem.Planner, ArenaBytes: p.mem.Size, LowerBound: p.mem.LowerBound, Unplanned: p.mem.Unplanned,
 	}
-	for _, sl := range p.slots {
-		s.ConstantBytes += 4 * int64(len(sl.data))
+	for _, sl := range p.prog.Slots {
+		if sl.Kind == exec.SlotConstant {
+			s.ConstantBytes += 4 * int64(sl.N)
+		}
 	}
 	return s
 }

@@ -82,7 +82,7 @@ func TestThreadsBitIdentical(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, threads, p.Threads())
 			if threads > 1 {
-				require.Positive(t, p.helperScratch, "%s: no step is split", tg.g.Name)
+				require.Positive(t, p.prog.HelperScratch, "%s: no step is split", tg.g.Name)
 			}
 			var outputs [][]float32
 			for _, o := range p.Outputs() {

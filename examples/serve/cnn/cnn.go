@@ -17,7 +17,6 @@ package cnn
 import (
 	_ "embed"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -49,89 +48,53 @@ const (
 var weightsFile []byte
 
 const (
-	weightFloats  = 59584
-	weightsCRC    = 0x091f3938 // CRC-32C of the weights file
-	slots         = 15
-	helperScratch = 0
+	weightFloats = 59584
+	weightsCRC   = 0x091f3938 // CRC-32C of the weights file
 )
 
 // Model is the compiled model and its weights. It is immutable once made:
 // any number of goroutines may run it at once, each with its own Arena
 // (RunArena); Run serialises callers on one arena of its own.
 type Model struct {
-	w  []float32
-	s0 exec.Step
-	s1 exec.Step
-	s2 exec.Step
-	s3 exec.Step
+	prog *exec.Program
 
 	mu  sync.Mutex
 	own *Arena
 }
 
+// Arena is the memory of one run at a time and the goroutines that share
+// its work. Close it when done.
+type Arena = exec.Arena
+
 // New checks the embedded weights and the kernel set and builds the steps.
 func New() (*Model, error) { return load(weightsFile, "the embedded weights") }
 
 func load(data []byte, what string) (*Model, error) {
-	set := cpu.Set(Kernels)
-	if !slices.Contains(cpu.Available(), set) {
-		return nil, fmt.Errorf("cnn: generated for the %s kernels, which this CPU or build cannot run (available: %v); regenerate with mdlc gen --kernels %s", set, cpu.Available(), cpu.Available()[0])
+	prog := program()
+	if !slices.Contains(cpu.Available(), prog.Kernels) {
+		return nil, fmt.Errorf("cnn: generated for the %s kernels, which this CPU or build cannot run (available: %v); regenerate with mdlc gen --kernels %s", prog.Kernels, cpu.Available(), cpu.Available()[0])
 	}
 	if len(data) != 4*weightFloats || crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) != weightsCRC {
 		return nil, fmt.Errorf("cnn: %s: not this model's weights or corrupt (%d bytes, want %d with CRC-32C %#08x); regenerate the package", what, len(data), 4*weightFloats, uint32(weightsCRC))
 	}
-	m := &Model{w: make([]float32, weightFloats)}
-	for i := range m.w {
-		m.w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	w := make([]float32, weightFloats)
+	for i := range w {
+		w[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
-	// step 0: fused_conv2d (conv2d) -> %0, conv/winograd+maxpool
-	m.s0 = exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
-	// step 1: fused_conv2d (conv2d_1) -> %1, conv/winograd+maxpool
-	m.s1 = exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}}.Compile(set)
-	// step 2: matmul (dense) -> %3, gemv
-	m.s2 = exec.GEMV{A: 3, W: 12, Out: 4, Partial: 13, Scratch: 14, K: 2304, N: 10, Epilogue: exec.Chain{Shape: []int{1, 10}}}.Compile(set)
-	// step 3: softmax (dense) -> %4, softmax
-	m.s3 = exec.Softmax{X: 4, Out: 5, Outer: 1, Dim: 10, Inner: 1}.Compile(set)
-	m.own = m.NewArena(1)
+	if err := prog.SetData(w); err != nil {
+		return nil, err
+	}
+	if err := prog.Compile(); err != nil {
+		return nil, err
+	}
+	m := &Model{prog: prog}
+	m.own = prog.NewArena(1)
 	return m, nil
-}
-
-// Arena is the memory of one run at a time and the goroutines that share
-// its work. Close it when done.
-type Arena struct {
-	m    *Model
-	mem  []float32
-	b    [slots][]float32
-	team *exec.Team
 }
 
 // NewArena allocates an arena whose runs spread their larger steps over
 // threads goroutines (at least 1). Outputs do not depend on threads.
-func (m *Model) NewArena(threads int) *Arena {
-	a := &Arena{m: m, mem: make([]float32, ArenaFloats)}
-	if threads > 1 && helperScratch > 0 {
-		a.team = exec.NewTeam(threads-1, helperScratch)
-	}
-	a.b[2] = a.mem[65728:72928:72928] // %0
-	a.b[3] = a.mem[56592:58896:58896] // %1
-	a.b[4] = a.mem[0:10:10]           // %3
-	a.b[6] = m.w[0:32:32]             // @conv2d.bias
-	a.b[7] = m.w[32:1664:1664]        // @conv2d.kernel packed
-	a.b[8] = a.mem[0:65720:65720]     // scratch 0 (im2col panels)
-	a.b[9] = m.w[1664:1728:1728]      // @conv2d_1.bias
-	a.b[10] = m.w[1728:36544:36544]   // @conv2d_1.kernel packed
-	a.b[11] = a.mem[0:56584:56584]    // scratch 1 (im2col panels)
-	a.b[12] = m.w[36544:59584:59584]  // @dense.kernel packed
-	a.b[13] = a.mem[16:26:26]         // temp 2 (gemv partial sums)
-	a.b[14] = a.mem[32:40:40]         // scratch 2 (gemv tail)
-	return a
-}
-
-// Close stops the arena's goroutines.
-func (a *Arena) Close() {
-	a.team.Stop()
-	a.team = nil
-}
+func (m *Model) NewArena(threads int) *Arena { return m.prog.NewArena(threads) }
 
 // Run computes the outputs from the inputs on the model's own arena, one
 // caller at a time. Each slice holds its tensor row-major: see the Shape and
@@ -145,27 +108,45 @@ func (m *Model) Run(image []float32, probs []float32) error {
 // RunArena is Run on an arena of the caller's, made by m.NewArena. It
 // allocates nothing.
 func (m *Model) RunArena(a *Arena, image []float32, probs []float32) error {
-	if a == nil || a.m != m {
-		return errors.New("cnn: the arena was not made by this model's NewArena")
-	}
-	if len(image) != ImageSize {
-		return fmt.Errorf("cnn: image holds %d values, want %d for shape %v", len(image), ImageSize, ImageShape)
-	}
-	if len(probs) != ProbsSize {
-		return fmt.Errorf("cnn: probs holds %d values, want %d for shape %v", len(probs), ProbsSize, ProbsShape)
-	}
-	a.b[1] = image
-	a.b[5] = probs
-	m.run(a)
-	a.b[1] = nil
-	a.b[5] = nil
-	return nil
+	return m.prog.Run(a, []exec.Input{{Floats: image}}, [][]float32{probs})
 }
 
-// run is the plan: every step in order.
-func (m *Model) run(a *Arena) {
-	m.s0.Run(a.b[:], a.team)
-	m.s1.Run(a.b[:], a.team)
-	m.s2.Run(a.b[:], a.team)
-	m.s3.Run(a.b[:], a.team)
+// program is the compiled plan, run by exec.Program's run loop: its steps
+// as specs, the slot table they index and the ports a run binds.
+func program() *exec.Program {
+	return &exec.Program{
+		Name:    "cnn",
+		Kernels: "generic",
+		Specs: []exec.Spec{
+			// step 0: fused_conv2d (conv2d) -> %0, conv/winograd+maxpool
+			exec.Conv{X: 1, W: 7, Out: 2, Scratch: 8, Shape: conv.Shape{N: 1, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 6, Shape: []int{32}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 30, W: 30, C: 32, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}},
+			// step 1: fused_conv2d (conv2d_1) -> %1, conv/winograd+maxpool
+			exec.Conv{X: 2, W: 10, Out: 3, Scratch: 11, Shape: conv.Shape{N: 1, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}, Epilogue: []eltwise.Step{eltwise.Step{Kind: eltwise.Kind(1), Operand: 9, Shape: []int{64}}, eltwise.Step{Kind: eltwise.Kind(5)}}, Pool: &exec.Window{H: 13, W: 13, C: 64, KH: 2, KW: 2, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}},
+			// step 2: matmul (dense) -> %3, gemv
+			exec.GEMV{A: 3, W: 12, Out: 4, Partial: 13, Scratch: 14, K: 2304, N: 10, Epilogue: exec.Chain{Shape: []int{1, 10}}},
+			// step 3: softmax (dense) -> %4, softmax
+			exec.Softmax{X: 4, Out: 5, Outer: 1, Dim: 10, Inner: 1},
+		},
+		Slots: []exec.Slot{
+			{},                              // 0: none
+			{Kind: exec.SlotInput, N: 3072}, // 1: %image
+			{Kind: exec.SlotArena, Off: 65728, N: 7200}, // 2: %0
+			{Kind: exec.SlotArena, Off: 56592, N: 2304}, // 3: %1
+			{Kind: exec.SlotArena, N: 10},               // 4: %3
+			{Kind: exec.SlotOutput, N: 10},              // 5: probs
+			{Kind: exec.SlotConstant, N: 32},            // 6: @conv2d.bias
+			{Kind: exec.SlotConstant, N: 1632},          // 7: @conv2d.kernel packed
+			{Kind: exec.SlotArena, N: 65720},            // 8: scratch 0 (im2col panels)
+			{Kind: exec.SlotConstant, N: 64},            // 9: @conv2d_1.bias
+			{Kind: exec.SlotConstant, N: 34816},         // 10: @conv2d_1.kernel packed
+			{Kind: exec.SlotArena, N: 56584},            // 11: scratch 1 (im2col panels)
+			{Kind: exec.SlotConstant, N: 23040},         // 12: @dense.kernel packed
+			{Kind: exec.SlotArena, Off: 16, N: 10},      // 13: temp 2 (gemv partial sums)
+			{Kind: exec.SlotArena, Off: 32, N: 8},       // 14: scratch 2 (gemv tail)
+		},
+		Inputs:        []exec.Port{exec.Port{Name: "image", Shape: []int{1, 32, 32, 3}, DType: exec.F32, Slot: 1}},
+		Outputs:       []exec.Port{exec.Port{Name: "probs", Shape: []int{1, 10}, DType: exec.F32, Slot: 5}},
+		ArenaFloats:   ArenaFloats,
+		HelperScratch: 0,
+	}
 }

@@ -45,10 +45,7 @@
 // Nothing here allocates.
 package eltwise
 
-import (
-	"github.com/mdlc/mdlc/runtime/kernels/cpu"
-	"github.com/mdlc/mdlc/tensor"
-)
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 //go:generate go -C ../_asm run ./eltwise -out ../eltwise/eltwise_amd64.s -stubs ../eltwise/eltwise_amd64.go -pkg eltwise -neon ../eltwise/eltwise_arm64
 
@@ -138,7 +135,7 @@ func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
 	full := make([][]int, len(steps))
 	for i, s := range steps {
 		if s.Kind.Binary() {
-			full[i] = tensor.BroadcastStrides(s.Shape, shape)
+			full[i] = broadcastStrides(s.Shape, shape)
 		}
 	}
 	// Collapse: drop axes of size 1, and merge an axis into the one before it
@@ -243,4 +240,21 @@ func (c *Chain) Apply(v []float32, e0 int, operands [][]float32) {
 		}
 		pos += n
 	}
+}
+
+// broadcastStrides is the stride of each axis of out in a row-major tensor of
+// shape s that broadcasts into it (aligned from the right), 0 where s has size
+// 1 or no axis. It is tensor.BroadcastStrides, kept here so that kernels, and
+// the generated packages that link them, do not import package tensor and
+// the image decoders it brings.
+func broadcastStrides(s, out []int) []int {
+	st := make([]int, len(out))
+	n := 1
+	for i := 1; i <= len(s); i++ {
+		if d := s[len(s)-i]; d != 1 {
+			st[len(out)-i] = n
+			n *= d
+		}
+	}
+	return st
 }

@@ -1,0 +1,55 @@
+package codegen
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// TestWeightsFillStateAndConstants: the weights file holds the constant and
+// state slots in the order exec.Program.SetData reads them, so a generated
+// program of a plan built for training gets its state back.
+func TestWeightsFillStateAndConstants(t *testing.T) {
+	g := ir.NewGraph("sgd")
+	x := g.AddInput("x", ir.T(1, 3))
+	p := g.AddParam("p", ir.T(3, 2), ir.Init{Kind: ir.InitZeros}, true)
+	bias := g.AddConst("bias", ir.T(2), []float32{7, 8})
+	y, err := g.AddNode(ir.OpMatMul, &ir.MatMulAttrs{}, []*ir.Value{x, p}, "", ir.Pos{})
+	require.NoError(t, err)
+	y, err = g.AddNode(ir.OpAdd, nil, []*ir.Value{y, bias}, "", ir.Pos{})
+	require.NoError(t, err)
+	half := g.AddConst("half", ir.T(1), []float32{0.5})
+	update, err := g.AddNode(ir.OpMul, nil, []*ir.Value{p, half}, "", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", y)
+	pl, err := plan.Build(g, map[string]*tensor.Tensor{"p": {Shape: []int{3, 2}, Data: []float32{1, 2, 3, 4, 5, 6}}}, nil,
+		plan.Kernels(cpu.Generic), plan.Train(map[string]*ir.Value{"p": update}))
+	require.NoError(t, err)
+	prog := pl.Program()
+	files, err := Generate(prog, Options{Package: "sgd", Model: Model{Name: "sgd"}})
+	require.NoError(t, err)
+	require.Regexp(t, `\{Kind: exec.SlotState, N: 6\}, +// 1: @p\n`, string(files["sgd.go"]))
+
+	blob := files["sgd.weights"]
+	floats := make([]float32, len(blob)/4)
+	for i := range floats {
+		floats[i] = math.Float32frombits(binary.LittleEndian.Uint32(blob[4*i:]))
+	}
+	back := &exec.Program{Name: "sgd", Slots: make([]exec.Slot, len(prog.Slots))}
+	for i, s := range prog.Slots {
+		back.Slots[i] = exec.Slot{Kind: s.Kind, Off: s.Off, N: s.N}
+	}
+	require.NoError(t, back.SetData(floats))
+	for i, s := range prog.Slots {
+		require.Equal(t, s.Data, back.Slots[i].Data, "slot %d %s", i, strings.TrimSpace(prog.Labels[i]))
+	}
+}
