@@ -195,6 +195,10 @@ func Thousands(n int) string {
 	return b.String()
 }
 
+// MaxMessage is how many runes of a message are printed: a message can quote
+// a value from the source, such as a list of 100,000 sizes.
+const MaxMessage = 1000
+
 func (d *Diagnostic) render(b *strings.Builder, src Source) {
 	fmt.Fprintf(b, "%s: %s: %s\n", Escape(d.Pos.String()), d.Severity, Escape(d.Msg))
 	line := sourceLine(src, d.Pos)
@@ -247,64 +251,65 @@ const MaxLineWidth = 120
 
 // excerpt renders the part of line to quote, escaped and with tabs expanded,
 // and where the caret goes in it: its display offset and width. from and to
-// are 1-based byte columns, to exclusive.
+// are 1-based columns counted in runes, as the lexer counts them; to is
+// exclusive.
 func excerpt(line string, from, to int) (text string, caret, width int) {
-	var cells []string // one display string per byte offset a rune starts at
-	var starts []int   // display column of each cell
-	col := 0
-	caret, caretEnd := -1, -1
-	for i, r := range line {
-		if i == from-1 {
+	runes := []rune(line)
+	from, to = from-1, max(to-1, from)
+	// Only runes near the caret can be shown, and each takes a column at least.
+	lo := max(0, min(from, len(runes))-MaxLineWidth)
+	hi := min(len(runes), to+MaxLineWidth)
+	cells := make([]string, 0, hi-lo)
+	starts := make([]int, 0, hi-lo) // display column of each cell
+	col, caretEnd := 0, -1
+	caret = -1
+	for i := lo; i < hi; i++ {
+		if i == from {
 			caret = col
 		}
-		if i == to-1 {
+		if i == to {
 			caretEnd = col
 		}
-		c := cell(r)
-		if _, n := utf8.DecodeRuneInString(line[i:]); r == utf8.RuneError && n == 1 {
-			c = fmt.Sprintf(`\x%02x`, line[i]) // a byte that is not UTF-8
-		}
+		c := cell(runes[i])
 		cells = append(cells, c)
 		starts = append(starts, col)
 		col += utf8.RuneCountInString(c)
 	}
-	// Columns past the end of the line (a caret at end of line or file).
+	// A caret past the end of the line, at a missing token.
 	if caret < 0 {
-		caret = col + max(from-1-len(line), 0)
+		caret = col + max(from-hi, 0)
 	}
 	if caretEnd < 0 {
-		caretEnd = col + max(to-1-len(line), 0)
+		caretEnd = col + max(to-hi, 0)
 	}
 	width = max(caretEnd-caret, 1)
-	if col <= MaxLineWidth {
+	if lo == 0 && hi == len(runes) && col <= MaxLineWidth {
 		return strings.Join(cells, ""), caret, width
 	}
-	// Keep a window of MaxLineWidth columns starting a little before the caret.
-	lo := max(0, min(caret-MaxLineWidth/3, col-MaxLineWidth))
-	hi := lo + MaxLineWidth
+	// Keep MaxLineWidth columns, starting a third of them before the caret.
+	start := max(0, min(caret-MaxLineWidth/3, col-MaxLineWidth))
+	end := start + MaxLineWidth
 	var b strings.Builder
-	if lo > 0 {
+	shift := -1
+	if lo > 0 || start > 0 {
 		b.WriteString("…")
 	}
-	first := -1
 	for i, c := range cells {
-		if starts[i] >= lo && starts[i]+utf8.RuneCountInString(c) <= hi {
-			if first < 0 {
-				first = starts[i]
+		if starts[i] >= start && starts[i]+utf8.RuneCountInString(c) <= end {
+			if shift < 0 {
+				shift = starts[i] // where the quoted text starts
+				if b.Len() > 0 {
+					shift-- // the …
+				}
 			}
 			b.WriteString(c)
 		}
 	}
-	if hi < col {
+	if hi < len(runes) || end < col {
 		b.WriteString("…")
 	}
-	shift := first
-	if lo > 0 {
-		shift-- // the leading …
-	}
 	caret -= shift
-	width = min(width, MaxLineWidth-caret+1)
-	return b.String(), caret, max(width, 1)
+	return b.String(), caret, max(min(width, MaxLineWidth-caret+1), 1)
 }
 
 // cell is how one rune of source is shown: tabs as four spaces, control
@@ -329,8 +334,11 @@ func escapeRune(r rune) string {
 
 // Escape shows the control characters of s (ANSI escapes, carriage returns,
 // bidirectional overrides) as Go escapes, for messages that quote names or
-// strings from the source.
+// strings from the source, and cuts it after MaxMessage runes.
 func Escape(s string) string {
+	if utf8.RuneCountInString(s) > MaxMessage {
+		s = string([]rune(s)[:MaxMessage]) + "…"
+	}
 	clean := true
 	for _, r := range s {
 		if r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {

@@ -42,7 +42,7 @@ func TestRenderEscapesControlCharacters(t *testing.T) {
 	l := List{{Pos: Pos{"m.mdl", 2, 11}, End: Pos{"m.mdl", 2, 19}, Msg: "unknown layer `\x1b[2Jrelu`", Help: "bell\a"}}
 	require.Equal(t, "m.mdl:2:11: error: unknown layer `\\x1b[2Jrelu`\n"+
 		"  |\n"+
-		"2 |   y = x | \\x1b[2Jrelu\\x00\\xff\n"+
+		"2 |   y = x | \\x1b[2Jrelu\\x00\ufffd\n"+
 		"  |           ^^^^^^^^^^^\n"+
 		"  = help: bell\\x07\n", l.Render(func(string) []byte { return src }))
 }
