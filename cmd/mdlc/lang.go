@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/internal/safeio"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/sema"
@@ -36,7 +37,7 @@ func runFmt(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := os.ReadFile(files[0])
+	src, err := safeio.ReadFile(files[0], safeio.MaxSource)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,13 @@ package sema
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/internal/safeio"
 
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/syntax"
@@ -75,16 +77,18 @@ func isStdName(imp string) bool {
 // read returns a file's text. Stdlib imports read the embedded copy; the root
 // file is read from disk first, so a checkout's edited stdlib/cnn.mdl is what
 // `mdlc run stdlib/cnn.mdl` runs there, and the embedded copy anywhere else.
+// Files on disk are read through safeio: regular files of bounded size only,
+// so that /dev/zero or a FIFO named as a program cannot hang the checker.
 func (p *Program) read(l *Loader, name string, root bool) ([]byte, error) {
-	if root {
-		if src, err := os.ReadFile(name); err == nil {
-			return src, nil
+	rest, std := strings.CutPrefix(name, StdPrefix)
+	std = std && l.Std != nil
+	if root || !std {
+		src, err := safeio.ReadFile(name, safeio.MaxSource)
+		if err == nil || !std || !errors.Is(err, fs.ErrNotExist) {
+			return src, err
 		}
 	}
-	if rest, ok := strings.CutPrefix(name, StdPrefix); ok && l.Std != nil {
-		return fs.ReadFile(l.Std, rest)
-	}
-	return os.ReadFile(name)
+	return fs.ReadFile(l.Std, rest)
 }
 
 // rootName maps a bare stdlib name (`cnn`) to its embedded file.
@@ -92,13 +96,25 @@ func (l *Loader) rootName(filename string) string {
 	if l.Std == nil || !isStdName(filename) {
 		return filename
 	}
-	if _, err := os.Stat(filename); err == nil {
-		return filename
-	}
 	if _, err := fs.Stat(l.Std, filename+".mdl"); err == nil {
 		return StdPrefix + filename + ".mdl"
 	}
 	return filename
+}
+
+// badPath says why a file named as a program or an import is not read: only
+// .mdl files are, so that an error can never quote a line of another file,
+// and imports are relative, so a program cannot reach for /etc.
+func badPath(name string, imported bool) (msg, help string) {
+	switch {
+	case imported && (filepath.IsAbs(name) || path.IsAbs(name)):
+		return "import " + strconv.Quote(name) + " is an absolute path",
+			"imports are stdlib names such as \"blocks\" or paths relative to the importing file, such as \"./mine.mdl\""
+	case !strings.HasSuffix(name, ".mdl"):
+		return strconv.Quote(name) + " is not a .mdl file",
+			"mdlc reads programs from files ending in .mdl"
+	}
+	return "", ""
 }
 
 // load reads and parses name unless already loaded; stack holds the chain of
@@ -114,6 +130,14 @@ func (p *Program) load(l *Loader, name string, stack []string, from *syntax.Impo
 			})
 		}
 		return u
+	}
+	if msg, help := badPath(name, false); msg != "" {
+		d := &diag.Diagnostic{Pos: diag.Pos{File: name}, Msg: msg, Help: help}
+		if from != nil {
+			d.Pos, d.End = pos(from.Pos), pos(from.EndPos)
+		}
+		*diags = append(*diags, d)
+		return nil
 	}
 	src, err := p.read(l, name, from == nil)
 	if err != nil {
@@ -141,6 +165,10 @@ func (p *Program) parse(l *Loader, name string, src []byte, stack []string, diag
 	u := &Unit{Path: name, File: f, Imports: map[string]*Unit{}, Decls: map[string]*syntax.Decl{}}
 	stack = append(stack, name)
 	for _, im := range f.Imports {
+		if msg, help := badPath(im.Path, true); msg != "" && !isStdName(im.Path) {
+			*diags = append(*diags, &diag.Diagnostic{Pos: pos(im.Pos), End: pos(im.EndPos), Msg: msg, Help: help})
+			continue
+		}
 		target := resolveImport(name, im.Path)
 		ns := im.Namespace()
 		if _, dup := u.Imports[ns]; dup {
@@ -173,9 +201,6 @@ func resolveImport(from, imp string) string {
 	if strings.HasPrefix(from, StdPrefix) {
 		return path.Join(path.Dir(from), imp)
 	}
-	if filepath.IsAbs(imp) {
-		return filepath.Clean(imp)
-	}
 	return filepath.Join(filepath.Dir(from), imp)
 }
 
@@ -197,6 +222,9 @@ func importHelp(l *Loader) string {
 func errText(err error) string {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "no such file"
+	}
+	if errors.Is(err, safeio.ErrNotRegular) {
+		return "not a regular file"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
