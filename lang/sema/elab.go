@@ -42,7 +42,7 @@ func (p *Program) Build(model string) (*Model, diag.List) {
 			Msg:  fmt.Sprintf("%s has no model `%s`", p.Root.Path, model),
 			Help: didYouMean(model, p.Models()) + " models here: " + strings.Join(p.Models(), ", ")}}
 	}
-	e := &elab{prog: p, g: ir.NewGraph(model)}
+	e := newElab(p, ir.NewGraph(model))
 	m := e.model(p.Root, d)
 	if len(e.diags) > 0 {
 		return nil, e.diags.Sorted()
@@ -66,7 +66,7 @@ func (p *Program) Check() diag.List {
 			_, ds := p.Build(d.Name)
 			all = append(all, ds...)
 		} else {
-			e := &elab{prog: p}
+			e := newElab(p, nil)
 			e.resolveBlock(p.Root, d)
 			all = append(all, e.diags...)
 		}
@@ -80,10 +80,26 @@ type elab struct {
 	prog   *Program
 	g      *ir.Graph
 	diags  diag.List
+	seen   map[diagKey]bool // diagnostics already reported, see errorf
 	scope  *scope
 	layers []Layer
-	// active lists the declarations being instantiated, innermost last.
+	// active lists the declarations being instantiated, innermost last, and
+	// calls the calls that instantiated them (one fewer: the model is not called).
 	active []*syntax.Decl
+	calls  []*syntax.Call
+	// instances counts block instances, which the budget counts with the
+	// graph's nodes: a block without layers still costs its expansion.
+	instances int
+	exhausted bool // the node budget is spent: nothing more is expanded
+}
+
+type diagKey struct {
+	pos diag.Pos
+	msg string
+}
+
+func newElab(p *Program, g *ir.Graph) *elab {
+	return &elab{prog: p, g: g, seen: map[diagKey]bool{}}
 }
 
 // scope is one model body or one block instance.
@@ -93,7 +109,23 @@ type scope struct {
 	vars     map[string]value
 	counters map[string]int
 	used     map[string]lexer.Position // instance names taken in this scope
-	calledAt []diag.Note               // the chain of block calls, for notes
+	calledAt *callSite                 // the chain of block calls, for notes
+}
+
+// callSite is one link of the chain of calls that instantiated a scope,
+// innermost first; shared by the scopes within it, so an instance costs one link.
+type callSite struct {
+	outer *callSite
+	note  diag.Note
+}
+
+func (c *callSite) notes() []diag.Note {
+	var out []diag.Note
+	for ; c != nil; c = c.outer {
+		out = append(out, c.note)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 func (s *scope) names() []string {
@@ -105,12 +137,66 @@ func (s *scope) names() []string {
 	return out
 }
 
+// errorf reports a mistake once: a block expanded a million times that has
+// one would otherwise hold a million copies of it, with their notes.
 func (e *elab) errorf(start, end lexer.Position, help, format string, args ...any) {
 	d := &diag.Diagnostic{Pos: pos(start), End: pos(end), Msg: fmt.Sprintf(format, args...), Help: help}
+	k := diagKey{d.Pos, d.Msg}
+	if e.seen[k] {
+		return
+	}
+	e.seen[k] = true
 	if e.scope != nil {
-		d.Notes = append(d.Notes, e.scope.calledAt...)
+		d.Notes = e.scope.calledAt.notes()
 	}
 	e.diags = append(e.diags, d)
+}
+
+// DefaultMaxNodes is the node budget of a model when the Loader sets none.
+// Real models have thousands of nodes (a 96-layer transformer about 3,000); a
+// block that calls another twice, 40 levels deep, has 2^40, and expansion
+// stops at the budget with one diagnostic. Measured on the exponential
+// program, a node and its block instance cost about 500 bytes and 4µs, so the
+// default keeps such a check near 50 MB and half a second.
+const DefaultMaxNodes = 100_000
+
+// spent reports whether expanding c would pass the node budget, reporting
+// the first time it does, with the chain of block calls being expanded.
+func (e *elab) spent(c *syntax.Call) bool {
+	if e.exhausted {
+		return true
+	}
+	n := e.instances
+	if e.g != nil {
+		n += len(e.g.Nodes)
+	}
+	limit := e.prog.maxNodes
+	if limit <= 0 {
+		limit = DefaultMaxNodes
+	}
+	if n < limit {
+		return false
+	}
+	e.exhausted = true
+	if len(e.active) == 0 { // a block's default values, outside any model
+		e.errorf(c.Pos, c.EndPos, "", "expanding this creates more than %s nodes", diag.Thousands(limit))
+		return true
+	}
+	model := e.active[0]
+	d := &diag.Diagnostic{Pos: pos(model.Pos), End: endOfName(model),
+		Msg:  fmt.Sprintf("expanding this %s creates more than %s nodes", model.Kind, diag.Thousands(limit)),
+		Help: "every call of a block expands its body again, so blocks that call blocks several times grow exponentially; call them fewer times"}
+	const maxNotes = 20 // the innermost calls tell the story
+	for i := len(e.calls) - 1; i >= 0 && len(d.Notes) < maxNotes; i-- {
+		callee, caller := e.active[i+1], e.active[i]
+		d.Notes = append(d.Notes, diag.Note{Pos: pos(e.calls[i].Pos),
+			Msg: fmt.Sprintf("in %s `%s` called from %s `%s`", callee.Kind, callee.Name, caller.Kind, caller.Name)})
+	}
+	if len(d.Notes) == 0 {
+		d.Notes = []diag.Note{{Pos: pos(c.Pos), Msg: "at this call"}}
+	}
+	e.diags = append(e.diags, d)
+	return true
 }
 
 func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
@@ -346,6 +432,9 @@ func (e *elab) call(c *syntax.Call, piped *value) []value {
 		}
 		return []value{{kind: kName, s: name, start: c.Pos, end: c.EndPos}}
 	}
+	if e.spent(c) {
+		return []value{poison()}
+	}
 	var args []value
 	var kws []*syntax.Ident
 	if c.Args != nil {
@@ -471,8 +560,9 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 	}
 	name := e.instanceName(d.Name, c)
 	outer := e.scope
+	e.instances++
 	inner := &scope{unit: u, prefix: name, vars: map[string]value{}, counters: map[string]int{}, used: map[string]lexer.Position{},
-		calledAt: append(append([]diag.Note(nil), outer.calledAt...), diag.Note{Pos: pos(c.Pos), Msg: "in " + d.Kind + " `" + d.Name + "` instantiated here"})}
+		calledAt: &callSite{outer.calledAt, diag.Note{Pos: pos(c.Pos), Msg: "in " + d.Kind + " `" + d.Name + "` instantiated here"}}}
 	syms := map[string]ir.Dim{}
 	for _, prm := range d.Params {
 		v := b.arg[prm.Name]
@@ -494,6 +584,7 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 	}
 	e.scope = inner
 	e.active = append(e.active, d)
+	e.calls = append(e.calls, c)
 	e.body(d)
 	out := make([]value, len(d.Results))
 	for i, r := range d.Results {
@@ -504,6 +595,7 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		out[i] = v
 	}
 	e.active = e.active[:len(e.active)-1]
+	e.calls = e.calls[:len(e.calls)-1]
 	e.scope = outer
 	return out
 }

@@ -27,13 +27,17 @@ const StdPrefix = "stdlib/"
 // importing file.
 type Loader struct {
 	Std fs.FS
+	// MaxNodes bounds the IR nodes and block instances one model may expand
+	// to; 0 means DefaultMaxNodes.
+	MaxNodes int
 }
 
 // Program is a loaded file with its transitive imports.
 type Program struct {
-	Root    *Unit
-	units   map[string]*Unit
-	sources map[string][]byte
+	Root     *Unit
+	units    map[string]*Unit
+	sources  map[string][]byte
+	maxNodes int
 }
 
 // Unit is one parsed file and what it can name.
@@ -51,7 +55,7 @@ func (p *Program) Source(file string) []byte { return p.sources[file] }
 // Load reads the file at filename (or the stdlib file it names, see IsStd) and
 // everything it imports.
 func (l *Loader) Load(filename string) (*Program, diag.List) {
-	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{}}
+	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{}, maxNodes: l.MaxNodes}
 	var diags diag.List
 	filename = l.rootName(filename)
 	root := p.load(l, filename, nil, nil, &diags)
@@ -64,7 +68,7 @@ func (l *Loader) Load(filename string) (*Program, diag.List) {
 
 // LoadSource parses src as if read from filename, for tests and tools.
 func (l *Loader) LoadSource(filename string, src []byte) (*Program, diag.List) {
-	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{filename: src}}
+	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{filename: src}, maxNodes: l.MaxNodes}
 	var diags diag.List
 	p.Root = p.parse(l, filename, src, nil, &diags)
 	return p, diags.Sorted()
