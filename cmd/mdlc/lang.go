@@ -24,9 +24,11 @@ func runCheck(c *cli, args []string) error {
 	if len(ds) == 0 {
 		ds = p.Check()
 	}
-	if len(ds) > 0 {
+	if ds.HasErrors() {
 		return c.report(p, ds)
 	}
+	// Warnings are printed but do not fail the check.
+	fmt.Fprint(c.stderr, ds.Render(p.Source))
 	return nil
 }
 

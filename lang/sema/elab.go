@@ -43,6 +43,7 @@ func (p *Program) Build(model string) (*Model, diag.List) {
 			Help: didYouMean(model, p.Models()) + " models here: " + strings.Join(p.Models(), ", ")}}
 	}
 	e := newElab(p, ir.NewGraph(model))
+	e.checkNames(d)
 	m := e.model(p.Root, d)
 	if len(e.diags) > 0 {
 		return nil, e.diags.Sorted()
@@ -55,13 +56,14 @@ func (p *Program) Build(model string) (*Model, diag.List) {
 }
 
 // Check builds every model of the root file and checks every block's names,
-// reporting all diagnostics.
+// reporting all diagnostics: errors, and warnings such as unused values.
 func (p *Program) Check() diag.List {
 	var all diag.List
 	if p.Root == nil {
 		return nil
 	}
 	for _, d := range p.Root.order {
+		all = append(all, checkNames(d)...)
 		if d.Kind == "model" {
 			_, ds := p.Build(d.Name)
 			all = append(all, ds...)
@@ -71,7 +73,13 @@ func (p *Program) Check() diag.List {
 			all = append(all, e.diags...)
 		}
 	}
-	return all.Sorted()
+	all = all.Sorted()
+	// An unused value next to an error is most often the error's doing (a
+	// misspelt use), so warnings wait until the errors are fixed.
+	if all.HasErrors() {
+		all = all.Errors()
+	}
+	return all
 }
 
 // elab lowers one model. Blocks are instantiated at each call, with the
@@ -91,6 +99,8 @@ type elab struct {
 	// graph's nodes: a block without layers still costs its expansion.
 	instances int
 	exhausted bool // the node budget is spent: nothing more is expanded
+	// named holds the declarations whose names were checked, once each.
+	named map[*syntax.Decl]bool
 }
 
 type diagKey struct {
@@ -99,7 +109,17 @@ type diagKey struct {
 }
 
 func newElab(p *Program, g *ir.Graph) *elab {
-	return &elab{prog: p, g: g, seen: map[diagKey]bool{}}
+	return &elab{prog: p, g: g, seen: map[diagKey]bool{}, named: map[*syntax.Decl]bool{}}
+}
+
+// checkNames reports the name errors of a declaration being expanded, the
+// first time only; its warnings are Check's to give.
+func (e *elab) checkNames(d *syntax.Decl) {
+	if e.named[d] {
+		return
+	}
+	e.named[d] = true
+	e.diags = append(e.diags, checkNames(d).Errors()...)
 }
 
 // scope is one model body or one block instance.
@@ -266,6 +286,9 @@ func (e *elab) body(d *syntax.Decl) {
 			v := poison()
 			if i < len(vals) {
 				v = vals[i]
+			}
+			if t.Name == Discard {
+				continue
 			}
 			if v.kind == kTensor && v.t.Kind == ir.Result && v.t.Name == "" {
 				v.t.Name = t.Name
@@ -582,6 +605,7 @@ func (e *elab) instantiate(u *Unit, d *syntax.Decl, c *syntax.Call, piped *value
 		}
 		inner.vars[prm.Name] = v
 	}
+	e.checkNames(d)
 	e.scope = inner
 	e.active = append(e.active, d)
 	e.calls = append(e.calls, c)
