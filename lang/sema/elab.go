@@ -19,6 +19,9 @@ import (
 type Model struct {
 	Graph  *ir.Graph
 	Layers []Layer
+	// Labels names the classes of the results declared with labels, by
+	// result name: Labels["probs"][i] is the class of index i of the last axis.
+	Labels map[string][]string
 }
 
 // Layer is one instance of a built-in layer.
@@ -252,13 +255,47 @@ func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
 	e.body(d)
 	e.active = e.active[:len(e.active)-1]
 	syms := map[string]ir.Dim{}
+	m := &Model{Graph: e.g, Layers: e.layers, Labels: map[string][]string{}}
 	for _, r := range d.Results {
 		v, ok := e.result(r, syms)
-		if ok {
-			e.g.AddOutput(r.Name, v.t)
+		if !ok {
+			continue
+		}
+		e.g.AddOutput(r.Name, v.t)
+		if r.Labels != nil && e.checkLabels(r, v.t.Type) {
+			m.Labels[r.Name] = r.Labels.Names
 		}
 	}
-	return &Model{Graph: e.g, Layers: e.layers}
+	return m
+}
+
+// checkLabels checks that a result has one label per index of its last axis,
+// each label different.
+func (e *elab) checkLabels(r *syntax.Result, t ir.Type) bool {
+	l := r.Labels
+	if len(t.Shape) == 0 || !t.Shape[len(t.Shape)-1].Known() {
+		e.errorf(l.Pos, l.EndPos, "labels name the classes along the last axis, which must have a fixed size such as f32[N, 10]",
+			"result `%s` is %s: its last axis has no fixed size to label", r.Name, t)
+		return false
+	}
+	if n := t.Shape[len(t.Shape)-1].Size; n != len(l.Names) {
+		given := fmt.Sprintf("%d labels", len(l.Names))
+		if len(l.Names) == 1 {
+			given = "1 label"
+		}
+		e.errorf(l.Pos, l.EndPos, fmt.Sprintf("give one label per class, %d in all", n),
+			"result `%s` has %d classes along its last axis (%s), but %s", r.Name, n, t, given)
+		return false
+	}
+	seen := map[string]bool{}
+	for _, name := range l.Names {
+		if seen[name] {
+			e.errorf(l.Pos, l.EndPos, "give each class its own label", "the label %q is given twice", name)
+			return false
+		}
+		seen[name] = true
+	}
+	return true
 }
 
 func (e *elab) body(d *syntax.Decl) {

@@ -16,6 +16,11 @@ func checkNames(d *syntax.Decl) diag.List {
 	var ds diag.List
 	results := map[string]*syntax.Result{}
 	for _, r := range d.Results {
+		if r.Labels != nil && d.Kind != "model" {
+			ds = append(ds, &diag.Diagnostic{Pos: pos(r.Labels.Pos), End: pos(r.Labels.EndPos),
+				Msg:  "only a model's results have labels",
+				Help: "put the labels on the result of the model that returns this one"})
+		}
 		if prev, dup := results[r.Name]; dup {
 			ds = append(ds, &diag.Diagnostic{Pos: pos(r.Pos), End: pos(r.EndPos),
 				Msg:   "result `" + r.Name + "` is declared twice",
