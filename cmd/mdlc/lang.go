@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/mdlc/mdlc/internal/atomicfile"
 	"github.com/mdlc/mdlc/internal/safeio"
@@ -38,6 +39,10 @@ func runFmt(c *cli, args []string) error {
 	files, err := parse(fs, args, 1)
 	if err != nil {
 		return err
+	}
+	// Only .mdl files: a syntax error quotes a line of the file.
+	if !strings.HasSuffix(files[0], ".mdl") {
+		return fmt.Errorf("%q is not a .mdl file: mdlc fmt formats .mdl programs", files[0])
 	}
 	src, err := safeio.ReadFile(files[0], safeio.MaxSource)
 	if err != nil {
