@@ -6,6 +6,7 @@ package sema
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -87,6 +88,11 @@ func (p *Program) read(l *Loader, name string, root bool) ([]byte, error) {
 	rest, std := strings.CutPrefix(name, StdPrefix)
 	std = std && l.Std != nil
 	if root || !std {
+		// A .mdl name may be a link to another file, whose lines an error
+		// would quote.
+		if real, err := filepath.EvalSymlinks(name); err == nil && !strings.HasSuffix(real, ".mdl") {
+			return nil, fmt.Errorf("it links to %s, which is not a .mdl file", real)
+		}
 		src, err := safeio.ReadFile(name, safeio.MaxSource)
 		if err == nil || !std || !errors.Is(err, fs.ErrNotExist) {
 			return src, err
