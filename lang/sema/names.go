@@ -8,10 +8,11 @@ import (
 // Discard is the name that binds nothing: `h, _ = lstm(...)` keeps one result.
 const Discard = "_"
 
-// checkNames finds, in one declaration as written, the names bound twice
-// (errors: a later statement would silently see another value) and the
-// values computed and never used (warnings). It reads the syntax only, so a
-// block gets its diagnostics once however often it is instantiated.
+// checkNames finds, in one declaration as written, the results declared
+// twice or labelled in a block, the names bound twice (errors: a later
+// statement would silently see another value) and the values computed and
+// never used (warnings). It reads the syntax only, so a block gets its
+// diagnostics once however often it is instantiated.
 func checkNames(d *syntax.Decl) diag.List {
 	var ds diag.List
 	results := map[string]*syntax.Result{}
