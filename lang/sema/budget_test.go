@@ -32,8 +32,19 @@ func TestNodeBudget(t *testing.T) {
 	d := ds[0]
 	require.Equal(t, "expanding this model creates more than 100,000 nodes", d.Msg)
 	require.Equal(t, 3*41+1, d.Pos.Line)
-	require.Len(t, d.Notes, 20)
+	// At most 41 calls deep, from m to b40 to b0: all shown.
+	require.LessOrEqual(t, len(d.Notes), 41)
 	require.Regexp(t, "^in block `b[0-9]+` called from block `b[0-9]+`$", d.Notes[0].Msg)
+	require.Equal(t, "in block `b40` called from model `m`", d.Notes[len(d.Notes)-1].Msg)
+
+	// A longer chain keeps both ends.
+	p, _ = loader.LoadSource("exp.mdl", []byte(exponential(80)))
+	_, ds = p.Build("m")
+	require.Len(t, ds, 1)
+	notes := ds[0].Notes
+	require.Len(t, notes, 51)
+	require.Regexp(t, "^… [0-9]+ more calls$", notes[25].Msg)
+	require.Equal(t, "in block `b80` called from model `m`", notes[50].Msg)
 
 	// The budget is the loader's to set and counts nodes and block instances:
 	// 32 relu and 63 instances fit in 100.

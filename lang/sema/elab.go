@@ -209,11 +209,16 @@ func (e *elab) spent(c *syntax.Call) bool {
 	d := &diag.Diagnostic{Pos: pos(model.Pos), End: endOfName(model),
 		Msg:  fmt.Sprintf("expanding this %s creates more than %s nodes", model.Kind, diag.Thousands(limit)),
 		Help: "every call of a block expands its body again, so blocks that call blocks several times grow exponentially; call them fewer times"}
-	const maxNotes = 20 // the innermost calls tell the story
-	for i := len(e.calls) - 1; i >= 0 && len(d.Notes) < maxNotes; i-- {
+	for i := len(e.calls) - 1; i >= 0; i-- {
 		callee, caller := e.active[i+1], e.active[i]
 		d.Notes = append(d.Notes, diag.Note{Pos: pos(e.calls[i].Pos),
 			Msg: fmt.Sprintf("in %s `%s` called from %s `%s`", callee.Kind, callee.Name, caller.Kind, caller.Name)})
+	}
+	// A chain is as long as the file has blocks: keep both of its ends.
+	const keep = 25
+	if n := len(d.Notes); n > 2*keep+1 {
+		gap := diag.Note{Pos: d.Notes[keep].Pos, Msg: fmt.Sprintf("… %d more calls", n-2*keep)}
+		d.Notes = append(append(d.Notes[:keep:keep], gap), d.Notes[n-keep:]...)
 	}
 	if len(d.Notes) == 0 {
 		d.Notes = []diag.Note{{Pos: pos(c.Pos), Msg: "at this call"}}
