@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/internal/safeio"
-
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/syntax"
 )
@@ -53,8 +52,8 @@ type Unit struct {
 // Source returns a file's text for quoting in diagnostics.
 func (p *Program) Source(file string) []byte { return p.sources[file] }
 
-// Load reads the file at filename (or the stdlib file it names, see IsStd) and
-// everything it imports.
+// Load reads the file at filename (or the stdlib file a bare name such as
+// `cnn` names) and everything it imports. Only .mdl files are read.
 func (l *Loader) Load(filename string) (*Program, diag.List) {
 	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{}, maxNodes: l.MaxNodes}
 	var diags diag.List
