@@ -153,6 +153,16 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 // rephrase maps participle's messages onto wording that reads naturally: the
 // first expected token only, not the grammar that follows it.
 func rephrase(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "invalid quoted string "); ok {
+		lit := rest
+		if i := strings.LastIndex(rest, ": "); i >= 0 {
+			lit = rest[:i]
+		}
+		if u, err := strconv.Unquote(lit); err == nil {
+			lit = u
+		}
+		return "invalid escape in the string " + lit
+	}
 	if rest, ok := strings.CutPrefix(msg, "lexer: invalid input text "); ok {
 		r, _ := strconv.Unquote(rest)
 		if r == "" {
@@ -192,6 +202,10 @@ func parseHelp(msg string) string {
 		return "a declaration reads `model name(input: f32[N, ...]) -> (output) { ... }`"
 	case strings.Contains(msg, `"="`):
 		return "a statement binds names: `name = expression` or `a, b = expression`"
+	case strings.HasPrefix(msg, "invalid quoted string"):
+		return `strings take Go's escapes: \" \\ \n \t \x1b \u00e9`
+	case strings.HasPrefix(msg, `unexpected token "labels"`):
+		return "class labels are strings after the result's type: `probs: f32[N, 10] labels [\"cat\", \"dog\", ...]`"
 	case strings.Contains(msg, "invalid input text"):
 		return "comments start with `#`; names are letters, digits and `_`"
 	}

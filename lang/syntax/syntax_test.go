@@ -127,3 +127,13 @@ func TestLabels(t *testing.T) {
 	require.Empty(t, ds)
 	require.Nil(t, f.Decls[0].Results[0].Labels)
 }
+
+func TestStringAndLabelErrors(t *testing.T) {
+	_, ds := syntax.Parse("q.mdl", []byte("model m(x: f32[N, 2]) -> (y labels [\"\\q\", \"b\"]) {\n  y = x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Equal(t, `syntax error: invalid escape in the string "\q"`, ds[0].Msg)
+	require.Contains(t, ds[0].Help, `\x1b`)
+	_, ds = syntax.Parse("q.mdl", []byte("model m(x: f32[N, 2]) -> (y labels [a]) {\n  y = x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Contains(t, ds[0].Help, `labels ["cat", "dog", ...]`)
+}
