@@ -59,3 +59,22 @@ func TestNodeBudget(t *testing.T) {
 	require.Contains(t, ds[0].Msg, "more than 100 nodes")
 	require.Equal(t, "in block `b6` called from model `m`", ds[0].Notes[len(ds[0].Notes)-1].Msg)
 }
+
+// TestNodeBudgetPerFile: Check shares one budget between the models of a
+// file, and stops at the first that passes it.
+func TestNodeBudgetPerFile(t *testing.T) {
+	src := exponential(14) // 2^14 relu and 2^15-1 instances: about half the budget
+	for i := range 100 {
+		src += fmt.Sprintf("model m%d(x: f32[N, 4]) -> (y) {\n  y = x | b14\n}\n", i)
+	}
+	p, ds := loader.LoadSource("many.mdl", []byte(src))
+	require.Empty(t, ds)
+	m, ds := p.Build("m99")
+	require.Empty(t, ds, "one model alone fits")
+	require.Len(t, m.Graph.Nodes, 1<<14)
+	ds = p.Check()
+	require.Len(t, ds, 1, ds.Error())
+	require.Equal(t, "expanding the models of this file up to this one creates more than 100,000 nodes", ds[0].Msg)
+	// m and m0 fit, m1 passes the budget.
+	require.Contains(t, ds[0].Notes[len(ds[0].Notes)-1].Msg, "called from model `m1`")
+}

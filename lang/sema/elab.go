@@ -36,26 +36,35 @@ type Layer struct {
 
 // Build checks the named model and lowers it to IR.
 func (p *Program) Build(model string) (*Model, diag.List) {
+	m, ds, _ := p.elaborate(model, 0)
+	return m, ds
+}
+
+// elaborate is Build with spent of the node budget already used by other
+// models; it returns the elaboration, nil if the model was not found, for
+// what it used.
+func (p *Program) elaborate(model string, spent int) (*Model, diag.List, *elab) {
 	if p.Root == nil {
-		return nil, diag.List{{Msg: "no program loaded"}}
+		return nil, diag.List{{Msg: "no program loaded"}}, nil
 	}
 	d, ok := p.Root.Decls[model]
 	if !ok || d.Kind != "model" {
 		return nil, diag.List{{Pos: diag.Pos{File: p.Root.Path, Line: 1, Col: 1},
 			Msg:  fmt.Sprintf("%s has no model `%s`", p.Root.Path, model),
-			Help: didYouMean(model, p.Models()) + " models here: " + strings.Join(p.Models(), ", ")}}
+			Help: didYouMean(model, p.Models()) + " models here: " + strings.Join(p.Models(), ", ")}}, nil
 	}
 	e := newElab(p, ir.NewGraph(model))
+	e.spentBefore = spent
 	e.reportNameErrors(d)
 	m := e.model(p.Root, d)
 	if len(e.diags) > 0 {
-		return nil, e.diags.Sorted()
+		return nil, e.diags.Sorted(), e
 	}
 	if err := ir.Verify(m.Graph); err != nil {
 		return nil, diag.List{{Pos: pos(d.Pos), End: pos(d.EndPos), Msg: "internal error: the IR of this model is invalid: " + err.Error(),
-			Help: "this is a bug in mdlc; please report it with this file"}}
+			Help: "this is a bug in mdlc; please report it with this file"}}, e
 	}
-	return m, nil
+	return m, nil, e
 }
 
 // Check builds every model of the root file and checks every block's names,
@@ -65,11 +74,21 @@ func (p *Program) Check() diag.List {
 	if p.Root == nil {
 		return nil
 	}
+	// One budget for the whole file: a hundred models that each stop just
+	// short of it would otherwise cost a hundred times as much.
+	spent, exhausted := 0, false
 	for _, d := range p.Root.order {
 		all = append(all, checkNames(d)...)
 		if d.Kind == "model" {
-			_, ds := p.Build(d.Name)
+			if exhausted {
+				continue
+			}
+			_, ds, e := p.elaborate(d.Name, spent)
 			all = append(all, ds...)
+			if e != nil {
+				spent += e.cost()
+				exhausted = e.exhausted
+			}
 		} else {
 			e := newElab(p, nil)
 			e.resolveBlock(p.Root, d)
@@ -100,8 +119,9 @@ type elab struct {
 	calls  []*syntax.Call
 	// instances counts block instances, which the budget counts with the
 	// graph's nodes: a block without layers still costs its expansion.
-	instances int
-	exhausted bool // the node budget is spent: nothing more is expanded
+	instances   int
+	spentBefore int  // the budget used by the models checked before this one
+	exhausted   bool // the node budget is spent: nothing more is expanded
 	// named holds the declarations whose names were checked, once each.
 	named map[*syntax.Decl]bool
 }
@@ -183,16 +203,22 @@ func (e *elab) errorf(start, end lexer.Position, help, format string, args ...an
 // default keeps such a check near 50 MB and half a second.
 const DefaultMaxNodes = 100_000
 
+// cost is the budget this elaboration used: its nodes and block instances.
+func (e *elab) cost() int {
+	n := e.instances
+	if e.g != nil {
+		n += len(e.g.Nodes)
+	}
+	return n
+}
+
 // spent reports whether expanding c would pass the node budget, reporting
 // the first time it does, with the chain of block calls being expanded.
 func (e *elab) spent(c *syntax.Call) bool {
 	if e.exhausted {
 		return true
 	}
-	n := e.instances
-	if e.g != nil {
-		n += len(e.g.Nodes)
-	}
+	n := e.spentBefore + e.cost()
 	limit := e.prog.maxNodes
 	if limit <= 0 {
 		limit = DefaultMaxNodes
@@ -206,8 +232,12 @@ func (e *elab) spent(c *syntax.Call) bool {
 		return true
 	}
 	model := e.active[0]
+	what := "this " + model.Kind
+	if e.spentBefore > 0 {
+		what = "the models of this file up to this one"
+	}
 	d := &diag.Diagnostic{Pos: pos(model.Pos), End: endOfName(model),
-		Msg:  fmt.Sprintf("expanding this %s creates more than %s nodes", model.Kind, diag.Thousands(limit)),
+		Msg:  fmt.Sprintf("expanding %s creates more than %s nodes", what, diag.Thousands(limit)),
 		Help: "every call of a block expands its body again, so blocks that call blocks several times grow exponentially; call them fewer times"}
 	for i := len(e.calls) - 1; i >= 0; i-- {
 		callee, caller := e.active[i+1], e.active[i]
