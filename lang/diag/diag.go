@@ -53,7 +53,7 @@ type Note struct {
 }
 
 func (d *Diagnostic) Error() string {
-	return d.Pos.String() + ": " + d.Severity.String() + ": " + d.Msg
+	return Escape(d.Pos.String() + ": " + d.Severity.String() + ": " + d.Msg)
 }
 
 // List is a set of diagnostics; as an error it reports all of them.
