@@ -2,7 +2,6 @@ package compile
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
@@ -21,8 +20,6 @@ type Model struct {
 	// File is the path the model was read from, as given; Source its bytes.
 	File   string
 	Source []byte
-	// Warnings are the frontend's remarks on a model that is still valid.
-	Warnings Diagnostics
 }
 
 // Layer is one layer instance: its hierarchical name (conv2d_1, res1.conv1),
@@ -89,9 +86,9 @@ func (d diagnostics) Error() string  { return d.list.Error() }
 func (d diagnostics) Render() string { return d.list.Render(d.src) }
 
 func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
-	loader := &sema.Loader{Std: stdlib.FS}
+	loader := &sema.Loader{Std: stdlib.FS, MaxNodes: o.MaxNodes}
 	p, ds := loader.Load(path)
-	if len(ds) > 0 {
+	if ds.HasErrors() {
 		return nil, diagnostics{ds, source(p)}
 	}
 	name := model
@@ -110,7 +107,7 @@ func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
 	if len(ds) > 0 {
 		return nil, diagnostics{ds, source(p)}
 	}
-	out := &Model{Graph: m.Graph, File: path, Source: p.Source(p.Root.Path)}
+	out := &Model{Graph: m.Graph, File: path, Source: p.Source(p.Root.Path), Labels: m.Labels}
 	for _, l := range m.Layers {
 		out.Layers = append(out.Layers, Layer{Name: l.Name, Kind: l.Kind, Output: l.Output, Params: l.Params, Flops: l.Flops})
 	}
@@ -118,12 +115,15 @@ func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
 }
 
 func (mdlFrontend) Check(path string, o LoadOptions) (Diagnostics, error) {
-	p, ds := (&sema.Loader{Std: stdlib.FS}).Load(path)
+	p, ds := (&sema.Loader{Std: stdlib.FS, MaxNodes: o.MaxNodes}).Load(path)
 	if len(ds) == 0 {
 		ds = p.Check()
 	}
-	if len(ds) > 0 {
+	if ds.HasErrors() {
 		return nil, diagnostics{ds, source(p)}
+	}
+	if len(ds) > 0 {
+		return diagnostics{ds, source(p)}, nil
 	}
 	return nil, nil
 }
@@ -142,10 +142,3 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error { return &UsageError{fmt.Sprintf(format, args...)} }
-
-// IsStdlibName reports whether path names an embedded stdlib model rather
-// than a file (`cnn`), for messages.
-func IsStdlibName(path string) bool {
-	_, err := os.Stat(path)
-	return err != nil && !strings.ContainsAny(path, "/.")
-}

@@ -95,7 +95,6 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		g := m.Graph
 		compiled, err := o.Compile(m, *sh, nil)
 		if err != nil {

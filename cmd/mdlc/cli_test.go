@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -185,6 +186,40 @@ func TestBadInput(t *testing.T) {
 				require.Contains(t, errs+"", w)
 			}
 		})
+	}
+}
+
+// TestCheckHostileInput: programs built to exhaust the checker are refused
+// with a diagnostic and exit 1; warnings alone do not fail a check.
+func TestCheckHostileInput(t *testing.T) {
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "deep.mdl")
+	require.NoError(t, os.WriteFile(deep, []byte("model m(x: f32[N, 4]) -> (y) {\n  y = "+strings.Repeat("relu(", 100_000)+"x"+strings.Repeat(")", 100_000)+"\n}\n"), 0o644))
+	var exp strings.Builder
+	exp.WriteString("block b0(x) -> (y) {\n  y = x | relu\n}\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&exp, "block b%d(x) -> (y) {\n  y = x | b%d | b%d\n}\n", i, i-1, i-1)
+	}
+	exp.WriteString("model m(x: f32[N, 4]) -> (y) {\n  y = x | b40\n}\n")
+	expPath := filepath.Join(dir, "exp.mdl")
+	require.NoError(t, os.WriteFile(expPath, []byte(exp.String()), 0o644))
+
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"check", deep}, 1, "error: nesting deeper than 200 levels"},
+		{[]string{"check", expPath}, 1, "error: expanding this model creates more than 100,000 nodes"},
+		{[]string{"check", "/dev/zero"}, 1, `"/dev/zero" is not a .mdl file`},
+		{[]string{"fmt", "/etc/passwd"}, 1, `"/etc/passwd" is not a .mdl file`},
+		{[]string{"check", "../../testdata/diag/import_absolute.mdl"}, 1, `import "/etc/passwd" is an absolute path`},
+		{[]string{"check", "../../testdata/diag/unused_value.mdl"}, 0, "warning: `skip` is computed but never used"},
+	} {
+		code, _, errs := mdlc(t, c.args...)
+		require.Equal(t, c.code, code, errs)
+		require.Contains(t, errs, c.want)
+		require.NotContains(t, errs, "root:")
 	}
 }
 

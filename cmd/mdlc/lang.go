@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/atomicfile"
@@ -67,6 +68,10 @@ func defineFmt(fs *flag.FlagSet) func(*cli, []string) error {
 // fmtFile formats one file: printed (the default), listed, diffed and/or
 // rewritten. -w writes the file a symlink points to, keeping the link.
 func (c *cli) fmtFile(file string, write, list, diff bool) error {
+	// Only .mdl files: a syntax error quotes a line of the file.
+	if !strings.HasSuffix(file, ".mdl") {
+		return fmt.Errorf("%q is not a .mdl file: mdlc fmt formats .mdl programs", file)
+	}
 	src, err := safeio.ReadFile(file, safeio.MaxSource)
 	if err != nil {
 		return err
@@ -121,7 +126,6 @@ func defineIR(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		if o.StopAfter == "" && !*list {
 			fmt.Fprint(c.stdout, ir.Print(m.Graph))
 			return nil

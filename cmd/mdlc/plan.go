@@ -21,7 +21,6 @@ func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		compiled, err := o.Compile(m, *sh, nil)
 		if err != nil {
 			return err

@@ -32,7 +32,6 @@ func defineRun(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		labels, err := readLabels(*labelsPath, m)
 		if err != nil {
 			return err
@@ -110,13 +109,6 @@ func writeOutputs(m *compile.Model, outs map[string]*tensor.Tensor, path string)
 	return nil
 }
 
-// warn prints a model's warnings, if any.
-func (c *cli) warn(m *compile.Model) {
-	if m.Warnings != nil {
-		fmt.Fprint(c.stderr, m.Warnings.Render())
-	}
-}
-
 func defineInit(fs *flag.FlagSet) func(*cli, []string) error {
 	o := modelFlags(fs)
 	fs.Uint64Var(&o.Seed, "seed", 1, "the random `SEED`")
@@ -129,7 +121,6 @@ func defineInit(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		w, err := o.LoadWeights(m)
 		if err != nil {
 			return err

@@ -45,7 +45,6 @@ func defineSummary(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		c.warn(m)
 		s, err := summarize(o, m, dims)
 		if err != nil {
 			return err

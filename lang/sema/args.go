@@ -242,7 +242,9 @@ func findSpec(specs []paramSpec, name string) *paramSpec {
 // convert checks v against the wanted kind and returns the Go value, or a
 // message saying what was wrong.
 func convert(k argKind, v value) (any, string) {
-	want := "must be " + argKindNames[k] + ", got " + v.describe()
+	// Written only on failure: describing a tensor's type costs more than
+	// the conversion.
+	want := func() string { return "must be " + argKindNames[k] + ", got " + v.describe() }
 	switch k {
 	case aTensor:
 		if v.kind == kTensor {
@@ -288,7 +290,7 @@ func convert(k argKind, v value) (any, string) {
 			out := make([]int, len(v.list))
 			for i, it := range v.list {
 				if it.kind != kInt {
-					return nil, want
+					return nil, want()
 				}
 				out[i] = it.i
 			}
@@ -309,7 +311,7 @@ func convert(k argKind, v value) (any, string) {
 			return nil, "is not a known activation: `" + v.s + "`"
 		}
 	}
-	return nil, want
+	return nil, want()
 }
 
 // checkPositive reports a non-positive size argument.

@@ -1,6 +1,7 @@
 package sema_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func check(t *testing.T, path string) string {
 }
 
 // TestDiagnostics checks every malformed program in testdata/diag against its
-// golden rendering. Each must give at least one error in the
+// golden rendering. Each must give at least one error or warning in the
 // file:line:col: error: form, with a quoted line and a caret.
 func TestDiagnostics(t *testing.T) {
 	t.Chdir("../..")
@@ -39,8 +40,8 @@ func TestDiagnostics(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
 		t.Run(name, func(t *testing.T) {
 			out := check(t, f)
-			require.NotEmpty(t, out, "a malformed program must be rejected")
-			require.Regexp(t, `^\S+\.mdl:\d+:\d+: error: `, out)
+			require.NotEmpty(t, out, "a malformed program must be diagnosed")
+			require.Regexp(t, `^\S+\.mdl:\d+:\d+: (error|warning): `, out)
 			require.Contains(t, out, "^")
 			golden.Check(t, strings.TrimSuffix(f, ".mdl")+".golden", out)
 		})
@@ -79,4 +80,21 @@ func TestProgramsIR(t *testing.T) {
 		}
 		golden.Check(t, strings.TrimSuffix(f, ".mdl")+".ir.golden", out.String())
 	}
+}
+
+// TestManyErrorsAreCapped: a program with 5,000 mistakes prints the first
+// 100 in full and counts the rest.
+func TestManyErrorsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("model m(x: f32[N, 4]) -> (y) {\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "  y%d = x | nope\n", i)
+	}
+	b.WriteString("  y = x\n}\n")
+	p, ds := loader.LoadSource("many.mdl", []byte(b.String()))
+	require.Empty(t, ds)
+	out := p.Check().Render(p.Source)
+	require.Equal(t, 100, strings.Count(out, ": error: unknown layer `nope`"))
+	require.NotContains(t, out, "warning")
+	require.True(t, strings.HasSuffix(out, "\nand 4,900 more errors\n5,000 errors\n"), out[len(out)-200:])
 }

@@ -3,10 +3,13 @@ package sema_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/lang/syntax"
+	"github.com/mdlc/mdlc/stdlib"
 )
 
 // FuzzCheck runs the parser, the printer and the checker on arbitrary text.
@@ -21,6 +24,17 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	}
+	// Past both limits: nesting the parser must refuse before recursing, and
+	// blocks that expand exponentially.
+	deep := func(n int) []byte {
+		return []byte("model m(x: f32[N, 4]) -> (y) {\n  y = " + strings.Repeat("relu(", n) + "x" + strings.Repeat(")", n) + "\n}\n")
+	}
+	f.Add(deep(syntax.MaxNesting - 1))
+	f.Add(deep(10 * syntax.MaxNesting))
+	f.Add([]byte(strings.Repeat("[", 1000)))
+	f.Add([]byte(exponential(30)))
+	// A small budget keeps each run fast while the fuzzer explores it.
+	loader := &sema.Loader{Std: stdlib.FS, MaxNodes: 10_000}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, ds := syntax.Parse("fuzz.mdl", src)
 		if ds == nil {

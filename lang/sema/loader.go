@@ -6,13 +6,15 @@ package sema
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/mdlc/mdlc/internal/safeio"
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/syntax"
 )
@@ -25,13 +27,17 @@ const StdPrefix = "stdlib/"
 // importing file.
 type Loader struct {
 	Std fs.FS
+	// MaxNodes bounds the IR nodes and block instances one model may expand
+	// to; 0 means DefaultMaxNodes.
+	MaxNodes int
 }
 
 // Program is a loaded file with its transitive imports.
 type Program struct {
-	Root    *Unit
-	units   map[string]*Unit
-	sources map[string][]byte
+	Root     *Unit
+	units    map[string]*Unit
+	sources  map[string][]byte
+	maxNodes int
 }
 
 // Unit is one parsed file and what it can name.
@@ -46,10 +52,10 @@ type Unit struct {
 // Source returns a file's text for quoting in diagnostics.
 func (p *Program) Source(file string) []byte { return p.sources[file] }
 
-// Load reads the file at filename (or the stdlib file it names, see IsStd) and
-// everything it imports.
+// Load reads the file at filename (or the stdlib file a bare name such as
+// `cnn` names) and everything it imports. Only .mdl files are read.
 func (l *Loader) Load(filename string) (*Program, diag.List) {
-	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{}}
+	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{}, maxNodes: l.MaxNodes}
 	var diags diag.List
 	filename = l.rootName(filename)
 	root := p.load(l, filename, nil, nil, &diags)
@@ -62,7 +68,7 @@ func (l *Loader) Load(filename string) (*Program, diag.List) {
 
 // LoadSource parses src as if read from filename, for tests and tools.
 func (l *Loader) LoadSource(filename string, src []byte) (*Program, diag.List) {
-	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{filename: src}}
+	p := &Program{units: map[string]*Unit{}, sources: map[string][]byte{filename: src}, maxNodes: l.MaxNodes}
 	var diags diag.List
 	p.Root = p.parse(l, filename, src, nil, &diags)
 	return p, diags.Sorted()
@@ -75,16 +81,23 @@ func isStdName(imp string) bool {
 // read returns a file's text. Stdlib imports read the embedded copy; the root
 // file is read from disk first, so a checkout's edited stdlib/cnn.mdl is what
 // `mdlc run stdlib/cnn.mdl` runs there, and the embedded copy anywhere else.
+// Files on disk are read through safeio: regular files of bounded size only,
+// so that /dev/zero or a FIFO named as a program cannot hang the checker.
 func (p *Program) read(l *Loader, name string, root bool) ([]byte, error) {
-	if root {
-		if src, err := os.ReadFile(name); err == nil {
-			return src, nil
+	rest, std := strings.CutPrefix(name, StdPrefix)
+	std = std && l.Std != nil
+	if root || !std {
+		// A .mdl name may be a link to another file, whose lines an error
+		// would quote.
+		if real, err := filepath.EvalSymlinks(name); err == nil && !strings.HasSuffix(real, ".mdl") {
+			return nil, fmt.Errorf("it links to %s, which is not a .mdl file", real)
+		}
+		src, err := safeio.ReadFile(name, safeio.MaxSource)
+		if err == nil || !std || !errors.Is(err, fs.ErrNotExist) {
+			return src, err
 		}
 	}
-	if rest, ok := strings.CutPrefix(name, StdPrefix); ok && l.Std != nil {
-		return fs.ReadFile(l.Std, rest)
-	}
-	return os.ReadFile(name)
+	return fs.ReadFile(l.Std, rest)
 }
 
 // rootName maps a bare stdlib name (`cnn`) to its embedded file.
@@ -92,13 +105,25 @@ func (l *Loader) rootName(filename string) string {
 	if l.Std == nil || !isStdName(filename) {
 		return filename
 	}
-	if _, err := os.Stat(filename); err == nil {
-		return filename
-	}
 	if _, err := fs.Stat(l.Std, filename+".mdl"); err == nil {
 		return StdPrefix + filename + ".mdl"
 	}
 	return filename
+}
+
+// badPath says why a file named as a program or an import is not read: only
+// .mdl files are, so that an error can never quote a line of another file,
+// and imports are relative, so a program cannot reach for /etc.
+func badPath(name string, imported bool) (msg, help string) {
+	switch {
+	case imported && (filepath.IsAbs(name) || path.IsAbs(name)):
+		return "import " + strconv.Quote(name) + " is an absolute path",
+			"imports are stdlib names such as \"blocks\" or paths relative to the importing file, such as \"./mine.mdl\""
+	case !strings.HasSuffix(name, ".mdl"):
+		return strconv.Quote(name) + " is not a .mdl file",
+			"mdlc reads programs from files ending in .mdl"
+	}
+	return "", ""
 }
 
 // load reads and parses name unless already loaded; stack holds the chain of
@@ -114,6 +139,14 @@ func (p *Program) load(l *Loader, name string, stack []string, from *syntax.Impo
 			})
 		}
 		return u
+	}
+	if msg, help := badPath(name, false); msg != "" {
+		d := &diag.Diagnostic{Pos: diag.Pos{File: name}, Msg: msg, Help: help}
+		if from != nil {
+			d.Pos, d.End = pos(from.Pos), pos(from.EndPos)
+		}
+		*diags = append(*diags, d)
+		return nil
 	}
 	src, err := p.read(l, name, from == nil)
 	if err != nil {
@@ -141,6 +174,10 @@ func (p *Program) parse(l *Loader, name string, src []byte, stack []string, diag
 	u := &Unit{Path: name, File: f, Imports: map[string]*Unit{}, Decls: map[string]*syntax.Decl{}}
 	stack = append(stack, name)
 	for _, im := range f.Imports {
+		if msg, help := badPath(im.Path, true); msg != "" && !isStdName(im.Path) {
+			*diags = append(*diags, &diag.Diagnostic{Pos: pos(im.Pos), End: pos(im.EndPos), Msg: msg, Help: help})
+			continue
+		}
 		target := resolveImport(name, im.Path)
 		ns := im.Namespace()
 		if _, dup := u.Imports[ns]; dup {
@@ -173,9 +210,6 @@ func resolveImport(from, imp string) string {
 	if strings.HasPrefix(from, StdPrefix) {
 		return path.Join(path.Dir(from), imp)
 	}
-	if filepath.IsAbs(imp) {
-		return filepath.Clean(imp)
-	}
 	return filepath.Join(filepath.Dir(from), imp)
 }
 
@@ -197,6 +231,9 @@ func importHelp(l *Loader) string {
 func errText(err error) string {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "no such file"
+	}
+	if errors.Is(err, safeio.ErrNotRegular) {
+		return "not a regular file"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -26,11 +26,22 @@ type Param struct {
 }
 
 // Result names a value the declaration returns, with an optional type that
-// the checker verifies.
+// the checker verifies, and optionally the names of the classes along its last
+// axis: `probs: f32[N, 10] labels ["airplane", "automobile", ...]`.
 type Result struct {
 	Pos    lexer.Position
 	Name   string    `parser:"@Ident"`
 	Type   *TypeExpr `parser:"(':' @@)?"`
+	Labels *Labels   `parser:"@@?"`
+	EndPos lexer.Position
+}
+
+// Labels are the class names of a result, one per index of its last axis.
+// `labels` is a keyword only here, after a result, so it stays a valid name
+// everywhere else.
+type Labels struct {
+	Pos    lexer.Position
+	Names  []string `parser:"'labels' '[' (@String (',' @String)* ','?)? ']'"`
 	EndPos lexer.Position
 }
 

@@ -3,7 +3,7 @@ package syntax
 import "github.com/alecthomas/participle/v2/lexer"
 
 // Stmt binds names to the results of an expression: `x = image | conv2d(32, 3)`,
-// `h, c = cell(x)`. A name may be bound again; later statements see the new value.
+// `h, c = cell(x)`. A name is bound once in a body; `_` discards a result.
 type Stmt struct {
 	Pos     lexer.Position
 	Targets []*Ident `parser:"@@ (',' @@)* '='"`

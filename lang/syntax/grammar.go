@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -37,15 +38,73 @@ var parser = participle.MustBuild[File](
 // the language shows up in review.
 func Grammar() string { return parser.String() }
 
+// MaxNesting is how deep parentheses, brackets and braces may nest. The
+// parser recurses once per level, so without a limit a file of nested calls
+// overflows the stack; real programs nest a handful of levels.
+const MaxNesting = 200
+
 // Parse parses one file. On a syntax error it returns a diagnostic pointing at
 // the offending token.
 func Parse(filename string, src []byte) (*File, diag.List) {
+	if d := checkNesting(filename, src); d != nil {
+		return nil, diag.List{d}
+	}
 	f, err := parser.ParseBytes(filename, src)
 	if err != nil {
 		return nil, diag.List{parseDiagnostic(filename, src, err)}
 	}
 	f.Comments = comments(filename, src)
 	return f, nil
+}
+
+// checkNesting finds the first bracket that opens a level past MaxNesting,
+// before the parser recurses that deep. It scans bytes rather than tokens:
+// lexing first would double the cost of every parse. Strings and comments
+// are skipped as the lexer skips them; anything the lexer rejects is left
+// for the parser to report.
+func checkNesting(filename string, src []byte) *diag.Diagnostic {
+	depth, line, col := 0, 1, 1
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '\n':
+			line, col = line+1, 1
+			continue
+		case '#':
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+		case '"':
+			for i+1 < len(src) && src[i+1] != '"' && src[i+1] != '\n' {
+				i++
+				if src[i] == '\\' && i+1 < len(src) && src[i+1] != '\n' {
+					i++
+					col++
+				}
+				if utf8.RuneStart(src[i]) {
+					col++
+				}
+			}
+			if i+1 < len(src) && src[i+1] == '"' {
+				i++
+				col++
+			}
+		case '(', '[', '{':
+			depth++
+			if depth > MaxNesting {
+				p := diag.Pos{File: filename, Line: line, Col: col}
+				return &diag.Diagnostic{Pos: p, End: diag.Pos{File: filename, Line: line, Col: col + 1},
+					Msg:  "nesting deeper than " + strconv.Itoa(MaxNesting) + " levels",
+					Help: "use a pipeline, `x | relu | relu`, or name intermediate values: `h = relu(x)`"}
+			}
+		case ')', ']', '}':
+			depth = max(depth-1, 0)
+		}
+		if c < utf8.RuneSelf || utf8.RuneStart(c) {
+			col++ // columns count runes, as the lexer's positions do
+		}
+	}
+	return nil
 }
 
 func comments(filename string, src []byte) []lexer.Token {
@@ -94,6 +153,16 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 // rephrase maps participle's messages onto wording that reads naturally: the
 // first expected token only, not the grammar that follows it.
 func rephrase(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "invalid quoted string "); ok {
+		lit := rest
+		if i := strings.LastIndex(rest, ": "); i >= 0 {
+			lit = rest[:i]
+		}
+		if u, err := strconv.Unquote(lit); err == nil {
+			lit = u
+		}
+		return "invalid escape in the string " + lit
+	}
 	if rest, ok := strings.CutPrefix(msg, "lexer: invalid input text "); ok {
 		r, _ := strconv.Unquote(rest)
 		if r == "" {
@@ -133,6 +202,10 @@ func parseHelp(msg string) string {
 		return "a declaration reads `model name(input: f32[N, ...]) -> (output) { ... }`"
 	case strings.Contains(msg, `"="`):
 		return "a statement binds names: `name = expression` or `a, b = expression`"
+	case strings.HasPrefix(msg, "invalid quoted string"):
+		return `strings take Go's escapes: \" \\ \n \t \x1b \u00e9`
+	case strings.HasPrefix(msg, `unexpected token "labels"`):
+		return "class labels are strings after the result's type: `probs: f32[N, 10] labels [\"cat\", \"dog\", ...]`"
 	case strings.Contains(msg, "invalid input text"):
 		return "comments start with `#`; names are letters, digits and `_`"
 	}

@@ -90,14 +90,33 @@ func (p *printer) decl(d *Decl) {
 		params[i] = param(prm)
 	}
 	results := make([]string, len(d.Results))
+	labelled := false
 	for i, r := range d.Results {
 		results[i] = r.Name
 		if r.Type != nil {
 			results[i] += ": " + typeExpr(r.Type)
 		}
+		if r.Labels != nil {
+			results[i] += " " + labels(r.Labels)
+			labelled = true
+		}
 	}
-	p.write(d.Kind + " " + d.Name + "(" + strings.Join(params, ", ") + ") -> (" + strings.Join(results, ", ") + ") {")
-	p.endLine(d.Pos.Line)
+	head := d.Kind + " " + d.Name + "(" + strings.Join(params, ", ") + ") -> ("
+	// Class names make a long header: then each result gets a line of its own.
+	if one := head + strings.Join(results, ", ") + ") {"; !labelled || len(one) <= lineWidth {
+		p.write(one)
+		p.endLine(d.Pos.Line)
+	} else {
+		p.write(head)
+		p.endLine(d.Pos.Line)
+		for _, r := range results {
+			p.write("  " + r + ",\n")
+		}
+		p.write(") {\n")
+		// Where `) {` stands once formatted, so that the blank lines kept
+		// before the body's first comment are the same on every pass.
+		p.lastLine = d.Results[len(d.Results)-1].EndPos.Line + 1
+	}
 	for i, s := range d.Body {
 		if i > 0 && s.Pos.Line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, s.Pos.Line) {
 			p.blankLine()
@@ -118,6 +137,14 @@ func param(prm *Param) string {
 		s += " = " + inline(prm.Default)
 	}
 	return s
+}
+
+func labels(l *Labels) string {
+	names := make([]string, len(l.Names))
+	for i, n := range l.Names {
+		names[i] = strconv.Quote(n)
+	}
+	return "labels [" + strings.Join(names, ", ") + "]"
 }
 
 func typeExpr(t *TypeExpr) string {

@@ -75,3 +75,65 @@ func TestParseErrorPosition(t *testing.T) {
 	require.Equal(t, 9, ds[0].Pos.Col)
 	require.Contains(t, ds[0].Msg, "`|` must be followed by a layer")
 }
+
+// TestNestingLimit: deep nesting is a diagnostic at the bracket that crosses
+// the limit, found before the parser recurses; strings and comments do not count.
+func TestNestingLimit(t *testing.T) {
+	head := "# ((((\nmodel m(x: f32[N, 4]) -> (y) {\n  y = \"(((é\" | "
+	levels := syntax.MaxNesting - 1 // the body's brace is the first level
+	ok := head + strings.Repeat("relu(", levels) + "x" + strings.Repeat(")", levels) + "\n}\n"
+	_, ds := syntax.Parse("ok.mdl", []byte(ok))
+	require.NotContains(t, ds.Error(), "nesting")
+
+	deep := head + strings.Repeat("relu(", 100_000) + "x" + strings.Repeat(")", 100_000) + "\n}\n"
+	_, ds = syntax.Parse("deep.mdl", []byte(deep))
+	require.Len(t, ds, 1)
+	require.Equal(t, "nesting deeper than 200 levels", ds[0].Msg)
+	require.Equal(t, 3, ds[0].Pos.Line)
+	require.Equal(t, len([]rune("  y = \"(((é\" | "))+levels*len("relu(")+len("relu")+1, ds[0].Pos.Col)
+	require.Contains(t, ds[0].Help, "pipeline")
+}
+
+// TestLongFlatPrograms: a long pipeline and a long argument list parse and
+// print without deep recursion.
+func TestLongFlatPrograms(t *testing.T) {
+	pipeline := "model m(x: f32[N, 4]) -> (y) {\n  y = x" + strings.Repeat(" | relu", 20_000) + "\n}\n"
+	out := format(t, "pipeline.mdl", []byte(pipeline))
+	require.Equal(t, 20_000, strings.Count(out, "| relu"))
+	args := "model m(x: f32[N, 4]) -> (y) {\n  y = concat(x" + strings.Repeat(", x", 20_000) + ")\n}\n"
+	out = format(t, "args.mdl", []byte(args))
+	require.Equal(t, 20_000, strings.Count(out, ", x"))
+}
+
+// TestLabels: class names after a result's type, printed canonically: on the
+// declaration's line when it fits, else one result per line.
+func TestLabels(t *testing.T) {
+	src := "model m(x: f32[N, 2]) -> (y: f32[N, 2] labels [\"a\",\"b\\x1b\",]) {\n  y = x\n}\n"
+	f, ds := syntax.Parse("l.mdl", []byte(src))
+	require.Empty(t, ds)
+	require.Equal(t, []string{"a", "b\x1b"}, f.Decls[0].Results[0].Labels.Names)
+	require.Equal(t, "model m(x: f32[N, 2]) -> (y: f32[N, 2] labels [\"a\", \"b\\x1b\"]) {\n  y = x\n}\n", syntax.Format(f))
+
+	long := "model cnn(image: f32[N, 32, 32, 3]) -> (probs: f32[N, 10] labels [\"airplane\", \"automobile\", \"bird\", \"cat\", \"deer\", \"dog\", \"frog\", \"horse\", \"ship\", \"truck\"], logits) {  # end\n  # first\n  probs = image\n  logits = image\n}\n"
+	out := format(t, "long.mdl", []byte(long))
+	require.Equal(t, "model cnn(image: f32[N, 32, 32, 3]) -> (  # end\n"+
+		"  probs: f32[N, 10] labels [\"airplane\", \"automobile\", \"bird\", \"cat\", \"deer\", \"dog\", \"frog\", \"horse\", \"ship\", \"truck\"],\n"+
+		"  logits,\n"+
+		") {\n  # first\n  probs = image\n  logits = image\n}\n", out)
+	require.Equal(t, out, format(t, "long.mdl", []byte(out)))
+
+	// `labels` is a keyword only after a result.
+	f, ds = syntax.Parse("n.mdl", []byte("model labels(labels: f32[N]) -> (labels) {\n  labels = labels\n}\n"))
+	require.Empty(t, ds)
+	require.Nil(t, f.Decls[0].Results[0].Labels)
+}
+
+func TestStringAndLabelErrors(t *testing.T) {
+	_, ds := syntax.Parse("q.mdl", []byte("model m(x: f32[N, 2]) -> (y labels [\"\\q\", \"b\"]) {\n  y = x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Equal(t, `syntax error: invalid escape in the string "\q"`, ds[0].Msg)
+	require.Contains(t, ds[0].Help, `\x1b`)
+	_, ds = syntax.Parse("q.mdl", []byte("model m(x: f32[N, 2]) -> (y labels [a]) {\n  y = x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Contains(t, ds[0].Help, `labels ["cat", "dog", ...]`)
+}
