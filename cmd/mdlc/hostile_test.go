@@ -214,8 +214,10 @@ func TestHostileInputs(t *testing.T) {
 	require.NoError(t, err)
 	tooBig := []string{"memory limit", "--max-memory"}
 	cases := []hostileCase{
-		{"batch of a billion", []string{"run", cnn, "--batch", "1000000000"}, 1, tooBig, nil},
-		{"sequence longer than the learned table", []string{"run", gpt, "--dim", "T=99999999999"}, 1, []string{"T = 99999999999"}, nil},
+		{"batch of a billion", []string{"run", cnn, "--batch", "1000000000"}, 1, []string{"N=1000000000", "more than the limit of 2^40"}, nil},
+		{"batch of ten million", []string{"run", cnn, "--batch", "10000000"}, 1, tooBig, nil},
+		{"sequence of 10^11", []string{"run", gpt, "--dim", "T=99999999999"}, 1, []string{"T=99999999999", "more than the limit of 2^40"}, nil},
+		{"sequence longer than the learned table", []string{"run", gpt, "--dim", "T=300"}, 1, []string{"T = 300", "256"}, nil},
 		{"input of 120 GB", []string{"run", "huge_input.mdl"}, 1, tooBig, nil},
 		{"plan of 120 GB", []string{"plan", "huge_input.mdl"}, 1, tooBig, nil},
 		{"40 GB of weights, init", []string{"init", "-o", "w.safetensors", "huge_dense.mdl"}, 1, tooBig, nil},
