@@ -12,6 +12,7 @@ import (
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 )
 
 // The flag groups that several commands share, each registered by one
@@ -131,3 +132,25 @@ type inputList []string
 
 func (l *inputList) String() string     { return strings.Join(*l, ",") }
 func (l *inputList) Set(v string) error { *l = append(*l, v); return nil }
+
+// kernelsFlag is a kernel set, checked against the sets mdlc knows (any of
+// them, not only this machine's: a plan may be built to be written out).
+type kernelsFlag cpu.Set
+
+func (k *kernelsFlag) String() string { return string(*k) }
+
+func (k *kernelsFlag) Set(v string) error {
+	if !slices.Contains(cpu.Known(), cpu.Set(v)) {
+		return fmt.Errorf("unknown kernel set; choose %s", kernelSetNames())
+	}
+	*k = kernelsFlag(v)
+	return nil
+}
+
+func kernelSetNames() string {
+	var names []string
+	for _, s := range cpu.Known() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}

@@ -13,6 +13,7 @@ func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
 	o := modelFlags(fs)
 	weightFlags(fs, o)
 	threadFlag(fs, o, "threads the plan is built for")
+	fs.Var((*kernelsFlag)(&o.Kernels), "kernels", "the kernel `SET` to plan for (its packing and scratch): "+kernelSetNames()+" (default: the one this machine selects)")
 	sh := shapeFlags(fs, "batch size the plan is built for")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.BoolVar(&o.NoOpt, "O0", false, "plan the graph as written, without optimisation")
