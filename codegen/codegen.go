@@ -24,6 +24,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -39,6 +40,8 @@ type Model struct {
 	SourceHash string // hex SHA-256 of its bytes
 	Params     int64
 	FLOPs      int64 // per example
+	// Labels names the classes of classifier outputs, by output name.
+	Labels map[string][]string
 }
 
 // Files is a generated package: file name to contents.
@@ -199,6 +202,15 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	w("// Shapes of the inputs and outputs, and their sizes in elements.\nvar (\n")
 	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {
 		w("\t%sShape = [%d]int{%s}\n", g.consts[i], len(p.Shape), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(p.Shape)), ", "), "[]"))
+	}
+	for i, p := range prog.Outputs {
+		if labels := g.m.Labels[p.Name]; labels != nil {
+			quoted := make([]string, len(labels))
+			for j, l := range labels {
+				quoted[j] = strconv.Quote(l)
+			}
+			w("\t// %sLabels names the classes of %s.\n\t%sLabels = [%d]string{%s}\n", g.consts[len(prog.Inputs)+i], p.Name, g.consts[len(prog.Inputs)+i], len(labels), strings.Join(quoted, ", "))
+		}
 	}
 	w(")\n\nconst (\n")
 	for i, p := range slices.Concat(prog.Inputs, prog.Outputs) {

@@ -15,9 +15,9 @@ import (
 // package pkg, imported as importPath: it reads each input from a .npy file
 // or an image, runs the model and writes the outputs as .npy and/or prints
 // the top classes, as mdlc run does.
-func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
+func Main(pkg, importPath string, p plan.Program, m Model) ([]byte, error) {
 	// The package embeds its weights (New): a static binary is one file.
-	g := &gen{pkg: pkg, prog: p}
+	g := &gen{pkg: pkg, prog: p, m: m}
 	g.names()
 	prog := g.prog
 	var sb strings.Builder
@@ -64,7 +64,11 @@ func Main(pkg, importPath string, p plan.Program) ([]byte, error) {
 	w("\tif err := m.Run(%s); err != nil {\n\t\treturn err\n\t}\n", strings.Join(args, ", "))
 	for i, p := range prog.Outputs {
 		v := g.params[nIn+i]
-		w("\tfmt.Printf(\"%s: f32%s\\n\")\n\tif %s.IsDistribution() {\n\t\t%s.WriteTop(os.Stdout, top, nil)\n\t}\n", p.Name, tensor.ShapeString(p.Shape), v, v)
+		labels := "nil"
+		if m.Labels[p.Name] != nil {
+			labels = fmt.Sprintf("%s.%sLabels[:]", pkg, g.consts[nIn+i])
+		}
+		w("\tfmt.Printf(\"%s: f32%s\\n\")\n\tif %s.IsDistribution() {\n\t\t%s.WriteTop(os.Stdout, top, %s)\n\t}\n", p.Name, tensor.ShapeString(p.Shape), v, v, labels)
 		path := "output"
 		if len(prog.Outputs) > 1 {
 			path = fmt.Sprintf("strings.TrimSuffix(output, filepath.Ext(output)) + %q + filepath.Ext(output)", "-"+p.Name)

@@ -74,6 +74,7 @@ type generated struct {
 	pkg   string
 	files codegen.Files
 	prog  plan.Program
+	model codegen.Model
 	fresh bool
 }
 
@@ -114,7 +115,7 @@ func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Se
 	if b := compile.BatchSymbol(g); b != "" {
 		flops /= int64(compiled.Env[b])
 	}
-	co.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(m.Source)), Params: s.TotalParams, FLOPs: flops}
+	co.Model = codegen.Model{Name: g.Name, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(m.Source)), Params: s.TotalParams, FLOPs: flops, Labels: m.Labels}
 	p := compiled.Plan
 	// The checksums of the outputs on the test's input, by this very plan.
 	if co.Tests {
@@ -145,7 +146,7 @@ func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Se
 	if err != nil {
 		return nil, err
 	}
-	return &generated{pkg: co.Package, files: files, prog: prog, fresh: compiled.Weights.Fresh}, nil
+	return &generated{pkg: co.Package, files: files, prog: prog, model: co.Model, fresh: compiled.Weights.Fresh}, nil
 }
 
 // writePackage writes a generated package into dir, each file atomically,
@@ -261,7 +262,7 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 		if _, _, err := writePackage(filepath.Join(dir, gen.pkg), gen.files); err != nil {
 			return err
 		}
-		main, err := codegen.Main(gen.pkg, "mdlcbuild/"+gen.pkg, gen.prog)
+		main, err := codegen.Main(gen.pkg, "mdlcbuild/"+gen.pkg, gen.prog, gen.model)
 		if err != nil {
 			return err
 		}
