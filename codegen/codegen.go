@@ -28,6 +28,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mdlc/mdlc/internal/numfmt"
 	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
@@ -352,13 +353,7 @@ func (g *gen) doc() string {
 	return sb.String()
 }
 
-func commas(n int64) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func commas(n int64) string { return numfmt.Commas(n) }
 
 // program writes the function that returns the program as a literal: the
 // specs, the slot table (constants and state without their data, which

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/internal/numfmt"
 )
 
 type summaryLayer struct {
@@ -169,22 +170,7 @@ func printSummary(w io.Writer, s summaryJSON) {
 	line("_")
 }
 
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func commas(n int64) string { return numfmt.Commas(n) }
 
 func bytesText(n int64) string {
 	switch {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/internal/numfmt"
 )
 
 // Mul is a*b, or false when either is negative or the product overflows int64.
@@ -150,9 +152,5 @@ func Format(n int64) string {
 			return strconv.FormatFloat(float64(n)/float64(u.scale), 'f', 1, 64) + " " + u.name
 		}
 	}
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s + " bytes"
+	return numfmt.Commas(n) + " bytes"
 }

@@ -7,10 +7,11 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mdlc/mdlc/internal/numfmt"
 )
 
 // Pos is a 1-based source position.
@@ -178,22 +179,7 @@ func plural(n int, what string) string {
 }
 
 // Thousands writes n with commas between groups of three digits: 4,995.
-func Thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func Thousands(n int) string { return numfmt.Commas(int64(n)) }
 
 // MaxMessage is how many runes of a message are printed: a message can quote
 // a value from the source, such as a list of 100,000 sizes.
