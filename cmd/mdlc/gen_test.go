@@ -133,6 +133,15 @@ func TestBuildRuns(t *testing.T) {
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			require.Contains(t, string(out), "probs: f32[2,10]")
+			require.Contains(t, string(out), "automobile", "the classes by name")
+			if arch == runtime.GOARCH {
+				bad := exec.Command(bin, "--input", fixture+"input.npy", "--top", "-1")
+				out, err := bad.CombinedOutput()
+				var exit *exec.ExitError
+				require.ErrorAs(t, err, &exit, "%s", out)
+				require.Equal(t, 2, exit.ExitCode(), "%s", out)
+				require.Contains(t, string(out), "--top must not be negative")
+			}
 			gotT, err := tensor.ReadNpyFile(got)
 			require.NoError(t, err)
 			// The same bits where the binary runs this process's kernels (a

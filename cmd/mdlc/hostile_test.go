@@ -255,6 +255,17 @@ func TestHostileInputs(t *testing.T) {
 		{"unknown flag", []string{"run", "--frobnicate", cnn}, 2, []string{"--frobnicate"}, nil},
 		{"unknown command", []string{"frobnicate"}, 2, []string{"unknown command"}, nil},
 		{"unknown help topic", []string{"help", "nosuch"}, 2, []string{"nosuch"}, nil},
+		{"summary of 10^24 elements", []string{"summary", "overflow.mdl"}, 1, []string{"overflow.mdl:1:"}, nil},
+		{"ir of 100,000 nested calls", []string{"ir", "nested.mdl"}, 1, []string{"nesting"}, nil},
+		{"fmt of 100,000 nested calls", []string{"fmt", "nested.mdl"}, 1, []string{"nesting"}, nil},
+		{"fmt of /dev/zero", []string{"fmt", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
+		{"fmt of a FIFO", []string{"fmt", "fifo.mdl"}, 1, []string{"fifo.mdl"}, nil},
+		{"bench with a batch of ten million", []string{"bench", cnn, "--batch", "10000000"}, 1, tooBig, nil},
+		{"gen with a batch of ten million", []string{"gen", "-o", "pkg", "--batch", "10000000", cnn}, 1, tooBig, nil},
+		{"plan of exponential blocks", []string{"plan", "blocks.mdl"}, 1, []string{"nodes"}, nil},
+		{"weights from /dev/zero", []string{"run", cnn, "--weights", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
+		{"weights from a FIFO", []string{"run", cnn, "--weights", "fifo.npy"}, 1, []string{"fifo.npy"}, nil},
+		{"labels from /dev/zero", []string{"run", cnn, "--labels", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
 		{"gen over a user's file", []string{"gen", "-o", ".", "--pkg", "cnn", cnn}, 1, []string{"cnn.go exists and was not written by mdlc gen"}, nil},
 	}
 	for _, c := range cases {
