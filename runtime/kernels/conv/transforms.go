@@ -34,7 +34,7 @@ type transforms struct {
 }
 
 // transformSets are the transforms of this build's kernel sets (cpu.Family).
-var transformSets = cpu.NewFamily(&genericTransforms)
+var transformSets = cpu.NewFamily("winograd", &genericTransforms)
 
 var genericTransforms = transforms{set: cpu.Generic, in: inputGeneric, out: outputGeneric, pool: poolGeneric}
 

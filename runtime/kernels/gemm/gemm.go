@@ -138,24 +138,23 @@ func (f finish) cols(j, w int) []float32 {
 	return f.bias[j : j+w]
 }
 
-// kernels lists the kernels this process can run, best first; the files of
-// each assembly set add theirs when the CPU has it.
-var kernels = []*Kernel{genericKernel}
+// kernels are the kernels this process can run; the files of each assembly
+// set add theirs when the CPU has it.
+var kernels = cpu.NewFamily("gemm", genericKernel)
 
 // Kernels lists every kernel this process can run, best first, generic last:
 // tests compare each with the generic one.
-func Kernels() []*Kernel { return kernels }
+func Kernels() []*Kernel { return kernels.All() }
 
 // For returns the kernel of a set that cpu.Select returned. Every such set
-// has one (a test checks it). A known set this process cannot run gets a
-// kernel with that set's layout (micro-tile and blocking) whose products
-// panic: enough to pack weights and plan memory for another machine, as
-// mdlc gen does for another GOARCH. Any other set gets the generic kernel.
+// has one, its own or the one it declares it uses (a test checks it). A
+// known set this process cannot run gets a kernel with that set's layout
+// (micro-tile and blocking) whose products panic: enough to pack weights and
+// plan memory for another machine, as mdlc gen does for another GOARCH. Any
+// other set gets the generic kernel.
 func For(s cpu.Set) *Kernel {
-	for _, k := range kernels {
-		if k.Set == s {
-			return k
-		}
+	if s == cpu.Generic || kernels.Runs(s) != cpu.Generic {
+		return kernels.For(s)
 	}
 	if l, ok := layouts[s]; ok {
 		return l.foreign(s)
@@ -171,8 +170,12 @@ var narrow []*Kernel
 // tile of fewer rows and more columns than For's: with only 4 or 8 rows
 // (a recurrent step's sequences), For's 6-row tile runs as tiles of 4,
 // whose 8 chains of FMAs leave the FMA units idle part of the time. Sets
-// without one get For's.
+// without one get For's; a set that uses another's GEMM kernels (see For)
+// uses its narrow kernel too.
 func Narrow(s cpu.Set) *Kernel {
+	if r := kernels.Runs(s); r != s && r != cpu.Generic {
+		s = r
+	}
 	for _, k := range narrow {
 		if k.Set == s {
 			return k

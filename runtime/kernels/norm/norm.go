@@ -60,7 +60,7 @@ var generic = kernels{set: cpu.Generic, layer: layerGeneric, rms: rmsGeneric}
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("norm", &generic)
 
 // Norm normalises Rows rows of C features. Make it with New.
 type Norm struct {

@@ -50,7 +50,7 @@ var generic = kernels{set: cpu.Generic, maxCells: maxCellsGeneric, avgCells: avg
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("pool", &generic)
 
 // Window is a pooling window over one image of H×W×C, fixed when a plan is
 // built. Top and Left are the padding before the first row and column; the
