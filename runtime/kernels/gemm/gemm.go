@@ -213,8 +213,8 @@ type layout struct{ mr, nr, kc, minMC int }
 // shared by several jobs, load 3-9, so only the best is steady): at
 // 1024×1024×1024, 12×32 (KC 256) reached 171-196 GFLOP/s best, 14×32 185-192,
 // 8×48 (KC 192) 177-188 and 6×64 (KC 128) 193-194: all within the noise,
-// about 85% of the 213-226 GFLOP/s AVX-512 FMA peak (package peak), where
-// AVX2's 6×16 reaches 100 GFLOP/s best (88 median) of its ~115 peak. Zen 5
+// about 90% of the 213 GFLOP/s AVX-512 FMA peak (package peak, best of 10),
+// where AVX2's 6×16 reaches 100 GFLOP/s best (88 median) of its 107. Zen 5
 // runs 512-bit FMAs at full width: AVX-512 doubles AVX2 here. 32 columns
 // divide the usual channel counts (32, 64, 256) where 48 or 64 leave a
 // masked panel, and 12 rows beat 14 on the short-K conv shapes (resnet3x3,
