@@ -220,6 +220,24 @@ func TestNarrow(t *testing.T) {
 	}
 }
 
+// ForWidth gives narrow products AVX2's kernel on the avx512 set, and every
+// other product the set's own.
+func TestForWidth(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, For(s), ForWidth(s, 17), "%s", s)
+		require.Equal(t, For(s), ForWidth(s, 1000), "%s", s)
+		want := For(s)
+		if s == cpu.AVX512 {
+			want = For(cpu.AVX2)
+		}
+		require.Equal(t, want, ForWidth(s, 16), "%s", s)
+		require.Equal(t, want, ForWidth(s, 1), "%s", s)
+	}
+	// A plan for an AVX-512 machine built elsewhere packs as it will run.
+	require.Equal(t, 16, ForWidth(cpu.AVX512, 10).NR)
+	require.Equal(t, 32, ForWidth(cpu.AVX512, 17).NR)
+}
+
 func TestMatMulDoesNotAllocate(t *testing.T) {
 	m, n, k := 33, 17, 300
 	for _, kn := range tested() {
