@@ -30,6 +30,7 @@ package pool
 // The assembly and its declarations are generated; CI regenerates them and
 // fails on a difference.
 //go:generate go -C ../_asm run ./pool -out ../pool/pool_amd64.s -stubs ../pool/pool_amd64.go -pkg pool -neon ../pool/pool_arm64
+//go:generate go -C ../_asm run ./pool -avx512 -out ../pool/pool_avx512_amd64.s -stubs ../pool/pool_avx512_amd64.go -pkg pool
 
 import (
 	"math"
