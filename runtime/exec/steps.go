@@ -433,7 +433,8 @@ func (s Recurrent) Compile(set cpu.Set) Step { return s.New(set) }
 // New compiles the loop with the kernels of set.
 func (s Recurrent) New(set cpu.Set) *RecurrentStep {
 	st := &RecurrentStep{spec: s, R: recurrent.New(gemm.For(set), s.Cell, s.N, s.T, s.H, s.Relu, s.Reverse, s.Sequence)}
-	st.groups = make([]recurrentGroups, 1+s.Helpers)
+	// A team of 1+Helpers threads runs up to that many groups.
+	st.groups = make([]recurrentGroups, 2+s.Helpers)
 	for n := range st.groups {
 		st.groups[n] = recurrentGroups{step: st, n: n}
 	}

@@ -9,6 +9,7 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // tests hold them to that.
 //
 //go:generate go -C ../_asm run ./winograd -out ../conv/winograd_amd64.s -stubs ../conv/winograd_amd64.go -pkg conv -neon ../conv/winograd_arm64
+//go:generate go -C ../_asm run ./winograd -avx512 -out ../conv/winograd_avx512_amd64.s -stubs ../conv/winograd_avx512_amd64.go -pkg conv
 
 // transforms is one set's input, output and pooled-output transforms.
 type transforms struct {
@@ -34,7 +35,7 @@ type transforms struct {
 }
 
 // transformSets are the transforms of this build's kernel sets (cpu.Family).
-var transformSets = cpu.NewFamily(&genericTransforms)
+var transformSets = cpu.NewFamily("winograd", &genericTransforms)
 
 var genericTransforms = transforms{set: cpu.Generic, in: inputGeneric, out: outputGeneric, pool: poolGeneric}
 

@@ -24,7 +24,7 @@ inputAVX2_tile:
 	JZ    inputAVX2_done
 	MOVQ  n+8(FP), R10
 
-inputAVX2_vec:
+inputAVX2_vec8:
 	CMPQ    R10, $0x08
 	JL      inputAVX2_one
 	LEAQ    (CX)(SI*2), R11
@@ -106,7 +106,7 @@ inputAVX2_vec:
 	ADDQ    $0x20, CX
 	ADDQ    $0x20, DX
 	SUBQ    $0x08, R10
-	JMP     inputAVX2_vec
+	JMP     inputAVX2_vec8
 
 inputAVX2_one:
 	TESTQ  R10, R10
@@ -228,7 +228,7 @@ outputAVX2_tile:
 	JZ    outputAVX2_done
 	MOVQ  n+8(FP), R11
 
-outputAVX2_vec:
+outputAVX2_vec8:
 	CMPQ    R11, $0x08
 	JL      outputAVX2_one
 	LEAQ    (CX)(DI*4), R12
@@ -303,7 +303,7 @@ outputAVX2_norelu32_3:
 	ADDQ    $0x20, DX
 	ADDQ    $0x20, BX
 	SUBQ    $0x08, R11
-	JMP     outputAVX2_vec
+	JMP     outputAVX2_vec8
 
 outputAVX2_one:
 	TESTQ  R11, R11
@@ -412,7 +412,7 @@ poolAVX2_tile:
 	JZ    poolAVX2_done
 	MOVQ  n+8(FP), R9
 
-poolAVX2_vec:
+poolAVX2_vec8:
 	CMPQ    R9, $0x08
 	JL      poolAVX2_one
 	LEAQ    (CX)(DI*4), R10
@@ -465,7 +465,7 @@ poolAVX2_norelu32_8:
 	ADDQ    $0x20, DX
 	ADDQ    $0x20, BX
 	SUBQ    $0x08, R9
-	JMP     poolAVX2_vec
+	JMP     poolAVX2_vec8
 
 poolAVX2_one:
 	TESTQ  R9, R9

@@ -1,11 +1,12 @@
 // Package cpu decides, once, which kernel set runs: the plain Go kernels
 // (generic, compiled everywhere, the fallback and the reference for the fast
-// ones), AVX2+FMA assembly on amd64, or NEON assembly on arm64.
+// ones), AVX2+FMA assembly on amd64, AVX-512 assembly on amd64 CPUs that
+// have it, or NEON assembly on arm64.
 //
-// MDLC_KERNELS=generic|avx2|neon forces a set; asking for one this CPU or
+// MDLC_KERNELS=generic|avx2|avx512|neon forces a set; asking for one this CPU or
 // build lacks is an error, never a silent fallback. The purego build tag
-// removes all assembly, leaving only generic. Tests honour MDLC_REQUIRE=avx2
-// or neon: they fail unless that set is the one selected, so CI proves which
+// removes all assembly, leaving only generic. Tests honour MDLC_REQUIRE=avx2,
+// avx512 or neon: they fail unless that set is the one selected, so CI proves which
 // code ran.
 package cpu
 
@@ -24,6 +25,7 @@ type Set string
 const (
 	Generic Set = "generic"
 	AVX2    Set = "avx2"
+	AVX512  Set = "avx512"
 	NEON    Set = "neon"
 )
 
@@ -31,6 +33,11 @@ const (
 // includes it (not purego) and the CPU has the instructions.
 var (
 	HasAVX2 = hasAsm && runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	// AVX-512 F, BW, DQ and VL, with AVX2 (the avx512 set runs AVX2's
+	// kernels in the families that have no AVX-512 ones, see Family.Uses).
+	// x/sys/cpu reports AVX-512 only when the OS saves the opmask and ZMM
+	// registers (XCR0 bits 5-7).
+	HasAVX512 = HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
 	// NEON (Advanced SIMD) is mandatory on arm64.
 	HasNEON = hasAsm && runtime.GOARCH == "arm64"
 )
@@ -38,6 +45,9 @@ var (
 // Available lists the sets this process can run, best first.
 func Available() []Set {
 	var s []Set
+	if HasAVX512 {
+		s = append(s, AVX512)
+	}
 	if HasAVX2 {
 		s = append(s, AVX2)
 	}
@@ -61,7 +71,7 @@ func selectSet(want string) (Set, error) {
 		}
 	}
 	switch Set(want) {
-	case Generic, AVX2, NEON:
+	case Generic, AVX2, AVX512, NEON:
 		return "", fmt.Errorf("MDLC_KERNELS=%s: this CPU or build cannot run %s kernels (%s/%s%s); available: %s",
 			want, want, runtime.GOOS, runtime.GOARCH, buildNote(), names(avail))
 	}
@@ -91,7 +101,8 @@ func Features() string {
 		for _, x := range []struct {
 			name string
 			has  bool
-		}{{"sse4.2", cpu.X86.HasSSE42}, {"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"avx512f", cpu.X86.HasAVX512F}} {
+		}{{"sse4.2", cpu.X86.HasSSE42}, {"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"avx512f", cpu.X86.HasAVX512F},
+			{"avx512bw", cpu.X86.HasAVX512BW}, {"avx512dq", cpu.X86.HasAVX512DQ}, {"avx512vl", cpu.X86.HasAVX512VL}} {
 			if x.has {
 				f = append(f, x.name)
 			}
@@ -109,7 +120,7 @@ func Features() string {
 }
 
 // Require checks MDLC_REQUIRE against the selected set; tests call it so that
-// a CI run asking for avx2 or neon fails if that code did not run.
+// a CI run asking for avx2, avx512 or neon fails if that code did not run.
 func Require(selected Set) error {
 	want := os.Getenv("MDLC_REQUIRE")
 	if want != "" && Set(want) != selected {

@@ -48,6 +48,7 @@ package eltwise
 import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 //go:generate go -C ../_asm run ./eltwise -out ../eltwise/eltwise_amd64.s -stubs ../eltwise/eltwise_amd64.go -pkg eltwise -neon ../eltwise/eltwise_arm64
+//go:generate go -C ../_asm run ./eltwise -avx512 -out ../eltwise/eltwise_avx512_amd64.s -stubs ../eltwise/eltwise_avx512_amd64.go -pkg eltwise
 
 // Kind is what one step of a chain does to the running value v.
 type Kind uint8

@@ -18,7 +18,7 @@ type kernels struct {
 }
 
 // sets are the kernel sets of this build (cpu.Family).
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("eltwise", &generic)
 
 // generic is the reference the others are tested against: the binary
 // operators are single float32 operations, and the functions are evaluated in

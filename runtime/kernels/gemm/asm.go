@@ -26,9 +26,27 @@ func layoutKernel(set cpu.Set, l layout, tiles []tileFunc, panel panelFunc) *Ker
 	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge, split: true}
 }
 
+// maskedKernel is the Kernel of a set whose masked[r-1] computes an r×nr
+// tile and stores only the columns its mask selects: the tiles at C's right
+// edge store straight into C, with no tile computed in tmp and copied.
+func maskedKernel(set cpu.Set, masked []maskTileFunc, panel panelFunc) *Kernel {
+	l := layouts[set]
+	if len(masked) != l.mr {
+		panic("gemm: the " + string(set) + " layout's MR differs from its tiles")
+	}
+	all := columns(l.nr)
+	full := masked[len(masked)-1]
+	tile := func(kc int, a, b, c []float32, ldc int, flags int, bias []float32) {
+		full(kc, a, b, c, ldc, flags, bias, all)
+	}
+	t := asmTiles{nr: l.nr, tiles: make([]tileFunc, l.mr), masked: masked}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tile, masked: full, panel: panel, edge: t.edge, split: true}
+}
+
 type asmTiles struct {
-	nr    int
-	tiles []tileFunc
+	nr     int
+	tiles  []tileFunc
+	masked []maskTileFunc // in place of tiles, where the set has them
 }
 
 func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ldc int, f finish, tmp []float32) {
@@ -51,7 +69,13 @@ func (t asmTiles) edge(r, kc int, a, pb []float32, k, p0, n int, c []float32, ld
 // tileRows computes a tile of rows < MR rows of C at column j, of which the
 // columns past n lie outside C.
 func (t asmTiles) tileRows(rows, kc int, a, bp, c []float32, ldc, j, n int, f finish, tmp []float32) {
-	nr, tile := t.nr, t.tiles[rows-1]
+	nr := t.nr
+	if t.masked != nil {
+		w := min(nr, n-j)
+		t.masked[rows-1](kc, a, bp, c[j:], ldc, f.flags, f.cols(j, w), columns(w))
+		return
+	}
+	tile := t.tiles[rows-1]
 	if w := n - j; w < nr {
 		tile(kc, a, bp, tmp, nr, 0, nil)
 		for i := range rows {

@@ -28,9 +28,9 @@ const (
 	tolGeneric = 1e-5
 )
 
-// sizes are the awkward dimensions: around every kernel's MR and NR and the
-// vector widths, and odd.
-var sizes = append(slices.Clone(kerneltest.Sizes), 127)
+// sizes are the awkward dimensions: around every kernel's MR and NR (the
+// AVX-512 tile's 12 and 32 too) and the vector widths, and odd.
+var sizes = append(slices.Clone(kerneltest.Sizes), 13, 25, 32, 47, 48, 127)
 
 // product computes op(A)·op(B) with kn, C first filled with garbage that Run
 // must overwrite.
@@ -108,7 +108,7 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				for _, tr := range transposes {
 					a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
 					want := product(genericKernel, a.Data, b.Data, m, n, k, tr)
-					for _, kn := range tested()[:len(Kernels())-1] {
+					for _, kn := range tested()[:len(tested())-1] {
 						got := product(kn, a.Data, b.Data, m, n, k, tr)
 						if e := kerneltest.Err(got, want); e > tolGeneric {
 							t.Errorf("%s %dx%dx%d trans=%v: error %.3g against generic > %.3g", kn.Set, m, n, k, tr, e, tolGeneric)
@@ -195,22 +195,17 @@ func TestRowsIndependentOfTiling(t *testing.T) {
 	}
 }
 
-// Every set cpu.Select can return has its own kernel.
-func TestEverySetHasAKernel(t *testing.T) {
+// Every set cpu.Select can return has its own kernel or declares whose it
+// uses, and a CI run with MDLC_REQUIRE fails unless that set was selected.
+func TestFamily(t *testing.T) {
+	kerneltest.Family(t, kernels, func(kn *Kernel) cpu.Set { return kn.Set })
 	for _, s := range cpu.Available() {
-		require.Equal(t, s, For(s).Set)
+		require.Equal(t, For(s), kernels.For(s))
 	}
-	require.Len(t, Kernels(), len(cpu.Available()))
-}
-
-// TestRequire fails a CI run with MDLC_REQUIRE=avx2 or neon unless that
-// kernel is the one a plan would use.
-func TestRequire(t *testing.T) {
 	s, err := cpu.Select()
 	require.NoError(t, err)
 	kn := For(s)
-	t.Logf("kernel %s, %d×%d tile", kn.Set, kn.MR, kn.NR)
-	require.NoError(t, cpu.Require(kn.Set))
+	t.Logf("the %s set runs the %s kernel, %d×%d tile", s, kn.Set, kn.MR, kn.NR)
 }
 
 // Every set Narrow can be asked for gets a kernel of its own set, a foreign
@@ -223,6 +218,24 @@ func TestNarrow(t *testing.T) {
 			require.Equal(t, [2]int{l.mr, l.nr}, [2]int{kn.MR, kn.NR}, "%s", s)
 		}
 	}
+}
+
+// ForWidth gives narrow products AVX2's kernel on the avx512 set, and every
+// other product the set's own.
+func TestForWidth(t *testing.T) {
+	for _, s := range cpu.Available() {
+		require.Equal(t, For(s), ForWidth(s, 17), "%s", s)
+		require.Equal(t, For(s), ForWidth(s, 1000), "%s", s)
+		want := For(s)
+		if s == cpu.AVX512 {
+			want = For(cpu.AVX2)
+		}
+		require.Equal(t, want, ForWidth(s, 16), "%s", s)
+		require.Equal(t, want, ForWidth(s, 1), "%s", s)
+	}
+	// A plan for an AVX-512 machine built elsewhere packs as it will run.
+	require.Equal(t, 16, ForWidth(cpu.AVX512, 10).NR)
+	require.Equal(t, 32, ForWidth(cpu.AVX512, 17).NR)
 }
 
 func TestMatMulDoesNotAllocate(t *testing.T) {

@@ -55,7 +55,7 @@ var generic = kernels{set: cpu.Generic, dots: [cols]dotFunc{dot1Generic, dot2Gen
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("gemv", &generic)
 
 // GEMV is y = x·W for a fixed k×n, with W packed by Pack.
 type GEMV struct {

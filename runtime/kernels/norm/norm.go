@@ -2,8 +2,8 @@
 // normalisation and RMS normalisation, each row with its own statistics.
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
-// the oracle of the others; AVX2+FMA on amd64 (generated with avo by
-// runtime/kernels/_asm/norm); NEON on arm64 (the same program's emitter). A
+// the oracle of the others; AVX2+FMA and AVX-512 on amd64 (generated with avo
+// by runtime/kernels/_asm/norm); NEON on arm64 (the same program's emitter). A
 // Norm is made for one set, once, when a plan is built; each set's kernel
 // normalises every row in one call.
 //
@@ -14,8 +14,8 @@
 // Σ(x-mean)², biased (divided by C), as PyTorch and Keras compute it at
 // inference.
 //
-// The assembly kernels sum in float32 lanes, 32 (AVX2) or 16 (NEON) partial
-// sums, each term then taking part in at most n = C/16 + 10 roundings
+// The assembly kernels sum in float32 lanes, 64 (AVX-512), 32 (AVX2) or 16
+// (NEON) partial sums, each term then taking part in at most n = C/16 + 10 roundings
 // (the doc comments of the kernels give the exact loops). Cancellation is
 // kept out of the sums: the first pass sums x - x[0] (terms of the size of
 // the spread, not of the values), the second sums d = x - m and d², m that
@@ -28,10 +28,10 @@
 // normalised value, whatever the row's offset from zero. RMS normalisation
 // sums x², all positive: within (n/2 + 4)·2⁻²⁴, relative. TestSetsMatchReference
 // holds every set to these bounds on rows of 1 to 4099 floats, some of them
-// 30000 ± 0.01; the worst errors it sees are 2.6 (AVX2) and 3.8 (NEON) ·2⁻²⁴
-// for layer normalisation (the generic kernel's: 2.2), and 9.3 and 17.7 for
-// RMS (generic: 2.8), on the 4099 values near 30000 (3.6 on rows of up to
-// 1031).
+// 30000 ± 0.01; the worst errors it sees are 2.6 (AVX2 and AVX-512) and 3.8
+// (NEON) ·2⁻²⁴ for layer normalisation (the generic kernel's: 2.2), and 9.3
+// (AVX2), 3.9 (AVX-512) and 17.7 (NEON) for RMS (generic: 2.8), on the 4099
+// values near 30000 (3.6 on rows of up to 1031).
 //
 // A NaN in a row makes the whole row NaN in every set.
 //
@@ -41,6 +41,7 @@ package norm
 // The assembly and its declarations are generated; CI regenerates them and
 // fails on a difference.
 //go:generate go -C ../_asm run ./norm -out ../norm/norm_amd64.s -stubs ../norm/norm_amd64.go -pkg norm -neon ../norm/norm_arm64
+//go:generate go -C ../_asm run ./norm -avx512 -out ../norm/norm_avx512_amd64.s -stubs ../norm/norm_avx512_amd64.go -pkg norm
 
 import (
 	"math"
@@ -60,7 +61,7 @@ var generic = kernels{set: cpu.Generic, layer: layerGeneric, rms: rmsGeneric}
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("norm", &generic)
 
 // Norm normalises Rows rows of C features. Make it with New.
 type Norm struct {

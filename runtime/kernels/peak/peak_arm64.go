@@ -16,4 +16,4 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 //go:noescape
 func fmaNEON(acc *[Accs]float32, a, b float32, n int)
 
-var asm = []version{{cpu.NEON, fmaNEON}}
+var asm = []version{{cpu.NEON, Accs, func(acc []float32, a, b float32, n int) { fmaNEON((*[Accs]float32)(acc), a, b, n) }}}

@@ -16,7 +16,7 @@ func TestKernelMatchesGeneric(t *testing.T) {
 	require.Len(t, versions, len(cpu.Available()), "a kernel set this CPU runs has no version here")
 	for _, v := range versions {
 		for _, n := range []int{0, 1, 7, 1000} {
-			got, want := new([Accs]float32), new([Accs]float32)
+			got, want := make([]float32, v.accs), make([]float32, v.accs)
 			for i := range got {
 				got[i], want[i] = float32(i), float32(i)
 			}
@@ -34,6 +34,17 @@ func TestSelect(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(set), Kernel())
 	require.Equal(t, set != cpu.Generic, Asm())
+}
+
+func TestMeasureSet(t *testing.T) {
+	require.Equal(t, cpu.Available(), Sets())
+	for _, s := range Sets() {
+		g, err := MeasureSet(s, 1, 1, 2*chunk)
+		require.NoError(t, err)
+		require.Greater(t, g, 0.0, "%s", s)
+	}
+	_, err := MeasureSet("sse9", 1, 1, chunk)
+	require.ErrorContains(t, err, "no FMA peak kernel for the sse9 set")
 }
 
 func TestMeasure(t *testing.T) {

@@ -30,6 +30,7 @@ package pool
 // The assembly and its declarations are generated; CI regenerates them and
 // fails on a difference.
 //go:generate go -C ../_asm run ./pool -out ../pool/pool_amd64.s -stubs ../pool/pool_amd64.go -pkg pool -neon ../pool/pool_arm64
+//go:generate go -C ../_asm run ./pool -avx512 -out ../pool/pool_avx512_amd64.s -stubs ../pool/pool_avx512_amd64.go -pkg pool
 
 import (
 	"math"
@@ -50,7 +51,7 @@ var generic = kernels{set: cpu.Generic, maxCells: maxCellsGeneric, avgCells: avg
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("pool", &generic)
 
 // Window is a pooling window over one image of H×W×C, fixed when a plan is
 // built. Top and Left are the padding before the first row and column; the

@@ -54,7 +54,7 @@ type prefetcher struct {
 
 // prefetches lists the sets this process can run, best first, generic last;
 // the files of each assembly set add theirs when the CPU has it.
-var prefetches = cpu.NewFamily(prefetcher{set: cpu.Generic, fn: prefetchGeneric})
+var prefetches = cpu.NewFamily("recurrent", prefetcher{set: cpu.Generic, fn: prefetchGeneric})
 
 // prefetchGeneric is the prefetch of plain Go, which has none.
 func prefetchGeneric(x []float32, rows, stride, n int) {}

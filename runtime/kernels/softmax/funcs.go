@@ -25,7 +25,7 @@ type kernels struct {
 }
 
 // sets are the kernel sets of this build (cpu.Family).
-var sets = cpu.NewFamily(&generic)
+var sets = cpu.NewFamily("softmax", &generic)
 
 // generic is the reference the others are tested against.
 var generic = kernels{

@@ -25,6 +25,7 @@ import (
 )
 
 //go:generate go -C ../_asm run ./eltwise -out ../softmax/softmax_amd64.s -stubs ../softmax/softmax_amd64.go -pkg softmax -neon ../softmax/softmax_arm64
+//go:generate go -C ../_asm run ./eltwise -avx512 -out ../softmax/softmax_avx512_amd64.s -stubs ../softmax/softmax_avx512_amd64.go -pkg softmax
 
 // Softmax normalises x, seen as [Outer, Dim, Inner] with the reduced axis in
 // the middle. Make it with New.

@@ -2,7 +2,8 @@
 // runtime/kernels/eltwise and runtime/kernels/softmax: the AVX2+FMA ones
 // with avo (<pkg>_amd64.s and their Go declarations), and the NEON ones with
 // the small emitter in arm64.go (<pkg>_arm64.s and its declarations), because
-// avo writes only amd64. The math (math.go) is written once, as a prog that
+// avo writes only amd64; with -avx512, the AVX-512 ones (avx512.go), in files
+// of their own. The math (math.go) is written once, as a prog that
 // each architecture lowers, so both run the same algorithm with the same
 // constants.
 //
@@ -11,6 +12,8 @@
 //
 //	go run ./eltwise -out ../eltwise/eltwise_amd64.s -stubs ../eltwise/eltwise_amd64.go -pkg eltwise -neon ../eltwise/eltwise_arm64
 //	go run ./eltwise -out ../softmax/softmax_amd64.s -stubs ../softmax/softmax_amd64.go -pkg softmax -neon ../softmax/softmax_arm64
+//	go run ./eltwise -avx512 -out ../eltwise/eltwise_avx512_amd64.s -stubs ../eltwise/eltwise_avx512_amd64.go -pkg eltwise
+//	go run ./eltwise -avx512 -out ../softmax/softmax_avx512_amd64.s -stubs ../softmax/softmax_avx512_amd64.go -pkg softmax
 //
 // The output depends only on these arguments.
 package main
@@ -24,6 +27,10 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 )
 
+// avx512 selects the AVX-512 kernels: the AVX2 files are checked for AVX2's
+// 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
 	pkg := flag.Lookup("pkg").Value.String()
@@ -32,6 +39,11 @@ func main() {
 		log.Fatalf("-pkg %q: no such kernel family (eltwise, softmax)", pkg)
 	}
 	ConstraintExpr("amd64,!purego")
+	if *avx512 {
+		generateAVX512(ks)
+		Generate()
+		return
+	}
 	generateAVX2(ks)
 	avx2.Generate()
 	neon.Generate(pkg, func(f *neon.File) error { return writeNEON(f, ks) })

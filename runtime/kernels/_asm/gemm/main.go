@@ -1,12 +1,14 @@
 // Command gemm generates the GEMM micro-kernels of package
 // runtime/kernels/gemm: the AVX2+FMA ones with avo (gemm_amd64.s and their
 // Go declarations), and the NEON ones with the small emitter in neon.go
-// (gemm_arm64.s and its declarations), because avo writes only amd64.
+// (gemm_arm64.s and its declarations), because avo writes only amd64; with
+// -avx512, the AVX-512 ones (avx512.go).
 //
 // Run it from runtime/kernels/_asm, as the go:generate line in package gemm
 // does:
 //
 //	go run ./gemm -out ../gemm/gemm_amd64.s -stubs ../gemm/gemm_amd64.go -pkg gemm -neon ../gemm/gemm_arm64
+//	go run ./gemm -avx512 -out ../gemm/gemm_avx512_amd64.s -stubs ../gemm/gemm_avx512_amd64.go -pkg gemm
 //
 // The output depends only on these arguments, so CI regenerates it and fails
 // on any difference from the committed files.
@@ -42,8 +44,16 @@ const (
 	wideNR = 24
 )
 
+// avx512 selects the AVX-512 kernels (avx512.go), written to files of their
+// own: the AVX2 files are checked for AVX2's 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
+	if *avx512 {
+		generateAVX512()
+		return
+	}
 	ConstraintExpr("amd64,!purego")
 	for r := mr; r >= 1; r-- {
 		tile(r, nr, false)

@@ -1,12 +1,14 @@
 // Command norm generates the normalisation kernels of package
 // runtime/kernels/norm: the AVX2+FMA ones with avo (norm_amd64.s and their Go
 // declarations), and the NEON ones with the small emitter in neon.go
-// (norm_arm64.s and its declarations), because avo writes only amd64.
+// (norm_arm64.s and its declarations), because avo writes only amd64; with
+// -avx512, the AVX-512 ones (avx512.go), in files of their own.
 //
 // Run it from runtime/kernels/_asm, as the go:generate line in package norm
 // does:
 //
 //	go run ./norm -out ../norm/norm_amd64.s -stubs ../norm/norm_amd64.go -pkg norm -neon ../norm/norm_arm64
+//	go run ./norm -avx512 -out ../norm/norm_avx512_amd64.s -stubs ../norm/norm_avx512_amd64.go -pkg norm
 //
 // The output depends only on these arguments.
 //
@@ -28,8 +30,16 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// avx512 selects the AVX-512 kernels: the AVX2 files are checked for AVX2's
+// 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
+	if *avx512 {
+		generateAVX512()
+		return
+	}
 	ConstraintExpr("amd64,!purego")
 	tail := GLOBL("tailmask", RODATA|NOPTR)
 	for i := range 8 {

@@ -1,12 +1,14 @@
 // Command pool generates the pooling kernels of package runtime/kernels/pool:
 // the AVX2 ones with avo (pool_amd64.s and their Go declarations), and the
 // NEON ones with the small emitter in neon.go (pool_arm64.s and its
-// declarations), because avo writes only amd64.
+// declarations), because avo writes only amd64; with -avx512, the AVX-512
+// ones (avx512.go), in files of their own.
 //
 // Run it from runtime/kernels/_asm, as the go:generate line in package pool
 // does:
 //
 //	go run ./pool -out ../pool/pool_amd64.s -stubs ../pool/pool_amd64.go -pkg pool -neon ../pool/pool_arm64
+//	go run ./pool -avx512 -out ../pool/pool_avx512_amd64.s -stubs ../pool/pool_avx512_amd64.go -pkg pool
 //
 // The output depends only on these arguments.
 //
@@ -25,8 +27,16 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// avx512 selects the AVX-512 kernels: the AVX2 files are checked for AVX2's
+// 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
+	if *avx512 {
+		generateAVX512()
+		return
+	}
 	ConstraintExpr("amd64,!purego")
 	tail := GLOBL("tailmask", RODATA|NOPTR)
 	for i := range 8 {

@@ -2,8 +2,9 @@
 // runtime/kernels/conv, vectorised across channels: the AVX2 ones with avo
 // (winograd_amd64.s and their Go declarations, 8 channels a vector), and the
 // NEON ones with the small emitter in neon.go (winograd_arm64.s and its
-// declarations, 4 channels a vector), because avo writes only amd64. The
-// channels past the last full vector go one at a time, in the low lane.
+// declarations, 4 channels a vector), because avo writes only amd64; with
+// -avx512, the AVX-512 ones (16 channels a vector, then 8). The channels past
+// the last full vector go one at a time, in the low lane.
 //
 // Each kernel computes the float32 additions of package conv's generic loop
 // (inputGeneric, outputGeneric, poolGeneric) in the same order, so that every
@@ -13,6 +14,7 @@
 // does:
 //
 //	go run ./winograd -out ../conv/winograd_amd64.s -stubs ../conv/winograd_amd64.go -pkg conv -neon ../conv/winograd_arm64
+//	go run ./winograd -avx512 -out ../conv/winograd_avx512_amd64.s -stubs ../conv/winograd_avx512_amd64.go -pkg conv
 //
 // The output depends only on these arguments.
 package main
@@ -29,12 +31,26 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// avx512 selects the AVX-512 kernels, in files of their own: the AVX2 files
+// are checked for AVX2's 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
 	ConstraintExpr("amd64,!purego")
-	input()
-	output(false)
-	output(true)
+	if *avx512 {
+		// 16 channels a ZMM vector, then 8 a YMM one, then one at a time.
+		vecs := []lanes{zvector, vector}
+		input("AVX512", vecs)
+		output(false, "AVX512", vecs)
+		output(true, "AVX512", vecs)
+		Generate()
+		return
+	}
+	vecs := []lanes{vector}
+	input("AVX2", vecs)
+	output(false, "AVX2", vecs)
+	output(true, "AVX2", vecs)
 	avx2.Generate()
 	neon.Generate("conv", writeNEON)
 }
@@ -81,8 +97,8 @@ func outputDoc(name string, lanes int, pool bool) []string {
 	}
 }
 
-// lanes is how a body handles channels: a YMM vector of 8, or one in the
-// low lane of an XMM register.
+// lanes is how a body handles channels: a ZMM vector of 16, a YMM vector of
+// 8, or one in the low lane of an XMM register.
 type lanes struct {
 	bytes int
 	reg   func() VecVirtual
@@ -97,6 +113,15 @@ var (
 	vector = lanes{
 		bytes: 32,
 		reg:   func() VecVirtual { return YMM() },
+		load:  func(m Mem, r VecVirtual) { VMOVUPS(m, r) },
+		store: func(r VecVirtual, m Mem) { VMOVUPS(r, m) },
+		add:   func(a Op, b, d VecVirtual) { VADDPS(a, b, d) },
+		sub:   func(a Op, b, d VecVirtual) { VSUBPS(a, b, d) },
+		max:   func(a Op, b, d VecVirtual) { VMAXPS(a, b, d) },
+	}
+	zvector = lanes{
+		bytes: 64,
+		reg:   func() VecVirtual { return ZMM() },
 		load:  func(m Mem, r VecVirtual) { VMOVUPS(m, r) },
 		store: func(r VecVirtual, m Mem) { VMOVUPS(r, m) },
 		add:   func(a Op, b, d VecVirtual) { VADDPS(a, b, d) },
@@ -127,18 +152,26 @@ func col(base, s, s3 GPVirtual, j int) Mem {
 	return Mem{Base: base, Index: s3, Scale: 1}
 }
 
-// channels emits the loop over n channels: vectors, then single channels,
-// each running body with the lanes and advancing the pointers by its width.
-func channels(name string, n GPVirtual, body func(l lanes), ptrs ...GPVirtual) {
-	Label(name + "_vec")
-	CMPQ(n, U8(8))
-	JL(LabelRef(name + "_one"))
-	body(vector)
-	for _, p := range ptrs {
-		ADDQ(U8(32), p)
+// channels emits the loop over n channels: vectors of each width of vecs in
+// turn, widest first, then single channels, each running body with the
+// lanes and advancing the pointers by its width.
+func channels(name string, n GPVirtual, vecs []lanes, body func(l lanes), ptrs ...GPVirtual) {
+	for i, l := range vecs {
+		w := l.bytes / 4
+		next := name + "_one"
+		if i+1 < len(vecs) {
+			next = fmt.Sprintf("%s_vec%d", name, vecs[i+1].bytes/4)
+		}
+		Label(fmt.Sprintf("%s_vec%d", name, w))
+		CMPQ(n, U8(w))
+		JL(LabelRef(next))
+		body(l)
+		for _, p := range ptrs {
+			ADDQ(U8(l.bytes), p)
+		}
+		SUBQ(U8(w), n)
+		JMP(LabelRef(fmt.Sprintf("%s_vec%d", name, w)))
 	}
-	SUBQ(U8(8), n)
-	JMP(LabelRef(name + "_vec"))
 	Label(name + "_one")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_end"))
@@ -181,11 +214,11 @@ func bytesParam(name string) GPVirtual {
 	return r
 }
 
-func input() {
-	const name = "inputAVX2"
+func input(set string, vecs []lanes) {
+	name := "input" + set
 	TEXT(name, NOSPLIT, inputSig)
 	Pragma("noescape")
-	Doc(inputDoc(name, 8)...)
+	Doc(inputDoc(name, vecs[0].bytes/4)...)
 	tiles := load(Param("tiles"))
 	p := load(Param("d").Base())
 	q := load(Param("v").Base())
@@ -198,7 +231,7 @@ func input() {
 	TESTQ(tiles, tiles)
 	JZ(LabelRef(name + "_done"))
 	n := load(Param("n"))
-	channels(name, n, func(l lanes) {
+	channels(name, n, vecs, func(l lanes) {
 		// Output row i of Bᵀ d combines input rows a and b: r = x[a] ± x[b].
 		rows := [4]struct {
 			a, b int
@@ -245,15 +278,15 @@ func input() {
 	RET()
 }
 
-// output generates outputAVX2, or with pool poolAVX2.
-func output(pool bool) {
-	name, sig := "outputAVX2", outputSig
+// output generates output<set>, or with pool pool<set>.
+func output(pool bool, set string, vecs []lanes) {
+	name, sig := "output"+set, outputSig
 	if pool {
-		name, sig = "poolAVX2", poolSig
+		name, sig = "pool"+set, poolSig
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(outputDoc(name, 8, pool)...)
+	Doc(outputDoc(name, vecs[0].bytes/4, pool)...)
 	tiles := load(Param("tiles"))
 	q := load(Param("m").Base())
 	y := load(Param("y").Base())
@@ -271,7 +304,7 @@ func output(pool bool) {
 	TESTQ(tiles, tiles)
 	JZ(LabelRef(name + "_done"))
 	n := load(Param("n"))
-	channels(name, n, func(l lanes) {
+	channels(name, n, vecs, func(l lanes) {
 		// Rows of positions: m[4k+j] at q + 4k*ms + j*ms.
 		var base [4]GPVirtual
 		base[0] = q
