@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/peak"
 )
 
@@ -72,16 +73,28 @@ func TestBenchPeak(t *testing.T) {
 	code, out, errs := mdlc(t, "bench", "--peak", "--json")
 	require.Equal(t, 0, code, errs)
 	var r peakJSON
-	require.Equal(t, []string{"all_threads", "kernel", "peak_gflops", "peak_gflops_all"}, jsonKeys(t, out, &r))
+	require.Equal(t, []string{"all_threads", "kernel", "peak_gflops", "peak_gflops_all", "sets"}, jsonKeys(t, out, &r))
 	require.Equal(t, peak.Kernel(), r.Kernel)
 	require.Equal(t, runtime.GOMAXPROCS(0), r.AllThreads)
 	require.Positive(t, r.PeakGFlops)
 	require.Positive(t, r.AllGFlops)
+	var sets []string
+	for _, s := range r.Sets {
+		sets = append(sets, s.Kernel)
+		require.Positive(t, s.PeakGFlops, s.Kernel)
+	}
+	var want []string
+	for _, s := range peak.Sets() {
+		if slices.Contains(cpu.Available(), s) {
+			want = append(want, string(s))
+		}
+	}
+	require.Equal(t, want, sets, "a peak for every set this machine runs")
 
 	code, out, errs = mdlc(t, "bench", "--peak")
 	require.Equal(t, 0, code, errs)
-	require.Contains(t, out, "FMA peak, "+peak.Kernel()+" kernel")
-	require.Contains(t, out, "  1 thread ")
+	require.Contains(t, out, "("+peak.Kernel()+" selected)")
+	require.Contains(t, out, "1 thread")
 }
 
 func TestBenchErrors(t *testing.T) {

@@ -32,6 +32,16 @@ func defineEnv(*flag.FlagSet) func(*cli, []string) error {
 		fmt.Fprintf(c.stdout, "go:         %s\n", runtime.Version())
 		fmt.Fprintf(c.stdout, "cpu:        %s\n", features)
 		fmt.Fprintf(c.stdout, "kernels:    %s available; %s selected (%s)\n", kernelSets(), selected, how)
+		// A set may run another's code for a family until it has its own.
+		var borrowed []string
+		for _, impl := range cpu.Implementations(selected) {
+			if impl.Runs != selected {
+				borrowed = append(borrowed, fmt.Sprintf("%s (%s's)", impl.Family, impl.Runs))
+			}
+		}
+		if len(borrowed) > 0 {
+			fmt.Fprintf(c.stdout, "borrowed:   %s\n", strings.Join(borrowed, ", "))
+		}
 		fmt.Fprintf(c.stdout, "gomaxprocs: %d (%d CPUs)\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
 		return nil
 	}

@@ -35,7 +35,7 @@ func defineGen(fs *flag.FlagSet) func(*cli, []string) error {
 	out := fs.String("o", "", "the `DIR` to write the package into (created if missing; required)")
 	pkg := fs.String("pkg", "", "the package `NAME` (default: the model's name, lower case)")
 	sh := shapeFlags(fs, "the batch size the package is compiled for")
-	kernels := fs.String("kernels", "", "the kernel `SET` to compile for: generic, avx2 or neon (default: the one this machine selects)")
+	kernels := fs.String("kernels", "", "the kernel `SET` to compile for: "+kernelSetNames()+" (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
 	return func(c *cli, files []string) error {
@@ -87,12 +87,13 @@ func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Se
 		if set, err = cpu.Select(); err != nil {
 			return nil, err
 		}
-	case cpu.Generic, cpu.AVX2, cpu.NEON:
+	default:
+		if !slices.Contains(cpu.Known(), set) {
+			return nil, usagef("--kernels %s: unknown kernel set; choose %s", set, kernelSetNames())
+		}
 		if co.Tests && !slices.Contains(cpu.Available(), set) {
 			return nil, fmt.Errorf("--tests --kernels %s: this machine cannot run %s kernels (available: %v), so it cannot compute the outputs the test checks; leave out --tests or run mdlc gen on such a machine", set, set, cpu.Available())
 		}
-	default:
-		return nil, usagef("--kernels %s: unknown kernel set; choose generic, avx2 or neon", set)
 	}
 	o.Kernels = set
 	m, err := o.Load(file)

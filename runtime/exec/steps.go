@@ -279,7 +279,7 @@ func (s Conv) New(set cpu.Set) *ConvStep {
 	if s.Pool != nil {
 		pw = new(s.Pool.New(set))
 	}
-	return &ConvStep{spec: s, Conv: conv.New(gemm.For(set), s.Shape, s.Epilogue, pw)}
+	return &ConvStep{spec: s, Conv: conv.New(gemm.ForWidth(set, s.Shape.CO/max(s.Shape.Groups, 1)), s.Shape, s.Epilogue, pw)}
 }
 
 // ConvStep is a compiled Conv.
@@ -321,7 +321,7 @@ func (s MatMul) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the product with the kernels of set.
 func (s MatMul) New(set cpu.Set) *MatMulStep {
-	kn := gemm.For(set)
+	kn := gemm.ForWidth(set, s.N)
 	tile := eltwise.SplitTile(s.Epilogue.Steps, s.N)
 	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), packed: kn.PackedSize(s.K, s.N),
 		bias: tile.Bias, relu: tile.Relu, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
