@@ -82,7 +82,7 @@ func TestGenBadInput(t *testing.T) {
 		{"unknown flag", []string{"gen", "-o", out, "--bogus", "../../stdlib/cnn.mdl"}, 2, []string{"-bogus", "usage: mdlc gen"}},
 		{"bad package name", []string{"gen", "-o", out, "--pkg", "Not-A-Name", "../../stdlib/cnn.mdl"}, 1, []string{`package name "Not-A-Name"`, "e.g. cnn"}},
 		{"keyword package name", []string{"gen", "-o", out, "--pkg", "func", "../../stdlib/cnn.mdl"}, 1, []string{`package name "func"`}},
-		{"unknown kernels", []string{"gen", "-o", out, "--kernels", "sse9", "../../stdlib/cnn.mdl"}, 2, []string{"--kernels sse9", "generic, avx2 or neon"}},
+		{"unknown kernels", []string{"gen", "-o", out, "--kernels", "sse9", "../../stdlib/cnn.mdl"}, 2, []string{"--kernels sse9", "avx512, avx2, neon, generic"}},
 		{"weights of another model", []string{"gen", "-o", out, "--weights", lenetWeights, "../../stdlib/cnn.mdl"}, 1, []string{"conv2d.kernel", "[5,5,1,6]"}},
 		{"bad batch", []string{"build", "-o", out, "--batch", "0", "../../stdlib/cnn.mdl"}, 2, []string{"--batch"}},
 		{"build without -o", []string{"build", "../../stdlib/cnn.mdl"}, 2, []string{"missing -o BIN"}},
