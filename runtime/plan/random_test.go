@@ -143,6 +143,27 @@ func (gn *gen) window(size [2]int) ir.Window2D {
 	return w
 }
 
+// poolWindow is a random pool window; explicit pads stay below the window's
+// size, as the IR requires.
+func (gn *gen) poolWindow() ir.Window2D {
+	p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
+	if p.Padding == ir.Explicit {
+		for i := range p.Pads {
+			p.Pads[i] = gn.r.IntN((p.Size[i/2]-1)*p.Dilation[i/2] + 1)
+		}
+	}
+	return p
+}
+
+// pad pads a value's spatial or channel axes in a random mode.
+func (gn *gen) pad(x *ir.Value) *ir.Value {
+	a := &ir.PadAttrs{Mode: ir.PadMode(gn.r.IntN(3)), Pads: make([][2]int, x.Type.Shape.Rank()), Value: gn.r.Float32()}
+	for d := 1; d < len(a.Pads); d++ {
+		a.Pads[d] = [2]int{gn.r.IntN(3), gn.r.IntN(3)}
+	}
+	return gn.node(ir.OpPad, a, x)
+}
+
 // image applies a random op to a [N,H,W,C] value.
 func (gn *gen) image(x *ir.Value) *ir.Value {
 	d := dims(x)
@@ -171,15 +192,13 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 		ins := []*ir.Value{x, k}
 		a.Epilogue, ins = gn.chain([]int{oh, ow, co}, nil, ins)
 		if gn.r.IntN(2) == 0 {
-			p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
-			p.Padding = ir.Padding(gn.r.IntN(2)) // explicit pads could leave windows empty (-Inf)
+			p := gn.poolWindow()
 			a.Pool = &p
 		}
 		return gn.node(ir.OpFusedConv2D, a, ins...)
 	case 3, 10: // pools
-		p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
-		p.Padding = ir.Padding(gn.r.IntN(2))
-		return gn.node([]ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)], &ir.PoolAttrs{Window2D: p}, x)
+		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
+		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)
 	case 4:
 		return gn.node(ir.OpGlobalAvgPool2D, nil, x)
 	case 5: // batchnorm
@@ -194,6 +213,9 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 		axis := 1 + gn.r.IntN(3)
 		return gn.node(ir.OpConcat, &ir.AxisAttrs{Axis: axis}, x, gn.pick(x), x)
 	case 8:
+		if gn.r.IntN(2) == 0 {
+			return gn.pad(x)
+		}
 		return gn.node(ir.OpFlatten, nil, x)
 	default:
 		return gn.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.S("N"), ir.D(h * w), ir.D(c)}}, x)
