@@ -102,7 +102,7 @@ func inferPad(a Attrs, in []Type) (Type, error) {
 		}
 		if at.Mode == PadReflect && max(p[0], p[1]) >= d.Size {
 			return Type{}, typeErr("reflect mirrors the axis without repeating its edge, so each pad must be smaller than the axis; use mode=edge or smaller pads",
-				"pad: reflect pads %v on axis %d of size %d of %s", p, i, d.Size, x)
+				"pad: reflect pads of %d before and %d after need axis %d to be longer than %d, but %s has %d there", p[0], p[1], i, max(p[0], p[1]), x, d.Size)
 		}
 		if at.Mode == PadEdge && d.Size == 0 {
 			return Type{}, typeErr("", "pad: edge cannot pad the empty axis %d of %s", i, x)

@@ -41,13 +41,15 @@ type Dense struct {
 }
 
 // Pool is a max (or, if Average, mean) pooling window; zero Strides mean the
-// pool size.
+// pool size. CountPad makes an average count padded cells (PyTorch's
+// count_include_pad); Go's zero value leaves them out, as Keras does.
 type Pool struct {
-	Average bool
-	Size    [2]int
-	Strides [2]int
-	Padding ir.Padding
-	Pads    [4]int
+	Average  bool
+	Size     [2]int
+	Strides  [2]int
+	Padding  ir.Padding
+	Pads     [4]int
+	CountPad bool
 }
 
 func orOne(p [2]int) [2]int {
@@ -163,5 +165,22 @@ func (p Pool) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 		return nil, err
 	}
 	w := ir.Window2D{Size: p.Size, Stride: stride, Dilation: [2]int{1, 1}, Padding: p.Padding, Pads: p.Pads}
-	return l.Node(op, &ir.PoolAttrs{Window2D: w}, x)
+	return l.Node(op, &ir.PoolAttrs{Window2D: w, CountPad: p.CountPad && p.Average}, x)
+}
+
+// Pad adds cells around the height and width of NHWC images: Pads top,
+// bottom, left, right, filled as Mode says (Value for ir.PadConstant).
+type Pad struct {
+	Mode  ir.PadMode
+	Pads  [4]int
+	Value float32
+}
+
+// Apply adds the pad op.
+func (p Pad) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
+	if err := needImage("pad", x); err != nil {
+		return nil, err
+	}
+	pads := [][2]int{{0, 0}, {p.Pads[0], p.Pads[1]}, {p.Pads[2], p.Pads[3]}, {0, 0}}
+	return l.Node(ir.OpPad, &ir.PadAttrs{Mode: p.Mode, Pads: pads, Value: p.Value}, x)
 }
