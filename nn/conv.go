@@ -21,7 +21,12 @@ type Conv struct {
 }
 
 // Depthwise filters each input channel on its own with Multiplier filters
-// (0 means 1): a convolution with as many groups as input channels.
+// (0 means 1): a convolution with as many groups as input channels. Its
+// kernel is laid out as Keras's DepthwiseConv2D stores it, (kh, kw,
+// channels, multiplier); flattening the last two axes gives the grouped
+// convolution's (kh, kw, 1, channels·multiplier) with the same bytes,
+// output channel c·multiplier+j being filter j of channel c (as PyTorch's
+// groups order them too).
 type Depthwise struct {
 	Kernel            [2]int
 	Strides, Dilation [2]int
@@ -122,8 +127,29 @@ func (d Depthwise) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 		return nil, err
 	}
 	cin := x.Type.Shape[3].Size
-	return Conv{Filters: cin * multiplier, Kernel: d.Kernel, Strides: d.Strides, Dilation: d.Dilation,
-		Padding: d.Padding, Pads: d.Pads, Groups: cin, Activation: d.Activation, UseBias: d.UseBias}.Apply(l, x)
+	strides, dilation := orOne(d.Strides), orOne(d.Dilation)
+	if err := cmp.Or(positive("depthwise_conv2d", "kernel", d.Kernel[:]...),
+		positive("depthwise_conv2d", "strides", strides[:]...), positive("depthwise_conv2d", "dilation", dilation[:]...)); err != nil {
+		return nil, err
+	}
+	receptive := d.Kernel[0] * d.Kernel[1]
+	k := l.Param("kernel", ir.T(d.Kernel[0], d.Kernel[1], cin, multiplier),
+		ir.Init{Kind: ir.InitGlorotUniform, FanIn: receptive, FanOut: receptive * cin * multiplier})
+	// A view, folded away once the weights are constants.
+	hwio, err := l.Node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(d.Kernel[0]), ir.D(d.Kernel[1]), ir.D(1), ir.D(cin * multiplier)}}, k)
+	if err != nil {
+		return nil, err
+	}
+	ins := []*ir.Value{x, hwio}
+	if d.UseBias {
+		ins = append(ins, l.Param("bias", ir.T(cin*multiplier), ir.Init{Kind: ir.InitZeros}))
+	}
+	w := ir.Window2D{Stride: strides, Dilation: dilation, Padding: d.Padding, Pads: d.Pads}
+	y, err := l.Node(ir.OpConv2D, &ir.ConvAttrs{Window2D: w, Groups: cin}, ins...)
+	if err != nil {
+		return nil, err
+	}
+	return Activate(l, y, d.Activation)
 }
 
 // Apply adds kernel [features, units] (Glorot uniform) and bias [units]
