@@ -34,23 +34,27 @@ var (
 	binarySpec   = []paramSpec{{name: "a", kind: aTensor}, {name: "b", kind: aTensor}}
 )
 
+// paddingDoc is what every sliding window's padding argument means.
+const paddingDoc = "padding=same is TensorFlow's and Keras's rule: output ceil(input/stride), the odd cell of padding after (bottom, right), " +
+	"which differs from PyTorch's symmetric padding on strided layers; explicit pads are written as PyTorch's: padding=1, [rows, cols] or [[top, bottom], [left, right]]"
+
 var layerTable map[string]layer
 
 func init() {
 	layerTable = map[string]layer{
-		"conv2d": {doc: "2-D convolution over NHWC images (kernel HWIO)",
+		"conv2d": {doc: "2-D convolution over NHWC images. " + paddingDoc,
 			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
 				{name: "groups", kind: aInt, def: 1}, activ, useBias},
 			build: buildConv},
-		"depthwise_conv2d": {doc: "depthwise 2-D convolution: each input channel filtered on its own",
+		"depthwise_conv2d": {doc: "depthwise 2-D convolution: each input channel filtered on its own. " + paddingDoc,
 			specs: []paramSpec{input, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
 				{name: "multiplier", kind: aInt, def: 1}, activ, useBias},
 			build: buildDepthwise},
 		"dense": {doc: "fully connected layer over the last axis",
 			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
 			build: buildDense},
-		"maxpool2d": {doc: "max pooling (strides default to the pool size)", specs: poolSpecs, build: buildPool(false)},
-		"avgpool2d": {doc: "average pooling; padded cells are left out of the mean (Keras) unless count_include_pad=true (PyTorch's default)",
+		"maxpool2d": {doc: "max pooling (strides default to the pool size); padded cells never win. " + paddingDoc, specs: poolSpecs, build: buildPool(false)},
+		"avgpool2d": {doc: "average pooling; padded cells are left out of the mean (Keras) unless count_include_pad=true (PyTorch's default). " + paddingDoc,
 			specs: avgPoolSpecs, build: buildPool(true)},
 		"pad": {doc: "adds cells around the height and width of (N, H, W, C): padding=1, [rows, cols] or [[top, bottom], [left, right]]; mode zero, constant (value=), reflect (mirrored without repeating the edge) or edge (repeated; PyTorch's replicate)",
 			specs: []paramSpec{input, {name: "padding", kind: aPadding}, {name: "mode", kind: aString, def: "zero"}, {name: "value", kind: aFloat, def: 0.0}},
@@ -130,11 +134,11 @@ func init() {
 	}
 }
 
-// Layers lists the built-in layers with their signatures, for `mdlc layers`.
-func Layers() [][2]string {
-	var out [][2]string
+// Layers lists the built-in layers, sorted by name, for `mdlc layers`.
+func Layers() []LayerDoc {
+	var out []LayerDoc
 	for _, n := range slices.Sorted(maps.Keys(layerTable)) {
-		out = append(out, [2]string{signature(n, layerTable[n].specs), layerTable[n].doc})
+		out = append(out, LayerDoc{Signature: signature(n, layerTable[n].specs), Doc: layerTable[n].doc, Params: paramLines(n)})
 	}
 	return out
 }
