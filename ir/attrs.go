@@ -117,12 +117,22 @@ func (a *ConvAttrs) String() string {
 	return strings.Join(f, " ")
 }
 
-// PoolAttrs are the attributes of max and average pooling.
+// PoolAttrs are the attributes of max and average pooling. CountPad makes
+// an average divide by the whole window, padded cells included (PyTorch's
+// count_include_pad=True); otherwise it divides by the cells inside the
+// input (Keras's and TensorFlow's rule).
 type PoolAttrs struct {
 	Window2D
+	CountPad bool
 }
 
-func (a *PoolAttrs) String() string { return strings.Join(a.fields(), " ") }
+func (a *PoolAttrs) String() string {
+	f := a.fields()
+	if a.CountPad {
+		f = append(f, "count_pad=true")
+	}
+	return strings.Join(f, " ")
+}
 
 // AxisAttrs name one axis (softmax, log_softmax, concat). Negative axes count
 // from the end as in NumPy; the checker normalises them to be non-negative.

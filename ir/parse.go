@@ -823,7 +823,7 @@ func (*ConvAttrs) parseAttrs(p *parser) (Attrs, error) {
 
 func (*PoolAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &PoolAttrs{}
-	return a, a.Window2D.parseWindow(p, true)
+	return a, a.Window2D.parseWindow(p, true, opt("count_pad", boolVal(&a.CountPad, "true", "false")))
 }
 
 func (*AxisAttrs) parseAttrs(p *parser) (Attrs, error) {

@@ -120,6 +120,13 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,1,1,T] = padding_mask(%ids) {pad=0}
   return a=%2, b=%1, mask=%3
 }
+`, `graph padded(%image: f32[N,4,5,2]) {
+  %0: f32[N,6,9,2] = pad(%image) {mode=reflect pads=[0,0,1,1,2,2,0,0]}
+  %1: f32[N,6,9,3] = pad(%0) {mode=constant pads=[0,0,0,0,0,0,0,1] value=-1.5}
+  %2: f32[N,7,9,3] = pad(%1) {mode=edge pads=[0,0,1,0,0,0,0,0]}
+  %3: f32[N,4,5,3] = avgpool2d(%2) {size=[3,3] stride=[2,2] padding=explicit pads=[1,1,1,1] count_pad=true}
+  return y=%3
+}
 `}
 
 // TestParseEveryOp: the hand-written graphs round-trip and together use every

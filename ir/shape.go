@@ -131,7 +131,27 @@ func inferPool(a Attrs, in []Type) (Type, error) {
 	if err != nil {
 		return Type{}, err
 	}
+	if err := at.padsFit(); err != nil {
+		return Type{}, err
+	}
 	return Type{DType: x.DType, Shape: Shape{x.Shape[0], oh, ow, x.Shape[3]}}, nil
+}
+
+// padsFit rejects explicit pads as wide as the window: a window wholly in
+// the padding has no cell to pool.
+func (a *PoolAttrs) padsFit() error {
+	if a.Padding != Explicit {
+		return nil
+	}
+	for i, p := range a.Pads {
+		axis := i / 2
+		if extent := (a.Size[axis]-1)*a.Dilation[axis] + 1; p >= extent {
+			side := [...]string{"top", "bottom", "left", "right"}[i]
+			return typeErr(fmt.Sprintf("pad each side by less than the window (%d): PyTorch allows at most half of it", extent),
+				"pooling: the %s pad %d is as wide as the %dx%d window, so a window there holds padding only", side, p, a.Size[0], a.Size[1])
+		}
+	}
+	return nil
 }
 
 func inferGlobalPool(_ Attrs, in []Type) (Type, error) {

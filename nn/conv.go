@@ -21,7 +21,12 @@ type Conv struct {
 }
 
 // Depthwise filters each input channel on its own with Multiplier filters
-// (0 means 1): a convolution with as many groups as input channels.
+// (0 means 1): a convolution with as many groups as input channels. Its
+// kernel is laid out as Keras's DepthwiseConv2D stores it, (kh, kw,
+// channels, multiplier); flattening the last two axes gives the grouped
+// convolution's (kh, kw, 1, channels·multiplier) with the same bytes,
+// output channel c·multiplier+j being filter j of channel c (as PyTorch's
+// groups order them too).
 type Depthwise struct {
 	Kernel            [2]int
 	Strides, Dilation [2]int
@@ -41,13 +46,15 @@ type Dense struct {
 }
 
 // Pool is a max (or, if Average, mean) pooling window; zero Strides mean the
-// pool size.
+// pool size. CountPad makes an average count padded cells (PyTorch's
+// count_include_pad); Go's zero value leaves them out, as Keras does.
 type Pool struct {
-	Average bool
-	Size    [2]int
-	Strides [2]int
-	Padding ir.Padding
-	Pads    [4]int
+	Average  bool
+	Size     [2]int
+	Strides  [2]int
+	Padding  ir.Padding
+	Pads     [4]int
+	CountPad bool
 }
 
 func orOne(p [2]int) [2]int {
@@ -120,8 +127,29 @@ func (d Depthwise) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 		return nil, err
 	}
 	cin := x.Type.Shape[3].Size
-	return Conv{Filters: cin * multiplier, Kernel: d.Kernel, Strides: d.Strides, Dilation: d.Dilation,
-		Padding: d.Padding, Pads: d.Pads, Groups: cin, Activation: d.Activation, UseBias: d.UseBias}.Apply(l, x)
+	strides, dilation := orOne(d.Strides), orOne(d.Dilation)
+	if err := cmp.Or(positive("depthwise_conv2d", "kernel", d.Kernel[:]...),
+		positive("depthwise_conv2d", "strides", strides[:]...), positive("depthwise_conv2d", "dilation", dilation[:]...)); err != nil {
+		return nil, err
+	}
+	receptive := d.Kernel[0] * d.Kernel[1]
+	k := l.Param("kernel", ir.T(d.Kernel[0], d.Kernel[1], cin, multiplier),
+		ir.Init{Kind: ir.InitGlorotUniform, FanIn: receptive, FanOut: receptive * cin * multiplier})
+	// A view, folded away once the weights are constants.
+	hwio, err := l.Node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(d.Kernel[0]), ir.D(d.Kernel[1]), ir.D(1), ir.D(cin * multiplier)}}, k)
+	if err != nil {
+		return nil, err
+	}
+	ins := []*ir.Value{x, hwio}
+	if d.UseBias {
+		ins = append(ins, l.Param("bias", ir.T(cin*multiplier), ir.Init{Kind: ir.InitZeros}))
+	}
+	w := ir.Window2D{Stride: strides, Dilation: dilation, Padding: d.Padding, Pads: d.Pads}
+	y, err := l.Node(ir.OpConv2D, &ir.ConvAttrs{Window2D: w, Groups: cin}, ins...)
+	if err != nil {
+		return nil, err
+	}
+	return Activate(l, y, d.Activation)
 }
 
 // Apply adds kernel [features, units] (Glorot uniform) and bias [units]
@@ -163,5 +191,22 @@ func (p Pool) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 		return nil, err
 	}
 	w := ir.Window2D{Size: p.Size, Stride: stride, Dilation: [2]int{1, 1}, Padding: p.Padding, Pads: p.Pads}
-	return l.Node(op, &ir.PoolAttrs{Window2D: w}, x)
+	return l.Node(op, &ir.PoolAttrs{Window2D: w, CountPad: p.CountPad && p.Average}, x)
+}
+
+// Pad adds cells around the height and width of NHWC images: Pads top,
+// bottom, left, right, filled as Mode says (Value for ir.PadConstant).
+type Pad struct {
+	Mode  ir.PadMode
+	Pads  [4]int
+	Value float32
+}
+
+// Apply adds the pad op.
+func (p Pad) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
+	if err := needImage("pad", x); err != nil {
+		return nil, err
+	}
+	pads := [][2]int{{0, 0}, {p.Pads[0], p.Pads[1]}, {p.Pads[2], p.Pads[3]}, {0, 0}}
+	return l.Node(ir.OpPad, &ir.PadAttrs{Mode: p.Mode, Pads: pads, Value: p.Value}, x)
 }

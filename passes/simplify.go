@@ -24,6 +24,7 @@ var rules = [ir.OpLast][]rule{
 	ir.OpDiv:       {identityOperand(1)},
 	ir.OpTranspose: {transposeOfTranspose, identityTranspose},
 	ir.OpReshape:   {reshapeOfReshape, identityReshape},
+	ir.OpConv2D:    {padIntoConv},
 }
 
 func simplify(g *ir.Graph) error {
@@ -340,4 +341,27 @@ func identityReshape(_ *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, [
 		return n.Inputs[0], nil, nil
 	}
 	return nil, nil, nil
+}
+
+// padIntoConv: conv2d(pad(x, zeros around H and W), k) -> conv2d(x, k) with
+// those pads added to its own: a zero pad and a convolution's padding are the
+// same zeros (Keras's ZeroPadding2D before a valid conv). A conv padded
+// `same` is left alone: its pads depend on the size it sees.
+func padIntoConv(g *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	in, a := n.Inputs[0], *n.Attrs.(*ir.ConvAttrs)
+	if in.Kind != ir.Result || in.Def.Op != ir.OpPad || a.Padding == ir.Same {
+		return nil, nil, nil
+	}
+	p := in.Def.Attrs.(*ir.PadAttrs)
+	if p.Mode != ir.PadConstant || p.Value != 0 || p.Pads[0] != [2]int{} || p.Pads[3] != [2]int{} {
+		return nil, nil, nil
+	}
+	own := a.PadsFor(0, 0, 0, 0) // valid or explicit: no size needed
+	a.Padding = ir.Explicit
+	a.Pads = [4]int{own[0] + p.Pads[1][0], own[1] + p.Pads[1][1], own[2] + p.Pads[2][0], own[3] + p.Pads[2][1]}
+	nn, err := g.NewNode(ir.OpConv2D, &a, slices.Concat(in.Def.Inputs[:1], n.Inputs[1:]), n.Layer, n.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Outputs[0], []*ir.Node{nn}, nil
 }

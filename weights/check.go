@@ -55,7 +55,7 @@ func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string, withData bo
 		case t == nil:
 			fail("%q is nil", p.Name)
 		case !slices.Equal(t.Shape, want):
-			fail("%q has shape %s, the model expects %s", p.Name, tensor.ShapeString(t.Shape), tensor.ShapeString(want))
+			fail("%q has shape %s, the model expects %s%s", p.Name, tensor.ShapeString(t.Shape), tensor.ShapeString(want), oldDepthwise(t.Shape, want))
 		case withData && len(t.Data) != tensor.Numel(want):
 			fail("%q has %d values, its shape %s needs %d", p.Name, len(t.Data), tensor.ShapeString(want), tensor.Numel(want))
 		}
@@ -82,6 +82,15 @@ func check(g *ir.Graph, ts map[string]*tensor.Tensor, prefix string, withData bo
 		lines = append(lines[:maxMismatches], fmt.Sprintf("%s: and %d more", prefix, n))
 	}
 	return &mismatchError{lines}
+}
+
+// oldDepthwise explains a depthwise kernel saved in the layout mdlc used
+// before Keras's: (kh, kw, 1, channels·multiplier) holds the same values.
+func oldDepthwise(got, want []int) string {
+	if len(got) == 4 && len(want) == 4 && got[0] == want[0] && got[1] == want[1] && got[2] == 1 && want[2] > 1 && got[3] == want[2]*want[3] {
+		return "; depthwise kernels are (kh, kw, channels, multiplier) as Keras stores them, the same values as (kh, kw, 1, channels·multiplier): reshape it"
+	}
+	return ""
 }
 
 // mismatchError lists how weights differ from a model, one line each.

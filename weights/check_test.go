@@ -54,3 +54,10 @@ func TestLoad(t *testing.T) {
 	_, err = Load(path, g)
 	assert.EqualError(t, err, path+": header length 7306634592548843374 exceeds the 104857600 byte limit: not a safetensors file?")
 }
+
+// A depthwise kernel in the layout mdlc used before Keras's is named as such.
+func TestOldDepthwiseLayout(t *testing.T) {
+	assert.Contains(t, oldDepthwise([]int{3, 3, 1, 32}, []int{3, 3, 16, 2}), "(kh, kw, channels, multiplier) as Keras")
+	assert.Empty(t, oldDepthwise([]int{3, 3, 2, 16}, []int{3, 3, 16, 2}))
+	assert.Empty(t, oldDepthwise([]int{3, 3, 1, 32}, []int{3, 3, 1, 32}))
+}

@@ -189,6 +189,16 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestLayersDocumentsParams: `mdlc layers` gives each layer's parameters
+// with their layouts, and what padding=same means.
+func TestLayersDocumentsParams(t *testing.T) {
+	code, out, errs := mdlc(t, "layers")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "param kernel (kh, kw, channels, multiplier): as Keras's DepthwiseConv2D")
+	require.Contains(t, out, "param kernel (kh, kw, in/groups, filters): HWIO")
+	require.Contains(t, out, "padding=same is TensorFlow's and Keras's rule")
+}
+
 // TestCheckHostileInput: programs built to exhaust the checker are refused
 // with a diagnostic and exit 1; warnings alone do not fail a check.
 func TestCheckHostileInput(t *testing.T) {

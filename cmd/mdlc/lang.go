@@ -152,7 +152,10 @@ func defineIR(fs *flag.FlagSet) func(*cli, []string) error {
 func defineLayers(*flag.FlagSet) func(*cli, []string) error {
 	return func(c *cli, _ []string) error {
 		for _, l := range sema.Layers() {
-			fmt.Fprintf(c.stdout, "%s\n    %s\n", l[0], l[1])
+			fmt.Fprintf(c.stdout, "%s\n    %s\n", l.Signature, l.Doc)
+			for _, p := range l.Params {
+				fmt.Fprintf(c.stdout, "    param %s\n", p)
+			}
 		}
 		return nil
 	}

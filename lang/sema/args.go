@@ -29,7 +29,7 @@ const (
 
 var argKindNames = [...]string{aTensor: "a tensor", aTensors: "tensors", aInt: "an integer", aFloat: "a number",
 	aBool: "true or false", aString: "a string", aPair: "an integer or a list of two", aInts: "a list of integers",
-	aPadding: "valid or same", aActivation: "an activation"}
+	aPadding: padForms, aActivation: "an activation"}
 
 // paramSpec declares one argument. A nil def makes it required; the default
 // unset lets the layer decide (doc says what it does then).
@@ -78,16 +78,14 @@ type bound struct {
 	arg  map[string]value // the value as written, for positions in errors
 }
 
-func (b *bound) tensor(name string) *ir.Value    { return b.vals[name].(*ir.Value) }
-func (b *bound) tensors(name string) []*ir.Value { return b.vals[name].([]*ir.Value) }
-func (b *bound) int(name string) int             { return b.vals[name].(int) }
-func (b *bound) float(name string) float64       { return b.vals[name].(float64) }
-func (b *bound) bool(name string) bool           { return b.vals[name].(bool) }
-func (b *bound) pair(name string) [2]int         { return b.vals[name].([2]int) }
-func (b *bound) ints(name string) []int          { return b.vals[name].([]int) }
-func (b *bound) padding(name string) ir.Padding {
-	return b.vals[name].(ir.Padding)
-}
+func (b *bound) tensor(name string) *ir.Value         { return b.vals[name].(*ir.Value) }
+func (b *bound) tensors(name string) []*ir.Value      { return b.vals[name].([]*ir.Value) }
+func (b *bound) int(name string) int                  { return b.vals[name].(int) }
+func (b *bound) float(name string) float64            { return b.vals[name].(float64) }
+func (b *bound) bool(name string) bool                { return b.vals[name].(bool) }
+func (b *bound) pair(name string) [2]int              { return b.vals[name].([2]int) }
+func (b *bound) ints(name string) []int               { return b.vals[name].([]int) }
+func (b *bound) str(name string) string               { return b.vals[name].(string) }
 func (b *bound) activation(name string) nn.Activation { return b.vals[name].(nn.Activation) }
 func (b *bound) has(name string) bool                 { _, ok := b.vals[name]; return ok }
 
@@ -297,12 +295,11 @@ func convert(k argKind, v value) (any, string) {
 			return out, ""
 		}
 	case aPadding:
-		if v.kind == kName || v.kind == kString {
-			if p, ok := ir.ParsePadding(v.s); ok {
-				return p, ""
-			}
-			return nil, "must be valid or same, got `" + v.s + "`"
+		p, msg := convertPadding(v)
+		if msg != "" {
+			return nil, msg
 		}
+		return p, ""
 	case aActivation:
 		if v.kind == kName || v.kind == kString {
 			if a, ok := nn.ParseActivation(v.s); ok {

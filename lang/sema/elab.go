@@ -88,6 +88,7 @@ func (p *Program) Check() diag.List {
 			_, ds, e := p.elaborate(d.Name, spent)
 			all = append(all, ds...)
 			if e != nil {
+				all = append(all, e.warnings...)
 				spent += e.cost()
 				exhausted = e.exhausted
 			}
@@ -109,12 +110,14 @@ func (p *Program) Check() diag.List {
 // elab lowers one model. Blocks are instantiated at each call, with the
 // caller's tensor types, so their shapes are checked where they are used.
 type elab struct {
-	prog   *Program
-	g      *ir.Graph
-	diags  diag.List
-	seen   map[diagKey]bool // diagnostics already reported, see errorf
-	scope  *scope
-	layers []Layer
+	prog  *Program
+	g     *ir.Graph
+	diags diag.List
+	// warnings do not stop a model from being built; Check reports them.
+	warnings diag.List
+	seen     map[diagKey]bool // diagnostics already reported, see errorf
+	scope    *scope
+	layers   []Layer
 	// active lists the declarations being instantiated, innermost last, and
 	// calls the calls that instantiated them (one fewer: the model is not called).
 	active []*syntax.Decl
@@ -195,6 +198,21 @@ func (e *elab) errorf(start, end lexer.Position, help, format string, args ...an
 		d.Notes = e.scope.calledAt.notes()
 	}
 	e.diags = append(e.diags, d)
+}
+
+// warnf reports a warning at a call, once; Check shows warnings, and only
+// when there is no error.
+func (e *elab) warnf(c *syntax.Call, help, format string, args ...any) {
+	d := &diag.Diagnostic{Severity: diag.Warning, Pos: pos(c.Pos), End: pos(c.EndPos), Msg: fmt.Sprintf(format, args...), Help: help}
+	k := diagKey{d.Pos, d.Msg}
+	if e.seen[k] {
+		return
+	}
+	e.seen[k] = true
+	if e.scope != nil {
+		d.Notes = e.scope.calledAt.notes()
+	}
+	e.warnings = append(e.warnings, d)
 }
 
 // DefaultMaxNodes is the node budget of a model when the Loader sets none.
@@ -723,8 +741,8 @@ func fromGo(x any) value {
 		return value{kind: kString, s: v}
 	case nn.Activation:
 		return value{kind: kName, s: v.String()}
-	case ir.Padding:
-		return value{kind: kName, s: v.String()}
+	case padArg:
+		return v.value()
 	case [2]int:
 		return value{kind: kList, list: []value{{kind: kInt, i: v[0]}, {kind: kInt, i: v[1]}}}
 	case []int:

@@ -21,34 +21,44 @@ type layer struct {
 }
 
 var (
-	input      = paramSpec{name: "x", kind: aTensor}
-	activ      = paramSpec{name: "activation", kind: aActivation, def: nn.Linear}
-	useBias    = paramSpec{name: "use_bias", kind: aBool, def: true}
-	strides1   = paramSpec{name: "strides", kind: aPair, def: [2]int{1, 1}}
-	validPad   = paramSpec{name: "padding", kind: aPadding, def: ir.Valid}
-	dilation1  = paramSpec{name: "dilation", kind: aPair, def: [2]int{1, 1}}
-	lastAxis   = paramSpec{name: "axis", kind: aInt, def: -1}
-	poolSpecs  = []paramSpec{input, {name: "pool", kind: aPair, def: [2]int{2, 2}}, {name: "strides", kind: aPair, def: unset{}, doc: "pool"}, validPad}
-	binarySpec = []paramSpec{{name: "a", kind: aTensor}, {name: "b", kind: aTensor}}
+	input     = paramSpec{name: "x", kind: aTensor}
+	activ     = paramSpec{name: "activation", kind: aActivation, def: nn.Linear}
+	useBias   = paramSpec{name: "use_bias", kind: aBool, def: true}
+	strides1  = paramSpec{name: "strides", kind: aPair, def: [2]int{1, 1}}
+	validPad  = paramSpec{name: "padding", kind: aPadding, def: padArg{mode: ir.Valid}}
+	dilation1 = paramSpec{name: "dilation", kind: aPair, def: [2]int{1, 1}}
+	lastAxis  = paramSpec{name: "axis", kind: aInt, def: -1}
+	poolSpecs = []paramSpec{input, {name: "pool", kind: aPair, def: [2]int{2, 2}}, {name: "strides", kind: aPair, def: unset{}, doc: "pool"}, validPad}
+	// count_include_pad is PyTorch's name; false is Keras's rule.
+	avgPoolSpecs = append(slices.Clone(poolSpecs), paramSpec{name: "count_include_pad", kind: aBool, def: false})
+	binarySpec   = []paramSpec{{name: "a", kind: aTensor}, {name: "b", kind: aTensor}}
 )
+
+// paddingDoc is what every sliding window's padding argument means.
+const paddingDoc = "padding=same is TensorFlow's and Keras's rule: output ceil(input/stride), the odd cell of padding after (bottom, right), " +
+	"which differs from PyTorch's symmetric padding on strided layers; explicit pads are written as PyTorch's: padding=1, [rows, cols] or [[top, bottom], [left, right]]"
 
 var layerTable map[string]layer
 
 func init() {
 	layerTable = map[string]layer{
-		"conv2d": {doc: "2-D convolution over NHWC images (kernel HWIO)",
+		"conv2d": {doc: "2-D convolution over NHWC images. " + paddingDoc,
 			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
 				{name: "groups", kind: aInt, def: 1}, activ, useBias},
 			build: buildConv},
-		"depthwise_conv2d": {doc: "depthwise 2-D convolution: each input channel filtered on its own",
+		"depthwise_conv2d": {doc: "depthwise 2-D convolution: each input channel filtered on its own. " + paddingDoc,
 			specs: []paramSpec{input, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
 				{name: "multiplier", kind: aInt, def: 1}, activ, useBias},
 			build: buildDepthwise},
 		"dense": {doc: "fully connected layer over the last axis",
 			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
 			build: buildDense},
-		"maxpool2d":        {doc: "max pooling (strides default to the pool size)", specs: poolSpecs, build: buildPool(false)},
-		"avgpool2d":        {doc: "average pooling, padding excluded from the mean", specs: poolSpecs, build: buildPool(true)},
+		"maxpool2d": {doc: "max pooling (strides default to the pool size); padded cells never win. " + paddingDoc, specs: poolSpecs, build: buildPool(false)},
+		"avgpool2d": {doc: "average pooling; padded cells are left out of the mean (Keras) unless count_include_pad=true (PyTorch's default). " + paddingDoc,
+			specs: avgPoolSpecs, build: buildPool(true)},
+		"pad": {doc: "adds cells around the height and width of (N, H, W, C): padding=1, [rows, cols] or [[top, bottom], [left, right]]; mode zero, constant (value=), reflect (mirrored without repeating the edge) or edge (repeated; PyTorch's replicate)",
+			specs: []paramSpec{input, {name: "padding", kind: aPadding}, {name: "mode", kind: aString, def: "zero"}, {name: "value", kind: aFloat, def: 0.0}},
+			build: buildPad},
 		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
@@ -124,11 +134,11 @@ func init() {
 	}
 }
 
-// Layers lists the built-in layers with their signatures, for `mdlc layers`.
-func Layers() [][2]string {
-	var out [][2]string
+// Layers lists the built-in layers, sorted by name, for `mdlc layers`.
+func Layers() []LayerDoc {
+	var out []LayerDoc
 	for _, n := range slices.Sorted(maps.Keys(layerTable)) {
-		out = append(out, [2]string{signature(n, layerTable[n].specs), layerTable[n].doc})
+		out = append(out, LayerDoc{Signature: signature(n, layerTable[n].specs), Doc: layerTable[n].doc, Params: paramLines(n)})
 	}
 	return out
 }
@@ -163,6 +173,7 @@ func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, 
 		e.errorf(c.Pos, c.EndPos, help, "%s", err)
 		return []value{poison()}
 	}
+	e.noteSamePadding(l, c)
 	var flops int64
 	for _, n := range l.Nodes() {
 		flops += n.Flops()
@@ -225,12 +236,14 @@ func axisOp(op ir.Op) func(*nn.Layer, *bound) (*ir.Value, error) {
 }
 
 func buildConv(l *nn.Layer, a *bound) (*ir.Value, error) {
-	return nn.Conv{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: a.padding("padding"),
+	pad := a.padding("padding")
+	return nn.Conv{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads,
 		Dilation: a.pair("dilation"), Groups: a.int("groups"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
 }
 
 func buildDepthwise(l *nn.Layer, a *bound) (*ir.Value, error) {
-	return nn.Depthwise{Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: a.padding("padding"), Dilation: a.pair("dilation"),
+	pad := a.padding("padding")
+	return nn.Depthwise{Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads, Dilation: a.pair("dilation"),
 		Multiplier: a.int("multiplier"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
 }
 
@@ -241,7 +254,11 @@ func buildDense(l *nn.Layer, a *bound) (*ir.Value, error) {
 // buildPool leaves strides unset (zero) for nn to default to the pool size.
 func buildPool(average bool) func(*nn.Layer, *bound) (*ir.Value, error) {
 	return func(l *nn.Layer, a *bound) (*ir.Value, error) {
-		p := nn.Pool{Average: average, Size: a.pair("pool"), Padding: a.padding("padding")}
+		pad := a.padding("padding")
+		p := nn.Pool{Average: average, Size: a.pair("pool"), Padding: pad.mode, Pads: pad.pads}
+		if average {
+			p.CountPad = a.bool("count_include_pad")
+		}
 		if a.has("strides") {
 			p.Strides = a.pair("strides")
 		}

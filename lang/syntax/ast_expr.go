@@ -16,14 +16,17 @@ type Expr struct {
 }
 
 // Term is an operand: a call or name, a number, a string, a list, or a
-// parenthesised expression.
+// parenthesised expression. A tuple, `(3, 3)` as Keras and PyTorch write
+// sizes, parses as Paren and Tuple, the items after the first; Parse turns
+// it into the List it means, so nothing after the parser sees a Tuple.
 type Term struct {
 	Pos    lexer.Position
 	Call   *Call   `parser:"  @@"`
 	Number *Number `parser:"| @@"`
 	String *string `parser:"| @String"`
 	List   *List   `parser:"| @@"`
-	Paren  *Expr   `parser:"| '(' @@ ')'"`
+	Paren  *Expr   `parser:"| '(' @@"`
+	Tuple  []*Expr `parser:"(',' @@)* ')'"`
 	EndPos lexer.Position
 }
 

@@ -3,6 +3,8 @@ package syntax
 import (
 	"bytes"
 	"errors"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -54,7 +56,35 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 		return nil, diag.List{parseDiagnostic(filename, src, err)}
 	}
 	f.Comments = comments(filename, src)
+	listTuples(reflect.ValueOf(f))
 	return f, nil
+}
+
+// listTuples rewrites every tuple term below v, `(3, 3)`, as the list
+// `[3, 3]` it means, so that the checker and `mdlc fmt` see lists only. It
+// walks the AST by reflection so that new node kinds need no case here.
+func listTuples(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if t, ok := v.Interface().(*Term); ok && t.Tuple != nil {
+			t.List = &List{Pos: t.Pos, Items: append([]*Expr{t.Paren}, t.Tuple...), EndPos: t.EndPos}
+			t.Paren, t.Tuple = nil, nil
+		}
+		listTuples(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				listTuples(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			listTuples(v.Index(i))
+		}
+	}
 }
 
 // checkNesting finds the first bracket that opens a level past MaxNesting,
@@ -147,7 +177,56 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 		d.Msg = "syntax error: `|` must be followed by a layer or block"
 		d.Help = "a pipeline reads `x | conv2d(32, kernel=3) | relu`"
 	}
+	if perr != nil {
+		dottedName(d, src, pos)
+	}
 	return d
+}
+
+var (
+	// dottedAs is a layer name with a dot, up to the dot the parser stopped at.
+	dottedAs = regexp.MustCompile(`\bas\s+([A-Za-z_][A-Za-z0-9_]*)$`)
+	// dottedTarget is a statement binding a dotted name, from its start.
+	dottedTarget = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\s*[,=]`)
+)
+
+// dottedName rewrites d when the parser stopped at a dotted name where one
+// name belongs, `as head.out` or `x.y = ...`, a habit from Keras's and
+// PyTorch's attribute paths, which the grammar would otherwise report as
+// an unclosed brace.
+func dottedName(d *diag.Diagnostic, src []byte, pos lexer.Position) {
+	if pos.Offset < 0 || pos.Offset >= len(src) {
+		return
+	}
+	lineStart := bytes.LastIndexByte(src[:pos.Offset], '\n') + 1
+	before, rest := string(src[lineStart:pos.Offset]), src[pos.Offset:]
+	if end := bytes.IndexByte(rest, '\n'); end >= 0 {
+		rest = rest[:end]
+	}
+	nameAt := func(b []byte) string {
+		n := 0
+		for n < len(b) && (b[n] == '_' || b[n] == '.' || b[n] >= 'a' && b[n] <= 'z' || b[n] >= 'A' && b[n] <= 'Z' || b[n] >= '0' && b[n] <= '9') {
+			n++
+		}
+		return string(b[:n])
+	}
+	const nesting = "names nest by themselves: in a block instance `res2`, `as conv1` owns `res2.conv1.kernel`"
+	switch {
+	case len(rest) > 0 && rest[0] == '.' && dottedAs.MatchString(before):
+		head := dottedAs.FindStringSubmatch(before)[1]
+		full := head + nameAt(rest)
+		d.Pos.Col -= utf8.RuneCountInString(head)
+		d.End = d.Pos
+		d.End.Col += utf8.RuneCountInString(full)
+		d.Msg = "syntax error: a layer name is one name, without dots: `" + full + "`"
+		d.Help = "write `as " + strings.ReplaceAll(full, ".", "_") + "`; " + nesting
+	case strings.TrimSpace(before) == "" && dottedTarget.Match(rest):
+		full := nameAt(rest)
+		d.End = d.Pos
+		d.End.Col += utf8.RuneCountInString(full)
+		d.Msg = "syntax error: a value's name is one name, without dots: `" + full + "`"
+		d.Help = "write `" + strings.ReplaceAll(full, ".", "_") + " = ...`; dots reach into imports (`blocks.residual`) and name parameters (`head.kernel`)"
+	}
 }
 
 // rephrase maps participle's messages onto wording that reads naturally: the

@@ -154,16 +154,19 @@ func (s *softmaxStep) Run(b [][]float32, _ *Team) {
 }
 
 // Window is a pooling window over H×W×C images: size, strides, dilations and
-// pads (top, bottom, left, right).
+// pads (top, bottom, left, right); CountPad makes averages count padded cells.
 type Window struct {
 	H, W, C, KH, KW  int
 	Stride, Dilation [2]int
 	Pads             [4]int
+	CountPad         bool
 }
 
 // New is the window with the kernels of set.
 func (w Window) New(set cpu.Set) pool.Window {
-	return pool.NewWindow(set, w.H, w.W, w.C, w.KH, w.KW, w.Stride, w.Dilation, w.Pads)
+	p := pool.NewWindow(set, w.H, w.W, w.C, w.KH, w.KW, w.Stride, w.Dilation, w.Pads)
+	p.CountPad = w.CountPad
+	return p
 }
 
 // Pool is max or average pooling of N images.
@@ -243,6 +246,27 @@ type Slice struct {
 func (s Slice) Compile(cpu.Set) Step { return s }
 
 func (s Slice) Run(b [][]float32, _ *Team) { s.Slice.Run(b[s.X], b[s.Out]) }
+
+// Pad copies slot X, of the given shape, into slot Out with cells around it:
+// Sources[d][o] is the input index along axis d that output index o reads,
+// -1 for Value.
+type Pad struct {
+	X, Out  int
+	Shape   []int
+	Sources [][]int
+	Value   float32
+}
+
+func (s Pad) Compile(cpu.Set) Step {
+	return &padStep{x: s.X, out: s.Out, p: layout.NewPad(s.Shape, s.Sources, s.Value)}
+}
+
+type padStep struct {
+	x, out int
+	p      *layout.Pad
+}
+
+func (s *padStep) Run(b [][]float32, _ *Team) { s.p.Run(b[s.x], b[s.out]) }
 
 // Embedding copies, for every token id in slot IDs, its row of slot Table
 // [V, Dim] into slot Out.

@@ -65,6 +65,7 @@ func init() {
 		ir.OpTranspose: {build: buildTranspose},
 		ir.OpConcat:    {build: buildConcat},
 		ir.OpSlice:     {build: buildSlice},
+		ir.OpPad:       {build: buildPad},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
 
@@ -311,7 +312,9 @@ func buildPool(isMax bool) func(*builder, *ir.Node) exec.Spec {
 		s := b.shapes[x]
 		w := n.Attrs.(*ir.PoolAttrs).Window2D
 		b.info[b.step].Kernel = "pool"
-		return exec.Pool{X: b.slot(x), Out: b.out(n), N: s[0], Max: isMax, Window: window(w, s[1], s[2], s[3])}
+		win := window(w, s[1], s[2], s[3])
+		win.CountPad = n.Attrs.(*ir.PoolAttrs).CountPad
+		return exec.Pool{X: b.slot(x), Out: b.out(n), N: s[0], Max: isMax, Window: win}
 	}
 }
 
@@ -343,6 +346,22 @@ func buildSlice(b *builder, n *ir.Node) exec.Spec {
 	b.info[b.step].Kernel = "layout"
 	return exec.Slice{X: b.slot(x), Out: b.out(n), Slice: layout.Slice{Outer: tensor.Numel(s[:a.Axis]), Block: s[a.Axis] * inner,
 		Offset: a.Start * inner, Len: (a.End - a.Start) * inner}}
+}
+
+// buildPad resolves the pad mode into per-axis source tables, so the step
+// only copies.
+func buildPad(b *builder, n *ir.Node) exec.Spec {
+	x, a := n.Inputs[0], n.Attrs.(*ir.PadAttrs)
+	shape := b.shapes[x]
+	sources := make([][]int, len(shape))
+	for d, size := range shape {
+		sources[d] = make([]int, size+a.Pads[d][0]+a.Pads[d][1])
+		for o := range sources[d] {
+			sources[d][o] = a.Source(o, size, a.Pads[d])
+		}
+	}
+	b.info[b.step].Kernel = "layout"
+	return exec.Pad{X: b.slot(x), Out: b.out(n), Shape: shape, Sources: sources, Value: a.Value}
 }
 
 func buildConcat(b *builder, n *ir.Node) exec.Spec {

@@ -143,43 +143,77 @@ func (gn *gen) window(size [2]int) ir.Window2D {
 	return w
 }
 
+// poolWindow is a random pool window; explicit pads stay below the window's
+// size, as the IR requires.
+func (gn *gen) poolWindow() ir.Window2D {
+	p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
+	if p.Padding == ir.Explicit {
+		for i := range p.Pads {
+			p.Pads[i] = gn.r.IntN((p.Size[i/2]-1)*p.Dilation[i/2] + 1)
+		}
+	}
+	return p
+}
+
+// pad pads a value's spatial axes, sometimes its channels too, in a random
+// mode, or with zeros.
+func (gn *gen) pad(x *ir.Value, zeros bool) *ir.Value {
+	a := &ir.PadAttrs{Mode: ir.PadMode(gn.r.IntN(3)), Pads: make([][2]int, x.Type.Shape.Rank()), Value: gn.r.Float32()}
+	if zeros {
+		a.Mode, a.Value = ir.PadConstant, 0
+	}
+	axes := len(a.Pads) - 1 // H and W; now and then C too
+	if gn.r.IntN(4) == 0 {
+		axes++
+	}
+	for d := 1; d < axes; d++ {
+		a.Pads[d] = [2]int{gn.r.IntN(3), gn.r.IntN(3)}
+	}
+	return gn.node(ir.OpPad, a, x)
+}
+
+// conv is a random conv2d or fused_conv2d over x.
+func (gn *gen) conv(x *ir.Value) *ir.Value {
+	d := dims(x)
+	h, w, c := d[0], d[1], d[2]
+	kh, kw := 1+gn.r.IntN(3), 1+gn.r.IntN(3)
+	groups := []int{1, 1, c}[gn.r.IntN(3)]
+	co := groups * (1 + gn.r.IntN(max(8/groups, 1)))
+	win := gn.window([2]int{})
+	win.Size = [2]int{}
+	conv := ir.ConvAttrs{Window2D: win, Groups: groups}
+	k := gn.weight(kh*kw*c/groups, kh, kw, c/groups, co)
+	if gn.r.IntN(2) == 0 {
+		ins := []*ir.Value{x, k}
+		if gn.r.IntN(2) == 0 {
+			ins = append(ins, gn.weight(1, co))
+		}
+		return gn.node(ir.OpConv2D, &conv, ins...)
+	}
+	oh, ow := conv.Out(h, w, kh, kw)
+	if oh < 1 || ow < 1 {
+		return nil
+	}
+	a := &ir.FusedConvAttrs{Conv: conv}
+	ins := []*ir.Value{x, k}
+	a.Epilogue, ins = gn.chain([]int{oh, ow, co}, nil, ins)
+	if gn.r.IntN(2) == 0 {
+		p := gn.poolWindow()
+		a.Pool = &p
+	}
+	return gn.node(ir.OpFusedConv2D, a, ins...)
+}
+
 // image applies a random op to a [N,H,W,C] value.
 func (gn *gen) image(x *ir.Value) *ir.Value {
 	d := dims(x)
 	h, w, c := d[0], d[1], d[2]
 	switch gn.r.IntN(11) {
-	case 0, 1, 2: // conv2d or fused_conv2d
-		kh, kw := 1+gn.r.IntN(3), 1+gn.r.IntN(3)
-		groups := []int{1, 1, c}[gn.r.IntN(3)]
-		co := groups * (1 + gn.r.IntN(max(8/groups, 1)))
-		win := gn.window([2]int{})
-		win.Size = [2]int{}
-		conv := ir.ConvAttrs{Window2D: win, Groups: groups}
-		k := gn.weight(kh*kw*c/groups, kh, kw, c/groups, co)
-		if gn.r.IntN(2) == 0 {
-			ins := []*ir.Value{x, k}
-			if gn.r.IntN(2) == 0 {
-				ins = append(ins, gn.weight(1, co))
-			}
-			return gn.node(ir.OpConv2D, &conv, ins...)
-		}
-		oh, ow := conv.Out(h, w, kh, kw)
-		if oh < 1 || ow < 1 {
-			return nil
-		}
-		a := &ir.FusedConvAttrs{Conv: conv}
-		ins := []*ir.Value{x, k}
-		a.Epilogue, ins = gn.chain([]int{oh, ow, co}, nil, ins)
-		if gn.r.IntN(2) == 0 {
-			p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
-			p.Padding = ir.Padding(gn.r.IntN(2)) // explicit pads could leave windows empty (-Inf)
-			a.Pool = &p
-		}
-		return gn.node(ir.OpFusedConv2D, a, ins...)
+	case 0, 1, 2:
+		return gn.conv(x)
 	case 3, 10: // pools
-		p := gn.window([2]int{1 + gn.r.IntN(3), 1 + gn.r.IntN(3)})
-		p.Padding = ir.Padding(gn.r.IntN(2))
-		return gn.node([]ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)], &ir.PoolAttrs{Window2D: p}, x)
+		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
+		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)
 	case 4:
 		return gn.node(ir.OpGlobalAvgPool2D, nil, x)
 	case 5: // batchnorm
@@ -194,6 +228,14 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 		axis := 1 + gn.r.IntN(3)
 		return gn.node(ir.OpConcat, &ir.AxisAttrs{Axis: axis}, x, gn.pick(x), x)
 	case 8:
+		switch gn.r.IntN(4) {
+		case 0:
+			return gn.pad(x, false)
+		case 1: // Keras's ZeroPadding2D, then a conv that may absorb it
+			if p := gn.pad(x, true); p != nil {
+				return gn.conv(p)
+			}
+		}
 		return gn.node(ir.OpFlatten, nil, x)
 	default:
 		return gn.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.S("N"), ir.D(h * w), ir.D(c)}}, x)

@@ -51,6 +51,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpTranspose: transpose,
 	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
+	ir.OpPad:       pad,
 
 	ir.OpPaddingMask: paddingMask,
 }

@@ -401,6 +401,37 @@ func TestPoolValid(t *testing.T) {
 	require.Equal(t, []float32{3, 4, 6, 7}, y.Data)
 }
 
+// A 2×2 image 1 2 / 3 4, averaged over 2×2 windows with stride 2 and a pad
+// of 1 on every side: each window holds one cell and three padded ones,
+// which PyTorch's count_include_pad counts and Keras's rule does not.
+func TestAvgPoolCountPad(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	a := &ir.PoolAttrs{Window2D: ir.Window2D{Size: [2]int{2, 2}, Stride: [2]int{2, 2}, Dilation: one, Padding: ir.Explicit, Pads: [4]int{1, 1, 1, 1}}}
+	require.Equal(t, []float32{1, 2, 3, 4}, apply(t, ir.OpAvgPool2D, a, x).Data)
+	a.CountPad = true
+	require.Equal(t, []float32{0.25, 0.5, 0.75, 1}, apply(t, ir.OpAvgPool2D, a, x).Data)
+}
+
+// One row 1 2 3 padded by 2 before and 1 after in each mode.
+func TestPad(t *testing.T) {
+	x := seq(1, 3)
+	for _, tc := range []struct {
+		mode ir.PadMode
+		want []float32
+	}{
+		{ir.PadConstant, []float32{-1, -1, 1, 2, 3, -1}},
+		{ir.PadReflect, []float32{3, 2, 1, 2, 3, 2}},
+		{ir.PadEdge, []float32{1, 1, 1, 2, 3, 3}},
+	} {
+		y := apply(t, ir.OpPad, &ir.PadAttrs{Mode: tc.mode, Pads: [][2]int{{0, 0}, {2, 1}}, Value: -1}, x)
+		require.Equal(t, []int{1, 6}, y.Shape, "%s", tc.mode)
+		require.Equal(t, tc.want, y.Data, "%s", tc.mode)
+	}
+	// Two axes at once: the corners read the corner of the input.
+	y := apply(t, ir.OpPad, &ir.PadAttrs{Mode: ir.PadEdge, Pads: [][2]int{{1, 0}, {0, 1}}}, seq(2, 2))
+	require.Equal(t, []float32{1, 2, 2, 1, 2, 2, 3, 4, 4}, y.Data)
+}
+
 func TestGlobalAvgPool(t *testing.T) {
 	x := tens([]int{2, 1, 3, 2},
 		1, 10, 2, 20, 3, 30,

@@ -258,3 +258,32 @@ func batchNorm(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		out.Data[i] = float32(y)
 	}
 }
+
+// pad writes each output element from the input element its multi-index
+// maps to, axis by axis (ir.PadAttrs.Source), or the constant.
+func pad(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a, x := n.Attrs.(*ir.PadAttrs), in[0]
+	idx := make([]int, len(out.Shape))
+	for i := range out.Data {
+		rem, src, stride := i, 0, 1
+		for d := len(out.Shape) - 1; d >= 0; d-- {
+			idx[d] = rem % out.Shape[d]
+			rem /= out.Shape[d]
+		}
+		inside := true
+		for d := len(idx) - 1; d >= 0; d-- {
+			s := a.Source(idx[d], x.Shape[d], a.Pads[d])
+			if s < 0 {
+				inside = false
+				break
+			}
+			src += s * stride
+			stride *= x.Shape[d]
+		}
+		if inside {
+			out.Data[i] = x.Data[src]
+		} else {
+			out.Data[i] = a.Value
+		}
+	}
+}

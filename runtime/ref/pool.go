@@ -9,8 +9,9 @@ import (
 
 // pool2d reduces each window of an NHWC input per channel. Padded cells are
 // skipped rather than read as zeros, so maxpool treats them as -Inf and avgpool
-// leaves them out of the count, as Keras and TensorFlow do.
-func pool2d(reduce func(cells []float64) float64) kernel {
+// leaves them out of the count, as Keras and TensorFlow do; with CountPad an
+// average divides by the whole window instead, as PyTorch's default does.
+func pool2d(reduce func(cells []float64, window int) float64) kernel {
 	return func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		a := n.Attrs.(*ir.PoolAttrs)
 		x := in[0]
@@ -33,7 +34,11 @@ func pool2d(reduce func(cells []float64) float64) kernel {
 								}
 							}
 						}
-						out.Data[((b*oh+oy)*ow+ox)*c+ch] = float32(reduce(cells))
+						window := len(cells)
+						if a.CountPad {
+							window = kh * kw
+						}
+						out.Data[((b*oh+oy)*ow+ox)*c+ch] = float32(reduce(cells, window))
 					}
 				}
 			}
@@ -42,7 +47,7 @@ func pool2d(reduce func(cells []float64) float64) kernel {
 }
 
 // maxOf is -Inf for no cells.
-func maxOf(cells []float64) float64 {
+func maxOf(cells []float64, _ int) float64 {
 	m := math.Inf(-1)
 	for _, v := range cells {
 		m = max(m, v)
@@ -50,13 +55,13 @@ func maxOf(cells []float64) float64 {
 	return m
 }
 
-// meanOf is NaN (0/0) for no cells.
-func meanOf(cells []float64) float64 {
+// meanOf is the cells' sum over window: NaN (0/0) for no cells.
+func meanOf(cells []float64, window int) float64 {
 	var sum float64
 	for _, v := range cells {
 		sum += v
 	}
-	return sum / float64(len(cells))
+	return sum / float64(window)
 }
 
 // globalAvgPool2d: [N,H,W,C] -> [N,C], the mean over H and W.
@@ -69,7 +74,7 @@ func globalAvgPool2d(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 			for p := range hw {
 				cells[p] = float64(x.Data[(b*hw+p)*c+ch])
 			}
-			out.Data[b*c+ch] = float32(meanOf(cells))
+			out.Data[b*c+ch] = float32(meanOf(cells, len(cells)))
 		}
 	}
 }

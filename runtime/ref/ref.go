@@ -16,8 +16,8 @@
 // tolerance (tensor.MaxRelErr). Elementwise functions (exp, erf, tanh,
 // batchnorm) are also evaluated in float64.
 //
-// A window lying wholly in explicit padding has no cells: maxpool2d yields -Inf
-// and avgpool2d NaN (0/0) there.
+// The IR refuses pool pads as wide as the window, so every pooling window
+// holds at least one cell of the input.
 package ref
 
 import (

@@ -73,13 +73,17 @@ def pair(v):
 
 class Conv(nn.Module):
     """mdlc conv2d / depthwise_conv2d: nn.Conv2d with TF-style "same" padding
-    applied explicitly (PyTorch's own padding is symmetric)."""
+    applied explicitly (PyTorch's own padding is symmetric); an integer
+    padding is PyTorch's, as mdlc's padding=1 is. depthwise marks a
+    depthwise_conv2d, whose kernel mdlc stores as Keras does."""
 
-    def __init__(self, cin, cout, kernel, stride=1, padding="valid", dilation=1, groups=1, bias=True):
+    def __init__(self, cin, cout, kernel, stride=1, padding="valid", dilation=1, groups=1, bias=True,
+                 depthwise=False):
         super().__init__()
         self.padding = padding
+        self.depthwise = depthwise
         self.conv = nn.Conv2d(cin, cout, pair(kernel), stride=pair(stride), dilation=pair(dilation),
-                              groups=groups, bias=bias)
+                              groups=groups, bias=bias, padding=0 if isinstance(padding, str) else padding)
 
     def forward(self, x):
         c = self.conv
@@ -135,10 +139,16 @@ def export(named):
     """Maps {mdlc layer name: module} to {mdlc parameter name: ndarray}."""
     out = {}
     for name, m in named.items():
+        depthwise = False
         if isinstance(m, Conv):
-            m = m.conv
+            depthwise, m = m.depthwise, m.conv
         if isinstance(m, nn.Conv2d):
-            out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
+            k = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
+            if depthwise:
+                # (kh, kw, 1, C·multiplier) -> Keras's (kh, kw, C, multiplier):
+                # output channel c·multiplier + j is filter j of channel c.
+                k = k.reshape(k.shape[0], k.shape[1], m.in_channels, -1)
+            out[name + ".kernel"] = k
         elif isinstance(m, nn.Linear):
             out[name + ".kernel"] = m.weight.detach().t()  # [out, in] -> [in, out]
         elif isinstance(m, (nn.RNN, nn.LSTM, nn.GRU)):
@@ -362,7 +372,7 @@ class ConvOps(Model):  # testdata/pytorch/convops.mdl
         self.down2 = self.add("down2", Conv(3, 8, 2, stride=2, padding="same"))
         # depthwise_conv2d(multiplier=2) on 16 channels: output channel o reads
         # input channel o // 2, as in PyTorch's groups=16.
-        self.dw = self.add("dw", Conv(16, 32, 3, padding="same", groups=16))
+        self.dw = self.add("dw", Conv(16, 32, 3, padding="same", groups=16, depthwise=True))
         self.grouped = self.add("grouped", Conv(16, 8, 3, padding="same", groups=2))
         self.dilated = self.add("dilated", Conv(16, 8, 3, padding="same", dilation=2))
         self.bn = self.add("bn", bn(48, eps=1e-5))
@@ -386,6 +396,33 @@ class ConvOps(Model):  # testdata/pytorch/convops.mdl
         h = torch.cat([mp - ap, t], 1).mean(dim=(2, 3))
         v = flatten(maxpool(torch.tanh(self.dilated_valid(c)), 2))
         return self.head(torch.cat([h, v], 1))
+
+
+class Padding(Model):  # testdata/pytorch/padding.mdl
+    """PyTorch's own padding: symmetric padding=1 on stride-2 convolutions
+    and pools, count_include_pad, and F.pad's reflect, replicate and
+    constant modes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = self.add("conv1", Conv(3, 8, 3, stride=2, padding=1))
+        self.dw = self.add("dw", Conv(8, 16, 3, stride=2, padding=1, groups=8, depthwise=True))
+        self.conv2 = self.add("conv2", Conv(16, 8, (3, 2)))
+        self.head = self.add("head", nn.Linear(128, 10))
+
+    def forward(self, x):
+        x = F.pad(nchw(x), (1, 1, 2, 2), mode="reflect")  # (left, right, top, bottom)
+        c1 = F.relu(self.conv1(x))
+        mp = F.max_pool2d(c1, 3, 2, padding=1)
+        c2 = self.conv2(F.pad(self.dw(c1), (0, 1, 1, 1)))
+        x = torch.cat([mp, c2], 1)
+        ap = F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=True)
+        # Keras's rule on uneven explicit pads: the mean of the cells inside.
+        e = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        ones = F.pad(torch.ones_like(e[:, :1]), (1, 0, 0, 1))
+        ak = F.avg_pool2d(F.pad(e, (1, 0, 0, 1)), 2, 1, divisor_override=1) / F.avg_pool2d(ones, 2, 1, divisor_override=1)
+        cz = F.max_pool2d(F.pad(x, (2, 0, 0, 1), value=0.5), 2)
+        return self.head(torch.cat([flatten(ap), ak.mean(dim=(2, 3)), cz.mean(dim=(2, 3))], 1))
 
 
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
@@ -565,6 +602,7 @@ MODELS = {
     "mlp": ("stdlib/mlp.mdl", MLP, (2, 28, 28, 1), 3),
     "resnet": ("stdlib/resnet.mdl", ResNet, (2, 32, 32, 3), 4),
     "convops": ("testdata/pytorch/convops.mdl", ConvOps, (3, 15, 13, 3), 5),
+    "padding": ("testdata/pytorch/padding.mdl", Padding, (2, 16, 14, 3), 14),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),

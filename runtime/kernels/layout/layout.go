@@ -1,5 +1,5 @@
-// Package layout holds the data-movement kernels: transpose, concat and
-// slice. They copy float32 values and are exact.
+// Package layout holds the data-movement kernels: transpose, concat,
+// slice and pad. They copy float32 values and are exact.
 //
 // Nothing here allocates.
 package layout

@@ -55,3 +55,34 @@ func TestConcatMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// Pad against the reference in every mode, padding the inner or the outer
+// axes, or none.
+func TestPadMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pads := [][][2]int{
+		{{0, 0}, {1, 2}, {2, 1}, {0, 0}},
+		{{0, 0}, {0, 0}, {0, 0}, {1, 1}},
+		{{1, 0}, {0, 0}, {2, 2}, {0, 0}},
+		{{0, 0}, {0, 0}, {0, 0}, {0, 0}},
+	}
+	for _, n := range kerneltest.Sizes {
+		shape := []int{2, n + 2, 3, 4}
+		x := kerneltest.Random(r, shape...)
+		for _, mode := range []ir.PadMode{ir.PadConstant, ir.PadReflect, ir.PadEdge} {
+			for _, pd := range pads {
+				a := &ir.PadAttrs{Mode: mode, Pads: pd, Value: 0.5}
+				want := kerneltest.Ref(t, ir.OpPad, a, x)
+				sources := make([][]int, len(shape))
+				for d, size := range shape {
+					for o := range size + pd[d][0] + pd[d][1] {
+						sources[d] = append(sources[d], a.Source(o, size, pd[d]))
+					}
+				}
+				got := make([]float32, len(want.Data))
+				NewPad(shape, sources, a.Value).Run(x.Data, got)
+				kerneltest.Close(t, got, want, 0, "pad %v of %v", a, shape)
+			}
+		}
+	}
+}

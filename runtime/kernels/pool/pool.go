@@ -64,6 +64,9 @@ type Window struct {
 	Top     int
 	Left    int
 	OH, OW  int
+	// CountPad makes an average divide by KH·KW, padded cells included
+	// (PyTorch's count_include_pad), rather than by the cells inside.
+	CountPad bool
 
 	// taps[ky*KW+kx] is the offset in bytes of tap (ky, kx) from tap (0, 0).
 	// Being linear in ky, its first r·KW entries are also the offsets of taps
@@ -175,7 +178,7 @@ func (p *Window) interior(top, dst []float32, rows int, isMax bool) {
 	if isMax {
 		p.k.maxCells(o, x, taps, cells, c, p.SW*c)
 	} else {
-		p.k.avgCells(o, x, taps, cells, c, p.SW*c, float32(len(taps)))
+		p.k.avgCells(o, x, taps, cells, c, p.SW*c, p.divisor(len(taps)))
 	}
 }
 
@@ -211,11 +214,19 @@ func (p *Window) cell(top, acc []float32, rows, ox int, isMax bool) {
 		}
 	}
 	if !isMax {
-		div := float32(cells)
+		div := p.divisor(cells)
 		for i := range acc {
 			acc[i] /= div
 		}
 	}
+}
+
+// divisor is what an average of cells cells inside the image divides by.
+func (p *Window) divisor(cells int) float32 {
+	if p.CountPad {
+		return float32(p.KH * p.KW)
+	}
+	return float32(cells)
 }
 
 // ValidTaps is the range [lo, hi) of taps t with 0 <= start+t*dil < size.

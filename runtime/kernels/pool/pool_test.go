@@ -32,8 +32,9 @@ var windows = []ir.Window2D{
 	{Size: [2]int{3, 2}, Stride: [2]int{2, 3}, Dilation: [2]int{2, 1}, Padding: ir.Same},
 	{Size: [2]int{2, 3}, Stride: [2]int{1, 1}, Dilation: [2]int{1, 2}, Padding: ir.Same},
 	{Size: [2]int{1, 1}, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Padding: ir.Valid},
-	// Pads wider than the window: windows wholly in the padding.
-	{Size: [2]int{2, 2}, Stride: [2]int{1, 2}, Dilation: [2]int{1, 1}, Padding: ir.Explicit, Pads: [4]int{3, 0, 2, 3}},
+	// Uneven explicit pads, as wide as the IR allows: windows that hold one
+	// row or column of the image.
+	{Size: [2]int{3, 3}, Stride: [2]int{1, 2}, Dilation: [2]int{1, 1}, Padding: ir.Explicit, Pads: [4]int{2, 0, 1, 2}},
 	// A window wider than the image: no interior columns.
 	{Size: [2]int{2, 5}, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Padding: ir.Explicit, Pads: [4]int{1, 1, 3, 3}},
 }
@@ -51,17 +52,21 @@ func TestPoolMatchesReference(t *testing.T) {
 			h, wd, c := s+3, max(s/2, 2)+1, s%5+1
 			x := kerneltest.Random(r, 2, h, wd, c)
 			p := newWindow(cpu.Generic, w, h, wd, c)
-			for _, op := range []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D} {
-				want := kerneltest.Ref(t, op, &ir.PoolAttrs{Window2D: w}, x)
+			for _, tc := range []struct {
+				op       ir.Op
+				countPad bool
+			}{{ir.OpMaxPool2D, false}, {ir.OpAvgPool2D, false}, {ir.OpAvgPool2D, true}} {
+				want := kerneltest.Ref(t, tc.op, &ir.PoolAttrs{Window2D: w, CountPad: tc.countPad}, x)
 				got := make([]float32, len(want.Data))
 				tol := float64(exact)
-				if op == ir.OpMaxPool2D {
+				p.CountPad = tc.countPad
+				if tc.op == ir.OpMaxPool2D {
 					p.Max(x.Data, got, 2)
 				} else {
 					p.Avg(x.Data, got, 2)
 					tol = avgTol
 				}
-				kerneltest.Close(t, got, want, tol, "%s window %d on %v", op, wi, x.Shape)
+				kerneltest.Close(t, got, want, tol, "%s count_pad=%t window %d on %v", tc.op, tc.countPad, wi, x.Shape)
 			}
 		}
 	}
@@ -98,10 +103,13 @@ func TestSetsMatchGeneric(t *testing.T) {
 				if i := same(got, want); i >= 0 {
 					t.Errorf("%s max, %d channels, window %d: [%d] = %v, generic %v", k.set, c, wi, i, got[i], want[i])
 				}
-				g.Avg(x.Data, want, 2)
-				p.Avg(x.Data, got, 2)
-				if i := same(got, want); i >= 0 {
-					t.Errorf("%s avg, %d channels, window %d: [%d] = %v, generic %v", k.set, c, wi, i, got[i], want[i])
+				for _, countPad := range []bool{false, true} {
+					g.CountPad, p.CountPad = countPad, countPad
+					g.Avg(x.Data, want, 2)
+					p.Avg(x.Data, got, 2)
+					if i := same(got, want); i >= 0 {
+						t.Errorf("%s avg count_pad=%t, %d channels, window %d: [%d] = %v, generic %v", k.set, countPad, c, wi, i, got[i], want[i])
+					}
 				}
 			}
 			for _, hw := range []int{1, 7, 64, 65, 200} {
