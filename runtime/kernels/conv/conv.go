@@ -12,9 +12,11 @@
 //     along a kernel row are contiguous, so a row of im2col is a few copies.
 //     A 1×1, stride-1, unpadded conv reads the image itself as A: a plain
 //     GEMM. The GEMM kernel (generic, AVX2, NEON) is the plan's.
+//   - depthwise: one input channel per group (depthwise.go): the output
+//     channels in vector lanes, generic Go, AVX2 or NEON, the bias and
+//     activation applied in the store.
 //   - direct: a loop over output pixels and taps on the HWIO weights, for
-//     grouped convs whose per-group products are too narrow for the GEMM
-//     (depthwise convs).
+//     grouped convs whose per-group products are too narrow for the GEMM.
 //   - Winograd F(2×2, 3×3), for 3×3, stride-1, undilated, ungrouped convs
 //     (winograd.go): 16 multiplies per 2×2 output tile and channel pair
 //     where the GEMM does 36. The kernels are transformed and packed once;
@@ -86,7 +88,8 @@ type Conv struct {
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
 	units    int
-	wino     *winograd // the Winograd state, if algo is Winograd
+	wino     *winograd  // the Winograd state, if algo is Winograd
+	dw       *depthwise // the depthwise state, if algo is Depthwise
 }
 
 // bandBytes bounds a band of output rows: small enough to stay in L2 while
@@ -105,14 +108,17 @@ const (
 	Direct
 	// Winograd computes F(2×2, 3×3) tiles with 16 GEMMs per block of tiles.
 	Winograd
+	// Depthwise runs the depthwise kernels: one input channel per group.
+	Depthwise
 )
 
-var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct", Winograd: "winograd"}
+var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Direct: "direct", Winograd: "winograd", Depthwise: "depthwise"}
 
 func (a Algorithm) String() string { return algorithmNames[a] }
 
 // Choose picks the algorithm for a conv with its epilogue and pool (see
-// New): Plain where it applies, Direct for grouped convs with fewer than 4
+// New): Depthwise for grouped convs with one input channel per group,
+// Plain where it applies, Direct for other grouped convs with fewer than 4
 // input or output channels per group, Winograd for 3×3, stride-1,
 // undilated, ungrouped convs of at least winogradMinC input channels or
 // whose pool the output transform computes, Im2col otherwise.
@@ -137,6 +143,8 @@ func (a Algorithm) String() string { return algorithmNames[a] }
 func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
+	case s.Groups > 1 && cpg == 1:
+		return Depthwise
 	case s.Groups > 1 && min(cpg, opg) < 4:
 		return Direct
 	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
@@ -162,7 +170,7 @@ func New(kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Co
 
 // NewWith is New with the algorithm given, which must apply to s (Plain only
 // to 1×1, stride-1, unpadded convs; Winograd only to 3×3, stride-1,
-// undilated, ungrouped ones).
+// undilated, ungrouped ones; Depthwise only to one input channel per group).
 func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
 	return newWith(algo, kn, s, epilogue, mp, true)
 }
@@ -180,7 +188,7 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 	m := s.N * c.OH * c.OW
 	c.blk = kn.Block(m, c.opg, c.k)
 	c.band = c.blk.MC
-	if algo == Direct {
+	if algo == Direct || algo == Depthwise {
 		c.band = max(1, bandBytes/4/max(s.CO, 1))
 	}
 	c.packed = kn.PackedSize(c.k, c.opg)
@@ -199,6 +207,9 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 		c.wino = newWinograd(c, epilogue, mp)
 		c.units = c.wino.units
 		return c
+	}
+	if algo == Depthwise {
+		c.dw = newDepthwise(c)
 	}
 	if t := eltwise.SplitTile(epilogue, s.CO); tile && algo != Direct && (t.Bias >= 0 || t.Relu) {
 		c.tile, epilogue = &t, t.Rest
@@ -226,20 +237,21 @@ func (c *Conv) PackedSize() int {
 	if c.algo == Winograd {
 		return c.wino.packedSize(c)
 	}
-	if c.algo == Direct {
+	if c.algo == Direct || c.algo == Depthwise {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
 	return c.Groups * c.packed
 }
 
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one
-// matrix of [KH·KW·cpg, opg] per group, or unchanged for the direct loop.
+// matrix of [KH·KW·cpg, opg] per group, or unchanged for the direct and
+// depthwise loops.
 func (c *Conv) PackWeights(dst, k []float32) {
 	if c.algo == Winograd {
 		c.wino.packWeights(c, dst, k)
 		return
 	}
-	if c.algo == Direct {
+	if c.algo == Direct || c.algo == Depthwise {
 		copy(dst, k)
 		return
 	}
@@ -248,14 +260,18 @@ func (c *Conv) PackWeights(dst, k []float32) {
 	}
 }
 
-// ScratchSize is the scratch Run and RunUnit need: a block of A, and a band
-// of conv rows when pooling.
+// ScratchSize is the scratch Run and RunUnit need: a block of A (or the
+// depthwise loop's expanded rows), and a band of conv rows when pooling.
 func (c *Conv) ScratchSize() int {
 	if c.algo == Winograd {
 		return c.wino.scratch
 	}
 	n := c.bandBuf
-	if c.algo != Direct {
+	switch c.algo {
+	case Depthwise:
+		n += c.dw.scratch
+	case Direct:
+	default:
 		n += c.blk.ScratchSize()
 	}
 	return n
@@ -310,9 +326,12 @@ func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int
 // the epilogue over them.
 func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]float32) {
 	rows := len(dst) / c.CO
-	if c.algo == Direct {
+	switch c.algo {
+	case Direct:
 		c.directRows(x, w, dst, r0, rows)
-	} else {
+	case Depthwise:
+		c.depthwiseRows(x, w, dst, r0, rows, pa, operands)
+	default:
 		c.gemmRows(x, w, dst, r0, rows, pa, operands)
 	}
 	if c.epilogue != nil {
