@@ -241,7 +241,7 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 				for _, steps := range epilogues {
 					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
 					c := compile(algo, kn, tc, 2, steps, mp)
-					require.Equal(t, algo != Direct, c.tile != nil, "%s %v", algo, tc)
+					require.NotNil(t, c.tile, "%s %v", algo, tc)
 					got := run(c, x, k, operands)
 					for j := range want {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
@@ -309,7 +309,13 @@ func BenchmarkAlgorithms(b *testing.B) {
 	}
 	for _, sh := range shapes {
 		s := sh.s
-		algos := []Algorithm{Im2col, Direct}
+		algos := []Algorithm{Im2col}
+		if s.Groups > 1 {
+			algos = append(algos, Grouped)
+		}
+		if s.Groups > 1 && s.C == s.Groups {
+			algos = append(algos, Depthwise)
+		}
 		if s.KH == 1 && s.KW == 1 {
 			algos = append(algos, Plain)
 		}
@@ -318,9 +324,6 @@ func BenchmarkAlgorithms(b *testing.B) {
 		}
 		for _, algo := range algos {
 			for _, kn := range gemm.Kernels() {
-				if algo == Direct && kn.Set != cpu.Generic {
-					continue // the direct loop is plain Go whatever the set
-				}
 				name := fmt.Sprintf("%s/%s/%s", sh.name, algo, kn.Set)
 				if algo == Choose(s, nil, nil) {
 					name += "(chosen)"

@@ -45,7 +45,20 @@ func depthwiseCases() []convCase {
 	return cs
 }
 
-// Every set's depthwise conv, with each tile head (none, bias, relu, both)
+// groupedCases are narrow groups (2-3 input channels, 1-3 output channels
+// each) over the same strides, windows and pads.
+func groupedCases() []convCase {
+	var cs []convCase
+	for i, tc := range depthwiseCases() {
+		cpg, opg := 2+i%2, 1+i%3
+		groups := 1 + tc.c%5
+		tc.c, tc.co, tc.groups = groups*cpg, groups*opg, groups
+		cs = append(cs, tc)
+	}
+	return cs
+}
+
+// Every set's depthwise and grouped conv, with each tile head (none, bias, relu, both)
 // and a chain after it, against the reference, and against the generic
 // set's within the bound of fused against unfused products.
 func TestDepthwiseMatchesReference(t *testing.T) {
@@ -64,21 +77,25 @@ func TestDepthwiseMatchesReference(t *testing.T) {
 		}},
 	}
 	generic := gemm.For(cpu.Generic)
-	for i, tc := range depthwiseCases() {
+	for i, tc := range append(depthwiseCases(), groupedCases()...) {
+		algo := Depthwise
+		if tc.c != tc.groups {
+			algo = Grouped
+		}
 		e := epilogues[i%len(epilogues)]
 		a := tc.attrs()
 		x := kerneltest.Random(r, 2, tc.h, tc.w, tc.c)
-		k := kerneltest.Random(r, tc.kh, tc.kw, 1, tc.co)
+		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
 		bias := kerneltest.Random(r, tc.co)
 		operands := [][]float32{x.Data, k.Data, bias.Data}
 		want := kerneltest.Ref(t, ir.OpFusedConv2D, &ir.FusedConvAttrs{Conv: a, Epilogue: e.chain}, x, k, bias)
-		gen := compile(Depthwise, generic, tc, 2, e.steps(tc.co), nil)
-		if Choose(gen.Shape, nil, nil) != Depthwise {
+		gen := compile(algo, generic, tc, 2, e.steps(tc.co), nil)
+		if Choose(gen.Shape, nil, nil) != algo {
 			t.Fatalf("%v: Choose picks %s", tc, Choose(gen.Shape, nil, nil))
 		}
 		genOut := run(gen, x, k, operands)
 		for _, kn := range gemm.Kernels() {
-			got := run(compile(Depthwise, kn, tc, 2, e.steps(tc.co), nil), x, k, operands)
+			got := run(compile(algo, kn, tc, 2, e.steps(tc.co), nil), x, k, operands)
 			kerneltest.Close(t, got, want, tol, "%s %v %v", kn.Set, tc, e.chain)
 			if err := kerneltest.Err(got, genOut); err > tol {
 				t.Errorf("%s %v %v: error %.3g against generic > %.3g", kn.Set, tc, e.chain, err, tol)
@@ -152,9 +169,8 @@ func TestDepthwiseClampKeepsNaN(t *testing.T) {
 }
 
 // BenchmarkMobileNetV2 runs the depthwise layers of MobileNetV2 (3×3, pads
-// of 1, batch 1, bias and relu in the store) with the direct loop the
-// depthwise kernels replaced and with the depthwise kernels of every set,
-// in GFLOP/s.
+// of 1, batch 1, bias and relu in the store) with the depthwise kernels of
+// every set, in GFLOP/s.
 func BenchmarkMobileNetV2(b *testing.B) {
 	one, pads := [2]int{1, 1}, [4]int{1, 1, 1, 1}
 	for _, l := range []struct {
@@ -163,19 +179,9 @@ func BenchmarkMobileNetV2(b *testing.B) {
 	}{{"112x112x96_s2", 112, 96, 2}, {"56x56x144", 56, 144, 1}, {"28x28x192", 28, 192, 1}, {"14x14x384", 14, 384, 1}, {"7x7x960", 7, 960, 1}} {
 		s := Shape{N: 1, H: l.h, W: l.h, C: l.c, KH: 3, KW: 3, CO: l.c, Stride: [2]int{l.str, l.str}, Dilation: one, Pads: pads, Groups: l.c}
 		epi := []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{l.c}}, {Kind: eltwise.Relu}}
-		runs := []struct {
-			algo Algorithm
-			kn   *gemm.Kernel
-		}{{Direct, gemm.For(cpu.Generic)}}
 		for _, kn := range gemm.Kernels() {
-			runs = append(runs, struct {
-				algo Algorithm
-				kn   *gemm.Kernel
-			}{Depthwise, kn})
-		}
-		for _, rn := range runs {
-			b.Run(fmt.Sprintf("%s/%s/%s", l.name, rn.algo, rn.kn.Set), func(b *testing.B) {
-				c := NewWith(rn.algo, rn.kn, s, epi, nil)
+			b.Run(fmt.Sprintf("%s/%s", l.name, kn.Set), func(b *testing.B) {
+				c := New(kn, s, epi, nil)
 				r := rand.New(rand.NewPCG(1, 2))
 				x, k := kerneltest.Random(r, 1, s.H, s.W, s.C), kerneltest.Random(r, 3, 3, 1, s.CO)
 				w := make([]float32, c.PackedSize())
