@@ -35,14 +35,15 @@ import (
 // one does not, so they agree to about taps·2⁻²⁴ relative to Σ|x·w|.
 //
 // BenchmarkMobileNetV2 (AMD EPYC family 26 model 2, one thread, bias and
-// relu in the store, medians of alternating runs on a shared machine):
+// relu in the store; medians of 3 runs alternating with the direct loop
+// this replaced, on a shared machine at a load average of 7-9 on 2 CPUs):
 //
 //	layer            direct loop (before)   generic    AVX2
-//	112×112×96 s2    3.38 ms                4.13 ms    0.148 ms
-//	56×56×144        4.93                   6.62       0.161
-//	28×28×192        1.71                   2.03       0.054
-//	14×14×384        0.72                   0.96       0.026
-//	7×7×960          0.37                   0.52       0.020
+//	112×112×96 s2    8.87 ms                5.35 ms    0.230 ms
+//	56×56×144        10.4                   21.4       0.478
+//	28×28×192        3.62                   3.24       0.104
+//	14×14×384        1.32                   1.91       0.038
+//	7×7×960          0.631                  0.863      0.025
 //
 //go:generate go -C ../_asm run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
 
