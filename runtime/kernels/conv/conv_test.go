@@ -122,12 +122,23 @@ func TestKernelsMatchGeneric(t *testing.T) {
 // gives, bit for bit: what lets a plan spread them over threads.
 func TestUnitsIndependent(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	tc := convCase{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1}
-	x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
-	k := kerneltest.Random(r, tc.kh, tc.kw, tc.c, tc.co)
-	mp := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	// Winograd and im2col; depthwise, multiplier 2; grouped, whose units
+	// each expand the rows they read. Wide enough for a few units a batch.
+	for _, tc := range []convCase{
+		{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1},
+		{17, 15, 200, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
+		{17, 15, 400, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
+	} {
+		x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
+		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
+		unitsIndependent(t, tc, x, k)
+	}
+}
+
+func unitsIndependent(t *testing.T, tc convCase, x, k *tensor.Tensor) {
+	mp := new(pool.NewWindow(cpu.Generic, tc.h, tc.w, tc.co, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
 	// A 3×3 pool overlaps its neighbours: Winograd computes it on a band.
-	overlap := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}))
+	overlap := new(pool.NewWindow(cpu.Generic, tc.h, tc.w, tc.co, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}))
 	for _, algo := range tc.algorithms() {
 		for _, kn := range gemm.Kernels() {
 			for _, p := range []*pool.Window{nil, mp, overlap} {
