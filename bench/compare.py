@@ -42,6 +42,7 @@ CASES = {
                     batch=8, ids=[128], vocab=2048),
     "gpt-t128": dict(title="GPT-style LM, batch 1, T=128, d 128, 4 blocks, vocab 2048", mdl="stdlib/gpt.mdl",
                      batch=1, ids=[128], vocab=2048, dims="T=128"),
+    "mobilenet_v2": dict(title="MobileNetV2 224x224x3, batch 1", mdl="bench/mobilenet_v2.mdl", batch=1, size=224),
 }
 FRAMEWORKS = ["mdlc", "ort", "torch"]
 
@@ -126,6 +127,8 @@ def torch_model(case):
                     x = b(x, src_key_padding_mask=pad)
                 return torch.softmax(self.classifier(torch.tanh(self.pooler(x[:, 0]))), -1)
         return Tokens().eval()
+    if case == "mobilenet_v2":
+        return mobilenet_v2().eval()
     # The seed's Keras CNN: "valid" 3x3 convolutions, 2x2 max pools.
     side = ((c["size"] - 2) // 2 - 2) // 2
     return nn.Sequential(
@@ -133,6 +136,39 @@ def torch_model(case):
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * side * side, 10), nn.Softmax(dim=1),
     ).eval()
+
+
+def mobilenet_v2():
+    """torchvision's mobilenet_v2 (width 1.0, 1000 classes, no dropout at
+    inference), written out: torchvision is not among Debian's PyTorch
+    packages here. bench/mobilenet_v2.mdl does the same work with relu and
+    TensorFlow's same padding until the language has relu6 and symmetric
+    padding."""
+    import torch.nn as nn
+
+    def conv_bn(cin, cout, k, stride=1, groups=1, act=True):
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        return layers + [nn.ReLU6()] if act else layers
+
+    class Inverted(nn.Module):
+        def __init__(self, cin, cout, stride, t):
+            super().__init__()
+            hidden = cin * t
+            layers = conv_bn(cin, hidden, 1) if t != 1 else []
+            layers += conv_bn(hidden, hidden, 3, stride, groups=hidden) + conv_bn(hidden, cout, 1, act=False)
+            self.body = nn.Sequential(*layers)
+            self.residual = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.body(x) if self.residual else self.body(x)
+
+    layers, cin = conv_bn(3, 32, 3, 2), 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(n):
+            layers.append(Inverted(cin, c, s if i == 0 else 1, t))
+            cin = c
+    layers += conv_bn(cin, 1280, 1) + [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000), nn.Softmax(dim=1)]
+    return nn.Sequential(*layers)
 
 
 def export():
@@ -151,7 +187,9 @@ def export():
             # Opset 14 for the causal mask's triu.
             torch.onnx.export(m, args, os.path.join(WORK, case + ".onnx"), opset_version=14 if case == "gpt-t128" else 13,
                               input_names=list(shapes), output_names=["out"])
-        params[case] = sum(p.numel() for p in m.parameters())
+        # Batch norm's statistics count, as in mdlc's total.
+        params[case] = sum(p.numel() for p in m.parameters()) + sum(
+            b.numel() for n, b in m.named_buffers() if not n.endswith("num_batches_tracked"))
     print(json.dumps(params))
 
 

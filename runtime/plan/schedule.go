@@ -17,7 +17,7 @@ type StepInfo struct {
 	Op    string `json:"op"`
 	Layer string `json:"layer,omitempty"`
 	// Kernel names the kernel and, where there is a choice, the algorithm:
-	// conv/gemm, conv/direct, gemm, chain, ...
+	// conv/gemm, conv/depthwise, gemm, chain, ...
 	Kernel string `json:"kernel"`
 	// Output is the value the step computes, named as the IR printer names it.
 	Output string `json:"output"`

@@ -122,12 +122,23 @@ func TestKernelsMatchGeneric(t *testing.T) {
 // gives, bit for bit: what lets a plan spread them over threads.
 func TestUnitsIndependent(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	tc := convCase{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1}
-	x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
-	k := kerneltest.Random(r, tc.kh, tc.kw, tc.c, tc.co)
-	mp := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
+	// Winograd and im2col; depthwise, multiplier 2; grouped, whose units
+	// each expand the rows they read. Wide enough for a few units a batch.
+	for _, tc := range []convCase{
+		{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1},
+		{17, 15, 200, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
+		{17, 15, 400, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
+	} {
+		x := kerneltest.Random(r, 3, tc.h, tc.w, tc.c)
+		k := kerneltest.Random(r, tc.kh, tc.kw, tc.c/tc.groups, tc.co)
+		unitsIndependent(t, tc, x, k)
+	}
+}
+
+func unitsIndependent(t *testing.T, tc convCase, x, k *tensor.Tensor) {
+	mp := new(pool.NewWindow(cpu.Generic, tc.h, tc.w, tc.co, 2, 2, [2]int{2, 2}, [2]int{1, 1}, [4]int{}))
 	// A 3×3 pool overlaps its neighbours: Winograd computes it on a band.
-	overlap := new(pool.NewWindow(cpu.Generic, 17, 15, 20, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}))
+	overlap := new(pool.NewWindow(cpu.Generic, tc.h, tc.w, tc.co, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [4]int{1, 1, 1, 1}))
 	for _, algo := range tc.algorithms() {
 		for _, kn := range gemm.Kernels() {
 			for _, p := range []*pool.Window{nil, mp, overlap} {
@@ -242,7 +253,7 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 				for _, steps := range epilogues {
 					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
 					c := compile(algo, kn, tc, 2, steps, mp)
-					require.Equal(t, algo != Direct, c.tile != nil, "%s %v", algo, tc)
+					require.NotNil(t, c.tile, "%s %v", algo, tc)
 					got := run(c, x, k, operands)
 					for j := range want {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
@@ -310,7 +321,13 @@ func BenchmarkAlgorithms(b *testing.B) {
 	}
 	for _, sh := range shapes {
 		s := sh.s
-		algos := []Algorithm{Im2col, Direct}
+		algos := []Algorithm{Im2col}
+		if s.Groups > 1 {
+			algos = append(algos, Grouped)
+		}
+		if s.Groups > 1 && s.C == s.Groups {
+			algos = append(algos, Depthwise)
+		}
 		if s.KH == 1 && s.KW == 1 {
 			algos = append(algos, Plain)
 		}
@@ -319,9 +336,6 @@ func BenchmarkAlgorithms(b *testing.B) {
 		}
 		for _, algo := range algos {
 			for _, kn := range gemm.Kernels() {
-				if algo == Direct && kn.Set != cpu.Generic {
-					continue // the direct loop is plain Go whatever the set
-				}
 				name := fmt.Sprintf("%s/%s/%s", sh.name, algo, kn.Set)
 				if algo == Choose(s, nil, nil) {
 					name += "(chosen)"

@@ -1,0 +1,274 @@
+// Command depthwise generates the depthwise convolution kernels of package
+// runtime/kernels/conv: the AVX2 one with avo (depthwise_amd64.s and its Go
+// declaration, 8 channels a vector), and the NEON one with the small emitter
+// in neon.go (depthwise_arm64.s and its declaration, 4 channels a vector),
+// because avo writes only amd64.
+//
+// Run it from runtime/kernels/_asm, as the go:generate line in package conv
+// does:
+//
+//	go run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
+//
+// The output depends only on these arguments.
+//
+// A kernel call computes a run of output pixels along a row. Its loops:
+// pixels in blocks of 4 (then one at a time), within a block the channels
+// in passes of 2 vectors (then 1, then the last few under a mask), within a
+// pass every tap: the tap's weights are loaded once for the block's 4
+// pixels, and each pixel's input is the memory operand of its FMA, so 8
+// accumulators hide the FMA latency and the loads stay at 5 per 4 FMAs.
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/avx2"
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/gotypes"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	flag.Parse()
+	ConstraintExpr("amd64,!purego")
+	tail := GLOBL("dwtailmask", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(0xffffffff))
+	}
+	for i := 8; i < 16; i++ {
+		DATA(4*i, U32(0))
+	}
+	cellsAVX2(tail)
+	avx2.Generate()
+	neon.Generate("conv", writeNEON)
+}
+
+const sig = "func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)"
+
+// doc is the kernels' doc comment: the loop of dwCellsGeneric.
+func doc(name string, lanes int) []string {
+	return []string{
+		fmt.Sprintf("%s is dwKernel.cells, %d channels a vector: cells output pixels", name, lanes),
+		"stride floats apart in x, c channels each, from the taps listed in taps",
+		"as pairs of offsets in bytes, of the input from the pixel's start in x",
+		"and of the weights in w, in the order listed, each product fused into",
+		"its sum:",
+		"",
+		"\tfor t := range cells {",
+		"\t\tfor ch := range c {",
+		"\t\t\tacc := 0",
+		"\t\t\tfor k := 0; k < len(taps); k += 2 {",
+		"\t\t\t\tacc += x[t*stride+taps[k]/4+ch] * w[taps[k+1]/4+ch]",
+		"\t\t\t}",
+		"\t\t\tout[t*c+ch] = clamp(acc+bias[ch], lo, hi)",
+		"\t\t}",
+		"\t}",
+		"",
+		"taps must not be empty. The caller checks that x holds every tap.",
+	}
+}
+
+// block is how many pixels a pass carries.
+const block = 4
+
+// cellsAVX2 generates dwCellsAVX2.
+func cellsAVX2(tail Mem) {
+	const name = "dwCellsAVX2"
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(doc(name, 8)...)
+	oo := gp(Param("out").Base())
+	xo := gp(Param("x").Base())
+	cells := gp(Param("cells"))
+	cb := gp(Param("c"))
+	SHLQ(U8(2), cb)
+	sb := gp(Param("stride"))
+	SHLQ(U8(2), sb)
+	sb3 := GP64()
+	LEAQ(Mem{Base: sb, Index: sb, Scale: 2}, sb3)
+	lo, hi := YMM(), YMM()
+	VBROADCASTSS(resolve("lo"), lo)
+	VBROADCASTSS(resolve("hi"), hi)
+
+	// pixel is pixel i's input at base: base + i*stride.
+	pixel := func(base GPVirtual, i, disp int) Mem {
+		switch i {
+		case 0:
+			return Mem{Base: base, Disp: disp}
+		case 1:
+			return Mem{Base: base, Index: sb, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: base, Index: sb, Scale: 2, Disp: disp}
+		}
+		return Mem{Base: base, Index: sb3, Scale: 1, Disp: disp}
+	}
+
+	// channels emits a block of n pixels: every channel, in passes, the
+	// pointers ending c channels on.
+	channels := func(label string, n int) {
+		wc := gp(Param("w").Base())
+		bc := gp(Param("bias").Base())
+		ch := gp(Param("c"))
+		// pass computes vecs vectors of channels of the n pixels; mask, if
+		// set, limits the one vector to its lanes.
+		pass := func(label string, vecs int, mask VecVirtual) {
+			load := func(m Mem, y VecVirtual) {
+				if mask != nil {
+					VMASKMOVPS(m, mask, y)
+				} else {
+					VMOVUPS(m, y)
+				}
+			}
+			acc := make([][]VecVirtual, n)
+			for i := range acc {
+				acc[i] = make([]VecVirtual, vecs)
+				for v := range vecs {
+					acc[i][v] = YMM()
+					VXORPS(acc[i][v], acc[i][v], acc[i][v])
+				}
+			}
+			t := gp(Param("taps").Base())
+			k := gp(Param("taps").Len())
+			SHRQ(U8(1), k)
+			wp, off := GP64(), GP64()
+			Label(label + "_tap")
+			MOVQ(Mem{Base: t}, off)
+			ADDQ(xo, off)
+			MOVQ(Mem{Base: t, Disp: 8}, wp)
+			ADDQ(wc, wp)
+			wv := make([]VecVirtual, vecs)
+			for v := range vecs {
+				wv[v] = YMM()
+				load(Mem{Base: wp, Disp: 32 * v}, wv[v])
+			}
+			for i := range n {
+				for v := range vecs {
+					if mask != nil {
+						y := YMM()
+						load(pixel(off, i, 32*v), y)
+						VFMADD231PS(y, wv[v], acc[i][v])
+					} else {
+						VFMADD231PS(pixel(off, i, 32*v), wv[v], acc[i][v])
+					}
+				}
+			}
+			ADDQ(U8(16), t)
+			DECQ(k)
+			JNZ(LabelRef(label + "_tap"))
+			// The store: bias, clamp. VMAXPS a, lo keeps a unless lo > a,
+			// VMINPS a, hi unless hi < a: a NaN stays, as in the Go loop.
+			bv := make([]VecVirtual, vecs)
+			for v := range vecs {
+				bv[v] = YMM()
+				load(Mem{Base: bc, Disp: 32 * v}, bv[v])
+			}
+			cb3 := GP64()
+			LEAQ(Mem{Base: cb, Index: cb, Scale: 2}, cb3)
+			for i := range n {
+				for v := range vecs {
+					a := acc[i][v]
+					VADDPS(bv[v], a, a)
+					VMAXPS(a, lo, a)
+					VMINPS(a, hi, a)
+					var m Mem
+					switch i {
+					case 0:
+						m = Mem{Base: oo, Disp: 32 * v}
+					case 1:
+						m = Mem{Base: oo, Index: cb, Scale: 1, Disp: 32 * v}
+					case 2:
+						m = Mem{Base: oo, Index: cb, Scale: 2, Disp: 32 * v}
+					default:
+						m = Mem{Base: oo, Index: cb3, Scale: 1, Disp: 32 * v}
+					}
+					if mask != nil {
+						VMASKMOVPS(a, mask, m)
+					} else {
+						VMOVUPS(a, m)
+					}
+				}
+			}
+		}
+		step := func(bytes Op) {
+			for _, p := range []GPVirtual{xo, wc, bc, oo} {
+				ADDQ(bytes, p)
+			}
+		}
+		Label(label + "_two")
+		CMPQ(ch, U8(16))
+		JL(LabelRef(label + "_one"))
+		pass(label+"_two", 2, nil)
+		step(U8(64))
+		SUBQ(U8(16), ch)
+		JMP(LabelRef(label + "_two"))
+		Label(label + "_one")
+		CMPQ(ch, U8(8))
+		JL(LabelRef(label + "_tail"))
+		pass(label+"_one", 1, nil)
+		step(U8(32))
+		SUBQ(U8(8), ch)
+		JMP(LabelRef(label + "_one"))
+		Label(label + "_tail")
+		TESTQ(ch, ch)
+		JZ(LabelRef(label + "_end"))
+		pass(label+"_tail", 1, tailMask(tail, ch))
+		SHLQ(U8(2), ch)
+		step(ch)
+		Label(label + "_end")
+	}
+
+	Label("block")
+	CMPQ(cells, U8(block))
+	JL(LabelRef("single"))
+	channels("block", block)
+	// On to the next block: x c channels back and 4 pixels on, out 3
+	// pixels on (each is c channels).
+	SUBQ(cb, xo)
+	LEAQ(Mem{Base: xo, Index: sb, Scale: 4}, xo)
+	LEAQ(Mem{Base: oo, Index: cb, Scale: 2}, oo)
+	ADDQ(cb, oo)
+	SUBQ(U8(block), cells)
+	JMP(LabelRef("block"))
+	Label("single")
+	TESTQ(cells, cells)
+	JZ(LabelRef("done"))
+	channels("single", 1)
+	SUBQ(cb, xo)
+	ADDQ(sb, xo)
+	DECQ(cells)
+	JMP(LabelRef("single"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// tailMask loads the mask whose first n lanes are set: 8 words from
+// dwtailmask+32-4n.
+func tailMask(tail Mem, n GPVirtual) VecVirtual {
+	neg, base := GP64(), GP64()
+	MOVQ(n, neg)
+	NEGQ(neg)
+	LEAQ(tail.Offset(32), base)
+	m := YMM()
+	VMOVDQU(Mem{Base: base, Index: neg, Scale: 4}, m)
+	return m
+}
+
+// resolve is the address of an argument.
+func resolve(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+// gp loads a parameter into a new register.
+func gp(c gotypes.Component) GPVirtual {
+	r := GP64()
+	Load(c, r)
+	return r
+}
