@@ -26,6 +26,18 @@ type StepInfo struct {
 	// Offset is the byte offset in the arena, -1 outside it.
 	Offset int64 `json:"offset"`
 	Bytes  int64 `json:"bytes"`
+	// ReadBytes is the size of the step's operands, each counted once (IR
+	// shapes, 4 bytes an element): with Bytes, what the step reads and
+	// writes at least.
+	ReadBytes int64 `json:"read_bytes"`
+	// Flops is the op's FLOP count at the plan's shapes, as model counts
+	// give it (ir's cost rules: a multiply-add is two); ExecutedFlops is what
+	// the chosen kernel runs, which is less for a reduced-arithmetic kernel:
+	// Winograd (conv.Conv.Flops), causal attention skipping the key blocks
+	// after a band (attention.Attention.Scores). Rates against a peak use
+	// ExecutedFlops. A count that overflows int64 is math.MaxInt64.
+	Flops         int64 `json:"flops"`
+	ExecutedFlops int64 `json:"executed_flops"`
 	// InPlace names the operand the step overwrites, if it runs in place.
 	InPlace string `json:"in_place,omitempty"`
 	// Scratch is the step's kernel scratch in the arena, if it has any.
