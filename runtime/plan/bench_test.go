@@ -109,3 +109,42 @@ func BenchmarkPlanSGEMM(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProfile is the seed CNN at batch 1 on one thread, its arena
+// profiled (Arena.Profile) or not: the cost of timing every step. Measured
+// (Zen 5, shared machine, -count 10, medians): see the exec.Arena.Profile
+// commit; within noise both ways.
+func BenchmarkProfile(b *testing.B) {
+	g := model(b, "cnn", "cnn")
+	r := rand.New(rand.NewPCG(1, 2))
+	if err := passes.BindWeights(g, stdlibWeights(b, g, r)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := passes.Run(g, passes.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	env := map[string]int{"N": 1}
+	_, inputs := randomInputs(g, env, r)
+	p, err := Build(g, nil, env, Threads(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var outputs [][]float32
+	for _, o := range p.Outputs() {
+		outputs = append(outputs, make([]float32, tensor.Numel(o.Shape)))
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("profile=%v", on), func(b *testing.B) {
+			a := p.NewArena()
+			defer a.Close()
+			if on {
+				a.Profile()
+			}
+			for b.Loop() {
+				if err := p.Run(a, inputs, outputs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -250,7 +250,7 @@ func (b *builder) schedule(p *Plan) error {
 		}
 		s := len(b.specs)
 		b.specs = append(b.specs, nil)
-		b.info = append(b.info, StepInfo{Index: s, Op: n.Op.String(), Layer: n.Layer, Output: b.names[out],
+		b.info = append(b.info, StepInfo{Index: s, Op: n.Op.String(), Layer: n.Layer, Output: b.names[out], Shape: b.shapes[out],
 			ReadBytes: b.readBytes(n.Inputs...), Flops: b.flops[i], ExecutedFlops: b.flops[i]})
 		for _, in := range n.Inputs {
 			id, ok := b.roots[in]
@@ -293,7 +293,7 @@ func (b *builder) schedule(p *Plan) error {
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
 		p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: dst})
 		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
-		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value], ReadBytes: b.readBytes(o.Value)})
+		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value], Shape: shape, ReadBytes: b.readBytes(o.Value)})
 		b.meta = append(b.meta, stepMeta{out: dst})
 	}
 	return nil

@@ -19,8 +19,10 @@ type StepInfo struct {
 	// Kernel names the kernel and, where there is a choice, the algorithm:
 	// conv/gemm, conv/direct, gemm, chain, ...
 	Kernel string `json:"kernel"`
-	// Output is the value the step computes, named as the IR printer names it.
+	// Output is the value the step computes, named as the IR printer names
+	// it, and Shape its shape.
 	Output string `json:"output"`
+	Shape  []int  `json:"shape"`
 	// Buffer is where it goes: "arena", or "output NAME" for the caller's slice.
 	Buffer string `json:"buffer"`
 	// Offset is the byte offset in the arena, -1 outside it.
