@@ -292,6 +292,25 @@ func TestStepFlops(t *testing.T) {
 	require.Equal(t, int64(4*4*32*32*3)+4*3*3*3*32+4*32, conv1.ReadBytes, "image, kernel, bias")
 	require.Equal(t, int64(4*4*10), steps[3].ReadBytes, "softmax reads the logits")
 	require.Equal(t, int64(4*4*10), steps[3].Bytes)
+
+	// Causal attention over 256 positions computes bands of 128 query rows
+	// against the keys up to their last row: 3/4 of the scores.
+	g = model(t, "gpt", "gpt")
+	require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))))
+	_, err = passes.Run(g, passes.Options{})
+	require.NoError(t, err)
+	p, err = Build(g, nil, map[string]int{"N": 1, "T": 256})
+	require.NoError(t, err)
+	attention := 0
+	for _, st := range p.Schedule().Steps {
+		if st.Op == "attention" {
+			attention++
+			require.Equal(t, st.Flops*3/4, st.ExecutedFlops)
+		} else {
+			require.Equal(t, st.Flops, st.ExecutedFlops, "step %d (%s)", st.Index, st.Op)
+		}
+	}
+	require.Equal(t, 4, attention)
 }
 
 // Several goroutines running one plan, each with its own arena, get what a
