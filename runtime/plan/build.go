@@ -315,11 +315,10 @@ func (b *builder) readBytes(vs ...*ir.Value) int64 {
 // StepInfo.ExecutedFlops).
 func (b *builder) executes(executed, nominal float64) {
 	st := &b.info[b.step]
-	if st.Flops == math.MaxInt64 {
-		st.ExecutedFlops = st.Flops
-		return
+	st.ExecutedFlops = math.MaxInt64
+	if n := math.Round(float64(st.Flops) - nominal + executed); n < math.MaxInt64 {
+		st.ExecutedFlops = int64(n)
 	}
-	st.ExecutedFlops = int64(min(math.Round(float64(st.Flops)-nominal+executed), math.MaxInt64))
 }
 
 // bindUpdates checks the updates of a plan built for training: each names a

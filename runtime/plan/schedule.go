@@ -37,7 +37,8 @@ type StepInfo struct {
 	// the chosen kernel runs, which is less for a reduced-arithmetic kernel:
 	// Winograd (conv.Conv.Flops), causal attention skipping the key blocks
 	// after a band (attention.Attention.Scores). Rates against a peak use
-	// ExecutedFlops. A count that overflows int64 is math.MaxInt64.
+	// ExecutedFlops. Build refuses a graph whose op counts overflow int64;
+	// an executed count that would is math.MaxInt64.
 	Flops         int64 `json:"flops"`
 	ExecutedFlops int64 `json:"executed_flops"`
 	// InPlace names the operand the step overwrites, if it runs in place.
