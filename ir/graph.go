@@ -277,6 +277,20 @@ func (g *Graph) FlopsByLayer(env map[string]int) (map[string]int64, error) {
 	return byLayer, nil
 }
 
+// FlopsByNode is FlopsBound node by node, in the order of g.Nodes: what the
+// plan reports beside each step's kernel.
+func (g *Graph) FlopsByNode(env map[string]int) ([]int64, error) {
+	flops := make([]int64, 0, len(g.Nodes))
+	err := g.eachFlops(env, func(_ *Node, f count) error {
+		flops = append(flops, f.n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flops, nil
+}
+
 // eachFlops calls visit with each node's FLOPs, the graph's types bound by
 // env for the duration.
 func (g *Graph) eachFlops(env map[string]int, visit func(*Node, count) error) error {

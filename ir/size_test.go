@@ -143,6 +143,9 @@ func TestFlopsOverflow(t *testing.T) {
 	assert.ErrorContains(t, err, `the FLOP count of model flops overflows 64-bit arithmetic at matmul (layer "mm")`)
 	_, err = g.FlopsByLayer(nil)
 	assert.ErrorContains(t, err, `the FLOP count of layer "mm" overflows`)
+	byNode, err := g.FlopsByNode(nil)
+	require.NoError(t, err, "no one node overflows")
+	assert.Equal(t, []int64{1 << 61, 1 << 61, 1 << 61, 1 << 61}, byNode)
 	assert.Equal(t, []int{1 << 20, 1 << 20}, []int{a.Type.Shape[0].Size, a.Type.Shape[1].Size}, "types restored")
 }
 
@@ -163,4 +166,25 @@ func TestWindowBounds(t *testing.T) {
 	w = Window2D{Size: [2]int{2, 2}, Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Padding: Explicit, Pads: [4]int{math.MaxInt, math.MaxInt, 0, 0}}
 	_, err = g.AddNode(OpMaxPool2D, &PoolAttrs{Window2D: w}, []*Value{x}, "pool", Pos{})
 	require.ErrorContains(t, err, "must be 0 to 2^40")
+}
+
+// TestFlopsByNode: each node's count with the batch bound, in node order,
+// summing to FlopsBound.
+func TestFlopsByNode(t *testing.T) {
+	g := NewGraph("f")
+	x := g.AddInput("x", T("N", 4))
+	w := g.AddInput("w", T(4, 3))
+	y, err := g.AddNode(OpMatMul, &MatMulAttrs{}, []*Value{x, w}, "mm", Pos{})
+	require.NoError(t, err)
+	_, err = g.AddNode(OpRelu, nil, []*Value{y}, "act", Pos{})
+	require.NoError(t, err)
+	env := map[string]int{"N": 5}
+	byNode, err := g.FlopsByNode(env)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{2 * 5 * 3 * 4, 5 * 3}, byNode)
+	total, err := g.FlopsBound(env)
+	require.NoError(t, err)
+	assert.Equal(t, total, byNode[0]+byNode[1])
+	_, err = g.FlopsByNode(nil)
+	assert.ErrorContains(t, err, "N")
 }

@@ -26,21 +26,46 @@ const (
 
 // benchJSON is what `mdlc bench --json` prints for a model. Flops counts the
 // graph as written (ir.Graph.Flops times the batch), so that GFLOP/s compare
-// across optimisation levels and with other runtimes running the same model.
-// PeakGFlops and PeakPct are absent when no peak figure is known.
+// across optimisation levels and with other runtimes running the same model;
+// Effective says that rate is an effective one, because some kernel of the
+// plan (Winograd) executes fewer operations than the model counts.
+// ExecutedFlops is what the plan's kernels execute (plan.StepInfo), and
+// PeakPct compares its rate, ExecutedGFlops, with the FMA peak. PeakGFlops
+// and PeakPct are absent when no peak figure is known; Profile is there with
+// --profile.
 type benchJSON struct {
-	Model      string  `json:"model"`
-	Batch      int     `json:"batch"`
-	Threads    int     `json:"threads"`
-	Kernels    string  `json:"kernels"`
-	Warmup     int     `json:"warmup"`
-	Runs       int     `json:"runs"`
-	MedianMs   float64 `json:"median_ms"`
-	MinMs      float64 `json:"min_ms"`
-	Flops      int64   `json:"flops"`
-	GFlops     float64 `json:"gflops"`
-	PeakGFlops float64 `json:"peak_gflops,omitempty"`
-	PeakPct    float64 `json:"peak_pct,omitempty"`
+	Model          string       `json:"model"`
+	Batch          int          `json:"batch"`
+	Threads        int          `json:"threads"`
+	Kernels        string       `json:"kernels"`
+	Warmup         int          `json:"warmup"`
+	Runs           int          `json:"runs"`
+	MedianMs       float64      `json:"median_ms"`
+	MinMs          float64      `json:"min_ms"`
+	Flops          int64        `json:"flops"`
+	GFlops         float64      `json:"gflops"`
+	Effective      bool         `json:"effective"`
+	ExecutedFlops  int64        `json:"executed_flops"`
+	ExecutedGFlops float64      `json:"executed_gflops"`
+	PeakGFlops     float64      `json:"peak_gflops,omitempty"`
+	PeakPct        float64      `json:"peak_pct,omitempty"`
+	Profile        []profileRow `json:"profile,omitempty"`
+}
+
+// profileRow is one step of `mdlc bench --profile`: its mean wall time per
+// run, its share of the steps' total, the rate of the FLOPs its kernel
+// executes, and the bytes it reads (operands) and writes (result).
+type profileRow struct {
+	Step          int     `json:"step"`
+	Op            string  `json:"op"`
+	Layer         string  `json:"layer,omitempty"`
+	Shape         []int   `json:"shape"`
+	Kernel        string  `json:"kernel"`
+	Ms            float64 `json:"ms"`
+	SharePct      float64 `json:"share_pct"`
+	ExecutedFlops int64   `json:"executed_flops"`
+	GFlops        float64 `json:"gflops"`
+	Bytes         int64   `json:"bytes"`
 }
 
 // peakJSON is what `mdlc bench --peak --json` prints: the FMA peak of one
@@ -70,6 +95,8 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 	timeFor := fs.Duration("time", time.Second, "time runs for this `DURATION` (at least 5 runs)")
 	warmup := fs.Int("warmup", 3, "`W` untimed runs first")
 	peakGiven := fs.Float64("peak-gflops", 0, "the FMA peak of --threads threads in `GFLOPS`, for % of peak (default: measured)")
+	profile := fs.Bool("profile", false, "time every step of the plan and print them sorted by time")
+	tracePath := fs.String("trace", "", "write the steps of the first 100 timed runs to `FILE` in the Chrome trace format (Perfetto, chrome://tracing)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	peakOnly := fs.Bool("peak", false, "measure this machine's FMA peak instead of a model")
 	return func(c *cli, files []string) error {
@@ -99,6 +126,8 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 			return usagef("--warmup must not be negative, got %d", *warmup)
 		case *peakGiven < 0:
 			return usagef("--peak-gflops must not be negative, got %g", *peakGiven)
+		case set["trace"] && *tracePath == "":
+			return usagef("--trace needs a file name")
 		}
 		m, err := o.Load(files[0])
 		if err != nil {
@@ -122,15 +151,27 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 		for _, out := range p.Outputs() {
 			outputs = append(outputs, make([]float32, tensor.Numel(out.Shape)))
 		}
-		times, err := timeRuns(p, inputs, outputs, *warmup, *runs, *timeFor)
+		var rec *recorder
+		if *profile || *tracePath != "" {
+			rec = &recorder{steps: p.Schedule().Steps, trace: *tracePath != ""}
+		}
+		times, err := timeRuns(p, inputs, outputs, *warmup, *runs, *timeFor, rec)
 		if err != nil {
 			return err
 		}
-		return c.benchReport(g.Name, compiled.Env[compile.BatchSymbol(g)], p, compiled.Flops, times, *warmup, *peakGiven, *asJSON)
+		if *tracePath != "" {
+			if err := rec.writeTrace(*tracePath, g.Name); err != nil {
+				return err
+			}
+		}
+		if !*profile {
+			rec = nil
+		}
+		return c.benchReport(g.Name, compiled.Env[compile.BatchSymbol(g)], p, compiled.Flops, times, rec, *warmup, *peakGiven, *asJSON)
 	}
 }
 
-func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, times []time.Duration, warmup int, peakGiven float64, asJSON bool) error {
+func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, times []time.Duration, rec *recorder, warmup int, peakGiven float64, asJSON bool) error {
 	slices.Sort(times)
 	median := times[len(times)/2]
 	if len(times)%2 == 0 {
@@ -138,6 +179,14 @@ func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, ti
 	}
 	r := benchJSON{Model: model, Batch: max(batch, 1), Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: warmup, Runs: len(times),
 		MedianMs: ms(median), MinMs: ms(times[0]), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
+	for _, st := range p.Schedule().Steps {
+		r.ExecutedFlops = satAdd(r.ExecutedFlops, st.ExecutedFlops)
+		r.Effective = r.Effective || st.ExecutedFlops < st.Flops
+	}
+	r.ExecutedGFlops = float64(r.ExecutedFlops) / median.Seconds() / 1e9
+	if rec != nil {
+		r.Profile = rec.rows(len(times))
+	}
 	switch {
 	case peakGiven > 0:
 		r.PeakGFlops = peakGiven
@@ -146,7 +195,7 @@ func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, ti
 		r.PeakGFlops = peak.Measure(r.Threads, peakTrials, peakTrial)
 	}
 	if r.PeakGFlops > 0 {
-		r.PeakPct = 100 * r.GFlops / r.PeakGFlops
+		r.PeakPct = 100 * r.ExecutedGFlops / r.PeakGFlops
 	}
 	if asJSON {
 		enc := json.NewEncoder(c.stdout)
@@ -157,20 +206,34 @@ func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, ti
 	fmt.Fprintf(c.stdout, "runs:   %d (after %d warm-up)\n", r.Runs, r.Warmup)
 	fmt.Fprintf(c.stdout, "median: %.3f ms\n", r.MedianMs)
 	fmt.Fprintf(c.stdout, "min:    %.3f ms\n", r.MinMs)
-	fmt.Fprintf(c.stdout, "speed:  %.2f GFLOP/s (%.4g GFLOP a run)\n", r.GFlops, float64(r.Flops)/1e9)
+	if r.Effective {
+		fmt.Fprintf(c.stdout, "speed:  %.2f GFLOP/s effective (%.4g GFLOP a run as written; the kernels execute %.4g: %.2f GFLOP/s)\n",
+			r.GFlops, float64(r.Flops)/1e9, float64(r.ExecutedFlops)/1e9, r.ExecutedGFlops)
+	} else {
+		fmt.Fprintf(c.stdout, "speed:  %.2f GFLOP/s (%.4g GFLOP a run)\n", r.GFlops, float64(r.Flops)/1e9)
+	}
 	if r.PeakGFlops > 0 {
-		fmt.Fprintf(c.stdout, "peak:   %.1f%% of %.1f GFLOP/s (FMA peak of %s)\n", r.PeakPct, r.PeakGFlops, plural(r.Threads, "thread"))
+		fmt.Fprintf(c.stdout, "peak:   %.1f%% of %.1f GFLOP/s (FLOPs executed, against the FMA peak of %s)\n", r.PeakPct, r.PeakGFlops, plural(r.Threads, "thread"))
 	} else {
 		fmt.Fprintln(c.stdout, "peak:   unknown (the generic kernel set measures no peak; give --peak-gflops)")
+	}
+	if r.Profile != nil {
+		printProfile(c.stdout, r.Profile, r.Runs, r.MedianMs)
 	}
 	return nil
 }
 
 // timeRuns runs p warmup times, then times each run: exactly runs of them,
-// or, if runs is 0, as many as fit in d (at least minRuns).
-func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, runs int, d time.Duration) ([]time.Duration, error) {
+// or, if runs is 0, as many as fit in d (at least minRuns). With rec, every
+// run is profiled (warm-up runs too, so that all run alike) and rec records
+// the timed ones.
+func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, runs int, d time.Duration, rec *recorder) ([]time.Duration, error) {
 	a := p.NewArena()
 	defer a.Close()
+	var steps []plan.StepTime
+	if rec != nil {
+		steps = a.Profile()
+	}
 	for range warmup {
 		if err := p.Run(a, inputs, outputs); err != nil {
 			return nil, err
@@ -183,7 +246,11 @@ func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, ru
 		if err := p.Run(a, inputs, outputs); err != nil {
 			return nil, err
 		}
-		times = append(times, time.Since(t0))
+		took := time.Since(t0)
+		times = append(times, took)
+		if rec != nil {
+			rec.add(t0, took, steps)
+		}
 	}
 	return times, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -32,8 +33,8 @@ func TestBenchJSON(t *testing.T) {
 	code, out, errs := mdlc(t, "bench", "--json", "--runs", "3", "--warmup", "1", "--batch", "2", "--threads", "2", "--peak-gflops", "50", benchModel)
 	require.Equal(t, 0, code, errs)
 	var r benchJSON
-	require.Equal(t, []string{"batch", "flops", "gflops", "kernels", "median_ms", "min_ms", "model", "peak_gflops", "peak_pct", "runs", "threads", "warmup"},
-		jsonKeys(t, out, &r))
+	require.Equal(t, []string{"batch", "effective", "executed_flops", "executed_gflops", "flops", "gflops", "kernels", "median_ms", "min_ms", "model",
+		"peak_gflops", "peak_pct", "runs", "threads", "warmup"}, jsonKeys(t, out, &r))
 	require.Equal(t, "cnn", r.Model)
 	require.Equal(t, 2, r.Batch)
 	require.Equal(t, 2, r.Threads, "--threads reaches the plan")
@@ -51,14 +52,21 @@ func TestBenchJSON(t *testing.T) {
 	require.Positive(t, r.MinMs)
 	require.LessOrEqual(t, r.MinMs, r.MedianMs)
 	require.InDelta(t, float64(r.Flops)/r.MedianMs/1e6, r.GFlops, 1e-9*r.GFlops)
-	require.InDelta(t, 100*r.GFlops/50, r.PeakPct, 1e-9*r.PeakPct)
+	// Winograd runs the convs: fewer FLOPs executed than the model counts,
+	// so GFlops is effective, and % of peak uses the executed count.
+	require.True(t, r.Effective)
+	require.Positive(t, r.ExecutedFlops)
+	require.Less(t, r.ExecutedFlops, r.Flops)
+	require.InDelta(t, float64(r.ExecutedFlops)/r.MedianMs/1e6, r.ExecutedGFlops, 1e-9*r.ExecutedGFlops)
+	require.InDelta(t, 100*r.ExecutedGFlops/50, r.PeakPct, 1e-9*r.PeakPct)
 }
 
 func TestBenchText(t *testing.T) {
 	code, out, errs := mdlc(t, "bench", benchModel, "--time", "1ns", "--warmup", "0", "--peak-gflops", "50", "--threads", "1")
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "cnn, batch 1, 1 thread, ")
-	require.Regexp(t, `runs:   [0-9]+ \(after 0 warm-up\)\nmedian: [0-9.]+ ms\nmin:    [0-9.]+ ms\nspeed:  [0-9.]+ GFLOP/s \(0.007949 GFLOP a run\)\npeak:   [0-9.]+% of 50.0 GFLOP/s \(FMA peak of 1 thread\)\n$`, out)
+	require.Regexp(t, `runs:   [0-9]+ \(after 0 warm-up\)\nmedian: [0-9.]+ ms\nmin:    [0-9.]+ ms\nspeed:  [0-9.]+ GFLOP/s effective \(0.007949 GFLOP a run as written; the kernels execute 0.0035: [0-9.]+ GFLOP/s\)\n`+
+		`peak:   [0-9.]+% of 50.0 GFLOP/s \(FLOPs executed, against the FMA peak of 1 thread\)\n$`, out)
 	// A timed bench makes at least minRuns runs, however short the time; a
 	// plan's threads are GOMAXPROCS unless --threads says otherwise.
 	var r benchJSON
@@ -118,6 +126,9 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--frobnicate", benchModel}, 2, "unknown flag --frobnicate"},
 		{[]string{"--peak", benchModel}, 2, "--peak takes no model file"},
 		{[]string{"--peak", "--runs", "3"}, 2, "--peak takes no model flags (got --runs)"},
+		{[]string{"--peak", "--profile"}, 2, "--peak takes no model flags (got --profile)"},
+		{[]string{"--trace", "", benchModel}, 2, "--trace needs a file name"},
+		{[]string{"--runs", "1", "--trace", filepath.Join(dir, "missing", "t.json"), benchModel}, 1, "--trace: open " + filepath.Join(dir, "missing", "t.json")},
 		{[]string{"--batch", "2", fixed}, 2, "model fixed has no batch dimension: its inputs are x: f32[4,8]"},
 		{[]string{filepath.Join(dir, "missing.mdl")}, 1, "missing.mdl"},
 	} {
@@ -134,6 +145,11 @@ func TestBenchErrors(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Equal(t, 1, r.Batch)
 	require.Equal(t, int64(32), r.Flops)
+	require.False(t, r.Effective, "relu runs what it counts")
+	require.Equal(t, int64(32), r.ExecutedFlops)
+	code, out, errs = mdlc(t, "bench", "--runs", "1", "--peak-gflops", "50", fixed)
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `\nspeed:  [0-9.]+ GFLOP/s \(3.2e-08 GFLOP a run\)\npeak:   `, out)
 
 	t.Setenv("MDLC_KERNELS", "sse9")
 	for _, args := range [][]string{{benchModel}, {"--peak"}} {
@@ -157,10 +173,110 @@ func TestBenchMeasuresPeak(t *testing.T) {
 		require.Contains(t, keys, "peak_gflops")
 		require.Contains(t, keys, "peak_pct")
 		require.Positive(t, r.PeakGFlops)
-		require.Contains(t, text, "GFLOP/s (FMA peak of ")
+		require.Contains(t, text, "GFLOP/s (FLOPs executed, against the FMA peak of ")
 	} else {
 		require.NotContains(t, keys, "peak_gflops")
 		require.NotContains(t, keys, "peak_pct")
 		require.Contains(t, text, "peak:   unknown (the generic kernel set measures no peak; give --peak-gflops)\n")
 	}
+}
+
+// TestBenchProfile: a row per step of the plan, slowest first, in text and
+// JSON; the shares add up to the whole.
+func TestBenchProfile(t *testing.T) {
+	code, out, errs := mdlc(t, "bench", "--json", "--profile", "--runs", "3", "--warmup", "1", "--peak-gflops", "50", "--threads", "1", benchModel)
+	require.Equal(t, 0, code, errs)
+	var r benchJSON
+	require.Contains(t, jsonKeys(t, out, &r), "profile")
+	code, plan, errs := mdlc(t, "plan", "--json", benchModel)
+	require.Equal(t, 0, code, errs)
+	var s struct{ Steps []struct{ Index int } }
+	require.NoError(t, json.Unmarshal([]byte(plan), &s))
+	require.Len(t, r.Profile, len(s.Steps))
+	var rowKeys []string
+	{
+		var raw struct{ Profile []map[string]any }
+		require.NoError(t, json.Unmarshal([]byte(out), &raw))
+		rowKeys = slices.Sorted(maps.Keys(raw.Profile[0]))
+	}
+	require.Equal(t, []string{"bytes", "executed_flops", "gflops", "kernel", "layer", "ms", "op", "shape", "share_pct", "step"}, rowKeys)
+	var steps []int
+	var share float64
+	for i, row := range r.Profile {
+		steps = append(steps, row.Step)
+		share += row.SharePct
+		if i > 0 {
+			require.LessOrEqual(t, row.Ms, r.Profile[i-1].Ms, "slowest first")
+		}
+		require.NotEmpty(t, row.Kernel)
+		require.NotEmpty(t, row.Shape)
+		require.Positive(t, row.Bytes)
+	}
+	require.ElementsMatch(t, []int{0, 1, 2, 3}, steps)
+	require.InDelta(t, 100, share, 1e-6)
+	first := r.Profile[slices.IndexFunc(r.Profile, func(p profileRow) bool { return p.Step == 0 })]
+	require.Equal(t, "fused_conv2d", first.Op)
+	require.Equal(t, "conv/winograd+maxpool", first.Kernel)
+	require.Equal(t, []int{1, 15, 15, 32}, first.Shape)
+	require.Equal(t, int64(4*(32*32*3+3*3*3*32+32+15*15*32)), first.Bytes, "image, kernel and bias read, pooled result written")
+
+	code, out, errs = mdlc(t, "bench", "--profile", "--runs", "3", "--warmup", "1", "--peak-gflops", "50", "--threads", "1", benchModel)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "\nprofile: mean time of each step over 3 runs, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n")
+	require.Regexp(t, `\nstep +op +layer +output +kernel +ms +share +GFLOP/s +moved\n`, out)
+	require.Regexp(t, `\n0 +fused_conv2d +conv2d +\[1,15,15,32\] +conv/winograd\+maxpool +[0-9.]+ +[0-9.]+% +[0-9.]+ +43\.6 KiB\n`, out)
+	require.Regexp(t, `\n3 +softmax +dense +\[1,10\] +softmax +[0-9.]+ +[0-9.]+% +[0-9.]+ +80 B\n`, out)
+	require.Regexp(t, `\nsteps: [0-9.]+ ms a run \(the median run: [0-9.]+ ms\); GFLOP/s of the FLOPs each kernel executes\n$`, out)
+}
+
+// TestBenchTrace: the trace parses back as Chrome trace events, one run
+// event enclosing its steps' events, in order, for the first traceRuns runs.
+func TestBenchTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.json")
+	const runs = traceRuns + 5
+	code, _, errs := mdlc(t, "bench", "--runs", fmt.Sprint(runs), "--warmup", "1", "--peak-gflops", "50", "--threads", "2", "--trace", path, benchModel)
+	require.Equal(t, 0, code, errs)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var raw struct {
+		TraceEvents []map[string]any
+	}
+	require.NoError(t, json.Unmarshal(data, &raw))
+	for _, e := range raw.TraceEvents {
+		require.Equal(t, []string{"args", "cat", "dur", "name", "ph", "pid", "tid", "ts"}, slices.Sorted(maps.Keys(e)))
+	}
+	var tr traceJSON
+	require.NoError(t, json.Unmarshal(data, &tr))
+	require.Equal(t, traceInfo{Model: "cnn", Runs: runs, TracedRuns: traceRuns}, tr.OtherData)
+	const steps = 4
+	require.Len(t, tr.TraceEvents, traceRuns*(1+steps))
+	var end float64
+	for run := range traceRuns {
+		events := tr.TraceEvents[run*(1+steps) : (run+1)*(1+steps)]
+		r := events[0]
+		require.Equal(t, fmt.Sprintf("run %d", run), r.Name)
+		require.Equal(t, "run", r.Cat)
+		require.GreaterOrEqual(t, r.Ts, end, "runs in order, apart")
+		if run == 0 {
+			require.Zero(t, r.Ts, "timestamps start at the first run")
+		}
+		at := r.Ts
+		for i, e := range events[1:] {
+			require.Equal(t, "X", e.Ph)
+			require.Equal(t, "step", e.Cat)
+			require.Equal(t, 1, e.Pid)
+			require.Equal(t, r.Tid, e.Tid)
+			require.GreaterOrEqual(t, e.Ts+1e-3, at, "run %d step %d starts after what precedes it (to the nanosecond)", run, i)
+			require.GreaterOrEqual(t, e.Dur, 0.0)
+			at = e.Ts + e.Dur
+			args := e.Args.(map[string]any)
+			require.Equal(t, float64(run), args["run"])
+			require.Equal(t, float64(i), args["step"])
+			require.NotEmpty(t, args["kernel"])
+		}
+		require.LessOrEqual(t, at, r.Ts+r.Dur+1e-3, "run %d encloses its steps", run)
+		end = r.Ts + r.Dur
+	}
+	require.Equal(t, "conv2d fused_conv2d", tr.TraceEvents[1].Name)
+	require.Equal(t, "dense softmax", tr.TraceEvents[steps].Name)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
@@ -225,6 +226,29 @@ type Arena struct {
 	bufs [][]float32
 	team *Team
 	stop runtime.Cleanup
+	// times, when profiling, is each step's time in the last run.
+	times []StepTime
+}
+
+// StepTime is when one step of a run began and how long it took.
+type StepTime struct {
+	Start time.Time
+	Took  time.Duration
+}
+
+// Profile makes every later run of the arena record when each step began
+// and how long it took, and returns the slice it records into: one entry per
+// step, in order, overwritten by each run (read it between runs). A step's
+// time is its wall time on the goroutine calling Run: one spread over helper
+// goroutines (Team) counts until the last of them finishes, since the
+// calling goroutine waits for them. Steps are timed end to end, one clock
+// reading per step, so a run's steps tile it from its first step's start;
+// without Profile, the run loop pays one nil check per step.
+func (a *Arena) Profile() []StepTime {
+	if a.times == nil {
+		a.times = make([]StepTime, len(a.prog.steps))
+	}
+	return a.times
 }
 
 // NewArena allocates the memory for running p and, for threads > 1 when
@@ -339,8 +363,18 @@ func (p *Program) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 	for i, out := range p.Outputs {
 		a.bufs[out.Slot] = outputs[i]
 	}
-	for _, s := range p.steps {
+	times := a.times
+	var t time.Time
+	if times != nil {
+		t = time.Now()
+	}
+	for i, s := range p.steps {
 		s.Run(a.bufs, a.team)
+		if times != nil {
+			end := time.Now()
+			times[i] = StepTime{Start: t, Took: end.Sub(t)}
+			t = end
+		}
 	}
 	p.unbind(a)
 	return nil

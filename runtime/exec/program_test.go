@@ -2,6 +2,7 @@ package exec
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +66,27 @@ func TestProgramCheck(t *testing.T) {
 		tc.edit(p)
 		require.EqualError(t, p.Compile(), "counter: "+tc.want)
 	}
+}
+
+// TestProfile: a profiled run records every step, in order, end to end.
+func TestProfile(t *testing.T) {
+	p := counterProgram()
+	require.NoError(t, p.SetData([]float32{0, 0}))
+	require.NoError(t, p.Compile())
+	a := p.NewArena(1)
+	defer a.Close()
+	in, out := []Input{Floats([]float32{1, 2})}, [][]float32{make([]float32, 2)}
+	run := func() { require.NoError(t, p.Run(a, in, out)) }
+	run()
+	times := a.Profile()
+	require.Len(t, times, 2)
+	require.Equal(t, []StepTime{{}, {}}, times, "nothing recorded before a run")
+	require.Equal(t, &times[0], &a.Profile()[0], "the same slice")
+	before := time.Now()
+	run()
+	after := time.Now()
+	require.False(t, times[0].Start.Before(before))
+	require.Equal(t, times[0].Took, times[1].Start.Sub(times[0].Start), "steps tile the run")
+	require.LessOrEqual(t, times[1].Took, after.Sub(times[1].Start))
+	require.Zero(t, testing.AllocsPerRun(10, run), "a profiled run allocates nothing")
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 
@@ -55,6 +56,7 @@ type builder struct {
 	names   map[*ir.Value]string
 	specs   []exec.Spec
 	info    []StepInfo
+	flops   []int64 // each node's FLOPs, in the order of g.Nodes
 	meta    []stepMeta
 	step    int // the step being built
 
@@ -146,6 +148,11 @@ func Build(g *ir.Graph, weights map[string]*tensor.Tensor, env map[string]int, o
 	if err := g.CheckBound(env); err != nil {
 		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
 	}
+	flops, err := g.FlopsByNode(env)
+	if err != nil {
+		return nil, fmt.Errorf("graph %s: %w", g.Name, err)
+	}
+	b.flops = flops
 	p := &Plan{graph: g.Name, env: maps.Clone(env), threads: o.threads,
 		prog: &exec.Program{Name: "plan " + g.Name, Kernels: set}}
 	if err := b.schedule(p); err != nil {
@@ -233,7 +240,7 @@ func (b *builder) schedule(p *Plan) error {
 	}
 	// Constants, and views of them, get buffers only when a kernel reads
 	// them as they are (see root): most are packed instead.
-	for _, n := range b.g.Nodes {
+	for i, n := range b.g.Nodes {
 		out := n.Outputs[0]
 		if rules[n.Op].view {
 			if id, ok := b.roots[n.Inputs[0]]; ok {
@@ -243,7 +250,8 @@ func (b *builder) schedule(p *Plan) error {
 		}
 		s := len(b.specs)
 		b.specs = append(b.specs, nil)
-		b.info = append(b.info, StepInfo{Index: s, Op: n.Op.String(), Layer: n.Layer, Output: b.names[out]})
+		b.info = append(b.info, StepInfo{Index: s, Op: n.Op.String(), Layer: n.Layer, Output: b.names[out], Shape: b.shapes[out],
+			ReadBytes: b.readBytes(n.Inputs...), Flops: b.flops[i], ExecutedFlops: b.flops[i]})
 		for _, in := range n.Inputs {
 			id, ok := b.roots[in]
 			if !ok {
@@ -285,10 +293,32 @@ func (b *builder) schedule(p *Plan) error {
 		dst := b.add(&buffer{kind: output, size: r.size, def: s, label: o.Name})
 		p.prog.Outputs = append(p.prog.Outputs, exec.Port{Name: o.Name, Shape: shape, DType: exec.F32, Slot: dst})
 		b.specs = append(b.specs, exec.Copy{Src: src, Dst: dst})
-		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value]})
+		b.info = append(b.info, StepInfo{Index: s, Op: "copy", Kernel: "copy", Output: b.names[o.Value], Shape: shape, ReadBytes: b.readBytes(o.Value)})
 		b.meta = append(b.meta, stepMeta{out: dst})
 	}
 	return nil
+}
+
+// readBytes is the size of the distinct values among vs.
+func (b *builder) readBytes(vs ...*ir.Value) int64 {
+	var n int64
+	for i, v := range vs {
+		if !slices.Contains(vs[:i], v) {
+			n += 4 * int64(tensor.Numel(b.shapes[v]))
+		}
+	}
+	return n
+}
+
+// executes records that the current step's kernel runs executed FLOPs for
+// the part of its op that the op's count puts at nominal (see
+// StepInfo.ExecutedFlops).
+func (b *builder) executes(executed, nominal float64) {
+	st := &b.info[b.step]
+	st.ExecutedFlops = math.MaxInt64
+	if n := math.Round(float64(st.Flops) - nominal + executed); n < math.MaxInt64 {
+		st.ExecutedFlops = int64(n)
+	}
 }
 
 // bindUpdates checks the updates of a plan built for training: each names a

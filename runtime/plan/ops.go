@@ -210,6 +210,9 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 	s.Shape = a
 	k := s.New(b.kernels).A
 	b.info[b.step].Kernel = "attention"
+	computed, all := k.Scores()
+	nominal := float64(b.info[b.step].Flops)
+	b.executes(nominal*computed/all, nominal)
 	s.Packed = b.temp(k.PackedSize(), "packed keys and values")
 	s.Scratch = b.scratch(k.ScratchSize(), "a block of scores, rows")
 	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
@@ -409,6 +412,7 @@ func (b *builder) conv(n *ir.Node, a *ir.ConvAttrs, epi []eltwise.Step, mp *ir.W
 		kernel += "+maxpool"
 	}
 	b.info[b.step].Kernel = kernel
+	b.executes(c.Flops())
 	if data := b.data(k); data != nil {
 		packed := make([]float32, c.PackedSize())
 		c.PackWeights(packed, data)

@@ -65,6 +65,10 @@ type Plan struct {
 // threads, with their scratch.
 type Arena = exec.Arena
 
+// StepTime is when a step of a profiled run began and how long it took
+// (Arena.Profile).
+type StepTime = exec.StepTime
+
 // Input is one input of a run, in its port's element type: Floats for an
 // f32 input, Int32s or Int64s for token ids (either for i32 or i64 ports).
 type Input = exec.Input

@@ -260,6 +260,59 @@ func TestSeedCNNSchedule(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestStepFlops: each step carries its op's FLOPs at the plan's shapes,
+// which sum to the optimised graph's, what its kernel executes (Winograd's
+// count for the convs), and the bytes of its operands.
+func TestStepFlops(t *testing.T) {
+	g := model(t, "cnn", "cnn")
+	require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))))
+	_, err := passes.Run(g, passes.Options{Verify: true})
+	require.NoError(t, err)
+	env := map[string]int{"N": 4}
+	p, err := Build(g, nil, env)
+	require.NoError(t, err)
+	total, err := g.FlopsBound(env)
+	require.NoError(t, err)
+	steps := p.Schedule().Steps
+	var sum int64
+	for _, st := range steps {
+		sum += st.Flops
+		if !strings.HasPrefix(st.Kernel, "conv/winograd") {
+			require.Equal(t, st.Flops, st.ExecutedFlops, "step %d (%s)", st.Index, st.Kernel)
+		}
+	}
+	require.Equal(t, total, sum)
+	// conv 1, 3 → 32 channels: 30×30 outputs pooled to 15×15, so 15×15
+	// tiles an image, each 32·3·32 + 32·3 + 24·32 operations where the
+	// direct count is 2·30·30·32·27; the epilogue and pool count alike.
+	conv1 := steps[0]
+	require.Equal(t, "conv/winograd+maxpool", conv1.Kernel)
+	require.Equal(t, conv1.Flops-2*4*30*30*32*27+4*15*15*(32*3*32+32*3+24*32), conv1.ExecutedFlops)
+	require.Less(t, steps[1].ExecutedFlops, steps[1].Flops, "32 → 64 channels: fewer operations")
+	require.Equal(t, int64(4*4*32*32*3)+4*3*3*3*32+4*32, conv1.ReadBytes, "image, kernel, bias")
+	require.Equal(t, int64(4*4*10), steps[3].ReadBytes, "softmax reads the logits")
+	require.Equal(t, int64(4*4*10), steps[3].Bytes)
+
+	// Causal attention over 256 positions computes bands of 128 query rows
+	// against the keys up to their last row: 3/4 of the scores.
+	g = model(t, "gpt", "gpt")
+	require.NoError(t, passes.BindWeights(g, stdlibWeights(t, g, rand.New(rand.NewPCG(1, 1)))))
+	_, err = passes.Run(g, passes.Options{})
+	require.NoError(t, err)
+	p, err = Build(g, nil, map[string]int{"N": 1, "T": 256})
+	require.NoError(t, err)
+	attention := 0
+	for _, st := range p.Schedule().Steps {
+		if st.Op == "attention" {
+			attention++
+			require.Equal(t, st.Flops*3/4, st.ExecutedFlops)
+		} else {
+			require.Equal(t, st.Flops, st.ExecutedFlops, "step %d (%s)", st.Index, st.Op)
+		}
+	}
+	require.Equal(t, 4, attention)
+}
+
 // Several goroutines running one plan, each with its own arena, get what a
 // single goroutine gets. Run it with -race.
 func TestConcurrentRuns(t *testing.T) {

@@ -19,13 +19,28 @@ type StepInfo struct {
 	// Kernel names the kernel and, where there is a choice, the algorithm:
 	// conv/gemm, conv/depthwise, gemm, chain, ...
 	Kernel string `json:"kernel"`
-	// Output is the value the step computes, named as the IR printer names it.
+	// Output is the value the step computes, named as the IR printer names
+	// it, and Shape its shape.
 	Output string `json:"output"`
+	Shape  []int  `json:"shape"`
 	// Buffer is where it goes: "arena", or "output NAME" for the caller's slice.
 	Buffer string `json:"buffer"`
 	// Offset is the byte offset in the arena, -1 outside it.
 	Offset int64 `json:"offset"`
 	Bytes  int64 `json:"bytes"`
+	// ReadBytes is the size of the step's operands, each counted once (IR
+	// shapes, 4 bytes an element): with Bytes, what the step reads and
+	// writes at least.
+	ReadBytes int64 `json:"read_bytes"`
+	// Flops is the op's FLOP count at the plan's shapes, as model counts
+	// give it (ir's cost rules: a multiply-add is two); ExecutedFlops is what
+	// the chosen kernel runs, which is less for a reduced-arithmetic kernel:
+	// Winograd (conv.Conv.Flops), causal attention skipping the key blocks
+	// after a band (attention.Attention.Scores). Rates against a peak use
+	// ExecutedFlops. Build refuses a graph whose op counts overflow int64;
+	// an executed count that would is math.MaxInt64.
+	Flops         int64 `json:"flops"`
+	ExecutedFlops int64 `json:"executed_flops"`
 	// InPlace names the operand the step overwrites, if it runs in place.
 	InPlace string `json:"in_place,omitempty"`
 	// Scratch is the step's kernel scratch in the arena, if it has any.

@@ -183,3 +183,20 @@ func (a *Attention) fold(mask, s, acc []float32, runMax, sum *float32, m, row, j
 	}
 	*sum += a.row.ExpSum(s, s, *runMax)
 }
+
+// Scores counts the scores the kernel computes, over every matrix, and
+// those of the whole T_q × T_k matrices, which model FLOP counts use. With
+// Causal, a band of query rows computes scores for the keys up to its last
+// row only, so computed is less than all once T_q exceeds a band (the
+// masked scores it does compute count). float64: no shape overflows it.
+func (a *Attention) Scores() (computed, all float64) {
+	all = float64(a.Batch) * float64(a.TQ) * float64(a.TK)
+	if !a.Causal {
+		return all, all
+	}
+	for i0 := 0; i0 < a.TQ; i0 += a.band {
+		rows := min(a.band, a.TQ-i0)
+		computed += float64(rows) * float64(min(a.TK, i0+rows))
+	}
+	return float64(a.Batch) * computed, all
+}

@@ -94,3 +94,21 @@ func TestRunDoesNotAllocate(t *testing.T) {
 	out, packed, scratch := make([]float32, 2*40*8), make([]float32, a.PackedSize()), make([]float32, a.ScratchSize())
 	require.Zero(t, testing.AllocsPerRun(10, func() { a.Run(q, k, v, nil, out, packed, scratch) }))
 }
+
+// TestScores: causal bands of 128 rows compute the keys up to their last
+// row; one band, or no causal mask, computes them all.
+func TestScores(t *testing.T) {
+	kn := gemm.Kernels()[0]
+	for _, c := range []struct {
+		s             Shape
+		computed, all float64
+	}{
+		{Shape{Batch: 2, TQ: 300, TK: 300, DK: 8, DV: 8}, 2 * 300 * 300, 2 * 300 * 300},
+		{Shape{Batch: 1, TQ: 100, TK: 100, DK: 8, DV: 8, Causal: true}, 100 * 100, 100 * 100},
+		{Shape{Batch: 2, TQ: 300, TK: 300, DK: 8, DV: 8, Causal: true}, 2 * (128*128 + 128*256 + 44*300), 2 * 300 * 300},
+	} {
+		computed, all := New(kn, c.s).Scores()
+		require.Equal(t, c.computed, computed, "%+v", c.s)
+		require.Equal(t, c.all, all, "%+v", c.s)
+	}
+}
