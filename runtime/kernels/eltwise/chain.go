@@ -67,19 +67,43 @@ const (
 	Gelu     // exact, with erf
 	GeluTanh // the tanh approximation
 
+	// Appended, so that the kinds above keep the numbers generated packages
+	// spell them by.
+	Minimum
+	Maximum
+	Clip // Alpha and Beta are the bounds
+	Elu  // Alpha scales e^x - 1 below zero
+	Selu
+	Silu
+	HardSigmoid // clip(Alpha·x + 0.5, 0, 1)
+	HardSwish
+	Mish
+	Softplus
+	Softsign
+	Exp
+	Log
+	Sqrt
+	Rsqrt
+	Abs
+	Neg
+	Pow // Alpha is the exponent
+	Erf
+
 	kindCount // sentinel
 )
 
 // Binary reports whether the step reads an operand.
-func (k Kind) Binary() bool { return k <= Div }
+func (k Kind) Binary() bool { return k <= Div || k == Minimum || k == Maximum }
 
 // Step is one step of a chain. A binary step computes v = v op operand, or
 // operand op v when Swapped; Operand indexes the operand slices given to
 // Apply, and Shape is the operand's shape, which broadcasts into the
 // chain's.
 type Step struct {
-	Kind    Kind
-	Alpha   float32
+	Kind  Kind
+	Alpha float32
+	// Beta is clip's upper bound; the other kinds leave it 0.
+	Beta    float32
 	Operand int
 	Swapped bool
 	Shape   []int
@@ -98,8 +122,8 @@ type Chain struct {
 }
 
 type compiled struct {
-	alpha   float32
-	operand int
+	alpha, beta float32
+	operand     int
 	// strides of the operand along the outer axes; step is its stride along
 	// the inner one, 0 (broadcast) or 1.
 	strides []int
@@ -107,6 +131,7 @@ type compiled struct {
 	// The kernel: unary for a unary step; for a binary one, vector over a
 	// slice of the operand, or scalar if it is broadcast along the inner axis.
 	unary  func(v []float32, alpha float32)
+	clip   func(v []float32, lo, hi float32)
 	vector func(v, o []float32)
 	scalar func(v []float32, x float32)
 }
@@ -173,8 +198,12 @@ func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
 	last := len(dims) - 1
 	c := &Chain{outer: dims[:last], inner: dims[last], size: prod(shape)}
 	for i, s := range steps {
-		cs := compiled{alpha: s.Alpha, operand: s.Operand}
+		cs := compiled{alpha: s.Alpha, beta: s.Beta, operand: s.Operand}
 		switch {
+		case s.Kind == Clip:
+			cs.clip = k.clip
+		case s.Kind == Pow:
+			cs.unary = k.powFor(s.Alpha)
 		case !s.Kind.Binary():
 			cs.unary = k.unary[s.Kind]
 		case s.Swapped:
@@ -226,6 +255,10 @@ func (c *Chain) Apply(v []float32, e0 int, operands [][]float32) {
 		seg := v[pos-e0 : pos-e0+n]
 		for i := range c.steps {
 			s := &c.steps[i]
+			if s.clip != nil {
+				s.clip(seg, s.alpha, s.beta)
+				continue
+			}
 			if s.unary != nil {
 				s.unary(seg, s.alpha)
 				continue

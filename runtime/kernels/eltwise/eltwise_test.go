@@ -33,7 +33,7 @@ func forEachSet(t *testing.T, f func(t *testing.T, set cpu.Set)) {
 var binaryOps = []struct {
 	op   ir.Op
 	kind Kind
-}{{ir.OpAdd, Add}, {ir.OpSub, Sub}, {ir.OpMul, Mul}, {ir.OpDiv, Div}}
+}{{ir.OpAdd, Add}, {ir.OpSub, Sub}, {ir.OpMul, Mul}, {ir.OpDiv, Div}, {ir.OpMinimum, Minimum}, {ir.OpMaximum, Maximum}}
 
 // pairs are operand shapes that broadcast: trailing axes, size-1 axes on
 // either side, scalars, and equal shapes.
@@ -100,6 +100,26 @@ var unaryOps = []struct {
 	{ir.OpTanh, nil, Step{Kind: Tanh}},
 	{ir.OpGelu, &ir.GeluAttrs{}, Step{Kind: Gelu}},
 	{ir.OpGelu, &ir.GeluAttrs{Approximate: true}, Step{Kind: GeluTanh}},
+	{ir.OpClip, &ir.ClipAttrs{Min: -1.5, Max: 6}, Step{Kind: Clip, Alpha: -1.5, Beta: 6}},
+	{ir.OpElu, &ir.EluAttrs{Alpha: 1.2}, Step{Kind: Elu, Alpha: 1.2}},
+	{ir.OpSelu, nil, Step{Kind: Selu}},
+	{ir.OpSilu, nil, Step{Kind: Silu}},
+	{ir.OpHardSigmoid, &ir.HardSigmoidAttrs{Alpha: 1.0 / 6}, Step{Kind: HardSigmoid, Alpha: 1.0 / 6}},
+	{ir.OpHardSigmoid, &ir.HardSigmoidAttrs{Alpha: 0.2}, Step{Kind: HardSigmoid, Alpha: 0.2}},
+	{ir.OpHardSwish, nil, Step{Kind: HardSwish}},
+	{ir.OpMish, nil, Step{Kind: Mish}},
+	{ir.OpSoftplus, nil, Step{Kind: Softplus}},
+	{ir.OpSoftsign, nil, Step{Kind: Softsign}},
+	{ir.OpExp, nil, Step{Kind: Exp}},
+	{ir.OpLog, nil, Step{Kind: Log}},
+	{ir.OpSqrt, nil, Step{Kind: Sqrt}},
+	{ir.OpRsqrt, nil, Step{Kind: Rsqrt}},
+	{ir.OpAbs, nil, Step{Kind: Abs}},
+	{ir.OpNeg, nil, Step{Kind: Neg}},
+	{ir.OpPow, &ir.PowAttrs{Exponent: 2}, Step{Kind: Pow, Alpha: 2}},
+	{ir.OpPow, &ir.PowAttrs{Exponent: 3}, Step{Kind: Pow, Alpha: 3}},
+	{ir.OpPow, &ir.PowAttrs{Exponent: -0.5}, Step{Kind: Pow, Alpha: -0.5}},
+	{ir.OpErf, nil, Step{Kind: Erf}},
 }
 
 func TestUnaryMatchesReference(t *testing.T) { forEachSet(t, testUnaryMatchesReference) }

@@ -38,16 +38,22 @@ func TestEveryKindHasKernels(t *testing.T) {
 				require.NotNil(t, k.vectorRev[kind], "%s %d", k.set, kind)
 				require.NotNil(t, k.scalar[kind], "%s %d", k.set, kind)
 				require.NotNil(t, k.scalarRev[kind], "%s %d", k.set, kind)
-			} else {
+			} else if kind != Clip {
 				require.NotNil(t, k.unary[kind], "%s %d", k.set, kind)
 			}
 		}
+		require.NotNil(t, k.clip, k.set)
+		require.NotNil(t, k.powEven, k.set)
+		require.NotNil(t, k.powOdd, k.set)
 	}
 }
 
 var kindNames = [kindCount]string{
 	Load: "load", Add: "add", Sub: "sub", Mul: "mul", Div: "div", Relu: "relu", LeakyRelu: "leaky_relu",
 	Sigmoid: "sigmoid", Tanh: "tanh", Gelu: "gelu", GeluTanh: "gelu_tanh",
+	Minimum: "minimum", Maximum: "maximum", Clip: "clip", Elu: "elu", Selu: "selu", Silu: "silu",
+	HardSigmoid: "hard_sigmoid", HardSwish: "hard_swish", Mish: "mish", Softplus: "softplus", Softsign: "softsign",
+	Exp: "exp", Log: "log", Sqrt: "sqrt", Rsqrt: "rsqrt", Abs: "abs", Neg: "neg", Pow: "pow", Erf: "erf",
 }
 
 // randomData is n standard normal values times 4 (reaching the saturated
@@ -105,12 +111,14 @@ func TestKernelsMatchGeneric(t *testing.T) {
 			for kind := range kindCount {
 				name := fmt.Sprintf("%s %s n=%d", k.set, kindNames[kind], n)
 				if !kind.Binary() {
-					want := slices.Clone(x)
-					generic.unary[kind](want, 0.3)
-					buf, got := withGuard(x)
-					k.unary[kind](got, 0.3)
-					checkGuard(t, buf, n, name)
-					compare(t, kind, x, got, want, name)
+					for _, alpha := range alphas(kind) {
+						want := slices.Clone(x)
+						unaryFor(&generic, kind, alpha)(want)
+						buf, got := withGuard(x)
+						unaryFor(k, kind, alpha)(got)
+						checkGuard(t, buf, n, name)
+						compare(t, kind, x, got, want, fmt.Sprintf("%s alpha=%g", name, alpha))
+					}
 					continue
 				}
 				for rev, fns := range [][2][kindCount]func(v, o []float32){{k.vector, generic.vector}, {k.vectorRev, generic.vectorRev}} {
@@ -133,6 +141,28 @@ func TestKernelsMatchGeneric(t *testing.T) {
 			}
 		}
 	}
+}
+
+// alphas are the parameters each unary kind is tested with: pow's exponents
+// reach each of its kernels (powFor).
+func alphas(kind Kind) []float32 {
+	if kind == Pow {
+		return []float32{2, 3, -1, 0.5, -1.5, 1.0 / 3}
+	}
+	return []float32{0.3}
+}
+
+// unaryFor is k's kernel for a unary kind with parameter alpha, as a chain
+// would run it; clip's bounds are [-alpha, 20·alpha].
+func unaryFor(k *kernels, kind Kind, alpha float32) func(v []float32) {
+	switch kind {
+	case Clip:
+		return func(v []float32) { k.clip(v, -alpha, 20*alpha) }
+	case Pow:
+		f := k.powFor(alpha)
+		return func(v []float32) { f(v, alpha) }
+	}
+	return func(v []float32) { k.unary[kind](v, alpha) }
 }
 
 // compare checks got against the generic kernel's want for inputs x.
