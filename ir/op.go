@@ -183,6 +183,7 @@ func init() {
 	opTable[OpFusedConv2D].Infer = inferFusedConv
 	opTable[OpFusedMatMul].Infer = inferFusedMatMul
 	opTable[OpElementwise].Infer = inferElementwise
+	opTable[OpClip].Infer = inferClip
 }
 
 // infer is the op's result type for operands of the given types: the element
