@@ -79,16 +79,18 @@ func usedNames(x *syntax.Expr, used map[string]bool) {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		calls := x.Stages
-		switch t := x.Head; {
-		case t.Call != nil:
-			if t.Call.Args == nil && len(t.Call.Name) == 1 {
-				used[t.Call.Name[0]] = true
+		for _, t := range x.Terms() {
+			switch {
+			case t.Call != nil:
+				if t.Call.Args == nil && len(t.Call.Name) == 1 {
+					used[t.Call.Name[0]] = true
+				}
+				calls = append([]*syntax.Call{t.Call}, calls...)
+			case t.List != nil:
+				stack = append(stack, t.List.Items...)
+			case t.Paren != nil:
+				stack = append(stack, t.Paren)
 			}
-			calls = append([]*syntax.Call{t.Call}, calls...)
-		case t.List != nil:
-			stack = append(stack, t.List.Items...)
-		case t.Paren != nil:
-			stack = append(stack, t.Paren)
 		}
 		for _, c := range calls {
 			if c.Args != nil {

@@ -23,7 +23,7 @@ var lexRules = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Int", Pattern: `\d+`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "Arrow", Pattern: `->`},
-	{Name: "Punct", Pattern: `[-()\[\]{}|,:=.]`},
+	{Name: "Punct", Pattern: `[-+*/()\[\]{}|,:=.]`},
 	{Name: "Whitespace", Pattern: `\s+`},
 })
 
@@ -142,6 +142,14 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 	d.End = d.Pos
 	d.End.Col += tokenWidth(src, pos.Offset)
 	d.Help = parseHelp(msg)
+	// A dangling operator, or one after a pipeline stage, makes the parser
+	// back off to before it.
+	for _, op := range []string{"+", "-", "*", "/"} {
+		if strings.HasPrefix(msg, `unexpected token "`+op+`"`) {
+			d.Msg = "syntax error: `" + op + "` needs an operand on each side, and cannot follow a pipeline stage"
+			d.Help = "`|` binds loosest: `x * 2 | relu` is relu(x * 2); to compute with a pipeline's result, parenthesise it: `(x | relu) + 1`"
+		}
+	}
 	// A dangling pipe makes the parser back off to before the `|`.
 	if strings.HasPrefix(msg, `unexpected token "|"`) {
 		d.Msg = "syntax error: `|` must be followed by a layer or block"
