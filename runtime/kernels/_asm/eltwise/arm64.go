@@ -360,6 +360,10 @@ func (f *neonFn) lower(p *prog) error {
 			f.p("VORR V%d.B16, V%d.B16, V%d.B16", r(1), r(0), d)
 		case opGE0:
 			f.p("%s", neon.FCMGE0(d, r(0)))
+		case opLT:
+			f.p("%s", neon.FCMGT(d, r(1), r(0))) // a < b is b > a
+		case opSqrt:
+			f.p("%s", neon.FSQRT(d, r(0)))
 		default:
 			return fmt.Errorf("no NEON lowering of op %d", v.op)
 		}
