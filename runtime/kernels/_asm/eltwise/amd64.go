@@ -16,6 +16,9 @@ import (
 // allocates the registers; constants stay in memory, as operands.
 
 func avx2Unroll(k *kernel) int {
+	if k.single {
+		return 1
+	}
 	if k.heavy {
 		return 2
 	}
