@@ -88,16 +88,10 @@ func softmax(log bool) kernel {
 func minimum(a, b float32) float32 { return min(a, b) }
 func maximum(a, b float32) float32 { return max(a, b) }
 
-// clip keeps NaN: min(max(x, lo), hi) with comparisons that are false for NaN.
+// clip is min(max(x, lo), hi) with Go's min and max: NaN stays NaN.
 func clip(n *ir.Node, x float64) float64 {
 	a := n.Attrs.(*ir.ClipAttrs)
-	switch {
-	case x < float64(a.Min):
-		return float64(a.Min)
-	case x > float64(a.Max):
-		return float64(a.Max)
-	}
-	return x
+	return min(max(x, float64(a.Min)), float64(a.Max))
 }
 
 func elu(n *ir.Node, x float64) float64 {
@@ -126,16 +120,7 @@ func hardSigmoid(n *ir.Node, x float64) float64 {
 	return hardSigmoidOf(float64(n.Attrs.(*ir.HardSigmoidAttrs).Alpha), x)
 }
 
-func hardSigmoidOf(alpha, x float64) float64 {
-	y := alpha*x + 0.5
-	switch {
-	case y < 0:
-		return 0
-	case y > 1:
-		return 1
-	}
-	return y
-}
+func hardSigmoidOf(alpha, x float64) float64 { return min(max(alpha*x+0.5, 0), 1) }
 
 // hardSwish is PyTorch's x·relu6(x+3)/6.
 func hardSwish(_ *ir.Node, x float64) float64 { return x * hardSigmoidOf(1.0/6, x) }
@@ -148,7 +133,15 @@ func mish(n *ir.Node, x float64) float64 { return x * math.Tanh(softplus(n, x)) 
 
 func softsign(_ *ir.Node, x float64) float64 { return x / (1 + math.Abs(x)) }
 
-func pow(n *ir.Node, x float64) float64 { return math.Pow(x, float64(n.Attrs.(*ir.PowAttrs).Exponent)) }
+// pow is math.Pow, except that a negative x (-Inf too) to a non-integer
+// power is NaN.
+func pow(n *ir.Node, x float64) float64 {
+	e := float64(n.Attrs.(*ir.PowAttrs).Exponent)
+	if x < 0 && e != math.Trunc(e) {
+		return math.NaN()
+	}
+	return math.Pow(x, e)
+}
 
 // fn adapts a function of x alone.
 func fn(f func(float64) float64) func(*ir.Node, float64) float64 {

@@ -41,7 +41,7 @@
 //	elu         1.7e-7 (1.7 ulp)                4.9e-8
 //	selu        2.3e-7 (2.0 ulp)                (grows with x)
 //	silu        2.1e-7 (3.0 ulp)                (grows with x)
-//	hard_sigm.  6.0e-8 (0.5 ulp: one FMA)       3.0e-8
+//	hard_sigmoid 6.0e-8 (0.5 ulp: one FMA)     3.0e-8
 //	hard_swish  1.4e-7 (1.9 ulp)                (grows with x)
 //	mish        2.6e-7 (3.8 ulp)                (grows with x)
 //	softplus    2.6e-7 (3.3 ulp)                (grows with x)
