@@ -20,7 +20,9 @@ type bound struct {
 	sub, abs float64
 }
 
-func constant(r float64) func(float64, float64) float64 { return func(float64, float64) float64 { return r } }
+func constant(r float64) func(float64, float64) float64 {
+	return func(float64, float64) float64 { return r }
+}
 
 // belowSubnormal widens a relative bound r where x·e^x, with e^x subnormal
 // (x below -87.3), is itself a normal number: silu and mish there have the

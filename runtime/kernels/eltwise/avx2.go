@@ -22,7 +22,7 @@ var avx2 = kernels{
 	vectorRev: [kindCount]func(v, o []float32){Load: load, Add: addAVX2, Sub: subRevAVX2, Mul: mulAVX2, Div: divRevAVX2, Minimum: minimumAVX2, Maximum: maximumAVX2},
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subScalarAVX2, Mul: mulScalarAVX2, Div: divScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subRevScalarAVX2, Mul: mulScalarAVX2, Div: divRevScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
-	clip:    clipAVX2,
-	powEven: powOf(absAVX2, logAVX2, expAVX2, mulScalarAVX2, nil),
-	powOdd:  powOf(absAVX2, logAVX2, expAVX2, mulScalarAVX2, orSignAVX2),
+	clip:      clipAVX2,
+	powEven:   powOf(absAVX2, logAVX2, expAVX2, mulScalarAVX2, nil),
+	powOdd:    powOf(absAVX2, logAVX2, expAVX2, mulScalarAVX2, orSignAVX2),
 }

@@ -22,7 +22,7 @@ var neon = kernels{
 	vectorRev: [kindCount]func(v, o []float32){Load: load, Add: addNEON, Sub: subRevNEON, Mul: mulNEON, Div: divRevNEON, Minimum: minimumNEON, Maximum: maximumNEON},
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subScalarNEON, Mul: mulScalarNEON, Div: divScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subRevScalarNEON, Mul: mulScalarNEON, Div: divRevScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
-	clip:    clipNEON,
-	powEven: powOf(absNEON, logNEON, expNEON, mulScalarNEON, nil),
-	powOdd:  powOf(absNEON, logNEON, expNEON, mulScalarNEON, orSignNEON),
+	clip:      clipNEON,
+	powEven:   powOf(absNEON, logNEON, expNEON, mulScalarNEON, nil),
+	powOdd:    powOf(absNEON, logNEON, expNEON, mulScalarNEON, orSignNEON),
 }
