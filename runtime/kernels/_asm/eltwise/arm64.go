@@ -98,7 +98,6 @@ type neonFn struct {
 
 func (f *neonFn) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\n", args...) }
 
-//
 // The first fixed constants (in order of first use) are broadcast into
 // registers before the loops; any others are made (MOVW, VDUP) in a
 // temporary register before each use.
