@@ -565,7 +565,7 @@ func (e *elab) arith(a *syntax.Arith, piped *value) value {
 	if isNumber(l) && isNumber(r) {
 		return e.foldNumbers(a, l, r)
 	}
-	return e.infix(infixLayers[a.Op], a.Pos(), a.EndPos(), l, r)
+	return e.infix(infixLayers[a.Op], a.Pos, a.EndPos, l, r)
 }
 
 func isNumber(v value) bool { return v.kind == kInt || v.kind == kFloat }
@@ -581,11 +581,11 @@ func (v value) float() float64 {
 // and the operator is not `/`, checked against the range of int32 and
 // float32 as literals are.
 func (e *elab) foldNumbers(a *syntax.Arith, l, r value) value {
-	out := value{kind: kFloat, start: a.Pos(), end: a.EndPos()}
+	out := value{kind: kFloat, start: a.Pos, end: a.EndPos}
 	if l.kind == kInt && r.kind == kInt && a.Op != "/" {
 		i := map[string]int64{"+": int64(l.i) + int64(r.i), "-": int64(l.i) - int64(r.i), "*": int64(l.i) * int64(r.i)}[a.Op]
 		if i > math.MaxInt32 || i < math.MinInt32 {
-			e.errorf(a.Pos(), a.EndPos(), "", "integer %d is out of range", i)
+			e.errorf(a.Pos, a.EndPos, "", "integer %d is out of range", i)
 			return poison()
 		}
 		out.kind, out.i = kInt, int(i)
@@ -603,7 +603,7 @@ func (e *elab) foldNumbers(a *syntax.Arith, l, r value) value {
 		out.f = x / y
 	}
 	if math.IsInf(out.f, 0) || math.IsNaN(out.f) {
-		e.errorf(a.Pos(), a.EndPos(), "", "%g %s %g is not a finite number", x, a.Op, y)
+		e.errorf(a.Pos, a.EndPos, "", "%g %s %g is not a finite number", x, a.Op, y)
 		return poison()
 	}
 	return out

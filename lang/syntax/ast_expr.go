@@ -62,26 +62,13 @@ func (e *Expr) operands() []*Term {
 	return ts
 }
 
-// Arith is an expression's head as a tree: a Term, or Op applied to L and R.
+// Arith is an expression's head as a tree: a Term, or Op applied to L and
+// R. Pos and EndPos span its source.
 type Arith struct {
-	Term *Term
-	Op   string
-	L, R *Arith
-}
-
-// Pos and EndPos span the operation's source.
-func (a *Arith) Pos() lexer.Position {
-	if a.Term != nil {
-		return a.Term.Pos
-	}
-	return a.L.Pos()
-}
-
-func (a *Arith) EndPos() lexer.Position {
-	if a.Term != nil {
-		return a.Term.EndPos
-	}
-	return a.R.EndPos()
+	Term        *Term
+	Op          string
+	L, R        *Arith
+	Pos, EndPos lexer.Position
 }
 
 // Precedence is how tightly an operator binds: products 2, sums 1.
@@ -98,16 +85,17 @@ func (e *Expr) Tree() *Arith {
 	var ops []string
 	reduce := func() {
 		n := len(operands)
-		operands = append(operands[:n-2], &Arith{Op: ops[len(ops)-1], L: operands[n-2], R: operands[n-1]})
+		l, r := operands[n-2], operands[n-1]
+		operands = append(operands[:n-2], &Arith{Op: ops[len(ops)-1], L: l, R: r, Pos: l.Pos, EndPos: r.EndPos})
 		ops = ops[:len(ops)-1]
 	}
-	operands = append(operands, &Arith{Term: e.Head})
+	operands = append(operands, &Arith{Term: e.Head, Pos: e.Head.Pos, EndPos: e.Head.EndPos})
 	for _, in := range e.Ops {
 		for len(ops) > 0 && Precedence(ops[len(ops)-1]) >= Precedence(in.Op) {
 			reduce()
 		}
 		ops = append(ops, in.Op)
-		operands = append(operands, &Arith{Term: in.Operand})
+		operands = append(operands, &Arith{Term: in.Operand, Pos: in.Operand.Pos, EndPos: in.Operand.EndPos})
 	}
 	for len(ops) > 0 {
 		reduce()

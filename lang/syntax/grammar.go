@@ -57,15 +57,19 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	return f, nil
 }
 
-// checkNesting finds the first bracket that opens a level past MaxNesting,
-// before the parser recurses that deep. It scans bytes rather than tokens:
+// checkNesting finds the first bracket, or minus sign of a run (each a
+// level of negation, -(-(x))), that opens a level past MaxNesting, before
+// the parser recurses that deep. It scans bytes rather than tokens:
 // lexing first would double the cost of every parse. Strings and comments
 // are skipped as the lexer skips them; anything the lexer rejects is left
 // for the parser to report.
 func checkNesting(filename string, src []byte) *diag.Diagnostic {
-	depth, line, col := 0, 1, 1
+	depth, minuses, line, col := 0, 0, 1, 1
 	for i := 0; i < len(src); i++ {
 		c := src[i]
+		if c != '-' && c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			minuses = 0
+		}
 		switch c {
 		case '\n':
 			line, col = line+1, 1
@@ -99,6 +103,13 @@ func checkNesting(filename string, src []byte) *diag.Diagnostic {
 			}
 		case ')', ']', '}':
 			depth = max(depth-1, 0)
+		case '-':
+			if minuses++; depth+minuses > MaxNesting {
+				p := diag.Pos{File: filename, Line: line, Col: col}
+				return &diag.Diagnostic{Pos: p, End: diag.Pos{File: filename, Line: line, Col: col + 1},
+					Msg:  "more than " + strconv.Itoa(MaxNesting) + " levels of negation and nesting",
+					Help: "two minus signs cancel: write `x` for `--x`"}
+			}
 		}
 		if c < utf8.RuneSelf || utf8.RuneStart(c) {
 			col++ // columns count runes, as the lexer's positions do

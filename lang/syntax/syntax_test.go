@@ -196,3 +196,17 @@ func TestArithmeticPrecedence(t *testing.T) {
 		require.Equal(t, want, show(f.Decls[0].Body[0].Value.Tree()), in)
 	}
 }
+
+// TestNegationLimit: a run of minus signs nests the parser as brackets do,
+// so it counts towards MaxNesting; a long flat sum does not.
+func TestNegationLimit(t *testing.T) {
+	head := "model m(x: f32[N, 4]) -> (y) {\n  y = "
+	_, ds := syntax.Parse("ok.mdl", []byte(head+strings.Repeat("- ", syntax.MaxNesting-1)+"x\n}\n"))
+	require.Empty(t, ds)
+	_, ds = syntax.Parse("deep.mdl", []byte(head+strings.Repeat("-", 1_000_000)+"x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Contains(t, ds[0].Msg, "levels of negation and nesting")
+
+	sum := head + "x" + strings.Repeat(" - -x * 2", 20_000) + "\n}\n"
+	require.Equal(t, sum, format(t, "sum.mdl", []byte(sum)))
+}
