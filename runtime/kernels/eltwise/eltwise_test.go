@@ -227,7 +227,8 @@ func TestBatchNormMatchesReference(t *testing.T) {
 func TestApplyDoesNotAllocate(t *testing.T) {
 	forEachSet(t, func(t *testing.T, set cpu.Set) {
 		shape := []int{4, 9, 33}
-		c := NewChain(set, shape, []Step{{Kind: Load, Shape: shape}, {Kind: Add, Operand: 1, Shape: []int{33}}, {Kind: Gelu}, {Kind: Mul, Operand: 1, Shape: []int{1}}})
+		c := NewChain(set, shape, []Step{{Kind: Load, Shape: shape}, {Kind: Add, Operand: 1, Shape: []int{33}}, {Kind: Gelu}, {Kind: Mul, Operand: 1, Shape: []int{1}},
+			{Kind: Clip, Alpha: -1, Beta: 1}, {Kind: Pow, Alpha: 3}, {Kind: Pow, Alpha: 4}, {Kind: Pow, Alpha: 0.5}, {Kind: Maximum, Operand: 1, Shape: []int{33}}})
 		v, bias := make([]float32, c.Size()), make([]float32, 33)
 		ops := [][]float32{v, bias}
 		if allocs := testing.AllocsPerRun(10, func() { c.Apply(v, 0, ops) }); allocs != 0 {

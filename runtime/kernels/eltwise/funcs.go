@@ -49,31 +49,25 @@ func (k *kernels) powFor(e float32) func(v []float32, alpha float32) {
 
 func ones(v []float32, _ float32) { fill(v, 1) }
 
-// powBlock is how many elements powOf's passes run over at a time: they
+// powBlock is how many elements the pow passes run over at a time: they
 // stay in L1, and odd powers keep a copy of them on the stack.
 const powBlock = 256
 
 // powOf composes x^alpha = e^(alpha·ln x) from a set's vector kernels, pass
 // by pass over blocks of powBlock elements: ln, a multiplication, e^. With
-// abs it is |x|^alpha (for even integer exponents); with orSign too, the
-// result takes x's sign (odd ones).
-func powOf(abs, log, exp, mulScalar func([]float32, float32), orSign func(v, o []float32)) func([]float32, float32) {
+// abs it is |x|^alpha, for even integer exponents. (Odd ones take x's sign
+// after, in each set's powOdd: a copy of x passed to a function value
+// would escape to the heap.)
+func powOf(abs, log, exp, mulScalar func([]float32, float32)) func([]float32, float32) {
 	return func(v []float32, alpha float32) {
-		var keep [powBlock]float32
 		for len(v) > 0 {
 			b := v[:min(len(v), powBlock)]
-			if orSign != nil {
-				copy(keep[:], b)
-			}
 			if abs != nil {
 				abs(b, 0)
 			}
 			log(b, 0)
 			mulScalar(b, alpha)
 			exp(b, 0)
-			if orSign != nil {
-				orSign(b, keep[:len(b)])
-			}
 			v = v[len(b):]
 		}
 	}
