@@ -539,7 +539,7 @@ func (e *elab) term(t *syntax.Term, piped *value) []value {
 		case kPoison:
 			return []value{v}
 		default:
-			return []value{e.infix("neg", t.Pos, t.EndPos, v)}
+			return []value{e.infix("-", "neg", t.Pos, t.EndPos, v)}
 		}
 		return span(v)
 	}
@@ -565,7 +565,7 @@ func (e *elab) arith(a *syntax.Arith, piped *value) value {
 	if isNumber(l) && isNumber(r) {
 		return e.foldNumbers(a, l, r)
 	}
-	return e.infix(infixLayers[a.Op], a.Pos, a.EndPos, l, r)
+	return e.infix(a.Op, infixLayers[a.Op], a.Pos, a.EndPos, l, r)
 }
 
 func isNumber(v value) bool { return v.kind == kInt || v.kind == kFloat }
@@ -609,8 +609,24 @@ func (e *elab) foldNumbers(a *syntax.Arith, l, r value) value {
 	return out
 }
 
-// infix applies the layer an operator stands for to its operands.
-func (e *elab) infix(layerName string, start, end lexer.Position, operands ...value) value {
+// infix applies the layer an operator stands for to its operands, which
+// must be tensors or numbers.
+func (e *elab) infix(op, layerName string, start, end lexer.Position, operands ...value) value {
+	for _, v := range operands {
+		switch {
+		case v.kind == kTensor || isNumber(v):
+			continue
+		case v.kind == kName:
+			help := didYouMean(v.s, e.scope.names())
+			if _, ok := layerTable[v.s]; ok {
+				help = "`" + v.s + "` is a layer: apply it, `" + v.s + "(x)`"
+			}
+			e.errorf(v.start, v.end, help, "undefined name `%s`", v.s)
+		default:
+			e.errorf(v.start, v.end, "operators compute with tensors and numbers", "`%s` needs a tensor or a number, got %s", op, v.describe())
+		}
+		return poison()
+	}
 	c := &syntax.Call{Pos: start, Name: []string{layerName}, EndPos: end}
 	vals := e.applyLayer(layerTable[layerName], c, nil, operands, make([]*syntax.Ident, len(operands)))
 	return vals[0]
