@@ -149,6 +149,36 @@ type LeakyReluAttrs struct {
 
 func (a *LeakyReluAttrs) String() string { return "alpha=" + fmtFloat(a.Alpha) }
 
+// ClipAttrs: y = min(max(x, Min), Max), NaN kept; Min <= Max.
+type ClipAttrs struct {
+	Min, Max float32
+}
+
+func (a *ClipAttrs) String() string { return "min=" + fmtFloat(a.Min) + " max=" + fmtFloat(a.Max) }
+
+// EluAttrs: y = x for x > 0, alpha·(e^x - 1) otherwise.
+type EluAttrs struct {
+	Alpha float32
+}
+
+func (a *EluAttrs) String() string { return "alpha=" + fmtFloat(a.Alpha) }
+
+// HardSigmoidAttrs: y = clip(alpha·x + 0.5, 0, 1). PyTorch's and Keras 3's
+// hard sigmoid, relu6(x+3)/6, is alpha = 1/6; Keras 2's and ONNX's alpha = 0.2.
+type HardSigmoidAttrs struct {
+	Alpha float32
+}
+
+func (a *HardSigmoidAttrs) String() string { return "alpha=" + fmtFloat(a.Alpha) }
+
+// PowAttrs: y = x^Exponent, as math.Pow: a negative x gives NaN unless the
+// exponent is an integer.
+type PowAttrs struct {
+	Exponent float32
+}
+
+func (a *PowAttrs) String() string { return "exponent=" + fmtFloat(a.Exponent) }
+
 // GeluAttrs selects the exact (erf) or the tanh approximation.
 type GeluAttrs struct {
 	Approximate bool

@@ -146,7 +146,12 @@ func flopsChain(c Chain, elems count) count {
 }
 
 // stepFlops are the per-element costs the unfused ops count.
-var stepFlops = map[Op]int64{OpAdd: 1, OpSub: 1, OpMul: 1, OpDiv: 1, OpRelu: 1, OpLeakyRelu: 2, OpSigmoid: 4, OpTanh: 4, OpGelu: 8}
+var stepFlops = map[Op]int64{
+	OpAdd: 1, OpSub: 1, OpMul: 1, OpDiv: 1, OpMinimum: 1, OpMaximum: 1,
+	OpRelu: 1, OpLeakyRelu: 2, OpSigmoid: 4, OpTanh: 4, OpGelu: 8,
+	OpClip: 2, OpElu: 4, OpSelu: 5, OpSilu: 4, OpHardSigmoid: 3, OpHardSwish: 4, OpMish: 8, OpSoftplus: 6,
+	OpSoftsign: 3, OpExp: 4, OpLog: 4, OpSqrt: 1, OpRsqrt: 2, OpAbs: 1, OpNeg: 1, OpPow: 8, OpErf: 8,
+}
 
 func flopsFusedConv(n *Node) count {
 	a := n.Attrs.(*FusedConvAttrs)

@@ -36,6 +36,8 @@ const (
 	OpSub
 	OpMul
 	OpDiv
+	OpMinimum
+	OpMaximum
 
 	// Unary elementwise.
 	OpRelu
@@ -43,7 +45,24 @@ const (
 	OpSigmoid
 	OpTanh
 	OpGelu
-	OpDropout // identity at inference
+	OpDropout     // identity at inference
+	OpClip        // min(max(x, Min), Max); relu6 is clip{min=0 max=6}
+	OpElu         // x > 0 ? x : alpha(e^x - 1)
+	OpSelu        // scale·elu(x) with SELU's fixed alpha and scale
+	OpSilu        // x·sigmoid(x), also called swish
+	OpHardSigmoid // clip(alpha·x + 0.5, 0, 1)
+	OpHardSwish   // x·relu6(x+3)/6
+	OpMish        // x·tanh(softplus(x))
+	OpSoftplus    // ln(1 + e^x)
+	OpSoftsign    // x / (1 + |x|)
+	OpExp
+	OpLog
+	OpSqrt
+	OpRsqrt // 1/√x
+	OpAbs
+	OpNeg
+	OpPow // x^exponent, a scalar exponent
+	OpErf
 
 	// Normalising reductions.
 	OpSoftmax
@@ -115,12 +134,31 @@ var opTable = [OpLast]OpInfo{
 	OpSub:             {Name: "sub", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
 	OpMul:             {Name: "mul", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
 	OpDiv:             {Name: "div", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpMinimum:         {Name: "minimum", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
+	OpMaximum:         {Name: "maximum", MinInputs: 2, MaxInputs: 2, Elementwise: true, Infer: inferBroadcast, Flops: flopsPerOutput(1)},
 	OpRelu:            {Name: "relu", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(1)},
 	OpLeakyRelu:       {Name: "leaky_relu", MinInputs: 1, MaxInputs: 1, Attrs: &LeakyReluAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(2)},
 	OpSigmoid:         {Name: "sigmoid", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(4)},
 	OpTanh:            {Name: "tanh", MinInputs: 1, MaxInputs: 1, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(4)},
 	OpGelu:            {Name: "gelu", MinInputs: 1, MaxInputs: 1, Attrs: &GeluAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(8)},
 	OpDropout:         {Name: "dropout", MinInputs: 1, MaxInputs: 1, Attrs: &DropoutAttrs{}, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(0)},
+	OpClip:            unaryOp("clip", &ClipAttrs{}, 2),
+	OpElu:             unaryOp("elu", &EluAttrs{}, 4),
+	OpSelu:            unaryOp("selu", nil, 5),
+	OpSilu:            unaryOp("silu", nil, 4),
+	OpHardSigmoid:     unaryOp("hard_sigmoid", &HardSigmoidAttrs{}, 3),
+	OpHardSwish:       unaryOp("hard_swish", nil, 4),
+	OpMish:            unaryOp("mish", nil, 8),
+	OpSoftplus:        unaryOp("softplus", nil, 6),
+	OpSoftsign:        unaryOp("softsign", nil, 3),
+	OpExp:             unaryOp("exp", nil, 4),
+	OpLog:             unaryOp("log", nil, 4),
+	OpSqrt:            unaryOp("sqrt", nil, 1),
+	OpRsqrt:           unaryOp("rsqrt", nil, 2),
+	OpAbs:             unaryOp("abs", nil, 1),
+	OpNeg:             unaryOp("neg", nil, 1),
+	OpPow:             unaryOp("pow", &PowAttrs{}, 8),
+	OpErf:             unaryOp("erf", nil, 8),
 	OpSoftmax:         {Name: "softmax", MinInputs: 1, MaxInputs: 1, Attrs: &AxisAttrs{}, Infer: inferSameAxis, Flops: flopsPerOutput(5)},
 	OpLogSoftmax:      {Name: "log_softmax", MinInputs: 1, MaxInputs: 1, Attrs: &AxisAttrs{}, Infer: inferSameAxis, Flops: flopsPerOutput(5)},
 	OpFlatten:         {Name: "flatten", MinInputs: 1, MaxInputs: 1, Infer: inferFlatten, Flops: flopsPerOutput(0)},
@@ -135,12 +173,19 @@ var opTable = [OpLast]OpInfo{
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
 }
 
+// unaryOp is the entry of a unary elementwise function of flops operations
+// per element.
+func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
+	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: attrs, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(flops)}
+}
+
 // The fused ops' rules check their chains against the table itself, so they
 // are set after it is initialised.
 func init() {
 	opTable[OpFusedConv2D].Infer = inferFusedConv
 	opTable[OpFusedMatMul].Infer = inferFusedMatMul
 	opTable[OpElementwise].Infer = inferElementwise
+	opTable[OpClip].Infer = inferClip
 }
 
 // infer is the op's result type for operands of the given types: the element

@@ -836,6 +836,26 @@ func (*LeakyReluAttrs) parseAttrs(p *parser) (Attrs, error) {
 	return a, p.fields(req("alpha", floatVal(&a.Alpha)))
 }
 
+func (*ClipAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &ClipAttrs{}
+	return a, p.fields(req("min", floatVal(&a.Min)), req("max", floatVal(&a.Max)))
+}
+
+func (*EluAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &EluAttrs{}
+	return a, p.fields(req("alpha", floatVal(&a.Alpha)))
+}
+
+func (*HardSigmoidAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &HardSigmoidAttrs{}
+	return a, p.fields(req("alpha", floatVal(&a.Alpha)))
+}
+
+func (*PowAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &PowAttrs{}
+	return a, p.fields(req("exponent", floatVal(&a.Exponent)))
+}
+
 func (*GeluAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &GeluAttrs{}
 	return a, p.fields(req("approximate", boolVal(&a.Approximate, "tanh", "none")))

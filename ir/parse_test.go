@@ -127,6 +127,30 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,4,5,3] = avgpool2d(%2) {size=[3,3] stride=[2,2] padding=explicit pads=[1,1,1,1] count_pad=true}
   return y=%3
 }
+`, `graph functions(%x: f32[N,4]) {
+  @two: f32[] = const [2]
+  %0: f32[N,4] = clip(%x) {min=0 max=6}
+  %1: f32[N,4] = elu(%0) {alpha=1}
+  %2: f32[N,4] = selu(%1)
+  %3: f32[N,4] = silu(%2)
+  %4: f32[N,4] = hard_sigmoid(%3) {alpha=0.2}
+  %5: f32[N,4] = hard_swish(%4)
+  %6: f32[N,4] = mish(%5)
+  %7: f32[N,4] = softplus(%6)
+  %8: f32[N,4] = softsign(%7)
+  %9: f32[N,4] = exp(%8)
+  %10: f32[N,4] = log(%9)
+  %11: f32[N,4] = sqrt(%10)
+  %12: f32[N,4] = rsqrt(%11)
+  %13: f32[N,4] = abs(%12)
+  %14: f32[N,4] = neg(%13)
+  %15: f32[N,4] = pow(%14) {exponent=-1.5}
+  %16: f32[N,4] = erf(%15)
+  %17: f32[N,4] = minimum(%16, @two)
+  %18: f32[N,4] = maximum(@two, %17)
+  %19: f32[N,4] = elementwise(%18, @two) {chain=[clip{min=-1 max=1}, minimum(in1, v), maximum(v, in1), pow{exponent=3}, hard_sigmoid{alpha=0.16666667}]}
+  return y=%19
+}
 `}
 
 // TestParseEveryOp: the hand-written graphs round-trip and together use every

@@ -30,6 +30,17 @@ func needRank(op string, t Type, rank int, layout string) error {
 
 func inferSame(_ Attrs, in []Type) (Type, error) { return in[0], nil }
 
+// inferClip refuses bounds that cross: min(max(x, lo), hi) would be hi
+// everywhere, which is never what was meant.
+func inferClip(a Attrs, in []Type) (Type, error) {
+	c := a.(*ClipAttrs)
+	if !(c.Min <= c.Max) {
+		return Type{}, typeErr("swap them: clip(x, min, max) keeps x within [min, max]",
+			"clip's min %s is above its max %s", fmtFloat(c.Min), fmtFloat(c.Max))
+	}
+	return in[0], nil
+}
+
 func inferSameAxis(a Attrs, in []Type) (Type, error) {
 	if err := checkAxis(a.(*AxisAttrs).Axis, in[0].Shape.Rank()); err != nil {
 		return Type{}, err

@@ -15,6 +15,19 @@ const (
 	Gelu // the erf form
 	Softmax
 	LogSoftmax
+	// Appended, keeping the numbers above.
+	Relu6       // clip(x, 0, 6)
+	Elu         // alpha 1, as Keras's and PyTorch's default
+	Selu        //
+	GeluTanh    // gelu's tanh approximation
+	Silu        // x·sigmoid(x)
+	Swish       // silu's other name
+	HardSigmoid // relu6(x+3)/6, PyTorch's and Keras 3's; hard_sigmoid(alpha=0.2) is Keras 2's
+	HardSwish   // x·relu6(x+3)/6
+	Mish
+	Softplus
+	Softsign
+	Exponential // e^x, Keras's name
 	activationCount
 )
 
@@ -31,6 +44,19 @@ var activationInfo = [activationCount]struct {
 	Gelu:       {name: "gelu", op: ir.OpGelu, attrs: func() ir.Attrs { return &ir.GeluAttrs{} }},
 	Softmax:    {name: "softmax", op: ir.OpSoftmax},
 	LogSoftmax: {name: "log_softmax", op: ir.OpLogSoftmax},
+
+	Relu6:       {name: "relu6", op: ir.OpClip, attrs: func() ir.Attrs { return &ir.ClipAttrs{Min: 0, Max: 6} }},
+	Elu:         {name: "elu", op: ir.OpElu, attrs: func() ir.Attrs { return &ir.EluAttrs{Alpha: 1} }},
+	Selu:        {name: "selu", op: ir.OpSelu},
+	GeluTanh:    {name: "gelu_tanh", op: ir.OpGelu, attrs: func() ir.Attrs { return &ir.GeluAttrs{Approximate: true} }},
+	Silu:        {name: "silu", op: ir.OpSilu},
+	Swish:       {name: "swish", op: ir.OpSilu},
+	HardSigmoid: {name: "hard_sigmoid", op: ir.OpHardSigmoid, attrs: func() ir.Attrs { return &ir.HardSigmoidAttrs{Alpha: 1.0 / 6} }},
+	HardSwish:   {name: "hard_swish", op: ir.OpHardSwish},
+	Mish:        {name: "mish", op: ir.OpMish},
+	Softplus:    {name: "softplus", op: ir.OpSoftplus},
+	Softsign:    {name: "softsign", op: ir.OpSoftsign},
+	Exponential: {name: "exponential", op: ir.OpExp},
 }
 
 func (a Activation) String() string {

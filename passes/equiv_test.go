@@ -161,10 +161,14 @@ func randomGraph(t *testing.T, seed uint64) *ir.Graph {
 		require.NoError(t, err)
 		return v
 	}
-	unary := []ir.Op{ir.OpRelu, ir.OpSigmoid, ir.OpTanh, ir.OpGelu, ir.OpLeakyRelu}
+	unary := []ir.Op{ir.OpRelu, ir.OpSigmoid, ir.OpTanh, ir.OpGelu, ir.OpLeakyRelu,
+		ir.OpClip, ir.OpElu, ir.OpSilu, ir.OpHardSigmoid, ir.OpHardSwish, ir.OpMish, ir.OpSoftsign, ir.OpErf}
 	act := func(v *ir.Value) *ir.Value {
 		op := unary[rng.IntN(len(unary))]
-		attrs := map[ir.Op]ir.Attrs{ir.OpGelu: &ir.GeluAttrs{Approximate: rng.IntN(2) == 0}, ir.OpLeakyRelu: &ir.LeakyReluAttrs{Alpha: 0.1}}[op]
+		attrs := map[ir.Op]ir.Attrs{
+			ir.OpGelu: &ir.GeluAttrs{Approximate: rng.IntN(2) == 0}, ir.OpLeakyRelu: &ir.LeakyReluAttrs{Alpha: 0.1},
+			ir.OpClip: &ir.ClipAttrs{Min: 0, Max: 6}, ir.OpElu: &ir.EluAttrs{Alpha: 1}, ir.OpHardSigmoid: &ir.HardSigmoidAttrs{Alpha: 0.2},
+		}[op]
 		return node(op, attrs, v)
 	}
 	var saved []*ir.Value

@@ -159,8 +159,9 @@ func TestBuildRuns(t *testing.T) {
 
 // TestBuildSequenceModelsMatchPyTorch: binaries of the sequence-model
 // fixtures (among them a causal language model on int64 token ids and a
-// padded classifier on int32 ids), run on the fixtures' inputs, agree with
-// PyTorch within the bound mdlc run is held to; on arm64 too, under qemu.
+// padded classifier on int32 ids), and of the elementwise functions'
+// fixture, run on the fixtures' inputs, agree with PyTorch within the bound
+// mdlc run is held to; on arm64 too, under qemu.
 func TestBuildSequenceModelsMatchPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries")
@@ -172,6 +173,7 @@ func TestBuildSequenceModelsMatchPyTorch(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, dims string }{
 		{"gpt", "T=8"}, {"bert", ""}, {"encoder", "T=9"}, {"prenorm", ""}, {"decoder", ""}, {"mha", ""}, {"recurrent", ""},
+		{"activations", ""},
 	} {
 		fixture := filepath.Join(pytorchDir, c.name)
 		want, err := tensor.ReadNpyFile(filepath.Join(fixture, "output.npy"))

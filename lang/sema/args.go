@@ -194,6 +194,12 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 			ok = false
 			continue
 		}
+		if s.kind == aTensor && (v.kind == kInt || v.kind == kFloat) {
+			if v = e.scalar(v); v.kind == kPoison {
+				ok = false
+				continue
+			}
+		}
 		b.arg[s.name] = v
 		conv, msg := convert(s.kind, v)
 		if msg != "" {

@@ -3,6 +3,7 @@ package sema
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -129,6 +130,9 @@ type elab struct {
 	exhausted   bool // the node budget is spent: nothing more is expanded
 	// named holds the declarations whose names were checked, once each.
 	named map[*syntax.Decl]bool
+	// scalars are the constants numbers became as tensor operands, one per
+	// value (by its bits).
+	scalars map[uint32]*ir.Value
 }
 
 type diagKey struct {
@@ -137,7 +141,7 @@ type diagKey struct {
 }
 
 func newElab(p *Program, g *ir.Graph) *elab {
-	return &elab{prog: p, g: g, seen: map[diagKey]bool{}, named: map[*syntax.Decl]bool{}}
+	return &elab{prog: p, g: g, seen: map[diagKey]bool{}, named: map[*syntax.Decl]bool{}, scalars: map[uint32]*ir.Value{}}
 }
 
 // reportNameErrors reports the name errors of a declaration being expanded, the
@@ -495,7 +499,12 @@ func (e *elab) matchType(want *syntax.TypeExpr, got ir.Type, syms map[string]ir.
 // expr evaluates a pipeline. piped, if set, is fed to the head (used for
 // parenthesised stages).
 func (e *elab) expr(x *syntax.Expr, piped *value) []value {
-	vals := e.term(x.Head, piped)
+	var vals []value
+	if len(x.Ops) == 0 {
+		vals = e.term(x.Head, piped)
+	} else {
+		vals = []value{e.arith(x.Tree(), piped)}
+	}
 	for _, st := range x.Stages {
 		if len(vals) != 1 {
 			e.errorf(st.Pos, st.EndPos, "bind the results to names first: `a, b = ...`",
@@ -538,8 +547,133 @@ func (e *elab) term(t *syntax.Term, piped *value) []value {
 		return span(l)
 	case t.Paren != nil:
 		return e.expr(t.Paren, piped)
+	case t.Neg != nil:
+		v := e.single(t.Neg, piped)
+		switch v.kind {
+		case kInt:
+			v.i = -v.i
+		case kFloat:
+			v.f = -v.f
+		case kPoison:
+			return []value{v}
+		default:
+			return []value{e.infix("-", "neg", t.Pos, t.EndPos, v)}
+		}
+		return span(v)
 	}
 	return []value{poison()}
+}
+
+// infixLayers are the layers the infix operators stand for.
+var infixLayers = map[string]string{"+": "add", "-": "sub", "*": "mul", "/": "div"}
+
+// arith evaluates infix operations: on two numbers, a number (an integer
+// if both are and the operator is not `/`); otherwise the layer the operator
+// stands for, so that broadcasting and token ids are checked as for
+// add(a, b), with numbers becoming scalar constants. piped feeds the
+// leftmost term.
+func (e *elab) arith(a *syntax.Arith, piped *value) value {
+	if a.Term != nil {
+		return e.single(a.Term, piped)
+	}
+	l, r := e.arith(a.L, piped), e.arith(a.R, nil)
+	if l.kind == kPoison || r.kind == kPoison {
+		return poison()
+	}
+	if isNumber(l) && isNumber(r) {
+		return e.foldNumbers(a, l, r)
+	}
+	return e.infix(a.Op, infixLayers[a.Op], a.Pos, a.EndPos, l, r)
+}
+
+func isNumber(v value) bool { return v.kind == kInt || v.kind == kFloat }
+
+func (v value) float() float64 {
+	if v.kind == kInt {
+		return float64(v.i)
+	}
+	return v.f
+}
+
+// foldNumbers computes l op r for two numbers, in int when both are integers
+// and the operator is not `/`, checked against the range of int32 and
+// float32 as literals are.
+func (e *elab) foldNumbers(a *syntax.Arith, l, r value) value {
+	out := value{kind: kFloat, start: a.Pos, end: a.EndPos}
+	if l.kind == kInt && r.kind == kInt && a.Op != "/" {
+		i := map[string]int64{"+": int64(l.i) + int64(r.i), "-": int64(l.i) - int64(r.i), "*": int64(l.i) * int64(r.i)}[a.Op]
+		if i > math.MaxInt32 || i < math.MinInt32 {
+			e.errorf(a.Pos, a.EndPos, "", "integer %d is out of range", i)
+			return poison()
+		}
+		out.kind, out.i = kInt, int(i)
+		return out
+	}
+	x, y := l.float(), r.float()
+	switch a.Op {
+	case "+":
+		out.f = x + y
+	case "-":
+		out.f = x - y
+	case "*":
+		out.f = x * y
+	case "/":
+		out.f = x / y
+	}
+	if math.IsInf(out.f, 0) || math.IsNaN(out.f) {
+		e.errorf(a.Pos, a.EndPos, "", "%g %s %g is not a finite number", x, a.Op, y)
+		return poison()
+	}
+	return out
+}
+
+// infix applies the layer an operator stands for to its operands, which
+// must be tensors or numbers.
+func (e *elab) infix(op, layerName string, start, end lexer.Position, operands ...value) value {
+	for _, v := range operands {
+		switch {
+		case v.kind == kTensor || isNumber(v):
+			continue
+		case v.kind == kName:
+			help := didYouMean(v.s, e.scope.names())
+			if _, ok := layerTable[v.s]; ok {
+				help = "`" + v.s + "` is a layer: apply it, `" + v.s + "(x)`"
+			}
+			e.errorf(v.start, v.end, help, "undefined name `%s`", v.s)
+		default:
+			e.errorf(v.start, v.end, "operators compute with tensors and numbers", "`%s` needs a tensor or a number, got %s", op, v.describe())
+		}
+		return poison()
+	}
+	c := &syntax.Call{Pos: start, Name: []string{layerName}, EndPos: end}
+	vals := e.applyLayer(layerTable[layerName], c, nil, operands, make([]*syntax.Ident, len(operands)))
+	return vals[0]
+}
+
+// single evaluates a term that must give one value: an operand of an
+// operator.
+func (e *elab) single(t *syntax.Term, piped *value) value {
+	vs := e.term(t, piped)
+	if len(vs) != 1 {
+		e.errorf(t.Pos, t.EndPos, "bind the results to names first: `a, b = ...`", "an operand must be a single value, got %d", len(vs))
+		return poison()
+	}
+	return vs[0]
+}
+
+// scalar is the constant of shape [] a number becomes as a tensor operand.
+func (e *elab) scalar(v value) value {
+	f := float32(v.float())
+	if math.IsInf(float64(f), 0) {
+		e.errorf(v.start, v.end, "tensors hold float32 numbers, up to 3.4e38", "number %g is out of the range of float32", v.float())
+		return poison()
+	}
+	c, ok := e.scalars[math.Float32bits(f)]
+	if !ok {
+		c = e.g.AddConst("scalar_"+strconv.Itoa(len(e.scalars)), ir.Type{DType: ir.F32, Shape: ir.Shape{}}, []float32{f})
+		e.scalars[math.Float32bits(f)] = c
+	}
+	return value{kind: kTensor, t: c, start: v.start, end: v.end}
 }
 
 // call evaluates a name or an application. A bare name is a variable if one is
@@ -842,15 +976,17 @@ func (e *elab) resolveBlock(u *Unit, d *syntax.Decl) {
 		}
 	}
 	visitExpr = func(x *syntax.Expr) {
-		switch t := x.Head; {
-		case t.Call != nil:
-			visitCall(t.Call, false)
-		case t.List != nil:
-			for _, it := range t.List.Items {
-				visitExpr(it)
+		for _, t := range x.Terms() {
+			switch {
+			case t.Call != nil:
+				visitCall(t.Call, false)
+			case t.List != nil:
+				for _, it := range t.List.Items {
+					visitExpr(it)
+				}
+			case t.Paren != nil:
+				visitExpr(t.Paren)
 			}
-		case t.Paren != nil:
-			visitExpr(t.Paren)
 		}
 		for _, st := range x.Stages {
 			visitCall(st, true)

@@ -124,6 +124,48 @@ func init() {
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
 				return l.Node(ir.OpGelu, &ir.GeluAttrs{Approximate: a.bool("approximate")}, a.tensor("x"))
 			}},
+		"relu6": {doc: "min(max(x, 0), 6)", specs: []paramSpec{input},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpClip, &ir.ClipAttrs{Min: 0, Max: 6}, a.tensor("x"))
+			}},
+		"clip": {doc: "min(max(x, min), max), NaN kept",
+			specs: []paramSpec{input, {name: "min", kind: aFloat}, {name: "max", kind: aFloat}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpClip, &ir.ClipAttrs{Min: float32(a.float("min")), Max: float32(a.float("max"))}, a.tensor("x"))
+			}},
+		"elu": {doc: "x if x > 0 else alpha*(exp(x)-1)",
+			specs: []paramSpec{input, {name: "alpha", kind: aFloat, def: 1.0}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpElu, &ir.EluAttrs{Alpha: float32(a.float("alpha"))}, a.tensor("x"))
+			}},
+		"selu":  {doc: "scale*elu(x, alpha) with SELU's alpha 1.6733 and scale 1.0507", specs: []paramSpec{input}, build: simple(ir.OpSelu, nil)},
+		"silu":  {doc: "x*sigmoid(x)", specs: []paramSpec{input}, build: simple(ir.OpSilu, nil)},
+		"swish": {doc: "x*sigmoid(x), silu's other name", specs: []paramSpec{input}, build: simple(ir.OpSilu, nil)},
+		"hard_sigmoid": {doc: "clip(alpha*x + 0.5, 0, 1): alpha 1/6 is PyTorch's and Keras 3's relu6(x+3)/6, alpha=0.2 Keras 2's and ONNX's",
+			specs: []paramSpec{input, {name: "alpha", kind: aFloat, def: 1.0 / 6}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpHardSigmoid, &ir.HardSigmoidAttrs{Alpha: float32(a.float("alpha"))}, a.tensor("x"))
+			}},
+		"hard_swish": {doc: "x*relu6(x+3)/6", specs: []paramSpec{input}, build: simple(ir.OpHardSwish, nil)},
+		"mish":       {doc: "x*tanh(softplus(x))", specs: []paramSpec{input}, build: simple(ir.OpMish, nil)},
+		"softplus":   {doc: "log(1+exp(x))", specs: []paramSpec{input}, build: simple(ir.OpSoftplus, nil)},
+		"softsign":   {doc: "x/(1+|x|)", specs: []paramSpec{input}, build: simple(ir.OpSoftsign, nil)},
+		"exp":        {doc: "e^x", specs: []paramSpec{input}, build: simple(ir.OpExp, nil)},
+		"log":        {doc: "natural logarithm (NaN below 0, -inf at 0)", specs: []paramSpec{input}, build: simple(ir.OpLog, nil)},
+		"sqrt":       {doc: "square root (NaN below 0)", specs: []paramSpec{input}, build: simple(ir.OpSqrt, nil)},
+		"rsqrt":      {doc: "1/sqrt(x)", specs: []paramSpec{input}, build: simple(ir.OpRsqrt, nil)},
+		"abs":        {doc: "|x|", specs: []paramSpec{input}, build: simple(ir.OpAbs, nil)},
+		"neg":        {doc: "-x", specs: []paramSpec{input}, build: simple(ir.OpNeg, nil)},
+		"erf":        {doc: "the error function", specs: []paramSpec{input}, build: simple(ir.OpErf, nil)},
+		"pow": {doc: "x^exponent for a number exponent (NaN for x < 0 unless the exponent is an integer)",
+			specs: []paramSpec{input, {name: "exponent", kind: aFloat}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpPow, &ir.PowAttrs{Exponent: float32(a.float("exponent"))}, a.tensor("x"))
+			}},
+		"minimum": {doc: "elementwise min(a, b) with broadcasting (NaN if either is)", specs: binarySpec, build: binary(ir.OpMinimum)},
+		"maximum": {doc: "elementwise max(a, b) with broadcasting (NaN if either is)", specs: binarySpec, build: binary(ir.OpMaximum)},
+		"min":     {doc: "minimum's short name", specs: binarySpec, build: binary(ir.OpMinimum)},
+		"max":     {doc: "maximum's short name", specs: binarySpec, build: binary(ir.OpMaximum)},
 		"activation": {doc: "apply an activation given by name, e.g. activation(relu)",
 			specs: []paramSpec{input, {name: "fn", kind: aActivation}},
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {

@@ -78,19 +78,21 @@ func usedNames(x *syntax.Expr, used map[string]bool) {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		calls := x.Stages
-		switch t := x.Head; {
-		case t.Call != nil:
-			if t.Call.Args == nil && len(t.Call.Name) == 1 {
-				used[t.Call.Name[0]] = true
+		var calls []*syntax.Call
+		for _, t := range x.Terms() {
+			switch {
+			case t.Call != nil:
+				if t.Call.Args == nil && len(t.Call.Name) == 1 {
+					used[t.Call.Name[0]] = true
+				}
+				calls = append(calls, t.Call)
+			case t.List != nil:
+				stack = append(stack, t.List.Items...)
+			case t.Paren != nil:
+				stack = append(stack, t.Paren)
 			}
-			calls = append([]*syntax.Call{t.Call}, calls...)
-		case t.List != nil:
-			stack = append(stack, t.List.Items...)
-		case t.Paren != nil:
-			stack = append(stack, t.Paren)
 		}
-		for _, c := range calls {
+		for _, c := range append(calls, x.Stages...) {
 			if c.Args != nil {
 				for _, a := range c.Args.List {
 					stack = append(stack, a.Value)

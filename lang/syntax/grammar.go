@@ -25,7 +25,7 @@ var lexRules = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Int", Pattern: `\d+`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "Arrow", Pattern: `->`},
-	{Name: "Punct", Pattern: `[-()\[\]{}|,:=.]`},
+	{Name: "Punct", Pattern: `[-+*/()\[\]{}|,:=.]`},
 	{Name: "Whitespace", Pattern: `\s+`},
 })
 
@@ -87,15 +87,19 @@ func listTuples(v reflect.Value) {
 	}
 }
 
-// checkNesting finds the first bracket that opens a level past MaxNesting,
-// before the parser recurses that deep. It scans bytes rather than tokens:
+// checkNesting finds the first bracket, or minus sign of a run (each a
+// level of negation, -(-(x))), that opens a level past MaxNesting, before
+// the parser recurses that deep. It scans bytes rather than tokens:
 // lexing first would double the cost of every parse. Strings and comments
 // are skipped as the lexer skips them; anything the lexer rejects is left
 // for the parser to report.
 func checkNesting(filename string, src []byte) *diag.Diagnostic {
-	depth, line, col := 0, 1, 1
+	depth, minuses, line, col := 0, 0, 1, 1
 	for i := 0; i < len(src); i++ {
 		c := src[i]
+		if c != '-' && c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			minuses = 0
+		}
 		switch c {
 		case '\n':
 			line, col = line+1, 1
@@ -129,6 +133,13 @@ func checkNesting(filename string, src []byte) *diag.Diagnostic {
 			}
 		case ')', ']', '}':
 			depth = max(depth-1, 0)
+		case '-':
+			if minuses++; depth+minuses > MaxNesting {
+				p := diag.Pos{File: filename, Line: line, Col: col}
+				return &diag.Diagnostic{Pos: p, End: diag.Pos{File: filename, Line: line, Col: col + 1},
+					Msg:  "more than " + strconv.Itoa(MaxNesting) + " levels of negation and nesting",
+					Help: "two minus signs cancel: write `x` for `--x`"}
+			}
 		}
 		if c < utf8.RuneSelf || utf8.RuneStart(c) {
 			col++ // columns count runes, as the lexer's positions do
@@ -172,6 +183,14 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 	d.End = d.Pos
 	d.End.Col += tokenWidth(src, pos.Offset)
 	d.Help = parseHelp(msg)
+	// A dangling operator, or one after a pipeline stage, makes the parser
+	// back off to before it.
+	for _, op := range []string{"+", "-", "*", "/"} {
+		if strings.HasPrefix(msg, `unexpected token "`+op+`"`) {
+			d.Msg = "syntax error: `" + op + "` needs an operand on each side, and cannot follow a pipeline stage"
+			d.Help = "`|` binds loosest: `x * 2 | relu` is relu(x * 2); to compute with a pipeline's result, parenthesise it: `(x | relu) + 1`"
+		}
+	}
 	// A dangling pipe makes the parser back off to before the `|`.
 	if strings.HasPrefix(msg, `unexpected token "|"`) {
 		d.Msg = "syntax error: `|` must be followed by a layer or block"

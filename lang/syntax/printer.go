@@ -176,7 +176,7 @@ func (p *printer) stmt(s *Stmt) {
 		p.endLine(s.EndPos.Line)
 		return
 	}
-	p.write(lead + term(e.Head))
+	p.write(lead + head(e))
 	p.endLine(e.Head.EndPos.Line)
 	for _, st := range e.Stages {
 		p.flushBefore(st.Pos.Line, "    ")
@@ -186,15 +186,69 @@ func (p *printer) stmt(s *Stmt) {
 }
 
 func inline(e *Expr) string {
-	parts := []string{term(e.Head)}
+	parts := []string{head(e)}
 	for _, st := range e.Stages {
 		parts = append(parts, call(st))
 	}
 	return strings.Join(parts, " | ")
 }
 
+// Binding strengths of what a parenthesis may hold, loosest first, for
+// printing only the parentheses the grouping needs.
+const (
+	bindPipe = iota
+	bindSum
+	bindProduct
+	bindTerm
+)
+
+// head prints an expression's head with its infix operations, as a whole
+// expression (anything but a pipeline needs no parentheses there).
+func head(e *Expr) string {
+	need := bindSum
+	if len(e.Stages) == 0 {
+		need = bindPipe
+	}
+	return arith(e.Tree(), need)
+}
+
+// arith prints a where it must bind at least need tightly.
+func arith(a *Arith, need int) string {
+	if a.Term != nil {
+		return operand(a.Term, need)
+	}
+	p := Precedence(a.Op)
+	s := arith(a.L, p) + " " + a.Op + " " + arith(a.R, p+1)
+	if p < need {
+		return "(" + s + ")"
+	}
+	return s
+}
+
+// operand prints t where it must bind at least need tightly: a parenthesis
+// is kept only if what it holds binds looser than that.
+func operand(t *Term, need int) string {
+	if t.Paren == nil {
+		return term(t)
+	}
+	e := t.Paren
+	switch {
+	case len(e.Stages) > 0:
+		if need > bindPipe {
+			return "(" + inline(e) + ")"
+		}
+		return inline(e)
+	case len(e.Ops) > 0:
+		// The operation keeps its own parentheses if it needs them.
+		return arith(e.Tree(), need)
+	}
+	return operand(e.Head, need)
+}
+
 func term(t *Term) string {
 	switch {
+	case t.Neg != nil:
+		return "-" + operand(t.Neg, bindTerm)
 	case t.Call != nil:
 		return call(t.Call)
 	case t.Number != nil:
@@ -211,7 +265,7 @@ func term(t *Term) string {
 		}
 		return "[" + strings.Join(items, ", ") + "]"
 	case t.Paren != nil:
-		return "(" + inline(t.Paren) + ")"
+		return operand(t, bindTerm)
 	}
 	return ""
 }

@@ -137,3 +137,76 @@ func TestStringAndLabelErrors(t *testing.T) {
 	require.Len(t, ds, 1)
 	require.Contains(t, ds[0].Help, `labels ["cat", "dog", ...]`)
 }
+
+// TestFormatArithmetic: infix operations print with the parentheses their
+// grouping needs and no others, and printing is idempotent.
+func TestFormatArithmetic(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"x * 0.5 + y", "x * 0.5 + y"},
+		{"(x * 0.5) + y", "x * 0.5 + y"},
+		{"x * (0.5 + y)", "x * (0.5 + y)"},
+		{"a - (b - c)", "a - (b - c)"},
+		{"(a - b) - c", "a - b - c"},
+		{"a / (b * c)", "a / (b * c)"},
+		{"(a / b) * c", "a / b * c"},
+		{"-(a * b)", "-(a * b)"},
+		{"(-a) * b", "-a * b"},
+		{"-(x)", "-x"},
+		{"- 3", "-3"},
+		{"-(-3)", "--3"},
+		{"a - -b", "a - -b"},
+		{"((a + b))", "a + b"},
+		{"(a + b) | relu", "a + b | relu"},
+		{"a + (b | relu)", "a + (b | relu)"},
+		{"(x | relu) | tanh", "(x | relu) | tanh"},
+		{"mul(x, (6.0))", "mul(x, 6.0)"},
+		{"max(x,0)*2", "max(x, 0) * 2"},
+		{"[1, -1, 2 * 3]", "[1, -1, 2 * 3]"},
+	} {
+		src := "model m(x: f32[N, 4]) -> (y) {\n  y = " + c.in + "\n}\n"
+		want := "model m(x: f32[N, 4]) -> (y) {\n  y = " + c.want + "\n}\n"
+		out := format(t, "arith.mdl", []byte(src))
+		require.Equal(t, want, out, c.in)
+		require.Equal(t, out, format(t, "arith.mdl", []byte(out)), c.in)
+	}
+}
+
+// TestArithmeticPrecedence: products bind tighter than sums, both group to
+// the left, and a negation binds tightest.
+func TestArithmeticPrecedence(t *testing.T) {
+	var show func(a *syntax.Arith) string
+	show = func(a *syntax.Arith) string {
+		if a.Term == nil {
+			return "(" + show(a.L) + " " + a.Op + " " + show(a.R) + ")"
+		}
+		if a.Term.Neg != nil {
+			return "neg"
+		}
+		return a.Term.Call.Name[0]
+	}
+	for in, want := range map[string]string{
+		"a + b * c - d": "((a + (b * c)) - d)",
+		"a / b / c":     "((a / b) / c)",
+		"a - b + c":     "((a - b) + c)",
+		"-a * b":        "(neg * b)",
+		"a * b + c * d": "((a * b) + (c * d))",
+	} {
+		f, ds := syntax.Parse("p.mdl", []byte("model m(a: f32[4]) -> (y) {\n  y = "+in+"\n}\n"))
+		require.Empty(t, ds)
+		require.Equal(t, want, show(f.Decls[0].Body[0].Value.Tree()), in)
+	}
+}
+
+// TestNegationLimit: a run of minus signs nests the parser as brackets do,
+// so it counts towards MaxNesting; a long flat sum does not.
+func TestNegationLimit(t *testing.T) {
+	head := "model m(x: f32[N, 4]) -> (y) {\n  y = "
+	_, ds := syntax.Parse("ok.mdl", []byte(head+strings.Repeat("- ", syntax.MaxNesting-1)+"x\n}\n"))
+	require.Empty(t, ds)
+	_, ds = syntax.Parse("deep.mdl", []byte(head+strings.Repeat("-", 1_000_000)+"x\n}\n"))
+	require.Len(t, ds, 1)
+	require.Contains(t, ds[0].Msg, "levels of negation and nesting")
+
+	sum := head + "x" + strings.Repeat(" - -x * 2", 20_000) + "\n}\n"
+	require.Equal(t, sum, format(t, "sum.mdl", []byte(sum)))
+}

@@ -50,12 +50,33 @@ func init() {
 		ir.OpMul: {build: buildBinary},
 		ir.OpDiv: {build: buildBinary},
 
+		ir.OpMinimum: {build: buildBinary},
+		ir.OpMaximum: {build: buildBinary},
+
 		ir.OpRelu:      {build: buildUnary},
 		ir.OpLeakyRelu: {build: buildUnary},
 		ir.OpSigmoid:   {build: buildUnary},
 		ir.OpTanh:      {build: buildUnary},
 		ir.OpGelu:      {build: buildUnary},
 		ir.OpDropout:   {view: true},
+
+		ir.OpClip:        {build: buildUnary},
+		ir.OpElu:         {build: buildUnary},
+		ir.OpSelu:        {build: buildUnary},
+		ir.OpSilu:        {build: buildUnary},
+		ir.OpHardSigmoid: {build: buildUnary},
+		ir.OpHardSwish:   {build: buildUnary},
+		ir.OpMish:        {build: buildUnary},
+		ir.OpSoftplus:    {build: buildUnary},
+		ir.OpSoftsign:    {build: buildUnary},
+		ir.OpExp:         {build: buildUnary},
+		ir.OpLog:         {build: buildUnary},
+		ir.OpSqrt:        {build: buildUnary},
+		ir.OpRsqrt:       {build: buildUnary},
+		ir.OpAbs:         {build: buildUnary},
+		ir.OpNeg:         {build: buildUnary},
+		ir.OpPow:         {build: buildUnary},
+		ir.OpErf:         {build: buildUnary},
 
 		ir.OpSoftmax:    {build: buildSoftmax},
 		ir.OpLogSoftmax: {build: buildSoftmax},
@@ -94,6 +115,34 @@ var chainOps = [ir.OpLast]func(ir.Attrs) eltwise.Step{
 		}
 		return eltwise.Step{Kind: eltwise.Gelu}
 	},
+	ir.OpMinimum: kind(eltwise.Minimum),
+	ir.OpMaximum: kind(eltwise.Maximum),
+	ir.OpClip: func(a ir.Attrs) eltwise.Step {
+		c := a.(*ir.ClipAttrs)
+		return eltwise.Step{Kind: eltwise.Clip, Alpha: c.Min, Beta: c.Max}
+	},
+	ir.OpElu: func(a ir.Attrs) eltwise.Step {
+		return eltwise.Step{Kind: eltwise.Elu, Alpha: a.(*ir.EluAttrs).Alpha}
+	},
+	ir.OpSelu: kind(eltwise.Selu),
+	ir.OpSilu: kind(eltwise.Silu),
+	ir.OpHardSigmoid: func(a ir.Attrs) eltwise.Step {
+		return eltwise.Step{Kind: eltwise.HardSigmoid, Alpha: a.(*ir.HardSigmoidAttrs).Alpha}
+	},
+	ir.OpHardSwish: kind(eltwise.HardSwish),
+	ir.OpMish:      kind(eltwise.Mish),
+	ir.OpSoftplus:  kind(eltwise.Softplus),
+	ir.OpSoftsign:  kind(eltwise.Softsign),
+	ir.OpExp:       kind(eltwise.Exp),
+	ir.OpLog:       kind(eltwise.Log),
+	ir.OpSqrt:      kind(eltwise.Sqrt),
+	ir.OpRsqrt:     kind(eltwise.Rsqrt),
+	ir.OpAbs:       kind(eltwise.Abs),
+	ir.OpNeg:       kind(eltwise.Neg),
+	ir.OpPow: func(a ir.Attrs) eltwise.Step {
+		return eltwise.Step{Kind: eltwise.Pow, Alpha: a.(*ir.PowAttrs).Exponent}
+	},
+	ir.OpErf: kind(eltwise.Erf),
 }
 
 func kind(k eltwise.Kind) func(ir.Attrs) eltwise.Step {

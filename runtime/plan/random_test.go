@@ -80,7 +80,14 @@ func dims(v *ir.Value) []int {
 	return d
 }
 
-var unaryOps = []ir.Op{ir.OpRelu, ir.OpLeakyRelu, ir.OpSigmoid, ir.OpTanh, ir.OpGelu}
+// unaryOps are the unary ops defined and bounded on every input, so that
+// a random chain of them stays finite (exp, log, sqrt, rsqrt and fractional
+// powers are left to the kernel tests).
+var unaryOps = []ir.Op{
+	ir.OpRelu, ir.OpLeakyRelu, ir.OpSigmoid, ir.OpTanh, ir.OpGelu,
+	ir.OpClip, ir.OpElu, ir.OpSelu, ir.OpSilu, ir.OpHardSigmoid, ir.OpHardSwish, ir.OpMish,
+	ir.OpSoftplus, ir.OpSoftsign, ir.OpAbs, ir.OpNeg, ir.OpPow, ir.OpErf,
+}
 
 func (gn *gen) unaryAttrs(op ir.Op) ir.Attrs {
 	switch op {
@@ -88,6 +95,14 @@ func (gn *gen) unaryAttrs(op ir.Op) ir.Attrs {
 		return &ir.LeakyReluAttrs{Alpha: 0.2}
 	case ir.OpGelu:
 		return &ir.GeluAttrs{Approximate: gn.r.IntN(2) == 0}
+	case ir.OpClip:
+		return &ir.ClipAttrs{Min: -gn.r.Float32(), Max: 6 * gn.r.Float32()}
+	case ir.OpElu:
+		return &ir.EluAttrs{Alpha: 1}
+	case ir.OpHardSigmoid:
+		return &ir.HardSigmoidAttrs{Alpha: []float32{0.2, 1.0 / 6}[gn.r.IntN(2)]}
+	case ir.OpPow:
+		return &ir.PowAttrs{Exponent: float32(2 + gn.r.IntN(2))}
 	}
 	return nil
 }
@@ -118,7 +133,7 @@ func (gn *gen) chain(d []int, v *ir.Value, ins []*ir.Value) (ir.Chain, []*ir.Val
 			c = append(c, ir.Step{Op: op, Attrs: gn.unaryAttrs(op)})
 			continue
 		}
-		op := []ir.Op{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv}[gn.r.IntN(4)]
+		op := []ir.Op{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMinimum, ir.OpMaximum}[gn.r.IntN(6)]
 		var w *ir.Value
 		switch {
 		case op == ir.OpDiv:

@@ -82,3 +82,68 @@ func softmax(log bool) kernel {
 		}
 	}
 }
+
+// minimum and maximum give NaN if either operand is NaN, as NumPy and
+// PyTorch do (Go's min and max on float32 agree).
+func minimum(a, b float32) float32 { return min(a, b) }
+func maximum(a, b float32) float32 { return max(a, b) }
+
+// clip is min(max(x, lo), hi) with Go's min and max: NaN stays NaN.
+func clip(n *ir.Node, x float64) float64 {
+	a := n.Attrs.(*ir.ClipAttrs)
+	return min(max(x, float64(a.Min)), float64(a.Max))
+}
+
+func elu(n *ir.Node, x float64) float64 {
+	if x > 0 {
+		return x
+	}
+	return float64(n.Attrs.(*ir.EluAttrs).Alpha) * math.Expm1(x)
+}
+
+// SELU's constants (Klambauer et al. 2017), as PyTorch and Keras write them.
+const (
+	seluAlpha = 1.6732632423543772848170429916717
+	seluScale = 1.0507009873554804934193349852946
+)
+
+func selu(_ *ir.Node, x float64) float64 {
+	if x > 0 {
+		return seluScale * x
+	}
+	return seluScale * seluAlpha * math.Expm1(x)
+}
+
+func silu(_ *ir.Node, x float64) float64 { return x / (1 + math.Exp(-x)) }
+
+func hardSigmoid(n *ir.Node, x float64) float64 {
+	return hardSigmoidOf(float64(n.Attrs.(*ir.HardSigmoidAttrs).Alpha), x)
+}
+
+func hardSigmoidOf(alpha, x float64) float64 { return min(max(alpha*x+0.5, 0), 1) }
+
+// hardSwish is PyTorch's x·relu6(x+3)/6.
+func hardSwish(_ *ir.Node, x float64) float64 { return x * hardSigmoidOf(1.0/6, x) }
+
+// softplus is ln(1+e^x), as max(x, 0) + ln(1+e^-|x|) so that it neither
+// overflows nor loses the small values of the tail below zero.
+func softplus(_ *ir.Node, x float64) float64 { return max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }
+
+func mish(n *ir.Node, x float64) float64 { return x * math.Tanh(softplus(n, x)) }
+
+func softsign(_ *ir.Node, x float64) float64 { return x / (1 + math.Abs(x)) }
+
+// pow is math.Pow, except that a negative x (-Inf too) to a non-integer
+// power is NaN.
+func pow(n *ir.Node, x float64) float64 {
+	e := float64(n.Attrs.(*ir.PowAttrs).Exponent)
+	if x < 0 && e != math.Trunc(e) {
+		return math.NaN()
+	}
+	return math.Pow(x, e)
+}
+
+// fn adapts a function of x alone.
+func fn(f func(float64) float64) func(*ir.Node, float64) float64 {
+	return func(_ *ir.Node, x float64) float64 { return f(x) }
+}

@@ -485,6 +485,50 @@ func TestUnary(t *testing.T) {
 	}
 }
 
+// TestFunctions checks the elementwise functions against PyTorch's values
+// in float64 (torch.nn.functional on the same inputs), NaN-free inputs for
+// those defined only above zero.
+func TestFunctions(t *testing.T) {
+	x := tens([]int{6}, -2, -1, 0, 0.5, 1, 2)
+	pos := tens([]int{6}, 0.25, 0.5, 1, 2, 4, 9)
+	for _, tc := range []struct {
+		op    ir.Op
+		attrs ir.Attrs
+		in    *tensor.Tensor
+		want  []float64
+	}{
+		{ir.OpClip, &ir.ClipAttrs{Min: -1, Max: 0.75}, x, []float64{-1.0, -1.0, 0.0, 0.5, 0.75, 0.75}},
+		{ir.OpElu, &ir.EluAttrs{Alpha: 0.5}, x, []float64{-0.43233235838169365, -0.31606027941427883, 0.0, 0.5, 1.0, 2.0}},
+		{ir.OpSelu, nil, x, []float64{-1.5201664685956948, -1.1113307378125625, 0.0, 0.5253504936777402, 1.0507009873554805, 2.101401974710961}},
+		{ir.OpSilu, nil, x, []float64{-0.2384058440442351, -0.2689414213699951, 0.0, 0.3112296656009273, 0.7310585786300049, 1.7615941559557646}},
+		{ir.OpHardSigmoid, &ir.HardSigmoidAttrs{Alpha: 1.0 / 6}, x, []float64{0.16666666666666666, 0.3333333333333333, 0.5, 0.5833333333333334, 0.6666666666666666, 0.8333333333333334}},
+		{ir.OpHardSigmoid, &ir.HardSigmoidAttrs{Alpha: 0.2}, x, []float64{0.09999999999999998, 0.3, 0.5, 0.6, 0.7, 0.9}},
+		{ir.OpHardSwish, nil, x, []float64{-0.3333333333333333, -0.3333333333333333, 0.0, 0.2916666666666667, 0.6666666666666666, 1.6666666666666667}},
+		{ir.OpMish, nil, x, []float64{-0.2525014826957089, -0.30340146137410895, 0.0, 0.3752452113048951, 0.8650983882673103, 1.9439589595339946}},
+		{ir.OpSoftplus, nil, x, []float64{0.1269280110429725, 0.31326168751822286, 0.6931471805599453, 0.9740769841801067, 1.3132616875182228, 2.1269280110429727}},
+		{ir.OpSoftsign, nil, x, []float64{-0.6666666666666666, -0.5, 0.0, 0.3333333333333333, 0.5, 0.6666666666666666}},
+		{ir.OpExp, nil, x, []float64{0.1353352832366127, 0.36787944117144233, 1.0, 1.6487212707001282, 2.718281828459045, 7.38905609893065}},
+		{ir.OpAbs, nil, x, []float64{2.0, 1.0, 0.0, 0.5, 1.0, 2.0}},
+		{ir.OpNeg, nil, x, []float64{2.0, 1.0, -0.0, -0.5, -1.0, -2.0}},
+		{ir.OpErf, nil, x, []float64{-0.9953222650189527, -0.8427007929497149, 0.0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527}},
+		{ir.OpPow, &ir.PowAttrs{Exponent: 3}, x, []float64{-8.0, -1.0, 0.0, 0.125, 1.0, 8.0}},
+		{ir.OpLog, nil, pos, []float64{-1.3862943611198906, -0.6931471805599453, 0.0, 0.6931471805599453, 1.3862943611198906, 2.1972245773362196}},
+		{ir.OpSqrt, nil, pos, []float64{0.5, 0.7071067811865476, 1.0, 1.4142135623730951, 2.0, 3.0}},
+		{ir.OpRsqrt, nil, pos, []float64{2.0, 1.414213562373095, 1.0, 0.7071067811865475, 0.5, 0.3333333333333333}},
+		{ir.OpPow, &ir.PowAttrs{Exponent: -1.5}, pos, []float64{8.0, 2.8284271247461903, 1.0, 0.3535533905932738, 0.125, 0.037037037037037035}},
+	} {
+		t.Run(fmt.Sprint(tc.op, " ", tc.attrs), func(t *testing.T) {
+			requireClose(t, tc.want, apply(t, tc.op, tc.attrs, tc.in))
+		})
+	}
+	// NaN stays NaN; a negative number to a fractional power is NaN.
+	y := apply(t, ir.OpPow, &ir.PowAttrs{Exponent: 0.5}, tens([]int{2}, -4, 4))
+	require.True(t, math.IsNaN(float64(y.Data[0])))
+	require.Equal(t, float32(2), y.Data[1])
+	require.Equal(t, []float32{-1, 1}, apply(t, ir.OpMinimum, nil, tens([]int{2}, -1, 3), tens([]int{1}, 1)).Data)
+	require.Equal(t, []float32{1, 3}, apply(t, ir.OpMaximum, nil, tens([]int{2}, -1, 3), tens([]int{1}, 1)).Data)
+}
+
 func TestSoftmax(t *testing.T) {
 	// Softmax over the middle axis of [2,3,2]; the last row would overflow exp
 	// without subtracting the max.

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -425,6 +426,29 @@ class Padding(Model):  # testdata/pytorch/padding.mdl
         return self.head(torch.cat([flatten(ap), ak.mean(dim=(2, 3)), cz.mean(dim=(2, 3))], 1))
 
 
+class Activations(Model):  # testdata/pytorch/activations.mdl
+    def __init__(self):
+        super().__init__()
+        for name in ["a", "b", "gt", "hs", "ex"]:
+            self.add(name, nn.Linear(8, 8))
+
+    def forward(self, x):  # x: (N, 6, 8)
+        m = self.named
+        h = x * 4 - 2
+        a = F.relu6(m["a"](h))
+        b = F.hardswish(m["b"](h))
+        c = F.elu(a - b / 2 + torch.clamp(h, -1, 1.5), 0.5)
+        d = F.mish(F.hardsigmoid(F.silu(F.selu(c))))
+        e = torch.erf(F.softsign(F.softplus(torch.clamp(0.2 * h + 0.5, 0, 1))))
+        f = F.silu(torch.maximum(h, torch.full_like(h, 0.25)) + torch.minimum(e, torch.zeros_like(e)) * -1.5)
+        s = F.gelu(m["gt"](f), approximate="tanh")
+        s = F.hardsigmoid(m["hs"](s))
+        g = h.abs() + 0.5
+        p = g.sqrt() + g.log() - g.rsqrt() + g ** 1.5 + h ** 3 / 8
+        q = torch.exp(h / 2) + -e + torch.maximum(d, -h) + torch.exp(m["ex"](h))
+        return torch.exp(((d + s) * p - q) / 4)
+
+
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
     def __init__(self):
         super().__init__()
@@ -604,6 +628,7 @@ MODELS = {
     "convops": ("testdata/pytorch/convops.mdl", ConvOps, (3, 15, 13, 3), 5),
     "padding": ("testdata/pytorch/padding.mdl", Padding, (2, 16, 14, 3), 14),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
+    "activations": ("testdata/pytorch/activations.mdl", Activations, (3, 6, 8), 14),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
     "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
@@ -627,7 +652,11 @@ def rel_err(got, want, floor):
 
 def main():
     torch.set_num_threads(1)  # a fixed summation order
+    # Arguments name the fixtures to rewrite; none, all of them.
+    only = sys.argv[1:]
     for name, (mdl, cls, shape, seed) in MODELS.items():
+        if only and name not in only:
+            continue
         # pytorch_test.go finds the model by the fixture's name.
         assert mdl in (f"stdlib/{name}.mdl", f"testdata/pytorch/{name}.mdl"), name
         assert os.path.exists(os.path.join(ROOT, mdl)), mdl

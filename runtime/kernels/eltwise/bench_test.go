@@ -25,13 +25,13 @@ func BenchmarkUnary(b *testing.B) {
 		}
 		for _, k := range sets.All() {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
-				f := k.unary[kind]
+				f := unaryFor(k, kind, 0.3)
 				b.SetBytes(8 * chunk)
 				for i := 0; b.Loop(); i++ {
 					if i%reset == 0 {
 						copy(v, x)
 					}
-					f(v, 0.3)
+					f(v)
 				}
 				report(b)
 			})
@@ -46,7 +46,10 @@ func BenchmarkBinary(b *testing.B) {
 	for i := range o {
 		o[i] = 1 + o[i]*o[i] // no division by ~0
 	}
-	for kind := Add; kind <= Div; kind++ {
+	for kind := range kindCount {
+		if !kind.Binary() || kind == Load {
+			continue
+		}
 		for _, k := range sets.All() {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
 				f := k.vector[kind]

@@ -32,6 +32,33 @@
 //	            √(2/π)(x+0.044715x³) itself (1.3e-5 at x = -10,
 //	            where gelu_tanh is -2e-38)
 //
+// The functions added with issue 12, built from the same pieces (exp, the
+// erfc of gelu) plus ln x = k·ln2 + 2·atanh((m-1)/(m+1)) from the exponent
+// and mantissa bits, and Go's min and max made exact from VMINPS (see
+// _asm/eltwise/math.go for each formula):
+//
+//	            max relative error              max absolute error
+//	elu         1.7e-7 (1.7 ulp)                4.9e-8
+//	selu        2.3e-7 (2.0 ulp)                (grows with x)
+//	silu        2.1e-7 (3.0 ulp)                (grows with x)
+//	hard_sigmoid 6.0e-8 (0.5 ulp: one FMA)     3.0e-8
+//	hard_swish  1.4e-7 (1.9 ulp)                (grows with x)
+//	mish        2.6e-7 (3.8 ulp)                (grows with x)
+//	softplus    2.6e-7 (3.3 ulp)                (grows with x)
+//	softsign    1.2e-7 (1.5 ulp)                8.6e-8
+//	exp         8.0e-8 (1.0 ulp)
+//	log         2.2e-7 (2.8 ulp)
+//	rsqrt       8.9e-8 (1.5 ulp)
+//	erf         1.8e-7 (2.4 ulp)                1.3e-7
+//	pow         2e-7 + 8e-8·|p·ln|x||: e^(p·ln|x|) carries ln's error times
+//	            p·ln|x| (6.9e-6 at x³ of 3e-13); x^0, x^1, x², 1/x are
+//	            exact, by their one rounded operation
+//
+// silu and mish below x = -87.3, where e^x is subnormal, keep its absolute
+// error (2⁻¹⁴⁹ times |x|). clip, minimum, maximum, hard_sigmoid's clamp,
+// abs, neg and sqrt are exact in every set; clip, minimum and maximum are
+// Go's min and max (NaN if an operand is; -0 below +0).
+//
 // Relative errors count results of magnitude at least 2⁻¹²⁶; those below
 // are within 2⁻¹⁴⁹ (gelu 2⁻¹⁴⁸, gelu_tanh 2e-43) of the exact value, down to
 // 0. NaN gives NaN; ±Inf give what the reference's formulas give: the limits
@@ -68,19 +95,43 @@ const (
 	Gelu     // exact, with erf
 	GeluTanh // the tanh approximation
 
+	// Appended, so that the kinds above keep the numbers generated packages
+	// spell them by.
+	Minimum
+	Maximum
+	Clip // Alpha and Beta are the bounds
+	Elu  // Alpha scales e^x - 1 below zero
+	Selu
+	Silu
+	HardSigmoid // clip(Alpha·x + 0.5, 0, 1)
+	HardSwish
+	Mish
+	Softplus
+	Softsign
+	Exp
+	Log
+	Sqrt
+	Rsqrt
+	Abs
+	Neg
+	Pow // Alpha is the exponent
+	Erf
+
 	kindCount // sentinel
 )
 
 // Binary reports whether the step reads an operand.
-func (k Kind) Binary() bool { return k <= Div }
+func (k Kind) Binary() bool { return k <= Div || k == Minimum || k == Maximum }
 
 // Step is one step of a chain. A binary step computes v = v op operand, or
 // operand op v when Swapped; Operand indexes the operand slices given to
 // Apply, and Shape is the operand's shape, which broadcasts into the
 // chain's.
 type Step struct {
-	Kind    Kind
-	Alpha   float32
+	Kind  Kind
+	Alpha float32
+	// Beta is clip's upper bound; the other kinds leave it 0.
+	Beta    float32
 	Operand int
 	Swapped bool
 	Shape   []int
@@ -99,8 +150,8 @@ type Chain struct {
 }
 
 type compiled struct {
-	alpha   float32
-	operand int
+	alpha, beta float32
+	operand     int
 	// strides of the operand along the outer axes; step is its stride along
 	// the inner one, 0 (broadcast) or 1.
 	strides []int
@@ -108,6 +159,7 @@ type compiled struct {
 	// The kernel: unary for a unary step; for a binary one, vector over a
 	// slice of the operand, or scalar if it is broadcast along the inner axis.
 	unary  func(v []float32, alpha float32)
+	clip   func(v []float32, lo, hi float32)
 	vector func(v, o []float32)
 	scalar func(v []float32, x float32)
 }
@@ -174,8 +226,12 @@ func NewChain(set cpu.Set, shape []int, steps []Step) *Chain {
 	last := len(dims) - 1
 	c := &Chain{outer: dims[:last], inner: dims[last], size: prod(shape)}
 	for i, s := range steps {
-		cs := compiled{alpha: s.Alpha, operand: s.Operand}
+		cs := compiled{alpha: s.Alpha, beta: s.Beta, operand: s.Operand}
 		switch {
+		case s.Kind == Clip:
+			cs.clip = k.clip
+		case s.Kind == Pow:
+			cs.unary = k.powFor(s.Alpha)
 		case !s.Kind.Binary():
 			cs.unary = k.unary[s.Kind]
 		case s.Swapped:
@@ -227,6 +283,10 @@ func (c *Chain) Apply(v []float32, e0 int, operands [][]float32) {
 		seg := v[pos-e0 : pos-e0+n]
 		for i := range c.steps {
 			s := &c.steps[i]
+			if s.clip != nil {
+				s.clip(seg, s.alpha, s.beta)
+				continue
+			}
 			if s.unary != nil {
 				s.unary(seg, s.alpha)
 				continue

@@ -64,6 +64,206 @@ func geluAVX2(v []float32, alpha float32)
 //go:noescape
 func geluTanhAVX2(v []float32, alpha float32)
 
+// eluAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y <= 0 {
+//			v[i] = float32(float64(alpha) * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func eluAVX2(v []float32, alpha float32)
+
+// seluAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y > 0 {
+//			v[i] = float32(seluScale * y)
+//		} else {
+//			v[i] = float32(seluScale * seluAlpha * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func seluAVX2(v []float32, alpha float32)
+
+// siluAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Exp(-float64(x))))
+//	}
+//
+//go:noescape
+func siluAVX2(v []float32, alpha float32)
+
+// hardSigmoidAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(min(max(float64(alpha)*float64(x)+0.5, 0), 1))
+//	}
+//
+//go:noescape
+func hardSigmoidAVX2(v []float32, alpha float32)
+
+// hardSwishAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * min(max(y+3, 0), 6) / 6)
+//	}
+//
+//go:noescape
+func hardSwishAVX2(v []float32, alpha float32)
+
+// mishAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * math.Tanh(max(y, 0)+math.Log1p(math.Exp(-math.Abs(y)))))
+//	}
+//
+//go:noescape
+func mishAVX2(v []float32, alpha float32)
+
+// softplusAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(max(y, 0) + math.Log1p(math.Exp(-math.Abs(y))))
+//	}
+//
+//go:noescape
+func softplusAVX2(v []float32, alpha float32)
+
+// softsignAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Abs(float64(x))))
+//	}
+//
+//go:noescape
+func softsignAVX2(v []float32, alpha float32)
+
+// expAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Exp(float64(x)))
+//	}
+//
+//go:noescape
+func expAVX2(v []float32, alpha float32)
+
+// logAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Log(float64(x)))
+//	}
+//
+//go:noescape
+func logAVX2(v []float32, alpha float32)
+
+// sqrtAVX2 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func sqrtAVX2(v []float32, alpha float32)
+
+// rsqrtAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(1 / math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func rsqrtAVX2(v []float32, alpha float32)
+
+// absAVX2 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Abs(float64(x)))
+//	}
+//
+//go:noescape
+func absAVX2(v []float32, alpha float32)
+
+// negAVX2 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = -x
+//	}
+//
+//go:noescape
+func negAVX2(v []float32, alpha float32)
+
+// erfAVX2 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Erf(float64(x)))
+//	}
+//
+//go:noescape
+func erfAVX2(v []float32, alpha float32)
+
+// clipAVX2 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = min(max(x, lo), hi)
+//	}
+//
+//go:noescape
+func clipAVX2(v []float32, lo float32, hi float32)
+
+// orSignAVX2 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = math.Float32frombits(math.Float32bits(v[i]) | math.Float32bits(o[i])&(1<<31))
+//	}
+//
+//go:noescape
+func orSignAVX2(v []float32, o []float32)
+
+// minimumAVX2 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], o[i])
+//	}
+//
+//go:noescape
+func minimumAVX2(v []float32, o []float32)
+
+// minimumScalarAVX2 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], x)
+//	}
+//
+//go:noescape
+func minimumScalarAVX2(v []float32, x float32)
+
+// maximumAVX2 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], o[i])
+//	}
+//
+//go:noescape
+func maximumAVX2(v []float32, o []float32)
+
+// maximumScalarAVX2 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], x)
+//	}
+//
+//go:noescape
+func maximumScalarAVX2(v []float32, x float32)
+
 // addAVX2 computes, exactly:
 //
 //	for i := range v {

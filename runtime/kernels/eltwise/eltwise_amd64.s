@@ -392,6 +392,336 @@ DATA gelu0<>+24(SB)/4, $0x3fcc422a
 DATA gelu0<>+28(SB)/4, $0x3fcc422a
 GLOBL gelu0<>(SB), RODATA|NOPTR, $32
 
+DATA expm1Small<>+0(SB)/4, $0x3eae147b
+DATA expm1Small<>+4(SB)/4, $0x3eae147b
+DATA expm1Small<>+8(SB)/4, $0x3eae147b
+DATA expm1Small<>+12(SB)/4, $0x3eae147b
+DATA expm1Small<>+16(SB)/4, $0x3eae147b
+DATA expm1Small<>+20(SB)/4, $0x3eae147b
+DATA expm1Small<>+24(SB)/4, $0x3eae147b
+DATA expm1Small<>+28(SB)/4, $0x3eae147b
+GLOBL expm1Small<>(SB), RODATA|NOPTR, $32
+
+DATA seluScale<>+0(SB)/4, $0x3f867d5f
+DATA seluScale<>+4(SB)/4, $0x3f867d5f
+DATA seluScale<>+8(SB)/4, $0x3f867d5f
+DATA seluScale<>+12(SB)/4, $0x3f867d5f
+DATA seluScale<>+16(SB)/4, $0x3f867d5f
+DATA seluScale<>+20(SB)/4, $0x3f867d5f
+DATA seluScale<>+24(SB)/4, $0x3f867d5f
+DATA seluScale<>+28(SB)/4, $0x3f867d5f
+GLOBL seluScale<>(SB), RODATA|NOPTR, $32
+
+DATA seluScaleAlpha<>+0(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+4(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+8(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+12(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+16(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+20(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+24(SB)/4, $0x3fe10966
+DATA seluScaleAlpha<>+28(SB)/4, $0x3fe10966
+GLOBL seluScaleAlpha<>(SB), RODATA|NOPTR, $32
+
+DATA minusOne<>+0(SB)/4, $0xbf800000
+DATA minusOne<>+4(SB)/4, $0xbf800000
+DATA minusOne<>+8(SB)/4, $0xbf800000
+DATA minusOne<>+12(SB)/4, $0xbf800000
+DATA minusOne<>+16(SB)/4, $0xbf800000
+DATA minusOne<>+20(SB)/4, $0xbf800000
+DATA minusOne<>+24(SB)/4, $0xbf800000
+DATA minusOne<>+28(SB)/4, $0xbf800000
+GLOBL minusOne<>(SB), RODATA|NOPTR, $32
+
+DATA three<>+0(SB)/4, $0x40400000
+DATA three<>+4(SB)/4, $0x40400000
+DATA three<>+8(SB)/4, $0x40400000
+DATA three<>+12(SB)/4, $0x40400000
+DATA three<>+16(SB)/4, $0x40400000
+DATA three<>+20(SB)/4, $0x40400000
+DATA three<>+24(SB)/4, $0x40400000
+DATA three<>+28(SB)/4, $0x40400000
+GLOBL three<>(SB), RODATA|NOPTR, $32
+
+DATA six<>+0(SB)/4, $0x40c00000
+DATA six<>+4(SB)/4, $0x40c00000
+DATA six<>+8(SB)/4, $0x40c00000
+DATA six<>+12(SB)/4, $0x40c00000
+DATA six<>+16(SB)/4, $0x40c00000
+DATA six<>+20(SB)/4, $0x40c00000
+DATA six<>+24(SB)/4, $0x40c00000
+DATA six<>+28(SB)/4, $0x40c00000
+GLOBL six<>(SB), RODATA|NOPTR, $32
+
+DATA mishMax<>+0(SB)/4, $0x41a00000
+DATA mishMax<>+4(SB)/4, $0x41a00000
+DATA mishMax<>+8(SB)/4, $0x41a00000
+DATA mishMax<>+12(SB)/4, $0x41a00000
+DATA mishMax<>+16(SB)/4, $0x41a00000
+DATA mishMax<>+20(SB)/4, $0x41a00000
+DATA mishMax<>+24(SB)/4, $0x41a00000
+DATA mishMax<>+28(SB)/4, $0x41a00000
+GLOBL mishMax<>(SB), RODATA|NOPTR, $32
+
+DATA inv3<>+0(SB)/4, $0x3eaaaaab
+DATA inv3<>+4(SB)/4, $0x3eaaaaab
+DATA inv3<>+8(SB)/4, $0x3eaaaaab
+DATA inv3<>+12(SB)/4, $0x3eaaaaab
+DATA inv3<>+16(SB)/4, $0x3eaaaaab
+DATA inv3<>+20(SB)/4, $0x3eaaaaab
+DATA inv3<>+24(SB)/4, $0x3eaaaaab
+DATA inv3<>+28(SB)/4, $0x3eaaaaab
+GLOBL inv3<>(SB), RODATA|NOPTR, $32
+
+DATA inv5<>+0(SB)/4, $0x3e4ccccd
+DATA inv5<>+4(SB)/4, $0x3e4ccccd
+DATA inv5<>+8(SB)/4, $0x3e4ccccd
+DATA inv5<>+12(SB)/4, $0x3e4ccccd
+DATA inv5<>+16(SB)/4, $0x3e4ccccd
+DATA inv5<>+20(SB)/4, $0x3e4ccccd
+DATA inv5<>+24(SB)/4, $0x3e4ccccd
+DATA inv5<>+28(SB)/4, $0x3e4ccccd
+GLOBL inv5<>(SB), RODATA|NOPTR, $32
+
+DATA inv7<>+0(SB)/4, $0x3e124925
+DATA inv7<>+4(SB)/4, $0x3e124925
+DATA inv7<>+8(SB)/4, $0x3e124925
+DATA inv7<>+12(SB)/4, $0x3e124925
+DATA inv7<>+16(SB)/4, $0x3e124925
+DATA inv7<>+20(SB)/4, $0x3e124925
+DATA inv7<>+24(SB)/4, $0x3e124925
+DATA inv7<>+28(SB)/4, $0x3e124925
+GLOBL inv7<>(SB), RODATA|NOPTR, $32
+
+DATA inv9<>+0(SB)/4, $0x3de38e39
+DATA inv9<>+4(SB)/4, $0x3de38e39
+DATA inv9<>+8(SB)/4, $0x3de38e39
+DATA inv9<>+12(SB)/4, $0x3de38e39
+DATA inv9<>+16(SB)/4, $0x3de38e39
+DATA inv9<>+20(SB)/4, $0x3de38e39
+DATA inv9<>+24(SB)/4, $0x3de38e39
+DATA inv9<>+28(SB)/4, $0x3de38e39
+GLOBL inv9<>(SB), RODATA|NOPTR, $32
+
+DATA inv11<>+0(SB)/4, $0x3dba2e8c
+DATA inv11<>+4(SB)/4, $0x3dba2e8c
+DATA inv11<>+8(SB)/4, $0x3dba2e8c
+DATA inv11<>+12(SB)/4, $0x3dba2e8c
+DATA inv11<>+16(SB)/4, $0x3dba2e8c
+DATA inv11<>+20(SB)/4, $0x3dba2e8c
+DATA inv11<>+24(SB)/4, $0x3dba2e8c
+DATA inv11<>+28(SB)/4, $0x3dba2e8c
+GLOBL inv11<>(SB), RODATA|NOPTR, $32
+
+DATA inv13<>+0(SB)/4, $0x3d9d89d9
+DATA inv13<>+4(SB)/4, $0x3d9d89d9
+DATA inv13<>+8(SB)/4, $0x3d9d89d9
+DATA inv13<>+12(SB)/4, $0x3d9d89d9
+DATA inv13<>+16(SB)/4, $0x3d9d89d9
+DATA inv13<>+20(SB)/4, $0x3d9d89d9
+DATA inv13<>+24(SB)/4, $0x3d9d89d9
+DATA inv13<>+28(SB)/4, $0x3d9d89d9
+GLOBL inv13<>(SB), RODATA|NOPTR, $32
+
+DATA inv15<>+0(SB)/4, $0x3d888889
+DATA inv15<>+4(SB)/4, $0x3d888889
+DATA inv15<>+8(SB)/4, $0x3d888889
+DATA inv15<>+12(SB)/4, $0x3d888889
+DATA inv15<>+16(SB)/4, $0x3d888889
+DATA inv15<>+20(SB)/4, $0x3d888889
+DATA inv15<>+24(SB)/4, $0x3d888889
+DATA inv15<>+28(SB)/4, $0x3d888889
+GLOBL inv15<>(SB), RODATA|NOPTR, $32
+
+DATA inv17<>+0(SB)/4, $0x3d70f0f1
+DATA inv17<>+4(SB)/4, $0x3d70f0f1
+DATA inv17<>+8(SB)/4, $0x3d70f0f1
+DATA inv17<>+12(SB)/4, $0x3d70f0f1
+DATA inv17<>+16(SB)/4, $0x3d70f0f1
+DATA inv17<>+20(SB)/4, $0x3d70f0f1
+DATA inv17<>+24(SB)/4, $0x3d70f0f1
+DATA inv17<>+28(SB)/4, $0x3d70f0f1
+GLOBL inv17<>(SB), RODATA|NOPTR, $32
+
+DATA normMin<>+0(SB)/4, $0x00800000
+DATA normMin<>+4(SB)/4, $0x00800000
+DATA normMin<>+8(SB)/4, $0x00800000
+DATA normMin<>+12(SB)/4, $0x00800000
+DATA normMin<>+16(SB)/4, $0x00800000
+DATA normMin<>+20(SB)/4, $0x00800000
+DATA normMin<>+24(SB)/4, $0x00800000
+DATA normMin<>+28(SB)/4, $0x00800000
+GLOBL normMin<>(SB), RODATA|NOPTR, $32
+
+DATA two23<>+0(SB)/4, $0x4b000000
+DATA two23<>+4(SB)/4, $0x4b000000
+DATA two23<>+8(SB)/4, $0x4b000000
+DATA two23<>+12(SB)/4, $0x4b000000
+DATA two23<>+16(SB)/4, $0x4b000000
+DATA two23<>+20(SB)/4, $0x4b000000
+DATA two23<>+24(SB)/4, $0x4b000000
+DATA two23<>+28(SB)/4, $0x4b000000
+GLOBL two23<>(SB), RODATA|NOPTR, $32
+
+DATA expOffset<>+0(SB)/4, $0x4b00007f
+DATA expOffset<>+4(SB)/4, $0x4b00007f
+DATA expOffset<>+8(SB)/4, $0x4b00007f
+DATA expOffset<>+12(SB)/4, $0x4b00007f
+DATA expOffset<>+16(SB)/4, $0x4b00007f
+DATA expOffset<>+20(SB)/4, $0x4b00007f
+DATA expOffset<>+24(SB)/4, $0x4b00007f
+DATA expOffset<>+28(SB)/4, $0x4b00007f
+GLOBL expOffset<>(SB), RODATA|NOPTR, $32
+
+DATA mantissa<>+0(SB)/4, $0x007fffff
+DATA mantissa<>+4(SB)/4, $0x007fffff
+DATA mantissa<>+8(SB)/4, $0x007fffff
+DATA mantissa<>+12(SB)/4, $0x007fffff
+DATA mantissa<>+16(SB)/4, $0x007fffff
+DATA mantissa<>+20(SB)/4, $0x007fffff
+DATA mantissa<>+24(SB)/4, $0x007fffff
+DATA mantissa<>+28(SB)/4, $0x007fffff
+GLOBL mantissa<>(SB), RODATA|NOPTR, $32
+
+DATA sqrt2<>+0(SB)/4, $0x3fb504f3
+DATA sqrt2<>+4(SB)/4, $0x3fb504f3
+DATA sqrt2<>+8(SB)/4, $0x3fb504f3
+DATA sqrt2<>+12(SB)/4, $0x3fb504f3
+DATA sqrt2<>+16(SB)/4, $0x3fb504f3
+DATA sqrt2<>+20(SB)/4, $0x3fb504f3
+DATA sqrt2<>+24(SB)/4, $0x3fb504f3
+DATA sqrt2<>+28(SB)/4, $0x3fb504f3
+GLOBL sqrt2<>(SB), RODATA|NOPTR, $32
+
+DATA twentyThree<>+0(SB)/4, $0x41b80000
+DATA twentyThree<>+4(SB)/4, $0x41b80000
+DATA twentyThree<>+8(SB)/4, $0x41b80000
+DATA twentyThree<>+12(SB)/4, $0x41b80000
+DATA twentyThree<>+16(SB)/4, $0x41b80000
+DATA twentyThree<>+20(SB)/4, $0x41b80000
+DATA twentyThree<>+24(SB)/4, $0x41b80000
+DATA twentyThree<>+28(SB)/4, $0x41b80000
+GLOBL twentyThree<>(SB), RODATA|NOPTR, $32
+
+DATA nan<>+0(SB)/4, $0x7fc00000
+DATA nan<>+4(SB)/4, $0x7fc00000
+DATA nan<>+8(SB)/4, $0x7fc00000
+DATA nan<>+12(SB)/4, $0x7fc00000
+DATA nan<>+16(SB)/4, $0x7fc00000
+DATA nan<>+20(SB)/4, $0x7fc00000
+DATA nan<>+24(SB)/4, $0x7fc00000
+DATA nan<>+28(SB)/4, $0x7fc00000
+GLOBL nan<>(SB), RODATA|NOPTR, $32
+
+DATA maxFloat<>+0(SB)/4, $0x7f7fffff
+DATA maxFloat<>+4(SB)/4, $0x7f7fffff
+DATA maxFloat<>+8(SB)/4, $0x7f7fffff
+DATA maxFloat<>+12(SB)/4, $0x7f7fffff
+DATA maxFloat<>+16(SB)/4, $0x7f7fffff
+DATA maxFloat<>+20(SB)/4, $0x7f7fffff
+DATA maxFloat<>+24(SB)/4, $0x7f7fffff
+DATA maxFloat<>+28(SB)/4, $0x7f7fffff
+GLOBL maxFloat<>(SB), RODATA|NOPTR, $32
+
+DATA erfT0<>+0(SB)/4, $0x3f906ebb
+DATA erfT0<>+4(SB)/4, $0x3f906ebb
+DATA erfT0<>+8(SB)/4, $0x3f906ebb
+DATA erfT0<>+12(SB)/4, $0x3f906ebb
+DATA erfT0<>+16(SB)/4, $0x3f906ebb
+DATA erfT0<>+20(SB)/4, $0x3f906ebb
+DATA erfT0<>+24(SB)/4, $0x3f906ebb
+DATA erfT0<>+28(SB)/4, $0x3f906ebb
+GLOBL erfT0<>(SB), RODATA|NOPTR, $32
+
+DATA erfT1<>+0(SB)/4, $0xbec093a3
+DATA erfT1<>+4(SB)/4, $0xbec093a3
+DATA erfT1<>+8(SB)/4, $0xbec093a3
+DATA erfT1<>+12(SB)/4, $0xbec093a3
+DATA erfT1<>+16(SB)/4, $0xbec093a3
+DATA erfT1<>+20(SB)/4, $0xbec093a3
+DATA erfT1<>+24(SB)/4, $0xbec093a3
+DATA erfT1<>+28(SB)/4, $0xbec093a3
+GLOBL erfT1<>(SB), RODATA|NOPTR, $32
+
+DATA erfT2<>+0(SB)/4, $0x3de71791
+DATA erfT2<>+4(SB)/4, $0x3de71791
+DATA erfT2<>+8(SB)/4, $0x3de71791
+DATA erfT2<>+12(SB)/4, $0x3de71791
+DATA erfT2<>+16(SB)/4, $0x3de71791
+DATA erfT2<>+20(SB)/4, $0x3de71791
+DATA erfT2<>+24(SB)/4, $0x3de71791
+DATA erfT2<>+28(SB)/4, $0x3de71791
+GLOBL erfT2<>(SB), RODATA|NOPTR, $32
+
+DATA erfT3<>+0(SB)/4, $0xbcdc1672
+DATA erfT3<>+4(SB)/4, $0xbcdc1672
+DATA erfT3<>+8(SB)/4, $0xbcdc1672
+DATA erfT3<>+12(SB)/4, $0xbcdc1672
+DATA erfT3<>+16(SB)/4, $0xbcdc1672
+DATA erfT3<>+20(SB)/4, $0xbcdc1672
+DATA erfT3<>+24(SB)/4, $0xbcdc1672
+DATA erfT3<>+28(SB)/4, $0xbcdc1672
+GLOBL erfT3<>(SB), RODATA|NOPTR, $32
+
+DATA erfT4<>+0(SB)/4, $0x3bab2de7
+DATA erfT4<>+4(SB)/4, $0x3bab2de7
+DATA erfT4<>+8(SB)/4, $0x3bab2de7
+DATA erfT4<>+12(SB)/4, $0x3bab2de7
+DATA erfT4<>+16(SB)/4, $0x3bab2de7
+DATA erfT4<>+20(SB)/4, $0x3bab2de7
+DATA erfT4<>+24(SB)/4, $0x3bab2de7
+DATA erfT4<>+28(SB)/4, $0x3bab2de7
+GLOBL erfT4<>(SB), RODATA|NOPTR, $32
+
+DATA erfT5<>+0(SB)/4, $0xba6016da
+DATA erfT5<>+4(SB)/4, $0xba6016da
+DATA erfT5<>+8(SB)/4, $0xba6016da
+DATA erfT5<>+12(SB)/4, $0xba6016da
+DATA erfT5<>+16(SB)/4, $0xba6016da
+DATA erfT5<>+20(SB)/4, $0xba6016da
+DATA erfT5<>+24(SB)/4, $0xba6016da
+DATA erfT5<>+28(SB)/4, $0xba6016da
+GLOBL erfT5<>(SB), RODATA|NOPTR, $32
+
+DATA erfT6<>+0(SB)/4, $0x38fcd193
+DATA erfT6<>+4(SB)/4, $0x38fcd193
+DATA erfT6<>+8(SB)/4, $0x38fcd193
+DATA erfT6<>+12(SB)/4, $0x38fcd193
+DATA erfT6<>+16(SB)/4, $0x38fcd193
+DATA erfT6<>+20(SB)/4, $0x38fcd193
+DATA erfT6<>+24(SB)/4, $0x38fcd193
+DATA erfT6<>+28(SB)/4, $0x38fcd193
+GLOBL erfT6<>(SB), RODATA|NOPTR, $32
+
+DATA erfT7<>+0(SB)/4, $0xb77a692e
+DATA erfT7<>+4(SB)/4, $0xb77a692e
+DATA erfT7<>+8(SB)/4, $0xb77a692e
+DATA erfT7<>+12(SB)/4, $0xb77a692e
+DATA erfT7<>+16(SB)/4, $0xb77a692e
+DATA erfT7<>+20(SB)/4, $0xb77a692e
+DATA erfT7<>+24(SB)/4, $0xb77a692e
+DATA erfT7<>+28(SB)/4, $0xb77a692e
+GLOBL erfT7<>(SB), RODATA|NOPTR, $32
+
+DATA erfT8<>+0(SB)/4, $0x35dcf365
+DATA erfT8<>+4(SB)/4, $0x35dcf365
+DATA erfT8<>+8(SB)/4, $0x35dcf365
+DATA erfT8<>+12(SB)/4, $0x35dcf365
+DATA erfT8<>+16(SB)/4, $0x35dcf365
+DATA erfT8<>+20(SB)/4, $0x35dcf365
+DATA erfT8<>+24(SB)/4, $0x35dcf365
+DATA erfT8<>+28(SB)/4, $0x35dcf365
+GLOBL erfT8<>(SB), RODATA|NOPTR, $32
+
+DATA erfSmall<>+0(SB)/4, $0x3f400000
+DATA erfSmall<>+4(SB)/4, $0x3f400000
+DATA erfSmall<>+8(SB)/4, $0x3f400000
+DATA erfSmall<>+12(SB)/4, $0x3f400000
+DATA erfSmall<>+16(SB)/4, $0x3f400000
+DATA erfSmall<>+20(SB)/4, $0x3f400000
+DATA erfSmall<>+24(SB)/4, $0x3f400000
+DATA erfSmall<>+28(SB)/4, $0x3f400000
+GLOBL erfSmall<>(SB), RODATA|NOPTR, $32
+
 // func reluAVX2(v []float32, alpha float32)
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-28
@@ -1313,6 +1643,2425 @@ tail:
 	VMULPS       Y2, Y3, Y2
 	VBLENDVPS    Y1, Y2, Y3, Y1
 	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func eluAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·eluAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y1
+	VMOVUPS      32(AX), Y2
+	VCMPPS       $0x1d, zero<>+0(SB), Y1, Y3
+	VCMPPS       $0x1d, zero<>+0(SB), Y2, Y4
+	VMOVUPS      exp5<>+0(SB), Y5
+	VFMADD231PS  exp6<>+0(SB), Y1, Y5
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y2, Y6
+	VFMADD213PS  exp4<>+0(SB), Y1, Y5
+	VFMADD213PS  exp4<>+0(SB), Y2, Y6
+	VFMADD213PS  exp3<>+0(SB), Y1, Y5
+	VFMADD213PS  exp3<>+0(SB), Y2, Y6
+	VFMADD213PS  exp2<>+0(SB), Y1, Y5
+	VFMADD213PS  exp2<>+0(SB), Y2, Y6
+	VMULPS       Y1, Y1, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y1, Y7, Y5
+	VFMADD213PS  Y2, Y8, Y6
+	VMOVUPS      expHi<>+0(SB), Y7
+	VMINPS       Y1, Y7, Y7
+	VMOVUPS      expHi<>+0(SB), Y8
+	VMINPS       Y2, Y8, Y8
+	VMOVUPS      expLo<>+0(SB), Y9
+	VMAXPS       Y7, Y9, Y7
+	VMOVUPS      expLo<>+0(SB), Y9
+	VMAXPS       Y8, Y9, Y8
+	VMULPS       log2e<>+0(SB), Y7, Y9
+	VMULPS       log2e<>+0(SB), Y8, Y10
+	VROUNDPS     $0x08, Y9, Y9
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS ln2hi<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2hi<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo<>+0(SB), Y9, Y7
+	VFNMADD231PS ln2lo<>+0(SB), Y10, Y8
+	VMOVUPS      exp5<>+0(SB), Y11
+	VFMADD231PS  exp6<>+0(SB), Y7, Y11
+	VMOVUPS      exp5<>+0(SB), Y12
+	VFMADD231PS  exp6<>+0(SB), Y8, Y12
+	VFMADD213PS  exp4<>+0(SB), Y7, Y11
+	VFMADD213PS  exp4<>+0(SB), Y8, Y12
+	VFMADD213PS  exp3<>+0(SB), Y7, Y11
+	VFMADD213PS  exp3<>+0(SB), Y8, Y12
+	VFMADD213PS  exp2<>+0(SB), Y7, Y11
+	VFMADD213PS  exp2<>+0(SB), Y8, Y12
+	VMULPS       Y7, Y7, Y13
+	VMULPS       Y8, Y8, Y14
+	VFMADD231PS  Y13, Y11, Y7
+	VFMADD231PS  Y14, Y12, Y8
+	VADDPS       one<>+0(SB), Y7, Y7
+	VADDPS       one<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y9, Y9
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y9, Y11
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y11, Y9, Y9
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       one<>+0(SB), Y11, Y11
+	VPADDD       one<>+0(SB), Y12, Y12
+	VPSLLD       $0x17, Y9, Y9
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       one<>+0(SB), Y9, Y9
+	VPADDD       one<>+0(SB), Y10, Y10
+	VMULPS       Y11, Y7, Y7
+	VMULPS       Y12, Y8, Y8
+	VMULPS       Y9, Y7, Y7
+	VMULPS       Y10, Y8, Y8
+	VSUBPS       one<>+0(SB), Y7, Y7
+	VSUBPS       one<>+0(SB), Y8, Y8
+	VANDPS       absmask<>+0(SB), Y1, Y9
+	VANDPS       absmask<>+0(SB), Y2, Y10
+	VSUBPS       expm1Small<>+0(SB), Y9, Y9
+	VSUBPS       expm1Small<>+0(SB), Y10, Y10
+	VBLENDVPS    Y9, Y5, Y7, Y5
+	VBLENDVPS    Y10, Y6, Y8, Y6
+	VMULPS       Y0, Y5, Y5
+	VMULPS       Y0, Y6, Y6
+	VBLENDVPS    Y3, Y1, Y5, Y1
+	VBLENDVPS    Y4, Y2, Y6, Y2
+	VMOVUPS      Y1, (AX)
+	VMOVUPS      Y2, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y1
+	VCMPPS       $0x1d, zero<>+0(SB), Y1, Y2
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y1, Y3
+	VFMADD213PS  exp4<>+0(SB), Y1, Y3
+	VFMADD213PS  exp3<>+0(SB), Y1, Y3
+	VFMADD213PS  exp2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y1, Y4, Y4
+	VMOVUPS      expLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y4, Y6
+	VFMADD213PS  exp4<>+0(SB), Y4, Y6
+	VFMADD213PS  exp3<>+0(SB), Y4, Y6
+	VFMADD213PS  exp2<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VADDPS       one<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y5, Y5
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VSUBPS       one<>+0(SB), Y4, Y4
+	VANDPS       absmask<>+0(SB), Y1, Y5
+	VSUBPS       expm1Small<>+0(SB), Y5, Y5
+	VBLENDVPS    Y5, Y3, Y4, Y3
+	VMULPS       Y0, Y3, Y3
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y1
+	VMASKMOVPS   (AX), Y1, Y2
+	VCMPPS       $0x1d, zero<>+0(SB), Y2, Y3
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y2, Y4
+	VFMADD213PS  exp4<>+0(SB), Y2, Y4
+	VFMADD213PS  exp3<>+0(SB), Y2, Y4
+	VFMADD213PS  exp2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VMOVUPS      expHi<>+0(SB), Y5
+	VMINPS       Y2, Y5, Y5
+	VMOVUPS      expLo<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMULPS       log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y5, Y7
+	VFMADD213PS  exp4<>+0(SB), Y5, Y7
+	VFMADD213PS  exp3<>+0(SB), Y5, Y7
+	VFMADD213PS  exp2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VADDPS       one<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y6, Y5, Y5
+	VSUBPS       one<>+0(SB), Y5, Y5
+	VANDPS       absmask<>+0(SB), Y2, Y6
+	VSUBPS       expm1Small<>+0(SB), Y6, Y6
+	VBLENDVPS    Y6, Y4, Y5, Y4
+	VMULPS       Y0, Y4, Y0
+	VBLENDVPS    Y3, Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func seluAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·seluAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y0
+	VMOVUPS      32(AX), Y1
+	VCMPPS       $0x1d, zero<>+0(SB), Y0, Y2
+	VCMPPS       $0x1d, zero<>+0(SB), Y1, Y3
+	VMULPS       seluScale<>+0(SB), Y0, Y4
+	VMULPS       seluScale<>+0(SB), Y1, Y5
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y0, Y6
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y1, Y7
+	VFMADD213PS  exp4<>+0(SB), Y0, Y6
+	VFMADD213PS  exp4<>+0(SB), Y1, Y7
+	VFMADD213PS  exp3<>+0(SB), Y0, Y6
+	VFMADD213PS  exp3<>+0(SB), Y1, Y7
+	VFMADD213PS  exp2<>+0(SB), Y0, Y6
+	VFMADD213PS  exp2<>+0(SB), Y1, Y7
+	VMULPS       Y0, Y0, Y8
+	VMULPS       Y1, Y1, Y9
+	VFMADD213PS  Y0, Y8, Y6
+	VFMADD213PS  Y1, Y9, Y7
+	VMOVUPS      expHi<>+0(SB), Y8
+	VMINPS       Y0, Y8, Y8
+	VMOVUPS      expHi<>+0(SB), Y9
+	VMINPS       Y1, Y9, Y9
+	VMOVUPS      expLo<>+0(SB), Y10
+	VMAXPS       Y8, Y10, Y8
+	VMOVUPS      expLo<>+0(SB), Y10
+	VMAXPS       Y9, Y10, Y9
+	VMULPS       log2e<>+0(SB), Y8, Y10
+	VMULPS       log2e<>+0(SB), Y9, Y11
+	VROUNDPS     $0x08, Y10, Y10
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS ln2hi<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2hi<>+0(SB), Y11, Y9
+	VFNMADD231PS ln2lo<>+0(SB), Y10, Y8
+	VFNMADD231PS ln2lo<>+0(SB), Y11, Y9
+	VMOVUPS      exp5<>+0(SB), Y12
+	VFMADD231PS  exp6<>+0(SB), Y8, Y12
+	VMOVUPS      exp5<>+0(SB), Y13
+	VFMADD231PS  exp6<>+0(SB), Y9, Y13
+	VFMADD213PS  exp4<>+0(SB), Y8, Y12
+	VFMADD213PS  exp4<>+0(SB), Y9, Y13
+	VFMADD213PS  exp3<>+0(SB), Y8, Y12
+	VFMADD213PS  exp3<>+0(SB), Y9, Y13
+	VFMADD213PS  exp2<>+0(SB), Y8, Y12
+	VFMADD213PS  exp2<>+0(SB), Y9, Y13
+	VMULPS       Y8, Y8, Y14
+	VMULPS       Y9, Y9, Y15
+	VFMADD231PS  Y14, Y12, Y8
+	VFMADD231PS  Y15, Y13, Y9
+	VADDPS       one<>+0(SB), Y8, Y8
+	VADDPS       one<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y10, Y10
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y10, Y12
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y12, Y10, Y10
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y12, Y12
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       one<>+0(SB), Y12, Y12
+	VPADDD       one<>+0(SB), Y13, Y13
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       one<>+0(SB), Y10, Y10
+	VPADDD       one<>+0(SB), Y11, Y11
+	VMULPS       Y12, Y8, Y8
+	VMULPS       Y13, Y9, Y9
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y9, Y9
+	VSUBPS       one<>+0(SB), Y8, Y8
+	VSUBPS       one<>+0(SB), Y9, Y9
+	VANDPS       absmask<>+0(SB), Y0, Y0
+	VANDPS       absmask<>+0(SB), Y1, Y1
+	VSUBPS       expm1Small<>+0(SB), Y0, Y0
+	VSUBPS       expm1Small<>+0(SB), Y1, Y1
+	VBLENDVPS    Y0, Y6, Y8, Y0
+	VBLENDVPS    Y1, Y7, Y9, Y1
+	VMULPS       seluScaleAlpha<>+0(SB), Y0, Y0
+	VMULPS       seluScaleAlpha<>+0(SB), Y1, Y1
+	VBLENDVPS    Y2, Y4, Y0, Y0
+	VBLENDVPS    Y3, Y5, Y1, Y1
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VCMPPS       $0x1d, zero<>+0(SB), Y0, Y1
+	VMULPS       seluScale<>+0(SB), Y0, Y2
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y0, Y3
+	VFMADD213PS  exp4<>+0(SB), Y0, Y3
+	VFMADD213PS  exp3<>+0(SB), Y0, Y3
+	VFMADD213PS  exp2<>+0(SB), Y0, Y3
+	VMULPS       Y0, Y0, Y4
+	VFMADD213PS  Y0, Y4, Y3
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y0, Y4, Y4
+	VMOVUPS      expLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMULPS       log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y4, Y6
+	VFMADD213PS  exp4<>+0(SB), Y4, Y6
+	VFMADD213PS  exp3<>+0(SB), Y4, Y6
+	VFMADD213PS  exp2<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VADDPS       one<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y5, Y5
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VSUBPS       one<>+0(SB), Y4, Y4
+	VANDPS       absmask<>+0(SB), Y0, Y0
+	VSUBPS       expm1Small<>+0(SB), Y0, Y0
+	VBLENDVPS    Y0, Y3, Y4, Y0
+	VMULPS       seluScaleAlpha<>+0(SB), Y0, Y0
+	VBLENDVPS    Y1, Y2, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VCMPPS       $0x1d, zero<>+0(SB), Y1, Y2
+	VMULPS       seluScale<>+0(SB), Y1, Y3
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y1, Y4
+	VFMADD213PS  exp4<>+0(SB), Y1, Y4
+	VFMADD213PS  exp3<>+0(SB), Y1, Y4
+	VFMADD213PS  exp2<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y5
+	VFMADD213PS  Y1, Y5, Y4
+	VMOVUPS      expHi<>+0(SB), Y5
+	VMINPS       Y1, Y5, Y5
+	VMOVUPS      expLo<>+0(SB), Y6
+	VMAXPS       Y5, Y6, Y5
+	VMULPS       log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y5, Y7
+	VFMADD213PS  exp4<>+0(SB), Y5, Y7
+	VFMADD213PS  exp3<>+0(SB), Y5, Y7
+	VFMADD213PS  exp2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VADDPS       one<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y6, Y5, Y5
+	VSUBPS       one<>+0(SB), Y5, Y5
+	VANDPS       absmask<>+0(SB), Y1, Y1
+	VSUBPS       expm1Small<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y4, Y5, Y1
+	VMULPS       seluScaleAlpha<>+0(SB), Y1, Y1
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·siluAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y0
+	VMOVUPS      32(AX), Y1
+	VORPS        sign<>+0(SB), Y0, Y2
+	VORPS        sign<>+0(SB), Y1, Y3
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       log2e<>+0(SB), Y2, Y4
+	VMULPS       log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y4, Y4
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS ln2hi<>+0(SB), Y4, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y5, Y3
+	VFNMADD231PS ln2lo<>+0(SB), Y4, Y2
+	VFNMADD231PS ln2lo<>+0(SB), Y5, Y3
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y2, Y6
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y3, Y7
+	VFMADD213PS  exp4<>+0(SB), Y2, Y6
+	VFMADD213PS  exp4<>+0(SB), Y3, Y7
+	VFMADD213PS  exp3<>+0(SB), Y2, Y6
+	VFMADD213PS  exp3<>+0(SB), Y3, Y7
+	VFMADD213PS  exp2<>+0(SB), Y2, Y6
+	VFMADD213PS  exp2<>+0(SB), Y3, Y7
+	VMULPS       Y2, Y2, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD231PS  Y8, Y6, Y2
+	VFMADD231PS  Y9, Y7, Y3
+	VADDPS       one<>+0(SB), Y2, Y2
+	VADDPS       one<>+0(SB), Y3, Y3
+	VCVTPS2DQ    Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y4, Y6
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y6, Y4, Y4
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y6, Y6
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPADDD       one<>+0(SB), Y5, Y5
+	VMULPS       Y6, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VMOVUPS      one<>+0(SB), Y4
+	VBLENDVPS    Y0, Y2, Y4, Y4
+	VMOVUPS      one<>+0(SB), Y5
+	VBLENDVPS    Y1, Y3, Y5, Y5
+	VADDPS       one<>+0(SB), Y2, Y2
+	VADDPS       one<>+0(SB), Y3, Y3
+	VDIVPS       Y2, Y4, Y2
+	VDIVPS       Y3, Y5, Y3
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y3, Y1, Y1
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VORPS        sign<>+0(SB), Y0, Y1
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y1, Y3
+	VFMADD213PS  exp4<>+0(SB), Y1, Y3
+	VFMADD213PS  exp3<>+0(SB), Y1, Y3
+	VFMADD213PS  exp2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       one<>+0(SB), Y2, Y2
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      one<>+0(SB), Y2
+	VBLENDVPS    Y0, Y1, Y2, Y2
+	VADDPS       one<>+0(SB), Y1, Y1
+	VDIVPS       Y1, Y2, Y1
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VORPS        sign<>+0(SB), Y1, Y2
+	VMOVUPS      expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMULPS       log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y2, Y4
+	VFMADD213PS  exp4<>+0(SB), Y2, Y4
+	VFMADD213PS  exp3<>+0(SB), Y2, Y4
+	VFMADD213PS  exp2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VADDPS       one<>+0(SB), Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y3, Y2, Y2
+	VMOVUPS      one<>+0(SB), Y3
+	VBLENDVPS    Y1, Y2, Y3, Y3
+	VADDPS       one<>+0(SB), Y2, Y2
+	VDIVPS       Y2, Y3, Y2
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func hardSigmoidAVX2(v []float32, alpha float32)
+// Requires: AVX, FMA3
+TEXT ·hardSigmoidAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ        CX, $0x00000010
+	JL          one
+	VMOVUPS     (AX), Y1
+	VMOVUPS     32(AX), Y2
+	VFMADD213PS half<>+0(SB), Y0, Y1
+	VFMADD213PS half<>+0(SB), Y0, Y2
+	VMULPS      minusOne<>+0(SB), Y1, Y1
+	VMULPS      minusOne<>+0(SB), Y2, Y2
+	VMOVUPS     minusOne<>+0(SB), Y3
+	VMULPS      zero<>+0(SB), Y3, Y3
+	VMOVUPS     minusOne<>+0(SB), Y4
+	VMULPS      zero<>+0(SB), Y4, Y4
+	VMINPS      Y1, Y3, Y5
+	VMINPS      Y2, Y4, Y6
+	VMINPS      Y3, Y1, Y1
+	VMINPS      Y4, Y2, Y2
+	VORPS       Y1, Y5, Y1
+	VORPS       Y2, Y6, Y2
+	VMULPS      minusOne<>+0(SB), Y1, Y1
+	VMULPS      minusOne<>+0(SB), Y2, Y2
+	VMOVUPS     one<>+0(SB), Y3
+	VMINPS      Y1, Y3, Y3
+	VMOVUPS     one<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y4
+	VMINPS      one<>+0(SB), Y1, Y1
+	VMINPS      one<>+0(SB), Y2, Y2
+	VORPS       Y1, Y3, Y1
+	VORPS       Y2, Y4, Y2
+	VMOVUPS     Y1, (AX)
+	VMOVUPS     Y2, 32(AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         loop
+
+one:
+	CMPQ        CX, $0x00000008
+	JL          tail
+	VMOVUPS     (AX), Y1
+	VFMADD213PS half<>+0(SB), Y0, Y1
+	VMULPS      minusOne<>+0(SB), Y1, Y1
+	VMOVUPS     minusOne<>+0(SB), Y2
+	VMULPS      zero<>+0(SB), Y2, Y2
+	VMINPS      Y1, Y2, Y3
+	VMINPS      Y2, Y1, Y1
+	VORPS       Y1, Y3, Y1
+	VMULPS      minusOne<>+0(SB), Y1, Y1
+	VMOVUPS     one<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y2
+	VMINPS      one<>+0(SB), Y1, Y1
+	VORPS       Y1, Y2, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JMP         one
+
+tail:
+	TESTQ       CX, CX
+	JE          done
+	NEGQ        CX
+	LEAQ        tailmask<>+32(SB), DX
+	VMOVDQU     (DX)(CX*4), Y1
+	VMASKMOVPS  (AX), Y1, Y2
+	VFMADD213PS half<>+0(SB), Y0, Y2
+	VMULPS      minusOne<>+0(SB), Y2, Y0
+	VMOVUPS     minusOne<>+0(SB), Y2
+	VMULPS      zero<>+0(SB), Y2, Y2
+	VMINPS      Y0, Y2, Y3
+	VMINPS      Y2, Y0, Y0
+	VORPS       Y0, Y3, Y0
+	VMULPS      minusOne<>+0(SB), Y0, Y0
+	VMOVUPS     one<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y2
+	VMINPS      one<>+0(SB), Y0, Y0
+	VORPS       Y0, Y2, Y0
+	VMASKMOVPS  Y0, Y1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func hardSwishAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·hardSwishAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000010
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VADDPS  three<>+0(SB), Y0, Y2
+	VADDPS  three<>+0(SB), Y1, Y3
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMOVUPS minusOne<>+0(SB), Y4
+	VMULPS  zero<>+0(SB), Y4, Y4
+	VMOVUPS minusOne<>+0(SB), Y5
+	VMULPS  zero<>+0(SB), Y5, Y5
+	VMINPS  Y2, Y4, Y6
+	VMINPS  Y3, Y5, Y7
+	VMINPS  Y4, Y2, Y2
+	VMINPS  Y5, Y3, Y3
+	VORPS   Y2, Y6, Y2
+	VORPS   Y3, Y7, Y3
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMOVUPS six<>+0(SB), Y4
+	VMINPS  Y2, Y4, Y4
+	VMOVUPS six<>+0(SB), Y5
+	VMINPS  Y3, Y5, Y5
+	VMINPS  six<>+0(SB), Y2, Y2
+	VMINPS  six<>+0(SB), Y3, Y3
+	VORPS   Y2, Y4, Y2
+	VORPS   Y3, Y5, Y3
+	VDIVPS  six<>+0(SB), Y2, Y2
+	VDIVPS  six<>+0(SB), Y3, Y3
+	VMULPS  Y2, Y0, Y0
+	VMULPS  Y3, Y1, Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VADDPS  three<>+0(SB), Y0, Y1
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMOVUPS minusOne<>+0(SB), Y2
+	VMULPS  zero<>+0(SB), Y2, Y2
+	VMINPS  Y1, Y2, Y3
+	VMINPS  Y2, Y1, Y1
+	VORPS   Y1, Y3, Y1
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMOVUPS six<>+0(SB), Y2
+	VMINPS  Y1, Y2, Y2
+	VMINPS  six<>+0(SB), Y1, Y1
+	VORPS   Y1, Y2, Y1
+	VDIVPS  six<>+0(SB), Y1, Y1
+	VMULPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VADDPS     three<>+0(SB), Y1, Y2
+	VMULPS     minusOne<>+0(SB), Y2, Y2
+	VMOVUPS    minusOne<>+0(SB), Y3
+	VMULPS     zero<>+0(SB), Y3, Y3
+	VMINPS     Y2, Y3, Y4
+	VMINPS     Y3, Y2, Y2
+	VORPS      Y2, Y4, Y2
+	VMULPS     minusOne<>+0(SB), Y2, Y2
+	VMOVUPS    six<>+0(SB), Y3
+	VMINPS     Y2, Y3, Y3
+	VMINPS     six<>+0(SB), Y2, Y2
+	VORPS      Y2, Y3, Y2
+	VDIVPS     six<>+0(SB), Y2, Y2
+	VMULPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func mishAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·mishAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y0
+	VMOVUPS      32(AX), Y1
+	VMOVUPS      mishMax<>+0(SB), Y2
+	VMINPS       Y0, Y2, Y2
+	VMOVUPS      mishMax<>+0(SB), Y3
+	VMINPS       Y1, Y3, Y3
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       log2e<>+0(SB), Y2, Y4
+	VMULPS       log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y4, Y4
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS ln2hi<>+0(SB), Y4, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y5, Y3
+	VFNMADD231PS ln2lo<>+0(SB), Y4, Y2
+	VFNMADD231PS ln2lo<>+0(SB), Y5, Y3
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y2, Y6
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y3, Y7
+	VFMADD213PS  exp4<>+0(SB), Y2, Y6
+	VFMADD213PS  exp4<>+0(SB), Y3, Y7
+	VFMADD213PS  exp3<>+0(SB), Y2, Y6
+	VFMADD213PS  exp3<>+0(SB), Y3, Y7
+	VFMADD213PS  exp2<>+0(SB), Y2, Y6
+	VFMADD213PS  exp2<>+0(SB), Y3, Y7
+	VMULPS       Y2, Y2, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD231PS  Y8, Y6, Y2
+	VFMADD231PS  Y9, Y7, Y3
+	VADDPS       one<>+0(SB), Y2, Y2
+	VADDPS       one<>+0(SB), Y3, Y3
+	VCVTPS2DQ    Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y4, Y6
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y6, Y4, Y4
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y6, Y6
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPADDD       one<>+0(SB), Y5, Y5
+	VMULPS       Y6, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VADDPS       Y2, Y2, Y4
+	VADDPS       Y3, Y3, Y5
+	VFMADD231PS  Y2, Y2, Y4
+	VFMADD231PS  Y3, Y3, Y5
+	VADDPS       two<>+0(SB), Y4, Y2
+	VADDPS       two<>+0(SB), Y5, Y3
+	VDIVPS       Y2, Y4, Y2
+	VDIVPS       Y3, Y5, Y3
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y3, Y1, Y1
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VMOVUPS      mishMax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y1
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y1, Y3
+	VFMADD213PS  exp4<>+0(SB), Y1, Y3
+	VFMADD213PS  exp3<>+0(SB), Y1, Y3
+	VFMADD213PS  exp2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       one<>+0(SB), Y2, Y2
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VADDPS       Y1, Y1, Y2
+	VFMADD231PS  Y1, Y1, Y2
+	VADDPS       two<>+0(SB), Y2, Y1
+	VDIVPS       Y1, Y2, Y1
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VMOVUPS      mishMax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y2
+	VMOVUPS      expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMULPS       log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y2, Y4
+	VFMADD213PS  exp4<>+0(SB), Y2, Y4
+	VFMADD213PS  exp3<>+0(SB), Y2, Y4
+	VFMADD213PS  exp2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VADDPS       one<>+0(SB), Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y3, Y2, Y2
+	VADDPS       Y2, Y2, Y3
+	VFMADD231PS  Y2, Y2, Y3
+	VADDPS       two<>+0(SB), Y3, Y2
+	VDIVPS       Y2, Y3, Y2
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func softplusAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·softplusAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y0
+	VMOVUPS      32(AX), Y1
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y0, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VMAXPS       Y1, Y3, Y3
+	VORPS        sign<>+0(SB), Y0, Y0
+	VORPS        sign<>+0(SB), Y1, Y1
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y0, Y4, Y0
+	VMOVUPS      expHi<>+0(SB), Y4
+	VMINPS       Y1, Y4, Y1
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y0, Y4, Y0
+	VMOVUPS      expLo<>+0(SB), Y4
+	VMAXPS       Y1, Y4, Y1
+	VMULPS       log2e<>+0(SB), Y0, Y4
+	VMULPS       log2e<>+0(SB), Y1, Y5
+	VROUNDPS     $0x08, Y4, Y4
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS ln2hi<>+0(SB), Y4, Y0
+	VFNMADD231PS ln2hi<>+0(SB), Y5, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y4, Y0
+	VFNMADD231PS ln2lo<>+0(SB), Y5, Y1
+	VMOVUPS      exp5<>+0(SB), Y6
+	VFMADD231PS  exp6<>+0(SB), Y0, Y6
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y1, Y7
+	VFMADD213PS  exp4<>+0(SB), Y0, Y6
+	VFMADD213PS  exp4<>+0(SB), Y1, Y7
+	VFMADD213PS  exp3<>+0(SB), Y0, Y6
+	VFMADD213PS  exp3<>+0(SB), Y1, Y7
+	VFMADD213PS  exp2<>+0(SB), Y0, Y6
+	VFMADD213PS  exp2<>+0(SB), Y1, Y7
+	VMULPS       Y0, Y0, Y8
+	VMULPS       Y1, Y1, Y9
+	VFMADD231PS  Y8, Y6, Y0
+	VFMADD231PS  Y9, Y7, Y1
+	VADDPS       one<>+0(SB), Y0, Y0
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y4, Y4
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y4, Y6
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y6, Y4, Y4
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y6, Y6
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPADDD       one<>+0(SB), Y5, Y5
+	VMULPS       Y6, Y0, Y0
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y4, Y0, Y0
+	VMULPS       Y5, Y1, Y1
+	VADDPS       two<>+0(SB), Y0, Y4
+	VADDPS       two<>+0(SB), Y1, Y5
+	VDIVPS       Y4, Y0, Y0
+	VDIVPS       Y5, Y1, Y1
+	VMULPS       Y0, Y0, Y4
+	VMULPS       Y1, Y1, Y5
+	VADDPS       Y0, Y0, Y0
+	VADDPS       Y1, Y1, Y1
+	VMOVUPS      inv15<>+0(SB), Y6
+	VFMADD231PS  inv17<>+0(SB), Y4, Y6
+	VMOVUPS      inv15<>+0(SB), Y7
+	VFMADD231PS  inv17<>+0(SB), Y5, Y7
+	VFMADD213PS  inv13<>+0(SB), Y4, Y6
+	VFMADD213PS  inv13<>+0(SB), Y5, Y7
+	VFMADD213PS  inv11<>+0(SB), Y4, Y6
+	VFMADD213PS  inv11<>+0(SB), Y5, Y7
+	VFMADD213PS  inv9<>+0(SB), Y4, Y6
+	VFMADD213PS  inv9<>+0(SB), Y5, Y7
+	VFMADD213PS  inv7<>+0(SB), Y4, Y6
+	VFMADD213PS  inv7<>+0(SB), Y5, Y7
+	VFMADD213PS  inv5<>+0(SB), Y4, Y6
+	VFMADD213PS  inv5<>+0(SB), Y5, Y7
+	VFMADD213PS  inv3<>+0(SB), Y4, Y6
+	VFMADD213PS  inv3<>+0(SB), Y5, Y7
+	VFMADD213PS  one<>+0(SB), Y4, Y6
+	VFMADD213PS  one<>+0(SB), Y5, Y7
+	VMULPS       Y6, Y0, Y0
+	VMULPS       Y7, Y1, Y1
+	VADDPS       Y0, Y2, Y0
+	VADDPS       Y1, Y3, Y1
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VXORPS       Y1, Y1, Y1
+	VMAXPS       Y0, Y1, Y1
+	VORPS        sign<>+0(SB), Y0, Y0
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y0, Y2, Y0
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y0, Y2, Y0
+	VMULPS       log2e<>+0(SB), Y0, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y2, Y0
+	VFNMADD231PS ln2lo<>+0(SB), Y2, Y0
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y0, Y3
+	VFMADD213PS  exp4<>+0(SB), Y0, Y3
+	VFMADD213PS  exp3<>+0(SB), Y0, Y3
+	VFMADD213PS  exp2<>+0(SB), Y0, Y3
+	VMULPS       Y0, Y0, Y4
+	VFMADD231PS  Y4, Y3, Y0
+	VADDPS       one<>+0(SB), Y0, Y0
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       one<>+0(SB), Y2, Y2
+	VMULPS       Y3, Y0, Y0
+	VMULPS       Y2, Y0, Y0
+	VADDPS       two<>+0(SB), Y0, Y2
+	VDIVPS       Y2, Y0, Y0
+	VMULPS       Y0, Y0, Y2
+	VADDPS       Y0, Y0, Y0
+	VMOVUPS      inv15<>+0(SB), Y3
+	VFMADD231PS  inv17<>+0(SB), Y2, Y3
+	VFMADD213PS  inv13<>+0(SB), Y2, Y3
+	VFMADD213PS  inv11<>+0(SB), Y2, Y3
+	VFMADD213PS  inv9<>+0(SB), Y2, Y3
+	VFMADD213PS  inv7<>+0(SB), Y2, Y3
+	VFMADD213PS  inv5<>+0(SB), Y2, Y3
+	VFMADD213PS  inv3<>+0(SB), Y2, Y3
+	VFMADD213PS  one<>+0(SB), Y2, Y3
+	VMULPS       Y3, Y0, Y0
+	VADDPS       Y0, Y1, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y1, Y2, Y2
+	VORPS        sign<>+0(SB), Y1, Y1
+	VMOVUPS      expHi<>+0(SB), Y3
+	VMINPS       Y1, Y3, Y1
+	VMOVUPS      expLo<>+0(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMULPS       log2e<>+0(SB), Y1, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS ln2hi<>+0(SB), Y3, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y3, Y1
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y1, Y4
+	VFMADD213PS  exp4<>+0(SB), Y1, Y4
+	VFMADD213PS  exp3<>+0(SB), Y1, Y4
+	VFMADD213PS  exp2<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VADDPS       two<>+0(SB), Y1, Y3
+	VDIVPS       Y3, Y1, Y1
+	VMULPS       Y1, Y1, Y3
+	VADDPS       Y1, Y1, Y1
+	VMOVUPS      inv15<>+0(SB), Y4
+	VFMADD231PS  inv17<>+0(SB), Y3, Y4
+	VFMADD213PS  inv13<>+0(SB), Y3, Y4
+	VFMADD213PS  inv11<>+0(SB), Y3, Y4
+	VFMADD213PS  inv9<>+0(SB), Y3, Y4
+	VFMADD213PS  inv7<>+0(SB), Y3, Y4
+	VFMADD213PS  inv5<>+0(SB), Y3, Y4
+	VFMADD213PS  inv3<>+0(SB), Y3, Y4
+	VFMADD213PS  one<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y1, Y1
+	VADDPS       Y1, Y2, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func softsignAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·softsignAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000010
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VANDPS  absmask<>+0(SB), Y0, Y2
+	VANDPS  absmask<>+0(SB), Y1, Y3
+	VADDPS  one<>+0(SB), Y2, Y2
+	VADDPS  one<>+0(SB), Y3, Y3
+	VDIVPS  Y2, Y0, Y0
+	VDIVPS  Y3, Y1, Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VANDPS  absmask<>+0(SB), Y0, Y1
+	VADDPS  one<>+0(SB), Y1, Y1
+	VDIVPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VANDPS     absmask<>+0(SB), Y1, Y2
+	VADDPS     one<>+0(SB), Y2, Y2
+	VDIVPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func expAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Y0
+	VMOVUPS      32(AX), Y1
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y0, Y2, Y0
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y0, Y2, Y0
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       log2e<>+0(SB), Y0, Y2
+	VMULPS       log2e<>+0(SB), Y1, Y3
+	VROUNDPS     $0x08, Y2, Y2
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS ln2hi<>+0(SB), Y2, Y0
+	VFNMADD231PS ln2hi<>+0(SB), Y3, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y2, Y0
+	VFNMADD231PS ln2lo<>+0(SB), Y3, Y1
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y0, Y4
+	VMOVUPS      exp5<>+0(SB), Y5
+	VFMADD231PS  exp6<>+0(SB), Y1, Y5
+	VFMADD213PS  exp4<>+0(SB), Y0, Y4
+	VFMADD213PS  exp4<>+0(SB), Y1, Y5
+	VFMADD213PS  exp3<>+0(SB), Y0, Y4
+	VFMADD213PS  exp3<>+0(SB), Y1, Y5
+	VFMADD213PS  exp2<>+0(SB), Y0, Y4
+	VFMADD213PS  exp2<>+0(SB), Y1, Y5
+	VMULPS       Y0, Y0, Y6
+	VMULPS       Y1, Y1, Y7
+	VFMADD231PS  Y6, Y4, Y0
+	VFMADD231PS  Y7, Y5, Y1
+	VADDPS       one<>+0(SB), Y0, Y0
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y2, Y4
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y4, Y2, Y2
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPADDD       one<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y2, Y2
+	VPADDD       one<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y0, Y0
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y3, Y1, Y1
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VMOVUPS      expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMOVUPS      expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMULPS       log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x08, Y1, Y1
+	VFNMADD231PS ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS ln2lo<>+0(SB), Y1, Y0
+	VMOVUPS      exp5<>+0(SB), Y2
+	VFMADD231PS  exp6<>+0(SB), Y0, Y2
+	VFMADD213PS  exp4<>+0(SB), Y0, Y2
+	VFMADD213PS  exp3<>+0(SB), Y0, Y2
+	VFMADD213PS  exp2<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y3
+	VFMADD231PS  Y3, Y2, Y0
+	VADDPS       one<>+0(SB), Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y2
+	VPSUBD       Y2, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       one<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VPADDD       one<>+0(SB), Y1, Y1
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VMOVUPS      expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VFNMADD231PS ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      exp5<>+0(SB), Y3
+	VFMADD231PS  exp6<>+0(SB), Y1, Y3
+	VFMADD213PS  exp4<>+0(SB), Y1, Y3
+	VFMADD213PS  exp3<>+0(SB), Y1, Y3
+	VFMADD213PS  exp2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	VADDPS       one<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       one<>+0(SB), Y2, Y2
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func logAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ        CX, $0x00000010
+	JL          one
+	VMOVUPS     (AX), Y0
+	VMOVUPS     32(AX), Y1
+	VCMPPS      $0x11, normMin<>+0(SB), Y0, Y2
+	VCMPPS      $0x11, normMin<>+0(SB), Y1, Y3
+	VMULPS      two23<>+0(SB), Y0, Y4
+	VMULPS      two23<>+0(SB), Y1, Y5
+	VBLENDVPS   Y2, Y4, Y0, Y4
+	VBLENDVPS   Y3, Y5, Y1, Y5
+	VPSRAD      $0x17, Y4, Y6
+	VPSRAD      $0x17, Y5, Y7
+	VORPS       two23<>+0(SB), Y6, Y6
+	VORPS       two23<>+0(SB), Y7, Y7
+	VSUBPS      expOffset<>+0(SB), Y6, Y6
+	VSUBPS      expOffset<>+0(SB), Y7, Y7
+	VANDPS      mantissa<>+0(SB), Y4, Y8
+	VANDPS      mantissa<>+0(SB), Y5, Y9
+	VORPS       one<>+0(SB), Y8, Y8
+	VORPS       one<>+0(SB), Y9, Y9
+	VMOVUPS     sqrt2<>+0(SB), Y10
+	VCMPPS      $0x11, Y8, Y10, Y10
+	VMOVUPS     sqrt2<>+0(SB), Y11
+	VCMPPS      $0x11, Y9, Y11, Y11
+	VMULPS      half<>+0(SB), Y8, Y12
+	VMULPS      half<>+0(SB), Y9, Y13
+	VBLENDVPS   Y10, Y12, Y8, Y8
+	VBLENDVPS   Y11, Y13, Y9, Y9
+	VADDPS      one<>+0(SB), Y6, Y12
+	VADDPS      one<>+0(SB), Y7, Y13
+	VBLENDVPS   Y10, Y12, Y6, Y6
+	VBLENDVPS   Y11, Y13, Y7, Y7
+	VSUBPS      twentyThree<>+0(SB), Y6, Y10
+	VSUBPS      twentyThree<>+0(SB), Y7, Y11
+	VBLENDVPS   Y2, Y10, Y6, Y2
+	VBLENDVPS   Y3, Y11, Y7, Y3
+	VSUBPS      one<>+0(SB), Y8, Y6
+	VSUBPS      one<>+0(SB), Y9, Y7
+	VADDPS      two<>+0(SB), Y6, Y8
+	VADDPS      two<>+0(SB), Y7, Y9
+	VDIVPS      Y8, Y6, Y6
+	VDIVPS      Y9, Y7, Y7
+	VMULPS      Y6, Y6, Y8
+	VMULPS      Y7, Y7, Y9
+	VADDPS      Y6, Y6, Y6
+	VADDPS      Y7, Y7, Y7
+	VMOVUPS     inv9<>+0(SB), Y10
+	VFMADD231PS inv11<>+0(SB), Y8, Y10
+	VMOVUPS     inv9<>+0(SB), Y11
+	VFMADD231PS inv11<>+0(SB), Y9, Y11
+	VFMADD213PS inv7<>+0(SB), Y8, Y10
+	VFMADD213PS inv7<>+0(SB), Y9, Y11
+	VFMADD213PS inv5<>+0(SB), Y8, Y10
+	VFMADD213PS inv5<>+0(SB), Y9, Y11
+	VFMADD213PS inv3<>+0(SB), Y8, Y10
+	VFMADD213PS inv3<>+0(SB), Y9, Y11
+	VFMADD213PS one<>+0(SB), Y8, Y10
+	VFMADD213PS one<>+0(SB), Y9, Y11
+	VMULPS      Y10, Y6, Y6
+	VMULPS      Y11, Y7, Y7
+	VFMADD231PS ln2lo<>+0(SB), Y2, Y6
+	VFMADD231PS ln2lo<>+0(SB), Y3, Y7
+	VFMADD231PS ln2hi<>+0(SB), Y2, Y6
+	VFMADD231PS ln2hi<>+0(SB), Y3, Y7
+	VCMPPS      $0x1d, zero<>+0(SB), Y0, Y2
+	VCMPPS      $0x1d, zero<>+0(SB), Y1, Y3
+	VMOVUPS     nan<>+0(SB), Y8
+	VBLENDVPS   Y2, Y6, Y8, Y2
+	VMOVUPS     nan<>+0(SB), Y6
+	VBLENDVPS   Y3, Y7, Y6, Y3
+	VANDPS      absmask<>+0(SB), Y4, Y4
+	VANDPS      absmask<>+0(SB), Y5, Y5
+	VCMPPS      $0x11, normMin<>+0(SB), Y4, Y4
+	VCMPPS      $0x11, normMin<>+0(SB), Y5, Y5
+	VBLENDVPS   Y4, neginf<>+0(SB), Y2, Y2
+	VBLENDVPS   Y5, neginf<>+0(SB), Y3, Y3
+	VMOVUPS     maxFloat<>+0(SB), Y4
+	VCMPPS      $0x11, Y0, Y4, Y4
+	VMOVUPS     maxFloat<>+0(SB), Y5
+	VCMPPS      $0x11, Y1, Y5, Y5
+	VBLENDVPS   Y4, Y0, Y2, Y0
+	VBLENDVPS   Y5, Y1, Y3, Y1
+	VMOVUPS     Y0, (AX)
+	VMOVUPS     Y1, 32(AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         loop
+
+one:
+	CMPQ        CX, $0x00000008
+	JL          tail
+	VMOVUPS     (AX), Y0
+	VCMPPS      $0x11, normMin<>+0(SB), Y0, Y1
+	VMULPS      two23<>+0(SB), Y0, Y2
+	VBLENDVPS   Y1, Y2, Y0, Y2
+	VPSRAD      $0x17, Y2, Y3
+	VORPS       two23<>+0(SB), Y3, Y3
+	VSUBPS      expOffset<>+0(SB), Y3, Y3
+	VANDPS      mantissa<>+0(SB), Y2, Y4
+	VORPS       one<>+0(SB), Y4, Y4
+	VMOVUPS     sqrt2<>+0(SB), Y5
+	VCMPPS      $0x11, Y4, Y5, Y5
+	VMULPS      half<>+0(SB), Y4, Y6
+	VBLENDVPS   Y5, Y6, Y4, Y4
+	VADDPS      one<>+0(SB), Y3, Y6
+	VBLENDVPS   Y5, Y6, Y3, Y3
+	VSUBPS      twentyThree<>+0(SB), Y3, Y5
+	VBLENDVPS   Y1, Y5, Y3, Y1
+	VSUBPS      one<>+0(SB), Y4, Y3
+	VADDPS      two<>+0(SB), Y3, Y4
+	VDIVPS      Y4, Y3, Y3
+	VMULPS      Y3, Y3, Y4
+	VADDPS      Y3, Y3, Y3
+	VMOVUPS     inv9<>+0(SB), Y5
+	VFMADD231PS inv11<>+0(SB), Y4, Y5
+	VFMADD213PS inv7<>+0(SB), Y4, Y5
+	VFMADD213PS inv5<>+0(SB), Y4, Y5
+	VFMADD213PS inv3<>+0(SB), Y4, Y5
+	VFMADD213PS one<>+0(SB), Y4, Y5
+	VMULPS      Y5, Y3, Y3
+	VFMADD231PS ln2lo<>+0(SB), Y1, Y3
+	VFMADD231PS ln2hi<>+0(SB), Y1, Y3
+	VCMPPS      $0x1d, zero<>+0(SB), Y0, Y1
+	VMOVUPS     nan<>+0(SB), Y4
+	VBLENDVPS   Y1, Y3, Y4, Y1
+	VANDPS      absmask<>+0(SB), Y2, Y2
+	VCMPPS      $0x11, normMin<>+0(SB), Y2, Y2
+	VBLENDVPS   Y2, neginf<>+0(SB), Y1, Y1
+	VMOVUPS     maxFloat<>+0(SB), Y2
+	VCMPPS      $0x11, Y0, Y2, Y2
+	VBLENDVPS   Y2, Y0, Y1, Y0
+	VMOVUPS     Y0, (AX)
+	ADDQ        $0x00000020, AX
+	SUBQ        $0x00000008, CX
+	JMP         one
+
+tail:
+	TESTQ       CX, CX
+	JE          done
+	NEGQ        CX
+	LEAQ        tailmask<>+32(SB), DX
+	VMOVDQU     (DX)(CX*4), Y0
+	VMASKMOVPS  (AX), Y0, Y1
+	VCMPPS      $0x11, normMin<>+0(SB), Y1, Y2
+	VMULPS      two23<>+0(SB), Y1, Y3
+	VBLENDVPS   Y2, Y3, Y1, Y3
+	VPSRAD      $0x17, Y3, Y4
+	VORPS       two23<>+0(SB), Y4, Y4
+	VSUBPS      expOffset<>+0(SB), Y4, Y4
+	VANDPS      mantissa<>+0(SB), Y3, Y5
+	VORPS       one<>+0(SB), Y5, Y5
+	VMOVUPS     sqrt2<>+0(SB), Y6
+	VCMPPS      $0x11, Y5, Y6, Y6
+	VMULPS      half<>+0(SB), Y5, Y7
+	VBLENDVPS   Y6, Y7, Y5, Y5
+	VADDPS      one<>+0(SB), Y4, Y7
+	VBLENDVPS   Y6, Y7, Y4, Y4
+	VSUBPS      twentyThree<>+0(SB), Y4, Y6
+	VBLENDVPS   Y2, Y6, Y4, Y2
+	VSUBPS      one<>+0(SB), Y5, Y4
+	VADDPS      two<>+0(SB), Y4, Y5
+	VDIVPS      Y5, Y4, Y4
+	VMULPS      Y4, Y4, Y5
+	VADDPS      Y4, Y4, Y4
+	VMOVUPS     inv9<>+0(SB), Y6
+	VFMADD231PS inv11<>+0(SB), Y5, Y6
+	VFMADD213PS inv7<>+0(SB), Y5, Y6
+	VFMADD213PS inv5<>+0(SB), Y5, Y6
+	VFMADD213PS inv3<>+0(SB), Y5, Y6
+	VFMADD213PS one<>+0(SB), Y5, Y6
+	VMULPS      Y6, Y4, Y4
+	VFMADD231PS ln2lo<>+0(SB), Y2, Y4
+	VFMADD231PS ln2hi<>+0(SB), Y2, Y4
+	VCMPPS      $0x1d, zero<>+0(SB), Y1, Y2
+	VMOVUPS     nan<>+0(SB), Y5
+	VBLENDVPS   Y2, Y4, Y5, Y2
+	VANDPS      absmask<>+0(SB), Y3, Y3
+	VCMPPS      $0x11, normMin<>+0(SB), Y3, Y3
+	VBLENDVPS   Y3, neginf<>+0(SB), Y2, Y2
+	VMOVUPS     maxFloat<>+0(SB), Y3
+	VCMPPS      $0x11, Y1, Y3, Y3
+	VBLENDVPS   Y3, Y1, Y2, Y1
+	VMASKMOVPS  Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func sqrtAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·sqrtAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VSQRTPS Y0, Y0
+	VSQRTPS Y1, Y1
+	VSQRTPS Y2, Y2
+	VSQRTPS Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VSQRTPS Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VSQRTPS    Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func rsqrtAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·rsqrtAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000010
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VSQRTPS Y0, Y0
+	VSQRTPS Y1, Y1
+	VMOVUPS one<>+0(SB), Y2
+	VDIVPS  Y0, Y2, Y0
+	VMOVUPS one<>+0(SB), Y2
+	VDIVPS  Y1, Y2, Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VSQRTPS Y0, Y0
+	VMOVUPS one<>+0(SB), Y1
+	VDIVPS  Y0, Y1, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VSQRTPS    Y1, Y1
+	VMOVUPS    one<>+0(SB), Y2
+	VDIVPS     Y1, Y2, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func absAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·absAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VANDPS  absmask<>+0(SB), Y0, Y0
+	VANDPS  absmask<>+0(SB), Y1, Y1
+	VANDPS  absmask<>+0(SB), Y2, Y2
+	VANDPS  absmask<>+0(SB), Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VANDPS  absmask<>+0(SB), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VANDPS     absmask<>+0(SB), Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func negAVX2(v []float32, alpha float32)
+// Requires: AVX
+TEXT ·negAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VMULPS     minusOne<>+0(SB), Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func erfAVX2(v []float32, alpha float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·erfAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Y0
+
+loop:
+	CMPQ         CX, $0x00000008
+	JL           one
+	VMOVUPS      (AX), Y0
+	VANDPS       absmask<>+0(SB), Y0, Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      erfT7<>+0(SB), Y3
+	VFMADD231PS  erfT8<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT6<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT5<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT4<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT3<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT2<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT1<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT0<>+0(SB), Y2, Y3
+	VMULPS       Y3, Y0, Y2
+	VMULPS       sqrt2<>+0(SB), Y1, Y3
+	VMOVUPS      geluMax<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       Y3, Y3, Y4
+	VMOVAPS      Y4, Y5
+	VFNMADD231PS Y3, Y3, Y5
+	VMULPS       mhalf<>+0(SB), Y4, Y4
+	VMOVUPS      expHi<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y4
+	VMOVUPS      expLo<>+0(SB), Y6
+	VMAXPS       Y4, Y6, Y4
+	VMULPS       log2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS ln2hi<>+0(SB), Y6, Y4
+	VFNMADD231PS ln2lo<>+0(SB), Y6, Y4
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y4, Y7
+	VFMADD213PS  exp4<>+0(SB), Y4, Y7
+	VFMADD213PS  exp3<>+0(SB), Y4, Y7
+	VFMADD213PS  exp2<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VADDPS       one<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y6, Y4, Y4
+	VMULPS       half<>+0(SB), Y5, Y5
+	VFMADD213PS  Y4, Y4, Y5
+	VMOVUPS      one<>+0(SB), Y4
+	VFMADD231PS  erfcP<>+0(SB), Y3, Y4
+	VMOVUPS      one<>+0(SB), Y3
+	VDIVPS       Y4, Y3, Y3
+	VMOVUPS      erfc7<>+0(SB), Y4
+	VFMADD231PS  erfc8<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc6<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc5<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc4<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc3<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc2<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc1<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc0<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y3, Y3
+	VFNMADD213PS one<>+0(SB), Y5, Y3
+	VANDPS       sign<>+0(SB), Y0, Y0
+	VORPS        Y0, Y3, Y0
+	VSUBPS       erfSmall<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y2, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000008
+	JL           tail
+	VMOVUPS      (AX), Y0
+	VANDPS       absmask<>+0(SB), Y0, Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      erfT7<>+0(SB), Y3
+	VFMADD231PS  erfT8<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT6<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT5<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT4<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT3<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT2<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT1<>+0(SB), Y2, Y3
+	VFMADD213PS  erfT0<>+0(SB), Y2, Y3
+	VMULPS       Y3, Y0, Y2
+	VMULPS       sqrt2<>+0(SB), Y1, Y3
+	VMOVUPS      geluMax<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       Y3, Y3, Y4
+	VMOVAPS      Y4, Y5
+	VFNMADD231PS Y3, Y3, Y5
+	VMULPS       mhalf<>+0(SB), Y4, Y4
+	VMOVUPS      expHi<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y4
+	VMOVUPS      expLo<>+0(SB), Y6
+	VMAXPS       Y4, Y6, Y4
+	VMULPS       log2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS ln2hi<>+0(SB), Y6, Y4
+	VFNMADD231PS ln2lo<>+0(SB), Y6, Y4
+	VMOVUPS      exp5<>+0(SB), Y7
+	VFMADD231PS  exp6<>+0(SB), Y4, Y7
+	VFMADD213PS  exp4<>+0(SB), Y4, Y7
+	VFMADD213PS  exp3<>+0(SB), Y4, Y7
+	VFMADD213PS  exp2<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VADDPS       one<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y7, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       one<>+0(SB), Y6, Y6
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y6, Y4, Y4
+	VMULPS       half<>+0(SB), Y5, Y5
+	VFMADD213PS  Y4, Y4, Y5
+	VMOVUPS      one<>+0(SB), Y4
+	VFMADD231PS  erfcP<>+0(SB), Y3, Y4
+	VMOVUPS      one<>+0(SB), Y3
+	VDIVPS       Y4, Y3, Y3
+	VMOVUPS      erfc7<>+0(SB), Y4
+	VFMADD231PS  erfc8<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc6<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc5<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc4<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc3<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc2<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc1<>+0(SB), Y3, Y4
+	VFMADD213PS  erfc0<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y3, Y3
+	VFNMADD213PS one<>+0(SB), Y5, Y3
+	VANDPS       sign<>+0(SB), Y0, Y0
+	VORPS        Y0, Y3, Y0
+	VSUBPS       erfSmall<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y2, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VANDPS       absmask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      erfT7<>+0(SB), Y4
+	VFMADD231PS  erfT8<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT6<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT5<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT4<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT3<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT2<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT1<>+0(SB), Y3, Y4
+	VFMADD213PS  erfT0<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y1, Y3
+	VMULPS       sqrt2<>+0(SB), Y2, Y4
+	VMOVUPS      geluMax<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVAPS      Y5, Y6
+	VFNMADD231PS Y4, Y4, Y6
+	VMULPS       mhalf<>+0(SB), Y5, Y5
+	VMOVUPS      expHi<>+0(SB), Y7
+	VMINPS       Y5, Y7, Y5
+	VMOVUPS      expLo<>+0(SB), Y7
+	VMAXPS       Y5, Y7, Y5
+	VMULPS       log2e<>+0(SB), Y5, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS ln2hi<>+0(SB), Y7, Y5
+	VFNMADD231PS ln2lo<>+0(SB), Y7, Y5
+	VMOVUPS      exp5<>+0(SB), Y8
+	VFMADD231PS  exp6<>+0(SB), Y5, Y8
+	VFMADD213PS  exp4<>+0(SB), Y5, Y8
+	VFMADD213PS  exp3<>+0(SB), Y5, Y8
+	VFMADD213PS  exp2<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VADDPS       one<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       one<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       one<>+0(SB), Y7, Y7
+	VMULPS       Y8, Y5, Y5
+	VMULPS       Y7, Y5, Y5
+	VMULPS       half<>+0(SB), Y6, Y6
+	VFMADD213PS  Y5, Y5, Y6
+	VMOVUPS      one<>+0(SB), Y5
+	VFMADD231PS  erfcP<>+0(SB), Y4, Y5
+	VMOVUPS      one<>+0(SB), Y4
+	VDIVPS       Y5, Y4, Y4
+	VMOVUPS      erfc7<>+0(SB), Y5
+	VFMADD231PS  erfc8<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfc0<>+0(SB), Y4, Y5
+	VMULPS       Y5, Y4, Y4
+	VFNMADD213PS one<>+0(SB), Y6, Y4
+	VANDPS       sign<>+0(SB), Y1, Y1
+	VORPS        Y1, Y4, Y1
+	VSUBPS       erfSmall<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func clipAVX2(v []float32, lo float32, hi float32)
+// Requires: AVX
+TEXT ·clipAVX2(SB), NOSPLIT, $0-32
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS lo+24(FP), Y0
+	VBROADCASTSS hi+28(FP), Y1
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y2
+	VMOVUPS 32(AX), Y3
+	VMOVUPS 64(AX), Y4
+	VMOVUPS 96(AX), Y5
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMULPS  minusOne<>+0(SB), Y4, Y4
+	VMULPS  minusOne<>+0(SB), Y5, Y5
+	VMULPS  minusOne<>+0(SB), Y0, Y6
+	VMULPS  minusOne<>+0(SB), Y0, Y7
+	VMULPS  minusOne<>+0(SB), Y0, Y8
+	VMULPS  minusOne<>+0(SB), Y0, Y9
+	VMINPS  Y2, Y6, Y10
+	VMINPS  Y3, Y7, Y11
+	VMINPS  Y4, Y8, Y12
+	VMINPS  Y5, Y9, Y13
+	VMINPS  Y6, Y2, Y2
+	VMINPS  Y7, Y3, Y3
+	VMINPS  Y8, Y4, Y4
+	VMINPS  Y9, Y5, Y5
+	VORPS   Y2, Y10, Y2
+	VORPS   Y3, Y11, Y3
+	VORPS   Y4, Y12, Y4
+	VORPS   Y5, Y13, Y5
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMULPS  minusOne<>+0(SB), Y4, Y4
+	VMULPS  minusOne<>+0(SB), Y5, Y5
+	VMINPS  Y2, Y1, Y6
+	VMINPS  Y3, Y1, Y7
+	VMINPS  Y4, Y1, Y8
+	VMINPS  Y5, Y1, Y9
+	VMINPS  Y1, Y2, Y2
+	VMINPS  Y1, Y3, Y3
+	VMINPS  Y1, Y4, Y4
+	VMINPS  Y1, Y5, Y5
+	VORPS   Y2, Y6, Y2
+	VORPS   Y3, Y7, Y3
+	VORPS   Y4, Y8, Y4
+	VORPS   Y5, Y9, Y5
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y2
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y0, Y3
+	VMINPS  Y2, Y3, Y4
+	VMINPS  Y3, Y2, Y2
+	VORPS   Y2, Y4, Y2
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMINPS  Y2, Y1, Y3
+	VMINPS  Y1, Y2, Y2
+	VORPS   Y2, Y3, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y2
+	VMASKMOVPS (AX), Y2, Y3
+	VMULPS     minusOne<>+0(SB), Y3, Y3
+	VMULPS     minusOne<>+0(SB), Y0, Y0
+	VMINPS     Y3, Y0, Y4
+	VMINPS     Y0, Y3, Y0
+	VORPS      Y0, Y4, Y0
+	VMULPS     minusOne<>+0(SB), Y0, Y0
+	VMINPS     Y0, Y1, Y3
+	VMINPS     Y1, Y0, Y0
+	VORPS      Y0, Y3, Y0
+	VMASKMOVPS Y0, Y2, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func orSignAVX2(v []float32, o []float32)
+// Requires: AVX, CMOV
+TEXT ·orSignAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (DX), Y4
+	VMOVUPS 32(DX), Y5
+	VMOVUPS 64(DX), Y6
+	VMOVUPS 96(DX), Y7
+	VANDPS  sign<>+0(SB), Y4, Y4
+	VANDPS  sign<>+0(SB), Y5, Y5
+	VANDPS  sign<>+0(SB), Y6, Y6
+	VANDPS  sign<>+0(SB), Y7, Y7
+	VORPS   Y4, Y0, Y0
+	VORPS   Y5, Y1, Y1
+	VORPS   Y6, Y2, Y2
+	VORPS   Y7, Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VMOVUPS (DX), Y1
+	VANDPS  sign<>+0(SB), Y1, Y1
+	VORPS   Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), BX
+	VMOVDQU    (BX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VANDPS     sign<>+0(SB), Y2, Y2
+	VORPS      Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func minimumAVX2(v []float32, o []float32)
+// Requires: AVX, CMOV
+TEXT ·minimumAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (DX), Y4
+	VMOVUPS 32(DX), Y5
+	VMOVUPS 64(DX), Y6
+	VMOVUPS 96(DX), Y7
+	VMINPS  Y0, Y4, Y8
+	VMINPS  Y1, Y5, Y9
+	VMINPS  Y2, Y6, Y10
+	VMINPS  Y3, Y7, Y11
+	VMINPS  Y4, Y0, Y0
+	VMINPS  Y5, Y1, Y1
+	VMINPS  Y6, Y2, Y2
+	VMINPS  Y7, Y3, Y3
+	VORPS   Y0, Y8, Y0
+	VORPS   Y1, Y9, Y1
+	VORPS   Y2, Y10, Y2
+	VORPS   Y3, Y11, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VMOVUPS (DX), Y1
+	VMINPS  Y0, Y1, Y2
+	VMINPS  Y1, Y0, Y0
+	VORPS   Y0, Y2, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), BX
+	VMOVDQU    (BX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VMINPS     Y1, Y2, Y3
+	VMINPS     Y2, Y1, Y1
+	VORPS      Y1, Y3, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func minimumScalarAVX2(v []float32, x float32)
+// Requires: AVX
+TEXT ·minimumScalarAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS x+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y1
+	VMOVUPS 32(AX), Y2
+	VMOVUPS 64(AX), Y3
+	VMOVUPS 96(AX), Y4
+	VMINPS  Y1, Y0, Y5
+	VMINPS  Y2, Y0, Y6
+	VMINPS  Y3, Y0, Y7
+	VMINPS  Y4, Y0, Y8
+	VMINPS  Y0, Y1, Y1
+	VMINPS  Y0, Y2, Y2
+	VMINPS  Y0, Y3, Y3
+	VMINPS  Y0, Y4, Y4
+	VORPS   Y1, Y5, Y1
+	VORPS   Y2, Y6, Y2
+	VORPS   Y3, Y7, Y3
+	VORPS   Y4, Y8, Y4
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y1
+	VMINPS  Y1, Y0, Y2
+	VMINPS  Y0, Y1, Y1
+	VORPS   Y1, Y2, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y1
+	VMASKMOVPS (AX), Y1, Y2
+	VMINPS     Y2, Y0, Y3
+	VMINPS     Y0, Y2, Y0
+	VORPS      Y0, Y3, Y0
+	VMASKMOVPS Y0, Y1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maximumAVX2(v []float32, o []float32)
+// Requires: AVX, CMOV
+TEXT ·maximumAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (DX), Y4
+	VMOVUPS 32(DX), Y5
+	VMOVUPS 64(DX), Y6
+	VMOVUPS 96(DX), Y7
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMULPS  minusOne<>+0(SB), Y4, Y4
+	VMULPS  minusOne<>+0(SB), Y5, Y5
+	VMULPS  minusOne<>+0(SB), Y6, Y6
+	VMULPS  minusOne<>+0(SB), Y7, Y7
+	VMINPS  Y0, Y4, Y8
+	VMINPS  Y1, Y5, Y9
+	VMINPS  Y2, Y6, Y10
+	VMINPS  Y3, Y7, Y11
+	VMINPS  Y4, Y0, Y0
+	VMINPS  Y5, Y1, Y1
+	VMINPS  Y6, Y2, Y2
+	VMINPS  Y7, Y3, Y3
+	VORPS   Y0, Y8, Y0
+	VORPS   Y1, Y9, Y1
+	VORPS   Y2, Y10, Y2
+	VORPS   Y3, Y11, Y3
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VMOVUPS (DX), Y1
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMINPS  Y0, Y1, Y2
+	VMINPS  Y1, Y0, Y0
+	VORPS   Y0, Y2, Y0
+	VMULPS  minusOne<>+0(SB), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), BX
+	VMOVDQU    (BX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VMULPS     minusOne<>+0(SB), Y1, Y1
+	VMULPS     minusOne<>+0(SB), Y2, Y2
+	VMINPS     Y1, Y2, Y3
+	VMINPS     Y2, Y1, Y1
+	VORPS      Y1, Y3, Y1
+	VMULPS     minusOne<>+0(SB), Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maximumScalarAVX2(v []float32, x float32)
+// Requires: AVX
+TEXT ·maximumScalarAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS x+24(FP), Y0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y1
+	VMOVUPS 32(AX), Y2
+	VMOVUPS 64(AX), Y3
+	VMOVUPS 96(AX), Y4
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMULPS  minusOne<>+0(SB), Y4, Y4
+	VMULPS  minusOne<>+0(SB), Y0, Y5
+	VMULPS  minusOne<>+0(SB), Y0, Y6
+	VMULPS  minusOne<>+0(SB), Y0, Y7
+	VMULPS  minusOne<>+0(SB), Y0, Y8
+	VMINPS  Y1, Y5, Y9
+	VMINPS  Y2, Y6, Y10
+	VMINPS  Y3, Y7, Y11
+	VMINPS  Y4, Y8, Y12
+	VMINPS  Y5, Y1, Y1
+	VMINPS  Y6, Y2, Y2
+	VMINPS  Y7, Y3, Y3
+	VMINPS  Y8, Y4, Y4
+	VORPS   Y1, Y9, Y1
+	VORPS   Y2, Y10, Y2
+	VORPS   Y3, Y11, Y3
+	VORPS   Y4, Y12, Y4
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y2, Y2
+	VMULPS  minusOne<>+0(SB), Y3, Y3
+	VMULPS  minusOne<>+0(SB), Y4, Y4
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y1
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMULPS  minusOne<>+0(SB), Y0, Y2
+	VMINPS  Y1, Y2, Y3
+	VMINPS  Y2, Y1, Y1
+	VORPS   Y1, Y3, Y1
+	VMULPS  minusOne<>+0(SB), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), DX
+	VMOVDQU    (DX)(CX*4), Y1
+	VMASKMOVPS (AX), Y1, Y2
+	VMULPS     minusOne<>+0(SB), Y2, Y2
+	VMULPS     minusOne<>+0(SB), Y0, Y0
+	VMINPS     Y2, Y0, Y3
+	VMINPS     Y0, Y2, Y0
+	VORPS      Y0, Y3, Y0
+	VMULPS     minusOne<>+0(SB), Y0, Y0
+	VMASKMOVPS Y0, Y1, (AX)
 
 done:
 	VZEROUPPER

@@ -64,6 +64,206 @@ func geluNEON(v []float32, alpha float32)
 //go:noescape
 func geluTanhNEON(v []float32, alpha float32)
 
+// eluNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y <= 0 {
+//			v[i] = float32(float64(alpha) * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func eluNEON(v []float32, alpha float32)
+
+// seluNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y > 0 {
+//			v[i] = float32(seluScale * y)
+//		} else {
+//			v[i] = float32(seluScale * seluAlpha * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func seluNEON(v []float32, alpha float32)
+
+// siluNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Exp(-float64(x))))
+//	}
+//
+//go:noescape
+func siluNEON(v []float32, alpha float32)
+
+// hardSigmoidNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(min(max(float64(alpha)*float64(x)+0.5, 0), 1))
+//	}
+//
+//go:noescape
+func hardSigmoidNEON(v []float32, alpha float32)
+
+// hardSwishNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * min(max(y+3, 0), 6) / 6)
+//	}
+//
+//go:noescape
+func hardSwishNEON(v []float32, alpha float32)
+
+// mishNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * math.Tanh(max(y, 0)+math.Log1p(math.Exp(-math.Abs(y)))))
+//	}
+//
+//go:noescape
+func mishNEON(v []float32, alpha float32)
+
+// softplusNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(max(y, 0) + math.Log1p(math.Exp(-math.Abs(y))))
+//	}
+//
+//go:noescape
+func softplusNEON(v []float32, alpha float32)
+
+// softsignNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Abs(float64(x))))
+//	}
+//
+//go:noescape
+func softsignNEON(v []float32, alpha float32)
+
+// expNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Exp(float64(x)))
+//	}
+//
+//go:noescape
+func expNEON(v []float32, alpha float32)
+
+// logNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Log(float64(x)))
+//	}
+//
+//go:noescape
+func logNEON(v []float32, alpha float32)
+
+// sqrtNEON computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func sqrtNEON(v []float32, alpha float32)
+
+// rsqrtNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(1 / math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func rsqrtNEON(v []float32, alpha float32)
+
+// absNEON computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Abs(float64(x)))
+//	}
+//
+//go:noescape
+func absNEON(v []float32, alpha float32)
+
+// negNEON computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = -x
+//	}
+//
+//go:noescape
+func negNEON(v []float32, alpha float32)
+
+// erfNEON computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Erf(float64(x)))
+//	}
+//
+//go:noescape
+func erfNEON(v []float32, alpha float32)
+
+// clipNEON computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = min(max(x, lo), hi)
+//	}
+//
+//go:noescape
+func clipNEON(v []float32, lo float32, hi float32)
+
+// orSignNEON computes, exactly:
+//
+//	for i := range v {
+//		v[i] = math.Float32frombits(math.Float32bits(v[i]) | math.Float32bits(o[i])&(1<<31))
+//	}
+//
+//go:noescape
+func orSignNEON(v []float32, o []float32)
+
+// minimumNEON computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], o[i])
+//	}
+//
+//go:noescape
+func minimumNEON(v []float32, o []float32)
+
+// minimumScalarNEON computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], x)
+//	}
+//
+//go:noescape
+func minimumScalarNEON(v []float32, x float32)
+
+// maximumNEON computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], o[i])
+//	}
+//
+//go:noescape
+func maximumNEON(v []float32, o []float32)
+
+// maximumScalarNEON computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], x)
+//	}
+//
+//go:noescape
+func maximumScalarNEON(v []float32, x float32)
+
 // addNEON computes, exactly:
 //
 //	for i := range v {

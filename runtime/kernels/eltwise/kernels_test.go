@@ -38,16 +38,22 @@ func TestEveryKindHasKernels(t *testing.T) {
 				require.NotNil(t, k.vectorRev[kind], "%s %d", k.set, kind)
 				require.NotNil(t, k.scalar[kind], "%s %d", k.set, kind)
 				require.NotNil(t, k.scalarRev[kind], "%s %d", k.set, kind)
-			} else {
+			} else if kind != Clip {
 				require.NotNil(t, k.unary[kind], "%s %d", k.set, kind)
 			}
 		}
+		require.NotNil(t, k.clip, k.set)
+		require.NotNil(t, k.powEven, k.set)
+		require.NotNil(t, k.powOdd, k.set)
 	}
 }
 
 var kindNames = [kindCount]string{
 	Load: "load", Add: "add", Sub: "sub", Mul: "mul", Div: "div", Relu: "relu", LeakyRelu: "leaky_relu",
 	Sigmoid: "sigmoid", Tanh: "tanh", Gelu: "gelu", GeluTanh: "gelu_tanh",
+	Minimum: "minimum", Maximum: "maximum", Clip: "clip", Elu: "elu", Selu: "selu", Silu: "silu",
+	HardSigmoid: "hard_sigmoid", HardSwish: "hard_swish", Mish: "mish", Softplus: "softplus", Softsign: "softsign",
+	Exp: "exp", Log: "log", Sqrt: "sqrt", Rsqrt: "rsqrt", Abs: "abs", Neg: "neg", Pow: "pow", Erf: "erf",
 }
 
 // randomData is n standard normal values times 4 (reaching the saturated
@@ -105,12 +111,14 @@ func TestKernelsMatchGeneric(t *testing.T) {
 			for kind := range kindCount {
 				name := fmt.Sprintf("%s %s n=%d", k.set, kindNames[kind], n)
 				if !kind.Binary() {
-					want := slices.Clone(x)
-					generic.unary[kind](want, 0.3)
-					buf, got := withGuard(x)
-					k.unary[kind](got, 0.3)
-					checkGuard(t, buf, n, name)
-					compare(t, kind, x, got, want, name)
+					for _, alpha := range alphas(kind) {
+						want := slices.Clone(x)
+						unaryFor(&generic, kind, alpha)(want)
+						buf, got := withGuard(x)
+						unaryFor(k, kind, alpha)(got)
+						checkGuard(t, buf, n, name)
+						compare(t, kind, alpha, x, got, want, fmt.Sprintf("%s alpha=%g", name, alpha))
+					}
 					continue
 				}
 				for rev, fns := range [][2][kindCount]func(v, o []float32){{k.vector, generic.vector}, {k.vectorRev, generic.vectorRev}} {
@@ -119,7 +127,7 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					buf, got := withGuard(x)
 					fns[0][kind](got, o)
 					checkGuard(t, buf, n, name)
-					compare(t, kind, x, got, want, fmt.Sprintf("%s vector rev=%d", name, rev))
+					compare(t, kind, 0, x, got, want, fmt.Sprintf("%s vector rev=%d", name, rev))
 				}
 				for rev, fns := range [][2][kindCount]func([]float32, float32){{k.scalar, generic.scalar}, {k.scalarRev, generic.scalarRev}} {
 					s := 4 * float32(r.NormFloat64())
@@ -128,15 +136,37 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					buf, got := withGuard(x)
 					fns[0][kind](got, s)
 					checkGuard(t, buf, n, name)
-					compare(t, kind, x, got, want, fmt.Sprintf("%s scalar %g rev=%d", name, s, rev))
+					compare(t, kind, 0, x, got, want, fmt.Sprintf("%s scalar %g rev=%d", name, s, rev))
 				}
 			}
 		}
 	}
 }
 
+// alphas are the parameters each unary kind is tested with: pow's exponents
+// reach each of its kernels (powFor).
+func alphas(kind Kind) []float32 {
+	if kind == Pow {
+		return []float32{0, 1, 2, -1, 3, 4, -3, 0.5, -1.5, 1.0 / 3}
+	}
+	return []float32{0.3}
+}
+
+// unaryFor is k's kernel for a unary kind with parameter alpha, as a chain
+// would run it; clip's bounds are [-alpha, 20·alpha].
+func unaryFor(k *kernels, kind Kind, alpha float32) func(v []float32) {
+	switch kind {
+	case Clip:
+		return func(v []float32) { k.clip(v, -alpha, 20*alpha) }
+	case Pow:
+		f := k.powFor(alpha)
+		return func(v []float32) { f(v, alpha) }
+	}
+	return func(v []float32) { k.unary[kind](v, alpha) }
+}
+
 // compare checks got against the generic kernel's want for inputs x.
-func compare(t *testing.T, kind Kind, x, got, want []float32, what string) {
+func compare(t *testing.T, kind Kind, alpha float32, x, got, want []float32, what string) {
 	t.Helper()
 	b, approx := bounds[kind]
 	for i := range want {
@@ -146,7 +176,7 @@ func compare(t *testing.T, kind Kind, x, got, want []float32, what string) {
 		}
 		if approx && !math.IsNaN(float64(g)) && !math.IsInf(float64(g), 0) && !math.IsNaN(float64(w)) && !math.IsInf(float64(w), 0) {
 			d := math.Abs(float64(g) - float64(w))
-			if d <= (b.rel(float64(x[i]))+0x1p-24)*math.Abs(float64(w))+max(b.abs, genericAbs) {
+			if d <= (b.rel(float64(x[i]), float64(alpha))+0x1p-24)*math.Abs(float64(w))+max(b.sub, genericAbs) {
 				continue
 			}
 		}

@@ -16,6 +16,9 @@ import (
 // allocates the registers; constants stay in memory, as operands.
 
 func avx2Unroll(k *kernel) int {
+	if k.single {
+		return 1
+	}
 	if k.heavy {
 		return 2
 	}
@@ -286,6 +289,10 @@ func (f *avx2Fn) lower(p *prog) {
 			z := YMM()
 			VXORPS(z, z, z)
 			VMAXPS(r[a[0]], z, d)
+		case opLT:
+			VCMPPS(U8(0x11), r[a[1]], reg(a[0]), d) // LT_OQ: false for NaN
+		case opSqrt:
+			VSQRTPS(r[a[0]], d)
 		case opFMA, opFNMA:
 			d = f.fma(v, dies, reg, isConst, r)
 		default:

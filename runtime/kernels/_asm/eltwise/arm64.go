@@ -22,22 +22,34 @@ import (
 // neonUnroll is the most vectors per iteration; fewer if the registers do not
 // hold that many bodies beside the constants.
 func neonUnroll(k *kernel) int {
+	if k.single {
+		return 1
+	}
 	if k.heavy {
 		return 2
 	}
 	return 4
 }
 
+// maxConsts is more constants than any kernel has: all held in registers.
+const maxConsts = 32
+
 // writeNEON writes the kernels ks and their declarations into f.
 func writeNEON(f *neon.File, ks []*kernel) error {
 	for _, k := range ks {
 		name := k.name + "NEON"
 		var err error
-		for u := neonUnroll(k); u >= 1; u-- {
-			var fn bytes.Buffer
-			if err = neonKernel(&fn, k, name, u); err == nil {
-				f.Asm.Write(fn.Bytes())
-				break
+		done := false
+		// Fewer vectors per iteration first, then fewer constants held in
+		// registers: the rest are made where they are used.
+		for fixed := maxConsts; fixed >= 0 && !done; fixed -= 4 {
+			for u := neonUnroll(k); u >= 1; u-- {
+				var fn bytes.Buffer
+				if err = neonKernel(&fn, k, name, u, fixed); err == nil {
+					f.Asm.Write(fn.Bytes())
+					done = true
+					break
+				}
 			}
 		}
 		if err != nil {
@@ -86,7 +98,10 @@ type neonFn struct {
 
 func (f *neonFn) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\n", args...) }
 
-func neonKernel(w *bytes.Buffer, k *kernel, name string, u int) error {
+// The first fixed constants (in order of first use) are broadcast into
+// registers before the loops; any others are made (MOVW, VDUP) in a
+// temporary register before each use.
+func neonKernel(w *bytes.Buffer, k *kernel, name string, u, fixed int) error {
 	main, one := body(k, u), body(k, 1)
 	f := &neonFn{w: w, k: k, ptr: map[string]int{}, fixed: map[uint32]int{}, scalar: map[string]int{}}
 	off, ret, size := frame(k)
@@ -121,7 +136,8 @@ func neonKernel(w *bytes.Buffer, k *kernel, name string, u int) error {
 		f.p("CMP R9, R8")
 		f.p("CSEL LT, R8, R9, R8")
 	}
-	for _, c := range consts(main, one) {
+	cs := consts(main, one)
+	for _, c := range cs[:min(fixed, len(cs))] {
 		r := take()
 		f.fixed[c.bits] = r
 		f.p("MOVW $0x%08x, R9 // %s", c.bits, c.name)
@@ -228,7 +244,10 @@ func (f *neonFn) lower(p *prog) error {
 	free := slices.Clone(f.free)
 	defer func() { f.free = free }()
 	reg := map[*val]int{}
-	temp := func(v *val) bool { return v.op != opConst && v.op != opScalar }
+	temp := func(v *val) bool {
+		_, held := f.fixed[v.bits]
+		return v.op != opScalar && (v.op != opConst || !held)
+	}
 	for i, v := range p.ops {
 		a := v.args
 		r := func(j int) int { return reg[a[j]] }
@@ -257,7 +276,17 @@ func (f *neonFn) lower(p *prog) error {
 		}
 		switch v.op {
 		case opConst:
-			reg[v] = f.fixed[v.bits]
+			if r, held := f.fixed[v.bits]; held {
+				reg[v] = r
+				continue
+			}
+			d, err := f.alloc()
+			if err != nil {
+				return err
+			}
+			f.p("MOVW $0x%08x, R9 // %s", v.bits, v.name)
+			f.p("VDUP R9, V%d.S4", d)
+			reg[v] = d
 			continue
 		case opScalar:
 			reg[v] = f.scalar[v.name]
@@ -360,6 +389,10 @@ func (f *neonFn) lower(p *prog) error {
 			f.p("VORR V%d.B16, V%d.B16, V%d.B16", r(1), r(0), d)
 		case opGE0:
 			f.p("%s", neon.FCMGE0(d, r(0)))
+		case opLT:
+			f.p("%s", neon.FCMGT(d, r(1), r(0))) // a < b is b > a
+		case opSqrt:
+			f.p("%s", neon.FSQRT(d, r(0)))
 		default:
 			return fmt.Errorf("no NEON lowering of op %d", v.op)
 		}

@@ -19,6 +19,9 @@ type kernel struct {
 	// heavy kernels are unrolled less: their bodies are long enough to keep
 	// the FMA units busy, and need the registers.
 	heavy bool
+	// single kernels hold so many values live that they run one vector
+	// per iteration.
+	single bool
 	// approx kernels compute the reference loop to within the error their
 	// package documents; the others exactly.
 	approx bool
@@ -119,6 +122,7 @@ func eltwiseKernels() []*kernel {
 			"\ty := float64(x)",
 			"\tv[i] = float32(0.5 * y * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(y+0.044715*y*y*y))))"),
 	}
+	ks = append(ks, functionKernels()...)
 	// The binary operators, v = v op o and o op v, over a slice o or a scalar x.
 	ops := []struct {
 		name, sym string
@@ -162,6 +166,78 @@ func eltwiseKernels() []*kernel {
 				loop: []string{"for i := range v {", "\tv[i] = " + fmt.Sprintf(expr, "x"), "}"},
 			})
 		}
+	}
+	return ks
+}
+
+func singleVector(k *kernel) *kernel {
+	k.single = true
+	return k
+}
+
+// functionKernels are the elementwise functions added with issue 12; their
+// reference loops are the generic kernels' (runtime/kernels/eltwise).
+func functionKernels() []*kernel {
+	unary := func(f func(*prog, *val) *val) func(p *prog, x, _ *val) *val {
+		return func(p *prog, x, _ *val) *val { return f(p, x) }
+	}
+	each := func(expr string) []string { return []string{"\tv[i] = float32(" + expr + ")"} }
+	ks := []*kernel{
+		unaryKernel("elu", elu, true, "\ty := float64(x)", "\tif y <= 0 {", "\t\tv[i] = float32(float64(alpha) * math.Expm1(y))", "\t}"),
+		unaryKernel("selu", unary(selu), true, "\ty := float64(x)", "\tif y > 0 {", "\t\tv[i] = float32(seluScale * y)",
+			"\t} else {", "\t\tv[i] = float32(seluScale * seluAlpha * math.Expm1(y))", "\t}"),
+		unaryKernel("silu", unary(silu), true, each("float64(x) / (1 + math.Exp(-float64(x)))")...),
+		unaryKernel("hardSigmoid", hardSigmoid, true, each("min(max(float64(alpha)*float64(x)+0.5, 0), 1)")...),
+		unaryKernel("hardSwish", unary(hardSwish), true, "\ty := float64(x)", "\tv[i] = float32(y * min(max(y+3, 0), 6) / 6)"),
+		unaryKernel("mish", unary(mish), true, "\ty := float64(x)", "\tv[i] = float32(y * math.Tanh(max(y, 0)+math.Log1p(math.Exp(-math.Abs(y)))))"),
+		unaryKernel("softplus", unary(softplus), true, "\ty := float64(x)", "\tv[i] = float32(max(y, 0) + math.Log1p(math.Exp(-math.Abs(y))))"),
+		unaryKernel("softsign", unary(softsign), true, each("float64(x) / (1 + math.Abs(float64(x)))")...),
+		unaryKernel("exp", unary(exp), true, each("math.Exp(float64(x))")...),
+		unaryKernel("log", unary(logf), true, each("math.Log(float64(x))")...),
+		unaryKernel("sqrt", unary((*prog).sqrt), false, each("math.Sqrt(float64(x))")...),
+		unaryKernel("rsqrt", unary(func(p *prog, x *val) *val { return p.div(p.konst("one", 1), p.sqrt(x)) }), true,
+			each("1 / math.Sqrt(float64(x))")...),
+		unaryKernel("abs", unary((*prog).abs), false, "\tv[i] = float32(math.Abs(float64(x)))"),
+		unaryKernel("neg", unary(neg), false, "\tv[i] = -x"),
+		singleVector(unaryKernel("erf", unary(erf), true, each("math.Erf(float64(x))")...)),
+		{
+			name:   "clip",
+			params: append(sliceParams("v"), scalars("lo", "hi")...),
+			body: func(p *prog, vec int) {
+				p.store("v", vec, clamp(p, p.load("v", vec), p.scalar("lo"), p.scalar("hi")))
+			},
+			loop: []string{"for i, x := range v {", "\tv[i] = min(max(x, lo), hi)", "}"},
+		},
+		{
+			name:   "orSign",
+			params: sliceParams("v", "o"),
+			body: func(p *prog, vec int) {
+				p.store("v", vec, p.or(p.load("v", vec), p.and(p.load("o", vec), p.bitsConst("sign", 0x80000000))))
+			},
+			loop: []string{"for i := range v {",
+				"\tv[i] = math.Float32frombits(math.Float32bits(v[i]) | math.Float32bits(o[i])&(1<<31))", "}"},
+		},
+	}
+	// minimum and maximum commute: one kernel serves both orders.
+	for _, m := range []struct {
+		name, fn string
+		f        func(p *prog, a, b *val) *val
+	}{{"minimum", "min", goMin}, {"maximum", "max", goMax}} {
+		ks = append(ks, &kernel{
+			name:   m.name,
+			params: sliceParams("v", "o"),
+			body: func(p *prog, vec int) {
+				p.store("v", vec, m.f(p, p.load("v", vec), p.load("o", vec)))
+			},
+			loop: []string{"for i := range v {", "\tv[i] = " + m.fn + "(v[i], o[i])", "}"},
+		}, &kernel{
+			name:   m.name + "Scalar",
+			params: append(sliceParams("v"), scalars("x")...),
+			body: func(p *prog, vec int) {
+				p.store("v", vec, m.f(p, p.load("v", vec), p.scalar("x")))
+			},
+			loop: []string{"for i := range v {", "\tv[i] = " + m.fn + "(v[i], x)", "}"},
+		})
 	}
 	return ks
 }

@@ -51,6 +51,8 @@ const (
 	opSelSign                // sign bit of a set ? b : c
 	opGE0                    // a >= 0 ? all ones : 0 (false for NaN)
 	opRelu                   // a < 0 ? 0 : a (NaN and -0 unchanged)
+	opLT                     // a < b ? all ones : 0 (false for NaN)
+	opSqrt                   // √a, correctly rounded
 	opNumCodes               // sentinel
 )
 
@@ -70,7 +72,7 @@ var arity = [opNumCodes]int{
 	opStore: 1, opAccum: 1,
 	opAdd: 2, opSub: 2, opMul: 2, opDiv: 2, opFMA: 3, opFNMA: 3, opMin: 2, opMax: 2,
 	opAbs: 1, opRound: 1, opCvt: 1, opIAdd: 2, opISub: 2, opShl: 1, opSar: 1,
-	opAnd: 2, opOr: 2, opSelSign: 3, opGE0: 1, opRelu: 1,
+	opAnd: 2, opOr: 2, opSelSign: 3, opGE0: 1, opRelu: 1, opLT: 2, opSqrt: 1,
 }
 
 func (p *prog) load(stream string, vec int) *val {
@@ -119,6 +121,8 @@ func (p *prog) or(a, b *val) *val         { return p.add(opOr, a, b) }
 func (p *prog) selSign(m, a, b *val) *val { return p.add(opSelSign, m, a, b) }
 func (p *prog) ge0(a *val) *val           { return p.add(opGE0, a) }
 func (p *prog) relu(a *val) *val          { return p.add(opRelu, a) }
+func (p *prog) lt(a, b *val) *val         { return p.add(opLT, a, b) }
+func (p *prog) sqrt(a *val) *val          { return p.add(opSqrt, a) }
 func (p *prog) shl(a *val, n int) *val    { v := p.add(opShl, a); v.idx = n; return v }
 func (p *prog) sar(a *val, n int) *val    { v := p.add(opSar, a); v.idx = n; return v }
 func (p *prog) horner(x *val, c ...*val) *val { // c[0] + x·(c[1] + x·(...))

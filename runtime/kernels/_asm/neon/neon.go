@@ -87,6 +87,9 @@ func FCMGE0(d, n int) string { return vec2(0x6ea0c800, "FCMGE", ", #0.0", d, n) 
 // (zero for NaN and -0).
 func FCMLT0(d, n int) string { return vec2(0x4ea0e800, "FCMLT", ", #0.0", d, n) }
 
+// FSQRT is FSQRT Vd.4S, Vn.4S: d = √n, correctly rounded.
+func FSQRT(d, n int) string { return vec2(0x6ea1f800, "FSQRT", "", d, n) }
+
 // FABS is FABS Vd.4S, Vn.4S: d = |n|.
 func FABS(d, n int) string { return vec2(0x4ea0f800, "FABS", "", d, n) }
 

@@ -23,6 +23,7 @@ func TestEncoders(t *testing.T) {
 		{FCMGE0(1, 2), "WORD $0x6ea0c841 // FCMGE V1.4S, V2.4S, #0.0"},
 		{FCMLT0(1, 2), "WORD $0x4ea0e841 // FCMLT V1.4S, V2.4S, #0.0"},
 		{FABS(1, 2), "WORD $0x4ea0f841 // FABS V1.4S, V2.4S"},
+		{FSQRT(1, 2), "WORD $0x6ea1f841 // FSQRT V1.4S, V2.4S"},
 		{FRINTN(1, 2), "WORD $0x4e218841 // FRINTN V1.4S, V2.4S"},
 		{FCVTNS(1, 2), "WORD $0x4e21a841 // FCVTNS V1.4S, V2.4S"},
 		{BIC(1, 2, 3), "WORD $0x4e631c41 // BIC V1.16B, V2.16B, V3.16B"},
