@@ -33,7 +33,24 @@ func (c *avx512Consts) get(name string, bits uint32) Mem {
 	return m
 }
 
-func generateAVX512(ks []*kernel) {
+// avx512Names are the kernels the avx512 set has its own code for; the
+// functions added after it run AVX2's (the package's avx512.go says so), and
+// the AVX-512 lowering knows only the ops these use.
+var avx512Names = map[string]bool{
+	"relu": true, "leakyRelu": true, "sigmoid": true, "tanh": true, "gelu": true, "geluTanh": true,
+	"add": true, "addScalar": true, "sub": true, "subScalar": true, "subRev": true, "subRevScalar": true,
+	"mul": true, "mulScalar": true, "div": true, "divScalar": true, "divRev": true, "divRevScalar": true,
+	"rowMax": true, "expSum": true, "sumExp": true, "logShift": true, "scale": true,
+	"maxInto": true, "expSumInto": true, "sumExpInto": true, "mulInto": true, "logShiftInto": true,
+}
+
+func generateAVX512(all []*kernel) {
+	var ks []*kernel
+	for _, k := range all {
+		if avx512Names[k.name] {
+			ks = append(ks, k)
+		}
+	}
 	c := &avx512Consts{mem: map[uint32]Mem{}}
 	// tailmasks[n] selects a vector's first n lanes.
 	tail := GLOBL("ztailmasks", RODATA|NOPTR)
