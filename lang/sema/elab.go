@@ -162,6 +162,7 @@ type scope struct {
 	counters map[string]int
 	used     map[string]lexer.Position // instance names taken in this scope
 	calledAt *callSite                 // the chain of block calls, for notes
+	loops    int                       // the `for` bodies being unrolled
 }
 
 // callSite is one link of the chain of calls that instantiated a scope,
@@ -238,7 +239,10 @@ func (e *elab) cost() int {
 
 // spent reports whether expanding c would pass the node budget, reporting
 // the first time it does, with the chain of block calls being expanded.
-func (e *elab) spent(c *syntax.Call) bool {
+func (e *elab) spent(c *syntax.Call) bool { return e.spentAt(c.Pos, c.EndPos) }
+
+// spentAt is spent for the construct between start and end.
+func (e *elab) spentAt(start, end lexer.Position) bool {
 	if e.exhausted {
 		return true
 	}
@@ -252,7 +256,7 @@ func (e *elab) spent(c *syntax.Call) bool {
 	}
 	e.exhausted = true
 	if len(e.active) == 0 { // a block's default values, outside any model
-		e.errorf(c.Pos, c.EndPos, "", "expanding this creates more than %s nodes", diag.Thousands(limit))
+		e.errorf(start, end, "", "expanding this creates more than %s nodes", diag.Thousands(limit))
 		return true
 	}
 	model := e.active[0]
@@ -275,7 +279,7 @@ func (e *elab) spent(c *syntax.Call) bool {
 		d.Notes = append(append(d.Notes[:keep:keep], gap), d.Notes[n-keep:]...)
 	}
 	if len(d.Notes) == 0 {
-		d.Notes = []diag.Note{{Pos: pos(c.Pos), Msg: "at this call"}}
+		d.Notes = []diag.Note{{Pos: pos(start), Msg: "at this call"}}
 	}
 	e.diags = append(e.diags, d)
 	return true
@@ -357,46 +361,62 @@ func (e *elab) checkLabels(r *syntax.Result, t ir.Type) bool {
 	return true
 }
 
-func (e *elab) body(d *syntax.Decl) {
-	for _, s := range d.Body {
-		vals := e.expr(s.Value, nil)
-		if len(vals) != len(s.Targets) && !(len(vals) == 1 && vals[0].kind == kPoison) {
-			e.errorf(s.Targets[0].Pos, s.Value.Pos, fmt.Sprintf("the right-hand side gives %d", len(vals)),
-				"%d names on the left, %d values on the right", len(s.Targets), len(vals))
-			vals = nil
-		}
+func (e *elab) body(d *syntax.Decl) { e.stmts(d.Body) }
+
+func (e *elab) stmts(ss []*syntax.Stmt) {
+	for _, s := range ss {
 		switch {
-		case len(vals) == 1 && isNone(vals[0]):
-			v := vals[0]
-			e.errorf(v.start, v.end, "none only leaves out an optional tensor argument, such as mask=", "none is not a tensor")
-			vals[0] = poison()
-		case len(vals) == 1 && vals[0].kind == kName:
-			v := vals[0]
-			e.errorf(v.start, v.end, didYouMean(v.s, e.scope.names()), "undefined name `%s`", v.s)
-			vals[0] = poison()
-		}
-		for i, t := range s.Targets {
-			if isKeyword(t.Name) {
-				e.errorf(t.Pos, t.EndPos, "pick another name", "`%s` is a reserved word", t.Name)
-			}
-			v := poison()
-			if i < len(vals) {
-				v = vals[i]
-			}
-			if t.Name == Discard {
-				continue
-			}
-			if v.kind == kTensor && v.t.Kind == ir.Result && v.t.Name == "" {
-				v.t.Name = t.Name
-			}
-			e.scope.vars[t.Name] = v
+		case e.exhausted:
+			return
+		case s.If != nil:
+			e.ifStmt(s.If)
+		case s.For != nil:
+			e.forStmt(s.For)
+		default:
+			e.assign(s)
 		}
 	}
 }
 
+func (e *elab) assign(s *syntax.Stmt) {
+	vals := e.expr(s.Value, nil)
+	if len(vals) != len(s.Targets) && !(len(vals) == 1 && vals[0].kind == kPoison) {
+		e.errorf(s.Targets[0].Pos, s.Value.Pos, fmt.Sprintf("the right-hand side gives %d", len(vals)),
+			"%d names on the left, %d values on the right", len(s.Targets), len(vals))
+		vals = nil
+	}
+	switch {
+	case len(vals) == 1 && isNone(vals[0]):
+		v := vals[0]
+		e.errorf(v.start, v.end, "none only leaves out an optional tensor argument, such as mask=", "none is not a tensor")
+		vals[0] = poison()
+	case len(vals) == 1 && vals[0].kind == kName:
+		v := vals[0]
+		e.errorf(v.start, v.end, didYouMean(v.s, e.scope.names()), "undefined name `%s`", v.s)
+		vals[0] = poison()
+	}
+	for i, t := range s.Targets {
+		if isKeyword(t.Name) {
+			e.errorf(t.Pos, t.EndPos, "pick another name", "`%s` is a reserved word", t.Name)
+		}
+		v := poison()
+		if i < len(vals) {
+			v = vals[i]
+		}
+		if t.Name == Discard {
+			continue
+		}
+		if v.kind == kTensor && v.t.Kind == ir.Result && v.t.Name == "" {
+			v.t.Name = t.Name
+		}
+		e.scope.vars[t.Name] = v
+	}
+
+}
+
 func isKeyword(s string) bool {
 	switch s {
-	case "model", "block", "import", "as", "true", "false", "none":
+	case "model", "block", "import", "as", "true", "false", "none", "if", "else", "for", "in", "and", "or", "not":
 		return true
 	}
 	return false
@@ -775,8 +795,15 @@ func (e *elab) instanceName(kind string, c *syntax.Call) string {
 	s := e.scope
 	if c.As != nil {
 		n := c.As.Name
+		if c.AsIndex != nil {
+			n += e.asIndex(c.AsIndex)
+		}
 		if prev, dup := s.used[n]; dup {
-			e.errorf(c.As.Pos, c.As.EndPos, "give each layer its own name", "layer name `%s` is already used at %s", n, pos(prev))
+			help := "give each layer its own name"
+			if s.loops > 0 && c.AsIndex == nil {
+				help = "in a `for` body the name is the same at every iteration: add the loop variable, `as " + n + "{i}`"
+			}
+			e.errorf(c.As.Pos, c.As.EndPos, help, "layer name `%s` is already used at %s", n, pos(prev))
 		}
 		s.used[n] = c.As.Pos
 		return ir.Qualified(s.prefix, n)
@@ -992,12 +1019,8 @@ func (e *elab) resolveBlock(u *Unit, d *syntax.Decl) {
 			visitCall(st, true)
 		}
 	}
-	for _, s := range d.Body {
-		visitExpr(s.Value)
-		for _, t := range s.Targets {
-			bound[t.Name] = true
-		}
-	}
+	walkStmts(d.Body, visitExpr, func(t *syntax.Ident) { bound[t.Name] = true })
+	walkLoopVars(d.Body, func(v *syntax.Ident) { bound[v.Name] = true })
 	for _, r := range d.Results {
 		if !bound[r.Name] {
 			var names []string

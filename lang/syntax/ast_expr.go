@@ -109,13 +109,16 @@ func (e *Expr) Tree() *Arith {
 
 // Call applies a layer or block, or, without parentheses, names a value, a layer
 // taking no arguments, or an enumerated constant such as `relu` or `same`.
-// `as` names the layer instance, which prefixes its parameters' names.
+// `as` names the layer instance, which prefixes its parameters' names; an
+// integer in braces after it is appended, so that `as res{i}` in a loop
+// names res0, res1, ...
 type Call struct {
-	Pos    lexer.Position
-	Name   []string `parser:"@Ident ('.' @Ident)*"`
-	Args   *Args    `parser:"@@?"`
-	As     *Ident   `parser:"('as' @@)?"`
-	EndPos lexer.Position
+	Pos     lexer.Position
+	Name    []string `parser:"@Ident ('.' @Ident)*"`
+	Args    *Args    `parser:"@@?"`
+	As      *Ident   `parser:"('as' @@"`
+	AsIndex *Ident   `parser:"('{' @@ '}')?)?"`
+	EndPos  lexer.Position
 }
 
 // QualifiedName joins a dotted name back together.

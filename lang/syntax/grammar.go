@@ -21,10 +21,13 @@ import (
 var lexRules = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Comment", Pattern: `#[^\n]*`},
 	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"`},
-	{Name: "Float", Pattern: `\d+\.\d*([eE][-+]?\d+)?|\d+[eE][-+]?\d+`},
+	// A float has digits after its point, so that `0..n` is a range.
+	{Name: "Float", Pattern: `\d+\.\d+([eE][-+]?\d+)?|\d+[eE][-+]?\d+`},
 	{Name: "Int", Pattern: `\d+`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "Arrow", Pattern: `->`},
+	{Name: "Compare", Pattern: `==|!=|<=|>=|<|>`},
+	{Name: "Range", Pattern: `\.\.`},
 	{Name: "Punct", Pattern: `[-+*/()\[\]{}|,:=.]`},
 	{Name: "Whitespace", Pattern: `\s+`},
 })

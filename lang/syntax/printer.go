@@ -117,12 +117,7 @@ func (p *printer) decl(d *Decl) {
 		// before the body's first comment are the same on every pass.
 		p.lastLine = d.Results[len(d.Results)-1].EndPos.Line + 1
 	}
-	for i, s := range d.Body {
-		if i > 0 && s.Pos.Line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, s.Pos.Line) {
-			p.blankLine()
-		}
-		p.stmt(s)
-	}
+	p.stmts(d.Body, "  ")
 	p.flushBefore(d.EndPos.Line, "  ")
 	p.write("}")
 	p.endLine(d.EndPos.Line)
@@ -162,13 +157,36 @@ func typeExpr(t *TypeExpr) string {
 	return t.Name + "[" + strings.Join(dims, ", ") + "]"
 }
 
-func (p *printer) stmt(s *Stmt) {
-	p.flushBefore(s.Pos.Line, "  ")
+// stmts prints a body at one indentation, keeping single blank lines
+// between statements.
+func (p *printer) stmts(ss []*Stmt, indent string) {
+	for i, s := range ss {
+		if i > 0 && s.Pos.Line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, s.Pos.Line) {
+			p.blankLine()
+		}
+		p.stmt(s, indent)
+	}
+}
+
+func (p *printer) stmt(s *Stmt, indent string) {
+	p.flushBefore(s.Pos.Line, indent)
+	switch {
+	case s.If != nil:
+		p.write(indent)
+		p.ifStmt(s.If, indent)
+		return
+	case s.For != nil:
+		f := s.For
+		p.write(indent + "for " + f.Var.Name + " in " + inline(f.From) + ".." + inline(f.To) + " {")
+		p.block(f.Body, f.Pos.Line, f.EndPos.Line, indent)
+		p.endLine(f.EndPos.Line)
+		return
+	}
 	names := make([]string, len(s.Targets))
 	for i, t := range s.Targets {
 		names[i] = t.Name
 	}
-	lead := "  " + strings.Join(names, ", ") + " = "
+	lead := indent + strings.Join(names, ", ") + " = "
 	e := s.Value
 	one := lead + inline(e)
 	if len(one) <= lineWidth && !p.hasCommentBetween(s.Pos.Line, s.EndPos.Line) || len(e.Stages) == 0 {
@@ -179,10 +197,89 @@ func (p *printer) stmt(s *Stmt) {
 	p.write(lead + head(e))
 	p.endLine(e.Head.EndPos.Line)
 	for _, st := range e.Stages {
-		p.flushBefore(st.Pos.Line, "    ")
-		p.write("    | " + call(st))
+		p.flushBefore(st.Pos.Line, indent+"  ")
+		p.write(indent + "  | " + call(st))
 		p.endLine(st.EndPos.Line)
 	}
+}
+
+// ifStmt prints an `if` from its keyword on, its `else if`s on the line of
+// the closing brace before them.
+func (p *printer) ifStmt(f *If, indent string) {
+	p.write("if " + cond(f.Cond) + " {")
+	end := f.EndPos.Line
+	if f.Else != nil {
+		end = f.Else.Pos.Line
+	}
+	p.block(f.Then, f.Pos.Line, end, indent)
+	switch {
+	case f.Else == nil:
+		p.endLine(f.EndPos.Line)
+	case f.Else.If != nil:
+		p.write(" else ")
+		p.ifStmt(f.Else.If, indent)
+	default:
+		p.write(" else {")
+		p.block(f.Else.Body, f.Else.Pos.Line, f.Else.EndPos.Line, indent)
+		p.endLine(f.Else.EndPos.Line)
+	}
+}
+
+// block prints the statements between an opening brace already written,
+// on source line open, and the closing one on line close, which it writes
+// without ending its line.
+func (p *printer) block(ss []*Stmt, open, close int, indent string) {
+	p.endLine(open)
+	p.stmts(ss, indent+"  ")
+	p.flushBefore(close, indent+"  ")
+	p.write(indent + "}")
+}
+
+// Where a condition stands, for printing only the parentheses it needs: an
+// `or` needs them inside an `and` or after `not`, an `and` after `not`.
+const (
+	inOr = iota
+	inAnd
+	inNot
+)
+
+func cond(c *Cond) string {
+	ors := make([]string, len(c.Or))
+	for i, conj := range c.Or {
+		ctx := inOr
+		if len(conj.And) > 1 {
+			ctx = inAnd
+		}
+		ands := make([]string, len(conj.And))
+		for j, cmp := range conj.And {
+			ands[j] = compare(cmp, ctx)
+		}
+		ors[i] = strings.Join(ands, " and ")
+	}
+	return strings.Join(ors, " or ")
+}
+
+func compare(c *Cmp, ctx int) string {
+	switch {
+	case c.Not != nil:
+		return "not " + compare(c.Not, inNot)
+	case c.Group != nil:
+		g := c.Group
+		if len(g.Or) == 1 && len(g.Or[0].And) == 1 {
+			return compare(g.Or[0].And[0], ctx)
+		}
+		need := inAnd
+		if len(g.Or) == 1 {
+			need = inNot
+		}
+		if ctx >= need {
+			return "(" + cond(g) + ")"
+		}
+		return cond(g)
+	case c.Op != "":
+		return inline(c.L) + " " + c.Op + " " + inline(c.R)
+	}
+	return inline(c.L)
 }
 
 func inline(e *Expr) string {
@@ -284,6 +381,9 @@ func call(c *Call) string {
 	}
 	if c.As != nil {
 		s += " as " + c.As.Name
+		if c.AsIndex != nil {
+			s += "{" + c.AsIndex.Name + "}"
+		}
 	}
 	return s
 }
