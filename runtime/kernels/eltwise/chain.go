@@ -5,7 +5,8 @@
 //
 // Kernel sets: every step runs a function of the set (cpu.Set) the chain was
 // built for, chosen once by NewChain: the generic Go loops (funcs.go), or
-// AVX2+FMA or NEON assembly generated from runtime/kernels/_asm/eltwise.
+// AVX2+FMA, AVX-512 or NEON assembly generated from
+// runtime/kernels/_asm/eltwise.
 //
 // Numerics: binary operators, loads, relu and leaky_relu are single float32
 // operations in every set, exactly the reference's. The generic
@@ -18,8 +19,8 @@
 // t = 1/(1+p|x|), so that the tail below zero keeps its relative accuracy
 // (1+erf would cancel; Abramowitz-Stegun 7.1.26, good to 1.4e-7 absolutely,
 // is off by 7e-4 relatively at x = -4.2 and 5% at -14.5); P has degree 8 and
-// p = 0.375/√2, fitted for relative error; gelu_tanh as x·sigmoid(2u). AVX2 and
-// NEON run the same operations, so they give the same bits. Against float64
+// p = 0.375/√2, fitted for relative error; gelu_tanh as x·sigmoid(2u). AVX2,
+// AVX-512 and NEON run the same operations, so they give the same bits. Against float64
 // math, over every 97th float32 in [-20, 20] and the edges (TestAccuracy
 // -stride 97 -v; the test holds them to bounds about 20% above these):
 //

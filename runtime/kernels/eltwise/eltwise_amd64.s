@@ -728,26 +728,23 @@ TEXT ·reluAVX2(SB), NOSPLIT, $0-28
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS alpha+24(FP), Y0
+	VXORPS       Y0, Y0, Y0
 
 loop:
 	CMPQ    CX, $0x00000020
 	JL      one
-	VMOVUPS (AX), Y0
-	VMOVUPS 32(AX), Y1
-	VMOVUPS 64(AX), Y2
-	VMOVUPS 96(AX), Y3
-	VXORPS  Y4, Y4, Y4
-	VMAXPS  Y0, Y4, Y0
-	VXORPS  Y4, Y4, Y4
-	VMAXPS  Y1, Y4, Y1
-	VXORPS  Y4, Y4, Y4
-	VMAXPS  Y2, Y4, Y2
-	VXORPS  Y4, Y4, Y4
-	VMAXPS  Y3, Y4, Y3
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	VMOVUPS Y2, 64(AX)
-	VMOVUPS Y3, 96(AX)
+	VMOVUPS (AX), Y1
+	VMOVUPS 32(AX), Y2
+	VMOVUPS 64(AX), Y3
+	VMOVUPS 96(AX), Y4
+	VMAXPS  Y1, Y0, Y1
+	VMAXPS  Y2, Y0, Y2
+	VMAXPS  Y3, Y0, Y3
+	VMAXPS  Y4, Y0, Y4
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
 	ADDQ    $0x00000080, AX
 	SUBQ    $0x00000020, CX
 	JMP     loop
@@ -755,10 +752,9 @@ loop:
 one:
 	CMPQ    CX, $0x00000008
 	JL      tail
-	VMOVUPS (AX), Y0
-	VXORPS  Y1, Y1, Y1
-	VMAXPS  Y0, Y1, Y0
-	VMOVUPS Y0, (AX)
+	VMOVUPS (AX), Y1
+	VMAXPS  Y1, Y0, Y1
+	VMOVUPS Y1, (AX)
 	ADDQ    $0x00000020, AX
 	SUBQ    $0x00000008, CX
 	JMP     one
@@ -768,11 +764,10 @@ tail:
 	JE         done
 	NEGQ       CX
 	LEAQ       tailmask<>+32(SB), DX
-	VMOVDQU    (DX)(CX*4), Y0
-	VMASKMOVPS (AX), Y0, Y1
-	VXORPS     Y2, Y2, Y2
-	VMAXPS     Y1, Y2, Y1
-	VMASKMOVPS Y1, Y0, (AX)
+	VMOVDQU    (DX)(CX*4), Y1
+	VMASKMOVPS (AX), Y1, Y2
+	VMAXPS     Y2, Y0, Y0
+	VMASKMOVPS Y0, Y1, (AX)
 
 done:
 	VZEROUPPER
@@ -2566,100 +2561,99 @@ TEXT ·softplusAVX2(SB), NOSPLIT, $0-28
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS alpha+24(FP), Y0
+	VXORPS       Y0, Y0, Y0
 
 loop:
 	CMPQ         CX, $0x00000010
 	JL           one
-	VMOVUPS      (AX), Y0
-	VMOVUPS      32(AX), Y1
-	VXORPS       Y2, Y2, Y2
-	VMAXPS       Y0, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VMAXPS       Y1, Y3, Y3
-	VORPS        sign<>+0(SB), Y0, Y0
+	VMOVUPS      (AX), Y1
+	VMOVUPS      32(AX), Y2
+	VMAXPS       Y1, Y0, Y3
+	VMAXPS       Y2, Y0, Y4
 	VORPS        sign<>+0(SB), Y1, Y1
-	VMOVUPS      expHi<>+0(SB), Y4
-	VMINPS       Y0, Y4, Y0
-	VMOVUPS      expHi<>+0(SB), Y4
-	VMINPS       Y1, Y4, Y1
-	VMOVUPS      expLo<>+0(SB), Y4
-	VMAXPS       Y0, Y4, Y0
-	VMOVUPS      expLo<>+0(SB), Y4
-	VMAXPS       Y1, Y4, Y1
-	VMULPS       log2e<>+0(SB), Y0, Y4
+	VORPS        sign<>+0(SB), Y2, Y2
+	VMOVUPS      expHi<>+0(SB), Y5
+	VMINPS       Y1, Y5, Y1
+	VMOVUPS      expHi<>+0(SB), Y5
+	VMINPS       Y2, Y5, Y2
+	VMOVUPS      expLo<>+0(SB), Y5
+	VMAXPS       Y1, Y5, Y1
+	VMOVUPS      expLo<>+0(SB), Y5
+	VMAXPS       Y2, Y5, Y2
 	VMULPS       log2e<>+0(SB), Y1, Y5
-	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       log2e<>+0(SB), Y2, Y6
 	VROUNDPS     $0x08, Y5, Y5
-	VFNMADD231PS ln2hi<>+0(SB), Y4, Y0
+	VROUNDPS     $0x08, Y6, Y6
 	VFNMADD231PS ln2hi<>+0(SB), Y5, Y1
-	VFNMADD231PS ln2lo<>+0(SB), Y4, Y0
+	VFNMADD231PS ln2hi<>+0(SB), Y6, Y2
 	VFNMADD231PS ln2lo<>+0(SB), Y5, Y1
-	VMOVUPS      exp5<>+0(SB), Y6
-	VFMADD231PS  exp6<>+0(SB), Y0, Y6
+	VFNMADD231PS ln2lo<>+0(SB), Y6, Y2
 	VMOVUPS      exp5<>+0(SB), Y7
 	VFMADD231PS  exp6<>+0(SB), Y1, Y7
-	VFMADD213PS  exp4<>+0(SB), Y0, Y6
+	VMOVUPS      exp5<>+0(SB), Y8
+	VFMADD231PS  exp6<>+0(SB), Y2, Y8
 	VFMADD213PS  exp4<>+0(SB), Y1, Y7
-	VFMADD213PS  exp3<>+0(SB), Y0, Y6
+	VFMADD213PS  exp4<>+0(SB), Y2, Y8
 	VFMADD213PS  exp3<>+0(SB), Y1, Y7
-	VFMADD213PS  exp2<>+0(SB), Y0, Y6
+	VFMADD213PS  exp3<>+0(SB), Y2, Y8
 	VFMADD213PS  exp2<>+0(SB), Y1, Y7
-	VMULPS       Y0, Y0, Y8
+	VFMADD213PS  exp2<>+0(SB), Y2, Y8
 	VMULPS       Y1, Y1, Y9
-	VFMADD231PS  Y8, Y6, Y0
+	VMULPS       Y2, Y2, Y10
 	VFMADD231PS  Y9, Y7, Y1
-	VADDPS       one<>+0(SB), Y0, Y0
+	VFMADD231PS  Y10, Y8, Y2
 	VADDPS       one<>+0(SB), Y1, Y1
-	VCVTPS2DQ    Y4, Y4
+	VADDPS       one<>+0(SB), Y2, Y2
 	VCVTPS2DQ    Y5, Y5
-	VPSRAD       $0x01, Y4, Y6
+	VCVTPS2DQ    Y6, Y6
 	VPSRAD       $0x01, Y5, Y7
-	VPSUBD       Y6, Y4, Y4
+	VPSRAD       $0x01, Y6, Y8
 	VPSUBD       Y7, Y5, Y5
-	VPSLLD       $0x17, Y6, Y6
+	VPSUBD       Y8, Y6, Y6
 	VPSLLD       $0x17, Y7, Y7
-	VPADDD       one<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y8, Y8
 	VPADDD       one<>+0(SB), Y7, Y7
-	VPSLLD       $0x17, Y4, Y4
+	VPADDD       one<>+0(SB), Y8, Y8
 	VPSLLD       $0x17, Y5, Y5
-	VPADDD       one<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
 	VPADDD       one<>+0(SB), Y5, Y5
-	VMULPS       Y6, Y0, Y0
+	VPADDD       one<>+0(SB), Y6, Y6
 	VMULPS       Y7, Y1, Y1
-	VMULPS       Y4, Y0, Y0
+	VMULPS       Y8, Y2, Y2
 	VMULPS       Y5, Y1, Y1
-	VADDPS       two<>+0(SB), Y0, Y4
+	VMULPS       Y6, Y2, Y2
 	VADDPS       two<>+0(SB), Y1, Y5
-	VDIVPS       Y4, Y0, Y0
+	VADDPS       two<>+0(SB), Y2, Y6
 	VDIVPS       Y5, Y1, Y1
-	VMULPS       Y0, Y0, Y4
+	VDIVPS       Y6, Y2, Y2
 	VMULPS       Y1, Y1, Y5
-	VADDPS       Y0, Y0, Y0
+	VMULPS       Y2, Y2, Y6
 	VADDPS       Y1, Y1, Y1
-	VMOVUPS      inv15<>+0(SB), Y6
-	VFMADD231PS  inv17<>+0(SB), Y4, Y6
+	VADDPS       Y2, Y2, Y2
 	VMOVUPS      inv15<>+0(SB), Y7
 	VFMADD231PS  inv17<>+0(SB), Y5, Y7
-	VFMADD213PS  inv13<>+0(SB), Y4, Y6
+	VMOVUPS      inv15<>+0(SB), Y8
+	VFMADD231PS  inv17<>+0(SB), Y6, Y8
 	VFMADD213PS  inv13<>+0(SB), Y5, Y7
-	VFMADD213PS  inv11<>+0(SB), Y4, Y6
+	VFMADD213PS  inv13<>+0(SB), Y6, Y8
 	VFMADD213PS  inv11<>+0(SB), Y5, Y7
-	VFMADD213PS  inv9<>+0(SB), Y4, Y6
+	VFMADD213PS  inv11<>+0(SB), Y6, Y8
 	VFMADD213PS  inv9<>+0(SB), Y5, Y7
-	VFMADD213PS  inv7<>+0(SB), Y4, Y6
+	VFMADD213PS  inv9<>+0(SB), Y6, Y8
 	VFMADD213PS  inv7<>+0(SB), Y5, Y7
-	VFMADD213PS  inv5<>+0(SB), Y4, Y6
+	VFMADD213PS  inv7<>+0(SB), Y6, Y8
 	VFMADD213PS  inv5<>+0(SB), Y5, Y7
-	VFMADD213PS  inv3<>+0(SB), Y4, Y6
+	VFMADD213PS  inv5<>+0(SB), Y6, Y8
 	VFMADD213PS  inv3<>+0(SB), Y5, Y7
-	VFMADD213PS  one<>+0(SB), Y4, Y6
+	VFMADD213PS  inv3<>+0(SB), Y6, Y8
 	VFMADD213PS  one<>+0(SB), Y5, Y7
-	VMULPS       Y6, Y0, Y0
+	VFMADD213PS  one<>+0(SB), Y6, Y8
 	VMULPS       Y7, Y1, Y1
-	VADDPS       Y0, Y2, Y0
+	VMULPS       Y8, Y2, Y2
 	VADDPS       Y1, Y3, Y1
-	VMOVUPS      Y0, (AX)
-	VMOVUPS      Y1, 32(AX)
+	VADDPS       Y2, Y4, Y2
+	VMOVUPS      Y1, (AX)
+	VMOVUPS      Y2, 32(AX)
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          loop
@@ -2667,64 +2661,8 @@ loop:
 one:
 	CMPQ         CX, $0x00000008
 	JL           tail
-	VMOVUPS      (AX), Y0
-	VXORPS       Y1, Y1, Y1
-	VMAXPS       Y0, Y1, Y1
-	VORPS        sign<>+0(SB), Y0, Y0
-	VMOVUPS      expHi<>+0(SB), Y2
-	VMINPS       Y0, Y2, Y0
-	VMOVUPS      expLo<>+0(SB), Y2
-	VMAXPS       Y0, Y2, Y0
-	VMULPS       log2e<>+0(SB), Y0, Y2
-	VROUNDPS     $0x08, Y2, Y2
-	VFNMADD231PS ln2hi<>+0(SB), Y2, Y0
-	VFNMADD231PS ln2lo<>+0(SB), Y2, Y0
-	VMOVUPS      exp5<>+0(SB), Y3
-	VFMADD231PS  exp6<>+0(SB), Y0, Y3
-	VFMADD213PS  exp4<>+0(SB), Y0, Y3
-	VFMADD213PS  exp3<>+0(SB), Y0, Y3
-	VFMADD213PS  exp2<>+0(SB), Y0, Y3
-	VMULPS       Y0, Y0, Y4
-	VFMADD231PS  Y4, Y3, Y0
-	VADDPS       one<>+0(SB), Y0, Y0
-	VCVTPS2DQ    Y2, Y2
-	VPSRAD       $0x01, Y2, Y3
-	VPSUBD       Y3, Y2, Y2
-	VPSLLD       $0x17, Y3, Y3
-	VPADDD       one<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y2, Y2
-	VPADDD       one<>+0(SB), Y2, Y2
-	VMULPS       Y3, Y0, Y0
-	VMULPS       Y2, Y0, Y0
-	VADDPS       two<>+0(SB), Y0, Y2
-	VDIVPS       Y2, Y0, Y0
-	VMULPS       Y0, Y0, Y2
-	VADDPS       Y0, Y0, Y0
-	VMOVUPS      inv15<>+0(SB), Y3
-	VFMADD231PS  inv17<>+0(SB), Y2, Y3
-	VFMADD213PS  inv13<>+0(SB), Y2, Y3
-	VFMADD213PS  inv11<>+0(SB), Y2, Y3
-	VFMADD213PS  inv9<>+0(SB), Y2, Y3
-	VFMADD213PS  inv7<>+0(SB), Y2, Y3
-	VFMADD213PS  inv5<>+0(SB), Y2, Y3
-	VFMADD213PS  inv3<>+0(SB), Y2, Y3
-	VFMADD213PS  one<>+0(SB), Y2, Y3
-	VMULPS       Y3, Y0, Y0
-	VADDPS       Y0, Y1, Y0
-	VMOVUPS      Y0, (AX)
-	ADDQ         $0x00000020, AX
-	SUBQ         $0x00000008, CX
-	JMP          one
-
-tail:
-	TESTQ        CX, CX
-	JE           done
-	NEGQ         CX
-	LEAQ         tailmask<>+32(SB), DX
-	VMOVDQU      (DX)(CX*4), Y0
-	VMASKMOVPS   (AX), Y0, Y1
-	VXORPS       Y2, Y2, Y2
-	VMAXPS       Y1, Y2, Y2
+	VMOVUPS      (AX), Y1
+	VMAXPS       Y1, Y0, Y2
 	VORPS        sign<>+0(SB), Y1, Y1
 	VMOVUPS      expHi<>+0(SB), Y3
 	VMINPS       Y1, Y3, Y1
@@ -2766,7 +2704,61 @@ tail:
 	VFMADD213PS  one<>+0(SB), Y3, Y4
 	VMULPS       Y4, Y1, Y1
 	VADDPS       Y1, Y2, Y1
-	VMASKMOVPS   Y1, Y0, (AX)
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x00000020, AX
+	SUBQ         $0x00000008, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	NEGQ         CX
+	LEAQ         tailmask<>+32(SB), DX
+	VMOVDQU      (DX)(CX*4), Y1
+	VMASKMOVPS   (AX), Y1, Y2
+	VMAXPS       Y2, Y0, Y0
+	VORPS        sign<>+0(SB), Y2, Y2
+	VMOVUPS      expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMULPS       log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      exp5<>+0(SB), Y4
+	VFMADD231PS  exp6<>+0(SB), Y2, Y4
+	VFMADD213PS  exp4<>+0(SB), Y2, Y4
+	VFMADD213PS  exp3<>+0(SB), Y2, Y4
+	VFMADD213PS  exp2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VADDPS       one<>+0(SB), Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       one<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       one<>+0(SB), Y3, Y3
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y3, Y2, Y2
+	VADDPS       two<>+0(SB), Y2, Y3
+	VDIVPS       Y3, Y2, Y2
+	VMULPS       Y2, Y2, Y3
+	VADDPS       Y2, Y2, Y2
+	VMOVUPS      inv15<>+0(SB), Y4
+	VFMADD231PS  inv17<>+0(SB), Y3, Y4
+	VFMADD213PS  inv13<>+0(SB), Y3, Y4
+	VFMADD213PS  inv11<>+0(SB), Y3, Y4
+	VFMADD213PS  inv9<>+0(SB), Y3, Y4
+	VFMADD213PS  inv7<>+0(SB), Y3, Y4
+	VFMADD213PS  inv5<>+0(SB), Y3, Y4
+	VFMADD213PS  inv3<>+0(SB), Y3, Y4
+	VFMADD213PS  one<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y1, (AX)
 
 done:
 	VZEROUPPER

@@ -64,6 +64,206 @@ func geluAVX512(v []float32, alpha float32)
 //go:noescape
 func geluTanhAVX512(v []float32, alpha float32)
 
+// eluAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y <= 0 {
+//			v[i] = float32(float64(alpha) * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func eluAVX512(v []float32, alpha float32)
+
+// seluAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		if y > 0 {
+//			v[i] = float32(seluScale * y)
+//		} else {
+//			v[i] = float32(seluScale * seluAlpha * math.Expm1(y))
+//		}
+//	}
+//
+//go:noescape
+func seluAVX512(v []float32, alpha float32)
+
+// siluAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Exp(-float64(x))))
+//	}
+//
+//go:noescape
+func siluAVX512(v []float32, alpha float32)
+
+// hardSigmoidAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(min(max(float64(alpha)*float64(x)+0.5, 0), 1))
+//	}
+//
+//go:noescape
+func hardSigmoidAVX512(v []float32, alpha float32)
+
+// hardSwishAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * min(max(y+3, 0), 6) / 6)
+//	}
+//
+//go:noescape
+func hardSwishAVX512(v []float32, alpha float32)
+
+// mishAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(y * math.Tanh(max(y, 0)+math.Log1p(math.Exp(-math.Abs(y)))))
+//	}
+//
+//go:noescape
+func mishAVX512(v []float32, alpha float32)
+
+// softplusAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		y := float64(x)
+//		v[i] = float32(max(y, 0) + math.Log1p(math.Exp(-math.Abs(y))))
+//	}
+//
+//go:noescape
+func softplusAVX512(v []float32, alpha float32)
+
+// softsignAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(float64(x) / (1 + math.Abs(float64(x))))
+//	}
+//
+//go:noescape
+func softsignAVX512(v []float32, alpha float32)
+
+// expAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Exp(float64(x)))
+//	}
+//
+//go:noescape
+func expAVX512(v []float32, alpha float32)
+
+// logAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Log(float64(x)))
+//	}
+//
+//go:noescape
+func logAVX512(v []float32, alpha float32)
+
+// sqrtAVX512 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func sqrtAVX512(v []float32, alpha float32)
+
+// rsqrtAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(1 / math.Sqrt(float64(x)))
+//	}
+//
+//go:noescape
+func rsqrtAVX512(v []float32, alpha float32)
+
+// absAVX512 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Abs(float64(x)))
+//	}
+//
+//go:noescape
+func absAVX512(v []float32, alpha float32)
+
+// negAVX512 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = -x
+//	}
+//
+//go:noescape
+func negAVX512(v []float32, alpha float32)
+
+// erfAVX512 computes, to within the error the package states for it:
+//
+//	for i, x := range v {
+//		v[i] = float32(math.Erf(float64(x)))
+//	}
+//
+//go:noescape
+func erfAVX512(v []float32, alpha float32)
+
+// clipAVX512 computes, exactly:
+//
+//	for i, x := range v {
+//		v[i] = min(max(x, lo), hi)
+//	}
+//
+//go:noescape
+func clipAVX512(v []float32, lo float32, hi float32)
+
+// orSignAVX512 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = math.Float32frombits(math.Float32bits(v[i]) | math.Float32bits(o[i])&(1<<31))
+//	}
+//
+//go:noescape
+func orSignAVX512(v []float32, o []float32)
+
+// minimumAVX512 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], o[i])
+//	}
+//
+//go:noescape
+func minimumAVX512(v []float32, o []float32)
+
+// minimumScalarAVX512 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = min(v[i], x)
+//	}
+//
+//go:noescape
+func minimumScalarAVX512(v []float32, x float32)
+
+// maximumAVX512 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], o[i])
+//	}
+//
+//go:noescape
+func maximumAVX512(v []float32, o []float32)
+
+// maximumScalarAVX512 computes, exactly:
+//
+//	for i := range v {
+//		v[i] = max(v[i], x)
+//	}
+//
+//go:noescape
+func maximumScalarAVX512(v []float32, x float32)
+
 // addAVX512 computes, exactly:
 //
 //	for i := range v {

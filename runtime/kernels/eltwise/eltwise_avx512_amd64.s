@@ -688,32 +688,623 @@ DATA zgelu0<>+56(SB)/4, $0x3fcc422a
 DATA zgelu0<>+60(SB)/4, $0x3fcc422a
 GLOBL zgelu0<>(SB), RODATA|NOPTR, $64
 
+DATA zexpm1Small<>+0(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+4(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+8(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+12(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+16(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+20(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+24(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+28(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+32(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+36(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+40(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+44(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+48(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+52(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+56(SB)/4, $0x3eae147b
+DATA zexpm1Small<>+60(SB)/4, $0x3eae147b
+GLOBL zexpm1Small<>(SB), RODATA|NOPTR, $64
+
+DATA zseluScale<>+0(SB)/4, $0x3f867d5f
+DATA zseluScale<>+4(SB)/4, $0x3f867d5f
+DATA zseluScale<>+8(SB)/4, $0x3f867d5f
+DATA zseluScale<>+12(SB)/4, $0x3f867d5f
+DATA zseluScale<>+16(SB)/4, $0x3f867d5f
+DATA zseluScale<>+20(SB)/4, $0x3f867d5f
+DATA zseluScale<>+24(SB)/4, $0x3f867d5f
+DATA zseluScale<>+28(SB)/4, $0x3f867d5f
+DATA zseluScale<>+32(SB)/4, $0x3f867d5f
+DATA zseluScale<>+36(SB)/4, $0x3f867d5f
+DATA zseluScale<>+40(SB)/4, $0x3f867d5f
+DATA zseluScale<>+44(SB)/4, $0x3f867d5f
+DATA zseluScale<>+48(SB)/4, $0x3f867d5f
+DATA zseluScale<>+52(SB)/4, $0x3f867d5f
+DATA zseluScale<>+56(SB)/4, $0x3f867d5f
+DATA zseluScale<>+60(SB)/4, $0x3f867d5f
+GLOBL zseluScale<>(SB), RODATA|NOPTR, $64
+
+DATA zseluScaleAlpha<>+0(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+4(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+8(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+12(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+16(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+20(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+24(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+28(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+32(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+36(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+40(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+44(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+48(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+52(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+56(SB)/4, $0x3fe10966
+DATA zseluScaleAlpha<>+60(SB)/4, $0x3fe10966
+GLOBL zseluScaleAlpha<>(SB), RODATA|NOPTR, $64
+
+DATA zminusOne<>+0(SB)/4, $0xbf800000
+DATA zminusOne<>+4(SB)/4, $0xbf800000
+DATA zminusOne<>+8(SB)/4, $0xbf800000
+DATA zminusOne<>+12(SB)/4, $0xbf800000
+DATA zminusOne<>+16(SB)/4, $0xbf800000
+DATA zminusOne<>+20(SB)/4, $0xbf800000
+DATA zminusOne<>+24(SB)/4, $0xbf800000
+DATA zminusOne<>+28(SB)/4, $0xbf800000
+DATA zminusOne<>+32(SB)/4, $0xbf800000
+DATA zminusOne<>+36(SB)/4, $0xbf800000
+DATA zminusOne<>+40(SB)/4, $0xbf800000
+DATA zminusOne<>+44(SB)/4, $0xbf800000
+DATA zminusOne<>+48(SB)/4, $0xbf800000
+DATA zminusOne<>+52(SB)/4, $0xbf800000
+DATA zminusOne<>+56(SB)/4, $0xbf800000
+DATA zminusOne<>+60(SB)/4, $0xbf800000
+GLOBL zminusOne<>(SB), RODATA|NOPTR, $64
+
+DATA zthree<>+0(SB)/4, $0x40400000
+DATA zthree<>+4(SB)/4, $0x40400000
+DATA zthree<>+8(SB)/4, $0x40400000
+DATA zthree<>+12(SB)/4, $0x40400000
+DATA zthree<>+16(SB)/4, $0x40400000
+DATA zthree<>+20(SB)/4, $0x40400000
+DATA zthree<>+24(SB)/4, $0x40400000
+DATA zthree<>+28(SB)/4, $0x40400000
+DATA zthree<>+32(SB)/4, $0x40400000
+DATA zthree<>+36(SB)/4, $0x40400000
+DATA zthree<>+40(SB)/4, $0x40400000
+DATA zthree<>+44(SB)/4, $0x40400000
+DATA zthree<>+48(SB)/4, $0x40400000
+DATA zthree<>+52(SB)/4, $0x40400000
+DATA zthree<>+56(SB)/4, $0x40400000
+DATA zthree<>+60(SB)/4, $0x40400000
+GLOBL zthree<>(SB), RODATA|NOPTR, $64
+
+DATA zsix<>+0(SB)/4, $0x40c00000
+DATA zsix<>+4(SB)/4, $0x40c00000
+DATA zsix<>+8(SB)/4, $0x40c00000
+DATA zsix<>+12(SB)/4, $0x40c00000
+DATA zsix<>+16(SB)/4, $0x40c00000
+DATA zsix<>+20(SB)/4, $0x40c00000
+DATA zsix<>+24(SB)/4, $0x40c00000
+DATA zsix<>+28(SB)/4, $0x40c00000
+DATA zsix<>+32(SB)/4, $0x40c00000
+DATA zsix<>+36(SB)/4, $0x40c00000
+DATA zsix<>+40(SB)/4, $0x40c00000
+DATA zsix<>+44(SB)/4, $0x40c00000
+DATA zsix<>+48(SB)/4, $0x40c00000
+DATA zsix<>+52(SB)/4, $0x40c00000
+DATA zsix<>+56(SB)/4, $0x40c00000
+DATA zsix<>+60(SB)/4, $0x40c00000
+GLOBL zsix<>(SB), RODATA|NOPTR, $64
+
+DATA zmishMax<>+0(SB)/4, $0x41a00000
+DATA zmishMax<>+4(SB)/4, $0x41a00000
+DATA zmishMax<>+8(SB)/4, $0x41a00000
+DATA zmishMax<>+12(SB)/4, $0x41a00000
+DATA zmishMax<>+16(SB)/4, $0x41a00000
+DATA zmishMax<>+20(SB)/4, $0x41a00000
+DATA zmishMax<>+24(SB)/4, $0x41a00000
+DATA zmishMax<>+28(SB)/4, $0x41a00000
+DATA zmishMax<>+32(SB)/4, $0x41a00000
+DATA zmishMax<>+36(SB)/4, $0x41a00000
+DATA zmishMax<>+40(SB)/4, $0x41a00000
+DATA zmishMax<>+44(SB)/4, $0x41a00000
+DATA zmishMax<>+48(SB)/4, $0x41a00000
+DATA zmishMax<>+52(SB)/4, $0x41a00000
+DATA zmishMax<>+56(SB)/4, $0x41a00000
+DATA zmishMax<>+60(SB)/4, $0x41a00000
+GLOBL zmishMax<>(SB), RODATA|NOPTR, $64
+
+DATA zinv3<>+0(SB)/4, $0x3eaaaaab
+DATA zinv3<>+4(SB)/4, $0x3eaaaaab
+DATA zinv3<>+8(SB)/4, $0x3eaaaaab
+DATA zinv3<>+12(SB)/4, $0x3eaaaaab
+DATA zinv3<>+16(SB)/4, $0x3eaaaaab
+DATA zinv3<>+20(SB)/4, $0x3eaaaaab
+DATA zinv3<>+24(SB)/4, $0x3eaaaaab
+DATA zinv3<>+28(SB)/4, $0x3eaaaaab
+DATA zinv3<>+32(SB)/4, $0x3eaaaaab
+DATA zinv3<>+36(SB)/4, $0x3eaaaaab
+DATA zinv3<>+40(SB)/4, $0x3eaaaaab
+DATA zinv3<>+44(SB)/4, $0x3eaaaaab
+DATA zinv3<>+48(SB)/4, $0x3eaaaaab
+DATA zinv3<>+52(SB)/4, $0x3eaaaaab
+DATA zinv3<>+56(SB)/4, $0x3eaaaaab
+DATA zinv3<>+60(SB)/4, $0x3eaaaaab
+GLOBL zinv3<>(SB), RODATA|NOPTR, $64
+
+DATA zinv5<>+0(SB)/4, $0x3e4ccccd
+DATA zinv5<>+4(SB)/4, $0x3e4ccccd
+DATA zinv5<>+8(SB)/4, $0x3e4ccccd
+DATA zinv5<>+12(SB)/4, $0x3e4ccccd
+DATA zinv5<>+16(SB)/4, $0x3e4ccccd
+DATA zinv5<>+20(SB)/4, $0x3e4ccccd
+DATA zinv5<>+24(SB)/4, $0x3e4ccccd
+DATA zinv5<>+28(SB)/4, $0x3e4ccccd
+DATA zinv5<>+32(SB)/4, $0x3e4ccccd
+DATA zinv5<>+36(SB)/4, $0x3e4ccccd
+DATA zinv5<>+40(SB)/4, $0x3e4ccccd
+DATA zinv5<>+44(SB)/4, $0x3e4ccccd
+DATA zinv5<>+48(SB)/4, $0x3e4ccccd
+DATA zinv5<>+52(SB)/4, $0x3e4ccccd
+DATA zinv5<>+56(SB)/4, $0x3e4ccccd
+DATA zinv5<>+60(SB)/4, $0x3e4ccccd
+GLOBL zinv5<>(SB), RODATA|NOPTR, $64
+
+DATA zinv7<>+0(SB)/4, $0x3e124925
+DATA zinv7<>+4(SB)/4, $0x3e124925
+DATA zinv7<>+8(SB)/4, $0x3e124925
+DATA zinv7<>+12(SB)/4, $0x3e124925
+DATA zinv7<>+16(SB)/4, $0x3e124925
+DATA zinv7<>+20(SB)/4, $0x3e124925
+DATA zinv7<>+24(SB)/4, $0x3e124925
+DATA zinv7<>+28(SB)/4, $0x3e124925
+DATA zinv7<>+32(SB)/4, $0x3e124925
+DATA zinv7<>+36(SB)/4, $0x3e124925
+DATA zinv7<>+40(SB)/4, $0x3e124925
+DATA zinv7<>+44(SB)/4, $0x3e124925
+DATA zinv7<>+48(SB)/4, $0x3e124925
+DATA zinv7<>+52(SB)/4, $0x3e124925
+DATA zinv7<>+56(SB)/4, $0x3e124925
+DATA zinv7<>+60(SB)/4, $0x3e124925
+GLOBL zinv7<>(SB), RODATA|NOPTR, $64
+
+DATA zinv9<>+0(SB)/4, $0x3de38e39
+DATA zinv9<>+4(SB)/4, $0x3de38e39
+DATA zinv9<>+8(SB)/4, $0x3de38e39
+DATA zinv9<>+12(SB)/4, $0x3de38e39
+DATA zinv9<>+16(SB)/4, $0x3de38e39
+DATA zinv9<>+20(SB)/4, $0x3de38e39
+DATA zinv9<>+24(SB)/4, $0x3de38e39
+DATA zinv9<>+28(SB)/4, $0x3de38e39
+DATA zinv9<>+32(SB)/4, $0x3de38e39
+DATA zinv9<>+36(SB)/4, $0x3de38e39
+DATA zinv9<>+40(SB)/4, $0x3de38e39
+DATA zinv9<>+44(SB)/4, $0x3de38e39
+DATA zinv9<>+48(SB)/4, $0x3de38e39
+DATA zinv9<>+52(SB)/4, $0x3de38e39
+DATA zinv9<>+56(SB)/4, $0x3de38e39
+DATA zinv9<>+60(SB)/4, $0x3de38e39
+GLOBL zinv9<>(SB), RODATA|NOPTR, $64
+
+DATA zinv11<>+0(SB)/4, $0x3dba2e8c
+DATA zinv11<>+4(SB)/4, $0x3dba2e8c
+DATA zinv11<>+8(SB)/4, $0x3dba2e8c
+DATA zinv11<>+12(SB)/4, $0x3dba2e8c
+DATA zinv11<>+16(SB)/4, $0x3dba2e8c
+DATA zinv11<>+20(SB)/4, $0x3dba2e8c
+DATA zinv11<>+24(SB)/4, $0x3dba2e8c
+DATA zinv11<>+28(SB)/4, $0x3dba2e8c
+DATA zinv11<>+32(SB)/4, $0x3dba2e8c
+DATA zinv11<>+36(SB)/4, $0x3dba2e8c
+DATA zinv11<>+40(SB)/4, $0x3dba2e8c
+DATA zinv11<>+44(SB)/4, $0x3dba2e8c
+DATA zinv11<>+48(SB)/4, $0x3dba2e8c
+DATA zinv11<>+52(SB)/4, $0x3dba2e8c
+DATA zinv11<>+56(SB)/4, $0x3dba2e8c
+DATA zinv11<>+60(SB)/4, $0x3dba2e8c
+GLOBL zinv11<>(SB), RODATA|NOPTR, $64
+
+DATA zinv13<>+0(SB)/4, $0x3d9d89d9
+DATA zinv13<>+4(SB)/4, $0x3d9d89d9
+DATA zinv13<>+8(SB)/4, $0x3d9d89d9
+DATA zinv13<>+12(SB)/4, $0x3d9d89d9
+DATA zinv13<>+16(SB)/4, $0x3d9d89d9
+DATA zinv13<>+20(SB)/4, $0x3d9d89d9
+DATA zinv13<>+24(SB)/4, $0x3d9d89d9
+DATA zinv13<>+28(SB)/4, $0x3d9d89d9
+DATA zinv13<>+32(SB)/4, $0x3d9d89d9
+DATA zinv13<>+36(SB)/4, $0x3d9d89d9
+DATA zinv13<>+40(SB)/4, $0x3d9d89d9
+DATA zinv13<>+44(SB)/4, $0x3d9d89d9
+DATA zinv13<>+48(SB)/4, $0x3d9d89d9
+DATA zinv13<>+52(SB)/4, $0x3d9d89d9
+DATA zinv13<>+56(SB)/4, $0x3d9d89d9
+DATA zinv13<>+60(SB)/4, $0x3d9d89d9
+GLOBL zinv13<>(SB), RODATA|NOPTR, $64
+
+DATA zinv15<>+0(SB)/4, $0x3d888889
+DATA zinv15<>+4(SB)/4, $0x3d888889
+DATA zinv15<>+8(SB)/4, $0x3d888889
+DATA zinv15<>+12(SB)/4, $0x3d888889
+DATA zinv15<>+16(SB)/4, $0x3d888889
+DATA zinv15<>+20(SB)/4, $0x3d888889
+DATA zinv15<>+24(SB)/4, $0x3d888889
+DATA zinv15<>+28(SB)/4, $0x3d888889
+DATA zinv15<>+32(SB)/4, $0x3d888889
+DATA zinv15<>+36(SB)/4, $0x3d888889
+DATA zinv15<>+40(SB)/4, $0x3d888889
+DATA zinv15<>+44(SB)/4, $0x3d888889
+DATA zinv15<>+48(SB)/4, $0x3d888889
+DATA zinv15<>+52(SB)/4, $0x3d888889
+DATA zinv15<>+56(SB)/4, $0x3d888889
+DATA zinv15<>+60(SB)/4, $0x3d888889
+GLOBL zinv15<>(SB), RODATA|NOPTR, $64
+
+DATA zinv17<>+0(SB)/4, $0x3d70f0f1
+DATA zinv17<>+4(SB)/4, $0x3d70f0f1
+DATA zinv17<>+8(SB)/4, $0x3d70f0f1
+DATA zinv17<>+12(SB)/4, $0x3d70f0f1
+DATA zinv17<>+16(SB)/4, $0x3d70f0f1
+DATA zinv17<>+20(SB)/4, $0x3d70f0f1
+DATA zinv17<>+24(SB)/4, $0x3d70f0f1
+DATA zinv17<>+28(SB)/4, $0x3d70f0f1
+DATA zinv17<>+32(SB)/4, $0x3d70f0f1
+DATA zinv17<>+36(SB)/4, $0x3d70f0f1
+DATA zinv17<>+40(SB)/4, $0x3d70f0f1
+DATA zinv17<>+44(SB)/4, $0x3d70f0f1
+DATA zinv17<>+48(SB)/4, $0x3d70f0f1
+DATA zinv17<>+52(SB)/4, $0x3d70f0f1
+DATA zinv17<>+56(SB)/4, $0x3d70f0f1
+DATA zinv17<>+60(SB)/4, $0x3d70f0f1
+GLOBL zinv17<>(SB), RODATA|NOPTR, $64
+
+DATA znormMin<>+0(SB)/4, $0x00800000
+DATA znormMin<>+4(SB)/4, $0x00800000
+DATA znormMin<>+8(SB)/4, $0x00800000
+DATA znormMin<>+12(SB)/4, $0x00800000
+DATA znormMin<>+16(SB)/4, $0x00800000
+DATA znormMin<>+20(SB)/4, $0x00800000
+DATA znormMin<>+24(SB)/4, $0x00800000
+DATA znormMin<>+28(SB)/4, $0x00800000
+DATA znormMin<>+32(SB)/4, $0x00800000
+DATA znormMin<>+36(SB)/4, $0x00800000
+DATA znormMin<>+40(SB)/4, $0x00800000
+DATA znormMin<>+44(SB)/4, $0x00800000
+DATA znormMin<>+48(SB)/4, $0x00800000
+DATA znormMin<>+52(SB)/4, $0x00800000
+DATA znormMin<>+56(SB)/4, $0x00800000
+DATA znormMin<>+60(SB)/4, $0x00800000
+GLOBL znormMin<>(SB), RODATA|NOPTR, $64
+
+DATA ztwo23<>+0(SB)/4, $0x4b000000
+DATA ztwo23<>+4(SB)/4, $0x4b000000
+DATA ztwo23<>+8(SB)/4, $0x4b000000
+DATA ztwo23<>+12(SB)/4, $0x4b000000
+DATA ztwo23<>+16(SB)/4, $0x4b000000
+DATA ztwo23<>+20(SB)/4, $0x4b000000
+DATA ztwo23<>+24(SB)/4, $0x4b000000
+DATA ztwo23<>+28(SB)/4, $0x4b000000
+DATA ztwo23<>+32(SB)/4, $0x4b000000
+DATA ztwo23<>+36(SB)/4, $0x4b000000
+DATA ztwo23<>+40(SB)/4, $0x4b000000
+DATA ztwo23<>+44(SB)/4, $0x4b000000
+DATA ztwo23<>+48(SB)/4, $0x4b000000
+DATA ztwo23<>+52(SB)/4, $0x4b000000
+DATA ztwo23<>+56(SB)/4, $0x4b000000
+DATA ztwo23<>+60(SB)/4, $0x4b000000
+GLOBL ztwo23<>(SB), RODATA|NOPTR, $64
+
+DATA zexpOffset<>+0(SB)/4, $0x4b00007f
+DATA zexpOffset<>+4(SB)/4, $0x4b00007f
+DATA zexpOffset<>+8(SB)/4, $0x4b00007f
+DATA zexpOffset<>+12(SB)/4, $0x4b00007f
+DATA zexpOffset<>+16(SB)/4, $0x4b00007f
+DATA zexpOffset<>+20(SB)/4, $0x4b00007f
+DATA zexpOffset<>+24(SB)/4, $0x4b00007f
+DATA zexpOffset<>+28(SB)/4, $0x4b00007f
+DATA zexpOffset<>+32(SB)/4, $0x4b00007f
+DATA zexpOffset<>+36(SB)/4, $0x4b00007f
+DATA zexpOffset<>+40(SB)/4, $0x4b00007f
+DATA zexpOffset<>+44(SB)/4, $0x4b00007f
+DATA zexpOffset<>+48(SB)/4, $0x4b00007f
+DATA zexpOffset<>+52(SB)/4, $0x4b00007f
+DATA zexpOffset<>+56(SB)/4, $0x4b00007f
+DATA zexpOffset<>+60(SB)/4, $0x4b00007f
+GLOBL zexpOffset<>(SB), RODATA|NOPTR, $64
+
+DATA zmantissa<>+0(SB)/4, $0x007fffff
+DATA zmantissa<>+4(SB)/4, $0x007fffff
+DATA zmantissa<>+8(SB)/4, $0x007fffff
+DATA zmantissa<>+12(SB)/4, $0x007fffff
+DATA zmantissa<>+16(SB)/4, $0x007fffff
+DATA zmantissa<>+20(SB)/4, $0x007fffff
+DATA zmantissa<>+24(SB)/4, $0x007fffff
+DATA zmantissa<>+28(SB)/4, $0x007fffff
+DATA zmantissa<>+32(SB)/4, $0x007fffff
+DATA zmantissa<>+36(SB)/4, $0x007fffff
+DATA zmantissa<>+40(SB)/4, $0x007fffff
+DATA zmantissa<>+44(SB)/4, $0x007fffff
+DATA zmantissa<>+48(SB)/4, $0x007fffff
+DATA zmantissa<>+52(SB)/4, $0x007fffff
+DATA zmantissa<>+56(SB)/4, $0x007fffff
+DATA zmantissa<>+60(SB)/4, $0x007fffff
+GLOBL zmantissa<>(SB), RODATA|NOPTR, $64
+
+DATA zsqrt2<>+0(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+4(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+8(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+12(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+16(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+20(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+24(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+28(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+32(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+36(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+40(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+44(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+48(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+52(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+56(SB)/4, $0x3fb504f3
+DATA zsqrt2<>+60(SB)/4, $0x3fb504f3
+GLOBL zsqrt2<>(SB), RODATA|NOPTR, $64
+
+DATA ztwentyThree<>+0(SB)/4, $0x41b80000
+DATA ztwentyThree<>+4(SB)/4, $0x41b80000
+DATA ztwentyThree<>+8(SB)/4, $0x41b80000
+DATA ztwentyThree<>+12(SB)/4, $0x41b80000
+DATA ztwentyThree<>+16(SB)/4, $0x41b80000
+DATA ztwentyThree<>+20(SB)/4, $0x41b80000
+DATA ztwentyThree<>+24(SB)/4, $0x41b80000
+DATA ztwentyThree<>+28(SB)/4, $0x41b80000
+DATA ztwentyThree<>+32(SB)/4, $0x41b80000
+DATA ztwentyThree<>+36(SB)/4, $0x41b80000
+DATA ztwentyThree<>+40(SB)/4, $0x41b80000
+DATA ztwentyThree<>+44(SB)/4, $0x41b80000
+DATA ztwentyThree<>+48(SB)/4, $0x41b80000
+DATA ztwentyThree<>+52(SB)/4, $0x41b80000
+DATA ztwentyThree<>+56(SB)/4, $0x41b80000
+DATA ztwentyThree<>+60(SB)/4, $0x41b80000
+GLOBL ztwentyThree<>(SB), RODATA|NOPTR, $64
+
+DATA znan<>+0(SB)/4, $0x7fc00000
+DATA znan<>+4(SB)/4, $0x7fc00000
+DATA znan<>+8(SB)/4, $0x7fc00000
+DATA znan<>+12(SB)/4, $0x7fc00000
+DATA znan<>+16(SB)/4, $0x7fc00000
+DATA znan<>+20(SB)/4, $0x7fc00000
+DATA znan<>+24(SB)/4, $0x7fc00000
+DATA znan<>+28(SB)/4, $0x7fc00000
+DATA znan<>+32(SB)/4, $0x7fc00000
+DATA znan<>+36(SB)/4, $0x7fc00000
+DATA znan<>+40(SB)/4, $0x7fc00000
+DATA znan<>+44(SB)/4, $0x7fc00000
+DATA znan<>+48(SB)/4, $0x7fc00000
+DATA znan<>+52(SB)/4, $0x7fc00000
+DATA znan<>+56(SB)/4, $0x7fc00000
+DATA znan<>+60(SB)/4, $0x7fc00000
+GLOBL znan<>(SB), RODATA|NOPTR, $64
+
+DATA zmaxFloat<>+0(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+4(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+8(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+12(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+16(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+20(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+24(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+28(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+32(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+36(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+40(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+44(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+48(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+52(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+56(SB)/4, $0x7f7fffff
+DATA zmaxFloat<>+60(SB)/4, $0x7f7fffff
+GLOBL zmaxFloat<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT0<>+0(SB)/4, $0x3f906ebb
+DATA zerfT0<>+4(SB)/4, $0x3f906ebb
+DATA zerfT0<>+8(SB)/4, $0x3f906ebb
+DATA zerfT0<>+12(SB)/4, $0x3f906ebb
+DATA zerfT0<>+16(SB)/4, $0x3f906ebb
+DATA zerfT0<>+20(SB)/4, $0x3f906ebb
+DATA zerfT0<>+24(SB)/4, $0x3f906ebb
+DATA zerfT0<>+28(SB)/4, $0x3f906ebb
+DATA zerfT0<>+32(SB)/4, $0x3f906ebb
+DATA zerfT0<>+36(SB)/4, $0x3f906ebb
+DATA zerfT0<>+40(SB)/4, $0x3f906ebb
+DATA zerfT0<>+44(SB)/4, $0x3f906ebb
+DATA zerfT0<>+48(SB)/4, $0x3f906ebb
+DATA zerfT0<>+52(SB)/4, $0x3f906ebb
+DATA zerfT0<>+56(SB)/4, $0x3f906ebb
+DATA zerfT0<>+60(SB)/4, $0x3f906ebb
+GLOBL zerfT0<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT1<>+0(SB)/4, $0xbec093a3
+DATA zerfT1<>+4(SB)/4, $0xbec093a3
+DATA zerfT1<>+8(SB)/4, $0xbec093a3
+DATA zerfT1<>+12(SB)/4, $0xbec093a3
+DATA zerfT1<>+16(SB)/4, $0xbec093a3
+DATA zerfT1<>+20(SB)/4, $0xbec093a3
+DATA zerfT1<>+24(SB)/4, $0xbec093a3
+DATA zerfT1<>+28(SB)/4, $0xbec093a3
+DATA zerfT1<>+32(SB)/4, $0xbec093a3
+DATA zerfT1<>+36(SB)/4, $0xbec093a3
+DATA zerfT1<>+40(SB)/4, $0xbec093a3
+DATA zerfT1<>+44(SB)/4, $0xbec093a3
+DATA zerfT1<>+48(SB)/4, $0xbec093a3
+DATA zerfT1<>+52(SB)/4, $0xbec093a3
+DATA zerfT1<>+56(SB)/4, $0xbec093a3
+DATA zerfT1<>+60(SB)/4, $0xbec093a3
+GLOBL zerfT1<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT2<>+0(SB)/4, $0x3de71791
+DATA zerfT2<>+4(SB)/4, $0x3de71791
+DATA zerfT2<>+8(SB)/4, $0x3de71791
+DATA zerfT2<>+12(SB)/4, $0x3de71791
+DATA zerfT2<>+16(SB)/4, $0x3de71791
+DATA zerfT2<>+20(SB)/4, $0x3de71791
+DATA zerfT2<>+24(SB)/4, $0x3de71791
+DATA zerfT2<>+28(SB)/4, $0x3de71791
+DATA zerfT2<>+32(SB)/4, $0x3de71791
+DATA zerfT2<>+36(SB)/4, $0x3de71791
+DATA zerfT2<>+40(SB)/4, $0x3de71791
+DATA zerfT2<>+44(SB)/4, $0x3de71791
+DATA zerfT2<>+48(SB)/4, $0x3de71791
+DATA zerfT2<>+52(SB)/4, $0x3de71791
+DATA zerfT2<>+56(SB)/4, $0x3de71791
+DATA zerfT2<>+60(SB)/4, $0x3de71791
+GLOBL zerfT2<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT3<>+0(SB)/4, $0xbcdc1672
+DATA zerfT3<>+4(SB)/4, $0xbcdc1672
+DATA zerfT3<>+8(SB)/4, $0xbcdc1672
+DATA zerfT3<>+12(SB)/4, $0xbcdc1672
+DATA zerfT3<>+16(SB)/4, $0xbcdc1672
+DATA zerfT3<>+20(SB)/4, $0xbcdc1672
+DATA zerfT3<>+24(SB)/4, $0xbcdc1672
+DATA zerfT3<>+28(SB)/4, $0xbcdc1672
+DATA zerfT3<>+32(SB)/4, $0xbcdc1672
+DATA zerfT3<>+36(SB)/4, $0xbcdc1672
+DATA zerfT3<>+40(SB)/4, $0xbcdc1672
+DATA zerfT3<>+44(SB)/4, $0xbcdc1672
+DATA zerfT3<>+48(SB)/4, $0xbcdc1672
+DATA zerfT3<>+52(SB)/4, $0xbcdc1672
+DATA zerfT3<>+56(SB)/4, $0xbcdc1672
+DATA zerfT3<>+60(SB)/4, $0xbcdc1672
+GLOBL zerfT3<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT4<>+0(SB)/4, $0x3bab2de7
+DATA zerfT4<>+4(SB)/4, $0x3bab2de7
+DATA zerfT4<>+8(SB)/4, $0x3bab2de7
+DATA zerfT4<>+12(SB)/4, $0x3bab2de7
+DATA zerfT4<>+16(SB)/4, $0x3bab2de7
+DATA zerfT4<>+20(SB)/4, $0x3bab2de7
+DATA zerfT4<>+24(SB)/4, $0x3bab2de7
+DATA zerfT4<>+28(SB)/4, $0x3bab2de7
+DATA zerfT4<>+32(SB)/4, $0x3bab2de7
+DATA zerfT4<>+36(SB)/4, $0x3bab2de7
+DATA zerfT4<>+40(SB)/4, $0x3bab2de7
+DATA zerfT4<>+44(SB)/4, $0x3bab2de7
+DATA zerfT4<>+48(SB)/4, $0x3bab2de7
+DATA zerfT4<>+52(SB)/4, $0x3bab2de7
+DATA zerfT4<>+56(SB)/4, $0x3bab2de7
+DATA zerfT4<>+60(SB)/4, $0x3bab2de7
+GLOBL zerfT4<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT5<>+0(SB)/4, $0xba6016da
+DATA zerfT5<>+4(SB)/4, $0xba6016da
+DATA zerfT5<>+8(SB)/4, $0xba6016da
+DATA zerfT5<>+12(SB)/4, $0xba6016da
+DATA zerfT5<>+16(SB)/4, $0xba6016da
+DATA zerfT5<>+20(SB)/4, $0xba6016da
+DATA zerfT5<>+24(SB)/4, $0xba6016da
+DATA zerfT5<>+28(SB)/4, $0xba6016da
+DATA zerfT5<>+32(SB)/4, $0xba6016da
+DATA zerfT5<>+36(SB)/4, $0xba6016da
+DATA zerfT5<>+40(SB)/4, $0xba6016da
+DATA zerfT5<>+44(SB)/4, $0xba6016da
+DATA zerfT5<>+48(SB)/4, $0xba6016da
+DATA zerfT5<>+52(SB)/4, $0xba6016da
+DATA zerfT5<>+56(SB)/4, $0xba6016da
+DATA zerfT5<>+60(SB)/4, $0xba6016da
+GLOBL zerfT5<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT6<>+0(SB)/4, $0x38fcd193
+DATA zerfT6<>+4(SB)/4, $0x38fcd193
+DATA zerfT6<>+8(SB)/4, $0x38fcd193
+DATA zerfT6<>+12(SB)/4, $0x38fcd193
+DATA zerfT6<>+16(SB)/4, $0x38fcd193
+DATA zerfT6<>+20(SB)/4, $0x38fcd193
+DATA zerfT6<>+24(SB)/4, $0x38fcd193
+DATA zerfT6<>+28(SB)/4, $0x38fcd193
+DATA zerfT6<>+32(SB)/4, $0x38fcd193
+DATA zerfT6<>+36(SB)/4, $0x38fcd193
+DATA zerfT6<>+40(SB)/4, $0x38fcd193
+DATA zerfT6<>+44(SB)/4, $0x38fcd193
+DATA zerfT6<>+48(SB)/4, $0x38fcd193
+DATA zerfT6<>+52(SB)/4, $0x38fcd193
+DATA zerfT6<>+56(SB)/4, $0x38fcd193
+DATA zerfT6<>+60(SB)/4, $0x38fcd193
+GLOBL zerfT6<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT7<>+0(SB)/4, $0xb77a692e
+DATA zerfT7<>+4(SB)/4, $0xb77a692e
+DATA zerfT7<>+8(SB)/4, $0xb77a692e
+DATA zerfT7<>+12(SB)/4, $0xb77a692e
+DATA zerfT7<>+16(SB)/4, $0xb77a692e
+DATA zerfT7<>+20(SB)/4, $0xb77a692e
+DATA zerfT7<>+24(SB)/4, $0xb77a692e
+DATA zerfT7<>+28(SB)/4, $0xb77a692e
+DATA zerfT7<>+32(SB)/4, $0xb77a692e
+DATA zerfT7<>+36(SB)/4, $0xb77a692e
+DATA zerfT7<>+40(SB)/4, $0xb77a692e
+DATA zerfT7<>+44(SB)/4, $0xb77a692e
+DATA zerfT7<>+48(SB)/4, $0xb77a692e
+DATA zerfT7<>+52(SB)/4, $0xb77a692e
+DATA zerfT7<>+56(SB)/4, $0xb77a692e
+DATA zerfT7<>+60(SB)/4, $0xb77a692e
+GLOBL zerfT7<>(SB), RODATA|NOPTR, $64
+
+DATA zerfT8<>+0(SB)/4, $0x35dcf365
+DATA zerfT8<>+4(SB)/4, $0x35dcf365
+DATA zerfT8<>+8(SB)/4, $0x35dcf365
+DATA zerfT8<>+12(SB)/4, $0x35dcf365
+DATA zerfT8<>+16(SB)/4, $0x35dcf365
+DATA zerfT8<>+20(SB)/4, $0x35dcf365
+DATA zerfT8<>+24(SB)/4, $0x35dcf365
+DATA zerfT8<>+28(SB)/4, $0x35dcf365
+DATA zerfT8<>+32(SB)/4, $0x35dcf365
+DATA zerfT8<>+36(SB)/4, $0x35dcf365
+DATA zerfT8<>+40(SB)/4, $0x35dcf365
+DATA zerfT8<>+44(SB)/4, $0x35dcf365
+DATA zerfT8<>+48(SB)/4, $0x35dcf365
+DATA zerfT8<>+52(SB)/4, $0x35dcf365
+DATA zerfT8<>+56(SB)/4, $0x35dcf365
+DATA zerfT8<>+60(SB)/4, $0x35dcf365
+GLOBL zerfT8<>(SB), RODATA|NOPTR, $64
+
+DATA zerfSmall<>+0(SB)/4, $0x3f400000
+DATA zerfSmall<>+4(SB)/4, $0x3f400000
+DATA zerfSmall<>+8(SB)/4, $0x3f400000
+DATA zerfSmall<>+12(SB)/4, $0x3f400000
+DATA zerfSmall<>+16(SB)/4, $0x3f400000
+DATA zerfSmall<>+20(SB)/4, $0x3f400000
+DATA zerfSmall<>+24(SB)/4, $0x3f400000
+DATA zerfSmall<>+28(SB)/4, $0x3f400000
+DATA zerfSmall<>+32(SB)/4, $0x3f400000
+DATA zerfSmall<>+36(SB)/4, $0x3f400000
+DATA zerfSmall<>+40(SB)/4, $0x3f400000
+DATA zerfSmall<>+44(SB)/4, $0x3f400000
+DATA zerfSmall<>+48(SB)/4, $0x3f400000
+DATA zerfSmall<>+52(SB)/4, $0x3f400000
+DATA zerfSmall<>+56(SB)/4, $0x3f400000
+DATA zerfSmall<>+60(SB)/4, $0x3f400000
+GLOBL zerfSmall<>(SB), RODATA|NOPTR, $64
+
 // func reluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·reluAVX512(SB), NOSPLIT, $0-28
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS alpha+24(FP), Z0
+	VPXORD       Z1, Z1, Z1
 
 loop:
 	CMPQ    CX, $0x00000040
 	JL      one
 	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z7
-	VMOVUPS 128(AX), Z8
-	VMOVUPS 192(AX), Z9
-	VPXORD  Z1, Z1, Z1
+	VMOVUPS 64(AX), Z2
+	VMOVUPS 128(AX), Z3
+	VMOVUPS 192(AX), Z4
 	VMAXPS  Z0, Z1, Z0
-	VPXORD  Z2, Z2, Z2
-	VMAXPS  Z7, Z2, Z7
-	VPXORD  Z3, Z3, Z3
-	VMAXPS  Z8, Z3, Z8
-	VPXORD  Z4, Z4, Z4
-	VMAXPS  Z9, Z4, Z9
+	VMAXPS  Z2, Z1, Z2
+	VMAXPS  Z3, Z1, Z3
+	VMAXPS  Z4, Z1, Z4
 	VMOVUPS Z0, (AX)
-	VMOVUPS Z7, 64(AX)
-	VMOVUPS Z8, 128(AX)
-	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS Z4, 192(AX)
 	ADDQ    $0x00000100, AX
 	SUBQ    $0x00000040, CX
 	JMP     loop
@@ -722,8 +1313,7 @@ one:
 	CMPQ    CX, $0x00000010
 	JL      tail
 	VMOVUPS (AX), Z0
-	VPXORD  Z5, Z5, Z5
-	VMAXPS  Z0, Z5, Z0
+	VMAXPS  Z0, Z1, Z0
 	VMOVUPS Z0, (AX)
 	ADDQ    $0x00000040, AX
 	SUBQ    $0x00000010, CX
@@ -735,8 +1325,7 @@ tail:
 	LEAQ      ztailmasks<>+0(SB), DX
 	KMOVW     (DX)(CX*2), K1
 	VMOVUPS.Z (AX), K1, Z0
-	VPXORD    Z6, Z6, Z6
-	VMAXPS    Z0, Z6, Z0
+	VMAXPS    Z0, Z1, Z0
 	VMOVUPS   Z0, K1, (AX)
 
 done:
@@ -751,53 +1340,53 @@ TEXT ·leakyReluAVX512(SB), NOSPLIT, $0-28
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ      CX, $0x00000040
-	JL        one
-	VMOVUPS   (AX), Z1
-	VMOVUPS   64(AX), Z2
-	VMOVUPS   128(AX), Z3
-	VMOVUPS   192(AX), Z4
-	VCMPPS    $0x1d, zzero<>+0(SB), Z1, K1
-	VPMOVM2D  K1, Z5
-	VCMPPS    $0x1d, zzero<>+0(SB), Z2, K1
-	VPMOVM2D  K1, Z6
-	VCMPPS    $0x1d, zzero<>+0(SB), Z3, K1
-	VPMOVM2D  K1, Z7
-	VCMPPS    $0x1d, zzero<>+0(SB), Z4, K1
-	VPMOVM2D  K1, Z8
-	VMULPS    Z0, Z1, Z9
-	VMULPS    Z0, Z2, Z10
-	VMULPS    Z0, Z3, Z11
-	VMULPS    Z0, Z4, Z12
-	VPMOVD2M  Z5, K1
-	VBLENDMPS Z1, Z9, K1, Z13
-	VPMOVD2M  Z6, K1
-	VBLENDMPS Z2, Z10, K1, Z14
-	VPMOVD2M  Z7, K1
-	VBLENDMPS Z3, Z11, K1, Z15
-	VPMOVD2M  Z8, K1
-	VBLENDMPS Z4, Z12, K1, Z16
-	VMOVUPS   Z13, (AX)
-	VMOVUPS   Z14, 64(AX)
-	VMOVUPS   Z15, 128(AX)
-	VMOVUPS   Z16, 192(AX)
-	ADDQ      $0x00000100, AX
-	SUBQ      $0x00000040, CX
-	JMP       loop
+	CMPQ     CX, $0x00000040
+	JL       one
+	VMOVUPS  (AX), Z1
+	VMOVUPS  64(AX), Z2
+	VMOVUPS  128(AX), Z3
+	VMOVUPS  192(AX), Z4
+	VCMPPS   $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D K1, Z5
+	VCMPPS   $0x1d, zzero<>+0(SB), Z2, K1
+	VPMOVM2D K1, Z6
+	VCMPPS   $0x1d, zzero<>+0(SB), Z3, K1
+	VPMOVM2D K1, Z7
+	VCMPPS   $0x1d, zzero<>+0(SB), Z4, K1
+	VPMOVM2D K1, Z8
+	VMULPS   Z0, Z1, Z9
+	VMULPS   Z0, Z2, Z10
+	VMULPS   Z0, Z3, Z11
+	VMULPS   Z0, Z4, Z12
+	VPMOVD2M Z5, K1
+	VMOVUPS  Z1, K1, Z9
+	VPMOVD2M Z6, K1
+	VMOVUPS  Z2, K1, Z10
+	VPMOVD2M Z7, K1
+	VMOVUPS  Z3, K1, Z11
+	VPMOVD2M Z8, K1
+	VMOVUPS  Z4, K1, Z12
+	VMOVUPS  Z9, (AX)
+	VMOVUPS  Z10, 64(AX)
+	VMOVUPS  Z11, 128(AX)
+	VMOVUPS  Z12, 192(AX)
+	ADDQ     $0x00000100, AX
+	SUBQ     $0x00000040, CX
+	JMP      loop
 
 one:
-	CMPQ      CX, $0x00000010
-	JL        tail
-	VMOVUPS   (AX), Z1
-	VCMPPS    $0x1d, zzero<>+0(SB), Z1, K1
-	VPMOVM2D  K1, Z2
-	VMULPS    Z0, Z1, Z3
-	VPMOVD2M  Z2, K1
-	VBLENDMPS Z1, Z3, K1, Z17
-	VMOVUPS   Z17, (AX)
-	ADDQ      $0x00000040, AX
-	SUBQ      $0x00000010, CX
-	JMP       one
+	CMPQ     CX, $0x00000010
+	JL       tail
+	VMOVUPS  (AX), Z1
+	VCMPPS   $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D K1, Z2
+	VMULPS   Z0, Z1, Z3
+	VPMOVD2M Z2, K1
+	VMOVUPS  Z1, K1, Z3
+	VMOVUPS  Z3, (AX)
+	ADDQ     $0x00000040, AX
+	SUBQ     $0x00000010, CX
+	JMP      one
 
 tail:
 	TESTQ     CX, CX
@@ -809,8 +1398,8 @@ tail:
 	VPMOVM2D  K2, Z2
 	VMULPS    Z0, Z1, Z0
 	VPMOVD2M  Z2, K2
-	VBLENDMPS Z1, Z0, K2, Z18
-	VMOVUPS   Z18, K1, (AX)
+	VMOVUPS   Z1, K2, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 done:
 	VZEROUPPER
@@ -827,9 +1416,190 @@ loop:
 	CMPQ         CX, $0x00000020
 	JL           one
 	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z5
-	VORPS        zsign<>+0(SB), Z0, Z6
-	VORPS        zsign<>+0(SB), Z5, Z7
+	VMOVUPS      64(AX), Z1
+	VORPS        zsign<>+0(SB), Z0, Z2
+	VORPS        zsign<>+0(SB), Z1, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VMULPS       zlog2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
+	VMULPS       Z2, Z2, Z8
+	VMULPS       Z3, Z3, Z9
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z9, Z7, Z3
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VCVTPS2DQ    Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z4, Z6
+	VPSRAD       $0x01, Z5, Z7
+	VPSUBD       Z6, Z4, Z4
+	VPSUBD       Z7, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z2, Z2
+	VMULPS       Z7, Z3, Z3
+	VMULPS       Z4, Z2, Z2
+	VMULPS       Z5, Z3, Z3
+	VPMOVD2M     Z0, K1
+	VMOVUPS      zone<>+0(SB), Z0
+	VMOVUPS      Z2, K1, Z0
+	VPMOVD2M     Z1, K1
+	VMOVUPS      zone<>+0(SB), Z1
+	VMOVUPS      Z3, K1, Z1
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VDIVPS       Z2, Z0, Z0
+	VDIVPS       Z3, Z1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VORPS        zsign<>+0(SB), Z0, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VPMOVD2M     Z0, K1
+	VMOVUPS      zone<>+0(SB), Z0
+	VMOVUPS      Z1, K1, Z0
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VDIVPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VORPS        zsign<>+0(SB), Z0, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VPMOVD2M     Z0, K2
+	VMOVUPS      zone<>+0(SB), Z0
+	VMOVUPS      Z1, K2, Z0
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VDIVPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func tanhAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·tanhAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMULPS       Z0, Z0, Z2
+	VMULPS       Z1, Z1, Z3
+	VMOVUPS      ztanh9<>+0(SB), Z4
+	VFMADD231PS  ztanh11<>+0(SB), Z2, Z4
+	VMOVUPS      ztanh9<>+0(SB), Z5
+	VFMADD231PS  ztanh11<>+0(SB), Z3, Z5
+	VFMADD213PS  ztanh7<>+0(SB), Z2, Z4
+	VFMADD213PS  ztanh7<>+0(SB), Z3, Z5
+	VFMADD213PS  ztanh5<>+0(SB), Z2, Z4
+	VFMADD213PS  ztanh5<>+0(SB), Z3, Z5
+	VFMADD213PS  ztanh3<>+0(SB), Z2, Z4
+	VFMADD213PS  ztanh3<>+0(SB), Z3, Z5
+	VMULPS       Z0, Z2, Z2
+	VMULPS       Z1, Z3, Z3
+	VFMADD213PS  Z0, Z2, Z4
+	VFMADD213PS  Z1, Z3, Z5
+	VANDPS       zabsmask<>+0(SB), Z0, Z2
+	VANDPS       zabsmask<>+0(SB), Z1, Z3
+	VADDPS       Z2, Z2, Z6
+	VADDPS       Z3, Z3, Z7
 	VMOVUPS      zexpHi<>+0(SB), Z8
 	VMINPS       Z6, Z8, Z6
 	VMOVUPS      zexpHi<>+0(SB), Z8
@@ -880,209 +1650,28 @@ loop:
 	VMULPS       Z11, Z7, Z7
 	VMULPS       Z8, Z6, Z6
 	VMULPS       Z9, Z7, Z7
-	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z0
-	VBLENDMPS    Z6, Z0, K1, Z1
-	VPMOVD2M     Z5, K1
-	VMOVUPS      zone<>+0(SB), Z0
-	VBLENDMPS    Z7, Z0, K1, Z2
-	VADDPS       zone<>+0(SB), Z6, Z0
-	VADDPS       zone<>+0(SB), Z7, Z5
-	VDIVPS       Z0, Z1, Z0
-	VDIVPS       Z5, Z2, Z5
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z5, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
-	JMP          loop
-
-one:
-	CMPQ         CX, $0x00000010
-	JL           tail
-	VMOVUPS      (AX), Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
-	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VMULPS       Z1, Z1, Z6
-	VFMADD231PS  Z6, Z5, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z5
-	VPSUBD       Z5, Z2, Z2
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z5, Z1, Z1
-	VMULPS       Z2, Z1, Z1
-	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z0
-	VBLENDMPS    Z1, Z0, K1, Z3
-	VADDPS       zone<>+0(SB), Z1, Z0
-	VDIVPS       Z0, Z3, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
-	JMP          one
-
-tail:
-	TESTQ        CX, CX
-	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
-	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
-	VMULPS       Z1, Z1, Z5
-	VFMADD231PS  Z5, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
-	VPMOVD2M     Z0, K2
-	VMOVUPS      zone<>+0(SB), Z0
-	VBLENDMPS    Z1, Z0, K2, Z4
-	VADDPS       zone<>+0(SB), Z1, Z0
-	VDIVPS       Z0, Z4, Z0
-	VMOVUPS      Z0, K1, (AX)
-
-done:
-	VZEROUPPER
-	RET
-
-// func tanhAVX512(v []float32, alpha float32)
-// Requires: AVX, AVX512DQ, AVX512F
-TEXT ·tanhAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
-	VBROADCASTSS alpha+24(FP), Z0
-
-loop:
-	CMPQ         CX, $0x00000020
-	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z5
-	VMULPS       Z0, Z0, Z6
-	VMULPS       Z5, Z5, Z7
-	VMOVUPS      ztanh9<>+0(SB), Z8
-	VFMADD231PS  ztanh11<>+0(SB), Z6, Z8
-	VMOVUPS      ztanh9<>+0(SB), Z9
-	VFMADD231PS  ztanh11<>+0(SB), Z7, Z9
-	VFMADD213PS  ztanh7<>+0(SB), Z6, Z8
-	VFMADD213PS  ztanh7<>+0(SB), Z7, Z9
-	VFMADD213PS  ztanh5<>+0(SB), Z6, Z8
-	VFMADD213PS  ztanh5<>+0(SB), Z7, Z9
-	VFMADD213PS  ztanh3<>+0(SB), Z6, Z8
-	VFMADD213PS  ztanh3<>+0(SB), Z7, Z9
-	VMULPS       Z0, Z6, Z6
-	VMULPS       Z5, Z7, Z7
-	VFMADD213PS  Z0, Z6, Z8
-	VFMADD213PS  Z5, Z7, Z9
-	VANDPS       zabsmask<>+0(SB), Z0, Z6
-	VANDPS       zabsmask<>+0(SB), Z5, Z7
-	VADDPS       Z6, Z6, Z10
-	VADDPS       Z7, Z7, Z11
-	VMOVUPS      zexpHi<>+0(SB), Z12
-	VMINPS       Z10, Z12, Z10
-	VMOVUPS      zexpHi<>+0(SB), Z12
-	VMINPS       Z11, Z12, Z11
-	VMOVUPS      zexpLo<>+0(SB), Z12
-	VMAXPS       Z10, Z12, Z10
-	VMOVUPS      zexpLo<>+0(SB), Z12
-	VMAXPS       Z11, Z12, Z11
-	VMULPS       zlog2e<>+0(SB), Z10, Z12
-	VMULPS       zlog2e<>+0(SB), Z11, Z13
-	VRNDSCALEPS  $0x08, Z12, Z12
-	VRNDSCALEPS  $0x08, Z13, Z13
-	VFNMADD231PS zln2hi<>+0(SB), Z12, Z10
-	VFNMADD231PS zln2hi<>+0(SB), Z13, Z11
-	VFNMADD231PS zln2lo<>+0(SB), Z12, Z10
-	VFNMADD231PS zln2lo<>+0(SB), Z13, Z11
-	VMOVUPS      zexp5<>+0(SB), Z14
-	VFMADD231PS  zexp6<>+0(SB), Z10, Z14
-	VMOVUPS      zexp5<>+0(SB), Z15
-	VFMADD231PS  zexp6<>+0(SB), Z11, Z15
-	VFMADD213PS  zexp4<>+0(SB), Z10, Z14
-	VFMADD213PS  zexp4<>+0(SB), Z11, Z15
-	VFMADD213PS  zexp3<>+0(SB), Z10, Z14
-	VFMADD213PS  zexp3<>+0(SB), Z11, Z15
-	VFMADD213PS  zexp2<>+0(SB), Z10, Z14
-	VFMADD213PS  zexp2<>+0(SB), Z11, Z15
-	VMULPS       Z10, Z10, Z16
-	VMULPS       Z11, Z11, Z17
-	VFMADD231PS  Z16, Z14, Z10
-	VFMADD231PS  Z17, Z15, Z11
-	VADDPS       zone<>+0(SB), Z10, Z10
-	VADDPS       zone<>+0(SB), Z11, Z11
-	VCVTPS2DQ    Z12, Z12
-	VCVTPS2DQ    Z13, Z13
-	VPSRAD       $0x01, Z12, Z14
-	VPSRAD       $0x01, Z13, Z15
-	VPSUBD       Z14, Z12, Z12
-	VPSUBD       Z15, Z13, Z13
-	VPSLLD       $0x17, Z14, Z14
-	VPSLLD       $0x17, Z15, Z15
-	VPADDD       zone<>+0(SB), Z14, Z14
-	VPADDD       zone<>+0(SB), Z15, Z15
-	VPSLLD       $0x17, Z12, Z12
-	VPSLLD       $0x17, Z13, Z13
-	VPADDD       zone<>+0(SB), Z12, Z12
-	VPADDD       zone<>+0(SB), Z13, Z13
-	VMULPS       Z14, Z10, Z10
-	VMULPS       Z15, Z11, Z11
-	VMULPS       Z12, Z10, Z10
-	VMULPS       Z13, Z11, Z11
-	VADDPS       zone<>+0(SB), Z10, Z10
-	VADDPS       zone<>+0(SB), Z11, Z11
-	VMOVUPS      ztwo<>+0(SB), Z12
-	VDIVPS       Z10, Z12, Z10
-	VMOVUPS      ztwo<>+0(SB), Z12
-	VDIVPS       Z11, Z12, Z11
-	VMOVUPS      zone<>+0(SB), Z12
-	VSUBPS       Z10, Z12, Z10
-	VMOVUPS      zone<>+0(SB), Z12
-	VSUBPS       Z11, Z12, Z11
+	VADDPS       zone<>+0(SB), Z6, Z6
+	VADDPS       zone<>+0(SB), Z7, Z7
+	VMOVUPS      ztwo<>+0(SB), Z8
+	VDIVPS       Z6, Z8, Z6
+	VMOVUPS      ztwo<>+0(SB), Z8
+	VDIVPS       Z7, Z8, Z7
+	VMOVUPS      zone<>+0(SB), Z8
+	VSUBPS       Z6, Z8, Z6
+	VMOVUPS      zone<>+0(SB), Z8
+	VSUBPS       Z7, Z8, Z7
 	VANDPS       zsign<>+0(SB), Z0, Z0
-	VANDPS       zsign<>+0(SB), Z5, Z5
-	VORPS        Z0, Z10, Z0
-	VORPS        Z5, Z11, Z5
-	VSUBPS       ztanhSmall<>+0(SB), Z6, Z6
-	VSUBPS       ztanhSmall<>+0(SB), Z7, Z7
-	VPMOVD2M     Z6, K1
-	VBLENDMPS    Z8, Z0, K1, Z1
-	VPMOVD2M     Z7, K1
-	VBLENDMPS    Z9, Z5, K1, Z2
-	VMOVUPS      Z1, (AX)
-	VMOVUPS      Z2, 64(AX)
+	VANDPS       zsign<>+0(SB), Z1, Z1
+	VORPS        Z0, Z6, Z0
+	VORPS        Z1, Z7, Z1
+	VSUBPS       ztanhSmall<>+0(SB), Z2, Z2
+	VSUBPS       ztanhSmall<>+0(SB), Z3, Z3
+	VPMOVD2M     Z2, K1
+	VMOVUPS      Z4, K1, Z0
+	VPMOVD2M     Z3, K1
+	VMOVUPS      Z5, K1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
 	ADDQ         $0x00000080, AX
 	SUBQ         $0x00000020, CX
 	JMP          loop
@@ -1100,43 +1689,43 @@ one:
 	VMULPS       Z0, Z1, Z1
 	VFMADD213PS  Z0, Z1, Z2
 	VANDPS       zabsmask<>+0(SB), Z0, Z1
-	VADDPS       Z1, Z1, Z5
-	VMOVUPS      zexpHi<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z5
-	VMOVUPS      zexpLo<>+0(SB), Z6
-	VMAXPS       Z5, Z6, Z5
-	VMULPS       zlog2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z5
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z5
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z5, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z5, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z5, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z5, Z7
-	VMULPS       Z5, Z5, Z8
-	VFMADD231PS  Z8, Z7, Z5
-	VADDPS       zone<>+0(SB), Z5, Z5
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z7
-	VPSUBD       Z7, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z5, Z5
-	VMULPS       Z6, Z5, Z5
-	VADDPS       zone<>+0(SB), Z5, Z5
-	VMOVUPS      ztwo<>+0(SB), Z6
-	VDIVPS       Z5, Z6, Z5
-	VMOVUPS      zone<>+0(SB), Z6
-	VSUBPS       Z5, Z6, Z5
+	VADDPS       Z1, Z1, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       zlog2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
+	VMULPS       Z3, Z3, Z6
+	VFMADD231PS  Z6, Z5, Z3
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VMULPS       Z5, Z3, Z3
+	VMULPS       Z4, Z3, Z3
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VMOVUPS      ztwo<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z3
+	VMOVUPS      zone<>+0(SB), Z4
+	VSUBPS       Z3, Z4, Z3
 	VANDPS       zsign<>+0(SB), Z0, Z0
-	VORPS        Z0, Z5, Z0
+	VORPS        Z0, Z3, Z0
 	VSUBPS       ztanhSmall<>+0(SB), Z1, Z1
 	VPMOVD2M     Z1, K1
-	VBLENDMPS    Z2, Z0, K1, Z3
-	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z2, K1, Z0
+	VMOVUPS      Z0, (AX)
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          one
@@ -1157,42 +1746,42 @@ tail:
 	VFMADD213PS  Z0, Z1, Z2
 	VANDPS       zabsmask<>+0(SB), Z0, Z1
 	VADDPS       Z1, Z1, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z3, Z5, Z3
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z6
-	VMULPS       Z3, Z3, Z7
-	VFMADD231PS  Z7, Z6, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       zlog2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
+	VMULPS       Z3, Z3, Z6
+	VFMADD231PS  Z6, Z5, Z3
 	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
 	VPSLLD       $0x17, Z5, Z5
 	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       zone<>+0(SB), Z4, Z4
 	VMULPS       Z5, Z3, Z3
+	VMULPS       Z4, Z3, Z3
 	VADDPS       zone<>+0(SB), Z3, Z3
-	VMOVUPS      ztwo<>+0(SB), Z5
-	VDIVPS       Z3, Z5, Z3
-	VMOVUPS      zone<>+0(SB), Z5
-	VSUBPS       Z3, Z5, Z3
+	VMOVUPS      ztwo<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z3
+	VMOVUPS      zone<>+0(SB), Z4
+	VSUBPS       Z3, Z4, Z3
 	VANDPS       zsign<>+0(SB), Z0, Z0
 	VORPS        Z0, Z3, Z0
 	VSUBPS       ztanhSmall<>+0(SB), Z1, Z1
 	VPMOVD2M     Z1, K2
-	VBLENDMPS    Z2, Z0, K2, Z4
-	VMOVUPS      Z4, K1, (AX)
+	VMOVUPS      Z2, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
 
 done:
 	VZEROUPPER
@@ -1209,118 +1798,118 @@ loop:
 	CMPQ         CX, $0x00000020
 	JL           one
 	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z5
-	VANDPS       zabsmask<>+0(SB), Z0, Z6
-	VANDPS       zabsmask<>+0(SB), Z5, Z7
-	VMOVUPS      zgeluMax<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z6
-	VMOVUPS      zgeluMax<>+0(SB), Z8
-	VMINPS       Z7, Z8, Z7
-	VMULPS       Z6, Z6, Z8
-	VMULPS       Z7, Z7, Z9
-	VMOVAPS      Z8, Z10
-	VFNMADD231PS Z6, Z6, Z10
-	VMOVAPS      Z9, Z11
-	VFNMADD231PS Z7, Z7, Z11
-	VMULPS       zmhalf<>+0(SB), Z8, Z8
-	VMULPS       zmhalf<>+0(SB), Z9, Z9
-	VMOVUPS      zexpHi<>+0(SB), Z12
-	VMINPS       Z8, Z12, Z8
-	VMOVUPS      zexpHi<>+0(SB), Z12
-	VMINPS       Z9, Z12, Z9
-	VMOVUPS      zexpLo<>+0(SB), Z12
-	VMAXPS       Z8, Z12, Z8
-	VMOVUPS      zexpLo<>+0(SB), Z12
-	VMAXPS       Z9, Z12, Z9
-	VMULPS       zlog2e<>+0(SB), Z8, Z12
-	VMULPS       zlog2e<>+0(SB), Z9, Z13
-	VRNDSCALEPS  $0x08, Z12, Z12
-	VRNDSCALEPS  $0x08, Z13, Z13
-	VFNMADD231PS zln2hi<>+0(SB), Z12, Z8
-	VFNMADD231PS zln2hi<>+0(SB), Z13, Z9
-	VFNMADD231PS zln2lo<>+0(SB), Z12, Z8
-	VFNMADD231PS zln2lo<>+0(SB), Z13, Z9
-	VMOVUPS      zexp5<>+0(SB), Z14
-	VFMADD231PS  zexp6<>+0(SB), Z8, Z14
-	VMOVUPS      zexp5<>+0(SB), Z15
-	VFMADD231PS  zexp6<>+0(SB), Z9, Z15
-	VFMADD213PS  zexp4<>+0(SB), Z8, Z14
-	VFMADD213PS  zexp4<>+0(SB), Z9, Z15
-	VFMADD213PS  zexp3<>+0(SB), Z8, Z14
-	VFMADD213PS  zexp3<>+0(SB), Z9, Z15
-	VFMADD213PS  zexp2<>+0(SB), Z8, Z14
-	VFMADD213PS  zexp2<>+0(SB), Z9, Z15
-	VMULPS       Z8, Z8, Z16
-	VMULPS       Z9, Z9, Z17
-	VFMADD231PS  Z16, Z14, Z8
-	VFMADD231PS  Z17, Z15, Z9
-	VADDPS       zone<>+0(SB), Z8, Z8
-	VADDPS       zone<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z12, Z12
-	VCVTPS2DQ    Z13, Z13
-	VPSRAD       $0x01, Z12, Z14
-	VPSRAD       $0x01, Z13, Z15
-	VPSUBD       Z14, Z12, Z12
-	VPSUBD       Z15, Z13, Z13
-	VPSLLD       $0x17, Z14, Z14
-	VPSLLD       $0x17, Z15, Z15
-	VPADDD       zone<>+0(SB), Z14, Z14
-	VPADDD       zone<>+0(SB), Z15, Z15
-	VPSLLD       $0x17, Z12, Z12
-	VPSLLD       $0x17, Z13, Z13
-	VPADDD       zone<>+0(SB), Z12, Z12
-	VPADDD       zone<>+0(SB), Z13, Z13
-	VMULPS       Z14, Z8, Z8
-	VMULPS       Z15, Z9, Z9
-	VMULPS       Z12, Z8, Z8
-	VMULPS       Z13, Z9, Z9
-	VMULPS       zhalf<>+0(SB), Z10, Z10
-	VMULPS       zhalf<>+0(SB), Z11, Z11
-	VFMADD213PS  Z8, Z8, Z10
-	VFMADD213PS  Z9, Z9, Z11
-	VMOVUPS      zone<>+0(SB), Z8
-	VFMADD231PS  zerfcP<>+0(SB), Z6, Z8
-	VMOVUPS      zone<>+0(SB), Z6
-	VFMADD231PS  zerfcP<>+0(SB), Z7, Z6
-	VMOVUPS      zone<>+0(SB), Z7
-	VDIVPS       Z8, Z7, Z7
-	VMOVUPS      zone<>+0(SB), Z8
-	VDIVPS       Z6, Z8, Z6
-	VMOVUPS      zerfc7<>+0(SB), Z8
-	VFMADD231PS  zerfc8<>+0(SB), Z7, Z8
-	VMOVUPS      zerfc7<>+0(SB), Z9
-	VFMADD231PS  zerfc8<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc6<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc6<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc5<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc5<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc4<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc4<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc3<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc3<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc2<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc2<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc1<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc1<>+0(SB), Z6, Z9
-	VFMADD213PS  zerfc0<>+0(SB), Z7, Z8
-	VFMADD213PS  zerfc0<>+0(SB), Z6, Z9
-	VMULPS       Z8, Z7, Z7
-	VMULPS       Z9, Z6, Z6
-	VMULPS       zhalf<>+0(SB), Z7, Z7
+	VMOVUPS      64(AX), Z1
+	VANDPS       zabsmask<>+0(SB), Z0, Z2
+	VANDPS       zabsmask<>+0(SB), Z1, Z3
+	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       Z2, Z2, Z4
+	VMULPS       Z3, Z3, Z5
+	VMOVAPS      Z4, Z6
+	VFNMADD231PS Z2, Z2, Z6
+	VMOVAPS      Z5, Z7
+	VFNMADD231PS Z3, Z3, Z7
+	VMULPS       zmhalf<>+0(SB), Z4, Z4
+	VMULPS       zmhalf<>+0(SB), Z5, Z5
+	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMINPS       Z4, Z8, Z4
+	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMINPS       Z5, Z8, Z5
+	VMOVUPS      zexpLo<>+0(SB), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z8
+	VMAXPS       Z5, Z8, Z5
+	VMULPS       zlog2e<>+0(SB), Z4, Z8
+	VMULPS       zlog2e<>+0(SB), Z5, Z9
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VFNMADD231PS zln2hi<>+0(SB), Z8, Z4
+	VFNMADD231PS zln2hi<>+0(SB), Z9, Z5
+	VFNMADD231PS zln2lo<>+0(SB), Z8, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z9, Z5
+	VMOVUPS      zexp5<>+0(SB), Z10
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z10
+	VMOVUPS      zexp5<>+0(SB), Z11
+	VFMADD231PS  zexp6<>+0(SB), Z5, Z11
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z10
+	VFMADD213PS  zexp4<>+0(SB), Z5, Z11
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z10
+	VFMADD213PS  zexp3<>+0(SB), Z5, Z11
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z10
+	VFMADD213PS  zexp2<>+0(SB), Z5, Z11
+	VMULPS       Z4, Z4, Z12
+	VMULPS       Z5, Z5, Z13
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z13, Z11, Z5
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VADDPS       zone<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z8, Z8
+	VCVTPS2DQ    Z9, Z9
+	VPSRAD       $0x01, Z8, Z10
+	VPSRAD       $0x01, Z9, Z11
+	VPSUBD       Z10, Z8, Z8
+	VPSUBD       Z11, Z9, Z9
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z11, Z11
+	VPADDD       zone<>+0(SB), Z10, Z10
+	VPADDD       zone<>+0(SB), Z11, Z11
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z9, Z9
+	VPADDD       zone<>+0(SB), Z8, Z8
+	VPADDD       zone<>+0(SB), Z9, Z9
+	VMULPS       Z10, Z4, Z4
+	VMULPS       Z11, Z5, Z5
+	VMULPS       Z8, Z4, Z4
+	VMULPS       Z9, Z5, Z5
 	VMULPS       zhalf<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z0, Z8
-	VMULPS       Z6, Z5, Z9
-	VMULPS       Z10, Z8, Z8
-	VMULPS       Z11, Z9, Z9
-	VFNMADD213PS zone<>+0(SB), Z10, Z7
-	VFNMADD213PS zone<>+0(SB), Z11, Z6
-	VMULPS       Z7, Z0, Z7
-	VMULPS       Z6, Z5, Z6
+	VMULPS       zhalf<>+0(SB), Z7, Z7
+	VFMADD213PS  Z4, Z4, Z6
+	VFMADD213PS  Z5, Z5, Z7
+	VMOVUPS      zone<>+0(SB), Z4
+	VFMADD231PS  zerfcP<>+0(SB), Z2, Z4
+	VMOVUPS      zone<>+0(SB), Z2
+	VFMADD231PS  zerfcP<>+0(SB), Z3, Z2
+	VMOVUPS      zone<>+0(SB), Z3
+	VDIVPS       Z4, Z3, Z3
+	VMOVUPS      zone<>+0(SB), Z4
+	VDIVPS       Z2, Z4, Z2
+	VMOVUPS      zerfc7<>+0(SB), Z4
+	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
+	VMOVUPS      zerfc7<>+0(SB), Z5
+	VFMADD231PS  zerfc8<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc6<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc5<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc4<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc3<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc2<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc1<>+0(SB), Z2, Z5
+	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc0<>+0(SB), Z2, Z5
+	VMULPS       Z4, Z3, Z3
+	VMULPS       Z5, Z2, Z2
+	VMULPS       zhalf<>+0(SB), Z3, Z3
+	VMULPS       zhalf<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z0, Z4
+	VMULPS       Z2, Z1, Z5
+	VMULPS       Z6, Z4, Z4
+	VMULPS       Z7, Z5, Z5
+	VFNMADD213PS zone<>+0(SB), Z6, Z3
+	VFNMADD213PS zone<>+0(SB), Z7, Z2
+	VMULPS       Z3, Z0, Z3
+	VMULPS       Z2, Z1, Z2
 	VPMOVD2M     Z0, K1
-	VBLENDMPS    Z8, Z7, K1, Z1
-	VPMOVD2M     Z5, K1
-	VBLENDMPS    Z9, Z6, K1, Z2
-	VMOVUPS      Z1, (AX)
+	VMOVUPS      Z4, K1, Z3
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z5, K1, Z2
+	VMOVUPS      Z3, (AX)
 	VMOVUPS      Z2, 64(AX)
 	ADDQ         $0x00000080, AX
 	SUBQ         $0x00000020, CX
@@ -1334,36 +1923,36 @@ one:
 	VMOVUPS      zgeluMax<>+0(SB), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       Z1, Z1, Z2
-	VMOVAPS      Z2, Z5
-	VFNMADD231PS Z1, Z1, Z5
+	VMOVAPS      Z2, Z3
+	VFNMADD231PS Z1, Z1, Z3
 	VMULPS       zmhalf<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z6
-	VMINPS       Z2, Z6, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z6
-	VMAXPS       Z2, Z6, Z2
-	VMULPS       zlog2e<>+0(SB), Z2, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z2
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z7
-	VMULPS       Z2, Z2, Z8
-	VFMADD231PS  Z8, Z7, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z5
+	VMULPS       Z2, Z2, Z6
+	VFMADD231PS  Z6, Z5, Z2
 	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z7
-	VPSUBD       Z7, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z2, Z2
-	VMULPS       Z6, Z2, Z2
-	VMULPS       zhalf<>+0(SB), Z5, Z5
-	VFMADD213PS  Z2, Z2, Z5
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VMULPS       Z5, Z2, Z2
+	VMULPS       Z4, Z2, Z2
+	VMULPS       zhalf<>+0(SB), Z3, Z3
+	VFMADD213PS  Z2, Z2, Z3
 	VMOVUPS      zone<>+0(SB), Z2
 	VFMADD231PS  zerfcP<>+0(SB), Z1, Z2
 	VMOVUPS      zone<>+0(SB), Z1
@@ -1380,12 +1969,12 @@ one:
 	VMULPS       Z2, Z1, Z1
 	VMULPS       zhalf<>+0(SB), Z1, Z1
 	VMULPS       Z1, Z0, Z2
-	VMULPS       Z5, Z2, Z2
-	VFNMADD213PS zone<>+0(SB), Z5, Z1
+	VMULPS       Z3, Z2, Z2
+	VFNMADD213PS zone<>+0(SB), Z3, Z1
 	VMULPS       Z1, Z0, Z1
 	VPMOVD2M     Z0, K1
-	VBLENDMPS    Z2, Z1, K1, Z3
-	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z2, K1, Z1
+	VMOVUPS      Z1, (AX)
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          one
@@ -1403,31 +1992,31 @@ tail:
 	VMOVAPS      Z2, Z3
 	VFNMADD231PS Z1, Z1, Z3
 	VMULPS       zmhalf<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z2, Z5, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z2, Z5, Z2
-	VMULPS       zlog2e<>+0(SB), Z2, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z2
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
-	VMULPS       Z2, Z2, Z7
-	VFMADD231PS  Z7, Z6, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z5
+	VMULPS       Z2, Z2, Z6
+	VFMADD231PS  Z6, Z5, Z2
 	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z5
+	VPSUBD       Z5, Z4, Z4
 	VPSLLD       $0x17, Z5, Z5
 	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z2, Z2
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       zone<>+0(SB), Z4, Z4
 	VMULPS       Z5, Z2, Z2
+	VMULPS       Z4, Z2, Z2
 	VMULPS       zhalf<>+0(SB), Z3, Z3
 	VFMADD213PS  Z2, Z2, Z3
 	VMOVUPS      zone<>+0(SB), Z2
@@ -1450,8 +2039,8 @@ tail:
 	VFNMADD213PS zone<>+0(SB), Z3, Z1
 	VMULPS       Z1, Z0, Z1
 	VPMOVD2M     Z0, K2
-	VBLENDMPS    Z2, Z1, K2, Z4
-	VMOVUPS      Z4, K1, (AX)
+	VMOVUPS      Z2, K2, Z1
+	VMOVUPS      Z1, K1, (AX)
 
 done:
 	VZEROUPPER
@@ -1468,79 +2057,79 @@ loop:
 	CMPQ         CX, $0x00000020
 	JL           one
 	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z5
-	VMULPS       Z0, Z0, Z6
-	VMULPS       Z5, Z5, Z7
-	VMOVUPS      zgelu0<>+0(SB), Z8
-	VFMADD231PS  zgelu1<>+0(SB), Z6, Z8
-	VMOVUPS      zgelu0<>+0(SB), Z6
-	VFMADD231PS  zgelu1<>+0(SB), Z7, Z6
-	VMULPS       Z8, Z0, Z7
-	VMULPS       Z6, Z5, Z6
-	VORPS        zsign<>+0(SB), Z7, Z7
-	VORPS        zsign<>+0(SB), Z6, Z6
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z7, Z8, Z7
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z6
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z7, Z8, Z7
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z6, Z8, Z6
-	VMULPS       zlog2e<>+0(SB), Z7, Z8
-	VMULPS       zlog2e<>+0(SB), Z6, Z9
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VRNDSCALEPS  $0x08, Z9, Z9
-	VFNMADD231PS zln2hi<>+0(SB), Z8, Z7
-	VFNMADD231PS zln2hi<>+0(SB), Z9, Z6
-	VFNMADD231PS zln2lo<>+0(SB), Z8, Z7
-	VFNMADD231PS zln2lo<>+0(SB), Z9, Z6
-	VMOVUPS      zexp5<>+0(SB), Z10
-	VFMADD231PS  zexp6<>+0(SB), Z7, Z10
-	VMOVUPS      zexp5<>+0(SB), Z11
-	VFMADD231PS  zexp6<>+0(SB), Z6, Z11
-	VFMADD213PS  zexp4<>+0(SB), Z7, Z10
-	VFMADD213PS  zexp4<>+0(SB), Z6, Z11
-	VFMADD213PS  zexp3<>+0(SB), Z7, Z10
-	VFMADD213PS  zexp3<>+0(SB), Z6, Z11
-	VFMADD213PS  zexp2<>+0(SB), Z7, Z10
-	VFMADD213PS  zexp2<>+0(SB), Z6, Z11
-	VMULPS       Z7, Z7, Z12
-	VMULPS       Z6, Z6, Z13
-	VFMADD231PS  Z12, Z10, Z7
-	VFMADD231PS  Z13, Z11, Z6
-	VADDPS       zone<>+0(SB), Z7, Z7
-	VADDPS       zone<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z8, Z8
-	VCVTPS2DQ    Z9, Z9
-	VPSRAD       $0x01, Z8, Z10
-	VPSRAD       $0x01, Z9, Z11
-	VPSUBD       Z10, Z8, Z8
-	VPSUBD       Z11, Z9, Z9
-	VPSLLD       $0x17, Z10, Z10
-	VPSLLD       $0x17, Z11, Z11
-	VPADDD       zone<>+0(SB), Z10, Z10
-	VPADDD       zone<>+0(SB), Z11, Z11
-	VPSLLD       $0x17, Z8, Z8
-	VPSLLD       $0x17, Z9, Z9
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPADDD       zone<>+0(SB), Z9, Z9
-	VMULPS       Z10, Z7, Z7
-	VMULPS       Z11, Z6, Z6
-	VMULPS       Z8, Z7, Z7
-	VMULPS       Z9, Z6, Z6
-	VADDPS       zone<>+0(SB), Z7, Z8
-	VADDPS       zone<>+0(SB), Z6, Z9
-	VDIVPS       Z8, Z0, Z8
-	VDIVPS       Z9, Z5, Z9
-	VMULPS       Z7, Z8, Z7
-	VMULPS       Z6, Z9, Z6
+	VMOVUPS      64(AX), Z1
+	VMULPS       Z0, Z0, Z2
+	VMULPS       Z1, Z1, Z3
+	VMOVUPS      zgelu0<>+0(SB), Z4
+	VFMADD231PS  zgelu1<>+0(SB), Z2, Z4
+	VMOVUPS      zgelu0<>+0(SB), Z2
+	VFMADD231PS  zgelu1<>+0(SB), Z3, Z2
+	VMULPS       Z4, Z0, Z3
+	VMULPS       Z2, Z1, Z2
+	VORPS        zsign<>+0(SB), Z3, Z3
+	VORPS        zsign<>+0(SB), Z2, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMULPS       zlog2e<>+0(SB), Z3, Z4
+	VMULPS       zlog2e<>+0(SB), Z2, Z5
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z2
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z6
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z7
+	VMULPS       Z3, Z3, Z8
+	VMULPS       Z2, Z2, Z9
+	VFMADD231PS  Z8, Z6, Z3
+	VFMADD231PS  Z9, Z7, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z4, Z6
+	VPSRAD       $0x01, Z5, Z7
+	VPSUBD       Z6, Z4, Z4
+	VPSUBD       Z7, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z3, Z3
+	VMULPS       Z7, Z2, Z2
+	VMULPS       Z4, Z3, Z3
+	VMULPS       Z5, Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z4
+	VADDPS       zone<>+0(SB), Z2, Z5
+	VDIVPS       Z4, Z0, Z4
+	VDIVPS       Z5, Z1, Z5
+	VMULPS       Z3, Z4, Z3
+	VMULPS       Z2, Z5, Z2
 	VPMOVD2M     Z0, K1
-	VBLENDMPS    Z7, Z8, K1, Z1
-	VPMOVD2M     Z5, K1
-	VBLENDMPS    Z6, Z9, K1, Z2
-	VMOVUPS      Z1, (AX)
-	VMOVUPS      Z2, 64(AX)
+	VMOVUPS      Z3, K1, Z4
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z2, K1, Z5
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
 	ADDQ         $0x00000080, AX
 	SUBQ         $0x00000020, CX
 	JMP          loop
@@ -1562,29 +2151,29 @@ one:
 	VRNDSCALEPS  $0x08, Z2, Z2
 	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
 	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VMULPS       Z1, Z1, Z6
-	VFMADD231PS  Z6, Z5, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
 	VADDPS       zone<>+0(SB), Z1, Z1
 	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z5
-	VPSUBD       Z5, Z2, Z2
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
 	VPSLLD       $0x17, Z2, Z2
 	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z5, Z1, Z1
+	VMULPS       Z3, Z1, Z1
 	VMULPS       Z2, Z1, Z1
 	VADDPS       zone<>+0(SB), Z1, Z2
 	VDIVPS       Z2, Z0, Z2
 	VMULPS       Z1, Z2, Z1
 	VPMOVD2M     Z0, K1
-	VBLENDMPS    Z1, Z2, K1, Z3
-	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z1, K1, Z2
+	VMOVUPS      Z2, (AX)
 	ADDQ         $0x00000040, AX
 	SUBQ         $0x00000010, CX
 	JMP          one
@@ -1613,8 +2202,8 @@ tail:
 	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
 	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
 	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
-	VMULPS       Z1, Z1, Z5
-	VFMADD231PS  Z5, Z3, Z1
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
 	VADDPS       zone<>+0(SB), Z1, Z1
 	VCVTPS2DQ    Z2, Z2
 	VPSRAD       $0x01, Z2, Z3
@@ -1629,8 +2218,2486 @@ tail:
 	VDIVPS       Z2, Z0, Z2
 	VMULPS       Z1, Z2, Z1
 	VPMOVD2M     Z0, K2
-	VBLENDMPS    Z1, Z2, K2, Z4
-	VMOVUPS      Z4, K1, (AX)
+	VMOVUPS      Z1, K2, Z2
+	VMOVUPS      Z2, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func eluAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·eluAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z1
+	VMOVUPS      64(AX), Z2
+	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D     K1, Z3
+	VCMPPS       $0x1d, zzero<>+0(SB), Z2, K1
+	VPMOVM2D     K1, Z4
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
+	VMULPS       Z1, Z1, Z7
+	VMULPS       Z2, Z2, Z8
+	VFMADD213PS  Z1, Z7, Z5
+	VFMADD213PS  Z2, Z8, Z6
+	VMOVUPS      zexpHi<>+0(SB), Z7
+	VMINPS       Z1, Z7, Z7
+	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMINPS       Z2, Z8, Z8
+	VMOVUPS      zexpLo<>+0(SB), Z9
+	VMAXPS       Z7, Z9, Z7
+	VMOVUPS      zexpLo<>+0(SB), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMULPS       zlog2e<>+0(SB), Z7, Z9
+	VMULPS       zlog2e<>+0(SB), Z8, Z10
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VFNMADD231PS zln2hi<>+0(SB), Z9, Z7
+	VFNMADD231PS zln2hi<>+0(SB), Z10, Z8
+	VFNMADD231PS zln2lo<>+0(SB), Z9, Z7
+	VFNMADD231PS zln2lo<>+0(SB), Z10, Z8
+	VMOVUPS      zexp5<>+0(SB), Z11
+	VFMADD231PS  zexp6<>+0(SB), Z7, Z11
+	VMOVUPS      zexp5<>+0(SB), Z12
+	VFMADD231PS  zexp6<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp4<>+0(SB), Z7, Z11
+	VFMADD213PS  zexp4<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp3<>+0(SB), Z7, Z11
+	VFMADD213PS  zexp3<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp2<>+0(SB), Z7, Z11
+	VFMADD213PS  zexp2<>+0(SB), Z8, Z12
+	VMULPS       Z7, Z7, Z13
+	VMULPS       Z8, Z8, Z14
+	VFMADD231PS  Z13, Z11, Z7
+	VFMADD231PS  Z14, Z12, Z8
+	VADDPS       zone<>+0(SB), Z7, Z7
+	VADDPS       zone<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z9, Z9
+	VCVTPS2DQ    Z10, Z10
+	VPSRAD       $0x01, Z9, Z11
+	VPSRAD       $0x01, Z10, Z12
+	VPSUBD       Z11, Z9, Z9
+	VPSUBD       Z12, Z10, Z10
+	VPSLLD       $0x17, Z11, Z11
+	VPSLLD       $0x17, Z12, Z12
+	VPADDD       zone<>+0(SB), Z11, Z11
+	VPADDD       zone<>+0(SB), Z12, Z12
+	VPSLLD       $0x17, Z9, Z9
+	VPSLLD       $0x17, Z10, Z10
+	VPADDD       zone<>+0(SB), Z9, Z9
+	VPADDD       zone<>+0(SB), Z10, Z10
+	VMULPS       Z11, Z7, Z7
+	VMULPS       Z12, Z8, Z8
+	VMULPS       Z9, Z7, Z7
+	VMULPS       Z10, Z8, Z8
+	VSUBPS       zone<>+0(SB), Z7, Z7
+	VSUBPS       zone<>+0(SB), Z8, Z8
+	VANDPS       zabsmask<>+0(SB), Z1, Z9
+	VANDPS       zabsmask<>+0(SB), Z2, Z10
+	VSUBPS       zexpm1Small<>+0(SB), Z9, Z9
+	VSUBPS       zexpm1Small<>+0(SB), Z10, Z10
+	VPMOVD2M     Z9, K1
+	VMOVUPS      Z5, K1, Z7
+	VPMOVD2M     Z10, K1
+	VMOVUPS      Z6, K1, Z8
+	VMULPS       Z0, Z7, Z5
+	VMULPS       Z0, Z8, Z6
+	VPMOVD2M     Z3, K1
+	VMOVUPS      Z1, K1, Z5
+	VPMOVD2M     Z4, K1
+	VMOVUPS      Z2, K1, Z6
+	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z6, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z1
+	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D     K1, Z2
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z1, Z4, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VMULPS       Z4, Z4, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z6
+	VPSUBD       Z6, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z4, Z4
+	VMULPS       Z5, Z4, Z4
+	VSUBPS       zone<>+0(SB), Z4, Z4
+	VANDPS       zabsmask<>+0(SB), Z1, Z5
+	VSUBPS       zexpm1Small<>+0(SB), Z5, Z5
+	VPMOVD2M     Z5, K1
+	VMOVUPS      Z3, K1, Z4
+	VMULPS       Z0, Z4, Z3
+	VPMOVD2M     Z2, K1
+	VMOVUPS      Z1, K1, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z1
+	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K2
+	VPMOVM2D     K2, Z2
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z1, Z4, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VMULPS       Z4, Z4, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z6
+	VPSUBD       Z6, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z4, Z4
+	VMULPS       Z5, Z4, Z4
+	VSUBPS       zone<>+0(SB), Z4, Z4
+	VANDPS       zabsmask<>+0(SB), Z1, Z5
+	VSUBPS       zexpm1Small<>+0(SB), Z5, Z5
+	VPMOVD2M     Z5, K2
+	VMOVUPS      Z3, K2, Z4
+	VMULPS       Z0, Z4, Z0
+	VPMOVD2M     Z2, K2
+	VMOVUPS      Z1, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func seluAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·seluAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K1
+	VPMOVM2D     K1, Z2
+	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D     K1, Z3
+	VMULPS       zseluScale<>+0(SB), Z0, Z4
+	VMULPS       zseluScale<>+0(SB), Z1, Z5
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z6
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z7
+	VMULPS       Z0, Z0, Z8
+	VMULPS       Z1, Z1, Z9
+	VFMADD213PS  Z0, Z8, Z6
+	VFMADD213PS  Z1, Z9, Z7
+	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMINPS       Z0, Z8, Z8
+	VMOVUPS      zexpHi<>+0(SB), Z9
+	VMINPS       Z1, Z9, Z9
+	VMOVUPS      zexpLo<>+0(SB), Z10
+	VMAXPS       Z8, Z10, Z8
+	VMOVUPS      zexpLo<>+0(SB), Z10
+	VMAXPS       Z9, Z10, Z9
+	VMULPS       zlog2e<>+0(SB), Z8, Z10
+	VMULPS       zlog2e<>+0(SB), Z9, Z11
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VFNMADD231PS zln2hi<>+0(SB), Z10, Z8
+	VFNMADD231PS zln2hi<>+0(SB), Z11, Z9
+	VFNMADD231PS zln2lo<>+0(SB), Z10, Z8
+	VFNMADD231PS zln2lo<>+0(SB), Z11, Z9
+	VMOVUPS      zexp5<>+0(SB), Z12
+	VFMADD231PS  zexp6<>+0(SB), Z8, Z12
+	VMOVUPS      zexp5<>+0(SB), Z13
+	VFMADD231PS  zexp6<>+0(SB), Z9, Z13
+	VFMADD213PS  zexp4<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp4<>+0(SB), Z9, Z13
+	VFMADD213PS  zexp3<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp3<>+0(SB), Z9, Z13
+	VFMADD213PS  zexp2<>+0(SB), Z8, Z12
+	VFMADD213PS  zexp2<>+0(SB), Z9, Z13
+	VMULPS       Z8, Z8, Z14
+	VMULPS       Z9, Z9, Z15
+	VFMADD231PS  Z14, Z12, Z8
+	VFMADD231PS  Z15, Z13, Z9
+	VADDPS       zone<>+0(SB), Z8, Z8
+	VADDPS       zone<>+0(SB), Z9, Z9
+	VCVTPS2DQ    Z10, Z10
+	VCVTPS2DQ    Z11, Z11
+	VPSRAD       $0x01, Z10, Z12
+	VPSRAD       $0x01, Z11, Z13
+	VPSUBD       Z12, Z10, Z10
+	VPSUBD       Z13, Z11, Z11
+	VPSLLD       $0x17, Z12, Z12
+	VPSLLD       $0x17, Z13, Z13
+	VPADDD       zone<>+0(SB), Z12, Z12
+	VPADDD       zone<>+0(SB), Z13, Z13
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z11, Z11
+	VPADDD       zone<>+0(SB), Z10, Z10
+	VPADDD       zone<>+0(SB), Z11, Z11
+	VMULPS       Z12, Z8, Z8
+	VMULPS       Z13, Z9, Z9
+	VMULPS       Z10, Z8, Z8
+	VMULPS       Z11, Z9, Z9
+	VSUBPS       zone<>+0(SB), Z8, Z8
+	VSUBPS       zone<>+0(SB), Z9, Z9
+	VANDPS       zabsmask<>+0(SB), Z0, Z0
+	VANDPS       zabsmask<>+0(SB), Z1, Z1
+	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
+	VSUBPS       zexpm1Small<>+0(SB), Z1, Z1
+	VPMOVD2M     Z0, K1
+	VMOVUPS      Z6, K1, Z8
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z7, K1, Z9
+	VMULPS       zseluScaleAlpha<>+0(SB), Z8, Z0
+	VMULPS       zseluScaleAlpha<>+0(SB), Z9, Z1
+	VPMOVD2M     Z2, K1
+	VMOVUPS      Z4, K1, Z0
+	VPMOVD2M     Z3, K1
+	VMOVUPS      Z5, K1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K1
+	VPMOVM2D     K1, Z1
+	VMULPS       zseluScale<>+0(SB), Z0, Z2
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VMULPS       Z0, Z0, Z4
+	VFMADD213PS  Z0, Z4, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z0, Z4, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VMULPS       Z4, Z4, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z6
+	VPSUBD       Z6, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z4, Z4
+	VMULPS       Z5, Z4, Z4
+	VSUBPS       zone<>+0(SB), Z4, Z4
+	VANDPS       zabsmask<>+0(SB), Z0, Z0
+	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
+	VPMOVD2M     Z0, K1
+	VMOVUPS      Z3, K1, Z4
+	VMULPS       zseluScaleAlpha<>+0(SB), Z4, Z0
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z2, K1, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K2
+	VPMOVM2D     K2, Z1
+	VMULPS       zseluScale<>+0(SB), Z0, Z2
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VMULPS       Z0, Z0, Z4
+	VFMADD213PS  Z0, Z4, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z0, Z4, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VMULPS       Z4, Z4, Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z6
+	VPSUBD       Z6, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z4, Z4
+	VMULPS       Z5, Z4, Z4
+	VSUBPS       zone<>+0(SB), Z4, Z4
+	VANDPS       zabsmask<>+0(SB), Z0, Z0
+	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
+	VPMOVD2M     Z0, K2
+	VMOVUPS      Z3, K2, Z4
+	VMULPS       zseluScaleAlpha<>+0(SB), Z4, Z0
+	VPMOVD2M     Z1, K2
+	VMOVUPS      Z2, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·siluAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	VORPS        zsign<>+0(SB), Z0, Z2
+	VORPS        zsign<>+0(SB), Z1, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VMULPS       zlog2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
+	VMULPS       Z2, Z2, Z8
+	VMULPS       Z3, Z3, Z9
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z9, Z7, Z3
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VCVTPS2DQ    Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z4, Z6
+	VPSRAD       $0x01, Z5, Z7
+	VPSUBD       Z6, Z4, Z4
+	VPSUBD       Z7, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z2, Z2
+	VMULPS       Z7, Z3, Z3
+	VMULPS       Z4, Z2, Z2
+	VMULPS       Z5, Z3, Z3
+	VPMOVD2M     Z0, K1
+	VMOVUPS      zone<>+0(SB), Z4
+	VMOVUPS      Z2, K1, Z4
+	VPMOVD2M     Z1, K1
+	VMOVUPS      zone<>+0(SB), Z5
+	VMOVUPS      Z3, K1, Z5
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VDIVPS       Z2, Z4, Z2
+	VDIVPS       Z3, Z5, Z3
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VORPS        zsign<>+0(SB), Z0, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VPMOVD2M     Z0, K1
+	VMOVUPS      zone<>+0(SB), Z2
+	VMOVUPS      Z1, K1, Z2
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VDIVPS       Z1, Z2, Z1
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VORPS        zsign<>+0(SB), Z0, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VPMOVD2M     Z0, K2
+	VMOVUPS      zone<>+0(SB), Z2
+	VMOVUPS      Z1, K2, Z2
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VDIVPS       Z1, Z2, Z1
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func hardSigmoidAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·hardSigmoidAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ        CX, $0x00000020
+	JL          one
+	VMOVUPS     (AX), Z1
+	VMOVUPS     64(AX), Z2
+	VFMADD213PS zhalf<>+0(SB), Z0, Z1
+	VFMADD213PS zhalf<>+0(SB), Z0, Z2
+	VMULPS      zminusOne<>+0(SB), Z1, Z1
+	VMULPS      zminusOne<>+0(SB), Z2, Z2
+	VMOVUPS     zminusOne<>+0(SB), Z3
+	VMULPS      zzero<>+0(SB), Z3, Z3
+	VMOVUPS     zminusOne<>+0(SB), Z4
+	VMULPS      zzero<>+0(SB), Z4, Z4
+	VMINPS      Z1, Z3, Z5
+	VMINPS      Z2, Z4, Z6
+	VMINPS      Z3, Z1, Z1
+	VMINPS      Z4, Z2, Z2
+	VORPS       Z1, Z5, Z1
+	VORPS       Z2, Z6, Z2
+	VMULPS      zminusOne<>+0(SB), Z1, Z1
+	VMULPS      zminusOne<>+0(SB), Z2, Z2
+	VMOVUPS     zone<>+0(SB), Z3
+	VMINPS      Z1, Z3, Z3
+	VMOVUPS     zone<>+0(SB), Z4
+	VMINPS      Z2, Z4, Z4
+	VMINPS      zone<>+0(SB), Z1, Z1
+	VMINPS      zone<>+0(SB), Z2, Z2
+	VORPS       Z1, Z3, Z1
+	VORPS       Z2, Z4, Z2
+	VMOVUPS     Z1, (AX)
+	VMOVUPS     Z2, 64(AX)
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x00000020, CX
+	JMP         loop
+
+one:
+	CMPQ        CX, $0x00000010
+	JL          tail
+	VMOVUPS     (AX), Z1
+	VFMADD213PS zhalf<>+0(SB), Z0, Z1
+	VMULPS      zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS     zminusOne<>+0(SB), Z2
+	VMULPS      zzero<>+0(SB), Z2, Z2
+	VMINPS      Z1, Z2, Z3
+	VMINPS      Z2, Z1, Z1
+	VORPS       Z1, Z3, Z1
+	VMULPS      zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS     zone<>+0(SB), Z2
+	VMINPS      Z1, Z2, Z2
+	VMINPS      zone<>+0(SB), Z1, Z1
+	VORPS       Z1, Z2, Z1
+	VMOVUPS     Z1, (AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         one
+
+tail:
+	TESTQ       CX, CX
+	JE          done
+	LEAQ        ztailmasks<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPS.Z   (AX), K1, Z1
+	VFMADD213PS zhalf<>+0(SB), Z0, Z1
+	VMULPS      zminusOne<>+0(SB), Z1, Z0
+	VMOVUPS     zminusOne<>+0(SB), Z1
+	VMULPS      zzero<>+0(SB), Z1, Z1
+	VMINPS      Z0, Z1, Z2
+	VMINPS      Z1, Z0, Z0
+	VORPS       Z0, Z2, Z0
+	VMULPS      zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS     zone<>+0(SB), Z1
+	VMINPS      Z0, Z1, Z1
+	VMINPS      zone<>+0(SB), Z0, Z0
+	VORPS       Z0, Z1, Z0
+	VMOVUPS     Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func hardSwishAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·hardSwishAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VADDPS  zthree<>+0(SB), Z0, Z2
+	VADDPS  zthree<>+0(SB), Z1, Z3
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMOVUPS zminusOne<>+0(SB), Z4
+	VMULPS  zzero<>+0(SB), Z4, Z4
+	VMOVUPS zminusOne<>+0(SB), Z5
+	VMULPS  zzero<>+0(SB), Z5, Z5
+	VMINPS  Z2, Z4, Z6
+	VMINPS  Z3, Z5, Z7
+	VMINPS  Z4, Z2, Z2
+	VMINPS  Z5, Z3, Z3
+	VORPS   Z2, Z6, Z2
+	VORPS   Z3, Z7, Z3
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMOVUPS zsix<>+0(SB), Z4
+	VMINPS  Z2, Z4, Z4
+	VMOVUPS zsix<>+0(SB), Z5
+	VMINPS  Z3, Z5, Z5
+	VMINPS  zsix<>+0(SB), Z2, Z2
+	VMINPS  zsix<>+0(SB), Z3, Z3
+	VORPS   Z2, Z4, Z2
+	VORPS   Z3, Z5, Z3
+	VDIVPS  zsix<>+0(SB), Z2, Z2
+	VDIVPS  zsix<>+0(SB), Z3, Z3
+	VMULPS  Z2, Z0, Z0
+	VMULPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VADDPS  zthree<>+0(SB), Z0, Z1
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS zminusOne<>+0(SB), Z2
+	VMULPS  zzero<>+0(SB), Z2, Z2
+	VMINPS  Z1, Z2, Z3
+	VMINPS  Z2, Z1, Z1
+	VORPS   Z1, Z3, Z1
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS zsix<>+0(SB), Z2
+	VMINPS  Z1, Z2, Z2
+	VMINPS  zsix<>+0(SB), Z1, Z1
+	VORPS   Z1, Z2, Z1
+	VDIVPS  zsix<>+0(SB), Z1, Z1
+	VMULPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VADDPS    zthree<>+0(SB), Z0, Z1
+	VMULPS    zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS   zminusOne<>+0(SB), Z2
+	VMULPS    zzero<>+0(SB), Z2, Z2
+	VMINPS    Z1, Z2, Z3
+	VMINPS    Z2, Z1, Z1
+	VORPS     Z1, Z3, Z1
+	VMULPS    zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS   zsix<>+0(SB), Z2
+	VMINPS    Z1, Z2, Z2
+	VMINPS    zsix<>+0(SB), Z1, Z1
+	VORPS     Z1, Z2, Z1
+	VDIVPS    zsix<>+0(SB), Z1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func mishAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·mishAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      zmishMax<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z2
+	VMOVUPS      zmishMax<>+0(SB), Z3
+	VMINPS       Z1, Z3, Z3
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VMULPS       zlog2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
+	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
+	VMOVUPS      zexp5<>+0(SB), Z6
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
+	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
+	VMULPS       Z2, Z2, Z8
+	VMULPS       Z3, Z3, Z9
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z9, Z7, Z3
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VADDPS       zone<>+0(SB), Z3, Z3
+	VCVTPS2DQ    Z4, Z4
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z4, Z6
+	VPSRAD       $0x01, Z5, Z7
+	VPSUBD       Z6, Z4, Z4
+	VPSUBD       Z7, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VMULPS       Z6, Z2, Z2
+	VMULPS       Z7, Z3, Z3
+	VMULPS       Z4, Z2, Z2
+	VMULPS       Z5, Z3, Z3
+	VADDPS       Z2, Z2, Z4
+	VADDPS       Z3, Z3, Z5
+	VFMADD231PS  Z2, Z2, Z4
+	VFMADD231PS  Z3, Z3, Z5
+	VADDPS       ztwo<>+0(SB), Z4, Z2
+	VADDPS       ztwo<>+0(SB), Z5, Z3
+	VDIVPS       Z2, Z4, Z2
+	VDIVPS       Z3, Z5, Z3
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VMOVUPS      zmishMax<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VADDPS       Z1, Z1, Z2
+	VFMADD231PS  Z1, Z1, Z2
+	VADDPS       ztwo<>+0(SB), Z2, Z1
+	VDIVPS       Z1, Z2, Z1
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VMOVUPS      zmishMax<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD231PS  Z4, Z3, Z1
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VADDPS       Z1, Z1, Z2
+	VFMADD231PS  Z1, Z1, Z2
+	VADDPS       ztwo<>+0(SB), Z2, Z1
+	VDIVPS       Z1, Z2, Z1
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func softplusAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·softplusAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+	VPXORD       Z1, Z1, Z1
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z2
+	VMAXPS       Z0, Z1, Z3
+	VMAXPS       Z2, Z1, Z4
+	VORPS        zsign<>+0(SB), Z0, Z0
+	VORPS        zsign<>+0(SB), Z2, Z2
+	VMOVUPS      zexpHi<>+0(SB), Z5
+	VMINPS       Z0, Z5, Z0
+	VMOVUPS      zexpHi<>+0(SB), Z5
+	VMINPS       Z2, Z5, Z2
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z0, Z5, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMAXPS       Z2, Z5, Z2
+	VMULPS       zlog2e<>+0(SB), Z0, Z5
+	VMULPS       zlog2e<>+0(SB), Z2, Z6
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS zln2hi<>+0(SB), Z5, Z0
+	VFNMADD231PS zln2hi<>+0(SB), Z6, Z2
+	VFNMADD231PS zln2lo<>+0(SB), Z5, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z6, Z2
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z7
+	VMOVUPS      zexp5<>+0(SB), Z8
+	VFMADD231PS  zexp6<>+0(SB), Z2, Z8
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z2, Z8
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z2, Z8
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z2, Z8
+	VMULPS       Z0, Z0, Z9
+	VMULPS       Z2, Z2, Z10
+	VFMADD231PS  Z9, Z7, Z0
+	VFMADD231PS  Z10, Z8, Z2
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VADDPS       zone<>+0(SB), Z2, Z2
+	VCVTPS2DQ    Z5, Z5
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z5, Z7
+	VPSRAD       $0x01, Z6, Z8
+	VPSUBD       Z7, Z5, Z5
+	VPSUBD       Z8, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPSLLD       $0x17, Z8, Z8
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPADDD       zone<>+0(SB), Z8, Z8
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VMULPS       Z7, Z0, Z0
+	VMULPS       Z8, Z2, Z2
+	VMULPS       Z5, Z0, Z0
+	VMULPS       Z6, Z2, Z2
+	VADDPS       ztwo<>+0(SB), Z0, Z5
+	VADDPS       ztwo<>+0(SB), Z2, Z6
+	VDIVPS       Z5, Z0, Z0
+	VDIVPS       Z6, Z2, Z2
+	VMULPS       Z0, Z0, Z5
+	VMULPS       Z2, Z2, Z6
+	VADDPS       Z0, Z0, Z0
+	VADDPS       Z2, Z2, Z2
+	VMOVUPS      zinv15<>+0(SB), Z7
+	VFMADD231PS  zinv17<>+0(SB), Z5, Z7
+	VMOVUPS      zinv15<>+0(SB), Z8
+	VFMADD231PS  zinv17<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv13<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv13<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv11<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv11<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv9<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv9<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv7<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv7<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv5<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv5<>+0(SB), Z6, Z8
+	VFMADD213PS  zinv3<>+0(SB), Z5, Z7
+	VFMADD213PS  zinv3<>+0(SB), Z6, Z8
+	VFMADD213PS  zone<>+0(SB), Z5, Z7
+	VFMADD213PS  zone<>+0(SB), Z6, Z8
+	VMULPS       Z7, Z0, Z0
+	VMULPS       Z8, Z2, Z2
+	VADDPS       Z0, Z3, Z0
+	VADDPS       Z2, Z4, Z2
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z2, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VMAXPS       Z0, Z1, Z2
+	VORPS        zsign<>+0(SB), Z0, Z0
+	VMOVUPS      zexpHi<>+0(SB), Z3
+	VMINPS       Z0, Z3, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z3
+	VMAXPS       Z0, Z3, Z0
+	VMULPS       zlog2e<>+0(SB), Z0, Z3
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VFNMADD231PS zln2hi<>+0(SB), Z3, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z3, Z0
+	VMOVUPS      zexp5<>+0(SB), Z4
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
+	VMULPS       Z0, Z0, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z4
+	VPSUBD       Z4, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VMULPS       Z4, Z0, Z0
+	VMULPS       Z3, Z0, Z0
+	VADDPS       ztwo<>+0(SB), Z0, Z3
+	VDIVPS       Z3, Z0, Z0
+	VMULPS       Z0, Z0, Z3
+	VADDPS       Z0, Z0, Z0
+	VMOVUPS      zinv15<>+0(SB), Z4
+	VFMADD231PS  zinv17<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv13<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv11<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv9<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv7<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv5<>+0(SB), Z3, Z4
+	VFMADD213PS  zinv3<>+0(SB), Z3, Z4
+	VFMADD213PS  zone<>+0(SB), Z3, Z4
+	VMULPS       Z4, Z0, Z0
+	VADDPS       Z0, Z2, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VMAXPS       Z0, Z1, Z1
+	VORPS        zsign<>+0(SB), Z0, Z0
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMULPS       zlog2e<>+0(SB), Z0, Z2
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
+	VMOVUPS      zexp5<>+0(SB), Z3
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VMULPS       Z0, Z0, Z4
+	VFMADD231PS  Z4, Z3, Z0
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VCVTPS2DQ    Z2, Z2
+	VPSRAD       $0x01, Z2, Z3
+	VPSUBD       Z3, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z0, Z0
+	VMULPS       Z2, Z0, Z0
+	VADDPS       ztwo<>+0(SB), Z0, Z2
+	VDIVPS       Z2, Z0, Z0
+	VMULPS       Z0, Z0, Z2
+	VADDPS       Z0, Z0, Z0
+	VMOVUPS      zinv15<>+0(SB), Z3
+	VFMADD231PS  zinv17<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv13<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv11<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv9<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv7<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv5<>+0(SB), Z2, Z3
+	VFMADD213PS  zinv3<>+0(SB), Z2, Z3
+	VFMADD213PS  zone<>+0(SB), Z2, Z3
+	VMULPS       Z3, Z0, Z0
+	VADDPS       Z0, Z1, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func softsignAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·softsignAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VANDPS  zabsmask<>+0(SB), Z0, Z2
+	VANDPS  zabsmask<>+0(SB), Z1, Z3
+	VADDPS  zone<>+0(SB), Z2, Z2
+	VADDPS  zone<>+0(SB), Z3, Z3
+	VDIVPS  Z2, Z0, Z0
+	VDIVPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VANDPS  zabsmask<>+0(SB), Z0, Z1
+	VADDPS  zone<>+0(SB), Z1, Z1
+	VDIVPS  Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VANDPS    zabsmask<>+0(SB), Z0, Z1
+	VADDPS    zone<>+0(SB), Z1, Z1
+	VDIVPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func expAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·expAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000020
+	JL           one
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z0, Z2, Z0
+	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMINPS       Z1, Z2, Z1
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z0, Z2, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMAXPS       Z1, Z2, Z1
+	VMULPS       zlog2e<>+0(SB), Z0, Z2
+	VMULPS       zlog2e<>+0(SB), Z1, Z3
+	VRNDSCALEPS  $0x08, Z2, Z2
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
+	VFNMADD231PS zln2hi<>+0(SB), Z3, Z1
+	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z3, Z1
+	VMOVUPS      zexp5<>+0(SB), Z4
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
+	VMOVUPS      zexp5<>+0(SB), Z5
+	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
+	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
+	VMULPS       Z0, Z0, Z6
+	VMULPS       Z1, Z1, Z7
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z7, Z5, Z1
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VADDPS       zone<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z2, Z2
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z2, Z4
+	VPSRAD       $0x01, Z3, Z5
+	VPSUBD       Z4, Z2, Z2
+	VPSUBD       Z5, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VPADDD       zone<>+0(SB), Z4, Z4
+	VPADDD       zone<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VPADDD       zone<>+0(SB), Z3, Z3
+	VMULPS       Z4, Z0, Z0
+	VMULPS       Z5, Z1, Z1
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x00000020, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
+	VMOVUPS      zexp5<>+0(SB), Z2
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VMULPS       Z0, Z0, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z2
+	VPSUBD       Z2, Z1, Z1
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VPSLLD       $0x17, Z1, Z1
+	VPADDD       zone<>+0(SB), Z1, Z1
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
+	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
+	VMOVUPS      zexp5<>+0(SB), Z2
+	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
+	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VMULPS       Z0, Z0, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	VADDPS       zone<>+0(SB), Z0, Z0
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z2
+	VPSUBD       Z2, Z1, Z1
+	VPSLLD       $0x17, Z2, Z2
+	VPADDD       zone<>+0(SB), Z2, Z2
+	VPSLLD       $0x17, Z1, Z1
+	VPADDD       zone<>+0(SB), Z1, Z1
+	VMULPS       Z2, Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func logAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·logAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ        CX, $0x00000020
+	JL          one
+	VMOVUPS     (AX), Z0
+	VMOVUPS     64(AX), Z1
+	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K1
+	VPMOVM2D    K1, Z2
+	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K1
+	VPMOVM2D    K1, Z3
+	VMULPS      ztwo23<>+0(SB), Z0, Z4
+	VMULPS      ztwo23<>+0(SB), Z1, Z5
+	VPMOVD2M    Z2, K1
+	VMOVUPS     Z0, Z6
+	VMOVUPS     Z4, K1, Z6
+	VPMOVD2M    Z3, K1
+	VMOVUPS     Z1, Z4
+	VMOVUPS     Z5, K1, Z4
+	VPSRAD      $0x17, Z6, Z5
+	VPSRAD      $0x17, Z4, Z7
+	VORPS       ztwo23<>+0(SB), Z5, Z5
+	VORPS       ztwo23<>+0(SB), Z7, Z7
+	VSUBPS      zexpOffset<>+0(SB), Z5, Z5
+	VSUBPS      zexpOffset<>+0(SB), Z7, Z7
+	VANDPS      zmantissa<>+0(SB), Z6, Z8
+	VANDPS      zmantissa<>+0(SB), Z4, Z9
+	VORPS       zone<>+0(SB), Z8, Z8
+	VORPS       zone<>+0(SB), Z9, Z9
+	VMOVUPS     zsqrt2<>+0(SB), Z10
+	VCMPPS      $0x11, Z8, Z10, K1
+	VPMOVM2D    K1, Z10
+	VMOVUPS     zsqrt2<>+0(SB), Z11
+	VCMPPS      $0x11, Z9, Z11, K1
+	VPMOVM2D    K1, Z11
+	VMULPS      zhalf<>+0(SB), Z8, Z12
+	VMULPS      zhalf<>+0(SB), Z9, Z13
+	VPMOVD2M    Z10, K1
+	VMOVUPS     Z12, K1, Z8
+	VPMOVD2M    Z11, K1
+	VMOVUPS     Z13, K1, Z9
+	VADDPS      zone<>+0(SB), Z5, Z12
+	VADDPS      zone<>+0(SB), Z7, Z13
+	VPMOVD2M    Z10, K1
+	VMOVUPS     Z12, K1, Z5
+	VPMOVD2M    Z11, K1
+	VMOVUPS     Z13, K1, Z7
+	VSUBPS      ztwentyThree<>+0(SB), Z5, Z10
+	VSUBPS      ztwentyThree<>+0(SB), Z7, Z11
+	VPMOVD2M    Z2, K1
+	VMOVUPS     Z10, K1, Z5
+	VPMOVD2M    Z3, K1
+	VMOVUPS     Z11, K1, Z7
+	VSUBPS      zone<>+0(SB), Z8, Z2
+	VSUBPS      zone<>+0(SB), Z9, Z3
+	VADDPS      ztwo<>+0(SB), Z2, Z8
+	VADDPS      ztwo<>+0(SB), Z3, Z9
+	VDIVPS      Z8, Z2, Z2
+	VDIVPS      Z9, Z3, Z3
+	VMULPS      Z2, Z2, Z8
+	VMULPS      Z3, Z3, Z9
+	VADDPS      Z2, Z2, Z2
+	VADDPS      Z3, Z3, Z3
+	VMOVUPS     zinv9<>+0(SB), Z10
+	VFMADD231PS zinv11<>+0(SB), Z8, Z10
+	VMOVUPS     zinv9<>+0(SB), Z11
+	VFMADD231PS zinv11<>+0(SB), Z9, Z11
+	VFMADD213PS zinv7<>+0(SB), Z8, Z10
+	VFMADD213PS zinv7<>+0(SB), Z9, Z11
+	VFMADD213PS zinv5<>+0(SB), Z8, Z10
+	VFMADD213PS zinv5<>+0(SB), Z9, Z11
+	VFMADD213PS zinv3<>+0(SB), Z8, Z10
+	VFMADD213PS zinv3<>+0(SB), Z9, Z11
+	VFMADD213PS zone<>+0(SB), Z8, Z10
+	VFMADD213PS zone<>+0(SB), Z9, Z11
+	VMULPS      Z10, Z2, Z2
+	VMULPS      Z11, Z3, Z3
+	VFMADD231PS zln2lo<>+0(SB), Z5, Z2
+	VFMADD231PS zln2lo<>+0(SB), Z7, Z3
+	VFMADD231PS zln2hi<>+0(SB), Z5, Z2
+	VFMADD231PS zln2hi<>+0(SB), Z7, Z3
+	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K1
+	VPMOVM2D    K1, Z5
+	VCMPPS      $0x1d, zzero<>+0(SB), Z1, K1
+	VPMOVM2D    K1, Z7
+	VPMOVD2M    Z5, K1
+	VMOVUPS     znan<>+0(SB), Z5
+	VMOVUPS     Z2, K1, Z5
+	VPMOVD2M    Z7, K1
+	VMOVUPS     znan<>+0(SB), Z2
+	VMOVUPS     Z3, K1, Z2
+	VANDPS      zabsmask<>+0(SB), Z6, Z3
+	VANDPS      zabsmask<>+0(SB), Z4, Z4
+	VCMPPS      $0x11, znormMin<>+0(SB), Z3, K1
+	VPMOVM2D    K1, Z3
+	VCMPPS      $0x11, znormMin<>+0(SB), Z4, K1
+	VPMOVM2D    K1, Z4
+	VPMOVD2M    Z3, K1
+	VMOVUPS     zneginf<>+0(SB), K1, Z5
+	VPMOVD2M    Z4, K1
+	VMOVUPS     zneginf<>+0(SB), K1, Z2
+	VMOVUPS     zmaxFloat<>+0(SB), Z3
+	VCMPPS      $0x11, Z0, Z3, K1
+	VPMOVM2D    K1, Z3
+	VMOVUPS     zmaxFloat<>+0(SB), Z4
+	VCMPPS      $0x11, Z1, Z4, K1
+	VPMOVM2D    K1, Z4
+	VPMOVD2M    Z3, K1
+	VMOVUPS     Z0, K1, Z5
+	VPMOVD2M    Z4, K1
+	VMOVUPS     Z1, K1, Z2
+	VMOVUPS     Z5, (AX)
+	VMOVUPS     Z2, 64(AX)
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x00000020, CX
+	JMP         loop
+
+one:
+	CMPQ        CX, $0x00000010
+	JL          tail
+	VMOVUPS     (AX), Z0
+	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K1
+	VPMOVM2D    K1, Z1
+	VMULPS      ztwo23<>+0(SB), Z0, Z2
+	VPMOVD2M    Z1, K1
+	VMOVUPS     Z0, Z3
+	VMOVUPS     Z2, K1, Z3
+	VPSRAD      $0x17, Z3, Z2
+	VORPS       ztwo23<>+0(SB), Z2, Z2
+	VSUBPS      zexpOffset<>+0(SB), Z2, Z2
+	VANDPS      zmantissa<>+0(SB), Z3, Z4
+	VORPS       zone<>+0(SB), Z4, Z4
+	VMOVUPS     zsqrt2<>+0(SB), Z5
+	VCMPPS      $0x11, Z4, Z5, K1
+	VPMOVM2D    K1, Z5
+	VMULPS      zhalf<>+0(SB), Z4, Z6
+	VPMOVD2M    Z5, K1
+	VMOVUPS     Z6, K1, Z4
+	VADDPS      zone<>+0(SB), Z2, Z6
+	VPMOVD2M    Z5, K1
+	VMOVUPS     Z6, K1, Z2
+	VSUBPS      ztwentyThree<>+0(SB), Z2, Z5
+	VPMOVD2M    Z1, K1
+	VMOVUPS     Z5, K1, Z2
+	VSUBPS      zone<>+0(SB), Z4, Z1
+	VADDPS      ztwo<>+0(SB), Z1, Z4
+	VDIVPS      Z4, Z1, Z1
+	VMULPS      Z1, Z1, Z4
+	VADDPS      Z1, Z1, Z1
+	VMOVUPS     zinv9<>+0(SB), Z5
+	VFMADD231PS zinv11<>+0(SB), Z4, Z5
+	VFMADD213PS zinv7<>+0(SB), Z4, Z5
+	VFMADD213PS zinv5<>+0(SB), Z4, Z5
+	VFMADD213PS zinv3<>+0(SB), Z4, Z5
+	VFMADD213PS zone<>+0(SB), Z4, Z5
+	VMULPS      Z5, Z1, Z1
+	VFMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VFMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K1
+	VPMOVM2D    K1, Z2
+	VPMOVD2M    Z2, K1
+	VMOVUPS     znan<>+0(SB), Z2
+	VMOVUPS     Z1, K1, Z2
+	VANDPS      zabsmask<>+0(SB), Z3, Z1
+	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K1
+	VPMOVM2D    K1, Z1
+	VPMOVD2M    Z1, K1
+	VMOVUPS     zneginf<>+0(SB), K1, Z2
+	VMOVUPS     zmaxFloat<>+0(SB), Z1
+	VCMPPS      $0x11, Z0, Z1, K1
+	VPMOVM2D    K1, Z1
+	VPMOVD2M    Z1, K1
+	VMOVUPS     Z0, K1, Z2
+	VMOVUPS     Z2, (AX)
+	ADDQ        $0x00000040, AX
+	SUBQ        $0x00000010, CX
+	JMP         one
+
+tail:
+	TESTQ       CX, CX
+	JE          done
+	LEAQ        ztailmasks<>+0(SB), DX
+	KMOVW       (DX)(CX*2), K1
+	VMOVUPS.Z   (AX), K1, Z0
+	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K2
+	VPMOVM2D    K2, Z1
+	VMULPS      ztwo23<>+0(SB), Z0, Z2
+	VPMOVD2M    Z1, K2
+	VMOVUPS     Z0, Z3
+	VMOVUPS     Z2, K2, Z3
+	VPSRAD      $0x17, Z3, Z2
+	VORPS       ztwo23<>+0(SB), Z2, Z2
+	VSUBPS      zexpOffset<>+0(SB), Z2, Z2
+	VANDPS      zmantissa<>+0(SB), Z3, Z4
+	VORPS       zone<>+0(SB), Z4, Z4
+	VMOVUPS     zsqrt2<>+0(SB), Z5
+	VCMPPS      $0x11, Z4, Z5, K2
+	VPMOVM2D    K2, Z5
+	VMULPS      zhalf<>+0(SB), Z4, Z6
+	VPMOVD2M    Z5, K2
+	VMOVUPS     Z6, K2, Z4
+	VADDPS      zone<>+0(SB), Z2, Z6
+	VPMOVD2M    Z5, K2
+	VMOVUPS     Z6, K2, Z2
+	VSUBPS      ztwentyThree<>+0(SB), Z2, Z5
+	VPMOVD2M    Z1, K2
+	VMOVUPS     Z5, K2, Z2
+	VSUBPS      zone<>+0(SB), Z4, Z1
+	VADDPS      ztwo<>+0(SB), Z1, Z4
+	VDIVPS      Z4, Z1, Z1
+	VMULPS      Z1, Z1, Z4
+	VADDPS      Z1, Z1, Z1
+	VMOVUPS     zinv9<>+0(SB), Z5
+	VFMADD231PS zinv11<>+0(SB), Z4, Z5
+	VFMADD213PS zinv7<>+0(SB), Z4, Z5
+	VFMADD213PS zinv5<>+0(SB), Z4, Z5
+	VFMADD213PS zinv3<>+0(SB), Z4, Z5
+	VFMADD213PS zone<>+0(SB), Z4, Z5
+	VMULPS      Z5, Z1, Z1
+	VFMADD231PS zln2lo<>+0(SB), Z2, Z1
+	VFMADD231PS zln2hi<>+0(SB), Z2, Z1
+	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K2
+	VPMOVM2D    K2, Z2
+	VPMOVD2M    Z2, K2
+	VMOVUPS     znan<>+0(SB), Z2
+	VMOVUPS     Z1, K2, Z2
+	VANDPS      zabsmask<>+0(SB), Z3, Z1
+	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K2
+	VPMOVM2D    K2, Z1
+	VPMOVD2M    Z1, K2
+	VMOVUPS     zneginf<>+0(SB), K2, Z2
+	VMOVUPS     zmaxFloat<>+0(SB), Z1
+	VCMPPS      $0x11, Z0, Z1, K2
+	VPMOVM2D    K2, Z1
+	VPMOVD2M    Z1, K2
+	VMOVUPS     Z0, K2, Z2
+	VMOVUPS     Z2, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func sqrtAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·sqrtAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VSQRTPS Z0, Z0
+	VSQRTPS Z1, Z1
+	VSQRTPS Z2, Z2
+	VSQRTPS Z3, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VSQRTPS Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VSQRTPS   Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func rsqrtAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·rsqrtAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VSQRTPS Z0, Z0
+	VSQRTPS Z1, Z1
+	VMOVUPS zone<>+0(SB), Z2
+	VDIVPS  Z0, Z2, Z0
+	VMOVUPS zone<>+0(SB), Z2
+	VDIVPS  Z1, Z2, Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VSQRTPS Z0, Z0
+	VMOVUPS zone<>+0(SB), Z1
+	VDIVPS  Z0, Z1, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VSQRTPS   Z0, Z0
+	VMOVUPS   zone<>+0(SB), Z1
+	VDIVPS    Z0, Z1, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func absAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·absAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VANDPS  zabsmask<>+0(SB), Z0, Z0
+	VANDPS  zabsmask<>+0(SB), Z1, Z1
+	VANDPS  zabsmask<>+0(SB), Z2, Z2
+	VANDPS  zabsmask<>+0(SB), Z3, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VANDPS  zabsmask<>+0(SB), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VANDPS    zabsmask<>+0(SB), Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func negAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·negAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func erfAVX512(v []float32, alpha float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·erfAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS alpha+24(FP), Z0
+
+loop:
+	CMPQ         CX, $0x00000010
+	JL           one
+	VMOVUPS      (AX), Z0
+	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      zerfT7<>+0(SB), Z3
+	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMULPS       Z3, Z0, Z2
+	VMULPS       zsqrt2<>+0(SB), Z1, Z3
+	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       Z3, Z3, Z4
+	VMOVAPS      Z4, Z5
+	VFNMADD231PS Z3, Z3, Z5
+	VMULPS       zmhalf<>+0(SB), Z4, Z4
+	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMAXPS       Z4, Z6, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VMULPS       Z4, Z4, Z8
+	VFMADD231PS  Z8, Z7, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z7
+	VPSUBD       Z7, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VMULPS       Z7, Z4, Z4
+	VMULPS       Z6, Z4, Z4
+	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VFMADD213PS  Z4, Z4, Z5
+	VMOVUPS      zone<>+0(SB), Z4
+	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
+	VMOVUPS      zone<>+0(SB), Z3
+	VDIVPS       Z4, Z3, Z3
+	VMOVUPS      zerfc7<>+0(SB), Z4
+	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMULPS       Z4, Z3, Z3
+	VFNMADD213PS zone<>+0(SB), Z5, Z3
+	VANDPS       zsign<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z0
+	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z2, K1, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          loop
+
+one:
+	CMPQ         CX, $0x00000010
+	JL           tail
+	VMOVUPS      (AX), Z0
+	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      zerfT7<>+0(SB), Z3
+	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMULPS       Z3, Z0, Z2
+	VMULPS       zsqrt2<>+0(SB), Z1, Z3
+	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       Z3, Z3, Z4
+	VMOVAPS      Z4, Z5
+	VFNMADD231PS Z3, Z3, Z5
+	VMULPS       zmhalf<>+0(SB), Z4, Z4
+	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMAXPS       Z4, Z6, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VMULPS       Z4, Z4, Z8
+	VFMADD231PS  Z8, Z7, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z7
+	VPSUBD       Z7, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VMULPS       Z7, Z4, Z4
+	VMULPS       Z6, Z4, Z4
+	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VFMADD213PS  Z4, Z4, Z5
+	VMOVUPS      zone<>+0(SB), Z4
+	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
+	VMOVUPS      zone<>+0(SB), Z3
+	VDIVPS       Z4, Z3, Z3
+	VMOVUPS      zerfc7<>+0(SB), Z4
+	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMULPS       Z4, Z3, Z3
+	VFNMADD213PS zone<>+0(SB), Z5, Z3
+	VANDPS       zsign<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z0
+	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VPMOVD2M     Z1, K1
+	VMOVUPS      Z2, K1, Z0
+	VMOVUPS      Z0, (AX)
+	ADDQ         $0x00000040, AX
+	SUBQ         $0x00000010, CX
+	JMP          one
+
+tail:
+	TESTQ        CX, CX
+	JE           done
+	LEAQ         ztailmasks<>+0(SB), DX
+	KMOVW        (DX)(CX*2), K1
+	VMOVUPS.Z    (AX), K1, Z0
+	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VMULPS       Z0, Z0, Z2
+	VMOVUPS      zerfT7<>+0(SB), Z3
+	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
+	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMULPS       Z3, Z0, Z2
+	VMULPS       zsqrt2<>+0(SB), Z1, Z3
+	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       Z3, Z3, Z4
+	VMOVAPS      Z4, Z5
+	VFNMADD231PS Z3, Z3, Z5
+	VMULPS       zmhalf<>+0(SB), Z4, Z4
+	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z4
+	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMAXPS       Z4, Z6, Z4
+	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
+	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
+	VMOVUPS      zexp5<>+0(SB), Z7
+	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
+	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VMULPS       Z4, Z4, Z8
+	VFMADD231PS  Z8, Z7, Z4
+	VADDPS       zone<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z7
+	VPSUBD       Z7, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VPADDD       zone<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z6, Z6
+	VPADDD       zone<>+0(SB), Z6, Z6
+	VMULPS       Z7, Z4, Z4
+	VMULPS       Z6, Z4, Z4
+	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VFMADD213PS  Z4, Z4, Z5
+	VMOVUPS      zone<>+0(SB), Z4
+	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
+	VMOVUPS      zone<>+0(SB), Z3
+	VDIVPS       Z4, Z3, Z3
+	VMOVUPS      zerfc7<>+0(SB), Z4
+	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
+	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMULPS       Z4, Z3, Z3
+	VFNMADD213PS zone<>+0(SB), Z5, Z3
+	VANDPS       zsign<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z0
+	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VPMOVD2M     Z1, K2
+	VMOVUPS      Z2, K2, Z0
+	VMOVUPS      Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func clipAVX512(v []float32, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·clipAVX512(SB), NOSPLIT, $0-32
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS lo+24(FP), Z0
+	VBROADCASTSS hi+28(FP), Z1
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z2
+	VMOVUPS 64(AX), Z3
+	VMOVUPS 128(AX), Z4
+	VMOVUPS 192(AX), Z5
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMULPS  zminusOne<>+0(SB), Z4, Z4
+	VMULPS  zminusOne<>+0(SB), Z5, Z5
+	VMULPS  zminusOne<>+0(SB), Z0, Z6
+	VMULPS  zminusOne<>+0(SB), Z0, Z7
+	VMULPS  zminusOne<>+0(SB), Z0, Z8
+	VMULPS  zminusOne<>+0(SB), Z0, Z9
+	VMINPS  Z2, Z6, Z10
+	VMINPS  Z3, Z7, Z11
+	VMINPS  Z4, Z8, Z12
+	VMINPS  Z5, Z9, Z13
+	VMINPS  Z6, Z2, Z2
+	VMINPS  Z7, Z3, Z3
+	VMINPS  Z8, Z4, Z4
+	VMINPS  Z9, Z5, Z5
+	VORPS   Z2, Z10, Z2
+	VORPS   Z3, Z11, Z3
+	VORPS   Z4, Z12, Z4
+	VORPS   Z5, Z13, Z5
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMULPS  zminusOne<>+0(SB), Z4, Z4
+	VMULPS  zminusOne<>+0(SB), Z5, Z5
+	VMINPS  Z2, Z1, Z6
+	VMINPS  Z3, Z1, Z7
+	VMINPS  Z4, Z1, Z8
+	VMINPS  Z5, Z1, Z9
+	VMINPS  Z1, Z2, Z2
+	VMINPS  Z1, Z3, Z3
+	VMINPS  Z1, Z4, Z4
+	VMINPS  Z1, Z5, Z5
+	VORPS   Z2, Z6, Z2
+	VORPS   Z3, Z7, Z3
+	VORPS   Z4, Z8, Z4
+	VORPS   Z5, Z9, Z5
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VMOVUPS Z5, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z2
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z0, Z3
+	VMINPS  Z2, Z3, Z4
+	VMINPS  Z3, Z2, Z2
+	VORPS   Z2, Z4, Z2
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMINPS  Z2, Z1, Z3
+	VMINPS  Z1, Z2, Z2
+	VORPS   Z2, Z3, Z2
+	VMOVUPS Z2, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z2
+	VMULPS    zminusOne<>+0(SB), Z2, Z2
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMINPS    Z2, Z0, Z3
+	VMINPS    Z0, Z2, Z0
+	VORPS     Z0, Z3, Z0
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMINPS    Z0, Z1, Z2
+	VMINPS    Z1, Z0, Z0
+	VORPS     Z0, Z2, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func orSignAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512DQ, AVX512F, CMOV
+TEXT ·orSignAVX512(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMOVUPS (DX), Z4
+	VMOVUPS 64(DX), Z5
+	VMOVUPS 128(DX), Z6
+	VMOVUPS 192(DX), Z7
+	VANDPS  zsign<>+0(SB), Z4, Z4
+	VANDPS  zsign<>+0(SB), Z5, Z5
+	VANDPS  zsign<>+0(SB), Z6, Z6
+	VANDPS  zsign<>+0(SB), Z7, Z7
+	VORPS   Z4, Z0, Z0
+	VORPS   Z5, Z1, Z1
+	VORPS   Z6, Z2, Z2
+	VORPS   Z7, Z3, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VMOVUPS (DX), Z1
+	VANDPS  zsign<>+0(SB), Z1, Z1
+	VORPS   Z1, Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VANDPS    zsign<>+0(SB), Z1, Z1
+	VORPS     Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func minimumAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512DQ, AVX512F, CMOV
+TEXT ·minimumAVX512(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMOVUPS (DX), Z4
+	VMOVUPS 64(DX), Z5
+	VMOVUPS 128(DX), Z6
+	VMOVUPS 192(DX), Z7
+	VMINPS  Z0, Z4, Z8
+	VMINPS  Z1, Z5, Z9
+	VMINPS  Z2, Z6, Z10
+	VMINPS  Z3, Z7, Z11
+	VMINPS  Z4, Z0, Z0
+	VMINPS  Z5, Z1, Z1
+	VMINPS  Z6, Z2, Z2
+	VMINPS  Z7, Z3, Z3
+	VORPS   Z0, Z8, Z0
+	VORPS   Z1, Z9, Z1
+	VORPS   Z2, Z10, Z2
+	VORPS   Z3, Z11, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VMOVUPS (DX), Z1
+	VMINPS  Z0, Z1, Z2
+	VMINPS  Z1, Z0, Z0
+	VORPS   Z0, Z2, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMINPS    Z0, Z1, Z2
+	VMINPS    Z1, Z0, Z0
+	VORPS     Z0, Z2, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func minimumScalarAVX512(v []float32, x float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·minimumScalarAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS x+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z1
+	VMOVUPS 64(AX), Z2
+	VMOVUPS 128(AX), Z3
+	VMOVUPS 192(AX), Z4
+	VMINPS  Z1, Z0, Z5
+	VMINPS  Z2, Z0, Z6
+	VMINPS  Z3, Z0, Z7
+	VMINPS  Z4, Z0, Z8
+	VMINPS  Z0, Z1, Z1
+	VMINPS  Z0, Z2, Z2
+	VMINPS  Z0, Z3, Z3
+	VMINPS  Z0, Z4, Z4
+	VORPS   Z1, Z5, Z1
+	VORPS   Z2, Z6, Z2
+	VORPS   Z3, Z7, Z3
+	VORPS   Z4, Z8, Z4
+	VMOVUPS Z1, (AX)
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z1
+	VMINPS  Z1, Z0, Z2
+	VMINPS  Z0, Z1, Z1
+	VORPS   Z1, Z2, Z1
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z1
+	VMINPS    Z1, Z0, Z2
+	VMINPS    Z0, Z1, Z0
+	VORPS     Z0, Z2, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maximumAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512DQ, AVX512F, CMOV
+TEXT ·maximumAVX512(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	VMOVUPS (DX), Z4
+	VMOVUPS 64(DX), Z5
+	VMOVUPS 128(DX), Z6
+	VMOVUPS 192(DX), Z7
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMULPS  zminusOne<>+0(SB), Z4, Z4
+	VMULPS  zminusOne<>+0(SB), Z5, Z5
+	VMULPS  zminusOne<>+0(SB), Z6, Z6
+	VMULPS  zminusOne<>+0(SB), Z7, Z7
+	VMINPS  Z0, Z4, Z8
+	VMINPS  Z1, Z5, Z9
+	VMINPS  Z2, Z6, Z10
+	VMINPS  Z3, Z7, Z11
+	VMINPS  Z4, Z0, Z0
+	VMINPS  Z5, Z1, Z1
+	VMINPS  Z6, Z2, Z2
+	VMINPS  Z7, Z3, Z3
+	VORPS   Z0, Z8, Z0
+	VORPS   Z1, Z9, Z1
+	VORPS   Z2, Z10, Z2
+	VORPS   Z3, Z11, Z3
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	ADDQ    $0x00000100, AX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z0
+	VMOVUPS (DX), Z1
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMINPS  Z0, Z1, Z2
+	VMINPS  Z1, Z0, Z0
+	VORPS   Z0, Z2, Z0
+	VMULPS  zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMULPS    zminusOne<>+0(SB), Z1, Z1
+	VMINPS    Z0, Z1, Z2
+	VMINPS    Z1, Z0, Z0
+	VORPS     Z0, Z2, Z0
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func maximumScalarAVX512(v []float32, x float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maximumScalarAVX512(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), AX
+	MOVQ         v_len+8(FP), CX
+	VBROADCASTSS x+24(FP), Z0
+
+loop:
+	CMPQ    CX, $0x00000040
+	JL      one
+	VMOVUPS (AX), Z1
+	VMOVUPS 64(AX), Z2
+	VMOVUPS 128(AX), Z3
+	VMOVUPS 192(AX), Z4
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMULPS  zminusOne<>+0(SB), Z4, Z4
+	VMULPS  zminusOne<>+0(SB), Z0, Z5
+	VMULPS  zminusOne<>+0(SB), Z0, Z6
+	VMULPS  zminusOne<>+0(SB), Z0, Z7
+	VMULPS  zminusOne<>+0(SB), Z0, Z8
+	VMINPS  Z1, Z5, Z9
+	VMINPS  Z2, Z6, Z10
+	VMINPS  Z3, Z7, Z11
+	VMINPS  Z4, Z8, Z12
+	VMINPS  Z5, Z1, Z1
+	VMINPS  Z6, Z2, Z2
+	VMINPS  Z7, Z3, Z3
+	VMINPS  Z8, Z4, Z4
+	VORPS   Z1, Z9, Z1
+	VORPS   Z2, Z10, Z2
+	VORPS   Z3, Z11, Z3
+	VORPS   Z4, Z12, Z4
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  zminusOne<>+0(SB), Z3, Z3
+	VMULPS  zminusOne<>+0(SB), Z4, Z4
+	VMOVUPS Z1, (AX)
+	VMOVUPS Z2, 64(AX)
+	VMOVUPS Z3, 128(AX)
+	VMOVUPS Z4, 192(AX)
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x00000040, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000010
+	JL      tail
+	VMOVUPS (AX), Z1
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMULPS  zminusOne<>+0(SB), Z0, Z2
+	VMINPS  Z1, Z2, Z3
+	VMINPS  Z2, Z1, Z1
+	VORPS   Z1, Z3, Z1
+	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS Z1, (AX)
+	ADDQ    $0x00000040, AX
+	SUBQ    $0x00000010, CX
+	JMP     one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), DX
+	KMOVW     (DX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z1
+	VMULPS    zminusOne<>+0(SB), Z1, Z1
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMINPS    Z1, Z0, Z2
+	VMINPS    Z0, Z1, Z0
+	VORPS     Z0, Z2, Z0
+	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
 
 done:
 	VZEROUPPER

@@ -2,10 +2,10 @@
 // runtime/kernels/eltwise and runtime/kernels/softmax: the AVX2+FMA ones
 // with avo (<pkg>_amd64.s and their Go declarations), and the NEON ones with
 // the small emitter in arm64.go (<pkg>_arm64.s and its declarations), because
-// avo writes only amd64; with -avx512, the AVX-512 ones (avx512.go), in files
-// of their own. The math (math.go) is written once, as a prog that
-// each architecture lowers, so both run the same algorithm with the same
-// constants.
+// avo writes only amd64; with -avx512, the AVX-512 ones, in files of their
+// own (one x86 generator, x86.go, writes both x86 sets). The math (math.go)
+// is written once, as a prog that each architecture lowers, so all run the
+// same algorithm with the same constants.
 //
 // Run it from runtime/kernels/_asm, as the go:generate lines in those
 // packages do; -pkg chooses the family:
@@ -40,11 +40,11 @@ func main() {
 	}
 	ConstraintExpr("amd64,!purego")
 	if *avx512 {
-		generateAVX512(ks)
+		x86{avx512: true}.generate(ks)
 		Generate()
 		return
 	}
-	generateAVX2(ks)
+	x86{}.generate(ks)
 	avx2.Generate()
 	neon.Generate(pkg, func(f *neon.File) error { return writeNEON(f, ks) })
 }

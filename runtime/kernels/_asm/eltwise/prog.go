@@ -156,6 +156,16 @@ func body(k *kernel, u int) *prog {
 	return p
 }
 
+// uses reports whether p has an op with code op.
+func (p *prog) uses(op opcode) bool {
+	for _, v := range p.ops {
+		if v.op == op {
+			return true
+		}
+	}
+	return false
+}
+
 // scalars is the set of scalar parameters p reads: only those are broadcast.
 func (p *prog) scalars() map[string]bool {
 	s := map[string]bool{}
