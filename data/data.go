@@ -44,6 +44,7 @@ type Memory struct {
 	shape   []int
 	per     int // elements per example
 	classes int
+	names   []string // class names, if known
 	u8      []uint8
 	f32     []float32
 	labels  []int64
@@ -57,6 +58,10 @@ func (m *Memory) Shape() []int { return slices.Clone(m.shape) }
 
 // Classes is the number of classes.
 func (m *Memory) Classes() int { return m.classes }
+
+// ClassNames are the classes' names in label order, if the data names them
+// (an image folder's subfolders), or nil.
+func (m *Memory) ClassNames() []string { return slices.Clone(m.names) }
 
 // Label is the class index of example i.
 func (m *Memory) Label(i int) int64 { return m.labels[i] }
