@@ -1,6 +1,11 @@
 package optim
 
-import "math"
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
+)
 
 // AdamForm is where ε enters Adam's denominator.
 type AdamForm int
@@ -32,6 +37,9 @@ type Adam struct {
 	WeightDecay           float64
 	Decoupled             bool
 	Form                  AdamForm
+	// Set is the kernel set that runs the update (package
+	// runtime/kernels/update); empty, cpu.Select's choice.
+	Set cpu.Set
 }
 
 // DefaultAdam is Keras's Adam: β1 0.9, β2 0.999, ε 1e-7, Keras's form (its
@@ -53,40 +61,29 @@ func (o Adam) Update(p, g []float32, state [][]float32, lr float64, t int) error
 	if err := check(o.Slots(), p, g, state); err != nil {
 		return err
 	}
-	bc1 := 1 - math.Pow(o.Beta1, float64(t+1))
-	bc2 := 1 - math.Pow(o.Beta2, float64(t+1))
-	c := adamCoef{b1: float32(o.Beta1), c1: float32(1 - o.Beta1), b2: float32(o.Beta2), c2: float32(1 - o.Beta2), eps: float32(o.Epsilon), decay: 1}
-	if o.Form == Keras {
-		c.step, c.k = float32(lr*math.Sqrt(bc2)/bc1), 1
-	} else {
-		c.step, c.k = float32(lr/bc1), float32(1/math.Sqrt(bc2))
+	k, err := kernels(o.Set)
+	if err != nil {
+		return err
 	}
-	if o.Decoupled {
-		c.decay = float32(1 - lr*o.WeightDecay)
-	} else {
-		c.wd = float32(o.WeightDecay)
-	}
-	adam(p, g, state[0], state[1], &c)
+	c := o.coef(lr, t)
+	k.Adam(p, g, state[0], state[1], &c)
 	return nil
 }
 
-// adamCoef are adam's per-step scalars.
-type adamCoef struct {
-	b1, c1, b2, c2 float32 // β1, 1-β1, β2, 1-β2
-	wd             float32 // L2 weight decay added to the gradient
-	decay          float32 // decoupled decay: p is scaled by it first
-	step, k, eps   float32 // p -= step·m / (√v·k + ε)
-}
-
-// adam is the fused update of both forms.
-func adam(p, g, m, v []float32, c *adamCoef) {
-	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
-	for i := range p {
-		pi := p[i]
-		gi := g[i] + c.wd*pi
-		mi := c.b1*m[i] + c.c1*gi
-		vi := c.b2*v[i] + c.c2*gi*gi
-		m[i], v[i] = mi, vi
-		p[i] = pi*c.decay - c.step*mi/(sqrt32(vi)*c.k+c.eps)
+// coef are the scalars of step t.
+func (o Adam) coef(lr float64, t int) update.AdamCoef {
+	bc1 := 1 - math.Pow(o.Beta1, float64(t+1))
+	bc2 := 1 - math.Pow(o.Beta2, float64(t+1))
+	c := update.AdamCoef{B1: float32(o.Beta1), C1: float32(1 - o.Beta1), B2: float32(o.Beta2), C2: float32(1 - o.Beta2), Eps: float32(o.Epsilon), Decay: 1}
+	if o.Form == Keras {
+		c.Step, c.K = float32(lr*math.Sqrt(bc2)/bc1), 1
+	} else {
+		c.Step, c.K = float32(lr/bc1), float32(1/math.Sqrt(bc2))
 	}
+	if o.Decoupled {
+		c.Decay = float32(1 - lr*o.WeightDecay)
+	} else {
+		c.WD = float32(o.WeightDecay)
+	}
+	return c
 }

@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
 )
 
 // ONNX's optimiser reference tests (Debian's libonnx-testdata): a model.onnx
@@ -244,15 +247,15 @@ func TestONNXAdagrad(t *testing.T) {
 
 // TestONNXAdam: ONNX's Adam is Keras's form (ε added to √v) with alpha = β1,
 // beta = β2, norm_coefficient an L2 weight decay. Its bias correction
-// differs: ONNX's T counts updates already made and T = 0 means no
-// correction at all, while Keras and PyTorch correct from the first step
-// (T ≥ 1 is our t = T-1). The test files all have T = 0, so they check the
-// fused kernel with the uncorrected step size R; TestPyTorch checks the
+// differs: ONNX's T counts updates already made and T = 0 means no correction
+// at all, while Keras and PyTorch correct from the first step (T ≥ 1 is our t
+// = T-1). The test files all have T = 0, so they check the fused kernel (of
+// every kernel set) with the uncorrected step size R; TestPyTorch checks the
 // correction. ONNX's norm_coefficient_post (scaling the result, unlike
 // AdamW's decay of p before the step) is unset in the tests. In
-// test_adam_multiple epsilon is unset (the schema's default is 1e-6), but
-// its expected outputs were computed with 1e-2, the default of the generator
-// script (onnx/backend/test/case/node/adam.py): we use what the outputs say.
+// test_adam_multiple epsilon is unset (the schema's default is 1e-6), but its
+// expected outputs imply 1e-2, which ONNX's generator script must have used
+// for them: we use what the outputs say.
 func TestONNXAdam(t *testing.T) {
 	for name, eps := range map[string]float64{"test_adam": -1, "test_adam_multiple": 1e-2} {
 		a, r, step, in, out := onnxCase(t, name)
@@ -263,14 +266,16 @@ func TestONNXAdam(t *testing.T) {
 			eps = attr(a, "epsilon", 1e-6)
 		}
 		b1, b2 := attr(a, "alpha", 0.9), attr(a, "beta", 0.999)
-		c := adamCoef{b1: float32(b1), c1: float32(1 - b1), b2: float32(b2), c2: float32(1 - b2), wd: float32(attr(a, "norm_coefficient", 0)), decay: 1, step: float32(r), k: 1, eps: float32(eps)}
+		c := update.AdamCoef{B1: float32(b1), C1: float32(1 - b1), B2: float32(b2), C2: float32(1 - b2), WD: float32(attr(a, "norm_coefficient", 0)), Decay: 1, Step: float32(r), K: 1, Eps: float32(eps)}
 		n := len(in) / 4 // X..., G..., V..., H...
-		var got, gotV, gotH [][]float32
-		for k := range n {
-			x, v, h := f32s(in[k]), f32s(in[2*n+k]), f32s(in[3*n+k])
-			adam(x, f32s(in[n+k]), v, h, &c)
-			got, gotV, gotH = append(got, x), append(gotV, v), append(gotH, h)
+		for _, set := range cpu.Available() {
+			var got, gotV, gotH [][]float32
+			for k := range n {
+				x, v, h := f32s(in[k]), f32s(in[2*n+k]), f32s(in[3*n+k])
+				update.For(set).Adam(x, f32s(in[n+k]), v, h, &c)
+				got, gotV, gotH = append(got, x), append(gotV, v), append(gotH, h)
+			}
+			onnxCheck(t, name+" "+string(set), append(append(got, gotV...), gotH...), out)
 		}
-		onnxCheck(t, name, append(append(got, gotV...), gotH...), out)
 	}
 }

@@ -10,12 +10,22 @@
 // depend only on the step (bias corrections) are computed once per call in
 // float64; the elementwise work is float32, as PyTorch's and Keras's is.
 //
+// Adam's kernel, the one the default optimiser runs, is in
+// runtime/kernels/update with AVX2 and NEON versions beside the generic one;
+// the others are plain Go here.
+//
 // The step number t counts from 0 (the first update is t = 0) and the
 // learning rate is given to each call, so schedules and checkpoints stay
 // outside the kernels.
 package optim
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
+)
 
 // Optimizer is one update rule with its hyperparameters.
 type Optimizer interface {
@@ -52,4 +62,19 @@ func zero(state [][]float32) {
 	for _, s := range state {
 		clear(s)
 	}
+}
+
+// selected is cpu.Select's choice (which MDLC_KERNELS can make), made once.
+var selected = sync.OnceValues(cpu.Select)
+
+// kernels are the update kernels of set, or of the selected set when set is
+// empty.
+func kernels(set cpu.Set) (*update.Kernels, error) {
+	if set == "" {
+		var err error
+		if set, err = selected(); err != nil {
+			return nil, err
+		}
+	}
+	return update.For(set), nil
 }

@@ -1,10 +1,12 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
 
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -32,13 +34,24 @@ func TestPyTorch(t *testing.T) {
 		params := readNpy(t, name+".params.npy")
 		grads := readNpy(t, name+".grads.npy")
 		steps, n := grads.Shape[0], grads.Shape[1]
-		p := append([]float32(nil), params.Data[:n]...)
-		state := newState(c.opt, n)
-		for k := range steps {
-			if err := c.opt.Update(p, grads.Data[k*n:(k+1)*n], state, c.lr, k); err != nil {
-				t.Fatal(err)
+		opts := []Optimizer{c.opt}
+		if a, ok := c.opt.(Adam); ok {
+			// Adam runs a kernel set's kernel: every one available.
+			opts = nil
+			for _, set := range cpu.Available() {
+				a.Set = set
+				opts = append(opts, a)
 			}
-			closeTo(t, name, k, p, params.Data[(k+1)*n:(k+2)*n], 1e-5)
+		}
+		for _, o := range opts {
+			p := append([]float32(nil), params.Data[:n]...)
+			state := newState(o, n)
+			for k := range steps {
+				if err := o.Update(p, grads.Data[k*n:(k+1)*n], state, c.lr, k); err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, fmt.Sprintf("%s %+v", name, o), k, p, params.Data[(k+1)*n:(k+2)*n], 1e-5)
+			}
 		}
 	}
 }

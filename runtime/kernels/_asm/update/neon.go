@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
+)
+
+// The NEON kernel follows the AVX2 one with 4 lanes per Q register.
+// Registers: R0-R3 walk p, g, m and v, R4 counts the floats left. V16-V24
+// hold the scalars broadcast (b1, c1, b2, c2, wd, decay, step, k, eps, in
+// adamSig's order), V0-V4 the operands p, g, m, v and a temporary. The
+// products into gi, mi, vi and the denominator are fused (FMLA); p's
+// update is a multiply, a multiply and a subtraction, as FMLS would need an
+// encoder of its own.
+
+const neonFused = "Products are fused (FMLA) into gi, mi, vi and the denominator;\np = p*decay - (step*(mi/denominator)), unfused."
+
+func writeNEON(f *neon.File) error {
+	adamNEON(&f.Asm)
+	f.Declare("adamNEON", adamSig, adamDoc("adamNEON", neonFused))
+	return nil
+}
+
+func adamNEON(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	label := func(l string) { fmt.Fprintf(w, "\n%s:\n", l) }
+	// Frame: four slices (24 bytes each), n, then nine float32s.
+	const scalars = 4*24 + 8
+	fmt.Fprintf(w, "\n// func adamNEON%s\n", adamSig[len("func"):])
+	fmt.Fprintf(w, "TEXT ·adamNEON(SB), NOSPLIT, $0-%d\n", scalars+9*4)
+	p("MOVD p_base+0(FP), R0")
+	p("MOVD g_base+24(FP), R1")
+	p("MOVD m_base+48(FP), R2")
+	p("MOVD v_base+72(FP), R3")
+	p("MOVD n+96(FP), R4")
+	for j, name := range []string{"b1", "c1", "b2", "c2", "wd", "decay", "step", "k", "eps"} {
+		p("FMOVS %s+%d(FP), F%d", name, scalars+4*j, 16+j)
+		p("VDUP V%d.S[0], V%d.S4", 16+j, 16+j)
+	}
+	const b1, c1, b2, c2, wd, decay, step, k, eps = 16, 17, 18, 19, 20, 21, 22, 23, 24
+	label("vec")
+	p("CMP $4, R4")
+	p("BLT tail")
+	p("VLD1 (R0), [V0.S4]")
+	p("VLD1.P 16(R1), [V1.S4]")
+	p("VLD1 (R2), [V2.S4]")
+	p("VLD1 (R3), [V3.S4]")
+	p("%s", neon.FMLA(1, wd, 0))                 // g += wd*p
+	p("%s", neon.FMUL(2, 2, b1))                 // m *= b1
+	p("%s", neon.FMLA(2, c1, 1))                 // m += c1*g
+	p("%s", neon.FMUL(4, 1, 1))                  // t = g*g
+	p("%s", neon.FMUL(3, 3, b2))                 // v *= b2
+	p("%s", neon.FMLA(3, c2, 4))                 // v += c2*t
+	p("VST1.P [V2.S4], 16(R2)")                  //
+	p("VST1.P [V3.S4], 16(R3)")                  //
+	p("%s", neon.FSQRT(4, 3))                    // t = sqrt(v)
+	p("VORR V%d.B16, V%d.B16, V1.B16", eps, eps) // g = eps (g is spent)
+	p("%s", neon.FMLA(1, 4, k))                  // g = eps + t*k
+	p("%s", neon.FDIV(4, 2, 1))                  // t = m / g
+	p("%s", neon.FMUL(4, 4, step))               // t *= step
+	p("%s", neon.FMUL(0, 0, decay))              // p *= decay
+	p("%s", neon.FSUB(0, 0, 4))                  // p -= t
+	p("VST1.P [V0.S4], 16(R0)")
+	p("SUB $4, R4")
+	p("B vec")
+	label("tail")
+	p("CBZ R4, done")
+	p("FMOVS (R0), F0")
+	p("FMOVS.P 4(R1), F1")
+	p("FMOVS (R2), F2")
+	p("FMOVS (R3), F3")
+	p("FMADDS F%d, F1, F0, F1", wd) // g = p*wd + g
+	p("FMULS F%d, F2, F2", b1)      // m *= b1
+	p("FMADDS F%d, F2, F1, F2", c1) // m = g*c1 + m
+	p("FMULS F1, F1, F4")           // t = g*g
+	p("FMULS F%d, F3, F3", b2)      // v *= b2
+	p("FMADDS F%d, F3, F4, F3", c2) // v = t*c2 + v
+	p("FMOVS.P F2, 4(R2)")
+	p("FMOVS.P F3, 4(R3)")
+	p("FSQRTS F3, F4")                   // t = sqrt(v)
+	p("FMADDS F%d, F%d, F4, F1", k, eps) // g = t*k + eps
+	p("FDIVS F1, F2, F4")                // t = m / g
+	p("FMULS F%d, F4, F4", step)         // t *= step
+	p("FMULS F%d, F0, F0", decay)        // p *= decay
+	p("FSUBS F4, F0, F0")                // p -= t
+	p("FMOVS.P F0, 4(R0)")
+	p("SUB $1, R4")
+	p("B tail")
+	label("done")
+	p("RET")
+}

@@ -1,0 +1,13 @@
+//go:build amd64 && !purego
+
+package update
+
+import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+
+func init() {
+	if cpu.HasAVX2 {
+		sets.Add(cpu.AVX2, &Kernels{set: cpu.AVX2, adam: adamAVX2})
+	}
+	// An update is bound by memory: AVX-512 would not make it faster.
+	sets.Uses(cpu.AVX512, cpu.AVX2)
+}

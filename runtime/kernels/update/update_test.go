@@ -1,0 +1,78 @@
+package update
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+)
+
+// sizes cover the vector loops and every tail length of both widths.
+var sizes = []int{0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1027}
+
+func operands(r *rand.Rand, n int) (p, g, m, v []float32) {
+	p, g, m, v = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range n {
+		p[i], g[i], m[i] = float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64()*0.1)
+		v[i] = float32(r.Float64() * 0.01)
+	}
+	return
+}
+
+var coefs = []AdamCoef{
+	{B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, Decay: 1, Step: 1e-3, K: 1, Eps: 1e-7},               // Keras's Adam
+	{B1: 0.8, C1: 0.2, B2: 0.99, C2: 0.01, WD: 0.01, Decay: 0.999, Step: 0.05, K: 3.2, Eps: 1e-8}, // L2 and AdamW's decay, PyTorch's form
+}
+
+// TestSetsMatchGeneric: every set's Adam is the generic one's up to the
+// roundings the fused products save: each result within a few float32
+// roundings of the magnitude of the terms it sums.
+func TestSetsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range sets.All() {
+		for _, c := range coefs {
+			for _, n := range sizes {
+				p, g, m, v := operands(r, n)
+				p0, m0, v0 := clone(p), clone(m), clone(v)
+				wp, wm, wv := clone(p), clone(m), clone(v)
+				generic.Adam(wp, g, wm, wv, &c)
+				k.Adam(p, g, m, v, &c)
+				for i := range n {
+					step := math.Abs(float64(c.Step) * float64(wm[i]) / (math.Sqrt(float64(wv[i]))*float64(c.K) + float64(c.Eps)))
+					if d := math.Abs(float64(p[i] - wp[i])); d > 0x1p-20*(math.Abs(float64(wp[i]))+step) {
+						t.Fatalf("%s n=%d: p[%d] = %v, generic %v", k.set, n, i, p[i], wp[i])
+					}
+					gi := math.Abs(float64(g[i])) + math.Abs(float64(c.WD*p0[i]))
+					if !near(m[i], wm[i], math.Abs(float64(c.B1*m0[i]))+float64(c.C1)*gi) || !near(v[i], wv[i], float64(c.B2*v0[i])+float64(c.C2)*gi*gi) {
+						t.Fatalf("%s n=%d: m[%d], v[%d] = %v, %v, generic %v, %v", k.set, n, i, i, m[i], v[i], wm[i], wv[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func clone(x []float32) []float32 { return append([]float32(nil), x...) }
+
+// near: a and b differ by at most 4 roundings of terms of magnitude scale.
+func near(a, b float32, scale float64) bool {
+	return math.Abs(float64(a-b)) <= 4*0x1p-24*scale
+}
+
+// TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
+// was not selected, and checks the family's registry.
+func TestRequire(t *testing.T) {
+	kerneltest.Family(t, sets, func(k *Kernels) cpu.Set { return k.set })
+}
+
+func TestAdamDoesNotAllocate(t *testing.T) {
+	for _, set := range cpu.Available() {
+		k := For(set)
+		p, g, m, v := operands(rand.New(rand.NewPCG(3, 4)), 100)
+		if a := testing.AllocsPerRun(10, func() { k.Adam(p, g, m, v, &coefs[0]) }); a != 0 {
+			t.Errorf("%s: %v allocations", set, a)
+		}
+	}
+}
