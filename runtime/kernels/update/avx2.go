@@ -8,6 +8,6 @@ func init() {
 	if cpu.HasAVX2 {
 		sets.Add(cpu.AVX2, &Kernels{set: cpu.AVX2, adam: adamAVX2})
 	}
-	// An update is bound by memory: AVX-512 would not make it faster.
+	// An update is bound by memory (see the package doc): no AVX-512 version.
 	sets.Uses(cpu.AVX512, cpu.AVX2)
 }

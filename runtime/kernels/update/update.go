@@ -4,8 +4,9 @@
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
 // the oracle of the others; AVX2+FMA on amd64 (generated with avo by
-// runtime/kernels/_asm/update), which the avx512 set runs too (an update is
-// bound by memory: wider vectors would not make it faster); NEON on arm64
+// runtime/kernels/_asm/update), which the avx512 set runs too (an update
+// reads and writes every value once, so memory bounds it; an AVX-512
+// version is not measured); NEON on arm64
 // (the same program's emitter). The assembly fuses products into sums
 // (FMA), so its results differ from the generic kernel's by a few float32
 // roundings; TestSetsMatchGeneric bounds the difference.

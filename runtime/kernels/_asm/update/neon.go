@@ -47,14 +47,14 @@ func adamNEON(w *bytes.Buffer) {
 	p("VLD1.P 16(R1), [V1.S4]")
 	p("VLD1 (R2), [V2.S4]")
 	p("VLD1 (R3), [V3.S4]")
-	p("%s", neon.FMLA(1, wd, 0))                 // g += wd*p
-	p("%s", neon.FMUL(2, 2, b1))                 // m *= b1
-	p("%s", neon.FMLA(2, c1, 1))                 // m += c1*g
-	p("%s", neon.FMUL(4, 1, 1))                  // t = g*g
-	p("%s", neon.FMUL(3, 3, b2))                 // v *= b2
-	p("%s", neon.FMLA(3, c2, 4))                 // v += c2*t
-	p("VST1.P [V2.S4], 16(R2)")                  //
-	p("VST1.P [V3.S4], 16(R3)")                  //
+	p("%s", neon.FMLA(1, wd, 0)) // g += wd*p
+	p("%s", neon.FMUL(2, 2, b1)) // m *= b1
+	p("%s", neon.FMLA(2, c1, 1)) // m += c1*g
+	p("%s", neon.FMUL(4, 1, 1))  // t = g*g
+	p("%s", neon.FMUL(3, 3, b2)) // v *= b2
+	p("%s", neon.FMLA(3, c2, 4)) // v += c2*t
+	p("VST1.P [V2.S4], 16(R2)")
+	p("VST1.P [V3.S4], 16(R3)")
 	p("%s", neon.FSQRT(4, 3))                    // t = sqrt(v)
 	p("VORR V%d.B16, V%d.B16, V1.B16", eps, eps) // g = eps (g is spent)
 	p("%s", neon.FMLA(1, 4, k))                  // g = eps + t*k
