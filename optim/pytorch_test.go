@@ -35,12 +35,19 @@ func TestPyTorch(t *testing.T) {
 		grads := readNpy(t, name+".grads.npy")
 		steps, n := grads.Shape[0], grads.Shape[1]
 		opts := []Optimizer{c.opt}
-		if a, ok := c.opt.(Adam); ok {
-			// Adam runs a kernel set's kernel: every one available.
+		// Adam and SGD run a kernel set's kernel: every one available.
+		switch o := c.opt.(type) {
+		case Adam:
 			opts = nil
 			for _, set := range cpu.Available() {
-				a.Set = set
-				opts = append(opts, a)
+				o.Set = set
+				opts = append(opts, o)
+			}
+		case SGD:
+			opts = nil
+			for _, set := range cpu.Available() {
+				o.Set = set
+				opts = append(opts, o)
 			}
 		}
 		for _, o := range opts {

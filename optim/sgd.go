@@ -1,6 +1,9 @@
 package optim
 
-import "math"
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
+)
 
 // SGD is stochastic gradient descent with optional momentum, Nesterov
 // momentum, dampening and L2 weight decay, in PyTorch's form (torch.optim.SGD):
@@ -16,6 +19,9 @@ import "math"
 type SGD struct {
 	Momentum, Dampening, WeightDecay float64
 	Nesterov                         bool
+	// Set is the kernel set that runs the update with momentum (package
+	// runtime/kernels/update); empty, cpu.Select's choice.
+	Set cpu.Set
 }
 
 // Slots is 1 with momentum (the buffer b), else 0.
@@ -42,13 +48,16 @@ func (o SGD) Update(p, g []float32, state [][]float32, lr float64, t int) error 
 		sgdPlain(p, g, float32(lr), float32(o.WeightDecay))
 		return nil
 	}
-	sgdMomentum(p, g, state[0], &sgdCoef{lr: float32(lr), mu: float32(o.Momentum), keep: float32(1 - damp), wd: float32(o.WeightDecay), nesterov: o.Nesterov})
+	k, err := kernels(o.Set)
+	if err != nil {
+		return err
+	}
+	c := update.SGDCoef{LR: float32(lr), Mu: float32(o.Momentum), Keep: float32(1 - damp), WD: float32(o.WeightDecay), C: 1}
+	if o.Nesterov {
+		c.A, c.C = 1, c.Mu
+	}
+	k.SGD(p, g, state[0], &c)
 	return nil
-}
-
-type sgdCoef struct {
-	lr, mu, keep, wd float32
-	nesterov         bool
 }
 
 // sgdPlain is p -= lr·(g + wd·p).
@@ -58,20 +67,3 @@ func sgdPlain(p, g []float32, lr, wd float32) {
 		p[i] -= lr * (g[i] + wd*p[i])
 	}
 }
-
-// sgdMomentum is SGD's update with a momentum buffer b.
-func sgdMomentum(p, g, b []float32, c *sgdCoef) {
-	g, b = g[:len(p)], b[:len(p)]
-	for i := range p {
-		gi := g[i] + c.wd*p[i]
-		bi := c.mu*b[i] + c.keep*gi
-		b[i] = bi
-		if c.nesterov {
-			bi = gi + c.mu*bi
-		}
-		p[i] -= c.lr * bi
-	}
-}
-
-// sqrt32 is a float32 square root (SQRTSS, as torch's and the SIMD kernels').
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

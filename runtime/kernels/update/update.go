@@ -1,6 +1,6 @@
-// Package update holds the optimisers' fused parameter updates, each one
-// pass over a flat slice of parameters, their gradients and the optimiser's
-// state, for package optim.
+// Package update holds the optimisers' fused parameter updates (Adam's and
+// SGD's with momentum), each one pass over a flat slice of parameters, their
+// gradients and the optimiser's state, for package optim.
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
 // the oracle of the others; AVX2+FMA on amd64 (generated with avo by
@@ -33,13 +33,22 @@ type AdamCoef struct {
 	Step, K, Eps   float32 // p -= Step·m / (√v·K + Eps)
 }
 
+// SGDCoef are the scalars of one step of SGD with momentum: see Kernels.SGD.
+type SGDCoef struct {
+	LR, Mu, Keep, WD float32 // learning rate, momentum, 1 - dampening, L2 decay
+	// The step is A·g' + C·b: 0 and 1 for plain momentum, 1 and Mu for
+	// Nesterov's.
+	A, C float32
+}
+
 // Kernels is one set's implementations.
 type Kernels struct {
 	set  cpu.Set
 	adam func(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, eps float32)
+	sgd  func(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)
 }
 
-var generic = Kernels{set: cpu.Generic, adam: adamGeneric}
+var generic = Kernels{set: cpu.Generic, adam: adamGeneric, sgd: sgdGeneric}
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
@@ -62,6 +71,27 @@ func (k *Kernels) Set() cpu.Set { return k.set }
 func (k *Kernels) Adam(p, g, m, v []float32, c *AdamCoef) {
 	n := len(p)
 	k.adam(p, g[:n], m[:n], v[:n], n, c.B1, c.C1, c.B2, c.C2, c.WD, c.Decay, c.Step, c.K, c.Eps)
+}
+
+// SGD is SGD's update with momentum of p from gradients g and momentum b,
+// all of p's length (shorter ones panic on the slice):
+//
+//	g' = g + WD·p
+//	b  = Mu·b + Keep·g'
+//	p -= LR·(A·g' + C·b)
+func (k *Kernels) SGD(p, g, b []float32, c *SGDCoef) {
+	n := len(p)
+	k.sgd(p, g[:n], b[:n], n, c.LR, c.Mu, c.Keep, c.WD, c.A, c.C)
+}
+
+func sgdGeneric(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32) {
+	p, g, b = p[:n], g[:n], b[:n]
+	for i := range p {
+		gi := g[i] + wd*p[i]
+		bi := mu*b[i] + keep*gi
+		b[i] = bi
+		p[i] -= lr * (a*gi + c*bi)
+	}
 }
 
 func adamGeneric(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, eps float32) {

@@ -4,7 +4,37 @@
 
 package update
 
-// denominator and p. The caller checks that every slice holds n.
+// adamAVX2 is Adam's fused update of the first n parameters
+// (update.AdamCoef names the scalars):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		mi := b1*m[i] + c1*gi
+//		vi := b2*v[i] + c2*gi*gi
+//		m[i], v[i] = mi, vi
+//		p[i] = p[i]*decay - step*mi/(sqrt(vi)*k+eps)
+//	}
+//
+// Products are fused (FMA): into gi, mi, vi, the
+// denominator and p.
+// The caller checks that every slice holds n.
 //
 //go:noescape
 func adamAVX2(p []float32, g []float32, m []float32, v []float32, n int, b1 float32, c1 float32, b2 float32, c2 float32, wd float32, decay float32, step float32, k float32, eps float32)
+
+// sgdAVX2 is SGD's fused update with momentum of the first n
+// parameters (update.SGDCoef names the scalars):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		bi := mu*b[i] + keep*gi
+//		b[i] = bi
+//		p[i] -= lr * (a*gi + c*bi)
+//	}
+//
+// Products are fused (FMA): into gi, bi, the sum
+// and p.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func sgdAVX2(p []float32, g []float32, b []float32, n int, lr float32, mu float32, keep float32, wd float32, a float32, c float32)

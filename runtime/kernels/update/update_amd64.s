@@ -76,3 +76,58 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func sgdAVX2(p []float32, g []float32, b []float32, n int, lr float32, mu float32, keep float32, wd float32, a float32, c float32)
+// Requires: AVX, FMA3
+TEXT ·sgdAVX2(SB), NOSPLIT, $0-104
+	MOVQ         p_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         b_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	VBROADCASTSS lr+80(FP), Y0
+	VBROADCASTSS mu+84(FP), Y1
+	VBROADCASTSS keep+88(FP), Y2
+	VBROADCASTSS wd+92(FP), Y3
+	VBROADCASTSS a+96(FP), Y4
+	VBROADCASTSS c+100(FP), Y5
+	XORQ         SI, SI
+	MOVQ         BX, DI
+	ANDQ         $-8, DI
+
+vec:
+	CMPQ         SI, DI
+	JGE          tail
+	VMOVUPS      (AX)(SI*4), Y6
+	VMOVUPS      (CX)(SI*4), Y7
+	VMOVUPS      (DX)(SI*4), Y8
+	VFMADD231PS  Y3, Y6, Y7
+	VMULPS       Y1, Y8, Y8
+	VFMADD231PS  Y2, Y7, Y8
+	VMOVUPS      Y8, (DX)(SI*4)
+	VMULPS       Y4, Y7, Y7
+	VFMADD231PS  Y5, Y8, Y7
+	VFNMADD231PS Y0, Y7, Y6
+	VMOVUPS      Y6, (AX)(SI*4)
+	ADDQ         $+8, SI
+	JMP          vec
+
+tail:
+	CMPQ         SI, BX
+	JGE          done
+	VMOVSS       (AX)(SI*4), X6
+	VMOVSS       (CX)(SI*4), X7
+	VMOVSS       (DX)(SI*4), X8
+	VFMADD231SS  X3, X6, X7
+	VMULSS       X1, X8, X8
+	VFMADD231SS  X2, X7, X8
+	VMOVSS       X8, (DX)(SI*4)
+	VMULSS       X4, X7, X7
+	VFMADD231SS  X5, X8, X7
+	VFNMADD231SS X0, X7, X6
+	VMOVSS       X6, (AX)(SI*4)
+	INCQ         SI
+	JMP          tail
+
+done:
+	VZEROUPPER
+	RET

@@ -4,8 +4,8 @@
 
 package update
 
-// adamNEON is Adam's fused update of the first n
-// parameters (update.AdamCoef names the scalars):
+// adamNEON is Adam's fused update of the first n parameters
+// (update.AdamCoef names the scalars):
 //
 //	for i := range n {
 //		gi := g[i] + wd*p[i]
@@ -16,7 +16,25 @@ package update
 //	}
 //
 // Products are fused (FMLA) into gi, mi, vi and the denominator;
-// p = p*decay - (step*(mi/denominator)), unfused. The caller checks that every slice holds n.
+// p = p*decay - (step*(mi/denominator)), unfused.
+// The caller checks that every slice holds n.
 //
 //go:noescape
 func adamNEON(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, eps float32)
+
+// sgdNEON is SGD's fused update with momentum of the first n
+// parameters (update.SGDCoef names the scalars):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		bi := mu*b[i] + keep*gi
+//		b[i] = bi
+//		p[i] -= lr * (a*gi + c*bi)
+//	}
+//
+// Products are fused (FMLA) into gi, bi and the sum;
+// the sum is scaled by lr and subtracted, unfused.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func sgdNEON(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)

@@ -82,3 +82,60 @@ tail:
 
 done:
 	RET
+
+// func sgdNEON(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)
+TEXT ·sgdNEON(SB), NOSPLIT, $0-104
+	MOVD p_base+0(FP), R0
+	MOVD g_base+24(FP), R1
+	MOVD b_base+48(FP), R2
+	MOVD n+72(FP), R4
+	FMOVS lr+80(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS mu+84(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS keep+88(FP), F18
+	VDUP V18.S[0], V18.S4
+	FMOVS wd+92(FP), F19
+	VDUP V19.S[0], V19.S4
+	FMOVS a+96(FP), F20
+	VDUP V20.S[0], V20.S4
+	FMOVS c+100(FP), F21
+	VDUP V21.S[0], V21.S4
+
+vec:
+	CMP $4, R4
+	BLT tail
+	VLD1 (R0), [V0.S4]
+	VLD1.P 16(R1), [V1.S4]
+	VLD1 (R2), [V2.S4]
+	WORD $0x4e20ce61 // FMLA V1.4S, V19.4S, V0.4S
+	WORD $0x6e31dc42 // FMUL V2.4S, V2.4S, V17.4S
+	WORD $0x4e21ce42 // FMLA V2.4S, V18.4S, V1.4S
+	VST1.P [V2.S4], 16(R2)
+	WORD $0x6e34dc23 // FMUL V3.4S, V1.4S, V20.4S
+	WORD $0x4e22cea3 // FMLA V3.4S, V21.4S, V2.4S
+	WORD $0x6e30dc63 // FMUL V3.4S, V3.4S, V16.4S
+	WORD $0x4ea3d400 // FSUB V0.4S, V0.4S, V3.4S
+	VST1.P [V0.S4], 16(R0)
+	SUB $4, R4
+	B vec
+
+tail:
+	CBZ R4, done
+	FMOVS (R0), F0
+	FMOVS.P 4(R1), F1
+	FMOVS (R2), F2
+	FMADDS F19, F1, F0, F1
+	FMULS F17, F2, F2
+	FMADDS F18, F2, F1, F2
+	FMOVS.P F2, 4(R2)
+	FMULS F20, F1, F3
+	FMADDS F21, F3, F2, F3
+	FMULS F16, F3, F3
+	FSUBS F3, F0, F0
+	FMOVS.P F0, 4(R0)
+	SUB $1, R4
+	B tail
+
+done:
+	RET

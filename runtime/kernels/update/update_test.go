@@ -54,6 +54,35 @@ func TestSetsMatchGeneric(t *testing.T) {
 	}
 }
 
+var sgdCoefs = []SGDCoef{
+	{LR: 0.1, Mu: 0.9, Keep: 1, C: 1},                      // momentum
+	{LR: 0.05, Mu: 0.9, Keep: 0.9, WD: 0.01, A: 1, C: 0.9}, // Nesterov, dampening, decay
+}
+
+// TestSGDSetsMatchGeneric: as for Adam, every set's SGD within a few
+// roundings of the magnitude of the terms.
+func TestSGDSetsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range sets.All() {
+		for _, c := range sgdCoefs {
+			for _, n := range sizes {
+				p, g, b, _ := operands(r, n)
+				p0, b0 := clone(p), clone(b)
+				wp, wb := clone(p), clone(b)
+				generic.SGD(wp, g, wb, &c)
+				k.SGD(p, g, b, &c)
+				for i := range n {
+					gi := math.Abs(float64(g[i])) + math.Abs(float64(c.WD*p0[i]))
+					bs := math.Abs(float64(c.Mu*b0[i])) + float64(c.Keep)*gi
+					if !near(b[i], wb[i], bs) || !near(p[i], wp[i], math.Abs(float64(p0[i]))+float64(c.LR)*(float64(c.A)*gi+float64(c.C)*bs)) {
+						t.Fatalf("%s n=%d: p[%d], b[%d] = %v, %v, generic %v, %v", k.set, n, i, i, p[i], b[i], wp[i], wb[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func clone(x []float32) []float32 { return append([]float32(nil), x...) }
 
 // near: a and b differ by at most 4 roundings of terms of magnitude scale.
@@ -67,11 +96,11 @@ func TestRequire(t *testing.T) {
 	kerneltest.Family(t, sets, func(k *Kernels) cpu.Set { return k.set })
 }
 
-func TestAdamDoesNotAllocate(t *testing.T) {
+func TestDoesNotAllocate(t *testing.T) {
 	for _, set := range cpu.Available() {
 		k := For(set)
 		p, g, m, v := operands(rand.New(rand.NewPCG(3, 4)), 100)
-		if a := testing.AllocsPerRun(10, func() { k.Adam(p, g, m, v, &coefs[0]) }); a != 0 {
+		if a := testing.AllocsPerRun(10, func() { k.Adam(p, g, m, v, &coefs[0]); k.SGD(p, g, m, &sgdCoefs[1]) }); a != 0 {
 			t.Errorf("%s: %v allocations", set, a)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	adamAVX2()
+	sgdAVX2()
 	avx2.Generate()
 	neon.Generate("update", writeNEON)
 }
@@ -38,8 +39,8 @@ const adamSig = "func(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, st
 
 // adamDoc is the doc comment of the kernel name: its reference loop.
 func adamDoc(name string, fused string) []string {
-	return strings.Split(name+` is Adam's fused update of the first n
-parameters (update.AdamCoef names the scalars):
+	return strings.Split(name+` is Adam's fused update of the first n parameters
+(update.AdamCoef names the scalars):
 
 	for i := range n {
 		gi := g[i] + wd*p[i]
@@ -49,29 +50,22 @@ parameters (update.AdamCoef names the scalars):
 		p[i] = p[i]*decay - step*mi/(sqrt(vi)*k+eps)
 	}
 
-`+fused+` The caller checks that every slice holds n.`, "\n")
+`+fused+`
+The caller checks that every slice holds n.`, "\n")
 }
 
 // adamAVX2 keeps the nine scalars broadcast in Y registers and the five
 // operands of a step in the others: 14 of the 16.
 func adamAVX2() {
 	TEXT("adamAVX2", NOSPLIT, adamSig)
-	for _, l := range adamDoc("adamAVX2", "Products are fused (FMA): into gi, mi, vi, the\ndenominator and p.") {
-		Doc(l)
-	}
+	Doc(adamDoc("adamAVX2", "Products are fused (FMA): into gi, mi, vi, the\ndenominator and p.")...)
 	Pragma("noescape")
 	p := Load(Param("p").Base(), GP64())
 	g := Load(Param("g").Base(), GP64())
 	m := Load(Param("m").Base(), GP64())
 	v := Load(Param("v").Base(), GP64())
 	n := Load(Param("n"), GP64())
-	names := []string{"b1", "c1", "b2", "c2", "wd", "decay", "step", "k", "eps"}
-	c := map[string]VecVirtual{}
-	for _, name := range names {
-		r := YMM()
-		VBROADCASTSS(addr(name), r)
-		c[name] = r
-	}
+	c := broadcast("b1", "c1", "b2", "c2", "wd", "decay", "step", "k", "eps")
 	i := GP64()
 	XORQ(i, i)
 
@@ -132,6 +126,12 @@ func adamAVX2() {
 		VMOVUPS(P, at(p))
 	}
 
+	loop(n, i, body)
+}
+
+// loop runs body(8) at i = 0, 8, ... while 8 floats are left of n, then
+// body(1) for each of the last 1-7, and returns.
+func loop(n, i Register, body func(width int)) {
 	end := GP64()
 	MOVQ(n, end)
 	ANDQ(I32(-8), end)
@@ -150,6 +150,82 @@ func adamAVX2() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// broadcast loads the float32 parameters names, each broadcast to a Y
+// register.
+func broadcast(names ...string) map[string]VecVirtual {
+	c := map[string]VecVirtual{}
+	for _, name := range names {
+		r := YMM()
+		VBROADCASTSS(addr(name), r)
+		c[name] = r
+	}
+	return c
+}
+
+// sgdSig is the SGD kernels' Go signature: the scalars of update.SGDCoef.
+const sgdSig = "func(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)"
+
+// sgdDoc is the doc comment of the SGD kernel name: its reference loop.
+func sgdDoc(name string, fused string) []string {
+	return strings.Split(name+` is SGD's fused update with momentum of the first n
+parameters (update.SGDCoef names the scalars):
+
+	for i := range n {
+		gi := g[i] + wd*p[i]
+		bi := mu*b[i] + keep*gi
+		b[i] = bi
+		p[i] -= lr * (a*gi + c*bi)
+	}
+
+`+fused+`
+The caller checks that every slice holds n.`, "\n")
+}
+
+// sgdAVX2 keeps six scalars broadcast and four operands: 10 registers.
+func sgdAVX2() {
+	TEXT("sgdAVX2", NOSPLIT, sgdSig)
+	Doc(sgdDoc("sgdAVX2", "Products are fused (FMA): into gi, bi, the sum\nand p.")...)
+	Pragma("noescape")
+	p := Load(Param("p").Base(), GP64())
+	g := Load(Param("g").Base(), GP64())
+	b := Load(Param("b").Base(), GP64())
+	n := Load(Param("n"), GP64())
+	c := broadcast("lr", "mu", "keep", "wd", "a", "c")
+	i := GP64()
+	XORQ(i, i)
+	loop(n, i, func(width int) {
+		at := func(base Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
+		if width == 1 {
+			x := func(name string) Op { return c[name].AsX() }
+			P, G, B, U := XMM(), XMM(), XMM(), XMM()
+			VMOVSS(at(p), P)
+			VMOVSS(at(g), G)
+			VMOVSS(at(b), B)
+			VFMADD231SS(x("wd"), P, G)
+			VMULSS(x("mu"), B, B)
+			VFMADD231SS(x("keep"), G, B)
+			VMOVSS(B, at(b))
+			VMULSS(x("a"), G, U)
+			VFMADD231SS(x("c"), B, U)
+			VFNMADD231SS(x("lr"), U, P)
+			VMOVSS(P, at(p))
+			return
+		}
+		P, G, B, U := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(at(p), P)
+		VMOVUPS(at(g), G)
+		VMOVUPS(at(b), B)
+		VFMADD231PS(c["wd"], P, G)
+		VMULPS(c["mu"], B, B)
+		VFMADD231PS(c["keep"], G, B)
+		VMOVUPS(B, at(b))
+		VMULPS(c["a"], G, U)
+		VFMADD231PS(c["c"], B, U)
+		VFNMADD231PS(c["lr"], U, P)
+		VMOVUPS(P, at(p))
+	})
 }
 
 // addr is the frame address of parameter name.

@@ -7,10 +7,10 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 )
 
-// The NEON kernel follows the AVX2 one with 4 lanes per Q register.
-// Registers: R0-R3 walk p, g, m and v, R4 counts the floats left. V16-V24
-// hold the scalars broadcast (b1, c1, b2, c2, wd, decay, step, k, eps, in
-// adamSig's order), V0-V4 the operands p, g, m, v and a temporary. The
+// The NEON kernels follow the AVX2 ones with 4 lanes per Q register.
+// Registers: R0-R3 walk p, g, m and v (SGD: p, g, b), R4 counts the floats
+// left. V16-V24 hold the scalars broadcast, in the signature's order, V0-V4
+// the operands and a temporary. The
 // products into gi, mi, vi and the denominator are fused (FMLA); p's
 // update is a multiply, a multiply and a subtraction, as FMLS would need an
 // encoder of its own.
@@ -20,6 +20,8 @@ const neonFused = "Products are fused (FMLA) into gi, mi, vi and the denominator
 func writeNEON(f *neon.File) error {
 	adamNEON(&f.Asm)
 	f.Declare("adamNEON", adamSig, adamDoc("adamNEON", neonFused))
+	sgdNEON(&f.Asm)
+	f.Declare("sgdNEON", sgdSig, sgdDoc("sgdNEON", "Products are fused (FMLA) into gi, bi and the sum;\nthe sum is scaled by lr and subtracted, unfused."))
 	return nil
 }
 
@@ -85,6 +87,59 @@ func adamNEON(w *bytes.Buffer) {
 	p("FMULS F%d, F4, F4", step)         // t *= step
 	p("FMULS F%d, F0, F0", decay)        // p *= decay
 	p("FSUBS F4, F0, F0")                // p -= t
+	p("FMOVS.P F0, 4(R0)")
+	p("SUB $1, R4")
+	p("B tail")
+	label("done")
+	p("RET")
+}
+
+func sgdNEON(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	label := func(l string) { fmt.Fprintf(w, "\n%s:\n", l) }
+	// Frame: three slices (24 bytes each), n, then six float32s.
+	const scalars = 3*24 + 8
+	fmt.Fprintf(w, "\n// func sgdNEON%s\n", sgdSig[len("func"):])
+	fmt.Fprintf(w, "TEXT ·sgdNEON(SB), NOSPLIT, $0-%d\n", scalars+6*4)
+	p("MOVD p_base+0(FP), R0")
+	p("MOVD g_base+24(FP), R1")
+	p("MOVD b_base+48(FP), R2")
+	p("MOVD n+72(FP), R4")
+	for j, name := range []string{"lr", "mu", "keep", "wd", "a", "c"} {
+		p("FMOVS %s+%d(FP), F%d", name, scalars+4*j, 16+j)
+		p("VDUP V%d.S[0], V%d.S4", 16+j, 16+j)
+	}
+	const lr, mu, keep, wd, a, c = 16, 17, 18, 19, 20, 21
+	label("vec")
+	p("CMP $4, R4")
+	p("BLT tail")
+	p("VLD1 (R0), [V0.S4]")
+	p("VLD1.P 16(R1), [V1.S4]")
+	p("VLD1 (R2), [V2.S4]")
+	p("%s", neon.FMLA(1, wd, 0))   // g += wd*p
+	p("%s", neon.FMUL(2, 2, mu))   // b *= mu
+	p("%s", neon.FMLA(2, keep, 1)) // b += keep*g
+	p("VST1.P [V2.S4], 16(R2)")
+	p("%s", neon.FMUL(3, 1, a))  // u = g*a
+	p("%s", neon.FMLA(3, c, 2))  // u += c*b
+	p("%s", neon.FMUL(3, 3, lr)) // u *= lr
+	p("%s", neon.FSUB(0, 0, 3))  // p -= u
+	p("VST1.P [V0.S4], 16(R0)")
+	p("SUB $4, R4")
+	p("B vec")
+	label("tail")
+	p("CBZ R4, done")
+	p("FMOVS (R0), F0")
+	p("FMOVS.P 4(R1), F1")
+	p("FMOVS (R2), F2")
+	p("FMADDS F%d, F1, F0, F1", wd)   // g = p*wd + g
+	p("FMULS F%d, F2, F2", mu)        // b *= mu
+	p("FMADDS F%d, F2, F1, F2", keep) // b = g*keep + b
+	p("FMOVS.P F2, 4(R2)")
+	p("FMULS F%d, F1, F3", a)      // u = g*a
+	p("FMADDS F%d, F3, F2, F3", c) // u = b*c + u
+	p("FMULS F%d, F3, F3", lr)     // u *= lr
+	p("FSUBS F3, F0, F0")          // p -= u
 	p("FMOVS.P F0, 4(R0)")
 	p("SUB $1, R4")
 	p("B tail")
