@@ -32,6 +32,9 @@ const (
 // count must equal the label count; both files must hold exactly what their
 // headers declare, which must fit budget.
 func LoadIDX(images, labels string, classes int, budget size.Budget) (*Memory, error) {
+	if classes < 1 {
+		return nil, fmt.Errorf("data: %d classes: want at least 1", classes)
+	}
 	dims, pix, err := readIDXFile(images, budget)
 	if err != nil {
 		return nil, err

@@ -93,7 +93,12 @@ func fromArrays(xName string, x *tensor.Tensor, yName string, y *tensor.Tensor, 
 	if y.Shape[0] != n {
 		return nil, fmt.Errorf("%s holds %d labels but %s holds %d examples", yName, y.Shape[0], xName, n)
 	}
-	if classes == 0 {
+	switch {
+	case classes < 0:
+		return nil, fmt.Errorf("data: %d classes: want at least 1 (0: the largest label plus one)", classes)
+	case classes == 0 && slices.Max(y.Ints) >= 1<<31-1:
+		return nil, fmt.Errorf("%s: label %d is too large for a class index", yName, slices.Max(y.Ints))
+	case classes == 0:
 		classes = int(max(slices.Max(y.Ints), 0)) + 1
 	}
 	if err := checkLabels(yName, y.Ints, classes); err != nil {
