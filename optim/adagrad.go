@@ -1,5 +1,10 @@
 package optim
 
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
+)
+
 // Adagrad is Duchi, Hazan and Singer's Adagrad in PyTorch's form, which is
 // also ONNX's (ai.onnx.preview.training Adagrad):
 //
@@ -12,6 +17,10 @@ package optim
 // inside the root (√(s + ε)); that form is not offered.
 type Adagrad struct {
 	LRDecay, WeightDecay, Epsilon, InitialAccumulator float64
+	// Set is the kernel set that runs the update (package
+	// runtime/kernels/update, RMSprop's kernel with ρ = 1 and 1 for 1-ρ);
+	// empty, cpu.Select's choice.
+	Set cpu.Set
 }
 
 // Slots is 1: the sum of squares s.
@@ -31,16 +40,10 @@ func (o Adagrad) Update(p, g []float32, state [][]float32, lr float64, t int) er
 	if err := check(o.Slots(), p, g, state); err != nil {
 		return err
 	}
-	adagrad(p, g, state[0], float32(lr/(1+float64(t)*o.LRDecay)), float32(o.WeightDecay), float32(o.Epsilon))
-	return nil
-}
-
-func adagrad(p, g, s []float32, lr, wd, eps float32) {
-	g, s = g[:len(p)], s[:len(p)]
-	for i := range p {
-		gi := g[i] + wd*p[i]
-		si := s[i] + gi*gi
-		s[i] = si
-		p[i] -= lr * gi / (sqrt32(si) + eps)
+	k, err := kernels(o.Set)
+	if err != nil {
+		return err
 	}
+	k.RMS(p, g, state[0], &update.RMSCoef{LR: float32(lr / (1 + float64(t)*o.LRDecay)), Rho: 1, C: 1, WD: float32(o.WeightDecay), Eps: float32(o.Epsilon)})
+	return nil
 }

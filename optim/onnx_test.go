@@ -213,16 +213,18 @@ func TestONNXMomentum(t *testing.T) {
 		a, r, step, in, out := onnxCase(t, name)
 		o := SGD{Momentum: attr(a, "alpha", 0), Dampening: 1 - attr(a, "beta", 0), WeightDecay: attr(a, "norm_coefficient", 0), Nesterov: a["mode"] == "nesterov"}
 		n := len(in) / 3 // X..., G..., V...
-		var got [][]float32
-		var gotV [][]float32
-		for k := range n {
-			x, v := f32s(in[k]), f32s(in[2*n+k])
-			if err := o.Update(x, f32s(in[n+k]), [][]float32{v}, r, int(step)); err != nil {
-				t.Fatal(err)
+		for _, set := range cpu.Available() {
+			o := withSet(o, set)
+			var got, gotV [][]float32
+			for k := range n {
+				x, v := f32s(in[k]), f32s(in[2*n+k])
+				if err := o.Update(x, f32s(in[n+k]), [][]float32{v}, r, int(step)); err != nil {
+					t.Fatal(err)
+				}
+				got, gotV = append(got, x), append(gotV, v)
 			}
-			got, gotV = append(got, x), append(gotV, v)
+			onnxCheck(t, name+" "+string(set), append(got, gotV...), out)
 		}
-		onnxCheck(t, name, append(got, gotV...), out)
 	}
 }
 
@@ -233,15 +235,18 @@ func TestONNXAdagrad(t *testing.T) {
 		a, r, step, in, out := onnxCase(t, name)
 		o := Adagrad{LRDecay: attr(a, "decay_factor", 0), WeightDecay: attr(a, "norm_coefficient", 0), Epsilon: attr(a, "epsilon", 1e-6)}
 		n := len(in) / 3 // X..., G..., H...
-		var got, gotH [][]float32
-		for k := range n {
-			x, h := f32s(in[k]), f32s(in[2*n+k])
-			if err := o.Update(x, f32s(in[n+k]), [][]float32{h}, r, int(step)); err != nil {
-				t.Fatal(err)
+		for _, set := range cpu.Available() {
+			o := withSet(o, set)
+			var got, gotH [][]float32
+			for k := range n {
+				x, h := f32s(in[k]), f32s(in[2*n+k])
+				if err := o.Update(x, f32s(in[n+k]), [][]float32{h}, r, int(step)); err != nil {
+					t.Fatal(err)
+				}
+				got, gotH = append(got, x), append(gotH, h)
 			}
-			got, gotH = append(got, x), append(gotH, h)
+			onnxCheck(t, name+" "+string(set), append(got, gotH...), out)
 		}
-		onnxCheck(t, name, append(got, gotH...), out)
 	}
 }
 

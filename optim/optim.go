@@ -10,9 +10,8 @@
 // depend only on the step (bias corrections) are computed once per call in
 // float64; the elementwise work is float32, as PyTorch's and Keras's is.
 //
-// The kernels of Adam (and AdamW) and of SGD with momentum are in
-// runtime/kernels/update, with AVX2 and NEON versions beside the generic
-// ones; the others are plain Go here.
+// The kernels are in runtime/kernels/update, with AVX2 and NEON versions
+// beside the generic ones (plain SGD without momentum is a loop here).
 //
 // The step number t counts from 0 (the first update is t = 0) and the
 // learning rate is given to each call, so schedules and checkpoints stay
@@ -21,7 +20,6 @@ package optim
 
 import (
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
@@ -79,6 +77,3 @@ func kernels(set cpu.Set) (*update.Kernels, error) {
 	}
 	return update.For(set), nil
 }
-
-// sqrt32 is a float32 square root (SQRTSS, as torch's and the SIMD kernels').
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -34,21 +34,10 @@ func TestPyTorch(t *testing.T) {
 		params := readNpy(t, name+".params.npy")
 		grads := readNpy(t, name+".grads.npy")
 		steps, n := grads.Shape[0], grads.Shape[1]
-		opts := []Optimizer{c.opt}
-		// Adam and SGD run a kernel set's kernel: every one available.
-		switch o := c.opt.(type) {
-		case Adam:
-			opts = nil
-			for _, set := range cpu.Available() {
-				o.Set = set
-				opts = append(opts, o)
-			}
-		case SGD:
-			opts = nil
-			for _, set := range cpu.Available() {
-				o.Set = set
-				opts = append(opts, o)
-			}
+		// Every kernel set available runs each case.
+		var opts []Optimizer
+		for _, set := range cpu.Available() {
+			opts = append(opts, withSet(c.opt, set))
 		}
 		for _, o := range opts {
 			p := append([]float32(nil), params.Data[:n]...)
@@ -61,6 +50,25 @@ func TestPyTorch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withSet is o run by the kernels of set.
+func withSet(o Optimizer, set cpu.Set) Optimizer {
+	switch o := o.(type) {
+	case SGD:
+		o.Set = set
+		return o
+	case Adam:
+		o.Set = set
+		return o
+	case RMSprop:
+		o.Set = set
+		return o
+	case Adagrad:
+		o.Set = set
+		return o
+	}
+	panic(fmt.Sprintf("%T has no kernel set", o))
 }
 
 func readNpy(t *testing.T, name string) *tensor.Tensor {

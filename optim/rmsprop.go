@@ -1,5 +1,10 @@
 package optim
 
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/update"
+)
+
 // RMSprop is Hinton's RMSprop in PyTorch's and Keras 3's form (ε added to
 // the root), with optional momentum and L2 weight decay:
 //
@@ -12,6 +17,9 @@ package optim
 // 0.99, ε 1e-8. The centered variant is not implemented.
 type RMSprop struct {
 	Rho, Epsilon, Momentum, WeightDecay float64
+	// Set is the kernel set that runs the update (package
+	// runtime/kernels/update); empty, cpu.Select's choice.
+	Set cpu.Set
 }
 
 // DefaultRMSprop is Keras's RMSprop (learning rate 1e-3).
@@ -33,35 +41,15 @@ func (o RMSprop) Update(p, g []float32, state [][]float32, lr float64, t int) er
 	if err := check(o.Slots(), p, g, state); err != nil {
 		return err
 	}
-	c := rmspropCoef{rho: float32(o.Rho), c: float32(1 - o.Rho), eps: float32(o.Epsilon), mu: float32(o.Momentum), wd: float32(o.WeightDecay), lr: float32(lr)}
+	k, err := kernels(o.Set)
+	if err != nil {
+		return err
+	}
+	c := update.RMSCoef{LR: float32(lr), Rho: float32(o.Rho), C: float32(1 - o.Rho), WD: float32(o.WeightDecay), Eps: float32(o.Epsilon), Mu: float32(o.Momentum)}
 	if o.Momentum == 0 {
-		rmsprop(p, g, state[0], &c)
+		k.RMS(p, g, state[0], &c)
 	} else {
-		rmspropMomentum(p, g, state[0], state[1], &c)
+		k.RMSMomentum(p, g, state[0], state[1], &c)
 	}
 	return nil
-}
-
-type rmspropCoef struct{ rho, c, eps, mu, wd, lr float32 }
-
-func rmsprop(p, g, v []float32, c *rmspropCoef) {
-	g, v = g[:len(p)], v[:len(p)]
-	for i := range p {
-		gi := g[i] + c.wd*p[i]
-		vi := c.rho*v[i] + c.c*gi*gi
-		v[i] = vi
-		p[i] -= c.lr * gi / (sqrt32(vi) + c.eps)
-	}
-}
-
-func rmspropMomentum(p, g, v, b []float32, c *rmspropCoef) {
-	g, v, b = g[:len(p)], v[:len(p)], b[:len(p)]
-	for i := range p {
-		gi := g[i] + c.wd*p[i]
-		vi := c.rho*v[i] + c.c*gi*gi
-		v[i] = vi
-		bi := c.mu*b[i] + gi/(sqrt32(vi)+c.eps)
-		b[i] = bi
-		p[i] -= c.lr * bi
-	}
 }

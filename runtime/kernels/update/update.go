@@ -1,5 +1,5 @@
-// Package update holds the optimisers' fused parameter updates (Adam's and
-// SGD's with momentum), each one pass over a flat slice of parameters, their
+// Package update holds the optimisers' fused parameter updates (Adam's,
+// SGD's with momentum, RMSprop's and Adagrad's), each one pass over a flat slice of parameters, their
 // gradients and the optimiser's state, for package optim.
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
@@ -41,14 +41,22 @@ type SGDCoef struct {
 	A, C float32
 }
 
-// Kernels is one set's implementations.
-type Kernels struct {
-	set  cpu.Set
-	adam func(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, eps float32)
-	sgd  func(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)
+// RMSCoef are the scalars of one RMSprop or Adagrad step: see Kernels.RMS.
+type RMSCoef struct {
+	LR, Rho, C, WD, Eps float32 // Adagrad: Rho = C = 1
+	Mu                  float32 // momentum, for RMSMomentum
 }
 
-var generic = Kernels{set: cpu.Generic, adam: adamGeneric, sgd: sgdGeneric}
+// Kernels is one set's implementations.
+type Kernels struct {
+	set         cpu.Set
+	adam        func(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, eps float32)
+	sgd         func(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)
+	rms         func(p, g, v []float32, n int, lr, rho, c, wd, eps float32)
+	rmsMomentum func(p, g, v, b []float32, n int, lr, rho, c, wd, eps, mu float32)
+}
+
+var generic = Kernels{set: cpu.Generic, adam: adamGeneric, sgd: sgdGeneric, rms: rmsGeneric, rmsMomentum: rmsMomentumGeneric}
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
@@ -91,6 +99,48 @@ func sgdGeneric(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32) {
 		bi := mu*b[i] + keep*gi
 		b[i] = bi
 		p[i] -= lr * (a*gi + c*bi)
+	}
+}
+
+// RMS is RMSprop's update (Adagrad's with Rho = C = 1) of p from gradients
+// g and the average (Adagrad: sum) of squares v, all of p's length:
+//
+//	g' = g + WD·p
+//	v  = Rho·v + C·g'²
+//	p -= LR·(g' / (√v + Eps))
+func (k *Kernels) RMS(p, g, v []float32, c *RMSCoef) {
+	n := len(p)
+	k.rms(p, g[:n], v[:n], n, c.LR, c.Rho, c.C, c.WD, c.Eps)
+}
+
+// RMSMomentum is RMS with a momentum buffer b:
+//
+//	b  = Mu·b + g' / (√v + Eps)
+//	p -= LR·b
+func (k *Kernels) RMSMomentum(p, g, v, b []float32, c *RMSCoef) {
+	n := len(p)
+	k.rmsMomentum(p, g[:n], v[:n], b[:n], n, c.LR, c.Rho, c.C, c.WD, c.Eps, c.Mu)
+}
+
+func rmsGeneric(p, g, v []float32, n int, lr, rho, c, wd, eps float32) {
+	p, g, v = p[:n], g[:n], v[:n]
+	for i := range p {
+		gi := g[i] + wd*p[i]
+		vi := rho*v[i] + c*gi*gi
+		v[i] = vi
+		p[i] -= lr * (gi / (float32(math.Sqrt(float64(vi))) + eps))
+	}
+}
+
+func rmsMomentumGeneric(p, g, v, b []float32, n int, lr, rho, c, wd, eps, mu float32) {
+	p, g, v, b = p[:n], g[:n], v[:n], b[:n]
+	for i := range p {
+		gi := g[i] + wd*p[i]
+		vi := rho*v[i] + c*gi*gi
+		v[i] = vi
+		bi := mu*b[i] + gi/(float32(math.Sqrt(float64(vi)))+eps)
+		b[i] = bi
+		p[i] -= lr * bi
 	}
 }
 

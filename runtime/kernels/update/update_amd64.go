@@ -38,3 +38,36 @@ func adamAVX2(p []float32, g []float32, m []float32, v []float32, n int, b1 floa
 //
 //go:noescape
 func sgdAVX2(p []float32, g []float32, b []float32, n int, lr float32, mu float32, keep float32, wd float32, a float32, c float32)
+
+// rmsAVX2 is RMSprop's fused update of the first n parameters
+// (update.RMSCoef names the scalars; Adagrad is rho = c = 1):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		vi := rho*v[i] + c*gi*gi
+//		v[i] = vi
+//		p[i] -= lr * (gi / (sqrt(vi) + eps))
+//	}
+//
+// Products are fused (FMA): into gi, vi, b and p.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func rmsAVX2(p []float32, g []float32, v []float32, n int, lr float32, rho float32, c float32, wd float32, eps float32)
+
+// rmsMomentumAVX2 is RMSprop's fused update of the first n parameters
+// (update.RMSCoef names the scalars; Adagrad is rho = c = 1):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		vi := rho*v[i] + c*gi*gi
+//		v[i] = vi
+//		b[i] = mu*b[i] + gi/(sqrt(vi)+eps)
+//		p[i] -= lr * b[i]
+//	}
+//
+// Products are fused (FMA): into gi, vi, b and p.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func rmsMomentumAVX2(p []float32, g []float32, v []float32, b []float32, n int, lr float32, rho float32, c float32, wd float32, eps float32, mu float32)

@@ -131,3 +131,127 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func rmsAVX2(p []float32, g []float32, v []float32, n int, lr float32, rho float32, c float32, wd float32, eps float32)
+// Requires: AVX, FMA3
+TEXT ·rmsAVX2(SB), NOSPLIT, $0-100
+	MOVQ         p_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         v_base+48(FP), DX
+	MOVQ         n+72(FP), BX
+	VBROADCASTSS lr+80(FP), Y0
+	VBROADCASTSS rho+84(FP), Y1
+	VBROADCASTSS c+88(FP), Y2
+	VBROADCASTSS wd+92(FP), Y3
+	VBROADCASTSS eps+96(FP), Y4
+	XORQ         SI, SI
+	MOVQ         BX, DI
+	ANDQ         $-8, DI
+
+vec:
+	CMPQ         SI, DI
+	JGE          tail
+	VMOVUPS      (AX)(SI*4), Y5
+	VMOVUPS      (CX)(SI*4), Y6
+	VMOVUPS      (DX)(SI*4), Y7
+	VFMADD231PS  Y3, Y5, Y6
+	VMULPS       Y6, Y6, Y8
+	VMULPS       Y1, Y7, Y7
+	VFMADD231PS  Y2, Y8, Y7
+	VMOVUPS      Y7, (DX)(SI*4)
+	VSQRTPS      Y7, Y8
+	VADDPS       Y4, Y8, Y8
+	VDIVPS       Y8, Y6, Y8
+	VFNMADD231PS Y0, Y8, Y5
+	VMOVUPS      Y5, (AX)(SI*4)
+	ADDQ         $+8, SI
+	JMP          vec
+
+tail:
+	CMPQ         SI, BX
+	JGE          done
+	VMOVSS       (AX)(SI*4), X5
+	VMOVSS       (CX)(SI*4), X6
+	VMOVSS       (DX)(SI*4), X7
+	VFMADD231SS  X3, X5, X6
+	VMULSS       X6, X6, X8
+	VMULSS       X1, X7, X7
+	VFMADD231SS  X2, X8, X7
+	VMOVSS       X7, (DX)(SI*4)
+	VSQRTSS      X7, X7, X8
+	VADDSS       X4, X8, X8
+	VDIVSS       X8, X6, X8
+	VFNMADD231SS X0, X8, X5
+	VMOVSS       X5, (AX)(SI*4)
+	INCQ         SI
+	JMP          tail
+
+done:
+	VZEROUPPER
+	RET
+
+// func rmsMomentumAVX2(p []float32, g []float32, v []float32, b []float32, n int, lr float32, rho float32, c float32, wd float32, eps float32, mu float32)
+// Requires: AVX, FMA3
+TEXT ·rmsMomentumAVX2(SB), NOSPLIT, $0-128
+	MOVQ         p_base+0(FP), AX
+	MOVQ         g_base+24(FP), CX
+	MOVQ         v_base+48(FP), DX
+	MOVQ         b_base+72(FP), BX
+	MOVQ         n+96(FP), SI
+	VBROADCASTSS lr+104(FP), Y0
+	VBROADCASTSS rho+108(FP), Y1
+	VBROADCASTSS c+112(FP), Y2
+	VBROADCASTSS wd+116(FP), Y3
+	VBROADCASTSS eps+120(FP), Y4
+	VBROADCASTSS mu+124(FP), Y5
+	XORQ         DI, DI
+	MOVQ         SI, R8
+	ANDQ         $-8, R8
+
+vec:
+	CMPQ         DI, R8
+	JGE          tail
+	VMOVUPS      (AX)(DI*4), Y6
+	VMOVUPS      (CX)(DI*4), Y7
+	VMOVUPS      (DX)(DI*4), Y8
+	VFMADD231PS  Y3, Y6, Y7
+	VMULPS       Y7, Y7, Y9
+	VMULPS       Y1, Y8, Y8
+	VFMADD231PS  Y2, Y9, Y8
+	VMOVUPS      Y8, (DX)(DI*4)
+	VSQRTPS      Y8, Y9
+	VADDPS       Y4, Y9, Y9
+	VDIVPS       Y9, Y7, Y9
+	VMOVUPS      (BX)(DI*4), Y7
+	VFMADD213PS  Y9, Y5, Y7
+	VMOVUPS      Y7, (BX)(DI*4)
+	VFNMADD231PS Y0, Y7, Y6
+	VMOVUPS      Y6, (AX)(DI*4)
+	ADDQ         $+8, DI
+	JMP          vec
+
+tail:
+	CMPQ         DI, SI
+	JGE          done
+	VMOVSS       (AX)(DI*4), X6
+	VMOVSS       (CX)(DI*4), X7
+	VMOVSS       (DX)(DI*4), X8
+	VFMADD231SS  X3, X6, X7
+	VMULSS       X7, X7, X9
+	VMULSS       X1, X8, X8
+	VFMADD231SS  X2, X9, X8
+	VMOVSS       X8, (DX)(DI*4)
+	VSQRTSS      X8, X8, X9
+	VADDSS       X4, X9, X9
+	VDIVSS       X9, X7, X9
+	VMOVSS       (BX)(DI*4), X7
+	VFMADD213SS  X9, X5, X7
+	VMOVSS       X7, (BX)(DI*4)
+	VFNMADD231SS X0, X7, X6
+	VMOVSS       X6, (AX)(DI*4)
+	INCQ         DI
+	JMP          tail
+
+done:
+	VZEROUPPER
+	RET

@@ -38,3 +38,36 @@ func adamNEON(p, g, m, v []float32, n int, b1, c1, b2, c2, wd, decay, step, k, e
 //
 //go:noescape
 func sgdNEON(p, g, b []float32, n int, lr, mu, keep, wd, a, c float32)
+
+// rmsNEON is RMSprop's fused update of the first n parameters
+// (update.RMSCoef names the scalars; Adagrad is rho = c = 1):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		vi := rho*v[i] + c*gi*gi
+//		v[i] = vi
+//		p[i] -= lr * (gi / (sqrt(vi) + eps))
+//	}
+//
+// Products are fused (FMLA) into gi and vi; b and p are updated unfused.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func rmsNEON(p, g, v []float32, n int, lr, rho, c, wd, eps float32)
+
+// rmsMomentumNEON is RMSprop's fused update of the first n parameters
+// (update.RMSCoef names the scalars; Adagrad is rho = c = 1):
+//
+//	for i := range n {
+//		gi := g[i] + wd*p[i]
+//		vi := rho*v[i] + c*gi*gi
+//		v[i] = vi
+//		b[i] = mu*b[i] + gi/(sqrt(vi)+eps)
+//		p[i] -= lr * b[i]
+//	}
+//
+// Products are fused (FMLA) into gi and vi; b and p are updated unfused.
+// The caller checks that every slice holds n.
+//
+//go:noescape
+func rmsMomentumNEON(p, g, v, b []float32, n int, lr, rho, c, wd, eps, mu float32)

@@ -139,3 +139,132 @@ tail:
 
 done:
 	RET
+
+// func rmsNEON(p, g, v []float32, n int, lr, rho, c, wd, eps float32)
+TEXT ·rmsNEON(SB), NOSPLIT, $0-100
+	MOVD p_base+0(FP), R0
+	MOVD g_base+24(FP), R1
+	MOVD v_base+48(FP), R2
+	MOVD n+72(FP), R4
+	FMOVS lr+80(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS rho+84(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS c+88(FP), F18
+	VDUP V18.S[0], V18.S4
+	FMOVS wd+92(FP), F19
+	VDUP V19.S[0], V19.S4
+	FMOVS eps+96(FP), F20
+	VDUP V20.S[0], V20.S4
+
+vec:
+	CMP $4, R4
+	BLT tail
+	VLD1 (R0), [V0.S4]
+	VLD1.P 16(R1), [V1.S4]
+	VLD1 (R2), [V2.S4]
+	WORD $0x4e20ce61 // FMLA V1.4S, V19.4S, V0.4S
+	WORD $0x6e21dc24 // FMUL V4.4S, V1.4S, V1.4S
+	WORD $0x6e31dc42 // FMUL V2.4S, V2.4S, V17.4S
+	WORD $0x4e24ce42 // FMLA V2.4S, V18.4S, V4.4S
+	VST1.P [V2.S4], 16(R2)
+	WORD $0x6ea1f844 // FSQRT V4.4S, V2.4S
+	WORD $0x4e34d484 // FADD V4.4S, V4.4S, V20.4S
+	WORD $0x6e24fc24 // FDIV V4.4S, V1.4S, V4.4S
+	WORD $0x6e30dc84 // FMUL V4.4S, V4.4S, V16.4S
+	WORD $0x4ea4d400 // FSUB V0.4S, V0.4S, V4.4S
+	VST1.P [V0.S4], 16(R0)
+	SUB $4, R4
+	B vec
+
+tail:
+	CBZ R4, done
+	FMOVS (R0), F0
+	FMOVS.P 4(R1), F1
+	FMOVS (R2), F2
+	FMADDS F19, F1, F0, F1
+	FMULS F1, F1, F4
+	FMULS F17, F2, F2
+	FMADDS F18, F2, F4, F2
+	FMOVS.P F2, 4(R2)
+	FSQRTS F2, F4
+	FADDS F20, F4, F4
+	FDIVS F4, F1, F4
+	FMULS F16, F4, F4
+	FSUBS F4, F0, F0
+	FMOVS.P F0, 4(R0)
+	SUB $1, R4
+	B tail
+
+done:
+	RET
+
+// func rmsMomentumNEON(p, g, v, b []float32, n int, lr, rho, c, wd, eps, mu float32)
+TEXT ·rmsMomentumNEON(SB), NOSPLIT, $0-128
+	MOVD p_base+0(FP), R0
+	MOVD g_base+24(FP), R1
+	MOVD v_base+48(FP), R2
+	MOVD b_base+72(FP), R3
+	MOVD n+96(FP), R4
+	FMOVS lr+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS rho+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS c+112(FP), F18
+	VDUP V18.S[0], V18.S4
+	FMOVS wd+116(FP), F19
+	VDUP V19.S[0], V19.S4
+	FMOVS eps+120(FP), F20
+	VDUP V20.S[0], V20.S4
+	FMOVS mu+124(FP), F21
+	VDUP V21.S[0], V21.S4
+
+vec:
+	CMP $4, R4
+	BLT tail
+	VLD1 (R0), [V0.S4]
+	VLD1.P 16(R1), [V1.S4]
+	VLD1 (R2), [V2.S4]
+	WORD $0x4e20ce61 // FMLA V1.4S, V19.4S, V0.4S
+	WORD $0x6e21dc24 // FMUL V4.4S, V1.4S, V1.4S
+	WORD $0x6e31dc42 // FMUL V2.4S, V2.4S, V17.4S
+	WORD $0x4e24ce42 // FMLA V2.4S, V18.4S, V4.4S
+	VST1.P [V2.S4], 16(R2)
+	WORD $0x6ea1f844 // FSQRT V4.4S, V2.4S
+	WORD $0x4e34d484 // FADD V4.4S, V4.4S, V20.4S
+	WORD $0x6e24fc24 // FDIV V4.4S, V1.4S, V4.4S
+	VLD1 (R3), [V3.S4]
+	WORD $0x6e35dc63 // FMUL V3.4S, V3.4S, V21.4S
+	WORD $0x4e24d463 // FADD V3.4S, V3.4S, V4.4S
+	VST1.P [V3.S4], 16(R3)
+	WORD $0x6e30dc64 // FMUL V4.4S, V3.4S, V16.4S
+	WORD $0x4ea4d400 // FSUB V0.4S, V0.4S, V4.4S
+	VST1.P [V0.S4], 16(R0)
+	SUB $4, R4
+	B vec
+
+tail:
+	CBZ R4, done
+	FMOVS (R0), F0
+	FMOVS.P 4(R1), F1
+	FMOVS (R2), F2
+	FMADDS F19, F1, F0, F1
+	FMULS F1, F1, F4
+	FMULS F17, F2, F2
+	FMADDS F18, F2, F4, F2
+	FMOVS.P F2, 4(R2)
+	FSQRTS F2, F4
+	FADDS F20, F4, F4
+	FDIVS F4, F1, F4
+	FMOVS (R3), F3
+	FMULS F21, F3, F3
+	FADDS F4, F3, F3
+	FMOVS.P F3, 4(R3)
+	FMULS F16, F3, F4
+	FSUBS F4, F0, F0
+	FMOVS.P F0, 4(R0)
+	SUB $1, R4
+	B tail
+
+done:
+	RET

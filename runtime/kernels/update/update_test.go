@@ -83,11 +83,53 @@ func TestSGDSetsMatchGeneric(t *testing.T) {
 	}
 }
 
+var rmsCoefs = []RMSCoef{
+	{LR: 1e-3, Rho: 0.9, C: 0.1, Eps: 1e-7},                      // Keras's RMSprop
+	{LR: 0.01, Rho: 0.99, C: 0.01, WD: 0.01, Eps: 1e-8, Mu: 0.5}, // decay, momentum
+	{LR: 0.1, Rho: 1, C: 1, WD: 0.01, Eps: 1e-10},                // Adagrad
+}
+
+// TestRMSSetsMatchGeneric: as for Adam, with and without momentum.
+func TestRMSSetsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, k := range sets.All() {
+		for _, c := range rmsCoefs {
+			for _, momentum := range []bool{false, true} {
+				for _, n := range sizes {
+					p, g, b, v := operands(r, n)
+					p0, v0, b0 := clone(p), clone(v), clone(b)
+					wp, wv, wb := clone(p), clone(v), clone(b)
+					if momentum {
+						generic.RMSMomentum(wp, g, wv, wb, &c)
+						k.RMSMomentum(p, g, v, b, &c)
+					} else {
+						generic.RMS(wp, g, wv, &c)
+						k.RMS(p, g, v, &c)
+					}
+					for i := range n {
+						gi := math.Abs(float64(g[i])) + math.Abs(float64(c.WD*p0[i]))
+						ratio := gi / (math.Sqrt(float64(wv[i])) + float64(c.Eps))
+						bs := math.Abs(float64(c.Mu*b0[i])) + ratio
+						ps := math.Abs(float64(p0[i])) + float64(c.LR)*ratio
+						if momentum {
+							ps = math.Abs(float64(p0[i])) + float64(c.LR)*bs
+						}
+						if !near(v[i], wv[i], float64(c.Rho*v0[i])+float64(c.C)*gi*gi) || !near(b[i], wb[i], bs) || !near(p[i], wp[i], ps) {
+							t.Fatalf("%s %+v momentum %t n=%d: p, v, b [%d] = %v %v %v, generic %v %v %v", k.set, c, momentum, n, i, p[i], v[i], b[i], wp[i], wv[i], wb[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func clone(x []float32) []float32 { return append([]float32(nil), x...) }
 
-// near: a and b differ by at most 4 roundings of terms of magnitude scale.
+// near: a and b differ by at most 8 roundings of terms of magnitude scale (a
+// gradient rounded differently counts twice in its square).
 func near(a, b float32, scale float64) bool {
-	return math.Abs(float64(a-b)) <= 4*0x1p-24*scale
+	return math.Abs(float64(a-b)) <= 8*0x1p-24*scale
 }
 
 // TestRequire fails a CI run that asked (MDLC_REQUIRE) for a kernel set that
@@ -100,7 +142,11 @@ func TestDoesNotAllocate(t *testing.T) {
 	for _, set := range cpu.Available() {
 		k := For(set)
 		p, g, m, v := operands(rand.New(rand.NewPCG(3, 4)), 100)
-		if a := testing.AllocsPerRun(10, func() { k.Adam(p, g, m, v, &coefs[0]); k.SGD(p, g, m, &sgdCoefs[1]) }); a != 0 {
+		if a := testing.AllocsPerRun(10, func() {
+			k.Adam(p, g, m, v, &coefs[0])
+			k.SGD(p, g, m, &sgdCoefs[1])
+			k.RMSMomentum(p, g, v, m, &rmsCoefs[1])
+		}); a != 0 {
 			t.Errorf("%s: %v allocations", set, a)
 		}
 	}

@@ -29,6 +29,8 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	adamAVX2()
 	sgdAVX2()
+	rmsAVX2(false)
+	rmsAVX2(true)
 	avx2.Generate()
 	neon.Generate("update", writeNEON)
 }
@@ -235,4 +237,110 @@ func addr(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// rmsSig is the RMSprop kernels' Go signature (with momentum: b and mu too).
+func rmsSig(momentum bool) string {
+	if momentum {
+		return "func(p, g, v, b []float32, n int, lr, rho, c, wd, eps, mu float32)"
+	}
+	return "func(p, g, v []float32, n int, lr, rho, c, wd, eps float32)"
+}
+
+// rmsName is the RMSprop kernel of a set.
+func rmsName(set string, momentum bool) string {
+	if momentum {
+		return "rmsMomentum" + set
+	}
+	return "rms" + set
+}
+
+// rmsDoc is the doc comment of an RMSprop kernel: its reference loop.
+func rmsDoc(name string, momentum bool, fused string) []string {
+	step := "p[i] -= lr * (gi / (sqrt(vi) + eps))"
+	if momentum {
+		step = "b[i] = mu*b[i] + gi/(sqrt(vi)+eps)\n\t\tp[i] -= lr * b[i]"
+	}
+	return strings.Split(name+` is RMSprop's fused update of the first n parameters
+(update.RMSCoef names the scalars; Adagrad is rho = c = 1):
+
+	for i := range n {
+		gi := g[i] + wd*p[i]
+		vi := rho*v[i] + c*gi*gi
+		v[i] = vi
+		`+step+`
+	}
+
+`+fused+`
+The caller checks that every slice holds n.`, "\n")
+}
+
+// rmsAVX2 keeps five or six scalars broadcast and five operands.
+func rmsAVX2(momentum bool) {
+	name := rmsName("AVX2", momentum)
+	TEXT(name, NOSPLIT, rmsSig(momentum))
+	Doc(rmsDoc(name, momentum, "Products are fused (FMA): into gi, vi, b and p.")...)
+	Pragma("noescape")
+	p := Load(Param("p").Base(), GP64())
+	g := Load(Param("g").Base(), GP64())
+	v := Load(Param("v").Base(), GP64())
+	var b Register
+	scalars := []string{"lr", "rho", "c", "wd", "eps"}
+	if momentum {
+		b = Load(Param("b").Base(), GP64())
+		scalars = append(scalars, "mu")
+	}
+	n := Load(Param("n"), GP64())
+	c := broadcast(scalars...)
+	i := GP64()
+	XORQ(i, i)
+	loop(n, i, func(width int) {
+		at := func(base Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
+		if width == 1 {
+			x := func(name string) Op { return c[name].AsX() }
+			P, G, V, T := XMM(), XMM(), XMM(), XMM()
+			VMOVSS(at(p), P)
+			VMOVSS(at(g), G)
+			VMOVSS(at(v), V)
+			VFMADD231SS(x("wd"), P, G)
+			VMULSS(G, G, T)
+			VMULSS(x("rho"), V, V)
+			VFMADD231SS(x("c"), T, V)
+			VMOVSS(V, at(v))
+			VSQRTSS(V, V, T)
+			VADDSS(x("eps"), T, T)
+			VDIVSS(T, G, T)
+			if momentum {
+				B := XMM()
+				VMOVSS(at(b), B)
+				VFMADD213SS(T, x("mu"), B)
+				VMOVSS(B, at(b))
+				T = B
+			}
+			VFNMADD231SS(x("lr"), T, P)
+			VMOVSS(P, at(p))
+			return
+		}
+		P, G, V, T := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(at(p), P)
+		VMOVUPS(at(g), G)
+		VMOVUPS(at(v), V)
+		VFMADD231PS(c["wd"], P, G)
+		VMULPS(G, G, T)
+		VMULPS(c["rho"], V, V)
+		VFMADD231PS(c["c"], T, V)
+		VMOVUPS(V, at(v))
+		VSQRTPS(V, T)
+		VADDPS(c["eps"], T, T)
+		VDIVPS(T, G, T)
+		if momentum {
+			B := YMM()
+			VMOVUPS(at(b), B)
+			VFMADD213PS(T, c["mu"], B)
+			VMOVUPS(B, at(b))
+			T = B
+		}
+		VFNMADD231PS(c["lr"], T, P)
+		VMOVUPS(P, at(p))
+	})
 }

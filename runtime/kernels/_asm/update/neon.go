@@ -22,6 +22,11 @@ func writeNEON(f *neon.File) error {
 	f.Declare("adamNEON", adamSig, adamDoc("adamNEON", neonFused))
 	sgdNEON(&f.Asm)
 	f.Declare("sgdNEON", sgdSig, sgdDoc("sgdNEON", "Products are fused (FMLA) into gi, bi and the sum;\nthe sum is scaled by lr and subtracted, unfused."))
+	for _, momentum := range []bool{false, true} {
+		rmsNEON(&f.Asm, momentum)
+		name := rmsName("NEON", momentum)
+		f.Declare(name, rmsSig(momentum), rmsDoc(name, momentum, "Products are fused (FMLA) into gi and vi; b and p are updated unfused."))
+	}
 	return nil
 }
 
@@ -140,6 +145,87 @@ func sgdNEON(w *bytes.Buffer) {
 	p("FMADDS F%d, F3, F2, F3", c) // u = b*c + u
 	p("FMULS F%d, F3, F3", lr)     // u *= lr
 	p("FSUBS F3, F0, F0")          // p -= u
+	p("FMOVS.P F0, 4(R0)")
+	p("SUB $1, R4")
+	p("B tail")
+	label("done")
+	p("RET")
+}
+
+func rmsNEON(w *bytes.Buffer, momentum bool) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	name := rmsName("NEON", momentum)
+	label := func(l string) { fmt.Fprintf(w, "\n%s:\n", l) }
+	// Frame: three or four slices (24 bytes each), n, then the float32s.
+	slices, names := 3, []string{"lr", "rho", "c", "wd", "eps"}
+	if momentum {
+		slices, names = 4, append(names, "mu")
+	}
+	scalars := slices*24 + 8
+	fmt.Fprintf(w, "\n// func %s%s\n", name, rmsSig(momentum)[len("func"):])
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, scalars+4*len(names))
+	p("MOVD p_base+0(FP), R0")
+	p("MOVD g_base+24(FP), R1")
+	p("MOVD v_base+48(FP), R2")
+	if momentum {
+		p("MOVD b_base+72(FP), R3")
+	}
+	p("MOVD n+%d(FP), R4", slices*24)
+	for j, n := range names {
+		p("FMOVS %s+%d(FP), F%d", n, scalars+4*j, 16+j)
+		p("VDUP V%d.S[0], V%d.S4", 16+j, 16+j)
+	}
+	const lr, rho, c, wd, eps, mu = 16, 17, 18, 19, 20, 21
+	label("vec")
+	p("CMP $4, R4")
+	p("BLT tail")
+	p("VLD1 (R0), [V0.S4]")
+	p("VLD1.P 16(R1), [V1.S4]")
+	p("VLD1 (R2), [V2.S4]")
+	p("%s", neon.FMLA(1, wd, 0))  // g += wd*p
+	p("%s", neon.FMUL(4, 1, 1))   // t = g*g
+	p("%s", neon.FMUL(2, 2, rho)) // v *= rho
+	p("%s", neon.FMLA(2, c, 4))   // v += c*t
+	p("VST1.P [V2.S4], 16(R2)")
+	p("%s", neon.FSQRT(4, 2))     // t = sqrt(v)
+	p("%s", neon.FADD(4, 4, eps)) // t += eps
+	p("%s", neon.FDIV(4, 1, 4))   // t = g / t
+	if momentum {
+		p("VLD1 (R3), [V3.S4]")
+		p("%s", neon.FMUL(3, 3, mu)) // b *= mu
+		p("%s", neon.FADD(3, 3, 4))  // b += t
+		p("VST1.P [V3.S4], 16(R3)")
+		p("%s", neon.FMUL(4, 3, lr)) // t = b*lr
+	} else {
+		p("%s", neon.FMUL(4, 4, lr)) // t *= lr
+	}
+	p("%s", neon.FSUB(0, 0, 4)) // p -= t
+	p("VST1.P [V0.S4], 16(R0)")
+	p("SUB $4, R4")
+	p("B vec")
+	label("tail")
+	p("CBZ R4, done")
+	p("FMOVS (R0), F0")
+	p("FMOVS.P 4(R1), F1")
+	p("FMOVS (R2), F2")
+	p("FMADDS F%d, F1, F0, F1", wd) // g = p*wd + g
+	p("FMULS F1, F1, F4")           // t = g*g
+	p("FMULS F%d, F2, F2", rho)     // v *= rho
+	p("FMADDS F%d, F2, F4, F2", c)  // v = t*c + v
+	p("FMOVS.P F2, 4(R2)")
+	p("FSQRTS F2, F4")          // t = sqrt(v)
+	p("FADDS F%d, F4, F4", eps) // t += eps
+	p("FDIVS F4, F1, F4")       // t = g / t
+	if momentum {
+		p("FMOVS (R3), F3")
+		p("FMULS F%d, F3, F3", mu) // b *= mu
+		p("FADDS F4, F3, F3")      // b += t
+		p("FMOVS.P F3, 4(R3)")
+		p("FMULS F%d, F3, F4", lr) // t = b*lr
+	} else {
+		p("FMULS F%d, F4, F4", lr) // t *= lr
+	}
+	p("FSUBS F4, F0, F0") // p -= t
 	p("FMOVS.P F0, 4(R0)")
 	p("SUB $1, R4")
 	p("B tail")
