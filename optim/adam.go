@@ -30,8 +30,9 @@ const (
 //	v  = β2·v + (1-β2)·g'²
 //	p -= the step of Form (see AdamForm) with m and v
 //
-// The two forms differ by ε·(1 - √(1-β2^(t+1))) in the denominator: most in
-// the first steps, when v is small. DefaultAdam is Keras's settings.
+// Both forms are α_t·m/(√v + ε'), with ε' = ε in Keras's and
+// ε' = ε·√(1-β2^(t+1)) in PyTorch's: they differ most in the first steps
+// and where v is small. DefaultAdam is Keras's settings.
 type Adam struct {
 	Beta1, Beta2, Epsilon float64
 	WeightDecay           float64
