@@ -18,9 +18,8 @@ import (
 // listed when the conv is compiled; window rows in the padding are cut off
 // the end of either list (both are in row order, and linear in the row).
 // Bias and activation (the tile epilogue's head) are applied as each
-// pixel is stored, as a clamp to [lo, hi]: relu is lo = 0, the identity
-// ±Inf; a relu6 or clip step, when the tile epilogue learns one, is a finite
-// hi and no change to the kernels.
+// pixel is stored, as a clamp to [lo, hi]: relu is lo = 0, relu6 lo = 0 and
+// hi = 6, the identity ±Inf.
 //
 // Grouped convs with a few input channels per group (Algorithm Grouped),
 // and depthwise ones with a multiplier m > 1, are run by the same kernels
@@ -201,9 +200,11 @@ func (c *Conv) depthwiseRows(x, w, dst []float32, r0, rows int, scratch []float3
 		if c.tile.Bias >= 0 {
 			bias = operands[c.tile.Bias][:c.CO]
 		}
-		// The hook for a relu6 or clip head: hi = 6 or max.
-		if c.tile.Relu {
+		if c.tile.Relu || c.tile.Relu6 {
 			lo = 0
+		}
+		if c.tile.Relu6 {
+			hi = 6
 		}
 	}
 	held := expanded{b: -1}
