@@ -29,9 +29,10 @@ import (
 // channel (o/opg)·cpg+i, and the taps list each window position cpg times,
 // once per run. A band of output rows expands the input rows it reads once.
 //
-// Sums run in tap order from zero, then the bias is added; the AVX2 and
-// NEON kernels fuse each multiply into its add (one rounding), the generic
-// one does not, so they agree to about taps·2⁻²⁴ relative to Σ|x·w|.
+// Sums run in tap order from zero, then the bias is added; the AVX2,
+// AVX-512 (avx512.go) and NEON kernels fuse each multiply into its add (one
+// rounding), the generic one does not, so they agree to about taps·2⁻²⁴
+// relative to Σ|x·w|.
 //
 // BenchmarkMobileNetV2 (AMD EPYC family 26 model 2, one thread, bias and
 // relu in the store; medians of 3 runs alternating with the direct loop
@@ -45,6 +46,7 @@ import (
 //	7×7×960          0.631                  0.863      0.025
 //
 //go:generate go -C ../_asm run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
+//go:generate go -C ../_asm run ./depthwise -avx512 -out ../conv/depthwise_avx512_amd64.s -stubs ../conv/depthwise_avx512_amd64.go -pkg conv
 
 // dwKernel is one set's depthwise kernel.
 type dwKernel struct {
