@@ -6,8 +6,8 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 )
 
-// The steps of the gradient ops (package autodiff). They run on one thread:
-// their kernels are plain loops for now.
+// The steps of the gradient ops (package autodiff). They run on one thread
+// for now.
 
 // SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
 // to Shape are Strides (0 on the summed axes).
@@ -30,27 +30,32 @@ func (s UnaryGrad) Compile(cpu.Set) Step { return s }
 
 func (s UnaryGrad) Run(b [][]float32, _ *Team) { backward.UnaryGrad(s.Fn, b[s.X], b[s.DY], b[s.Out]) }
 
-// ConvGradInput writes slot Out, a convolution's input gradient, from the
-// result's gradient DY and the kernel K.
-type ConvGradInput struct {
-	DY, K, Out int
-	Conv       backward.Conv
+// ConvGrad writes slot Out, a convolution's input gradient (Filter false:
+// from the result's gradient DY and the kernel in slot K) or kernel gradient
+// (Filter: from its input in slot X and DY), by matrix products on the
+// packed GEMM.
+type ConvGrad struct {
+	X, K, DY, Out, Scratch int
+	Filter                 bool
+	Conv                   backward.Conv
 }
 
-func (s ConvGradInput) Compile(cpu.Set) Step { return s }
-
-func (s ConvGradInput) Run(b [][]float32, _ *Team) { s.Conv.GradInput(b[s.DY], b[s.K], b[s.Out]) }
-
-// ConvGradFilter writes slot Out, a convolution's kernel gradient, from its
-// input X and the result's gradient DY.
-type ConvGradFilter struct {
-	X, DY, Out int
-	Conv       backward.Conv
+func (s ConvGrad) Compile(set cpu.Set) Step {
+	return &convGradStep{spec: s, g: backward.NewConvGrad(set, s.Conv)}
 }
 
-func (s ConvGradFilter) Compile(cpu.Set) Step { return s }
+type convGradStep struct {
+	spec ConvGrad
+	g    *backward.ConvGrad
+}
 
-func (s ConvGradFilter) Run(b [][]float32, _ *Team) { s.Conv.GradFilter(b[s.X], b[s.DY], b[s.Out]) }
+func (s *convGradStep) Run(b [][]float32, _ *Team) {
+	if s.spec.Filter {
+		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], b[s.spec.Scratch])
+	} else {
+		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], b[s.spec.Scratch])
+	}
+}
 
 // PoolGrad writes slot Out, a pool's input gradient, from the result's
 // gradient DY and, for a max pool, its input X.

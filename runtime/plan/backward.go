@@ -31,16 +31,20 @@ func convGeometry(a *ir.ConvAttrs, xs, ks, ys []int) backward.Conv {
 
 func buildConvGradInput(b *builder, n *ir.Node) exec.Spec {
 	dy, k := n.Inputs[0], n.Inputs[1]
-	b.info[b.step].Kernel = "backward"
 	c := convGeometry(&n.Attrs.(*ir.ConvGradAttrs).Conv, b.shapes[n.Outputs[0]], b.shapes[k], b.shapes[dy])
-	return exec.ConvGradInput{DY: b.slot(dy), K: b.slot(k), Out: b.out(n), Conv: c}
+	return b.convGrad(exec.ConvGrad{DY: b.slot(dy), K: b.slot(k), Out: b.out(n), Conv: c})
 }
 
 func buildConvGradFilter(b *builder, n *ir.Node) exec.Spec {
 	x, dy := n.Inputs[0], n.Inputs[1]
-	b.info[b.step].Kernel = "backward"
 	c := convGeometry(&n.Attrs.(*ir.ConvGradAttrs).Conv, b.shapes[x], b.shapes[n.Outputs[0]], b.shapes[dy])
-	return exec.ConvGradFilter{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Conv: c}
+	return b.convGrad(exec.ConvGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Filter: true, Conv: c})
+}
+
+func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
+	b.info[b.step].Kernel = "gemm"
+	s.Scratch = b.scratch(backward.NewConvGrad(b.kernels, s.Conv).ScratchSize(), "im2col chunk and packed panels")
+	return s
 }
 
 func poolGeometry(a *ir.PoolAttrs, xs, ys []int) backward.Pool {
