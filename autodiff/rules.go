@@ -111,6 +111,9 @@ func init() {
 			return []*ir.Value{b.mul(dy, ones)}, nil
 		},
 
+		ir.OpSoftmaxCrossEntropy:       crossEntropyRule,
+		ir.OpSparseSoftmaxCrossEntropy: crossEntropyRule,
+
 		ir.OpMatMul: matMulRule,
 		// dense(x, W, bias) = x·W + bias over the last axis:
 		// dx = dy·Wᵀ, dW = Σ over the leading axes of xᵀ·dy, dbias = Σ→[out] dy.
@@ -478,6 +481,43 @@ func attentionRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Val
 		if len(n.Inputs) == 4 && need[3] {
 			g[3] = b.sumTo(ds, n.Inputs[3].Type.Shape)
 		}
+	}
+	return g, nil
+}
+
+// crossEntropyRule: per row, L = lse(x)·Σy - Σ y·x, so with d = dL per row
+// (kept as an axis of 1 to broadcast over the classes):
+//
+//	dx = d ⊙ (softmax(x)⊙Σy - y)       (softmax(x) - y for a distribution)
+//	dy = -d ⊙ log_softmax(x)
+//
+// and sparse, y = onehot(ids) = embedding(ids, I), the identity's rows:
+// dx = d ⊙ (softmax(x) - onehot(ids)); the ids get none.
+func crossEntropyRule(b *builder, n *ir.Node, dL *ir.Value, need []bool) ([]*ir.Value, error) {
+	x, y := n.Inputs[0], n.Inputs[1]
+	s := x.Type.Shape
+	axis := len(s) - 1
+	d := b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: keep(s, axis)}, dL)
+	g := make([]*ir.Value, 2)
+	if need[0] {
+		p := b.node(ir.OpSoftmax, &ir.AxisAttrs{Axis: axis}, x)
+		var target *ir.Value
+		if n.Op == ir.OpSparseSoftmaxCrossEntropy {
+			c := s[axis].Size
+			eye := make([]float32, c*c)
+			for i := range c {
+				eye[i*c+i] = 1
+			}
+			identity := b.g.AddConst(fmt.Sprintf("grad.identity%d", len(b.g.Consts)), ir.T(c, c), eye)
+			target = b.node(ir.OpEmbedding, nil, y, identity)
+		} else {
+			p = b.mul(p, b.sumTo(y, keep(s, axis)))
+			target = y
+		}
+		g[0] = b.mul(d, b.sub(p, target))
+	}
+	if n.Op == ir.OpSoftmaxCrossEntropy && need[1] {
+		g[1] = b.neg(b.mul(d, b.node(ir.OpLogSoftmax, &ir.AxisAttrs{Axis: axis}, x)))
 	}
 	return g, nil
 }

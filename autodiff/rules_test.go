@@ -222,6 +222,29 @@ func fdCases() []fdCase {
 		fdCase{name: "pad", build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpPad, &ir.PadAttrs{Pads: [][2]int{{0, 0}, {1, 2}, {0, 1}}, Value: 0.5}, c.param(smooth, 2, 3, 4))
 		}},
+		fdCase{name: "softmax_cross_entropy", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpSoftmaxCrossEntropy, nil, c.param(smooth, 2, 3), c.param(positive, 2, 3))
+		}},
+		fdCase{name: "softmax_cross_entropy/rank3", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpSoftmaxCrossEntropy, nil, c.param(smooth, 2, 3, 7), c.param(positive, 2, 3, 7))
+		}},
+		fdCase{name: "softmax_cross_entropy/large_logits", build: func(c *fdGraph) *ir.Value {
+			// Logits near 100 overflow a naive exp; the op subtracts the max.
+			x := c.node(ir.OpAdd, nil, c.param(smooth, 4, 5), c.g.AddConst("hundred", ir.T(), []float32{100}))
+			return c.node(ir.OpSoftmaxCrossEntropy, nil, x, c.param(positive, 4, 5))
+		}},
+		fdCase{name: "sparse_softmax_cross_entropy", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpSparseSoftmaxCrossEntropy, nil, c.param(smooth, 2, 3), c.ids(3, 2))
+		}},
+		fdCase{name: "sparse_softmax_cross_entropy/rank3", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpSparseSoftmaxCrossEntropy, nil, c.param(smooth, 3, 2, 6), c.ids(6, 3, 2))
+		}},
+		fdCase{name: "mse", build: func(c *fdGraph) *ir.Value {
+			// mean((a-b)²), composed: sub, mul and a sum_to scaled by 1/count.
+			d := c.node(ir.OpSub, nil, c.param(smooth, 4, 3), c.param(smooth, 4, 3))
+			sum := c.node(ir.OpSumTo, &ir.ReshapeAttrs{Shape: ir.Shape{}}, c.node(ir.OpMul, nil, d, d))
+			return c.node(ir.OpMul, nil, sum, c.g.AddConst("1/12", ir.T(), []float32{1.0 / 12}))
+		}},
 		fdCase{name: "shared_operand", full: true, build: func(c *fdGraph) *ir.Value {
 			x := c.param(smooth, 2, 3)
 			return c.node(ir.OpMul, nil, x, c.node(ir.OpTanh, nil, x))

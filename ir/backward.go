@@ -167,3 +167,32 @@ func flopsPoolGrad(n *Node) count {
 	dy := n.Inputs[len(n.Inputs)-1]
 	return elems(dy.Type.Shape).times(of(int64(w[0]))).times(of(int64(w[1])))
 }
+
+// inferCrossEntropy: logits [..., C] with labels [..., C] (a distribution
+// per row), or sparse, class ids [...], give one loss per row [...]. A label
+// shape that fits the other form is named in the help.
+func inferCrossEntropy(sparse bool) func(Attrs, []Type) (Type, error) {
+	return func(_ Attrs, in []Type) (Type, error) {
+		x, y := in[0], in[1]
+		r := x.Shape.Rank()
+		if r < 1 || !x.Shape[r-1].Known() {
+			return Type{}, typeErr("", "cross-entropy takes logits [..., classes] with a known number of classes, got %s", x)
+		}
+		rows := x.Shape[:r-1]
+		switch {
+		case sparse && y.Shape.Equal(x.Shape):
+			return Type{}, typeErr("labels of the logits' shape are one-hot or probabilities: use softmax_cross_entropy",
+				"sparse cross-entropy takes one class id per row, %s, got labels %s", Type{DType: y.DType, Shape: rows}, y)
+		case !sparse && y.Shape.Equal(rows):
+			return Type{}, typeErr("one label per row is a class id: use sparse_softmax_cross_entropy with integer labels",
+				"cross-entropy takes labels of the logits' shape %s, got %s", x, y)
+		case sparse && !y.Shape.Equal(rows), !sparse && !y.Shape.Equal(x.Shape):
+			want := Type{DType: F32, Shape: x.Shape}
+			if sparse {
+				want = Type{DType: y.DType, Shape: rows}
+			}
+			return Type{}, typeErr("", "cross-entropy of logits %s takes labels %s, got %s", x, want, y)
+		}
+		return Type{DType: F32, Shape: slices.Clone(rows)}, nil
+	}
+}

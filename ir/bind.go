@@ -100,19 +100,20 @@ type shapedAttrs interface {
 }
 
 // TokenLimit bounds the token ids input v may hold to 0..limit-1: the
-// smallest vocabulary of the embeddings (and their gradients) that read it,
-// or the non-negative int32s if none does (a padding mask only compares ids).
+// smallest vocabulary of the embeddings (and their gradients) that read it
+// or number of classes of a sparse cross-entropy's labels, or the
+// non-negative int32s if none does (a padding mask only compares ids).
 func (g *Graph) TokenLimit(v *Value) int {
 	limit := math.MaxInt32
 	for _, n := range g.Nodes {
-		if n.Inputs[0] != v {
-			continue
-		}
-		switch n.Op {
-		case OpEmbedding:
+		switch {
+		case n.Op == OpEmbedding && n.Inputs[0] == v:
 			limit = min(limit, n.Inputs[1].Type.Shape[0].Size)
-		case OpEmbeddingGrad:
+		case n.Op == OpEmbeddingGrad && n.Inputs[0] == v:
 			limit = min(limit, n.Outputs[0].Type.Shape[0].Size)
+		case n.Op == OpSparseSoftmaxCrossEntropy && n.Inputs[1] == v:
+			s := n.Inputs[0].Type.Shape
+			limit = min(limit, s[len(s)-1].Size)
 		}
 	}
 	return limit

@@ -93,6 +93,10 @@ const (
 	OpAvgPool2DGrad    // dy spread evenly over each window
 	OpEmbeddingGrad    // (ids, dy) dy's rows added into the rows of the table they came from
 
+	// Losses, per example (the mean over a batch is sum_to and a scale).
+	OpSoftmaxCrossEntropy       // (logits [..., C], labels [..., C]) -Σ labels·log_softmax(logits) over the last axis
+	OpSparseSoftmaxCrossEntropy // (logits [..., C], ids [...]) -log_softmax(logits)[id]
+
 	OpLast
 )
 
@@ -188,6 +192,9 @@ var opTable = [OpLast]OpInfo{
 	OpMaxPool2DGrad:    {Name: "maxpool2d_grad", MinInputs: 2, MaxInputs: 2, Attrs: &PoolAttrs{}, Infer: inferMaxPoolGrad, Flops: flopsPoolGrad},
 	OpAvgPool2DGrad:    {Name: "avgpool2d_grad", MinInputs: 1, MaxInputs: 1, Attrs: &PoolGradAttrs{}, Infer: inferAvgPoolGrad, Flops: flopsPoolGrad},
 	OpEmbeddingGrad:    {Name: "embedding_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, IntOperands: 1 << 0, Infer: inferEmbeddingGrad, Flops: flopsPerInput(1)},
+
+	OpSoftmaxCrossEntropy:       {Name: "softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, Infer: inferCrossEntropy(false), Flops: flopsPerInput(7)},
+	OpSparseSoftmaxCrossEntropy: {Name: "sparse_softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 1, Infer: inferCrossEntropy(true), Flops: flopsPerInput(5)},
 }
 
 // unaryOp is the entry of a unary elementwise function of flops operations

@@ -161,7 +161,9 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %5: f32[N,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
   %6: f32[N,6,6,3] = unary_grad(%5, %2) {fn=relu}
   %7: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
-  return dx=%6, dk=%1, s=%4, table=%7
+  %8: f32[N,5] = softmax_cross_entropy(%drows, %drows)
+  %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
+  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9
 }
 `}
 

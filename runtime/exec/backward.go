@@ -84,3 +84,21 @@ func (s EmbeddingGrad) Compile(cpu.Set) Step { return s }
 func (s EmbeddingGrad) Run(b [][]float32, _ *Team) {
 	backward.EmbeddingGrad(b[s.IDs], b[s.DY], b[s.Out], s.Dim)
 }
+
+// CrossEntropy writes slot Out, the softmax cross-entropy of each row of C
+// logits in slot X against slot Labels: a distribution per row, or, if
+// Sparse, one class id per row.
+type CrossEntropy struct {
+	X, Labels, Out, C int
+	Sparse            bool
+}
+
+func (s CrossEntropy) Compile(cpu.Set) Step { return s }
+
+func (s CrossEntropy) Run(b [][]float32, _ *Team) {
+	if s.Sparse {
+		backward.SparseCrossEntropy(b[s.X], b[s.Labels], b[s.Out], s.C)
+	} else {
+		backward.CrossEntropy(b[s.X], b[s.Labels], b[s.Out], s.C)
+	}
+}

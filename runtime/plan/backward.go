@@ -70,3 +70,11 @@ func buildEmbeddingGrad(b *builder, n *ir.Node) exec.Spec {
 	b.info[b.step].Kernel = "backward"
 	return exec.EmbeddingGrad{IDs: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Dim: b.shapes[n.Outputs[0]][1]}
 }
+
+func buildCrossEntropy(b *builder, n *ir.Node) exec.Spec {
+	x := n.Inputs[0]
+	shape := b.shapes[x]
+	b.info[b.step].Kernel = "loss"
+	return exec.CrossEntropy{X: b.slot(x), Labels: b.slot(n.Inputs[1]), Out: b.out(n), C: shape[len(shape)-1],
+		Sparse: n.Op == ir.OpSparseSoftmaxCrossEntropy}
+}

@@ -44,7 +44,9 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %2: f32[N,3,5] = unary_grad(%x, %dy) {fn=gelu{approximate=tanh}}
   %3: f32[N,3,5] = unary_grad(%x, %dy) {fn=log}
   %4: f32[7,5] = embedding_grad(%ids, %dy) {shape=[7,5]}
-  return a=%0, b=%1, c=%2, d=%3, e=%4
+  %5: f32[N,3] = softmax_cross_entropy(%x, %dy)
+  %6: f32[N,3] = sparse_softmax_cross_entropy(%x, %ids)
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6
 }
 `}
 

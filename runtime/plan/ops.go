@@ -101,6 +101,9 @@ func init() {
 		ir.OpMaxPool2DGrad:    {build: buildMaxPoolGrad},
 		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
 		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
+
+		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
+		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},
 	}
 }
 

@@ -262,3 +262,37 @@ func embeddingGrad(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 	round(acc, out.Data)
 }
+
+// crossEntropy is, per row of C logits x, -Σ y·log_softmax(x) =
+// lse(x)·Σy - Σ y·x with lse(x) = m + log Σ exp(x-m), m the row's max; the
+// labels are a distribution per row, or sparse, one class id per row
+// (-log_softmax(x)[id] = lse(x) - x[id]).
+func crossEntropy(sparse bool) kernel {
+	return func(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+		x, y := in[0], in[1]
+		c := x.Shape[len(x.Shape)-1]
+		for r := range out.Data {
+			row := x.Data[r*c : (r+1)*c]
+			m := math.Inf(-1)
+			for _, v := range row {
+				m = max(m, float64(v))
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v) - m)
+			}
+			lse := m + math.Log(sum)
+			if sparse {
+				out.Data[r] = float32(lse - float64(row[y.Ints[r]]))
+				continue
+			}
+			var mass, dot float64
+			for j, v := range row {
+				l := float64(y.Data[r*c+j])
+				mass += l
+				dot += l * float64(v)
+			}
+			out.Data[r] = float32(lse*mass - dot)
+		}
+	}
+}

@@ -83,6 +83,9 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpMaxPool2DGrad:    maxPoolGrad,
 	ir.OpAvgPool2DGrad:    avgPoolGrad,
 	ir.OpEmbeddingGrad:    embeddingGrad,
+
+	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
+	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),
 }
 
 // The fused kernels call back into the table, so they join it after it is
