@@ -633,3 +633,13 @@ func TestRecurrent(t *testing.T) {
 	n := math.Tanh(0.3 + r*(2+0.5))
 	requireClose(t, []float64{(1-z)*n + z*1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellGRU}, gx, gu, gb, tens([]int{1, 1}, 1)))
 }
+
+// TestEveryUnaryHasADerivative: unary_grad accepts every unary elementwise
+// function, so each needs its derivative.
+func TestEveryUnaryHasADerivative(t *testing.T) {
+	for op := ir.OpInvalid + 1; op < ir.OpLast; op++ {
+		if ir.Fusable(op) && op.Info().MaxInputs == 1 {
+			require.NotNil(t, derivatives[op], "unary %s has no derivative", op)
+		}
+	}
+}
