@@ -79,6 +79,12 @@ const (
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
 
+	// Reductions, selection, comparisons.
+	OpReduceSum  // sum over Axes; see ReduceAttrs
+	OpReduceMean // mean over Axes
+	OpReduceMax  // max over Axes (NaN if any is)
+	OpReduceMin  // min over Axes (NaN if any is)
+
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
 	OpFusedMatMul // (a, b, epilogue operands...)
@@ -168,6 +174,10 @@ var opTable = [OpLast]OpInfo{
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpReduceSum:       reduceOp("reduce_sum"),
+	OpReduceMean:      reduceOp("reduce_mean"),
+	OpReduceMax:       reduceOp("reduce_max"),
+	OpReduceMin:       reduceOp("reduce_min"),
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
@@ -177,6 +187,12 @@ var opTable = [OpLast]OpInfo{
 // per element.
 func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
 	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: attrs, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(flops)}
+}
+
+// reduceOp is the entry of a reduction over ReduceAttrs' axes: one
+// operation per input element.
+func reduceOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: &ReduceAttrs{}, Infer: inferReduce, Flops: flopsPerInput(1)}
 }
 
 // The fused ops' rules check their chains against the table itself, so they

@@ -127,6 +127,13 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,4,5,3] = avgpool2d(%2) {size=[3,3] stride=[2,2] padding=explicit pads=[1,1,1,1] count_pad=true}
   return y=%3
 }
+`, `graph reductions(%x: f32[N,4,5,3]) {
+  %0: f32[N,3] = reduce_mean(%x) {axes=[1,2] keepdims=false}
+  %1: f32[N,1,1,3] = reduce_max(%x) {axes=[1,2] keepdims=true}
+  %2: f32[4,3] = reduce_sum(%x) {axes=[0,2] keepdims=false}
+  %3: f32[N,4,5,1] = reduce_min(%x) {axes=[3] keepdims=true}
+  return a=%0, b=%1, c=%2, d=%3
+}
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]
   %0: f32[N,4] = clip(%x) {min=0 max=6}

@@ -11,6 +11,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/reduce"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
 
@@ -209,6 +210,17 @@ type globalPoolStep struct {
 func (s *globalPoolStep) Run(b [][]float32, _ *Team) {
 	s.g.Avg(b[s.spec.X], b[s.spec.Out], b[s.spec.Scratch])
 }
+
+// Reduce sums, averages, or takes the max or min of slot X over some axes
+// into slot Out.
+type Reduce struct {
+	X, Out, Scratch int
+	Reduce          reduce.Reduce
+}
+
+func (s Reduce) Compile(cpu.Set) Step { return s }
+
+func (s Reduce) Run(b [][]float32, _ *Team) { s.Reduce.Run(b[s.X], b[s.Out], b[s.Scratch]) }
 
 // Transpose permutes the axes of a tensor of the given shape.
 type Transpose struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/reduce"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -89,6 +90,11 @@ func init() {
 		ir.OpPad:       {build: buildPad},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
+
+		ir.OpReduceSum:  {build: buildReduce(reduce.Sum, false)},
+		ir.OpReduceMean: {build: buildReduce(reduce.Sum, true)},
+		ir.OpReduceMax:  {build: buildReduce(reduce.Max, false)},
+		ir.OpReduceMin:  {build: buildReduce(reduce.Min, false)},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},

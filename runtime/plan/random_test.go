@@ -187,6 +187,21 @@ func (gn *gen) pad(x *ir.Value, zeros bool) *ir.Value {
 	return gn.node(ir.OpPad, a, x)
 }
 
+// reduce is a random reduction over a random non-empty set of the axes
+// after the batch axis.
+func (gn *gen) reduce(x *ir.Value) *ir.Value {
+	a := &ir.ReduceAttrs{KeepDims: gn.r.IntN(2) == 0}
+	for len(a.Axes) == 0 {
+		for d := 1; d < x.Type.Shape.Rank(); d++ {
+			if gn.r.IntN(2) == 0 {
+				a.Axes = append(a.Axes, d)
+			}
+		}
+	}
+	op := []ir.Op{ir.OpReduceSum, ir.OpReduceMean, ir.OpReduceMax, ir.OpReduceMin}[gn.r.IntN(4)]
+	return gn.node(op, a, x)
+}
+
 // conv is a random conv2d or fused_conv2d over x.
 func (gn *gen) conv(x *ir.Value) *ir.Value {
 	d := dims(x)
@@ -230,6 +245,9 @@ func (gn *gen) image(x *ir.Value) *ir.Value {
 		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
 		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)
 	case 4:
+		if gn.r.IntN(2) == 0 {
+			return gn.reduce(x)
+		}
 		return gn.node(ir.OpGlobalAvgPool2D, nil, x)
 	case 5: // batchnorm
 		return gn.node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: 1e-3}, x, gn.weight(1, c), gn.weight(1, c), gn.weight(1, c), gn.positive(c))

@@ -75,6 +75,11 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpPad:       pad,
 
 	ir.OpPaddingMask: paddingMask,
+
+	ir.OpReduceSum:  reduceSum,
+	ir.OpReduceMean: reduceMean,
+	ir.OpReduceMax:  reduceMax,
+	ir.OpReduceMin:  reduceMin,
 }
 
 // The fused kernels call back into the table, so they join it after it is

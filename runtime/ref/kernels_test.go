@@ -633,3 +633,27 @@ func TestRecurrent(t *testing.T) {
 	n := math.Tanh(0.3 + r*(2+0.5))
 	requireClose(t, []float64{(1-z)*n + z*1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellGRU}, gx, gu, gb, tens([]int{1, 1}, 1)))
 }
+
+// seq(2, 3, 2) holds 1..12: [[[1 2] [3 4] [5 6]] [[7 8] [9 10] [11 12]]].
+func TestReduce(t *testing.T) {
+	for _, tc := range []struct {
+		op    ir.Op
+		axes  []int
+		keep  bool
+		shape []int
+		want  []float32
+	}{
+		{ir.OpReduceSum, []int{1}, false, []int{2, 2}, []float32{9, 12, 27, 30}},
+		{ir.OpReduceSum, []int{0, 2}, true, []int{1, 3, 1}, []float32{18, 26, 34}},
+		{ir.OpReduceMean, []int{0, 1, 2}, false, nil, []float32{6.5}},
+		{ir.OpReduceMax, []int{2}, false, []int{2, 3}, []float32{2, 4, 6, 8, 10, 12}},
+		{ir.OpReduceMin, []int{0, 1}, true, []int{1, 1, 2}, []float32{1, 2}},
+	} {
+		y := apply(t, tc.op, &ir.ReduceAttrs{Axes: tc.axes, KeepDims: tc.keep}, seq(2, 3, 2))
+		require.Equal(t, tc.shape, y.Shape, "%s %v", tc.op, tc.axes)
+		require.Equal(t, tc.want, y.Data, "%s %v", tc.op, tc.axes)
+	}
+	// NaN wins a max, as in NumPy.
+	y := apply(t, ir.OpReduceMax, &ir.ReduceAttrs{Axes: []int{1}}, tens([]int{1, 2}, float32(math.NaN()), 1))
+	require.True(t, math.IsNaN(float64(y.Data[0])))
+}

@@ -1,0 +1,54 @@
+package ref
+
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// reduce folds every input element into the output element whose index is
+// its own with the reduced axes dropped (or set to 0 with keepdims, which
+// leaves the same row-major order), in float64; finish turns the fold and
+// the count of elements folded into the result.
+func reduce(init float64, fold func(acc, x float64) float64, finish func(acc float64, count int) float64) kernel {
+	return func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+		x := in[0]
+		red := n.Attrs.(*ir.ReduceAttrs).Reduced(len(x.Shape))
+		acc := make([]float64, len(out.Data))
+		for i := range acc {
+			acc[i] = init
+		}
+		for i, v := range x.Data {
+			o, rem := 0, i
+			// Walk the axes from the last, building the output offset from
+			// the kept ones.
+			stride := 1
+			for d := len(x.Shape) - 1; d >= 0; d-- {
+				idx := rem % x.Shape[d]
+				rem /= x.Shape[d]
+				if !red[d] {
+					o += idx * stride
+					stride *= x.Shape[d]
+				}
+			}
+			acc[o] = fold(acc[o], float64(v))
+		}
+		count := len(x.Data) / max(len(out.Data), 1)
+		for i, a := range acc {
+			out.Data[i] = float32(finish(a, count))
+		}
+	}
+}
+
+func add(acc, x float64) float64 { return acc + x }
+
+// NaN wins a max or min, as in NumPy and PyTorch; Go's max and min agree.
+func keep(acc float64, _ int) float64 { return acc }
+
+var (
+	reduceSum  = reduce(0, add, keep)
+	reduceMean = reduce(0, add, func(acc float64, n int) float64 { return acc / float64(n) })
+	reduceMax  = reduce(math.Inf(-1), func(a, x float64) float64 { return max(a, x) }, keep)
+	reduceMin  = reduce(math.Inf(1), func(a, x float64) float64 { return min(a, x) }, keep)
+)
