@@ -1,0 +1,52 @@
+package sema
+
+import (
+	"maps"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/nn"
+)
+
+// The reduction, global pooling and axis layers; none has weights.
+func init() { maps.Copy(layerTable, axisLayers()) }
+
+var keepdims = paramSpec{name: "keepdims", kind: aBool, def: false}
+
+func axisLayers() map[string]layer {
+	reduce := func(op ir.Op, what string) layer {
+		return layer{doc: what + " over axes (negative count from the end); keepdims=true leaves each reduced axis with size 1",
+			specs: []paramSpec{input, {name: "axes", kind: aInts}, keepdims},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return nn.Reduce{Op: op, Axes: a.ints("axes"), KeepDims: a.bool("keepdims")}.Apply(l, a.tensor("x"))
+			}}
+	}
+	global := func(isMax bool) func(*nn.Layer, *bound) (*ir.Value, error) {
+		return func(l *nn.Layer, a *bound) (*ir.Value, error) {
+			return nn.GlobalPool{Max: isMax, KeepDims: a.bool("keepdims")}.Apply(l, a.tensor("x"))
+		}
+	}
+	return map[string]layer{
+		"reduce_sum":  reduce(ir.OpReduceSum, "sum"),
+		"reduce_mean": reduce(ir.OpReduceMean, "mean"),
+		"reduce_max":  reduce(ir.OpReduceMax, "max (NaN if any is)"),
+		"reduce_min":  reduce(ir.OpReduceMin, "min (NaN if any is)"),
+		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C), or (N,1,1,C) with keepdims=true",
+			specs: []paramSpec{input, keepdims}, build: global(false)},
+		"global_maxpool2d": {doc: "max over height and width: (N,H,W,C) -> (N,C), or (N,1,1,C) with keepdims=true",
+			specs: []paramSpec{input, keepdims}, build: global(true)},
+		"squeeze": {doc: "removes axes of size 1: the given axes, or every axis of size 1; a view, no copy",
+			specs: []paramSpec{input, {name: "axes", kind: aInts, def: unset{}, doc: "all of size 1"}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				var axes []int
+				if a.has("axes") {
+					axes = a.ints("axes")
+				}
+				return nn.Squeeze{Axes: axes}.Apply(l, a.tensor("x"))
+			}},
+		"expand_dims": {doc: "inserts an axis of size 1 at axis of the result (-1: after the last); a view, no copy",
+			specs: []paramSpec{input, {name: "axis", kind: aInt}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return nn.ExpandDims{Axis: a.int("axis")}.Apply(l, a.tensor("x"))
+			}},
+	}
+}
