@@ -449,6 +449,24 @@ class Activations(Model):  # testdata/pytorch/activations.mdl
         return torch.exp(((d + s) * p - q) / 4)
 
 
+class Axes(Model):  # testdata/pytorch/axes.mdl
+    def __init__(self):
+        super().__init__()
+        self.gate = self.add("gate", Conv(4, 4, 1))
+
+    def forward(self, x):  # x: (N, 6, 5, 4), NHWC
+        h = x * 2 - 1
+        g = nhwc(torch.sigmoid(self.gate(nchw(h.mean((1, 2), keepdim=True)))))
+        s = h * g
+        a = s.sum((3, 1))
+        b = s.mean(-1, keepdim=True).squeeze(3)
+        c = b.amax(1)
+        d = s.amin((1, 2)) + s.amax((1, 2))
+        e = s.mean((-2, -1)).unsqueeze(1).squeeze(1)
+        m = s.mean((1, 2))
+        return torch.cat([a, c, d, e, m], 1)
+
+
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
     def __init__(self):
         super().__init__()
@@ -629,6 +647,7 @@ MODELS = {
     "padding": ("testdata/pytorch/padding.mdl", Padding, (2, 16, 14, 3), 14),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "activations": ("testdata/pytorch/activations.mdl", Activations, (3, 6, 8), 14),
+    "axes": ("testdata/pytorch/axes.mdl", Axes, (3, 6, 5, 4), 15),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
     "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
