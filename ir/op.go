@@ -84,6 +84,16 @@ const (
 	OpReduceMean // mean over Axes
 	OpReduceMax  // max over Axes (NaN if any is)
 	OpReduceMin  // min over Axes (NaN if any is)
+	OpArgMax     // position of the first max along an axis, as f32; see ArgAttrs
+	OpWhere      // (cond, a, b): a where cond != 0, else b, NumPy broadcasting
+	// Comparisons, NumPy broadcasting: 1 where a op b holds, else 0 (IEEE:
+	// NaN compares unequal to everything, itself included).
+	OpGreater
+	OpGreaterEqual
+	OpLess
+	OpLessEqual
+	OpEqual
+	OpNotEqual
 
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
@@ -178,6 +188,14 @@ var opTable = [OpLast]OpInfo{
 	OpReduceMean:      reduceOp("reduce_mean"),
 	OpReduceMax:       reduceOp("reduce_max"),
 	OpReduceMin:       reduceOp("reduce_min"),
+	OpArgMax:          {Name: "argmax", MinInputs: 1, MaxInputs: 1, Attrs: &ArgAttrs{}, Infer: inferArgMax, Flops: flopsPerInput(1)},
+	OpWhere:           {Name: "where", MinInputs: 3, MaxInputs: 3, Infer: inferWhere, Flops: flopsPerOutput(1)},
+	OpGreater:         compareOp("greater"),
+	OpGreaterEqual:    compareOp("greater_equal"),
+	OpLess:            compareOp("less"),
+	OpLessEqual:       compareOp("less_equal"),
+	OpEqual:           compareOp("equal"),
+	OpNotEqual:        compareOp("not_equal"),
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
@@ -193,6 +211,12 @@ func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
 // operation per input element.
 func reduceOp(name string) OpInfo {
 	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: &ReduceAttrs{}, Infer: inferReduce, Flops: flopsPerInput(1)}
+}
+
+// compareOp is the entry of a comparison. Not Elementwise: the chains'
+// kernels have no comparisons, so they stay out of fusion.
+func compareOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 2, MaxInputs: 2, Infer: inferBroadcast, Flops: flopsPerOutput(1)}
 }
 
 // The fused ops' rules check their chains against the table itself, so they

@@ -132,7 +132,16 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %1: f32[N,1,1,3] = reduce_max(%x) {axes=[1,2] keepdims=true}
   %2: f32[4,3] = reduce_sum(%x) {axes=[0,2] keepdims=false}
   %3: f32[N,4,5,1] = reduce_min(%x) {axes=[3] keepdims=true}
-  return a=%0, b=%1, c=%2, d=%3
+  %4: f32[N,4,3] = argmax(%x) {axis=2 keepdims=false}
+  %5: f32[N,4,5,3] = greater(%x, %1)
+  %6: f32[N,4,5,3] = greater_equal(%x, %3)
+  %7: f32[N,4,5,3] = less(%5, %6)
+  %8: f32[N,4,5,3] = less_equal(%7, %x)
+  %9: f32[N,4,5,3] = equal(%8, %x)
+  %10: f32[N,4,5,3] = not_equal(%9, %x)
+  %11: f32[N,4,5,3] = where(%10, %x, %1)
+  %12: f32[N,1,5,3] = argmax(%11) {axis=1 keepdims=true}
+  return a=%0, b=%12, c=%2, d=%4
 }
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]

@@ -58,3 +58,59 @@ func inferReduce(a Attrs, in []Type) (Type, error) {
 	}
 	return Type{DType: x.DType, Shape: out}, nil
 }
+
+// MaxExactIndex is the largest position argmax can give exactly: results
+// are f32, which holds every integer only up to 2^24.
+const MaxExactIndex = 1 << 24
+
+// ArgAttrs: argmax along Axis (non-negative; the checker normalises it),
+// which KeepDims leaves in the result with size 1.
+type ArgAttrs struct {
+	Axis     int
+	KeepDims bool
+}
+
+func (a *ArgAttrs) String() string { return fmt.Sprintf("axis=%d keepdims=%t", a.Axis, a.KeepDims) }
+
+func (*ArgAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &ArgAttrs{}
+	return a, p.fields(req("axis", intVal(&a.Axis)), req("keepdims", boolVal(&a.KeepDims, "true", "false")))
+}
+
+// inferArgMax: the axis has a known size of at most 2^24 positions, so that
+// every position is an exact f32.
+func inferArgMax(a Attrs, in []Type) (Type, error) {
+	at, x := a.(*ArgAttrs), in[0]
+	if err := checkAxis(at.Axis, x.Shape.Rank()); err != nil {
+		return Type{}, err
+	}
+	d := x.Shape[at.Axis]
+	if !d.Known() {
+		return Type{}, typeErr("give the axis a fixed size: positions are f32, exact only up to 2^24",
+			"argmax: axis %d of %s must have a known size", at.Axis, x)
+	}
+	if d.Size > MaxExactIndex {
+		return Type{}, typeErr("positions are f32, exact only up to 2^24 = 16777216: reshape the axis into parts first",
+			"argmax: axis %d of %s has %d positions, more than 2^24", at.Axis, x, d.Size)
+	}
+	out := slices.Clone(x.Shape)
+	if at.KeepDims {
+		out[at.Axis] = D(1)
+	} else {
+		out = slices.Delete(out, at.Axis, at.Axis+1)
+	}
+	return Type{DType: x.DType, Shape: out}, nil
+}
+
+// inferWhere: cond, a and b broadcast together.
+func inferWhere(_ Attrs, in []Type) (Type, error) {
+	s, ok := broadcastShapes(in[0].Shape, in[1].Shape)
+	if ok {
+		s, ok = broadcastShapes(s, in[2].Shape)
+	}
+	if !ok {
+		return Type{}, typeErr("shapes must match, or one dimension must be 1 (NumPy broadcasting)",
+			"where: the condition %s and the values %s and %s do not broadcast", in[0], in[1], in[2])
+	}
+	return Type{DType: in[1].DType, Shape: s}, nil
+}

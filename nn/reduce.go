@@ -119,3 +119,20 @@ func (e ExpandDims) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 	out := slices.Insert(slices.Clone(shape), axis, ir.D(1))
 	return l.Node(ir.OpReshape, &ir.ReshapeAttrs{Shape: out}, x)
 }
+
+// ArgMax is the first position of the max along Axis (negative counts from
+// the end), as an f32: exact for axes of up to 2^24 positions, which the
+// IR enforces.
+type ArgMax struct {
+	Axis     int
+	KeepDims bool
+}
+
+// Apply adds the argmax.
+func (a ArgMax) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
+	axis, err := Axis(a.Axis, x.Type.Shape.Rank())
+	if err != nil {
+		return nil, err
+	}
+	return l.Node(ir.OpArgMax, &ir.ArgAttrs{Axis: axis, KeepDims: a.KeepDims}, x)
+}

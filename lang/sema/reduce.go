@@ -7,7 +7,8 @@ import (
 	"github.com/mdlc/mdlc/nn"
 )
 
-// The reduction, global pooling and axis layers; none has weights.
+// The reduction, global pooling, axis, selection and comparison layers;
+// none has weights.
 func init() { maps.Copy(layerTable, axisLayers()) }
 
 var keepdims = paramSpec{name: "keepdims", kind: aBool, def: false}
@@ -43,6 +44,22 @@ func axisLayers() map[string]layer {
 				}
 				return nn.Squeeze{Axes: axes}.Apply(l, a.tensor("x"))
 			}},
+		"argmax": {doc: "position of the first max along an axis (a NaN counts as the max), as f32: exact up to 2^24 positions",
+			specs: []paramSpec{input, lastAxis, keepdims},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return nn.ArgMax{Axis: a.int("axis"), KeepDims: a.bool("keepdims")}.Apply(l, a.tensor("x"))
+			}},
+		"where": {doc: "a where cond is not 0, else b, with broadcasting; cond is usually a comparison's 0/1 mask",
+			specs: []paramSpec{{name: "cond", kind: aTensor}, {name: "a", kind: aTensor}, {name: "b", kind: aTensor}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				return l.Node(ir.OpWhere, nil, a.tensor("cond"), a.tensor("a"), a.tensor("b"))
+			}},
+		"greater":       {doc: "1 where a > b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpGreater)},
+		"greater_equal": {doc: "1 where a >= b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpGreaterEqual)},
+		"less":          {doc: "1 where a < b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpLess)},
+		"less_equal":    {doc: "1 where a <= b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpLessEqual)},
+		"equal":         {doc: "1 where a == b, else 0 (NaN equals nothing), with broadcasting", specs: binarySpec, build: binary(ir.OpEqual)},
+		"not_equal":     {doc: "1 where a != b, else 0 (NaN differs from everything), with broadcasting", specs: binarySpec, build: binary(ir.OpNotEqual)},
 		"expand_dims": {doc: "inserts an axis of size 1 at axis of the result (-1: after the last); a view, no copy",
 			specs: []paramSpec{input, {name: "axis", kind: aInt}},
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/gemv"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
@@ -221,6 +222,37 @@ type Reduce struct {
 func (s Reduce) Compile(cpu.Set) Step { return s }
 
 func (s Reduce) Run(b [][]float32, _ *Team) { s.Reduce.Run(b[s.X], b[s.Out], b[s.Scratch]) }
+
+// ArgMax writes the argmax of slot X along an axis into slot Out.
+type ArgMax struct {
+	X, Out, Scratch int
+	ArgMax          reduce.ArgMax
+}
+
+func (s ArgMax) Compile(cpu.Set) Step { return s }
+
+func (s ArgMax) Run(b [][]float32, _ *Team) { s.ArgMax.Run(b[s.X], b[s.Out], b[s.Scratch]) }
+
+// Compare writes slot A op slot B, broadcast, as 0/1 into slot Out.
+type Compare struct {
+	A, B, Out int
+	Compare   mask.Compare
+}
+
+func (s Compare) Compile(cpu.Set) Step { return s }
+
+func (s Compare) Run(b [][]float32, _ *Team) { s.Compare.Run(b[s.A], b[s.B], b[s.Out]) }
+
+// Where writes slot A where slot Cond is not 0, else slot B, broadcast, into
+// slot Out.
+type Where struct {
+	Cond, A, B, Out int
+	Where           mask.Where
+}
+
+func (s Where) Compile(cpu.Set) Step { return s }
+
+func (s Where) Run(b [][]float32, _ *Team) { s.Where.Run(b[s.Cond], b[s.A], b[s.B], b[s.Out]) }
 
 // Transpose permutes the axes of a tensor of the given shape.
 type Transpose struct {

@@ -188,11 +188,24 @@ func (gn *gen) pad(x *ir.Value, zeros bool) *ir.Value {
 }
 
 // reduce is a random reduction over a random non-empty set of the axes
-// after the batch axis.
+// after the batch axis, an argmax, or a comparison's mask selecting between
+// x and another value (or a broadcast weight).
 func (gn *gen) reduce(x *ir.Value) *ir.Value {
+	r := x.Type.Shape.Rank()
+	switch gn.r.IntN(4) {
+	case 0:
+		return gn.node(ir.OpArgMax, &ir.ArgAttrs{Axis: 1 + gn.r.IntN(r-1), KeepDims: gn.r.IntN(2) == 0}, x)
+	case 1:
+		op := []ir.Op{ir.OpGreater, ir.OpGreaterEqual, ir.OpLess, ir.OpLessEqual, ir.OpEqual, ir.OpNotEqual}[gn.r.IntN(6)]
+		m := gn.node(op, nil, x, []*ir.Value{gn.pick(x), gn.weight(1, gn.broadcastShape(dims(x))...)}[gn.r.IntN(2)])
+		if m == nil || gn.r.IntN(3) == 0 {
+			return m
+		}
+		return gn.node(ir.OpWhere, nil, m, gn.pick(x), gn.weight(1, gn.broadcastShape(dims(x))...))
+	}
 	a := &ir.ReduceAttrs{KeepDims: gn.r.IntN(2) == 0}
 	for len(a.Axes) == 0 {
-		for d := 1; d < x.Type.Shape.Rank(); d++ {
+		for d := 1; d < r; d++ {
 			if gn.r.IntN(2) == 0 {
 				a.Axes = append(a.Axes, d)
 			}

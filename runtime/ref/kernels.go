@@ -80,6 +80,15 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpReduceMean: reduceMean,
 	ir.OpReduceMax:  reduceMax,
 	ir.OpReduceMin:  reduceMin,
+	ir.OpArgMax:     argMax,
+	ir.OpWhere:      where,
+
+	ir.OpGreater:      compare(func(a, b float32) bool { return a > b }),
+	ir.OpGreaterEqual: compare(func(a, b float32) bool { return a >= b }),
+	ir.OpLess:         compare(func(a, b float32) bool { return a < b }),
+	ir.OpLessEqual:    compare(func(a, b float32) bool { return a <= b }),
+	ir.OpEqual:        compare(func(a, b float32) bool { return a == b }),
+	ir.OpNotEqual:     compare(func(a, b float32) bool { return a != b }),
 }
 
 // The fused kernels call back into the table, so they join it after it is

@@ -657,3 +657,25 @@ func TestReduce(t *testing.T) {
 	y := apply(t, ir.OpReduceMax, &ir.ReduceAttrs{Axes: []int{1}}, tens([]int{1, 2}, float32(math.NaN()), 1))
 	require.True(t, math.IsNaN(float64(y.Data[0])))
 }
+
+func TestArgMax(t *testing.T) {
+	x := tens([]int{2, 3}, 1, 5, 5, float32(math.NaN()), 2, float32(math.NaN()))
+	y := apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 1}, x)
+	require.Equal(t, []float32{1, 0}, y.Data) // the first of equal maxima; the first NaN
+	y = apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 0, KeepDims: true}, x)
+	require.Equal(t, []int{1, 3}, y.Shape)
+	require.Equal(t, []float32{1, 0, 1}, y.Data)
+}
+
+func TestCompareWhere(t *testing.T) {
+	x := tens([]int{1, 4}, 1, 2, 3, float32(math.NaN()))
+	for op, want := range map[ir.Op][]float32{
+		ir.OpGreater: {0, 0, 1, 0}, ir.OpGreaterEqual: {0, 1, 1, 0}, ir.OpLess: {1, 0, 0, 0},
+		ir.OpLessEqual: {1, 1, 0, 0}, ir.OpEqual: {0, 1, 0, 0}, ir.OpNotEqual: {1, 0, 1, 1},
+	} {
+		require.Equal(t, want, apply(t, op, nil, x, tens([]int{1}, 2)).Data, "%s", op)
+	}
+	// cond [2,1] against a [1,4] and b [1]: rows of a, or b.
+	y := apply(t, ir.OpWhere, nil, tens([]int{2, 1}, 1, 0), tens([]int{1, 4}, 1, 2, 3, 4), tens([]int{1}, -1))
+	require.Equal(t, []float32{1, 2, 3, 4, -1, -1, -1, -1}, y.Data)
+}

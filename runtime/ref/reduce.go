@@ -52,3 +52,47 @@ var (
 	reduceMax  = reduce(math.Inf(-1), func(a, x float64) float64 { return max(a, x) }, keep)
 	reduceMin  = reduce(math.Inf(1), func(a, x float64) float64 { return min(a, x) }, keep)
 )
+
+// argMax is the first position of the max along the axis; a NaN is the max
+// (its first position), as in NumPy and PyTorch.
+func argMax(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	x, axis := in[0], n.Attrs.(*ir.ArgAttrs).Axis
+	dim, inner := x.Shape[axis], tensor.Numel(x.Shape[axis+1:])
+	for o := range tensor.Numel(x.Shape[:axis]) {
+		for i := range inner {
+			best := 0
+			for j := range dim {
+				v, b := x.Data[(o*dim+j)*inner+i], x.Data[(o*dim+best)*inner+i]
+				if v != v && b == b || v > b {
+					best = j
+				}
+			}
+			out.Data[o*inner+i] = float32(best)
+		}
+	}
+}
+
+// where picks a where cond is not 0, else b, all three broadcast.
+func where(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	var st [3][]int
+	for k := range st {
+		st[k] = tensor.BroadcastStrides(in[k].Shape, out.Shape)
+	}
+	for i := range out.Data {
+		if in[0].Data[offset(i, out.Shape, st[0])] != 0 {
+			out.Data[i] = in[1].Data[offset(i, out.Shape, st[1])]
+		} else {
+			out.Data[i] = in[2].Data[offset(i, out.Shape, st[2])]
+		}
+	}
+}
+
+// compare is a comparison as a 0/1 mask.
+func compare(f func(a, b float32) bool) kernel {
+	return binary(func(a, b float32) float32 {
+		if f(a, b) {
+			return 1
+		}
+		return 0
+	})
+}

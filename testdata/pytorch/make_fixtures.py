@@ -464,7 +464,11 @@ class Axes(Model):  # testdata/pytorch/axes.mdl
         d = s.amin((1, 2)) + s.amax((1, 2))
         e = s.mean((-2, -1)).unsqueeze(1).squeeze(1)
         m = s.mean((1, 2))
-        return torch.cat([a, c, d, e, m], 1)
+        k = h.argmax(1, keepdim=True).to(h.dtype).sum((1, 2)) / 32
+        w = torch.where(h > 0.25, h, s).mean((1, 2))
+        f = lambda b: b.to(h.dtype)
+        q = f(h <= -0.5) + f(h == h) + f(h != 0.5) + f(h >= 0.75) + f(h < 0) * 2
+        return torch.cat([a, c, d, e, m, k, w, q.sum((1, 2)) / 64], 1)
 
 
 class MathOps(Model):  # testdata/pytorch/mathops.mdl

@@ -207,3 +207,31 @@ func prod(s []int) int {
 	}
 	return n
 }
+
+// ArgMax is the first position of the max along the middle axis of
+// [Outer, R, Inner], written as a float32 (exact: the IR bounds R by 2^24);
+// a NaN is the max, its first position taken, as in NumPy and PyTorch.
+type ArgMax struct{ Outer, R, Inner int }
+
+// Run writes out[o*Inner+i], the argmax of x[o, :, i]. With Inner > 1 it
+// walks rows of Inner, keeping each lane's max in best and its position in
+// out, so it reads x in order.
+func (a *ArgMax) Run(x, out, best []float32) {
+	r, inner := a.R, a.Inner
+	for o := range a.Outer {
+		pos, m := out[o*inner:(o+1)*inner], best[:inner]
+		copy(m, x[o*r*inner:])
+		clear(pos)
+		for j := 1; j < r; j++ {
+			row := x[(o*r+j)*inner : (o*r+j+1)*inner]
+			for i, v := range row {
+				if v > m[i] || v != v && m[i] == m[i] {
+					m[i], pos[i] = v, float32(j)
+				}
+			}
+		}
+	}
+}
+
+// ScratchSize is the scratch ArgMax needs: one row's maxima.
+func (a *ArgMax) ScratchSize() int { return a.Inner }

@@ -77,3 +77,16 @@ func naive(x []float32, shape []int, red []bool, kind Kind) ([]float64, int) {
 	}
 	return out, len(x) / n
 }
+
+func TestArgMax(t *testing.T) {
+	nan := float32(math.NaN())
+	// [1, 3, 2]: columns (1, 5, 5) and (nan, 2, nan).
+	x := []float32{1, nan, 5, 2, 5, nan}
+	a := ArgMax{Outer: 1, R: 3, Inner: 2}
+	out := make([]float32, 2)
+	a.Run(x, out, make([]float32, a.ScratchSize()))
+	require.Equal(t, []float32{1, 0}, out)
+	a = ArgMax{Outer: 2, R: 3, Inner: 1}
+	a.Run([]float32{1, 3, 3, 4, nan, 9}, out, make([]float32, a.ScratchSize()))
+	require.Equal(t, []float32{1, 1}, out)
+}
