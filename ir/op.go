@@ -86,6 +86,7 @@ const (
 	OpReduceMin  // min over Axes (NaN if any is)
 	OpArgMax     // position of the first max along an axis, as f32; see ArgAttrs
 	OpWhere      // (cond, a, b): a where cond != 0, else b, NumPy broadcasting
+	OpGather     // (x, indices) slices of x along an axis at f32 integral indices; see GatherAttrs
 	// Comparisons, NumPy broadcasting: 1 where a op b holds, else 0 (IEEE:
 	// NaN compares unequal to everything, itself included).
 	OpGreater
@@ -189,6 +190,7 @@ var opTable = [OpLast]OpInfo{
 	OpReduceMax:       reduceOp("reduce_max"),
 	OpReduceMin:       reduceOp("reduce_min"),
 	OpArgMax:          {Name: "argmax", MinInputs: 1, MaxInputs: 1, Attrs: &ArgAttrs{}, Infer: inferArgMax, Flops: flopsPerInput(1)},
+	OpGather:          {Name: "gather", MinInputs: 2, MaxInputs: 2, Attrs: &GatherAttrs{}, Infer: inferGather, Flops: flopsPerOutput(0)},
 	OpWhere:           {Name: "where", MinInputs: 3, MaxInputs: 3, Infer: inferWhere, Flops: flopsPerOutput(1)},
 	OpGreater:         compareOp("greater"),
 	OpGreaterEqual:    compareOp("greater_equal"),

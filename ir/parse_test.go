@@ -141,7 +141,9 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %10: f32[N,4,5,3] = not_equal(%9, %x)
   %11: f32[N,4,5,3] = where(%10, %x, %1)
   %12: f32[N,1,5,3] = argmax(%11) {axis=1 keepdims=true}
-  return a=%0, b=%12, c=%2, d=%4
+  %13: f32[N,4,5,4,3] = gather(%x, %2) {axis=3 batch_dims=0}
+  %14: f32[N,4,5,3] = gather(%11, %0) {axis=3 batch_dims=1}
+  return a=%0, b=%12, c=%13, d=%14
 }
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -113,4 +114,55 @@ func inferWhere(_ Attrs, in []Type) (Type, error) {
 			"where: the condition %s and the values %s and %s do not broadcast", in[0], in[1], in[2])
 	}
 	return Type{DType: in[1].DType, Shape: s}, nil
+}
+
+// GatherAttrs: gather(x, indices) takes slices of x along Axis at the
+// positions indices holds (f32 values that must be integers in -size..size-1,
+// negative counting from the end; a run that meets another is an error).
+// The first BatchDims axes of x and indices are matched, not gathered over:
+// with x viewed as [B, P, A, R] (B the batch axes, A = Axis) and indices as
+// [B, I], out[b, p, i, r] = x[b, p, indices[b, i], r], of shape
+// x[:Axis] + indices[BatchDims:] + x[Axis+1:].
+type GatherAttrs struct {
+	Axis, BatchDims int
+}
+
+func (a *GatherAttrs) String() string {
+	return fmt.Sprintf("axis=%d batch_dims=%d", a.Axis, a.BatchDims)
+}
+
+func (*GatherAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &GatherAttrs{}
+	return a, p.fields(req("axis", intVal(&a.Axis)), req("batch_dims", intVal(&a.BatchDims)))
+}
+
+func inferGather(a Attrs, in []Type) (Type, error) {
+	at, x, idx := a.(*GatherAttrs), in[0], in[1]
+	if err := checkAxis(at.Axis, x.Shape.Rank()); err != nil {
+		return Type{}, err
+	}
+	if at.BatchDims < 0 || at.BatchDims > at.Axis || at.BatchDims > idx.Shape.Rank() {
+		return Type{}, typeErr("batch_dims counts leading axes shared by x and the indices, before the gathered axis",
+			"gather: batch_dims=%d must be 0 to %d for axis %d and indices %s", at.BatchDims, min(at.Axis, idx.Shape.Rank()), at.Axis, idx)
+	}
+	if !x.Shape[:at.BatchDims].Equal(idx.Shape[:at.BatchDims]) {
+		return Type{}, typeErr("the first batch_dims axes of x and the indices must be the same",
+			"gather: the batch axes of %s and the indices %s differ", x, idx)
+	}
+	out := slices.Concat(x.Shape[:at.Axis], idx.Shape[at.BatchDims:], x.Shape[at.Axis+1:])
+	return Type{DType: x.DType, Shape: out}, nil
+}
+
+// GatherIndex is the position along an axis of size n that index v names,
+// or false if v is not an integer in -n..n-1.
+func GatherIndex(v float32, n int) (int, bool) {
+	f := float64(v)
+	if f != math.Trunc(f) || f < float64(-n) || f >= float64(n) {
+		return 0, false
+	}
+	i := int(f)
+	if i < 0 {
+		i += n
+	}
+	return i, true
 }

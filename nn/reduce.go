@@ -136,3 +136,47 @@ func (a ArgMax) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 	}
 	return l.Node(ir.OpArgMax, &ir.ArgAttrs{Axis: axis, KeepDims: a.KeepDims}, x)
 }
+
+// Gather takes slices of x along Axis (negative counts from the end) at
+// the positions of an f32 tensor of integral values, checked when the model
+// runs, or of constant Indices of shape IndexShape, checked here and added
+// as the constant Name.indices. See ir.GatherAttrs for BatchDims.
+type Gather struct {
+	Axis, BatchDims int
+	Indices         []int
+	IndexShape      []int
+}
+
+// Apply adds the gather of x at indices, or at the constant Indices if
+// indices is nil.
+func (g Gather) Apply(l *Layer, x, indices *ir.Value) (*ir.Value, error) {
+	axis, err := Axis(g.Axis, x.Type.Shape.Rank())
+	if err != nil {
+		return nil, err
+	}
+	attrs := &ir.GatherAttrs{Axis: axis, BatchDims: g.BatchDims}
+	if indices != nil {
+		return l.Node(ir.OpGather, attrs, x, indices)
+	}
+	d := x.Type.Shape[axis]
+	data := make([]float32, len(g.Indices))
+	for k, i := range g.Indices {
+		if d.Known() {
+			if _, ok := ir.GatherIndex(float32(i), d.Size); !ok {
+				return nil, &ir.TypeError{Msg: fmt.Sprintf("gather: index %d is out of range for axis %d of %s", i, axis, x.Type),
+					Help: fmt.Sprintf("indices run from %d to %d (negative count from the end)", -d.Size, d.Size-1)}
+			}
+		}
+		data[k] = float32(i)
+	}
+	shape := make(ir.Shape, len(g.IndexShape))
+	for k, s := range g.IndexShape {
+		shape[k] = ir.D(s)
+	}
+	c := l.G.AddConst(ir.Qualified(l.Name, "indices"), ir.Type{DType: ir.F32, Shape: shape}, data)
+	y, err := l.Node(ir.OpGather, attrs, x, c)
+	if err != nil {
+		l.G.Consts = l.G.Consts[:len(l.G.Consts)-1]
+	}
+	return y, err
+}

@@ -49,6 +49,19 @@ func axisLayers() map[string]layer {
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
 				return nn.ArgMax{Axis: a.int("axis"), KeepDims: a.bool("keepdims")}.Apply(l, a.tensor("x"))
 			}},
+		"gather": {doc: "slices of x along axis at indices: a tensor of integral values (checked when the model runs) or a constant list; " +
+			"negative indices count from the end; batch_dims leading axes are matched between x and the indices",
+			specs: []paramSpec{input, {name: "indices", kind: aIndices}, {name: "axis", kind: aInt}, {name: "batch_dims", kind: aInt, def: 0}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
+				g := nn.Gather{Axis: a.int("axis"), BatchDims: a.int("batch_dims")}
+				switch i := a.vals["indices"].(type) {
+				case *ir.Value:
+					return g.Apply(l, a.tensor("x"), i)
+				case indices:
+					g.Indices, g.IndexShape = i.data, i.shape
+				}
+				return g.Apply(l, a.tensor("x"), nil)
+			}},
 		"where": {doc: "a where cond is not 0, else b, with broadcasting; cond is usually a comparison's 0/1 mask",
 			specs: []paramSpec{{name: "cond", kind: aTensor}, {name: "a", kind: aTensor}, {name: "b", kind: aTensor}},
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {

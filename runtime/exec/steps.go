@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"fmt"
+
 	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
@@ -232,6 +234,29 @@ type ArgMax struct {
 func (s ArgMax) Compile(cpu.Set) Step { return s }
 
 func (s ArgMax) Run(b [][]float32, _ *Team) { s.ArgMax.Run(b[s.X], b[s.Out], b[s.Scratch]) }
+
+// Gather takes slices of slot X along an axis at the indices in slot
+// Indices (layout.GatherAxis); Name, the layer, and Shape, the indices',
+// are for the error an index out of range gives.
+type Gather struct {
+	X, Indices, Out int
+	Gather          layout.GatherAxis
+	Name            string
+	Shape           []int
+}
+
+func (s Gather) Compile(cpu.Set) Step { return s }
+
+func (s Gather) Check(b [][]float32) error {
+	k := s.Gather.Bad(b[s.Indices])
+	if k < 0 {
+		return nil
+	}
+	return fmt.Errorf("gather (layer %q): index %v at %s of the indices %v is not an integer in %d..%d",
+		s.Name, b[s.Indices][k], indexString(k, s.Shape), s.Shape, -s.Gather.A, s.Gather.A-1)
+}
+
+func (s Gather) Run(b [][]float32, _ *Team) { s.Gather.Run(b[s.X], b[s.Indices], b[s.Out]) }
 
 // Compare writes slot A op slot B, broadcast, as 0/1 into slot Out.
 type Compare struct {

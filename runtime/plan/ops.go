@@ -98,6 +98,7 @@ func init() {
 		ir.OpReduceMin:  {build: buildReduce(reduce.Min, false)},
 		ir.OpArgMax:     {build: buildArgMax},
 		ir.OpWhere:      {build: buildWhere},
+		ir.OpGather:     {build: buildGather},
 
 		ir.OpGreater:      {build: buildCompare(mask.Greater)},
 		ir.OpGreaterEqual: {build: buildCompare(mask.GreaterEqual)},

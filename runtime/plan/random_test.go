@@ -192,9 +192,21 @@ func (gn *gen) pad(x *ir.Value, zeros bool) *ir.Value {
 // x and another value (or a broadcast weight).
 func (gn *gen) reduce(x *ir.Value) *ir.Value {
 	r := x.Type.Shape.Rank()
-	switch gn.r.IntN(4) {
+	switch gn.r.IntN(5) {
 	case 0:
 		return gn.node(ir.OpArgMax, &ir.ArgAttrs{Axis: 1 + gn.r.IntN(r-1), KeepDims: gn.r.IntN(2) == 0}, x)
+	case 4: // gather at constant indices, or, per example, at an argmax's
+		axis := 1 + gn.r.IntN(r-1)
+		size := dims(x)[axis-1]
+		if gn.r.IntN(2) == 0 {
+			idx := tensor.New(1+gn.r.IntN(3), 1+gn.r.IntN(2))
+			for i := range idx.Data {
+				idx.Data[i] = float32(gn.r.IntN(2*size) - size)
+			}
+			return gn.node(ir.OpGather, &ir.GatherAttrs{Axis: axis}, x, gn.tensor(idx))
+		}
+		arg := gn.node(ir.OpArgMax, &ir.ArgAttrs{Axis: axis, KeepDims: gn.r.IntN(2) == 0}, gn.pick(x))
+		return gn.node(ir.OpGather, &ir.GatherAttrs{Axis: axis, BatchDims: 1}, x, arg)
 	case 1:
 		op := []ir.Op{ir.OpGreater, ir.OpGreaterEqual, ir.OpLess, ir.OpLessEqual, ir.OpEqual, ir.OpNotEqual}[gn.r.IntN(6)]
 		m := gn.node(op, nil, x, []*ir.Value{gn.pick(x), gn.weight(1, gn.broadcastShape(dims(x))...)}[gn.r.IntN(2)])

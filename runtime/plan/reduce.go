@@ -3,6 +3,7 @@ package plan
 import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/runtime/kernels/reduce"
 	"github.com/mdlc/mdlc/tensor"
@@ -53,4 +54,14 @@ func buildCompare(kind mask.Kind) func(*builder, *ir.Node) exec.Spec {
 
 func buildWhere(b *builder, n *ir.Node) exec.Spec {
 	return exec.Where{Cond: b.slot(n.Inputs[0]), A: b.slot(n.Inputs[1]), B: b.slot(n.Inputs[2]), Out: b.out(n), Where: mask.Where{Shape: b.maskShape(n)}}
+}
+
+// buildGather views x as [B, P, A, R] and the indices as [B, I].
+func buildGather(b *builder, n *ir.Node) exec.Spec {
+	x, idx, a := n.Inputs[0], n.Inputs[1], n.Attrs.(*ir.GatherAttrs)
+	xs, is := b.shapes[x], b.shapes[idx]
+	g := layout.GatherAxis{B: tensor.Numel(xs[:a.BatchDims]), P: tensor.Numel(xs[a.BatchDims:a.Axis]), A: xs[a.Axis],
+		I: tensor.Numel(is[a.BatchDims:]), R: tensor.Numel(xs[a.Axis+1:])}
+	b.info[b.step].Kernel = "layout"
+	return exec.Gather{X: b.slot(x), Indices: b.slot(idx), Out: b.out(n), Gather: g, Name: n.Layer, Shape: is}
 }

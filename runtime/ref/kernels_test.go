@@ -679,3 +679,21 @@ func TestCompareWhere(t *testing.T) {
 	y := apply(t, ir.OpWhere, nil, tens([]int{2, 1}, 1, 0), tens([]int{1, 4}, 1, 2, 3, 4), tens([]int{1}, -1))
 	require.Equal(t, []float32{1, 2, 3, 4, -1, -1, -1, -1}, y.Data)
 }
+
+func TestGather(t *testing.T) {
+	// x [2, 3] rows (1 2 3) (4 5 6).
+	y := apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1}, seq(2, 3), tens([]int{2, 2}, 2, 0, -1, 1))
+	require.Equal(t, []int{2, 2, 2}, y.Shape)
+	require.Equal(t, []float32{3, 1, 3, 2, 6, 4, 6, 5}, y.Data)
+	// batch_dims=1: row b takes its own indices.
+	y = apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1, BatchDims: 1}, seq(2, 3), tens([]int{2, 1}, 2, 0))
+	require.Equal(t, []float32{3, 4}, y.Data)
+	g := ir.NewGraph("g")
+	x := g.AddInput("x", typeOf([]int{2, 3}))
+	i := g.AddConst("i", typeOf([]int{1}), []float32{3})
+	v, err := g.AddNode(ir.OpGather, &ir.GatherAttrs{Axis: 1}, []*ir.Value{x, i}, "pick", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", v)
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": seq(2, 3)})
+	require.EqualError(t, err, `gather (layer "pick"): index 3 at position 0 of the indices [1] is not an integer in -3..2`)
+}

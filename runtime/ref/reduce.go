@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/mdlc/mdlc/ir"
@@ -95,4 +96,38 @@ func compare(f func(a, b float32) bool) kernel {
 		}
 		return 0
 	})
+}
+
+// gatherShape views x as [B, P, A, R] and indices as [B, I] (ir.GatherAttrs).
+func gatherShape(n *ir.Node, in []*tensor.Tensor) (b, p, a, i, r int) {
+	at, x := n.Attrs.(*ir.GatherAttrs), in[0].Shape
+	return tensor.Numel(x[:at.BatchDims]), tensor.Numel(x[at.BatchDims:at.Axis]), x[at.Axis],
+		tensor.Numel(in[1].Shape[at.BatchDims:]), tensor.Numel(x[at.Axis+1:])
+}
+
+// checkGather refuses an index that is not an integer in range (checks).
+func checkGather(n *ir.Node, in []*tensor.Tensor) error {
+	_, _, a, _, _ := gatherShape(n, in)
+	for k, v := range in[1].Data {
+		if _, ok := ir.GatherIndex(v, a); !ok {
+			return fmt.Errorf("gather (layer %q): index %v at position %d of the indices %v is not an integer in %d..%d",
+				n.Layer, v, k, in[1].Shape, -a, a-1)
+		}
+	}
+	return nil
+}
+
+func gather(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	nb, np, a, ni, r := gatherShape(n, in)
+	x, idx := in[0].Data, in[1].Data
+	for b := range nb {
+		for p := range np {
+			for i := range ni {
+				j, _ := ir.GatherIndex(idx[b*ni+i], a)
+				for e := range r {
+					out.Data[((b*np+p)*ni+i)*r+e] = x[((b*np+p)*a+j)*r+e]
+				}
+			}
+		}
+	}
 }

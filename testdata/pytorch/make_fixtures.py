@@ -468,7 +468,9 @@ class Axes(Model):  # testdata/pytorch/axes.mdl
         w = torch.where(h > 0.25, h, s).mean((1, 2))
         f = lambda b: b.to(h.dtype)
         q = f(h <= -0.5) + f(h == h) + f(h != 0.5) + f(h >= 0.75) + f(h < 0) * 2
-        return torch.cat([a, c, d, e, m, k, w, q.sum((1, 2)) / 64], 1)
+        t = s[:, :, [3, 0, -1], :].sum((1, 2))
+        u = s[torch.arange(s.shape[0])[:, None, None], h.argmax(1)].mean((2, 3, 4))
+        return torch.cat([a, c, d, e, m, k, w, q.sum((1, 2)) / 64, t, u], 1)
 
 
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
