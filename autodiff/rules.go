@@ -30,7 +30,18 @@ var reasons = [ir.OpLast]string{
 	ir.OpMaxPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpAvgPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpEmbeddingGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
+
+	ir.OpArgMax:       piecewiseConstant,
+	ir.OpGreater:      piecewiseConstant,
+	ir.OpGreaterEqual: piecewiseConstant,
+	ir.OpLess:         piecewiseConstant,
+	ir.OpLessEqual:    piecewiseConstant,
+	ir.OpEqual:        piecewiseConstant,
+	ir.OpNotEqual:     piecewiseConstant,
+	ir.OpGather:       "not yet: its gradient is a scatter-add along the axis, an op mdlc does not have yet (embedding_grad does it for a table's rows)",
 }
+
+const piecewiseConstant = "piecewise constant: its derivative is zero wherever it exists, so no gradient flows through it"
 
 // NoGradient reports why op has no gradient rule, and ok = true, or ok =
 // false if it has one.
@@ -110,6 +121,12 @@ func init() {
 			}
 			return []*ir.Value{b.mul(dy, ones)}, nil
 		},
+
+		ir.OpReduceSum:  reduceSumRule(false),
+		ir.OpReduceMean: reduceSumRule(true),
+		ir.OpReduceMax:  reduceExtremeRule,
+		ir.OpReduceMin:  reduceExtremeRule,
+		ir.OpWhere:      whereRule,
 
 		ir.OpSoftmaxCrossEntropy:       crossEntropyRule,
 		ir.OpSparseSoftmaxCrossEntropy: crossEntropyRule,

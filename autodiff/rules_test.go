@@ -165,6 +165,22 @@ func fdCases() []fdCase {
 			a.CountPad = true
 			return c.node(ir.OpAvgPool2D, a, c.param(smooth, 2, 4, 5, 2))
 		}},
+		fdCase{name: "reduce_sum/keepdims", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpReduceSum, &ir.ReduceAttrs{Axes: []int{0, 2}, KeepDims: true}, c.param(smooth, 2, 3, 2))
+		}},
+		fdCase{name: "reduce_mean", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpReduceMean, &ir.ReduceAttrs{Axes: []int{1, 2}}, c.param(smooth, 2, 3, 5, 4))
+		}},
+		fdCase{name: "reduce_max", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpReduceMax, &ir.ReduceAttrs{Axes: []int{1}}, c.param(distinct, 3, 5, 2))
+		}},
+		fdCase{name: "reduce_min/keepdims", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpReduceMin, &ir.ReduceAttrs{Axes: []int{0, 1}, KeepDims: true}, c.param(distinct, 2, 3, 2))
+		}},
+		fdCase{name: "where/broadcast", full: true, build: func(c *fdGraph) *ir.Value {
+			cond := c.node(ir.OpGreater, nil, c.g.AddConst("cond", ir.T(2, 1), []float32{1, -1}), c.g.AddConst("zero", ir.T(1), []float32{0}))
+			return c.node(ir.OpWhere, nil, cond, c.param(smooth, 2, 3), c.param(smooth, 3))
+		}},
 		fdCase{name: "global_avgpool2d", build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpGlobalAvgPool2D, nil, c.param(smooth, 2, 3, 5, 4))
 		}},

@@ -126,6 +126,12 @@ func TestShapeErrors(t *testing.T) {
 	require.ErrorContains(t, err, "cannot reshape")
 	_, err = OpConcat.Info().Infer(&AxisAttrs{Axis: 1}, []Type{T("N", 2), T("N", 3)})
 	require.NoError(t, err)
+	_, err = OpReduceSum.Info().Infer(&ReduceAttrs{Axes: []int{2, 1}}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "not strictly increasing")
+	_, err = OpReduceMax.Info().Infer(&ReduceAttrs{Axes: []int{3}}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "axis 3 is out of range")
+	_, err = OpReduceMin.Info().Infer(&ReduceAttrs{}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "at least one axis")
 }
 
 func TestVerifyRejectsZeroSizeDims(t *testing.T) {

@@ -79,6 +79,23 @@ const (
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
 
+	// Reductions, selection, comparisons.
+	OpReduceSum  // sum over Axes; see ReduceAttrs
+	OpReduceMean // mean over Axes
+	OpReduceMax  // max over Axes (NaN if any is)
+	OpReduceMin  // min over Axes (NaN if any is)
+	OpArgMax     // position of the first max along an axis, as f32; see ArgAttrs
+	OpWhere      // (cond, a, b): a where cond != 0, else b, NumPy broadcasting
+	OpGather     // (x, indices) slices of x along an axis at f32 integral indices; see GatherAttrs
+	// Comparisons, NumPy broadcasting: 1 where a op b holds, else 0 (IEEE:
+	// NaN compares unequal to everything, itself included).
+	OpGreater
+	OpGreaterEqual
+	OpLess
+	OpLessEqual
+	OpEqual
+	OpNotEqual
+
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
 	OpFusedMatMul // (a, b, epilogue operands...)
@@ -181,6 +198,19 @@ var opTable = [OpLast]OpInfo{
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpReduceSum:       reduceOp("reduce_sum"),
+	OpReduceMean:      reduceOp("reduce_mean"),
+	OpReduceMax:       reduceOp("reduce_max"),
+	OpReduceMin:       reduceOp("reduce_min"),
+	OpArgMax:          {Name: "argmax", MinInputs: 1, MaxInputs: 1, Attrs: &ArgAttrs{}, Infer: inferArgMax, Flops: flopsPerInput(1)},
+	OpGather:          {Name: "gather", MinInputs: 2, MaxInputs: 2, Attrs: &GatherAttrs{}, Infer: inferGather, Flops: flopsPerOutput(0)},
+	OpWhere:           {Name: "where", MinInputs: 3, MaxInputs: 3, Infer: inferWhere, Flops: flopsPerOutput(1)},
+	OpGreater:         compareOp("greater"),
+	OpGreaterEqual:    compareOp("greater_equal"),
+	OpLess:            compareOp("less"),
+	OpLessEqual:       compareOp("less_equal"),
+	OpEqual:           compareOp("equal"),
+	OpNotEqual:        compareOp("not_equal"),
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
@@ -201,6 +231,18 @@ var opTable = [OpLast]OpInfo{
 // per element.
 func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
 	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: attrs, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(flops)}
+}
+
+// reduceOp is the entry of a reduction over ReduceAttrs' axes: one
+// operation per input element.
+func reduceOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: &ReduceAttrs{}, Infer: inferReduce, Flops: flopsPerInput(1)}
+}
+
+// compareOp is the entry of a comparison. Not Elementwise: the chains'
+// kernels have no comparisons, so they stay out of fusion.
+func compareOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 2, MaxInputs: 2, Infer: inferBroadcast, Flops: flopsPerOutput(1)}
 }
 
 // The fused ops' and unary_grad's rules check their chains and functions

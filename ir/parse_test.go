@@ -127,6 +127,24 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,4,5,3] = avgpool2d(%2) {size=[3,3] stride=[2,2] padding=explicit pads=[1,1,1,1] count_pad=true}
   return y=%3
 }
+`, `graph reductions(%x: f32[N,4,5,3]) {
+  %0: f32[N,3] = reduce_mean(%x) {axes=[1,2] keepdims=false}
+  %1: f32[N,1,1,3] = reduce_max(%x) {axes=[1,2] keepdims=true}
+  %2: f32[4,3] = reduce_sum(%x) {axes=[0,2] keepdims=false}
+  %3: f32[N,4,5,1] = reduce_min(%x) {axes=[3] keepdims=true}
+  %4: f32[N,4,3] = argmax(%x) {axis=2 keepdims=false}
+  %5: f32[N,4,5,3] = greater(%x, %1)
+  %6: f32[N,4,5,3] = greater_equal(%x, %3)
+  %7: f32[N,4,5,3] = less(%5, %6)
+  %8: f32[N,4,5,3] = less_equal(%7, %x)
+  %9: f32[N,4,5,3] = equal(%8, %x)
+  %10: f32[N,4,5,3] = not_equal(%9, %x)
+  %11: f32[N,4,5,3] = where(%10, %x, %1)
+  %12: f32[N,1,5,3] = argmax(%11) {axis=1 keepdims=true}
+  %13: f32[N,4,5,4,3] = gather(%x, %2) {axis=3 batch_dims=0}
+  %14: f32[N,4,5,3] = gather(%11, %0) {axis=3 batch_dims=1}
+  return a=%0, b=%12, c=%13, d=%14
+}
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]
   %0: f32[N,4] = clip(%x) {min=0 max=6}

@@ -173,7 +173,7 @@ func TestBuildSequenceModelsMatchPyTorch(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, dims string }{
 		{"gpt", "T=8"}, {"bert", ""}, {"encoder", "T=9"}, {"prenorm", ""}, {"decoder", ""}, {"mha", ""}, {"recurrent", ""},
-		{"activations", ""},
+		{"activations", ""}, {"axes", ""},
 	} {
 		fixture := filepath.Join(pytorchDir, c.name)
 		want, err := tensor.ReadNpyFile(filepath.Join(fixture, "output.npy"))

@@ -59,7 +59,6 @@ func init() {
 		"pad": {doc: "adds cells around the height and width of (N, H, W, C): padding=1, [rows, cols] or [[top, bottom], [left, right]]; mode zero, constant (value=), reflect (mirrored without repeating the edge) or edge (repeated; PyTorch's replicate)",
 			specs: []paramSpec{input, {name: "padding", kind: aPadding}, {name: "mode", kind: aString, def: "zero"}, {name: "value", kind: aFloat, def: 0.0}},
 			build: buildPad},
-		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
 		"positional": {doc: "adds a positional encoding to (N, T, d_model): sinusoidal (any T) or learned (a parameter per position, for up to max_len positions)",

@@ -10,8 +10,10 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/reduce"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -89,6 +91,21 @@ func init() {
 		ir.OpPad:       {build: buildPad},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
+
+		ir.OpReduceSum:  {build: buildReduce(reduce.Sum, false)},
+		ir.OpReduceMean: {build: buildReduce(reduce.Sum, true)},
+		ir.OpReduceMax:  {build: buildReduce(reduce.Max, false)},
+		ir.OpReduceMin:  {build: buildReduce(reduce.Min, false)},
+		ir.OpArgMax:     {build: buildArgMax},
+		ir.OpWhere:      {build: buildWhere},
+		ir.OpGather:     {build: buildGather},
+
+		ir.OpGreater:      {build: buildCompare(mask.Greater)},
+		ir.OpGreaterEqual: {build: buildCompare(mask.GreaterEqual)},
+		ir.OpLess:         {build: buildCompare(mask.Less)},
+		ir.OpLessEqual:    {build: buildCompare(mask.LessEqual)},
+		ir.OpEqual:        {build: buildCompare(mask.Equal)},
+		ir.OpNotEqual:     {build: buildCompare(mask.NotEqual)},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},

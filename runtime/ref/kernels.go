@@ -86,6 +86,27 @@ var kernels = [ir.OpLast]kernel{
 
 	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
 	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),
+
+	ir.OpReduceSum:  reduceSum,
+	ir.OpReduceMean: reduceMean,
+	ir.OpReduceMax:  reduceMax,
+	ir.OpReduceMin:  reduceMin,
+	ir.OpArgMax:     argMax,
+	ir.OpWhere:      where,
+	ir.OpGather:     gather,
+
+	ir.OpGreater:      compare(func(a, b float32) bool { return a > b }),
+	ir.OpGreaterEqual: compare(func(a, b float32) bool { return a >= b }),
+	ir.OpLess:         compare(func(a, b float32) bool { return a < b }),
+	ir.OpLessEqual:    compare(func(a, b float32) bool { return a <= b }),
+	ir.OpEqual:        compare(func(a, b float32) bool { return a == b }),
+	ir.OpNotEqual:     compare(func(a, b float32) bool { return a != b }),
+}
+
+// checks refuse operand values an op is not defined on, before its kernel
+// runs: the errors a run can meet.
+var checks = [ir.OpLast]func(n *ir.Node, in []*tensor.Tensor) error{
+	ir.OpGather: checkGather,
 }
 
 // The fused kernels call back into the table, so they join it after it is

@@ -643,3 +643,67 @@ func TestEveryUnaryHasADerivative(t *testing.T) {
 		}
 	}
 }
+
+// seq(2, 3, 2) holds 1..12: [[[1 2] [3 4] [5 6]] [[7 8] [9 10] [11 12]]].
+func TestReduce(t *testing.T) {
+	for _, tc := range []struct {
+		op    ir.Op
+		axes  []int
+		keep  bool
+		shape []int
+		want  []float32
+	}{
+		{ir.OpReduceSum, []int{1}, false, []int{2, 2}, []float32{9, 12, 27, 30}},
+		{ir.OpReduceSum, []int{0, 2}, true, []int{1, 3, 1}, []float32{18, 26, 34}},
+		{ir.OpReduceMean, []int{0, 1, 2}, false, nil, []float32{6.5}},
+		{ir.OpReduceMax, []int{2}, false, []int{2, 3}, []float32{2, 4, 6, 8, 10, 12}},
+		{ir.OpReduceMin, []int{0, 1}, true, []int{1, 1, 2}, []float32{1, 2}},
+	} {
+		y := apply(t, tc.op, &ir.ReduceAttrs{Axes: tc.axes, KeepDims: tc.keep}, seq(2, 3, 2))
+		require.Equal(t, tc.shape, y.Shape, "%s %v", tc.op, tc.axes)
+		require.Equal(t, tc.want, y.Data, "%s %v", tc.op, tc.axes)
+	}
+	// NaN wins a max, as in NumPy.
+	y := apply(t, ir.OpReduceMax, &ir.ReduceAttrs{Axes: []int{1}}, tens([]int{1, 2}, float32(math.NaN()), 1))
+	require.True(t, math.IsNaN(float64(y.Data[0])))
+}
+
+func TestArgMax(t *testing.T) {
+	x := tens([]int{2, 3}, 1, 5, 5, float32(math.NaN()), 2, float32(math.NaN()))
+	y := apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 1}, x)
+	require.Equal(t, []float32{1, 0}, y.Data) // the first of equal maxima; the first NaN
+	y = apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 0, KeepDims: true}, x)
+	require.Equal(t, []int{1, 3}, y.Shape)
+	require.Equal(t, []float32{1, 0, 1}, y.Data)
+}
+
+func TestCompareWhere(t *testing.T) {
+	x := tens([]int{1, 4}, 1, 2, 3, float32(math.NaN()))
+	for op, want := range map[ir.Op][]float32{
+		ir.OpGreater: {0, 0, 1, 0}, ir.OpGreaterEqual: {0, 1, 1, 0}, ir.OpLess: {1, 0, 0, 0},
+		ir.OpLessEqual: {1, 1, 0, 0}, ir.OpEqual: {0, 1, 0, 0}, ir.OpNotEqual: {1, 0, 1, 1},
+	} {
+		require.Equal(t, want, apply(t, op, nil, x, tens([]int{1}, 2)).Data, "%s", op)
+	}
+	// cond [2,1] against a [1,4] and b [1]: rows of a, or b.
+	y := apply(t, ir.OpWhere, nil, tens([]int{2, 1}, 1, 0), tens([]int{1, 4}, 1, 2, 3, 4), tens([]int{1}, -1))
+	require.Equal(t, []float32{1, 2, 3, 4, -1, -1, -1, -1}, y.Data)
+}
+
+func TestGather(t *testing.T) {
+	// x [2, 3] rows (1 2 3) (4 5 6).
+	y := apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1}, seq(2, 3), tens([]int{2, 2}, 2, 0, -1, 1))
+	require.Equal(t, []int{2, 2, 2}, y.Shape)
+	require.Equal(t, []float32{3, 1, 3, 2, 6, 4, 6, 5}, y.Data)
+	// batch_dims=1: row b takes its own indices.
+	y = apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1, BatchDims: 1}, seq(2, 3), tens([]int{2, 1}, 2, 0))
+	require.Equal(t, []float32{3, 4}, y.Data)
+	g := ir.NewGraph("g")
+	x := g.AddInput("x", typeOf([]int{2, 3}))
+	i := g.AddConst("i", typeOf([]int{1}), []float32{3})
+	v, err := g.AddNode(ir.OpGather, &ir.GatherAttrs{Axis: 1}, []*ir.Value{x, i}, "pick", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", v)
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": seq(2, 3)})
+	require.EqualError(t, err, `gather (layer "pick"): index 3 at position 0 of the indices [1] is not an integer in -3..2`)
+}

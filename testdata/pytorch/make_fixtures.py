@@ -449,6 +449,30 @@ class Activations(Model):  # testdata/pytorch/activations.mdl
         return torch.exp(((d + s) * p - q) / 4)
 
 
+class Axes(Model):  # testdata/pytorch/axes.mdl
+    def __init__(self):
+        super().__init__()
+        self.gate = self.add("gate", Conv(4, 4, 1))
+
+    def forward(self, x):  # x: (N, 6, 5, 4), NHWC
+        h = x * 2 - 1
+        g = nhwc(torch.sigmoid(self.gate(nchw(h.mean((1, 2), keepdim=True)))))
+        s = h * g
+        a = s.sum((3, 1))
+        b = s.mean(-1, keepdim=True).squeeze(3)
+        c = b.amax(1)
+        d = s.amin((1, 2)) + s.amax((1, 2))
+        e = s.mean((-2, -1)).unsqueeze(1).squeeze(1)
+        m = s.mean((1, 2))
+        k = h.argmax(1, keepdim=True).to(h.dtype).sum((1, 2)) / 32
+        w = torch.where(h > 0.25, h, s).mean((1, 2))
+        f = lambda b: b.to(h.dtype)
+        q = f(h <= -0.5) + f(h == h) + f(h != 0.5) + f(h >= 0.75) + f(h < 0) * 2
+        t = s[:, :, [3, 0, -1], :].sum((1, 2))
+        u = s[torch.arange(s.shape[0])[:, None, None], h.argmax(1)].mean((2, 3, 4))
+        return torch.cat([a, c, d, e, m, k, w, q.sum((1, 2)) / 64, t, u], 1)
+
+
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
     def __init__(self):
         super().__init__()
@@ -629,6 +653,7 @@ MODELS = {
     "padding": ("testdata/pytorch/padding.mdl", Padding, (2, 16, 14, 3), 14),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "activations": ("testdata/pytorch/activations.mdl", Activations, (3, 6, 8), 14),
+    "axes": ("testdata/pytorch/axes.mdl", Axes, (3, 6, 5, 4), 15),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
     "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
