@@ -48,6 +48,7 @@ var paramDocs = map[string][]paramDoc{
 	"conv2d": {{suffix: "kernel", shape: "(kh, kw, in/groups, filters)", note: "HWIO, as Keras; PyTorch's OIHW permuted (2, 3, 1, 0)"}, biasOf("filters")},
 	"depthwise_conv2d": {{suffix: "kernel", shape: "(kh, kw, channels, multiplier)", note: "as Keras's DepthwiseConv2D; output channel c·multiplier+j is filter j of channel c, as in PyTorch's groups=channels"},
 		biasOf("channels·multiplier")},
+	"conv1d":     {{suffix: "kernel", shape: "(k, in/groups, filters)", note: "as Keras's Conv1D; PyTorch's Conv1d.weight (out, in/groups, k) permuted (2, 1, 0)"}, biasOf("filters")},
 	"dense":      {{suffix: "kernel", shape: "(in, units)", note: "as Keras; PyTorch's Linear.weight transposed"}, biasOf("units")},
 	"batchnorm":  normDocs("gamma", "beta", "moving_mean", "moving_variance"),
 	"layernorm":  normDocs("gamma", "beta"),

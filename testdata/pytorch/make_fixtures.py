@@ -143,7 +143,9 @@ def export(named):
         depthwise = False
         if isinstance(m, Conv):
             depthwise, m = m.depthwise, m.conv
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, nn.Conv1d):
+            out[name + ".kernel"] = m.weight.detach().permute(2, 1, 0)  # (out, in/groups, k) -> (k, in/groups, out)
+        elif isinstance(m, nn.Conv2d):
             k = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
             if depthwise:
                 # (kh, kw, 1, C·multiplier) -> Keras's (kh, kw, C, multiplier):
@@ -260,7 +262,7 @@ class Model(nn.Module):
         input; with these the outputs are O(1) and vary with the input."""
         with torch.no_grad():
             for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
                     b = math.sqrt(6 / m.weight[0].numel())
                     m.weight.uniform_(-b, b)
                     if m.bias is not None:
@@ -424,6 +426,43 @@ class Padding(Model):  # testdata/pytorch/padding.mdl
         ak = F.avg_pool2d(F.pad(e, (1, 0, 0, 1)), 2, 1, divisor_override=1) / F.avg_pool2d(ones, 2, 1, divisor_override=1)
         cz = F.max_pool2d(F.pad(x, (2, 0, 0, 1), value=0.5), 2)
         return self.head(torch.cat([flatten(ap), ak.mean(dim=(2, 3)), cz.mean(dim=(2, 3))], 1))
+
+
+def avgpool1d_inside(x, pool, stride, left, right):
+    """mdlc's avgpool1d on explicit or "same" pads: the mean of the cells
+    inside the input (Keras's rule), on NCW tensors."""
+    total = F.avg_pool1d(F.pad(x, (left, right)), pool, stride) * pool
+    ones = F.pad(torch.ones_like(x[:, :1]), (left, right))
+    return total / (F.avg_pool1d(ones, pool, stride) * pool)
+
+
+class SeqConv(Model):  # testdata/pytorch/seqconv.mdl
+    """Conv1d causal, strided "same" with groups, symmetric; the 1-D pools;
+    mdlc's (N, W, C) is PyTorch's (N, C, W) transposed."""
+
+    def __init__(self):
+        super().__init__()
+        self.add("causal", nn.Conv1d(6, 8, 3, dilation=2))
+        self.add("strided", nn.Conv1d(6, 8, 4, stride=2, groups=2))
+        self.add("sym", nn.Conv1d(6, 8, 5, padding=2))
+        self.add("valid", nn.Conv1d(40, 6, 3))
+        self.add("head", nn.Linear(86, 5))
+
+    def forward(self, x):  # x: (N, 20, 6)
+        m = self.named
+        x = x.transpose(1, 2)
+        a = F.relu(m["causal"](F.pad(x, (4, 0))))
+        b = m["strided"](F.pad(x, same_pads(20, 4, 2, 1)))
+        c = torch.tanh(m["sym"](x))
+        d = F.max_pool1d(a, 3, 2, padding=1)
+        e = F.avg_pool1d(c, 2)
+        f = avgpool1d_inside(c, 3, 2, *same_pads(20, 3, 2, 1))
+        g = F.avg_pool1d(a, 4, 2, padding=1, count_include_pad=True)
+        h = torch.cat([b, d, e, f, g], 1)
+        v = F.max_pool1d(F.pad(m["valid"](h), (0, 1), value=-math.inf), 2)
+        w = avgpool1d_inside(h, 3, 1, 2, 0)
+        feats = torch.cat([v.amax(2), w.mean(2), h.amax(2)], 1)
+        return m["head"](feats)
 
 
 class Activations(Model):  # testdata/pytorch/activations.mdl
@@ -636,6 +675,7 @@ MODELS = {
     "mha": ("testdata/pytorch/mha.mdl", MHA, (3, 6, 16), 11),
     "gpt": ("testdata/pytorch/gpt.mdl", GPT, lambda: token_ids((2, 8), 50), 12),
     "bert": ("testdata/pytorch/bert.mdl", BERT, lambda: token_ids((3, 10), 40, [10, 6, 3]), 13),
+    "seqconv": ("testdata/pytorch/seqconv.mdl", SeqConv, (3, 20, 6), 15),
 }
 
 
