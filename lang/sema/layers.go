@@ -60,6 +60,11 @@ func init() {
 			specs: append(slices.Clone(pool1DSpecs), paramSpec{name: "count_include_pad", kind: aBool, def: false}), build: buildPool1D(true)},
 		"global_avgpool1d": {doc: "mean over the width: (N, W, C) -> (N, C)", specs: []paramSpec{input}, build: buildGlobalPool1D(false)},
 		"global_maxpool1d": {doc: "max over the width, which must be known: (N, W, C) -> (N, C)", specs: []paramSpec{input}, build: buildGlobalPool1D(true)},
+		"conv2d_transpose": {doc: "transposed 2-D convolution over NHWC images (Keras's Conv2DTranspose, PyTorch's ConvTranspose2d): output (in-1)·stride + (kernel-1)·dilation + 1 " +
+			"- pads + output_padding; padding=same makes it in·stride (TensorFlow's); explicit pads crop the output as PyTorch's padding= does; output_padding (below the stride) adds rows and columns at the bottom and right",
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad,
+				{name: "output_padding", kind: aPair, def: [2]int{0, 0}}, dilation1, activ, useBias},
+			build: buildConvTranspose},
 		"dense": {doc: "fully connected layer over the last axis",
 			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
 			build: buildDense},
@@ -291,6 +296,12 @@ func buildConv(l *nn.Layer, a *bound) (*ir.Value, error) {
 	pad := a.padding("padding")
 	return nn.Conv{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads,
 		Dilation: a.pair("dilation"), Groups: a.int("groups"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
+}
+
+func buildConvTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {
+	pad := a.padding("padding")
+	return nn.ConvTranspose{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads,
+		OutputPadding: a.pair("output_padding"), Dilation: a.pair("dilation"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
 }
 
 func buildDepthwise(l *nn.Layer, a *bound) (*ir.Value, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/convt"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
@@ -36,6 +37,8 @@ func init() {
 		ir.OpEmbedding:  {build: buildEmbedding},
 		ir.OpLayerNorm:  {build: buildNorm},
 		ir.OpRMSNorm:    {build: buildNorm},
+
+		ir.OpConv2DTranspose: {build: buildConvTranspose},
 
 		ir.OpMatMul:    {build: buildMatMul},
 		ir.OpAttention: {build: buildAttention},
@@ -562,4 +565,29 @@ func matrixIndex(batch, lead []int) []int {
 		}
 	}
 	return idx
+}
+
+// buildConvTranspose: a constant kernel is packed now, a computed one into
+// a temporary by every run.
+func buildConvTranspose(b *builder, n *ir.Node) exec.Spec {
+	x, k := n.Inputs[0], n.Inputs[1]
+	xs, ks, os := b.shapes[x], b.shapes[k], b.shapes[n.Outputs[0]]
+	a := n.Attrs.(*ir.ConvTransposeAttrs)
+	crop, _, _ := a.Geometry(xs[1], xs[2], ks[0], ks[1])
+	s := exec.ConvTranspose{X: b.slot(x), Out: b.out(n), Shape: convt.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[2],
+		Stride: a.Stride, Dilation: a.Dilation, Crop: crop, OH: os[1], OW: os[2]}}
+	if len(n.Inputs) == 3 {
+		s.Bias = b.slot(n.Inputs[2])
+	}
+	c := convt.New(b.kernels, s.Shape)
+	b.info[b.step].Kernel = "convt"
+	if data := b.data(k); data != nil {
+		packed := make([]float32, c.PackedSize())
+		c.PackWeights(packed, data)
+		s.W = b.constant(packed, b.names[k]+" packed")
+	} else {
+		s.Raw, s.W = b.slot(k), b.temp(c.PackedSize(), "packed weights")
+	}
+	s.Scratch = b.scratch(c.ScratchSize(), "a band of cols, gemm panels")
+	return s
 }

@@ -143,7 +143,9 @@ def export(named):
         depthwise = False
         if isinstance(m, Conv):
             depthwise, m = m.depthwise, m.conv
-        if isinstance(m, nn.Conv1d):
+        if isinstance(m, nn.ConvTranspose2d):
+            out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # (in, out, kh, kw) -> (kh, kw, out, in)
+        elif isinstance(m, nn.Conv1d):
             out[name + ".kernel"] = m.weight.detach().permute(2, 1, 0)  # (out, in/groups, k) -> (k, in/groups, out)
         elif isinstance(m, nn.Conv2d):
             k = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
@@ -262,7 +264,7 @@ class Model(nn.Module):
         input; with these the outputs are O(1) and vary with the input."""
         with torch.no_grad():
             for m in self.modules():
-                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                     b = math.sqrt(6 / m.weight[0].numel())
                     m.weight.uniform_(-b, b)
                     if m.bias is not None:
@@ -463,6 +465,31 @@ class SeqConv(Model):  # testdata/pytorch/seqconv.mdl
         w = avgpool1d_inside(h, 3, 1, 2, 0)
         feats = torch.cat([v.amax(2), w.mean(2), h.amax(2)], 1)
         return m["head"](feats)
+
+
+class UpConv(Model):  # testdata/pytorch/upconv.mdl
+    """ConvTranspose2d: valid, PyTorch's padding and output_padding,
+    TensorFlow's "same" (the full output cropped one cell each side),
+    dilated with uneven output_padding."""
+
+    def __init__(self):
+        super().__init__()
+        self.add("valid", nn.ConvTranspose2d(3, 4, 3, stride=2))
+        self.add("torch_pad", nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))
+        self.add("same", nn.ConvTranspose2d(3, 4, 4, stride=2, bias=False))
+        self.add("dilated", nn.ConvTranspose2d(3, 4, (2, 3), stride=2, dilation=(1, 2), padding=(0, 2), output_padding=(0, 1)))
+        self.add("down", Conv(12, 4, 3, stride=2))
+        self.add("head", nn.Linear(84, 6))
+
+    def forward(self, x):  # x: (N, 5, 6, 3)
+        m = self.named
+        x = nchw(x)
+        a = m["valid"](x)
+        b = m["torch_pad"](x)
+        c = m["same"](x)[:, :, 1:-1, 1:-1]
+        d = F.relu(m["dilated"](x))
+        h = flatten(torch.tanh(m["down"](torch.cat([b, c, d], 1))))
+        return m["head"](torch.cat([h, a.mean(dim=(2, 3))], 1))
 
 
 class Activations(Model):  # testdata/pytorch/activations.mdl
@@ -676,6 +703,7 @@ MODELS = {
     "gpt": ("testdata/pytorch/gpt.mdl", GPT, lambda: token_ids((2, 8), 50), 12),
     "bert": ("testdata/pytorch/bert.mdl", BERT, lambda: token_ids((3, 10), 40, [10, 6, 3]), 13),
     "seqconv": ("testdata/pytorch/seqconv.mdl", SeqConv, (3, 20, 6), 15),
+    "upconv": ("testdata/pytorch/upconv.mdl", UpConv, (2, 5, 6, 3), 16),
 }
 
 
