@@ -74,8 +74,9 @@ const (
 	OpReshape // to the output's type
 	OpTranspose
 	OpConcat
-	OpSlice // a range of one axis
-	OpPad   // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpSlice  // a range of one axis
+	OpPad    // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpResize // height and width of NHWC resized, nearest or bilinear; see ResizeAttrs
 
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
@@ -168,6 +169,7 @@ var opTable = [OpLast]OpInfo{
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
+	OpResize:          {Name: "resize", MinInputs: 1, MaxInputs: 1, Attrs: &ResizeAttrs{}, Infer: inferResize, Flops: flopsResize},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},

@@ -157,7 +157,10 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %0: f32[N,7,7,2] = conv2d_transpose(%image, @up.kernel, @up.bias) {stride=[2,2] padding=valid}  # up
   %1: f32[N,6,6,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] padding=same}  # up_1
   %2: f32[N,6,5,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] dilation=[1,2] padding=explicit pads=[1,1,3,1] output_padding=[1,0]}  # up_2
-  return a=%0, b=%1, c=%2
+  %3: f32[N,5,7,4] = resize(%image) {mode=nearest coordinates=asymmetric size=[5,7]}
+  %4: f32[N,6,6,4] = resize(%image) {mode=bilinear coordinates=half_pixel size=[6,6]}
+  %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
 }
 `}
 

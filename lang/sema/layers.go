@@ -74,6 +74,14 @@ func init() {
 		"pad": {doc: "adds cells around the height and width of (N, H, W, C): padding=1, [rows, cols] or [[top, bottom], [left, right]]; mode zero, constant (value=), reflect (mirrored without repeating the edge) or edge (repeated; PyTorch's replicate)",
 			specs: []paramSpec{input, {name: "padding", kind: aPadding}, {name: "mode", kind: aString, def: "zero"}, {name: "value", kind: aFloat, def: 0.0}},
 			build: buildPad},
+		"resize": {doc: "resizes the height and width of (N, H, W, C) to size=[h, w], or by scale (output floor(input·scale)); mode nearest or bilinear; coordinates half_pixel " +
+			"(TF2, PyTorch's align_corners=False), align_corners, or asymmetric (TF1, PyTorch's mode=nearest): see ir.Coordinates",
+			specs: []paramSpec{input, {name: "size", kind: aPair, def: unset{}}, {name: "scale", kind: aFloat, def: unset{}},
+				{name: "mode", kind: aString, def: "nearest"}, {name: "coordinates", kind: aString, def: "half_pixel"}},
+			build: buildResize},
+		"upsampling2d": {doc: "Keras's UpSampling2D: height and width times size; interpolation nearest (asymmetric coordinates, as PyTorch's nn.Upsample) or bilinear (half_pixel)",
+			specs: []paramSpec{input, {name: "size", kind: aPair, def: [2]int{2, 2}}, {name: "interpolation", kind: aString, def: "nearest"}},
+			build: buildUpsampling},
 		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
@@ -205,7 +213,7 @@ func Layers() []LayerDoc {
 func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, lt.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads") {
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads", "size") {
 		return []value{poison()}
 	}
 	l := nn.NewLayer(e.g, e.instanceName(kind, c), ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column})
@@ -386,4 +394,31 @@ func buildConcat(l *nn.Layer, a *bound) (*ir.Value, error) {
 
 func buildMatMul(l *nn.Layer, a *bound) (*ir.Value, error) {
 	return l.Node(ir.OpMatMul, &ir.MatMulAttrs{TransA: a.bool("transpose_a"), TransB: a.bool("transpose_b")}, a.tensor("a"), a.tensor("b"))
+}
+
+func buildResize(l *nn.Layer, a *bound) (*ir.Value, error) {
+	mode, ok := ir.ParseResizeMode(a.str("mode"))
+	if !ok {
+		return nil, &ir.TypeError{Msg: "resize: unknown mode `" + a.str("mode") + "`", Help: "modes are nearest and bilinear"}
+	}
+	coords, ok := ir.ParseCoordinates(a.str("coordinates"))
+	if !ok {
+		return nil, &ir.TypeError{Msg: "resize: unknown coordinates `" + a.str("coordinates") + "`", Help: "coordinates are " + ir.CoordinatesNames()}
+	}
+	r := nn.Resize{Mode: mode, Coordinates: coords}
+	if a.has("size") {
+		r.Size = a.pair("size")
+	}
+	if a.has("scale") {
+		r.Scale = [2]float64{a.float("scale"), a.float("scale")}
+	}
+	return r.Apply(l, a.tensor("x"))
+}
+
+func buildUpsampling(l *nn.Layer, a *bound) (*ir.Value, error) {
+	interp := a.str("interpolation")
+	if interp != "nearest" && interp != "bilinear" {
+		return nil, &ir.TypeError{Msg: "upsampling2d: unknown interpolation `" + interp + "`", Help: "interpolations are nearest and bilinear"}
+	}
+	return nn.Upsampling{Size: a.pair("size"), Bilinear: interp == "bilinear"}.Apply(l, a.tensor("x"))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/resize"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
 
@@ -268,6 +269,16 @@ type padStep struct {
 }
 
 func (s *padStep) Run(b [][]float32, _ *Team) { s.p.Run(b[s.x], b[s.out]) }
+
+// Resize resizes N images of slot X into slot Out.
+type Resize struct {
+	X, Out, N int
+	Resize    resize.Resize
+}
+
+func (s Resize) Compile(cpu.Set) Step { return s }
+
+func (s Resize) Run(b [][]float32, _ *Team) { s.Resize.Run(b[s.X], b[s.Out], s.N) }
 
 // Embedding copies, for every token id in slot IDs, its row of slot Table
 // [V, Dim] into slot Out.

@@ -13,6 +13,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/resize"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -90,6 +91,7 @@ func init() {
 		ir.OpConcat:    {build: buildConcat},
 		ir.OpSlice:     {build: buildSlice},
 		ir.OpPad:       {build: buildPad},
+		ir.OpResize:    {build: buildResize},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
 
@@ -590,4 +592,29 @@ func buildConvTranspose(b *builder, n *ir.Node) exec.Spec {
 	}
 	s.Scratch = b.scratch(c.ScratchSize(), "a band of cols, gemm panels")
 	return s
+}
+
+// buildResize resolves the coordinate rule into per-axis tables, so the
+// step only reads and blends.
+func buildResize(b *builder, n *ir.Node) exec.Spec {
+	x, a := n.Inputs[0], n.Attrs.(*ir.ResizeAttrs)
+	s := b.shapes[x]
+	axis := func(in, out int) resize.Axis {
+		ax := resize.Axis{I0: make([]int, out)}
+		if a.Mode == ir.Bilinear {
+			ax.I1, ax.Frac = make([]int, out), make([]float32, out)
+		}
+		for o := range out {
+			if a.Mode == ir.Nearest {
+				ax.I0[o] = a.Coordinates.NearestIndex(o, in, out)
+				continue
+			}
+			i0, i1, f := a.Coordinates.Linear(o, in, out)
+			ax.I0[o], ax.I1[o], ax.Frac[o] = i0, i1, float32(f)
+		}
+		return ax
+	}
+	b.info[b.step].Kernel = "resize/" + a.Mode.String()
+	return exec.Resize{X: b.slot(x), Out: b.out(n), N: s[0],
+		Resize: resize.Resize{H: s[1], W: s[2], C: s[3], Rows: axis(s[1], a.Size[0]), Cols: axis(s[2], a.Size[1])}}
 }

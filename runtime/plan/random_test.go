@@ -240,11 +240,14 @@ func (gn *gen) convTranspose(x *ir.Value) *ir.Value {
 func (gn *gen) image(x *ir.Value) *ir.Value {
 	d := dims(x)
 	h, w, c := d[0], d[1], d[2]
-	switch gn.r.IntN(12) {
+	switch gn.r.IntN(13) {
 	case 0, 1, 2:
 		return gn.conv(x)
 	case 11:
 		return gn.convTranspose(x)
+	case 12: // resize, up or down
+		a := &ir.ResizeAttrs{Mode: ir.ResizeMode(gn.r.IntN(2)), Coordinates: ir.Coordinates(gn.r.IntN(3)), Size: [2]int{1 + gn.r.IntN(2*h), 1 + gn.r.IntN(2*w)}}
+		return gn.node(ir.OpResize, a, x)
 	case 3, 10: // pools
 		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
 		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)

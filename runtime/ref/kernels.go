@@ -75,6 +75,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
 	ir.OpPad:       pad,
+	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
 }

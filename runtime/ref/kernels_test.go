@@ -676,3 +676,24 @@ func TestConvTransposeIsConvAdjoint(t *testing.T) {
 		require.InDelta(t, lhs, rhs, 1e-4*max(1, math.Abs(lhs)), "%+v", w)
 	}
 }
+
+// TestResize: PyTorch's F.interpolate of [[1, 2], [3, 4]] to 4x4 in each
+// convention (values from PyTorch 1.13).
+func TestResize(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	for _, tc := range []struct {
+		mode   ir.ResizeMode
+		coords ir.Coordinates
+		want   []float64
+	}{
+		// mode="nearest" (floor of o·in/out)
+		{ir.Nearest, ir.Asymmetric, []float64{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}},
+		// mode="bilinear", align_corners=False
+		{ir.Bilinear, ir.HalfPixel, []float64{1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4}},
+		// mode="bilinear", align_corners=True
+		{ir.Bilinear, ir.AlignCorners, []float64{1, 4.0 / 3, 5.0 / 3, 2, 5.0 / 3, 2, 7.0 / 3, 8.0 / 3, 7.0 / 3, 8.0 / 3, 3, 10.0 / 3, 3, 10.0 / 3, 11.0 / 3, 4}},
+	} {
+		y := apply(t, ir.OpResize, &ir.ResizeAttrs{Mode: tc.mode, Coordinates: tc.coords, Size: [2]int{4, 4}}, x)
+		requireClose(t, tc.want, y)
+	}
+}

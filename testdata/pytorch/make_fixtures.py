@@ -470,7 +470,8 @@ class SeqConv(Model):  # testdata/pytorch/seqconv.mdl
 class UpConv(Model):  # testdata/pytorch/upconv.mdl
     """ConvTranspose2d: valid, PyTorch's padding and output_padding,
     TensorFlow's "same" (the full output cropped one cell each side),
-    dilated with uneven output_padding."""
+    dilated with uneven output_padding; nn.Upsample and F.interpolate in
+    each coordinate convention."""
 
     def __init__(self):
         super().__init__()
@@ -478,8 +479,8 @@ class UpConv(Model):  # testdata/pytorch/upconv.mdl
         self.add("torch_pad", nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))
         self.add("same", nn.ConvTranspose2d(3, 4, 4, stride=2, bias=False))
         self.add("dilated", nn.ConvTranspose2d(3, 4, (2, 3), stride=2, dilation=(1, 2), padding=(0, 2), output_padding=(0, 1)))
-        self.add("down", Conv(12, 4, 3, stride=2))
-        self.add("head", nn.Linear(84, 6))
+        self.add("down", Conv(27, 4, 3, stride=2))
+        self.add("head", nn.Linear(120, 6))
 
     def forward(self, x):  # x: (N, 5, 6, 3)
         m = self.named
@@ -488,8 +489,17 @@ class UpConv(Model):  # testdata/pytorch/upconv.mdl
         b = m["torch_pad"](x)
         c = m["same"](x)[:, :, 1:-1, 1:-1]
         d = F.relu(m["dilated"](x))
-        h = flatten(torch.tanh(m["down"](torch.cat([b, c, d], 1))))
-        return m["head"](torch.cat([h, a.mean(dim=(2, 3))], 1))
+        u1 = nn.Upsample(scale_factor=2)(x)
+        u2 = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        u3 = F.interpolate(x, size=(10, 12), mode="bilinear", align_corners=True)
+        u4 = F.interpolate(x, size=(10, 12), mode="nearest-exact")
+        # nearest with align_corners: the rounded position o·(in-1)/(out-1).
+        rows = torch.round(torch.arange(10, dtype=torch.float64) * 4 / 9 + 1e-9).long()
+        cols = torch.round(torch.arange(12, dtype=torch.float64) * 5 / 11 + 1e-9).long()
+        u5 = x[:, :, rows][:, :, :, cols]
+        s = flatten(F.interpolate(x, size=(3, 4), mode="bilinear", align_corners=False))
+        h = flatten(torch.tanh(m["down"](torch.cat([b, c, d, u1, u2, u3, u4, u5], 1))))
+        return m["head"](torch.cat([h, a.mean(dim=(2, 3)), s], 1))
 
 
 class Activations(Model):  # testdata/pytorch/activations.mdl
