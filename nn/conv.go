@@ -78,8 +78,11 @@ func needImage(layer string, x *ir.Value) error {
 		return nil
 	}
 	help := ""
-	if x.Type.Shape.Rank() == 2 {
+	switch x.Type.Shape.Rank() {
+	case 2:
 		help = "reshape it into an image first, e.g. `reshape([28, 28, 1])`"
+	case 3:
+		help = "on (N, width, channels) use the 1-D layers: conv1d, maxpool1d, avgpool1d"
 	}
 	return &ir.TypeError{Msg: layer + " expects (N, height, width, channels), got " + x.Type.String(), Help: help}
 }

@@ -65,6 +65,10 @@ func init() {
 			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad,
 				{name: "output_padding", kind: aPair, def: [2]int{0, 0}}, dilation1, activ, useBias},
 			build: buildConvTranspose},
+		"separable_conv2d": {doc: "Keras's SeparableConv2D: a depthwise convolution (depth_multiplier filters per channel, no bias) then a 1x1 convolution to filters, one bias and the activation after both. " + paddingDoc,
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
+				{name: "depth_multiplier", kind: aInt, def: 1}, activ, useBias},
+			build: buildSeparable},
 		"dense": {doc: "fully connected layer over the last axis",
 			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
 			build: buildDense},
@@ -213,7 +217,7 @@ func Layers() []LayerDoc {
 func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, lt.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads", "size") {
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "depth_multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads", "size") {
 		return []value{poison()}
 	}
 	l := nn.NewLayer(e.g, e.instanceName(kind, c), ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column})
@@ -310,6 +314,12 @@ func buildConvTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {
 	pad := a.padding("padding")
 	return nn.ConvTranspose{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads,
 		OutputPadding: a.pair("output_padding"), Dilation: a.pair("dilation"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
+}
+
+func buildSeparable(l *nn.Layer, a *bound) (*ir.Value, error) {
+	pad := a.padding("padding")
+	return nn.Separable{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads, Dilation: a.pair("dilation"),
+		Multiplier: a.int("depth_multiplier"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
 }
 
 func buildDepthwise(l *nn.Layer, a *bound) (*ir.Value, error) {

@@ -143,7 +143,15 @@ def export(named):
         depthwise = False
         if isinstance(m, Conv):
             depthwise, m = m.depthwise, m.conv
-        if isinstance(m, nn.ConvTranspose2d):
+        if isinstance(m, Separable):
+            d, p = m.depthwise, m.pointwise
+            # Keras's (kh, kw, C, multiplier), as depthwise_conv2d's.
+            k = d.weight.detach().permute(2, 3, 1, 0)
+            out[name + ".depthwise_kernel"] = k.reshape(k.shape[0], k.shape[1], d.in_channels, -1)
+            out[name + ".pointwise_kernel"] = p.weight.detach().permute(2, 3, 1, 0)
+            out[name + ".bias"] = p.bias.detach()
+            continue
+        elif isinstance(m, nn.ConvTranspose2d):
             out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # (in, out, kh, kw) -> (kh, kw, out, in)
         elif isinstance(m, nn.Conv1d):
             out[name + ".kernel"] = m.weight.detach().permute(2, 1, 0)  # (out, in/groups, k) -> (k, in/groups, out)
@@ -467,11 +475,24 @@ class SeqConv(Model):  # testdata/pytorch/seqconv.mdl
         return m["head"](feats)
 
 
+class Separable(nn.Module):
+    """mdlc separable_conv2d (Keras's SeparableConv2D): a depthwise Conv2d
+    without bias, then a 1x1 Conv2d with the bias."""
+
+    def __init__(self, cin, cout, kernel, stride=1, multiplier=1):
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin * multiplier, kernel, stride=stride, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(cin * multiplier, cout, 1)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
 class UpConv(Model):  # testdata/pytorch/upconv.mdl
     """ConvTranspose2d: valid, PyTorch's padding and output_padding,
     TensorFlow's "same" (the full output cropped one cell each side),
     dilated with uneven output_padding; nn.Upsample and F.interpolate in
-    each coordinate convention."""
+    each coordinate convention; a separable convolution."""
 
     def __init__(self):
         super().__init__()
@@ -479,7 +500,7 @@ class UpConv(Model):  # testdata/pytorch/upconv.mdl
         self.add("torch_pad", nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))
         self.add("same", nn.ConvTranspose2d(3, 4, 4, stride=2, bias=False))
         self.add("dilated", nn.ConvTranspose2d(3, 4, (2, 3), stride=2, dilation=(1, 2), padding=(0, 2), output_padding=(0, 1)))
-        self.add("down", Conv(27, 4, 3, stride=2))
+        self.add("down", Separable(27, 4, 3, stride=2, multiplier=2))
         self.add("head", nn.Linear(120, 6))
 
     def forward(self, x):  # x: (N, 5, 6, 3)
