@@ -523,6 +523,46 @@ class UpConv(Model):  # testdata/pytorch/upconv.mdl
         return m["head"](torch.cat([h, a.mean(dim=(2, 3)), s], 1))
 
 
+class UNet(Model):  # stdlib/unet.mdl
+    def __init__(self):
+        super().__init__()
+        for name, cin, cout in [("enc1", 3, 16), ("enc2", 16, 32), ("bottleneck", 32, 64), ("dec2", 64, 32), ("dec1", 32, 16)]:
+            self.add(name + ".conv1", Conv(cin, cout, 3, padding="same"))
+            self.add(name + ".conv2", Conv(cout, cout, 3, padding="same"))
+        self.add("up2", nn.ConvTranspose2d(64, 32, 2, stride=2))
+        self.add("up1", Conv(32, 16, 1))
+        self.add("head", Conv(16, 2, 1))
+
+    def double_conv(self, name, x):
+        m = self.named
+        return F.relu(m[name + ".conv2"](F.relu(m[name + ".conv1"](x))))
+
+    def forward(self, x):  # x: (N, 32, 32, 3)
+        m = self.named
+        e1 = self.double_conv("enc1", nchw(x))
+        e2 = self.double_conv("enc2", F.max_pool2d(e1, 2))
+        b = self.double_conv("bottleneck", F.max_pool2d(e2, 2))
+        d2 = self.double_conv("dec2", torch.cat([m["up2"](b), e2], 1))
+        u1 = m["up1"](F.interpolate(d2, scale_factor=2, mode="bilinear", align_corners=False))
+        d1 = self.double_conv("dec1", torch.cat([u1, e1], 1))
+        return nhwc(F.softmax(m["head"](d1), 1))
+
+
+class TextCNN(Model):  # stdlib/textcnn.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("embed", nn.Embedding(1000, 32))
+        for k in (3, 4, 5):
+            self.add(f"conv{k}", nn.Conv1d(32, 24, k))
+        self.add("head", nn.Linear(72, 4))
+
+    def forward(self, ids):  # ids: (N, 64)
+        m = self.named
+        e = m["embed"](ids).transpose(1, 2)
+        feats = [F.relu(m[f"conv{k}"](e)).amax(2) for k in (3, 4, 5)]
+        return F.softmax(m["head"](torch.cat(feats, 1)), -1)
+
+
 class Activations(Model):  # testdata/pytorch/activations.mdl
     def __init__(self):
         super().__init__()
@@ -735,6 +775,8 @@ MODELS = {
     "bert": ("testdata/pytorch/bert.mdl", BERT, lambda: token_ids((3, 10), 40, [10, 6, 3]), 13),
     "seqconv": ("testdata/pytorch/seqconv.mdl", SeqConv, (3, 20, 6), 15),
     "upconv": ("testdata/pytorch/upconv.mdl", UpConv, (2, 5, 6, 3), 16),
+    "unet": ("stdlib/unet.mdl", UNet, (2, 32, 32, 3), 17),
+    "textcnn": ("stdlib/textcnn.mdl", TextCNN, lambda: token_ids((3, 64), 1000), 18),
 }
 
 
@@ -779,8 +821,8 @@ def main():
         d = os.path.join(HERE, name)
         os.makedirs(d, exist_ok=True)
         write_safetensors(os.path.join(d, "weights.safetensors"), weights)
-        # Token ids as the model declares them: i64, or i32 (bert).
-        np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.int32) if name == "bert" else x.numpy())
+        # Token ids as the model declares them: i64, or i32 (bert, textcnn).
+        np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.int32) if name in ("bert", "textcnn") else x.numpy())
         np.save(os.path.join(d, "output.npy"), out)
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         errs = ", ".join(f"{rel_err(f32, want, fl * scale):.1e}" for fl in (FLOOR, 1e-3, 0))
