@@ -554,7 +554,7 @@ class TextCNN(Model):  # stdlib/textcnn.mdl
         self.add("embed", nn.Embedding(1000, 32))
         for k in (3, 4, 5):
             self.add(f"conv{k}", nn.Conv1d(32, 24, k))
-        self.add("head", nn.Linear(72, 4))
+        self.add("head", nn.Linear(72, 2))
 
     def forward(self, ids):  # ids: (N, 64)
         m = self.named
