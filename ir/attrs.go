@@ -330,7 +330,8 @@ func ints(v []int) string {
 	return "[" + strings.Join(s, ",") + "]"
 }
 
-// ReshapeAttrs give the target shape; symbols in it are bound like the input's.
+// ReshapeAttrs give the target shape (of reshape, sum_to, and embedding_grad's
+// table); symbols in it are bound like the input's.
 type ReshapeAttrs struct {
 	Shape Shape
 }

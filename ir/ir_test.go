@@ -154,3 +154,24 @@ func TestVerifyRejectsZeroSizeDims(t *testing.T) {
 	g.Inputs[0].Type = T("N", 0, 8, 3)
 	require.ErrorContains(t, Verify(g), "known dimensions must be at least 1")
 }
+
+// TestCrossEntropyLabels: labels that fit the other cross-entropy are named.
+func TestCrossEntropyLabels(t *testing.T) {
+	g := NewGraph("loss")
+	logits := g.AddInput("logits", T("N", 10))
+	onehot := g.AddInput("onehot", T("N", 10))
+	ids := g.AddInput("ids", Type{DType: I32, Shape: Shape{S("N")}})
+	classes := g.AddInput("classes", T("N"))
+	_, err := g.AddNode(OpSoftmaxCrossEntropy, nil, []*Value{logits, classes}, "", Pos{})
+	require.EqualError(t, err, "cross-entropy takes labels of the logits' shape f32[N,10], got f32[N]")
+	require.Contains(t, err.(*TypeError).Help, "use sparse_softmax_cross_entropy")
+	_, err = g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, onehot}, "", Pos{})
+	require.ErrorContains(t, err, "sparse_softmax_cross_entropy takes token ids")
+	_, err = g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, g.AddInput("wide", Type{DType: I32, Shape: Shape{S("N"), D(10)}})}, "", Pos{})
+	require.EqualError(t, err, "sparse cross-entropy takes one class id per row, i32[N], got labels i32[N,10]")
+	require.Contains(t, err.(*TypeError).Help, "use softmax_cross_entropy")
+	loss, err := g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, ids}, "", Pos{})
+	require.NoError(t, err)
+	require.Equal(t, "f32[N]", loss.Type.String())
+	require.Equal(t, 10, g.TokenLimit(ids))
+}

@@ -86,6 +86,19 @@ const (
 	OpFusedMatMul // (a, b, epilogue operands...)
 	OpElementwise // (x, chain operands...)
 
+	// Backward: gradients that package autodiff emits; see backward.go.
+	OpSumTo            // x summed to a shape it broadcasts from: the gradient of broadcasting
+	OpUnaryGrad        // (x, dy) dy·f'(x) for a unary elementwise f
+	OpConv2DGradInput  // (dy, kernel) the gradient of conv2d's input
+	OpConv2DGradFilter // (x, dy) the gradient of conv2d's kernel
+	OpMaxPool2DGrad    // (x, dy) dy routed to each window's maximum
+	OpAvgPool2DGrad    // dy spread evenly over each window
+	OpEmbeddingGrad    // (ids, dy) dy's rows added into the rows of the table they came from
+
+	// Losses, per example (the mean over a batch is sum_to and a scale).
+	OpSoftmaxCrossEntropy       // (logits [..., C], labels [..., C]) -Σ labels·log_softmax(logits) over the last axis
+	OpSparseSoftmaxCrossEntropy // (logits [..., C], ids [...]) -log_softmax(logits)[id]
+
 	OpLast
 )
 
@@ -175,6 +188,17 @@ var opTable = [OpLast]OpInfo{
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
+
+	OpSumTo:            {Name: "sum_to", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferSumTo, Flops: flopsPerInput(1)},
+	OpUnaryGrad:        {Name: "unary_grad", MinInputs: 2, MaxInputs: 2, Attrs: &UnaryGradAttrs{}, Flops: flopsPerOutput(8)},
+	OpConv2DGradInput:  {Name: "conv2d_grad_input", MinInputs: 2, MaxInputs: 2, Attrs: &ConvGradAttrs{}, Infer: inferConv2DGradInput, Flops: flopsConvGrad},
+	OpConv2DGradFilter: {Name: "conv2d_grad_filter", MinInputs: 2, MaxInputs: 2, Attrs: &ConvGradAttrs{}, Infer: inferConv2DGradFilter, Flops: flopsConvGrad},
+	OpMaxPool2DGrad:    {Name: "maxpool2d_grad", MinInputs: 2, MaxInputs: 2, Attrs: &PoolAttrs{}, Infer: inferMaxPoolGrad, Flops: flopsPoolGrad},
+	OpAvgPool2DGrad:    {Name: "avgpool2d_grad", MinInputs: 1, MaxInputs: 1, Attrs: &PoolGradAttrs{}, Infer: inferAvgPoolGrad, Flops: flopsPoolGrad},
+	OpEmbeddingGrad:    {Name: "embedding_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, IntOperands: 1 << 0, Infer: inferEmbeddingGrad, Flops: flopsPerInput(1)},
+
+	OpSoftmaxCrossEntropy:       {Name: "softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, Infer: inferCrossEntropy(false), Flops: flopsPerInput(7)},
+	OpSparseSoftmaxCrossEntropy: {Name: "sparse_softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 1, Infer: inferCrossEntropy(true), Flops: flopsPerInput(5)},
 }
 
 // unaryOp is the entry of a unary elementwise function of flops operations
@@ -183,13 +207,14 @@ func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
 	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: attrs, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(flops)}
 }
 
-// The fused ops' rules check their chains against the table itself, so they
-// are set after it is initialised.
+// The fused ops' and unary_grad's rules check their chains and functions
+// against the table itself, so they are set after it is initialised.
 func init() {
 	opTable[OpFusedConv2D].Infer = inferFusedConv
 	opTable[OpFusedMatMul].Infer = inferFusedMatMul
 	opTable[OpElementwise].Infer = inferElementwise
 	opTable[OpClip].Infer = inferClip
+	opTable[OpUnaryGrad].Infer = inferUnaryGrad
 }
 
 // infer is the op's result type for operands of the given types: the element

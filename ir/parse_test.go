@@ -162,6 +162,20 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
   return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
 }
+`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4]) {
+  @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
+  %0: f32[N,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[N,6,6,3]}
+  %1: f32[3,3,3,4] = conv2d_grad_filter(%image, %dy) {stride=[2,2] padding=same shape=[3,3,3,4]}
+  %2: f32[N,6,6,3] = maxpool2d_grad(%image, %0) {size=[1,1] stride=[1,1] padding=valid}
+  %3: f32[N,6,6,3] = avgpool2d_grad(%2) {size=[3,3] stride=[1,1] padding=same shape=[N,6,6,3]}
+  %4: f32[1,6,1,3] = sum_to(%3) {shape=[1,6,1,3]}
+  %5: f32[N,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
+  %6: f32[N,6,6,3] = unary_grad(%5, %2) {fn=relu}
+  %7: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
+  %8: f32[N,5] = softmax_cross_entropy(%drows, %drows)
+  %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
+  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9
+}
 `}
 
 // TestParseEveryOp: the hand-written graphs round-trip and together use every
@@ -354,4 +368,23 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err, printed)
 		require.Equal(t, printed, Print(g2))
 	})
+}
+
+// TestSpecialise binds symbols in types and in attributes' shapes.
+func TestSpecialise(t *testing.T) {
+	g, err := Parse(`graph g(%x: f32[N,6]) {
+  %0: f32[N,2,3] = reshape(%x) {shape=[N,2,3]}
+  %1: f32[1,2,3] = sum_to(%0) {shape=[1,2,3]}
+  return y=%1
+}
+`)
+	require.NoError(t, err)
+	require.ErrorContains(t, g.Specialise(map[string]int{}), "no size for N")
+	require.NoError(t, g.Specialise(map[string]int{"N": 4}))
+	require.Equal(t, `graph g(%x: f32[4,6]) {
+  %0: f32[4,2,3] = reshape(%x) {shape=[4,2,3]}
+  %1: f32[1,2,3] = sum_to(%0) {shape=[1,2,3]}
+  return y=%1
+}
+`, Print(g))
 }

@@ -389,7 +389,7 @@ func (s MatMul) New(set cpu.Set) *MatMulStep {
 	kn := gemm.ForWidth(set, s.N)
 	tile := eltwise.SplitTile(s.Epilogue.Steps, s.N)
 	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), packed: kn.PackedSize(s.K, s.N),
-		bias: tile.Bias, relu: tile.Relu, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
+		bias: tile.Bias, relu: tile.Relu, relu6: tile.Relu6, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
 }
 
 // MatMulStep is a compiled MatMul.
@@ -399,6 +399,7 @@ type MatMulStep struct {
 	packed int
 	bias   int // slot of the bias the store adds, -1 if none
 	relu   bool
+	relu6  bool
 	epi    *eltwise.Chain
 }
 
@@ -433,7 +434,7 @@ func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
 	}
 	rows := min(s.G.MC, sp.M-i0)
 	c := b[sp.Out][t*sp.M*sp.N : (t+1)*sp.M*sp.N]
-	epi := gemm.Epilogue{Relu: s.relu}
+	epi := gemm.Epilogue{Relu: s.relu, Relu6: s.relu6}
 	if s.bias >= 0 {
 		epi.Bias = b[s.bias]
 	}

@@ -98,6 +98,17 @@ func init() {
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
 		ir.OpElementwise: {build: buildElementwise},
+
+		ir.OpSumTo:            {build: buildSumTo},
+		ir.OpUnaryGrad:        {build: buildUnaryGrad},
+		ir.OpConv2DGradInput:  {build: buildConvGradInput},
+		ir.OpConv2DGradFilter: {build: buildConvGradFilter},
+		ir.OpMaxPool2DGrad:    {build: buildMaxPoolGrad},
+		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
+		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
+
+		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
+		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},
 	}
 }
 

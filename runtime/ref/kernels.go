@@ -78,6 +78,17 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
+
+	ir.OpSumTo:            sumTo,
+	ir.OpUnaryGrad:        unaryGrad,
+	ir.OpConv2DGradInput:  conv2dGradInput,
+	ir.OpConv2DGradFilter: conv2dGradFilter,
+	ir.OpMaxPool2DGrad:    maxPoolGrad,
+	ir.OpAvgPool2DGrad:    avgPoolGrad,
+	ir.OpEmbeddingGrad:    embeddingGrad,
+
+	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
+	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),
 }
 
 // The fused kernels call back into the table, so they join it after it is

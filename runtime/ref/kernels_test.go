@@ -697,3 +697,13 @@ func TestResize(t *testing.T) {
 		requireClose(t, tc.want, y)
 	}
 }
+
+// TestEveryUnaryHasADerivative: unary_grad accepts every unary elementwise
+// function, so each needs its derivative.
+func TestEveryUnaryHasADerivative(t *testing.T) {
+	for op := ir.OpInvalid + 1; op < ir.OpLast; op++ {
+		if ir.Fusable(op) && op.Info().MaxInputs == 1 {
+			require.NotNil(t, derivatives[op], "unary %s has no derivative", op)
+		}
+	}
+}
