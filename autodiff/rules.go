@@ -21,6 +21,8 @@ var rules [ir.OpLast]rule
 var reasons = [ir.OpLast]string{
 	ir.OpRecurrent:        "not yet: backpropagation through time over the saved gates is the next step of training (issue 13)",
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
+	ir.OpConv2DTranspose:  "not yet: dx is conv2d(dy, kernel) over the crop, dkernel conv2d_grad_filter(dy, x)",
+	ir.OpResize:           "not yet: needs a resize_grad op scattering dy back through the tables",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpFusedMatMul:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpElementwise:      "made by the optimizer: differentiate the unfused graph, then optimise",

@@ -52,6 +52,27 @@ func TestWindowOut(t *testing.T) {
 	valid := Window2D{Stride: [2]int{1, 1}, Dilation: [2]int{2, 2}, Padding: Valid}
 	oh, ow = valid.Out(9, 9, 3, 3)
 	require.Equal(t, [2]int{5, 5}, [2]int{oh, ow})
+	// A window one cell wider than the padded input has no position, even
+	// strided: (2+1-4)/2+1 truncates to 1 in Go.
+	explicit := Window2D{Stride: [2]int{2, 3}, Dilation: [2]int{3, 1}, Padding: Explicit, Pads: [4]int{1, 0, 0, 0}}
+	oh, ow = explicit.Out(2, 3, 2, 4)
+	require.Equal(t, [2]int{0, 0}, [2]int{oh, ow})
+	oh, ow = explicit.Out(3, 4, 2, 4)
+	require.Equal(t, [2]int{1, 1}, [2]int{oh, ow})
+}
+
+// TestPoolWindowInPaddingOnly: a window dilated past a one-row input with
+// "same" pads (one row each side) holds rows -1 and 1, padding only.
+func TestPoolWindowInPaddingOnly(t *testing.T) {
+	g := NewGraph("pool")
+	x := g.AddInput("x", T("N", 1, 7, 2))
+	w := Window2D{Size: [2]int{2, 3}, Stride: [2]int{2, 1}, Dilation: [2]int{2, 1}, Padding: Same}
+	_, err := g.AddNode(OpMaxPool2D, &PoolAttrs{Window2D: w}, []*Value{x}, "pool", Pos{})
+	require.ErrorContains(t, err, "steps over the 1-cell input")
+	// Two rows: the window at -1 reaches row 1.
+	x = g.AddInput("x2", T("N", 2, 7, 2))
+	_, err = g.AddNode(OpMaxPool2D, &PoolAttrs{Window2D: w}, []*Value{x}, "pool", Pos{})
+	require.NoError(t, err)
 }
 
 func cnn(t *testing.T) *Graph {

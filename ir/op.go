@@ -13,13 +13,14 @@ const (
 	OpInvalid Op = iota
 
 	// Layers with weights.
-	OpConv2D     // (x, kernel HWIO[, bias]) NHWC
-	OpDense      // (x, kernel [in,out][, bias]) over the last axis
-	OpBatchNorm  // (x, gamma, beta, mean, variance) over the last axis
-	OpPositional // x [N, T, d] plus the sinusoidal encoding of each position, or (x, table [L, d]) its first T rows
-	OpEmbedding  // (ids, table [V, d]) row ids[i] of the table for every id
-	OpLayerNorm  // (x, gamma, beta) over the last axis
-	OpRMSNorm    // (x, gamma) over the last axis
+	OpConv2D          // (x, kernel HWIO[, bias]) NHWC
+	OpDense           // (x, kernel [in,out][, bias]) over the last axis
+	OpBatchNorm       // (x, gamma, beta, mean, variance) over the last axis
+	OpPositional      // x [N, T, d] plus the sinusoidal encoding of each position, or (x, table [L, d]) its first T rows
+	OpEmbedding       // (ids, table [V, d]) row ids[i] of the table for every id
+	OpLayerNorm       // (x, gamma, beta) over the last axis
+	OpRMSNorm         // (x, gamma) over the last axis
+	OpConv2DTranspose // (x, kernel [kh, kw, out, in][, bias]) NHWC; see ConvTransposeAttrs
 
 	// Linear algebra.
 	OpMatMul    // (a, b) batched over leading axes, NumPy broadcasting
@@ -73,8 +74,9 @@ const (
 	OpReshape // to the output's type
 	OpTranspose
 	OpConcat
-	OpSlice // a range of one axis
-	OpPad   // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpSlice  // a range of one axis
+	OpPad    // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpResize // height and width of NHWC resized, nearest or bilinear; see ResizeAttrs
 
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
@@ -155,6 +157,7 @@ var opTable = [OpLast]OpInfo{
 	OpEmbedding:       {Name: "embedding", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 0, Infer: inferEmbedding, Flops: flopsPerOutput(0)},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
+	OpConv2DTranspose: {Name: "conv2d_transpose", MinInputs: 2, MaxInputs: 3, Attrs: &ConvTransposeAttrs{}, Infer: inferConvTranspose, Flops: flopsConvTranspose},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
 	OpMatMul:          {Name: "matmul", MinInputs: 2, MaxInputs: 2, Attrs: &MatMulAttrs{}, Infer: inferMatMul, Flops: flopsMatMul},
 	OpMaxPool2D:       {Name: "maxpool2d", MinInputs: 1, MaxInputs: 1, Attrs: &PoolAttrs{}, Infer: inferPool, Flops: flopsPool},
@@ -196,6 +199,7 @@ var opTable = [OpLast]OpInfo{
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
+	OpResize:          {Name: "resize", MinInputs: 1, MaxInputs: 1, Attrs: &ResizeAttrs{}, Infer: inferResize, Flops: flopsResize},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
 	OpReduceSum:       reduceOp("reduce_sum"),

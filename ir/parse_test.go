@@ -169,6 +169,17 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %19: f32[N,4] = elementwise(%18, @two) {chain=[clip{min=-1 max=1}, minimum(in1, v), maximum(v, in1), pow{exponent=3}, hard_sigmoid{alpha=0.16666667}]}
   return y=%19
 }
+`, `graph upsample(%image: f32[N,3,3,4]) {
+  @up.kernel: f32[3,3,2,4] = glorot_uniform(fan_in=18, fan_out=36)
+  @up.bias: f32[2] = zeros
+  %0: f32[N,7,7,2] = conv2d_transpose(%image, @up.kernel, @up.bias) {stride=[2,2] padding=valid}  # up
+  %1: f32[N,6,6,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] padding=same}  # up_1
+  %2: f32[N,6,5,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] dilation=[1,2] padding=explicit pads=[1,1,3,1] output_padding=[1,0]}  # up_2
+  %3: f32[N,5,7,4] = resize(%image) {mode=nearest coordinates=asymmetric size=[5,7]}
+  %4: f32[N,6,6,4] = resize(%image) {mode=bilinear coordinates=half_pixel size=[6,6]}
+  %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
+}
 `, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
   %0: f32[N,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[N,6,6,3]}

@@ -24,13 +24,14 @@ const (
 	aPair // an int n meaning [n, n], or [a, b]
 	aInts
 	aPadding
+	aPadding1D // a 1-D window's: valid, same, causal, n or [left, right]
 	aActivation
 	aIndices // a tensor, or a list of integers or of equal lists of them (gather)
 )
 
 var argKindNames = [...]string{aTensor: "a tensor", aTensors: "tensors", aInt: "an integer", aFloat: "a number",
 	aBool: "true or false", aString: "a string", aPair: "an integer or a list of two", aInts: "a list of integers",
-	aPadding: padForms, aActivation: "an activation",
+	aPadding: padForms, aPadding1D: pad1DForms, aActivation: "an activation",
 	aIndices: "a tensor or a list of integers"}
 
 // paramSpec declares one argument. A nil def makes it required; the default
@@ -212,6 +213,9 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 					help = "activations are " + strings.Join(activationNames(), ", ")
 				}
 			}
+			if s.kind == aPadding && v.kind == kName && v.s == "causal" {
+				help = "on (N, width, channels) use conv1d; on images pad explicitly, kernel-1 rows above: padding=[[2, 0], [1, 1]] for a 3x3 kernel"
+			}
 			if v.kind == kName && (s.kind == aTensor || s.kind == aTensors) {
 				fail(v, "undefined name `"+v.s+"`", didYouMean(v.s, e.scope.names()))
 				continue
@@ -315,6 +319,12 @@ func convert(k argKind, v value) (any, string) {
 		if l, ok := indexList(v); ok {
 			return l, ""
 		}
+	case aPadding1D:
+		p, msg := convertPadding1D(v)
+		if msg != "" {
+			return nil, msg
+		}
+		return p, ""
 	case aActivation:
 		if v.kind == kName || v.kind == kString {
 			if a, ok := nn.ParseActivation(v.s); ok {

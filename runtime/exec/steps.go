@@ -5,6 +5,7 @@ import (
 
 	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/convt"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
@@ -15,6 +16,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
 	"github.com/mdlc/mdlc/runtime/kernels/reduce"
+	"github.com/mdlc/mdlc/runtime/kernels/resize"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
 
@@ -337,6 +339,16 @@ type padStep struct {
 
 func (s *padStep) Run(b [][]float32, _ *Team) { s.p.Run(b[s.x], b[s.out]) }
 
+// Resize resizes N images of slot X into slot Out.
+type Resize struct {
+	X, Out, N int
+	Resize    resize.Resize
+}
+
+func (s Resize) Compile(cpu.Set) Step { return s }
+
+func (s Resize) Run(b [][]float32, _ *Team) { s.Resize.Run(b[s.X], b[s.Out], s.N) }
+
 // Embedding copies, for every token id in slot IDs, its row of slot Table
 // [V, Dim] into slot Out.
 type Embedding struct{ IDs, Table, Out, Dim int }
@@ -390,6 +402,35 @@ func (s *ConvStep) Run(b [][]float32, t *Team) {
 
 func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {
 	s.Conv.RunUnit(b[s.spec.X], b[s.spec.W], b[s.spec.Out], scratch, b, u)
+}
+
+// ConvTranspose is a transposed convolution: its kernel packed in slot W,
+// or, if Raw is set, computed at run time in slot Raw and packed into slot
+// W by every run first; Bias is 0 without a bias.
+type ConvTranspose struct {
+	X, W, Raw, Bias, Out, Scratch int
+	Shape                         convt.Shape
+}
+
+func (s ConvTranspose) Compile(set cpu.Set) Step {
+	return &convTStep{spec: s, c: convt.New(set, s.Shape)}
+}
+
+type convTStep struct {
+	spec ConvTranspose
+	c    *convt.ConvT
+}
+
+func (s *convTStep) Run(b [][]float32, _ *Team) {
+	sp := &s.spec
+	if sp.Raw != 0 {
+		s.c.PackWeights(b[sp.W], b[sp.Raw])
+	}
+	var bias []float32
+	if sp.Bias != 0 {
+		bias = b[sp.Bias]
+	}
+	s.c.Run(b[sp.X], b[sp.W], bias, b[sp.Out], b[sp.Scratch])
 }
 
 // MatMul is a batch of products C_t = op(A_t)·op(B_t), t over the output's

@@ -259,13 +259,35 @@ func (gn *gen) conv(x *ir.Value) *ir.Value {
 	return gn.node(ir.OpFusedConv2D, a, ins...)
 }
 
+// convTranspose is a random conv2d_transpose over x, with output padding
+// where its stride allows.
+func (gn *gen) convTranspose(x *ir.Value) *ir.Value {
+	c := dims(x)[2]
+	kh, kw, co := 1+gn.r.IntN(3), 1+gn.r.IntN(3), 1+gn.r.IntN(6)
+	a := &ir.ConvTransposeAttrs{Window2D: gn.window([2]int{})}
+	a.Size = [2]int{}
+	if a.Padding != ir.Same {
+		a.OutputPadding = [2]int{gn.r.IntN(a.Stride[0]), gn.r.IntN(a.Stride[1])}
+	}
+	ins := []*ir.Value{x, gn.weight(c, kh, kw, co, c)}
+	if gn.r.IntN(2) == 0 {
+		ins = append(ins, gn.weight(1, co))
+	}
+	return gn.node(ir.OpConv2DTranspose, a, ins...)
+}
+
 // image applies a random op to a [N,H,W,C] value.
 func (gn *gen) image(x *ir.Value) *ir.Value {
 	d := dims(x)
 	h, w, c := d[0], d[1], d[2]
-	switch gn.r.IntN(11) {
+	switch gn.r.IntN(13) {
 	case 0, 1, 2:
 		return gn.conv(x)
+	case 11:
+		return gn.convTranspose(x)
+	case 12: // resize, up or down
+		a := &ir.ResizeAttrs{Mode: ir.ResizeMode(gn.r.IntN(2)), Coordinates: ir.Coordinates(gn.r.IntN(3)), Size: [2]int{1 + gn.r.IntN(2*h), 1 + gn.r.IntN(2*w)}}
+		return gn.node(ir.OpResize, a, x)
 	case 3, 10: // pools
 		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
 		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)

@@ -23,6 +23,8 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpLayerNorm:  norm(false),
 	ir.OpRMSNorm:    norm(true),
 
+	ir.OpConv2DTranspose: convTranspose,
+
 	ir.OpMatMul:    matMul,
 	ir.OpAttention: attention,
 	ir.OpRecurrent: recurrent,
@@ -73,6 +75,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
 	ir.OpPad:       pad,
+	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
 

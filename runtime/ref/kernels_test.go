@@ -634,6 +634,70 @@ func TestRecurrent(t *testing.T) {
 	requireClose(t, []float64{(1-z)*n + z*1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellGRU}, gx, gu, gb, tens([]int{1, 1}, 1)))
 }
 
+// TestConvTransposeSpreads: a stride-2 2x2 kernel of ones copies each input
+// cell into its own 2x2 block; the bias adds everywhere.
+func TestConvTransposeSpreads(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	k := tens([]int{2, 2, 1, 1}, 1, 1, 1, 1)
+	a := &ir.ConvTransposeAttrs{Window2D: ir.Window2D{Stride: [2]int{2, 2}, Dilation: one, Padding: ir.Valid}}
+	y := apply(t, ir.OpConv2DTranspose, a, x, k, tens([]int{1}, 0.5))
+	require.Equal(t, []int{1, 4, 4, 1}, y.Shape)
+	requireClose(t, []float64{
+		1.5, 1.5, 2.5, 2.5,
+		1.5, 1.5, 2.5, 2.5,
+		3.5, 3.5, 4.5, 4.5,
+		3.5, 3.5, 4.5, 4.5}, y)
+}
+
+// TestConvTransposeIsConvAdjoint: <convT(x), y> = <x, conv(y)> for the
+// same window and kernel bytes (the transpose's (kh, kw, out, in) is the
+// convolution's HWIO from out channels to in channels), which is what makes
+// it the convolution's gradient; the pads are a conv's and a crop alike.
+func TestConvTransposeIsConvAdjoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, w := range []ir.Window2D{
+		{Stride: [2]int{2, 3}, Dilation: one, Padding: ir.Valid},
+		{Stride: [2]int{2, 1}, Dilation: [2]int{2, 1}, Padding: ir.Explicit, Pads: [4]int{1, 2, 0, 1}},
+		{Stride: [2]int{1, 2}, Dilation: [2]int{1, 2}, Padding: ir.Explicit, Pads: [4]int{2, 2, 1, 1}},
+	} {
+		x := random(r, 2, 4, 3, 3)
+		k := random(r, 3, 2, 5, 3)
+		yt := apply(t, ir.OpConv2DTranspose, &ir.ConvTransposeAttrs{Window2D: w}, x, k)
+		y := random(r, yt.Shape...)
+		cy := apply(t, ir.OpConv2D, &ir.ConvAttrs{Window2D: w, Groups: 1}, y, k)
+		require.Equal(t, x.Shape, cy.Shape, "%+v", w)
+		var lhs, rhs float64
+		for i := range yt.Data {
+			lhs += float64(yt.Data[i]) * float64(y.Data[i])
+		}
+		for i := range x.Data {
+			rhs += float64(x.Data[i]) * float64(cy.Data[i])
+		}
+		require.InDelta(t, lhs, rhs, 1e-4*max(1, math.Abs(lhs)), "%+v", w)
+	}
+}
+
+// TestResize: PyTorch's F.interpolate of [[1, 2], [3, 4]] to 4x4 in each
+// convention (values from PyTorch 1.13).
+func TestResize(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	for _, tc := range []struct {
+		mode   ir.ResizeMode
+		coords ir.Coordinates
+		want   []float64
+	}{
+		// mode="nearest" (floor of o·in/out)
+		{ir.Nearest, ir.Asymmetric, []float64{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}},
+		// mode="bilinear", align_corners=False
+		{ir.Bilinear, ir.HalfPixel, []float64{1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4}},
+		// mode="bilinear", align_corners=True
+		{ir.Bilinear, ir.AlignCorners, []float64{1, 4.0 / 3, 5.0 / 3, 2, 5.0 / 3, 2, 7.0 / 3, 8.0 / 3, 7.0 / 3, 8.0 / 3, 3, 10.0 / 3, 3, 10.0 / 3, 11.0 / 3, 4}},
+	} {
+		y := apply(t, ir.OpResize, &ir.ResizeAttrs{Mode: tc.mode, Coordinates: tc.coords, Size: [2]int{4, 4}}, x)
+		requireClose(t, tc.want, y)
+	}
+}
+
 // TestEveryUnaryHasADerivative: unary_grad accepts every unary elementwise
 // function, so each needs its derivative.
 func TestEveryUnaryHasADerivative(t *testing.T) {

@@ -3,7 +3,8 @@
 //
 // Padded cells are skipped, as in Keras and the reference runtime: a max pool
 // never sees them and an average pool does not count them; a window wholly in
-// the padding yields -Inf (max) or NaN (average, 0/0).
+// the padding (a dilated window can straddle a small input) yields -Inf
+// (max), NaN (average, 0/0), or 0 with CountPad (0/(KH·KW), PyTorch's).
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
 // the oracle of the others; AVX2 on amd64 (generated with avo by
