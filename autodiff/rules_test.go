@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -280,9 +281,13 @@ func fdCases() []fdCase {
 	return cases
 }
 
+// TestGradCentralDifferences seeds each case by its name, so adding a case
+// changes no other case's data.
 func TestGradCentralDifferences(t *testing.T) {
-	for i, c := range fdCases() {
-		t.Run(c.name, func(t *testing.T) { runFD(t, uint64(i), c) })
+	for _, c := range fdCases() {
+		h := fnv.New64a()
+		h.Write([]byte(c.name))
+		t.Run(c.name, func(t *testing.T) { runFD(t, h.Sum64(), c) })
 	}
 }
 
@@ -307,4 +312,23 @@ func TestSpecialiseForSizes(t *testing.T) {
 	grads, err := Grad(g, loss, []*ir.Value{gamma})
 	require.NoError(t, err)
 	require.Equal(t, "f32[3]", grads[0].Type.String())
+}
+
+// TestNoGradient: Grad names the op and the reason it has no rule.
+func TestNoGradient(t *testing.T) {
+	_, ok := NoGradient(ir.OpAdd)
+	require.False(t, ok)
+	reason, ok := NoGradient(ir.OpRecurrent)
+	require.True(t, ok)
+	require.Contains(t, reason, "backpropagation through time")
+
+	g, err := ir.Parse(`graph g(%x: f32[2,3]) {
+  @k: f32[3,3] = zeros
+  %0: f32[2,3] = fused_matmul(%x, @k) {trans_a=false trans_b=false epilogue=[relu]}  # dense
+  return y=%0
+}
+`)
+	require.NoError(t, err)
+	_, err = Grad(g, g.Outputs[0].Value, []*ir.Value{g.Params[0]})
+	require.EqualError(t, err, "autodiff: fused_matmul (layer dense) has no gradient: made by the optimizer: differentiate the unfused graph, then optimise")
 }

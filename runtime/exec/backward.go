@@ -6,8 +6,8 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 )
 
-// The steps of the gradient ops (package autodiff). They run on one thread
-// for now.
+// The steps of the gradient ops (package autodiff). Only the convolutions'
+// spread over threads for now.
 
 // SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
 // to Shape are Strides (0 on the summed axes).
@@ -33,9 +33,10 @@ func (s UnaryGrad) Run(b [][]float32, _ *Team) { backward.UnaryGrad(s.Fn, b[s.X]
 // ConvGrad writes slot Out, a convolution's input gradient (Filter false:
 // from the result's gradient DY and the kernel in slot K) or kernel gradient
 // (Filter: from its input in slot X and DY), by matrix products on the
-// packed GEMM.
+// packed GEMM. Its units are spread over up to Helpers helpers.
 type ConvGrad struct {
 	X, K, DY, Out, Scratch int
+	Helpers                int
 	Filter                 bool
 	Conv                   backward.Conv
 }
@@ -49,11 +50,19 @@ type convGradStep struct {
 	g    *backward.ConvGrad
 }
 
-func (s *convGradStep) Run(b [][]float32, _ *Team) {
+func (s *convGradStep) Run(b [][]float32, t *Team) {
+	units := s.g.InputUnits()
 	if s.spec.Filter {
-		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], b[s.spec.Scratch])
+		units = s.g.FilterUnits()
+	}
+	t.run(s, 0, units, s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *convGradStep) unit(b [][]float32, scratch []float32, u int) {
+	if s.spec.Filter {
+		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], scratch, u)
 	} else {
-		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], b[s.spec.Scratch])
+		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
 	}
 }
 

@@ -43,7 +43,14 @@ func buildConvGradFilter(b *builder, n *ir.Node) exec.Spec {
 
 func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
 	b.info[b.step].Kernel = "gemm"
-	s.Scratch = b.scratch(backward.NewConvGrad(b.kernels, s.Conv).ScratchSize(), "im2col chunk and packed panels")
+	g := backward.NewConvGrad(b.kernels, s.Conv)
+	s.Scratch = b.scratch(g.ScratchSize(), "im2col chunk and packed panels")
+	units, c := g.InputUnits(), s.Conv
+	if s.Filter {
+		units = g.FilterUnits()
+	}
+	flops := 2 * float64(c.N*c.OH*c.OW) * float64(c.KH*c.KW*c.C/c.Groups) * float64(c.CO)
+	s.Helpers = b.helpers(units, flops, g.ScratchSize())
 	return s
 }
 

@@ -32,6 +32,12 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %1: f32[3,3,2,3] = conv2d_grad_filter(%x, %dy) {stride=[2,2] padding=same shape=[3,3,2,3]}
   return dx=%0, dk=%1
 }
+`, `graph wide(%x: f32[N,10,12,64], %dy: f32[N,10,12,40]) {
+  @k: f32[3,3,64,40] = zeros
+  %0: f32[N,10,12,64] = conv2d_grad_input(%dy, @k) {stride=[1,1] padding=same shape=[N,10,12,64]}
+  %1: f32[3,3,64,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,64,40]}
+  return dx=%0, dk=%1
+}
 `, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
   %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
   %1: f32[N,7,5,3] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,7,5,3]}
@@ -53,7 +59,10 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
 // with every kernel set this machine runs (the convolutions' GEMMs differ).
 // The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
-// of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one.
+// of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
+// the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
+// and 40 output channels, a block of 32 and one of 8. Every graph gives the
+// same bits on 1 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))
@@ -84,5 +93,16 @@ func checkBackwardOps(t *testing.T) {
 		want, err := ref.Run(g, w, in)
 		require.NoError(t, err)
 		checkPlan(t, g, w, env, in, want, 1e-5)
+		var outs []map[string]*tensor.Tensor
+		for _, threads := range []int{1, 3} {
+			p, err := Build(g, w, env, Threads(threads))
+			require.NoError(t, err)
+			got, err := p.RunTensors(in)
+			require.NoError(t, err)
+			outs = append(outs, got)
+		}
+		for name, x := range outs[0] {
+			require.True(t, sameBits(x.Data, outs[1][name].Data), "%s: output %s on 1 and 3 threads", g.Name, name)
+		}
 	}
 }
