@@ -356,3 +356,17 @@ func TestSummaryDims(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "has no symbolic dimension X")
 }
+
+// TestRunGatherOutOfRange: an index the model computes or is given that
+// is out of range stops `mdlc run` with the index and where it was.
+func TestRunGatherOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "pick.mdl")
+	require.NoError(t, os.WriteFile(model, []byte("model pick(x: f32[N, 3], i: f32[N, 2]) -> (y) {\n  y = gather(x, i, axis=1, batch_dims=1)\n}\n"), 0o644))
+	x, i := filepath.Join(dir, "x.npy"), filepath.Join(dir, "i.npy")
+	require.NoError(t, tensor.WriteNpyFile(x, &tensor.Tensor{Shape: []int{2, 3}, Data: make([]float32, 6)}))
+	require.NoError(t, tensor.WriteNpyFile(i, &tensor.Tensor{Shape: []int{2, 2}, Data: []float32{0, 1, 2, 7}}))
+	code, _, errs := mdlc(t, "run", model, "--input", "x="+x, "--input", "i="+i)
+	require.Equal(t, 1, code, errs)
+	require.Contains(t, errs, `gather (layer "gather"): index 7 at [1,1] of the indices [2 2] is not an integer in -3..2`)
+}

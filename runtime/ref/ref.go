@@ -16,8 +16,13 @@
 // tolerance (tensor.MaxRelErr). Elementwise functions (exp, erf, tanh,
 // batchnorm) are also evaluated in float64.
 //
-// The IR refuses pool pads as wide as the window, so every pooling window
-// holds at least one cell of the input.
+// The IR refuses explicit pool pads as wide as the window, but same padding
+// with a dilation can still leave a window wholly in the padding (a 2x2
+// window of dilation 2 on a 1x1 image): maxpool2d gives -Inf there,
+// avgpool2d NaN (0/0), or 0 with count_pad.
+//
+// Gather's indices are values, so they are checked when the graph runs
+// (checks): an index out of range is an error, not a panic.
 package ref
 
 import (
