@@ -21,7 +21,6 @@ var rules [ir.OpLast]rule
 var reasons = [ir.OpLast]string{
 	ir.OpRecurrent:        "not yet: backpropagation through time over the saved gates is the next step of training (issue 13)",
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
-	ir.OpConv2DTranspose:  "not yet: dx is conv2d(dy, kernel) over the crop, dkernel conv2d_grad_filter(dy, x)",
 	ir.OpResize:           "not yet: needs a resize_grad op scattering dy back through the tables",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpFusedMatMul:      "made by the optimizer: differentiate the unfused graph, then optimise",
@@ -162,6 +161,32 @@ func init() {
 			}
 			if need[1] {
 				g[1] = b.node(ir.OpConv2DGradFilter, &ir.ConvGradAttrs{Conv: *a, Shape: slices.Clone(k.Type.Shape)}, x, dy)
+			}
+			if len(n.Inputs) == 3 && need[2] {
+				g[2] = b.sumTo(dy, n.Inputs[2].Type.Shape)
+			}
+			return g, nil
+		},
+		// conv2d_transpose(x, k, bias) is the adjoint of conv2d(·, k) whose
+		// pads are its crop (the kernel's bytes read as HWIO from its out to
+		// its in channels): dx = conv2d(dy, k), dk = that convolution's
+		// conv2d_grad_filter(dy, x), dbias = Σ→[out] dy. The convolution
+		// maps dy back onto x's size unless output_padding reaches the
+		// stride (allowed below a larger dilation), which it refuses.
+		ir.OpConv2DTranspose: func(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value, error) {
+			x, k, a := n.Inputs[0], n.Inputs[1], n.Attrs.(*ir.ConvTransposeAttrs)
+			if a.OutputPadding[0] >= a.Stride[0] || a.OutputPadding[1] >= a.Stride[1] {
+				return nil, fmt.Errorf("conv2d_transpose with output_padding %v at or above the stride %v has no gradient rule", a.OutputPadding, a.Stride)
+			}
+			xs, ks := x.Type.Shape, k.Type.Shape
+			crop, _, _ := a.Geometry(xs[1].Size, xs[2].Size, ks[0].Size, ks[1].Size)
+			conv := ir.ConvAttrs{Window2D: ir.Window2D{Stride: a.Stride, Dilation: a.Dilation, Padding: ir.Explicit, Pads: crop}, Groups: 1}
+			g := make([]*ir.Value, len(n.Inputs))
+			if need[0] {
+				g[0] = b.node(ir.OpConv2D, &conv, dy, k)
+			}
+			if need[1] {
+				g[1] = b.node(ir.OpConv2DGradFilter, &ir.ConvGradAttrs{Conv: conv, Shape: slices.Clone(ks)}, dy, x)
 			}
 			if len(n.Inputs) == 3 && need[2] {
 				g[2] = b.sumTo(dy, n.Inputs[2].Type.Shape)

@@ -266,6 +266,19 @@ func fdCases() []fdCase {
 			x := c.param(smooth, 2, 3)
 			return c.node(ir.OpMul, nil, x, c.node(ir.OpTanh, nil, x))
 		}},
+		fdCase{name: "conv2d_transpose/valid", full: true, build: func(c *fdGraph) *ir.Value {
+			a := &ir.ConvTransposeAttrs{Window2D: ir.Window2D{Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}, Padding: ir.Valid}}
+			return c.node(ir.OpConv2DTranspose, a, c.param(smooth, 1, 2, 3, 2), c.param(smooth, 2, 3, 3, 2), c.param(smooth, 3))
+		}},
+		fdCase{name: "conv2d_transpose/same", build: func(c *fdGraph) *ir.Value {
+			a := &ir.ConvTransposeAttrs{Window2D: ir.Window2D{Stride: [2]int{2, 3}, Dilation: [2]int{1, 1}, Padding: ir.Same}}
+			return c.node(ir.OpConv2DTranspose, a, c.param(smooth, 2, 3, 2, 3), c.param(smooth, 4, 3, 2, 3))
+		}},
+		fdCase{name: "conv2d_transpose/cropped", build: func(c *fdGraph) *ir.Value {
+			a := &ir.ConvTransposeAttrs{Window2D: ir.Window2D{Stride: [2]int{2, 2}, Dilation: [2]int{2, 1}, Padding: ir.Explicit, Pads: [4]int{1, 2, 0, 1}},
+				OutputPadding: [2]int{1, 1}}
+			return c.node(ir.OpConv2DTranspose, a, c.param(smooth, 2, 3, 3, 2), c.param(smooth, 3, 2, 4, 2), c.param(smooth, 4))
+		}},
 		fdCase{name: "convnet", build: func(c *fdGraph) *ir.Value {
 			x := c.param(smooth, 2, 6, 6, 2)
 			h := c.node(ir.OpConv2D, conv(1, 1, ir.Same, 1), x, c.param(smooth, 3, 3, 2, 4), c.param(smooth, 4))
