@@ -114,7 +114,7 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	inf := float32(math.Inf(1))
 	clamps := [][2]float32{{-inf, inf}, {0, inf}, {0, 6}, {-0.5, 0.25}}
-	for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 33} {
+	for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 33, 81, 113} {
 		for _, cells := range []int{1, 2, 3, 4, 5, 7, 9} {
 			for _, ntaps := range []int{1, 3, 9, 25} {
 				stride := c * (1 + cells%3)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
@@ -299,6 +300,27 @@ func BenchmarkMatMul(b *testing.B) {
 				b.ReportMetric(fma, "peakGFLOP/s")
 				b.ReportMetric(100*gflops/fma, "%peak")
 			})
+		}
+	}
+}
+
+// Block's bands leave no sliver where B is large: the last band has at
+// least MR rows, unless the product has fewer, or the widest band (maxMC)
+// cannot take the rest. A 7×7 layer's 49 rows are one band of AVX-512's,
+// not 48 and 1.
+func TestBlockHasNoSliverBand(t *testing.T) {
+	for _, kn := range append(Kernels(), For(cpu.AVX512), For(cpu.AVX2), For(cpu.NEON)) {
+		for _, m := range []int{1, 7, 13, 49, 50, 61, 196, 197, 784, 3136, 12544, 12545} {
+			for _, n := range []int{16, 24, 96, 160, 320, 576, 1280} {
+				b := kn.Block(m, n, 320)
+				require.LessOrEqual(t, b.MC, maxMC, "%s %d×%d", kn.Set, m, n)
+				if bands := (m + b.MC - 1) / b.MC; bands > 1 && b.MC < maxMC/kn.MR*kn.MR && 4*320*n > sliverBytes {
+					assert.GreaterOrEqual(t, m-(bands-1)*b.MC, kn.MR, "%s %d×%d: bands of %d", kn.Set, m, n, b.MC)
+				}
+			}
+		}
+		if kn.MR == 12 {
+			assert.GreaterOrEqual(t, kn.Block(49, 1280, 320).MC, 49, "%s: 49 rows in one band", kn.Set)
 		}
 	}
 }
