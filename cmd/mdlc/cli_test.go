@@ -306,8 +306,8 @@ func TestPlanGolden(t *testing.T) {
 func TestRunOptimisedMatchesO0(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range stdlibModels(t) {
-		if strings.HasSuffix(f, "cnn224.mdl") {
-			continue
+		if strings.HasSuffix(f, "cnn224.mdl") || isZoo(f) {
+			continue // zoo_test.go checks the zoo against torchvision
 		}
 		a, b := filepath.Join(dir, "a.npy"), filepath.Join(dir, "b.npy")
 		code, _, errs := mdlc(t, append([]string{"run", f, "--batch", "3", "--output", a}, stdlibDims(f)...)...)
