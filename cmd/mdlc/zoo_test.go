@@ -40,6 +40,10 @@ const (
 // qemu is: the small ones.
 var zooShort = map[string]bool{"mobilenet_v2": true, "mobilenet_v3_small": true}
 
+// zooLarge are checked only with MDLC_ZOO_LARGE=1: VGG-16's 553 MB of
+// weights take minutes of PyTorch in float64 to make, and 31 GFLOPs per image.
+var zooLarge = map[string]bool{"vgg16": true}
+
 const zooPython = "/usr/bin/python3"
 
 // zooFixture returns the directory of model name's fixture, making it if
@@ -127,6 +131,9 @@ func TestZoo(t *testing.T) {
 			if testing.Short() && !zooShort[name] {
 				t.Skip("a large model: checked without -short")
 			}
+			if zooLarge[name] && os.Getenv("MDLC_ZOO_LARGE") != "1" {
+				t.Skip("a very large model: checked with MDLC_ZOO_LARGE=1")
+			}
 			dir := zooFixture(t, name)
 			got := zooRun(t, "../../stdlib/"+name+".mdl", dir, filepath.Join(dir, "weights.safetensors"))
 			e, torch, bound := zooErrors(t, dir, got)
@@ -182,7 +189,7 @@ func TestZooBuild(t *testing.T) {
 	if _, err := exec.LookPath("qemu-aarch64"); err == nil && runtime.GOARCH != "arm64" {
 		targets = append(targets, "arm64")
 	}
-	const name = "mobilenet_v2"
+	const name = "efficientnet_b0" // the zoo's one model no -short run checks under qemu
 	dir := zooFixture(t, name)
 	for _, arch := range targets {
 		t.Run(arch, func(t *testing.T) {

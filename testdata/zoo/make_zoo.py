@@ -56,11 +56,15 @@ def randomize(model):
 
 
 def call_order(model, x):
-    """The parametrised modules in the order forward calls them."""
-    order, hooks = [], []
+    """The parametrised modules in the order forward calls them, each with
+    the shape of the feature map last pooled before it (the classifier's
+    input before torch.flatten)."""
+    order, hooks, pooled = [], [], [None]
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear)):
-            hooks.append(m.register_forward_hook(lambda m, i, o: order.append((m, i[0].shape))))
+            hooks.append(m.register_forward_hook(lambda m, i, o: order.append((m, pooled[0]))))
+        elif isinstance(m, nn.AdaptiveAvgPool2d):
+            hooks.append(m.register_forward_hook(lambda m, i, o: pooled.__setitem__(0, o.shape)))
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -75,7 +79,7 @@ def count(m):
     return n
 
 
-def convert(layer, m, in_shape):
+def convert(layer, m, pooled):
     """One torch module's parameters under mdlc's names and layouts."""
     name, kind, out = layer["name"], layer["type"], {}
     if kind == "batchnorm":
@@ -93,10 +97,10 @@ def convert(layer, m, in_shape):
         if isinstance(m, nn.Conv2d):  # squeeze-and-excitation's 1x1 convolutions
             assert m.kernel_size == (1, 1)
             w = w[:, :, 0, 0]
-        elif len(in_shape) == 4:
+        elif pooled is not None and math.prod(pooled[1:]) == m.in_features:
             # A flattened NCHW feature map: torch flattens (C, H, W), mdlc
             # flattens NHWC as (H, W, C).
-            _, c, h, wd = in_shape
+            _, c, h, wd = pooled
             w = w.reshape(w.shape[0], c, h, wd).permute(0, 2, 3, 1).reshape(w.shape[0], -1)
         out["kernel"] = w.t()
     else:
@@ -117,11 +121,10 @@ def main():
 
     with open(a.summary) as f:
         summary = json.load(f)
-    shape = summary["inputs"][0]["shape"] if "inputs" in summary else [None, 224, 224, 3]
     torch.manual_seed(a.seed)
     model = getattr(torchvision.models, a.model)(weights=None).eval()
     randomize(model)
-    x = torch.rand(a.batch, shape[1], shape[2], shape[3])  # NHWC
+    x = torch.rand(a.batch, 224, 224, 3)  # NHWC
     nchw = x.permute(0, 3, 1, 2).contiguous()
 
     layers = [l for l in summary["layers"] if l["params"] > 0]
@@ -129,10 +132,10 @@ def main():
     if len(layers) != len(order):
         sys.exit(f"{a.model}: mdlc has {len(layers)} layers with parameters, torchvision {len(order)}")
     tensors = {}
-    for l, (m, in_shape) in zip(layers, order):
+    for l, (m, pooled) in zip(layers, order):
         if l["params"] != count(m):
             sys.exit(f"{a.model}: mdlc's {l['name']} ({l['type']}) has {l['params']} parameters, torchvision's {m} {count(m)}")
-        tensors.update(convert(l, m, in_shape))
+        tensors.update(convert(l, m, pooled))
 
     os.makedirs(a.outdir, exist_ok=True)
     with torch.no_grad():
