@@ -291,6 +291,9 @@ func TestPlanMemory(t *testing.T) {
 		return 1.05
 	}
 	for _, f := range stdlibModels(t) {
+		if testing.Short() && isZoo(f) {
+			continue // planning packs the zoo's weights: minutes under qemu
+		}
 		for _, args := range [][]string{{"--batch", "1"}, {"--batch", "8"}, {"--batch", "8", "-O0"}} {
 			code, out, errs := mdlc(t, slices.Concat([]string{"plan", "--json", f}, args, stdlibDims(f))...)
 			require.Equal(t, 0, code, errs)
@@ -310,6 +313,9 @@ func TestPlanGolden(t *testing.T) {
 	// the generic kernels' plans, the same on every machine.
 	t.Setenv("MDLC_KERNELS", "generic")
 	for _, f := range stdlibModels(t) {
+		if testing.Short() && isZoo(f) {
+			continue // planning packs the zoo's weights: minutes under qemu
+		}
 		code, out, errs := mdlc(t, append([]string{"plan", f}, stdlibDims(f)...)...)
 		require.Equal(t, 0, code, errs)
 		golden.Check(t, "../../testdata/plan/"+strings.TrimSuffix(filepath.Base(f), ".mdl")+".golden", out)
