@@ -30,7 +30,9 @@ MDLC = os.path.join(WORK, "mdlc")
 OPENBLAS = os.path.join(WORK, "openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-openmp")
 
 # The models, as mdlc files and as the same layers in torch.nn (NCHW, as
-# PyTorch and the exported ONNX run them; mdlc runs NHWC).
+# PyTorch and the exported ONNX run them; mdlc runs NHWC). The torchvision
+# cases run torchvision.models.<case> (random weights, eval mode) in the
+# peers; a case whose .mdl file is absent is skipped.
 CASES = {
     "cnn224-b1": dict(title="seed CNN 224x224x3, batch 1", mdl="stdlib/cnn224.mdl", batch=1, size=224),
     "cnn32-b32": dict(title="seed CNN 32x32x3, batch 32", mdl="stdlib/cnn.mdl", batch=32, size=32),
@@ -42,7 +44,14 @@ CASES = {
                     batch=8, ids=[128], vocab=2048),
     "gpt-t128": dict(title="GPT-style LM, batch 1, T=128, d 128, 4 blocks, vocab 2048", mdl="stdlib/gpt.mdl",
                      batch=1, ids=[128], vocab=2048, dims="T=128"),
-    "mobilenet_v2": dict(title="MobileNetV2 224x224x3, batch 1", mdl="bench/mobilenet_v2.mdl", batch=1, size=224),
+    "mobilenet_v2": dict(title="MobileNetV2 224x224x3, batch 1", mdl="bench/mobilenet_v2.mdl", batch=1, size=224,
+                         torchvision=True),
+    "mobilenet_v3_small": dict(title="MobileNetV3-small 224x224x3, batch 1", mdl="stdlib/mobilenet_v3_small.mdl", batch=1,
+                               size=224, torchvision=True),
+    "efficientnet_b0": dict(title="EfficientNet-B0 224x224x3, batch 1", mdl="stdlib/efficientnet_b0.mdl", batch=1, size=224,
+                            torchvision=True),
+    "resnet18": dict(title="ResNet-18 224x224x3, batch 1", mdl="stdlib/resnet18.mdl", batch=1, size=224, torchvision=True),
+    "resnet50": dict(title="ResNet-50 224x224x3, batch 1", mdl="stdlib/resnet50.mdl", batch=1, size=224, torchvision=True),
 }
 FRAMEWORKS = ["mdlc", "ort", "torch"]
 
@@ -127,8 +136,10 @@ def torch_model(case):
                     x = b(x, src_key_padding_mask=pad)
                 return torch.softmax(self.classifier(torch.tanh(self.pooler(x[:, 0]))), -1)
         return Tokens().eval()
-    if case == "mobilenet_v2":
-        return mobilenet_v2().eval()
+    if c.get("torchvision"):
+        import torchvision
+
+        return getattr(torchvision.models, case)().eval()
     # The seed's Keras CNN: "valid" 3x3 convolutions, 2x2 max pools.
     side = ((c["size"] - 2) // 2 - 2) // 2
     return nn.Sequential(
@@ -138,46 +149,13 @@ def torch_model(case):
     ).eval()
 
 
-def mobilenet_v2():
-    """torchvision's mobilenet_v2 (width 1.0, 1000 classes, no dropout at
-    inference), written out: torchvision is not among Debian's PyTorch
-    packages here. bench/mobilenet_v2.mdl does the same work with relu and
-    TensorFlow's same padding until the language has relu6 and symmetric
-    padding."""
-    import torch.nn as nn
-
-    def conv_bn(cin, cout, k, stride=1, groups=1, act=True):
-        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
-        return layers + [nn.ReLU6()] if act else layers
-
-    class Inverted(nn.Module):
-        def __init__(self, cin, cout, stride, t):
-            super().__init__()
-            hidden = cin * t
-            layers = conv_bn(cin, hidden, 1) if t != 1 else []
-            layers += conv_bn(hidden, hidden, 3, stride, groups=hidden) + conv_bn(hidden, cout, 1, act=False)
-            self.body = nn.Sequential(*layers)
-            self.residual = stride == 1 and cin == cout
-
-        def forward(self, x):
-            return x + self.body(x) if self.residual else self.body(x)
-
-    layers, cin = conv_bn(3, 32, 3, 2), 32
-    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
-        for i in range(n):
-            layers.append(Inverted(cin, c, s if i == 0 else 1, t))
-            cin = c
-    layers += conv_bn(cin, 1280, 1) + [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000), nn.Softmax(dim=1)]
-    return nn.Sequential(*layers)
-
-
-def export():
-    """Writes .work/<case>.onnx for every case; prints each model's parameter
-    count, which the driver checks against mdlc's."""
+def export(cases):
+    """Writes .work/<case>.onnx for the cases given; prints each model's
+    parameter count, which the driver checks against mdlc's."""
     import torch
 
     params = {}
-    for case in CASES:
+    for case in cases:
         m = torch_model(case)
         shapes = input_shapes(case)
         args = tuple(inputs(case))
@@ -297,12 +275,17 @@ def main():
     for c in cases:
         if c not in CASES:
             sys.exit("unknown case %s; cases: %s" % (c, ", ".join(CASES)))
+    for c in [c for c in cases if not os.path.exists(os.path.join(ROOT, CASES[c]["mdl"]))]:
+        print("bench: skipping %s: %s does not exist" % (c, CASES[c]["mdl"]), file=sys.stderr)
+        cases.remove(c)
+    if not cases:
+        sys.exit("bench: no case to run")
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load = [os.getloadavg()[0]]
 
     # The peers must run the model mdlc runs: same parameter counts.
-    torch_params = run_json([sys.executable, __file__, "export"])
+    torch_params = run_json([sys.executable, __file__, "export", ",".join(cases)])
     flops = {}
     for case in cases:
         dims = ["--dim", CASES[case]["dims"]] if "dims" in CASES[case] else []
@@ -394,7 +377,7 @@ def torch_version():
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "export":
-        export()
+        export(sys.argv[2].split(","))
     elif len(sys.argv) > 1 and sys.argv[1] == "torch":
         torch_worker(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
     else:

@@ -18,6 +18,10 @@ apt_install() {
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   apt_install python3-torch
 fi
+# torchvision for the models the torchvision cases take (python3-torchvision: 0.14).
+if ! /usr/bin/python3 -c 'import torchvision' 2>/dev/null; then
+  apt_install python3-torchvision
+fi
 # Debian's default libblas.so.3 is the reference BLAS (about 2 GFLOP/s), which
 # PyTorch would use for its matrix products: the PyTorch runs load OpenBLAS
 # from Debian's package, unpacked here rather than installed, so that the

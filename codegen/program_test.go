@@ -53,3 +53,30 @@ func TestWeightsFillStateAndConstants(t *testing.T) {
 		require.Equal(t, s.Data, back.Slots[i].Data, "slot %d %s", i, strings.TrimSpace(prog.Labels[i]))
 	}
 }
+
+// TestGenerateBackwardSteps: the gradient ops' steps are plain data that
+// Generate writes as Go literals.
+func TestGenerateBackwardSteps(t *testing.T) {
+	g, err := ir.Parse(`graph backward(%image: f32[2,6,6,3], %dy: f32[2,3,3,4], %ids: i32[2,5], %drows: f32[2,5,4]) {
+  @conv.kernel: f32[3,3,3,4] = zeros
+  %0: f32[2,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[2,6,6,3]}
+  %1: f32[3,3,3,4] = conv2d_grad_filter(%image, %dy) {stride=[2,2] padding=same shape=[3,3,3,4]}
+  %2: f32[2,6,6,3] = maxpool2d_grad(%image, %0) {size=[1,1] stride=[1,1] padding=valid}
+  %3: f32[2,6,6,3] = avgpool2d_grad(%2) {size=[3,3] stride=[1,1] padding=same shape=[2,6,6,3]}
+  %4: f32[1,6,1,3] = sum_to(%3) {shape=[1,6,1,3]}
+  %5: f32[2,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
+  %6: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
+  return dx=%5, dk=%1, s=%4, table=%6
+}
+`)
+	require.NoError(t, err)
+	w := map[string]*tensor.Tensor{"conv.kernel": tensor.New(3, 3, 3, 4)}
+	pl, err := plan.Build(g, w, nil, plan.Kernels(cpu.Generic))
+	require.NoError(t, err)
+	files, err := Generate(pl.Program(), Options{Package: "backward", Model: Model{Name: "backward"}})
+	require.NoError(t, err)
+	src := string(files["backward.go"])
+	for _, step := range []string{"exec.ConvGrad{", "exec.PoolGrad{", "exec.SumTo{", "exec.UnaryGrad{", "exec.EmbeddingGrad{"} {
+		require.Contains(t, src, step)
+	}
+}

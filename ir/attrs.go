@@ -76,12 +76,22 @@ func samePad(in, k, stride, dil int) (before, after int) {
 	return total / 2, total - total/2
 }
 
-// Out is the output height and width for an h×wd input and a kh×kw window.
+// Out is the output height and width for an h×wd input and a kh×kw window,
+// 0 on an axis the window does not fit.
 func (w Window2D) Out(h, wd, kh, kw int) (oh, ow int) {
 	p := w.PadsFor(h, wd, kh, kw)
-	oh = (h+p[0]+p[1]-((kh-1)*w.Dilation[0]+1))/w.Stride[0] + 1
-	ow = (wd+p[2]+p[3]-((kw-1)*w.Dilation[1]+1))/w.Stride[1] + 1
-	return oh, ow
+	return windowOut(h+p[0]+p[1], kh, w.Stride[0], w.Dilation[0]), windowOut(wd+p[2]+p[3], kw, w.Stride[1], w.Dilation[1])
+}
+
+// windowOut counts the positions of a window on a padded axis. The
+// subtraction goes negative when the window is wider than the axis, and Go's
+// division truncates toward zero, so (-1)/2+1 would claim one position.
+func windowOut(padded, k, stride, dil int) int {
+	room := padded - ((k-1)*dil + 1)
+	if room < 0 {
+		return 0
+	}
+	return room/stride + 1
 }
 
 func (w Window2D) fields() []string {
@@ -320,7 +330,8 @@ func ints(v []int) string {
 	return "[" + strings.Join(s, ",") + "]"
 }
 
-// ReshapeAttrs give the target shape; symbols in it are bound like the input's.
+// ReshapeAttrs give the target shape (of reshape, sum_to, and embedding_grad's
+// table); symbols in it are bound like the input's.
 type ReshapeAttrs struct {
 	Shape Shape
 }

@@ -52,6 +52,27 @@ func TestWindowOut(t *testing.T) {
 	valid := Window2D{Stride: [2]int{1, 1}, Dilation: [2]int{2, 2}, Padding: Valid}
 	oh, ow = valid.Out(9, 9, 3, 3)
 	require.Equal(t, [2]int{5, 5}, [2]int{oh, ow})
+	// A window one cell wider than the padded input has no position, even
+	// strided: (2+1-4)/2+1 truncates to 1 in Go.
+	explicit := Window2D{Stride: [2]int{2, 3}, Dilation: [2]int{3, 1}, Padding: Explicit, Pads: [4]int{1, 0, 0, 0}}
+	oh, ow = explicit.Out(2, 3, 2, 4)
+	require.Equal(t, [2]int{0, 0}, [2]int{oh, ow})
+	oh, ow = explicit.Out(3, 4, 2, 4)
+	require.Equal(t, [2]int{1, 1}, [2]int{oh, ow})
+}
+
+// TestPoolWindowInPaddingOnly: a window dilated past a one-row input with
+// "same" pads (one row each side) holds rows -1 and 1, padding only.
+func TestPoolWindowInPaddingOnly(t *testing.T) {
+	g := NewGraph("pool")
+	x := g.AddInput("x", T("N", 1, 7, 2))
+	w := Window2D{Size: [2]int{2, 3}, Stride: [2]int{2, 1}, Dilation: [2]int{2, 1}, Padding: Same}
+	_, err := g.AddNode(OpMaxPool2D, &PoolAttrs{Window2D: w}, []*Value{x}, "pool", Pos{})
+	require.ErrorContains(t, err, "steps over the 1-cell input")
+	// Two rows: the window at -1 reaches row 1.
+	x = g.AddInput("x2", T("N", 2, 7, 2))
+	_, err = g.AddNode(OpMaxPool2D, &PoolAttrs{Window2D: w}, []*Value{x}, "pool", Pos{})
+	require.NoError(t, err)
 }
 
 func cnn(t *testing.T) *Graph {
@@ -126,10 +147,37 @@ func TestShapeErrors(t *testing.T) {
 	require.ErrorContains(t, err, "cannot reshape")
 	_, err = OpConcat.Info().Infer(&AxisAttrs{Axis: 1}, []Type{T("N", 2), T("N", 3)})
 	require.NoError(t, err)
+	_, err = OpReduceSum.Info().Infer(&ReduceAttrs{Axes: []int{2, 1}}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "not strictly increasing")
+	_, err = OpReduceMax.Info().Infer(&ReduceAttrs{Axes: []int{3}}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "axis 3 is out of range")
+	_, err = OpReduceMin.Info().Infer(&ReduceAttrs{}, []Type{T("N", 2, 3)})
+	require.ErrorContains(t, err, "at least one axis")
 }
 
 func TestVerifyRejectsZeroSizeDims(t *testing.T) {
 	g := cnn(t)
 	g.Inputs[0].Type = T("N", 0, 8, 3)
 	require.ErrorContains(t, Verify(g), "known dimensions must be at least 1")
+}
+
+// TestCrossEntropyLabels: labels that fit the other cross-entropy are named.
+func TestCrossEntropyLabels(t *testing.T) {
+	g := NewGraph("loss")
+	logits := g.AddInput("logits", T("N", 10))
+	onehot := g.AddInput("onehot", T("N", 10))
+	ids := g.AddInput("ids", Type{DType: I32, Shape: Shape{S("N")}})
+	classes := g.AddInput("classes", T("N"))
+	_, err := g.AddNode(OpSoftmaxCrossEntropy, nil, []*Value{logits, classes}, "", Pos{})
+	require.EqualError(t, err, "cross-entropy takes labels of the logits' shape f32[N,10], got f32[N]")
+	require.Contains(t, err.(*TypeError).Help, "use sparse_softmax_cross_entropy")
+	_, err = g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, onehot}, "", Pos{})
+	require.ErrorContains(t, err, "sparse_softmax_cross_entropy takes token ids")
+	_, err = g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, g.AddInput("wide", Type{DType: I32, Shape: Shape{S("N"), D(10)}})}, "", Pos{})
+	require.EqualError(t, err, "sparse cross-entropy takes one class id per row, i32[N], got labels i32[N,10]")
+	require.Contains(t, err.(*TypeError).Help, "use softmax_cross_entropy")
+	loss, err := g.AddNode(OpSparseSoftmaxCrossEntropy, nil, []*Value{logits, ids}, "", Pos{})
+	require.NoError(t, err)
+	require.Equal(t, "f32[N]", loss.Type.String())
+	require.Equal(t, 10, g.TokenLimit(ids))
 }

@@ -13,13 +13,14 @@ const (
 	OpInvalid Op = iota
 
 	// Layers with weights.
-	OpConv2D     // (x, kernel HWIO[, bias]) NHWC
-	OpDense      // (x, kernel [in,out][, bias]) over the last axis
-	OpBatchNorm  // (x, gamma, beta, mean, variance) over the last axis
-	OpPositional // x [N, T, d] plus the sinusoidal encoding of each position, or (x, table [L, d]) its first T rows
-	OpEmbedding  // (ids, table [V, d]) row ids[i] of the table for every id
-	OpLayerNorm  // (x, gamma, beta) over the last axis
-	OpRMSNorm    // (x, gamma) over the last axis
+	OpConv2D          // (x, kernel HWIO[, bias]) NHWC
+	OpDense           // (x, kernel [in,out][, bias]) over the last axis
+	OpBatchNorm       // (x, gamma, beta, mean, variance) over the last axis
+	OpPositional      // x [N, T, d] plus the sinusoidal encoding of each position, or (x, table [L, d]) its first T rows
+	OpEmbedding       // (ids, table [V, d]) row ids[i] of the table for every id
+	OpLayerNorm       // (x, gamma, beta) over the last axis
+	OpRMSNorm         // (x, gamma) over the last axis
+	OpConv2DTranspose // (x, kernel [kh, kw, out, in][, bias]) NHWC; see ConvTransposeAttrs
 
 	// Linear algebra.
 	OpMatMul    // (a, b) batched over leading axes, NumPy broadcasting
@@ -73,16 +74,47 @@ const (
 	OpReshape // to the output's type
 	OpTranspose
 	OpConcat
-	OpSlice // a range of one axis
-	OpPad   // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpSlice  // a range of one axis
+	OpPad    // cells added before and after axes: a constant, reflected or repeated; see PadAttrs
+	OpResize // height and width of NHWC resized, nearest or bilinear; see ResizeAttrs
 
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
+
+	// Reductions, selection, comparisons.
+	OpReduceSum  // sum over Axes; see ReduceAttrs
+	OpReduceMean // mean over Axes
+	OpReduceMax  // max over Axes (NaN if any is)
+	OpReduceMin  // min over Axes (NaN if any is)
+	OpArgMax     // position of the first max along an axis, as f32; see ArgAttrs
+	OpWhere      // (cond, a, b): a where cond != 0, else b, NumPy broadcasting
+	OpGather     // (x, indices) slices of x along an axis at f32 integral indices; see GatherAttrs
+	// Comparisons, NumPy broadcasting: 1 where a op b holds, else 0 (IEEE:
+	// NaN compares unequal to everything, itself included).
+	OpGreater
+	OpGreaterEqual
+	OpLess
+	OpLessEqual
+	OpEqual
+	OpNotEqual
 
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
 	OpFusedMatMul // (a, b, epilogue operands...)
 	OpElementwise // (x, chain operands...)
+
+	// Backward: gradients that package autodiff emits; see backward.go.
+	OpSumTo            // x summed to a shape it broadcasts from: the gradient of broadcasting
+	OpUnaryGrad        // (x, dy) dy·f'(x) for a unary elementwise f
+	OpConv2DGradInput  // (dy, kernel) the gradient of conv2d's input
+	OpConv2DGradFilter // (x, dy) the gradient of conv2d's kernel
+	OpMaxPool2DGrad    // (x, dy) dy routed to each window's maximum
+	OpAvgPool2DGrad    // dy spread evenly over each window
+	OpEmbeddingGrad    // (ids, dy) dy's rows added into the rows of the table they came from
+
+	// Losses, per example (the mean over a batch is sum_to and a scale).
+	OpSoftmaxCrossEntropy       // (logits [..., C], labels [..., C]) -Σ labels·log_softmax(logits) over the last axis
+	OpSparseSoftmaxCrossEntropy // (logits [..., C], ids [...]) -log_softmax(logits)[id]
 
 	OpLast
 )
@@ -125,6 +157,7 @@ var opTable = [OpLast]OpInfo{
 	OpEmbedding:       {Name: "embedding", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 0, Infer: inferEmbedding, Flops: flopsPerOutput(0)},
 	OpLayerNorm:       {Name: "layernorm", MinInputs: 3, MaxInputs: 3, Attrs: &NormAttrs{}, Infer: inferNorm("layernorm", "gamma", "beta"), Flops: flopsPerOutput(8)},
 	OpRMSNorm:         {Name: "rmsnorm", MinInputs: 2, MaxInputs: 2, Attrs: &NormAttrs{}, Infer: inferNorm("rmsnorm", "gamma"), Flops: flopsPerOutput(5)},
+	OpConv2DTranspose: {Name: "conv2d_transpose", MinInputs: 2, MaxInputs: 3, Attrs: &ConvTransposeAttrs{}, Infer: inferConvTranspose, Flops: flopsConvTranspose},
 	OpBatchNorm:       {Name: "batchnorm", MinInputs: 5, MaxInputs: 5, Attrs: &BatchNormAttrs{}, Infer: inferBatchNorm, Flops: flopsPerOutput(2)},
 	OpMatMul:          {Name: "matmul", MinInputs: 2, MaxInputs: 2, Attrs: &MatMulAttrs{}, Infer: inferMatMul, Flops: flopsMatMul},
 	OpMaxPool2D:       {Name: "maxpool2d", MinInputs: 1, MaxInputs: 1, Attrs: &PoolAttrs{}, Infer: inferPool, Flops: flopsPool},
@@ -166,11 +199,36 @@ var opTable = [OpLast]OpInfo{
 	OpTranspose:       {Name: "transpose", MinInputs: 1, MaxInputs: 1, Attrs: &TransposeAttrs{}, Infer: inferTranspose, Flops: flopsPerOutput(0)},
 	OpConcat:          {Name: "concat", MinInputs: 1, MaxInputs: -1, Attrs: &AxisAttrs{}, Infer: inferConcat, Flops: flopsPerOutput(0)},
 	OpSlice:           {Name: "slice", MinInputs: 1, MaxInputs: 1, Attrs: &SliceAttrs{}, Infer: inferSlice, Flops: flopsPerOutput(0)},
+	OpResize:          {Name: "resize", MinInputs: 1, MaxInputs: 1, Attrs: &ResizeAttrs{}, Infer: inferResize, Flops: flopsResize},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpReduceSum:       reduceOp("reduce_sum"),
+	OpReduceMean:      reduceOp("reduce_mean"),
+	OpReduceMax:       reduceOp("reduce_max"),
+	OpReduceMin:       reduceOp("reduce_min"),
+	OpArgMax:          {Name: "argmax", MinInputs: 1, MaxInputs: 1, Attrs: &ArgAttrs{}, Infer: inferArgMax, Flops: flopsPerInput(1)},
+	OpGather:          {Name: "gather", MinInputs: 2, MaxInputs: 2, Attrs: &GatherAttrs{}, Infer: inferGather, Flops: flopsPerOutput(0)},
+	OpWhere:           {Name: "where", MinInputs: 3, MaxInputs: 3, Infer: inferWhere, Flops: flopsPerOutput(1)},
+	OpGreater:         compareOp("greater"),
+	OpGreaterEqual:    compareOp("greater_equal"),
+	OpLess:            compareOp("less"),
+	OpLessEqual:       compareOp("less_equal"),
+	OpEqual:           compareOp("equal"),
+	OpNotEqual:        compareOp("not_equal"),
 	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
 	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
 	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
+
+	OpSumTo:            {Name: "sum_to", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferSumTo, Flops: flopsPerInput(1)},
+	OpUnaryGrad:        {Name: "unary_grad", MinInputs: 2, MaxInputs: 2, Attrs: &UnaryGradAttrs{}, Flops: flopsPerOutput(8)},
+	OpConv2DGradInput:  {Name: "conv2d_grad_input", MinInputs: 2, MaxInputs: 2, Attrs: &ConvGradAttrs{}, Infer: inferConv2DGradInput, Flops: flopsConvGrad},
+	OpConv2DGradFilter: {Name: "conv2d_grad_filter", MinInputs: 2, MaxInputs: 2, Attrs: &ConvGradAttrs{}, Infer: inferConv2DGradFilter, Flops: flopsConvGrad},
+	OpMaxPool2DGrad:    {Name: "maxpool2d_grad", MinInputs: 2, MaxInputs: 2, Attrs: &PoolAttrs{}, Infer: inferMaxPoolGrad, Flops: flopsPoolGrad},
+	OpAvgPool2DGrad:    {Name: "avgpool2d_grad", MinInputs: 1, MaxInputs: 1, Attrs: &PoolGradAttrs{}, Infer: inferAvgPoolGrad, Flops: flopsPoolGrad},
+	OpEmbeddingGrad:    {Name: "embedding_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, IntOperands: 1 << 0, Infer: inferEmbeddingGrad, Flops: flopsPerInput(1)},
+
+	OpSoftmaxCrossEntropy:       {Name: "softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, Infer: inferCrossEntropy(false), Flops: flopsPerInput(7)},
+	OpSparseSoftmaxCrossEntropy: {Name: "sparse_softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 1, Infer: inferCrossEntropy(true), Flops: flopsPerInput(5)},
 }
 
 // unaryOp is the entry of a unary elementwise function of flops operations
@@ -179,13 +237,26 @@ func unaryOp(name string, attrs Attrs, flops int64) OpInfo {
 	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: attrs, Elementwise: true, Infer: inferSame, Flops: flopsPerOutput(flops)}
 }
 
-// The fused ops' rules check their chains against the table itself, so they
-// are set after it is initialised.
+// reduceOp is the entry of a reduction over ReduceAttrs' axes: one
+// operation per input element.
+func reduceOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 1, MaxInputs: 1, Attrs: &ReduceAttrs{}, Infer: inferReduce, Flops: flopsPerInput(1)}
+}
+
+// compareOp is the entry of a comparison. Not Elementwise: the chains'
+// kernels have no comparisons, so they stay out of fusion.
+func compareOp(name string) OpInfo {
+	return OpInfo{Name: name, MinInputs: 2, MaxInputs: 2, Infer: inferBroadcast, Flops: flopsPerOutput(1)}
+}
+
+// The fused ops' and unary_grad's rules check their chains and functions
+// against the table itself, so they are set after it is initialised.
 func init() {
 	opTable[OpFusedConv2D].Infer = inferFusedConv
 	opTable[OpFusedMatMul].Infer = inferFusedMatMul
 	opTable[OpElementwise].Infer = inferElementwise
 	opTable[OpClip].Infer = inferClip
+	opTable[OpUnaryGrad].Infer = inferUnaryGrad
 }
 
 // infer is the op's result type for operands of the given types: the element

@@ -127,6 +127,24 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,4,5,3] = avgpool2d(%2) {size=[3,3] stride=[2,2] padding=explicit pads=[1,1,1,1] count_pad=true}
   return y=%3
 }
+`, `graph reductions(%x: f32[N,4,5,3]) {
+  %0: f32[N,3] = reduce_mean(%x) {axes=[1,2] keepdims=false}
+  %1: f32[N,1,1,3] = reduce_max(%x) {axes=[1,2] keepdims=true}
+  %2: f32[4,3] = reduce_sum(%x) {axes=[0,2] keepdims=false}
+  %3: f32[N,4,5,1] = reduce_min(%x) {axes=[3] keepdims=true}
+  %4: f32[N,4,3] = argmax(%x) {axis=2 keepdims=false}
+  %5: f32[N,4,5,3] = greater(%x, %1)
+  %6: f32[N,4,5,3] = greater_equal(%x, %3)
+  %7: f32[N,4,5,3] = less(%5, %6)
+  %8: f32[N,4,5,3] = less_equal(%7, %x)
+  %9: f32[N,4,5,3] = equal(%8, %x)
+  %10: f32[N,4,5,3] = not_equal(%9, %x)
+  %11: f32[N,4,5,3] = where(%10, %x, %1)
+  %12: f32[N,1,5,3] = argmax(%11) {axis=1 keepdims=true}
+  %13: f32[N,4,5,4,3] = gather(%x, %2) {axis=3 batch_dims=0}
+  %14: f32[N,4,5,3] = gather(%11, %0) {axis=3 batch_dims=1}
+  return a=%0, b=%12, c=%13, d=%14
+}
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]
   %0: f32[N,4] = clip(%x) {min=0 max=6}
@@ -150,6 +168,31 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %18: f32[N,4] = maximum(@two, %17)
   %19: f32[N,4] = elementwise(%18, @two) {chain=[clip{min=-1 max=1}, minimum(in1, v), maximum(v, in1), pow{exponent=3}, hard_sigmoid{alpha=0.16666667}]}
   return y=%19
+}
+`, `graph upsample(%image: f32[N,3,3,4]) {
+  @up.kernel: f32[3,3,2,4] = glorot_uniform(fan_in=18, fan_out=36)
+  @up.bias: f32[2] = zeros
+  %0: f32[N,7,7,2] = conv2d_transpose(%image, @up.kernel, @up.bias) {stride=[2,2] padding=valid}  # up
+  %1: f32[N,6,6,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] padding=same}  # up_1
+  %2: f32[N,6,5,2] = conv2d_transpose(%image, @up.kernel) {stride=[2,2] dilation=[1,2] padding=explicit pads=[1,1,3,1] output_padding=[1,0]}  # up_2
+  %3: f32[N,5,7,4] = resize(%image) {mode=nearest coordinates=asymmetric size=[5,7]}
+  %4: f32[N,6,6,4] = resize(%image) {mode=bilinear coordinates=half_pixel size=[6,6]}
+  %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
+}
+`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4]) {
+  @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
+  %0: f32[N,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[N,6,6,3]}
+  %1: f32[3,3,3,4] = conv2d_grad_filter(%image, %dy) {stride=[2,2] padding=same shape=[3,3,3,4]}
+  %2: f32[N,6,6,3] = maxpool2d_grad(%image, %0) {size=[1,1] stride=[1,1] padding=valid}
+  %3: f32[N,6,6,3] = avgpool2d_grad(%2) {size=[3,3] stride=[1,1] padding=same shape=[N,6,6,3]}
+  %4: f32[1,6,1,3] = sum_to(%3) {shape=[1,6,1,3]}
+  %5: f32[N,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
+  %6: f32[N,6,6,3] = unary_grad(%5, %2) {fn=relu}
+  %7: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
+  %8: f32[N,5] = softmax_cross_entropy(%drows, %drows)
+  %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
+  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9
 }
 `}
 
@@ -343,4 +386,23 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err, printed)
 		require.Equal(t, printed, Print(g2))
 	})
+}
+
+// TestSpecialise binds symbols in types and in attributes' shapes.
+func TestSpecialise(t *testing.T) {
+	g, err := Parse(`graph g(%x: f32[N,6]) {
+  %0: f32[N,2,3] = reshape(%x) {shape=[N,2,3]}
+  %1: f32[1,2,3] = sum_to(%0) {shape=[1,2,3]}
+  return y=%1
+}
+`)
+	require.NoError(t, err)
+	require.ErrorContains(t, g.Specialise(map[string]int{}), "no size for N")
+	require.NoError(t, g.Specialise(map[string]int{"N": 4}))
+	require.Equal(t, `graph g(%x: f32[4,6]) {
+  %0: f32[4,2,3] = reshape(%x) {shape=[4,2,3]}
+  %1: f32[1,2,3] = sum_to(%0) {shape=[1,2,3]}
+  return y=%1
+}
+`, Print(g))
 }

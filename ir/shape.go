@@ -145,7 +145,47 @@ func inferPool(a Attrs, in []Type) (Type, error) {
 	if err := at.padsFit(); err != nil {
 		return Type{}, err
 	}
+	if err := at.windowsReachInput(x.Shape[1], x.Shape[2], oh, ow); err != nil {
+		return Type{}, err
+	}
 	return Type{DType: x.DType, Shape: Shape{x.Shape[0], oh, ow, x.Shape[3]}}, nil
+}
+
+// maxSparseChecks bounds the windows windowsReachInput looks at on an axis.
+const maxSparseChecks = 1 << 20
+
+// windowsReachInput rejects a dilated window that steps over the whole input
+// somewhere, holding padding only: a max pool would give -Inf there and an
+// average 0/0. Only a window starting in the top (left) padding can, and
+// only if the dilation exceeds the input. Such a window starts at
+// -u = o·stride - before < 0; its first tap at or past the input's edge is
+// tap ceil(u/dilation), a tap of the window since pads stay below its
+// extent, and lands (-u) mod dilation cells into the input: the window
+// misses when that is the input's size or more. (A window starting inside
+// the input holds its first cell, and none starts past the end.)
+func (a *PoolAttrs) windowsReachInput(h, w, oh, ow Dim) error {
+	if !h.Known() || !w.Known() || !oh.Known() || !ow.Known() {
+		return nil
+	}
+	pads := a.PadsFor(h.Size, w.Size, a.Size[0], a.Size[1])
+	for axis, d := range [2]Dim{h, w} {
+		size, dil, stride, before := d.Size, a.Dilation[axis], a.Stride[axis], pads[2*axis]
+		if dil <= size {
+			continue
+		}
+		out := [2]Dim{oh, ow}[axis].Size
+		for o := 0; o < out && o*stride < before; o++ {
+			if o == maxSparseChecks {
+				return typeErr("", "pooling: dilation %d over an input of %d with %d cells of padding is too sparse to check", dil, size, before)
+			}
+			if gap := (dil - (before-o*stride)%dil) % dil; gap >= size {
+				return typeErr("lower the dilation or the padding: every window must hold a cell of the input",
+					"pooling: the %dx%d window dilated %s at output %s %d steps over the %d-cell input, holding padding only",
+					a.Size[0], a.Size[1], pair(a.Dilation), [2]string{"row", "column"}[axis], o, size)
+			}
+		}
+	}
+	return nil
 }
 
 // padsFit rejects explicit pads as wide as the window: a window wholly in

@@ -78,8 +78,11 @@ func needImage(layer string, x *ir.Value) error {
 		return nil
 	}
 	help := ""
-	if x.Type.Shape.Rank() == 2 {
+	switch x.Type.Shape.Rank() {
+	case 2:
 		help = "reshape it into an image first, e.g. `reshape([28, 28, 1])`"
+	case 3:
+		help = "on (N, width, channels) use the 1-D layers: conv1d, maxpool1d, avgpool1d"
 	}
 	return &ir.TypeError{Msg: layer + " expects (N, height, width, channels), got " + x.Type.String(), Help: help}
 }
@@ -209,4 +212,50 @@ func (p Pad) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 	}
 	pads := [][2]int{{0, 0}, {p.Pads[0], p.Pads[1]}, {p.Pads[2], p.Pads[3]}, {0, 0}}
 	return l.Node(ir.OpPad, &ir.PadAttrs{Mode: p.Mode, Pads: pads, Value: p.Value}, x)
+}
+
+// ConvTranspose is a transposed 2-D convolution over NHWC images (Keras's
+// Conv2DTranspose, PyTorch's ConvTranspose2d): each input cell spreads a
+// kernel-sized patch into an output stride times larger. Its kernel is laid
+// out as Keras stores it, (kh, kw, filters, in); PyTorch's weight (in,
+// filters, kh, kw) permuted (2, 3, 1, 0). Pads crop the output (PyTorch's
+// padding=); ir.Same makes it input·stride. OutputPadding (below the
+// stride) adds rows and columns at the bottom and right.
+type ConvTranspose struct {
+	Filters           int
+	Kernel            [2]int
+	Strides, Dilation [2]int
+	Padding           ir.Padding
+	Pads              [4]int
+	OutputPadding     [2]int
+	Activation        Activation
+	UseBias           bool
+}
+
+// Apply adds kernel (kh, kw, filters, in) (Glorot uniform, fans as Keras
+// computes them from that shape) and bias (filters) (zeros), the op and
+// its activation.
+func (c ConvTranspose) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
+	if err := needImage("conv2d_transpose", x); err != nil {
+		return nil, err
+	}
+	strides, dilation := orOne(c.Strides), orOne(c.Dilation)
+	if err := cmp.Or(positive("conv2d_transpose", "filters", c.Filters), positive("conv2d_transpose", "kernel", c.Kernel[:]...),
+		positive("conv2d_transpose", "strides", strides[:]...), positive("conv2d_transpose", "dilation", dilation[:]...)); err != nil {
+		return nil, err
+	}
+	cin := x.Type.Shape[3].Size
+	receptive := c.Kernel[0] * c.Kernel[1]
+	k := l.Param("kernel", ir.T(c.Kernel[0], c.Kernel[1], c.Filters, cin),
+		ir.Init{Kind: ir.InitGlorotUniform, FanIn: receptive * c.Filters, FanOut: receptive * cin})
+	ins := []*ir.Value{x, k}
+	if c.UseBias {
+		ins = append(ins, l.Param("bias", ir.T(c.Filters), ir.Init{Kind: ir.InitZeros}))
+	}
+	w := ir.Window2D{Stride: strides, Dilation: dilation, Padding: c.Padding, Pads: c.Pads}
+	y, err := l.Node(ir.OpConv2DTranspose, &ir.ConvTransposeAttrs{Window2D: w, OutputPadding: c.OutputPadding}, ins...)
+	if err != nil {
+		return nil, err
+	}
+	return Activate(l, y, c.Activation)
 }

@@ -18,13 +18,14 @@ import (
 type rule func(g *ir.Graph, n *ir.Node, uses map[*ir.Value]int) (*ir.Value, []*ir.Node, error)
 
 var rules = [ir.OpLast][]rule{
-	ir.OpMul:       {identityOperand(1), scaleIntoConv, scaleIntoMatMul, distributeScale},
-	ir.OpAdd:       {identityOperand(0), shiftIntoConv, mergeShifts},
-	ir.OpSub:       {identityOperand(0)},
-	ir.OpDiv:       {identityOperand(1)},
-	ir.OpTranspose: {transposeOfTranspose, identityTranspose},
-	ir.OpReshape:   {reshapeOfReshape, identityReshape},
-	ir.OpConv2D:    {padIntoConv},
+	ir.OpMul:        {identityOperand(1), scaleIntoConv, scaleIntoMatMul, distributeScale},
+	ir.OpAdd:        {identityOperand(0), shiftIntoConv, mergeShifts},
+	ir.OpSub:        {identityOperand(0)},
+	ir.OpDiv:        {identityOperand(1)},
+	ir.OpTranspose:  {transposeOfTranspose, identityTranspose},
+	ir.OpReshape:    {reshapeOfReshape, identityReshape},
+	ir.OpConv2D:     {padIntoConv},
+	ir.OpReduceMean: {meanAsGlobalPool},
 }
 
 func simplify(g *ir.Graph) error {
@@ -341,6 +342,25 @@ func identityReshape(_ *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, [
 		return n.Inputs[0], nil, nil
 	}
 	return nil, nil, nil
+}
+
+// meanAsGlobalPool: reduce_mean(x [N,H,W,C], axes=[1,2]) -> global_avgpool2d(x),
+// the same mean over H·W per image and channel, by the pooling kernel; with
+// keepdims, reshaped to [N,1,1,C] (a view).
+func meanAsGlobalPool(g *ir.Graph, n *ir.Node, _ map[*ir.Value]int) (*ir.Value, []*ir.Node, error) {
+	a, x := n.Attrs.(*ir.ReduceAttrs), n.Inputs[0]
+	if x.Type.Shape.Rank() != 4 || !slices.Equal(a.Axes, []int{1, 2}) {
+		return nil, nil, nil
+	}
+	pool, err := g.NewNode(ir.OpGlobalAvgPool2D, nil, []*ir.Value{x}, n.Layer, n.Pos)
+	if err != nil || !a.KeepDims {
+		return pool.Outputs[0], []*ir.Node{pool}, err
+	}
+	view, err := g.NewNode(ir.OpReshape, &ir.ReshapeAttrs{Shape: n.Outputs[0].Type.Shape}, pool.Outputs, n.Layer, n.Pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	return view.Outputs[0], []*ir.Node{pool, view}, nil
 }
 
 // padIntoConv: conv2d(pad(x, zeros around H and W), k) -> conv2d(x, k) with

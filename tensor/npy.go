@@ -79,6 +79,13 @@ func ReadNpy(r io.Reader) (*Tensor, error) {
 	return readNpy(r, -1, size.Default())
 }
 
+// ReadNpyWithin is ReadNpy within budget, from r holding n bytes (n < 0 if
+// unknown): a known size lets a forged shape be refused before anything is
+// allocated, as for a file (a .npz member states its size).
+func ReadNpyWithin(r io.Reader, n int64, budget size.Budget) (*Tensor, error) {
+	return readNpy(r, n, budget)
+}
+
 // ReadNpyFile is ReadNpyFileWithin the default memory budget (size.Default).
 func ReadNpyFile(path string) (*Tensor, error) {
 	return ReadNpyFileWithin(path, size.Default())

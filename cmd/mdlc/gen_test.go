@@ -50,10 +50,10 @@ func TestGenBuildsAndRuns(t *testing.T) {
 	require.NoError(t, err)
 	mod := t.TempDir()
 	require.NoError(t, requirement{source: root}.writeModule(mod, "example.com/gen"))
-	// padding.mdl: the pad step and averages that count padded cells.
-	// The zoo's weights (up to hundreds of megabytes) would be embedded:
-	// zoo_test.go builds one zoo model instead.
-	models := append(slices.DeleteFunc(stdlibModels(t), isZoo), "../../testdata/programs/two_towers.mdl", "../../testdata/pytorch/padding.mdl")
+	// padding.mdl: the pad step and averages that count padded cells;
+	// upconv.mdl: transposed convolutions. The zoo's weights (up to hundreds
+	// of megabytes) would be embedded: zoo_test.go builds one zoo model.
+	models := append(slices.DeleteFunc(stdlibModels(t), isZoo), "../../testdata/programs/two_towers.mdl", "../../testdata/pytorch/padding.mdl", "../../testdata/pytorch/upconv.mdl")
 	for _, f := range models {
 		name := strings.TrimSuffix(filepath.Base(f), ".mdl")
 		code, _, errs := mdlc(t, append([]string{"gen", "-o", filepath.Join(mod, name), "--tests", "--batch", "2", f}, stdlibDims(f)...)...)
@@ -176,7 +176,7 @@ func TestBuildSequenceModelsMatchPyTorch(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, dims string }{
 		{"gpt", "T=8"}, {"bert", ""}, {"encoder", "T=9"}, {"prenorm", ""}, {"decoder", ""}, {"mha", ""}, {"recurrent", ""},
-		{"activations", ""},
+		{"activations", ""}, {"axes", ""},
 	} {
 		fixture := filepath.Join(pytorchDir, c.name)
 		want, err := tensor.ReadNpyFile(filepath.Join(fixture, "output.npy"))

@@ -24,12 +24,15 @@ const (
 	aPair // an int n meaning [n, n], or [a, b]
 	aInts
 	aPadding
+	aPadding1D // a 1-D window's: valid, same, causal, n or [left, right]
 	aActivation
+	aIndices // a tensor, or a list of integers or of equal lists of them (gather)
 )
 
 var argKindNames = [...]string{aTensor: "a tensor", aTensors: "tensors", aInt: "an integer", aFloat: "a number",
 	aBool: "true or false", aString: "a string", aPair: "an integer or a list of two", aInts: "a list of integers",
-	aPadding: padForms, aActivation: "an activation"}
+	aPadding: padForms, aPadding1D: pad1DForms, aActivation: "an activation",
+	aIndices: "a tensor or a list of integers"}
 
 // paramSpec declares one argument. A nil def makes it required; the default
 // unset lets the layer decide (doc says what it does then).
@@ -210,6 +213,9 @@ func (e *elab) bindArgs(callee string, specs []paramSpec, piped *value, c *synta
 					help = "activations are " + strings.Join(activationNames(), ", ")
 				}
 			}
+			if s.kind == aPadding && v.kind == kName && v.s == "causal" {
+				help = "on (N, width, channels) use conv1d; on images pad explicitly, kernel-1 rows above: padding=[[2, 0], [1, 1]] for a 3x3 kernel"
+			}
 			if v.kind == kName && (s.kind == aTensor || s.kind == aTensors) {
 				fail(v, "undefined name `"+v.s+"`", didYouMean(v.s, e.scope.names()))
 				continue
@@ -306,6 +312,19 @@ func convert(k argKind, v value) (any, string) {
 			return nil, msg
 		}
 		return p, ""
+	case aIndices:
+		if v.kind == kTensor {
+			return v.t, ""
+		}
+		if l, ok := indexList(v); ok {
+			return l, ""
+		}
+	case aPadding1D:
+		p, msg := convertPadding1D(v)
+		if msg != "" {
+			return nil, msg
+		}
+		return p, ""
 	case aActivation:
 		if v.kind == kName || v.kind == kString {
 			if a, ok := nn.ParseActivation(v.s); ok {
@@ -360,4 +379,37 @@ func parseNumber(n *syntax.Number) (value, string) {
 		return value{}, "number " + text + " is out of range"
 	}
 	return value{kind: kFloat, f: f}, ""
+}
+
+// indices are constant gather positions: a list of integers, or of lists of
+// the same length.
+type indices struct {
+	data, shape []int
+}
+
+func indexList(v value) (indices, bool) {
+	if v.kind != kList || len(v.list) == 0 {
+		return indices{}, false
+	}
+	if v.list[0].kind == kInt {
+		var l indices
+		for _, it := range v.list {
+			if it.kind != kInt {
+				return indices{}, false
+			}
+			l.data = append(l.data, it.i)
+		}
+		l.shape = []int{len(l.data)}
+		return l, true
+	}
+	var l indices
+	for _, row := range v.list {
+		r, ok := indexList(row)
+		if !ok || len(r.shape) != 1 || r.shape[0] != len(v.list[0].list) {
+			return indices{}, false
+		}
+		l.data = append(l.data, r.data...)
+	}
+	l.shape = []int{len(v.list), len(v.list[0].list)}
+	return l, true
 }

@@ -954,6 +954,8 @@ func fromGo(x any) value {
 		return value{kind: kName, s: v.String()}
 	case padArg:
 		return v.value()
+	case pad1D:
+		return v.value()
 	case [2]int:
 		return value{kind: kList, list: []value{{kind: kInt, i: v[0]}, {kind: kInt, i: v[1]}}}
 	case []int:

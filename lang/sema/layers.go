@@ -50,6 +50,25 @@ func init() {
 			specs: []paramSpec{input, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
 				{name: "multiplier", kind: aInt, def: 1}, activ, useBias},
 			build: buildDepthwise},
+		"conv1d": {doc: "1-D convolution over (N, width, channels), as Keras's Conv1D; " + causalDoc,
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aInt}, {name: "strides", kind: aInt, def: 1}, valid1D,
+				{name: "dilation", kind: aInt, def: 1}, {name: "groups", kind: aInt, def: 1}, activ, useBias},
+			build: buildConv1D},
+		"maxpool1d": {doc: "max pooling over (N, width, channels) (strides default to the pool size); padded cells never win. " + causalDoc,
+			specs: pool1DSpecs, build: buildPool1D(false)},
+		"avgpool1d": {doc: "average pooling over (N, width, channels); padded cells are left out of the mean (Keras) unless count_include_pad=true (PyTorch's default). " + causalDoc,
+			specs: append(slices.Clone(pool1DSpecs), paramSpec{name: "count_include_pad", kind: aBool, def: false}), build: buildPool1D(true)},
+		"global_avgpool1d": {doc: "mean over the width: (N, W, C) -> (N, C)", specs: []paramSpec{input}, build: buildGlobalPool1D(false)},
+		"global_maxpool1d": {doc: "max over the width, which must be known: (N, W, C) -> (N, C)", specs: []paramSpec{input}, build: buildGlobalPool1D(true)},
+		"conv2d_transpose": {doc: "transposed 2-D convolution over NHWC images (Keras's Conv2DTranspose, PyTorch's ConvTranspose2d): output (in-1)·stride + (kernel-1)·dilation + 1 " +
+			"- pads + output_padding; padding=same makes it in·stride (TensorFlow's); explicit pads crop the output as PyTorch's padding= does; output_padding (below the stride) adds rows and columns at the bottom and right",
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad,
+				{name: "output_padding", kind: aPair, def: [2]int{0, 0}}, dilation1, activ, useBias},
+			build: buildConvTranspose},
+		"separable_conv2d": {doc: "Keras's SeparableConv2D: a depthwise convolution (depth_multiplier filters per channel, no bias) then a 1x1 convolution to filters, one bias and the activation after both. " + paddingDoc,
+			specs: []paramSpec{input, {name: "filters", kind: aInt}, {name: "kernel", kind: aPair}, strides1, validPad, dilation1,
+				{name: "depth_multiplier", kind: aInt, def: 1}, activ, useBias},
+			build: buildSeparable},
 		"dense": {doc: "fully connected layer over the last axis",
 			specs: []paramSpec{input, {name: "units", kind: aInt}, activ, useBias},
 			build: buildDense},
@@ -59,7 +78,14 @@ func init() {
 		"pad": {doc: "adds cells around the height and width of (N, H, W, C): padding=1, [rows, cols] or [[top, bottom], [left, right]]; mode zero, constant (value=), reflect (mirrored without repeating the edge) or edge (repeated; PyTorch's replicate)",
 			specs: []paramSpec{input, {name: "padding", kind: aPadding}, {name: "mode", kind: aString, def: "zero"}, {name: "value", kind: aFloat, def: 0.0}},
 			build: buildPad},
-		"global_avgpool2d": {doc: "mean over height and width: (N,H,W,C) -> (N,C)", specs: []paramSpec{input}, build: simple(ir.OpGlobalAvgPool2D, nil)},
+		"resize": {doc: "resizes the height and width of (N, H, W, C) to size=[h, w], or by scale (output floor(input·scale)); mode nearest or bilinear; coordinates half_pixel " +
+			"(TF2, PyTorch's align_corners=False), align_corners, or asymmetric (TF1, PyTorch's mode=nearest): see ir.Coordinates",
+			specs: []paramSpec{input, {name: "size", kind: aPair, def: unset{}}, {name: "scale", kind: aFloat, def: unset{}},
+				{name: "mode", kind: aString, def: "nearest"}, {name: "coordinates", kind: aString, def: "half_pixel"}},
+			build: buildResize},
+		"upsampling2d": {doc: "Keras's UpSampling2D: height and width times size; interpolation nearest (asymmetric coordinates, as PyTorch's nn.Upsample) or bilinear (half_pixel)",
+			specs: []paramSpec{input, {name: "size", kind: aPair, def: [2]int{2, 2}}, {name: "interpolation", kind: aString, def: "nearest"}},
+			build: buildUpsampling},
 		"batchnorm": {doc: "batch normalisation over the last axis (inference)",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildBatchNorm},
 		"positional": {doc: "adds a positional encoding to (N, T, d_model): sinusoidal (any T) or learned (a parameter per position, for up to max_len positions)",
@@ -190,7 +216,7 @@ func Layers() []LayerDoc {
 func (e *elab) applyLayer(lt layer, c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) []value {
 	kind := c.QualifiedName()
 	a, ok := e.bindArgs(kind, lt.specs, piped, c, args, kws)
-	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads") {
+	if !ok || !e.checkPositive(a, kind, "filters", "units", "kernel", "strides", "dilation", "groups", "multiplier", "depth_multiplier", "pool", "vocab", "dim", "max_len", "parts", "sizes", "heads", "size") {
 		return []value{poison()}
 	}
 	l := nn.NewLayer(e.g, e.instanceName(kind, c), ir.Pos{File: c.Pos.Filename, Line: c.Pos.Line, Col: c.Pos.Column})
@@ -283,6 +309,18 @@ func buildConv(l *nn.Layer, a *bound) (*ir.Value, error) {
 		Dilation: a.pair("dilation"), Groups: a.int("groups"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
 }
 
+func buildConvTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {
+	pad := a.padding("padding")
+	return nn.ConvTranspose{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads,
+		OutputPadding: a.pair("output_padding"), Dilation: a.pair("dilation"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
+}
+
+func buildSeparable(l *nn.Layer, a *bound) (*ir.Value, error) {
+	pad := a.padding("padding")
+	return nn.Separable{Filters: a.int("filters"), Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads, Dilation: a.pair("dilation"),
+		Multiplier: a.int("depth_multiplier"), Activation: a.activation("activation"), UseBias: a.bool("use_bias")}.Apply(l, a.tensor("x"))
+}
+
 func buildDepthwise(l *nn.Layer, a *bound) (*ir.Value, error) {
 	pad := a.padding("padding")
 	return nn.Depthwise{Kernel: a.pair("kernel"), Strides: a.pair("strides"), Padding: pad.mode, Pads: pad.pads, Dilation: a.pair("dilation"),
@@ -365,4 +403,31 @@ func buildConcat(l *nn.Layer, a *bound) (*ir.Value, error) {
 
 func buildMatMul(l *nn.Layer, a *bound) (*ir.Value, error) {
 	return l.Node(ir.OpMatMul, &ir.MatMulAttrs{TransA: a.bool("transpose_a"), TransB: a.bool("transpose_b")}, a.tensor("a"), a.tensor("b"))
+}
+
+func buildResize(l *nn.Layer, a *bound) (*ir.Value, error) {
+	mode, ok := ir.ParseResizeMode(a.str("mode"))
+	if !ok {
+		return nil, &ir.TypeError{Msg: "resize: unknown mode `" + a.str("mode") + "`", Help: "modes are nearest and bilinear"}
+	}
+	coords, ok := ir.ParseCoordinates(a.str("coordinates"))
+	if !ok {
+		return nil, &ir.TypeError{Msg: "resize: unknown coordinates `" + a.str("coordinates") + "`", Help: "coordinates are " + ir.CoordinatesNames()}
+	}
+	r := nn.Resize{Mode: mode, Coordinates: coords}
+	if a.has("size") {
+		r.Size = a.pair("size")
+	}
+	if a.has("scale") {
+		r.Scale = [2]float64{a.float("scale"), a.float("scale")}
+	}
+	return r.Apply(l, a.tensor("x"))
+}
+
+func buildUpsampling(l *nn.Layer, a *bound) (*ir.Value, error) {
+	interp := a.str("interpolation")
+	if interp != "nearest" && interp != "bilinear" {
+		return nil, &ir.TypeError{Msg: "upsampling2d: unknown interpolation `" + interp + "`", Help: "interpolations are nearest and bilinear"}
+	}
+	return nn.Upsampling{Size: a.pair("size"), Bilinear: interp == "bilinear"}.Apply(l, a.tensor("x"))
 }

@@ -3,6 +3,7 @@ package sema
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/syntax"
@@ -51,6 +52,9 @@ func convertPadding(v value) (padArg, string) {
 	case kName, kString:
 		if p, ok := ir.ParsePadding(v.s); ok {
 			return padArg{mode: p}, ""
+		}
+		if v.s == "causal" {
+			return padArg{}, "cannot be causal: causal padding is for 1-D windows (conv1d, maxpool1d, avgpool1d)"
 		}
 		return padArg{}, "must be " + padForms + ", got `" + v.s + "`"
 	case kInt:
@@ -111,7 +115,8 @@ func buildPad(l *nn.Layer, a *bound) (*ir.Value, error) {
 // speaks only of the file being checked: an imported block's padding is
 // its author's choice.
 func (e *elab) noteSamePadding(l *nn.Layer, c *syntax.Call) {
-	if e.scope == nil || e.scope.unit != e.prog.Root {
+	// 1-D layers are left out: the note's pads and spellings are 2-D ones.
+	if e.scope == nil || e.scope.unit != e.prog.Root || strings.HasSuffix(c.QualifiedName(), "1d") {
 		return
 	}
 	for _, n := range l.Nodes() {

@@ -9,7 +9,7 @@ import (
 
 // paramsProgram calls every layer that has parameters, in each form that
 // adds or names them differently.
-const paramsProgram = `model m(image: f32[N, 8, 8, 4], seq: f32[N, 5, 8], ids: i32[N, 5]) -> (a, b, c, d, e, f, g, h, i, j, k, l, n, o) {
+const paramsProgram = `model m(image: f32[N, 8, 8, 4], seq: f32[N, 5, 8], ids: i32[N, 5]) -> (a, b, c, d, e, f, g, h, i, j, k, l, n, o, p, q, r) {
   a = image | conv2d(6, kernel=3, groups=2)
   b = image | depthwise_conv2d(kernel=3, multiplier=2, use_bias=false)
   c = seq | dense(3)
@@ -24,6 +24,9 @@ const paramsProgram = `model m(image: f32[N, 8, 8, 4], seq: f32[N, 5, 8], ids: i
   l = seq | multihead_attention(2)
   n = seq | multihead_attention(2, packed=true, use_bias=false)
   o = seq | dense(3, use_bias=false)
+  p = seq | conv1d(4, kernel=3, groups=2)
+  q = image | conv2d_transpose(3, kernel=[3, 2], strides=2)
+  r = image | separable_conv2d(5, kernel=3, depth_multiplier=2)
 }`
 
 // TestParamDocs: every parameter a layer adds is in paramDocs, with as many

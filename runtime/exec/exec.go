@@ -51,6 +51,13 @@ type Step interface {
 	Run(b [][]float32, t *Team)
 }
 
+// Checker is a step whose operands can hold values it is not defined on (a
+// gather's indices): Check, called before Run, describes the first, or
+// returns nil. The run stops with that error.
+type Checker interface {
+	Check(b [][]float32) error
+}
+
 // Spec is a step as plain data, compiled for a kernel set once, when a plan
 // or a generated model is made.
 type Spec interface {

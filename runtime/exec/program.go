@@ -38,6 +38,7 @@ type Program struct {
 	ArenaFloats, HelperScratch int
 
 	steps    []Step
+	checks   []Checker // of each step, nil for most
 	runnable bool
 	stateful bool
 	// busy is held by a run of a program with state slots, which runs
@@ -172,8 +173,10 @@ func (p *Program) Compile() error {
 	p.runnable = slices.Contains(cpu.Available(), p.Kernels)
 	p.stateful = slices.ContainsFunc(p.Slots, func(s Slot) bool { return s.Kind == SlotState })
 	p.steps = make([]Step, len(p.Specs))
+	p.checks = make([]Checker, len(p.Specs))
 	for i, s := range p.Specs {
 		p.steps[i] = s.Compile(p.Kernels)
+		p.checks[i], _ = p.steps[i].(Checker)
 	}
 	return nil
 }
@@ -369,6 +372,12 @@ func (p *Program) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 		t = time.Now()
 	}
 	for i, s := range p.steps {
+		if c := p.checks[i]; c != nil {
+			if err := c.Check(a.bufs); err != nil {
+				p.unbind(a)
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
 		s.Run(a.bufs, a.team)
 		if times != nil {
 			end := time.Now()

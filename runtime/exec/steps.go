@@ -1,16 +1,22 @@
 package exec
 
 import (
+	"fmt"
+
 	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/convt"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/gemv"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/runtime/kernels/norm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/reduce"
+	"github.com/mdlc/mdlc/runtime/kernels/resize"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 )
 
@@ -210,6 +216,71 @@ func (s *globalPoolStep) Run(b [][]float32, _ *Team) {
 	s.g.Avg(b[s.spec.X], b[s.spec.Out], b[s.spec.Scratch])
 }
 
+// Reduce sums, averages, or takes the max or min of slot X over some axes
+// into slot Out.
+type Reduce struct {
+	X, Out, Scratch int
+	Reduce          reduce.Reduce
+}
+
+func (s Reduce) Compile(cpu.Set) Step { return s }
+
+func (s Reduce) Run(b [][]float32, _ *Team) { s.Reduce.Run(b[s.X], b[s.Out], b[s.Scratch]) }
+
+// ArgMax writes the argmax of slot X along an axis into slot Out.
+type ArgMax struct {
+	X, Out, Scratch int
+	ArgMax          reduce.ArgMax
+}
+
+func (s ArgMax) Compile(cpu.Set) Step { return s }
+
+func (s ArgMax) Run(b [][]float32, _ *Team) { s.ArgMax.Run(b[s.X], b[s.Out], b[s.Scratch]) }
+
+// Gather takes slices of slot X along an axis at the indices in slot
+// Indices (layout.GatherAxis); Name, the layer, and Shape, the indices',
+// are for the error an index out of range gives.
+type Gather struct {
+	X, Indices, Out int
+	Gather          layout.GatherAxis
+	Name            string
+	Shape           []int
+}
+
+func (s Gather) Compile(cpu.Set) Step { return s }
+
+func (s Gather) Check(b [][]float32) error {
+	k := s.Gather.Bad(b[s.Indices])
+	if k < 0 {
+		return nil
+	}
+	return fmt.Errorf("gather (layer %q): index %v at %s of the indices %v is not an integer in %d..%d",
+		s.Name, b[s.Indices][k], indexString(k, s.Shape), s.Shape, -s.Gather.A, s.Gather.A-1)
+}
+
+func (s Gather) Run(b [][]float32, _ *Team) { s.Gather.Run(b[s.X], b[s.Indices], b[s.Out]) }
+
+// Compare writes slot A op slot B, broadcast, as 0/1 into slot Out.
+type Compare struct {
+	A, B, Out int
+	Compare   mask.Compare
+}
+
+func (s Compare) Compile(cpu.Set) Step { return s }
+
+func (s Compare) Run(b [][]float32, _ *Team) { s.Compare.Run(b[s.A], b[s.B], b[s.Out]) }
+
+// Where writes slot A where slot Cond is not 0, else slot B, broadcast, into
+// slot Out.
+type Where struct {
+	Cond, A, B, Out int
+	Where           mask.Where
+}
+
+func (s Where) Compile(cpu.Set) Step { return s }
+
+func (s Where) Run(b [][]float32, _ *Team) { s.Where.Run(b[s.Cond], b[s.A], b[s.B], b[s.Out]) }
+
 // Transpose permutes the axes of a tensor of the given shape.
 type Transpose struct {
 	X, Out      int
@@ -268,6 +339,16 @@ type padStep struct {
 
 func (s *padStep) Run(b [][]float32, _ *Team) { s.p.Run(b[s.x], b[s.out]) }
 
+// Resize resizes N images of slot X into slot Out.
+type Resize struct {
+	X, Out, N int
+	Resize    resize.Resize
+}
+
+func (s Resize) Compile(cpu.Set) Step { return s }
+
+func (s Resize) Run(b [][]float32, _ *Team) { s.Resize.Run(b[s.X], b[s.Out], s.N) }
+
 // Embedding copies, for every token id in slot IDs, its row of slot Table
 // [V, Dim] into slot Out.
 type Embedding struct{ IDs, Table, Out, Dim int }
@@ -323,6 +404,35 @@ func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {
 	s.Conv.RunUnit(b[s.spec.X], b[s.spec.W], b[s.spec.Out], scratch, b, u)
 }
 
+// ConvTranspose is a transposed convolution: its kernel packed in slot W,
+// or, if Raw is set, computed at run time in slot Raw and packed into slot
+// W by every run first; Bias is 0 without a bias.
+type ConvTranspose struct {
+	X, W, Raw, Bias, Out, Scratch int
+	Shape                         convt.Shape
+}
+
+func (s ConvTranspose) Compile(set cpu.Set) Step {
+	return &convTStep{spec: s, c: convt.New(set, s.Shape)}
+}
+
+type convTStep struct {
+	spec ConvTranspose
+	c    *convt.ConvT
+}
+
+func (s *convTStep) Run(b [][]float32, _ *Team) {
+	sp := &s.spec
+	if sp.Raw != 0 {
+		s.c.PackWeights(b[sp.W], b[sp.Raw])
+	}
+	var bias []float32
+	if sp.Bias != 0 {
+		bias = b[sp.Bias]
+	}
+	s.c.Run(b[sp.X], b[sp.W], bias, b[sp.Out], b[sp.Scratch])
+}
+
 // MatMul is a batch of products C_t = op(A_t)·op(B_t), t over the output's
 // batch axes, each band of rows finished by the epilogue: its head (a bias
 // per column, relu) by the GEMM's store, the rest as a chain. AOff is the offset
@@ -348,7 +458,7 @@ func (s MatMul) New(set cpu.Set) *MatMulStep {
 	kn := gemm.ForWidth(set, s.N)
 	tile := eltwise.SplitTile(s.Epilogue.Steps, s.N)
 	return &MatMulStep{spec: s, G: gemm.NewMatMul(kn, s.M, s.N, s.K, s.Lda, s.TransA), packed: kn.PackedSize(s.K, s.N),
-		bias: tile.Bias, relu: tile.Relu, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
+		bias: tile.Bias, relu: tile.Relu, relu6: tile.Relu6, epi: Chain{Shape: s.Epilogue.Shape, Steps: tile.Rest}.compile(set)}
 }
 
 // MatMulStep is a compiled MatMul.
@@ -358,6 +468,7 @@ type MatMulStep struct {
 	packed int
 	bias   int // slot of the bias the store adds, -1 if none
 	relu   bool
+	relu6  bool
 	epi    *eltwise.Chain
 }
 
@@ -392,7 +503,7 @@ func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
 	}
 	rows := min(s.G.MC, sp.M-i0)
 	c := b[sp.Out][t*sp.M*sp.N : (t+1)*sp.M*sp.N]
-	epi := gemm.Epilogue{Relu: s.relu}
+	epi := gemm.Epilogue{Relu: s.relu, Relu6: s.relu6}
 	if s.bias >= 0 {
 		epi.Bias = b[s.bias]
 	}

@@ -53,17 +53,20 @@ func TestBatchedMatMulMatchesReference(t *testing.T) {
 	}
 }
 
-// Fused matmuls and convs whose epilogue starts with a bias, a relu or both
+// Fused matmuls and convs whose epilogue starts with a bias, a relu (or relu6) or both
 // (which the GEMM's store applies) and may go on (a rest run as a chain),
 // against the reference, at awkward sizes.
 func TestTileEpilogueMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
+	relu6 := &ir.ClipAttrs{Min: 0, Max: 6}
 	chains := []ir.Chain{
 		{{Op: ir.OpAdd, Operand: 2}},
 		{{Op: ir.OpRelu}},
 		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}},
 		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}, {Op: ir.OpMul, Operand: 3}},
 		{{Op: ir.OpAdd, Operand: 2, Swapped: true}, {Op: ir.OpSigmoid}},
+		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpClip, Attrs: relu6}},
+		{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpClip, Attrs: relu6}, {Op: ir.OpMul, Operand: 3}},
 	}
 	for i, m := range kerneltest.Sizes {
 		n, k := kerneltest.Sizes[(i+2)%len(kerneltest.Sizes)], kerneltest.Sizes[(i+5)%len(kerneltest.Sizes)]

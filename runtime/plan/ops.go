@@ -8,10 +8,14 @@ import (
 	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/convt"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
+	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
 	"github.com/mdlc/mdlc/runtime/kernels/recurrent"
+	"github.com/mdlc/mdlc/runtime/kernels/reduce"
+	"github.com/mdlc/mdlc/runtime/kernels/resize"
 	"github.com/mdlc/mdlc/runtime/kernels/softmax"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -36,6 +40,8 @@ func init() {
 		ir.OpEmbedding:  {build: buildEmbedding},
 		ir.OpLayerNorm:  {build: buildNorm},
 		ir.OpRMSNorm:    {build: buildNorm},
+
+		ir.OpConv2DTranspose: {build: buildConvTranspose},
 
 		ir.OpMatMul:    {build: buildMatMul},
 		ir.OpAttention: {build: buildAttention},
@@ -87,12 +93,39 @@ func init() {
 		ir.OpConcat:    {build: buildConcat},
 		ir.OpSlice:     {build: buildSlice},
 		ir.OpPad:       {build: buildPad},
+		ir.OpResize:    {build: buildResize},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
+
+		ir.OpReduceSum:  {build: buildReduce(reduce.Sum, false)},
+		ir.OpReduceMean: {build: buildReduce(reduce.Sum, true)},
+		ir.OpReduceMax:  {build: buildReduce(reduce.Max, false)},
+		ir.OpReduceMin:  {build: buildReduce(reduce.Min, false)},
+		ir.OpArgMax:     {build: buildArgMax},
+		ir.OpWhere:      {build: buildWhere},
+		ir.OpGather:     {build: buildGather},
+
+		ir.OpGreater:      {build: buildCompare(mask.Greater)},
+		ir.OpGreaterEqual: {build: buildCompare(mask.GreaterEqual)},
+		ir.OpLess:         {build: buildCompare(mask.Less)},
+		ir.OpLessEqual:    {build: buildCompare(mask.LessEqual)},
+		ir.OpEqual:        {build: buildCompare(mask.Equal)},
+		ir.OpNotEqual:     {build: buildCompare(mask.NotEqual)},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
 		ir.OpElementwise: {build: buildElementwise},
+
+		ir.OpSumTo:            {build: buildSumTo},
+		ir.OpUnaryGrad:        {build: buildUnaryGrad},
+		ir.OpConv2DGradInput:  {build: buildConvGradInput},
+		ir.OpConv2DGradFilter: {build: buildConvGradFilter},
+		ir.OpMaxPool2DGrad:    {build: buildMaxPoolGrad},
+		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
+		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
+
+		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
+		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},
 	}
 }
 
@@ -562,4 +595,54 @@ func matrixIndex(batch, lead []int) []int {
 		}
 	}
 	return idx
+}
+
+// buildConvTranspose: a constant kernel is packed now, a computed one into
+// a temporary by every run.
+func buildConvTranspose(b *builder, n *ir.Node) exec.Spec {
+	x, k := n.Inputs[0], n.Inputs[1]
+	xs, ks, os := b.shapes[x], b.shapes[k], b.shapes[n.Outputs[0]]
+	a := n.Attrs.(*ir.ConvTransposeAttrs)
+	crop, _, _ := a.Geometry(xs[1], xs[2], ks[0], ks[1])
+	s := exec.ConvTranspose{X: b.slot(x), Out: b.out(n), Shape: convt.Shape{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[2],
+		Stride: a.Stride, Dilation: a.Dilation, Crop: crop, OH: os[1], OW: os[2]}}
+	if len(n.Inputs) == 3 {
+		s.Bias = b.slot(n.Inputs[2])
+	}
+	c := convt.New(b.kernels, s.Shape)
+	b.info[b.step].Kernel = "convt"
+	if data := b.data(k); data != nil {
+		packed := make([]float32, c.PackedSize())
+		c.PackWeights(packed, data)
+		s.W = b.constant(packed, b.names[k]+" packed")
+	} else {
+		s.Raw, s.W = b.slot(k), b.temp(c.PackedSize(), "packed weights")
+	}
+	s.Scratch = b.scratch(c.ScratchSize(), "a band of cols, gemm panels")
+	return s
+}
+
+// buildResize resolves the coordinate rule into per-axis tables, so the
+// step only reads and blends.
+func buildResize(b *builder, n *ir.Node) exec.Spec {
+	x, a := n.Inputs[0], n.Attrs.(*ir.ResizeAttrs)
+	s := b.shapes[x]
+	axis := func(in, out int) resize.Axis {
+		ax := resize.Axis{I0: make([]int, out)}
+		if a.Mode == ir.Bilinear {
+			ax.I1, ax.Frac = make([]int, out), make([]float32, out)
+		}
+		for o := range out {
+			if a.Mode == ir.Nearest {
+				ax.I0[o] = a.Coordinates.NearestIndex(o, in, out)
+				continue
+			}
+			i0, i1, f := a.Coordinates.Linear(o, in, out)
+			ax.I0[o], ax.I1[o], ax.Frac[o] = i0, i1, float32(f)
+		}
+		return ax
+	}
+	b.info[b.step].Kernel = "resize/" + a.Mode.String()
+	return exec.Resize{X: b.slot(x), Out: b.out(n), N: s[0],
+		Resize: resize.Resize{H: s[1], W: s[2], C: s[3], Rows: axis(s[1], a.Size[0]), Cols: axis(s[2], a.Size[1])}}
 }

@@ -503,3 +503,24 @@ func TestDTypesAgree(t *testing.T) {
 		require.Equal(t, d.String(), exec.DType(d).String())
 	}
 }
+
+// An index out of range stops the run with an error naming it.
+func TestGatherIndexOutOfRange(t *testing.T) {
+	g := ir.NewGraph("pick")
+	x := g.AddInput("x", ir.T("N", 3))
+	i := g.AddInput("i", ir.T("N", 2))
+	v, err := g.AddNode(ir.OpGather, &ir.GatherAttrs{Axis: 1, BatchDims: 1}, []*ir.Value{x, i}, "pick", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", v)
+	p, err := Build(g, nil, map[string]int{"N": 2})
+	require.NoError(t, err)
+	in := map[string]*tensor.Tensor{"x": tensor.New(2, 3), "i": {Shape: []int{2, 2}, Data: []float32{0, -3, 2, 3}}}
+	_, err = p.RunTensors(in)
+	require.ErrorContains(t, err, `gather (layer "pick"): index 3 at [1,1] of the indices [2 2] is not an integer in -3..2`)
+	in["i"].Data[3] = 0.5
+	_, err = p.RunTensors(in)
+	require.ErrorContains(t, err, "index 0.5 at [1,1]")
+	in["i"].Data[3] = 1
+	_, err = p.RunTensors(in)
+	require.NoError(t, err)
+}

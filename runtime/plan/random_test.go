@@ -187,6 +187,46 @@ func (gn *gen) pad(x *ir.Value, zeros bool) *ir.Value {
 	return gn.node(ir.OpPad, a, x)
 }
 
+// reduce is a random reduction over a random non-empty set of the axes
+// after the batch axis, an argmax, or a comparison's mask selecting between
+// x and another value (or a broadcast weight).
+func (gn *gen) reduce(x *ir.Value) *ir.Value {
+	r := x.Type.Shape.Rank()
+	switch gn.r.IntN(5) {
+	case 0:
+		return gn.node(ir.OpArgMax, &ir.ArgAttrs{Axis: 1 + gn.r.IntN(r-1), KeepDims: gn.r.IntN(2) == 0}, x)
+	case 4: // gather at constant indices, or, per example, at an argmax's
+		axis := 1 + gn.r.IntN(r-1)
+		size := dims(x)[axis-1]
+		if gn.r.IntN(2) == 0 {
+			idx := tensor.New(1+gn.r.IntN(3), 1+gn.r.IntN(2))
+			for i := range idx.Data {
+				idx.Data[i] = float32(gn.r.IntN(2*size) - size)
+			}
+			return gn.node(ir.OpGather, &ir.GatherAttrs{Axis: axis}, x, gn.tensor(idx))
+		}
+		arg := gn.node(ir.OpArgMax, &ir.ArgAttrs{Axis: axis, KeepDims: gn.r.IntN(2) == 0}, gn.pick(x))
+		return gn.node(ir.OpGather, &ir.GatherAttrs{Axis: axis, BatchDims: 1}, x, arg)
+	case 1:
+		op := []ir.Op{ir.OpGreater, ir.OpGreaterEqual, ir.OpLess, ir.OpLessEqual, ir.OpEqual, ir.OpNotEqual}[gn.r.IntN(6)]
+		m := gn.node(op, nil, x, []*ir.Value{gn.pick(x), gn.weight(1, gn.broadcastShape(dims(x))...)}[gn.r.IntN(2)])
+		if m == nil || gn.r.IntN(3) == 0 {
+			return m
+		}
+		return gn.node(ir.OpWhere, nil, m, gn.pick(x), gn.weight(1, gn.broadcastShape(dims(x))...))
+	}
+	a := &ir.ReduceAttrs{KeepDims: gn.r.IntN(2) == 0}
+	for len(a.Axes) == 0 {
+		for d := 1; d < r; d++ {
+			if gn.r.IntN(2) == 0 {
+				a.Axes = append(a.Axes, d)
+			}
+		}
+	}
+	op := []ir.Op{ir.OpReduceSum, ir.OpReduceMean, ir.OpReduceMax, ir.OpReduceMin}[gn.r.IntN(4)]
+	return gn.node(op, a, x)
+}
+
 // conv is a random conv2d or fused_conv2d over x.
 func (gn *gen) conv(x *ir.Value) *ir.Value {
 	d := dims(x)
@@ -219,17 +259,42 @@ func (gn *gen) conv(x *ir.Value) *ir.Value {
 	return gn.node(ir.OpFusedConv2D, a, ins...)
 }
 
+// convTranspose is a random conv2d_transpose over x, with output padding
+// where its stride allows.
+func (gn *gen) convTranspose(x *ir.Value) *ir.Value {
+	c := dims(x)[2]
+	kh, kw, co := 1+gn.r.IntN(3), 1+gn.r.IntN(3), 1+gn.r.IntN(6)
+	a := &ir.ConvTransposeAttrs{Window2D: gn.window([2]int{})}
+	a.Size = [2]int{}
+	if a.Padding != ir.Same {
+		a.OutputPadding = [2]int{gn.r.IntN(a.Stride[0]), gn.r.IntN(a.Stride[1])}
+	}
+	ins := []*ir.Value{x, gn.weight(c, kh, kw, co, c)}
+	if gn.r.IntN(2) == 0 {
+		ins = append(ins, gn.weight(1, co))
+	}
+	return gn.node(ir.OpConv2DTranspose, a, ins...)
+}
+
 // image applies a random op to a [N,H,W,C] value.
 func (gn *gen) image(x *ir.Value) *ir.Value {
 	d := dims(x)
 	h, w, c := d[0], d[1], d[2]
-	switch gn.r.IntN(11) {
+	switch gn.r.IntN(13) {
 	case 0, 1, 2:
 		return gn.conv(x)
+	case 11:
+		return gn.convTranspose(x)
+	case 12: // resize, up or down
+		a := &ir.ResizeAttrs{Mode: ir.ResizeMode(gn.r.IntN(2)), Coordinates: ir.Coordinates(gn.r.IntN(3)), Size: [2]int{1 + gn.r.IntN(2*h), 1 + gn.r.IntN(2*w)}}
+		return gn.node(ir.OpResize, a, x)
 	case 3, 10: // pools
 		op := []ir.Op{ir.OpMaxPool2D, ir.OpAvgPool2D}[gn.r.IntN(2)]
 		return gn.node(op, &ir.PoolAttrs{Window2D: gn.poolWindow(), CountPad: op == ir.OpAvgPool2D && gn.r.IntN(2) == 0}, x)
 	case 4:
+		if gn.r.IntN(2) == 0 {
+			return gn.reduce(x)
+		}
 		return gn.node(ir.OpGlobalAvgPool2D, nil, x)
 	case 5: // batchnorm
 		return gn.node(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: 1e-3}, x, gn.weight(1, c), gn.weight(1, c), gn.weight(1, c), gn.positive(c))

@@ -23,6 +23,8 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpLayerNorm:  norm(false),
 	ir.OpRMSNorm:    norm(true),
 
+	ir.OpConv2DTranspose: convTranspose,
+
 	ir.OpMatMul:    matMul,
 	ir.OpAttention: attention,
 	ir.OpRecurrent: recurrent,
@@ -73,8 +75,41 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpSlice:     slice,
 	ir.OpConcat:    concat,
 	ir.OpPad:       pad,
+	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
+
+	ir.OpSumTo:            sumTo,
+	ir.OpUnaryGrad:        unaryGrad,
+	ir.OpConv2DGradInput:  conv2dGradInput,
+	ir.OpConv2DGradFilter: conv2dGradFilter,
+	ir.OpMaxPool2DGrad:    maxPoolGrad,
+	ir.OpAvgPool2DGrad:    avgPoolGrad,
+	ir.OpEmbeddingGrad:    embeddingGrad,
+
+	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
+	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),
+
+	ir.OpReduceSum:  reduceSum,
+	ir.OpReduceMean: reduceMean,
+	ir.OpReduceMax:  reduceMax,
+	ir.OpReduceMin:  reduceMin,
+	ir.OpArgMax:     argMax,
+	ir.OpWhere:      where,
+	ir.OpGather:     gather,
+
+	ir.OpGreater:      compare(func(a, b float32) bool { return a > b }),
+	ir.OpGreaterEqual: compare(func(a, b float32) bool { return a >= b }),
+	ir.OpLess:         compare(func(a, b float32) bool { return a < b }),
+	ir.OpLessEqual:    compare(func(a, b float32) bool { return a <= b }),
+	ir.OpEqual:        compare(func(a, b float32) bool { return a == b }),
+	ir.OpNotEqual:     compare(func(a, b float32) bool { return a != b }),
+}
+
+// checks refuse operand values an op is not defined on, before its kernel
+// runs: the errors a run can meet.
+var checks = [ir.OpLast]func(n *ir.Node, in []*tensor.Tensor) error{
+	ir.OpGather: checkGather,
 }
 
 // The fused kernels call back into the table, so they join it after it is

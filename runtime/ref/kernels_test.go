@@ -633,3 +633,141 @@ func TestRecurrent(t *testing.T) {
 	n := math.Tanh(0.3 + r*(2+0.5))
 	requireClose(t, []float64{(1-z)*n + z*1}, recur(t, &ir.RecurrentAttrs{Cell: ir.CellGRU}, gx, gu, gb, tens([]int{1, 1}, 1)))
 }
+
+// TestConvTransposeSpreads: a stride-2 2x2 kernel of ones copies each input
+// cell into its own 2x2 block; the bias adds everywhere.
+func TestConvTransposeSpreads(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	k := tens([]int{2, 2, 1, 1}, 1, 1, 1, 1)
+	a := &ir.ConvTransposeAttrs{Window2D: ir.Window2D{Stride: [2]int{2, 2}, Dilation: one, Padding: ir.Valid}}
+	y := apply(t, ir.OpConv2DTranspose, a, x, k, tens([]int{1}, 0.5))
+	require.Equal(t, []int{1, 4, 4, 1}, y.Shape)
+	requireClose(t, []float64{
+		1.5, 1.5, 2.5, 2.5,
+		1.5, 1.5, 2.5, 2.5,
+		3.5, 3.5, 4.5, 4.5,
+		3.5, 3.5, 4.5, 4.5}, y)
+}
+
+// TestConvTransposeIsConvAdjoint: <convT(x), y> = <x, conv(y)> for the
+// same window and kernel bytes (the transpose's (kh, kw, out, in) is the
+// convolution's HWIO from out channels to in channels), which is what makes
+// it the convolution's gradient; the pads are a conv's and a crop alike.
+func TestConvTransposeIsConvAdjoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, w := range []ir.Window2D{
+		{Stride: [2]int{2, 3}, Dilation: one, Padding: ir.Valid},
+		{Stride: [2]int{2, 1}, Dilation: [2]int{2, 1}, Padding: ir.Explicit, Pads: [4]int{1, 2, 0, 1}},
+		{Stride: [2]int{1, 2}, Dilation: [2]int{1, 2}, Padding: ir.Explicit, Pads: [4]int{2, 2, 1, 1}},
+	} {
+		x := random(r, 2, 4, 3, 3)
+		k := random(r, 3, 2, 5, 3)
+		yt := apply(t, ir.OpConv2DTranspose, &ir.ConvTransposeAttrs{Window2D: w}, x, k)
+		y := random(r, yt.Shape...)
+		cy := apply(t, ir.OpConv2D, &ir.ConvAttrs{Window2D: w, Groups: 1}, y, k)
+		require.Equal(t, x.Shape, cy.Shape, "%+v", w)
+		var lhs, rhs float64
+		for i := range yt.Data {
+			lhs += float64(yt.Data[i]) * float64(y.Data[i])
+		}
+		for i := range x.Data {
+			rhs += float64(x.Data[i]) * float64(cy.Data[i])
+		}
+		require.InDelta(t, lhs, rhs, 1e-4*max(1, math.Abs(lhs)), "%+v", w)
+	}
+}
+
+// TestResize: PyTorch's F.interpolate of [[1, 2], [3, 4]] to 4x4 in each
+// convention (values from PyTorch 1.13).
+func TestResize(t *testing.T) {
+	x := seq(1, 2, 2, 1)
+	for _, tc := range []struct {
+		mode   ir.ResizeMode
+		coords ir.Coordinates
+		want   []float64
+	}{
+		// mode="nearest" (floor of o·in/out)
+		{ir.Nearest, ir.Asymmetric, []float64{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}},
+		// mode="bilinear", align_corners=False
+		{ir.Bilinear, ir.HalfPixel, []float64{1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4}},
+		// mode="bilinear", align_corners=True
+		{ir.Bilinear, ir.AlignCorners, []float64{1, 4.0 / 3, 5.0 / 3, 2, 5.0 / 3, 2, 7.0 / 3, 8.0 / 3, 7.0 / 3, 8.0 / 3, 3, 10.0 / 3, 3, 10.0 / 3, 11.0 / 3, 4}},
+	} {
+		y := apply(t, ir.OpResize, &ir.ResizeAttrs{Mode: tc.mode, Coordinates: tc.coords, Size: [2]int{4, 4}}, x)
+		requireClose(t, tc.want, y)
+	}
+}
+
+// TestEveryUnaryHasADerivative: unary_grad accepts every unary elementwise
+// function, so each needs its derivative.
+func TestEveryUnaryHasADerivative(t *testing.T) {
+	for op := ir.OpInvalid + 1; op < ir.OpLast; op++ {
+		if ir.Fusable(op) && op.Info().MaxInputs == 1 {
+			require.NotNil(t, derivatives[op], "unary %s has no derivative", op)
+		}
+	}
+}
+
+// seq(2, 3, 2) holds 1..12: [[[1 2] [3 4] [5 6]] [[7 8] [9 10] [11 12]]].
+func TestReduce(t *testing.T) {
+	for _, tc := range []struct {
+		op    ir.Op
+		axes  []int
+		keep  bool
+		shape []int
+		want  []float32
+	}{
+		{ir.OpReduceSum, []int{1}, false, []int{2, 2}, []float32{9, 12, 27, 30}},
+		{ir.OpReduceSum, []int{0, 2}, true, []int{1, 3, 1}, []float32{18, 26, 34}},
+		{ir.OpReduceMean, []int{0, 1, 2}, false, nil, []float32{6.5}},
+		{ir.OpReduceMax, []int{2}, false, []int{2, 3}, []float32{2, 4, 6, 8, 10, 12}},
+		{ir.OpReduceMin, []int{0, 1}, true, []int{1, 1, 2}, []float32{1, 2}},
+	} {
+		y := apply(t, tc.op, &ir.ReduceAttrs{Axes: tc.axes, KeepDims: tc.keep}, seq(2, 3, 2))
+		require.Equal(t, tc.shape, y.Shape, "%s %v", tc.op, tc.axes)
+		require.Equal(t, tc.want, y.Data, "%s %v", tc.op, tc.axes)
+	}
+	// NaN wins a max, as in NumPy.
+	y := apply(t, ir.OpReduceMax, &ir.ReduceAttrs{Axes: []int{1}}, tens([]int{1, 2}, float32(math.NaN()), 1))
+	require.True(t, math.IsNaN(float64(y.Data[0])))
+}
+
+func TestArgMax(t *testing.T) {
+	x := tens([]int{2, 3}, 1, 5, 5, float32(math.NaN()), 2, float32(math.NaN()))
+	y := apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 1}, x)
+	require.Equal(t, []float32{1, 0}, y.Data) // the first of equal maxima; the first NaN
+	y = apply(t, ir.OpArgMax, &ir.ArgAttrs{Axis: 0, KeepDims: true}, x)
+	require.Equal(t, []int{1, 3}, y.Shape)
+	require.Equal(t, []float32{1, 0, 1}, y.Data)
+}
+
+func TestCompareWhere(t *testing.T) {
+	x := tens([]int{1, 4}, 1, 2, 3, float32(math.NaN()))
+	for op, want := range map[ir.Op][]float32{
+		ir.OpGreater: {0, 0, 1, 0}, ir.OpGreaterEqual: {0, 1, 1, 0}, ir.OpLess: {1, 0, 0, 0},
+		ir.OpLessEqual: {1, 1, 0, 0}, ir.OpEqual: {0, 1, 0, 0}, ir.OpNotEqual: {1, 0, 1, 1},
+	} {
+		require.Equal(t, want, apply(t, op, nil, x, tens([]int{1}, 2)).Data, "%s", op)
+	}
+	// cond [2,1] against a [1,4] and b [1]: rows of a, or b.
+	y := apply(t, ir.OpWhere, nil, tens([]int{2, 1}, 1, 0), tens([]int{1, 4}, 1, 2, 3, 4), tens([]int{1}, -1))
+	require.Equal(t, []float32{1, 2, 3, 4, -1, -1, -1, -1}, y.Data)
+}
+
+func TestGather(t *testing.T) {
+	// x [2, 3] rows (1 2 3) (4 5 6).
+	y := apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1}, seq(2, 3), tens([]int{2, 2}, 2, 0, -1, 1))
+	require.Equal(t, []int{2, 2, 2}, y.Shape)
+	require.Equal(t, []float32{3, 1, 3, 2, 6, 4, 6, 5}, y.Data)
+	// batch_dims=1: row b takes its own indices.
+	y = apply(t, ir.OpGather, &ir.GatherAttrs{Axis: 1, BatchDims: 1}, seq(2, 3), tens([]int{2, 1}, 2, 0))
+	require.Equal(t, []float32{3, 4}, y.Data)
+	g := ir.NewGraph("g")
+	x := g.AddInput("x", typeOf([]int{2, 3}))
+	i := g.AddConst("i", typeOf([]int{1}), []float32{3})
+	v, err := g.AddNode(ir.OpGather, &ir.GatherAttrs{Axis: 1}, []*ir.Value{x, i}, "pick", ir.Pos{})
+	require.NoError(t, err)
+	g.AddOutput("y", v)
+	_, err = Run(g, nil, map[string]*tensor.Tensor{"x": seq(2, 3)})
+	require.EqualError(t, err, `gather (layer "pick"): index 3 at position 0 of the indices [1] is not an integer in -3..2`)
+}

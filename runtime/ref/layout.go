@@ -38,3 +38,33 @@ func concat(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		}
 	}
 }
+
+// resize reads each output cell from the input position its coordinate
+// rule maps it to: the nearest cell, or the four around it blended in
+// float64.
+func resize(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.ResizeAttrs)
+	x := in[0]
+	h, w, c := x.Shape[1], x.Shape[2], x.Shape[3]
+	nb, oh, ow := out.Shape[0], out.Shape[1], out.Shape[2]
+	at := func(b, y, xx, ch int) float64 { return float64(x.Data[((b*h+y)*w+xx)*c+ch]) }
+	for b := range nb {
+		for oy := range oh {
+			for ox := range ow {
+				for ch := range c {
+					var v float64
+					if a.Mode == ir.Nearest {
+						v = at(b, a.Coordinates.NearestIndex(oy, h, oh), a.Coordinates.NearestIndex(ox, w, ow), ch)
+					} else {
+						y0, y1, fy := a.Coordinates.Linear(oy, h, oh)
+						x0, x1, fx := a.Coordinates.Linear(ox, w, ow)
+						top := at(b, y0, x0, ch)*(1-fx) + at(b, y0, x1, ch)*fx
+						bottom := at(b, y1, x0, ch)*(1-fx) + at(b, y1, x1, ch)*fx
+						v = top*(1-fy) + bottom*fy
+					}
+					out.Data[((b*oh+oy)*ow+ox)*c+ch] = float32(v)
+				}
+			}
+		}
+	}
+}

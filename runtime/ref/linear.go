@@ -287,3 +287,55 @@ func pad(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		}
 	}
 }
+
+// convTranspose gathers, for every output cell, the input cells whose
+// windows cover it: input (iy, ix) reaches output (iy·stride - top +
+// ky·dilation, ...), so for each kernel tap the input row is
+// (oy + top - ky·dilation)/stride when that divides exactly. The plan's
+// kernel scatters instead (GEMM, then col2im); this is its oracle.
+func convTranspose(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.ConvTransposeAttrs)
+	x, k := in[0], in[1]
+	h, w, c := x.Shape[1], x.Shape[2], x.Shape[3]
+	kh, kw, co := k.Shape[0], k.Shape[1], k.Shape[2]
+	nb, oh, ow := out.Shape[0], out.Shape[1], out.Shape[2]
+	crop, _, _ := a.Geometry(h, w, kh, kw)
+	// source is the input index of output index o under tap t, or -1.
+	source := func(o, t, crop, stride, dil, size int) int {
+		p := o + crop - t*dil
+		if p < 0 || p%stride != 0 || p/stride >= size {
+			return -1
+		}
+		return p / stride
+	}
+	for b := range nb {
+		for oy := range oh {
+			for ox := range ow {
+				for o := range co {
+					var sum float64
+					if len(in) == 3 {
+						sum = float64(in[2].Data[o])
+					}
+					for ky := range kh {
+						iy := source(oy, ky, crop[0], a.Stride[0], a.Dilation[0], h)
+						if iy < 0 {
+							continue
+						}
+						for kx := range kw {
+							ix := source(ox, kx, crop[2], a.Stride[1], a.Dilation[1], w)
+							if ix < 0 {
+								continue
+							}
+							for i := range c {
+								xv := x.Data[((b*h+iy)*w+ix)*c+i]
+								kv := k.Data[((ky*kw+kx)*co+o)*c+i]
+								sum += float64(xv) * float64(kv)
+							}
+						}
+					}
+					out.Data[((b*oh+oy)*ow+ox)*co+o] = float32(sum)
+				}
+			}
+		}
+	}
+}

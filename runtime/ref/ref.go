@@ -81,6 +81,11 @@ func RunWithin(g *ir.Graph, params map[string]*tensor.Tensor, inputs map[string]
 		for i, v := range n.Inputs {
 			in[i] = vals[v]
 		}
+		if check := checks[n.Op]; check != nil {
+			if err := check(n, in); err != nil {
+				return nil, err
+			}
+		}
 		t := tensor.New(shape...)
 		kernels[n.Op](n, in, t)
 		vals[out] = t
@@ -239,6 +244,11 @@ func Eval(n *ir.Node, in []*tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	if !n.Op.Valid() || kernels[n.Op] == nil {
 		return nil, fmt.Errorf("no reference kernel for op %d", n.Op)
+	}
+	if check := checks[n.Op]; check != nil {
+		if err := check(n, in); err != nil {
+			return nil, err
+		}
 	}
 	out := tensor.New(shape...)
 	kernels[n.Op](n, in, out)

@@ -143,7 +143,19 @@ def export(named):
         depthwise = False
         if isinstance(m, Conv):
             depthwise, m = m.depthwise, m.conv
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, Separable):
+            d, p = m.depthwise, m.pointwise
+            # Keras's (kh, kw, C, multiplier), as depthwise_conv2d's.
+            k = d.weight.detach().permute(2, 3, 1, 0)
+            out[name + ".depthwise_kernel"] = k.reshape(k.shape[0], k.shape[1], d.in_channels, -1)
+            out[name + ".pointwise_kernel"] = p.weight.detach().permute(2, 3, 1, 0)
+            out[name + ".bias"] = p.bias.detach()
+            continue
+        elif isinstance(m, nn.ConvTranspose2d):
+            out[name + ".kernel"] = m.weight.detach().permute(2, 3, 1, 0)  # (in, out, kh, kw) -> (kh, kw, out, in)
+        elif isinstance(m, nn.Conv1d):
+            out[name + ".kernel"] = m.weight.detach().permute(2, 1, 0)  # (out, in/groups, k) -> (k, in/groups, out)
+        elif isinstance(m, nn.Conv2d):
             k = m.weight.detach().permute(2, 3, 1, 0)  # OIHW -> HWIO
             if depthwise:
                 # (kh, kw, 1, C·multiplier) -> Keras's (kh, kw, C, multiplier):
@@ -260,7 +272,7 @@ class Model(nn.Module):
         input; with these the outputs are O(1) and vary with the input."""
         with torch.no_grad():
             for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                     b = math.sqrt(6 / m.weight[0].numel())
                     m.weight.uniform_(-b, b)
                     if m.bias is not None:
@@ -426,6 +438,131 @@ class Padding(Model):  # testdata/pytorch/padding.mdl
         return self.head(torch.cat([flatten(ap), ak.mean(dim=(2, 3)), cz.mean(dim=(2, 3))], 1))
 
 
+def avgpool1d_inside(x, pool, stride, left, right):
+    """mdlc's avgpool1d on explicit or "same" pads: the mean of the cells
+    inside the input (Keras's rule), on NCW tensors."""
+    total = F.avg_pool1d(F.pad(x, (left, right)), pool, stride) * pool
+    ones = F.pad(torch.ones_like(x[:, :1]), (left, right))
+    return total / (F.avg_pool1d(ones, pool, stride) * pool)
+
+
+class SeqConv(Model):  # testdata/pytorch/seqconv.mdl
+    """Conv1d causal, strided "same" with groups, symmetric; the 1-D pools;
+    mdlc's (N, W, C) is PyTorch's (N, C, W) transposed."""
+
+    def __init__(self):
+        super().__init__()
+        self.add("causal", nn.Conv1d(6, 8, 3, dilation=2))
+        self.add("strided", nn.Conv1d(6, 8, 4, stride=2, groups=2))
+        self.add("sym", nn.Conv1d(6, 8, 5, padding=2))
+        self.add("valid", nn.Conv1d(40, 6, 3))
+        self.add("head", nn.Linear(86, 5))
+
+    def forward(self, x):  # x: (N, 20, 6)
+        m = self.named
+        x = x.transpose(1, 2)
+        a = F.relu(m["causal"](F.pad(x, (4, 0))))
+        b = m["strided"](F.pad(x, same_pads(20, 4, 2, 1)))
+        c = torch.tanh(m["sym"](x))
+        d = F.max_pool1d(a, 3, 2, padding=1)
+        e = F.avg_pool1d(c, 2)
+        f = avgpool1d_inside(c, 3, 2, *same_pads(20, 3, 2, 1))
+        g = F.avg_pool1d(a, 4, 2, padding=1, count_include_pad=True)
+        h = torch.cat([b, d, e, f, g], 1)
+        v = F.max_pool1d(F.pad(m["valid"](h), (0, 1), value=-math.inf), 2)
+        w = avgpool1d_inside(h, 3, 1, 2, 0)
+        feats = torch.cat([v.amax(2), w.mean(2), h.amax(2)], 1)
+        return m["head"](feats)
+
+
+class Separable(nn.Module):
+    """mdlc separable_conv2d (Keras's SeparableConv2D): a depthwise Conv2d
+    without bias, then a 1x1 Conv2d with the bias."""
+
+    def __init__(self, cin, cout, kernel, stride=1, multiplier=1):
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin * multiplier, kernel, stride=stride, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(cin * multiplier, cout, 1)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class UpConv(Model):  # testdata/pytorch/upconv.mdl
+    """ConvTranspose2d: valid, PyTorch's padding and output_padding,
+    TensorFlow's "same" (the full output cropped one cell each side),
+    dilated with uneven output_padding; nn.Upsample and F.interpolate in
+    each coordinate convention; a separable convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.add("valid", nn.ConvTranspose2d(3, 4, 3, stride=2))
+        self.add("torch_pad", nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))
+        self.add("same", nn.ConvTranspose2d(3, 4, 4, stride=2, bias=False))
+        self.add("dilated", nn.ConvTranspose2d(3, 4, (2, 3), stride=2, dilation=(1, 2), padding=(0, 2), output_padding=(0, 1)))
+        self.add("down", Separable(27, 4, 3, stride=2, multiplier=2))
+        self.add("head", nn.Linear(120, 6))
+
+    def forward(self, x):  # x: (N, 5, 6, 3)
+        m = self.named
+        x = nchw(x)
+        a = m["valid"](x)
+        b = m["torch_pad"](x)
+        c = m["same"](x)[:, :, 1:-1, 1:-1]
+        d = F.relu(m["dilated"](x))
+        u1 = nn.Upsample(scale_factor=2)(x)
+        u2 = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        u3 = F.interpolate(x, size=(10, 12), mode="bilinear", align_corners=True)
+        u4 = F.interpolate(x, size=(10, 12), mode="nearest-exact")
+        # nearest with align_corners: the rounded position o·(in-1)/(out-1).
+        rows = torch.round(torch.arange(10, dtype=torch.float64) * 4 / 9 + 1e-9).long()
+        cols = torch.round(torch.arange(12, dtype=torch.float64) * 5 / 11 + 1e-9).long()
+        u5 = x[:, :, rows][:, :, :, cols]
+        s = flatten(F.interpolate(x, size=(3, 4), mode="bilinear", align_corners=False))
+        h = flatten(torch.tanh(m["down"](torch.cat([b, c, d, u1, u2, u3, u4, u5], 1))))
+        return m["head"](torch.cat([h, a.mean(dim=(2, 3)), s], 1))
+
+
+class UNet(Model):  # stdlib/unet.mdl
+    def __init__(self):
+        super().__init__()
+        for name, cin, cout in [("enc1", 3, 16), ("enc2", 16, 32), ("bottleneck", 32, 64), ("dec2", 64, 32), ("dec1", 32, 16)]:
+            self.add(name + ".conv1", Conv(cin, cout, 3, padding="same"))
+            self.add(name + ".conv2", Conv(cout, cout, 3, padding="same"))
+        self.add("up2", nn.ConvTranspose2d(64, 32, 2, stride=2))
+        self.add("up1", Conv(32, 16, 1))
+        self.add("head", Conv(16, 2, 1))
+
+    def double_conv(self, name, x):
+        m = self.named
+        return F.relu(m[name + ".conv2"](F.relu(m[name + ".conv1"](x))))
+
+    def forward(self, x):  # x: (N, 32, 32, 3)
+        m = self.named
+        e1 = self.double_conv("enc1", nchw(x))
+        e2 = self.double_conv("enc2", F.max_pool2d(e1, 2))
+        b = self.double_conv("bottleneck", F.max_pool2d(e2, 2))
+        d2 = self.double_conv("dec2", torch.cat([m["up2"](b), e2], 1))
+        u1 = m["up1"](F.interpolate(d2, scale_factor=2, mode="bilinear", align_corners=False))
+        d1 = self.double_conv("dec1", torch.cat([u1, e1], 1))
+        return nhwc(F.softmax(m["head"](d1), 1))
+
+
+class TextCNN(Model):  # stdlib/textcnn.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("embed", nn.Embedding(1000, 32))
+        for k in (3, 4, 5):
+            self.add(f"conv{k}", nn.Conv1d(32, 24, k))
+        self.add("head", nn.Linear(72, 2))
+
+    def forward(self, ids):  # ids: (N, 64)
+        m = self.named
+        e = m["embed"](ids).transpose(1, 2)
+        feats = [F.relu(m[f"conv{k}"](e)).amax(2) for k in (3, 4, 5)]
+        return F.softmax(m["head"](torch.cat(feats, 1)), -1)
+
+
 class Activations(Model):  # testdata/pytorch/activations.mdl
     def __init__(self):
         super().__init__()
@@ -447,6 +584,30 @@ class Activations(Model):  # testdata/pytorch/activations.mdl
         p = g.sqrt() + g.log() - g.rsqrt() + g ** 1.5 + h ** 3 / 8
         q = torch.exp(h / 2) + -e + torch.maximum(d, -h) + torch.exp(m["ex"](h))
         return torch.exp(((d + s) * p - q) / 4)
+
+
+class Axes(Model):  # testdata/pytorch/axes.mdl
+    def __init__(self):
+        super().__init__()
+        self.gate = self.add("gate", Conv(4, 4, 1))
+
+    def forward(self, x):  # x: (N, 6, 5, 4), NHWC
+        h = x * 2 - 1
+        g = nhwc(torch.sigmoid(self.gate(nchw(h.mean((1, 2), keepdim=True)))))
+        s = h * g
+        a = s.sum((3, 1))
+        b = s.mean(-1, keepdim=True).squeeze(3)
+        c = b.amax(1)
+        d = s.amin((1, 2)) + s.amax((1, 2))
+        e = s.mean((-2, -1)).unsqueeze(1).squeeze(1)
+        m = s.mean((1, 2))
+        k = h.argmax(1, keepdim=True).to(h.dtype).sum((1, 2)) / 32
+        w = torch.where(h > 0.25, h, s).mean((1, 2))
+        f = lambda b: b.to(h.dtype)
+        q = f(h <= -0.5) + f(h == h) + f(h != 0.5) + f(h >= 0.75) + f(h < 0) * 2
+        t = s[:, :, [3, 0, -1], :].sum((1, 2))
+        u = s[torch.arange(s.shape[0])[:, None, None], h.argmax(1)].mean((2, 3, 4))
+        return torch.cat([a, c, d, e, m, k, w, q.sum((1, 2)) / 64, t, u], 1)
 
 
 class MathOps(Model):  # testdata/pytorch/mathops.mdl
@@ -629,6 +790,7 @@ MODELS = {
     "padding": ("testdata/pytorch/padding.mdl", Padding, (2, 16, 14, 3), 14),
     "mathops": ("testdata/pytorch/mathops.mdl", MathOps, (3, 6, 8), 6),
     "activations": ("testdata/pytorch/activations.mdl", Activations, (3, 6, 8), 14),
+    "axes": ("testdata/pytorch/axes.mdl", Axes, (3, 6, 5, 4), 15),
     "encoder": ("testdata/pytorch/encoder.mdl", Encoder, (2, 9, 32), 7),
     "recurrent": ("testdata/pytorch/recurrent.mdl", Recurrent, (3, 7, 6), 8),
     "prenorm": ("testdata/pytorch/prenorm.mdl", PreNorm, (2, 9, 32), 9),
@@ -636,6 +798,10 @@ MODELS = {
     "mha": ("testdata/pytorch/mha.mdl", MHA, (3, 6, 16), 11),
     "gpt": ("testdata/pytorch/gpt.mdl", GPT, lambda: token_ids((2, 8), 50), 12),
     "bert": ("testdata/pytorch/bert.mdl", BERT, lambda: token_ids((3, 10), 40, [10, 6, 3]), 13),
+    "seqconv": ("testdata/pytorch/seqconv.mdl", SeqConv, (3, 20, 6), 15),
+    "upconv": ("testdata/pytorch/upconv.mdl", UpConv, (2, 5, 6, 3), 16),
+    "unet": ("stdlib/unet.mdl", UNet, (2, 32, 32, 3), 17),
+    "textcnn": ("stdlib/textcnn.mdl", TextCNN, lambda: token_ids((3, 64), 1000), 18),
 }
 
 
@@ -680,8 +846,8 @@ def main():
         d = os.path.join(HERE, name)
         os.makedirs(d, exist_ok=True)
         write_safetensors(os.path.join(d, "weights.safetensors"), weights)
-        # Token ids as the model declares them: i64, or i32 (bert).
-        np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.int32) if name == "bert" else x.numpy())
+        # Token ids as the model declares them: i64, or i32 (bert, textcnn).
+        np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.int32) if name in ("bert", "textcnn") else x.numpy())
         np.save(os.path.join(d, "output.npy"), out)
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         errs = ", ".join(f"{rel_err(f32, want, fl * scale):.1e}" for fl in (FLOOR, 1e-3, 0))

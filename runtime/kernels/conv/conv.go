@@ -215,7 +215,7 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 	if algo == Depthwise || algo == Grouped {
 		c.dw = newDepthwise(c)
 	}
-	if t := eltwise.SplitTile(epilogue, s.CO); tile && (t.Bias >= 0 || t.Relu) {
+	if t := eltwise.SplitTile(epilogue, s.CO); tile && (t.Bias >= 0 || t.Relu || t.Relu6) {
 		c.tile, epilogue = &t, t.Rest
 	}
 	if len(epilogue) > 0 {
@@ -351,7 +351,7 @@ func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32, op
 	for g := range c.Groups {
 		var epi gemm.Epilogue
 		if c.tile != nil {
-			epi.Relu = c.tile.Relu
+			epi.Relu, epi.Relu6 = c.tile.Relu, c.tile.Relu6
 			if bias != nil {
 				epi.Bias = bias[g*c.opg : (g+1)*c.opg]
 			}

@@ -197,6 +197,9 @@ func TestFusedConvMatchesReference(t *testing.T) {
 			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Relu}, {Kind: eltwise.Tanh}}
 		}},
 		{ir.Chain{{Op: ir.OpRelu}}, func(int) []eltwise.Step { return []eltwise.Step{{Kind: eltwise.Relu}} }},
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpClip, Attrs: &ir.ClipAttrs{Min: 0, Max: 6}}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Clip, Alpha: 0, Beta: 6}}
+		}},
 	}
 	for i, tc := range cases() {
 		p := pools[i%len(pools)]
@@ -225,7 +228,7 @@ func TestFusedConvMatchesReference(t *testing.T) {
 	}
 }
 
-// An epilogue whose head (bias, relu) the GEMM's store applies, the rest
+// An epilogue whose head (bias, relu or relu6) the GEMM's store applies, the rest
 // run as a chain, gives the same bits as the whole epilogue run as a chain,
 // on every algorithm and kernel, with and without a pool.
 func TestTileEpilogueMatchesChain(t *testing.T) {
@@ -244,7 +247,9 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 		add := eltwise.Step{Kind: eltwise.Add, Operand: 2, Shape: []int{tc.co}}
 		mul := eltwise.Step{Kind: eltwise.Mul, Operand: 3, Shape: []int{tc.co}}
 		relu := eltwise.Step{Kind: eltwise.Relu}
-		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}}}
+		relu6 := eltwise.Step{Kind: eltwise.Clip, Alpha: 0, Beta: 6}
+		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}},
+			{add, relu6}, {relu6, mul}}
 		for _, algo := range tc.algorithms() {
 			if algo == Winograd {
 				continue // its output transform applies the head, in another order of sums

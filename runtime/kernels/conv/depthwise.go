@@ -18,9 +18,8 @@ import (
 // listed when the conv is compiled; window rows in the padding are cut off
 // the end of either list (both are in row order, and linear in the row).
 // Bias and activation (the tile epilogue's head) are applied as each
-// pixel is stored, as a clamp to [lo, hi]: relu is lo = 0, the identity
-// ±Inf; a relu6 or clip step, when the tile epilogue learns one, is a finite
-// hi and no change to the kernels.
+// pixel is stored, as a clamp to [lo, hi]: relu is lo = 0, relu6 lo = 0 and
+// hi = 6, the identity ±Inf.
 //
 // Grouped convs with a few input channels per group (Algorithm Grouped),
 // and depthwise ones with a multiplier m > 1, are run by the same kernels
@@ -30,9 +29,10 @@ import (
 // channel (o/opg)·cpg+i, and the taps list each window position cpg times,
 // once per run. A band of output rows expands the input rows it reads once.
 //
-// Sums run in tap order from zero, then the bias is added; the AVX2 and
-// NEON kernels fuse each multiply into its add (one rounding), the generic
-// one does not, so they agree to about taps·2⁻²⁴ relative to Σ|x·w|.
+// Sums run in tap order from zero, then the bias is added; the AVX2,
+// AVX-512 (avx512.go) and NEON kernels fuse each multiply into its add (one
+// rounding), the generic one does not, so they agree to about taps·2⁻²⁴
+// relative to Σ|x·w|.
 //
 // BenchmarkMobileNetV2 (AMD EPYC family 26 model 2, one thread, bias and
 // relu in the store; medians of 3 runs alternating with the direct loop
@@ -46,6 +46,7 @@ import (
 //	7×7×960          0.631                  0.863      0.025
 //
 //go:generate go -C ../_asm run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
+//go:generate go -C ../_asm run ./depthwise -avx512 -out ../conv/depthwise_avx512_amd64.s -stubs ../conv/depthwise_avx512_amd64.go -pkg conv
 
 // dwKernel is one set's depthwise kernel.
 type dwKernel struct {
@@ -201,9 +202,11 @@ func (c *Conv) depthwiseRows(x, w, dst []float32, r0, rows int, scratch []float3
 		if c.tile.Bias >= 0 {
 			bias = operands[c.tile.Bias][:c.CO]
 		}
-		// The hook for a relu6 or clip head: hi = 6 or max.
-		if c.tile.Relu {
+		if c.tile.Relu || c.tile.Relu6 {
 			lo = 0
+		}
+		if c.tile.Relu6 {
+			hi = 6
 		}
 	}
 	held := expanded{b: -1}

@@ -58,7 +58,7 @@ func groupedCases() []convCase {
 	return cs
 }
 
-// Every set's depthwise and grouped conv, with each tile head (none, bias, relu, both)
+// Every set's depthwise and grouped conv, with each tile head (none, bias, relu, both, bias and relu6)
 // and a chain after it, against the reference, and against the generic
 // set's within the bound of fused against unfused products.
 func TestDepthwiseMatchesReference(t *testing.T) {
@@ -74,6 +74,9 @@ func TestDepthwiseMatchesReference(t *testing.T) {
 		{ir.Chain{{Op: ir.OpRelu}}, func(int) []eltwise.Step { return []eltwise.Step{{Kind: eltwise.Relu}} }},
 		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpRelu}, {Op: ir.OpTanh}}, func(co int) []eltwise.Step {
 			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Relu}, {Kind: eltwise.Tanh}}
+		}},
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpClip, Attrs: &ir.ClipAttrs{Min: 0, Max: 6}}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Clip, Alpha: 0, Beta: 6}}
 		}},
 	}
 	generic := gemm.For(cpu.Generic)

@@ -63,15 +63,25 @@ func winogradApplies(s Shape) bool {
 // floor-mode pool after an epilogue that is at most bias and relu.
 func winogradPools(s Shape, steps []eltwise.Step, mp *pool.Window) bool {
 	oh, ow := s.H+s.Pads[0]+s.Pads[1]-2, s.W+s.Pads[2]+s.Pads[3]-2
-	return mp != nil && len(eltwise.SplitTile(steps, s.CO).Rest) == 0 &&
+	return mp != nil && len(winogradHead(steps, s.CO).Rest) == 0 &&
 		mp.KH == 2 && mp.KW == 2 && mp.SH == 2 && mp.SW == 2 && mp.DH == 1 && mp.DW == 1 &&
 		mp.Top == 0 && mp.Left == 0 && mp.OH == oh/2 && mp.OW == ow/2
+}
+
+// winogradHead is the head of steps that the output transforms apply: the
+// tile epilogue's bias and relu. A relu6 stays in Rest, as its clip step.
+func winogradHead(steps []eltwise.Step, co int) eltwise.TileEpilogue {
+	head := eltwise.SplitTile(steps, co)
+	if head.Relu6 {
+		head.Relu6, head.Rest = false, steps[len(steps)-len(head.Rest)-1:]
+	}
+	return head
 }
 
 // newWinograd sets up c (shape, OH, OW, gemm set) for Winograd: head is the
 // epilogue split for the output transform.
 func newWinograd(c *Conv, steps []eltwise.Step, mp *pool.Window) *winograd {
-	head := eltwise.SplitTile(steps, c.CO)
+	head := winogradHead(steps, c.CO)
 	wg := &winograd{tr: transformSets.For(c.gemm.Set), bias: head.Bias, relu: head.Relu}
 	if len(head.Rest) > 0 {
 		wg.rest = eltwise.NewChain(c.gemm.Set, []int{c.N, c.OH, c.OW, c.CO}, head.Rest)

@@ -23,10 +23,10 @@
 // multiple of 4 KiB would.
 //
 // A tile can finish its elements as it stores them (Epilogue): add a bias
-// per column of C, then clamp at zero (relu), on the last block of K, so
-// that a dense or conv layer with a bias and a relu needs no pass of its own
-// over C. The result is the same bit for bit as the product followed by an
-// eltwise add and relu.
+// per column of C, then clamp at zero (relu) or to [0, 6] (relu6), on the
+// last block of K, so that a dense or conv layer with a bias and a relu or
+// relu6 needs no pass of its own over C. The result is the same bit for bit
+// as the product followed by an eltwise add and relu (or clip).
 //
 // Numerics: every variant sums each element of C as one chain in k order
 // over a block of at most KC terms, started from zero, then adds the chain to
@@ -56,7 +56,7 @@ type Kernel struct {
 	// kc bounds the K blocks, minMC the rows of a band (see Block).
 	kc, minMC int
 	// tile computes a full MR×NR tile, finished as flags say (flagAcc,
-	// flagBias, flagRelu; bias holds the tile's NR biases):
+	// flagBias, flagRelu, flagSix; bias holds the tile's NR biases):
 	//
 	//	C[i][j] = finish(Σ_{p<kc} a[i*kc+p] · b[p*NR+j])   for i < MR, j < NR
 	tile tileFunc
@@ -101,14 +101,16 @@ const (
 	flagAcc  = 1 // add C
 	flagBias = 2 // add the column's bias
 	flagRelu = 4 // clamp at zero (x < 0 ? 0 : x, keeping NaN and -0)
+	flagSix  = 8 // then clamp at six (x > 6 ? 6 : x, keeping NaN): relu6
 )
 
 // Epilogue is what the tiles of the last block of K apply to C as they store
 // it: a bias per column (nil for none, else at least as long as the row of
-// C), then relu. The zero Epilogue does nothing.
+// C), then relu or relu6 (clip to [0, 6]). The zero Epilogue does nothing.
 type Epilogue struct {
-	Bias []float32
-	Relu bool
+	Bias  []float32
+	Relu  bool
+	Relu6 bool
 }
 
 // finish is how a block's sums go into C: its tile flags and the bias of
@@ -128,6 +130,9 @@ func finishing(acc bool, e Epilogue) finish {
 	}
 	if e.Relu {
 		f.flags |= flagRelu
+	}
+	if e.Relu6 {
+		f.flags |= flagRelu | flagSix
 	}
 	return f
 }
@@ -412,6 +417,9 @@ func (f finish) store(c, sums []float32, j int) {
 		}
 		if f.flags&flagRelu != 0 && s < 0 {
 			s = 0
+		}
+		if f.flags&flagSix != 0 && s > 6 {
+			s = 6
 		}
 		c[t] = s
 	}

@@ -7,7 +7,8 @@ package gemm
 // tile6x16 computes a 6×16 tile of C from 6 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 6 {
 //		for j := range 16 {
@@ -24,6 +25,9 @@ package gemm
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -37,7 +41,8 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile5x16 computes a 5×16 tile of C from 5 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 5 {
 //		for j := range 16 {
@@ -54,6 +59,9 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -67,7 +75,8 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile4x16 computes a 4×16 tile of C from 4 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 4 {
 //		for j := range 16 {
@@ -84,6 +93,9 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -97,7 +109,8 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile3x16 computes a 3×16 tile of C from 3 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 3 {
 //		for j := range 16 {
@@ -114,6 +127,9 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -127,7 +143,8 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile2x16 computes a 2×16 tile of C from 2 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 2 {
 //		for j := range 16 {
@@ -144,6 +161,9 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -157,7 +177,8 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile1x16 computes a 1×16 tile of C from 1 rows of A, kc apart, and
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 1 {
 //		for j := range 16 {
@@ -173,6 +194,9 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			}
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
+//			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
 //			}
 //			c[i*ldc+j] = s
 //		}
@@ -199,7 +223,8 @@ func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int
 // tile4x24 computes a 4×24 tile of C from 4 rows of A, kc apart, and
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 4 {
 //		for j := range 24 {
@@ -216,6 +241,9 @@ func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -229,7 +257,8 @@ func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile3x24 computes a 3×24 tile of C from 3 rows of A, kc apart, and
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 3 {
 //		for j := range 24 {
@@ -246,6 +275,9 @@ func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -259,7 +291,8 @@ func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile2x24 computes a 2×24 tile of C from 2 rows of A, kc apart, and
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 2 {
 //		for j := range 24 {
@@ -276,6 +309,9 @@ func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -289,7 +325,8 @@ func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // tile1x24 computes a 1×24 tile of C from 1 rows of A, kc apart, and
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 1 {
 //		for j := range 24 {
@@ -305,6 +342,9 @@ func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			}
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
+//			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
 //			}
 //			c[i*ldc+j] = s
 //		}

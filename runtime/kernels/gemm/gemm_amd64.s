@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile6x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -192,7 +192,7 @@ tile6x16_bias:
 
 tile6x16_relu:
 	TESTQ  $0x00000004, BX
-	JZ     tile6x16_write
+	JZ     tile6x16_six
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
@@ -206,6 +206,25 @@ tile6x16_relu:
 	VMAXPS Y9, Y12, Y9
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
+
+tile6x16_six:
+	TESTQ        $0x00000008, BX
+	JZ           tile6x16_write
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X12
+	VBROADCASTSS X12, Y12
+	VMINPS       Y0, Y12, Y0
+	VMINPS       Y1, Y12, Y1
+	VMINPS       Y2, Y12, Y2
+	VMINPS       Y3, Y12, Y3
+	VMINPS       Y4, Y12, Y4
+	VMINPS       Y5, Y12, Y5
+	VMINPS       Y6, Y12, Y6
+	VMINPS       Y7, Y12, Y7
+	VMINPS       Y8, Y12, Y8
+	VMINPS       Y9, Y12, Y9
+	VMINPS       Y10, Y12, Y10
+	VMINPS       Y11, Y12, Y11
 
 tile6x16_write:
 	VMOVUPS Y0, (CX)
@@ -224,7 +243,7 @@ tile6x16_write:
 	RET
 
 // func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile5x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -390,7 +409,7 @@ tile5x16_bias:
 
 tile5x16_relu:
 	TESTQ  $0x00000004, BX
-	JZ     tile5x16_write
+	JZ     tile5x16_six
 	VXORPS Y10, Y10, Y10
 	VMAXPS Y0, Y10, Y0
 	VMAXPS Y1, Y10, Y1
@@ -402,6 +421,23 @@ tile5x16_relu:
 	VMAXPS Y7, Y10, Y7
 	VMAXPS Y8, Y10, Y8
 	VMAXPS Y9, Y10, Y9
+
+tile5x16_six:
+	TESTQ        $0x00000008, BX
+	JZ           tile5x16_write
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X10
+	VBROADCASTSS X10, Y10
+	VMINPS       Y0, Y10, Y0
+	VMINPS       Y1, Y10, Y1
+	VMINPS       Y2, Y10, Y2
+	VMINPS       Y3, Y10, Y3
+	VMINPS       Y4, Y10, Y4
+	VMINPS       Y5, Y10, Y5
+	VMINPS       Y6, Y10, Y6
+	VMINPS       Y7, Y10, Y7
+	VMINPS       Y8, Y10, Y8
+	VMINPS       Y9, Y10, Y9
 
 tile5x16_write:
 	VMOVUPS Y0, (CX)
@@ -418,7 +454,7 @@ tile5x16_write:
 	RET
 
 // func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile4x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -563,7 +599,7 @@ tile4x16_bias:
 
 tile4x16_relu:
 	TESTQ  $0x00000004, BX
-	JZ     tile4x16_write
+	JZ     tile4x16_six
 	VXORPS Y8, Y8, Y8
 	VMAXPS Y0, Y8, Y0
 	VMAXPS Y1, Y8, Y1
@@ -573,6 +609,21 @@ tile4x16_relu:
 	VMAXPS Y5, Y8, Y5
 	VMAXPS Y6, Y8, Y6
 	VMAXPS Y7, Y8, Y7
+
+tile4x16_six:
+	TESTQ        $0x00000008, BX
+	JZ           tile4x16_write
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X8
+	VBROADCASTSS X8, Y8
+	VMINPS       Y0, Y8, Y0
+	VMINPS       Y1, Y8, Y1
+	VMINPS       Y2, Y8, Y2
+	VMINPS       Y3, Y8, Y3
+	VMINPS       Y4, Y8, Y4
+	VMINPS       Y5, Y8, Y5
+	VMINPS       Y6, Y8, Y6
+	VMINPS       Y7, Y8, Y7
 
 tile4x16_write:
 	VMOVUPS Y0, (CX)
@@ -587,7 +638,7 @@ tile4x16_write:
 	RET
 
 // func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile3x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -705,7 +756,7 @@ tile3x16_bias:
 
 tile3x16_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile3x16_write
+	JZ     tile3x16_six
 	VXORPS Y6, Y6, Y6
 	VMAXPS Y0, Y6, Y0
 	VMAXPS Y1, Y6, Y1
@@ -713,6 +764,19 @@ tile3x16_relu:
 	VMAXPS Y3, Y6, Y3
 	VMAXPS Y4, Y6, Y4
 	VMAXPS Y5, Y6, Y5
+
+tile3x16_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile3x16_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X6
+	VBROADCASTSS X6, Y6
+	VMINPS       Y0, Y6, Y0
+	VMINPS       Y1, Y6, Y1
+	VMINPS       Y2, Y6, Y2
+	VMINPS       Y3, Y6, Y3
+	VMINPS       Y4, Y6, Y4
+	VMINPS       Y5, Y6, Y5
 
 tile3x16_write:
 	VMOVUPS Y0, (CX)
@@ -725,7 +789,7 @@ tile3x16_write:
 	RET
 
 // func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile2x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -822,12 +886,23 @@ tile2x16_bias:
 
 tile2x16_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile2x16_write
+	JZ     tile2x16_six
 	VXORPS Y4, Y4, Y4
 	VMAXPS Y0, Y4, Y0
 	VMAXPS Y1, Y4, Y1
 	VMAXPS Y2, Y4, Y2
 	VMAXPS Y3, Y4, Y3
+
+tile2x16_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile2x16_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X4
+	VBROADCASTSS X4, Y4
+	VMINPS       Y0, Y4, Y0
+	VMINPS       Y1, Y4, Y1
+	VMINPS       Y2, Y4, Y2
+	VMINPS       Y3, Y4, Y3
 
 tile2x16_write:
 	VMOVUPS Y0, (CX)
@@ -838,7 +913,7 @@ tile2x16_write:
 	RET
 
 // func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile1x16(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -914,10 +989,19 @@ tile1x16_bias:
 
 tile1x16_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile1x16_write
+	JZ     tile1x16_six
 	VXORPS Y2, Y2, Y2
 	VMAXPS Y0, Y2, Y0
 	VMAXPS Y1, Y2, Y1
+
+tile1x16_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile1x16_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X2
+	VBROADCASTSS X2, Y2
+	VMINPS       Y0, Y2, Y0
+	VMINPS       Y1, Y2, Y1
 
 tile1x16_write:
 	VMOVUPS Y0, (CX)
@@ -926,7 +1010,7 @@ tile1x16_write:
 	RET
 
 // func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, tiles int)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·panel6x16(SB), NOSPLIT, $0-128
 	MOVQ a_base+8(FP), AX
 	MOVQ c_base+56(FP), CX
@@ -1116,7 +1200,7 @@ panel6x16_bias:
 
 panel6x16_relu:
 	TESTQ  $0x00000004, DI
-	JZ     panel6x16_write
+	JZ     panel6x16_six
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
@@ -1130,6 +1214,25 @@ panel6x16_relu:
 	VMAXPS Y9, Y12, Y9
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
+
+panel6x16_six:
+	TESTQ        $0x00000008, DI
+	JZ           panel6x16_write
+	MOVL         $0x40c00000, DI
+	VMOVD        DI, X12
+	VBROADCASTSS X12, Y12
+	VMINPS       Y0, Y12, Y0
+	VMINPS       Y1, Y12, Y1
+	VMINPS       Y2, Y12, Y2
+	VMINPS       Y3, Y12, Y3
+	VMINPS       Y4, Y12, Y4
+	VMINPS       Y5, Y12, Y5
+	VMINPS       Y6, Y12, Y6
+	VMINPS       Y7, Y12, Y7
+	VMINPS       Y8, Y12, Y8
+	VMINPS       Y9, Y12, Y9
+	VMINPS       Y10, Y12, Y10
+	VMINPS       Y11, Y12, Y11
 
 panel6x16_write:
 	VMOVUPS Y0, (CX)
@@ -1164,7 +1267,7 @@ panel6x16_done:
 	RET
 
 // func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile4x24(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1347,7 +1450,7 @@ tile4x24_bias:
 
 tile4x24_relu:
 	TESTQ  $0x00000004, BX
-	JZ     tile4x24_write
+	JZ     tile4x24_six
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
@@ -1361,6 +1464,25 @@ tile4x24_relu:
 	VMAXPS Y9, Y12, Y9
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
+
+tile4x24_six:
+	TESTQ        $0x00000008, BX
+	JZ           tile4x24_write
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X12
+	VBROADCASTSS X12, Y12
+	VMINPS       Y0, Y12, Y0
+	VMINPS       Y1, Y12, Y1
+	VMINPS       Y2, Y12, Y2
+	VMINPS       Y3, Y12, Y3
+	VMINPS       Y4, Y12, Y4
+	VMINPS       Y5, Y12, Y5
+	VMINPS       Y6, Y12, Y6
+	VMINPS       Y7, Y12, Y7
+	VMINPS       Y8, Y12, Y8
+	VMINPS       Y9, Y12, Y9
+	VMINPS       Y10, Y12, Y10
+	VMINPS       Y11, Y12, Y11
 
 tile4x24_write:
 	VMOVUPS Y0, (CX)
@@ -1379,7 +1501,7 @@ tile4x24_write:
 	RET
 
 // func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile3x24(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1527,7 +1649,7 @@ tile3x24_bias:
 
 tile3x24_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile3x24_write
+	JZ     tile3x24_six
 	VXORPS Y9, Y9, Y9
 	VMAXPS Y0, Y9, Y0
 	VMAXPS Y1, Y9, Y1
@@ -1538,6 +1660,22 @@ tile3x24_relu:
 	VMAXPS Y6, Y9, Y6
 	VMAXPS Y7, Y9, Y7
 	VMAXPS Y8, Y9, Y8
+
+tile3x24_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile3x24_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X9
+	VBROADCASTSS X9, Y9
+	VMINPS       Y0, Y9, Y0
+	VMINPS       Y1, Y9, Y1
+	VMINPS       Y2, Y9, Y2
+	VMINPS       Y3, Y9, Y3
+	VMINPS       Y4, Y9, Y4
+	VMINPS       Y5, Y9, Y5
+	VMINPS       Y6, Y9, Y6
+	VMINPS       Y7, Y9, Y7
+	VMINPS       Y8, Y9, Y8
 
 tile3x24_write:
 	VMOVUPS Y0, (CX)
@@ -1553,7 +1691,7 @@ tile3x24_write:
 	RET
 
 // func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile2x24(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1672,7 +1810,7 @@ tile2x24_bias:
 
 tile2x24_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile2x24_write
+	JZ     tile2x24_six
 	VXORPS Y6, Y6, Y6
 	VMAXPS Y0, Y6, Y0
 	VMAXPS Y1, Y6, Y1
@@ -1680,6 +1818,19 @@ tile2x24_relu:
 	VMAXPS Y3, Y6, Y3
 	VMAXPS Y4, Y6, Y4
 	VMAXPS Y5, Y6, Y5
+
+tile2x24_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile2x24_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X6
+	VBROADCASTSS X6, Y6
+	VMINPS       Y0, Y6, Y0
+	VMINPS       Y1, Y6, Y1
+	VMINPS       Y2, Y6, Y2
+	VMINPS       Y3, Y6, Y3
+	VMINPS       Y4, Y6, Y4
+	VMINPS       Y5, Y6, Y5
 
 tile2x24_write:
 	VMOVUPS Y0, (CX)
@@ -1692,7 +1843,7 @@ tile2x24_write:
 	RET
 
 // func tile1x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
-// Requires: AVX, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile1x24(SB), NOSPLIT, $0-120
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1782,11 +1933,21 @@ tile1x24_bias:
 
 tile1x24_relu:
 	TESTQ  $0x00000004, AX
-	JZ     tile1x24_write
+	JZ     tile1x24_six
 	VXORPS Y3, Y3, Y3
 	VMAXPS Y0, Y3, Y0
 	VMAXPS Y1, Y3, Y1
 	VMAXPS Y2, Y3, Y2
+
+tile1x24_six:
+	TESTQ        $0x00000008, AX
+	JZ           tile1x24_write
+	MOVL         $0x40c00000, AX
+	VMOVD        AX, X3
+	VBROADCASTSS X3, Y3
+	VMINPS       Y0, Y3, Y0
+	VMINPS       Y1, Y3, Y1
+	VMINPS       Y2, Y3, Y2
 
 tile1x24_write:
 	VMOVUPS Y0, (CX)

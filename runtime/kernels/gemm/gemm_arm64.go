@@ -7,7 +7,8 @@ package gemm
 // tile6x12 computes a 6×12 tile of C from 6 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 6 {
 //		for j := range 12 {
@@ -24,6 +25,9 @@ package gemm
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -37,7 +41,8 @@ func tile6x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 // tile5x12 computes a 5×12 tile of C from 5 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 5 {
 //		for j := range 12 {
@@ -54,6 +59,9 @@ func tile6x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -67,7 +75,8 @@ func tile5x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 // tile4x12 computes a 4×12 tile of C from 4 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 4 {
 //		for j := range 12 {
@@ -84,6 +93,9 @@ func tile5x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -97,7 +109,8 @@ func tile4x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 // tile3x12 computes a 3×12 tile of C from 3 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 3 {
 //		for j := range 12 {
@@ -114,6 +127,9 @@ func tile4x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -127,7 +143,8 @@ func tile3x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 // tile2x12 computes a 2×12 tile of C from 2 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 2 {
 //		for j := range 12 {
@@ -144,6 +161,9 @@ func tile3x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -157,7 +177,8 @@ func tile2x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 // tile1x12 computes a 1×12 tile of C from 1 rows of A, kc apart, and
 // a B panel 12 wide (rows p at b[p*12:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 1 {
 //		for j := range 12 {
@@ -173,6 +194,9 @@ func tile2x12(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
 //			}
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
+//			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
 //			}
 //			c[i*ldc+j] = s
 //		}

@@ -157,6 +157,8 @@ tile6x12_tail:
 
 tile6x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile6x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -175,13 +177,19 @@ tile6x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile6x12_relu0:
-	TBZ $2, R10, tile6x12_write0
+	TBZ $2, R10, tile6x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile6x12_six0:
+	TBZ $3, R10, tile6x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile6x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
@@ -199,13 +207,19 @@ tile6x12_bias1:
 	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
 
 tile6x12_relu1:
-	TBZ $2, R10, tile6x12_write1
+	TBZ $2, R10, tile6x12_six1
 	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
 	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
 	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
 	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
 	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
 	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
+tile6x12_six1:
+	TBZ $3, R10, tile6x12_write1
+	WORD $0x4ea3f56b // FMIN V11.4S, V11.4S, V3.4S
+	WORD $0x4ea3f58c // FMIN V12.4S, V12.4S, V3.4S
+	WORD $0x4ea3f5ad // FMIN V13.4S, V13.4S, V3.4S
 
 tile6x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
@@ -223,13 +237,19 @@ tile6x12_bias2:
 	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
 
 tile6x12_relu2:
-	TBZ $2, R10, tile6x12_write2
+	TBZ $2, R10, tile6x12_six2
 	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
 	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
 	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
 	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
 	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
 	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
+tile6x12_six2:
+	TBZ $3, R10, tile6x12_write2
+	WORD $0x4ea3f5ce // FMIN V14.4S, V14.4S, V3.4S
+	WORD $0x4ea3f5ef // FMIN V15.4S, V15.4S, V3.4S
+	WORD $0x4ea3f610 // FMIN V16.4S, V16.4S, V3.4S
 
 tile6x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
@@ -247,13 +267,19 @@ tile6x12_bias3:
 	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
 
 tile6x12_relu3:
-	TBZ $2, R10, tile6x12_write3
+	TBZ $2, R10, tile6x12_six3
 	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
 	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
 	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
 	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
 	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
 	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
+tile6x12_six3:
+	TBZ $3, R10, tile6x12_write3
+	WORD $0x4ea3f631 // FMIN V17.4S, V17.4S, V3.4S
+	WORD $0x4ea3f652 // FMIN V18.4S, V18.4S, V3.4S
+	WORD $0x4ea3f673 // FMIN V19.4S, V19.4S, V3.4S
 
 tile6x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
@@ -271,13 +297,19 @@ tile6x12_bias4:
 	WORD $0x4e3fd6d6 // FADD V22.4S, V22.4S, V31.4S
 
 tile6x12_relu4:
-	TBZ $2, R10, tile6x12_write4
+	TBZ $2, R10, tile6x12_six4
 	WORD $0x4ea0ea80 // FCMLT V0.4S, V20.4S, #0.0
 	WORD $0x4e601e94 // BIC V20.16B, V20.16B, V0.16B
 	WORD $0x4ea0eaa1 // FCMLT V1.4S, V21.4S, #0.0
 	WORD $0x4e611eb5 // BIC V21.16B, V21.16B, V1.16B
 	WORD $0x4ea0eac2 // FCMLT V2.4S, V22.4S, #0.0
 	WORD $0x4e621ed6 // BIC V22.16B, V22.16B, V2.16B
+
+tile6x12_six4:
+	TBZ $3, R10, tile6x12_write4
+	WORD $0x4ea3f694 // FMIN V20.4S, V20.4S, V3.4S
+	WORD $0x4ea3f6b5 // FMIN V21.4S, V21.4S, V3.4S
+	WORD $0x4ea3f6d6 // FMIN V22.4S, V22.4S, V3.4S
 
 tile6x12_write4:
 	VST1 [V20.S4, V21.S4, V22.S4], (R8)
@@ -295,13 +327,19 @@ tile6x12_bias5:
 	WORD $0x4e3fd739 // FADD V25.4S, V25.4S, V31.4S
 
 tile6x12_relu5:
-	TBZ $2, R10, tile6x12_write5
+	TBZ $2, R10, tile6x12_six5
 	WORD $0x4ea0eae0 // FCMLT V0.4S, V23.4S, #0.0
 	WORD $0x4e601ef7 // BIC V23.16B, V23.16B, V0.16B
 	WORD $0x4ea0eb01 // FCMLT V1.4S, V24.4S, #0.0
 	WORD $0x4e611f18 // BIC V24.16B, V24.16B, V1.16B
 	WORD $0x4ea0eb22 // FCMLT V2.4S, V25.4S, #0.0
 	WORD $0x4e621f39 // BIC V25.16B, V25.16B, V2.16B
+
+tile6x12_six5:
+	TBZ $3, R10, tile6x12_write5
+	WORD $0x4ea3f6f7 // FMIN V23.4S, V23.4S, V3.4S
+	WORD $0x4ea3f718 // FMIN V24.4S, V24.4S, V3.4S
+	WORD $0x4ea3f739 // FMIN V25.4S, V25.4S, V3.4S
 
 tile6x12_write5:
 	VST1 [V23.S4, V24.S4, V25.S4], (R8)
@@ -439,6 +477,8 @@ tile5x12_tail:
 
 tile5x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile5x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -457,13 +497,19 @@ tile5x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile5x12_relu0:
-	TBZ $2, R10, tile5x12_write0
+	TBZ $2, R10, tile5x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile5x12_six0:
+	TBZ $3, R10, tile5x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile5x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
@@ -481,13 +527,19 @@ tile5x12_bias1:
 	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
 
 tile5x12_relu1:
-	TBZ $2, R10, tile5x12_write1
+	TBZ $2, R10, tile5x12_six1
 	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
 	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
 	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
 	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
 	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
 	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
+tile5x12_six1:
+	TBZ $3, R10, tile5x12_write1
+	WORD $0x4ea3f56b // FMIN V11.4S, V11.4S, V3.4S
+	WORD $0x4ea3f58c // FMIN V12.4S, V12.4S, V3.4S
+	WORD $0x4ea3f5ad // FMIN V13.4S, V13.4S, V3.4S
 
 tile5x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
@@ -505,13 +557,19 @@ tile5x12_bias2:
 	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
 
 tile5x12_relu2:
-	TBZ $2, R10, tile5x12_write2
+	TBZ $2, R10, tile5x12_six2
 	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
 	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
 	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
 	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
 	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
 	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
+tile5x12_six2:
+	TBZ $3, R10, tile5x12_write2
+	WORD $0x4ea3f5ce // FMIN V14.4S, V14.4S, V3.4S
+	WORD $0x4ea3f5ef // FMIN V15.4S, V15.4S, V3.4S
+	WORD $0x4ea3f610 // FMIN V16.4S, V16.4S, V3.4S
 
 tile5x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
@@ -529,13 +587,19 @@ tile5x12_bias3:
 	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
 
 tile5x12_relu3:
-	TBZ $2, R10, tile5x12_write3
+	TBZ $2, R10, tile5x12_six3
 	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
 	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
 	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
 	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
 	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
 	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
+tile5x12_six3:
+	TBZ $3, R10, tile5x12_write3
+	WORD $0x4ea3f631 // FMIN V17.4S, V17.4S, V3.4S
+	WORD $0x4ea3f652 // FMIN V18.4S, V18.4S, V3.4S
+	WORD $0x4ea3f673 // FMIN V19.4S, V19.4S, V3.4S
 
 tile5x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
@@ -553,13 +617,19 @@ tile5x12_bias4:
 	WORD $0x4e3fd6d6 // FADD V22.4S, V22.4S, V31.4S
 
 tile5x12_relu4:
-	TBZ $2, R10, tile5x12_write4
+	TBZ $2, R10, tile5x12_six4
 	WORD $0x4ea0ea80 // FCMLT V0.4S, V20.4S, #0.0
 	WORD $0x4e601e94 // BIC V20.16B, V20.16B, V0.16B
 	WORD $0x4ea0eaa1 // FCMLT V1.4S, V21.4S, #0.0
 	WORD $0x4e611eb5 // BIC V21.16B, V21.16B, V1.16B
 	WORD $0x4ea0eac2 // FCMLT V2.4S, V22.4S, #0.0
 	WORD $0x4e621ed6 // BIC V22.16B, V22.16B, V2.16B
+
+tile5x12_six4:
+	TBZ $3, R10, tile5x12_write4
+	WORD $0x4ea3f694 // FMIN V20.4S, V20.4S, V3.4S
+	WORD $0x4ea3f6b5 // FMIN V21.4S, V21.4S, V3.4S
+	WORD $0x4ea3f6d6 // FMIN V22.4S, V22.4S, V3.4S
 
 tile5x12_write4:
 	VST1 [V20.S4, V21.S4, V22.S4], (R8)
@@ -676,6 +746,8 @@ tile4x12_tail:
 
 tile4x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile4x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -694,13 +766,19 @@ tile4x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile4x12_relu0:
-	TBZ $2, R10, tile4x12_write0
+	TBZ $2, R10, tile4x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile4x12_six0:
+	TBZ $3, R10, tile4x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile4x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
@@ -718,13 +796,19 @@ tile4x12_bias1:
 	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
 
 tile4x12_relu1:
-	TBZ $2, R10, tile4x12_write1
+	TBZ $2, R10, tile4x12_six1
 	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
 	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
 	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
 	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
 	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
 	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
+tile4x12_six1:
+	TBZ $3, R10, tile4x12_write1
+	WORD $0x4ea3f56b // FMIN V11.4S, V11.4S, V3.4S
+	WORD $0x4ea3f58c // FMIN V12.4S, V12.4S, V3.4S
+	WORD $0x4ea3f5ad // FMIN V13.4S, V13.4S, V3.4S
 
 tile4x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
@@ -742,13 +826,19 @@ tile4x12_bias2:
 	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
 
 tile4x12_relu2:
-	TBZ $2, R10, tile4x12_write2
+	TBZ $2, R10, tile4x12_six2
 	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
 	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
 	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
 	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
 	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
 	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
+tile4x12_six2:
+	TBZ $3, R10, tile4x12_write2
+	WORD $0x4ea3f5ce // FMIN V14.4S, V14.4S, V3.4S
+	WORD $0x4ea3f5ef // FMIN V15.4S, V15.4S, V3.4S
+	WORD $0x4ea3f610 // FMIN V16.4S, V16.4S, V3.4S
 
 tile4x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
@@ -766,13 +856,19 @@ tile4x12_bias3:
 	WORD $0x4e3fd673 // FADD V19.4S, V19.4S, V31.4S
 
 tile4x12_relu3:
-	TBZ $2, R10, tile4x12_write3
+	TBZ $2, R10, tile4x12_six3
 	WORD $0x4ea0ea20 // FCMLT V0.4S, V17.4S, #0.0
 	WORD $0x4e601e31 // BIC V17.16B, V17.16B, V0.16B
 	WORD $0x4ea0ea41 // FCMLT V1.4S, V18.4S, #0.0
 	WORD $0x4e611e52 // BIC V18.16B, V18.16B, V1.16B
 	WORD $0x4ea0ea62 // FCMLT V2.4S, V19.4S, #0.0
 	WORD $0x4e621e73 // BIC V19.16B, V19.16B, V2.16B
+
+tile4x12_six3:
+	TBZ $3, R10, tile4x12_write3
+	WORD $0x4ea3f631 // FMIN V17.4S, V17.4S, V3.4S
+	WORD $0x4ea3f652 // FMIN V18.4S, V18.4S, V3.4S
+	WORD $0x4ea3f673 // FMIN V19.4S, V19.4S, V3.4S
 
 tile4x12_write3:
 	VST1 [V17.S4, V18.S4, V19.S4], (R8)
@@ -868,6 +964,8 @@ tile3x12_tail:
 
 tile3x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile3x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -886,13 +984,19 @@ tile3x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile3x12_relu0:
-	TBZ $2, R10, tile3x12_write0
+	TBZ $2, R10, tile3x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile3x12_six0:
+	TBZ $3, R10, tile3x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile3x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
@@ -910,13 +1014,19 @@ tile3x12_bias1:
 	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
 
 tile3x12_relu1:
-	TBZ $2, R10, tile3x12_write1
+	TBZ $2, R10, tile3x12_six1
 	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
 	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
 	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
 	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
 	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
 	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
+tile3x12_six1:
+	TBZ $3, R10, tile3x12_write1
+	WORD $0x4ea3f56b // FMIN V11.4S, V11.4S, V3.4S
+	WORD $0x4ea3f58c // FMIN V12.4S, V12.4S, V3.4S
+	WORD $0x4ea3f5ad // FMIN V13.4S, V13.4S, V3.4S
 
 tile3x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
@@ -934,13 +1044,19 @@ tile3x12_bias2:
 	WORD $0x4e3fd610 // FADD V16.4S, V16.4S, V31.4S
 
 tile3x12_relu2:
-	TBZ $2, R10, tile3x12_write2
+	TBZ $2, R10, tile3x12_six2
 	WORD $0x4ea0e9c0 // FCMLT V0.4S, V14.4S, #0.0
 	WORD $0x4e601dce // BIC V14.16B, V14.16B, V0.16B
 	WORD $0x4ea0e9e1 // FCMLT V1.4S, V15.4S, #0.0
 	WORD $0x4e611def // BIC V15.16B, V15.16B, V1.16B
 	WORD $0x4ea0ea02 // FCMLT V2.4S, V16.4S, #0.0
 	WORD $0x4e621e10 // BIC V16.16B, V16.16B, V2.16B
+
+tile3x12_six2:
+	TBZ $3, R10, tile3x12_write2
+	WORD $0x4ea3f5ce // FMIN V14.4S, V14.4S, V3.4S
+	WORD $0x4ea3f5ef // FMIN V15.4S, V15.4S, V3.4S
+	WORD $0x4ea3f610 // FMIN V16.4S, V16.4S, V3.4S
 
 tile3x12_write2:
 	VST1 [V14.S4, V15.S4, V16.S4], (R8)
@@ -1015,6 +1131,8 @@ tile2x12_tail:
 
 tile2x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile2x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -1033,13 +1151,19 @@ tile2x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile2x12_relu0:
-	TBZ $2, R10, tile2x12_write0
+	TBZ $2, R10, tile2x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile2x12_six0:
+	TBZ $3, R10, tile2x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile2x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)
@@ -1057,13 +1181,19 @@ tile2x12_bias1:
 	WORD $0x4e3fd5ad // FADD V13.4S, V13.4S, V31.4S
 
 tile2x12_relu1:
-	TBZ $2, R10, tile2x12_write1
+	TBZ $2, R10, tile2x12_six1
 	WORD $0x4ea0e960 // FCMLT V0.4S, V11.4S, #0.0
 	WORD $0x4e601d6b // BIC V11.16B, V11.16B, V0.16B
 	WORD $0x4ea0e981 // FCMLT V1.4S, V12.4S, #0.0
 	WORD $0x4e611d8c // BIC V12.16B, V12.16B, V1.16B
 	WORD $0x4ea0e9a2 // FCMLT V2.4S, V13.4S, #0.0
 	WORD $0x4e621dad // BIC V13.16B, V13.16B, V2.16B
+
+tile2x12_six1:
+	TBZ $3, R10, tile2x12_write1
+	WORD $0x4ea3f56b // FMIN V11.4S, V11.4S, V3.4S
+	WORD $0x4ea3f58c // FMIN V12.4S, V12.4S, V3.4S
+	WORD $0x4ea3f5ad // FMIN V13.4S, V13.4S, V3.4S
 
 tile2x12_write1:
 	VST1 [V11.S4, V12.S4, V13.S4], (R8)
@@ -1117,6 +1247,8 @@ tile1x12_tail:
 
 tile1x12_store:
 	MOVD flags+88(FP), R10
+	MOVW $0x40c00000, R11
+	VDUP R11, V3.S4
 	TBZ $1, R10, tile1x12_rows
 	MOVD bias_base+96(FP), R12
 	VLD1 (R12), [V29.S4, V30.S4, V31.S4]
@@ -1135,13 +1267,19 @@ tile1x12_bias0:
 	WORD $0x4e3fd54a // FADD V10.4S, V10.4S, V31.4S
 
 tile1x12_relu0:
-	TBZ $2, R10, tile1x12_write0
+	TBZ $2, R10, tile1x12_six0
 	WORD $0x4ea0e900 // FCMLT V0.4S, V8.4S, #0.0
 	WORD $0x4e601d08 // BIC V8.16B, V8.16B, V0.16B
 	WORD $0x4ea0e921 // FCMLT V1.4S, V9.4S, #0.0
 	WORD $0x4e611d29 // BIC V9.16B, V9.16B, V1.16B
 	WORD $0x4ea0e942 // FCMLT V2.4S, V10.4S, #0.0
 	WORD $0x4e621d4a // BIC V10.16B, V10.16B, V2.16B
+
+tile1x12_six0:
+	TBZ $3, R10, tile1x12_write0
+	WORD $0x4ea3f508 // FMIN V8.4S, V8.4S, V3.4S
+	WORD $0x4ea3f529 // FMIN V9.4S, V9.4S, V3.4S
+	WORD $0x4ea3f54a // FMIN V10.4S, V10.4S, V3.4S
 
 tile1x12_write0:
 	VST1 [V8.S4, V9.S4, V10.S4], (R8)

@@ -18,7 +18,8 @@ func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags in
 // maskTile12x32 computes a 12×32 tile of C from 12 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 12 {
 //		for j := range 32 {
@@ -38,6 +39,9 @@ func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags in
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -54,7 +58,8 @@ func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // maskTile11x32 computes a 11×32 tile of C from 11 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 11 {
 //		for j := range 32 {
@@ -74,6 +79,9 @@ func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -90,7 +98,8 @@ func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // maskTile10x32 computes a 10×32 tile of C from 10 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 10 {
 //		for j := range 32 {
@@ -110,6 +119,9 @@ func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -126,7 +138,8 @@ func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // maskTile9x32 computes a 9×32 tile of C from 9 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 9 {
 //		for j := range 32 {
@@ -146,6 +159,9 @@ func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -162,7 +178,8 @@ func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile8x32 computes a 8×32 tile of C from 8 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 8 {
 //		for j := range 32 {
@@ -182,6 +199,9 @@ func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -198,7 +218,8 @@ func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile7x32 computes a 7×32 tile of C from 7 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 7 {
 //		for j := range 32 {
@@ -218,6 +239,9 @@ func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -234,7 +258,8 @@ func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile6x32 computes a 6×32 tile of C from 6 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 6 {
 //		for j := range 32 {
@@ -254,6 +279,9 @@ func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -270,7 +298,8 @@ func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile5x32 computes a 5×32 tile of C from 5 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 5 {
 //		for j := range 32 {
@@ -290,6 +319,9 @@ func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -306,7 +338,8 @@ func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile4x32 computes a 4×32 tile of C from 4 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 4 {
 //		for j := range 32 {
@@ -326,6 +359,9 @@ func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -342,7 +378,8 @@ func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile3x32 computes a 3×32 tile of C from 3 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 3 {
 //		for j := range 32 {
@@ -362,6 +399,9 @@ func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -378,7 +418,8 @@ func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile2x32 computes a 2×32 tile of C from 2 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 2 {
 //		for j := range 32 {
@@ -398,6 +439,9 @@ func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
 //			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -414,7 +458,8 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // maskTile1x32 computes a 1×32 tile of C from 1 rows of A, kc apart, and
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
-// to C, added to the column's bias and clamped at zero (relu):
+// to C, added to the column's bias, clamped at zero (relu) and at six
+// (relu6, with relu's flag):
 //
 //	for i := range 1 {
 //		for j := range 32 {
@@ -433,6 +478,9 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			}
 //			if flags&4 != 0 && s < 0 {
 //				s = 0
+//			}
+//			if flags&8 != 0 && s > 6 {
+//				s = 6
 //			}
 //			c[i*ldc+j] = s
 //		}

@@ -338,7 +338,7 @@ panel12x32_bias:
 
 panel12x32_relu:
 	TESTQ  $0x00000004, R10
-	JZ     panel12x32_write
+	JZ     panel12x32_six
 	VPXORD Z27, Z27, Z27
 	VMAXPS Z0, Z27, Z0
 	VMAXPS Z1, Z27, Z1
@@ -364,6 +364,36 @@ panel12x32_relu:
 	VMAXPS Z21, Z27, Z21
 	VMAXPS Z22, Z27, Z22
 	VMAXPS Z23, Z27, Z23
+
+panel12x32_six:
+	TESTQ        $0x00000008, R10
+	JZ           panel12x32_write
+	MOVL         $0x40c00000, R10
+	VPBROADCASTD R10, Z24
+	VMINPS       Z0, Z24, Z0
+	VMINPS       Z1, Z24, Z1
+	VMINPS       Z2, Z24, Z2
+	VMINPS       Z3, Z24, Z3
+	VMINPS       Z4, Z24, Z4
+	VMINPS       Z5, Z24, Z5
+	VMINPS       Z6, Z24, Z6
+	VMINPS       Z7, Z24, Z7
+	VMINPS       Z8, Z24, Z8
+	VMINPS       Z9, Z24, Z9
+	VMINPS       Z10, Z24, Z10
+	VMINPS       Z11, Z24, Z11
+	VMINPS       Z12, Z24, Z12
+	VMINPS       Z13, Z24, Z13
+	VMINPS       Z14, Z24, Z14
+	VMINPS       Z15, Z24, Z15
+	VMINPS       Z16, Z24, Z16
+	VMINPS       Z17, Z24, Z17
+	VMINPS       Z18, Z24, Z18
+	VMINPS       Z19, Z24, Z19
+	VMINPS       Z20, Z24, Z20
+	VMINPS       Z21, Z24, Z21
+	VMINPS       Z22, Z24, Z22
+	VMINPS       Z23, Z24, Z23
 
 panel12x32_write:
 	VMOVUPS Z0, (CX)
@@ -756,7 +786,7 @@ maskTile12x32_bias:
 
 maskTile12x32_relu:
 	TESTQ  $0x00000004, DI
-	JZ     maskTile12x32_write
+	JZ     maskTile12x32_six
 	VPXORD Z27, Z27, Z27
 	VMAXPS Z0, Z27, Z0
 	VMAXPS Z1, Z27, Z1
@@ -782,6 +812,36 @@ maskTile12x32_relu:
 	VMAXPS Z21, Z27, Z21
 	VMAXPS Z22, Z27, Z22
 	VMAXPS Z23, Z27, Z23
+
+maskTile12x32_six:
+	TESTQ        $0x00000008, DI
+	JZ           maskTile12x32_write
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z24
+	VMINPS       Z0, Z24, Z0
+	VMINPS       Z1, Z24, Z1
+	VMINPS       Z2, Z24, Z2
+	VMINPS       Z3, Z24, Z3
+	VMINPS       Z4, Z24, Z4
+	VMINPS       Z5, Z24, Z5
+	VMINPS       Z6, Z24, Z6
+	VMINPS       Z7, Z24, Z7
+	VMINPS       Z8, Z24, Z8
+	VMINPS       Z9, Z24, Z9
+	VMINPS       Z10, Z24, Z10
+	VMINPS       Z11, Z24, Z11
+	VMINPS       Z12, Z24, Z12
+	VMINPS       Z13, Z24, Z13
+	VMINPS       Z14, Z24, Z14
+	VMINPS       Z15, Z24, Z15
+	VMINPS       Z16, Z24, Z16
+	VMINPS       Z17, Z24, Z17
+	VMINPS       Z18, Z24, Z18
+	VMINPS       Z19, Z24, Z19
+	VMINPS       Z20, Z24, Z20
+	VMINPS       Z21, Z24, Z21
+	VMINPS       Z22, Z24, Z22
+	VMINPS       Z23, Z24, Z23
 
 maskTile12x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1124,7 +1184,7 @@ maskTile11x32_bias:
 
 maskTile11x32_relu:
 	TESTQ  $0x00000004, DI
-	JZ     maskTile11x32_write
+	JZ     maskTile11x32_six
 	VPXORD Z25, Z25, Z25
 	VMAXPS Z0, Z25, Z0
 	VMAXPS Z1, Z25, Z1
@@ -1148,6 +1208,34 @@ maskTile11x32_relu:
 	VMAXPS Z19, Z25, Z19
 	VMAXPS Z20, Z25, Z20
 	VMAXPS Z21, Z25, Z21
+
+maskTile11x32_six:
+	TESTQ        $0x00000008, DI
+	JZ           maskTile11x32_write
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z22
+	VMINPS       Z0, Z22, Z0
+	VMINPS       Z1, Z22, Z1
+	VMINPS       Z2, Z22, Z2
+	VMINPS       Z3, Z22, Z3
+	VMINPS       Z4, Z22, Z4
+	VMINPS       Z5, Z22, Z5
+	VMINPS       Z6, Z22, Z6
+	VMINPS       Z7, Z22, Z7
+	VMINPS       Z8, Z22, Z8
+	VMINPS       Z9, Z22, Z9
+	VMINPS       Z10, Z22, Z10
+	VMINPS       Z11, Z22, Z11
+	VMINPS       Z12, Z22, Z12
+	VMINPS       Z13, Z22, Z13
+	VMINPS       Z14, Z22, Z14
+	VMINPS       Z15, Z22, Z15
+	VMINPS       Z16, Z22, Z16
+	VMINPS       Z17, Z22, Z17
+	VMINPS       Z18, Z22, Z18
+	VMINPS       Z19, Z22, Z19
+	VMINPS       Z20, Z22, Z20
+	VMINPS       Z21, Z22, Z21
 
 maskTile11x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1467,7 +1555,7 @@ maskTile10x32_bias:
 
 maskTile10x32_relu:
 	TESTQ  $0x00000004, DI
-	JZ     maskTile10x32_write
+	JZ     maskTile10x32_six
 	VPXORD Z23, Z23, Z23
 	VMAXPS Z0, Z23, Z0
 	VMAXPS Z1, Z23, Z1
@@ -1489,6 +1577,32 @@ maskTile10x32_relu:
 	VMAXPS Z17, Z23, Z17
 	VMAXPS Z18, Z23, Z18
 	VMAXPS Z19, Z23, Z19
+
+maskTile10x32_six:
+	TESTQ        $0x00000008, DI
+	JZ           maskTile10x32_write
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z20
+	VMINPS       Z0, Z20, Z0
+	VMINPS       Z1, Z20, Z1
+	VMINPS       Z2, Z20, Z2
+	VMINPS       Z3, Z20, Z3
+	VMINPS       Z4, Z20, Z4
+	VMINPS       Z5, Z20, Z5
+	VMINPS       Z6, Z20, Z6
+	VMINPS       Z7, Z20, Z7
+	VMINPS       Z8, Z20, Z8
+	VMINPS       Z9, Z20, Z9
+	VMINPS       Z10, Z20, Z10
+	VMINPS       Z11, Z20, Z11
+	VMINPS       Z12, Z20, Z12
+	VMINPS       Z13, Z20, Z13
+	VMINPS       Z14, Z20, Z14
+	VMINPS       Z15, Z20, Z15
+	VMINPS       Z16, Z20, Z16
+	VMINPS       Z17, Z20, Z17
+	VMINPS       Z18, Z20, Z18
+	VMINPS       Z19, Z20, Z19
 
 maskTile10x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1779,7 +1893,7 @@ maskTile9x32_bias:
 
 maskTile9x32_relu:
 	TESTQ  $0x00000004, SI
-	JZ     maskTile9x32_write
+	JZ     maskTile9x32_six
 	VPXORD Z21, Z21, Z21
 	VMAXPS Z0, Z21, Z0
 	VMAXPS Z1, Z21, Z1
@@ -1799,6 +1913,30 @@ maskTile9x32_relu:
 	VMAXPS Z15, Z21, Z15
 	VMAXPS Z16, Z21, Z16
 	VMAXPS Z17, Z21, Z17
+
+maskTile9x32_six:
+	TESTQ        $0x00000008, SI
+	JZ           maskTile9x32_write
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z18
+	VMINPS       Z0, Z18, Z0
+	VMINPS       Z1, Z18, Z1
+	VMINPS       Z2, Z18, Z2
+	VMINPS       Z3, Z18, Z3
+	VMINPS       Z4, Z18, Z4
+	VMINPS       Z5, Z18, Z5
+	VMINPS       Z6, Z18, Z6
+	VMINPS       Z7, Z18, Z7
+	VMINPS       Z8, Z18, Z8
+	VMINPS       Z9, Z18, Z9
+	VMINPS       Z10, Z18, Z10
+	VMINPS       Z11, Z18, Z11
+	VMINPS       Z12, Z18, Z12
+	VMINPS       Z13, Z18, Z13
+	VMINPS       Z14, Z18, Z14
+	VMINPS       Z15, Z18, Z15
+	VMINPS       Z16, Z18, Z16
+	VMINPS       Z17, Z18, Z17
 
 maskTile9x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2066,7 +2204,7 @@ maskTile8x32_bias:
 
 maskTile8x32_relu:
 	TESTQ  $0x00000004, SI
-	JZ     maskTile8x32_write
+	JZ     maskTile8x32_six
 	VPXORD Z19, Z19, Z19
 	VMAXPS Z0, Z19, Z0
 	VMAXPS Z1, Z19, Z1
@@ -2084,6 +2222,28 @@ maskTile8x32_relu:
 	VMAXPS Z13, Z19, Z13
 	VMAXPS Z14, Z19, Z14
 	VMAXPS Z15, Z19, Z15
+
+maskTile8x32_six:
+	TESTQ        $0x00000008, SI
+	JZ           maskTile8x32_write
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z16
+	VMINPS       Z0, Z16, Z0
+	VMINPS       Z1, Z16, Z1
+	VMINPS       Z2, Z16, Z2
+	VMINPS       Z3, Z16, Z3
+	VMINPS       Z4, Z16, Z4
+	VMINPS       Z5, Z16, Z5
+	VMINPS       Z6, Z16, Z6
+	VMINPS       Z7, Z16, Z7
+	VMINPS       Z8, Z16, Z8
+	VMINPS       Z9, Z16, Z9
+	VMINPS       Z10, Z16, Z10
+	VMINPS       Z11, Z16, Z11
+	VMINPS       Z12, Z16, Z12
+	VMINPS       Z13, Z16, Z13
+	VMINPS       Z14, Z16, Z14
+	VMINPS       Z15, Z16, Z15
 
 maskTile8x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2328,7 +2488,7 @@ maskTile7x32_bias:
 
 maskTile7x32_relu:
 	TESTQ  $0x00000004, SI
-	JZ     maskTile7x32_write
+	JZ     maskTile7x32_six
 	VPXORD Z17, Z17, Z17
 	VMAXPS Z0, Z17, Z0
 	VMAXPS Z1, Z17, Z1
@@ -2344,6 +2504,26 @@ maskTile7x32_relu:
 	VMAXPS Z11, Z17, Z11
 	VMAXPS Z12, Z17, Z12
 	VMAXPS Z13, Z17, Z13
+
+maskTile7x32_six:
+	TESTQ        $0x00000008, SI
+	JZ           maskTile7x32_write
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z14
+	VMINPS       Z0, Z14, Z0
+	VMINPS       Z1, Z14, Z1
+	VMINPS       Z2, Z14, Z2
+	VMINPS       Z3, Z14, Z3
+	VMINPS       Z4, Z14, Z4
+	VMINPS       Z5, Z14, Z5
+	VMINPS       Z6, Z14, Z6
+	VMINPS       Z7, Z14, Z7
+	VMINPS       Z8, Z14, Z8
+	VMINPS       Z9, Z14, Z9
+	VMINPS       Z10, Z14, Z10
+	VMINPS       Z11, Z14, Z11
+	VMINPS       Z12, Z14, Z12
+	VMINPS       Z13, Z14, Z13
 
 maskTile7x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2559,7 +2739,7 @@ maskTile6x32_bias:
 
 maskTile6x32_relu:
 	TESTQ  $0x00000004, BX
-	JZ     maskTile6x32_write
+	JZ     maskTile6x32_six
 	VPXORD Z15, Z15, Z15
 	VMAXPS Z0, Z15, Z0
 	VMAXPS Z1, Z15, Z1
@@ -2573,6 +2753,24 @@ maskTile6x32_relu:
 	VMAXPS Z9, Z15, Z9
 	VMAXPS Z10, Z15, Z10
 	VMAXPS Z11, Z15, Z11
+
+maskTile6x32_six:
+	TESTQ        $0x00000008, BX
+	JZ           maskTile6x32_write
+	MOVL         $0x40c00000, BX
+	VPBROADCASTD BX, Z12
+	VMINPS       Z0, Z12, Z0
+	VMINPS       Z1, Z12, Z1
+	VMINPS       Z2, Z12, Z2
+	VMINPS       Z3, Z12, Z3
+	VMINPS       Z4, Z12, Z4
+	VMINPS       Z5, Z12, Z5
+	VMINPS       Z6, Z12, Z6
+	VMINPS       Z7, Z12, Z7
+	VMINPS       Z8, Z12, Z8
+	VMINPS       Z9, Z12, Z9
+	VMINPS       Z10, Z12, Z10
+	VMINPS       Z11, Z12, Z11
 
 maskTile6x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2765,7 +2963,7 @@ maskTile5x32_bias:
 
 maskTile5x32_relu:
 	TESTQ  $0x00000004, BX
-	JZ     maskTile5x32_write
+	JZ     maskTile5x32_six
 	VPXORD Z13, Z13, Z13
 	VMAXPS Z0, Z13, Z0
 	VMAXPS Z1, Z13, Z1
@@ -2777,6 +2975,22 @@ maskTile5x32_relu:
 	VMAXPS Z7, Z13, Z7
 	VMAXPS Z8, Z13, Z8
 	VMAXPS Z9, Z13, Z9
+
+maskTile5x32_six:
+	TESTQ        $0x00000008, BX
+	JZ           maskTile5x32_write
+	MOVL         $0x40c00000, BX
+	VPBROADCASTD BX, Z10
+	VMINPS       Z0, Z10, Z0
+	VMINPS       Z1, Z10, Z1
+	VMINPS       Z2, Z10, Z2
+	VMINPS       Z3, Z10, Z3
+	VMINPS       Z4, Z10, Z4
+	VMINPS       Z5, Z10, Z5
+	VMINPS       Z6, Z10, Z6
+	VMINPS       Z7, Z10, Z7
+	VMINPS       Z8, Z10, Z8
+	VMINPS       Z9, Z10, Z9
 
 maskTile5x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2946,7 +3160,7 @@ maskTile4x32_bias:
 
 maskTile4x32_relu:
 	TESTQ  $0x00000004, BX
-	JZ     maskTile4x32_write
+	JZ     maskTile4x32_six
 	VPXORD Z11, Z11, Z11
 	VMAXPS Z0, Z11, Z0
 	VMAXPS Z1, Z11, Z1
@@ -2956,6 +3170,20 @@ maskTile4x32_relu:
 	VMAXPS Z5, Z11, Z5
 	VMAXPS Z6, Z11, Z6
 	VMAXPS Z7, Z11, Z7
+
+maskTile4x32_six:
+	TESTQ        $0x00000008, BX
+	JZ           maskTile4x32_write
+	MOVL         $0x40c00000, BX
+	VPBROADCASTD BX, Z8
+	VMINPS       Z0, Z8, Z0
+	VMINPS       Z1, Z8, Z1
+	VMINPS       Z2, Z8, Z2
+	VMINPS       Z3, Z8, Z3
+	VMINPS       Z4, Z8, Z4
+	VMINPS       Z5, Z8, Z5
+	VMINPS       Z6, Z8, Z6
+	VMINPS       Z7, Z8, Z7
 
 maskTile4x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3096,7 +3324,7 @@ maskTile3x32_bias:
 
 maskTile3x32_relu:
 	TESTQ  $0x00000004, AX
-	JZ     maskTile3x32_write
+	JZ     maskTile3x32_six
 	VPXORD Z9, Z9, Z9
 	VMAXPS Z0, Z9, Z0
 	VMAXPS Z1, Z9, Z1
@@ -3104,6 +3332,18 @@ maskTile3x32_relu:
 	VMAXPS Z3, Z9, Z3
 	VMAXPS Z4, Z9, Z4
 	VMAXPS Z5, Z9, Z5
+
+maskTile3x32_six:
+	TESTQ        $0x00000008, AX
+	JZ           maskTile3x32_write
+	MOVL         $0x40c00000, AX
+	VPBROADCASTD AX, Z6
+	VMINPS       Z0, Z6, Z0
+	VMINPS       Z1, Z6, Z1
+	VMINPS       Z2, Z6, Z2
+	VMINPS       Z3, Z6, Z3
+	VMINPS       Z4, Z6, Z4
+	VMINPS       Z5, Z6, Z5
 
 maskTile3x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3221,12 +3461,22 @@ maskTile2x32_bias:
 
 maskTile2x32_relu:
 	TESTQ  $0x00000004, AX
-	JZ     maskTile2x32_write
+	JZ     maskTile2x32_six
 	VPXORD Z7, Z7, Z7
 	VMAXPS Z0, Z7, Z0
 	VMAXPS Z1, Z7, Z1
 	VMAXPS Z2, Z7, Z2
 	VMAXPS Z3, Z7, Z3
+
+maskTile2x32_six:
+	TESTQ        $0x00000008, AX
+	JZ           maskTile2x32_write
+	MOVL         $0x40c00000, AX
+	VPBROADCASTD AX, Z4
+	VMINPS       Z0, Z4, Z0
+	VMINPS       Z1, Z4, Z1
+	VMINPS       Z2, Z4, Z2
+	VMINPS       Z3, Z4, Z3
 
 maskTile2x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3321,10 +3571,18 @@ maskTile1x32_bias:
 
 maskTile1x32_relu:
 	TESTQ  $0x00000004, AX
-	JZ     maskTile1x32_write
+	JZ     maskTile1x32_six
 	VPXORD Z5, Z5, Z5
 	VMAXPS Z0, Z5, Z0
 	VMAXPS Z1, Z5, Z1
+
+maskTile1x32_six:
+	TESTQ        $0x00000008, AX
+	JZ           maskTile1x32_write
+	MOVL         $0x40c00000, AX
+	VPBROADCASTD AX, Z2
+	VMINPS       Z0, Z2, Z0
+	VMINPS       Z1, Z2, Z1
 
 maskTile1x32_write:
 	VMOVUPS Z0, K1, (CX)

@@ -121,16 +121,19 @@ func TestKernelsMatchGeneric(t *testing.T) {
 }
 
 // A tile's epilogue is the same bit for bit as the product followed by the
-// eltwise add of the bias and the relu, for every kernel: on full and edge
-// tiles, one block of K or several, with a bias, a relu or both. Products
-// of mixed signs make the relu clamp about half of C, and a row of NaNs
-// checks that NaN goes through relu as eltwise.Relu lets it (x < 0 ? 0 : x).
+// eltwise add of the bias and the relu (or relu6), for every kernel: on full
+// and edge tiles, one block of K or several, with a bias, a relu or relu6,
+// or both. Products of mixed signs make the relu clamp about half of C, a
+// bias up to ±8 makes relu6 clamp some at 6, and a row of NaNs checks that
+// NaN goes through relu as eltwise.Relu lets it (x < 0 ? 0 : x) and through
+// relu6 as eltwise.Clip does.
 func TestEpilogueMatchesUnfused(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	epis := []struct {
-		name       string
-		bias, relu bool
-	}{{"bias", true, false}, {"relu", false, true}, {"bias+relu", true, true}}
+		name              string
+		bias, relu, relu6 bool
+	}{{"bias", true, false, false}, {"relu", false, true, false}, {"bias+relu", true, true, false},
+		{"relu6", false, false, true}, {"bias+relu6", true, false, true}}
 	for _, kn := range tested() {
 		for _, m := range sizes {
 			for _, n := range sizes {
@@ -138,13 +141,16 @@ func TestEpilogueMatchesUnfused(t *testing.T) {
 				a, b := kerneltest.Random(r, m, k), kerneltest.Random(r, k, n)
 				plain := product(kn, a.Data, b.Data, m, n, k, [2]bool{})
 				bias := kerneltest.Random(r, n).Data
+				for i := range bias {
+					bias[i] *= 8
+				}
 				if m > 2 {
 					// A NaN in A's row 2 makes that row of C NaN.
 					a.Data[2*k] = float32(math.NaN())
 					plain = product(kn, a.Data, b.Data, m, n, k, [2]bool{})
 				}
 				for _, e := range epis {
-					epi := Epilogue{Relu: e.relu}
+					epi := Epilogue{Relu: e.relu, Relu6: e.relu6}
 					if e.bias {
 						epi.Bias = bias
 					}
@@ -154,8 +160,11 @@ func TestEpilogueMatchesUnfused(t *testing.T) {
 						if e.bias {
 							want += bias[i%n]
 						}
-						if e.relu && want < 0 {
+						if (e.relu || e.relu6) && want < 0 {
 							want = 0
+						}
+						if e.relu6 && want > 6 {
+							want = 6
 						}
 						if math.Float32bits(got[i]) != math.Float32bits(want) {
 							t.Fatalf("%s %s %dx%dx%d: C[%d][%d] = %v, want %v", kn.Set, e.name, m, n, k, i/n, i%n, got[i], want)

@@ -3,7 +3,8 @@
 //
 // Padded cells are skipped, as in Keras and the reference runtime: a max pool
 // never sees them and an average pool does not count them; a window wholly in
-// the padding yields -Inf (max) or NaN (average, 0/0).
+// the padding (a dilated window can straddle a small input) yields -Inf
+// (max), NaN (average, 0/0), or 0 with CountPad (0/(KH·KW), PyTorch's).
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
 // the oracle of the others; AVX2 on amd64 (generated with avo by
@@ -147,7 +148,7 @@ func (p *Window) rows(x []float32, xRow0 int, out []float32, oy0, oy1 int, isMax
 		kyLo, kyHi := ValidTaps(y0, p.DH, p.KH, p.H)
 		dst := out[oy*p.OW*c : (oy+1)*p.OW*c]
 		if kyHi <= kyLo {
-			fill(dst, isMax)
+			p.fill(dst, isMax)
 			continue
 		}
 		// The window's rows kyLo..kyHi-1 start at row y0+kyLo*DH of x.
@@ -190,7 +191,7 @@ func (p *Window) cell(top, acc []float32, rows, ox int, isMax bool) {
 	kxLo, kxHi := ValidTaps(x0, p.DW, p.KW, p.W)
 	cells := rows * (kxHi - kxLo)
 	if cells <= 0 {
-		fill(acc, isMax)
+		p.fill(acc, isMax)
 		return
 	}
 	first := true
@@ -241,11 +242,16 @@ func ValidTaps(start, dil, taps, size int) (lo, hi int) {
 	return lo, hi
 }
 
-// fill sets a window with no cells: -Inf for max, NaN (0/0) for average.
-func fill(acc []float32, isMax bool) {
+// fill sets a window with no cells: -Inf for max, NaN (0/0) for average,
+// and 0 (0/(KH·KW)) for an average counting padded cells. Same padding with
+// a dilation can leave such windows.
+func (p *Window) fill(acc []float32, isMax bool) {
 	v := float32(math.NaN())
-	if isMax {
+	switch {
+	case isMax:
 		v = float32(math.Inf(-1))
+	case p.CountPad:
+		v = 0
 	}
 	for i := range acc {
 		acc[i] = v

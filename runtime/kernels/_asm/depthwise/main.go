@@ -2,12 +2,14 @@
 // runtime/kernels/conv: the AVX2 one with avo (depthwise_amd64.s and its Go
 // declaration, 8 channels a vector), and the NEON one with the small emitter
 // in neon.go (depthwise_arm64.s and its declaration, 4 channels a vector),
-// because avo writes only amd64.
+// because avo writes only amd64; with -avx512, the AVX-512 one (16 channels
+// a vector, the last few under an opmask), in files of its own.
 //
-// Run it from runtime/kernels/_asm, as the go:generate line in package conv
-// does:
+// Run it from runtime/kernels/_asm, as the go:generate lines in package conv
+// do:
 //
 //	go run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
+//	go run ./depthwise -avx512 -out ../conv/depthwise_avx512_amd64.s -stubs ../conv/depthwise_avx512_amd64.go -pkg conv
 //
 // The output depends only on these arguments.
 //
@@ -31,9 +33,23 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// avx512 selects the AVX-512 kernel: the AVX2 files are checked for AVX2's
+// 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernel instead")
+
 func main() {
 	flag.Parse()
 	ConstraintExpr("amd64,!purego")
+	if *avx512 {
+		// dwztailmasks[n] selects a vector's first n lanes.
+		tail := GLOBL("dwztailmasks", RODATA|NOPTR)
+		for n := range 16 {
+			DATA(2*n, U16(1<<n-1))
+		}
+		avx512ISA(tail).cells()
+		Generate()
+		return
+	}
 	tail := GLOBL("dwtailmask", RODATA|NOPTR)
 	for i := range 8 {
 		DATA(4*i, U32(0xffffffff))
@@ -41,9 +57,79 @@ func main() {
 	for i := 8; i < 16; i++ {
 		DATA(4*i, U32(0))
 	}
-	cellsAVX2(tail)
+	avx2ISA(tail).cells()
 	avx2.Generate()
 	neon.Generate("conv", writeNEON)
+}
+
+// x86 is what the AVX2 and AVX-512 kernels differ in: the vector width, the
+// register kind and how the last channels are masked. The kernels are
+// otherwise the same code.
+type x86 struct {
+	set   string // the symbol's suffix
+	lanes int    // floats per vector
+	vec   func() VecVirtual
+	zero  func(v VecVirtual) // v = 0
+	// mask returns the mask of the first n lanes, n < lanes.
+	mask func(n GPVirtual) Op
+	// load and store move one vector, limited to the mask's lanes if mask
+	// is not nil.
+	load  func(m Mem, mask Op, y VecVirtual)
+	store func(y VecVirtual, mask Op, m Mem)
+}
+
+// avx2ISA masks with VMASKMOVPS and a vector of lane masks.
+func avx2ISA(tail Mem) x86 {
+	return x86{
+		set: "AVX2", lanes: 8, vec: func() VecVirtual { return YMM() },
+		zero: func(v VecVirtual) { VXORPS(v, v, v) },
+		mask: func(n GPVirtual) Op { return tailMask(tail, n) },
+		load: func(m Mem, mask Op, y VecVirtual) {
+			if mask != nil {
+				VMASKMOVPS(m, mask, y)
+			} else {
+				VMOVUPS(m, y)
+			}
+		},
+		store: func(y VecVirtual, mask Op, m Mem) {
+			if mask != nil {
+				VMASKMOVPS(y, mask, m)
+			} else {
+				VMOVUPS(y, m)
+			}
+		},
+	}
+}
+
+// avx512ISA masks with an opmask: masked loads and stores touch only its
+// lanes.
+func avx512ISA(tail Mem) x86 {
+	return x86{
+		set: "AVX512", lanes: 16, vec: func() VecVirtual { return ZMM() },
+		// VPXORD: VXORPS on ZMM registers is AVX512DQ's.
+		zero: func(v VecVirtual) { VPXORD(v, v, v) },
+		mask: func(n GPVirtual) Op {
+			base := GP64()
+			LEAQ(tail, base)
+			k := K()
+			KMOVW(Mem{Base: base, Index: n, Scale: 2}, k)
+			return k
+		},
+		load: func(m Mem, mask Op, y VecVirtual) {
+			if mask != nil {
+				VMOVUPS_Z(m, mask, y)
+			} else {
+				VMOVUPS(m, y)
+			}
+		},
+		store: func(y VecVirtual, mask Op, m Mem) {
+			if mask != nil {
+				VMOVUPS(y, mask, m)
+			} else {
+				VMOVUPS(y, m)
+			}
+		},
+	}
 }
 
 const sig = "func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)"
@@ -74,12 +160,13 @@ func doc(name string, lanes int) []string {
 // block is how many pixels a pass carries.
 const block = 4
 
-// cellsAVX2 generates dwCellsAVX2.
-func cellsAVX2(tail Mem) {
-	const name = "dwCellsAVX2"
+// cells generates dwCells<set>.
+func (s x86) cells() {
+	name := "dwCells" + s.set
+	vb := 4 * s.lanes // bytes per vector
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(doc(name, 8)...)
+	Doc(doc(name, s.lanes)...)
 	oo := gp(Param("out").Base())
 	xo := gp(Param("x").Base())
 	cells := gp(Param("cells"))
@@ -89,7 +176,7 @@ func cellsAVX2(tail Mem) {
 	SHLQ(U8(2), sb)
 	sb3 := GP64()
 	LEAQ(Mem{Base: sb, Index: sb, Scale: 2}, sb3)
-	lo, hi := YMM(), YMM()
+	lo, hi := s.vec(), s.vec()
 	VBROADCASTSS(resolve("lo"), lo)
 	VBROADCASTSS(resolve("hi"), hi)
 
@@ -114,20 +201,14 @@ func cellsAVX2(tail Mem) {
 		ch := gp(Param("c"))
 		// pass computes vecs vectors of channels of the n pixels; mask, if
 		// set, limits the one vector to its lanes.
-		pass := func(label string, vecs int, mask VecVirtual) {
-			load := func(m Mem, y VecVirtual) {
-				if mask != nil {
-					VMASKMOVPS(m, mask, y)
-				} else {
-					VMOVUPS(m, y)
-				}
-			}
+		pass := func(label string, vecs int, mask Op) {
+			load := func(m Mem, y VecVirtual) { s.load(m, mask, y) }
 			acc := make([][]VecVirtual, n)
 			for i := range acc {
 				acc[i] = make([]VecVirtual, vecs)
 				for v := range vecs {
-					acc[i][v] = YMM()
-					VXORPS(acc[i][v], acc[i][v], acc[i][v])
+					acc[i][v] = s.vec()
+					s.zero(acc[i][v])
 				}
 			}
 			t := gp(Param("taps").Base())
@@ -141,17 +222,17 @@ func cellsAVX2(tail Mem) {
 			ADDQ(wc, wp)
 			wv := make([]VecVirtual, vecs)
 			for v := range vecs {
-				wv[v] = YMM()
-				load(Mem{Base: wp, Disp: 32 * v}, wv[v])
+				wv[v] = s.vec()
+				load(Mem{Base: wp, Disp: vb * v}, wv[v])
 			}
 			for i := range n {
 				for v := range vecs {
 					if mask != nil {
-						y := YMM()
-						load(pixel(off, i, 32*v), y)
+						y := s.vec()
+						load(pixel(off, i, vb*v), y)
 						VFMADD231PS(y, wv[v], acc[i][v])
 					} else {
-						VFMADD231PS(pixel(off, i, 32*v), wv[v], acc[i][v])
+						VFMADD231PS(pixel(off, i, vb*v), wv[v], acc[i][v])
 					}
 				}
 			}
@@ -162,8 +243,8 @@ func cellsAVX2(tail Mem) {
 			// VMINPS a, hi unless hi < a: a NaN stays, as in the Go loop.
 			bv := make([]VecVirtual, vecs)
 			for v := range vecs {
-				bv[v] = YMM()
-				load(Mem{Base: bc, Disp: 32 * v}, bv[v])
+				bv[v] = s.vec()
+				load(Mem{Base: bc, Disp: vb * v}, bv[v])
 			}
 			cb3 := GP64()
 			LEAQ(Mem{Base: cb, Index: cb, Scale: 2}, cb3)
@@ -176,19 +257,15 @@ func cellsAVX2(tail Mem) {
 					var m Mem
 					switch i {
 					case 0:
-						m = Mem{Base: oo, Disp: 32 * v}
+						m = Mem{Base: oo, Disp: vb * v}
 					case 1:
-						m = Mem{Base: oo, Index: cb, Scale: 1, Disp: 32 * v}
+						m = Mem{Base: oo, Index: cb, Scale: 1, Disp: vb * v}
 					case 2:
-						m = Mem{Base: oo, Index: cb, Scale: 2, Disp: 32 * v}
+						m = Mem{Base: oo, Index: cb, Scale: 2, Disp: vb * v}
 					default:
-						m = Mem{Base: oo, Index: cb3, Scale: 1, Disp: 32 * v}
+						m = Mem{Base: oo, Index: cb3, Scale: 1, Disp: vb * v}
 					}
-					if mask != nil {
-						VMASKMOVPS(a, mask, m)
-					} else {
-						VMOVUPS(a, m)
-					}
+					s.store(a, mask, m)
 				}
 			}
 		}
@@ -198,23 +275,23 @@ func cellsAVX2(tail Mem) {
 			}
 		}
 		Label(label + "_two")
-		CMPQ(ch, U8(16))
+		CMPQ(ch, U8(2*s.lanes))
 		JL(LabelRef(label + "_one"))
 		pass(label+"_two", 2, nil)
-		step(U8(64))
-		SUBQ(U8(16), ch)
+		step(imm(2 * vb))
+		SUBQ(U8(2*s.lanes), ch)
 		JMP(LabelRef(label + "_two"))
 		Label(label + "_one")
-		CMPQ(ch, U8(8))
+		CMPQ(ch, U8(s.lanes))
 		JL(LabelRef(label + "_tail"))
 		pass(label+"_one", 1, nil)
-		step(U8(32))
-		SUBQ(U8(8), ch)
+		step(U8(vb))
+		SUBQ(U8(s.lanes), ch)
 		JMP(LabelRef(label + "_one"))
 		Label(label + "_tail")
 		TESTQ(ch, ch)
 		JZ(LabelRef(label + "_end"))
-		pass(label+"_tail", 1, tailMask(tail, ch))
+		pass(label+"_tail", 1, s.mask(ch))
 		SHLQ(U8(2), ch)
 		step(ch)
 		Label(label + "_end")
@@ -255,6 +332,14 @@ func tailMask(tail Mem, n GPVirtual) VecVirtual {
 	m := YMM()
 	VMOVDQU(Mem{Base: base, Index: neg, Scale: 4}, m)
 	return m
+}
+
+// imm is n as an immediate, a byte where it fits in a signed one.
+func imm(n int) Op {
+	if n < 128 {
+		return U8(n)
+	}
+	return U32(n)
 }
 
 // resolve is the address of an argument.

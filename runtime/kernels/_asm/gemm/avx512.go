@@ -221,7 +221,7 @@ func (z zKernel) body(panel, masked bool) {
 	}
 	Label(name + "_relu")
 	TESTQ(U32(flagRelu), flags)
-	JZ(LabelRef(name + "_write"))
+	JZ(LabelRef(name + "_six"))
 	// VMAXPS returns its second source, the sum, when that is NaN and when
 	// both are zeros: NaN and -0 stay, as in the reference loop.
 	zero := ZMM()
@@ -229,6 +229,18 @@ func (z zKernel) body(panel, masked bool) {
 	for i := range r {
 		for j := range v {
 			VMAXPS(acc[i][j], zero, acc[i][j])
+		}
+	}
+	Label(name + "_six")
+	TESTQ(U32(flagSix), flags)
+	JZ(LabelRef(name + "_write"))
+	// VMINPS too returns the sum when it is NaN.
+	sixGP, sixZ := GP32(), ZMM()
+	MOVL(U32(six), sixGP)
+	VPBROADCASTD(sixGP, sixZ)
+	for i := range r {
+		for j := range v {
+			VMINPS(acc[i][j], sixZ, acc[i][j])
 		}
 	}
 	Label(name + "_write")

@@ -72,7 +72,8 @@ func reference(name string, rows, cols int) []string {
 		fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A, kc apart, and", name, rows, cols, rows),
 		fmt.Sprintf("a B panel %d wide (rows p at b[p*%d:]): each sum is one chain of fused", cols, cols),
 		"multiply-adds in k order, started from zero, then, as flags say, added",
-		"to C, added to the column's bias and clamped at zero (relu):",
+		"to C, added to the column's bias, clamped at zero (relu) and at six",
+		"(relu6, with relu's flag):",
 		"",
 		fmt.Sprintf("\tfor i := range %d {", rows),
 		fmt.Sprintf("\t\tfor j := range %d {", cols),
@@ -89,6 +90,9 @@ func reference(name string, rows, cols int) []string {
 		"\t\t\tif flags&4 != 0 && s < 0 {",
 		"\t\t\t\ts = 0",
 		"\t\t\t}",
+		"\t\t\tif flags&8 != 0 && s > 6 {",
+		"\t\t\t\ts = 6",
+		"\t\t\t}",
 		"\t\t\tc[i*ldc+j] = s",
 		"\t\t}",
 		"\t}",
@@ -103,7 +107,11 @@ const (
 	flagAcc  = 1 // add C
 	flagBias = 2 // add bias[j]
 	flagRelu = 4 // clamp at zero, keeping NaN and -0
+	flagSix  = 8 // then clamp at six (relu6 is flagRelu|flagSix), keeping NaN
 )
+
+// six is 6.0's bits, for the relu6 clamp.
+const six = 0x40c00000
 
 // signature is every tile's Go declaration; a panel's takes the number of
 // tiles too.
@@ -257,7 +265,7 @@ func tile(r, cols int, panel bool) {
 	}
 	Label(name + "_relu")
 	TESTQ(U32(flagRelu), flags)
-	JZ(LabelRef(name + "_write"))
+	JZ(LabelRef(name + "_six"))
 	// VMAXPS returns its second source, the sum, when that is NaN and when
 	// both are zeros: NaN and -0 stay, as in the reference loop.
 	zero := YMM()
@@ -265,6 +273,19 @@ func tile(r, cols int, panel bool) {
 	for i := range r {
 		for j := range v {
 			VMAXPS(acc[i][j], zero, acc[i][j])
+		}
+	}
+	Label(name + "_six")
+	TESTQ(U32(flagSix), flags)
+	JZ(LabelRef(name + "_write"))
+	// VMINPS too returns the sum when it is NaN.
+	sixGP, sixX, sixY := GP32(), XMM(), YMM()
+	MOVL(U32(six), sixGP)
+	VMOVD(sixGP, sixX)
+	VBROADCASTSS(sixX, sixY)
+	for i := range r {
+		for j := range v {
+			VMINPS(acc[i][j], sixY, acc[i][j])
 		}
 	}
 	Label(name + "_write")

@@ -13,14 +13,15 @@ import (
 // one Q register per row (V0-V5) holds a[i][p..p+3], and FMLA by element
 // multiplies a B row (V26-V28) by one lane of it. That is 27 of the 32
 // registers; eight rows would need 35. Each group of four k steps is 6 A
-// loads and 12 B loads for 72 FMAs. The store reuses V0-V2 and takes
-// V29-V31 for the bias of the tile's columns.
+// loads and 12 B loads for 72 FMAs. The store reuses V0-V2, V3 for relu6's
+// bound, and takes V29-V31 for the bias of the tile's columns.
 const (
 	neonMR  = 6
 	neonNR  = 12
 	accReg  = 8  // first accumulator: V8 + 3*i + j
 	bReg    = 26 // B row: V26-V28
 	biasReg = 29 // the bias of the tile's columns: V29-V31
+	sixReg  = 3  // relu6's bound, in an A row's register after the loop
 )
 
 // writeNEON writes the NEON kernels and their declarations into f.
@@ -91,6 +92,9 @@ func neonTile(w *bytes.Buffer, name string, r int) {
 
 	label("store")
 	p("MOVD flags+88(FP), R10")
+	// The A rows' registers are free now: V3 holds 6 in every lane.
+	p("MOVW $%#x, R11", six)
+	p("VDUP R11, V%d.S4", sixReg)
 	p("TBZ $1, R10, %s_rows", name)
 	p("MOVD bias_base+96(FP), R12")
 	p("VLD1 (R12), %s", neon.QList(biasReg, 3))
@@ -112,10 +116,16 @@ func neonTile(w *bytes.Buffer, name string, r int) {
 		label(fmt.Sprintf("relu%d", i))
 		// FCMLT is false for NaN and -0, which BIC then keeps, as the
 		// reference loop does.
-		p("TBZ $2, R10, %s_write%d", name, i)
+		p("TBZ $2, R10, %s_six%d", name, i)
 		for j := range 3 {
 			p("%s", neon.FCMLT0(j, acc(i, j)))
 			p("%s", neon.BIC(acc(i, j), acc(i, j), j))
+		}
+		label(fmt.Sprintf("six%d", i))
+		// FMIN keeps a NaN, and -0 against 6.
+		p("TBZ $3, R10, %s_write%d", name, i)
+		for j := range 3 {
+			p("%s", neon.FMIN(acc(i, j), acc(i, j), sixReg))
 		}
 		label(fmt.Sprintf("write%d", i))
 		p("VST1 %s, (R8)", neon.QList(acc(i, 0), 3))

@@ -1,0 +1,198 @@
+package ir
+
+import "slices"
+
+// The backward ops: what package autodiff emits where composing forward ops
+// would be slow or memory-hungry. Each takes the gradient of a forward op's
+// result (dy) and returns the gradient of one of its operands.
+
+// UnaryGradAttrs name the unary elementwise function Fn (a chain step of one
+// operand, with its attributes) whose derivative unary_grad applies:
+// dx = dy·Fn'(x).
+type UnaryGradAttrs struct {
+	Fn Step
+}
+
+func (a *UnaryGradAttrs) String() string { return "fn=" + a.Fn.String() }
+
+func (*UnaryGradAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &UnaryGradAttrs{}
+	return a, p.fields(req("fn", func(p *parser) (err error) {
+		a.Fn, err = p.step()
+		return err
+	}))
+}
+
+// ConvGradAttrs are a convolution's attributes and the shape of the operand
+// whose gradient is computed (the input x, or the kernel), which dy alone
+// does not determine when the stride is above 1.
+type ConvGradAttrs struct {
+	Conv  ConvAttrs
+	Shape Shape
+}
+
+func (a *ConvGradAttrs) String() string { return a.Conv.String() + " shape=" + a.Shape.String() }
+
+func (*ConvGradAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &ConvGradAttrs{}
+	return a, a.Conv.parse(p, req("shape", shapeVal(&a.Shape)))
+}
+
+func (a *ConvGradAttrs) bind(bound func(Shape) Shape) Attrs {
+	return &ConvGradAttrs{Conv: a.Conv, Shape: bound(a.Shape)}
+}
+
+// PoolGradAttrs are a pool's attributes and the shape of its input.
+type PoolGradAttrs struct {
+	Pool  PoolAttrs
+	Shape Shape
+}
+
+func (a *PoolGradAttrs) String() string { return a.Pool.String() + " shape=" + a.Shape.String() }
+
+func (*PoolGradAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &PoolGradAttrs{}
+	return a, a.Pool.Window2D.parseWindow(p, true, opt("count_pad", boolVal(&a.Pool.CountPad, "true", "false")),
+		req("shape", shapeVal(&a.Shape)))
+}
+
+func (a *PoolGradAttrs) bind(bound func(Shape) Shape) Attrs {
+	return &PoolGradAttrs{Pool: a.Pool, Shape: bound(a.Shape)}
+}
+
+// checkGrad checks that dy has the type the forward op gives for operands of
+// types fwd (infer is its rule): a backward op's operands are then as consistent as a forward op's.
+func checkGrad(op string, infer func(Attrs, []Type) (Type, error), attrs Attrs, fwd []Type, dy Type) error {
+	y, err := infer(attrs, fwd)
+	if err != nil {
+		return err
+	}
+	if !y.Shape.Equal(dy.Shape) {
+		return typeErr("the gradient has the shape of the forward op's result", "%s gradient: dy is %s, the result is %s", op, dy, y)
+	}
+	return nil
+}
+
+// inferUnaryGrad: (x, dy) of the same shape give dx of that shape.
+func inferUnaryGrad(a Attrs, in []Type) (Type, error) {
+	fn := a.(*UnaryGradAttrs).Fn
+	if !Fusable(fn.Op) || fn.Op.Info().MaxInputs != 1 || !fn.Op.attrsMatch(fn.Attrs) {
+		return Type{}, typeErr("", "unary_grad: %s is not a unary elementwise function", fn)
+	}
+	if !in[0].Shape.Equal(in[1].Shape) {
+		return Type{}, typeErr("", "unary_grad: x %s and dy %s differ in shape", in[0], in[1])
+	}
+	return in[0], nil
+}
+
+// inferSumTo: x summed over the axes where the target shape (NumPy
+// broadcasting, aligned at the right) has 1 or nothing, so the result
+// broadcasts back to x.
+func inferSumTo(a Attrs, in []Type) (Type, error) {
+	x, to := in[0], a.(*ReshapeAttrs).Shape
+	if b, ok := broadcastShapes(to, x.Shape); !ok || !b.Equal(x.Shape) {
+		return Type{}, typeErr("the target must broadcast to the operand", "cannot sum %s to %s", x, to)
+	}
+	return Type{DType: x.DType, Shape: slices.Clone(to)}, nil
+}
+
+// inferConv2DGradInput: (dy, kernel) give dx of the attributes' shape.
+func inferConv2DGradInput(a Attrs, in []Type) (Type, error) {
+	at := a.(*ConvGradAttrs)
+	x := Type{DType: F32, Shape: at.Shape}
+	if err := checkGrad("conv2d", inferConv2D, &at.Conv, []Type{x, in[1]}, in[0]); err != nil {
+		return Type{}, err
+	}
+	return x, nil
+}
+
+// inferConv2DGradFilter: (x, dy) give dkernel of the attributes' shape.
+func inferConv2DGradFilter(a Attrs, in []Type) (Type, error) {
+	at := a.(*ConvGradAttrs)
+	k := Type{DType: F32, Shape: at.Shape}
+	if err := checkGrad("conv2d", inferConv2D, &at.Conv, []Type{in[0], k}, in[1]); err != nil {
+		return Type{}, err
+	}
+	return k, nil
+}
+
+// inferMaxPoolGrad: (x, dy) give dx.
+func inferMaxPoolGrad(a Attrs, in []Type) (Type, error) {
+	if err := checkGrad("maxpool2d", inferPool, a, in[:1], in[1]); err != nil {
+		return Type{}, err
+	}
+	return in[0], nil
+}
+
+// inferAvgPoolGrad: dy gives dx of the attributes' shape.
+func inferAvgPoolGrad(a Attrs, in []Type) (Type, error) {
+	at := a.(*PoolGradAttrs)
+	x := Type{DType: F32, Shape: at.Shape}
+	if err := checkGrad("avgpool2d", inferPool, &at.Pool, []Type{x}, in[0]); err != nil {
+		return Type{}, err
+	}
+	return x, nil
+}
+
+// inferEmbeddingGrad: (ids, dy) give dtable of the attributes' shape.
+func inferEmbeddingGrad(a Attrs, in []Type) (Type, error) {
+	table := Type{DType: F32, Shape: a.(*ReshapeAttrs).Shape}
+	if err := checkGrad("embedding", inferEmbedding, nil, []Type{in[0], table}, in[1]); err != nil {
+		return Type{}, err
+	}
+	return table, nil
+}
+
+// flopsConvGrad: a convolution's gradient costs what the convolution does,
+// 2·|dy|·kh·kw·cin/groups, whichever operand it is for.
+func flopsConvGrad(n *Node) count {
+	k := n.Attrs.(*ConvGradAttrs).Shape
+	dy := n.Inputs[0]
+	if n.Op == OpConv2DGradInput {
+		k = n.Inputs[1].Type.Shape
+	} else {
+		dy = n.Inputs[1]
+	}
+	return of(2).times(elems(dy.Type.Shape)).times(elems(k[:3]))
+}
+
+// flopsPoolGrad: one operation per window cell of every dy element.
+func flopsPoolGrad(n *Node) count {
+	var w [2]int
+	if a, ok := n.Attrs.(*PoolGradAttrs); ok {
+		w = a.Pool.Size
+	} else {
+		w = n.Attrs.(*PoolAttrs).Size
+	}
+	dy := n.Inputs[len(n.Inputs)-1]
+	return elems(dy.Type.Shape).times(of(int64(w[0]))).times(of(int64(w[1])))
+}
+
+// inferCrossEntropy: logits [..., C] with labels [..., C] (a distribution
+// per row), or sparse, class ids [...], give one loss per row [...]. A label
+// shape that fits the other form is named in the help.
+func inferCrossEntropy(sparse bool) func(Attrs, []Type) (Type, error) {
+	return func(_ Attrs, in []Type) (Type, error) {
+		x, y := in[0], in[1]
+		r := x.Shape.Rank()
+		if r < 1 || !x.Shape[r-1].Known() {
+			return Type{}, typeErr("", "cross-entropy takes logits [..., classes] with a known number of classes, got %s", x)
+		}
+		rows := x.Shape[:r-1]
+		switch {
+		case sparse && y.Shape.Equal(x.Shape):
+			return Type{}, typeErr("labels of the logits' shape are one-hot or probabilities: use softmax_cross_entropy",
+				"sparse cross-entropy takes one class id per row, %s, got labels %s", Type{DType: y.DType, Shape: rows}, y)
+		case !sparse && y.Shape.Equal(rows):
+			return Type{}, typeErr("one label per row is a class id: use sparse_softmax_cross_entropy with integer labels",
+				"cross-entropy takes labels of the logits' shape %s, got %s", x, y)
+		case sparse && !y.Shape.Equal(rows), !sparse && !y.Shape.Equal(x.Shape):
+			want := Type{DType: F32, Shape: x.Shape}
+			if sparse {
+				want = Type{DType: y.DType, Shape: rows}
+			}
+			return Type{}, typeErr("", "cross-entropy of logits %s takes labels %s, got %s", x, want, y)
+		}
+		return Type{DType: F32, Shape: slices.Clone(rows)}, nil
+	}
+}

@@ -1,0 +1,113 @@
+package exec
+
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/backward"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+)
+
+// The steps of the gradient ops (package autodiff). Only the convolutions'
+// spread over threads for now.
+
+// SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
+// to Shape are Strides (0 on the summed axes).
+type SumTo struct {
+	X, Out         int
+	Shape, Strides []int
+}
+
+func (s SumTo) Compile(cpu.Set) Step { return s }
+
+func (s SumTo) Run(b [][]float32, _ *Team) { backward.SumTo(b[s.X], b[s.Out], s.Shape, s.Strides) }
+
+// UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn.
+type UnaryGrad struct {
+	X, DY, Out int
+	Fn         eltwise.Step
+}
+
+func (s UnaryGrad) Compile(cpu.Set) Step { return s }
+
+func (s UnaryGrad) Run(b [][]float32, _ *Team) { backward.UnaryGrad(s.Fn, b[s.X], b[s.DY], b[s.Out]) }
+
+// ConvGrad writes slot Out, a convolution's input gradient (Filter false:
+// from the result's gradient DY and the kernel in slot K) or kernel gradient
+// (Filter: from its input in slot X and DY), by matrix products on the
+// packed GEMM. Its units are spread over up to Helpers helpers.
+type ConvGrad struct {
+	X, K, DY, Out, Scratch int
+	Helpers                int
+	Filter                 bool
+	Conv                   backward.Conv
+}
+
+func (s ConvGrad) Compile(set cpu.Set) Step {
+	return &convGradStep{spec: s, g: backward.NewConvGrad(set, s.Conv)}
+}
+
+type convGradStep struct {
+	spec ConvGrad
+	g    *backward.ConvGrad
+}
+
+func (s *convGradStep) Run(b [][]float32, t *Team) {
+	units := s.g.InputUnits()
+	if s.spec.Filter {
+		units = s.g.FilterUnits()
+	}
+	t.run(s, 0, units, s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *convGradStep) unit(b [][]float32, scratch []float32, u int) {
+	if s.spec.Filter {
+		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], scratch, u)
+	} else {
+		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
+	}
+}
+
+// PoolGrad writes slot Out, a pool's input gradient, from the result's
+// gradient DY and, for a max pool, its input X.
+type PoolGrad struct {
+	X, DY, Out int
+	Max        bool
+	Pool       backward.Pool
+}
+
+func (s PoolGrad) Compile(cpu.Set) Step { return s }
+
+func (s PoolGrad) Run(b [][]float32, _ *Team) {
+	if s.Max {
+		s.Pool.MaxGrad(b[s.X], b[s.DY], b[s.Out])
+	} else {
+		s.Pool.AvgGrad(b[s.DY], b[s.Out])
+	}
+}
+
+// EmbeddingGrad writes slot Out, the gradient of an embedding table with
+// rows of Dim, from the ids in slot IDs and the result's gradient DY.
+type EmbeddingGrad struct{ IDs, DY, Out, Dim int }
+
+func (s EmbeddingGrad) Compile(cpu.Set) Step { return s }
+
+func (s EmbeddingGrad) Run(b [][]float32, _ *Team) {
+	backward.EmbeddingGrad(b[s.IDs], b[s.DY], b[s.Out], s.Dim)
+}
+
+// CrossEntropy writes slot Out, the softmax cross-entropy of each row of C
+// logits in slot X against slot Labels: a distribution per row, or, if
+// Sparse, one class id per row.
+type CrossEntropy struct {
+	X, Labels, Out, C int
+	Sparse            bool
+}
+
+func (s CrossEntropy) Compile(cpu.Set) Step { return s }
+
+func (s CrossEntropy) Run(b [][]float32, _ *Team) {
+	if s.Sparse {
+		backward.SparseCrossEntropy(b[s.X], b[s.Labels], b[s.Out], s.C)
+	} else {
+		backward.CrossEntropy(b[s.X], b[s.Labels], b[s.Out], s.C)
+	}
+}

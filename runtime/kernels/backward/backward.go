@@ -1,0 +1,244 @@
+// Package backward holds the kernels of the gradient ops that package
+// autodiff emits: the sum of a broadcast tensor back to its operand's shape,
+// the derivative of the unary elementwise functions, and the gradients of
+// convolution, pooling and embedding. They are plain Go loops, run on one
+// thread (so their results do not depend on the thread count), tested
+// against runtime/ref's.
+package backward
+
+import (
+	"math"
+
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+)
+
+// SumTo adds each element of x, of shape xShape, into out at the position
+// it broadcasts from; st are out's strides broadcast to xShape (0 on summed
+// axes).
+func SumTo(x, out []float32, xShape, st []int) {
+	clear(out)
+	if len(xShape) == 0 {
+		out[0] = x[0]
+		return
+	}
+	sumTo(x, out, xShape, st, 0, 0)
+}
+
+// sumTo adds the block of x from element i, of shape, into out from off,
+// and returns the index after the block.
+func sumTo(x, out []float32, shape, st []int, off, i int) int {
+	if len(shape) == 1 {
+		for j := range shape[0] {
+			out[off+j*st[0]] += x[i+j]
+		}
+		return i + shape[0]
+	}
+	for j := range shape[0] {
+		i = sumTo(x, out, shape[1:], st[1:], off+j*st[0], i)
+	}
+	return i
+}
+
+// UnaryGrad writes out = dy·f'(x) for the unary function of step s.
+func UnaryGrad(s eltwise.Step, x, dy, out []float32) {
+	for i, v := range x {
+		out[i] = float32(float64(dy[i]) * derivative(s, float64(v)))
+	}
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func step(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SELU's constants.
+const (
+	seluAlpha = 1.6732632423543772848170429916717
+	seluScale = 1.0507009873554804934193349852946
+)
+
+// derivative is f'(x); at a kink, the one-sided value PyTorch takes.
+func derivative(s eltwise.Step, x float64) float64 {
+	switch s.Kind {
+	case eltwise.Relu:
+		return step(x > 0)
+	case eltwise.LeakyRelu:
+		if x > 0 {
+			return 1
+		}
+		return float64(s.Alpha)
+	case eltwise.Sigmoid:
+		y := sigmoid(x)
+		return y * (1 - y)
+	case eltwise.Tanh:
+		t := math.Tanh(x)
+		return 1 - t*t
+	case eltwise.Gelu:
+		return 0.5*(1+math.Erf(x/math.Sqrt2)) + x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi)
+	case eltwise.GeluTanh:
+		c := math.Sqrt(2 / math.Pi)
+		t := math.Tanh(c * (x + 0.044715*x*x*x))
+		return 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
+	case eltwise.Clip:
+		return step(x >= float64(s.Alpha) && x <= float64(s.Beta))
+	case eltwise.Elu:
+		if x > 0 {
+			return 1
+		}
+		return float64(s.Alpha) * math.Exp(x)
+	case eltwise.Selu:
+		if x > 0 {
+			return seluScale
+		}
+		return seluScale * seluAlpha * math.Exp(x)
+	case eltwise.Silu:
+		y := sigmoid(x)
+		return y + x*y*(1-y)
+	case eltwise.HardSigmoid:
+		y := float64(s.Alpha)*x + 0.5
+		return float64(s.Alpha) * step(y > 0 && y < 1)
+	case eltwise.HardSwish:
+		switch {
+		case x < -3:
+			return 0
+		case x > 3:
+			return 1
+		}
+		return (2*x + 3) / 6
+	case eltwise.Mish:
+		t := math.Tanh(max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))))
+		return t + x*(1-t*t)*sigmoid(x)
+	case eltwise.Softplus:
+		return sigmoid(x)
+	case eltwise.Softsign:
+		d := 1 + math.Abs(x)
+		return 1 / (d * d)
+	case eltwise.Exp:
+		return math.Exp(x)
+	case eltwise.Log:
+		return 1 / x
+	case eltwise.Sqrt:
+		return 0.5 / math.Sqrt(x)
+	case eltwise.Rsqrt:
+		return -0.5 / (x * math.Sqrt(x))
+	case eltwise.Abs:
+		return step(x > 0) - step(x < 0)
+	case eltwise.Neg:
+		return -1
+	case eltwise.Pow:
+		e := float64(s.Alpha)
+		switch {
+		case e == 0:
+			return 0
+		case x < 0 && e != math.Trunc(e):
+			return math.NaN()
+		}
+		return e * math.Pow(x, e-1)
+	case eltwise.Erf:
+		return 2 / math.Sqrt(math.Pi) * math.Exp(-x*x)
+	}
+	return math.NaN()
+}
+
+// Pool is a pooling window's geometry over N×H×W×C images, output N×OH×OW×C.
+type Pool struct {
+	N, H, W, C, KH, KW, OH, OW int
+	Stride, Dilation           [2]int
+	Pads                       [4]int
+	// CountPad divides averages by the whole window, padding included.
+	CountPad bool
+}
+
+// taps is the range [lo, hi) of window taps along one axis that land inside
+// the image of size n, for a window starting at start.
+func taps(start, k, dil, n int) (lo, hi int) {
+	lo, hi = 0, k
+	for lo < k && start+lo*dil < 0 {
+		lo++
+	}
+	for hi > lo && start+(hi-1)*dil >= n {
+		hi--
+	}
+	return lo, hi
+}
+
+// window is output pixel (b, oy, ox)'s: the offset of its output, the
+// offset of its window's first tap (which may lie outside the image), the
+// ranges of taps inside the image and the count it averages by.
+func (p *Pool) window(b, oy, ox int) (yo, base, y0, y1, x0, x1, n int) {
+	sy, sx := oy*p.Stride[0]-p.Pads[0], ox*p.Stride[1]-p.Pads[2]
+	y0, y1 = taps(sy, p.KH, p.Dilation[0], p.H)
+	x0, x1 = taps(sx, p.KW, p.Dilation[1], p.W)
+	n = (y1 - y0) * (x1 - x0)
+	if p.CountPad {
+		n = p.KH * p.KW
+	}
+	return ((b*p.OH+oy)*p.OW + ox) * p.C, ((b*p.H+sy)*p.W + sx) * p.C, y0, y1, x0, x1, n
+}
+
+// MaxGrad adds each dy into dx at its window's first maximal cell of x (a
+// NaN counting as the maximum). The argmax is found again from x rather
+// than saved by the forward pool: x is kept for the backward pass anyway,
+// while saved indices would cost the forward pass a second output and an
+// integer tensor as large as its result.
+func (p *Pool) MaxGrad(x, dy, dx []float32) {
+	clear(dx)
+	for b := range p.N {
+		for oy := range p.OH {
+			for ox := range p.OW {
+				yo, base, y0, y1, x0, x1, _ := p.window(b, oy, ox)
+				for ch := range p.C {
+					arg := base + (y0*p.Dilation[0]*p.W+x0*p.Dilation[1])*p.C + ch
+					for ky := y0; ky < y1; ky++ {
+						for kx := x0; kx < x1; kx++ {
+							c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C + ch
+							if v, m := x[c], x[arg]; v > m || v != v && m == m {
+								arg = c
+							}
+						}
+					}
+					dx[arg] += dy[yo+ch]
+				}
+			}
+		}
+	}
+}
+
+// AvgGrad spreads each dy evenly over the cells its window averaged.
+func (p *Pool) AvgGrad(dy, dx []float32) {
+	clear(dx)
+	for b := range p.N {
+		for oy := range p.OH {
+			for ox := range p.OW {
+				yo, base, y0, y1, x0, x1, n := p.window(b, oy, ox)
+				inv := 1 / float32(n)
+				for ky := y0; ky < y1; ky++ {
+					for kx := x0; kx < x1; kx++ {
+						c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C
+						for ch := range p.C {
+							dx[c+ch] += dy[yo+ch] * inv
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// EmbeddingGrad adds each row of dy (Dim wide) into the row of table its id
+// (stored as a float32's bits, as the operand table holds integer inputs)
+// selected.
+func EmbeddingGrad(ids, dy, table []float32, dim int) {
+	clear(table)
+	for i, f := range ids {
+		id := int(int32(math.Float32bits(f)))
+		row := table[id*dim : (id+1)*dim]
+		for j, v := range dy[i*dim : (i+1)*dim] {
+			row[j] += v
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package plan
+
+import (
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/backward"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Builders of the gradient ops' steps (package autodiff emits the ops).
+
+func buildSumTo(b *builder, n *ir.Node) exec.Spec {
+	x := n.Inputs[0]
+	b.info[b.step].Kernel = "backward"
+	shape := b.shapes[x]
+	return exec.SumTo{X: b.slot(x), Out: b.out(n), Shape: shape, Strides: tensor.BroadcastStrides(b.shapes[n.Outputs[0]], shape)}
+}
+
+func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
+	b.inPlace(n, 1, 0)
+	b.info[b.step].Kernel = "backward"
+	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
+	return exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
+}
+
+// convGeometry is the convolution of x (shape xs) with a kernel of shape ks.
+func convGeometry(a *ir.ConvAttrs, xs, ks, ys []int) backward.Conv {
+	return backward.Conv{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: ks[0], KW: ks[1], CO: ks[3], OH: ys[1], OW: ys[2],
+		Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], ks[0], ks[1]), Groups: a.Groups}
+}
+
+func buildConvGradInput(b *builder, n *ir.Node) exec.Spec {
+	dy, k := n.Inputs[0], n.Inputs[1]
+	c := convGeometry(&n.Attrs.(*ir.ConvGradAttrs).Conv, b.shapes[n.Outputs[0]], b.shapes[k], b.shapes[dy])
+	return b.convGrad(exec.ConvGrad{DY: b.slot(dy), K: b.slot(k), Out: b.out(n), Conv: c})
+}
+
+func buildConvGradFilter(b *builder, n *ir.Node) exec.Spec {
+	x, dy := n.Inputs[0], n.Inputs[1]
+	c := convGeometry(&n.Attrs.(*ir.ConvGradAttrs).Conv, b.shapes[x], b.shapes[n.Outputs[0]], b.shapes[dy])
+	return b.convGrad(exec.ConvGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Filter: true, Conv: c})
+}
+
+func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
+	b.info[b.step].Kernel = "gemm"
+	g := backward.NewConvGrad(b.kernels, s.Conv)
+	s.Scratch = b.scratch(g.ScratchSize(), "im2col chunk and packed panels")
+	units, c := g.InputUnits(), s.Conv
+	if s.Filter {
+		units = g.FilterUnits()
+	}
+	flops := 2 * float64(c.N*c.OH*c.OW) * float64(c.KH*c.KW*c.C/c.Groups) * float64(c.CO)
+	s.Helpers = b.helpers(units, flops, g.ScratchSize())
+	return s
+}
+
+func poolGeometry(a *ir.PoolAttrs, xs, ys []int) backward.Pool {
+	return backward.Pool{N: xs[0], H: xs[1], W: xs[2], C: xs[3], KH: a.Size[0], KW: a.Size[1], OH: ys[1], OW: ys[2],
+		Stride: a.Stride, Dilation: a.Dilation, Pads: a.PadsFor(xs[1], xs[2], a.Size[0], a.Size[1]), CountPad: a.CountPad}
+}
+
+func buildMaxPoolGrad(b *builder, n *ir.Node) exec.Spec {
+	x, dy := n.Inputs[0], n.Inputs[1]
+	b.info[b.step].Kernel = "backward"
+	return exec.PoolGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Max: true,
+		Pool: poolGeometry(n.Attrs.(*ir.PoolAttrs), b.shapes[x], b.shapes[dy])}
+}
+
+func buildAvgPoolGrad(b *builder, n *ir.Node) exec.Spec {
+	dy := n.Inputs[0]
+	b.info[b.step].Kernel = "backward"
+	return exec.PoolGrad{DY: b.slot(dy), Out: b.out(n),
+		Pool: poolGeometry(&n.Attrs.(*ir.PoolGradAttrs).Pool, b.shapes[n.Outputs[0]], b.shapes[dy])}
+}
+
+func buildEmbeddingGrad(b *builder, n *ir.Node) exec.Spec {
+	b.info[b.step].Kernel = "backward"
+	return exec.EmbeddingGrad{IDs: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Dim: b.shapes[n.Outputs[0]][1]}
+}
+
+func buildCrossEntropy(b *builder, n *ir.Node) exec.Spec {
+	x := n.Inputs[0]
+	shape := b.shapes[x]
+	b.info[b.step].Kernel = "loss"
+	return exec.CrossEntropy{X: b.slot(x), Labels: b.slot(n.Inputs[1]), Out: b.out(n), C: shape[len(shape)-1],
+		Sparse: n.Op == ir.OpSparseSoftmaxCrossEntropy}
+}

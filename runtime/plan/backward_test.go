@@ -1,0 +1,108 @@
+package plan
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// backwardGraphs use every gradient op over odd sizes, strides, dilations,
+// padding, groups and broadcasting.
+var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
+  @k: f32[3,2,2,6] = zeros
+  %0: f32[N,7,6,4] = conv2d_grad_input(%dy, @k) {stride=[2,2] padding=same groups=2 shape=[N,7,6,4]}
+  %1: f32[3,2,2,6] = conv2d_grad_filter(%x, %dy) {stride=[2,2] padding=same groups=2 shape=[3,2,2,6]}
+  return dx=%0, dk=%1
+}
+`, `graph dilated(%x: f32[N,9,8,3], %dy: f32[N,6,4,5]) {
+  @k: f32[3,3,3,5] = zeros
+  %0: f32[N,9,8,3] = conv2d_grad_input(%dy, @k) {stride=[1,1] dilation=[2,2] padding=explicit pads=[1,0,0,0] shape=[N,9,8,3]}
+  %1: f32[3,3,3,5] = conv2d_grad_filter(%x, %dy) {stride=[1,1] dilation=[2,2] padding=explicit pads=[1,0,0,0] shape=[3,3,3,5]}
+  return dx=%0, dk=%1
+}
+`, `graph chunks(%x: f32[N,60,60,2], %dy: f32[N,30,30,3]) {
+  @k: f32[3,3,2,3] = zeros
+  %0: f32[N,60,60,2] = conv2d_grad_input(%dy, @k) {stride=[2,2] padding=same shape=[N,60,60,2]}
+  %1: f32[3,3,2,3] = conv2d_grad_filter(%x, %dy) {stride=[2,2] padding=same shape=[3,3,2,3]}
+  return dx=%0, dk=%1
+}
+`, `graph wide(%x: f32[N,10,12,64], %dy: f32[N,10,12,40]) {
+  @k: f32[3,3,64,40] = zeros
+  %0: f32[N,10,12,64] = conv2d_grad_input(%dy, @k) {stride=[1,1] padding=same shape=[N,10,12,64]}
+  %1: f32[3,3,64,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,64,40]}
+  return dx=%0, dk=%1
+}
+`, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
+  %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
+  %1: f32[N,7,5,3] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,7,5,3]}
+  %2: f32[N,7,5,3] = avgpool2d_grad(%dz) {size=[3,2] stride=[2,2] padding=explicit pads=[1,0,1,0] count_pad=true shape=[N,7,5,3]}
+  return max=%0, avg=%1, padded=%2
+}
+`, `graph rest(%x: f32[N,3,5], %dy: f32[N,3,5], %ids: i32[N,3]) {
+  %0: f32[1,3,1] = sum_to(%x) {shape=[1,3,1]}
+  %1: f32[5] = sum_to(%x) {shape=[5]}
+  %2: f32[N,3,5] = unary_grad(%x, %dy) {fn=gelu{approximate=tanh}}
+  %3: f32[N,3,5] = unary_grad(%x, %dy) {fn=log}
+  %4: f32[7,5] = embedding_grad(%ids, %dy) {shape=[7,5]}
+  %5: f32[N,3] = softmax_cross_entropy(%x, %dy)
+  %6: f32[N,3] = sparse_softmax_cross_entropy(%x, %ids)
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6
+}
+`}
+
+// TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
+// with every kernel set this machine runs (the convolutions' GEMMs differ).
+// The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
+// of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
+// the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
+// and 40 output channels, a block of 32 and one of 8. Every graph gives the
+// same bits on 1 and 3 threads.
+func TestBackwardOpsMatchReference(t *testing.T) {
+	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
+		t.Setenv("MDLC_KERNELS", string(set))
+		if _, err := cpu.Select(); err != nil {
+			continue
+		}
+		t.Run(string(set), checkBackwardOps)
+	}
+}
+
+func checkBackwardOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 1))
+	for _, text := range backwardGraphs {
+		g, err := ir.Parse(text)
+		require.NoError(t, err)
+		env := map[string]int{"N": 7}
+		w := map[string]*tensor.Tensor{}
+		for _, p := range g.Params {
+			shape, err := p.Type.Shape.Bind(nil)
+			require.NoError(t, err)
+			x := tensor.New(shape...)
+			for i := range x.Data {
+				x.Data[i] = r.Float32() - 0.5
+			}
+			w[p.Name] = x
+		}
+		in, _ := randomInputs(g, env, r)
+		want, err := ref.Run(g, w, in)
+		require.NoError(t, err)
+		checkPlan(t, g, w, env, in, want, 1e-5)
+		var outs []map[string]*tensor.Tensor
+		for _, threads := range []int{1, 3} {
+			p, err := Build(g, w, env, Threads(threads))
+			require.NoError(t, err)
+			got, err := p.RunTensors(in)
+			require.NoError(t, err)
+			outs = append(outs, got)
+		}
+		for name, x := range outs[0] {
+			require.True(t, sameBits(x.Data, outs[1][name].Data), "%s: output %s on 1 and 3 threads", g.Name, name)
+		}
+	}
+}
