@@ -42,3 +42,24 @@ model m(image: f32[N, 8, 8, 3]) -> (out) {
 	require.Equal(t, []string{"res0.conv1", "res0.add", "res1.conv1", "res1.proj", "res1.add", "res2.conv1", "res2.proj", "res2.add"}, names)
 	require.Equal(t, "f32[N,2,2,12]", m.Graph.Outputs[0].Value.Type.String())
 }
+
+// TestFloorDivision checks `//` and max/min of integers on torchvision's
+// make_divisible: 18 channels round to 16, below 90 % of 18, so to 24.
+func TestFloorDivision(t *testing.T) {
+	src := `
+model m(x: f32[N, 4]) -> (y) {
+  v = 72 // 4
+  c = max(8, (v + 4) // 8 * 8)
+  if c * 10 < v * 9 {
+    c = c + 8
+  }
+  y = x | dense(c + -7 // 2 + min(1, 2))
+}
+`
+	p, ds := loader.LoadSource("m.mdl", []byte(src))
+	require.Empty(t, ds)
+	m, ds := p.Build("m")
+	require.Empty(t, ds.Render(p.Source))
+	// 24 + floor(-3.5) + 1 = 21
+	require.Equal(t, "f32[N,21]", m.Graph.Outputs[0].Value.Type.String())
+}

@@ -600,6 +600,9 @@ func (e *elab) arith(a *syntax.Arith, piped *value) value {
 	if l.kind == kPoison || r.kind == kPoison {
 		return poison()
 	}
+	if a.Op == "//" {
+		return e.floorDiv(a, l, r)
+	}
 	if isNumber(l) && isNumber(r) {
 		return e.foldNumbers(a, l, r)
 	}
@@ -645,6 +648,31 @@ func (e *elab) foldNumbers(a *syntax.Arith, l, r value) value {
 		return poison()
 	}
 	return out
+}
+
+// floorDiv computes l // r, Python's floor division, for integers only:
+// it exists for channel arithmetic such as torchvision's make_divisible,
+// `(v + 4) // 8 * 8`, where a fraction would be a mistake.
+func (e *elab) floorDiv(a *syntax.Arith, l, r value) value {
+	for _, v := range []value{l, r} {
+		if v.kind != kInt {
+			help := "`/` divides numbers and tensors"
+			if v.kind == kFloat {
+				help = "`/` divides numbers; `//` floors a quotient of integers, such as channel counts"
+			}
+			e.errorf(v.start, v.end, help, "`//` divides integers, got %s", v.describe())
+			return poison()
+		}
+	}
+	if r.i == 0 {
+		e.errorf(r.start, r.end, "`//` needs a divisor other than 0", "integer division by zero")
+		return poison()
+	}
+	q := l.i / r.i
+	if (l.i%r.i != 0) && ((l.i < 0) != (r.i < 0)) {
+		q-- // Go truncates toward zero; floor rounds toward minus infinity.
+	}
+	return value{kind: kInt, i: q, start: a.Pos, end: a.EndPos}
 }
 
 // infix applies the layer an operator stands for to its operands, which
@@ -734,6 +762,9 @@ func (e *elab) call(c *syntax.Call, piped *value) []value {
 	if d, u := e.lookupDecl(c); d != nil {
 		return e.instantiate(u, d, c, piped, args, kws)
 	}
+	if v, ok := e.minMax(c, piped, args, kws); ok {
+		return []value{v}
+	}
 	if l, ok := layerTable[name]; ok && len(c.Name) == 1 {
 		return e.applyLayer(l, c, piped, args, kws)
 	}
@@ -745,6 +776,25 @@ func (e *elab) call(c *syntax.Call, piped *value) []value {
 	}
 	e.errorf(c.Pos, c.EndPos, e.callableHelp(c), "unknown layer `%s`", name)
 	return []value{poison()}
+}
+
+// minMax folds max(a, b) and min(a, b) of two numbers, so that
+// configuration arithmetic such as `max(8, (v + 4) // 8 * 8)` reads as in
+// Python; of tensors they remain the elementwise layers.
+func (e *elab) minMax(c *syntax.Call, piped *value, args []value, kws []*syntax.Ident) (value, bool) {
+	name := c.QualifiedName()
+	if name != "max" && name != "min" || piped != nil || len(args) != 2 || !isNumber(args[0]) || !isNumber(args[1]) || kws[0] != nil || kws[1] != nil {
+		return value{}, false
+	}
+	l, r := args[0], args[1]
+	if l.float() < r.float() == (name == "max") {
+		l = r
+	}
+	if args[0].kind == kFloat || args[1].kind == kFloat {
+		l = value{kind: kFloat, f: l.float()}
+	}
+	l.start, l.end = c.Pos, c.EndPos
+	return l, true
 }
 
 func (e *elab) callableHelp(c *syntax.Call) string {

@@ -19,11 +19,12 @@ type Expr struct {
 }
 
 // Infix is one binary operation of an expression's head, applied to what
-// precedes it as Tree groups it: `*` and `/` bind tighter than `+` and `-`,
-// and each group is left-associative.
+// precedes it as Tree groups it: `*`, `/` and `//` (floor division of
+// integers, for channel arithmetic such as make_divisible) bind tighter than
+// `+` and `-`, and each group is left-associative.
 type Infix struct {
 	Pos     lexer.Position
-	Op      string `parser:"@('+' | '-' | '*' | '/')"`
+	Op      string `parser:"@('+' | '-' | '*' | '/' | '//')"`
 	Operand *Term  `parser:"@@"`
 	EndPos  lexer.Position
 }
@@ -77,7 +78,7 @@ type Arith struct {
 
 // Precedence is how tightly an operator binds: products 2, sums 1.
 func Precedence(op string) int {
-	if op == "*" || op == "/" {
+	if op == "*" || op == "/" || op == "//" {
 		return 2
 	}
 	return 1

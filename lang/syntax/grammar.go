@@ -28,7 +28,8 @@ var lexRules = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Arrow", Pattern: `->`},
 	{Name: "Compare", Pattern: `==|!=|<=|>=|<|>`},
 	{Name: "Range", Pattern: `\.\.`},
-	{Name: "Punct", Pattern: `[-+*/()\[\]{}|,:=.]`},
+	// `//` is integer floor division, before `/` so that it is one token.
+	{Name: "Punct", Pattern: `//|[-+*/()\[\]{}|,:=.]`},
 	{Name: "Whitespace", Pattern: `\s+`},
 })
 
@@ -188,7 +189,7 @@ func parseDiagnostic(filename string, src []byte, err error) *diag.Diagnostic {
 	d.Help = parseHelp(msg)
 	// A dangling operator, or one after a pipeline stage, makes the parser
 	// back off to before it.
-	for _, op := range []string{"+", "-", "*", "/"} {
+	for _, op := range []string{"+", "-", "*", "//", "/"} {
 		if strings.HasPrefix(msg, `unexpected token "`+op+`"`) {
 			d.Msg = "syntax error: `" + op + "` needs an operand on each side, and cannot follow a pipeline stage"
 			d.Help = "`|` binds loosest: `x * 2 | relu` is relu(x * 2); to compute with a pipeline's result, parenthesise it: `(x | relu) + 1`"
