@@ -40,7 +40,8 @@ type Batch struct {
 	y []int64
 }
 
-// NewLoader returns a Loader of batches of batch examples.
+// NewLoader returns a Loader of batches of batch examples (at most the data
+// set's length: a larger batch size is cut to it, so an epoch has a batch).
 func NewLoader(ds Dataset, batch int, opt LoaderOptions) (*Loader, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("data: batch size %d: want at least 1", batch)
