@@ -44,7 +44,7 @@ CASES = {
                     batch=8, ids=[128], vocab=2048),
     "gpt-t128": dict(title="GPT-style LM, batch 1, T=128, d 128, 4 blocks, vocab 2048", mdl="stdlib/gpt.mdl",
                      batch=1, ids=[128], vocab=2048, dims="T=128"),
-    "mobilenet_v2": dict(title="MobileNetV2 224x224x3, batch 1", mdl="bench/mobilenet_v2.mdl", batch=1, size=224,
+    "mobilenet_v2": dict(title="MobileNetV2 224x224x3, batch 1", mdl="stdlib/mobilenet_v2.mdl", batch=1, size=224,
                          torchvision=True),
     "mobilenet_v3_small": dict(title="MobileNetV3-small 224x224x3, batch 1", mdl="stdlib/mobilenet_v3_small.mdl", batch=1,
                                size=224, torchvision=True),
