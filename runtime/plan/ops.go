@@ -627,21 +627,7 @@ func buildConvTranspose(b *builder, n *ir.Node) exec.Spec {
 func buildResize(b *builder, n *ir.Node) exec.Spec {
 	x, a := n.Inputs[0], n.Attrs.(*ir.ResizeAttrs)
 	s := b.shapes[x]
-	axis := func(in, out int) resize.Axis {
-		ax := resize.Axis{I0: make([]int, out)}
-		if a.Mode == ir.Bilinear {
-			ax.I1, ax.Frac = make([]int, out), make([]float32, out)
-		}
-		for o := range out {
-			if a.Mode == ir.Nearest {
-				ax.I0[o] = a.Coordinates.NearestIndex(o, in, out)
-				continue
-			}
-			i0, i1, f := a.Coordinates.Linear(o, in, out)
-			ax.I0[o], ax.I1[o], ax.Frac[o] = i0, i1, float32(f)
-		}
-		return ax
-	}
+	axis := func(in, out int) resize.Axis { return resize.NewAxis(a.Coordinates, a.Mode == ir.Bilinear, in, out) }
 	b.info[b.step].Kernel = "resize/" + a.Mode.String()
 	return exec.Resize{X: b.slot(x), Out: b.out(n), N: s[0],
 		Resize: resize.Resize{H: s[1], W: s[2], C: s[3], Rows: axis(s[1], a.Size[0]), Cols: axis(s[2], a.Size[1])}}

@@ -13,36 +13,19 @@ import (
 // average divides by the whole window instead, as PyTorch's default does.
 func pool2d(reduce func(cells []float64, window int) float64) kernel {
 	return func(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
-		a := n.Attrs.(*ir.PoolAttrs)
-		x := in[0]
-		h, w, c := x.Shape[1], x.Shape[2], x.Shape[3]
-		nb, oh, ow := out.Shape[0], out.Shape[1], out.Shape[2]
-		kh, kw := a.Size[0], a.Size[1]
-		pad := a.PadsFor(h, w, kh, kw)
-		cells := make([]float64, 0, kh*kw)
-		for b := range nb {
-			for oy := range oh {
-				for ox := range ow {
-					for ch := range c {
-						cells = cells[:0]
-						for ky := range kh {
-							iy := oy*a.Stride[0] - pad[0] + ky*a.Dilation[0]
-							for kx := range kw {
-								ix := ox*a.Stride[1] - pad[2] + kx*a.Dilation[1]
-								if iy >= 0 && iy < h && ix >= 0 && ix < w {
-									cells = append(cells, float64(x.Data[((b*h+iy)*w+ix)*c+ch]))
-								}
-							}
-						}
-						window := len(cells)
-						if a.CountPad {
-							window = kh * kw
-						}
-						out.Data[((b*oh+oy)*ow+ox)*c+ch] = float32(reduce(cells, window))
-					}
-				}
+		a, x := n.Attrs.(*ir.PoolAttrs), in[0]
+		vals := make([]float64, 0, a.Size[0]*a.Size[1])
+		poolWindows(a, x.Shape, out.Shape, func(cells []int, yi int) {
+			vals = vals[:0]
+			for _, i := range cells {
+				vals = append(vals, float64(x.Data[i]))
 			}
-		}
+			window := len(vals)
+			if a.CountPad {
+				window = a.Size[0] * a.Size[1]
+			}
+			out.Data[yi] = float32(reduce(vals, window))
+		})
 	}
 }
 

@@ -14,6 +14,31 @@ type Axis struct {
 	Frac   []float32 // weight of I1; nil for nearest
 }
 
+// Rule maps an output position to input positions (ir.Coordinates is one;
+// kernels do not import the IR).
+type Rule interface {
+	NearestIndex(o, in, out int) int
+	Linear(o, in, out int) (i0, i1 int, frac float64)
+}
+
+// NewAxis resolves r into the table of an axis resized from in to out
+// positions, built once per plan so a run only reads and blends.
+func NewAxis(r Rule, bilinear bool, in, out int) Axis {
+	ax := Axis{I0: make([]int, out)}
+	if bilinear {
+		ax.I1, ax.Frac = make([]int, out), make([]float32, out)
+	}
+	for o := range out {
+		if !bilinear {
+			ax.I0[o] = r.NearestIndex(o, in, out)
+			continue
+		}
+		i0, i1, f := r.Linear(o, in, out)
+		ax.I0[o], ax.I1[o], ax.Frac[o] = i0, i1, float32(f)
+	}
+	return ax
+}
+
 // Resize is a resize of H×W×C images to len(Rows.I0)×len(Cols.I0).
 type Resize struct {
 	H, W, C    int

@@ -8,21 +8,9 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
-// table is what a plan builds: the coordinate rule resolved per axis.
+// table is what a plan builds.
 func table(a *ir.ResizeAttrs, in, out int) Axis {
-	ax := Axis{I0: make([]int, out)}
-	if a.Mode == ir.Bilinear {
-		ax.I1, ax.Frac = make([]int, out), make([]float32, out)
-	}
-	for o := range out {
-		if a.Mode == ir.Nearest {
-			ax.I0[o] = a.Coordinates.NearestIndex(o, in, out)
-			continue
-		}
-		i0, i1, f := a.Coordinates.Linear(o, in, out)
-		ax.I0[o], ax.I1[o], ax.Frac[o] = i0, i1, float32(f)
-	}
-	return ax
+	return NewAxis(a.Coordinates, a.Mode == ir.Bilinear, in, out)
 }
 
 // TestMatchesReference: up and down, integer and not, every mode and rule.
