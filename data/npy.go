@@ -121,3 +121,11 @@ func fromArrays(xName string, x *tensor.Tensor, yName string, y *tensor.Tensor, 
 	}
 	return m, nil
 }
+
+// FromTensors is a data set of examples x ([n, ...], floats served as they
+// are, integers as 8-bit pixels scaled by 1/255) and class ids y ([n] or
+// [n, 1] integers), held in memory, checked as the .npy reader checks them.
+// classes 0 means the largest label plus one.
+func FromTensors(x, y *tensor.Tensor, classes int, budget size.Budget) (*Memory, error) {
+	return fromArrays("the examples", x, "the labels", y, classes, budget)
+}

@@ -32,6 +32,13 @@ var Pipeline = []Pass{
 	{"fuse-chains", "runs of elementwise ops become one elementwise op", fuseChains},
 }
 
+// Training is the optimiser of a training or evaluation step: a graph whose
+// parameters are state the optimiser changes, so nothing may fold them
+// into constants, and whose forward values the backward half reads.
+var Training = []Pass{
+	{"dce", "drop nodes no output depends on (the final softmax a fused cross-entropy replaces)", dce},
+}
+
 // orderConstraints are the reasons the pipeline is ordered as it is; init
 // checks them, so a reordering that breaks one fails at once.
 var orderConstraints = []struct{ before, after, why string }{
@@ -92,8 +99,15 @@ func Run(g *ir.Graph, opts Options) ([]Stat, error) {
 	if opts.StopAfter != "" && Lookup(opts.StopAfter) == nil {
 		return nil, fmt.Errorf("no pass named %q; passes are %s", opts.StopAfter, Names())
 	}
+	return run(g, Pipeline, opts)
+}
+
+// RunTraining optimises a training step in place with Training.
+func RunTraining(g *ir.Graph, opts Options) ([]Stat, error) { return run(g, Training, opts) }
+
+func run(g *ir.Graph, pipeline []Pass, opts Options) ([]Stat, error) {
 	var stats []Stat
-	for _, p := range Pipeline {
+	for _, p := range pipeline {
 		before := len(g.Nodes)
 		start := time.Now()
 		if err := p.Run(g); err != nil {

@@ -222,11 +222,25 @@ func (b *builder) bind() error {
 // buffers that compute them, adding a copy step where that is impossible.
 func (b *builder) schedule(p *Plan) error {
 	if b.train {
+		// Every parameter's state is a piece of one slice, trainable ones
+		// first, so an optimiser updates them all in one pass (Parameters).
 		p.state = map[string]int{}
-		for _, v := range b.g.Params {
-			b.roots[v] = b.add(&buffer{kind: state, size: tensor.Numel(b.shapes[v]), def: -1, data: slices.Clone(b.weights[v.Name].Data),
-				label: b.names[v]})
+		order := slices.Clone(b.g.Params)
+		slices.SortStableFunc(order, func(x, y *ir.Value) int { return cmpBool(y.Trainable, x.Trainable) })
+		total := 0
+		for _, v := range order {
+			total += tensor.Numel(b.shapes[v])
+		}
+		p.params = make([]float32, total)
+		off := 0
+		for _, v := range order {
+			n := tensor.Numel(b.shapes[v])
+			data := p.params[off : off+n : off+n]
+			copy(data, b.weights[v.Name].Data)
+			b.roots[v] = b.add(&buffer{kind: state, size: n, def: -1, data: data, label: b.names[v]})
 			p.state[v.Name] = b.roots[v]
+			p.layout = append(p.layout, ParamRange{Name: v.Name, Offset: off, Shape: slices.Clone(b.shapes[v]), Trainable: v.Trainable})
+			off += n
 		}
 	}
 	for _, v := range b.g.Inputs {
@@ -541,4 +555,15 @@ func (b *builder) place(p *Plan) error {
 		b.info[s].locate(b.bufs[m.out], b.bufs[m.scratch], mem)
 	}
 	return nil
+}
+
+// cmpBool orders false before true.
+func cmpBool(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case x:
+		return 1
+	}
+	return -1
 }

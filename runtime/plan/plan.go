@@ -56,9 +56,23 @@ type Plan struct {
 	threads int
 	// slotLabels names each slot's buffer, for generated code's comments.
 	slotLabels []string
-	// state is the slot of each parameter of a plan built for training.
-	state map[string]int
+	// state is the slot of each parameter of a plan built for training;
+	// params holds all their data, laid out as layout says.
+	state  map[string]int
+	params []float32
+	layout []ParamRange
 }
+
+// ParamRange is where a parameter lies in Parameters.
+type ParamRange struct {
+	Name      string
+	Offset    int
+	Shape     []int
+	Trainable bool
+}
+
+// Size is the parameter's number of elements.
+func (r ParamRange) Size() int { return tensor.Numel(r.Shape) }
 
 // Arena is the memory of one run at a time (exec.Arena): the planned arena,
 // the operand table, and the helper goroutines of a plan built for several
@@ -161,6 +175,16 @@ func (p *Plan) State(name string) ([]float32, error) {
 	}
 	return slices.Clone(p.prog.Slots[slot].Data), nil
 }
+
+// Parameters is the state of a plan built for training, live: every
+// parameter's current values in one slice, laid out as Layout says, trainable
+// parameters first (so an optimiser's one fused pass covers a prefix). Runs
+// read it and write their updates into it; the caller may change it between
+// runs, as an optimiser does, never during one. Nil for an inference plan.
+func (p *Plan) Parameters() []float32 { return p.params }
+
+// Layout is where each parameter lies in Parameters, in order.
+func (p *Plan) Layout() []ParamRange { return slices.Clone(p.layout) }
 
 // Env is the binding of symbolic dimensions the plan was built for.
 func (p *Plan) Env() map[string]int { return maps.Clone(p.env) }

@@ -1,0 +1,91 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Evaluator computes a model's loss and accuracy on batches without
+// training it: the forward half of the step, with the parameters as state,
+// so the weights a Trainer has reached can be copied in (From) without
+// compiling again.
+type Evaluator struct {
+	model string
+	io    *batchIO
+	input *ir.Value
+	plan  *plan.Plan
+	arena *plan.Arena
+	outs  [][]float32
+}
+
+// NewEvaluator compiles model's loss (model is changed: pass a freshly
+// loaded one) with weights w; cfg gives the objective, batch size, threads
+// and kernels (its optimiser is not used).
+func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Evaluator, error) {
+	if cfg.BatchSize < 1 {
+		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
+	}
+	name := model.Name
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
+		return nil, fmt.Errorf("model %s: optimising the evaluation step: %w", name, err)
+	}
+	p, err := plan.Build(s.g, w, nil, planOptions(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: planning the evaluation step: %w", name, err)
+	}
+	e := &Evaluator{model: name, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], plan: p}
+	e.outs = [][]float32{e.io.loss, e.io.pred}
+	e.arena = p.NewArena()
+	return e, nil
+}
+
+// From copies the parameters of a training plan (Trainer.Parameters) into
+// the evaluator's, by name.
+func (e *Evaluator) From(params []float32, layout []plan.ParamRange) error {
+	mine := e.plan.Parameters()
+	at := map[string]plan.ParamRange{}
+	for _, r := range layout {
+		at[r.Name] = r
+	}
+	for _, r := range e.plan.Layout() {
+		src, ok := at[r.Name]
+		if !ok || src.Size() != r.Size() {
+			return fmt.Errorf("model %s: the trainer has no parameter %s of %d values", e.model, r.Name, r.Size())
+		}
+		copy(mine[r.Offset:r.Offset+r.Size()], params[src.Offset:src.Offset+src.Size()])
+	}
+	return nil
+}
+
+// Batch evaluates one batch of n examples (as Trainer.Step takes them).
+func (e *Evaluator) Batch(x []float32, y []int64, n int) (Result, error) {
+	inputs, err := e.io.fill(x, y, n)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := e.plan.Run(e.arena, inputs, e.outs); err != nil {
+		return Result{}, err
+	}
+	loss := float64(e.io.loss[0])
+	if math.IsNaN(loss) {
+		return Result{}, fmt.Errorf("model %s: the loss is NaN", e.model)
+	}
+	return Result{Loss: loss, Correct: e.io.correct(n), Examples: n}, nil
+}
+
+// Predictions are the last batch's predictions (logits for the
+// cross-entropies), batch size × values per example; valid until the next
+// Batch.
+func (e *Evaluator) Predictions() []float32 { return e.io.pred }
+
+// Close releases the arena.
+func (e *Evaluator) Close() { e.arena.Close() }

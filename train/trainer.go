@@ -1,0 +1,185 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/passes"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// Config is how a model is trained: Keras's compile (the objective and the
+// optimiser) and the batch size.
+type Config struct {
+	Objective
+	Optimizer optim.Optimizer
+	// LR is the learning rate by optimiser step (counted from 0).
+	LR        optim.Schedule
+	BatchSize int
+	// ClipNorm, if positive, scales the gradients to at most this global
+	// L2 norm before each update.
+	ClipNorm float64
+	Threads  int
+	Kernels  cpu.Set
+}
+
+// Trainer runs a model's training step: one plan computes the loss, the
+// predictions and every trainable parameter's gradient into one slice, and
+// the optimiser's fused kernel updates the plan's parameters, held as its
+// state (plan.Parameters), in one pass. A step allocates nothing.
+//
+// A batch smaller than the batch size (the last of an epoch) runs through
+// the same plan: its missing examples are zero with weight zero in the loss,
+// which averages over the real ones, so the gradient is exactly the smaller
+// batch's.
+type Trainer struct {
+	cfg   Config
+	model string
+	io    *batchIO
+	plan  *plan.Plan
+	arena *plan.Arena
+	// trainable is the prefix of the plan's parameters the optimiser
+	// updates; grads is their gradients, in the same layout.
+	trainable []float32
+	grads     []float32
+	outputs   [][]float32
+	state     [][]float32
+	step      int
+	pos       Position
+	input     *ir.Value
+}
+
+// New compiles model's training step (model is changed: pass a freshly
+// loaded one) with w as the initial weights.
+func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, error) {
+	if cfg.BatchSize < 1 {
+		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
+	}
+	if cfg.Optimizer == nil || cfg.LR == nil {
+		return nil, fmt.Errorf("training needs an optimiser and a learning rate")
+	}
+	name := model.Name
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
+		return nil, fmt.Errorf("model %s: optimising the training step: %w", name, err)
+	}
+	p, err := plan.Build(s.g, w, nil, planOptions(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
+	}
+	t := &Trainer{cfg: cfg, model: name, plan: p, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0]}
+	n := 0
+	for _, r := range p.Layout() {
+		if r.Trainable {
+			n += r.Size()
+		}
+	}
+	t.trainable = p.Parameters()[:n]
+	t.grads = make([]float32, n)
+	t.outputs = [][]float32{t.io.loss, t.io.pred}
+	ranges := p.Layout()
+	for i, v := range s.params {
+		r := ranges[slices.IndexFunc(ranges, func(r plan.ParamRange) bool { return r.Name == v.Name })]
+		if got := p.Outputs()[2+i]; got.Name != gradPrefix+v.Name {
+			return nil, fmt.Errorf("model %s: the plan's output %d is %s, want the gradient of %s (a bug in mdlc)", name, 2+i, got.Name, v.Name)
+		}
+		t.outputs = append(t.outputs, t.grads[r.Offset:r.Offset+r.Size()])
+	}
+	t.state = make([][]float32, cfg.Optimizer.Slots())
+	for i := range t.state {
+		t.state[i] = make([]float32, n)
+	}
+	cfg.Optimizer.Init(t.state)
+	t.arena = p.NewArena()
+	return t, nil
+}
+
+func planOptions(cfg Config) []plan.Option {
+	opts := []plan.Option{plan.Train(nil)}
+	if cfg.Threads > 0 {
+		opts = append(opts, plan.Threads(cfg.Threads))
+	}
+	if cfg.Kernels != "" {
+		opts = append(opts, plan.Kernels(cfg.Kernels))
+	}
+	return opts
+}
+
+// Result is a batch's loss and how many of its examples the model
+// classified correctly (for the losses whose predictions are classes).
+type Result struct {
+	Loss     float64
+	Correct  int
+	Examples int
+}
+
+// Step trains on one batch of n examples: x holds them (n·example floats,
+// NHWC), y their class ids. It returns the batch's loss and accuracy before
+// the update, as Keras reports them.
+func (t *Trainer) Step(x []float32, y []int64, n int) (Result, error) {
+	inputs, err := t.io.fill(x, y, n)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := t.plan.Run(t.arena, inputs, t.outputs); err != nil {
+		return Result{}, err
+	}
+	loss := float64(t.io.loss[0])
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return Result{}, fmt.Errorf("model %s: the loss is %v at step %d: lower the learning rate (now %g) or clip the gradients (--clip-norm)", t.model, loss, t.step, t.cfg.LR.LR(t.step))
+	}
+	if t.cfg.ClipNorm > 0 {
+		optim.ClipGlobalNorm(t.grads, t.cfg.ClipNorm)
+	}
+	if err := t.cfg.Optimizer.Update(t.trainable, t.grads, t.state, t.cfg.LR.LR(t.step), t.step); err != nil {
+		return Result{}, err
+	}
+	t.step++
+	return Result{Loss: loss, Correct: t.io.correct(n), Examples: n}, nil
+}
+
+// Steps is the number of optimiser steps taken.
+func (t *Trainer) Steps() int { return t.step }
+
+// Position is where Fit is in the data: the epoch under way and its
+// batches done.
+func (t *Trainer) Position() Position { return t.pos }
+
+// HasAccuracy says whether the model's predictions are classes, whose
+// accuracy Fit reports.
+func (t *Trainer) HasAccuracy() bool { return t.io.hasAccuracy() }
+
+// Weights are the model's current parameters, copied, by name.
+func (t *Trainer) Weights() map[string]*tensor.Tensor { return weightsOf(t.plan) }
+
+// Parameters is the live parameter slice of the training plan (see
+// plan.Parameters): an Evaluator copies from it.
+func (t *Trainer) Parameters() ([]float32, []plan.ParamRange) {
+	return t.plan.Parameters(), t.plan.Layout()
+}
+
+// ArenaBytes is the training step's planned arena.
+func (t *Trainer) ArenaBytes() int64 { return t.plan.ArenaBytes() }
+
+// Plan is the training step's plan, for reports.
+func (t *Trainer) Plan() *plan.Plan { return t.plan }
+
+// Close releases the step's arena and its helper goroutines.
+func (t *Trainer) Close() { t.arena.Close() }
+
+func weightsOf(p *plan.Plan) map[string]*tensor.Tensor {
+	all := p.Parameters()
+	out := map[string]*tensor.Tensor{}
+	for _, r := range p.Layout() {
+		out[r.Name] = &tensor.Tensor{Shape: slices.Clone(r.Shape), Data: slices.Clone(all[r.Offset : r.Offset+r.Size()])}
+	}
+	return out
+}
