@@ -138,3 +138,58 @@ func TestEvaluatorAgrees(t *testing.T) {
 	require.InDelta(t, sum/37, logs[0].Loss, 1e-5)
 	require.Equal(t, float64(correct)/37, logs[0].Accuracy)
 }
+
+// stopAt closes stop after the given number of batches.
+type stopAt struct {
+	n    int
+	stop chan struct{}
+}
+
+func (s *stopAt) EpochBegin(int, int, int) {}
+func (s *stopAt) BatchEnd(Logs) {
+	if s.n--; s.n == 0 {
+		close(s.stop)
+	}
+}
+func (s *stopAt) EpochEnd(*Trainer, Logs) error { return nil }
+
+// TestResumeIsExact: a run interrupted in the middle of its second epoch,
+// checkpointed and resumed by a new trainer, ends with the same weights,
+// bit for bit, as a run that was never interrupted; a checkpoint written
+// with other settings is refused.
+func TestResumeIsExact(t *testing.T) {
+	ds := randomData(t, 3, 45, 4, 8, 8, 1)
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.003), BatchSize: 8}
+	fit := FitOptions{Epochs: 3, Shuffle: true, Seed: 11}
+	whole, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer whole.Close()
+	require.NoError(t, whole.Fit(ds, fit))
+
+	first, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer first.Close()
+	stop := &stopAt{n: 9, stop: make(chan struct{})}
+	interrupted := fit
+	interrupted.Callbacks, interrupted.Stop = []Callback{stop}, stop.stop
+	require.ErrorIs(t, first.Fit(ds, interrupted), ErrInterrupted)
+	require.Equal(t, Position{Epoch: 1, Batch: 3}, first.Position())
+	path := filepath.Join(t.TempDir(), "ckpt.safetensors")
+	require.NoError(t, first.SaveCheckpoint(path, map[string]string{"seed": "11"}))
+
+	resumed, err := New(load(t, smallCNN), initial(t, smallCNN, 99), cfg)
+	require.NoError(t, err)
+	defer resumed.Close()
+	require.NoError(t, resumed.Restore(path, map[string]string{"seed": "11"}, size.Default()))
+	require.NoError(t, resumed.Fit(ds, fit))
+	require.Equal(t, whole.Steps(), resumed.Steps())
+	require.Equal(t, whole.Weights(), resumed.Weights())
+
+	require.ErrorContains(t, resumed.Restore(path, map[string]string{"seed": "12"}, size.Default()), "x-seed 11, this run has 12")
+	other := cfg
+	other.BatchSize = 9
+	tr, err := New(load(t, smallCNN), initial(t, smallCNN, 5), other)
+	require.NoError(t, err)
+	defer tr.Close()
+	require.ErrorContains(t, tr.Restore(path, map[string]string{"seed": "11"}, size.Default()), "batch_size 8, this run has 9")
+}

@@ -46,14 +46,14 @@ func TestHeaderCheckedFirst(t *testing.T) {
 	g := cnn()
 	other := map[string]*tensor.Tensor{"dense.kernel": tensor.New(2304, 10), "head.bias": tensor.New(10)}
 	r := encode(t, other)
-	_, err := read(r, int64(len(r.data)), readOptions{model: g, path: "other.safetensors"})
+	_, _, err := read(r, int64(len(r.data)), readOptions{model: g, path: "other.safetensors"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `other.safetensors: "dense.kernel" has shape [2304,10], the model expects [1600,10]`)
 	assert.Contains(t, err.Error(), `other.safetensors: "head.bias" is not a parameter of model cnn`)
 	assert.NotContains(t, err.Error(), "read of data bytes")
 
 	r = encode(t, mustInit(t, g, 1))
-	_, err = read(r, int64(len(r.data)), readOptions{model: g, path: "cnn.safetensors", budget: 1 << 10})
+	_, _, err = read(r, int64(len(r.data)), readOptions{model: g, path: "cnn.safetensors", budget: 1 << 10})
 	var over *size.Error
 	require.ErrorAs(t, err, &over)
 	assert.Contains(t, err.Error(), "reading the 6 tensors of cnn.safetensors as float32 needs 65,")

@@ -32,7 +32,8 @@ func Load(path string, g *ir.Graph) (map[string]*tensor.Tensor, error) {
 // shapes are checked against g's parameters, and the tensors' total against
 // budget, before any tensor is decoded; errors start with the path.
 func LoadWithin(path string, g *ir.Graph, budget size.Budget) (map[string]*tensor.Tensor, error) {
-	return readFile(path, readOptions{budget: budget, model: g})
+	ts, _, err := readFile(path, readOptions{budget: budget, model: g})
+	return ts, err
 }
 
 // check prefixes each line with where the weights came from. withData also

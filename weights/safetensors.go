@@ -97,7 +97,7 @@ type entry struct {
 // exactly, without overlaps, gaps or trailing bytes. The tensors must fit the
 // default memory budget (size.Default).
 func Read(r io.ReaderAt, fileSize int64) (map[string]*tensor.Tensor, error) {
-	ts, err := read(r, fileSize, readOptions{budget: size.Default()})
+	ts, _, err := read(r, fileSize, readOptions{budget: size.Default()})
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -112,6 +112,13 @@ func ReadFile(path string) (map[string]*tensor.Tensor, error) {
 // ReadFileWithin reads a safetensors file, a regular file only, if its
 // tensors decoded to float32 fit budget; errors start with the path.
 func ReadFileWithin(path string, budget size.Budget) (map[string]*tensor.Tensor, error) {
+	ts, _, err := readFile(path, readOptions{budget: budget})
+	return ts, err
+}
+
+// ReadFileMetadata is ReadFileWithin that also returns the header's
+// __metadata__ (nil if it has none).
+func ReadFileMetadata(path string, budget size.Budget) (map[string]*tensor.Tensor, map[string]string, error) {
 	return readFile(path, readOptions{budget: budget})
 }
 
@@ -124,49 +131,49 @@ type readOptions struct {
 	path   string
 }
 
-func readFile(path string, o readOptions) (map[string]*tensor.Tensor, error) {
+func readFile(path string, o readOptions) (map[string]*tensor.Tensor, map[string]string, error) {
 	f, st, err := safeio.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	o.path = path
-	ts, err := read(f, st.Size(), o)
+	ts, meta, err := read(f, st.Size(), o)
 	// A list of mismatches and a budget error name the path already.
 	var mismatch *mismatchError
 	var over *size.Error
 	if err != nil && !errors.As(err, &mismatch) && !errors.As(err, &over) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}
-	return ts, err
+	return ts, meta, err
 }
 
-func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tensor, error) {
+func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tensor, map[string]string, error) {
 	if fileSize < 8 {
-		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", fileSize)
+		return nil, nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", fileSize)
 	}
 	var lenBuf [8]byte
 	if err := readAt(r, lenBuf[:], 0); err != nil {
-		return nil, fmt.Errorf("reading header length: %w", err)
+		return nil, nil, fmt.Errorf("reading header length: %w", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if n > maxHeader {
-		return nil, fmt.Errorf("header length %d exceeds the %d byte limit: not a safetensors file?", n, maxHeader)
+		return nil, nil, fmt.Errorf("header length %d exceeds the %d byte limit: not a safetensors file?", n, maxHeader)
 	}
 	if n > uint64(fileSize-8) {
-		return nil, fmt.Errorf("header length %d exceeds the %d bytes after it", n, fileSize-8)
+		return nil, nil, fmt.Errorf("header length %d exceeds the %d bytes after it", n, fileSize-8)
 	}
 	header := make([]byte, n)
 	if err := readAt(r, header, 8); err != nil {
-		return nil, fmt.Errorf("reading %d-byte header at byte 8: %w", n, err)
+		return nil, nil, fmt.Errorf("reading %d-byte header at byte 8: %w", n, err)
 	}
-	entries, err := parseHeader(header)
+	entries, meta, err := parseHeader(header)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dataStart := 8 + int64(n)
 	if err := checkLayout(entries, fileSize-dataStart); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Everything below is known from the header: a file of another model,
 	// or one too large to hold, is refused before a tensor is decoded.
@@ -176,7 +183,7 @@ func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tens
 			shapes[e.name] = &tensor.Tensor{Shape: e.shape}
 		}
 		if err := check(o.model, shapes, cmp.Or(o.path, "weights"), false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	what := fmt.Sprintf("reading the %d tensors", len(entries))
@@ -188,11 +195,11 @@ func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tens
 	for _, e := range entries {
 		var ok bool
 		if decoded, ok = size.Add(decoded, e.numel*4); !ok {
-			return nil, size.Overflow(what)
+			return nil, nil, size.Overflow(what)
 		}
 	}
 	if err := o.budget.Check(what, decoded); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// Data is read in chunks so the raw bytes never need a second
@@ -207,14 +214,14 @@ func read(r io.ReaderAt, fileSize int64, o readOptions) (map[string]*tensor.Tens
 			buf = slices.Grow(buf[:0], k*e.dtype.size)[:k*e.dtype.size]
 			off := dataStart + e.begin + int64(done*e.dtype.size)
 			if err := readAt(r, buf, off); err != nil {
-				return nil, fmt.Errorf("tensor %q: reading byte %d: %w", e.name, off, err)
+				return nil, nil, fmt.Errorf("tensor %q: reading byte %d: %w", e.name, off, err)
 			}
 			e.dtype.decode(t.Data[done:done+k], buf)
 			done += k
 		}
 		ts[e.name] = t
 	}
-	return ts, nil
+	return ts, meta, nil
 }
 
 // readAt fills buf; ReaderAt may report EOF alongside a complete read.
@@ -231,48 +238,49 @@ func readAt(r io.ReaderAt, buf []byte, off int64) error {
 
 // parseHeader decodes the JSON header strictly: an object, no duplicate keys,
 // exactly the three fields per tensor, integers where integers belong.
-func parseHeader(h []byte) ([]entry, error) {
+func parseHeader(h []byte) ([]entry, map[string]string, error) {
 	if !utf8.Valid(h) {
-		return nil, errors.New("header is not valid UTF-8")
+		return nil, nil, errors.New("header is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(h))
 	dec.UseNumber()
 	if err := expectDelim(dec, '{'); err != nil {
-		return nil, fmt.Errorf("header is not a JSON object: %w", err)
+		return nil, nil, fmt.Errorf("header is not a JSON object: %w", err)
 	}
 	var entries []entry
+	var meta map[string]string
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, headerErr(dec, err)
+			return nil, nil, headerErr(dec, err)
 		}
 		name := tok.(string) // object keys are always strings
 		if seen[name] {
-			return nil, fmt.Errorf("header byte %d: duplicate key %q", dec.InputOffset(), name)
+			return nil, nil, fmt.Errorf("header byte %d: duplicate key %q", dec.InputOffset(), name)
 		}
 		seen[name] = true
 		if name == metadataKey {
-			if err := skipMetadata(dec); err != nil {
-				return nil, err
+			if meta, err = readMetadata(dec); err != nil {
+				return nil, nil, err
 			}
 			continue
 		}
 		e, err := parseEntry(dec, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		entries = append(entries, e)
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, headerErr(dec, err)
+		return nil, nil, headerErr(dec, err)
 	}
 	// The writer pads the header with spaces to a multiple of 8 bytes.
 	end := dec.InputOffset()
 	if rest := bytes.TrimLeft(h[end:], " \t\r\n"); len(rest) > 0 {
-		return nil, fmt.Errorf("header byte %d: unexpected data after the JSON object", len(h)-len(rest))
+		return nil, nil, fmt.Errorf("header byte %d: unexpected data after the JSON object", len(h)-len(rest))
 	}
-	return entries, nil
+	return entries, meta, nil
 }
 
 func headerErr(dec *json.Decoder, err error) error {
@@ -293,38 +301,40 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 	return nil
 }
 
-// skipMetadata checks that __metadata__ is null or a string-to-string object.
-func skipMetadata(dec *json.Decoder) error {
+// readMetadata reads __metadata__, which must be null or a string-to-string
+// object.
+func readMetadata(dec *json.Decoder) (map[string]string, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return headerErr(dec, err)
+		return nil, headerErr(dec, err)
 	}
 	if tok == nil {
-		return nil
+		return nil, nil
 	}
 	if tok != json.Delim('{') {
-		return fmt.Errorf("%s must be an object of strings", metadataKey)
+		return nil, fmt.Errorf("%s must be an object of strings", metadataKey)
 	}
-	seen := map[string]bool{}
+	meta := map[string]string{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return headerErr(dec, err)
+			return nil, headerErr(dec, err)
 		}
 		key := tok.(string)
-		if seen[key] {
-			return fmt.Errorf("%s: duplicate key %q", metadataKey, key)
+		if _, dup := meta[key]; dup {
+			return nil, fmt.Errorf("%s: duplicate key %q", metadataKey, key)
 		}
-		seen[key] = true
 		if tok, err = dec.Token(); err != nil {
-			return headerErr(dec, err)
+			return nil, headerErr(dec, err)
 		}
-		if _, ok := tok.(string); !ok {
-			return fmt.Errorf("%s: value of %q must be a string", metadataKey, key)
+		value, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: value of %q must be a string", metadataKey, key)
 		}
+		meta[key] = value
 	}
 	_, err = dec.Token()
-	return err
+	return meta, err
 }
 
 func parseEntry(dec *json.Decoder, name string) (entry, error) {

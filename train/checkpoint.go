@@ -1,0 +1,122 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
+)
+
+// A checkpoint is a safetensors file holding the model's parameters under
+// their names (so mdlc run reads it as weights), the optimiser's state as
+// optimizer/slot<i> (one flat tensor per slot, over the trainable
+// parameters in the plan's layout), and in its metadata where training was
+// (step, epoch, batch) and the settings a resumed run must share.
+const (
+	checkpointFormat = "mdlc-checkpoint/1"
+	slotPrefix       = "optimizer/slot"
+)
+
+// settings are what a resumed run must do as the interrupted one did, or
+// its steps would differ: recorded in a checkpoint, compared on Restore.
+func (t *Trainer) settings() map[string]string {
+	return map[string]string{
+		"model":      t.model,
+		"loss":       t.cfg.Loss.String(),
+		"optimizer":  fmt.Sprintf("%T%+v", t.cfg.Optimizer, t.cfg.Optimizer),
+		"lr":         fmt.Sprintf("%T%+v", t.cfg.LR, t.cfg.LR),
+		"batch_size": strconv.Itoa(t.cfg.BatchSize),
+		"clip_norm":  strconv.FormatFloat(t.cfg.ClipNorm, 'g', -1, 64),
+	}
+}
+
+// SaveCheckpoint writes the trainer's state to path, with extra metadata
+// (a caller's own settings, such as the data order's seed, which Restore
+// compares too). The file is written beside path and renamed over it, so an
+// interruption never leaves half a checkpoint.
+func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
+	ts := t.Weights()
+	for i, s := range t.state {
+		ts[fmt.Sprintf("%s%d", slotPrefix, i)] = &tensor.Tensor{Shape: []int{len(s)}, Data: s}
+	}
+	meta := t.settings()
+	for k, v := range extra {
+		meta["x-"+k] = v
+	}
+	meta["format"] = checkpointFormat
+	meta["step"] = strconv.Itoa(t.step)
+	meta["epoch"] = strconv.Itoa(t.pos.Epoch)
+	meta["batch"] = strconv.Itoa(t.pos.Batch)
+	return writeAtomic(path, ts, meta)
+}
+
+// SaveWeights writes the model's parameters only, for mdlc run --weights.
+func (t *Trainer) SaveWeights(path string, meta map[string]string) error {
+	return writeAtomic(path, t.Weights(), meta)
+}
+
+func writeAtomic(path string, ts map[string]*tensor.Tensor, meta map[string]string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := weights.Write(tmp, ts, meta); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Restore loads a checkpoint SaveCheckpoint wrote: parameters, optimiser
+// state and position, after checking that it was written by a run with the
+// same settings and extra metadata, so training continues exactly as the
+// interrupted run would have.
+func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budget) error {
+	ts, meta, err := weights.ReadFileMetadata(path, budget)
+	if err != nil {
+		return err
+	}
+	if meta["format"] != checkpointFormat {
+		return fmt.Errorf("%s is not an mdlc checkpoint (no format %q in its metadata): to start from its weights, give it as --weights", path, checkpointFormat)
+	}
+	want := t.settings()
+	for k, v := range extra {
+		want["x-"+k] = v
+	}
+	for k, v := range want {
+		if meta[k] != v {
+			return fmt.Errorf("%s was written with %s %s, this run has %s: resume with the settings of the run that wrote it", path, k, meta[k], v)
+		}
+	}
+	var pos [3]int
+	for i, k := range []string{"step", "epoch", "batch"} {
+		if pos[i], err = strconv.Atoi(meta[k]); err != nil || pos[i] < 0 {
+			return fmt.Errorf("%s: metadata %s = %q is not a count", path, k, meta[k])
+		}
+	}
+	params := t.plan.Parameters()
+	for _, r := range t.plan.Layout() {
+		w := ts[r.Name]
+		if w == nil || len(w.Data) != r.Size() {
+			return fmt.Errorf("%s: no parameter %s of %d values", path, r.Name, r.Size())
+		}
+		copy(params[r.Offset:], w.Data)
+	}
+	for i, s := range t.state {
+		w := ts[fmt.Sprintf("%s%d", slotPrefix, i)]
+		if w == nil || len(w.Data) != len(s) {
+			return fmt.Errorf("%s: no optimiser state %s%d of %d values", path, slotPrefix, i, len(s))
+		}
+		copy(s, w.Data)
+	}
+	t.step, t.pos = pos[0], Position{Epoch: pos[1], Batch: pos[2]}
+	return nil
+}
