@@ -46,3 +46,7 @@ func (o *Options) budget() size.Budget {
 func (o *Options) Load(path string) (*Model, error) {
 	return Load(path, o.Model, LoadOptions{MaxNodes: o.MaxNodes})
 }
+
+// MemoryBudget is the budget every allocation sized by the model or its data
+// is checked against (Options.Budget, or its default).
+func (o *Options) MemoryBudget() size.Budget { return o.budget() }

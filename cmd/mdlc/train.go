@@ -1,0 +1,438 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/data"
+	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/train"
+)
+
+// objectiveFlags registers --loss, --from-logits and --output, which train
+// and evaluate share.
+func objectiveFlags(fs *flag.FlagSet) (*string, *bool, *string) {
+	loss := fs.String("loss", "sparse_categorical_crossentropy", "the `LOSS`: sparse_categorical_crossentropy (class ids), categorical_crossentropy (one-hot labels made from the ids), binary_crossentropy, mse, mae")
+	logits := fs.Bool("from-logits", false, "the output is logits: do not look for a final softmax or sigmoid")
+	output := fs.String("output-name", "", "the `NAME` of the output the loss is on, for a model with several")
+	return loss, logits, output
+}
+
+func objective(loss string, logits bool, output string) (train.Objective, error) {
+	l, err := train.ParseLoss(loss)
+	if err != nil {
+		return train.Objective{}, usagef("--loss: %v", err)
+	}
+	return train.Objective{Loss: l, FromLogits: logits, Output: output}, nil
+}
+
+// openData reads --data or --validation-data for model m, whose one input
+// gives a folder's images their size.
+func openData(spec string, m *compile.Model, o *compile.Options) (*data.Memory, error) {
+	opt := data.OpenOptions{Budget: o.MemoryBudget()}
+	if in := m.Graph.Inputs; len(in) == 1 && in[0].Type.Shape.Rank() == 4 {
+		s := in[0].Type.Shape
+		opt.Height, opt.Width, opt.Channels = s[1].Size, s[2].Size, s[3].Size
+	}
+	return data.Open(spec, opt)
+}
+
+type trainFlags struct {
+	data, valData           string
+	valSplit                float64
+	optimizer               string
+	lr, momentum, decay     float64
+	nesterov                bool
+	schedule                string
+	epochs                  int
+	batch                   positiveFlag
+	shuffle                 bool
+	dataSeed                uint64
+	out, checkpoint, resume string
+	saveBest                bool
+	patience                int
+	csv                     string
+	json                    bool
+	verbose                 int
+	clip                    float64
+	loss, outputName        *string
+	fromLogits              *bool
+}
+
+func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
+	o := modelFlags(fs)
+	weightFlags(fs, o)
+	threadFlag(fs, o, "threads a training step uses")
+	f := &trainFlags{}
+	f.loss, f.fromLogits, f.outputName = objectiveFlags(fs)
+	fs.StringVar(&f.data, "data", "", "the training data: "+data.SpecHelp)
+	fs.StringVar(&f.valData, "validation-data", "", "data evaluated after each epoch (`SPEC`, as --data)")
+	fs.Float64Var(&f.valSplit, "validation-split", 0, "hold out this `FRACTION` of --data, its last examples as Keras takes them, for validation")
+	fs.StringVar(&f.optimizer, "optimizer", "adam", "the `OPTIMIZER`: adam (Keras's: β 0.9/0.999, ε 1e-7), adam-pytorch (ε 1e-8, PyTorch's form), adamw, sgd, rmsprop, adagrad")
+	fs.Float64Var(&f.lr, "lr", 0, "the learning `RATE` (default: the optimiser's Keras default: 0.001, 0.01 for sgd)")
+	fs.Float64Var(&f.momentum, "momentum", 0, "momentum for sgd and rmsprop")
+	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum for sgd")
+	fs.Float64Var(&f.decay, "weight-decay", 0, "L2 weight decay (decoupled for adamw, default 0.01 there)")
+	fs.StringVar(&f.schedule, "schedule", "constant", "the learning-rate `SCHEDULE`: constant, cosine (to 0 over the run), step:EPOCHS:GAMMA, exponential:GAMMA (per epoch)")
+	fs.Float64Var(&f.clip, "clip-norm", 0, "scale the gradients to at most this global L2 `NORM` (0: no clipping)")
+	fs.IntVar(&f.epochs, "epochs", 1, "the number of `EPOCHS` (with --resume, the epoch to stop after)")
+	fs.Var(&f.batch, "batch-size", "examples per step: `N` (default 32)")
+	fs.BoolVar(&f.shuffle, "shuffle", true, "shuffle the training data each epoch (seeded by --data-seed and the epoch)")
+	fs.Uint64Var(&f.dataSeed, "data-seed", 1, "the `SEED` of the shuffles")
+	fs.StringVar(&f.out, "o", "", "write the trained weights to this .safetensors `FILE` (default: MODEL.safetensors)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "write a checkpoint (weights, optimiser state, position) after each epoch to `PATTERN`, e.g. ckpt-{epoch}-{val_loss}.safetensors")
+	fs.BoolVar(&f.saveBest, "save-best", false, "write --checkpoint only when the validation loss (or the loss, without validation) improves")
+	fs.IntVar(&f.patience, "early-stopping", 0, "stop when the validation loss (or the loss) has not improved for `N` epochs (0: never)")
+	fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint `FILE`, exactly where and as it was written")
+	fs.StringVar(&f.csv, "csv", "", "write each epoch's figures to this CSV `FILE`, and a plot of them beside it (.svg)")
+	fs.BoolVar(&f.json, "json", false, "print each epoch's figures as a JSON line instead of Keras's progress output")
+	fs.IntVar(&f.verbose, "verbose", -1, "0 silent, 1 a progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
+	return func(c *cli, files []string) error { return f.run(c, o, files[0]) }
+}
+
+// makeOptimizer makes the optimiser and its default learning rate.
+func (f *trainFlags) makeOptimizer() (optim.Optimizer, float64, error) {
+	switch f.optimizer {
+	case "adam":
+		a := optim.DefaultAdam
+		a.WeightDecay = f.decay
+		return a, 1e-3, nil
+	case "adam-pytorch":
+		a := optim.Adam{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: f.decay, Form: optim.PyTorch}
+		return a, 1e-3, nil
+	case "adamw":
+		a := optim.DefaultAdamW
+		if f.decay != 0 {
+			a.WeightDecay = f.decay
+		}
+		return a, 1e-3, nil
+	case "sgd":
+		return optim.SGD{Momentum: f.momentum, Nesterov: f.nesterov, WeightDecay: f.decay}, 0.01, nil
+	case "rmsprop":
+		r := optim.DefaultRMSprop
+		r.Momentum, r.WeightDecay = f.momentum, f.decay
+		return r, 1e-3, nil
+	case "adagrad":
+		return optim.Adagrad{Epsilon: 1e-10, WeightDecay: f.decay}, 1e-3, nil
+	}
+	return nil, 0, usagef("--optimizer %s: optimisers are adam, adam-pytorch, adamw, sgd, rmsprop, adagrad", f.optimizer)
+}
+
+// scheduleFor reads --schedule for a run of stepsPerEpoch·epochs steps.
+func scheduleFor(spec string, lr float64, stepsPerEpoch, epochs int) (optim.Schedule, error) {
+	kind, args, _ := strings.Cut(spec, ":")
+	num := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+	switch kind {
+	case "constant":
+		return optim.Constant(lr), nil
+	case "cosine":
+		return optim.Cosine{LR0: lr, DecaySteps: stepsPerEpoch * epochs}, nil
+	case "step":
+		every, gamma, ok := strings.Cut(args, ":")
+		e, err1 := strconv.Atoi(every)
+		g, err2 := num(gamma)
+		if !ok || err1 != nil || err2 != nil || e < 1 || g <= 0 {
+			return nil, usagef("--schedule %s: write step:EPOCHS:GAMMA, e.g. step:10:0.1", spec)
+		}
+		return optim.StepDecay{LR0: lr, Gamma: g, Every: e * stepsPerEpoch}, nil
+	case "exponential":
+		g, err := num(args)
+		if err != nil || g <= 0 {
+			return nil, usagef("--schedule %s: write exponential:GAMMA, e.g. exponential:0.9", spec)
+		}
+		return optim.Exponential{LR0: lr, Rate: g, DecaySteps: stepsPerEpoch, Staircase: true}, nil
+	}
+	return nil, usagef("--schedule %s: schedules are constant, cosine, step:EPOCHS:GAMMA, exponential:GAMMA", spec)
+}
+
+func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
+	if f.data == "" {
+		return usagef("--data is required: %s", data.SpecHelp)
+	}
+	if f.valSplit < 0 || f.valSplit >= 1 {
+		return usagef("--validation-split %g: want a fraction in [0, 1)", f.valSplit)
+	}
+	if f.valSplit > 0 && f.valData != "" {
+		return usagef("give --validation-split or --validation-data, not both")
+	}
+	if f.epochs < 1 || f.patience < 0 || f.clip < 0 || f.verbose > 2 || f.verbose < -1 {
+		return usagef("--epochs must be at least 1, --early-stopping and --clip-norm not negative, --verbose 0, 1 or 2")
+	}
+	if f.saveBest && f.checkpoint == "" {
+		return usagef("--save-best needs --checkpoint PATTERN")
+	}
+	obj, err := objective(*f.loss, *f.fromLogits, *f.outputName)
+	if err != nil {
+		return err
+	}
+	opt, defaultLR, err := f.makeOptimizer()
+	if err != nil {
+		return err
+	}
+	lr := f.lr
+	if lr == 0 {
+		lr = defaultLR
+	}
+	if lr < 0 || f.momentum < 0 || f.decay < 0 {
+		return usagef("--lr, --momentum and --weight-decay must not be negative")
+	}
+	batch := int(f.batch)
+	if batch == 0 {
+		batch = 32
+	}
+	load := func() (*compile.Model, error) { return o.Load(file) }
+	m, err := load()
+	if err != nil {
+		return err
+	}
+	ds, err := openData(f.data, m, o)
+	if err != nil {
+		return err
+	}
+	var val data.Dataset
+	switch {
+	case f.valData != "":
+		v, err := openData(f.valData, m, o)
+		if err != nil {
+			return err
+		}
+		val = v
+	case f.valSplit > 0:
+		n := ds.Len() - int(float64(ds.Len())*f.valSplit)
+		a, b, err := ds.Split(n)
+		if err != nil {
+			return err
+		}
+		if b.Len() == 0 || a.Len() == 0 {
+			return usagef("--validation-split %g of %d examples leaves a part empty", f.valSplit, ds.Len())
+		}
+		ds, val = a, b
+	}
+	steps := (ds.Len() + batch - 1) / min(batch, ds.Len())
+	sched, err := scheduleFor(f.schedule, lr, steps, f.epochs)
+	if err != nil {
+		return err
+	}
+	w, err := o.LoadWeights(m)
+	if err != nil {
+		return err
+	}
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched, BatchSize: min(batch, ds.Len()), ClipNorm: f.clip, Threads: o.Threads}
+	tr, err := train.New(m.Graph, w.Tensors, cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	extra := map[string]string{"data_seed": strconv.FormatUint(f.dataSeed, 10), "shuffle": strconv.FormatBool(f.shuffle), "data": f.data}
+	if f.resume != "" {
+		if err := tr.Restore(f.resume, extra, o.MemoryBudget()); err != nil {
+			return err
+		}
+		if tr.Position().Epoch >= f.epochs {
+			return usagef("%s was written after epoch %d: ask for more --epochs to continue", f.resume, tr.Position().Epoch)
+		}
+	}
+	fit := train.FitOptions{Epochs: f.epochs, Shuffle: f.shuffle, Seed: f.dataSeed, Validation: val}
+	if val != nil {
+		vm, err := load()
+		if err != nil {
+			return err
+		}
+		if fit.ValEval, err = train.NewEvaluator(vm.Graph, w.Tensors, cfg); err != nil {
+			return err
+		}
+		defer fit.ValEval.Close()
+	}
+	verbose := f.verbose
+	if verbose < 0 {
+		verbose = 2
+		if isTerminal(c.stdout) {
+			verbose = 1
+		}
+	}
+	if f.json {
+		verbose = 0
+		fit.Callbacks = append(fit.Callbacks, jsonLines{c})
+	}
+	history := &train.History{}
+	fit.Callbacks = append(fit.Callbacks, &train.Progress{W: c.stdout, Verbose: verbose}, history)
+	if f.checkpoint != "" {
+		fit.Callbacks = append(fit.Callbacks, &train.Checkpointer{Pattern: f.checkpoint, Best: f.saveBest, Extra: extra})
+	}
+	var early *train.EarlyStopping
+	if f.patience > 0 {
+		early = &train.EarlyStopping{Patience: f.patience}
+		fit.Callbacks = append(fit.Callbacks, early)
+	}
+	out := f.out
+	if out == "" {
+		out = m.Graph.Name + ".safetensors"
+	}
+	if verbose > 0 {
+		fmt.Fprintf(c.stdout, "Training %s on %d examples (%s), validating on %d; batch %d, %d steps per epoch, %s, loss %s\n",
+			m.Graph.Name, ds.Len(), f.data, lenOf(val), cfg.BatchSize, steps, f.optimizer, obj.Loss)
+	}
+	stop := make(chan struct{})
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt)
+	defer signal.Stop(interrupt)
+	go func() {
+		if _, ok := <-interrupt; ok {
+			close(stop)
+			signal.Stop(interrupt) // a second Ctrl-C ends the process at once
+		}
+	}()
+	fit.Stop = stop
+	err = tr.Fit(ds, fit)
+	if f.csv != "" && len(history.Epochs) > 0 {
+		if werr := writeHistory(f.csv, history, m.Graph.Name); werr != nil {
+			return werr
+		}
+	}
+	if errors.Is(err, train.ErrInterrupted) {
+		path := strings.TrimSuffix(out, filepath.Ext(out)) + ".interrupted.safetensors"
+		if werr := tr.SaveCheckpoint(path, extra); werr != nil {
+			return fmt.Errorf("interrupted, and writing the checkpoint failed: %w", werr)
+		}
+		p := tr.Position()
+		return fmt.Errorf("interrupted in epoch %d after batch %d: checkpoint written to %s; continue with --resume %s", p.Epoch+1, p.Batch, path, path)
+	}
+	if err != nil {
+		return err
+	}
+	if early != nil && early.Stopped >= 0 && verbose > 0 {
+		fmt.Fprintf(c.stdout, "Stopped early after epoch %d: no improvement in %d epochs\n", early.Stopped+1, f.patience)
+	}
+	if err := tr.SaveWeights(out, map[string]string{"model": m.Graph.Name, "trained_by": "mdlc train", "epochs": strconv.Itoa(tr.Position().Epoch), "data": f.data}); err != nil {
+		return err
+	}
+	if verbose > 0 {
+		fmt.Fprintf(c.stdout, "Weights written to %s\n", out)
+	}
+	return nil
+}
+
+func lenOf(ds data.Dataset) int {
+	if ds == nil {
+		return 0
+	}
+	return ds.Len()
+}
+
+// writeHistory writes the CSV and, beside it, the SVG plot.
+func writeHistory(path string, h *train.History, model string) error {
+	var b strings.Builder
+	if err := h.WriteCSV(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	if err := h.WriteSVG(&b, "mdlc train "+model); err != nil {
+		return err
+	}
+	return os.WriteFile(strings.TrimSuffix(path, filepath.Ext(path))+".svg", []byte(b.String()), 0o644)
+}
+
+// jsonLines prints each epoch as one JSON object.
+type jsonLines struct{ c *cli }
+
+func (jsonLines) EpochBegin(int, int, int) {}
+func (jsonLines) BatchEnd(train.Logs)      {}
+func (j jsonLines) EpochEnd(_ *train.Trainer, l train.Logs) error {
+	rec := map[string]any{"epoch": l.Epoch + 1, "loss": l.Loss, "lr": l.LR, "seconds": l.Elapsed.Seconds(), "examples": l.Examples}
+	if l.HasAccuracy {
+		rec["accuracy"] = l.Accuracy
+	}
+	if l.HasVal {
+		rec["val_loss"] = l.ValLoss
+		if l.HasAccuracy {
+			rec["val_accuracy"] = l.ValAccuracy
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(j.c.stdout, "%s\n", b)
+	return err
+}
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// progress bar can redraw itself.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
+	o := modelFlags(fs)
+	weightFlags(fs, o)
+	threadFlag(fs, o, "threads a step uses")
+	loss, logits, output := objectiveFlags(fs)
+	spec := fs.String("data", "", "the data: "+data.SpecHelp)
+	var batch positiveFlag
+	fs.Var(&batch, "batch-size", "examples per step: `N` (default 32)")
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	return func(c *cli, files []string) error {
+		if *spec == "" {
+			return usagef("--data is required: %s", data.SpecHelp)
+		}
+		obj, err := objective(*loss, *logits, *output)
+		if err != nil {
+			return err
+		}
+		m, err := o.Load(files[0])
+		if err != nil {
+			return err
+		}
+		ds, err := openData(*spec, m, o)
+		if err != nil {
+			return err
+		}
+		w, err := o.LoadWeights(m)
+		if err != nil {
+			return err
+		}
+		if w.Fresh {
+			fmt.Fprintf(c.stderr, "mdlc evaluate: note: no --weights given: the weights are freshly initialised (seed %d), an untrained model\n", o.Seed)
+		}
+		n := int(batch)
+		if n == 0 {
+			n = 32
+		}
+		e, err := train.NewEvaluator(m.Graph, w.Tensors, train.Config{Objective: obj, BatchSize: min(n, ds.Len()), Threads: o.Threads})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		l, err := e.Evaluate(ds)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			rec := map[string]any{"loss": l.Loss, "examples": l.Examples}
+			if l.HasAccuracy {
+				rec["accuracy"] = l.Accuracy
+			}
+			b, _ := json.Marshal(rec)
+			fmt.Fprintf(c.stdout, "%s\n", b)
+			return nil
+		}
+		fmt.Fprintln(c.stdout, train.Summary(l))
+		return nil
+	}
+}
