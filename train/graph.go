@@ -62,6 +62,12 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 	if err != nil {
 		return nil, err
 	}
+	s := &stepGraph{g: g}
+	pred, err := s.prediction(out, obj)
+	if err != nil {
+		return nil, err
+	}
+	s.pred = pred
 	env := map[string]int{}
 	if b := x.Type.Shape[0]; !b.Known() {
 		env[b.Sym] = n
@@ -79,7 +85,6 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 	if out.Type.Shape.Rank() == 0 || out.Type.Shape[0].Size != n {
 		return nil, fmt.Errorf("model %s: output %s %s does not have the batch as its first axis", g.Name, obj.Output, out.Type)
 	}
-	s := &stepGraph{g: g}
 	add := func(op ir.Op, attrs ir.Attrs, in ...*ir.Value) *ir.Value {
 		if err != nil {
 			return nil
@@ -88,11 +93,6 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 		v, err = g.AddNode(op, attrs, in, "loss", ir.Pos{})
 		return v
 	}
-	pred, err := s.prediction(out, obj)
-	if err != nil {
-		return nil, err
-	}
-	s.pred = pred
 	var perElem *ir.Value
 	switch obj.Loss {
 	case SparseCategoricalCrossentropy:

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// tinyModel classifies 6×6×1 images into 3 classes.
+const tinyModel = `model tiny(image: f32[N, 6, 6, 1]) -> (probs: f32[N, 3]) {
+  probs = image | conv2d(4, kernel=3, activation=relu) | flatten | dense(3, activation=softmax)
+}
+`
+
+// tinyData writes a learnable data set as .npy files: the class is which
+// third of the image is brightest.
+func tinyData(t *testing.T, dir string, n int, seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, seed))
+	x := tensor.New(n, 6, 6, 1)
+	y := &tensor.Tensor{Shape: []int{n}, Ints: make([]int64, n)}
+	for i := range n {
+		c := r.IntN(3)
+		y.Ints[i] = int64(c)
+		for p := range 36 {
+			v := 0.3 * r.Float32()
+			if (p%6)/2 == c {
+				v += 0.5
+			}
+			x.Data[i*36+p] = v
+		}
+	}
+	xp, yp := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+	require.NoError(t, tensor.WriteNpyFile(xp, x))
+	require.NoError(t, tensor.WriteNpyFile(yp, y))
+	return "npy:" + xp + "," + yp
+}
+
+// TestTrainThenEvaluate: mdlc train learns a small task from .npy files,
+// prints one line per epoch when not on a terminal, writes the weights, the
+// CSV and its plot and an epoch checkpoint; mdlc evaluate and mdlc run read
+// the weights; a resumed run continues from the checkpoint.
+func TestTrainThenEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.mdl")
+	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
+	spec := tinyData(t, dir, 300, 1)
+	w := filepath.Join(dir, "w.safetensors")
+	csv := filepath.Join(dir, "h.csv")
+	ckpt := filepath.Join(dir, "ckpt-{epoch}.safetensors")
+	code, out, errs := mdlc(t, "train", "--data", spec, "--validation-split", "0.2", "--epochs", "8", "--batch-size", "16",
+		"--lr", "0.01", "-o", w, "--csv", csv, "--checkpoint", ckpt, model)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "Training tiny on 240 examples")
+	require.Contains(t, out, "Epoch 8/8\n15/15 - ")
+	require.Contains(t, out, "val_accuracy: ")
+	require.Contains(t, out, "Weights written to "+w)
+	lines, err := os.ReadFile(csv)
+	require.NoError(t, err)
+	require.Len(t, strings.Split(strings.TrimSpace(string(lines)), "\n"), 9)
+	require.True(t, strings.HasPrefix(string(lines), "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n"))
+	svg, err := os.ReadFile(filepath.Join(dir, "h.svg"))
+	require.NoError(t, err)
+	require.Contains(t, string(svg), "<polyline")
+
+	code, out, errs = mdlc(t, "evaluate", "--data", spec, "--weights", w, model)
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `^10/10 - \S+ - loss: \S+ - accuracy: (0\.9\d+|1\.0000)\n$`, out)
+	code, out, errs = mdlc(t, "evaluate", "--data", spec, "--weights", w, "--json", model)
+	require.Equal(t, 0, code, errs)
+	var rec map[string]float64
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	require.Greater(t, rec["accuracy"], 0.9)
+	require.Equal(t, 300.0, rec["examples"])
+	code, _, errs = mdlc(t, "run", "--weights", w, model)
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, errs, "freshly initialised")
+
+	// Resuming from epoch 5's checkpoint to 8 epochs writes what the
+	// uninterrupted run wrote, bit for bit.
+	w2 := filepath.Join(dir, "w2.safetensors")
+	code, out, errs = mdlc(t, "train", "--data", spec, "--validation-split", "0.2", "--epochs", "8", "--batch-size", "16",
+		"--lr", "0.01", "-o", w2, "--resume", filepath.Join(dir, "ckpt-5.safetensors"), "--json", model)
+	require.Equal(t, 0, code, errs)
+	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 3, "epochs 6 to 8, one JSON line each")
+	a, err := os.ReadFile(w)
+	require.NoError(t, err)
+	b, err := os.ReadFile(w2)
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+	code, _, errs = mdlc(t, "train", "--data", spec, "--validation-split", "0.2", "--epochs", "8", "--batch-size", "16",
+		"--lr", "0.01", "--data-seed", "2", "-o", w2, "--resume", filepath.Join(dir, "ckpt-5.safetensors"), model)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "x-data_seed 1, this run has 2")
+}
+
+// TestTrainRefuses: usage mistakes exit 2 with what to write; bad data and
+// models that cannot be trained as asked exit 1 saying why.
+func TestTrainRefuses(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.mdl")
+	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
+	logits := filepath.Join(dir, "logits.mdl")
+	require.NoError(t, os.WriteFile(logits, []byte(strings.Replace(tinyModel, "activation=softmax", "activation=relu", 1)), 0o644))
+	spec := tinyData(t, dir, 20, 2)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"train", model}, 2, "--data is required"},
+		{[]string{"train", "--data", spec, "--loss", "hinge", model}, 2, `unknown loss "hinge"`},
+		{[]string{"train", "--data", spec, "--optimizer", "lion", model}, 2, "optimisers are adam"},
+		{[]string{"train", "--data", spec, "--save-best", model}, 2, "--save-best needs --checkpoint"},
+		{[]string{"train", "--data", spec, "--validation-split", "1.5", model}, 2, "want a fraction"},
+		{[]string{"train", "--data", spec, "--schedule", "step:x", model}, 2, "step:EPOCHS:GAMMA"},
+		{[]string{"train", "--data", "cifar10:" + dir, model}, 1, "data_batch_1.bin"},
+		{[]string{"train", "--data", "mnist:" + dir, model}, 1, "unknown split"},
+		{[]string{"train", "--data", spec, "stdlib/lenet.mdl"}, 1, "takes examples of shape [28,28,1], the data's are [6,6,1]"},
+		{[]string{"train", "--data", spec, logits}, 1, "needs probabilities from a softmax over its last axis, but the output f32[N,3] is computed by relu"},
+		{[]string{"evaluate", "--data", spec, "--weights", filepath.Join(dir, "none.safetensors"), model}, 1, "none.safetensors"},
+	} {
+		code, _, errs := mdlc(t, c.args...)
+		require.Equal(t, c.code, code, "%v: %s", c.args, errs)
+		require.Contains(t, errs, c.want, c.args)
+	}
+}
