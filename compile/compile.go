@@ -1,12 +1,14 @@
 package compile
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/runtime/ref"
+	"github.com/mdlc/mdlc/stdlib"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/weights"
 )
@@ -17,19 +19,44 @@ type Weights struct {
 	// Fresh is true when they were initialised from a seed, not loaded:
 	// the model has learned nothing, which a command must say.
 	Fresh bool
+	// Shipped describes the weights that ship with a stdlib model, when
+	// those are the ones loaded (from their metadata: the data and the
+	// accuracy reached), which a command should say too.
+	Shipped string
 }
 
-// LoadWeights loads Options.Weights, or initialises every parameter from
-// Options.Seed. Either way the model's parameter bytes are checked against
-// the budget first, and a file's tensor names and shapes against the model
-// before any tensor is decoded.
+// LoadWeights loads Options.Weights; or, for a stdlib model as stdlib
+// writes it, the weights that ship with it (unless Options.Untrained); or
+// initialises every parameter from Options.Seed. Either way the model's
+// parameter bytes are checked against the budget first, and a file's tensor
+// names and shapes against the model before any tensor is decoded.
 func (o *Options) LoadWeights(m *Model) (*Weights, error) {
+	if o.Weights == "" && !o.Untrained {
+		if b, ok := shipped(m); ok {
+			ts, meta, err := weights.ReadModel(bytes.NewReader(b), int64(len(b)), m.Graph, o.budget())
+			if err != nil {
+				return nil, fmt.Errorf("the weights shipped with %s: %w (a bug in mdlc)", m.Graph.Name, err)
+			}
+			return &Weights{Tensors: ts, Shipped: meta["description"]}, nil
+		}
+	}
 	if o.Weights == "" {
 		ts, err := weights.InitWithin(m.Graph, o.Seed, o.budget())
 		return &Weights{Tensors: ts, Fresh: true}, err
 	}
 	ts, err := weights.LoadWithin(o.Weights, m.Graph, o.budget())
 	return &Weights{Tensors: ts}, err
+}
+
+// shipped is the weights that ship with m, if m is a stdlib model as stdlib
+// writes it (an edited copy is another model, which the weights may not
+// fit in meaning even where they fit in shape).
+func shipped(m *Model) ([]byte, bool) {
+	src, ok := stdlib.Source(m.Graph.Name)
+	if !ok || !bytes.Equal(src, m.Source) {
+		return nil, false
+	}
+	return stdlib.Trained(m.Graph.Name)
 }
 
 // Optimise binds the weights into m's graph as constants and runs the pass

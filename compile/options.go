@@ -19,6 +19,9 @@ type Options struct {
 	// Weights is a .safetensors file; "" initialises weights from Seed.
 	Weights string
 	Seed    uint64
+	// Untrained initialises a stdlib model's weights from Seed even where
+	// trained weights ship with it.
+	Untrained bool
 	// NoOpt runs or plans the graph as written (-O0).
 	NoOpt bool
 	// StopAfter ends the pass pipeline after the named pass.

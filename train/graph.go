@@ -42,6 +42,28 @@ type stepGraph struct {
 	// for sparse cross-entropy, floats of the prediction's shape otherwise.
 	labels *ir.Value
 	pred   *ir.Value
+	// forward marks the nodes of the forward pass and the loss, which the
+	// backward half may read.
+	forward map[*ir.Node]bool
+}
+
+// savedBytes is the bytes of the forward pass's results the backward half
+// reads: the activations a training step keeps that inference would free.
+func (s *stepGraph) savedBytes() int64 {
+	seen := map[*ir.Value]bool{}
+	var total int64
+	for _, n := range s.g.Nodes {
+		if s.forward[n] {
+			continue
+		}
+		for _, v := range n.Inputs {
+			if v.Def != nil && s.forward[v.Def] && !seen[v] {
+				seen[v] = true
+				total += int64(numel(v.Type.Shape)) * 4
+			}
+		}
+	}
+	return total
 }
 
 // buildStep turns model (changed in place: pass a freshly loaded one) into
@@ -143,6 +165,10 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 	}
 	if len(s.params) == 0 {
 		return nil, fmt.Errorf("model %s has no trainable parameters", g.Name)
+	}
+	s.forward = map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		s.forward[n] = true
 	}
 	gs, err := autodiff.Grad(g, loss, s.params)
 	if err != nil {

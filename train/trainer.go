@@ -52,6 +52,7 @@ type Trainer struct {
 	step      int
 	pos       Position
 	input     *ir.Value
+	saved     int64
 }
 
 // New compiles model's training step (model is changed: pass a freshly
@@ -75,7 +76,7 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
 	}
-	t := &Trainer{cfg: cfg, model: name, plan: p, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0]}
+	t := &Trainer{cfg: cfg, model: name, plan: p, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], saved: s.savedBytes()}
 	n := 0
 	for _, r := range p.Layout() {
 		if r.Trainable {
@@ -168,6 +169,10 @@ func (t *Trainer) Parameters() ([]float32, []plan.ParamRange) {
 
 // ArenaBytes is the training step's planned arena.
 func (t *Trainer) ArenaBytes() int64 { return t.plan.ArenaBytes() }
+
+// SavedBytes is the bytes of forward activations the step keeps for its
+// backward half.
+func (t *Trainer) SavedBytes() int64 { return t.saved }
 
 // Plan is the training step's plan, for reports.
 func (t *Trainer) Plan() *plan.Plan { return t.plan }

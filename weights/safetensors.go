@@ -116,6 +116,12 @@ func ReadFileWithin(path string, budget size.Budget) (map[string]*tensor.Tensor,
 	return ts, err
 }
 
+// ReadModel reads the safetensors file in r (size bytes) as g's weights,
+// checked as LoadWithin checks a file, and returns its metadata too.
+func ReadModel(r io.ReaderAt, size int64, g *ir.Graph, budget size.Budget) (map[string]*tensor.Tensor, map[string]string, error) {
+	return read(r, size, readOptions{budget: budget, model: g})
+}
+
 // ReadFileMetadata is ReadFileWithin that also returns the header's
 // __metadata__ (nil if it has none).
 func ReadFileMetadata(path string, budget size.Budget) (map[string]*tensor.Tensor, map[string]string, error) {

@@ -31,6 +31,7 @@ func modelFlags(fs *flag.FlagSet) *compile.Options {
 func weightFlags(fs *flag.FlagSet, o *compile.Options) {
 	fs.StringVar(&o.Weights, "weights", "", "the weights, a .safetensors `FILE` (default: Keras-style initialisation from --seed: an untrained model)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "the `SEED` of the initial weights and the sample input")
+	fs.BoolVar(&o.Untrained, "untrained", false, "initialise a stdlib model from --seed even where trained weights ship with it (lenet, fashion_cnn)")
 }
 
 // threadFlag registers --threads.

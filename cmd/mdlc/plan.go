@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/train"
 )
 
 func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
@@ -17,10 +20,15 @@ func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
 	sh := shapeFlags(fs, "batch size the plan is built for")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.BoolVar(&o.NoOpt, "O0", false, "plan the graph as written, without optimisation")
+	forTraining := fs.Bool("train", false, "plan the training step (forward, loss, backward) at --batch instead of inference, with the bytes of activations kept for the backward pass")
+	loss, logits, output := objectiveFlags(fs)
 	return func(c *cli, files []string) error {
 		m, err := o.Load(files[0])
 		if err != nil {
 			return err
+		}
+		if *forTraining {
+			return planTraining(c, o, m, sh.Batch, *loss, *logits, *output, *asJSON)
 		}
 		compiled, err := o.Compile(m, *sh, nil)
 		if err != nil {
@@ -53,6 +61,48 @@ func printPlan(c *cli, g *ir.Graph, p *plan.Plan, written int64, asJSON bool) er
 	fmt.Fprintf(c.stdout, "arena:       %s bytes (%.3f x the lower bound)\n", commas(s.ArenaBytes), float64(s.ArenaBytes)/float64(max(s.LowerBound, 1)))
 	fmt.Fprintf(c.stdout, "lower bound: %s bytes (the most bytes live at one step)\n", commas(s.LowerBound))
 	fmt.Fprintf(c.stdout, "unplanned:   %s bytes (every intermediate of this plan in its own buffer; %.1f x the arena)\n", commas(s.Unplanned), float64(s.Unplanned)/float64(max(s.ArenaBytes, 1)))
-	fmt.Fprintf(c.stdout, "as written:  %s bytes (every result of the model as written, unfused and unplanned; %.1f x the arena)\n", commas(written), float64(written)/float64(max(s.ArenaBytes, 1)))
+	if written > 0 {
+		fmt.Fprintf(c.stdout, "as written:  %s bytes (every result of the model as written, unfused and unplanned; %.1f x the arena)\n", commas(written), float64(written)/float64(max(s.ArenaBytes, 1)))
+	}
 	return nil
+}
+
+// planTraining prints the plan of m's training step at batch size batch
+// (default 32), with the bytes the backward pass keeps alive.
+func planTraining(c *cli, o *compile.Options, m *compile.Model, batch int, loss string, logits bool, output string, asJSON bool) error {
+	obj, err := objective(loss, logits, output)
+	if err != nil {
+		return err
+	}
+	if batch == 0 {
+		batch = 32
+	}
+	o.Untrained = true
+	w, err := o.LoadWeights(m)
+	if err != nil {
+		return err
+	}
+	name := m.Graph.Name
+	tr, err := train.New(m.Graph, w.Tensors, train.Config{Objective: obj, Optimizer: optim.SGD{}, LR: optim.Constant(0), BatchSize: batch, Threads: o.Threads, Kernels: o.Kernels})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	p := tr.Plan()
+	if err := printPlan(c, m.Graph, p, 0, asJSON); err != nil || asJSON {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "kept for the backward pass: %s bytes of activations (%s)\n", commas(tr.SavedBytes()), name)
+	fmt.Fprintf(c.stdout, "parameters:  %s bytes, as the plan's state; gradients %s bytes, outputs\n", commas(int64(len(p.Parameters()))*4), commas(int64(trainableFloats(p))*4))
+	return nil
+}
+
+func trainableFloats(p *plan.Plan) int {
+	n := 0
+	for _, r := range p.Layout() {
+		if r.Trainable {
+			n += r.Size()
+		}
+	}
+	return n
 }
