@@ -193,3 +193,54 @@ func TestResumeIsExact(t *testing.T) {
 	defer tr.Close()
 	require.ErrorContains(t, tr.Restore(path, map[string]string{"seed": "11"}, size.Default()), "batch_size 8, this run has 9")
 }
+
+// TestThreadsAgree: training on one thread and on two gives the same
+// weights, bit for bit: the plan splits work without changing any sum's
+// order, and the update is one pass.
+func TestThreadsAgree(t *testing.T) {
+	ds := randomData(t, 4, 40, 4, 8, 8, 1)
+	var got []map[string]*tensor.Tensor
+	for _, threads := range []int{1, 2} {
+		tr, err := New(load(t, smallCNN), initial(t, smallCNN, 6), Config{
+			Objective: Objective{Loss: SparseCategoricalCrossentropy},
+			Optimizer: optim.DefaultAdam, LR: optim.Constant(0.003), BatchSize: 16, Threads: threads,
+		})
+		require.NoError(t, err)
+		require.NoError(t, tr.Fit(ds, FitOptions{Epochs: 2, Shuffle: true, Seed: 1}))
+		got = append(got, tr.Weights())
+		tr.Close()
+	}
+	require.Equal(t, got[0], got[1])
+}
+
+// TestLosses: each loss trains its kind of model on its kind of labels, and
+// the loss falls; a model whose output does not fit the loss is refused.
+func TestLosses(t *testing.T) {
+	sigmoidNet := `model b(x: f32[N, 8, 8, 1]) -> (p: f32[N, 1]) { p = x | flatten | dense(8, activation=relu) | dense(1, activation=sigmoid) }`
+	regression := `model r(x: f32[N, 8, 8, 1]) -> (p: f32[N, 4]) { p = x | flatten | dense(8, activation=relu) | dense(4) }`
+	for _, c := range []struct {
+		src     string
+		loss    Loss
+		classes int
+		fall    float64 // the least factor the loss falls by
+	}{
+		{smallCNN, CategoricalCrossentropy, 4, 10},
+		{sigmoidNet, BinaryCrossentropy, 2, 10},
+		{regression, MeanSquaredError, 4, 3},
+		// |d|'s gradient is its sign: against one-hot targets MAE moves
+		// slowly toward the median, 0.
+		{regression, MeanAbsoluteError, 4, 1.4},
+	} {
+		ds := randomData(t, 5, 32, c.classes, 8, 8, 1)
+		tr, err := New(load(t, c.src), initial(t, c.src, 2), Config{Objective: Objective{Loss: c.loss}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 8})
+		require.NoError(t, err, c.loss)
+		var curve lossCurve
+		require.NoError(t, tr.Fit(ds, FitOptions{Epochs: 40, Callbacks: []Callback{&curve}}), c.loss)
+		tr.Close()
+		first, last := curve.losses[0], curve.losses[len(curve.losses)-1]
+		t.Logf("%s: loss %.4f -> %.4f, accuracy %.3f", c.loss, first, last, curve.accs[len(curve.accs)-1])
+		require.Less(t, last, first/c.fall, c.loss)
+	}
+	_, err := New(load(t, regression), initial(t, regression, 2), Config{Objective: Objective{Loss: BinaryCrossentropy}, Optimizer: optim.SGD{}, LR: optim.Constant(0.1), BatchSize: 4})
+	require.ErrorContains(t, err, "binary_crossentropy needs probabilities from a sigmoid, but the output f32[N,4] is computed by dense: end the model with activation=sigmoid, or train it from logits (--from-logits)")
+}

@@ -47,6 +47,9 @@ func defineRun(fs *flag.FlagSet) func(*cli, []string) error {
 		if compiled.Weights.Fresh {
 			fmt.Fprintf(c.stderr, "mdlc run: note: no --weights given: the weights are freshly initialised (seed %d), so the outputs are not those of a trained model\n", o.Seed)
 		}
+		if compiled.Weights.Shipped != "" {
+			fmt.Fprintf(c.stderr, "mdlc run: the weights that ship with %s: %s\n", m.Graph.Name, compiled.Weights.Shipped)
+		}
 		if len(fed) == 0 {
 			if fed, err = compile.Samples(m, compiled.Env, o.Seed); err != nil {
 				return err

@@ -221,6 +221,7 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
 	if err != nil {
 		return err
 	}
+	o.Untrained = true // training starts from --weights or from scratch, never from stdlib's shipped weights
 	w, err := o.LoadWeights(m)
 	if err != nil {
 		return err
