@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/train"
+)
+
+// trainBenchJSON is what `mdlc bench --train --json` prints: a training
+// step's time and rate, and the forward pass's (the evaluator's step, the
+// same graph without its backward half) for their ratio.
+type trainBenchJSON struct {
+	Model           string  `json:"model"`
+	Batch           int     `json:"batch"`
+	Threads         int     `json:"threads"`
+	Kernels         string  `json:"kernels"`
+	Runs            int     `json:"runs"`
+	MedianMs        float64 `json:"median_ms"`
+	MinMs           float64 `json:"min_ms"`
+	ImagesPerSecond float64 `json:"images_per_s"`
+	ForwardMedianMs float64 `json:"forward_median_ms"`
+	StepOverForward float64 `json:"step_over_forward"`
+	ArenaBytes      int64   `json:"arena_bytes"`
+	LowerBoundBytes int64   `json:"lower_bound_bytes"`
+	SavedBytes      int64   `json:"saved_bytes"`
+}
+
+// benchTrain times training steps of the model in file on a fixed batch of
+// sample inputs with labels 0, 1, 2, ... (the rate does not depend on the
+// values).
+func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int, d time.Duration, asJSON bool) error {
+	if batch == 0 {
+		batch = 32
+	}
+	o.Untrained = true
+	load := func() (*compile.Model, *compile.Weights, error) {
+		m, err := o.Load(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, err := o.LoadWeights(m)
+		return m, w, err
+	}
+	m, w, err := load()
+	if err != nil {
+		return err
+	}
+	name := m.Graph.Name
+	env := map[string]int{compile.BatchSymbol(m.Graph): batch}
+	samples, err := compile.Samples(m, env, o.Seed)
+	if err != nil {
+		return err
+	}
+	if len(m.Graph.Inputs) != 1 {
+		return fmt.Errorf("model %s has %d inputs; a training step reads one", name, len(m.Graph.Inputs))
+	}
+	x := samples[m.Graph.Inputs[0].Name].Data
+	cfg := train.Config{Objective: train.Objective{Loss: train.SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3),
+		BatchSize: batch, Threads: o.Threads, Kernels: o.Kernels}
+	tr, err := train.New(m.Graph, w.Tensors, cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	y := make([]int64, batch)
+	for i := range y {
+		y[i] = int64(i % 2)
+	}
+	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d)
+	if err != nil {
+		return err
+	}
+	fm, fw, err := load()
+	if err != nil {
+		return err
+	}
+	e, err := train.NewEvaluator(fm.Graph, fw.Tensors, cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	fwd, err := timeFunc(func() error { _, err := e.Batch(x, y, batch); return err }, warmup, runs, d)
+	if err != nil {
+		return err
+	}
+	s := tr.Plan().Schedule()
+	r := trainBenchJSON{Model: name, Batch: batch, Threads: tr.Plan().Threads(), Kernels: string(tr.Plan().Kernels()), Runs: len(steps),
+		MedianMs: ms(median(steps)), MinMs: ms(slices.Min(steps)), ForwardMedianMs: ms(median(fwd)),
+		ArenaBytes: s.ArenaBytes, LowerBoundBytes: s.LowerBound, SavedBytes: tr.SavedBytes()}
+	r.ImagesPerSecond = float64(batch) / median(steps).Seconds()
+	r.StepOverForward = r.MedianMs / r.ForwardMedianMs
+	if asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(c.stdout, "%s training step, batch %d, %s, %s kernels, Adam\n", r.Model, r.Batch, plural(r.Threads, "thread"), r.Kernels)
+	fmt.Fprintf(c.stdout, "runs:    %d (after %d warm-up)\n", r.Runs, warmup)
+	fmt.Fprintf(c.stdout, "median:  %.3f ms (min %.3f): %.0f images/s\n", r.MedianMs, r.MinMs, r.ImagesPerSecond)
+	fmt.Fprintf(c.stdout, "forward: %.3f ms: the step takes %.2f x its forward pass\n", r.ForwardMedianMs, r.StepOverForward)
+	fmt.Fprintf(c.stdout, "arena:   %s bytes (%.3f x the lower bound %s); %s bytes of activations kept for the backward pass\n",
+		commas(r.ArenaBytes), float64(r.ArenaBytes)/float64(max(r.LowerBoundBytes, 1)), commas(r.LowerBoundBytes), commas(r.SavedBytes))
+	return nil
+}
+
+// timeFunc times f as timeRuns times a plan's runs.
+func timeFunc(f func() error, warmup, runs int, d time.Duration) ([]time.Duration, error) {
+	for range warmup {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	var times []time.Duration
+	start := time.Now()
+	for runs > 0 && len(times) < runs || runs == 0 && (len(times) < minRuns || time.Since(start) < d) {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t0))
+	}
+	return times, nil
+}
+
+func median(times []time.Duration) time.Duration {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + m) / 2
+	}
+	return m
+}
