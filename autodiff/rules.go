@@ -238,11 +238,11 @@ func init() {
 		// with zero rows T..L-1.
 		ir.OpPositional: positionalRule,
 
-		ir.OpBatchNorm: batchNormRule,
+		ir.OpBatchNorm:     batchNormRule,
 		ir.OpBatchVariance: batchVarianceRule,
-		ir.OpLayerNorm: layerNormRule,
-		ir.OpRMSNorm:   rmsNormRule,
-		ir.OpAttention: attentionRule,
+		ir.OpLayerNorm:     layerNormRule,
+		ir.OpRMSNorm:       rmsNormRule,
+		ir.OpAttention:     attentionRule,
 
 		// flatten and reshape move no data: dx = reshape(dy) to x's shape.
 		ir.OpFlatten: reshapeBack,
