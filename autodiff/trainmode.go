@@ -31,10 +31,13 @@ import (
 type BatchNormConvention uint8
 
 const (
-	// Keras (tf.keras BatchNormalization): moving = moving·m + batch·(1-m),
+	// Keras (BatchNormalization): moving = moving·m + batch·(1-m),
 	// computed as Keras does, moving - (moving - batch)·(1-m), with momentum
 	// m = 0.99 by default and the biased batch variance (divided by n) in
-	// the moving variance.
+	// the moving variance, as Keras 3 and tf.keras's unfused path do.
+	// tf.keras 2's fused kernel, its default for 4-D inputs, puts the
+	// unbiased one there (TensorFlow's FusedBatchNorm applies Bessel's
+	// correction to the batch variance it returns): UnbiasedVariance.
 	Keras BatchNormConvention = iota
 	// PyTorch (torch.nn.BatchNorm*d): running = (1-m)·running + m·batch,
 	// computed as running - (running - batch)·m, with momentum m = 0.1 by
@@ -54,6 +57,10 @@ type TrainingModeOptions struct {
 	// weight of the old value, PyTorch's of the batch's); 0 keeps the
 	// default (0.99 or 0.1), a momentum neither convention would use.
 	Momentum float32
+	// UnbiasedVariance puts the unbiased batch variance in the running
+	// variance under Keras's convention too, as tf.keras 2's fused batch
+	// norm does. (PyTorch's always does.)
+	UnbiasedVariance bool
 	// Seed is dropout's: the k-th dropout of the graph, in schedule order,
 	// draws its masks with seed Seed+k.
 	Seed uint64
@@ -76,6 +83,7 @@ type TrainingForm struct {
 	g        *ir.Graph
 	momentum float32
 	pytorch  bool
+	unbiased bool // the running variance follows the unbiased batch variance
 	// BatchNorms are the rewritten batch norms, in schedule order.
 	BatchNorms []BatchStats
 	// Step is the counter dropout's masks are drawn with, nil if the graph
@@ -96,7 +104,8 @@ type TrainingForm struct {
 // (TrainingForm.Updates) and build the plan with them and the optimiser's.
 // Batch norm's leading sizes must be known (specialise the graph first).
 func TrainingMode(g *ir.Graph, opt TrainingModeOptions) (*TrainingForm, error) {
-	f := &TrainingForm{g: g, pytorch: opt.Convention == PyTorch, momentum: opt.Momentum}
+	f := &TrainingForm{g: g, pytorch: opt.Convention == PyTorch, momentum: opt.Momentum,
+		unbiased: opt.Convention == PyTorch || opt.UnbiasedVariance}
 	switch {
 	case opt.Convention != Keras && opt.Convention != PyTorch:
 		return nil, fmt.Errorf("autodiff: unknown batch norm convention %d", opt.Convention)
@@ -188,14 +197,14 @@ func (f *TrainingForm) batchNorm(n *ir.Node, emit func(ir.Op, ir.Attrs, ...*ir.V
 // Each running statistic p of a batch's b is updated as p - (p - b)·c, the
 // first operand p as plan.Train requires, with c = 1-momentum (Keras) or
 // momentum (PyTorch), and b the biased batch variance (Keras) or the
-// unbiased one, v·n/(n-1) (PyTorch; n = 1 keeps the biased one, which is 0,
-// where PyTorch would divide by zero). The step's is step + 1.
+// unbiased one, v·n/(n-1) (PyTorch, or UnbiasedVariance; n = 1 keeps the
+// biased one, which is 0, where PyTorch would divide by zero). The step's is step + 1.
 func (f *TrainingForm) Updates() (map[string]*ir.Value, error) {
 	if f.updated {
 		return nil, fmt.Errorf("autodiff: the training form's updates are already in the graph")
 	}
 	f.updated = true
-	b := &builder{g: f.g}
+	b := &builder{g: f.g, prefix: "train"}
 	c := 1 - f.momentum
 	if f.pytorch {
 		c = f.momentum
@@ -210,7 +219,7 @@ func (f *TrainingForm) Updates() (map[string]*ir.Value, error) {
 			return nil, fmt.Errorf("autodiff: the running statistics of batchnorm %q are not parameters: give the graph its weights as parameters, not constants", s.Layer)
 		}
 		v := s.Variance
-		if f.pytorch && s.Count > 1 {
+		if f.unbiased && s.Count > 1 {
 			v = b.mul(v, b.scalar(float32(float64(s.Count)/float64(s.Count-1))))
 		}
 		follow(s.MovingMean, s.Mean)

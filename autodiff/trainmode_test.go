@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mdlc/mdlc/internal/golden"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/runtime/ref"
@@ -92,6 +93,7 @@ func TestRunningStatistics(t *testing.T) {
 	}{
 		{"keras", TrainingModeOptions{}, 0.99, 0.01, false},
 		{"keras/momentum", TrainingModeOptions{Momentum: 0.8}, 0.8, 0.2, false},
+		{"keras/unbiased", TrainingModeOptions{UnbiasedVariance: true}, 0.99, 0.01, true},
 		{"pytorch", TrainingModeOptions{Convention: PyTorch}, 0.9, 0.1, true},
 		{"pytorch/momentum", TrainingModeOptions{Convention: PyTorch, Momentum: 0.3}, 0.7, 0.3, true},
 	} {
@@ -340,4 +342,66 @@ func TestTrainWithBatchNormAndDropout(t *testing.T) {
 	first, last := curves[0][0], curves[0][steps-1]
 	t.Logf("loss %.4g after 1 step, %.4g after %d", first, last, steps)
 	require.Less(t, last*5, first)
+}
+
+// TestTrainingModeGolden: the training form of a small inference graph
+// (IR text in, IR text out), with its updates appended.
+func TestTrainingModeGolden(t *testing.T) {
+	g, err := ir.Parse(`graph net(%x: f32[4,3,3,2]) {
+  @bn.gamma: f32[2] = ones
+  @bn.beta: f32[2] = zeros
+  @bn.moving_mean: f32[2] = zeros frozen
+  @bn.moving_variance: f32[2] = ones frozen
+  %0: f32[4,3,3,2] = batchnorm(%x, @bn.gamma, @bn.beta, @bn.moving_mean, @bn.moving_variance) {epsilon=0.001}  # bn
+  %1: f32[4,3,3,2] = dropout(%0) {rate=0.5}  # drop
+  %2: f32[4,3,3,2] = dropout(%1) {rate=0}  # none
+  %3: f32[4,3,3,2] = dropout(%2) {rate=0.25}  # drop_1
+  return y=%3
+}
+`)
+	require.NoError(t, err)
+	form, err := TrainingMode(g, TrainingModeOptions{Convention: PyTorch, Seed: 5})
+	require.NoError(t, err)
+	_, err = form.Updates()
+	require.NoError(t, err)
+	require.NoError(t, ir.Verify(g))
+	text := ir.Print(g)
+	golden.Check(t, "testdata/trainmode.golden", text)
+	again, err := ir.Parse(text)
+	require.NoError(t, err)
+	require.Equal(t, text, ir.Print(again), "the printed training form parses back to itself")
+}
+
+// TestTrainingModeErrors: what TrainingMode and Updates refuse.
+func TestTrainingModeErrors(t *testing.T) {
+	bn := func(n ir.Dim, stats ir.ValueKind) *ir.Graph {
+		g := ir.NewGraph("bn")
+		x := g.AddInput("x", ir.Type{DType: ir.F32, Shape: ir.Shape{n, ir.D(2)}})
+		in := []*ir.Value{x, g.AddParam("gamma", ir.T(2), ir.Init{Kind: ir.InitOnes}, true), g.AddParam("beta", ir.T(2), ir.Init{Kind: ir.InitZeros}, true)}
+		for _, name := range []string{"mean", "variance"} {
+			if stats == ir.Param {
+				in = append(in, g.AddParam(name, ir.T(2), ir.Init{Kind: ir.InitZeros}, false))
+			} else {
+				in = append(in, g.AddConst(name, ir.T(2), []float32{0, 1}))
+			}
+		}
+		y, err := g.AddNode(ir.OpBatchNorm, &ir.BatchNormAttrs{Epsilon: 1e-3}, in, "bn", ir.Pos{})
+		require.NoError(t, err)
+		g.AddOutput("y", y)
+		return g
+	}
+	_, err := TrainingMode(bn(ir.S("N"), ir.Param), TrainingModeOptions{})
+	require.ErrorContains(t, err, "specialise")
+	_, err = TrainingMode(bn(ir.D(3), ir.Param), TrainingModeOptions{Momentum: 1.5})
+	require.ErrorContains(t, err, "outside [0, 1]")
+	form, err := TrainingMode(bn(ir.D(3), ir.Const), TrainingModeOptions{})
+	require.NoError(t, err)
+	_, err = form.Updates()
+	require.ErrorContains(t, err, "not parameters")
+	form, err = TrainingMode(bn(ir.D(3), ir.Param), TrainingModeOptions{})
+	require.NoError(t, err)
+	_, err = form.Updates()
+	require.NoError(t, err)
+	_, err = form.Updates()
+	require.ErrorContains(t, err, "already")
 }
