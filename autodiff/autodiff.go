@@ -119,6 +119,8 @@ type builder struct {
 	err   error
 	pos   ir.Pos
 	layer string
+	// prefix names the constants it adds (prefix.constN); "" is grad.
+	prefix string
 }
 
 // node appends op(in...) at the position of the forward node being
@@ -151,7 +153,11 @@ func (b *builder) filled(s ir.Shape, c float32) (*ir.Value, error) {
 	for i := range data {
 		data[i] = c
 	}
-	return b.g.AddConst(fmt.Sprintf("grad.const%d", len(b.g.Consts)), ir.Type{DType: ir.F32, Shape: slices.Clone(s)}, data), nil
+	prefix := b.prefix
+	if prefix == "" {
+		prefix = "grad"
+	}
+	return b.g.AddConst(fmt.Sprintf("%s.const%d", prefix, len(b.g.Consts)), ir.Type{DType: ir.F32, Shape: slices.Clone(s)}, data), nil
 }
 
 // scalar is the constant c of shape [].

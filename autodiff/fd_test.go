@@ -215,6 +215,8 @@ func runFD(t *testing.T, seed uint64, fc fdCase) {
 			gx += math.Abs(float64(v) * float64(c.w[p.Name].Data[j]))
 		}
 	}
+	worst := 0.0 // the largest |analytic - central differences| relative to the larger
+	defer func() { t.Logf("%d directions: worst relative difference %.2g", len(dirs), worst) }()
 	for i, u := range dirs {
 		var an float64
 		for _, p := range c.params {
@@ -222,6 +224,7 @@ func runFD(t *testing.T, seed uint64, fc fdCase) {
 				an += float64(v) * u[p.Name][j]
 			}
 		}
+		worst = max(worst, math.Abs(an-want[i])/max(math.Abs(an), math.Abs(want[i]), 1e-30))
 		bound := fdTol*(math.Abs(an)+math.Abs(want[i]))/2 + noiseBound(size, gx)
 		require.LessOrEqual(t, math.Abs(an-want[i]), bound, "direction %d: analytic %g, central differences %g", i, an, want[i])
 	}

@@ -67,10 +67,19 @@ func init() {
 		ir.OpSqrt: unaryRule, ir.OpRsqrt: unaryRule, ir.OpAbs: unaryRule, ir.OpNeg: unaryRule,
 		ir.OpPow: unaryRule, ir.OpErf: unaryRule,
 
-		// dropout is the identity at inference: dx = dy. (Training's dropout,
-		// with its mask, is a later op with its own rule.)
+		// dropout is the identity at inference: dx = dy. (TrainingMode
+		// replaces it by dropout_train.)
 		ir.OpDropout: func(_ *builder, _ *ir.Node, dy *ir.Value, _ []bool) ([]*ir.Value, error) {
 			return []*ir.Value{dy}, nil
+		},
+		// dropout_train(x, s) = x⊙mask(s)/(1-rate) is linear in x, so
+		// dx = dy⊙mask(s)/(1-rate) = dropout_train(dy, s): the mask is
+		// recomputed from the same seed, step and indices rather than kept
+		// from the forward pass, which saves a tensor of x's size live from
+		// the forward to the backward step for one hash per element. The
+		// step, a counter, gets none.
+		ir.OpDropoutTrain: func(b *builder, n *ir.Node, dy *ir.Value, _ []bool) ([]*ir.Value, error) {
+			return []*ir.Value{b.node(ir.OpDropoutTrain, n.Attrs, dy, n.Inputs[1]), nil}, nil
 		},
 
 		// x + y: dx = Σ→x dy, dy' = Σ→y dy.
@@ -229,10 +238,11 @@ func init() {
 		// with zero rows T..L-1.
 		ir.OpPositional: positionalRule,
 
-		ir.OpBatchNorm: batchNormRule,
-		ir.OpLayerNorm: layerNormRule,
-		ir.OpRMSNorm:   rmsNormRule,
-		ir.OpAttention: attentionRule,
+		ir.OpBatchNorm:     batchNormRule,
+		ir.OpBatchVariance: batchVarianceRule,
+		ir.OpLayerNorm:     layerNormRule,
+		ir.OpRMSNorm:       rmsNormRule,
+		ir.OpAttention:     attentionRule,
 
 		// flatten and reshape move no data: dx = reshape(dy) to x's shape.
 		ir.OpFlatten: reshapeBack,
@@ -421,6 +431,41 @@ func batchNormRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Val
 	}
 	if need[3] {
 		g[3] = b.neg(b.sumTo(b.mul(dy, gr), c))
+	}
+	return g, nil
+}
+
+// batchVarianceRule: v = Σ_rows (x-m)²/n per channel, n rows:
+//
+//	dx = dy_v⊙2(x-m)/n                  dm = -2/n·dy_v⊙Σ→[C](x-m)
+//
+// (dm is zero in exact arithmetic when m is the batch's mean, as in
+// training batch norm, but the rule is the partial derivative for any m).
+// With the inference rule of batchnorm(x, γ, β, m, v), whose dm and dv
+// this and reduce_mean's rule carry back to x, training batch norm's dx
+// is the standard batch-norm backward through the batch statistics
+// (Ioffe and Szegedy 2015, §3): with r = 1/√(v+ε), xh = (x-m)⊙r and
+// mean(·) over the rows,
+//
+//	dx = γ⊙r⊙(dy - mean(dy) - xh⊙mean(dy⊙xh))
+//
+// since dv = Σ dy⊙γ⊙(x-m)⊙(-r³/2) and dm = -Σ dy⊙γ⊙r (+ dv's share,
+// which is zero): the terms dy⊙γ⊙r, dm/n and dv⊙2(x-m)/n.
+func batchVarianceRule(b *builder, n *ir.Node, dv *ir.Value, need []bool) ([]*ir.Value, error) {
+	x, m := n.Inputs[0], n.Inputs[1]
+	s := x.Type.Shape
+	rows, ok := s[:len(s)-1].KnownProduct(0)
+	if !ok {
+		return nil, errUnknown(s)
+	}
+	xc := b.sub(x, m)
+	scaled := b.mul(dv, b.scalar(float32(2/float64(rows))))
+	g := make([]*ir.Value, 2)
+	if need[0] {
+		g[0] = b.mul(xc, scaled)
+	}
+	if need[1] {
+		g[1] = b.neg(b.mul(scaled, b.sumTo(xc, m.Type.Shape)))
 	}
 	return g, nil
 }

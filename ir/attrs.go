@@ -320,6 +320,22 @@ type DropoutAttrs struct {
 
 func (a *DropoutAttrs) String() string { return "rate=" + fmtFloat(a.Rate) }
 
+// DropoutTrainAttrs: inverted dropout, y = x⊙keep/(1-Rate), as Keras and
+// PyTorch train. Element i is kept at step s (the op's scalar operand, a
+// counter) when the top 32 bits of output i of the SplitMix64 stream seeded
+// with splitmix(Seed ⊕ splitmix(s)) are at least Rate·2³² (see
+// runtime/kernels/mask.Keep): a hash of (Seed, s, i), so the mask is the same
+// for any thread count and any split of the work, and a new step draws a
+// new mask without a new plan. Each dropout of a graph has its own Seed.
+type DropoutTrainAttrs struct {
+	Rate float32
+	Seed int
+}
+
+func (a *DropoutTrainAttrs) String() string {
+	return fmt.Sprintf("rate=%s seed=%d", fmtFloat(a.Rate), a.Seed)
+}
+
 func fmtFloat(f float32) string { return strconv.FormatFloat(float64(f), 'g', -1, 32) }
 
 func ints(v []int) string {

@@ -116,6 +116,10 @@ const (
 	OpSoftmaxCrossEntropy       // (logits [..., C], labels [..., C]) -Σ labels·log_softmax(logits) over the last axis
 	OpSparseSoftmaxCrossEntropy // (logits [..., C], ids [...]) -log_softmax(logits)[id]
 
+	// Training forms of inference ops, made by autodiff.TrainingMode.
+	OpBatchVariance // (x [..., C], mean [C]) -> [C]: Σ(x-mean)²/n over every axis but the last, n their size's product (biased)
+	OpDropoutTrain  // (x, step []) x⊙mask/(1-Rate), the mask hashed from (Seed, step, index); see DropoutTrainAttrs
+
 	OpLast
 )
 
@@ -229,6 +233,11 @@ var opTable = [OpLast]OpInfo{
 
 	OpSoftmaxCrossEntropy:       {Name: "softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, Infer: inferCrossEntropy(false), Flops: flopsPerInput(7)},
 	OpSparseSoftmaxCrossEntropy: {Name: "sparse_softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 1, Infer: inferCrossEntropy(true), Flops: flopsPerInput(5)},
+
+	OpBatchVariance: {Name: "batch_variance", MinInputs: 2, MaxInputs: 2, Infer: inferBatchVariance, Flops: flopsPerInput(3)},
+	// Not Elementwise: its mask depends on each element's index, which a
+	// chain step does not see, so it stays out of fusion.
+	OpDropoutTrain: {Name: "dropout_train", MinInputs: 2, MaxInputs: 2, Attrs: &DropoutTrainAttrs{}, Infer: inferDropoutTrain, Flops: flopsPerOutput(2)},
 }
 
 // unaryOp is the entry of a unary elementwise function of flops operations

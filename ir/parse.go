@@ -927,6 +927,11 @@ func (*DropoutAttrs) parseAttrs(p *parser) (Attrs, error) {
 	return a, p.fields(req("rate", floatVal(&a.Rate)))
 }
 
+func (*DropoutTrainAttrs) parseAttrs(p *parser) (Attrs, error) {
+	a := &DropoutTrainAttrs{}
+	return a, p.fields(req("rate", floatVal(&a.Rate)), req("seed", intVal(&a.Seed)))
+}
+
 func (*ReshapeAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &ReshapeAttrs{}
 	return a, p.fields(req("shape", shapeVal(&a.Shape)))

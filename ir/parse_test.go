@@ -194,6 +194,13 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
   return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9
 }
+`, `graph training(%x: f32[N,3,3,5]) {
+  @step: f32[] = zeros frozen
+  %0: f32[5] = reduce_mean(%x) {axes=[0,1,2] keepdims=false}
+  %1: f32[5] = batch_variance(%x, %0)
+  %2: f32[N,3,3,5] = dropout_train(%x, @step) {rate=0.25 seed=7}
+  return mean=%0, variance=%1, dropped=%2
+}
 `}
 
 // TestParseEveryOp: the hand-written graphs round-trip and together use every

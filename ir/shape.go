@@ -310,6 +310,30 @@ func inferBatchNorm(_ Attrs, in []Type) (Type, error) {
 	return x, nil
 }
 
+// inferBatchVariance: x [..., C] and its mean [C] give [C].
+func inferBatchVariance(_ Attrs, in []Type) (Type, error) {
+	x := in[0]
+	if x.Shape.Rank() < 2 {
+		return Type{}, typeErr("", "batch_variance expects at least (N, features), got %s", x)
+	}
+	c := x.Shape[x.Shape.Rank()-1]
+	if !in[1].Shape.Equal(Shape{c}) {
+		return Type{}, typeErr("", "batch_variance mean must be [%s], got %s", c, in[1])
+	}
+	return Type{DType: F32, Shape: Shape{c}}, nil
+}
+
+// inferDropoutTrain: x's type; the step is a scalar.
+func inferDropoutTrain(a Attrs, in []Type) (Type, error) {
+	if in[1].Shape.Rank() != 0 {
+		return Type{}, typeErr("", "dropout_train's step must be a scalar [], got %s", in[1])
+	}
+	if r := a.(*DropoutTrainAttrs).Rate; !(r >= 0 && r < 1) {
+		return Type{}, typeErr("", "dropout_train's rate must be in [0, 1), got %s", fmtFloat(r))
+	}
+	return in[0], nil
+}
+
 // broadcastShapes applies NumPy broadcasting: align from the right; each pair of
 // dims must match or one of them must be 1.
 func broadcastShapes(a, b Shape) (Shape, bool) {

@@ -281,6 +281,44 @@ func (s Where) Compile(cpu.Set) Step { return s }
 
 func (s Where) Run(b [][]float32, _ *Team) { s.Where.Run(b[s.Cond], b[s.A], b[s.B], b[s.Out]) }
 
+// BatchVariance writes the biased variance of slot X's rows, given their
+// mean in slot Mean, into slot Out (reduce.Variance).
+type BatchVariance struct {
+	X, Mean, Out, Scratch int
+	Variance              reduce.Variance
+}
+
+func (s BatchVariance) Compile(cpu.Set) Step { return s }
+
+func (s BatchVariance) Run(b [][]float32, _ *Team) {
+	s.Variance.Run(b[s.X], b[s.Mean], b[s.Out], b[s.Scratch])
+}
+
+// DropoutTrain is inverted dropout of the N floats of slot X into slot Out
+// (mask.Dropout), its mask drawn from Seed and the step counter in slot
+// Step (a float holding an integer). Its units are chunks of Chunk
+// elements spread over up to Helpers helpers: the mask is a hash of each
+// element's index, so it is the same however the chunks are shared out.
+type DropoutTrain struct {
+	X, Step, Out    int
+	N, Chunk        int
+	Helpers         int
+	Seed, Threshold uint64
+	Scale           float32
+}
+
+func (s DropoutTrain) Compile(cpu.Set) Step { return s }
+
+func (s DropoutTrain) Run(b [][]float32, t *Team) {
+	t.run(s, 0, (s.N+s.Chunk-1)/s.Chunk, s.Helpers, b, nil)
+}
+
+func (s DropoutTrain) unit(b [][]float32, _ []float32, u int) {
+	lo, hi := u*s.Chunk, min((u+1)*s.Chunk, s.N)
+	key := mask.StreamKey(s.Seed, uint64(b[s.Step][0]))
+	mask.Dropout(b[s.X][lo:hi], b[s.Out][lo:hi], key, s.Threshold, s.Scale, lo)
+}
+
 // Transpose permutes the axes of a tensor of the given shape.
 type Transpose struct {
 	X, Out      int

@@ -126,6 +126,9 @@ func init() {
 
 		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
 		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},
+
+		ir.OpBatchVariance: {build: buildBatchVariance},
+		ir.OpDropoutTrain:  {build: buildDropoutTrain},
 	}
 }
 
@@ -263,6 +266,32 @@ func buildBatchNorm(b *builder, n *ir.Node) exec.Spec {
 		in[i] = b.slot(v)
 	}
 	return exec.BatchNorm{In: in, Out: b.out(n), Scratch: b.scratch(bn.ScratchSize(), "scale and shift"), BN: bn}
+}
+
+// buildBatchVariance views x as [rows, C].
+func buildBatchVariance(b *builder, n *ir.Node) exec.Spec {
+	shape := b.shapes[n.Inputs[0]]
+	c := shape[len(shape)-1]
+	v := reduce.Variance{R: tensor.Numel(shape) / c, C: c}
+	b.info[b.step].Kernel = "reduce"
+	return exec.BatchVariance{X: b.slot(n.Inputs[0]), Mean: b.slot(n.Inputs[1]), Out: b.out(n),
+		Scratch: b.scratch(v.ScratchSize(), "partial row"), Variance: v}
+}
+
+// dropoutChunk is the elements of a dropout_train unit: 16K hashes, some
+// tens of microseconds, several times what waking a helper costs.
+const dropoutChunk = 1 << 14
+
+// buildDropoutTrain: in place over x when x dies here.
+func buildDropoutTrain(b *builder, n *ir.Node) exec.Spec {
+	a := n.Attrs.(*ir.DropoutTrainAttrs)
+	size := tensor.Numel(b.shapes[n.Outputs[0]])
+	b.inPlace(n, 0)
+	units := (size + dropoutChunk - 1) / dropoutChunk
+	b.info[b.step].Kernel = "mask"
+	return exec.DropoutTrain{X: b.slot(n.Inputs[0]), Step: b.slot(n.Inputs[1]), Out: b.out(n), N: size, Chunk: dropoutChunk,
+		Helpers: b.helpers(units, 10*float64(size), 0), Seed: uint64(a.Seed), Threshold: mask.Threshold(a.Rate),
+		Scale: float32(1 / (1 - float64(a.Rate)))}
 }
 
 // buildAttention: the mask's strides over the scores [B..., Tq, Tk] become

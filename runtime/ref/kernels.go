@@ -98,6 +98,9 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpWhere:      where,
 	ir.OpGather:     gather,
 
+	ir.OpBatchVariance: batchVariance,
+	ir.OpDropoutTrain:  dropoutTrain,
+
 	ir.OpGreater:      compare(func(a, b float32) bool { return a > b }),
 	ir.OpGreaterEqual: compare(func(a, b float32) bool { return a >= b }),
 	ir.OpLess:         compare(func(a, b float32) bool { return a < b }),

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/kernels/mask"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -336,6 +337,35 @@ func convTranspose(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 					out.Data[((b*oh+oy)*ow+ox)*co+o] = float32(sum)
 				}
 			}
+		}
+	}
+}
+
+// batchVariance is Σ(x-mean)²/n over every axis but the last, in float64.
+func batchVariance(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	x, mean := in[0], in[1]
+	c := len(mean.Data)
+	sum := make([]float64, c)
+	for i, v := range x.Data {
+		d := float64(v) - float64(mean.Data[i%c])
+		sum[i%c] += d * d
+	}
+	rows := float64(len(x.Data) / c)
+	for j, s := range sum {
+		out.Data[j] = float32(s / rows)
+	}
+}
+
+// dropoutTrain keeps element i where mask.Keep, which defines the mask, and
+// divides it by 1-rate.
+func dropoutTrain(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := n.Attrs.(*ir.DropoutTrainAttrs)
+	key := mask.StreamKey(uint64(a.Seed), uint64(in[1].Data[0]))
+	threshold := mask.Threshold(a.Rate)
+	for i, v := range in[0].Data {
+		out.Data[i] = 0
+		if mask.Keep(key, threshold, i) {
+			out.Data[i] = float32(float64(v) / (1 - float64(a.Rate)))
 		}
 	}
 }
