@@ -39,7 +39,8 @@ func (t *Trainer) settings() map[string]string {
 // compares too). The file is written beside path and renamed over it, so an
 // interruption never leaves half a checkpoint.
 func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
-	ts := t.Weights()
+	ts := weightsOf(t.plan) // with the step counter dropout adds
+
 	for i, s := range t.state {
 		ts[fmt.Sprintf("%s%d", slotPrefix, i)] = &tensor.Tensor{Shape: []int{len(s)}, Data: s}
 	}

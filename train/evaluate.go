@@ -31,14 +31,14 @@ func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Ev
 		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
 	}
 	name := model.Name
-	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, false)
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, false, cfg.Mode)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
 		return nil, fmt.Errorf("model %s: optimising the evaluation step: %w", name, err)
 	}
-	p, err := plan.Build(s.g, w, nil, planOptions(cfg)...)
+	p, err := plan.Build(s.g, w, nil, append(planOptions(cfg), plan.Train(nil))...)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the evaluation step: %w", name, err)
 	}

@@ -45,6 +45,10 @@ type stepGraph struct {
 	// forward marks the nodes of the forward pass and the loss, which the
 	// backward half may read.
 	forward map[*ir.Node]bool
+	// form is the training forms of batch norm and dropout, whose updates
+	// (running statistics, dropout's step) join the plan's state.
+	form    *autodiff.TrainingForm
+	updates map[string]*ir.Value
 }
 
 // savedBytes is the bytes of the forward pass's results the backward half
@@ -71,7 +75,7 @@ func (s *stepGraph) savedBytes() int64 {
 // loss_i over the batch's examples, loss_i averaged over each example's
 // elements. With grads it also appends the backward graph. The model must
 // have one input, whose first axis is the batch.
-func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, error) {
+func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.TrainingModeOptions) (*stepGraph, error) {
 	g := model
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("model %s has %d inputs; training reads one input (the examples) from a data set", g.Name, len(g.Inputs))
@@ -103,6 +107,21 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 	}
 	if err := g.Specialise(env); err != nil {
 		return nil, err
+	}
+	if grads {
+		// Batch norms normalise with the batch's statistics and dropouts
+		// drop; the output and the logits under it are looked up again,
+		// since a dropout at the end would have been replaced.
+		if s.form, err = autodiff.TrainingMode(g, mode); err != nil {
+			return nil, fmt.Errorf("model %s: %w", g.Name, err)
+		}
+		if out, err = pickOutput(g, obj.Output); err != nil {
+			return nil, err
+		}
+		if s.pred, err = s.prediction(out, obj); err != nil {
+			return nil, err
+		}
+		pred = s.pred
 	}
 	if out.Type.Shape.Rank() == 0 || out.Type.Shape[0].Size != n {
 		return nil, fmt.Errorf("model %s: output %s %s does not have the batch as its first axis", g.Name, obj.Output, out.Type)
@@ -176,6 +195,9 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool) (*stepGraph, e
 	}
 	for i, p := range s.params {
 		g.AddOutput(gradPrefix+p.Name, gs[i])
+	}
+	if s.updates, err = s.form.Updates(); err != nil {
+		return nil, fmt.Errorf("model %s: %w", g.Name, err)
 	}
 	return s, nil
 }

@@ -2,9 +2,11 @@ package train
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
+	"github.com/mdlc/mdlc/autodiff"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/passes"
@@ -24,8 +26,11 @@ type Config struct {
 	// ClipNorm, if positive, scales the gradients to at most this global
 	// L2 norm before each update.
 	ClipNorm float64
-	Threads  int
-	Kernels  cpu.Set
+	// Mode is how batch norm and dropout train: the convention of the
+	// running statistics (Keras's by default) and dropout's seed.
+	Mode    autodiff.TrainingModeOptions
+	Threads int
+	Kernels cpu.Set
 }
 
 // Trainer runs a model's training step: one plan computes the loss, the
@@ -53,6 +58,9 @@ type Trainer struct {
 	pos       Position
 	input     *ir.Value
 	saved     int64
+	// own names the model's parameters, which Weights returns: not the
+	// step counter training adds.
+	own map[string]bool
 }
 
 // New compiles model's training step (model is changed: pass a freshly
@@ -65,18 +73,24 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 		return nil, fmt.Errorf("training needs an optimiser and a learning rate")
 	}
 	name := model.Name
-	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, true)
+	own := map[string]bool{}
+	for _, p := range model.Params {
+		own[p.Name] = true
+	}
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, true, cfg.Mode)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
 		return nil, fmt.Errorf("model %s: optimising the training step: %w", name, err)
 	}
-	p, err := plan.Build(s.g, w, nil, planOptions(cfg)...)
+	w = maps.Clone(w)
+	s.form.AddWeights(w)
+	p, err := plan.Build(s.g, w, nil, append(planOptions(cfg), plan.Train(s.updates))...)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
 	}
-	t := &Trainer{cfg: cfg, model: name, plan: p, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], saved: s.savedBytes()}
+	t := &Trainer{cfg: cfg, model: name, plan: p, own: own, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], saved: s.savedBytes()}
 	n := 0
 	for _, r := range p.Layout() {
 		if r.Trainable {
@@ -103,8 +117,10 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	return t, nil
 }
 
+// planOptions are the plan's threads and kernels; the caller adds
+// plan.Train with its updates.
 func planOptions(cfg Config) []plan.Option {
-	opts := []plan.Option{plan.Train(nil)}
+	var opts []plan.Option
 	if cfg.Threads > 0 {
 		opts = append(opts, plan.Threads(cfg.Threads))
 	}
@@ -159,7 +175,11 @@ func (t *Trainer) Position() Position { return t.pos }
 func (t *Trainer) HasAccuracy() bool { return t.io.hasAccuracy() }
 
 // Weights are the model's current parameters, copied, by name.
-func (t *Trainer) Weights() map[string]*tensor.Tensor { return weightsOf(t.plan) }
+func (t *Trainer) Weights() map[string]*tensor.Tensor {
+	w := weightsOf(t.plan)
+	maps.DeleteFunc(w, func(name string, _ *tensor.Tensor) bool { return !t.own[name] })
+	return w
+}
 
 // Parameters is the live parameter slice of the training plan (see
 // plan.Parameters): an Evaluator copies from it.
