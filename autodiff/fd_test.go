@@ -55,6 +55,7 @@ const (
 	grid0               // 0.1·k: differs from every grid value by at least 0.05
 	positive            // U(0.5, 2): log, sqrt, rsqrt, pow with fractional exponents, divisors
 	distinct            // a permutation of 0.05·i, shifted: no ties within a pool window
+	small               // U(-0.5, 0.5): recurrent kernels, whose products over steps would saturate the gates at U(-2, 2)
 )
 
 type fdCase struct {
@@ -93,6 +94,8 @@ func (c *fdGraph) param(kind gen, shape ...int) *ir.Value {
 			x.Data[i] = 0.5 + 1.5*c.r.Float32()
 		case distinct:
 			x.Data[i] = 0.05*float32(perm[i]) - 0.025*float32(len(x.Data))
+		case small:
+			x.Data[i] = c.r.Float32() - 0.5
 		}
 	}
 	c.params = append(c.params, v)
