@@ -218,6 +218,9 @@ func runFD(t *testing.T, seed uint64, fc fdCase) {
 			gx += math.Abs(float64(v) * float64(c.w[p.Name].Data[j]))
 		}
 	}
+	// worst is the largest difference as a fraction of its bound, planWorst
+	// the plan's largest error (kerneltest.Err), shown by -v.
+	var worst, planWorst float64
 	for i, u := range dirs {
 		var an float64
 		for _, p := range c.params {
@@ -227,6 +230,7 @@ func runFD(t *testing.T, seed uint64, fc fdCase) {
 		}
 		bound := fdTol*(math.Abs(an)+math.Abs(want[i]))/2 + noiseBound(size, gx)
 		require.LessOrEqual(t, math.Abs(an-want[i]), bound, "direction %d: analytic %g, central differences %g", i, an, want[i])
+		worst = max(worst, math.Abs(an-want[i])/bound)
 	}
 
 	// The plan's kernels for the backward ops agree with the reference's.
@@ -235,6 +239,9 @@ func runFD(t *testing.T, seed uint64, fc fdCase) {
 	fast, err := p.RunTensors(c.in)
 	require.NoError(t, err)
 	for name, x := range got {
-		require.LessOrEqual(t, kerneltest.Err(fast[name].Data, x.Data), 1e-4, "plan output %s", name)
+		e := kerneltest.Err(fast[name].Data, x.Data)
+		require.LessOrEqual(t, e, 1e-4, "plan output %s", name)
+		planWorst = max(planWorst, e)
 	}
+	t.Logf("central differences: worst difference %.2g of its bound; plan against reference: %.2g", worst, planWorst)
 }
