@@ -19,7 +19,6 @@ var rules [ir.OpLast]rule
 
 // reasons says why an op has no rule.
 var reasons = [ir.OpLast]string{
-	ir.OpRecurrent:        "not yet: backpropagation through time over the saved gates is the next step of training (issue 13)",
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
 	ir.OpResize:           "not yet: needs a resize_grad op scattering dy back through the tables",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
@@ -31,6 +30,7 @@ var reasons = [ir.OpLast]string{
 	ir.OpMaxPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpAvgPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpEmbeddingGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
+	ir.OpRecurrentGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 
 	ir.OpArgMax:       piecewiseConstant,
 	ir.OpGreater:      piecewiseConstant,
@@ -243,6 +243,7 @@ func init() {
 		ir.OpLayerNorm:     layerNormRule,
 		ir.OpRMSNorm:       rmsNormRule,
 		ir.OpAttention:     attentionRule,
+		ir.OpRecurrent:     recurrentRule,
 
 		// flatten and reshape move no data: dx = reshape(dy) to x's shape.
 		ir.OpFlatten: reshapeBack,
@@ -572,6 +573,109 @@ func attentionRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Val
 		}
 	}
 	return g, nil
+}
+
+// recurrentRule is backpropagation through time. recurrent_grad runs the
+// loop backwards and gives da, the gradient of every step's gate
+// pre-activations, which is d xw, and d h0, d c0 (its last row, with h0).
+// The weights see each step through z = h_prev·U + bu, with h_prev the h
+// that step read (h0 or zero first), so
+//
+//	d u = Σ over sequences and steps of h_prevᵀ·dz      d bu = Σ→[G·H] dz
+//
+// one matmul over all N·T steps. dz is da but for a GRU's n gate, whose
+// pre-activation is x_n + r⊙z_n: dz_n = r⊙da_n, with r = σ(x_r + z_r)
+// recomputed from h_prev. h_prev is the result shifted one step, the
+// result of a second recurrent op returning sequences if this one returns
+// only the last h.
+func recurrentRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value, error) {
+	a := n.Attrs.(*ir.RecurrentAttrs)
+	xw, u, bu := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	xs := xw.Type.Shape
+	if !xs[1].Known() {
+		return nil, errUnknown(xs)
+	}
+	steps, hid := xs[1].Size, u.Type.Shape[0].Size
+	gh := a.Cell.Gates() * hid
+	slice := func(x *ir.Value, axis, start, end int) *ir.Value {
+		return b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: start, End: end}, x)
+	}
+	at := *a
+	d := b.node(ir.OpRecurrentGrad, &at, append(slices.Clone(n.Inputs), dy)...)
+	g := make([]*ir.Value, len(n.Inputs))
+	da := d
+	if len(n.Inputs) > 3 {
+		da = slice(d, 1, 0, steps)
+		state := slice(d, 1, steps, steps+1)
+		for i := 3; i < len(n.Inputs); i++ {
+			if need[i] {
+				g[i] = b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: slices.Clone(n.Inputs[i].Type.Shape)}, slice(state, 2, (i-3)*hid, (i-2)*hid))
+			}
+		}
+	}
+	if need[0] {
+		g[0] = da
+	}
+	if !need[1] && !need[2] {
+		return g, nil
+	}
+	prev, err := b.recurrentInputs(n)
+	if err != nil {
+		return nil, err
+	}
+	dz := da
+	if a.Cell == ir.CellGRU {
+		zr := b.add(b.node(ir.OpMatMul, &ir.MatMulAttrs{}, prev, slice(u, 1, 0, hid)), slice(bu, 0, 0, hid))
+		r := b.node(ir.OpSigmoid, nil, b.add(slice(xw, 2, 0, hid), zr))
+		dz = b.node(ir.OpConcat, &ir.AxisAttrs{Axis: 2}, slice(da, 2, 0, 2*hid), b.mul(r, slice(da, 2, 2*hid, gh)))
+	}
+	if need[1] {
+		g[1] = b.sumTo(b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: true}, b.rows(prev), b.rows(dz)), u.Type.Shape)
+	}
+	if need[2] {
+		g[2] = b.sumTo(dz, bu.Type.Shape)
+	}
+	return g, nil
+}
+
+// recurrentInputs is the h each step of recurrent node n read, at its time
+// step's position [N, T, H]: the result returning sequences moved one step
+// later in the loop's order, h0 (or zeros) in the first step's place.
+func (b *builder) recurrentInputs(n *ir.Node) (*ir.Value, error) {
+	a := n.Attrs.(*ir.RecurrentAttrs)
+	xs, hid := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape[0]
+	steps := xs[1].Size
+	first := ir.Shape{xs[0], ir.D(1), hid}
+	var h0 *ir.Value
+	if len(n.Inputs) > 3 {
+		h0 = b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: first}, n.Inputs[3])
+	}
+	if steps == 1 {
+		if h0 != nil {
+			return h0, nil
+		}
+		return b.filled(first, 0)
+	}
+	hs := n.Outputs[0]
+	if !a.Sequences {
+		seq := *a
+		seq.Sequences = true
+		hs = b.node(ir.OpRecurrent, &seq, n.Inputs...)
+	}
+	// The loop's earlier steps are the later times when it runs in reverse.
+	start, pad := 0, [2]int{1, 0}
+	if a.Reverse {
+		start, pad = 1, [2]int{0, 1}
+	}
+	shifted := b.node(ir.OpSlice, &ir.SliceAttrs{Axis: 1, Start: start, End: start + steps - 1}, hs)
+	switch {
+	case h0 == nil:
+		return b.node(ir.OpPad, &ir.PadAttrs{Mode: ir.PadConstant, Pads: [][2]int{{}, pad, {}}}, shifted), nil
+	case a.Reverse:
+		return b.node(ir.OpConcat, &ir.AxisAttrs{Axis: 1}, shifted, h0), nil
+	default:
+		return b.node(ir.OpConcat, &ir.AxisAttrs{Axis: 1}, h0, shifted), nil
+	}
 }
 
 // crossEntropyRule: per row, L = lse(x)·Σy - Σ y·x, so with d = dL per row

@@ -139,3 +139,80 @@ func TestSGDClassifier(t *testing.T) {
 	t.Logf("cross-entropy %.4g after 1 step, %.4g after 200 (%.0fx lower)", first, loss[0], first/loss[0])
 	require.Less(t, loss[0]*100, first)
 }
+
+// TestSGDLSTMClassifier: a tiny sequence classifier (embedding, the LSTM's
+// input projection, the loop, a dense layer, the mean sparse softmax
+// cross-entropy) memorises the random classes of its 8 sequences of 5
+// tokens: the loss falls more than 10× in 200 SGD steps (111× measured),
+// with the same bits on 1 and 2 threads.
+func TestSGDLSTMClassifier(t *testing.T) {
+	const n, steps, vocab, dim, hid, classes = 8, 5, 10, 6, 8, 3
+	r := rand.New(rand.NewPCG(9, 9))
+	ids, y := make([]int32, n*steps), make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(r.IntN(vocab))
+	}
+	for i := range y {
+		y[i] = int32(r.IntN(classes))
+	}
+	build := func() (*ir.Graph, map[string]*ir.Value, map[string]*tensor.Tensor) {
+		g := ir.NewGraph("lstm")
+		x := g.AddInput("ids", ir.Type{DType: ir.I32, Shape: ir.Shape{ir.D(n), ir.D(steps)}})
+		labels := g.AddInput("y", ir.Type{DType: ir.I32, Shape: ir.Shape{ir.D(n)}})
+		pr := rand.New(rand.NewPCG(6, 6))
+		w := map[string]*tensor.Tensor{}
+		param := func(name string, scale float32, shape ...int) *ir.Value {
+			p := g.AddParam(name, ir.T(intsAny(shape)...), ir.Init{Kind: ir.InitZeros}, true)
+			v := tensor.New(shape...)
+			for i := range v.Data {
+				v.Data[i] = scale * (2*pr.Float32() - 1)
+			}
+			w[name] = v
+			return p
+		}
+		node := func(op ir.Op, attrs ir.Attrs, in ...*ir.Value) *ir.Value {
+			v, err := g.AddNode(op, attrs, in, "", ir.Pos{})
+			require.NoError(t, err)
+			return v
+		}
+		params := []*ir.Value{param("embedding", 0.5, vocab, dim),
+			param("lstm.kernel", 0.4, dim, 4*hid), param("lstm.bias", 0.1, 4*hid),
+			param("lstm.recurrent_kernel", 0.3, hid, 4*hid), param("lstm.recurrent_bias", 0.1, 4*hid),
+			param("dense.kernel", 0.4, hid, classes), param("dense.bias", 0.1, classes)}
+		h := node(ir.OpEmbedding, nil, x, params[0])
+		h = node(ir.OpDense, nil, h, params[1], params[2])
+		h = node(ir.OpRecurrent, &ir.RecurrentAttrs{Cell: ir.CellLSTM}, h, params[3], params[4])
+		out := node(ir.OpDense, nil, h, params[5], params[6])
+		sum := node(ir.OpSumTo, &ir.ReshapeAttrs{Shape: ir.Shape{}}, node(ir.OpSparseSoftmaxCrossEntropy, nil, out, labels))
+		loss := node(ir.OpMul, nil, sum, g.AddConst("1/count", ir.T(), []float32{1.0 / n}))
+		g.AddOutput("loss", loss)
+		grads, err := Grad(g, loss, params)
+		require.NoError(t, err)
+		rate := g.AddConst("lr", ir.T(), []float32{0.5})
+		updates := map[string]*ir.Value{}
+		for i, p := range params {
+			updates[p.Name] = node(ir.OpSub, nil, p, node(ir.OpMul, nil, rate, grads[i]))
+		}
+		return g, updates, w
+	}
+	var curves [][]float32
+	for _, threads := range []int{1, 2} {
+		g, updates, w := build()
+		p, err := plan.Build(g, w, nil, plan.Train(updates), plan.Threads(threads))
+		require.NoError(t, err)
+		require.NoError(t, p.Memory().Verify())
+		a := p.NewArena()
+		curve := make([]float32, 200)
+		loss := make([]float32, 1)
+		for s := range curve {
+			require.NoError(t, p.Run(a, []plan.Input{plan.Int32s(ids), plan.Int32s(y)}, [][]float32{loss}))
+			curve[s] = loss[0]
+		}
+		a.Close()
+		curves = append(curves, curve)
+	}
+	require.Equal(t, curves[0], curves[1], "1 and 2 threads")
+	first, last := curves[0][0], curves[0][len(curves[0])-1]
+	t.Logf("cross-entropy %.4g after 1 step, %.4g after 200 (%.0fx lower)", first, last, first/last)
+	require.Less(t, last*10, first)
+}

@@ -57,8 +57,10 @@ func TestWeightsFillStateAndConstants(t *testing.T) {
 // TestGenerateBackwardSteps: the gradient ops' steps are plain data that
 // Generate writes as Go literals.
 func TestGenerateBackwardSteps(t *testing.T) {
-	g, err := ir.Parse(`graph backward(%image: f32[2,6,6,3], %dy: f32[2,3,3,4], %ids: i32[2,5], %drows: f32[2,5,4]) {
+	g, err := ir.Parse(`graph backward(%image: f32[2,6,6,3], %dy: f32[2,3,3,4], %ids: i32[2,5], %drows: f32[2,5,4], %xw: f32[2,5,8], %drnn: f32[2,5,2], %h0: f32[2,2]) {
   @conv.kernel: f32[3,3,3,4] = zeros
+  @rk: f32[2,8] = zeros
+  @rb: f32[8] = zeros
   %0: f32[2,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[2,6,6,3]}
   %1: f32[3,3,3,4] = conv2d_grad_filter(%image, %dy) {stride=[2,2] padding=same shape=[3,3,3,4]}
   %2: f32[2,6,6,3] = maxpool2d_grad(%image, %0) {size=[1,1] stride=[1,1] padding=valid}
@@ -66,17 +68,18 @@ func TestGenerateBackwardSteps(t *testing.T) {
   %4: f32[1,6,1,3] = sum_to(%3) {shape=[1,6,1,3]}
   %5: f32[2,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
   %6: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
-  return dx=%5, dk=%1, s=%4, table=%6
+  %7: f32[2,6,8] = recurrent_grad(%xw, @rk, @rb, %h0, %h0, %drnn) {cell=lstm reverse=true sequences=true}
+  return dx=%5, dk=%1, s=%4, table=%6, dxw=%7
 }
 `)
 	require.NoError(t, err)
-	w := map[string]*tensor.Tensor{"conv.kernel": tensor.New(3, 3, 3, 4)}
+	w := map[string]*tensor.Tensor{"conv.kernel": tensor.New(3, 3, 3, 4), "rk": tensor.New(2, 8), "rb": tensor.New(8)}
 	pl, err := plan.Build(g, w, nil, plan.Kernels(cpu.Generic))
 	require.NoError(t, err)
 	files, err := Generate(pl.Program(), Options{Package: "backward", Model: Model{Name: "backward"}})
 	require.NoError(t, err)
 	src := string(files["backward.go"])
-	for _, step := range []string{"exec.ConvGrad{", "exec.PoolGrad{", "exec.SumTo{", "exec.UnaryGrad{", "exec.EmbeddingGrad{"} {
+	for _, step := range []string{"exec.ConvGrad{", "exec.PoolGrad{", "exec.SumTo{", "exec.UnaryGrad{", "exec.EmbeddingGrad{", "exec.RecurrentGrad{"} {
 		require.Contains(t, src, step)
 	}
 }

@@ -143,6 +143,48 @@ func inferEmbeddingGrad(a Attrs, in []Type) (Type, error) {
 	return table, nil
 }
 
+// recurrent_grad (xw, u, bu[, h0[, c0]], dy), with the recurrent op's
+// attributes, is backpropagation through time over recurrent's loop. Its
+// result is d xw [N, T, G·H], the gradient of every step's gate
+// pre-activations (xw enters each of them as a plain term, a GRU's n gate
+// included, so the two are one); with h0 it has a row more per sequence,
+// [N, T+1, G·H], whose row T holds d h0 in columns 0..H-1 and, for an LSTM,
+// d c0 in H..2H-1 (zero elsewhere): an IR node has one result, and these
+// come out of the same loop as d xw, so packing them spares running it
+// twice. dy is the gradient of recurrent's result: every step's h, or the
+// last one's. The weights' gradients are not in it: d u = Σ over steps of
+// h_prevᵀ·d(h_prev·U + bu) and d bu = Σ d(h_prev·U + bu) are one large
+// matrix product each over all N·T steps, which package autodiff writes as
+// matmul and sum_to, where they run on the GEMM.
+//
+// The kernel recomputes the forward loop's gates and states into scratch,
+// O(T·(G+3)·H) floats per sequence, rather than have recurrent save them:
+// the inference forward stays one untouched, fast op that keeps only h and
+// c, and a training graph pays for the recomputation, about a third of the
+// backward pass's work.
+func inferRecurrentGrad(a Attrs, in []Type) (Type, error) {
+	fwd, dy := in[:len(in)-1], in[len(in)-1]
+	if err := checkGrad("recurrent", inferRecurrent, a, fwd, dy); err != nil {
+		return Type{}, err
+	}
+	out := slices.Clone(fwd[0].Shape)
+	if len(fwd) > 3 {
+		if !out[1].Known() {
+			return Type{}, typeErr("specialise the graph for its sizes first", "recurrent_grad with an initial state needs a known number of steps, got %s", fwd[0])
+		}
+		out[1] = D(out[1].Size + 1)
+	}
+	return Type{DType: F32, Shape: out}, nil
+}
+
+// flopsRecurrentGrad: the forward loop again, then per step d·Uᵀ, 2·H·G·H,
+// and about 12 per gate element.
+func flopsRecurrentGrad(n *Node) count {
+	xw, u := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
+	perStep := of(2).times(elems(u)).plus(of(12).times(elems(u[1:])))
+	return flopsRecurrent(n).plus(elems(xw[:2]).times(perStep))
+}
+
 // flopsConvGrad: a convolution's gradient costs what the convolution does,
 // 2·|dy|·kh·kw·cin/groups, whichever operand it is for.
 func flopsConvGrad(n *Node) count {

@@ -181,3 +181,35 @@ func TestCrossEntropyLabels(t *testing.T) {
 	require.Equal(t, "f32[N]", loss.Type.String())
 	require.Equal(t, 10, g.TokenLimit(ids))
 }
+
+// TestRecurrentGradTypes: recurrent_grad gives d xw, with a row more per
+// sequence for the initial states' gradients, and checks dy against the
+// forward op's result.
+func TestRecurrentGradTypes(t *testing.T) {
+	g := NewGraph("g")
+	xw, u, bu := g.AddInput("xw", T("N", 3, 8)), g.AddInput("u", T(2, 8)), g.AddInput("bu", T(8))
+	h0, seq, last := g.AddInput("h0", T("N", 2)), g.AddInput("seq", T("N", 3, 2)), g.AddInput("last", T("N", 2))
+	lstm := func(seqs bool) *RecurrentAttrs { return &RecurrentAttrs{Cell: CellLSTM, Sequences: seqs} }
+	for _, c := range []struct {
+		attrs *RecurrentAttrs
+		in    []*Value
+		want  string
+	}{
+		{lstm(true), []*Value{xw, u, bu, seq}, "f32[N,3,8]"},
+		{lstm(false), []*Value{xw, u, bu, last}, "f32[N,3,8]"},
+		{lstm(false), []*Value{xw, u, bu, h0, h0, last}, "f32[N,4,8]"},
+		{lstm(true), []*Value{xw, u, bu, h0, seq}, "f32[N,4,8]"},
+		{lstm(false), []*Value{xw, u, bu, seq}, "dy is f32[N,3,2], the result is f32[N,2]"},
+		{lstm(true), []*Value{xw, u, bu, h0, last}, "dy is f32[N,2], the result is f32[N,3,2]"},
+	} {
+		v, err := g.AddNode(OpRecurrentGrad, c.attrs, c.in, "", Pos{})
+		if err != nil {
+			require.ErrorContains(t, err, c.want)
+			continue
+		}
+		require.Equal(t, c.want, v.Type.String())
+	}
+	xt := g.AddInput("xt", T("N", "T", 8))
+	_, err := g.AddNode(OpRecurrentGrad, lstm(false), []*Value{xt, u, bu, h0, last}, "", Pos{})
+	require.ErrorContains(t, err, "needs a known number of steps")
+}

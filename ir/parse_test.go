@@ -180,8 +180,10 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
   return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
 }
-`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4]) {
+`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4], %xw: f32[N,5,8], %drnn: f32[N,5,2], %h0: f32[N,2]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
+  @rk: f32[2,8] = zeros
+  @rb: f32[8] = zeros
   %0: f32[N,6,6,3] = conv2d_grad_input(%dy, @conv.kernel) {stride=[2,2] padding=same shape=[N,6,6,3]}
   %1: f32[3,3,3,4] = conv2d_grad_filter(%image, %dy) {stride=[2,2] padding=same shape=[3,3,3,4]}
   %2: f32[N,6,6,3] = maxpool2d_grad(%image, %0) {size=[1,1] stride=[1,1] padding=valid}
@@ -192,7 +194,9 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %7: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
   %8: f32[N,5] = softmax_cross_entropy(%drows, %drows)
   %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
-  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9
+  %10: f32[N,5,8] = recurrent_grad(%xw, @rk, @rb, %drnn) {cell=lstm reverse=true sequences=true}
+  %11: f32[N,6,8] = recurrent_grad(%xw, @rk, @rb, %h0, %h0, %h0) {cell=lstm reverse=false sequences=false}
+  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9, dxw=%10, dstate=%11
 }
 `, `graph training(%x: f32[N,3,3,5]) {
   @step: f32[] = zeros frozen

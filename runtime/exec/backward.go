@@ -111,3 +111,30 @@ func (s CrossEntropy) Run(b [][]float32, _ *Team) {
 		backward.CrossEntropy(b[s.X], b[s.Labels], b[s.Out], s.C)
 	}
 }
+
+// RecurrentGrad writes slot Out, backpropagation through time over a
+// recurrent loop (backward.RecurrentGrad), from its operands XW, U, BU, H0
+// and C0 (0 when absent) and the result's gradient DY. Sequences are its
+// units, spread over up to Helpers helpers, each with its own scratch.
+type RecurrentGrad struct {
+	XW, U, BU, H0, C0, DY, Out, Scratch int
+	Helpers                             int
+	Loop                                backward.RecurrentGrad
+}
+
+func (s RecurrentGrad) Compile(cpu.Set) Step { return &s }
+
+func (s *RecurrentGrad) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.Loop.Units(), s.Helpers, b, b[s.Scratch])
+}
+
+func (s *RecurrentGrad) unit(b [][]float32, scratch []float32, u int) {
+	var h0, c0 []float32
+	if s.H0 != 0 {
+		h0 = b[s.H0]
+	}
+	if s.C0 != 0 {
+		c0 = b[s.C0]
+	}
+	s.Loop.Run(u, b[s.XW], b[s.U], b[s.BU], h0, c0, b[s.DY], b[s.Out], scratch)
+}

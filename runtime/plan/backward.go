@@ -85,3 +85,27 @@ func buildCrossEntropy(b *builder, n *ir.Node) exec.Spec {
 	return exec.CrossEntropy{X: b.slot(x), Labels: b.slot(n.Inputs[1]), Out: b.out(n), C: shape[len(shape)-1],
 		Sparse: n.Op == ir.OpSparseSoftmaxCrossEntropy}
 }
+
+// buildRecurrentGrad: a unit per sequence, each needing its own scratch for
+// the recomputed loop.
+func buildRecurrentGrad(b *builder, n *ir.Node) exec.Spec {
+	a := n.Attrs.(*ir.RecurrentAttrs)
+	fwd := n.Inputs[:len(n.Inputs)-1]
+	xs, us := b.shapes[fwd[0]], b.shapes[fwd[1]]
+	s := exec.RecurrentGrad{XW: b.slot(fwd[0]), U: b.slot(fwd[1]), BU: b.slot(fwd[2]), DY: b.slot(n.Inputs[len(fwd)]), Out: b.out(n),
+		Loop: backward.RecurrentGrad{Cell: cells[a.Cell], Relu: a.Relu, Reverse: a.Reverse, Sequence: a.Sequences,
+			N: xs[0], T: xs[1], H: us[0], States: len(fwd) - 3}}
+	if len(fwd) > 3 {
+		s.H0 = b.slot(fwd[3])
+	}
+	if len(fwd) > 4 {
+		s.C0 = b.slot(fwd[4])
+	}
+	b.info[b.step].Kernel = "backward"
+	size := s.Loop.ScratchSize()
+	s.Scratch = b.scratch(size, "a sequence's recomputed states and gates")
+	// Per sequence: the loop forward and back, two products with U a step.
+	flops := 4 * float64(s.Loop.N*s.Loop.T*s.Loop.H*us[1])
+	s.Helpers = b.helpers(s.Loop.Units(), flops, size)
+	return s
+}

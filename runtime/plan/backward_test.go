@@ -2,11 +2,13 @@ package plan
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
@@ -54,6 +56,21 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %6: f32[N,3] = sparse_softmax_cross_entropy(%x, %ids)
   return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6
 }
+`, `graph recurrent(%xw: f32[N,12,160], %dy: f32[N,12,40], %dl: f32[N,40], %h0: f32[N,40], %c0: f32[N,40], %xg: f32[N,5,15], %dg: f32[N,5,5], %hg: f32[N,5], %xr: f32[N,3,7], %dr: f32[N,7]) {
+  @u: f32[40,160] = zeros
+  @b: f32[160] = zeros
+  @ug: f32[5,15] = zeros
+  @bg: f32[15] = zeros
+  @ur: f32[7,7] = zeros
+  @br: f32[7] = zeros
+  %0: f32[N,13,160] = recurrent_grad(%xw, @u, @b, %h0, %c0, %dy) {cell=lstm reverse=true sequences=true}
+  %1: f32[N,12,160] = recurrent_grad(%xw, @u, @b, %dl) {cell=lstm reverse=false sequences=false}
+  %2: f32[N,6,15] = recurrent_grad(%xg, @ug, @bg, %hg, %dg) {cell=gru reverse=false sequences=true}
+  %3: f32[N,5,15] = recurrent_grad(%xg, @ug, @bg, %hg) {cell=gru reverse=true sequences=false}
+  %4: f32[N,3,7] = recurrent_grad(%xr, @ur, @br, %dr) {cell=rnn activation=relu reverse=false sequences=false}
+  %5: f32[N,3,7] = recurrent_grad(%xr, @ur, @br, %dr) {cell=rnn activation=tanh reverse=true sequences=false}
+  return lstm=%0, last=%1, gru=%2, gru_last=%3, relu=%4, tanh=%5
+}
 `}
 
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
@@ -61,8 +78,10 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 // The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
 // of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
 // the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
-// and 40 output channels, a block of 32 and one of 8. Every graph gives the
-// same bits on 1 and 3 threads.
+// and 40 output channels, a block of 32 and one of 8. The recurrent graph's
+// first two loops are work enough for a helper (2.1 MFLOP each), which
+// takes whole sequences. Every graph gives the same bits on 1, 2 and 3
+// threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))
@@ -94,15 +113,23 @@ func checkBackwardOps(t *testing.T) {
 		require.NoError(t, err)
 		checkPlan(t, g, w, env, in, want, 1e-5)
 		var outs []map[string]*tensor.Tensor
-		for _, threads := range []int{1, 3} {
+		for _, threads := range []int{1, 2, 3} {
 			p, err := Build(g, w, env, Threads(threads))
 			require.NoError(t, err)
+			if g.Name == "recurrent" && threads > 1 {
+				require.True(t, slices.ContainsFunc(p.Program().Specs, func(s exec.Spec) bool {
+					r, ok := s.(exec.RecurrentGrad)
+					return ok && r.Helpers > 0
+				}), "no recurrent_grad step splits its sequences over %d threads", threads)
+			}
 			got, err := p.RunTensors(in)
 			require.NoError(t, err)
 			outs = append(outs, got)
 		}
 		for name, x := range outs[0] {
-			require.True(t, sameBits(x.Data, outs[1][name].Data), "%s: output %s on 1 and 3 threads", g.Name, name)
+			for i, threads := range []int{2, 3} {
+				require.True(t, sameBits(x.Data, outs[i+1][name].Data), "%s: output %s on 1 and %d threads", g.Name, name, threads)
+			}
 		}
 	}
 }

@@ -123,6 +123,7 @@ func init() {
 		ir.OpMaxPool2DGrad:    {build: buildMaxPoolGrad},
 		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
 		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
+		ir.OpRecurrentGrad:    {build: buildRecurrentGrad},
 
 		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
 		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},

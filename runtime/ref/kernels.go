@@ -86,6 +86,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpMaxPool2DGrad:    maxPoolGrad,
 	ir.OpAvgPool2DGrad:    avgPoolGrad,
 	ir.OpEmbeddingGrad:    embeddingGrad,
+	ir.OpRecurrentGrad:    recurrentGrad,
 
 	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
 	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),

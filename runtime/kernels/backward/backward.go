@@ -1,9 +1,11 @@
 // Package backward holds the kernels of the gradient ops that package
 // autodiff emits: the sum of a broadcast tensor back to its operand's shape,
 // the derivative of the unary elementwise functions, and the gradients of
-// convolution, pooling and embedding. They are plain Go loops, run on one
-// thread (so their results do not depend on the thread count), tested
-// against runtime/ref's.
+// convolution, pooling, embedding and the recurrent loop. They are plain Go
+// loops, run on one thread (so their results do not depend on the thread
+// count), but the convolutions' (on the GEMM) and the recurrent loop's (a
+// unit per sequence), whose units' results do not depend on which thread
+// computes them either; all tested against runtime/ref's.
 package backward
 
 import (
