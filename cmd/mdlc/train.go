@@ -312,7 +312,7 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
 	if early != nil && early.Stopped >= 0 && verbose > 0 {
 		fmt.Fprintf(c.stdout, "Stopped early after epoch %d: no improvement in %d epochs\n", early.Stopped+1, f.patience)
 	}
-	if err := tr.SaveWeights(out, map[string]string{"model": m.Graph.Name, "trained_by": "mdlc train", "epochs": strconv.Itoa(tr.Position().Epoch), "data": f.data}); err != nil {
+	if err := tr.SaveWeights(out, weightsMetadata(m.Graph.Name, f, cfg, history)); err != nil {
 		return err
 	}
 	if verbose > 0 {
@@ -436,4 +436,26 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		fmt.Fprintln(c.stdout, train.Summary(l))
 		return nil
 	}
+}
+
+// weightsMetadata says how the weights were trained, for whoever loads them
+// (mdlc run prints the description of a stdlib model's shipped weights).
+func weightsMetadata(model string, f *trainFlags, cfg train.Config, h *train.History) map[string]string {
+	meta := map[string]string{"model": model, "trained_by": "mdlc train", "data": f.data, "loss": cfg.Loss.String(),
+		"optimizer": f.optimizer, "batch_size": strconv.Itoa(cfg.BatchSize), "epochs": strconv.Itoa(len(h.Epochs))}
+	desc := fmt.Sprintf("trained by mdlc train on %s for %d epochs (batch %d, %s)", f.data, len(h.Epochs), cfg.BatchSize, f.optimizer)
+	if n := len(h.Epochs); n > 0 {
+		last := h.Epochs[n-1]
+		meta["loss_final"] = strconv.FormatFloat(last.Loss, 'g', 6, 64)
+		if last.HasVal && last.HasAccuracy {
+			meta["val_accuracy"] = strconv.FormatFloat(last.ValAccuracy, 'f', 4, 64)
+			what := "the validation data"
+			if f.valData != "" {
+				what = f.valData
+			}
+			desc += fmt.Sprintf("; accuracy %.4f on %s", last.ValAccuracy, what)
+		}
+	}
+	meta["description"] = desc
+	return meta
 }
