@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/mdlc/mdlc/data"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
@@ -17,12 +18,16 @@ type batchIO struct {
 	per       int // floats per example
 	classes   int // the prediction's last axis, for one-hot labels and accuracy
 	x         []float32
-	ids       []int64
-	floats    []float32
-	weights   []float32
-	loss      []float32
-	pred      []float32
-	predRows  int // prediction values per example
+	// xIDs holds the examples as token ids, for a model reading ids;
+	// vocab is the ids it accepts, 0..vocab-1.
+	xIDs     []int64
+	vocab    int
+	ids      []int64
+	floats   []float32
+	weights  []float32
+	loss     []float32
+	pred     []float32
+	predRows int // prediction values per example
 	// threshold is where a single prediction per example turns from class
 	// 0 to 1: logit 0, or probability 1/2.
 	threshold float32
@@ -40,6 +45,10 @@ func newBatchIO(s *stepGraph, obj Objective, batch int) *batchIO {
 		b.classes = s.pred.Type.Shape[r-1].Size
 	}
 	b.x = make([]float32, batch*b.per)
+	if x := s.g.Inputs[0]; x.Type.DType != ir.F32 {
+		b.xIDs = make([]int64, batch*b.per)
+		b.vocab = s.g.TokenLimit(x)
+	}
 	b.weights = make([]float32, batch)
 	b.loss = make([]float32, 1)
 	b.pred = make([]float32, batch*b.predRows)
@@ -61,7 +70,17 @@ func numel(s ir.Shape) int {
 
 // check says whether a data set of examples of shape (without the batch)
 // and class ids in 0..classes-1 fits the step's input and labels.
-func (b *batchIO) check(model string, input *ir.Value, shape []int, classes int) error {
+func (b *batchIO) check(model string, input *ir.Value, ds data.Dataset) error {
+	shape, classes := ds.Shape(), ds.Classes()
+	tokens, isTokens := ds.(interface{ MaxID() int })
+	switch {
+	case b.xIDs != nil && (!isTokens || tokens.MaxID() < 0):
+		return fmt.Errorf("model %s: its input %s takes token ids; the data holds other values: give token sequences (tokens:FILE)", model, input.Name)
+	case b.xIDs != nil && tokens.MaxID() >= b.vocab:
+		return fmt.Errorf("model %s: the data holds token id %d, beyond its vocabulary of %d ids", model, tokens.MaxID(), b.vocab)
+	case b.xIDs == nil && isTokens && tokens.MaxID() >= 0:
+		return fmt.Errorf("model %s: the data is token ids, but its input %s is %s: embed them (an i32 input read by embedding)", model, input.Name, input.Type)
+	}
 	want := input.Type.Shape[1:]
 	ok := len(want) == len(shape)
 	for i := 0; ok && i < len(shape); i++ {
@@ -121,7 +140,14 @@ func (b *batchIO) fill(x []float32, y []int64, n int) ([]plan.Input, error) {
 		}
 		labels = plan.Floats(b.floats)
 	}
-	return []plan.Input{plan.Floats(b.x), labels, plan.Floats(b.weights)}, nil
+	examples := plan.Floats(b.x)
+	if b.xIDs != nil {
+		for i, v := range b.x {
+			b.xIDs[i] = int64(v) // exact: data serves ids below 2^24
+		}
+		examples = plan.Int64s(b.xIDs)
+	}
+	return []plan.Input{examples, labels, plan.Floats(b.weights)}, nil
 }
 
 // hasAccuracy: predictions are classes (a cross-entropy's, or one value
