@@ -47,6 +47,11 @@ func LoadTokens(path string, seqLen int, budget size.Budget) (*Memory, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseTokens(path, b, seqLen, budget)
+}
+
+// parseTokens reads the text form of LoadTokens.
+func parseTokens(path string, b []byte, seqLen int, budget size.Budget) (*Memory, error) {
 	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 	n := len(lines)
 	if err := budget.Check(fmt.Sprintf("reading the token sequences of %s", path), int64(n)*int64(seqLen)*4); err != nil {

@@ -84,3 +84,28 @@ func writeNpz(t *testing.T, path string, arrays map[string]*tensor.Tensor) {
 	require.NoError(t, z.Close())
 	require.NoError(t, f.Close())
 }
+
+// FuzzTokens: any text either loads into a data set whose every id and
+// label is in range, or is refused; nothing panics.
+func FuzzTokens(f *testing.F) {
+	f.Add([]byte("1\t5 6 7\n0\t9 8\n"), 4)
+	f.Add([]byte("3\t\n"), 1)
+	f.Add([]byte("1\t99999999999 2"), 2)
+	f.Fuzz(func(t *testing.T, b []byte, seqLen int) {
+		if seqLen < 1 || seqLen > 64 {
+			return
+		}
+		m, err := parseTokens("fuzz.txt", b, seqLen, 1<<20)
+		if err != nil {
+			return
+		}
+		if m.MaxID() > MaxTokenID || len(m.ids) != m.Len()*seqLen {
+			t.Fatalf("%d ids for %d examples of %d; max id %d", len(m.ids), m.Len(), seqLen, m.MaxID())
+		}
+		for i := range m.Len() {
+			if l := m.Label(i); l < 0 || l >= int64(m.Classes()) {
+				t.Fatalf("label %d of %d classes", l, m.Classes())
+			}
+		}
+	})
+}
