@@ -36,7 +36,10 @@ var Pipeline = []Pass{
 // parameters are state the optimiser changes, so nothing may fold them
 // into constants, and whose forward values the backward half reads.
 var Training = []Pass{
+	{"cse", "merge nodes computing the same op on the same operands", cse},
 	{"dce", "drop nodes no output depends on (the final softmax a fused cross-entropy replaces); keep every parameter, which is state", dceKeepParams},
+	{"fuse-epilogue", "conv/matmul absorb the elementwise ops after them, where nothing else reads what they absorb", fuseEpilogue},
+	{"fuse-chains", "runs of elementwise ops become one elementwise op", fuseChains},
 }
 
 // orderConstraints are the reasons the pipeline is ordered as it is; init

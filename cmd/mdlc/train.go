@@ -317,7 +317,7 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
 	if early != nil && early.Stopped >= 0 && verbose > 0 {
 		fmt.Fprintf(c.stdout, "Stopped early after epoch %d: no improvement in %d epochs\n", early.Stopped+1, f.patience)
 	}
-	if err := tr.SaveWeights(out, weightsMetadata(m.Graph.Name, f, cfg, history)); err != nil {
+	if err := tr.SaveWeights(out, weightsMetadata(m.Graph.Name, f, cfg, tr.Position().Epoch, history)); err != nil {
 		return err
 	}
 	if verbose > 0 {
@@ -445,10 +445,10 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 
 // weightsMetadata says how the weights were trained, for whoever loads them
 // (mdlc run prints the description of a stdlib model's shipped weights).
-func weightsMetadata(model string, f *trainFlags, cfg train.Config, h *train.History) map[string]string {
+func weightsMetadata(model string, f *trainFlags, cfg train.Config, epochs int, h *train.History) map[string]string {
 	meta := map[string]string{"model": model, "trained_by": "mdlc train", "data": f.data, "loss": cfg.Loss.String(),
-		"optimizer": f.optimizer, "batch_size": strconv.Itoa(cfg.BatchSize), "epochs": strconv.Itoa(len(h.Epochs))}
-	desc := fmt.Sprintf("trained by mdlc train on %s for %d epochs (batch %d, %s)", f.data, len(h.Epochs), cfg.BatchSize, f.optimizer)
+		"optimizer": f.optimizer, "batch_size": strconv.Itoa(cfg.BatchSize), "epochs": strconv.Itoa(epochs)}
+	desc := fmt.Sprintf("trained by mdlc train on %s for %d epochs (batch %d, %s)", f.data, epochs, cfg.BatchSize, f.optimizer)
 	if n := len(h.Epochs); n > 0 {
 		last := h.Epochs[n-1]
 		meta["loss_final"] = strconv.FormatFloat(last.Loss, 'g', 6, 64)
