@@ -20,15 +20,34 @@ func (s SumTo) Compile(cpu.Set) Step { return s }
 
 func (s SumTo) Run(b [][]float32, _ *Team) { backward.SumTo(b[s.X], b[s.Out], s.Shape, s.Strides) }
 
-// UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn.
+// UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn, in
+// units of UnaryGradUnit elements spread over up to Helpers helpers.
 type UnaryGrad struct {
-	X, DY, Out int
-	Fn         eltwise.Step
+	X, DY, Out, Scratch int
+	Helpers             int
+	Fn                  eltwise.Step
 }
 
-func (s UnaryGrad) Compile(cpu.Set) Step { return s }
+// UnaryGradUnit is the elements of a UnaryGrad unit: 64 KiB of each operand.
+const UnaryGradUnit = 1 << 14
 
-func (s UnaryGrad) Run(b [][]float32, _ *Team) { backward.UnaryGrad(s.Fn, b[s.X], b[s.DY], b[s.Out]) }
+func (s UnaryGrad) Compile(set cpu.Set) Step {
+	return &unaryGradStep{spec: s, g: backward.NewUnaryGrad(set, s.Fn)}
+}
+
+type unaryGradStep struct {
+	spec UnaryGrad
+	g    *backward.UnaryGrad
+}
+
+func (s *unaryGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, (len(b[s.spec.X])+UnaryGradUnit-1)/UnaryGradUnit, s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *unaryGradStep) unit(b [][]float32, scratch []float32, u int) {
+	lo, hi := u*UnaryGradUnit, min((u+1)*UnaryGradUnit, len(b[s.spec.X]))
+	s.g.Run(b[s.spec.X][lo:hi], b[s.spec.DY][lo:hi], b[s.spec.Out][lo:hi], scratch)
+}
 
 // ConvGrad writes slot Out, a convolution's input gradient (Filter false:
 // from the result's gradient DY and the kernel in slot K) or kernel gradient

@@ -20,7 +20,12 @@ func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 1, 0)
 	b.info[b.step].Kernel = "backward"
 	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
-	return exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
+	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
+	scratch := backward.NewUnaryGrad(b.kernels, s.Fn).ScratchSize()
+	s.Scratch = b.scratch(scratch, "a block of f(x)")
+	size := tensor.Numel(b.shapes[n.Outputs[0]])
+	s.Helpers = b.helpers((size+exec.UnaryGradUnit-1)/exec.UnaryGradUnit, 8*float64(size), scratch)
+	return s
 }
 
 // convGeometry is the convolution of x (shape xs) with a kernel of shape ks.

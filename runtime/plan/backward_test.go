@@ -52,7 +52,10 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %4: f32[7,5] = embedding_grad(%ids, %dy) {shape=[7,5]}
   %5: f32[N,3] = softmax_cross_entropy(%x, %dy)
   %6: f32[N,3] = sparse_softmax_cross_entropy(%x, %ids)
-  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6
+  %7: f32[N,3,5] = unary_grad(%x, %dy) {fn=relu}
+  %8: f32[N,3,5] = unary_grad(%x, %dy) {fn=tanh}
+  %9: f32[N,3,5] = unary_grad(%x, %dy) {fn=silu}
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6, h=%7, i=%8, j=%9
 }
 `}
 

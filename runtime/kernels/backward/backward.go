@@ -1,9 +1,10 @@
 // Package backward holds the kernels of the gradient ops that package
 // autodiff emits: the sum of a broadcast tensor back to its operand's shape,
 // the derivative of the unary elementwise functions, and the gradients of
-// convolution, pooling and embedding. They are plain Go loops, run on one
-// thread (so their results do not depend on the thread count), tested
-// against runtime/ref's.
+// convolution, pooling and embedding. Each is tested against a simpler
+// version of itself here and against runtime/ref's in runtime/plan; those
+// that split over threads do so in units whose results do not depend on the
+// thread count.
 package backward
 
 import (
@@ -37,22 +38,6 @@ func sumTo(x, out []float32, shape, st []int, off, i int) int {
 		i = sumTo(x, out, shape[1:], st[1:], off+j*st[0], i)
 	}
 	return i
-}
-
-// UnaryGrad writes out = dy·f'(x) for the unary function of step s.
-func UnaryGrad(s eltwise.Step, x, dy, out []float32) {
-	for i, v := range x {
-		out[i] = float32(float64(dy[i]) * derivative(s, float64(v)))
-	}
-}
-
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-func step(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // SELU's constants.
