@@ -86,20 +86,28 @@ func (s *convGradStep) unit(b [][]float32, scratch []float32, u int) {
 }
 
 // PoolGrad writes slot Out, a pool's input gradient, from the result's
-// gradient DY and, for a max pool, its input X.
+// gradient DY and, for a max pool, its input X, an image per unit spread
+// over up to Helpers helpers.
 type PoolGrad struct {
 	X, DY, Out int
+	Helpers    int
 	Max        bool
 	Pool       backward.Pool
 }
 
-func (s PoolGrad) Compile(cpu.Set) Step { return s }
+func (s PoolGrad) Compile(cpu.Set) Step { return &poolGradStep{s} }
 
-func (s PoolGrad) Run(b [][]float32, _ *Team) {
-	if s.Max {
-		s.Pool.MaxGrad(b[s.X], b[s.DY], b[s.Out])
+type poolGradStep struct{ spec PoolGrad }
+
+func (s *poolGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.spec.Pool.PoolUnits(), s.spec.Helpers, b, nil)
+}
+
+func (s *poolGradStep) unit(b [][]float32, _ []float32, u int) {
+	if s.spec.Max {
+		s.spec.Pool.MaxGrad(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], u)
 	} else {
-		s.Pool.AvgGrad(b[s.DY], b[s.Out])
+		s.spec.Pool.AvgGrad(b[s.spec.DY], b[s.spec.Out], u)
 	}
 }
 

@@ -67,15 +67,25 @@ func poolGeometry(a *ir.PoolAttrs, xs, ys []int) backward.Pool {
 func buildMaxPoolGrad(b *builder, n *ir.Node) exec.Spec {
 	x, dy := n.Inputs[0], n.Inputs[1]
 	b.info[b.step].Kernel = "backward"
-	return exec.PoolGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Max: true,
+	s := exec.PoolGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Max: true,
 		Pool: poolGeometry(n.Attrs.(*ir.PoolAttrs), b.shapes[x], b.shapes[dy])}
+	s.Helpers = poolHelpers(b, s.Pool)
+	return s
 }
 
 func buildAvgPoolGrad(b *builder, n *ir.Node) exec.Spec {
 	dy := n.Inputs[0]
 	b.info[b.step].Kernel = "backward"
-	return exec.PoolGrad{DY: b.slot(dy), Out: b.out(n),
+	s := exec.PoolGrad{DY: b.slot(dy), Out: b.out(n),
 		Pool: poolGeometry(&n.Attrs.(*ir.PoolGradAttrs).Pool, b.shapes[n.Outputs[0]], b.shapes[dy])}
+	s.Helpers = poolHelpers(b, s.Pool)
+	return s
+}
+
+// poolHelpers counts a pool gradient's work as a compare or add per tap of
+// every output, the input cleared besides.
+func poolHelpers(b *builder, p backward.Pool) int {
+	return b.helpers(p.PoolUnits(), float64(p.N*p.C)*float64(p.OH*p.OW*p.KH*p.KW+p.H*p.W), 0)
 }
 
 func buildEmbeddingGrad(b *builder, n *ir.Node) exec.Spec {

@@ -44,6 +44,12 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %2: f32[N,7,5,3] = avgpool2d_grad(%dz) {size=[3,2] stride=[2,2] padding=explicit pads=[1,0,1,0] count_pad=true shape=[N,7,5,3]}
   return max=%0, avg=%1, padded=%2
 }
+`, `graph threads(%x: f32[N,64,64,32], %dy: f32[N,32,32,32]) {
+  %0: f32[N,64,64,32] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
+  %1: f32[N,64,64,32] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,64,64,32]}
+  %2: f32[N,64,64,32] = unary_grad(%x, %x) {fn=tanh}
+  return max=%0, avg=%1, tanh=%2
+}
 `, `graph rest(%x: f32[N,3,5], %dy: f32[N,3,5], %ids: i32[N,3]) {
   %0: f32[1,3,1] = sum_to(%x) {shape=[1,3,1]}
   %1: f32[5] = sum_to(%x) {shape=[5]}
@@ -64,8 +70,9 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 // The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
 // of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
 // the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
-// and 40 output channels, a block of 32 and one of 8. Every graph gives the
-// same bits on 1 and 3 threads.
+// and 40 output channels, a block of 32 and one of 8; the threads graph is
+// large enough for the pools' and unary_grad's steps to take helpers. Every
+// graph gives the same bits on 1 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))

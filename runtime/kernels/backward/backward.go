@@ -165,48 +165,56 @@ func (p *Pool) window(b, oy, ox int) (yo, base, y0, y1, x0, x1, n int) {
 	return ((b*p.OH+oy)*p.OW + ox) * p.C, ((b*p.H+sy)*p.W + sx) * p.C, y0, y1, x0, x1, n
 }
 
-// MaxGrad adds each dy into dx at its window's first maximal cell of x (a
-// NaN counting as the maximum). The argmax is found again from x rather
-// than saved by the forward pool: x is kept for the backward pass anyway,
-// while saved indices would cost the forward pass a second output and an
-// integer tensor as large as its result.
-func (p *Pool) MaxGrad(x, dy, dx []float32) {
-	clear(dx)
-	for b := range p.N {
-		for oy := range p.OH {
-			for ox := range p.OW {
-				yo, base, y0, y1, x0, x1, _ := p.window(b, oy, ox)
-				for ch := range p.C {
-					arg := base + (y0*p.Dilation[0]*p.W+x0*p.Dilation[1])*p.C + ch
-					for ky := y0; ky < y1; ky++ {
-						for kx := x0; kx < x1; kx++ {
-							c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C + ch
-							if v, m := x[c], x[arg]; v > m || v != v && m == m {
-								arg = c
-							}
+// MaxGrad adds each dy of image b (a unit: units write disjoint parts of
+// dx) into dx at its window's first maximal cell of x (a NaN counting as
+// the maximum). The argmax is found again from x rather than saved by the
+// forward pool: x is kept for the backward pass anyway, while saved indices
+// would cost the forward pass a second output and an integer tensor as
+// large as its result.
+//
+// (A branch-free form, comparing runs of channels contiguous in x, measured
+// no faster on fashion_cnn's first pool: 1.6-1.7 ms against 1.4-2.2.)
+func (p *Pool) MaxGrad(x, dy, dx []float32, b int) {
+	img := p.H * p.W * p.C
+	clear(dx[b*img : (b+1)*img])
+	for oy := range p.OH {
+		for ox := range p.OW {
+			yo, base, y0, y1, x0, x1, _ := p.window(b, oy, ox)
+			for ch := range p.C {
+				arg := base + (y0*p.Dilation[0]*p.W+x0*p.Dilation[1])*p.C + ch
+				for ky := y0; ky < y1; ky++ {
+					for kx := x0; kx < x1; kx++ {
+						c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C + ch
+						if v, m := x[c], x[arg]; v > m || v != v && m == m {
+							arg = c
 						}
 					}
-					dx[arg] += dy[yo+ch]
 				}
+				dx[arg] += dy[yo+ch]
 			}
 		}
 	}
 }
 
-// AvgGrad spreads each dy evenly over the cells its window averaged.
-func (p *Pool) AvgGrad(dy, dx []float32) {
-	clear(dx)
-	for b := range p.N {
-		for oy := range p.OH {
-			for ox := range p.OW {
-				yo, base, y0, y1, x0, x1, n := p.window(b, oy, ox)
-				inv := 1 / float32(n)
-				for ky := y0; ky < y1; ky++ {
-					for kx := x0; kx < x1; kx++ {
-						c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C
-						for ch := range p.C {
-							dx[c+ch] += dy[yo+ch] * inv
-						}
+// PoolUnits is the units of MaxGrad and AvgGrad: one per image.
+func (p *Pool) PoolUnits() int { return p.N }
+
+// AvgGrad spreads each dy evenly over the cells its window averaged, for
+// image b (a unit, as MaxGrad's).
+func (p *Pool) AvgGrad(dy, dx []float32, b int) {
+	img := p.H * p.W * p.C
+	clear(dx[b*img : (b+1)*img])
+	for oy := range p.OH {
+		for ox := range p.OW {
+			yo, base, y0, y1, x0, x1, n := p.window(b, oy, ox)
+			inv := 1 / float32(n)
+			g := dy[yo : yo+p.C]
+			for ky := y0; ky < y1; ky++ {
+				for kx := x0; kx < x1; kx++ {
+					c := base + (ky*p.Dilation[0]*p.W+kx*p.Dilation[1])*p.C
+					d := dx[c : c+p.C]
+					for ch, v := range g {
+						d[ch] += v * inv
 					}
 				}
 			}
