@@ -38,6 +38,11 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %1: f32[3,3,64,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,64,40]}
   return dx=%0, dk=%1
 }
+`, `graph channels(%x: f32[N,12,13,1], %dy: f32[N,12,13,40]) {
+  @k: f32[3,3,1,40] = zeros
+  %1: f32[3,3,1,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,1,40]}
+  return dk=%1
+}
 `, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
   %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
   %1: f32[N,7,5,3] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,7,5,3]}
@@ -67,12 +72,14 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
 // with every kernel set this machine runs (the convolutions' GEMMs differ).
-// The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
-// of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
-// the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
-// and 40 output channels, a block of 32 and one of 8; the threads graph is
-// large enough for the pools' and unary_grad's steps to take helpers. Every
-// graph gives the same bits on 1 and 3 threads.
+// GradInput's chunks of an image's pixels: the wide graph has more pixels
+// per image (120) than a chunk (65536/576 = 113). GradFilter's units: the
+// wide graph's K = 576 taps are split into blocks of panels, the channels
+// graph's 40 output channels (K = 9) into blocks of tiles; its chunks of
+// pixels: the channels graph has N·OH·OW = 1092, in 5 chunks of 219 (AVX2
+// and AVX-512's KC 256) and a last one of 216. The threads graph is large
+// enough for the pools' and unary_grad's steps to take helpers. Every graph
+// gives the same bits on 1 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))
