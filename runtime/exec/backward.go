@@ -16,9 +16,16 @@ type SumTo struct {
 	Shape, Strides []int
 }
 
-func (s SumTo) Compile(cpu.Set) Step { return s }
+func (s SumTo) Compile(set cpu.Set) Step {
+	return &sumToStep{spec: s, k: backward.NewSumTo(set, s.Shape, s.Strides)}
+}
 
-func (s SumTo) Run(b [][]float32, _ *Team) { backward.SumTo(b[s.X], b[s.Out], s.Shape, s.Strides) }
+type sumToStep struct {
+	spec SumTo
+	k    *backward.SumTo
+}
+
+func (s *sumToStep) Run(b [][]float32, _ *Team) { s.k.Run(b[s.spec.X], b[s.spec.Out]) }
 
 // UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn, in
 // units of UnaryGradUnit elements spread over up to Helpers helpers.
