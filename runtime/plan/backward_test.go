@@ -38,10 +38,12 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %1: f32[3,3,64,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,64,40]}
   return dx=%0, dk=%1
 }
-`, `graph channels(%x: f32[N,12,13,1], %dy: f32[N,12,13,40]) {
+`, `graph channels(%x: f32[N,12,13,1], %dy: f32[N,12,13,40], %z: f32[N,9,8,3], %dz: f32[N,5,4,6]) {
   @k: f32[3,3,1,40] = zeros
   %1: f32[3,3,1,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,1,40]}
-  return dk=%1
+  %2: f32[3,3,1,6] = conv2d_grad_filter(%z, %dz) {stride=[2,2] padding=same groups=3 shape=[3,3,1,6]}
+  %3: f32[5,4,1,6] = conv2d_grad_filter(%z, %dz) {stride=[1,1] dilation=[1,2] padding=explicit pads=[0,0,2,0] groups=3 shape=[5,4,1,6]}
+  return dk=%1, grouped=%2, dilated=%3
 }
 `, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
   %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
