@@ -240,8 +240,8 @@ func (p *Pool) window(b, oy, ox int) (yo, base, y0, y1, x0, x1, n int) {
 // would cost the forward pass a second output and an integer tensor as
 // large as its result.
 //
-// (A branch-free form, comparing runs of channels contiguous in x, measured
-// no faster on fashion_cnn's first pool: 1.6-1.7 ms against 1.4-2.2.)
+// 2×2 windows with stride 2 take maxGrad2x2; the others compare and
+// update per tap (maxGradGeneral).
 func (p *Pool) MaxGrad(x, dy, dx []float32, b int) {
 	if p.tiles2x2() {
 		p.maxGrad2x2(x, dy, dx, b)
