@@ -24,7 +24,9 @@ func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
 	scratch := backward.NewUnaryGrad(b.kernels, s.Fn).ScratchSize()
 	s.Scratch = b.scratch(scratch, "a block of f(x)")
 	size := tensor.Numel(b.shapes[n.Outputs[0]])
-	s.Helpers = b.helpers((size+exec.UnaryGradUnit-1)/exec.UnaryGradUnit, 8*float64(size), scratch)
+	// About 1.5 ns an element (relu's, the cheapest): 150 GEMM flops at the
+	// 100 GFLOP/s exec.MinFlopsPerThread assumes.
+	s.Helpers = b.helpers((size+exec.UnaryGradUnit-1)/exec.UnaryGradUnit, 150*float64(size), scratch)
 	return s
 }
 
@@ -82,10 +84,12 @@ func buildAvgPoolGrad(b *builder, n *ir.Node) exec.Spec {
 	return s
 }
 
-// poolHelpers counts a pool gradient's work as a compare or add per tap of
-// every output, the input cleared besides.
+// poolHelpers counts a pool gradient's work for exec.Helpers, whose
+// MinFlopsPerThread is GEMM flops at about 100 GFLOP/s: a pool gradient
+// spends about 1 ns per tap (fashion_cnn's first, 2×2 over 32 images of
+// 26×26×32: 1.1-1.9 ms for 692 Ki taps), so each tap counts 100.
 func poolHelpers(b *builder, p backward.Pool) int {
-	return b.helpers(p.PoolUnits(), float64(p.N*p.C)*float64(p.OH*p.OW*p.KH*p.KW+p.H*p.W), 0)
+	return b.helpers(p.PoolUnits(), 100*float64(p.N*p.C)*float64(p.OH*p.OW*p.KH*p.KW), 0)
 }
 
 func buildEmbeddingGrad(b *builder, n *ir.Node) exec.Spec {
