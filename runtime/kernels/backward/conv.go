@@ -309,8 +309,19 @@ func (g *ConvGrad) gatherB(x, b []float32, segs []seg, cIn, m0, kc int) {
 				}
 				continue
 			}
+			if s.n > 16 {
+				for i := range hi - lo {
+					copy(dst[i*nr:i*nr+s.n], src[i*step:])
+				}
+				continue
+			}
+			// Short runs (LeNet's second layer has 6 channels) by a loop:
+			// a call to memmove costs more than the copy.
 			for i := range hi - lo {
-				copy(dst[i*nr:i*nr+s.n], src[i*step:])
+				d, v := dst[i*nr:i*nr+s.n], src[i*step:i*step+s.n]
+				for j, e := range v {
+					d[j] = e
+				}
 			}
 		}
 		p += run
