@@ -58,13 +58,15 @@ func (s *unaryGradStep) unit(b [][]float32, scratch []float32, u int) {
 
 // ConvGrad writes slot Out, a convolution's input gradient (Filter false:
 // from the result's gradient DY and the kernel in slot K) or kernel gradient
-// (Filter: from its input in slot X and DY), by matrix products on the
-// packed GEMM. Its units are spread over up to Helpers helpers.
+// (Filter: from its input in slot X and DY, through partial sums in slot
+// Partial), by matrix products on the packed GEMM. Its units are spread
+// over up to Helpers helpers: the filter gradient's in two phases, partial
+// sums then their totals.
 type ConvGrad struct {
-	X, K, DY, Out, Scratch int
-	Helpers                int
-	Filter                 bool
-	Conv                   backward.Conv
+	X, K, DY, Out, Partial, Scratch int
+	Helpers                         int
+	Filter                          bool
+	Conv                            backward.Conv
 }
 
 func (s ConvGrad) Compile(set cpu.Set) Step {
@@ -77,19 +79,19 @@ type convGradStep struct {
 }
 
 func (s *convGradStep) Run(b [][]float32, t *Team) {
-	units := s.g.InputUnits()
 	if s.spec.Filter {
-		units = s.g.FilterUnits()
+		t.phases(s, 2, s.g.FilterUnits(), s.spec.Helpers, b, b[s.spec.Scratch])
+		return
 	}
-	t.run(s, 0, units, s.spec.Helpers, b, b[s.spec.Scratch])
+	t.run(s, 0, s.g.InputUnits(), s.spec.Helpers, b, b[s.spec.Scratch])
 }
 
 func (s *convGradStep) unit(b [][]float32, scratch []float32, u int) {
-	if s.spec.Filter {
-		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], scratch, u)
-	} else {
-		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
-	}
+	s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
+}
+
+func (s *convGradStep) phaseUnit(b [][]float32, scratch []float32, p, u int) {
+	s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], b[s.spec.Partial], scratch, p, u)
 }
 
 // PoolGrad writes slot Out, a pool's input gradient, from the result's

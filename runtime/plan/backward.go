@@ -55,6 +55,7 @@ func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
 	units, c := g.InputUnits(), s.Conv
 	if s.Filter {
 		units = g.FilterUnits()
+		s.Partial = b.temp(g.PartialSize(), "filter gradient's partial sums")
 	}
 	flops := 2 * float64(c.N*c.OH*c.OW) * float64(c.KH*c.KW*c.C/c.Groups) * float64(c.CO)
 	s.Helpers = b.helpers(units, flops, g.ScratchSize())

@@ -28,50 +28,50 @@ type Conv struct {
 // chunk it packs dy_gᵀ's rows as the GEMM's block of A (a transpose, of
 // opg floats a pixel) and gathers col's rows straight into the packed
 // panels of B (runs of channels, copied), and the product accumulates into
-// the unit's block of dkᵀ, transposed into dk at the end. (Computed as
-// colᵀ · dy_g, the transpose would be col's, K = 9·cpg floats a pixel for
-// a 3×3 kernel, and col would be gathered into a matrix first.) Over 100
-// training steps each of lenet (batch 64) and fashion_cnn (batch 32), one
-// thread, Zen 5 shared with other jobs, that took GradFilter's CPU time
-// from 1.40 s to 0.49 s (gatherB's strided copy for a single channel: 0.95
-// s before it).
+// dkᵀ. (Computed as colᵀ · dy_g, the transpose would be col's, K = 9·cpg
+// floats a pixel for a 3×3 kernel, and col would be gathered into a matrix
+// first.) Over 100 training steps each of lenet (batch 64) and fashion_cnn
+// (batch 32), one thread, Zen 5 shared with other jobs, that took
+// GradFilter's CPU time from 1.40 s to 0.49 s. With one input channel a
+// group (tapRows: the first layer of LeNet and fashion_cnn) it is colᵀ ·
+// dy_g after all: col's transpose is then a copy of runs of x (gatherA),
+// where dy_gᵀ transposes opg floats a pixel; fashion_cnn's first layer's
+// filter gradient went from 1.8 ms a step to about 0.9.
 //
 // GradInput takes the rows of col in chunks of an image's pixels, so that
 // the matrix never holds more than about chunkFloats: the whole would be
 // the input times KH·KW.
 //
-// The work is cut into units that write disjoint parts of the result, each
-// computed the same way whatever goroutine runs it, so the result does not
-// depend on the thread count: for GradInput a block of images of a group
-// (col2im writes only those images' cells of the group's channels); for GradFilter a
-// block of a group's dk, some of its output channels by some of its taps
-// (each unit sums over every pixel in the same chunks).
+// The work is cut into units computed the same way whatever goroutine runs
+// them, so the result does not depend on the thread count: for GradInput a
+// block of images of a group (col2im writes only those images' cells of the
+// group's channels); for GradFilter a range of a group's pixels, summed
+// into partial sums of its own, then a slice of dk, the ranges' sums added
+// in order (see GradFilter).
 type ConvGrad struct {
 	Conv
 	cpg, opg, k, m, pixels int
 	kn                     *gemm.Kernel
-	// GradFilter: units of fRows output channels by fCols taps, a grid
-	// rowBlocks×colBlocks per group; chunks of fChunk pixels. segs are the
-	// runs of channels of each column block (see filterSegs). With
-	// tapRows (one input channel per group) the product is colᵀ·dy_g
-	// instead, fRows = K taps by fCols output channels.
-	tapRows                                    bool
-	fRows, fCols, fChunk, rowBlocks, colBlocks int
-	segs                                       [][]seg
+	// GradFilter: parts ranges of partLen output pixels a group, each
+	// summed into partial sums of its own, in chunks of fChunk; segs are
+	// the runs of channels of col's columns (see filterSegs). With tapRows
+	// (one input channel a group) the product is colᵀ·dy_g.
+	tapRows                bool
+	parts, partLen, fChunk int
+	segs                   []seg
 	// GradInput: units of imageBlock images; chunks of an image's rows;
 	// add is the set's vector add.
 	imageBlock, imageChunk int
 	add                    func(v, o []float32)
 	input                  [2]*gemm.MatMul // [last chunk]
 	// Offsets of the parts of a unit's scratch: GradInput's packed kernel,
-	// col chunk and GEMM scratch; GradFilter's block of A, panels of B,
-	// block of dkᵀ and edge tile.
+	// col chunk and GEMM scratch; GradFilter's block of A, panels of B and
+	// edge tile.
 	col, gemmScratch, inputScratch int
-	fA, fB, fAcc, filterScratch    int
+	fA, fB, filterScratch          int
 }
 
-// seg is a run of a tap's channels within one panel of a GradFilter unit's
-// B: the group's channels c0..c0+n-1 of tap (ky, kx) go to columns lane..
+// seg is a run of a tap's channels within one panel of GradFilter's B: the group's channels c0..c0+n-1 of tap (ky, kx) go to columns lane..
 // of panel.
 type seg struct{ ky, kx, c0, n, panel, lane int }
 
@@ -79,9 +79,9 @@ type seg struct{ ky, kx, c0, n, panel, lane int }
 // about L2.
 const chunkFloats = 1 << 16
 
-// filterUnits is how many units NewConvGrad aims to cut a group's filter
-// gradient into: enough for two threads to share unevenly sized units.
-const filterUnits = 4
+// targetUnits is how many units NewConvGrad aims to cut a group's
+// gradients into: enough for two threads to share unevenly sized units.
+const targetUnits = 4
 
 // NewConvGrad compiles the gradients of c for the kernels of set.
 func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
@@ -93,44 +93,27 @@ func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
 	mr, nr := g.kn.MR, g.kn.NR
 
 	// GradFilter. With one channel a group, col's transpose is a copy of
-	// runs of x (tapRows): the taps are the rows, the output channels are
-	// split into blocks of whole panels. Otherwise dy's transpose is the
-	// smaller: split the taps into blocks of whole panels if there are at
-	// least two, else the output channels into blocks of whole tiles.
+	// runs of x (tapRows), so the taps are the GEMM's rows; otherwise dy's
+	// transpose is the smaller, and the output channels are. The pixels
+	// are cut into up to targetUnits ranges of whole chunks.
 	g.tapRows = g.cpg == 1
-	panels := func(n int) int { return (n + nr - 1) / nr }
-	split := func(n, size int) int { return (n + filterUnits - 1) / filterUnits * size }
-	g.fRows, g.fCols = g.opg, g.k
-	switch {
-	case g.tapRows:
-		g.fRows, g.fCols = g.k, min(split(panels(g.opg), nr), g.opg)
-	case panels(g.k) >= 2:
-		g.fCols = min(split(panels(g.k), nr), g.k)
-	case (g.opg+mr-1)/mr >= 2:
-		g.fRows = min(split((g.opg+mr-1)/mr, mr), g.opg)
-	}
-	rowsOf, colsOf := g.opg, g.k
+	rows, cols := g.opg, g.k
 	if g.tapRows {
-		rowsOf, colsOf = g.k, g.opg
+		rows, cols = g.k, g.opg
 	}
-	g.rowBlocks, g.colBlocks = (rowsOf+g.fRows-1)/g.fRows, (colsOf+g.fCols-1)/g.fCols
-	g.fChunk = g.kn.Block(g.fRows, g.fCols, g.m).KC
+	g.fChunk = g.kn.Block(rows, cols, g.m).KC
+	chunks := (g.m + g.fChunk - 1) / g.fChunk
+	perPart := (chunks + targetUnits - 1) / targetUnits
+	g.parts, g.partLen = (chunks+perPart-1)/perPart, perPart*g.fChunk
 	if !g.tapRows {
-		for j0 := 0; j0 < g.k; j0 += g.fCols {
-			g.segs = append(g.segs, g.filterSegs(j0, min(g.fCols, g.k-j0)))
-		}
+		g.segs = g.filterSegs()
 	}
-	g.fA = g.fRows * g.fChunk
-	g.fB = g.fA + g.kn.PackedSize(g.fChunk, g.fCols)
-	g.fAcc = g.fB
-	if !g.tapRows {
-		g.fAcc += g.fRows * g.fCols
-	}
-	g.filterScratch = g.fAcc + mr*nr
+	g.fA = rows * g.fChunk
+	g.fB = g.fA + g.kn.PackedSize(g.fChunk, cols)
+	g.filterScratch = g.fB + mr*nr
 
-	rows := max(chunkFloats/g.k, 16)
-	g.imageChunk = min(rows, g.pixels)
-	g.imageBlock = (c.N + filterUnits - 1) / filterUnits
+	g.imageChunk = min(max(chunkFloats/g.k, 16), g.pixels)
+	g.imageBlock = (c.N + targetUnits - 1) / targetUnits
 	g.add = eltwise.Binary(set, eltwise.Add)
 	var gemmScratch int
 	for i, mc := range [2]int{g.imageChunk, g.pixels - (g.pixels-1)/g.imageChunk*g.imageChunk} {
@@ -143,84 +126,80 @@ func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
 	return g
 }
 
-// filterSegs are the runs of channels of the taps in columns j0..j0+w-1 of
-// a group's col, split where they cross a panel.
-func (g *ConvGrad) filterSegs(j0, w int) []seg {
+// filterSegs are the runs of channels of the taps in col's K columns,
+// split where they cross a panel of B.
+func (g *ConvGrad) filterSegs() []seg {
 	nr := g.kn.NR
 	var segs []seg
-	for j := j0; j < j0+w; {
+	for j := 0; j < g.k; {
 		t, c := j/g.cpg, j%g.cpg
-		n := min(g.cpg-c, j0+w-j, nr-(j-j0)%nr)
-		jj := j - j0
-		segs = append(segs, seg{ky: t / g.KW, kx: t % g.KW, c0: c, n: n, panel: jj / nr, lane: jj % nr})
+		n := min(g.cpg-c, g.k-j, nr-j%nr)
+		segs = append(segs, seg{ky: t / g.KW, kx: t % g.KW, c0: c, n: n, panel: j / nr, lane: j % nr})
 		j += n
 	}
 	return segs
 }
 
+// PartialSize is the floats of GradFilter's partial sums: a K×opg matrix
+// for each range of pixels of each group.
+func (g *ConvGrad) PartialSize() int { return g.Groups * g.parts * g.k * g.opg }
+
 // ScratchSize is the scratch a unit takes.
 func (g *ConvGrad) ScratchSize() int { return max(g.inputScratch, g.filterScratch) }
 
 // FilterUnits and InputUnits count the units of GradFilter and GradInput.
-func (g *ConvGrad) FilterUnits() int { return g.Groups * g.rowBlocks * g.colBlocks }
+func (g *ConvGrad) FilterUnits() int { return g.Groups * g.parts }
 func (g *ConvGrad) InputUnits() int  { return g.Groups * ((g.N + g.imageBlock - 1) / g.imageBlock) }
 
-// GradFilter computes unit u of dk, the kernel's gradient from the input x
-// and dy: a block of a group's output channels by a block of its taps,
-// summed over every output pixel.
-func (g *ConvGrad) GradFilter(x, dy, dk, scratch []float32, u int) {
-	if g.tapRows {
-		g.gradFilterTaps(x, dy, dk, scratch, u)
+// GradFilter computes phase p's unit u of dk, the kernel's gradient from
+// the input x and dy, in two phases of FilterUnits units each. Phase 0:
+// unit u sums range u%parts of group u/parts's pixels into its partial
+// sums (partial). Phase 1: unit u adds the ranges' partial sums, in range
+// order, for a slice of group u/parts's elements of dk. The ranges are
+// fixed by the shapes, so the result does not depend on the thread count.
+// (Units that each took a block of dk over every pixel had to transpose
+// all of dy each, or gather all of col.)
+func (g *ConvGrad) GradFilter(x, dy, dk, partial, scratch []float32, p, u int) {
+	size := g.k * g.opg
+	gr, r := u/g.parts, u%g.parts
+	if p == 1 {
+		e0, e1 := r*size/g.parts, (r+1)*size/g.parts
+		parts := partial[gr*g.parts*size : (gr+1)*g.parts*size]
+		for e := e0; e < e1; e++ {
+			s := parts[e]
+			for q := 1; q < g.parts; q++ {
+				s += parts[q*size+e]
+			}
+			// dkᵀ's element (o, t), or with tapRows dk_g's (t, o).
+			o, t := e/g.k, e%g.k
+			if g.tapRows {
+				t, o = e/g.opg, e%g.opg
+			}
+			dk[t*g.CO+gr*g.opg+o] = s
+		}
 		return
 	}
-	perGroup := g.rowBlocks * g.colBlocks
-	gr, rb, cb := u/perGroup, u%perGroup/g.colBlocks, u%g.colBlocks
-	r0, j0 := rb*g.fRows, cb*g.fCols
-	rows, w := min(g.fRows, g.opg-r0), min(g.fCols, g.k-j0)
-	a, pb, acc, tmp := scratch[:g.fA], scratch[g.fA:g.fB], scratch[g.fB:g.fAcc], scratch[g.fAcc:g.filterScratch]
-	acc = acc[:rows*w]
-	segs := g.segs[cb]
-	cIn := gr * g.cpg // the group's first channel of x
-	for m0 := 0; m0 < g.m; m0 += g.fChunk {
-		kc := min(g.fChunk, g.m-m0)
-		// A: dy_gᵀ's rows r0.. over the chunk's pixels.
-		gemm.PackA(a, dy, g.CO, true, gr*g.opg+r0, rows, m0, kc)
-		// B: col's columns j0..j0+w-1 over the chunk's pixels, packed in
-		// panels of kc rows (zero in the padding).
-		b := pb[:g.kn.PackedSize(kc, w)]
-		clear(b)
-		g.gatherB(x, b, segs, cIn, m0, kc)
-		g.kn.Multiply(rows, w, kc, a, b, kc, 0, acc, w, m0 > 0, gemm.Epilogue{}, tmp)
-	}
-	for i := range rows {
-		col := gr*g.opg + r0 + i
-		for jj, v := range acc[i*w : (i+1)*w] {
-			dk[(j0+jj)*g.CO+col] = v
+	part := partial[u*size : (u+1)*size]
+	m0, m1 := r*g.partLen, min((r+1)*g.partLen, g.m)
+	a, pb, tmp := scratch[:g.fA], scratch[g.fA:g.fB], scratch[g.fB:g.filterScratch]
+	for c0 := m0; c0 < m1; c0 += g.fChunk {
+		kc := min(g.fChunk, m1-c0)
+		if g.tapRows {
+			// A: col's transpose, K rows; B: dy_g's block.
+			ab := a[:g.k*kc]
+			clear(ab)
+			g.gatherA(x, ab, gr, c0, kc)
+			g.kn.PackB(pb, dy[c0*g.CO+gr*g.opg:], kc, g.opg, g.CO, false)
+			g.kn.Multiply(g.k, g.opg, kc, ab, pb, kc, 0, part, g.opg, c0 > m0, gemm.Epilogue{}, tmp)
+			continue
 		}
-	}
-}
-
-// gradFilterTaps is GradFilter as dk_g = colᵀ·dy_g for one channel a
-// group: per chunk of pixels, the block of A is col's transpose, each tap's
-// row a copy of runs of x (gatherA), B is dy_g's block of output channels
-// packed, and the product accumulates straight into dk. Step times in
-// fashion_cnn's training step (batch 32, Zen 5 shared, one thread, 100
-// steps): its first layer's (K = 9 taps, 32 output channels) went from
-// about the second layer's (1.8 against 1.8 ms; dy_gᵀ·col transposes 32
-// floats a pixel) to a quarter of it (0.9 against 4.0 in a slower run).
-func (g *ConvGrad) gradFilterTaps(x, dy, dk, scratch []float32, u int) {
-	gr, cb := u/g.colBlocks, u%g.colBlocks
-	c0 := cb * g.fCols
-	w := min(g.fCols, g.opg-c0)
-	col := gr*g.opg + c0 // the block's first column of dk and dy
-	a, pb, tmp := scratch[:g.fA], scratch[g.fA:g.fB], scratch[g.fAcc:g.filterScratch]
-	for m0 := 0; m0 < g.m; m0 += g.fChunk {
-		kc := min(g.fChunk, g.m-m0)
-		ab := a[:g.k*kc]
-		clear(ab)
-		g.gatherA(x, ab, gr, m0, kc)
-		g.kn.PackB(pb, dy[m0*g.CO+col:], kc, w, g.CO, false)
-		g.kn.Multiply(g.k, w, kc, ab, pb, kc, 0, dk[col:], g.CO, m0 > 0, gemm.Epilogue{}, tmp)
+		// A: dy_g's transpose, opg rows; B: col's K columns, packed in
+		// panels of kc rows (zero in the padding).
+		gemm.PackA(a, dy, g.CO, true, gr*g.opg, g.opg, c0, kc)
+		b := pb[:g.kn.PackedSize(kc, g.k)]
+		clear(b)
+		g.gatherB(x, b, g.segs, gr*g.cpg, c0, kc)
+		g.kn.Multiply(g.opg, g.k, kc, a, b, kc, 0, part, g.k, c0 > m0, gemm.Epilogue{}, tmp)
 	}
 }
 
