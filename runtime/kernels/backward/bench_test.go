@@ -62,3 +62,18 @@ func BenchmarkMaxGrad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSumTo: LeNet's first bias gradient at batch 64, [64·28·28, 6]
+// summed to [6].
+func BenchmarkSumTo(b *testing.B) {
+	set, err := cpu.Select()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shape := []int{64 * 28 * 28, 6}
+	x, out := make([]float32, shape[0]*shape[1]), make([]float32, 6)
+	s := NewSumTo(set, shape, []int{0, 1})
+	for b.Loop() {
+		s.Run(x, out)
+	}
+}

@@ -10,7 +10,7 @@ import (
 
 // TestSumToPaths: the compiled sums against the generic walk, bit for bit,
 // with every kernel set this machine runs: leading axes (also with size-1
-// axes between), trailing axes, everything, nothing, and a mixed pattern
+// axes between, and rows narrower than a vector), trailing axes, everything, nothing, and a mixed pattern
 // that only the walk takes.
 func TestSumToPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -20,6 +20,7 @@ func TestSumToPaths(t *testing.T) {
 	}{
 		{[]int{5, 6, 7, 37}, []int{1, 1, 1, 37}, sumLeading},
 		{[]int{5, 1, 7, 19}, []int{1, 1, 7, 19}, sumLeading},
+		{[]int{5, 6, 7, 6}, []int{1, 1, 1, 6}, sumLeading},
 		{[]int{9, 4, 11}, []int{9, 4, 1}, sumTrailing},
 		{[]int{9, 4, 11}, []int{1, 1, 1}, sumTrailing},
 		{[]int{9, 4, 11}, []int{9, 4, 11}, sumLeading},
