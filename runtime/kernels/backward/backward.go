@@ -12,22 +12,26 @@ import (
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/pool"
 )
 
 // SumTo adds each element of x, of shape xShape, into out at the position
 // it broadcasts from; st are out's strides broadcast to xShape (0 on summed
 // axes). Compiled for a kernel set: with the axes merged where x and out
 // walk them as one, a sum over leading axes ([R, C] → [C], a bias's
-// gradient) adds x's rows into out with the set's vector add (a loop for
-// rows narrower than 16), and one over trailing axes ([R, C] → [R]) sums each row in a tight loop; both add in
-// the order the generic walk does, so the bits are the same. In fashion_cnn's
-// training step (batch 32, one thread, Zen 5 shared, 200 steps) SumTo's
-// CPU time went from 0.08-0.17 s to 0.01 s.
+// gradient) adds x's rows into out with the set's pool.AddRows kernel
+// (which keeps each vector of out in a register over all the rows), and
+// one over trailing axes ([R, C] → [R]) sums each row in a tight loop; both
+// add in the order the generic walk does, so the bits are the same. In
+// fashion_cnn's training step (batch 32, one thread, Zen 5 shared, 200
+// steps) SumTo's CPU time went from 0.08-0.17 s to 0.01 s with a vector
+// add per row; BenchmarkSumTo (LeNet's first bias, 50 Ki rows of 6):
+// 300-306 µs with the add per row, 29-32 µs with AddRows.
 type SumTo struct {
 	shape, st  []int
 	rows, cols int
 	kind       sumKind
-	add        func(v, o []float32)
+	addRows    func(acc, x []float32, rows, c int)
 }
 
 type sumKind uint8
@@ -41,7 +45,7 @@ const (
 // NewSumTo compiles the sum of x, of shape xShape, into out, whose strides
 // broadcast to xShape are st.
 func NewSumTo(set cpu.Set, xShape, st []int) *SumTo {
-	s := &SumTo{shape: xShape, st: st, add: eltwise.Binary(set, eltwise.Add)}
+	s := &SumTo{shape: xShape, st: st, addRows: pool.AddRows(set)}
 	// Merge: drop axes of size 1; join an axis to the one before it when
 	// out's strides walk both as one (both 0, or contiguous).
 	var dims, strides []int
@@ -75,22 +79,8 @@ func (s *SumTo) Run(x, out []float32) {
 	switch {
 	case len(s.shape) == 0:
 		out[0] = x[0]
-	case s.kind == sumLeading && s.cols < 16:
-		// Rows narrower than a vector (LeNet's first bias has 6): a call
-		// of the vector add per row cost more than the adds
-		// (BenchmarkSumTo, 50 Ki rows of 6, same session: 300-306 µs
-		// with the call, 176-178 µs with the loop).
-		o := out[:s.cols]
-		for r := range s.rows {
-			for c, v := range x[r*s.cols : (r+1)*s.cols] {
-				o[c] += v
-			}
-		}
 	case s.kind == sumLeading:
-		o := out[:s.cols]
-		for r := range s.rows {
-			s.add(o, x[r*s.cols:(r+1)*s.cols])
-		}
+		s.addRows(out[:s.cols], x, s.rows, s.cols)
 	case s.kind == sumTrailing:
 		for r := range s.rows {
 			var t float32

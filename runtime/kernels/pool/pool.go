@@ -321,6 +321,11 @@ func addRowsGeneric(acc, x []float32, rows, c int) {
 	}
 }
 
+// AddRows is set's kernel that adds rows rows of c floats, c apart in x, to
+// acc, in row order (addRowsGeneric's loop): for kernels that sum rows of
+// their own, as a bias's gradient does.
+func AddRows(set cpu.Set) func(acc, x []float32, rows, c int) { return sets.For(set).addRows }
+
 // globalBlock is how many positions GlobalAvg sums before adding the partial
 // sum to the total: two levels of float32 sums keep the error near
 // (globalBlock + hw/globalBlock)·2⁻²⁴ rather than hw·2⁻²⁴.
