@@ -104,9 +104,14 @@ type PoolGrad struct {
 	Pool       backward.Pool
 }
 
-func (s PoolGrad) Compile(cpu.Set) Step { return &poolGradStep{s} }
+func (s PoolGrad) Compile(set cpu.Set) Step {
+	return &poolGradStep{spec: s, g: backward.NewPoolGrad(set, s.Pool)}
+}
 
-type poolGradStep struct{ spec PoolGrad }
+type poolGradStep struct {
+	spec PoolGrad
+	g    *backward.PoolGrad
+}
 
 func (s *poolGradStep) Run(b [][]float32, t *Team) {
 	t.run(s, 0, s.spec.Pool.PoolUnits(), s.spec.Helpers, b, nil)
@@ -114,7 +119,7 @@ func (s *poolGradStep) Run(b [][]float32, t *Team) {
 
 func (s *poolGradStep) unit(b [][]float32, _ []float32, u int) {
 	if s.spec.Max {
-		s.spec.Pool.MaxGrad(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], u)
+		s.g.MaxGrad(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], u)
 	} else {
 		s.spec.Pool.AvgGrad(b[s.spec.DY], b[s.spec.Out], u)
 	}

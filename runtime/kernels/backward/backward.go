@@ -241,11 +241,11 @@ func (p *Pool) window(b, oy, ox int) (yo, base, y0, y1, x0, x1, n int) {
 // would cost the forward pass a second output and an integer tensor as
 // large as its result.
 //
-// 2×2 windows with stride 2 take maxGrad2x2; the others compare and
-// update per tap (maxGradGeneral).
-func (p *Pool) MaxGrad(x, dy, dx []float32, b int) {
-	if p.tiles2x2() {
-		p.maxGrad2x2(x, dy, dx, b)
+// 2×2 windows with stride 2 take maxGrad2x2, on the set's kernel; the
+// others compare and update per tap (maxGradGeneral).
+func (p *PoolGrad) MaxGrad(x, dy, dx []float32, b int) {
+	if p.max2x2 != nil {
+		p.maxGrad2x2(p.max2x2, x, dy, dx, b)
 		return
 	}
 	p.maxGradGeneral(x, dy, dx, b)
@@ -280,58 +280,41 @@ func (p *Pool) tiles2x2() bool {
 	return p.KH == 2 && p.KW == 2 && p.Stride == [2]int{2, 2} && p.Dilation == [2]int{1, 1} && p.Pads == [4]int{}
 }
 
-// maxGrad2x2 is MaxGrad for 2×2 tiles: every cell of a window is written
-// once (dy at the argmax, 0 elsewhere), so dx is cleared only where no
-// window reaches (an odd last row or column), and the argmax is found
-// without a data-dependent branch (max2x2).
-func (p *Pool) maxGrad2x2(x, dy, dx []float32, b int) {
+// maxGrad2x2 is MaxGrad for 2×2 tiles with the set's pool.MaxGrad2x2
+// kernel, a row of windows a call: every cell of a window is written once
+// (dy at the argmax, 0 elsewhere), so dx is cleared only where no window
+// reaches (an odd last row or column). BenchmarkMaxGrad (fashion_cnn's
+// first pool, batch 32, relu-like data, Zen 5 shared, one thread, same
+// session): the general compare-and-update 1.44-1.49 ms, the AVX-512
+// kernel 78-79 µs, AVX2's 95-98 µs (a branch-free Go loop took 1.1-1.9 ms
+// in an earlier, busier session, where the general path took 2.1-3.2).
+func (p *Pool) maxGrad2x2(k func(x, dy, dx []float32, windows, c, row int), x, dy, dx []float32, b int) {
 	if 2*p.OH < p.H || 2*p.OW < p.W {
 		img := p.H * p.W * p.C
 		clear(dx[b*img : (b+1)*img])
 	}
-	c, row := p.C, p.W*p.C
+	row := p.W * p.C
 	for oy := range p.OH {
-		for ox := range p.OW {
-			yo := ((b*p.OH+oy)*p.OW + ox) * c
-			t := ((b*p.H+2*oy)*p.W + 2*ox) * c
-			max2x2(x[t:t+2*c], x[t+row:t+row+2*c], dy[yo:yo+c], dx[t:t+2*c], dx[t+row:t+row+2*c])
-		}
+		t := (b*p.H + 2*oy) * row
+		yo := (b*p.OH + oy) * p.OW * p.C
+		k(x[t:t+2*row], dy[yo:yo+p.OW*p.C], dx[t:t+2*row], p.OW, p.C, row)
 	}
 }
 
-// max2x2 writes one window's dx, its rows top and bottom (each two cells of
-// len(g) channels): per channel, the maximum m of the four taps (NaN if any
-// is, as max gives), then masks of the taps that are m or NaN (the two
-// cannot both hold), each cleared where an earlier tap hit. A compare and
-// update per tap mispredicts on about half of the windows of random data.
-// BenchmarkMaxGrad (fashion_cnn's first pool, batch 32, relu-like data,
-// Zen 5 shared, one thread, same session): 1.1-1.9 ms against 2.1-3.2 ms.
-func max2x2(top, bottom, g, dtop, dbottom []float32) {
-	n := len(g)
-	x0, x1, x2, x3 := top[:n], top[n:2*n], bottom[:n], bottom[n:2*n]
-	d0, d1, d2, d3 := dtop[:n], dtop[n:2*n], dbottom[:n], dbottom[n:2*n]
-	for i, v := range g {
-		a, b, c, d := x0[i], x1[i], x2[i], x3[i]
-		m := max(max(a, b), max(c, d))
-		h0 := mask((a == m) != (a != a))
-		h1 := mask((b == m) != (b != b)) &^ h0
-		h2 := mask((c == m) != (c != c)) &^ (h0 | h1)
-		h3 := ^(h0 | h1 | h2)
-		bits := math.Float32bits(v + 0) // 0 + dy, as the general path adds: -0 becomes +0
-		d0[i] = math.Float32frombits(bits & h0)
-		d1[i] = math.Float32frombits(bits & h1)
-		d2[i] = math.Float32frombits(bits & h2)
-		d3[i] = math.Float32frombits(bits & h3)
-	}
+// PoolGrad is a pool's gradient compiled for a kernel set: 2×2 max pools
+// with stride 2 take the set's pool.MaxGrad2x2 kernel.
+type PoolGrad struct {
+	Pool
+	max2x2 func(x, dy, dx []float32, windows, c, row int)
 }
 
-// mask is all ones if b, else 0.
-func mask(b bool) uint32 {
-	var m uint32
-	if b {
-		m = ^uint32(0)
+// NewPoolGrad compiles p's gradient for set.
+func NewPoolGrad(set cpu.Set, p Pool) *PoolGrad {
+	g := &PoolGrad{Pool: p}
+	if p.tiles2x2() {
+		g.max2x2 = pool.MaxGrad2x2(set)
 	}
-	return m
+	return g
 }
 
 // PoolUnits is the units of MaxGrad and AvgGrad: one per image.

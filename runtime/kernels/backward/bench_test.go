@@ -40,23 +40,27 @@ func BenchmarkUnaryGrad(b *testing.B) {
 }
 
 // BenchmarkMaxGrad: fashion_cnn's first pool (2×2, stride 2, 26×26×32) at
-// batch 32, on relu-like data (half zeros), the 2×2 path against the
-// general one.
+// batch 32, on relu-like data (half zeros), the general path against the
+// 2×2 kernel of each set this machine runs.
 func BenchmarkMaxGrad(b *testing.B) {
 	p := Pool{N: 32, H: 26, W: 26, C: 32, KH: 2, KW: 2, OH: 13, OW: 13, Stride: [2]int{2, 2}, Dilation: [2]int{1, 1}}
 	x, dy, dx := make([]float32, p.N*p.H*p.W*p.C), make([]float32, p.N*p.OH*p.OW*p.C), make([]float32, p.N*p.H*p.W*p.C)
 	for i := range x {
 		x[i] = max(float32((i*7919)%1000)/500-1, 0)
 	}
-	for _, path := range []string{"general", "2x2"} {
-		f := p.maxGradGeneral
-		if path == "2x2" {
-			f = p.maxGrad2x2
+	b.Run("general", func(b *testing.B) {
+		for b.Loop() {
+			for i := range p.N {
+				p.maxGradGeneral(x, dy, dx, i)
+			}
 		}
-		b.Run(path, func(b *testing.B) {
+	})
+	for _, set := range cpu.Available() {
+		g := NewPoolGrad(set, p)
+		b.Run("2x2/"+string(set), func(b *testing.B) {
 			for b.Loop() {
 				for i := range p.N {
-					f(x, dy, dx, i)
+					g.MaxGrad(x, dy, dx, i)
 				}
 			}
 		})

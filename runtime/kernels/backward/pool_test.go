@@ -4,12 +4,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 )
 
-// TestMaxGrad2x2: the 2×2 path against the general one, bit for bit, with
-// ties (values from a small set), signed zeros, NaNs and infinities in x
-// and dy, on images whose last row and column no window reaches and on
-// ones the windows cover, into a dx holding garbage.
+// TestMaxGrad2x2: the 2×2 path, with every kernel set this machine runs,
+// against the general one, bit for bit, with ties (values from a small
+// set), signed zeros, NaNs and infinities in x and dy, on images whose last
+// row and column no window reaches and on ones the windows cover, into a dx
+// holding garbage.
 func TestMaxGrad2x2(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	vals := []float32{-1, 0, float32(math.Copysign(0, -1)), 1, float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))}
@@ -32,17 +35,23 @@ func TestMaxGrad2x2(t *testing.T) {
 			t.Fatalf("%+v: not 2×2 tiles", p)
 		}
 		x, dy := pick(p.N*p.H*p.W*p.C), pick(p.N*p.OH*p.OW*p.C)
-		want, got := make([]float32, len(x)), make([]float32, len(x))
-		for i := range got {
-			got[i] = 7
-		}
+		want := make([]float32, len(x))
 		for b := range p.N {
 			p.maxGradGeneral(x, dy, want, b)
-			p.MaxGrad(x, dy, got, b)
 		}
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%+v: dx[%d] = %g, want %g", p, i, got[i], want[i])
+		for _, set := range cpu.Available() {
+			g := NewPoolGrad(set, p)
+			got := make([]float32, len(x))
+			for i := range got {
+				got[i] = 7
+			}
+			for b := range p.N {
+				g.MaxGrad(x, dy, got, b)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v: dx[%d] = %g, want %g", set, p, i, got[i], want[i])
+				}
 			}
 		}
 	}

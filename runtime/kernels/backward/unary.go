@@ -165,3 +165,12 @@ func step(b bool) float64 {
 	}
 	return 0
 }
+
+// mask is all ones if b, else 0 (a CMOV, not a branch).
+func mask(b bool) uint32 {
+	var m uint32
+	if b {
+		m = ^uint32(0)
+	}
+	return m
+}
