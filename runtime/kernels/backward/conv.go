@@ -338,18 +338,42 @@ func (g *ConvGrad) GradInput(dy, k, dx, scratch []float32, u int) {
 }
 
 // col2im adds rows m0..m0+mc-1 of dcol (c) into the cells of group gr's
-// channels they were gathered from: runs of cpg channels, added with the
-// set's vector add where they are long enough to pay for a call.
+// channels they were gathered from. Without groups or horizontal dilation
+// the taps of a kernel row are one run in both dcol's row and dx (KW·C
+// floats, fewer at the border), added at once; otherwise a tap's cpg
+// channels are. Runs of 16 or more floats go to the set's vector add, where
+// they pay for a call. LeNet's second layer (5×5 over 6 channels, batch 64,
+// Zen 5, one thread, CPU profile of 300 steps, same session): 0.22 s tap
+// by tap, 0.07 s by kernel rows.
 func (g *ConvGrad) col2im(c, dx []float32, gr, m0, mc int) {
 	cpg := g.cpg
+	add := func(d, v []float32) {
+		if len(v) >= 16 {
+			g.add(d, v)
+			return
+		}
+		d = d[:len(v)]
+		for i, e := range v {
+			d[i] += e
+		}
+	}
+	runs := g.Groups == 1 && g.Dilation[1] == 1
 	for r := range mc {
 		m := m0 + r
 		b, oy, ox := m/g.pixels, m/g.OW%g.OH, m%g.OW
 		y0, x0 := oy*g.Stride[0]-g.Pads[0], ox*g.Stride[1]-g.Pads[2]
 		row := c[r*g.k : (r+1)*g.k]
+		lo, hi := max(0, -x0), min(g.KW, g.W-x0) // the taps inside along x
 		for ky := range g.KH {
 			iy := y0 + ky*g.Dilation[0]
 			if uint(iy) >= uint(g.H) {
+				continue
+			}
+			if runs {
+				if lo < hi {
+					at := ((b*g.H+iy)*g.W + x0 + lo) * g.C
+					add(dx[at:at+(hi-lo)*cpg], row[(ky*g.KW+lo)*cpg:(ky*g.KW+hi)*cpg])
+				}
 				continue
 			}
 			for kx := range g.KW {
@@ -357,15 +381,8 @@ func (g *ConvGrad) col2im(c, dx []float32, gr, m0, mc int) {
 				if uint(ix) >= uint(g.W) {
 					continue
 				}
-				d := dx[((b*g.H+iy)*g.W+ix)*g.C+gr*cpg:][:cpg]
-				v := row[(ky*g.KW+kx)*cpg:][:cpg]
-				if cpg >= 16 {
-					g.add(d, v)
-					continue
-				}
-				for i, e := range v {
-					d[i] += e
-				}
+				at := ((b*g.H+iy)*g.W+ix)*g.C + gr*cpg
+				add(dx[at:at+cpg], row[(ky*g.KW+kx)*cpg:(ky*g.KW+kx+1)*cpg])
 			}
 		}
 	}
