@@ -311,8 +311,20 @@ func (kn *Kernel) PackB(dst, b []float32, k, n, ldb int, trans bool) {
 			}
 			continue
 		}
+		if w >= 16 {
+			for p := range k {
+				copy(panel[p*nr:p*nr+w], b[p*ldb+j0:])
+			}
+			continue
+		}
+		// Narrow rows (a conv filter gradient's dy with LeNet's 6 output
+		// channels) by a loop: a call to memmove per row cost more than
+		// the copy.
 		for p := range k {
-			copy(panel[p*nr:p*nr+w], b[p*ldb+j0:])
+			d, v := panel[p*nr:p*nr+w], b[p*ldb+j0:p*ldb+j0+w]
+			for i, e := range v {
+				d[i] = e
+			}
 		}
 	}
 }
