@@ -45,6 +45,13 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %3: f32[5,4,1,6] = conv2d_grad_filter(%z, %dz) {stride=[1,1] dilation=[1,2] padding=explicit pads=[0,0,2,0] groups=3 shape=[5,4,1,6]}
   return dk=%1, grouped=%2, dilated=%3
 }
+`, `graph rows(%x: f32[N,9,11,6], %dy: f32[N,5,7,16], %dz: f32[N,8,7,16]) {
+  @k: f32[5,5,6,16] = zeros
+  %1: f32[5,5,6,16] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=valid shape=[5,5,6,16]}
+  %2: f32[5,5,6,16] = conv2d_grad_filter(%x, %dz) {stride=[1,1] padding=explicit pads=[1,2,0,0] shape=[5,5,6,16]}
+  %3: f32[N,9,11,6] = conv2d_grad_input(%dy, @k) {stride=[1,1] padding=valid shape=[N,9,11,6]}
+  return dk=%1, padded=%2, dx=%3
+}
 `, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
   %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
   %1: f32[N,7,5,3] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,7,5,3]}
