@@ -82,13 +82,16 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
 // with every kernel set this machine runs (the convolutions' GEMMs differ).
 // GradInput's chunks of an image's pixels: the wide graph has more pixels
-// per image (120) than a chunk (65536/576 = 113). GradFilter's units: the
-// wide graph's K = 576 taps are split into blocks of panels, the channels
-// graph's 40 output channels (K = 9) into blocks of tiles; its chunks of
-// pixels: the channels graph has N·OH·OW = 1092, in 5 chunks of 219 (AVX2
-// and AVX-512's KC 256) and a last one of 216. The threads graph is large
-// enough for the pools' and unary_grad's steps to take helpers. Every graph
-// gives the same bits on 1 and 3 threads.
+// per image (120) than a chunk (65536/576 = 113); its blocks of images: 7
+// in blocks of 2. GradFilter's ranges of pixels: 1 to 4 of whole chunks
+// (the chunks graph has 25 chunks, 4 ranges); the channels graph has one
+// input channel a group, so the taps are the GEMM's rows (strided, dilated,
+// padded and grouped too), and N·OH·OW = 1092 pixels, chunks of 219 (AVX2
+// and AVX-512's KC 256) and a last one of 216; the rows graph has no
+// horizontal padding, so a kernel row's taps are one run of 30 floats,
+// across panels, with and without vertical padding. The threads graph is
+// large enough for the pools' and unary_grad's steps to take helpers. Every
+// graph gives the same bits on 1 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))
