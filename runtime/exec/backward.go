@@ -6,8 +6,10 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 )
 
-// The steps of the gradient ops (package autodiff). Only the convolutions'
-// spread over threads for now.
+// The steps of the gradient ops (package autodiff). The convolutions',
+// pools' and unary functions' gradients spread over the plan's helpers, in
+// units whose results do not depend on the thread count; sum_to, the loss
+// and the embedding gradient run on the calling goroutine.
 
 // SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
 // to Shape are Strides (0 on the summed axes).
