@@ -12,10 +12,11 @@ import (
 // never per element.
 //
 // The functions whose derivative is a selection (relu, leaky relu, clip)
-// select dy in float32, exactly. Those whose derivative is a polynomial of
-// a vector function (sigmoid, tanh, silu, softplus, exp) evaluate f with the
-// set's vector kernel (runtime/kernels/eltwise, a few ulp) over a block on
-// the stack and combine in float32: sigmoid' = s(1−s), tanh' = 1−t²,
+// select dy in float32, exactly (relu with the set's eltwise.ReluGrad
+// kernel). Those whose derivative is a polynomial of a vector function
+// (sigmoid, tanh, silu, softplus, exp) evaluate f with the set's vector
+// kernel (runtime/kernels/eltwise, a few ulp) over a block of scratch and
+// combine in float32: sigmoid' = s(1−s), tanh' = 1−t²,
 // silu' = s + x·s(1−s). The others take derivative's float64 formula, as
 // runtime/ref does. BenchmarkUnaryGrad (Zen 5, one thread, 692 Ki elements,
 // the machine shared): relu 6.4-8.6 ms with the float64 formula against
