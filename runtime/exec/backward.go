@@ -6,8 +6,10 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 )
 
-// The steps of the gradient ops (package autodiff). Only the convolutions'
-// spread over threads for now.
+// The steps of the gradient ops (package autodiff). The convolutions',
+// pools' and unary functions' gradients spread over the plan's helpers, in
+// units whose results do not depend on the thread count; sum_to, the loss
+// and the embedding gradient run on the calling goroutine.
 
 // SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
 // to Shape are Strides (0 on the summed axes).
@@ -16,29 +18,57 @@ type SumTo struct {
 	Shape, Strides []int
 }
 
-func (s SumTo) Compile(cpu.Set) Step { return s }
-
-func (s SumTo) Run(b [][]float32, _ *Team) { backward.SumTo(b[s.X], b[s.Out], s.Shape, s.Strides) }
-
-// UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn.
-type UnaryGrad struct {
-	X, DY, Out int
-	Fn         eltwise.Step
+func (s SumTo) Compile(set cpu.Set) Step {
+	return &sumToStep{spec: s, k: backward.NewSumTo(set, s.Shape, s.Strides)}
 }
 
-func (s UnaryGrad) Compile(cpu.Set) Step { return s }
+type sumToStep struct {
+	spec SumTo
+	k    *backward.SumTo
+}
 
-func (s UnaryGrad) Run(b [][]float32, _ *Team) { backward.UnaryGrad(s.Fn, b[s.X], b[s.DY], b[s.Out]) }
+func (s *sumToStep) Run(b [][]float32, _ *Team) { s.k.Run(b[s.spec.X], b[s.spec.Out]) }
+
+// UnaryGrad writes slot Out = DY·f'(X), f the unary function of Fn, in
+// units of UnaryGradUnit elements spread over up to Helpers helpers.
+type UnaryGrad struct {
+	X, DY, Out, Scratch int
+	Helpers             int
+	Fn                  eltwise.Step
+}
+
+// UnaryGradUnit is the elements of a UnaryGrad unit: 64 KiB of each operand.
+const UnaryGradUnit = 1 << 14
+
+func (s UnaryGrad) Compile(set cpu.Set) Step {
+	return &unaryGradStep{spec: s, g: backward.NewUnaryGrad(set, s.Fn)}
+}
+
+type unaryGradStep struct {
+	spec UnaryGrad
+	g    *backward.UnaryGrad
+}
+
+func (s *unaryGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, (len(b[s.spec.X])+UnaryGradUnit-1)/UnaryGradUnit, s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *unaryGradStep) unit(b [][]float32, scratch []float32, u int) {
+	lo, hi := u*UnaryGradUnit, min((u+1)*UnaryGradUnit, len(b[s.spec.X]))
+	s.g.Run(b[s.spec.X][lo:hi], b[s.spec.DY][lo:hi], b[s.spec.Out][lo:hi], scratch)
+}
 
 // ConvGrad writes slot Out, a convolution's input gradient (Filter false:
 // from the result's gradient DY and the kernel in slot K) or kernel gradient
-// (Filter: from its input in slot X and DY), by matrix products on the
-// packed GEMM. Its units are spread over up to Helpers helpers.
+// (Filter: from its input in slot X and DY, through partial sums in slot
+// Partial), by matrix products on the packed GEMM. Its units are spread
+// over up to Helpers helpers: the filter gradient's in two phases, partial
+// sums then their totals.
 type ConvGrad struct {
-	X, K, DY, Out, Scratch int
-	Helpers                int
-	Filter                 bool
-	Conv                   backward.Conv
+	X, K, DY, Out, Partial, Scratch int
+	Helpers                         int
+	Filter                          bool
+	Conv                            backward.Conv
 }
 
 func (s ConvGrad) Compile(set cpu.Set) Step {
@@ -51,36 +81,49 @@ type convGradStep struct {
 }
 
 func (s *convGradStep) Run(b [][]float32, t *Team) {
-	units := s.g.InputUnits()
 	if s.spec.Filter {
-		units = s.g.FilterUnits()
+		t.phases(s, 2, s.g.FilterUnits(), s.spec.Helpers, b, b[s.spec.Scratch])
+		return
 	}
-	t.run(s, 0, units, s.spec.Helpers, b, b[s.spec.Scratch])
+	t.run(s, 0, s.g.InputUnits(), s.spec.Helpers, b, b[s.spec.Scratch])
 }
 
 func (s *convGradStep) unit(b [][]float32, scratch []float32, u int) {
-	if s.spec.Filter {
-		s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], scratch, u)
-	} else {
-		s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
-	}
+	s.g.GradInput(b[s.spec.DY], b[s.spec.K], b[s.spec.Out], scratch, u)
+}
+
+func (s *convGradStep) phaseUnit(b [][]float32, scratch []float32, p, u int) {
+	s.g.GradFilter(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], b[s.spec.Partial], scratch, p, u)
 }
 
 // PoolGrad writes slot Out, a pool's input gradient, from the result's
-// gradient DY and, for a max pool, its input X.
+// gradient DY and, for a max pool, its input X, an image per unit spread
+// over up to Helpers helpers.
 type PoolGrad struct {
 	X, DY, Out int
+	Helpers    int
 	Max        bool
 	Pool       backward.Pool
 }
 
-func (s PoolGrad) Compile(cpu.Set) Step { return s }
+func (s PoolGrad) Compile(set cpu.Set) Step {
+	return &poolGradStep{spec: s, g: backward.NewPoolGrad(set, s.Pool)}
+}
 
-func (s PoolGrad) Run(b [][]float32, _ *Team) {
-	if s.Max {
-		s.Pool.MaxGrad(b[s.X], b[s.DY], b[s.Out])
+type poolGradStep struct {
+	spec PoolGrad
+	g    *backward.PoolGrad
+}
+
+func (s *poolGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.spec.Pool.PoolUnits(), s.spec.Helpers, b, nil)
+}
+
+func (s *poolGradStep) unit(b [][]float32, _ []float32, u int) {
+	if s.spec.Max {
+		s.g.MaxGrad(b[s.spec.X], b[s.spec.DY], b[s.spec.Out], u)
 	} else {
-		s.Pool.AvgGrad(b[s.DY], b[s.Out])
+		s.spec.Pool.AvgGrad(b[s.spec.DY], b[s.spec.Out], u)
 	}
 }
 

@@ -20,7 +20,14 @@ func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 1, 0)
 	b.info[b.step].Kernel = "backward"
 	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
-	return exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
+	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
+	scratch := backward.NewUnaryGrad(b.kernels, s.Fn).ScratchSize()
+	s.Scratch = b.scratch(scratch, "a block of f(x)")
+	size := tensor.Numel(b.shapes[n.Outputs[0]])
+	// About 1.5 ns an element (relu's, the cheapest): 150 GEMM flops at the
+	// 100 GFLOP/s exec.MinFlopsPerThread assumes.
+	s.Helpers = b.helpers((size+exec.UnaryGradUnit-1)/exec.UnaryGradUnit, 150*float64(size), scratch)
+	return s
 }
 
 // convGeometry is the convolution of x (shape xs) with a kernel of shape ks.
@@ -48,6 +55,7 @@ func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
 	units, c := g.InputUnits(), s.Conv
 	if s.Filter {
 		units = g.FilterUnits()
+		s.Partial = b.temp(g.PartialSize(), "filter gradient's partial sums")
 	}
 	flops := 2 * float64(c.N*c.OH*c.OW) * float64(c.KH*c.KW*c.C/c.Groups) * float64(c.CO)
 	s.Helpers = b.helpers(units, flops, g.ScratchSize())
@@ -62,15 +70,27 @@ func poolGeometry(a *ir.PoolAttrs, xs, ys []int) backward.Pool {
 func buildMaxPoolGrad(b *builder, n *ir.Node) exec.Spec {
 	x, dy := n.Inputs[0], n.Inputs[1]
 	b.info[b.step].Kernel = "backward"
-	return exec.PoolGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Max: true,
+	s := exec.PoolGrad{X: b.slot(x), DY: b.slot(dy), Out: b.out(n), Max: true,
 		Pool: poolGeometry(n.Attrs.(*ir.PoolAttrs), b.shapes[x], b.shapes[dy])}
+	s.Helpers = poolHelpers(b, s.Pool)
+	return s
 }
 
 func buildAvgPoolGrad(b *builder, n *ir.Node) exec.Spec {
 	dy := n.Inputs[0]
 	b.info[b.step].Kernel = "backward"
-	return exec.PoolGrad{DY: b.slot(dy), Out: b.out(n),
+	s := exec.PoolGrad{DY: b.slot(dy), Out: b.out(n),
 		Pool: poolGeometry(&n.Attrs.(*ir.PoolGradAttrs).Pool, b.shapes[n.Outputs[0]], b.shapes[dy])}
+	s.Helpers = poolHelpers(b, s.Pool)
+	return s
+}
+
+// poolHelpers counts a pool gradient's work for exec.Helpers, whose
+// MinFlopsPerThread is GEMM flops at about 100 GFLOP/s: a pool gradient
+// spends about 1 ns per tap (fashion_cnn's first, 2×2 over 32 images of
+// 26×26×32: 1.1-1.9 ms for 692 Ki taps), so each tap counts 100.
+func poolHelpers(b *builder, p backward.Pool) int {
+	return b.helpers(p.PoolUnits(), 100*float64(p.N*p.C)*float64(p.OH*p.OW*p.KH*p.KW), 0)
 }
 
 func buildEmbeddingGrad(b *builder, n *ir.Node) exec.Spec {

@@ -40,11 +40,31 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %1: f32[3,3,64,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,64,40]}
   return dx=%0, dk=%1
 }
+`, `graph channels(%x: f32[N,12,13,1], %dy: f32[N,12,13,40], %z: f32[N,9,8,3], %dz: f32[N,5,4,6]) {
+  @k: f32[3,3,1,40] = zeros
+  %1: f32[3,3,1,40] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=same shape=[3,3,1,40]}
+  %2: f32[3,3,1,6] = conv2d_grad_filter(%z, %dz) {stride=[2,2] padding=same groups=3 shape=[3,3,1,6]}
+  %3: f32[5,4,1,6] = conv2d_grad_filter(%z, %dz) {stride=[1,1] dilation=[1,2] padding=explicit pads=[0,0,2,0] groups=3 shape=[5,4,1,6]}
+  return dk=%1, grouped=%2, dilated=%3
+}
+`, `graph rows(%x: f32[N,9,11,6], %dy: f32[N,5,7,16], %dz: f32[N,8,7,16]) {
+  @k: f32[5,5,6,16] = zeros
+  %1: f32[5,5,6,16] = conv2d_grad_filter(%x, %dy) {stride=[1,1] padding=valid shape=[5,5,6,16]}
+  %2: f32[5,5,6,16] = conv2d_grad_filter(%x, %dz) {stride=[1,1] padding=explicit pads=[1,2,0,0] shape=[5,5,6,16]}
+  %3: f32[N,9,11,6] = conv2d_grad_input(%dy, @k) {stride=[1,1] padding=valid shape=[N,9,11,6]}
+  return dk=%1, padded=%2, dx=%3
+}
 `, `graph pool(%x: f32[N,7,5,3], %dy: f32[N,4,3,3], %dz: f32[N,3,3,3]) {
   %0: f32[N,7,5,3] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
   %1: f32[N,7,5,3] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,7,5,3]}
   %2: f32[N,7,5,3] = avgpool2d_grad(%dz) {size=[3,2] stride=[2,2] padding=explicit pads=[1,0,1,0] count_pad=true shape=[N,7,5,3]}
   return max=%0, avg=%1, padded=%2
+}
+`, `graph threads(%x: f32[N,64,64,32], %dy: f32[N,32,32,32]) {
+  %0: f32[N,64,64,32] = maxpool2d_grad(%x, %dy) {size=[3,3] stride=[2,2] padding=same}
+  %1: f32[N,64,64,32] = avgpool2d_grad(%dy) {size=[3,3] stride=[2,2] padding=same shape=[N,64,64,32]}
+  %2: f32[N,64,64,32] = unary_grad(%x, %x) {fn=tanh}
+  return max=%0, avg=%1, tanh=%2
 }
 `, `graph rest(%x: f32[N,3,5], %dy: f32[N,3,5], %ids: i32[N,3]) {
   %0: f32[1,3,1] = sum_to(%x) {shape=[1,3,1]}
@@ -54,7 +74,10 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %4: f32[7,5] = embedding_grad(%ids, %dy) {shape=[7,5]}
   %5: f32[N,3] = softmax_cross_entropy(%x, %dy)
   %6: f32[N,3] = sparse_softmax_cross_entropy(%x, %ids)
-  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6
+  %7: f32[N,3,5] = unary_grad(%x, %dy) {fn=relu}
+  %8: f32[N,3,5] = unary_grad(%x, %dy) {fn=tanh}
+  %9: f32[N,3,5] = unary_grad(%x, %dy) {fn=silu}
+  return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5, g=%6, h=%7, i=%8, j=%9
 }
 `, `graph recurrent(%xw: f32[N,12,160], %dy: f32[N,12,40], %dl: f32[N,40], %h0: f32[N,40], %c0: f32[N,40], %xg: f32[N,5,15], %dg: f32[N,5,5], %hg: f32[N,5], %xr: f32[N,3,7], %dr: f32[N,7]) {
   @u: f32[40,160] = zeros
@@ -75,13 +98,19 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
 // with every kernel set this machine runs (the convolutions' GEMMs differ).
-// The chunks graph has more output pixels (N·OH·OW = 6300) than one chunk
-// of its im2col matrix holds (65536/18 = 3640 rows), and a shorter last one;
-// the wide graph more pixels per image (120) than a chunk (65536/576 = 113)
-// and 40 output channels, a block of 32 and one of 8. The recurrent graph's
-// first two loops are work enough for a helper (2.1 MFLOP each), which
-// takes whole sequences. Every graph gives the same bits on 1, 2 and 3
-// threads.
+// GradInput's chunks of an image's pixels: the wide graph has more pixels
+// per image (120) than a chunk (65536/576 = 113); its blocks of images: 7
+// in blocks of 2. GradFilter's ranges of pixels: 1 to 4 of whole chunks
+// (the chunks graph has 25 chunks, 4 ranges); the channels graph has one
+// input channel a group, so the taps are the GEMM's rows (strided, dilated,
+// padded and grouped too), and N·OH·OW = 1092 pixels, chunks of 219 (AVX2
+// and AVX-512's KC 256) and a last one of 216; the rows graph has no
+// horizontal padding, so a kernel row's taps are one run of 30 floats,
+// across panels, with and without vertical padding. The threads graph is
+// large enough for the pools' and unary_grad's steps to take helpers; the
+// recurrent graph's first two loops are work enough for a helper (2.1 MFLOP
+// each), which takes whole sequences. Every graph gives the same bits on 1,
+// 2 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))

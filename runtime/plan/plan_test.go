@@ -253,9 +253,9 @@ func TestSeedCNNSchedule(t *testing.T) {
 	require.LessOrEqual(t, s.LowerBound, s.ArenaBytes)
 	require.LessOrEqual(t, s.ArenaBytes, s.Unplanned)
 	// No panel padding (every width is even), but the convs' 3×3 kernels,
-	// 3 → 32 and 32 → 64, are Winograd's 16 positions plus a staging matrix:
-	// 17 floats per (cin, cout) where there were 9.
-	require.Equal(t, 4*(params+8*(3*32+32*64)), s.ConstantBytes)
+	// 3 → 32 and 32 → 64, are Winograd's 16 positions: 16 floats per
+	// (cin, cout) where there were 9.
+	require.Equal(t, 4*(params+7*(3*32+32*64)), s.ConstantBytes)
 	require.Contains(t, p.Timeline(), "scratch 0 (im2col panels)")
 	text := s.String()
 	require.Contains(t, text, "plan cnn(N=4): 4 steps, arena ")

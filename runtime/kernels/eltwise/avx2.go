@@ -23,6 +23,7 @@ var avx2 = kernels{
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subScalarAVX2, Mul: mulScalarAVX2, Div: divScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subRevScalarAVX2, Mul: mulScalarAVX2, Div: divRevScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
 	clip:      clipAVX2,
+	reluGrad:  reluGradAVX2,
 	powEven:   powEvenAVX2,
 	powOdd:    powOddAVX2,
 }

@@ -31,6 +31,7 @@ var avx512 = kernels{
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX512, Sub: subScalarAVX512, Mul: mulScalarAVX512, Div: divScalarAVX512, Minimum: minimumScalarAVX512, Maximum: maximumScalarAVX512},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX512, Sub: subRevScalarAVX512, Mul: mulScalarAVX512, Div: divRevScalarAVX512, Minimum: minimumScalarAVX512, Maximum: maximumScalarAVX512},
 	clip:      clipAVX512,
+	reluGrad:  reluGradAVX512,
 	powEven:   powEvenAVX512,
 	powOdd:    powOddAVX512,
 }

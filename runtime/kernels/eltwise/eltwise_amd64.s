@@ -3686,6 +3686,79 @@ done:
 	VZEROUPPER
 	RET
 
+// func reluGradAVX2(v []float32, o []float32)
+// Requires: AVX, CMOV
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ    CX, $0x00000020
+	JL      one
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS (DX), Y4
+	VMOVUPS 32(DX), Y5
+	VMOVUPS 64(DX), Y6
+	VMOVUPS 96(DX), Y7
+	VMOVUPS zero<>+0(SB), Y8
+	VCMPPS  $0x11, Y4, Y8, Y4
+	VMOVUPS zero<>+0(SB), Y8
+	VCMPPS  $0x11, Y5, Y8, Y5
+	VMOVUPS zero<>+0(SB), Y8
+	VCMPPS  $0x11, Y6, Y8, Y6
+	VMOVUPS zero<>+0(SB), Y8
+	VCMPPS  $0x11, Y7, Y8, Y7
+	VANDPS  Y4, Y0, Y0
+	VANDPS  Y5, Y1, Y1
+	VANDPS  Y6, Y2, Y2
+	VANDPS  Y7, Y3, Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, CX
+	JMP     loop
+
+one:
+	CMPQ    CX, $0x00000008
+	JL      tail
+	VMOVUPS (AX), Y0
+	VMOVUPS (DX), Y1
+	VMOVUPS zero<>+0(SB), Y2
+	VCMPPS  $0x11, Y1, Y2, Y1
+	VANDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, CX
+	JMP     one
+
+tail:
+	TESTQ      CX, CX
+	JE         done
+	NEGQ       CX
+	LEAQ       tailmask<>+32(SB), BX
+	VMOVDQU    (BX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VMASKMOVPS (DX), Y0, Y2
+	VMOVUPS    zero<>+0(SB), Y3
+	VCMPPS     $0x11, Y2, Y3, Y2
+	VANDPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func orSignAVX2(v []float32, o []float32)
 // Requires: AVX, CMOV
 TEXT ·orSignAVX2(SB), NOSPLIT, $0-48

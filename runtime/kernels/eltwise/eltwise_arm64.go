@@ -219,6 +219,17 @@ func erfNEON(v []float32, alpha float32)
 //go:noescape
 func clipNEON(v []float32, lo float32, hi float32)
 
+// reluGradNEON computes, exactly:
+//
+//	for i := range v {
+//		if !(o[i] > 0) {
+//			v[i] = 0
+//		}
+//	}
+//
+//go:noescape
+func reluGradNEON(v []float32, o []float32)
+
 // orSignNEON computes, exactly:
 //
 //	for i := range v {

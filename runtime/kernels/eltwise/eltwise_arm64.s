@@ -3178,6 +3178,73 @@ tail:
 done:
 	RET
 
+// func reluGradNEON(v []float32, o []float32)
+TEXT ·reluGradNEON(SB), NOSPLIT, $0-48
+	MOVD v_base+0(FP), R0
+	MOVD v_len+8(FP), R8
+	MOVD o_base+24(FP), R1
+	MOVD o_len+32(FP), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVW $0x00000000, R9 // zero
+	VDUP R9, V31.S4
+
+loop:
+	CMP $16, R8
+	BLT one
+	FMOVQ 0(R0), F0
+	FMOVQ 16(R0), F1
+	FMOVQ 32(R0), F2
+	FMOVQ 48(R0), F3
+	FMOVQ 0(R1), F4
+	FMOVQ 16(R1), F5
+	FMOVQ 32(R1), F6
+	FMOVQ 48(R1), F7
+	WORD $0x6ebfe484 // FCMGT V4.4S, V4.4S, V31.4S
+	WORD $0x6ebfe4a5 // FCMGT V5.4S, V5.4S, V31.4S
+	WORD $0x6ebfe4c6 // FCMGT V6.4S, V6.4S, V31.4S
+	WORD $0x6ebfe4e7 // FCMGT V7.4S, V7.4S, V31.4S
+	VAND V4.B16, V0.B16, V0.B16
+	VAND V5.B16, V1.B16, V1.B16
+	VAND V6.B16, V2.B16, V2.B16
+	VAND V7.B16, V3.B16, V3.B16
+	FMOVQ F0, 0(R0)
+	FMOVQ F1, 16(R0)
+	FMOVQ F2, 32(R0)
+	FMOVQ F3, 48(R0)
+	ADD $64, R0
+	ADD $64, R1
+	SUB $16, R8
+	B loop
+
+one:
+	CMP $4, R8
+	BLT tail
+	FMOVQ 0(R0), F0
+	FMOVQ 0(R1), F1
+	WORD $0x6ebfe421 // FCMGT V1.4S, V1.4S, V31.4S
+	VAND V1.B16, V0.B16, V0.B16
+	FMOVQ F0, 0(R0)
+	ADD $16, R0
+	ADD $16, R1
+	SUB $4, R8
+	B one
+
+tail:
+	CBZ R8, done
+	FMOVS (R0), F0
+	FMOVS (R1), F1
+	WORD $0x6ebfe421 // FCMGT V1.4S, V1.4S, V31.4S
+	VAND V1.B16, V0.B16, V0.B16
+	FMOVS F0, (R0)
+	ADD $4, R0
+	ADD $4, R1
+	SUB $1, R8
+	B tail
+
+done:
+	RET
+
 // func orSignNEON(v []float32, o []float32)
 TEXT ·orSignNEON(SB), NOSPLIT, $0-48
 	MOVD v_base+0(FP), R0

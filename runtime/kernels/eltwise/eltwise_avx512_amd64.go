@@ -219,6 +219,17 @@ func erfAVX512(v []float32, alpha float32)
 //go:noescape
 func clipAVX512(v []float32, lo float32, hi float32)
 
+// reluGradAVX512 computes, exactly:
+//
+//	for i := range v {
+//		if !(o[i] > 0) {
+//			v[i] = 0
+//		}
+//	}
+//
+//go:noescape
+func reluGradAVX512(v []float32, o []float32)
+
 // orSignAVX512 computes, exactly:
 //
 //	for i := range v {

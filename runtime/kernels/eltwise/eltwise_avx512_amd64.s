@@ -4335,6 +4335,84 @@ done:
 	VZEROUPPER
 	RET
 
+// func reluGradAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512DQ, AVX512F, CMOV
+TEXT ·reluGradAVX512(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	CMPQ    BX, CX
+	CMOVQLT BX, CX
+
+loop:
+	CMPQ     CX, $0x00000040
+	JL       one
+	VMOVUPS  (AX), Z0
+	VMOVUPS  64(AX), Z1
+	VMOVUPS  128(AX), Z2
+	VMOVUPS  192(AX), Z3
+	VMOVUPS  (DX), Z4
+	VMOVUPS  64(DX), Z5
+	VMOVUPS  128(DX), Z6
+	VMOVUPS  192(DX), Z7
+	VMOVUPS  zzero<>+0(SB), Z8
+	VCMPPS   $0x11, Z4, Z8, K1
+	VPMOVM2D K1, Z4
+	VMOVUPS  zzero<>+0(SB), Z8
+	VCMPPS   $0x11, Z5, Z8, K1
+	VPMOVM2D K1, Z5
+	VMOVUPS  zzero<>+0(SB), Z8
+	VCMPPS   $0x11, Z6, Z8, K1
+	VPMOVM2D K1, Z6
+	VMOVUPS  zzero<>+0(SB), Z8
+	VCMPPS   $0x11, Z7, Z8, K1
+	VPMOVM2D K1, Z7
+	VANDPS   Z4, Z0, Z0
+	VANDPS   Z5, Z1, Z1
+	VANDPS   Z6, Z2, Z2
+	VANDPS   Z7, Z3, Z3
+	VMOVUPS  Z0, (AX)
+	VMOVUPS  Z1, 64(AX)
+	VMOVUPS  Z2, 128(AX)
+	VMOVUPS  Z3, 192(AX)
+	ADDQ     $0x00000100, AX
+	ADDQ     $0x00000100, DX
+	SUBQ     $0x00000040, CX
+	JMP      loop
+
+one:
+	CMPQ     CX, $0x00000010
+	JL       tail
+	VMOVUPS  (AX), Z0
+	VMOVUPS  (DX), Z1
+	VMOVUPS  zzero<>+0(SB), Z2
+	VCMPPS   $0x11, Z1, Z2, K1
+	VPMOVM2D K1, Z1
+	VANDPS   Z1, Z0, Z0
+	VMOVUPS  Z0, (AX)
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, DX
+	SUBQ     $0x00000010, CX
+	JMP      one
+
+tail:
+	TESTQ     CX, CX
+	JE        done
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(CX*2), K1
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS   zzero<>+0(SB), Z2
+	VCMPPS    $0x11, Z1, Z2, K2
+	VPMOVM2D  K2, Z1
+	VANDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
 // func orSignAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·orSignAVX512(SB), NOSPLIT, $0-48

@@ -19,6 +19,9 @@ type kernels struct {
 	vector, vectorRev [kindCount]func(v, o []float32)
 	scalar, scalarRev [kindCount]func(v []float32, x float32)
 	clip              func(v []float32, lo, hi float32)
+	// reluGrad is relu's gradient for package backward: v = v where o > 0,
+	// else 0.
+	reluGrad func(v, o []float32)
 	// powEven and powOdd take integer exponents, even and odd: x^n of a
 	// negative x is |x|^n and -|x|^n, where the general kernel gives NaN.
 	powEven, powOdd func(v []float32, alpha float32)
@@ -99,9 +102,10 @@ var generic = kernels{
 	scalarRev: [kindCount]func([]float32, float32){
 		Load: fill, Add: addScalar, Sub: subRevScalar, Mul: mulScalar, Div: divRevScalar, Minimum: minimumScalar, Maximum: maximumScalar,
 	},
-	clip:    clip,
-	powEven: pow,
-	powOdd:  pow,
+	clip:     clip,
+	reluGrad: reluGrad,
+	powEven:  pow,
+	powOdd:   pow,
 }
 
 // load sets v to o, which may be v itself.
@@ -363,6 +367,26 @@ func pow(v []float32, alpha float32) {
 		}
 		return math.Pow(x, e)
 	})
+}
+
+// ReluGrad is set's kernel of relu's gradient, in place over dy: dy where
+// x > 0, else +0 (NaN too):
+//
+//	for i := range dy {
+//		if !(x[i] > 0) {
+//			dy[i] = 0
+//		}
+//	}
+func ReluGrad(set cpu.Set) func(dy, x []float32) { return sets.For(set).reluGrad }
+
+// reluGrad is ReluGrad's loop.
+func reluGrad(v, o []float32) {
+	o = o[:len(v)]
+	for i := range v {
+		if !(o[i] > 0) {
+			v[i] = 0
+		}
+	}
 }
 
 // Unary is set's kernel for a unary kind (Relu … GeluTanh), in place over v:

@@ -110,6 +110,15 @@ func TestKernelsMatchGeneric(t *testing.T) {
 			x, o := randomData(r, n), randomData(r, n)
 			for kind := range kindCount {
 				name := fmt.Sprintf("%s %s n=%d", k.set, kindNames[kind], n)
+				if kind == Relu {
+					// relu's gradient: x as dy, o as the forward's input.
+					want := slices.Clone(x)
+					generic.reluGrad(want, o)
+					buf, got := withGuard(x)
+					k.reluGrad(got, o)
+					checkGuard(t, buf, n, name)
+					compare(t, Load, 0, x, got, want, name+" reluGrad")
+				}
 				if !kind.Binary() {
 					for _, alpha := range alphas(kind) {
 						want := slices.Clone(x)

@@ -23,6 +23,7 @@ var neon = kernels{
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subScalarNEON, Mul: mulScalarNEON, Div: divScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subRevScalarNEON, Mul: mulScalarNEON, Div: divRevScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
 	clip:      clipNEON,
+	reluGrad:  reluGradNEON,
 	powEven:   powEvenNEON,
 	powOdd:    powOddNEON,
 }

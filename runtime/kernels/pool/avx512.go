@@ -13,6 +13,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // over 49×512 2.6 (2.6) against 2.9 (1.9).
 func init() {
 	if cpu.HasAVX512 {
-		sets.Add(cpu.AVX512, &kernels{set: cpu.AVX512, maxCells: maxCellsAVX512, avgCells: avgCellsAVX512, addRows: addRowsAVX512})
+		sets.Add(cpu.AVX512, &kernels{set: cpu.AVX512, maxCells: maxCellsAVX512, avgCells: avgCellsAVX512, addRows: addRowsAVX512, maxGrad: maxGrad2x2AVX512})
 	}
 }

@@ -6,6 +6,6 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
 func init() {
 	if cpu.HasNEON {
-		sets.Add(cpu.NEON, &kernels{set: cpu.NEON, maxCells: maxCellsNEON, avgCells: avgCellsNEON, addRows: addRowsNEON})
+		sets.Add(cpu.NEON, &kernels{set: cpu.NEON, maxCells: maxCellsNEON, avgCells: avgCellsNEON, addRows: addRowsNEON, maxGrad: maxGrad2x2NEON})
 	}
 }

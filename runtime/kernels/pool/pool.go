@@ -46,9 +46,10 @@ type kernels struct {
 	maxCells func(out, x []float32, taps []int, cells, c, stride int)
 	avgCells func(out, x []float32, taps []int, cells, c, stride int, div float32)
 	addRows  func(acc, x []float32, rows, c int)
+	maxGrad  func(x, dy, dx []float32, windows, c, row int)
 }
 
-var generic = kernels{set: cpu.Generic, maxCells: maxCellsGeneric, avgCells: avgCellsGeneric, addRows: addRowsGeneric}
+var generic = kernels{set: cpu.Generic, maxCells: maxCellsGeneric, avgCells: avgCellsGeneric, addRows: addRowsGeneric, maxGrad: maxGrad2x2Generic}
 
 // sets lists the sets this process can run, best first, generic last; the
 // files of each assembly set add theirs when the CPU has it.
@@ -317,6 +318,43 @@ func addRowsGeneric(acc, x []float32, rows, c int) {
 	for r := range rows {
 		for ch, v := range x[r*c : (r+1)*c] {
 			acc[ch] += v
+		}
+	}
+}
+
+// AddRows is set's kernel that adds rows rows of c floats, c apart in x, to
+// acc, in row order (addRowsGeneric's loop): for kernels that sum rows of
+// their own, as a bias's gradient does.
+func AddRows(set cpu.Set) func(acc, x []float32, rows, c int) { return sets.For(set).addRows }
+
+// MaxGrad2x2 is set's kernel of the gradient of a max pool of 2×2 windows
+// with stride 2 (maxGrad2x2Generic's loop), for package backward: windows
+// side by side along a row, each cell written once.
+func MaxGrad2x2(set cpu.Set) func(x, dy, dx []float32, windows, c, row int) {
+	return sets.For(set).maxGrad
+}
+
+// maxGrad2x2Generic writes the max pool gradient of windows 2×2 windows,
+// side by side along a row: window w's taps are the c channels at
+// x[w*2*c:], x[w*2*c+c:], x[w*2*c+row:] and x[w*2*c+row+c:]; each channel's
+// dy goes to its first maximal tap (a NaN counting as the maximum), +0 to
+// the others. The caller checks that x and dx hold every tap.
+func maxGrad2x2Generic(x, dy, dx []float32, windows, c, row int) {
+	for w := range windows {
+		for ch := range c {
+			taps := [4]int{w*2*c + ch, w*2*c + c + ch, w*2*c + row + ch, w*2*c + row + c + ch}
+			best, arg := x[taps[0]], 0
+			for k := 1; k < 4; k++ {
+				if v := x[taps[k]]; v > best || v != v && best == best {
+					best, arg = v, k
+				}
+			}
+			for k, t := range taps {
+				dx[t] = 0
+				if k == arg {
+					dx[t] = dy[w*c+ch] + 0 // -0 becomes +0
+				}
+			}
 		}
 	}
 }

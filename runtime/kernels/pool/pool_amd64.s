@@ -340,3 +340,135 @@ tail_row:
 done:
 	VZEROUPPER
 	RET
+
+// func maxGrad2x2AVX2(x []float32, dy []float32, dx []float32, windows int, c int, row int)
+// Requires: AVX
+TEXT ·maxGrad2x2AVX2(SB), NOSPLIT, $0-96
+	MOVQ   x_base+0(FP), AX
+	MOVQ   dy_base+24(FP), CX
+	MOVQ   dx_base+48(FP), DX
+	MOVQ   windows+72(FP), BX
+	MOVQ   c+80(FP), SI
+	MOVQ   row+88(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   SI, R8
+	SHLQ   $0x02, R8
+	VXORPS Y0, Y0, Y0
+
+window:
+	TESTQ BX, BX
+	JE    done
+	MOVQ  SI, R9
+	MOVQ  AX, R10
+	MOVQ  DX, R11
+
+vec:
+	CMPQ      R9, $0x08
+	JL        tail
+	VMOVUPS   (R10), Y1
+	VMOVUPS   (CX), Y2
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   (R10)(R8*1), Y3
+	VCMPPS    $0x1e, Y1, Y3, Y4
+	VCMPPS    $0x03, Y3, Y3, Y5
+	VCMPPS    $0x07, Y1, Y1, Y6
+	VANDPS    Y6, Y5, Y5
+	VORPS     Y5, Y4, Y4
+	VBLENDVPS Y4, Y3, Y1, Y1
+	VMOVUPS   (R10)(DI*1), Y3
+	VCMPPS    $0x1e, Y1, Y3, Y5
+	VCMPPS    $0x03, Y3, Y3, Y6
+	VCMPPS    $0x07, Y1, Y1, Y7
+	VANDPS    Y7, Y6, Y6
+	VORPS     Y6, Y5, Y5
+	VBLENDVPS Y5, Y3, Y1, Y1
+	MOVQ      R10, R12
+	ADDQ      DI, R12
+	VMOVUPS   (R12)(R8*1), Y3
+	VCMPPS    $0x1e, Y1, Y3, Y6
+	VCMPPS    $0x03, Y3, Y3, Y7
+	VCMPPS    $0x07, Y1, Y1, Y8
+	VANDPS    Y8, Y7, Y7
+	VORPS     Y7, Y6, Y6
+	VBLENDVPS Y6, Y3, Y1, Y1
+	VANDPS    Y2, Y6, Y1
+	MOVQ      R11, R12
+	ADDQ      DI, R12
+	VMOVUPS   Y1, (R12)(R8*1)
+	VANDNPS   Y5, Y6, Y1
+	VANDPS    Y2, Y1, Y1
+	VMOVUPS   Y1, (R11)(DI*1)
+	VORPS     Y5, Y6, Y1
+	VANDNPS   Y4, Y1, Y3
+	VANDPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (R11)(R8*1)
+	VORPS     Y4, Y1, Y1
+	VANDNPS   Y2, Y1, Y1
+	VMOVUPS   Y1, (R11)
+	ADDQ      $0x20, R10
+	ADDQ      $0x20, R11
+	ADDQ      $0x20, CX
+	SUBQ      $0x08, R9
+	JMP       vec
+
+tail:
+	TESTQ      R9, R9
+	JE         next
+	MOVQ       R9, R12
+	NEGQ       R12
+	LEAQ       tailmask<>+32(SB), R13
+	VMOVDQU    (R13)(R12*4), Y1
+	VMASKMOVPS (R10), Y1, Y2
+	VMASKMOVPS (CX), Y1, Y3
+	VADDPS     Y0, Y3, Y3
+	VMASKMOVPS (R10)(R8*1), Y1, Y4
+	VCMPPS     $0x1e, Y2, Y4, Y5
+	VCMPPS     $0x03, Y4, Y4, Y6
+	VCMPPS     $0x07, Y2, Y2, Y7
+	VANDPS     Y7, Y6, Y6
+	VORPS      Y6, Y5, Y5
+	VBLENDVPS  Y5, Y4, Y2, Y2
+	VMASKMOVPS (R10)(DI*1), Y1, Y4
+	VCMPPS     $0x1e, Y2, Y4, Y6
+	VCMPPS     $0x03, Y4, Y4, Y7
+	VCMPPS     $0x07, Y2, Y2, Y8
+	VANDPS     Y8, Y7, Y7
+	VORPS      Y7, Y6, Y6
+	VBLENDVPS  Y6, Y4, Y2, Y2
+	MOVQ       R10, R12
+	ADDQ       DI, R12
+	VMASKMOVPS (R12)(R8*1), Y1, Y4
+	VCMPPS     $0x1e, Y2, Y4, Y7
+	VCMPPS     $0x03, Y4, Y4, Y8
+	VCMPPS     $0x07, Y2, Y2, Y9
+	VANDPS     Y9, Y8, Y8
+	VORPS      Y8, Y7, Y7
+	VBLENDVPS  Y7, Y4, Y2, Y2
+	VANDPS     Y3, Y7, Y2
+	MOVQ       R11, R12
+	ADDQ       DI, R12
+	VMASKMOVPS Y2, Y1, (R12)(R8*1)
+	VANDNPS    Y6, Y7, Y2
+	VANDPS     Y3, Y2, Y2
+	VMASKMOVPS Y2, Y1, (R11)(DI*1)
+	VORPS      Y6, Y7, Y2
+	VANDNPS    Y5, Y2, Y4
+	VANDPS     Y3, Y4, Y4
+	VMASKMOVPS Y4, Y1, (R11)(R8*1)
+	VORPS      Y5, Y2, Y2
+	VANDNPS    Y3, Y2, Y2
+	VMASKMOVPS Y2, Y1, (R11)
+	SHLQ       $0x02, R9
+	ADDQ       R9, CX
+
+next:
+	ADDQ R8, AX
+	ADDQ R8, AX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	DECQ BX
+	JMP  window
+
+done:
+	VZEROUPPER
+	RET

@@ -52,3 +52,31 @@ func avgCellsNEON(out, x []float32, taps []int, cells, c, stride int, div float3
 //
 //go:noescape
 func addRowsNEON(acc, x []float32, rows, c int)
+
+// maxGrad2x2NEON writes the max pool gradient of windows 2×2 windows, side by
+// side along a row: window w's taps are the c channels at x[w*2*c:],
+// x[w*2*c+c:], x[w*2*c+row:] and x[w*2*c+row+c:]; each channel's dy goes to
+// its first maximal tap (a NaN counting as the maximum), +0 to the others:
+//
+//	for w := range windows {
+//		for ch := range c {
+//			taps := [4]int{w*2*c + ch, w*2*c + c + ch, w*2*c + row + ch, w*2*c + row + c + ch}
+//			best, arg := x[taps[0]], 0
+//			for k := 1; k < 4; k++ {
+//				if v := x[taps[k]]; v > best || v != v && best == best {
+//					best, arg = v, k
+//				}
+//			}
+//			for k, t := range taps {
+//				dx[t] = 0
+//				if k == arg {
+//					dx[t] = dy[w*c+ch] + 0 // -0 becomes +0
+//				}
+//			}
+//		}
+//	}
+//
+// The caller checks that x and dx hold every tap.
+//
+//go:noescape
+func maxGrad2x2NEON(x, dy, dx []float32, windows, c, row int)

@@ -335,3 +335,137 @@ tail_row:
 done:
 	VZEROUPPER
 	RET
+
+// func maxGrad2x2AVX512(x []float32, dy []float32, dx []float32, windows int, c int, row int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·maxGrad2x2AVX512(SB), NOSPLIT, $0-96
+	MOVQ   x_base+0(FP), AX
+	MOVQ   dy_base+24(FP), CX
+	MOVQ   dx_base+48(FP), DX
+	MOVQ   windows+72(FP), BX
+	MOVQ   c+80(FP), SI
+	MOVQ   row+88(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   SI, R8
+	SHLQ   $0x02, R8
+	VXORPS Z0, Z0, Z0
+
+window:
+	TESTQ BX, BX
+	JE    done
+	MOVQ  SI, R9
+	MOVQ  AX, R10
+	MOVQ  DX, R11
+
+vec:
+	CMPQ      R9, $0x10
+	JL        tail
+	VMOVUPS   (R10), Z1
+	VMOVUPS   (CX), Z2
+	VADDPS    Z0, Z2, Z2
+	VMOVUPS   (R10)(R8*1), Z3
+	VCMPPS    $0x1e, Z1, Z3, K1
+	VCMPPS    $0x03, Z3, Z3, K2
+	VCMPPS    $0x07, Z1, Z1, K3
+	KANDW     K3, K2, K2
+	KORW      K2, K1, K1
+	VBLENDMPS Z3, Z1, K1, Z1
+	VMOVUPS   (R10)(DI*1), Z3
+	VCMPPS    $0x1e, Z1, Z3, K2
+	VCMPPS    $0x03, Z3, Z3, K3
+	VCMPPS    $0x07, Z1, Z1, K4
+	KANDW     K4, K3, K3
+	KORW      K3, K2, K2
+	VBLENDMPS Z3, Z1, K2, Z1
+	MOVQ      R10, R12
+	ADDQ      DI, R12
+	VMOVUPS   (R12)(R8*1), Z3
+	VCMPPS    $0x1e, Z1, Z3, K3
+	VCMPPS    $0x03, Z3, Z3, K4
+	VCMPPS    $0x07, Z1, Z1, K5
+	KANDW     K5, K4, K4
+	KORW      K4, K3, K3
+	VBLENDMPS Z3, Z1, K3, Z1
+	KMOVW     K3, K4
+	VMOVAPS.Z Z2, K3, Z1
+	MOVQ      R11, R12
+	ADDQ      DI, R12
+	VMOVUPS   Z1, (R12)(R8*1)
+	KANDNW    K2, K4, K3
+	KORW      K2, K4, K4
+	VMOVAPS.Z Z2, K3, Z1
+	VMOVUPS   Z1, (R11)(DI*1)
+	KANDNW    K1, K4, K2
+	KORW      K1, K4, K4
+	VMOVAPS.Z Z2, K2, Z1
+	VMOVUPS   Z1, (R11)(R8*1)
+	KNOTW     K4, K1
+	VMOVAPS.Z Z2, K1, Z1
+	VMOVUPS   Z1, (R11)
+	ADDQ      $0x40, R10
+	ADDQ      $0x40, R11
+	ADDQ      $0x40, CX
+	SUBQ      $0x10, R9
+	JMP       vec
+
+tail:
+	TESTQ     R9, R9
+	JE        next
+	LEAQ      ztailmasks<>+0(SB), R12
+	KMOVW     (R12)(R9*2), K1
+	VMOVUPS.Z (R10), K1, Z1
+	VMOVUPS.Z (CX), K1, Z2
+	VADDPS    Z0, Z2, Z2
+	VMOVUPS.Z (R10)(R8*1), K1, Z3
+	VCMPPS    $0x1e, Z1, Z3, K2
+	VCMPPS    $0x03, Z3, Z3, K3
+	VCMPPS    $0x07, Z1, Z1, K4
+	KANDW     K4, K3, K3
+	KORW      K3, K2, K2
+	VBLENDMPS Z3, Z1, K2, Z1
+	VMOVUPS.Z (R10)(DI*1), K1, Z3
+	VCMPPS    $0x1e, Z1, Z3, K3
+	VCMPPS    $0x03, Z3, Z3, K4
+	VCMPPS    $0x07, Z1, Z1, K5
+	KANDW     K5, K4, K4
+	KORW      K4, K3, K3
+	VBLENDMPS Z3, Z1, K3, Z1
+	MOVQ      R10, R12
+	ADDQ      DI, R12
+	VMOVUPS.Z (R12)(R8*1), K1, Z3
+	VCMPPS    $0x1e, Z1, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z1, Z1, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VBLENDMPS Z3, Z1, K4, Z1
+	KMOVW     K4, K5
+	VMOVAPS.Z Z2, K4, Z1
+	MOVQ      R11, R12
+	ADDQ      DI, R12
+	VMOVUPS   Z1, K1, (R12)(R8*1)
+	KANDNW    K3, K5, K4
+	KORW      K3, K5, K5
+	VMOVAPS.Z Z2, K4, Z1
+	VMOVUPS   Z1, K1, (R11)(DI*1)
+	KANDNW    K2, K5, K3
+	KORW      K2, K5, K5
+	VMOVAPS.Z Z2, K3, Z1
+	VMOVUPS   Z1, K1, (R11)(R8*1)
+	KNOTW     K5, K2
+	VMOVAPS.Z Z2, K2, Z1
+	VMOVUPS   Z1, K1, (R11)
+	SHLQ      $0x02, R9
+	ADDQ      R9, CX
+
+next:
+	ADDQ R8, AX
+	ADDQ R8, AX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	DECQ BX
+	JMP  window
+
+done:
+	VZEROUPPER
+	RET

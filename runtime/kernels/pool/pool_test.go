@@ -232,3 +232,40 @@ func Example() {
 	fmt.Println(out)
 	// Output: [5 7]
 }
+
+// TestMaxGrad2x2MatchesGeneric: every set's max pool gradient against the
+// generic loop, bit for bit, over channel counts with every tail, with ties
+// (values from a small set), signed zeros, NaNs and infinities in x and dy,
+// and a guard after the last window's cells in dx that stays untouched.
+func TestMaxGrad2x2MatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	specials := []float32{-1, 0, float32(math.Copysign(0, -1)), 1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	pick := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = r.Float32() - 0.5
+			if r.IntN(2) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		return v
+	}
+	for _, k := range sets.All()[:len(sets.All())-1] {
+		for _, c := range []int{1, 3, 4, 5, 8, 15, 16, 17, 32, 33, 64, 70} {
+			windows := 3
+			row := (2*windows + 1) * c // a row one cell longer than the windows
+			x, dy := pick(2*row), pick(windows*c)
+			want, got := make([]float32, 2*row+8), make([]float32, 2*row+8)
+			for i := range got {
+				got[i], want[i] = 7, 7
+			}
+			maxGrad2x2Generic(x, dy, want, windows, c, row)
+			k.maxGrad(x, dy, got, windows, c, row)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s, %d channels: dx[%d] = %v, generic %v", k.set, c, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

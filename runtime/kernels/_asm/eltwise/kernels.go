@@ -209,6 +209,15 @@ func functionKernels() []*kernel {
 			loop: []string{"for i, x := range v {", "\tv[i] = min(max(x, lo), hi)", "}"},
 		},
 		{
+			// relu's gradient, for package backward: dy (v) where x (o) > 0.
+			name:   "reluGrad",
+			params: sliceParams("v", "o"),
+			body: func(p *prog, vec int) {
+				p.store("v", vec, p.and(p.load("v", vec), p.lt(p.konst("zero", 0), p.load("o", vec))))
+			},
+			loop: []string{"for i := range v {", "\tif !(o[i] > 0) {", "\t\tv[i] = 0", "\t}", "}"},
+		},
+		{
 			name:   "orSign",
 			params: sliceParams("v", "o"),
 			body: func(p *prog, vec int) {

@@ -79,6 +79,10 @@ func FMAXV(d, n int) string {
 // FCMGT is FCMGT Vd.4S, Vn.4S, Vm.4S: d = n > m, each lane all ones or zero.
 func FCMGT(d, n, m int) string { return vec3(0x6ea0e400, "FCMGT", d, n, m) }
 
+// FCMEQ is FCMEQ Vd.4S, Vn.4S, Vm.4S: d = all ones where n == m (never
+// for a NaN), else 0.
+func FCMEQ(d, n, m int) string { return vec3(0x4e20e400, "FCMEQ", d, n, m) }
+
 // FCMGE0 is FCMGE Vd.4S, Vn.4S, #0.0: d = n >= 0, each lane all ones or
 // zero (zero for NaN).
 func FCMGE0(d, n int) string { return vec2(0x6ea0c800, "FCMGE", ", #0.0", d, n) }

@@ -22,6 +22,7 @@ func generateAVX512() {
 	s.cells(false)
 	s.cells(true)
 	s.addRows()
+	s.maxGrad2x2()
 	Generate()
 }
 

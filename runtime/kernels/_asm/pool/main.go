@@ -49,6 +49,7 @@ func main() {
 	s.cells(false)
 	s.cells(true)
 	s.addRows()
+	s.maxGrad2x2()
 	avx2.Generate()
 	neon.Generate("pool", writeNEON)
 }
@@ -338,4 +339,182 @@ func resolve(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+const maxGradSig = "func(x, dy, dx []float32, windows, c, row int)"
+
+func maxGradDoc(name string) []string {
+	return []string{
+		name + " writes the max pool gradient of windows 2×2 windows, side by",
+		"side along a row: window w's taps are the c channels at x[w*2*c:],",
+		"x[w*2*c+c:], x[w*2*c+row:] and x[w*2*c+row+c:]; each channel's dy goes to",
+		"its first maximal tap (a NaN counting as the maximum), +0 to the others:",
+		"",
+		"\tfor w := range windows {",
+		"\t\tfor ch := range c {",
+		"\t\t\ttaps := [4]int{w*2*c + ch, w*2*c + c + ch, w*2*c + row + ch, w*2*c + row + c + ch}",
+		"\t\t\tbest, arg := x[taps[0]], 0",
+		"\t\t\tfor k := 1; k < 4; k++ {",
+		"\t\t\t\tif v := x[taps[k]]; v > best || v != v && best == best {",
+		"\t\t\t\t\tbest, arg = v, k",
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t\tfor k, t := range taps {",
+		"\t\t\t\tdx[t] = 0",
+		"\t\t\t\tif k == arg {",
+		"\t\t\t\t\tdx[t] = dy[w*c+ch] + 0 // -0 becomes +0",
+		"\t\t\t\t}",
+		"\t\t\t}",
+		"\t\t}",
+		"\t}",
+		"",
+		"The caller checks that x and dx hold every tap.",
+	}
+}
+
+// maxGrad2x2 generates maxGrad2x2<set>: per window, the channels a vector at
+// a time, the last few under a mask. Per vector, the running best and the
+// taps' "later and better" masks g1..g3 (v > best, or v NaN and best not);
+// tap k is the argmax where gk is set and no later g is (tap 0 where none
+// is).
+func (s x86) maxGrad2x2() {
+	name := "maxGrad2x2" + s.set
+	TEXT(name, NOSPLIT, maxGradSig)
+	Pragma("noescape")
+	Doc(maxGradDoc(name)...)
+	x := Load(Param("x").Base(), GP64())
+	dy := Load(Param("dy").Base(), GP64())
+	dx := Load(Param("dx").Base(), GP64())
+	windows := Load(Param("windows"), GP64())
+	c := Load(Param("c"), GP64())
+	row := Load(Param("row"), GP64())
+	SHLQ(U8(2), row)
+	cb := GP64() // c in bytes
+	MOVQ(c, cb)
+	SHLQ(U8(2), cb)
+	zero := s.vec()
+	VXORPS(zero, zero, zero)
+	ch, xo, do, t := GP64(), GP64(), GP64(), GP64()
+	width := 4 * s.lanes
+	avx512 := s.set == "AVX512"
+
+	// one handles a vector of channels at xo (x), do (dx) and dy, under mask.
+	one := func(mask Op) {
+		// The taps' addresses: xo, xo+c, xo+row, xo+row+c.
+		addr := func(base GPVirtual, k int) Mem {
+			switch k {
+			case 0:
+				return Mem{Base: base}
+			case 1:
+				return Mem{Base: base, Index: cb, Scale: 1}
+			case 2:
+				return Mem{Base: base, Index: row, Scale: 1}
+			}
+			MOVQ(base, t)
+			ADDQ(row, t)
+			return Mem{Base: t, Index: cb, Scale: 1}
+		}
+		best := s.vec()
+		s.load(addr(xo, 0), mask, best)
+		g := s.vec()
+		s.load(Mem{Base: dy}, mask, g)
+		VADDPS(zero, g, g) // -0 + 0 is +0
+		if avx512 {
+			var gt [4]OpmaskVirtual
+			for k := 1; k < 4; k++ {
+				v := s.vec()
+				s.load(addr(xo, k), mask, v)
+				gt[k] = K()
+				nanV, ordB := K(), K()
+				VCMPPS(U8(0x1e), best, v, gt[k])   // v > best, ordered (GT_OQ)
+				VCMPPS(U8(0x03), v, v, nanV)       // v is NaN (UNORD_Q)
+				VCMPPS(U8(0x07), best, best, ordB) // best is not (ORD_Q)
+				KANDW(ordB, nanV, nanV)
+				KORW(nanV, gt[k], gt[k])
+				VBLENDMPS(v, best, gt[k], best)
+			}
+			// later: the taps after k that won; h_k = g_k and not later.
+			later := K()
+			KMOVW(gt[3], later)
+			out := s.vec()
+			VMOVAPS_Z(g, gt[3], out)
+			s.store(out, mask, addr(do, 3))
+			for k := 2; k >= 1; k-- {
+				h := K()
+				KANDNW(gt[k], later, h)
+				KORW(gt[k], later, later)
+				out := s.vec()
+				VMOVAPS_Z(g, h, out)
+				s.store(out, mask, addr(do, k))
+			}
+			h := K()
+			KNOTW(later, h)
+			out = s.vec()
+			VMOVAPS_Z(g, h, out)
+			s.store(out, mask, addr(do, 0))
+			return
+		}
+		var gt [4]VecVirtual
+		for k := 1; k < 4; k++ {
+			v := s.vec()
+			s.load(addr(xo, k), mask, v)
+			gt[k] = s.vec()
+			nanV, ordB := s.vec(), s.vec()
+			VCMPPS(U8(0x1e), best, v, gt[k])
+			VCMPPS(U8(0x03), v, v, nanV)
+			VCMPPS(U8(0x07), best, best, ordB)
+			VANDPS(ordB, nanV, nanV)
+			VORPS(nanV, gt[k], gt[k])
+			VBLENDVPS(gt[k], v, best, best)
+		}
+		later := gt[3]
+		out := s.vec()
+		VANDPS(g, gt[3], out)
+		s.store(out, mask, addr(do, 3))
+		for k := 2; k >= 1; k-- {
+			out := s.vec()
+			VANDNPS(gt[k], later, out) // gt[k] and not later
+			VANDPS(g, out, out)
+			s.store(out, mask, addr(do, k))
+			l := s.vec()
+			VORPS(gt[k], later, l)
+			later = l
+		}
+		out = s.vec()
+		VANDNPS(g, later, out) // g and not later
+		s.store(out, mask, addr(do, 0))
+	}
+
+	Label("window")
+	TESTQ(windows, windows)
+	JE(LabelRef("done"))
+	MOVQ(c, ch)
+	MOVQ(x, xo)
+	MOVQ(dx, do)
+	Label("vec")
+	CMPQ(ch, U8(s.lanes))
+	JL(LabelRef("tail"))
+	one(nil)
+	ADDQ(U8(width), xo)
+	ADDQ(U8(width), do)
+	ADDQ(U8(width), dy)
+	SUBQ(U8(s.lanes), ch)
+	JMP(LabelRef("vec"))
+	Label("tail")
+	TESTQ(ch, ch)
+	JE(LabelRef("next"))
+	one(s.mask(ch))
+	SHLQ(U8(2), ch)
+	ADDQ(ch, dy)
+	Label("next")
+	// The next window: two cells on.
+	ADDQ(cb, x)
+	ADDQ(cb, x)
+	ADDQ(cb, dx)
+	ADDQ(cb, dx)
+	DECQ(windows)
+	JMP(LabelRef("window"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }

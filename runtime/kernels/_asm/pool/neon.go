@@ -26,6 +26,8 @@ func writeNEON(f *neon.File) error {
 	}
 	addRowsNEON(&f.Asm)
 	f.Declare("addRowsNEON", "func(acc, x []float32, rows, c int)", addRowsDoc("addRowsNEON"))
+	maxGrad2x2NEON(&f.Asm)
+	f.Declare("maxGrad2x2NEON", maxGradSig, maxGradDoc("maxGrad2x2NEON"))
 	return nil
 }
 
@@ -192,6 +194,108 @@ func addRowsNEON(w *bytes.Buffer) {
 	e.p("ADD $4, R1")
 	e.p("SUB $1, R3")
 	e.p("B tail")
+	e.label("done")
+	e.p("RET")
+}
+
+// maxGrad2x2NEON: R0 x, R1 dy, R2 dx, R3 windows left, R4 c, R5 row in
+// bytes, R6 c in bytes, R7 channels left, R8 the channels in x, R9 in dx,
+// R10-R12 the other taps in x, R13-R15 in dx. V0 best, V1 dy, V2-V4 the
+// later-and-better masks of taps 1-3, V5 a tap, V6-V8 temporaries, V9 the
+// taps after k that won, V31 zero. The last 1-3 channels go one at a time
+// through the same vector code: FMOVS loads a float into lane 0 and zeroes
+// the others, whose results are never stored.
+func maxGrad2x2NEON(w *bytes.Buffer) {
+	e := emitter{w}
+	fmt.Fprintf(w, "\n// func maxGrad2x2NEON%s\n", maxGradSig[len("func"):])
+	fmt.Fprintf(w, "TEXT ·maxGrad2x2NEON(SB), NOSPLIT, $0-96\n")
+	e.p("MOVD x_base+0(FP), R0")
+	e.p("MOVD dy_base+24(FP), R1")
+	e.p("MOVD dx_base+48(FP), R2")
+	e.p("MOVD windows+72(FP), R3")
+	e.p("MOVD c+80(FP), R4")
+	e.p("MOVD row+88(FP), R5")
+	e.p("LSL $2, R5")
+	e.p("LSL $2, R4, R6")
+	e.p("VEOR V31.B16, V31.B16, V31.B16")
+	one := func(scalar bool) {
+		load := func(reg string, v int) {
+			if scalar {
+				e.p("FMOVS (%s), F%d", reg, v)
+			} else {
+				e.p("VLD1 (%s), [V%d.S4]", reg, v)
+			}
+		}
+		store := func(v int, reg string) {
+			if scalar {
+				e.p("FMOVS F%d, (%s)", v, reg)
+			} else {
+				e.p("VST1 [V%d.S4], (%s)", v, reg)
+			}
+		}
+		e.p("ADD R6, R8, R10")
+		e.p("ADD R5, R8, R11")
+		e.p("ADD R6, R11, R12")
+		e.p("ADD R6, R9, R13")
+		e.p("ADD R5, R9, R14")
+		e.p("ADD R6, R14, R15")
+		load("R8", 0)
+		load("R1", 1)
+		e.p("%s", neon.FADD(1, 1, 31)) // -0 + 0 is +0
+		for k, reg := range []string{"R10", "R11", "R12"} {
+			gt := 2 + k
+			load(reg, 5)
+			e.p("%s", neon.FCMGT(gt, 5, 0)) // v > best
+			e.p("%s", neon.FCMEQ(6, 5, 5))  // v is not NaN
+			e.p("%s", neon.FCMEQ(7, 0, 0))  // best is not NaN
+			e.p("%s", neon.BIC(7, 7, 6))    // best not NaN, v NaN
+			e.p("VORR V7.B16, V%d.B16, V%d.B16", gt, gt)
+			e.p("VAND V%d.B16, V5.B16, V8.B16", gt)
+			e.p("%s", neon.BIC(0, 0, gt))
+			e.p("VORR V8.B16, V0.B16, V0.B16")
+		}
+		e.p("VAND V4.B16, V1.B16, V8.B16")
+		store(8, "R15")
+		e.p("VORR V4.B16, V4.B16, V9.B16")
+		for _, t := range []struct {
+			gt  int
+			reg string
+		}{{3, "R14"}, {2, "R13"}} {
+			e.p("%s", neon.BIC(8, t.gt, 9))
+			e.p("VAND V8.B16, V1.B16, V8.B16")
+			store(8, t.reg)
+			e.p("VORR V%d.B16, V9.B16, V9.B16", t.gt)
+		}
+		e.p("%s", neon.BIC(8, 1, 9))
+		store(8, "R9")
+	}
+	e.label("window")
+	e.p("CBZ R3, done")
+	e.p("MOVD R4, R7")
+	e.p("MOVD R0, R8")
+	e.p("MOVD R2, R9")
+	e.label("vec")
+	e.p("CMP $4, R7")
+	e.p("BLT tail")
+	one(false)
+	e.p("ADD $16, R8")
+	e.p("ADD $16, R9")
+	e.p("ADD $16, R1")
+	e.p("SUB $4, R7")
+	e.p("B vec")
+	e.label("tail")
+	e.p("CBZ R7, next")
+	one(true)
+	e.p("ADD $4, R8")
+	e.p("ADD $4, R9")
+	e.p("ADD $4, R1")
+	e.p("SUB $1, R7")
+	e.p("B tail")
+	e.label("next")
+	e.p("ADD R6<<1, R0, R0")
+	e.p("ADD R6<<1, R2, R2")
+	e.p("SUB $1, R3")
+	e.p("B window")
 	e.label("done")
 	e.p("RET")
 }

@@ -1,0 +1,53 @@
+package backward
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
+)
+
+// TestUnaryGradPaths: every kind's compiled path, with every kernel set this
+// machine runs, against the float64 formula per element, over a length that
+// is not a multiple of the block, with the special values, and in place
+// (out = dy). The selections are exact; the vector-kernel paths within a few
+// float32 roundings.
+func TestUnaryGradPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 3*unaryBlock + 37
+	x, dy := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = 8*(r.Float32()-0.5), r.Float32()-0.5
+	}
+	x[0], x[1], x[2], x[3] = 0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))
+	x[4], x[5] = 0.5, -0.25 // clip's bounds
+	steps := []eltwise.Step{{Kind: eltwise.Relu}, {Kind: eltwise.LeakyRelu, Alpha: 0.1}, {Kind: eltwise.Clip, Alpha: -0.25, Beta: 0.5},
+		{Kind: eltwise.Sigmoid}, {Kind: eltwise.Tanh}, {Kind: eltwise.Silu}, {Kind: eltwise.Softplus}, {Kind: eltwise.Exp}, {Kind: eltwise.Gelu}}
+	for _, set := range cpu.Available() {
+		for _, s := range steps {
+			want := make([]float32, n)
+			(&UnaryGrad{s: s}).generic(x, dy, want, nil)
+			g := NewUnaryGrad(set, s)
+			got := make([]float32, n)
+			scratch := make([]float32, g.ScratchSize())
+			g.Run(x, dy, got, scratch)
+			tol := 4e-6
+			if s.Kind == eltwise.Relu || s.Kind == eltwise.LeakyRelu || s.Kind == eltwise.Clip {
+				tol = 0
+			}
+			if e := kerneltest.Err(got, want); e > tol {
+				t.Errorf("%s %v: error %.3g > %.3g", set, s.Kind, e, tol)
+			}
+			inPlace := append([]float32(nil), dy...)
+			g.Run(x, inPlace, inPlace, scratch)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(inPlace[i]) {
+					t.Fatalf("%s %v: in place, element %d is %g, not %g", set, s.Kind, i, inPlace[i], got[i])
+				}
+			}
+		}
+	}
+}
