@@ -102,4 +102,3 @@ func checkLocation(loc string) error {
 	}
 	return nil
 }
-

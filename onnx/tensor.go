@@ -49,12 +49,12 @@ const (
 type store uint8
 
 const (
-	inInt32 store = iota // int32_data: one value (or, below 8 bits, one packed byte) per entry
-	inFloat              // float_data
-	inDouble             // double_data
-	inInt64              // int64_data
-	inUint64             // uint64_data
-	inString             // string_data
+	inInt32  store = iota // int32_data: one value (or, below 8 bits, one packed byte) per entry
+	inFloat               // float_data
+	inDouble              // double_data
+	inInt64               // int64_data
+	inUint64              // uint64_data
+	inString              // string_data
 )
 
 var storeNames = [...]string{inInt32: "int32_data", inFloat: "float_data", inDouble: "double_data", inInt64: "int64_data", inUint64: "uint64_data", inString: "string_data"}
