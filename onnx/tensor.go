@@ -336,7 +336,7 @@ func (t *Tensor) check(raw, floats, doubles []byte, ints []int64, present []stor
 		return size.Overflow(fmt.Sprintf("a %s tensor of dims %v", t.DataType, t.Dims))
 	}
 	perField := n
-	if info.bits < 8 {
+	if 0 < info.bits && info.bits < 8 {
 		perField = rawBytes // int32_data holds one packed byte per entry, as raw_data does
 	}
 	if t.DataType == Complex64 || t.DataType == Complex128 {
