@@ -331,3 +331,22 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 	var se *size.Error
 	assert.True(t, errors.As(err, &se))
 }
+
+// Types an importer refuses are decoded enough to name in its message.
+func TestTypeString(t *testing.T) {
+	tensor := bytesField(1, varint(1, 1), bytesField(2, bytesField(1, str(2, "N")), bytesField(1, varint(1, 3)), bytesField(1)))
+	m, err := Decode(model(
+		bytesField(11, str(1, "a"), bytesField(2, tensor)),
+		bytesField(11, str(1, "b"), bytesField(2, bytesField(4, bytesField(1, tensor)))),
+		bytesField(11, str(1, "c"), bytesField(2, bytesField(5, varint(1, 8), bytesField(2, bytesField(1, varint(1, 7)))))),
+		bytesField(11, str(1, "d"), bytesField(2, bytesField(9, bytesField(1, bytesField(8, varint(1, 10)))))),
+		bytesField(11, str(1, "e")),
+	), 1<<20)
+	require.NoError(t, err)
+	var got []string
+	for _, v := range m.Graph.Inputs[:4] {
+		got = append(got, v.Type.String())
+	}
+	assert.Equal(t, []string{"tensor(float)[N,3,?]", "seq(tensor(float)[N,3,?])", "map(string,tensor(int64))", "optional(sparse_tensor(float16))"}, got)
+	assert.Nil(t, m.Graph.Inputs[4].Type)
+}

@@ -107,8 +107,7 @@ func at(name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var pe *pathError
-	if errors.As(err, &pe) && pe == err {
+	if pe, ok := err.(*pathError); ok {
 		sep := "."
 		if pe.path[0] == '[' {
 			sep = ""
