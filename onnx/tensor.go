@@ -153,8 +153,7 @@ func (t *Tensor) Float32s() ([]float32, error) {
 	if !t.DataType.known() || dataTypes[t.DataType].toFloat == nil {
 		return nil, fmt.Errorf("tensor %q holds %s values, which are not read as float32", t.Name, t.DataType)
 	}
-	conv := dataTypes[t.DataType].toFloat
-	return values(t, func(u uint64) float32 { return conv(u) })
+	return values(t, dataTypes[t.DataType].toFloat)
 }
 
 // Int64s returns the values of an INT64, INT32, INT16, UINT16, INT8, UINT8 or
