@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/internal/f16"
 	"github.com/mdlc/mdlc/internal/safeio"
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
@@ -53,12 +54,12 @@ var dtypes = map[string]dtype{
 	}},
 	"F16": {2, func(dst []float32, src []byte) {
 		for i := range dst {
-			dst[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = f16.Half(binary.LittleEndian.Uint16(src[2*i:]))
 		}
 	}},
 	"BF16": {2, func(dst []float32, src []byte) {
 		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+			dst[i] = f16.BFloat(binary.LittleEndian.Uint16(src[2*i:]))
 		}
 	}},
 	"F64": {8, func(dst []float32, src []byte) {
@@ -66,20 +67,6 @@ var dtypes = map[string]dtype{
 			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
 		}
 	}},
-}
-
-// halfToFloat converts IEEE 754 binary16 exactly.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch exp {
-	case 0: // zero or subnormal: mant × 2^-24, exact in float32
-		return math.Float32frombits(math.Float32bits(float32(mant)/(1<<24)) | sign)
-	case 0x1f: // infinity or NaN, keeping the payload
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
 
 type entry struct {

@@ -47,6 +47,31 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	return f, st, nil
 }
 
+// OpenIn is Open for a name that must stay inside root: a name with ".." or
+// a symbolic link leading out of root fails, so a file that names another
+// (ONNX external data) cannot make mdlc read what lies outside its folder.
+func OpenIn(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
+	st, err := root.Stat(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := regular(name, st); err != nil {
+		return nil, nil, err
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = f.Stat(); err != nil || regular(name, st) != nil {
+		f.Close()
+		if err == nil {
+			err = regular(name, st)
+		}
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
 // ErrNotRegular is wrapped by the error for a path that is not a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 

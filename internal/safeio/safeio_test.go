@@ -46,3 +46,26 @@ func TestRefusesDevicesAndPipes(t *testing.T) {
 		t.Fatal("reading a FIFO hung")
 	}
 }
+
+func TestOpenIn(t *testing.T) {
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o600))
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "w.bin"), []byte("abc"), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link")))
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+
+	f, st, err := OpenIn(root, "w.bin")
+	require.NoError(t, err)
+	f.Close()
+	assert.Equal(t, int64(3), st.Size())
+	_, _, err = OpenIn(root, "sub")
+	assert.ErrorIs(t, err, ErrNotRegular)
+	_, _, err = OpenIn(root, "link")
+	assert.Error(t, err, "a symbolic link out of the root")
+	_, _, err = OpenIn(root, "../"+filepath.Base(outside)+"/secret")
+	assert.Error(t, err)
+}
