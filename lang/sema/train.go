@@ -442,3 +442,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// TrainNames lists the losses, optimizers and schedules a train block may
+// name, so that a test can hold them to what `mdlc train` runs.
+func TrainNames() (losses, optimizers, schedules []string) {
+	return slices.Clone(trainLosses), sortedKeys(trainOptimizers), sortedKeys(trainSchedules)
+}
