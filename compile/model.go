@@ -20,6 +20,36 @@ type Model struct {
 	// File is the path the model was read from, as given; Source its bytes.
 	File   string
 	Source []byte
+	// Train is how the model asks to be trained, nil when it does not say.
+	Train *TrainSpec
+}
+
+// TrainSpec is how a model asks to be trained, in the words of Keras's
+// compile and fit: loss, optimiser and hyperparameters, metrics, batch size,
+// epochs, validation split, learning-rate schedule. A zero field was not
+// given. `mdlc train` takes it as its defaults, under its flags.
+type TrainSpec struct {
+	// Loss is a Keras loss name: sparse_categorical_crossentropy, mse, ...;
+	// FromLogits its from_logits argument.
+	Loss       string
+	FromLogits bool
+	// Optimizer is adam, adamw, sgd, rmsprop or adagrad, with the
+	// hyperparameters given; zero means the optimiser's default.
+	Optimizer                 string
+	LR, Momentum, WeightDecay float64
+	Nesterov                  bool
+	// Metrics are the metric names, in order: accuracy.
+	Metrics           []string
+	BatchSize, Epochs int
+	// ValidationSplit is the fraction of the data held out for validation,
+	// its last examples as Keras takes them.
+	ValidationSplit float64
+	// Schedule is the learning-rate schedule: constant, cosine (to 0 over
+	// the run), step (times ScheduleGamma every ScheduleEvery epochs) or
+	// exponential (times ScheduleGamma each epoch).
+	Schedule      string
+	ScheduleEvery int
+	ScheduleGamma float64
 }
 
 // Layer is one layer instance: its hierarchical name (conv2d_1, res1.conv1),
@@ -108,6 +138,11 @@ func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
 		return nil, diagnostics{ds, source(p)}
 	}
 	out := &Model{Graph: m.Graph, File: path, Source: p.Source(p.Root.Path), Labels: m.Labels}
+	if m.Train != nil {
+		// The same fields: the conversion stops compiling if they part.
+		t := TrainSpec(*m.Train)
+		out.Train = &t
+	}
 	for _, l := range m.Layers {
 		out.Layers = append(out.Layers, Layer{Name: l.Name, Kind: l.Kind, Output: l.Output, Params: l.Params, Flops: l.Flops})
 	}

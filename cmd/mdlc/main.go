@@ -34,6 +34,8 @@ type command struct {
 	name  string
 	args  string
 	short string
+	// long, when set, says more in `mdlc help COMMAND`, before the flags.
+	long string
 	// nargs is the number of positional arguments: exactly min, or min or
 	// more when variadic.
 	min      int
@@ -54,7 +56,7 @@ func init() {
 		{name: "plan", args: "[flags] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", min: 1, define: definePlan},
 		{name: "gen", args: "-o DIR [flags] FILE.mdl", short: "compile a model into a Go package: straight-line steps, embedded packed weights", min: 1, define: defineGen},
 		{name: "build", args: "-o BIN [flags] FILE.mdl", short: "compile a model into a static binary (GOOS/GOARCH from the environment) that runs it like mdlc run", min: 1, define: defineBuild},
-		{name: "train", args: "--data SPEC [flags] FILE.mdl", short: "train a model, as Keras's fit: progress, validation, checkpoints, resume", min: 1, define: defineTrain},
+		{name: "train", args: "--data SPEC [flags] FILE.mdl", short: "train a model, as Keras's fit: progress, validation, checkpoints, resume", long: trainLong, min: 1, define: defineTrain},
 		{name: "evaluate", args: "--data SPEC --weights W [flags] FILE.mdl", short: "a model's loss and accuracy on a data set, as Keras's evaluate", min: 1, define: defineEvaluate},
 		{name: "init", args: "-o W.safetensors [flags] FILE.mdl", short: "write freshly initialised weights (Keras defaults)", min: 1, define: defineInit},
 		{name: "layers", short: "list the built-in layers and their arguments", define: defineLayers},
@@ -214,6 +216,9 @@ func (c *cli) help(args []string) int {
 
 func (cmd *command) help(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: mdlc %s %s\n\n%s.\n", cmd.name, cmd.args, upperFirst(cmd.short))
+	if cmd.long != "" {
+		fmt.Fprintf(w, "\n%s\n", cmd.long)
+	}
 	has := false
 	fs.VisitAll(func(*flag.Flag) { has = true })
 	if has {

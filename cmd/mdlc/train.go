@@ -50,6 +50,25 @@ func openData(spec string, m *compile.Model, o *compile.Options) (*data.Memory, 
 	return data.Open(spec, opt)
 }
 
+// trainLong is `mdlc help train`'s word on the model's train block.
+const trainLong = `A model may say how it is trained, as Keras's compile and fit do, in a train
+block among its statements; its settings are the defaults, and flags override
+them:
+
+  train {
+    loss = sparse_categorical_crossentropy      # or (from_logits=true)
+    optimizer = adam(lr=0.001)                  # sgd(lr=, momentum=, nesterov=,
+                                                # weight_decay=), rmsprop, adamw, adagrad
+    metrics = [accuracy]
+    batch_size = 32
+    epochs = 6
+    validation_split = 0.1
+    schedule = cosine                           # constant, step(every=, gamma=),
+                                                # exponential(gamma=)
+  }
+
+The file's hyperparameters apply only when its optimizer is the one used.`
+
 type trainFlags struct {
 	data, valData           string
 	valSplit                float64
@@ -100,7 +119,47 @@ func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.StringVar(&f.csv, "csv", "", "write each epoch's figures to this CSV `FILE`, and a plot of them beside it (.svg)")
 	fs.BoolVar(&f.json, "json", false, "print each epoch's figures as a JSON line instead of Keras's progress output")
 	fs.IntVar(&f.verbose, "verbose", -1, "0 silent, 1 a progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
-	return func(c *cli, files []string) error { return f.run(c, o, files[0]) }
+	return func(c *cli, files []string) error {
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		return f.run(c, o, files[0], given)
+	}
+}
+
+// specDefaults takes the settings of the model's train block for the flags
+// not given: flags override the file, the file the built-in defaults. The
+// file's hyperparameters belong to its optimiser, so they apply only when
+// that is the optimiser used.
+func (f *trainFlags) specDefaults(s *compile.TrainSpec, given map[string]bool) {
+	if s == nil {
+		return
+	}
+	take := func(flag string, inFile bool, set func()) {
+		if inFile && !given[flag] {
+			set()
+		}
+	}
+	take("loss", s.Loss != "", func() { *f.loss = s.Loss })
+	take("from-logits", s.FromLogits, func() { *f.fromLogits = true })
+	take("optimizer", s.Optimizer != "", func() { f.optimizer = s.Optimizer })
+	if f.optimizer == s.Optimizer {
+		take("lr", s.LR != 0, func() { f.lr = s.LR })
+		take("momentum", s.Momentum != 0, func() { f.momentum = s.Momentum })
+		take("nesterov", s.Nesterov, func() { f.nesterov = true })
+		take("weight-decay", s.WeightDecay != 0, func() { f.decay = s.WeightDecay })
+	}
+	take("batch-size", s.BatchSize != 0, func() { f.batch = positiveFlag(s.BatchSize) })
+	take("epochs", s.Epochs != 0, func() { f.epochs = s.Epochs })
+	take("validation-split", s.ValidationSplit != 0 && !given["validation-data"], func() { f.valSplit = s.ValidationSplit })
+	take("schedule", s.Schedule != "", func() {
+		f.schedule = s.Schedule
+		switch s.Schedule {
+		case "step":
+			f.schedule = fmt.Sprintf("step:%d:%g", s.ScheduleEvery, s.ScheduleGamma)
+		case "exponential":
+			f.schedule = fmt.Sprintf("exponential:%g", s.ScheduleGamma)
+		}
+	})
 }
 
 // makeOptimizer makes the optimiser and its default learning rate.
@@ -158,10 +217,16 @@ func scheduleFor(spec string, lr float64, stepsPerEpoch, epochs int) (optim.Sche
 	return nil, usagef("--schedule %s: schedules are constant, cosine, step:EPOCHS:GAMMA, exponential:GAMMA", spec)
 }
 
-func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
+func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[string]bool) error {
 	if f.data == "" {
 		return usagef("--data is required: %s", data.SpecHelp)
 	}
+	load := func() (*compile.Model, error) { return o.Load(file) }
+	m, err := load()
+	if err != nil {
+		return err
+	}
+	f.specDefaults(m.Train, given)
 	if f.valSplit < 0 || f.valSplit >= 1 {
 		return usagef("--validation-split %g: want a fraction in [0, 1)", f.valSplit)
 	}
@@ -192,11 +257,6 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string) error {
 	batch := int(f.batch)
 	if batch == 0 {
 		batch = 32
-	}
-	load := func() (*compile.Model, error) { return o.Load(file) }
-	m, err := load()
-	if err != nil {
-		return err
 	}
 	ds, err := openData(f.data, m, o)
 	if err != nil {

@@ -25,6 +25,8 @@ type Model struct {
 	// Labels names the classes of the results declared with labels, by
 	// result name: Labels["probs"][i] is the class of index i of the last axis.
 	Labels map[string][]string
+	// Train is the model's train block, nil without one.
+	Train *TrainSpec
 }
 
 // Layer is one instance of a built-in layer.
@@ -329,6 +331,9 @@ func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
 			m.Labels[r.Name] = r.Labels.Names
 		}
 	}
+	spec, ds := trainSpec(d.Train)
+	m.Train = spec
+	e.diags = append(e.diags, ds...)
 	return m
 }
 

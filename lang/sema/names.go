@@ -12,13 +12,13 @@ import (
 // Discard is the name that binds nothing: `h, _ = lstm(...)` keeps one result.
 const Discard = "_"
 
-// checkNames finds, in one declaration as written, the results declared
-// twice or labelled in a block, the names bound twice (errors: a later
+// checkNames finds, in one declaration as written, the train blocks out of
+// place, the results declared twice or labelled in a block, the names bound twice (errors: a later
 // statement would silently see another value) and the values computed and
 // never used (warnings). It reads the syntax only, so a block gets its
 // diagnostics once however often it is instantiated.
 func checkNames(d *syntax.Decl) diag.List {
-	var ds diag.List
+	ds := checkTrainPlacement(d)
 	results := map[string]*syntax.Result{}
 	for _, r := range d.Results {
 		if r.Labels != nil && d.Kind != "model" {

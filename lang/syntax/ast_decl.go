@@ -5,13 +5,17 @@ import "github.com/alecthomas/participle/v2/lexer"
 // Decl is a `model` or a `block`. Both are graphs with parameters and results;
 // a model's parameters are all typed tensors (it can be run), a block's may be
 // untyped tensors or configuration values, bound when it is called like a layer.
+// Train blocks stand among the body's statements, at its top level; they are
+// kept apart from Body, so that nothing that walks statements meets them, and
+// the printer puts them back in source order.
 type Decl struct {
 	Pos     lexer.Position
 	Kind    string    `parser:"@('model' | 'block')"`
 	Name    string    `parser:"@Ident"`
 	Params  []*Param  `parser:"'(' (@@ (',' @@)* ','?)? ')'"`
 	Results []*Result `parser:"'->' '(' (@@ (',' @@)* ','?)? ')'"`
-	Body    []*Stmt   `parser:"'{' @@* '}'"`
+	Train   []*Train  `parser:"'{' ( @@"`
+	Body    []*Stmt   `parser:"    | @@ )* '}'"`
 	EndPos  lexer.Position
 }
 

@@ -298,6 +298,8 @@ func firstRune(s string) string {
 
 func parseHelp(msg string) string {
 	switch {
+	case strings.HasPrefix(msg, `unexpected token "train"`):
+		return "a train block stands at the top level of a model's body, not inside `if` or `for`"
 	case strings.Contains(msg, `expected "}"`) || strings.Contains(msg, "<eof>"):
 		return "every `{` needs a matching `}`; each statement is `name = expression`"
 	case strings.Contains(msg, `"->"`):

@@ -117,7 +117,7 @@ func (p *printer) decl(d *Decl) {
 		// before the body's first comment are the same on every pass.
 		p.lastLine = d.Results[len(d.Results)-1].EndPos.Line + 1
 	}
-	p.stmts(d.Body, "  ")
+	p.body(d)
 	p.flushBefore(d.EndPos.Line, "  ")
 	p.write("}")
 	p.endLine(d.EndPos.Line)
@@ -161,11 +161,64 @@ func typeExpr(t *TypeExpr) string {
 // between statements.
 func (p *printer) stmts(ss []*Stmt, indent string) {
 	for i, s := range ss {
-		if i > 0 && s.Pos.Line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, s.Pos.Line) {
-			p.blankLine()
-		}
+		p.gap(i, s.Pos.Line)
 		p.stmt(s, indent)
 	}
+}
+
+// gap keeps one blank line before the i-th item of a body, starting on
+// source line line, where the source had one or more.
+func (p *printer) gap(i, line int) {
+	if i > 0 && line > p.lastLine+1 && !p.hasCommentBetween(p.lastLine+1, line) {
+		p.blankLine()
+	}
+}
+
+// body prints a declaration's statements and train blocks, merged back in
+// source order.
+func (p *printer) body(d *Decl) {
+	ss, ts := d.Body, d.Train
+	for i := 0; len(ss) > 0 || len(ts) > 0; i++ {
+		if len(ts) > 0 && (len(ss) == 0 || ts[0].Pos.Offset < ss[0].Pos.Offset) {
+			p.gap(i, ts[0].Pos.Line)
+			p.train(ts[0], "  ")
+			ts = ts[1:]
+			continue
+		}
+		p.gap(i, ss[0].Pos.Line)
+		p.stmt(ss[0], "  ")
+		ss = ss[1:]
+	}
+}
+
+// train prints a train block, one setting per line.
+func (p *printer) train(t *Train, indent string) {
+	p.flushBefore(t.Pos.Line, indent)
+	p.write(indent + "train {")
+	// A comment at the end of a line goes with the last item on it, so that
+	// `train { epochs = 6 }  # c` keeps it after the brace.
+	next := func(i int) int {
+		if i < len(t.Settings) {
+			return t.Settings[i].Pos.Line
+		}
+		return t.EndPos.Line
+	}
+	endOf := func(line, i int) int {
+		if next(i) == line {
+			return line - 1
+		}
+		return line
+	}
+	p.endLine(endOf(t.Pos.Line, 0))
+	for i, s := range t.Settings {
+		p.gap(i, s.Pos.Line)
+		p.flushBefore(s.Pos.Line, indent+"  ")
+		p.write(indent + "  " + s.Key.Name + " = " + inline(s.Value))
+		p.endLine(endOf(s.EndPos.Line, i+1))
+	}
+	p.flushBefore(t.EndPos.Line, indent+"  ")
+	p.write(indent + "}")
+	p.endLine(t.EndPos.Line)
 }
 
 func (p *printer) stmt(s *Stmt, indent string) {

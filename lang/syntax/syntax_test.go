@@ -210,3 +210,18 @@ func TestNegationLimit(t *testing.T) {
 	sum := head + "x" + strings.Repeat(" - -x * 2", 20_000) + "\n}\n"
 	require.Equal(t, sum, format(t, "sum.mdl", []byte(sum)))
 }
+
+// TestTrainBlock: a train block prints one setting per line, in its place
+// among the statements, and `train` remains a name elsewhere.
+func TestTrainBlock(t *testing.T) {
+	src := "model m(x: f32[N, 2]) -> (y) {\n  train = x\n  train { epochs = 6  optimizer = adam(lr=0.001) }  # end\n  y = train\n}\n"
+	f, ds := syntax.Parse("t.mdl", []byte(src))
+	require.Empty(t, ds)
+	d := f.Decls[0]
+	require.Len(t, d.Train, 1)
+	require.Len(t, d.Body, 2)
+	require.Equal(t, "epochs", d.Train[0].Settings[0].Key.Name)
+	want := "model m(x: f32[N, 2]) -> (y) {\n  train = x\n  train {\n    epochs = 6\n    optimizer = adam(lr=0.001)\n  }  # end\n  y = train\n}\n"
+	require.Equal(t, want, syntax.Format(f))
+	require.Equal(t, want, format(t, "t.mdl", []byte(want)))
+}
