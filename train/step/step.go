@@ -208,3 +208,34 @@ func (u *Update) Apply(loss float32, params, grads []float32) error {
 	u.Step++
 	return nil
 }
+
+// Bind gives the constant and state slots of prog, written out without their
+// data, their memory: the constant slots, in slot order, consts one after
+// another (kept, not copied: read only, they may be shared); the state slots,
+// in slot order, a trainer's parameters, slot k at params[at[k]:]. Programs
+// bound to the same params share the parameters: an evaluation step reads
+// what the training step last wrote.
+func Bind(prog *exec.Program, consts, params []float32, at []int) error {
+	c, k := 0, 0
+	for i := range prog.Slots {
+		s := &prog.Slots[i]
+		switch s.Kind {
+		case exec.SlotConstant:
+			if c+s.N > len(consts) {
+				return fmt.Errorf("%s: %d floats of constants for slots that hold more", prog.Name, len(consts))
+			}
+			s.Data = consts[c : c+s.N : c+s.N]
+			c += s.N
+		case exec.SlotState:
+			if k == len(at) || at[k] < 0 || at[k]+s.N > len(params) {
+				return fmt.Errorf("%s: state slot %d is not within the %d parameters", prog.Name, i, len(params))
+			}
+			s.Data = params[at[k] : at[k]+s.N : at[k]+s.N]
+			k++
+		}
+	}
+	if c != len(consts) || k != len(at) {
+		return fmt.Errorf("%s: %d floats of constants and %d parameter offsets for slots that hold %d and %d", prog.Name, len(consts), len(at), c, k)
+	}
+	return nil
+}
