@@ -40,4 +40,10 @@ if [ ! -d "$work/node_modules/onnxruntime-node" ]; then
 fi
 
 go build -o "$work/mdlc" ./cmd/mdlc
+# `bench/run.sh train ...` compares training steps (train.py); anything else
+# compares inference (compare.py).
+if [ "${1:-}" = train ]; then
+  shift
+  exec /usr/bin/python3 bench/train.py "$@"
+fi
 exec /usr/bin/python3 bench/compare.py "$@"

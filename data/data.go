@@ -47,6 +47,7 @@ type Memory struct {
 	names   []string // class names, if known
 	u8      []uint8
 	f32     []float32
+	ids     []int32 // token ids (tokens.go), served as floats
 	labels  []int64
 }
 
@@ -77,11 +78,16 @@ func (m *Memory) Batch(indices []int, x []float32, y []int64) error {
 			return fmt.Errorf("data: example %d out of range: the data set has %d", idx, len(m.labels))
 		}
 		dst := x[i*m.per : (i+1)*m.per]
-		if m.u8 != nil {
+		switch {
+		case m.u8 != nil:
 			for j, v := range m.u8[idx*m.per : (idx+1)*m.per] {
 				dst[j] = float32(v) / 255
 			}
-		} else {
+		case m.ids != nil:
+			for j, v := range m.ids[idx*m.per : (idx+1)*m.per] {
+				dst[j] = float32(v)
+			}
+		default:
 			copy(dst, m.f32[idx*m.per:(idx+1)*m.per])
 		}
 		y[i] = m.labels[idx]
@@ -97,9 +103,12 @@ func (m *Memory) Split(n int) (*Memory, *Memory, error) {
 	}
 	a, b := *m, *m
 	a.labels, b.labels = m.labels[:n], m.labels[n:]
-	if m.u8 != nil {
+	switch {
+	case m.u8 != nil:
 		a.u8, b.u8 = m.u8[:n*m.per], m.u8[n*m.per:]
-	} else {
+	case m.ids != nil:
+		a.ids, b.ids = m.ids[:n*m.per], m.ids[n*m.per:]
+	default:
 		a.f32, b.f32 = m.f32[:n*m.per], m.f32[n*m.per:]
 	}
 	return &a, &b, nil

@@ -29,6 +29,15 @@ func LoadNpy(xPath, yPath string, classes int, budget size.Budget) (*Memory, err
 // LoadNpz reads the arrays xName and yName of an .npz archive (numpy.savez,
 // compressed or not), as Keras's mnist.npz holds x_train and y_train.
 func LoadNpz(path, xName, yName string, classes int, budget size.Budget) (*Memory, error) {
+	a, err := readNpz(path, budget, xName, yName)
+	if err != nil {
+		return nil, err
+	}
+	return fromArrays(path+":"+xName, a[0], path+":"+yName, a[1], classes, budget)
+}
+
+// readNpz reads the named arrays of an .npz archive, each within budget.
+func readNpz(path string, budget size.Budget, names ...string) ([]*tensor.Tensor, error) {
 	f, st, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
@@ -63,15 +72,13 @@ func LoadNpz(path, xName, yName string, classes int, budget size.Budget) (*Memor
 		}
 		return nil, fmt.Errorf("%s has no array %q; it holds %s", path, name, strings.Join(names, ", "))
 	}
-	x, err := read(xName)
-	if err != nil {
-		return nil, err
+	out := make([]*tensor.Tensor, len(names))
+	for i, name := range names {
+		if out[i], err = read(name); err != nil {
+			return nil, err
+		}
 	}
-	y, err := read(yName)
-	if err != nil {
-		return nil, err
-	}
-	return fromArrays(path+":"+xName, x, path+":"+yName, y, classes, budget)
+	return out, nil
 }
 
 // fromArrays makes a data set of examples x ([n, ...]) and labels y ([n] or

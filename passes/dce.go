@@ -6,10 +6,18 @@ package passes
 //
 // Invariant: every node, parameter and constant contributes to an output.
 // Inputs stay, even unused: they are the model's signature.
+//
+// dceKeepParams, the training pipeline's form, keeps every parameter: in a
+// training step they are state, which updates appended after the passes may
+// read though no output does (batch norm's running statistics).
 
 import "github.com/mdlc/mdlc/ir"
 
-func dce(g *ir.Graph) error {
+func dce(g *ir.Graph) error { return deadCode(g, false) }
+
+func dceKeepParams(g *ir.Graph) error { return deadCode(g, true) }
+
+func deadCode(g *ir.Graph, keepParams bool) error {
 	live := map[*ir.Value]bool{}
 	for _, o := range g.Outputs {
 		live[o.Value] = true
@@ -35,7 +43,9 @@ func dce(g *ir.Graph) error {
 		}
 		return out
 	}
-	g.Params = keep(g.Params)
+	if !keepParams {
+		g.Params = keep(g.Params)
+	}
 	g.Consts = keep(g.Consts)
 	return nil
 }

@@ -36,7 +36,7 @@ var Pipeline = []Pass{
 // parameters are state the optimiser changes, so nothing may fold them
 // into constants, and whose forward values the backward half reads.
 var Training = []Pass{
-	{"dce", "drop nodes no output depends on (the final softmax a fused cross-entropy replaces)", dce},
+	{"dce", "drop nodes no output depends on (the final softmax a fused cross-entropy replaces); keep every parameter, which is state", dceKeepParams},
 }
 
 // orderConstraints are the reasons the pipeline is ordered as it is; init

@@ -16,7 +16,7 @@ var FS embed.FS
 // trained holds the weights that ship with stdlib models, trained by mdlc
 // train (see Trained).
 //
-//go:embed weights
+//go:embed weights/*.safetensors
 var trained embed.FS
 
 // Trained returns the weights shipped for the stdlib model name, a

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/mdlc/mdlc/data"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/train/step"
@@ -18,6 +19,9 @@ func stepShape(s *stepGraph, obj Objective, batch int) step.Shape {
 	if s.labels.Type.DType != ir.F32 {
 		sh.IDs = batch * numel(s.labels.Type.Shape[1:])
 	}
+	if x := s.g.Inputs[0]; x.Type.DType != ir.F32 {
+		sh.Vocab = s.g.TokenLimit(x)
+	}
 	return sh
 }
 
@@ -29,10 +33,19 @@ func numel(s ir.Shape) int {
 	return n
 }
 
-// checkData says whether a data set of examples of shape (without the
-// batch) and class ids in 0..classes-1 fits the input and labels of a step
-// of shape b.
-func checkData(b step.Shape, model string, input *ir.Value, shape []int, classes int) error {
+// checkData says whether a data set's examples and class ids fit the input
+// and labels of a step of shape b.
+func checkData(b step.Shape, model string, input *ir.Value, ds data.Dataset) error {
+	shape, classes := ds.Shape(), ds.Classes()
+	tokens, isTokens := ds.(interface{ MaxID() int })
+	switch {
+	case b.Vocab > 0 && (!isTokens || tokens.MaxID() < 0):
+		return fmt.Errorf("model %s: its input %s takes token ids; the data holds other values: give token sequences (tokens:FILE)", model, input.Name)
+	case b.Vocab > 0 && tokens.MaxID() >= b.Vocab:
+		return fmt.Errorf("model %s: the data holds token id %d, beyond its vocabulary of %d ids", model, tokens.MaxID(), b.Vocab)
+	case b.Vocab == 0 && isTokens && tokens.MaxID() >= 0:
+		return fmt.Errorf("model %s: the data is token ids, but its input %s is %s: embed them (an i32 input read by embedding)", model, input.Name, input.Type)
+	}
 	want := input.Type.Shape[1:]
 	ok := len(want) == len(shape)
 	for i := 0; ok && i < len(shape); i++ {

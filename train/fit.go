@@ -72,14 +72,14 @@ type Position struct {
 // sees the batches it would have seen), from the trainer's position to
 // FitOptions.Epochs.
 func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
-	if err := checkData(t.io.Shape, t.model, t.input, ds.Shape(), ds.Classes()); err != nil {
+	if err := checkData(t.io.Shape, t.model, t.input, ds); err != nil {
 		return err
 	}
 	if opt.Validation != nil {
 		if opt.ValEval == nil {
 			return fmt.Errorf("validation data without an evaluator")
 		}
-		if err := checkData(opt.ValEval.io.Shape, t.model, opt.ValEval.input, opt.Validation.Shape(), opt.Validation.Classes()); err != nil {
+		if err := checkData(opt.ValEval.io.Shape, t.model, opt.ValEval.input, opt.Validation); err != nil {
 			return fmt.Errorf("the validation data: %w", err)
 		}
 	}
@@ -168,7 +168,7 @@ func stopped(stop <-chan struct{}) bool {
 // Evaluate runs ds through the evaluator in batches, in order, and returns
 // the mean loss and accuracy over its examples.
 func (e *Evaluator) Evaluate(ds data.Dataset) (Logs, error) {
-	if err := checkData(e.io.Shape, e.model, e.input, ds.Shape(), ds.Classes()); err != nil {
+	if err := checkData(e.io.Shape, e.model, e.input, ds); err != nil {
 		return Logs{}, err
 	}
 	loader, err := data.NewLoader(ds, e.io.Batch, data.LoaderOptions{})

@@ -48,8 +48,7 @@ type stepGraph struct {
 	forward map[*ir.Node]bool
 	// form is the training forms of batch norm and dropout, whose updates
 	// (running statistics, dropout's step) join the plan's state.
-	form    *autodiff.TrainingForm
-	updates map[string]*ir.Value
+	form *autodiff.TrainingForm
 }
 
 // savedBytes is the bytes of the forward pass's results the backward half
@@ -196,9 +195,6 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.
 	}
 	for i, p := range s.params {
 		g.AddOutput(step.GradPrefix+p.Name, gs[i])
-	}
-	if s.updates, err = s.form.Updates(); err != nil {
-		return nil, fmt.Errorf("model %s: %w", g.Name, err)
 	}
 	return s, nil
 }

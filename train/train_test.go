@@ -1,11 +1,13 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -243,4 +245,91 @@ func TestLosses(t *testing.T) {
 	}
 	_, err := New(load(t, regression), initial(t, regression, 2), Config{Objective: Objective{Loss: BinaryCrossentropy}, Optimizer: optim.SGD{}, LR: optim.Constant(0.1), BatchSize: 4})
 	require.ErrorContains(t, err, "binary_crossentropy needs probabilities from a sigmoid, but the output f32[N,4] is computed by dense: end the model with activation=sigmoid, or train it from logits (--from-logits)")
+}
+
+// textModel is a small Kim-style text classifier: ids embedded, one
+// convolution over time, max-pooled, dropout, a softmax over 2 classes.
+const textModel = `model text(ids: i32[N, 12]) -> (probs: f32[N, 2]) {
+  probs = ids | embedding(20, 8) | conv1d(8, kernel=3, activation=relu) | global_maxpool1d | dropout(0.2) | dense(2, activation=softmax)
+}
+`
+
+// TestTrainsOnTokens: token sequences from a text file train an embedding,
+// a 1-D convolution and dropout in training mode: the class is whether the
+// sequence holds token 7, which the model learns to find; ids beyond the
+// vocabulary are refused before training.
+func TestTrainsOnTokens(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var text strings.Builder
+	for range 200 {
+		n := 3 + r.IntN(12)
+		has := r.IntN(2)
+		fmt.Fprintf(&text, "%d\t", has)
+		at := r.IntN(n)
+		for j := range n {
+			id := 1 + r.IntN(19)
+			for id == 7 {
+				id = 1 + r.IntN(19)
+			}
+			if has == 1 && j == at {
+				id = 7
+			}
+			fmt.Fprintf(&text, "%d ", id)
+		}
+		text.WriteString("\n")
+	}
+	path := filepath.Join(t.TempDir(), "seq.txt")
+	require.NoError(t, os.WriteFile(path, []byte(text.String()), 0o644))
+	ds, err := data.LoadTokens(path, 12, size.Default())
+	require.NoError(t, err)
+	tr, err := New(load(t, textModel), initial(t, textModel, 3), Config{
+		Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 16,
+	})
+	require.NoError(t, err)
+	defer tr.Close()
+	var c lossCurve
+	require.NoError(t, tr.Fit(ds, FitOptions{Epochs: 30, Shuffle: true, Seed: 2, Callbacks: []Callback{&c}}))
+	t.Logf("loss %.3f -> %.3f, accuracy %.3f", c.losses[0], c.losses[len(c.losses)-1], c.accs[len(c.accs)-1])
+	require.Greater(t, c.accs[len(c.accs)-1], 0.9)
+
+	require.NoError(t, os.WriteFile(path, []byte("1\t3 25 4\n"), 0o644))
+	big, err := data.LoadTokens(path, 12, size.Default())
+	require.NoError(t, err)
+	require.ErrorContains(t, tr.Fit(big, FitOptions{Epochs: 31}), "the data holds token id 25, beyond its vocabulary of 20 ids")
+	img := randomData(t, 1, 4, 2, 12)
+	require.ErrorContains(t, tr.Fit(img, FitOptions{Epochs: 31}), "takes token ids; the data holds other values")
+}
+
+// TestBatchNormTrains: a model with batch norm trains on the batch's
+// statistics, its running statistics follow them (Keras's momentum), and
+// the evaluator, in inference mode, normalises with the running ones.
+func TestBatchNormTrains(t *testing.T) {
+	src := `model bn(image: f32[N, 8, 8, 1]) -> (probs: f32[N, 4]) {
+  probs = image | conv2d(8, kernel=3) | batchnorm | relu | flatten | dense(4, activation=softmax)
+}`
+	ds := randomData(t, 7, 64, 4, 8, 8, 1)
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 16}
+	tr, err := New(load(t, src), initial(t, src, 1), cfg)
+	require.NoError(t, err)
+	defer tr.Close()
+	var c lossCurve
+	require.NoError(t, tr.Fit(ds, FitOptions{Epochs: 40, Shuffle: true, Callbacks: []Callback{&c}}))
+	require.Less(t, c.losses[len(c.losses)-1], c.losses[0]/10)
+	w := tr.Weights()
+	var names []string
+	for name := range w {
+		names = append(names, name)
+	}
+	require.NotContains(t, names, "dropout.step")
+	mean := w["batchnorm.moving_mean"]
+	require.NotNil(t, mean, "%v", names)
+	require.NotEqual(t, make([]float32, 8), mean.Data, "the running mean moved")
+	e, err := NewEvaluator(load(t, src), initial(t, src, 1), cfg)
+	require.NoError(t, err)
+	defer e.Close()
+	require.NoError(t, e.From(tr.Parameters()))
+	l, err := e.Evaluate(ds)
+	require.NoError(t, err)
+	t.Logf("training loss %.4f, inference-mode loss %.4f", c.losses[len(c.losses)-1], l.Loss)
+	require.Less(t, l.Loss, 1.0)
 }

@@ -83,9 +83,15 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
 		return nil, fmt.Errorf("model %s: optimising the training step: %w", name, err)
 	}
+	// The updates are no output, so they join the graph after the passes,
+	// whose dead-code elimination would drop them.
+	updates, err := s.form.Updates()
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", name, err)
+	}
 	w = maps.Clone(w)
 	s.form.AddWeights(w)
-	p, err := plan.Build(s.g, w, nil, append(planOptions(cfg), plan.Train(s.updates))...)
+	p, err := plan.Build(s.g, w, nil, append(planOptions(cfg), plan.Train(updates))...)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
 	}

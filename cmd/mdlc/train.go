@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/data"
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/train"
@@ -39,9 +40,13 @@ func objective(loss string, logits bool, output string) (train.Objective, error)
 // gives a folder's images their size.
 func openData(spec string, m *compile.Model, o *compile.Options) (*data.Memory, error) {
 	opt := data.OpenOptions{Budget: o.MemoryBudget()}
-	if in := m.Graph.Inputs; len(in) == 1 && in[0].Type.Shape.Rank() == 4 {
-		s := in[0].Type.Shape
-		opt.Height, opt.Width, opt.Channels = s[1].Size, s[2].Size, s[3].Size
+	if in := m.Graph.Inputs; len(in) == 1 {
+		switch s := in[0].Type.Shape; {
+		case s.Rank() == 4:
+			opt.Height, opt.Width, opt.Channels = s[1].Size, s[2].Size, s[3].Size
+		case s.Rank() == 2 && in[0].Type.DType != ir.F32:
+			opt.SeqLen = s[1].Size
+		}
 	}
 	return data.Open(spec, opt)
 }

@@ -37,6 +37,9 @@ type Shape struct {
 	// shaped as the prediction, made from the ids (one-hot, or the id itself
 	// for one value per example).
 	IDs int
+	// Vocab, if positive, says the input is token ids, each in
+	// 0..Vocab-1: the examples, given as floats, are converted.
+	Vocab int
 	// Logits says the predictions are a cross-entropy's logits: a single
 	// one per example is class 1 above 0, not above 1/2, and accuracy is
 	// counted whatever the shape.
@@ -47,7 +50,7 @@ type Shape struct {
 type Batch struct {
 	Shape
 	x, floats, weights []float32
-	ids                []int64
+	ids, xIDs          []int64
 	inputs             []exec.Input
 	labels             []int64 // the real labels of the batch, for accuracy
 	// Loss and Predictions are the step's loss (one float) and predictions
@@ -66,7 +69,12 @@ func NewBatch(s Shape) *Batch {
 		b.floats = make([]float32, s.Batch*s.Pred)
 		labels = exec.Floats(b.floats)
 	}
-	b.inputs = []exec.Input{exec.Floats(b.x), labels, exec.Floats(b.weights)}
+	examples := exec.Floats(b.x)
+	if s.Vocab > 0 {
+		b.xIDs = make([]int64, len(b.x))
+		examples = exec.Int64s(b.xIDs)
+	}
+	b.inputs = []exec.Input{examples, labels, exec.Floats(b.weights)}
 	return b
 }
 
@@ -107,6 +115,11 @@ func (b *Batch) Fill(x []float32, y []int64, n int) ([]exec.Input, error) {
 			} else {
 				b.floats[i*b.Pred+int(c)] = 1
 			}
+		}
+	}
+	if b.xIDs != nil {
+		for i, v := range b.x {
+			b.xIDs[i] = int64(v) // exact: ids below 2^24, as data serves them
 		}
 	}
 	return b.inputs, nil

@@ -1,0 +1,111 @@
+package data
+
+import (
+	"archive/zip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// TestLoadTokens: text and .npz token sequences are padded with 0 and cut
+// to the length asked for, and served as float ids.
+func TestLoadTokens(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "reviews.txt")
+	require.NoError(t, os.WriteFile(text, []byte("1\t5 6 7\n0\t9 8 7 6 5 4\n2\t\n"), 0o644))
+	m, err := LoadTokens(text, 4, size.Default())
+	require.NoError(t, err)
+	require.Equal(t, 3, m.Len())
+	require.Equal(t, 3, m.Classes())
+	require.Equal(t, []int{4}, m.Shape())
+	require.Equal(t, 9, m.MaxID())
+	x, y := make([]float32, 12), make([]int64, 3)
+	require.NoError(t, m.Batch([]int{0, 1, 2}, x, y))
+	require.Equal(t, []float32{5, 6, 7, 0, 9, 8, 7, 6, 0, 0, 0, 0}, x)
+	require.Equal(t, []int64{1, 0, 2}, y)
+
+	npz := filepath.Join(dir, "t.npz")
+	writeNpz(t, npz, map[string]*tensor.Tensor{
+		"x": {Shape: []int{2, 3}, Ints: []int64{1, 2, 3, 4, 5, 6}},
+		"y": {Shape: []int{2}, Ints: []int64{0, 1}},
+	})
+	m, err = LoadTokens(npz, 5, size.Default())
+	require.NoError(t, err)
+	x = make([]float32, 10)
+	require.NoError(t, m.Batch([]int{1, 0}, x, y))
+	require.Equal(t, []float32{4, 5, 6, 0, 0, 1, 2, 3, 0, 0}, x)
+	a, b, err := m.Split(1)
+	require.NoError(t, err)
+	require.Equal(t, 6, b.MaxID())
+	require.Equal(t, 3, a.MaxID())
+}
+
+// TestLoadTokensRefuses: each malformed record is named by file and line.
+func TestLoadTokensRefuses(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"1\t5 6\n\n0\t1": "bad.txt:2: want a class id, a tab and the token ids",
+		"x\t5 6":         `bad.txt:1: the class id "x" is not a whole number`,
+		"-1\t5":          `bad.txt:1: the class id "-1"`,
+		"1\t5 six":       `bad.txt:1: token 2, "six", is not an id in 0..16777215`,
+		"1\t5 16777216":  `token 2, "16777216"`,
+		"1 5 6":          "bad.txt:1: want a class id, a tab",
+	} {
+		path := filepath.Join(dir, "bad.txt")
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		_, err := LoadTokens(path, 4, size.Default())
+		require.ErrorContains(t, err, want, body)
+	}
+	_, err := LoadTokens(filepath.Join(dir, "bad.txt"), 0, size.Default())
+	require.ErrorContains(t, err, "must have a known length")
+	npz := filepath.Join(dir, "f.npz")
+	writeNpz(t, npz, map[string]*tensor.Tensor{"x": tensor.New(2, 3), "y": {Shape: []int{2}, Ints: []int64{0, 1}}})
+	_, err = LoadTokens(npz, 3, size.Default())
+	require.ErrorContains(t, err, "x is floats of shape [2,3]: want [n, T] integer token ids")
+	_, err = LoadTokens(filepath.Join(dir, "bad.txt"), 1<<40, 1<<20)
+	require.ErrorContains(t, err, "memory limit")
+}
+
+// writeNpz writes arrays into an .npz archive, as numpy.savez.
+func writeNpz(t *testing.T, path string, arrays map[string]*tensor.Tensor) {
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	z := zip.NewWriter(f)
+	for name, a := range arrays {
+		w, err := z.Create(name + ".npy")
+		require.NoError(t, err)
+		require.NoError(t, tensor.WriteNpy(w, a))
+	}
+	require.NoError(t, z.Close())
+	require.NoError(t, f.Close())
+}
+
+// FuzzTokens: any text either loads into a data set whose every id and
+// label is in range, or is refused; nothing panics.
+func FuzzTokens(f *testing.F) {
+	f.Add([]byte("1\t5 6 7\n0\t9 8\n"), 4)
+	f.Add([]byte("3\t\n"), 1)
+	f.Add([]byte("1\t99999999999 2"), 2)
+	f.Fuzz(func(t *testing.T, b []byte, seqLen int) {
+		if seqLen < 1 || seqLen > 64 {
+			return
+		}
+		m, err := parseTokens("fuzz.txt", b, seqLen, 1<<20)
+		if err != nil {
+			return
+		}
+		if m.MaxID() > MaxTokenID || len(m.ids) != m.Len()*seqLen {
+			t.Fatalf("%d ids for %d examples of %d; max id %d", len(m.ids), m.Len(), seqLen, m.MaxID())
+		}
+		for i := range m.Len() {
+			if l := m.Label(i); l < 0 || l >= int64(m.Classes()) {
+				t.Fatalf("label %d of %d classes", l, m.Classes())
+			}
+		}
+	})
+}
