@@ -61,6 +61,9 @@ type Options struct {
 	// refused. And a benchmark.
 	Tests      bool
 	OutputSums []uint32
+	// Train, if set, adds a Trainer (mdlc gen --train): the training step's
+	// wrapper, its programs and their weights, and with Tests its test.
+	Train *Training
 }
 
 // Generate writes prog as a package.
@@ -86,6 +89,11 @@ func Generate(prog plan.Program, o Options) (Files, error) {
 			return nil, err
 		}
 		files[pkg+"_test.go"] = t
+	}
+	if o.Train != nil {
+		if err := g.trainFiles(o.Train, tests, files); err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
 }
@@ -274,7 +282,8 @@ func (g *gen) source(blob []byte) ([]byte, error) {
 	w("func (m *Model) RunArena(a *Arena, %s) error {\n", strings.Join(sig, ", "))
 	w("\treturn m.prog.Run(a, []exec.Input{%s}, [][]float32{%s})\n}\n\n", strings.Join(ins, ", "), strings.Join(outs, ", "))
 
-	if err := g.program(w); err != nil {
+	const doc = "// program is the compiled plan, run by exec.Program's run loop: its steps\n// as specs, the slot table they index and the ports a run binds.\n"
+	if err := g.program(w, doc+"func program() *exec.Program", g.pkg, prog, "ArenaFloats", g.imports); err != nil {
 		return nil, err
 	}
 
@@ -355,18 +364,18 @@ func (g *gen) doc() string {
 
 func commas(n int64) string { return numfmt.Commas(n) }
 
-// program writes the function that returns the program as a literal: the
-// specs, the slot table (constants and state without their data, which
-// load reads from the weights file in slot order) and the ports.
-func (g *gen) program(w func(string, ...any)) error {
-	prog := g.prog
+// program writes decl, a function's doc and signature, and its body, which
+// returns prog as a literal named name: the specs, the slot table
+// (constants and state without their data, which the package binds at run
+// time) and the ports; arena is the expression of its ArenaFloats. It adds
+// the packages the literal names to imports.
+func (g *gen) program(w func(string, ...any), decl, name string, prog plan.Program, arena string, imports map[string]bool) error {
 	lit := func(v any) (string, error) {
 		var sb strings.Builder
-		err := literal(&sb, reflect.ValueOf(v), g.imports)
+		err := literal(&sb, reflect.ValueOf(v), imports)
 		return sb.String(), err
 	}
-	w("// program is the compiled plan, run by exec.Program's run loop: its steps\n// as specs, the slot table they index and the ports a run binds.\n")
-	w("func program() *exec.Program {\n\treturn &exec.Program{\n\t\tName: %q,\n\t\tKernels: %q,\n\t\tSpecs: []exec.Spec{\n", g.pkg, prog.Kernels)
+	w("%s {\n\treturn &exec.Program{\n\t\tName: %q,\n\t\tKernels: %q,\n\t\tSpecs: []exec.Spec{\n", decl, name, prog.Kernels)
 	for i, s := range prog.Specs {
 		l, err := lit(s)
 		if err != nil {
@@ -394,6 +403,6 @@ func (g *gen) program(w func(string, ...any)) error {
 		}
 		w("\t\t%s: %s,\n", ports.field, l)
 	}
-	w("\t\tArenaFloats: ArenaFloats,\n\t\tHelperScratch: %d,\n\t}\n}\n", prog.HelperScratch)
+	w("\t\tArenaFloats: %s,\n\t\tHelperScratch: %d,\n\t}\n}\n", arena, prog.HelperScratch)
 	return nil
 }

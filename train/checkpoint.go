@@ -41,7 +41,7 @@ func (t *Trainer) settings() map[string]string {
 func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
 	ts := weightsOf(t.plan) // with the step counter dropout adds
 
-	for i, s := range t.state {
+	for i, s := range t.upd.State {
 		ts[fmt.Sprintf("%s%d", slotPrefix, i)] = &tensor.Tensor{Shape: []int{len(s)}, Data: s}
 	}
 	meta := t.settings()
@@ -49,7 +49,7 @@ func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
 		meta["x-"+k] = v
 	}
 	meta["format"] = checkpointFormat
-	meta["step"] = strconv.Itoa(t.step)
+	meta["step"] = strconv.Itoa(t.upd.Step)
 	meta["epoch"] = strconv.Itoa(t.pos.Epoch)
 	meta["batch"] = strconv.Itoa(t.pos.Batch)
 	return writeAtomic(path, ts, meta)
@@ -111,13 +111,13 @@ func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budg
 		}
 		copy(params[r.Offset:], w.Data)
 	}
-	for i, s := range t.state {
+	for i, s := range t.upd.State {
 		w := ts[fmt.Sprintf("%s%d", slotPrefix, i)]
 		if w == nil || len(w.Data) != len(s) {
 			return fmt.Errorf("%s: no optimiser state %s%d of %d values", path, slotPrefix, i, len(s))
 		}
 		copy(s, w.Data)
 	}
-	t.step, t.pos = pos[0], Position{Epoch: pos[1], Batch: pos[2]}
+	t.upd.Step, t.pos = pos[0], Position{Epoch: pos[1], Batch: pos[2]}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/train/step"
 )
 
 // Evaluator computes a model's loss and accuracy on batches without
@@ -16,7 +17,7 @@ import (
 // compiling again.
 type Evaluator struct {
 	model string
-	io    *batchIO
+	io    *step.Batch
 	input *ir.Value
 	plan  *plan.Plan
 	arena *plan.Arena
@@ -42,8 +43,8 @@ func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Ev
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the evaluation step: %w", name, err)
 	}
-	e := &Evaluator{model: name, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], plan: p}
-	e.outs = [][]float32{e.io.loss, e.io.pred}
+	e := &Evaluator{model: name, io: step.NewBatch(stepShape(s, cfg.Objective, cfg.BatchSize)), input: s.g.Inputs[0], plan: p}
+	e.outs = e.io.Outputs()
 	e.arena = p.NewArena()
 	return e, nil
 }
@@ -68,24 +69,23 @@ func (e *Evaluator) From(params []float32, layout []plan.ParamRange) error {
 
 // Batch evaluates one batch of n examples (as Trainer.Step takes them).
 func (e *Evaluator) Batch(x []float32, y []int64, n int) (Result, error) {
-	inputs, err := e.io.fill(x, y, n)
+	loss, correct, err := e.io.Run(e.plan, e.arena, e.outs, x, y, n)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := e.plan.Run(e.arena, inputs, e.outs); err != nil {
-		return Result{}, err
-	}
-	loss := float64(e.io.loss[0])
-	if math.IsNaN(loss) {
+	if math.IsNaN(float64(loss)) {
 		return Result{}, fmt.Errorf("model %s: the loss is NaN", e.model)
 	}
-	return Result{Loss: loss, Correct: e.io.correct(n), Examples: n}, nil
+	return Result{Loss: float64(loss), Correct: correct, Examples: n}, nil
 }
 
 // Predictions are the last batch's predictions (logits for the
 // cross-entropies), batch size × values per example; valid until the next
 // Batch.
-func (e *Evaluator) Predictions() []float32 { return e.io.pred }
+func (e *Evaluator) Predictions() []float32 { return e.io.Predictions }
+
+// Plan is the evaluation step's plan, for mdlc gen --train.
+func (e *Evaluator) Plan() *plan.Plan { return e.plan }
 
 // Close releases the arena.
 func (e *Evaluator) Close() { e.arena.Close() }

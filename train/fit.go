@@ -72,14 +72,14 @@ type Position struct {
 // sees the batches it would have seen), from the trainer's position to
 // FitOptions.Epochs.
 func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
-	if err := t.io.check(t.model, t.input, ds); err != nil {
+	if err := checkData(t.io.Shape, t.model, t.input, ds); err != nil {
 		return err
 	}
 	if opt.Validation != nil {
 		if opt.ValEval == nil {
 			return fmt.Errorf("validation data without an evaluator")
 		}
-		if err := opt.ValEval.io.check(t.model, opt.ValEval.input, opt.Validation); err != nil {
+		if err := checkData(opt.ValEval.io.Shape, t.model, opt.ValEval.input, opt.Validation); err != nil {
 			return fmt.Errorf("the validation data: %w", err)
 		}
 	}
@@ -93,7 +93,7 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 		for _, c := range opt.Callbacks {
 			c.EpochBegin(epoch, opt.Epochs, steps)
 		}
-		l := Logs{Epoch: epoch, Steps: steps, HasAccuracy: t.io.hasAccuracy()}
+		l := Logs{Epoch: epoch, Steps: steps, HasAccuracy: t.io.HasAccuracy()}
 		var lossSum float64
 		correct := 0
 		start := time.Now()
@@ -106,7 +106,7 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 			if b < t.pos.Batch {
 				continue // done before the checkpoint this run resumed from
 			}
-			l.LR = t.cfg.LR.LR(t.step)
+			l.LR = t.cfg.LR.LR(t.upd.Step)
 			r, err := t.Step(batch.X, batch.Y, batch.N)
 			if err != nil {
 				e.Close()
@@ -168,15 +168,15 @@ func stopped(stop <-chan struct{}) bool {
 // Evaluate runs ds through the evaluator in batches, in order, and returns
 // the mean loss and accuracy over its examples.
 func (e *Evaluator) Evaluate(ds data.Dataset) (Logs, error) {
-	if err := e.io.check(e.model, e.input, ds); err != nil {
+	if err := checkData(e.io.Shape, e.model, e.input, ds); err != nil {
 		return Logs{}, err
 	}
-	loader, err := data.NewLoader(ds, e.io.batch, data.LoaderOptions{})
+	loader, err := data.NewLoader(ds, e.io.Batch, data.LoaderOptions{})
 	if err != nil {
 		return Logs{}, err
 	}
 	start := time.Now()
-	l := Logs{Steps: loader.Batches(), HasAccuracy: e.io.hasAccuracy()}
+	l := Logs{Steps: loader.Batches(), HasAccuracy: e.io.HasAccuracy()}
 	var lossSum float64
 	correct := 0
 	ep := loader.Epoch(0)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mdlc/mdlc/autodiff"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/train/step"
 )
 
 // Objective is what a model is trained to do: a loss on one of its outputs.
@@ -24,13 +25,13 @@ type Objective struct {
 // The ports of a step graph, beside the model's own input: its labels and
 // each example's weight in the loss; its loss, its predictions (logits for
 // the cross-entropies) and, in a training step, one gradient per trainable
-// parameter, in the order of Graph.Params.
+// parameter (named step.GradPrefix and its name), in the order of
+// Graph.Params.
 const (
 	LabelsInput  = "labels"
 	WeightsInput = "sample_weight"
 	LossOutput   = "loss"
 	PredOutput   = "prediction"
-	gradPrefix   = "grad/"
 )
 
 // stepGraph is a model turned into a loss (and, for training, gradients)
@@ -193,7 +194,7 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.
 		return nil, fmt.Errorf("model %s: %w", g.Name, err)
 	}
 	for i, p := range s.params {
-		g.AddOutput(gradPrefix+p.Name, gs[i])
+		g.AddOutput(step.GradPrefix+p.Name, gs[i])
 	}
 	return s, nil
 }

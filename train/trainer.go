@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 
 	"github.com/mdlc/mdlc/autodiff"
@@ -13,6 +12,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/train/step"
 )
 
 // Config is how a model is trained: Keras's compile (the objective and the
@@ -45,7 +45,7 @@ type Config struct {
 type Trainer struct {
 	cfg   Config
 	model string
-	io    *batchIO
+	io    *step.Batch
 	plan  *plan.Plan
 	arena *plan.Arena
 	// trainable is the prefix of the plan's parameters the optimiser
@@ -53,8 +53,7 @@ type Trainer struct {
 	trainable []float32
 	grads     []float32
 	outputs   [][]float32
-	state     [][]float32
-	step      int
+	upd       *step.Update
 	pos       Position
 	input     *ir.Value
 	saved     int64
@@ -96,7 +95,7 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	if err != nil {
 		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
 	}
-	t := &Trainer{cfg: cfg, model: name, plan: p, own: own, io: newBatchIO(s, cfg.Objective, cfg.BatchSize), input: s.g.Inputs[0], saved: s.savedBytes()}
+	t := &Trainer{cfg: cfg, model: name, plan: p, own: own, io: step.NewBatch(stepShape(s, cfg.Objective, cfg.BatchSize)), input: s.g.Inputs[0], saved: s.savedBytes()}
 	n := 0
 	for _, r := range p.Layout() {
 		if r.Trainable {
@@ -105,20 +104,17 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	}
 	t.trainable = p.Parameters()[:n]
 	t.grads = make([]float32, n)
-	t.outputs = [][]float32{t.io.loss, t.io.pred}
 	ranges := p.Layout()
+	var grads [][]float32
 	for i, v := range s.params {
 		r := ranges[slices.IndexFunc(ranges, func(r plan.ParamRange) bool { return r.Name == v.Name })]
-		if got := p.Outputs()[2+i]; got.Name != gradPrefix+v.Name {
+		if got := p.Outputs()[2+i]; got.Name != step.GradPrefix+v.Name {
 			return nil, fmt.Errorf("model %s: the plan's output %d is %s, want the gradient of %s (a bug in mdlc)", name, 2+i, got.Name, v.Name)
 		}
-		t.outputs = append(t.outputs, t.grads[r.Offset:r.Offset+r.Size()])
+		grads = append(grads, t.grads[r.Offset:r.Offset+r.Size()])
 	}
-	t.state = make([][]float32, cfg.Optimizer.Slots())
-	for i := range t.state {
-		t.state[i] = make([]float32, n)
-	}
-	cfg.Optimizer.Init(t.state)
+	t.outputs = t.io.Outputs(grads...)
+	t.upd = step.NewUpdate(cfg.Optimizer, cfg.LR, cfg.ClipNorm, n)
 	t.arena = p.NewArena()
 	return t, nil
 }
@@ -148,29 +144,18 @@ type Result struct {
 // NHWC), y their class ids. It returns the batch's loss and accuracy before
 // the update, as Keras reports them.
 func (t *Trainer) Step(x []float32, y []int64, n int) (Result, error) {
-	inputs, err := t.io.fill(x, y, n)
+	loss, correct, err := t.io.Run(t.plan, t.arena, t.outputs, x, y, n)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := t.plan.Run(t.arena, inputs, t.outputs); err != nil {
-		return Result{}, err
+	if err := t.upd.Apply(loss, t.trainable, t.grads); err != nil {
+		return Result{}, fmt.Errorf("model %s: %w (--clip-norm)", t.model, err)
 	}
-	loss := float64(t.io.loss[0])
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return Result{}, fmt.Errorf("model %s: the loss is %v at step %d: lower the learning rate (now %g) or clip the gradients (--clip-norm)", t.model, loss, t.step, t.cfg.LR.LR(t.step))
-	}
-	if t.cfg.ClipNorm > 0 {
-		optim.ClipGlobalNorm(t.grads, t.cfg.ClipNorm)
-	}
-	if err := t.cfg.Optimizer.Update(t.trainable, t.grads, t.state, t.cfg.LR.LR(t.step), t.step); err != nil {
-		return Result{}, err
-	}
-	t.step++
-	return Result{Loss: loss, Correct: t.io.correct(n), Examples: n}, nil
+	return Result{Loss: float64(loss), Correct: correct, Examples: n}, nil
 }
 
 // Steps is the number of optimiser steps taken.
-func (t *Trainer) Steps() int { return t.step }
+func (t *Trainer) Steps() int { return t.upd.Step }
 
 // Position is where Fit is in the data: the epoch under way and its
 // batches done.
@@ -178,7 +163,7 @@ func (t *Trainer) Position() Position { return t.pos }
 
 // HasAccuracy says whether the model's predictions are classes, whose
 // accuracy Fit reports.
-func (t *Trainer) HasAccuracy() bool { return t.io.hasAccuracy() }
+func (t *Trainer) HasAccuracy() bool { return t.io.HasAccuracy() }
 
 // Weights are the model's current parameters, copied, by name.
 func (t *Trainer) Weights() map[string]*tensor.Tensor {
@@ -200,8 +185,11 @@ func (t *Trainer) ArenaBytes() int64 { return t.plan.ArenaBytes() }
 // backward half.
 func (t *Trainer) SavedBytes() int64 { return t.saved }
 
-// Plan is the training step's plan, for reports.
+// Plan is the training step's plan, for reports and mdlc gen --train.
 func (t *Trainer) Plan() *plan.Plan { return t.plan }
+
+// StepShape is the sizes of the step's host half (package step).
+func (t *Trainer) StepShape() step.Shape { return t.io.Shape }
 
 // Close releases the step's arena and its helper goroutines.
 func (t *Trainer) Close() { t.arena.Close() }

@@ -20,9 +20,11 @@ import (
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/atomicfile"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/train"
 )
 
 // genHeader starts every Go file mdlc gen writes: what lets a later run tell
@@ -38,11 +40,18 @@ func defineGen(fs *flag.FlagSet) func(*cli, []string) error {
 	kernels := fs.String("kernels", "", "the kernel `SET` to compile for: "+kernelSetNames()+" (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
+	trainer := fs.Bool("train", false, "also write a Trainer: the training step (as mdlc train takes it, at --batch examples, default 32, with the optimiser and loss flags below) and evaluation")
+	tf := &trainFlags{}
+	tf.loss, tf.fromLogits, tf.outputName = objectiveFlags(fs)
+	optimizerFlags(fs, tf)
 	return func(c *cli, files []string) error {
 		if *out == "" {
 			return usagef("missing -o DIR: the directory to write the package into")
 		}
-		gen, err := compileForGen(o, files[0], *sh, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external})
+		if !*trainer {
+			tf = nil
+		}
+		gen, err := compileForGen(o, files[0], *sh, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external}, tf)
 		if err != nil {
 			return err
 		}
@@ -79,8 +88,8 @@ type generated struct {
 }
 
 // compileForGen compiles a model to a plan for the kernel set and generates
-// its package.
-func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Set, co codegen.Options) (*generated, error) {
+// its package, with a Trainer as tf says if it is not nil.
+func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Set, co codegen.Options, tf *trainFlags) (*generated, error) {
 	switch set {
 	case "":
 		var err error
@@ -140,6 +149,11 @@ func compileForGen(o *compile.Options, file string, sh compile.Shape, set cpu.Se
 		}
 		for _, out := range outs {
 			co.OutputSums = append(co.OutputSums, codegen.Checksum(out))
+		}
+	}
+	if tf != nil {
+		if co.Train, err = training(o, file, sh.Batch, set, tf, co.Tests); err != nil {
+			return nil, err
 		}
 	}
 	prog := p.Program()
@@ -253,7 +267,7 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		gen, err := compileForGen(o, files[0], *sh, set, codegen.Options{})
+		gen, err := compileForGen(o, files[0], *sh, set, codegen.Options{}, nil)
 		if err != nil {
 			return err
 		}
@@ -340,4 +354,76 @@ func (r requirement) writeModule(dir, module string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644)
+}
+
+// training compiles what mdlc gen --train writes: package train's training
+// and evaluation steps for the model in file at batch examples (0: 32), from
+// the weights the package's inference embeds, with tf's loss and optimiser
+// (its update run by set, as the steps are), and with tests the results
+// train.Trainer gets on the generated test's batches. A model mdlc train
+// cannot train is refused with mdlc train's error.
+func training(o *compile.Options, file string, batch int, set cpu.Set, tf *trainFlags, tests bool) (*codegen.Training, error) {
+	obj, err := objective(*tf.loss, *tf.fromLogits, *tf.outputName)
+	if err != nil {
+		return nil, err
+	}
+	opt, lr, err := tf.makeOptimizer(set)
+	if err != nil {
+		return nil, err
+	}
+	if batch == 0 {
+		batch = 32
+	}
+	// Each step changes the graph it is built from: load it once for each.
+	m, err := o.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	w, err := o.LoadWeights(m)
+	if err != nil {
+		return nil, err
+	}
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: optim.Constant(lr), BatchSize: batch, ClipNorm: tf.clip, Threads: o.Threads, Kernels: set}
+	tr, err := train.New(m.Graph, w.Tensors, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	em, err := o.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := train.NewEvaluator(em.Graph, w.Tensors, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
+	params, layout := tr.Parameters()
+	t := &codegen.Training{Step: tr.Plan().Program(), Eval: ev.Plan().Program(), Layout: layout, EvalLayout: ev.Plan().Layout(),
+		Params: slices.Clone(params), Weights: slices.Sorted(maps.Keys(tr.Weights())), Shape: tr.StepShape(),
+		Optimizer: opt, LR: lr, ClipNorm: tf.clip, OptimizerName: tf.optimizer, Loss: obj.Loss.String()}
+	if !tests {
+		return t, nil
+	}
+	s := t.Shape
+	x, y := codegen.Sample(s.Batch*s.Example), codegen.SampleIDs(s.Batch, codegen.LabelLimit(s))
+	c := &codegen.TrainCheck{N: codegen.TrainBatches(s)}
+	for _, n := range c.N {
+		r, err := tr.Step(x, y, n)
+		if err != nil {
+			return nil, fmt.Errorf("--tests --train: training on the test's batches: %w", err)
+		}
+		c.Loss, c.Correct = append(c.Loss, float32(r.Loss)), append(c.Correct, r.Correct)
+	}
+	c.Params = codegen.Checksum(params)
+	if err := ev.From(params, layout); err != nil {
+		return nil, err
+	}
+	r, err := ev.Batch(x, y, s.Batch)
+	if err != nil {
+		return nil, err
+	}
+	c.EvalLoss, c.EvalCorrect = float32(r.Loss), r.Correct
+	t.Check = c
+	return t, nil
 }

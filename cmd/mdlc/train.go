@@ -15,6 +15,7 @@ import (
 	"github.com/mdlc/mdlc/data"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/train"
 )
 
@@ -100,13 +101,8 @@ func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.StringVar(&f.data, "data", "", "the training data: "+data.SpecHelp)
 	fs.StringVar(&f.valData, "validation-data", "", "data evaluated after each epoch (`SPEC`, as --data)")
 	fs.Float64Var(&f.valSplit, "validation-split", 0, "hold out this `FRACTION` of --data, its last examples as Keras takes them, for validation")
-	fs.StringVar(&f.optimizer, "optimizer", "adam", "the `OPTIMIZER`: adam (Keras's: β 0.9/0.999, ε 1e-7), adam-pytorch (ε 1e-8, PyTorch's form), adamw, sgd, rmsprop, adagrad")
-	fs.Float64Var(&f.lr, "lr", 0, "the learning `RATE` (default: the optimiser's Keras default: 0.001, 0.01 for sgd)")
-	fs.Float64Var(&f.momentum, "momentum", 0, "momentum for sgd and rmsprop")
-	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum for sgd")
-	fs.Float64Var(&f.decay, "weight-decay", 0, "L2 weight decay (decoupled for adamw, default 0.01 there)")
+	optimizerFlags(fs, f)
 	fs.StringVar(&f.schedule, "schedule", "constant", "the learning-rate `SCHEDULE`: constant, cosine (to 0 over the run), step:EPOCHS:GAMMA, exponential:GAMMA (per epoch)")
-	fs.Float64Var(&f.clip, "clip-norm", 0, "scale the gradients to at most this global L2 `NORM` (0: no clipping)")
 	fs.IntVar(&f.epochs, "epochs", 1, "the number of `EPOCHS` (with --resume, the epoch to stop after)")
 	fs.Var(&f.batch, "batch-size", "examples per step: `N` (default 32)")
 	fs.BoolVar(&f.shuffle, "shuffle", true, "shuffle the training data each epoch (seeded by --data-seed and the epoch)")
@@ -162,32 +158,55 @@ func (f *trainFlags) specDefaults(s *compile.TrainSpec, given map[string]bool) {
 	})
 }
 
-// makeOptimizer makes the optimiser and its default learning rate.
-func (f *trainFlags) makeOptimizer() (optim.Optimizer, float64, error) {
+// optimizerFlags registers the optimiser's flags, which train and gen
+// --train share.
+func optimizerFlags(fs *flag.FlagSet, f *trainFlags) {
+	fs.StringVar(&f.optimizer, "optimizer", "adam", "the `OPTIMIZER`: adam (Keras's: β 0.9/0.999, ε 1e-7), adam-pytorch (ε 1e-8, PyTorch's form), adamw, sgd, rmsprop, adagrad")
+	fs.Float64Var(&f.lr, "lr", 0, "the learning `RATE` (default: the optimiser's Keras default: 0.001, 0.01 for sgd)")
+	fs.Float64Var(&f.momentum, "momentum", 0, "momentum for sgd and rmsprop")
+	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum for sgd")
+	fs.Float64Var(&f.decay, "weight-decay", 0, "L2 weight decay (decoupled for adamw, default 0.01 there)")
+	fs.Float64Var(&f.clip, "clip-norm", 0, "scale the gradients to at most this global L2 `NORM` (0: no clipping)")
+}
+
+// makeOptimizer makes the optimiser, its update run by the kernel set set
+// (empty: cpu.Select's choice), and its learning rate: --lr, or the
+// optimiser's default.
+func (f *trainFlags) makeOptimizer(set cpu.Set) (optim.Optimizer, float64, error) {
+	var opt optim.Optimizer
+	lr := 1e-3
 	switch f.optimizer {
 	case "adam":
 		a := optim.DefaultAdam
-		a.WeightDecay = f.decay
-		return a, 1e-3, nil
+		a.WeightDecay, a.Set = f.decay, set
+		opt = a
 	case "adam-pytorch":
-		a := optim.Adam{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: f.decay, Form: optim.PyTorch}
-		return a, 1e-3, nil
+		opt = optim.Adam{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: f.decay, Form: optim.PyTorch, Set: set}
 	case "adamw":
 		a := optim.DefaultAdamW
 		if f.decay != 0 {
 			a.WeightDecay = f.decay
 		}
-		return a, 1e-3, nil
+		a.Set = set
+		opt = a
 	case "sgd":
-		return optim.SGD{Momentum: f.momentum, Nesterov: f.nesterov, WeightDecay: f.decay}, 0.01, nil
+		opt, lr = optim.SGD{Momentum: f.momentum, Nesterov: f.nesterov, WeightDecay: f.decay, Set: set}, 0.01
 	case "rmsprop":
 		r := optim.DefaultRMSprop
-		r.Momentum, r.WeightDecay = f.momentum, f.decay
-		return r, 1e-3, nil
+		r.Momentum, r.WeightDecay, r.Set = f.momentum, f.decay, set
+		opt = r
 	case "adagrad":
-		return optim.Adagrad{Epsilon: 1e-10, WeightDecay: f.decay}, 1e-3, nil
+		opt = optim.Adagrad{Epsilon: 1e-10, WeightDecay: f.decay, Set: set}
+	default:
+		return nil, 0, usagef("--optimizer %s: optimisers are adam, adam-pytorch, adamw, sgd, rmsprop, adagrad", f.optimizer)
 	}
-	return nil, 0, usagef("--optimizer %s: optimisers are adam, adam-pytorch, adamw, sgd, rmsprop, adagrad", f.optimizer)
+	if f.lr != 0 {
+		lr = f.lr
+	}
+	if lr < 0 || f.momentum < 0 || f.decay < 0 || f.clip < 0 {
+		return nil, 0, usagef("--lr, --momentum, --weight-decay and --clip-norm must not be negative")
+	}
+	return opt, lr, nil
 }
 
 // scheduleFor reads --schedule for a run of stepsPerEpoch·epochs steps.
@@ -243,16 +262,9 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	if err != nil {
 		return err
 	}
-	opt, defaultLR, err := f.makeOptimizer()
+	opt, lr, err := f.makeOptimizer("")
 	if err != nil {
 		return err
-	}
-	lr := f.lr
-	if lr == 0 {
-		lr = defaultLR
-	}
-	if lr < 0 || f.momentum < 0 || f.decay < 0 {
-		return usagef("--lr, --momentum and --weight-decay must not be negative")
 	}
 	batch := int(f.batch)
 	if batch == 0 {

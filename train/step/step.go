@@ -1,0 +1,254 @@
+// Package step is the host half of a training or evaluation step, the work
+// around its plan's run: binding a batch as the step graph's inputs (the
+// examples padded to the batch size with zero-weight examples, the labels as
+// the loss reads them, each example's weight), counting the examples the
+// predictions classify right, and the optimiser's update of the trainable
+// parameters from the gradients the run computed.
+//
+// Package train and the packages mdlc gen --train writes both call it, so a
+// generated trainer takes exactly train's steps. It imports only optim and
+// runtime/exec, which a generated package links anyway: no tensor, no IR, no
+// image decoders.
+package step
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/runtime/exec"
+)
+
+// GradPrefix starts the names of a training step's gradient outputs:
+// "grad/" and the parameter's name.
+const GradPrefix = "grad/"
+
+// Shape is what the host half of a step knows of its graph: sizes only, so
+// that mdlc gen can write it as a literal.
+type Shape struct {
+	// Batch is the examples per step; Example the floats of each (the
+	// input's size without the batch axis).
+	Batch, Example int
+	// Pred is the prediction's values per example; Classes its last axis
+	// (0 when it has only the batch axis).
+	Pred, Classes int
+	// IDs is the class ids the labels input holds per batch when the loss
+	// reads class ids (sparse cross-entropy); 0 when it reads rows of floats
+	// shaped as the prediction, made from the ids (one-hot, or the id itself
+	// for one value per example).
+	IDs int
+	// Vocab, if positive, says the input is token ids, each in
+	// 0..Vocab-1: the examples, given as floats, are converted.
+	Vocab int
+	// Logits says the predictions are a cross-entropy's logits: a single
+	// one per example is class 1 above 0, not above 1/2, and accuracy is
+	// counted whatever the shape.
+	Logits bool
+}
+
+// Batch is a step's inputs and outputs on the host, allocated once.
+type Batch struct {
+	Shape
+	x, floats, weights []float32
+	ids, xIDs          []int64
+	inputs             []exec.Input
+	labels             []int64 // the real labels of the batch, for accuracy
+	// Loss and Predictions are the step's loss (one float) and predictions
+	// (Batch rows of Pred values), bound as its first two outputs.
+	Loss, Predictions []float32
+}
+
+// NewBatch allocates the buffers of a step of shape s.
+func NewBatch(s Shape) *Batch {
+	b := &Batch{Shape: s, x: make([]float32, s.Batch*s.Example), weights: make([]float32, s.Batch), Loss: make([]float32, 1), Predictions: make([]float32, s.Batch*s.Pred)}
+	labels := exec.Input{}
+	if s.IDs > 0 {
+		b.ids = make([]int64, s.IDs)
+		labels = exec.Int64s(b.ids)
+	} else {
+		b.floats = make([]float32, s.Batch*s.Pred)
+		labels = exec.Floats(b.floats)
+	}
+	examples := exec.Floats(b.x)
+	if s.Vocab > 0 {
+		b.xIDs = make([]int64, len(b.x))
+		examples = exec.Int64s(b.xIDs)
+	}
+	b.inputs = []exec.Input{examples, labels, exec.Floats(b.weights)}
+	return b
+}
+
+// Outputs are the slices a step's run writes: the loss, the predictions,
+// then more (a training step's gradients).
+func (b *Batch) Outputs(more ...[]float32) [][]float32 {
+	return append([][]float32{b.Loss, b.Predictions}, more...)
+}
+
+// Fill binds a batch of n examples, x (n·Example floats, NHWC) and y (n
+// class ids), as the step's inputs (examples, labels, sample weights). The
+// examples past n are zero with weight zero; the real ones weigh 1/n each,
+// so the loss, and its gradient, is exactly the n examples' mean.
+func (b *Batch) Fill(x []float32, y []int64, n int) ([]exec.Input, error) {
+	if n < 1 || n > b.Batch {
+		return nil, fmt.Errorf("a batch of %d examples for a step of %d", n, b.Batch)
+	}
+	if len(x) < n*b.Example || len(y) < n {
+		return nil, fmt.Errorf("a batch of %d examples needs %d floats and %d labels, got %d and %d", n, n*b.Example, n, len(x), len(y))
+	}
+	copy(b.x, x[:n*b.Example])
+	clear(b.x[n*b.Example:])
+	for i := range b.weights {
+		b.weights[i] = 0
+		if i < n {
+			b.weights[i] = 1 / float32(n)
+		}
+	}
+	b.labels = y[:n]
+	if b.ids != nil {
+		copy(b.ids, y[:n])
+		clear(b.ids[n:])
+	} else {
+		clear(b.floats)
+		for i, c := range y[:n] {
+			if b.Pred == 1 {
+				b.floats[i] = float32(c)
+			} else {
+				b.floats[i*b.Pred+int(c)] = 1
+			}
+		}
+	}
+	if b.xIDs != nil {
+		for i, v := range b.x {
+			b.xIDs[i] = int64(v) // exact: ids below 2^24, as data serves them
+		}
+	}
+	return b.inputs, nil
+}
+
+// HasAccuracy says whether the predictions are classes: a cross-entropy's,
+// or one value per class.
+func (b *Batch) HasAccuracy() bool {
+	return b.Logits || (b.Classes > 1 && b.Pred == b.Classes)
+}
+
+// Correct counts the examples of the last batch whose prediction is their
+// label: the largest value's class, or for one value per example, whether it
+// is above the threshold (logit 0, or probability 1/2) and the label is 1.
+func (b *Batch) Correct() int {
+	threshold := float32(0.5)
+	if b.Logits {
+		threshold = 0
+	}
+	c := 0
+	for i, y := range b.labels {
+		row := b.Predictions[i*b.Pred : (i+1)*b.Pred]
+		if b.Pred == 1 {
+			if (row[0] > threshold) == (y == 1) {
+				c++
+			}
+			continue
+		}
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if int64(best) == y {
+			c++
+		}
+	}
+	return c
+}
+
+// Runner runs a step's program: a *plan.Plan, or a generated package's
+// *exec.Program.
+type Runner interface {
+	Run(a *exec.Arena, inputs []exec.Input, outputs [][]float32) error
+}
+
+// Run binds a batch of n examples (as Fill takes them), runs the step on a
+// with outputs (Outputs: Loss and Predictions first) and returns the loss and the
+// examples classified right.
+func (b *Batch) Run(r Runner, a *exec.Arena, outputs [][]float32, x []float32, y []int64, n int) (loss float32, correct int, err error) {
+	inputs, err := b.Fill(x, y, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := r.Run(a, inputs, outputs); err != nil {
+		return 0, 0, err
+	}
+	return b.Loss[0], b.Correct(), nil
+}
+
+// Update is the optimiser's half of a training step: its rule, learning
+// rate and gradient clipping, its state (Slots() slices as long as the
+// trainable parameters) and the steps taken.
+type Update struct {
+	Optimizer optim.Optimizer
+	LR        optim.Schedule
+	// ClipNorm, if positive, scales the gradients to at most this global
+	// L2 norm before each update.
+	ClipNorm float64
+	State    [][]float32
+	Step     int
+}
+
+// NewUpdate is an update of n trainable parameters, its state initialised.
+func NewUpdate(o optim.Optimizer, lr optim.Schedule, clipNorm float64, n int) *Update {
+	u := &Update{Optimizer: o, LR: lr, ClipNorm: clipNorm, State: make([][]float32, o.Slots())}
+	for i := range u.State {
+		u.State[i] = make([]float32, n)
+	}
+	o.Init(u.State)
+	return u
+}
+
+// Apply takes one optimiser step on params from grads (clipped in place),
+// after a run whose loss was loss; a loss that is not finite is refused and
+// the parameters are left as they were.
+func (u *Update) Apply(loss float32, params, grads []float32) error {
+	lr := u.LR.LR(u.Step)
+	if l := float64(loss); math.IsNaN(l) || math.IsInf(l, 0) {
+		return fmt.Errorf("the loss is %v at step %d: lower the learning rate (now %g) or clip the gradients", l, u.Step, lr)
+	}
+	if u.ClipNorm > 0 {
+		optim.ClipGlobalNorm(grads, u.ClipNorm)
+	}
+	if err := u.Optimizer.Update(params, grads, u.State, lr, u.Step); err != nil {
+		return err
+	}
+	u.Step++
+	return nil
+}
+
+// Bind gives the constant and state slots of prog, written out without their
+// data, their memory: the constant slots, in slot order, consts one after
+// another (kept, not copied: read only, they may be shared); the state slots,
+// in slot order, a trainer's parameters, slot k at params[at[k]:]. Programs
+// bound to the same params share the parameters: an evaluation step reads
+// what the training step last wrote.
+func Bind(prog *exec.Program, consts, params []float32, at []int) error {
+	c, k := 0, 0
+	for i := range prog.Slots {
+		s := &prog.Slots[i]
+		switch s.Kind {
+		case exec.SlotConstant:
+			if c+s.N > len(consts) {
+				return fmt.Errorf("%s: %d floats of constants for slots that hold more", prog.Name, len(consts))
+			}
+			s.Data = consts[c : c+s.N : c+s.N]
+			c += s.N
+		case exec.SlotState:
+			if k == len(at) || at[k] < 0 || at[k]+s.N > len(params) {
+				return fmt.Errorf("%s: state slot %d is not within the %d parameters", prog.Name, i, len(params))
+			}
+			s.Data = params[at[k] : at[k]+s.N : at[k]+s.N]
+			k++
+		}
+	}
+	if c != len(consts) || k != len(at) {
+		return fmt.Errorf("%s: %d floats of constants and %d parameter offsets for slots that hold %d and %d", prog.Name, len(consts), len(at), c, k)
+	}
+	return nil
+}
