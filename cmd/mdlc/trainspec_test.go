@@ -87,7 +87,7 @@ func TestTrainBlockNames(t *testing.T) {
 	for _, o := range optimizers {
 		f := &trainFlags{}
 		f.specDefaults(&compile.TrainSpec{Optimizer: o}, nil)
-		_, _, err := f.makeOptimizer()
+		_, _, err := f.makeOptimizer("")
 		require.NoError(t, err, o)
 	}
 	for _, s := range schedules {
