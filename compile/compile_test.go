@@ -56,7 +56,7 @@ func TestBudgetRefusesBeforeAllocating(t *testing.T) {
 
 func TestCompileAndExecuteAgreeWithTheReference(t *testing.T) {
 	for _, noOpt := range []bool{false, true} {
-		o := &Options{NoOpt: noOpt, Seed: 3}
+		o := &Options{NoOpt: noOpt, Seed: 3, Untrained: true}
 		m, err := o.Load("../stdlib/lenet.mdl")
 		require.NoError(t, err)
 		c, err := o.Compile(m, Shape{Batch: 2}, nil)
@@ -76,4 +76,22 @@ func TestCompileAndExecuteAgreeWithTheReference(t *testing.T) {
 			assert.Less(t, tensor.MaxRelErr(got[name].Data, w.Data, 1e-3), 1e-5, name)
 		}
 	}
+}
+
+// TestShippedWeights: a stdlib model as stdlib writes it loads the weights
+// that ship with it, and says how they were trained; the same text edited by
+// a byte is another model, which starts from initial weights.
+func TestShippedWeights(t *testing.T) {
+	o := &Options{}
+	m, err := o.Load("lenet")
+	require.NoError(t, err)
+	w, err := o.LoadWeights(m)
+	require.NoError(t, err)
+	assert.False(t, w.Fresh)
+	assert.Contains(t, w.Shipped, "accuracy 0.9907 on mnist:test")
+	m.Source = append(m.Source, '\n')
+	w, err = o.LoadWeights(m)
+	require.NoError(t, err)
+	assert.True(t, w.Fresh)
+	assert.Empty(t, w.Shipped)
 }
