@@ -50,8 +50,8 @@ const (
 var weightsFile []byte
 
 const (
-	weightFloats = 59584
-	weightsCRC   = 0x091f3938 // CRC-32C of the weights file
+	weightFloats = 57440
+	weightsCRC   = 0x8f6b5440 // CRC-32C of the weights file
 )
 
 // Model is the compiled model and its weights. It is immutable once made:
@@ -137,10 +137,10 @@ func program() *exec.Program {
 			{Kind: exec.SlotArena, N: 10},               // 4: %3
 			{Kind: exec.SlotOutput, N: 10},              // 5: probs
 			{Kind: exec.SlotConstant, N: 32},            // 6: @conv2d.bias
-			{Kind: exec.SlotConstant, N: 1632},          // 7: @conv2d.kernel packed
+			{Kind: exec.SlotConstant, N: 1536},          // 7: @conv2d.kernel packed
 			{Kind: exec.SlotArena, N: 65720},            // 8: scratch 0 (im2col panels)
 			{Kind: exec.SlotConstant, N: 64},            // 9: @conv2d_1.bias
-			{Kind: exec.SlotConstant, N: 34816},         // 10: @conv2d_1.kernel packed
+			{Kind: exec.SlotConstant, N: 32768},         // 10: @conv2d_1.kernel packed
 			{Kind: exec.SlotArena, N: 56584},            // 11: scratch 1 (im2col panels)
 			{Kind: exec.SlotConstant, N: 23040},         // 12: @dense.kernel packed
 			{Kind: exec.SlotArena, Off: 16, N: 10},      // 13: temp 2 (gemv partial sums)
