@@ -134,11 +134,11 @@ func TrainingMode(g *ir.Graph, opt TrainingModeOptions) (*TrainingForm, error) {
 			if err != nil {
 				return nil, err
 			}
-			replaceUses(g, res, v)
+			g.ReplaceUses(res, v)
 		case ir.OpDropout:
 			rate := n.Attrs.(*ir.DropoutAttrs).Rate
 			if rate == 0 {
-				replaceUses(g, res, n.Inputs[0])
+				g.ReplaceUses(res, n.Inputs[0])
 				continue
 			}
 			if f.Step == nil {
@@ -153,7 +153,7 @@ func TrainingMode(g *ir.Graph, opt TrainingModeOptions) (*TrainingForm, error) {
 			if err != nil {
 				return nil, err
 			}
-			replaceUses(g, res, v)
+			g.ReplaceUses(res, v)
 		default:
 			out = append(out, n)
 		}
@@ -240,21 +240,5 @@ func (f *TrainingForm) Updates() (map[string]*ir.Value, error) {
 func (f *TrainingForm) AddWeights(w map[string]*tensor.Tensor) {
 	if f.Step != nil && w[f.Step.Name] == nil {
 		w[f.Step.Name] = tensor.New()
-	}
-}
-
-// replaceUses points every reader of old, and every output, at new.
-func replaceUses(g *ir.Graph, old, new *ir.Value) {
-	for _, n := range g.Nodes {
-		for i, v := range n.Inputs {
-			if v == old {
-				n.Inputs[i] = new
-			}
-		}
-	}
-	for i := range g.Outputs {
-		if g.Outputs[i].Value == old {
-			g.Outputs[i].Value = new
-		}
 	}
 }

@@ -203,6 +203,24 @@ func (g *Graph) NewNode(op Op, attrs Attrs, inputs []*Value, layer string, pos P
 	return n, nil
 }
 
+// ReplaceUses makes every reader of old, and every output that is old, read
+// new instead: how a rewrite swaps a node's result for another. Types must
+// match.
+func (g *Graph) ReplaceUses(old, new *Value) {
+	for _, n := range g.Nodes {
+		for i, v := range n.Inputs {
+			if v == old {
+				n.Inputs[i] = new
+			}
+		}
+	}
+	for i := range g.Outputs {
+		if g.Outputs[i].Value == old {
+			g.Outputs[i].Value = new
+		}
+	}
+}
+
 // AddOutput names a value as a graph result.
 func (g *Graph) AddOutput(name string, v *Value) {
 	g.Outputs = append(g.Outputs, Output{Name: name, Value: v})

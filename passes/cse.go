@@ -28,7 +28,7 @@ func cse(g *ir.Graph) error {
 		}
 		key := k.String()
 		if prev, ok := seen[key]; ok {
-			replaceUses(g, n.Outputs[0], prev)
+			g.ReplaceUses(n.Outputs[0], prev)
 			dead[n] = true
 			continue
 		}

@@ -23,7 +23,7 @@ func fold(g *ir.Graph) error {
 			continue
 		}
 		c := addConst(g, ir.Qualified(n.Layer, n.Op.String()), n.Outputs[0].Type, out.Data)
-		replaceUses(g, n.Outputs[0], c)
+		g.ReplaceUses(n.Outputs[0], c)
 		dead[n] = true
 	}
 	removeNodes(g, dead)

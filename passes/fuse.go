@@ -73,7 +73,7 @@ func rebuild(g *ir.Graph, fused map[*ir.Node]*ir.Node, replaced map[*ir.Node]*ir
 	}
 	g.Nodes = out
 	for last, old := range replaced {
-		replaceUses(g, old, fused[last].Outputs[0])
+		g.ReplaceUses(old, fused[last].Outputs[0])
 	}
 }
 

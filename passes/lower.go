@@ -37,15 +37,15 @@ func lower(g *ir.Graph) error {
 				}
 				v = emit(add)
 			}
-			replaceUses(g, res, v)
+			g.ReplaceUses(res, v)
 		case ir.OpFlatten:
 			r, err := g.NewNode(ir.OpReshape, &ir.ReshapeAttrs{Shape: res.Type.Shape}, n.Inputs, n.Layer, n.Pos)
 			if err != nil {
 				return err
 			}
-			replaceUses(g, res, emit(r))
+			g.ReplaceUses(res, emit(r))
 		case ir.OpDropout:
-			replaceUses(g, res, n.Inputs[0])
+			g.ReplaceUses(res, n.Inputs[0])
 		case ir.OpBatchNorm:
 			v, ok, err := lowerBatchNorm(g, n, emit)
 			if err != nil {
@@ -55,7 +55,7 @@ func lower(g *ir.Graph) error {
 				out = append(out, n)
 				continue
 			}
-			replaceUses(g, res, v)
+			g.ReplaceUses(res, v)
 		default:
 			out = append(out, n)
 		}

@@ -44,22 +44,6 @@ func isOutput(g *ir.Graph, v *ir.Value) bool {
 	return false
 }
 
-// replaceUses makes every reader of old read new instead. Types must match.
-func replaceUses(g *ir.Graph, old, new *ir.Value) {
-	for _, n := range g.Nodes {
-		for i, v := range n.Inputs {
-			if v == old {
-				n.Inputs[i] = new
-			}
-		}
-	}
-	for i := range g.Outputs {
-		if g.Outputs[i].Value == old {
-			g.Outputs[i].Value = new
-		}
-	}
-}
-
 // removeNodes drops the marked nodes from the schedule.
 func removeNodes(g *ir.Graph, dead map[*ir.Node]bool) {
 	keep := g.Nodes[:0]

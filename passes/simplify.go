@@ -42,7 +42,7 @@ func simplify(g *ir.Graph) error {
 					continue
 				}
 				g.Nodes = slices.Concat(g.Nodes[:i], fresh, g.Nodes[i+1:])
-				replaceUses(g, n.Outputs[0], v)
+				g.ReplaceUses(n.Outputs[0], v)
 				// Drop what the rewrite left unread, so use counts stay exact.
 				if err := dce(g); err != nil {
 					return err
