@@ -52,13 +52,24 @@ func LoadTokens(path string, seqLen int, budget size.Budget) (*Memory, error) {
 
 // parseTokens reads the text form of LoadTokens.
 func parseTokens(path string, b []byte, seqLen int, budget size.Budget) (*Memory, error) {
-	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-	n := len(lines)
-	if err := budget.Check(fmt.Sprintf("reading the token sequences of %s", path), int64(n)*int64(seqLen)*4); err != nil {
+	text := bytes.TrimSuffix(b, []byte("\n"))
+	n := bytes.Count(text, []byte("\n")) + 1
+	// Each example takes seqLen int32 ids and an int64 label: checked
+	// before anything is allocated, lines included.
+	perExample, ok := size.Mul(int64(seqLen), 4)
+	total, ok2 := size.Mul(int64(n), perExample+8)
+	if !ok || !ok2 {
+		return nil, size.Overflow("reading the token sequences of " + path)
+	}
+	if err := budget.Check(fmt.Sprintf("reading the %d token sequences of %s", n, path), total); err != nil {
 		return nil, err
 	}
-	m := &Memory{shape: []int{seqLen}, per: seqLen, ids: make([]int32, n*seqLen), labels: make([]int64, n)}
-	for i, line := range lines {
+	// The examples grow line by line, so a file that goes wrong early
+	// costs only what it got right.
+	m := &Memory{shape: []int{seqLen}, per: seqLen}
+	for i := range n {
+		var line []byte
+		line, text, _ = bytes.Cut(text, []byte("\n"))
 		label, rest, ok := bytes.Cut(line, []byte("\t"))
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: want a class id, a tab and the token ids, got %q", path, i+1, clip(line))
@@ -67,8 +78,9 @@ func parseTokens(path string, b []byte, seqLen int, budget size.Budget) (*Memory
 		if err != nil || l < 0 {
 			return nil, fmt.Errorf("%s:%d: the class id %q is not a whole number of at least 0", path, i+1, clip(label))
 		}
-		m.labels[i] = l
-		row := m.ids[i*seqLen : (i+1)*seqLen]
+		m.labels = append(m.labels, l)
+		m.ids = append(m.ids, make([]int32, seqLen)...)
+		row := m.ids[i*seqLen:]
 		k := 0
 		for _, f := range bytes.Fields(rest) {
 			id, err := strconv.ParseInt(string(f), 10, 32)
@@ -94,7 +106,11 @@ func tokensFromArrays(path string, x, y *tensor.Tensor, seqLen int, budget size.
 		return nil, fmt.Errorf("%s: y of shape %s: want [%d] integer class ids", path, tensor.ShapeString(y.Shape), x.Shape[0])
 	}
 	n, t := x.Shape[0], x.Shape[1]
-	if err := budget.Check(fmt.Sprintf("the token sequences of %s", path), int64(n)*int64(seqLen)*4); err != nil {
+	total, ok := size.Bytes([]int{n, seqLen}, 4)
+	if !ok {
+		return nil, size.Overflow("the token sequences of " + path)
+	}
+	if err := budget.Check(fmt.Sprintf("the token sequences of %s", path), total); err != nil {
 		return nil, err
 	}
 	m := &Memory{shape: []int{seqLen}, per: seqLen, ids: make([]int32, n*seqLen), labels: y.Ints}

@@ -2,6 +2,7 @@ package data
 
 import (
 	"archive/zip"
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,6 +69,13 @@ func TestLoadTokensRefuses(t *testing.T) {
 	_, err = LoadTokens(npz, 3, size.Default())
 	require.ErrorContains(t, err, "x is floats of shape [2,3]: want [n, T] integer token ids")
 	_, err = LoadTokens(filepath.Join(dir, "bad.txt"), 1<<40, 1<<20)
+	require.ErrorContains(t, err, "memory limit")
+	// Ten million empty lines: refused by the budget before any line is
+	// split out or any example allocated.
+	flood := filepath.Join(dir, "flood.txt")
+	require.NoError(t, os.WriteFile(flood, bytes.Repeat([]byte("\n"), 10_000_000), 0o644))
+	_, err = LoadTokens(flood, 64, 16<<20)
+	require.ErrorContains(t, err, "reading the 10000000 token sequences of")
 	require.ErrorContains(t, err, "memory limit")
 }
 

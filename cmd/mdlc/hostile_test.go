@@ -214,6 +214,8 @@ func TestHostileInputs(t *testing.T) {
 	code, _, errs := mdlc(t, "init", "-o", filepath.Join(dir, "lenet.safetensors"), "../../stdlib/lenet.mdl")
 	require.Equal(t, 0, code, errs)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels3.txt"), []byte("a\nb\nc\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "flood.txt"), bytes.Repeat([]byte("\n"), 20_000_000), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "one.txt"), []byte("1\t5 6 7\n"), 0o644))
 	cnn, err := filepath.Abs("../../stdlib/cnn.mdl")
 	require.NoError(t, err)
 	gpt, err := filepath.Abs("../../stdlib/gpt.mdl")
@@ -272,6 +274,12 @@ func TestHostileInputs(t *testing.T) {
 		{"weights from /dev/zero", []string{"run", cnn, "--weights", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
 		{"weights from a FIFO", []string{"run", cnn, "--weights", "fifo.npy"}, 1, []string{"fifo.npy"}, nil},
 		{"labels from /dev/zero", []string{"run", cnn, "--labels", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
+		{"train on tokens from /dev/zero", []string{"train", "--data", "tokens:/dev/zero", "textcnn"}, 1, []string{"/dev/zero"}, nil},
+		{"train on 20 million empty lines", []string{"train", "--data", "tokens:flood.txt", "--max-memory", "256MiB", "textcnn"}, 1, tooBig, nil},
+		{"train on IDX from /dev/zero", []string{"train", "--data", "idx:/dev/zero,/dev/zero", "lenet"}, 1, []string{"/dev/zero"}, nil},
+		{"train on an .npz FIFO", []string{"train", "--data", "npz:fifo.npy", "lenet"}, 1, []string{"fifo.npy"}, nil},
+		{"evaluate on CIFAR batches that are not there", []string{"evaluate", "--data", "cifar10:.", "cnn"}, 1, []string{"data_batch_1.bin"}, nil},
+		{"resume from /dev/zero", []string{"train", "--data", "tokens:one.txt", "--resume", "/dev/zero", "textcnn"}, 1, []string{"/dev/zero"}, nil},
 		{"gen over a user's file", []string{"gen", "-o", ".", "--pkg", "cnn", cnn}, 1, []string{"cnn.go exists and was not written by mdlc gen"}, nil},
 	}
 	for _, c := range cases {
