@@ -179,13 +179,9 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 }
 
 func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, times []time.Duration, rec *recorder, warmup int, peakGiven float64, asJSON bool) error {
-	slices.Sort(times)
-	median := times[len(times)/2]
-	if len(times)%2 == 0 {
-		median = (times[len(times)/2-1] + median) / 2
-	}
+	median := median(times)
 	r := benchJSON{Model: model, Batch: max(batch, 1), Threads: p.Threads(), Kernels: string(p.Kernels()), Warmup: warmup, Runs: len(times),
-		MedianMs: ms(median), MinMs: ms(times[0]), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
+		MedianMs: ms(median), MinMs: ms(slices.Min(times)), Flops: flops, GFlops: float64(flops) / median.Seconds() / 1e9}
 	for _, st := range p.Schedule().Steps {
 		r.ExecutedFlops = satAdd(r.ExecutedFlops, st.ExecutedFlops)
 		r.Effective = r.Effective || st.ExecutedFlops < st.Flops
@@ -238,11 +234,20 @@ func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, ru
 	a := p.NewArena()
 	defer a.Close()
 	var steps []plan.StepTime
+	var timed func(time.Time, time.Duration)
 	if rec != nil {
 		steps = a.Profile()
+		timed = func(t0 time.Time, took time.Duration) { rec.add(t0, took, steps) }
 	}
+	return timeFunc(func() error { return p.Run(a, inputs, outputs) }, warmup, runs, d, timed)
+}
+
+// timeFunc calls f warmup times, then times each call: exactly runs of
+// them, or, if runs is 0, as many as fit in d (at least minRuns). timed, if
+// set, hears when each timed call began and how long it took.
+func timeFunc(f func() error, warmup, runs int, d time.Duration, timed func(time.Time, time.Duration)) ([]time.Duration, error) {
 	for range warmup {
-		if err := p.Run(a, inputs, outputs); err != nil {
+		if err := f(); err != nil {
 			return nil, err
 		}
 	}
@@ -250,16 +255,28 @@ func timeRuns(p *plan.Plan, inputs []plan.Input, outputs [][]float32, warmup, ru
 	start := time.Now()
 	for runs > 0 && len(times) < runs || runs == 0 && (len(times) < minRuns || time.Since(start) < d) {
 		t0 := time.Now()
-		if err := p.Run(a, inputs, outputs); err != nil {
+		if err := f(); err != nil {
 			return nil, err
 		}
 		took := time.Since(t0)
 		times = append(times, took)
-		if rec != nil {
-			rec.add(t0, took, steps)
+		if timed != nil {
+			timed(t0, took)
 		}
 	}
 	return times, nil
+}
+
+// median is the median of times (the mean of the middle two for an even
+// count).
+func median(times []time.Duration) time.Duration {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + m) / 2
+	}
+	return m
 }
 
 // benchPeak prints the FMA peak of one thread and of GOMAXPROCS threads,

@@ -71,7 +71,7 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	for i := range y {
 		y[i] = int64(i % 2)
 	}
-	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d)
+	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d, nil)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 		return err
 	}
 	defer e.Close()
-	fwd, err := timeFunc(func() error { _, err := e.Batch(x, y, batch); return err }, warmup, runs, d)
+	fwd, err := timeFunc(func() error { _, err := e.Batch(x, y, batch); return err }, warmup, runs, d, nil)
 	if err != nil {
 		return err
 	}
@@ -106,33 +106,4 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	fmt.Fprintf(c.stdout, "arena:   %s bytes (%.3f x the lower bound %s); %s bytes of activations kept for the backward pass\n",
 		commas(r.ArenaBytes), float64(r.ArenaBytes)/float64(max(r.LowerBoundBytes, 1)), commas(r.LowerBoundBytes), commas(r.SavedBytes))
 	return nil
-}
-
-// timeFunc times f as timeRuns times a plan's runs.
-func timeFunc(f func() error, warmup, runs int, d time.Duration) ([]time.Duration, error) {
-	for range warmup {
-		if err := f(); err != nil {
-			return nil, err
-		}
-	}
-	var times []time.Duration
-	start := time.Now()
-	for runs > 0 && len(times) < runs || runs == 0 && (len(times) < minRuns || time.Since(start) < d) {
-		t0 := time.Now()
-		if err := f(); err != nil {
-			return nil, err
-		}
-		times = append(times, time.Since(t0))
-	}
-	return times, nil
-}
-
-func median(times []time.Duration) time.Duration {
-	s := slices.Clone(times)
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + m) / 2
-	}
-	return m
 }
