@@ -17,17 +17,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-WORK = os.path.join(HERE, ".work")
-MDLC = os.path.join(WORK, "mdlc")
-OPENBLAS = os.path.join(WORK, "openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-openmp")
+from compare import MDLC, OPENBLAS, ROOT, machine, timed
 
 CASES = {
     "fashion-b32": dict(title="seed CNN 28x28x1 (Fashion-MNIST), batch 32", mdl="stdlib/fashion_cnn.mdl", batch=32,
@@ -71,16 +65,8 @@ def torch_worker(case, threads, seconds, warmup):
         loss.backward()
         opt.step()
 
-    for _ in range(warmup):
-        step()
-    times = []
-    start = time.perf_counter()
-    while len(times) < 5 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    print(json.dumps({"median_ms": med * 1e3, "images_per_s": c["batch"] / med, "torch": torch.__version__}))
+    t = timed(step, seconds, warmup)
+    print(json.dumps({"median_ms": t["median_ms"], "images_per_s": c["batch"] / (t["median_ms"] / 1e3), "torch": torch.__version__}))
 
 
 def measure(framework, case, threads, seconds, warmup):
@@ -96,17 +82,6 @@ def measure(framework, case, threads, seconds, warmup):
             env["LD_LIBRARY_PATH"] = OPENBLAS + ":" + env.get("LD_LIBRARY_PATH", "")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -125,7 +100,7 @@ def main():
         if case not in CASES:
             sys.exit(f"unknown case {case}; cases are {', '.join(CASES)}")
     threads = [int(t) for t in args.threads.split(",")]
-    print(f"Training steps, {cpu_model()}, {os.cpu_count()} CPUs, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC;"
+    print(f"Training steps, {machine()[0]}, {os.cpu_count()} CPUs, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC;"
           f" PyTorch on {'OpenBLAS' if os.path.isdir(OPENBLAS) else 'the system BLAS'};"
           f" median of {args.rounds} rounds of {args.seconds:g} s\n")
     print("| case | threads | mdlc kernels | mdlc images/s | PyTorch images/s | mdlc / PyTorch | mdlc step / forward |")
