@@ -333,3 +333,28 @@ func TestBatchNormTrains(t *testing.T) {
 	t.Logf("training loss %.4f, inference-mode loss %.4f", c.losses[len(c.losses)-1], l.Loss)
 	require.Less(t, l.Loss, 1.0)
 }
+
+// TestStepAllocatesNothing: a training step (plan, loss, gradients, Adam)
+// and an evaluation batch allocate nothing once built.
+func TestStepAllocatesNothing(t *testing.T) {
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: 8, Threads: 1}
+	tr, err := New(load(t, smallCNN), initial(t, smallCNN, 1), cfg)
+	require.NoError(t, err)
+	defer tr.Close()
+	e, err := NewEvaluator(load(t, smallCNN), initial(t, smallCNN, 1), cfg)
+	require.NoError(t, err)
+	defer e.Close()
+	x, y := make([]float32, 8*64), []int64{0, 1, 2, 3, 0, 1, 2, 3}
+	step := testing.AllocsPerRun(20, func() {
+		if _, err := tr.Step(x, y, 6); err != nil {
+			t.Fatal(err)
+		}
+	})
+	eval := testing.AllocsPerRun(20, func() {
+		if _, err := e.Batch(x, y, 8); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, step, "allocations per training step")
+	require.Zero(t, eval, "allocations per evaluation batch")
+}
