@@ -40,6 +40,12 @@ func (o *Options) LoadWeights(m *Model) (*Weights, error) {
 			return &Weights{Tensors: ts, Shipped: meta["description"]}, nil
 		}
 	}
+	if o.Weights == "" && m.Weights != nil && !o.Untrained {
+		if err := weights.Check(m.Graph, m.Weights); err != nil {
+			return nil, fmt.Errorf("the weights imported with %s: %w (a bug in mdlc's importer)", m.File, err)
+		}
+		return &Weights{Tensors: m.Weights}, nil
+	}
 	if o.Weights == "" {
 		ts, err := weights.InitWithin(m.Graph, o.Seed, o.budget())
 		return &Weights{Tensors: ts, Fresh: true}, err

@@ -2,12 +2,15 @@ package compile
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/sema"
 	"github.com/mdlc/mdlc/stdlib"
+	"github.com/mdlc/mdlc/tensor"
 )
 
 // Model is a checked model, whichever frontend read it.
@@ -22,6 +25,9 @@ type Model struct {
 	Source []byte
 	// Train is how the model asks to be trained, nil when it does not say.
 	Train *TrainSpec
+	// Weights came with the model's file (an ONNX model's initializers, in
+	// mdlc's layouts); nil for a .mdl program.
+	Weights map[string]*tensor.Tensor
 }
 
 // TrainSpec is how a model asks to be trained, in the words of Keras's
@@ -84,11 +90,20 @@ type LoadOptions struct {
 	// MaxNodes caps the IR nodes elaboration may create (0: the frontend's
 	// default).
 	MaxNodes int
+	// Budget bounds what reading the file allocates (0: size.Default()).
+	Budget size.Budget
+	// Dims fixes an imported model's dynamic dimensions by name.
+	Dims map[string]int
 }
 
-// frontendFor picks the frontend for a path. Only .mdl exists so far; the
-// ONNX importer will be chosen here by extension.
-func frontendFor(string) Frontend { return mdlFrontend{} }
+// frontendFor picks the frontend for a path: ONNX files by their
+// extension, .mdl programs and stdlib names otherwise.
+func frontendFor(path string) Frontend {
+	if strings.EqualFold(filepath.Ext(path), ".onnx") {
+		return onnxFrontend{}
+	}
+	return mdlFrontend{}
+}
 
 // Load reads and checks a model with the frontend its path calls for.
 func Load(path, model string, o LoadOptions) (*Model, error) {
@@ -133,6 +148,11 @@ func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
 			return nil, &UsageError{fmt.Sprintf("%s declares several models (%s): choose one with --model", path, strings.Join(models, ", "))}
 		}
 	}
+	return build(p, name, path)
+}
+
+// build elaborates model name of a loaded program into a Model.
+func build(p *sema.Program, name, path string) (*Model, error) {
 	m, ds := p.Build(name)
 	if len(ds) > 0 {
 		return nil, diagnostics{ds, source(p)}

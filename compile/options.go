@@ -35,6 +35,8 @@ type Options struct {
 	Budget size.Budget
 	// MaxNodes bounds elaboration (LoadOptions.MaxNodes).
 	MaxNodes int
+	// Dims fixes an imported model's dynamic dimensions (LoadOptions.Dims).
+	Dims map[string]int
 }
 
 func (o *Options) budget() size.Budget {
@@ -47,7 +49,7 @@ func (o *Options) budget() size.Budget {
 // Load reads and checks the model at path (Options.Model picks one of
 // several).
 func (o *Options) Load(path string) (*Model, error) {
-	return Load(path, o.Model, LoadOptions{MaxNodes: o.MaxNodes})
+	return Load(path, o.Model, LoadOptions{MaxNodes: o.MaxNodes, Budget: o.budget(), Dims: o.Dims})
 }
 
 // MemoryBudget is the budget every allocation sized by the model or its data

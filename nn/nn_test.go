@@ -209,7 +209,7 @@ func TestErrors(t *testing.T) {
 		{"split: sizes [1 2] add up to 3, but axis 2 of f32[N,T,6] has 6", seq, splitOf(nn.Split{Axis: -1, Sizes: []int{1, 2}})},
 		{"split: 4 parts do not divide axis 2 of f32[N,T,6] (size 6)", seq, splitOf(nn.Split{Axis: -1, Parts: 4})},
 		{"concat needs at least one tensor", seq, func(l *nn.Layer, _ *ir.Value) (*ir.Value, error) { return nn.Concat{}.Apply(l) }},
-		{"reshape needs known sizes after the batch axis, got f32[N,T,6]", seq, nn.Reshape{Shape: []int{-1}}.Apply},
+		{"reshape needs known sizes, but for the batch axis and those it keeps with 0, got f32[N,T,6]", seq, nn.Reshape{Shape: []int{-1}}.Apply},
 		{"reshape: cannot infer -1 for f32[N,8,8,4] into [5, -1]", image, nn.Reshape{Shape: []int{5, -1}}.Apply},
 		{"dropout: rate must be in [0, 1), got 1", seq, nn.Dropout{Rate: 1}.Apply},
 		{"unknown activation 200", seq, func(l *nn.Layer, x *ir.Value) (*ir.Value, error) { return nn.Activate(l, x, 200) }},

@@ -126,28 +126,58 @@ func (c Concat) Apply(l *Layer, xs ...*ir.Value) (*ir.Value, error) {
 }
 
 // Reshape reshapes all but the batch axis to Shape, where one size may be -1,
-// inferred from the others.
+// inferred from the others, and 0 keeps the input's size on that axis (ONNX's
+// rule), which is how a size known only at run time, such as a sequence
+// length T, passes through.
+//
+// With Whole, Shape gives every axis, the batch axis too: for graphs that
+// fold the batch into another axis, such as imported attention layers,
+// whose sizes are then known.
 type Reshape struct {
 	Shape []int
+	Whole bool
 }
 
 // Apply adds the reshape op, with the batch axis of x first.
 func (r Reshape) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
-	if x.Type.Shape.Rank() < 1 {
+	if x.Type.Shape.Rank() < 1 && !r.Whole {
 		return nil, &ir.TypeError{Msg: "reshape needs a batch axis, got " + x.Type.String()}
 	}
-	total, ok := x.Type.Shape.KnownProduct(1)
-	if !ok {
-		return nil, &ir.TypeError{Msg: "reshape needs known sizes after the batch axis, got " + x.Type.String()}
+	in, shape := x.Type.Shape, ir.Shape{}
+	if !r.Whole {
+		in, shape = x.Type.Shape[1:], ir.Shape{x.Type.Shape[0]}
 	}
-	shape := ir.Shape{x.Type.Shape[0]}
+	copied := make([]bool, len(in))
+	for i, d := range r.Shape {
+		if d == 0 {
+			if i >= len(in) {
+				return nil, &ir.TypeError{Msg: "reshape: 0 at position " + itoa(i) + " copies an axis " + x.Type.String() + " does not have after its batch axis"}
+			}
+			copied[i] = true
+		}
+	}
+	total := 1
+	for i, d := range in {
+		if copied[i] {
+			continue
+		}
+		if !d.Known() {
+			return nil, &ir.TypeError{Msg: "reshape needs known sizes, but for the batch axis and those it keeps with 0, got " + x.Type.String(),
+				Help: "write 0 at the position of " + d.String() + " to keep it"}
+		}
+		total *= d.Size
+	}
+	lead := len(shape)
 	infer, prod := -1, 1
 	for i, d := range r.Shape {
 		switch {
+		case d == 0:
+			shape = append(shape, in[i])
+			continue
 		case d == -1 && infer < 0:
 			infer = i
 		case d < 1:
-			return nil, &ir.TypeError{Msg: "reshape: dimension " + itoa(d) + " is not a size", Help: "sizes are positive; one may be -1 to be inferred"}
+			return nil, &ir.TypeError{Msg: "reshape: dimension " + itoa(d) + " is not a size", Help: "sizes are positive; one may be -1 to be inferred, and 0 keeps the input's"}
 		default:
 			prod *= d
 		}
@@ -157,7 +187,7 @@ func (r Reshape) Apply(l *Layer, x *ir.Value) (*ir.Value, error) {
 		if prod == 0 || total%prod != 0 {
 			return nil, &ir.TypeError{Msg: "reshape: cannot infer -1 for " + x.Type.String() + " into " + ints(r.Shape)}
 		}
-		shape[infer+1] = ir.D(total / prod)
+		shape[infer+lead] = ir.D(total / prod)
 	}
 	return l.Node(ir.OpReshape, &ir.ReshapeAttrs{Shape: shape}, x)
 }

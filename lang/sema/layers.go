@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/syntax"
@@ -118,8 +119,10 @@ func init() {
 		"dropout": {doc: "dropout; the identity at inference",
 			specs: []paramSpec{input, {name: "rate", kind: aFloat}}, build: buildDropout},
 		"flatten": {doc: "(N, ...) -> (N, features)", specs: []paramSpec{input}, build: simple(ir.OpFlatten, nil)},
-		"reshape": {doc: "reshape all but the batch axis; one -1 is inferred",
-			specs: []paramSpec{input, {name: "shape", kind: aInts}}, build: buildReshape},
+		"reshape": {doc: "reshape all but the batch axis (every axis with keep_batch=false); one -1 is inferred, and 0 keeps the input's size on that axis (ONNX's rule, for sizes known only at run time)",
+			specs: []paramSpec{input, {name: "shape", kind: aInts}, {name: "keep_batch", kind: aBool, def: true}}, build: buildReshape},
+		"variable": {doc: "a parameter of the given shape taken as a value, with no input (NNEF's variable): an imported model's constants, or a free learned tensor",
+			specs: []paramSpec{{name: "shape", kind: aInts}}, build: buildVariable},
 		"transpose": {doc: "permute axes: output axis i is input axis perm[i]",
 			specs: []paramSpec{input, {name: "perm", kind: aInts}}, build: buildTranspose},
 		"slice": {doc: "positions start..end-1 of an axis (negative positions count from its end)",
@@ -390,7 +393,18 @@ func buildSplit(l *nn.Layer, a *bound) ([]*ir.Value, error) {
 }
 
 func buildReshape(l *nn.Layer, a *bound) (*ir.Value, error) {
-	return nn.Reshape{Shape: a.ints("shape")}.Apply(l, a.tensor("x"))
+	return nn.Reshape{Shape: a.ints("shape"), Whole: !a.bool("keep_batch")}.Apply(l, a.tensor("x"))
+}
+
+func buildVariable(l *nn.Layer, a *bound) (*ir.Value, error) {
+	var shape ir.Shape
+	for _, d := range a.ints("shape") {
+		if d < 1 {
+			return nil, &ir.TypeError{Msg: "variable: dimension " + strconv.Itoa(d) + " is not a size", Help: "sizes are positive"}
+		}
+		shape = append(shape, ir.D(d))
+	}
+	return l.Param("value", ir.Type{DType: ir.F32, Shape: shape}, ir.Init{Kind: ir.InitZeros}), nil
 }
 
 func buildTranspose(l *nn.Layer, a *bound) (*ir.Value, error) {

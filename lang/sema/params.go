@@ -60,6 +60,7 @@ var paramDocs = map[string][]paramDoc{
 	"positional": {{suffix: "positions", shape: "(max_len, d_model)", when: "learned=true"}},
 	"simple_rnn": recurrentDocs, "lstm": recurrentDocs, "gru": recurrentDocs,
 	"multihead_attention": attentionDocs,
+	"variable":            {{suffix: "value", shape: "(shape)", note: "zeros until weights are loaded"}},
 }
 
 // paramLines writes a layer's parameters for `mdlc layers`, one a line.

@@ -1,0 +1,177 @@
+package importer_test
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/internal/golden"
+	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// testData is Debian's libonnx-testdata: ONNX's backend test cases, each a
+// model.onnx with inputs and expected outputs as TensorProto files.
+const testData = "/usr/share/libonnx-testdata/data"
+
+// suites are the folders of test cases this test runs; "real" (whole
+// networks of 30–550 MB) runs with MDLC_ONNX_REAL=1.
+var suites = []string{"node", "pytorch-converted", "pytorch-operator", "simple"}
+
+// TestConformance imports and runs every ONNX backend test case and records
+// which pass in testdata/conformance.golden, with the first line of the
+// reason for each that does not: a case that starts or stops passing
+// changes the file (go test -update to accept). Outputs must match within
+// relative 1e-3 and absolute 1e-4: the backend tests' relative tolerance,
+// and an absolute one for float32 sums taken in another order.
+func TestConformance(t *testing.T) {
+	if _, err := os.Stat(testData); err != nil {
+		t.Skipf("%s: %v (apt-get install libonnx-testdata)", testData, err)
+	}
+	if testing.Short() {
+		t.Skip("short")
+	}
+	dirs := slices.Clone(suites)
+	if os.Getenv("MDLC_ONNX_REAL") == "1" {
+		dirs = append(dirs, "real")
+	}
+	var lines []string
+	counts := map[string][2]int{}
+	for _, suite := range dirs {
+		cases, err := os.ReadDir(filepath.Join(testData, suite))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			dir := filepath.Join(testData, suite, c.Name())
+			if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+				continue
+			}
+			result := runCase(t, dir)
+			k := counts[suite]
+			k[1]++
+			if result == "ok" {
+				k[0]++
+			}
+			counts[suite] = k
+			lines = append(lines, suite+"/"+c.Name()+": "+result)
+		}
+	}
+	var head []string
+	for _, suite := range dirs {
+		head = append(head, fmt.Sprintf("# %s: %d of %d pass", suite, counts[suite][0], counts[suite][1]))
+		t.Logf("%s: %d of %d pass", suite, counts[suite][0], counts[suite][1])
+	}
+	name := "testdata/conformance.golden"
+	if slices.Contains(dirs, "real") {
+		name = "testdata/conformance_real.golden"
+	}
+	golden.Check(t, name, strings.Join(append(head, lines...), "\n")+"\n")
+}
+
+// runCase imports, compiles and runs one case on each of its data sets, and
+// says "ok" or why not. A panic fails the test: mdlc must refuse, not crash.
+func runCase(t *testing.T, dir string) (result string) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: panic: %v\n%s", dir, r, debug.Stack())
+			result = "panic"
+		}
+	}()
+	o := &compile.Options{Budget: 1 << 30}
+	m, err := o.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return "import: " + firstLine(err)
+	}
+	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
+	if len(sets) == 0 {
+		return "no data sets"
+	}
+	for _, set := range sets {
+		inputs := map[string]*tensor.Tensor{}
+		for i, in := range m.Graph.Inputs {
+			x, err := readPB(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+			if err != nil {
+				return "data: " + firstLine(err)
+			}
+			inputs[in.Name] = x
+		}
+		c, err := o.Compile(m, compile.Shape{}, inputs)
+		if err != nil {
+			return "compile: " + firstLine(err)
+		}
+		outs, err := o.Execute(c, inputs)
+		if err != nil {
+			return "run: " + firstLine(err)
+		}
+		for i, out := range m.Graph.Outputs {
+			want, err := readPB(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
+			if err != nil {
+				return "data: " + firstLine(err)
+			}
+			if msg := compare(outs[out.Name], want); msg != "" {
+				return "wrong: output " + out.Name + ": " + msg
+			}
+		}
+	}
+	return "ok"
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	// The case names the file; the message need not.
+	if _, rest, ok := strings.Cut(s, "model.onnx: "); ok {
+		s = rest
+	}
+	return s
+}
+
+// readPB reads a TensorProto file as mdlc's tensor.
+func readPB(path string) (*tensor.Tensor, error) {
+	pt, err := onnx.ReadTensorFile(path, size.Budget(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	shape := make([]int, len(pt.Dims))
+	for i, d := range pt.Dims {
+		shape[i] = int(d)
+	}
+	switch pt.DataType {
+	case onnx.Float, onnx.Double, onnx.Float16:
+		f, err := pt.Float32s()
+		return &tensor.Tensor{Shape: shape, Data: f}, err
+	}
+	ints, err := pt.Int64s()
+	if err != nil {
+		return nil, err
+	}
+	return &tensor.Tensor{Shape: shape, Ints: ints}, nil
+}
+
+// compare checks got against want: shape, then values.
+func compare(got, want *tensor.Tensor) string {
+	if got == nil {
+		return "missing"
+	}
+	if !slices.Equal(got.Shape, want.Shape) {
+		return fmt.Sprintf("shape %v, want %v", got.Shape, want.Shape)
+	}
+	g, w := got.Floats().Data, want.Floats().Data
+	for i := range w {
+		a, b := float64(g[i]), float64(w[i])
+		if math.IsNaN(a) && math.IsNaN(b) || a == b {
+			continue
+		}
+		if math.Abs(a-b) > 1e-4+1e-3*math.Abs(b) {
+			return fmt.Sprintf("element %d is %g, want %g", i, a, b)
+		}
+	}
+	return ""
+}

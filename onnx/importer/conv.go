@@ -1,0 +1,543 @@
+package importer
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/mdlc/mdlc/onnx"
+)
+
+func init() {
+	register("Conv", 1, conv)
+	register("ConvTranspose", 1, convTranspose)
+	register("MaxPool", 1, pool(false))
+	register("AveragePool", 1, pool(true))
+	register("GlobalAveragePool", 1, globalPool("reduce_mean"))
+	register("GlobalMaxPool", 1, globalPool("reduce_max"))
+	register("BatchNormalization", 1, batchNorm)
+	register("InstanceNormalization", 1, instanceNorm)
+}
+
+// window is a sliding window's geometry on the spatial axes, as ONNX's
+// attributes give it.
+type window struct {
+	kernel, strides, dilations []int
+	begin, end                 []int // pads before and after each axis
+}
+
+// readWindow reads kernel_shape (or the weight's), strides, dilations,
+// pads and auto_pad, resolving SAME_* against the input's sizes.
+func readWindow(n *onnx.Node, spatial []dim, kernel []int64) (*window, error) {
+	r := len(spatial)
+	if ks, ok := attrInts(n, "kernel_shape"); ok {
+		kernel = ks
+	}
+	if len(kernel) != r {
+		return nil, fmt.Errorf("kernel_shape %v does not fit %d spatial axes", kernel, r)
+	}
+	w := &window{}
+	get := func(name string, def int64, count int) ([]int, error) {
+		v, ok := attrInts(n, name)
+		if !ok {
+			out := make([]int, count)
+			for i := range out {
+				out[i] = int(def)
+			}
+			return out, nil
+		}
+		if len(v) != count {
+			return nil, fmt.Errorf("%s has %d values, not %d", name, len(v), count)
+		}
+		out := make([]int, count)
+		for i, x := range v {
+			if x < 0 || x > 1<<20 {
+				return nil, fmt.Errorf("%s holds %d", name, x)
+			}
+			out[i] = int(x)
+		}
+		return out, nil
+	}
+	var err error
+	if w.strides, err = get("strides", 1, r); err != nil {
+		return nil, err
+	}
+	if w.dilations, err = get("dilations", 1, r); err != nil {
+		return nil, err
+	}
+	for i, k := range kernel {
+		if k < 1 || k > 1<<20 || w.strides[i] < 1 || w.dilations[i] < 1 {
+			return nil, fmt.Errorf("kernel %v, strides %v, dilations %v: each must be at least 1", kernel, w.strides, w.dilations)
+		}
+		w.kernel = append(w.kernel, int(k))
+	}
+	pads, err := get("pads", 0, 2*r)
+	if err != nil {
+		return nil, err
+	}
+	w.begin, w.end = pads[:r], pads[r:]
+	switch ap := attrString(n, "auto_pad", "NOTSET"); ap {
+	case "NOTSET", "":
+	case "VALID":
+		w.begin, w.end = make([]int, r), make([]int, r)
+	case "SAME_UPPER", "SAME_LOWER":
+		for i, d := range spatial {
+			if !d.isKnown() {
+				return nil, fmt.Errorf("auto_pad %s on the dynamic size %s: fix it with --dim", ap, d)
+			}
+			in, s := int(d.n), w.strides[i]
+			total := max(((in+s-1)/s-1)*s+(w.kernel[i]-1)*w.dilations[i]+1-in, 0)
+			small, big := total/2, total-total/2
+			if ap == "SAME_UPPER" {
+				w.begin[i], w.end[i] = small, big
+			} else {
+				w.begin[i], w.end[i] = big, small
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown auto_pad %q", ap)
+	}
+	return w, nil
+}
+
+// out is the output size on axis i of a convolution or pool.
+func (w *window) out(i int, in dim, ceil bool) (dim, error) {
+	if !in.isKnown() {
+		return dim{}, fmt.Errorf("the spatial size %s is dynamic: fix it with --dim", in)
+	}
+	span := int(in.n) + w.begin[i] + w.end[i] - (w.kernel[i]-1)*w.dilations[i] - 1
+	if span < 0 {
+		return dim{}, fmt.Errorf("the window (kernel %d, dilation %d) is larger than the padded input (%d)", w.kernel[i], w.dilations[i], int(in.n)+w.begin[i]+w.end[i])
+	}
+	o := span/w.strides[i] + 1
+	if ceil && span%w.strides[i] != 0 {
+		o++
+		// The last window must start inside the input or its leading pad.
+		if (o-1)*w.strides[i] >= int(in.n)+w.begin[i] {
+			o--
+		}
+	}
+	return known(int64(o)), nil
+}
+
+// paddingArg writes the window's pads as mdlc's padding= argument, "" for
+// none.
+func (w *window) paddingArg() string {
+	zero, sym := true, true
+	for i := range w.begin {
+		zero = zero && w.begin[i] == 0 && w.end[i] == 0
+		sym = sym && w.begin[i] == w.end[i]
+	}
+	switch {
+	case zero:
+		return ""
+	case len(w.begin) == 1 && sym:
+		return "padding=" + strconv.Itoa(w.begin[0])
+	case len(w.begin) == 1:
+		return "padding=" + intList([]int{w.begin[0], w.end[0]})
+	case sym && w.begin[0] == w.begin[1]:
+		return "padding=" + strconv.Itoa(w.begin[0])
+	case sym:
+		return "padding=" + intList(w.begin)
+	}
+	return fmt.Sprintf("padding=[%s, %s]", intList([]int{w.begin[0], w.end[0]}), intList([]int{w.begin[1], w.end[1]}))
+}
+
+// pair writes a per-axis argument: one number when the axes agree.
+func pair(name string, v []int, def int) string {
+	same := true
+	for _, x := range v {
+		same = same && x == v[0]
+	}
+	if same && v[0] == def {
+		return ""
+	}
+	if same {
+		return name + "=" + strconv.Itoa(v[0])
+	}
+	return name + "=" + intList(v)
+}
+
+func appendNonEmpty(args []string, more ...string) []string {
+	for _, a := range more {
+		if a != "" {
+			args = append(args, a)
+		}
+	}
+	return args
+}
+
+// constWeight is input i as a constant with a known shape.
+func (im *importer) constWeight(n *onnx.Node, i int, what string) (*val, []int, error) {
+	v, err := im.need(n, i)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v.ref != "" || v.c == nil {
+		return nil, nil, fmt.Errorf("its %s is computed at run time; mdlc needs it as a weight (an initializer)", what)
+	}
+	dims := make([]int, len(v.shape))
+	for j, d := range v.shape {
+		dims[j] = int(d.n)
+	}
+	return v, dims, nil
+}
+
+func conv(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	w, wd, err := im.constWeight(n, 1, "weight")
+	if err != nil {
+		return err
+	}
+	r := x.rank()
+	if r != 3 && r != 4 || len(wd) != r {
+		return fmt.Errorf("mdlc imports 1-D and 2-D convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
+	}
+	kernel := make([]int64, r-2)
+	for i := range kernel {
+		kernel[i] = int64(wd[i+2])
+	}
+	win, err := readWindow(n, x.shape[2:], kernel)
+	if err != nil {
+		return err
+	}
+	groups := int(attrInt(n, "group", 1))
+	cin, filters := x.shape[1], wd[0]
+	if !cin.isKnown() || groups < 1 || int(cin.n) != wd[1]*groups || filters%groups != 0 {
+		return fmt.Errorf("input channels %s, weight %v and group %d do not fit together", cin, wd, groups)
+	}
+	shape := []dim{x.shape[0], known(int64(filters))}
+	for i := range r - 2 {
+		o, err := win.out(i, x.shape[2+i], false)
+		if err != nil {
+			return err
+		}
+		shape = append(shape, o)
+	}
+	xs, err := im.channelsLastOf(x)
+	if err != nil {
+		return err
+	}
+	name := im.layerName(n, 1)
+	var call string
+	var args []string
+	var data []float32
+	var kdims []int
+	depthwise := r == 4 && groups > 1 && groups == int(cin.n)
+	switch {
+	case r == 3:
+		call = "conv1d"
+		args = []string{strconv.Itoa(filters), "kernel=" + strconv.Itoa(win.kernel[0])}
+		args = appendNonEmpty(args, pair("strides", win.strides, 1), win.paddingArg(), pair("dilation", win.dilations, 1))
+		if groups > 1 {
+			args = append(args, "groups="+strconv.Itoa(groups))
+		}
+		data, kdims = permute(w.floats(), wd, []int{2, 1, 0}), []int{wd[2], wd[1], wd[0]}
+	case depthwise:
+		call = "depthwise_conv2d"
+		args = []string{"kernel=" + kernelArg(win.kernel)}
+		args = appendNonEmpty(args, pair("strides", win.strides, 1), win.paddingArg(), pair("dilation", win.dilations, 1))
+		if m := filters / groups; m > 1 {
+			args = append(args, "multiplier="+strconv.Itoa(m))
+		}
+		data, kdims = permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], groups, filters / groups}
+	default:
+		call = "conv2d"
+		args = []string{strconv.Itoa(filters), "kernel=" + kernelArg(win.kernel)}
+		args = appendNonEmpty(args, pair("strides", win.strides, 1), win.paddingArg(), pair("dilation", win.dilations, 1))
+		if groups > 1 {
+			args = append(args, "groups="+strconv.Itoa(groups))
+		}
+		data, kdims = permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], wd[1], wd[0]}
+	}
+	if err := im.weight(name+".kernel", kdims, data); err != nil {
+		return err
+	}
+	if b := im.in(n, 2); b != nil {
+		bv, bd, err := im.constWeight(n, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if len(bd) != 1 || bd[0] != filters {
+			return fmt.Errorf("bias %v does not fit %d filters", bd, filters)
+		}
+		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, "use_bias=false")
+	}
+	out := im.w.name(name)
+	im.w.add(&stmt{outs: []string{out}, call: call, in: xs.ref, args: args, as: name, comment: comment(n)})
+	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
+}
+
+func kernelArg(k []int) string {
+	if len(k) == 2 && k[0] == k[1] {
+		return strconv.Itoa(k[0])
+	}
+	return intList(k)
+}
+
+func convTranspose(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	w, wd, err := im.constWeight(n, 1, "weight")
+	if err != nil {
+		return err
+	}
+	if x.rank() != 4 || len(wd) != 4 {
+		return fmt.Errorf("mdlc imports 2-D transposed convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
+	}
+	if g := attrInt(n, "group", 1); g != 1 {
+		return fmt.Errorf("group %d: mdlc's conv2d_transpose has no groups", g)
+	}
+	if _, ok := attrInts(n, "output_shape"); ok {
+		return fmt.Errorf("output_shape is given; mdlc takes pads and output_padding (re-export without output_shape)")
+	}
+	if ap := attrString(n, "auto_pad", "NOTSET"); ap != "NOTSET" && ap != "VALID" {
+		return fmt.Errorf("auto_pad %s: mdlc imports explicit pads for transposed convolutions", ap)
+	}
+	win, err := readWindow(n, x.shape[2:], []int64{int64(wd[2]), int64(wd[3])})
+	if err != nil {
+		return err
+	}
+	outPad := []int{0, 0}
+	if op, ok := attrInts(n, "output_padding"); ok {
+		if len(op) != 2 {
+			return fmt.Errorf("output_padding %v", op)
+		}
+		outPad = []int{int(op[0]), int(op[1])}
+	}
+	if !x.shape[1].isKnown() || int(x.shape[1].n) != wd[0] {
+		return fmt.Errorf("input channels %s do not fit weight %v", x.shape[1], wd)
+	}
+	filters := wd[1]
+	shape := []dim{x.shape[0], known(int64(filters))}
+	for i := range 2 {
+		in := x.shape[2+i]
+		if !in.isKnown() {
+			return fmt.Errorf("the spatial size %s is dynamic: fix it with --dim", in)
+		}
+		o := (int(in.n)-1)*win.strides[i] + (win.kernel[i]-1)*win.dilations[i] + 1 - win.begin[i] - win.end[i] + outPad[i]
+		shape = append(shape, known(int64(o)))
+	}
+	xs, err := im.channelsLastOf(x)
+	if err != nil {
+		return err
+	}
+	name := im.layerName(n, 1)
+	args := []string{strconv.Itoa(filters), "kernel=" + kernelArg(win.kernel)}
+	args = appendNonEmpty(args, pair("strides", win.strides, 1), win.paddingArg(), pair("output_padding", outPad, 0), pair("dilation", win.dilations, 1))
+	if err := im.weight(name+".kernel", []int{wd[2], wd[3], wd[1], wd[0]}, permute(w.floats(), wd, []int{2, 3, 1, 0})); err != nil {
+		return err
+	}
+	if b := im.in(n, 2); b != nil {
+		bv, bd, err := im.constWeight(n, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, "use_bias=false")
+	}
+	out := im.w.name(name)
+	im.w.add(&stmt{outs: []string{out}, call: "conv2d_transpose", in: xs.ref, args: args, as: name, comment: comment(n)})
+	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
+}
+
+func pool(average bool) rule {
+	return func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		if len(n.Outputs) > 1 && n.Outputs[1] != "" && im.uses[n.Outputs[1]] > 0 {
+			return fmt.Errorf("its indices output is used; mdlc's max pooling gives only values")
+		}
+		r := x.rank()
+		if r != 3 && r != 4 {
+			return fmt.Errorf("mdlc imports 1-D and 2-D pooling; the input is %s", shapeString(x.shape))
+		}
+		win, err := readWindow(n, x.shape[2:], nil)
+		if err != nil {
+			return err
+		}
+		for _, d := range win.dilations {
+			if d != 1 {
+				return fmt.Errorf("dilations %v: mdlc's pools have none", win.dilations)
+			}
+		}
+		ceil := attrInt(n, "ceil_mode", 0) == 1
+		countPad := average && attrInt(n, "count_include_pad", 0) == 1
+		shape := []dim{x.shape[0], x.shape[1]}
+		for i := range r - 2 {
+			o, err := win.out(i, x.shape[2+i], ceil)
+			if err != nil {
+				return err
+			}
+			shape = append(shape, o)
+			// ceil_mode's extra cells: pad them after; a padded cell never
+			// wins a max and is left out of a mean without count_include_pad.
+			if extra := (int(o.n)-1)*win.strides[i] + win.kernel[i] - (int(x.shape[2+i].n) + win.begin[i] + win.end[i]); ceil && extra > 0 {
+				if countPad {
+					return fmt.Errorf("ceil_mode with count_include_pad: the cells ceil_mode adds count differently; mdlc does not import it")
+				}
+				win.end[i] += extra
+			}
+		}
+		xs, err := im.channelsLastOf(x)
+		if err != nil {
+			return err
+		}
+		call := "maxpool2d"
+		if average {
+			call = "avgpool2d"
+		}
+		var args []string
+		if r == 3 {
+			call = call[:len(call)-2] + "1d"
+			args = []string{"pool=" + strconv.Itoa(win.kernel[0]), "strides=" + strconv.Itoa(win.strides[0])}
+		} else {
+			args = []string{"pool=" + kernelArg(win.kernel), "strides=" + kernelArg(win.strides)}
+		}
+		args = appendNonEmpty(args, win.paddingArg())
+		if countPad && win.paddingArg() != "" {
+			args = append(args, "count_include_pad=true")
+		}
+		im.set(n, 0, im.emit(n, call, call, xs.ref, args, shape, true))
+		return nil
+	}
+}
+
+// globalPool reduces the spatial axes, keeping them as ones.
+func globalPool(call string) rule {
+	return func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.rank() < 3 {
+			return fmt.Errorf("the input %s has no spatial axes", shapeString(x.shape))
+		}
+		xs, err := im.channelsLastOf(x)
+		if err != nil {
+			return err
+		}
+		shape := []dim{x.shape[0], x.shape[1]}
+		var axes []int
+		for a := 2; a < x.rank(); a++ {
+			shape = append(shape, known(1))
+			axes = append(axes, a-1)
+		}
+		if x.rank() == 4 {
+			g := "global_avgpool2d"
+			if call == "reduce_max" {
+				g = "global_maxpool2d"
+			}
+			im.set(n, 0, im.emit(n, g, g, xs.ref, []string{"keepdims=true"}, shape, true))
+			return nil
+		}
+		im.set(n, 0, im.emit(n, call, call, xs.ref, []string{intList(axes), "keepdims=true"}, shape, true))
+		return nil
+	}
+}
+
+func batchNorm(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if attrInt(n, "training_mode", 0) != 0 || len(n.Outputs) > 1 && im.uses[n.Outputs[1]] > 0 {
+		return fmt.Errorf("it is in training mode; mdlc imports batch norm for inference")
+	}
+	c := x.shape[1]
+	if x.rank() < 2 || !c.isKnown() {
+		return fmt.Errorf("input %s has no known channel axis", shapeString(x.shape))
+	}
+	name := im.layerName(n, 1)
+	for i, p := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
+		v, d, err := im.constWeight(n, i+1, p)
+		if err != nil {
+			return err
+		}
+		if len(d) != 1 || d[0] != int(c.n) {
+			return fmt.Errorf("its %s %v does not fit %d channels", p, d, c.n)
+		}
+		if err := im.weight(name+"."+p, d, v.floats()); err != nil {
+			return err
+		}
+	}
+	in := x
+	if x.rank() >= 3 {
+		if in, err = im.channelsLastOf(x); err != nil {
+			return err
+		}
+	}
+	out := im.w.name(name)
+	im.w.add(&stmt{outs: []string{out}, call: "batchnorm", in: in.ref, args: []string{"epsilon=" + number(float64(attrFloat(n, "epsilon", 1e-5)))}, as: name, comment: comment(n)})
+	im.set(n, 0, &val{ref: out, shape: x.shape, channelsLast: in.channelsLast})
+	return nil
+}
+
+// instanceNorm normalises each image's channels over its spatial axes:
+// (x - mean)·rsqrt(var + ε)·scale + bias, written with mdlc's reductions.
+func instanceNorm(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.rank() < 3 {
+		return fmt.Errorf("input %s has no spatial axes", shapeString(x.shape))
+	}
+	xs, err := im.channelsLastOf(x)
+	if err != nil {
+		return err
+	}
+	var axes []int
+	for a := 1; a < x.rank()-1; a++ {
+		axes = append(axes, a)
+	}
+	ax := intList(axes)
+	eps := number(float64(attrFloat(n, "epsilon", 1e-5)))
+	mu := im.emit(n, "in_mean", "reduce_mean", xs.ref, []string{ax, "keepdims=true"}, nil, true)
+	d := im.emit(n, "in_centred", "sub", "", []string{xs.ref, mu.ref}, x.shape, true)
+	sq := im.emit(n, "in_square", "mul", "", []string{d.ref, d.ref}, x.shape, true)
+	v := im.emit(n, "in_var", "reduce_mean", sq.ref, []string{ax, "keepdims=true"}, nil, true)
+	r := im.emit(n, "in_rstd", "add", v.ref, []string{eps}, nil, true)
+	r = im.emit(n, "in_rstd", "rsqrt", r.ref, nil, nil, true)
+	y := im.emit(n, "in_norm", "mul", "", []string{d.ref, r.ref}, x.shape, true)
+	scale, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	bias, err := im.need(n, 2)
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		v    *val
+		call string
+	}{{scale, "mul"}, {bias, "add"}} {
+		c := &val{shape: []dim{p.v.shape[0], known(1), known(1)}, c: p.v.c}
+		if x.rank() == 3 {
+			c.shape = c.shape[:2]
+		}
+		if p.v.ref != "" {
+			return fmt.Errorf("its scale and bias are computed at run time; mdlc needs them as weights")
+		}
+		if y, err = im.elementwise(n, p.call, []*val{y, c}, x.shape); err != nil {
+			return err
+		}
+	}
+	im.set(n, 0, y)
+	return nil
+}

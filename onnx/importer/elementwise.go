@@ -1,0 +1,640 @@
+package importer
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/mdlc/mdlc/onnx"
+)
+
+// unaryOps are ONNX's one-input elementwise ops that are mdlc layers of the
+// same meaning, with their Go form for folding constants.
+var unaryOps = map[string]struct {
+	call string
+	fold func(float64) float64
+}{
+	"Relu":       {"relu", func(x float64) float64 { return math.Max(x, 0) }},
+	"Sigmoid":    {"sigmoid", func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
+	"Tanh":       {"tanh", math.Tanh},
+	"Exp":        {"exp", math.Exp},
+	"Log":        {"log", math.Log},
+	"Sqrt":       {"sqrt", math.Sqrt},
+	"Abs":        {"abs", math.Abs},
+	"Neg":        {"neg", func(x float64) float64 { return -x }},
+	"Erf":        {"erf", math.Erf},
+	"Softplus":   {"softplus", func(x float64) float64 { return math.Log1p(math.Exp(x)) }},
+	"Softsign":   {"softsign", func(x float64) float64 { return x / (1 + math.Abs(x)) }},
+	"HardSwish":  {"hard_swish", func(x float64) float64 { return x * math.Min(math.Max(x+3, 0), 6) / 6 }},
+	"Mish":       {"mish", func(x float64) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) }},
+	"Floor":      {"", math.Floor},
+	"Ceil":       {"", math.Ceil},
+	"Reciprocal": {"", func(x float64) float64 { return 1 / x }},
+}
+
+func init() {
+	for op := range unaryOps {
+		register(op, 1, unary)
+	}
+	for _, op := range []string{"Identity", "Dropout"} {
+		register(op, 1, identity)
+	}
+	register("LeakyRelu", 1, func(im *importer, n *onnx.Node) error {
+		return im.unaryCall(n, "leaky_relu", "alpha="+number(float64(attrFloat(n, "alpha", 0.01))))
+	})
+	register("Elu", 1, func(im *importer, n *onnx.Node) error {
+		return im.unaryCall(n, "elu", "alpha="+number(float64(attrFloat(n, "alpha", 1))))
+	})
+	register("Selu", 1, func(im *importer, n *onnx.Node) error {
+		a, g := attrFloat(n, "alpha", 1.67326319217681884765625), attrFloat(n, "gamma", 1.05070102214813232421875)
+		if math.Abs(float64(a)-1.6732632) > 1e-6 || math.Abs(float64(g)-1.0507010) > 1e-6 {
+			return fmt.Errorf("alpha %g and gamma %g differ from SELU's own, the only ones mdlc's selu has", a, g)
+		}
+		return im.unaryCall(n, "selu")
+	})
+	register("HardSigmoid", 1, hardSigmoid)
+	register("Gelu", 20, func(im *importer, n *onnx.Node) error {
+		switch attrString(n, "approximate", "none") {
+		case "none":
+			return im.unaryCall(n, "gelu")
+		case "tanh":
+			return im.unaryCall(n, "gelu", "approximate=true")
+		}
+		return fmt.Errorf("unknown approximate=%q", attrString(n, "approximate", ""))
+	})
+	register("Clip", 1, clip)
+	register("Clip", 11, clip)
+	for op, call := range binaryOps {
+		_ = call
+		register(op, 1, binary)
+	}
+	register("Pow", 1, power)
+	register("Min", 1, variadic("minimum"))
+	register("Max", 1, variadic("maximum"))
+	register("Sum", 1, variadic("add"))
+	register("Mean", 1, mean)
+	register("Where", 9, where)
+	register("Not", 1, func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.ref == "" {
+			out := &val{shape: x.shape, isInt: true, c: &konst{i: make([]dim, len(x.c.i))}}
+			for i, d := range x.c.i {
+				if d.isKnown() && d.n == 0 {
+					out.c.i[i] = known(1)
+				} else {
+					out.c.i[i] = known(0)
+				}
+			}
+			im.set(n, 0, out)
+			return nil
+		}
+		v := im.emit(n, "not", "equal", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		v.isInt = true
+		im.set(n, 0, v)
+		return nil
+	})
+	register("PRelu", 1, prelu)
+}
+
+// identity passes its input on (Dropout is the identity at inference; its
+// mask output, if used, is refused by the importer's output check).
+func identity(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	im.set(n, 0, x)
+	return nil
+}
+
+func unary(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	op := unaryOps[n.OpType]
+	if x.ref == "" {
+		f := x.floats()
+		out := make([]float32, len(f))
+		for i, v := range f {
+			out[i] = float32(op.fold(float64(v)))
+		}
+		im.set(n, 0, &val{shape: x.shape, c: &konst{f: out}})
+		return nil
+	}
+	switch n.OpType {
+	case "Reciprocal":
+		im.set(n, 0, im.emit(n, "reciprocal", "div", "", []string{"1.0", x.ref}, x.shape, x.channelsLast))
+		return nil
+	case "Floor", "Ceil":
+		return fmt.Errorf("mdlc has no %s layer; it imports %s only where its input is known when importing (a shape computation)", strings.ToLower(n.OpType), n.OpType)
+	}
+	return im.unaryCall(n, op.call)
+}
+
+// unaryCall writes call(x, args...) for the node's first input, folding in
+// the activation of a conv or dense layer written just before when x has
+// no other use.
+func (im *importer) unaryCall(n *onnx.Node, call string, args ...string) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through %s", n.OpType)
+	}
+	if len(args) == 0 && im.fuseActivation(n, x, call) {
+		im.set(n, 0, x)
+		return nil
+	}
+	im.set(n, 0, im.emit(n, call, call, x.ref, args, x.shape, x.channelsLast))
+	return nil
+}
+
+// fuseActivation sets the activation= of the statement that computed x,
+// when it is a layer that takes one, has none yet, and x is read only here.
+func (im *importer) fuseActivation(n *onnx.Node, x *val, call string) bool {
+	if im.uses[n.Inputs[0]] != 1 || len(im.w.stmts) == 0 || x.other != nil {
+		return false
+	}
+	s := im.w.stmts[len(im.w.stmts)-1]
+	if len(s.outs) != 1 || s.outs[0] != x.ref {
+		return false
+	}
+	switch s.call {
+	case "conv2d", "depthwise_conv2d", "conv1d", "dense", "conv2d_transpose":
+	default:
+		return false
+	}
+	for _, a := range s.args {
+		if strings.HasPrefix(a, "activation=") {
+			return false
+		}
+	}
+	switch call {
+	case "relu", "sigmoid", "tanh", "relu6", "gelu", "silu", "hard_swish", "softplus", "elu", "selu":
+	default:
+		return false
+	}
+	s.args = append(s.args, "activation="+call)
+	return true
+}
+
+func hardSigmoid(im *importer, n *onnx.Node) error {
+	alpha, beta := attrFloat(n, "alpha", 0.2), attrFloat(n, "beta", 0.5)
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	// x·HardSigmoid(x) with PyTorch's 1/6 and 0.5 is hard-swish.
+	if users := im.users[n.Outputs[0]]; len(users) == 1 && users[0].OpType == "Mul" && beta == 0.5 && math.Abs(float64(alpha)-1.0/6) < 1e-7 && x.ref != "" {
+		mul := users[0]
+		other := mul.Inputs[0]
+		if other == n.Outputs[0] {
+			other = mul.Inputs[1]
+		}
+		if other == n.Inputs[0] {
+			im.skip[mul] = true
+			im.set(mul, 0, im.emit(mul, "hard_swish", "hard_swish", x.ref, nil, x.shape, x.channelsLast))
+			return nil
+		}
+	}
+	if beta == 0.5 {
+		return im.unaryCall(n, "hard_sigmoid", "alpha="+number(float64(alpha)))
+	}
+	ax := im.emit(n, "hard_sigmoid", "mul", x.ref, []string{number(float64(alpha))}, x.shape, x.channelsLast)
+	ab := im.emit(n, "hard_sigmoid", "add", ax.ref, []string{number(float64(beta))}, x.shape, x.channelsLast)
+	im.set(n, 0, im.emit(n, "hard_sigmoid", "clip", ab.ref, []string{"0.0", "1.0"}, x.shape, x.channelsLast))
+	return nil
+}
+
+// clip takes its bounds from attributes before opset 11 and from inputs
+// (constants, for mdlc) after; Clip(0, 6) is relu6.
+func clip(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if im.opset < 11 {
+		lo, hi = float64(attrFloat(n, "min", float32(lo))), float64(attrFloat(n, "max", float32(hi)))
+	} else {
+		for i, b := range []*float64{&lo, &hi} {
+			if v := im.in(n, i+1); v != nil {
+				s, ok := v.scalarValue()
+				if !ok || v.ref != "" {
+					return fmt.Errorf("its bound %d is computed at run time; mdlc's clip takes numbers", i+1)
+				}
+				*b = s
+			}
+		}
+	}
+	switch {
+	case math.IsInf(lo, -1) && math.IsInf(hi, 1):
+		return identity(im, n)
+	case lo == 0 && hi == 6:
+		return im.unaryCall(n, "relu6")
+	case lo == 0 && math.IsInf(hi, 1):
+		return im.unaryCall(n, "relu")
+	case math.IsInf(hi, 1):
+		im.set(n, 0, im.emit(n, "clip", "maximum", x.ref, []string{number(lo)}, x.shape, x.channelsLast))
+		return nil
+	case math.IsInf(lo, -1):
+		im.set(n, 0, im.emit(n, "clip", "minimum", x.ref, []string{number(hi)}, x.shape, x.channelsLast))
+		return nil
+	}
+	return im.unaryCall(n, "clip", number(lo), number(hi))
+}
+
+// binaryOps are the broadcasting two-input ops and their mdlc layers.
+var binaryOps = map[string]string{
+	"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div",
+	"Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
+	"And": "mul", "Or": "maximum",
+}
+
+func binary(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if b, err = im.legacyBroadcast(n, a, b); err != nil {
+		return err
+	}
+	shape, err := broadcast(a.shape, b.shape)
+	if err != nil {
+		return err
+	}
+	if a.ref == "" && b.ref == "" {
+		out, err := foldBinary(n.OpType, a, b, shape)
+		if err != nil {
+			return err
+		}
+		im.set(n, 0, out)
+		return nil
+	}
+	if n.OpType == "Add" {
+		if fused, err := im.fuseBias(n, a, b); fused || err != nil {
+			return err
+		}
+	}
+	call := binaryOps[n.OpType]
+	v, err := im.elementwise(n, call, []*val{a, b}, shape)
+	if err != nil {
+		return err
+	}
+	v.isInt = a.isInt && b.isInt || strings.Contains("Equal Less Greater LessOrEqual GreaterOrEqual And Or", n.OpType)
+	im.set(n, 0, v)
+	return nil
+}
+
+// legacyBroadcast reads opset 6's broadcast=1, axis=k: b's axes line up
+// with a's from axis k on, which numpy's rule gives once b has trailing
+// ones.
+func (im *importer) legacyBroadcast(n *onnx.Node, a, b *val) (*val, error) {
+	if im.opset >= 7 || attrInt(n, "broadcast", 0) != 1 || n.Attr("axis") == nil {
+		return b, nil
+	}
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += int64(a.rank())
+	}
+	trailing := int64(a.rank()) - axis - int64(b.rank())
+	if axis < 0 || trailing < 0 {
+		return nil, fmt.Errorf("broadcast axis %d does not fit %s and %s", axis, shapeString(a.shape), shapeString(b.shape))
+	}
+	if trailing == 0 {
+		return b, nil
+	}
+	if b.ref != "" {
+		return nil, fmt.Errorf("opset 6 broadcasting of a run-time value along axis %d: mdlc reads it for weights only", axis)
+	}
+	out := *b
+	out.shape = slices.Clone(b.shape)
+	for range trailing {
+		out.shape = append(out.shape, known(1))
+	}
+	return &out, nil
+}
+
+// elementwise writes call(operands...) in the layout most of them are held
+// in: channels last when a run-time operand of the result's rank is.
+func (im *importer) elementwise(n *onnx.Node, call string, ops []*val, shape []dim) (*val, error) {
+	cl := false
+	for _, o := range ops {
+		if o.ref != "" && o.channelsLast && o.rank() == len(shape) {
+			cl = true
+		}
+	}
+	for _, o := range ops {
+		if cl && o.ref != "" && o.rank() != len(shape) {
+			cl = false
+		}
+	}
+	args := make([]string, len(ops))
+	for i, o := range ops {
+		var err error
+		if args[i], err = im.operand(o, len(shape), cl); err != nil {
+			return nil, err
+		}
+	}
+	return im.emit(n, strings.ToLower(n.OpType), call, "", args, shape, cl), nil
+}
+
+// broadcast is numpy's broadcast of two shapes.
+func broadcast(a, b []dim) ([]dim, error) {
+	r := max(len(a), len(b))
+	out := make([]dim, r)
+	for i := range r {
+		da, db := known(1), known(1)
+		if j := len(a) - r + i; j >= 0 {
+			da = a[j]
+		}
+		if j := len(b) - r + i; j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db, db == known(1):
+			out[i] = da
+		case da == known(1):
+			out[i] = db
+		default:
+			return nil, fmt.Errorf("shapes %s and %s do not broadcast", shapeString(a), shapeString(b))
+		}
+	}
+	return out, nil
+}
+
+// foldBinary computes a binary op of two constants.
+func foldBinary(op string, a, b *val, shape []dim) (*val, error) {
+	total, ok := numel(shape)
+	if !ok {
+		return nil, fmt.Errorf("result shape %s is not known", shapeString(shape))
+	}
+	at := func(v *val, i int64) int64 { // index into v broadcast to shape
+		idx, stride, vs := int64(0), int64(1), v.shape
+		rem := i
+		for d := len(shape) - 1; d >= 0; d-- {
+			coord := rem % shape[d].n
+			rem /= shape[d].n
+			if j := len(vs) - len(shape) + d; j >= 0 {
+				if vs[j].n != 1 {
+					idx += coord * stride
+				}
+				stride *= vs[j].n
+			}
+		}
+		return idx
+	}
+	if a.isInt && b.isInt {
+		out := &val{shape: shape, isInt: true, c: &konst{i: make([]dim, total)}}
+		for i := range total {
+			x, y := a.c.i[at(a, i)], b.c.i[at(b, i)]
+			r, err := dimOp(op, x, y)
+			if err != nil {
+				return nil, err
+			}
+			out.c.i[i] = r
+		}
+		return out, nil
+	}
+	af, bf := a.floats(), b.floats()
+	out := &val{shape: shape, c: &konst{f: make([]float32, total)}}
+	for i := range total {
+		x, y := float64(af[at(a, i)]), float64(bf[at(b, i)])
+		var r float64
+		switch op {
+		case "Add":
+			r = x + y
+		case "Sub":
+			r = x - y
+		case "Mul":
+			r = x * y
+		case "Div":
+			r = x / y
+		case "Pow":
+			r = math.Pow(x, y)
+		default:
+			r = boolOp(op, x, y)
+		}
+		out.c.f[i] = float32(r)
+	}
+	return out, nil
+}
+
+func boolOp(op string, x, y float64) float64 {
+	t := false
+	switch op {
+	case "Equal":
+		t = x == y
+	case "Less":
+		t = x < y
+	case "Greater":
+		t = x > y
+	case "LessOrEqual":
+		t = x <= y
+	case "GreaterOrEqual":
+		t = x >= y
+	case "And":
+		t = x != 0 && y != 0
+	case "Or":
+		t = x != 0 || y != 0
+	}
+	if t {
+		return 1
+	}
+	return 0
+}
+
+// dimOp is integer arithmetic over dimensions, symbols kept where the
+// result is still n·symbol.
+func dimOp(op string, x, y dim) (dim, error) {
+	if x.isKnown() && y.isKnown() {
+		a, b := x.n, y.n
+		switch op {
+		case "Add":
+			return known(a + b), nil
+		case "Sub":
+			return known(a - b), nil
+		case "Mul":
+			return known(a * b), nil
+		case "Div":
+			if b == 0 {
+				return dim{}, fmt.Errorf("integer division by zero")
+			}
+			q := a / b
+			if (a%b != 0) && ((a < 0) != (b < 0)) {
+				q-- // ONNX's integer Div rounds toward negative infinity, as numpy does
+			}
+			return known(q), nil
+		}
+		return known(int64(boolOp(op, float64(a), float64(b)))), nil
+	}
+	switch {
+	case op == "Mul" && y.isKnown():
+		return dim{n: x.n * y.n, sym: x.sym}, nil
+	case op == "Mul" && x.isKnown():
+		return dim{n: x.n * y.n, sym: y.sym}, nil
+	case op == "Div" && y.isKnown() && y.n != 0 && x.n%y.n == 0:
+		return dim{n: x.n / y.n, sym: x.sym}, nil
+	case op == "Div" && x.sym == y.sym && x.n%y.n == 0:
+		return known(x.n / y.n), nil
+	case op == "Equal" && x == y:
+		return known(1), nil
+	}
+	return dim{}, fmt.Errorf("%s of %s and %s, which depends on the dynamic dimension's value (fix it with --dim)", op, x, y)
+}
+
+// fuseBias folds Add(x, b) into the dense layer that computed x, when b is
+// a constant vector over x's last axis and x has no other use.
+func (im *importer) fuseBias(n *onnx.Node, a, b *val) (bool, error) {
+	x, bias, xi := a, b, 0
+	if a.ref == "" {
+		x, bias, xi = b, a, 1
+	}
+	if bias.ref != "" || x.ref == "" || im.uses[n.Inputs[xi]] != 1 || len(im.w.stmts) == 0 || x.other != nil {
+		return false, nil
+	}
+	s := im.w.stmts[len(im.w.stmts)-1]
+	if s.call != "dense" || len(s.outs) != 1 || s.outs[0] != x.ref || s.as == "" {
+		return false, nil
+	}
+	k := im.weights[s.as+".kernel"]
+	if k == nil || len(bias.shape) != 1 || len(bias.floats()) != k.Shape[1] || !slices.Contains(s.args, "use_bias=false") {
+		return false, nil
+	}
+	s.args = slices.DeleteFunc(s.args, func(a string) bool { return a == "use_bias=false" })
+	im.set(n, 0, x)
+	return true, im.weight(s.as+".bias", []int{k.Shape[1]}, bias.floats())
+}
+
+func power(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if a.ref == "" && b.ref == "" {
+		shape, err := broadcast(a.shape, b.shape)
+		if err != nil {
+			return err
+		}
+		out, err := foldBinary("Pow", a, b, shape)
+		if err != nil {
+			return err
+		}
+		im.set(n, 0, out)
+		return nil
+	}
+	e, ok := b.scalarValue()
+	if !ok || b.ref != "" {
+		return fmt.Errorf("its exponent is a tensor; mdlc's pow takes a number")
+	}
+	if e == 2 {
+		im.set(n, 0, im.emit(n, "square", "mul", "", []string{a.ref, a.ref}, a.shape, a.channelsLast))
+		return nil
+	}
+	return im.unaryCall(n, "pow", number(e))
+}
+
+// variadic chains a two-input layer over Min, Max or Sum's inputs.
+func variadic(call string) rule {
+	return func(im *importer, n *onnx.Node) error {
+		var acc *val
+		for i := range n.Inputs {
+			x, err := im.need(n, i)
+			if err != nil {
+				return err
+			}
+			if acc == nil {
+				acc = x
+				continue
+			}
+			shape, err := broadcast(acc.shape, x.shape)
+			if err != nil {
+				return err
+			}
+			if acc, err = im.elementwise(n, call, []*val{acc, x}, shape); err != nil {
+				return err
+			}
+		}
+		if acc == nil {
+			return fmt.Errorf("it has no inputs")
+		}
+		im.set(n, 0, acc)
+		return nil
+	}
+}
+
+func mean(im *importer, n *onnx.Node) error {
+	if err := variadic("add")(im, n); err != nil {
+		return err
+	}
+	s := im.vals[n.Outputs[0]]
+	if len(n.Inputs) > 1 {
+		im.set(n, 0, im.emit(n, "mean", "div", s.ref, []string{number(float64(len(n.Inputs)))}, s.shape, s.channelsLast))
+	}
+	return nil
+}
+
+func where(im *importer, n *onnx.Node) error {
+	var ops []*val
+	for i := range 3 {
+		v, err := im.need(n, i)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, v)
+	}
+	shape, err := broadcast(ops[0].shape, ops[1].shape)
+	if err == nil {
+		shape, err = broadcast(shape, ops[2].shape)
+	}
+	if err != nil {
+		return err
+	}
+	if ops[0].ref == "" && ops[1].ref == "" && ops[2].ref == "" {
+		return fmt.Errorf("mdlc does not fold Where over constants yet")
+	}
+	v, err := im.elementwise(n, "where", ops, shape)
+	if err != nil {
+		return err
+	}
+	im.set(n, 0, v)
+	return nil
+}
+
+// prelu is max(0, x) + slope·min(0, x), written with mdlc's layers.
+func prelu(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	slope, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	pos := im.emit(n, "prelu_pos", "relu", x.ref, nil, x.shape, x.channelsLast)
+	neg := im.emit(n, "prelu_neg", "minimum", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+	scaled, err := im.elementwise(n, "mul", []*val{neg, slope}, x.shape)
+	if err != nil {
+		return err
+	}
+	v, err := im.elementwise(n, "add", []*val{pos, scaled}, x.shape)
+	if err != nil {
+		return err
+	}
+	im.set(n, 0, v)
+	return nil
+}

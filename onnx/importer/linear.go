@@ -1,0 +1,139 @@
+package importer
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/mdlc/mdlc/onnx"
+)
+
+func init() {
+	register("MatMul", 1, matMul)
+	register("Gemm", 1, gemm)
+}
+
+// matMul is dense when B is a 2-D weight and A has rank 2 or 3 (an Add of
+// a bias vector after it joins it: fuseBias), else matmul.
+func matMul(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if a.rank() < 2 || b.rank() < 2 {
+		return fmt.Errorf("a 1-D operand (%s · %s): mdlc imports matrix products of rank 2 and more", shapeString(a.shape), shapeString(b.shape))
+	}
+	k, kb := a.shape[a.rank()-1], b.shape[b.rank()-2]
+	if k != kb {
+		return fmt.Errorf("inner sizes differ: %s · %s", shapeString(a.shape), shapeString(b.shape))
+	}
+	if a.ref != "" && b.ref == "" && b.rank() == 2 && (a.rank() == 2 || a.rank() == 3) {
+		al, err := im.logical(a)
+		if err != nil {
+			return err
+		}
+		units := int(b.shape[1].n)
+		name := im.layerName(n, 1)
+		if err := im.weight(name+".kernel", []int{int(k.n), units}, b.floats()); err != nil {
+			return err
+		}
+		shape := append(slices.Clone(a.shape[:a.rank()-1]), known(int64(units)))
+		out := im.w.name(name)
+		im.w.add(&stmt{outs: []string{out}, call: "dense", in: al.ref, args: []string{strconv.Itoa(units), "use_bias=false"}, as: name, comment: comment(n)})
+		im.set(n, 0, &val{ref: out, shape: shape})
+		return nil
+	}
+	batch, err := broadcast(a.shape[:a.rank()-2], b.shape[:b.rank()-2])
+	if err != nil {
+		return err
+	}
+	shape := append(batch, a.shape[a.rank()-2], b.shape[b.rank()-1])
+	ar, err := im.tensorRef(a, false)
+	if err != nil {
+		return err
+	}
+	br, err := im.tensorRef(b, false)
+	if err != nil {
+		return err
+	}
+	im.set(n, 0, im.emit(n, "matmul", "matmul", "", []string{ar, br}, shape, false))
+	return nil
+}
+
+// gemm is alpha·A'·B' + beta·C: a dense layer when B and C are weights.
+func gemm(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, bd, err := im.constWeight(n, 1, "B")
+	if err != nil {
+		return err
+	}
+	if a.rank() != 2 || len(bd) != 2 {
+		return fmt.Errorf("Gemm takes matrices; got %s and %v", shapeString(a.shape), bd)
+	}
+	alpha, beta := attrFloat(n, "alpha", 1), attrFloat(n, "beta", 1)
+	kernel := b.floats()
+	if attrInt(n, "transB", 0) == 1 {
+		kernel = permute(kernel, bd, []int{1, 0})
+		bd = []int{bd[1], bd[0]}
+	}
+	if alpha != 1 {
+		kernel = slices.Clone(kernel)
+		for i := range kernel {
+			kernel[i] *= alpha
+		}
+	}
+	x, err := im.logical(a)
+	if err != nil {
+		return err
+	}
+	if attrInt(n, "transA", 0) == 1 {
+		x = im.emit(n, "transposed", "transpose", x.ref, []string{"[1, 0]"}, []dim{a.shape[1], a.shape[0]}, false)
+	}
+	if !x.shape[1].isKnown() || int(x.shape[1].n) != bd[0] {
+		return fmt.Errorf("A's columns %s do not fit B %v", x.shape[1], bd)
+	}
+	units := bd[1]
+	name := im.layerName(n, 1)
+	if err := im.weight(name+".kernel", bd, kernel); err != nil {
+		return err
+	}
+	args := []string{strconv.Itoa(units)}
+	if c := im.in(n, 2); c != nil && beta != 0 {
+		if c.ref != "" {
+			return fmt.Errorf("C is computed at run time; mdlc needs Gemm's C as a weight")
+		}
+		cv := c.floats()
+		bias := make([]float32, units)
+		switch len(cv) {
+		case 1:
+			for i := range bias {
+				bias[i] = beta * cv[0]
+			}
+		case units:
+			if c.rank() == 2 && c.shape[0].n != 1 {
+				return fmt.Errorf("C %s is not a bias over the columns", shapeString(c.shape))
+			}
+			for i := range bias {
+				bias[i] = beta * cv[i]
+			}
+		default:
+			return fmt.Errorf("C %s is not a bias over %d columns", shapeString(c.shape), units)
+		}
+		if err := im.weight(name+".bias", []int{units}, bias); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, "use_bias=false")
+	}
+	out := im.w.name(name)
+	im.w.add(&stmt{outs: []string{out}, call: "dense", in: x.ref, args: args, as: name, comment: comment(n)})
+	im.set(n, 0, &val{ref: out, shape: []dim{x.shape[0], known(int64(units))}})
+	return nil
+}

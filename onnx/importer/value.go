@@ -1,0 +1,270 @@
+package importer
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/onnx"
+)
+
+// dim is one size of an ONNX shape: n, or n times the symbol sym (a dynamic
+// dimension such as the batch), which is what shape arithmetic in exported
+// graphs (Shape → Gather → Mul → Concat → Reshape) produces.
+type dim struct {
+	n   int64
+	sym string
+}
+
+func known(n int64) dim { return dim{n: n} }
+
+func (d dim) isKnown() bool { return d.sym == "" }
+
+func (d dim) String() string {
+	switch {
+	case d.sym == "":
+		return strconv.FormatInt(d.n, 10)
+	case d.n == 1:
+		return d.sym
+	}
+	return fmt.Sprintf("%d*%s", d.n, d.sym)
+}
+
+// mdl is the dimension as a .mdl type writes it; only a plain symbol or a
+// size can be written.
+func (d dim) mdl() (string, bool) {
+	if d.sym != "" && d.n != 1 {
+		return "", false
+	}
+	return d.String(), true
+}
+
+func shapeString(s []dim) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// sameShape reports whether two shapes are equal, symbols included.
+func sameShape(a, b []dim) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// numel is the product of a shape known at import time.
+func numel(s []dim) (int64, bool) {
+	n := int64(1)
+	for _, d := range s {
+		if !d.isKnown() || d.n < 0 {
+			return 0, false
+		}
+		n *= d.n
+		if n > 1<<40 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// val is an ONNX value as the importer holds it: its logical (ONNX) shape,
+// and either a name in the program (a tensor at run time) or its contents,
+// known now (an initializer, a Constant, or a shape computation folded).
+type val struct {
+	shape []dim
+	// isInt is true for integer and boolean values (shapes, indices, ids).
+	isInt bool
+	// ref is the value's name in the program; "" while only known here.
+	ref string
+	// channelsLast: the program holds the value with its channel axis (ONNX
+	// axis 1) last, as mdlc's convolutions take and give images: [N, C, H,
+	// W] is held as [N, H, W, C]. Only values of rank 3 or more.
+	channelsLast bool
+	c            *konst
+	// other is the same value in the other layout, once one was made.
+	other *val
+}
+
+// konst is a value known at import time: floats, or integers, which may
+// hold dynamic dimensions.
+type konst struct {
+	f []float32
+	i []dim
+}
+
+func (v *val) rank() int { return len(v.shape) }
+
+// physical is the shape the program holds the value in.
+func (v *val) physical() []dim {
+	if !v.channelsLast {
+		return v.shape
+	}
+	return toChannelsLast(v.shape)
+}
+
+// physicalAxis is where logical axis a (non-negative) is held.
+func (v *val) physicalAxis(a int) int {
+	if !v.channelsLast {
+		return a
+	}
+	return channelsLastAxis(a, v.rank())
+}
+
+func channelsLastAxis(a, rank int) int {
+	switch {
+	case a == 0:
+		return 0
+	case a == 1:
+		return rank - 1
+	}
+	return a - 1
+}
+
+func toChannelsLast[T any](s []T) []T {
+	if len(s) < 3 {
+		return s
+	}
+	out := append([]T{s[0]}, s[2:]...)
+	return append(out, s[1])
+}
+
+// permToChannelsLast and permToLogical are the transposes between layouts.
+func permToChannelsLast(rank int) []int {
+	p := []int{0}
+	for a := 2; a < rank; a++ {
+		p = append(p, a)
+	}
+	return append(p, 1)
+}
+
+func permToLogical(rank int) []int {
+	p := []int{0, rank - 1}
+	for a := 1; a < rank-1; a++ {
+		p = append(p, a)
+	}
+	return p
+}
+
+// scalarValue is a constant's single value, when it has exactly one.
+func (v *val) scalarValue() (float64, bool) {
+	if v.c == nil {
+		return 0, false
+	}
+	switch {
+	case len(v.c.f) == 1:
+		return float64(v.c.f[0]), true
+	case len(v.c.i) == 1 && v.c.i[0].isKnown():
+		return float64(v.c.i[0].n), true
+	}
+	return 0, false
+}
+
+// ints is a constant's values as known integers.
+func (v *val) ints() ([]int64, bool) {
+	if v.c == nil {
+		return nil, false
+	}
+	if v.c.i == nil && v.c.f != nil {
+		out := make([]int64, len(v.c.f))
+		for i, f := range v.c.f {
+			out[i] = int64(f)
+			if float32(out[i]) != f {
+				return nil, false
+			}
+		}
+		return out, true
+	}
+	out := make([]int64, len(v.c.i))
+	for i, d := range v.c.i {
+		if !d.isKnown() {
+			return nil, false
+		}
+		out[i] = d.n
+	}
+	return out, true
+}
+
+// floats is a constant's values as float32.
+func (v *val) floats() []float32 {
+	if v.c.f != nil || v.c.i == nil {
+		return v.c.f
+	}
+	out := make([]float32, len(v.c.i))
+	for i, d := range v.c.i {
+		out[i] = float32(d.n)
+	}
+	return out
+}
+
+// fromTensor reads an initializer or a Constant's tensor.
+func fromTensor(t *onnx.Tensor) (*val, error) {
+	v := &val{shape: make([]dim, len(t.Dims))}
+	for i, d := range t.Dims {
+		v.shape[i] = known(d)
+	}
+	switch t.DataType {
+	case onnx.Float, onnx.Float16, onnx.BFloat16, onnx.Double:
+		f, err := t.Float32s()
+		if err != nil {
+			return nil, err
+		}
+		v.c = &konst{f: f}
+	default:
+		ints, err := t.Int64s()
+		if err != nil {
+			return nil, fmt.Errorf("%w: mdlc reads float and integer tensors", err)
+		}
+		v.isInt = true
+		v.c = &konst{i: make([]dim, len(ints))}
+		for i, n := range ints {
+			v.c.i[i] = known(n)
+		}
+	}
+	return v, nil
+}
+
+// isFloat reports whether an ONNX element type is read as float32.
+func isFloat(t onnx.DataType) bool {
+	return t == onnx.Float || t == onnx.Float16 || t == onnx.BFloat16 || t == onnx.Double
+}
+
+// permute reorders a row-major array of shape dims so that output axis i is
+// input axis perm[i].
+func permute[T any](data []T, dims []int, perm []int) []T {
+	rank := len(dims)
+	out := make([]T, len(data))
+	strides := make([]int, rank)
+	s := 1
+	for a := rank - 1; a >= 0; a-- {
+		strides[a] = s
+		s *= dims[a]
+	}
+	outDims := make([]int, rank)
+	for i, p := range perm {
+		outDims[i] = dims[p]
+	}
+	idx := make([]int, rank)
+	for o := range out {
+		in := 0
+		for i := range rank {
+			in += idx[i] * strides[perm[i]]
+		}
+		out[o] = data[in]
+		for a := rank - 1; a >= 0; a-- {
+			idx[a]++
+			if idx[a] < outDims[a] {
+				break
+			}
+			idx[a] = 0
+		}
+	}
+	return out
+}
