@@ -1,6 +1,7 @@
 package attention
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -80,5 +81,25 @@ func TestGradAllMaskedIsNaN(t *testing.T) {
 	g.Run([]float32{1}, []float32{1, 2}, []float32{3, 4}, []float32{inf, inf}, []float32{1}, out, make([]float32, g.ScratchSize()))
 	for i, x := range out {
 		require.True(t, math.IsNaN(float64(x)), "element %d is %g", i, x)
+	}
+}
+
+// BenchmarkGrad is bert's attention backward (batch 32 × 4 heads of T 128,
+// d 32), and 8 matrices of T 512, on one thread, every kernel set.
+func BenchmarkGrad(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []Shape{{Batch: 128, TQ: 128, TK: 128, DK: 32, DV: 32, Scale: 0.18}, {Batch: 8, TQ: 512, TK: 512, DK: 32, DV: 32, Scale: 0.18}} {
+		q, k, v, dy := random(r, s.Batch*s.TQ*s.DK), random(r, s.Batch*s.TK*s.DK), random(r, s.Batch*s.TK*s.DV), random(r, s.Batch*s.TQ*s.DV)
+		for _, kn := range gemm.Kernels() {
+			g := NewGrad(kn, s)
+			out, scratch := make([]float32, s.Batch*g.OutSize()), make([]float32, g.ScratchSize())
+			b.Run(fmt.Sprintf("T=%d/%s", s.TQ, kn.Set), func(b *testing.B) {
+				for b.Loop() {
+					g.Run(q, k, v, nil, dy, out, scratch)
+				}
+				computed, _ := g.Scores()
+				b.ReportMetric(computed*2*float64(3*s.DK+2*s.DV)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
