@@ -80,6 +80,17 @@ type fdGraph struct {
 func (c *fdGraph) param(kind gen, shape ...int) *ir.Value {
 	name := fmt.Sprintf("p%d", len(c.params))
 	v := c.g.AddParam(name, ir.T(intsAny(shape)...), ir.Init{Kind: ir.InitZeros}, true)
+	c.params = append(c.params, v)
+	c.w[name] = c.values(kind, shape)
+	return v
+}
+
+// constant is a value drawn as param draws it that gets no gradient.
+func (c *fdGraph) constant(kind gen, shape ...int) *ir.Value {
+	return c.g.AddConst(fmt.Sprintf("c%d", len(c.g.Consts)), ir.T(intsAny(shape)...), c.values(kind, shape).Data)
+}
+
+func (c *fdGraph) values(kind gen, shape []int) *tensor.Tensor {
 	x := tensor.New(shape...)
 	perm := c.r.Perm(len(x.Data))
 	for i := range x.Data {
@@ -98,9 +109,7 @@ func (c *fdGraph) param(kind gen, shape ...int) *ir.Value {
 			x.Data[i] = c.r.Float32() - 0.5
 		}
 	}
-	c.params = append(c.params, v)
-	c.w[name] = x
-	return v
+	return x
 }
 
 func (c *fdGraph) ids(vocab int, shape ...int) *ir.Value {

@@ -31,6 +31,7 @@ var reasons = [ir.OpLast]string{
 	ir.OpAvgPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpEmbeddingGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpRecurrentGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
+	ir.OpAttentionGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 
 	ir.OpArgMax:       piecewiseConstant,
 	ir.OpGreater:      piecewiseConstant,
@@ -516,15 +517,49 @@ func normRule(b *builder, n *ir.Node, dy *ir.Value, need []bool, rms bool) ([]*i
 	return g, nil
 }
 
-// attentionRule composes the gradient from forward ops, recomputing the
-// probabilities (so it keeps a [.., Tq, Tk] tensor alive: memory quadratic
-// in T; a fused backward kernel that recomputes them block by block is
-// later work). With s = q·kᵀ·scale (+ mask, + the causal mask),
+// attentionRule: with s = q·kᵀ·scale (+ mask, + the causal mask),
 // p = softmax(s), out = p·v:
 //
 //	dv = pᵀ·dy      dp = dy·vᵀ      ds = p⊙(dp - Σ_last dp⊙p)
 //	dq = ds·k·scale     dk = dsᵀ·q·scale     dmask = Σ→mask ds
+//
+// attention_grad computes dq, dk and dv in one kernel that recomputes p a
+// band of query rows at a time, so no [.., Tq, Tk] tensor is kept: memory
+// linear in T. It packs them per matrix, [B..., Tq·dk | Tk·dk | Tk·dv], and
+// each is its slice of the last axis reshaped. A mask that needs a gradient
+// takes composedAttentionGrad instead: dmask is a [.., Tq, Tk] tensor
+// anyway (a learned bias; a padding mask of ids needs none).
 func attentionRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value, error) {
+	if len(n.Inputs) == 4 && need[3] {
+		return composedAttentionGrad(b, n, dy, need)
+	}
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	qs, ks, vs := q.Type.Shape, k.Type.Shape, v.Type.Shape
+	r := qs.Rank()
+	for _, d := range []ir.Dim{qs[r-2], qs[r-1], ks[r-2], vs[r-1]} {
+		if !d.Known() {
+			return nil, errUnknown(qs)
+		}
+	}
+	packed := b.node(ir.OpAttentionGrad, n.Attrs, append(slices.Clone(n.Inputs), dy)...)
+	g := make([]*ir.Value, len(n.Inputs))
+	start := 0
+	for i, x := range []*ir.Value{q, k, v} {
+		s := x.Type.Shape
+		size := s[r-2].Size * s[r-1].Size
+		if need[i] {
+			part := b.node(ir.OpSlice, &ir.SliceAttrs{Axis: r - 2, Start: start, End: start + size}, packed)
+			g[i] = b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: slices.Clone(s)}, part)
+		}
+		start += size
+	}
+	return g, nil
+}
+
+// composedAttentionGrad is attentionRule's math from forward ops,
+// recomputing p whole: a [.., Tq, Tk] tensor alive in the backward pass,
+// for a mask that needs its gradient.
+func composedAttentionGrad(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value, error) {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	at := n.Attrs.(*ir.AttentionAttrs)
 	qs, ks := q.Type.Shape, k.Type.Shape
@@ -537,10 +572,7 @@ func attentionRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Val
 		scale = float32(1 / math.Sqrt(float64(qs[r-1].Size)))
 	}
 	sc := b.scalar(scale)
-	s := b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{TransB: true}, q, k), sc)
-	if len(n.Inputs) == 4 {
-		s = b.add(s, n.Inputs[3])
-	}
+	s := b.add(b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{TransB: true}, q, k), sc), n.Inputs[3])
 	if at.Causal {
 		tq, tk := qs[r-2], ks[r-2]
 		if !tq.Known() || !tk.Known() {
@@ -559,19 +591,15 @@ func attentionRule(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Val
 	if need[2] {
 		g[2] = b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: true}, p, dy)
 	}
-	if need[0] || need[1] || len(n.Inputs) == 4 && need[3] {
-		dp := b.node(ir.OpMatMul, &ir.MatMulAttrs{TransB: true}, dy, v)
-		ds := b.mul(p, b.sub(dp, b.sumTo(b.mul(dp, p), keep(p.Type.Shape, r-1))))
-		if need[0] {
-			g[0] = b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{}, ds, k), sc)
-		}
-		if need[1] {
-			g[1] = b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: true}, ds, q), sc)
-		}
-		if len(n.Inputs) == 4 && need[3] {
-			g[3] = b.sumTo(ds, n.Inputs[3].Type.Shape)
-		}
+	dp := b.node(ir.OpMatMul, &ir.MatMulAttrs{TransB: true}, dy, v)
+	ds := b.mul(p, b.sub(dp, b.sumTo(b.mul(dp, p), keep(p.Type.Shape, r-1))))
+	if need[0] {
+		g[0] = b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{}, ds, k), sc)
 	}
+	if need[1] {
+		g[1] = b.mul(b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: true}, ds, q), sc)
+	}
+	g[3] = b.sumTo(ds, n.Inputs[3].Type.Shape)
 	return g, nil
 }
 

@@ -3,6 +3,7 @@ package autodiff
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -214,13 +215,6 @@ func fdCases() []fdCase {
 		fdCase{name: "positional/sinusoid", build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpPositional, nil, c.param(smooth, 2, 3, 4))
 		}},
-		fdCase{name: "attention", build: func(c *fdGraph) *ir.Value {
-			return c.node(ir.OpAttention, &ir.AttentionAttrs{}, c.param(smooth, 2, 3, 4), c.param(smooth, 2, 5, 4), c.param(smooth, 2, 5, 3))
-		}},
-		fdCase{name: "attention/causal_mask_scale", build: func(c *fdGraph) *ir.Value {
-			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true, Scale: 0.3}, c.param(smooth, 2, 2, 4, 3),
-				c.param(smooth, 2, 2, 4, 3), c.param(smooth, 2, 2, 4, 5), c.param(smooth, 2, 1, 1, 4))
-		}},
 		fdCase{name: "flatten", full: true, build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpFlatten, nil, c.param(smooth, 2, 2, 2))
 		}},
@@ -291,7 +285,69 @@ func fdCases() []fdCase {
 			return c.node(ir.OpLogSoftmax, &ir.AxisAttrs{Axis: 1}, h)
 		}},
 	)
+	cases = append(cases, attentionCases()...)
 	return append(cases, recurrentCases()...)
+}
+
+// attentionCases: attention_grad (every case but the learned mask's, whose
+// mask needs a gradient and takes the composed form) for self and cross
+// attention, T_q above and below T_k, causal or not, with constant masks,
+// T past a band of the kernel's query rows (96) and not a multiple of it,
+// and operands that need no gradient.
+func attentionCases() []fdCase {
+	// paddingMask is a constant [n, 1, 1, t]: example i's last i+1 keys
+	// dropped.
+	paddingMask := func(c *fdGraph, n, t int) *ir.Value {
+		m := make([]float32, n*t)
+		for i := range n {
+			for j := t - 1 - i; j < t; j++ {
+				m[i*t+j] = float32(math.Inf(-1))
+			}
+		}
+		return c.g.AddConst("padding", ir.T(n, 1, 1, t), m)
+	}
+	return []fdCase{
+		{name: "attention", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{}, c.param(smooth, 2, 3, 4), c.param(smooth, 2, 5, 4), c.param(smooth, 2, 5, 3))
+		}},
+		{name: "attention/causal", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true}, c.param(smooth, 2, 2, 5, 3), c.param(smooth, 2, 2, 5, 3), c.param(smooth, 2, 2, 5, 3))
+		}},
+		{name: "attention/causal_more_queries", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true}, c.param(smooth, 2, 6, 4), c.param(smooth, 2, 4, 4), c.param(smooth, 2, 4, 2))
+		}},
+		{name: "attention/causal_more_keys_scale", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true, Scale: 0.4}, c.param(smooth, 2, 3, 4), c.param(smooth, 2, 7, 4), c.param(smooth, 2, 7, 3))
+		}},
+		{name: "attention/padding_mask", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{}, c.param(smooth, 2, 2, 4, 3), c.param(smooth, 2, 2, 6, 3), c.param(smooth, 2, 2, 6, 5),
+				paddingMask(c, 2, 6))
+		}},
+		{name: "attention/constant_mask_causal_scale", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true, Scale: 0.3}, c.param(smooth, 2, 2, 5, 3), c.param(smooth, 2, 2, 5, 3),
+				c.param(smooth, 2, 2, 5, 4), c.constant(smooth, 5, 5))
+		}},
+		{name: "attention/past_a_band", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true}, c.param(smooth, 1, 2, 100, 3), c.param(smooth, 1, 2, 98, 3),
+				c.param(smooth, 1, 2, 98, 2), paddingMask(c, 1, 98))
+		}},
+		{name: "attention/keys_and_values_only", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{}, c.constant(smooth, 2, 3, 4), c.param(smooth, 2, 5, 4), c.param(smooth, 2, 5, 3))
+		}},
+		{name: "attention/queries_only", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true}, c.param(smooth, 2, 3, 4), c.constant(smooth, 2, 5, 4), c.constant(smooth, 2, 5, 3))
+		}},
+		{name: "attention/shared_operand", build: func(c *fdGraph) *ir.Value {
+			x := c.param(smooth, 2, 4, 3)
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{}, x, x, x)
+		}},
+		// A learned additive mask (a bias on the scores) needs a gradient:
+		// the composed form.
+		{name: "attention/causal_mask_scale", build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpAttention, &ir.AttentionAttrs{Causal: true, Scale: 0.3}, c.param(smooth, 2, 2, 4, 3),
+				c.param(smooth, 2, 2, 4, 3), c.param(smooth, 2, 2, 4, 5), c.param(smooth, 2, 1, 1, 4))
+		}},
+	}
 }
 
 // recurrentCases cover every cell, direction and result form, without and
@@ -394,4 +450,45 @@ func TestNoGradient(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Grad(g, g.Outputs[0].Value, []*ir.Value{g.Params[0]})
 	require.EqualError(t, err, "autodiff: fused_matmul (layer dense) has no gradient: made by the optimizer: differentiate the unfused graph, then optimise")
+}
+
+// TestAttentionGradIsLinearInT: attention's gradient is one attention_grad,
+// and no value of the backward graph holds a [.., Tq, Tk] matrix per
+// example and head; a learned mask's gradient is composed.
+func TestAttentionGradIsLinearInT(t *testing.T) {
+	for _, learned := range []bool{false, true} {
+		g := ir.NewGraph("g")
+		x := func(name string) *ir.Value {
+			return g.AddParam(name, ir.T(2, 2, 64, 8), ir.Init{Kind: ir.InitZeros}, true)
+		}
+		q, k, v := x("q"), x("k"), x("v")
+		mask := g.AddConst("mask", ir.T(2, 1, 1, 64), make([]float32, 2*64))
+		wrt := []*ir.Value{q, k, v}
+		if learned {
+			mask = g.AddParam("mask", ir.T(2, 1, 1, 64), ir.Init{Kind: ir.InitZeros}, true)
+			wrt = append(wrt, mask)
+		}
+		y, err := g.AddNode(ir.OpAttention, &ir.AttentionAttrs{Causal: true}, []*ir.Value{q, k, v, mask}, "", ir.Pos{})
+		require.NoError(t, err)
+		loss, err := g.AddNode(ir.OpSumTo, &ir.ReshapeAttrs{Shape: ir.Shape{}}, []*ir.Value{y}, "", ir.Pos{})
+		require.NoError(t, err)
+		forward := len(g.Nodes)
+		_, err = Grad(g, loss, wrt)
+		require.NoError(t, err)
+		kernels, largest := 0, 0
+		for _, n := range g.Nodes[forward:] {
+			if n.Op == ir.OpAttentionGrad {
+				kernels++
+			}
+			size, _ := n.Outputs[0].Type.Shape.KnownProduct(0)
+			largest = max(largest, size)
+		}
+		if learned {
+			require.Zero(t, kernels)
+			require.Equal(t, 2*2*64*64, largest, "the composed gradient's p")
+			continue
+		}
+		require.Equal(t, 1, kernels)
+		require.Equal(t, 2*2*3*64*8, largest, "attention_grad's packed dq, dk and dv")
+	}
 }

@@ -185,6 +185,51 @@ func flopsRecurrentGrad(n *Node) count {
 	return flopsRecurrent(n).plus(elems(xw[:2]).times(perStep))
 }
 
+// attention_grad (q, k, v[, mask], dy), with the attention op's
+// attributes, is the gradient of attention's operands q, k and v given dy,
+// the gradient of its result. With s = q·kᵀ·scale + mask (+ the causal
+// mask), p = softmax(s) per row and out = p·v:
+//
+//	dv = pᵀ·dy     dp = dy·vᵀ     ds = p⊙(dp - D), D_i = Σ_j p_ij·dp_ij = dy_i·out_i
+//	dq = ds·k·scale     dk = dsᵀ·q·scale
+//
+// An IR node has one result, and the three come out of the same loop (the
+// p and ds that give dq give dk and dv too), so they are packed: per
+// matrix of the leading axes, dq [Tq, dk], dk [Tk, dk] and dv [Tk, dv],
+// row-major, one after the other, so the result is [B..., Tq·dk + Tk·dk +
+// Tk·dv]; package autodiff slices them apart. Its kernel recomputes p a band
+// of query rows at a time, so memory stays linear in T: no [.., Tq, Tk]
+// tensor lives between the forward and backward passes or within the
+// backward one. It does not read attention's result: D is Σ_j p·dp over the
+// band's rows, so the forward's out need not stay alive for it. The mask
+// gets no gradient here: one that needs it has a [.., Tq, Tk] gradient, ds
+// summed to its shape, which package autodiff composes from forward ops.
+func inferAttentionGrad(a Attrs, in []Type) (Type, error) {
+	fwd, dy := in[:len(in)-1], in[len(in)-1]
+	if err := checkGrad("attention", inferAttention, a, fwd, dy); err != nil {
+		return Type{}, err
+	}
+	q, k, v := fwd[0].Shape, fwd[1].Shape, fwd[2].Shape
+	r := q.Rank()
+	tq, tk, dk, dv := q[r-2], k[r-2], q[r-1], v[r-1]
+	if !tq.Known() || !tk.Known() || !dk.Known() || !dv.Known() {
+		return Type{}, typeErr("specialise the graph for its sizes first", "attention_grad needs known positions and features, got %s, %s and %s", fwd[0], fwd[1], fwd[2])
+	}
+	// Each term is at most an operand's size, which CheckTypeSize bounds.
+	packed := tq.Size*dk.Size + tk.Size*dk.Size + tk.Size*dv.Size
+	return Type{DType: F32, Shape: append(slices.Clone(q[:r-2]), D(packed))}, nil
+}
+
+// flopsAttentionGrad: per score, q·kᵀ again, dy·vᵀ, and the three products
+// for dv, dq and dk, 2·(3·dk + 2·dv), and about 8 for the scale, mask,
+// softmax and ds.
+func flopsAttentionGrad(n *Node) count {
+	q, v := n.Inputs[0].Type.Shape, n.Inputs[2].Type.Shape
+	r := q.Rank()
+	perScore := of(2).times(of(3).times(elems(q[r-1:])).plus(of(2).times(elems(v[r-1:])))).plus(of(8))
+	return elems(q[:r-1]).times(elems(v[r-2 : r-1])).times(perScore)
+}
+
 // flopsConvGrad: a convolution's gradient costs what the convolution does,
 // 2·|dy|·kh·kw·cin/groups, whichever operand it is for.
 func flopsConvGrad(n *Node) count {

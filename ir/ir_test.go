@@ -213,3 +213,32 @@ func TestRecurrentGradTypes(t *testing.T) {
 	_, err := g.AddNode(OpRecurrentGrad, lstm(false), []*Value{xt, u, bu, h0, last}, "", Pos{})
 	require.ErrorContains(t, err, "needs a known number of steps")
 }
+
+// TestAttentionGradTypes: attention_grad packs dq, dk and dv per matrix
+// (cross attention: Tq 3, Tk 5, dv 6), checks dy and the mask against the
+// forward op, and needs the sizes it packs.
+func TestAttentionGradTypes(t *testing.T) {
+	g := NewGraph("g")
+	q, k, v := g.AddInput("q", T("N", 2, 3, 4)), g.AddInput("k", T("N", 2, 5, 4)), g.AddInput("v", T("N", 2, 5, 6))
+	dy, mask, badMask := g.AddInput("dy", T("N", 2, 3, 6)), g.AddInput("mask", T("N", 1, 1, 5)), g.AddInput("bad", T(4, 5))
+	a := &AttentionAttrs{Causal: true}
+	for _, c := range []struct {
+		in   []*Value
+		want string
+	}{
+		{[]*Value{q, k, v, dy}, "f32[N,2,62]"},
+		{[]*Value{q, k, v, mask, dy}, "f32[N,2,62]"},
+		{[]*Value{q, k, v, q}, "dy is f32[N,2,3,4], the result is f32[N,2,3,6]"},
+		{[]*Value{q, k, v, badMask, dy}, "attention mask f32[4,5] does not broadcast"},
+	} {
+		r, err := g.AddNode(OpAttentionGrad, a, c.in, "", Pos{})
+		if err != nil {
+			require.ErrorContains(t, err, c.want)
+			continue
+		}
+		require.Equal(t, c.want, r.Type.String())
+	}
+	qt, dyt := g.AddInput("qt", T("N", "T", 4)), g.AddInput("dyt", T("N", "T", 4))
+	_, err := g.AddNode(OpAttentionGrad, a, []*Value{qt, qt, qt, dyt}, "", Pos{})
+	require.ErrorContains(t, err, "needs known positions and features")
+}

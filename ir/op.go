@@ -112,6 +112,7 @@ const (
 	OpAvgPool2DGrad    // dy spread evenly over each window
 	OpEmbeddingGrad    // (ids, dy) dy's rows added into the rows of the table they came from
 	OpRecurrentGrad    // (xw, u, bu[, h0[, c0]], dy) the gradient of recurrent's projected inputs (and initial states); see backward.go
+	OpAttentionGrad    // (q, k, v[, mask], dy) attention's dq, dk and dv in one result; see backward.go
 
 	// Losses, per example (the mean over a batch is sum_to and a scale).
 	OpSoftmaxCrossEntropy       // (logits [..., C], labels [..., C]) -Σ labels·log_softmax(logits) over the last axis
@@ -232,6 +233,7 @@ var opTable = [OpLast]OpInfo{
 	OpAvgPool2DGrad:    {Name: "avgpool2d_grad", MinInputs: 1, MaxInputs: 1, Attrs: &PoolGradAttrs{}, Infer: inferAvgPoolGrad, Flops: flopsPoolGrad},
 	OpEmbeddingGrad:    {Name: "embedding_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, IntOperands: 1 << 0, Infer: inferEmbeddingGrad, Flops: flopsPerInput(1)},
 	OpRecurrentGrad:    {Name: "recurrent_grad", MinInputs: 4, MaxInputs: 6, Attrs: &RecurrentAttrs{}, Infer: inferRecurrentGrad, Flops: flopsRecurrentGrad},
+	OpAttentionGrad:    {Name: "attention_grad", MinInputs: 4, MaxInputs: 5, Attrs: &AttentionAttrs{}, Infer: inferAttentionGrad, Flops: flopsAttentionGrad},
 
 	OpSoftmaxCrossEntropy:       {Name: "softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, Infer: inferCrossEntropy(false), Flops: flopsPerInput(7)},
 	OpSparseSoftmaxCrossEntropy: {Name: "sparse_softmax_cross_entropy", MinInputs: 2, MaxInputs: 2, IntOperands: 1 << 1, Infer: inferCrossEntropy(true), Flops: flopsPerInput(5)},

@@ -280,3 +280,13 @@ func TestBenchTrace(t *testing.T) {
 	require.Equal(t, "conv2d fused_conv2d", tr.TraceEvents[1].Name)
 	require.Equal(t, "dense softmax", tr.TraceEvents[steps].Name)
 }
+
+// TestBenchTrainTokenIDs: a model reading token ids gets its sample ids.
+func TestBenchTrainTokenIDs(t *testing.T) {
+	code, out, errs := mdlc(t, "bench", "--train", "--json", "--runs", "2", "--warmup", "1", "--batch", "2", "../../stdlib/bert.mdl")
+	require.Equal(t, 0, code, errs)
+	var r trainBenchJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "bert_classifier", r.Model)
+	require.Equal(t, 2, r.Batch)
+}

@@ -59,7 +59,8 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	if len(m.Graph.Inputs) != 1 {
 		return fmt.Errorf("model %s has %d inputs; a training step reads one", name, len(m.Graph.Inputs))
 	}
-	x := samples[m.Graph.Inputs[0].Name].Data
+	// A step takes token ids as floats, as package data serves them.
+	x := samples[m.Graph.Inputs[0].Name].Floats().Data
 	cfg := train.Config{Objective: train.Objective{Loss: train.SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3),
 		BatchSize: batch, Threads: o.Threads, Kernels: o.Kernels}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)

@@ -1,15 +1,18 @@
 package exec
 
 import (
+	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/backward"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 )
 
 // The steps of the gradient ops (package autodiff). The convolutions',
-// pools' and unary functions' gradients spread over the plan's helpers, in
-// units whose results do not depend on the thread count; sum_to, the loss
-// and the embedding gradient run on the calling goroutine.
+// pools', unary functions', recurrent loop's and attention's gradients
+// spread over the plan's helpers, in units whose results do not depend on
+// the thread count; sum_to, the loss and the embedding gradient run on the
+// calling goroutine.
 
 // SumTo sums slot X, of shape Shape, into slot Out, whose strides broadcast
 // to Shape are Strides (0 on the summed axes).
@@ -180,4 +183,32 @@ func (s *RecurrentGrad) unit(b [][]float32, scratch []float32, u int) {
 		c0 = b[s.C0]
 	}
 	s.Loop.Run(u, b[s.XW], b[s.U], b[s.BU], h0, c0, b[s.DY], b[s.Out], scratch)
+}
+
+// AttentionGrad writes slot Out, attention's dq, dk and dv packed per
+// matrix (attention.Grad), from its operands Q, K, V and Mask (0 without
+// one) and the result's gradient DY. Matrices are its units, spread over up
+// to Helpers helpers, each with its own scratch.
+type AttentionGrad struct {
+	Q, K, V, Mask, DY, Out, Scratch int
+	Helpers                         int
+	Shape                           attention.Shape
+}
+
+func (s AttentionGrad) Compile(set cpu.Set) Step {
+	return &attentionGradStep{spec: s, g: attention.NewGrad(gemm.For(set), s.Shape)}
+}
+
+type attentionGradStep struct {
+	spec AttentionGrad
+	g    *attention.Grad
+}
+
+func (s *attentionGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.g.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+func (s *attentionGradStep) unit(b [][]float32, scratch []float32, m int) {
+	sp := &s.spec
+	s.g.RunUnit(b[sp.Q], b[sp.K], b[sp.V], b[sp.Mask], b[sp.DY], b[sp.Out], scratch, m)
 }

@@ -3,7 +3,9 @@ package plan
 import (
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/exec"
+	"github.com/mdlc/mdlc/runtime/kernels/attention"
 	"github.com/mdlc/mdlc/runtime/kernels/backward"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/tensor"
 )
 
@@ -127,5 +129,26 @@ func buildRecurrentGrad(b *builder, n *ir.Node) exec.Spec {
 	// Per sequence: the loop forward and back, two products with U a step.
 	flops := 4 * float64(s.Loop.N*s.Loop.T*s.Loop.H*us[1])
 	s.Helpers = b.helpers(s.Loop.Units(), flops, size)
+	return s
+}
+
+// buildAttentionGrad: a unit per matrix, each needing its own scratch for
+// its packed keys and values and a band's scores.
+func buildAttentionGrad(b *builder, n *ir.Node) exec.Spec {
+	fwd := n.Inputs[:len(n.Inputs)-1]
+	a := attentionShape(b, n, fwd)
+	s := exec.AttentionGrad{Q: b.slot(fwd[0]), K: b.slot(fwd[1]), V: b.slot(fwd[2]), DY: b.slot(n.Inputs[len(fwd)]), Out: b.out(n), Shape: a}
+	if a.HasMask {
+		s.Mask = b.slot(fwd[3])
+	}
+	g := attention.NewGrad(gemm.For(b.kernels), a)
+	b.info[b.step].Kernel = "attention"
+	computed, all := g.Scores()
+	nominal := float64(b.info[b.step].Flops)
+	b.executes(nominal*computed/all, nominal)
+	s.Scratch = b.scratch(g.ScratchSize(), "packed keys and values, a band's scores")
+	// Per score: five products over d_k or d_v.
+	flops := 2 * float64(a.Batch*a.TQ*a.TK*(3*a.DK+2*a.DV))
+	s.Helpers = b.helpers(g.Units(), flops, g.ScratchSize())
 	return s
 }

@@ -94,7 +94,24 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
   %5: f32[N,3,7] = recurrent_grad(%xr, @ur, @br, %dr) {cell=rnn activation=tanh reverse=true sequences=false}
   return lstm=%0, last=%1, gru=%2, gru_last=%3, relu=%4, tanh=%5
 }
+`, `graph attention(%q: f32[N,4,100,16], %k: f32[N,4,130,16], %v: f32[N,4,130,24], %dy: f32[N,4,100,24], %mask: f32[N,1,1,130], %x: f32[N,2,50,8]) {
+  @bias: f32[50,50] = zeros
+  %0: f32[N,4,6800] = attention_grad(%q, %k, %v, %mask, %dy) {causal=false scale=0}
+  %1: f32[N,4,6800] = attention_grad(%q, %k, %v, %dy) {causal=true scale=0.2}
+  %2: f32[N,2,1200] = attention_grad(%x, %x, %x, @bias, %x) {causal=true scale=0}
+  return padded=%0, causal=%1, self=%2
+}
 `}
+
+// splits are the graphs whose steps of a kind must take helpers on more
+// than one thread.
+var splits = map[string]struct {
+	op   string
+	step func(exec.Spec) bool
+}{
+	"recurrent": {"recurrent_grad", func(s exec.Spec) bool { r, ok := s.(exec.RecurrentGrad); return ok && r.Helpers > 0 }},
+	"attention": {"attention_grad", func(s exec.Spec) bool { a, ok := s.(exec.AttentionGrad); return ok && a.Helpers > 0 }},
+}
 
 // TestBackwardOpsMatchReference: the gradient ops' steps against runtime/ref,
 // with every kernel set this machine runs (the convolutions' GEMMs differ).
@@ -109,8 +126,10 @@ var backwardGraphs = []string{`graph conv(%x: f32[N,7,6,4], %dy: f32[N,4,3,6]) {
 // across panels, with and without vertical padding. The threads graph is
 // large enough for the pools' and unary_grad's steps to take helpers; the
 // recurrent graph's first two loops are work enough for a helper (2.1 MFLOP
-// each), which takes whole sequences. Every graph gives the same bits on 1,
-// 2 and 3 threads.
+// each), which takes whole sequences; the attention graph's gradients take
+// helpers a matrix at a time, their query rows past a band of 96 (100 of
+// them against 130 keys, cross attention) and not a multiple of it. Every
+// graph gives the same bits on 1, 2 and 3 threads.
 func TestBackwardOpsMatchReference(t *testing.T) {
 	for _, set := range []cpu.Set{cpu.Generic, cpu.AVX2, cpu.AVX512, cpu.NEON} {
 		t.Setenv("MDLC_KERNELS", string(set))
@@ -145,11 +164,8 @@ func checkBackwardOps(t *testing.T) {
 		for _, threads := range []int{1, 2, 3} {
 			p, err := Build(g, w, env, Threads(threads))
 			require.NoError(t, err)
-			if g.Name == "recurrent" && threads > 1 {
-				require.True(t, slices.ContainsFunc(p.Program().Specs, func(s exec.Spec) bool {
-					r, ok := s.(exec.RecurrentGrad)
-					return ok && r.Helpers > 0
-				}), "no recurrent_grad step splits its sequences over %d threads", threads)
+			if split, ok := splits[g.Name]; ok && threads > 1 {
+				require.True(t, slices.ContainsFunc(p.Program().Specs, split.step), "no %s step splits its units over %d threads", split.op, threads)
 			}
 			got, err := p.RunTensors(in)
 			require.NoError(t, err)

@@ -124,6 +124,7 @@ func init() {
 		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
 		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
 		ir.OpRecurrentGrad:    {build: buildRecurrentGrad},
+		ir.OpAttentionGrad:    {build: buildAttentionGrad},
 
 		ir.OpSoftmaxCrossEntropy:       {build: buildCrossEntropy},
 		ir.OpSparseSoftmaxCrossEntropy: {build: buildCrossEntropy},
@@ -295,31 +296,14 @@ func buildDropoutTrain(b *builder, n *ir.Node) exec.Spec {
 		Scale: float32(1 / (1 - float64(a.Rate)))}
 }
 
-// buildAttention: the mask's strides over the scores [B..., Tq, Tk] become
-// an offset per matrix and a row and key stride.
+// buildAttention: packs keys and values a matrix a unit, then computes
+// bands of query rows.
 func buildAttention(b *builder, n *ir.Node) exec.Spec {
-	qs, ks, vs := b.shapes[n.Inputs[0]], b.shapes[n.Inputs[1]], b.shapes[n.Inputs[2]]
-	r := len(qs)
-	at := n.Attrs.(*ir.AttentionAttrs)
-	a := attention.Shape{Batch: tensor.Numel(qs[:r-2]), TQ: qs[r-2], TK: ks[r-2], DK: qs[r-1], DV: vs[r-1], Scale: at.Scale, Causal: at.Causal}
-	if a.Scale == 0 {
-		a.Scale = float32(1 / math.Sqrt(float64(a.DK)))
-	}
-	s := exec.Attention{Q: b.slot(n.Inputs[0]), K: b.slot(n.Inputs[1]), V: b.slot(n.Inputs[2]), Out: b.out(n)}
-	if len(n.Inputs) == 4 {
-		scores := append(slices.Clone(qs[:r-1]), ks[r-2])
-		st := tensor.BroadcastStrides(b.shapes[n.Inputs[3]], scores)
-		a.HasMask, a.MaskRow, a.MaskKey = true, st[r-2], st[r-1]
-		a.MaskOff = make([]int, a.Batch)
-		for m := range a.MaskOff {
-			for d, q := r-3, m; d >= 0; d-- {
-				a.MaskOff[m] += q % scores[d] * st[d]
-				q /= scores[d]
-			}
-		}
+	a := attentionShape(b, n, n.Inputs)
+	s := exec.Attention{Q: b.slot(n.Inputs[0]), K: b.slot(n.Inputs[1]), V: b.slot(n.Inputs[2]), Out: b.out(n), Shape: a}
+	if a.HasMask {
 		s.Mask = b.slot(n.Inputs[3])
 	}
-	s.Shape = a
 	k := s.New(b.kernels).A
 	b.info[b.step].Kernel = "attention"
 	computed, all := k.Scores()
@@ -330,6 +314,32 @@ func buildAttention(b *builder, n *ir.Node) exec.Spec {
 	flops := 2 * float64(a.Batch*a.TQ*a.TK*(a.DK+a.DV))
 	s.Helpers = b.helpers(k.Units(), flops, k.ScratchSize())
 	return s
+}
+
+// attentionShape is the geometry of attention node n (or attention_grad)
+// over operands fwd, (q, k, v[, mask]): the mask's strides over the scores
+// [B..., Tq, Tk] become an offset per matrix and a row and key stride.
+func attentionShape(b *builder, n *ir.Node, fwd []*ir.Value) attention.Shape {
+	qs, ks, vs := b.shapes[fwd[0]], b.shapes[fwd[1]], b.shapes[fwd[2]]
+	r := len(qs)
+	at := n.Attrs.(*ir.AttentionAttrs)
+	a := attention.Shape{Batch: tensor.Numel(qs[:r-2]), TQ: qs[r-2], TK: ks[r-2], DK: qs[r-1], DV: vs[r-1], Scale: at.Scale, Causal: at.Causal}
+	if a.Scale == 0 {
+		a.Scale = float32(1 / math.Sqrt(float64(a.DK)))
+	}
+	if len(fwd) == 4 {
+		scores := append(slices.Clone(qs[:r-1]), ks[r-2])
+		st := tensor.BroadcastStrides(b.shapes[fwd[3]], scores)
+		a.HasMask, a.MaskRow, a.MaskKey = true, st[r-2], st[r-1]
+		a.MaskOff = make([]int, a.Batch)
+		for m := range a.MaskOff {
+			for d, q := r-3, m; d >= 0; d-- {
+				a.MaskOff[m] += q % scores[d] * st[d]
+				q /= scores[d]
+			}
+		}
+	}
+	return a
 }
 
 // cells maps the IR's recurrent cells to the kernel's.

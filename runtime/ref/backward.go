@@ -296,3 +296,56 @@ func crossEntropy(sparse bool) kernel {
 		}
 	}
 }
+
+// attentionGrad is attention's dq, dk and dv (ir.OpAttentionGrad), packed
+// per matrix, from the whole row of probabilities p at a time, in float64:
+// with dp_j = dy_i·v_j and D = Σ_j p_j·dp_j, ds_j = p_j·(dp_j - D), then
+// dq_i = Σ_j ds_j·k_j·scale, dk_j += ds_j·q_i·scale and dv_j += p_j·dy_i.
+func attentionGrad(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	a := newAttn(n, in[:len(in)-1])
+	v, dy := in[2], in[len(in)-1]
+	tq, tk, dk, dv := a.tq, a.tk, a.dk, a.dv
+	p, ds := make([]float64, tk), make([]float64, tk)
+	dq, dkAcc, dvAcc := make([]float64, tq*dk), make([]float64, tk*dk), make([]float64, tk*dv)
+	per := tq*dk + tk*dk + tk*dv
+	for m := range a.matrices {
+		clear(dkAcc)
+		clear(dvAcc)
+		for i := range tq {
+			row := m*tq + i
+			sum := a.expScores(m, i, p)
+			var d float64
+			for j := range tk {
+				p[j] /= sum
+				var dp float64
+				for c := range dv {
+					dp += float64(dy.Data[row*dv+c]) * float64(v.Data[(m*tk+j)*dv+c])
+				}
+				ds[j] = dp
+				d += p[j] * dp
+			}
+			for j := range tk {
+				ds[j] = p[j] * (ds[j] - d) * a.scale
+			}
+			for c := range dk {
+				var acc float64
+				for j := range tk {
+					acc += ds[j] * float64(a.k.Data[(m*tk+j)*dk+c])
+				}
+				dq[i*dk+c] = acc
+			}
+			for j := range tk {
+				for c := range dk {
+					dkAcc[j*dk+c] += ds[j] * float64(a.q.Data[row*dk+c])
+				}
+				for c := range dv {
+					dvAcc[j*dv+c] += p[j] * float64(dy.Data[row*dv+c])
+				}
+			}
+		}
+		o := out.Data[m*per : (m+1)*per]
+		round(dq, o[:tq*dk])
+		round(dkAcc, o[tq*dk:tq*dk+tk*dk])
+		round(dvAcc, o[tq*dk+tk*dk:])
+	}
+}

@@ -87,6 +87,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpAvgPool2DGrad:    avgPoolGrad,
 	ir.OpEmbeddingGrad:    embeddingGrad,
 	ir.OpRecurrentGrad:    recurrentGrad,
+	ir.OpAttentionGrad:    attentionGrad,
 
 	ir.OpSoftmaxCrossEntropy:       crossEntropy(false),
 	ir.OpSparseSoftmaxCrossEntropy: crossEntropy(true),

@@ -119,53 +119,79 @@ func matMul(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 // dropped when causal. A row whose scores are all -Inf (every key masked)
 // has no softmax: it gives NaN, as PyTorch does.
 func attention(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
-	a := n.Attrs.(*ir.AttentionAttrs)
-	q, k, v := in[0], in[1], in[2]
-	r := len(q.Shape)
-	tq, dk, tk, dv := q.Shape[r-2], q.Shape[r-1], k.Shape[r-2], v.Shape[r-1]
-	scale := float64(a.Scale)
-	if scale == 0 {
-		scale = 1 / math.Sqrt(float64(dk))
-	}
-	scoreShape := append(append([]int(nil), q.Shape[:r-1]...), tk)
-	var ms []int
-	if len(in) == 4 {
-		ms = tensor.BroadcastStrides(in[3].Shape, scoreShape)
-	}
-	s := make([]float64, tk)
-	for m := range len(q.Data) / (tq * dk) {
-		for i := range tq {
-			row := m*tq + i
-			mx := math.Inf(-1)
-			for j := range tk {
-				s[j] = math.Inf(-1)
-				if a.Causal && j > i {
-					continue
-				}
-				var dot float64
-				for p := range dk {
-					dot += float64(q.Data[row*dk+p]) * float64(k.Data[(m*tk+j)*dk+p])
-				}
-				s[j] = dot * scale
-				if ms != nil {
-					s[j] += float64(in[3].Data[offset(row*tk+j, scoreShape, ms)])
-				}
-				mx = max(mx, s[j])
-			}
-			var sum float64
-			for j := range s {
-				s[j] = math.Exp(s[j] - mx)
-				sum += s[j]
-			}
-			for c := range dv {
+	a := newAttn(n, in)
+	v := in[2]
+	e := make([]float64, a.tk)
+	for m := range a.matrices {
+		for i := range a.tq {
+			row := m*a.tq + i
+			sum := a.expScores(m, i, e)
+			for c := range a.dv {
 				var acc float64
-				for j := range tk {
-					acc += s[j] * float64(v.Data[(m*tk+j)*dv+c])
+				for j := range a.tk {
+					acc += e[j] * float64(v.Data[(m*a.tk+j)*a.dv+c])
 				}
-				out.Data[row*dv+c] = float32(acc / sum)
+				out.Data[row*a.dv+c] = float32(acc / sum)
 			}
 		}
 	}
+}
+
+// attn is an attention's operands and geometry: matrices of q [tq, dk], k
+// [tk, dk] and v [tk, dv], the mask's strides over the scores.
+type attn struct {
+	q, k, mask               *tensor.Tensor
+	matrices, tq, tk, dk, dv int
+	scale                    float64
+	causal                   bool
+	scoreShape, maskStrides  []int
+}
+
+// newAttn reads attention node n's (or attention_grad's) attributes and
+// operands in (q, k, v[, mask]).
+func newAttn(n *ir.Node, in []*tensor.Tensor) *attn {
+	at := n.Attrs.(*ir.AttentionAttrs)
+	q, k, v := in[0], in[1], in[2]
+	r := len(q.Shape)
+	a := &attn{q: q, k: k, tq: q.Shape[r-2], dk: q.Shape[r-1], tk: k.Shape[r-2], dv: v.Shape[r-1], scale: float64(at.Scale), causal: at.Causal}
+	a.matrices = len(q.Data) / (a.tq * a.dk)
+	if a.scale == 0 {
+		a.scale = 1 / math.Sqrt(float64(a.dk))
+	}
+	a.scoreShape = append(append([]int(nil), q.Shape[:r-1]...), a.tk)
+	if len(in) == 4 {
+		a.mask, a.maskStrides = in[3], tensor.BroadcastStrides(in[3].Shape, a.scoreShape)
+	}
+	return a
+}
+
+// expScores sets e[j] = exp(s_j - max_j s_j) for row i of matrix m, s =
+// q·kᵀ·scale + mask, with e[j] = 0 for the keys after i when causal, and
+// returns Σ_j e[j].
+func (a *attn) expScores(m, i int, e []float64) float64 {
+	row := m*a.tq + i
+	mx := math.Inf(-1)
+	for j := range a.tk {
+		e[j] = math.Inf(-1)
+		if a.causal && j > i {
+			continue
+		}
+		var dot float64
+		for p := range a.dk {
+			dot += float64(a.q.Data[row*a.dk+p]) * float64(a.k.Data[(m*a.tk+j)*a.dk+p])
+		}
+		e[j] = dot * a.scale
+		if a.mask != nil {
+			e[j] += float64(a.mask.Data[offset(row*a.tk+j, a.scoreShape, a.maskStrides)])
+		}
+		mx = max(mx, e[j])
+	}
+	var sum float64
+	for j := range e {
+		e[j] = math.Exp(e[j] - mx)
+		sum += e[j]
+	}
+	return sum
 }
 
 // positional adds ir.Sinusoid to x [N, T, d], in float64, rounded once, or

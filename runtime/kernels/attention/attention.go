@@ -189,14 +189,17 @@ func (a *Attention) fold(mask, s, acc []float32, runMax, sum *float32, m, row, j
 // Causal, a band of query rows computes scores for the keys up to its last
 // row only, so computed is less than all once T_q exceeds a band (the
 // masked scores it does compute count). float64: no shape overflows it.
-func (a *Attention) Scores() (computed, all float64) {
-	all = float64(a.Batch) * float64(a.TQ) * float64(a.TK)
-	if !a.Causal {
+func (a *Attention) Scores() (computed, all float64) { return a.Shape.scores(a.band) }
+
+// scores is Scores for bands of band query rows.
+func (s *Shape) scores(band int) (computed, all float64) {
+	all = float64(s.Batch) * float64(s.TQ) * float64(s.TK)
+	if !s.Causal {
 		return all, all
 	}
-	for i0 := 0; i0 < a.TQ; i0 += a.band {
-		rows := min(a.band, a.TQ-i0)
-		computed += float64(rows) * float64(min(a.TK, i0+rows))
+	for i0 := 0; i0 < s.TQ; i0 += band {
+		rows := min(band, s.TQ-i0)
+		computed += float64(rows) * float64(min(s.TK, i0+rows))
 	}
-	return float64(a.Batch) * computed, all
+	return float64(s.Batch) * computed, all
 }
