@@ -144,7 +144,7 @@ func readPB(path string) (*tensor.Tensor, error) {
 		shape[i] = int(d)
 	}
 	switch pt.DataType {
-	case onnx.Float, onnx.Double, onnx.Float16:
+	case onnx.Float, onnx.Double, onnx.Float16, onnx.BFloat16:
 		f, err := pt.Float32s()
 		return &tensor.Tensor{Shape: shape, Data: f}, err
 	}

@@ -98,6 +98,20 @@ func init() {
 		return nil
 	})
 	register("PRelu", 1, prelu)
+	register("ThresholdedRelu", 10, func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.ref == "" {
+			return fmt.Errorf("its input is a constant")
+		}
+		alpha := number(float64(attrFloat(n, "alpha", 1)))
+		above := im.emit(n, "above", "greater", x.ref, []string{alpha}, x.shape, x.channelsLast)
+		im.set(n, 0, im.emit(n, "thresholded", "where", "", []string{above.ref, x.ref, "0.0"}, x.shape, x.channelsLast))
+		return nil
+	})
+	register("Trilu", 14, trilu)
 }
 
 // identity passes its input on (Dropout is the identity at inference; its
@@ -625,6 +639,12 @@ func prelu(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if im.opset < 7 && slope.rank() == 1 && x.rank() > 2 && slope.shape[0] == x.shape[1] && slope.ref == "" {
+		// Before opset 7 a vector of slopes is one per channel.
+		s := *slope
+		s.shape = append([]dim{slope.shape[0]}, slices.Repeat([]dim{known(1)}, x.rank()-2)...)
+		slope = &s
+	}
 	pos := im.emit(n, "prelu_pos", "relu", x.ref, nil, x.shape, x.channelsLast)
 	neg := im.emit(n, "prelu_neg", "minimum", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
 	scaled, err := im.elementwise(n, "mul", []*val{neg, slope}, x.shape)
@@ -632,6 +652,55 @@ func prelu(im *importer, n *onnx.Node) error {
 		return err
 	}
 	v, err := im.elementwise(n, "add", []*val{pos, scaled}, x.shape)
+	if err != nil {
+		return err
+	}
+	im.set(n, 0, v)
+	return nil
+}
+
+// trilu keeps the upper (or lower) triangle of the last two axes from
+// diagonal k on: a product with a constant 0/1 mask.
+func trilu(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	var k int64
+	if kv := im.in(n, 1); kv != nil {
+		s, ok := kv.scalarValue()
+		if !ok || kv.ref != "" {
+			return fmt.Errorf("its diagonal k is computed at run time")
+		}
+		k = int64(s)
+	}
+	r := x.rank()
+	if r < 2 || !x.shape[r-2].isKnown() || !x.shape[r-1].isKnown() {
+		return fmt.Errorf("input %s: mdlc needs the last two sizes known", shapeString(x.shape))
+	}
+	rows, cols := x.shape[r-2].n, x.shape[r-1].n
+	if rows*cols > 1<<24 {
+		return fmt.Errorf("a %dx%d mask is too large", rows, cols)
+	}
+	upper := attrInt(n, "upper", 1) == 1
+	mask := make([]float32, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			if upper && j-i >= k || !upper && j-i <= k {
+				mask[i*cols+j] = 1
+			}
+		}
+	}
+	m := &val{shape: []dim{known(rows), known(cols)}, c: &konst{f: mask}}
+	if x.ref == "" {
+		out, err := foldBinary("Mul", x, m, x.shape)
+		if err != nil {
+			return err
+		}
+		im.set(n, 0, out)
+		return nil
+	}
+	v, err := im.elementwise(n, "mul", []*val{x, m}, x.shape)
 	if err != nil {
 		return err
 	}

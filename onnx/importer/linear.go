@@ -70,6 +70,9 @@ func gemm(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if bv := im.in(n, 1); bv != nil && bv.ref != "" {
+		return gemmProduct(im, n, a, bv)
+	}
 	b, bd, err := im.constWeight(n, 1, "B")
 	if err != nil {
 		return err
@@ -135,5 +138,63 @@ func gemm(im *importer, n *onnx.Node) error {
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: "dense", in: x.ref, args: args, as: name, comment: comment(n)})
 	im.set(n, 0, &val{ref: out, shape: []dim{x.shape[0], known(int64(units))}})
+	return nil
+}
+
+// gemmProduct is Gemm of two run-time matrices: matmul, then alpha and
+// beta·C by broadcasting.
+func gemmProduct(im *importer, n *onnx.Node, a, b *val) error {
+	if a.rank() != 2 || b.rank() != 2 {
+		return fmt.Errorf("Gemm takes matrices; got %s and %s", shapeString(a.shape), shapeString(b.shape))
+	}
+	ta, tb := attrInt(n, "transA", 0) == 1, attrInt(n, "transB", 0) == 1
+	m, k := a.shape[0], a.shape[1]
+	if ta {
+		m, k = k, m
+	}
+	kb, cols := b.shape[0], b.shape[1]
+	if tb {
+		kb, cols = cols, kb
+	}
+	if k != kb {
+		return fmt.Errorf("inner sizes differ: %s · %s", shapeString(a.shape), shapeString(b.shape))
+	}
+	ar, err := im.tensorRef(a, false)
+	if err != nil {
+		return err
+	}
+	br, err := im.tensorRef(b, false)
+	if err != nil {
+		return err
+	}
+	args := []string{ar, br}
+	if ta {
+		args = append(args, "transpose_a=true")
+	}
+	if tb {
+		args = append(args, "transpose_b=true")
+	}
+	shape := []dim{m, cols}
+	y := im.emit(n, "gemm", "matmul", "", args, shape, false)
+	if alpha := attrFloat(n, "alpha", 1); alpha != 1 {
+		y = im.emit(n, "gemm", "mul", y.ref, []string{number(float64(alpha))}, shape, false)
+	}
+	if c := im.in(n, 2); c != nil {
+		if beta := attrFloat(n, "beta", 1); beta != 1 {
+			if c.ref != "" {
+				c = im.emit(n, "gemm_c", "mul", c.ref, []string{number(float64(beta))}, c.shape, false)
+			} else {
+				f := slices.Clone(c.floats())
+				for i := range f {
+					f[i] *= beta
+				}
+				c = &val{shape: c.shape, c: &konst{f: f}}
+			}
+		}
+		if y, err = im.elementwise(n, "add", []*val{y, c}, shape); err != nil {
+			return err
+		}
+	}
+	im.set(n, 0, y)
 	return nil
 }

@@ -17,7 +17,15 @@ func init() {
 		}
 		register(op, 1, reduce(call, since))
 	}
+	// Reductions mdlc writes with the ones it has: sum of squares, L1, L2,
+	// log-sum and log-sum-exp (unshifted: exp may overflow where ONNX
+	// Runtime's would too).
+	for op, pre := range map[string][]string{"ReduceSumSquare": {"square"}, "ReduceL1": {"abs"}, "ReduceL2": {"square"}, "ReduceLogSum": nil, "ReduceLogSumExp": {"exp"}} {
+		post := map[string]string{"ReduceL2": "sqrt", "ReduceLogSum": "log", "ReduceLogSumExp": "log"}[op]
+		register(op, 1, composedReduce(pre, post))
+	}
 	register("ArgMax", 1, argMax)
+	register("ArgMin", 1, argMax)
 	register("Softmax", 1, softmax("softmax"))
 	register("LogSoftmax", 1, softmax("log_softmax"))
 	register("LayerNormalization", 17, layerNorm)
@@ -78,6 +86,44 @@ func reduce(call string, axesInputSince int64) rule {
 			args = append(args, "keepdims=true")
 		}
 		im.set(n, 0, im.emit(n, call, call, src.ref, args, shape, keep && src.channelsLast))
+		return nil
+	}
+}
+
+// composedReduce applies pre to each element, ReduceSum (with its axes
+// rules: an input from opset 18), then post.
+func composedReduce(pre []string, post string) rule {
+	return func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.ref == "" {
+			return fmt.Errorf("mdlc does not fold reductions of constants")
+		}
+		y := x
+		for _, p := range pre {
+			if p == "square" {
+				y = im.emit(n, "squared", "mul", "", []string{x.ref, x.ref}, x.shape, x.channelsLast)
+			} else {
+				y = im.emit(n, p, p, y.ref, nil, x.shape, x.channelsLast)
+			}
+		}
+		tmp := *n
+		tmp.Inputs = append([]string{"\x00reduce"}, n.Inputs[1:]...)
+		tmp.Outputs = []string{"\x00reduced"}
+		im.vals["\x00reduce"] = y
+		defer delete(im.vals, "\x00reduce")
+		defer delete(im.vals, "\x00reduced")
+		since := int64(18)
+		if err := reduce("reduce_sum", since)(im, &tmp); err != nil {
+			return err
+		}
+		r := im.vals["\x00reduced"]
+		if post != "" {
+			r = im.emit(n, post, post, r.ref, nil, r.shape, r.channelsLast)
+		}
+		im.set(n, 0, r)
 		return nil
 	}
 }
@@ -217,6 +263,10 @@ func argMax(im *importer, n *onnx.Node) error {
 	src, err := im.logical(x)
 	if err != nil {
 		return err
+	}
+	if n.OpType == "ArgMin" {
+		// The first minimum of x is the first maximum of -x.
+		src = im.emit(n, "negated", "neg", src.ref, nil, x.shape, false)
 	}
 	shape := slices.Clone(x.shape)
 	if keep {

@@ -127,6 +127,8 @@ func cast(im *importer, n *onnx.Node) error {
 		return nil
 	}
 	switch {
+	case to == onnx.Float16 || to == onnx.BFloat16:
+		return fmt.Errorf("a cast to %s at run time rounds every value; mdlc computes in float32 and has no such rounding layer", to)
 	case isFloat(to) && !x.isInt, x.isInt:
 		// mdlc holds comparisons' masks and ids as they are; a cast between
 		// integer types or to float of a 0/1 mask changes no value.
