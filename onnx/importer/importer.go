@@ -432,6 +432,16 @@ func (im *importer) weight(name string, shape []int, data []float32) error {
 	return nil
 }
 
+// fold checks a constant of n elements that folding is about to make
+// against the budget, as weights are.
+func (im *importer) fold(n int64) error {
+	b, ok := size.Mul(n, 8)
+	if !ok {
+		return size.Overflow("a constant of the imported graph")
+	}
+	return im.budget.Check("a constant of the imported graph", b)
+}
+
 // layerName is a fresh instance name for a layer with weights: the ONNX
 // name of its weight input (layer1.0.conv1.weight → layer1_0_conv1), or,
 // where the exporter renamed the weights (onnx::Conv_193), the module path

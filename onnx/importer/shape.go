@@ -817,8 +817,8 @@ func rangeOp(im *importer, n *onnx.Node) error {
 		return fmt.Errorf("delta is 0")
 	}
 	count := max(int64(math.Ceil((v[1]-v[0])/v[2])), 0)
-	if count > 1<<24 {
-		return fmt.Errorf("%d elements", count)
+	if err := im.fold(count); err != nil {
+		return err
 	}
 	out := &val{shape: []dim{known(count)}, isInt: isInt, c: &konst{}}
 	for i := range count {
@@ -847,8 +847,11 @@ func constantOfShape(im *importer, n *onnx.Node) error {
 		shape[i] = known(d)
 	}
 	total, ok := numel(shape)
-	if !ok || total > 1<<28 {
+	if !ok {
 		return fmt.Errorf("shape %v is too large", dims)
+	}
+	if err := im.fold(total); err != nil {
+		return err
 	}
 	fill := &val{c: &konst{f: []float32{0}}}
 	if a := n.Attr("value"); a != nil && a.T != nil {
@@ -895,8 +898,11 @@ func expand(im *importer, n *onnx.Node) error {
 		return nil
 	}
 	total, ok := numel(shape)
-	if !ok || total > 1<<26 {
-		return fmt.Errorf("it expands to %s, which mdlc needs known and small", shapeString(shape))
+	if !ok {
+		return fmt.Errorf("it expands to %s, which mdlc needs known", shapeString(shape))
+	}
+	if err := im.fold(total); err != nil {
+		return err
 	}
 	zeros := &val{shape: shape, c: &konst{f: make([]float32, total)}}
 	if x.ref == "" {
