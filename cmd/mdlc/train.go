@@ -117,6 +117,9 @@ type trainFlags struct {
 	clip                    float64
 	loss, outputName        *string
 	fromLogits              *bool
+	// given names the flags given, under which a train block's settings
+	// are the defaults (mdlc gen --train).
+	given map[string]bool
 }
 
 func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {

@@ -155,3 +155,29 @@ func TestMetricFitAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestGenTrainTakesBlock: mdlc gen --train takes the train block's loss,
+// optimiser, rate, schedule and batch size for the flags not given, as mdlc
+// train does; flags win.
+func TestGenTrainTakesBlock(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.mdl")
+	require.NoError(t, os.WriteFile(model, []byte(tinyTrained), 0o644))
+	out := filepath.Join(dir, "pkg")
+	code, _, errs := mdlc(t, "gen", "--train", "-o", out, model)
+	require.Equal(t, 0, code, errs)
+	src, err := os.ReadFile(filepath.Join(out, "tiny_train.go"))
+	require.NoError(t, err)
+	for _, want := range []string{"TrainBatch = 16\n", "LearningRate = 0.05\n", "var optimizer = optim.SGD{Momentum: 0.9,",
+		"var schedule = optim.EpochSchedule{Kind: optim.ScheduleStep, Every: 2, Gamma: 0.5}\n"} {
+		require.Contains(t, string(src), want)
+	}
+	code, _, errs = mdlc(t, "gen", "--train", "--batch", "4", "--schedule", "plateau:0.5:3", "--optimizer", "adam", "-o", out, model)
+	require.Equal(t, 0, code, errs)
+	src, err = os.ReadFile(filepath.Join(out, "tiny_train.go"))
+	require.NoError(t, err)
+	for _, want := range []string{"TrainBatch = 4\n", "LearningRate = 0.001\n", "var optimizer = optim.Adam{",
+		"var schedule = optim.EpochSchedule{Kind: optim.SchedulePlateau, Factor: 0.5, Patience: 3}\n"} {
+		require.Contains(t, string(src), want)
+	}
+}
