@@ -411,10 +411,12 @@ func TestBatchNormTrains(t *testing.T) {
 	require.Less(t, l.Loss, 1.0)
 }
 
-// TestStepAllocatesNothing: a training step (plan, loss, gradients, Adam)
-// and an evaluation batch allocate nothing once built.
+// TestStepAllocatesNothing: a training step (plan, loss, gradients, Adam,
+// accuracy and top-k counts) and an evaluation batch allocate nothing once
+// built.
 func TestStepAllocatesNothing(t *testing.T) {
-	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: 8, Threads: 1}
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: 8, Threads: 1,
+		Metrics: []Metric{Accuracy, TopK(2), TopK(3)}}
 	tr, err := New(load(t, smallCNN), initial(t, smallCNN, 1), cfg)
 	require.NoError(t, err)
 	defer tr.Close()
