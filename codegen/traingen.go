@@ -35,17 +35,19 @@ type Training struct {
 	// own, not state training adds (dropout's step counter).
 	Weights []string
 	Shape   step.Shape
-	// Optimizer, LR and ClipNorm are the update; OptimizerName and Loss
-	// name it and the objective for the doc.
+	// Optimizer, LR (the starting rate), Schedule and ClipNorm are the
+	// update; OptimizerName and Loss name it and the objective for the doc.
 	Optimizer           optim.Optimizer
 	LR, ClipNorm        float64
+	Schedule            optim.EpochSchedule
 	OptimizerName, Loss string
 	// Check is what the generated test checks (with Options.Tests).
 	Check *TrainCheck
 }
 
 // TrainCheck is what train.Trainer computed on the batches the generated
-// test takes: TrainStep on the Sample batch of N[i] examples (class ids
+// test takes, its rate the schedule's for a run of len(N) epochs of one
+// step: TrainStep on the Sample batch of N[i] examples (class ids
 // SampleIDs(n, LabelLimit)) returns Loss[i] and Correct[i]; after them the
 // parameters have the CRC-32C Params, and Evaluate on a full batch returns
 // EvalLoss and EvalCorrect.
@@ -272,6 +274,10 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the optimiser: %w", err)
 	}
+	sched, err := lit(t.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("the schedule: %w", err)
+	}
 	shape, err := lit(t.Shape)
 	if err != nil {
 		return nil, err
@@ -280,7 +286,7 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("const (\n")
 	w("\t// TrainBatch is the most examples TrainStep and Evaluate take at once.\n\tTrainBatch = %d\n", t.Shape.Batch)
 	w("\t// ExampleFloats is the floats of one example TrainStep and Evaluate read.\n\tExampleFloats = %d\n", t.Shape.Example)
-	w("\t// LearningRate is the %s optimiser's, constant.\n\tLearningRate = %s\n", t.OptimizerName, strconv.FormatFloat(t.LR, 'g', -1, 64))
+	w("\t// LearningRate is the %s optimiser's starting rate.\n\tLearningRate = %s\n", t.OptimizerName, strconv.FormatFloat(t.LR, 'g', -1, 64))
 	w("\t// ClipNorm, if positive, bounds the gradients' global L2 norm.\n\tClipNorm = %s\n\n", strconv.FormatFloat(t.ClipNorm, 'g', -1, 64))
 	w("\tparamFloats = %d // all parameters, the trainable ones first\n\ttrainableFloats = %d\n", len(t.Params), tr.trainable)
 	w("\ttrainConstFloats = %d\n\tevalConstFloats = %d\n", tr.stepConsts, tr.evalConsts)
@@ -288,6 +294,7 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("\ttrainWeightsCRC = %#08x // CRC-32C of the training weights file\n)\n\n", crc32.Checksum(blob, castagnoli))
 
 	w("// optimizer is the update rule, as mdlc gen --train --optimizer %s made it.\nvar optimizer = %s\n\n", t.OptimizerName, opt)
+	w("// schedule is the learning rate by epochs, as mdlc gen --train --schedule %s\n// made it: mdlc train makes its rates with it too.\nvar schedule = %s\n\n", t.Schedule, sched)
 	w("// stepShape is the sizes package step binds a batch with.\nvar stepShape = %s\n\n", shape)
 	w("// trainState and evalState place each program's state slots, in slot\n// order, in a Trainer's parameters.\nvar (\n\ttrainState = %s\n\tevalState = %s\n)\n\n", ints(tr.stepAt), ints(tr.evalAt))
 	w("// parameters are the model's parameters, in a Trainer's parameters.\nvar parameters = [...]struct {\n\tname string\n\toff, n int\n}{\n")
@@ -314,9 +321,10 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	if t.ClipNorm > 0 {
 		clip = ", clipping the gradients to a global norm of ClipNorm"
 	}
-	w("// Trainer trains the model as mdlc train does: the same plan, the same host\n// half (package train/step), the same bits. Its loss is %s;\n// its optimiser %s, at learning rate LearningRate%s.\n// It takes TrainBatch examples at a time.\n//\n", t.Loss, t.OptimizerName, clip)
-	w("// Each Trainer has its own parameters, starting from the ones the package\n// was generated with, and its own optimiser state; one Trainer runs one\n// step at a time.\n")
-	w("type Trainer struct {\n\ttrain, eval *exec.Program\n\ttrainArena, evalArena *exec.Arena\n\tparams, grads []float32\n\tbatch *step.Batch\n\tupdate *step.Update\n\ttrainOut, evalOut [][]float32\n}\n\n")
+	w("// Trainer trains the model as mdlc train does: the same plan, the same host\n// half (package train/step), the same bits. Its loss is %s;\n// its optimiser %s, from learning rate LearningRate on the %s schedule%s.\n// It takes TrainBatch examples at a time.\n//\n", t.Loss, t.OptimizerName, t.Schedule, clip)
+	w("// As mdlc train, a run of epochs goes SetEpochs(stepsPerEpoch, epochs), then\n// for each epoch TrainStep on each batch (the data's order is the caller's)\n// and EndEpoch with the loss the schedule watches.\n//\n")
+	w("// Each Trainer has its own parameters, starting from the ones the package\n// was generated with (or SetWeights'), and its own optimiser state; one\n// Trainer runs one step at a time.\n")
+	w("type Trainer struct {\n\ttrain, eval *exec.Program\n\ttrainArena, evalArena *exec.Arena\n\tparams, grads []float32\n\tbatch *step.Batch\n\tupdate *step.Update\n\ttrainOut, evalOut [][]float32\n\t// epoch is the training loss of the epoch so far; run says SetEpochs\n\t// gave the run's length.\n\tepoch step.LossMean\n\trun bool\n}\n\n")
 
 	w("// NewTrainer makes a trainer whose steps spread their larger work over\n// threads goroutines (at least 1). Results do not depend on threads. Close it\n// when done.\n")
 	w("func NewTrainer(threads int) (*Trainer, error) {\n")
@@ -324,7 +332,7 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("\t\treturn nil, fmt.Errorf(\"%s: generated for the %%s kernels, which this CPU or build cannot run (available: %%v); regenerate with mdlc gen --kernels %%s\", Kernels, cpu.Available(), cpu.Available()[0])\n\t}\n", g.pkg)
 	w("\tw, err := trainWeights()\n\tif err != nil {\n\t\treturn nil, err\n\t}\n")
 	w("\tt := &Trainer{train: trainProgram(), eval: evalProgram(), params: slices.Clone(w[:paramFloats]), grads: make([]float32, trainableFloats), batch: step.NewBatch(stepShape)}\n")
-	w("\tt.update = step.NewUpdate(optimizer, optim.Constant(LearningRate), ClipNorm, trainableFloats)\n")
+	w("\tt.update = step.NewUpdate(optimizer, schedule.Schedule(LearningRate, 0, 0), ClipNorm, trainableFloats)\n")
 	w("\tconsts := w[paramFloats:]\n")
 	w("\tif err := step.Bind(t.train, consts[:trainConstFloats], t.params, trainState); err != nil {\n\t\treturn nil, err\n\t}\n")
 	w("\tif err := step.Bind(t.eval, consts[trainConstFloats:], t.params, evalState); err != nil {\n\t\treturn nil, err\n\t}\n")
@@ -333,10 +341,21 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("\tt.trainOut, t.evalOut = t.batch.Outputs(grads...), t.batch.Outputs()\n")
 	w("\tt.trainArena, t.evalArena = t.train.NewArena(threads), t.eval.NewArena(threads)\n\treturn t, nil\n}\n\n")
 
+	w("// SetEpochs starts a run of epochs epochs of stepsPerEpoch steps each (the\n// data's batches), which the schedule's rate by step depends on, as mdlc\n// train's does on the data it reads. A schedule other than constant or\n// plateau needs it before the first TrainStep; a plateau's watching\n// starts again.\n")
+	w("func (t *Trainer) SetEpochs(stepsPerEpoch, epochs int) error {\n\tif stepsPerEpoch < 1 || epochs < 1 {\n")
+	w("\t\treturn fmt.Errorf(\"%s: a run of %%d epochs of %%d steps: want at least 1 of each\", epochs, stepsPerEpoch)\n\t}\n", g.pkg)
+	w("\tt.update.LR, t.run = schedule.Schedule(LearningRate, stepsPerEpoch, epochs), true\n\treturn nil\n}\n\n")
 	w("// TrainStep trains on a batch of n examples, 1 ≤ n ≤ TrainBatch: x holds\n// them (n·ExampleFloats floats), labels their class ids. It returns the\n// batch's loss and the examples classified right before the update.\n")
 	w("func (t *Trainer) TrainStep(x []float32, labels []int64, n int) (loss float32, correct int, err error) {\n")
+	w("\tif schedule.NeedsRun() && !t.run {\n\t\treturn 0, 0, fmt.Errorf(\"%s: the %%s schedule spans the run: call SetEpochs first\", schedule.Kind)\n\t}\n", g.pkg)
 	w("\tloss, correct, err = t.batch.Run(t.train, t.trainArena, t.trainOut, x, labels, n)\n\tif err != nil {\n\t\treturn 0, 0, err\n\t}\n")
-	w("\tif err := t.update.Apply(loss, t.params[:trainableFloats], t.grads); err != nil {\n\t\treturn 0, 0, fmt.Errorf(\"%s: %%w\", err)\n\t}\n\treturn loss, correct, nil\n}\n\n", g.pkg)
+	w("\tif err := t.update.Apply(loss, t.params[:trainableFloats], t.grads); err != nil {\n\t\treturn 0, 0, fmt.Errorf(\"%s: %%w\", err)\n\t}\n\tt.epoch.Add(loss, n)\n\treturn loss, correct, nil\n}\n\n", g.pkg)
+	w("// InTopK counts the last step's examples whose label is among their k\n// highest predictions, classes tied at the k-th place all counting as in\n// (Keras's top-k accuracy, TensorFlow's in_top_k).\n")
+	w("func (t *Trainer) InTopK(k int) int { return t.batch.InTopK(k) }\n\n")
+	w("// EpochLoss is the mean training loss of the epoch's steps so far, as mdlc\n// train reports it.\nfunc (t *Trainer) EpochLoss() float64 { return t.epoch.Mean() }\n\n")
+	w("// EndEpoch ends an epoch: a plateau schedule watches watched, which mdlc\n// train makes the validation loss, or EpochLoss without validation data;\n// the other schedules ignore it.\n")
+	w("func (t *Trainer) EndEpoch(watched float64) {\n\tt.update.EndEpoch(watched)\n\tt.epoch = step.LossMean{}\n}\n\n")
+	w("// Rate is the learning rate the next step takes.\nfunc (t *Trainer) Rate() float64 { return t.update.LR.LR(t.update.Step) }\n\n")
 	w("// Evaluate is a batch's loss and the examples classified right, as\n// TrainStep takes it, without training.\n")
 	w("func (t *Trainer) Evaluate(x []float32, labels []int64, n int) (loss float32, correct int, err error) {\n")
 	w("\treturn t.batch.Run(t.eval, t.evalArena, t.evalOut, x, labels, n)\n}\n\n")
@@ -346,6 +365,11 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("// Weights are the model's current parameters, copied, by name.\n")
 	w("func (t *Trainer) Weights() map[string][]float32 {\n\tm := make(map[string][]float32, len(parameters))\n")
 	w("\tfor _, p := range parameters {\n\t\tm[p.name] = slices.Clone(t.params[p.off : p.off+p.n])\n\t}\n\treturn m\n}\n\n")
+	w("// SetWeights sets the model's parameters by name, as Weights gives them\n// (or mdlc train writes them): each one, of its size.\n")
+	w("func (t *Trainer) SetWeights(w map[string][]float32) error {\n\tfor _, p := range parameters {\n\t\tif len(w[p.name]) != p.n {\n")
+	w("\t\t\treturn fmt.Errorf(\"%s: SetWeights: %%s has %%d values, want %%d\", p.name, len(w[p.name]), p.n)\n\t\t}\n\t}\n", g.pkg)
+	w("\tif len(w) != len(parameters) {\n\t\treturn fmt.Errorf(\"%s: SetWeights: %%d weights for %%d parameters\", len(w), len(parameters))\n\t}\n", g.pkg)
+	w("\tfor _, p := range parameters {\n\t\tcopy(t.params[p.off:p.off+p.n], w[p.name])\n\t}\n\treturn nil\n}\n\n")
 	w("// Close releases the trainer's arenas and their goroutines.\nfunc (t *Trainer) Close() {\n\tt.trainArena.Close()\n\tt.evalArena.Close()\n}\n")
 
 	imports["embed"] = true
@@ -370,7 +394,9 @@ func gradSizes(layout []plan.ParamRange) []int {
 // testSource is the training test: two trainers, one after the other, take
 // the steps train.Trainer took (TrainCheck) and get its losses, accuracy and
 // parameters, bit for bit, on one thread and on two; the second, made before
-// the first trained, starts from the initial parameters all the same. It
+// the first trained, starts from the initial parameters all the same. A
+// step before SetEpochs is refused when the schedule needs the run's
+// length; SetWeights sets what Weights reads and refuses a missing one. It
 // uses the main test's checksum.
 func (tr *trainer) testSource() ([]byte, error) {
 	c := tr.t.Check
@@ -390,13 +416,18 @@ func (tr *trainer) testSource() ([]byte, error) {
 	w("\tx := make([]float32, TrainBatch*ExampleFloats)\n\tfor i := range x {\n\t\tx[i] = float32(int32(uint32(i)*2654435761)>>8) / (1 << 23)\n\t}\n")
 	w("\tlabels := make([]int64, TrainBatch)\n\tfor i := range labels {\n\t\tlabels[i] = int64(uint32(i)*2654435761>>8) %% testLabelLimit\n\t}\n")
 	w("\tvar trainers []*Trainer\n\tfor threads := 1; threads <= 2; threads++ {\n\t\ttr, err := NewTrainer(threads)\n\t\tif err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n\t\tdefer tr.Close()\n\t\ttrainers = append(trainers, tr)\n\t}\n")
-	w("\tfor k, tr := range trainers {\n")
+	w("\tfor k, tr := range trainers {\n\t\tif err := tr.SetEpochs(1, len(testN)); err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n")
 	w("\t\tfor i, n := range testN {\n\t\t\tloss, correct, err := tr.TrainStep(x, labels, n)\n\t\t\tif err != nil {\n\t\t\t\tt.Fatal(err)\n\t\t\t}\n")
 	w("\t\t\tif math.Float32bits(loss) != testLoss[i] || correct != testCorrect[i] {\n\t\t\t\tt.Fatalf(\"trainer %%d, step %%d: loss %%v (bits %%#08x), %%d right; mdlc's train.Trainer had bits %%#08x, %%d right\", k, i, loss, math.Float32bits(loss), correct, testLoss[i], testCorrect[i])\n\t\t\t}\n\t\t}\n")
 	w("\t\tif got := checksum(tr.params); got != testParamsCRC {\n\t\t\tt.Fatalf(\"trainer %%d: the parameters after %%d steps have CRC-32C %%#08x, train.Trainer's %%#08x\", k, len(testN), got, uint32(testParamsCRC))\n\t\t}\n")
 	w("\t\tloss, correct, err := tr.Evaluate(x, labels, TrainBatch)\n\t\tif err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n")
 	w("\t\tif math.Float32bits(loss) != testEvalLoss || correct != testEvalCorrect {\n\t\t\tt.Fatalf(\"trainer %%d: Evaluate: loss %%v (bits %%#08x), %%d right; train.Evaluator had bits %%#08x, %%d right\", k, loss, math.Float32bits(loss), correct, uint32(testEvalLoss), testEvalCorrect)\n\t\t}\n")
 	w("\t\tif tr.Steps() != len(testN) || len(tr.Weights()) != len(parameters) {\n\t\t\tt.Fatalf(\"trainer %%d: %%d steps, %%d weights\", k, tr.Steps(), len(tr.Weights()))\n\t\t}\n\t}\n")
-	w("\tif _, _, err := trainers[0].TrainStep(x, labels, TrainBatch+1); err == nil {\n\t\tt.Fatal(\"a batch larger than TrainBatch was taken\")\n\t}\n}\n")
+	w("\tif _, _, err := trainers[0].TrainStep(x, labels, TrainBatch+1); err == nil {\n\t\tt.Fatal(\"a batch larger than TrainBatch was taken\")\n\t}\n")
+	w("\tfresh, err := NewTrainer(1)\n\tif err != nil {\n\t\tt.Fatal(err)\n\t}\n\tdefer fresh.Close()\n")
+	w("\tif _, _, err := fresh.TrainStep(x, labels, 1); (err != nil) != schedule.NeedsRun() {\n\t\tt.Fatalf(\"a step before SetEpochs on the %%s schedule: %%v\", schedule, err)\n\t}\n")
+	w("\tw := trainers[0].Weights()\n\tfor _, v := range w {\n\t\tv[0]++\n\t}\n\tif err := trainers[1].SetWeights(w); err != nil {\n\t\tt.Fatal(err)\n\t}\n")
+	w("\tfor name, v := range trainers[1].Weights() {\n\t\tif v[0] != w[name][0] {\n\t\t\tt.Fatalf(\"SetWeights: %%s[0] is %%v, want %%v\", name, v[0], w[name][0])\n\t\t}\n\t\tdelete(w, name)\n\t\tbreak\n\t}\n")
+	w("\tif err := trainers[1].SetWeights(w); err == nil {\n\t\tt.Fatal(\"SetWeights took weights with one missing\")\n\t}\n}\n")
 	return tr.file(sb.String(), "math", "testing")
 }

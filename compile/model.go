@@ -44,18 +44,25 @@ type TrainSpec struct {
 	Optimizer                 string
 	LR, Momentum, WeightDecay float64
 	Nesterov                  bool
-	// Metrics are the metric names, in order: accuracy.
+	// Metrics are the metrics asked for, in order, as mdlc train's
+	// --metrics writes them: accuracy, topK (top5).
 	Metrics           []string
 	BatchSize, Epochs int
 	// ValidationSplit is the fraction of the data held out for validation,
 	// its last examples as Keras takes them.
 	ValidationSplit float64
 	// Schedule is the learning-rate schedule: constant, cosine (to 0 over
-	// the run), step (times ScheduleGamma every ScheduleEvery epochs) or
-	// exponential (times ScheduleGamma each epoch).
-	Schedule      string
-	ScheduleEvery int
-	ScheduleGamma float64
+	// the run), step (times ScheduleGamma every ScheduleEvery epochs),
+	// exponential (times ScheduleGamma each epoch) or plateau (times
+	// ScheduleFactor when the watched loss has not improved for
+	// SchedulePatience epochs, not below ScheduleMinLR; zero: Keras's
+	// defaults).
+	Schedule         string
+	ScheduleEvery    int
+	ScheduleGamma    float64
+	ScheduleFactor   float64
+	SchedulePatience int
+	ScheduleMinLR    float64
 }
 
 // Layer is one layer instance: its hierarchical name (conv2d_1, res1.conv1),

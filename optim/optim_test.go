@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -71,7 +72,7 @@ func TestSchedules(t *testing.T) {
 
 // TestReduceOnPlateau follows Keras's ReduceLROnPlateau step by step.
 func TestReduceOnPlateau(t *testing.T) {
-	r := &ReduceOnPlateau{LR: 1, Factor: 0.5, Patience: 2, MinDelta: 0.01, Cooldown: 1, MinLR: 0.2}
+	r := &ReduceOnPlateau{LR0: 1, Factor: 0.5, Patience: 2, MinDelta: 0.01, Cooldown: 1, MinLR: 0.2}
 	for i, c := range []struct{ loss, lr float64 }{
 		{1.0, 1},    // the first value is the best
 		{0.995, 1},  // not better by MinDelta: wait 1
@@ -87,6 +88,83 @@ func TestReduceOnPlateau(t *testing.T) {
 	} {
 		if got := r.Observe(c.loss); got != c.lr {
 			t.Fatalf("observation %d (%v): lr %v, want %v", i, c.loss, got, c.lr)
+		}
+	}
+}
+
+// TestPlateauStateRoundTrips: a plateau schedule whose state is written
+// as text after any observation and read into a new one continues with the
+// same rates as the one that went on; text that is not a state is refused.
+func TestPlateauStateRoundTrips(t *testing.T) {
+	losses := []float64{1, 0.9, 0.95, 0.93, 0.91, 0.9, 0.92, 0.5, 0.6, 0.6, 0.6, 0.6}
+	for cut := range len(losses) + 1 {
+		a := &ReduceOnPlateau{LR0: 0.3, Factor: 0.5, Patience: 2, MinDelta: 0.01, Cooldown: 1, MinLR: 0.01}
+		for _, l := range losses[:cut] {
+			a.Observe(l)
+		}
+		text, err := a.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &ReduceOnPlateau{LR0: 0.3, Factor: 0.5, Patience: 2, MinDelta: 0.01, Cooldown: 1, MinLR: 0.01}
+		if err := b.UnmarshalText(text); err != nil {
+			t.Fatalf("after %d: %v", cut, err)
+		}
+		if a.LR(0) != b.LR(0) {
+			t.Fatalf("after %d (%s): rate %v, read back %v", cut, text, a.LR(0), b.LR(0))
+		}
+		for i, l := range losses[cut:] {
+			if x, y := a.Observe(l), b.Observe(l); x != y {
+				t.Fatalf("cut after %d (%s), observation %d: %v, the restored one %v", cut, text, cut+i, x, y)
+			}
+		}
+	}
+	for _, bad := range []string{"", "rate=0 best=1 wait=0 cooldown=0", "rate=0.1 best=NaN wait=0 cooldown=0", "rate=0.1 best=1 wait=-1 cooldown=0", "rate=x best=1 wait=0 cooldown=0"} {
+		if err := new(ReduceOnPlateau).UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q was read as a state", bad)
+		}
+	}
+}
+
+// TestEpochSchedules: each schedule reads back from what String writes, and
+// makes the rates by step of the schedule it names; misspellings say how
+// to write them.
+func TestEpochSchedules(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		want Schedule
+	}{
+		{"constant", Constant(0.1)},
+		{"cosine", Cosine{LR0: 0.1, DecaySteps: 30}},
+		{"step:2:0.5", StepDecay{LR0: 0.1, Gamma: 0.5, Every: 20}},
+		{"exponential:0.9", Exponential{LR0: 0.1, Rate: 0.9, DecaySteps: 10, Staircase: true}},
+		{"plateau", &ReduceOnPlateau{LR0: 0.1, Factor: 0.1, Patience: 10, MinDelta: 1e-4}},
+		{"plateau:0.5:3", &ReduceOnPlateau{LR0: 0.1, Factor: 0.5, Patience: 3, MinDelta: 1e-4}},
+		{"plateau:0.5:3:1e-05", &ReduceOnPlateau{LR0: 0.1, Factor: 0.5, Patience: 3, MinDelta: 1e-4, MinLR: 1e-5}},
+	} {
+		s, err := ParseEpochSchedule(c.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", c.spec, err)
+		}
+		if got := s.Schedule(0.1, 10, 3); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %#v, want %#v", c.spec, got, c.want)
+		}
+		again, err := ParseEpochSchedule(s.String())
+		if err != nil || again != s {
+			t.Errorf("%s: String %q reads back as %v (%v)", c.spec, s.String(), again, err)
+		}
+	}
+	for spec, want := range map[string]string{
+		"step:x":           "step:EPOCHS:GAMMA",
+		"exponential":      "exponential:GAMMA",
+		"plateau:2":        "factor in (0, 1)",
+		"plateau:0.1:0":    "patience at least 1",
+		"plateau:0.1:5:-1": "min_lr at least 0",
+		"cosine:3":         "cosine takes no arguments",
+		"linear":           "schedules are constant, cosine",
+	} {
+		if _, err := ParseEpochSchedule(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", spec, err, want)
 		}
 	}
 }

@@ -24,23 +24,47 @@ func (h *History) EpochEnd(_ *Trainer, l Logs) error {
 	return nil
 }
 
-// WriteCSV writes one row per epoch: epoch (from 1), loss, accuracy,
-// val_loss, val_accuracy (empty where the run has none), lr, seconds.
+// metrics are the metrics of the run's epochs.
+func (h *History) metrics() []Metric {
+	if len(h.Epochs) == 0 {
+		return nil
+	}
+	return h.Epochs[0].Metrics
+}
+
+// WriteCSV writes one row per epoch: epoch (from 1), loss, each metric
+// (accuracy, top5_accuracy, ...), val_loss and the metrics on the validation
+// data (val_accuracy, ...; empty where the run has none), lr, seconds.
 func (h *History) WriteCSV(w io.Writer) error {
 	c := csv.NewWriter(w)
-	if err := c.Write([]string{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}); err != nil {
+	ms := h.metrics()
+	head := []string{"epoch", "loss"}
+	for _, m := range ms {
+		head = append(head, m.String())
+	}
+	head = append(head, "val_loss")
+	for _, m := range ms {
+		head = append(head, "val_"+m.String())
+	}
+	if err := c.Write(append(head, "lr", "seconds")); err != nil {
 		return err
 	}
-	f := func(ok bool, v float64) string {
+	f := func(v float64, ok bool) string {
 		if !ok {
 			return ""
 		}
 		return strconv.FormatFloat(v, 'g', 8, 64)
 	}
 	for _, l := range h.Epochs {
-		row := []string{strconv.Itoa(l.Epoch + 1), f(true, l.Loss), f(l.HasAccuracy, l.Accuracy), f(l.HasVal, l.ValLoss),
-			f(l.HasVal && l.HasAccuracy, l.ValAccuracy), f(true, l.LR), f(true, l.Elapsed.Seconds())}
-		if err := c.Write(row); err != nil {
+		row := []string{strconv.Itoa(l.Epoch + 1), f(l.Loss, true)}
+		for _, m := range ms {
+			row = append(row, f(l.Value(m)))
+		}
+		row = append(row, f(l.ValLoss, l.HasVal))
+		for _, m := range ms {
+			row = append(row, f(l.ValValue(m)))
+		}
+		if err := c.Write(append(row, f(l.LR, true), f(l.Elapsed.Seconds(), true))); err != nil {
 			return err
 		}
 	}
@@ -48,13 +72,15 @@ func (h *History) WriteCSV(w io.Writer) error {
 	return c.Error()
 }
 
-// WriteSVG plots loss (left) and accuracy (right) per epoch, training and
-// validation, as a self-contained SVG.
+// WriteSVG plots the loss and then each metric per epoch, a panel each from
+// left to right, training and validation, as a self-contained SVG.
 func (h *History) WriteSVG(w io.Writer, title string) error {
 	const pw, ph, m = 360.0, 240.0, 40.0 // a panel's size and margin
+	ms := h.metrics()
+	panels := float64(1 + len(ms))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" font-family="sans-serif" font-size="11">`+"\n", 2*(pw+2*m), ph+2*m+20)
-	fmt.Fprintf(&b, `<text x="%g" y="16" font-size="13" text-anchor="middle">%s</text>`+"\n", pw+2*m, escape(title))
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" font-family="sans-serif" font-size="11">`+"\n", panels*(pw+2*m), ph+2*m+20)
+	fmt.Fprintf(&b, `<text x="%g" y="16" font-size="13" text-anchor="middle">%s</text>`+"\n", panels*(pw+2*m)/2, escape(title))
 	panel := func(x0 float64, name string, train, val func(Logs) (float64, bool)) {
 		var lo, hi = math.Inf(1), math.Inf(-1)
 		for _, l := range h.Epochs {
@@ -116,9 +142,11 @@ func (h *History) WriteSVG(w io.Writer, title string) error {
 	panel(0, "loss",
 		func(l Logs) (float64, bool) { return l.Loss, true },
 		func(l Logs) (float64, bool) { return l.ValLoss, l.HasVal })
-	panel(pw+2*m, "accuracy",
-		func(l Logs) (float64, bool) { return l.Accuracy, l.HasAccuracy },
-		func(l Logs) (float64, bool) { return l.ValAccuracy, l.HasVal && l.HasAccuracy })
+	for i, metric := range ms {
+		panel(float64(1+i)*(pw+2*m), metric.String(),
+			func(l Logs) (float64, bool) { return l.Value(metric) },
+			func(l Logs) (float64, bool) { return l.ValValue(metric) })
+	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

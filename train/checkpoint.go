@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/weights"
 )
@@ -15,7 +18,8 @@ import (
 // their names (so mdlc run reads it as weights), the optimiser's state as
 // optimizer/slot<i> (one flat tensor per slot, over the trainable
 // parameters in the plan's layout), and in its metadata where training was
-// (step, epoch, batch) and the settings a resumed run must share.
+// (step, epoch, batch), the figures of the epoch so far, an adaptive
+// learning rate's state and the settings a resumed run must share.
 const (
 	checkpointFormat = "mdlc-checkpoint/1"
 	slotPrefix       = "optimizer/slot"
@@ -52,6 +56,20 @@ func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
 	meta["step"] = strconv.Itoa(t.upd.Step)
 	meta["epoch"] = strconv.Itoa(t.pos.Epoch)
 	meta["batch"] = strconv.Itoa(t.pos.Batch)
+	meta["epoch_loss_sum"] = strconv.FormatFloat(t.epoch.loss.Sum, 'g', -1, 64)
+	meta["epoch_examples"] = strconv.Itoa(t.epoch.loss.Examples)
+	hits := make([]string, len(t.metrics))
+	for i, m := range t.metrics {
+		hits[i] = m.String() + "=" + strconv.Itoa(t.epoch.hits[i])
+	}
+	meta["epoch_hits"] = strings.Join(hits, ",")
+	if a, ok := t.cfg.LR.(optim.Adaptive); ok {
+		text, err := a.MarshalText()
+		if err != nil {
+			return err
+		}
+		meta["lr_state"] = string(text)
+	}
 	return writeAtomic(path, ts, meta)
 }
 
@@ -77,9 +95,11 @@ func writeAtomic(path string, ts map[string]*tensor.Tensor, meta map[string]stri
 }
 
 // Restore loads a checkpoint SaveCheckpoint wrote: parameters, optimiser
-// state and position, after checking that it was written by a run with the
-// same settings and extra metadata, so training continues exactly as the
-// interrupted run would have.
+// state, position, the figures of the epoch so far and an adaptive learning
+// rate's state, after checking that it was written by a run with the same
+// settings and extra metadata, so training continues exactly as the
+// interrupted run would have. A checkpoint from the middle of an epoch must
+// have been written by a run with the same metrics, whose counts it holds.
 func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budget) error {
 	ts, meta, err := weights.ReadFileMetadata(path, budget)
 	if err != nil {
@@ -103,6 +123,15 @@ func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budg
 			return fmt.Errorf("%s: metadata %s = %q is not a count", path, k, meta[k])
 		}
 	}
+	epoch, err := t.epochOf(meta, pos[2] > 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if a, ok := t.cfg.LR.(optim.Adaptive); ok {
+		if err := a.UnmarshalText([]byte(meta["lr_state"])); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	params := t.plan.Parameters()
 	for _, r := range t.plan.Layout() {
 		w := ts[r.Name]
@@ -118,6 +147,48 @@ func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budg
 		}
 		copy(s, w.Data)
 	}
-	t.upd.Step, t.pos = pos[0], Position{Epoch: pos[1], Batch: pos[2]}
+	t.upd.Step, t.pos, t.epoch = pos[0], Position{Epoch: pos[1], Batch: pos[2]}, epoch
 	return nil
+}
+
+// epochOf reads the figures of the epoch under way from a checkpoint's
+// metadata: zero at an epoch's start (mid false), or in a checkpoint
+// written before they were kept.
+func (t *Trainer) epochOf(meta map[string]string, mid bool) (epochSums, error) {
+	e := epochSums{hits: make([]int, len(t.metrics))}
+	if !mid || meta["epoch_examples"] == "" {
+		return e, nil
+	}
+	var err error
+	e.loss.Examples, err = strconv.Atoi(meta["epoch_examples"])
+	if err != nil || e.loss.Examples < 0 {
+		return e, fmt.Errorf("metadata epoch_examples = %q is not a count", meta["epoch_examples"])
+	}
+	if e.loss.Sum, err = strconv.ParseFloat(meta["epoch_loss_sum"], 64); err != nil {
+		return e, fmt.Errorf("metadata epoch_loss_sum = %q is not a number", meta["epoch_loss_sum"])
+	}
+	var names []string
+	for i, kv := range strings.Split(meta["epoch_hits"], ",") {
+		name, count, _ := strings.Cut(kv, "=")
+		if kv == "" {
+			break
+		}
+		names = append(names, name)
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || n > e.loss.Examples {
+			return e, fmt.Errorf("metadata epoch_hits = %q: %q is not a count of the epoch's %d examples", meta["epoch_hits"], kv, e.loss.Examples)
+		}
+		if i < len(e.hits) {
+			e.hits[i] = n
+		}
+	}
+	want := make([]string, len(t.metrics))
+	for i, m := range t.metrics {
+		want[i] = m.String()
+	}
+	if !slices.Equal(names, want) {
+		return e, fmt.Errorf("written in the middle of an epoch by a run whose metrics were [%s], and this run's are [%s]: resume with the same metrics, whose counts so far it holds",
+			strings.Join(names, ", "), strings.Join(want, ", "))
+	}
+	return e, nil
 }

@@ -22,6 +22,10 @@ type Evaluator struct {
 	plan  *plan.Plan
 	arena *plan.Arena
 	outs  [][]float32
+	// metrics are the figures beside the loss, hits their counts on the
+	// last batch.
+	metrics []Metric
+	hits    []int
 }
 
 // NewEvaluator compiles model's loss (model is changed: pass a freshly
@@ -36,6 +40,10 @@ func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Ev
 	if err != nil {
 		return nil, err
 	}
+	metrics, err := metricsFor(name, s.outType, cfg.Loss, stepShape(s, cfg.Objective, cfg.BatchSize), cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
 		return nil, fmt.Errorf("model %s: optimising the evaluation step: %w", name, err)
 	}
@@ -44,6 +52,7 @@ func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Ev
 		return nil, fmt.Errorf("model %s: planning the evaluation step: %w", name, err)
 	}
 	e := &Evaluator{model: name, io: step.NewBatch(stepShape(s, cfg.Objective, cfg.BatchSize)), input: s.g.Inputs[0], plan: p}
+	e.metrics, e.hits = metrics, make([]int, len(metrics))
 	e.outs = e.io.Outputs()
 	e.arena = p.NewArena()
 	return e, nil
@@ -76,8 +85,14 @@ func (e *Evaluator) Batch(x []float32, y []int64, n int) (Result, error) {
 	if math.IsNaN(float64(loss)) {
 		return Result{}, fmt.Errorf("model %s: the loss is NaN", e.model)
 	}
-	return Result{Loss: float64(loss), Correct: correct, Examples: n}, nil
+	for i, m := range e.metrics {
+		e.hits[i] = m.count(e.io, correct)
+	}
+	return Result{Loss: float64(loss), Correct: correct, Examples: n, Hits: e.hits}, nil
 }
+
+// Metrics are the figures Evaluate reports beside the loss.
+func (e *Evaluator) Metrics() []Metric { return e.metrics }
 
 // Predictions are the last batch's predictions (logits for the
 // cross-entropies), batch size × values per example; valid until the next

@@ -9,7 +9,7 @@ import (
 )
 
 // Logs are the figures of an epoch so far (or of an evaluation): the mean
-// loss and accuracy over the examples seen, validation figures once the
+// loss and metrics over the examples seen, validation figures once the
 // epoch is over.
 type Logs struct {
 	Epoch    int // from 0
@@ -17,15 +17,38 @@ type Logs struct {
 	Steps    int // batches in the epoch
 	Examples int
 	Loss     float64
-	Accuracy float64
-	// HasAccuracy is false for regressions, which have no accuracy.
-	HasAccuracy bool
+	// Metrics are the figures beside the loss (Trainer.Metrics), Values
+	// their means, in the same order. Each epoch has its own Values,
+	// which change as its batches go.
+	Metrics []Metric
+	Values  []float64
 	// HasVal says the Val fields hold a validation pass's figures.
-	HasVal      bool
-	ValLoss     float64
-	ValAccuracy float64
-	LR          float64
-	Elapsed     time.Duration
+	HasVal    bool
+	ValLoss   float64
+	ValValues []float64
+	LR        float64
+	Elapsed   time.Duration
+}
+
+// Value is metric m's figure, and whether the logs have it.
+func (l Logs) Value(m Metric) (float64, bool) {
+	for i, have := range l.Metrics {
+		if have == m {
+			return l.Values[i], true
+		}
+	}
+	return 0, false
+}
+
+// ValValue is metric m's figure on the validation data, and whether the
+// logs have it.
+func (l Logs) ValValue(m Metric) (float64, bool) {
+	for i, have := range l.Metrics {
+		if have == m && l.HasVal {
+			return l.ValValues[i], true
+		}
+	}
+	return 0, false
 }
 
 // Callback hears about a Fit as it goes, as Keras's callbacks do. EpochEnd
@@ -70,7 +93,8 @@ type Position struct {
 // Fit trains on ds, batch after batch in the order FitOptions set (the
 // permutation of epoch e depends only on the seed and e, so a resumed run
 // sees the batches it would have seen), from the trainer's position to
-// FitOptions.Epochs.
+// FitOptions.Epochs. At the end of each epoch, after the validation pass,
+// an adaptive learning rate (Config.LR) is told the monitored loss.
 func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 	if err := checkData(t.io.Shape, t.model, t.input, ds); err != nil {
 		return err
@@ -93,9 +117,11 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 		for _, c := range opt.Callbacks {
 			c.EpochBegin(epoch, opt.Epochs, steps)
 		}
-		l := Logs{Epoch: epoch, Steps: steps, HasAccuracy: t.io.HasAccuracy()}
-		var lossSum float64
-		correct := 0
+		if t.pos.Batch == 0 {
+			t.epoch.reset()
+		}
+		l := Logs{Epoch: epoch, Step: t.pos.Batch, Steps: steps, Metrics: t.metrics, Values: make([]float64, len(t.metrics))}
+		t.epoch.fill(&l)
 		start := time.Now()
 		e := loader.Epoch(epoch)
 		for b := range steps {
@@ -113,12 +139,9 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 				return fmt.Errorf("epoch %d, batch %d: %w", epoch+1, b+1, err)
 			}
 			t.pos.Batch = b + 1
-			lossSum += r.Loss * float64(r.Examples)
-			correct += r.Correct
-			l.Examples += r.Examples
+			t.epoch.add(r)
+			t.epoch.fill(&l)
 			l.Step = b + 1
-			l.Loss = lossSum / float64(l.Examples)
-			l.Accuracy = float64(correct) / float64(l.Examples)
 			l.Elapsed = time.Since(start)
 			for _, c := range opt.Callbacks {
 				c.BatchEnd(l)
@@ -141,10 +164,11 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 			if err != nil {
 				return fmt.Errorf("epoch %d: validation: %w", epoch+1, err)
 			}
-			l.HasVal, l.ValLoss, l.ValAccuracy = true, v.Loss, v.Accuracy
+			l.HasVal, l.ValLoss, l.ValValues = true, v.Loss, v.Values
 		}
 		l.Elapsed = time.Since(start)
 		t.pos = Position{Epoch: epoch + 1}
+		t.upd.EndEpoch(Monitored(l))
 		for _, c := range opt.Callbacks {
 			if err := c.EpochEnd(t, l); errors.Is(err, ErrStop) {
 				return nil
@@ -166,7 +190,7 @@ func stopped(stop <-chan struct{}) bool {
 }
 
 // Evaluate runs ds through the evaluator in batches, in order, and returns
-// the mean loss and accuracy over its examples.
+// the mean loss and metrics over its examples.
 func (e *Evaluator) Evaluate(ds data.Dataset) (Logs, error) {
 	if err := checkData(e.io.Shape, e.model, e.input, ds); err != nil {
 		return Logs{}, err
@@ -176,9 +200,8 @@ func (e *Evaluator) Evaluate(ds data.Dataset) (Logs, error) {
 		return Logs{}, err
 	}
 	start := time.Now()
-	l := Logs{Steps: loader.Batches(), HasAccuracy: e.io.HasAccuracy()}
-	var lossSum float64
-	correct := 0
+	l := Logs{Steps: loader.Batches(), Metrics: e.metrics, Values: make([]float64, len(e.metrics))}
+	sums := epochSums{hits: make([]int, len(e.metrics))}
 	ep := loader.Epoch(0)
 	defer ep.Close()
 	for {
@@ -190,16 +213,13 @@ func (e *Evaluator) Evaluate(ds data.Dataset) (Logs, error) {
 		if err != nil {
 			return Logs{}, fmt.Errorf("batch %d: %w", l.Step+1, err)
 		}
-		lossSum += r.Loss * float64(r.Examples)
-		correct += r.Correct
-		l.Examples += r.Examples
+		sums.add(r)
 		l.Step++
 	}
 	if err := ep.Err(); err != nil {
 		return Logs{}, err
 	}
-	l.Loss = lossSum / float64(max(l.Examples, 1))
-	l.Accuracy = float64(correct) / float64(max(l.Examples, 1))
+	sums.fill(&l)
 	l.Elapsed = time.Since(start)
 	return l, nil
 }

@@ -43,6 +43,9 @@ type stepGraph struct {
 	// for sparse cross-entropy, floats of the prediction's shape otherwise.
 	labels *ir.Value
 	pred   *ir.Value
+	// outType is the trained output's type as the model declares it
+	// (before the batch is bound), for messages.
+	outType string
 	// forward marks the nodes of the forward pass and the loss, which the
 	// backward half may read.
 	forward map[*ir.Node]bool
@@ -88,7 +91,7 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.
 	if err != nil {
 		return nil, err
 	}
-	s := &stepGraph{g: g}
+	s := &stepGraph{g: g, outType: out.Type.String()}
 	pred, err := s.prediction(out, obj)
 	if err != nil {
 		return nil, err

@@ -82,17 +82,17 @@ func msString(d time.Duration) string {
 	return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
 }
 
-// metrics is " - loss: 0.4811 - accuracy: 0.8262", with the validation
-// figures when val and the epoch has them.
+// metrics is " - loss: 0.4811 - accuracy: 0.8262 - top5_accuracy:
+// 0.9870", with the validation figures when val and the epoch has them.
 func metrics(l Logs, val bool) string {
 	s := fmt.Sprintf(" - loss: %.4f", l.Loss)
-	if l.HasAccuracy {
-		s += fmt.Sprintf(" - accuracy: %.4f", l.Accuracy)
+	for i, m := range l.Metrics {
+		s += fmt.Sprintf(" - %s: %.4f", m, l.Values[i])
 	}
 	if val && l.HasVal {
 		s += fmt.Sprintf(" - val_loss: %.4f", l.ValLoss)
-		if l.HasAccuracy {
-			s += fmt.Sprintf(" - val_accuracy: %.4f", l.ValAccuracy)
+		for i, m := range l.Metrics {
+			s += fmt.Sprintf(" - val_%s: %.4f", m, l.ValValues[i])
 		}
 	}
 	return s

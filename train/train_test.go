@@ -71,7 +71,8 @@ type lossCurve struct{ losses, accs []float64 }
 func (c *lossCurve) EpochBegin(int, int, int) {}
 func (c *lossCurve) BatchEnd(Logs)            {}
 func (c *lossCurve) EpochEnd(_ *Trainer, l Logs) error {
-	c.losses, c.accs = append(c.losses, l.Loss), append(c.accs, l.Accuracy)
+	acc, _ := l.Value(Accuracy)
+	c.losses, c.accs = append(c.losses, l.Loss), append(c.accs, acc)
 	return nil
 }
 
@@ -138,7 +139,9 @@ func TestEvaluatorAgrees(t *testing.T) {
 		}
 	}
 	require.InDelta(t, sum/37, logs[0].Loss, 1e-5)
-	require.Equal(t, float64(correct)/37, logs[0].Accuracy)
+	acc, ok := logs[0].Value(Accuracy)
+	require.True(t, ok)
+	require.Equal(t, float64(correct)/37, acc)
 }
 
 // stopAt closes stop after the given number of batches.
@@ -194,6 +197,80 @@ func TestResumeIsExact(t *testing.T) {
 	require.NoError(t, err)
 	defer tr.Close()
 	require.ErrorContains(t, tr.Restore(path, map[string]string{"seed": "11"}, size.Default()), "batch_size 8, this run has 9")
+}
+
+// epochLogs records every epoch's figures, the rate included.
+type epochLogs struct{ epochs []Logs }
+
+func (c *epochLogs) EpochBegin(int, int, int)          {}
+func (c *epochLogs) BatchEnd(Logs)                     {}
+func (c *epochLogs) EpochEnd(_ *Trainer, l Logs) error { c.epochs = append(c.epochs, l); return nil }
+
+// TestPlateauResumeIsExact: a run whose rate is reduced on plateaus of the
+// training loss (no validation data), interrupted in the middle of an
+// epoch, checkpointed and resumed by a new trainer, ends with the same
+// weights, bit for bit, as one never interrupted: the checkpoint holds the
+// schedule's state and the epoch's sums, so the resumed epoch reports and
+// the schedule watches the loss of the whole epoch. The rate did fall.
+func TestPlateauResumeIsExact(t *testing.T) {
+	ds := randomData(t, 3, 45, 4, 8, 8, 1)
+	// A MinDelta no loss improves by: after the first epoch sets the
+	// best, the rate halves every second epoch.
+	plateau := func() *optim.ReduceOnPlateau {
+		return &optim.ReduceOnPlateau{LR0: 0.003, Factor: 0.5, Patience: 2, MinDelta: 10}
+	}
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: plateau(), BatchSize: 8, Metrics: []Metric{TopK(2)}}
+	fit := FitOptions{Epochs: 5, Shuffle: true, Seed: 11}
+	whole, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer whole.Close()
+	var wholeLogs epochLogs
+	fit.Callbacks = []Callback{&wholeLogs}
+	require.NoError(t, whole.Fit(ds, fit))
+	var rates []float64
+	for _, l := range wholeLogs.epochs {
+		rates = append(rates, l.LR)
+	}
+	require.Equal(t, []float64{0.003, 0.003, 0.003, 0.0015, 0.0015}, rates)
+
+	cfg.LR = plateau()
+	first, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer first.Close()
+	stop := &stopAt{n: 6*3 + 2, stop: make(chan struct{})}
+	interrupted := fit
+	interrupted.Callbacks, interrupted.Stop = []Callback{stop}, stop.stop
+	require.ErrorIs(t, first.Fit(ds, interrupted), ErrInterrupted)
+	require.Equal(t, Position{Epoch: 3, Batch: 2}, first.Position())
+	path := t.TempDir() + "/ckpt.safetensors"
+	require.NoError(t, first.SaveCheckpoint(path, nil))
+
+	cfg.LR = plateau()
+	resumed, err := New(load(t, smallCNN), initial(t, smallCNN, 99), cfg)
+	require.NoError(t, err)
+	defer resumed.Close()
+	require.NoError(t, resumed.Restore(path, nil, size.Default()))
+	var resumedLogs epochLogs
+	fit.Callbacks = []Callback{&resumedLogs}
+	require.NoError(t, resumed.Fit(ds, fit))
+	require.Equal(t, whole.Weights(), resumed.Weights())
+	for i, l := range resumedLogs.epochs {
+		w := wholeLogs.epochs[3+i]
+		require.Equal(t, []any{w.Loss, w.Values, w.LR, w.Examples}, []any{l.Loss, l.Values, l.LR, l.Examples}, "epoch %d", l.Epoch+1)
+	}
+
+	// Another plateau, or other metrics in the middle of an epoch, are
+	// refused.
+	cfg.LR = &optim.ReduceOnPlateau{LR0: 0.003, Factor: 0.5, Patience: 3, MinDelta: 10}
+	other, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer other.Close()
+	require.ErrorContains(t, other.Restore(path, nil, size.Default()), "was written with lr *optim.ReduceOnPlateau")
+	cfg.LR, cfg.Metrics = plateau(), nil
+	noTop, err := New(load(t, smallCNN), initial(t, smallCNN, 5), cfg)
+	require.NoError(t, err)
+	defer noTop.Close()
+	require.ErrorContains(t, noTop.Restore(path, nil, size.Default()), "run whose metrics were [top2_accuracy], and this run's are [accuracy]: resume with the same metrics")
 }
 
 // TestThreadsAgree: training on one thread and on two gives the same
@@ -334,10 +411,12 @@ func TestBatchNormTrains(t *testing.T) {
 	require.Less(t, l.Loss, 1.0)
 }
 
-// TestStepAllocatesNothing: a training step (plan, loss, gradients, Adam)
-// and an evaluation batch allocate nothing once built.
+// TestStepAllocatesNothing: a training step (plan, loss, gradients, Adam,
+// accuracy and top-k counts) and an evaluation batch allocate nothing once
+// built.
 func TestStepAllocatesNothing(t *testing.T) {
-	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: 8, Threads: 1}
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: 8, Threads: 1,
+		Metrics: []Metric{Accuracy, TopK(2), TopK(3)}}
 	tr, err := New(load(t, smallCNN), initial(t, smallCNN, 1), cfg)
 	require.NoError(t, err)
 	defer tr.Close()

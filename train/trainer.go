@@ -20,9 +20,17 @@ import (
 type Config struct {
 	Objective
 	Optimizer optim.Optimizer
-	// LR is the learning rate by optimiser step (counted from 0).
+	// LR is the learning rate by optimiser step (counted from 0). An
+	// optim.Adaptive one (reduce on plateau) is told at the end of each
+	// epoch of Fit the validation loss, or the training loss without
+	// validation data (Monitored); it is the trainer's own, and its state
+	// is part of a checkpoint.
 	LR        optim.Schedule
 	BatchSize int
+	// Metrics are the figures reported beside the loss; nil is accuracy
+	// when the predictions are classes. A metric that does not fit the
+	// model is refused.
+	Metrics []Metric
 	// ClipNorm, if positive, scales the gradients to at most this global
 	// L2 norm before each update.
 	ClipNorm float64
@@ -55,8 +63,13 @@ type Trainer struct {
 	outputs   [][]float32
 	upd       *step.Update
 	pos       Position
-	input     *ir.Value
-	saved     int64
+	metrics   []Metric
+	// hits is each metric's count on the last batch; epoch sums the
+	// epoch under way (Fit).
+	hits  []int
+	epoch epochSums
+	input *ir.Value
+	saved int64
 	// own names the model's parameters, which Weights returns: not the
 	// step counter training adds.
 	own map[string]bool
@@ -80,6 +93,10 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	if err != nil {
 		return nil, err
 	}
+	metrics, err := metricsFor(name, s.outType, cfg.Loss, stepShape(s, cfg.Objective, cfg.BatchSize), cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := passes.RunTraining(s.g, passes.Options{Verify: true}); err != nil {
 		return nil, fmt.Errorf("model %s: optimising the training step: %w", name, err)
 	}
@@ -96,6 +113,7 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 		return nil, fmt.Errorf("model %s: planning the training step: %w", name, err)
 	}
 	t := &Trainer{cfg: cfg, model: name, plan: p, own: own, io: step.NewBatch(stepShape(s, cfg.Objective, cfg.BatchSize)), input: s.g.Inputs[0], saved: s.savedBytes()}
+	t.metrics, t.hits, t.epoch.hits = metrics, make([]int, len(metrics)), make([]int, len(metrics))
 	n := 0
 	for _, r := range p.Layout() {
 		if r.Trainable {
@@ -132,12 +150,16 @@ func planOptions(cfg Config) []plan.Option {
 	return opts
 }
 
-// Result is a batch's loss and how many of its examples the model
-// classified correctly (for the losses whose predictions are classes).
+// Result is a batch's loss, how many of its examples the model classified
+// correctly (step.Batch.Correct, meaningful when the predictions are
+// classes) and each metric's count of examples right.
 type Result struct {
 	Loss     float64
 	Correct  int
 	Examples int
+	// Hits holds a count for each of the trainer's or evaluator's
+	// metrics, in order; it is theirs, valid until the next batch.
+	Hits []int
 }
 
 // Step trains on one batch of n examples: x holds them (n·example floats,
@@ -148,10 +170,13 @@ func (t *Trainer) Step(x []float32, y []int64, n int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	for i, m := range t.metrics {
+		t.hits[i] = m.count(t.io, correct)
+	}
 	if err := t.upd.Apply(loss, t.trainable, t.grads); err != nil {
 		return Result{}, fmt.Errorf("model %s: %w (--clip-norm)", t.model, err)
 	}
-	return Result{Loss: float64(loss), Correct: correct, Examples: n}, nil
+	return Result{Loss: float64(loss), Correct: correct, Examples: n, Hits: t.hits}, nil
 }
 
 // Steps is the number of optimiser steps taken.
@@ -161,9 +186,8 @@ func (t *Trainer) Steps() int { return t.upd.Step }
 // batches done.
 func (t *Trainer) Position() Position { return t.pos }
 
-// HasAccuracy says whether the model's predictions are classes, whose
-// accuracy Fit reports.
-func (t *Trainer) HasAccuracy() bool { return t.io.HasAccuracy() }
+// Metrics are the figures Fit reports beside the loss.
+func (t *Trainer) Metrics() []Metric { return t.metrics }
 
 // Weights are the model's current parameters, copied, by name.
 func (t *Trainer) Weights() map[string]*tensor.Tensor {

@@ -20,11 +20,11 @@ import (
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/atomicfile"
 	"github.com/mdlc/mdlc/ir"
-	"github.com/mdlc/mdlc/optim"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/train"
+	"github.com/mdlc/mdlc/train/step"
 )
 
 // genHeader starts every Go file mdlc gen writes: what lets a later run tell
@@ -40,7 +40,7 @@ func defineGen(fs *flag.FlagSet) func(*cli, []string) error {
 	kernels := fs.String("kernels", "", "the kernel `SET` to compile for: "+kernelSetNames()+" (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
-	trainer := fs.Bool("train", false, "also write a Trainer: the training step (as mdlc train takes it, at --batch examples, default 32, with the optimiser and loss flags below) and evaluation")
+	trainer := fs.Bool("train", false, "also write a Trainer: the training step (as mdlc train takes it, at --batch examples, default 32 or the model's train block's, with the optimiser, schedule and loss flags below, under which the block's settings are defaults) and evaluation")
 	tf := &trainFlags{}
 	tf.loss, tf.fromLogits, tf.outputName = objectiveFlags(fs)
 	optimizerFlags(fs, tf)
@@ -50,6 +50,9 @@ func defineGen(fs *flag.FlagSet) func(*cli, []string) error {
 		}
 		if !*trainer {
 			tf = nil
+		} else {
+			tf.given = map[string]bool{}
+			fs.Visit(func(fl *flag.Flag) { tf.given[fl.Name] = true })
 		}
 		gen, err := compileForGen(o, files[0], *sh, cpu.Set(*kernels), codegen.Options{Package: *pkg, Tests: *tests, External: *external}, tf)
 		if err != nil {
@@ -357,12 +360,20 @@ func (r requirement) writeModule(dir, module string) error {
 }
 
 // training compiles what mdlc gen --train writes: package train's training
-// and evaluation steps for the model in file at batch examples (0: 32), from
-// the weights the package's inference embeds, with tf's loss and optimiser
-// (its update run by set, as the steps are), and with tests the results
-// train.Trainer gets on the generated test's batches. A model mdlc train
-// cannot train is refused with mdlc train's error.
+// and evaluation steps for the model in file at batch examples (0: the
+// train block's, or 32), from the weights the package's inference embeds,
+// with tf's loss, optimiser (its update run by set, as the steps are) and
+// schedule, the model's train block giving the flags not given, and with
+// tests the results train.Trainer gets on the generated test's batches, a
+// run of one step an epoch. A model mdlc train cannot train is refused with
+// mdlc train's error.
 func training(o *compile.Options, file string, batch int, set cpu.Set, tf *trainFlags, tests bool) (*codegen.Training, error) {
+	// Each step changes the graph it is built from: load it once for each.
+	m, err := o.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	tf.specDefaults(m.Train, tf.given)
 	obj, err := objective(*tf.loss, *tf.fromLogits, *tf.outputName)
 	if err != nil {
 		return nil, err
@@ -371,19 +382,22 @@ func training(o *compile.Options, file string, batch int, set cpu.Set, tf *train
 	if err != nil {
 		return nil, err
 	}
-	if batch == 0 {
-		batch = 32
-	}
-	// Each step changes the graph it is built from: load it once for each.
-	m, err := o.Load(file)
+	sched, err := epochSchedule(tf.schedule)
 	if err != nil {
 		return nil, err
+	}
+	if batch == 0 {
+		batch = int(tf.batch)
+	}
+	if batch == 0 {
+		batch = 32
 	}
 	w, err := o.LoadWeights(m)
 	if err != nil {
 		return nil, err
 	}
-	cfg := train.Config{Objective: obj, Optimizer: opt, LR: optim.Constant(lr), BatchSize: batch, ClipNorm: tf.clip, Threads: o.Threads, Kernels: set}
+	checkSteps := len(codegen.TrainBatches(step.Shape{Batch: batch}))
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched.Schedule(lr, 1, checkSteps), BatchSize: batch, ClipNorm: tf.clip, Threads: o.Threads, Kernels: set}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)
 	if err != nil {
 		return nil, err
@@ -401,7 +415,7 @@ func training(o *compile.Options, file string, batch int, set cpu.Set, tf *train
 	params, layout := tr.Parameters()
 	t := &codegen.Training{Step: tr.Plan().Program(), Eval: ev.Plan().Program(), Layout: layout, EvalLayout: ev.Plan().Layout(),
 		Params: slices.Clone(params), Weights: slices.Sorted(maps.Keys(tr.Weights())), Shape: tr.StepShape(),
-		Optimizer: opt, LR: lr, ClipNorm: tf.clip, OptimizerName: tf.optimizer, Loss: obj.Loss.String()}
+		Optimizer: opt, LR: lr, Schedule: sched, ClipNorm: tf.clip, OptimizerName: tf.optimizer, Loss: obj.Loss.String()}
 	if !tests {
 		return t, nil
 	}

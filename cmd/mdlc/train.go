@@ -28,6 +28,23 @@ func objectiveFlags(fs *flag.FlagSet) (*string, *bool, *string) {
 	return loss, logits, output
 }
 
+// metricsFlag registers --metrics, which train and evaluate share.
+func metricsFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "metrics", "", "the `METRICS` reported beside the loss, comma-separated: accuracy; topK, e.g. top5 (the label among the K highest scores: classes tied at the K-th place all count, as Keras's in_top_k); Keras's sparse_top_k_categorical_accuracy[:K] (K 5 unless given). Default: accuracy for a classifier")
+}
+
+// metricsOf reads --metrics; empty is the trainer's default.
+func metricsOf(list string) ([]train.Metric, error) {
+	if list == "" {
+		return nil, nil
+	}
+	ms, err := train.ParseMetrics(list)
+	if err != nil {
+		return nil, usagef("--metrics: %v", err)
+	}
+	return ms, nil
+}
+
 func objective(loss string, logits bool, output string) (train.Objective, error) {
 	l, err := train.ParseLoss(loss)
 	if err != nil {
@@ -60,15 +77,24 @@ them:
     loss = sparse_categorical_crossentropy      # or (from_logits=true)
     optimizer = adam(lr=0.001)                  # sgd(lr=, momentum=, nesterov=,
                                                 # weight_decay=), rmsprop, adamw, adagrad
-    metrics = [accuracy]
+    metrics = [accuracy, top_k(k=5)]            # or Keras's names:
+                                                # sparse_top_k_categorical_accuracy(k=5)
     batch_size = 32
     epochs = 6
     validation_split = 0.1
     schedule = cosine                           # constant, step(every=, gamma=),
-                                                # exponential(gamma=)
+                                                # exponential(gamma=), plateau(factor=,
+                                                # patience=, min_lr=)
   }
 
-The file's hyperparameters apply only when its optimizer is the one used.`
+The file's hyperparameters apply only when its optimizer is the one used.
+mdlc evaluate takes the file's loss and metrics too.
+
+A plateau schedule is Keras's ReduceLROnPlateau: the rate is multiplied by
+factor (0.1) when the loss watched has not improved by 1e-4 for patience
+epochs (10), not below min_lr (0). It watches the validation loss, or the
+training loss of the epoch when there is no validation data; a checkpoint
+keeps its state, so --resume continues it exactly.`
 
 type trainFlags struct {
 	data, valData           string
@@ -77,6 +103,7 @@ type trainFlags struct {
 	lr, momentum, decay     float64
 	nesterov                bool
 	schedule                string
+	metrics                 string
 	epochs                  int
 	batch                   positiveFlag
 	shuffle                 bool
@@ -90,6 +117,9 @@ type trainFlags struct {
 	clip                    float64
 	loss, outputName        *string
 	fromLogits              *bool
+	// given names the flags given, under which a train block's settings
+	// are the defaults (mdlc gen --train).
+	given map[string]bool
 }
 
 func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
@@ -102,7 +132,7 @@ func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.StringVar(&f.valData, "validation-data", "", "data evaluated after each epoch (`SPEC`, as --data)")
 	fs.Float64Var(&f.valSplit, "validation-split", 0, "hold out this `FRACTION` of --data, its last examples as Keras takes them, for validation")
 	optimizerFlags(fs, f)
-	fs.StringVar(&f.schedule, "schedule", "constant", "the learning-rate `SCHEDULE`: constant, cosine (to 0 over the run), step:EPOCHS:GAMMA, exponential:GAMMA (per epoch)")
+	metricsFlag(fs, &f.metrics)
 	fs.IntVar(&f.epochs, "epochs", 1, "the number of `EPOCHS` (with --resume, the epoch to stop after)")
 	fs.Var(&f.batch, "batch-size", "examples per step: `N` (default 32)")
 	fs.BoolVar(&f.shuffle, "shuffle", true, "shuffle the training data each epoch (seeded by --data-seed and the epoch)")
@@ -147,15 +177,32 @@ func (f *trainFlags) specDefaults(s *compile.TrainSpec, given map[string]bool) {
 	take("batch-size", s.BatchSize != 0, func() { f.batch = positiveFlag(s.BatchSize) })
 	take("epochs", s.Epochs != 0, func() { f.epochs = s.Epochs })
 	take("validation-split", s.ValidationSplit != 0 && !given["validation-data"], func() { f.valSplit = s.ValidationSplit })
-	take("schedule", s.Schedule != "", func() {
-		f.schedule = s.Schedule
-		switch s.Schedule {
-		case "step":
-			f.schedule = fmt.Sprintf("step:%d:%g", s.ScheduleEvery, s.ScheduleGamma)
-		case "exponential":
-			f.schedule = fmt.Sprintf("exponential:%g", s.ScheduleGamma)
+	take("schedule", s.Schedule != "", func() { f.schedule = blockSchedule(s).String() })
+	take("metrics", len(s.Metrics) > 0, func() { f.metrics = strings.Join(s.Metrics, ",") })
+}
+
+// blockSchedule is a train block's schedule; plateau's arguments not given
+// are Keras's.
+func blockSchedule(s *compile.TrainSpec) optim.EpochSchedule {
+	var e optim.EpochSchedule
+	switch s.Schedule {
+	case "cosine":
+		e.Kind = optim.ScheduleCosine
+	case "step":
+		e = optim.EpochSchedule{Kind: optim.ScheduleStep, Every: s.ScheduleEvery, Gamma: s.ScheduleGamma}
+	case "exponential":
+		e = optim.EpochSchedule{Kind: optim.ScheduleExponential, Gamma: s.ScheduleGamma}
+	case "plateau":
+		e = optim.DefaultPlateau
+		if s.ScheduleFactor != 0 {
+			e.Factor = s.ScheduleFactor
 		}
-	})
+		if s.SchedulePatience != 0 {
+			e.Patience = s.SchedulePatience
+		}
+		e.MinLR = s.ScheduleMinLR
+	}
+	return e
 }
 
 // optimizerFlags registers the optimiser's flags, which train and gen
@@ -167,6 +214,8 @@ func optimizerFlags(fs *flag.FlagSet, f *trainFlags) {
 	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum for sgd")
 	fs.Float64Var(&f.decay, "weight-decay", 0, "L2 weight decay (decoupled for adamw, default 0.01 there)")
 	fs.Float64Var(&f.clip, "clip-norm", 0, "scale the gradients to at most this global L2 `NORM` (0: no clipping)")
+	fs.StringVar(&f.schedule, "schedule", "constant", "the learning-rate `SCHEDULE`: constant; cosine (to 0 over the run); step:EPOCHS:GAMMA; exponential:GAMMA (times GAMMA each epoch); "+
+		"plateau[:FACTOR[:PATIENCE[:MIN_LR]]] (Keras's ReduceLROnPlateau: times FACTOR, 0.1, when the validation loss, or the training loss without validation data, has not improved by 1e-4 for PATIENCE epochs, 10; not below MIN_LR, 0)")
 }
 
 // makeOptimizer makes the optimiser, its update run by the kernel set set
@@ -209,31 +258,22 @@ func (f *trainFlags) makeOptimizer(set cpu.Set) (optim.Optimizer, float64, error
 	return opt, lr, nil
 }
 
+// epochSchedule reads --schedule.
+func epochSchedule(spec string) (optim.EpochSchedule, error) {
+	s, err := optim.ParseEpochSchedule(spec)
+	if err != nil {
+		return s, usagef("--schedule %s: %v", spec, err)
+	}
+	return s, nil
+}
+
 // scheduleFor reads --schedule for a run of stepsPerEpoch·epochs steps.
 func scheduleFor(spec string, lr float64, stepsPerEpoch, epochs int) (optim.Schedule, error) {
-	kind, args, _ := strings.Cut(spec, ":")
-	num := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
-	switch kind {
-	case "constant":
-		return optim.Constant(lr), nil
-	case "cosine":
-		return optim.Cosine{LR0: lr, DecaySteps: stepsPerEpoch * epochs}, nil
-	case "step":
-		every, gamma, ok := strings.Cut(args, ":")
-		e, err1 := strconv.Atoi(every)
-		g, err2 := num(gamma)
-		if !ok || err1 != nil || err2 != nil || e < 1 || g <= 0 {
-			return nil, usagef("--schedule %s: write step:EPOCHS:GAMMA, e.g. step:10:0.1", spec)
-		}
-		return optim.StepDecay{LR0: lr, Gamma: g, Every: e * stepsPerEpoch}, nil
-	case "exponential":
-		g, err := num(args)
-		if err != nil || g <= 0 {
-			return nil, usagef("--schedule %s: write exponential:GAMMA, e.g. exponential:0.9", spec)
-		}
-		return optim.Exponential{LR0: lr, Rate: g, DecaySteps: stepsPerEpoch, Staircase: true}, nil
+	s, err := epochSchedule(spec)
+	if err != nil {
+		return nil, err
 	}
-	return nil, usagef("--schedule %s: schedules are constant, cosine, step:EPOCHS:GAMMA, exponential:GAMMA", spec)
+	return s.Schedule(lr, stepsPerEpoch, epochs), nil
 }
 
 func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[string]bool) error {
@@ -263,6 +303,10 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 		return err
 	}
 	opt, lr, err := f.makeOptimizer("")
+	if err != nil {
+		return err
+	}
+	metrics, err := metricsOf(f.metrics)
 	if err != nil {
 		return err
 	}
@@ -303,7 +347,7 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	if err != nil {
 		return err
 	}
-	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched, BatchSize: min(batch, ds.Len()), ClipNorm: f.clip, Threads: o.Threads}
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched, BatchSize: min(batch, ds.Len()), Metrics: metrics, ClipNorm: f.clip, Threads: o.Threads}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)
 	if err != nil {
 		return err
@@ -427,22 +471,30 @@ type jsonLines struct{ c *cli }
 func (jsonLines) EpochBegin(int, int, int) {}
 func (jsonLines) BatchEnd(train.Logs)      {}
 func (j jsonLines) EpochEnd(_ *train.Trainer, l train.Logs) error {
-	rec := map[string]any{"epoch": l.Epoch + 1, "loss": l.Loss, "lr": l.LR, "seconds": l.Elapsed.Seconds(), "examples": l.Examples}
-	if l.HasAccuracy {
-		rec["accuracy"] = l.Accuracy
-	}
-	if l.HasVal {
-		rec["val_loss"] = l.ValLoss
-		if l.HasAccuracy {
-			rec["val_accuracy"] = l.ValAccuracy
-		}
-	}
+	rec := map[string]any{"epoch": l.Epoch + 1, "lr": l.LR, "seconds": l.Elapsed.Seconds()}
+	figures(rec, l)
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(j.c.stdout, "%s\n", b)
 	return err
+}
+
+// figures puts an epoch's or evaluation's figures in a JSON record: loss,
+// examples, each metric by name (accuracy, top5_accuracy), and the
+// validation ones (val_loss, val_accuracy, ...).
+func figures(rec map[string]any, l train.Logs) {
+	rec["loss"], rec["examples"] = l.Loss, l.Examples
+	for i, m := range l.Metrics {
+		rec[m.String()] = l.Values[i]
+	}
+	if l.HasVal {
+		rec["val_loss"] = l.ValLoss
+		for i, m := range l.Metrics {
+			rec["val_"+m.String()] = l.ValValues[i]
+		}
+	}
 }
 
 // isTerminal reports whether w is a terminal (a character device), where a
@@ -461,6 +513,8 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 	weightFlags(fs, o)
 	threadFlag(fs, o, "threads a step uses")
 	loss, logits, output := objectiveFlags(fs)
+	var metricList string
+	metricsFlag(fs, &metricList)
 	spec := fs.String("data", "", "the data: "+data.SpecHelp)
 	var batch positiveFlag
 	fs.Var(&batch, "batch-size", "examples per step: `N` (default 32)")
@@ -469,11 +523,20 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		if *spec == "" {
 			return usagef("--data is required: %s", data.SpecHelp)
 		}
+		m, err := o.Load(files[0])
+		if err != nil {
+			return err
+		}
+		// The model's train block says how it is measured, under the flags.
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		f := &trainFlags{loss: loss, fromLogits: logits, metrics: metricList}
+		f.specDefaults(m.Train, given)
 		obj, err := objective(*loss, *logits, *output)
 		if err != nil {
 			return err
 		}
-		m, err := o.Load(files[0])
+		metrics, err := metricsOf(f.metrics)
 		if err != nil {
 			return err
 		}
@@ -492,7 +555,7 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		if n == 0 {
 			n = 32
 		}
-		e, err := train.NewEvaluator(m.Graph, w.Tensors, train.Config{Objective: obj, BatchSize: min(n, ds.Len()), Threads: o.Threads})
+		e, err := train.NewEvaluator(m.Graph, w.Tensors, train.Config{Objective: obj, BatchSize: min(n, ds.Len()), Metrics: metrics, Threads: o.Threads})
 		if err != nil {
 			return err
 		}
@@ -502,10 +565,8 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 			return err
 		}
 		if *asJSON {
-			rec := map[string]any{"loss": l.Loss, "examples": l.Examples}
-			if l.HasAccuracy {
-				rec["accuracy"] = l.Accuracy
-			}
+			rec := map[string]any{}
+			figures(rec, l)
 			b, _ := json.Marshal(rec)
 			fmt.Fprintf(c.stdout, "%s\n", b)
 			return nil
@@ -524,13 +585,13 @@ func weightsMetadata(model string, f *trainFlags, cfg train.Config, epochs int, 
 	if n := len(h.Epochs); n > 0 {
 		last := h.Epochs[n-1]
 		meta["loss_final"] = strconv.FormatFloat(last.Loss, 'g', 6, 64)
-		if last.HasVal && last.HasAccuracy {
-			meta["val_accuracy"] = strconv.FormatFloat(last.ValAccuracy, 'f', 4, 64)
+		if acc, ok := last.ValValue(train.Accuracy); ok {
+			meta["val_accuracy"] = strconv.FormatFloat(acc, 'f', 4, 64)
 			what := "the validation data"
 			if f.valData != "" {
 				what = f.valData
 			}
-			desc += fmt.Sprintf("; accuracy %.4f on %s", last.ValAccuracy, what)
+			desc += fmt.Sprintf("; accuracy %.4f on %s", acc, what)
 		}
 	}
 	meta["description"] = desc

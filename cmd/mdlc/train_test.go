@@ -102,6 +102,66 @@ func TestTrainThenEvaluate(t *testing.T) {
 	require.Contains(t, errs, "x-data_seed 1, this run has 2")
 }
 
+// TestTrainPlateauResume: with --schedule plateau watching the validation
+// loss (on data whose labels are noise, so it soon stops improving) the rate
+// falls; a run resumed from a checkpoint after epoch 4 writes what the
+// uninterrupted run wrote, bit for bit, and prints the same figures for
+// epochs 5 to 8 (top-2 accuracy among them); a checkpoint of another
+// plateau is refused.
+func TestTrainPlateauResume(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.mdl")
+	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
+	spec := tinyData(t, dir, 120, 1)
+	noise := filepath.Join(dir, "noise")
+	require.NoError(t, os.Mkdir(noise, 0o755))
+	valSpec := tinyData(t, noise, 40, 7)
+	y, err := tensor.ReadNpyFile(filepath.Join(noise, "y.npy"))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := range y.Ints {
+		y.Ints[i] = int64(r.IntN(3))
+	}
+	require.NoError(t, tensor.WriteNpyFile(filepath.Join(noise, "y.npy"), y))
+
+	args := func(out string, more ...string) []string {
+		return append([]string{"--data", spec, "--validation-data", valSpec, "--epochs", "8", "--batch-size", "16", "--lr", "0.05",
+			"--schedule", "plateau:0.5:1", "--metrics", "accuracy,top2", "-o", filepath.Join(dir, out), model}, more...)
+	}
+	whole := jsonEpochs(t, args("w.safetensors", "--checkpoint", filepath.Join(dir, "ckpt-{epoch}.safetensors"))...)
+	require.Len(t, whole, 8)
+	lrs := map[float64]bool{}
+	for i, rec := range whole {
+		lrs[rec["lr"]] = true
+		require.Contains(t, rec, "val_top2_accuracy", "epoch %d", i+1)
+		require.GreaterOrEqual(t, rec["top2_accuracy"], rec["accuracy"])
+		if i > 0 {
+			require.LessOrEqual(t, rec["lr"], whole[i-1]["lr"])
+		}
+	}
+	require.Greater(t, len(lrs), 2, "the rate fell more than once: %v", lrs)
+	require.Less(t, whole[7]["lr"], whole[4]["lr"], "the rate falls after the checkpoint too")
+
+	resumed := jsonEpochs(t, args("w2.safetensors", "--resume", filepath.Join(dir, "ckpt-4.safetensors"))...)
+	require.Len(t, resumed, 4)
+	for i, rec := range resumed {
+		delete(rec, "seconds")
+		delete(whole[4+i], "seconds")
+		require.Equal(t, whole[4+i], rec, "epoch %d", 5+i)
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "w.safetensors"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "w2.safetensors"))
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+
+	other := args("w3.safetensors", "--resume", filepath.Join(dir, "ckpt-4.safetensors"))
+	other[slices.Index(other, "plateau:0.5:1")] = "plateau:0.5:2"
+	code, _, errs := mdlc(t, append([]string{"train"}, other...)...)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "was written with lr *optim.ReduceOnPlateau{LR0:0.05 Factor:0.5 MinDelta:0.0001 MinLR:0 Patience:1 Cooldown:0}, this run has *optim.ReduceOnPlateau{LR0:0.05 Factor:0.5 MinDelta:0.0001 MinLR:0 Patience:2 Cooldown:0}")
+}
+
 // TestTrainRefuses: usage mistakes exit 2 with what to write; bad data and
 // models that cannot be trained as asked exit 1 saying why.
 func TestTrainRefuses(t *testing.T) {

@@ -331,7 +331,7 @@ func (e *elab) model(u *Unit, d *syntax.Decl) *Model {
 			m.Labels[r.Name] = r.Labels.Names
 		}
 	}
-	spec, ds := trainSpec(d.Train)
+	spec, ds := trainSpec(d.Train, e.g.Outputs)
 	m.Train = spec
 	e.diags = append(e.diags, ds...)
 	return m

@@ -8,6 +8,7 @@ import (
 
 	"github.com/alecthomas/participle/v2/lexer"
 
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/lang/diag"
 	"github.com/mdlc/mdlc/lang/syntax"
 )
@@ -26,18 +27,25 @@ type TrainSpec struct {
 	Optimizer                 string
 	LR, Momentum, WeightDecay float64
 	Nesterov                  bool
-	// Metrics are the metric names, in order: accuracy.
+	// Metrics are the metrics asked for, in order, as mdlc train's
+	// --metrics writes them: accuracy, topK (top5).
 	Metrics           []string
 	BatchSize, Epochs int
 	// ValidationSplit is the fraction of the data held out for validation,
 	// its last examples as Keras takes them.
 	ValidationSplit float64
 	// Schedule is the learning-rate schedule: constant, cosine (to 0 over
-	// the run), step (times ScheduleGamma every ScheduleEvery epochs) or
-	// exponential (times ScheduleGamma each epoch).
-	Schedule      string
-	ScheduleEvery int
-	ScheduleGamma float64
+	// the run), step (times ScheduleGamma every ScheduleEvery epochs),
+	// exponential (times ScheduleGamma each epoch) or plateau (times
+	// ScheduleFactor when the watched loss has not improved for
+	// SchedulePatience epochs, not below ScheduleMinLR; zero: Keras's
+	// defaults).
+	Schedule         string
+	ScheduleEvery    int
+	ScheduleGamma    float64
+	ScheduleFactor   float64
+	SchedulePatience int
+	ScheduleMinLR    float64
 }
 
 // trainSettings are the keys of a train block, each with what reads its
@@ -82,28 +90,54 @@ var hyperparameters = map[string]func(*trainCheck, *syntax.Expr){
 	"nesterov": func(c *trainCheck, v *syntax.Expr) { c.boolean(v, "nesterov", &c.spec.Nesterov) },
 }
 
-// trainMetrics are the metrics a train block may ask for. mdlc reports
-// accuracy for every loss that classifies, asked or not.
-var trainMetrics = []string{"accuracy"}
+// trainMetrics are the metrics a train block may ask for: accuracy, and
+// top-k accuracy by its short name and Keras's two (the same here: labels
+// are class ids whatever the loss), k=5 unless given. Without metrics, mdlc
+// reports accuracy for a classifier.
+var trainMetrics = []string{"accuracy", "sparse_top_k_categorical_accuracy", "top_k", "top_k_categorical_accuracy"}
+
+const metricsHelp = "metrics are accuracy and top_k(k=K) (Keras's sparse_top_k_categorical_accuracy(k=K)), k 5 unless given"
 
 // trainSchedules are the learning-rate schedules, each with the arguments
-// it needs, all of them required.
+// it takes, all of them required but plateau's, whose missing ones are
+// Keras's defaults.
 var trainSchedules = map[string][]string{
 	"constant":    nil,
 	"cosine":      nil,
 	"step":        {"every", "gamma"},
 	"exponential": {"gamma"},
+	"plateau":     {"factor", "patience", "min_lr"},
+}
+
+// scheduleArgs read a schedule's arguments into the spec: every and
+// patience at least 1, gamma positive, factor in (0, 1), min_lr at least 0.
+var scheduleArgs = map[string]func(*trainCheck, *syntax.Expr){
+	"every":    func(c *trainCheck, v *syntax.Expr) { c.count(v, "every", &c.spec.ScheduleEvery) },
+	"patience": func(c *trainCheck, v *syntax.Expr) { c.count(v, "patience", &c.spec.SchedulePatience) },
+	"gamma": func(c *trainCheck, v *syntax.Expr) {
+		c.number(v, "gamma", &c.spec.ScheduleGamma, func(x float64) bool { return x > 0 }, "positive")
+	},
+	"factor": func(c *trainCheck, v *syntax.Expr) {
+		c.number(v, "factor", &c.spec.ScheduleFactor, func(x float64) bool { return x > 0 && x < 1 }, "in (0, 1)")
+	},
+	"min_lr": func(c *trainCheck, v *syntax.Expr) {
+		c.number(v, "min_lr", &c.spec.ScheduleMinLR, func(x float64) bool { return x >= 0 }, "at least 0")
+	},
 }
 
 // scheduleExamples write each schedule that takes arguments.
 var scheduleExamples = map[string]string{
 	"step":        "step(every=10, gamma=0.1)",
 	"exponential": "exponential(gamma=0.9)",
+	"plateau":     "plateau(factor=0.1, patience=5)",
 }
 
+const schedulesHelp = "schedules are constant, cosine, step(every=EPOCHS, gamma=G), exponential(gamma=G), plateau(factor=F, patience=EPOCHS, min_lr=LR)"
+
 // trainSpec checks a model's first train block, as written, and reads it;
-// nil when the model has none. checkNames reports a second one.
-func trainSpec(ts []*syntax.Train) (*TrainSpec, diag.List) {
+// nil when the model has none. checkNames reports a second one. Its metrics
+// are checked against the model's outputs.
+func trainSpec(ts []*syntax.Train, outputs []ir.Output) (*TrainSpec, diag.List) {
 	if len(ts) == 0 {
 		return nil, nil
 	}
@@ -125,6 +159,7 @@ func trainSpec(ts []*syntax.Train) (*TrainSpec, diag.List) {
 		first[s.Key.Name] = s
 		read(c, s.Value)
 	}
+	c.metricsFit(outputs)
 	return c.spec, c.ds
 }
 
@@ -154,6 +189,10 @@ func checkTrainPlacement(d *syntax.Decl) diag.List {
 type trainCheck struct {
 	spec *TrainSpec
 	ds   diag.List
+	// metricAt and metricK are each metric's item in the block and its k
+	// (0 for accuracy).
+	metricAt []*syntax.Expr
+	metricK  []int
 }
 
 func (c *trainCheck) errorf(start, end lexer.Position, help, format string, args ...any) {
@@ -198,6 +237,11 @@ var exampleOf = map[string]string{
 	"epochs":           "epochs = 10",
 	"validation_split": "validation_split = 0.1",
 	"lr":               "lr=0.001",
+	"metric":           "top_k(k=5)",
+	"k":                "k=5",
+	"factor":           "factor=0.1",
+	"patience":         "patience=5",
+	"min_lr":           "min_lr=1e-5",
 	"momentum":         "momentum=0.9",
 	"weight_decay":     "weight_decay=0.01",
 	"every":            "every=10",
@@ -272,8 +316,7 @@ func (c *trainCheck) schedule(v *syntax.Expr) {
 	needs, ok := trainSchedules[name]
 	if !ok {
 		names := sortedKeys(trainSchedules)
-		c.errorf(call.Pos, call.EndPos, "schedules are constant, cosine, step(every=EPOCHS, gamma=G), exponential(gamma=G)",
-			"unknown schedule `%s`", name)
+		c.errorf(call.Pos, call.EndPos, schedulesHelp, "unknown schedule `%s`", name)
 		c.suggest(name, names)
 		return
 	}
@@ -281,14 +324,10 @@ func (c *trainCheck) schedule(v *syntax.Expr) {
 	given := map[string]bool{}
 	c.args(call, needs, func(kw string, v *syntax.Expr) {
 		given[kw] = true
-		if kw == "every" {
-			c.count(v, "every", &c.spec.ScheduleEvery)
-		} else {
-			c.number(v, "gamma", &c.spec.ScheduleGamma, func(x float64) bool { return x > 0 }, "positive")
-		}
+		scheduleArgs[kw](c, v)
 	})
 	for _, kw := range needs {
-		if !given[kw] {
+		if !given[kw] && name != "plateau" {
 			c.errorf(call.Pos, call.EndPos, "write "+name+"("+strings.Join(needs, "=..., ")+"=...), e.g. "+scheduleExamples[name],
 				"the %s schedule needs `%s`", name, kw)
 			return
@@ -304,17 +343,89 @@ func (c *trainCheck) metrics(v *syntax.Expr) {
 	}
 	for _, it := range t.List.Items {
 		m := plainTerm(it)
-		if m == nil || m.Call == nil || len(m.Call.Name) != 1 || m.Call.Args != nil || m.Call.As != nil {
-			c.errorf(it.Pos, it.EndPos, "metrics are "+strings.Join(trainMetrics, ", "), "a metric is a name, not %s", describe(it))
+		if m == nil || m.Call == nil || len(m.Call.Name) != 1 || m.Call.As != nil {
+			c.errorf(it.Pos, it.EndPos, metricsHelp, "a metric is a name, not %s", describe(it))
 			continue
 		}
 		name := m.Call.Name[0]
 		if !slices.Contains(trainMetrics, name) {
-			c.errorf(it.Pos, it.EndPos, "metrics are "+strings.Join(trainMetrics, ", "), "unknown metric `%s`", name)
-			c.suggest(name, trainMetrics)
+			c.errorf(it.Pos, it.EndPos, metricsHelp, "unknown metric `%s`", name)
+			if k, err := strconv.Atoi(strings.TrimPrefix(name, "top")); err == nil && k > 0 && strings.HasPrefix(name, "top") {
+				c.ds[len(c.ds)-1].Help = fmt.Sprintf("write top_k(k=%d); %s", k, metricsHelp)
+			} else {
+				c.suggest(name, trainMetrics)
+			}
 			continue
 		}
-		c.spec.Metrics = append(c.spec.Metrics, name)
+		call, ok := c.named(it, "metric", "metric")
+		if !ok {
+			continue
+		}
+		k, takes, errs := 0, []string(nil), len(c.ds)
+		if name != "accuracy" {
+			k, takes = 5, []string{"k"}
+		}
+		c.args(call, takes, func(_ string, v *syntax.Expr) { c.count(v, "k", &k) })
+		if len(c.ds) > errs {
+			continue
+		}
+		spelled := "accuracy"
+		if k > 0 {
+			spelled = fmt.Sprintf("top%d", k)
+		}
+		if i := slices.Index(c.spec.Metrics, spelled); i >= 0 {
+			c.errorf(it.Pos, it.EndPos, "remove one of them", "the metric %s is asked for twice", spelled)
+			c.ds[len(c.ds)-1].Notes = []diag.Note{{Pos: pos(c.metricAt[i].Pos), Msg: "first asked for here"}}
+			continue
+		}
+		c.spec.Metrics = append(c.spec.Metrics, spelled)
+		c.metricAt, c.metricK = append(c.metricAt, it), append(c.metricK, k)
+	}
+}
+
+// regressionLosses are the losses whose predictions are not classes.
+var regressionLosses = []string{"mse", "mae", "mean_squared_error", "mean_absolute_error"}
+
+// metricsFit reports the metrics that do not fit a model with one output of
+// known size: accuracy of predictions that are not classes (a regression
+// loss on an output that is not one score per class), top-k of predictions
+// that are not one score per class, or of k classes or fewer. Package train
+// refuses the same (train.Config.Metrics): a test in cmd/mdlc holds the two
+// rules together.
+func (c *trainCheck) metricsFit(outputs []ir.Output) {
+	if len(c.metricAt) == 0 || len(outputs) != 1 || outputs[0].Value.Type.Shape.Rank() == 0 {
+		return
+	}
+	out := outputs[0]
+	shape := out.Value.Type.Shape
+	pred := 1
+	for _, d := range shape[1:] {
+		if !d.Known() {
+			return
+		}
+		pred *= d.Size
+	}
+	classes := 0
+	if r := shape.Rank(); r > 1 {
+		classes = shape[r-1].Size
+	}
+	loss := c.spec.Loss
+	if loss == "" {
+		loss = trainLosses[0] // mdlc train's default
+	}
+	perClass := classes > 1 && pred == classes
+	for i, at := range c.metricAt {
+		switch k := c.metricK[i]; {
+		case k == 0 && !perClass && slices.Contains(regressionLosses, loss):
+			c.errorf(at.Pos, at.EndPos, "leave accuracy out of the metrics, or train a classifier with a cross-entropy loss",
+				"accuracy needs predictions that are classes, but output `%s` (%s), trained with %s, is a regression", out.Name, out.Value.Type, loss)
+		case k > 0 && !perClass:
+			c.errorf(at.Pos, at.EndPos, "use accuracy instead",
+				"top-%d accuracy ranks one score per class, but output `%s` is %s, %s per example", k, out.Name, out.Value.Type, plural(pred, "value"))
+		case k > 0 && k >= classes:
+			c.errorf(at.Pos, at.EndPos, fmt.Sprintf("choose k below %d, e.g. top_k(k=%d), or leave it out", classes, classes-1),
+				"top-%d accuracy needs more than %d classes, but output `%s` (%s) has %d: every label is among its top %d", k, k, out.Name, out.Value.Type, classes, k)
+		}
 	}
 }
 
@@ -427,6 +538,14 @@ func numberText(v *syntax.Expr) string {
 	return sign + t.Number.Text
 }
 
+// plural is "1 value", "3 values".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
+
 func article(what string) string {
 	if strings.IndexByte("aeiou", what[0]) >= 0 {
 		return "an " + what
@@ -443,8 +562,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// TrainNames lists the losses, optimizers and schedules a train block may
-// name, so that a test can hold them to what `mdlc train` runs.
-func TrainNames() (losses, optimizers, schedules []string) {
-	return slices.Clone(trainLosses), sortedKeys(trainOptimizers), sortedKeys(trainSchedules)
+// TrainNames lists the losses, optimizers, schedules and metrics a train
+// block may name, so that a test can hold them to what `mdlc train` runs.
+func TrainNames() (losses, optimizers, schedules, metrics []string) {
+	return slices.Clone(trainLosses), sortedKeys(trainOptimizers), sortedKeys(trainSchedules), slices.Clone(trainMetrics)
 }

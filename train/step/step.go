@@ -127,8 +127,8 @@ func (b *Batch) Fill(x []float32, y []int64, n int) ([]exec.Input, error) {
 
 // HasAccuracy says whether the predictions are classes: a cross-entropy's,
 // or one value per class.
-func (b *Batch) HasAccuracy() bool {
-	return b.Logits || (b.Classes > 1 && b.Pred == b.Classes)
+func (s Shape) HasAccuracy() bool {
+	return s.Logits || (s.Classes > 1 && s.Pred == s.Classes)
 }
 
 // Correct counts the examples of the last batch whose prediction is their
@@ -160,6 +160,56 @@ func (b *Batch) Correct() int {
 	}
 	return c
 }
+
+// InTopK counts the examples of the last batch whose label is among the k
+// highest of their predictions, one per class (Pred == Classes), as
+// TensorFlow's in_top_k decides for Keras's top-k accuracy: the label's
+// class is in when fewer than k classes score strictly higher than it, so
+// classes tied at the k-th place are all in (two classes tied for first
+// both make the top 1); a row with a score that is not finite is a miss.
+// It reads the predictions in place and allocates nothing.
+func (b *Batch) InTopK(k int) int {
+	c := 0
+	for i, y := range b.labels {
+		row := b.Predictions[i*b.Pred : (i+1)*b.Pred]
+		if y < 0 || y >= int64(len(row)) {
+			continue
+		}
+		target := row[y]
+		higher, finite := 0, true
+		for _, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				finite = false
+				break
+			}
+			if v > target {
+				higher++
+			}
+		}
+		if finite && higher < k {
+			c++
+		}
+	}
+	return c
+}
+
+// LossMean is the mean of a run of batches' losses, each weighted by its
+// examples and summed in order in float64: an epoch's loss as mdlc train
+// reports it and a plateau schedule watches it. Train and generated
+// trainers both sum with it, so they watch the same bits.
+type LossMean struct {
+	Sum      float64
+	Examples int
+}
+
+// Add adds a batch of n examples whose mean loss was loss.
+func (m *LossMean) Add(loss float32, n int) {
+	m.Sum += float64(loss) * float64(n)
+	m.Examples += n
+}
+
+// Mean is the mean loss per example (0 before any).
+func (m LossMean) Mean() float64 { return m.Sum / float64(max(m.Examples, 1)) }
 
 // Runner runs a step's program: a *plan.Plan, or a generated package's
 // *exec.Program.
@@ -220,6 +270,16 @@ func (u *Update) Apply(loss float32, params, grads []float32) error {
 	}
 	u.Step++
 	return nil
+}
+
+// EndEpoch tells an adaptive schedule (optim.Adaptive: reduce on plateau)
+// the value it watches at the end of an epoch: the validation loss, or the
+// training loss (LossMean) without validation data. Other schedules need
+// nothing.
+func (u *Update) EndEpoch(watched float64) {
+	if a, ok := u.LR.(optim.Adaptive); ok {
+		a.Observe(watched)
+	}
 }
 
 // Bind gives the constant and state slots of prog, written out without their
