@@ -213,6 +213,8 @@ func TestHostileInputs(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge.mdl"), big, 0o644))
 	code, _, errs := mdlc(t, "init", "-o", filepath.Join(dir, "lenet.safetensors"), "../../stdlib/lenet.mdl")
 	require.Equal(t, 0, code, errs)
+	// An ONNX model whose graph field claims 2 GB past the file's end.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cut.onnx"), []byte{0x08, 0x07, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x07, 0x0a}, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels3.txt"), []byte("a\nb\nc\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "flood.txt"), bytes.Repeat([]byte("\n"), 20_000_000), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "one.txt"), []byte("1\t5 6 7\n"), 0o644))
@@ -222,6 +224,8 @@ func TestHostileInputs(t *testing.T) {
 	require.NoError(t, err)
 	tooBig := []string{"memory limit", "--max-memory"}
 	cases := []hostileCase{
+		{"ONNX model cut short, run", []string{"run", "cut.onnx"}, 1, []string{"cut.onnx", "unexpected EOF"}, nil},
+		{"ONNX model cut short, import", []string{"import", "-o", "cut.mdl", "cut.onnx"}, 1, []string{"cut.onnx", "unexpected EOF"}, nil},
 		{"batch of a billion", []string{"run", cnn, "--batch", "1000000000"}, 1, []string{"N=1000000000", "more than the limit of 2^40"}, nil},
 		{"batch of ten million", []string{"run", cnn, "--batch", "10000000"}, 1, tooBig, nil},
 		{"sequence of 10^11", []string{"run", gpt, "--dim", "T=99999999999"}, 1, []string{"T=99999999999", "more than the limit of 2^40"}, nil},

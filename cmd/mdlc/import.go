@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/atomicfile"
+	"github.com/mdlc/mdlc/onnx/importer"
 	"github.com/mdlc/mdlc/weights"
 )
 
@@ -55,4 +57,11 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 		fmt.Fprintf(c.stdout, "run it with: mdlc run %s --weights %s\n", dst, wpath)
 		return nil
 	}
+}
+
+// importLong is import's help: what it writes, and the ops it reads.
+func importLong() string {
+	return "The program keeps the ONNX graph's input and output names and layouts (NCHW images are transposed once to mdlc's NHWC inside), " +
+		"names layers after the graph's weights, and folds shape computations. ONNX opsets " + strconv.Itoa(importer.MinOpset) + " to " + strconv.Itoa(importer.MaxOpset) + ".\n\n" +
+		"Ops it reads: " + strings.Join(importer.Ops(), ", ")
 }

@@ -340,7 +340,7 @@ func (im *importer) importNode(n *onnx.Node) error {
 	}
 	r := lookup(n.OpType, im.opset)
 	if r == nil {
-		return &Error{Node: n.Name, Op: n.OpType, Msg: "mdlc does not import this op", Help: "ops mdlc imports: " + strings.Join(Ops(), ", ")}
+		return &Error{Node: n.Name, Op: n.OpType, Msg: "mdlc does not import this op", Help: "`mdlc help import` lists the ops it does"}
 	}
 	for _, in := range n.Inputs {
 		if in != "" && im.vals[in] == nil {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mdlc/mdlc/tensor"
+)
+
+// TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
+// Transformer encoder layer) and checks mdlc's outputs against PyTorch's
+// float32 ones; and that running the .onnx file and running the program
+// `mdlc import` wrote from it give the same bits.
+func TestONNXModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("exports three models with PyTorch")
+	}
+	if out, err := exec.Command(zooPython, "-c", "import torch, torchvision, onnx").CombinedOutput(); err != nil {
+		t.Skipf("the ONNX models are exported by PyTorch: %s needs torch, torchvision and onnx (apt-get install python3-torch python3-torchvision python3-onnx): %v\n%s", zooPython, err, out)
+	}
+	dir := t.TempDir()
+	out, err := exec.Command(zooPython, "../../testdata/onnx/export_models.py", dir).CombinedOutput()
+	require.NoError(t, err, "export_models.py:\n%s", out)
+	for _, c := range []struct {
+		name string
+		dims []string // fixed at import
+	}{{"resnet18", nil}, {"mobilenet_v2", nil}, {"encoder", []string{"--dim", "batch=2"}}} {
+		t.Run(c.name, func(t *testing.T) {
+			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }
+			mdl := path(".mdl")
+			args := append([]string{"import", "-o", mdl}, c.dims...)
+			code, _, errs := mdlc(t, append(args, path(".onnx"))...)
+			require.Equal(t, 0, code, errs)
+			imported := path("_imported.npy")
+			code, _, errs = mdlc(t, "run", mdl, "--weights", path(".safetensors"), "--input", path("_input.npy"), "--output", imported, "--top", "0")
+			require.Equal(t, 0, code, errs)
+			want, got := readNpy(t, path("_output.npy")), readNpy(t, imported)
+			require.Equal(t, want.Shape, got.Shape)
+			scale := 0.0
+			for _, v := range want.Data {
+				scale = max(scale, math.Abs(float64(v)))
+			}
+			e := tensor.MaxRelErr(got.Data, want.Data, 0.01*scale)
+			t.Logf("max relative error against PyTorch float32: %.2g", e)
+			require.Less(t, e, 1e-4)
+			if c.dims != nil {
+				return
+			}
+			direct := path("_direct.npy")
+			code, _, errs = mdlc(t, "run", path(".onnx"), "--input", path("_input.npy"), "--output", direct, "--top", "0")
+			require.Equal(t, 0, code, errs)
+			a, err := os.ReadFile(imported)
+			require.NoError(t, err)
+			b, err := os.ReadFile(direct)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(a, b), "running the .onnx and its imported program differ")
+		})
+	}
+}
+
+func readNpy(t *testing.T, path string) *tensor.Tensor {
+	t.Helper()
+	x, err := tensor.ReadNpyFile(path)
+	require.NoError(t, err)
+	return x
+}

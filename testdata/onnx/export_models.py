@@ -1,0 +1,37 @@
+"""Exports the models cmd/mdlc/onnx_test.go imports, with PyTorch 1.13's
+ONNX exporter, and the input and float32 output PyTorch gives for each.
+
+    python3 export_models.py OUT_DIR
+
+Each model NAME gives NAME.onnx, NAME_input.npy and NAME_output.npy:
+torchvision's ResNet-18 with a dynamic batch (opset 13), MobileNetV2
+(opset 13, batch 1) and a Transformer encoder layer (opset 14, whose
+attention folds the batch into its heads).
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torchvision
+
+out = sys.argv[1]
+torch.manual_seed(0)
+rng = np.random.RandomState(0)
+
+
+def export(name, model, x, opset, dynamic=None):
+    model.eval()
+    with torch.no_grad():
+        y = model(torch.from_numpy(x))
+    torch.onnx.export(model, torch.from_numpy(x), os.path.join(out, name + ".onnx"), opset_version=opset,
+                      input_names=["input"], output_names=["output"], dynamic_axes=dynamic)
+    np.save(os.path.join(out, name + "_input.npy"), x)
+    np.save(os.path.join(out, name + "_output.npy"), y.numpy())
+
+
+export("resnet18", torchvision.models.resnet18(), rng.randn(2, 3, 224, 224).astype(np.float32), 13,
+       {"input": {0: "batch"}, "output": {0: "batch"}})
+export("mobilenet_v2", torchvision.models.mobilenet_v2(), rng.randn(1, 3, 224, 224).astype(np.float32), 13)
+export("encoder", torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True, dropout=0.0),
+       rng.randn(2, 16, 64).astype(np.float32), 14, {"input": {0: "batch"}, "output": {0: "batch"}})
