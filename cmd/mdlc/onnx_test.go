@@ -14,7 +14,7 @@ import (
 )
 
 // TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
-// Transformer encoder layer) and checks mdlc's outputs against PyTorch's
+// Transformer encoder layer, LSTM/GRU/RNN) and checks mdlc's outputs against PyTorch's
 // float32 ones; and that running the .onnx file and running the program
 // `mdlc import` wrote from it give the same bits.
 func TestONNXModels(t *testing.T) {
@@ -30,7 +30,7 @@ func TestONNXModels(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		dims []string // fixed at import
-	}{{"resnet18", nil}, {"mobilenet_v2", nil}, {"encoder", []string{"--dim", "batch=2"}}} {
+	}{{"resnet18", nil}, {"mobilenet_v2", nil}, {"encoder", []string{"--dim", "batch=2"}}, {"recurrent", nil}} {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }
 			mdl := path(".mdl")

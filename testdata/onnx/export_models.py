@@ -5,8 +5,10 @@ ONNX exporter, and the input and float32 output PyTorch gives for each.
 
 Each model NAME gives NAME.onnx, NAME_input.npy and NAME_output.npy:
 torchvision's ResNet-18 with a dynamic batch (opset 13), MobileNetV2
-(opset 13, batch 1) and a Transformer encoder layer (opset 14, whose
-attention folds the batch into its heads).
+(opset 13, batch 1), a Transformer encoder layer (opset 14, whose
+attention folds the batch into its heads), and recurrent layers (a
+bidirectional LSTM, a GRU whose sequence and last state are both read, a
+tanh RNN).
 """
 import os
 import sys
@@ -35,3 +37,20 @@ export("resnet18", torchvision.models.resnet18(), rng.randn(2, 3, 224, 224).asty
 export("mobilenet_v2", torchvision.models.mobilenet_v2(), rng.randn(1, 3, 224, 224).astype(np.float32), 13)
 export("encoder", torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True, dropout=0.0),
        rng.randn(2, 16, 64).astype(np.float32), 14, {"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+class Recurrent(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 16, batch_first=True, bidirectional=True)
+        self.gru = torch.nn.GRU(32, 12, batch_first=True)
+        self.rnn = torch.nn.RNN(12, 10)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        y, h = self.gru(y)
+        z, _ = self.rnn((y + h[0].unsqueeze(1)).transpose(0, 1))
+        return z[-1]
+
+
+export("recurrent", Recurrent(), rng.randn(3, 7, 8).astype(np.float32), 14)
