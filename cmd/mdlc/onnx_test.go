@@ -14,7 +14,8 @@ import (
 )
 
 // TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
-// Transformer encoder layer, LSTM/GRU/RNN) and checks mdlc's outputs against PyTorch's
+// Transformer encoder layer, LSTM/GRU/RNN, a GELU
+// feed-forward block), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
 // float32 ones; and that running the .onnx file and running the program
 // `mdlc import` wrote from it give the same bits.
 func TestONNXModels(t *testing.T) {
@@ -30,13 +31,26 @@ func TestONNXModels(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		dims []string // fixed at import
-	}{{"resnet18", nil}, {"mobilenet_v2", nil}, {"encoder", []string{"--dim", "batch=2"}}, {"recurrent", nil}} {
+		// layers the patterns must have become
+		layers []string
+	}{
+		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense("}},
+		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6"}},
+		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm("}},
+		{"recurrent", nil, []string{"lstm(", "bidirectional=true", "gru(", "simple_rnn("}},
+		{"feedforward", nil, []string{"gelu(", "layernorm("}},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }
 			mdl := path(".mdl")
 			args := append([]string{"import", "-o", mdl}, c.dims...)
 			code, _, errs := mdlc(t, append(args, path(".onnx"))...)
 			require.Equal(t, 0, code, errs)
+			src, err := os.ReadFile(mdl)
+			require.NoError(t, err)
+			for _, l := range c.layers {
+				require.Contains(t, string(src), l)
+			}
 			imported := path("_imported.npy")
 			code, _, errs = mdlc(t, "run", mdl, "--weights", path(".safetensors"), "--input", path("_input.npy"), "--output", imported, "--top", "0")
 			require.Equal(t, 0, code, errs)

@@ -300,6 +300,9 @@ func binary(im *importer, n *onnx.Node) error {
 			return err
 		}
 	}
+	if n.OpType == "Div" && im.geluPattern(n, a, b) {
+		return nil
+	}
 	call := binaryOps[n.OpType]
 	v, err := im.elementwise(n, call, []*val{a, b}, shape)
 	if err != nil {
@@ -706,4 +709,51 @@ func trilu(im *importer, n *onnx.Node) error {
 	}
 	im.set(n, 0, v)
 	return nil
+}
+
+// geluPattern recognises GELU as exporters before opset 20 write it, from
+// its first node: x·(1 + erf(x/√2))·0.5.
+func (im *importer) geluPattern(div *onnx.Node, x, d *val) bool {
+	if s, ok := d.scalarValue(); !ok || d.ref != "" || math.Abs(s-math.Sqrt2) > 1e-5 || x.ref == "" {
+		return false
+	}
+	erf := im.sole(div.Outputs[0], "Erf")
+	if erf == nil {
+		return false
+	}
+	add := im.sole(erf.Outputs[0], "Add")
+	if add == nil {
+		return false
+	}
+	if one := im.vals[other(add, erf.Outputs[0])]; one == nil || one.ref != "" {
+		return false
+	} else if s, ok := one.scalarValue(); !ok || s != 1 {
+		return false
+	}
+	m1 := im.sole(add.Outputs[0], "Mul")
+	if m1 == nil {
+		return false
+	}
+	half := func(name string) bool {
+		v := im.vals[name]
+		if v == nil || v.ref != "" {
+			return false
+		}
+		s, ok := v.scalarValue()
+		return ok && s == 0.5
+	}
+	// (1 + erf)·x, then ·0.5: PyTorch's form. (x·0.5 first would leave
+	// that product written before the pattern is seen.)
+	if other(m1, add.Outputs[0]) != div.Inputs[0] {
+		return false
+	}
+	m2 := im.sole(m1.Outputs[0], "Mul")
+	if m2 == nil || !half(other(m2, m1.Outputs[0])) {
+		return false
+	}
+	for _, n := range []*onnx.Node{erf, add, m1, m2} {
+		im.skip[n] = true
+	}
+	im.vals[m2.Outputs[0]] = im.emit(div, "gelu", "gelu", x.ref, nil, x.shape, x.channelsLast)
+	return true
 }

@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/mdlc/mdlc/internal/size"
@@ -108,7 +107,6 @@ type importer struct {
 	bytes   int64
 	dims    map[string]int
 	node    *onnx.Node
-	layerOf map[string]string
 }
 
 // Import turns m into a program.
@@ -125,7 +123,7 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 	}
 	im := &importer{opset: opset, vals: map[string]*val{}, uses: map[string]int{}, users: map[string][]*onnx.Node{},
 		skip: map[*onnx.Node]bool{}, w: newWriter(), weights: map[string]*tensor.Tensor{}, budget: o.Budget, dims: o.Dims,
-		layerOf: map[string]string{}}
+	}
 	g := m.Graph
 	if len(g.SparseInitializers) > 0 {
 		return nil, errors.New("the model has sparse initializers, which mdlc does not read yet (densify them with onnx's tools)")
@@ -153,12 +151,25 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 		name = g.Name
 	}
 	name = ident(name)
-	if name == "v" || im.w.taken[name] {
+	if name == "v" {
 		name = "model"
+	} else if im.w.taken[name] {
+		name += "_model"
+
 	}
 	ins, renamedIn, err := im.inputs(g)
 	if err != nil {
 		return nil, err
+	}
+	// Constants first: they have no inputs, and patterns look ahead at
+	// them (GELU's 1 and 0.5, layer norm's ε) before their turn comes.
+	for _, n := range g.Nodes {
+		if n.OpType == "Constant" && (n.Domain == "" || n.Domain == "ai.onnx") {
+			if err := im.importNode(n); err != nil {
+				return nil, err
+			}
+			im.skip[n] = true
+		}
 	}
 	for _, n := range g.Nodes {
 		if im.skip[n] {
@@ -355,11 +366,28 @@ func (im *importer) importNode(n *onnx.Node) error {
 		return &Error{Node: n.Name, Op: n.OpType, Msg: err.Error()}
 	}
 	for _, o := range n.Outputs {
-		if o != "" && im.vals[o] == nil && im.uses[o] > 0 {
+		if o != "" && im.vals[o] == nil && im.needed(o) {
 			return im.errf("mdlc does not compute its output %q, which is used", o)
 		}
 	}
 	return nil
+}
+
+// needed reports whether a value is read by a node not taken into a
+// pattern, or is a graph output.
+func (im *importer) needed(name string) bool {
+	n := 0
+	for _, u := range im.users[name] {
+		if !im.skip[u] {
+			return true
+		}
+		for _, in := range u.Inputs {
+			if in == name {
+				n++
+			}
+		}
+	}
+	return im.uses[name] > n
 }
 
 func (im *importer) errf(format string, args ...any) error {
@@ -388,19 +416,6 @@ func (im *importer) set(n *onnx.Node, i int, v *val) {
 	if i < len(n.Outputs) && n.Outputs[i] != "" {
 		im.vals[n.Outputs[i]] = v
 	}
-}
-
-// baseName is a readable base for the names of what node n computes: its
-// weights' layer name when it has one, else its op in lower case.
-func (im *importer) baseName(n *onnx.Node) string {
-	for _, in := range n.Inputs[min(1, len(n.Inputs)):] {
-		if v := im.vals[in]; v != nil && v.c != nil && v.ref == "" {
-			if l, ok := strings.CutSuffix(in, ".weight"); ok {
-				return l
-			}
-		}
-	}
-	return strings.ToLower(n.OpType)
 }
 
 // comment is the ONNX node's name, for the program's reader.
@@ -483,11 +498,4 @@ func modulePath(node string) string {
 // Ops lists the ONNX ops the importer reads, sorted.
 func Ops() []string {
 	return slices.Sorted(maps.Keys(rules))
-}
-
-// sortedDims lists a map's keys in order, for messages.
-func sortedDims(m map[string]int) []string {
-	keys := slices.Collect(maps.Keys(m))
-	sort.Strings(keys)
-	return keys
 }

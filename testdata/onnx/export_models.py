@@ -8,7 +8,8 @@ torchvision's ResNet-18 with a dynamic batch (opset 13), MobileNetV2
 (opset 13, batch 1), a Transformer encoder layer (opset 14, whose
 attention folds the batch into its heads), and recurrent layers (a
 bidirectional LSTM, a GRU whose sequence and last state are both read, a
-tanh RNN).
+tanh RNN), and a feed-forward block whose GELU and layer norm the
+exporter decomposes (opset 13, before Gelu and LayerNormalization ops).
 """
 import os
 import sys
@@ -54,3 +55,17 @@ class Recurrent(torch.nn.Module):
 
 
 export("recurrent", Recurrent(), rng.randn(3, 7, 8).astype(np.float32), 14)
+
+
+class FeedForward(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.Linear(16, 32)
+        self.down = torch.nn.Linear(32, 8)
+        self.norm = torch.nn.LayerNorm(8)
+
+    def forward(self, x):
+        return self.norm(self.down(torch.nn.functional.gelu(self.up(x))))
+
+
+export("feedforward", FeedForward(), rng.randn(2, 5, 16).astype(np.float32), 13, {"input": {0: "batch"}, "output": {0: "batch"}})
