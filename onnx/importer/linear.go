@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mdlc/mdlc/onnx"
 )
@@ -11,6 +12,7 @@ import (
 func init() {
 	register("MatMul", 1, matMul)
 	register("Gemm", 1, gemm)
+	register("Einsum", 12, einsum)
 }
 
 // matMul is dense when B is a 2-D weight and A has rank 2 or 3 (an Add of
@@ -196,5 +198,81 @@ func gemmProduct(im *importer, n *onnx.Node, a, b *val) error {
 		}
 	}
 	im.set(n, 0, y)
+	return nil
+}
+
+// einsum imports the matrix-product forms of Einsum: two operands whose
+// letters are the same batch axes, in the same order, followed by two
+// axes each, one of them summed over ("bij,bjk->bik", "bhid,bhjd->bhij"):
+// a matmul, transposing an operand where its summed axis comes first or
+// last.
+func einsum(im *importer, n *onnx.Node) error {
+	eq := strings.ReplaceAll(attrString(n, "equation", ""), " ", "")
+	lhs, out, ok := strings.Cut(eq, "->")
+	terms := strings.Split(lhs, ",")
+	if !ok || len(terms) != 2 || len(n.Inputs) != 2 || strings.Contains(eq, ".") {
+		return fmt.Errorf("equation %q: mdlc imports two-operand matrix products with an explicit output", eq)
+	}
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	ta, tb := terms[0], terms[1]
+	if len(ta) != a.rank() || len(tb) != b.rank() || len(ta) != len(tb) || len(ta) < 2 || len(out) != len(ta) {
+		return fmt.Errorf("equation %q does not fit operands %s and %s as a matrix product", eq, shapeString(a.shape), shapeString(b.shape))
+	}
+	r := len(ta)
+	batch := ta[:r-2]
+	if tb[:r-2] != batch || out[:r-2] != batch {
+		return fmt.Errorf("equation %q: the batch axes must lead, in one order", eq)
+	}
+	am, bm, om := ta[r-2:], tb[r-2:], out[r-2:]
+	// The summed letter is in both operands' last two and not the output's.
+	var k byte
+	for i := range 2 {
+		if c := am[i]; strings.IndexByte(bm, c) >= 0 && strings.IndexByte(om, c) < 0 {
+			k = c
+		}
+	}
+	if k == 0 {
+		return fmt.Errorf("equation %q sums over no axis of the last two", eq)
+	}
+	transA := am[0] == k
+	transB := bm[1] == k
+	var m, nn byte
+	if transA {
+		m = am[1]
+	} else {
+		m = am[0]
+	}
+	if transB {
+		nn = bm[0]
+	} else {
+		nn = bm[1]
+	}
+	if om != string([]byte{m, nn}) {
+		return fmt.Errorf("equation %q: the output's last two axes must be the product's rows and columns", eq)
+	}
+	ar, err := im.tensorRef(a, false)
+	if err != nil {
+		return err
+	}
+	br, err := im.tensorRef(b, false)
+	if err != nil {
+		return err
+	}
+	args := []string{ar, br}
+	if transA {
+		args = append(args, "transpose_a=true")
+	}
+	if transB {
+		args = append(args, "transpose_b=true")
+	}
+	shape := append(slices.Clone(a.shape[:r-2]), a.shape[r-2+strings.IndexByte(am, m)], b.shape[r-2+strings.IndexByte(bm, nn)])
+	im.set(n, 0, im.emit(n, "einsum", "matmul", "", args, shape, false))
 	return nil
 }

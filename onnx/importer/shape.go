@@ -31,6 +31,8 @@ func init() {
 	register("Expand", 8, expand)
 	register("Split", 1, split)
 	register("Split", 13, split)
+	register("DepthToSpace", 1, depthToSpace(true))
+	register("SpaceToDepth", 1, depthToSpace(false))
 }
 
 func constant(im *importer, n *onnx.Node) error {
@@ -1003,4 +1005,56 @@ func split(im *importer, n *onnx.Node) error {
 		im.set(n, i, &val{ref: outs[i], shape: shape, channelsLast: x.channelsLast, isInt: x.isInt})
 	}
 	return nil
+}
+
+// depthToSpace moves channels into blocks of pixels (and spaceToDepth
+// back) through a reshape to six axes, a transpose and a reshape, as the
+// operators' definitions do; DCR and CRD differ in the channel split.
+func depthToSpace(toSpace bool) rule {
+	return func(im *importer, n *onnx.Node) error {
+		x, err := im.need(n, 0)
+		if err != nil {
+			return err
+		}
+		b := attrInt(n, "blocksize", 0)
+		if x.rank() != 4 || b < 1 {
+			return fmt.Errorf("input %s, blocksize %d: mdlc moves blocks of images", shapeString(x.shape), b)
+		}
+		c, h, w := x.shape[1], x.shape[2], x.shape[3]
+		if !c.isKnown() || !h.isKnown() || !w.isKnown() {
+			return fmt.Errorf("input %s: channels, height and width must be known", shapeString(x.shape))
+		}
+		bd := known(b)
+		var mid, final []dim
+		var perm []int
+		switch {
+		case toSpace && c.n%(b*b) != 0:
+			return fmt.Errorf("%d channels are not a multiple of %d²", c.n, b)
+		case toSpace && attrString(n, "mode", "DCR") == "CRD":
+			mid, perm = []dim{x.shape[0], known(c.n / (b * b)), bd, bd, h, w}, []int{0, 1, 4, 2, 5, 3}
+		case toSpace:
+			mid, perm = []dim{x.shape[0], bd, bd, known(c.n / (b * b)), h, w}, []int{0, 3, 4, 1, 5, 2}
+		case h.n%b != 0 || w.n%b != 0:
+			return fmt.Errorf("height %d and width %d are not multiples of %d", h.n, w.n, b)
+		default:
+			mid, perm = []dim{x.shape[0], c, known(h.n / b), bd, known(w.n / b), bd}, []int{0, 3, 5, 1, 2, 4}
+		}
+		if toSpace {
+			final = []dim{x.shape[0], known(c.n / (b * b)), known(h.n * b), known(w.n * b)}
+		} else {
+			final = []dim{x.shape[0], known(c.n * b * b), known(h.n / b), known(w.n / b)}
+		}
+		v, err := im.reshapeTo(n, x, mid, false)
+		if err != nil {
+			return err
+		}
+		if v, err = im.transposed(n, v, perm); err != nil {
+			return err
+		}
+		if v, err = im.reshapeTo(n, v, final, false); err != nil {
+			return err
+		}
+		im.set(n, 0, v)
+		return nil
+	}
 }

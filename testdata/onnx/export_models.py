@@ -9,7 +9,8 @@ torchvision's ResNet-18 with a dynamic batch (opset 13), MobileNetV2
 attention folds the batch into its heads), and recurrent layers (a
 bidirectional LSTM, a GRU whose sequence and last state are both read, a
 tanh RNN), and a feed-forward block whose GELU and layer norm the
-exporter decomposes (opset 13, before Gelu and LayerNormalization ops).
+exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
+and attention written with einsum.
 """
 import os
 import sys
@@ -69,3 +70,12 @@ class FeedForward(torch.nn.Module):
 
 
 export("feedforward", FeedForward(), rng.randn(2, 5, 16).astype(np.float32), 13, {"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+class EinsumAttention(torch.nn.Module):
+    def forward(self, x):
+        p = torch.softmax(torch.einsum("bid,bjd->bij", x, x) / 4, dim=-1)
+        return torch.einsum("bij,bjd->bid", p, x)
+
+
+export("einsum", EinsumAttention(), rng.randn(2, 6, 16).astype(np.float32), 13)
