@@ -50,6 +50,7 @@ func (o *Options) Bind(m *Model, s Shape, fed map[string]*tensor.Tensor) (map[st
 	syms := g.Symbols()
 	for _, name := range slices.Sorted(maps.Keys(s.Dims)) {
 		switch {
+		case slices.Contains(m.Fixed, name):
 		case name == batchSym:
 			return nil, usagef("--dim %s: %s is the batch dimension; set it with --batch", name, name)
 		case !slices.Contains(syms, name):

@@ -28,6 +28,9 @@ type Model struct {
 	// Weights came with the model's file (an ONNX model's initializers, in
 	// mdlc's layouts); nil for a .mdl program.
 	Weights map[string]*tensor.Tensor
+	// Fixed are the dimensions the frontend fixed from LoadOptions.Dims
+	// (an ONNX model's dynamic ones), which binding then leaves alone.
+	Fixed []string
 }
 
 // TrainSpec is how a model asks to be trained, in the words of Keras's

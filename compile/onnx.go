@@ -49,7 +49,7 @@ func (onnxFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the program imported from %s does not check (a bug in mdlc's importer): %w", path, err)
 	}
-	m.Weights = p.Weights
+	m.Weights, m.Fixed = p.Weights, p.Fixed
 	return m, nil
 }
 

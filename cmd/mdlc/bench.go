@@ -90,6 +90,7 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 	o := modelFlags(fs)
 	weightFlags(fs, o)
 	sh := shapeFlags(fs, "batch size")
+	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	threadFlag(fs, o, "threads a run uses")
 	runs := fs.Int("runs", 0, "time exactly `R` runs")
 	timeFor := fs.Duration("time", time.Second, "time runs for this `DURATION` (at least 5 runs)")

@@ -37,6 +37,7 @@ func defineGen(fs *flag.FlagSet) func(*cli, []string) error {
 	out := fs.String("o", "", "the `DIR` to write the package into (created if missing; required)")
 	pkg := fs.String("pkg", "", "the package `NAME` (default: the model's name, lower case)")
 	sh := shapeFlags(fs, "the batch size the package is compiled for")
+	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	kernels := fs.String("kernels", "", "the kernel `SET` to compile for: "+kernelSetNames()+" (default: the one this machine selects)")
 	tests := fs.Bool("tests", false, "also write a test: same bits as mdlc, no allocation per run, a benchmark")
 	external := fs.Bool("external-weights", false, "write the weights file beside the package for Load(path) instead of embedding it")
@@ -241,6 +242,7 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 	weightFlags(fs, o)
 	out := fs.String("o", "", "the `BIN` (binary) to write (required)")
 	sh := shapeFlags(fs, "the batch size the binary is compiled for")
+	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	kernels := fs.String("kernels", "", "the kernel `SET` to compile for (default: the best of GOARCH's that this machine runs)")
 	return func(c *cli, files []string) error {
 		if *out == "" {

@@ -64,11 +64,8 @@ func TestONNXModels(t *testing.T) {
 			e := tensor.MaxRelErr(got.Data, want.Data, 0.01*scale)
 			t.Logf("max relative error against PyTorch float32: %.2g", e)
 			require.Less(t, e, 1e-4)
-			if c.dims != nil {
-				return
-			}
 			direct := path("_direct.npy")
-			code, _, errs = mdlc(t, "run", path(".onnx"), "--input", path("_input.npy"), "--output", direct, "--top", "0")
+			code, _, errs = mdlc(t, append([]string{"run", path(".onnx"), "--input", path("_input.npy"), "--output", direct, "--top", "0"}, c.dims...)...)
 			require.Equal(t, 0, code, errs)
 			a, err := os.ReadFile(imported)
 			require.NoError(t, err)

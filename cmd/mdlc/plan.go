@@ -18,6 +18,7 @@ func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
 	threadFlag(fs, o, "threads the plan is built for")
 	fs.Var((*kernelsFlag)(&o.Kernels), "kernels", "the kernel `SET` to plan for (its packing and scratch): "+kernelSetNames()+" (default: the one this machine selects)")
 	sh := shapeFlags(fs, "batch size the plan is built for")
+	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.BoolVar(&o.NoOpt, "O0", false, "plan the graph as written, without optimisation")
 	forTraining := fs.Bool("train", false, "plan the training step (forward, loss, backward) at --batch instead of inference, with the bytes of activations kept for the backward pass")

@@ -20,6 +20,7 @@ func defineRun(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.Var(&inputs, "input", "an input: a .npy, .png or .jpg `FILE`, or NAME=FILE for one of several inputs; repeatable (default: a deterministic sample)")
 	outputPath := fs.String("output", "", "write the output to this .npy `FILE` (NAME inserted before .npy when there are several)")
 	sh := shapeFlags(fs, "batch size of the sample input")
+	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	top := fs.Int("top", 5, "the `K` most probable classes to list for a classifier's output (0: none)")
 	labelsPath := fs.String("labels", "", "a `FILE` of class names, one per line, for a classifier's output (default: the model's own)")
 	fs.BoolVar(&o.NoOpt, "O0", false, "run the graph as written on the reference runtime, without optimisation")

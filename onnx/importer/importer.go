@@ -67,6 +67,8 @@ type Program struct {
 	Weights map[string]*tensor.Tensor
 	// Inputs and Outputs map the program's names to the ONNX graph's.
 	Inputs, Outputs []Rename
+	// Fixed are the names of Options.Dims that fixed a dynamic dimension.
+	Fixed []string
 }
 
 // Rename pairs a value's ONNX name with its name in the program, which
@@ -107,6 +109,7 @@ type importer struct {
 	bytes   int64
 	dims    map[string]int
 	node    *onnx.Node
+	fixed   []string
 }
 
 // Import turns m into a program.
@@ -186,7 +189,7 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 	header := []string{"Imported from " + describe(o.Source, m) + " by mdlc import.",
 		"Layouts: inputs and outputs as in the ONNX graph; images inside are NHWC, as mdlc's layers take them."}
 	src := im.w.print(header, name, ins, outs)
-	return &Program{Name: name, Source: []byte(src), Weights: im.weights, Inputs: renamedIn, Outputs: renamedOut}, nil
+	return &Program{Name: name, Source: []byte(src), Weights: im.weights, Inputs: renamedIn, Outputs: renamedOut, Fixed: im.fixed}, nil
 }
 
 func describe(path string, m *onnx.Model) string {
@@ -238,6 +241,9 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 				}
 				if n, ok := im.dims[key]; ok {
 					dd = known(int64(n))
+					if !slices.Contains(im.fixed, key) {
+						im.fixed = append(im.fixed, key)
+					}
 				} else if d.Param != "" {
 					dd = dim{n: 1, sym: ident(d.Param)}
 				} else {
