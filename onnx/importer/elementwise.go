@@ -288,7 +288,7 @@ func binary(im *importer, n *onnx.Node) error {
 		return err
 	}
 	if a.ref == "" && b.ref == "" {
-		out, err := foldBinary(n.OpType, a, b, shape)
+		out, err := im.foldBinary(n.OpType, a, b, shape)
 		if err != nil {
 			return err
 		}
@@ -390,11 +390,15 @@ func broadcast(a, b []dim) ([]dim, error) {
 	return out, nil
 }
 
-// foldBinary computes a binary op of two constants.
-func foldBinary(op string, a, b *val, shape []dim) (*val, error) {
+// foldBinary computes a binary op of two constants, whose broadcast
+// result is checked against the budget first.
+func (im *importer) foldBinary(op string, a, b *val, shape []dim) (*val, error) {
 	total, ok := numel(shape)
 	if !ok {
 		return nil, fmt.Errorf("result shape %s is not known", shapeString(shape))
+	}
+	if err := im.fold(total); err != nil {
+		return nil, err
 	}
 	at := func(v *val, i int64) int64 { // index into v broadcast to shape
 		idx, stride, vs := int64(0), int64(1), v.shape
@@ -547,7 +551,7 @@ func power(im *importer, n *onnx.Node) error {
 		if err != nil {
 			return err
 		}
-		out, err := foldBinary("Pow", a, b, shape)
+		out, err := im.foldBinary("Pow", a, b, shape)
 		if err != nil {
 			return err
 		}
@@ -696,7 +700,7 @@ func trilu(im *importer, n *onnx.Node) error {
 	}
 	m := &val{shape: []dim{known(rows), known(cols)}, c: &konst{f: mask}}
 	if x.ref == "" {
-		out, err := foldBinary("Mul", x, m, x.shape)
+		out, err := im.foldBinary("Mul", x, m, x.shape)
 		if err != nil {
 			return err
 		}

@@ -908,14 +908,14 @@ func expand(im *importer, n *onnx.Node) error {
 	}
 	zeros := &val{shape: shape, c: &konst{f: make([]float32, total)}}
 	if x.ref == "" {
-		out, err := foldBinary("Add", x, zeros, shape)
+		out, err := im.foldBinary("Add", x, zeros, shape)
 		if err != nil {
 			return err
 		}
 		if x.isInt {
 			out = &val{shape: shape, isInt: true, c: &konst{i: make([]dim, total)}}
 			ones := &val{shape: shape, isInt: true, c: &konst{i: make([]dim, total)}}
-			if out, err = foldBinary("Add", x, ones, shape); err != nil {
+			if out, err = im.foldBinary("Add", x, ones, shape); err != nil {
 				return err
 			}
 		}
