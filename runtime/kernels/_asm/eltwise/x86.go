@@ -58,11 +58,11 @@ func (s x86) suffix() string {
 	return "AVX2"
 }
 
-func unroll(k *kernel) int {
+func (s x86) unroll(k *kernel) int {
 	if k.single {
 		return 1
 	}
-	if k.heavy {
+	if k.heavy && !s.avx512 {
 		return 2
 	}
 	return 4
@@ -171,13 +171,13 @@ func (s x86) generate(ks []*kernel) {
 	c.declare("neginf", 0xff800000)
 	progs := make([][2]*prog, len(ks))
 	for i, k := range ks {
-		progs[i] = [2]*prog{body(k, unroll(k), s.avx512), body(k, 1, s.avx512)}
+		progs[i] = [2]*prog{body(k, s.unroll(k), s.avx512), body(k, 1, s.avx512)}
 		for _, v := range consts(progs[i][0], progs[i][1]) {
 			c.declare(v.name, v.bits)
 		}
 	}
 	for i, k := range ks {
-		s.kernel(k, unroll(k), progs[i][0], progs[i][1], c, tail)
+		s.kernel(k, s.unroll(k), progs[i][0], progs[i][1], c, tail)
 	}
 	if s.withRows {
 		s.rows(tail)
