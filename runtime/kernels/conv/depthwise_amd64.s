@@ -238,44 +238,60 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x10
+single_wide:
+	CMPQ   R9, $0x20
 	JL     single_one
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ        (R10), R13
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS     (R12), Y4
-	VMOVUPS     32(R12), Y5
-	VFMADD231PS (R13), Y4, Y2
-	VFMADD231PS 32(R13), Y5, Y3
+	VMOVUPS     (R12), Y6
+	VMOVUPS     32(R12), Y7
+	VMOVUPS     64(R12), Y8
+	VMOVUPS     96(R12), Y9
+	VFMADD231PS (R13), Y6, Y2
+	VFMADD231PS 32(R13), Y7, Y3
+	VFMADD231PS 64(R13), Y8, Y4
+	VFMADD231PS 96(R13), Y9, Y5
 	ADDQ        $0x10, R10
 	DECQ        R11
-	JNZ         single_two_tap
-	VMOVUPS     (R8), Y4
-	VMOVUPS     32(R8), Y5
+	JNZ         single_wide_tap
+	VMOVUPS     (R8), Y6
+	VMOVUPS     32(R8), Y7
+	VMOVUPS     64(R8), Y8
+	VMOVUPS     96(R8), Y9
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Y4, Y2, Y2
+	VADDPS      Y6, Y2, Y2
 	VMAXPS      Y2, Y0, Y2
 	VMINPS      Y2, Y1, Y2
 	VMOVUPS     Y2, (AX)
-	VADDPS      Y5, Y3, Y3
+	VADDPS      Y7, Y3, Y3
 	VMAXPS      Y3, Y0, Y3
 	VMINPS      Y3, Y1, Y3
 	VMOVUPS     Y3, 32(AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, DI
-	ADDQ        $0x40, R8
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, R9
-	JMP         single_two
+	VADDPS      Y8, Y4, Y4
+	VMAXPS      Y4, Y0, Y4
+	VMINPS      Y4, Y1, Y4
+	VMOVUPS     Y4, 64(AX)
+	VADDPS      Y9, Y5, Y5
+	VMAXPS      Y5, Y0, Y5
+	VMINPS      Y5, Y1, Y5
+	VMOVUPS     Y5, 96(AX)
+	ADDQ        $0x00000080, CX
+	ADDQ        $0x00000080, DI
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x20, R9
+	JMP         single_wide
 
 single_one:
 	CMPQ   R9, $0x08
@@ -573,44 +589,60 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x10
+single_wide:
+	CMPQ   R9, $0x20
 	JL     single_one
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ         (R10), R13
 	ADDQ         CX, R13
 	MOVQ         8(R10), R12
 	ADDQ         DI, R12
-	VMOVUPS      (R12), Y4
-	VMOVUPS      32(R12), Y5
-	VBROADCASTSS (R13), Y6
-	VFMADD231PS  Y6, Y4, Y2
-	VFMADD231PS  Y6, Y5, Y3
+	VMOVUPS      (R12), Y6
+	VMOVUPS      32(R12), Y7
+	VMOVUPS      64(R12), Y8
+	VMOVUPS      96(R12), Y9
+	VBROADCASTSS (R13), Y10
+	VFMADD231PS  Y10, Y6, Y2
+	VFMADD231PS  Y10, Y7, Y3
+	VFMADD231PS  Y10, Y8, Y4
+	VFMADD231PS  Y10, Y9, Y5
 	ADDQ         $0x10, R10
 	DECQ         R11
-	JNZ          single_two_tap
-	VMOVUPS      (R8), Y4
-	VMOVUPS      32(R8), Y5
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Y6
+	VMOVUPS      32(R8), Y7
+	VMOVUPS      64(R8), Y8
+	VMOVUPS      96(R8), Y9
 	LEAQ         (BX)(BX*2), R10
-	VADDPS       Y4, Y2, Y2
+	VADDPS       Y6, Y2, Y2
 	VMAXPS       Y2, Y0, Y2
 	VMINPS       Y2, Y1, Y2
 	VMOVUPS      Y2, (AX)
-	VADDPS       Y5, Y3, Y3
+	VADDPS       Y7, Y3, Y3
 	VMAXPS       Y3, Y0, Y3
 	VMINPS       Y3, Y1, Y3
 	VMOVUPS      Y3, 32(AX)
-	ADDQ         $0x40, DI
-	ADDQ         $0x40, R8
-	ADDQ         $0x40, AX
-	SUBQ         $0x10, R9
-	JMP          single_two
+	VADDPS       Y8, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMOVUPS      Y4, 64(AX)
+	VADDPS       Y9, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMOVUPS      Y5, 96(AX)
+	ADDQ         $0x00000080, DI
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R9
+	JMP          single_wide
 
 single_one:
 	CMPQ   R9, $0x08

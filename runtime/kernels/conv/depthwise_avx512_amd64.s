@@ -236,44 +236,92 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x20
+single_wide:
+	CMPQ   R9, $0x80
 	JL     single_one
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ        (R10), R13
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS     (R12), Z4
-	VMOVUPS     64(R12), Z5
-	VFMADD231PS (R13), Z4, Z2
-	VFMADD231PS 64(R13), Z5, Z3
+	VMOVUPS     (R12), Z10
+	VMOVUPS     64(R12), Z11
+	VMOVUPS     128(R12), Z12
+	VMOVUPS     192(R12), Z13
+	VMOVUPS     256(R12), Z14
+	VMOVUPS     320(R12), Z15
+	VMOVUPS     384(R12), Z16
+	VMOVUPS     448(R12), Z17
+	VFMADD231PS (R13), Z10, Z2
+	VFMADD231PS 64(R13), Z11, Z3
+	VFMADD231PS 128(R13), Z12, Z4
+	VFMADD231PS 192(R13), Z13, Z5
+	VFMADD231PS 256(R13), Z14, Z6
+	VFMADD231PS 320(R13), Z15, Z7
+	VFMADD231PS 384(R13), Z16, Z8
+	VFMADD231PS 448(R13), Z17, Z9
 	ADDQ        $0x10, R10
 	DECQ        R11
-	JNZ         single_two_tap
-	VMOVUPS     (R8), Z4
-	VMOVUPS     64(R8), Z5
+	JNZ         single_wide_tap
+	VMOVUPS     (R8), Z10
+	VMOVUPS     64(R8), Z11
+	VMOVUPS     128(R8), Z12
+	VMOVUPS     192(R8), Z13
+	VMOVUPS     256(R8), Z14
+	VMOVUPS     320(R8), Z15
+	VMOVUPS     384(R8), Z16
+	VMOVUPS     448(R8), Z17
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Z4, Z2, Z2
+	VADDPS      Z10, Z2, Z2
 	VMAXPS      Z2, Z0, Z2
 	VMINPS      Z2, Z1, Z2
 	VMOVUPS     Z2, (AX)
-	VADDPS      Z5, Z3, Z3
+	VADDPS      Z11, Z3, Z3
 	VMAXPS      Z3, Z0, Z3
 	VMINPS      Z3, Z1, Z3
 	VMOVUPS     Z3, 64(AX)
-	ADDQ        $0x00000080, CX
-	ADDQ        $0x00000080, DI
-	ADDQ        $0x00000080, R8
-	ADDQ        $0x00000080, AX
-	SUBQ        $0x20, R9
-	JMP         single_two
+	VADDPS      Z12, Z4, Z4
+	VMAXPS      Z4, Z0, Z4
+	VMINPS      Z4, Z1, Z4
+	VMOVUPS     Z4, 128(AX)
+	VADDPS      Z13, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, 192(AX)
+	VADDPS      Z14, Z6, Z6
+	VMAXPS      Z6, Z0, Z6
+	VMINPS      Z6, Z1, Z6
+	VMOVUPS     Z6, 256(AX)
+	VADDPS      Z15, Z7, Z7
+	VMAXPS      Z7, Z0, Z7
+	VMINPS      Z7, Z1, Z7
+	VMOVUPS     Z7, 320(AX)
+	VADDPS      Z16, Z8, Z8
+	VMAXPS      Z8, Z0, Z8
+	VMINPS      Z8, Z1, Z8
+	VMOVUPS     Z8, 384(AX)
+	VADDPS      Z17, Z9, Z9
+	VMAXPS      Z9, Z0, Z9
+	VMINPS      Z9, Z1, Z9
+	VMOVUPS     Z9, 448(AX)
+	ADDQ        $0x00000200, CX
+	ADDQ        $0x00000200, DI
+	ADDQ        $0x00000200, R8
+	ADDQ        $0x00000200, AX
+	SUBQ        $0x80, R9
+	JMP         single_wide
 
 single_one:
 	CMPQ   R9, $0x10
@@ -878,44 +926,92 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x20
+single_wide:
+	CMPQ   R9, $0x80
 	JL     single_one
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ         (R10), R13
 	ADDQ         CX, R13
 	MOVQ         8(R10), R12
 	ADDQ         DI, R12
-	VMOVUPS      (R12), Z4
-	VMOVUPS      64(R12), Z5
-	VBROADCASTSS (R13), Z6
-	VFMADD231PS  Z6, Z4, Z2
-	VFMADD231PS  Z6, Z5, Z3
+	VMOVUPS      (R12), Z10
+	VMOVUPS      64(R12), Z11
+	VMOVUPS      128(R12), Z12
+	VMOVUPS      192(R12), Z13
+	VMOVUPS      256(R12), Z14
+	VMOVUPS      320(R12), Z15
+	VMOVUPS      384(R12), Z16
+	VMOVUPS      448(R12), Z17
+	VBROADCASTSS (R13), Z18
+	VFMADD231PS  Z18, Z10, Z2
+	VFMADD231PS  Z18, Z11, Z3
+	VFMADD231PS  Z18, Z12, Z4
+	VFMADD231PS  Z18, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z18, Z15, Z7
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
 	ADDQ         $0x10, R10
 	DECQ         R11
-	JNZ          single_two_tap
-	VMOVUPS      (R8), Z4
-	VMOVUPS      64(R8), Z5
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Z10
+	VMOVUPS      64(R8), Z11
+	VMOVUPS      128(R8), Z12
+	VMOVUPS      192(R8), Z13
+	VMOVUPS      256(R8), Z14
+	VMOVUPS      320(R8), Z15
+	VMOVUPS      384(R8), Z16
+	VMOVUPS      448(R8), Z17
 	LEAQ         (BX)(BX*2), R10
-	VADDPS       Z4, Z2, Z2
+	VADDPS       Z10, Z2, Z2
 	VMAXPS       Z2, Z0, Z2
 	VMINPS       Z2, Z1, Z2
 	VMOVUPS      Z2, (AX)
-	VADDPS       Z5, Z3, Z3
+	VADDPS       Z11, Z3, Z3
 	VMAXPS       Z3, Z0, Z3
 	VMINPS       Z3, Z1, Z3
 	VMOVUPS      Z3, 64(AX)
-	ADDQ         $0x00000080, DI
-	ADDQ         $0x00000080, R8
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x20, R9
-	JMP          single_two
+	VADDPS       Z12, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, 128(AX)
+	VADDPS       Z13, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, 192(AX)
+	VADDPS       Z14, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, 256(AX)
+	VADDPS       Z15, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, 320(AX)
+	VADDPS       Z16, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, 384(AX)
+	VADDPS       Z17, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, 448(AX)
+	ADDQ         $0x00000200, DI
+	ADDQ         $0x00000200, R8
+	ADDQ         $0x00000200, AX
+	SUBQ         $0x80, R9
+	JMP          single_wide
 
 single_one:
 	CMPQ   R9, $0x10

@@ -125,7 +125,7 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 		{"direct", func(k *dwKernel) cellsFunc { return k.direct }, func(int) int { return 1 }},
 	}
 	for _, kern := range kernels {
-		for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 32, 33, 81, 113} {
+		for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 32, 33, 81, 113, 130, 263} {
 			for _, cells := range []int{1, 2, 3, 4, 5, 7, 9} {
 				for _, ntaps := range []int{1, 3, 9, 25, 27} {
 					stride := c * (1 + cells%3)

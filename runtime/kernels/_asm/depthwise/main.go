@@ -347,13 +347,20 @@ func (s x86) cells(bcast bool) {
 				ADDQ(bytes, p)
 			}
 		}
-		Label(label + "_two")
-		CMPQ(ch, U8(2*s.lanes))
+		// A single pixel's passes carry more vectors: one pixel's chain of
+		// taps per vector is all there is to overlap (most pixels of a 7×7
+		// image under a 5×5 window are edge pixels, a call each).
+		wide, first := 2, label+"_two"
+		if n == 1 {
+			wide, first = s.lanes/2, label+"_wide"
+		}
+		Label(first)
+		CMPQ(ch, U8(wide*s.lanes))
 		JL(LabelRef(label + "_one"))
-		pass(label+"_two", 2, nil)
-		step(imm(2 * vb))
-		SUBQ(U8(2*s.lanes), ch)
-		JMP(LabelRef(label + "_two"))
+		pass(first, wide, nil)
+		step(imm(wide * vb))
+		SUBQ(U8(wide*s.lanes), ch)
+		JMP(LabelRef(first))
 		Label(label + "_one")
 		CMPQ(ch, U8(s.lanes))
 		JL(LabelRef(label + "_tail"))
