@@ -52,7 +52,7 @@ func TestBenchJSON(t *testing.T) {
 	require.Positive(t, r.MinMs)
 	require.LessOrEqual(t, r.MinMs, r.MedianMs)
 	require.InDelta(t, float64(r.Flops)/r.MedianMs/1e6, r.GFlops, 1e-9*r.GFlops)
-	// Winograd runs the convs: fewer FLOPs executed than the model counts,
+	// Winograd runs the second conv: fewer FLOPs executed than the model counts,
 	// so GFlops is effective, and % of peak uses the executed count.
 	require.True(t, r.Effective)
 	require.Positive(t, r.ExecutedFlops)
@@ -65,7 +65,7 @@ func TestBenchText(t *testing.T) {
 	code, out, errs := mdlc(t, "bench", benchModel, "--time", "1ns", "--warmup", "0", "--peak-gflops", "50", "--threads", "1")
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "cnn, batch 1, 1 thread, ")
-	require.Regexp(t, `runs:   [0-9]+ \(after 0 warm-up\)\nmedian: [0-9.]+ ms\nmin:    [0-9.]+ ms\nspeed:  [0-9.]+ GFLOP/s effective \(0.007949 GFLOP a run as written; the kernels execute 0.0035: [0-9.]+ GFLOP/s\)\n`+
+	require.Regexp(t, `runs:   [0-9]+ \(after 0 warm-up\)\nmedian: [0-9.]+ ms\nmin:    [0-9.]+ ms\nspeed:  [0-9.]+ GFLOP/s effective \(0.007949 GFLOP a run as written; the kernels execute 0.00417: [0-9.]+ GFLOP/s\)\n`+
 		`peak:   [0-9.]+% of 50.0 GFLOP/s \(FLOPs executed, against the FMA peak of 1 thread\)\n$`, out)
 	// A timed bench makes at least minRuns runs, however short the time; a
 	// plan's threads are GOMAXPROCS unless --threads says otherwise.
@@ -216,7 +216,7 @@ func TestBenchProfile(t *testing.T) {
 	require.InDelta(t, 100, share, 1e-6)
 	first := r.Profile[slices.IndexFunc(r.Profile, func(p profileRow) bool { return p.Step == 0 })]
 	require.Equal(t, "fused_conv2d", first.Op)
-	require.Equal(t, "conv/winograd+maxpool", first.Kernel)
+	require.Equal(t, "conv/direct+maxpool", first.Kernel)
 	require.Equal(t, []int{1, 15, 15, 32}, first.Shape)
 	require.Equal(t, int64(4*(32*32*3+3*3*3*32+32+15*15*32)), first.Bytes, "image, kernel and bias read, pooled result written")
 
@@ -224,7 +224,7 @@ func TestBenchProfile(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "\nprofile: mean time of each step over 3 runs, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n")
 	require.Regexp(t, `\nstep +op +layer +output +kernel +ms +share +GFLOP/s +moved\n`, out)
-	require.Regexp(t, `\n0 +fused_conv2d +conv2d +\[1,15,15,32\] +conv/winograd\+maxpool +[0-9.]+ +[0-9.]+% +[0-9.]+ +43\.6 KiB\n`, out)
+	require.Regexp(t, `\n0 +fused_conv2d +conv2d +\[1,15,15,32\] +conv/direct\+maxpool +[0-9.]+ +[0-9.]+% +[0-9.]+ +43\.6 KiB\n`, out)
 	require.Regexp(t, `\n3 +softmax +dense +\[1,10\] +softmax +[0-9.]+ +[0-9.]+% +[0-9.]+ +80 B\n`, out)
 	require.Regexp(t, `\nsteps: [0-9.]+ ms a run \(the median run: [0-9.]+ ms\); GFLOP/s of the FLOPs each kernel executes\n$`, out)
 }

@@ -212,7 +212,7 @@ func TestSeedCNNScheduleUnoptimised(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
 	}
 	require.Equal(t, []string{
-		"conv2d conv/im2col+gemm -> %0 arena ",
+		"conv2d conv/direct -> %0 arena ",
 		"relu eltwise -> %1 arena %0",
 		"maxpool2d pool -> %2 arena ",
 		"conv2d conv/winograd -> %3 arena ",
@@ -245,17 +245,17 @@ func TestSeedCNNSchedule(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s -> %s %s %s", st.Op, st.Kernel, st.Output, st.Buffer, st.InPlace))
 	}
 	require.Equal(t, []string{
-		"fused_conv2d conv/winograd+maxpool -> %0 arena ",
+		"fused_conv2d conv/direct+maxpool -> %0 arena ",
 		"fused_conv2d conv/winograd+maxpool -> %1 arena ",
 		"fused_matmul gemm -> %3 arena ",
 		"softmax softmax -> %4 output probs ",
 	}, got)
 	require.LessOrEqual(t, s.LowerBound, s.ArenaBytes)
 	require.LessOrEqual(t, s.ArenaBytes, s.Unplanned)
-	// No panel padding (every width is even), but the convs' 3×3 kernels,
-	// 3 → 32 and 32 → 64, are Winograd's 16 positions: 16 floats per
-	// (cin, cout) where there were 9.
-	require.Equal(t, 4*(params+7*(3*32+32*64)), s.ConstantBytes)
+	// No panel padding (every width is even), but the second conv's 3×3
+	// kernel, 32 → 64, is Winograd's 16 positions: 16 floats per (cin,
+	// cout) where there were 9; the first, 3 → 32, runs direct, unpacked.
+	require.Equal(t, 4*(params+7*32*64), s.ConstantBytes)
 	require.Contains(t, p.Timeline(), "scratch 0 (im2col panels)")
 	text := s.String()
 	require.Contains(t, text, "plan cnn(N=4): 4 steps, arena ")
@@ -287,13 +287,15 @@ func TestStepFlops(t *testing.T) {
 		}
 	}
 	require.Equal(t, total, sum)
-	// conv 1, 3 → 32 channels: 30×30 outputs pooled to 15×15, so 15×15
-	// tiles an image, each 32·3·32 + 32·3 + 24·32 operations where the
-	// direct count is 2·30·30·32·27; the epilogue and pool count alike.
-	conv1 := steps[0]
-	require.Equal(t, "conv/winograd+maxpool", conv1.Kernel)
-	require.Equal(t, conv1.Flops-2*4*30*30*32*27+4*15*15*(32*3*32+32*3+24*32), conv1.ExecutedFlops)
-	require.Less(t, steps[1].ExecutedFlops, steps[1].Flops, "32 → 64 channels: fewer operations")
+	// conv 2, 32 → 64 channels: 13×13 outputs pooled to 6×6, so 6×6 tiles
+	// an image, each 32·32·64 + 32·32 + 24·64 operations where the direct
+	// count is 2·13·13·64·288; the epilogue and pool count alike. Conv 1,
+	// 3 → 32 channels, runs direct.
+	conv1, conv2 := steps[0], steps[1]
+	require.Equal(t, "conv/direct+maxpool", conv1.Kernel)
+	require.Equal(t, "conv/winograd+maxpool", conv2.Kernel)
+	require.Equal(t, conv2.Flops-2*4*13*13*64*288+4*6*6*(32*32*64+32*32+24*64), conv2.ExecutedFlops)
+	require.Less(t, conv2.ExecutedFlops, conv2.Flops, "32 → 64 channels: fewer operations")
 	require.Equal(t, int64(4*4*32*32*3)+4*3*3*3*32+4*32, conv1.ReadBytes, "image, kernel, bias")
 	require.Equal(t, int64(4*4*10), steps[3].ReadBytes, "softmax reads the logits")
 	require.Equal(t, int64(4*4*10), steps[3].Bytes)

@@ -17,6 +17,10 @@
 //     activation applied in the store.
 //   - grouped: the depthwise kernels on expanded input rows, for grouped
 //     convs whose per-group products are too narrow for the GEMM.
+//   - direct: the depthwise kernels' direct form, each input value
+//     broadcast to the output channels' lanes, for ungrouped convs of a few
+//     input channels (an image's stem), whose im2col rows are too short
+//     for the GEMM.
 //   - Winograd F(2×2, 3×3), for 3×3, stride-1, undilated, ungrouped convs
 //     (winograd.go): 16 multiplies per 2×2 output tile and channel pair
 //     where the GEMM does 36. The kernels are transformed and packed once;
@@ -111,11 +115,19 @@ const (
 	// Grouped runs the depthwise kernels on expanded input rows: a few
 	// input channels per group.
 	Grouped
+	// Direct runs the depthwise kernels' direct form, which broadcasts each
+	// input value to the output channels' lanes: an ungrouped conv of a few
+	// input channels.
+	Direct
 )
 
-var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Winograd: "winograd", Depthwise: "depthwise", Grouped: "grouped"}
+var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Winograd: "winograd", Depthwise: "depthwise", Grouped: "grouped", Direct: "direct"}
 
 func (a Algorithm) String() string { return algorithmNames[a] }
+
+// rows reports whether the depthwise kernels (depthwise.go) run a: a row of
+// output pixels at a time, the output channels in lanes.
+func (a Algorithm) rows() bool { return a == Depthwise || a == Grouped || a == Direct }
 
 // Choose picks the algorithm for a conv with its epilogue and pool (see
 // New): Depthwise for grouped convs with one input channel per group,
@@ -144,6 +156,30 @@ func (a Algorithm) String() string { return algorithmNames[a] }
 // cnn224_1 9.1 → 3.4 ms, cnn224_2 9.4 → 4.2, cnn32_1 5.4 → 2.1, cnn32_2
 // 4.1 → 1.7). Below 16 channels without that pool, im2col keeps them: the
 // GEMMs of K = C are mostly call and tile overhead there.
+//
+// Direct takes the ungrouped convs of at most directMaxC input channels
+// that are not Plain. Their im2col rows are K = KH·KW·C long (27 for a 3×3
+// stem on RGB): packing them costs as much as the GEMM's few FMAs per
+// element, and a narrow CO fills no micro-tile, where the direct kernel
+// reads each input value once per tap from L1 with no copy.
+// BenchmarkAlgorithms (AMD EPYC Zen 5, family 26 model 2, one thread, a
+// shared machine, best of 2-3 runs of 40-50; im2col / Winograd / direct, ms,
+// AVX-512 then AVX2):
+//
+//	stem_16  224²×3 → 16, 3×3 s2     0.38 / -    / 0.090    0.37 / -    / 0.12
+//	stem_32  224²×3 → 32, 3×3 s2     1.20 / -    / 0.142    0.97 / -    / 0.23
+//	cnn224_1 224²×3 → 32, 3×3        2.57 / 1.23 / 0.45     1.92 / 1.30 / 0.89
+//	lenet64_1 28²×1 → 6, 5×5, N 64   1.76 / -    / 0.57     3.12 / -    / 0.52
+//	c4_64    56²×4 → 64, 3×3         0.31 / 0.14 / 0.100    0.35 / 0.24 / 0.21
+//	7x7 s2   224²×3 → 64             1.70 / -    / 1.31     2.90 / -    / 2.72
+//	c8_64    56²×8 → 64, 3×3         0.24 / 0.26 / 0.26     0.39 / 0.30 / 0.38
+//	1x1_3_64 112²×3 → 64, plain      0.050 (gemm) / 0.051   0.064 / 0.080
+//
+// so it stops at 4 channels, where Winograd and the GEMM catch up, and
+// leaves 1×1 convs to Plain. With a 2×2 pool after (the seed CNN's
+// cnn224_1) Winograd pools in its output transform, the direct kernel from
+// a band of rows in cache; the model's A/B in conv/direct is in the
+// commit that made this rule.
 func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 	cpg, opg := s.C/s.Groups, s.CO/s.Groups
 	switch {
@@ -153,11 +189,16 @@ func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 		return Grouped
 	case s.KH == 1 && s.KW == 1 && s.Stride == [2]int{1, 1} && s.Pads == [4]int{}:
 		return Plain
+	case s.Groups == 1 && s.C <= directMaxC:
+		return Direct
 	case winogradApplies(s) && (s.C >= winogradMinC || winogradPools(s, epilogue, mp)):
 		return Winograd
 	}
 	return Im2col
 }
+
+// directMaxC is the most input channels for which Choose picks Direct.
+const directMaxC = 4
 
 // winogradMinC is the fewest input channels for which Choose picks Winograd
 // when its output transform does not pool.
@@ -174,7 +215,8 @@ func New(kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Co
 
 // NewWith is New with the algorithm given, which must apply to s (Plain only
 // to 1×1, stride-1, unpadded convs; Winograd only to 3×3, stride-1,
-// undilated, ungrouped ones; Depthwise only to one input channel per group).
+// undilated, ungrouped ones; Depthwise only to one input channel per group;
+// Direct only to ungrouped ones).
 func NewWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, mp *pool.Window) *Conv {
 	return newWith(algo, kn, s, epilogue, mp, true)
 }
@@ -192,7 +234,7 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 	m := s.N * c.OH * c.OW
 	c.blk = kn.Block(m, c.opg, c.k)
 	c.band = c.blk.MC
-	if algo == Depthwise || algo == Grouped {
+	if algo.rows() {
 		c.band = max(1, bandBytes/4/max(s.CO, 1))
 	}
 	c.packed = kn.PackedSize(c.k, c.opg)
@@ -212,7 +254,7 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 		c.units = c.wino.units
 		return c
 	}
-	if algo == Depthwise || algo == Grouped {
+	if algo.rows() {
 		c.dw = newDepthwise(c)
 	}
 	if t := eltwise.SplitTile(epilogue, s.CO); tile && (t.Bias >= 0 || t.Relu || t.Relu6) {
@@ -241,7 +283,7 @@ func (c *Conv) PackedSize() int {
 	if c.algo == Winograd {
 		return c.wino.packedSize(c)
 	}
-	if c.algo == Depthwise || c.algo == Grouped {
+	if c.algo.rows() {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
 	return c.Groups * c.packed
@@ -255,7 +297,7 @@ func (c *Conv) PackWeights(dst, k []float32) {
 		c.wino.packWeights(c, dst, k)
 		return
 	}
-	if c.algo == Depthwise || c.algo == Grouped {
+	if c.algo.rows() {
 		copy(dst, k)
 		return
 	}
@@ -271,10 +313,9 @@ func (c *Conv) ScratchSize() int {
 		return c.wino.scratch
 	}
 	n := c.bandBuf
-	switch c.algo {
-	case Depthwise, Grouped:
+	if c.algo.rows() {
 		n += c.dw.scratch(c)
-	default:
+	} else {
 		n += c.blk.ScratchSize()
 	}
 	return n
@@ -329,10 +370,9 @@ func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int
 // the epilogue over them.
 func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]float32) {
 	rows := len(dst) / c.CO
-	switch c.algo {
-	case Depthwise, Grouped:
+	if c.algo.rows() {
 		c.depthwiseRows(x, w, dst, r0, rows, pa, operands)
-	default:
+	} else {
 		c.gemmRows(x, w, dst, r0, rows, pa, operands)
 	}
 	if c.epilogue != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,14 +64,23 @@ func (tc convCase) shape(n int) Shape {
 		Stride: tc.stride, Dilation: tc.dilation, Pads: a.PadsFor(tc.h, tc.w, tc.kh, tc.kw), Groups: tc.groups}
 }
 
-// algorithms are the algorithms tests run on a case: the chosen one, and
-// both Winograd and im2col where Winograd applies.
+// algorithms are the algorithms tests run on a case: the chosen one, both
+// Winograd and im2col where Winograd applies, and both direct and im2col on
+// ungrouped convs of up to 16 input channels.
 func (tc convCase) algorithms() []Algorithm {
 	s := tc.shape(1)
-	if !winogradApplies(s) {
-		return []Algorithm{Choose(s, nil, nil)}
+	algos := []Algorithm{Choose(s, nil, nil)}
+	if winogradApplies(s) {
+		algos = []Algorithm{Im2col, Winograd}
 	}
-	return []Algorithm{Im2col, Winograd}
+	if s.Groups == 1 && s.C <= 16 {
+		algos = append(algos, Direct)
+		if !slices.Contains(algos, Im2col) {
+			algos = append(algos, Im2col)
+		}
+	}
+	slices.Sort(algos)
+	return slices.Compact(algos)
 }
 
 func compile(algo Algorithm, kn *gemm.Kernel, tc convCase, n int, epi []eltwise.Step, mp *pool.Window) *Conv {
@@ -123,10 +133,11 @@ func TestKernelsMatchGeneric(t *testing.T) {
 // gives, bit for bit: what lets a plan spread them over threads.
 func TestUnitsIndependent(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	// Winograd and im2col; depthwise, multiplier 2; grouped, whose units
-	// each expand the rows they read. Wide enough for a few units a batch.
+	// Winograd, im2col and direct; depthwise, multiplier 2; grouped, whose
+	// units each expand the rows they read. Wide enough for a few units a
+	// batch.
 	for _, tc := range []convCase{
-		{17, 15, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1},
+		{33, 31, 8, 20, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 1},
 		{17, 15, 200, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
 		{17, 15, 400, 400, 3, 3, [2]int{1, 1}, [2]int{1, 1}, ir.Same, [4]int{}, 200},
 	} {
@@ -325,6 +336,15 @@ func BenchmarkAlgorithms(b *testing.B) {
 		{"grouped_cpg4", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 32}},
 		{"grouped_cpg2", Shape{N: 1, H: 28, W: 28, C: 128, KH: 3, KW: 3, CO: 128, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 64}},
 		{"depthwise", Shape{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 64}},
+		// The stems of MobileNetV3-small, and of MobileNetV2 and
+		// EfficientNet-B0.
+		{"stem_16", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 16, Stride: [2]int{2, 2}, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"stem_32", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{2, 2}, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"c4_8", Shape{N: 1, H: 56, W: 56, C: 4, KH: 3, KW: 3, CO: 8, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"c4_64", Shape{N: 1, H: 56, W: 56, C: 4, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"c8_64", Shape{N: 1, H: 56, W: 56, C: 8, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
+		{"1x1_3_64", Shape{N: 1, H: 112, W: 112, C: 3, KH: 1, KW: 1, CO: 64, Stride: one, Dilation: one, Groups: 1}},
+		{"7x7_s2_3_64", Shape{N: 1, H: 224, W: 224, C: 3, KH: 7, KW: 7, CO: 64, Stride: [2]int{2, 2}, Dilation: one, Pads: [4]int{3, 3, 3, 3}, Groups: 1}},
 	}
 	for _, sh := range shapes {
 		s := sh.s
@@ -340,6 +360,9 @@ func BenchmarkAlgorithms(b *testing.B) {
 		}
 		if winogradApplies(s) {
 			algos = append(algos, Winograd)
+		}
+		if s.Groups == 1 && s.C <= 8 {
+			algos = append(algos, Direct)
 		}
 		for _, algo := range algos {
 			for _, kn := range gemm.Kernels() {

@@ -21,6 +21,12 @@ import (
 // pixel is stored, as a clamp to [lo, hi]: relu is lo = 0, relu6 lo = 0 and
 // hi = 6, the identity ±Inf.
 //
+// The direct kernel runs ungrouped convs of a few input channels
+// (Algorithm Direct) on the image's own rows: it is the same loop with each
+// tap one input channel of a window position, its value broadcast to every
+// lane, so the taps list each window position C times, the input offsets
+// one float apart.
+//
 // Grouped convs with a few input channels per group (Algorithm Grouped),
 // and depthwise ones with a multiplier m > 1, are run by the same kernels
 // on input rows expanded into scratch so that lane o reads what output
@@ -48,18 +54,24 @@ import (
 //go:generate go -C ../_asm run ./depthwise -out ../conv/depthwise_amd64.s -stubs ../conv/depthwise_amd64.go -pkg conv -neon ../conv/depthwise_arm64
 //go:generate go -C ../_asm run ./depthwise -avx512 -out ../conv/depthwise_avx512_amd64.s -stubs ../conv/depthwise_avx512_amd64.go -pkg conv
 
-// dwKernel is one set's depthwise kernel.
+// dwKernel is one set's depthwise kernels.
 type dwKernel struct {
 	set cpu.Set
 	// cells computes cells output pixels along a row, c channels each, every
 	// tap inside x; see dwCellsGeneric.
-	cells func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)
+	cells cellsFunc
+	// direct is cells with each tap's one input value broadcast to every
+	// channel: the direct conv's kernel; see directCellsGeneric.
+	direct cellsFunc
 }
+
+// cellsFunc is a kernel that computes a run of output pixels of a row.
+type cellsFunc func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)
 
 // dwSets are the depthwise kernels of this build's sets (cpu.Family).
 var dwSets = cpu.NewFamily("depthwise", &dwGeneric)
 
-var dwGeneric = dwKernel{set: cpu.Generic, cells: dwCellsGeneric}
+var dwGeneric = dwKernel{set: cpu.Generic, cells: dwCellsGeneric, direct: directCellsGeneric}
 
 // dwCellsGeneric computes cells output pixels stride floats apart in x, c
 // channels each, from the taps listed in taps as pairs of offsets in bytes,
@@ -97,6 +109,35 @@ func dwCellsGeneric(out, x, w []float32, taps []int, cells, c, stride int, bias 
 	}
 }
 
+// directCellsGeneric is dwCellsGeneric with x's value at each tap
+// broadcast to every channel:
+//
+//	for t := range cells {
+//		for ch := range c {
+//			acc := 0
+//			for k := 0; k < len(taps); k += 2 {
+//				acc += x[t*stride+taps[k]/4] * w[taps[k+1]/4+ch]
+//			}
+//			out[t*c+ch] = clamp(acc+bias[ch], lo, hi)
+//		}
+//	}
+func directCellsGeneric(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32) {
+	bias = bias[:c]
+	for t := range cells {
+		acc := out[t*c : (t+1)*c]
+		clear(acc)
+		for k := 0; k < len(taps); k += 2 {
+			xv, ws := x[t*stride+taps[k]/4], w[taps[k+1]/4:][:len(acc)]
+			for ch := range acc {
+				acc[ch] += float32(xv * ws[ch])
+			}
+		}
+		for ch, b := range bias {
+			acc[ch] = clamp(acc[ch]+b, lo, hi)
+		}
+	}
+}
+
 func clamp(v, lo, hi float32) float32 {
 	if lo > v {
 		v = lo
@@ -110,7 +151,11 @@ func clamp(v, lo, hi float32) float32 {
 // depthwise is the state of a conv the depthwise kernels run, fixed when it
 // is compiled.
 type depthwise struct {
-	k *dwKernel
+	// cells is the kernel: the set's cells, or direct for Algorithm Direct.
+	cells cellsFunc
+	// reach is the floats a tap reads from its input offset: CO, or 1 for
+	// the direct kernel.
+	reach int
 	// expand is whether the kernels read expanded rows (see above).
 	expand bool
 	// pixel is the floats per pixel of the rows the kernel reads (C, or
@@ -142,9 +187,17 @@ type edge struct {
 	x0     int // the input column of its first tap
 }
 
-// newDepthwise prepares c, a conv with cpg·opg < 4·4 channels per group.
+// newDepthwise prepares c, a conv with cpg·opg < 4·4 channels per group, or
+// an ungrouped one run by the direct kernel.
 func newDepthwise(c *Conv) *depthwise {
-	d := &depthwise{k: dwSets.For(c.gemm.Set), expand: c.cpg > 1 || c.opg > 1, pixel: c.C}
+	k := dwSets.For(c.gemm.Set)
+	d := &depthwise{cells: k.cells, reach: c.CO, expand: c.cpg > 1 || c.opg > 1, pixel: c.C}
+	// in is the floats from a pixel's input channel i to channel i+1 in the
+	// rows the kernel reads: runs of CO floats when expanded.
+	in := c.CO
+	if c.algo == Direct {
+		d.cells, d.reach, d.expand, in = k.direct, 1, false, 1
+	}
 	if d.expand {
 		d.pixel = c.cpg * c.CO
 		span := (c.KH-1)*c.Dilation[0] + 1
@@ -158,7 +211,7 @@ func newDepthwise(c *Conv) *depthwise {
 		for ky := range c.KH {
 			for kx := kxLo; kx < kxHi; kx++ {
 				for i := range c.cpg {
-					x := ky*d.rowStep + (kx-kxLo)*dw*d.pixel + i*c.CO
+					x := ky*d.rowStep + (kx-kxLo)*dw*d.pixel + i*in
 					taps = append(taps, 4*x, 4*((ky*c.KW+kx)*c.cpg+i)*c.CO)
 				}
 			}
@@ -262,8 +315,8 @@ func (c *Conv) depthwiseRow(img []float32, b int, w, dst []float32, oy, ox0, ox1
 		// x as far as the last pixel's last tap, w as far as the last
 		// tap's weights: the kernels do not check bounds, so slicing here
 		// does.
-		x := src[start : start+(cells-1)*stride+taps[len(taps)-2]/4+co]
-		d.k.cells(out[:cells*co], x, w[:taps[len(taps)-1]/4+co], taps, cells, co, stride, bias, lo, hi)
+		x := src[start : start+(cells-1)*stride+taps[len(taps)-2]/4+d.reach]
+		d.cells(out[:cells*co], x, w[:taps[len(taps)-1]/4+co], taps, cells, co, stride, bias, lo, hi)
 		ox += cells
 	}
 }

@@ -238,44 +238,60 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x10
+single_wide:
+	CMPQ   R9, $0x20
 	JL     single_one
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ        (R10), R13
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS     (R12), Y4
-	VMOVUPS     32(R12), Y5
-	VFMADD231PS (R13), Y4, Y2
-	VFMADD231PS 32(R13), Y5, Y3
+	VMOVUPS     (R12), Y6
+	VMOVUPS     32(R12), Y7
+	VMOVUPS     64(R12), Y8
+	VMOVUPS     96(R12), Y9
+	VFMADD231PS (R13), Y6, Y2
+	VFMADD231PS 32(R13), Y7, Y3
+	VFMADD231PS 64(R13), Y8, Y4
+	VFMADD231PS 96(R13), Y9, Y5
 	ADDQ        $0x10, R10
 	DECQ        R11
-	JNZ         single_two_tap
-	VMOVUPS     (R8), Y4
-	VMOVUPS     32(R8), Y5
+	JNZ         single_wide_tap
+	VMOVUPS     (R8), Y6
+	VMOVUPS     32(R8), Y7
+	VMOVUPS     64(R8), Y8
+	VMOVUPS     96(R8), Y9
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Y4, Y2, Y2
+	VADDPS      Y6, Y2, Y2
 	VMAXPS      Y2, Y0, Y2
 	VMINPS      Y2, Y1, Y2
 	VMOVUPS     Y2, (AX)
-	VADDPS      Y5, Y3, Y3
+	VADDPS      Y7, Y3, Y3
 	VMAXPS      Y3, Y0, Y3
 	VMINPS      Y3, Y1, Y3
 	VMOVUPS     Y3, 32(AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, DI
-	ADDQ        $0x40, R8
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, R9
-	JMP         single_two
+	VADDPS      Y8, Y4, Y4
+	VMAXPS      Y4, Y0, Y4
+	VMINPS      Y4, Y1, Y4
+	VMOVUPS     Y4, 64(AX)
+	VADDPS      Y9, Y5, Y5
+	VMAXPS      Y5, Y0, Y5
+	VMINPS      Y5, Y1, Y5
+	VMOVUPS     Y5, 96(AX)
+	ADDQ        $0x00000080, CX
+	ADDQ        $0x00000080, DI
+	ADDQ        $0x00000080, R8
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x20, R9
+	JMP         single_wide
 
 single_one:
 	CMPQ   R9, $0x08
@@ -345,6 +361,355 @@ single_tail_tap:
 
 single_end:
 	SUBQ BX, CX
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func directCellsAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, FMA3
+TEXT ·directCellsAVX2(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x10
+	JL     block_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y10
+	VMOVUPS      32(R13), Y11
+	VBROADCASTSS (R14), Y12
+	VFMADD231PS  Y12, Y10, Y2
+	VFMADD231PS  Y12, Y11, Y3
+	VBROADCASTSS (R14)(SI*1), Y12
+	VFMADD231PS  Y12, Y10, Y4
+	VFMADD231PS  Y12, Y11, Y5
+	VBROADCASTSS (R14)(SI*2), Y12
+	VFMADD231PS  Y12, Y10, Y6
+	VFMADD231PS  Y12, Y11, Y7
+	VBROADCASTSS (R14)(DI*1), Y12
+	VFMADD231PS  Y12, Y10, Y8
+	VFMADD231PS  Y12, Y11, Y9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_two_tap
+	VMOVUPS      (R9), Y10
+	VMOVUPS      32(R9), Y11
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y10, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y11, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y10, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMOVUPS      Y4, (AX)(BX*1)
+	VADDPS       Y11, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMOVUPS      Y5, 32(AX)(BX*1)
+	VADDPS       Y10, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMOVUPS      Y6, (AX)(BX*2)
+	VADDPS       Y11, Y7, Y7
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+	VMOVUPS      Y7, 32(AX)(BX*2)
+	VADDPS       Y10, Y8, Y8
+	VMAXPS       Y8, Y0, Y8
+	VMINPS       Y8, Y1, Y8
+	VMOVUPS      Y8, (AX)(R11*1)
+	VADDPS       Y11, Y9, Y9
+	VMAXPS       Y9, Y0, Y9
+	VMINPS       Y9, Y1, Y9
+	VMOVUPS      Y9, 32(AX)(R11*1)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, R9
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R10
+	JMP          block_two
+
+block_one:
+	CMPQ   R10, $0x08
+	JL     block_tail
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y6
+	VBROADCASTSS (R14), Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (R14)(SI*1), Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VBROADCASTSS (R14)(SI*2), Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VBROADCASTSS (R14)(DI*1), Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_one_tap
+	VMOVUPS      (R9), Y6
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y6, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMOVUPS      Y3, (AX)(BX*1)
+	VADDPS       Y6, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMOVUPS      Y4, (AX)(BX*2)
+	VADDPS       Y6, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMOVUPS      Y5, (AX)(R11*1)
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, R9
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R10
+	JMP          block_one
+
+block_tail:
+	TESTQ   R10, R10
+	JZ      block_end
+	MOVQ    R10, R11
+	NEGQ    R11
+	LEAQ    dwtailmask<>+32(SB), R12
+	VMOVDQU (R12)(R11*4), Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    taps_base+72(FP), R11
+	MOVQ    taps_len+80(FP), R12
+	SHRQ    $0x01, R12
+
+block_tail_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMASKMOVPS   (R13), Y2, Y7
+	VBROADCASTSS (R14), Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VBROADCASTSS (R14)(SI*1), Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VBROADCASTSS (R14)(SI*2), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VBROADCASTSS (R14)(DI*1), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_tail_tap
+	VMASKMOVPS   (R9), Y2, Y7
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	VADDPS       Y7, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMASKMOVPS   Y4, Y2, (AX)(BX*1)
+	VADDPS       Y7, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMASKMOVPS   Y5, Y2, (AX)(BX*2)
+	VADDPS       Y7, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMASKMOVPS   Y6, Y2, (AX)(R11*1)
+	SHLQ         $0x02, R10
+	ADDQ         R10, R8
+	ADDQ         R10, R9
+	ADDQ         R10, AX
+
+block_end:
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x20
+	JL     single_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y6
+	VMOVUPS      32(R12), Y7
+	VMOVUPS      64(R12), Y8
+	VMOVUPS      96(R12), Y9
+	VBROADCASTSS (R13), Y10
+	VFMADD231PS  Y10, Y6, Y2
+	VFMADD231PS  Y10, Y7, Y3
+	VFMADD231PS  Y10, Y8, Y4
+	VFMADD231PS  Y10, Y9, Y5
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Y6
+	VMOVUPS      32(R8), Y7
+	VMOVUPS      64(R8), Y8
+	VMOVUPS      96(R8), Y9
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y8, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMOVUPS      Y4, 64(AX)
+	VADDPS       Y9, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMOVUPS      Y5, 96(AX)
+	ADDQ         $0x00000080, DI
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R9
+	JMP          single_wide
+
+single_one:
+	CMPQ   R9, $0x08
+	JL     single_tail
+	VXORPS Y2, Y2, Y2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y3
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_one_tap
+	VMOVUPS      (R8), Y3
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, DI
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R9
+	JMP          single_one
+
+single_tail:
+	TESTQ   R9, R9
+	JZ      single_end
+	MOVQ    R9, R10
+	NEGQ    R10
+	LEAQ    dwtailmask<>+32(SB), R11
+	VMOVDQU (R11)(R10*4), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    taps_base+72(FP), R10
+	MOVQ    taps_len+80(FP), R11
+	SHRQ    $0x01, R11
+
+single_tail_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMASKMOVPS   (R12), Y2, Y4
+	VBROADCASTSS (R13), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_tail_tap
+	VMASKMOVPS   (R8), Y2, Y4
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y4, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	SHLQ         $0x02, R9
+	ADDQ         R9, DI
+	ADDQ         R9, R8
+	ADDQ         R9, AX
+
+single_end:
 	ADDQ SI, CX
 	DECQ DX
 	JMP  single

@@ -24,3 +24,24 @@ package conv
 //
 //go:noescape
 func dwCellsNEON(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)
+
+// directCellsNEON is dwKernel.direct, 4 channels a vector: cells output
+// pixels stride floats apart in x, c channels each, from the taps listed in
+// taps as pairs of offsets in bytes, of the input value from the pixel's
+// start in x and of the weights in w, in the order listed, each product
+// fused into its sum:
+//
+//	for t := range cells {
+//		for ch := range c {
+//			acc := 0
+//			for k := 0; k < len(taps); k += 2 {
+//				acc += x[t*stride+taps[k]/4] * w[taps[k+1]/4+ch]
+//			}
+//			out[t*c+ch] = clamp(acc+bias[ch], lo, hi)
+//		}
+//	}
+//
+// taps must not be empty. The caller checks that x holds every tap.
+//
+//go:noescape
+func directCellsNEON(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)

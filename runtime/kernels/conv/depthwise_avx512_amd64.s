@@ -23,7 +23,7 @@ DATA dwztailmasks<>+30(SB)/2, $0x7fff
 GLOBL dwztailmasks<>(SB), RODATA|NOPTR, $32
 
 // func dwCellsAVX512(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·dwCellsAVX512(SB), NOSPLIT, $0-152
 	MOVQ         out_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
@@ -46,14 +46,14 @@ block:
 block_two:
 	CMPQ   R10, $0x20
 	JL     block_one
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
 	MOVQ   taps_base+72(FP), R11
 	MOVQ   taps_len+80(FP), R12
 	SHRQ   $0x01, R12
@@ -121,10 +121,10 @@ block_two_tap:
 block_one:
 	CMPQ   R10, $0x10
 	JL     block_tail
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
 	MOVQ   taps_base+72(FP), R11
 	MOVQ   taps_len+80(FP), R12
 	SHRQ   $0x01, R12
@@ -134,32 +134,32 @@ block_one_tap:
 	ADDQ        CX, R14
 	MOVQ        8(R11), R13
 	ADDQ        R8, R13
-	VMOVUPS     (R13), Z10
-	VFMADD231PS (R14), Z10, Z12
-	VFMADD231PS (R14)(SI*1), Z10, Z13
-	VFMADD231PS (R14)(SI*2), Z10, Z14
-	VFMADD231PS (R14)(DI*1), Z10, Z15
+	VMOVUPS     (R13), Z6
+	VFMADD231PS (R14), Z6, Z2
+	VFMADD231PS (R14)(SI*1), Z6, Z3
+	VFMADD231PS (R14)(SI*2), Z6, Z4
+	VFMADD231PS (R14)(DI*1), Z6, Z5
 	ADDQ        $0x10, R11
 	DECQ        R12
 	JNZ         block_one_tap
-	VMOVUPS     (R9), Z10
+	VMOVUPS     (R9), Z6
 	LEAQ        (BX)(BX*2), R11
-	VADDPS      Z10, Z12, Z12
-	VMAXPS      Z12, Z0, Z12
-	VMINPS      Z12, Z1, Z12
-	VMOVUPS     Z12, (AX)
-	VADDPS      Z10, Z13, Z13
-	VMAXPS      Z13, Z0, Z13
-	VMINPS      Z13, Z1, Z13
-	VMOVUPS     Z13, (AX)(BX*1)
-	VADDPS      Z10, Z14, Z14
-	VMAXPS      Z14, Z0, Z14
-	VMINPS      Z14, Z1, Z14
-	VMOVUPS     Z14, (AX)(BX*2)
-	VADDPS      Z10, Z15, Z15
-	VMAXPS      Z15, Z0, Z15
-	VMINPS      Z15, Z1, Z15
-	VMOVUPS     Z15, (AX)(R11*1)
+	VADDPS      Z6, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VMOVUPS     Z2, (AX)
+	VADDPS      Z6, Z3, Z3
+	VMAXPS      Z3, Z0, Z3
+	VMINPS      Z3, Z1, Z3
+	VMOVUPS     Z3, (AX)(BX*1)
+	VADDPS      Z6, Z4, Z4
+	VMAXPS      Z4, Z0, Z4
+	VMINPS      Z4, Z1, Z4
+	VMOVUPS     Z4, (AX)(BX*2)
+	VADDPS      Z6, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, (AX)(R11*1)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, R8
 	ADDQ        $0x40, R9
@@ -172,10 +172,10 @@ block_tail:
 	JZ     block_end
 	LEAQ   dwztailmasks<>+0(SB), R11
 	KMOVW  (R11)(R10*2), K1
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
 	MOVQ   taps_base+72(FP), R11
 	MOVQ   taps_len+80(FP), R12
 	SHRQ   $0x01, R12
@@ -185,36 +185,36 @@ block_tail_tap:
 	ADDQ        CX, R14
 	MOVQ        8(R11), R13
 	ADDQ        R8, R13
-	VMOVUPS.Z   (R13), K1, Z10
-	VMOVUPS.Z   (R14), K1, Z11
-	VFMADD231PS Z11, Z10, Z16
-	VMOVUPS.Z   (R14)(SI*1), K1, Z11
-	VFMADD231PS Z11, Z10, Z17
-	VMOVUPS.Z   (R14)(SI*2), K1, Z11
-	VFMADD231PS Z11, Z10, Z18
-	VMOVUPS.Z   (R14)(DI*1), K1, Z11
-	VFMADD231PS Z11, Z10, Z19
+	VMOVUPS.Z   (R13), K1, Z6
+	VMOVUPS.Z   (R14), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (R14)(SI*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (R14)(SI*2), K1, Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS.Z   (R14)(DI*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z5
 	ADDQ        $0x10, R11
 	DECQ        R12
 	JNZ         block_tail_tap
-	VMOVUPS.Z   (R9), K1, Z10
+	VMOVUPS.Z   (R9), K1, Z6
 	LEAQ        (BX)(BX*2), R11
-	VADDPS      Z10, Z16, Z16
-	VMAXPS      Z16, Z0, Z16
-	VMINPS      Z16, Z1, Z16
-	VMOVUPS     Z16, K1, (AX)
-	VADDPS      Z10, Z17, Z17
-	VMAXPS      Z17, Z0, Z17
-	VMINPS      Z17, Z1, Z17
-	VMOVUPS     Z17, K1, (AX)(BX*1)
-	VADDPS      Z10, Z18, Z18
-	VMAXPS      Z18, Z0, Z18
-	VMINPS      Z18, Z1, Z18
-	VMOVUPS     Z18, K1, (AX)(BX*2)
-	VADDPS      Z10, Z19, Z19
-	VMAXPS      Z19, Z0, Z19
-	VMINPS      Z19, Z1, Z19
-	VMOVUPS     Z19, K1, (AX)(R11*1)
+	VADDPS      Z6, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VMOVUPS     Z2, K1, (AX)
+	VADDPS      Z6, Z3, Z3
+	VMAXPS      Z3, Z0, Z3
+	VMINPS      Z3, Z1, Z3
+	VMOVUPS     Z3, K1, (AX)(BX*1)
+	VADDPS      Z6, Z4, Z4
+	VMAXPS      Z4, Z0, Z4
+	VMINPS      Z4, Z1, Z4
+	VMOVUPS     Z4, K1, (AX)(BX*2)
+	VADDPS      Z6, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, K1, (AX)(R11*1)
 	SHLQ        $0x02, R10
 	ADDQ        R10, CX
 	ADDQ        R10, R8
@@ -236,49 +236,97 @@ single:
 	MOVQ  bias_base+120(FP), R8
 	MOVQ  c+104(FP), R9
 
-single_two:
-	CMPQ   R9, $0x20
+single_wide:
+	CMPQ   R9, $0x80
 	JL     single_one
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
 
-single_two_tap:
+single_wide_tap:
 	MOVQ        (R10), R13
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS     (R12), Z2
-	VMOVUPS     64(R12), Z3
-	VFMADD231PS (R13), Z2, Z20
-	VFMADD231PS 64(R13), Z3, Z21
+	VMOVUPS     (R12), Z10
+	VMOVUPS     64(R12), Z11
+	VMOVUPS     128(R12), Z12
+	VMOVUPS     192(R12), Z13
+	VMOVUPS     256(R12), Z14
+	VMOVUPS     320(R12), Z15
+	VMOVUPS     384(R12), Z16
+	VMOVUPS     448(R12), Z17
+	VFMADD231PS (R13), Z10, Z2
+	VFMADD231PS 64(R13), Z11, Z3
+	VFMADD231PS 128(R13), Z12, Z4
+	VFMADD231PS 192(R13), Z13, Z5
+	VFMADD231PS 256(R13), Z14, Z6
+	VFMADD231PS 320(R13), Z15, Z7
+	VFMADD231PS 384(R13), Z16, Z8
+	VFMADD231PS 448(R13), Z17, Z9
 	ADDQ        $0x10, R10
 	DECQ        R11
-	JNZ         single_two_tap
-	VMOVUPS     (R8), Z2
-	VMOVUPS     64(R8), Z3
+	JNZ         single_wide_tap
+	VMOVUPS     (R8), Z10
+	VMOVUPS     64(R8), Z11
+	VMOVUPS     128(R8), Z12
+	VMOVUPS     192(R8), Z13
+	VMOVUPS     256(R8), Z14
+	VMOVUPS     320(R8), Z15
+	VMOVUPS     384(R8), Z16
+	VMOVUPS     448(R8), Z17
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Z2, Z20, Z20
-	VMAXPS      Z20, Z0, Z20
-	VMINPS      Z20, Z1, Z20
-	VMOVUPS     Z20, (AX)
-	VADDPS      Z3, Z21, Z21
-	VMAXPS      Z21, Z0, Z21
-	VMINPS      Z21, Z1, Z21
-	VMOVUPS     Z21, 64(AX)
-	ADDQ        $0x00000080, CX
-	ADDQ        $0x00000080, DI
-	ADDQ        $0x00000080, R8
-	ADDQ        $0x00000080, AX
-	SUBQ        $0x20, R9
-	JMP         single_two
+	VADDPS      Z10, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VMOVUPS     Z2, (AX)
+	VADDPS      Z11, Z3, Z3
+	VMAXPS      Z3, Z0, Z3
+	VMINPS      Z3, Z1, Z3
+	VMOVUPS     Z3, 64(AX)
+	VADDPS      Z12, Z4, Z4
+	VMAXPS      Z4, Z0, Z4
+	VMINPS      Z4, Z1, Z4
+	VMOVUPS     Z4, 128(AX)
+	VADDPS      Z13, Z5, Z5
+	VMAXPS      Z5, Z0, Z5
+	VMINPS      Z5, Z1, Z5
+	VMOVUPS     Z5, 192(AX)
+	VADDPS      Z14, Z6, Z6
+	VMAXPS      Z6, Z0, Z6
+	VMINPS      Z6, Z1, Z6
+	VMOVUPS     Z6, 256(AX)
+	VADDPS      Z15, Z7, Z7
+	VMAXPS      Z7, Z0, Z7
+	VMINPS      Z7, Z1, Z7
+	VMOVUPS     Z7, 320(AX)
+	VADDPS      Z16, Z8, Z8
+	VMAXPS      Z8, Z0, Z8
+	VMINPS      Z8, Z1, Z8
+	VMOVUPS     Z8, 384(AX)
+	VADDPS      Z17, Z9, Z9
+	VMAXPS      Z9, Z0, Z9
+	VMINPS      Z9, Z1, Z9
+	VMOVUPS     Z9, 448(AX)
+	ADDQ        $0x00000200, CX
+	ADDQ        $0x00000200, DI
+	ADDQ        $0x00000200, R8
+	ADDQ        $0x00000200, AX
+	SUBQ        $0x80, R9
+	JMP         single_wide
 
 single_one:
 	CMPQ   R9, $0x10
 	JL     single_tail
-	VPXORD Z22, Z22, Z22
+	VXORPS Z2, Z2, Z2
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
@@ -288,17 +336,17 @@ single_one_tap:
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS     (R12), Z2
-	VFMADD231PS (R13), Z2, Z22
+	VMOVUPS     (R12), Z3
+	VFMADD231PS (R13), Z3, Z2
 	ADDQ        $0x10, R10
 	DECQ        R11
 	JNZ         single_one_tap
-	VMOVUPS     (R8), Z2
+	VMOVUPS     (R8), Z3
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Z2, Z22, Z22
-	VMAXPS      Z22, Z0, Z22
-	VMINPS      Z22, Z1, Z22
-	VMOVUPS     Z22, (AX)
+	VADDPS      Z3, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VMOVUPS     Z2, (AX)
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DI
 	ADDQ        $0x40, R8
@@ -311,7 +359,7 @@ single_tail:
 	JZ     single_end
 	LEAQ   dwztailmasks<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
-	VPXORD Z23, Z23, Z23
+	VXORPS Z2, Z2, Z2
 	MOVQ   taps_base+72(FP), R10
 	MOVQ   taps_len+80(FP), R11
 	SHRQ   $0x01, R11
@@ -321,18 +369,18 @@ single_tail_tap:
 	ADDQ        CX, R13
 	MOVQ        8(R10), R12
 	ADDQ        DI, R12
-	VMOVUPS.Z   (R12), K1, Z2
-	VMOVUPS.Z   (R13), K1, Z3
-	VFMADD231PS Z3, Z2, Z23
+	VMOVUPS.Z   (R12), K1, Z3
+	VMOVUPS.Z   (R13), K1, Z4
+	VFMADD231PS Z4, Z3, Z2
 	ADDQ        $0x10, R10
 	DECQ        R11
 	JNZ         single_tail_tap
-	VMOVUPS.Z   (R8), K1, Z2
+	VMOVUPS.Z   (R8), K1, Z3
 	LEAQ        (BX)(BX*2), R10
-	VADDPS      Z2, Z23, Z23
-	VMAXPS      Z23, Z0, Z23
-	VMINPS      Z23, Z1, Z23
-	VMOVUPS     Z23, K1, (AX)
+	VADDPS      Z3, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VMOVUPS     Z2, K1, (AX)
 	SHLQ        $0x02, R9
 	ADDQ        R9, CX
 	ADDQ        R9, DI
@@ -341,6 +389,694 @@ single_tail_tap:
 
 single_end:
 	SUBQ BX, CX
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func directCellsAVX512(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·directCellsAVX512(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+
+block8:
+	CMPQ DX, $0x08
+	JL   block
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block8_two:
+	CMPQ   R10, $0x20
+	JL     block8_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_two_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Z18
+	VMOVUPS      64(R13), Z19
+	VBROADCASTSS (R14), Z20
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VBROADCASTSS (R14)(SI*1), Z20
+	VFMADD231PS  Z20, Z18, Z4
+	VFMADD231PS  Z20, Z19, Z5
+	VBROADCASTSS (R14)(SI*2), Z20
+	VFMADD231PS  Z20, Z18, Z6
+	VFMADD231PS  Z20, Z19, Z7
+	VBROADCASTSS (R14)(DI*1), Z20
+	VFMADD231PS  Z20, Z18, Z8
+	VFMADD231PS  Z20, Z19, Z9
+	LEAQ         (R14)(SI*4), R14
+	VBROADCASTSS (R14), Z20
+	VFMADD231PS  Z20, Z18, Z10
+	VFMADD231PS  Z20, Z19, Z11
+	VBROADCASTSS (R14)(SI*1), Z20
+	VFMADD231PS  Z20, Z18, Z12
+	VFMADD231PS  Z20, Z19, Z13
+	VBROADCASTSS (R14)(SI*2), Z20
+	VFMADD231PS  Z20, Z18, Z14
+	VFMADD231PS  Z20, Z19, Z15
+	VBROADCASTSS (R14)(DI*1), Z20
+	VFMADD231PS  Z20, Z18, Z16
+	VFMADD231PS  Z20, Z19, Z17
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block8_two_tap
+	VMOVUPS      (R9), Z18
+	VMOVUPS      64(R9), Z19
+	LEAQ         (BX)(BX*2), R11
+	LEAQ         (AX)(BX*4), R12
+	VADDPS       Z18, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	VADDPS       Z19, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, 64(AX)
+	VADDPS       Z18, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, (AX)(BX*1)
+	VADDPS       Z19, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, 64(AX)(BX*1)
+	VADDPS       Z18, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, (AX)(BX*2)
+	VADDPS       Z19, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, 64(AX)(BX*2)
+	VADDPS       Z18, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, (AX)(R11*1)
+	VADDPS       Z19, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, 64(AX)(R11*1)
+	VADDPS       Z18, Z10, Z10
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMOVUPS      Z10, (R12)
+	VADDPS       Z19, Z11, Z11
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMOVUPS      Z11, 64(R12)
+	VADDPS       Z18, Z12, Z12
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMOVUPS      Z12, (R12)(BX*1)
+	VADDPS       Z19, Z13, Z13
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMOVUPS      Z13, 64(R12)(BX*1)
+	VADDPS       Z18, Z14, Z14
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMOVUPS      Z14, (R12)(BX*2)
+	VADDPS       Z19, Z15, Z15
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMOVUPS      Z15, 64(R12)(BX*2)
+	VADDPS       Z18, Z16, Z16
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMOVUPS      Z16, (R12)(R11*1)
+	VADDPS       Z19, Z17, Z17
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMOVUPS      Z17, 64(R12)(R11*1)
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R10
+	JMP          block8_two
+
+block8_one:
+	CMPQ   R10, $0x10
+	JL     block8_tail
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_one_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Z10
+	VBROADCASTSS (R14), Z11
+	VFMADD231PS  Z11, Z10, Z2
+	VBROADCASTSS (R14)(SI*1), Z11
+	VFMADD231PS  Z11, Z10, Z3
+	VBROADCASTSS (R14)(SI*2), Z11
+	VFMADD231PS  Z11, Z10, Z4
+	VBROADCASTSS (R14)(DI*1), Z11
+	VFMADD231PS  Z11, Z10, Z5
+	LEAQ         (R14)(SI*4), R14
+	VBROADCASTSS (R14), Z11
+	VFMADD231PS  Z11, Z10, Z6
+	VBROADCASTSS (R14)(SI*1), Z11
+	VFMADD231PS  Z11, Z10, Z7
+	VBROADCASTSS (R14)(SI*2), Z11
+	VFMADD231PS  Z11, Z10, Z8
+	VBROADCASTSS (R14)(DI*1), Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block8_one_tap
+	VMOVUPS      (R9), Z10
+	LEAQ         (BX)(BX*2), R11
+	LEAQ         (AX)(BX*4), R12
+	VADDPS       Z10, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	VADDPS       Z10, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, (AX)(BX*1)
+	VADDPS       Z10, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, (AX)(BX*2)
+	VADDPS       Z10, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, (AX)(R11*1)
+	VADDPS       Z10, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, (R12)
+	VADDPS       Z10, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, (R12)(BX*1)
+	VADDPS       Z10, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, (R12)(BX*2)
+	VADDPS       Z10, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, (R12)(R11*1)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, R9
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R10
+	JMP          block8_one
+
+block8_tail:
+	TESTQ  R10, R10
+	JZ     block8_end
+	LEAQ   dwztailmasks<>+0(SB), R11
+	KMOVW  (R11)(R10*2), K1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_tail_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS.Z    (R13), K1, Z10
+	VBROADCASTSS (R14), Z11
+	VFMADD231PS  Z11, Z10, Z2
+	VBROADCASTSS (R14)(SI*1), Z11
+	VFMADD231PS  Z11, Z10, Z3
+	VBROADCASTSS (R14)(SI*2), Z11
+	VFMADD231PS  Z11, Z10, Z4
+	VBROADCASTSS (R14)(DI*1), Z11
+	VFMADD231PS  Z11, Z10, Z5
+	LEAQ         (R14)(SI*4), R14
+	VBROADCASTSS (R14), Z11
+	VFMADD231PS  Z11, Z10, Z6
+	VBROADCASTSS (R14)(SI*1), Z11
+	VFMADD231PS  Z11, Z10, Z7
+	VBROADCASTSS (R14)(SI*2), Z11
+	VFMADD231PS  Z11, Z10, Z8
+	VBROADCASTSS (R14)(DI*1), Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block8_tail_tap
+	VMOVUPS.Z    (R9), K1, Z10
+	LEAQ         (BX)(BX*2), R11
+	LEAQ         (AX)(BX*4), R12
+	VADDPS       Z10, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, K1, (AX)
+	VADDPS       Z10, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, K1, (AX)(BX*1)
+	VADDPS       Z10, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, K1, (AX)(BX*2)
+	VADDPS       Z10, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, K1, (AX)(R11*1)
+	VADDPS       Z10, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, K1, (R12)
+	VADDPS       Z10, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, K1, (R12)(BX*1)
+	VADDPS       Z10, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, K1, (R12)(BX*2)
+	VADDPS       Z10, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, K1, (R12)(R11*1)
+	SHLQ         $0x02, R10
+	ADDQ         R10, R8
+	ADDQ         R10, R9
+	ADDQ         R10, AX
+
+block8_end:
+	LEAQ (CX)(SI*8), CX
+	LEAQ (AX)(BX*8), AX
+	SUBQ BX, AX
+	SUBQ $0x08, DX
+	JMP  block8
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x20
+	JL     block_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Z10
+	VMOVUPS      64(R13), Z11
+	VBROADCASTSS (R14), Z12
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS (R14)(SI*1), Z12
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS (R14)(SI*2), Z12
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	VBROADCASTSS (R14)(DI*1), Z12
+	VFMADD231PS  Z12, Z10, Z8
+	VFMADD231PS  Z12, Z11, Z9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_two_tap
+	VMOVUPS      (R9), Z10
+	VMOVUPS      64(R9), Z11
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Z10, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	VADDPS       Z11, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, 64(AX)
+	VADDPS       Z10, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, (AX)(BX*1)
+	VADDPS       Z11, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, 64(AX)(BX*1)
+	VADDPS       Z10, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, (AX)(BX*2)
+	VADDPS       Z11, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, 64(AX)(BX*2)
+	VADDPS       Z10, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, (AX)(R11*1)
+	VADDPS       Z11, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, 64(AX)(R11*1)
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, R9
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R10
+	JMP          block_two
+
+block_one:
+	CMPQ   R10, $0x10
+	JL     block_tail
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Z6
+	VBROADCASTSS (R14), Z7
+	VFMADD231PS  Z7, Z6, Z2
+	VBROADCASTSS (R14)(SI*1), Z7
+	VFMADD231PS  Z7, Z6, Z3
+	VBROADCASTSS (R14)(SI*2), Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VBROADCASTSS (R14)(DI*1), Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_one_tap
+	VMOVUPS      (R9), Z6
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Z6, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	VADDPS       Z6, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, (AX)(BX*1)
+	VADDPS       Z6, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, (AX)(BX*2)
+	VADDPS       Z6, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, (AX)(R11*1)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, R9
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R10
+	JMP          block_one
+
+block_tail:
+	TESTQ  R10, R10
+	JZ     block_end
+	LEAQ   dwztailmasks<>+0(SB), R11
+	KMOVW  (R11)(R10*2), K1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_tail_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS.Z    (R13), K1, Z6
+	VBROADCASTSS (R14), Z7
+	VFMADD231PS  Z7, Z6, Z2
+	VBROADCASTSS (R14)(SI*1), Z7
+	VFMADD231PS  Z7, Z6, Z3
+	VBROADCASTSS (R14)(SI*2), Z7
+	VFMADD231PS  Z7, Z6, Z4
+	VBROADCASTSS (R14)(DI*1), Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_tail_tap
+	VMOVUPS.Z    (R9), K1, Z6
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Z6, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, K1, (AX)
+	VADDPS       Z6, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, K1, (AX)(BX*1)
+	VADDPS       Z6, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, K1, (AX)(BX*2)
+	VADDPS       Z6, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, K1, (AX)(R11*1)
+	SHLQ         $0x02, R10
+	ADDQ         R10, R8
+	ADDQ         R10, R9
+	ADDQ         R10, AX
+
+block_end:
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x80
+	JL     single_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Z10
+	VMOVUPS      64(R12), Z11
+	VMOVUPS      128(R12), Z12
+	VMOVUPS      192(R12), Z13
+	VMOVUPS      256(R12), Z14
+	VMOVUPS      320(R12), Z15
+	VMOVUPS      384(R12), Z16
+	VMOVUPS      448(R12), Z17
+	VBROADCASTSS (R13), Z18
+	VFMADD231PS  Z18, Z10, Z2
+	VFMADD231PS  Z18, Z11, Z3
+	VFMADD231PS  Z18, Z12, Z4
+	VFMADD231PS  Z18, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z18, Z15, Z7
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Z10
+	VMOVUPS      64(R8), Z11
+	VMOVUPS      128(R8), Z12
+	VMOVUPS      192(R8), Z13
+	VMOVUPS      256(R8), Z14
+	VMOVUPS      320(R8), Z15
+	VMOVUPS      384(R8), Z16
+	VMOVUPS      448(R8), Z17
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Z10, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	VADDPS       Z11, Z3, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMOVUPS      Z3, 64(AX)
+	VADDPS       Z12, Z4, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMOVUPS      Z4, 128(AX)
+	VADDPS       Z13, Z5, Z5
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMOVUPS      Z5, 192(AX)
+	VADDPS       Z14, Z6, Z6
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMOVUPS      Z6, 256(AX)
+	VADDPS       Z15, Z7, Z7
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMOVUPS      Z7, 320(AX)
+	VADDPS       Z16, Z8, Z8
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMOVUPS      Z8, 384(AX)
+	VADDPS       Z17, Z9, Z9
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMOVUPS      Z9, 448(AX)
+	ADDQ         $0x00000200, DI
+	ADDQ         $0x00000200, R8
+	ADDQ         $0x00000200, AX
+	SUBQ         $0x80, R9
+	JMP          single_wide
+
+single_one:
+	CMPQ   R9, $0x10
+	JL     single_tail
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Z3
+	VBROADCASTSS (R13), Z4
+	VFMADD231PS  Z4, Z3, Z2
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_one_tap
+	VMOVUPS      (R8), Z3
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Z3, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, (AX)
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R9
+	JMP          single_one
+
+single_tail:
+	TESTQ  R9, R9
+	JZ     single_end
+	LEAQ   dwztailmasks<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_tail_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS.Z    (R12), K1, Z3
+	VBROADCASTSS (R13), Z4
+	VFMADD231PS  Z4, Z3, Z2
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_tail_tap
+	VMOVUPS.Z    (R8), K1, Z3
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Z3, Z2, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMOVUPS      Z2, K1, (AX)
+	SHLQ         $0x02, R9
+	ADDQ         R9, DI
+	ADDQ         R9, R8
+	ADDQ         R9, AX
+
+single_end:
 	ADDQ SI, CX
 	DECQ DX
 	JMP  single

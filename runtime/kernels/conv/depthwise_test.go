@@ -107,43 +107,60 @@ func TestDepthwiseMatchesReference(t *testing.T) {
 	}
 }
 
-// Each set's kernel against the generic one on its own: every count of
+// Each set's kernels against the generic ones on their own: every count of
 // cells and channels around the vector widths and the unrolling, strides
-// that overlap the windows or skip cells, and each clamp.
+// that overlap the windows or skip cells, and each clamp; the direct kernel
+// with taps one float apart too, as a pixel's input channels are.
 func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	inf := float32(math.Inf(1))
 	clamps := [][2]float32{{-inf, inf}, {0, inf}, {0, 6}, {-0.5, 0.25}}
-	for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 33, 81, 113} {
-		for _, cells := range []int{1, 2, 3, 4, 5, 7, 9} {
-			for _, ntaps := range []int{1, 3, 9, 25} {
-				stride := c * (1 + cells%3)
-				// Rows apart, as a window's are, and the weights in
-				// another order than the taps.
-				taps := make([]int, 0, 2*ntaps)
-				for k := range ntaps {
-					taps = append(taps, 4*(k*c+k/3*5*c), 4*(ntaps-1-k)*c)
-				}
-				x := kerneltest.Random(r, (cells-1)*stride+taps[2*ntaps-2]/4+c).Data
-				w := kerneltest.Random(r, ntaps*c).Data
-				bias := kerneltest.Random(r, c).Data
-				cl := clamps[(c+cells+ntaps)%len(clamps)]
-				want := make([]float32, cells*c)
-				dwCellsGeneric(want, x, w, taps, cells, c, stride, bias, cl[0], cl[1])
-				for _, k := range dwSets.All() {
-					got := make([]float32, cells*c+1)
-					got[cells*c] = 42 // the kernel writes no further
-					k.cells(got[:cells*c], x, w, taps, cells, c, stride, bias, cl[0], cl[1])
-					name := fmt.Sprintf("%s c%d cells%d taps%d clamp%v", k.set, c, cells, ntaps, cl)
-					if err := kerneltest.Err(got[:cells*c], want); err > tol {
-						t.Errorf("%s: error %.3g > %.3g", name, err, tol)
+	kernels := []struct {
+		name string
+		get  func(*dwKernel) cellsFunc
+		// reach is the floats a tap reads from its offset, for c channels.
+		reach func(c int) int
+	}{
+		{"cells", func(k *dwKernel) cellsFunc { return k.cells }, func(c int) int { return c }},
+		{"direct", func(k *dwKernel) cellsFunc { return k.direct }, func(int) int { return 1 }},
+	}
+	for _, kern := range kernels {
+		for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 32, 33, 81, 113, 130, 263} {
+			for _, cells := range []int{1, 2, 3, 4, 5, 7, 9} {
+				for _, ntaps := range []int{1, 3, 9, 25, 27} {
+					stride := c * (1 + cells%3)
+					// Rows apart, as a window's are, and the weights in
+					// another order than the taps; the direct kernel's
+					// input channels one float apart.
+					taps := make([]int, 0, 2*ntaps)
+					for k := range ntaps {
+						at := k*c + k/3*5*c
+						if kern.name == "direct" {
+							at = k/3*(stride+3) + k%3
+						}
+						taps = append(taps, 4*at, 4*(ntaps-1-k)*c)
 					}
-					if got[cells*c] != 42 {
-						t.Errorf("%s: wrote past the output", name)
-					}
-					for i, v := range got[:cells*c] {
-						if v < cl[0] || v > cl[1] {
-							t.Fatalf("%s: out[%d] = %v outside %v", name, i, v, cl)
+					x := kerneltest.Random(r, (cells-1)*stride+taps[2*ntaps-2]/4+kern.reach(c)).Data
+					w := kerneltest.Random(r, ntaps*c).Data
+					bias := kerneltest.Random(r, c).Data
+					cl := clamps[(c+cells+ntaps)%len(clamps)]
+					want := make([]float32, cells*c)
+					kern.get(&dwGeneric)(want, x, w, taps, cells, c, stride, bias, cl[0], cl[1])
+					for _, k := range dwSets.All() {
+						got := make([]float32, cells*c+1)
+						got[cells*c] = 42 // the kernel writes no further
+						kern.get(k)(got[:cells*c], x, w, taps, cells, c, stride, bias, cl[0], cl[1])
+						name := fmt.Sprintf("%s %s c%d cells%d taps%d clamp%v", kern.name, k.set, c, cells, ntaps, cl)
+						if err := kerneltest.Err(got[:cells*c], want); err > tol {
+							t.Errorf("%s: error %.3g > %.3g", name, err, tol)
+						}
+						if got[cells*c] != 42 {
+							t.Errorf("%s: wrote past the output", name)
+						}
+						for i, v := range got[:cells*c] {
+							if v < cl[0] || v > cl[1] {
+								t.Fatalf("%s: out[%d] = %v outside %v", name, i, v, cl)
+							}
 						}
 					}
 				}
@@ -155,16 +172,18 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 // The clamp keeps a NaN, as eltwise's Relu does.
 func TestDepthwiseClampKeepsNaN(t *testing.T) {
 	for _, k := range dwSets.All() {
-		for _, lanes := range []int{1, 9} {
-			x := make([]float32, lanes)
-			for i := range x {
-				x[i] = float32(math.NaN())
-			}
-			out := make([]float32, lanes)
-			k.cells(out, x, make([]float32, lanes), []int{0, 0}, 1, lanes, lanes, make([]float32, lanes), 0, 6)
-			for i, v := range out {
-				if !math.IsNaN(float64(v)) {
-					t.Errorf("%s: out[%d] = %v for a NaN input", k.set, i, v)
+		for _, f := range []cellsFunc{k.cells, k.direct} {
+			for _, lanes := range []int{1, 9} {
+				x := make([]float32, lanes)
+				for i := range x {
+					x[i] = float32(math.NaN())
+				}
+				out := make([]float32, lanes)
+				f(out, x, make([]float32, lanes), []int{0, 0}, 1, lanes, lanes, make([]float32, lanes), 0, 6)
+				for i, v := range out {
+					if !math.IsNaN(float64(v)) {
+						t.Errorf("%s: out[%d] = %v for a NaN input", k.set, i, v)
+					}
 				}
 			}
 		}

@@ -22,6 +22,7 @@ var avx2 = kernels{
 	vectorRev: [kindCount]func(v, o []float32){Load: load, Add: addAVX2, Sub: subRevAVX2, Mul: mulAVX2, Div: divRevAVX2, Minimum: minimumAVX2, Maximum: maximumAVX2},
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subScalarAVX2, Mul: mulScalarAVX2, Div: divScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX2, Sub: subRevScalarAVX2, Mul: mulScalarAVX2, Div: divRevScalarAVX2, Minimum: minimumScalarAVX2, Maximum: maximumScalarAVX2},
+	rows:      [kindCount]func(v, o []float32){Add: addRowsAVX2, Mul: mulRowsAVX2},
 	clip:      clipAVX2,
 	reluGrad:  reluGradAVX2,
 	powEven:   powEvenAVX2,

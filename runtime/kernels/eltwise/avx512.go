@@ -30,6 +30,7 @@ var avx512 = kernels{
 	vectorRev: [kindCount]func(v, o []float32){Load: load, Add: addAVX512, Sub: subRevAVX512, Mul: mulAVX512, Div: divRevAVX512, Minimum: minimumAVX512, Maximum: maximumAVX512},
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX512, Sub: subScalarAVX512, Mul: mulScalarAVX512, Div: divScalarAVX512, Minimum: minimumScalarAVX512, Maximum: maximumScalarAVX512},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarAVX512, Sub: subRevScalarAVX512, Mul: mulScalarAVX512, Div: divRevScalarAVX512, Minimum: minimumScalarAVX512, Maximum: maximumScalarAVX512},
+	rows:      [kindCount]func(v, o []float32){Add: addRowsAVX512, Mul: mulRowsAVX512},
 	clip:      clipAVX512,
 	reluGrad:  reluGradAVX512,
 	powEven:   powEvenAVX512,

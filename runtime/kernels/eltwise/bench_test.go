@@ -1,7 +1,9 @@
 package eltwise
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -79,4 +81,31 @@ func BenchmarkBinary(b *testing.B) {
 
 func report(b *testing.B) {
 	b.ReportMetric(float64(b.N)*chunk/b.Elapsed().Seconds()/1e9, "Gelem/s")
+}
+
+// BenchmarkGate runs squeeze-excitation gates, x·g for g [1,1,1,C] over x
+// [1,H,W,C] in place, as a plan's chain does, several rows a run (rowsBelow)
+// and a row a run, in Gelem/s.
+func BenchmarkGate(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][2]int{{56, 16}, {112, 32}, {28, 72}, {56, 144}} {
+		shape := []int{1, s[0], s[0], s[1]}
+		x, g := randomData(r, s[0]*s[0]*s[1]), randomData(r, s[1])
+		for _, k := range sets.All() {
+			for _, spans := range []bool{true, false} {
+				name := fmt.Sprintf("%dx%dx%d/%s/rows=%v", s[0], s[0], s[1], k.set, spans)
+				b.Run(name, func(b *testing.B) {
+					c := NewChain(k.set, shape, []Step{{Kind: Load, Operand: 0, Shape: shape}, {Kind: Mul, Operand: 1, Shape: []int{1, 1, 1, s[1]}}})
+					if !spans {
+						c.rows = 0
+					}
+					v := slices.Clone(x)
+					for b.Loop() {
+						c.Apply(v, 0, [][]float32{v, g})
+					}
+					b.ReportMetric(float64(b.N)*float64(len(v))/b.Elapsed().Seconds()/1e9, "Gelem/s")
+				})
+			}
+		}
+	}
 }

@@ -382,3 +382,21 @@ func divRevAVX2(v []float32, o []float32)
 //
 //go:noescape
 func divRevScalarAVX2(v []float32, x float32)
+
+// addRowsAVX2 computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] += o[i%len(o)]
+//	}
+//
+//go:noescape
+func addRowsAVX2(v []float32, o []float32)
+
+// mulRowsAVX2 computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] *= o[i%len(o)]
+//	}
+//
+//go:noescape
+func mulRowsAVX2(v []float32, o []float32)

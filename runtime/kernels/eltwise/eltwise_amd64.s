@@ -4797,3 +4797,103 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func addRowsAVX2(v []float32, o []float32)
+// Requires: AVX
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	TESTQ   BX, BX
+	JE      done
+	MOVQ    BX, SI
+	ANDQ    $0x07, SI
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	SHLQ    $0x02, DI
+	MOVQ    SI, R8
+	NEGQ    R8
+	LEAQ    tailmask<>+32(SB), R9
+	VMOVDQU (R9)(R8*4), Y0
+
+row:
+	CMPQ CX, BX
+	JL   done
+	XORQ R8, R8
+
+vec:
+	CMPQ    R8, DI
+	JGE     tail
+	VMOVUPS (AX)(R8*1), Y1
+	VADDPS  (DX)(R8*1), Y1, Y1
+	VMOVUPS Y1, (AX)(R8*1)
+	ADDQ    $0x20, R8
+	JMP     vec
+
+tail:
+	TESTQ      SI, SI
+	JE         next
+	VMASKMOVPS (AX)(R8*1), Y0, Y1
+	VMASKMOVPS (DX)(R8*1), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)(R8*1)
+
+next:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulRowsAVX2(v []float32, o []float32)
+// Requires: AVX
+TEXT ·mulRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ    v_base+0(FP), AX
+	MOVQ    v_len+8(FP), CX
+	MOVQ    o_base+24(FP), DX
+	MOVQ    o_len+32(FP), BX
+	TESTQ   BX, BX
+	JE      done
+	MOVQ    BX, SI
+	ANDQ    $0x07, SI
+	MOVQ    BX, DI
+	SUBQ    SI, DI
+	SHLQ    $0x02, DI
+	MOVQ    SI, R8
+	NEGQ    R8
+	LEAQ    tailmask<>+32(SB), R9
+	VMOVDQU (R9)(R8*4), Y0
+
+row:
+	CMPQ CX, BX
+	JL   done
+	XORQ R8, R8
+
+vec:
+	CMPQ    R8, DI
+	JGE     tail
+	VMOVUPS (AX)(R8*1), Y1
+	VMULPS  (DX)(R8*1), Y1, Y1
+	VMOVUPS Y1, (AX)(R8*1)
+	ADDQ    $0x20, R8
+	JMP     vec
+
+tail:
+	TESTQ      SI, SI
+	JE         next
+	VMASKMOVPS (AX)(R8*1), Y0, Y1
+	VMASKMOVPS (DX)(R8*1), Y0, Y2
+	VMULPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)(R8*1)
+
+next:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET

@@ -382,3 +382,21 @@ func divRevAVX512(v []float32, o []float32)
 //
 //go:noescape
 func divRevScalarAVX512(v []float32, x float32)
+
+// addRowsAVX512 computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] += o[i%len(o)]
+//	}
+//
+//go:noescape
+func addRowsAVX512(v []float32, o []float32)
+
+// mulRowsAVX512 computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] *= o[i%len(o)]
+//	}
+//
+//go:noescape
+func mulRowsAVX512(v []float32, o []float32)

@@ -22,1269 +22,1694 @@ DATA ztailmasks<>+28(SB)/2, $0x3fff
 DATA ztailmasks<>+30(SB)/2, $0x7fff
 GLOBL ztailmasks<>(SB), RODATA|NOPTR, $32
 
-DATA zabsmask<>+0(SB)/4, $0x7fffffff
-DATA zabsmask<>+4(SB)/4, $0x7fffffff
-DATA zabsmask<>+8(SB)/4, $0x7fffffff
-DATA zabsmask<>+12(SB)/4, $0x7fffffff
-DATA zabsmask<>+16(SB)/4, $0x7fffffff
-DATA zabsmask<>+20(SB)/4, $0x7fffffff
-DATA zabsmask<>+24(SB)/4, $0x7fffffff
-DATA zabsmask<>+28(SB)/4, $0x7fffffff
-DATA zabsmask<>+32(SB)/4, $0x7fffffff
-DATA zabsmask<>+36(SB)/4, $0x7fffffff
-DATA zabsmask<>+40(SB)/4, $0x7fffffff
-DATA zabsmask<>+44(SB)/4, $0x7fffffff
-DATA zabsmask<>+48(SB)/4, $0x7fffffff
-DATA zabsmask<>+52(SB)/4, $0x7fffffff
-DATA zabsmask<>+56(SB)/4, $0x7fffffff
-DATA zabsmask<>+60(SB)/4, $0x7fffffff
-GLOBL zabsmask<>(SB), RODATA|NOPTR, $64
-
-DATA zzero<>+0(SB)/4, $0x00000000
-DATA zzero<>+4(SB)/4, $0x00000000
-DATA zzero<>+8(SB)/4, $0x00000000
-DATA zzero<>+12(SB)/4, $0x00000000
-DATA zzero<>+16(SB)/4, $0x00000000
-DATA zzero<>+20(SB)/4, $0x00000000
-DATA zzero<>+24(SB)/4, $0x00000000
-DATA zzero<>+28(SB)/4, $0x00000000
-DATA zzero<>+32(SB)/4, $0x00000000
-DATA zzero<>+36(SB)/4, $0x00000000
-DATA zzero<>+40(SB)/4, $0x00000000
-DATA zzero<>+44(SB)/4, $0x00000000
-DATA zzero<>+48(SB)/4, $0x00000000
-DATA zzero<>+52(SB)/4, $0x00000000
-DATA zzero<>+56(SB)/4, $0x00000000
-DATA zzero<>+60(SB)/4, $0x00000000
-GLOBL zzero<>(SB), RODATA|NOPTR, $64
-
-DATA zneginf<>+0(SB)/4, $0xff800000
-DATA zneginf<>+4(SB)/4, $0xff800000
-DATA zneginf<>+8(SB)/4, $0xff800000
-DATA zneginf<>+12(SB)/4, $0xff800000
-DATA zneginf<>+16(SB)/4, $0xff800000
-DATA zneginf<>+20(SB)/4, $0xff800000
-DATA zneginf<>+24(SB)/4, $0xff800000
-DATA zneginf<>+28(SB)/4, $0xff800000
-DATA zneginf<>+32(SB)/4, $0xff800000
-DATA zneginf<>+36(SB)/4, $0xff800000
-DATA zneginf<>+40(SB)/4, $0xff800000
-DATA zneginf<>+44(SB)/4, $0xff800000
-DATA zneginf<>+48(SB)/4, $0xff800000
-DATA zneginf<>+52(SB)/4, $0xff800000
-DATA zneginf<>+56(SB)/4, $0xff800000
-DATA zneginf<>+60(SB)/4, $0xff800000
-GLOBL zneginf<>(SB), RODATA|NOPTR, $64
-
-DATA zsign<>+0(SB)/4, $0x80000000
-DATA zsign<>+4(SB)/4, $0x80000000
-DATA zsign<>+8(SB)/4, $0x80000000
-DATA zsign<>+12(SB)/4, $0x80000000
-DATA zsign<>+16(SB)/4, $0x80000000
-DATA zsign<>+20(SB)/4, $0x80000000
-DATA zsign<>+24(SB)/4, $0x80000000
-DATA zsign<>+28(SB)/4, $0x80000000
-DATA zsign<>+32(SB)/4, $0x80000000
-DATA zsign<>+36(SB)/4, $0x80000000
-DATA zsign<>+40(SB)/4, $0x80000000
-DATA zsign<>+44(SB)/4, $0x80000000
-DATA zsign<>+48(SB)/4, $0x80000000
-DATA zsign<>+52(SB)/4, $0x80000000
-DATA zsign<>+56(SB)/4, $0x80000000
-DATA zsign<>+60(SB)/4, $0x80000000
-GLOBL zsign<>(SB), RODATA|NOPTR, $64
-
-DATA zexpHi<>+0(SB)/4, $0x42b17220
-DATA zexpHi<>+4(SB)/4, $0x42b17220
-DATA zexpHi<>+8(SB)/4, $0x42b17220
-DATA zexpHi<>+12(SB)/4, $0x42b17220
-DATA zexpHi<>+16(SB)/4, $0x42b17220
-DATA zexpHi<>+20(SB)/4, $0x42b17220
-DATA zexpHi<>+24(SB)/4, $0x42b17220
-DATA zexpHi<>+28(SB)/4, $0x42b17220
-DATA zexpHi<>+32(SB)/4, $0x42b17220
-DATA zexpHi<>+36(SB)/4, $0x42b17220
-DATA zexpHi<>+40(SB)/4, $0x42b17220
-DATA zexpHi<>+44(SB)/4, $0x42b17220
-DATA zexpHi<>+48(SB)/4, $0x42b17220
-DATA zexpHi<>+52(SB)/4, $0x42b17220
-DATA zexpHi<>+56(SB)/4, $0x42b17220
-DATA zexpHi<>+60(SB)/4, $0x42b17220
-GLOBL zexpHi<>(SB), RODATA|NOPTR, $64
-
-DATA zexpLo<>+0(SB)/4, $0xc2d00000
-DATA zexpLo<>+4(SB)/4, $0xc2d00000
-DATA zexpLo<>+8(SB)/4, $0xc2d00000
-DATA zexpLo<>+12(SB)/4, $0xc2d00000
-DATA zexpLo<>+16(SB)/4, $0xc2d00000
-DATA zexpLo<>+20(SB)/4, $0xc2d00000
-DATA zexpLo<>+24(SB)/4, $0xc2d00000
-DATA zexpLo<>+28(SB)/4, $0xc2d00000
-DATA zexpLo<>+32(SB)/4, $0xc2d00000
-DATA zexpLo<>+36(SB)/4, $0xc2d00000
-DATA zexpLo<>+40(SB)/4, $0xc2d00000
-DATA zexpLo<>+44(SB)/4, $0xc2d00000
-DATA zexpLo<>+48(SB)/4, $0xc2d00000
-DATA zexpLo<>+52(SB)/4, $0xc2d00000
-DATA zexpLo<>+56(SB)/4, $0xc2d00000
-DATA zexpLo<>+60(SB)/4, $0xc2d00000
-GLOBL zexpLo<>(SB), RODATA|NOPTR, $64
-
-DATA zlog2e<>+0(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+4(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+8(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+12(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+16(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+20(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+24(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+28(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+32(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+36(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+40(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+44(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+48(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+52(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+56(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+60(SB)/4, $0x3fb8aa3b
-GLOBL zlog2e<>(SB), RODATA|NOPTR, $64
-
-DATA zln2hi<>+0(SB)/4, $0x3f318000
-DATA zln2hi<>+4(SB)/4, $0x3f318000
-DATA zln2hi<>+8(SB)/4, $0x3f318000
-DATA zln2hi<>+12(SB)/4, $0x3f318000
-DATA zln2hi<>+16(SB)/4, $0x3f318000
-DATA zln2hi<>+20(SB)/4, $0x3f318000
-DATA zln2hi<>+24(SB)/4, $0x3f318000
-DATA zln2hi<>+28(SB)/4, $0x3f318000
-DATA zln2hi<>+32(SB)/4, $0x3f318000
-DATA zln2hi<>+36(SB)/4, $0x3f318000
-DATA zln2hi<>+40(SB)/4, $0x3f318000
-DATA zln2hi<>+44(SB)/4, $0x3f318000
-DATA zln2hi<>+48(SB)/4, $0x3f318000
-DATA zln2hi<>+52(SB)/4, $0x3f318000
-DATA zln2hi<>+56(SB)/4, $0x3f318000
-DATA zln2hi<>+60(SB)/4, $0x3f318000
-GLOBL zln2hi<>(SB), RODATA|NOPTR, $64
-
-DATA zln2lo<>+0(SB)/4, $0xb95e8083
-DATA zln2lo<>+4(SB)/4, $0xb95e8083
-DATA zln2lo<>+8(SB)/4, $0xb95e8083
-DATA zln2lo<>+12(SB)/4, $0xb95e8083
-DATA zln2lo<>+16(SB)/4, $0xb95e8083
-DATA zln2lo<>+20(SB)/4, $0xb95e8083
-DATA zln2lo<>+24(SB)/4, $0xb95e8083
-DATA zln2lo<>+28(SB)/4, $0xb95e8083
-DATA zln2lo<>+32(SB)/4, $0xb95e8083
-DATA zln2lo<>+36(SB)/4, $0xb95e8083
-DATA zln2lo<>+40(SB)/4, $0xb95e8083
-DATA zln2lo<>+44(SB)/4, $0xb95e8083
-DATA zln2lo<>+48(SB)/4, $0xb95e8083
-DATA zln2lo<>+52(SB)/4, $0xb95e8083
-DATA zln2lo<>+56(SB)/4, $0xb95e8083
-DATA zln2lo<>+60(SB)/4, $0xb95e8083
-GLOBL zln2lo<>(SB), RODATA|NOPTR, $64
-
-DATA zexp2<>+0(SB)/4, $0x3efffffe
-DATA zexp2<>+4(SB)/4, $0x3efffffe
-DATA zexp2<>+8(SB)/4, $0x3efffffe
-DATA zexp2<>+12(SB)/4, $0x3efffffe
-DATA zexp2<>+16(SB)/4, $0x3efffffe
-DATA zexp2<>+20(SB)/4, $0x3efffffe
-DATA zexp2<>+24(SB)/4, $0x3efffffe
-DATA zexp2<>+28(SB)/4, $0x3efffffe
-DATA zexp2<>+32(SB)/4, $0x3efffffe
-DATA zexp2<>+36(SB)/4, $0x3efffffe
-DATA zexp2<>+40(SB)/4, $0x3efffffe
-DATA zexp2<>+44(SB)/4, $0x3efffffe
-DATA zexp2<>+48(SB)/4, $0x3efffffe
-DATA zexp2<>+52(SB)/4, $0x3efffffe
-DATA zexp2<>+56(SB)/4, $0x3efffffe
-DATA zexp2<>+60(SB)/4, $0x3efffffe
-GLOBL zexp2<>(SB), RODATA|NOPTR, $64
-
-DATA zexp3<>+0(SB)/4, $0x3e2aaa49
-DATA zexp3<>+4(SB)/4, $0x3e2aaa49
-DATA zexp3<>+8(SB)/4, $0x3e2aaa49
-DATA zexp3<>+12(SB)/4, $0x3e2aaa49
-DATA zexp3<>+16(SB)/4, $0x3e2aaa49
-DATA zexp3<>+20(SB)/4, $0x3e2aaa49
-DATA zexp3<>+24(SB)/4, $0x3e2aaa49
-DATA zexp3<>+28(SB)/4, $0x3e2aaa49
-DATA zexp3<>+32(SB)/4, $0x3e2aaa49
-DATA zexp3<>+36(SB)/4, $0x3e2aaa49
-DATA zexp3<>+40(SB)/4, $0x3e2aaa49
-DATA zexp3<>+44(SB)/4, $0x3e2aaa49
-DATA zexp3<>+48(SB)/4, $0x3e2aaa49
-DATA zexp3<>+52(SB)/4, $0x3e2aaa49
-DATA zexp3<>+56(SB)/4, $0x3e2aaa49
-DATA zexp3<>+60(SB)/4, $0x3e2aaa49
-GLOBL zexp3<>(SB), RODATA|NOPTR, $64
-
-DATA zexp4<>+0(SB)/4, $0x3d2aac79
-DATA zexp4<>+4(SB)/4, $0x3d2aac79
-DATA zexp4<>+8(SB)/4, $0x3d2aac79
-DATA zexp4<>+12(SB)/4, $0x3d2aac79
-DATA zexp4<>+16(SB)/4, $0x3d2aac79
-DATA zexp4<>+20(SB)/4, $0x3d2aac79
-DATA zexp4<>+24(SB)/4, $0x3d2aac79
-DATA zexp4<>+28(SB)/4, $0x3d2aac79
-DATA zexp4<>+32(SB)/4, $0x3d2aac79
-DATA zexp4<>+36(SB)/4, $0x3d2aac79
-DATA zexp4<>+40(SB)/4, $0x3d2aac79
-DATA zexp4<>+44(SB)/4, $0x3d2aac79
-DATA zexp4<>+48(SB)/4, $0x3d2aac79
-DATA zexp4<>+52(SB)/4, $0x3d2aac79
-DATA zexp4<>+56(SB)/4, $0x3d2aac79
-DATA zexp4<>+60(SB)/4, $0x3d2aac79
-GLOBL zexp4<>(SB), RODATA|NOPTR, $64
-
-DATA zexp5<>+0(SB)/4, $0x3c091d00
-DATA zexp5<>+4(SB)/4, $0x3c091d00
-DATA zexp5<>+8(SB)/4, $0x3c091d00
-DATA zexp5<>+12(SB)/4, $0x3c091d00
-DATA zexp5<>+16(SB)/4, $0x3c091d00
-DATA zexp5<>+20(SB)/4, $0x3c091d00
-DATA zexp5<>+24(SB)/4, $0x3c091d00
-DATA zexp5<>+28(SB)/4, $0x3c091d00
-DATA zexp5<>+32(SB)/4, $0x3c091d00
-DATA zexp5<>+36(SB)/4, $0x3c091d00
-DATA zexp5<>+40(SB)/4, $0x3c091d00
-DATA zexp5<>+44(SB)/4, $0x3c091d00
-DATA zexp5<>+48(SB)/4, $0x3c091d00
-DATA zexp5<>+52(SB)/4, $0x3c091d00
-DATA zexp5<>+56(SB)/4, $0x3c091d00
-DATA zexp5<>+60(SB)/4, $0x3c091d00
-GLOBL zexp5<>(SB), RODATA|NOPTR, $64
-
-DATA zexp6<>+0(SB)/4, $0x3ab51202
-DATA zexp6<>+4(SB)/4, $0x3ab51202
-DATA zexp6<>+8(SB)/4, $0x3ab51202
-DATA zexp6<>+12(SB)/4, $0x3ab51202
-DATA zexp6<>+16(SB)/4, $0x3ab51202
-DATA zexp6<>+20(SB)/4, $0x3ab51202
-DATA zexp6<>+24(SB)/4, $0x3ab51202
-DATA zexp6<>+28(SB)/4, $0x3ab51202
-DATA zexp6<>+32(SB)/4, $0x3ab51202
-DATA zexp6<>+36(SB)/4, $0x3ab51202
-DATA zexp6<>+40(SB)/4, $0x3ab51202
-DATA zexp6<>+44(SB)/4, $0x3ab51202
-DATA zexp6<>+48(SB)/4, $0x3ab51202
-DATA zexp6<>+52(SB)/4, $0x3ab51202
-DATA zexp6<>+56(SB)/4, $0x3ab51202
-DATA zexp6<>+60(SB)/4, $0x3ab51202
-GLOBL zexp6<>(SB), RODATA|NOPTR, $64
-
-DATA zone<>+0(SB)/4, $0x3f800000
-DATA zone<>+4(SB)/4, $0x3f800000
-DATA zone<>+8(SB)/4, $0x3f800000
-DATA zone<>+12(SB)/4, $0x3f800000
-DATA zone<>+16(SB)/4, $0x3f800000
-DATA zone<>+20(SB)/4, $0x3f800000
-DATA zone<>+24(SB)/4, $0x3f800000
-DATA zone<>+28(SB)/4, $0x3f800000
-DATA zone<>+32(SB)/4, $0x3f800000
-DATA zone<>+36(SB)/4, $0x3f800000
-DATA zone<>+40(SB)/4, $0x3f800000
-DATA zone<>+44(SB)/4, $0x3f800000
-DATA zone<>+48(SB)/4, $0x3f800000
-DATA zone<>+52(SB)/4, $0x3f800000
-DATA zone<>+56(SB)/4, $0x3f800000
-DATA zone<>+60(SB)/4, $0x3f800000
-GLOBL zone<>(SB), RODATA|NOPTR, $64
-
-DATA ztanh3<>+0(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+4(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+8(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+12(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+16(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+20(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+24(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+28(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+32(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+36(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+40(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+44(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+48(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+52(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+56(SB)/4, $0xbeaaaa7b
-DATA ztanh3<>+60(SB)/4, $0xbeaaaa7b
-GLOBL ztanh3<>(SB), RODATA|NOPTR, $64
-
-DATA ztanh5<>+0(SB)/4, $0x3e087d77
-DATA ztanh5<>+4(SB)/4, $0x3e087d77
-DATA ztanh5<>+8(SB)/4, $0x3e087d77
-DATA ztanh5<>+12(SB)/4, $0x3e087d77
-DATA ztanh5<>+16(SB)/4, $0x3e087d77
-DATA ztanh5<>+20(SB)/4, $0x3e087d77
-DATA ztanh5<>+24(SB)/4, $0x3e087d77
-DATA ztanh5<>+28(SB)/4, $0x3e087d77
-DATA ztanh5<>+32(SB)/4, $0x3e087d77
-DATA ztanh5<>+36(SB)/4, $0x3e087d77
-DATA ztanh5<>+40(SB)/4, $0x3e087d77
-DATA ztanh5<>+44(SB)/4, $0x3e087d77
-DATA ztanh5<>+48(SB)/4, $0x3e087d77
-DATA ztanh5<>+52(SB)/4, $0x3e087d77
-DATA ztanh5<>+56(SB)/4, $0x3e087d77
-DATA ztanh5<>+60(SB)/4, $0x3e087d77
-GLOBL ztanh5<>(SB), RODATA|NOPTR, $64
-
-DATA ztanh7<>+0(SB)/4, $0xbd5b6089
-DATA ztanh7<>+4(SB)/4, $0xbd5b6089
-DATA ztanh7<>+8(SB)/4, $0xbd5b6089
-DATA ztanh7<>+12(SB)/4, $0xbd5b6089
-DATA ztanh7<>+16(SB)/4, $0xbd5b6089
-DATA ztanh7<>+20(SB)/4, $0xbd5b6089
-DATA ztanh7<>+24(SB)/4, $0xbd5b6089
-DATA ztanh7<>+28(SB)/4, $0xbd5b6089
-DATA ztanh7<>+32(SB)/4, $0xbd5b6089
-DATA ztanh7<>+36(SB)/4, $0xbd5b6089
-DATA ztanh7<>+40(SB)/4, $0xbd5b6089
-DATA ztanh7<>+44(SB)/4, $0xbd5b6089
-DATA ztanh7<>+48(SB)/4, $0xbd5b6089
-DATA ztanh7<>+52(SB)/4, $0xbd5b6089
-DATA ztanh7<>+56(SB)/4, $0xbd5b6089
-DATA ztanh7<>+60(SB)/4, $0xbd5b6089
-GLOBL ztanh7<>(SB), RODATA|NOPTR, $64
-
-DATA ztanh9<>+0(SB)/4, $0x3ca497eb
-DATA ztanh9<>+4(SB)/4, $0x3ca497eb
-DATA ztanh9<>+8(SB)/4, $0x3ca497eb
-DATA ztanh9<>+12(SB)/4, $0x3ca497eb
-DATA ztanh9<>+16(SB)/4, $0x3ca497eb
-DATA ztanh9<>+20(SB)/4, $0x3ca497eb
-DATA ztanh9<>+24(SB)/4, $0x3ca497eb
-DATA ztanh9<>+28(SB)/4, $0x3ca497eb
-DATA ztanh9<>+32(SB)/4, $0x3ca497eb
-DATA ztanh9<>+36(SB)/4, $0x3ca497eb
-DATA ztanh9<>+40(SB)/4, $0x3ca497eb
-DATA ztanh9<>+44(SB)/4, $0x3ca497eb
-DATA ztanh9<>+48(SB)/4, $0x3ca497eb
-DATA ztanh9<>+52(SB)/4, $0x3ca497eb
-DATA ztanh9<>+56(SB)/4, $0x3ca497eb
-DATA ztanh9<>+60(SB)/4, $0x3ca497eb
-GLOBL ztanh9<>(SB), RODATA|NOPTR, $64
-
-DATA ztanh11<>+0(SB)/4, $0xbba8623a
-DATA ztanh11<>+4(SB)/4, $0xbba8623a
-DATA ztanh11<>+8(SB)/4, $0xbba8623a
-DATA ztanh11<>+12(SB)/4, $0xbba8623a
-DATA ztanh11<>+16(SB)/4, $0xbba8623a
-DATA ztanh11<>+20(SB)/4, $0xbba8623a
-DATA ztanh11<>+24(SB)/4, $0xbba8623a
-DATA ztanh11<>+28(SB)/4, $0xbba8623a
-DATA ztanh11<>+32(SB)/4, $0xbba8623a
-DATA ztanh11<>+36(SB)/4, $0xbba8623a
-DATA ztanh11<>+40(SB)/4, $0xbba8623a
-DATA ztanh11<>+44(SB)/4, $0xbba8623a
-DATA ztanh11<>+48(SB)/4, $0xbba8623a
-DATA ztanh11<>+52(SB)/4, $0xbba8623a
-DATA ztanh11<>+56(SB)/4, $0xbba8623a
-DATA ztanh11<>+60(SB)/4, $0xbba8623a
-GLOBL ztanh11<>(SB), RODATA|NOPTR, $64
-
-DATA ztwo<>+0(SB)/4, $0x40000000
-DATA ztwo<>+4(SB)/4, $0x40000000
-DATA ztwo<>+8(SB)/4, $0x40000000
-DATA ztwo<>+12(SB)/4, $0x40000000
-DATA ztwo<>+16(SB)/4, $0x40000000
-DATA ztwo<>+20(SB)/4, $0x40000000
-DATA ztwo<>+24(SB)/4, $0x40000000
-DATA ztwo<>+28(SB)/4, $0x40000000
-DATA ztwo<>+32(SB)/4, $0x40000000
-DATA ztwo<>+36(SB)/4, $0x40000000
-DATA ztwo<>+40(SB)/4, $0x40000000
-DATA ztwo<>+44(SB)/4, $0x40000000
-DATA ztwo<>+48(SB)/4, $0x40000000
-DATA ztwo<>+52(SB)/4, $0x40000000
-DATA ztwo<>+56(SB)/4, $0x40000000
-DATA ztwo<>+60(SB)/4, $0x40000000
-GLOBL ztwo<>(SB), RODATA|NOPTR, $64
-
-DATA ztanhSmall<>+0(SB)/4, $0x3f333333
-DATA ztanhSmall<>+4(SB)/4, $0x3f333333
-DATA ztanhSmall<>+8(SB)/4, $0x3f333333
-DATA ztanhSmall<>+12(SB)/4, $0x3f333333
-DATA ztanhSmall<>+16(SB)/4, $0x3f333333
-DATA ztanhSmall<>+20(SB)/4, $0x3f333333
-DATA ztanhSmall<>+24(SB)/4, $0x3f333333
-DATA ztanhSmall<>+28(SB)/4, $0x3f333333
-DATA ztanhSmall<>+32(SB)/4, $0x3f333333
-DATA ztanhSmall<>+36(SB)/4, $0x3f333333
-DATA ztanhSmall<>+40(SB)/4, $0x3f333333
-DATA ztanhSmall<>+44(SB)/4, $0x3f333333
-DATA ztanhSmall<>+48(SB)/4, $0x3f333333
-DATA ztanhSmall<>+52(SB)/4, $0x3f333333
-DATA ztanhSmall<>+56(SB)/4, $0x3f333333
-DATA ztanhSmall<>+60(SB)/4, $0x3f333333
-GLOBL ztanhSmall<>(SB), RODATA|NOPTR, $64
-
-DATA zhalf<>+0(SB)/4, $0x3f000000
-DATA zhalf<>+4(SB)/4, $0x3f000000
-DATA zhalf<>+8(SB)/4, $0x3f000000
-DATA zhalf<>+12(SB)/4, $0x3f000000
-DATA zhalf<>+16(SB)/4, $0x3f000000
-DATA zhalf<>+20(SB)/4, $0x3f000000
-DATA zhalf<>+24(SB)/4, $0x3f000000
-DATA zhalf<>+28(SB)/4, $0x3f000000
-DATA zhalf<>+32(SB)/4, $0x3f000000
-DATA zhalf<>+36(SB)/4, $0x3f000000
-DATA zhalf<>+40(SB)/4, $0x3f000000
-DATA zhalf<>+44(SB)/4, $0x3f000000
-DATA zhalf<>+48(SB)/4, $0x3f000000
-DATA zhalf<>+52(SB)/4, $0x3f000000
-DATA zhalf<>+56(SB)/4, $0x3f000000
-DATA zhalf<>+60(SB)/4, $0x3f000000
-GLOBL zhalf<>(SB), RODATA|NOPTR, $64
-
-DATA zgeluMax<>+0(SB)/4, $0x41680000
-DATA zgeluMax<>+4(SB)/4, $0x41680000
-DATA zgeluMax<>+8(SB)/4, $0x41680000
-DATA zgeluMax<>+12(SB)/4, $0x41680000
-DATA zgeluMax<>+16(SB)/4, $0x41680000
-DATA zgeluMax<>+20(SB)/4, $0x41680000
-DATA zgeluMax<>+24(SB)/4, $0x41680000
-DATA zgeluMax<>+28(SB)/4, $0x41680000
-DATA zgeluMax<>+32(SB)/4, $0x41680000
-DATA zgeluMax<>+36(SB)/4, $0x41680000
-DATA zgeluMax<>+40(SB)/4, $0x41680000
-DATA zgeluMax<>+44(SB)/4, $0x41680000
-DATA zgeluMax<>+48(SB)/4, $0x41680000
-DATA zgeluMax<>+52(SB)/4, $0x41680000
-DATA zgeluMax<>+56(SB)/4, $0x41680000
-DATA zgeluMax<>+60(SB)/4, $0x41680000
-GLOBL zgeluMax<>(SB), RODATA|NOPTR, $64
-
-DATA zmhalf<>+0(SB)/4, $0xbf000000
-DATA zmhalf<>+4(SB)/4, $0xbf000000
-DATA zmhalf<>+8(SB)/4, $0xbf000000
-DATA zmhalf<>+12(SB)/4, $0xbf000000
-DATA zmhalf<>+16(SB)/4, $0xbf000000
-DATA zmhalf<>+20(SB)/4, $0xbf000000
-DATA zmhalf<>+24(SB)/4, $0xbf000000
-DATA zmhalf<>+28(SB)/4, $0xbf000000
-DATA zmhalf<>+32(SB)/4, $0xbf000000
-DATA zmhalf<>+36(SB)/4, $0xbf000000
-DATA zmhalf<>+40(SB)/4, $0xbf000000
-DATA zmhalf<>+44(SB)/4, $0xbf000000
-DATA zmhalf<>+48(SB)/4, $0xbf000000
-DATA zmhalf<>+52(SB)/4, $0xbf000000
-DATA zmhalf<>+56(SB)/4, $0xbf000000
-DATA zmhalf<>+60(SB)/4, $0xbf000000
-GLOBL zmhalf<>(SB), RODATA|NOPTR, $64
-
-DATA zerfcP<>+0(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+4(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+8(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+12(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+16(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+20(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+24(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+28(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+32(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+36(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+40(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+44(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+48(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+52(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+56(SB)/4, $0x3e87c3b6
-DATA zerfcP<>+60(SB)/4, $0x3e87c3b6
-GLOBL zerfcP<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc0<>+0(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+4(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+8(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+12(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+16(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+20(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+24(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+28(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+32(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+36(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+40(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+44(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+48(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+52(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+56(SB)/4, $0x3e58b0c6
-DATA zerfc0<>+60(SB)/4, $0x3e58b0c6
-GLOBL zerfc0<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc1<>+0(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+4(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+8(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+12(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+16(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+20(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+24(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+28(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+32(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+36(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+40(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+44(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+48(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+52(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+56(SB)/4, $0x3e57bbe8
-DATA zerfc1<>+60(SB)/4, $0x3e57bbe8
-GLOBL zerfc1<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc2<>+0(SB)/4, $0x3e52081e
-DATA zerfc2<>+4(SB)/4, $0x3e52081e
-DATA zerfc2<>+8(SB)/4, $0x3e52081e
-DATA zerfc2<>+12(SB)/4, $0x3e52081e
-DATA zerfc2<>+16(SB)/4, $0x3e52081e
-DATA zerfc2<>+20(SB)/4, $0x3e52081e
-DATA zerfc2<>+24(SB)/4, $0x3e52081e
-DATA zerfc2<>+28(SB)/4, $0x3e52081e
-DATA zerfc2<>+32(SB)/4, $0x3e52081e
-DATA zerfc2<>+36(SB)/4, $0x3e52081e
-DATA zerfc2<>+40(SB)/4, $0x3e52081e
-DATA zerfc2<>+44(SB)/4, $0x3e52081e
-DATA zerfc2<>+48(SB)/4, $0x3e52081e
-DATA zerfc2<>+52(SB)/4, $0x3e52081e
-DATA zerfc2<>+56(SB)/4, $0x3e52081e
-DATA zerfc2<>+60(SB)/4, $0x3e52081e
-GLOBL zerfc2<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc3<>+0(SB)/4, $0x3dfa8413
-DATA zerfc3<>+4(SB)/4, $0x3dfa8413
-DATA zerfc3<>+8(SB)/4, $0x3dfa8413
-DATA zerfc3<>+12(SB)/4, $0x3dfa8413
-DATA zerfc3<>+16(SB)/4, $0x3dfa8413
-DATA zerfc3<>+20(SB)/4, $0x3dfa8413
-DATA zerfc3<>+24(SB)/4, $0x3dfa8413
-DATA zerfc3<>+28(SB)/4, $0x3dfa8413
-DATA zerfc3<>+32(SB)/4, $0x3dfa8413
-DATA zerfc3<>+36(SB)/4, $0x3dfa8413
-DATA zerfc3<>+40(SB)/4, $0x3dfa8413
-DATA zerfc3<>+44(SB)/4, $0x3dfa8413
-DATA zerfc3<>+48(SB)/4, $0x3dfa8413
-DATA zerfc3<>+52(SB)/4, $0x3dfa8413
-DATA zerfc3<>+56(SB)/4, $0x3dfa8413
-DATA zerfc3<>+60(SB)/4, $0x3dfa8413
-GLOBL zerfc3<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc4<>+0(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+4(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+8(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+12(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+16(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+20(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+24(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+28(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+32(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+36(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+40(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+44(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+48(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+52(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+56(SB)/4, $0x3e8b23a5
-DATA zerfc4<>+60(SB)/4, $0x3e8b23a5
-GLOBL zerfc4<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc5<>+0(SB)/4, $0xbe67eb62
-DATA zerfc5<>+4(SB)/4, $0xbe67eb62
-DATA zerfc5<>+8(SB)/4, $0xbe67eb62
-DATA zerfc5<>+12(SB)/4, $0xbe67eb62
-DATA zerfc5<>+16(SB)/4, $0xbe67eb62
-DATA zerfc5<>+20(SB)/4, $0xbe67eb62
-DATA zerfc5<>+24(SB)/4, $0xbe67eb62
-DATA zerfc5<>+28(SB)/4, $0xbe67eb62
-DATA zerfc5<>+32(SB)/4, $0xbe67eb62
-DATA zerfc5<>+36(SB)/4, $0xbe67eb62
-DATA zerfc5<>+40(SB)/4, $0xbe67eb62
-DATA zerfc5<>+44(SB)/4, $0xbe67eb62
-DATA zerfc5<>+48(SB)/4, $0xbe67eb62
-DATA zerfc5<>+52(SB)/4, $0xbe67eb62
-DATA zerfc5<>+56(SB)/4, $0xbe67eb62
-DATA zerfc5<>+60(SB)/4, $0xbe67eb62
-GLOBL zerfc5<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc6<>+0(SB)/4, $0x3edc09c4
-DATA zerfc6<>+4(SB)/4, $0x3edc09c4
-DATA zerfc6<>+8(SB)/4, $0x3edc09c4
-DATA zerfc6<>+12(SB)/4, $0x3edc09c4
-DATA zerfc6<>+16(SB)/4, $0x3edc09c4
-DATA zerfc6<>+20(SB)/4, $0x3edc09c4
-DATA zerfc6<>+24(SB)/4, $0x3edc09c4
-DATA zerfc6<>+28(SB)/4, $0x3edc09c4
-DATA zerfc6<>+32(SB)/4, $0x3edc09c4
-DATA zerfc6<>+36(SB)/4, $0x3edc09c4
-DATA zerfc6<>+40(SB)/4, $0x3edc09c4
-DATA zerfc6<>+44(SB)/4, $0x3edc09c4
-DATA zerfc6<>+48(SB)/4, $0x3edc09c4
-DATA zerfc6<>+52(SB)/4, $0x3edc09c4
-DATA zerfc6<>+56(SB)/4, $0x3edc09c4
-DATA zerfc6<>+60(SB)/4, $0x3edc09c4
-GLOBL zerfc6<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc7<>+0(SB)/4, $0xbe927092
-DATA zerfc7<>+4(SB)/4, $0xbe927092
-DATA zerfc7<>+8(SB)/4, $0xbe927092
-DATA zerfc7<>+12(SB)/4, $0xbe927092
-DATA zerfc7<>+16(SB)/4, $0xbe927092
-DATA zerfc7<>+20(SB)/4, $0xbe927092
-DATA zerfc7<>+24(SB)/4, $0xbe927092
-DATA zerfc7<>+28(SB)/4, $0xbe927092
-DATA zerfc7<>+32(SB)/4, $0xbe927092
-DATA zerfc7<>+36(SB)/4, $0xbe927092
-DATA zerfc7<>+40(SB)/4, $0xbe927092
-DATA zerfc7<>+44(SB)/4, $0xbe927092
-DATA zerfc7<>+48(SB)/4, $0xbe927092
-DATA zerfc7<>+52(SB)/4, $0xbe927092
-DATA zerfc7<>+56(SB)/4, $0xbe927092
-DATA zerfc7<>+60(SB)/4, $0xbe927092
-GLOBL zerfc7<>(SB), RODATA|NOPTR, $64
-
-DATA zerfc8<>+0(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+4(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+8(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+12(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+16(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+20(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+24(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+28(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+32(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+36(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+40(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+44(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+48(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+52(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+56(SB)/4, $0x3d7aeb79
-DATA zerfc8<>+60(SB)/4, $0x3d7aeb79
-GLOBL zerfc8<>(SB), RODATA|NOPTR, $64
-
-DATA zgelu1<>+0(SB)/4, $0x3d922279
-DATA zgelu1<>+4(SB)/4, $0x3d922279
-DATA zgelu1<>+8(SB)/4, $0x3d922279
-DATA zgelu1<>+12(SB)/4, $0x3d922279
-DATA zgelu1<>+16(SB)/4, $0x3d922279
-DATA zgelu1<>+20(SB)/4, $0x3d922279
-DATA zgelu1<>+24(SB)/4, $0x3d922279
-DATA zgelu1<>+28(SB)/4, $0x3d922279
-DATA zgelu1<>+32(SB)/4, $0x3d922279
-DATA zgelu1<>+36(SB)/4, $0x3d922279
-DATA zgelu1<>+40(SB)/4, $0x3d922279
-DATA zgelu1<>+44(SB)/4, $0x3d922279
-DATA zgelu1<>+48(SB)/4, $0x3d922279
-DATA zgelu1<>+52(SB)/4, $0x3d922279
-DATA zgelu1<>+56(SB)/4, $0x3d922279
-DATA zgelu1<>+60(SB)/4, $0x3d922279
-GLOBL zgelu1<>(SB), RODATA|NOPTR, $64
-
-DATA zgelu0<>+0(SB)/4, $0x3fcc422a
-DATA zgelu0<>+4(SB)/4, $0x3fcc422a
-DATA zgelu0<>+8(SB)/4, $0x3fcc422a
-DATA zgelu0<>+12(SB)/4, $0x3fcc422a
-DATA zgelu0<>+16(SB)/4, $0x3fcc422a
-DATA zgelu0<>+20(SB)/4, $0x3fcc422a
-DATA zgelu0<>+24(SB)/4, $0x3fcc422a
-DATA zgelu0<>+28(SB)/4, $0x3fcc422a
-DATA zgelu0<>+32(SB)/4, $0x3fcc422a
-DATA zgelu0<>+36(SB)/4, $0x3fcc422a
-DATA zgelu0<>+40(SB)/4, $0x3fcc422a
-DATA zgelu0<>+44(SB)/4, $0x3fcc422a
-DATA zgelu0<>+48(SB)/4, $0x3fcc422a
-DATA zgelu0<>+52(SB)/4, $0x3fcc422a
-DATA zgelu0<>+56(SB)/4, $0x3fcc422a
-DATA zgelu0<>+60(SB)/4, $0x3fcc422a
-GLOBL zgelu0<>(SB), RODATA|NOPTR, $64
-
-DATA zexpm1Small<>+0(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+4(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+8(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+12(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+16(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+20(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+24(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+28(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+32(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+36(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+40(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+44(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+48(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+52(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+56(SB)/4, $0x3eae147b
-DATA zexpm1Small<>+60(SB)/4, $0x3eae147b
-GLOBL zexpm1Small<>(SB), RODATA|NOPTR, $64
-
-DATA zseluScale<>+0(SB)/4, $0x3f867d5f
-DATA zseluScale<>+4(SB)/4, $0x3f867d5f
-DATA zseluScale<>+8(SB)/4, $0x3f867d5f
-DATA zseluScale<>+12(SB)/4, $0x3f867d5f
-DATA zseluScale<>+16(SB)/4, $0x3f867d5f
-DATA zseluScale<>+20(SB)/4, $0x3f867d5f
-DATA zseluScale<>+24(SB)/4, $0x3f867d5f
-DATA zseluScale<>+28(SB)/4, $0x3f867d5f
-DATA zseluScale<>+32(SB)/4, $0x3f867d5f
-DATA zseluScale<>+36(SB)/4, $0x3f867d5f
-DATA zseluScale<>+40(SB)/4, $0x3f867d5f
-DATA zseluScale<>+44(SB)/4, $0x3f867d5f
-DATA zseluScale<>+48(SB)/4, $0x3f867d5f
-DATA zseluScale<>+52(SB)/4, $0x3f867d5f
-DATA zseluScale<>+56(SB)/4, $0x3f867d5f
-DATA zseluScale<>+60(SB)/4, $0x3f867d5f
-GLOBL zseluScale<>(SB), RODATA|NOPTR, $64
-
-DATA zseluScaleAlpha<>+0(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+4(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+8(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+12(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+16(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+20(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+24(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+28(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+32(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+36(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+40(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+44(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+48(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+52(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+56(SB)/4, $0x3fe10966
-DATA zseluScaleAlpha<>+60(SB)/4, $0x3fe10966
-GLOBL zseluScaleAlpha<>(SB), RODATA|NOPTR, $64
-
-DATA zminusOne<>+0(SB)/4, $0xbf800000
-DATA zminusOne<>+4(SB)/4, $0xbf800000
-DATA zminusOne<>+8(SB)/4, $0xbf800000
-DATA zminusOne<>+12(SB)/4, $0xbf800000
-DATA zminusOne<>+16(SB)/4, $0xbf800000
-DATA zminusOne<>+20(SB)/4, $0xbf800000
-DATA zminusOne<>+24(SB)/4, $0xbf800000
-DATA zminusOne<>+28(SB)/4, $0xbf800000
-DATA zminusOne<>+32(SB)/4, $0xbf800000
-DATA zminusOne<>+36(SB)/4, $0xbf800000
-DATA zminusOne<>+40(SB)/4, $0xbf800000
-DATA zminusOne<>+44(SB)/4, $0xbf800000
-DATA zminusOne<>+48(SB)/4, $0xbf800000
-DATA zminusOne<>+52(SB)/4, $0xbf800000
-DATA zminusOne<>+56(SB)/4, $0xbf800000
-DATA zminusOne<>+60(SB)/4, $0xbf800000
-GLOBL zminusOne<>(SB), RODATA|NOPTR, $64
-
-DATA zthree<>+0(SB)/4, $0x40400000
-DATA zthree<>+4(SB)/4, $0x40400000
-DATA zthree<>+8(SB)/4, $0x40400000
-DATA zthree<>+12(SB)/4, $0x40400000
-DATA zthree<>+16(SB)/4, $0x40400000
-DATA zthree<>+20(SB)/4, $0x40400000
-DATA zthree<>+24(SB)/4, $0x40400000
-DATA zthree<>+28(SB)/4, $0x40400000
-DATA zthree<>+32(SB)/4, $0x40400000
-DATA zthree<>+36(SB)/4, $0x40400000
-DATA zthree<>+40(SB)/4, $0x40400000
-DATA zthree<>+44(SB)/4, $0x40400000
-DATA zthree<>+48(SB)/4, $0x40400000
-DATA zthree<>+52(SB)/4, $0x40400000
-DATA zthree<>+56(SB)/4, $0x40400000
-DATA zthree<>+60(SB)/4, $0x40400000
-GLOBL zthree<>(SB), RODATA|NOPTR, $64
-
-DATA zsix<>+0(SB)/4, $0x40c00000
-DATA zsix<>+4(SB)/4, $0x40c00000
-DATA zsix<>+8(SB)/4, $0x40c00000
-DATA zsix<>+12(SB)/4, $0x40c00000
-DATA zsix<>+16(SB)/4, $0x40c00000
-DATA zsix<>+20(SB)/4, $0x40c00000
-DATA zsix<>+24(SB)/4, $0x40c00000
-DATA zsix<>+28(SB)/4, $0x40c00000
-DATA zsix<>+32(SB)/4, $0x40c00000
-DATA zsix<>+36(SB)/4, $0x40c00000
-DATA zsix<>+40(SB)/4, $0x40c00000
-DATA zsix<>+44(SB)/4, $0x40c00000
-DATA zsix<>+48(SB)/4, $0x40c00000
-DATA zsix<>+52(SB)/4, $0x40c00000
-DATA zsix<>+56(SB)/4, $0x40c00000
-DATA zsix<>+60(SB)/4, $0x40c00000
-GLOBL zsix<>(SB), RODATA|NOPTR, $64
-
-DATA zmishMax<>+0(SB)/4, $0x41a00000
-DATA zmishMax<>+4(SB)/4, $0x41a00000
-DATA zmishMax<>+8(SB)/4, $0x41a00000
-DATA zmishMax<>+12(SB)/4, $0x41a00000
-DATA zmishMax<>+16(SB)/4, $0x41a00000
-DATA zmishMax<>+20(SB)/4, $0x41a00000
-DATA zmishMax<>+24(SB)/4, $0x41a00000
-DATA zmishMax<>+28(SB)/4, $0x41a00000
-DATA zmishMax<>+32(SB)/4, $0x41a00000
-DATA zmishMax<>+36(SB)/4, $0x41a00000
-DATA zmishMax<>+40(SB)/4, $0x41a00000
-DATA zmishMax<>+44(SB)/4, $0x41a00000
-DATA zmishMax<>+48(SB)/4, $0x41a00000
-DATA zmishMax<>+52(SB)/4, $0x41a00000
-DATA zmishMax<>+56(SB)/4, $0x41a00000
-DATA zmishMax<>+60(SB)/4, $0x41a00000
-GLOBL zmishMax<>(SB), RODATA|NOPTR, $64
-
-DATA zinv3<>+0(SB)/4, $0x3eaaaaab
-DATA zinv3<>+4(SB)/4, $0x3eaaaaab
-DATA zinv3<>+8(SB)/4, $0x3eaaaaab
-DATA zinv3<>+12(SB)/4, $0x3eaaaaab
-DATA zinv3<>+16(SB)/4, $0x3eaaaaab
-DATA zinv3<>+20(SB)/4, $0x3eaaaaab
-DATA zinv3<>+24(SB)/4, $0x3eaaaaab
-DATA zinv3<>+28(SB)/4, $0x3eaaaaab
-DATA zinv3<>+32(SB)/4, $0x3eaaaaab
-DATA zinv3<>+36(SB)/4, $0x3eaaaaab
-DATA zinv3<>+40(SB)/4, $0x3eaaaaab
-DATA zinv3<>+44(SB)/4, $0x3eaaaaab
-DATA zinv3<>+48(SB)/4, $0x3eaaaaab
-DATA zinv3<>+52(SB)/4, $0x3eaaaaab
-DATA zinv3<>+56(SB)/4, $0x3eaaaaab
-DATA zinv3<>+60(SB)/4, $0x3eaaaaab
-GLOBL zinv3<>(SB), RODATA|NOPTR, $64
-
-DATA zinv5<>+0(SB)/4, $0x3e4ccccd
-DATA zinv5<>+4(SB)/4, $0x3e4ccccd
-DATA zinv5<>+8(SB)/4, $0x3e4ccccd
-DATA zinv5<>+12(SB)/4, $0x3e4ccccd
-DATA zinv5<>+16(SB)/4, $0x3e4ccccd
-DATA zinv5<>+20(SB)/4, $0x3e4ccccd
-DATA zinv5<>+24(SB)/4, $0x3e4ccccd
-DATA zinv5<>+28(SB)/4, $0x3e4ccccd
-DATA zinv5<>+32(SB)/4, $0x3e4ccccd
-DATA zinv5<>+36(SB)/4, $0x3e4ccccd
-DATA zinv5<>+40(SB)/4, $0x3e4ccccd
-DATA zinv5<>+44(SB)/4, $0x3e4ccccd
-DATA zinv5<>+48(SB)/4, $0x3e4ccccd
-DATA zinv5<>+52(SB)/4, $0x3e4ccccd
-DATA zinv5<>+56(SB)/4, $0x3e4ccccd
-DATA zinv5<>+60(SB)/4, $0x3e4ccccd
-GLOBL zinv5<>(SB), RODATA|NOPTR, $64
-
-DATA zinv7<>+0(SB)/4, $0x3e124925
-DATA zinv7<>+4(SB)/4, $0x3e124925
-DATA zinv7<>+8(SB)/4, $0x3e124925
-DATA zinv7<>+12(SB)/4, $0x3e124925
-DATA zinv7<>+16(SB)/4, $0x3e124925
-DATA zinv7<>+20(SB)/4, $0x3e124925
-DATA zinv7<>+24(SB)/4, $0x3e124925
-DATA zinv7<>+28(SB)/4, $0x3e124925
-DATA zinv7<>+32(SB)/4, $0x3e124925
-DATA zinv7<>+36(SB)/4, $0x3e124925
-DATA zinv7<>+40(SB)/4, $0x3e124925
-DATA zinv7<>+44(SB)/4, $0x3e124925
-DATA zinv7<>+48(SB)/4, $0x3e124925
-DATA zinv7<>+52(SB)/4, $0x3e124925
-DATA zinv7<>+56(SB)/4, $0x3e124925
-DATA zinv7<>+60(SB)/4, $0x3e124925
-GLOBL zinv7<>(SB), RODATA|NOPTR, $64
-
-DATA zinv9<>+0(SB)/4, $0x3de38e39
-DATA zinv9<>+4(SB)/4, $0x3de38e39
-DATA zinv9<>+8(SB)/4, $0x3de38e39
-DATA zinv9<>+12(SB)/4, $0x3de38e39
-DATA zinv9<>+16(SB)/4, $0x3de38e39
-DATA zinv9<>+20(SB)/4, $0x3de38e39
-DATA zinv9<>+24(SB)/4, $0x3de38e39
-DATA zinv9<>+28(SB)/4, $0x3de38e39
-DATA zinv9<>+32(SB)/4, $0x3de38e39
-DATA zinv9<>+36(SB)/4, $0x3de38e39
-DATA zinv9<>+40(SB)/4, $0x3de38e39
-DATA zinv9<>+44(SB)/4, $0x3de38e39
-DATA zinv9<>+48(SB)/4, $0x3de38e39
-DATA zinv9<>+52(SB)/4, $0x3de38e39
-DATA zinv9<>+56(SB)/4, $0x3de38e39
-DATA zinv9<>+60(SB)/4, $0x3de38e39
-GLOBL zinv9<>(SB), RODATA|NOPTR, $64
-
-DATA zinv11<>+0(SB)/4, $0x3dba2e8c
-DATA zinv11<>+4(SB)/4, $0x3dba2e8c
-DATA zinv11<>+8(SB)/4, $0x3dba2e8c
-DATA zinv11<>+12(SB)/4, $0x3dba2e8c
-DATA zinv11<>+16(SB)/4, $0x3dba2e8c
-DATA zinv11<>+20(SB)/4, $0x3dba2e8c
-DATA zinv11<>+24(SB)/4, $0x3dba2e8c
-DATA zinv11<>+28(SB)/4, $0x3dba2e8c
-DATA zinv11<>+32(SB)/4, $0x3dba2e8c
-DATA zinv11<>+36(SB)/4, $0x3dba2e8c
-DATA zinv11<>+40(SB)/4, $0x3dba2e8c
-DATA zinv11<>+44(SB)/4, $0x3dba2e8c
-DATA zinv11<>+48(SB)/4, $0x3dba2e8c
-DATA zinv11<>+52(SB)/4, $0x3dba2e8c
-DATA zinv11<>+56(SB)/4, $0x3dba2e8c
-DATA zinv11<>+60(SB)/4, $0x3dba2e8c
-GLOBL zinv11<>(SB), RODATA|NOPTR, $64
-
-DATA zinv13<>+0(SB)/4, $0x3d9d89d9
-DATA zinv13<>+4(SB)/4, $0x3d9d89d9
-DATA zinv13<>+8(SB)/4, $0x3d9d89d9
-DATA zinv13<>+12(SB)/4, $0x3d9d89d9
-DATA zinv13<>+16(SB)/4, $0x3d9d89d9
-DATA zinv13<>+20(SB)/4, $0x3d9d89d9
-DATA zinv13<>+24(SB)/4, $0x3d9d89d9
-DATA zinv13<>+28(SB)/4, $0x3d9d89d9
-DATA zinv13<>+32(SB)/4, $0x3d9d89d9
-DATA zinv13<>+36(SB)/4, $0x3d9d89d9
-DATA zinv13<>+40(SB)/4, $0x3d9d89d9
-DATA zinv13<>+44(SB)/4, $0x3d9d89d9
-DATA zinv13<>+48(SB)/4, $0x3d9d89d9
-DATA zinv13<>+52(SB)/4, $0x3d9d89d9
-DATA zinv13<>+56(SB)/4, $0x3d9d89d9
-DATA zinv13<>+60(SB)/4, $0x3d9d89d9
-GLOBL zinv13<>(SB), RODATA|NOPTR, $64
-
-DATA zinv15<>+0(SB)/4, $0x3d888889
-DATA zinv15<>+4(SB)/4, $0x3d888889
-DATA zinv15<>+8(SB)/4, $0x3d888889
-DATA zinv15<>+12(SB)/4, $0x3d888889
-DATA zinv15<>+16(SB)/4, $0x3d888889
-DATA zinv15<>+20(SB)/4, $0x3d888889
-DATA zinv15<>+24(SB)/4, $0x3d888889
-DATA zinv15<>+28(SB)/4, $0x3d888889
-DATA zinv15<>+32(SB)/4, $0x3d888889
-DATA zinv15<>+36(SB)/4, $0x3d888889
-DATA zinv15<>+40(SB)/4, $0x3d888889
-DATA zinv15<>+44(SB)/4, $0x3d888889
-DATA zinv15<>+48(SB)/4, $0x3d888889
-DATA zinv15<>+52(SB)/4, $0x3d888889
-DATA zinv15<>+56(SB)/4, $0x3d888889
-DATA zinv15<>+60(SB)/4, $0x3d888889
-GLOBL zinv15<>(SB), RODATA|NOPTR, $64
-
-DATA zinv17<>+0(SB)/4, $0x3d70f0f1
-DATA zinv17<>+4(SB)/4, $0x3d70f0f1
-DATA zinv17<>+8(SB)/4, $0x3d70f0f1
-DATA zinv17<>+12(SB)/4, $0x3d70f0f1
-DATA zinv17<>+16(SB)/4, $0x3d70f0f1
-DATA zinv17<>+20(SB)/4, $0x3d70f0f1
-DATA zinv17<>+24(SB)/4, $0x3d70f0f1
-DATA zinv17<>+28(SB)/4, $0x3d70f0f1
-DATA zinv17<>+32(SB)/4, $0x3d70f0f1
-DATA zinv17<>+36(SB)/4, $0x3d70f0f1
-DATA zinv17<>+40(SB)/4, $0x3d70f0f1
-DATA zinv17<>+44(SB)/4, $0x3d70f0f1
-DATA zinv17<>+48(SB)/4, $0x3d70f0f1
-DATA zinv17<>+52(SB)/4, $0x3d70f0f1
-DATA zinv17<>+56(SB)/4, $0x3d70f0f1
-DATA zinv17<>+60(SB)/4, $0x3d70f0f1
-GLOBL zinv17<>(SB), RODATA|NOPTR, $64
-
-DATA znormMin<>+0(SB)/4, $0x00800000
-DATA znormMin<>+4(SB)/4, $0x00800000
-DATA znormMin<>+8(SB)/4, $0x00800000
-DATA znormMin<>+12(SB)/4, $0x00800000
-DATA znormMin<>+16(SB)/4, $0x00800000
-DATA znormMin<>+20(SB)/4, $0x00800000
-DATA znormMin<>+24(SB)/4, $0x00800000
-DATA znormMin<>+28(SB)/4, $0x00800000
-DATA znormMin<>+32(SB)/4, $0x00800000
-DATA znormMin<>+36(SB)/4, $0x00800000
-DATA znormMin<>+40(SB)/4, $0x00800000
-DATA znormMin<>+44(SB)/4, $0x00800000
-DATA znormMin<>+48(SB)/4, $0x00800000
-DATA znormMin<>+52(SB)/4, $0x00800000
-DATA znormMin<>+56(SB)/4, $0x00800000
-DATA znormMin<>+60(SB)/4, $0x00800000
-GLOBL znormMin<>(SB), RODATA|NOPTR, $64
-
-DATA ztwo23<>+0(SB)/4, $0x4b000000
-DATA ztwo23<>+4(SB)/4, $0x4b000000
-DATA ztwo23<>+8(SB)/4, $0x4b000000
-DATA ztwo23<>+12(SB)/4, $0x4b000000
-DATA ztwo23<>+16(SB)/4, $0x4b000000
-DATA ztwo23<>+20(SB)/4, $0x4b000000
-DATA ztwo23<>+24(SB)/4, $0x4b000000
-DATA ztwo23<>+28(SB)/4, $0x4b000000
-DATA ztwo23<>+32(SB)/4, $0x4b000000
-DATA ztwo23<>+36(SB)/4, $0x4b000000
-DATA ztwo23<>+40(SB)/4, $0x4b000000
-DATA ztwo23<>+44(SB)/4, $0x4b000000
-DATA ztwo23<>+48(SB)/4, $0x4b000000
-DATA ztwo23<>+52(SB)/4, $0x4b000000
-DATA ztwo23<>+56(SB)/4, $0x4b000000
-DATA ztwo23<>+60(SB)/4, $0x4b000000
-GLOBL ztwo23<>(SB), RODATA|NOPTR, $64
-
-DATA zexpOffset<>+0(SB)/4, $0x4b00007f
-DATA zexpOffset<>+4(SB)/4, $0x4b00007f
-DATA zexpOffset<>+8(SB)/4, $0x4b00007f
-DATA zexpOffset<>+12(SB)/4, $0x4b00007f
-DATA zexpOffset<>+16(SB)/4, $0x4b00007f
-DATA zexpOffset<>+20(SB)/4, $0x4b00007f
-DATA zexpOffset<>+24(SB)/4, $0x4b00007f
-DATA zexpOffset<>+28(SB)/4, $0x4b00007f
-DATA zexpOffset<>+32(SB)/4, $0x4b00007f
-DATA zexpOffset<>+36(SB)/4, $0x4b00007f
-DATA zexpOffset<>+40(SB)/4, $0x4b00007f
-DATA zexpOffset<>+44(SB)/4, $0x4b00007f
-DATA zexpOffset<>+48(SB)/4, $0x4b00007f
-DATA zexpOffset<>+52(SB)/4, $0x4b00007f
-DATA zexpOffset<>+56(SB)/4, $0x4b00007f
-DATA zexpOffset<>+60(SB)/4, $0x4b00007f
-GLOBL zexpOffset<>(SB), RODATA|NOPTR, $64
-
-DATA zmantissa<>+0(SB)/4, $0x007fffff
-DATA zmantissa<>+4(SB)/4, $0x007fffff
-DATA zmantissa<>+8(SB)/4, $0x007fffff
-DATA zmantissa<>+12(SB)/4, $0x007fffff
-DATA zmantissa<>+16(SB)/4, $0x007fffff
-DATA zmantissa<>+20(SB)/4, $0x007fffff
-DATA zmantissa<>+24(SB)/4, $0x007fffff
-DATA zmantissa<>+28(SB)/4, $0x007fffff
-DATA zmantissa<>+32(SB)/4, $0x007fffff
-DATA zmantissa<>+36(SB)/4, $0x007fffff
-DATA zmantissa<>+40(SB)/4, $0x007fffff
-DATA zmantissa<>+44(SB)/4, $0x007fffff
-DATA zmantissa<>+48(SB)/4, $0x007fffff
-DATA zmantissa<>+52(SB)/4, $0x007fffff
-DATA zmantissa<>+56(SB)/4, $0x007fffff
-DATA zmantissa<>+60(SB)/4, $0x007fffff
-GLOBL zmantissa<>(SB), RODATA|NOPTR, $64
-
-DATA zsqrt2<>+0(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+4(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+8(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+12(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+16(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+20(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+24(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+28(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+32(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+36(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+40(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+44(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+48(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+52(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+56(SB)/4, $0x3fb504f3
-DATA zsqrt2<>+60(SB)/4, $0x3fb504f3
-GLOBL zsqrt2<>(SB), RODATA|NOPTR, $64
-
-DATA ztwentyThree<>+0(SB)/4, $0x41b80000
-DATA ztwentyThree<>+4(SB)/4, $0x41b80000
-DATA ztwentyThree<>+8(SB)/4, $0x41b80000
-DATA ztwentyThree<>+12(SB)/4, $0x41b80000
-DATA ztwentyThree<>+16(SB)/4, $0x41b80000
-DATA ztwentyThree<>+20(SB)/4, $0x41b80000
-DATA ztwentyThree<>+24(SB)/4, $0x41b80000
-DATA ztwentyThree<>+28(SB)/4, $0x41b80000
-DATA ztwentyThree<>+32(SB)/4, $0x41b80000
-DATA ztwentyThree<>+36(SB)/4, $0x41b80000
-DATA ztwentyThree<>+40(SB)/4, $0x41b80000
-DATA ztwentyThree<>+44(SB)/4, $0x41b80000
-DATA ztwentyThree<>+48(SB)/4, $0x41b80000
-DATA ztwentyThree<>+52(SB)/4, $0x41b80000
-DATA ztwentyThree<>+56(SB)/4, $0x41b80000
-DATA ztwentyThree<>+60(SB)/4, $0x41b80000
-GLOBL ztwentyThree<>(SB), RODATA|NOPTR, $64
-
-DATA znan<>+0(SB)/4, $0x7fc00000
-DATA znan<>+4(SB)/4, $0x7fc00000
-DATA znan<>+8(SB)/4, $0x7fc00000
-DATA znan<>+12(SB)/4, $0x7fc00000
-DATA znan<>+16(SB)/4, $0x7fc00000
-DATA znan<>+20(SB)/4, $0x7fc00000
-DATA znan<>+24(SB)/4, $0x7fc00000
-DATA znan<>+28(SB)/4, $0x7fc00000
-DATA znan<>+32(SB)/4, $0x7fc00000
-DATA znan<>+36(SB)/4, $0x7fc00000
-DATA znan<>+40(SB)/4, $0x7fc00000
-DATA znan<>+44(SB)/4, $0x7fc00000
-DATA znan<>+48(SB)/4, $0x7fc00000
-DATA znan<>+52(SB)/4, $0x7fc00000
-DATA znan<>+56(SB)/4, $0x7fc00000
-DATA znan<>+60(SB)/4, $0x7fc00000
-GLOBL znan<>(SB), RODATA|NOPTR, $64
-
-DATA zmaxFloat<>+0(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+4(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+8(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+12(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+16(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+20(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+24(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+28(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+32(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+36(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+40(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+44(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+48(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+52(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+56(SB)/4, $0x7f7fffff
-DATA zmaxFloat<>+60(SB)/4, $0x7f7fffff
-GLOBL zmaxFloat<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT0<>+0(SB)/4, $0x3f906ebb
-DATA zerfT0<>+4(SB)/4, $0x3f906ebb
-DATA zerfT0<>+8(SB)/4, $0x3f906ebb
-DATA zerfT0<>+12(SB)/4, $0x3f906ebb
-DATA zerfT0<>+16(SB)/4, $0x3f906ebb
-DATA zerfT0<>+20(SB)/4, $0x3f906ebb
-DATA zerfT0<>+24(SB)/4, $0x3f906ebb
-DATA zerfT0<>+28(SB)/4, $0x3f906ebb
-DATA zerfT0<>+32(SB)/4, $0x3f906ebb
-DATA zerfT0<>+36(SB)/4, $0x3f906ebb
-DATA zerfT0<>+40(SB)/4, $0x3f906ebb
-DATA zerfT0<>+44(SB)/4, $0x3f906ebb
-DATA zerfT0<>+48(SB)/4, $0x3f906ebb
-DATA zerfT0<>+52(SB)/4, $0x3f906ebb
-DATA zerfT0<>+56(SB)/4, $0x3f906ebb
-DATA zerfT0<>+60(SB)/4, $0x3f906ebb
-GLOBL zerfT0<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT1<>+0(SB)/4, $0xbec093a3
-DATA zerfT1<>+4(SB)/4, $0xbec093a3
-DATA zerfT1<>+8(SB)/4, $0xbec093a3
-DATA zerfT1<>+12(SB)/4, $0xbec093a3
-DATA zerfT1<>+16(SB)/4, $0xbec093a3
-DATA zerfT1<>+20(SB)/4, $0xbec093a3
-DATA zerfT1<>+24(SB)/4, $0xbec093a3
-DATA zerfT1<>+28(SB)/4, $0xbec093a3
-DATA zerfT1<>+32(SB)/4, $0xbec093a3
-DATA zerfT1<>+36(SB)/4, $0xbec093a3
-DATA zerfT1<>+40(SB)/4, $0xbec093a3
-DATA zerfT1<>+44(SB)/4, $0xbec093a3
-DATA zerfT1<>+48(SB)/4, $0xbec093a3
-DATA zerfT1<>+52(SB)/4, $0xbec093a3
-DATA zerfT1<>+56(SB)/4, $0xbec093a3
-DATA zerfT1<>+60(SB)/4, $0xbec093a3
-GLOBL zerfT1<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT2<>+0(SB)/4, $0x3de71791
-DATA zerfT2<>+4(SB)/4, $0x3de71791
-DATA zerfT2<>+8(SB)/4, $0x3de71791
-DATA zerfT2<>+12(SB)/4, $0x3de71791
-DATA zerfT2<>+16(SB)/4, $0x3de71791
-DATA zerfT2<>+20(SB)/4, $0x3de71791
-DATA zerfT2<>+24(SB)/4, $0x3de71791
-DATA zerfT2<>+28(SB)/4, $0x3de71791
-DATA zerfT2<>+32(SB)/4, $0x3de71791
-DATA zerfT2<>+36(SB)/4, $0x3de71791
-DATA zerfT2<>+40(SB)/4, $0x3de71791
-DATA zerfT2<>+44(SB)/4, $0x3de71791
-DATA zerfT2<>+48(SB)/4, $0x3de71791
-DATA zerfT2<>+52(SB)/4, $0x3de71791
-DATA zerfT2<>+56(SB)/4, $0x3de71791
-DATA zerfT2<>+60(SB)/4, $0x3de71791
-GLOBL zerfT2<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT3<>+0(SB)/4, $0xbcdc1672
-DATA zerfT3<>+4(SB)/4, $0xbcdc1672
-DATA zerfT3<>+8(SB)/4, $0xbcdc1672
-DATA zerfT3<>+12(SB)/4, $0xbcdc1672
-DATA zerfT3<>+16(SB)/4, $0xbcdc1672
-DATA zerfT3<>+20(SB)/4, $0xbcdc1672
-DATA zerfT3<>+24(SB)/4, $0xbcdc1672
-DATA zerfT3<>+28(SB)/4, $0xbcdc1672
-DATA zerfT3<>+32(SB)/4, $0xbcdc1672
-DATA zerfT3<>+36(SB)/4, $0xbcdc1672
-DATA zerfT3<>+40(SB)/4, $0xbcdc1672
-DATA zerfT3<>+44(SB)/4, $0xbcdc1672
-DATA zerfT3<>+48(SB)/4, $0xbcdc1672
-DATA zerfT3<>+52(SB)/4, $0xbcdc1672
-DATA zerfT3<>+56(SB)/4, $0xbcdc1672
-DATA zerfT3<>+60(SB)/4, $0xbcdc1672
-GLOBL zerfT3<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT4<>+0(SB)/4, $0x3bab2de7
-DATA zerfT4<>+4(SB)/4, $0x3bab2de7
-DATA zerfT4<>+8(SB)/4, $0x3bab2de7
-DATA zerfT4<>+12(SB)/4, $0x3bab2de7
-DATA zerfT4<>+16(SB)/4, $0x3bab2de7
-DATA zerfT4<>+20(SB)/4, $0x3bab2de7
-DATA zerfT4<>+24(SB)/4, $0x3bab2de7
-DATA zerfT4<>+28(SB)/4, $0x3bab2de7
-DATA zerfT4<>+32(SB)/4, $0x3bab2de7
-DATA zerfT4<>+36(SB)/4, $0x3bab2de7
-DATA zerfT4<>+40(SB)/4, $0x3bab2de7
-DATA zerfT4<>+44(SB)/4, $0x3bab2de7
-DATA zerfT4<>+48(SB)/4, $0x3bab2de7
-DATA zerfT4<>+52(SB)/4, $0x3bab2de7
-DATA zerfT4<>+56(SB)/4, $0x3bab2de7
-DATA zerfT4<>+60(SB)/4, $0x3bab2de7
-GLOBL zerfT4<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT5<>+0(SB)/4, $0xba6016da
-DATA zerfT5<>+4(SB)/4, $0xba6016da
-DATA zerfT5<>+8(SB)/4, $0xba6016da
-DATA zerfT5<>+12(SB)/4, $0xba6016da
-DATA zerfT5<>+16(SB)/4, $0xba6016da
-DATA zerfT5<>+20(SB)/4, $0xba6016da
-DATA zerfT5<>+24(SB)/4, $0xba6016da
-DATA zerfT5<>+28(SB)/4, $0xba6016da
-DATA zerfT5<>+32(SB)/4, $0xba6016da
-DATA zerfT5<>+36(SB)/4, $0xba6016da
-DATA zerfT5<>+40(SB)/4, $0xba6016da
-DATA zerfT5<>+44(SB)/4, $0xba6016da
-DATA zerfT5<>+48(SB)/4, $0xba6016da
-DATA zerfT5<>+52(SB)/4, $0xba6016da
-DATA zerfT5<>+56(SB)/4, $0xba6016da
-DATA zerfT5<>+60(SB)/4, $0xba6016da
-GLOBL zerfT5<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT6<>+0(SB)/4, $0x38fcd193
-DATA zerfT6<>+4(SB)/4, $0x38fcd193
-DATA zerfT6<>+8(SB)/4, $0x38fcd193
-DATA zerfT6<>+12(SB)/4, $0x38fcd193
-DATA zerfT6<>+16(SB)/4, $0x38fcd193
-DATA zerfT6<>+20(SB)/4, $0x38fcd193
-DATA zerfT6<>+24(SB)/4, $0x38fcd193
-DATA zerfT6<>+28(SB)/4, $0x38fcd193
-DATA zerfT6<>+32(SB)/4, $0x38fcd193
-DATA zerfT6<>+36(SB)/4, $0x38fcd193
-DATA zerfT6<>+40(SB)/4, $0x38fcd193
-DATA zerfT6<>+44(SB)/4, $0x38fcd193
-DATA zerfT6<>+48(SB)/4, $0x38fcd193
-DATA zerfT6<>+52(SB)/4, $0x38fcd193
-DATA zerfT6<>+56(SB)/4, $0x38fcd193
-DATA zerfT6<>+60(SB)/4, $0x38fcd193
-GLOBL zerfT6<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT7<>+0(SB)/4, $0xb77a692e
-DATA zerfT7<>+4(SB)/4, $0xb77a692e
-DATA zerfT7<>+8(SB)/4, $0xb77a692e
-DATA zerfT7<>+12(SB)/4, $0xb77a692e
-DATA zerfT7<>+16(SB)/4, $0xb77a692e
-DATA zerfT7<>+20(SB)/4, $0xb77a692e
-DATA zerfT7<>+24(SB)/4, $0xb77a692e
-DATA zerfT7<>+28(SB)/4, $0xb77a692e
-DATA zerfT7<>+32(SB)/4, $0xb77a692e
-DATA zerfT7<>+36(SB)/4, $0xb77a692e
-DATA zerfT7<>+40(SB)/4, $0xb77a692e
-DATA zerfT7<>+44(SB)/4, $0xb77a692e
-DATA zerfT7<>+48(SB)/4, $0xb77a692e
-DATA zerfT7<>+52(SB)/4, $0xb77a692e
-DATA zerfT7<>+56(SB)/4, $0xb77a692e
-DATA zerfT7<>+60(SB)/4, $0xb77a692e
-GLOBL zerfT7<>(SB), RODATA|NOPTR, $64
-
-DATA zerfT8<>+0(SB)/4, $0x35dcf365
-DATA zerfT8<>+4(SB)/4, $0x35dcf365
-DATA zerfT8<>+8(SB)/4, $0x35dcf365
-DATA zerfT8<>+12(SB)/4, $0x35dcf365
-DATA zerfT8<>+16(SB)/4, $0x35dcf365
-DATA zerfT8<>+20(SB)/4, $0x35dcf365
-DATA zerfT8<>+24(SB)/4, $0x35dcf365
-DATA zerfT8<>+28(SB)/4, $0x35dcf365
-DATA zerfT8<>+32(SB)/4, $0x35dcf365
-DATA zerfT8<>+36(SB)/4, $0x35dcf365
-DATA zerfT8<>+40(SB)/4, $0x35dcf365
-DATA zerfT8<>+44(SB)/4, $0x35dcf365
-DATA zerfT8<>+48(SB)/4, $0x35dcf365
-DATA zerfT8<>+52(SB)/4, $0x35dcf365
-DATA zerfT8<>+56(SB)/4, $0x35dcf365
-DATA zerfT8<>+60(SB)/4, $0x35dcf365
-GLOBL zerfT8<>(SB), RODATA|NOPTR, $64
-
-DATA zerfSmall<>+0(SB)/4, $0x3f400000
-DATA zerfSmall<>+4(SB)/4, $0x3f400000
-DATA zerfSmall<>+8(SB)/4, $0x3f400000
-DATA zerfSmall<>+12(SB)/4, $0x3f400000
-DATA zerfSmall<>+16(SB)/4, $0x3f400000
-DATA zerfSmall<>+20(SB)/4, $0x3f400000
-DATA zerfSmall<>+24(SB)/4, $0x3f400000
-DATA zerfSmall<>+28(SB)/4, $0x3f400000
-DATA zerfSmall<>+32(SB)/4, $0x3f400000
-DATA zerfSmall<>+36(SB)/4, $0x3f400000
-DATA zerfSmall<>+40(SB)/4, $0x3f400000
-DATA zerfSmall<>+44(SB)/4, $0x3f400000
-DATA zerfSmall<>+48(SB)/4, $0x3f400000
-DATA zerfSmall<>+52(SB)/4, $0x3f400000
-DATA zerfSmall<>+56(SB)/4, $0x3f400000
-DATA zerfSmall<>+60(SB)/4, $0x3f400000
-GLOBL zerfSmall<>(SB), RODATA|NOPTR, $64
+DATA zconsts<>+0(SB)/4, $0x7fffffff
+DATA zconsts<>+4(SB)/4, $0x7fffffff
+DATA zconsts<>+8(SB)/4, $0x7fffffff
+DATA zconsts<>+12(SB)/4, $0x7fffffff
+DATA zconsts<>+16(SB)/4, $0x7fffffff
+DATA zconsts<>+20(SB)/4, $0x7fffffff
+DATA zconsts<>+24(SB)/4, $0x7fffffff
+DATA zconsts<>+28(SB)/4, $0x7fffffff
+DATA zconsts<>+32(SB)/4, $0x7fffffff
+DATA zconsts<>+36(SB)/4, $0x7fffffff
+DATA zconsts<>+40(SB)/4, $0x7fffffff
+DATA zconsts<>+44(SB)/4, $0x7fffffff
+DATA zconsts<>+48(SB)/4, $0x7fffffff
+DATA zconsts<>+52(SB)/4, $0x7fffffff
+DATA zconsts<>+56(SB)/4, $0x7fffffff
+DATA zconsts<>+60(SB)/4, $0x7fffffff
+DATA zconsts<>+64(SB)/4, $0x7fffffff
+DATA zconsts<>+68(SB)/4, $0x7fffffff
+DATA zconsts<>+72(SB)/4, $0x7fffffff
+DATA zconsts<>+76(SB)/4, $0x7fffffff
+DATA zconsts<>+80(SB)/4, $0x7fffffff
+DATA zconsts<>+84(SB)/4, $0x7fffffff
+DATA zconsts<>+88(SB)/4, $0x7fffffff
+DATA zconsts<>+92(SB)/4, $0x7fffffff
+DATA zconsts<>+128(SB)/4, $0x00000000
+DATA zconsts<>+132(SB)/4, $0x00000000
+DATA zconsts<>+136(SB)/4, $0x00000000
+DATA zconsts<>+140(SB)/4, $0x00000000
+DATA zconsts<>+144(SB)/4, $0x00000000
+DATA zconsts<>+148(SB)/4, $0x00000000
+DATA zconsts<>+152(SB)/4, $0x00000000
+DATA zconsts<>+156(SB)/4, $0x00000000
+DATA zconsts<>+160(SB)/4, $0x00000000
+DATA zconsts<>+164(SB)/4, $0x00000000
+DATA zconsts<>+168(SB)/4, $0x00000000
+DATA zconsts<>+172(SB)/4, $0x00000000
+DATA zconsts<>+176(SB)/4, $0x00000000
+DATA zconsts<>+180(SB)/4, $0x00000000
+DATA zconsts<>+184(SB)/4, $0x00000000
+DATA zconsts<>+188(SB)/4, $0x00000000
+DATA zconsts<>+192(SB)/4, $0x00000000
+DATA zconsts<>+196(SB)/4, $0x00000000
+DATA zconsts<>+200(SB)/4, $0x00000000
+DATA zconsts<>+204(SB)/4, $0x00000000
+DATA zconsts<>+208(SB)/4, $0x00000000
+DATA zconsts<>+212(SB)/4, $0x00000000
+DATA zconsts<>+216(SB)/4, $0x00000000
+DATA zconsts<>+220(SB)/4, $0x00000000
+DATA zconsts<>+256(SB)/4, $0xff800000
+DATA zconsts<>+260(SB)/4, $0xff800000
+DATA zconsts<>+264(SB)/4, $0xff800000
+DATA zconsts<>+268(SB)/4, $0xff800000
+DATA zconsts<>+272(SB)/4, $0xff800000
+DATA zconsts<>+276(SB)/4, $0xff800000
+DATA zconsts<>+280(SB)/4, $0xff800000
+DATA zconsts<>+284(SB)/4, $0xff800000
+DATA zconsts<>+288(SB)/4, $0xff800000
+DATA zconsts<>+292(SB)/4, $0xff800000
+DATA zconsts<>+296(SB)/4, $0xff800000
+DATA zconsts<>+300(SB)/4, $0xff800000
+DATA zconsts<>+304(SB)/4, $0xff800000
+DATA zconsts<>+308(SB)/4, $0xff800000
+DATA zconsts<>+312(SB)/4, $0xff800000
+DATA zconsts<>+316(SB)/4, $0xff800000
+DATA zconsts<>+320(SB)/4, $0xff800000
+DATA zconsts<>+324(SB)/4, $0xff800000
+DATA zconsts<>+328(SB)/4, $0xff800000
+DATA zconsts<>+332(SB)/4, $0xff800000
+DATA zconsts<>+336(SB)/4, $0xff800000
+DATA zconsts<>+340(SB)/4, $0xff800000
+DATA zconsts<>+344(SB)/4, $0xff800000
+DATA zconsts<>+348(SB)/4, $0xff800000
+DATA zconsts<>+384(SB)/4, $0x80000000
+DATA zconsts<>+388(SB)/4, $0x80000000
+DATA zconsts<>+392(SB)/4, $0x80000000
+DATA zconsts<>+396(SB)/4, $0x80000000
+DATA zconsts<>+400(SB)/4, $0x80000000
+DATA zconsts<>+404(SB)/4, $0x80000000
+DATA zconsts<>+408(SB)/4, $0x80000000
+DATA zconsts<>+412(SB)/4, $0x80000000
+DATA zconsts<>+416(SB)/4, $0x80000000
+DATA zconsts<>+420(SB)/4, $0x80000000
+DATA zconsts<>+424(SB)/4, $0x80000000
+DATA zconsts<>+428(SB)/4, $0x80000000
+DATA zconsts<>+432(SB)/4, $0x80000000
+DATA zconsts<>+436(SB)/4, $0x80000000
+DATA zconsts<>+440(SB)/4, $0x80000000
+DATA zconsts<>+444(SB)/4, $0x80000000
+DATA zconsts<>+448(SB)/4, $0x80000000
+DATA zconsts<>+452(SB)/4, $0x80000000
+DATA zconsts<>+456(SB)/4, $0x80000000
+DATA zconsts<>+460(SB)/4, $0x80000000
+DATA zconsts<>+464(SB)/4, $0x80000000
+DATA zconsts<>+468(SB)/4, $0x80000000
+DATA zconsts<>+472(SB)/4, $0x80000000
+DATA zconsts<>+476(SB)/4, $0x80000000
+DATA zconsts<>+512(SB)/4, $0x42b17220
+DATA zconsts<>+516(SB)/4, $0x42b17220
+DATA zconsts<>+520(SB)/4, $0x42b17220
+DATA zconsts<>+524(SB)/4, $0x42b17220
+DATA zconsts<>+528(SB)/4, $0x42b17220
+DATA zconsts<>+532(SB)/4, $0x42b17220
+DATA zconsts<>+536(SB)/4, $0x42b17220
+DATA zconsts<>+540(SB)/4, $0x42b17220
+DATA zconsts<>+544(SB)/4, $0x42b17220
+DATA zconsts<>+548(SB)/4, $0x42b17220
+DATA zconsts<>+552(SB)/4, $0x42b17220
+DATA zconsts<>+556(SB)/4, $0x42b17220
+DATA zconsts<>+560(SB)/4, $0x42b17220
+DATA zconsts<>+564(SB)/4, $0x42b17220
+DATA zconsts<>+568(SB)/4, $0x42b17220
+DATA zconsts<>+572(SB)/4, $0x42b17220
+DATA zconsts<>+576(SB)/4, $0x42b17220
+DATA zconsts<>+580(SB)/4, $0x42b17220
+DATA zconsts<>+584(SB)/4, $0x42b17220
+DATA zconsts<>+588(SB)/4, $0x42b17220
+DATA zconsts<>+592(SB)/4, $0x42b17220
+DATA zconsts<>+596(SB)/4, $0x42b17220
+DATA zconsts<>+600(SB)/4, $0x42b17220
+DATA zconsts<>+604(SB)/4, $0x42b17220
+DATA zconsts<>+640(SB)/4, $0xc2d00000
+DATA zconsts<>+644(SB)/4, $0xc2d00000
+DATA zconsts<>+648(SB)/4, $0xc2d00000
+DATA zconsts<>+652(SB)/4, $0xc2d00000
+DATA zconsts<>+656(SB)/4, $0xc2d00000
+DATA zconsts<>+660(SB)/4, $0xc2d00000
+DATA zconsts<>+664(SB)/4, $0xc2d00000
+DATA zconsts<>+668(SB)/4, $0xc2d00000
+DATA zconsts<>+672(SB)/4, $0xc2d00000
+DATA zconsts<>+676(SB)/4, $0xc2d00000
+DATA zconsts<>+680(SB)/4, $0xc2d00000
+DATA zconsts<>+684(SB)/4, $0xc2d00000
+DATA zconsts<>+688(SB)/4, $0xc2d00000
+DATA zconsts<>+692(SB)/4, $0xc2d00000
+DATA zconsts<>+696(SB)/4, $0xc2d00000
+DATA zconsts<>+700(SB)/4, $0xc2d00000
+DATA zconsts<>+704(SB)/4, $0xc2d00000
+DATA zconsts<>+708(SB)/4, $0xc2d00000
+DATA zconsts<>+712(SB)/4, $0xc2d00000
+DATA zconsts<>+716(SB)/4, $0xc2d00000
+DATA zconsts<>+720(SB)/4, $0xc2d00000
+DATA zconsts<>+724(SB)/4, $0xc2d00000
+DATA zconsts<>+728(SB)/4, $0xc2d00000
+DATA zconsts<>+732(SB)/4, $0xc2d00000
+DATA zconsts<>+768(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+772(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+776(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+780(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+784(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+788(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+792(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+796(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+800(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+804(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+808(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+812(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+816(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+820(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+824(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+828(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+832(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+836(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+840(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+844(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+848(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+852(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+856(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+860(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+896(SB)/4, $0x3f318000
+DATA zconsts<>+900(SB)/4, $0x3f318000
+DATA zconsts<>+904(SB)/4, $0x3f318000
+DATA zconsts<>+908(SB)/4, $0x3f318000
+DATA zconsts<>+912(SB)/4, $0x3f318000
+DATA zconsts<>+916(SB)/4, $0x3f318000
+DATA zconsts<>+920(SB)/4, $0x3f318000
+DATA zconsts<>+924(SB)/4, $0x3f318000
+DATA zconsts<>+928(SB)/4, $0x3f318000
+DATA zconsts<>+932(SB)/4, $0x3f318000
+DATA zconsts<>+936(SB)/4, $0x3f318000
+DATA zconsts<>+940(SB)/4, $0x3f318000
+DATA zconsts<>+944(SB)/4, $0x3f318000
+DATA zconsts<>+948(SB)/4, $0x3f318000
+DATA zconsts<>+952(SB)/4, $0x3f318000
+DATA zconsts<>+956(SB)/4, $0x3f318000
+DATA zconsts<>+960(SB)/4, $0x3f318000
+DATA zconsts<>+964(SB)/4, $0x3f318000
+DATA zconsts<>+968(SB)/4, $0x3f318000
+DATA zconsts<>+972(SB)/4, $0x3f318000
+DATA zconsts<>+976(SB)/4, $0x3f318000
+DATA zconsts<>+980(SB)/4, $0x3f318000
+DATA zconsts<>+984(SB)/4, $0x3f318000
+DATA zconsts<>+988(SB)/4, $0x3f318000
+DATA zconsts<>+1024(SB)/4, $0xb95e8083
+DATA zconsts<>+1028(SB)/4, $0xb95e8083
+DATA zconsts<>+1032(SB)/4, $0xb95e8083
+DATA zconsts<>+1036(SB)/4, $0xb95e8083
+DATA zconsts<>+1040(SB)/4, $0xb95e8083
+DATA zconsts<>+1044(SB)/4, $0xb95e8083
+DATA zconsts<>+1048(SB)/4, $0xb95e8083
+DATA zconsts<>+1052(SB)/4, $0xb95e8083
+DATA zconsts<>+1056(SB)/4, $0xb95e8083
+DATA zconsts<>+1060(SB)/4, $0xb95e8083
+DATA zconsts<>+1064(SB)/4, $0xb95e8083
+DATA zconsts<>+1068(SB)/4, $0xb95e8083
+DATA zconsts<>+1072(SB)/4, $0xb95e8083
+DATA zconsts<>+1076(SB)/4, $0xb95e8083
+DATA zconsts<>+1080(SB)/4, $0xb95e8083
+DATA zconsts<>+1084(SB)/4, $0xb95e8083
+DATA zconsts<>+1088(SB)/4, $0xb95e8083
+DATA zconsts<>+1092(SB)/4, $0xb95e8083
+DATA zconsts<>+1096(SB)/4, $0xb95e8083
+DATA zconsts<>+1100(SB)/4, $0xb95e8083
+DATA zconsts<>+1104(SB)/4, $0xb95e8083
+DATA zconsts<>+1108(SB)/4, $0xb95e8083
+DATA zconsts<>+1112(SB)/4, $0xb95e8083
+DATA zconsts<>+1116(SB)/4, $0xb95e8083
+DATA zconsts<>+1152(SB)/4, $0x3efffffe
+DATA zconsts<>+1156(SB)/4, $0x3efffffe
+DATA zconsts<>+1160(SB)/4, $0x3efffffe
+DATA zconsts<>+1164(SB)/4, $0x3efffffe
+DATA zconsts<>+1168(SB)/4, $0x3efffffe
+DATA zconsts<>+1172(SB)/4, $0x3efffffe
+DATA zconsts<>+1176(SB)/4, $0x3efffffe
+DATA zconsts<>+1180(SB)/4, $0x3efffffe
+DATA zconsts<>+1184(SB)/4, $0x3efffffe
+DATA zconsts<>+1188(SB)/4, $0x3efffffe
+DATA zconsts<>+1192(SB)/4, $0x3efffffe
+DATA zconsts<>+1196(SB)/4, $0x3efffffe
+DATA zconsts<>+1200(SB)/4, $0x3efffffe
+DATA zconsts<>+1204(SB)/4, $0x3efffffe
+DATA zconsts<>+1208(SB)/4, $0x3efffffe
+DATA zconsts<>+1212(SB)/4, $0x3efffffe
+DATA zconsts<>+1216(SB)/4, $0x3efffffe
+DATA zconsts<>+1220(SB)/4, $0x3efffffe
+DATA zconsts<>+1224(SB)/4, $0x3efffffe
+DATA zconsts<>+1228(SB)/4, $0x3efffffe
+DATA zconsts<>+1232(SB)/4, $0x3efffffe
+DATA zconsts<>+1236(SB)/4, $0x3efffffe
+DATA zconsts<>+1240(SB)/4, $0x3efffffe
+DATA zconsts<>+1244(SB)/4, $0x3efffffe
+DATA zconsts<>+1280(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1284(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1288(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1292(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1296(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1300(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1304(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1308(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1312(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1316(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1320(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1324(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1328(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1332(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1336(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1340(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1344(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1348(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1352(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1356(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1360(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1364(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1368(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1372(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1408(SB)/4, $0x3d2aac79
+DATA zconsts<>+1412(SB)/4, $0x3d2aac79
+DATA zconsts<>+1416(SB)/4, $0x3d2aac79
+DATA zconsts<>+1420(SB)/4, $0x3d2aac79
+DATA zconsts<>+1424(SB)/4, $0x3d2aac79
+DATA zconsts<>+1428(SB)/4, $0x3d2aac79
+DATA zconsts<>+1432(SB)/4, $0x3d2aac79
+DATA zconsts<>+1436(SB)/4, $0x3d2aac79
+DATA zconsts<>+1440(SB)/4, $0x3d2aac79
+DATA zconsts<>+1444(SB)/4, $0x3d2aac79
+DATA zconsts<>+1448(SB)/4, $0x3d2aac79
+DATA zconsts<>+1452(SB)/4, $0x3d2aac79
+DATA zconsts<>+1456(SB)/4, $0x3d2aac79
+DATA zconsts<>+1460(SB)/4, $0x3d2aac79
+DATA zconsts<>+1464(SB)/4, $0x3d2aac79
+DATA zconsts<>+1468(SB)/4, $0x3d2aac79
+DATA zconsts<>+1472(SB)/4, $0x3d2aac79
+DATA zconsts<>+1476(SB)/4, $0x3d2aac79
+DATA zconsts<>+1480(SB)/4, $0x3d2aac79
+DATA zconsts<>+1484(SB)/4, $0x3d2aac79
+DATA zconsts<>+1488(SB)/4, $0x3d2aac79
+DATA zconsts<>+1492(SB)/4, $0x3d2aac79
+DATA zconsts<>+1496(SB)/4, $0x3d2aac79
+DATA zconsts<>+1500(SB)/4, $0x3d2aac79
+DATA zconsts<>+1536(SB)/4, $0x3c091d00
+DATA zconsts<>+1540(SB)/4, $0x3c091d00
+DATA zconsts<>+1544(SB)/4, $0x3c091d00
+DATA zconsts<>+1548(SB)/4, $0x3c091d00
+DATA zconsts<>+1552(SB)/4, $0x3c091d00
+DATA zconsts<>+1556(SB)/4, $0x3c091d00
+DATA zconsts<>+1560(SB)/4, $0x3c091d00
+DATA zconsts<>+1564(SB)/4, $0x3c091d00
+DATA zconsts<>+1568(SB)/4, $0x3c091d00
+DATA zconsts<>+1572(SB)/4, $0x3c091d00
+DATA zconsts<>+1576(SB)/4, $0x3c091d00
+DATA zconsts<>+1580(SB)/4, $0x3c091d00
+DATA zconsts<>+1584(SB)/4, $0x3c091d00
+DATA zconsts<>+1588(SB)/4, $0x3c091d00
+DATA zconsts<>+1592(SB)/4, $0x3c091d00
+DATA zconsts<>+1596(SB)/4, $0x3c091d00
+DATA zconsts<>+1600(SB)/4, $0x3c091d00
+DATA zconsts<>+1604(SB)/4, $0x3c091d00
+DATA zconsts<>+1608(SB)/4, $0x3c091d00
+DATA zconsts<>+1612(SB)/4, $0x3c091d00
+DATA zconsts<>+1616(SB)/4, $0x3c091d00
+DATA zconsts<>+1620(SB)/4, $0x3c091d00
+DATA zconsts<>+1624(SB)/4, $0x3c091d00
+DATA zconsts<>+1628(SB)/4, $0x3c091d00
+DATA zconsts<>+1664(SB)/4, $0x3ab51202
+DATA zconsts<>+1668(SB)/4, $0x3ab51202
+DATA zconsts<>+1672(SB)/4, $0x3ab51202
+DATA zconsts<>+1676(SB)/4, $0x3ab51202
+DATA zconsts<>+1680(SB)/4, $0x3ab51202
+DATA zconsts<>+1684(SB)/4, $0x3ab51202
+DATA zconsts<>+1688(SB)/4, $0x3ab51202
+DATA zconsts<>+1692(SB)/4, $0x3ab51202
+DATA zconsts<>+1696(SB)/4, $0x3ab51202
+DATA zconsts<>+1700(SB)/4, $0x3ab51202
+DATA zconsts<>+1704(SB)/4, $0x3ab51202
+DATA zconsts<>+1708(SB)/4, $0x3ab51202
+DATA zconsts<>+1712(SB)/4, $0x3ab51202
+DATA zconsts<>+1716(SB)/4, $0x3ab51202
+DATA zconsts<>+1720(SB)/4, $0x3ab51202
+DATA zconsts<>+1724(SB)/4, $0x3ab51202
+DATA zconsts<>+1728(SB)/4, $0x3ab51202
+DATA zconsts<>+1732(SB)/4, $0x3ab51202
+DATA zconsts<>+1736(SB)/4, $0x3ab51202
+DATA zconsts<>+1740(SB)/4, $0x3ab51202
+DATA zconsts<>+1744(SB)/4, $0x3ab51202
+DATA zconsts<>+1748(SB)/4, $0x3ab51202
+DATA zconsts<>+1752(SB)/4, $0x3ab51202
+DATA zconsts<>+1756(SB)/4, $0x3ab51202
+DATA zconsts<>+1792(SB)/4, $0x3f800000
+DATA zconsts<>+1796(SB)/4, $0x3f800000
+DATA zconsts<>+1800(SB)/4, $0x3f800000
+DATA zconsts<>+1804(SB)/4, $0x3f800000
+DATA zconsts<>+1808(SB)/4, $0x3f800000
+DATA zconsts<>+1812(SB)/4, $0x3f800000
+DATA zconsts<>+1816(SB)/4, $0x3f800000
+DATA zconsts<>+1820(SB)/4, $0x3f800000
+DATA zconsts<>+1824(SB)/4, $0x3f800000
+DATA zconsts<>+1828(SB)/4, $0x3f800000
+DATA zconsts<>+1832(SB)/4, $0x3f800000
+DATA zconsts<>+1836(SB)/4, $0x3f800000
+DATA zconsts<>+1840(SB)/4, $0x3f800000
+DATA zconsts<>+1844(SB)/4, $0x3f800000
+DATA zconsts<>+1848(SB)/4, $0x3f800000
+DATA zconsts<>+1852(SB)/4, $0x3f800000
+DATA zconsts<>+1856(SB)/4, $0x3f800000
+DATA zconsts<>+1860(SB)/4, $0x3f800000
+DATA zconsts<>+1864(SB)/4, $0x3f800000
+DATA zconsts<>+1868(SB)/4, $0x3f800000
+DATA zconsts<>+1872(SB)/4, $0x3f800000
+DATA zconsts<>+1876(SB)/4, $0x3f800000
+DATA zconsts<>+1880(SB)/4, $0x3f800000
+DATA zconsts<>+1884(SB)/4, $0x3f800000
+DATA zconsts<>+1920(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1924(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1928(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1932(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1936(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1940(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1944(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1948(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1952(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1956(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1960(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1964(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1968(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1972(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1976(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1980(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1984(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1988(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1992(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+1996(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+2000(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+2004(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+2008(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+2012(SB)/4, $0xbeaaaa7b
+DATA zconsts<>+2048(SB)/4, $0x3e087d77
+DATA zconsts<>+2052(SB)/4, $0x3e087d77
+DATA zconsts<>+2056(SB)/4, $0x3e087d77
+DATA zconsts<>+2060(SB)/4, $0x3e087d77
+DATA zconsts<>+2064(SB)/4, $0x3e087d77
+DATA zconsts<>+2068(SB)/4, $0x3e087d77
+DATA zconsts<>+2072(SB)/4, $0x3e087d77
+DATA zconsts<>+2076(SB)/4, $0x3e087d77
+DATA zconsts<>+2080(SB)/4, $0x3e087d77
+DATA zconsts<>+2084(SB)/4, $0x3e087d77
+DATA zconsts<>+2088(SB)/4, $0x3e087d77
+DATA zconsts<>+2092(SB)/4, $0x3e087d77
+DATA zconsts<>+2096(SB)/4, $0x3e087d77
+DATA zconsts<>+2100(SB)/4, $0x3e087d77
+DATA zconsts<>+2104(SB)/4, $0x3e087d77
+DATA zconsts<>+2108(SB)/4, $0x3e087d77
+DATA zconsts<>+2112(SB)/4, $0x3e087d77
+DATA zconsts<>+2116(SB)/4, $0x3e087d77
+DATA zconsts<>+2120(SB)/4, $0x3e087d77
+DATA zconsts<>+2124(SB)/4, $0x3e087d77
+DATA zconsts<>+2128(SB)/4, $0x3e087d77
+DATA zconsts<>+2132(SB)/4, $0x3e087d77
+DATA zconsts<>+2136(SB)/4, $0x3e087d77
+DATA zconsts<>+2140(SB)/4, $0x3e087d77
+DATA zconsts<>+2176(SB)/4, $0xbd5b6089
+DATA zconsts<>+2180(SB)/4, $0xbd5b6089
+DATA zconsts<>+2184(SB)/4, $0xbd5b6089
+DATA zconsts<>+2188(SB)/4, $0xbd5b6089
+DATA zconsts<>+2192(SB)/4, $0xbd5b6089
+DATA zconsts<>+2196(SB)/4, $0xbd5b6089
+DATA zconsts<>+2200(SB)/4, $0xbd5b6089
+DATA zconsts<>+2204(SB)/4, $0xbd5b6089
+DATA zconsts<>+2208(SB)/4, $0xbd5b6089
+DATA zconsts<>+2212(SB)/4, $0xbd5b6089
+DATA zconsts<>+2216(SB)/4, $0xbd5b6089
+DATA zconsts<>+2220(SB)/4, $0xbd5b6089
+DATA zconsts<>+2224(SB)/4, $0xbd5b6089
+DATA zconsts<>+2228(SB)/4, $0xbd5b6089
+DATA zconsts<>+2232(SB)/4, $0xbd5b6089
+DATA zconsts<>+2236(SB)/4, $0xbd5b6089
+DATA zconsts<>+2240(SB)/4, $0xbd5b6089
+DATA zconsts<>+2244(SB)/4, $0xbd5b6089
+DATA zconsts<>+2248(SB)/4, $0xbd5b6089
+DATA zconsts<>+2252(SB)/4, $0xbd5b6089
+DATA zconsts<>+2256(SB)/4, $0xbd5b6089
+DATA zconsts<>+2260(SB)/4, $0xbd5b6089
+DATA zconsts<>+2264(SB)/4, $0xbd5b6089
+DATA zconsts<>+2268(SB)/4, $0xbd5b6089
+DATA zconsts<>+2304(SB)/4, $0x3ca497eb
+DATA zconsts<>+2308(SB)/4, $0x3ca497eb
+DATA zconsts<>+2312(SB)/4, $0x3ca497eb
+DATA zconsts<>+2316(SB)/4, $0x3ca497eb
+DATA zconsts<>+2320(SB)/4, $0x3ca497eb
+DATA zconsts<>+2324(SB)/4, $0x3ca497eb
+DATA zconsts<>+2328(SB)/4, $0x3ca497eb
+DATA zconsts<>+2332(SB)/4, $0x3ca497eb
+DATA zconsts<>+2336(SB)/4, $0x3ca497eb
+DATA zconsts<>+2340(SB)/4, $0x3ca497eb
+DATA zconsts<>+2344(SB)/4, $0x3ca497eb
+DATA zconsts<>+2348(SB)/4, $0x3ca497eb
+DATA zconsts<>+2352(SB)/4, $0x3ca497eb
+DATA zconsts<>+2356(SB)/4, $0x3ca497eb
+DATA zconsts<>+2360(SB)/4, $0x3ca497eb
+DATA zconsts<>+2364(SB)/4, $0x3ca497eb
+DATA zconsts<>+2368(SB)/4, $0x3ca497eb
+DATA zconsts<>+2372(SB)/4, $0x3ca497eb
+DATA zconsts<>+2376(SB)/4, $0x3ca497eb
+DATA zconsts<>+2380(SB)/4, $0x3ca497eb
+DATA zconsts<>+2384(SB)/4, $0x3ca497eb
+DATA zconsts<>+2388(SB)/4, $0x3ca497eb
+DATA zconsts<>+2392(SB)/4, $0x3ca497eb
+DATA zconsts<>+2396(SB)/4, $0x3ca497eb
+DATA zconsts<>+2432(SB)/4, $0xbba8623a
+DATA zconsts<>+2436(SB)/4, $0xbba8623a
+DATA zconsts<>+2440(SB)/4, $0xbba8623a
+DATA zconsts<>+2444(SB)/4, $0xbba8623a
+DATA zconsts<>+2448(SB)/4, $0xbba8623a
+DATA zconsts<>+2452(SB)/4, $0xbba8623a
+DATA zconsts<>+2456(SB)/4, $0xbba8623a
+DATA zconsts<>+2460(SB)/4, $0xbba8623a
+DATA zconsts<>+2464(SB)/4, $0xbba8623a
+DATA zconsts<>+2468(SB)/4, $0xbba8623a
+DATA zconsts<>+2472(SB)/4, $0xbba8623a
+DATA zconsts<>+2476(SB)/4, $0xbba8623a
+DATA zconsts<>+2480(SB)/4, $0xbba8623a
+DATA zconsts<>+2484(SB)/4, $0xbba8623a
+DATA zconsts<>+2488(SB)/4, $0xbba8623a
+DATA zconsts<>+2492(SB)/4, $0xbba8623a
+DATA zconsts<>+2496(SB)/4, $0xbba8623a
+DATA zconsts<>+2500(SB)/4, $0xbba8623a
+DATA zconsts<>+2504(SB)/4, $0xbba8623a
+DATA zconsts<>+2508(SB)/4, $0xbba8623a
+DATA zconsts<>+2512(SB)/4, $0xbba8623a
+DATA zconsts<>+2516(SB)/4, $0xbba8623a
+DATA zconsts<>+2520(SB)/4, $0xbba8623a
+DATA zconsts<>+2524(SB)/4, $0xbba8623a
+DATA zconsts<>+2560(SB)/4, $0x40000000
+DATA zconsts<>+2564(SB)/4, $0x40000000
+DATA zconsts<>+2568(SB)/4, $0x40000000
+DATA zconsts<>+2572(SB)/4, $0x40000000
+DATA zconsts<>+2576(SB)/4, $0x40000000
+DATA zconsts<>+2580(SB)/4, $0x40000000
+DATA zconsts<>+2584(SB)/4, $0x40000000
+DATA zconsts<>+2588(SB)/4, $0x40000000
+DATA zconsts<>+2592(SB)/4, $0x40000000
+DATA zconsts<>+2596(SB)/4, $0x40000000
+DATA zconsts<>+2600(SB)/4, $0x40000000
+DATA zconsts<>+2604(SB)/4, $0x40000000
+DATA zconsts<>+2608(SB)/4, $0x40000000
+DATA zconsts<>+2612(SB)/4, $0x40000000
+DATA zconsts<>+2616(SB)/4, $0x40000000
+DATA zconsts<>+2620(SB)/4, $0x40000000
+DATA zconsts<>+2624(SB)/4, $0x40000000
+DATA zconsts<>+2628(SB)/4, $0x40000000
+DATA zconsts<>+2632(SB)/4, $0x40000000
+DATA zconsts<>+2636(SB)/4, $0x40000000
+DATA zconsts<>+2640(SB)/4, $0x40000000
+DATA zconsts<>+2644(SB)/4, $0x40000000
+DATA zconsts<>+2648(SB)/4, $0x40000000
+DATA zconsts<>+2652(SB)/4, $0x40000000
+DATA zconsts<>+2688(SB)/4, $0x3f333333
+DATA zconsts<>+2692(SB)/4, $0x3f333333
+DATA zconsts<>+2696(SB)/4, $0x3f333333
+DATA zconsts<>+2700(SB)/4, $0x3f333333
+DATA zconsts<>+2704(SB)/4, $0x3f333333
+DATA zconsts<>+2708(SB)/4, $0x3f333333
+DATA zconsts<>+2712(SB)/4, $0x3f333333
+DATA zconsts<>+2716(SB)/4, $0x3f333333
+DATA zconsts<>+2720(SB)/4, $0x3f333333
+DATA zconsts<>+2724(SB)/4, $0x3f333333
+DATA zconsts<>+2728(SB)/4, $0x3f333333
+DATA zconsts<>+2732(SB)/4, $0x3f333333
+DATA zconsts<>+2736(SB)/4, $0x3f333333
+DATA zconsts<>+2740(SB)/4, $0x3f333333
+DATA zconsts<>+2744(SB)/4, $0x3f333333
+DATA zconsts<>+2748(SB)/4, $0x3f333333
+DATA zconsts<>+2752(SB)/4, $0x3f333333
+DATA zconsts<>+2756(SB)/4, $0x3f333333
+DATA zconsts<>+2760(SB)/4, $0x3f333333
+DATA zconsts<>+2764(SB)/4, $0x3f333333
+DATA zconsts<>+2768(SB)/4, $0x3f333333
+DATA zconsts<>+2772(SB)/4, $0x3f333333
+DATA zconsts<>+2776(SB)/4, $0x3f333333
+DATA zconsts<>+2780(SB)/4, $0x3f333333
+DATA zconsts<>+2816(SB)/4, $0x3f000000
+DATA zconsts<>+2820(SB)/4, $0x3f000000
+DATA zconsts<>+2824(SB)/4, $0x3f000000
+DATA zconsts<>+2828(SB)/4, $0x3f000000
+DATA zconsts<>+2832(SB)/4, $0x3f000000
+DATA zconsts<>+2836(SB)/4, $0x3f000000
+DATA zconsts<>+2840(SB)/4, $0x3f000000
+DATA zconsts<>+2844(SB)/4, $0x3f000000
+DATA zconsts<>+2848(SB)/4, $0x3f000000
+DATA zconsts<>+2852(SB)/4, $0x3f000000
+DATA zconsts<>+2856(SB)/4, $0x3f000000
+DATA zconsts<>+2860(SB)/4, $0x3f000000
+DATA zconsts<>+2864(SB)/4, $0x3f000000
+DATA zconsts<>+2868(SB)/4, $0x3f000000
+DATA zconsts<>+2872(SB)/4, $0x3f000000
+DATA zconsts<>+2876(SB)/4, $0x3f000000
+DATA zconsts<>+2880(SB)/4, $0x3f000000
+DATA zconsts<>+2884(SB)/4, $0x3f000000
+DATA zconsts<>+2888(SB)/4, $0x3f000000
+DATA zconsts<>+2892(SB)/4, $0x3f000000
+DATA zconsts<>+2896(SB)/4, $0x3f000000
+DATA zconsts<>+2900(SB)/4, $0x3f000000
+DATA zconsts<>+2904(SB)/4, $0x3f000000
+DATA zconsts<>+2908(SB)/4, $0x3f000000
+DATA zconsts<>+2944(SB)/4, $0x41680000
+DATA zconsts<>+2948(SB)/4, $0x41680000
+DATA zconsts<>+2952(SB)/4, $0x41680000
+DATA zconsts<>+2956(SB)/4, $0x41680000
+DATA zconsts<>+2960(SB)/4, $0x41680000
+DATA zconsts<>+2964(SB)/4, $0x41680000
+DATA zconsts<>+2968(SB)/4, $0x41680000
+DATA zconsts<>+2972(SB)/4, $0x41680000
+DATA zconsts<>+2976(SB)/4, $0x41680000
+DATA zconsts<>+2980(SB)/4, $0x41680000
+DATA zconsts<>+2984(SB)/4, $0x41680000
+DATA zconsts<>+2988(SB)/4, $0x41680000
+DATA zconsts<>+2992(SB)/4, $0x41680000
+DATA zconsts<>+2996(SB)/4, $0x41680000
+DATA zconsts<>+3000(SB)/4, $0x41680000
+DATA zconsts<>+3004(SB)/4, $0x41680000
+DATA zconsts<>+3008(SB)/4, $0x41680000
+DATA zconsts<>+3012(SB)/4, $0x41680000
+DATA zconsts<>+3016(SB)/4, $0x41680000
+DATA zconsts<>+3020(SB)/4, $0x41680000
+DATA zconsts<>+3024(SB)/4, $0x41680000
+DATA zconsts<>+3028(SB)/4, $0x41680000
+DATA zconsts<>+3032(SB)/4, $0x41680000
+DATA zconsts<>+3036(SB)/4, $0x41680000
+DATA zconsts<>+3072(SB)/4, $0xbf000000
+DATA zconsts<>+3076(SB)/4, $0xbf000000
+DATA zconsts<>+3080(SB)/4, $0xbf000000
+DATA zconsts<>+3084(SB)/4, $0xbf000000
+DATA zconsts<>+3088(SB)/4, $0xbf000000
+DATA zconsts<>+3092(SB)/4, $0xbf000000
+DATA zconsts<>+3096(SB)/4, $0xbf000000
+DATA zconsts<>+3100(SB)/4, $0xbf000000
+DATA zconsts<>+3104(SB)/4, $0xbf000000
+DATA zconsts<>+3108(SB)/4, $0xbf000000
+DATA zconsts<>+3112(SB)/4, $0xbf000000
+DATA zconsts<>+3116(SB)/4, $0xbf000000
+DATA zconsts<>+3120(SB)/4, $0xbf000000
+DATA zconsts<>+3124(SB)/4, $0xbf000000
+DATA zconsts<>+3128(SB)/4, $0xbf000000
+DATA zconsts<>+3132(SB)/4, $0xbf000000
+DATA zconsts<>+3136(SB)/4, $0xbf000000
+DATA zconsts<>+3140(SB)/4, $0xbf000000
+DATA zconsts<>+3144(SB)/4, $0xbf000000
+DATA zconsts<>+3148(SB)/4, $0xbf000000
+DATA zconsts<>+3152(SB)/4, $0xbf000000
+DATA zconsts<>+3156(SB)/4, $0xbf000000
+DATA zconsts<>+3160(SB)/4, $0xbf000000
+DATA zconsts<>+3164(SB)/4, $0xbf000000
+DATA zconsts<>+3200(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3204(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3208(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3212(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3216(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3220(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3224(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3228(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3232(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3236(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3240(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3244(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3248(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3252(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3256(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3260(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3264(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3268(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3272(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3276(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3280(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3284(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3288(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3292(SB)/4, $0x3e87c3b6
+DATA zconsts<>+3328(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3332(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3336(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3340(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3344(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3348(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3352(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3356(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3360(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3364(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3368(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3372(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3376(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3380(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3384(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3388(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3392(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3396(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3400(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3404(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3408(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3412(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3416(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3420(SB)/4, $0x3e58b0c6
+DATA zconsts<>+3456(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3460(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3464(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3468(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3472(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3476(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3480(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3484(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3488(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3492(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3496(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3500(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3504(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3508(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3512(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3516(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3520(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3524(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3528(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3532(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3536(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3540(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3544(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3548(SB)/4, $0x3e57bbe8
+DATA zconsts<>+3584(SB)/4, $0x3e52081e
+DATA zconsts<>+3588(SB)/4, $0x3e52081e
+DATA zconsts<>+3592(SB)/4, $0x3e52081e
+DATA zconsts<>+3596(SB)/4, $0x3e52081e
+DATA zconsts<>+3600(SB)/4, $0x3e52081e
+DATA zconsts<>+3604(SB)/4, $0x3e52081e
+DATA zconsts<>+3608(SB)/4, $0x3e52081e
+DATA zconsts<>+3612(SB)/4, $0x3e52081e
+DATA zconsts<>+3616(SB)/4, $0x3e52081e
+DATA zconsts<>+3620(SB)/4, $0x3e52081e
+DATA zconsts<>+3624(SB)/4, $0x3e52081e
+DATA zconsts<>+3628(SB)/4, $0x3e52081e
+DATA zconsts<>+3632(SB)/4, $0x3e52081e
+DATA zconsts<>+3636(SB)/4, $0x3e52081e
+DATA zconsts<>+3640(SB)/4, $0x3e52081e
+DATA zconsts<>+3644(SB)/4, $0x3e52081e
+DATA zconsts<>+3648(SB)/4, $0x3e52081e
+DATA zconsts<>+3652(SB)/4, $0x3e52081e
+DATA zconsts<>+3656(SB)/4, $0x3e52081e
+DATA zconsts<>+3660(SB)/4, $0x3e52081e
+DATA zconsts<>+3664(SB)/4, $0x3e52081e
+DATA zconsts<>+3668(SB)/4, $0x3e52081e
+DATA zconsts<>+3672(SB)/4, $0x3e52081e
+DATA zconsts<>+3676(SB)/4, $0x3e52081e
+DATA zconsts<>+3712(SB)/4, $0x3dfa8413
+DATA zconsts<>+3716(SB)/4, $0x3dfa8413
+DATA zconsts<>+3720(SB)/4, $0x3dfa8413
+DATA zconsts<>+3724(SB)/4, $0x3dfa8413
+DATA zconsts<>+3728(SB)/4, $0x3dfa8413
+DATA zconsts<>+3732(SB)/4, $0x3dfa8413
+DATA zconsts<>+3736(SB)/4, $0x3dfa8413
+DATA zconsts<>+3740(SB)/4, $0x3dfa8413
+DATA zconsts<>+3744(SB)/4, $0x3dfa8413
+DATA zconsts<>+3748(SB)/4, $0x3dfa8413
+DATA zconsts<>+3752(SB)/4, $0x3dfa8413
+DATA zconsts<>+3756(SB)/4, $0x3dfa8413
+DATA zconsts<>+3760(SB)/4, $0x3dfa8413
+DATA zconsts<>+3764(SB)/4, $0x3dfa8413
+DATA zconsts<>+3768(SB)/4, $0x3dfa8413
+DATA zconsts<>+3772(SB)/4, $0x3dfa8413
+DATA zconsts<>+3776(SB)/4, $0x3dfa8413
+DATA zconsts<>+3780(SB)/4, $0x3dfa8413
+DATA zconsts<>+3784(SB)/4, $0x3dfa8413
+DATA zconsts<>+3788(SB)/4, $0x3dfa8413
+DATA zconsts<>+3792(SB)/4, $0x3dfa8413
+DATA zconsts<>+3796(SB)/4, $0x3dfa8413
+DATA zconsts<>+3800(SB)/4, $0x3dfa8413
+DATA zconsts<>+3804(SB)/4, $0x3dfa8413
+DATA zconsts<>+3840(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3844(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3848(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3852(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3856(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3860(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3864(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3868(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3872(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3876(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3880(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3884(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3888(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3892(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3896(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3900(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3904(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3908(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3912(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3916(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3920(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3924(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3928(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3932(SB)/4, $0x3e8b23a5
+DATA zconsts<>+3968(SB)/4, $0xbe67eb62
+DATA zconsts<>+3972(SB)/4, $0xbe67eb62
+DATA zconsts<>+3976(SB)/4, $0xbe67eb62
+DATA zconsts<>+3980(SB)/4, $0xbe67eb62
+DATA zconsts<>+3984(SB)/4, $0xbe67eb62
+DATA zconsts<>+3988(SB)/4, $0xbe67eb62
+DATA zconsts<>+3992(SB)/4, $0xbe67eb62
+DATA zconsts<>+3996(SB)/4, $0xbe67eb62
+DATA zconsts<>+4000(SB)/4, $0xbe67eb62
+DATA zconsts<>+4004(SB)/4, $0xbe67eb62
+DATA zconsts<>+4008(SB)/4, $0xbe67eb62
+DATA zconsts<>+4012(SB)/4, $0xbe67eb62
+DATA zconsts<>+4016(SB)/4, $0xbe67eb62
+DATA zconsts<>+4020(SB)/4, $0xbe67eb62
+DATA zconsts<>+4024(SB)/4, $0xbe67eb62
+DATA zconsts<>+4028(SB)/4, $0xbe67eb62
+DATA zconsts<>+4032(SB)/4, $0xbe67eb62
+DATA zconsts<>+4036(SB)/4, $0xbe67eb62
+DATA zconsts<>+4040(SB)/4, $0xbe67eb62
+DATA zconsts<>+4044(SB)/4, $0xbe67eb62
+DATA zconsts<>+4048(SB)/4, $0xbe67eb62
+DATA zconsts<>+4052(SB)/4, $0xbe67eb62
+DATA zconsts<>+4056(SB)/4, $0xbe67eb62
+DATA zconsts<>+4060(SB)/4, $0xbe67eb62
+DATA zconsts<>+4096(SB)/4, $0x3edc09c4
+DATA zconsts<>+4100(SB)/4, $0x3edc09c4
+DATA zconsts<>+4104(SB)/4, $0x3edc09c4
+DATA zconsts<>+4108(SB)/4, $0x3edc09c4
+DATA zconsts<>+4112(SB)/4, $0x3edc09c4
+DATA zconsts<>+4116(SB)/4, $0x3edc09c4
+DATA zconsts<>+4120(SB)/4, $0x3edc09c4
+DATA zconsts<>+4124(SB)/4, $0x3edc09c4
+DATA zconsts<>+4128(SB)/4, $0x3edc09c4
+DATA zconsts<>+4132(SB)/4, $0x3edc09c4
+DATA zconsts<>+4136(SB)/4, $0x3edc09c4
+DATA zconsts<>+4140(SB)/4, $0x3edc09c4
+DATA zconsts<>+4144(SB)/4, $0x3edc09c4
+DATA zconsts<>+4148(SB)/4, $0x3edc09c4
+DATA zconsts<>+4152(SB)/4, $0x3edc09c4
+DATA zconsts<>+4156(SB)/4, $0x3edc09c4
+DATA zconsts<>+4160(SB)/4, $0x3edc09c4
+DATA zconsts<>+4164(SB)/4, $0x3edc09c4
+DATA zconsts<>+4168(SB)/4, $0x3edc09c4
+DATA zconsts<>+4172(SB)/4, $0x3edc09c4
+DATA zconsts<>+4176(SB)/4, $0x3edc09c4
+DATA zconsts<>+4180(SB)/4, $0x3edc09c4
+DATA zconsts<>+4184(SB)/4, $0x3edc09c4
+DATA zconsts<>+4188(SB)/4, $0x3edc09c4
+DATA zconsts<>+4224(SB)/4, $0xbe927092
+DATA zconsts<>+4228(SB)/4, $0xbe927092
+DATA zconsts<>+4232(SB)/4, $0xbe927092
+DATA zconsts<>+4236(SB)/4, $0xbe927092
+DATA zconsts<>+4240(SB)/4, $0xbe927092
+DATA zconsts<>+4244(SB)/4, $0xbe927092
+DATA zconsts<>+4248(SB)/4, $0xbe927092
+DATA zconsts<>+4252(SB)/4, $0xbe927092
+DATA zconsts<>+4256(SB)/4, $0xbe927092
+DATA zconsts<>+4260(SB)/4, $0xbe927092
+DATA zconsts<>+4264(SB)/4, $0xbe927092
+DATA zconsts<>+4268(SB)/4, $0xbe927092
+DATA zconsts<>+4272(SB)/4, $0xbe927092
+DATA zconsts<>+4276(SB)/4, $0xbe927092
+DATA zconsts<>+4280(SB)/4, $0xbe927092
+DATA zconsts<>+4284(SB)/4, $0xbe927092
+DATA zconsts<>+4288(SB)/4, $0xbe927092
+DATA zconsts<>+4292(SB)/4, $0xbe927092
+DATA zconsts<>+4296(SB)/4, $0xbe927092
+DATA zconsts<>+4300(SB)/4, $0xbe927092
+DATA zconsts<>+4304(SB)/4, $0xbe927092
+DATA zconsts<>+4308(SB)/4, $0xbe927092
+DATA zconsts<>+4312(SB)/4, $0xbe927092
+DATA zconsts<>+4316(SB)/4, $0xbe927092
+DATA zconsts<>+4352(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4356(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4360(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4364(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4368(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4372(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4376(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4380(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4384(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4388(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4392(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4396(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4400(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4404(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4408(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4412(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4416(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4420(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4424(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4428(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4432(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4436(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4440(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4444(SB)/4, $0x3d7aeb79
+DATA zconsts<>+4480(SB)/4, $0x3d922279
+DATA zconsts<>+4484(SB)/4, $0x3d922279
+DATA zconsts<>+4488(SB)/4, $0x3d922279
+DATA zconsts<>+4492(SB)/4, $0x3d922279
+DATA zconsts<>+4496(SB)/4, $0x3d922279
+DATA zconsts<>+4500(SB)/4, $0x3d922279
+DATA zconsts<>+4504(SB)/4, $0x3d922279
+DATA zconsts<>+4508(SB)/4, $0x3d922279
+DATA zconsts<>+4512(SB)/4, $0x3d922279
+DATA zconsts<>+4516(SB)/4, $0x3d922279
+DATA zconsts<>+4520(SB)/4, $0x3d922279
+DATA zconsts<>+4524(SB)/4, $0x3d922279
+DATA zconsts<>+4528(SB)/4, $0x3d922279
+DATA zconsts<>+4532(SB)/4, $0x3d922279
+DATA zconsts<>+4536(SB)/4, $0x3d922279
+DATA zconsts<>+4540(SB)/4, $0x3d922279
+DATA zconsts<>+4544(SB)/4, $0x3d922279
+DATA zconsts<>+4548(SB)/4, $0x3d922279
+DATA zconsts<>+4552(SB)/4, $0x3d922279
+DATA zconsts<>+4556(SB)/4, $0x3d922279
+DATA zconsts<>+4560(SB)/4, $0x3d922279
+DATA zconsts<>+4564(SB)/4, $0x3d922279
+DATA zconsts<>+4568(SB)/4, $0x3d922279
+DATA zconsts<>+4572(SB)/4, $0x3d922279
+DATA zconsts<>+4608(SB)/4, $0x3fcc422a
+DATA zconsts<>+4612(SB)/4, $0x3fcc422a
+DATA zconsts<>+4616(SB)/4, $0x3fcc422a
+DATA zconsts<>+4620(SB)/4, $0x3fcc422a
+DATA zconsts<>+4624(SB)/4, $0x3fcc422a
+DATA zconsts<>+4628(SB)/4, $0x3fcc422a
+DATA zconsts<>+4632(SB)/4, $0x3fcc422a
+DATA zconsts<>+4636(SB)/4, $0x3fcc422a
+DATA zconsts<>+4640(SB)/4, $0x3fcc422a
+DATA zconsts<>+4644(SB)/4, $0x3fcc422a
+DATA zconsts<>+4648(SB)/4, $0x3fcc422a
+DATA zconsts<>+4652(SB)/4, $0x3fcc422a
+DATA zconsts<>+4656(SB)/4, $0x3fcc422a
+DATA zconsts<>+4660(SB)/4, $0x3fcc422a
+DATA zconsts<>+4664(SB)/4, $0x3fcc422a
+DATA zconsts<>+4668(SB)/4, $0x3fcc422a
+DATA zconsts<>+4672(SB)/4, $0x3fcc422a
+DATA zconsts<>+4676(SB)/4, $0x3fcc422a
+DATA zconsts<>+4680(SB)/4, $0x3fcc422a
+DATA zconsts<>+4684(SB)/4, $0x3fcc422a
+DATA zconsts<>+4688(SB)/4, $0x3fcc422a
+DATA zconsts<>+4692(SB)/4, $0x3fcc422a
+DATA zconsts<>+4696(SB)/4, $0x3fcc422a
+DATA zconsts<>+4700(SB)/4, $0x3fcc422a
+DATA zconsts<>+4736(SB)/4, $0x3eae147b
+DATA zconsts<>+4740(SB)/4, $0x3eae147b
+DATA zconsts<>+4744(SB)/4, $0x3eae147b
+DATA zconsts<>+4748(SB)/4, $0x3eae147b
+DATA zconsts<>+4752(SB)/4, $0x3eae147b
+DATA zconsts<>+4756(SB)/4, $0x3eae147b
+DATA zconsts<>+4760(SB)/4, $0x3eae147b
+DATA zconsts<>+4764(SB)/4, $0x3eae147b
+DATA zconsts<>+4768(SB)/4, $0x3eae147b
+DATA zconsts<>+4772(SB)/4, $0x3eae147b
+DATA zconsts<>+4776(SB)/4, $0x3eae147b
+DATA zconsts<>+4780(SB)/4, $0x3eae147b
+DATA zconsts<>+4784(SB)/4, $0x3eae147b
+DATA zconsts<>+4788(SB)/4, $0x3eae147b
+DATA zconsts<>+4792(SB)/4, $0x3eae147b
+DATA zconsts<>+4796(SB)/4, $0x3eae147b
+DATA zconsts<>+4800(SB)/4, $0x3eae147b
+DATA zconsts<>+4804(SB)/4, $0x3eae147b
+DATA zconsts<>+4808(SB)/4, $0x3eae147b
+DATA zconsts<>+4812(SB)/4, $0x3eae147b
+DATA zconsts<>+4816(SB)/4, $0x3eae147b
+DATA zconsts<>+4820(SB)/4, $0x3eae147b
+DATA zconsts<>+4824(SB)/4, $0x3eae147b
+DATA zconsts<>+4828(SB)/4, $0x3eae147b
+DATA zconsts<>+4864(SB)/4, $0x3f867d5f
+DATA zconsts<>+4868(SB)/4, $0x3f867d5f
+DATA zconsts<>+4872(SB)/4, $0x3f867d5f
+DATA zconsts<>+4876(SB)/4, $0x3f867d5f
+DATA zconsts<>+4880(SB)/4, $0x3f867d5f
+DATA zconsts<>+4884(SB)/4, $0x3f867d5f
+DATA zconsts<>+4888(SB)/4, $0x3f867d5f
+DATA zconsts<>+4892(SB)/4, $0x3f867d5f
+DATA zconsts<>+4896(SB)/4, $0x3f867d5f
+DATA zconsts<>+4900(SB)/4, $0x3f867d5f
+DATA zconsts<>+4904(SB)/4, $0x3f867d5f
+DATA zconsts<>+4908(SB)/4, $0x3f867d5f
+DATA zconsts<>+4912(SB)/4, $0x3f867d5f
+DATA zconsts<>+4916(SB)/4, $0x3f867d5f
+DATA zconsts<>+4920(SB)/4, $0x3f867d5f
+DATA zconsts<>+4924(SB)/4, $0x3f867d5f
+DATA zconsts<>+4928(SB)/4, $0x3f867d5f
+DATA zconsts<>+4932(SB)/4, $0x3f867d5f
+DATA zconsts<>+4936(SB)/4, $0x3f867d5f
+DATA zconsts<>+4940(SB)/4, $0x3f867d5f
+DATA zconsts<>+4944(SB)/4, $0x3f867d5f
+DATA zconsts<>+4948(SB)/4, $0x3f867d5f
+DATA zconsts<>+4952(SB)/4, $0x3f867d5f
+DATA zconsts<>+4956(SB)/4, $0x3f867d5f
+DATA zconsts<>+4992(SB)/4, $0x3fe10966
+DATA zconsts<>+4996(SB)/4, $0x3fe10966
+DATA zconsts<>+5000(SB)/4, $0x3fe10966
+DATA zconsts<>+5004(SB)/4, $0x3fe10966
+DATA zconsts<>+5008(SB)/4, $0x3fe10966
+DATA zconsts<>+5012(SB)/4, $0x3fe10966
+DATA zconsts<>+5016(SB)/4, $0x3fe10966
+DATA zconsts<>+5020(SB)/4, $0x3fe10966
+DATA zconsts<>+5024(SB)/4, $0x3fe10966
+DATA zconsts<>+5028(SB)/4, $0x3fe10966
+DATA zconsts<>+5032(SB)/4, $0x3fe10966
+DATA zconsts<>+5036(SB)/4, $0x3fe10966
+DATA zconsts<>+5040(SB)/4, $0x3fe10966
+DATA zconsts<>+5044(SB)/4, $0x3fe10966
+DATA zconsts<>+5048(SB)/4, $0x3fe10966
+DATA zconsts<>+5052(SB)/4, $0x3fe10966
+DATA zconsts<>+5056(SB)/4, $0x3fe10966
+DATA zconsts<>+5060(SB)/4, $0x3fe10966
+DATA zconsts<>+5064(SB)/4, $0x3fe10966
+DATA zconsts<>+5068(SB)/4, $0x3fe10966
+DATA zconsts<>+5072(SB)/4, $0x3fe10966
+DATA zconsts<>+5076(SB)/4, $0x3fe10966
+DATA zconsts<>+5080(SB)/4, $0x3fe10966
+DATA zconsts<>+5084(SB)/4, $0x3fe10966
+DATA zconsts<>+5120(SB)/4, $0xbf800000
+DATA zconsts<>+5124(SB)/4, $0xbf800000
+DATA zconsts<>+5128(SB)/4, $0xbf800000
+DATA zconsts<>+5132(SB)/4, $0xbf800000
+DATA zconsts<>+5136(SB)/4, $0xbf800000
+DATA zconsts<>+5140(SB)/4, $0xbf800000
+DATA zconsts<>+5144(SB)/4, $0xbf800000
+DATA zconsts<>+5148(SB)/4, $0xbf800000
+DATA zconsts<>+5152(SB)/4, $0xbf800000
+DATA zconsts<>+5156(SB)/4, $0xbf800000
+DATA zconsts<>+5160(SB)/4, $0xbf800000
+DATA zconsts<>+5164(SB)/4, $0xbf800000
+DATA zconsts<>+5168(SB)/4, $0xbf800000
+DATA zconsts<>+5172(SB)/4, $0xbf800000
+DATA zconsts<>+5176(SB)/4, $0xbf800000
+DATA zconsts<>+5180(SB)/4, $0xbf800000
+DATA zconsts<>+5184(SB)/4, $0xbf800000
+DATA zconsts<>+5188(SB)/4, $0xbf800000
+DATA zconsts<>+5192(SB)/4, $0xbf800000
+DATA zconsts<>+5196(SB)/4, $0xbf800000
+DATA zconsts<>+5200(SB)/4, $0xbf800000
+DATA zconsts<>+5204(SB)/4, $0xbf800000
+DATA zconsts<>+5208(SB)/4, $0xbf800000
+DATA zconsts<>+5212(SB)/4, $0xbf800000
+DATA zconsts<>+5248(SB)/4, $0x40400000
+DATA zconsts<>+5252(SB)/4, $0x40400000
+DATA zconsts<>+5256(SB)/4, $0x40400000
+DATA zconsts<>+5260(SB)/4, $0x40400000
+DATA zconsts<>+5264(SB)/4, $0x40400000
+DATA zconsts<>+5268(SB)/4, $0x40400000
+DATA zconsts<>+5272(SB)/4, $0x40400000
+DATA zconsts<>+5276(SB)/4, $0x40400000
+DATA zconsts<>+5280(SB)/4, $0x40400000
+DATA zconsts<>+5284(SB)/4, $0x40400000
+DATA zconsts<>+5288(SB)/4, $0x40400000
+DATA zconsts<>+5292(SB)/4, $0x40400000
+DATA zconsts<>+5296(SB)/4, $0x40400000
+DATA zconsts<>+5300(SB)/4, $0x40400000
+DATA zconsts<>+5304(SB)/4, $0x40400000
+DATA zconsts<>+5308(SB)/4, $0x40400000
+DATA zconsts<>+5312(SB)/4, $0x40400000
+DATA zconsts<>+5316(SB)/4, $0x40400000
+DATA zconsts<>+5320(SB)/4, $0x40400000
+DATA zconsts<>+5324(SB)/4, $0x40400000
+DATA zconsts<>+5328(SB)/4, $0x40400000
+DATA zconsts<>+5332(SB)/4, $0x40400000
+DATA zconsts<>+5336(SB)/4, $0x40400000
+DATA zconsts<>+5340(SB)/4, $0x40400000
+DATA zconsts<>+5376(SB)/4, $0x40c00000
+DATA zconsts<>+5380(SB)/4, $0x40c00000
+DATA zconsts<>+5384(SB)/4, $0x40c00000
+DATA zconsts<>+5388(SB)/4, $0x40c00000
+DATA zconsts<>+5392(SB)/4, $0x40c00000
+DATA zconsts<>+5396(SB)/4, $0x40c00000
+DATA zconsts<>+5400(SB)/4, $0x40c00000
+DATA zconsts<>+5404(SB)/4, $0x40c00000
+DATA zconsts<>+5408(SB)/4, $0x40c00000
+DATA zconsts<>+5412(SB)/4, $0x40c00000
+DATA zconsts<>+5416(SB)/4, $0x40c00000
+DATA zconsts<>+5420(SB)/4, $0x40c00000
+DATA zconsts<>+5424(SB)/4, $0x40c00000
+DATA zconsts<>+5428(SB)/4, $0x40c00000
+DATA zconsts<>+5432(SB)/4, $0x40c00000
+DATA zconsts<>+5436(SB)/4, $0x40c00000
+DATA zconsts<>+5440(SB)/4, $0x40c00000
+DATA zconsts<>+5444(SB)/4, $0x40c00000
+DATA zconsts<>+5448(SB)/4, $0x40c00000
+DATA zconsts<>+5452(SB)/4, $0x40c00000
+DATA zconsts<>+5456(SB)/4, $0x40c00000
+DATA zconsts<>+5460(SB)/4, $0x40c00000
+DATA zconsts<>+5464(SB)/4, $0x40c00000
+DATA zconsts<>+5468(SB)/4, $0x40c00000
+DATA zconsts<>+5504(SB)/4, $0x41a00000
+DATA zconsts<>+5508(SB)/4, $0x41a00000
+DATA zconsts<>+5512(SB)/4, $0x41a00000
+DATA zconsts<>+5516(SB)/4, $0x41a00000
+DATA zconsts<>+5520(SB)/4, $0x41a00000
+DATA zconsts<>+5524(SB)/4, $0x41a00000
+DATA zconsts<>+5528(SB)/4, $0x41a00000
+DATA zconsts<>+5532(SB)/4, $0x41a00000
+DATA zconsts<>+5536(SB)/4, $0x41a00000
+DATA zconsts<>+5540(SB)/4, $0x41a00000
+DATA zconsts<>+5544(SB)/4, $0x41a00000
+DATA zconsts<>+5548(SB)/4, $0x41a00000
+DATA zconsts<>+5552(SB)/4, $0x41a00000
+DATA zconsts<>+5556(SB)/4, $0x41a00000
+DATA zconsts<>+5560(SB)/4, $0x41a00000
+DATA zconsts<>+5564(SB)/4, $0x41a00000
+DATA zconsts<>+5568(SB)/4, $0x41a00000
+DATA zconsts<>+5572(SB)/4, $0x41a00000
+DATA zconsts<>+5576(SB)/4, $0x41a00000
+DATA zconsts<>+5580(SB)/4, $0x41a00000
+DATA zconsts<>+5584(SB)/4, $0x41a00000
+DATA zconsts<>+5588(SB)/4, $0x41a00000
+DATA zconsts<>+5592(SB)/4, $0x41a00000
+DATA zconsts<>+5596(SB)/4, $0x41a00000
+DATA zconsts<>+5632(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5636(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5640(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5644(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5648(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5652(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5656(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5660(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5664(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5668(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5672(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5676(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5680(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5684(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5688(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5692(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5696(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5700(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5704(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5708(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5712(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5716(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5720(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5724(SB)/4, $0x3eaaaaab
+DATA zconsts<>+5760(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5764(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5768(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5772(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5776(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5780(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5784(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5788(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5792(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5796(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5800(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5804(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5808(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5812(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5816(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5820(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5824(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5828(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5832(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5836(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5840(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5844(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5848(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5852(SB)/4, $0x3e4ccccd
+DATA zconsts<>+5888(SB)/4, $0x3e124925
+DATA zconsts<>+5892(SB)/4, $0x3e124925
+DATA zconsts<>+5896(SB)/4, $0x3e124925
+DATA zconsts<>+5900(SB)/4, $0x3e124925
+DATA zconsts<>+5904(SB)/4, $0x3e124925
+DATA zconsts<>+5908(SB)/4, $0x3e124925
+DATA zconsts<>+5912(SB)/4, $0x3e124925
+DATA zconsts<>+5916(SB)/4, $0x3e124925
+DATA zconsts<>+5920(SB)/4, $0x3e124925
+DATA zconsts<>+5924(SB)/4, $0x3e124925
+DATA zconsts<>+5928(SB)/4, $0x3e124925
+DATA zconsts<>+5932(SB)/4, $0x3e124925
+DATA zconsts<>+5936(SB)/4, $0x3e124925
+DATA zconsts<>+5940(SB)/4, $0x3e124925
+DATA zconsts<>+5944(SB)/4, $0x3e124925
+DATA zconsts<>+5948(SB)/4, $0x3e124925
+DATA zconsts<>+5952(SB)/4, $0x3e124925
+DATA zconsts<>+5956(SB)/4, $0x3e124925
+DATA zconsts<>+5960(SB)/4, $0x3e124925
+DATA zconsts<>+5964(SB)/4, $0x3e124925
+DATA zconsts<>+5968(SB)/4, $0x3e124925
+DATA zconsts<>+5972(SB)/4, $0x3e124925
+DATA zconsts<>+5976(SB)/4, $0x3e124925
+DATA zconsts<>+5980(SB)/4, $0x3e124925
+DATA zconsts<>+6016(SB)/4, $0x3de38e39
+DATA zconsts<>+6020(SB)/4, $0x3de38e39
+DATA zconsts<>+6024(SB)/4, $0x3de38e39
+DATA zconsts<>+6028(SB)/4, $0x3de38e39
+DATA zconsts<>+6032(SB)/4, $0x3de38e39
+DATA zconsts<>+6036(SB)/4, $0x3de38e39
+DATA zconsts<>+6040(SB)/4, $0x3de38e39
+DATA zconsts<>+6044(SB)/4, $0x3de38e39
+DATA zconsts<>+6048(SB)/4, $0x3de38e39
+DATA zconsts<>+6052(SB)/4, $0x3de38e39
+DATA zconsts<>+6056(SB)/4, $0x3de38e39
+DATA zconsts<>+6060(SB)/4, $0x3de38e39
+DATA zconsts<>+6064(SB)/4, $0x3de38e39
+DATA zconsts<>+6068(SB)/4, $0x3de38e39
+DATA zconsts<>+6072(SB)/4, $0x3de38e39
+DATA zconsts<>+6076(SB)/4, $0x3de38e39
+DATA zconsts<>+6080(SB)/4, $0x3de38e39
+DATA zconsts<>+6084(SB)/4, $0x3de38e39
+DATA zconsts<>+6088(SB)/4, $0x3de38e39
+DATA zconsts<>+6092(SB)/4, $0x3de38e39
+DATA zconsts<>+6096(SB)/4, $0x3de38e39
+DATA zconsts<>+6100(SB)/4, $0x3de38e39
+DATA zconsts<>+6104(SB)/4, $0x3de38e39
+DATA zconsts<>+6108(SB)/4, $0x3de38e39
+DATA zconsts<>+6144(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6148(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6152(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6156(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6160(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6164(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6168(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6172(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6176(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6180(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6184(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6188(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6192(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6196(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6200(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6204(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6208(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6212(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6216(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6220(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6224(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6228(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6232(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6236(SB)/4, $0x3dba2e8c
+DATA zconsts<>+6272(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6276(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6280(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6284(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6288(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6292(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6296(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6300(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6304(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6308(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6312(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6316(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6320(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6324(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6328(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6332(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6336(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6340(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6344(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6348(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6352(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6356(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6360(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6364(SB)/4, $0x3d9d89d9
+DATA zconsts<>+6400(SB)/4, $0x3d888889
+DATA zconsts<>+6404(SB)/4, $0x3d888889
+DATA zconsts<>+6408(SB)/4, $0x3d888889
+DATA zconsts<>+6412(SB)/4, $0x3d888889
+DATA zconsts<>+6416(SB)/4, $0x3d888889
+DATA zconsts<>+6420(SB)/4, $0x3d888889
+DATA zconsts<>+6424(SB)/4, $0x3d888889
+DATA zconsts<>+6428(SB)/4, $0x3d888889
+DATA zconsts<>+6432(SB)/4, $0x3d888889
+DATA zconsts<>+6436(SB)/4, $0x3d888889
+DATA zconsts<>+6440(SB)/4, $0x3d888889
+DATA zconsts<>+6444(SB)/4, $0x3d888889
+DATA zconsts<>+6448(SB)/4, $0x3d888889
+DATA zconsts<>+6452(SB)/4, $0x3d888889
+DATA zconsts<>+6456(SB)/4, $0x3d888889
+DATA zconsts<>+6460(SB)/4, $0x3d888889
+DATA zconsts<>+6464(SB)/4, $0x3d888889
+DATA zconsts<>+6468(SB)/4, $0x3d888889
+DATA zconsts<>+6472(SB)/4, $0x3d888889
+DATA zconsts<>+6476(SB)/4, $0x3d888889
+DATA zconsts<>+6480(SB)/4, $0x3d888889
+DATA zconsts<>+6484(SB)/4, $0x3d888889
+DATA zconsts<>+6488(SB)/4, $0x3d888889
+DATA zconsts<>+6492(SB)/4, $0x3d888889
+DATA zconsts<>+6528(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6532(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6536(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6540(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6544(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6548(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6552(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6556(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6560(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6564(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6568(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6572(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6576(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6580(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6584(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6588(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6592(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6596(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6600(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6604(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6608(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6612(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6616(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6620(SB)/4, $0x3d70f0f1
+DATA zconsts<>+6656(SB)/4, $0x00800000
+DATA zconsts<>+6660(SB)/4, $0x00800000
+DATA zconsts<>+6664(SB)/4, $0x00800000
+DATA zconsts<>+6668(SB)/4, $0x00800000
+DATA zconsts<>+6672(SB)/4, $0x00800000
+DATA zconsts<>+6676(SB)/4, $0x00800000
+DATA zconsts<>+6680(SB)/4, $0x00800000
+DATA zconsts<>+6684(SB)/4, $0x00800000
+DATA zconsts<>+6688(SB)/4, $0x00800000
+DATA zconsts<>+6692(SB)/4, $0x00800000
+DATA zconsts<>+6696(SB)/4, $0x00800000
+DATA zconsts<>+6700(SB)/4, $0x00800000
+DATA zconsts<>+6704(SB)/4, $0x00800000
+DATA zconsts<>+6708(SB)/4, $0x00800000
+DATA zconsts<>+6712(SB)/4, $0x00800000
+DATA zconsts<>+6716(SB)/4, $0x00800000
+DATA zconsts<>+6720(SB)/4, $0x00800000
+DATA zconsts<>+6724(SB)/4, $0x00800000
+DATA zconsts<>+6728(SB)/4, $0x00800000
+DATA zconsts<>+6732(SB)/4, $0x00800000
+DATA zconsts<>+6736(SB)/4, $0x00800000
+DATA zconsts<>+6740(SB)/4, $0x00800000
+DATA zconsts<>+6744(SB)/4, $0x00800000
+DATA zconsts<>+6748(SB)/4, $0x00800000
+DATA zconsts<>+6784(SB)/4, $0x4b000000
+DATA zconsts<>+6788(SB)/4, $0x4b000000
+DATA zconsts<>+6792(SB)/4, $0x4b000000
+DATA zconsts<>+6796(SB)/4, $0x4b000000
+DATA zconsts<>+6800(SB)/4, $0x4b000000
+DATA zconsts<>+6804(SB)/4, $0x4b000000
+DATA zconsts<>+6808(SB)/4, $0x4b000000
+DATA zconsts<>+6812(SB)/4, $0x4b000000
+DATA zconsts<>+6816(SB)/4, $0x4b000000
+DATA zconsts<>+6820(SB)/4, $0x4b000000
+DATA zconsts<>+6824(SB)/4, $0x4b000000
+DATA zconsts<>+6828(SB)/4, $0x4b000000
+DATA zconsts<>+6832(SB)/4, $0x4b000000
+DATA zconsts<>+6836(SB)/4, $0x4b000000
+DATA zconsts<>+6840(SB)/4, $0x4b000000
+DATA zconsts<>+6844(SB)/4, $0x4b000000
+DATA zconsts<>+6848(SB)/4, $0x4b000000
+DATA zconsts<>+6852(SB)/4, $0x4b000000
+DATA zconsts<>+6856(SB)/4, $0x4b000000
+DATA zconsts<>+6860(SB)/4, $0x4b000000
+DATA zconsts<>+6864(SB)/4, $0x4b000000
+DATA zconsts<>+6868(SB)/4, $0x4b000000
+DATA zconsts<>+6872(SB)/4, $0x4b000000
+DATA zconsts<>+6876(SB)/4, $0x4b000000
+DATA zconsts<>+6912(SB)/4, $0x4b00007f
+DATA zconsts<>+6916(SB)/4, $0x4b00007f
+DATA zconsts<>+6920(SB)/4, $0x4b00007f
+DATA zconsts<>+6924(SB)/4, $0x4b00007f
+DATA zconsts<>+6928(SB)/4, $0x4b00007f
+DATA zconsts<>+6932(SB)/4, $0x4b00007f
+DATA zconsts<>+6936(SB)/4, $0x4b00007f
+DATA zconsts<>+6940(SB)/4, $0x4b00007f
+DATA zconsts<>+6944(SB)/4, $0x4b00007f
+DATA zconsts<>+6948(SB)/4, $0x4b00007f
+DATA zconsts<>+6952(SB)/4, $0x4b00007f
+DATA zconsts<>+6956(SB)/4, $0x4b00007f
+DATA zconsts<>+6960(SB)/4, $0x4b00007f
+DATA zconsts<>+6964(SB)/4, $0x4b00007f
+DATA zconsts<>+6968(SB)/4, $0x4b00007f
+DATA zconsts<>+6972(SB)/4, $0x4b00007f
+DATA zconsts<>+6976(SB)/4, $0x4b00007f
+DATA zconsts<>+6980(SB)/4, $0x4b00007f
+DATA zconsts<>+6984(SB)/4, $0x4b00007f
+DATA zconsts<>+6988(SB)/4, $0x4b00007f
+DATA zconsts<>+6992(SB)/4, $0x4b00007f
+DATA zconsts<>+6996(SB)/4, $0x4b00007f
+DATA zconsts<>+7000(SB)/4, $0x4b00007f
+DATA zconsts<>+7004(SB)/4, $0x4b00007f
+DATA zconsts<>+7040(SB)/4, $0x007fffff
+DATA zconsts<>+7044(SB)/4, $0x007fffff
+DATA zconsts<>+7048(SB)/4, $0x007fffff
+DATA zconsts<>+7052(SB)/4, $0x007fffff
+DATA zconsts<>+7056(SB)/4, $0x007fffff
+DATA zconsts<>+7060(SB)/4, $0x007fffff
+DATA zconsts<>+7064(SB)/4, $0x007fffff
+DATA zconsts<>+7068(SB)/4, $0x007fffff
+DATA zconsts<>+7072(SB)/4, $0x007fffff
+DATA zconsts<>+7076(SB)/4, $0x007fffff
+DATA zconsts<>+7080(SB)/4, $0x007fffff
+DATA zconsts<>+7084(SB)/4, $0x007fffff
+DATA zconsts<>+7088(SB)/4, $0x007fffff
+DATA zconsts<>+7092(SB)/4, $0x007fffff
+DATA zconsts<>+7096(SB)/4, $0x007fffff
+DATA zconsts<>+7100(SB)/4, $0x007fffff
+DATA zconsts<>+7104(SB)/4, $0x007fffff
+DATA zconsts<>+7108(SB)/4, $0x007fffff
+DATA zconsts<>+7112(SB)/4, $0x007fffff
+DATA zconsts<>+7116(SB)/4, $0x007fffff
+DATA zconsts<>+7120(SB)/4, $0x007fffff
+DATA zconsts<>+7124(SB)/4, $0x007fffff
+DATA zconsts<>+7128(SB)/4, $0x007fffff
+DATA zconsts<>+7132(SB)/4, $0x007fffff
+DATA zconsts<>+7168(SB)/4, $0x3fb504f3
+DATA zconsts<>+7172(SB)/4, $0x3fb504f3
+DATA zconsts<>+7176(SB)/4, $0x3fb504f3
+DATA zconsts<>+7180(SB)/4, $0x3fb504f3
+DATA zconsts<>+7184(SB)/4, $0x3fb504f3
+DATA zconsts<>+7188(SB)/4, $0x3fb504f3
+DATA zconsts<>+7192(SB)/4, $0x3fb504f3
+DATA zconsts<>+7196(SB)/4, $0x3fb504f3
+DATA zconsts<>+7200(SB)/4, $0x3fb504f3
+DATA zconsts<>+7204(SB)/4, $0x3fb504f3
+DATA zconsts<>+7208(SB)/4, $0x3fb504f3
+DATA zconsts<>+7212(SB)/4, $0x3fb504f3
+DATA zconsts<>+7216(SB)/4, $0x3fb504f3
+DATA zconsts<>+7220(SB)/4, $0x3fb504f3
+DATA zconsts<>+7224(SB)/4, $0x3fb504f3
+DATA zconsts<>+7228(SB)/4, $0x3fb504f3
+DATA zconsts<>+7232(SB)/4, $0x3fb504f3
+DATA zconsts<>+7236(SB)/4, $0x3fb504f3
+DATA zconsts<>+7240(SB)/4, $0x3fb504f3
+DATA zconsts<>+7244(SB)/4, $0x3fb504f3
+DATA zconsts<>+7248(SB)/4, $0x3fb504f3
+DATA zconsts<>+7252(SB)/4, $0x3fb504f3
+DATA zconsts<>+7256(SB)/4, $0x3fb504f3
+DATA zconsts<>+7260(SB)/4, $0x3fb504f3
+DATA zconsts<>+7296(SB)/4, $0x41b80000
+DATA zconsts<>+7300(SB)/4, $0x41b80000
+DATA zconsts<>+7304(SB)/4, $0x41b80000
+DATA zconsts<>+7308(SB)/4, $0x41b80000
+DATA zconsts<>+7312(SB)/4, $0x41b80000
+DATA zconsts<>+7316(SB)/4, $0x41b80000
+DATA zconsts<>+7320(SB)/4, $0x41b80000
+DATA zconsts<>+7324(SB)/4, $0x41b80000
+DATA zconsts<>+7328(SB)/4, $0x41b80000
+DATA zconsts<>+7332(SB)/4, $0x41b80000
+DATA zconsts<>+7336(SB)/4, $0x41b80000
+DATA zconsts<>+7340(SB)/4, $0x41b80000
+DATA zconsts<>+7344(SB)/4, $0x41b80000
+DATA zconsts<>+7348(SB)/4, $0x41b80000
+DATA zconsts<>+7352(SB)/4, $0x41b80000
+DATA zconsts<>+7356(SB)/4, $0x41b80000
+DATA zconsts<>+7360(SB)/4, $0x41b80000
+DATA zconsts<>+7364(SB)/4, $0x41b80000
+DATA zconsts<>+7368(SB)/4, $0x41b80000
+DATA zconsts<>+7372(SB)/4, $0x41b80000
+DATA zconsts<>+7376(SB)/4, $0x41b80000
+DATA zconsts<>+7380(SB)/4, $0x41b80000
+DATA zconsts<>+7384(SB)/4, $0x41b80000
+DATA zconsts<>+7388(SB)/4, $0x41b80000
+DATA zconsts<>+7424(SB)/4, $0x7fc00000
+DATA zconsts<>+7428(SB)/4, $0x7fc00000
+DATA zconsts<>+7432(SB)/4, $0x7fc00000
+DATA zconsts<>+7436(SB)/4, $0x7fc00000
+DATA zconsts<>+7440(SB)/4, $0x7fc00000
+DATA zconsts<>+7444(SB)/4, $0x7fc00000
+DATA zconsts<>+7448(SB)/4, $0x7fc00000
+DATA zconsts<>+7452(SB)/4, $0x7fc00000
+DATA zconsts<>+7456(SB)/4, $0x7fc00000
+DATA zconsts<>+7460(SB)/4, $0x7fc00000
+DATA zconsts<>+7464(SB)/4, $0x7fc00000
+DATA zconsts<>+7468(SB)/4, $0x7fc00000
+DATA zconsts<>+7472(SB)/4, $0x7fc00000
+DATA zconsts<>+7476(SB)/4, $0x7fc00000
+DATA zconsts<>+7480(SB)/4, $0x7fc00000
+DATA zconsts<>+7484(SB)/4, $0x7fc00000
+DATA zconsts<>+7488(SB)/4, $0x7fc00000
+DATA zconsts<>+7492(SB)/4, $0x7fc00000
+DATA zconsts<>+7496(SB)/4, $0x7fc00000
+DATA zconsts<>+7500(SB)/4, $0x7fc00000
+DATA zconsts<>+7504(SB)/4, $0x7fc00000
+DATA zconsts<>+7508(SB)/4, $0x7fc00000
+DATA zconsts<>+7512(SB)/4, $0x7fc00000
+DATA zconsts<>+7516(SB)/4, $0x7fc00000
+DATA zconsts<>+7552(SB)/4, $0x7f7fffff
+DATA zconsts<>+7556(SB)/4, $0x7f7fffff
+DATA zconsts<>+7560(SB)/4, $0x7f7fffff
+DATA zconsts<>+7564(SB)/4, $0x7f7fffff
+DATA zconsts<>+7568(SB)/4, $0x7f7fffff
+DATA zconsts<>+7572(SB)/4, $0x7f7fffff
+DATA zconsts<>+7576(SB)/4, $0x7f7fffff
+DATA zconsts<>+7580(SB)/4, $0x7f7fffff
+DATA zconsts<>+7584(SB)/4, $0x7f7fffff
+DATA zconsts<>+7588(SB)/4, $0x7f7fffff
+DATA zconsts<>+7592(SB)/4, $0x7f7fffff
+DATA zconsts<>+7596(SB)/4, $0x7f7fffff
+DATA zconsts<>+7600(SB)/4, $0x7f7fffff
+DATA zconsts<>+7604(SB)/4, $0x7f7fffff
+DATA zconsts<>+7608(SB)/4, $0x7f7fffff
+DATA zconsts<>+7612(SB)/4, $0x7f7fffff
+DATA zconsts<>+7616(SB)/4, $0x7f7fffff
+DATA zconsts<>+7620(SB)/4, $0x7f7fffff
+DATA zconsts<>+7624(SB)/4, $0x7f7fffff
+DATA zconsts<>+7628(SB)/4, $0x7f7fffff
+DATA zconsts<>+7632(SB)/4, $0x7f7fffff
+DATA zconsts<>+7636(SB)/4, $0x7f7fffff
+DATA zconsts<>+7640(SB)/4, $0x7f7fffff
+DATA zconsts<>+7644(SB)/4, $0x7f7fffff
+DATA zconsts<>+7680(SB)/4, $0x3f906ebb
+DATA zconsts<>+7684(SB)/4, $0x3f906ebb
+DATA zconsts<>+7688(SB)/4, $0x3f906ebb
+DATA zconsts<>+7692(SB)/4, $0x3f906ebb
+DATA zconsts<>+7696(SB)/4, $0x3f906ebb
+DATA zconsts<>+7700(SB)/4, $0x3f906ebb
+DATA zconsts<>+7704(SB)/4, $0x3f906ebb
+DATA zconsts<>+7708(SB)/4, $0x3f906ebb
+DATA zconsts<>+7712(SB)/4, $0x3f906ebb
+DATA zconsts<>+7716(SB)/4, $0x3f906ebb
+DATA zconsts<>+7720(SB)/4, $0x3f906ebb
+DATA zconsts<>+7724(SB)/4, $0x3f906ebb
+DATA zconsts<>+7728(SB)/4, $0x3f906ebb
+DATA zconsts<>+7732(SB)/4, $0x3f906ebb
+DATA zconsts<>+7736(SB)/4, $0x3f906ebb
+DATA zconsts<>+7740(SB)/4, $0x3f906ebb
+DATA zconsts<>+7744(SB)/4, $0x3f906ebb
+DATA zconsts<>+7748(SB)/4, $0x3f906ebb
+DATA zconsts<>+7752(SB)/4, $0x3f906ebb
+DATA zconsts<>+7756(SB)/4, $0x3f906ebb
+DATA zconsts<>+7760(SB)/4, $0x3f906ebb
+DATA zconsts<>+7764(SB)/4, $0x3f906ebb
+DATA zconsts<>+7768(SB)/4, $0x3f906ebb
+DATA zconsts<>+7772(SB)/4, $0x3f906ebb
+DATA zconsts<>+7808(SB)/4, $0xbec093a3
+DATA zconsts<>+7812(SB)/4, $0xbec093a3
+DATA zconsts<>+7816(SB)/4, $0xbec093a3
+DATA zconsts<>+7820(SB)/4, $0xbec093a3
+DATA zconsts<>+7824(SB)/4, $0xbec093a3
+DATA zconsts<>+7828(SB)/4, $0xbec093a3
+DATA zconsts<>+7832(SB)/4, $0xbec093a3
+DATA zconsts<>+7836(SB)/4, $0xbec093a3
+DATA zconsts<>+7840(SB)/4, $0xbec093a3
+DATA zconsts<>+7844(SB)/4, $0xbec093a3
+DATA zconsts<>+7848(SB)/4, $0xbec093a3
+DATA zconsts<>+7852(SB)/4, $0xbec093a3
+DATA zconsts<>+7856(SB)/4, $0xbec093a3
+DATA zconsts<>+7860(SB)/4, $0xbec093a3
+DATA zconsts<>+7864(SB)/4, $0xbec093a3
+DATA zconsts<>+7868(SB)/4, $0xbec093a3
+DATA zconsts<>+7872(SB)/4, $0xbec093a3
+DATA zconsts<>+7876(SB)/4, $0xbec093a3
+DATA zconsts<>+7880(SB)/4, $0xbec093a3
+DATA zconsts<>+7884(SB)/4, $0xbec093a3
+DATA zconsts<>+7888(SB)/4, $0xbec093a3
+DATA zconsts<>+7892(SB)/4, $0xbec093a3
+DATA zconsts<>+7896(SB)/4, $0xbec093a3
+DATA zconsts<>+7900(SB)/4, $0xbec093a3
+DATA zconsts<>+7936(SB)/4, $0x3de71791
+DATA zconsts<>+7940(SB)/4, $0x3de71791
+DATA zconsts<>+7944(SB)/4, $0x3de71791
+DATA zconsts<>+7948(SB)/4, $0x3de71791
+DATA zconsts<>+7952(SB)/4, $0x3de71791
+DATA zconsts<>+7956(SB)/4, $0x3de71791
+DATA zconsts<>+7960(SB)/4, $0x3de71791
+DATA zconsts<>+7964(SB)/4, $0x3de71791
+DATA zconsts<>+7968(SB)/4, $0x3de71791
+DATA zconsts<>+7972(SB)/4, $0x3de71791
+DATA zconsts<>+7976(SB)/4, $0x3de71791
+DATA zconsts<>+7980(SB)/4, $0x3de71791
+DATA zconsts<>+7984(SB)/4, $0x3de71791
+DATA zconsts<>+7988(SB)/4, $0x3de71791
+DATA zconsts<>+7992(SB)/4, $0x3de71791
+DATA zconsts<>+7996(SB)/4, $0x3de71791
+DATA zconsts<>+8000(SB)/4, $0x3de71791
+DATA zconsts<>+8004(SB)/4, $0x3de71791
+DATA zconsts<>+8008(SB)/4, $0x3de71791
+DATA zconsts<>+8012(SB)/4, $0x3de71791
+DATA zconsts<>+8016(SB)/4, $0x3de71791
+DATA zconsts<>+8020(SB)/4, $0x3de71791
+DATA zconsts<>+8024(SB)/4, $0x3de71791
+DATA zconsts<>+8028(SB)/4, $0x3de71791
+DATA zconsts<>+8064(SB)/4, $0xbcdc1672
+DATA zconsts<>+8068(SB)/4, $0xbcdc1672
+DATA zconsts<>+8072(SB)/4, $0xbcdc1672
+DATA zconsts<>+8076(SB)/4, $0xbcdc1672
+DATA zconsts<>+8080(SB)/4, $0xbcdc1672
+DATA zconsts<>+8084(SB)/4, $0xbcdc1672
+DATA zconsts<>+8088(SB)/4, $0xbcdc1672
+DATA zconsts<>+8092(SB)/4, $0xbcdc1672
+DATA zconsts<>+8096(SB)/4, $0xbcdc1672
+DATA zconsts<>+8100(SB)/4, $0xbcdc1672
+DATA zconsts<>+8104(SB)/4, $0xbcdc1672
+DATA zconsts<>+8108(SB)/4, $0xbcdc1672
+DATA zconsts<>+8112(SB)/4, $0xbcdc1672
+DATA zconsts<>+8116(SB)/4, $0xbcdc1672
+DATA zconsts<>+8120(SB)/4, $0xbcdc1672
+DATA zconsts<>+8124(SB)/4, $0xbcdc1672
+DATA zconsts<>+8128(SB)/4, $0xbcdc1672
+DATA zconsts<>+8132(SB)/4, $0xbcdc1672
+DATA zconsts<>+8136(SB)/4, $0xbcdc1672
+DATA zconsts<>+8140(SB)/4, $0xbcdc1672
+DATA zconsts<>+8144(SB)/4, $0xbcdc1672
+DATA zconsts<>+8148(SB)/4, $0xbcdc1672
+DATA zconsts<>+8152(SB)/4, $0xbcdc1672
+DATA zconsts<>+8156(SB)/4, $0xbcdc1672
+DATA zconsts<>+8192(SB)/4, $0x3bab2de7
+DATA zconsts<>+8196(SB)/4, $0x3bab2de7
+DATA zconsts<>+8200(SB)/4, $0x3bab2de7
+DATA zconsts<>+8204(SB)/4, $0x3bab2de7
+DATA zconsts<>+8208(SB)/4, $0x3bab2de7
+DATA zconsts<>+8212(SB)/4, $0x3bab2de7
+DATA zconsts<>+8216(SB)/4, $0x3bab2de7
+DATA zconsts<>+8220(SB)/4, $0x3bab2de7
+DATA zconsts<>+8224(SB)/4, $0x3bab2de7
+DATA zconsts<>+8228(SB)/4, $0x3bab2de7
+DATA zconsts<>+8232(SB)/4, $0x3bab2de7
+DATA zconsts<>+8236(SB)/4, $0x3bab2de7
+DATA zconsts<>+8240(SB)/4, $0x3bab2de7
+DATA zconsts<>+8244(SB)/4, $0x3bab2de7
+DATA zconsts<>+8248(SB)/4, $0x3bab2de7
+DATA zconsts<>+8252(SB)/4, $0x3bab2de7
+DATA zconsts<>+8256(SB)/4, $0x3bab2de7
+DATA zconsts<>+8260(SB)/4, $0x3bab2de7
+DATA zconsts<>+8264(SB)/4, $0x3bab2de7
+DATA zconsts<>+8268(SB)/4, $0x3bab2de7
+DATA zconsts<>+8272(SB)/4, $0x3bab2de7
+DATA zconsts<>+8276(SB)/4, $0x3bab2de7
+DATA zconsts<>+8280(SB)/4, $0x3bab2de7
+DATA zconsts<>+8284(SB)/4, $0x3bab2de7
+DATA zconsts<>+8320(SB)/4, $0xba6016da
+DATA zconsts<>+8324(SB)/4, $0xba6016da
+DATA zconsts<>+8328(SB)/4, $0xba6016da
+DATA zconsts<>+8332(SB)/4, $0xba6016da
+DATA zconsts<>+8336(SB)/4, $0xba6016da
+DATA zconsts<>+8340(SB)/4, $0xba6016da
+DATA zconsts<>+8344(SB)/4, $0xba6016da
+DATA zconsts<>+8348(SB)/4, $0xba6016da
+DATA zconsts<>+8352(SB)/4, $0xba6016da
+DATA zconsts<>+8356(SB)/4, $0xba6016da
+DATA zconsts<>+8360(SB)/4, $0xba6016da
+DATA zconsts<>+8364(SB)/4, $0xba6016da
+DATA zconsts<>+8368(SB)/4, $0xba6016da
+DATA zconsts<>+8372(SB)/4, $0xba6016da
+DATA zconsts<>+8376(SB)/4, $0xba6016da
+DATA zconsts<>+8380(SB)/4, $0xba6016da
+DATA zconsts<>+8384(SB)/4, $0xba6016da
+DATA zconsts<>+8388(SB)/4, $0xba6016da
+DATA zconsts<>+8392(SB)/4, $0xba6016da
+DATA zconsts<>+8396(SB)/4, $0xba6016da
+DATA zconsts<>+8400(SB)/4, $0xba6016da
+DATA zconsts<>+8404(SB)/4, $0xba6016da
+DATA zconsts<>+8408(SB)/4, $0xba6016da
+DATA zconsts<>+8412(SB)/4, $0xba6016da
+DATA zconsts<>+8448(SB)/4, $0x38fcd193
+DATA zconsts<>+8452(SB)/4, $0x38fcd193
+DATA zconsts<>+8456(SB)/4, $0x38fcd193
+DATA zconsts<>+8460(SB)/4, $0x38fcd193
+DATA zconsts<>+8464(SB)/4, $0x38fcd193
+DATA zconsts<>+8468(SB)/4, $0x38fcd193
+DATA zconsts<>+8472(SB)/4, $0x38fcd193
+DATA zconsts<>+8476(SB)/4, $0x38fcd193
+DATA zconsts<>+8480(SB)/4, $0x38fcd193
+DATA zconsts<>+8484(SB)/4, $0x38fcd193
+DATA zconsts<>+8488(SB)/4, $0x38fcd193
+DATA zconsts<>+8492(SB)/4, $0x38fcd193
+DATA zconsts<>+8496(SB)/4, $0x38fcd193
+DATA zconsts<>+8500(SB)/4, $0x38fcd193
+DATA zconsts<>+8504(SB)/4, $0x38fcd193
+DATA zconsts<>+8508(SB)/4, $0x38fcd193
+DATA zconsts<>+8512(SB)/4, $0x38fcd193
+DATA zconsts<>+8516(SB)/4, $0x38fcd193
+DATA zconsts<>+8520(SB)/4, $0x38fcd193
+DATA zconsts<>+8524(SB)/4, $0x38fcd193
+DATA zconsts<>+8528(SB)/4, $0x38fcd193
+DATA zconsts<>+8532(SB)/4, $0x38fcd193
+DATA zconsts<>+8536(SB)/4, $0x38fcd193
+DATA zconsts<>+8540(SB)/4, $0x38fcd193
+DATA zconsts<>+8576(SB)/4, $0xb77a692e
+DATA zconsts<>+8580(SB)/4, $0xb77a692e
+DATA zconsts<>+8584(SB)/4, $0xb77a692e
+DATA zconsts<>+8588(SB)/4, $0xb77a692e
+DATA zconsts<>+8592(SB)/4, $0xb77a692e
+DATA zconsts<>+8596(SB)/4, $0xb77a692e
+DATA zconsts<>+8600(SB)/4, $0xb77a692e
+DATA zconsts<>+8604(SB)/4, $0xb77a692e
+DATA zconsts<>+8608(SB)/4, $0xb77a692e
+DATA zconsts<>+8612(SB)/4, $0xb77a692e
+DATA zconsts<>+8616(SB)/4, $0xb77a692e
+DATA zconsts<>+8620(SB)/4, $0xb77a692e
+DATA zconsts<>+8624(SB)/4, $0xb77a692e
+DATA zconsts<>+8628(SB)/4, $0xb77a692e
+DATA zconsts<>+8632(SB)/4, $0xb77a692e
+DATA zconsts<>+8636(SB)/4, $0xb77a692e
+DATA zconsts<>+8640(SB)/4, $0xb77a692e
+DATA zconsts<>+8644(SB)/4, $0xb77a692e
+DATA zconsts<>+8648(SB)/4, $0xb77a692e
+DATA zconsts<>+8652(SB)/4, $0xb77a692e
+DATA zconsts<>+8656(SB)/4, $0xb77a692e
+DATA zconsts<>+8660(SB)/4, $0xb77a692e
+DATA zconsts<>+8664(SB)/4, $0xb77a692e
+DATA zconsts<>+8668(SB)/4, $0xb77a692e
+DATA zconsts<>+8704(SB)/4, $0x35dcf365
+DATA zconsts<>+8708(SB)/4, $0x35dcf365
+DATA zconsts<>+8712(SB)/4, $0x35dcf365
+DATA zconsts<>+8716(SB)/4, $0x35dcf365
+DATA zconsts<>+8720(SB)/4, $0x35dcf365
+DATA zconsts<>+8724(SB)/4, $0x35dcf365
+DATA zconsts<>+8728(SB)/4, $0x35dcf365
+DATA zconsts<>+8732(SB)/4, $0x35dcf365
+DATA zconsts<>+8736(SB)/4, $0x35dcf365
+DATA zconsts<>+8740(SB)/4, $0x35dcf365
+DATA zconsts<>+8744(SB)/4, $0x35dcf365
+DATA zconsts<>+8748(SB)/4, $0x35dcf365
+DATA zconsts<>+8752(SB)/4, $0x35dcf365
+DATA zconsts<>+8756(SB)/4, $0x35dcf365
+DATA zconsts<>+8760(SB)/4, $0x35dcf365
+DATA zconsts<>+8764(SB)/4, $0x35dcf365
+DATA zconsts<>+8768(SB)/4, $0x35dcf365
+DATA zconsts<>+8772(SB)/4, $0x35dcf365
+DATA zconsts<>+8776(SB)/4, $0x35dcf365
+DATA zconsts<>+8780(SB)/4, $0x35dcf365
+DATA zconsts<>+8784(SB)/4, $0x35dcf365
+DATA zconsts<>+8788(SB)/4, $0x35dcf365
+DATA zconsts<>+8792(SB)/4, $0x35dcf365
+DATA zconsts<>+8796(SB)/4, $0x35dcf365
+DATA zconsts<>+8832(SB)/4, $0x3f400000
+DATA zconsts<>+8836(SB)/4, $0x3f400000
+DATA zconsts<>+8840(SB)/4, $0x3f400000
+DATA zconsts<>+8844(SB)/4, $0x3f400000
+DATA zconsts<>+8848(SB)/4, $0x3f400000
+DATA zconsts<>+8852(SB)/4, $0x3f400000
+DATA zconsts<>+8856(SB)/4, $0x3f400000
+DATA zconsts<>+8860(SB)/4, $0x3f400000
+DATA zconsts<>+8864(SB)/4, $0x3f400000
+DATA zconsts<>+8868(SB)/4, $0x3f400000
+DATA zconsts<>+8872(SB)/4, $0x3f400000
+DATA zconsts<>+8876(SB)/4, $0x3f400000
+DATA zconsts<>+8880(SB)/4, $0x3f400000
+DATA zconsts<>+8884(SB)/4, $0x3f400000
+DATA zconsts<>+8888(SB)/4, $0x3f400000
+DATA zconsts<>+8892(SB)/4, $0x3f400000
+DATA zconsts<>+8896(SB)/4, $0x3f400000
+DATA zconsts<>+8900(SB)/4, $0x3f400000
+DATA zconsts<>+8904(SB)/4, $0x3f400000
+DATA zconsts<>+8908(SB)/4, $0x3f400000
+DATA zconsts<>+8912(SB)/4, $0x3f400000
+DATA zconsts<>+8916(SB)/4, $0x3f400000
+DATA zconsts<>+8920(SB)/4, $0x3f400000
+DATA zconsts<>+8924(SB)/4, $0x3f400000
+GLOBL zconsts<>(SB), RODATA|NOPTR, $8928
 
 // func reluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·reluAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS alpha+24(FP), Z0
@@ -1335,24 +1760,27 @@ done:
 // func leakyReluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·leakyReluAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ     CX, $0x00000040
+	CMPQ     DX, $0x00000040
 	JL       one
-	VMOVUPS  (AX), Z1
-	VMOVUPS  64(AX), Z2
-	VMOVUPS  128(AX), Z3
-	VMOVUPS  192(AX), Z4
-	VCMPPS   $0x1d, zzero<>+0(SB), Z1, K1
+	VMOVUPS  (CX), Z1
+	VMOVUPS  64(CX), Z2
+	VMOVUPS  128(CX), Z3
+	VMOVUPS  192(CX), Z4
+	VCMPPS   $0x1d, 128(AX), Z1, K1
 	VPMOVM2D K1, Z5
-	VCMPPS   $0x1d, zzero<>+0(SB), Z2, K1
+	VCMPPS   $0x1d, 128(AX), Z2, K1
 	VPMOVM2D K1, Z6
-	VCMPPS   $0x1d, zzero<>+0(SB), Z3, K1
+	VCMPPS   $0x1d, 128(AX), Z3, K1
 	VPMOVM2D K1, Z7
-	VCMPPS   $0x1d, zzero<>+0(SB), Z4, K1
+	VCMPPS   $0x1d, 128(AX), Z4, K1
 	VPMOVM2D K1, Z8
 	VMULPS   Z0, Z1, Z9
 	VMULPS   Z0, Z2, Z10
@@ -1366,40 +1794,40 @@ loop:
 	VMOVUPS  Z3, K1, Z11
 	VPMOVD2M Z8, K1
 	VMOVUPS  Z4, K1, Z12
-	VMOVUPS  Z9, (AX)
-	VMOVUPS  Z10, 64(AX)
-	VMOVUPS  Z11, 128(AX)
-	VMOVUPS  Z12, 192(AX)
-	ADDQ     $0x00000100, AX
-	SUBQ     $0x00000040, CX
+	VMOVUPS  Z9, (CX)
+	VMOVUPS  Z10, 64(CX)
+	VMOVUPS  Z11, 128(CX)
+	VMOVUPS  Z12, 192(CX)
+	ADDQ     $0x00000100, CX
+	SUBQ     $0x00000040, DX
 	JMP      loop
 
 one:
-	CMPQ     CX, $0x00000010
+	CMPQ     DX, $0x00000010
 	JL       tail
-	VMOVUPS  (AX), Z1
-	VCMPPS   $0x1d, zzero<>+0(SB), Z1, K1
+	VMOVUPS  (CX), Z1
+	VCMPPS   $0x1d, 128(AX), Z1, K1
 	VPMOVM2D K1, Z2
 	VMULPS   Z0, Z1, Z3
 	VPMOVD2M Z2, K1
 	VMOVUPS  Z1, K1, Z3
-	VMOVUPS  Z3, (AX)
-	ADDQ     $0x00000040, AX
-	SUBQ     $0x00000010, CX
+	VMOVUPS  Z3, (CX)
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000010, DX
 	JMP      one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z1
-	VCMPPS    $0x1d, zzero<>+0(SB), Z1, K2
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VCMPPS    $0x1d, 128(AX), Z1, K2
 	VPMOVM2D  K2, Z2
 	VMULPS    Z0, Z1, Z0
 	VPMOVD2M  Z2, K2
 	VMOVUPS   Z1, K2, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -1408,161 +1836,182 @@ done:
 // func sigmoidAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VORPS        zsign<>+0(SB), Z0, Z2
-	VORPS        zsign<>+0(SB), Z1, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z2, Z4
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
-	VMULPS       Z2, Z2, Z8
-	VMULPS       Z3, Z3, Z9
-	VFMADD231PS  Z8, Z6, Z2
-	VFMADD231PS  Z9, Z7, Z3
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z4, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSUBD       Z6, Z4, Z4
-	VPSUBD       Z7, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z2, Z2
-	VMULPS       Z7, Z3, Z3
-	VMULPS       Z4, Z2, Z2
-	VMULPS       Z5, Z3, Z3
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VORPS        384(AX), Z0, Z4
+	VORPS        384(AX), Z1, Z5
+	VORPS        384(AX), Z2, Z6
+	VORPS        384(AX), Z3, Z7
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z4, Z8, Z4
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z5, Z8, Z5
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z6, Z8, Z6
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z7, Z8, Z7
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z5, Z8, Z5
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z6, Z8, Z6
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z7, Z8, Z7
+	VMULPS       768(AX), Z4, Z8
+	VMULPS       768(AX), Z5, Z9
+	VMULPS       768(AX), Z6, Z10
+	VMULPS       768(AX), Z7, Z11
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VFNMADD231PS 896(AX), Z8, Z4
+	VFNMADD231PS 896(AX), Z9, Z5
+	VFNMADD231PS 896(AX), Z10, Z6
+	VFNMADD231PS 896(AX), Z11, Z7
+	VFNMADD231PS 1024(AX), Z8, Z4
+	VFNMADD231PS 1024(AX), Z9, Z5
+	VFNMADD231PS 1024(AX), Z10, Z6
+	VFNMADD231PS 1024(AX), Z11, Z7
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z4, Z12
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z5, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z6, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z7, Z15
+	VFMADD213PS  1408(AX), Z4, Z12
+	VFMADD213PS  1408(AX), Z5, Z13
+	VFMADD213PS  1408(AX), Z6, Z14
+	VFMADD213PS  1408(AX), Z7, Z15
+	VFMADD213PS  1280(AX), Z4, Z12
+	VFMADD213PS  1280(AX), Z5, Z13
+	VFMADD213PS  1280(AX), Z6, Z14
+	VFMADD213PS  1280(AX), Z7, Z15
+	VFMADD213PS  1152(AX), Z4, Z12
+	VFMADD213PS  1152(AX), Z5, Z13
+	VFMADD213PS  1152(AX), Z6, Z14
+	VFMADD213PS  1152(AX), Z7, Z15
+	VMULPS       Z4, Z4, Z16
+	VMULPS       Z5, Z5, Z17
+	VMULPS       Z6, Z6, Z18
+	VMULPS       Z7, Z7, Z19
+	VFMADD231PS  Z16, Z12, Z4
+	VFMADD231PS  Z17, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z19, Z15, Z7
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VSCALEFPS    Z8, Z4, Z4
+	VSCALEFPS    Z9, Z5, Z5
+	VSCALEFPS    Z10, Z6, Z6
+	VSCALEFPS    Z11, Z7, Z7
 	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z0
-	VMOVUPS      Z2, K1, Z0
+	VMOVUPS      1792(AX), Z0
+	VMOVUPS      Z4, K1, Z0
 	VPMOVD2M     Z1, K1
-	VMOVUPS      zone<>+0(SB), Z1
-	VMOVUPS      Z3, K1, Z1
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VDIVPS       Z2, Z0, Z0
-	VDIVPS       Z3, Z1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      1792(AX), Z1
+	VMOVUPS      Z5, K1, Z1
+	VPMOVD2M     Z2, K1
+	VMOVUPS      1792(AX), Z2
+	VMOVUPS      Z6, K1, Z2
+	VPMOVD2M     Z3, K1
+	VMOVUPS      1792(AX), Z3
+	VMOVUPS      Z7, K1, Z3
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VDIVPS       Z4, Z0, Z0
+	VDIVPS       Z5, Z1, Z1
+	VDIVPS       Z6, Z2, Z2
+	VDIVPS       Z7, Z3, Z3
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMOVUPS      (CX), Z0
+	VORPS        384(AX), Z0, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z0
+	VMOVUPS      1792(AX), Z0
 	VMOVUPS      Z1, K1, Z0
-	VADDPS       zone<>+0(SB), Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
 	VDIVPS       Z1, Z0, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VORPS        384(AX), Z0, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VPMOVD2M     Z0, K2
-	VMOVUPS      zone<>+0(SB), Z0
+	VMOVUPS      1792(AX), Z0
 	VMOVUPS      Z1, K2, Z0
-	VADDPS       zone<>+0(SB), Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
 	VDIVPS       Z1, Z0, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -1571,217 +2020,266 @@ done:
 // func tanhAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·tanhAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMULPS       Z0, Z0, Z2
-	VMULPS       Z1, Z1, Z3
-	VMOVUPS      ztanh9<>+0(SB), Z4
-	VFMADD231PS  ztanh11<>+0(SB), Z2, Z4
-	VMOVUPS      ztanh9<>+0(SB), Z5
-	VFMADD231PS  ztanh11<>+0(SB), Z3, Z5
-	VFMADD213PS  ztanh7<>+0(SB), Z2, Z4
-	VFMADD213PS  ztanh7<>+0(SB), Z3, Z5
-	VFMADD213PS  ztanh5<>+0(SB), Z2, Z4
-	VFMADD213PS  ztanh5<>+0(SB), Z3, Z5
-	VFMADD213PS  ztanh3<>+0(SB), Z2, Z4
-	VFMADD213PS  ztanh3<>+0(SB), Z3, Z5
-	VMULPS       Z0, Z2, Z2
-	VMULPS       Z1, Z3, Z3
-	VFMADD213PS  Z0, Z2, Z4
-	VFMADD213PS  Z1, Z3, Z5
-	VANDPS       zabsmask<>+0(SB), Z0, Z2
-	VANDPS       zabsmask<>+0(SB), Z1, Z3
-	VADDPS       Z2, Z2, Z6
-	VADDPS       Z3, Z3, Z7
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z6
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z7, Z8, Z7
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z6, Z8, Z6
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z7, Z8, Z7
-	VMULPS       zlog2e<>+0(SB), Z6, Z8
-	VMULPS       zlog2e<>+0(SB), Z7, Z9
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VRNDSCALEPS  $0x08, Z9, Z9
-	VFNMADD231PS zln2hi<>+0(SB), Z8, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z9, Z7
-	VFNMADD231PS zln2lo<>+0(SB), Z8, Z6
-	VFNMADD231PS zln2lo<>+0(SB), Z9, Z7
-	VMOVUPS      zexp5<>+0(SB), Z10
-	VFMADD231PS  zexp6<>+0(SB), Z6, Z10
-	VMOVUPS      zexp5<>+0(SB), Z11
-	VFMADD231PS  zexp6<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp4<>+0(SB), Z6, Z10
-	VFMADD213PS  zexp4<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp3<>+0(SB), Z6, Z10
-	VFMADD213PS  zexp3<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp2<>+0(SB), Z6, Z10
-	VFMADD213PS  zexp2<>+0(SB), Z7, Z11
-	VMULPS       Z6, Z6, Z12
-	VMULPS       Z7, Z7, Z13
-	VFMADD231PS  Z12, Z10, Z6
-	VFMADD231PS  Z13, Z11, Z7
-	VADDPS       zone<>+0(SB), Z6, Z6
-	VADDPS       zone<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z8, Z8
-	VCVTPS2DQ    Z9, Z9
-	VPSRAD       $0x01, Z8, Z10
-	VPSRAD       $0x01, Z9, Z11
-	VPSUBD       Z10, Z8, Z8
-	VPSUBD       Z11, Z9, Z9
-	VPSLLD       $0x17, Z10, Z10
-	VPSLLD       $0x17, Z11, Z11
-	VPADDD       zone<>+0(SB), Z10, Z10
-	VPADDD       zone<>+0(SB), Z11, Z11
-	VPSLLD       $0x17, Z8, Z8
-	VPSLLD       $0x17, Z9, Z9
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPADDD       zone<>+0(SB), Z9, Z9
-	VMULPS       Z10, Z6, Z6
-	VMULPS       Z11, Z7, Z7
-	VMULPS       Z8, Z6, Z6
-	VMULPS       Z9, Z7, Z7
-	VADDPS       zone<>+0(SB), Z6, Z6
-	VADDPS       zone<>+0(SB), Z7, Z7
-	VMOVUPS      ztwo<>+0(SB), Z8
-	VDIVPS       Z6, Z8, Z6
-	VMOVUPS      ztwo<>+0(SB), Z8
-	VDIVPS       Z7, Z8, Z7
-	VMOVUPS      zone<>+0(SB), Z8
-	VSUBPS       Z6, Z8, Z6
-	VMOVUPS      zone<>+0(SB), Z8
-	VSUBPS       Z7, Z8, Z7
-	VANDPS       zsign<>+0(SB), Z0, Z0
-	VANDPS       zsign<>+0(SB), Z1, Z1
-	VORPS        Z0, Z6, Z0
-	VORPS        Z1, Z7, Z1
-	VSUBPS       ztanhSmall<>+0(SB), Z2, Z2
-	VSUBPS       ztanhSmall<>+0(SB), Z3, Z3
-	VPMOVD2M     Z2, K1
-	VMOVUPS      Z4, K1, Z0
-	VPMOVD2M     Z3, K1
-	VMOVUPS      Z5, K1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMULPS       Z0, Z0, Z4
+	VMULPS       Z1, Z1, Z5
+	VMULPS       Z2, Z2, Z6
+	VMULPS       Z3, Z3, Z7
+	VMOVUPS      2304(AX), Z8
+	VFMADD231PS  2432(AX), Z4, Z8
+	VMOVUPS      2304(AX), Z9
+	VFMADD231PS  2432(AX), Z5, Z9
+	VMOVUPS      2304(AX), Z10
+	VFMADD231PS  2432(AX), Z6, Z10
+	VMOVUPS      2304(AX), Z11
+	VFMADD231PS  2432(AX), Z7, Z11
+	VFMADD213PS  2176(AX), Z4, Z8
+	VFMADD213PS  2176(AX), Z5, Z9
+	VFMADD213PS  2176(AX), Z6, Z10
+	VFMADD213PS  2176(AX), Z7, Z11
+	VFMADD213PS  2048(AX), Z4, Z8
+	VFMADD213PS  2048(AX), Z5, Z9
+	VFMADD213PS  2048(AX), Z6, Z10
+	VFMADD213PS  2048(AX), Z7, Z11
+	VFMADD213PS  1920(AX), Z4, Z8
+	VFMADD213PS  1920(AX), Z5, Z9
+	VFMADD213PS  1920(AX), Z6, Z10
+	VFMADD213PS  1920(AX), Z7, Z11
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z1, Z5, Z5
+	VMULPS       Z2, Z6, Z6
+	VMULPS       Z3, Z7, Z7
+	VFMADD213PS  Z0, Z4, Z8
+	VFMADD213PS  Z1, Z5, Z9
+	VFMADD213PS  Z2, Z6, Z10
+	VFMADD213PS  Z3, Z7, Z11
+	VANDPS       (AX), Z0, Z4
+	VANDPS       (AX), Z1, Z5
+	VANDPS       (AX), Z2, Z6
+	VANDPS       (AX), Z3, Z7
+	VADDPS       Z4, Z4, Z12
+	VADDPS       Z5, Z5, Z13
+	VADDPS       Z6, Z6, Z14
+	VADDPS       Z7, Z7, Z15
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z12, Z16, Z12
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z13, Z16, Z13
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z14, Z16, Z14
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z15, Z16, Z15
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z12, Z16, Z12
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z13, Z16, Z13
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z14, Z16, Z14
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z15, Z16, Z15
+	VMULPS       768(AX), Z12, Z16
+	VMULPS       768(AX), Z13, Z17
+	VMULPS       768(AX), Z14, Z18
+	VMULPS       768(AX), Z15, Z19
+	VRNDSCALEPS  $0x08, Z16, Z16
+	VRNDSCALEPS  $0x08, Z17, Z17
+	VRNDSCALEPS  $0x08, Z18, Z18
+	VRNDSCALEPS  $0x08, Z19, Z19
+	VFNMADD231PS 896(AX), Z16, Z12
+	VFNMADD231PS 896(AX), Z17, Z13
+	VFNMADD231PS 896(AX), Z18, Z14
+	VFNMADD231PS 896(AX), Z19, Z15
+	VFNMADD231PS 1024(AX), Z16, Z12
+	VFNMADD231PS 1024(AX), Z17, Z13
+	VFNMADD231PS 1024(AX), Z18, Z14
+	VFNMADD231PS 1024(AX), Z19, Z15
+	VMOVUPS      1536(AX), Z20
+	VFMADD231PS  1664(AX), Z12, Z20
+	VMOVUPS      1536(AX), Z21
+	VFMADD231PS  1664(AX), Z13, Z21
+	VMOVUPS      1536(AX), Z22
+	VFMADD231PS  1664(AX), Z14, Z22
+	VMOVUPS      1536(AX), Z23
+	VFMADD231PS  1664(AX), Z15, Z23
+	VFMADD213PS  1408(AX), Z12, Z20
+	VFMADD213PS  1408(AX), Z13, Z21
+	VFMADD213PS  1408(AX), Z14, Z22
+	VFMADD213PS  1408(AX), Z15, Z23
+	VFMADD213PS  1280(AX), Z12, Z20
+	VFMADD213PS  1280(AX), Z13, Z21
+	VFMADD213PS  1280(AX), Z14, Z22
+	VFMADD213PS  1280(AX), Z15, Z23
+	VFMADD213PS  1152(AX), Z12, Z20
+	VFMADD213PS  1152(AX), Z13, Z21
+	VFMADD213PS  1152(AX), Z14, Z22
+	VFMADD213PS  1152(AX), Z15, Z23
+	VMULPS       Z12, Z12, Z24
+	VMULPS       Z13, Z13, Z25
+	VMULPS       Z14, Z14, Z26
+	VMULPS       Z15, Z15, Z27
+	VFMADD231PS  Z24, Z20, Z12
+	VFMADD231PS  Z25, Z21, Z13
+	VFMADD231PS  Z26, Z22, Z14
+	VFMADD231PS  Z27, Z23, Z15
+	VADDPS       1792(AX), Z12, Z12
+	VADDPS       1792(AX), Z13, Z13
+	VADDPS       1792(AX), Z14, Z14
+	VADDPS       1792(AX), Z15, Z15
+	VSCALEFPS    Z16, Z12, Z12
+	VSCALEFPS    Z17, Z13, Z13
+	VSCALEFPS    Z18, Z14, Z14
+	VSCALEFPS    Z19, Z15, Z15
+	VADDPS       1792(AX), Z12, Z12
+	VADDPS       1792(AX), Z13, Z13
+	VADDPS       1792(AX), Z14, Z14
+	VADDPS       1792(AX), Z15, Z15
+	VMOVUPS      2560(AX), Z16
+	VDIVPS       Z12, Z16, Z12
+	VMOVUPS      2560(AX), Z16
+	VDIVPS       Z13, Z16, Z13
+	VMOVUPS      2560(AX), Z16
+	VDIVPS       Z14, Z16, Z14
+	VMOVUPS      2560(AX), Z16
+	VDIVPS       Z15, Z16, Z15
+	VMOVUPS      1792(AX), Z16
+	VSUBPS       Z12, Z16, Z12
+	VMOVUPS      1792(AX), Z16
+	VSUBPS       Z13, Z16, Z13
+	VMOVUPS      1792(AX), Z16
+	VSUBPS       Z14, Z16, Z14
+	VMOVUPS      1792(AX), Z16
+	VSUBPS       Z15, Z16, Z15
+	VANDPS       384(AX), Z0, Z0
+	VANDPS       384(AX), Z1, Z1
+	VANDPS       384(AX), Z2, Z2
+	VANDPS       384(AX), Z3, Z3
+	VORPS        Z0, Z12, Z0
+	VORPS        Z1, Z13, Z1
+	VORPS        Z2, Z14, Z2
+	VORPS        Z3, Z15, Z3
+	VSUBPS       2688(AX), Z4, Z4
+	VSUBPS       2688(AX), Z5, Z5
+	VSUBPS       2688(AX), Z6, Z6
+	VSUBPS       2688(AX), Z7, Z7
+	VPMOVD2M     Z4, K1
+	VMOVUPS      Z8, K1, Z0
+	VPMOVD2M     Z5, K1
+	VMOVUPS      Z9, K1, Z1
+	VPMOVD2M     Z6, K1
+	VMOVUPS      Z10, K1, Z2
+	VPMOVD2M     Z7, K1
+	VMOVUPS      Z11, K1, Z3
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
+	VMOVUPS      (CX), Z0
 	VMULPS       Z0, Z0, Z1
-	VMOVUPS      ztanh9<>+0(SB), Z2
-	VFMADD231PS  ztanh11<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh7<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh5<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh3<>+0(SB), Z1, Z2
+	VMOVUPS      2304(AX), Z2
+	VFMADD231PS  2432(AX), Z1, Z2
+	VFMADD213PS  2176(AX), Z1, Z2
+	VFMADD213PS  2048(AX), Z1, Z2
+	VFMADD213PS  1920(AX), Z1, Z2
 	VMULPS       Z0, Z1, Z1
 	VFMADD213PS  Z0, Z1, Z2
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VANDPS       (AX), Z0, Z1
 	VADDPS       Z1, Z1, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMOVUPS      640(AX), Z4
 	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z3, Z4
+	VMULPS       768(AX), Z3, Z4
 	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
+	VFNMADD231PS 896(AX), Z4, Z3
+	VFNMADD231PS 1024(AX), Z4, Z3
+	VMOVUPS      1536(AX), Z5
+	VFMADD231PS  1664(AX), Z3, Z5
+	VFMADD213PS  1408(AX), Z3, Z5
+	VFMADD213PS  1280(AX), Z3, Z5
+	VFMADD213PS  1152(AX), Z3, Z5
 	VMULPS       Z3, Z3, Z6
 	VFMADD231PS  Z6, Z5, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z4, Z3, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VMOVUPS      ztwo<>+0(SB), Z4
+	VADDPS       1792(AX), Z3, Z3
+	VSCALEFPS    Z4, Z3, Z3
+	VADDPS       1792(AX), Z3, Z3
+	VMOVUPS      2560(AX), Z4
 	VDIVPS       Z3, Z4, Z3
-	VMOVUPS      zone<>+0(SB), Z4
+	VMOVUPS      1792(AX), Z4
 	VSUBPS       Z3, Z4, Z3
-	VANDPS       zsign<>+0(SB), Z0, Z0
+	VANDPS       384(AX), Z0, Z0
 	VORPS        Z0, Z3, Z0
-	VSUBPS       ztanhSmall<>+0(SB), Z1, Z1
+	VSUBPS       2688(AX), Z1, Z1
 	VPMOVD2M     Z1, K1
 	VMOVUPS      Z2, K1, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
 	VMULPS       Z0, Z0, Z1
-	VMOVUPS      ztanh9<>+0(SB), Z2
-	VFMADD231PS  ztanh11<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh7<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh5<>+0(SB), Z1, Z2
-	VFMADD213PS  ztanh3<>+0(SB), Z1, Z2
+	VMOVUPS      2304(AX), Z2
+	VFMADD231PS  2432(AX), Z1, Z2
+	VFMADD213PS  2176(AX), Z1, Z2
+	VFMADD213PS  2048(AX), Z1, Z2
+	VFMADD213PS  1920(AX), Z1, Z2
 	VMULPS       Z0, Z1, Z1
 	VFMADD213PS  Z0, Z1, Z2
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VANDPS       (AX), Z0, Z1
 	VADDPS       Z1, Z1, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMOVUPS      640(AX), Z4
 	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z3, Z4
+	VMULPS       768(AX), Z3, Z4
 	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
+	VFNMADD231PS 896(AX), Z4, Z3
+	VFNMADD231PS 1024(AX), Z4, Z3
+	VMOVUPS      1536(AX), Z5
+	VFMADD231PS  1664(AX), Z3, Z5
+	VFMADD213PS  1408(AX), Z3, Z5
+	VFMADD213PS  1280(AX), Z3, Z5
+	VFMADD213PS  1152(AX), Z3, Z5
 	VMULPS       Z3, Z3, Z6
 	VFMADD231PS  Z6, Z5, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z4, Z3, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VMOVUPS      ztwo<>+0(SB), Z4
+	VADDPS       1792(AX), Z3, Z3
+	VSCALEFPS    Z4, Z3, Z3
+	VADDPS       1792(AX), Z3, Z3
+	VMOVUPS      2560(AX), Z4
 	VDIVPS       Z3, Z4, Z3
-	VMOVUPS      zone<>+0(SB), Z4
+	VMOVUPS      1792(AX), Z4
 	VSUBPS       Z3, Z4, Z3
-	VANDPS       zsign<>+0(SB), Z0, Z0
+	VANDPS       384(AX), Z0, Z0
 	VORPS        Z0, Z3, Z0
-	VSUBPS       ztanhSmall<>+0(SB), Z1, Z1
+	VSUBPS       2688(AX), Z1, Z1
 	VPMOVD2M     Z1, K2
 	VMOVUPS      Z2, K2, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -1790,257 +2288,326 @@ done:
 // func geluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·geluAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VANDPS       zabsmask<>+0(SB), Z0, Z2
-	VANDPS       zabsmask<>+0(SB), Z1, Z3
-	VMOVUPS      zgeluMax<>+0(SB), Z4
-	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zgeluMax<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMULPS       Z2, Z2, Z4
-	VMULPS       Z3, Z3, Z5
-	VMOVAPS      Z4, Z6
-	VFNMADD231PS Z2, Z2, Z6
-	VMOVAPS      Z5, Z7
-	VFNMADD231PS Z3, Z3, Z7
-	VMULPS       zmhalf<>+0(SB), Z4, Z4
-	VMULPS       zmhalf<>+0(SB), Z5, Z5
-	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VANDPS       (AX), Z0, Z4
+	VANDPS       (AX), Z1, Z5
+	VANDPS       (AX), Z2, Z6
+	VANDPS       (AX), Z3, Z7
+	VMOVUPS      2944(AX), Z8
 	VMINPS       Z4, Z8, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z8
+	VMOVUPS      2944(AX), Z8
 	VMINPS       Z5, Z8, Z5
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z4, Z8, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z8
-	VMAXPS       Z5, Z8, Z5
-	VMULPS       zlog2e<>+0(SB), Z4, Z8
-	VMULPS       zlog2e<>+0(SB), Z5, Z9
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VRNDSCALEPS  $0x08, Z9, Z9
-	VFNMADD231PS zln2hi<>+0(SB), Z8, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z9, Z5
-	VFNMADD231PS zln2lo<>+0(SB), Z8, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z9, Z5
-	VMOVUPS      zexp5<>+0(SB), Z10
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z10
-	VMOVUPS      zexp5<>+0(SB), Z11
-	VFMADD231PS  zexp6<>+0(SB), Z5, Z11
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z10
-	VFMADD213PS  zexp4<>+0(SB), Z5, Z11
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z10
-	VFMADD213PS  zexp3<>+0(SB), Z5, Z11
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z10
-	VFMADD213PS  zexp2<>+0(SB), Z5, Z11
-	VMULPS       Z4, Z4, Z12
-	VMULPS       Z5, Z5, Z13
-	VFMADD231PS  Z12, Z10, Z4
-	VFMADD231PS  Z13, Z11, Z5
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VADDPS       zone<>+0(SB), Z5, Z5
-	VCVTPS2DQ    Z8, Z8
-	VCVTPS2DQ    Z9, Z9
-	VPSRAD       $0x01, Z8, Z10
-	VPSRAD       $0x01, Z9, Z11
-	VPSUBD       Z10, Z8, Z8
-	VPSUBD       Z11, Z9, Z9
-	VPSLLD       $0x17, Z10, Z10
-	VPSLLD       $0x17, Z11, Z11
-	VPADDD       zone<>+0(SB), Z10, Z10
-	VPADDD       zone<>+0(SB), Z11, Z11
-	VPSLLD       $0x17, Z8, Z8
-	VPSLLD       $0x17, Z9, Z9
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPADDD       zone<>+0(SB), Z9, Z9
-	VMULPS       Z10, Z4, Z4
-	VMULPS       Z11, Z5, Z5
-	VMULPS       Z8, Z4, Z4
-	VMULPS       Z9, Z5, Z5
-	VMULPS       zhalf<>+0(SB), Z6, Z6
-	VMULPS       zhalf<>+0(SB), Z7, Z7
-	VFMADD213PS  Z4, Z4, Z6
-	VFMADD213PS  Z5, Z5, Z7
-	VMOVUPS      zone<>+0(SB), Z4
-	VFMADD231PS  zerfcP<>+0(SB), Z2, Z4
-	VMOVUPS      zone<>+0(SB), Z2
-	VFMADD231PS  zerfcP<>+0(SB), Z3, Z2
-	VMOVUPS      zone<>+0(SB), Z3
-	VDIVPS       Z4, Z3, Z3
-	VMOVUPS      zone<>+0(SB), Z4
-	VDIVPS       Z2, Z4, Z2
-	VMOVUPS      zerfc7<>+0(SB), Z4
-	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
-	VMOVUPS      zerfc7<>+0(SB), Z5
-	VFMADD231PS  zerfc8<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc6<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc5<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc4<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc3<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc2<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc1<>+0(SB), Z2, Z5
-	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc0<>+0(SB), Z2, Z5
-	VMULPS       Z4, Z3, Z3
-	VMULPS       Z5, Z2, Z2
-	VMULPS       zhalf<>+0(SB), Z3, Z3
-	VMULPS       zhalf<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z0, Z4
-	VMULPS       Z2, Z1, Z5
-	VMULPS       Z6, Z4, Z4
-	VMULPS       Z7, Z5, Z5
-	VFNMADD213PS zone<>+0(SB), Z6, Z3
-	VFNMADD213PS zone<>+0(SB), Z7, Z2
-	VMULPS       Z3, Z0, Z3
-	VMULPS       Z2, Z1, Z2
+	VMOVUPS      2944(AX), Z8
+	VMINPS       Z6, Z8, Z6
+	VMOVUPS      2944(AX), Z8
+	VMINPS       Z7, Z8, Z7
+	VMULPS       Z4, Z4, Z8
+	VMULPS       Z5, Z5, Z9
+	VMULPS       Z6, Z6, Z10
+	VMULPS       Z7, Z7, Z11
+	VMOVAPS      Z8, Z12
+	VFNMADD231PS Z4, Z4, Z12
+	VMOVAPS      Z9, Z13
+	VFNMADD231PS Z5, Z5, Z13
+	VMOVAPS      Z10, Z14
+	VFNMADD231PS Z6, Z6, Z14
+	VMOVAPS      Z11, Z15
+	VFNMADD231PS Z7, Z7, Z15
+	VMULPS       3072(AX), Z8, Z8
+	VMULPS       3072(AX), Z9, Z9
+	VMULPS       3072(AX), Z10, Z10
+	VMULPS       3072(AX), Z11, Z11
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z8, Z16, Z8
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z9, Z16, Z9
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z10, Z16, Z10
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z11, Z16, Z11
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z8, Z16, Z8
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z9, Z16, Z9
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z10, Z16, Z10
+	VMOVUPS      640(AX), Z16
+	VMAXPS       Z11, Z16, Z11
+	VMULPS       768(AX), Z8, Z16
+	VMULPS       768(AX), Z9, Z17
+	VMULPS       768(AX), Z10, Z18
+	VMULPS       768(AX), Z11, Z19
+	VRNDSCALEPS  $0x08, Z16, Z16
+	VRNDSCALEPS  $0x08, Z17, Z17
+	VRNDSCALEPS  $0x08, Z18, Z18
+	VRNDSCALEPS  $0x08, Z19, Z19
+	VFNMADD231PS 896(AX), Z16, Z8
+	VFNMADD231PS 896(AX), Z17, Z9
+	VFNMADD231PS 896(AX), Z18, Z10
+	VFNMADD231PS 896(AX), Z19, Z11
+	VFNMADD231PS 1024(AX), Z16, Z8
+	VFNMADD231PS 1024(AX), Z17, Z9
+	VFNMADD231PS 1024(AX), Z18, Z10
+	VFNMADD231PS 1024(AX), Z19, Z11
+	VMOVUPS      1536(AX), Z20
+	VFMADD231PS  1664(AX), Z8, Z20
+	VMOVUPS      1536(AX), Z21
+	VFMADD231PS  1664(AX), Z9, Z21
+	VMOVUPS      1536(AX), Z22
+	VFMADD231PS  1664(AX), Z10, Z22
+	VMOVUPS      1536(AX), Z23
+	VFMADD231PS  1664(AX), Z11, Z23
+	VFMADD213PS  1408(AX), Z8, Z20
+	VFMADD213PS  1408(AX), Z9, Z21
+	VFMADD213PS  1408(AX), Z10, Z22
+	VFMADD213PS  1408(AX), Z11, Z23
+	VFMADD213PS  1280(AX), Z8, Z20
+	VFMADD213PS  1280(AX), Z9, Z21
+	VFMADD213PS  1280(AX), Z10, Z22
+	VFMADD213PS  1280(AX), Z11, Z23
+	VFMADD213PS  1152(AX), Z8, Z20
+	VFMADD213PS  1152(AX), Z9, Z21
+	VFMADD213PS  1152(AX), Z10, Z22
+	VFMADD213PS  1152(AX), Z11, Z23
+	VMULPS       Z8, Z8, Z24
+	VMULPS       Z9, Z9, Z25
+	VMULPS       Z10, Z10, Z26
+	VMULPS       Z11, Z11, Z27
+	VFMADD231PS  Z24, Z20, Z8
+	VFMADD231PS  Z25, Z21, Z9
+	VFMADD231PS  Z26, Z22, Z10
+	VFMADD231PS  Z27, Z23, Z11
+	VADDPS       1792(AX), Z8, Z8
+	VADDPS       1792(AX), Z9, Z9
+	VADDPS       1792(AX), Z10, Z10
+	VADDPS       1792(AX), Z11, Z11
+	VSCALEFPS    Z16, Z8, Z8
+	VSCALEFPS    Z17, Z9, Z9
+	VSCALEFPS    Z18, Z10, Z10
+	VSCALEFPS    Z19, Z11, Z11
+	VMULPS       2816(AX), Z12, Z12
+	VMULPS       2816(AX), Z13, Z13
+	VMULPS       2816(AX), Z14, Z14
+	VMULPS       2816(AX), Z15, Z15
+	VFMADD213PS  Z8, Z8, Z12
+	VFMADD213PS  Z9, Z9, Z13
+	VFMADD213PS  Z10, Z10, Z14
+	VFMADD213PS  Z11, Z11, Z15
+	VMOVUPS      1792(AX), Z8
+	VFMADD231PS  3200(AX), Z4, Z8
+	VMOVUPS      1792(AX), Z4
+	VFMADD231PS  3200(AX), Z5, Z4
+	VMOVUPS      1792(AX), Z5
+	VFMADD231PS  3200(AX), Z6, Z5
+	VMOVUPS      1792(AX), Z6
+	VFMADD231PS  3200(AX), Z7, Z6
+	VMOVUPS      1792(AX), Z7
+	VDIVPS       Z8, Z7, Z7
+	VMOVUPS      1792(AX), Z8
+	VDIVPS       Z4, Z8, Z4
+	VMOVUPS      1792(AX), Z8
+	VDIVPS       Z5, Z8, Z5
+	VMOVUPS      1792(AX), Z8
+	VDIVPS       Z6, Z8, Z6
+	VMOVUPS      4224(AX), Z8
+	VFMADD231PS  4352(AX), Z7, Z8
+	VMOVUPS      4224(AX), Z9
+	VFMADD231PS  4352(AX), Z4, Z9
+	VMOVUPS      4224(AX), Z10
+	VFMADD231PS  4352(AX), Z5, Z10
+	VMOVUPS      4224(AX), Z11
+	VFMADD231PS  4352(AX), Z6, Z11
+	VFMADD213PS  4096(AX), Z7, Z8
+	VFMADD213PS  4096(AX), Z4, Z9
+	VFMADD213PS  4096(AX), Z5, Z10
+	VFMADD213PS  4096(AX), Z6, Z11
+	VFMADD213PS  3968(AX), Z7, Z8
+	VFMADD213PS  3968(AX), Z4, Z9
+	VFMADD213PS  3968(AX), Z5, Z10
+	VFMADD213PS  3968(AX), Z6, Z11
+	VFMADD213PS  3840(AX), Z7, Z8
+	VFMADD213PS  3840(AX), Z4, Z9
+	VFMADD213PS  3840(AX), Z5, Z10
+	VFMADD213PS  3840(AX), Z6, Z11
+	VFMADD213PS  3712(AX), Z7, Z8
+	VFMADD213PS  3712(AX), Z4, Z9
+	VFMADD213PS  3712(AX), Z5, Z10
+	VFMADD213PS  3712(AX), Z6, Z11
+	VFMADD213PS  3584(AX), Z7, Z8
+	VFMADD213PS  3584(AX), Z4, Z9
+	VFMADD213PS  3584(AX), Z5, Z10
+	VFMADD213PS  3584(AX), Z6, Z11
+	VFMADD213PS  3456(AX), Z7, Z8
+	VFMADD213PS  3456(AX), Z4, Z9
+	VFMADD213PS  3456(AX), Z5, Z10
+	VFMADD213PS  3456(AX), Z6, Z11
+	VFMADD213PS  3328(AX), Z7, Z8
+	VFMADD213PS  3328(AX), Z4, Z9
+	VFMADD213PS  3328(AX), Z5, Z10
+	VFMADD213PS  3328(AX), Z6, Z11
+	VMULPS       Z8, Z7, Z7
+	VMULPS       Z9, Z4, Z4
+	VMULPS       Z10, Z5, Z5
+	VMULPS       Z11, Z6, Z6
+	VMULPS       2816(AX), Z7, Z7
+	VMULPS       2816(AX), Z4, Z4
+	VMULPS       2816(AX), Z5, Z5
+	VMULPS       2816(AX), Z6, Z6
+	VMULPS       Z7, Z0, Z8
+	VMULPS       Z4, Z1, Z9
+	VMULPS       Z5, Z2, Z10
+	VMULPS       Z6, Z3, Z11
+	VMULPS       Z12, Z8, Z8
+	VMULPS       Z13, Z9, Z9
+	VMULPS       Z14, Z10, Z10
+	VMULPS       Z15, Z11, Z11
+	VFNMADD213PS 1792(AX), Z12, Z7
+	VFNMADD213PS 1792(AX), Z13, Z4
+	VFNMADD213PS 1792(AX), Z14, Z5
+	VFNMADD213PS 1792(AX), Z15, Z6
+	VMULPS       Z7, Z0, Z7
+	VMULPS       Z4, Z1, Z4
+	VMULPS       Z5, Z2, Z5
+	VMULPS       Z6, Z3, Z6
 	VPMOVD2M     Z0, K1
-	VMOVUPS      Z4, K1, Z3
+	VMOVUPS      Z8, K1, Z7
 	VPMOVD2M     Z1, K1
-	VMOVUPS      Z5, K1, Z2
-	VMOVUPS      Z3, (AX)
-	VMOVUPS      Z2, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z9, K1, Z4
+	VPMOVD2M     Z2, K1
+	VMOVUPS      Z10, K1, Z5
+	VPMOVD2M     Z3, K1
+	VMOVUPS      Z11, K1, Z6
+	VMOVUPS      Z7, (CX)
+	VMOVUPS      Z4, 64(CX)
+	VMOVUPS      Z5, 128(CX)
+	VMOVUPS      Z6, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
-	VMOVUPS      zgeluMax<>+0(SB), Z2
+	VMOVUPS      (CX), Z0
+	VANDPS       (AX), Z0, Z1
+	VMOVUPS      2944(AX), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       Z1, Z1, Z2
 	VMOVAPS      Z2, Z3
 	VFNMADD231PS Z1, Z1, Z3
-	VMULPS       zmhalf<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMULPS       3072(AX), Z2, Z2
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMOVUPS      640(AX), Z4
 	VMAXPS       Z2, Z4, Z2
-	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VMULPS       768(AX), Z2, Z4
 	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z5
+	VFNMADD231PS 896(AX), Z4, Z2
+	VFNMADD231PS 1024(AX), Z4, Z2
+	VMOVUPS      1536(AX), Z5
+	VFMADD231PS  1664(AX), Z2, Z5
+	VFMADD213PS  1408(AX), Z2, Z5
+	VFMADD213PS  1280(AX), Z2, Z5
+	VFMADD213PS  1152(AX), Z2, Z5
 	VMULPS       Z2, Z2, Z6
 	VFMADD231PS  Z6, Z5, Z2
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z2, Z2
-	VMULPS       Z4, Z2, Z2
-	VMULPS       zhalf<>+0(SB), Z3, Z3
+	VADDPS       1792(AX), Z2, Z2
+	VSCALEFPS    Z4, Z2, Z2
+	VMULPS       2816(AX), Z3, Z3
 	VFMADD213PS  Z2, Z2, Z3
-	VMOVUPS      zone<>+0(SB), Z2
-	VFMADD231PS  zerfcP<>+0(SB), Z1, Z2
-	VMOVUPS      zone<>+0(SB), Z1
+	VMOVUPS      1792(AX), Z2
+	VFMADD231PS  3200(AX), Z1, Z2
+	VMOVUPS      1792(AX), Z1
 	VDIVPS       Z2, Z1, Z1
-	VMOVUPS      zerfc7<>+0(SB), Z2
-	VFMADD231PS  zerfc8<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc6<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc5<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc4<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc3<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc2<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc1<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc0<>+0(SB), Z1, Z2
+	VMOVUPS      4224(AX), Z2
+	VFMADD231PS  4352(AX), Z1, Z2
+	VFMADD213PS  4096(AX), Z1, Z2
+	VFMADD213PS  3968(AX), Z1, Z2
+	VFMADD213PS  3840(AX), Z1, Z2
+	VFMADD213PS  3712(AX), Z1, Z2
+	VFMADD213PS  3584(AX), Z1, Z2
+	VFMADD213PS  3456(AX), Z1, Z2
+	VFMADD213PS  3328(AX), Z1, Z2
 	VMULPS       Z2, Z1, Z1
-	VMULPS       zhalf<>+0(SB), Z1, Z1
+	VMULPS       2816(AX), Z1, Z1
 	VMULPS       Z1, Z0, Z2
 	VMULPS       Z3, Z2, Z2
-	VFNMADD213PS zone<>+0(SB), Z3, Z1
+	VFNMADD213PS 1792(AX), Z3, Z1
 	VMULPS       Z1, Z0, Z1
 	VPMOVD2M     Z0, K1
 	VMOVUPS      Z2, K1, Z1
-	VMOVUPS      Z1, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z1, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
-	VMOVUPS      zgeluMax<>+0(SB), Z2
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VANDPS       (AX), Z0, Z1
+	VMOVUPS      2944(AX), Z2
 	VMINPS       Z1, Z2, Z1
 	VMULPS       Z1, Z1, Z2
 	VMOVAPS      Z2, Z3
 	VFNMADD231PS Z1, Z1, Z3
-	VMULPS       zmhalf<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMULPS       3072(AX), Z2, Z2
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
+	VMOVUPS      640(AX), Z4
 	VMAXPS       Z2, Z4, Z2
-	VMULPS       zlog2e<>+0(SB), Z2, Z4
+	VMULPS       768(AX), Z2, Z4
 	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z5
+	VFNMADD231PS 896(AX), Z4, Z2
+	VFNMADD231PS 1024(AX), Z4, Z2
+	VMOVUPS      1536(AX), Z5
+	VFMADD231PS  1664(AX), Z2, Z5
+	VFMADD213PS  1408(AX), Z2, Z5
+	VFMADD213PS  1280(AX), Z2, Z5
+	VFMADD213PS  1152(AX), Z2, Z5
 	VMULPS       Z2, Z2, Z6
 	VFMADD231PS  Z6, Z5, Z2
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z2, Z2
-	VMULPS       Z4, Z2, Z2
-	VMULPS       zhalf<>+0(SB), Z3, Z3
+	VADDPS       1792(AX), Z2, Z2
+	VSCALEFPS    Z4, Z2, Z2
+	VMULPS       2816(AX), Z3, Z3
 	VFMADD213PS  Z2, Z2, Z3
-	VMOVUPS      zone<>+0(SB), Z2
-	VFMADD231PS  zerfcP<>+0(SB), Z1, Z2
-	VMOVUPS      zone<>+0(SB), Z1
+	VMOVUPS      1792(AX), Z2
+	VFMADD231PS  3200(AX), Z1, Z2
+	VMOVUPS      1792(AX), Z1
 	VDIVPS       Z2, Z1, Z1
-	VMOVUPS      zerfc7<>+0(SB), Z2
-	VFMADD231PS  zerfc8<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc6<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc5<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc4<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc3<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc2<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc1<>+0(SB), Z1, Z2
-	VFMADD213PS  zerfc0<>+0(SB), Z1, Z2
+	VMOVUPS      4224(AX), Z2
+	VFMADD231PS  4352(AX), Z1, Z2
+	VFMADD213PS  4096(AX), Z1, Z2
+	VFMADD213PS  3968(AX), Z1, Z2
+	VFMADD213PS  3840(AX), Z1, Z2
+	VFMADD213PS  3712(AX), Z1, Z2
+	VFMADD213PS  3584(AX), Z1, Z2
+	VFMADD213PS  3456(AX), Z1, Z2
+	VFMADD213PS  3328(AX), Z1, Z2
 	VMULPS       Z2, Z1, Z1
-	VMULPS       zhalf<>+0(SB), Z1, Z1
+	VMULPS       2816(AX), Z1, Z1
 	VMULPS       Z1, Z0, Z2
 	VMULPS       Z3, Z2, Z2
-	VFNMADD213PS zone<>+0(SB), Z3, Z1
+	VFNMADD213PS 1792(AX), Z3, Z1
 	VMULPS       Z1, Z0, Z1
 	VPMOVD2M     Z0, K2
 	VMOVUPS      Z2, K2, Z1
-	VMOVUPS      Z1, K1, (AX)
+	VMOVUPS      Z1, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2049,177 +2616,206 @@ done:
 // func geluTanhAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMULPS       Z0, Z0, Z2
-	VMULPS       Z1, Z1, Z3
-	VMOVUPS      zgelu0<>+0(SB), Z4
-	VFMADD231PS  zgelu1<>+0(SB), Z2, Z4
-	VMOVUPS      zgelu0<>+0(SB), Z2
-	VFMADD231PS  zgelu1<>+0(SB), Z3, Z2
-	VMULPS       Z4, Z0, Z3
-	VMULPS       Z2, Z1, Z2
-	VORPS        zsign<>+0(SB), Z3, Z3
-	VORPS        zsign<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z2, Z4, Z2
-	VMULPS       zlog2e<>+0(SB), Z3, Z4
-	VMULPS       zlog2e<>+0(SB), Z2, Z5
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z2
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z6
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z7
-	VMULPS       Z3, Z3, Z8
-	VMULPS       Z2, Z2, Z9
-	VFMADD231PS  Z8, Z6, Z3
-	VFMADD231PS  Z9, Z7, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z4, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSUBD       Z6, Z4, Z4
-	VPSUBD       Z7, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z3, Z3
-	VMULPS       Z7, Z2, Z2
-	VMULPS       Z4, Z3, Z3
-	VMULPS       Z5, Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z4
-	VADDPS       zone<>+0(SB), Z2, Z5
-	VDIVPS       Z4, Z0, Z4
-	VDIVPS       Z5, Z1, Z5
-	VMULPS       Z3, Z4, Z3
-	VMULPS       Z2, Z5, Z2
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMULPS       Z0, Z0, Z4
+	VMULPS       Z1, Z1, Z5
+	VMULPS       Z2, Z2, Z6
+	VMULPS       Z3, Z3, Z7
+	VMOVUPS      4608(AX), Z8
+	VFMADD231PS  4480(AX), Z4, Z8
+	VMOVUPS      4608(AX), Z4
+	VFMADD231PS  4480(AX), Z5, Z4
+	VMOVUPS      4608(AX), Z5
+	VFMADD231PS  4480(AX), Z6, Z5
+	VMOVUPS      4608(AX), Z6
+	VFMADD231PS  4480(AX), Z7, Z6
+	VMULPS       Z8, Z0, Z7
+	VMULPS       Z4, Z1, Z4
+	VMULPS       Z5, Z2, Z5
+	VMULPS       Z6, Z3, Z6
+	VORPS        384(AX), Z7, Z7
+	VORPS        384(AX), Z4, Z4
+	VORPS        384(AX), Z5, Z5
+	VORPS        384(AX), Z6, Z6
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z7, Z8, Z7
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z4, Z8, Z4
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z5, Z8, Z5
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z6, Z8, Z6
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z7, Z8, Z7
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z5, Z8, Z5
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z6, Z8, Z6
+	VMULPS       768(AX), Z7, Z8
+	VMULPS       768(AX), Z4, Z9
+	VMULPS       768(AX), Z5, Z10
+	VMULPS       768(AX), Z6, Z11
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VFNMADD231PS 896(AX), Z8, Z7
+	VFNMADD231PS 896(AX), Z9, Z4
+	VFNMADD231PS 896(AX), Z10, Z5
+	VFNMADD231PS 896(AX), Z11, Z6
+	VFNMADD231PS 1024(AX), Z8, Z7
+	VFNMADD231PS 1024(AX), Z9, Z4
+	VFNMADD231PS 1024(AX), Z10, Z5
+	VFNMADD231PS 1024(AX), Z11, Z6
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z7, Z12
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z4, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z5, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z6, Z15
+	VFMADD213PS  1408(AX), Z7, Z12
+	VFMADD213PS  1408(AX), Z4, Z13
+	VFMADD213PS  1408(AX), Z5, Z14
+	VFMADD213PS  1408(AX), Z6, Z15
+	VFMADD213PS  1280(AX), Z7, Z12
+	VFMADD213PS  1280(AX), Z4, Z13
+	VFMADD213PS  1280(AX), Z5, Z14
+	VFMADD213PS  1280(AX), Z6, Z15
+	VFMADD213PS  1152(AX), Z7, Z12
+	VFMADD213PS  1152(AX), Z4, Z13
+	VFMADD213PS  1152(AX), Z5, Z14
+	VFMADD213PS  1152(AX), Z6, Z15
+	VMULPS       Z7, Z7, Z16
+	VMULPS       Z4, Z4, Z17
+	VMULPS       Z5, Z5, Z18
+	VMULPS       Z6, Z6, Z19
+	VFMADD231PS  Z16, Z12, Z7
+	VFMADD231PS  Z17, Z13, Z4
+	VFMADD231PS  Z18, Z14, Z5
+	VFMADD231PS  Z19, Z15, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VSCALEFPS    Z8, Z7, Z7
+	VSCALEFPS    Z9, Z4, Z4
+	VSCALEFPS    Z10, Z5, Z5
+	VSCALEFPS    Z11, Z6, Z6
+	VADDPS       1792(AX), Z7, Z8
+	VADDPS       1792(AX), Z4, Z9
+	VADDPS       1792(AX), Z5, Z10
+	VADDPS       1792(AX), Z6, Z11
+	VDIVPS       Z8, Z0, Z8
+	VDIVPS       Z9, Z1, Z9
+	VDIVPS       Z10, Z2, Z10
+	VDIVPS       Z11, Z3, Z11
+	VMULPS       Z7, Z8, Z7
+	VMULPS       Z4, Z9, Z4
+	VMULPS       Z5, Z10, Z5
+	VMULPS       Z6, Z11, Z6
 	VPMOVD2M     Z0, K1
-	VMOVUPS      Z3, K1, Z4
+	VMOVUPS      Z7, K1, Z8
 	VPMOVD2M     Z1, K1
-	VMOVUPS      Z2, K1, Z5
-	VMOVUPS      Z4, (AX)
-	VMOVUPS      Z5, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z4, K1, Z9
+	VPMOVD2M     Z2, K1
+	VMOVUPS      Z5, K1, Z10
+	VPMOVD2M     Z3, K1
+	VMOVUPS      Z6, K1, Z11
+	VMOVUPS      Z8, (CX)
+	VMOVUPS      Z9, 64(CX)
+	VMOVUPS      Z10, 128(CX)
+	VMOVUPS      Z11, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
+	VMOVUPS      (CX), Z0
 	VMULPS       Z0, Z0, Z1
-	VMOVUPS      zgelu0<>+0(SB), Z2
-	VFMADD231PS  zgelu1<>+0(SB), Z1, Z2
+	VMOVUPS      4608(AX), Z2
+	VFMADD231PS  4480(AX), Z1, Z2
 	VMULPS       Z2, Z0, Z1
-	VORPS        zsign<>+0(SB), Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VORPS        384(AX), Z1, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
-	VADDPS       zone<>+0(SB), Z1, Z2
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z2
 	VDIVPS       Z2, Z0, Z2
 	VMULPS       Z1, Z2, Z1
 	VPMOVD2M     Z0, K1
 	VMOVUPS      Z1, K1, Z2
-	VMOVUPS      Z2, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z2, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
 	VMULPS       Z0, Z0, Z1
-	VMOVUPS      zgelu0<>+0(SB), Z2
-	VFMADD231PS  zgelu1<>+0(SB), Z1, Z2
+	VMOVUPS      4608(AX), Z2
+	VFMADD231PS  4480(AX), Z1, Z2
 	VMULPS       Z2, Z0, Z1
-	VORPS        zsign<>+0(SB), Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VORPS        384(AX), Z1, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
-	VADDPS       zone<>+0(SB), Z1, Z2
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z2
 	VDIVPS       Z2, Z0, Z2
 	VMULPS       Z1, Z2, Z1
 	VPMOVD2M     Z0, K2
 	VMOVUPS      Z1, K2, Z2
-	VMOVUPS      Z2, K1, (AX)
+	VMOVUPS      Z2, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2228,205 +2824,248 @@ done:
 // func eluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·eluAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z1
-	VMOVUPS      64(AX), Z2
-	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
-	VPMOVM2D     K1, Z3
-	VCMPPS       $0x1d, zzero<>+0(SB), Z2, K1
-	VPMOVM2D     K1, Z4
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
-	VMULPS       Z1, Z1, Z7
-	VMULPS       Z2, Z2, Z8
-	VFMADD213PS  Z1, Z7, Z5
-	VFMADD213PS  Z2, Z8, Z6
-	VMOVUPS      zexpHi<>+0(SB), Z7
-	VMINPS       Z1, Z7, Z7
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z2, Z8, Z8
-	VMOVUPS      zexpLo<>+0(SB), Z9
-	VMAXPS       Z7, Z9, Z7
-	VMOVUPS      zexpLo<>+0(SB), Z9
-	VMAXPS       Z8, Z9, Z8
-	VMULPS       zlog2e<>+0(SB), Z7, Z9
-	VMULPS       zlog2e<>+0(SB), Z8, Z10
-	VRNDSCALEPS  $0x08, Z9, Z9
-	VRNDSCALEPS  $0x08, Z10, Z10
-	VFNMADD231PS zln2hi<>+0(SB), Z9, Z7
-	VFNMADD231PS zln2hi<>+0(SB), Z10, Z8
-	VFNMADD231PS zln2lo<>+0(SB), Z9, Z7
-	VFNMADD231PS zln2lo<>+0(SB), Z10, Z8
-	VMOVUPS      zexp5<>+0(SB), Z11
-	VFMADD231PS  zexp6<>+0(SB), Z7, Z11
-	VMOVUPS      zexp5<>+0(SB), Z12
-	VFMADD231PS  zexp6<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp4<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp4<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp3<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp3<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp2<>+0(SB), Z7, Z11
-	VFMADD213PS  zexp2<>+0(SB), Z8, Z12
-	VMULPS       Z7, Z7, Z13
-	VMULPS       Z8, Z8, Z14
-	VFMADD231PS  Z13, Z11, Z7
-	VFMADD231PS  Z14, Z12, Z8
-	VADDPS       zone<>+0(SB), Z7, Z7
-	VADDPS       zone<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z9, Z9
-	VCVTPS2DQ    Z10, Z10
-	VPSRAD       $0x01, Z9, Z11
-	VPSRAD       $0x01, Z10, Z12
-	VPSUBD       Z11, Z9, Z9
-	VPSUBD       Z12, Z10, Z10
-	VPSLLD       $0x17, Z11, Z11
-	VPSLLD       $0x17, Z12, Z12
-	VPADDD       zone<>+0(SB), Z11, Z11
-	VPADDD       zone<>+0(SB), Z12, Z12
-	VPSLLD       $0x17, Z9, Z9
-	VPSLLD       $0x17, Z10, Z10
-	VPADDD       zone<>+0(SB), Z9, Z9
-	VPADDD       zone<>+0(SB), Z10, Z10
-	VMULPS       Z11, Z7, Z7
-	VMULPS       Z12, Z8, Z8
-	VMULPS       Z9, Z7, Z7
-	VMULPS       Z10, Z8, Z8
-	VSUBPS       zone<>+0(SB), Z7, Z7
-	VSUBPS       zone<>+0(SB), Z8, Z8
-	VANDPS       zabsmask<>+0(SB), Z1, Z9
-	VANDPS       zabsmask<>+0(SB), Z2, Z10
-	VSUBPS       zexpm1Small<>+0(SB), Z9, Z9
-	VSUBPS       zexpm1Small<>+0(SB), Z10, Z10
-	VPMOVD2M     Z9, K1
-	VMOVUPS      Z5, K1, Z7
-	VPMOVD2M     Z10, K1
-	VMOVUPS      Z6, K1, Z8
-	VMULPS       Z0, Z7, Z5
-	VMULPS       Z0, Z8, Z6
-	VPMOVD2M     Z3, K1
-	VMOVUPS      Z1, K1, Z5
-	VPMOVD2M     Z4, K1
-	VMOVUPS      Z2, K1, Z6
-	VMOVUPS      Z5, (AX)
-	VMOVUPS      Z6, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z1
+	VMOVUPS      64(CX), Z2
+	VMOVUPS      128(CX), Z3
+	VMOVUPS      192(CX), Z4
+	VCMPPS       $0x1d, 128(AX), Z1, K1
+	VPMOVM2D     K1, Z5
+	VCMPPS       $0x1d, 128(AX), Z2, K1
+	VPMOVM2D     K1, Z6
+	VCMPPS       $0x1d, 128(AX), Z3, K1
+	VPMOVM2D     K1, Z7
+	VCMPPS       $0x1d, 128(AX), Z4, K1
+	VPMOVM2D     K1, Z8
+	VMOVUPS      1536(AX), Z9
+	VFMADD231PS  1664(AX), Z1, Z9
+	VMOVUPS      1536(AX), Z10
+	VFMADD231PS  1664(AX), Z2, Z10
+	VMOVUPS      1536(AX), Z11
+	VFMADD231PS  1664(AX), Z3, Z11
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z4, Z12
+	VFMADD213PS  1408(AX), Z1, Z9
+	VFMADD213PS  1408(AX), Z2, Z10
+	VFMADD213PS  1408(AX), Z3, Z11
+	VFMADD213PS  1408(AX), Z4, Z12
+	VFMADD213PS  1280(AX), Z1, Z9
+	VFMADD213PS  1280(AX), Z2, Z10
+	VFMADD213PS  1280(AX), Z3, Z11
+	VFMADD213PS  1280(AX), Z4, Z12
+	VFMADD213PS  1152(AX), Z1, Z9
+	VFMADD213PS  1152(AX), Z2, Z10
+	VFMADD213PS  1152(AX), Z3, Z11
+	VFMADD213PS  1152(AX), Z4, Z12
+	VMULPS       Z1, Z1, Z13
+	VMULPS       Z2, Z2, Z14
+	VMULPS       Z3, Z3, Z15
+	VMULPS       Z4, Z4, Z16
+	VFMADD213PS  Z1, Z13, Z9
+	VFMADD213PS  Z2, Z14, Z10
+	VFMADD213PS  Z3, Z15, Z11
+	VFMADD213PS  Z4, Z16, Z12
+	VMOVUPS      512(AX), Z13
+	VMINPS       Z1, Z13, Z13
+	VMOVUPS      512(AX), Z14
+	VMINPS       Z2, Z14, Z14
+	VMOVUPS      512(AX), Z15
+	VMINPS       Z3, Z15, Z15
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z4, Z16, Z16
+	VMOVUPS      640(AX), Z17
+	VMAXPS       Z13, Z17, Z13
+	VMOVUPS      640(AX), Z17
+	VMAXPS       Z14, Z17, Z14
+	VMOVUPS      640(AX), Z17
+	VMAXPS       Z15, Z17, Z15
+	VMOVUPS      640(AX), Z17
+	VMAXPS       Z16, Z17, Z16
+	VMULPS       768(AX), Z13, Z17
+	VMULPS       768(AX), Z14, Z18
+	VMULPS       768(AX), Z15, Z19
+	VMULPS       768(AX), Z16, Z20
+	VRNDSCALEPS  $0x08, Z17, Z17
+	VRNDSCALEPS  $0x08, Z18, Z18
+	VRNDSCALEPS  $0x08, Z19, Z19
+	VRNDSCALEPS  $0x08, Z20, Z20
+	VFNMADD231PS 896(AX), Z17, Z13
+	VFNMADD231PS 896(AX), Z18, Z14
+	VFNMADD231PS 896(AX), Z19, Z15
+	VFNMADD231PS 896(AX), Z20, Z16
+	VFNMADD231PS 1024(AX), Z17, Z13
+	VFNMADD231PS 1024(AX), Z18, Z14
+	VFNMADD231PS 1024(AX), Z19, Z15
+	VFNMADD231PS 1024(AX), Z20, Z16
+	VMOVUPS      1536(AX), Z21
+	VFMADD231PS  1664(AX), Z13, Z21
+	VMOVUPS      1536(AX), Z22
+	VFMADD231PS  1664(AX), Z14, Z22
+	VMOVUPS      1536(AX), Z23
+	VFMADD231PS  1664(AX), Z15, Z23
+	VMOVUPS      1536(AX), Z24
+	VFMADD231PS  1664(AX), Z16, Z24
+	VFMADD213PS  1408(AX), Z13, Z21
+	VFMADD213PS  1408(AX), Z14, Z22
+	VFMADD213PS  1408(AX), Z15, Z23
+	VFMADD213PS  1408(AX), Z16, Z24
+	VFMADD213PS  1280(AX), Z13, Z21
+	VFMADD213PS  1280(AX), Z14, Z22
+	VFMADD213PS  1280(AX), Z15, Z23
+	VFMADD213PS  1280(AX), Z16, Z24
+	VFMADD213PS  1152(AX), Z13, Z21
+	VFMADD213PS  1152(AX), Z14, Z22
+	VFMADD213PS  1152(AX), Z15, Z23
+	VFMADD213PS  1152(AX), Z16, Z24
+	VMULPS       Z13, Z13, Z25
+	VMULPS       Z14, Z14, Z26
+	VMULPS       Z15, Z15, Z27
+	VMULPS       Z16, Z16, Z28
+	VFMADD231PS  Z25, Z21, Z13
+	VFMADD231PS  Z26, Z22, Z14
+	VFMADD231PS  Z27, Z23, Z15
+	VFMADD231PS  Z28, Z24, Z16
+	VADDPS       1792(AX), Z13, Z13
+	VADDPS       1792(AX), Z14, Z14
+	VADDPS       1792(AX), Z15, Z15
+	VADDPS       1792(AX), Z16, Z16
+	VSCALEFPS    Z17, Z13, Z13
+	VSCALEFPS    Z18, Z14, Z14
+	VSCALEFPS    Z19, Z15, Z15
+	VSCALEFPS    Z20, Z16, Z16
+	VSUBPS       1792(AX), Z13, Z13
+	VSUBPS       1792(AX), Z14, Z14
+	VSUBPS       1792(AX), Z15, Z15
+	VSUBPS       1792(AX), Z16, Z16
+	VANDPS       (AX), Z1, Z17
+	VANDPS       (AX), Z2, Z18
+	VANDPS       (AX), Z3, Z19
+	VANDPS       (AX), Z4, Z20
+	VSUBPS       4736(AX), Z17, Z17
+	VSUBPS       4736(AX), Z18, Z18
+	VSUBPS       4736(AX), Z19, Z19
+	VSUBPS       4736(AX), Z20, Z20
+	VPMOVD2M     Z17, K1
+	VMOVUPS      Z9, K1, Z13
+	VPMOVD2M     Z18, K1
+	VMOVUPS      Z10, K1, Z14
+	VPMOVD2M     Z19, K1
+	VMOVUPS      Z11, K1, Z15
+	VPMOVD2M     Z20, K1
+	VMOVUPS      Z12, K1, Z16
+	VMULPS       Z0, Z13, Z9
+	VMULPS       Z0, Z14, Z10
+	VMULPS       Z0, Z15, Z11
+	VMULPS       Z0, Z16, Z12
+	VPMOVD2M     Z5, K1
+	VMOVUPS      Z1, K1, Z9
+	VPMOVD2M     Z6, K1
+	VMOVUPS      Z2, K1, Z10
+	VPMOVD2M     Z7, K1
+	VMOVUPS      Z3, K1, Z11
+	VPMOVD2M     Z8, K1
+	VMOVUPS      Z4, K1, Z12
+	VMOVUPS      Z9, (CX)
+	VMOVUPS      Z10, 64(CX)
+	VMOVUPS      Z11, 128(CX)
+	VMOVUPS      Z12, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z1
-	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
+	VMOVUPS      (CX), Z1
+	VCMPPS       $0x1d, 128(AX), Z1, K1
 	VPMOVM2D     K1, Z2
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD213PS  Z1, Z4, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z1, Z4, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMOVUPS      640(AX), Z5
 	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VMULPS       768(AX), Z4, Z5
 	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VFNMADD231PS 896(AX), Z5, Z4
+	VFNMADD231PS 1024(AX), Z5, Z4
+	VMOVUPS      1536(AX), Z6
+	VFMADD231PS  1664(AX), Z4, Z6
+	VFMADD213PS  1408(AX), Z4, Z6
+	VFMADD213PS  1280(AX), Z4, Z6
+	VFMADD213PS  1152(AX), Z4, Z6
 	VMULPS       Z4, Z4, Z7
 	VFMADD231PS  Z7, Z6, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z4, Z4
-	VMULPS       Z5, Z4, Z4
-	VSUBPS       zone<>+0(SB), Z4, Z4
-	VANDPS       zabsmask<>+0(SB), Z1, Z5
-	VSUBPS       zexpm1Small<>+0(SB), Z5, Z5
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z5, Z4, Z4
+	VSUBPS       1792(AX), Z4, Z4
+	VANDPS       (AX), Z1, Z5
+	VSUBPS       4736(AX), Z5, Z5
 	VPMOVD2M     Z5, K1
 	VMOVUPS      Z3, K1, Z4
 	VMULPS       Z0, Z4, Z3
 	VPMOVD2M     Z2, K1
 	VMOVUPS      Z1, K1, Z3
-	VMOVUPS      Z3, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z3, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z1
-	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K2
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z1
+	VCMPPS       $0x1d, 128(AX), Z1, K2
 	VPMOVM2D     K2, Z2
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD213PS  Z1, Z4, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z1, Z4, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMOVUPS      640(AX), Z5
 	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VMULPS       768(AX), Z4, Z5
 	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VFNMADD231PS 896(AX), Z5, Z4
+	VFNMADD231PS 1024(AX), Z5, Z4
+	VMOVUPS      1536(AX), Z6
+	VFMADD231PS  1664(AX), Z4, Z6
+	VFMADD213PS  1408(AX), Z4, Z6
+	VFMADD213PS  1280(AX), Z4, Z6
+	VFMADD213PS  1152(AX), Z4, Z6
 	VMULPS       Z4, Z4, Z7
 	VFMADD231PS  Z7, Z6, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z4, Z4
-	VMULPS       Z5, Z4, Z4
-	VSUBPS       zone<>+0(SB), Z4, Z4
-	VANDPS       zabsmask<>+0(SB), Z1, Z5
-	VSUBPS       zexpm1Small<>+0(SB), Z5, Z5
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z5, Z4, Z4
+	VSUBPS       1792(AX), Z4, Z4
+	VANDPS       (AX), Z1, Z5
+	VSUBPS       4736(AX), Z5, Z5
 	VPMOVD2M     Z5, K2
 	VMOVUPS      Z3, K2, Z4
 	VMULPS       Z0, Z4, Z0
 	VPMOVD2M     Z2, K2
 	VMOVUPS      Z1, K2, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2435,209 +3074,254 @@ done:
 // func seluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·seluAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K1
-	VPMOVM2D     K1, Z2
-	VCMPPS       $0x1d, zzero<>+0(SB), Z1, K1
-	VPMOVM2D     K1, Z3
-	VMULPS       zseluScale<>+0(SB), Z0, Z4
-	VMULPS       zseluScale<>+0(SB), Z1, Z5
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z6
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z7
-	VMULPS       Z0, Z0, Z8
-	VMULPS       Z1, Z1, Z9
-	VFMADD213PS  Z0, Z8, Z6
-	VFMADD213PS  Z1, Z9, Z7
-	VMOVUPS      zexpHi<>+0(SB), Z8
-	VMINPS       Z0, Z8, Z8
-	VMOVUPS      zexpHi<>+0(SB), Z9
-	VMINPS       Z1, Z9, Z9
-	VMOVUPS      zexpLo<>+0(SB), Z10
-	VMAXPS       Z8, Z10, Z8
-	VMOVUPS      zexpLo<>+0(SB), Z10
-	VMAXPS       Z9, Z10, Z9
-	VMULPS       zlog2e<>+0(SB), Z8, Z10
-	VMULPS       zlog2e<>+0(SB), Z9, Z11
-	VRNDSCALEPS  $0x08, Z10, Z10
-	VRNDSCALEPS  $0x08, Z11, Z11
-	VFNMADD231PS zln2hi<>+0(SB), Z10, Z8
-	VFNMADD231PS zln2hi<>+0(SB), Z11, Z9
-	VFNMADD231PS zln2lo<>+0(SB), Z10, Z8
-	VFNMADD231PS zln2lo<>+0(SB), Z11, Z9
-	VMOVUPS      zexp5<>+0(SB), Z12
-	VFMADD231PS  zexp6<>+0(SB), Z8, Z12
-	VMOVUPS      zexp5<>+0(SB), Z13
-	VFMADD231PS  zexp6<>+0(SB), Z9, Z13
-	VFMADD213PS  zexp4<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp4<>+0(SB), Z9, Z13
-	VFMADD213PS  zexp3<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp3<>+0(SB), Z9, Z13
-	VFMADD213PS  zexp2<>+0(SB), Z8, Z12
-	VFMADD213PS  zexp2<>+0(SB), Z9, Z13
-	VMULPS       Z8, Z8, Z14
-	VMULPS       Z9, Z9, Z15
-	VFMADD231PS  Z14, Z12, Z8
-	VFMADD231PS  Z15, Z13, Z9
-	VADDPS       zone<>+0(SB), Z8, Z8
-	VADDPS       zone<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z10, Z10
-	VCVTPS2DQ    Z11, Z11
-	VPSRAD       $0x01, Z10, Z12
-	VPSRAD       $0x01, Z11, Z13
-	VPSUBD       Z12, Z10, Z10
-	VPSUBD       Z13, Z11, Z11
-	VPSLLD       $0x17, Z12, Z12
-	VPSLLD       $0x17, Z13, Z13
-	VPADDD       zone<>+0(SB), Z12, Z12
-	VPADDD       zone<>+0(SB), Z13, Z13
-	VPSLLD       $0x17, Z10, Z10
-	VPSLLD       $0x17, Z11, Z11
-	VPADDD       zone<>+0(SB), Z10, Z10
-	VPADDD       zone<>+0(SB), Z11, Z11
-	VMULPS       Z12, Z8, Z8
-	VMULPS       Z13, Z9, Z9
-	VMULPS       Z10, Z8, Z8
-	VMULPS       Z11, Z9, Z9
-	VSUBPS       zone<>+0(SB), Z8, Z8
-	VSUBPS       zone<>+0(SB), Z9, Z9
-	VANDPS       zabsmask<>+0(SB), Z0, Z0
-	VANDPS       zabsmask<>+0(SB), Z1, Z1
-	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
-	VSUBPS       zexpm1Small<>+0(SB), Z1, Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VCMPPS       $0x1d, 128(AX), Z0, K1
+	VPMOVM2D     K1, Z4
+	VCMPPS       $0x1d, 128(AX), Z1, K1
+	VPMOVM2D     K1, Z5
+	VCMPPS       $0x1d, 128(AX), Z2, K1
+	VPMOVM2D     K1, Z6
+	VCMPPS       $0x1d, 128(AX), Z3, K1
+	VPMOVM2D     K1, Z7
+	VMULPS       4864(AX), Z0, Z8
+	VMULPS       4864(AX), Z1, Z9
+	VMULPS       4864(AX), Z2, Z10
+	VMULPS       4864(AX), Z3, Z11
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z0, Z12
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z1, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z2, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z3, Z15
+	VFMADD213PS  1408(AX), Z0, Z12
+	VFMADD213PS  1408(AX), Z1, Z13
+	VFMADD213PS  1408(AX), Z2, Z14
+	VFMADD213PS  1408(AX), Z3, Z15
+	VFMADD213PS  1280(AX), Z0, Z12
+	VFMADD213PS  1280(AX), Z1, Z13
+	VFMADD213PS  1280(AX), Z2, Z14
+	VFMADD213PS  1280(AX), Z3, Z15
+	VFMADD213PS  1152(AX), Z0, Z12
+	VFMADD213PS  1152(AX), Z1, Z13
+	VFMADD213PS  1152(AX), Z2, Z14
+	VFMADD213PS  1152(AX), Z3, Z15
+	VMULPS       Z0, Z0, Z16
+	VMULPS       Z1, Z1, Z17
+	VMULPS       Z2, Z2, Z18
+	VMULPS       Z3, Z3, Z19
+	VFMADD213PS  Z0, Z16, Z12
+	VFMADD213PS  Z1, Z17, Z13
+	VFMADD213PS  Z2, Z18, Z14
+	VFMADD213PS  Z3, Z19, Z15
+	VMOVUPS      512(AX), Z16
+	VMINPS       Z0, Z16, Z16
+	VMOVUPS      512(AX), Z17
+	VMINPS       Z1, Z17, Z17
+	VMOVUPS      512(AX), Z18
+	VMINPS       Z2, Z18, Z18
+	VMOVUPS      512(AX), Z19
+	VMINPS       Z3, Z19, Z19
+	VMOVUPS      640(AX), Z20
+	VMAXPS       Z16, Z20, Z16
+	VMOVUPS      640(AX), Z20
+	VMAXPS       Z17, Z20, Z17
+	VMOVUPS      640(AX), Z20
+	VMAXPS       Z18, Z20, Z18
+	VMOVUPS      640(AX), Z20
+	VMAXPS       Z19, Z20, Z19
+	VMULPS       768(AX), Z16, Z20
+	VMULPS       768(AX), Z17, Z21
+	VMULPS       768(AX), Z18, Z22
+	VMULPS       768(AX), Z19, Z23
+	VRNDSCALEPS  $0x08, Z20, Z20
+	VRNDSCALEPS  $0x08, Z21, Z21
+	VRNDSCALEPS  $0x08, Z22, Z22
+	VRNDSCALEPS  $0x08, Z23, Z23
+	VFNMADD231PS 896(AX), Z20, Z16
+	VFNMADD231PS 896(AX), Z21, Z17
+	VFNMADD231PS 896(AX), Z22, Z18
+	VFNMADD231PS 896(AX), Z23, Z19
+	VFNMADD231PS 1024(AX), Z20, Z16
+	VFNMADD231PS 1024(AX), Z21, Z17
+	VFNMADD231PS 1024(AX), Z22, Z18
+	VFNMADD231PS 1024(AX), Z23, Z19
+	VMOVUPS      1536(AX), Z24
+	VFMADD231PS  1664(AX), Z16, Z24
+	VMOVUPS      1536(AX), Z25
+	VFMADD231PS  1664(AX), Z17, Z25
+	VMOVUPS      1536(AX), Z26
+	VFMADD231PS  1664(AX), Z18, Z26
+	VMOVUPS      1536(AX), Z27
+	VFMADD231PS  1664(AX), Z19, Z27
+	VFMADD213PS  1408(AX), Z16, Z24
+	VFMADD213PS  1408(AX), Z17, Z25
+	VFMADD213PS  1408(AX), Z18, Z26
+	VFMADD213PS  1408(AX), Z19, Z27
+	VFMADD213PS  1280(AX), Z16, Z24
+	VFMADD213PS  1280(AX), Z17, Z25
+	VFMADD213PS  1280(AX), Z18, Z26
+	VFMADD213PS  1280(AX), Z19, Z27
+	VFMADD213PS  1152(AX), Z16, Z24
+	VFMADD213PS  1152(AX), Z17, Z25
+	VFMADD213PS  1152(AX), Z18, Z26
+	VFMADD213PS  1152(AX), Z19, Z27
+	VMULPS       Z16, Z16, Z28
+	VMULPS       Z17, Z17, Z29
+	VMULPS       Z18, Z18, Z30
+	VMULPS       Z19, Z19, Z31
+	VFMADD231PS  Z28, Z24, Z16
+	VFMADD231PS  Z29, Z25, Z17
+	VFMADD231PS  Z30, Z26, Z18
+	VFMADD231PS  Z31, Z27, Z19
+	VADDPS       1792(AX), Z16, Z16
+	VADDPS       1792(AX), Z17, Z17
+	VADDPS       1792(AX), Z18, Z18
+	VADDPS       1792(AX), Z19, Z19
+	VSCALEFPS    Z20, Z16, Z16
+	VSCALEFPS    Z21, Z17, Z17
+	VSCALEFPS    Z22, Z18, Z18
+	VSCALEFPS    Z23, Z19, Z19
+	VSUBPS       1792(AX), Z16, Z16
+	VSUBPS       1792(AX), Z17, Z17
+	VSUBPS       1792(AX), Z18, Z18
+	VSUBPS       1792(AX), Z19, Z19
+	VANDPS       (AX), Z0, Z0
+	VANDPS       (AX), Z1, Z1
+	VANDPS       (AX), Z2, Z2
+	VANDPS       (AX), Z3, Z3
+	VSUBPS       4736(AX), Z0, Z0
+	VSUBPS       4736(AX), Z1, Z1
+	VSUBPS       4736(AX), Z2, Z2
+	VSUBPS       4736(AX), Z3, Z3
 	VPMOVD2M     Z0, K1
-	VMOVUPS      Z6, K1, Z8
+	VMOVUPS      Z12, K1, Z16
 	VPMOVD2M     Z1, K1
-	VMOVUPS      Z7, K1, Z9
-	VMULPS       zseluScaleAlpha<>+0(SB), Z8, Z0
-	VMULPS       zseluScaleAlpha<>+0(SB), Z9, Z1
+	VMOVUPS      Z13, K1, Z17
 	VPMOVD2M     Z2, K1
-	VMOVUPS      Z4, K1, Z0
+	VMOVUPS      Z14, K1, Z18
 	VPMOVD2M     Z3, K1
-	VMOVUPS      Z5, K1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z15, K1, Z19
+	VMULPS       4992(AX), Z16, Z0
+	VMULPS       4992(AX), Z17, Z1
+	VMULPS       4992(AX), Z18, Z2
+	VMULPS       4992(AX), Z19, Z3
+	VPMOVD2M     Z4, K1
+	VMOVUPS      Z8, K1, Z0
+	VPMOVD2M     Z5, K1
+	VMOVUPS      Z9, K1, Z1
+	VPMOVD2M     Z6, K1
+	VMOVUPS      Z10, K1, Z2
+	VPMOVD2M     Z7, K1
+	VMOVUPS      Z11, K1, Z3
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K1
+	VMOVUPS      (CX), Z0
+	VCMPPS       $0x1d, 128(AX), Z0, K1
 	VPMOVM2D     K1, Z1
-	VMULPS       zseluScale<>+0(SB), Z0, Z2
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VMULPS       4864(AX), Z0, Z2
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z0, Z3
+	VFMADD213PS  1408(AX), Z0, Z3
+	VFMADD213PS  1280(AX), Z0, Z3
+	VFMADD213PS  1152(AX), Z0, Z3
 	VMULPS       Z0, Z0, Z4
 	VFMADD213PS  Z0, Z4, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z0, Z4, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMOVUPS      640(AX), Z5
 	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VMULPS       768(AX), Z4, Z5
 	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VFNMADD231PS 896(AX), Z5, Z4
+	VFNMADD231PS 1024(AX), Z5, Z4
+	VMOVUPS      1536(AX), Z6
+	VFMADD231PS  1664(AX), Z4, Z6
+	VFMADD213PS  1408(AX), Z4, Z6
+	VFMADD213PS  1280(AX), Z4, Z6
+	VFMADD213PS  1152(AX), Z4, Z6
 	VMULPS       Z4, Z4, Z7
 	VFMADD231PS  Z7, Z6, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z4, Z4
-	VMULPS       Z5, Z4, Z4
-	VSUBPS       zone<>+0(SB), Z4, Z4
-	VANDPS       zabsmask<>+0(SB), Z0, Z0
-	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z5, Z4, Z4
+	VSUBPS       1792(AX), Z4, Z4
+	VANDPS       (AX), Z0, Z0
+	VSUBPS       4736(AX), Z0, Z0
 	VPMOVD2M     Z0, K1
 	VMOVUPS      Z3, K1, Z4
-	VMULPS       zseluScaleAlpha<>+0(SB), Z4, Z0
+	VMULPS       4992(AX), Z4, Z0
 	VPMOVD2M     Z1, K1
 	VMOVUPS      Z2, K1, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VCMPPS       $0x1d, zzero<>+0(SB), Z0, K2
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VCMPPS       $0x1d, 128(AX), Z0, K2
 	VPMOVM2D     K2, Z1
-	VMULPS       zseluScale<>+0(SB), Z0, Z2
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VMULPS       4864(AX), Z0, Z2
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z0, Z3
+	VFMADD213PS  1408(AX), Z0, Z3
+	VFMADD213PS  1280(AX), Z0, Z3
+	VFMADD213PS  1152(AX), Z0, Z3
 	VMULPS       Z0, Z0, Z4
 	VFMADD213PS  Z0, Z4, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
+	VMOVUPS      512(AX), Z4
 	VMINPS       Z0, Z4, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
+	VMOVUPS      640(AX), Z5
 	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z5
+	VMULPS       768(AX), Z4, Z5
 	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z4
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z6
+	VFNMADD231PS 896(AX), Z5, Z4
+	VFNMADD231PS 1024(AX), Z5, Z4
+	VMOVUPS      1536(AX), Z6
+	VFMADD231PS  1664(AX), Z4, Z6
+	VFMADD213PS  1408(AX), Z4, Z6
+	VFMADD213PS  1280(AX), Z4, Z6
+	VFMADD213PS  1152(AX), Z4, Z6
 	VMULPS       Z4, Z4, Z7
 	VFMADD231PS  Z7, Z6, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z6
-	VPSUBD       Z6, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VMULPS       Z6, Z4, Z4
-	VMULPS       Z5, Z4, Z4
-	VSUBPS       zone<>+0(SB), Z4, Z4
-	VANDPS       zabsmask<>+0(SB), Z0, Z0
-	VSUBPS       zexpm1Small<>+0(SB), Z0, Z0
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z5, Z4, Z4
+	VSUBPS       1792(AX), Z4, Z4
+	VANDPS       (AX), Z0, Z0
+	VSUBPS       4736(AX), Z0, Z0
 	VPMOVD2M     Z0, K2
 	VMOVUPS      Z3, K2, Z4
-	VMULPS       zseluScaleAlpha<>+0(SB), Z4, Z0
+	VMULPS       4992(AX), Z4, Z0
 	VPMOVD2M     Z1, K2
 	VMOVUPS      Z2, K2, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2646,165 +3330,188 @@ done:
 // func siluAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·siluAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VORPS        zsign<>+0(SB), Z0, Z2
-	VORPS        zsign<>+0(SB), Z1, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z2, Z4
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
-	VMULPS       Z2, Z2, Z8
-	VMULPS       Z3, Z3, Z9
-	VFMADD231PS  Z8, Z6, Z2
-	VFMADD231PS  Z9, Z7, Z3
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z4, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSUBD       Z6, Z4, Z4
-	VPSUBD       Z7, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VORPS        384(AX), Z0, Z4
+	VORPS        384(AX), Z1, Z5
+	VORPS        384(AX), Z2, Z6
+	VORPS        384(AX), Z3, Z7
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z4, Z8, Z4
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z5, Z8, Z5
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z6, Z8, Z6
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z7, Z8, Z7
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z5, Z8, Z5
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z6, Z8, Z6
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z7, Z8, Z7
+	VMULPS       768(AX), Z4, Z8
+	VMULPS       768(AX), Z5, Z9
+	VMULPS       768(AX), Z6, Z10
+	VMULPS       768(AX), Z7, Z11
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VFNMADD231PS 896(AX), Z8, Z4
+	VFNMADD231PS 896(AX), Z9, Z5
+	VFNMADD231PS 896(AX), Z10, Z6
+	VFNMADD231PS 896(AX), Z11, Z7
+	VFNMADD231PS 1024(AX), Z8, Z4
+	VFNMADD231PS 1024(AX), Z9, Z5
+	VFNMADD231PS 1024(AX), Z10, Z6
+	VFNMADD231PS 1024(AX), Z11, Z7
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z4, Z12
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z5, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z6, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z7, Z15
+	VFMADD213PS  1408(AX), Z4, Z12
+	VFMADD213PS  1408(AX), Z5, Z13
+	VFMADD213PS  1408(AX), Z6, Z14
+	VFMADD213PS  1408(AX), Z7, Z15
+	VFMADD213PS  1280(AX), Z4, Z12
+	VFMADD213PS  1280(AX), Z5, Z13
+	VFMADD213PS  1280(AX), Z6, Z14
+	VFMADD213PS  1280(AX), Z7, Z15
+	VFMADD213PS  1152(AX), Z4, Z12
+	VFMADD213PS  1152(AX), Z5, Z13
+	VFMADD213PS  1152(AX), Z6, Z14
+	VFMADD213PS  1152(AX), Z7, Z15
+	VMULPS       Z4, Z4, Z16
+	VMULPS       Z5, Z5, Z17
+	VMULPS       Z6, Z6, Z18
+	VMULPS       Z7, Z7, Z19
+	VFMADD231PS  Z16, Z12, Z4
+	VFMADD231PS  Z17, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z19, Z15, Z7
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VSCALEFPS    Z8, Z4, Z4
+	VSCALEFPS    Z9, Z5, Z5
+	VSCALEFPS    Z10, Z6, Z6
+	VSCALEFPS    Z11, Z7, Z7
+	VPMOVD2M     Z0, K1
+	VMOVUPS      1792(AX), Z8
+	VMOVUPS      Z4, K1, Z8
+	VPMOVD2M     Z1, K1
+	VMOVUPS      1792(AX), Z9
+	VMOVUPS      Z5, K1, Z9
+	VPMOVD2M     Z2, K1
+	VMOVUPS      1792(AX), Z10
+	VMOVUPS      Z6, K1, Z10
+	VPMOVD2M     Z3, K1
+	VMOVUPS      1792(AX), Z11
+	VMOVUPS      Z7, K1, Z11
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VDIVPS       Z4, Z8, Z4
+	VDIVPS       Z5, Z9, Z5
+	VDIVPS       Z6, Z10, Z6
+	VDIVPS       Z7, Z11, Z7
+	VMULPS       Z4, Z0, Z0
+	VMULPS       Z5, Z1, Z1
 	VMULPS       Z6, Z2, Z2
 	VMULPS       Z7, Z3, Z3
-	VMULPS       Z4, Z2, Z2
-	VMULPS       Z5, Z3, Z3
-	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z4
-	VMOVUPS      Z2, K1, Z4
-	VPMOVD2M     Z1, K1
-	VMOVUPS      zone<>+0(SB), Z5
-	VMOVUPS      Z3, K1, Z5
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VDIVPS       Z2, Z4, Z2
-	VDIVPS       Z3, Z5, Z3
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z3, Z1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMOVUPS      (CX), Z0
+	VORPS        384(AX), Z0, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VPMOVD2M     Z0, K1
-	VMOVUPS      zone<>+0(SB), Z2
+	VMOVUPS      1792(AX), Z2
 	VMOVUPS      Z1, K1, Z2
-	VADDPS       zone<>+0(SB), Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
 	VDIVPS       Z1, Z2, Z1
 	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VORPS        zsign<>+0(SB), Z0, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VORPS        384(AX), Z0, Z1
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VPMOVD2M     Z0, K2
-	VMOVUPS      zone<>+0(SB), Z2
+	VMOVUPS      1792(AX), Z2
 	VMOVUPS      Z1, K2, Z2
-	VADDPS       zone<>+0(SB), Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
 	VDIVPS       Z1, Z2, Z1
 	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2813,85 +3520,116 @@ done:
 // func hardSigmoidAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·hardSigmoidAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ        CX, $0x00000020
+	CMPQ        DX, $0x00000040
 	JL          one
-	VMOVUPS     (AX), Z1
-	VMOVUPS     64(AX), Z2
-	VFMADD213PS zhalf<>+0(SB), Z0, Z1
-	VFMADD213PS zhalf<>+0(SB), Z0, Z2
-	VMULPS      zminusOne<>+0(SB), Z1, Z1
-	VMULPS      zminusOne<>+0(SB), Z2, Z2
-	VMOVUPS     zminusOne<>+0(SB), Z3
-	VMULPS      zzero<>+0(SB), Z3, Z3
-	VMOVUPS     zminusOne<>+0(SB), Z4
-	VMULPS      zzero<>+0(SB), Z4, Z4
-	VMINPS      Z1, Z3, Z5
-	VMINPS      Z2, Z4, Z6
-	VMINPS      Z3, Z1, Z1
-	VMINPS      Z4, Z2, Z2
+	VMOVUPS     (CX), Z1
+	VMOVUPS     64(CX), Z2
+	VMOVUPS     128(CX), Z3
+	VMOVUPS     192(CX), Z4
+	VFMADD213PS 2816(AX), Z0, Z1
+	VFMADD213PS 2816(AX), Z0, Z2
+	VFMADD213PS 2816(AX), Z0, Z3
+	VFMADD213PS 2816(AX), Z0, Z4
+	VMULPS      5120(AX), Z1, Z1
+	VMULPS      5120(AX), Z2, Z2
+	VMULPS      5120(AX), Z3, Z3
+	VMULPS      5120(AX), Z4, Z4
+	VMOVUPS     5120(AX), Z5
+	VMULPS      128(AX), Z5, Z5
+	VMOVUPS     5120(AX), Z6
+	VMULPS      128(AX), Z6, Z6
+	VMOVUPS     5120(AX), Z7
+	VMULPS      128(AX), Z7, Z7
+	VMOVUPS     5120(AX), Z8
+	VMULPS      128(AX), Z8, Z8
+	VMINPS      Z1, Z5, Z9
+	VMINPS      Z2, Z6, Z10
+	VMINPS      Z3, Z7, Z11
+	VMINPS      Z4, Z8, Z12
+	VMINPS      Z5, Z1, Z1
+	VMINPS      Z6, Z2, Z2
+	VMINPS      Z7, Z3, Z3
+	VMINPS      Z8, Z4, Z4
+	VORPS       Z1, Z9, Z1
+	VORPS       Z2, Z10, Z2
+	VORPS       Z3, Z11, Z3
+	VORPS       Z4, Z12, Z4
+	VMULPS      5120(AX), Z1, Z1
+	VMULPS      5120(AX), Z2, Z2
+	VMULPS      5120(AX), Z3, Z3
+	VMULPS      5120(AX), Z4, Z4
+	VMOVUPS     1792(AX), Z5
+	VMINPS      Z1, Z5, Z5
+	VMOVUPS     1792(AX), Z6
+	VMINPS      Z2, Z6, Z6
+	VMOVUPS     1792(AX), Z7
+	VMINPS      Z3, Z7, Z7
+	VMOVUPS     1792(AX), Z8
+	VMINPS      Z4, Z8, Z8
+	VMINPS      1792(AX), Z1, Z1
+	VMINPS      1792(AX), Z2, Z2
+	VMINPS      1792(AX), Z3, Z3
+	VMINPS      1792(AX), Z4, Z4
 	VORPS       Z1, Z5, Z1
 	VORPS       Z2, Z6, Z2
-	VMULPS      zminusOne<>+0(SB), Z1, Z1
-	VMULPS      zminusOne<>+0(SB), Z2, Z2
-	VMOVUPS     zone<>+0(SB), Z3
-	VMINPS      Z1, Z3, Z3
-	VMOVUPS     zone<>+0(SB), Z4
-	VMINPS      Z2, Z4, Z4
-	VMINPS      zone<>+0(SB), Z1, Z1
-	VMINPS      zone<>+0(SB), Z2, Z2
-	VORPS       Z1, Z3, Z1
-	VORPS       Z2, Z4, Z2
-	VMOVUPS     Z1, (AX)
-	VMOVUPS     Z2, 64(AX)
-	ADDQ        $0x00000080, AX
-	SUBQ        $0x00000020, CX
+	VORPS       Z3, Z7, Z3
+	VORPS       Z4, Z8, Z4
+	VMOVUPS     Z1, (CX)
+	VMOVUPS     Z2, 64(CX)
+	VMOVUPS     Z3, 128(CX)
+	VMOVUPS     Z4, 192(CX)
+	ADDQ        $0x00000100, CX
+	SUBQ        $0x00000040, DX
 	JMP         loop
 
 one:
-	CMPQ        CX, $0x00000010
+	CMPQ        DX, $0x00000010
 	JL          tail
-	VMOVUPS     (AX), Z1
-	VFMADD213PS zhalf<>+0(SB), Z0, Z1
-	VMULPS      zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS     zminusOne<>+0(SB), Z2
-	VMULPS      zzero<>+0(SB), Z2, Z2
+	VMOVUPS     (CX), Z1
+	VFMADD213PS 2816(AX), Z0, Z1
+	VMULPS      5120(AX), Z1, Z1
+	VMOVUPS     5120(AX), Z2
+	VMULPS      128(AX), Z2, Z2
 	VMINPS      Z1, Z2, Z3
 	VMINPS      Z2, Z1, Z1
 	VORPS       Z1, Z3, Z1
-	VMULPS      zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS     zone<>+0(SB), Z2
+	VMULPS      5120(AX), Z1, Z1
+	VMOVUPS     1792(AX), Z2
 	VMINPS      Z1, Z2, Z2
-	VMINPS      zone<>+0(SB), Z1, Z1
+	VMINPS      1792(AX), Z1, Z1
 	VORPS       Z1, Z2, Z1
-	VMOVUPS     Z1, (AX)
-	ADDQ        $0x00000040, AX
-	SUBQ        $0x00000010, CX
+	VMOVUPS     Z1, (CX)
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x00000010, DX
 	JMP         one
 
 tail:
-	TESTQ       CX, CX
+	TESTQ       DX, DX
 	JE          done
-	LEAQ        ztailmasks<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VMOVUPS.Z   (AX), K1, Z1
-	VFMADD213PS zhalf<>+0(SB), Z0, Z1
-	VMULPS      zminusOne<>+0(SB), Z1, Z0
-	VMOVUPS     zminusOne<>+0(SB), Z1
-	VMULPS      zzero<>+0(SB), Z1, Z1
+	LEAQ        ztailmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVUPS.Z   (CX), K1, Z1
+	VFMADD213PS 2816(AX), Z0, Z1
+	VMULPS      5120(AX), Z1, Z0
+	VMOVUPS     5120(AX), Z1
+	VMULPS      128(AX), Z1, Z1
 	VMINPS      Z0, Z1, Z2
 	VMINPS      Z1, Z0, Z0
 	VORPS       Z0, Z2, Z0
-	VMULPS      zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS     zone<>+0(SB), Z1
+	VMULPS      5120(AX), Z0, Z0
+	VMOVUPS     1792(AX), Z1
 	VMINPS      Z0, Z1, Z1
-	VMINPS      zone<>+0(SB), Z0, Z0
+	VMINPS      1792(AX), Z0, Z0
 	VORPS       Z0, Z1, Z0
-	VMOVUPS     Z0, K1, (AX)
+	VMOVUPS     Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2900,93 +3638,128 @@ done:
 // func hardSwishAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·hardSwishAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000020
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VADDPS  zthree<>+0(SB), Z0, Z2
-	VADDPS  zthree<>+0(SB), Z1, Z3
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMOVUPS zminusOne<>+0(SB), Z4
-	VMULPS  zzero<>+0(SB), Z4, Z4
-	VMOVUPS zminusOne<>+0(SB), Z5
-	VMULPS  zzero<>+0(SB), Z5, Z5
-	VMINPS  Z2, Z4, Z6
-	VMINPS  Z3, Z5, Z7
-	VMINPS  Z4, Z2, Z2
-	VMINPS  Z5, Z3, Z3
-	VORPS   Z2, Z6, Z2
-	VORPS   Z3, Z7, Z3
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMOVUPS zsix<>+0(SB), Z4
-	VMINPS  Z2, Z4, Z4
-	VMOVUPS zsix<>+0(SB), Z5
-	VMINPS  Z3, Z5, Z5
-	VMINPS  zsix<>+0(SB), Z2, Z2
-	VMINPS  zsix<>+0(SB), Z3, Z3
-	VORPS   Z2, Z4, Z2
-	VORPS   Z3, Z5, Z3
-	VDIVPS  zsix<>+0(SB), Z2, Z2
-	VDIVPS  zsix<>+0(SB), Z3, Z3
-	VMULPS  Z2, Z0, Z0
-	VMULPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ    $0x00000080, AX
-	SUBQ    $0x00000020, CX
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VADDPS  5248(AX), Z0, Z4
+	VADDPS  5248(AX), Z1, Z5
+	VADDPS  5248(AX), Z2, Z6
+	VADDPS  5248(AX), Z3, Z7
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z5, Z5
+	VMULPS  5120(AX), Z6, Z6
+	VMULPS  5120(AX), Z7, Z7
+	VMOVUPS 5120(AX), Z8
+	VMULPS  128(AX), Z8, Z8
+	VMOVUPS 5120(AX), Z9
+	VMULPS  128(AX), Z9, Z9
+	VMOVUPS 5120(AX), Z10
+	VMULPS  128(AX), Z10, Z10
+	VMOVUPS 5120(AX), Z11
+	VMULPS  128(AX), Z11, Z11
+	VMINPS  Z4, Z8, Z12
+	VMINPS  Z5, Z9, Z13
+	VMINPS  Z6, Z10, Z14
+	VMINPS  Z7, Z11, Z15
+	VMINPS  Z8, Z4, Z4
+	VMINPS  Z9, Z5, Z5
+	VMINPS  Z10, Z6, Z6
+	VMINPS  Z11, Z7, Z7
+	VORPS   Z4, Z12, Z4
+	VORPS   Z5, Z13, Z5
+	VORPS   Z6, Z14, Z6
+	VORPS   Z7, Z15, Z7
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z5, Z5
+	VMULPS  5120(AX), Z6, Z6
+	VMULPS  5120(AX), Z7, Z7
+	VMOVUPS 5376(AX), Z8
+	VMINPS  Z4, Z8, Z8
+	VMOVUPS 5376(AX), Z9
+	VMINPS  Z5, Z9, Z9
+	VMOVUPS 5376(AX), Z10
+	VMINPS  Z6, Z10, Z10
+	VMOVUPS 5376(AX), Z11
+	VMINPS  Z7, Z11, Z11
+	VMINPS  5376(AX), Z4, Z4
+	VMINPS  5376(AX), Z5, Z5
+	VMINPS  5376(AX), Z6, Z6
+	VMINPS  5376(AX), Z7, Z7
+	VORPS   Z4, Z8, Z4
+	VORPS   Z5, Z9, Z5
+	VORPS   Z6, Z10, Z6
+	VORPS   Z7, Z11, Z7
+	VDIVPS  5376(AX), Z4, Z4
+	VDIVPS  5376(AX), Z5, Z5
+	VDIVPS  5376(AX), Z6, Z6
+	VDIVPS  5376(AX), Z7, Z7
+	VMULPS  Z4, Z0, Z0
+	VMULPS  Z5, Z1, Z1
+	VMULPS  Z6, Z2, Z2
+	VMULPS  Z7, Z3, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VADDPS  zthree<>+0(SB), Z0, Z1
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS zminusOne<>+0(SB), Z2
-	VMULPS  zzero<>+0(SB), Z2, Z2
+	VMOVUPS (CX), Z0
+	VADDPS  5248(AX), Z0, Z1
+	VMULPS  5120(AX), Z1, Z1
+	VMOVUPS 5120(AX), Z2
+	VMULPS  128(AX), Z2, Z2
 	VMINPS  Z1, Z2, Z3
 	VMINPS  Z2, Z1, Z1
 	VORPS   Z1, Z3, Z1
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS zsix<>+0(SB), Z2
+	VMULPS  5120(AX), Z1, Z1
+	VMOVUPS 5376(AX), Z2
 	VMINPS  Z1, Z2, Z2
-	VMINPS  zsix<>+0(SB), Z1, Z1
+	VMINPS  5376(AX), Z1, Z1
 	VORPS   Z1, Z2, Z1
-	VDIVPS  zsix<>+0(SB), Z1, Z1
+	VDIVPS  5376(AX), Z1, Z1
 	VMULPS  Z1, Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VADDPS    zthree<>+0(SB), Z0, Z1
-	VMULPS    zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS   zminusOne<>+0(SB), Z2
-	VMULPS    zzero<>+0(SB), Z2, Z2
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VADDPS    5248(AX), Z0, Z1
+	VMULPS    5120(AX), Z1, Z1
+	VMOVUPS   5120(AX), Z2
+	VMULPS    128(AX), Z2, Z2
 	VMINPS    Z1, Z2, Z3
 	VMINPS    Z2, Z1, Z1
 	VORPS     Z1, Z3, Z1
-	VMULPS    zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS   zsix<>+0(SB), Z2
+	VMULPS    5120(AX), Z1, Z1
+	VMOVUPS   5376(AX), Z2
 	VMINPS    Z1, Z2, Z2
-	VMINPS    zsix<>+0(SB), Z1, Z1
+	VMINPS    5376(AX), Z1, Z1
 	VORPS     Z1, Z2, Z1
-	VDIVPS    zsix<>+0(SB), Z1, Z1
+	VDIVPS    5376(AX), Z1, Z1
 	VMULPS    Z1, Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -2995,165 +3768,188 @@ done:
 // func mishAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·mishAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMOVUPS      zmishMax<>+0(SB), Z2
-	VMINPS       Z0, Z2, Z2
-	VMOVUPS      zmishMax<>+0(SB), Z3
-	VMINPS       Z1, Z3, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z2, Z4, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z2, Z4, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z2, Z4
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VMOVUPS      zexp5<>+0(SB), Z6
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z6
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z6
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
-	VMULPS       Z2, Z2, Z8
-	VMULPS       Z3, Z3, Z9
-	VFMADD231PS  Z8, Z6, Z2
-	VFMADD231PS  Z9, Z7, Z3
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z4, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSUBD       Z6, Z4, Z4
-	VPSUBD       Z7, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMOVUPS      5504(AX), Z4
+	VMINPS       Z0, Z4, Z4
+	VMOVUPS      5504(AX), Z5
+	VMINPS       Z1, Z5, Z5
+	VMOVUPS      5504(AX), Z6
+	VMINPS       Z2, Z6, Z6
+	VMOVUPS      5504(AX), Z7
+	VMINPS       Z3, Z7, Z7
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z4, Z8, Z4
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z5, Z8, Z5
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z6, Z8, Z6
+	VMOVUPS      512(AX), Z8
+	VMINPS       Z7, Z8, Z7
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z4, Z8, Z4
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z5, Z8, Z5
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z6, Z8, Z6
+	VMOVUPS      640(AX), Z8
+	VMAXPS       Z7, Z8, Z7
+	VMULPS       768(AX), Z4, Z8
+	VMULPS       768(AX), Z5, Z9
+	VMULPS       768(AX), Z6, Z10
+	VMULPS       768(AX), Z7, Z11
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VFNMADD231PS 896(AX), Z8, Z4
+	VFNMADD231PS 896(AX), Z9, Z5
+	VFNMADD231PS 896(AX), Z10, Z6
+	VFNMADD231PS 896(AX), Z11, Z7
+	VFNMADD231PS 1024(AX), Z8, Z4
+	VFNMADD231PS 1024(AX), Z9, Z5
+	VFNMADD231PS 1024(AX), Z10, Z6
+	VFNMADD231PS 1024(AX), Z11, Z7
+	VMOVUPS      1536(AX), Z12
+	VFMADD231PS  1664(AX), Z4, Z12
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z5, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z6, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z7, Z15
+	VFMADD213PS  1408(AX), Z4, Z12
+	VFMADD213PS  1408(AX), Z5, Z13
+	VFMADD213PS  1408(AX), Z6, Z14
+	VFMADD213PS  1408(AX), Z7, Z15
+	VFMADD213PS  1280(AX), Z4, Z12
+	VFMADD213PS  1280(AX), Z5, Z13
+	VFMADD213PS  1280(AX), Z6, Z14
+	VFMADD213PS  1280(AX), Z7, Z15
+	VFMADD213PS  1152(AX), Z4, Z12
+	VFMADD213PS  1152(AX), Z5, Z13
+	VFMADD213PS  1152(AX), Z6, Z14
+	VFMADD213PS  1152(AX), Z7, Z15
+	VMULPS       Z4, Z4, Z16
+	VMULPS       Z5, Z5, Z17
+	VMULPS       Z6, Z6, Z18
+	VMULPS       Z7, Z7, Z19
+	VFMADD231PS  Z16, Z12, Z4
+	VFMADD231PS  Z17, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z19, Z15, Z7
+	VADDPS       1792(AX), Z4, Z4
+	VADDPS       1792(AX), Z5, Z5
+	VADDPS       1792(AX), Z6, Z6
+	VADDPS       1792(AX), Z7, Z7
+	VSCALEFPS    Z8, Z4, Z4
+	VSCALEFPS    Z9, Z5, Z5
+	VSCALEFPS    Z10, Z6, Z6
+	VSCALEFPS    Z11, Z7, Z7
+	VADDPS       Z4, Z4, Z8
+	VADDPS       Z5, Z5, Z9
+	VADDPS       Z6, Z6, Z10
+	VADDPS       Z7, Z7, Z11
+	VFMADD231PS  Z4, Z4, Z8
+	VFMADD231PS  Z5, Z5, Z9
+	VFMADD231PS  Z6, Z6, Z10
+	VFMADD231PS  Z7, Z7, Z11
+	VADDPS       2560(AX), Z8, Z4
+	VADDPS       2560(AX), Z9, Z5
+	VADDPS       2560(AX), Z10, Z6
+	VADDPS       2560(AX), Z11, Z7
+	VDIVPS       Z4, Z8, Z4
+	VDIVPS       Z5, Z9, Z5
+	VDIVPS       Z6, Z10, Z6
+	VDIVPS       Z7, Z11, Z7
+	VMULPS       Z4, Z0, Z0
+	VMULPS       Z5, Z1, Z1
 	VMULPS       Z6, Z2, Z2
 	VMULPS       Z7, Z3, Z3
-	VMULPS       Z4, Z2, Z2
-	VMULPS       Z5, Z3, Z3
-	VADDPS       Z2, Z2, Z4
-	VADDPS       Z3, Z3, Z5
-	VFMADD231PS  Z2, Z2, Z4
-	VFMADD231PS  Z3, Z3, Z5
-	VADDPS       ztwo<>+0(SB), Z4, Z2
-	VADDPS       ztwo<>+0(SB), Z5, Z3
-	VDIVPS       Z2, Z4, Z2
-	VDIVPS       Z3, Z5, Z3
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z3, Z1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VMOVUPS      zmishMax<>+0(SB), Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      5504(AX), Z1
 	VMINPS       Z0, Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VADDPS       Z1, Z1, Z2
 	VFMADD231PS  Z1, Z1, Z2
-	VADDPS       ztwo<>+0(SB), Z2, Z1
+	VADDPS       2560(AX), Z2, Z1
 	VDIVPS       Z1, Z2, Z1
 	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VMOVUPS      zmishMax<>+0(SB), Z1
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMOVUPS      5504(AX), Z1
 	VMINPS       Z0, Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z1, Z2
+	VMULPS       768(AX), Z1, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z3
+	VFNMADD231PS 896(AX), Z2, Z1
+	VFNMADD231PS 1024(AX), Z2, Z1
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z1, Z3
+	VFMADD213PS  1408(AX), Z1, Z3
+	VFMADD213PS  1280(AX), Z1, Z3
+	VFMADD213PS  1152(AX), Z1, Z3
 	VMULPS       Z1, Z1, Z4
 	VFMADD231PS  Z4, Z3, Z1
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z1, Z1
-	VMULPS       Z2, Z1, Z1
+	VADDPS       1792(AX), Z1, Z1
+	VSCALEFPS    Z2, Z1, Z1
 	VADDPS       Z1, Z1, Z2
 	VFMADD231PS  Z1, Z1, Z2
-	VADDPS       ztwo<>+0(SB), Z2, Z1
+	VADDPS       2560(AX), Z2, Z1
 	VDIVPS       Z1, Z2, Z1
 	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3162,206 +3958,249 @@ done:
 // func softplusAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·softplusAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 	VPXORD       Z1, Z1, Z1
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z2
-	VMAXPS       Z0, Z1, Z3
-	VMAXPS       Z2, Z1, Z4
-	VORPS        zsign<>+0(SB), Z0, Z0
-	VORPS        zsign<>+0(SB), Z2, Z2
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z0, Z5, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z2, Z5, Z2
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z0, Z5, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z2, Z5, Z2
-	VMULPS       zlog2e<>+0(SB), Z0, Z5
-	VMULPS       zlog2e<>+0(SB), Z2, Z6
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z0
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z2
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z2
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z7
-	VMOVUPS      zexp5<>+0(SB), Z8
-	VFMADD231PS  zexp6<>+0(SB), Z2, Z8
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z2, Z8
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z2, Z8
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z2, Z8
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z2
+	VMOVUPS      128(CX), Z3
+	VMOVUPS      192(CX), Z4
+	VMAXPS       Z0, Z1, Z5
+	VMAXPS       Z2, Z1, Z6
+	VMAXPS       Z3, Z1, Z7
+	VMAXPS       Z4, Z1, Z8
+	VORPS        384(AX), Z0, Z0
+	VORPS        384(AX), Z2, Z2
+	VORPS        384(AX), Z3, Z3
+	VORPS        384(AX), Z4, Z4
+	VMOVUPS      512(AX), Z9
+	VMINPS       Z0, Z9, Z0
+	VMOVUPS      512(AX), Z9
+	VMINPS       Z2, Z9, Z2
+	VMOVUPS      512(AX), Z9
+	VMINPS       Z3, Z9, Z3
+	VMOVUPS      512(AX), Z9
+	VMINPS       Z4, Z9, Z4
+	VMOVUPS      640(AX), Z9
+	VMAXPS       Z0, Z9, Z0
+	VMOVUPS      640(AX), Z9
+	VMAXPS       Z2, Z9, Z2
+	VMOVUPS      640(AX), Z9
+	VMAXPS       Z3, Z9, Z3
+	VMOVUPS      640(AX), Z9
+	VMAXPS       Z4, Z9, Z4
+	VMULPS       768(AX), Z0, Z9
+	VMULPS       768(AX), Z2, Z10
+	VMULPS       768(AX), Z3, Z11
+	VMULPS       768(AX), Z4, Z12
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VRNDSCALEPS  $0x08, Z12, Z12
+	VFNMADD231PS 896(AX), Z9, Z0
+	VFNMADD231PS 896(AX), Z10, Z2
+	VFNMADD231PS 896(AX), Z11, Z3
+	VFNMADD231PS 896(AX), Z12, Z4
+	VFNMADD231PS 1024(AX), Z9, Z0
+	VFNMADD231PS 1024(AX), Z10, Z2
+	VFNMADD231PS 1024(AX), Z11, Z3
+	VFNMADD231PS 1024(AX), Z12, Z4
+	VMOVUPS      1536(AX), Z13
+	VFMADD231PS  1664(AX), Z0, Z13
+	VMOVUPS      1536(AX), Z14
+	VFMADD231PS  1664(AX), Z2, Z14
+	VMOVUPS      1536(AX), Z15
+	VFMADD231PS  1664(AX), Z3, Z15
+	VMOVUPS      1536(AX), Z16
+	VFMADD231PS  1664(AX), Z4, Z16
+	VFMADD213PS  1408(AX), Z0, Z13
+	VFMADD213PS  1408(AX), Z2, Z14
+	VFMADD213PS  1408(AX), Z3, Z15
+	VFMADD213PS  1408(AX), Z4, Z16
+	VFMADD213PS  1280(AX), Z0, Z13
+	VFMADD213PS  1280(AX), Z2, Z14
+	VFMADD213PS  1280(AX), Z3, Z15
+	VFMADD213PS  1280(AX), Z4, Z16
+	VFMADD213PS  1152(AX), Z0, Z13
+	VFMADD213PS  1152(AX), Z2, Z14
+	VFMADD213PS  1152(AX), Z3, Z15
+	VFMADD213PS  1152(AX), Z4, Z16
+	VMULPS       Z0, Z0, Z17
+	VMULPS       Z2, Z2, Z18
+	VMULPS       Z3, Z3, Z19
+	VMULPS       Z4, Z4, Z20
+	VFMADD231PS  Z17, Z13, Z0
+	VFMADD231PS  Z18, Z14, Z2
+	VFMADD231PS  Z19, Z15, Z3
+	VFMADD231PS  Z20, Z16, Z4
+	VADDPS       1792(AX), Z0, Z0
+	VADDPS       1792(AX), Z2, Z2
+	VADDPS       1792(AX), Z3, Z3
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z9, Z0, Z0
+	VSCALEFPS    Z10, Z2, Z2
+	VSCALEFPS    Z11, Z3, Z3
+	VSCALEFPS    Z12, Z4, Z4
+	VADDPS       2560(AX), Z0, Z9
+	VADDPS       2560(AX), Z2, Z10
+	VADDPS       2560(AX), Z3, Z11
+	VADDPS       2560(AX), Z4, Z12
+	VDIVPS       Z9, Z0, Z0
+	VDIVPS       Z10, Z2, Z2
+	VDIVPS       Z11, Z3, Z3
+	VDIVPS       Z12, Z4, Z4
 	VMULPS       Z0, Z0, Z9
 	VMULPS       Z2, Z2, Z10
-	VFMADD231PS  Z9, Z7, Z0
-	VFMADD231PS  Z10, Z8, Z2
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VADDPS       zone<>+0(SB), Z2, Z2
-	VCVTPS2DQ    Z5, Z5
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSRAD       $0x01, Z6, Z8
-	VPSUBD       Z7, Z5, Z5
-	VPSUBD       Z8, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPSLLD       $0x17, Z8, Z8
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z0, Z0
-	VMULPS       Z8, Z2, Z2
-	VMULPS       Z5, Z0, Z0
-	VMULPS       Z6, Z2, Z2
-	VADDPS       ztwo<>+0(SB), Z0, Z5
-	VADDPS       ztwo<>+0(SB), Z2, Z6
-	VDIVPS       Z5, Z0, Z0
-	VDIVPS       Z6, Z2, Z2
-	VMULPS       Z0, Z0, Z5
-	VMULPS       Z2, Z2, Z6
+	VMULPS       Z3, Z3, Z11
+	VMULPS       Z4, Z4, Z12
 	VADDPS       Z0, Z0, Z0
 	VADDPS       Z2, Z2, Z2
-	VMOVUPS      zinv15<>+0(SB), Z7
-	VFMADD231PS  zinv17<>+0(SB), Z5, Z7
-	VMOVUPS      zinv15<>+0(SB), Z8
-	VFMADD231PS  zinv17<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv13<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv13<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv11<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv11<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv9<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv9<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv7<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv7<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv5<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv5<>+0(SB), Z6, Z8
-	VFMADD213PS  zinv3<>+0(SB), Z5, Z7
-	VFMADD213PS  zinv3<>+0(SB), Z6, Z8
-	VFMADD213PS  zone<>+0(SB), Z5, Z7
-	VFMADD213PS  zone<>+0(SB), Z6, Z8
-	VMULPS       Z7, Z0, Z0
-	VMULPS       Z8, Z2, Z2
-	VADDPS       Z0, Z3, Z0
-	VADDPS       Z2, Z4, Z2
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z2, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VADDPS       Z3, Z3, Z3
+	VADDPS       Z4, Z4, Z4
+	VMOVUPS      6400(AX), Z13
+	VFMADD231PS  6528(AX), Z9, Z13
+	VMOVUPS      6400(AX), Z14
+	VFMADD231PS  6528(AX), Z10, Z14
+	VMOVUPS      6400(AX), Z15
+	VFMADD231PS  6528(AX), Z11, Z15
+	VMOVUPS      6400(AX), Z16
+	VFMADD231PS  6528(AX), Z12, Z16
+	VFMADD213PS  6272(AX), Z9, Z13
+	VFMADD213PS  6272(AX), Z10, Z14
+	VFMADD213PS  6272(AX), Z11, Z15
+	VFMADD213PS  6272(AX), Z12, Z16
+	VFMADD213PS  6144(AX), Z9, Z13
+	VFMADD213PS  6144(AX), Z10, Z14
+	VFMADD213PS  6144(AX), Z11, Z15
+	VFMADD213PS  6144(AX), Z12, Z16
+	VFMADD213PS  6016(AX), Z9, Z13
+	VFMADD213PS  6016(AX), Z10, Z14
+	VFMADD213PS  6016(AX), Z11, Z15
+	VFMADD213PS  6016(AX), Z12, Z16
+	VFMADD213PS  5888(AX), Z9, Z13
+	VFMADD213PS  5888(AX), Z10, Z14
+	VFMADD213PS  5888(AX), Z11, Z15
+	VFMADD213PS  5888(AX), Z12, Z16
+	VFMADD213PS  5760(AX), Z9, Z13
+	VFMADD213PS  5760(AX), Z10, Z14
+	VFMADD213PS  5760(AX), Z11, Z15
+	VFMADD213PS  5760(AX), Z12, Z16
+	VFMADD213PS  5632(AX), Z9, Z13
+	VFMADD213PS  5632(AX), Z10, Z14
+	VFMADD213PS  5632(AX), Z11, Z15
+	VFMADD213PS  5632(AX), Z12, Z16
+	VFMADD213PS  1792(AX), Z9, Z13
+	VFMADD213PS  1792(AX), Z10, Z14
+	VFMADD213PS  1792(AX), Z11, Z15
+	VFMADD213PS  1792(AX), Z12, Z16
+	VMULPS       Z13, Z0, Z0
+	VMULPS       Z14, Z2, Z2
+	VMULPS       Z15, Z3, Z3
+	VMULPS       Z16, Z4, Z4
+	VADDPS       Z0, Z5, Z0
+	VADDPS       Z2, Z6, Z2
+	VADDPS       Z3, Z7, Z3
+	VADDPS       Z4, Z8, Z4
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z2, 64(CX)
+	VMOVUPS      Z3, 128(CX)
+	VMOVUPS      Z4, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
+	VMOVUPS      (CX), Z0
 	VMAXPS       Z0, Z1, Z2
-	VORPS        zsign<>+0(SB), Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z3
+	VORPS        384(AX), Z0, Z0
+	VMOVUPS      512(AX), Z3
 	VMINPS       Z0, Z3, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z3
+	VMOVUPS      640(AX), Z3
 	VMAXPS       Z0, Z3, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z3
+	VMULPS       768(AX), Z0, Z3
 	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z0
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
+	VFNMADD231PS 896(AX), Z3, Z0
+	VFNMADD231PS 1024(AX), Z3, Z0
+	VMOVUPS      1536(AX), Z4
+	VFMADD231PS  1664(AX), Z0, Z4
+	VFMADD213PS  1408(AX), Z0, Z4
+	VFMADD213PS  1280(AX), Z0, Z4
+	VFMADD213PS  1152(AX), Z0, Z4
 	VMULPS       Z0, Z0, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z3, Z4
-	VPSUBD       Z4, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z3, Z0, Z0
-	VADDPS       ztwo<>+0(SB), Z0, Z3
+	VADDPS       1792(AX), Z0, Z0
+	VSCALEFPS    Z3, Z0, Z0
+	VADDPS       2560(AX), Z0, Z3
 	VDIVPS       Z3, Z0, Z0
 	VMULPS       Z0, Z0, Z3
 	VADDPS       Z0, Z0, Z0
-	VMOVUPS      zinv15<>+0(SB), Z4
-	VFMADD231PS  zinv17<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv13<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv11<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv9<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv7<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv5<>+0(SB), Z3, Z4
-	VFMADD213PS  zinv3<>+0(SB), Z3, Z4
-	VFMADD213PS  zone<>+0(SB), Z3, Z4
+	VMOVUPS      6400(AX), Z4
+	VFMADD231PS  6528(AX), Z3, Z4
+	VFMADD213PS  6272(AX), Z3, Z4
+	VFMADD213PS  6144(AX), Z3, Z4
+	VFMADD213PS  6016(AX), Z3, Z4
+	VFMADD213PS  5888(AX), Z3, Z4
+	VFMADD213PS  5760(AX), Z3, Z4
+	VFMADD213PS  5632(AX), Z3, Z4
+	VFMADD213PS  1792(AX), Z3, Z4
 	VMULPS       Z4, Z0, Z0
 	VADDPS       Z0, Z2, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
 	VMAXPS       Z0, Z1, Z1
-	VORPS        zsign<>+0(SB), Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z2
+	VORPS        384(AX), Z0, Z0
+	VMOVUPS      512(AX), Z2
 	VMINPS       Z0, Z2, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z2
+	VMOVUPS      640(AX), Z2
 	VMAXPS       Z0, Z2, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z2
+	VMULPS       768(AX), Z0, Z2
 	VRNDSCALEPS  $0x08, Z2, Z2
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
-	VMOVUPS      zexp5<>+0(SB), Z3
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z3
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z3
+	VFNMADD231PS 896(AX), Z2, Z0
+	VFNMADD231PS 1024(AX), Z2, Z0
+	VMOVUPS      1536(AX), Z3
+	VFMADD231PS  1664(AX), Z0, Z3
+	VFMADD213PS  1408(AX), Z0, Z3
+	VFMADD213PS  1280(AX), Z0, Z3
+	VFMADD213PS  1152(AX), Z0, Z3
 	VMULPS       Z0, Z0, Z4
 	VFMADD231PS  Z4, Z3, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z2, Z2
-	VPSRAD       $0x01, Z2, Z3
-	VPSUBD       Z3, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z0, Z0
-	VMULPS       Z2, Z0, Z0
-	VADDPS       ztwo<>+0(SB), Z0, Z2
+	VADDPS       1792(AX), Z0, Z0
+	VSCALEFPS    Z2, Z0, Z0
+	VADDPS       2560(AX), Z0, Z2
 	VDIVPS       Z2, Z0, Z0
 	VMULPS       Z0, Z0, Z2
 	VADDPS       Z0, Z0, Z0
-	VMOVUPS      zinv15<>+0(SB), Z3
-	VFMADD231PS  zinv17<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv13<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv11<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv9<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv7<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv5<>+0(SB), Z2, Z3
-	VFMADD213PS  zinv3<>+0(SB), Z2, Z3
-	VFMADD213PS  zone<>+0(SB), Z2, Z3
+	VMOVUPS      6400(AX), Z3
+	VFMADD231PS  6528(AX), Z2, Z3
+	VFMADD213PS  6272(AX), Z2, Z3
+	VFMADD213PS  6144(AX), Z2, Z3
+	VFMADD213PS  6016(AX), Z2, Z3
+	VFMADD213PS  5888(AX), Z2, Z3
+	VFMADD213PS  5760(AX), Z2, Z3
+	VFMADD213PS  5632(AX), Z2, Z3
+	VFMADD213PS  1792(AX), Z2, Z3
 	VMULPS       Z3, Z0, Z0
 	VADDPS       Z0, Z1, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3370,49 +4209,62 @@ done:
 // func softsignAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·softsignAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000020
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VANDPS  zabsmask<>+0(SB), Z0, Z2
-	VANDPS  zabsmask<>+0(SB), Z1, Z3
-	VADDPS  zone<>+0(SB), Z2, Z2
-	VADDPS  zone<>+0(SB), Z3, Z3
-	VDIVPS  Z2, Z0, Z0
-	VDIVPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ    $0x00000080, AX
-	SUBQ    $0x00000020, CX
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VANDPS  (AX), Z0, Z4
+	VANDPS  (AX), Z1, Z5
+	VANDPS  (AX), Z2, Z6
+	VANDPS  (AX), Z3, Z7
+	VADDPS  1792(AX), Z4, Z4
+	VADDPS  1792(AX), Z5, Z5
+	VADDPS  1792(AX), Z6, Z6
+	VADDPS  1792(AX), Z7, Z7
+	VDIVPS  Z4, Z0, Z0
+	VDIVPS  Z5, Z1, Z1
+	VDIVPS  Z6, Z2, Z2
+	VDIVPS  Z7, Z3, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VANDPS  zabsmask<>+0(SB), Z0, Z1
-	VADDPS  zone<>+0(SB), Z1, Z1
+	VMOVUPS (CX), Z0
+	VANDPS  (AX), Z0, Z1
+	VADDPS  1792(AX), Z1, Z1
 	VDIVPS  Z1, Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VANDPS    zabsmask<>+0(SB), Z0, Z1
-	VADDPS    zone<>+0(SB), Z1, Z1
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VANDPS    (AX), Z0, Z1
+	VADDPS    1792(AX), Z1, Z1
 	VDIVPS    Z1, Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3421,137 +4273,146 @@ done:
 // func expAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·expAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z0, Z2, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z0, Z2, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z0, Z2
-	VMULPS       zlog2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS  $0x08, Z2, Z2
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z1
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VMULPS       Z0, Z0, Z6
-	VMULPS       Z1, Z1, Z7
-	VFMADD231PS  Z6, Z4, Z0
-	VFMADD231PS  Z7, Z5, Z1
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z2, Z4
-	VPSRAD       $0x01, Z3, Z5
-	VPSUBD       Z4, Z2, Z2
-	VPSUBD       Z5, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z5, Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z3, Z1, Z1
-	VMOVUPS      Z0, (AX)
-	VMOVUPS      Z1, 64(AX)
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMOVUPS      512(AX), Z4
+	VMINPS       Z0, Z4, Z0
+	VMOVUPS      512(AX), Z4
+	VMINPS       Z1, Z4, Z1
+	VMOVUPS      512(AX), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      512(AX), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      640(AX), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMOVUPS      640(AX), Z4
+	VMAXPS       Z1, Z4, Z1
+	VMOVUPS      640(AX), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      640(AX), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       768(AX), Z0, Z4
+	VMULPS       768(AX), Z1, Z5
+	VMULPS       768(AX), Z2, Z6
+	VMULPS       768(AX), Z3, Z7
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VFNMADD231PS 896(AX), Z4, Z0
+	VFNMADD231PS 896(AX), Z5, Z1
+	VFNMADD231PS 896(AX), Z6, Z2
+	VFNMADD231PS 896(AX), Z7, Z3
+	VFNMADD231PS 1024(AX), Z4, Z0
+	VFNMADD231PS 1024(AX), Z5, Z1
+	VFNMADD231PS 1024(AX), Z6, Z2
+	VFNMADD231PS 1024(AX), Z7, Z3
+	VMOVUPS      1536(AX), Z8
+	VFMADD231PS  1664(AX), Z0, Z8
+	VMOVUPS      1536(AX), Z9
+	VFMADD231PS  1664(AX), Z1, Z9
+	VMOVUPS      1536(AX), Z10
+	VFMADD231PS  1664(AX), Z2, Z10
+	VMOVUPS      1536(AX), Z11
+	VFMADD231PS  1664(AX), Z3, Z11
+	VFMADD213PS  1408(AX), Z0, Z8
+	VFMADD213PS  1408(AX), Z1, Z9
+	VFMADD213PS  1408(AX), Z2, Z10
+	VFMADD213PS  1408(AX), Z3, Z11
+	VFMADD213PS  1280(AX), Z0, Z8
+	VFMADD213PS  1280(AX), Z1, Z9
+	VFMADD213PS  1280(AX), Z2, Z10
+	VFMADD213PS  1280(AX), Z3, Z11
+	VFMADD213PS  1152(AX), Z0, Z8
+	VFMADD213PS  1152(AX), Z1, Z9
+	VFMADD213PS  1152(AX), Z2, Z10
+	VFMADD213PS  1152(AX), Z3, Z11
+	VMULPS       Z0, Z0, Z12
+	VMULPS       Z1, Z1, Z13
+	VMULPS       Z2, Z2, Z14
+	VMULPS       Z3, Z3, Z15
+	VFMADD231PS  Z12, Z8, Z0
+	VFMADD231PS  Z13, Z9, Z1
+	VFMADD231PS  Z14, Z10, Z2
+	VFMADD231PS  Z15, Z11, Z3
+	VADDPS       1792(AX), Z0, Z0
+	VADDPS       1792(AX), Z1, Z1
+	VADDPS       1792(AX), Z2, Z2
+	VADDPS       1792(AX), Z3, Z3
+	VSCALEFPS    Z4, Z0, Z0
+	VSCALEFPS    Z5, Z1, Z1
+	VSCALEFPS    Z6, Z2, Z2
+	VSCALEFPS    Z7, Z3, Z3
+	VMOVUPS      Z0, (CX)
+	VMOVUPS      Z1, 64(CX)
+	VMOVUPS      Z2, 128(CX)
+	VMOVUPS      Z3, 192(CX)
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      512(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      640(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       768(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 896(AX), Z1, Z0
+	VFNMADD231PS 1024(AX), Z1, Z0
+	VMOVUPS      1536(AX), Z2
+	VFMADD231PS  1664(AX), Z0, Z2
+	VFMADD213PS  1408(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VADDPS       1792(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMOVUPS      512(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      640(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       768(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 896(AX), Z1, Z0
+	VFNMADD231PS 1024(AX), Z1, Z0
+	VMOVUPS      1536(AX), Z2
+	VFMADD231PS  1664(AX), Z0, Z2
+	VFMADD213PS  1408(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VADDPS       1792(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3560,245 +4421,356 @@ done:
 // func logAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·logAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ        CX, $0x00000020
+	CMPQ        DX, $0x00000040
 	JL          one
-	VMOVUPS     (AX), Z0
-	VMOVUPS     64(AX), Z1
-	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K1
-	VPMOVM2D    K1, Z2
-	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K1
-	VPMOVM2D    K1, Z3
-	VMULPS      ztwo23<>+0(SB), Z0, Z4
-	VMULPS      ztwo23<>+0(SB), Z1, Z5
-	VPMOVD2M    Z2, K1
-	VMOVUPS     Z0, Z6
-	VMOVUPS     Z4, K1, Z6
-	VPMOVD2M    Z3, K1
-	VMOVUPS     Z1, Z4
-	VMOVUPS     Z5, K1, Z4
-	VPSRAD      $0x17, Z6, Z5
-	VPSRAD      $0x17, Z4, Z7
-	VORPS       ztwo23<>+0(SB), Z5, Z5
-	VORPS       ztwo23<>+0(SB), Z7, Z7
-	VSUBPS      zexpOffset<>+0(SB), Z5, Z5
-	VSUBPS      zexpOffset<>+0(SB), Z7, Z7
-	VANDPS      zmantissa<>+0(SB), Z6, Z8
-	VANDPS      zmantissa<>+0(SB), Z4, Z9
-	VORPS       zone<>+0(SB), Z8, Z8
-	VORPS       zone<>+0(SB), Z9, Z9
-	VMOVUPS     zsqrt2<>+0(SB), Z10
-	VCMPPS      $0x11, Z8, Z10, K1
-	VPMOVM2D    K1, Z10
-	VMOVUPS     zsqrt2<>+0(SB), Z11
-	VCMPPS      $0x11, Z9, Z11, K1
-	VPMOVM2D    K1, Z11
-	VMULPS      zhalf<>+0(SB), Z8, Z12
-	VMULPS      zhalf<>+0(SB), Z9, Z13
-	VPMOVD2M    Z10, K1
-	VMOVUPS     Z12, K1, Z8
-	VPMOVD2M    Z11, K1
-	VMOVUPS     Z13, K1, Z9
-	VADDPS      zone<>+0(SB), Z5, Z12
-	VADDPS      zone<>+0(SB), Z7, Z13
-	VPMOVD2M    Z10, K1
-	VMOVUPS     Z12, K1, Z5
-	VPMOVD2M    Z11, K1
-	VMOVUPS     Z13, K1, Z7
-	VSUBPS      ztwentyThree<>+0(SB), Z5, Z10
-	VSUBPS      ztwentyThree<>+0(SB), Z7, Z11
-	VPMOVD2M    Z2, K1
-	VMOVUPS     Z10, K1, Z5
-	VPMOVD2M    Z3, K1
-	VMOVUPS     Z11, K1, Z7
-	VSUBPS      zone<>+0(SB), Z8, Z2
-	VSUBPS      zone<>+0(SB), Z9, Z3
-	VADDPS      ztwo<>+0(SB), Z2, Z8
-	VADDPS      ztwo<>+0(SB), Z3, Z9
-	VDIVPS      Z8, Z2, Z2
-	VDIVPS      Z9, Z3, Z3
-	VMULPS      Z2, Z2, Z8
-	VMULPS      Z3, Z3, Z9
-	VADDPS      Z2, Z2, Z2
-	VADDPS      Z3, Z3, Z3
-	VMOVUPS     zinv9<>+0(SB), Z10
-	VFMADD231PS zinv11<>+0(SB), Z8, Z10
-	VMOVUPS     zinv9<>+0(SB), Z11
-	VFMADD231PS zinv11<>+0(SB), Z9, Z11
-	VFMADD213PS zinv7<>+0(SB), Z8, Z10
-	VFMADD213PS zinv7<>+0(SB), Z9, Z11
-	VFMADD213PS zinv5<>+0(SB), Z8, Z10
-	VFMADD213PS zinv5<>+0(SB), Z9, Z11
-	VFMADD213PS zinv3<>+0(SB), Z8, Z10
-	VFMADD213PS zinv3<>+0(SB), Z9, Z11
-	VFMADD213PS zone<>+0(SB), Z8, Z10
-	VFMADD213PS zone<>+0(SB), Z9, Z11
-	VMULPS      Z10, Z2, Z2
-	VMULPS      Z11, Z3, Z3
-	VFMADD231PS zln2lo<>+0(SB), Z5, Z2
-	VFMADD231PS zln2lo<>+0(SB), Z7, Z3
-	VFMADD231PS zln2hi<>+0(SB), Z5, Z2
-	VFMADD231PS zln2hi<>+0(SB), Z7, Z3
-	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K1
+	VMOVUPS     (CX), Z0
+	VMOVUPS     64(CX), Z1
+	VMOVUPS     128(CX), Z2
+	VMOVUPS     192(CX), Z3
+	VCMPPS      $0x11, 6656(AX), Z0, K1
+	VPMOVM2D    K1, Z4
+	VCMPPS      $0x11, 6656(AX), Z1, K1
 	VPMOVM2D    K1, Z5
-	VCMPPS      $0x1d, zzero<>+0(SB), Z1, K1
+	VCMPPS      $0x11, 6656(AX), Z2, K1
+	VPMOVM2D    K1, Z6
+	VCMPPS      $0x11, 6656(AX), Z3, K1
 	VPMOVM2D    K1, Z7
+	VMULPS      6784(AX), Z0, Z8
+	VMULPS      6784(AX), Z1, Z9
+	VMULPS      6784(AX), Z2, Z10
+	VMULPS      6784(AX), Z3, Z11
+	VPMOVD2M    Z4, K1
+	VMOVUPS     Z0, Z12
+	VMOVUPS     Z8, K1, Z12
 	VPMOVD2M    Z5, K1
-	VMOVUPS     znan<>+0(SB), Z5
-	VMOVUPS     Z2, K1, Z5
+	VMOVUPS     Z1, Z8
+	VMOVUPS     Z9, K1, Z8
+	VPMOVD2M    Z6, K1
+	VMOVUPS     Z2, Z9
+	VMOVUPS     Z10, K1, Z9
 	VPMOVD2M    Z7, K1
-	VMOVUPS     znan<>+0(SB), Z2
-	VMOVUPS     Z3, K1, Z2
-	VANDPS      zabsmask<>+0(SB), Z6, Z3
-	VANDPS      zabsmask<>+0(SB), Z4, Z4
-	VCMPPS      $0x11, znormMin<>+0(SB), Z3, K1
-	VPMOVM2D    K1, Z3
-	VCMPPS      $0x11, znormMin<>+0(SB), Z4, K1
-	VPMOVM2D    K1, Z4
-	VPMOVD2M    Z3, K1
-	VMOVUPS     zneginf<>+0(SB), K1, Z5
+	VMOVUPS     Z3, Z10
+	VMOVUPS     Z11, K1, Z10
+	VPSRAD      $0x17, Z12, Z11
+	VPSRAD      $0x17, Z8, Z13
+	VPSRAD      $0x17, Z9, Z14
+	VPSRAD      $0x17, Z10, Z15
+	VORPS       6784(AX), Z11, Z11
+	VORPS       6784(AX), Z13, Z13
+	VORPS       6784(AX), Z14, Z14
+	VORPS       6784(AX), Z15, Z15
+	VSUBPS      6912(AX), Z11, Z11
+	VSUBPS      6912(AX), Z13, Z13
+	VSUBPS      6912(AX), Z14, Z14
+	VSUBPS      6912(AX), Z15, Z15
+	VANDPS      7040(AX), Z12, Z16
+	VANDPS      7040(AX), Z8, Z17
+	VANDPS      7040(AX), Z9, Z18
+	VANDPS      7040(AX), Z10, Z19
+	VORPS       1792(AX), Z16, Z16
+	VORPS       1792(AX), Z17, Z17
+	VORPS       1792(AX), Z18, Z18
+	VORPS       1792(AX), Z19, Z19
+	VMOVUPS     7168(AX), Z20
+	VCMPPS      $0x11, Z16, Z20, K1
+	VPMOVM2D    K1, Z20
+	VMOVUPS     7168(AX), Z21
+	VCMPPS      $0x11, Z17, Z21, K1
+	VPMOVM2D    K1, Z21
+	VMOVUPS     7168(AX), Z22
+	VCMPPS      $0x11, Z18, Z22, K1
+	VPMOVM2D    K1, Z22
+	VMOVUPS     7168(AX), Z23
+	VCMPPS      $0x11, Z19, Z23, K1
+	VPMOVM2D    K1, Z23
+	VMULPS      2816(AX), Z16, Z24
+	VMULPS      2816(AX), Z17, Z25
+	VMULPS      2816(AX), Z18, Z26
+	VMULPS      2816(AX), Z19, Z27
+	VPMOVD2M    Z20, K1
+	VMOVUPS     Z24, K1, Z16
+	VPMOVD2M    Z21, K1
+	VMOVUPS     Z25, K1, Z17
+	VPMOVD2M    Z22, K1
+	VMOVUPS     Z26, K1, Z18
+	VPMOVD2M    Z23, K1
+	VMOVUPS     Z27, K1, Z19
+	VADDPS      1792(AX), Z11, Z24
+	VADDPS      1792(AX), Z13, Z25
+	VADDPS      1792(AX), Z14, Z26
+	VADDPS      1792(AX), Z15, Z27
+	VPMOVD2M    Z20, K1
+	VMOVUPS     Z24, K1, Z11
+	VPMOVD2M    Z21, K1
+	VMOVUPS     Z25, K1, Z13
+	VPMOVD2M    Z22, K1
+	VMOVUPS     Z26, K1, Z14
+	VPMOVD2M    Z23, K1
+	VMOVUPS     Z27, K1, Z15
+	VSUBPS      7296(AX), Z11, Z20
+	VSUBPS      7296(AX), Z13, Z21
+	VSUBPS      7296(AX), Z14, Z22
+	VSUBPS      7296(AX), Z15, Z23
 	VPMOVD2M    Z4, K1
-	VMOVUPS     zneginf<>+0(SB), K1, Z2
-	VMOVUPS     zmaxFloat<>+0(SB), Z3
-	VCMPPS      $0x11, Z0, Z3, K1
-	VPMOVM2D    K1, Z3
-	VMOVUPS     zmaxFloat<>+0(SB), Z4
-	VCMPPS      $0x11, Z1, Z4, K1
-	VPMOVM2D    K1, Z4
-	VPMOVD2M    Z3, K1
-	VMOVUPS     Z0, K1, Z5
-	VPMOVD2M    Z4, K1
-	VMOVUPS     Z1, K1, Z2
-	VMOVUPS     Z5, (AX)
-	VMOVUPS     Z2, 64(AX)
-	ADDQ        $0x00000080, AX
-	SUBQ        $0x00000020, CX
+	VMOVUPS     Z20, K1, Z11
+	VPMOVD2M    Z5, K1
+	VMOVUPS     Z21, K1, Z13
+	VPMOVD2M    Z6, K1
+	VMOVUPS     Z22, K1, Z14
+	VPMOVD2M    Z7, K1
+	VMOVUPS     Z23, K1, Z15
+	VSUBPS      1792(AX), Z16, Z4
+	VSUBPS      1792(AX), Z17, Z5
+	VSUBPS      1792(AX), Z18, Z6
+	VSUBPS      1792(AX), Z19, Z7
+	VADDPS      2560(AX), Z4, Z16
+	VADDPS      2560(AX), Z5, Z17
+	VADDPS      2560(AX), Z6, Z18
+	VADDPS      2560(AX), Z7, Z19
+	VDIVPS      Z16, Z4, Z4
+	VDIVPS      Z17, Z5, Z5
+	VDIVPS      Z18, Z6, Z6
+	VDIVPS      Z19, Z7, Z7
+	VMULPS      Z4, Z4, Z16
+	VMULPS      Z5, Z5, Z17
+	VMULPS      Z6, Z6, Z18
+	VMULPS      Z7, Z7, Z19
+	VADDPS      Z4, Z4, Z4
+	VADDPS      Z5, Z5, Z5
+	VADDPS      Z6, Z6, Z6
+	VADDPS      Z7, Z7, Z7
+	VMOVUPS     6016(AX), Z20
+	VFMADD231PS 6144(AX), Z16, Z20
+	VMOVUPS     6016(AX), Z21
+	VFMADD231PS 6144(AX), Z17, Z21
+	VMOVUPS     6016(AX), Z22
+	VFMADD231PS 6144(AX), Z18, Z22
+	VMOVUPS     6016(AX), Z23
+	VFMADD231PS 6144(AX), Z19, Z23
+	VFMADD213PS 5888(AX), Z16, Z20
+	VFMADD213PS 5888(AX), Z17, Z21
+	VFMADD213PS 5888(AX), Z18, Z22
+	VFMADD213PS 5888(AX), Z19, Z23
+	VFMADD213PS 5760(AX), Z16, Z20
+	VFMADD213PS 5760(AX), Z17, Z21
+	VFMADD213PS 5760(AX), Z18, Z22
+	VFMADD213PS 5760(AX), Z19, Z23
+	VFMADD213PS 5632(AX), Z16, Z20
+	VFMADD213PS 5632(AX), Z17, Z21
+	VFMADD213PS 5632(AX), Z18, Z22
+	VFMADD213PS 5632(AX), Z19, Z23
+	VFMADD213PS 1792(AX), Z16, Z20
+	VFMADD213PS 1792(AX), Z17, Z21
+	VFMADD213PS 1792(AX), Z18, Z22
+	VFMADD213PS 1792(AX), Z19, Z23
+	VMULPS      Z20, Z4, Z4
+	VMULPS      Z21, Z5, Z5
+	VMULPS      Z22, Z6, Z6
+	VMULPS      Z23, Z7, Z7
+	VFMADD231PS 1024(AX), Z11, Z4
+	VFMADD231PS 1024(AX), Z13, Z5
+	VFMADD231PS 1024(AX), Z14, Z6
+	VFMADD231PS 1024(AX), Z15, Z7
+	VFMADD231PS 896(AX), Z11, Z4
+	VFMADD231PS 896(AX), Z13, Z5
+	VFMADD231PS 896(AX), Z14, Z6
+	VFMADD231PS 896(AX), Z15, Z7
+	VCMPPS      $0x1d, 128(AX), Z0, K1
+	VPMOVM2D    K1, Z11
+	VCMPPS      $0x1d, 128(AX), Z1, K1
+	VPMOVM2D    K1, Z13
+	VCMPPS      $0x1d, 128(AX), Z2, K1
+	VPMOVM2D    K1, Z14
+	VCMPPS      $0x1d, 128(AX), Z3, K1
+	VPMOVM2D    K1, Z15
+	VPMOVD2M    Z11, K1
+	VMOVUPS     7424(AX), Z11
+	VMOVUPS     Z4, K1, Z11
+	VPMOVD2M    Z13, K1
+	VMOVUPS     7424(AX), Z4
+	VMOVUPS     Z5, K1, Z4
+	VPMOVD2M    Z14, K1
+	VMOVUPS     7424(AX), Z5
+	VMOVUPS     Z6, K1, Z5
+	VPMOVD2M    Z15, K1
+	VMOVUPS     7424(AX), Z6
+	VMOVUPS     Z7, K1, Z6
+	VANDPS      (AX), Z12, Z7
+	VANDPS      (AX), Z8, Z8
+	VANDPS      (AX), Z9, Z9
+	VANDPS      (AX), Z10, Z10
+	VCMPPS      $0x11, 6656(AX), Z7, K1
+	VPMOVM2D    K1, Z7
+	VCMPPS      $0x11, 6656(AX), Z8, K1
+	VPMOVM2D    K1, Z8
+	VCMPPS      $0x11, 6656(AX), Z9, K1
+	VPMOVM2D    K1, Z9
+	VCMPPS      $0x11, 6656(AX), Z10, K1
+	VPMOVM2D    K1, Z10
+	VPMOVD2M    Z7, K1
+	VMOVUPS     256(AX), K1, Z11
+	VPMOVD2M    Z8, K1
+	VMOVUPS     256(AX), K1, Z4
+	VPMOVD2M    Z9, K1
+	VMOVUPS     256(AX), K1, Z5
+	VPMOVD2M    Z10, K1
+	VMOVUPS     256(AX), K1, Z6
+	VMOVUPS     7552(AX), Z7
+	VCMPPS      $0x11, Z0, Z7, K1
+	VPMOVM2D    K1, Z7
+	VMOVUPS     7552(AX), Z8
+	VCMPPS      $0x11, Z1, Z8, K1
+	VPMOVM2D    K1, Z8
+	VMOVUPS     7552(AX), Z9
+	VCMPPS      $0x11, Z2, Z9, K1
+	VPMOVM2D    K1, Z9
+	VMOVUPS     7552(AX), Z10
+	VCMPPS      $0x11, Z3, Z10, K1
+	VPMOVM2D    K1, Z10
+	VPMOVD2M    Z7, K1
+	VMOVUPS     Z0, K1, Z11
+	VPMOVD2M    Z8, K1
+	VMOVUPS     Z1, K1, Z4
+	VPMOVD2M    Z9, K1
+	VMOVUPS     Z2, K1, Z5
+	VPMOVD2M    Z10, K1
+	VMOVUPS     Z3, K1, Z6
+	VMOVUPS     Z11, (CX)
+	VMOVUPS     Z4, 64(CX)
+	VMOVUPS     Z5, 128(CX)
+	VMOVUPS     Z6, 192(CX)
+	ADDQ        $0x00000100, CX
+	SUBQ        $0x00000040, DX
 	JMP         loop
 
 one:
-	CMPQ        CX, $0x00000010
+	CMPQ        DX, $0x00000010
 	JL          tail
-	VMOVUPS     (AX), Z0
-	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K1
+	VMOVUPS     (CX), Z0
+	VCMPPS      $0x11, 6656(AX), Z0, K1
 	VPMOVM2D    K1, Z1
-	VMULPS      ztwo23<>+0(SB), Z0, Z2
+	VMULPS      6784(AX), Z0, Z2
 	VPMOVD2M    Z1, K1
 	VMOVUPS     Z0, Z3
 	VMOVUPS     Z2, K1, Z3
 	VPSRAD      $0x17, Z3, Z2
-	VORPS       ztwo23<>+0(SB), Z2, Z2
-	VSUBPS      zexpOffset<>+0(SB), Z2, Z2
-	VANDPS      zmantissa<>+0(SB), Z3, Z4
-	VORPS       zone<>+0(SB), Z4, Z4
-	VMOVUPS     zsqrt2<>+0(SB), Z5
+	VORPS       6784(AX), Z2, Z2
+	VSUBPS      6912(AX), Z2, Z2
+	VANDPS      7040(AX), Z3, Z4
+	VORPS       1792(AX), Z4, Z4
+	VMOVUPS     7168(AX), Z5
 	VCMPPS      $0x11, Z4, Z5, K1
 	VPMOVM2D    K1, Z5
-	VMULPS      zhalf<>+0(SB), Z4, Z6
+	VMULPS      2816(AX), Z4, Z6
 	VPMOVD2M    Z5, K1
 	VMOVUPS     Z6, K1, Z4
-	VADDPS      zone<>+0(SB), Z2, Z6
+	VADDPS      1792(AX), Z2, Z6
 	VPMOVD2M    Z5, K1
 	VMOVUPS     Z6, K1, Z2
-	VSUBPS      ztwentyThree<>+0(SB), Z2, Z5
+	VSUBPS      7296(AX), Z2, Z5
 	VPMOVD2M    Z1, K1
 	VMOVUPS     Z5, K1, Z2
-	VSUBPS      zone<>+0(SB), Z4, Z1
-	VADDPS      ztwo<>+0(SB), Z1, Z4
+	VSUBPS      1792(AX), Z4, Z1
+	VADDPS      2560(AX), Z1, Z4
 	VDIVPS      Z4, Z1, Z1
 	VMULPS      Z1, Z1, Z4
 	VADDPS      Z1, Z1, Z1
-	VMOVUPS     zinv9<>+0(SB), Z5
-	VFMADD231PS zinv11<>+0(SB), Z4, Z5
-	VFMADD213PS zinv7<>+0(SB), Z4, Z5
-	VFMADD213PS zinv5<>+0(SB), Z4, Z5
-	VFMADD213PS zinv3<>+0(SB), Z4, Z5
-	VFMADD213PS zone<>+0(SB), Z4, Z5
+	VMOVUPS     6016(AX), Z5
+	VFMADD231PS 6144(AX), Z4, Z5
+	VFMADD213PS 5888(AX), Z4, Z5
+	VFMADD213PS 5760(AX), Z4, Z5
+	VFMADD213PS 5632(AX), Z4, Z5
+	VFMADD213PS 1792(AX), Z4, Z5
 	VMULPS      Z5, Z1, Z1
-	VFMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VFMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K1
+	VFMADD231PS 1024(AX), Z2, Z1
+	VFMADD231PS 896(AX), Z2, Z1
+	VCMPPS      $0x1d, 128(AX), Z0, K1
 	VPMOVM2D    K1, Z2
 	VPMOVD2M    Z2, K1
-	VMOVUPS     znan<>+0(SB), Z2
+	VMOVUPS     7424(AX), Z2
 	VMOVUPS     Z1, K1, Z2
-	VANDPS      zabsmask<>+0(SB), Z3, Z1
-	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K1
+	VANDPS      (AX), Z3, Z1
+	VCMPPS      $0x11, 6656(AX), Z1, K1
 	VPMOVM2D    K1, Z1
 	VPMOVD2M    Z1, K1
-	VMOVUPS     zneginf<>+0(SB), K1, Z2
-	VMOVUPS     zmaxFloat<>+0(SB), Z1
+	VMOVUPS     256(AX), K1, Z2
+	VMOVUPS     7552(AX), Z1
 	VCMPPS      $0x11, Z0, Z1, K1
 	VPMOVM2D    K1, Z1
 	VPMOVD2M    Z1, K1
 	VMOVUPS     Z0, K1, Z2
-	VMOVUPS     Z2, (AX)
-	ADDQ        $0x00000040, AX
-	SUBQ        $0x00000010, CX
+	VMOVUPS     Z2, (CX)
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x00000010, DX
 	JMP         one
 
 tail:
-	TESTQ       CX, CX
+	TESTQ       DX, DX
 	JE          done
-	LEAQ        ztailmasks<>+0(SB), DX
-	KMOVW       (DX)(CX*2), K1
-	VMOVUPS.Z   (AX), K1, Z0
-	VCMPPS      $0x11, znormMin<>+0(SB), Z0, K2
+	LEAQ        ztailmasks<>+0(SB), BX
+	KMOVW       (BX)(DX*2), K1
+	VMOVUPS.Z   (CX), K1, Z0
+	VCMPPS      $0x11, 6656(AX), Z0, K2
 	VPMOVM2D    K2, Z1
-	VMULPS      ztwo23<>+0(SB), Z0, Z2
+	VMULPS      6784(AX), Z0, Z2
 	VPMOVD2M    Z1, K2
 	VMOVUPS     Z0, Z3
 	VMOVUPS     Z2, K2, Z3
 	VPSRAD      $0x17, Z3, Z2
-	VORPS       ztwo23<>+0(SB), Z2, Z2
-	VSUBPS      zexpOffset<>+0(SB), Z2, Z2
-	VANDPS      zmantissa<>+0(SB), Z3, Z4
-	VORPS       zone<>+0(SB), Z4, Z4
-	VMOVUPS     zsqrt2<>+0(SB), Z5
+	VORPS       6784(AX), Z2, Z2
+	VSUBPS      6912(AX), Z2, Z2
+	VANDPS      7040(AX), Z3, Z4
+	VORPS       1792(AX), Z4, Z4
+	VMOVUPS     7168(AX), Z5
 	VCMPPS      $0x11, Z4, Z5, K2
 	VPMOVM2D    K2, Z5
-	VMULPS      zhalf<>+0(SB), Z4, Z6
+	VMULPS      2816(AX), Z4, Z6
 	VPMOVD2M    Z5, K2
 	VMOVUPS     Z6, K2, Z4
-	VADDPS      zone<>+0(SB), Z2, Z6
+	VADDPS      1792(AX), Z2, Z6
 	VPMOVD2M    Z5, K2
 	VMOVUPS     Z6, K2, Z2
-	VSUBPS      ztwentyThree<>+0(SB), Z2, Z5
+	VSUBPS      7296(AX), Z2, Z5
 	VPMOVD2M    Z1, K2
 	VMOVUPS     Z5, K2, Z2
-	VSUBPS      zone<>+0(SB), Z4, Z1
-	VADDPS      ztwo<>+0(SB), Z1, Z4
+	VSUBPS      1792(AX), Z4, Z1
+	VADDPS      2560(AX), Z1, Z4
 	VDIVPS      Z4, Z1, Z1
 	VMULPS      Z1, Z1, Z4
 	VADDPS      Z1, Z1, Z1
-	VMOVUPS     zinv9<>+0(SB), Z5
-	VFMADD231PS zinv11<>+0(SB), Z4, Z5
-	VFMADD213PS zinv7<>+0(SB), Z4, Z5
-	VFMADD213PS zinv5<>+0(SB), Z4, Z5
-	VFMADD213PS zinv3<>+0(SB), Z4, Z5
-	VFMADD213PS zone<>+0(SB), Z4, Z5
+	VMOVUPS     6016(AX), Z5
+	VFMADD231PS 6144(AX), Z4, Z5
+	VFMADD213PS 5888(AX), Z4, Z5
+	VFMADD213PS 5760(AX), Z4, Z5
+	VFMADD213PS 5632(AX), Z4, Z5
+	VFMADD213PS 1792(AX), Z4, Z5
 	VMULPS      Z5, Z1, Z1
-	VFMADD231PS zln2lo<>+0(SB), Z2, Z1
-	VFMADD231PS zln2hi<>+0(SB), Z2, Z1
-	VCMPPS      $0x1d, zzero<>+0(SB), Z0, K2
+	VFMADD231PS 1024(AX), Z2, Z1
+	VFMADD231PS 896(AX), Z2, Z1
+	VCMPPS      $0x1d, 128(AX), Z0, K2
 	VPMOVM2D    K2, Z2
 	VPMOVD2M    Z2, K2
-	VMOVUPS     znan<>+0(SB), Z2
+	VMOVUPS     7424(AX), Z2
 	VMOVUPS     Z1, K2, Z2
-	VANDPS      zabsmask<>+0(SB), Z3, Z1
-	VCMPPS      $0x11, znormMin<>+0(SB), Z1, K2
+	VANDPS      (AX), Z3, Z1
+	VCMPPS      $0x11, 6656(AX), Z1, K2
 	VPMOVM2D    K2, Z1
 	VPMOVD2M    Z1, K2
-	VMOVUPS     zneginf<>+0(SB), K2, Z2
-	VMOVUPS     zmaxFloat<>+0(SB), Z1
+	VMOVUPS     256(AX), K2, Z2
+	VMOVUPS     7552(AX), Z1
 	VCMPPS      $0x11, Z0, Z1, K2
 	VPMOVM2D    K2, Z1
 	VPMOVD2M    Z1, K2
 	VMOVUPS     Z0, K2, Z2
-	VMOVUPS     Z2, K1, (AX)
+	VMOVUPS     Z2, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3807,6 +4779,9 @@ done:
 // func sqrtAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·sqrtAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS alpha+24(FP), Z0
@@ -3856,49 +4831,62 @@ done:
 // func rsqrtAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·rsqrtAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000020
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
 	VSQRTPS Z0, Z0
 	VSQRTPS Z1, Z1
-	VMOVUPS zone<>+0(SB), Z2
-	VDIVPS  Z0, Z2, Z0
-	VMOVUPS zone<>+0(SB), Z2
-	VDIVPS  Z1, Z2, Z1
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ    $0x00000080, AX
-	SUBQ    $0x00000020, CX
+	VSQRTPS Z2, Z2
+	VSQRTPS Z3, Z3
+	VMOVUPS 1792(AX), Z4
+	VDIVPS  Z0, Z4, Z0
+	VMOVUPS 1792(AX), Z4
+	VDIVPS  Z1, Z4, Z1
+	VMOVUPS 1792(AX), Z4
+	VDIVPS  Z2, Z4, Z2
+	VMOVUPS 1792(AX), Z4
+	VDIVPS  Z3, Z4, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
+	VMOVUPS (CX), Z0
 	VSQRTPS Z0, Z0
-	VMOVUPS zone<>+0(SB), Z1
+	VMOVUPS 1792(AX), Z1
 	VDIVPS  Z0, Z1, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
 	VSQRTPS   Z0, Z0
-	VMOVUPS   zone<>+0(SB), Z1
+	VMOVUPS   1792(AX), Z1
 	VDIVPS    Z0, Z1, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3907,47 +4895,50 @@ done:
 // func absAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·absAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VMOVUPS 128(AX), Z2
-	VMOVUPS 192(AX), Z3
-	VANDPS  zabsmask<>+0(SB), Z0, Z0
-	VANDPS  zabsmask<>+0(SB), Z1, Z1
-	VANDPS  zabsmask<>+0(SB), Z2, Z2
-	VANDPS  zabsmask<>+0(SB), Z3, Z3
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	VMOVUPS Z3, 192(AX)
-	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000040, CX
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VANDPS  (AX), Z0, Z0
+	VANDPS  (AX), Z1, Z1
+	VANDPS  (AX), Z2, Z2
+	VANDPS  (AX), Z3, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VANDPS  zabsmask<>+0(SB), Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS (CX), Z0
+	VANDPS  (AX), Z0, Z0
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VANDPS    zabsmask<>+0(SB), Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VANDPS    (AX), Z0, Z0
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -3956,47 +4947,50 @@ done:
 // func negAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512F
 TEXT ·negAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VMOVUPS 128(AX), Z2
-	VMOVUPS 192(AX), Z3
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	VMOVUPS Z3, 192(AX)
-	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000040, CX
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VMULPS  5120(AX), Z0, Z0
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS (CX), Z0
+	VMULPS  5120(AX), Z0, Z0
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMULPS    5120(AX), Z0, Z0
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4005,233 +4999,212 @@ done:
 // func erfAVX512(v []float32, alpha float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·erfAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS alpha+24(FP), Z0
 
 loop:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           one
-	VMOVUPS      (AX), Z0
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VMOVUPS      (CX), Z0
+	VANDPS       (AX), Z0, Z1
 	VMULPS       Z0, Z0, Z2
-	VMOVUPS      zerfT7<>+0(SB), Z3
-	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMOVUPS      8576(AX), Z3
+	VFMADD231PS  8704(AX), Z2, Z3
+	VFMADD213PS  8448(AX), Z2, Z3
+	VFMADD213PS  8320(AX), Z2, Z3
+	VFMADD213PS  8192(AX), Z2, Z3
+	VFMADD213PS  8064(AX), Z2, Z3
+	VFMADD213PS  7936(AX), Z2, Z3
+	VFMADD213PS  7808(AX), Z2, Z3
+	VFMADD213PS  7680(AX), Z2, Z3
 	VMULPS       Z3, Z0, Z2
-	VMULPS       zsqrt2<>+0(SB), Z1, Z3
-	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMULPS       7168(AX), Z1, Z3
+	VMOVUPS      2944(AX), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       Z3, Z3, Z4
 	VMOVAPS      Z4, Z5
 	VFNMADD231PS Z3, Z3, Z5
-	VMULPS       zmhalf<>+0(SB), Z4, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMULPS       3072(AX), Z4, Z4
+	VMOVUPS      512(AX), Z6
 	VMINPS       Z4, Z6, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMOVUPS      640(AX), Z6
 	VMAXPS       Z4, Z6, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VMULPS       768(AX), Z4, Z6
 	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VFNMADD231PS 896(AX), Z6, Z4
+	VFNMADD231PS 1024(AX), Z6, Z4
+	VMOVUPS      1536(AX), Z7
+	VFMADD231PS  1664(AX), Z4, Z7
+	VFMADD213PS  1408(AX), Z4, Z7
+	VFMADD213PS  1280(AX), Z4, Z7
+	VFMADD213PS  1152(AX), Z4, Z7
 	VMULPS       Z4, Z4, Z8
 	VFMADD231PS  Z8, Z7, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z7
-	VPSUBD       Z7, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z4, Z4
-	VMULPS       Z6, Z4, Z4
-	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z6, Z4, Z4
+	VMULPS       2816(AX), Z5, Z5
 	VFMADD213PS  Z4, Z4, Z5
-	VMOVUPS      zone<>+0(SB), Z4
-	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
-	VMOVUPS      zone<>+0(SB), Z3
+	VMOVUPS      1792(AX), Z4
+	VFMADD231PS  3200(AX), Z3, Z4
+	VMOVUPS      1792(AX), Z3
 	VDIVPS       Z4, Z3, Z3
-	VMOVUPS      zerfc7<>+0(SB), Z4
-	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMOVUPS      4224(AX), Z4
+	VFMADD231PS  4352(AX), Z3, Z4
+	VFMADD213PS  4096(AX), Z3, Z4
+	VFMADD213PS  3968(AX), Z3, Z4
+	VFMADD213PS  3840(AX), Z3, Z4
+	VFMADD213PS  3712(AX), Z3, Z4
+	VFMADD213PS  3584(AX), Z3, Z4
+	VFMADD213PS  3456(AX), Z3, Z4
+	VFMADD213PS  3328(AX), Z3, Z4
 	VMULPS       Z4, Z3, Z3
-	VFNMADD213PS zone<>+0(SB), Z5, Z3
-	VANDPS       zsign<>+0(SB), Z0, Z0
+	VFNMADD213PS 1792(AX), Z5, Z3
+	VANDPS       384(AX), Z0, Z0
 	VORPS        Z0, Z3, Z0
-	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VSUBPS       8832(AX), Z1, Z1
 	VPMOVD2M     Z1, K1
 	VMOVUPS      Z2, K1, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	VMOVUPS      (CX), Z0
+	VANDPS       (AX), Z0, Z1
 	VMULPS       Z0, Z0, Z2
-	VMOVUPS      zerfT7<>+0(SB), Z3
-	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMOVUPS      8576(AX), Z3
+	VFMADD231PS  8704(AX), Z2, Z3
+	VFMADD213PS  8448(AX), Z2, Z3
+	VFMADD213PS  8320(AX), Z2, Z3
+	VFMADD213PS  8192(AX), Z2, Z3
+	VFMADD213PS  8064(AX), Z2, Z3
+	VFMADD213PS  7936(AX), Z2, Z3
+	VFMADD213PS  7808(AX), Z2, Z3
+	VFMADD213PS  7680(AX), Z2, Z3
 	VMULPS       Z3, Z0, Z2
-	VMULPS       zsqrt2<>+0(SB), Z1, Z3
-	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMULPS       7168(AX), Z1, Z3
+	VMOVUPS      2944(AX), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       Z3, Z3, Z4
 	VMOVAPS      Z4, Z5
 	VFNMADD231PS Z3, Z3, Z5
-	VMULPS       zmhalf<>+0(SB), Z4, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMULPS       3072(AX), Z4, Z4
+	VMOVUPS      512(AX), Z6
 	VMINPS       Z4, Z6, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMOVUPS      640(AX), Z6
 	VMAXPS       Z4, Z6, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VMULPS       768(AX), Z4, Z6
 	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VFNMADD231PS 896(AX), Z6, Z4
+	VFNMADD231PS 1024(AX), Z6, Z4
+	VMOVUPS      1536(AX), Z7
+	VFMADD231PS  1664(AX), Z4, Z7
+	VFMADD213PS  1408(AX), Z4, Z7
+	VFMADD213PS  1280(AX), Z4, Z7
+	VFMADD213PS  1152(AX), Z4, Z7
 	VMULPS       Z4, Z4, Z8
 	VFMADD231PS  Z8, Z7, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z7
-	VPSUBD       Z7, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z4, Z4
-	VMULPS       Z6, Z4, Z4
-	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z6, Z4, Z4
+	VMULPS       2816(AX), Z5, Z5
 	VFMADD213PS  Z4, Z4, Z5
-	VMOVUPS      zone<>+0(SB), Z4
-	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
-	VMOVUPS      zone<>+0(SB), Z3
+	VMOVUPS      1792(AX), Z4
+	VFMADD231PS  3200(AX), Z3, Z4
+	VMOVUPS      1792(AX), Z3
 	VDIVPS       Z4, Z3, Z3
-	VMOVUPS      zerfc7<>+0(SB), Z4
-	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMOVUPS      4224(AX), Z4
+	VFMADD231PS  4352(AX), Z3, Z4
+	VFMADD213PS  4096(AX), Z3, Z4
+	VFMADD213PS  3968(AX), Z3, Z4
+	VFMADD213PS  3840(AX), Z3, Z4
+	VFMADD213PS  3712(AX), Z3, Z4
+	VFMADD213PS  3584(AX), Z3, Z4
+	VFMADD213PS  3456(AX), Z3, Z4
+	VFMADD213PS  3328(AX), Z3, Z4
 	VMULPS       Z4, Z3, Z3
-	VFNMADD213PS zone<>+0(SB), Z5, Z3
-	VANDPS       zsign<>+0(SB), Z0, Z0
+	VFNMADD213PS 1792(AX), Z5, Z3
+	VANDPS       384(AX), Z0, Z0
 	VORPS        Z0, Z3, Z0
-	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VSUBPS       8832(AX), Z1, Z1
 	VPMOVD2M     Z1, K1
 	VMOVUPS      Z2, K1, Z0
-	VMOVUPS      Z0, (AX)
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      Z0, (CX)
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VANDPS       zabsmask<>+0(SB), Z0, Z1
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VANDPS       (AX), Z0, Z1
 	VMULPS       Z0, Z0, Z2
-	VMOVUPS      zerfT7<>+0(SB), Z3
-	VFMADD231PS  zerfT8<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT6<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT5<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT4<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT3<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT2<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT1<>+0(SB), Z2, Z3
-	VFMADD213PS  zerfT0<>+0(SB), Z2, Z3
+	VMOVUPS      8576(AX), Z3
+	VFMADD231PS  8704(AX), Z2, Z3
+	VFMADD213PS  8448(AX), Z2, Z3
+	VFMADD213PS  8320(AX), Z2, Z3
+	VFMADD213PS  8192(AX), Z2, Z3
+	VFMADD213PS  8064(AX), Z2, Z3
+	VFMADD213PS  7936(AX), Z2, Z3
+	VFMADD213PS  7808(AX), Z2, Z3
+	VFMADD213PS  7680(AX), Z2, Z3
 	VMULPS       Z3, Z0, Z2
-	VMULPS       zsqrt2<>+0(SB), Z1, Z3
-	VMOVUPS      zgeluMax<>+0(SB), Z4
+	VMULPS       7168(AX), Z1, Z3
+	VMOVUPS      2944(AX), Z4
 	VMINPS       Z3, Z4, Z3
 	VMULPS       Z3, Z3, Z4
 	VMOVAPS      Z4, Z5
 	VFNMADD231PS Z3, Z3, Z5
-	VMULPS       zmhalf<>+0(SB), Z4, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z6
+	VMULPS       3072(AX), Z4, Z4
+	VMOVUPS      512(AX), Z6
 	VMINPS       Z4, Z6, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z6
+	VMOVUPS      640(AX), Z6
 	VMAXPS       Z4, Z6, Z4
-	VMULPS       zlog2e<>+0(SB), Z4, Z6
+	VMULPS       768(AX), Z4, Z6
 	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z7
+	VFNMADD231PS 896(AX), Z6, Z4
+	VFNMADD231PS 1024(AX), Z6, Z4
+	VMOVUPS      1536(AX), Z7
+	VFMADD231PS  1664(AX), Z4, Z7
+	VFMADD213PS  1408(AX), Z4, Z7
+	VFMADD213PS  1280(AX), Z4, Z7
+	VFMADD213PS  1152(AX), Z4, Z7
 	VMULPS       Z4, Z4, Z8
 	VFMADD231PS  Z8, Z7, Z4
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z7
-	VPSUBD       Z7, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z4, Z4
-	VMULPS       Z6, Z4, Z4
-	VMULPS       zhalf<>+0(SB), Z5, Z5
+	VADDPS       1792(AX), Z4, Z4
+	VSCALEFPS    Z6, Z4, Z4
+	VMULPS       2816(AX), Z5, Z5
 	VFMADD213PS  Z4, Z4, Z5
-	VMOVUPS      zone<>+0(SB), Z4
-	VFMADD231PS  zerfcP<>+0(SB), Z3, Z4
-	VMOVUPS      zone<>+0(SB), Z3
+	VMOVUPS      1792(AX), Z4
+	VFMADD231PS  3200(AX), Z3, Z4
+	VMOVUPS      1792(AX), Z3
 	VDIVPS       Z4, Z3, Z3
-	VMOVUPS      zerfc7<>+0(SB), Z4
-	VFMADD231PS  zerfc8<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc6<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc5<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc4<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc3<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc2<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc1<>+0(SB), Z3, Z4
-	VFMADD213PS  zerfc0<>+0(SB), Z3, Z4
+	VMOVUPS      4224(AX), Z4
+	VFMADD231PS  4352(AX), Z3, Z4
+	VFMADD213PS  4096(AX), Z3, Z4
+	VFMADD213PS  3968(AX), Z3, Z4
+	VFMADD213PS  3840(AX), Z3, Z4
+	VFMADD213PS  3712(AX), Z3, Z4
+	VFMADD213PS  3584(AX), Z3, Z4
+	VFMADD213PS  3456(AX), Z3, Z4
+	VFMADD213PS  3328(AX), Z3, Z4
 	VMULPS       Z4, Z3, Z3
-	VFNMADD213PS zone<>+0(SB), Z5, Z3
-	VANDPS       zsign<>+0(SB), Z0, Z0
+	VFNMADD213PS 1792(AX), Z5, Z3
+	VANDPS       384(AX), Z0, Z0
 	VORPS        Z0, Z3, Z0
-	VSUBPS       zerfSmall<>+0(SB), Z1, Z1
+	VSUBPS       8832(AX), Z1, Z1
 	VPMOVD2M     Z1, K2
 	VMOVUPS      Z2, K2, Z0
-	VMOVUPS      Z0, K1, (AX)
+	VMOVUPS      Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4240,26 +5213,29 @@ done:
 // func clipAVX512(v []float32, lo float32, hi float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·clipAVX512(SB), NOSPLIT, $0-32
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS lo+24(FP), Z0
 	VBROADCASTSS hi+28(FP), Z1
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z2
-	VMOVUPS 64(AX), Z3
-	VMOVUPS 128(AX), Z4
-	VMOVUPS 192(AX), Z5
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMULPS  zminusOne<>+0(SB), Z4, Z4
-	VMULPS  zminusOne<>+0(SB), Z5, Z5
-	VMULPS  zminusOne<>+0(SB), Z0, Z6
-	VMULPS  zminusOne<>+0(SB), Z0, Z7
-	VMULPS  zminusOne<>+0(SB), Z0, Z8
-	VMULPS  zminusOne<>+0(SB), Z0, Z9
+	VMOVUPS (CX), Z2
+	VMOVUPS 64(CX), Z3
+	VMOVUPS 128(CX), Z4
+	VMOVUPS 192(CX), Z5
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z5, Z5
+	VMULPS  5120(AX), Z0, Z6
+	VMULPS  5120(AX), Z0, Z7
+	VMULPS  5120(AX), Z0, Z8
+	VMULPS  5120(AX), Z0, Z9
 	VMINPS  Z2, Z6, Z10
 	VMINPS  Z3, Z7, Z11
 	VMINPS  Z4, Z8, Z12
@@ -4272,10 +5248,10 @@ loop:
 	VORPS   Z3, Z11, Z3
 	VORPS   Z4, Z12, Z4
 	VORPS   Z5, Z13, Z5
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMULPS  zminusOne<>+0(SB), Z4, Z4
-	VMULPS  zminusOne<>+0(SB), Z5, Z5
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z5, Z5
 	VMINPS  Z2, Z1, Z6
 	VMINPS  Z3, Z1, Z7
 	VMINPS  Z4, Z1, Z8
@@ -4288,48 +5264,48 @@ loop:
 	VORPS   Z3, Z7, Z3
 	VORPS   Z4, Z8, Z4
 	VORPS   Z5, Z9, Z5
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, 64(AX)
-	VMOVUPS Z4, 128(AX)
-	VMOVUPS Z5, 192(AX)
-	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000040, CX
+	VMOVUPS Z2, (CX)
+	VMOVUPS Z3, 64(CX)
+	VMOVUPS Z4, 128(CX)
+	VMOVUPS Z5, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z2
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z0, Z3
+	VMOVUPS (CX), Z2
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z0, Z3
 	VMINPS  Z2, Z3, Z4
 	VMINPS  Z3, Z2, Z2
 	VORPS   Z2, Z4, Z2
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
+	VMULPS  5120(AX), Z2, Z2
 	VMINPS  Z2, Z1, Z3
 	VMINPS  Z1, Z2, Z2
 	VORPS   Z2, Z3, Z2
-	VMOVUPS Z2, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMOVUPS Z2, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z2
-	VMULPS    zminusOne<>+0(SB), Z2, Z2
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z2
+	VMULPS    5120(AX), Z2, Z2
+	VMULPS    5120(AX), Z0, Z0
 	VMINPS    Z2, Z0, Z3
 	VMINPS    Z0, Z2, Z0
 	VORPS     Z0, Z3, Z0
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	VMULPS    5120(AX), Z0, Z0
 	VMINPS    Z0, Z1, Z2
 	VMINPS    Z1, Z0, Z0
 	VORPS     Z0, Z2, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4338,76 +5314,79 @@ done:
 // func reluGradAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·reluGradAVX512(SB), NOSPLIT, $0-48
-	MOVQ    v_base+0(FP), AX
-	MOVQ    v_len+8(FP), CX
-	MOVQ    o_base+24(FP), DX
-	MOVQ    o_len+32(FP), BX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    v_base+0(FP), CX
+	MOVQ    v_len+8(FP), DX
+	MOVQ    o_base+24(FP), BX
+	MOVQ    o_len+32(FP), SI
+	CMPQ    SI, DX
+	CMOVQLT SI, DX
 
 loop:
-	CMPQ     CX, $0x00000040
+	CMPQ     DX, $0x00000040
 	JL       one
-	VMOVUPS  (AX), Z0
-	VMOVUPS  64(AX), Z1
-	VMOVUPS  128(AX), Z2
-	VMOVUPS  192(AX), Z3
-	VMOVUPS  (DX), Z4
-	VMOVUPS  64(DX), Z5
-	VMOVUPS  128(DX), Z6
-	VMOVUPS  192(DX), Z7
-	VMOVUPS  zzero<>+0(SB), Z8
+	VMOVUPS  (CX), Z0
+	VMOVUPS  64(CX), Z1
+	VMOVUPS  128(CX), Z2
+	VMOVUPS  192(CX), Z3
+	VMOVUPS  (BX), Z4
+	VMOVUPS  64(BX), Z5
+	VMOVUPS  128(BX), Z6
+	VMOVUPS  192(BX), Z7
+	VMOVUPS  128(AX), Z8
 	VCMPPS   $0x11, Z4, Z8, K1
 	VPMOVM2D K1, Z4
-	VMOVUPS  zzero<>+0(SB), Z8
+	VMOVUPS  128(AX), Z8
 	VCMPPS   $0x11, Z5, Z8, K1
 	VPMOVM2D K1, Z5
-	VMOVUPS  zzero<>+0(SB), Z8
+	VMOVUPS  128(AX), Z8
 	VCMPPS   $0x11, Z6, Z8, K1
 	VPMOVM2D K1, Z6
-	VMOVUPS  zzero<>+0(SB), Z8
+	VMOVUPS  128(AX), Z8
 	VCMPPS   $0x11, Z7, Z8, K1
 	VPMOVM2D K1, Z7
 	VANDPS   Z4, Z0, Z0
 	VANDPS   Z5, Z1, Z1
 	VANDPS   Z6, Z2, Z2
 	VANDPS   Z7, Z3, Z3
-	VMOVUPS  Z0, (AX)
-	VMOVUPS  Z1, 64(AX)
-	VMOVUPS  Z2, 128(AX)
-	VMOVUPS  Z3, 192(AX)
-	ADDQ     $0x00000100, AX
-	ADDQ     $0x00000100, DX
-	SUBQ     $0x00000040, CX
+	VMOVUPS  Z0, (CX)
+	VMOVUPS  Z1, 64(CX)
+	VMOVUPS  Z2, 128(CX)
+	VMOVUPS  Z3, 192(CX)
+	ADDQ     $0x00000100, CX
+	ADDQ     $0x00000100, BX
+	SUBQ     $0x00000040, DX
 	JMP      loop
 
 one:
-	CMPQ     CX, $0x00000010
+	CMPQ     DX, $0x00000010
 	JL       tail
-	VMOVUPS  (AX), Z0
-	VMOVUPS  (DX), Z1
-	VMOVUPS  zzero<>+0(SB), Z2
+	VMOVUPS  (CX), Z0
+	VMOVUPS  (BX), Z1
+	VMOVUPS  128(AX), Z2
 	VCMPPS   $0x11, Z1, Z2, K1
 	VPMOVM2D K1, Z1
 	VANDPS   Z1, Z0, Z0
-	VMOVUPS  Z0, (AX)
-	ADDQ     $0x00000040, AX
-	ADDQ     $0x00000040, DX
-	SUBQ     $0x00000010, CX
+	VMOVUPS  Z0, (CX)
+	ADDQ     $0x00000040, CX
+	ADDQ     $0x00000040, BX
+	SUBQ     $0x00000010, DX
 	JMP      one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), BX
-	KMOVW     (BX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VMOVUPS.Z (DX), K1, Z1
-	VMOVUPS   zzero<>+0(SB), Z2
+	LEAQ      ztailmasks<>+0(SB), SI
+	KMOVW     (SI)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (BX), K1, Z1
+	VMOVUPS   128(AX), Z2
 	VCMPPS    $0x11, Z1, Z2, K2
 	VPMOVM2D  K2, Z1
 	VANDPS    Z1, Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4416,64 +5395,67 @@ done:
 // func orSignAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·orSignAVX512(SB), NOSPLIT, $0-48
-	MOVQ    v_base+0(FP), AX
-	MOVQ    v_len+8(FP), CX
-	MOVQ    o_base+24(FP), DX
-	MOVQ    o_len+32(FP), BX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    v_base+0(FP), CX
+	MOVQ    v_len+8(FP), DX
+	MOVQ    o_base+24(FP), BX
+	MOVQ    o_len+32(FP), SI
+	CMPQ    SI, DX
+	CMOVQLT SI, DX
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VMOVUPS 128(AX), Z2
-	VMOVUPS 192(AX), Z3
-	VMOVUPS (DX), Z4
-	VMOVUPS 64(DX), Z5
-	VMOVUPS 128(DX), Z6
-	VMOVUPS 192(DX), Z7
-	VANDPS  zsign<>+0(SB), Z4, Z4
-	VANDPS  zsign<>+0(SB), Z5, Z5
-	VANDPS  zsign<>+0(SB), Z6, Z6
-	VANDPS  zsign<>+0(SB), Z7, Z7
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VMOVUPS (BX), Z4
+	VMOVUPS 64(BX), Z5
+	VMOVUPS 128(BX), Z6
+	VMOVUPS 192(BX), Z7
+	VANDPS  384(AX), Z4, Z4
+	VANDPS  384(AX), Z5, Z5
+	VANDPS  384(AX), Z6, Z6
+	VANDPS  384(AX), Z7, Z7
 	VORPS   Z4, Z0, Z0
 	VORPS   Z5, Z1, Z1
 	VORPS   Z6, Z2, Z2
 	VORPS   Z7, Z3, Z3
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	VMOVUPS Z3, 192(AX)
-	ADDQ    $0x00000100, AX
-	ADDQ    $0x00000100, DX
-	SUBQ    $0x00000040, CX
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, BX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VMOVUPS (DX), Z1
-	VANDPS  zsign<>+0(SB), Z1, Z1
+	VMOVUPS (CX), Z0
+	VMOVUPS (BX), Z1
+	VANDPS  384(AX), Z1, Z1
 	VORPS   Z1, Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	ADDQ    $0x00000040, DX
-	SUBQ    $0x00000010, CX
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), BX
-	KMOVW     (BX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VMOVUPS.Z (DX), K1, Z1
-	VANDPS    zsign<>+0(SB), Z1, Z1
+	LEAQ      ztailmasks<>+0(SB), SI
+	KMOVW     (SI)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (BX), K1, Z1
+	VANDPS    384(AX), Z1, Z1
 	VORPS     Z1, Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4482,6 +5464,9 @@ done:
 // func minimumAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·minimumAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -4554,6 +5539,9 @@ done:
 // func minimumScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·minimumScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -4615,32 +5603,35 @@ done:
 // func maximumAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·maximumAVX512(SB), NOSPLIT, $0-48
-	MOVQ    v_base+0(FP), AX
-	MOVQ    v_len+8(FP), CX
-	MOVQ    o_base+24(FP), DX
-	MOVQ    o_len+32(FP), BX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    v_base+0(FP), CX
+	MOVQ    v_len+8(FP), DX
+	MOVQ    o_base+24(FP), BX
+	MOVQ    o_len+32(FP), SI
+	CMPQ    SI, DX
+	CMOVQLT SI, DX
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VMOVUPS 128(AX), Z2
-	VMOVUPS 192(AX), Z3
-	VMOVUPS (DX), Z4
-	VMOVUPS 64(DX), Z5
-	VMOVUPS 128(DX), Z6
-	VMOVUPS 192(DX), Z7
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMULPS  zminusOne<>+0(SB), Z4, Z4
-	VMULPS  zminusOne<>+0(SB), Z5, Z5
-	VMULPS  zminusOne<>+0(SB), Z6, Z6
-	VMULPS  zminusOne<>+0(SB), Z7, Z7
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VMOVUPS (BX), Z4
+	VMOVUPS 64(BX), Z5
+	VMOVUPS 128(BX), Z6
+	VMOVUPS 192(BX), Z7
+	VMULPS  5120(AX), Z0, Z0
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z5, Z5
+	VMULPS  5120(AX), Z6, Z6
+	VMULPS  5120(AX), Z7, Z7
 	VMINPS  Z0, Z4, Z8
 	VMINPS  Z1, Z5, Z9
 	VMINPS  Z2, Z6, Z10
@@ -4653,50 +5644,50 @@ loop:
 	VORPS   Z1, Z9, Z1
 	VORPS   Z2, Z10, Z2
 	VORPS   Z3, Z11, Z3
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	VMOVUPS Z3, 192(AX)
-	ADDQ    $0x00000100, AX
-	ADDQ    $0x00000100, DX
-	SUBQ    $0x00000040, CX
+	VMULPS  5120(AX), Z0, Z0
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMOVUPS Z0, (CX)
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, BX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z0
-	VMOVUPS (DX), Z1
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
+	VMOVUPS (CX), Z0
+	VMOVUPS (BX), Z1
+	VMULPS  5120(AX), Z0, Z0
+	VMULPS  5120(AX), Z1, Z1
 	VMINPS  Z0, Z1, Z2
 	VMINPS  Z1, Z0, Z0
 	VORPS   Z0, Z2, Z0
-	VMULPS  zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    $0x00000040, AX
-	ADDQ    $0x00000040, DX
-	SUBQ    $0x00000010, CX
+	VMULPS  5120(AX), Z0, Z0
+	VMOVUPS Z0, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), BX
-	KMOVW     (BX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z0
-	VMOVUPS.Z (DX), K1, Z1
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
-	VMULPS    zminusOne<>+0(SB), Z1, Z1
+	LEAQ      ztailmasks<>+0(SB), SI
+	KMOVW     (SI)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS.Z (BX), K1, Z1
+	VMULPS    5120(AX), Z0, Z0
+	VMULPS    5120(AX), Z1, Z1
 	VMINPS    Z0, Z1, Z2
 	VMINPS    Z1, Z0, Z0
 	VORPS     Z0, Z2, Z0
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMULPS    5120(AX), Z0, Z0
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4705,25 +5696,28 @@ done:
 // func maximumScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·maximumScalarAVX512(SB), NOSPLIT, $0-28
-	MOVQ         v_base+0(FP), AX
-	MOVQ         v_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         v_base+0(FP), CX
+	MOVQ         v_len+8(FP), DX
 	VBROADCASTSS x+24(FP), Z0
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z1
-	VMOVUPS 64(AX), Z2
-	VMOVUPS 128(AX), Z3
-	VMOVUPS 192(AX), Z4
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMULPS  zminusOne<>+0(SB), Z4, Z4
-	VMULPS  zminusOne<>+0(SB), Z0, Z5
-	VMULPS  zminusOne<>+0(SB), Z0, Z6
-	VMULPS  zminusOne<>+0(SB), Z0, Z7
-	VMULPS  zminusOne<>+0(SB), Z0, Z8
+	VMOVUPS (CX), Z1
+	VMOVUPS 64(CX), Z2
+	VMOVUPS 128(CX), Z3
+	VMOVUPS 192(CX), Z4
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMULPS  5120(AX), Z4, Z4
+	VMULPS  5120(AX), Z0, Z5
+	VMULPS  5120(AX), Z0, Z6
+	VMULPS  5120(AX), Z0, Z7
+	VMULPS  5120(AX), Z0, Z8
 	VMINPS  Z1, Z5, Z9
 	VMINPS  Z2, Z6, Z10
 	VMINPS  Z3, Z7, Z11
@@ -4736,46 +5730,46 @@ loop:
 	VORPS   Z2, Z10, Z2
 	VORPS   Z3, Z11, Z3
 	VORPS   Z4, Z12, Z4
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z2, Z2
-	VMULPS  zminusOne<>+0(SB), Z3, Z3
-	VMULPS  zminusOne<>+0(SB), Z4, Z4
-	VMOVUPS Z1, (AX)
-	VMOVUPS Z2, 64(AX)
-	VMOVUPS Z3, 128(AX)
-	VMOVUPS Z4, 192(AX)
-	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000040, CX
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z2, Z2
+	VMULPS  5120(AX), Z3, Z3
+	VMULPS  5120(AX), Z4, Z4
+	VMOVUPS Z1, (CX)
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS Z4, 192(CX)
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z1
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMULPS  zminusOne<>+0(SB), Z0, Z2
+	VMOVUPS (CX), Z1
+	VMULPS  5120(AX), Z1, Z1
+	VMULPS  5120(AX), Z0, Z2
 	VMINPS  Z1, Z2, Z3
 	VMINPS  Z2, Z1, Z1
 	VORPS   Z1, Z3, Z1
-	VMULPS  zminusOne<>+0(SB), Z1, Z1
-	VMOVUPS Z1, (AX)
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	VMULPS  5120(AX), Z1, Z1
+	VMOVUPS Z1, (CX)
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z1
-	VMULPS    zminusOne<>+0(SB), Z1, Z1
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
+	LEAQ      ztailmasks<>+0(SB), BX
+	KMOVW     (BX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z1
+	VMULPS    5120(AX), Z1, Z1
+	VMULPS    5120(AX), Z0, Z0
 	VMINPS    Z1, Z0, Z2
 	VMINPS    Z0, Z1, Z0
 	VORPS     Z0, Z2, Z0
-	VMULPS    zminusOne<>+0(SB), Z0, Z0
-	VMOVUPS   Z0, K1, (AX)
+	VMULPS    5120(AX), Z0, Z0
+	VMOVUPS   Z0, K1, (CX)
 
 done:
 	VZEROUPPER
@@ -4784,6 +5778,9 @@ done:
 // func addAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·addAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -4844,6 +5841,9 @@ done:
 // func addScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·addScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -4893,6 +5893,9 @@ done:
 // func subAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·subAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -4953,6 +5956,9 @@ done:
 // func subScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·subScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -5002,6 +6008,9 @@ done:
 // func subRevAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·subRevAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -5062,6 +6071,9 @@ done:
 // func subRevScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·subRevScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -5111,6 +6123,9 @@ done:
 // func mulAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·mulAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -5171,6 +6186,9 @@ done:
 // func mulScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·mulScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -5220,6 +6238,9 @@ done:
 // func divAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·divAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -5280,6 +6301,9 @@ done:
 // func divScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·divScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -5329,6 +6353,9 @@ done:
 // func divRevAVX512(v []float32, o []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·divRevAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    o_base+24(FP), DX
@@ -5389,6 +6416,9 @@ done:
 // func divRevScalarAVX512(v []float32, x float32)
 // Requires: AVX, AVX512F
 TEXT ·divRevScalarAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS x+24(FP), Z0
@@ -5430,6 +6460,102 @@ tail:
 	VMOVUPS.Z (AX), K1, Z1
 	VDIVPS    Z1, Z0, Z0
 	VMOVUPS   Z0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func addRowsAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512F
+TEXT ·addRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  v_base+0(FP), AX
+	MOVQ  v_len+8(FP), CX
+	MOVQ  o_base+24(FP), DX
+	MOVQ  o_len+32(FP), BX
+	TESTQ BX, BX
+	JE    done
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	MOVQ  BX, DI
+	SUBQ  SI, DI
+	SHLQ  $0x02, DI
+	LEAQ  ztailmasks<>+0(SB), R8
+	KMOVW (R8)(SI*2), K1
+
+row:
+	CMPQ CX, BX
+	JL   done
+	XORQ R8, R8
+
+vec:
+	CMPQ    R8, DI
+	JGE     tail
+	VMOVUPS (AX)(R8*1), Z0
+	VADDPS  (DX)(R8*1), Z0, Z0
+	VMOVUPS Z0, (AX)(R8*1)
+	ADDQ    $0x40, R8
+	JMP     vec
+
+tail:
+	TESTQ     SI, SI
+	JE        next
+	VMOVUPS.Z (AX)(R8*1), K1, Z0
+	VMOVUPS.Z (DX)(R8*1), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)(R8*1)
+
+next:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	JMP  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func mulRowsAVX512(v []float32, o []float32)
+// Requires: AVX, AVX512F
+TEXT ·mulRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  v_base+0(FP), AX
+	MOVQ  v_len+8(FP), CX
+	MOVQ  o_base+24(FP), DX
+	MOVQ  o_len+32(FP), BX
+	TESTQ BX, BX
+	JE    done
+	MOVQ  BX, SI
+	ANDQ  $0x0f, SI
+	MOVQ  BX, DI
+	SUBQ  SI, DI
+	SHLQ  $0x02, DI
+	LEAQ  ztailmasks<>+0(SB), R8
+	KMOVW (R8)(SI*2), K1
+
+row:
+	CMPQ CX, BX
+	JL   done
+	XORQ R8, R8
+
+vec:
+	CMPQ    R8, DI
+	JGE     tail
+	VMOVUPS (AX)(R8*1), Z0
+	VMULPS  (DX)(R8*1), Z0, Z0
+	VMOVUPS Z0, (AX)(R8*1)
+	ADDQ    $0x40, R8
+	JMP     vec
+
+tail:
+	TESTQ     SI, SI
+	JE        next
+	VMOVUPS.Z (AX)(R8*1), K1, Z0
+	VMOVUPS.Z (DX)(R8*1), K1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)(R8*1)
+
+next:
+	LEAQ (AX)(BX*4), AX
+	SUBQ BX, CX
+	JMP  row
 
 done:
 	VZEROUPPER

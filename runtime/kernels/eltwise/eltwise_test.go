@@ -47,6 +47,14 @@ var pairs = [][2][]int{
 	{{2, 3, 1, 5}, {3, 7, 1}},
 	{{31}, {31}},
 	{{1, 1}, {1}},
+	// Short rows a chain runs several at a time (rowsBelow): an operand
+	// that repeats from row to row, per image or not, with a tail past the
+	// vectors; one scalar a run of rows.
+	{{1, 9, 7, 16}, {1, 1, 1, 16}},
+	{{2, 6, 5, 13}, {2, 1, 1, 13}},
+	{{300, 3}, {3}},
+	{{4, 30, 8}, {4, 1, 1}},
+	{{3, 40, 24}, {3, 1, 24}},
 }
 
 func outShape(a, b []int) []int {

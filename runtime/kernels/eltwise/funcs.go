@@ -18,7 +18,10 @@ type kernels struct {
 	unary             [kindCount]func(v []float32, alpha float32)
 	vector, vectorRev [kindCount]func(v, o []float32)
 	scalar, scalarRev [kindCount]func(v []float32, x float32)
-	clip              func(v []float32, lo, hi float32)
+	// rows applies an operand that repeats along the rows to whole rows
+	// of it (addRows), for Add and Mul; nil for the other kinds.
+	rows [kindCount]func(v, o []float32)
+	clip func(v []float32, lo, hi float32)
 	// reluGrad is relu's gradient for package backward: v = v where o > 0,
 	// else 0.
 	reluGrad func(v, o []float32)
@@ -102,10 +105,26 @@ var generic = kernels{
 	scalarRev: [kindCount]func([]float32, float32){
 		Load: fill, Add: addScalar, Sub: subRevScalar, Mul: mulScalar, Div: divRevScalar, Minimum: minimumScalar, Maximum: maximumScalar,
 	},
+	rows:     [kindCount]func(v, o []float32){Add: rowsOf(add), Mul: rowsOf(mul)},
 	clip:     clip,
 	reluGrad: reluGrad,
 	powEven:  pow,
 	powOdd:   pow,
+}
+
+// rowsOf is the rows kernel that runs the flat kernel f on each whole row
+// of len(o) floats of v:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] = v[i] op o[i%len(o)]
+//	}
+func rowsOf(f func(v, o []float32)) func(v, o []float32) {
+	return func(v, o []float32) {
+		for len(o) > 0 && len(v) >= len(o) {
+			f(v[:len(o)], o)
+			v = v[len(o):]
+		}
+	}
 }
 
 // load sets v to o, which may be v itself.

@@ -152,6 +152,40 @@ func TestKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
+// Each set's rows kernels against the generic ones, bit for bit: row
+// lengths around the vector widths, whole rows then a part of one, which
+// they leave alone.
+func TestRowsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, k := range sets.All() {
+		for kind, f := range k.rows {
+			if f == nil {
+				continue
+			}
+			for _, c := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 32, 33, 40, 72} {
+				for _, n := range []int{0, c - 1, c, 2*c + c/2, 5 * c} {
+					x, o := randomData(r, n), randomData(r, c)
+					name := fmt.Sprintf("%s %s rows c=%d n=%d", k.set, kindNames[kind], c, n)
+					want := slices.Clone(x)
+					generic.rows[kind](want, o)
+					buf, got := withGuard(x)
+					f(got, o)
+					checkGuard(t, buf, n, name)
+					compare(t, Load, 0, x, got, want, name)
+					for i := n / c * c; i < n; i++ {
+						if got[i] != x[i] {
+							t.Errorf("%s: changed element %d past the last whole row", name, i)
+						}
+					}
+				}
+			}
+		}
+	}
+	if generic.rows[Add] == nil || generic.rows[Mul] == nil {
+		t.Error("no generic rows kernels for add and mul")
+	}
+}
+
 // alphas are the parameters each unary kind is tested with: pow's exponents
 // reach each of its kernels (powFor).
 func alphas(kind Kind) []float32 {

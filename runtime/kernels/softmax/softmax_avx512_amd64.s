@@ -22,298 +22,387 @@ DATA ztailmasks<>+28(SB)/2, $0x3fff
 DATA ztailmasks<>+30(SB)/2, $0x7fff
 GLOBL ztailmasks<>(SB), RODATA|NOPTR, $32
 
-DATA zabsmask<>+0(SB)/4, $0x7fffffff
-DATA zabsmask<>+4(SB)/4, $0x7fffffff
-DATA zabsmask<>+8(SB)/4, $0x7fffffff
-DATA zabsmask<>+12(SB)/4, $0x7fffffff
-DATA zabsmask<>+16(SB)/4, $0x7fffffff
-DATA zabsmask<>+20(SB)/4, $0x7fffffff
-DATA zabsmask<>+24(SB)/4, $0x7fffffff
-DATA zabsmask<>+28(SB)/4, $0x7fffffff
-DATA zabsmask<>+32(SB)/4, $0x7fffffff
-DATA zabsmask<>+36(SB)/4, $0x7fffffff
-DATA zabsmask<>+40(SB)/4, $0x7fffffff
-DATA zabsmask<>+44(SB)/4, $0x7fffffff
-DATA zabsmask<>+48(SB)/4, $0x7fffffff
-DATA zabsmask<>+52(SB)/4, $0x7fffffff
-DATA zabsmask<>+56(SB)/4, $0x7fffffff
-DATA zabsmask<>+60(SB)/4, $0x7fffffff
-GLOBL zabsmask<>(SB), RODATA|NOPTR, $64
-
-DATA zzero<>+0(SB)/4, $0x00000000
-DATA zzero<>+4(SB)/4, $0x00000000
-DATA zzero<>+8(SB)/4, $0x00000000
-DATA zzero<>+12(SB)/4, $0x00000000
-DATA zzero<>+16(SB)/4, $0x00000000
-DATA zzero<>+20(SB)/4, $0x00000000
-DATA zzero<>+24(SB)/4, $0x00000000
-DATA zzero<>+28(SB)/4, $0x00000000
-DATA zzero<>+32(SB)/4, $0x00000000
-DATA zzero<>+36(SB)/4, $0x00000000
-DATA zzero<>+40(SB)/4, $0x00000000
-DATA zzero<>+44(SB)/4, $0x00000000
-DATA zzero<>+48(SB)/4, $0x00000000
-DATA zzero<>+52(SB)/4, $0x00000000
-DATA zzero<>+56(SB)/4, $0x00000000
-DATA zzero<>+60(SB)/4, $0x00000000
-GLOBL zzero<>(SB), RODATA|NOPTR, $64
-
-DATA zneginf<>+0(SB)/4, $0xff800000
-DATA zneginf<>+4(SB)/4, $0xff800000
-DATA zneginf<>+8(SB)/4, $0xff800000
-DATA zneginf<>+12(SB)/4, $0xff800000
-DATA zneginf<>+16(SB)/4, $0xff800000
-DATA zneginf<>+20(SB)/4, $0xff800000
-DATA zneginf<>+24(SB)/4, $0xff800000
-DATA zneginf<>+28(SB)/4, $0xff800000
-DATA zneginf<>+32(SB)/4, $0xff800000
-DATA zneginf<>+36(SB)/4, $0xff800000
-DATA zneginf<>+40(SB)/4, $0xff800000
-DATA zneginf<>+44(SB)/4, $0xff800000
-DATA zneginf<>+48(SB)/4, $0xff800000
-DATA zneginf<>+52(SB)/4, $0xff800000
-DATA zneginf<>+56(SB)/4, $0xff800000
-DATA zneginf<>+60(SB)/4, $0xff800000
-GLOBL zneginf<>(SB), RODATA|NOPTR, $64
-
-DATA zexpHi<>+0(SB)/4, $0x42b17220
-DATA zexpHi<>+4(SB)/4, $0x42b17220
-DATA zexpHi<>+8(SB)/4, $0x42b17220
-DATA zexpHi<>+12(SB)/4, $0x42b17220
-DATA zexpHi<>+16(SB)/4, $0x42b17220
-DATA zexpHi<>+20(SB)/4, $0x42b17220
-DATA zexpHi<>+24(SB)/4, $0x42b17220
-DATA zexpHi<>+28(SB)/4, $0x42b17220
-DATA zexpHi<>+32(SB)/4, $0x42b17220
-DATA zexpHi<>+36(SB)/4, $0x42b17220
-DATA zexpHi<>+40(SB)/4, $0x42b17220
-DATA zexpHi<>+44(SB)/4, $0x42b17220
-DATA zexpHi<>+48(SB)/4, $0x42b17220
-DATA zexpHi<>+52(SB)/4, $0x42b17220
-DATA zexpHi<>+56(SB)/4, $0x42b17220
-DATA zexpHi<>+60(SB)/4, $0x42b17220
-GLOBL zexpHi<>(SB), RODATA|NOPTR, $64
-
-DATA zexpLo<>+0(SB)/4, $0xc2d00000
-DATA zexpLo<>+4(SB)/4, $0xc2d00000
-DATA zexpLo<>+8(SB)/4, $0xc2d00000
-DATA zexpLo<>+12(SB)/4, $0xc2d00000
-DATA zexpLo<>+16(SB)/4, $0xc2d00000
-DATA zexpLo<>+20(SB)/4, $0xc2d00000
-DATA zexpLo<>+24(SB)/4, $0xc2d00000
-DATA zexpLo<>+28(SB)/4, $0xc2d00000
-DATA zexpLo<>+32(SB)/4, $0xc2d00000
-DATA zexpLo<>+36(SB)/4, $0xc2d00000
-DATA zexpLo<>+40(SB)/4, $0xc2d00000
-DATA zexpLo<>+44(SB)/4, $0xc2d00000
-DATA zexpLo<>+48(SB)/4, $0xc2d00000
-DATA zexpLo<>+52(SB)/4, $0xc2d00000
-DATA zexpLo<>+56(SB)/4, $0xc2d00000
-DATA zexpLo<>+60(SB)/4, $0xc2d00000
-GLOBL zexpLo<>(SB), RODATA|NOPTR, $64
-
-DATA zlog2e<>+0(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+4(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+8(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+12(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+16(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+20(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+24(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+28(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+32(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+36(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+40(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+44(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+48(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+52(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+56(SB)/4, $0x3fb8aa3b
-DATA zlog2e<>+60(SB)/4, $0x3fb8aa3b
-GLOBL zlog2e<>(SB), RODATA|NOPTR, $64
-
-DATA zln2hi<>+0(SB)/4, $0x3f318000
-DATA zln2hi<>+4(SB)/4, $0x3f318000
-DATA zln2hi<>+8(SB)/4, $0x3f318000
-DATA zln2hi<>+12(SB)/4, $0x3f318000
-DATA zln2hi<>+16(SB)/4, $0x3f318000
-DATA zln2hi<>+20(SB)/4, $0x3f318000
-DATA zln2hi<>+24(SB)/4, $0x3f318000
-DATA zln2hi<>+28(SB)/4, $0x3f318000
-DATA zln2hi<>+32(SB)/4, $0x3f318000
-DATA zln2hi<>+36(SB)/4, $0x3f318000
-DATA zln2hi<>+40(SB)/4, $0x3f318000
-DATA zln2hi<>+44(SB)/4, $0x3f318000
-DATA zln2hi<>+48(SB)/4, $0x3f318000
-DATA zln2hi<>+52(SB)/4, $0x3f318000
-DATA zln2hi<>+56(SB)/4, $0x3f318000
-DATA zln2hi<>+60(SB)/4, $0x3f318000
-GLOBL zln2hi<>(SB), RODATA|NOPTR, $64
-
-DATA zln2lo<>+0(SB)/4, $0xb95e8083
-DATA zln2lo<>+4(SB)/4, $0xb95e8083
-DATA zln2lo<>+8(SB)/4, $0xb95e8083
-DATA zln2lo<>+12(SB)/4, $0xb95e8083
-DATA zln2lo<>+16(SB)/4, $0xb95e8083
-DATA zln2lo<>+20(SB)/4, $0xb95e8083
-DATA zln2lo<>+24(SB)/4, $0xb95e8083
-DATA zln2lo<>+28(SB)/4, $0xb95e8083
-DATA zln2lo<>+32(SB)/4, $0xb95e8083
-DATA zln2lo<>+36(SB)/4, $0xb95e8083
-DATA zln2lo<>+40(SB)/4, $0xb95e8083
-DATA zln2lo<>+44(SB)/4, $0xb95e8083
-DATA zln2lo<>+48(SB)/4, $0xb95e8083
-DATA zln2lo<>+52(SB)/4, $0xb95e8083
-DATA zln2lo<>+56(SB)/4, $0xb95e8083
-DATA zln2lo<>+60(SB)/4, $0xb95e8083
-GLOBL zln2lo<>(SB), RODATA|NOPTR, $64
-
-DATA zexp2<>+0(SB)/4, $0x3efffffe
-DATA zexp2<>+4(SB)/4, $0x3efffffe
-DATA zexp2<>+8(SB)/4, $0x3efffffe
-DATA zexp2<>+12(SB)/4, $0x3efffffe
-DATA zexp2<>+16(SB)/4, $0x3efffffe
-DATA zexp2<>+20(SB)/4, $0x3efffffe
-DATA zexp2<>+24(SB)/4, $0x3efffffe
-DATA zexp2<>+28(SB)/4, $0x3efffffe
-DATA zexp2<>+32(SB)/4, $0x3efffffe
-DATA zexp2<>+36(SB)/4, $0x3efffffe
-DATA zexp2<>+40(SB)/4, $0x3efffffe
-DATA zexp2<>+44(SB)/4, $0x3efffffe
-DATA zexp2<>+48(SB)/4, $0x3efffffe
-DATA zexp2<>+52(SB)/4, $0x3efffffe
-DATA zexp2<>+56(SB)/4, $0x3efffffe
-DATA zexp2<>+60(SB)/4, $0x3efffffe
-GLOBL zexp2<>(SB), RODATA|NOPTR, $64
-
-DATA zexp3<>+0(SB)/4, $0x3e2aaa49
-DATA zexp3<>+4(SB)/4, $0x3e2aaa49
-DATA zexp3<>+8(SB)/4, $0x3e2aaa49
-DATA zexp3<>+12(SB)/4, $0x3e2aaa49
-DATA zexp3<>+16(SB)/4, $0x3e2aaa49
-DATA zexp3<>+20(SB)/4, $0x3e2aaa49
-DATA zexp3<>+24(SB)/4, $0x3e2aaa49
-DATA zexp3<>+28(SB)/4, $0x3e2aaa49
-DATA zexp3<>+32(SB)/4, $0x3e2aaa49
-DATA zexp3<>+36(SB)/4, $0x3e2aaa49
-DATA zexp3<>+40(SB)/4, $0x3e2aaa49
-DATA zexp3<>+44(SB)/4, $0x3e2aaa49
-DATA zexp3<>+48(SB)/4, $0x3e2aaa49
-DATA zexp3<>+52(SB)/4, $0x3e2aaa49
-DATA zexp3<>+56(SB)/4, $0x3e2aaa49
-DATA zexp3<>+60(SB)/4, $0x3e2aaa49
-GLOBL zexp3<>(SB), RODATA|NOPTR, $64
-
-DATA zexp4<>+0(SB)/4, $0x3d2aac79
-DATA zexp4<>+4(SB)/4, $0x3d2aac79
-DATA zexp4<>+8(SB)/4, $0x3d2aac79
-DATA zexp4<>+12(SB)/4, $0x3d2aac79
-DATA zexp4<>+16(SB)/4, $0x3d2aac79
-DATA zexp4<>+20(SB)/4, $0x3d2aac79
-DATA zexp4<>+24(SB)/4, $0x3d2aac79
-DATA zexp4<>+28(SB)/4, $0x3d2aac79
-DATA zexp4<>+32(SB)/4, $0x3d2aac79
-DATA zexp4<>+36(SB)/4, $0x3d2aac79
-DATA zexp4<>+40(SB)/4, $0x3d2aac79
-DATA zexp4<>+44(SB)/4, $0x3d2aac79
-DATA zexp4<>+48(SB)/4, $0x3d2aac79
-DATA zexp4<>+52(SB)/4, $0x3d2aac79
-DATA zexp4<>+56(SB)/4, $0x3d2aac79
-DATA zexp4<>+60(SB)/4, $0x3d2aac79
-GLOBL zexp4<>(SB), RODATA|NOPTR, $64
-
-DATA zexp5<>+0(SB)/4, $0x3c091d00
-DATA zexp5<>+4(SB)/4, $0x3c091d00
-DATA zexp5<>+8(SB)/4, $0x3c091d00
-DATA zexp5<>+12(SB)/4, $0x3c091d00
-DATA zexp5<>+16(SB)/4, $0x3c091d00
-DATA zexp5<>+20(SB)/4, $0x3c091d00
-DATA zexp5<>+24(SB)/4, $0x3c091d00
-DATA zexp5<>+28(SB)/4, $0x3c091d00
-DATA zexp5<>+32(SB)/4, $0x3c091d00
-DATA zexp5<>+36(SB)/4, $0x3c091d00
-DATA zexp5<>+40(SB)/4, $0x3c091d00
-DATA zexp5<>+44(SB)/4, $0x3c091d00
-DATA zexp5<>+48(SB)/4, $0x3c091d00
-DATA zexp5<>+52(SB)/4, $0x3c091d00
-DATA zexp5<>+56(SB)/4, $0x3c091d00
-DATA zexp5<>+60(SB)/4, $0x3c091d00
-GLOBL zexp5<>(SB), RODATA|NOPTR, $64
-
-DATA zexp6<>+0(SB)/4, $0x3ab51202
-DATA zexp6<>+4(SB)/4, $0x3ab51202
-DATA zexp6<>+8(SB)/4, $0x3ab51202
-DATA zexp6<>+12(SB)/4, $0x3ab51202
-DATA zexp6<>+16(SB)/4, $0x3ab51202
-DATA zexp6<>+20(SB)/4, $0x3ab51202
-DATA zexp6<>+24(SB)/4, $0x3ab51202
-DATA zexp6<>+28(SB)/4, $0x3ab51202
-DATA zexp6<>+32(SB)/4, $0x3ab51202
-DATA zexp6<>+36(SB)/4, $0x3ab51202
-DATA zexp6<>+40(SB)/4, $0x3ab51202
-DATA zexp6<>+44(SB)/4, $0x3ab51202
-DATA zexp6<>+48(SB)/4, $0x3ab51202
-DATA zexp6<>+52(SB)/4, $0x3ab51202
-DATA zexp6<>+56(SB)/4, $0x3ab51202
-DATA zexp6<>+60(SB)/4, $0x3ab51202
-GLOBL zexp6<>(SB), RODATA|NOPTR, $64
-
-DATA zone<>+0(SB)/4, $0x3f800000
-DATA zone<>+4(SB)/4, $0x3f800000
-DATA zone<>+8(SB)/4, $0x3f800000
-DATA zone<>+12(SB)/4, $0x3f800000
-DATA zone<>+16(SB)/4, $0x3f800000
-DATA zone<>+20(SB)/4, $0x3f800000
-DATA zone<>+24(SB)/4, $0x3f800000
-DATA zone<>+28(SB)/4, $0x3f800000
-DATA zone<>+32(SB)/4, $0x3f800000
-DATA zone<>+36(SB)/4, $0x3f800000
-DATA zone<>+40(SB)/4, $0x3f800000
-DATA zone<>+44(SB)/4, $0x3f800000
-DATA zone<>+48(SB)/4, $0x3f800000
-DATA zone<>+52(SB)/4, $0x3f800000
-DATA zone<>+56(SB)/4, $0x3f800000
-DATA zone<>+60(SB)/4, $0x3f800000
-GLOBL zone<>(SB), RODATA|NOPTR, $64
+DATA zconsts<>+0(SB)/4, $0x7fffffff
+DATA zconsts<>+4(SB)/4, $0x7fffffff
+DATA zconsts<>+8(SB)/4, $0x7fffffff
+DATA zconsts<>+12(SB)/4, $0x7fffffff
+DATA zconsts<>+16(SB)/4, $0x7fffffff
+DATA zconsts<>+20(SB)/4, $0x7fffffff
+DATA zconsts<>+24(SB)/4, $0x7fffffff
+DATA zconsts<>+28(SB)/4, $0x7fffffff
+DATA zconsts<>+32(SB)/4, $0x7fffffff
+DATA zconsts<>+36(SB)/4, $0x7fffffff
+DATA zconsts<>+40(SB)/4, $0x7fffffff
+DATA zconsts<>+44(SB)/4, $0x7fffffff
+DATA zconsts<>+48(SB)/4, $0x7fffffff
+DATA zconsts<>+52(SB)/4, $0x7fffffff
+DATA zconsts<>+56(SB)/4, $0x7fffffff
+DATA zconsts<>+60(SB)/4, $0x7fffffff
+DATA zconsts<>+64(SB)/4, $0x7fffffff
+DATA zconsts<>+68(SB)/4, $0x7fffffff
+DATA zconsts<>+72(SB)/4, $0x7fffffff
+DATA zconsts<>+76(SB)/4, $0x7fffffff
+DATA zconsts<>+80(SB)/4, $0x7fffffff
+DATA zconsts<>+84(SB)/4, $0x7fffffff
+DATA zconsts<>+88(SB)/4, $0x7fffffff
+DATA zconsts<>+92(SB)/4, $0x7fffffff
+DATA zconsts<>+128(SB)/4, $0x00000000
+DATA zconsts<>+132(SB)/4, $0x00000000
+DATA zconsts<>+136(SB)/4, $0x00000000
+DATA zconsts<>+140(SB)/4, $0x00000000
+DATA zconsts<>+144(SB)/4, $0x00000000
+DATA zconsts<>+148(SB)/4, $0x00000000
+DATA zconsts<>+152(SB)/4, $0x00000000
+DATA zconsts<>+156(SB)/4, $0x00000000
+DATA zconsts<>+160(SB)/4, $0x00000000
+DATA zconsts<>+164(SB)/4, $0x00000000
+DATA zconsts<>+168(SB)/4, $0x00000000
+DATA zconsts<>+172(SB)/4, $0x00000000
+DATA zconsts<>+176(SB)/4, $0x00000000
+DATA zconsts<>+180(SB)/4, $0x00000000
+DATA zconsts<>+184(SB)/4, $0x00000000
+DATA zconsts<>+188(SB)/4, $0x00000000
+DATA zconsts<>+192(SB)/4, $0x00000000
+DATA zconsts<>+196(SB)/4, $0x00000000
+DATA zconsts<>+200(SB)/4, $0x00000000
+DATA zconsts<>+204(SB)/4, $0x00000000
+DATA zconsts<>+208(SB)/4, $0x00000000
+DATA zconsts<>+212(SB)/4, $0x00000000
+DATA zconsts<>+216(SB)/4, $0x00000000
+DATA zconsts<>+220(SB)/4, $0x00000000
+DATA zconsts<>+256(SB)/4, $0xff800000
+DATA zconsts<>+260(SB)/4, $0xff800000
+DATA zconsts<>+264(SB)/4, $0xff800000
+DATA zconsts<>+268(SB)/4, $0xff800000
+DATA zconsts<>+272(SB)/4, $0xff800000
+DATA zconsts<>+276(SB)/4, $0xff800000
+DATA zconsts<>+280(SB)/4, $0xff800000
+DATA zconsts<>+284(SB)/4, $0xff800000
+DATA zconsts<>+288(SB)/4, $0xff800000
+DATA zconsts<>+292(SB)/4, $0xff800000
+DATA zconsts<>+296(SB)/4, $0xff800000
+DATA zconsts<>+300(SB)/4, $0xff800000
+DATA zconsts<>+304(SB)/4, $0xff800000
+DATA zconsts<>+308(SB)/4, $0xff800000
+DATA zconsts<>+312(SB)/4, $0xff800000
+DATA zconsts<>+316(SB)/4, $0xff800000
+DATA zconsts<>+320(SB)/4, $0xff800000
+DATA zconsts<>+324(SB)/4, $0xff800000
+DATA zconsts<>+328(SB)/4, $0xff800000
+DATA zconsts<>+332(SB)/4, $0xff800000
+DATA zconsts<>+336(SB)/4, $0xff800000
+DATA zconsts<>+340(SB)/4, $0xff800000
+DATA zconsts<>+344(SB)/4, $0xff800000
+DATA zconsts<>+348(SB)/4, $0xff800000
+DATA zconsts<>+384(SB)/4, $0x42b17220
+DATA zconsts<>+388(SB)/4, $0x42b17220
+DATA zconsts<>+392(SB)/4, $0x42b17220
+DATA zconsts<>+396(SB)/4, $0x42b17220
+DATA zconsts<>+400(SB)/4, $0x42b17220
+DATA zconsts<>+404(SB)/4, $0x42b17220
+DATA zconsts<>+408(SB)/4, $0x42b17220
+DATA zconsts<>+412(SB)/4, $0x42b17220
+DATA zconsts<>+416(SB)/4, $0x42b17220
+DATA zconsts<>+420(SB)/4, $0x42b17220
+DATA zconsts<>+424(SB)/4, $0x42b17220
+DATA zconsts<>+428(SB)/4, $0x42b17220
+DATA zconsts<>+432(SB)/4, $0x42b17220
+DATA zconsts<>+436(SB)/4, $0x42b17220
+DATA zconsts<>+440(SB)/4, $0x42b17220
+DATA zconsts<>+444(SB)/4, $0x42b17220
+DATA zconsts<>+448(SB)/4, $0x42b17220
+DATA zconsts<>+452(SB)/4, $0x42b17220
+DATA zconsts<>+456(SB)/4, $0x42b17220
+DATA zconsts<>+460(SB)/4, $0x42b17220
+DATA zconsts<>+464(SB)/4, $0x42b17220
+DATA zconsts<>+468(SB)/4, $0x42b17220
+DATA zconsts<>+472(SB)/4, $0x42b17220
+DATA zconsts<>+476(SB)/4, $0x42b17220
+DATA zconsts<>+512(SB)/4, $0xc2d00000
+DATA zconsts<>+516(SB)/4, $0xc2d00000
+DATA zconsts<>+520(SB)/4, $0xc2d00000
+DATA zconsts<>+524(SB)/4, $0xc2d00000
+DATA zconsts<>+528(SB)/4, $0xc2d00000
+DATA zconsts<>+532(SB)/4, $0xc2d00000
+DATA zconsts<>+536(SB)/4, $0xc2d00000
+DATA zconsts<>+540(SB)/4, $0xc2d00000
+DATA zconsts<>+544(SB)/4, $0xc2d00000
+DATA zconsts<>+548(SB)/4, $0xc2d00000
+DATA zconsts<>+552(SB)/4, $0xc2d00000
+DATA zconsts<>+556(SB)/4, $0xc2d00000
+DATA zconsts<>+560(SB)/4, $0xc2d00000
+DATA zconsts<>+564(SB)/4, $0xc2d00000
+DATA zconsts<>+568(SB)/4, $0xc2d00000
+DATA zconsts<>+572(SB)/4, $0xc2d00000
+DATA zconsts<>+576(SB)/4, $0xc2d00000
+DATA zconsts<>+580(SB)/4, $0xc2d00000
+DATA zconsts<>+584(SB)/4, $0xc2d00000
+DATA zconsts<>+588(SB)/4, $0xc2d00000
+DATA zconsts<>+592(SB)/4, $0xc2d00000
+DATA zconsts<>+596(SB)/4, $0xc2d00000
+DATA zconsts<>+600(SB)/4, $0xc2d00000
+DATA zconsts<>+604(SB)/4, $0xc2d00000
+DATA zconsts<>+640(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+644(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+648(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+652(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+656(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+660(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+664(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+668(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+672(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+676(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+680(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+684(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+688(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+692(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+696(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+700(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+704(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+708(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+712(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+716(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+720(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+724(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+728(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+732(SB)/4, $0x3fb8aa3b
+DATA zconsts<>+768(SB)/4, $0x3f318000
+DATA zconsts<>+772(SB)/4, $0x3f318000
+DATA zconsts<>+776(SB)/4, $0x3f318000
+DATA zconsts<>+780(SB)/4, $0x3f318000
+DATA zconsts<>+784(SB)/4, $0x3f318000
+DATA zconsts<>+788(SB)/4, $0x3f318000
+DATA zconsts<>+792(SB)/4, $0x3f318000
+DATA zconsts<>+796(SB)/4, $0x3f318000
+DATA zconsts<>+800(SB)/4, $0x3f318000
+DATA zconsts<>+804(SB)/4, $0x3f318000
+DATA zconsts<>+808(SB)/4, $0x3f318000
+DATA zconsts<>+812(SB)/4, $0x3f318000
+DATA zconsts<>+816(SB)/4, $0x3f318000
+DATA zconsts<>+820(SB)/4, $0x3f318000
+DATA zconsts<>+824(SB)/4, $0x3f318000
+DATA zconsts<>+828(SB)/4, $0x3f318000
+DATA zconsts<>+832(SB)/4, $0x3f318000
+DATA zconsts<>+836(SB)/4, $0x3f318000
+DATA zconsts<>+840(SB)/4, $0x3f318000
+DATA zconsts<>+844(SB)/4, $0x3f318000
+DATA zconsts<>+848(SB)/4, $0x3f318000
+DATA zconsts<>+852(SB)/4, $0x3f318000
+DATA zconsts<>+856(SB)/4, $0x3f318000
+DATA zconsts<>+860(SB)/4, $0x3f318000
+DATA zconsts<>+896(SB)/4, $0xb95e8083
+DATA zconsts<>+900(SB)/4, $0xb95e8083
+DATA zconsts<>+904(SB)/4, $0xb95e8083
+DATA zconsts<>+908(SB)/4, $0xb95e8083
+DATA zconsts<>+912(SB)/4, $0xb95e8083
+DATA zconsts<>+916(SB)/4, $0xb95e8083
+DATA zconsts<>+920(SB)/4, $0xb95e8083
+DATA zconsts<>+924(SB)/4, $0xb95e8083
+DATA zconsts<>+928(SB)/4, $0xb95e8083
+DATA zconsts<>+932(SB)/4, $0xb95e8083
+DATA zconsts<>+936(SB)/4, $0xb95e8083
+DATA zconsts<>+940(SB)/4, $0xb95e8083
+DATA zconsts<>+944(SB)/4, $0xb95e8083
+DATA zconsts<>+948(SB)/4, $0xb95e8083
+DATA zconsts<>+952(SB)/4, $0xb95e8083
+DATA zconsts<>+956(SB)/4, $0xb95e8083
+DATA zconsts<>+960(SB)/4, $0xb95e8083
+DATA zconsts<>+964(SB)/4, $0xb95e8083
+DATA zconsts<>+968(SB)/4, $0xb95e8083
+DATA zconsts<>+972(SB)/4, $0xb95e8083
+DATA zconsts<>+976(SB)/4, $0xb95e8083
+DATA zconsts<>+980(SB)/4, $0xb95e8083
+DATA zconsts<>+984(SB)/4, $0xb95e8083
+DATA zconsts<>+988(SB)/4, $0xb95e8083
+DATA zconsts<>+1024(SB)/4, $0x3efffffe
+DATA zconsts<>+1028(SB)/4, $0x3efffffe
+DATA zconsts<>+1032(SB)/4, $0x3efffffe
+DATA zconsts<>+1036(SB)/4, $0x3efffffe
+DATA zconsts<>+1040(SB)/4, $0x3efffffe
+DATA zconsts<>+1044(SB)/4, $0x3efffffe
+DATA zconsts<>+1048(SB)/4, $0x3efffffe
+DATA zconsts<>+1052(SB)/4, $0x3efffffe
+DATA zconsts<>+1056(SB)/4, $0x3efffffe
+DATA zconsts<>+1060(SB)/4, $0x3efffffe
+DATA zconsts<>+1064(SB)/4, $0x3efffffe
+DATA zconsts<>+1068(SB)/4, $0x3efffffe
+DATA zconsts<>+1072(SB)/4, $0x3efffffe
+DATA zconsts<>+1076(SB)/4, $0x3efffffe
+DATA zconsts<>+1080(SB)/4, $0x3efffffe
+DATA zconsts<>+1084(SB)/4, $0x3efffffe
+DATA zconsts<>+1088(SB)/4, $0x3efffffe
+DATA zconsts<>+1092(SB)/4, $0x3efffffe
+DATA zconsts<>+1096(SB)/4, $0x3efffffe
+DATA zconsts<>+1100(SB)/4, $0x3efffffe
+DATA zconsts<>+1104(SB)/4, $0x3efffffe
+DATA zconsts<>+1108(SB)/4, $0x3efffffe
+DATA zconsts<>+1112(SB)/4, $0x3efffffe
+DATA zconsts<>+1116(SB)/4, $0x3efffffe
+DATA zconsts<>+1152(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1156(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1160(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1164(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1168(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1172(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1176(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1180(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1184(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1188(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1192(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1196(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1200(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1204(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1208(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1212(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1216(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1220(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1224(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1228(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1232(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1236(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1240(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1244(SB)/4, $0x3e2aaa49
+DATA zconsts<>+1280(SB)/4, $0x3d2aac79
+DATA zconsts<>+1284(SB)/4, $0x3d2aac79
+DATA zconsts<>+1288(SB)/4, $0x3d2aac79
+DATA zconsts<>+1292(SB)/4, $0x3d2aac79
+DATA zconsts<>+1296(SB)/4, $0x3d2aac79
+DATA zconsts<>+1300(SB)/4, $0x3d2aac79
+DATA zconsts<>+1304(SB)/4, $0x3d2aac79
+DATA zconsts<>+1308(SB)/4, $0x3d2aac79
+DATA zconsts<>+1312(SB)/4, $0x3d2aac79
+DATA zconsts<>+1316(SB)/4, $0x3d2aac79
+DATA zconsts<>+1320(SB)/4, $0x3d2aac79
+DATA zconsts<>+1324(SB)/4, $0x3d2aac79
+DATA zconsts<>+1328(SB)/4, $0x3d2aac79
+DATA zconsts<>+1332(SB)/4, $0x3d2aac79
+DATA zconsts<>+1336(SB)/4, $0x3d2aac79
+DATA zconsts<>+1340(SB)/4, $0x3d2aac79
+DATA zconsts<>+1344(SB)/4, $0x3d2aac79
+DATA zconsts<>+1348(SB)/4, $0x3d2aac79
+DATA zconsts<>+1352(SB)/4, $0x3d2aac79
+DATA zconsts<>+1356(SB)/4, $0x3d2aac79
+DATA zconsts<>+1360(SB)/4, $0x3d2aac79
+DATA zconsts<>+1364(SB)/4, $0x3d2aac79
+DATA zconsts<>+1368(SB)/4, $0x3d2aac79
+DATA zconsts<>+1372(SB)/4, $0x3d2aac79
+DATA zconsts<>+1408(SB)/4, $0x3c091d00
+DATA zconsts<>+1412(SB)/4, $0x3c091d00
+DATA zconsts<>+1416(SB)/4, $0x3c091d00
+DATA zconsts<>+1420(SB)/4, $0x3c091d00
+DATA zconsts<>+1424(SB)/4, $0x3c091d00
+DATA zconsts<>+1428(SB)/4, $0x3c091d00
+DATA zconsts<>+1432(SB)/4, $0x3c091d00
+DATA zconsts<>+1436(SB)/4, $0x3c091d00
+DATA zconsts<>+1440(SB)/4, $0x3c091d00
+DATA zconsts<>+1444(SB)/4, $0x3c091d00
+DATA zconsts<>+1448(SB)/4, $0x3c091d00
+DATA zconsts<>+1452(SB)/4, $0x3c091d00
+DATA zconsts<>+1456(SB)/4, $0x3c091d00
+DATA zconsts<>+1460(SB)/4, $0x3c091d00
+DATA zconsts<>+1464(SB)/4, $0x3c091d00
+DATA zconsts<>+1468(SB)/4, $0x3c091d00
+DATA zconsts<>+1472(SB)/4, $0x3c091d00
+DATA zconsts<>+1476(SB)/4, $0x3c091d00
+DATA zconsts<>+1480(SB)/4, $0x3c091d00
+DATA zconsts<>+1484(SB)/4, $0x3c091d00
+DATA zconsts<>+1488(SB)/4, $0x3c091d00
+DATA zconsts<>+1492(SB)/4, $0x3c091d00
+DATA zconsts<>+1496(SB)/4, $0x3c091d00
+DATA zconsts<>+1500(SB)/4, $0x3c091d00
+DATA zconsts<>+1536(SB)/4, $0x3ab51202
+DATA zconsts<>+1540(SB)/4, $0x3ab51202
+DATA zconsts<>+1544(SB)/4, $0x3ab51202
+DATA zconsts<>+1548(SB)/4, $0x3ab51202
+DATA zconsts<>+1552(SB)/4, $0x3ab51202
+DATA zconsts<>+1556(SB)/4, $0x3ab51202
+DATA zconsts<>+1560(SB)/4, $0x3ab51202
+DATA zconsts<>+1564(SB)/4, $0x3ab51202
+DATA zconsts<>+1568(SB)/4, $0x3ab51202
+DATA zconsts<>+1572(SB)/4, $0x3ab51202
+DATA zconsts<>+1576(SB)/4, $0x3ab51202
+DATA zconsts<>+1580(SB)/4, $0x3ab51202
+DATA zconsts<>+1584(SB)/4, $0x3ab51202
+DATA zconsts<>+1588(SB)/4, $0x3ab51202
+DATA zconsts<>+1592(SB)/4, $0x3ab51202
+DATA zconsts<>+1596(SB)/4, $0x3ab51202
+DATA zconsts<>+1600(SB)/4, $0x3ab51202
+DATA zconsts<>+1604(SB)/4, $0x3ab51202
+DATA zconsts<>+1608(SB)/4, $0x3ab51202
+DATA zconsts<>+1612(SB)/4, $0x3ab51202
+DATA zconsts<>+1616(SB)/4, $0x3ab51202
+DATA zconsts<>+1620(SB)/4, $0x3ab51202
+DATA zconsts<>+1624(SB)/4, $0x3ab51202
+DATA zconsts<>+1628(SB)/4, $0x3ab51202
+DATA zconsts<>+1664(SB)/4, $0x3f800000
+DATA zconsts<>+1668(SB)/4, $0x3f800000
+DATA zconsts<>+1672(SB)/4, $0x3f800000
+DATA zconsts<>+1676(SB)/4, $0x3f800000
+DATA zconsts<>+1680(SB)/4, $0x3f800000
+DATA zconsts<>+1684(SB)/4, $0x3f800000
+DATA zconsts<>+1688(SB)/4, $0x3f800000
+DATA zconsts<>+1692(SB)/4, $0x3f800000
+DATA zconsts<>+1696(SB)/4, $0x3f800000
+DATA zconsts<>+1700(SB)/4, $0x3f800000
+DATA zconsts<>+1704(SB)/4, $0x3f800000
+DATA zconsts<>+1708(SB)/4, $0x3f800000
+DATA zconsts<>+1712(SB)/4, $0x3f800000
+DATA zconsts<>+1716(SB)/4, $0x3f800000
+DATA zconsts<>+1720(SB)/4, $0x3f800000
+DATA zconsts<>+1724(SB)/4, $0x3f800000
+DATA zconsts<>+1728(SB)/4, $0x3f800000
+DATA zconsts<>+1732(SB)/4, $0x3f800000
+DATA zconsts<>+1736(SB)/4, $0x3f800000
+DATA zconsts<>+1740(SB)/4, $0x3f800000
+DATA zconsts<>+1744(SB)/4, $0x3f800000
+DATA zconsts<>+1748(SB)/4, $0x3f800000
+DATA zconsts<>+1752(SB)/4, $0x3f800000
+DATA zconsts<>+1756(SB)/4, $0x3f800000
+GLOBL zconsts<>(SB), RODATA|NOPTR, $1760
 
 // func rowMaxAVX512(x []float32) float32
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·rowMaxAVX512(SB), NOSPLIT, $0-28
-	MOVQ    x_base+0(FP), AX
-	MOVQ    x_len+8(FP), CX
-	VMOVUPS zneginf<>+0(SB), Z0
-	VMOVUPS zneginf<>+0(SB), Z1
-	VMOVUPS zneginf<>+0(SB), Z2
-	VMOVUPS zneginf<>+0(SB), Z3
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    x_base+0(FP), CX
+	MOVQ    x_len+8(FP), DX
+	VMOVUPS 256(AX), Z0
+	VMOVUPS 256(AX), Z1
+	VMOVUPS 256(AX), Z2
+	VMOVUPS 256(AX), Z3
 
 loop:
-	CMPQ    CX, $0x00000040
+	CMPQ    DX, $0x00000040
 	JL      one
-	VMOVUPS (AX), Z4
-	VMOVUPS 64(AX), Z5
-	VMOVUPS 128(AX), Z6
-	VMOVUPS 192(AX), Z7
+	VMOVUPS (CX), Z4
+	VMOVUPS 64(CX), Z5
+	VMOVUPS 128(CX), Z6
+	VMOVUPS 192(CX), Z7
 	VMAXPS  Z4, Z0, Z0
 	VMAXPS  Z5, Z1, Z1
 	VMAXPS  Z6, Z2, Z2
 	VMAXPS  Z7, Z3, Z3
-	ADDQ    $0x00000100, AX
-	SUBQ    $0x00000040, CX
+	ADDQ    $0x00000100, CX
+	SUBQ    $0x00000040, DX
 	JMP     loop
 
 one:
-	CMPQ    CX, $0x00000010
+	CMPQ    DX, $0x00000010
 	JL      tail
-	VMOVUPS (AX), Z4
+	VMOVUPS (CX), Z4
 	VMAXPS  Z4, Z0, Z0
-	ADDQ    $0x00000040, AX
-	SUBQ    $0x00000010, CX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
 	JMP     one
 
 tail:
-	TESTQ     CX, CX
+	TESTQ     DX, DX
 	JE        done
-	LEAQ      ztailmasks<>+0(SB), DX
-	KMOVW     (DX)(CX*2), K1
-	VMOVUPS.Z (AX), K1, Z4
+	LEAQ      ztailmasks<>+0(SB), AX
+	KMOVW     (AX)(DX*2), K1
+	VMOVUPS.Z (CX), K1, Z4
 	VMAXPS    Z4, Z0, K1, Z0
 
 done:
@@ -335,156 +424,173 @@ done:
 // func expSumAVX512(x []float32, out []float32, m float32) float32
 // Requires: AVX, AVX512DQ, AVX512F, CMOV
 TEXT ·expSumAVX512(SB), NOSPLIT, $0-60
-	MOVQ         x_base+0(FP), AX
-	MOVQ         x_len+8(FP), CX
-	MOVQ         out_base+24(FP), DX
-	MOVQ         out_len+32(FP), BX
-	CMPQ         BX, CX
-	CMOVQLT      BX, CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         x_base+0(FP), CX
+	MOVQ         x_len+8(FP), DX
+	MOVQ         out_base+24(FP), BX
+	MOVQ         out_len+32(FP), SI
+	CMPQ         SI, DX
+	CMOVQLT      SI, DX
 	VBROADCASTSS m+48(FP), Z0
 	VPXORD       Z1, Z1, Z1
 	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z3
-	VMOVUPS      64(AX), Z4
-	VSUBPS       Z0, Z3, Z3
-	VSUBPS       Z0, Z4, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z3, Z5, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VMULPS       zlog2e<>+0(SB), Z4, Z6
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
-	VMOVUPS      zexp5<>+0(SB), Z8
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z8
-	VMULPS       Z3, Z3, Z9
-	VMULPS       Z4, Z4, Z10
-	VFMADD231PS  Z9, Z7, Z3
-	VFMADD231PS  Z10, Z8, Z4
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSRAD       $0x01, Z6, Z8
-	VPSUBD       Z7, Z5, Z5
-	VPSUBD       Z8, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPSLLD       $0x17, Z8, Z8
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z3, Z3
-	VMULPS       Z8, Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z6, Z4, Z4
-	VMOVUPS      Z3, (DX)
-	VMOVUPS      Z4, 64(DX)
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z4, Z2, Z2
-	ADDQ         $0x00000080, AX
-	ADDQ         $0x00000080, DX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z5
+	VMOVUPS      64(CX), Z6
+	VMOVUPS      128(CX), Z7
+	VMOVUPS      192(CX), Z8
+	VSUBPS       Z0, Z5, Z5
+	VSUBPS       Z0, Z6, Z6
+	VSUBPS       Z0, Z7, Z7
+	VSUBPS       Z0, Z8, Z8
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z5, Z9, Z5
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z6, Z9, Z6
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z7, Z9, Z7
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z5, Z9, Z5
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z6, Z9, Z6
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z7, Z9, Z7
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMULPS       640(AX), Z5, Z9
+	VMULPS       640(AX), Z6, Z10
+	VMULPS       640(AX), Z7, Z11
+	VMULPS       640(AX), Z8, Z12
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VRNDSCALEPS  $0x08, Z12, Z12
+	VFNMADD231PS 768(AX), Z9, Z5
+	VFNMADD231PS 768(AX), Z10, Z6
+	VFNMADD231PS 768(AX), Z11, Z7
+	VFNMADD231PS 768(AX), Z12, Z8
+	VFNMADD231PS 896(AX), Z9, Z5
+	VFNMADD231PS 896(AX), Z10, Z6
+	VFNMADD231PS 896(AX), Z11, Z7
+	VFNMADD231PS 896(AX), Z12, Z8
+	VMOVUPS      1408(AX), Z13
+	VFMADD231PS  1536(AX), Z5, Z13
+	VMOVUPS      1408(AX), Z14
+	VFMADD231PS  1536(AX), Z6, Z14
+	VMOVUPS      1408(AX), Z15
+	VFMADD231PS  1536(AX), Z7, Z15
+	VMOVUPS      1408(AX), Z16
+	VFMADD231PS  1536(AX), Z8, Z16
+	VFMADD213PS  1280(AX), Z5, Z13
+	VFMADD213PS  1280(AX), Z6, Z14
+	VFMADD213PS  1280(AX), Z7, Z15
+	VFMADD213PS  1280(AX), Z8, Z16
+	VFMADD213PS  1152(AX), Z5, Z13
+	VFMADD213PS  1152(AX), Z6, Z14
+	VFMADD213PS  1152(AX), Z7, Z15
+	VFMADD213PS  1152(AX), Z8, Z16
+	VFMADD213PS  1024(AX), Z5, Z13
+	VFMADD213PS  1024(AX), Z6, Z14
+	VFMADD213PS  1024(AX), Z7, Z15
+	VFMADD213PS  1024(AX), Z8, Z16
+	VMULPS       Z5, Z5, Z17
+	VMULPS       Z6, Z6, Z18
+	VMULPS       Z7, Z7, Z19
+	VMULPS       Z8, Z8, Z20
+	VFMADD231PS  Z17, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z19, Z15, Z7
+	VFMADD231PS  Z20, Z16, Z8
+	VADDPS       1664(AX), Z5, Z5
+	VADDPS       1664(AX), Z6, Z6
+	VADDPS       1664(AX), Z7, Z7
+	VADDPS       1664(AX), Z8, Z8
+	VSCALEFPS    Z9, Z5, Z5
+	VSCALEFPS    Z10, Z6, Z6
+	VSCALEFPS    Z11, Z7, Z7
+	VSCALEFPS    Z12, Z8, Z8
+	VMOVUPS      Z5, (BX)
+	VMOVUPS      Z6, 64(BX)
+	VMOVUPS      Z7, 128(BX)
+	VMOVUPS      Z8, 192(BX)
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z8, Z4, Z4
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, BX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z3
-	VSUBPS       Z0, Z3, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
-	VMULPS       Z3, Z3, Z6
-	VFMADD231PS  Z6, Z5, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z4, Z3, Z3
-	VMOVUPS      Z3, (DX)
-	VADDPS       Z3, Z1, Z1
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, DX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      (CX), Z5
+	VSUBPS       Z0, Z5, Z5
+	VMOVUPS      384(AX), Z6
+	VMINPS       Z5, Z6, Z5
+	VMOVUPS      512(AX), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMULPS       640(AX), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS 768(AX), Z6, Z5
+	VFNMADD231PS 896(AX), Z6, Z5
+	VMOVUPS      1408(AX), Z7
+	VFMADD231PS  1536(AX), Z5, Z7
+	VFMADD213PS  1280(AX), Z5, Z7
+	VFMADD213PS  1152(AX), Z5, Z7
+	VFMADD213PS  1024(AX), Z5, Z7
+	VMULPS       Z5, Z5, Z8
+	VFMADD231PS  Z8, Z7, Z5
+	VADDPS       1664(AX), Z5, Z5
+	VSCALEFPS    Z6, Z5, Z5
+	VMOVUPS      Z5, (BX)
+	VADDPS       Z5, Z1, Z1
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, BX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), BX
-	KMOVW        (BX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z3
-	VSUBPS       Z0, Z3, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z3
-	VMINPS       Z0, Z3, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z3
-	VMAXPS       Z0, Z3, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z3
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z0
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
-	VMULPS       Z0, Z0, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z3, Z4
-	VPSUBD       Z4, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z3, Z0, Z0
-	VMOVUPS      Z0, K1, (DX)
+	LEAQ         ztailmasks<>+0(SB), SI
+	KMOVW        (SI)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z5
+	VSUBPS       Z0, Z5, Z0
+	VMOVUPS      384(AX), Z5
+	VMINPS       Z0, Z5, Z0
+	VMOVUPS      512(AX), Z5
+	VMAXPS       Z0, Z5, Z0
+	VMULPS       640(AX), Z0, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS 768(AX), Z5, Z0
+	VFNMADD231PS 896(AX), Z5, Z0
+	VMOVUPS      1408(AX), Z6
+	VFMADD231PS  1536(AX), Z0, Z6
+	VFMADD213PS  1280(AX), Z0, Z6
+	VFMADD213PS  1152(AX), Z0, Z6
+	VFMADD213PS  1024(AX), Z0, Z6
+	VMULPS       Z0, Z0, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z5, Z0, Z0
+	VMOVUPS      Z0, K1, (BX)
 	VADDPS       Z0, Z1, K1, Z1
 
 done:
 	VADDPS        Z2, Z1, Z1
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z4, Z1, Z1
 	VEXTRACTF32X8 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y1
 	VEXTRACTF128  $0x01, Y1, X0
@@ -500,146 +606,161 @@ done:
 // func sumExpAVX512(x []float32, m float32) float32
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·sumExpAVX512(SB), NOSPLIT, $0-36
-	MOVQ         x_base+0(FP), AX
-	MOVQ         x_len+8(FP), CX
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
+	MOVQ         x_base+0(FP), CX
+	MOVQ         x_len+8(FP), DX
 	VBROADCASTSS m+24(FP), Z0
 	VPXORD       Z1, Z1, Z1
 	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z3
-	VMOVUPS      64(AX), Z4
-	VSUBPS       Z0, Z3, Z3
-	VSUBPS       Z0, Z4, Z4
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z4
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z3, Z5, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z5
-	VMAXPS       Z4, Z5, Z4
-	VMULPS       zlog2e<>+0(SB), Z3, Z5
-	VMULPS       zlog2e<>+0(SB), Z4, Z6
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VFNMADD231PS zln2hi<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z6, Z4
-	VFNMADD231PS zln2lo<>+0(SB), Z5, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z6, Z4
-	VMOVUPS      zexp5<>+0(SB), Z7
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z7
-	VMOVUPS      zexp5<>+0(SB), Z8
-	VFMADD231PS  zexp6<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp4<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp3<>+0(SB), Z4, Z8
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z7
-	VFMADD213PS  zexp2<>+0(SB), Z4, Z8
-	VMULPS       Z3, Z3, Z9
-	VMULPS       Z4, Z4, Z10
-	VFMADD231PS  Z9, Z7, Z3
-	VFMADD231PS  Z10, Z8, Z4
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VADDPS       zone<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z5, Z5
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z5, Z7
-	VPSRAD       $0x01, Z6, Z8
-	VPSUBD       Z7, Z5, Z5
-	VPSUBD       Z8, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VPSLLD       $0x17, Z8, Z8
-	VPADDD       zone<>+0(SB), Z7, Z7
-	VPADDD       zone<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPADDD       zone<>+0(SB), Z6, Z6
-	VMULPS       Z7, Z3, Z3
-	VMULPS       Z8, Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z6, Z4, Z4
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z4, Z2, Z2
-	ADDQ         $0x00000080, AX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z5
+	VMOVUPS      64(CX), Z6
+	VMOVUPS      128(CX), Z7
+	VMOVUPS      192(CX), Z8
+	VSUBPS       Z0, Z5, Z5
+	VSUBPS       Z0, Z6, Z6
+	VSUBPS       Z0, Z7, Z7
+	VSUBPS       Z0, Z8, Z8
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z5, Z9, Z5
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z6, Z9, Z6
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z7, Z9, Z7
+	VMOVUPS      384(AX), Z9
+	VMINPS       Z8, Z9, Z8
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z5, Z9, Z5
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z6, Z9, Z6
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z7, Z9, Z7
+	VMOVUPS      512(AX), Z9
+	VMAXPS       Z8, Z9, Z8
+	VMULPS       640(AX), Z5, Z9
+	VMULPS       640(AX), Z6, Z10
+	VMULPS       640(AX), Z7, Z11
+	VMULPS       640(AX), Z8, Z12
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VRNDSCALEPS  $0x08, Z12, Z12
+	VFNMADD231PS 768(AX), Z9, Z5
+	VFNMADD231PS 768(AX), Z10, Z6
+	VFNMADD231PS 768(AX), Z11, Z7
+	VFNMADD231PS 768(AX), Z12, Z8
+	VFNMADD231PS 896(AX), Z9, Z5
+	VFNMADD231PS 896(AX), Z10, Z6
+	VFNMADD231PS 896(AX), Z11, Z7
+	VFNMADD231PS 896(AX), Z12, Z8
+	VMOVUPS      1408(AX), Z13
+	VFMADD231PS  1536(AX), Z5, Z13
+	VMOVUPS      1408(AX), Z14
+	VFMADD231PS  1536(AX), Z6, Z14
+	VMOVUPS      1408(AX), Z15
+	VFMADD231PS  1536(AX), Z7, Z15
+	VMOVUPS      1408(AX), Z16
+	VFMADD231PS  1536(AX), Z8, Z16
+	VFMADD213PS  1280(AX), Z5, Z13
+	VFMADD213PS  1280(AX), Z6, Z14
+	VFMADD213PS  1280(AX), Z7, Z15
+	VFMADD213PS  1280(AX), Z8, Z16
+	VFMADD213PS  1152(AX), Z5, Z13
+	VFMADD213PS  1152(AX), Z6, Z14
+	VFMADD213PS  1152(AX), Z7, Z15
+	VFMADD213PS  1152(AX), Z8, Z16
+	VFMADD213PS  1024(AX), Z5, Z13
+	VFMADD213PS  1024(AX), Z6, Z14
+	VFMADD213PS  1024(AX), Z7, Z15
+	VFMADD213PS  1024(AX), Z8, Z16
+	VMULPS       Z5, Z5, Z17
+	VMULPS       Z6, Z6, Z18
+	VMULPS       Z7, Z7, Z19
+	VMULPS       Z8, Z8, Z20
+	VFMADD231PS  Z17, Z13, Z5
+	VFMADD231PS  Z18, Z14, Z6
+	VFMADD231PS  Z19, Z15, Z7
+	VFMADD231PS  Z20, Z16, Z8
+	VADDPS       1664(AX), Z5, Z5
+	VADDPS       1664(AX), Z6, Z6
+	VADDPS       1664(AX), Z7, Z7
+	VADDPS       1664(AX), Z8, Z8
+	VSCALEFPS    Z9, Z5, Z5
+	VSCALEFPS    Z10, Z6, Z6
+	VSCALEFPS    Z11, Z7, Z7
+	VSCALEFPS    Z12, Z8, Z8
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z8, Z4, Z4
+	ADDQ         $0x00000100, CX
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z3
-	VSUBPS       Z0, Z3, Z3
-	VMOVUPS      zexpHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMOVUPS      zexpLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMULPS       zlog2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VFNMADD231PS zln2hi<>+0(SB), Z4, Z3
-	VFNMADD231PS zln2lo<>+0(SB), Z4, Z3
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z3, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z3, Z5
-	VMULPS       Z3, Z3, Z6
-	VFMADD231PS  Z6, Z5, Z3
-	VADDPS       zone<>+0(SB), Z3, Z3
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z5
-	VPSUBD       Z5, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z3, Z3
-	VMULPS       Z4, Z3, Z3
-	VADDPS       Z3, Z1, Z1
-	ADDQ         $0x00000040, AX
-	SUBQ         $0x00000010, CX
+	VMOVUPS      (CX), Z5
+	VSUBPS       Z0, Z5, Z5
+	VMOVUPS      384(AX), Z6
+	VMINPS       Z5, Z6, Z5
+	VMOVUPS      512(AX), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMULPS       640(AX), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VFNMADD231PS 768(AX), Z6, Z5
+	VFNMADD231PS 896(AX), Z6, Z5
+	VMOVUPS      1408(AX), Z7
+	VFMADD231PS  1536(AX), Z5, Z7
+	VFMADD213PS  1280(AX), Z5, Z7
+	VFMADD213PS  1152(AX), Z5, Z7
+	VFMADD213PS  1024(AX), Z5, Z7
+	VMULPS       Z5, Z5, Z8
+	VFMADD231PS  Z8, Z7, Z5
+	VADDPS       1664(AX), Z5, Z5
+	VSCALEFPS    Z6, Z5, Z5
+	VADDPS       Z5, Z1, Z1
+	ADDQ         $0x00000040, CX
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DX
-	KMOVW        (DX)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z3
-	VSUBPS       Z0, Z3, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z3
-	VMINPS       Z0, Z3, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z3
-	VMAXPS       Z0, Z3, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z3
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z0
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
-	VMULPS       Z0, Z0, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z3, Z4
-	VPSUBD       Z4, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z3, Z0, Z0
+	LEAQ         ztailmasks<>+0(SB), BX
+	KMOVW        (BX)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z5
+	VSUBPS       Z0, Z5, Z0
+	VMOVUPS      384(AX), Z5
+	VMINPS       Z0, Z5, Z0
+	VMOVUPS      512(AX), Z5
+	VMAXPS       Z0, Z5, Z0
+	VMULPS       640(AX), Z0, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VFNMADD231PS 768(AX), Z5, Z0
+	VFNMADD231PS 896(AX), Z5, Z0
+	VMOVUPS      1408(AX), Z6
+	VFMADD231PS  1536(AX), Z0, Z6
+	VFMADD213PS  1280(AX), Z0, Z6
+	VFMADD213PS  1152(AX), Z0, Z6
+	VFMADD213PS  1024(AX), Z0, Z6
+	VMULPS       Z0, Z0, Z7
+	VFMADD231PS  Z7, Z6, Z0
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z5, Z0, Z0
 	VADDPS       Z0, Z1, K1, Z1
 
 done:
 	VADDPS        Z2, Z1, Z1
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z4, Z1, Z1
 	VEXTRACTF32X8 $0x01, Z1, Y0
 	VADDPS        Y0, Y1, Y1
 	VEXTRACTF128  $0x01, Y1, X0
@@ -655,6 +776,9 @@ done:
 // func logShiftAVX512(x []float32, out []float32, m float32, ls float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·logShiftAVX512(SB), NOSPLIT, $0-56
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         x_base+0(FP), AX
 	MOVQ         x_len+8(FP), CX
 	MOVQ         out_base+24(FP), DX
@@ -717,6 +841,9 @@ done:
 // func scaleAVX512(v []float32, s float32)
 // Requires: AVX, AVX512F
 TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
+	LEAQ         zconsts<>+0(SB), AX
+	ADDQ         $0x3f, AX
+	ANDQ         $-64, AX
 	MOVQ         v_base+0(FP), AX
 	MOVQ         v_len+8(FP), CX
 	VBROADCASTSS s+24(FP), Z0
@@ -766,6 +893,9 @@ done:
 // func maxIntoAVX512(m []float32, x []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·maxIntoAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    m_base+0(FP), AX
 	MOVQ    m_len+8(FP), CX
 	MOVQ    x_base+24(FP), DX
@@ -826,174 +956,193 @@ done:
 // func expSumIntoAVX512(x []float32, m []float32, out []float32, sum []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·expSumIntoAVX512(SB), NOSPLIT, $0-96
-	MOVQ    x_base+0(FP), AX
-	MOVQ    x_len+8(FP), CX
-	MOVQ    m_base+24(FP), DX
-	MOVQ    m_len+32(FP), BX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
-	MOVQ    out_base+48(FP), BX
-	MOVQ    out_len+56(FP), SI
-	CMPQ    SI, CX
-	CMOVQLT SI, CX
-	MOVQ    sum_base+72(FP), SI
-	MOVQ    sum_len+80(FP), DI
-	CMPQ    DI, CX
-	CMOVQLT DI, CX
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    x_base+0(FP), CX
+	MOVQ    x_len+8(FP), DX
+	MOVQ    m_base+24(FP), BX
+	MOVQ    m_len+32(FP), SI
+	CMPQ    SI, DX
+	CMOVQLT SI, DX
+	MOVQ    out_base+48(FP), SI
+	MOVQ    out_len+56(FP), DI
+	CMPQ    DI, DX
+	CMOVQLT DI, DX
+	MOVQ    sum_base+72(FP), DI
+	MOVQ    sum_len+80(FP), R8
+	CMPQ    R8, DX
+	CMOVQLT R8, DX
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMOVUPS      (DX), Z2
-	VMOVUPS      64(DX), Z3
-	VSUBPS       Z2, Z0, Z0
-	VSUBPS       Z3, Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z0, Z2, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z0, Z2, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z0, Z2
-	VMULPS       zlog2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS  $0x08, Z2, Z2
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z1
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VMULPS       Z0, Z0, Z6
-	VMULPS       Z1, Z1, Z7
-	VFMADD231PS  Z6, Z4, Z0
-	VFMADD231PS  Z7, Z5, Z1
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z2, Z4
-	VPSRAD       $0x01, Z3, Z5
-	VPSUBD       Z4, Z2, Z2
-	VPSUBD       Z5, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z5, Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z3, Z1, Z1
-	VMOVUPS      Z0, (BX)
-	VMOVUPS      Z1, 64(BX)
-	VMOVUPS      (SI), Z2
-	VMOVUPS      64(SI), Z3
-	VADDPS       Z0, Z2, Z0
-	VADDPS       Z1, Z3, Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMOVUPS      (BX), Z4
+	VMOVUPS      64(BX), Z5
+	VMOVUPS      128(BX), Z6
+	VMOVUPS      192(BX), Z7
+	VSUBPS       Z4, Z0, Z0
+	VSUBPS       Z5, Z1, Z1
+	VSUBPS       Z6, Z2, Z2
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z0, Z4, Z0
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z1, Z4, Z1
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z1, Z4, Z1
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       640(AX), Z0, Z4
+	VMULPS       640(AX), Z1, Z5
+	VMULPS       640(AX), Z2, Z6
+	VMULPS       640(AX), Z3, Z7
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VFNMADD231PS 768(AX), Z4, Z0
+	VFNMADD231PS 768(AX), Z5, Z1
+	VFNMADD231PS 768(AX), Z6, Z2
+	VFNMADD231PS 768(AX), Z7, Z3
+	VFNMADD231PS 896(AX), Z4, Z0
+	VFNMADD231PS 896(AX), Z5, Z1
+	VFNMADD231PS 896(AX), Z6, Z2
+	VFNMADD231PS 896(AX), Z7, Z3
+	VMOVUPS      1408(AX), Z8
+	VFMADD231PS  1536(AX), Z0, Z8
+	VMOVUPS      1408(AX), Z9
+	VFMADD231PS  1536(AX), Z1, Z9
+	VMOVUPS      1408(AX), Z10
+	VFMADD231PS  1536(AX), Z2, Z10
+	VMOVUPS      1408(AX), Z11
+	VFMADD231PS  1536(AX), Z3, Z11
+	VFMADD213PS  1280(AX), Z0, Z8
+	VFMADD213PS  1280(AX), Z1, Z9
+	VFMADD213PS  1280(AX), Z2, Z10
+	VFMADD213PS  1280(AX), Z3, Z11
+	VFMADD213PS  1152(AX), Z0, Z8
+	VFMADD213PS  1152(AX), Z1, Z9
+	VFMADD213PS  1152(AX), Z2, Z10
+	VFMADD213PS  1152(AX), Z3, Z11
+	VFMADD213PS  1024(AX), Z0, Z8
+	VFMADD213PS  1024(AX), Z1, Z9
+	VFMADD213PS  1024(AX), Z2, Z10
+	VFMADD213PS  1024(AX), Z3, Z11
+	VMULPS       Z0, Z0, Z12
+	VMULPS       Z1, Z1, Z13
+	VMULPS       Z2, Z2, Z14
+	VMULPS       Z3, Z3, Z15
+	VFMADD231PS  Z12, Z8, Z0
+	VFMADD231PS  Z13, Z9, Z1
+	VFMADD231PS  Z14, Z10, Z2
+	VFMADD231PS  Z15, Z11, Z3
+	VADDPS       1664(AX), Z0, Z0
+	VADDPS       1664(AX), Z1, Z1
+	VADDPS       1664(AX), Z2, Z2
+	VADDPS       1664(AX), Z3, Z3
+	VSCALEFPS    Z4, Z0, Z0
+	VSCALEFPS    Z5, Z1, Z1
+	VSCALEFPS    Z6, Z2, Z2
+	VSCALEFPS    Z7, Z3, Z3
 	VMOVUPS      Z0, (SI)
 	VMOVUPS      Z1, 64(SI)
-	ADDQ         $0x00000080, AX
-	ADDQ         $0x00000080, DX
-	ADDQ         $0x00000080, BX
-	ADDQ         $0x00000080, SI
-	SUBQ         $0x00000020, CX
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	VMOVUPS      (DI), Z4
+	VMOVUPS      64(DI), Z5
+	VMOVUPS      128(DI), Z6
+	VMOVUPS      192(DI), Z7
+	VADDPS       Z0, Z4, Z0
+	VADDPS       Z1, Z5, Z1
+	VADDPS       Z2, Z6, Z2
+	VADDPS       Z3, Z7, Z3
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, BX
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VMOVUPS      (DX), Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      (BX), Z1
 	VSUBPS       Z1, Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMOVUPS      384(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      512(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       640(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 768(AX), Z1, Z0
+	VFNMADD231PS 896(AX), Z1, Z0
+	VMOVUPS      1408(AX), Z2
+	VFMADD231PS  1536(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
+	VFMADD213PS  1024(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, (BX)
-	VMOVUPS      (SI), Z1
-	VADDPS       Z0, Z1, Z0
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
 	VMOVUPS      Z0, (SI)
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, DX
+	VMOVUPS      (DI), Z1
+	VADDPS       Z0, Z1, Z0
+	VMOVUPS      Z0, (DI)
+	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, BX
 	ADDQ         $0x00000040, SI
-	SUBQ         $0x00000010, CX
+	ADDQ         $0x00000040, DI
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), DI
-	KMOVW        (DI)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VMOVUPS.Z    (DX), K1, Z1
+	LEAQ         ztailmasks<>+0(SB), R8
+	KMOVW        (R8)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMOVUPS.Z    (BX), K1, Z1
 	VSUBPS       Z1, Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMOVUPS      384(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      512(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       640(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 768(AX), Z1, Z0
+	VFNMADD231PS 896(AX), Z1, Z0
+	VMOVUPS      1408(AX), Z2
+	VFMADD231PS  1536(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
+	VFMADD213PS  1024(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS      Z0, K1, (BX)
-	VMOVUPS.Z    (SI), K1, Z1
-	VADDPS       Z0, Z1, Z0
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
 	VMOVUPS      Z0, K1, (SI)
+	VMOVUPS.Z    (DI), K1, Z1
+	VADDPS       Z0, Z1, Z0
+	VMOVUPS      Z0, K1, (DI)
 
 done:
 	VZEROUPPER
@@ -1002,164 +1151,181 @@ done:
 // func sumExpIntoAVX512(x []float32, m []float32, sum []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·sumExpIntoAVX512(SB), NOSPLIT, $0-72
-	MOVQ    x_base+0(FP), AX
-	MOVQ    x_len+8(FP), CX
-	MOVQ    m_base+24(FP), DX
-	MOVQ    m_len+32(FP), BX
-	CMPQ    BX, CX
-	CMOVQLT BX, CX
-	MOVQ    sum_base+48(FP), BX
-	MOVQ    sum_len+56(FP), SI
-	CMPQ    SI, CX
-	CMOVQLT SI, CX
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
+	MOVQ    x_base+0(FP), CX
+	MOVQ    x_len+8(FP), DX
+	MOVQ    m_base+24(FP), BX
+	MOVQ    m_len+32(FP), SI
+	CMPQ    SI, DX
+	CMOVQLT SI, DX
+	MOVQ    sum_base+48(FP), SI
+	MOVQ    sum_len+56(FP), DI
+	CMPQ    DI, DX
+	CMOVQLT DI, DX
 
 loop:
-	CMPQ         CX, $0x00000020
+	CMPQ         DX, $0x00000040
 	JL           one
-	VMOVUPS      (AX), Z0
-	VMOVUPS      64(AX), Z1
-	VMOVUPS      (DX), Z2
-	VMOVUPS      64(DX), Z3
-	VSUBPS       Z2, Z0, Z0
-	VSUBPS       Z3, Z1, Z1
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z0, Z2, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z2
-	VMINPS       Z1, Z2, Z1
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z0, Z2, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z2
-	VMAXPS       Z1, Z2, Z1
-	VMULPS       zlog2e<>+0(SB), Z0, Z2
-	VMULPS       zlog2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS  $0x08, Z2, Z2
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VFNMADD231PS zln2hi<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2hi<>+0(SB), Z3, Z1
-	VFNMADD231PS zln2lo<>+0(SB), Z2, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z3, Z1
-	VMOVUPS      zexp5<>+0(SB), Z4
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z4
-	VMOVUPS      zexp5<>+0(SB), Z5
-	VFMADD231PS  zexp6<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp4<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp3<>+0(SB), Z1, Z5
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z4
-	VFMADD213PS  zexp2<>+0(SB), Z1, Z5
-	VMULPS       Z0, Z0, Z6
-	VMULPS       Z1, Z1, Z7
-	VFMADD231PS  Z6, Z4, Z0
-	VFMADD231PS  Z7, Z5, Z1
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VADDPS       zone<>+0(SB), Z1, Z1
-	VCVTPS2DQ    Z2, Z2
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z2, Z4
-	VPSRAD       $0x01, Z3, Z5
-	VPSUBD       Z4, Z2, Z2
-	VPSUBD       Z5, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VPADDD       zone<>+0(SB), Z4, Z4
-	VPADDD       zone<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPADDD       zone<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z0, Z0
-	VMULPS       Z5, Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z3, Z1, Z1
-	VMOVUPS      (BX), Z2
-	VMOVUPS      64(BX), Z3
-	VADDPS       Z0, Z2, Z0
-	VADDPS       Z1, Z3, Z1
-	VMOVUPS      Z0, (BX)
-	VMOVUPS      Z1, 64(BX)
-	ADDQ         $0x00000080, AX
-	ADDQ         $0x00000080, DX
-	ADDQ         $0x00000080, BX
-	SUBQ         $0x00000020, CX
+	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z1
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z3
+	VMOVUPS      (BX), Z4
+	VMOVUPS      64(BX), Z5
+	VMOVUPS      128(BX), Z6
+	VMOVUPS      192(BX), Z7
+	VSUBPS       Z4, Z0, Z0
+	VSUBPS       Z5, Z1, Z1
+	VSUBPS       Z6, Z2, Z2
+	VSUBPS       Z7, Z3, Z3
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z0, Z4, Z0
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z1, Z4, Z1
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z2, Z4, Z2
+	VMOVUPS      384(AX), Z4
+	VMINPS       Z3, Z4, Z3
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z0, Z4, Z0
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z1, Z4, Z1
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z2, Z4, Z2
+	VMOVUPS      512(AX), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMULPS       640(AX), Z0, Z4
+	VMULPS       640(AX), Z1, Z5
+	VMULPS       640(AX), Z2, Z6
+	VMULPS       640(AX), Z3, Z7
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VFNMADD231PS 768(AX), Z4, Z0
+	VFNMADD231PS 768(AX), Z5, Z1
+	VFNMADD231PS 768(AX), Z6, Z2
+	VFNMADD231PS 768(AX), Z7, Z3
+	VFNMADD231PS 896(AX), Z4, Z0
+	VFNMADD231PS 896(AX), Z5, Z1
+	VFNMADD231PS 896(AX), Z6, Z2
+	VFNMADD231PS 896(AX), Z7, Z3
+	VMOVUPS      1408(AX), Z8
+	VFMADD231PS  1536(AX), Z0, Z8
+	VMOVUPS      1408(AX), Z9
+	VFMADD231PS  1536(AX), Z1, Z9
+	VMOVUPS      1408(AX), Z10
+	VFMADD231PS  1536(AX), Z2, Z10
+	VMOVUPS      1408(AX), Z11
+	VFMADD231PS  1536(AX), Z3, Z11
+	VFMADD213PS  1280(AX), Z0, Z8
+	VFMADD213PS  1280(AX), Z1, Z9
+	VFMADD213PS  1280(AX), Z2, Z10
+	VFMADD213PS  1280(AX), Z3, Z11
+	VFMADD213PS  1152(AX), Z0, Z8
+	VFMADD213PS  1152(AX), Z1, Z9
+	VFMADD213PS  1152(AX), Z2, Z10
+	VFMADD213PS  1152(AX), Z3, Z11
+	VFMADD213PS  1024(AX), Z0, Z8
+	VFMADD213PS  1024(AX), Z1, Z9
+	VFMADD213PS  1024(AX), Z2, Z10
+	VFMADD213PS  1024(AX), Z3, Z11
+	VMULPS       Z0, Z0, Z12
+	VMULPS       Z1, Z1, Z13
+	VMULPS       Z2, Z2, Z14
+	VMULPS       Z3, Z3, Z15
+	VFMADD231PS  Z12, Z8, Z0
+	VFMADD231PS  Z13, Z9, Z1
+	VFMADD231PS  Z14, Z10, Z2
+	VFMADD231PS  Z15, Z11, Z3
+	VADDPS       1664(AX), Z0, Z0
+	VADDPS       1664(AX), Z1, Z1
+	VADDPS       1664(AX), Z2, Z2
+	VADDPS       1664(AX), Z3, Z3
+	VSCALEFPS    Z4, Z0, Z0
+	VSCALEFPS    Z5, Z1, Z1
+	VSCALEFPS    Z6, Z2, Z2
+	VSCALEFPS    Z7, Z3, Z3
+	VMOVUPS      (SI), Z4
+	VMOVUPS      64(SI), Z5
+	VMOVUPS      128(SI), Z6
+	VMOVUPS      192(SI), Z7
+	VADDPS       Z0, Z4, Z0
+	VADDPS       Z1, Z5, Z1
+	VADDPS       Z2, Z6, Z2
+	VADDPS       Z3, Z7, Z3
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, BX
+	ADDQ         $0x00000100, SI
+	SUBQ         $0x00000040, DX
 	JMP          loop
 
 one:
-	CMPQ         CX, $0x00000010
+	CMPQ         DX, $0x00000010
 	JL           tail
-	VMOVUPS      (AX), Z0
-	VMOVUPS      (DX), Z1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      (BX), Z1
 	VSUBPS       Z1, Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMOVUPS      384(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      512(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       640(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 768(AX), Z1, Z0
+	VFNMADD231PS 896(AX), Z1, Z0
+	VMOVUPS      1408(AX), Z2
+	VFMADD231PS  1536(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
+	VFMADD213PS  1024(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS      (BX), Z1
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VMOVUPS      (SI), Z1
 	VADDPS       Z0, Z1, Z0
-	VMOVUPS      Z0, (BX)
-	ADDQ         $0x00000040, AX
-	ADDQ         $0x00000040, DX
+	VMOVUPS      Z0, (SI)
+	ADDQ         $0x00000040, CX
 	ADDQ         $0x00000040, BX
-	SUBQ         $0x00000010, CX
+	ADDQ         $0x00000040, SI
+	SUBQ         $0x00000010, DX
 	JMP          one
 
 tail:
-	TESTQ        CX, CX
+	TESTQ        DX, DX
 	JE           done
-	LEAQ         ztailmasks<>+0(SB), SI
-	KMOVW        (SI)(CX*2), K1
-	VMOVUPS.Z    (AX), K1, Z0
-	VMOVUPS.Z    (DX), K1, Z1
+	LEAQ         ztailmasks<>+0(SB), DI
+	KMOVW        (DI)(DX*2), K1
+	VMOVUPS.Z    (CX), K1, Z0
+	VMOVUPS.Z    (BX), K1, Z1
 	VSUBPS       Z1, Z0, Z0
-	VMOVUPS      zexpHi<>+0(SB), Z1
+	VMOVUPS      384(AX), Z1
 	VMINPS       Z0, Z1, Z0
-	VMOVUPS      zexpLo<>+0(SB), Z1
+	VMOVUPS      512(AX), Z1
 	VMAXPS       Z0, Z1, Z0
-	VMULPS       zlog2e<>+0(SB), Z0, Z1
+	VMULPS       640(AX), Z0, Z1
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VFNMADD231PS zln2hi<>+0(SB), Z1, Z0
-	VFNMADD231PS zln2lo<>+0(SB), Z1, Z0
-	VMOVUPS      zexp5<>+0(SB), Z2
-	VFMADD231PS  zexp6<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp4<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp3<>+0(SB), Z0, Z2
-	VFMADD213PS  zexp2<>+0(SB), Z0, Z2
+	VFNMADD231PS 768(AX), Z1, Z0
+	VFNMADD231PS 896(AX), Z1, Z0
+	VMOVUPS      1408(AX), Z2
+	VFMADD231PS  1536(AX), Z0, Z2
+	VFMADD213PS  1280(AX), Z0, Z2
+	VFMADD213PS  1152(AX), Z0, Z2
+	VFMADD213PS  1024(AX), Z0, Z2
 	VMULPS       Z0, Z0, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	VADDPS       zone<>+0(SB), Z0, Z0
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z2
-	VPSUBD       Z2, Z1, Z1
-	VPSLLD       $0x17, Z2, Z2
-	VPADDD       zone<>+0(SB), Z2, Z2
-	VPSLLD       $0x17, Z1, Z1
-	VPADDD       zone<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z0, Z0
-	VMULPS       Z1, Z0, Z0
-	VMOVUPS.Z    (BX), K1, Z1
+	VADDPS       1664(AX), Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VMOVUPS.Z    (SI), K1, Z1
 	VADDPS       Z0, Z1, Z0
-	VMOVUPS      Z0, K1, (BX)
+	VMOVUPS      Z0, K1, (SI)
 
 done:
 	VZEROUPPER
@@ -1168,6 +1334,9 @@ done:
 // func mulIntoAVX512(v []float32, s []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·mulIntoAVX512(SB), NOSPLIT, $0-48
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    v_base+0(FP), AX
 	MOVQ    v_len+8(FP), CX
 	MOVQ    s_base+24(FP), DX
@@ -1228,6 +1397,9 @@ done:
 // func logShiftIntoAVX512(x []float32, m []float32, ls []float32, out []float32)
 // Requires: AVX, AVX512F, CMOV
 TEXT ·logShiftIntoAVX512(SB), NOSPLIT, $0-96
+	LEAQ    zconsts<>+0(SB), AX
+	ADDQ    $0x3f, AX
+	ANDQ    $-64, AX
 	MOVQ    x_base+0(FP), AX
 	MOVQ    x_len+8(FP), CX
 	MOVQ    m_base+24(FP), DX

@@ -1,9 +1,15 @@
 // Command depthwise generates the depthwise convolution kernels of package
-// runtime/kernels/conv: the AVX2 one with avo (depthwise_amd64.s and its Go
-// declaration, 8 channels a vector), and the NEON one with the small emitter
-// in neon.go (depthwise_arm64.s and its declaration, 4 channels a vector),
-// because avo writes only amd64; with -avx512, the AVX-512 one (16 channels
-// a vector, the last few under an opmask), in files of its own.
+// runtime/kernels/conv: the AVX2 ones with avo (depthwise_amd64.s and their
+// Go declarations, 8 channels a vector), and the NEON ones with the small
+// emitter in neon.go (depthwise_arm64.s and their declarations, 4 channels a
+// vector), because avo writes only amd64; with -avx512, the AVX-512 ones (16
+// channels a vector, the last few under an opmask), in files of its own.
+//
+// Each set has two kernels, the same loops but for the input: dwCells
+// multiplies a vector of the input's channels by a vector of weights (a
+// depthwise conv, one input channel per output channel), directCells
+// broadcasts one input value to every lane (a direct conv of few input
+// channels, each tap one input channel for all the output channels).
 //
 // Run it from runtime/kernels/_asm, as the go:generate lines in package conv
 // do:
@@ -19,6 +25,8 @@
 // pass every tap: the tap's weights are loaded once for the block's 4
 // pixels, and each pixel's input is the memory operand of its FMA, so 8
 // accumulators hide the FMA latency and the loads stay at 5 per 4 FMAs.
+// The direct kernel broadcasts each pixel's input into a register for its
+// FMAs, and in AVX-512 starts with blocks of 8 pixels.
 package main
 
 import (
@@ -46,7 +54,8 @@ func main() {
 		for n := range 16 {
 			DATA(2*n, U16(1<<n-1))
 		}
-		avx512ISA(tail).cells()
+		avx512ISA(tail).cells(false)
+		avx512ISA(tail).cells(true)
 		Generate()
 		return
 	}
@@ -57,7 +66,8 @@ func main() {
 	for i := 8; i < 16; i++ {
 		DATA(4*i, U32(0))
 	}
-	avx2ISA(tail).cells()
+	avx2ISA(tail).cells(false)
+	avx2ISA(tail).cells(true)
 	avx2.Generate()
 	neon.Generate("conv", writeNEON)
 }
@@ -106,8 +116,11 @@ func avx2ISA(tail Mem) x86 {
 func avx512ISA(tail Mem) x86 {
 	return x86{
 		set: "AVX512", lanes: 16, vec: func() VecVirtual { return ZMM() },
-		// VPXORD: VXORPS on ZMM registers is AVX512DQ's.
-		zero: func(v VecVirtual) { VPXORD(v, v, v) },
+		// VXORPS on ZMM registers is AVX512DQ's, which the avx512 set
+		// requires (cpu.HasAVX512). avo knows it for a zeroing idiom, not
+		// VPXORD: that would keep every accumulator live from the entry,
+		// too many for the direct kernel's blocks of 8 pixels.
+		zero: func(v VecVirtual) { VXORPS(v, v, v) },
 		mask: func(n GPVirtual) Op {
 			base := GP64()
 			LEAQ(tail, base)
@@ -134,7 +147,7 @@ func avx512ISA(tail Mem) x86 {
 
 const sig = "func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)"
 
-// doc is the kernels' doc comment: the loop of dwCellsGeneric.
+// doc is the depthwise kernels' doc comment: the loop of dwCellsGeneric.
 func doc(name string, lanes int) []string {
 	return []string{
 		fmt.Sprintf("%s is dwKernel.cells, %d channels a vector: cells output pixels", name, lanes),
@@ -157,16 +170,45 @@ func doc(name string, lanes int) []string {
 	}
 }
 
+// directDoc is the direct kernels' doc comment: the loop of
+// directCellsGeneric.
+func directDoc(name string, lanes int) []string {
+	return []string{
+		fmt.Sprintf("%s is dwKernel.direct, %d channels a vector: cells output", name, lanes),
+		"pixels stride floats apart in x, c channels each, from the taps listed in",
+		"taps as pairs of offsets in bytes, of the input value from the pixel's",
+		"start in x and of the weights in w, in the order listed, each product",
+		"fused into its sum:",
+		"",
+		"\tfor t := range cells {",
+		"\t\tfor ch := range c {",
+		"\t\t\tacc := 0",
+		"\t\t\tfor k := 0; k < len(taps); k += 2 {",
+		"\t\t\t\tacc += x[t*stride+taps[k]/4] * w[taps[k+1]/4+ch]",
+		"\t\t\t}",
+		"\t\t\tout[t*c+ch] = clamp(acc+bias[ch], lo, hi)",
+		"\t\t}",
+		"\t}",
+		"",
+		"taps must not be empty. The caller checks that x holds every tap.",
+	}
+}
+
 // block is how many pixels a pass carries.
 const block = 4
 
-// cells generates dwCells<set>.
-func (s x86) cells() {
-	name := "dwCells" + s.set
+// cells generates dwCells<set>, or directCells<set> if bcast: the input
+// broadcast, its pointer kept on the pixel while the passes step through
+// the channels of the weights, bias and output.
+func (s x86) cells(bcast bool) {
+	name, comment := "dwCells"+s.set, doc
+	if bcast {
+		name, comment = "directCells"+s.set, directDoc
+	}
 	vb := 4 * s.lanes // bytes per vector
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(doc(name, s.lanes)...)
+	Doc(comment(name, s.lanes)...)
 	oo := gp(Param("out").Base())
 	xo := gp(Param("x").Base())
 	cells := gp(Param("cells"))
@@ -180,9 +222,18 @@ func (s x86) cells() {
 	VBROADCASTSS(resolve("lo"), lo)
 	VBROADCASTSS(resolve("hi"), hi)
 
-	// pixel is pixel i's input at base: base + i*stride.
+	// The direct kernel's FMAs take their input from a register, so that
+	// AVX-512's 32 carry 8 pixels: at 16 output channels, a pass of one
+	// vector then has 8 accumulators, enough to hide the FMA latency.
+	blk := block
+	if bcast && s.lanes == 16 {
+		blk = 8
+	}
+
+	// pixel is pixel i's input at base: base + i*stride, or + (i-4)*stride
+	// for i >= 4, once base has moved on to pixel 4.
 	pixel := func(base GPVirtual, i, disp int) Mem {
-		switch i {
+		switch i % 4 {
 		case 0:
 			return Mem{Base: base, Disp: disp}
 		case 1:
@@ -226,6 +277,17 @@ func (s x86) cells() {
 				load(Mem{Base: wp, Disp: vb * v}, wv[v])
 			}
 			for i := range n {
+				if i == 4 { // off on to pixel 4
+					LEAQ(Mem{Base: off, Index: sb, Scale: 4}, off)
+				}
+				if bcast {
+					y := s.vec()
+					VBROADCASTSS(pixel(off, i, 0), y)
+					for v := range vecs {
+						VFMADD231PS(y, wv[v], acc[i][v])
+					}
+					continue
+				}
 				for v := range vecs {
 					if mask != nil {
 						y := s.vec()
@@ -246,16 +308,23 @@ func (s x86) cells() {
 				bv[v] = s.vec()
 				load(Mem{Base: bc, Disp: vb * v}, bv[v])
 			}
-			cb3 := GP64()
+			cb3, oo4 := GP64(), GP64()
 			LEAQ(Mem{Base: cb, Index: cb, Scale: 2}, cb3)
+			if n > 4 {
+				LEAQ(Mem{Base: oo, Index: cb, Scale: 4}, oo4)
+			}
 			for i := range n {
 				for v := range vecs {
 					a := acc[i][v]
 					VADDPS(bv[v], a, a)
 					VMAXPS(a, lo, a)
 					VMINPS(a, hi, a)
+					oo := oo
+					if i >= 4 {
+						oo = oo4
+					}
 					var m Mem
-					switch i {
+					switch i % 4 {
 					case 0:
 						m = Mem{Base: oo, Disp: vb * v}
 					case 1:
@@ -269,18 +338,29 @@ func (s x86) cells() {
 				}
 			}
 		}
+		stepped := []GPVirtual{xo, wc, bc, oo}
+		if bcast {
+			stepped = stepped[1:]
+		}
 		step := func(bytes Op) {
-			for _, p := range []GPVirtual{xo, wc, bc, oo} {
+			for _, p := range stepped {
 				ADDQ(bytes, p)
 			}
 		}
-		Label(label + "_two")
-		CMPQ(ch, U8(2*s.lanes))
+		// A single pixel's passes carry more vectors: one pixel's chain of
+		// taps per vector is all there is to overlap (most pixels of a 7×7
+		// image under a 5×5 window are edge pixels, a call each).
+		wide, first := 2, label+"_two"
+		if n == 1 {
+			wide, first = s.lanes/2, label+"_wide"
+		}
+		Label(first)
+		CMPQ(ch, U8(wide*s.lanes))
 		JL(LabelRef(label + "_one"))
-		pass(label+"_two", 2, nil)
-		step(imm(2 * vb))
-		SUBQ(U8(2*s.lanes), ch)
-		JMP(LabelRef(label + "_two"))
+		pass(first, wide, nil)
+		step(imm(wide * vb))
+		SUBQ(U8(wide*s.lanes), ch)
+		JMP(LabelRef(first))
 		Label(label + "_one")
 		CMPQ(ch, U8(s.lanes))
 		JL(LabelRef(label + "_tail"))
@@ -297,26 +377,43 @@ func (s x86) cells() {
 		Label(label + "_end")
 	}
 
-	Label("block")
-	CMPQ(cells, U8(block))
-	JL(LabelRef("single"))
-	channels("block", block)
-	// On to the next block: x c channels back and 4 pixels on, out 3
-	// pixels on (each is c channels).
-	SUBQ(cb, xo)
-	LEAQ(Mem{Base: xo, Index: sb, Scale: 4}, xo)
-	LEAQ(Mem{Base: oo, Index: cb, Scale: 2}, oo)
-	ADDQ(cb, oo)
-	SUBQ(U8(block), cells)
-	JMP(LabelRef("block"))
-	Label("single")
-	TESTQ(cells, cells)
-	JZ(LabelRef("done"))
-	channels("single", 1)
-	SUBQ(cb, xo)
-	ADDQ(sb, xo)
-	DECQ(cells)
-	JMP(LabelRef("single"))
+	// Blocks of blk pixels, then of 4 (if blk is 8), then single pixels.
+	sizes, names := []int{block, 1}, []string{"block", "single", "done"}
+	if blk == 8 {
+		sizes, names = []int{8, block, 1}, []string{"block8", "block", "single", "done"}
+	}
+	for j, n := range sizes {
+		Label(names[j])
+		if n == 1 {
+			TESTQ(cells, cells)
+			JZ(LabelRef(names[j+1]))
+		} else {
+			CMPQ(cells, U8(n))
+			JL(LabelRef(names[j+1]))
+		}
+		channels(names[j], n)
+		// On to the next block: x c channels back (unless broadcast) and n
+		// pixels on, out n-1 pixels on (each is c channels).
+		if !bcast {
+			SUBQ(cb, xo)
+		}
+		switch n {
+		case 8:
+			LEAQ(Mem{Base: xo, Index: sb, Scale: 8}, xo)
+			LEAQ(Mem{Base: oo, Index: cb, Scale: 8}, oo)
+			SUBQ(cb, oo)
+			SUBQ(U8(n), cells)
+		case 4:
+			LEAQ(Mem{Base: xo, Index: sb, Scale: 4}, xo)
+			LEAQ(Mem{Base: oo, Index: cb, Scale: 2}, oo)
+			ADDQ(cb, oo)
+			SUBQ(U8(n), cells)
+		default:
+			ADDQ(sb, xo)
+			DECQ(cells)
+		}
+		JMP(LabelRef(names[j]))
+	}
 	Label("done")
 	VZEROUPPER()
 	RET()

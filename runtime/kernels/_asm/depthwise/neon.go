@@ -7,11 +7,13 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 )
 
-// The NEON kernel: the AVX2 one's loops, 4 channels a Q register; a pass
+// The NEON kernels: the AVX2 ones' loops, 4 channels a Q register; a pass
 // carries 2 vectors, then 1, then single channels in lane 0 (FMOVS loads
 // one float and clears the other lanes, where the vector operations are
 // harmless). Arm64 has no memory operand for FMLA, so each pixel's input is
-// loaded, pixel after pixel with a post-incremented pointer.
+// loaded, pixel after pixel with a post-incremented pointer; the direct
+// kernel loads one float into every lane (VLD1R) and multiplies both
+// vectors of weights by it.
 //
 // Registers: R0 out, R1 x, R2 the pixels left, R3 c·4, R4 stride·4, R5 w,
 // R6 bias, R7 the channels left, R8 the tap pair, R9 the taps left, R10 the
@@ -20,8 +22,9 @@ import (
 // the inputs, V26-V27 the bias, V28 lo, V29 hi, V30-V31 the clamp.
 
 type neonFn struct {
-	w    *bytes.Buffer
-	name string
+	w     *bytes.Buffer
+	name  string
+	bcast bool // the direct kernel: the input broadcast
 }
 
 func (f *neonFn) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\n", args...) }
@@ -63,9 +66,15 @@ func (f *neonFn) pass(label string, n, vecs int) {
 	f.p("ADD R5, R11")
 	f.load(vecs, 16, 11, -1)
 	for i := range n {
-		f.load(vecs, 18+2*i, 10, 4)
+		in := func(v int) int { return 18 + 2*i + v }
+		if f.bcast && vecs > 0 {
+			f.p("VLD1R.P (R10)(R4), [V%d.S4]", in(0))
+			in = func(int) int { return 18 + 2*i }
+		} else {
+			f.load(vecs, 18+2*i, 10, 4)
+		}
 		for v := range regs {
-			f.p("%s", neon.FMLA(2*i+v, 18+2*i+v, 16+v))
+			f.p("%s", neon.FMLA(2*i+v, in(v), 16+v))
 		}
 	}
 	f.p("ADD $16, R8")
@@ -111,7 +120,11 @@ func (f *neonFn) channels(label string, n int) {
 		f.p("CMP $%d, R7", p.lanes)
 		f.p("BLT %s_%s_end", f.name, l)
 		f.pass(l, n, p.vecs)
-		for _, r := range []int{0, 1, 5, 6} {
+		stepped := []int{0, 1, 5, 6}
+		if f.bcast {
+			stepped = []int{0, 5, 6}
+		}
+		for _, r := range stepped {
 			f.p("ADD $%d, R%d", 4*p.lanes, r)
 		}
 		f.p("SUB $%d, R7", p.lanes)
@@ -120,10 +133,12 @@ func (f *neonFn) channels(label string, n int) {
 	}
 }
 
-func neonCells(w *bytes.Buffer) {
-	f := &neonFn{w: w, name: "dwCellsNEON"}
-	fmt.Fprintf(w, "\n// func dwCellsNEON%s\n", sig[len("func"):])
-	fmt.Fprintf(w, "TEXT ·dwCellsNEON(SB), NOSPLIT, $0-152\n")
+// neonCells writes the kernel name: dwCellsNEON, or directCellsNEON if
+// bcast.
+func neonCells(w *bytes.Buffer, name string, bcast bool) {
+	f := &neonFn{w: w, name: name, bcast: bcast}
+	fmt.Fprintf(w, "\n// func %s%s\n", name, sig[len("func"):])
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-152\n", name)
 	f.p("MOVD out_base+0(FP), R0")
 	f.p("MOVD x_base+24(FP), R1")
 	f.p("MOVD cells+96(FP), R2")
@@ -139,9 +154,11 @@ func neonCells(w *bytes.Buffer) {
 	f.p("CMP $%d, R2", block)
 	f.p("BLT %s_single", f.name)
 	f.channels("block", block)
-	// On to the next block: x c channels back and 4 pixels on, out 3
-	// pixels on (each is c channels).
-	f.p("SUB R3, R1")
+	// On to the next block: x c channels back (unless broadcast) and 4
+	// pixels on, out 3 pixels on (each is c channels).
+	if !bcast {
+		f.p("SUB R3, R1")
+	}
 	f.p("ADD R4<<2, R1")
 	f.p("ADD R3<<1, R0")
 	f.p("ADD R3, R0")
@@ -150,7 +167,9 @@ func neonCells(w *bytes.Buffer) {
 	f.label("single")
 	f.p("CBZ R2, %s_done", f.name)
 	f.channels("single", 1)
-	f.p("SUB R3, R1")
+	if !bcast {
+		f.p("SUB R3, R1")
+	}
 	f.p("ADD R4, R1")
 	f.p("SUB $1, R2")
 	f.p("B %s_single", f.name)
@@ -158,9 +177,11 @@ func neonCells(w *bytes.Buffer) {
 	f.p("RET")
 }
 
-// writeNEON writes the NEON kernel and its declaration into f.
+// writeNEON writes the NEON kernels and their declarations into f.
 func writeNEON(f *neon.File) error {
-	neonCells(&f.Asm)
+	neonCells(&f.Asm, "dwCellsNEON", false)
 	f.Declare("dwCellsNEON", sig, doc("dwCellsNEON", 4))
+	neonCells(&f.Asm, "directCellsNEON", true)
+	f.Declare("directCellsNEON", sig, directDoc("directCellsNEON", 4))
 	return nil
 }

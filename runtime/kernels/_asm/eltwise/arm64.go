@@ -102,7 +102,7 @@ func (f *neonFn) p(format string, args ...any) { fmt.Fprintf(f.w, "\t"+format+"\
 // registers before the loops; any others are made (MOVW, VDUP) in a
 // temporary register before each use.
 func neonKernel(w *bytes.Buffer, k *kernel, name string, u, fixed int) error {
-	main, one := body(k, u), body(k, 1)
+	main, one := body(k, u, false), body(k, 1, false)
 	f := &neonFn{w: w, k: k, ptr: map[string]int{}, fixed: map[uint32]int{}, scalar: map[string]int{}}
 	off, ret, size := frame(k)
 	fmt.Fprintf(w, "\n// func %s%s\n", name, k.signature()[len("func"):])

@@ -40,11 +40,11 @@ func main() {
 	}
 	ConstraintExpr("amd64,!purego")
 	if *avx512 {
-		x86{avx512: true}.generate(ks)
+		x86{avx512: true, withRows: pkg == "eltwise"}.generate(ks)
 		Generate()
 		return
 	}
-	x86{}.generate(ks)
+	x86{withRows: pkg == "eltwise"}.generate(ks)
 	avx2.Generate()
 	neon.Generate(pkg, func(f *neon.File) error { return writeNEON(f, ks) })
 }

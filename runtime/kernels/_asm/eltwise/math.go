@@ -21,7 +21,8 @@ func f32bits(f float32) uint32 { return math.Float32bits(f) }
 // with q of degree 4 (relative error 3e-9 before rounding). 2^n is applied as
 // two factors 2^(n>>1)·2^(n-n>>1), each a normal float, so that n may run
 // from -150 to 128: the clamp of x keeps it there, and makes -Inf 0 and +Inf
-// +Inf.
+// +Inf. Where the target scales in one instruction (prog.scalef), y·2^n is
+// that, rounded once as the product of the two factors is.
 func exp(p *prog, x *val) *val {
 	x = p.min(x, p.konst("expHi", 0x1.62e44p+06)) // 88.7229, just above ln(MaxFloat32)
 	x = p.max(x, p.konst("expLo", -104))          // below ln(2⁻¹⁵⁰)
@@ -36,6 +37,11 @@ func exp(p *prog, x *val) *val {
 		p.konst("exp6", 0x1.6a2404p-10))
 	one := p.konst("one", 1)
 	y := p.addf(p.fma(q, p.mul(r, r), r), one)
+	if p.scalef {
+		// y·2^n in one rounding, as the two factors below give it: y·2^i1
+		// is exact, a normal float. The same bits, 8 operations fewer.
+		return p.scale(y, n)
+	}
 	i := p.cvt(n)
 	i1 := p.sar(i, 1)
 	i2 := p.isub(i, i1)

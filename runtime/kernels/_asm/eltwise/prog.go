@@ -8,6 +8,9 @@ import "fmt"
 // a new one, and lowering frees a register after its value's last use.
 type prog struct {
 	ops []*val
+	// scalef: the target scales by powers of two in one instruction
+	// (AVX-512's VSCALEFPS), for opScale.
+	scalef bool
 }
 
 // val is one op and the value it makes (none for stores and accumulations).
@@ -53,6 +56,7 @@ const (
 	opRelu                   // a < 0 ? 0 : a (NaN and -0 unchanged)
 	opLT                     // a < b ? all ones : 0 (false for NaN)
 	opSqrt                   // √a, correctly rounded
+	opScale                  // a·2^b for an integer float b, rounded once (prog.scalef only)
 	opNumCodes               // sentinel
 )
 
@@ -72,7 +76,7 @@ var arity = [opNumCodes]int{
 	opStore: 1, opAccum: 1,
 	opAdd: 2, opSub: 2, opMul: 2, opDiv: 2, opFMA: 3, opFNMA: 3, opMin: 2, opMax: 2,
 	opAbs: 1, opRound: 1, opCvt: 1, opIAdd: 2, opISub: 2, opShl: 1, opSar: 1,
-	opAnd: 2, opOr: 2, opSelSign: 3, opGE0: 1, opRelu: 1, opLT: 2, opSqrt: 1,
+	opAnd: 2, opOr: 2, opSelSign: 3, opGE0: 1, opRelu: 1, opLT: 2, opSqrt: 1, opScale: 2,
 }
 
 func (p *prog) load(stream string, vec int) *val {
@@ -114,6 +118,7 @@ func (p *prog) max(a, b *val) *val        { return p.add(opMax, a, b) }
 func (p *prog) abs(a *val) *val           { return p.add(opAbs, a) }
 func (p *prog) round(a *val) *val         { return p.add(opRound, a) }
 func (p *prog) cvt(a *val) *val           { return p.add(opCvt, a) }
+func (p *prog) scale(a, b *val) *val      { return p.add(opScale, a, b) }
 func (p *prog) iadd(a, b *val) *val       { return p.add(opIAdd, a, b) }
 func (p *prog) isub(a, b *val) *val       { return p.add(opISub, a, b) }
 func (p *prog) and(a, b *val) *val        { return p.add(opAnd, a, b) }
@@ -136,13 +141,13 @@ func (p *prog) horner(x *val, c ...*val) *val { // c[0] + x·(c[1] + x·(...))
 // body is the prog of u vectors of k, their ops interleaved so that the
 // independent chains of dependent ops overlap without relying on the
 // out-of-order window.
-func body(k *kernel, u int) *prog {
+func body(k *kernel, u int, scalef bool) *prog {
 	parts := make([]*prog, u)
 	for vec := range parts {
-		parts[vec] = &prog{}
+		parts[vec] = &prog{scalef: scalef}
 		k.body(parts[vec], vec)
 	}
-	p := &prog{}
+	p := &prog{scalef: scalef}
 	for i := 0; len(p.ops) < u*len(parts[0].ops); i++ {
 		for _, q := range parts {
 			p.ops = append(p.ops, q.ops[i])

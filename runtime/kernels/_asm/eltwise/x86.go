@@ -24,6 +24,8 @@ import (
 // both sets' files are in the same package.
 type x86 struct {
 	avx512 bool
+	// withRows adds the rows kernels (rows.go), which package eltwise has.
+	withRows bool
 }
 
 func (s x86) lanes() int {
@@ -56,28 +58,86 @@ func (s x86) suffix() string {
 	return "AVX2"
 }
 
-func unroll(k *kernel) int {
+func (s x86) unroll(k *kernel) int {
 	if k.single {
 		return 1
 	}
-	if k.heavy {
+	if k.heavy && !s.avx512 {
 		return 2
 	}
 	return 4
 }
 
 // x86Consts holds one broadcast table, a vector wide, per distinct constant.
+//
+// AVX-512's tables are 64 bytes, a cache line, but Go's linker aligns data
+// to 32 bytes at most: a table of its own would straddle two lines or not
+// as the binary's layout falls, and every load of it from the loop with it,
+// which cost silu 40% of its speed (4.4 → 2.7 Gelem/s, BenchmarkUnary, Zen
+// 5) when an unrelated change moved the tables by 32 bytes. So the AVX-512
+// tables are one symbol, zconsts, each table 128 bytes apart and its
+// constant repeated over the first 96, and each function points a register
+// at the first 64-byte boundary from the symbol's start (0 or 32 bytes on):
+// from there every table is whole and aligned.
 type x86Consts struct {
 	s   x86
 	mem map[uint32]Mem
+	// The AVX-512 tables: zconsts, the index of each constant in it, and
+	// the register the function being written points at its aligned start.
+	table Mem
+	index map[uint32]int
+	base  GPVirtual
 }
 
+// zstride is the bytes from one AVX-512 table to the next; zfill the bytes
+// each repeats its constant over: whichever 64 bytes from its start or 32
+// on.
+const zstride, zfill = 128, 96
+
+// declare writes the table of a constant (named name with AVX2), once.
+// Every constant must be declared before the functions are written.
+func (c *x86Consts) declare(name string, bits uint32) {
+	if !c.s.avx512 {
+		c.get(name, bits)
+		return
+	}
+	if _, ok := c.index[bits]; ok {
+		return
+	}
+	if c.index == nil {
+		c.index = map[uint32]int{}
+		c.table = GLOBL("zconsts", RODATA|NOPTR)
+	}
+	i := len(c.index)
+	c.index[bits] = i
+	for j := range zfill / 4 {
+		DATA(zstride*i+4*j, U32(bits))
+	}
+}
+
+// start begins a function: with AVX-512, a register points at the tables'
+// aligned start.
+func (c *x86Consts) start() {
+	if !c.s.avx512 {
+		return
+	}
+	c.base = GP64()
+	LEAQ(c.table, c.base)
+	ADDQ(U8(63), c.base)
+	ANDQ(I8(-64), c.base)
+}
+
+// get is the table of constant bits (named name), a vector wide.
 func (c *x86Consts) get(name string, bits uint32) Mem {
+	if c.s.avx512 {
+		i, ok := c.index[bits]
+		if !ok {
+			panic(fmt.Sprintf("constant %s (%#x) used but not declared", name, bits))
+		}
+		return Mem{Base: c.base, Disp: zstride * i}
+	}
 	if m, ok := c.mem[bits]; ok {
 		return m
-	}
-	if c.s.avx512 {
-		name = "z" + name
 	}
 	m := GLOBL(name, RODATA|NOPTR)
 	for i := range c.s.lanes() {
@@ -106,18 +166,21 @@ func (s x86) generate(ks []*kernel) {
 			DATA(4*i, U32(0))
 		}
 	}
-	c.get("absmask", 0x7fffffff)
-	c.get("zero", 0)
-	c.get("neginf", 0xff800000)
+	c.declare("absmask", 0x7fffffff)
+	c.declare("zero", 0)
+	c.declare("neginf", 0xff800000)
 	progs := make([][2]*prog, len(ks))
 	for i, k := range ks {
-		progs[i] = [2]*prog{body(k, unroll(k)), body(k, 1)}
+		progs[i] = [2]*prog{body(k, s.unroll(k), s.avx512), body(k, 1, s.avx512)}
 		for _, v := range consts(progs[i][0], progs[i][1]) {
-			c.get(v.name, v.bits)
+			c.declare(v.name, v.bits)
 		}
 	}
 	for i, k := range ks {
-		s.kernel(k, unroll(k), progs[i][0], progs[i][1], c, tail)
+		s.kernel(k, s.unroll(k), progs[i][0], progs[i][1], c, tail)
+	}
+	if s.withRows {
+		s.rows(tail)
 	}
 }
 
@@ -140,6 +203,7 @@ func (s x86) kernel(k *kernel, u int, main, one *prog, c *x86Consts, tail Mem) {
 	TEXT(name, NOSPLIT, k.signature())
 	Pragma("noescape")
 	Doc(docLines(k, name)...)
+	c.start()
 	f := &x86Fn{x86: s, k: k, c: c, ptr: map[string]GPVirtual{}, scalar: map[string]VecVirtual{}}
 	used := main.scalars()
 	// n is the shortest slice's length, so that no slice is read past its
@@ -401,6 +465,8 @@ func (f *x86Fn) lower(p *prog) {
 			}
 		case opSqrt:
 			VSQRTPS(r[a[0]], d)
+		case opScale:
+			VSCALEFPS(r[a[1]], reg(a[0]), d)
 		case opFMA, opFNMA:
 			d = f.fma(v, dies, reg, isConst, r)
 		default:
