@@ -186,6 +186,7 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	im.dropDead(outs)
 	header := []string{"Imported from " + describe(o.Source, m) + " by mdlc import.",
 		"Layouts: inputs and outputs as in the ONNX graph; images inside are NHWC, as mdlc's layers take them."}
 	src := im.w.print(header, name, ins, outs)
@@ -331,6 +332,49 @@ func (im *importer) rename(v *val, name string) error {
 	im.w.add(&stmt{outs: []string{name}, call: "activation", in: v.ref, args: []string{"linear"}})
 	v.ref = name
 	return nil
+}
+
+// dropDead removes the statements no output depends on (a transpose that
+// another undid, an ONNX value nothing reads), and the weights of the
+// layers among them.
+func (im *importer) dropDead(outs []port) {
+	live := map[string]bool{}
+	for _, o := range outs {
+		live[o.name] = true
+	}
+	keep := make([]bool, len(im.w.stmts))
+	for i := len(im.w.stmts) - 1; i >= 0; i-- {
+		s := im.w.stmts[i]
+		for _, o := range s.outs {
+			keep[i] = keep[i] || live[o]
+		}
+		if !keep[i] {
+			continue
+		}
+		if s.in != "" {
+			live[s.in] = true
+		}
+		for _, a := range s.args {
+			for _, t := range tokens(a) {
+				live[t] = true
+			}
+		}
+	}
+	var stmts []*stmt
+	for i, s := range im.w.stmts {
+		if keep[i] {
+			stmts = append(stmts, s)
+			continue
+		}
+		if s.as != "" {
+			for name := range im.weights {
+				if strings.HasPrefix(name, s.as+".") {
+					delete(im.weights, name)
+				}
+			}
+		}
+	}
+	im.w.stmts = stmts
 }
 
 // refUses counts the statements that read a program name.

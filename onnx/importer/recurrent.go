@@ -251,7 +251,41 @@ func (im *importer) transposed(n *onnx.Node, x *val, perm []int) (*val, error) {
 	for i, p := range perm {
 		shape[i] = x.shape[p]
 	}
-	return im.emit(n, "transposed", "transpose", ref, []string{intList(perm)}, shape, false), nil
+	if y := undoTranspose(src, perm); y != nil {
+		return y, nil
+	}
+	if src.transposeOf != nil {
+		// Two transposes in a row are one.
+		src, perm = src.transposeOf, composePerm(src.transposePerm, perm)
+		ref = src.ref
+	}
+	v := im.emit(n, "transposed", "transpose", ref, []string{intList(perm)}, shape, false)
+	v.transposeOf, v.transposePerm = src, perm
+	return v, nil
+}
+
+// composePerm is the permutation of transposing by first, then by then.
+func composePerm(first, then []int) []int {
+	out := make([]int, len(then))
+	for i, p := range then {
+		out[i] = first[p]
+	}
+	return out
+}
+
+// undoTranspose is the value x was transposed from, when transposing x by
+// perm gives it back; nil otherwise. The statement that made x is then
+// unused and dropped with the program's other dead statements.
+func undoTranspose(x *val, perm []int) *val {
+	if x.transposeOf == nil || len(perm) != len(x.transposePerm) {
+		return nil
+	}
+	for i, p := range perm {
+		if x.transposePerm[p] != i {
+			return nil
+		}
+	}
+	return x.transposeOf
 }
 
 func allZero(v []float32) bool {

@@ -401,8 +401,23 @@ func transpose(im *importer, n *onnx.Node) error {
 	if x.channelsLast && slices.Equal(perm, permToChannelsLast(r)) {
 		return identityAs(im, n, x, shape)
 	}
-	v := im.emit(n, "transpose", "transpose", x.ref, []string{intList(phys)}, shape, false)
+	if !x.channelsLast {
+		if y := undoTranspose(x, perm); y != nil {
+			im.set(n, 0, y)
+			return nil
+		}
+	}
+	src := x
+	if !x.channelsLast && x.transposeOf != nil {
+		// Two transposes in a row are one.
+		src, perm = x.transposeOf, composePerm(x.transposePerm, perm)
+		phys = perm
+	}
+	v := im.emit(n, "transpose", "transpose", src.ref, []string{intList(phys)}, shape, false)
 	v.isInt = x.isInt
+	if !src.channelsLast {
+		v.transposeOf, v.transposePerm = src, perm
+	}
 	im.set(n, 0, v)
 	return nil
 }

@@ -91,6 +91,11 @@ type val struct {
 	c            *konst
 	// other is the same value in the other layout, once one was made.
 	other *val
+	// transposeOf and transposePerm say that the value is a transpose of
+	// another held in logical order, so that a transpose back is no
+	// transpose at all.
+	transposeOf   *val
+	transposePerm []int
 }
 
 // konst is a value known at import time: floats, or integers, which may
