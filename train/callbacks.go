@@ -194,6 +194,42 @@ func (e *EarlyStopping) EpochEnd(_ *Trainer, l Logs) error {
 	return nil
 }
 
+// MarshalText writes the best loss and the epochs waited since.
+func (e *EarlyStopping) MarshalText() ([]byte, error) {
+	return bestText(e.started, e.best, e.wait), nil
+}
+
+// UnmarshalText reads what MarshalText wrote.
+func (e *EarlyStopping) UnmarshalText(b []byte) error {
+	var err error
+	e.started, e.best, e.wait, err = parseBest(b)
+	return err
+}
+
+// bestText is a best loss (exactly, as 'g' -1 round-trips) and a count,
+// "none" before the first epoch.
+func bestText(started bool, best float64, wait int) []byte {
+	if !started {
+		return []byte("none")
+	}
+	return []byte(strconv.FormatFloat(best, 'g', -1, 64) + " " + strconv.Itoa(wait))
+}
+
+func parseBest(b []byte) (started bool, best float64, wait int, err error) {
+	s := string(b)
+	if s == "none" {
+		return false, 0, 0, nil
+	}
+	f, w, ok := strings.Cut(s, " ")
+	if best, err = strconv.ParseFloat(f, 64); err != nil || !ok {
+		return false, 0, 0, fmt.Errorf("best loss %q is not \"LOSS WAIT\"", s)
+	}
+	if wait, err = strconv.Atoi(w); err != nil || wait < 0 {
+		return false, 0, 0, fmt.Errorf("best loss %q: %q is not a count", s, w)
+	}
+	return true, best, wait, nil
+}
+
 // Checkpointer writes a checkpoint after each epoch to a path made from
 // Pattern ({epoch} becomes the epoch from 1, {val_loss} and {loss} the
 // figures to four decimals), or with Best only when the monitored loss
@@ -226,6 +262,16 @@ func (c *Checkpointer) EpochEnd(t *Trainer, l Logs) error {
 	}
 	c.Saved = append(c.Saved, path)
 	return nil
+}
+
+// MarshalText writes the best loss so far, which save-best compares with.
+func (c *Checkpointer) MarshalText() ([]byte, error) { return bestText(c.started, c.best, 0), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (c *Checkpointer) UnmarshalText(b []byte) error {
+	var err error
+	c.started, c.best, _, err = parseBest(b)
+	return err
 }
 
 // ExpandPattern fills a checkpoint path pattern with an epoch's figures.

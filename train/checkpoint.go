@@ -70,6 +70,13 @@ func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
 		}
 		meta["lr_state"] = string(text)
 	}
+	for name, k := range t.kept {
+		text, err := k.MarshalText()
+		if err != nil {
+			return err
+		}
+		meta["callback_"+name] = string(text)
+	}
 	return writeAtomic(path, ts, meta)
 }
 
@@ -130,6 +137,15 @@ func (t *Trainer) Restore(path string, extra map[string]string, budget size.Budg
 	if a, ok := t.cfg.LR.(optim.Adaptive); ok {
 		if err := a.UnmarshalText([]byte(meta["lr_state"])); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for name, k := range t.kept {
+		// A checkpoint from before callbacks' state was kept starts them
+		// afresh.
+		if text, ok := meta["callback_"+name]; ok {
+			if err := k.UnmarshalText([]byte(text)); err != nil {
+				return fmt.Errorf("%s: callback %s: %w", path, name, err)
+			}
 		}
 	}
 	params := t.plan.Parameters()

@@ -59,7 +59,8 @@ type Callback interface {
 	EpochEnd(t *Trainer, l Logs) error
 }
 
-// ErrStop, returned by a callback's EpochEnd, ends Fit without an error.
+// ErrStop, returned by a callback's EpochEnd, ends Fit without an error
+// once every callback has had the epoch's end.
 var ErrStop = errors.New("stop training")
 
 // ErrInterrupted is Fit's error when FitOptions.Stop fired: the step under
@@ -169,12 +170,18 @@ func (t *Trainer) Fit(ds data.Dataset, opt FitOptions) error {
 		l.Elapsed = time.Since(start)
 		t.pos = Position{Epoch: epoch + 1}
 		t.upd.EndEpoch(Monitored(l))
+		// Every callback hears of the epoch, also after one asked to stop:
+		// the epoch's checkpoint and history are written either way.
+		stop := false
 		for _, c := range opt.Callbacks {
 			if err := c.EpochEnd(t, l); errors.Is(err, ErrStop) {
-				return nil
+				stop = true
 			} else if err != nil {
 				return err
 			}
+		}
+		if stop {
+			return nil
 		}
 	}
 	return nil

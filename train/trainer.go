@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding"
 	"fmt"
 	"maps"
 	"slices"
@@ -73,6 +74,25 @@ type Trainer struct {
 	// own names the model's parameters, which Weights returns: not the
 	// step counter training adds.
 	own map[string]bool
+	// kept are callbacks whose state checkpoints carry (Keep), by name.
+	kept map[string]Stateful
+}
+
+// Stateful is a callback with state a resumed run needs, such as early
+// stopping's count of epochs without improvement.
+type Stateful interface {
+	encoding.TextMarshaler
+	encoding.TextUnmarshaler
+}
+
+// Keep makes checkpoints carry s's state under name, and Restore give it
+// back, so that a resumed run stops, and saves its best, as the
+// uninterrupted one would.
+func (t *Trainer) Keep(name string, s Stateful) {
+	if t.kept == nil {
+		t.kept = map[string]Stateful{}
+	}
+	t.kept[name] = s
 }
 
 // New compiles model's training step (model is changed: pass a freshly

@@ -354,6 +354,16 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	}
 	defer tr.Close()
 	extra := map[string]string{"data_seed": strconv.FormatUint(f.dataSeed, 10), "shuffle": strconv.FormatBool(f.shuffle), "data": f.data}
+	var ckpt *train.Checkpointer
+	if f.checkpoint != "" {
+		ckpt = &train.Checkpointer{Pattern: f.checkpoint, Best: f.saveBest, Extra: extra}
+		tr.Keep("save_best", ckpt)
+	}
+	var early *train.EarlyStopping
+	if f.patience > 0 {
+		early = &train.EarlyStopping{Patience: f.patience}
+		tr.Keep("early_stopping", early)
+	}
 	if f.resume != "" {
 		if err := tr.Restore(f.resume, extra, o.MemoryBudget()); err != nil {
 			return err
@@ -386,13 +396,13 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	}
 	history := &train.History{}
 	fit.Callbacks = append(fit.Callbacks, &train.Progress{W: c.stdout, Verbose: verbose}, history)
-	if f.checkpoint != "" {
-		fit.Callbacks = append(fit.Callbacks, &train.Checkpointer{Pattern: f.checkpoint, Best: f.saveBest, Extra: extra})
-	}
-	var early *train.EarlyStopping
-	if f.patience > 0 {
-		early = &train.EarlyStopping{Patience: f.patience}
+	// Early stopping counts the epoch before the checkpoint records its
+	// state.
+	if early != nil {
 		fit.Callbacks = append(fit.Callbacks, early)
+	}
+	if ckpt != nil {
+		fit.Callbacks = append(fit.Callbacks, ckpt)
 	}
 	out := f.out
 	if out == "" {

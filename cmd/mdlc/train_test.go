@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -268,4 +269,42 @@ func TestShippedModelsRecognise(t *testing.T) {
 		t.Logf("%s on %s:test: accuracy %.4f", s.model, s.set, rec["accuracy"])
 		require.GreaterOrEqual(t, rec["accuracy"], s.accuracy)
 	}
+}
+
+// TestTrainEarlyStoppingResume: checkpoints carry early stopping's count of
+// epochs without improvement and save-best's best loss, so a run resumed
+// from any of them stops after the same epoch and writes the same weights
+// and the same checkpoints as the run that was not interrupted.
+func TestTrainEarlyStoppingResume(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.mdl")
+	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
+	spec := tinyData(t, dir, 120, 1)
+	noise := filepath.Join(dir, "noise")
+	require.NoError(t, os.Mkdir(noise, 0o755))
+	valSpec := tinyData(t, noise, 40, 7)
+	y, err := tensor.ReadNpyFile(filepath.Join(noise, "y.npy"))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := range y.Ints {
+		y.Ints[i] = int64(r.IntN(3))
+	}
+	require.NoError(t, tensor.WriteNpyFile(filepath.Join(noise, "y.npy"), y))
+	args := func(run string, more ...string) []string {
+		return append([]string{"--data", spec, "--validation-data", valSpec, "--epochs", "30", "--batch-size", "16", "--lr", "0.05",
+			"--early-stopping", "3", "--checkpoint", filepath.Join(dir, run+"-{epoch}.safetensors"), "-o", filepath.Join(dir, run+".safetensors"), model}, more...)
+	}
+	whole := jsonEpochs(t, args("a")...)
+	require.GreaterOrEqual(t, len(whole), 4, "validation on noise stops improving, but not at once")
+	require.Less(t, len(whole), 30, "early stopping stopped the run")
+	// Resume from a checkpoint written while early stopping was waiting.
+	from := len(whole) - 2
+	require.NoError(t, os.Rename(filepath.Join(dir, "a-"+strconv.Itoa(from)+".safetensors"), filepath.Join(dir, "from.safetensors")))
+	resumed := jsonEpochs(t, args("b", "--resume", filepath.Join(dir, "from.safetensors"))...)
+	require.Len(t, resumed, len(whole)-from, "the resumed run stops after the same epoch")
+	a, err := os.ReadFile(filepath.Join(dir, "a.safetensors"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "b.safetensors"))
+	require.NoError(t, err)
+	require.Equal(t, a, b)
 }
