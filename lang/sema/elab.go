@@ -419,13 +419,10 @@ func (e *elab) assign(s *syntax.Stmt) {
 
 }
 
-func isKeyword(s string) bool {
-	switch s {
-	case "model", "block", "import", "as", "true", "false", "none", "if", "else", "for", "in", "and", "or", "not":
-		return true
-	}
-	return false
-}
+func isKeyword(s string) bool { return slices.Contains(Keywords, s) }
+
+// Keywords are the reserved words, which cannot name values.
+var Keywords = []string{"model", "block", "import", "as", "true", "false", "none", "if", "else", "for", "in", "and", "or", "not"}
 
 // result looks up a declared result and checks its declared type, if any.
 func (e *elab) result(r *syntax.Result, syms map[string]ir.Dim) (value, bool) {

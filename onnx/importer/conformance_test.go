@@ -13,6 +13,7 @@ import (
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/golden"
 	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/onnx"
 	"github.com/mdlc/mdlc/tensor"
 )
@@ -90,9 +91,16 @@ func runCase(t *testing.T, dir string) (result string) {
 	for _, set := range sets {
 		inputs := map[string]*tensor.Tensor{}
 		for i, in := range m.Graph.Inputs {
-			x, err := readPB(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+			x, typ, err := readPB(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 			if err != nil {
 				return "data: " + firstLine(err)
+			}
+			if in.Type.DType == ir.F32 && x.IsInt() && typ != onnx.Bool {
+				// bfloat16 test inputs are stored as their uint16 bits.
+				return "data: input " + in.Name + " is stored as " + typ.String() + " for a float input"
+			}
+			if in.Type.DType == ir.F32 {
+				x = x.Floats() // ONNX's bool inputs are f32 masks in mdlc
 			}
 			inputs[in.Name] = x
 		}
@@ -105,7 +113,7 @@ func runCase(t *testing.T, dir string) (result string) {
 			return "run: " + firstLine(err)
 		}
 		for i, out := range m.Graph.Outputs {
-			want, err := readPB(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
+			want, _, err := readPB(filepath.Join(set, fmt.Sprintf("output_%d.pb", i)))
 			if err != nil {
 				return "data: " + firstLine(err)
 			}
@@ -126,11 +134,11 @@ func firstLine(err error) string {
 	return s
 }
 
-// readPB reads a TensorProto file as mdlc's tensor.
-func readPB(path string) (*tensor.Tensor, error) {
+// readPB reads a TensorProto file as mdlc's tensor, and its ONNX type.
+func readPB(path string) (*tensor.Tensor, onnx.DataType, error) {
 	pt, err := onnx.ReadTensorFile(path, size.Budget(1<<30))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	shape := make([]int, len(pt.Dims))
 	for i, d := range pt.Dims {
@@ -139,13 +147,13 @@ func readPB(path string) (*tensor.Tensor, error) {
 	switch pt.DataType {
 	case onnx.Float, onnx.Double, onnx.Float16, onnx.BFloat16:
 		f, err := pt.Float32s()
-		return &tensor.Tensor{Shape: shape, Data: f}, err
+		return &tensor.Tensor{Shape: shape, Data: f}, pt.DataType, err
 	}
 	ints, err := pt.Int64s()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return &tensor.Tensor{Shape: shape, Ints: ints}, nil
+	return &tensor.Tensor{Shape: shape, Ints: ints}, pt.DataType, nil
 }
 
 // compare checks got against want: shape, then values.

@@ -222,12 +222,15 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		typ := "f32"
 		switch {
 		case isFloat(t.Elem):
+		case t.Elem == onnx.Bool:
+			// Booleans are held as mdlc's masks are: f32 0 and 1.
+			v.isInt = true
 		case t.Elem == onnx.Int64:
 			typ, v.isInt = "i64", true
 		case t.Elem == onnx.Int32:
 			typ, v.isInt = "i32", true
 		default:
-			return nil, nil, fmt.Errorf("input %q holds %s values; mdlc's models take float, int32 or int64 inputs", in.Name, t.Elem)
+			return nil, nil, fmt.Errorf("input %q holds %s values; mdlc's models take float, bool (as 0 and 1), int32 or int64 inputs", in.Name, t.Elem)
 		}
 		var parts []string
 		for i, d := range t.Shape {

@@ -33,8 +33,7 @@ type writer struct {
 // reserved cannot name values: keywords, and the names a layer's argument
 // may mean (layers, activations, padding modes).
 var reserved = func() []string {
-	r := []string{"model", "block", "import", "for", "in", "as", "if", "else", "train", "true", "false", "none", "labels",
-		"same", "valid", "causal", "linear", "zeros"}
+	r := append([]string{"train", "labels", "same", "valid", "causal", "linear", "zeros"}, sema.Keywords...)
 	for _, l := range sema.Layers() {
 		name, _, _ := strings.Cut(l.Signature, "(")
 		r = append(r, name)
