@@ -114,16 +114,7 @@ func TestTrainPlateauResume(t *testing.T) {
 	model := filepath.Join(dir, "tiny.mdl")
 	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
 	spec := tinyData(t, dir, 120, 1)
-	noise := filepath.Join(dir, "noise")
-	require.NoError(t, os.Mkdir(noise, 0o755))
-	valSpec := tinyData(t, noise, 40, 7)
-	y, err := tensor.ReadNpyFile(filepath.Join(noise, "y.npy"))
-	require.NoError(t, err)
-	r := rand.New(rand.NewPCG(3, 3))
-	for i := range y.Ints {
-		y.Ints[i] = int64(r.IntN(3))
-	}
-	require.NoError(t, tensor.WriteNpyFile(filepath.Join(noise, "y.npy"), y))
+	valSpec := noisyLabels(t, dir, 3)
 
 	args := func(out string, more ...string) []string {
 		return append([]string{"--data", spec, "--validation-data", valSpec, "--epochs", "8", "--batch-size", "16", "--lr", "0.05",
@@ -280,16 +271,7 @@ func TestTrainEarlyStoppingResume(t *testing.T) {
 	model := filepath.Join(dir, "tiny.mdl")
 	require.NoError(t, os.WriteFile(model, []byte(tinyModel), 0o644))
 	spec := tinyData(t, dir, 120, 1)
-	noise := filepath.Join(dir, "noise")
-	require.NoError(t, os.Mkdir(noise, 0o755))
-	valSpec := tinyData(t, noise, 40, 7)
-	y, err := tensor.ReadNpyFile(filepath.Join(noise, "y.npy"))
-	require.NoError(t, err)
-	r := rand.New(rand.NewPCG(5, 5))
-	for i := range y.Ints {
-		y.Ints[i] = int64(r.IntN(3))
-	}
-	require.NoError(t, tensor.WriteNpyFile(filepath.Join(noise, "y.npy"), y))
+	valSpec := noisyLabels(t, dir, 5)
 	args := func(run string, more ...string) []string {
 		return append([]string{"--data", spec, "--validation-data", valSpec, "--epochs", "30", "--batch-size", "16", "--lr", "0.05",
 			"--early-stopping", "3", "--checkpoint", filepath.Join(dir, run+"-{epoch}.safetensors"), "-o", filepath.Join(dir, run+".safetensors"), model}, more...)
@@ -307,4 +289,22 @@ func TestTrainEarlyStoppingResume(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "b.safetensors"))
 	require.NoError(t, err)
 	require.Equal(t, a, b)
+}
+
+// noisyLabels writes 40 examples with random labels (from seed) under
+// dir/noise, validation data whose loss stops improving, and returns its
+// spec.
+func noisyLabels(t *testing.T, dir string, seed uint64) string {
+	t.Helper()
+	noise := filepath.Join(dir, "noise")
+	require.NoError(t, os.Mkdir(noise, 0o755))
+	spec := tinyData(t, noise, 40, 7)
+	y, err := tensor.ReadNpyFile(filepath.Join(noise, "y.npy"))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range y.Ints {
+		y.Ints[i] = int64(r.IntN(3))
+	}
+	require.NoError(t, tensor.WriteNpyFile(filepath.Join(noise, "y.npy"), y))
+	return spec
 }

@@ -75,16 +75,9 @@ func shapeOf(im *importer, n *onnx.Node) error {
 	}
 	r := int64(x.rank())
 	start, end := attrInt(n, "start", 0), attrInt(n, "end", r)
-	start, end = clampAxis(start, r), clampAxis(end, r)
+	start, end = clampIndex(start, r), clampIndex(end, r)
 	im.set(n, 0, intVal(slices.Clone(x.shape[start:max(start, end)])))
 	return nil
-}
-
-func clampAxis(a, r int64) int64 {
-	if a < 0 {
-		a += r
-	}
-	return min(max(a, 0), r)
 }
 
 func sizeOf(im *importer, n *onnx.Node) error {
@@ -808,7 +801,8 @@ func slice(im *importer, n *onnx.Node) error {
 	return nil
 }
 
-// clampIndex is ONNX's clamping of a slice bound into [0, size].
+// clampIndex is ONNX's clamping of a slice bound (or Shape's start and
+// end) into [0, size], negative ones counting from the end.
 func clampIndex(i, size int64) int64 {
 	if i < 0 {
 		i += size
