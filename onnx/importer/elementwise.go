@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
 )
 
@@ -686,8 +687,12 @@ func trilu(im *importer, n *onnx.Node) error {
 		return fmt.Errorf("input %s: mdlc needs the last two sizes known", shapeString(x.shape))
 	}
 	rows, cols := x.shape[r-2].n, x.shape[r-1].n
-	if rows*cols > 1<<24 {
-		return fmt.Errorf("a %dx%d mask is too large", rows, cols)
+	total, ok := size.Mul(rows, cols)
+	if !ok {
+		return size.Overflow("Trilu's mask")
+	}
+	if err := im.fold(total); err != nil {
+		return err
 	}
 	upper := attrInt(n, "upper", 1) == 1
 	mask := make([]float32, rows*cols)

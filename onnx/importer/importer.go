@@ -299,10 +299,7 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 				return nil, nil, err
 			}
 		}
-		typ := "f32"
-		if v.isInt {
-			typ = "f32" // comparisons and argmax give float 0/1 and positions in mdlc
-		}
+		typ := "f32" // comparisons and argmax too: mdlc gives them as float 0/1 and positions
 		var parts []string
 		for _, d := range v.shape {
 			s, ok := d.mdl()

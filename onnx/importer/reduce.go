@@ -40,54 +40,63 @@ func reduce(call string, axesInputSince int64) rule {
 		if call == "reduce_mean" && im.layerNormPattern(n, x) {
 			return nil
 		}
-		axes, has, err := axesOf(im, n, axesInputSince, 1, x.rank())
+		v, err := im.reduction(n, x, call, axesInputSince)
 		if err != nil {
 			return err
 		}
-		if !has || len(axes) == 0 {
-			if attrInt(n, "noop_with_empty_axes", 0) == 1 {
-				im.set(n, 0, x)
-				return nil
-			}
-			axes = nil
-			for a := range x.rank() {
-				axes = append(axes, a)
-			}
-		}
-		slices.Sort(axes)
-		keep := attrInt(n, "keepdims", 1) == 1
-		if x.ref == "" {
-			return fmt.Errorf("mdlc does not fold reductions of constants")
-		}
-		var shape []dim
-		for a, d := range x.shape {
-			switch {
-			case !slices.Contains(axes, a):
-				shape = append(shape, d)
-			case keep:
-				shape = append(shape, known(1))
-			}
-		}
-		src := x
-		if !keep && x.channelsLast && !slices.Contains(axes, 1) {
-			// The channel axis stays and the result has no layout of its own:
-			// reduce in logical order.
-			if src, err = im.logical(x); err != nil {
-				return err
-			}
-		}
-		phys := make([]int, len(axes))
-		for i, a := range axes {
-			phys[i] = src.physicalAxis(a)
-		}
-		slices.Sort(phys)
-		args := []string{intList(phys)}
-		if keep {
-			args = append(args, "keepdims=true")
-		}
-		im.set(n, 0, im.emit(n, call, call, src.ref, args, shape, keep && src.channelsLast))
+		im.set(n, 0, v)
 		return nil
 	}
+}
+
+// reduction writes call over x along the node's axes, with its keepdims and
+// noop_with_empty_axes.
+func (im *importer) reduction(n *onnx.Node, x *val, call string, axesInputSince int64) (*val, error) {
+	if x.ref == "" {
+		return nil, fmt.Errorf("mdlc does not fold reductions of constants")
+	}
+	axes, has, err := axesOf(im, n, axesInputSince, 1, x.rank())
+	if err != nil {
+		return nil, err
+	}
+	if !has || len(axes) == 0 {
+		if attrInt(n, "noop_with_empty_axes", 0) == 1 {
+			return x, nil
+		}
+		axes = nil
+		for a := range x.rank() {
+			axes = append(axes, a)
+		}
+	}
+	slices.Sort(axes)
+	keep := attrInt(n, "keepdims", 1) == 1
+	var shape []dim
+	for a, d := range x.shape {
+		switch {
+		case !slices.Contains(axes, a):
+			shape = append(shape, d)
+		case keep:
+			shape = append(shape, known(1))
+		}
+	}
+	src := x
+	if !keep && x.channelsLast && !slices.Contains(axes, 1) {
+		// The channel axis stays and the result has no layout of its own:
+		// reduce in logical order.
+		if src, err = im.logical(x); err != nil {
+			return nil, err
+		}
+	}
+	phys := make([]int, len(axes))
+	for i, a := range axes {
+		phys[i] = src.physicalAxis(a)
+	}
+	slices.Sort(phys)
+	args := []string{intList(phys)}
+	if keep {
+		args = append(args, "keepdims=true")
+	}
+	return im.emit(n, call, call, src.ref, args, shape, keep && src.channelsLast), nil
 }
 
 // composedReduce applies pre to each element, ReduceSum (with its axes
@@ -98,9 +107,6 @@ func composedReduce(pre []string, post string) rule {
 		if err != nil {
 			return err
 		}
-		if x.ref == "" {
-			return fmt.Errorf("mdlc does not fold reductions of constants")
-		}
 		y := x
 		for _, p := range pre {
 			if p == "square" {
@@ -109,17 +115,10 @@ func composedReduce(pre []string, post string) rule {
 				y = im.emit(n, p, p, y.ref, nil, x.shape, x.channelsLast)
 			}
 		}
-		tmp := *n
-		tmp.Inputs = append([]string{"\x00reduce"}, n.Inputs[1:]...)
-		tmp.Outputs = []string{"\x00reduced"}
-		im.vals["\x00reduce"] = y
-		defer delete(im.vals, "\x00reduce")
-		defer delete(im.vals, "\x00reduced")
-		since := int64(18)
-		if err := reduce("reduce_sum", since)(im, &tmp); err != nil {
+		r, err := im.reduction(n, y, "reduce_sum", 18)
+		if err != nil {
 			return err
 		}
-		r := im.vals["\x00reduced"]
 		if post != "" {
 			r = im.emit(n, post, post, r.ref, nil, r.shape, r.channelsLast)
 		}

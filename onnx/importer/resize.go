@@ -246,12 +246,11 @@ func tile(im *importer, n *onnx.Node) error {
 			for i := range copies {
 				copies[i] = v
 			}
-			out := &onnx.Node{Outputs: []string{"\x00tile"}}
-			if err := concatConst(im, out, copies, a, shape); err != nil {
+			total, _ := numel(shape)
+			if err := im.fold(total); err != nil {
 				return err
 			}
-			v = im.vals["\x00tile"]
-			delete(im.vals, "\x00tile")
+			v = concatConst(copies, a, shape)
 			continue
 		}
 		args := make([]string, 0, k+1)

@@ -565,7 +565,8 @@ func concat(im *importer, n *onnx.Node) error {
 		allConst = allConst && x.ref == ""
 	}
 	if allConst {
-		return concatConst(im, n, xs, int(axis), shape)
+		im.set(n, 0, concatConst(xs, int(axis), shape))
+		return nil
 	}
 	cl := false
 	for _, x := range xs {
@@ -595,7 +596,7 @@ func concat(im *importer, n *onnx.Node) error {
 }
 
 // concatConst joins constants (shape vectors, mostly).
-func concatConst(im *importer, n *onnx.Node, xs []*val, axis int, shape []dim) error {
+func concatConst(xs []*val, axis int, shape []dim) *val {
 	outer := int64(1)
 	for _, d := range shape[:axis] {
 		outer *= d.n
@@ -617,8 +618,7 @@ func concatConst(im *importer, n *onnx.Node, xs []*val, axis int, shape []dim) e
 			}
 		}
 	}
-	im.set(n, 0, out)
-	return nil
+	return out
 }
 
 func gather(im *importer, n *onnx.Node) error {
