@@ -25,12 +25,16 @@ type Weights struct {
 	Shipped string
 }
 
-// LoadWeights loads Options.Weights; or, for a stdlib model as stdlib
+// LoadWeights loads Options.Weights (renamed by Options.WeightsMap, in
+// Options.WeightsLayout); or, for a stdlib model as stdlib
 // writes it, the weights that ship with it (unless Options.Untrained); or
 // initialises every parameter from Options.Seed. Either way the model's
 // parameter bytes are checked against the budget first, and a file's tensor
 // names and shapes against the model before any tensor is decoded.
 func (o *Options) LoadWeights(m *Model) (*Weights, error) {
+	if o.Weights == "" && (o.WeightsMap != "" || o.WeightsLayout == LayoutTorch) {
+		return nil, fmt.Errorf("--weights-map and --weights-layout describe a weights file: give it with --weights")
+	}
 	if o.Weights == "" && !o.Untrained {
 		if b, ok := shipped(m); ok {
 			ts, meta, err := weights.ReadModel(bytes.NewReader(b), int64(len(b)), m.Graph, o.budget())
@@ -49,6 +53,10 @@ func (o *Options) LoadWeights(m *Model) (*Weights, error) {
 	if o.Weights == "" {
 		ts, err := weights.InitWithin(m.Graph, o.Seed, o.budget())
 		return &Weights{Tensors: ts, Fresh: true}, err
+	}
+	if o.WeightsMap != "" || o.WeightsLayout == LayoutTorch {
+		ts, err := o.loadCheckpoint(m)
+		return &Weights{Tensors: ts}, err
 	}
 	ts, err := weights.LoadWithin(o.Weights, m.Graph, o.budget())
 	return &Weights{Tensors: ts}, err

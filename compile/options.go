@@ -18,7 +18,13 @@ type Options struct {
 	Model string
 	// Weights is a .safetensors file; "" initialises weights from Seed.
 	Weights string
-	Seed    uint64
+	// WeightsLayout is the layout of Weights' tensors: LayoutMDLC ("" too)
+	// or LayoutTorch.
+	WeightsLayout string
+	// WeightsMap is a rename map file (weights.Renames) applied to Weights'
+	// tensor names first.
+	WeightsMap string
+	Seed       uint64
 	// Untrained initialises a stdlib model's weights from Seed even where
 	// trained weights ship with it.
 	Untrained bool

@@ -40,7 +40,11 @@ const (
 	metadataKey = "__metadata__"
 )
 
-// A dtype is an element type Read converts to float32.
+// A dtype is an element type Read converts to float32. Integer tensors are
+// read as float32 too, exact to 2^24 in magnitude: checkpoints keep
+// integer buffers beside their weights (PyTorch's batch norm counts batches
+// in I64), which a rename map or the torch layout drops, and a weight saved
+// as integers is read by value.
 type dtype struct {
 	size   int
 	decode func(dst []float32, src []byte)
@@ -65,6 +69,36 @@ var dtypes = map[string]dtype{
 	"F64": {8, func(dst []float32, src []byte) {
 		for i := range dst {
 			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
+		}
+	}},
+	"I64": {8, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(int64(binary.LittleEndian.Uint64(src[8*i:])))
+		}
+	}},
+	"I32": {4, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(int32(binary.LittleEndian.Uint32(src[4*i:])))
+		}
+	}},
+	"I16": {2, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(int16(binary.LittleEndian.Uint16(src[2*i:])))
+		}
+	}},
+	"I8": {1, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(int8(src[i]))
+		}
+	}},
+	"U8": {1, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(src[i])
+		}
+	}},
+	"BOOL": {1, func(dst []float32, src []byte) {
+		for i := range dst {
+			dst[i] = float32(min(src[i], 1))
 		}
 	}},
 }
@@ -361,7 +395,7 @@ func parseEntry(dec *json.Decoder, name string) (entry, error) {
 				return fail(`"dtype" must be a string`)
 			}
 			if e.dtype, ok = dtypes[s]; !ok {
-				return fail("dtype %q is not supported (want F32, F16, BF16 or F64)", s)
+				return fail("dtype %q is not supported (want F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)", s)
 			}
 			e.dtypeName = s
 		case "shape":

@@ -141,6 +141,27 @@ func TestReadConversions(t *testing.T) {
 	got, err = readBytes(stFile(`{"__metadata__":null}`, nil))
 	require.NoError(t, err)
 	assert.Empty(t, got)
+
+	// Integers, as checkpoints keep them beside their weights, by value.
+	ints := `{"l":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},` +
+		`"i":{"dtype":"I32","shape":[1],"data_offsets":[16,20]},` +
+		`"s":{"dtype":"I16","shape":[1],"data_offsets":[20,22]},` +
+		`"c":{"dtype":"I8","shape":[1],"data_offsets":[22,23]},` +
+		`"u":{"dtype":"U8","shape":[1],"data_offsets":[23,24]},` +
+		`"t":{"dtype":"BOOL","shape":[2],"data_offsets":[24,26]}}`
+	data = slices.Concat(
+		binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 100), uint64(1<<64-3)), // 100, -3
+		binary.LittleEndian.AppendUint32(nil, uint32(1<<32-7)),                                        // -7
+		le16(0x8000),             // -32768
+		[]byte{0xfe, 0xff, 1, 0}) // -2, 255, true, false
+	got, err = readBytes(stFile(ints, data))
+	require.NoError(t, err)
+	assert.Equal(t, []float32{100, -3}, got["l"].Data)
+	assert.Equal(t, []float32{-7}, got["i"].Data)
+	assert.Equal(t, []float32{-32768}, got["s"].Data)
+	assert.Equal(t, []float32{-2}, got["c"].Data)
+	assert.Equal(t, []float32{255}, got["u"].Data)
+	assert.Equal(t, []float32{1, 0}, got["t"].Data)
 }
 
 func TestReadErrors(t *testing.T) {
@@ -173,7 +194,7 @@ func TestReadErrors(t *testing.T) {
 		{"unknown field", stFile(`{"a":{"dtype":"F32","strides":[]}}`, nil), `tensor "a": unknown field "strides"`},
 		{"duplicate field", stFile(`{"a":{"dtype":"F32","dtype":"F32"}}`, nil), `tensor "a": duplicate field "dtype"`},
 		{"dtype type", stFile(`{"a":{"dtype":4}}`, nil), `tensor "a": "dtype" must be a string`},
-		{"unknown dtype", one("I8", "[4]", "[0,4]", make([]byte, 4)), `tensor "a": dtype "I8" is not supported (want F32, F16, BF16 or F64)`},
+		{"unknown dtype", one("U16", "[2]", "[0,4]", make([]byte, 4)), `tensor "a": dtype "U16" is not supported (want F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)`},
 		{"negative dim", one("F32", "[-1]", "[0,0]", nil), `tensor "a": "shape": -1 is negative`},
 		{"float dim", one("F32", "[1.5]", "[0,4]", le32(1)), `tensor "a": "shape": 1.5 is not an integer`},
 		{"string dim", one("F32", `["1"]`, "[0,4]", le32(1)), `tensor "a": "shape": 1 is not an integer`},
@@ -226,9 +247,9 @@ func TestReadAtEnd(t *testing.T) {
 
 func TestReadFileErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.safetensors")
-	require.NoError(t, os.WriteFile(path, stFile(`{"a":{"dtype":"I8","shape":[],"data_offsets":[0,1]}}`, []byte{1}), 0o644))
+	require.NoError(t, os.WriteFile(path, stFile(`{"a":{"dtype":"U32","shape":[],"data_offsets":[0,4]}}`, []byte{1, 0, 0, 0}), 0o644))
 	_, err := ReadFile(path)
-	assert.EqualError(t, err, path+`: tensor "a": dtype "I8" is not supported (want F32, F16, BF16 or F64)`)
+	assert.EqualError(t, err, path+`: tensor "a": dtype "U32" is not supported (want F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)`)
 	_, err = ReadFile(path + ".missing")
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -30,6 +30,8 @@ func modelFlags(fs *flag.FlagSet) *compile.Options {
 // weightFlags registers --weights and --seed.
 func weightFlags(fs *flag.FlagSet, o *compile.Options) {
 	fs.StringVar(&o.Weights, "weights", "", "the weights, a .safetensors `FILE` (default: Keras-style initialisation from --seed: an untrained model)")
+	fs.Var((*layoutFlag)(&o.WeightsLayout), "weights-layout", "the `LAYOUT` of the --weights tensors: mdlc (Keras's HWIO kernels, (in, out) dense kernels) or torch (PyTorch's OIHW kernels, (out, in) linear weights, its attribute names such as conv1.weight and bn.running_var)")
+	fs.StringVar(&o.WeightsMap, "weights-map", "", "rename the --weights tensors first by a `FILE` of `PATTERN -> NAME` lines (regular expressions matching whole names; ${1} for a group; NAME - drops the tensor)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "the `SEED` of the initial weights and the sample input")
 	fs.BoolVar(&o.Untrained, "untrained", false, "initialise a stdlib model from --seed even where trained weights ship with it (lenet, fashion_cnn)")
 }
@@ -46,6 +48,24 @@ func shapeFlags(fs *flag.FlagSet, batchHelp string) *compile.Shape {
 	fs.Var((*positiveFlag)(&s.Batch), "batch", batchHelp+": `N` examples (default 1, or the input's)")
 	fs.Var(dimList(s.Dims), "dim", "`NAME=SIZE` for a symbolic dimension other than the batch, e.g. T=128 (repeatable)")
 	return s
+}
+
+// layoutFlag is --weights-layout: one of compile.WeightsLayouts.
+type layoutFlag string
+
+func (l *layoutFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return string(*l)
+}
+
+func (l *layoutFlag) Set(v string) error {
+	if !slices.Contains(compile.WeightsLayouts, v) {
+		return fmt.Errorf("unknown layout %q: want %s", v, strings.Join(compile.WeightsLayouts, " or "))
+	}
+	*l = layoutFlag(v)
+	return nil
 }
 
 // budgetFlag is a size.Budget flag.

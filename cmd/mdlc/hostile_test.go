@@ -278,6 +278,8 @@ func TestHostileInputs(t *testing.T) {
 		{"weights from /dev/zero", []string{"run", cnn, "--weights", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
 		{"weights from a FIFO", []string{"run", cnn, "--weights", "fifo.npy"}, 1, []string{"fifo.npy"}, nil},
 		{"labels from /dev/zero", []string{"run", cnn, "--labels", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
+		{"weights map from /dev/zero", []string{"run", cnn, "--weights", "lenet.safetensors", "--weights-map", "/dev/zero"}, 1, []string{"/dev/zero"}, nil},
+		{"weights map without weights", []string{"run", cnn, "--weights-layout", "torch"}, 1, []string{"--weights"}, nil},
 		{"train on tokens from /dev/zero", []string{"train", "--data", "tokens:/dev/zero", "textcnn"}, 1, []string{"/dev/zero"}, nil},
 		{"train on 20 million empty lines", []string{"train", "--data", "tokens:flood.txt", "--max-memory", "256MiB", "textcnn"}, 1, tooBig, nil},
 		{"train on IDX from /dev/zero", []string{"train", "--data", "idx:/dev/zero,/dev/zero", "lenet"}, 1, []string{"/dev/zero"}, nil},

@@ -144,3 +144,45 @@ func worstElement(got, want *tensor.Tensor, floor float64) string {
 	}
 	return fmt.Sprintf("index %v of %v: got %g, want %g", idx, want.Shape, got.Data[at], want.Data[at])
 }
+
+// TestTorchCheckpoint loads a PyTorch state_dict as PyTorch saves it
+// (testdata/pytorch/make_torch_checkpoint.py: its names, OIHW and (out, in)
+// layouts, transposed recurrent and attention projections, batch norm's
+// int64 counter) into a hand-written model through --weights-layout torch
+// and a rename map, and compares the output with PyTorch's.
+func TestTorchCheckpoint(t *testing.T) {
+	dir := filepath.Join(pytorchDir, "torch_checkpoint")
+	model := filepath.Join(pytorchDir, "torch_checkpoint.mdl")
+	checkpoint := filepath.Join(dir, "checkpoint.safetensors")
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := (&cli{stdout: &out, stderr: &errb}).main(append([]string{"run", model, "--weights", checkpoint, "--input", filepath.Join(dir, "input.npy")}, args...))
+		return code, errb.String()
+	}
+	outPath := filepath.Join(t.TempDir(), "output.npy")
+	code, stderr := run("--weights-layout", "torch", "--weights-map", filepath.Join(dir, "map.txt"), "--output", outPath)
+	require.Equal(t, 0, code, stderr)
+	got, err := tensor.ReadNpyFile(outPath)
+	require.NoError(t, err)
+	want, err := tensor.ReadNpyFile(filepath.Join(dir, "want.npy"))
+	require.NoError(t, err)
+	require.Equal(t, want.Shape, got.Shape)
+	e := tensor.MaxRelErr(got.Data, want.Data, 1e-2)
+	t.Logf("max relative error against PyTorch: %.3g", e)
+	require.LessOrEqual(t, e, sequenceTol, worstElement(got, want, 1e-2))
+
+	// Without the map, PyTorch's Sequential indices name no layer.
+	code, stderr = run("--weights-layout", "torch")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, `"features.0.weight" is not a parameter of model torch_checkpoint`)
+	require.Contains(t, stderr, `missing "stem.kernel"`)
+	// Without the layout, the names are PyTorch's attributes, not mdlc's.
+	code, stderr = run("--weights-map", filepath.Join(dir, "map.txt"))
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, `renamed by `+filepath.Join(dir, "map.txt"))
+	require.Contains(t, stderr, `help: "attn.in_proj_bias" and 32 more are PyTorch's names for parameters: add --weights-layout torch`)
+	// A layout that is not one.
+	code, stderr = run("--weights-layout", "keras")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `unknown layout "keras": want mdlc or torch`)
+}

@@ -17,9 +17,10 @@ import (
 // Limits for the kinds of file mdlc reads whole. Weight files are not read
 // whole: their readers check each tensor against the memory budget.
 const (
-	MaxSource = 16 << 20 // a .mdl program or import
-	MaxImage  = 64 << 20 // an encoded PNG or JPEG
-	MaxLabels = 16 << 20 // a --labels file
+	MaxSource  = 16 << 20 // a .mdl program or import
+	MaxImage   = 64 << 20 // an encoded PNG or JPEG
+	MaxLabels  = 16 << 20 // a --labels file
+	MaxRenames = 1 << 20  // a --weights-map file
 )
 
 // Open opens path for reading if it is a regular file. The file is stat'ed

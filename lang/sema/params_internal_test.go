@@ -53,6 +53,9 @@ func TestParamDocs(t *testing.T) {
 			if doc.shape != "as above" && doc.shape != "(shape)" { // "(shape)": the rank is the argument's
 				require.Equal(t, strings.Count(doc.shape, ",")+1, prm.Type.Shape.Rank(), "%s.%s %s", l.Kind, suffix, prm.Type)
 			}
+			if perm := doc.torch.Perm; perm != nil {
+				require.ElementsMatch(t, perm, []int{0, 1, 2, 3}[:prm.Type.Shape.Rank()], "%s.%s: PyTorch's layout is no permutation of %s", l.Kind, suffix, prm.Type)
+			}
 			seen[l.Kind][doc.suffix] = true
 		}
 	}
