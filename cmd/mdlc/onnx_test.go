@@ -15,7 +15,7 @@ import (
 
 // TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
 // Transformer encoder layer, LSTM/GRU/RNN, a GELU
-// feed-forward block, attention in einsums), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
+// feed-forward block, attention in einsums, masked multi-head attention as Hugging Face writes it), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
 // float32 ones; and that running the .onnx file and running the program
 // `mdlc import` wrote from it give the same bits.
 func TestONNXModels(t *testing.T) {
@@ -36,10 +36,11 @@ func TestONNXModels(t *testing.T) {
 	}{
 		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense("}},
 		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6"}},
-		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm("}},
+		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "attention("}},
 		{"recurrent", nil, []string{"lstm(", "bidirectional=true", "gru(", "simple_rnn("}},
 		{"feedforward", nil, []string{"gelu(", "layernorm("}},
 		{"einsum", nil, []string{"transpose_b=true"}},
+		{"masked_attention", nil, []string{"attention(", "mask="}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }

@@ -49,6 +49,9 @@ func matMul(im *importer, n *onnx.Node) error {
 		im.set(n, 0, &val{ref: out, shape: shape})
 		return nil
 	}
+	if im.attentionPattern(n, a, b) {
+		return nil
+	}
 	batch, err := broadcast(a.shape[:a.rank()-2], b.shape[:b.rank()-2])
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@ attention folds the batch into its heads), and recurrent layers (a
 bidirectional LSTM, a GRU whose sequence and last state are both read, a
 tanh RNN), and a feed-forward block whose GELU and layer norm the
 exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
-and attention written with einsum.
+attention written with einsum, and multi-head attention with a causal
+mask written out (opset 13, dynamic batch).
 """
 import os
 import sys
@@ -79,3 +80,21 @@ class EinsumAttention(torch.nn.Module):
 
 
 export("einsum", EinsumAttention(), rng.randn(2, 6, 16).astype(np.float32), 13)
+
+
+class MaskedAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.v = torch.nn.Linear(16, 16), torch.nn.Linear(16, 16), torch.nn.Linear(16, 16)
+        self.register_buffer("causal", torch.triu(torch.full((6, 6), float("-inf")), diagonal=1))
+
+    def forward(self, x):
+        # As Hugging Face's models write it: heads split off the features.
+        n, t, _ = x.shape
+        q, k, v = (f(x).view(n, t, 2, 8).transpose(1, 2) for f in (self.q, self.k, self.v))
+        p = torch.softmax(q @ k.transpose(-2, -1) * 8 ** -0.5 + self.causal, dim=-1)
+        return (p @ v).transpose(1, 2).reshape(n, t, 16)
+
+
+export("masked_attention", MaskedAttention(), rng.randn(2, 6, 16).astype(np.float32), 13,
+       {"input": {0: "batch"}, "output": {0: "batch"}})
