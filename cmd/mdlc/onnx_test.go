@@ -34,9 +34,10 @@ func TestONNXModels(t *testing.T) {
 		// layers the patterns must have become
 		layers []string
 	}{
-		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense("}},
-		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6"}},
+		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense(", "block layer_block(x, filters: int) -> (y) {", "= layer_block(relu_1, 64) as layer1_1"}},
+		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6", "block features_block("}},
 		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "attention("}},
+		{"encoder2", []string{"--dim", "batch=2"}, []string{"block layers_block(", "attention("}},
 		{"recurrent", nil, []string{"lstm(", "bidirectional=true", "gru(", "simple_rnn("}},
 		{"feedforward", nil, []string{"gelu(", "layernorm("}},
 		{"einsum", nil, []string{"transpose_b=true"}},

@@ -187,6 +187,7 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 		return nil, err
 	}
 	im.dropDead(outs)
+	im.extractBlocks(ins, outs)
 	header := []string{"Imported from " + describe(o.Source, m) + " by mdlc import.",
 		"Layouts: inputs and outputs as in the ONNX graph; images inside are NHWC, as mdlc's layers take them."}
 	src := im.w.print(header, name, ins, outs)
@@ -396,6 +397,10 @@ func (im *importer) refUses(ref string) int {
 // importNode imports one node by the rule for its op and the opset.
 func (im *importer) importNode(n *onnx.Node) error {
 	im.node = n
+	im.w.module = ""
+	if strings.HasPrefix(n.Name, "/") {
+		im.w.module = modulePath(n.Name)
+	}
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		return im.errf("its domain %q is not ONNX's own; mdlc imports the default domain's ops", n.Domain)
 	}

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,14 +21,21 @@ type stmt struct {
 	args    []string
 	as      string
 	comment string
+	// module is the ONNX module path of the node that made it
+	// (layer1.0/conv1), which finds the instances of repeated modules.
+	module string
 }
 
 // writer collects the program's statements and hands out unique names:
 // values and layer instances have a namespace each, as in the language.
 type writer struct {
 	stmts  []*stmt
+	blocks []*block
 	taken  map[string]bool
 	layers map[string]bool
+	// module is the module path of the node being imported, given to the
+	// statements it adds.
+	module string
 }
 
 // reserved cannot name values: keywords, and the names a layer's argument
@@ -103,7 +111,10 @@ func (w *writer) name(base string) string {
 	}
 }
 
-func (w *writer) add(s *stmt) { w.stmts = append(w.stmts, s) }
+func (w *writer) add(s *stmt) {
+	s.module = w.module
+	w.stmts = append(w.stmts, s)
+}
 
 // number writes a float so that reading it back gives the same float32.
 func number(f float64) string {
@@ -156,9 +167,28 @@ func (w *writer) print(header []string, model string, ins, outs []port) string {
 		}
 		return strings.Join(parts, ", ")
 	}
+	for _, bl := range w.blocks {
+		b.WriteString("# " + bl.comment + "\n")
+		fmt.Fprintf(&b, "block %s(%s) -> (%s) {\n", bl.name, strings.Join(append(slices.Clone(bl.ins), bl.params...), ", "), bl.out)
+		writeBody(&b, bl.body, []string{bl.out})
+		b.WriteString("}\n\n")
+	}
 	fmt.Fprintf(&b, "model %s(%s) -> (%s) {\n", model, sig(ins), sig(outs))
+	names := make([]string, len(outs))
+	for i, o := range outs {
+		names[i] = o.name
+	}
+	writeBody(&b, w.stmts, names)
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// writeBody writes statements, where a statement whose single result is
+// used only as the first operand of the next joins it in a pipeline; outs
+// are the results read after them.
+func writeBody(b *strings.Builder, stmts []*stmt, outs []string) {
 	uses := map[string]int{}
-	for _, s := range w.stmts {
+	for _, s := range stmts {
 		if s.in != "" {
 			uses[s.in]++
 		}
@@ -169,41 +199,39 @@ func (w *writer) print(header []string, model string, ins, outs []port) string {
 		}
 	}
 	for _, o := range outs {
-		uses[o.name]++
+		uses[o]++
 	}
-	for i := 0; i < len(w.stmts); {
+	for i := 0; i < len(stmts); {
 		j := i
-		for j+1 < len(w.stmts) && len(w.stmts[j].outs) == 1 && w.stmts[j+1].in == w.stmts[j].outs[0] &&
-			uses[w.stmts[j].outs[0]] == 1 && w.stmts[j+1].comment == "" && w.stmts[j].comment == "" {
+		for j+1 < len(stmts) && len(stmts[j].outs) == 1 && stmts[j+1].in == stmts[j].outs[0] &&
+			uses[stmts[j].outs[0]] == 1 && stmts[j+1].comment == "" && stmts[j].comment == "" {
 			j++
 		}
-		for _, s := range w.stmts[i : j+1] {
+		for _, s := range stmts[i : j+1] {
 			if s.comment != "" {
 				b.WriteString("  # " + s.comment + "\n")
 			}
 		}
-		last := w.stmts[j]
+		last := stmts[j]
 		b.WriteString("  " + strings.Join(last.outs, ", ") + " = ")
-		first := w.stmts[i]
+		first := stmts[i]
 		switch {
 		case i == j:
 			b.WriteString(callText(first, true))
 		case first.in != "":
 			b.WriteString(first.in)
-			for _, s := range w.stmts[i : j+1] {
+			for _, s := range stmts[i : j+1] {
 				b.WriteString("\n    | " + callText(s, false))
 			}
 		default:
 			b.WriteString(callText(first, true))
-			for _, s := range w.stmts[i+1 : j+1] {
+			for _, s := range stmts[i+1 : j+1] {
 				b.WriteString("\n    | " + callText(s, false))
 			}
 		}
 		b.WriteString("\n")
 		i = j + 1
 	}
-	b.WriteString("}\n")
-	return b.String()
 }
 
 // callText writes a call, with its first operand or without (piped).

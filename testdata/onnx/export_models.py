@@ -6,7 +6,7 @@ ONNX exporter, and the input and float32 output PyTorch gives for each.
 Each model NAME gives NAME.onnx, NAME_input.npy and NAME_output.npy:
 torchvision's ResNet-18 with a dynamic batch (opset 13), MobileNetV2
 (opset 13, batch 1), a Transformer encoder layer (opset 14, whose
-attention folds the batch into its heads), and recurrent layers (a
+attention folds the batch into its heads) and a stack of two (opset 17), and recurrent layers (a
 bidirectional LSTM, a GRU whose sequence and last state are both read, a
 tanh RNN), and a feed-forward block whose GELU and layer norm the
 exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
@@ -40,6 +40,9 @@ export("resnet18", torchvision.models.resnet18(), rng.randn(2, 3, 224, 224).asty
 export("mobilenet_v2", torchvision.models.mobilenet_v2(), rng.randn(1, 3, 224, 224).astype(np.float32), 13)
 export("encoder", torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True, dropout=0.0),
        rng.randn(2, 16, 64).astype(np.float32), 14, {"input": {0: "batch"}, "output": {0: "batch"}})
+export("encoder2", torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(32, 2, 64, batch_first=True, dropout=0.0), 2,
+                                               enable_nested_tensor=False),
+       rng.randn(2, 8, 32).astype(np.float32), 17, {"input": {0: "batch"}, "output": {0: "batch"}})
 
 
 class Recurrent(torch.nn.Module):
