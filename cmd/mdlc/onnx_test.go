@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,9 @@ import (
 
 // TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
 // Transformer encoder layer, LSTM/GRU/RNN, a GELU
-// feed-forward block, attention in einsums, masked multi-head attention as Hugging Face writes it), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
+// feed-forward block, attention in einsums, masked multi-head attention as Hugging Face writes it;
+// a small CNN, bidirectional LSTM and GRU, and a BERT-style encoder with an
+// attention mask, each at opsets 9, 11, 13 and 17), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
 // float32 ones; and that running the .onnx file and running the program
 // `mdlc import` wrote from it give the same bits.
 func TestONNXModels(t *testing.T) {
@@ -28,12 +31,20 @@ func TestONNXModels(t *testing.T) {
 	dir := t.TempDir()
 	out, err := exec.Command(zooPython, "../../testdata/onnx/export_models.py", dir).CombinedOutput()
 	require.NoError(t, err, "export_models.py:\n%s", out)
-	for _, c := range []struct {
+	type model struct {
 		name string
 		dims []string // fixed at import
 		// layers the patterns must have become
 		layers []string
-	}{
+	}
+	var opsets []model
+	for _, op := range []string{"9", "11", "13", "17"} {
+		opsets = append(opsets,
+			model{"smallcnn_op" + op, nil, []string{"relu6", "groups=2", "softmax("}},
+			model{"birnn_op" + op, nil, []string{"lstm(", "gru(", "bidirectional=true"}},
+			model{"bert_op" + op, nil, []string{"embedding(", "attention(", "mask=", "layernorm(", "gelu("}})
+	}
+	for _, c := range append([]model{
 		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense(", "block layer_block(x, filters: int) -> (y) {", "= layer_block(relu_1, 64) as layer1_1"}},
 		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6", "block features_block("}},
 		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "attention("}},
@@ -42,7 +53,7 @@ func TestONNXModels(t *testing.T) {
 		{"feedforward", nil, []string{"gelu(", "layernorm("}},
 		{"einsum", nil, []string{"transpose_b=true"}},
 		{"masked_attention", nil, []string{"attention(", "mask="}},
-	} {
+	}, opsets...) {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }
 			mdl := path(".mdl")
@@ -54,8 +65,20 @@ func TestONNXModels(t *testing.T) {
 			for _, l := range c.layers {
 				require.Contains(t, string(src), l)
 			}
+			// One input is NAME_input.npy; several, NAME_input_<input>.npy.
+			inputs := []string{"--input", path("_input.npy")}
+			if _, err := os.Stat(path("_input.npy")); err != nil {
+				files, err := filepath.Glob(path("_input_*.npy"))
+				require.NoError(t, err)
+				require.NotEmpty(t, files, "no inputs for %s", c.name)
+				inputs = nil
+				for _, f := range files {
+					name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), c.name+"_input_"), ".npy")
+					inputs = append(inputs, "--input", name+"="+f)
+				}
+			}
 			imported := path("_imported.npy")
-			code, _, errs = mdlc(t, "run", mdl, "--weights", path(".safetensors"), "--input", path("_input.npy"), "--output", imported, "--top", "0")
+			code, _, errs = mdlc(t, append([]string{"run", mdl, "--weights", path(".safetensors"), "--output", imported, "--top", "0"}, inputs...)...)
 			require.Equal(t, 0, code, errs)
 			want, got := readNpy(t, path("_output.npy")), readNpy(t, imported)
 			require.Equal(t, want.Shape, got.Shape)
@@ -67,7 +90,7 @@ func TestONNXModels(t *testing.T) {
 			t.Logf("max relative error against PyTorch float32: %.2g", e)
 			require.Less(t, e, 1e-4)
 			direct := path("_direct.npy")
-			code, _, errs = mdlc(t, append([]string{"run", path(".onnx"), "--input", path("_input.npy"), "--output", direct, "--top", "0"}, c.dims...)...)
+			code, _, errs = mdlc(t, append(append([]string{"run", path(".onnx"), "--output", direct, "--top", "0"}, inputs...), c.dims...)...)
 			require.Equal(t, 0, code, errs)
 			a, err := os.ReadFile(imported)
 			require.NoError(t, err)

@@ -11,8 +11,11 @@ bidirectional LSTM, a GRU whose sequence and last state are both read, a
 tanh RNN), and a feed-forward block whose GELU and layer norm the
 exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
 attention written with einsum, and multi-head attention with a causal
-mask written out (opset 13, dynamic batch).
+mask written out (opset 13, dynamic batch). Then, at opsets 9, 11, 13 and
+17 each: a small CNN, bidirectional LSTM and GRU layers, and a BERT-style
+encoder taking token ids and an attention mask.
 """
+import math
 import os
 import sys
 
@@ -26,12 +29,20 @@ rng = np.random.RandomState(0)
 
 
 def export(name, model, x, opset, dynamic=None):
+    """x is the input, or a dict of named inputs (saved as
+    NAME_input_<input>.npy)."""
     model.eval()
+    xs = x if isinstance(x, dict) else {"input": x}
+    args = tuple(torch.from_numpy(v) for v in xs.values())
     with torch.no_grad():
-        y = model(torch.from_numpy(x))
-    torch.onnx.export(model, torch.from_numpy(x), os.path.join(out, name + ".onnx"), opset_version=opset,
-                      input_names=["input"], output_names=["output"], dynamic_axes=dynamic)
-    np.save(os.path.join(out, name + "_input.npy"), x)
+        y = model(*args)
+    torch.onnx.export(model, args, os.path.join(out, name + ".onnx"), opset_version=opset,
+                      input_names=list(xs), output_names=["output"], dynamic_axes=dynamic)
+    if isinstance(x, dict):
+        for k, v in x.items():
+            np.save(os.path.join(out, name + "_input_" + k + ".npy"), v)
+    else:
+        np.save(os.path.join(out, name + "_input.npy"), x)
     np.save(os.path.join(out, name + "_output.npy"), y.numpy())
 
 
@@ -101,3 +112,69 @@ class MaskedAttention(torch.nn.Module):
 
 export("masked_attention", MaskedAttention(), rng.randn(2, 6, 16).astype(np.float32), 13,
        {"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+class SmallCNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2), torch.nn.ReLU6(),
+            torch.nn.AvgPool2d(2))
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(torch.flatten(self.features(x), 1)), dim=1)
+
+
+class BiRNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 12, batch_first=True, bidirectional=True)
+        self.gru = torch.nn.GRU(24, 6, batch_first=True, bidirectional=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        y, _ = self.gru(y)
+        return y
+
+
+class Bert(torch.nn.Module):
+    """A BERT-style encoder as Hugging Face writes it: token and position
+    embeddings, layer norm, attention with (1 - mask)·-10000 added to the
+    scores, a GELU feed-forward block, a tanh pooler over the first token."""
+
+    def __init__(self, vocab=50, d=32, heads=4, t=8):
+        super().__init__()
+        self.heads = heads
+        self.tok = torch.nn.Embedding(vocab, d)
+        self.pos = torch.nn.Embedding(t, d)
+        self.norm0 = torch.nn.LayerNorm(d, eps=1e-12)
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        self.norm1 = torch.nn.LayerNorm(d, eps=1e-12)
+        self.up, self.down = torch.nn.Linear(d, 2 * d), torch.nn.Linear(2 * d, d)
+        self.norm2 = torch.nn.LayerNorm(d, eps=1e-12)
+        self.pool = torch.nn.Linear(d, d)
+
+    def forward(self, ids, mask):
+        n, t = ids.shape
+        x = self.norm0(self.tok(ids) + self.pos.weight[:t])
+        split = lambda z: z.view(n, t, self.heads, -1).transpose(1, 2)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
+        p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + bias, dim=-1)
+        a = self.o((p @ v).transpose(1, 2).reshape(n, t, -1))
+        x = self.norm1(x + a)
+        x = self.norm2(x + self.down(torch.nn.functional.gelu(self.up(x))))
+        return torch.tanh(self.pool(x[:, 0]))
+
+
+ids = rng.randint(1, 50, size=(2, 8)).astype(np.int64)
+mask = np.ones((2, 8), dtype=np.int64)
+mask[1, 5:] = 0
+ids[1, 5:] = 0
+for opset in (9, 11, 13, 17):
+    export(f"smallcnn_op{opset}", SmallCNN(), rng.randn(2, 3, 8, 8).astype(np.float32), opset,
+           {"input": {0: "batch"}, "output": {0: "batch"}})
+    export(f"birnn_op{opset}", BiRNN(), rng.randn(2, 5, 8).astype(np.float32), opset)
+    export(f"bert_op{opset}", Bert(), {"input_ids": ids, "attention_mask": mask}, opset)
