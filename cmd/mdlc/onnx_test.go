@@ -31,29 +31,45 @@ func TestONNXModels(t *testing.T) {
 	dir := t.TempDir()
 	out, err := exec.Command(zooPython, "../../testdata/onnx/export_models.py", dir).CombinedOutput()
 	require.NoError(t, err, "export_models.py:\n%s", out)
+	out, err = exec.Command(zooPython, "../../testdata/onnx/make_graphs.py", dir).CombinedOutput()
+	require.NoError(t, err, "make_graphs.py:\n%s", out)
 	type model struct {
 		name string
 		dims []string // fixed at import
-		// layers the patterns must have become
-		layers []string
+		// layers the patterns must have become, and text they must not
+		// have left
+		layers, absent []string
 	}
 	var opsets []model
 	for _, op := range []string{"9", "11", "13", "17"} {
 		opsets = append(opsets,
-			model{"smallcnn_op" + op, nil, []string{"relu6", "groups=2", "softmax("}},
-			model{"birnn_op" + op, nil, []string{"lstm(", "gru(", "bidirectional=true"}},
-			model{"bert_op" + op, nil, []string{"embedding(", "attention(", "mask=", "layernorm(", "gelu("}})
+			model{"smallcnn_op" + op, nil, []string{"relu6", "groups=2", "softmax("}, nil},
+			model{"birnn_op" + op, nil, []string{"lstm(", "gru(", "bidirectional=true"}, nil},
+			model{"bert_op" + op, nil, []string{"embedding(", "attention(", "mask=", "layernorm(", "gelu("}, nil})
+	}
+	// make_graphs.py's hand-built graphs, as other exporters write them.
+	graphs := []model{
+		{"clip_attrs", nil, []string{"activation=relu6", "clip(-0.5, 0.7)"}, nil},
+		{"hardsigmoid", nil, []string{"hard_sigmoid(input, alpha=0.2)", "hard_swish("}, nil},
+		{"upsample7", nil, []string{`resize(size=[12, 10], mode="nearest"`}, nil},
+		{"upsample9", nil, []string{`resize(size=[12, 10], mode="nearest"`}, nil},
+		{"resize_linear", nil, []string{`mode="bilinear"`}, nil},
+		{"resize_align_corners", nil, []string{`coordinates="align_corners"`}, nil},
+		{"resize_nearest", nil, []string{`coordinates="asymmetric"`}, nil},
+		{"convtranspose_output_padding", nil, []string{"output_padding=1"}, nil},
+		{"prelu", nil, []string{"minimum("}, nil},
+		{"tf_nhwc", nil, []string{"conv2d(input, 4"}, []string{"transpose("}},
 	}
 	for _, c := range append([]model{
-		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense(", "block layer_block(x, filters: int) -> (y) {", "= layer_block(relu_1, 64) as layer1_1"}},
-		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6", "block features_block("}},
-		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "attention("}},
-		{"encoder2", []string{"--dim", "batch=2"}, []string{"block layers_block(", "attention("}},
-		{"recurrent", nil, []string{"lstm(", "bidirectional=true", "gru(", "simple_rnn("}},
-		{"feedforward", nil, []string{"gelu(", "layernorm("}},
-		{"einsum", nil, []string{"transpose_b=true"}},
-		{"masked_attention", nil, []string{"attention(", "mask="}},
-	}, opsets...) {
+		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense(", "block layer_block(x, filters: int) -> (y) {", "= layer_block(relu_1, 64) as layer1_1"}, nil},
+		{"mobilenet_v2", nil, []string{"depthwise_conv2d(", "activation=relu6", "block features_block("}, nil},
+		{"encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "attention("}, nil},
+		{"encoder2", []string{"--dim", "batch=2"}, []string{"block layers_block(", "attention("}, nil},
+		{"recurrent", nil, []string{"lstm(", "bidirectional=true", "gru(", "simple_rnn("}, nil},
+		{"feedforward", nil, []string{"gelu(", "layernorm("}, nil},
+		{"einsum", nil, []string{"transpose_b=true"}, nil},
+		{"masked_attention", nil, []string{"attention(", "mask="}, nil},
+	}, append(opsets, graphs...)...) {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }
 			mdl := path(".mdl")
@@ -64,6 +80,9 @@ func TestONNXModels(t *testing.T) {
 			require.NoError(t, err)
 			for _, l := range c.layers {
 				require.Contains(t, string(src), l)
+			}
+			for _, l := range c.absent {
+				require.NotContains(t, string(src), l)
 			}
 			// One input is NAME_input.npy; several, NAME_input_<input>.npy.
 			inputs := []string{"--input", path("_input.npy")}

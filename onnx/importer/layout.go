@@ -42,8 +42,19 @@ func (im *importer) channelsLastOf(v *val) (*val, error) {
 		if err != nil {
 			return nil, err
 		}
+		perm := permToChannelsLast(v.rank())
+		if y := undoTranspose(v, perm); y != nil && !y.channelsLast {
+			// NHWC data transposed to NCHW (tf2onnx's graphs): the data as
+			// it came is what the layer takes.
+			v.other = &val{ref: y.ref, shape: v.shape, isInt: v.isInt, channelsLast: true, other: v}
+			return v.other, nil
+		}
+		if v.transposeOf != nil && !v.transposeOf.channelsLast {
+			// Two transposes in a row are one.
+			ref, perm = v.transposeOf.ref, composePerm(v.transposePerm, perm)
+		}
 		out := im.w.name(ref + "_nhwc")
-		im.w.add(&stmt{outs: []string{out}, call: "transpose", in: ref, args: []string{intList(permToChannelsLast(v.rank()))}})
+		im.w.add(&stmt{outs: []string{out}, call: "transpose", in: ref, args: []string{intList(perm)}})
 		v.other = &val{ref: out, shape: v.shape, isInt: v.isInt, channelsLast: true, other: v}
 	}
 	return v.other, nil
