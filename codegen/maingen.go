@@ -38,32 +38,42 @@ func Main(pkg, importPath string, p plan.Program, m Model) ([]byte, error) {
 	w("\tif *top < 0 {\n\t\tfmt.Fprintf(os.Stderr, \"--top must not be negative, got %%d\\n\", *top)\n\t\tos.Exit(2)\n\t}\n")
 	w("\tif err := run(given, *output, *top); err != nil {\n\t\tfmt.Fprintln(os.Stderr, err)\n\t\tos.Exit(1)\n\t}\n}\n\n")
 	w("func run(given inputList, output string, top int) error {\n\tm, err := %s.New()\n\tif err != nil {\n\t\treturn err\n\t}\n\tfiles := map[string]string{}\n", pkg)
+	// The tensors are named after the package's constants for them, with
+	// a prefix, so that no port name (an input called output, say) can
+	// collide with run's own variables.
+	vars := make([]string, len(g.consts))
+	for i, c := range g.consts {
+		vars[i] = "in" + c
+		if i >= len(prog.Inputs) {
+			vars[i] = "out" + c
+		}
+	}
 	w("\tfor _, arg := range given {\n\t\tname, path, named := strings.Cut(arg, \"=\")\n\t\tif !named {\n\t\t\tname, path = %q, arg\n\t\t}\n\t\tfiles[name] = path\n\t}\n", prog.Inputs[0].Name)
 	for i, p := range prog.Inputs {
-		w("\t%s, err := load(files, %q, %s.%sShape[:], %t, %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1, p.DType != exec.F32)
+		w("\t%s, err := load(files, %q, %s.%sShape[:], %t, %t)\n\tif err != nil {\n\t\treturn err\n\t}\n", vars[i], p.Name, pkg, g.consts[i], len(prog.Inputs) > 1, p.DType != exec.F32)
 	}
 	nIn := len(prog.Inputs)
 	for i, p := range prog.Outputs {
-		w("\t%s := tensor.New(%s.%sShape[:]...) // %s\n", g.params[nIn+i], pkg, g.consts[nIn+i], p.Name)
+		w("\t%s := tensor.New(%s.%sShape[:]...) // %s\n", vars[nIn+i], pkg, g.consts[nIn+i], p.Name)
 	}
 	var args []string
 	for i, p := range prog.Inputs {
 		switch p.DType {
 		case exec.I32:
-			w("\t%sIDs, err := int32s(%s)\n\tif err != nil {\n\t\treturn err\n\t}\n", g.params[i], g.params[i])
-			args = append(args, g.params[i]+"IDs")
+			w("\t%sIDs, err := int32s(%s)\n\tif err != nil {\n\t\treturn err\n\t}\n", vars[i], vars[i])
+			args = append(args, vars[i]+"IDs")
 		case exec.I64:
-			args = append(args, g.params[i]+".Ints")
+			args = append(args, vars[i]+".Ints")
 		default:
-			args = append(args, g.params[i]+".Data")
+			args = append(args, vars[i]+".Data")
 		}
 	}
 	for i := range prog.Outputs {
-		args = append(args, g.params[nIn+i]+".Data")
+		args = append(args, vars[nIn+i]+".Data")
 	}
 	w("\tif err := m.Run(%s); err != nil {\n\t\treturn err\n\t}\n", strings.Join(args, ", "))
 	for i, p := range prog.Outputs {
-		v := g.params[nIn+i]
+		v := vars[nIn+i]
 		labels := "nil"
 		if m.Labels[p.Name] != nil {
 			labels = fmt.Sprintf("%s.%sLabels[:]", pkg, g.consts[nIn+i])

@@ -116,6 +116,19 @@ func TestONNXModels(t *testing.T) {
 			b, err := os.ReadFile(direct)
 			require.NoError(t, err)
 			require.True(t, bytes.Equal(a, b), "running the .onnx and its imported program differ")
+			if c.name == "smallcnn_op13" && !testing.Short() {
+				// A static binary of the .onnx, whose ports are named input
+				// and output as the generated main's own variables once were.
+				bin := path("_bin")
+				code, _, errs = mdlc(t, "build", "-o", bin, "--batch", "2", path(".onnx"))
+				require.Equal(t, 0, code, errs)
+				built := path("_built.npy")
+				out, err := exec.Command(bin, "--input", path("_input.npy"), "--output", built).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				got := readNpy(t, built)
+				want := readNpy(t, direct)
+				require.LessOrEqual(t, tensor.MaxRelErr(got.Data, want.Data, 0.01), 1e-6)
+			}
 		})
 	}
 }
