@@ -20,7 +20,6 @@ var rules [ir.OpLast]rule
 // reasons says why an op has no rule.
 var reasons = [ir.OpLast]string{
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
-	ir.OpResize:           "not yet: needs a resize_grad op scattering dy back through the tables",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpFusedMatMul:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpElementwise:      "made by the optimizer: differentiate the unfused graph, then optimise",
@@ -40,7 +39,6 @@ var reasons = [ir.OpLast]string{
 	ir.OpLessEqual:    piecewiseConstant,
 	ir.OpEqual:        piecewiseConstant,
 	ir.OpNotEqual:     piecewiseConstant,
-	ir.OpGather:       "not yet: its gradient is a scatter-add along the axis, an op mdlc does not have yet (embedding_grad does it for a table's rows)",
 }
 
 const piecewiseConstant = "piecewise constant: its derivative is zero wherever it exists, so no gradient flows through it"
@@ -287,25 +285,30 @@ func init() {
 			return []*ir.Value{b.node(ir.OpPad, &ir.PadAttrs{Mode: ir.PadConstant, Pads: pads}, dy)}, nil
 		},
 		// pad with a constant: dx = dy with the padding sliced off, axis by
-		// axis. Reflected and repeated borders read cells twice, and would
-		// need a scatter-add: not yet.
+		// axis. Reflected and repeated borders copy cells, whose gradients
+		// they fold back (padFold), axis by axis: padding every axis at once
+		// is padding them one after another.
 		ir.OpPad: func(b *builder, n *ir.Node, dy *ir.Value, _ []bool) ([]*ir.Value, error) {
 			s, a := n.Inputs[0].Type.Shape, n.Attrs.(*ir.PadAttrs)
-			if a.Mode != ir.PadConstant {
-				return nil, errNotYet("the gradient of %s padding", a.Mode)
-			}
 			g := dy
-			for axis, p := range a.Pads {
+			for axis := len(a.Pads) - 1; axis >= 0; axis-- {
+				p := a.Pads[axis]
 				if p == [2]int{} {
 					continue
 				}
 				if !s[axis].Known() {
 					return nil, errUnknown(s)
 				}
-				g = b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: p[0], End: p[0] + s[axis].Size}, g)
+				if a.Mode == ir.PadConstant {
+					g = b.node(ir.OpSlice, &ir.SliceAttrs{Axis: axis, Start: p[0], End: p[0] + s[axis].Size}, g)
+				} else {
+					g = b.padFold(g, axis, s[axis].Size, p, a.Mode)
+				}
 			}
 			return []*ir.Value{g}, nil
 		},
+		ir.OpResize: resizeGrad,
+		ir.OpGather: gatherGrad,
 	}
 }
 

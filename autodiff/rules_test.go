@@ -233,6 +233,31 @@ func fdCases() []fdCase {
 		fdCase{name: "pad", build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpPad, &ir.PadAttrs{Pads: [][2]int{{0, 0}, {1, 2}, {0, 1}}, Value: 0.5}, c.param(smooth, 2, 3, 4))
 		}},
+		fdCase{name: "pad/reflect", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpPad, &ir.PadAttrs{Mode: ir.PadReflect, Pads: [][2]int{{0, 0}, {2, 1}, {1, 3}}}, c.param(smooth, 1, 3, 5))
+		}},
+		fdCase{name: "pad/edge", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpPad, &ir.PadAttrs{Mode: ir.PadEdge, Pads: [][2]int{{1, 0}, {2, 3}, {0, 1}}}, c.param(smooth, 2, 3, 2))
+		}},
+		fdCase{name: "resize/bilinear", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpResize, &ir.ResizeAttrs{Mode: ir.Bilinear, Size: [2]int{5, 3}}, c.param(smooth, 2, 3, 4, 2))
+		}},
+		fdCase{name: "resize/bilinear_align_corners", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpResize, &ir.ResizeAttrs{Mode: ir.Bilinear, Coordinates: ir.AlignCorners, Size: [2]int{7, 2}}, c.param(smooth, 1, 3, 4, 2))
+		}},
+		fdCase{name: "resize/nearest", full: true, build: func(c *fdGraph) *ir.Value {
+			return c.node(ir.OpResize, &ir.ResizeAttrs{Mode: ir.Nearest, Coordinates: ir.Asymmetric, Size: [2]int{6, 3}}, c.param(smooth, 2, 3, 5, 1))
+		}},
+		fdCase{name: "gather", full: true, build: func(c *fdGraph) *ir.Value {
+			// Repeated indices add their gradients; -1 counts from the end;
+			// cell 1 is never read.
+			idx := c.g.AddConst("idx", ir.T(2, 2), []float32{2, 0, 2, -1})
+			return c.node(ir.OpGather, &ir.GatherAttrs{Axis: 1}, c.param(smooth, 2, 4, 3), idx)
+		}},
+		fdCase{name: "gather/batch_dims", full: true, build: func(c *fdGraph) *ir.Value {
+			idx := c.g.AddConst("idx", ir.T(2, 3), []float32{1, 1, 0, 2, 0, 2})
+			return c.node(ir.OpGather, &ir.GatherAttrs{Axis: 2, BatchDims: 1}, c.param(smooth, 2, 2, 3, 2), idx)
+		}},
 		fdCase{name: "softmax_cross_entropy", full: true, build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpSoftmaxCrossEntropy, nil, c.param(smooth, 2, 3), c.param(positive, 2, 3))
 		}},
@@ -437,9 +462,9 @@ func TestSpecialiseForSizes(t *testing.T) {
 func TestNoGradient(t *testing.T) {
 	_, ok := NoGradient(ir.OpAdd)
 	require.False(t, ok)
-	reason, ok := NoGradient(ir.OpResize)
+	reason, ok := NoGradient(ir.OpArgMax)
 	require.True(t, ok)
-	require.Contains(t, reason, "resize_grad")
+	require.Contains(t, reason, "piecewise constant")
 
 	g, err := ir.Parse(`graph g(%x: f32[2,3]) {
   @k: f32[3,3] = zeros
