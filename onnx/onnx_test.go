@@ -227,6 +227,16 @@ func TestBudget(t *testing.T) {
 	ints := bytesField(8, make([]byte, 1<<20))
 	_, err = Decode(model(bytesField(1, bytesField(5, str(1, "a"), ints))), 4<<20)
 	assert.ErrorAs(t, err, &se)
+
+	// 1 MB of BOOL raw_data: 8 MB once read as int64s, charged when decoded.
+	bools := cat(str(8, "mask"), packed(1, 1<<20), varint(2, 9), bytesField(9, make([]byte, 1<<20)))
+	_, err = DecodeTensor(bools, 4<<20)
+	assert.ErrorAs(t, err, &se)
+	x, err := DecodeTensor(bools, 16<<20)
+	require.NoError(t, err)
+	v, err := x.Int64s()
+	require.NoError(t, err)
+	assert.Len(t, v, 1<<20)
 }
 
 // writeModel writes a model whose graph has these initializers to

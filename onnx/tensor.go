@@ -301,6 +301,24 @@ func (d *decoder) tensor(b []byte) (*Tensor, error) {
 		}
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
 	}
+	// Float32s and Int64s make a new slice of every value: charged now, at
+	// the widest they give, so that no conversion of a small element type
+	// (a BOOL tensor read as int64 is eight times its bytes) outgrows the
+	// budget.
+	width := int64(0)
+	switch info := dataTypes[t.DataType]; {
+	case info.toInt != nil:
+		width = 8
+	case info.toFloat != nil:
+		width = 4
+	}
+	converted, ok := size.Mul(t.numel, width)
+	if !ok {
+		return nil, size.Overflow(fmt.Sprintf("the values of tensor %q", t.Name))
+	}
+	if err := d.charge(converted); err != nil {
+		return nil, err
+	}
 	if t.External != nil {
 		d.external = append(d.external, t)
 	}
