@@ -20,6 +20,7 @@ var rules [ir.OpLast]rule
 // reasons says why an op has no rule.
 var reasons = [ir.OpLast]string{
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
+	ir.OpToFloat:          "its operand is integers, which have no gradient",
 	ir.OpResize:           "not yet: needs a resize_grad op scattering dy back through the tables",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpFusedMatMul:      "made by the optimizer: differentiate the unfused graph, then optimise",

@@ -80,6 +80,7 @@ const (
 
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
+	OpToFloat     // ids -> f32 of the same shape: each integer as a number (exact up to 2^24)
 
 	// Reductions, selection, comparisons.
 	OpReduceSum  // sum over Axes; see ReduceAttrs
@@ -208,6 +209,7 @@ var opTable = [OpLast]OpInfo{
 	OpResize:          {Name: "resize", MinInputs: 1, MaxInputs: 1, Attrs: &ResizeAttrs{}, Infer: inferResize, Flops: flopsResize},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpToFloat:         {Name: "to_float", MinInputs: 1, MaxInputs: 1, IntOperands: 1 << 0, Infer: inferToFloat, Flops: flopsPerOutput(0)},
 	OpReduceSum:       reduceOp("reduce_sum"),
 	OpReduceMean:      reduceOp("reduce_mean"),
 	OpReduceMax:       reduceOp("reduce_max"),

@@ -265,6 +265,14 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		im.vals[in.Name] = v
 		ports = append(ports, port{name: v.ref, typ: typ + "[" + strings.Join(parts, ", ") + "]"})
 		renames = append(renames, Rename{ONNX: in.Name, MDL: v.ref})
+		if typ != "f32" {
+			// Integers take part in arithmetic, comparisons and indexing
+			// as numbers; dropDead removes the conversion if only an
+			// embedding reads them.
+			v.ids = v.ref
+			v.ref = im.w.name(in.Name + "_f")
+			im.w.add(&stmt{outs: []string{v.ref}, call: "to_float", in: v.ids})
+		}
 	}
 	if len(ports) == 0 {
 		return nil, nil, errors.New("the graph has no inputs besides its weights")
@@ -308,7 +316,11 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 			}
 			parts = append(parts, s)
 		}
-		ports = append(ports, port{name: name, typ: typ + "[" + strings.Join(parts, ", ") + "]"})
+		p := port{name: name, typ: typ + "[" + strings.Join(parts, ", ") + "]"}
+		if len(parts) == 0 {
+			p.typ = "" // a .mdl type has a dimension; a scalar result goes undeclared
+		}
+		ports = append(ports, p)
 		renames = append(renames, Rename{ONNX: out.Name, MDL: name})
 	}
 	return ports, renames, nil

@@ -124,6 +124,12 @@ func cast(im *importer, n *onnx.Node) error {
 	switch {
 	case to == onnx.Float16 || to == onnx.BFloat16:
 		return fmt.Errorf("a cast to %s at run time rounds every value; mdlc computes in float32 and has no such rounding layer", to)
+	case to == onnx.Bool:
+		// Any nonzero value is true.
+		v := im.emit(n, "nonzero", "not_equal", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		v.isInt = true
+		im.set(n, 0, v)
+		return nil
 	case isFloat(to) && !x.isInt, x.isInt:
 		// mdlc holds comparisons' masks and ids as they are; a cast between
 		// integer types or to float of a 0/1 mask changes no value.
@@ -645,14 +651,14 @@ func gather(im *importer, n *onnx.Node) error {
 		im.set(n, 0, v)
 		return err
 	}
-	if x.ref == "" && axis == 0 && r == 2 {
+	if x.ref == "" && axis == 0 && r == 2 && idx.ids != "" {
 		// A table of vectors indexed by token ids: an embedding layer.
 		name := im.layerName(n, 0)
 		if err := im.weight(name+".embeddings", []int{int(x.shape[0].n), int(x.shape[1].n)}, x.floats()); err != nil {
 			return err
 		}
 		out := im.w.name(name)
-		im.w.add(&stmt{outs: []string{out}, call: "embedding", in: idx.ref, args: []string{strconv.Itoa(int(x.shape[0].n)), strconv.Itoa(int(x.shape[1].n))}, as: name, comment: comment(n)})
+		im.w.add(&stmt{outs: []string{out}, call: "embedding", in: idx.ids, args: []string{strconv.Itoa(int(x.shape[0].n)), strconv.Itoa(int(x.shape[1].n))}, as: name, comment: comment(n)})
 		im.set(n, 0, &val{ref: out, shape: shape})
 		return nil
 	}

@@ -84,6 +84,10 @@ type val struct {
 	isInt bool
 	// ref is the value's name in the program; "" while only known here.
 	ref string
+	// ids names the same value as the program's integers (an i32 or i64
+	// model input), where ref is its to_float: embedding reads ids, every
+	// other layer ref.
+	ids string
 	// channelsLast: the program holds the value with its channel axis (ONNX
 	// axis 1) last, as mdlc's convolutions take and give images: [N, C, H,
 	// W] is held as [N, H, W, C]. Only values of rank 3 or more.

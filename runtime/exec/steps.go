@@ -402,6 +402,13 @@ func (s PaddingMask) Compile(cpu.Set) Step { return s }
 
 func (s PaddingMask) Run(b [][]float32, _ *Team) { layout.PaddingMask(b[s.IDs], b[s.Out], s.Pad) }
 
+// ToFloat writes slot Out: the ids in slot IDs as numbers.
+type ToFloat struct{ IDs, Out int }
+
+func (s ToFloat) Compile(cpu.Set) Step { return s }
+
+func (s ToFloat) Run(b [][]float32, _ *Team) { layout.ToFloat(b[s.IDs], b[s.Out]) }
+
 // Conv is a convolution, its epilogue and optional max pool. Its weights are
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot W by every run first. Its units (bands of output rows)

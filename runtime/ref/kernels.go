@@ -78,6 +78,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
+	ir.OpToFloat:     toFloat,
 
 	ir.OpSumTo:            sumTo,
 	ir.OpUnaryGrad:        unaryGrad,
