@@ -364,16 +364,16 @@ func pool(average bool) rule {
 			return fmt.Errorf("its indices output is used; mdlc's max pooling gives only values")
 		}
 		r := x.rank()
-		if r != 3 && r != 4 {
-			return fmt.Errorf("mdlc imports 1-D and 2-D pooling; the input is %s", shapeString(x.shape))
+		if r < 3 || r > 5 {
+			return fmt.Errorf("mdlc imports 1-D, 2-D and 3-D pooling; the input is %s", shapeString(x.shape))
 		}
 		win, err := readWindow(n, x.shape[2:], nil)
 		if err != nil {
 			return err
 		}
-		for _, d := range win.dilations {
-			if d != 1 {
-				return fmt.Errorf("dilations %v: mdlc's pools have none", win.dilations)
+		for i, d := range win.dilations {
+			if d != 1 && (r != 5 || i > 0) {
+				return fmt.Errorf("dilations %v: mdlc's pools have none (a 3-D pool's depth may have one)", win.dilations)
 			}
 		}
 		ceil := attrInt(n, "ceil_mode", 0) == 1
@@ -402,6 +402,9 @@ func pool(average bool) rule {
 		if average {
 			call = "avgpool2d"
 		}
+		if r == 5 {
+			return im.pool3d(n, xs, win, shape, call, countPad)
+		}
 		var args []string
 		if r == 3 {
 			call = call[:len(call)-2] + "1d"
@@ -416,6 +419,87 @@ func pool(average bool) rule {
 		im.set(n, 0, im.emit(n, call, call, xs.ref, args, shape, true))
 		return nil
 	}
+}
+
+// pool3d pools [N, C, D, H, W] (held [N, D, H, W, C]) as a 2-D pool of
+// each depth slice, [N·D, H, W, C], then combines the slices each output
+// depth's window covers: their maximum, or for a mean the mean of the 2-D
+// means, which is the 3-D mean since every slice has the same number of
+// cells (padded depths are left out, or count as zeros with
+// count_include_pad, as the 2-D pool counts its pads).
+func (im *importer) pool3d(n *onnx.Node, xs *val, win *window, shape []dim, call string, countPad bool) error {
+	dims := make([]int, 5)
+	for i, d := range xs.physical() {
+		if !d.isKnown() {
+			return fmt.Errorf("a 3-D pool of %s: mdlc pools it as 2-D slices, which needs every size known (fix it with --dim)", shapeString(xs.shape))
+		}
+		dims[i] = int(d.n)
+	}
+	batch, depth, ch := dims[0], dims[1], dims[4]
+	outD, outH, outW := int(shape[2].n), int(shape[3].n), int(shape[4].n)
+	if steps := int64(depth) + int64(outD)*int64(win.kernel[0]); steps > 4096 {
+		return fmt.Errorf("a 3-D pool over %d depths would take %d statements; mdlc imports shallower ones", depth, steps)
+	}
+	if countPad && (win.begin[0] > 0 || win.end[0] > 0) {
+		ceilExtra := (outD-1)*win.strides[0] + (win.kernel[0]-1)*win.dilations[0] + 1 - (depth + win.begin[0] + win.end[0])
+		if ceilExtra > 0 {
+			return fmt.Errorf("ceil_mode with count_include_pad: the cells ceil_mode adds count differently; mdlc does not import it")
+		}
+	}
+	flat := im.emit(n, "slices", "reshape", xs.ref, []string{intList([]int{batch * depth, dims[2], dims[3], ch}), "keep_batch=false"}, nil, false)
+	args := []string{"pool=" + kernelArg(win.kernel[1:]), "strides=" + kernelArg(win.strides[1:])}
+	hw := &window{kernel: win.kernel[1:], strides: win.strides[1:], dilations: win.dilations[1:], begin: win.begin[1:], end: win.end[1:]}
+	args = appendNonEmpty(args, hw.paddingArg())
+	if countPad && hw.paddingArg() != "" {
+		args = append(args, "count_include_pad=true")
+	}
+	pooled := im.emit(n, call, call, flat.ref, args, nil, false)
+	stack := im.emit(n, call, "reshape", pooled.ref, []string{intList([]int{batch, depth, outH, outW, ch}), "keep_batch=false"}, nil, false)
+	slice := make([]string, depth)
+	at := func(d int) string {
+		if slice[d] == "" {
+			slice[d] = im.emit(n, "depth", "slice", stack.ref, []string{strconv.Itoa(d), strconv.Itoa(d + 1), "axis=1"}, nil, false).ref
+		}
+		return slice[d]
+	}
+	combine, average := "maximum", call == "avgpool2d"
+	if average {
+		combine = "add"
+	}
+	var outs []string
+	for o := range outD {
+		acc, count := "", 0
+		for j := range win.kernel[0] {
+			d := o*win.strides[0] - win.begin[0] + j*win.dilations[0]
+			if d < 0 || d >= depth {
+				continue
+			}
+			if acc == "" {
+				acc = at(d)
+			} else {
+				acc = im.emit(n, "window", combine, "", []string{acc, at(d)}, nil, false).ref
+			}
+			count++
+		}
+		if acc == "" {
+			return fmt.Errorf("output depth %d's window holds only padding", o)
+		}
+		if average {
+			if countPad {
+				count = win.kernel[0]
+			}
+			if count > 1 {
+				acc = im.emit(n, "window", "div", "", []string{acc, number(float64(count))}, nil, false).ref
+			}
+		}
+		outs = append(outs, acc)
+	}
+	out := outs[0]
+	if len(outs) > 1 {
+		out = im.emit(n, call, "concat", "", append(outs, "axis=1"), nil, false).ref
+	}
+	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
 }
 
 // globalPool reduces the spatial axes, keeping them as ones.
