@@ -27,9 +27,10 @@ const testData = "/usr/share/libonnx-testdata/data"
 var suites = []string{"node", "pytorch-converted", "pytorch-operator", "simple"}
 
 // TestConformance imports and runs every ONNX backend test case and records
-// which pass in testdata/conformance.golden, with the first line of the
-// reason for each that does not: a case that starts or stops passing
-// changes the file (go test -update to accept). Outputs must match within
+// which pass in testdata/conformance.golden, with the ops of its graph and
+// the first line of the reason for each that does not: a case that starts
+// or stops passing changes the file (go test -update to accept), and
+// TestCoverage makes docs/onnx-coverage.md from it. Outputs must match within
 // relative 1e-3 and absolute 1e-4: the backend tests' relative tolerance,
 // and an absolute one for float32 sums taken in another order.
 func TestConformance(t *testing.T) {
@@ -53,13 +54,17 @@ func TestConformance(t *testing.T) {
 				continue
 			}
 			result := runCase(t, dir)
+			ops, err := graphOps(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			k := counts[suite]
 			k[1]++
 			if result == "ok" {
 				k[0]++
 			}
 			counts[suite] = k
-			lines = append(lines, suite+"/"+c.Name()+": "+result)
+			lines = append(lines, suite+"/"+c.Name()+" ["+strings.Join(ops, " ")+"]: "+result)
 		}
 	}
 	var head []string
@@ -123,6 +128,27 @@ func runCase(t *testing.T, dir string) (result string) {
 		}
 	}
 	return "ok"
+}
+
+// graphOps are the op types a model's graph uses, sorted, those of other
+// domains than ONNX's own written domain:op.
+func graphOps(path string) ([]string, error) {
+	m, err := onnx.ReadFile(path, size.Budget(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	var ops []string
+	for _, n := range m.Graph.Nodes {
+		op := n.OpType
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + ":" + op
+		}
+		if !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
+	slices.Sort(ops)
+	return ops, nil
 }
 
 func firstLine(err error) string {
