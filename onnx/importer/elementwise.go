@@ -32,6 +32,15 @@ var unaryOps = map[string]struct {
 	"Floor":      {"", math.Floor},
 	"Ceil":       {"", math.Ceil},
 	"Reciprocal": {"", func(x float64) float64 { return 1 / x }},
+	"Sign": {"", func(x float64) float64 {
+		switch {
+		case x > 0:
+			return 1
+		case x < 0:
+			return -1
+		}
+		return x // 0, and NaN stays NaN
+	}},
 }
 
 func init() {
@@ -113,6 +122,26 @@ func init() {
 		return nil
 	})
 	register("Trilu", 14, trilu)
+	register("Shrink", 9, shrink)
+}
+
+// shrink is x+bias below -lambd, x-bias above lambd, else 0.
+func shrink(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through Shrink")
+	}
+	l, bias := float64(attrFloat(n, "lambd", 0.5)), float64(attrFloat(n, "bias", 0))
+	below := im.emit(n, "below", "less", x.ref, []string{number(-l)}, x.shape, x.channelsLast)
+	above := im.emit(n, "above", "greater", x.ref, []string{number(l)}, x.shape, x.channelsLast)
+	up := im.emit(n, "raised", "add", x.ref, []string{number(bias)}, x.shape, x.channelsLast)
+	down := im.emit(n, "lowered", "sub", x.ref, []string{number(bias)}, x.shape, x.channelsLast)
+	outer := im.emit(n, "shrink", "where", "", []string{above.ref, down.ref, "0.0"}, x.shape, x.channelsLast)
+	im.set(n, 0, im.emit(n, "shrink", "where", "", []string{below.ref, up.ref, outer.ref}, x.shape, x.channelsLast))
+	return nil
 }
 
 // identity passes its input on (Dropout is the identity at inference; its
@@ -144,6 +173,12 @@ func unary(im *importer, n *onnx.Node) error {
 	switch n.OpType {
 	case "Reciprocal":
 		im.set(n, 0, im.emit(n, "reciprocal", "div", "", []string{"1.0", x.ref}, x.shape, x.channelsLast))
+		return nil
+	case "Sign":
+		// (x > 0) - (x < 0); a NaN gives 0 where ONNX gives NaN.
+		pos := im.emit(n, "positive", "greater", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		neg := im.emit(n, "negative", "less", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		im.set(n, 0, im.emit(n, "sign", "sub", "", []string{pos.ref, neg.ref}, x.shape, x.channelsLast))
 		return nil
 	case "Floor", "Ceil":
 		return fmt.Errorf("mdlc has no %s layer; it imports %s only where its input is known when importing (a shape computation)", strings.ToLower(n.OpType), n.OpType)
@@ -269,7 +304,7 @@ func clip(im *importer, n *onnx.Node) error {
 var binaryOps = map[string]string{
 	"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div",
 	"Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
-	"And": "mul", "Or": "maximum",
+	"And": "mul", "Or": "maximum", "Xor": "not_equal",
 }
 
 func binary(im *importer, n *onnx.Node) error {
@@ -309,7 +344,7 @@ func binary(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	v.isInt = a.isInt && b.isInt || strings.Contains("Equal Less Greater LessOrEqual GreaterOrEqual And Or", n.OpType)
+	v.isInt = a.isInt && b.isInt || strings.Contains("Equal Less Greater LessOrEqual GreaterOrEqual And Or Xor", n.OpType)
 	im.set(n, 0, v)
 	return nil
 }
@@ -469,6 +504,8 @@ func boolOp(op string, x, y float64) float64 {
 		t = x != 0 && y != 0
 	case "Or":
 		t = x != 0 || y != 0
+	case "Xor":
+		t = (x != 0) != (y != 0)
 	}
 	if t {
 		return 1
@@ -633,6 +670,7 @@ func where(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	v.isInt = ops[1].isInt && ops[2].isInt
 	im.set(n, 0, v)
 	return nil
 }

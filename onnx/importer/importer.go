@@ -218,7 +218,7 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		if t == nil || t.Kind != onnx.KindTensor || !t.HasShape {
 			return nil, nil, fmt.Errorf("input %q has no tensor shape in the graph (%v); mdlc needs one", in.Name, t)
 		}
-		v := &val{}
+		v := &val{elem: t.Elem}
 		typ := "f32"
 		switch {
 		case isFloat(t.Elem):
@@ -432,7 +432,29 @@ func (im *importer) importNode(n *onnx.Node) error {
 			return im.errf("mdlc does not compute its output %q, which is used", o)
 		}
 	}
+	if movesElements[n.OpType] {
+		// Integers moved are integers still (a Cast to int64 of them
+		// changes nothing): all of the inputs moved must be.
+		ints := true
+		for i, in := range n.Inputs {
+			if in != "" && (i == 0 || n.OpType == "Concat") {
+				ints = ints && im.vals[in].isInt
+			}
+		}
+		for _, o := range n.Outputs {
+			if v := im.vals[o]; o != "" && v != nil && v.ref != "" {
+				v.isInt = ints
+			}
+		}
+	}
 	return nil
+}
+
+// movesElements are the ops whose outputs hold elements of their first
+// input (of every input, for Concat), moved or repeated.
+var movesElements = map[string]bool{
+	"Reshape": true, "Unsqueeze": true, "Squeeze": true, "Flatten": true, "Transpose": true, "Slice": true,
+	"Expand": true, "Tile": true, "Split": true, "Concat": true, "DepthToSpace": true, "SpaceToDepth": true,
 }
 
 // needed reports whether a value is read by a node not taken into a

@@ -26,6 +26,7 @@ func init() {
 	}
 	register("ArgMax", 1, argMax)
 	register("ArgMin", 1, argMax)
+	register("Hardmax", 1, hardmax)
 	register("Softmax", 1, softmax("softmax"))
 	register("LogSoftmax", 1, softmax("log_softmax"))
 	register("LayerNormalization", 17, layerNorm)
@@ -247,9 +248,6 @@ func argMax(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	if attrInt(n, "select_last_index", 0) == 1 {
-		return fmt.Errorf("select_last_index: mdlc's argmax takes the first maximum")
-	}
 	r := int64(x.rank())
 	axis := attrInt(n, "axis", 0)
 	if axis < 0 {
@@ -263,9 +261,26 @@ func argMax(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through %s", n.OpType)
+	}
 	if n.OpType == "ArgMin" {
 		// The first minimum of x is the first maximum of -x.
 		src = im.emit(n, "negated", "neg", src.ref, nil, x.shape, false)
+	}
+	last := attrInt(n, "select_last_index", 0) == 1
+	size := x.shape[axis]
+	if last {
+		// The last maximum is the first of the axis reversed, counted
+		// from the end: size-1 - argmax(reversed).
+		if !size.isKnown() {
+			return fmt.Errorf("select_last_index over the dynamic size %s: mdlc reverses the axis, which needs its size (fix it with --dim)", size)
+		}
+		back := make([]int64, size.n)
+		for i := range back {
+			back[i] = size.n - 1 - int64(i)
+		}
+		src = im.emit(n, "reversed", "gather", "", []string{src.ref, int64List(back), "axis=" + strconv.FormatInt(axis, 10)}, x.shape, false)
 	}
 	shape := slices.Clone(x.shape)
 	if keep {
@@ -278,7 +293,66 @@ func argMax(im *importer, n *onnx.Node) error {
 		args = append(args, "keepdims=true")
 	}
 	v := im.emit(n, "argmax", "argmax", src.ref, args, shape, false)
+	if last {
+		v = im.emit(n, "argmax", "sub", "", []string{number(float64(size.n - 1)), v.ref}, shape, false)
+	}
 	v.isInt = true
+	im.set(n, 0, v)
+	return nil
+}
+
+// hardmax is 1 at the first maximum along axis, 0 elsewhere: argmax
+// compared with the positions of the axis. Before opset 13 the input is a
+// matrix of the axes before axis by those from it on, which is the same
+// when every axis after axis has size 1.
+func hardmax(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through Hardmax")
+	}
+	r := int64(x.rank())
+	def := int64(-1)
+	if im.opset < 13 {
+		def = 1
+	}
+	axis := attrInt(n, "axis", def)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", axis, r)
+	}
+	if im.opset < 13 {
+		for _, d := range x.shape[axis+1:] {
+			if d != known(1) {
+				return fmt.Errorf("axis %d of %s before opset 13 takes the maximum over several axes at once; mdlc's argmax takes one", axis, shapeString(x.shape))
+			}
+		}
+	}
+	size := x.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("Hardmax over the dynamic size %s: fix it with --dim", size)
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	at := slices.Clone(x.shape)
+	at[axis] = known(1)
+	am := im.emit(n, "argmax", "argmax", src.ref, []string{"axis=" + strconv.FormatInt(axis, 10), "keepdims=true"}, at, false)
+	pos := make([]float32, size.n)
+	for i := range pos {
+		pos[i] = float32(i)
+	}
+	posShape := slices.Repeat([]dim{known(1)}, int(r-axis))
+	posShape[0] = size
+	v, err := im.elementwise(n, "equal", []*val{am, {shape: posShape, c: &konst{f: pos}}}, x.shape)
+	if err != nil {
+		return err
+	}
 	im.set(n, 0, v)
 	return nil
 }
@@ -326,29 +400,31 @@ func layerNorm(im *importer, n *onnx.Node) error {
 	if axis < 0 {
 		axis += r
 	}
-	if axis != r-1 {
-		return fmt.Errorf("axis %d normalises over several axes; mdlc's layernorm takes the last", axis)
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", attrInt(n, "axis", -1), r)
 	}
-	if len(n.Outputs) > 1 && (im.uses[n.Outputs[1]] > 0 || len(n.Outputs) > 2 && im.uses[n.Outputs[2]] > 0) {
-		return fmt.Errorf("its mean or inverse deviation output is used")
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant; mdlc imports normalisations of values computed at run time")
 	}
 	src, err := im.logical(x)
 	if err != nil {
 		return err
 	}
+	statsUsed := len(n.Outputs) > 1 && (im.uses[n.Outputs[1]] > 0 || len(n.Outputs) > 2 && im.uses[n.Outputs[2]] > 0)
+	g, b := im.in(n, 1), im.in(n, 2)
+	weight := func(v *val) bool {
+		return v == nil || v.ref == "" && v.rank() == 1 && len(v.floats()) == int(x.shape[axis].n)
+	}
+	if axis != r-1 || statsUsed || !x.shape[axis].isKnown() || !weight(g) || !weight(b) {
+		return im.composedLayerNorm(n, src, int(axis))
+	}
 	features := int(x.shape[axis].n)
 	name := im.layerName(n, 1)
 	gamma, beta := ones(features), make([]float32, features)
-	if g := im.in(n, 1); g != nil {
-		if g.ref != "" || len(g.floats()) != features {
-			return fmt.Errorf("its scale is not a weight of %d values", features)
-		}
+	if g != nil {
 		gamma = g.floats()
 	}
-	if b := im.in(n, 2); b != nil {
-		if b.ref != "" || len(b.floats()) != features {
-			return fmt.Errorf("its bias is not a weight of %d values", features)
-		}
+	if b != nil {
 		beta = b.floats()
 	}
 	if err := im.weight(name+".gamma", []int{features}, gamma); err != nil {
@@ -360,5 +436,46 @@ func layerNorm(im *importer, n *onnx.Node) error {
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: "layernorm", in: src.ref, args: []string{"epsilon=" + number(float64(attrFloat(n, "epsilon", 1e-5)))}, as: name, comment: comment(n)})
 	im.set(n, 0, &val{ref: out, shape: x.shape})
+	return nil
+}
+
+// composedLayerNorm is LayerNormalization where mdlc's layernorm does not
+// fit (several axes, a scale computed at run time, the statistics used),
+// over the axes from axis on of x in logical order:
+//
+//	mean = E[x]   d = x - mean   invstd = 1/√(E[d²] + ε)   y = d·invstd·scale + bias
+//
+// with outputs 1 and 2 mean and invstd, their reduced axes kept as ones.
+func (im *importer) composedLayerNorm(n *onnx.Node, x *val, axis int) error {
+	var axes []int
+	stat := slices.Clone(x.shape)
+	for a := axis; a < x.rank(); a++ {
+		axes = append(axes, a)
+		stat[a] = known(1)
+	}
+	reduceArgs := []string{intList(axes), "keepdims=true"}
+	mean := im.emit(n, "mean", "reduce_mean", x.ref, reduceArgs, stat, false)
+	d := im.emit(n, "centred", "sub", "", []string{x.ref, mean.ref}, x.shape, false)
+	sq := im.emit(n, "squared", "mul", "", []string{d.ref, d.ref}, x.shape, false)
+	variance := im.emit(n, "variance", "reduce_mean", sq.ref, reduceArgs, stat, false)
+	eps := im.emit(n, "variance", "add", variance.ref, []string{number(float64(attrFloat(n, "epsilon", 1e-5)))}, stat, false)
+	inv := im.emit(n, "invstd", "rsqrt", eps.ref, nil, stat, false)
+	y := im.emit(n, "normalised", "mul", "", []string{d.ref, inv.ref}, x.shape, false)
+	for i, call := range []string{"mul", "add"} {
+		p := im.in(n, i+1)
+		if p == nil {
+			continue
+		}
+		if out, err := broadcast(x.shape, p.shape); err != nil || !sameShape(out, x.shape) {
+			return fmt.Errorf("its %s %s does not broadcast to the input %s", []string{"scale", "bias"}[i], shapeString(p.shape), shapeString(x.shape))
+		}
+		var err error
+		if y, err = im.elementwise(n, call, []*val{y, p}, x.shape); err != nil {
+			return err
+		}
+	}
+	im.set(n, 0, y)
+	im.set(n, 1, mean)
+	im.set(n, 2, inv)
 	return nil
 }

@@ -15,6 +15,7 @@ func init() {
 	register("Shape", 1, shapeOf)
 	register("Size", 1, sizeOf)
 	register("Cast", 1, cast)
+	register("CastLike", 15, castLike)
 	register("Reshape", 5, reshape)
 	register("Flatten", 1, flatten)
 	register("Transpose", 1, transpose)
@@ -24,6 +25,7 @@ func init() {
 	register("Unsqueeze", 13, unsqueeze)
 	register("Concat", 1, concat)
 	register("Gather", 1, gather)
+	register("GatherElements", 11, gatherElements)
 	register("Slice", 1, slice)
 	register("Slice", 10, slice)
 	register("Range", 11, rangeOp)
@@ -96,11 +98,28 @@ func sizeOf(im *importer, n *onnx.Node) error {
 }
 
 func cast(im *importer, n *onnx.Node) error {
+	return im.castTo(n, onnx.DataType(attrInt(n, "to", int64(onnx.Float))))
+}
+
+// castLike casts to the element type of its second input, which must be
+// one the importer knows: a model input's or a constant's.
+func castLike(im *importer, n *onnx.Node) error {
+	like, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if like.elem == 0 {
+		return fmt.Errorf("its target type is that of %q, which a node computes; mdlc knows the element types of inputs and constants only (write a Cast)", n.Inputs[1])
+	}
+	return im.castTo(n, like.elem)
+}
+
+// castTo is Cast to the element type to.
+func (im *importer) castTo(n *onnx.Node, to onnx.DataType) error {
 	x, err := im.need(n, 0)
 	if err != nil {
 		return err
 	}
-	to := onnx.DataType(attrInt(n, "to", int64(onnx.Float)))
 	if x.ref == "" {
 		out := &val{shape: x.shape}
 		switch {
@@ -681,6 +700,95 @@ func gather(im *importer, n *onnx.Node) error {
 	}
 	v := im.emit(n, "gather", "gather", "", []string{xr, idx.ref, "axis=" + strconv.Itoa(int(axis))}, shape, false)
 	v.isInt = x.isInt
+	im.set(n, 0, v)
+	return nil
+}
+
+// gatherElements picks, for every index, the element of data at that
+// index along axis and the index's own position on the other axes. The
+// indices become a one-hot mask over a last axis of the axis' size, which
+// multiplies data with its axis moved last (and each other axis cut to the
+// indices'), summed over that last axis:
+//
+//	out[..., j, ...] = Σ_c data[..., c, ...]·[idx[..., j, ...] = c]
+//
+// a negative index counting from the end first.
+func gatherElements(im *importer, n *onnx.Node) error {
+	data, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	idx, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	r := data.rank()
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += int64(r)
+	}
+	if axis < 0 || axis >= int64(r) || idx.rank() != r {
+		return fmt.Errorf("data %s, indices %s and axis %d: ONNX needs indices of the data's rank and an axis inside it", shapeString(data.shape), shapeString(idx.shape), attrInt(n, "axis", 0))
+	}
+	if data.ref == "" && idx.ref == "" {
+		return fmt.Errorf("its data and indices are constants; mdlc does not fold GatherElements")
+	}
+	size := data.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	for a := range r {
+		if a == int(axis) || idx.shape[a] == data.shape[a] {
+			continue
+		}
+		if !idx.shape[a].isKnown() || !data.shape[a].isKnown() || idx.shape[a].n > data.shape[a].n {
+			return fmt.Errorf("indices %s do not fit data %s on axis %d", shapeString(idx.shape), shapeString(data.shape), a)
+		}
+	}
+	src, err := im.tensorRef(data, false)
+	if err != nil {
+		return err
+	}
+	// data with each other axis cut to the indices' and axis moved last.
+	ref, shape := src, slices.Clone(data.shape)
+	for a := range r {
+		if a != int(axis) && shape[a] != idx.shape[a] {
+			ref = im.emit(n, "cut", "slice", ref, []string{"0", strconv.FormatInt(idx.shape[a].n, 10), "axis=" + strconv.Itoa(a)}, nil, false).ref
+			shape[a] = idx.shape[a]
+		}
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != int(axis) {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, int(axis))
+	moved := slices.Insert(slices.Clone(idx.shape), r, size)
+	if int(axis) != r-1 {
+		ref = im.emit(n, "moved", "transpose", ref, []string{intList(perm)}, nil, false).ref
+	}
+	// [..., 1 at axis, ..., size]
+	rows := im.emit(n, "rows", "expand_dims", ref, []string{"axis=" + strconv.FormatInt(axis, 10)}, nil, false)
+	iref, err := im.tensorRef(idx, false)
+	if err != nil {
+		return err
+	}
+	neg := im.emit(n, "negative", "less", iref, []string{"0.0"}, idx.shape, false)
+	wrapped := im.emit(n, "wrapped", "add", iref, []string{number(float64(size.n))}, idx.shape, false)
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, iref}, idx.shape, false)
+	col := im.emit(n, "index", "expand_dims", at.ref, []string{"axis=" + strconv.Itoa(r)}, slices.Insert(slices.Clone(idx.shape), r, known(1)), false)
+	pos := make([]float32, size.n)
+	for i := range pos {
+		pos[i] = float32(i)
+	}
+	hot, err := im.elementwise(n, "equal", []*val{col, {shape: []dim{size}, c: &konst{f: pos}}}, moved)
+	if err != nil {
+		return err
+	}
+	picked := im.emit(n, "picked", "mul", "", []string{hot.ref, rows.ref}, moved, false)
+	v := im.emit(n, "gathered", "reduce_sum", picked.ref, []string{intList([]int{r})}, idx.shape, false)
+	v.isInt = data.isInt
 	im.set(n, 0, v)
 	return nil
 }
