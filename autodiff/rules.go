@@ -41,6 +41,7 @@ var reasons = [ir.OpLast]string{
 	ir.OpLessEqual:    piecewiseConstant,
 	ir.OpEqual:        piecewiseConstant,
 	ir.OpNotEqual:     piecewiseConstant,
+	ir.OpFloor:        piecewiseConstant,
 	ir.OpGather:       "not yet: its gradient is a scatter-add along the axis, an op mdlc does not have yet (embedding_grad does it for a table's rows)",
 }
 

@@ -98,6 +98,7 @@ const (
 	OpLessEqual
 	OpEqual
 	OpNotEqual
+	OpFloor // the largest integer not above x
 
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
@@ -223,9 +224,12 @@ var opTable = [OpLast]OpInfo{
 	OpLessEqual:       compareOp("less_equal"),
 	OpEqual:           compareOp("equal"),
 	OpNotEqual:        compareOp("not_equal"),
-	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
-	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
-	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
+	// Not Elementwise: the chains' kernels have no rounding, so it stays
+	// out of fusion, as the comparisons do.
+	OpFloor:       {Name: "floor", MinInputs: 1, MaxInputs: 1, Infer: inferSame, Flops: flopsPerOutput(1)},
+	OpFusedConv2D: {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
+	OpFusedMatMul: {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
+	OpElementwise: {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
 
 	OpSumTo:            {Name: "sum_to", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferSumTo, Flops: flopsPerInput(1)},
 	OpUnaryGrad:        {Name: "unary_grad", MinInputs: 2, MaxInputs: 2, Attrs: &UnaryGradAttrs{}, Flops: flopsPerOutput(8)},

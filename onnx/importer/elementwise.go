@@ -31,6 +31,7 @@ var unaryOps = map[string]struct {
 	"Mish":       {"mish", func(x float64) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) }},
 	"Floor":      {"", math.Floor},
 	"Ceil":       {"", math.Ceil},
+	"Round":      {"", math.RoundToEven},
 	"Reciprocal": {"", func(x float64) float64 { return 1 / x }},
 	"Sign": {"", func(x float64) float64 {
 		switch {
@@ -123,6 +124,85 @@ func init() {
 	})
 	register("Trilu", 14, trilu)
 	register("Shrink", 9, shrink)
+	register("Mod", 10, mod)
+}
+
+// roundHalfEven is x rounded to the nearest integer, a half to the even
+// one (ONNX's Round, numpy's round):
+//
+//	f = ⌊x⌋   d = x - f   r = f + [d > ½] + [d = ½]·(f - 2⌊f/2⌋)
+//
+// where f - 2⌊f/2⌋ is 1 for an odd f. d is exact: x and f share their
+// exponent's range.
+func (im *importer) roundHalfEven(n *onnx.Node, x *val) *val {
+	s, cl := x.shape, x.channelsLast
+	f := im.emit(n, "floor", "floor", x.ref, nil, s, cl)
+	d := im.emit(n, "fraction", "sub", "", []string{x.ref, f.ref}, s, cl)
+	up := im.emit(n, "above_half", "greater", d.ref, []string{"0.5"}, s, cl)
+	tie := im.emit(n, "half", "equal", d.ref, []string{"0.5"}, s, cl)
+	odd := im.odd(n, f)
+	tieUp := im.emit(n, "tie_up", "mul", "", []string{tie.ref, odd.ref}, s, cl)
+	r := im.emit(n, "round", "add", "", []string{f.ref, up.ref}, s, cl)
+	return im.emit(n, "round", "add", "", []string{r.ref, tieUp.ref}, s, cl)
+}
+
+// odd is 1 where the integer f is odd, else 0: f - 2⌊f/2⌋.
+func (im *importer) odd(n *onnx.Node, f *val) *val {
+	s, cl := f.shape, f.channelsLast
+	h := im.emit(n, "half", "mul", f.ref, []string{"0.5"}, s, cl)
+	hf := im.emit(n, "half", "floor", h.ref, nil, s, cl)
+	twice := im.emit(n, "even", "mul", hf.ref, []string{"2.0"}, s, cl)
+	return im.emit(n, "odd", "sub", "", []string{f.ref, twice.ref}, s, cl)
+}
+
+// mod is a - b·⌊a/b⌋, the remainder with the divisor's sign (fmod=0,
+// Python's %), or with fmod=1 a - b·trunc(a/b), the dividend's (C's fmod),
+// trunc(q) being ⌊|q|⌋ with q's sign.
+func mod(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	shape, err := broadcast(a.shape, b.shape)
+	if err != nil {
+		return err
+	}
+	if a.ref == "" && b.ref == "" {
+		return fmt.Errorf("its operands are constants; mdlc does not fold Mod")
+	}
+	fmod := attrInt(n, "fmod", 0) == 1
+	if !fmod && !(a.isInt && b.isInt) {
+		return fmt.Errorf("fmod=0 of float values: ONNX requires fmod=1 for floating-point types")
+	}
+	q, err := im.elementwise(n, "div", []*val{a, b}, shape)
+	if err != nil {
+		return err
+	}
+	var whole *val
+	if fmod {
+		mag := im.emit(n, "quotient", "abs", q.ref, nil, shape, q.channelsLast)
+		down := im.emit(n, "quotient", "floor", mag.ref, nil, shape, q.channelsLast)
+		neg := im.emit(n, "quotient", "less", q.ref, []string{"0.0"}, shape, q.channelsLast)
+		flip := im.emit(n, "quotient", "neg", down.ref, nil, shape, q.channelsLast)
+		whole = im.emit(n, "quotient", "where", "", []string{neg.ref, flip.ref, down.ref}, shape, q.channelsLast)
+	} else {
+		whole = im.emit(n, "quotient", "floor", q.ref, nil, shape, q.channelsLast)
+	}
+	bw, err := im.elementwise(n, "mul", []*val{b, whole}, shape)
+	if err != nil {
+		return err
+	}
+	v, err := im.elementwise(n, "sub", []*val{a, bw}, shape)
+	if err != nil {
+		return err
+	}
+	v.isInt = a.isInt && b.isInt
+	im.set(n, 0, v)
+	return nil
 }
 
 // shrink is x+bias below -lambd, x-bias above lambd, else 0.
@@ -180,8 +260,18 @@ func unary(im *importer, n *onnx.Node) error {
 		neg := im.emit(n, "negative", "less", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
 		im.set(n, 0, im.emit(n, "sign", "sub", "", []string{pos.ref, neg.ref}, x.shape, x.channelsLast))
 		return nil
-	case "Floor", "Ceil":
-		return fmt.Errorf("mdlc has no %s layer; it imports %s only where its input is known when importing (a shape computation)", strings.ToLower(n.OpType), n.OpType)
+	case "Floor":
+		im.set(n, 0, im.emit(n, "floor", "floor", x.ref, nil, x.shape, x.channelsLast))
+		return nil
+	case "Ceil":
+		// ⌈x⌉ = -⌊-x⌋
+		neg := im.emit(n, "ceil", "neg", x.ref, nil, x.shape, x.channelsLast)
+		down := im.emit(n, "ceil", "floor", neg.ref, nil, x.shape, x.channelsLast)
+		im.set(n, 0, im.emit(n, "ceil", "neg", down.ref, nil, x.shape, x.channelsLast))
+		return nil
+	case "Round":
+		im.set(n, 0, im.roundHalfEven(n, x))
+		return nil
 	}
 	return im.unaryCall(n, op.call)
 }
@@ -598,13 +688,75 @@ func power(im *importer, n *onnx.Node) error {
 	}
 	e, ok := b.scalarValue()
 	if !ok || b.ref != "" {
-		return fmt.Errorf("its exponent is a tensor; mdlc's pow takes a number")
+		return im.tensorPower(n, a, b)
 	}
 	if e == 2 {
 		im.set(n, 0, im.emit(n, "square", "mul", "", []string{a.ref, a.ref}, a.shape, a.channelsLast))
 		return nil
 	}
 	return im.unaryCall(n, "pow", number(e))
+}
+
+// tensorPower is a^b for a tensor b, through logarithms:
+//
+//	|a|^b = e^(b·ln|a|), times -1 where a < 0 and b is odd,
+//	NaN where a < 0 and b is not an integer, and 1 where b = 0
+//
+// (ln 0 = -∞ gives 0 for b > 0 and ∞ for b < 0, as pow does). The result
+// has float32's relative error times about |b·ln|a||.
+func (im *importer) tensorPower(n *onnx.Node, a, b *val) error {
+	shape, err := broadcast(a.shape, b.shape)
+	if err != nil {
+		return err
+	}
+	at := func(v *val) (*val, error) { // v as a run-time tensor of the result's layout
+		if v.ref != "" {
+			return v, nil
+		}
+		ref, err := im.tensorRef(v, false)
+		return &val{ref: ref, shape: v.shape}, err
+	}
+	if a, err = at(a); err != nil {
+		return err
+	}
+	if b, err = at(b); err != nil {
+		return err
+	}
+	mag := im.emit(n, "magnitude", "abs", a.ref, nil, a.shape, a.channelsLast)
+	ln := im.emit(n, "log", "log", mag.ref, nil, a.shape, a.channelsLast)
+	prod, err := im.elementwise(n, "mul", []*val{b, ln}, shape)
+	if err != nil {
+		return err
+	}
+	pw := im.emit(n, "power", "exp", prod.ref, nil, shape, prod.channelsLast)
+	bf := im.emit(n, "exponent", "floor", b.ref, nil, b.shape, b.channelsLast)
+	whole := im.emit(n, "integral", "equal", "", []string{bf.ref, b.ref}, b.shape, b.channelsLast)
+	odd := im.odd(n, bf)
+	sign := im.emit(n, "sign", "mul", odd.ref, []string{"-2.0"}, b.shape, b.channelsLast)
+	sign = im.emit(n, "sign", "add", sign.ref, []string{"1.0"}, b.shape, b.channelsLast)
+	// √(-(|b|+1)) is a NaN computed, as the language writes no NaN literal.
+	nb := im.emit(n, "nan", "abs", b.ref, nil, b.shape, b.channelsLast)
+	nb = im.emit(n, "nan", "add", nb.ref, []string{"1.0"}, b.shape, b.channelsLast)
+	nb = im.emit(n, "nan", "neg", nb.ref, nil, b.shape, b.channelsLast)
+	nan := im.emit(n, "nan", "sqrt", nb.ref, nil, b.shape, b.channelsLast)
+	negSign := im.emit(n, "negative_base", "where", "", []string{whole.ref, sign.ref, nan.ref}, b.shape, b.channelsLast)
+	neg := im.emit(n, "negative_base", "less", a.ref, []string{"0.0"}, a.shape, a.channelsLast)
+	factor, err := im.elementwise(n, "where", []*val{neg, negSign, {c: &konst{f: []float32{1}}, shape: nil}}, shape)
+	if err != nil {
+		return err
+	}
+	signed, err := im.elementwise(n, "mul", []*val{pw, factor}, shape)
+	if err != nil {
+		return err
+	}
+	zero := im.emit(n, "zero_exponent", "equal", b.ref, []string{"0.0"}, b.shape, b.channelsLast)
+	v, err := im.elementwise(n, "where", []*val{zero, {c: &konst{f: []float32{1}}, shape: nil}, signed}, shape)
+	if err != nil {
+		return err
+	}
+	v.isInt = a.isInt && b.isInt
+	im.set(n, 0, v)
+	return nil
 }
 
 // variadic chains a two-input layer over Min, Max or Sum's inputs.

@@ -218,6 +218,9 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		if t == nil || t.Kind != onnx.KindTensor || !t.HasShape {
 			return nil, nil, fmt.Errorf("input %q has no tensor shape in the graph (%v); mdlc needs one", in.Name, t)
 		}
+		if len(t.Shape) == 0 {
+			return nil, nil, fmt.Errorf("input %q is a scalar; an .mdl model's inputs have at least one dimension (make it an initializer if it is a constant, such as an axis or a bound)", in.Name)
+		}
 		v := &val{elem: t.Elem}
 		typ := "f32"
 		switch {

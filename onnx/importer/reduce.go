@@ -27,6 +27,8 @@ func init() {
 	register("ArgMax", 1, argMax)
 	register("ArgMin", 1, argMax)
 	register("Hardmax", 1, hardmax)
+	register("ReduceProd", 1, reduceProd)
+	register("CumSum", 11, cumSum)
 	register("Softmax", 1, softmax("softmax"))
 	register("LogSoftmax", 1, softmax("log_softmax"))
 	register("LayerNormalization", 17, layerNorm)
@@ -477,5 +479,166 @@ func (im *importer) composedLayerNorm(n *onnx.Node, x *val, axis int) error {
 	im.set(n, 0, y)
 	im.set(n, 1, mean)
 	im.set(n, 2, inv)
+	return nil
+}
+
+// reduceProd multiplies, along each axis reduced, its slices in order:
+// mdlc has no product reduction, and a product through logarithms would
+// lose zeros' and signs' exactness. The axes' sizes must be known, and
+// their sum is bounded so that the program stays readable.
+func reduceProd(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("mdlc does not fold reductions of constants")
+	}
+	axes, has, err := axesOf(im, n, 18, 1, x.rank())
+	if err != nil {
+		return err
+	}
+	if !has || len(axes) == 0 {
+		if attrInt(n, "noop_with_empty_axes", 0) == 1 {
+			im.set(n, 0, x)
+			return nil
+		}
+		axes = nil
+		for a := range x.rank() {
+			axes = append(axes, a)
+		}
+	}
+	slices.Sort(axes)
+	steps := 0
+	for _, a := range axes {
+		if !x.shape[a].isKnown() {
+			return fmt.Errorf("axis %d has the dynamic size %s; mdlc multiplies its slices, which needs the size (fix it with --dim)", a, x.shape[a])
+		}
+		steps += int(min(x.shape[a].n, 1<<20))
+	}
+	if steps > 1024 {
+		return fmt.Errorf("a product over %d slices; mdlc writes it slice by slice and imports up to 1024", steps)
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	v, shape := src, slices.Clone(x.shape)
+	for _, a := range axes {
+		shape[a] = known(1)
+		var acc *val
+		for i := range x.shape[a].n {
+			s := im.emit(n, "slice", "slice", v.ref, []string{strconv.FormatInt(i, 10), strconv.FormatInt(i+1, 10), "axis=" + strconv.Itoa(a)}, slices.Clone(shape), false)
+			if acc == nil {
+				acc = s
+				continue
+			}
+			acc = im.emit(n, "product", "mul", "", []string{acc.ref, s.ref}, slices.Clone(shape), false)
+		}
+		v = acc
+	}
+	if attrInt(n, "keepdims", 1) == 0 {
+		var kept []dim
+		for a, d := range shape {
+			if !slices.Contains(axes, a) {
+				kept = append(kept, d)
+			}
+		}
+		v = im.emit(n, "product", "squeeze", v.ref, []string{"axes=" + intList(axes)}, kept, false)
+	}
+	v.isInt = x.isInt
+	im.set(n, 0, v)
+	return nil
+}
+
+// cumSum is a product with a 0/1 triangle along its axis (moved last):
+//
+//	y[..., j] = Σ_i x[..., i]·T[i, j],  T[i, j] = [i ≤ j]
+//
+// with i < j when exclusive, and the triangle turned for reverse.
+func cumSum(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	av, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant; mdlc does not fold CumSum")
+	}
+	ax, ok := av.scalarValue()
+	if !ok || av.ref != "" {
+		return fmt.Errorf("its axis is computed at run time; mdlc needs it when importing")
+	}
+	r := x.rank()
+	axis := int(ax)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", int(ax), r)
+	}
+	size := x.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	cells, ok := size.n*size.n, size.n < 1<<20
+	if !ok {
+		return fmt.Errorf("an axis of %d: its %d×%d triangle is too large", size.n, size.n, size.n)
+	}
+	if err := im.fold(cells); err != nil {
+		return err
+	}
+	exclusive, reverse := attrInt(n, "exclusive", 0) == 1, attrInt(n, "reverse", 0) == 1
+	tri := make([]float32, cells)
+	for i := range size.n {
+		for j := range size.n {
+			in := i <= j
+			if reverse {
+				in = i >= j
+			}
+			if in && !(exclusive && i == j) {
+				tri[i*size.n+j] = 1
+			}
+		}
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != axis {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, axis)
+	moved := src
+	if axis != r-1 {
+		moved = im.emit(n, "moved", "transpose", src.ref, []string{intList(perm)}, nil, false)
+	}
+	if r == 1 {
+		// matmul takes matrices: a vector is a row.
+		moved = im.emit(n, "row", "expand_dims", moved.ref, []string{"axis=0"}, nil, false)
+	}
+	t, err := im.tensorRef(&val{shape: []dim{size, size}, c: &konst{f: tri}}, false)
+	if err != nil {
+		return err
+	}
+	v := im.emit(n, "cumsum", "matmul", "", []string{moved.ref, t}, x.shape, false)
+	if r == 1 {
+		v = im.emit(n, "cumsum", "squeeze", v.ref, []string{"axes=[0]"}, x.shape, false)
+	}
+	if axis != r-1 {
+		back := make([]int, r)
+		for i, p := range perm {
+			back[p] = i
+		}
+		v = im.emit(n, "cumsum", "transpose", v.ref, []string{intList(back)}, x.shape, false)
+	}
+	v.isInt = x.isInt
+	im.set(n, 0, v)
 	return nil
 }

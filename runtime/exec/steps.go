@@ -260,6 +260,13 @@ func (s Gather) Check(b [][]float32) error {
 
 func (s Gather) Run(b [][]float32, _ *Team) { s.Gather.Run(b[s.X], b[s.Indices], b[s.Out]) }
 
+// Floor writes slot Out: slot X rounded down.
+type Floor struct{ X, Out int }
+
+func (s Floor) Compile(cpu.Set) Step { return s }
+
+func (s Floor) Run(b [][]float32, _ *Team) { mask.Floor(b[s.X], b[s.Out]) }
+
 // Compare writes slot A op slot B, broadcast, as 0/1 into slot Out.
 type Compare struct {
 	A, B, Out int

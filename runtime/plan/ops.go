@@ -112,6 +112,7 @@ func init() {
 		ir.OpLessEqual:    {build: buildCompare(mask.LessEqual)},
 		ir.OpEqual:        {build: buildCompare(mask.Equal)},
 		ir.OpNotEqual:     {build: buildCompare(mask.NotEqual)},
+		ir.OpFloor:        {build: buildFloor},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
