@@ -192,8 +192,8 @@ func conv(im *importer, n *onnx.Node) error {
 		return err
 	}
 	r := x.rank()
-	if r != 3 && r != 4 || len(wd) != r {
-		return fmt.Errorf("mdlc imports 1-D and 2-D convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
+	if r < 3 || r > 5 || len(wd) != r {
+		return fmt.Errorf("mdlc imports 1-D, 2-D and 3-D convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
 	}
 	kernel := make([]int64, r-2)
 	for i := range kernel {
@@ -219,6 +219,9 @@ func conv(im *importer, n *onnx.Node) error {
 	xs, err := im.channelsLastOf(x)
 	if err != nil {
 		return err
+	}
+	if r == 5 {
+		return im.conv3d(n, xs, w, wd, win, groups, shape)
 	}
 	name := im.layerName(n, 1)
 	var call string
@@ -272,6 +275,117 @@ func conv(im *importer, n *onnx.Node) error {
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: call, in: xs.ref, args: args, as: name, comment: comment(n)})
 	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
+}
+
+// conv3d is a 3-D convolution of x [N, C, D, H, W] (held [N, D, H, W, C])
+// as one 2-D convolution: for each kernel depth kd, the input depths
+// od·stride + kd·dilation of every output depth od (after the depth's zero
+// padding) are stacked into [N, Dout, H, W, C], the kD stacks are joined on
+// the channels (group by group, for grouped convolutions), and a 2-D
+// convolution of the N·Dout images [H, W, kD·C] with the kernel
+// K[kh, kw, kd·C/g + c, o] = W[o, c, kd, kh, kw] gives [N, Dout, Hout,
+// Wout, O]: y[od] = Σ_kd conv2d(x[od·s + kd·d], W[:, :, kd]).
+func (im *importer) conv3d(n *onnx.Node, xs, w *val, wd []int, win *window, groups int, shape []dim) error {
+	dims := make([]int, 5)
+	for i, d := range xs.physical() {
+		if !d.isKnown() {
+			return fmt.Errorf("a 3-D convolution of %s: mdlc writes it as a 2-D one over depth slices, which needs every size known (fix it with --dim)", shapeString(xs.shape))
+		}
+		dims[i] = int(d.n)
+	}
+	batch, depth, h, wdt, c := dims[0], dims[1], dims[2], dims[3], dims[4]
+	filters, cg, kd, kh, kw := wd[0], wd[1], wd[2], wd[3], wd[4]
+	outD := int(shape[2].n)
+	if steps := int64(outD)*int64(kd) + int64(kd)*int64(groups); steps > 4096 {
+		return fmt.Errorf("a 3-D convolution taking %d depth slices; mdlc imports shallower ones", steps)
+	}
+	src := xs.ref
+	if pb, pe := win.begin[0], win.end[0]; pb > 0 || pe > 0 {
+		// pad takes [N, H, W, C]: the depth is padded as a height, with
+		// height and width flattened as the width.
+		flat := im.emit(n, "depth_rows", "reshape", src, []string{intList([]int{depth, h * wdt, c})}, nil, false)
+		padded := im.emit(n, "depth_padded", "pad", flat.ref, []string{fmt.Sprintf("padding=[[%d, %d], [0, 0]]", pb, pe)}, nil, false)
+		depth += pb + pe
+		src = im.emit(n, "depth_padded", "reshape", padded.ref, []string{intList([]int{depth, h, wdt, c})}, nil, false).ref
+	}
+	slice := map[int]string{}
+	at := func(d int) string {
+		if slice[d] == "" {
+			slice[d] = im.emit(n, "depth", "slice", src, []string{strconv.Itoa(d), strconv.Itoa(d + 1), "axis=1"}, nil, false).ref
+		}
+		return slice[d]
+	}
+	stacks := make([]string, kd)
+	for k := range kd {
+		var parts []string
+		for o := range outD {
+			parts = append(parts, at(o*win.strides[0]+k*win.dilations[0]))
+		}
+		stacks[k] = parts[0]
+		if len(parts) > 1 {
+			stacks[k] = im.emit(n, "depth_stack", "concat", "", append(parts, "axis=1"), nil, false).ref
+		}
+	}
+	var channels []string
+	for g := range groups {
+		for k := range kd {
+			s := stacks[k]
+			if groups > 1 {
+				s = im.emit(n, "group", "slice", s, []string{strconv.Itoa(g * cg), strconv.Itoa((g + 1) * cg), "axis=4"}, nil, false).ref
+			}
+			channels = append(channels, s)
+		}
+	}
+	joined := channels[0]
+	if len(channels) > 1 {
+		joined = im.emit(n, "depth_channels", "concat", "", append(channels, "axis=4"), nil, false).ref
+	}
+	images := im.emit(n, "depth_images", "reshape", joined, []string{intList([]int{batch * outD, h, wdt, kd * c}), "keep_batch=false"}, nil, false)
+	hw := &window{kernel: win.kernel[1:], strides: win.strides[1:], dilations: win.dilations[1:], begin: win.begin[1:], end: win.end[1:]}
+	args := []string{strconv.Itoa(filters), "kernel=" + kernelArg(hw.kernel)}
+	args = appendNonEmpty(args, pair("strides", hw.strides, 1), hw.paddingArg(), pair("dilation", hw.dilations, 1))
+	if groups > 1 {
+		args = append(args, "groups="+strconv.Itoa(groups))
+	}
+	// K[i, j, k·cg + ci, o] = W[o, ci, k, i, j]
+	src5 := w.floats()
+	kernel := make([]float32, len(src5))
+	in := kd * cg
+	for o := range filters {
+		for ci := range cg {
+			for k := range kd {
+				for i := range kh {
+					for j := range kw {
+						kernel[((i*kw+j)*in+k*cg+ci)*filters+o] = src5[(((o*cg+ci)*kd+k)*kh+i)*kw+j]
+					}
+				}
+			}
+		}
+	}
+	name := im.layerName(n, 1)
+	if err := im.weight(name+".kernel", []int{kh, kw, in, filters}, kernel); err != nil {
+		return err
+	}
+	if b := im.in(n, 2); b != nil {
+		bv, bd, err := im.constWeight(n, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if len(bd) != 1 || bd[0] != filters {
+			return fmt.Errorf("bias %v does not fit %d filters", bd, filters)
+		}
+		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, "use_bias=false")
+	}
+	conv := im.w.name(name)
+	im.w.add(&stmt{outs: []string{conv}, call: "conv2d", in: images.ref, args: args, as: name, comment: comment(n)})
+	out := im.emit(n, name, "reshape", conv, []string{intList([]int{batch, outD, int(shape[3].n), int(shape[4].n), filters}), "keep_batch=false"}, nil, false)
+	out.shape, out.channelsLast = shape, true
+	im.set(n, 0, out)
 	return nil
 }
 
