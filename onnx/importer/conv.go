@@ -381,9 +381,9 @@ func (im *importer) conv3d(n *onnx.Node, xs, w *val, wd []int, win *window, grou
 	} else {
 		args = append(args, "use_bias=false")
 	}
-	conv := im.w.name(name)
-	im.w.add(&stmt{outs: []string{conv}, call: "conv2d", in: images.ref, args: args, as: name, comment: comment(n)})
-	out := im.emit(n, name, "reshape", conv, []string{intList([]int{batch, outD, int(shape[3].n), int(shape[4].n), filters}), "keep_batch=false"}, nil, false)
+	ref := im.w.name(name)
+	im.w.add(&stmt{outs: []string{ref}, call: "conv2d", in: images.ref, args: args, as: name, comment: comment(n)})
+	out := im.emit(n, name, "reshape", ref, []string{intList([]int{batch, outD, int(shape[3].n), int(shape[4].n), filters}), "keep_batch=false"}, nil, false)
 	out.shape, out.channelsLast = shape, true
 	im.set(n, 0, out)
 	return nil
@@ -553,12 +553,6 @@ func (im *importer) pool3d(n *onnx.Node, xs *val, win *window, shape []dim, call
 	outD, outH, outW := int(shape[2].n), int(shape[3].n), int(shape[4].n)
 	if steps := int64(depth) + int64(outD)*int64(win.kernel[0]); steps > 4096 {
 		return fmt.Errorf("a 3-D pool over %d depths would take %d statements; mdlc imports shallower ones", depth, steps)
-	}
-	if countPad && (win.begin[0] > 0 || win.end[0] > 0) {
-		ceilExtra := (outD-1)*win.strides[0] + (win.kernel[0]-1)*win.dilations[0] + 1 - (depth + win.begin[0] + win.end[0])
-		if ceilExtra > 0 {
-			return fmt.Errorf("ceil_mode with count_include_pad: the cells ceil_mode adds count differently; mdlc does not import it")
-		}
 	}
 	flat := im.emit(n, "slices", "reshape", xs.ref, []string{intList([]int{batch * depth, dims[2], dims[3], ch}), "keep_batch=false"}, nil, false)
 	args := []string{"pool=" + kernelArg(win.kernel[1:]), "strides=" + kernelArg(win.strides[1:])}

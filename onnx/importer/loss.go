@@ -86,6 +86,9 @@ func (im *importer) nllLoss(n *onnx.Node, x *val) error {
 	// [N, 1, d...] against the classes [C, 1, ...]: the one-hot mask.
 	ts := slices.Insert(slices.Clone(target.shape), 1, known(1))
 	t1 := im.emit(n, "target", "expand_dims", tref, []string{"axis=1"}, ts, false)
+	if err := im.fold(classes.n); err != nil {
+		return err
+	}
 	ids := make([]float32, classes.n)
 	for c := range ids {
 		ids[c] = float32(c)

@@ -278,6 +278,9 @@ func argMax(im *importer, n *onnx.Node) error {
 		if !size.isKnown() {
 			return fmt.Errorf("select_last_index over the dynamic size %s: mdlc reverses the axis, which needs its size (fix it with --dim)", size)
 		}
+		if err := im.fold(size.n); err != nil {
+			return err
+		}
 		back := make([]int64, size.n)
 		for i := range back {
 			back[i] = size.n - 1 - int64(i)
@@ -340,6 +343,9 @@ func hardmax(im *importer, n *onnx.Node) error {
 	}
 	src, err := im.logical(x)
 	if err != nil {
+		return err
+	}
+	if err := im.fold(size.n); err != nil {
 		return err
 	}
 	at := slices.Clone(x.shape)

@@ -774,6 +774,9 @@ func gatherElements(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if err := im.fold(size.n); err != nil {
+		return err
+	}
 	neg := im.emit(n, "negative", "less", iref, []string{"0.0"}, idx.shape, false)
 	wrapped := im.emit(n, "wrapped", "add", iref, []string{number(float64(size.n))}, idx.shape, false)
 	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, iref}, idx.shape, false)
