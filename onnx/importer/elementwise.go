@@ -60,7 +60,13 @@ func init() {
 	register("Selu", 1, func(im *importer, n *onnx.Node) error {
 		a, g := attrFloat(n, "alpha", 1.67326319217681884765625), attrFloat(n, "gamma", 1.05070102214813232421875)
 		if math.Abs(float64(a)-1.6732632) > 1e-6 || math.Abs(float64(g)-1.0507010) > 1e-6 {
-			return fmt.Errorf("alpha %g and gamma %g differ from SELU's own, the only ones mdlc's selu has", a, g)
+			// gamma·elu(x, alpha): SELU with its own constants.
+			if err := im.unaryCall(n, "elu", "alpha="+number(float64(a))); err != nil {
+				return err
+			}
+			e := im.vals[n.Outputs[0]]
+			im.set(n, 0, im.emit(n, "selu", "mul", e.ref, []string{number(float64(g))}, e.shape, e.channelsLast))
+			return nil
 		}
 		return im.unaryCall(n, "selu")
 	})

@@ -293,7 +293,13 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 			return nil, nil, fmt.Errorf("output %q is not computed by any node", out.Name)
 		}
 		if v.ref == "" {
-			return nil, nil, fmt.Errorf("output %q is a constant (%s); mdlc's models compute their outputs from their inputs", out.Name, shapeString(v.shape))
+			// A shape, a size: known from the input types, and given as
+			// the values of a variable.
+			c, err := im.constOutput(out.Name, v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("output %q is a constant (%s): %w", out.Name, shapeString(v.shape), err)
+			}
+			v = c
 		}
 		v, err := im.logical(v)
 		if err != nil {
@@ -327,6 +333,30 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 		renames = append(renames, Rename{ONNX: out.Name, MDL: name})
 	}
 	return ports, renames, nil
+}
+
+// constOutput is a constant v as a tensor of the program, of exactly v's
+// shape: a variable holding its values, whose leading ones tensorRef drops
+// put back.
+func (im *importer) constOutput(name string, v *val) (*val, error) {
+	if _, ok := numel(v.shape); !ok {
+		return nil, fmt.Errorf("its size is not known")
+	}
+	ref, err := im.tensorRef(v, false)
+	if err != nil {
+		return nil, err
+	}
+	dims := make([]int, len(v.shape))
+	for i, d := range v.shape {
+		dims[i] = int(d.n)
+	}
+	switch {
+	case len(dims) == 0:
+		ref = im.emit(nil, name, "squeeze", ref, nil, nil, false).ref
+	case dims[0] == 1 && len(dims) > 1:
+		ref = im.emit(nil, name, "reshape", ref, []string{intList(dims), "keep_batch=false"}, nil, false).ref
+	}
+	return &val{ref: ref, shape: v.shape, isInt: v.isInt}, nil
 }
 
 // rename makes the statement that computes v assign name instead, or adds
