@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/mdlc/mdlc/onnx"
@@ -485,9 +486,15 @@ func pool(average bool) rule {
 		if err != nil {
 			return err
 		}
+		dilated := false
 		for i, d := range win.dilations {
-			if d != 1 && (r != 5 || i > 0) {
-				return fmt.Errorf("dilations %v: mdlc's pools have none (a 3-D pool's depth may have one)", win.dilations)
+			switch {
+			case d == 1:
+			case r == 5 && i == 0: // the depth's, which pool3d combines
+			case average || r == 5:
+				return fmt.Errorf("dilations %v: mdlc's pools have none (a max pool's may have some, a 3-D pool's depth too)", win.dilations)
+			default:
+				dilated = true
 			}
 		}
 		ceil := attrInt(n, "ceil_mode", 0) == 1
@@ -519,6 +526,9 @@ func pool(average bool) rule {
 		if r == 5 {
 			return im.pool3d(n, xs, win, shape, call, countPad)
 		}
+		if dilated {
+			return im.dilatedMaxPool(n, xs, win, shape)
+		}
 		var args []string
 		if r == 3 {
 			call = call[:len(call)-2] + "1d"
@@ -533,6 +543,55 @@ func pool(average bool) rule {
 		im.set(n, 0, im.emit(n, call, call, xs.ref, args, shape, true))
 		return nil
 	}
+}
+
+// dilatedMaxPool is a max pool whose window cells lie dilation apart. A
+// window's maximum is the maximum over its rows of each row's maximum, so
+// the width is pooled first, then the height: along an axis, the maximum
+// over the window's offsets k of the input (padded with -∞) cut to the
+// cells each output reads at that offset, [k·dilation, ...), taken every
+// stride by a 1-cell pool. A 1-D pool is a 2-D one of height 1.
+func (im *importer) dilatedMaxPool(n *onnx.Node, xs *val, win *window, shape []dim) error {
+	if steps := win.kernel[0] + win.kernel[len(win.kernel)-1]; steps > 1024 {
+		return fmt.Errorf("a dilated max pool of %v cells: mdlc writes a slice per row and column and imports up to 1024", win.kernel)
+	}
+	src := xs.ref
+	w := *win
+	outs := []int{1, int(shape[len(shape)-1].n)}
+	if len(w.kernel) == 1 {
+		src = im.emit(n, "rows", "expand_dims", src, []string{"axis=1"}, nil, false).ref
+		w = window{kernel: []int{1, w.kernel[0]}, strides: []int{1, w.strides[0]}, dilations: []int{1, w.dilations[0]},
+			begin: []int{0, w.begin[0]}, end: []int{0, w.end[0]}}
+	} else {
+		outs[0] = int(shape[2].n)
+	}
+	if w.paddingArg() != "" {
+		pads := fmt.Sprintf("padding=[[%d, %d], [%d, %d]]", w.begin[0], w.end[0], w.begin[1], w.end[1])
+		src = im.emit(n, "padded", "pad", src, []string{pads, `mode="constant"`, "value=" + number(math.Inf(-1))}, nil, false).ref
+	}
+	for _, a := range []int{1, 0} { // width, then height
+		var acc string
+		for k := range w.kernel[a] {
+			off := k * w.dilations[a]
+			cell := im.emit(n, "cells", "slice", src, []string{strconv.Itoa(off), strconv.Itoa(off + (outs[a]-1)*w.strides[a] + 1), "axis=" + strconv.Itoa(a+1)}, nil, false).ref
+			if w.strides[a] > 1 {
+				strides := []int{1, 1}
+				strides[a] = w.strides[a]
+				cell = im.emit(n, "cells", "maxpool2d", cell, []string{"pool=1", "strides=" + intList(strides)}, nil, false).ref
+			}
+			if acc == "" {
+				acc = cell
+			} else {
+				acc = im.emit(n, "window", "maximum", "", []string{acc, cell}, nil, false).ref
+			}
+		}
+		src = acc
+	}
+	if len(win.kernel) == 1 {
+		src = im.emit(n, "maxpool", "squeeze", src, []string{"axes=[1]"}, nil, false).ref
+	}
+	im.set(n, 0, &val{ref: src, shape: shape, channelsLast: true})
+	return nil
 }
 
 // pool3d pools [N, C, D, H, W] (held [N, D, H, W, C]) as a 2-D pool of
