@@ -131,6 +131,46 @@ func init() {
 	register("Trilu", 14, trilu)
 	register("Shrink", 9, shrink)
 	register("Mod", 10, mod)
+	register("IsNaN", 9, func(im *importer, n *onnx.Node) error {
+		// NaN alone differs from itself.
+		return im.mask(n, func(x *val) *val {
+			return im.emit(n, "nan", "not_equal", "", []string{x.ref, x.ref}, x.shape, x.channelsLast)
+		})
+	})
+	register("IsInf", 10, func(im *importer, n *onnx.Node) error {
+		// Only ±∞ lie beyond float32's largest finite number, which, unlike
+		// ∞, a .mdl number can be.
+		big := number(math.MaxFloat32)
+		pos, neg := attrInt(n, "detect_positive", 1) == 1, attrInt(n, "detect_negative", 1) == 1
+		return im.mask(n, func(x *val) *val {
+			switch {
+			case pos && neg:
+				mag := im.emit(n, "magnitude", "abs", x.ref, nil, x.shape, x.channelsLast)
+				return im.emit(n, "inf", "greater", mag.ref, []string{big}, x.shape, x.channelsLast)
+			case pos:
+				return im.emit(n, "inf", "greater", x.ref, []string{big}, x.shape, x.channelsLast)
+			case neg:
+				return im.emit(n, "inf", "less", x.ref, []string{"-" + big}, x.shape, x.channelsLast)
+			}
+			// Detecting neither: all false, as nothing is below itself.
+			return im.emit(n, "inf", "less", "", []string{x.ref, x.ref}, x.shape, x.channelsLast)
+		})
+	})
+}
+
+// mask writes a 0/1 test of the node's input computed at run time.
+func (im *importer) mask(n *onnx.Node, test func(x *val) *val) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through %s", n.OpType)
+	}
+	v := test(x)
+	v.isInt = true
+	im.set(n, 0, v)
+	return nil
 }
 
 // roundHalfEven is x rounded to the nearest integer, a half to the even

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
 )
 
@@ -30,6 +31,7 @@ func init() {
 	register("Slice", 10, slice)
 	register("Range", 11, rangeOp)
 	register("ConstantOfShape", 9, constantOfShape)
+	register("EyeLike", 9, eyeLike)
 	register("Expand", 8, expand)
 	register("Split", 1, split)
 	register("Split", 13, split)
@@ -1183,4 +1185,41 @@ func depthToSpace(toSpace bool) rule {
 		im.set(n, 0, v)
 		return nil
 	}
+}
+
+// eyeLike is a constant: ones on diagonal k of a matrix of the input's
+// shape, which must be known.
+func eyeLike(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.rank() != 2 || !x.shape[0].isKnown() || !x.shape[1].isKnown() {
+		return fmt.Errorf("input %s: ONNX's EyeLike takes a matrix, whose sizes mdlc needs (fix them with --dim)", shapeString(x.shape))
+	}
+	rows, cols := x.shape[0].n, x.shape[1].n
+	total, ok := size.Mul(rows, cols)
+	if !ok {
+		return size.Overflow("EyeLike's matrix")
+	}
+	if err := im.fold(total); err != nil {
+		return err
+	}
+	k := attrInt(n, "k", 0)
+	eye := make([]float32, total)
+	for i := range rows {
+		if j := i + k; j >= 0 && j < cols {
+			eye[i*cols+j] = 1
+		}
+	}
+	to := onnx.DataType(attrInt(n, "dtype", int64(x.elem)))
+	v := &val{shape: x.shape, c: &konst{f: eye}, elem: to}
+	if to != 0 && !isFloat(to) {
+		v.isInt, v.c = true, &konst{i: make([]dim, total)}
+		for i, f := range eye {
+			v.c.i[i] = known(int64(f))
+		}
+	}
+	im.set(n, 0, v)
+	return nil
 }
