@@ -27,6 +27,8 @@ func init() {
 	register("Concat", 1, concat)
 	register("Gather", 1, gather)
 	register("GatherElements", 11, gatherElements)
+	register("ScatterElements", 11, scatterElements)
+	register("Scatter", 9, scatterElements) // ScatterElements' name until opset 11
 	register("Slice", 1, slice)
 	register("Slice", 10, slice)
 	register("Range", 11, rangeOp)
@@ -1221,5 +1223,116 @@ func eyeLike(im *importer, n *onnx.Node) error {
 		}
 	}
 	im.set(n, 0, v)
+	return nil
+}
+
+// scatterElements writes each update at its index along axis (and its own
+// position on the other axes, which must span data's): with the axis moved
+// last and the indices as a one-hot mask H[..., j, c] = [idx[..., j] = c],
+//
+//	sent[..., c] = Σ_j H·upd[..., j]   hit[..., c] = max_j H
+//	none: where(hit, sent, data)   add: data + sent
+//
+// (duplicate indices, which reduction none leaves undefined, add up).
+func scatterElements(im *importer, n *onnx.Node) error {
+	var in [3]*val
+	for i := range in {
+		v, err := im.need(n, i)
+		if err != nil {
+			return err
+		}
+		in[i] = v
+	}
+	data, idx, upd := in[0], in[1], in[2]
+	reduction := attrString(n, "reduction", "none")
+	if reduction != "none" && reduction != "add" {
+		return fmt.Errorf("reduction %q: mdlc imports none and add", reduction)
+	}
+	r := data.rank()
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += int64(r)
+	}
+	if axis < 0 || axis >= int64(r) || idx.rank() != r || !sameShape(idx.shape, upd.shape) {
+		return fmt.Errorf("data %s, indices %s, updates %s and axis %d: ONNX needs indices and updates of one shape, of the data's rank", shapeString(data.shape), shapeString(idx.shape), shapeString(upd.shape), attrInt(n, "axis", 0))
+	}
+	for a := range r {
+		if a != int(axis) && idx.shape[a] != data.shape[a] {
+			return fmt.Errorf("indices %s do not span data %s on axis %d; mdlc scatters along whole other axes", shapeString(idx.shape), shapeString(data.shape), a)
+		}
+	}
+	size := data.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	if err := im.fold(size.n); err != nil {
+		return err
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != int(axis) {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, int(axis))
+	last := func(v *val) (*val, error) { // v with the axis moved last
+		ref, err := im.tensorRef(v, false)
+		if err != nil {
+			return nil, err
+		}
+		shape := make([]dim, r)
+		for i, p := range perm {
+			shape[i] = v.shape[p]
+		}
+		if int(axis) == r-1 {
+			return &val{ref: ref, shape: shape}, nil
+		}
+		return im.emit(n, "moved", "transpose", ref, []string{intList(perm)}, shape, false), nil
+	}
+	d, err := last(data)
+	if err != nil {
+		return err
+	}
+	i, err := last(idx)
+	if err != nil {
+		return err
+	}
+	u, err := last(upd)
+	if err != nil {
+		return err
+	}
+	neg := im.emit(n, "negative", "less", i.ref, []string{"0.0"}, i.shape, false)
+	wrapped := im.emit(n, "wrapped", "add", i.ref, []string{number(float64(size.n))}, i.shape, false)
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, i.ref}, i.shape, false)
+	col := slices.Insert(slices.Clone(i.shape), r, known(1))
+	ie := im.emit(n, "index", "expand_dims", at.ref, []string{"axis=" + strconv.Itoa(r)}, col, false)
+	ue := im.emit(n, "update", "expand_dims", u.ref, []string{"axis=" + strconv.Itoa(r)}, col, false)
+	pos := make([]float32, size.n)
+	for c := range pos {
+		pos[c] = float32(c)
+	}
+	hotShape := slices.Insert(slices.Clone(i.shape), r, size)
+	hot, err := im.elementwise(n, "equal", []*val{ie, {shape: []dim{size}, c: &konst{f: pos}}}, hotShape)
+	if err != nil {
+		return err
+	}
+	each := im.emit(n, "sent", "mul", "", []string{hot.ref, ue.ref}, hotShape, false)
+	sent := im.emit(n, "sent", "reduce_sum", each.ref, []string{intList([]int{r - 1})}, d.shape, false)
+	var out *val
+	if reduction == "add" {
+		out = im.emit(n, "scattered", "add", "", []string{d.ref, sent.ref}, d.shape, false)
+	} else {
+		hit := im.emit(n, "hit", "reduce_max", hot.ref, []string{intList([]int{r - 1})}, d.shape, false)
+		out = im.emit(n, "scattered", "where", "", []string{hit.ref, sent.ref, d.ref}, d.shape, false)
+	}
+	if int(axis) != r-1 {
+		back := make([]int, r)
+		for j, p := range perm {
+			back[p] = j
+		}
+		out = im.emit(n, "scattered", "transpose", out.ref, []string{intList(back)}, data.shape, false)
+	}
+	out.shape, out.isInt = data.shape, data.isInt && upd.isInt
+	im.set(n, 0, out)
 	return nil
 }
