@@ -27,6 +27,7 @@ func init() {
 	register("Concat", 1, concat)
 	register("Gather", 1, gather)
 	register("GatherElements", 11, gatherElements)
+	register("GatherND", 11, gatherND)
 	register("ScatterElements", 11, scatterElements)
 	register("Scatter", 9, scatterElements) // ScatterElements' name until opset 11
 	register("Slice", 1, slice)
@@ -1334,5 +1335,85 @@ func scatterElements(im *importer, n *onnx.Node) error {
 	}
 	out.shape, out.isInt = data.shape, data.isInt && upd.isInt
 	im.set(n, 0, out)
+	return nil
+}
+
+// gatherND picks, for each index tuple (the last axis of the indices), the
+// slice of data it names: data's leading q axes flattened into one, each
+// tuple turned into its row there, Σ_i idx[i]·stride[i] (a negative index
+// counting from its axis' end), and a gather of those rows.
+func gatherND(im *importer, n *onnx.Node) error {
+	data, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	idx, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if b := attrInt(n, "batch_dims", 0); b != 0 {
+		return fmt.Errorf("batch_dims %d: mdlc imports GatherND without batch axes", b)
+	}
+	rank := idx.rank()
+	if rank < 1 || !idx.shape[rank-1].isKnown() || idx.shape[rank-1].n < 1 || idx.shape[rank-1].n > int64(data.rank()) {
+		return fmt.Errorf("indices %s do not fit data %s: their last axis must give at most one index per data axis", shapeString(idx.shape), shapeString(data.shape))
+	}
+	q := int(idx.shape[rank-1].n)
+	rows := int64(1)
+	strides := make([]float32, q)
+	sizes := make([]float32, q)
+	for a := q - 1; a >= 0; a-- {
+		d := data.shape[a]
+		if !d.isKnown() {
+			return fmt.Errorf("data %s: the axes indexed must have known sizes (fix them with --dim)", shapeString(data.shape))
+		}
+		strides[a], sizes[a] = float32(rows), float32(d.n)
+		if rows *= d.n; rows > 1<<24 {
+			return fmt.Errorf("data %s: more rows than float32 indices count exactly", shapeString(data.shape))
+		}
+	}
+	src, err := im.tensorRef(data, false)
+	if err != nil {
+		return err
+	}
+	flat := append([]dim{known(rows)}, data.shape[q:]...)
+	if q != 1 {
+		dims := []int{int(rows)}
+		for _, d := range data.shape[q:] {
+			if !d.isKnown() {
+				return fmt.Errorf("data %s: mdlc flattens its indexed axes, which needs every size known (fix it with --dim)", shapeString(data.shape))
+			}
+			dims = append(dims, int(d.n))
+		}
+		src = im.emit(n, "rows", "reshape", src, []string{intList(dims), "keep_batch=false"}, flat, false).ref
+	}
+	iref, err := im.tensorRef(idx, false)
+	if err != nil {
+		return err
+	}
+	sz := &val{shape: []dim{known(int64(q))}, c: &konst{f: sizes}}
+	neg := im.emit(n, "negative", "less", iref, []string{"0.0"}, idx.shape, false)
+	wrapped, err := im.elementwise(n, "add", []*val{{ref: iref, shape: idx.shape}, sz}, idx.shape)
+	if err != nil {
+		return err
+	}
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, iref}, idx.shape, false)
+	scaled, err := im.elementwise(n, "mul", []*val{at, {shape: []dim{known(int64(q))}, c: &konst{f: strides}}}, idx.shape)
+	if err != nil {
+		return err
+	}
+	shape := append(slices.Clone(idx.shape[:rank-1]), data.shape[q:]...)
+	var v *val
+	if rank == 1 {
+		// One tuple: a row of one, gathered, then the row axis dropped.
+		row := im.emit(n, "row", "reduce_sum", scaled.ref, []string{"[0]", "keepdims=true"}, []dim{known(1)}, false)
+		v = im.emit(n, "gathered", "gather", "", []string{src, row.ref, "axis=0"}, nil, false)
+		v = im.emit(n, "gathered", "squeeze", v.ref, []string{"axes=[0]"}, shape, false)
+	} else {
+		row := im.emit(n, "row", "reduce_sum", scaled.ref, []string{intList([]int{rank - 1})}, idx.shape[:rank-1], false)
+		v = im.emit(n, "gathered", "gather", "", []string{src, row.ref, "axis=0"}, shape, false)
+	}
+	v.isInt = data.isInt
+	im.set(n, 0, v)
 	return nil
 }
