@@ -20,6 +20,7 @@ var rules [ir.OpLast]rule
 // reasons says why an op has no rule.
 var reasons = [ir.OpLast]string{
 	ir.OpPaddingMask:      "its operand is token ids, integers, and its result does not depend on any float",
+	ir.OpToFloat:          "its operand is integers, which have no gradient",
 	ir.OpFusedConv2D:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpFusedMatMul:      "made by the optimizer: differentiate the unfused graph, then optimise",
 	ir.OpElementwise:      "made by the optimizer: differentiate the unfused graph, then optimise",
@@ -39,6 +40,7 @@ var reasons = [ir.OpLast]string{
 	ir.OpLessEqual:    piecewiseConstant,
 	ir.OpEqual:        piecewiseConstant,
 	ir.OpNotEqual:     piecewiseConstant,
+	ir.OpFloor:        piecewiseConstant,
 }
 
 const piecewiseConstant = "piecewise constant: its derivative is zero wherever it exists, so no gradient flows through it"

@@ -101,8 +101,9 @@ type shapedAttrs interface {
 
 // TokenLimit bounds the token ids input v may hold to 0..limit-1: the
 // smallest vocabulary of the embeddings (and their gradients) that read it
-// or number of classes of a sparse cross-entropy's labels, or the
-// non-negative int32s if none does (a padding mask only compares ids).
+// or number of classes of a sparse cross-entropy's labels, or
+// math.MaxInt32 if none does (a padding mask only compares ids, to_float
+// reads them as numbers): ids.Range says which ids each limit allows.
 func (g *Graph) TokenLimit(v *Value) int {
 	limit := math.MaxInt32
 	for _, n := range g.Nodes {

@@ -80,6 +80,7 @@ const (
 
 	// Masks.
 	OpPaddingMask // ids [N, T] -> [N, 1, 1, T]: -inf where the id is the pad id, else 0
+	OpToFloat     // ids -> f32 of the same shape: each integer as a number (exact up to 2^24)
 
 	// Reductions, selection, comparisons.
 	OpReduceSum  // sum over Axes; see ReduceAttrs
@@ -97,6 +98,7 @@ const (
 	OpLessEqual
 	OpEqual
 	OpNotEqual
+	OpFloor // the largest integer not above x
 
 	// Fused ops, made by the optimizer; see fused.go.
 	OpFusedConv2D // (x, kernel, epilogue operands...)
@@ -208,6 +210,7 @@ var opTable = [OpLast]OpInfo{
 	OpResize:          {Name: "resize", MinInputs: 1, MaxInputs: 1, Attrs: &ResizeAttrs{}, Infer: inferResize, Flops: flopsResize},
 	OpPad:             {Name: "pad", MinInputs: 1, MaxInputs: 1, Attrs: &PadAttrs{}, Infer: inferPad, Flops: flopsPerOutput(0)},
 	OpPaddingMask:     {Name: "padding_mask", MinInputs: 1, MaxInputs: 1, Attrs: &PaddingMaskAttrs{}, IntOperands: 1 << 0, Infer: inferPaddingMask, Flops: flopsPerOutput(1)},
+	OpToFloat:         {Name: "to_float", MinInputs: 1, MaxInputs: 1, IntOperands: 1 << 0, Infer: inferToFloat, Flops: flopsPerOutput(0)},
 	OpReduceSum:       reduceOp("reduce_sum"),
 	OpReduceMean:      reduceOp("reduce_mean"),
 	OpReduceMax:       reduceOp("reduce_max"),
@@ -221,9 +224,12 @@ var opTable = [OpLast]OpInfo{
 	OpLessEqual:       compareOp("less_equal"),
 	OpEqual:           compareOp("equal"),
 	OpNotEqual:        compareOp("not_equal"),
-	OpFusedConv2D:     {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
-	OpFusedMatMul:     {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
-	OpElementwise:     {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
+	// Not Elementwise: the chains' kernels have no rounding, so it stays
+	// out of fusion, as the comparisons do.
+	OpFloor:       {Name: "floor", MinInputs: 1, MaxInputs: 1, Infer: inferSame, Flops: flopsPerOutput(1)},
+	OpFusedConv2D: {Name: "fused_conv2d", MinInputs: 2, MaxInputs: -1, Attrs: &FusedConvAttrs{}, Flops: flopsFusedConv},
+	OpFusedMatMul: {Name: "fused_matmul", MinInputs: 2, MaxInputs: -1, Attrs: &FusedMatMulAttrs{}, Flops: flopsFusedMatMul},
+	OpElementwise: {Name: "elementwise", MinInputs: 1, MaxInputs: -1, Attrs: &ElementwiseAttrs{}, Flops: flopsElementwise},
 
 	OpSumTo:            {Name: "sum_to", MinInputs: 1, MaxInputs: 1, Attrs: &ReshapeAttrs{}, Infer: inferSumTo, Flops: flopsPerInput(1)},
 	OpUnaryGrad:        {Name: "unary_grad", MinInputs: 2, MaxInputs: 2, Attrs: &UnaryGradAttrs{}, Flops: flopsPerOutput(8)},

@@ -118,7 +118,8 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %1: f32[N,T,4] = embedding(%wide, @tok)
   %2: f32[N,T,4] = positional(%0, @pos)
   %3: f32[N,1,1,T] = padding_mask(%ids) {pad=0}
-  return a=%2, b=%1, mask=%3
+  %4: f32[N,T] = to_float(%wide)
+  return a=%2, b=%1, mask=%3, n=%4
 }
 `, `graph padded(%image: f32[N,4,5,2]) {
   %0: f32[N,6,9,2] = pad(%image) {mode=reflect pads=[0,0,1,1,2,2,0,0]}
@@ -143,7 +144,8 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %12: f32[N,1,5,3] = argmax(%11) {axis=1 keepdims=true}
   %13: f32[N,4,5,4,3] = gather(%x, %2) {axis=3 batch_dims=0}
   %14: f32[N,4,5,3] = gather(%11, %0) {axis=3 batch_dims=1}
-  return a=%0, b=%12, c=%13, d=%14
+  %15: f32[N,4,5,3] = floor(%14)
+  return a=%0, b=%12, c=%13, d=%15
 }
 `, `graph functions(%x: f32[N,4]) {
   @two: f32[] = const [2]

@@ -277,6 +277,11 @@ func inferPaddingMask(_ Attrs, in []Type) (Type, error) {
 	return Type{DType: F32, Shape: Shape{ids.Shape[0], D(1), D(1), ids.Shape[1]}}, nil
 }
 
+// inferToFloat: integers become f32 numbers of the same shape.
+func inferToFloat(_ Attrs, in []Type) (Type, error) {
+	return Type{DType: F32, Shape: in[0].Shape}, nil
+}
+
 // inferNorm is the shape rule of a normalisation over the last axis whose
 // operands after x (named params) hold one value per feature.
 func inferNorm(op string, params ...string) func(Attrs, []Type) (Type, error) {

@@ -98,6 +98,9 @@ func init() {
 			build: func(l *nn.Layer, a *bound) (*ir.Value, error) {
 				return l.Node(ir.OpPaddingMask, &ir.PaddingMaskAttrs{Pad: a.int("pad")}, a.tensor("ids"))
 			}},
+		"to_float": {doc: "integers (i32 or i64: class ids, indices, an ONNX model's integer inputs) as f32 numbers, exact up to 2^24, for arithmetic and comparisons",
+			specs: []paramSpec{{name: "ids", kind: aTensor}},
+			build: func(l *nn.Layer, a *bound) (*ir.Value, error) { return l.Node(ir.OpToFloat, nil, a.tensor("ids")) }},
 		"layernorm": {doc: "layer normalisation over the last axis, with learned scale gamma and offset beta",
 			specs: []paramSpec{input, {name: "epsilon", kind: aFloat, def: 0.001}}, build: buildLayerNorm},
 		"rmsnorm": {doc: "RMS normalisation over the last axis, with learned scale gamma",

@@ -72,6 +72,7 @@ func axisLayers() map[string]layer {
 		"less":          {doc: "1 where a < b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpLess)},
 		"less_equal":    {doc: "1 where a <= b, else 0, with broadcasting", specs: binarySpec, build: binary(ir.OpLessEqual)},
 		"equal":         {doc: "1 where a == b, else 0 (NaN equals nothing), with broadcasting", specs: binarySpec, build: binary(ir.OpEqual)},
+		"floor":         {doc: "the largest integer not above x (NaN and infinities kept)", specs: []paramSpec{input}, build: simple(ir.OpFloor, nil)},
 		"not_equal":     {doc: "1 where a != b, else 0 (NaN differs from everything), with broadcasting", specs: binarySpec, build: binary(ir.OpNotEqual)},
 		"expand_dims": {doc: "inserts an axis of size 1 at axis of the result (-1: after the last); a view, no copy",
 			specs: []paramSpec{input, {name: "axis", kind: aInt}},

@@ -15,7 +15,9 @@ import (
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/onnx/importer"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
 )
 
 // testData is Debian's libonnx-testdata: ONNX's backend test cases, each a
@@ -27,9 +29,10 @@ const testData = "/usr/share/libonnx-testdata/data"
 var suites = []string{"node", "pytorch-converted", "pytorch-operator", "simple"}
 
 // TestConformance imports and runs every ONNX backend test case and records
-// which pass in testdata/conformance.golden, with the first line of the
-// reason for each that does not: a case that starts or stops passing
-// changes the file (go test -update to accept). Outputs must match within
+// which pass in testdata/conformance.golden, with the ops of its graph and
+// the first line of the reason for each that does not: a case that starts
+// or stops passing changes the file (go test -update to accept), and
+// TestCoverage makes docs/onnx-coverage.md from it. Outputs must match within
 // relative 1e-3 and absolute 1e-4: the backend tests' relative tolerance,
 // and an absolute one for float32 sums taken in another order.
 func TestConformance(t *testing.T) {
@@ -53,13 +56,17 @@ func TestConformance(t *testing.T) {
 				continue
 			}
 			result := runCase(t, dir)
+			ops, err := graphOps(filepath.Join(dir, "model.onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			k := counts[suite]
 			k[1]++
 			if result == "ok" {
 				k[0]++
 			}
 			counts[suite] = k
-			lines = append(lines, suite+"/"+c.Name()+": "+result)
+			lines = append(lines, suite+"/"+c.Name()+" ["+strings.Join(ops, " ")+"]: "+result)
 		}
 	}
 	var head []string
@@ -125,6 +132,27 @@ func runCase(t *testing.T, dir string) (result string) {
 	return "ok"
 }
 
+// graphOps are the op types a model's graph uses, sorted, those of other
+// domains than ONNX's own written domain:op.
+func graphOps(path string) ([]string, error) {
+	m, err := onnx.ReadFile(path, size.Budget(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	var ops []string
+	for _, n := range m.Graph.Nodes {
+		op := n.OpType
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + ":" + op
+		}
+		if !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
+	slices.Sort(ops)
+	return ops, nil
+}
+
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	// The case names the file; the message need not.
@@ -175,4 +203,68 @@ func compare(got, want *tensor.Tensor) string {
 		}
 	}
 	return ""
+}
+
+// TestCumSumConstantAxis runs ONNX's CumSum cases with their axis, a model
+// input there, made an initializer, as exporters write it: the cases
+// themselves count in TestConformance as refused, since mdlc needs the
+// axis when importing.
+func TestCumSumConstantAxis(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(testData, "node", "test_cumsum_*"))
+	if len(dirs) == 0 {
+		t.Skipf("%s: no CumSum cases (apt-get install libonnx-testdata)", testData)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m, err := onnx.ReadFile(filepath.Join(dir, "model.onnx"), size.Budget(1<<30))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := filepath.Join(dir, "test_data_set_0")
+			axis, err := onnx.ReadTensorFile(filepath.Join(set, "input_1.pb"), size.Budget(1<<20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			axis.Name = m.Graph.Inputs[1].Name
+			m.Graph.Initializers = append(m.Graph.Initializers, axis)
+			m.Graph.Inputs = m.Graph.Inputs[:1]
+			p, err := importer.Import(m, importer.Options{Name: "cumsum", Budget: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			src, w := filepath.Join(tmp, "cumsum.mdl"), filepath.Join(tmp, "cumsum.safetensors")
+			if err := os.WriteFile(src, p.Source, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := weights.WriteFile(w, p.Weights, nil); err != nil {
+				t.Fatal(err)
+			}
+			o := &compile.Options{Weights: w, Budget: 1 << 30}
+			cm, err := o.Load(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _, err := readPB(filepath.Join(set, "input_0.pb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			inputs := map[string]*tensor.Tensor{p.Inputs[0].MDL: x}
+			c, err := o.Compile(cm, compile.Shape{}, inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := o.Execute(c, inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := readPB(filepath.Join(set, "output_0.pb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := compare(outs[p.Outputs[0].MDL], want); msg != "" {
+				t.Errorf("%s\n%s", msg, p.Source)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/mdlc/mdlc/onnx"
@@ -192,8 +193,8 @@ func conv(im *importer, n *onnx.Node) error {
 		return err
 	}
 	r := x.rank()
-	if r != 3 && r != 4 || len(wd) != r {
-		return fmt.Errorf("mdlc imports 1-D and 2-D convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
+	if r < 3 || r > 5 || len(wd) != r {
+		return fmt.Errorf("mdlc imports 1-D, 2-D and 3-D convolutions; this one has input %s and weight %v", shapeString(x.shape), wd)
 	}
 	kernel := make([]int64, r-2)
 	for i := range kernel {
@@ -219,6 +220,9 @@ func conv(im *importer, n *onnx.Node) error {
 	xs, err := im.channelsLastOf(x)
 	if err != nil {
 		return err
+	}
+	if r == 5 {
+		return im.conv3d(n, xs, w, wd, win, groups, shape)
 	}
 	name := im.layerName(n, 1)
 	var call string
@@ -272,6 +276,117 @@ func conv(im *importer, n *onnx.Node) error {
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: call, in: xs.ref, args: args, as: name, comment: comment(n)})
 	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
+}
+
+// conv3d is a 3-D convolution of x [N, C, D, H, W] (held [N, D, H, W, C])
+// as one 2-D convolution: for each kernel depth kd, the input depths
+// od·stride + kd·dilation of every output depth od (after the depth's zero
+// padding) are stacked into [N, Dout, H, W, C], the kD stacks are joined on
+// the channels (group by group, for grouped convolutions), and a 2-D
+// convolution of the N·Dout images [H, W, kD·C] with the kernel
+// K[kh, kw, kd·C/g + c, o] = W[o, c, kd, kh, kw] gives [N, Dout, Hout,
+// Wout, O]: y[od] = Σ_kd conv2d(x[od·s + kd·d], W[:, :, kd]).
+func (im *importer) conv3d(n *onnx.Node, xs, w *val, wd []int, win *window, groups int, shape []dim) error {
+	dims := make([]int, 5)
+	for i, d := range xs.physical() {
+		if !d.isKnown() {
+			return fmt.Errorf("a 3-D convolution of %s: mdlc writes it as a 2-D one over depth slices, which needs every size known (fix it with --dim)", shapeString(xs.shape))
+		}
+		dims[i] = int(d.n)
+	}
+	batch, depth, h, wdt, c := dims[0], dims[1], dims[2], dims[3], dims[4]
+	filters, cg, kd, kh, kw := wd[0], wd[1], wd[2], wd[3], wd[4]
+	outD := int(shape[2].n)
+	if steps := int64(outD)*int64(kd) + int64(kd)*int64(groups); steps > 4096 {
+		return fmt.Errorf("a 3-D convolution taking %d depth slices; mdlc imports shallower ones", steps)
+	}
+	src := xs.ref
+	if pb, pe := win.begin[0], win.end[0]; pb > 0 || pe > 0 {
+		// pad takes [N, H, W, C]: the depth is padded as a height, with
+		// height and width flattened as the width.
+		flat := im.emit(n, "depth_rows", "reshape", src, []string{intList([]int{depth, h * wdt, c})}, nil, false)
+		padded := im.emit(n, "depth_padded", "pad", flat.ref, []string{fmt.Sprintf("padding=[[%d, %d], [0, 0]]", pb, pe)}, nil, false)
+		depth += pb + pe
+		src = im.emit(n, "depth_padded", "reshape", padded.ref, []string{intList([]int{depth, h, wdt, c})}, nil, false).ref
+	}
+	slice := map[int]string{}
+	at := func(d int) string {
+		if slice[d] == "" {
+			slice[d] = im.emit(n, "depth", "slice", src, []string{strconv.Itoa(d), strconv.Itoa(d + 1), "axis=1"}, nil, false).ref
+		}
+		return slice[d]
+	}
+	stacks := make([]string, kd)
+	for k := range kd {
+		var parts []string
+		for o := range outD {
+			parts = append(parts, at(o*win.strides[0]+k*win.dilations[0]))
+		}
+		stacks[k] = parts[0]
+		if len(parts) > 1 {
+			stacks[k] = im.emit(n, "depth_stack", "concat", "", append(parts, "axis=1"), nil, false).ref
+		}
+	}
+	var channels []string
+	for g := range groups {
+		for k := range kd {
+			s := stacks[k]
+			if groups > 1 {
+				s = im.emit(n, "group", "slice", s, []string{strconv.Itoa(g * cg), strconv.Itoa((g + 1) * cg), "axis=4"}, nil, false).ref
+			}
+			channels = append(channels, s)
+		}
+	}
+	joined := channels[0]
+	if len(channels) > 1 {
+		joined = im.emit(n, "depth_channels", "concat", "", append(channels, "axis=4"), nil, false).ref
+	}
+	images := im.emit(n, "depth_images", "reshape", joined, []string{intList([]int{batch * outD, h, wdt, kd * c}), "keep_batch=false"}, nil, false)
+	hw := &window{kernel: win.kernel[1:], strides: win.strides[1:], dilations: win.dilations[1:], begin: win.begin[1:], end: win.end[1:]}
+	args := []string{strconv.Itoa(filters), "kernel=" + kernelArg(hw.kernel)}
+	args = appendNonEmpty(args, pair("strides", hw.strides, 1), hw.paddingArg(), pair("dilation", hw.dilations, 1))
+	if groups > 1 {
+		args = append(args, "groups="+strconv.Itoa(groups))
+	}
+	// K[i, j, k·cg + ci, o] = W[o, ci, k, i, j]
+	src5 := w.floats()
+	kernel := make([]float32, len(src5))
+	in := kd * cg
+	for o := range filters {
+		for ci := range cg {
+			for k := range kd {
+				for i := range kh {
+					for j := range kw {
+						kernel[((i*kw+j)*in+k*cg+ci)*filters+o] = src5[(((o*cg+ci)*kd+k)*kh+i)*kw+j]
+					}
+				}
+			}
+		}
+	}
+	name := im.layerName(n, 1)
+	if err := im.weight(name+".kernel", []int{kh, kw, in, filters}, kernel); err != nil {
+		return err
+	}
+	if b := im.in(n, 2); b != nil {
+		bv, bd, err := im.constWeight(n, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if len(bd) != 1 || bd[0] != filters {
+			return fmt.Errorf("bias %v does not fit %d filters", bd, filters)
+		}
+		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
+			return err
+		}
+	} else {
+		args = append(args, "use_bias=false")
+	}
+	ref := im.w.name(name)
+	im.w.add(&stmt{outs: []string{ref}, call: "conv2d", in: images.ref, args: args, as: name, comment: comment(n)})
+	out := im.emit(n, name, "reshape", ref, []string{intList([]int{batch, outD, int(shape[3].n), int(shape[4].n), filters}), "keep_batch=false"}, nil, false)
+	out.shape, out.channelsLast = shape, true
+	im.set(n, 0, out)
 	return nil
 }
 
@@ -364,16 +479,22 @@ func pool(average bool) rule {
 			return fmt.Errorf("its indices output is used; mdlc's max pooling gives only values")
 		}
 		r := x.rank()
-		if r != 3 && r != 4 {
-			return fmt.Errorf("mdlc imports 1-D and 2-D pooling; the input is %s", shapeString(x.shape))
+		if r < 3 || r > 5 {
+			return fmt.Errorf("mdlc imports 1-D, 2-D and 3-D pooling; the input is %s", shapeString(x.shape))
 		}
 		win, err := readWindow(n, x.shape[2:], nil)
 		if err != nil {
 			return err
 		}
-		for _, d := range win.dilations {
-			if d != 1 {
-				return fmt.Errorf("dilations %v: mdlc's pools have none", win.dilations)
+		dilated := false
+		for i, d := range win.dilations {
+			switch {
+			case d == 1:
+			case r == 5 && i == 0: // the depth's, which pool3d combines
+			case average || r == 5:
+				return fmt.Errorf("dilations %v: mdlc's pools have none (a max pool's may have some, a 3-D pool's depth too)", win.dilations)
+			default:
+				dilated = true
 			}
 		}
 		ceil := attrInt(n, "ceil_mode", 0) == 1
@@ -402,6 +523,12 @@ func pool(average bool) rule {
 		if average {
 			call = "avgpool2d"
 		}
+		if r == 5 {
+			return im.pool3d(n, xs, win, shape, call, countPad)
+		}
+		if dilated {
+			return im.dilatedMaxPool(n, xs, win, shape)
+		}
 		var args []string
 		if r == 3 {
 			call = call[:len(call)-2] + "1d"
@@ -416,6 +543,130 @@ func pool(average bool) rule {
 		im.set(n, 0, im.emit(n, call, call, xs.ref, args, shape, true))
 		return nil
 	}
+}
+
+// dilatedMaxPool is a max pool whose window cells lie dilation apart. A
+// window's maximum is the maximum over its rows of each row's maximum, so
+// the width is pooled first, then the height: along an axis, the maximum
+// over the window's offsets k of the input (padded with -∞) cut to the
+// cells each output reads at that offset, [k·dilation, ...), taken every
+// stride by a 1-cell pool. A 1-D pool is a 2-D one of height 1.
+func (im *importer) dilatedMaxPool(n *onnx.Node, xs *val, win *window, shape []dim) error {
+	if steps := win.kernel[0] + win.kernel[len(win.kernel)-1]; steps > 1024 {
+		return fmt.Errorf("a dilated max pool of %v cells: mdlc writes a slice per row and column and imports up to 1024", win.kernel)
+	}
+	src := xs.ref
+	w := *win
+	outs := []int{1, int(shape[len(shape)-1].n)}
+	if len(w.kernel) == 1 {
+		src = im.emit(n, "rows", "expand_dims", src, []string{"axis=1"}, nil, false).ref
+		w = window{kernel: []int{1, w.kernel[0]}, strides: []int{1, w.strides[0]}, dilations: []int{1, w.dilations[0]},
+			begin: []int{0, w.begin[0]}, end: []int{0, w.end[0]}}
+	} else {
+		outs[0] = int(shape[2].n)
+	}
+	if w.paddingArg() != "" {
+		pads := fmt.Sprintf("padding=[[%d, %d], [%d, %d]]", w.begin[0], w.end[0], w.begin[1], w.end[1])
+		src = im.emit(n, "padded", "pad", src, []string{pads, `mode="constant"`, "value=" + number(math.Inf(-1))}, nil, false).ref
+	}
+	for _, a := range []int{1, 0} { // width, then height
+		var acc string
+		for k := range w.kernel[a] {
+			off := k * w.dilations[a]
+			cell := im.emit(n, "cells", "slice", src, []string{strconv.Itoa(off), strconv.Itoa(off + (outs[a]-1)*w.strides[a] + 1), "axis=" + strconv.Itoa(a+1)}, nil, false).ref
+			if w.strides[a] > 1 {
+				strides := []int{1, 1}
+				strides[a] = w.strides[a]
+				cell = im.emit(n, "cells", "maxpool2d", cell, []string{"pool=1", "strides=" + intList(strides)}, nil, false).ref
+			}
+			if acc == "" {
+				acc = cell
+			} else {
+				acc = im.emit(n, "window", "maximum", "", []string{acc, cell}, nil, false).ref
+			}
+		}
+		src = acc
+	}
+	if len(win.kernel) == 1 {
+		src = im.emit(n, "maxpool", "squeeze", src, []string{"axes=[1]"}, nil, false).ref
+	}
+	im.set(n, 0, &val{ref: src, shape: shape, channelsLast: true})
+	return nil
+}
+
+// pool3d pools [N, C, D, H, W] (held [N, D, H, W, C]) as a 2-D pool of
+// each depth slice, [N·D, H, W, C], then combines the slices each output
+// depth's window covers: their maximum, or for a mean the mean of the 2-D
+// means, which is the 3-D mean since every slice has the same number of
+// cells (padded depths are left out, or count as zeros with
+// count_include_pad, as the 2-D pool counts its pads).
+func (im *importer) pool3d(n *onnx.Node, xs *val, win *window, shape []dim, call string, countPad bool) error {
+	dims := make([]int, 5)
+	for i, d := range xs.physical() {
+		if !d.isKnown() {
+			return fmt.Errorf("a 3-D pool of %s: mdlc pools it as 2-D slices, which needs every size known (fix it with --dim)", shapeString(xs.shape))
+		}
+		dims[i] = int(d.n)
+	}
+	batch, depth, ch := dims[0], dims[1], dims[4]
+	outD, outH, outW := int(shape[2].n), int(shape[3].n), int(shape[4].n)
+	if steps := int64(depth) + int64(outD)*int64(win.kernel[0]); steps > 4096 {
+		return fmt.Errorf("a 3-D pool over %d depths would take %d statements; mdlc imports shallower ones", depth, steps)
+	}
+	flat := im.emit(n, "slices", "reshape", xs.ref, []string{intList([]int{batch * depth, dims[2], dims[3], ch}), "keep_batch=false"}, nil, false)
+	args := []string{"pool=" + kernelArg(win.kernel[1:]), "strides=" + kernelArg(win.strides[1:])}
+	hw := &window{kernel: win.kernel[1:], strides: win.strides[1:], dilations: win.dilations[1:], begin: win.begin[1:], end: win.end[1:]}
+	args = appendNonEmpty(args, hw.paddingArg())
+	if countPad && hw.paddingArg() != "" {
+		args = append(args, "count_include_pad=true")
+	}
+	pooled := im.emit(n, call, call, flat.ref, args, nil, false)
+	stack := im.emit(n, call, "reshape", pooled.ref, []string{intList([]int{batch, depth, outH, outW, ch}), "keep_batch=false"}, nil, false)
+	slice := make([]string, depth)
+	at := func(d int) string {
+		if slice[d] == "" {
+			slice[d] = im.emit(n, "depth", "slice", stack.ref, []string{strconv.Itoa(d), strconv.Itoa(d + 1), "axis=1"}, nil, false).ref
+		}
+		return slice[d]
+	}
+	combine, average := "maximum", call == "avgpool2d"
+	if average {
+		combine = "add"
+	}
+	var outs []string
+	for o := range outD {
+		acc, count := "", 0
+		for j := range win.kernel[0] {
+			d := o*win.strides[0] - win.begin[0] + j*win.dilations[0]
+			if d < 0 || d >= depth {
+				continue
+			}
+			if acc == "" {
+				acc = at(d)
+			} else {
+				acc = im.emit(n, "window", combine, "", []string{acc, at(d)}, nil, false).ref
+			}
+			count++
+		}
+		if acc == "" {
+			return fmt.Errorf("output depth %d's window holds only padding", o)
+		}
+		if average {
+			if countPad {
+				count = win.kernel[0]
+			}
+			if count > 1 {
+				acc = im.emit(n, "window", "div", "", []string{acc, number(float64(count))}, nil, false).ref
+			}
+		}
+		outs = append(outs, acc)
+	}
+	out := outs[0]
+	if len(outs) > 1 {
+		out = im.emit(n, call, "concat", "", append(outs, "axis=1"), nil, false).ref
+	}
+	im.set(n, 0, &val{ref: out, shape: shape, channelsLast: true})
+	return nil
 }
 
 // globalPool reduces the spatial axes, keeping them as ones.

@@ -31,7 +31,17 @@ var unaryOps = map[string]struct {
 	"Mish":       {"mish", func(x float64) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) }},
 	"Floor":      {"", math.Floor},
 	"Ceil":       {"", math.Ceil},
+	"Round":      {"", math.RoundToEven},
 	"Reciprocal": {"", func(x float64) float64 { return 1 / x }},
+	"Sign": {"", func(x float64) float64 {
+		switch {
+		case x > 0:
+			return 1
+		case x < 0:
+			return -1
+		}
+		return x // 0, and NaN stays NaN
+	}},
 }
 
 func init() {
@@ -50,7 +60,13 @@ func init() {
 	register("Selu", 1, func(im *importer, n *onnx.Node) error {
 		a, g := attrFloat(n, "alpha", 1.67326319217681884765625), attrFloat(n, "gamma", 1.05070102214813232421875)
 		if math.Abs(float64(a)-1.6732632) > 1e-6 || math.Abs(float64(g)-1.0507010) > 1e-6 {
-			return fmt.Errorf("alpha %g and gamma %g differ from SELU's own, the only ones mdlc's selu has", a, g)
+			// gamma·elu(x, alpha): SELU with its own constants.
+			if err := im.unaryCall(n, "elu", "alpha="+number(float64(a))); err != nil {
+				return err
+			}
+			e := im.vals[n.Outputs[0]]
+			im.set(n, 0, im.emit(n, "selu", "mul", e.ref, []string{number(float64(g))}, e.shape, e.channelsLast))
+			return nil
 		}
 		return im.unaryCall(n, "selu")
 	})
@@ -113,6 +129,145 @@ func init() {
 		return nil
 	})
 	register("Trilu", 14, trilu)
+	register("Shrink", 9, shrink)
+	register("Mod", 10, mod)
+	register("IsNaN", 9, func(im *importer, n *onnx.Node) error {
+		// NaN alone differs from itself.
+		return im.mask(n, func(x *val) *val {
+			return im.emit(n, "nan", "not_equal", "", []string{x.ref, x.ref}, x.shape, x.channelsLast)
+		})
+	})
+	register("IsInf", 10, func(im *importer, n *onnx.Node) error {
+		// Only ±∞ lie beyond float32's largest finite number, which, unlike
+		// ∞, a .mdl number can be.
+		big := number(math.MaxFloat32)
+		pos, neg := attrInt(n, "detect_positive", 1) == 1, attrInt(n, "detect_negative", 1) == 1
+		return im.mask(n, func(x *val) *val {
+			switch {
+			case pos && neg:
+				mag := im.emit(n, "magnitude", "abs", x.ref, nil, x.shape, x.channelsLast)
+				return im.emit(n, "inf", "greater", mag.ref, []string{big}, x.shape, x.channelsLast)
+			case pos:
+				return im.emit(n, "inf", "greater", x.ref, []string{big}, x.shape, x.channelsLast)
+			case neg:
+				return im.emit(n, "inf", "less", x.ref, []string{"-" + big}, x.shape, x.channelsLast)
+			}
+			// Detecting neither: all false, as nothing is below itself.
+			return im.emit(n, "inf", "less", "", []string{x.ref, x.ref}, x.shape, x.channelsLast)
+		})
+	})
+}
+
+// mask writes a 0/1 test of the node's input computed at run time.
+func (im *importer) mask(n *onnx.Node, test func(x *val) *val) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through %s", n.OpType)
+	}
+	v := test(x)
+	v.isInt = true
+	im.set(n, 0, v)
+	return nil
+}
+
+// roundHalfEven is x rounded to the nearest integer, a half to the even
+// one (ONNX's Round, numpy's round):
+//
+//	f = ⌊x⌋   d = x - f   r = f + [d > ½] + [d = ½]·(f - 2⌊f/2⌋)
+//
+// where f - 2⌊f/2⌋ is 1 for an odd f. d is exact: x and f share their
+// exponent's range.
+func (im *importer) roundHalfEven(n *onnx.Node, x *val) *val {
+	s, cl := x.shape, x.channelsLast
+	f := im.emit(n, "floor", "floor", x.ref, nil, s, cl)
+	d := im.emit(n, "fraction", "sub", "", []string{x.ref, f.ref}, s, cl)
+	up := im.emit(n, "above_half", "greater", d.ref, []string{"0.5"}, s, cl)
+	tie := im.emit(n, "half", "equal", d.ref, []string{"0.5"}, s, cl)
+	odd := im.odd(n, f)
+	tieUp := im.emit(n, "tie_up", "mul", "", []string{tie.ref, odd.ref}, s, cl)
+	r := im.emit(n, "round", "add", "", []string{f.ref, up.ref}, s, cl)
+	return im.emit(n, "round", "add", "", []string{r.ref, tieUp.ref}, s, cl)
+}
+
+// odd is 1 where the integer f is odd, else 0: f - 2⌊f/2⌋.
+func (im *importer) odd(n *onnx.Node, f *val) *val {
+	s, cl := f.shape, f.channelsLast
+	h := im.emit(n, "half", "mul", f.ref, []string{"0.5"}, s, cl)
+	hf := im.emit(n, "half", "floor", h.ref, nil, s, cl)
+	twice := im.emit(n, "even", "mul", hf.ref, []string{"2.0"}, s, cl)
+	return im.emit(n, "odd", "sub", "", []string{f.ref, twice.ref}, s, cl)
+}
+
+// mod is a - b·⌊a/b⌋, the remainder with the divisor's sign (fmod=0,
+// Python's %), or with fmod=1 a - b·trunc(a/b), the dividend's (C's fmod),
+// trunc(q) being ⌊|q|⌋ with q's sign.
+func mod(im *importer, n *onnx.Node) error {
+	a, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	shape, err := broadcast(a.shape, b.shape)
+	if err != nil {
+		return err
+	}
+	if a.ref == "" && b.ref == "" {
+		return fmt.Errorf("its operands are constants; mdlc does not fold Mod")
+	}
+	fmod := attrInt(n, "fmod", 0) == 1
+	if !fmod && !(a.isInt && b.isInt) {
+		return fmt.Errorf("fmod=0 of float values: ONNX requires fmod=1 for floating-point types")
+	}
+	q, err := im.elementwise(n, "div", []*val{a, b}, shape)
+	if err != nil {
+		return err
+	}
+	var whole *val
+	if fmod {
+		mag := im.emit(n, "quotient", "abs", q.ref, nil, shape, q.channelsLast)
+		down := im.emit(n, "quotient", "floor", mag.ref, nil, shape, q.channelsLast)
+		neg := im.emit(n, "quotient", "less", q.ref, []string{"0.0"}, shape, q.channelsLast)
+		flip := im.emit(n, "quotient", "neg", down.ref, nil, shape, q.channelsLast)
+		whole = im.emit(n, "quotient", "where", "", []string{neg.ref, flip.ref, down.ref}, shape, q.channelsLast)
+	} else {
+		whole = im.emit(n, "quotient", "floor", q.ref, nil, shape, q.channelsLast)
+	}
+	bw, err := im.elementwise(n, "mul", []*val{b, whole}, shape)
+	if err != nil {
+		return err
+	}
+	v, err := im.elementwise(n, "sub", []*val{a, bw}, shape)
+	if err != nil {
+		return err
+	}
+	v.isInt = a.isInt && b.isInt
+	im.set(n, 0, v)
+	return nil
+}
+
+// shrink is x+bias below -lambd, x-bias above lambd, else 0.
+func shrink(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through Shrink")
+	}
+	l, bias := float64(attrFloat(n, "lambd", 0.5)), float64(attrFloat(n, "bias", 0))
+	below := im.emit(n, "below", "less", x.ref, []string{number(-l)}, x.shape, x.channelsLast)
+	above := im.emit(n, "above", "greater", x.ref, []string{number(l)}, x.shape, x.channelsLast)
+	up := im.emit(n, "raised", "add", x.ref, []string{number(bias)}, x.shape, x.channelsLast)
+	down := im.emit(n, "lowered", "sub", x.ref, []string{number(bias)}, x.shape, x.channelsLast)
+	outer := im.emit(n, "shrink", "where", "", []string{above.ref, down.ref, "0.0"}, x.shape, x.channelsLast)
+	im.set(n, 0, im.emit(n, "shrink", "where", "", []string{below.ref, up.ref, outer.ref}, x.shape, x.channelsLast))
+	return nil
 }
 
 // identity passes its input on (Dropout is the identity at inference; its
@@ -145,8 +300,24 @@ func unary(im *importer, n *onnx.Node) error {
 	case "Reciprocal":
 		im.set(n, 0, im.emit(n, "reciprocal", "div", "", []string{"1.0", x.ref}, x.shape, x.channelsLast))
 		return nil
-	case "Floor", "Ceil":
-		return fmt.Errorf("mdlc has no %s layer; it imports %s only where its input is known when importing (a shape computation)", strings.ToLower(n.OpType), n.OpType)
+	case "Sign":
+		// (x > 0) - (x < 0); a NaN gives 0 where ONNX gives NaN.
+		pos := im.emit(n, "positive", "greater", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		neg := im.emit(n, "negative", "less", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		im.set(n, 0, im.emit(n, "sign", "sub", "", []string{pos.ref, neg.ref}, x.shape, x.channelsLast))
+		return nil
+	case "Floor":
+		im.set(n, 0, im.emit(n, "floor", "floor", x.ref, nil, x.shape, x.channelsLast))
+		return nil
+	case "Ceil":
+		// ⌈x⌉ = -⌊-x⌋
+		neg := im.emit(n, "ceil", "neg", x.ref, nil, x.shape, x.channelsLast)
+		down := im.emit(n, "ceil", "floor", neg.ref, nil, x.shape, x.channelsLast)
+		im.set(n, 0, im.emit(n, "ceil", "neg", down.ref, nil, x.shape, x.channelsLast))
+		return nil
+	case "Round":
+		im.set(n, 0, im.roundHalfEven(n, x))
+		return nil
 	}
 	return im.unaryCall(n, op.call)
 }
@@ -269,7 +440,7 @@ func clip(im *importer, n *onnx.Node) error {
 var binaryOps = map[string]string{
 	"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div",
 	"Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
-	"And": "mul", "Or": "maximum",
+	"And": "mul", "Or": "maximum", "Xor": "not_equal",
 }
 
 func binary(im *importer, n *onnx.Node) error {
@@ -309,7 +480,7 @@ func binary(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	v.isInt = a.isInt && b.isInt || strings.Contains("Equal Less Greater LessOrEqual GreaterOrEqual And Or", n.OpType)
+	v.isInt = a.isInt && b.isInt || strings.Contains("Equal Less Greater LessOrEqual GreaterOrEqual And Or Xor", n.OpType)
 	im.set(n, 0, v)
 	return nil
 }
@@ -469,6 +640,8 @@ func boolOp(op string, x, y float64) float64 {
 		t = x != 0 && y != 0
 	case "Or":
 		t = x != 0 || y != 0
+	case "Xor":
+		t = (x != 0) != (y != 0)
 	}
 	if t {
 		return 1
@@ -561,13 +734,75 @@ func power(im *importer, n *onnx.Node) error {
 	}
 	e, ok := b.scalarValue()
 	if !ok || b.ref != "" {
-		return fmt.Errorf("its exponent is a tensor; mdlc's pow takes a number")
+		return im.tensorPower(n, a, b)
 	}
 	if e == 2 {
 		im.set(n, 0, im.emit(n, "square", "mul", "", []string{a.ref, a.ref}, a.shape, a.channelsLast))
 		return nil
 	}
 	return im.unaryCall(n, "pow", number(e))
+}
+
+// tensorPower is a^b for a tensor b, through logarithms:
+//
+//	|a|^b = e^(b·ln|a|), times -1 where a < 0 and b is odd,
+//	NaN where a < 0 and b is not an integer, and 1 where b = 0
+//
+// (ln 0 = -∞ gives 0 for b > 0 and ∞ for b < 0, as pow does). The result
+// has float32's relative error times about |b·ln|a||.
+func (im *importer) tensorPower(n *onnx.Node, a, b *val) error {
+	shape, err := broadcast(a.shape, b.shape)
+	if err != nil {
+		return err
+	}
+	at := func(v *val) (*val, error) { // v as a run-time tensor of the result's layout
+		if v.ref != "" {
+			return v, nil
+		}
+		ref, err := im.tensorRef(v, false)
+		return &val{ref: ref, shape: v.shape}, err
+	}
+	if a, err = at(a); err != nil {
+		return err
+	}
+	if b, err = at(b); err != nil {
+		return err
+	}
+	mag := im.emit(n, "magnitude", "abs", a.ref, nil, a.shape, a.channelsLast)
+	ln := im.emit(n, "log", "log", mag.ref, nil, a.shape, a.channelsLast)
+	prod, err := im.elementwise(n, "mul", []*val{b, ln}, shape)
+	if err != nil {
+		return err
+	}
+	pw := im.emit(n, "power", "exp", prod.ref, nil, shape, prod.channelsLast)
+	bf := im.emit(n, "exponent", "floor", b.ref, nil, b.shape, b.channelsLast)
+	whole := im.emit(n, "integral", "equal", "", []string{bf.ref, b.ref}, b.shape, b.channelsLast)
+	odd := im.odd(n, bf)
+	sign := im.emit(n, "sign", "mul", odd.ref, []string{"-2.0"}, b.shape, b.channelsLast)
+	sign = im.emit(n, "sign", "add", sign.ref, []string{"1.0"}, b.shape, b.channelsLast)
+	// √(-(|b|+1)) is a NaN computed, as the language writes no NaN literal.
+	nb := im.emit(n, "nan", "abs", b.ref, nil, b.shape, b.channelsLast)
+	nb = im.emit(n, "nan", "add", nb.ref, []string{"1.0"}, b.shape, b.channelsLast)
+	nb = im.emit(n, "nan", "neg", nb.ref, nil, b.shape, b.channelsLast)
+	nan := im.emit(n, "nan", "sqrt", nb.ref, nil, b.shape, b.channelsLast)
+	negSign := im.emit(n, "negative_base", "where", "", []string{whole.ref, sign.ref, nan.ref}, b.shape, b.channelsLast)
+	neg := im.emit(n, "negative_base", "less", a.ref, []string{"0.0"}, a.shape, a.channelsLast)
+	factor, err := im.elementwise(n, "where", []*val{neg, negSign, {c: &konst{f: []float32{1}}, shape: nil}}, shape)
+	if err != nil {
+		return err
+	}
+	signed, err := im.elementwise(n, "mul", []*val{pw, factor}, shape)
+	if err != nil {
+		return err
+	}
+	zero := im.emit(n, "zero_exponent", "equal", b.ref, []string{"0.0"}, b.shape, b.channelsLast)
+	v, err := im.elementwise(n, "where", []*val{zero, {c: &konst{f: []float32{1}}, shape: nil}, signed}, shape)
+	if err != nil {
+		return err
+	}
+	v.isInt = a.isInt && b.isInt
+	im.set(n, 0, v)
+	return nil
 }
 
 // variadic chains a two-input layer over Min, Max or Sum's inputs.
@@ -633,6 +868,7 @@ func where(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	v.isInt = ops[1].isInt && ops[2].isInt
 	im.set(n, 0, v)
 	return nil
 }

@@ -15,7 +15,10 @@ import (
 // within the budget it was given.
 func FuzzImport(f *testing.F) {
 	for _, name := range []string{"node/test_conv_with_strides_padding", "node/test_reshape_reordered_all_dims", "node/test_maxpool_2d_ceil",
-		"pytorch-converted/test_Linear", "node/test_concat_2d_axis_0", "node/test_slice", "node/test_gemm_default_no_bias", "node/test_resize_upsample_scales_nearest"} {
+		"pytorch-converted/test_Linear", "node/test_concat_2d_axis_0", "node/test_slice", "node/test_gemm_default_no_bias", "node/test_resize_upsample_scales_nearest",
+		"node/test_sce_mean_weight_ii_3d_log_prob", "node/test_nllloss_NCd1d2_with_weight_reduction_mean", "node/test_gather_elements_negative_indices",
+		"pytorch-converted/test_Conv3d_groups", "pytorch-converted/test_MaxPool3d_stride_padding", "node/test_layer_normalization_4d_axis1",
+		"node/test_argmax_keepdims_example_select_last_index", "node/test_pow", "node/test_mod_mixed_sign_float32", "node/test_reduce_prod_keepdims_example"} {
 		if data, err := os.ReadFile(filepath.Join(testData, name, "model.onnx")); err == nil {
 			f.Add(data)
 		}

@@ -219,7 +219,10 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		if t == nil || t.Kind != onnx.KindTensor || !t.HasShape {
 			return nil, nil, fmt.Errorf("input %q has no tensor shape in the graph (%v); mdlc needs one", in.Name, t)
 		}
-		v := &val{}
+		if len(t.Shape) == 0 {
+			return nil, nil, fmt.Errorf("input %q is a scalar; an .mdl model's inputs have at least one dimension (make it an initializer if it is a constant, such as an axis or a bound)", in.Name)
+		}
+		v := &val{elem: t.Elem}
 		typ := "f32"
 		switch {
 		case isFloat(t.Elem):
@@ -271,6 +274,14 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		im.vals[in.Name] = v
 		ports = append(ports, port{name: v.ref, typ: typ + "[" + strings.Join(parts, ", ") + "]"})
 		renames = append(renames, Rename{ONNX: in.Name, MDL: v.ref})
+		if typ != "f32" {
+			// Integers take part in arithmetic, comparisons and indexing
+			// as numbers; dropDead removes the conversion if only an
+			// embedding reads them.
+			v.ids = v.ref
+			v.ref = im.w.name(in.Name + "_f")
+			im.w.add(&stmt{outs: []string{v.ref}, call: "to_float", in: v.ids})
+		}
 	}
 	if len(ports) == 0 {
 		return nil, nil, errors.New("the graph has no inputs besides its weights")
@@ -334,7 +345,13 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 			return nil, nil, fmt.Errorf("output %q is not computed by any node", out.Name)
 		}
 		if v.ref == "" {
-			return nil, nil, fmt.Errorf("output %q is a constant (%s); mdlc's models compute their outputs from their inputs", out.Name, shapeString(v.shape))
+			// A shape, a size: known from the input types, and given as
+			// the values of a variable.
+			c, err := im.constOutput(out.Name, v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("output %q is a constant (%s): %w", out.Name, shapeString(v.shape), err)
+			}
+			v = c
 		}
 		v, err := im.logical(v)
 		if err != nil {
@@ -360,10 +377,38 @@ func (im *importer) outputs(g *onnx.Graph) ([]port, []Rename, error) {
 			}
 			parts = append(parts, s)
 		}
-		ports = append(ports, port{name: name, typ: typ + "[" + strings.Join(parts, ", ") + "]"})
+		p := port{name: name, typ: typ + "[" + strings.Join(parts, ", ") + "]"}
+		if len(parts) == 0 {
+			p.typ = "" // a .mdl type has a dimension; a scalar result goes undeclared
+		}
+		ports = append(ports, p)
 		renames = append(renames, Rename{ONNX: out.Name, MDL: name})
 	}
 	return ports, renames, nil
+}
+
+// constOutput is a constant v as a tensor of the program, of exactly v's
+// shape: a variable holding its values, whose leading ones tensorRef drops
+// put back.
+func (im *importer) constOutput(name string, v *val) (*val, error) {
+	if _, ok := numel(v.shape); !ok {
+		return nil, fmt.Errorf("its size is not known")
+	}
+	ref, err := im.tensorRef(v, false)
+	if err != nil {
+		return nil, err
+	}
+	dims := make([]int, len(v.shape))
+	for i, d := range v.shape {
+		dims[i] = int(d.n)
+	}
+	switch {
+	case len(dims) == 0:
+		ref = im.emit(nil, name, "squeeze", ref, nil, nil, false).ref
+	case dims[0] == 1 && len(dims) > 1:
+		ref = im.emit(nil, name, "reshape", ref, []string{intList(dims), "keep_batch=false"}, nil, false).ref
+	}
+	return &val{ref: ref, shape: v.shape, isInt: v.isInt}, nil
 }
 
 // rename makes the statement that computes v assign name instead, or adds
@@ -476,7 +521,29 @@ func (im *importer) importNode(n *onnx.Node) error {
 			return im.errf("mdlc does not compute its output %q, which is used", o)
 		}
 	}
+	if movesElements[n.OpType] {
+		// Integers moved are integers still (a Cast to int64 of them
+		// changes nothing): all of the inputs moved must be.
+		ints := true
+		for i, in := range n.Inputs {
+			if in != "" && (i == 0 || n.OpType == "Concat") {
+				ints = ints && im.vals[in].isInt
+			}
+		}
+		for _, o := range n.Outputs {
+			if v := im.vals[o]; o != "" && v != nil && v.ref != "" {
+				v.isInt = ints
+			}
+		}
+	}
 	return nil
+}
+
+// movesElements are the ops whose outputs hold elements of their first
+// input (of every input, for Concat), moved or repeated.
+var movesElements = map[string]bool{
+	"Reshape": true, "Unsqueeze": true, "Squeeze": true, "Flatten": true, "Transpose": true, "Slice": true,
+	"Expand": true, "Tile": true, "Split": true, "Concat": true, "DepthToSpace": true, "SpaceToDepth": true,
 }
 
 // needed reports whether a value is read by a node not taken into a

@@ -204,17 +204,21 @@ func gemmProduct(im *importer, n *onnx.Node, a, b *val) error {
 	return nil
 }
 
-// einsum imports the matrix-product forms of Einsum: two operands whose
-// letters are the same batch axes, in the same order, followed by two
-// axes each, one of them summed over ("bij,bjk->bik", "bhid,bhjd->bhij"):
-// a matmul, transposing an operand where its summed axis comes first or
-// last.
+// einsum imports the matrix-product forms of Einsum as a matmul: two
+// operands whose letters are the same batch axes, in the same order,
+// followed by two axes each, one of them summed over ("bij,bjk->bik",
+// "bhid,bhjd->bhij"), transposing an operand where its summed axis comes
+// first or last. Other equations without diagonals or ellipses are a
+// product and a sum (einsumProduct).
 func einsum(im *importer, n *onnx.Node) error {
 	eq := strings.ReplaceAll(attrString(n, "equation", ""), " ", "")
-	lhs, out, ok := strings.Cut(eq, "->")
+	lhs, out, explicit := strings.Cut(eq, "->")
 	terms := strings.Split(lhs, ",")
-	if !ok || len(terms) != 2 || len(n.Inputs) != 2 || strings.Contains(eq, ".") {
-		return fmt.Errorf("equation %q: mdlc imports two-operand matrix products with an explicit output", eq)
+	if strings.Contains(eq, ".") {
+		return fmt.Errorf("equation %q: mdlc imports equations without ellipses (...)", eq)
+	}
+	if !explicit || len(terms) != 2 || len(n.Inputs) != 2 {
+		return einsumProduct(im, n, eq, terms, out, explicit)
 	}
 	a, err := im.need(n, 0)
 	if err != nil {
@@ -224,41 +228,9 @@ func einsum(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	ta, tb := terms[0], terms[1]
-	if len(ta) != a.rank() || len(tb) != b.rank() || len(ta) != len(tb) || len(ta) < 2 || len(out) != len(ta) {
-		return fmt.Errorf("equation %q does not fit operands %s and %s as a matrix product", eq, shapeString(a.shape), shapeString(b.shape))
-	}
-	r := len(ta)
-	batch := ta[:r-2]
-	if tb[:r-2] != batch || out[:r-2] != batch {
-		return fmt.Errorf("equation %q: the batch axes must lead, in one order", eq)
-	}
-	am, bm, om := ta[r-2:], tb[r-2:], out[r-2:]
-	// The summed letter is in both operands' last two and not the output's.
-	var k byte
-	for i := range 2 {
-		if c := am[i]; strings.IndexByte(bm, c) >= 0 && strings.IndexByte(om, c) < 0 {
-			k = c
-		}
-	}
-	if k == 0 {
-		return fmt.Errorf("equation %q sums over no axis of the last two", eq)
-	}
-	transA := am[0] == k
-	transB := bm[1] == k
-	var m, nn byte
-	if transA {
-		m = am[1]
-	} else {
-		m = am[0]
-	}
-	if transB {
-		nn = bm[0]
-	} else {
-		nn = bm[1]
-	}
-	if om != string([]byte{m, nn}) {
-		return fmt.Errorf("equation %q: the output's last two axes must be the product's rows and columns", eq)
+	transA, transB, m, nn, ok := matmulForm(terms[0], terms[1], out, a.rank(), b.rank())
+	if !ok {
+		return einsumProduct(im, n, eq, terms, out, explicit)
 	}
 	ar, err := im.tensorRef(a, false)
 	if err != nil {
@@ -275,7 +247,162 @@ func einsum(im *importer, n *onnx.Node) error {
 	if transB {
 		args = append(args, "transpose_b=true")
 	}
-	shape := append(slices.Clone(a.shape[:r-2]), a.shape[r-2+strings.IndexByte(am, m)], b.shape[r-2+strings.IndexByte(bm, nn)])
+	r := len(out)
+	shape := append(slices.Clone(a.shape[:r-2]), a.shape[r-2+strings.IndexByte(terms[0][r-2:], m)], b.shape[r-2+strings.IndexByte(terms[1][r-2:], nn)])
 	im.set(n, 0, im.emit(n, "einsum", "matmul", "", args, shape, false))
+	return nil
+}
+
+// matmulForm reads two terms and an output as a batched matrix product:
+// the same rank everywhere, the batch letters leading alike, a letter of
+// both operands' last two summed, and the output's last two the rows m and
+// columns nn; transA and transB say where the summed letter comes first
+// (in a) or last (in b).
+func matmulForm(ta, tb, out string, rankA, rankB int) (transA, transB bool, m, nn byte, ok bool) {
+	r := len(ta)
+	if r < 2 || rankA != r || rankB != r || len(tb) != r || len(out) != r || tb[:r-2] != ta[:r-2] || out[:r-2] != ta[:r-2] {
+		return false, false, 0, 0, false
+	}
+	am, bm, om := ta[r-2:], tb[r-2:], out[r-2:]
+	var k byte
+	for i := range 2 {
+		if c := am[i]; strings.IndexByte(bm, c) >= 0 && strings.IndexByte(om, c) < 0 {
+			k = c
+		}
+	}
+	if k == 0 {
+		return false, false, 0, 0, false
+	}
+	transA, transB = am[0] == k, bm[1] == k
+	m, nn = am[0], bm[1]
+	if transA {
+		m = am[1]
+	}
+	if transB {
+		nn = bm[0]
+	}
+	return transA, transB, m, nn, om == string([]byte{m, nn})
+}
+
+// einsumProduct is any Einsum whose terms repeat no letter: each operand
+// transposed to one order of all the letters, the output's first, with
+// ones for the letters it lacks, their broadcast product, and a sum over
+// the letters the output lacks:
+//
+//	out[o] = Σ_s Π_t x_t[letters of t from (o, s)]
+//
+// Without "->", the output is the letters used once, in alphabetical order.
+func einsumProduct(im *importer, n *onnx.Node, eq string, terms []string, out string, explicit bool) error {
+	if len(terms) != len(n.Inputs) {
+		return fmt.Errorf("equation %q has %d terms for %d operands", eq, len(terms), len(n.Inputs))
+	}
+	count := map[byte]int{}
+	sizes := map[byte]dim{}
+	var order []byte // every letter, in first use
+	ops := make([]*val, len(terms))
+	for t, term := range terms {
+		x, err := im.need(n, t)
+		if err != nil {
+			return err
+		}
+		if len(term) != x.rank() {
+			return fmt.Errorf("equation %q: term %q does not fit operand %s", eq, term, shapeString(x.shape))
+		}
+		for i := range len(term) {
+			c := term[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') || strings.IndexByte(term[i+1:], c) >= 0 {
+				return fmt.Errorf("equation %q: term %q repeats a letter (a diagonal) or holds another character; mdlc imports products and sums", eq, term)
+			}
+			if d, ok := sizes[c]; ok && d != x.shape[i] {
+				return fmt.Errorf("equation %q: letter %c is %s in one operand and %s in another", eq, c, d, x.shape[i])
+			}
+			if _, ok := sizes[c]; !ok {
+				order = append(order, c)
+			}
+			sizes[c] = x.shape[i]
+			count[c]++
+		}
+		if x, err = im.logical(x); err != nil {
+			return err
+		}
+		ops[t] = x
+	}
+	if !explicit {
+		var once []byte
+		for _, c := range order {
+			if count[c] == 1 {
+				once = append(once, c)
+			}
+		}
+		slices.Sort(once)
+		out = string(once)
+	}
+	all := []byte(out)
+	for i := range len(out) {
+		if _, ok := sizes[out[i]]; !ok || strings.IndexByte(out[i+1:], out[i]) >= 0 {
+			return fmt.Errorf("equation %q: the output %q names a letter no operand has, or twice", eq, out)
+		}
+	}
+	for _, c := range order {
+		if strings.IndexByte(out, c) < 0 {
+			all = append(all, c)
+		}
+	}
+	shape := make([]dim, len(all))
+	for i, c := range all {
+		shape[i] = sizes[c]
+	}
+	var prod *val
+	for t, term := range terms {
+		x := ops[t]
+		ref, err := im.tensorRef(x, false)
+		if err != nil {
+			return err
+		}
+		// Transpose to the letters' order in all, then insert the others.
+		var have []byte
+		for _, c := range all {
+			if strings.IndexByte(term, c) >= 0 {
+				have = append(have, c)
+			}
+		}
+		perm := make([]int, len(have))
+		identity := true
+		for i, c := range have {
+			perm[i] = strings.IndexByte(term, c)
+			identity = identity && perm[i] == i
+		}
+		if !identity {
+			ref = im.emit(n, "einsum", "transpose", ref, []string{intList(perm)}, nil, false).ref
+		}
+		for i, c := range all {
+			if strings.IndexByte(term, c) < 0 {
+				ref = im.emit(n, "einsum", "expand_dims", ref, []string{"axis=" + strconv.Itoa(i)}, nil, false).ref
+			}
+		}
+		v := &val{ref: ref, shape: make([]dim, len(all))}
+		for i, c := range all {
+			v.shape[i] = known(1)
+			if strings.IndexByte(term, c) >= 0 {
+				v.shape[i] = sizes[c]
+			}
+		}
+		if prod == nil {
+			prod = v
+			continue
+		}
+		if prod, err = im.elementwise(n, "mul", []*val{prod, v}, shape); err != nil {
+			return err
+		}
+	}
+	if len(all) > len(out) {
+		var summed []int
+		for i := len(out); i < len(all); i++ {
+			summed = append(summed, i)
+		}
+		prod = im.emit(n, "einsum", "reduce_sum", prod.ref, []string{intList(summed)}, shape[:len(out)], false)
+	}
+	prod.shape = shape[:len(out)]
+	im.set(n, 0, prod)
 	return nil
 }

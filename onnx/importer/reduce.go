@@ -26,6 +26,9 @@ func init() {
 	}
 	register("ArgMax", 1, argMax)
 	register("ArgMin", 1, argMax)
+	register("Hardmax", 1, hardmax)
+	register("ReduceProd", 1, reduceProd)
+	register("CumSum", 11, cumSum)
 	register("Softmax", 1, softmax("softmax"))
 	register("LogSoftmax", 1, softmax("log_softmax"))
 	register("LayerNormalization", 17, layerNorm)
@@ -247,9 +250,6 @@ func argMax(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	if attrInt(n, "select_last_index", 0) == 1 {
-		return fmt.Errorf("select_last_index: mdlc's argmax takes the first maximum")
-	}
 	r := int64(x.rank())
 	axis := attrInt(n, "axis", 0)
 	if axis < 0 {
@@ -263,9 +263,29 @@ func argMax(im *importer, n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through %s", n.OpType)
+	}
 	if n.OpType == "ArgMin" {
 		// The first minimum of x is the first maximum of -x.
 		src = im.emit(n, "negated", "neg", src.ref, nil, x.shape, false)
+	}
+	last := attrInt(n, "select_last_index", 0) == 1
+	size := x.shape[axis]
+	if last {
+		// The last maximum is the first of the axis reversed, counted
+		// from the end: size-1 - argmax(reversed).
+		if !size.isKnown() {
+			return fmt.Errorf("select_last_index over the dynamic size %s: mdlc reverses the axis, which needs its size (fix it with --dim)", size)
+		}
+		if err := im.fold(size.n); err != nil {
+			return err
+		}
+		back := make([]int64, size.n)
+		for i := range back {
+			back[i] = size.n - 1 - int64(i)
+		}
+		src = im.emit(n, "reversed", "gather", "", []string{src.ref, int64List(back), "axis=" + strconv.FormatInt(axis, 10)}, x.shape, false)
 	}
 	shape := slices.Clone(x.shape)
 	if keep {
@@ -278,7 +298,69 @@ func argMax(im *importer, n *onnx.Node) error {
 		args = append(args, "keepdims=true")
 	}
 	v := im.emit(n, "argmax", "argmax", src.ref, args, shape, false)
+	if last {
+		v = im.emit(n, "argmax", "sub", "", []string{number(float64(size.n - 1)), v.ref}, shape, false)
+	}
 	v.isInt = true
+	im.set(n, 0, v)
+	return nil
+}
+
+// hardmax is 1 at the first maximum along axis, 0 elsewhere: argmax
+// compared with the positions of the axis. Before opset 13 the input is a
+// matrix of the axes before axis by those from it on, which is the same
+// when every axis after axis has size 1.
+func hardmax(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant, which mdlc does not fold through Hardmax")
+	}
+	r := int64(x.rank())
+	def := int64(-1)
+	if im.opset < 13 {
+		def = 1
+	}
+	axis := attrInt(n, "axis", def)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", axis, r)
+	}
+	if im.opset < 13 {
+		for _, d := range x.shape[axis+1:] {
+			if d != known(1) {
+				return fmt.Errorf("axis %d of %s before opset 13 takes the maximum over several axes at once; mdlc's argmax takes one", axis, shapeString(x.shape))
+			}
+		}
+	}
+	size := x.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("Hardmax over the dynamic size %s: fix it with --dim", size)
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	if err := im.fold(size.n); err != nil {
+		return err
+	}
+	at := slices.Clone(x.shape)
+	at[axis] = known(1)
+	am := im.emit(n, "argmax", "argmax", src.ref, []string{"axis=" + strconv.FormatInt(axis, 10), "keepdims=true"}, at, false)
+	pos := make([]float32, size.n)
+	for i := range pos {
+		pos[i] = float32(i)
+	}
+	posShape := slices.Repeat([]dim{known(1)}, int(r-axis))
+	posShape[0] = size
+	v, err := im.elementwise(n, "equal", []*val{am, {shape: posShape, c: &konst{f: pos}}}, x.shape)
+	if err != nil {
+		return err
+	}
 	im.set(n, 0, v)
 	return nil
 }
@@ -326,29 +408,31 @@ func layerNorm(im *importer, n *onnx.Node) error {
 	if axis < 0 {
 		axis += r
 	}
-	if axis != r-1 {
-		return fmt.Errorf("axis %d normalises over several axes; mdlc's layernorm takes the last", axis)
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", attrInt(n, "axis", -1), r)
 	}
-	if len(n.Outputs) > 1 && (im.uses[n.Outputs[1]] > 0 || len(n.Outputs) > 2 && im.uses[n.Outputs[2]] > 0) {
-		return fmt.Errorf("its mean or inverse deviation output is used")
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant; mdlc imports normalisations of values computed at run time")
 	}
 	src, err := im.logical(x)
 	if err != nil {
 		return err
 	}
+	statsUsed := len(n.Outputs) > 1 && (im.uses[n.Outputs[1]] > 0 || len(n.Outputs) > 2 && im.uses[n.Outputs[2]] > 0)
+	g, b := im.in(n, 1), im.in(n, 2)
+	weight := func(v *val) bool {
+		return v == nil || v.ref == "" && v.rank() == 1 && len(v.floats()) == int(x.shape[axis].n)
+	}
+	if axis != r-1 || statsUsed || !x.shape[axis].isKnown() || !weight(g) || !weight(b) {
+		return im.composedLayerNorm(n, src, int(axis))
+	}
 	features := int(x.shape[axis].n)
 	name := im.layerName(n, 1)
 	gamma, beta := ones(features), make([]float32, features)
-	if g := im.in(n, 1); g != nil {
-		if g.ref != "" || len(g.floats()) != features {
-			return fmt.Errorf("its scale is not a weight of %d values", features)
-		}
+	if g != nil {
 		gamma = g.floats()
 	}
-	if b := im.in(n, 2); b != nil {
-		if b.ref != "" || len(b.floats()) != features {
-			return fmt.Errorf("its bias is not a weight of %d values", features)
-		}
+	if b != nil {
 		beta = b.floats()
 	}
 	if err := im.weight(name+".gamma", []int{features}, gamma); err != nil {
@@ -360,5 +444,207 @@ func layerNorm(im *importer, n *onnx.Node) error {
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: "layernorm", in: src.ref, args: []string{"epsilon=" + number(float64(attrFloat(n, "epsilon", 1e-5)))}, as: name, comment: comment(n)})
 	im.set(n, 0, &val{ref: out, shape: x.shape})
+	return nil
+}
+
+// composedLayerNorm is LayerNormalization where mdlc's layernorm does not
+// fit (several axes, a scale computed at run time, the statistics used),
+// over the axes from axis on of x in logical order:
+//
+//	mean = E[x]   d = x - mean   invstd = 1/√(E[d²] + ε)   y = d·invstd·scale + bias
+//
+// with outputs 1 and 2 mean and invstd, their reduced axes kept as ones.
+func (im *importer) composedLayerNorm(n *onnx.Node, x *val, axis int) error {
+	var axes []int
+	stat := slices.Clone(x.shape)
+	for a := axis; a < x.rank(); a++ {
+		axes = append(axes, a)
+		stat[a] = known(1)
+	}
+	reduceArgs := []string{intList(axes), "keepdims=true"}
+	mean := im.emit(n, "mean", "reduce_mean", x.ref, reduceArgs, stat, false)
+	d := im.emit(n, "centred", "sub", "", []string{x.ref, mean.ref}, x.shape, false)
+	sq := im.emit(n, "squared", "mul", "", []string{d.ref, d.ref}, x.shape, false)
+	variance := im.emit(n, "variance", "reduce_mean", sq.ref, reduceArgs, stat, false)
+	eps := im.emit(n, "variance", "add", variance.ref, []string{number(float64(attrFloat(n, "epsilon", 1e-5)))}, stat, false)
+	inv := im.emit(n, "invstd", "rsqrt", eps.ref, nil, stat, false)
+	y := im.emit(n, "normalised", "mul", "", []string{d.ref, inv.ref}, x.shape, false)
+	for i, call := range []string{"mul", "add"} {
+		p := im.in(n, i+1)
+		if p == nil {
+			continue
+		}
+		if out, err := broadcast(x.shape, p.shape); err != nil || !sameShape(out, x.shape) {
+			return fmt.Errorf("its %s %s does not broadcast to the input %s", []string{"scale", "bias"}[i], shapeString(p.shape), shapeString(x.shape))
+		}
+		var err error
+		if y, err = im.elementwise(n, call, []*val{y, p}, x.shape); err != nil {
+			return err
+		}
+	}
+	im.set(n, 0, y)
+	im.set(n, 1, mean)
+	im.set(n, 2, inv)
+	return nil
+}
+
+// reduceProd multiplies, along each axis reduced, its slices in order:
+// mdlc has no product reduction, and a product through logarithms would
+// lose zeros' and signs' exactness. The axes' sizes must be known, and
+// their sum is bounded so that the program stays readable.
+func reduceProd(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("mdlc does not fold reductions of constants")
+	}
+	axes, has, err := axesOf(im, n, 18, 1, x.rank())
+	if err != nil {
+		return err
+	}
+	if !has || len(axes) == 0 {
+		if attrInt(n, "noop_with_empty_axes", 0) == 1 {
+			im.set(n, 0, x)
+			return nil
+		}
+		axes = nil
+		for a := range x.rank() {
+			axes = append(axes, a)
+		}
+	}
+	slices.Sort(axes)
+	steps := 0
+	for _, a := range axes {
+		if !x.shape[a].isKnown() {
+			return fmt.Errorf("axis %d has the dynamic size %s; mdlc multiplies its slices, which needs the size (fix it with --dim)", a, x.shape[a])
+		}
+		steps += int(min(x.shape[a].n, 1<<20))
+	}
+	if steps > 1024 {
+		return fmt.Errorf("a product over %d slices; mdlc writes it slice by slice and imports up to 1024", steps)
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	v, shape := src, slices.Clone(x.shape)
+	for _, a := range axes {
+		shape[a] = known(1)
+		var acc *val
+		for i := range x.shape[a].n {
+			s := im.emit(n, "slice", "slice", v.ref, []string{strconv.FormatInt(i, 10), strconv.FormatInt(i+1, 10), "axis=" + strconv.Itoa(a)}, slices.Clone(shape), false)
+			if acc == nil {
+				acc = s
+				continue
+			}
+			acc = im.emit(n, "product", "mul", "", []string{acc.ref, s.ref}, slices.Clone(shape), false)
+		}
+		v = acc
+	}
+	if attrInt(n, "keepdims", 1) == 0 {
+		var kept []dim
+		for a, d := range shape {
+			if !slices.Contains(axes, a) {
+				kept = append(kept, d)
+			}
+		}
+		v = im.emit(n, "product", "squeeze", v.ref, []string{"axes=" + intList(axes)}, kept, false)
+	}
+	v.isInt = x.isInt
+	im.set(n, 0, v)
+	return nil
+}
+
+// cumSum is a product with a 0/1 triangle along its axis (moved last):
+//
+//	y[..., j] = Σ_i x[..., i]·T[i, j],  T[i, j] = [i ≤ j]
+//
+// with i < j when exclusive, and the triangle turned for reverse.
+func cumSum(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	av, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if x.ref == "" {
+		return fmt.Errorf("its input is a constant; mdlc does not fold CumSum")
+	}
+	ax, ok := av.scalarValue()
+	if !ok || av.ref != "" {
+		return fmt.Errorf("its axis is computed at run time; mdlc needs it when importing")
+	}
+	r := x.rank()
+	axis := int(ax)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return fmt.Errorf("axis %d is outside rank %d", int(ax), r)
+	}
+	size := x.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	cells, ok := size.n*size.n, size.n < 1<<20
+	if !ok {
+		return fmt.Errorf("an axis of %d: its %d×%d triangle is too large", size.n, size.n, size.n)
+	}
+	if err := im.fold(cells); err != nil {
+		return err
+	}
+	exclusive, reverse := attrInt(n, "exclusive", 0) == 1, attrInt(n, "reverse", 0) == 1
+	tri := make([]float32, cells)
+	for i := range size.n {
+		for j := range size.n {
+			in := i <= j
+			if reverse {
+				in = i >= j
+			}
+			if in && !(exclusive && i == j) {
+				tri[i*size.n+j] = 1
+			}
+		}
+	}
+	src, err := im.logical(x)
+	if err != nil {
+		return err
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != axis {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, axis)
+	moved := src
+	if axis != r-1 {
+		moved = im.emit(n, "moved", "transpose", src.ref, []string{intList(perm)}, nil, false)
+	}
+	if r == 1 {
+		// matmul takes matrices: a vector is a row.
+		moved = im.emit(n, "row", "expand_dims", moved.ref, []string{"axis=0"}, nil, false)
+	}
+	t, err := im.tensorRef(&val{shape: []dim{size, size}, c: &konst{f: tri}}, false)
+	if err != nil {
+		return err
+	}
+	v := im.emit(n, "cumsum", "matmul", "", []string{moved.ref, t}, x.shape, false)
+	if r == 1 {
+		v = im.emit(n, "cumsum", "squeeze", v.ref, []string{"axes=[0]"}, x.shape, false)
+	}
+	if axis != r-1 {
+		back := make([]int, r)
+		for i, p := range perm {
+			back[p] = i
+		}
+		v = im.emit(n, "cumsum", "transpose", v.ref, []string{intList(back)}, x.shape, false)
+	}
+	v.isInt = x.isInt
+	im.set(n, 0, v)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
 )
 
@@ -15,6 +16,7 @@ func init() {
 	register("Shape", 1, shapeOf)
 	register("Size", 1, sizeOf)
 	register("Cast", 1, cast)
+	register("CastLike", 15, castLike)
 	register("Reshape", 5, reshape)
 	register("Flatten", 1, flatten)
 	register("Transpose", 1, transpose)
@@ -24,10 +26,15 @@ func init() {
 	register("Unsqueeze", 13, unsqueeze)
 	register("Concat", 1, concat)
 	register("Gather", 1, gather)
+	register("GatherElements", 11, gatherElements)
+	register("GatherND", 11, gatherND)
+	register("ScatterElements", 11, scatterElements)
+	register("Scatter", 9, scatterElements) // ScatterElements' name until opset 11
 	register("Slice", 1, slice)
 	register("Slice", 10, slice)
 	register("Range", 11, rangeOp)
 	register("ConstantOfShape", 9, constantOfShape)
+	register("EyeLike", 9, eyeLike)
 	register("Expand", 8, expand)
 	register("Split", 1, split)
 	register("Split", 13, split)
@@ -96,11 +103,28 @@ func sizeOf(im *importer, n *onnx.Node) error {
 }
 
 func cast(im *importer, n *onnx.Node) error {
+	return im.castTo(n, onnx.DataType(attrInt(n, "to", int64(onnx.Float))))
+}
+
+// castLike casts to the element type of its second input, which must be
+// one the importer knows: a model input's or a constant's.
+func castLike(im *importer, n *onnx.Node) error {
+	like, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if like.elem == 0 {
+		return fmt.Errorf("its target type is that of %q, which a node computes; mdlc knows the element types of inputs and constants only (write a Cast)", n.Inputs[1])
+	}
+	return im.castTo(n, like.elem)
+}
+
+// castTo is Cast to the element type to.
+func (im *importer) castTo(n *onnx.Node, to onnx.DataType) error {
 	x, err := im.need(n, 0)
 	if err != nil {
 		return err
 	}
-	to := onnx.DataType(attrInt(n, "to", int64(onnx.Float)))
 	if x.ref == "" {
 		out := &val{shape: x.shape}
 		switch {
@@ -124,6 +148,12 @@ func cast(im *importer, n *onnx.Node) error {
 	switch {
 	case to == onnx.Float16 || to == onnx.BFloat16:
 		return fmt.Errorf("a cast to %s at run time rounds every value; mdlc computes in float32 and has no such rounding layer", to)
+	case to == onnx.Bool:
+		// Any nonzero value is true.
+		v := im.emit(n, "nonzero", "not_equal", x.ref, []string{"0.0"}, x.shape, x.channelsLast)
+		v.isInt = true
+		im.set(n, 0, v)
+		return nil
 	case isFloat(to) && !x.isInt, x.isInt:
 		// mdlc holds comparisons' masks and ids as they are; a cast between
 		// integer types or to float of a 0/1 mask changes no value.
@@ -645,14 +675,14 @@ func gather(im *importer, n *onnx.Node) error {
 		im.set(n, 0, v)
 		return err
 	}
-	if x.ref == "" && axis == 0 && r == 2 {
+	if x.ref == "" && axis == 0 && r == 2 && idx.ids != "" {
 		// A table of vectors indexed by token ids: an embedding layer.
 		name := im.layerName(n, 0)
 		if err := im.weight(name+".embeddings", []int{int(x.shape[0].n), int(x.shape[1].n)}, x.floats()); err != nil {
 			return err
 		}
 		out := im.w.name(name)
-		im.w.add(&stmt{outs: []string{out}, call: "embedding", in: idx.ref, args: []string{strconv.Itoa(int(x.shape[0].n)), strconv.Itoa(int(x.shape[1].n))}, as: name, comment: comment(n)})
+		im.w.add(&stmt{outs: []string{out}, call: "embedding", in: idx.ids, args: []string{strconv.Itoa(int(x.shape[0].n)), strconv.Itoa(int(x.shape[1].n))}, as: name, comment: comment(n)})
 		im.set(n, 0, &val{ref: out, shape: shape})
 		return nil
 	}
@@ -675,6 +705,98 @@ func gather(im *importer, n *onnx.Node) error {
 	}
 	v := im.emit(n, "gather", "gather", "", []string{xr, idx.ref, "axis=" + strconv.Itoa(int(axis))}, shape, false)
 	v.isInt = x.isInt
+	im.set(n, 0, v)
+	return nil
+}
+
+// gatherElements picks, for every index, the element of data at that
+// index along axis and the index's own position on the other axes. The
+// indices become a one-hot mask over a last axis of the axis' size, which
+// multiplies data with its axis moved last (and each other axis cut to the
+// indices'), summed over that last axis:
+//
+//	out[..., j, ...] = Σ_c data[..., c, ...]·[idx[..., j, ...] = c]
+//
+// a negative index counting from the end first.
+func gatherElements(im *importer, n *onnx.Node) error {
+	data, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	idx, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	r := data.rank()
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += int64(r)
+	}
+	if axis < 0 || axis >= int64(r) || idx.rank() != r {
+		return fmt.Errorf("data %s, indices %s and axis %d: ONNX needs indices of the data's rank and an axis inside it", shapeString(data.shape), shapeString(idx.shape), attrInt(n, "axis", 0))
+	}
+	if data.ref == "" && idx.ref == "" {
+		return fmt.Errorf("its data and indices are constants; mdlc does not fold GatherElements")
+	}
+	size := data.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	for a := range r {
+		if a == int(axis) || idx.shape[a] == data.shape[a] {
+			continue
+		}
+		if !idx.shape[a].isKnown() || !data.shape[a].isKnown() || idx.shape[a].n > data.shape[a].n {
+			return fmt.Errorf("indices %s do not fit data %s on axis %d", shapeString(idx.shape), shapeString(data.shape), a)
+		}
+	}
+	src, err := im.tensorRef(data, false)
+	if err != nil {
+		return err
+	}
+	// data with each other axis cut to the indices' and axis moved last.
+	ref, shape := src, slices.Clone(data.shape)
+	for a := range r {
+		if a != int(axis) && shape[a] != idx.shape[a] {
+			ref = im.emit(n, "cut", "slice", ref, []string{"0", strconv.FormatInt(idx.shape[a].n, 10), "axis=" + strconv.Itoa(a)}, nil, false).ref
+			shape[a] = idx.shape[a]
+		}
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != int(axis) {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, int(axis))
+	moved := slices.Insert(slices.Clone(idx.shape), r, size)
+	if int(axis) != r-1 {
+		ref = im.emit(n, "moved", "transpose", ref, []string{intList(perm)}, nil, false).ref
+	}
+	// [..., 1 at axis, ..., size]
+	rows := im.emit(n, "rows", "expand_dims", ref, []string{"axis=" + strconv.FormatInt(axis, 10)}, nil, false)
+	iref, err := im.tensorRef(idx, false)
+	if err != nil {
+		return err
+	}
+	if err := im.fold(size.n); err != nil {
+		return err
+	}
+	neg := im.emit(n, "negative", "less", iref, []string{"0.0"}, idx.shape, false)
+	wrapped := im.emit(n, "wrapped", "add", iref, []string{number(float64(size.n))}, idx.shape, false)
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, iref}, idx.shape, false)
+	col := im.emit(n, "index", "expand_dims", at.ref, []string{"axis=" + strconv.Itoa(r)}, slices.Insert(slices.Clone(idx.shape), r, known(1)), false)
+	pos := make([]float32, size.n)
+	for i := range pos {
+		pos[i] = float32(i)
+	}
+	hot, err := im.elementwise(n, "equal", []*val{col, {shape: []dim{size}, c: &konst{f: pos}}}, moved)
+	if err != nil {
+		return err
+	}
+	picked := im.emit(n, "picked", "mul", "", []string{hot.ref, rows.ref}, moved, false)
+	v := im.emit(n, "gathered", "reduce_sum", picked.ref, []string{intList([]int{r})}, idx.shape, false)
+	v.isInt = data.isInt
 	im.set(n, 0, v)
 	return nil
 }
@@ -1066,4 +1188,232 @@ func depthToSpace(toSpace bool) rule {
 		im.set(n, 0, v)
 		return nil
 	}
+}
+
+// eyeLike is a constant: ones on diagonal k of a matrix of the input's
+// shape, which must be known.
+func eyeLike(im *importer, n *onnx.Node) error {
+	x, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.rank() != 2 || !x.shape[0].isKnown() || !x.shape[1].isKnown() {
+		return fmt.Errorf("input %s: ONNX's EyeLike takes a matrix, whose sizes mdlc needs (fix them with --dim)", shapeString(x.shape))
+	}
+	rows, cols := x.shape[0].n, x.shape[1].n
+	total, ok := size.Mul(rows, cols)
+	if !ok {
+		return size.Overflow("EyeLike's matrix")
+	}
+	if err := im.fold(total); err != nil {
+		return err
+	}
+	k := attrInt(n, "k", 0)
+	eye := make([]float32, total)
+	for i := range rows {
+		if j := i + k; j >= 0 && j < cols {
+			eye[i*cols+j] = 1
+		}
+	}
+	to := onnx.DataType(attrInt(n, "dtype", int64(x.elem)))
+	v := &val{shape: x.shape, c: &konst{f: eye}, elem: to}
+	if to != 0 && !isFloat(to) {
+		v.isInt, v.c = true, &konst{i: make([]dim, total)}
+		for i, f := range eye {
+			v.c.i[i] = known(int64(f))
+		}
+	}
+	im.set(n, 0, v)
+	return nil
+}
+
+// scatterElements writes each update at its index along axis (and its own
+// position on the other axes, which must span data's): with the axis moved
+// last and the indices as a one-hot mask H[..., j, c] = [idx[..., j] = c],
+//
+//	sent[..., c] = Σ_j H·upd[..., j]   hit[..., c] = max_j H
+//	none: where(hit, sent, data)   add: data + sent
+//
+// (duplicate indices, which reduction none leaves undefined, add up).
+func scatterElements(im *importer, n *onnx.Node) error {
+	var in [3]*val
+	for i := range in {
+		v, err := im.need(n, i)
+		if err != nil {
+			return err
+		}
+		in[i] = v
+	}
+	data, idx, upd := in[0], in[1], in[2]
+	reduction := attrString(n, "reduction", "none")
+	if reduction != "none" && reduction != "add" {
+		return fmt.Errorf("reduction %q: mdlc imports none and add", reduction)
+	}
+	r := data.rank()
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += int64(r)
+	}
+	if axis < 0 || axis >= int64(r) || idx.rank() != r || !sameShape(idx.shape, upd.shape) {
+		return fmt.Errorf("data %s, indices %s, updates %s and axis %d: ONNX needs indices and updates of one shape, of the data's rank", shapeString(data.shape), shapeString(idx.shape), shapeString(upd.shape), attrInt(n, "axis", 0))
+	}
+	for a := range r {
+		if a != int(axis) && idx.shape[a] != data.shape[a] {
+			return fmt.Errorf("indices %s do not span data %s on axis %d; mdlc scatters along whole other axes", shapeString(idx.shape), shapeString(data.shape), a)
+		}
+	}
+	size := data.shape[axis]
+	if !size.isKnown() {
+		return fmt.Errorf("its axis has the dynamic size %s: fix it with --dim", size)
+	}
+	if err := im.fold(size.n); err != nil {
+		return err
+	}
+	perm := make([]int, 0, r)
+	for a := range r {
+		if a != int(axis) {
+			perm = append(perm, a)
+		}
+	}
+	perm = append(perm, int(axis))
+	last := func(v *val) (*val, error) { // v with the axis moved last
+		ref, err := im.tensorRef(v, false)
+		if err != nil {
+			return nil, err
+		}
+		shape := make([]dim, r)
+		for i, p := range perm {
+			shape[i] = v.shape[p]
+		}
+		if int(axis) == r-1 {
+			return &val{ref: ref, shape: shape}, nil
+		}
+		return im.emit(n, "moved", "transpose", ref, []string{intList(perm)}, shape, false), nil
+	}
+	d, err := last(data)
+	if err != nil {
+		return err
+	}
+	i, err := last(idx)
+	if err != nil {
+		return err
+	}
+	u, err := last(upd)
+	if err != nil {
+		return err
+	}
+	neg := im.emit(n, "negative", "less", i.ref, []string{"0.0"}, i.shape, false)
+	wrapped := im.emit(n, "wrapped", "add", i.ref, []string{number(float64(size.n))}, i.shape, false)
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, i.ref}, i.shape, false)
+	col := slices.Insert(slices.Clone(i.shape), r, known(1))
+	ie := im.emit(n, "index", "expand_dims", at.ref, []string{"axis=" + strconv.Itoa(r)}, col, false)
+	ue := im.emit(n, "update", "expand_dims", u.ref, []string{"axis=" + strconv.Itoa(r)}, col, false)
+	pos := make([]float32, size.n)
+	for c := range pos {
+		pos[c] = float32(c)
+	}
+	hotShape := slices.Insert(slices.Clone(i.shape), r, size)
+	hot, err := im.elementwise(n, "equal", []*val{ie, {shape: []dim{size}, c: &konst{f: pos}}}, hotShape)
+	if err != nil {
+		return err
+	}
+	each := im.emit(n, "sent", "mul", "", []string{hot.ref, ue.ref}, hotShape, false)
+	sent := im.emit(n, "sent", "reduce_sum", each.ref, []string{intList([]int{r - 1})}, d.shape, false)
+	var out *val
+	if reduction == "add" {
+		out = im.emit(n, "scattered", "add", "", []string{d.ref, sent.ref}, d.shape, false)
+	} else {
+		hit := im.emit(n, "hit", "reduce_max", hot.ref, []string{intList([]int{r - 1})}, d.shape, false)
+		out = im.emit(n, "scattered", "where", "", []string{hit.ref, sent.ref, d.ref}, d.shape, false)
+	}
+	if int(axis) != r-1 {
+		back := make([]int, r)
+		for j, p := range perm {
+			back[p] = j
+		}
+		out = im.emit(n, "scattered", "transpose", out.ref, []string{intList(back)}, data.shape, false)
+	}
+	out.shape, out.isInt = data.shape, data.isInt && upd.isInt
+	im.set(n, 0, out)
+	return nil
+}
+
+// gatherND picks, for each index tuple (the last axis of the indices), the
+// slice of data it names: data's leading q axes flattened into one, each
+// tuple turned into its row there, Σ_i idx[i]·stride[i] (a negative index
+// counting from its axis' end), and a gather of those rows.
+func gatherND(im *importer, n *onnx.Node) error {
+	data, err := im.need(n, 0)
+	if err != nil {
+		return err
+	}
+	idx, err := im.need(n, 1)
+	if err != nil {
+		return err
+	}
+	if b := attrInt(n, "batch_dims", 0); b != 0 {
+		return fmt.Errorf("batch_dims %d: mdlc imports GatherND without batch axes", b)
+	}
+	rank := idx.rank()
+	if rank < 1 || !idx.shape[rank-1].isKnown() || idx.shape[rank-1].n < 1 || idx.shape[rank-1].n > int64(data.rank()) {
+		return fmt.Errorf("indices %s do not fit data %s: their last axis must give at most one index per data axis", shapeString(idx.shape), shapeString(data.shape))
+	}
+	q := int(idx.shape[rank-1].n)
+	rows := int64(1)
+	strides := make([]float32, q)
+	sizes := make([]float32, q)
+	for a := q - 1; a >= 0; a-- {
+		d := data.shape[a]
+		if !d.isKnown() {
+			return fmt.Errorf("data %s: the axes indexed must have known sizes (fix them with --dim)", shapeString(data.shape))
+		}
+		strides[a], sizes[a] = float32(rows), float32(d.n)
+		if rows *= d.n; rows > 1<<24 {
+			return fmt.Errorf("data %s: more rows than float32 indices count exactly", shapeString(data.shape))
+		}
+	}
+	src, err := im.tensorRef(data, false)
+	if err != nil {
+		return err
+	}
+	flat := append([]dim{known(rows)}, data.shape[q:]...)
+	if q != 1 {
+		dims := []int{int(rows)}
+		for _, d := range data.shape[q:] {
+			if !d.isKnown() {
+				return fmt.Errorf("data %s: mdlc flattens its indexed axes, which needs every size known (fix it with --dim)", shapeString(data.shape))
+			}
+			dims = append(dims, int(d.n))
+		}
+		src = im.emit(n, "rows", "reshape", src, []string{intList(dims), "keep_batch=false"}, flat, false).ref
+	}
+	iref, err := im.tensorRef(idx, false)
+	if err != nil {
+		return err
+	}
+	sz := &val{shape: []dim{known(int64(q))}, c: &konst{f: sizes}}
+	neg := im.emit(n, "negative", "less", iref, []string{"0.0"}, idx.shape, false)
+	wrapped, err := im.elementwise(n, "add", []*val{{ref: iref, shape: idx.shape}, sz}, idx.shape)
+	if err != nil {
+		return err
+	}
+	at := im.emit(n, "index", "where", "", []string{neg.ref, wrapped.ref, iref}, idx.shape, false)
+	scaled, err := im.elementwise(n, "mul", []*val{at, {shape: []dim{known(int64(q))}, c: &konst{f: strides}}}, idx.shape)
+	if err != nil {
+		return err
+	}
+	shape := append(slices.Clone(idx.shape[:rank-1]), data.shape[q:]...)
+	var v *val
+	if rank == 1 {
+		// One tuple: a row of one, gathered, then the row axis dropped.
+		row := im.emit(n, "row", "reduce_sum", scaled.ref, []string{"[0]", "keepdims=true"}, []dim{known(1)}, false)
+		v = im.emit(n, "gathered", "gather", "", []string{src, row.ref, "axis=0"}, nil, false)
+		v = im.emit(n, "gathered", "squeeze", v.ref, []string{"axes=[0]"}, shape, false)
+	} else {
+		row := im.emit(n, "row", "reduce_sum", scaled.ref, []string{intList([]int{rank - 1})}, idx.shape[:rank-1], false)
+		v = im.emit(n, "gathered", "gather", "", []string{src, row.ref, "axis=0"}, shape, false)
+	}
+	v.isInt = data.isInt
+	im.set(n, 0, v)
+	return nil
 }

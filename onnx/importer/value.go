@@ -82,8 +82,15 @@ type val struct {
 	shape []dim
 	// isInt is true for integer and boolean values (shapes, indices, ids).
 	isInt bool
+	// elem is the ONNX element type of a model input or a tensor constant,
+	// 0 where the importer does not track it (what a node computed).
+	elem onnx.DataType
 	// ref is the value's name in the program; "" while only known here.
 	ref string
+	// ids names the same value as the program's integers (an i32 or i64
+	// model input), where ref is its to_float: embedding reads ids, every
+	// other layer ref.
+	ids string
 	// channelsLast: the program holds the value with its channel axis (ONNX
 	// axis 1) last, as mdlc's convolutions take and give images: [N, C, H,
 	// W] is held as [N, H, W, C]. Only values of rank 3 or more.
@@ -211,7 +218,7 @@ func (v *val) floats() []float32 {
 
 // fromTensor reads an initializer or a Constant's tensor.
 func fromTensor(t *onnx.Tensor) (*val, error) {
-	v := &val{shape: make([]dim, len(t.Dims))}
+	v := &val{shape: make([]dim, len(t.Dims)), elem: t.DataType}
 	for i, d := range t.Dims {
 		v.shape[i] = known(d)
 	}

@@ -147,7 +147,8 @@ func int64List(v []int64) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// port is a model input or output as the program declares it.
+// port is a model input or output as the program declares it; typ is
+// empty for a result the program leaves undeclared.
 type port struct {
 	name, typ string
 }
@@ -163,7 +164,10 @@ func (w *writer) print(header []string, model string, ins, outs []port) string {
 	sig := func(ps []port) string {
 		parts := make([]string, len(ps))
 		for i, p := range ps {
-			parts[i] = p.name + ": " + p.typ
+			parts[i] = p.name
+			if p.typ != "" {
+				parts[i] += ": " + p.typ
+			}
 		}
 		return strings.Join(parts, ", ")
 	}

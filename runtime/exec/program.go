@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mdlc/mdlc/internal/ids"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/layout"
 )
@@ -123,7 +124,7 @@ func (d DType) GoString() string {
 }
 
 // Port is a graph input or output: its name, bound shape, element type and
-// the slot a run binds it to. Token ids (I32, I64) must lie in 0..Limit-1.
+// the slot a run binds it to. Token ids (I32, I64) must lie in ids.Range(Limit).
 type Port struct {
 	Name  string
 	Shape []int
@@ -352,15 +353,16 @@ func (p *Program) Run(a *Arena, inputs []Input, outputs [][]float32) error {
 			continue
 		}
 		var bad int
+		lo, hi := ids.Range(in.Limit)
 		if inputs[i].Int64s != nil {
-			bad = layout.PutIDs(a.bufs[in.Slot], inputs[i].Int64s, in.Limit)
+			bad = layout.PutIDs(a.bufs[in.Slot], inputs[i].Int64s, lo, hi)
 		} else {
-			bad = layout.PutIDs(a.bufs[in.Slot], inputs[i].Int32s, in.Limit)
+			bad = layout.PutIDs(a.bufs[in.Slot], inputs[i].Int32s, lo, hi)
 		}
 		if bad >= 0 {
 			p.unbind(a)
-			return fmt.Errorf("%s: input %q: token id %d at %s is outside the vocabulary: ids must be in 0..%d",
-				p.Name, in.Name, inputs[i].id(bad), indexString(bad, in.Shape), in.Limit-1)
+			return fmt.Errorf("%s: input %q: token id %d at %s is outside the vocabulary: ids must be in %d..%d",
+				p.Name, in.Name, inputs[i].id(bad), indexString(bad, in.Shape), lo, hi)
 		}
 	}
 	for i, out := range p.Outputs {

@@ -260,6 +260,13 @@ func (s Gather) Check(b [][]float32) error {
 
 func (s Gather) Run(b [][]float32, _ *Team) { s.Gather.Run(b[s.X], b[s.Indices], b[s.Out]) }
 
+// Floor writes slot Out: slot X rounded down.
+type Floor struct{ X, Out int }
+
+func (s Floor) Compile(cpu.Set) Step { return s }
+
+func (s Floor) Run(b [][]float32, _ *Team) { mask.Floor(b[s.X], b[s.Out]) }
+
 // Compare writes slot A op slot B, broadcast, as 0/1 into slot Out.
 type Compare struct {
 	A, B, Out int
@@ -401,6 +408,13 @@ type PaddingMask struct{ IDs, Out, Pad int }
 func (s PaddingMask) Compile(cpu.Set) Step { return s }
 
 func (s PaddingMask) Run(b [][]float32, _ *Team) { layout.PaddingMask(b[s.IDs], b[s.Out], s.Pad) }
+
+// ToFloat writes slot Out: the ids in slot IDs as numbers.
+type ToFloat struct{ IDs, Out int }
+
+func (s ToFloat) Compile(cpu.Set) Step { return s }
+
+func (s ToFloat) Run(b [][]float32, _ *Team) { layout.ToFloat(b[s.IDs], b[s.Out]) }
 
 // Conv is a convolution, its epilogue and optional max pool. Its weights are
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and

@@ -96,6 +96,7 @@ func init() {
 		ir.OpResize:    {build: buildResize},
 
 		ir.OpPaddingMask: {build: buildPaddingMask},
+		ir.OpToFloat:     {build: buildToFloat},
 
 		ir.OpReduceSum:  {build: buildReduce(reduce.Sum, false)},
 		ir.OpReduceMean: {build: buildReduce(reduce.Sum, true)},
@@ -111,6 +112,7 @@ func init() {
 		ir.OpLessEqual:    {build: buildCompare(mask.LessEqual)},
 		ir.OpEqual:        {build: buildCompare(mask.Equal)},
 		ir.OpNotEqual:     {build: buildCompare(mask.NotEqual)},
+		ir.OpFloor:        {build: buildFloor},
 
 		ir.OpFusedConv2D: {build: buildFusedConv},
 		ir.OpFusedMatMul: {build: buildFusedMatMul},
@@ -404,6 +406,11 @@ func buildEmbedding(b *builder, n *ir.Node) exec.Spec {
 func buildPaddingMask(b *builder, n *ir.Node) exec.Spec {
 	b.info[b.step].Kernel = "padding_mask"
 	return exec.PaddingMask{IDs: b.slot(n.Inputs[0]), Out: b.out(n), Pad: n.Attrs.(*ir.PaddingMaskAttrs).Pad}
+}
+
+func buildToFloat(b *builder, n *ir.Node) exec.Spec {
+	b.info[b.step].Kernel = "to_float"
+	return exec.ToFloat{IDs: b.slot(n.Inputs[0]), Out: b.out(n)}
 }
 
 // buildNorm: layernorm and rmsnorm, in place when x dies here.

@@ -52,6 +52,11 @@ func buildCompare(kind mask.Kind) func(*builder, *ir.Node) exec.Spec {
 	}
 }
 
+func buildFloor(b *builder, n *ir.Node) exec.Spec {
+	b.inPlace(n, 0)
+	return exec.Floor{X: b.slot(n.Inputs[0]), Out: b.out(n)}
+}
+
 func buildWhere(b *builder, n *ir.Node) exec.Spec {
 	return exec.Where{Cond: b.slot(n.Inputs[0]), A: b.slot(n.Inputs[1]), B: b.slot(n.Inputs[2]), Out: b.out(n), Where: mask.Where{Shape: b.maskShape(n)}}
 }

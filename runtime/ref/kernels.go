@@ -78,6 +78,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpResize:    resize,
 
 	ir.OpPaddingMask: paddingMask,
+	ir.OpToFloat:     toFloat,
 
 	ir.OpSumTo:            sumTo,
 	ir.OpUnaryGrad:        unaryGrad,
@@ -109,6 +110,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpLessEqual:    compare(func(a, b float32) bool { return a <= b }),
 	ir.OpEqual:        compare(func(a, b float32) bool { return a == b }),
 	ir.OpNotEqual:     compare(func(a, b float32) bool { return a != b }),
+	ir.OpFloor:        unary(fn(math.Floor)),
 }
 
 // checks refuse operand values an op is not defined on, before its kernel

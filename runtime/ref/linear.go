@@ -218,6 +218,13 @@ func embedding(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	}
 }
 
+// toFloat is each integer as a float32.
+func toFloat(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	for i, id := range in[0].Ints {
+		out.Data[i] = float32(id)
+	}
+}
+
 // paddingMask is -inf where the id is the pad id, else 0.
 func paddingMask(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 	pad := int64(n.Attrs.(*ir.PaddingMaskAttrs).Pad)

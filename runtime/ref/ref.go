@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mdlc/mdlc/internal/ids"
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/tensor"
@@ -203,13 +204,14 @@ func checkData(what string, t *tensor.Tensor) error {
 }
 
 // CheckIDs checks that the token ids fed as input v are ones its embeddings
-// can look up: 0..g.TokenLimit(v)-1, and within int32 for an i32 input.
-func CheckIDs(g *ir.Graph, v *ir.Value, ids []int64, shape []int) error {
-	limit := int64(g.TokenLimit(v))
-	for i, id := range ids {
-		if id < 0 || id >= limit {
-			return fmt.Errorf("input %q: token id %d at %s is outside the vocabulary: ids of %s must be in 0..%d",
-				v.Name, id, tensor.IndexString(i, shape), v.Type, limit-1)
+// can look up: ids.Range(g.TokenLimit(v)), as the compiled runtime
+// checks them.
+func CheckIDs(g *ir.Graph, v *ir.Value, values []int64, shape []int) error {
+	lo, hi := ids.Range(g.TokenLimit(v))
+	for i, id := range values {
+		if id < lo || id > hi {
+			return fmt.Errorf("input %q: token id %d at %s is outside the vocabulary: ids of %s must be in %d..%d",
+				v.Name, id, tensor.IndexString(i, shape), v.Type, lo, hi)
 		}
 	}
 	return nil

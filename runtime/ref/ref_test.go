@@ -126,8 +126,11 @@ func tokenModel(t *testing.T, dt ir.DType) *ir.Graph {
 	require.NoError(t, err)
 	m, err := g.AddNode(ir.OpPaddingMask, &ir.PaddingMaskAttrs{Pad: 4}, []*ir.Value{ids}, "mask", ir.Pos{})
 	require.NoError(t, err)
+	f, err := g.AddNode(ir.OpToFloat, nil, []*ir.Value{ids}, "float", ir.Pos{})
+	require.NoError(t, err)
 	g.AddOutput("h", h)
 	g.AddOutput("mask", m)
+	g.AddOutput("float", f)
 	return g
 }
 
@@ -145,6 +148,7 @@ func TestTokenIDs(t *testing.T) {
 		assert.Equal(t, []int{2, 1, 1, 2}, out["mask"].Shape)
 		inf := float32(math.Inf(-1))
 		assert.Equal(t, []float32{0, 0, 0, inf}, out["mask"].Data)
+		assert.Equal(t, []float32{3, 0, 1, 4}, out["float"].Data)
 
 		_, err = Run(g, params, map[string]*tensor.Tensor{"ids": {Shape: []int{1, 2}, Ints: []int64{2, 5}}})
 		require.EqualError(t, err, `input "ids": token id 5 at [0,1] is outside the vocabulary: ids of `+dt.String()+`[N,T] must be in 0..4`)

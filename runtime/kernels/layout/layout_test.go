@@ -86,3 +86,19 @@ func TestPadMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// ToFloat reads ids as PutIDs stores them, the largest exact ones included.
+func TestToFloat(t *testing.T) {
+	ids := []int64{0, 7, -3, 1 << 24, 2147483646}
+	buf := make([]float32, len(ids))
+	if bad := PutIDs(buf, ids, -1<<31, 1<<31-1); bad >= 0 {
+		t.Fatalf("PutIDs refused id %d", ids[bad])
+	}
+	got := make([]float32, len(ids))
+	ToFloat(buf, got)
+	for i, id := range ids {
+		if got[i] != float32(id) {
+			t.Errorf("id %d became %g, want %g", id, got[i], float32(id))
+		}
+	}
+}

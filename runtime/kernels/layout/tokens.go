@@ -7,13 +7,13 @@ import "math"
 // when a run starts), and the kernels below read them back exactly.
 
 // PutIDs stores ids into dst as int32 bits and returns -1, or, without
-// storing the rest, the index of the first id outside 0..limit-1.
-func PutIDs[T int32 | int64](dst []float32, ids []T, limit int) int {
+// storing the rest, the index of the first id outside lo..hi (ids.Range).
+func PutIDs[T int32 | int64](dst []float32, ids []T, lo, hi int64) int {
 	for i, id := range ids {
-		if id < 0 || int64(id) >= int64(limit) {
+		if int64(id) < lo || int64(id) > hi {
 			return i
 		}
-		dst[i] = math.Float32frombits(uint32(id))
+		dst[i] = math.Float32frombits(uint32(int32(id)))
 	}
 	return -1
 }
@@ -26,6 +26,14 @@ func Gather(ids, table, out []float32, d int) {
 	for i, v := range ids {
 		r := id(v) * d
 		copy(out[i*d:(i+1)*d], table[r:r+d])
+	}
+}
+
+// ToFloat writes each id as the number it is: PutIDs stores ids as the
+// bits of an int32, which arithmetic on floats cannot read.
+func ToFloat(ids, out []float32) {
+	for i, v := range ids {
+		out[i] = float32(id(v))
 	}
 }
 

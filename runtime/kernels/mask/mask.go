@@ -1,12 +1,16 @@
 // Package mask computes comparisons as 0/1 masks and selects by a mask
-// (where), with NumPy broadcasting: each operand has a stride per axis of
+// (where), with NumPy broadcasting, and rounds down (floor, the other step
+// function, elementwise). Broadcasting: each operand has a stride per axis of
 // the output, 0 where it broadcasts. Rows of the output's last axis are
 // the unit of work: an operand's offset is found once a row, then the row
 // runs with each operand's last stride (1, or 0 for a broadcast value).
 // Generic Go only; nothing allocates after the plan is built.
 package mask
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Kind is a comparison.
 type Kind uint8
@@ -119,5 +123,12 @@ func (w *Where) Run(cond, a, b, out []float32) {
 			ia += sa
 			ib += sb
 		}
+	}
+}
+
+// Floor writes each x rounded down into out, which may be x.
+func Floor(x, out []float32) {
+	for i, v := range x {
+		out[i] = float32(math.Floor(float64(v)))
 	}
 }

@@ -29,3 +29,13 @@ func TestCompareWhere(t *testing.T) {
 	require.True(t, math.IsNaN(float64(out[2])))
 	require.Equal(t, []float32{-1, -1, -1}, out[3:])
 }
+
+// Floor rounds toward -inf, keeps -0, NaN and infinities, and may work in
+// place.
+func TestFloor(t *testing.T) {
+	x := []float32{-2.5, -0.5, float32(math.Copysign(0, -1)), 0.5, 2, 8388607.5, float32(math.Inf(1)), float32(math.NaN())}
+	Floor(x, x)
+	require.Equal(t, []float32{-3, -1, 0, 0, 2, 8388607, float32(math.Inf(1))}, x[:7])
+	require.True(t, math.Signbit(float64(x[2])))
+	require.True(t, math.IsNaN(float64(x[7])))
+}
