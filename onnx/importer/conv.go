@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/tensor"
 )
 
 func init() {
@@ -238,7 +239,7 @@ func conv(im *importer, n *onnx.Node) error {
 		if groups > 1 {
 			args = append(args, "groups="+strconv.Itoa(groups))
 		}
-		data, kdims = permute(w.floats(), wd, []int{2, 1, 0}), []int{wd[2], wd[1], wd[0]}
+		data, kdims = tensor.Permute(w.floats(), wd, []int{2, 1, 0}), []int{wd[2], wd[1], wd[0]}
 	case depthwise:
 		call = "depthwise_conv2d"
 		args = []string{"kernel=" + kernelArg(win.kernel)}
@@ -246,7 +247,7 @@ func conv(im *importer, n *onnx.Node) error {
 		if m := filters / groups; m > 1 {
 			args = append(args, "multiplier="+strconv.Itoa(m))
 		}
-		data, kdims = permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], groups, filters / groups}
+		data, kdims = tensor.Permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], groups, filters / groups}
 	default:
 		call = "conv2d"
 		args = []string{strconv.Itoa(filters), "kernel=" + kernelArg(win.kernel)}
@@ -254,7 +255,7 @@ func conv(im *importer, n *onnx.Node) error {
 		if groups > 1 {
 			args = append(args, "groups="+strconv.Itoa(groups))
 		}
-		data, kdims = permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], wd[1], wd[0]}
+		data, kdims = tensor.Permute(w.floats(), wd, []int{2, 3, 1, 0}), []int{wd[2], wd[3], wd[1], wd[0]}
 	}
 	if err := im.weight(name+".kernel", kdims, data); err != nil {
 		return err
@@ -449,7 +450,7 @@ func convTranspose(im *importer, n *onnx.Node) error {
 	name := im.layerName(n, 1)
 	args := []string{strconv.Itoa(filters), "kernel=" + kernelArg(win.kernel)}
 	args = appendNonEmpty(args, pair("strides", win.strides, 1), win.paddingArg(), pair("output_padding", outPad, 0), pair("dilation", win.dilations, 1))
-	if err := im.weight(name+".kernel", []int{wd[2], wd[3], wd[1], wd[0]}, permute(w.floats(), wd, []int{2, 3, 1, 0})); err != nil {
+	if err := im.weight(name+".kernel", []int{wd[2], wd[3], wd[1], wd[0]}, tensor.Permute(w.floats(), wd, []int{2, 3, 1, 0})); err != nil {
 		return err
 	}
 	if b := im.in(n, 2); b != nil {

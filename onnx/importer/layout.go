@@ -3,6 +3,8 @@ package importer
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mdlc/mdlc/tensor"
 )
 
 // logical is v held in ONNX's layout, transposed once if it was not.
@@ -99,7 +101,7 @@ func (im *importer) tensorRef(v *val, channelsLast bool) (string, error) {
 	}
 	data := v.floats()
 	if channelsLast && len(dims) >= 3 {
-		data = permute(data, dims, permToChannelsLast(len(dims)))
+		data = tensor.Permute(data, dims, permToChannelsLast(len(dims)))
 		dims = toChannelsLast(dims)
 	}
 	for len(dims) > 1 && dims[0] == 1 {

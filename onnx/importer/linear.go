@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/tensor"
 )
 
 func init() {
@@ -88,7 +89,7 @@ func gemm(im *importer, n *onnx.Node) error {
 	alpha, beta := attrFloat(n, "alpha", 1), attrFloat(n, "beta", 1)
 	kernel := b.floats()
 	if attrInt(n, "transB", 0) == 1 {
-		kernel = permute(kernel, bd, []int{1, 0})
+		kernel = tensor.Permute(kernel, bd, []int{1, 0})
 		bd = []int{bd[1], bd[0]}
 	}
 	if alpha != 1 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/tensor"
 )
 
 func init() {
@@ -137,8 +138,8 @@ func recurrent(call string, order []int) rule {
 				dims   []int
 				data   []float32
 			}{
-				{"kernel", []int{features, gh}, permute(wk, []int{gh, features}, []int{1, 0})},
-				{"recurrent_kernel", []int{hidden, gh}, permute(rk, []int{gh, hidden}, []int{1, 0})},
+				{"kernel", []int{features, gh}, tensor.Permute(wk, []int{gh, features}, []int{1, 0})},
+				{"recurrent_kernel", []int{hidden, gh}, tensor.Permute(rk, []int{gh, hidden}, []int{1, 0})},
 				{"bias", []int{gh}, reorder(bs[:gh], 1)},
 				{"recurrent_bias", []int{gh}, reorder(bs[gh:], 1)},
 			} {

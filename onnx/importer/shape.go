@@ -9,6 +9,7 @@ import (
 
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
+	"github.com/mdlc/mdlc/tensor"
 )
 
 func init() {
@@ -404,9 +405,9 @@ func transpose(im *importer, n *onnx.Node) error {
 		}
 		c := &konst{}
 		if x.c.f != nil {
-			c.f = permute(x.c.f, dims, perm)
+			c.f = tensor.Permute(x.c.f, dims, perm)
 		} else {
-			c.i = permute(x.c.i, dims, perm)
+			c.i = tensor.Permute(x.c.i, dims, perm)
 		}
 		im.set(n, 0, &val{shape: shape, isInt: x.isInt, c: c})
 		return nil

@@ -247,36 +247,3 @@ func fromTensor(t *onnx.Tensor) (*val, error) {
 func isFloat(t onnx.DataType) bool {
 	return t == onnx.Float || t == onnx.Float16 || t == onnx.BFloat16 || t == onnx.Double
 }
-
-// permute reorders a row-major array of shape dims so that output axis i is
-// input axis perm[i].
-func permute[T any](data []T, dims []int, perm []int) []T {
-	rank := len(dims)
-	out := make([]T, len(data))
-	strides := make([]int, rank)
-	s := 1
-	for a := rank - 1; a >= 0; a-- {
-		strides[a] = s
-		s *= dims[a]
-	}
-	outDims := make([]int, rank)
-	for i, p := range perm {
-		outDims[i] = dims[p]
-	}
-	idx := make([]int, rank)
-	for o := range out {
-		in := 0
-		for i := range rank {
-			in += idx[i] * strides[perm[i]]
-		}
-		out[o] = data[in]
-		for a := rank - 1; a >= 0; a-- {
-			idx[a]++
-			if idx[a] < outDims[a] {
-				break
-			}
-			idx[a] = 0
-		}
-	}
-	return out
-}

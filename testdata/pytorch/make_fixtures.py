@@ -33,14 +33,16 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # File formats.
 
 def write_safetensors(path, tensors):
-    """Writes {name: float32 ndarray} as safetensors: an 8-byte little-endian
-    header length, a JSON header (names sorted, padded with spaces to a
-    multiple of 8), then the raw little-endian data in header order."""
+    """Writes {name: ndarray} as safetensors: an 8-byte little-endian header
+    length, a JSON header (names sorted, padded with spaces to a multiple of
+    8), then the raw little-endian data in header order. Arrays are written
+    as float32, but int64 ones (a state_dict's counters) as they are."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        a = np.asarray(tensors[name])
+        dtype, np_type = ("I64", "<i8") if a.dtype == np.int64 else ("F32", "<f4")
+        b = np.ascontiguousarray(a, dtype=np_type).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
         blobs.append(b)
         offset += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()

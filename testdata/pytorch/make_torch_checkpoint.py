@@ -5,14 +5,14 @@ num_batches_tracked), the rename map that fits it to torch_checkpoint.mdl
 cmd/mdlc's TestTorchCheckpoint loads it with --weights-layout torch.
 
 Run with Debian's python3-torch: /usr/bin/python3 make_torch_checkpoint.py"""
-import json
 import math
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from make_fixtures import write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "torch_checkpoint")
@@ -25,27 +25,6 @@ features\\.1\\.(.*) -> stem_bn.${1}
 features\\.3\\.(.*) -> dw.${1}
 features\\.4\\.(.*) -> up.${1}
 """
-
-
-def write_state_dict(path, state):
-    """Writes a state_dict as safetensors with each tensor's own dtype
-    (float32 weights, batch norm's int64 count), as PyTorch's safetensors
-    package saves one."""
-    dtypes = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state):
-        st, np_type = dtypes[state[name].dtype]
-        b = np.ascontiguousarray(state[name].numpy(), dtype=np_type).tobytes()
-        header[name] = {"dtype": st, "shape": list(state[name].shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 class Net(nn.Module):
@@ -100,7 +79,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     # Saved as PyTorch keeps it: every entry of the state_dict, num_batches_tracked
     # included, under its own name and in its own layout.
-    write_state_dict(os.path.join(OUT, "checkpoint.safetensors"), net.state_dict())
+    write_safetensors(os.path.join(OUT, "checkpoint.safetensors"), {k: v.numpy() for k, v in net.state_dict().items()})
     with open(os.path.join(OUT, "map.txt"), "w") as f:
         f.write(MAP)
     image = torch.rand(2, 4, 4, 3, dtype=torch.float64) * 2 - 1
