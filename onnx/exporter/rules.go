@@ -399,8 +399,9 @@ func matMul(e *exporter, n *ir.Node) error {
 }
 
 // attention: s = q·kᵀ·scale (+ mask); causal keeps the lower triangle
-// (query i sees keys j <= i) with Trilu over a tensor of ones shaped like
-// s, which holds for any length; out = Softmax(s)·v.
+// (query i sees keys j <= i): a constant 0/-inf mask added when both
+// lengths are known, else Trilu over a tensor of ones shaped like s, which
+// holds for any length; out = Softmax(s)·v.
 func attention(e *exporter, n *ir.Node) error {
 	a := n.Attrs.(*ir.AttentionAttrs)
 	in, err := names(n.Inputs, e.val)
@@ -420,7 +421,22 @@ func attention(e *exporter, n *ir.Node) error {
 	if len(in) == 4 {
 		s = e.emit("Add", []string{s, in[3]})
 	}
-	if a.Causal {
+	tq, qok := e.size(q[q.Rank()-2])
+	tk, kok := e.size(n.Inputs[1].Type.Shape[q.Rank()-2])
+	switch {
+	case a.Causal && qok && kok:
+		mask := make([]float32, tq*tk)
+		for i := range tq {
+			for j := i + 1; j < tk; j++ {
+				mask[i*tk+j] = negInf
+			}
+		}
+		m, err := e.floats(layerOf(n)+".causal_mask", []int64{int64(tq), int64(tk)}, mask)
+		if err != nil {
+			return err
+		}
+		s = e.emit("Add", []string{s, m})
+	case a.Causal:
 		ones := e.emit("ConstantOfShape", []string{e.emit("Shape", []string{s})}, &onnx.Attribute{Name: "value", Type: onnx.AttrTensor, T: mustFloat([]float32{1})})
 		keep := e.emit("Cast", []string{e.emit("Trilu", []string{ones}, attrInt("upper", 0))}, attrInt("to", int64(onnx.Bool)))
 		s = e.emit("Where", []string{keep, s, e.scalar("neg_inf", negInf)})
