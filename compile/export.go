@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
 	"github.com/mdlc/mdlc/onnx/exporter"
 )
@@ -22,6 +23,19 @@ func (o *Options) Export(m *Model, dims map[string]int) (*onnx.Model, *Weights, 
 		if !slices.Contains(syms, name) {
 			return nil, nil, usagef("--dim %s: model %s has no symbolic dimension %s (its inputs are %s)", name, g.Name, name, InputNames(g))
 		}
+	}
+	// The file holds the weights once more, and a permuted kernel is a
+	// copy until it is written: twice the weights, checked before any.
+	pb, err := g.ParamBytes()
+	if err == nil {
+		if twice, ok := size.Mul(pb, 2); ok {
+			err = o.budget().Check("the ONNX model of "+g.Name+" (its weights twice over while it is written)", twice)
+		} else {
+			err = size.Overflow("the ONNX model of " + g.Name)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	w, err := o.LoadWeights(m)
 	if err != nil {
