@@ -4,10 +4,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/mdlc/mdlc/onnx"
 	"github.com/mdlc/mdlc/stdlib"
 	"github.com/mdlc/mdlc/tensor"
+	"github.com/mdlc/mdlc/weights"
 )
 
 // tolerance bounds max|mdlc - other| / max|mdlc| over an output: float32
@@ -67,8 +71,34 @@ type exported struct {
 	want   map[string]*tensor.Tensor
 }
 
+// perturbedWeights writes the model's initial weights with noise added,
+// so that biases, batchnorm's statistics and layer norms' shifts (zero or
+// one when initialised) take part in the comparison: each value moves by
+// up to ±0.05, and a variance is scaled by up to 1.5.
+func perturbedWeights(t *testing.T, name, dir string) string {
+	m, err := (&compile.Options{}).Load(name)
+	require.NoError(t, err)
+	ts, err := weights.Init(m.Graph, 1)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(uint64(len(name)), 11))
+	for _, k := range slices.Sorted(maps.Keys(ts)) {
+		for i, v := range ts[k].Data {
+			if strings.HasSuffix(k, "variance") {
+				ts[k].Data[i] = v * (1 + 0.5*rng.Float32())
+			} else {
+				ts[k].Data[i] = v + 0.1*(rng.Float32()-0.5)
+			}
+		}
+	}
+	path := filepath.Join(dir, name+".safetensors")
+	require.NoError(t, weights.WriteFile(path, ts, nil))
+	return path
+}
+
 func export(t *testing.T, name, dir string, dims map[string]int) *exported {
-	o := &compile.Options{Seed: 1}
+	wpath := perturbedWeights(t, name, dir)
+	defer os.Remove(wpath)
+	o := &compile.Options{Weights: wpath}
 	m, err := o.Load(name)
 	require.NoError(t, err)
 	om, _, err := o.Export(m, dims)
@@ -82,7 +112,7 @@ func export(t *testing.T, name, dir string, dims map[string]int) *exported {
 	for k, v := range dims {
 		shape.Dims[k] = v
 	}
-	ro := &compile.Options{Seed: 1}
+	ro := &compile.Options{Weights: wpath}
 	rm, err := ro.Load(name)
 	require.NoError(t, err)
 	c, err := ro.Compile(rm, shape, nil)
