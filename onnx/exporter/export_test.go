@@ -90,7 +90,7 @@ func perturbedWeights(t *testing.T, name, dir string) string {
 			}
 		}
 	}
-	path := filepath.Join(dir, name+".safetensors")
+	path := filepath.Join(dir, base(name)+".safetensors")
 	require.NoError(t, weights.WriteFile(path, ts, nil))
 	return path
 }
@@ -105,7 +105,7 @@ func export(t *testing.T, name, dir string, dims map[string]int) *exported {
 	require.NoError(t, err, name)
 	b, err := onnx.Encode(om)
 	require.NoError(t, err)
-	path := filepath.Join(dir, name+".onnx")
+	path := filepath.Join(dir, base(name)+".onnx")
 	require.NoError(t, os.WriteFile(path, b, 0o644))
 
 	shape := compile.Shape{Batch: 2, Dims: map[string]int{}}
@@ -122,6 +122,11 @@ func export(t *testing.T, name, dir string, dims map[string]int) *exported {
 	want, err := ro.Execute(c, in)
 	require.NoError(t, err)
 	return &exported{name: name, path: path, inputs: in, want: want}
+}
+
+// base is a model's file name without folder and extension.
+func base(model string) string {
+	return strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
 }
 
 // relMax is max|got - want| / max|want|.
@@ -151,31 +156,51 @@ func TestStdlibRoundTrip(t *testing.T) {
 			if testing.Short() && bigModels[name] {
 				t.Skip("a large model: left out of -short")
 			}
-			ex := export(t, name, dir, fixed[name])
-			defer os.Remove(ex.path)
-			checkModel(t, ex.path)
-			if ort != "" {
-				runORT(t, ort, ex)
-			}
-
-			o := &compile.Options{}
-			m, err := o.Load(ex.path)
-			if gap := importGaps[name]; gap != "" {
-				require.Error(t, err, "%s imports now: remove it from importGaps", name)
-				t.Logf("%s: no round trip: %s", name, gap)
-				return
-			}
-			require.NoError(t, err, "mdlc imports what it exported")
-			c, err := o.Compile(m, compile.Shape{Dims: map[string]int{}}, ex.inputs)
-			require.NoError(t, err)
-			got, err := o.Execute(c, ex.inputs)
-			require.NoError(t, err)
-			for out, w := range ex.want {
-				e := relMax(got[out].Data, w.Data)
-				t.Logf("%s: round trip %s max error %.2g", name, out, e)
-				assert.Less(t, e, tolerance, "%s output %s through mdlc's ONNX frontend", name, out)
-			}
+			roundTrip(t, name, dir, ort)
 		})
+	}
+}
+
+// TestOps: the programs of testdata exercise the ops and forms no stdlib
+// model has (every unary op, comparisons, reductions, pads, transposed and
+// depthwise convolutions, resizes, recurrent cells in each direction).
+func TestOps(t *testing.T) {
+	dir := t.TempDir()
+	ort := ortScript(t)
+	files, err := filepath.Glob("testdata/*.mdl")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(base(f), func(t *testing.T) { roundTrip(t, f, dir, ort) })
+	}
+}
+
+// roundTrip exports a model, checks the file, runs it in ONNX Runtime and
+// through mdlc's ONNX frontend, and compares both with mdlc's run of it.
+func roundTrip(t *testing.T, name, dir, ort string) {
+	ex := export(t, name, dir, fixed[name])
+	defer os.Remove(ex.path)
+	checkModel(t, ex.path)
+	if ort != "" {
+		runORT(t, ort, ex)
+	}
+
+	o := &compile.Options{}
+	m, err := o.Load(ex.path)
+	if gap := importGaps[base(name)]; gap != "" {
+		require.Error(t, err, "%s imports now: remove it from importGaps", name)
+		t.Logf("%s: no round trip: %s", name, gap)
+		return
+	}
+	require.NoError(t, err, "mdlc imports what it exported")
+	c, err := o.Compile(m, compile.Shape{Dims: map[string]int{}}, ex.inputs)
+	require.NoError(t, err)
+	got, err := o.Execute(c, ex.inputs)
+	require.NoError(t, err)
+	for out, w := range ex.want {
+		e := relMax(got[out].Data, w.Data)
+		t.Logf("%s: round trip %s max error %.2g", name, out, e)
+		assert.Less(t, e, tolerance, "%s output %s through mdlc's ONNX frontend", name, out)
 	}
 }
 

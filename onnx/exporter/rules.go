@@ -118,7 +118,7 @@ var rules = [ir.OpLast]rule{
 	ir.OpTranspose: {fn: transpose}, // Transpose(perm)
 	ir.OpConcat:    {fn: concat},    // Concat, on twins when every operand has one; a bidirectional layer's two loops become one node
 	ir.OpSlice:     {fn: slice},     // Slice(starts, ends, axes)
-	ir.OpPad:       {fn: pad},       // Pad(mode constant, reflect or edge)
+	ir.OpPad:       {fn: pad},       // Pad(mode constant, reflect or edge), an image's on its NCHW twin
 	ir.OpResize:    {fn: resize},    // Resize on the NCHW twin with scales
 
 	ir.OpPaddingMask: {fn: paddingMask}, // Unsqueeze(Where(Equal(ids, pad), -inf, 0), [1, 2])
@@ -128,8 +128,11 @@ var rules = [ir.OpLast]rule{
 	ir.OpReduceMax:  {fn: reduce("ReduceMax")},
 	ir.OpReduceMin:  {fn: reduce("ReduceMin")},
 	ir.OpArgMax:     {fn: argMax}, // Cast(ArgMax, FLOAT): mdlc's positions are f32
+	// Where(Not(Equal(cond, 0)), a, b): mdlc's cond is a 0/1 (or any) f32
+	// mask, ONNX's a BOOL; NaN != 0 picks a in both.
 	ir.OpWhere: {fn: elementwise(func(e *exporter, _ *ir.Node, in []string) string {
-		return e.emit("Where", []string{e.emit("Cast", in[:1], attrInt("to", int64(onnx.Bool))), in[1], in[2]})
+		keep := e.emit("Not", []string{e.emit("Equal", []string{in[0], e.scalar("zero", 0)})})
+		return e.emit("Where", []string{keep, in[1], in[2]})
 	})},
 	ir.OpGather: {fn: gather}, // Gather(x, Cast(indices, INT64), axis)
 	// Comparisons make BOOL in ONNX and 0/1 in mdlc: Cast to FLOAT.
@@ -545,23 +548,40 @@ func slice(e *exporter, n *ir.Node) error {
 	return nil
 }
 
-// pad: ONNX's pads are every axis's before, then every axis's after.
+// pad: ONNX's pads are every axis's before, then every axis's after. An
+// image (mdlc pads only its height and width) is padded as its NCHW twin,
+// as the convolution it usually precedes reads it.
 func pad(e *exporter, n *ir.Node) error {
 	a := n.Attrs.(*ir.PadAttrs)
-	x, err := e.val(n.Inputs[0])
+	v := n.Inputs[0]
+	pads := make([]int64, 2*len(a.Pads))
+	image := v.Type.Shape.Rank() == 4 && a.Pads[0] == [2]int{} && a.Pads[3] == [2]int{}
+	for i, p := range a.Pads {
+		at := i
+		if image {
+			at = int(nchwAxis[i])
+		}
+		pads[at], pads[len(a.Pads)+at] = int64(p[0]), int64(p[1])
+	}
+	get := e.val
+	if image {
+		get = e.valNCHW
+	}
+	x, err := get(v)
 	if err != nil {
 		return err
-	}
-	pads := make([]int64, 2*len(a.Pads))
-	for i, p := range a.Pads {
-		pads[i], pads[len(a.Pads)+i] = int64(p[0]), int64(p[1])
 	}
 	mode := map[ir.PadMode]string{ir.PadConstant: "constant", ir.PadReflect: "reflect", ir.PadEdge: "edge"}[a.Mode]
 	in := []string{x, e.int64s("pads", pads...)}
 	if a.Mode == ir.PadConstant {
 		in = append(in, e.scalar("value", a.Value))
 	}
-	e.nhwc[n.Outputs[0]] = e.emit("Pad", in, attrString("mode", mode))
+	out := e.emit("Pad", in, attrString("mode", mode))
+	if image {
+		e.nchw[n.Outputs[0]] = out
+	} else {
+		e.nhwc[n.Outputs[0]] = out
+	}
 	return nil
 }
 
