@@ -46,7 +46,7 @@ func (o *Options) Export(m *Model, dims map[string]int) (*onnx.Model, *Weights, 
 	if _, err := at.Optimise(m, w); err != nil {
 		return nil, nil, err
 	}
-	om, err := exporter.Export(g, exporter.Options{Dims: dims, Source: filepath.Base(m.File)})
+	om, err := exporter.Export(g, exporter.Options{Dims: dims, Source: filepath.Base(m.File), Budget: o.budget()})
 	if err != nil {
 		return nil, nil, err
 	}

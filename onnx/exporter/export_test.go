@@ -44,7 +44,8 @@ var fixed = map[string]map[string]int{"gpt": {"T": 16}}
 // the export is checked by ONNX's checker and ONNX Runtime only. The test
 // fails when one imports, so the entry goes when the importer learns it.
 var importGaps = map[string]string{
-	"bert": "padding_mask is Equal(ids, pad) and Where(..., -inf, 0): the importer writes Equal on token ids, which mdlc's equal refuses, and -inf as -1e39, which the language refuses",
+	"resize_ratio": "scales that are not whole ratios: mdlc's importer reads a resize by them only as sizes, which the exporter writes when the batch is fixed (TestResizeSizes)",
+	"bert":         "padding_mask is Equal(ids, pad) and Where(..., -inf, 0): the importer writes Equal on token ids, which mdlc's equal refuses, and -inf as -1e39, which the language refuses",
 }
 
 // stdlibModels lists the stdlib files that declare a model.
@@ -108,13 +109,17 @@ func export(t *testing.T, name, dir string, dims map[string]int) *exported {
 	path := filepath.Join(dir, base(name)+".onnx")
 	require.NoError(t, os.WriteFile(path, b, 0o644))
 
-	shape := compile.Shape{Batch: 2, Dims: map[string]int{}}
-	for k, v := range dims {
-		shape.Dims[k] = v
-	}
 	ro := &compile.Options{Weights: wpath}
 	rm, err := ro.Load(name)
 	require.NoError(t, err)
+	shape := compile.Shape{Batch: 2, Dims: map[string]int{}}
+	for k, v := range dims {
+		if k == compile.BatchSymbol(rm.Graph) {
+			shape.Batch = v
+		} else {
+			shape.Dims[k] = v
+		}
+	}
 	c, err := ro.Compile(rm, shape, nil)
 	require.NoError(t, err)
 	in, err := compile.Samples(rm, c.Env, 7)
@@ -328,4 +333,29 @@ func TestSymbolicLength(t *testing.T) {
 		require.NoError(t, err)
 		runORT(t, ort, &exported{name: "gpt", path: path, inputs: in, want: want})
 	}
+}
+
+// TestResizeSizes: with the batch fixed, a resize is written with sizes,
+// which mdlc's importer reads back.
+func TestResizeSizes(t *testing.T) {
+	dir := t.TempDir()
+	ex := export(t, "testdata/resize_ratio.mdl", dir, map[string]int{"N": 2})
+	m, err := onnx.ReadFile(ex.path, 1<<30)
+	require.NoError(t, err)
+	var resize *onnx.Node
+	for _, n := range m.Graph.Nodes {
+		if n.OpType == "Resize" {
+			resize = n
+		}
+	}
+	require.NotNil(t, resize)
+	assert.Len(t, resize.Inputs, 4, "X, roi, scales, sizes")
+	o := &compile.Options{}
+	im, err := o.Load(ex.path)
+	require.NoError(t, err)
+	c, err := o.Compile(im, compile.Shape{Dims: map[string]int{}}, ex.inputs)
+	require.NoError(t, err)
+	got, err := o.Execute(c, ex.inputs)
+	require.NoError(t, err)
+	assert.Less(t, relMax(got["y"].Data, ex.want["y"].Data), tolerance)
 }

@@ -35,6 +35,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/onnx"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	Dims map[string]int
 	// Source names what the model was read from, for the model's metadata.
 	Source string
+	// Budget bounds the constants the export computes from sizes Dims
+	// gives (a sinusoid of T rows, a causal mask of T² cells).
+	Budget size.Budget
 }
 
 // Error is a node the exporter cannot write: which layer and op, and why.
@@ -426,6 +430,12 @@ func (e *exporter) needSize(d ir.Dim, what string) (int, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("%s is the symbolic dimension %s, and ONNX needs its size here: give it with --dim %s=SIZE", what, d.Sym, d.Sym)
+}
+
+// table checks a rows×cols float32 constant the export is about to compute
+// against the budget, the size overflow-checked.
+func (e *exporter) table(what string, rows, cols int) error {
+	return e.o.Budget.CheckShape(fmt.Sprintf("%s (%d×%d)", what, rows, cols), []int{rows, cols}, 4)
 }
 
 func (e *exporter) valueInfo(name string, t ir.Type) (*onnx.ValueInfo, error) {

@@ -428,6 +428,9 @@ func attention(e *exporter, n *ir.Node) error {
 	tk, kok := e.size(n.Inputs[1].Type.Shape[q.Rank()-2])
 	switch {
 	case a.Causal && qok && kok:
+		if err := e.table("the causal mask", tq, tk); err != nil {
+			return err
+		}
 		mask := make([]float32, tq*tk)
 		for i := range tq {
 			for j := i + 1; j < tk; j++ {
@@ -585,8 +588,8 @@ func pad(e *exporter, n *ir.Node) error {
 	return nil
 }
 
-// resize: Resize on the NCHW twin with scales out/in, which ONNX's
-// coordinate rules use as mdlc's do; nearest reads floor for asymmetric
+// resize: Resize on the NCHW twin to mdlc's size, whose ratio out/in
+// ONNX's coordinate rules use as mdlc's do; nearest reads floor for asymmetric
 // coordinates and rounds half up otherwise (ir.Coordinates).
 func resize(e *exporter, n *ir.Node) error {
 	a := n.Attrs.(*ir.ResizeAttrs)
@@ -603,9 +606,17 @@ func resize(e *exporter, n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	scales, err := e.floats(layerOf(n)+"/scales", []int64{4}, []float32{1, 1, float32(a.Size[0]) / float32(h), float32(a.Size[1]) / float32(w)})
-	if err != nil {
-		return err
+	// With the batch known, sizes; else scales, which ONNX reads as the
+	// ratio mdlc's coordinates use.
+	in := []string{x, ""}
+	if batch, ok := e.size(xt.Shape[0]); ok {
+		in = append(in, "", e.int64s("sizes", int64(batch), int64(xt.Shape[3].Size), int64(a.Size[0]), int64(a.Size[1])))
+	} else {
+		scales, err := e.floats(layerOf(n)+"/scales", []int64{4}, []float32{1, 1, resizeScale(h, a.Size[0]), resizeScale(w, a.Size[1])})
+		if err != nil {
+			return err
+		}
+		in = append(in, scales)
 	}
 	attrs := []*onnx.Attribute{attrString("coordinate_transformation_mode", a.Coordinates.String())}
 	if a.Mode == ir.Nearest {
@@ -617,8 +628,21 @@ func resize(e *exporter, n *ir.Node) error {
 	} else {
 		attrs = append(attrs, attrString("mode", "linear"))
 	}
-	e.nchw[n.Outputs[0]] = e.emit("Resize", []string{x, "", scales}, attrs...)
+	e.nchw[n.Outputs[0]] = e.emit("Resize", in, attrs...)
 	return nil
+}
+
+// resizeScale is the float32 nearest above out/in whose product with in
+// is at least out in float32 and float64 both: ONNX sizes the output
+// floor(in·scale), and out/in rounded down would lose a row (5·1.4 <
+// 7). An ulp more moves no sampling position by more than float32's own
+// rounding of out/in.
+func resizeScale(in, out int) float32 {
+	s := float32(out) / float32(in)
+	for float32(in)*s < float32(out) || float64(in)*float64(s) < float64(out) {
+		s = math.Nextafter32(s, float32(math.Inf(1)))
+	}
+	return s
 }
 
 // paddingMask: ids [N,T] -> [N,1,1,T], -inf where the id is the pad id.
@@ -710,6 +734,9 @@ func positional(e *exporter, n *ir.Node) error {
 	var enc string
 	switch {
 	case len(n.Inputs) == 2 && known && n.Inputs[1].Kind == ir.Const:
+		if rows := n.Inputs[1].Type.Shape[0].Size; t > rows {
+			return fmt.Errorf("a sequence of T = %d positions, but the learned table has %d", t, rows)
+		}
 		enc, err = e.floats(n.Inputs[1].Name, []int64{int64(t), int64(d)}, n.Inputs[1].Data[:t*d])
 	case len(n.Inputs) == 2:
 		table, terr := e.val(n.Inputs[1])
@@ -719,6 +746,9 @@ func positional(e *exporter, n *ir.Node) error {
 		length := e.emit("Shape", []string{x}, attrInt("start", 1), attrInt("end", 2))
 		enc = e.emit("Slice", []string{table, e.int64s("starts", 0), length, e.int64s("axes", 0)})
 	case known:
+		if err := e.table("the sinusoidal encoding", t, d); err != nil {
+			return err
+		}
 		table := make([]float32, t*d)
 		for i := range table {
 			table[i] = float32(ir.Sinusoid(i/d, i%d, d))
