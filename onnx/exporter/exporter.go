@@ -142,7 +142,11 @@ func Export(g *ir.Graph, o Options) (*onnx.Model, error) {
 		}
 		graph.Outputs = append(graph.Outputs, vi)
 	}
-	graph.Nodes, graph.Initializers = e.nodes, e.inits
+	vis, err := e.valueInfos()
+	if err != nil {
+		return nil, err
+	}
+	graph.Nodes, graph.Initializers, graph.ValueInfo = e.nodes, e.inits, vis
 	m := &onnx.Model{
 		IRVersion:    irVersion,
 		Opsets:       []onnx.OpsetID{{Version: Opset}},
@@ -452,6 +456,44 @@ func (e *exporter) valueInfo(name string, t ir.Type) (*onnx.ValueInfo, error) {
 		}
 	}
 	return &onnx.ValueInfo{Name: name, Type: ty}, nil
+}
+
+// valueInfos types each value a node makes that is an mdlc value or its
+// NCHW twin, in schedule order: Netron shows the shapes on the edges, and
+// ONNX's shape inference (the checker's full check) holds them to its own.
+func (e *exporter) valueInfos() ([]*onnx.ValueInfo, error) {
+	made := map[string]bool{}
+	for _, n := range e.nodes {
+		for _, o := range n.Outputs {
+			made[o] = true
+		}
+	}
+	for _, out := range e.g.Outputs {
+		made[out.Name] = false // typed as a graph output
+	}
+	var vis []*onnx.ValueInfo
+	add := func(name string, t ir.Type) error {
+		if name == "" || !made[name] { // "": an optional output left out
+			return nil
+		}
+		made[name] = false
+		vi, err := e.valueInfo(name, t)
+		vis = append(vis, vi)
+		return err
+	}
+	for _, n := range e.g.Nodes {
+		v := n.Outputs[0]
+		if err := add(e.nhwc[v], v.Type); err != nil {
+			return nil, err
+		}
+		if twin, ok := e.nchw[v]; ok {
+			s := v.Type.Shape
+			if err := add(twin, ir.Type{DType: v.Type.DType, Shape: ir.Shape{s[0], s[3], s[1], s[2]}}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return vis, nil
 }
 
 // prune drops the nodes whose outputs nothing reads and no graph output
