@@ -90,10 +90,11 @@ func Export(g *ir.Graph, o Options) (*onnx.Model, error) {
 		}
 	}
 	e := &exporter{g: g, o: o, nhwc: map[*ir.Value]string{}, nchw: map[*ir.Value]string{}, consts: map[constKey]string{}, taken: map[string]bool{}}
-	e.uses = map[*ir.Value]int{}
+	e.uses, e.readers = map[*ir.Value]int{}, map[*ir.Value][]*ir.Node{}
 	for _, n := range g.Nodes {
 		for _, v := range n.Inputs {
 			e.uses[v]++
+			e.readers[v] = append(e.readers[v], n)
 		}
 	}
 	for _, out := range g.Outputs {
@@ -191,8 +192,10 @@ type exporter struct {
 	nhwc, nchw map[*ir.Value]string
 	consts     map[constKey]string
 	taken      map[string]bool
-	// uses counts each value's readers, graph outputs included.
-	uses map[*ir.Value]int
+	// uses counts each value's readers, graph outputs included; readers
+	// are the nodes among them.
+	uses    map[*ir.Value]int
+	readers map[*ir.Value][]*ir.Node
 	// node is the mdlc node being exported, whose layer names what it emits.
 	node *ir.Node
 }

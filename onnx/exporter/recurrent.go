@@ -99,9 +99,14 @@ func (e *exporter) onnxLoop(n *ir.Node) (*loop, error) {
 	return l, nil
 }
 
-// recurrent exports one direction; a reverse loop that is half of a
-// bidirectional layer is exported again, joined, by concat.
+// recurrent exports one direction; a loop that is half of a bidirectional
+// layer is left to the concatenation that joins it.
 func recurrent(e *exporter, n *ir.Node) error {
+	if r := e.readers[n.Outputs[0]]; len(r) == 1 && r[0].Op == ir.OpConcat {
+		if _, ok := e.bidirectional(r[0]); ok {
+			return nil
+		}
+	}
 	out, err := e.recurrentNode([]*ir.Node{n})
 	if err != nil {
 		return err

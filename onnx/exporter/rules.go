@@ -248,9 +248,21 @@ func (e *exporter) window(w ir.Window2D, x ir.Type, kh, kw int, withDilation boo
 
 // permuted is v with its axes permuted: a constant once, as an
 // initializer; anything else through a Transpose.
+//
+// A transpose of a transpose only this one reads is one Transpose of the
+// first's input, the permutations composed (the first, now unread, is
+// pruned): attention's kᵀ of heads split by a transpose is one node.
 func (e *exporter) permuted(v *ir.Value, perm ...int) (string, error) {
 	if v.Kind == ir.Const {
 		return e.constant(v, perm)
+	}
+	if d := v.Def; d != nil && d.Op == ir.OpTranspose && e.uses[v] == 1 {
+		inner := d.Attrs.(*ir.TransposeAttrs).Perm
+		composed := make([]int, len(perm))
+		for i, p := range perm {
+			composed[i] = inner[p]
+		}
+		v, perm = d.Inputs[0], composed
 	}
 	x, err := e.val(v)
 	if err != nil {
