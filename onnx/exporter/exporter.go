@@ -89,7 +89,7 @@ func Export(g *ir.Graph, o Options) (*onnx.Model, error) {
 			return nil, fmt.Errorf("dimension %s=%d: a size is at least 1", name, o.Dims[name])
 		}
 	}
-	e := &exporter{g: g, o: o, nhwc: map[*ir.Value]string{}, nchw: map[*ir.Value]string{}, consts: map[constKey]string{}, taken: map[string]bool{}}
+	e := &exporter{g: g, o: o, nhwc: map[*ir.Value]string{}, nchw: map[*ir.Value]string{}, consts: map[constKey]string{}, scalars: map[uint32]string{}, taken: map[string]bool{}}
 	e.uses, e.readers = map[*ir.Value]int{}, map[*ir.Value][]*ir.Node{}
 	for _, n := range g.Nodes {
 		for _, v := range n.Inputs {
@@ -191,6 +191,7 @@ type exporter struct {
 	// twin. A value has one or both.
 	nhwc, nchw map[*ir.Value]string
 	consts     map[constKey]string
+	scalars    map[uint32]string // by the value's bits
 	taken      map[string]bool
 	// uses counts each value's readers, graph outputs included; readers
 	// are the nodes among them.
@@ -279,9 +280,14 @@ func (e *exporter) floats(base string, dims []int64, v []float32) (string, error
 	return e.initializer(t), nil
 }
 
-// scalar adds a FLOAT scalar initializer.
+// scalar is a FLOAT scalar initializer of value v, one per value in the
+// graph (relu6's bounds, gelu's constants), named by its first use's base.
 func (e *exporter) scalar(base string, v float32) string {
-	name, _ := e.floats(layerOf(e.node)+"/"+base, nil, []float32{v}) // one value for no dims: cannot fail
+	if name, ok := e.scalars[math.Float32bits(v)]; ok {
+		return name
+	}
+	name, _ := e.floats(base, nil, []float32{v}) // one value for no dims: cannot fail
+	e.scalars[math.Float32bits(v)] = name
 	return name
 }
 
