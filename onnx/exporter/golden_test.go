@@ -28,7 +28,8 @@ func TestGolden(t *testing.T) {
 }
 
 // text writes a model as ONNX's textual syntax does: the header, the
-// graph's signature and initializers' types, then one node a line.
+// graph's signature, the initializers' types and names, then the nodes,
+// one a line.
 func text(m *onnx.Model) string {
 	var b strings.Builder
 	g := m.Graph
@@ -41,12 +42,13 @@ func text(m *onnx.Model) string {
 		return strings.Join(parts, ", ")
 	}
 	fmt.Fprintf(&b, "%s (%s) => (%s)\n", g.Name, vis(g.Inputs), vis(g.Outputs))
-	b.WriteString("<")
+	b.WriteString("<\n")
 	for i, t := range g.Initializers {
-		if i > 0 {
-			b.WriteString(", ")
+		sep := ","
+		if i == len(g.Initializers)-1 {
+			sep = ""
 		}
-		fmt.Fprintf(&b, "%s%v %s", t.DataType, t.Dims, t.Name)
+		fmt.Fprintf(&b, "  %s%v %s%s\n", t.DataType, t.Dims, t.Name, sep)
 	}
 	b.WriteString(">\n{\n")
 	for _, n := range g.Nodes {
