@@ -570,7 +570,7 @@ func pad(e *exporter, n *ir.Node) error {
 	a := n.Attrs.(*ir.PadAttrs)
 	v := n.Inputs[0]
 	pads := make([]int64, 2*len(a.Pads))
-	image := v.Type.Shape.Rank() == 4 && a.Pads[0] == [2]int{} && a.Pads[3] == [2]int{}
+	image := len(a.Pads) == 4 && a.Pads[0] == [2]int{} && a.Pads[3] == [2]int{}
 	for i, p := range a.Pads {
 		at := i
 		if image {
@@ -618,11 +618,13 @@ func resize(e *exporter, n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	// With the batch known, sizes; else scales, which ONNX reads as the
-	// ratio mdlc's coordinates use.
+	// With the batch (and channels) known, sizes; else scales, which ONNX
+	// reads as the ratio mdlc's coordinates use.
 	in := []string{x, ""}
-	if batch, ok := e.size(xt.Shape[0]); ok {
-		in = append(in, "", e.int64s("sizes", int64(batch), int64(xt.Shape[3].Size), int64(a.Size[0]), int64(a.Size[1])))
+	batch, bok := e.size(xt.Shape[0])
+	channels, cok := e.size(xt.Shape[3])
+	if bok && cok {
+		in = append(in, "", e.int64s("sizes", int64(batch), int64(channels), int64(a.Size[0]), int64(a.Size[1])))
 	} else {
 		scales, err := e.floats(layerOf(n)+"/scales", []int64{4}, []float32{1, 1, resizeScale(h, a.Size[0]), resizeScale(w, a.Size[1])})
 		if err != nil {
