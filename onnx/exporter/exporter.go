@@ -29,6 +29,7 @@
 package exporter
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -67,7 +68,7 @@ type Error struct {
 	Layer string
 	Op    ir.Op
 	Pos   ir.Pos
-	Why   string
+	Err   error
 }
 
 func (e *Error) Error() string {
@@ -75,8 +76,10 @@ func (e *Error) Error() string {
 	if e.Pos.File != "" {
 		where = e.Pos.String() + ": "
 	}
-	return fmt.Sprintf("%slayer %q: %s cannot be exported to ONNX: %s", where, e.Layer, e.Op, e.Why)
+	return fmt.Sprintf("%slayer %q: %s cannot be exported to ONNX: %s", where, e.Layer, e.Op, e.Err)
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Export writes g, whose weights are bound (Const values), as an ONNX model.
 func Export(g *ir.Graph, o Options) (*onnx.Model, error) {
@@ -114,15 +117,11 @@ func Export(g *ir.Graph, o Options) (*onnx.Model, error) {
 	for _, n := range g.Nodes {
 		r := rules[n.Op]
 		if r.fn == nil {
-			why := r.why
-			if why == "" {
-				why = "mdlc has no ONNX rule for it"
-			}
-			return nil, &Error{Layer: layerOf(n), Op: n.Op, Pos: n.Pos, Why: why}
+			return nil, &Error{Layer: layerOf(n), Op: n.Op, Pos: n.Pos, Err: errors.New(r.why)}
 		}
 		e.node = n
 		if err := r.fn(e, n); err != nil {
-			return nil, &Error{Layer: layerOf(n), Op: n.Op, Pos: n.Pos, Why: err.Error()}
+			return nil, &Error{Layer: layerOf(n), Op: n.Op, Pos: n.Pos, Err: err}
 		}
 	}
 	// Each output's value by its ONNX name, then the nodes it needs.
