@@ -1,11 +1,13 @@
 package exporter
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 )
 
 // TestEveryOpHasARule: each op is exported, or says why it cannot be.
@@ -39,4 +41,22 @@ func TestPermute(t *testing.T) {
 	got, dims = permute([]float32{1, 2, 3, 4}, []int{1, 2, 1, 2}, []int{3, 2, 0, 1})
 	assert.Equal(t, []float32{1, 3, 2, 4}, got)
 	assert.Equal(t, []int{2, 1, 1, 2}, dims)
+}
+
+// TestAfterPass: the pass export reads comes after lower (the reasons of
+// dense, flatten, dropout and batchnorm rely on it) and before any fusion
+// (fused ops have no rules).
+func TestAfterPass(t *testing.T) {
+	at := map[string]int{}
+	for i, p := range passes.Pipeline {
+		at[p.Name] = i
+	}
+	after, ok := at[AfterPass]
+	assert.True(t, ok, "AfterPass %q is a pass", AfterPass)
+	assert.Greater(t, after, at["lower"])
+	for name, i := range at {
+		if strings.HasPrefix(name, "fuse") {
+			assert.Less(t, after, i, "%s runs after the graph is exported", name)
+		}
+	}
 }
