@@ -1,5 +1,6 @@
 // Runs ONNX Runtime once, unoptimised, on .npy inputs and writes each output
-// as .npy: the oracle for comparing mdlc's run of an imported model.
+// as .npy: the oracle for comparing mdlc's run of an imported model, and
+// mdlc's own run of a model it exported (onnx/exporter's tests).
 //
 //   node ort_outputs.js MODEL.onnx OUT_PREFIX NAME=INPUT.npy ...
 //
@@ -16,6 +17,7 @@ function readNpy(p) {
   const off = 10 + hl;
   const data = b.slice(off);
   if (descr === '<i8') return new ort.Tensor('int64', new BigInt64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)), shape);
+  if (descr === '<i4') return new ort.Tensor('int32', new Int32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)), shape);
   return new ort.Tensor('float32', new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)), shape);
 }
 function writeNpy(p, t) {

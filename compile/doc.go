@@ -1,6 +1,6 @@
 // Package compile is mdlc's driver: the one place that takes a model from a
 // file to something that runs. Every command (run, plan, bench, gen, build,
-// summary, ir, init), and later the trainer, the ONNX importer and the server,
+// export, summary, ir, init), and later the trainer, the ONNX importer and the server,
 // goes through the same stages in the same order:
 //
 //	Load      frontend: the file's text → a checked, frontend-neutral Model

@@ -3,7 +3,8 @@
 // without trusting them: every size is overflow-checked and charged against a
 // memory budget before it is allocated, element counts are checked against
 // the data present, nesting is bounded, and external data is read only from
-// regular files inside the model's folder.
+// regular files inside the model's folder. Encode writes such structs back
+// as a model file, for mdlc's exporter (encode.go).
 //
 // The decoder is written by hand over protowire, the wire-format layer of
 // google.golang.org/protobuf, rather than generated from onnx.proto: the

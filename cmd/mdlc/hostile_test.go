@@ -286,6 +286,10 @@ func TestHostileInputs(t *testing.T) {
 		{"train on an .npz FIFO", []string{"train", "--data", "npz:fifo.npy", "lenet"}, 1, []string{"fifo.npy"}, nil},
 		{"evaluate on CIFAR batches that are not there", []string{"evaluate", "--data", "cifar10:.", "cnn"}, 1, []string{"data_batch_1.bin"}, nil},
 		{"resume from /dev/zero", []string{"train", "--data", "tokens:one.txt", "--resume", "/dev/zero", "textcnn"}, 1, []string{"/dev/zero"}, nil},
+		{"export with an unknown flag", []string{"export", "--frobnicate", cnn}, 2, []string{"--frobnicate"}, nil},
+		{"export a tiny --max-memory", []string{"export", cnn, "-o", "cnn.onnx", "--max-memory", "64KiB"}, 1, tooBig, nil},
+		{"export weights from /dev/zero", []string{"export", cnn, "--weights", "/dev/zero", "-o", "cnn.onnx"}, 1, []string{"/dev/zero"}, nil},
+		{"export into a folder that is not there", []string{"export", cnn, "-o", "no/such/cnn.onnx"}, 1, []string{"no/such"}, nil},
 		{"gen over a user's file", []string{"gen", "-o", ".", "--pkg", "cnn", cnn}, 1, []string{"cnn.go exists and was not written by mdlc gen"}, nil},
 	}
 	for _, c := range cases {

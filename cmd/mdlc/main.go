@@ -59,6 +59,7 @@ func init() {
 		{name: "train", args: "--data SPEC [flags] FILE.mdl", short: "train a model, as Keras's fit: progress, validation, checkpoints, resume", long: trainLong, min: 1, define: defineTrain},
 		{name: "evaluate", args: "--data SPEC --weights W [flags] FILE.mdl", short: "a model's loss and accuracy on a data set, as Keras's evaluate", min: 1, define: defineEvaluate},
 		{name: "import", args: "[-o FILE.mdl] [--dim NAME=SIZE] MODEL.onnx", short: "write an ONNX model as a readable .mdl program and its weights (every command also runs .onnx files directly)", long: importLong(), min: 1, define: defineImport},
+		{name: "export", args: "[-o FILE.onnx] [--weights W] [--dim NAME=SIZE] [--opset 17] FILE.mdl", short: "write a model and its weights as an ONNX model (opset 17) for Netron and ONNX Runtime", long: exportLong, min: 1, define: defineExport},
 		{name: "init", args: "-o W.safetensors [flags] FILE.mdl", short: "write freshly initialised weights (Keras defaults)", min: 1, define: defineInit},
 		{name: "layers", short: "list the built-in layers and their arguments", define: defineLayers},
 		{name: "bench", args: "[flags] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", define: defineBench},
