@@ -45,7 +45,6 @@ var fixed = map[string]map[string]int{"gpt": {"T": 16}}
 // fails when one imports, so the entry goes when the importer learns it.
 var importGaps = map[string]string{
 	"resize_ratio": "scales that are not whole ratios: mdlc's importer reads a resize by them only as sizes, which the exporter writes when the batch is fixed (TestResizeSizes)",
-	"bert":         "padding_mask is Equal(ids, pad) and Where(..., -inf, 0): the importer writes Equal on token ids, which mdlc's equal refuses, and -inf as -1e39, which the language refuses",
 }
 
 // stdlibModels lists the stdlib files that declare a model.

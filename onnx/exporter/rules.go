@@ -62,6 +62,11 @@ var rules = [ir.OpLast]rule{
 	ir.OpAbs:       {fn: unary("Abs")},
 	ir.OpNeg:       {fn: unary("Neg")},
 	ir.OpErf:       {fn: unary("Erf")},
+	ir.OpFloor:     {fn: unary("Floor")},
+	// to_float(ids) is the ids as numbers: a Cast.
+	ir.OpToFloat: {fn: elementwise(func(e *exporter, _ *ir.Node, in []string) string {
+		return e.emit("Cast", in, attrInt("to", int64(onnx.Float)))
+	})},
 	ir.OpLeakyRelu: {fn: elementwise(func(e *exporter, n *ir.Node, in []string) string {
 		return e.emit("LeakyRelu", in, attrFloat("alpha", n.Attrs.(*ir.LeakyReluAttrs).Alpha))
 	})},

@@ -229,11 +229,6 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		case t.Elem == onnx.Bool:
 			// Booleans are held as mdlc's masks are: f32 0 and 1.
 			v.isInt = true
-		case (t.Elem == onnx.Int64 || t.Elem == onnx.Int32) && !im.indexUse(in.Name):
-			// Integers that never index anything (an attention mask of 0
-			// and 1) are held as f32, as booleans are, so that arithmetic
-			// can follow their cast to float.
-			v.isInt = true
 		case t.Elem == onnx.Int64:
 			typ, v.isInt = "i64", true
 		case t.Elem == onnx.Int32:
@@ -287,52 +282,6 @@ func (im *importer) inputs(g *onnx.Graph) ([]port, []Rename, error) {
 		return nil, nil, errors.New("the graph has no inputs besides its weights")
 	}
 	return ports, renames, nil
-}
-
-// indexUse reports whether a value, or one computed from it, indexes
-// something (Gather's indices: token ids into an embedding), gives a shape,
-// axes or bounds, or is a graph output: then it must stay an integer tensor.
-func (im *importer) indexUse(name string) bool {
-	outputs := map[string]bool{}
-	for name, n := range im.uses {
-		if n > len(im.users[name]) {
-			outputs[name] = true
-		}
-	}
-	seen := map[string]bool{name: true}
-	work := []string{name}
-	for len(work) > 0 {
-		v := work[len(work)-1]
-		work = work[:len(work)-1]
-		if outputs[v] {
-			return true
-		}
-		for _, u := range im.users[v] {
-			k := slices.Index(u.Inputs, v)
-			switch u.OpType {
-			case "Shape", "Size":
-				continue
-			case "Cast":
-				if isFloat(onnx.DataType(attrInt(u, "to", int64(onnx.Float)))) {
-					continue // a float from here on
-				}
-			case "Range", "ConstantOfShape", "OneHot":
-				return true
-			case "Gather", "GatherElements", "GatherND", "ScatterElements", "ScatterND", "Tile", "Expand", "Reshape", "Slice", "Pad", "Resize", "Upsample", "Squeeze", "Unsqueeze", "TopK", "Split", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd":
-				// Their inputs after the first are indices, shapes or axes.
-				if k > 0 {
-					return true
-				}
-			}
-			for _, o := range u.Outputs {
-				if o != "" && !seen[o] {
-					seen[o] = true
-					work = append(work, o)
-				}
-			}
-		}
-	}
-	return false
 }
 
 // outputs names the graph's outputs, in ONNX's layout.

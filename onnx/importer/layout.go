@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mdlc/mdlc/tensor"
@@ -130,7 +131,9 @@ func (im *importer) constName() string {
 // constant with one value, else a tensor in the layout given, its constant
 // values shaped for broadcasting against a result of rank rank.
 func (im *importer) operand(v *val, rank int, channelsLast bool) (string, error) {
-	if s, ok := v.scalarValue(); ok && v.ref == "" {
+	// The language's numbers are finite: an infinity (a mask's -inf) is a
+	// tensor constant.
+	if s, ok := v.scalarValue(); ok && v.ref == "" && !math.IsInf(s, 0) {
 		return number(s), nil
 	}
 	if v.ref == "" && channelsLast && v.rank() < rank {
