@@ -48,9 +48,8 @@ func init() {
 	for op := range unaryOps {
 		register(op, 1, unary)
 	}
-	for _, op := range []string{"Identity", "Dropout"} {
-		register(op, 1, identity)
-	}
+	register("Identity", 1, identity)
+	register("Dropout", 1, dropout)
 	register("LeakyRelu", 1, func(im *importer, n *onnx.Node) error {
 		return im.unaryCall(n, "leaky_relu", "alpha="+number(float64(attrFloat(n, "alpha", 0.01))))
 	})
@@ -270,8 +269,40 @@ func shrink(im *importer, n *onnx.Node) error {
 	return nil
 }
 
-// identity passes its input on (Dropout is the identity at inference; its
-// mask output, if used, is refused by the importer's output check).
+// dropout is the identity at inference, its mask all ones (true): ONNX's
+// Dropout outside training, which from opset 12 an input turns on.
+func dropout(im *importer, n *onnx.Node) error {
+	if t := im.in(n, 2); t != nil {
+		on, ok := t.scalarValue()
+		if !ok || t.ref != "" {
+			return fmt.Errorf("its training_mode is computed at run time; mdlc imports Dropout for inference")
+		}
+		if on != 0 {
+			return fmt.Errorf("it is in training mode, whose random mask mdlc does not import")
+		}
+	}
+	if err := identity(im, n); err != nil {
+		return err
+	}
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" && im.needed(n.Outputs[1]) {
+		x := im.vals[n.Inputs[0]]
+		total, ok := numel(x.shape)
+		if !ok {
+			return fmt.Errorf("its mask output is used and the input %s has a dynamic size (fix it with --dim)", shapeString(x.shape))
+		}
+		if err := im.fold(total); err != nil {
+			return err
+		}
+		mask := &val{shape: x.shape, isInt: true, c: &konst{i: make([]dim, total)}}
+		for i := range mask.c.i {
+			mask.c.i[i] = known(1)
+		}
+		im.set(n, 1, mask)
+	}
+	return nil
+}
+
+// identity passes its input on.
 func identity(im *importer, n *onnx.Node) error {
 	x, err := im.need(n, 0)
 	if err != nil {
