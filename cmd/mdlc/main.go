@@ -60,6 +60,7 @@ func init() {
 		{name: "evaluate", args: "--data SPEC --weights W [flags] FILE.mdl", short: "a model's loss and accuracy on a data set, as Keras's evaluate", min: 1, define: defineEvaluate},
 		{name: "import", args: "[-o FILE.mdl] [--dim NAME=SIZE] MODEL.onnx", short: "write an ONNX model as a readable .mdl program and its weights (every command also runs .onnx files directly)", long: importLong(), min: 1, define: defineImport},
 		{name: "init", args: "-o W.safetensors [flags] FILE.mdl", short: "write freshly initialised weights (Keras defaults)", min: 1, define: defineInit},
+		{name: "serve", args: "[FILE.mdl | MODEL.onnx | STDLIB-NAME ...] [--model-repository DIR] [flags]", short: "serve models over HTTP with the Open Inference Protocol (KServe v2): dynamic batching, metrics, limits", long: serveLong, variadic: true, define: defineServe},
 		{name: "layers", short: "list the built-in layers and their arguments", define: defineLayers},
 		{name: "bench", args: "[flags] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", define: defineBench},
 		{name: "env", short: "platform, CPU features, kernel sets (MDLC_KERNELS) and GOMAXPROCS", define: defineEnv},
