@@ -3,7 +3,6 @@ package serve
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -51,16 +50,16 @@ type requestInput struct {
 
 // requestOutput asks for one output, perhaps in binary.
 type requestOutput struct {
-	Name       string         `json:"name"`
-	Parameters map[string]any `json:"parameters"`
+	Name       string
+	Parameters map[string]any
 }
 
 // inferRequest is a parsed infer request.
 type inferRequest struct {
-	ID         string          `json:"id"`
-	Parameters map[string]any  `json:"parameters"`
-	Inputs     []requestInput  `json:"inputs"`
-	Outputs    []requestOutput `json:"outputs"`
+	ID         string
+	Parameters map[string]any
+	Inputs     []requestInput
+	Outputs    []requestOutput
 }
 
 // protocolError is a client's mistake: a 4xx status and a message that
@@ -81,9 +80,9 @@ func badRequest(format string, args ...any) error {
 // body's first headerLen bytes and the inputs with a binary_data_size
 // parameter take their bytes, in order, from the rest.
 //
-// The decoding is encoding/json's for everything but the inputs' data,
-// which is kept as raw JSON and scanned later, once the tensor's shape has
-// been checked against the model (decodeInput).
+// The inputs' data is kept as raw JSON (parseRequestJSON) and scanned
+// later, once the tensor's shape has been checked against the model
+// (decodeInput).
 func parseInferRequest(body []byte, headerLen int) (*inferRequest, error) {
 	head, tail := body, []byte(nil)
 	if headerLen >= 0 {
@@ -92,9 +91,9 @@ func parseInferRequest(body []byte, headerLen int) (*inferRequest, error) {
 		}
 		head, tail = body[:headerLen], body[headerLen:]
 	}
-	var req inferRequest
-	if err := json.Unmarshal(head, &req); err != nil {
-		return nil, badRequest("the request is not valid JSON for an infer request: %s", jsonError(err))
+	req, err := parseRequestJSON(head)
+	if err != nil {
+		return nil, badRequest("the request is not valid JSON for an infer request: %v", err)
 	}
 	if len(req.Inputs) == 0 {
 		return nil, badRequest("the request has no inputs")
@@ -122,30 +121,7 @@ func parseInferRequest(body []byte, headerLen int) (*inferRequest, error) {
 	if len(tail) != 0 {
 		return nil, badRequest("%d bytes of binary data follow the inputs' binary_data_size", len(tail))
 	}
-	return &req, nil
-}
-
-// jsonError words encoding/json's error without the Go type names it uses.
-func jsonError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %s must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))
-	}
-	return err.Error()
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "slice":
-		return "array"
-	case "map", "struct":
-		return "object"
-	case "bool":
-		return "boolean"
-	}
-	return "number"
+	return req, nil
 }
 
 // intParam reads a non-negative integer parameter.
@@ -194,15 +170,16 @@ func decodeInput(in *requestInput, n int) (tensorData, error) {
 	switch in.Datatype {
 	case dtFP32:
 		d.floats = make([]float32, n)
-		err = scanLeaves(in.Data, n, func(i int, tok []byte) (err error) {
-			d.floats[i], err = parseFloat32(tok)
-			return err
+		err = scanLeaves(in.Data, n, func(k int, b []byte, i int) (end int, err error) {
+			d.floats[k], end, err = parseFloat32At(b, i)
+			return end, err
 		})
 	case dtBOOL:
 		d.floats = make([]float32, n)
-		err = scanLeaves(in.Data, n, func(i int, tok []byte) (err error) {
-			d.floats[i], err = parseBool(tok)
-			return err
+		err = scanLeaves(in.Data, n, func(k int, b []byte, i int) (end int, err error) {
+			end = tokenEnd(b, i)
+			d.floats[k], err = parseBool(b[i:end])
+			return end, err
 		})
 	case dtINT32, dtINT64:
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
@@ -210,9 +187,10 @@ func decodeInput(in *requestInput, n int) (tensorData, error) {
 			lo, hi = math.MinInt32, math.MaxInt32
 		}
 		d.ints = make([]int64, n)
-		err = scanLeaves(in.Data, n, func(i int, tok []byte) (err error) {
-			d.ints[i], err = parseInt(tok, lo, hi)
-			return err
+		err = scanLeaves(in.Data, n, func(k int, b []byte, i int) (end int, err error) {
+			end = tokenEnd(b, i)
+			d.ints[k], err = parseInt(b[i:end], lo, hi)
+			return end, err
 		})
 	}
 	if err != nil {

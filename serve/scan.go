@@ -15,8 +15,9 @@ import (
 // from the tensor's checked shape, so a body can never make it allocate
 // more than the shape it declared.
 
-// leafFunc receives the i-th leaf value of an array, as its JSON text.
-type leafFunc func(i int, tok []byte) error
+// leafFunc parses the n-th leaf value of an array, which starts at b[i],
+// and returns the index just past it.
+type leafFunc func(n int, b []byte, i int) (int, error)
 
 // scanLeaves walks the JSON array raw and calls leaf for each scalar in
 // row-major order. It fails when the array holds more than want leaves
@@ -67,14 +68,11 @@ func scanLeaves(raw []byte, want int, leaf leafFunc) error {
 			if !expectValue {
 				return fmt.Errorf("data: missing ',' at byte %d", i)
 			}
-			j := i
-			for j < len(raw) && raw[j] != ',' && raw[j] != ']' && raw[j] != ' ' && raw[j] != '\n' && raw[j] != '\t' && raw[j] != '\r' {
-				j++
-			}
 			if n == want {
 				return fmt.Errorf("data holds more values than its shape's %d", want)
 			}
-			if err := leaf(n, raw[i:j]); err != nil {
+			j, err := leaf(n, raw, i)
+			if err != nil {
 				return fmt.Errorf("data[%d]: %w", n, err)
 			}
 			n++
@@ -83,6 +81,14 @@ func scanLeaves(raw []byte, want int, leaf leafFunc) error {
 		}
 	}
 	return errors.New("data: the array is not closed")
+}
+
+// tokenEnd is the index just past the scalar starting at b[i].
+func tokenEnd(b []byte, i int) int {
+	for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ':' && b[i] != ' ' && b[i] != '\n' && b[i] != '\t' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 func skipSpace(b []byte, i int) int {
@@ -107,17 +113,29 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // than v, which cannot be. So the fast path only refuses exact midpoints,
 // and the float32 subnormal and overflow ranges, to strconv.
 func parseFloat32(tok []byte) (float32, error) {
-	i, neg := 0, false
-	if i < len(tok) && tok[i] == '-' {
+	f, end, err := parseFloat32At(tok, 0)
+	if err == nil && end != len(tok) {
+		err = fmt.Errorf("%q is not a JSON number", tok)
+	}
+	return f, err
+}
+
+// parseFloat32At parses the number that starts at b[i], returning the index
+// just past it. Parsing and finding the number's end in one walk is what
+// makes the JSON form's decoding cheap.
+func parseFloat32At(b []byte, i int) (float32, int, error) {
+	start0 := i
+	neg := false
+	if i < len(b) && b[i] == '-' {
 		neg = true
 		i++
 	}
 	var m uint64
 	digits, exp := 0, 0
 	start := i
-	for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		if digits < 19 {
-			m = m*10 + uint64(tok[i]-'0')
+			m = m*10 + uint64(b[i]-'0')
 			if m != 0 {
 				digits++
 			}
@@ -126,15 +144,15 @@ func parseFloat32(tok []byte) (float32, error) {
 		}
 	}
 	intDigits := i - start
-	if intDigits == 0 || (intDigits > 1 && tok[start] == '0') {
-		return 0, fmt.Errorf("%q is not a JSON number", tok)
+	if intDigits == 0 || (intDigits > 1 && b[start] == '0') {
+		return 0, 0, fmt.Errorf("%q is not a JSON number", b[start0:tokenEnd(b, i)])
 	}
-	if i < len(tok) && tok[i] == '.' {
+	if i < len(b) && b[i] == '.' {
 		i++
 		fstart := i
-		for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 			if digits < 19 {
-				m = m*10 + uint64(tok[i]-'0')
+				m = m*10 + uint64(b[i]-'0')
 				if m != 0 {
 					digits++
 				}
@@ -142,32 +160,32 @@ func parseFloat32(tok []byte) (float32, error) {
 			}
 		}
 		if i == fstart {
-			return 0, fmt.Errorf("%q is not a JSON number", tok)
+			return 0, 0, fmt.Errorf("%q is not a JSON number", b[start0:tokenEnd(b, i)])
 		}
 	}
-	if i < len(tok) && (tok[i] == 'e' || tok[i] == 'E') {
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		eneg := false
-		if i < len(tok) && (tok[i] == '+' || tok[i] == '-') {
-			eneg = tok[i] == '-'
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
 			i++
 		}
 		estart, e := i, 0
-		for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 			if e < 10000 {
-				e = e*10 + int(tok[i]-'0')
+				e = e*10 + int(b[i]-'0')
 			}
 		}
 		if i == estart {
-			return 0, fmt.Errorf("%q is not a JSON number", tok)
+			return 0, 0, fmt.Errorf("%q is not a JSON number", b[start0:tokenEnd(b, i)])
 		}
 		if eneg {
 			e = -e
 		}
 		exp += e
 	}
-	if i != len(tok) {
-		return 0, fmt.Errorf("%q is not a JSON number", tok)
+	if end := tokenEnd(b, i); end != i {
+		return 0, 0, fmt.Errorf("%q is not a JSON number", b[start0:end])
 	}
 	if digits < 19 && m < 1<<53 && exp >= -22 && exp <= 22 {
 		v := float64(m)
@@ -181,14 +199,14 @@ func parseFloat32(tok []byte) (float32, error) {
 			if neg {
 				v = -v
 			}
-			return float32(v), nil
+			return float32(v), i, nil
 		}
 	}
-	f, err := strconv.ParseFloat(string(tok), 32)
+	f, err := strconv.ParseFloat(string(b[start0:i]), 32)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a float32", tok)
+		return 0, 0, fmt.Errorf("%q is not a float32", b[start0:i])
 	}
-	return float32(f), nil
+	return float32(f), i, nil
 }
 
 // midpoint32 reports whether the normal float64 v lies exactly halfway

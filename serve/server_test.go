@@ -576,7 +576,11 @@ func TestParseFloat32(t *testing.T) {
 
 func TestScanLeaves(t *testing.T) {
 	var got []string
-	collect := func(i int, tok []byte) error { got = append(got, string(tok)); return nil }
+	collect := func(n int, b []byte, i int) (int, error) {
+		end := tokenEnd(b, i)
+		got = append(got, string(b[i:end]))
+		return end, nil
+	}
 	require.NoError(t, scanLeaves([]byte(" [[1, 2],[3 ,4]] "), 4, collect))
 	assert.Equal(t, []string{"1", "2", "3", "4"}, got)
 	for _, bad := range []string{`{}`, `[1,]`, `[1 2]`, `[,1]`, `[[1,2]`, `[1,2] x`, `[1][2]`} {
