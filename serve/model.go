@@ -342,23 +342,60 @@ type planCache struct {
 	max   int
 	plans map[string]*planEntry
 	order []string
+	// build serialises builds: they are rare, and one at a time bounds the
+	// memory and CPU a stream of new shapes can take. Looking up a plan
+	// already built never waits for one.
+	build sync.Mutex
 }
 
 type planEntry struct {
+	// ready is closed once p or err is set.
+	ready  chan struct{}
 	p      *plan.Plan
+	err    error
 	arenas chan *plan.Arena
 }
 
 // get returns the plan for dims (the symbols other than the batch) and
-// rows, building it if needed. Builds are serialised: they are rare, and
-// one at a time bounds the memory and CPU a stream of new shapes can take.
+// rows, building it if needed; callers asking for a plan being built wait
+// for that build. A binding that fails is not kept.
 func (c *planCache) get(m *Model, dims map[string]int, rows int) (*planEntry, error) {
 	key := fmt.Sprintf("%s%s=%d", dimsKey(dims), m.batchSym, rows)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.plans[key]; ok {
-		return e, nil
+	e, ok := c.plans[key]
+	if !ok {
+		if c.plans == nil {
+			c.plans = map[string]*planEntry{}
+		}
+		if len(c.order) >= max(c.max, 1) {
+			delete(c.plans, c.order[0])
+			c.order = c.order[1:]
+		}
+		e = &planEntry{ready: make(chan struct{}), arenas: make(chan *plan.Arena, max(m.cfg.Instances, 1))}
+		c.plans[key], c.order = e, append(c.order, key)
 	}
+	c.mu.Unlock()
+	if !ok {
+		c.build.Lock()
+		e.p, e.err = m.buildPlan(dims, rows)
+		c.build.Unlock()
+		close(e.ready)
+		if e.err != nil {
+			c.mu.Lock()
+			if c.plans[key] == e {
+				delete(c.plans, key)
+				c.order = slices.DeleteFunc(c.order, func(k string) bool { return k == key })
+			}
+			c.mu.Unlock()
+		}
+	}
+	<-e.ready
+	return e, e.err
+}
+
+// buildPlan binds the model's symbols (which checks every size against the
+// budget) and compiles the plan.
+func (m *Model) buildPlan(dims map[string]int, rows int) (*plan.Plan, error) {
 	s := compile.Shape{Dims: maps.Clone(dims)}
 	if m.batchSym != "" {
 		s.Batch = rows
@@ -371,16 +408,7 @@ func (c *planCache) get(m *Model, dims map[string]int, rows int) (*planEntry, er
 	if err != nil {
 		return nil, bindError(err)
 	}
-	if c.plans == nil {
-		c.plans = map[string]*planEntry{}
-	}
-	if len(c.order) >= max(c.max, 1) {
-		delete(c.plans, c.order[0])
-		c.order = c.order[1:]
-	}
-	e := &planEntry{p: p, arenas: make(chan *plan.Arena, max(m.cfg.Instances, 1))}
-	c.plans[key], c.order = e, append(c.order, key)
-	return e, nil
+	return p, nil
 }
 
 // bindError makes a binding the model refuses (a dimension out of its

@@ -54,8 +54,11 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Config: Config{
-			MaxBatch:      8,
-			MaxQueueDelay: time.Millisecond,
+			MaxBatch: 8,
+			// No delay, Triton's default: a batch is what queued while
+			// the previous execution ran, so a lone request never waits
+			// and batches grow with the load.
+			MaxQueueDelay: 0,
 			MaxQueue:      256,
 			Instances:     1,
 			MaxPlans:      16,

@@ -412,7 +412,9 @@ func tensorJSON(in map[string]any) string {
 // TestTokenIDs: a token-id model takes INT32 and INT64 ids alike, and
 // sequences of different lengths each get their plan.
 func TestTokenIDs(t *testing.T) {
-	_, ts := newTestServer(t, DefaultOptions(), "gpt")
+	o := DefaultOptions()
+	o.MaxPlans = 2
+	s, ts := newTestServer(t, o, "gpt")
 	var first []float32
 	for _, dt := range []string{"INT32", "INT64"} {
 		resp, b := postJSON(t, ts.URL+"/v2/models/gpt/infer", map[string]any{"inputs": []any{jsonTensor("ids", dt, []int{1, 4}, []int{5, 6, 7, 8})}})
@@ -424,8 +426,15 @@ func TestTokenIDs(t *testing.T) {
 		}
 		assert.Equal(t, first, r.Outputs[0].Data)
 	}
-	resp, b := postJSON(t, ts.URL+"/v2/models/gpt/infer", map[string]any{"inputs": []any{jsonTensor("ids", "INT64", []int{2, 3}, []int{1, 2, 3, 4, 5, 6})}})
-	require.Equal(t, 200, resp.StatusCode, string(b))
+	for _, shape := range [][]int{{2, 3}, {1, 5}, {1, 6}} {
+		ids := make([]int, shape[0]*shape[1])
+		resp, b := postJSON(t, ts.URL+"/v2/models/gpt/infer", map[string]any{"inputs": []any{jsonTensor("ids", "INT64", shape, ids)}})
+		require.Equal(t, 200, resp.StatusCode, string(b))
+		var r testResponse
+		require.NoError(t, json.Unmarshal(b, &r))
+		assert.Equal(t, shape, r.Outputs[0].Shape[:2])
+	}
+	assert.Len(t, s.models[0].plans.plans, 2, "the cache keeps MaxPlans plans")
 }
 
 // TestQueueFull: past MaxQueue waiting requests, a request is refused at
