@@ -196,6 +196,7 @@ func (p *jsonParser) value() (any, error) {
 
 // scalar returns the text of a number or literal.
 func (p *jsonParser) scalar() []byte {
+	p.ws()
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]

@@ -195,6 +195,20 @@ func TestInferJSONMatchesRun(t *testing.T) {
 	}
 }
 
+// TestInferPythonJSON: JSON as Python's json.dumps writes it, spaces after
+// every separator, and with fields the server does not know.
+func TestInferPythonJSON(t *testing.T) {
+	_, ts := newTestServer(t, DefaultOptions(), "fashion_cnn")
+	data := strings.Repeat("0.5, ", 783) + "0.5"
+	body := `{"id": "a\u00e9", "inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 28, 28, 1], "data": [` + data + `], "extra": {"x": [1, {"y": null}]}}], "outputs": [ {"name": "probs"} ], "parameters": {"k": 1.5e3, "b": false}}`
+	resp, b := post(t, ts.URL+"/v2/models/fashion_cnn/infer", "application/json", []byte(body), nil)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	var r testResponse
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.Equal(t, "aé", r.ID)
+	assert.Equal(t, []int{1, 10}, r.Outputs[0].Shape)
+}
+
 // TestInferNestedData: nested row-major data is the same tensor as flat.
 func TestInferNestedData(t *testing.T) {
 	_, ts := newTestServer(t, DefaultOptions(), "fashion_cnn")

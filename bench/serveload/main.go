@@ -85,8 +85,8 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	}
 	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape)
 	fmt.Printf("in-process (one plan run, batch 1, no HTTP): median %.3f ms\n\n", ms(inProcess))
-	fmt.Println("| form | batching | clients | requests | p50 ms | p99 ms | req/s | p50 / in-process | rows / execution |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| form | batching | clients | requests | p50 ms | p99 ms | req/s | p50 / in-process | rows / execution | queue ms / request | compute ms / execution |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	bodies := makeBodies(shape)
 	for _, batch := range []int{1, maxBatch} {
 		url, stop, err := startServer(model, batch, delay)
@@ -100,19 +100,21 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 				return fmt.Errorf("--forms: unknown form %q (binary or json)", form)
 			}
 			for _, c := range clients {
-				rows0, execs0 := counts(url)
+				before := counts(url)
 				r, err := load(url+"/v2/models/"+name(model)+"/infer", body, c, requests, limit)
 				if err != nil {
 					stop()
 					return err
 				}
-				rows, execs := counts(url)
+				after := counts(url)
+				d := func(name string) float64 { return float64(after[name] - before[name]) }
 				batching := "off"
 				if batch > 1 {
 					batching = fmt.Sprintf("max %d, %v", batch, delay)
 				}
 				p50, p99 := percentile(r.lat, 0.50), percentile(r.lat, 0.99)
-				fmt.Printf("| %s | %s | %d | %d | %.3f | %.3f | %.0f | %.2f | %.2f |\n", form, batching, c, len(r.lat), ms(p50), ms(p99), float64(len(r.lat))/r.wall.Seconds(), float64(p50)/float64(inProcess), float64(rows-rows0)/float64(max(execs-execs0, 1)))
+				fmt.Printf("| %s | %s | %d | %d | %.3f | %.3f | %.0f | %.2f | %.2f | %.3f | %.3f |\n", form, batching, c, len(r.lat), ms(p50), ms(p99), float64(len(r.lat))/r.wall.Seconds(), float64(p50)/float64(inProcess),
+					d("nv_inference_count")/max(d("nv_inference_exec_count"), 1), d("nv_inference_queue_duration_us")/1000/max(d("nv_inference_request_success"), 1), d("nv_inference_compute_infer_duration_us")/1000/max(d("nv_inference_exec_count"), 1))
 			}
 		}
 		stop()
@@ -120,29 +122,33 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	return nil
 }
 
-// counts reads the server's nv_inference_count and nv_inference_exec_count
-// (one model is served), whose ratio is the mean batch.
-func counts(url string) (rows, execs int64) {
+// counts reads the server's counters (one model is served): Triton's
+// nv_inference_* by name, without labels.
+func counts(url string) map[string]int64 {
+	c := map[string]int64{}
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
-		return 0, 0
+		return c
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 2 {
+		name, _, labelled := strings.Cut(f0(f), "{")
+		if len(f) != 2 || !labelled || !strings.HasPrefix(name, "nv_inference_") {
 			continue
 		}
 		n, _ := strconv.ParseInt(f[1], 10, 64)
-		switch {
-		case strings.HasPrefix(f[0], "nv_inference_count{"):
-			rows = n
-		case strings.HasPrefix(f[0], "nv_inference_exec_count{"):
-			execs = n
-		}
+		c[name] += n
 	}
-	return rows, execs
+	return c
+}
+
+func f0(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // name is the model's name as the server gives it.
