@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,13 @@ type Options struct {
 	Config
 	// MaxBody is the largest request body, in bytes.
 	MaxBody int64
+	// MaxBodyInflight bounds the bytes of the infer request bodies held at
+	// once (each reserved before it is read: its Content-Length, or
+	// MaxBody when it has none); past it a request is refused with 429.
+	// What a body decodes into is at most twice its size (a JSON number
+	// takes at least two bytes and becomes four), so this bounds the
+	// memory that requests hold, whatever their number.
+	MaxBodyInflight int64
 	// MaxInflight is the most infer requests handled at once (decoding,
 	// queued or running); past it a request is refused with 429. Health,
 	// metadata and metrics requests are not counted, so probes keep
@@ -63,9 +71,10 @@ func DefaultOptions() Options {
 			Instances:     1,
 			MaxPlans:      16,
 		},
-		MaxBody:        64 << 20,
-		MaxInflight:    512,
-		RequestTimeout: 30 * time.Second,
+		MaxBody:         64 << 20,
+		MaxBodyInflight: 256 << 20,
+		MaxInflight:     512,
+		RequestTimeout:  30 * time.Second,
 	}
 }
 
@@ -75,14 +84,16 @@ type Server struct {
 	log      *slog.Logger
 	models   []*Model
 	inflight chan struct{}
-	handler  http.Handler
+	// bodyBytes are the bytes reserved by the bodies being handled.
+	bodyBytes atomic.Int64
+	handler   http.Handler
 }
 
 // New makes a server for specs; Load loads them. Each model runs its
 // executions on GOMAXPROCS/Instances threads unless Compile.Threads says.
 func New(specs []Spec, o Options) (*Server, error) {
-	if o.MaxBatch < 1 || o.MaxQueue < 1 || o.Instances < 1 || o.MaxInflight < 1 || o.MaxBody < 1 || o.MaxPlans < 1 || o.MaxQueueDelay < 0 || o.RequestTimeout <= 0 {
-		return nil, fmt.Errorf("serve: invalid options %+v: every limit must be positive", o)
+	if o.MaxBatch < 1 || o.MaxQueue < 1 || o.Instances < 1 || o.MaxInflight < 1 || o.MaxBody < 1 || o.MaxBodyInflight < o.MaxBody || o.MaxPlans < 1 || o.MaxQueueDelay < 0 || o.RequestTimeout <= 0 {
+		return nil, fmt.Errorf("serve: invalid options %+v: every limit must be positive, and MaxBodyInflight at least MaxBody", o)
 	}
 	if o.Compile.Threads == 0 {
 		o.Compile.Threads = max(1, runtime.GOMAXPROCS(0)/o.Instances)
@@ -333,10 +344,11 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	if err := checkContentType(r, headerLen >= 0); err != nil {
 		return fail(err)
 	}
-	body, err := s.readBody(w, r)
+	body, release, err := s.readBody(w, r)
 	if err != nil {
 		return fail(err)
 	}
+	defer release()
 	req, err := parseInferRequest(body, headerLen)
 	if err != nil {
 		return fail(err)
@@ -385,22 +397,38 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 }
 
 // readBody reads the request body, refusing one over MaxBody with 413 (at
-// once when Content-Length says so).
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// once when Content-Length says so), and one that would take the bodies
+// held past MaxBodyInflight with 429. release gives back the reservation;
+// the caller defers it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the server's limit of %d bytes", s.opts.MaxBody)}
 	if r.ContentLength > s.opts.MaxBody {
-		return nil, tooLarge
+		return nil, nil, tooLarge
 	}
+	reserve := s.opts.MaxBody
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength
+	}
+	if s.bodyBytes.Add(reserve) > s.opts.MaxBodyInflight {
+		s.bodyBytes.Add(-reserve)
+		w.Header().Set("Retry-After", "1")
+		return nil, nil, &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
+	}
+	release = func() { s.bodyBytes.Add(-reserve) }
 	buf := make([]byte, 0, max(r.ContentLength, 512))
-	body, err := readAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody), buf)
+	body, err = readAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody), buf)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, tooLarge
+		err = tooLarge
 	case err != nil:
-		return nil, badRequest("reading the request body: %v", err)
+		err = badRequest("reading the request body: %v", err)
 	}
-	return body, nil
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return body, release, nil
 }
 
 // readAll is io.ReadAll into buf's capacity first.

@@ -627,3 +627,32 @@ func ExampleSpecsFromFiles() {
 	// fashion_cnn 1 fashion_cnn
 	// resnet 1 models/resnet.onnx
 }
+
+// TestOverload: past MaxInflight requests, or MaxBodyInflight bytes of
+// bodies, a request is refused at once with 429 and Retry-After, and
+// health checks still answer.
+func TestOverload(t *testing.T) {
+	o := DefaultOptions()
+	o.MaxInflight = 1
+	o.MaxBody, o.MaxBodyInflight = 1<<20, 1<<20
+	s, ts := newTestServer(t, o, "fashion_cnn")
+	req := map[string]any{"inputs": []any{jsonTensor("image", "FP32", []int{1, 28, 28, 1}, make([]float32, 784))}}
+
+	s.inflight <- struct{}{} // one request in flight: the limit
+	resp, b := postJSON(t, ts.URL+"/v2/models/fashion_cnn/infer", req)
+	assert.Equal(t, 429, resp.StatusCode, string(b))
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Contains(t, string(b), "handling 1 infer requests, its limit")
+	code, _ := get(t, ts.URL+"/v2/health/ready")
+	assert.Equal(t, 200, code, "probes are not counted")
+	<-s.inflight
+
+	s.bodyBytes.Add(1<<20 - 100) // bodies held: all but 100 bytes
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion_cnn/infer", req)
+	assert.Equal(t, 429, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), "bytes of request bodies, its limit")
+	s.bodyBytes.Add(-(1<<20 - 100))
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion_cnn/infer", req)
+	assert.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Equal(t, int64(0), s.bodyBytes.Load(), "every reservation is given back")
+}

@@ -41,6 +41,7 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.Var((*positiveFlag)(&o.MaxQueue), "max-queue", "the most requests queued per model: `N`; past it requests get 503")
 	fs.Var((*positiveFlag)(&o.Instances), "instances", "the executions per model that run at once: `N`")
 	fs.Var((*budgetFlag)(&o.MaxBody), "max-body", "the largest request body: a `SIZE`")
+	fs.Var((*budgetFlag)(&o.MaxBodyInflight), "max-body-inflight", "the most bytes of request bodies held at once: a `SIZE`; past it requests get 429 (what they decode into is at most twice as much)")
 	fs.Var((*positiveFlag)(&o.MaxInflight), "max-inflight", "the most infer requests handled at once: `N`; past it requests get 429")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "the longest an infer request may take, queueing included: a `DURATION`; past it 504")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGINT or SIGTERM, how long to let requests in flight finish: a `DURATION`")
@@ -53,8 +54,10 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 			return usagef("--max-queue-delay must not be negative, got %v", o.MaxQueueDelay)
 		case o.RequestTimeout <= 0:
 			return usagef("--request-timeout must be positive, got %v", o.RequestTimeout)
-		case o.MaxBody <= 0:
-			return usagef("--max-body must be positive")
+		case o.MaxBody <= 0 || o.MaxBodyInflight <= 0:
+			return usagef("--max-body and --max-body-inflight must be positive")
+		case o.MaxBodyInflight < o.MaxBody:
+			return usagef("--max-body-inflight (%d bytes) must be at least --max-body (%d bytes)", o.MaxBodyInflight, o.MaxBody)
 		}
 		o.Compile.Dims = dims
 		specs, err := serve.SpecsFromFiles(files)
