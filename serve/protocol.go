@@ -40,12 +40,14 @@ func elemSize(dt string) int {
 // requestInput is one input tensor of an infer request as the client sent
 // it: data is the raw JSON array, or binary the bytes from the body's tail.
 type requestInput struct {
-	Name       string          `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters"`
-	Data       json.RawMessage `json:"data"`
+	Name       string
+	Shape      []int64
+	Datatype   string
+	Parameters map[string]any
+	Data       []byte
 	binary     []byte
+	// decoded is the tensor of an image body, decoded already.
+	decoded *tensorData
 }
 
 // requestOutput asks for one output, perhaps in binary.
@@ -162,6 +164,9 @@ type tensorData struct {
 // server's limits, so the allocation is bounded; the data must hold exactly
 // n values.
 func decodeInput(in *requestInput, n int) (tensorData, error) {
+	if in.decoded != nil {
+		return *in.decoded, nil
+	}
 	if in.binary != nil {
 		return decodeBinary(in, n)
 	}

@@ -260,17 +260,20 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 // header followed by tensor bytes (which Triton's clients send as
 // application/octet-stream). None at all is taken as JSON, as curl -d
 // --json and most clients send one.
-func checkContentType(r *http.Request, binary bool) error {
+// An image (image.go) is a request too.
+func checkContentType(r *http.Request, binary bool) (isImage bool, err error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, _ := strings.Cut(ct, ";")
 	mt = strings.TrimSpace(strings.ToLower(mt))
 	switch {
 	case ct == "", mt == "application/json":
-		return nil
+		return false, nil
 	case binary && mt == "application/octet-stream":
-		return nil
+		return false, nil
+	case !binary && isImageType(mt):
+		return true, nil
 	}
-	return &protocolError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type %q is not an infer request: send application/json (or, with Inference-Header-Content-Length, application/octet-stream)", mt)}
+	return false, &protocolError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type %q is not an infer request: send application/json (or, with Inference-Header-Content-Length, application/octet-stream), or an image/png, image/jpeg or image/gif", mt)}
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
@@ -341,15 +344,26 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 		}
 		headerLen = n
 	}
-	if err := checkContentType(r, headerLen >= 0); err != nil {
+	isImage, err := checkContentType(r, headerLen >= 0)
+	if err != nil {
 		return fail(err)
+	}
+	if isImage {
+		if _, err := m.imageInput(); err != nil {
+			return fail(err) // before reading a body the model cannot take
+		}
 	}
 	body, release, err := s.readBody(w, r)
 	if err != nil {
 		return fail(err)
 	}
 	defer release()
-	req, err := parseInferRequest(body, headerLen)
+	var req *inferRequest
+	if isImage {
+		req, err = s.decodeImage(w, m, body)
+	} else {
+		req, err = parseInferRequest(body, headerLen)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -405,16 +419,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, nil, tooLarge
 	}
-	reserve := s.opts.MaxBody
+	n := s.opts.MaxBody
 	if r.ContentLength >= 0 {
-		reserve = r.ContentLength
+		n = r.ContentLength
 	}
-	if s.bodyBytes.Add(reserve) > s.opts.MaxBodyInflight {
-		s.bodyBytes.Add(-reserve)
-		w.Header().Set("Retry-After", "1")
-		return nil, nil, &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
+	if release, err = s.reserve(w, n); err != nil {
+		return nil, nil, err
 	}
-	release = func() { s.bodyBytes.Add(-reserve) }
 	buf := make([]byte, 0, max(r.ContentLength, 512))
 	body, err = readAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody), buf)
 	var mbe *http.MaxBytesError
@@ -429,6 +440,34 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 		return nil, nil, err
 	}
 	return body, release, nil
+}
+
+// reserve reserves n bytes of MaxBodyInflight, or refuses with 429; the
+// caller calls release when it holds them no longer.
+func (s *Server) reserve(w http.ResponseWriter, n int64) (release func(), err error) {
+	if s.bodyBytes.Add(n) > s.opts.MaxBodyInflight {
+		s.bodyBytes.Add(-n)
+		w.Header().Set("Retry-After", "1")
+		return nil, &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
+	}
+	return func() { s.bodyBytes.Add(-n) }, nil
+}
+
+// decodeImage decodes an image body into a request, reserving the bytes
+// its decoding allocates (at most 8 a pixel, which maxPixels bounds) while
+// it decodes; the tensor it leaves, the model's input's height × width ×
+// channels floats, is small beside them.
+func (s *Server) decodeImage(w http.ResponseWriter, m *Model, body []byte) (*inferRequest, error) {
+	n, decode, err := m.imageRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.reserve(w, n)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return decode()
 }
 
 // readAll is io.ReadAll into buf's capacity first.

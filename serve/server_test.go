@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
@@ -207,6 +209,40 @@ func TestInferPythonJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &r))
 	assert.Equal(t, "aé", r.ID)
 	assert.Equal(t, []int{1, 10}, r.Outputs[0].Shape)
+}
+
+// TestInferImage: a PNG body is decoded as mdlc run decodes --input, so
+// the answer is run's exactly; an image the model cannot take is refused
+// before it is decoded.
+func TestInferImage(t *testing.T) {
+	_, ts := newTestServer(t, DefaultOptions(), "fashion_cnn", "gpt")
+	_, want := runOutputs(t, "fashion_cnn", coat)
+	png, err := os.ReadFile(coat)
+	require.NoError(t, err)
+	resp, b := post(t, ts.URL+"/v2/models/fashion_cnn/infer", "image/png", png, nil)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	var r testResponse
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.Equal(t, []int{1, 10}, r.Outputs[0].Shape)
+	assert.Equal(t, want.Data, r.Outputs[0].Data)
+
+	resp, b = post(t, ts.URL+"/v2/models/gpt/infer", "image/png", png, nil)
+	assert.Equal(t, 415, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), "not an image")
+	resp, b = post(t, ts.URL+"/v2/models/fashion_cnn/infer", "image/jpeg", []byte("not a jpeg"), nil)
+	assert.Equal(t, 400, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), "not a PNG, JPEG or GIF image")
+	// A 2000×1000 PNG of one colour: 6 KB that would decode to 8 MB, more
+	// pixels than a 28×28 input takes.
+	var big bytes.Buffer
+	require.NoError(t, pngEncode(&big, 2000, 1000))
+	resp, b = post(t, ts.URL+"/v2/models/fashion_cnn/infer", "image/png", big.Bytes(), nil)
+	assert.Equal(t, 413, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), "image is 2000x1000, more than the 1048576 pixels model fashion_cnn's 28x28 input takes")
+}
+
+func pngEncode(w io.Writer, width, height int) error {
+	return png.Encode(w, image.NewGray(image.Rect(0, 0, width, height)))
 }
 
 // TestInferNestedData: nested row-major data is the same tensor as flat.
