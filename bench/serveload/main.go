@@ -50,6 +50,7 @@ func main() {
 	forms := flag.String("forms", "binary,json", "request forms: binary, json or both")
 	maxBatch := flag.Int("max-batch", 8, "--max-batch of the batching server (the other runs with 1)")
 	delay := flag.Duration("max-queue-delay", 0, "--max-queue-delay of the batching server")
+	instances := flag.Int("instances", 1, "--instances of both servers (each execution on GOMAXPROCS/instances threads)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -63,14 +64,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*model, *requests, *limit, *concurrency, *forms, *maxBatch, *delay); err != nil {
+	if err := run(*model, *requests, *limit, *concurrency, *forms, *maxBatch, *delay, *instances); err != nil {
 		fmt.Fprintln(os.Stderr, "serveload:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(model string, requests int, limit time.Duration, concurrency, forms string, maxBatch int, delay time.Duration) error {
+func run(model string, requests int, limit time.Duration, concurrency, forms string, maxBatch int, delay time.Duration, instances int) error {
 	var clients []int
 	for _, s := range strings.Split(concurrency, ",") {
 		n, err := strconv.Atoi(s)
@@ -83,13 +84,13 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	if err != nil {
 		return err
 	}
-	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape)
+	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v, %d instance(s)\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape, instances)
 	fmt.Printf("in-process (one plan run, batch 1, no HTTP): median %.3f ms\n\n", ms(inProcess))
 	fmt.Println("| form | batching | clients | requests | p50 ms | p99 ms | req/s | p50 / in-process | rows / execution | queue ms / request | compute ms / execution |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	bodies := makeBodies(shape)
 	for _, batch := range []int{1, maxBatch} {
-		url, stop, err := startServer(model, batch, delay)
+		url, stop, err := startServer(model, batch, delay, instances)
 		if err != nil {
 			return err
 		}
@@ -234,13 +235,13 @@ func makeBodies(shape []int) map[string]body {
 }
 
 // startServer serves the model on 127.0.0.1 with the given batching.
-func startServer(model string, maxBatch int, delay time.Duration) (string, func(), error) {
+func startServer(model string, maxBatch int, delay time.Duration, instances int) (string, func(), error) {
 	specs, err := serve.SpecsFromFiles([]string{model})
 	if err != nil {
 		return "", nil, err
 	}
 	o := serve.DefaultOptions()
-	o.MaxBatch, o.MaxQueueDelay = maxBatch, delay
+	o.MaxBatch, o.MaxQueueDelay, o.Instances = maxBatch, delay, instances
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := serve.New(specs, o)
 	if err != nil {
