@@ -40,16 +40,16 @@ type Options struct {
 	// MaxBody is the largest request body, in bytes.
 	MaxBody int64
 	// MaxBodyInflight bounds the bytes of the infer request bodies held at
-	// once (each reserved before it is read: its Content-Length, or
-	// MaxBody when it has none); past it a request is refused with 429.
+	// once (reserved as they arrive, so a slow client holds only what it
+	// has sent); past it a request is refused with 429.
 	// What a body decodes into is at most twice its size (a JSON number
 	// takes at least two bytes and becomes four), so this bounds the
 	// memory that requests hold, whatever their number.
 	MaxBodyInflight int64
-	// MaxInflight is the most infer requests handled at once (decoding,
-	// queued or running); past it a request is refused with 429. Health,
-	// metadata and metrics requests are not counted, so probes keep
-	// answering under load.
+	// MaxInflight is the most infer requests past reading their body
+	// (decoding, queued or running) at once; past it a request is refused
+	// with 429. Health, metadata and metrics requests are not counted, so
+	// probes keep answering under load.
 	MaxInflight int
 	// RequestTimeout bounds an infer request from its arrival to its
 	// answer, queueing included.
@@ -326,13 +326,6 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	if !m.Ready() {
 		return fail(&protocolError{http.StatusServiceUnavailable, fmt.Sprintf("model %s version %s is not ready", m.Name, m.Version)})
 	}
-	select {
-	case s.inflight <- struct{}{}:
-		defer func() { <-s.inflight }()
-	default:
-		w.Header().Set("Retry-After", "1")
-		return fail(&protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server is handling %d infer requests, its limit: retry later", s.opts.MaxInflight)})
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 
@@ -358,6 +351,16 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 		return fail(err)
 	}
 	defer release()
+	// The in-flight limit counts requests from here, once their body is
+	// read: a slow client then holds a connection and the bytes it sent
+	// (MaxBodyInflight bounds those), never a slot of the CPU-bound stages.
+	select {
+	case s.inflight <- struct{}{}:
+		defer func() { <-s.inflight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		return fail(&protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server is handling %d infer requests, its limit: retry later", s.opts.MaxInflight)})
+	}
 	var req *inferRequest
 	if isImage {
 		req, err = s.decodeImage(w, m, body)
@@ -412,45 +415,77 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 
 // readBody reads the request body, refusing one over MaxBody with 413 (at
 // once when Content-Length says so), and one that would take the bodies
-// held past MaxBodyInflight with 429. release gives back the reservation;
-// the caller defers it.
+// held past MaxBodyInflight with 429. The buffer grows as bytes arrive, each
+// growth reserved first, so a client that announces a large body and sends
+// it slowly holds only what it has sent. release gives back the
+// reservation; the caller defers it.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the server's limit of %d bytes", s.opts.MaxBody)}
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, nil, tooLarge
 	}
-	n := s.opts.MaxBody
-	if r.ContentLength >= 0 {
-		n = r.ContentLength
+	var held int64
+	release = func() { s.bodyBytes.Add(-held) }
+	grow := func(buf []byte, n int64) ([]byte, error) {
+		if err := s.take(w, n-int64(cap(buf))); err != nil {
+			return nil, err
+		}
+		held += n - int64(cap(buf))
+		return append(make([]byte, 0, n), buf...), nil
 	}
-	if release, err = s.reserve(w, n); err != nil {
+	// One allocation for a body whose length is known and up to initialRead;
+	// larger ones double from there, each step reserved, so what a body
+	// holds is at most twice what it has sent, or initialRead.
+	const initialRead = 64 << 10
+	first := int64(4 << 10)
+	if r.ContentLength > 0 {
+		first = min(r.ContentLength, initialRead)
+	}
+	buf, err := grow(nil, first)
+	if err != nil {
 		return nil, nil, err
 	}
-	buf := make([]byte, 0, max(r.ContentLength, 512))
-	body, err = readAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody), buf)
+	rd := http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	for {
+		if int64(len(buf)) == r.ContentLength {
+			return buf, release, nil // net/http's reader ends there
+		}
+		if len(buf) == cap(buf) {
+			if buf, err = grow(buf, min(2*int64(cap(buf)), s.opts.MaxBody+1)); err != nil {
+				break
+			}
+		}
+		var n int
+		n, err = rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, release, nil
+		}
+		if err != nil {
+			break
+		}
+	}
+	release()
 	var mbe *http.MaxBytesError
+	var pe *protocolError
 	switch {
 	case errors.As(err, &mbe):
 		err = tooLarge
-	case err != nil:
+	case !errors.As(err, &pe):
 		err = badRequest("reading the request body: %v", err)
 	}
-	if err != nil {
-		release()
-		return nil, nil, err
-	}
-	return body, release, nil
+	return nil, nil, err
 }
 
-// reserve reserves n bytes of MaxBodyInflight, or refuses with 429; the
-// caller calls release when it holds them no longer.
-func (s *Server) reserve(w http.ResponseWriter, n int64) (release func(), err error) {
+// take reserves n bytes of MaxBodyInflight, or refuses with 429; the
+// caller gives them back by subtracting them from bodyBytes.
+func (s *Server) take(w http.ResponseWriter, n int64) error {
 	if s.bodyBytes.Add(n) > s.opts.MaxBodyInflight {
 		s.bodyBytes.Add(-n)
 		w.Header().Set("Retry-After", "1")
-		return nil, &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
+		return &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
 	}
-	return func() { s.bodyBytes.Add(-n) }, nil
+	return nil
 }
 
 // decodeImage decodes an image body into a request, reserving the bytes
@@ -462,29 +497,11 @@ func (s *Server) decodeImage(w http.ResponseWriter, m *Model, body []byte) (*inf
 	if err != nil {
 		return nil, err
 	}
-	release, err := s.reserve(w, n)
-	if err != nil {
+	if err := s.take(w, n); err != nil {
 		return nil, err
 	}
-	defer release()
+	defer s.bodyBytes.Add(-n)
 	return decode()
-}
-
-// readAll is io.ReadAll into buf's capacity first.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
 
 // selectedOutput is an output the client asked for (all of them when it
