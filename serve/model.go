@@ -205,9 +205,9 @@ type jobResult struct {
 }
 
 // prepare checks a request's inputs against the model (names, datatypes,
-// shapes, the budget) and decodes them into a job. bodyLen bounds the
-// values a JSON tensor can hold, so no shape makes it allocate more than
-// the body could fill.
+// shapes, the budget) and decodes them into a job. A JSON tensor's shape
+// may call for no more values than its data has bytes, so no shape makes it
+// allocate more than its body could fill.
 func (m *Model) prepare(req *inferRequest) (*job, error) {
 	byName := map[string]*requestInput{}
 	for i := range req.Inputs {

@@ -378,7 +378,7 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	if err != nil {
 		return fail(err)
 	}
-	body, req.Inputs = nil, nil // the job holds the decoded tensors now
+	req.Inputs = nil // the job holds the decoded tensors now; the raw ones can go
 	j.done = make(chan jobResult, 1)
 	j.cancelled = ctx.Done()
 	if err := m.batcher.submit(j); err != nil {

@@ -642,7 +642,10 @@ func TestScanLeaves(t *testing.T) {
 	}
 	require.NoError(t, scanLeaves([]byte(" [[1, 2],[3 ,4]] "), 4, collect))
 	assert.Equal(t, []string{"1", "2", "3", "4"}, got)
-	for _, bad := range []string{`{}`, `[1,]`, `[1 2]`, `[,1]`, `[[1,2]`, `[1,2] x`, `[1][2]`} {
+	got = nil
+	require.NoError(t, scanLeaves([]byte("[ [ ], [1, [ ] ,2 ] ]"), 2, collect), "empty arrays, spaces inside")
+	assert.Equal(t, []string{"1", "2"}, got)
+	for _, bad := range []string{`{}`, `[1,]`, `[1, ]`, `[1 2]`, `[,1]`, `[[1,2]`, `[1,2] x`, `[1][2]`, `[[1] [2]]`, `[1,,2]`} {
 		assert.Error(t, scanLeaves([]byte(bad), 2, collect), bad)
 	}
 }
