@@ -3,6 +3,7 @@ package serve
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -170,20 +171,23 @@ func (b *batcher) run(batch []*job) {
 	for _, j := range live {
 		res := jobResult{outputs: make([][]float32, len(outs)), shapes: make([][]int, len(outs))}
 		for k, o := range outs {
+			if !b.m.batchable {
+				// One job, and outputs that may have no batch axis.
+				res.outputs[k], res.shapes[k] = o, shapes[k]
+				continue
+			}
 			rowLen := len(o) / rows
 			res.outputs[k] = o[off*rowLen : (off+j.rows)*rowLen : (off+j.rows)*rowLen]
 			res.shapes[k] = append([]int{j.rows}, shapes[k][1:]...)
-			if !b.m.batchable {
-				res.shapes[k] = shapes[k]
-			}
 		}
 		off += j.rows
 		j.done <- res
 	}
 }
 
-// errCancelled answers a job whose client stopped waiting before it ran.
-var errCancelled = errors.New("the request was cancelled before it ran")
+// errCancelled answers a job whose client stopped waiting before it ran:
+// its deadline passed (504), or it went away (and reads no status).
+var errCancelled = &protocolError{http.StatusGatewayTimeout, "the request's deadline passed while it was queued"}
 
 // internalError is a failure of the server, not of the request: a 500.
 type internalError struct{ err error }

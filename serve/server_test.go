@@ -695,3 +695,21 @@ func TestOverload(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode, string(b))
 	assert.Equal(t, int64(0), s.bodyBytes.Load(), "every reservation is given back")
 }
+
+// TestUnbatchedModel: a model without a batch dimension runs each request
+// alone, its outputs whole.
+func TestUnbatchedModel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fixed.mdl")
+	require.NoError(t, os.WriteFile(path, []byte("model fixed(x: f32[2, 3]) -> (y) {\n  y = relu(x)\n}\n"), 0o644))
+	s, ts := newTestServer(t, DefaultOptions(), path)
+	assert.False(t, s.models[0].batchable)
+	code, v := get(t, ts.URL+"/v2/models/fixed")
+	require.Equal(t, 200, code)
+	assert.Equal(t, []any{map[string]any{"name": "x", "datatype": "FP32", "shape": []any{2.0, 3.0}}}, v["inputs"])
+	resp, b := postJSON(t, ts.URL+"/v2/models/fixed/infer", map[string]any{"inputs": []any{jsonTensor("x", "FP32", []int{2, 3}, []float32{-1, 2, -3, 4, -5, 6})}})
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	var r testResponse
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.Equal(t, []int{2, 3}, r.Outputs[0].Shape)
+	assert.Equal(t, []float32{0, 2, 0, 4, 0, 6}, r.Outputs[0].Data)
+}
