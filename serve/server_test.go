@@ -713,3 +713,46 @@ func TestUnbatchedModel(t *testing.T) {
 	assert.Equal(t, []int{2, 3}, r.Outputs[0].Shape)
 	assert.Equal(t, []float32{0, 2, 0, 4, 0, 6}, r.Outputs[0].Data)
 }
+
+// TestRepositoryONNX: a repository version holding model.onnx is served as
+// the ONNX frontend reads it (ONNX's own relu node test, from Debian's
+// libonnx-testdata).
+func TestRepositoryONNX(t *testing.T) {
+	src, err := os.ReadFile("/usr/share/libonnx-testdata/data/node/test_relu/model.onnx")
+	if err != nil {
+		t.Skipf("ONNX's node tests are absent (apt-get install libonnx-testdata): %v", err)
+	}
+	dir := t.TempDir()
+	require.NoError(t, mkfile(dir+"/relu/1/model.onnx", src))
+	specs, err := SpecsFromRepository(dir)
+	require.NoError(t, err)
+	o := DefaultOptions()
+	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(specs, o)
+	require.NoError(t, err)
+	require.NoError(t, s.Load())
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	code, v := get(t, ts.URL+"/v2/models/relu")
+	require.Equal(t, 200, code, v)
+	in := v["inputs"].([]any)[0].(map[string]any)
+	var shape []int
+	n := 1
+	for _, d := range in["shape"].([]any) {
+		shape = append(shape, int(d.(float64)))
+		n *= int(d.(float64))
+	}
+	x := make([]float32, n)
+	want := make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+		want[i] = max(x[i], 0)
+	}
+	resp, b := postJSON(t, ts.URL+"/v2/models/relu/infer", map[string]any{"inputs": []any{jsonTensor(in["name"].(string), "FP32", shape, x)}})
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	var r testResponse
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.Equal(t, shape, r.Outputs[0].Shape)
+	assert.Equal(t, want, r.Outputs[0].Data)
+}
