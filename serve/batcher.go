@@ -62,12 +62,6 @@ func (b *batcher) submit(j *job) error {
 	}
 }
 
-func (b *batcher) take() *job {
-	j := <-b.q
-	b.m.metrics.queued.Add(-1)
-	return j
-}
-
 func (b *batcher) work() {
 	var next *job
 	for {
@@ -76,11 +70,10 @@ func (b *batcher) work() {
 		if first == nil {
 			select {
 			case first = <-b.q:
-				b.m.metrics.queued.Add(-1)
 			case <-b.stop:
 				// Drain: a job queued before stop still gets its answer.
 				for len(b.q) > 0 {
-					b.run([]*job{b.take()})
+					b.run([]*job{<-b.q})
 				}
 				return
 			}
@@ -124,7 +117,6 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 				return batch, nil
 			}
 		}
-		b.m.metrics.queued.Add(-1)
 		if j.key != first.key || rows+j.rows > b.m.cfg.MaxBatch {
 			return batch, j
 		}
@@ -133,8 +125,11 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 	return batch, nil
 }
 
-// run executes a batch and answers each of its jobs.
+// run executes a batch and answers each of its jobs. The jobs count as
+// pending (the queued gauge) until here, waiting for a batch to fill
+// included.
 func (b *batcher) run(batch []*job) {
+	b.m.metrics.queued.Add(-int64(len(batch)))
 	live := batch[:0]
 	rows := 0
 	for _, j := range batch {

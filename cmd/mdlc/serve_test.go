@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -43,8 +44,8 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	var code int
 	var errs string
 	var wg sync.WaitGroup
-	// A long queue delay keeps the request in flight when SIGTERM comes.
-	wg.Go(func() { code, _, errs = mdlc(t, "serve", "--addr", addr, "--max-queue-delay", "300ms", "fashion_cnn") })
+	// A long queue delay keeps the request queued when SIGTERM comes.
+	wg.Go(func() { code, _, errs = mdlc(t, "serve", "--addr", addr, "--max-queue-delay", "1s", "fashion_cnn") })
 	url := "http://" + addr
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url + "/v2/health/ready")
@@ -65,7 +66,16 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		resp.Body.Close()
 		status <- resp.StatusCode
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// SIGTERM once the request is queued, as the server's gauge says.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `nv_inference_pending_request_count{model="fashion_cnn",version="1"} 1`)
+	}, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGTERM))
 	assert.Equal(t, 200, <-status, "the request in flight is answered")
 	wg.Wait()
