@@ -1,10 +1,15 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -56,5 +61,48 @@ func BenchmarkDecodeBinary224(b *testing.B) {
 		if _, err := decodeInput(&req.Inputs[0], 224*224*3); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkInfer224 is one infer request of cnn224 through the handler, no
+// network: decoding, queueing, the run and the answer. Beside the plan's
+// own time (mdlc bench cnn224) it is the server's overhead.
+func BenchmarkInfer224(b *testing.B) {
+	js, bin, hlen := imageRequest(b)
+	specs, err := SpecsFromFiles([]string{"cnn224"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(specs, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Load(); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		name   string
+		body   []byte
+		header map[string]string
+	}{
+		{"binary", bin, map[string]string{"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": strconv.Itoa(hlen)}},
+		{"json", js, map[string]string{"Content-Type": "application/json"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r := httptest.NewRequest("POST", "/v2/models/cnn224/infer", bytes.NewReader(c.body))
+				for k, v := range c.header {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				s.Handler().ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatal(w.Body.String())
+				}
+			}
+		})
 	}
 }

@@ -417,8 +417,8 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 // once when Content-Length says so), and one that would take the bodies
 // held past MaxBodyInflight with 429. The buffer grows as bytes arrive, each
 // growth reserved first, so a client that announces a large body and sends
-// it slowly holds only what it has sent. release gives back the
-// reservation; the caller defers it.
+// it slowly holds little. release gives back the reservation; the caller
+// defers it.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the server's limit of %d bytes", s.opts.MaxBody)}
 	if r.ContentLength > s.opts.MaxBody {
@@ -433,9 +433,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 		held += n - int64(cap(buf))
 		return append(make([]byte, 0, n), buf...), nil
 	}
-	// One allocation for a body whose length is known and up to initialRead;
-	// larger ones double from there, each step reserved, so what a body
-	// holds is at most twice what it has sent, or initialRead.
+	// The first initialRead bytes (or a shorter body whole) come into one
+	// buffer; then a body of known length grows to it at once (one copy:
+	// its client has shown it sends), and one of unknown length doubles,
+	// each step reserved. So what a client holds is at most initialRead
+	// until it has sent that much.
 	const initialRead = 64 << 10
 	first := int64(4 << 10)
 	if r.ContentLength > 0 {
@@ -451,7 +453,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 			return buf, release, nil // net/http's reader ends there
 		}
 		if len(buf) == cap(buf) {
-			if buf, err = grow(buf, min(2*int64(cap(buf)), s.opts.MaxBody+1)); err != nil {
+			next := min(2*int64(cap(buf)), s.opts.MaxBody+1)
+			if r.ContentLength > 0 {
+				next = r.ContentLength
+			}
+			if buf, err = grow(buf, next); err != nil {
 				break
 			}
 		}

@@ -756,3 +756,22 @@ func TestRepositoryONNX(t *testing.T) {
 	assert.Equal(t, shape, r.Outputs[0].Shape)
 	assert.Equal(t, want, r.Outputs[0].Data)
 }
+
+// TestCopyFloats: the copy that decodes binary FP32 data on little-endian
+// machines gives what the portable loop gives.
+func TestCopyFloats(t *testing.T) {
+	b := make([]byte, 4*100)
+	for i := range b {
+		b[i] = byte(i*37 + 11)
+	}
+	want := make([]float32, 100)
+	decodeFloats(want, b)
+	if !littleEndian {
+		t.Skip("copyFloats is for little-endian machines")
+	}
+	got := make([]float32, 100)
+	copyFloats(got, b)
+	for i := range want {
+		require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), i)
+	}
+}
