@@ -3,81 +3,48 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/png"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/mdlc/mdlc/examples/serve/cnn"
 )
 
-func pngBytes(t *testing.T, shade uint8) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
-	for y := range 30 {
-		for x := range 40 {
-			img.Set(x, y, color.RGBA{R: shade, G: uint8(x * 6), B: uint8(y * 8), A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, img))
-	return buf.Bytes()
-}
-
-// TestClassify: concurrent requests get the answer the model gives directly.
+// TestClassify: the example answers an infer request with a distribution
+// over fashion_cnn's ten classes.
 func TestClassify(t *testing.T) {
-	h, err := newHandler()
+	s, err := newServer(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
+	defer s.Close()
+	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	bodies := make([][]byte, 8)
-	answers := make([]response, len(bodies))
-	codes := make([]int, len(bodies))
-	errs := make([]error, len(bodies))
-	var wg sync.WaitGroup
-	for i := range bodies {
-		bodies[i] = pngBytes(t, uint8(30*i))
-		wg.Go(func() {
-			resp, err := http.Post(srv.URL, "image/png", bytes.NewReader(bodies[i]))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer resp.Body.Close()
-			codes[i] = resp.StatusCode
-			errs[i] = json.NewDecoder(resp.Body).Decode(&answers[i])
-		})
+	img := make([]float32, 28*28)
+	for i := range img {
+		img[i] = float32(i%28) / 27
 	}
-	wg.Wait()
-	for i, body := range bodies {
-		require.NoError(t, errs[i])
-		require.Equal(t, http.StatusOK, codes[i])
-		in, err := decode(body)
-		require.NoError(t, err)
-		want := make([]float32, cnn.ProbsSize)
-		require.NoError(t, h.m.Run(in, want))
-		require.Equal(t, want, answers[i].Probs)
-		for _, p := range want {
-			require.LessOrEqual(t, p, want[answers[i].Top])
-		}
+	body, err := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "image", "datatype": "FP32", "shape": []int{1, 28, 28, 1}, "data": img}}})
+	require.NoError(t, err)
+	resp, err := http.Post(srv.URL+"/v2/models/fashion_cnn/infer", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var r struct {
+		Outputs []struct {
+			Name  string    `json:"name"`
+			Shape []int     `json:"shape"`
+			Data  []float32 `json:"data"`
+		} `json:"outputs"`
 	}
-}
-
-func TestClassifyBadRequests(t *testing.T) {
-	h, err := newHandler()
-	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
-	resp, err = http.Post(srv.URL, "text/plain", bytes.NewReader([]byte("not an image")))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	require.Len(t, r.Outputs, 1)
+	assert.Equal(t, "probs", r.Outputs[0].Name)
+	assert.Equal(t, []int{1, 10}, r.Outputs[0].Shape)
+	var sum float32
+	for _, p := range r.Outputs[0].Data {
+		sum += p
+	}
+	assert.InDelta(t, 1, sum, 1e-5)
 }

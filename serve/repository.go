@@ -1,0 +1,148 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/stdlib"
+)
+
+// A model repository in the layout Triton and KServe use:
+//
+//	DIR/NAME/VERSION/model.mdl   (+ weights.safetensors beside it)
+//	DIR/NAME/VERSION/model.onnx
+//
+// VERSION is a positive whole number; a request that names no version gets
+// the highest. Every version found is loaded at start.
+
+// validName is what a model name or version may be: it appears in URLs,
+// logs and metric labels, which then need no escaping.
+var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// SpecsFromFiles names each model after its file (fashion_cnn.mdl and the
+// stdlib name fashion_cnn both serve as fashion_cnn), version 1.
+func SpecsFromFiles(paths []string) ([]Spec, error) {
+	var specs []Spec
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		if _, isStd := stdlib.Source(p); isStd {
+			name = p
+		}
+		if !validName.MatchString(name) {
+			return nil, fmt.Errorf("%s: a model is named after its file, and %q is not a usable name (letters, digits, _ . -)", p, name)
+		}
+		if slices.ContainsFunc(specs, func(s Spec) bool { return s.Name == name }) {
+			return nil, fmt.Errorf("two models are named %s; serve one of them from a --model-repository under another name", name)
+		}
+		specs = append(specs, Spec{Name: name, Version: "1", Path: p})
+	}
+	return specs, nil
+}
+
+// SpecsFromRepository lists the models of a repository directory.
+func SpecsFromRepository(dir string) ([]Spec, error) {
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("model repository: %w", err)
+	}
+	var specs []Spec
+	for _, n := range names {
+		if !n.IsDir() || strings.HasPrefix(n.Name(), ".") {
+			continue
+		}
+		if !validName.MatchString(n.Name()) {
+			return nil, fmt.Errorf("model repository %s: %q is not a usable model name (letters, digits, _ . -)", dir, n.Name())
+		}
+		versions, err := os.ReadDir(filepath.Join(dir, n.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("model repository: %w", err)
+		}
+		found := 0
+		for _, v := range versions {
+			if !v.IsDir() {
+				continue // config files beside the versions
+			}
+			if num, err := strconv.Atoi(v.Name()); err != nil || num < 1 || strconv.Itoa(num) != v.Name() {
+				return nil, fmt.Errorf("model repository %s: model %s has a version directory %q; versions are whole numbers from 1", dir, n.Name(), v.Name())
+			}
+			s, err := versionSpec(filepath.Join(dir, n.Name(), v.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("model repository: %w", err)
+			}
+			s.Name, s.Version = n.Name(), v.Name()
+			specs = append(specs, s)
+			found++
+		}
+		if found == 0 {
+			return nil, fmt.Errorf("model repository %s: model %s has no version directory (%s/1/model.mdl)", dir, n.Name(), filepath.Join(dir, n.Name()))
+		}
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("model repository %s holds no model: lay it out as %s/NAME/1/model.mdl (or model.onnx)", dir, dir)
+	}
+	return specs, nil
+}
+
+// versionSpec finds the model file of one version directory.
+func versionSpec(dir string) (Spec, error) {
+	mdl, onnx := filepath.Join(dir, "model.mdl"), filepath.Join(dir, "model.onnx")
+	hasMdl, hasOnnx := isFile(mdl), isFile(onnx)
+	switch {
+	case hasMdl && hasOnnx:
+		return Spec{}, fmt.Errorf("%s holds both model.mdl and model.onnx; keep one", dir)
+	case hasOnnx:
+		return Spec{Path: onnx}, nil
+	case !hasMdl:
+		return Spec{}, fmt.Errorf("%s holds no model.mdl or model.onnx", dir)
+	}
+	s := Spec{Path: mdl}
+	if w := filepath.Join(dir, "weights.safetensors"); isFile(w) {
+		s.Weights = w
+	}
+	return s, nil
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// errUnknownModel and errUnknownVersion are answered 404.
+var (
+	errUnknownModel   = errors.New("unknown model")
+	errUnknownVersion = errors.New("unknown version")
+)
+
+// lookup finds a model version; "" is the highest version of the name.
+func (s *Server) lookup(name, version string) (*Model, error) {
+	var best *Model
+	for _, m := range s.models {
+		if m.Name != name {
+			continue
+		}
+		if version == m.Version {
+			return m, nil
+		}
+		if version == "" && (best == nil || versionNumber(m.Version) > versionNumber(best.Version)) {
+			best = m
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	if slices.ContainsFunc(s.models, func(m *Model) bool { return m.Name == name }) {
+		return nil, errUnknownVersion
+	}
+	return nil, errUnknownModel
+}
+
+func versionNumber(v string) int {
+	n, _ := strconv.Atoi(v)
+	return n
+}
