@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Times the same models in mdlc, ONNX Runtime and PyTorch and prints a table
-of median latencies and ratios. Run through bench/run.sh, which installs the
+of median latencies and ratios (mdlc also on the ONNX file ORT runs, through
+its importer). Run through bench/run.sh, which installs the
 peers first; see bench/README.md.
 
   compare.py [--rounds R] [--seconds S] [--warmup W] [--threads 1,2] [--cases ...]
@@ -53,7 +54,8 @@ CASES = {
     "resnet18": dict(title="ResNet-18 224x224x3, batch 1", mdl="stdlib/resnet18.mdl", batch=1, size=224, torchvision=True),
     "resnet50": dict(title="ResNet-50 224x224x3, batch 1", mdl="stdlib/resnet50.mdl", batch=1, size=224, torchvision=True),
 }
-FRAMEWORKS = ["mdlc", "ort", "torch"]
+# mdlc-onnx is mdlc running the ONNX file ORT runs, through its importer.
+FRAMEWORKS = ["mdlc", "mdlc-onnx", "ort", "torch"]
 
 
 def input_shapes(case):
@@ -226,6 +228,12 @@ def measure(fw, case, threads, args, peak):
         if "dims" in c:
             cmd += ["--dim", c["dims"]]
         return run_json(cmd)
+    if fw == "mdlc-onnx":
+        cmd = [MDLC, "bench", "--json", "--time", "%gs" % args.seconds, "--warmup", str(args.warmup),
+               "--threads", str(threads), os.path.join(WORK, case + ".onnx")]
+        if threads in peak:
+            cmd += ["--peak-gflops", str(peak[threads])]
+        return run_json(cmd)
     if fw == "ort":
         # Token ids go in as int64, in 1..vocab-1.
         feeds = {k: {"shape": v, "ids": c.get("vocab", 0)} for k, v in input_shapes(case).items()}
@@ -306,7 +314,7 @@ def main():
                     results.setdefault((case, t, fw), []).append(r)
                     if fw == "mdlc" and "peak_gflops" in r:
                         add_peak(peak, {t: r["peak_gflops"]})
-                    print("round %d/%d  %-10s %d thread(s)  %-5s %9.3f ms" % (rnd + 1, args.rounds, case, t, fw, r["median_ms"]),
+                    print("round %d/%d  %-10s %d thread(s)  %-9s %9.3f ms" % (rnd + 1, args.rounds, case, t, fw, r["median_ms"]),
                           file=sys.stderr, flush=True)
                 order = order[1:] + order[:1]
 
@@ -326,30 +334,30 @@ def main():
     print("            ratio = mdlc median / peer median (below 1: mdlc faster)")
     print("command:    bench/run.sh %s" % " ".join(sys.argv[1:]))
     print()
-    print("| case | threads | mdlc ms | ORT ms | PyTorch ms | mdlc/ORT | mdlc/PyTorch | mdlc GFLOP/s | mdlc % peak | ORT GFLOP/s | PyTorch GFLOP/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| case | threads | mdlc ms | mdlc .onnx ms | ORT ms | PyTorch ms | mdlc/ORT | mdlc .onnx/ORT | mdlc/PyTorch | mdlc GFLOP/s | mdlc % peak | ORT GFLOP/s | PyTorch GFLOP/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in cases:
         for t in threads:
-            m, o, pt = (med[(case, t, fw)] for fw in FRAMEWORKS)
+            m, mo, o, pt = (med[(case, t, fw)] for fw in FRAMEWORKS)
             g = lambda ms: flops[case] / ms / 1e6  # noqa: E731
             # % of peak counts what mdlc's kernels execute: Winograd runs
             # fewer FLOPs than the graph's, whose rate can pass the peak.
             executed = results[(case, t, "mdlc")][0]["executed_flops"]
             pct = "%.1f%%" % (100 * executed / m / 1e6 / peak[t]) if t in peak else "-"
-            print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %s | %.1f | %.1f |"
-                  % (CASES[case]["title"], t, m, o, pt, m / o, m / pt, g(m), pct, g(o), g(pt)))
+            print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %s | %.1f | %.1f |"
+                  % (CASES[case]["title"], t, m, mo, o, pt, m / o, mo / o, m / pt, g(m), pct, g(o), g(pt)))
     # The fastest run of all is what a quiet machine gives: load only slows
     # runs down, so it is the figure least moved by other tenants.
     best = {k: min(r["min_ms"] for r in v) for k, v in results.items()}
     print()
     print("Fastest run of all rounds (ms), for reference on a shared machine:")
     print()
-    print("| case | threads | mdlc | ORT | PyTorch | mdlc/ORT | mdlc/PyTorch |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| case | threads | mdlc | mdlc .onnx | ORT | PyTorch | mdlc/ORT | mdlc .onnx/ORT | mdlc/PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in cases:
         for t in threads:
-            m, o, pt = (best[(case, t, fw)] for fw in FRAMEWORKS)
-            print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |" % (CASES[case]["title"], t, m, o, pt, m / o, m / pt))
+            m, mo, o, pt = (best[(case, t, fw)] for fw in FRAMEWORKS)
+            print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (CASES[case]["title"], t, m, mo, o, pt, m / o, mo / o, m / pt))
     if max(load) > os.cpu_count() / 2:
         print()
         print("warning: the machine was busy (load average up to %.2f on %d CPUs): other processes took CPU time,"

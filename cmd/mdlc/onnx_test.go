@@ -59,6 +59,9 @@ func TestONNXModels(t *testing.T) {
 		{"convtranspose_output_padding", nil, []string{"output_padding=1"}, nil},
 		{"prelu", nil, []string{"minimum("}, nil},
 		{"tf_nhwc", nil, []string{"conv2d(input, 4"}, []string{"transpose("}},
+		// One transpose, the input's: the map is flattened as it lies.
+		{"flatten_gemm", nil, []string{"reshape([120])", "dense(7)"}, []string{"transpose([0, 3, 1, 2])"}},
+		{"flatten_matmul", nil, []string{"reshape([120])", "dense(7, use_bias=false)"}, []string{"transpose([0, 3, 1, 2])"}},
 	}
 	for _, c := range append([]model{
 		{"resnet18", nil, []string{"conv2d(", "activation=relu", "dense(", "block layer_block(x, filters: int) -> (y) {", "= layer_block(relu_1, 64) as layer1_1"}, nil},

@@ -41,7 +41,7 @@ func matMul(im *importer, n *onnx.Node) error {
 		}
 		units := int(b.shape[1].n)
 		name := im.layerName(n, 1)
-		if err := im.weight(name+".kernel", []int{int(k.n), units}, b.floats()); err != nil {
+		if err := im.weight(name+".kernel", []int{int(k.n), units}, rowsInOrder(b.floats(), []int{int(k.n), units}, a.rowOrder)); err != nil {
 			return err
 		}
 		shape := append(slices.Clone(a.shape[:a.rank()-1]), known(int64(units)))
@@ -68,6 +68,21 @@ func matMul(im *importer, n *onnx.Node) error {
 	}
 	im.set(n, 0, im.emit(n, "matmul", "matmul", "", []string{ar, br}, shape, false))
 	return nil
+}
+
+// rowsInOrder is a [rows, cols] kernel with its rows taken in order (row p
+// is row order[p]), for an input flattened otherwise than ONNX flattened
+// it (flattenForDense); the kernel itself when order is nil.
+func rowsInOrder(kernel []float32, dims []int, order []int) []float32 {
+	if order == nil || len(order) != dims[0] {
+		return kernel // no order, or a kernel that does not fit, which the caller refuses
+	}
+	cols := dims[1]
+	out := make([]float32, len(kernel))
+	for p, r := range order {
+		copy(out[p*cols:(p+1)*cols], kernel[r*cols:(r+1)*cols])
+	}
+	return out
 }
 
 // gemm is alpha·A'·B' + beta·C: a dense layer when B and C are weights.
@@ -98,6 +113,7 @@ func gemm(im *importer, n *onnx.Node) error {
 			kernel[i] *= alpha
 		}
 	}
+	kernel = rowsInOrder(kernel, bd, a.rowOrder)
 	x, err := im.logical(a)
 	if err != nil {
 		return err

@@ -333,12 +333,60 @@ func flatten(im *importer, n *onnx.Node) error {
 			return err
 		}
 	}
+	if v := im.flattenForDense(n, x, axis); v != nil {
+		im.set(n, 0, v)
+		return nil
+	}
 	v, err := im.reshapeTo(n, x, []dim{a, b}, false)
 	if err != nil {
 		return err
 	}
 	im.set(n, 0, v)
 	return nil
+}
+
+// flattenForDense flattens an NHWC image as it lies, without transposing
+// it back to NCHW first, when the one node reading the result is a dense
+// product with a constant weight (Gemm, or MatMul by a matrix): that
+// layer's kernel rows are permuted instead, once, at import (the value's
+// rowOrder). nil when that does not apply.
+func (im *importer) flattenForDense(n *onnx.Node, x *val, axis int64) *val {
+	if x.ref == "" || !x.channelsLast || x.rank() != 4 || axis != 1 || sameOrder(x) {
+		return nil
+	}
+	c, h, w := x.shape[1], x.shape[2], x.shape[3]
+	if !c.isKnown() || !h.isKnown() || !w.isKnown() {
+		return nil
+	}
+	out := n.Outputs[0]
+	dense := im.sole(out, "Gemm")
+	if dense != nil && (attrInt(dense, "transA", 0) != 0 || dense.Inputs[0] != out) {
+		dense = nil
+	}
+	if dense == nil {
+		if m := im.sole(out, "MatMul"); m != nil && m.Inputs[0] == out {
+			dense = m
+		}
+	}
+	if dense == nil || len(dense.Inputs) < 2 {
+		return nil
+	}
+	if b := im.vals[dense.Inputs[1]]; b == nil || b.ref != "" || b.rank() != 2 {
+		return nil
+	}
+	C, H, W := int(c.n), int(h.n), int(w.n)
+	order := make([]int, C*H*W)
+	for y := range H {
+		for x := range W {
+			for ch := range C {
+				order[(y*W+x)*C+ch] = (ch*H+y)*W + x
+			}
+		}
+	}
+	flat := known(int64(C * H * W))
+	v := im.emit(n, "flattened", "reshape", x.ref, []string{intList([]int{C * H * W})}, []dim{x.shape[0], flat}, false)
+	v.rowOrder = order
+	return v
 }
 
 // axesOf reads a list of axes (attribute or, from opset since, input 1),

@@ -103,6 +103,11 @@ type val struct {
 	// transpose at all.
 	transposeOf   *val
 	transposePerm []int
+	// rowOrder, when set, says the value is an NHWC image flattened as it
+	// lies, for the dense layer that alone reads it: its column p holds
+	// the ONNX (NCHW-flattened) column rowOrder[p], which the layer's
+	// kernel rows are permuted to match.
+	rowOrder []int
 }
 
 // konst is a value known at import time: floats, or integers, which may

@@ -100,3 +100,23 @@ save("tf_nhwc", [
     helper.make_node("Relu", ["c"], ["r"]),
     helper.make_node("Transpose", ["r"], ["output"], perm=[0, 2, 3, 1]),
 ], xh, y, {"w": w, "b": b}, 13)
+
+# A flattened feature map into a dense layer (Gemm with transB, as PyTorch
+# exports nn.Linear, and MatMul): the importer flattens the NHWC map as it
+# lies and permutes the kernel's rows instead of transposing the map back.
+wg = rng.randn(7, 120) * 0.2
+feat = F.relu(F.conv2d(t(x), t(w), t(b), padding=1)).flatten(1)
+y = (feat @ t(wg).T + t(b[:1])).numpy()
+save("flatten_gemm", [
+    helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+    helper.make_node("Relu", ["c"], ["r"]),
+    helper.make_node("Flatten", ["r"], ["f"]),
+    helper.make_node("Gemm", ["f", "wg", "bg"], ["output"], transB=1),
+], x, y, {"w": w, "b": b, "wg": wg, "bg": b[:1]}, 13)
+y = (feat @ t(wg).T).numpy()
+save("flatten_matmul", [
+    helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+    helper.make_node("Relu", ["c"], ["r"]),
+    helper.make_node("Flatten", ["r"], ["f"]),
+    helper.make_node("MatMul", ["f", "wm"], ["output"]),
+], x, y, {"w": w, "b": b, "wm": np.ascontiguousarray(wg.T)}, 13)
