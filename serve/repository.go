@@ -26,21 +26,34 @@ import (
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // SpecsFromFiles names each model after its file (fashion_cnn.mdl and the
-// stdlib name fashion_cnn both serve as fashion_cnn), version 1.
+// stdlib name fashion_cnn both serve as fashion_cnn), version 1. NAME=PATH
+// names it NAME; PATH may then also be a directory laid out as one version
+// of a repository (model.mdl with weights.safetensors, or model.onnx), as
+// KServe's storage initializer leaves a model in /mnt/models.
 func SpecsFromFiles(paths []string) ([]Spec, error) {
 	var specs []Spec
 	for _, p := range paths {
-		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		spec := Spec{Name: strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)), Path: p}
 		if _, isStd := stdlib.Source(p); isStd {
-			name = p
+			spec.Name = p
 		}
-		if !validName.MatchString(name) {
-			return nil, fmt.Errorf("%s: a model is named after its file, and %q is not a usable name (letters, digits, _ . -)", p, name)
+		if name, path, named := strings.Cut(p, "="); named {
+			spec = Spec{Name: name, Path: path}
+			if st, err := os.Stat(path); err == nil && st.IsDir() {
+				if spec, err = versionSpec(path); err != nil {
+					return nil, err
+				}
+				spec.Name = name
+			}
 		}
-		if slices.ContainsFunc(specs, func(s Spec) bool { return s.Name == name }) {
-			return nil, fmt.Errorf("two models are named %s; serve one of them from a --model-repository under another name", name)
+		if !validName.MatchString(spec.Name) {
+			return nil, fmt.Errorf("%s: a model is named after its file, and %q is not a usable name (letters, digits, _ . -); name it with NAME=%s", p, spec.Name, p)
 		}
-		specs = append(specs, Spec{Name: name, Version: "1", Path: p})
+		if slices.ContainsFunc(specs, func(s Spec) bool { return s.Name == spec.Name }) {
+			return nil, fmt.Errorf("two models are named %s; name one of them otherwise with NAME=PATH", spec.Name)
+		}
+		spec.Version = "1"
+		specs = append(specs, spec)
 	}
 	return specs, nil
 }

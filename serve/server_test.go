@@ -606,6 +606,24 @@ func TestSpecsFromFiles(t *testing.T) {
 	assert.ErrorContains(t, err, "two models are named lenet")
 	_, err = SpecsFromFiles([]string{"a b.mdl"})
 	assert.ErrorContains(t, err, "not a usable name")
+
+	// NAME=PATH, a file or a version directory as KServe's storage
+	// initializer fills /mnt/models.
+	dir := t.TempDir()
+	src, ok := stdlib.Source("fashion_cnn")
+	require.True(t, ok)
+	require.NoError(t, mkfile(dir+"/model.mdl", src))
+	require.NoError(t, mkfile(dir+"/weights.safetensors", nil))
+	specs, err = SpecsFromFiles([]string{"clothes=" + dir, "digits=../stdlib/lenet.mdl"})
+	require.NoError(t, err)
+	assert.Equal(t, []Spec{
+		{Name: "clothes", Version: "1", Path: dir + "/model.mdl", Weights: dir + "/weights.safetensors"},
+		{Name: "digits", Version: "1", Path: "../stdlib/lenet.mdl"},
+	}, specs)
+	_, err = SpecsFromFiles([]string{"empty=" + t.TempDir()})
+	assert.ErrorContains(t, err, "holds no model.mdl or model.onnx")
+	_, err = SpecsFromFiles([]string{"a b=lenet"})
+	assert.ErrorContains(t, err, "not a usable name")
 }
 
 func TestParseFloat32(t *testing.T) {

@@ -22,7 +22,9 @@ and MLServer speak it): GET /v2/health/live, /v2/health/ready, /v2,
 /v2/models/NAME[/versions/V][/ready]; POST /v2/models/NAME[/versions/V]/infer
 with JSON tensors or the binary tensor extension; Prometheus metrics at
 /metrics (Triton's names). Each FILE.mdl, MODEL.onnx or stdlib name is served
-as a model named after it, version 1; --model-repository DIR adds the models
+as a model named after it, version 1, or NAME=PATH as NAME, where PATH may also
+be a directory holding model.mdl (+ weights.safetensors) or model.onnx, as
+KServe leaves a model in /mnt/models; --model-repository DIR adds the models
 laid out as DIR/NAME/VERSION/model.mdl (+ weights.safetensors) or model.onnx.
 Requests for a model are batched dynamically (--max-batch, --max-queue-delay).
 SIGINT or SIGTERM stops accepting connections, lets the requests in flight
