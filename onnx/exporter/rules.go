@@ -280,26 +280,36 @@ func (e *exporter) permuted(v *ir.Value, perm ...int) (string, error) {
 	return e.emit("Transpose", []string{x}, attrInts("perm", p...)), nil
 }
 
-// conv2D: Conv(x NCHW, kernel OIHW[, bias]); HWIO [kh,kw,in/g,out] is
-// permuted by [3,2,0,1].
-func conv2D(e *exporter, n *ir.Node) error {
-	a := n.Attrs.(*ir.ConvAttrs)
-	k := n.Inputs[1].Type.Shape
+// convInputs are a convolution's ONNX inputs: x in NCHW, the kernel
+// permuted by [3,2,0,1] (HWIO [kh,kw,in/g,out] to OIHW, and a transposed
+// convolution's [kh,kw,out,in] to [in,out,kh,kw]), and the bias if any.
+func (e *exporter) convInputs(n *ir.Node) ([]string, error) {
 	x, err := e.valNCHW(n.Inputs[0])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, err := e.permuted(n.Inputs[1], 3, 2, 0, 1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in := []string{x, w}
 	if len(n.Inputs) == 3 {
 		b, err := e.val(n.Inputs[2])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		in = append(in, b)
+	}
+	return in, nil
+}
+
+// conv2D: Conv(x NCHW, kernel OIHW[, bias]).
+func conv2D(e *exporter, n *ir.Node) error {
+	a := n.Attrs.(*ir.ConvAttrs)
+	k := n.Inputs[1].Type.Shape
+	in, err := e.convInputs(n)
+	if err != nil {
+		return err
 	}
 	attrs, err := e.window(a.Window2D, n.Inputs[0].Type, k[0].Size, k[1].Size, true)
 	if err != nil {
@@ -328,21 +338,9 @@ func conv2DTranspose(e *exporter, n *ir.Node) error {
 	crop, oh, ow := a.Geometry(h, wd, kh, kw)
 	full := func(in, k, axis int) int { return (in-1)*a.Stride[axis] + (k-1)*a.Dilation[axis] + 1 }
 	outPad := [2]int{oh - (full(h, kh, 0) - crop[0] - crop[1]), ow - (full(wd, kw, 1) - crop[2] - crop[3])}
-	x, err := e.valNCHW(n.Inputs[0])
+	in, err := e.convInputs(n)
 	if err != nil {
 		return err
-	}
-	w, err := e.permuted(n.Inputs[1], 3, 2, 0, 1)
-	if err != nil {
-		return err
-	}
-	in := []string{x, w}
-	if len(n.Inputs) == 3 {
-		b, err := e.val(n.Inputs[2])
-		if err != nil {
-			return err
-		}
-		in = append(in, b)
 	}
 	e.nchw[n.Outputs[0]] = e.emit("ConvTranspose", in,
 		attrInts("kernel_shape", int64(kh), int64(kw)),

@@ -52,11 +52,7 @@ func (im *importer) attentionPattern(m1 *onnx.Node, q, kt *val) bool {
 	if sm == nil {
 		return false
 	}
-	def := int64(-1)
-	if im.opset < 13 {
-		def = 1
-	}
-	if axis := attrInt(sm, "axis", def); axis != -1 && axis != int64(r-1) {
+	if axis, err := im.softmaxAxis(sm, &val{shape: make([]dim, r)}, ""); err != nil || axis != int64(r-1) {
 		return false
 	}
 	m2 := im.sole(sm.Outputs[0], "MatMul")

@@ -260,19 +260,9 @@ func conv(im *importer, n *onnx.Node) error {
 	if err := im.weight(name+".kernel", kdims, data); err != nil {
 		return err
 	}
-	if b := im.in(n, 2); b != nil {
-		bv, bd, err := im.constWeight(n, 2, "bias")
-		if err != nil {
-			return err
-		}
-		if len(bd) != 1 || bd[0] != filters {
-			return fmt.Errorf("bias %v does not fit %d filters", bd, filters)
-		}
-		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
-			return err
-		}
-	} else {
-		args = append(args, "use_bias=false")
+	args, err = im.convBias(n, name, filters, args)
+	if err != nil {
+		return err
 	}
 	out := im.w.name(name)
 	im.w.add(&stmt{outs: []string{out}, call: call, in: xs.ref, args: args, as: name, comment: comment(n)})
@@ -369,19 +359,9 @@ func (im *importer) conv3d(n *onnx.Node, xs, w *val, wd []int, win *window, grou
 	if err := im.weight(name+".kernel", []int{kh, kw, in, filters}, kernel); err != nil {
 		return err
 	}
-	if b := im.in(n, 2); b != nil {
-		bv, bd, err := im.constWeight(n, 2, "bias")
-		if err != nil {
-			return err
-		}
-		if len(bd) != 1 || bd[0] != filters {
-			return fmt.Errorf("bias %v does not fit %d filters", bd, filters)
-		}
-		if err := im.weight(name+".bias", bd, bv.floats()); err != nil {
-			return err
-		}
-	} else {
-		args = append(args, "use_bias=false")
+	args, err := im.convBias(n, name, filters, args)
+	if err != nil {
+		return err
 	}
 	ref := im.w.name(name)
 	im.w.add(&stmt{outs: []string{ref}, call: "conv2d", in: images.ref, args: args, as: name, comment: comment(n)})
@@ -792,4 +772,20 @@ func instanceNorm(im *importer, n *onnx.Node) error {
 	}
 	im.set(n, 0, y)
 	return nil
+}
+
+// convBias records a convolution's bias (input 2) as the layer's weight, or
+// adds use_bias=false to its arguments when it has none.
+func (im *importer) convBias(n *onnx.Node, layer string, filters int, args []string) ([]string, error) {
+	if im.in(n, 2) == nil {
+		return append(args, "use_bias=false"), nil
+	}
+	bv, bd, err := im.constWeight(n, 2, "bias")
+	if err != nil {
+		return nil, err
+	}
+	if len(bd) != 1 || bd[0] != filters {
+		return nil, fmt.Errorf("bias %v does not fit %d filters", bd, filters)
+	}
+	return args, im.weight(layer+".bias", bd, bv.floats())
 }

@@ -181,20 +181,9 @@ func gemmProduct(im *importer, n *onnx.Node, a, b *val) error {
 	if k != kb {
 		return fmt.Errorf("inner sizes differ: %s · %s", shapeString(a.shape), shapeString(b.shape))
 	}
-	ar, err := im.tensorRef(a, false)
+	args, err := im.matmulArgs(a, b, ta, tb)
 	if err != nil {
 		return err
-	}
-	br, err := im.tensorRef(b, false)
-	if err != nil {
-		return err
-	}
-	args := []string{ar, br}
-	if ta {
-		args = append(args, "transpose_a=true")
-	}
-	if tb {
-		args = append(args, "transpose_b=true")
 	}
 	shape := []dim{m, cols}
 	y := im.emit(n, "gemm", "matmul", "", args, shape, false)
@@ -249,20 +238,9 @@ func einsum(im *importer, n *onnx.Node) error {
 	if !ok {
 		return einsumProduct(im, n, eq, terms, out, explicit)
 	}
-	ar, err := im.tensorRef(a, false)
+	args, err := im.matmulArgs(a, b, transA, transB)
 	if err != nil {
 		return err
-	}
-	br, err := im.tensorRef(b, false)
-	if err != nil {
-		return err
-	}
-	args := []string{ar, br}
-	if transA {
-		args = append(args, "transpose_a=true")
-	}
-	if transB {
-		args = append(args, "transpose_b=true")
 	}
 	r := len(out)
 	shape := append(slices.Clone(a.shape[:r-2]), a.shape[r-2+strings.IndexByte(terms[0][r-2:], m)], b.shape[r-2+strings.IndexByte(terms[1][r-2:], nn)])
@@ -422,4 +400,24 @@ func einsumProduct(im *importer, n *onnx.Node, eq string, terms []string, out st
 	prod.shape = shape[:len(out)]
 	im.set(n, 0, prod)
 	return nil
+}
+
+// matmulArgs are a matmul statement's operands and its transpose flags.
+func (im *importer) matmulArgs(a, b *val, transA, transB bool) ([]string, error) {
+	ar, err := im.tensorRef(a, false)
+	if err != nil {
+		return nil, err
+	}
+	br, err := im.tensorRef(b, false)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{ar, br}
+	if transA {
+		args = append(args, "transpose_a=true")
+	}
+	if transB {
+		args = append(args, "transpose_b=true")
+	}
+	return args, nil
 }

@@ -318,24 +318,9 @@ func hardmax(im *importer, n *onnx.Node) error {
 	if x.ref == "" {
 		return fmt.Errorf("its input is a constant, which mdlc does not fold through Hardmax")
 	}
-	r := int64(x.rank())
-	def := int64(-1)
-	if im.opset < 13 {
-		def = 1
-	}
-	axis := attrInt(n, "axis", def)
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r {
-		return fmt.Errorf("axis %d is outside rank %d", axis, r)
-	}
-	if im.opset < 13 {
-		for _, d := range x.shape[axis+1:] {
-			if d != known(1) {
-				return fmt.Errorf("axis %d of %s before opset 13 takes the maximum over several axes at once; mdlc's argmax takes one", axis, shapeString(x.shape))
-			}
-		}
+	axis, err := im.softmaxAxis(n, x, "takes the maximum over several axes at once; mdlc's argmax takes one")
+	if err != nil {
+		return err
 	}
 	size := x.shape[axis]
 	if !size.isKnown() {
@@ -355,7 +340,7 @@ func hardmax(im *importer, n *onnx.Node) error {
 	for i := range pos {
 		pos[i] = float32(i)
 	}
-	posShape := slices.Repeat([]dim{known(1)}, int(r-axis))
+	posShape := slices.Repeat([]dim{known(1)}, x.rank()-int(axis))
 	posShape[0] = size
 	v, err := im.elementwise(n, "equal", []*val{am, {shape: posShape, c: &konst{f: pos}}}, x.shape)
 	if err != nil {
@@ -374,24 +359,9 @@ func softmax(call string) rule {
 		if err != nil {
 			return err
 		}
-		r := int64(x.rank())
-		def := int64(-1)
-		if im.opset < 13 {
-			def = 1
-		}
-		axis := attrInt(n, "axis", def)
-		if axis < 0 {
-			axis += r
-		}
-		if axis < 0 || axis >= r {
-			return fmt.Errorf("axis %d is outside rank %d", axis, r)
-		}
-		if im.opset < 13 {
-			for _, d := range x.shape[axis+1:] {
-				if d != known(1) {
-					return fmt.Errorf("axis %d of %s before opset 13 normalises over several axes at once; mdlc's %s takes one", axis, shapeString(x.shape), call)
-				}
-			}
+		axis, err := im.softmaxAxis(n, x, "normalises over several axes at once; mdlc's "+call+" takes one")
+		if err != nil {
+			return err
 		}
 		im.set(n, 0, im.emit(n, call, call, x.ref, []string{"axis=" + strconv.Itoa(x.physicalAxis(int(axis)))}, x.shape, x.channelsLast))
 		return nil
@@ -647,4 +617,31 @@ func cumSum(im *importer, n *onnx.Node) error {
 	v.isInt = x.isInt
 	im.set(n, 0, v)
 	return nil
+}
+
+// softmaxAxis is the axis of a Softmax, LogSoftmax or Hardmax node: -1 by
+// default from opset 13, 1 before, when the op took every axis from it on
+// as one; mdlc's layers take one axis, so before opset 13 the axes after it
+// must be of size 1 (several says what the op would do otherwise).
+func (im *importer) softmaxAxis(n *onnx.Node, x *val, several string) (int64, error) {
+	r := int64(x.rank())
+	def := int64(-1)
+	if im.opset < 13 {
+		def = 1
+	}
+	axis := attrInt(n, "axis", def)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r {
+		return 0, fmt.Errorf("axis %d is outside rank %d", axis, r)
+	}
+	if im.opset < 13 {
+		for _, d := range x.shape[axis+1:] {
+			if d != known(1) {
+				return 0, fmt.Errorf("axis %d of %s before opset 13 %s", axis, shapeString(x.shape), several)
+			}
+		}
+	}
+	return axis, nil
 }
