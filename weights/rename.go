@@ -14,7 +14,7 @@ import (
 
 // MaxRenameRules bounds a rename map: a checkpoint's names are covered by a
 // few patterns, and each rule is tried on every tensor name.
-const MaxRenameRules = 10000
+const MaxRenameRules = 1000
 
 // Renames is a rename map (`--weights-map`): one rule a line,
 //

@@ -58,3 +58,19 @@ func TestRenamesErrors(t *testing.T) {
 	_, err := ParseRenames("map.txt", make([]byte, 100<<10))
 	assert.EqualError(t, err, "map.txt: bufio.Scanner: token too long (lines are at most 64 KiB)")
 }
+
+// FuzzRenames: a rename map is a user's file; parsing it and applying it
+// to a few names never panics.
+func FuzzRenames(f *testing.F) {
+	f.Add([]byte("features\\.(\\d+)\\.(.*) -> conv${1}.${2}\n# c\n.*tracked -> -\n"))
+	f.Add([]byte("a|b -> c\n(a -> b\n"))
+	f.Add([]byte("x -> $1$2${3}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		r, err := ParseRenames("map.txt", src)
+		if err != nil {
+			return
+		}
+		ts := map[string]*tensor.Tensor{"features.0.weight": tensor.New(1), "bn.num_batches_tracked": tensor.New(), "a": tensor.New(2), "b": tensor.New(3)}
+		_, _ = r.Apply(ts)
+	})
+}

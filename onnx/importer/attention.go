@@ -1,6 +1,10 @@
 package importer
 
-import "github.com/mdlc/mdlc/onnx"
+import (
+	"slices"
+
+	"github.com/mdlc/mdlc/onnx"
+)
 
 // attentionPattern recognises scaled dot-product attention as exporters
 // write it, starting at the product of the queries and the transposed keys:
@@ -52,7 +56,8 @@ func (im *importer) attentionPattern(m1 *onnx.Node, q, kt *val) bool {
 	if sm == nil {
 		return false
 	}
-	if axis, err := im.softmaxAxis(sm, &val{shape: make([]dim, r)}, ""); err != nil || axis != int64(r-1) {
+	scores := &val{shape: append(slices.Clone(q.shape[:r-1]), kt.shape[r-1])}
+	if axis, err := im.softmaxAxis(sm, scores, ""); err != nil || axis != int64(r-1) {
 		return false
 	}
 	m2 := im.sole(sm.Outputs[0], "MatMul")

@@ -73,11 +73,22 @@ func (im *importer) extractBlocks(ins, outs []port) {
 			defined[o] = true
 		}
 	}
+	// Who reads each name, once, so that each run's analysis costs its own
+	// length: the program and its names come from the ONNX file.
+	readers := map[string][]int{}
+	for i, s := range stmts {
+		for _, ref := range reads(s, defined) {
+			readers[ref] = append(readers[ref], i)
+		}
+	}
+	for _, o := range outs {
+		readers[o.name] = append(readers[o.name], len(stmts))
+	}
 	runs := instances(stmts)
 	groups := map[string][]*run{}
 	var order []string
 	for _, r := range runs {
-		if !r.analyse(stmts, defined, outs) {
+		if !r.analyse(stmts, defined, readers) {
 			continue
 		}
 		if groups[r.sig] == nil {
@@ -85,6 +96,7 @@ func (im *importer) extractBlocks(ins, outs []port) {
 		}
 		groups[r.sig] = append(groups[r.sig], r)
 	}
+	byLayer := im.weightsByLayer()
 	replace := map[int]*stmt{}
 	skip := make([]bool, len(stmts))
 	for _, sig := range order {
@@ -92,7 +104,7 @@ func (im *importer) extractBlocks(ins, outs []port) {
 		if len(g) < 2 {
 			continue
 		}
-		b, calls := im.makeBlock(g)
+		b, calls := im.makeBlock(g, byLayer)
 		im.w.blocks = append(im.w.blocks, b)
 		for i, r := range g {
 			replace[r.start] = calls[i]
@@ -134,25 +146,17 @@ func instances(stmts []*stmt) []*run {
 }
 
 // analyse finds the run's tensor inputs and its one output and writes its
-// signature; false if it is not a block instance.
-func (r *run) analyse(stmts []*stmt, defined map[string]bool, outs []port) bool {
+// signature; false if it is not a block instance. readers lists the
+// statements reading each name, len(stmts) standing for the outputs.
+func (r *run) analyse(stmts []*stmt, defined map[string]bool, readers map[string][]int) bool {
 	local := map[string]int{}
 	for i, s := range stmts[r.start:r.end] {
 		for _, o := range s.outs {
 			local[o] = i
 		}
 	}
-	readOutside := map[string]bool{}
-	for _, o := range outs {
-		readOutside[o.name] = true
-	}
-	for i, s := range stmts {
-		if i >= r.start && i < r.end {
-			continue
-		}
-		for _, ref := range reads(s, defined) {
-			readOutside[ref] = true
-		}
+	readOutside := func(name string) bool {
+		return slices.ContainsFunc(readers[name], func(i int) bool { return i < r.start || i >= r.end })
 	}
 	var sb strings.Builder
 	code := func(ref string) string {
@@ -202,7 +206,7 @@ func (r *run) analyse(stmts []*stmt, defined map[string]bool, outs []port) bool 
 		for _, o := range s.outs {
 			localCode[o] = "%" + strconv.Itoa(next)
 			next++
-			if readOutside[o] {
+			if readOutside(o) {
 				if r.out != "" {
 					return false
 				}
@@ -269,7 +273,7 @@ func mapRefs(text string, defined map[string]bool, f func(string) string) string
 
 // makeBlock writes the block of a group of matching instances, and the call
 // that replaces each.
-func (im *importer) makeBlock(g []*run) (*block, []*stmt) {
+func (im *importer) makeBlock(g []*run, byLayer map[string][]string) (*block, []*stmt) {
 	first := g[0]
 	stmts := im.w.stmts
 	// Numbers that differ between instances become parameters, one for
@@ -403,14 +407,9 @@ func (im *importer) makeBlock(g []*run) (*block, []*stmt) {
 		prefixes = append(prefixes, r.prefix)
 		inst := im.w.layer(ident(r.prefix))
 		for j, s := range stmts[r.start:r.end] {
-			if s.as == "" {
-				continue
-			}
-			for _, name := range slices.Sorted(maps.Keys(im.weights)) {
-				if rest, ok := strings.CutPrefix(name, s.as+"."); ok {
-					im.weights[inst+"."+localAs[j]+"."+rest] = im.weights[name]
-					delete(im.weights, name)
-				}
+			for _, name := range byLayer[s.as] {
+				im.weights[inst+"."+localAs[j]+"."+strings.TrimPrefix(name, s.as+".")] = im.weights[name]
+				delete(im.weights, name)
 			}
 		}
 		call := &stmt{outs: []string{r.out}, call: b.name, in: r.ins[0], as: inst, comment: "onnx: " + r.prefix}
@@ -463,4 +462,15 @@ func blockStem(prefix string) string {
 		return "module"
 	}
 	return ident(strings.Join(parts, "_"))
+}
+
+// weightsByLayer lists the weights of each layer instance, whose names have
+// no dot: a weight is named LAYER.PARAM.
+func (im *importer) weightsByLayer() map[string][]string {
+	by := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(im.weights)) {
+		layer, _, _ := strings.Cut(name, ".")
+		by[layer] = append(by[layer], name)
+	}
+	return by
 }

@@ -407,17 +407,14 @@ func (im *importer) dropDead(outs []port) {
 		}
 	}
 	var stmts []*stmt
+	byLayer := im.weightsByLayer()
 	for i, s := range im.w.stmts {
 		if keep[i] {
 			stmts = append(stmts, s)
 			continue
 		}
-		if s.as != "" {
-			for name := range im.weights {
-				if strings.HasPrefix(name, s.as+".") {
-					delete(im.weights, name)
-				}
-			}
+		for _, name := range byLayer[s.as] {
+			delete(im.weights, name)
 		}
 	}
 	im.w.stmts = stmts
