@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/mdlc/mdlc/autodiff"
 	"github.com/mdlc/mdlc/ir"
@@ -76,6 +77,9 @@ type Trainer struct {
 	own map[string]bool
 	// kept are callbacks whose state checkpoints carry (Keep), by name.
 	kept map[string]Stateful
+	// update, once Profile is called, records the optimiser's update of
+	// each step.
+	update *plan.StepTime
 }
 
 // Stateful is a callback with state a resumed run needs, such as early
@@ -193,8 +197,15 @@ func (t *Trainer) Step(x []float32, y []int64, n int) (Result, error) {
 	for i, m := range t.metrics {
 		t.hits[i] = m.count(t.io, correct)
 	}
+	t0 := time.Time{}
+	if t.update != nil {
+		t0 = time.Now()
+	}
 	if err := t.upd.Apply(loss, t.trainable, t.grads); err != nil {
 		return Result{}, fmt.Errorf("model %s: %w (--clip-norm)", t.model, err)
+	}
+	if t.update != nil {
+		*t.update = plan.StepTime{Start: t0, Took: time.Since(t0)}
 	}
 	return Result{Loss: float64(loss), Correct: correct, Examples: n, Hits: t.hits}, nil
 }
@@ -234,6 +245,26 @@ func (t *Trainer) Plan() *plan.Plan { return t.plan }
 
 // StepShape is the sizes of the step's host half (package step).
 func (t *Trainer) StepShape() step.Shape { return t.io.Shape }
+
+// Profile makes every later step record when each step of its plan began
+// and how long it took (plan.Arena.Profile), and the optimiser's update
+// after them: it returns the slices both are recorded into, overwritten by
+// each step.
+func (t *Trainer) Profile() (steps []plan.StepTime, update *plan.StepTime) {
+	if t.update == nil {
+		t.update = new(plan.StepTime)
+	}
+	return t.arena.Profile(), t.update
+}
+
+// UpdateSize is the optimiser's update of a step: the trainable parameters
+// it updates, and the bytes it reads (the parameters, their gradients and
+// the optimiser's state) and writes (all but the gradients).
+func (t *Trainer) UpdateSize() (params int, read, written int64) {
+	n := int64(len(t.trainable)) * 4
+	slots := int64(len(t.upd.State))
+	return len(t.trainable), n * (2 + slots), n * (1 + slots)
+}
 
 // Close releases the step's arena and its helper goroutines.
 func (t *Trainer) Close() { t.arena.Close() }

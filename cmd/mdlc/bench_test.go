@@ -290,3 +290,43 @@ func TestBenchTrainTokenIDs(t *testing.T) {
 	require.Equal(t, "bert_classifier", r.Model)
 	require.Equal(t, 2, r.Batch)
 }
+
+// TestBenchTrainProfile: a training step's profile has a row per step of
+// its plan and one for the optimiser's update, whose bytes are Adam's (the
+// parameters, gradients and two moments read; all but the gradients
+// written); the trace holds the same steps per run.
+func TestBenchTrainProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.json")
+	code, out, errs := mdlc(t, "bench", "--train", "--json", "--profile", "--trace", path, "--runs", "2", "--warmup", "1", "--batch", "2", "--threads", "1", "--untrained", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+	var r trainBenchJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.NotEmpty(t, r.Profile)
+	var share float64
+	var update *profileRow
+	for i, row := range r.Profile {
+		share += row.SharePct
+		require.NotEmpty(t, row.Kernel)
+		if row.Op == "optimizer update" {
+			update = &r.Profile[i]
+		}
+	}
+	require.InDelta(t, 100, share, 1e-6)
+	require.NotNil(t, update)
+	require.Equal(t, len(r.Profile)-1, update.Step, "the update comes after the plan's steps")
+	params := update.Shape[0]
+	require.Equal(t, 61706, params, "LeNet-5's parameters")
+	require.Equal(t, int64(4*params*(4+3)), update.Bytes)
+
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var tr traceJSON
+	require.NoError(t, json.Unmarshal(data, &tr))
+	require.Equal(t, traceInfo{Model: "lenet training step", Runs: 2, TracedRuns: 2}, tr.OtherData)
+	require.Len(t, tr.TraceEvents, 2*(1+len(r.Profile)))
+	require.Equal(t, "optimizer update", tr.TraceEvents[len(r.Profile)].Name)
+
+	code, out, errs = mdlc(t, "bench", "--train", "--profile", "--runs", "2", "--warmup", "1", "--batch", "2", "--threads", "1", "--untrained", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `\n[0-9]+ +optimizer update +- +\[61706\] +update/[a-z0-9]+ +[0-9.]+ +[0-9.]+% +0\.00 +1\.6 MiB\n`, out)
+}

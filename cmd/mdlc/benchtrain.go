@@ -8,6 +8,7 @@ import (
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/optim"
+	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/train"
 )
 
@@ -28,12 +29,17 @@ type trainBenchJSON struct {
 	ArenaBytes      int64   `json:"arena_bytes"`
 	LowerBoundBytes int64   `json:"lower_bound_bytes"`
 	SavedBytes      int64   `json:"saved_bytes"`
+	// Profile is the training step's, with --profile: the plan's steps,
+	// then the optimiser's update.
+	Profile []profileRow `json:"profile,omitempty"`
 }
 
 // benchTrain times training steps of the model in file on a fixed batch of
 // sample inputs with labels 0, 1, 2, ... (the rate does not depend on the
-// values).
-func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int, d time.Duration, asJSON bool) error {
+// values). With profile or tracePath, the training step is profiled as
+// `mdlc bench --profile` profiles a plan, its optimiser update as one more
+// step.
+func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int, d time.Duration, profile bool, tracePath string, asJSON bool) error {
 	if batch == 0 {
 		batch = 32
 	}
@@ -72,9 +78,19 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	for i := range y {
 		y[i] = int64(i % 2)
 	}
-	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d, nil)
+	var rec *recorder
+	var timed func(time.Time, time.Duration)
+	if profile || tracePath != "" {
+		rec, timed = profileTraining(tr, tracePath != "")
+	}
+	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d, timed)
 	if err != nil {
 		return err
+	}
+	if tracePath != "" {
+		if err := rec.writeTrace(tracePath, name+" training step"); err != nil {
+			return err
+		}
 	}
 	fm, fw, err := load()
 	if err != nil {
@@ -95,6 +111,9 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 		ArenaBytes: s.ArenaBytes, LowerBoundBytes: s.LowerBound, SavedBytes: tr.SavedBytes()}
 	r.ImagesPerSecond = float64(batch) / median(steps).Seconds()
 	r.StepOverForward = r.MedianMs / r.ForwardMedianMs
+	if profile {
+		r.Profile = rec.rows(len(steps))
+	}
 	if asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -106,5 +125,26 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	fmt.Fprintf(c.stdout, "forward: %.3f ms: the step takes %.2f x its forward pass\n", r.ForwardMedianMs, r.StepOverForward)
 	fmt.Fprintf(c.stdout, "arena:   %s bytes (%.3f x the lower bound %s); %s bytes of activations kept for the backward pass\n",
 		commas(r.ArenaBytes), float64(r.ArenaBytes)/float64(max(r.LowerBoundBytes, 1)), commas(r.LowerBoundBytes), commas(r.SavedBytes))
+	if r.Profile != nil {
+		printProfile(c.stdout, r.Profile, r.Runs, r.MedianMs)
+	}
 	return nil
+}
+
+// profileTraining makes tr record its steps' times and returns a recorder
+// of them and the callback that feeds it each timed step: the plan's steps,
+// then the optimiser's update as a step of its own.
+func profileTraining(tr *train.Trainer, trace bool) (*recorder, func(time.Time, time.Duration)) {
+	steps, update := tr.Profile()
+	info := tr.Plan().Schedule().Steps
+	params, read, written := tr.UpdateSize()
+	info = append(slices.Clip(info), plan.StepInfo{Index: len(info), Op: "optimizer update", Kernel: "update/" + string(tr.Plan().Kernels()),
+		Shape: []int{params}, ReadBytes: read, Bytes: written})
+	rec := &recorder{steps: info, trace: trace}
+	all := make([]plan.StepTime, len(steps)+1)
+	return rec, func(t0 time.Time, took time.Duration) {
+		copy(all, steps)
+		all[len(steps)] = *update
+		rec.add(t0, took, all)
+	}
 }

@@ -20,10 +20,11 @@ func BenchmarkUnaryGrad(b *testing.B) {
 	for i := range x {
 		x[i], dy[i] = float32((i*7919)%1000)/500-1, float32(i%5)/4
 	}
-	for _, k := range []eltwise.Kind{eltwise.Relu, eltwise.Tanh} {
+	names := map[eltwise.Kind]string{eltwise.Relu: "relu", eltwise.Tanh: "tanh", eltwise.Gelu: "gelu", eltwise.Mish: "mish"}
+	for _, k := range []eltwise.Kind{eltwise.Relu, eltwise.Tanh, eltwise.Gelu, eltwise.Mish} {
 		s := eltwise.Step{Kind: k}
 		for _, path := range []string{"generic", "compiled"} {
-			b.Run(map[eltwise.Kind]string{eltwise.Relu: "relu", eltwise.Tanh: "tanh"}[k]+"/"+path, func(b *testing.B) {
+			b.Run(names[k]+"/"+path, func(b *testing.B) {
 				g := NewUnaryGrad(set, s)
 				run := g.Run
 				if path == "generic" {

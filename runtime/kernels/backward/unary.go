@@ -13,21 +13,26 @@ import (
 //
 // The functions whose derivative is a selection (relu, leaky relu, clip)
 // select dy in float32, exactly (relu with the set's eltwise.ReluGrad
-// kernel). Those whose derivative is a polynomial of a vector function
-// (sigmoid, tanh, silu, softplus, exp) evaluate f with the set's vector
-// kernel (runtime/kernels/eltwise, a few ulp) over a block of scratch and
-// combine in float32: sigmoid' = s(1−s), tanh' = 1−t²,
-// silu' = s + x·s(1−s). The others take derivative's float64 formula, as
-// runtime/ref does. BenchmarkUnaryGrad (Zen 5, one thread, 692 Ki elements,
-// the machine shared): relu 6.4-8.6 ms with the float64 formula against
-// 0.94-1.3 ms; tanh 32-46 against 2.1-3.0.
+// kernel). Those whose derivative is a polynomial of vector functions
+// (sigmoid, tanh, silu, softplus, exp, gelu in both forms, elu, selu, mish,
+// erf) evaluate them with the set's vector kernels (runtime/kernels/eltwise,
+// a few ulp) over blocks of scratch and combine in float32:
+// sigmoid' = s(1−s), tanh' = 1−t², silu' = s + x·s(1−s),
+// gelu' = Φ(x) + x·φ(x), and the others beside their paths. The rest (the
+// piecewise-polynomial and power functions, rarely trained through) take
+// derivative's float64 formula, as runtime/ref does. BenchmarkUnaryGrad
+// (Zen 5, one thread, 692 Ki elements, the machine shared): relu 6.4-8.6 ms
+// with the float64 formula against 0.94-1.3 ms; tanh 32-46 against 2.1-3.0.
+// Gelu's float64 formula took 42% of a BERT-style classifier's training
+// step (mdlc bench --train --profile).
 type UnaryGrad struct {
 	s   eltwise.Step
 	run func(g *UnaryGrad, x, dy, out, scratch []float32)
-	// f is the set's kernel of the function (or, for silu, of the sigmoid);
-	// rg relu's gradient's.
-	f  func(v []float32, alpha float32)
-	rg func(dy, x []float32)
+	// f, f2 and f3 are the set's kernels of the vector functions the
+	// derivative is made of (silu's f is the sigmoid); rg relu's
+	// gradient's.
+	f, f2, f3 func(v []float32, alpha float32)
+	rg        func(dy, x []float32)
 }
 
 // unaryBlock is how many elements the vector-kernel paths evaluate f over
@@ -54,16 +59,30 @@ func NewUnaryGrad(set cpu.Set, s eltwise.Step) *UnaryGrad {
 		g.run, g.f = siluGrad, eltwise.Unary(set, eltwise.Sigmoid)
 	case eltwise.Exp:
 		g.run, g.f = productGrad, eltwise.Unary(set, eltwise.Exp)
+	case eltwise.Gelu:
+		g.run, g.f, g.f2 = geluGrad, eltwise.Unary(set, eltwise.Erf), eltwise.Unary(set, eltwise.Exp)
+	case eltwise.GeluTanh:
+		g.run, g.f = geluTanhGrad, eltwise.Unary(set, eltwise.Tanh)
+	case eltwise.Elu, eltwise.Selu:
+		g.run, g.f = eluGrad, eltwise.Unary(set, eltwise.Exp)
+	case eltwise.Erf:
+		g.run, g.f = erfGrad, eltwise.Unary(set, eltwise.Exp)
+	case eltwise.Mish:
+		g.run, g.f, g.f2, g.f3 = mishGrad, eltwise.Unary(set, eltwise.Softplus), eltwise.Unary(set, eltwise.Tanh), eltwise.Unary(set, eltwise.Sigmoid)
 	}
 	return g
 }
 
-// ScratchSize is the scratch Run takes.
+// ScratchSize is the scratch Run takes: a block for each vector function
+// evaluated at an argument of its own.
 func (g *UnaryGrad) ScratchSize() int {
-	if g.f == nil {
-		return 0
+	switch {
+	case g.f2 != nil:
+		return 2 * unaryBlock
+	case g.f != nil:
+		return unaryBlock
 	}
-	return unaryBlock
+	return 0
 }
 
 // Run writes out = dy·f'(x). out may be dy.
@@ -117,12 +136,17 @@ func clipGrad(g *UnaryGrad, x, dy, out []float32, _ []float32) {
 }
 
 // blocks calls f over x in blocks of unaryBlock, with the block of dy and
-// out and f(x) (g.f) evaluated into t, a part of scratch.
-func (g *UnaryGrad) blocks(x, dy, out, scratch []float32, f func(x, dy, out, t []float32)) {
+// out and g.f evaluated into t, a part of scratch: g.f(x), or, with arg,
+// g.f of what arg writes into t from the block of x.
+func (g *UnaryGrad) blocks(x, dy, out, scratch []float32, f func(x, dy, out, t []float32), arg func(x, t []float32)) {
 	for i := 0; i < len(x); i += unaryBlock {
 		n := min(unaryBlock, len(x)-i)
 		t := scratch[:n]
-		copy(t, x[i:])
+		if arg == nil {
+			copy(t, x[i:])
+		} else {
+			arg(x[i:i+n], t)
+		}
 		g.f(t, g.s.Alpha)
 		f(x[i:i+n], dy[i:i+n], out[i:i+n], t)
 	}
@@ -134,7 +158,7 @@ func sigmoidGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
 		for i, v := range s {
 			out[i] = dy[i] * (v * (1 - v))
 		}
-	})
+	}, nil)
 }
 
 func tanhGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
@@ -143,7 +167,7 @@ func tanhGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
 		for i, v := range t {
 			out[i] = dy[i] * (1 - v*v)
 		}
-	})
+	}, nil)
 }
 
 func siluGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
@@ -152,7 +176,7 @@ func siluGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
 		for i, v := range s {
 			out[i] = dy[i] * (v + x[i]*v*(1-v))
 		}
-	})
+	}, nil)
 }
 
 // productGrad is dy·f(x) for the functions whose derivative is another
@@ -162,6 +186,109 @@ func productGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
 		dy, out = dy[:len(e)], out[:len(e)]
 		for i, v := range e {
 			out[i] = dy[i] * v
+		}
+	}, nil)
+}
+
+// blocks2 calls f over x in blocks of unaryBlock, with two blocks of
+// scratch, t and u, which f fills and evaluates its vector functions over.
+func blocks2(x, dy, out, scratch []float32, f func(x, dy, out, t, u []float32)) {
+	for i := 0; i < len(x); i += unaryBlock {
+		n := min(unaryBlock, len(x)-i)
+		f(x[i:i+n], dy[i:i+n], out[i:i+n], scratch[:n], scratch[unaryBlock:unaryBlock+n])
+	}
+}
+
+const (
+	invSqrt2   = 0.70710678118654752440 // 1/√2
+	invSqrt2Pi = 0.39894228040143267794 // 1/√(2π)
+	twoSqrtPi  = 1.12837916709551257390 // 2/√π
+	sqrt2Pi    = 0.79788456080286535588 // √(2/π)
+	geluCubic  = 0.044715               // the tanh form's cubic coefficient
+)
+
+// geluGrad: gelu(x) = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2, so
+// gelu' = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
+func geluGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
+	blocks2(x, dy, out, scratch, func(x, dy, out, t, u []float32) {
+		dy, out, t, u = dy[:len(x)], out[:len(x)], t[:len(x)], u[:len(x)]
+		for i, v := range x {
+			t[i], u[i] = v*invSqrt2, -0.5*v*v
+		}
+		g.f(t, 0)
+		g.f2(u, 0)
+		for i, v := range x {
+			out[i] = dy[i] * (0.5 + 0.5*t[i] + invSqrt2Pi*v*u[i])
+		}
+	})
+}
+
+// geluTanhGrad: with t = tanh(c(x + k·x³)), c = √(2/π),
+// gelu' = (1+t)/2 + x/2·(1−t²)·c(1 + 3k·x²).
+func geluTanhGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
+	g.blocks(x, dy, out, scratch, func(x, dy, out, t []float32) {
+		x, dy, out = x[:len(t)], dy[:len(t)], out[:len(t)]
+		for i, v := range t {
+			xi := x[i]
+			out[i] = dy[i] * (0.5*(1+v) + 0.5*xi*(1-v*v)*sqrt2Pi*(1+3*geluCubic*xi*xi))
+		}
+	}, func(x, t []float32) {
+		t = t[:len(x)]
+		for i, v := range x {
+			t[i] = sqrt2Pi * (v + geluCubic*v*v*v)
+		}
+	})
+}
+
+// eluGrad: 1 above zero, else alpha·eˣ; selu's is both times its scale,
+// with its own alpha.
+func eluGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
+	scale, alpha := float32(1), g.s.Alpha
+	if g.s.Kind == eltwise.Selu {
+		scale, alpha = seluScale, seluScale*seluAlpha
+	}
+	above := math.Float32bits(scale)
+	g.blocks(x, dy, out, scratch, func(x, dy, out, e []float32) {
+		x, dy, out = x[:len(e)], dy[:len(e)], out[:len(e)]
+		for i, v := range e {
+			m := mask(x[i] > 0)
+			out[i] = dy[i] * math.Float32frombits(above&m|math.Float32bits(alpha*v)&^m)
+		}
+	}, func(x, t []float32) {
+		t = t[:len(x)]
+		for i, v := range x {
+			t[i] = min(v, 0)
+		}
+	})
+}
+
+// erfGrad: erf' = 2/√π·e^(−x²).
+func erfGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
+	g.blocks(x, dy, out, scratch, func(_, dy, out, e []float32) {
+		dy, out = dy[:len(e)], out[:len(e)]
+		for i, v := range e {
+			out[i] = dy[i] * (twoSqrtPi * v)
+		}
+	}, func(x, t []float32) {
+		t = t[:len(x)]
+		for i, v := range x {
+			t[i] = -v * v
+		}
+	})
+}
+
+// mishGrad: mish(x) = x·t, t = tanh(softplus(x)), and softplus' = σ, so
+// mish' = t + x(1−t²)σ(x).
+func mishGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
+	blocks2(x, dy, out, scratch, func(x, dy, out, t, u []float32) {
+		dy, out, t, u = dy[:len(x)], out[:len(x)], t[:len(x)], u[:len(x)]
+		copy(t, x)
+		copy(u, x)
+		g.f(t, 0)
+		g.f2(t, 0)
+		g.f3(u, 0)
+		for i, v := range x {
+			out[i] = dy[i] * (t[i] + v*(1-t[i]*t[i])*u[i])
 		}
 	})
 }

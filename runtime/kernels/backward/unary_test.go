@@ -25,7 +25,8 @@ func TestUnaryGradPaths(t *testing.T) {
 	x[0], x[1], x[2], x[3] = 0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))
 	x[4], x[5] = 0.5, -0.25 // clip's bounds
 	steps := []eltwise.Step{{Kind: eltwise.Relu}, {Kind: eltwise.LeakyRelu, Alpha: 0.1}, {Kind: eltwise.Clip, Alpha: -0.25, Beta: 0.5},
-		{Kind: eltwise.Sigmoid}, {Kind: eltwise.Tanh}, {Kind: eltwise.Silu}, {Kind: eltwise.Softplus}, {Kind: eltwise.Exp}, {Kind: eltwise.Gelu}}
+		{Kind: eltwise.Sigmoid}, {Kind: eltwise.Tanh}, {Kind: eltwise.Silu}, {Kind: eltwise.Softplus}, {Kind: eltwise.Exp}, {Kind: eltwise.Gelu},
+		{Kind: eltwise.GeluTanh}, {Kind: eltwise.Elu, Alpha: 0.7}, {Kind: eltwise.Selu}, {Kind: eltwise.Erf}, {Kind: eltwise.Mish}}
 	for _, set := range cpu.Available() {
 		for _, s := range steps {
 			want := make([]float32, n)
