@@ -34,7 +34,7 @@ const maxTokenFile = 1 << 30
 // starts.
 func LoadTokens(path string, seqLen int, budget size.Budget) (*Memory, error) {
 	if seqLen < 1 {
-		return nil, fmt.Errorf("%s: token sequences of length %d: the model's input must have a known length", path, seqLen)
+		return nil, fmt.Errorf("%s: token sequences of length %d: the model's input must have a known length: give its length with --dim (e.g. --dim T=64)", path, seqLen)
 	}
 	if filepath.Ext(path) == ".npz" {
 		a, err := readNpz(path, budget, "x", "y")
