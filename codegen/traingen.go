@@ -346,7 +346,7 @@ func (tr *trainer) wrapper(blob []byte) ([]byte, error) {
 	w("func (t *Trainer) SetEpochs(stepsPerEpoch, epochs int) error {\n\tif stepsPerEpoch < 1 || epochs < 1 {\n")
 	w("\t\treturn fmt.Errorf(\"%s: a run of %%d epochs of %%d steps: want at least 1 of each\", epochs, stepsPerEpoch)\n\t}\n", g.pkg)
 	w("\tt.update.LR, t.run = schedule.Schedule(LearningRate, stepsPerEpoch, epochs), true\n\treturn nil\n}\n\n")
-	w("// TrainStep trains on a batch of n examples, 1 ≤ n ≤ TrainBatch: x holds\n// them (n·ExampleFloats floats), labels their class ids (n·ExampleLabels;\n// -1, padding, counts for nothing). It returns the batch's loss, the mean\n// over its labels, and the labels predicted right before the update.\n")
+	w("// TrainStep trains on a batch of n examples, 1 ≤ n ≤ TrainBatch: x holds\n// them (n·ExampleFloats floats), labels their class ids (n·ExampleLabels;\n// a language model's -1, padding, counts for nothing). It returns the batch's loss, the mean\n// over its labels, and the labels predicted right before the update.\n")
 	w("func (t *Trainer) TrainStep(x []float32, labels []int64, n int) (loss float32, correct int, err error) {\n")
 	w("\tif schedule.NeedsRun() && !t.run {\n\t\treturn 0, 0, fmt.Errorf(\"%s: the %%s schedule spans the run: call SetEpochs first\", schedule.Kind)\n\t}\n", g.pkg)
 	w("\tloss, correct, err = t.batch.Run(t.train, t.trainArena, t.trainOut, x, labels, n)\n\tif err != nil {\n\t\treturn 0, 0, err\n\t}\n")
