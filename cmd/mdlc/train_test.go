@@ -327,7 +327,7 @@ const lmCorpus = "1 5 3 7 2 9\n2 8 8 4 1\n3 6 10 11 4 5 6 7\n4 2\n5 9 1 3\n6 7 7
 // (padded sequences, T from the longest) to a loss of about zero and every
 // next id right; mdlc evaluate agrees at another length; an id beyond the
 // vocabulary, a line longer than --dim allows and an unknown --dim are
-// refused, naming the file and line.
+// refused, naming the file and line. mdlc plan --train plans stdlib's gpt.
 func TestTrainLanguageModel(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "tinylm.mdl")
@@ -353,6 +353,12 @@ func TestTrainLanguageModel(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rec))
 	require.Equal(t, 1.0, rec["accuracy"])
 	require.Less(t, rec["loss"], 0.05)
+
+	// stdlib's gpt trains from its logits as its train block says, its T
+	// given by --dim.
+	code, out, errs = mdlc(t, "plan", "--train", "--batch", "2", "--dim", "T=8", "../../stdlib/gpt.mdl")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "kept for the backward pass")
 
 	bad := filepath.Join(dir, "bad.txt")
 	require.NoError(t, os.WriteFile(bad, []byte("1 2 3\n4 12 5\n"), 0o644))
