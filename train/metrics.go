@@ -162,6 +162,6 @@ func (e *epochSums) reset() {
 func (e *epochSums) fill(l *Logs) {
 	l.Examples, l.Loss = e.examples, e.loss.Mean()
 	for i, h := range e.hits {
-		l.Values[i] = float64(h) / float64(max(e.loss.Examples, 1))
+		l.Values[i] = float64(h) / float64(max(e.loss.Labels, 1))
 	}
 }

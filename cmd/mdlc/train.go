@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -88,10 +89,14 @@ func dimsFlag(fs *flag.FlagSet, o *compile.Options) map[string]int {
 	return dims
 }
 
-// checkDims refuses a --dim that names no symbolic size of m's.
+// checkDims refuses a --dim that names the batch or no symbolic size of
+// m's.
 func checkDims(m *compile.Model, dims map[string]int) error {
 	syms := m.Graph.Symbols()
-	for name := range dims {
+	for _, name := range slices.Sorted(maps.Keys(dims)) {
+		if name == compile.BatchSymbol(m.Graph) {
+			return usagef("--dim %s: %s is the batch dimension; set it with --batch-size", name, name)
+		}
 		if !slices.Contains(syms, name) && !slices.Contains(m.Fixed, name) {
 			return usagef("--dim %s: model %s has no symbolic dimension %s (its inputs are %s)", name, m.Graph.Name, name, compile.InputNames(m.Graph))
 		}

@@ -370,6 +370,7 @@ func TestTrainLanguageModel(t *testing.T) {
 		{[]string{"train", "--data", "next-token:" + bad, "--from-logits", model}, 1, "bad.txt:2: token 2, id 12, is beyond the model's vocabulary of 12 ids (0..11)"},
 		{[]string{"train", "--data", "next-token:" + corpus, "--from-logits", "--dim", "T=4", model}, 1, "corpus.txt:1: a sequence of 6 ids, more than the model's 4 positions take"},
 		{[]string{"train", "--data", "next-token:" + corpus, "--from-logits", "--dim", "L=4", model}, 2, "--dim L: model tinylm has no symbolic dimension L"},
+		{[]string{"evaluate", "--data", "next-token:" + corpus, "--from-logits", "--dim", "N=4", model}, 2, "--dim N: N is the batch dimension; set it with --batch-size"},
 		{[]string{"train", "--data", "next-token:" + corpus, "--loss", "categorical_crossentropy", "--from-logits", model}, 1, "which only sparse_categorical_crossentropy reads"},
 		{[]string{"evaluate", "--data", "tokens:" + corpus, "--from-logits", model}, 1, "must have a known length: give its length with --dim"},
 	} {

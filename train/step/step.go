@@ -253,18 +253,18 @@ func (b *Batch) InTopK(k int) int {
 // reports it and a plateau schedule watches it. Train and generated
 // trainers both sum with it, so they watch the same bits.
 type LossMean struct {
-	Sum      float64
-	Examples int
+	Sum    float64
+	Labels int
 }
 
 // Add adds a batch of n labels (Labelled) whose mean loss was loss.
 func (m *LossMean) Add(loss float32, n int) {
 	m.Sum += float64(loss) * float64(n)
-	m.Examples += n
+	m.Labels += n
 }
 
 // Mean is the mean loss per label (0 before any).
-func (m LossMean) Mean() float64 { return m.Sum / float64(max(m.Examples, 1)) }
+func (m LossMean) Mean() float64 { return m.Sum / float64(max(m.Labels, 1)) }
 
 // Runner runs a step's program: a *plan.Plan, or a generated package's
 // *exec.Program.
