@@ -183,12 +183,13 @@ func checkBackwardOps(t *testing.T) {
 // TestGatherGradMatchesReference: gather_grad's scatter-add against
 // runtime/ref's, over batches, leading axes, repeated and negative indices,
 // one-float rows and rows wider than layout.ScatterCols (cut into runs of
-// columns), with the same bits on 1, 2 and 3 threads; the big case is
-// work enough for helpers. An index out of range is an error, not a panic.
+// columns), axes longer than a unit's rows (layout.ScatterCells: 3000 rows
+// of 600 floats in 24 ranges, 70000 of one float in 2), with the same bits
+// on 1, 2 and 3 threads; the big case is work enough for helpers. An index out of range is an error, not a panic.
 func TestGatherGradMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	for _, c := range []struct{ b, p, s, i, r int }{
-		{1, 1, 7, 9, 3}, {2, 3, 5, 4, 1}, {3, 2, 4, 6, 700}, {1, 1, 3000, 700, 600},
+		{1, 1, 7, 9, 3}, {2, 3, 5, 4, 1}, {3, 2, 4, 6, 700}, {1, 1, 3000, 700, 600}, {2, 1, 70000, 50, 1},
 	} {
 		g := ir.NewGraph("scatter")
 		idx := make([]float32, c.b*c.i)
