@@ -30,6 +30,7 @@ var reasons = [ir.OpLast]string{
 	ir.OpMaxPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpAvgPool2DGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpEmbeddingGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
+	ir.OpGatherGrad:       "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpRecurrentGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 	ir.OpAttentionGrad:    "a backward op: second derivatives are not needed by first-order optimisers",
 

@@ -275,6 +275,15 @@ func fdCases() []fdCase {
 		fdCase{name: "sparse_softmax_cross_entropy/rank3", build: func(c *fdGraph) *ir.Value {
 			return c.node(ir.OpSparseSoftmaxCrossEntropy, nil, c.param(smooth, 3, 2, 6), c.ids(6, 3, 2))
 		}},
+		fdCase{name: "sparse_softmax_cross_entropy/per_position_masked", full: true, build: func(c *fdGraph) *ir.Value {
+			// A language model's loss as package train builds it: a
+			// cross-entropy per position, each weighted, padding by 0
+			// (the last position of each sequence here), the others by
+			// 1/4, the positions that count.
+			ce := c.node(ir.OpSparseSoftmaxCrossEntropy, nil, c.param(smooth, 2, 3, 5), c.ids(5, 2, 3))
+			w := c.g.AddConst("position_weights", ir.T(2, 3), []float32{0.25, 0.25, 0, 0.25, 0.25, 0})
+			return c.node(ir.OpMul, nil, ce, w)
+		}},
 		fdCase{name: "mse", build: func(c *fdGraph) *ir.Value {
 			// mean((a-b)²), composed: sub, mul and a sum_to scaled by 1/count.
 			d := c.node(ir.OpSub, nil, c.param(smooth, 4, 3), c.param(smooth, 4, 3))

@@ -9,12 +9,11 @@ import (
 
 // The gradients of ops that read some input cells more than once or not at
 // all (resize, gather, reflected and repeated padding) scatter dy back
-// onto the cells read. They are written with the forward ops mdlc has:
-// a resize is linear along each axis, out = R·x with R the constant
-// interpolation matrix, so dx = Rᵀ·dy, two matrix products; a gather is
-// out = M·x with M the one-hot matrix of the indices, built from them at
-// run time by a comparison; a padded border is a slice of dy, summed onto
-// the edge cell or reversed onto the cells it reflects.
+// onto the cells read. A resize is linear along each axis, out = R·x with R
+// the constant interpolation matrix, so dx = Rᵀ·dy, two matrix products; a
+// gather's indices are known only at run time, so its gradient is its own
+// op, gather_grad, a scatter-add; a padded border is a slice of dy, summed
+// onto the edge cell or reversed onto the cells it reflects.
 
 // byMatrix contracts axis of g with the constant matrix w [size(axis), k]:
 // the result has k cells on that axis, out[.., j, ..] = Σ_i g[.., i, ..]·w[i, j].
@@ -81,9 +80,10 @@ func resizeGrad(b *builder, n *ir.Node, dy *ir.Value, _ []bool) ([]*ir.Value, er
 
 // gatherGrad: with x viewed as [B, P, S, R] (B the batch axes, S the
 // gathered one) and the indices as [B, I], out[b, p, i, r] = x[b, p,
-// idx[b, i], r], so dx[b, p, s, r] = Σ_i M[b, i, s]·dy[b, p, i, r] with M the
-// one-hot matrix [idx[b, i] = s] (an index may count from the end): one
-// batched matrix product Mᵀ·dy. The indices get no gradient.
+// idx[b, i], r], so dx[b, p, s, r] = Σ_i [idx[b, i] = s]·dy[b, p, i, r] (an
+// index may count from the end): gather_grad scatters each slice of dy back
+// onto the cell it was read from, |dy| additions. The indices get no
+// gradient.
 func gatherGrad(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value, error) {
 	a := n.Attrs.(*ir.GatherAttrs)
 	x, idx := n.Inputs[0].Type.Shape, n.Inputs[1].Type.Shape
@@ -94,35 +94,22 @@ func gatherGrad(b *builder, n *ir.Node, dy *ir.Value, need []bool) ([]*ir.Value,
 		}
 		return p, nil
 	}
-	bs, err := size(x[:a.BatchDims])
-	if err != nil {
-		return nil, err
+	var dims [4]int
+	for k, s := range []ir.Shape{x[:a.BatchDims], x[a.BatchDims:a.Axis], idx[a.BatchDims:], x[a.Axis+1:]} {
+		p, err := size(s)
+		if err != nil {
+			return nil, err
+		}
+		dims[k] = p
 	}
-	ps, err := size(x[a.BatchDims:a.Axis])
-	if err != nil {
-		return nil, err
-	}
-	is, err := size(idx[a.BatchDims:])
-	if err != nil {
-		return nil, err
-	}
-	rs, err := size(x[a.Axis+1:])
-	if err != nil {
-		return nil, err
+	bs, ps, is, rs := dims[0], dims[1], dims[2], dims[3]
+	if !x[a.Axis].Known() {
+		return nil, errUnknown(x)
 	}
 	s := x[a.Axis].Size
-	positions := make([]float32, s)
-	fromEnd := make([]float32, s)
-	for i := range s {
-		positions[i], fromEnd[i] = float32(i), float32(i-s)
-	}
-	cells := func(data []float32) *ir.Value {
-		return b.g.AddConst(fmt.Sprintf("%s.const%d", b.constPrefix(), len(b.g.Consts)), ir.T(s), data)
-	}
-	ids := b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(bs), ir.D(1), ir.D(is), ir.D(1)}}, n.Inputs[1])
-	oneHot := b.add(b.node(ir.OpEqual, nil, ids, cells(positions)), b.node(ir.OpEqual, nil, ids, cells(fromEnd)))
+	ids := b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(bs), ir.D(is)}}, n.Inputs[1])
 	g := b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(bs), ir.D(ps), ir.D(is), ir.D(rs)}}, dy)
-	dx := b.node(ir.OpMatMul, &ir.MatMulAttrs{TransA: true}, oneHot, g)
+	dx := b.node(ir.OpGatherGrad, &ir.ReshapeAttrs{Shape: ir.Shape{ir.D(bs), ir.D(ps), ir.D(s), ir.D(rs)}}, ids, g)
 	return []*ir.Value{b.node(ir.OpReshape, &ir.ReshapeAttrs{Shape: slices.Clone(x)}, dx), nil}, nil
 }
 

@@ -57,7 +57,7 @@ func TestWeightsFillStateAndConstants(t *testing.T) {
 // TestGenerateBackwardSteps: the gradient ops' steps are plain data that
 // Generate writes as Go literals.
 func TestGenerateBackwardSteps(t *testing.T) {
-	g, err := ir.Parse(`graph backward(%image: f32[2,6,6,3], %dy: f32[2,3,3,4], %ids: i32[2,5], %drows: f32[2,5,4], %xw: f32[2,5,8], %drnn: f32[2,5,2], %h0: f32[2,2], %q: f32[2,2,3,4], %datt: f32[2,2,3,4], %mask: f32[2,1,1,3]) {
+	g, err := ir.Parse(`graph backward(%image: f32[2,6,6,3], %dy: f32[2,3,3,4], %ids: i32[2,5], %drows: f32[2,5,4], %xw: f32[2,5,8], %drnn: f32[2,5,2], %h0: f32[2,2], %q: f32[2,2,3,4], %datt: f32[2,2,3,4], %mask: f32[2,1,1,3], %pick: f32[2,3]) {
   @conv.kernel: f32[3,3,3,4] = zeros
   @rk: f32[2,8] = zeros
   @rb: f32[8] = zeros
@@ -70,7 +70,8 @@ func TestGenerateBackwardSteps(t *testing.T) {
   %6: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
   %7: f32[2,6,8] = recurrent_grad(%xw, @rk, @rb, %h0, %h0, %drnn) {cell=lstm reverse=true sequences=true}
   %8: f32[2,2,36] = attention_grad(%q, %q, %q, %mask, %datt) {causal=true scale=0}
-  return dx=%5, dk=%1, s=%4, table=%6, dxw=%7, datt=%8
+  %9: f32[2,2,7,4] = gather_grad(%pick, %datt) {shape=[2,2,7,4]}
+  return dx=%5, dk=%1, s=%4, table=%6, dxw=%7, datt=%8, gathered=%9
 }
 `)
 	require.NoError(t, err)
@@ -80,7 +81,7 @@ func TestGenerateBackwardSteps(t *testing.T) {
 	files, err := Generate(pl.Program(), Options{Package: "backward", Model: Model{Name: "backward"}})
 	require.NoError(t, err)
 	src := string(files["backward.go"])
-	for _, step := range []string{"exec.ConvGrad{", "exec.PoolGrad{", "exec.SumTo{", "exec.UnaryGrad{", "exec.EmbeddingGrad{", "exec.RecurrentGrad{", "exec.AttentionGrad{"} {
+	for _, step := range []string{"exec.ConvGrad{", "exec.PoolGrad{", "exec.SumTo{", "exec.UnaryGrad{", "exec.EmbeddingGrad{", "exec.RecurrentGrad{", "exec.AttentionGrad{", "exec.GatherGrad{"} {
 		require.Contains(t, src, step)
 	}
 }

@@ -13,6 +13,7 @@ type Loader struct {
 	ds     Dataset
 	batch  int
 	per    int
+	labels int // per example: ds.Targets()
 	opt    LoaderOptions
 	perm   []int
 	free   chan *Batch // buffers the producer may fill
@@ -31,7 +32,7 @@ type LoaderOptions struct {
 }
 
 // Batch is one batch: N examples in X (N·numel(shape) floats, NHWC) and
-// their labels in Y.
+// their labels in Y (N·Targets: a class each, or a target per position).
 type Batch struct {
 	X []float32
 	Y []int64
@@ -54,9 +55,9 @@ func NewLoader(ds Dataset, batch int, opt LoaderOptions) (*Loader, error) {
 		per *= d // the data set holds examples of this size already
 	}
 	batch = min(batch, ds.Len())
-	l := &Loader{ds: ds, batch: batch, per: per, opt: opt, perm: make([]int, ds.Len()), free: make(chan *Batch, 2)}
+	l := &Loader{ds: ds, batch: batch, per: per, labels: ds.Targets(), opt: opt, perm: make([]int, ds.Len()), free: make(chan *Batch, 2)}
 	for range 2 {
-		l.free <- &Batch{x: make([]float32, batch*per), y: make([]int64, batch)}
+		l.free <- &Batch{x: make([]float32, batch*per), y: make([]int64, batch*l.labels)}
 	}
 	return l, nil
 }
@@ -112,7 +113,7 @@ func (e *Epoch) produce() {
 			return
 		}
 		idx := l.perm[b*l.batch : min((b+1)*l.batch, len(l.perm))]
-		buf.N, buf.X, buf.Y = len(idx), buf.x[:len(idx)*l.per], buf.y[:len(idx)]
+		buf.N, buf.X, buf.Y = len(idx), buf.x[:len(idx)*l.per], buf.y[:len(idx)*l.labels]
 		if err := l.ds.Batch(idx, buf.X, buf.Y); err != nil {
 			e.err = err
 			l.free <- buf

@@ -15,6 +15,7 @@ type counting struct {
 func (c counting) Len() int     { return c.n }
 func (c counting) Shape() []int { return []int{2} }
 func (c counting) Classes() int { return 3 }
+func (c counting) Targets() int { return 1 }
 func (c counting) Batch(idx []int, x []float32, y []int64) error {
 	for i, j := range idx {
 		if j == c.fail {
@@ -133,6 +134,29 @@ func TestLoaderNoAlloc(t *testing.T) {
 	e := l.Epoch(0)
 	defer e.Close()
 	if a := testing.AllocsPerRun(50, func() { e.Next() }); a != 0 {
+		t.Errorf("%v allocations per batch", a)
+	}
+}
+
+// TestLoaderNextTokenNoAlloc: next-token data's batches carry a target per
+// position, and cost no allocation either.
+func TestLoaderNextTokenNoAlloc(t *testing.T) {
+	seqs := make([][]int32, 100)
+	for i := range seqs {
+		seqs[i] = []int32{int32(i), int32(i + 1), int32(i + 2), int32(i + 3), int32(i + 4)}[:2+i%4]
+	}
+	m, err := nextToken("corpus.txt", seqs, 0, true, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := NewLoader(m, 10, LoaderOptions{})
+	e := l.Epoch(0)
+	defer e.Close()
+	b, _ := e.Next()
+	if len(b.Y) != 40 || b.Y[3] != Ignore || b.Y[4] != 2 || b.X[4] != 1 {
+		t.Fatalf("first batch: x %v, y %v", b.X[:8], b.Y[:8])
+	}
+	if a := testing.AllocsPerRun(5, func() { e.Next() }); a != 0 {
 		t.Errorf("%v allocations per batch", a)
 	}
 }

@@ -16,13 +16,16 @@ const SpecHelp = `mnist, fashion-mnist (append :test for the test split; found i
 	`idx:DIR[:test] (DIR/train-images-idx3-ubyte[.gz] and labels, or t10k-* for :test), idx:IMAGES,LABELS, ` +
 	`cifar10:DIR[:test], cifar100:DIR[:test] (binary batches), npz:FILE (arrays x and y), npy:X.npy,Y.npy, ` +
 	`folder:DIR (one subfolder of images per class), ` +
-	`tokens:FILE (token-id sequences: .npz with x and y, or text lines "CLASS<TAB>ID ID ...", padded with 0 or cut to the model's length)`
+	`tokens:FILE (token-id sequences: .npz with x and y, or text lines "CLASS<TAB>ID ID ...", padded with 0 or cut to the model's length), ` +
+	`next-token:FILE (a causal language model's data: text lines "ID ID ...", or .npz with x [n, L], each sequence trained to predict its next id at every position; ` +
+	`shorter ones padded and their padding left out of the loss and accuracy; a symbolic length T is the longest line's less one unless --dim T=SIZE gives it)`
 
 // OpenOptions are what Open needs beyond the specification: the image size
 // a folder's images are resized to and the memory budget.
 type OpenOptions struct {
 	Height, Width, Channels int
-	// SeqLen is the length token sequences are padded or cut to.
+	// SeqLen is the length token sequences are padded or cut to; for
+	// next-token data, 0 takes the longest sequence's.
 	SeqLen int
 	Budget size.Budget
 }
@@ -94,6 +97,11 @@ func open(kind, arg string, opt OpenOptions) (*Memory, error) {
 			return nil, fmt.Errorf("tokens: give the file: tokens:FILE")
 		}
 		return LoadTokens(arg, opt.SeqLen, opt.Budget)
+	case "next-token":
+		if arg == "" {
+			return nil, fmt.Errorf("next-token: give the file: next-token:FILE")
+		}
+		return LoadNextToken(arg, opt.SeqLen, opt.Budget)
 	case "folder":
 		if arg == "" {
 			return nil, fmt.Errorf("folder: give the directory: folder:DIR")

@@ -143,6 +143,24 @@ func inferEmbeddingGrad(a Attrs, in []Type) (Type, error) {
 	return table, nil
 }
 
+// inferGatherGrad: gather_grad(indices [B, I], dy [B, P, I, R]) gives dx of
+// the attributes' shape [B, P, S, R]: gather's operands viewed with its batch
+// axes, the axes before the gathered one, the gathered one and those after it
+// each flattened into one (package autodiff reshapes them so).
+func inferGatherGrad(a Attrs, in []Type) (Type, error) {
+	x, idx, dy := a.(*ReshapeAttrs).Shape, in[0], in[1]
+	if x.Rank() != 4 || idx.Shape.Rank() != 2 || dy.Shape.Rank() != 4 {
+		return Type{}, typeErr("gather_grad works on gather viewed as x [B, P, S, R], indices [B, I]",
+			"gather_grad: indices %s, dy %s and shape %s: want ranks 2, 4 and 4", idx, dy, x)
+	}
+	want := Shape{x[0], x[1], idx.Shape[1], x[3]}
+	if idx.DType != F32 || idx.Shape[0] != x[0] || !dy.Shape.Equal(want) {
+		return Type{}, typeErr("the gradient has the shape of gather's result",
+			"gather_grad: indices %s and dy %s do not fit x %s: dy must be %s", idx, dy, x, want)
+	}
+	return Type{DType: F32, Shape: slices.Clone(x)}, nil
+}
+
 // recurrent_grad (xw, u, bu[, h0[, c0]], dy), with the recurrent op's
 // attributes, is backpropagation through time over recurrent's loop. Its
 // result is d xw [N, T, G·H], the gradient of every step's gate

@@ -47,6 +47,10 @@ func flopsPerInput(k int64) func(*Node) count {
 	return func(n *Node) count { return of(k).times(elems(n.Inputs[0].Type.Shape)) }
 }
 
+// flopsGatherGrad counts an addition per cell of dy, which gather_grad adds
+// onto the cells gather read.
+func flopsGatherGrad(n *Node) count { return of(1).times(elems(n.Inputs[1].Type.Shape)) }
+
 func flopsConv2D(n *Node) count {
 	out := elems(n.Outputs[0].Type.Shape)
 	f := of(2).times(out).times(elems(n.Inputs[1].Type.Shape[:3]))

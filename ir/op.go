@@ -113,6 +113,7 @@ const (
 	OpMaxPool2DGrad    // (x, dy) dy routed to each window's maximum
 	OpAvgPool2DGrad    // dy spread evenly over each window
 	OpEmbeddingGrad    // (ids, dy) dy's rows added into the rows of the table they came from
+	OpGatherGrad       // (indices [B, I], dy [B, P, I, R]) dy's slices added back onto the cells of x [B, P, S, R] gather read
 	OpRecurrentGrad    // (xw, u, bu[, h0[, c0]], dy) the gradient of recurrent's projected inputs (and initial states); see backward.go
 	OpAttentionGrad    // (q, k, v[, mask], dy) attention's dq, dk and dv in one result; see backward.go
 
@@ -238,6 +239,7 @@ var opTable = [OpLast]OpInfo{
 	OpMaxPool2DGrad:    {Name: "maxpool2d_grad", MinInputs: 2, MaxInputs: 2, Attrs: &PoolAttrs{}, Infer: inferMaxPoolGrad, Flops: flopsPoolGrad},
 	OpAvgPool2DGrad:    {Name: "avgpool2d_grad", MinInputs: 1, MaxInputs: 1, Attrs: &PoolGradAttrs{}, Infer: inferAvgPoolGrad, Flops: flopsPoolGrad},
 	OpEmbeddingGrad:    {Name: "embedding_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, IntOperands: 1 << 0, Infer: inferEmbeddingGrad, Flops: flopsPerInput(1)},
+	OpGatherGrad:       {Name: "gather_grad", MinInputs: 2, MaxInputs: 2, Attrs: &ReshapeAttrs{}, Infer: inferGatherGrad, Flops: flopsGatherGrad},
 	OpRecurrentGrad:    {Name: "recurrent_grad", MinInputs: 4, MaxInputs: 6, Attrs: &RecurrentAttrs{}, Infer: inferRecurrentGrad, Flops: flopsRecurrentGrad},
 	OpAttentionGrad:    {Name: "attention_grad", MinInputs: 4, MaxInputs: 5, Attrs: &AttentionAttrs{}, Infer: inferAttentionGrad, Flops: flopsAttentionGrad},
 

@@ -182,7 +182,7 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %5: f32[N,2,9,4] = resize(%image) {mode=bilinear coordinates=align_corners size=[2,9]}
   return a=%0, b=%1, c=%2, d=%3, e=%4, f=%5
 }
-`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4], %xw: f32[N,5,8], %drnn: f32[N,5,2], %h0: f32[N,2], %q: f32[N,2,3,4], %kv: f32[N,2,5,4], %datt: f32[N,2,3,4], %mask: f32[N,1,1,5]) {
+`, `graph backward(%image: f32[N,6,6,3], %dy: f32[N,3,3,4], %ids: i32[N,5], %drows: f32[N,5,4], %xw: f32[N,5,8], %drnn: f32[N,5,2], %h0: f32[N,2], %q: f32[N,2,3,4], %kv: f32[N,2,5,4], %datt: f32[N,2,3,4], %mask: f32[N,1,1,5], %pick: f32[N,3]) {
   @conv.kernel: f32[3,3,3,4] = glorot_uniform(fan_in=27, fan_out=36)
   @rk: f32[2,8] = zeros
   @rb: f32[8] = zeros
@@ -200,7 +200,8 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %11: f32[N,6,8] = recurrent_grad(%xw, @rk, @rb, %h0, %h0, %h0) {cell=lstm reverse=false sequences=false}
   %12: f32[N,2,52] = attention_grad(%q, %kv, %kv, %datt) {causal=true scale=0}
   %13: f32[N,2,52] = attention_grad(%q, %kv, %kv, %mask, %datt) {causal=false scale=0.5}
-  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9, dxw=%10, dstate=%11, datt=%12, dmasked=%13
+  %14: f32[N,2,7,4] = gather_grad(%pick, %datt) {shape=[N,2,7,4]}
+  return dx=%6, dk=%1, s=%4, table=%7, dense=%8, sparse=%9, dxw=%10, dstate=%11, datt=%12, dmasked=%13, gathered=%14
 }
 `, `graph training(%x: f32[N,3,3,5]) {
   @step: f32[] = zeros frozen

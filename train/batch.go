@@ -19,6 +19,7 @@ func stepShape(s *stepGraph, obj Objective, batch int) step.Shape {
 	if s.labels.Type.DType != ir.F32 {
 		sh.IDs = batch * numel(s.labels.Type.Shape[1:])
 	}
+	sh.Targets = s.targets
 	if x := s.g.Inputs[0]; x.Type.DType != ir.F32 {
 		sh.Vocab = s.g.TokenLimit(x)
 	}
@@ -34,13 +35,20 @@ func numel(s ir.Shape) int {
 }
 
 // checkData says whether a data set's examples and class ids fit the input
-// and labels of a step of shape b.
+// and labels of a step of shape b. A data set that can name its records
+// (data.Memory) names the first that does not fit.
 func checkData(b step.Shape, model string, input *ir.Value, ds data.Dataset) error {
 	shape, classes := ds.Shape(), ds.Classes()
 	tokens, isTokens := ds.(interface{ MaxID() int })
+	named, _ := ds.(interface {
+		CheckIDs(vocab int) error
+		CheckLabels(classes int) error
+	})
 	switch {
 	case b.Vocab > 0 && (!isTokens || tokens.MaxID() < 0):
-		return fmt.Errorf("model %s: its input %s takes token ids; the data holds other values: give token sequences (tokens:FILE)", model, input.Name)
+		return fmt.Errorf("model %s: its input %s takes token ids; the data holds other values: give token sequences (tokens:FILE, or next-token:FILE for a language model)", model, input.Name)
+	case b.Vocab > 0 && tokens.MaxID() >= b.Vocab && named != nil:
+		return fmt.Errorf("model %s: %w", model, named.CheckIDs(b.Vocab))
 	case b.Vocab > 0 && tokens.MaxID() >= b.Vocab:
 		return fmt.Errorf("model %s: the data holds token id %d, beyond its vocabulary of %d ids", model, tokens.MaxID(), b.Vocab)
 	case b.Vocab == 0 && isTokens && tokens.MaxID() >= 0:
@@ -54,10 +62,19 @@ func checkData(b step.Shape, model string, input *ir.Value, ds data.Dataset) err
 	if !ok {
 		return fmt.Errorf("model %s: its input %s takes examples of shape %s, the data's are %s", model, input.Name, want, tensor.ShapeString(shape))
 	}
+	if per := ds.Targets(); per > 1 && (b.IDs == 0 || b.Targets != per) {
+		if b.IDs == 0 {
+			return fmt.Errorf("model %s: the data has a target per position (%d an example), which only sparse_categorical_crossentropy reads", model, per)
+		}
+		return fmt.Errorf("model %s: the data has %d targets an example, one per position; the model predicts %d rows an example", model, per, b.Pred/max(b.Classes, 1))
+	}
 	switch {
 	case b.IDs > 0:
-		if b.IDs != b.Batch {
-			return fmt.Errorf("model %s: sparse labels for predictions of %d rows per example; the data gives one class per example", model, b.Pred/max(b.Classes, 1))
+		if b.IDs != b.Batch*ds.Targets() {
+			return fmt.Errorf("model %s: sparse labels for predictions of %d rows per example; the data gives one class per example: for a language model's next tokens give next-token:FILE", model, b.Pred/max(b.Classes, 1))
+		}
+		if classes > b.Classes && named != nil {
+			return fmt.Errorf("model %s: %w", model, named.CheckLabels(b.Classes))
 		}
 		if classes > b.Classes {
 			return fmt.Errorf("model %s predicts %d classes; the data has %d", model, b.Classes, classes)

@@ -57,7 +57,8 @@ func (t *Trainer) SaveCheckpoint(path string, extra map[string]string) error {
 	meta["epoch"] = strconv.Itoa(t.pos.Epoch)
 	meta["batch"] = strconv.Itoa(t.pos.Batch)
 	meta["epoch_loss_sum"] = strconv.FormatFloat(t.epoch.loss.Sum, 'g', -1, 64)
-	meta["epoch_examples"] = strconv.Itoa(t.epoch.loss.Examples)
+	meta["epoch_examples"] = strconv.Itoa(t.epoch.examples)
+	meta["epoch_labels"] = strconv.Itoa(t.epoch.loss.Labels)
 	hits := make([]string, len(t.metrics))
 	for i, m := range t.metrics {
 		hits[i] = m.String() + "=" + strconv.Itoa(t.epoch.hits[i])
@@ -176,9 +177,17 @@ func (t *Trainer) epochOf(meta map[string]string, mid bool) (epochSums, error) {
 		return e, nil
 	}
 	var err error
-	e.loss.Examples, err = strconv.Atoi(meta["epoch_examples"])
-	if err != nil || e.loss.Examples < 0 {
+	e.examples, err = strconv.Atoi(meta["epoch_examples"])
+	if err != nil || e.examples < 0 {
 		return e, fmt.Errorf("metadata epoch_examples = %q is not a count", meta["epoch_examples"])
+	}
+	// The loss and hits are over labels, which were the examples until
+	// labels per position came (and a checkpoint without epoch_labels).
+	e.loss.Labels = e.examples
+	if l, ok := meta["epoch_labels"]; ok {
+		if e.loss.Labels, err = strconv.Atoi(l); err != nil || e.loss.Labels < 0 {
+			return e, fmt.Errorf("metadata epoch_labels = %q is not a count", l)
+		}
 	}
 	if e.loss.Sum, err = strconv.ParseFloat(meta["epoch_loss_sum"], 64); err != nil {
 		return e, fmt.Errorf("metadata epoch_loss_sum = %q is not a number", meta["epoch_loss_sum"])
@@ -191,8 +200,8 @@ func (t *Trainer) epochOf(meta map[string]string, mid bool) (epochSums, error) {
 		}
 		names = append(names, name)
 		n, err := strconv.Atoi(count)
-		if err != nil || n < 0 || n > e.loss.Examples {
-			return e, fmt.Errorf("metadata epoch_hits = %q: %q is not a count of the epoch's %d examples", meta["epoch_hits"], kv, e.loss.Examples)
+		if err != nil || n < 0 || n > e.loss.Labels {
+			return e, fmt.Errorf("metadata epoch_hits = %q: %q is not a count of the epoch's %d labels", meta["epoch_hits"], kv, e.loss.Labels)
 		}
 		if i < len(e.hits) {
 			e.hits[i] = n

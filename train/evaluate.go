@@ -36,7 +36,7 @@ func NewEvaluator(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Ev
 		return nil, fmt.Errorf("batch size %d: want at least 1", cfg.BatchSize)
 	}
 	name := model.Name
-	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, false, cfg.Mode)
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, cfg.Dims, false, cfg.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (e *Evaluator) Batch(x []float32, y []int64, n int) (Result, error) {
 	for i, m := range e.metrics {
 		e.hits[i] = m.count(e.io, correct)
 	}
-	return Result{Loss: float64(loss), Correct: correct, Examples: n, Hits: e.hits}, nil
+	return Result{Loss: float64(loss), Correct: correct, Examples: n, Labelled: e.io.Labelled(), Hits: e.hits}, nil
 }
 
 // Metrics are the figures Evaluate reports beside the loss.

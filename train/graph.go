@@ -23,7 +23,8 @@ type Objective struct {
 }
 
 // The ports of a step graph, beside the model's own input: its labels and
-// each example's weight in the loss; its loss, its predictions (logits for
+// each label's weight in the loss (an example's, or with labels per
+// position, a position's); its loss, its predictions (logits for
 // the cross-entropies) and, in a training step, one gradient per trainable
 // parameter (named step.GradPrefix and its name), in the order of
 // Graph.Params.
@@ -42,7 +43,11 @@ type stepGraph struct {
 	// labels is the labels input: class ids (i32, one per prediction row)
 	// for sparse cross-entropy, floats of the prediction's shape otherwise.
 	labels *ir.Value
-	pred   *ir.Value
+	// targets is the labels per example when sparse cross-entropy reads a
+	// row per position ([N, T, C] predictions: a language model's next
+	// tokens), each weighted on its own; 0 otherwise.
+	targets int
+	pred    *ir.Value
 	// outType is the trained output's type as the model declares it
 	// (before the batch is bound), for messages.
 	outType string
@@ -76,9 +81,14 @@ func (s *stepGraph) savedBytes() int64 {
 // buildStep turns model (changed in place: pass a freshly loaded one) into
 // the loss of obj at batch size n, with sample weights: loss = Σ_i w_i ·
 // loss_i over the batch's examples, loss_i averaged over each example's
-// elements. With grads it also appends the backward graph. The model must
-// have one input, whose first axis is the batch.
-func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.TrainingModeOptions) (*stepGraph, error) {
+// elements; but sparse cross-entropy over a row per position ([N, T, C]
+// predictions) weighs each position, loss = Σ_{i,t} w_{i,t} · loss_{i,t},
+// so that padding (weight 0) is left out and the loss is the mean over the
+// positions that count, as PyTorch's cross-entropy with an ignore_index.
+// With grads it also appends the backward graph. The model must have one
+// input, whose first axis is the batch; dims binds its other symbolic
+// sizes (a language model's length T).
+func buildStep(model *ir.Graph, obj Objective, n int, dims map[string]int, grads bool, mode autodiff.TrainingModeOptions) (*stepGraph, error) {
 	g := model
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("model %s has %d inputs; training reads one input (the examples) from a data set", g.Name, len(g.Inputs))
@@ -97,15 +107,24 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.
 		return nil, err
 	}
 	s.pred = pred
+	// dims may name sizes an imported model fixed already.
 	env := map[string]int{}
+	for _, sym := range g.Symbols() {
+		if d, ok := dims[sym]; ok {
+			env[sym] = d
+		}
+	}
 	if b := x.Type.Shape[0]; !b.Known() {
+		if _, ok := dims[b.Sym]; ok {
+			return nil, fmt.Errorf("model %s: %s is the batch axis of %s; its size is the batch size", g.Name, b.Sym, x.Name)
+		}
 		env[b.Sym] = n
 	} else if b.Size != n {
 		return nil, fmt.Errorf("model %s: input %s %s has a fixed batch of %d; the batch size is %d", g.Name, x.Name, x.Type, b.Size, n)
 	}
 	for _, sym := range g.Symbols() {
 		if _, ok := env[sym]; !ok {
-			return nil, fmt.Errorf("model %s: the size %s is not the batch: training binds only the batch axis of %s", g.Name, sym, x.Name)
+			return nil, fmt.Errorf("model %s: the size %s of its input %s %s is not the batch: give it with --dim %s=SIZE (next-token data sets it to its longest sequence's length less one)", g.Name, sym, x.Name, x.Type, sym)
 		}
 	}
 	if err := g.Specialise(env); err != nil {
@@ -163,15 +182,17 @@ func buildStep(model *ir.Graph, obj Objective, n int, grads bool, mode autodiff.
 	if err != nil {
 		return nil, fmt.Errorf("model %s: the %s loss of output %s: %w", g.Name, obj.Loss, out.Type, err)
 	}
-	perExample := perElem
-	if r := perElem.Type.Shape.Rank(); r > 1 {
+	perExample, wType := perElem, ir.T(n)
+	if r := perElem.Type.Shape.Rank(); r > 1 && obj.Loss == SparseCategoricalCrossentropy {
+		s.targets, wType = numel(perElem.Type.Shape[1:]), perElem.Type
+	} else if r > 1 {
 		axes := make([]int, r-1)
 		for i := range axes {
 			axes[i] = i + 1
 		}
 		perExample = add(ir.OpReduceMean, &ir.ReduceAttrs{Axes: axes}, perElem)
 	}
-	w := g.AddInput(WeightsInput, ir.T(n))
+	w := g.AddInput(WeightsInput, wType)
 	loss := add(ir.OpSumTo, &ir.ReshapeAttrs{Shape: ir.Shape{}}, add(ir.OpMul, nil, perExample, w))
 	if err != nil {
 		return nil, fmt.Errorf("model %s: the %s loss: %w", g.Name, obj.Loss, err)

@@ -114,7 +114,7 @@ func metricsFor(model string, pred string, loss Loss, sh step.Shape, asked []Met
 		}
 		return nil, nil
 	}
-	perClass := sh.Classes > 1 && sh.Pred == sh.Classes
+	perClass := sh.Classes > 1 && sh.Pred == sh.Classes*sh.PerExample()
 	for i, m := range asked {
 		switch {
 		case m.K < 0:
@@ -133,32 +133,35 @@ func metricsFor(model string, pred string, loss Loss, sh step.Shape, asked []Met
 	return asked, nil
 }
 
-// epochSums are the figures of a pass over data so far: the loss and each
-// metric's hits over the batches done. A trainer's are part of a
+// epochSums are the figures of a pass over data so far: the examples, and
+// the loss and each metric's hits over the labels of the batches done (the
+// examples, or the positions that are not padding). A trainer's are part of a
 // checkpoint, so an epoch resumed in the middle reports, and a plateau
 // schedule watches, what the uninterrupted epoch would have.
 type epochSums struct {
-	loss step.LossMean
-	hits []int
+	loss     step.LossMean
+	hits     []int
+	examples int
 }
 
 // add adds a batch's result.
 func (e *epochSums) add(r Result) {
-	e.loss.Add(float32(r.Loss), r.Examples)
+	e.loss.Add(float32(r.Loss), r.Labelled)
+	e.examples += r.Examples
 	for i, h := range r.Hits {
 		e.hits[i] += h
 	}
 }
 
 func (e *epochSums) reset() {
-	e.loss = step.LossMean{}
+	e.loss, e.examples = step.LossMean{}, 0
 	clear(e.hits)
 }
 
 // fill writes the means into l, whose Values has a place for each metric.
 func (e *epochSums) fill(l *Logs) {
-	l.Examples, l.Loss = e.loss.Examples, e.loss.Mean()
+	l.Examples, l.Loss = e.examples, e.loss.Mean()
 	for i, h := range e.hits {
-		l.Values[i] = float64(h) / float64(max(e.loss.Examples, 1))
+		l.Values[i] = float64(h) / float64(max(e.loss.Labels, 1))
 	}
 }

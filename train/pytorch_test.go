@@ -18,7 +18,8 @@ import (
 	"github.com/mdlc/mdlc/weights"
 )
 
-// PyTorch is the oracle for whole training steps:
+// PyTorch is the oracle for whole training steps (a language model's with a
+// target per position among them, tiny_lm):
 // testdata/pytorch/make_train_fixtures.py trains each model in torch.nn, in
 // float64, for three steps on one batch and writes, per model, a directory
 // testdata/pytorch/train/<name>/ (README.md there lists the files). The
@@ -147,15 +148,27 @@ func TestPyTorchTraining(t *testing.T) {
 			losses, err := tensor.ReadNpyFile(filepath.Join(dir, "losses.npy"))
 			require.NoError(t, err)
 			require.Equal(t, []int{len(trainOptimizers), 3}, losses.Shape)
+			// A language model's batch is token ids, given to a step as
+			// floats, with a target per position (-1 for padding, as
+			// data.Ignore); its loss is on its logits.
 			n := x.Shape[0]
-			require.Len(t, y.Ints, n)
+			examples, lm := x.Data, x.IsInt()
+			if lm {
+				examples = make([]float32, len(x.Ints))
+				for i, id := range x.Ints {
+					examples[i] = float32(id)
+				}
+				require.Equal(t, x.Shape, y.Shape)
+			} else {
+				require.Len(t, y.Ints, n)
+			}
 			init := readWeights(t, dir, "init.safetensors")
 			grad := gradients(init, readWeights(t, dir, "sgd_1.safetensors"), trainOptimizers[0].lr)
 
 			for i, o := range trainOptimizers {
 				t.Run(o.name, func(t *testing.T) {
 					tr, err := New(trainModel(t, name), readWeights(t, dir, "init.safetensors"), Config{
-						Objective: Objective{Loss: SparseCategoricalCrossentropy},
+						Objective: Objective{Loss: SparseCategoricalCrossentropy, FromLogits: lm},
 						Optimizer: o.opt, LR: optim.Constant(o.lr), BatchSize: n,
 					})
 					if err != nil && strings.Contains(err.Error(), "autodiff: "+ir.OpRecurrent.String()) && strings.Contains(err.Error(), "has no gradient") {
@@ -172,7 +185,7 @@ func TestPyTorchTraining(t *testing.T) {
 						mask, bounds = wellDetermined(grad, adamGradFloor), [4]float64{adamUpdateFloor, adamUpdateTol, adamWeightFloor, adamWeightTol}
 					}
 					for step := 1; step <= 3; step++ {
-						r, err := tr.Step(x.Data, y.Ints, n)
+						r, err := tr.Step(examples, y.Ints, n)
 						require.NoError(t, err)
 						want := float64(losses.Data[i*3+step-1])
 						e := math.Abs(r.Loss-want) / math.Abs(want)

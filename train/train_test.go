@@ -372,7 +372,7 @@ func TestTrainsOnTokens(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("1\t3 25 4\n"), 0o644))
 	big, err := data.LoadTokens(path, 12, size.Default())
 	require.NoError(t, err)
-	require.ErrorContains(t, tr.Fit(big, FitOptions{Epochs: 31}), "the data holds token id 25, beyond its vocabulary of 20 ids")
+	require.ErrorContains(t, tr.Fit(big, FitOptions{Epochs: 31}), "seq.txt:1: token 2, id 25, is beyond the model's vocabulary of 20 ids (0..19)")
 	img := randomData(t, 1, 4, 2, 12)
 	require.ErrorContains(t, tr.Fit(img, FitOptions{Epochs: 31}), "takes token ids; the data holds other values")
 }
@@ -436,4 +436,96 @@ func TestStepAllocatesNothing(t *testing.T) {
 	})
 	require.Zero(t, step, "allocations per training step")
 	require.Zero(t, eval, "allocations per evaluation batch")
+}
+
+// lmModel is a tiny causal language model: ids embedded with learned
+// positions, one causal decoder block, next-token logits over 12 ids at
+// every position; its length T is bound from the data.
+const lmModel = `import "transformer"
+
+model tinylm(ids: i32[N, T]) -> (logits: f32[N, T, 12]) {
+  h = ids | embedding(12, 16) | positional(learned=true, max_len=16) | transformer.decoder_block(16, 2, 32) | layernorm(epsilon=1e-5)
+  logits = h | dense(12, use_bias=false)
+}
+`
+
+// lmCorpus is sequences of different lengths, each told apart by its first
+// id, so that every next id is a function of the ids before it.
+const lmCorpus = "1 5 3 7 2 9\n2 8 8 4 1\n3 6 10 11 4 5 6 7\n4 2\n5 9 1 3\n6 7 7 7 7 7 10\n"
+
+// TestTrainsNextToken: a causal language model memorises a small corpus
+// from next-token data: the loss, the mean cross-entropy over the positions
+// that are not padding, goes to about zero and every next id is predicted.
+// The loss is that mean, computed again from the predictions; a padded
+// position's prediction changes nothing.
+func TestTrainsNextToken(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "corpus.txt")
+	require.NoError(t, os.WriteFile(path, []byte(lmCorpus), 0o644))
+	ds, err := data.LoadNextToken(path, 0, size.Default())
+	require.NoError(t, err)
+	require.Equal(t, []int{7}, ds.Shape())
+	cfg := Config{Objective: Objective{Loss: SparseCategoricalCrossentropy, FromLogits: true}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 4, Dims: map[string]int{"T": 7}}
+	_, err = New(load(t, lmModel), initial(t, lmModel, 1), Config{Objective: cfg.Objective, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 4})
+	require.ErrorContains(t, err, "the size T of its input ids i32[N,T] is not the batch: give it with --dim T=SIZE")
+	tr, err := New(load(t, lmModel), initial(t, lmModel, 1), cfg)
+	require.NoError(t, err)
+	defer tr.Close()
+	require.Equal(t, 7, tr.StepShape().Targets)
+	var c lossCurve
+	require.NoError(t, tr.Fit(ds, FitOptions{Epochs: 150, Shuffle: true, Seed: 3, Callbacks: []Callback{&c}}))
+	t.Logf("loss %.3f -> %.4f, accuracy per token %.3f", c.losses[0], c.losses[len(c.losses)-1], c.accs[len(c.accs)-1])
+	require.Less(t, c.losses[len(c.losses)-1], 0.05)
+	require.Equal(t, 1.0, c.accs[len(c.accs)-1])
+
+	e, err := NewEvaluator(load(t, lmModel), initial(t, lmModel, 1), cfg)
+	require.NoError(t, err)
+	defer e.Close()
+	require.NoError(t, e.From(tr.Parameters()))
+	l, err := e.Evaluate(ds)
+	require.NoError(t, err)
+	require.Equal(t, 6, l.Examples)
+	acc, _ := l.Value(Accuracy)
+	require.Equal(t, 1.0, acc)
+	x, y := make([]float32, 4*7), make([]int64, 4*7)
+	require.NoError(t, ds.Batch([]int{0, 1, 2, 3}, x, y))
+	r, err := e.Batch(x, y, 4)
+	require.NoError(t, err)
+	var sum float64
+	n := 0
+	for k, id := range y {
+		if id == data.Ignore {
+			continue
+		}
+		row := e.Predictions()[k*12 : (k+1)*12]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = max(m, float64(v))
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - m)
+		}
+		sum += m + math.Log(z) - float64(row[id])
+		n++
+	}
+	require.Equal(t, 5+4+7+1, n)
+	require.Equal(t, n, r.Labelled)
+	require.InDelta(t, sum/float64(n), r.Loss, 1e-5*math.Max(1, sum/float64(n)))
+	// The targets of padded positions are Ignore'd: the same loss whatever
+	// the input there.
+	x[3*7+1], x[3*7+5] = 9, 4
+	again, err := e.Batch(x, y, 4)
+	require.NoError(t, err)
+	require.Equal(t, r.Loss, again.Loss)
+
+	text, err := New(load(t, textModel), initial(t, textModel, 3), Config{Objective: Objective{Loss: SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(0.01), BatchSize: 2})
+	require.NoError(t, err)
+	defer text.Close()
+	long, err := data.LoadNextToken(path, 12, size.Default())
+	require.NoError(t, err)
+	require.ErrorContains(t, text.Fit(long, FitOptions{Epochs: 1}), "the data has 12 targets an example, one per position; the model predicts 1 rows an example")
+	require.NoError(t, os.WriteFile(path, []byte("1 2 3\n4 12 5\n"), 0o644))
+	big, err := data.LoadNextToken(path, 7, size.Default())
+	require.NoError(t, err)
+	require.ErrorContains(t, tr.Fit(big, FitOptions{Epochs: 151}), "corpus.txt:2: token 2, id 12, is beyond the model's vocabulary of 12 ids (0..11)")
 }

@@ -29,6 +29,10 @@ type Config struct {
 	// is part of a checkpoint.
 	LR        optim.Schedule
 	BatchSize int
+	// Dims binds the model's symbolic sizes other than the batch, such as
+	// a language model's length T (mdlc train's --dim, or the length of
+	// next-token data).
+	Dims map[string]int
 	// Metrics are the figures reported beside the loss; nil is accuracy
 	// when the predictions are classes. A metric that does not fit the
 	// model is refused.
@@ -113,7 +117,7 @@ func New(model *ir.Graph, w map[string]*tensor.Tensor, cfg Config) (*Trainer, er
 	for _, p := range model.Params {
 		own[p.Name] = true
 	}
-	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, true, cfg.Mode)
+	s, err := buildStep(model, cfg.Objective, cfg.BatchSize, cfg.Dims, true, cfg.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -174,13 +178,17 @@ func planOptions(cfg Config) []plan.Option {
 	return opts
 }
 
-// Result is a batch's loss, how many of its examples the model classified
+// Result is a batch's loss, how many of its labels the model predicted
 // correctly (step.Batch.Correct, meaningful when the predictions are
-// classes) and each metric's count of examples right.
+// classes) and each metric's count of labels right.
 type Result struct {
 	Loss     float64
 	Correct  int
 	Examples int
+	// Labelled is the labels the loss and the counts are over: the
+	// examples, or, with a target per position, the positions that are not
+	// padding (step.Batch.Labelled).
+	Labelled int
 	// Hits holds a count for each of the trainer's or evaluator's
 	// metrics, in order; it is theirs, valid until the next batch.
 	Hits []int
@@ -207,7 +215,7 @@ func (t *Trainer) Step(x []float32, y []int64, n int) (Result, error) {
 	if t.update != nil {
 		*t.update = plan.StepTime{Start: t0, Took: time.Since(t0)}
 	}
-	return Result{Loss: float64(loss), Correct: correct, Examples: n, Hits: t.hits}, nil
+	return Result{Loss: float64(loss), Correct: correct, Examples: n, Labelled: t.io.Labelled(), Hits: t.hits}, nil
 }
 
 // Steps is the number of optimiser steps taken.

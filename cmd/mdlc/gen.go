@@ -399,7 +399,7 @@ func training(o *compile.Options, file string, batch int, set cpu.Set, tf *train
 		return nil, err
 	}
 	checkSteps := len(codegen.TrainBatches(step.Shape{Batch: batch}))
-	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched.Schedule(lr, 1, checkSteps), BatchSize: batch, ClipNorm: tf.clip, Threads: o.Threads, Kernels: set}
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched.Schedule(lr, 1, checkSteps), BatchSize: batch, Dims: o.Dims, ClipNorm: tf.clip, Threads: o.Threads, Kernels: set}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)
 	if err != nil {
 		return nil, err
@@ -422,7 +422,7 @@ func training(o *compile.Options, file string, batch int, set cpu.Set, tf *train
 		return t, nil
 	}
 	s := t.Shape
-	x, y := codegen.Sample(s.Batch*s.Example), codegen.SampleIDs(s.Batch, codegen.LabelLimit(s))
+	x, y := codegen.Sample(s.Batch*s.Example), codegen.SampleIDs(s.Batch*s.PerExample(), codegen.LabelLimit(s))
 	c := &codegen.TrainCheck{N: codegen.TrainBatches(s)}
 	for _, n := range c.N {
 		r, err := tr.Step(x, y, n)

@@ -42,7 +42,7 @@ func TestGenTrainGolden(t *testing.T) {
 // other, get train.Trainer's losses, accuracy and parameters bit for bit
 // (the generated test checks what this process computed with train.New on
 // the same batches, a short one among them, its rate by the schedule), on
-// one thread and on two. The packages link no package tensor and no image
+// one thread and on two; a language model's with a target per position. The packages link no package tensor and no image
 // decoder.
 func TestGenTrainBuildsAndRuns(t *testing.T) {
 	if testing.Short() {
@@ -57,14 +57,16 @@ func TestGenTrainBuildsAndRuns(t *testing.T) {
 	mod := t.TempDir()
 	require.NoError(t, requirement{source: root}.writeModule(mod, "example.com/gen"))
 	src := t.TempDir()
-	tiny, bn := filepath.Join(src, "tiny.mdl"), filepath.Join(src, "bn.mdl")
+	tiny, bn, lm := filepath.Join(src, "tiny.mdl"), filepath.Join(src, "bn.mdl"), filepath.Join(src, "tinylm.mdl")
 	require.NoError(t, os.WriteFile(tiny, []byte(tinyModel), 0o644))
 	require.NoError(t, os.WriteFile(bn, []byte(bnModel), 0o644))
+	require.NoError(t, os.WriteFile(lm, []byte(tinyLM), 0o644))
 	for _, args := range [][]string{
 		{"--pkg", "tiny", "--batch", "4", tiny},
 		{"--pkg", "tinygeneric", "--batch", "3", "--kernels", "generic", "--optimizer", "adam-pytorch", "--schedule", "cosine", tiny},
 		{"--pkg", "bn", "--batch", "5", "--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--clip-norm", "0.5", "--lr", "0.05", bn},
 		{"--pkg", "mse", "--batch", "2", "--loss", "mse", "--optimizer", "rmsprop", "--schedule", "plateau:0.5:2", tiny},
+		{"--pkg", "tinylm", "--batch", "3", "--dim", "T=7", "--from-logits", lm},
 	} {
 		code, _, errs := mdlc(t, append([]string{"gen", "--train", "--tests", "-o", filepath.Join(mod, args[1])}, args...)...)
 		require.Equal(t, 0, code, errs)

@@ -29,7 +29,11 @@ func definePlan(fs *flag.FlagSet) func(*cli, []string) error {
 			return err
 		}
 		if *forTraining {
-			return planTraining(c, o, m, sh.Batch, *loss, *logits, *output, *asJSON)
+			// The model's train block gives the loss, under the flags.
+			given := map[string]bool{}
+			fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+			(&trainFlags{loss: loss, fromLogits: logits}).specDefaults(m.Train, given)
+			return planTraining(c, o, m, sh.Batch, sh.Dims, *loss, *logits, *output, *asJSON)
 		}
 		compiled, err := o.Compile(m, *sh, nil)
 		if err != nil {
@@ -69,8 +73,9 @@ func printPlan(c *cli, g *ir.Graph, p *plan.Plan, written int64, asJSON bool) er
 }
 
 // planTraining prints the plan of m's training step at batch size batch
-// (default 32), with the bytes the backward pass keeps alive.
-func planTraining(c *cli, o *compile.Options, m *compile.Model, batch int, loss string, logits bool, output string, asJSON bool) error {
+// (default 32), its other symbolic sizes bound by dims, with the bytes the
+// backward pass keeps alive.
+func planTraining(c *cli, o *compile.Options, m *compile.Model, batch int, dims map[string]int, loss string, logits bool, output string, asJSON bool) error {
 	obj, err := objective(loss, logits, output)
 	if err != nil {
 		return err
@@ -84,7 +89,7 @@ func planTraining(c *cli, o *compile.Options, m *compile.Model, batch int, loss 
 		return err
 	}
 	name := m.Graph.Name
-	tr, err := train.New(m.Graph, w.Tensors, train.Config{Objective: obj, Optimizer: optim.SGD{}, LR: optim.Constant(0), BatchSize: batch, Threads: o.Threads, Kernels: o.Kernels})
+	tr, err := train.New(m.Graph, w.Tensors, train.Config{Objective: obj, Optimizer: optim.SGD{}, LR: optim.Constant(0), BatchSize: batch, Dims: dims, Threads: o.Threads, Kernels: o.Kernels})
 	if err != nil {
 		return err
 	}

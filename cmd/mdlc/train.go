@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,18 +56,52 @@ func objective(loss string, logits bool, output string) (train.Objective, error)
 }
 
 // openData reads --data or --validation-data for model m, whose one input
-// gives a folder's images their size.
-func openData(spec string, m *compile.Model, o *compile.Options) (*data.Memory, error) {
+// gives a folder's images their size and token sequences their length: the
+// input's, or dims's for a symbolic one (--dim T=SIZE). Next-token data
+// sets a length still unknown to its longest sequence's, in dims.
+func openData(spec string, m *compile.Model, o *compile.Options, dims map[string]int) (*data.Memory, error) {
 	opt := data.OpenOptions{Budget: o.MemoryBudget()}
+	var length ir.Dim
 	if in := m.Graph.Inputs; len(in) == 1 {
 		switch s := in[0].Type.Shape; {
 		case s.Rank() == 4:
 			opt.Height, opt.Width, opt.Channels = s[1].Size, s[2].Size, s[3].Size
 		case s.Rank() == 2 && in[0].Type.DType != ir.F32:
-			opt.SeqLen = s[1].Size
+			length, opt.SeqLen = s[1], s[1].Size
+			if !length.Known() {
+				opt.SeqLen = dims[length.Sym]
+			}
 		}
 	}
-	return data.Open(spec, opt)
+	ds, err := data.Open(spec, opt)
+	if err == nil && !length.Known() && length.Sym != "" {
+		dims[length.Sym] = ds.Shape()[0]
+	}
+	return ds, err
+}
+
+// dimsFlag registers --dim for train and evaluate: the model's symbolic
+// sizes other than the batch.
+func dimsFlag(fs *flag.FlagSet, o *compile.Options) map[string]int {
+	dims := map[string]int{}
+	fs.Var(dimList(dims), "dim", "`NAME=SIZE` for a symbolic dimension other than the batch, e.g. T=128 for a language model's length (repeatable; default for T: next-token data's longest sequence less one)")
+	o.Dims = dims // an ONNX model fixes these when importing
+	return dims
+}
+
+// checkDims refuses a --dim that names the batch or no symbolic size of
+// m's.
+func checkDims(m *compile.Model, dims map[string]int) error {
+	syms := m.Graph.Symbols()
+	for _, name := range slices.Sorted(maps.Keys(dims)) {
+		if name == compile.BatchSymbol(m.Graph) {
+			return usagef("--dim %s: %s is the batch dimension; set it with --batch-size", name, name)
+		}
+		if !slices.Contains(syms, name) && !slices.Contains(m.Fixed, name) {
+			return usagef("--dim %s: model %s has no symbolic dimension %s (its inputs are %s)", name, m.Graph.Name, name, compile.InputNames(m.Graph))
+		}
+	}
+	return nil
 }
 
 // trainLong is `mdlc help train`'s word on the model's train block.
@@ -117,6 +153,8 @@ type trainFlags struct {
 	clip                    float64
 	loss, outputName        *string
 	fromLogits              *bool
+	// dims is --dim, and the length next-token data sets.
+	dims map[string]int
 	// given names the flags given, under which a train block's settings
 	// are the defaults (mdlc gen --train).
 	given map[string]bool
@@ -126,7 +164,7 @@ func defineTrain(fs *flag.FlagSet) func(*cli, []string) error {
 	o := modelFlags(fs)
 	weightFlags(fs, o)
 	threadFlag(fs, o, "threads a training step uses")
-	f := &trainFlags{}
+	f := &trainFlags{dims: dimsFlag(fs, o)}
 	f.loss, f.fromLogits, f.outputName = objectiveFlags(fs)
 	fs.StringVar(&f.data, "data", "", "the training data: "+data.SpecHelp)
 	fs.StringVar(&f.valData, "validation-data", "", "data evaluated after each epoch (`SPEC`, as --data)")
@@ -285,6 +323,9 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	if err != nil {
 		return err
 	}
+	if err := checkDims(m, f.dims); err != nil {
+		return err
+	}
 	f.specDefaults(m.Train, given)
 	if f.valSplit < 0 || f.valSplit >= 1 {
 		return usagef("--validation-split %g: want a fraction in [0, 1)", f.valSplit)
@@ -314,14 +355,14 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	if batch == 0 {
 		batch = 32
 	}
-	ds, err := openData(f.data, m, o)
+	ds, err := openData(f.data, m, o, f.dims)
 	if err != nil {
 		return err
 	}
 	var val data.Dataset
 	switch {
 	case f.valData != "":
-		v, err := openData(f.valData, m, o)
+		v, err := openData(f.valData, m, o, f.dims)
 		if err != nil {
 			return err
 		}
@@ -347,7 +388,7 @@ func (f *trainFlags) run(c *cli, o *compile.Options, file string, given map[stri
 	if err != nil {
 		return err
 	}
-	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched, BatchSize: min(batch, ds.Len()), Metrics: metrics, ClipNorm: f.clip, Threads: o.Threads}
+	cfg := train.Config{Objective: obj, Optimizer: opt, LR: sched, BatchSize: min(batch, ds.Len()), Dims: f.dims, Metrics: metrics, ClipNorm: f.clip, Threads: o.Threads}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)
 	if err != nil {
 		return err
@@ -522,6 +563,7 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 	o := modelFlags(fs)
 	weightFlags(fs, o)
 	threadFlag(fs, o, "threads a step uses")
+	dims := dimsFlag(fs, o)
 	loss, logits, output := objectiveFlags(fs)
 	var metricList string
 	metricsFlag(fs, &metricList)
@@ -537,6 +579,9 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkDims(m, dims); err != nil {
+			return err
+		}
 		// The model's train block says how it is measured, under the flags.
 		given := map[string]bool{}
 		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
@@ -550,7 +595,7 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		ds, err := openData(*spec, m, o)
+		ds, err := openData(*spec, m, o, dims)
 		if err != nil {
 			return err
 		}
@@ -565,7 +610,7 @@ func defineEvaluate(fs *flag.FlagSet) func(*cli, []string) error {
 		if n == 0 {
 			n = 32
 		}
-		e, err := train.NewEvaluator(m.Graph, w.Tensors, train.Config{Objective: obj, BatchSize: min(n, ds.Len()), Metrics: metrics, Threads: o.Threads})
+		e, err := train.NewEvaluator(m.Graph, w.Tensors, train.Config{Objective: obj, BatchSize: min(n, ds.Len()), Dims: dims, Metrics: metrics, Threads: o.Threads})
 		if err != nil {
 			return err
 		}

@@ -161,6 +161,7 @@ var rules = [ir.OpLast]rule{
 	ir.OpMaxPool2DGrad:             {why: training},
 	ir.OpAvgPool2DGrad:             {why: training},
 	ir.OpEmbeddingGrad:             {why: training},
+	ir.OpGatherGrad:                {why: training},
 	ir.OpRecurrentGrad:             {why: training},
 	ir.OpAttentionGrad:             {why: training},
 	ir.OpSoftmaxCrossEntropy:       {why: training},

@@ -6,6 +6,7 @@ import (
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/layout"
 )
 
 // The steps of the gradient ops (package autodiff). The convolutions',
@@ -138,6 +139,35 @@ func (s EmbeddingGrad) Compile(cpu.Set) Step { return s }
 
 func (s EmbeddingGrad) Run(b [][]float32, _ *Team) {
 	backward.EmbeddingGrad(b[s.IDs], b[s.DY], b[s.Out], s.Dim)
+}
+
+// GatherGrad writes slot Out, gather's gradient: the slices of slot DY added
+// back onto the cells that the indices in slot Indices read
+// (layout.GatherAxis.ScatterAdd), its units spread over up to Helpers
+// helpers. Name and Shape are the gather's layer and the indices' shape, for
+// the error an index out of range gives.
+type GatherGrad struct {
+	Indices, DY, Out int
+	Gather           layout.GatherAxis
+	Helpers          int
+	Name             string
+	Shape            []int
+}
+
+func (s GatherGrad) Compile(cpu.Set) Step { return &gatherGradStep{s} }
+
+type gatherGradStep struct{ spec GatherGrad }
+
+func (s *gatherGradStep) Check(b [][]float32) error {
+	return checkGather("gather_grad", s.spec.Name, s.spec.Shape, &s.spec.Gather, b[s.spec.Indices])
+}
+
+func (s *gatherGradStep) Run(b [][]float32, t *Team) {
+	t.run(s, 0, s.spec.Gather.ScatterUnits(), s.spec.Helpers, b, nil)
+}
+
+func (s *gatherGradStep) unit(b [][]float32, _ []float32, u int) {
+	s.spec.Gather.ScatterAdd(b[s.spec.Indices], b[s.spec.DY], b[s.spec.Out], u)
 }
 
 // CrossEntropy writes slot Out, the softmax cross-entropy of each row of C

@@ -250,12 +250,17 @@ type Gather struct {
 func (s Gather) Compile(cpu.Set) Step { return s }
 
 func (s Gather) Check(b [][]float32) error {
-	k := s.Gather.Bad(b[s.Indices])
+	return checkGather("gather", s.Name, s.Shape, &s.Gather, b[s.Indices])
+}
+
+// checkGather refuses indices gather cannot read, naming op and layer.
+func checkGather(op, layer string, shape []int, g *layout.GatherAxis, indices []float32) error {
+	k := g.Bad(indices)
 	if k < 0 {
 		return nil
 	}
-	return fmt.Errorf("gather (layer %q): index %v at %s of the indices %v is not an integer in %d..%d",
-		s.Name, b[s.Indices][k], indexString(k, s.Shape), s.Shape, -s.Gather.A, s.Gather.A-1)
+	return fmt.Errorf("%s (layer %q): index %v at %s of the indices %v is not an integer in %d..%d",
+		op, layer, indices[k], indexString(k, shape), shape, -g.A, g.A-1)
 }
 
 func (s Gather) Run(b [][]float32, _ *Team) { s.Gather.Run(b[s.X], b[s.Indices], b[s.Out]) }

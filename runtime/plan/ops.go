@@ -125,6 +125,7 @@ func init() {
 		ir.OpMaxPool2DGrad:    {build: buildMaxPoolGrad},
 		ir.OpAvgPool2DGrad:    {build: buildAvgPoolGrad},
 		ir.OpEmbeddingGrad:    {build: buildEmbeddingGrad},
+		ir.OpGatherGrad:       {build: buildGatherGrad},
 		ir.OpRecurrentGrad:    {build: buildRecurrentGrad},
 		ir.OpAttentionGrad:    {build: buildAttentionGrad},
 

@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/mdlc/mdlc/ir"
@@ -261,6 +262,38 @@ func embeddingGrad(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
 		}
 	}
 	round(acc, out.Data)
+}
+
+// gatherGrad: with indices [B, I], dy [B, P, I, R] and dx [B, P, S, R],
+// dx[b, p, s, r] = Σ_i [index(indices[b, i]) = s]·dy[b, p, i, r], summed in
+// float64.
+func gatherGrad(_ *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
+	idx, dy, x := in[0], in[1], out.Shape
+	nb, np, s, r, ni := x[0], x[1], x[2], x[3], idx.Shape[1]
+	acc := make([]float64, len(out.Data))
+	for b := range nb {
+		for p := range np {
+			for i := range ni {
+				j, _ := ir.GatherIndex(idx.Data[b*ni+i], s)
+				for e := range r {
+					acc[((b*np+p)*s+j)*r+e] += float64(dy.Data[((b*np+p)*ni+i)*r+e])
+				}
+			}
+		}
+	}
+	round(acc, out.Data)
+}
+
+// checkGatherGrad refuses an index gather could not have read (checks).
+func checkGatherGrad(n *ir.Node, in []*tensor.Tensor) error {
+	s := n.Attrs.(*ir.ReshapeAttrs).Shape[2].Size
+	for k, v := range in[0].Data {
+		if _, ok := ir.GatherIndex(v, s); !ok {
+			return fmt.Errorf("gather_grad (layer %q): index %v at position %d of the indices %v is not an integer in %d..%d",
+				n.Layer, v, k, in[0].Shape, -s, s-1)
+		}
+	}
+	return nil
 }
 
 // crossEntropy is, per row of C logits x, -Σ y·log_softmax(x) =

@@ -87,6 +87,7 @@ var kernels = [ir.OpLast]kernel{
 	ir.OpMaxPool2DGrad:    maxPoolGrad,
 	ir.OpAvgPool2DGrad:    avgPoolGrad,
 	ir.OpEmbeddingGrad:    embeddingGrad,
+	ir.OpGatherGrad:       gatherGrad,
 	ir.OpRecurrentGrad:    recurrentGrad,
 	ir.OpAttentionGrad:    attentionGrad,
 
@@ -116,7 +117,8 @@ var kernels = [ir.OpLast]kernel{
 // checks refuse operand values an op is not defined on, before its kernel
 // runs: the errors a run can meet.
 var checks = [ir.OpLast]func(n *ir.Node, in []*tensor.Tensor) error{
-	ir.OpGather: checkGather,
+	ir.OpGather:     checkGather,
+	ir.OpGatherGrad: checkGatherGrad,
 }
 
 // The fused kernels call back into the table, so they join it after it is

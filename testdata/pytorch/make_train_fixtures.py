@@ -9,12 +9,17 @@ labels, and trains it on that same batch for three steps of
   adam  torch.optim.Adam(lr=1e-3)  (betas 0.9, 0.999, eps 1e-8)
 
 with F.cross_entropy (the mean over the batch) on the logits under the
-model's final softmax, all in float64 (the model cast with .double()). It
-writes into testdata/pytorch/train/<name>/:
+model's final softmax, all in float64 (the model cast with .double()). A
+language model (tiny_lm) has a target per position instead, the next id,
+on sequences of different lengths padded with id 0 and target -1, and its
+loss is F.cross_entropy(ignore_index=-1) on its logits: the mean over the
+positions that are not padding. It writes into
+testdata/pytorch/train/<name>/:
 
   init.safetensors     the initial weights, under mdlc's names and layouts
-  x.npy                the batch, float32, in mdlc's layout (NHWC for images)
-  y.npy                its class ids, int64
+  x.npy                the batch, float32, in mdlc's layout (NHWC for images),
+                       or a language model's token ids, int64 [8, T]
+  y.npy                its class ids, int64 ([8], or [8, T], -1 for padding)
   <opt>_1.safetensors  the weights after one step of <opt>, float64 rounded
   <opt>_3.safetensors  and after three steps on the same batch
   losses.npy           float32 [2, 3]: the loss before each of the three
@@ -118,12 +123,47 @@ class LSTMClassifier(mf.Model):  # testdata/pytorch/train/lstm_classifier.mdl
         return m["head"](h[-1])
 
 
-# name: (.mdl file, model class, example shape, classes, seed)
+class TinyLM(mf.Model):  # testdata/pytorch/train/tiny_lm.mdl
+    def __init__(self):
+        super().__init__()
+        self.add("tok", nn.Embedding(LM_VOCAB, 32))
+        self.add("pos", mf.Positions(LM_T, 32))
+        self.blocks = self.layers("block", 1, norm_first=True)
+        self.add("norm", nn.LayerNorm(32, eps=1e-5))
+        self.add("head", nn.Linear(32, LM_VOCAB, bias=False))
+
+    def forward(self, ids):  # ids: (N, T) int64
+        m = self.named
+        x = m["pos"](m["tok"](ids))
+        mask = mf.causal_mask(ids.shape[1]).to(x.dtype)
+        for b in self.blocks:
+            x = b(x, src_mask=mask)
+        return m["head"](m["norm"](x))
+
+
+LM_VOCAB, LM_T = 20, 6
+# Each sequence's ids (2 to T+1 of them: its inputs and, shifted by one,
+# their targets), padded after its end.
+LM_LENGTHS = (7, 7, 5, 3, 2, 6, 4, 7)
+
+
+def next_token_batch():
+    """A language model's batch, as mdlc's next-token data serves it."""
+    seqs = torch.randint(1, LM_VOCAB, (BATCH, LM_T + 1), dtype=torch.int64)
+    x = torch.zeros((BATCH, LM_T), dtype=torch.int64)
+    y = torch.full((BATCH, LM_T), -1, dtype=torch.int64)
+    for i, n in enumerate(LM_LENGTHS):
+        x[i, :n - 1], y[i, :n - 1] = seqs[i, :n - 1], seqs[i, 1:n]
+    return x, y
+
+
+# name: (.mdl file, model class, example shape ("lm": next_token_batch), classes, seed)
 MODELS = {
     "fashion_cnn": ("stdlib/fashion_cnn.mdl", FashionCNN, (28, 28, 1), 10, 21),
     "lenet": ("stdlib/lenet.mdl", LeNet, (28, 28, 1), 10, 22),
     "encoder_classifier": ("testdata/pytorch/train/encoder_classifier.mdl", EncoderClassifier, (6, 8), 4, 23),
     "lstm_classifier": ("testdata/pytorch/train/lstm_classifier.mdl", LSTMClassifier, (7, 6), 5, 24),
+    "tiny_lm": ("testdata/pytorch/train/tiny_lm.mdl", TinyLM, "lm", LM_VOCAB, 25),
 }
 
 
@@ -137,7 +177,10 @@ def train(model, x, y, opt, steps, dtype):
     losses = []
     for _ in range(steps):
         o.zero_grad()
-        loss = F.cross_entropy(m(x.to(dtype)), y)
+        out = m(x if not x.is_floating_point() else x.to(dtype))
+        # A target per position (a language model's) flattens to rows; a
+        # classifier's rows are already so. -1 marks padding.
+        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=-1)
         loss.backward()
         o.step()
         losses.append(loss.item())
@@ -203,8 +246,11 @@ def main():
         # from exactly these.
         init = mf.export(model.named)
         assert sum(w.size for w in init.values()) == sum(p.numel() for p in model.parameters()), name
-        x = torch.rand((BATCH,) + shape, dtype=torch.float32)
-        y = torch.randint(0, classes, (BATCH,), dtype=torch.int64)
+        if shape == "lm":
+            x, y = next_token_batch()
+        else:
+            x = torch.rand((BATCH,) + shape, dtype=torch.float32)
+            y = torch.randint(0, classes, (BATCH,), dtype=torch.int64)
 
         d = os.path.join(OUT, name)
         os.makedirs(d, exist_ok=True)

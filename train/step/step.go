@@ -1,8 +1,8 @@
 // Package step is the host half of a training or evaluation step, the work
 // around its plan's run: binding a batch as the step graph's inputs (the
 // examples padded to the batch size with zero-weight examples, the labels as
-// the loss reads them, each example's weight), counting the examples the
-// predictions classify right, and the optimiser's update of the trainable
+// the loss reads them, each label's weight), counting the labels the
+// predictions get right, and the optimiser's update of the trainable
 // parameters from the gradients the run computed.
 //
 // Package train and the packages mdlc gen --train writes both call it, so a
@@ -37,6 +37,12 @@ type Shape struct {
 	// shaped as the prediction, made from the ids (one-hot, or the id itself
 	// for one value per example).
 	IDs int
+	// Targets is the labels per example when there are several, a class
+	// id per position (a language model's next tokens, IDs = Batch·Targets,
+	// Pred = Targets·Classes): each is weighed in the loss and counted by
+	// the metrics, but those that are Ignore (padding). 0 is one per
+	// example.
+	Targets int
 	// Vocab, if positive, says the input is token ids, each in
 	// 0..Vocab-1: the examples, given as floats, are converted.
 	Vocab int
@@ -53,6 +59,8 @@ type Batch struct {
 	ids, xIDs          []int64
 	inputs             []exec.Input
 	labels             []int64 // the real labels of the batch, for accuracy
+	// labelled is the labels of the last batch that count (not Ignore).
+	labelled int
 	// Loss and Predictions are the step's loss (one float) and predictions
 	// (Batch rows of Pred values), bound as its first two outputs.
 	Loss, Predictions []float32
@@ -60,7 +68,7 @@ type Batch struct {
 
 // NewBatch allocates the buffers of a step of shape s.
 func NewBatch(s Shape) *Batch {
-	b := &Batch{Shape: s, x: make([]float32, s.Batch*s.Example), weights: make([]float32, s.Batch), Loss: make([]float32, 1), Predictions: make([]float32, s.Batch*s.Pred)}
+	b := &Batch{Shape: s, x: make([]float32, s.Batch*s.Example), weights: make([]float32, s.Batch*s.PerExample()), Loss: make([]float32, 1), Predictions: make([]float32, s.Batch*s.Pred)}
 	labels := exec.Input{}
 	if s.IDs > 0 {
 		b.ids = make([]int64, s.IDs)
@@ -78,6 +86,13 @@ func NewBatch(s Shape) *Batch {
 	return b
 }
 
+// Ignore is a label that does not count: a padded position's target (as
+// package data serves it). Only per-position labels (Targets) may be Ignore.
+const Ignore = -1
+
+// PerExample is the labels of one example: Targets, or 1.
+func (s Shape) PerExample() int { return max(s.Targets, 1) }
+
 // Outputs are the slices a step's run writes: the loss, the predictions,
 // then more (a training step's gradients).
 func (b *Batch) Outputs(more ...[]float32) [][]float32 {
@@ -85,31 +100,49 @@ func (b *Batch) Outputs(more ...[]float32) [][]float32 {
 }
 
 // Fill binds a batch of n examples, x (n·Example floats, NHWC) and y (n
-// class ids), as the step's inputs (examples, labels, sample weights). The
-// examples past n are zero with weight zero; the real ones weigh 1/n each,
-// so the loss, and its gradient, is exactly the n examples' mean.
+// class ids, or n·Targets, some Ignore), as the step's inputs (examples,
+// labels, sample weights). The examples past n, and the labels that are
+// Ignore, weigh zero; the k labels that count weigh 1/k each, so the loss,
+// and its gradient, is exactly their mean.
 func (b *Batch) Fill(x []float32, y []int64, n int) ([]exec.Input, error) {
 	if n < 1 || n > b.Batch {
 		return nil, fmt.Errorf("a batch of %d examples for a step of %d", n, b.Batch)
 	}
-	if len(x) < n*b.Example || len(y) < n {
-		return nil, fmt.Errorf("a batch of %d examples needs %d floats and %d labels, got %d and %d", n, n*b.Example, n, len(x), len(y))
+	per := b.PerExample()
+	if len(x) < n*b.Example || len(y) < n*per {
+		return nil, fmt.Errorf("a batch of %d examples needs %d floats and %d labels, got %d and %d", n, n*b.Example, n*per, len(x), len(y))
+	}
+	b.labels = y[:n*per]
+	b.labelled = 0
+	limit := int64(b.labelLimit())
+	for i, c := range b.labels {
+		switch {
+		case c == Ignore && b.Targets > 0:
+		case limit > 0 && (c < 0 || c >= limit):
+			return nil, fmt.Errorf("example %d: label %d is not one of the model's classes 0..%d", i/per, c, limit-1)
+		default:
+			b.labelled++
+		}
+	}
+	if b.labelled == 0 {
+		return nil, fmt.Errorf("a batch of %d examples whose every label is %d (padding): nothing to learn from", n, Ignore)
 	}
 	copy(b.x, x[:n*b.Example])
 	clear(b.x[n*b.Example:])
 	for i := range b.weights {
 		b.weights[i] = 0
-		if i < n {
-			b.weights[i] = 1 / float32(n)
+		if i < len(b.labels) && b.labels[i] != Ignore {
+			b.weights[i] = 1 / float32(b.labelled)
 		}
 	}
-	b.labels = y[:n]
 	if b.ids != nil {
-		copy(b.ids, y[:n])
-		clear(b.ids[n:])
+		for i, c := range b.labels {
+			b.ids[i] = max(c, 0) // an Ignore'd label weighs nothing: any class will do
+		}
+		clear(b.ids[len(b.labels):])
 	} else {
 		clear(b.floats)
-		for i, c := range y[:n] {
+		for i, c := range b.labels {
 			if b.Pred == 1 {
 				b.floats[i] = float32(c)
 			} else {
@@ -125,23 +158,44 @@ func (b *Batch) Fill(x []float32, y []int64, n int) ([]exec.Input, error) {
 	return b.inputs, nil
 }
 
+// labelLimit bounds a label: the classes a sparse loss reads, or the
+// prediction's values (a one-hot row of them); 0, no bound, for one value
+// per example, which takes the label as it is.
+func (s Shape) labelLimit() int {
+	switch {
+	case s.IDs > 0:
+		return s.Classes
+	case s.Pred > 1:
+		return s.Pred
+	}
+	return 0
+}
+
+// Labelled is the labels of the last batch that count: its examples, or,
+// with Targets, its positions that are not Ignore. An epoch's loss and
+// metrics are means over them.
+func (b *Batch) Labelled() int { return b.labelled }
+
 // HasAccuracy says whether the predictions are classes: a cross-entropy's,
 // or one value per class.
 func (s Shape) HasAccuracy() bool {
 	return s.Logits || (s.Classes > 1 && s.Pred == s.Classes)
 }
 
-// Correct counts the examples of the last batch whose prediction is their
-// label: the largest value's class, or for one value per example, whether it
-// is above the threshold (logit 0, or probability 1/2) and the label is 1.
+// Correct counts the labels of the last batch (Labelled) whose prediction is
+// right: the largest value's class, or for one value per example, whether
+// it is above the threshold (logit 0, or probability 1/2) and the label is 1.
 func (b *Batch) Correct() int {
 	threshold := float32(0.5)
 	if b.Logits {
 		threshold = 0
 	}
-	c := 0
+	c, w := 0, b.Pred/b.PerExample()
 	for i, y := range b.labels {
-		row := b.Predictions[i*b.Pred : (i+1)*b.Pred]
+		if y == Ignore {
+			continue
+		}
+		row := b.Predictions[i*w : (i+1)*w]
 		if b.Pred == 1 {
 			if (row[0] > threshold) == (y == 1) {
 				c++
@@ -161,17 +215,17 @@ func (b *Batch) Correct() int {
 	return c
 }
 
-// InTopK counts the examples of the last batch whose label is among the k
-// highest of their predictions, one per class (Pred == Classes), as
+// InTopK counts the labels of the last batch (Labelled) that are among the k
+// highest of their predictions, one per class (Pred == Classes·PerExample), as
 // TensorFlow's in_top_k decides for Keras's top-k accuracy: the label's
 // class is in when fewer than k classes score strictly higher than it, so
 // classes tied at the k-th place are all in (two classes tied for first
 // both make the top 1); a row with a score that is not finite is a miss.
 // It reads the predictions in place and allocates nothing.
 func (b *Batch) InTopK(k int) int {
-	c := 0
+	c, w := 0, b.Pred/b.PerExample()
 	for i, y := range b.labels {
-		row := b.Predictions[i*b.Pred : (i+1)*b.Pred]
+		row := b.Predictions[i*w : (i+1)*w]
 		if y < 0 || y >= int64(len(row)) {
 			continue
 		}
@@ -194,22 +248,23 @@ func (b *Batch) InTopK(k int) int {
 }
 
 // LossMean is the mean of a run of batches' losses, each weighted by its
-// examples and summed in order in float64: an epoch's loss as mdlc train
+// labels that count (Labelled: its examples, or its positions that are not
+// padding) and summed in order in float64: an epoch's loss as mdlc train
 // reports it and a plateau schedule watches it. Train and generated
 // trainers both sum with it, so they watch the same bits.
 type LossMean struct {
-	Sum      float64
-	Examples int
+	Sum    float64
+	Labels int
 }
 
-// Add adds a batch of n examples whose mean loss was loss.
+// Add adds a batch of n labels (Labelled) whose mean loss was loss.
 func (m *LossMean) Add(loss float32, n int) {
 	m.Sum += float64(loss) * float64(n)
-	m.Examples += n
+	m.Labels += n
 }
 
-// Mean is the mean loss per example (0 before any).
-func (m LossMean) Mean() float64 { return m.Sum / float64(max(m.Examples, 1)) }
+// Mean is the mean loss per label (0 before any).
+func (m LossMean) Mean() float64 { return m.Sum / float64(max(m.Labels, 1)) }
 
 // Runner runs a step's program: a *plan.Plan, or a generated package's
 // *exec.Program.
@@ -219,7 +274,7 @@ type Runner interface {
 
 // Run binds a batch of n examples (as Fill takes them), runs the step on a
 // with outputs (Outputs: Loss and Predictions first) and returns the loss and the
-// examples classified right.
+// labels predicted right (Correct, of Labelled).
 func (b *Batch) Run(r Runner, a *exec.Arena, outputs [][]float32, x []float32, y []int64, n int) (loss float32, correct int, err error) {
 	inputs, err := b.Fill(x, y, n)
 	if err != nil {

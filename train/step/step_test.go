@@ -111,3 +111,36 @@ func TestLossMean(t *testing.T) {
 	m.Add(0.5, 1)
 	require.Equal(t, 3.5/4, m.Mean())
 }
+
+// TestFillPerPosition: with a target per position, each label that counts
+// weighs 1/k (k of them in the batch, the short batch's padding and the
+// Ignore'd positions weighing 0), the labels input holds the ids (0 where
+// Ignore'd), and accuracy and top-k count positions, not examples. An id
+// beyond the classes, a batch of padding only, and Ignore where there is one
+// label an example are refused.
+func TestFillPerPosition(t *testing.T) {
+	// 3 examples of 2 positions, 4 classes: Pred 8, IDs 6.
+	b := NewBatch(Shape{Batch: 3, Example: 2, Pred: 8, Classes: 4, IDs: 6, Targets: 2, Logits: true})
+	in, err := b.Fill([]float32{1, 2, 3, 0}, []int64{2, 3, 1, Ignore}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2, 3, 1, 0, 0, 0}, b.ids)
+	third := float32(1) / 3
+	require.Equal(t, []float32{third, third, third, 0, 0, 0}, in[2].Floats)
+	require.Equal(t, 3, b.Labelled())
+	copy(b.Predictions, []float32{
+		0, 0, 9, 0, 0, 0, 0, 9, // example 0: positions predict 2 (right) and 3 (right)
+		0, 0, 0, 9, 9, 9, 9, 9, // example 1: 3 (wrong: 1), then a padded position
+		9, 9, 9, 9, 9, 9, 9, 9, // the padding example
+	})
+	require.Equal(t, 2, b.Correct())
+	require.Equal(t, 2, b.InTopK(1))
+	require.Equal(t, 3, b.InTopK(4))
+
+	_, err = b.Fill(make([]float32, 2), []int64{1, 4}, 1)
+	require.ErrorContains(t, err, "example 0: label 4 is not one of the model's classes 0..3")
+	_, err = b.Fill(make([]float32, 2), []int64{Ignore, Ignore}, 1)
+	require.ErrorContains(t, err, "whose every label is -1 (padding)")
+	one := NewBatch(Shape{Batch: 2, Example: 1, Pred: 3, Classes: 3, IDs: 2})
+	_, err = one.Fill(make([]float32, 2), []int64{1, Ignore}, 2)
+	require.ErrorContains(t, err, "example 1: label -1 is not one of the model's classes 0..2")
+}
