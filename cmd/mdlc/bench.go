@@ -100,7 +100,7 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 	tracePath := fs.String("trace", "", "write the steps of the first 100 timed runs to `FILE` in the Chrome trace format (Perfetto, chrome://tracing)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	peakOnly := fs.Bool("peak", false, "measure this machine's FMA peak instead of a model")
-	trainStep := fs.Bool("train", false, "time a training step (forward, sparse categorical cross-entropy, backward, Adam) and the forward pass it starts with, in images per second (--batch default 32)")
+	trainStep := fs.Bool("train", false, "time a training step (forward, sparse categorical cross-entropy, from logits if the model's train block says so, backward, Adam) and the forward pass it starts with, in images per second (--batch default 32)")
 	return func(c *cli, files []string) error {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -330,3 +330,18 @@ func TestBenchTrainProfile(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Regexp(t, `\n[0-9]+ +optimizer update +- +\[61706\] +update/[a-z0-9]+ +[0-9.]+ +[0-9.]+% +0\.00 +1\.6 MiB\n`, out)
 }
+
+// TestBenchTrainLanguageModel: --dim binds a language model's length, its
+// train block says it is trained from logits, and its labels are a class
+// id per position.
+func TestBenchTrainLanguageModel(t *testing.T) {
+	code, out, errs := mdlc(t, "bench", "--train", "--json", "--runs", "1", "--warmup", "0", "--batch", "2", "--dim", "T=8", "../../stdlib/gpt.mdl")
+	require.Equal(t, 0, code, errs)
+	var r trainBenchJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "gpt", r.Model)
+	require.Positive(t, r.MedianMs)
+	code, _, errs = mdlc(t, "bench", "--train", "--runs", "1", "--batch", "2", "../../stdlib/gpt.mdl")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "dimension T is not bound")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -57,7 +58,11 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 		return err
 	}
 	name := m.Graph.Name
-	env := map[string]int{compile.BatchSymbol(m.Graph): batch}
+	env := maps.Clone(o.Dims)
+	if env == nil {
+		env = map[string]int{}
+	}
+	env[compile.BatchSymbol(m.Graph)] = batch
 	samples, err := compile.Samples(m, env, o.Seed)
 	if err != nil {
 		return err
@@ -67,14 +72,18 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	}
 	// A step takes token ids as floats, as package data serves them.
 	x := samples[m.Graph.Inputs[0].Name].Floats().Data
-	cfg := train.Config{Objective: train.Objective{Loss: train.SparseCategoricalCrossentropy}, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3),
-		BatchSize: batch, Threads: o.Threads, Kernels: o.Kernels}
+	// Sparse categorical cross-entropy on the labels below, from logits
+	// where the model's train block says its output is logits.
+	obj := train.Objective{Loss: train.SparseCategoricalCrossentropy, FromLogits: m.Train != nil && m.Train.FromLogits}
+	cfg := train.Config{Objective: obj, Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3),
+		BatchSize: batch, Dims: o.Dims, Threads: o.Threads, Kernels: o.Kernels}
 	tr, err := train.New(m.Graph, w.Tensors, cfg)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
-	y := make([]int64, batch)
+	// A language model takes a class id per position.
+	y := make([]int64, batch*max(tr.StepShape().Targets, 1))
 	for i := range y {
 		y[i] = int64(i % 2)
 	}
