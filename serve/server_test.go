@@ -598,6 +598,50 @@ func TestRepository(t *testing.T) {
 	assert.ErrorContains(t, err, `version directory "v1"`)
 }
 
+// TestVersionChoice: a request that names no version goes to the highest
+// version that is ready: one that failed to load (3) is passed over, not
+// answered with 503, while naming it still reaches it.
+func TestVersionChoice(t *testing.T) {
+	dir := t.TempDir()
+	src, ok := stdlib.Source("fashion_cnn")
+	require.True(t, ok)
+	require.NoError(t, mkfile(dir+"/fashion/1/model.mdl", src))
+	require.NoError(t, mkfile(dir+"/fashion/2/model.mdl", src))
+	require.NoError(t, mkfile(dir+"/fashion/3/model.mdl", []byte("model broken {")))
+	specs, err := SpecsFromRepository(dir)
+	require.NoError(t, err)
+	o := DefaultOptions()
+	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(specs, o)
+	require.NoError(t, err)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	req := map[string]any{"inputs": []any{jsonTensor("image", "FP32", []int{1, 28, 28, 1}, make([]float32, 784))}}
+
+	// Before loading nothing is ready: the highest version reports it.
+	resp, b := postJSON(t, ts.URL+"/v2/models/fashion/infer", req)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Contains(t, string(b), "model fashion version 3 is not ready")
+
+	assert.ErrorContains(t, s.Load(), "version 3")
+	defer s.Close()
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/infer", req)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), `"model_version":"2"`)
+	code, v := get(t, ts.URL+"/v2/models/fashion")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, []any{"1", "2", "3"}, v["versions"])
+	code, v = get(t, ts.URL+"/v2/models/fashion/ready")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "2", v["version"])
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/versions/3/infer", req)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Contains(t, string(b), "model fashion version 3 is not ready")
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/versions/1/infer", req)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), `"model_version":"1"`)
+}
+
 func TestSpecsFromFiles(t *testing.T) {
 	specs, err := SpecsFromFiles([]string{"fashion_cnn", "../stdlib/lenet.mdl"})
 	require.NoError(t, err)
