@@ -364,8 +364,8 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	var req *inferRequest
 	if isImage {
 		req, err = s.decodeImage(w, m, body)
-	} else {
-		req, err = parseInferRequest(body, headerLen)
+	} else if req, err = parseInferRequest(body, headerLen); err == nil {
+		err = s.decodeImageInputs(w, m, req)
 	}
 	if err != nil {
 		return fail(err)
