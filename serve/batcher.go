@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,9 +17,11 @@ import (
 // model wait in one bounded queue; an instance (a worker goroutine, one per
 // Config.Instances) takes the first, then keeps taking queued requests with
 // the same binding of the non-batch dimensions until the batch holds
-// MaxBatch rows or MaxQueueDelay has passed since the first was queued. The
-// batch runs as one execution of the plan built for its total rows, and each
-// request gets its own rows of every output back.
+// MaxBatch rows or MaxQueueDelay has passed since the first was queued (or,
+// with preferred batch sizes, until it holds the largest, or one of them
+// with nothing more queued). The batch runs as one execution of the plan
+// built for its total rows, and each request gets its own rows of every
+// output back.
 //
 // Invariants: a queued job is answered exactly once (done is buffered, so a
 // client that stopped waiting never blocks a worker); the queue never holds
@@ -99,11 +102,18 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 			timer.Stop()
 		}
 	}()
-	for rows < b.m.cfg.MaxBatch {
+	limit, preferred := b.m.cfg.MaxBatch, b.m.cfg.PreferredBatch
+	if len(preferred) > 0 {
+		limit = preferred[len(preferred)-1]
+	}
+	for rows < limit {
 		var j *job
 		select {
 		case j = <-b.q:
 		default:
+			if slices.Contains(preferred, rows) {
+				return batch, nil // a preferred size, and nothing more queued
+			}
 			wait := time.Until(first.enqueued.Add(b.m.cfg.MaxQueueDelay))
 			if wait <= 0 {
 				return batch, nil
@@ -117,7 +127,7 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 				return batch, nil
 			}
 		}
-		if j.key != first.key || rows+j.rows > b.m.cfg.MaxBatch {
+		if j.key != first.key || rows+j.rows > limit {
 			return batch, j
 		}
 		batch, rows = append(batch, j), rows+j.rows

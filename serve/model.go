@@ -23,6 +23,8 @@ import (
 type Spec struct {
 	Name, Version string
 	Path, Weights string
+	// Config is the model's config file, if it has one.
+	Config *ModelConfig
 }
 
 // Config is how models are compiled and batched.
@@ -37,6 +39,10 @@ type Config struct {
 	// MaxQueueDelay is how long the first request of a batch waits for
 	// others to join it; 0 runs with what is already queued.
 	MaxQueueDelay time.Duration
+	// PreferredBatch are batch sizes (ascending) that run as soon as they
+	// are reached with nothing more queued, without waiting out
+	// MaxQueueDelay; a batch grows to the largest at most (none: MaxBatch).
+	PreferredBatch []int
 	// MaxQueue is the most requests waiting per model: past it a request is
 	// refused with 503 rather than queued without bound.
 	MaxQueue int

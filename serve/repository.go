@@ -17,6 +17,7 @@ import (
 //
 //	DIR/NAME/VERSION/model.mdl   (+ weights.safetensors beside it)
 //	DIR/NAME/VERSION/model.onnx
+//	DIR/NAME/config.pbtxt        (optional: the model's settings, config.go)
 //
 // VERSION is a positive whole number; a request that names no version gets
 // the highest that is ready. Every version found is loaded at start.
@@ -44,6 +45,9 @@ func SpecsFromFiles(paths []string) ([]Spec, error) {
 					return nil, err
 				}
 				spec.Name = name
+				if spec.Config, err = readModelConfig(path, name); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if !validName.MatchString(spec.Name) {
@@ -76,6 +80,10 @@ func SpecsFromRepository(dir string) ([]Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model repository: %w", err)
 		}
+		cfg, err := readModelConfig(filepath.Join(dir, n.Name()), n.Name())
+		if err != nil {
+			return nil, err // file:line:col first
+		}
 		found := 0
 		for _, v := range versions {
 			if !v.IsDir() {
@@ -88,7 +96,7 @@ func SpecsFromRepository(dir string) ([]Spec, error) {
 			if err != nil {
 				return nil, fmt.Errorf("model repository: %w", err)
 			}
-			s.Name, s.Version = n.Name(), v.Name()
+			s.Name, s.Version, s.Config = n.Name(), v.Name(), cfg
 			specs = append(specs, s)
 			found++
 		}

@@ -95,7 +95,8 @@ func New(specs []Spec, o Options) (*Server, error) {
 	if o.MaxBatch < 1 || o.MaxQueue < 1 || o.Instances < 1 || o.MaxInflight < 1 || o.MaxBody < 1 || o.MaxBodyInflight < o.MaxBody || o.MaxPlans < 1 || o.MaxQueueDelay < 0 || o.RequestTimeout <= 0 {
 		return nil, fmt.Errorf("serve: invalid options %+v: every limit must be positive, and MaxBodyInflight at least MaxBody", o)
 	}
-	if o.Compile.Threads == 0 {
+	autoThreads := o.Compile.Threads == 0
+	if autoThreads {
 		o.Compile.Threads = max(1, runtime.GOMAXPROCS(0)/o.Instances)
 	}
 	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight)}
@@ -111,7 +112,11 @@ func New(specs []Spec, o Options) (*Server, error) {
 				return nil, fmt.Errorf("serve: model %s version %s is given twice", spec.Name, spec.Version)
 			}
 		}
-		m := newModel(spec, o.Config, newModelMetrics(spec.Name, spec.Version, o.MaxBatch))
+		cfg, err := modelSettings(spec, o.Config, autoThreads)
+		if err != nil {
+			return nil, err
+		}
+		m := newModel(spec, cfg, newModelMetrics(spec.Name, spec.Version, cfg.MaxBatch))
 		m.logger = s.log
 		s.models = append(s.models, m)
 	}

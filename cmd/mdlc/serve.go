@@ -27,6 +27,8 @@ be a directory holding model.mdl (+ weights.safetensors) or model.onnx, as
 KServe leaves a model in /mnt/models; --model-repository DIR adds the models
 laid out as DIR/NAME/VERSION/model.mdl (+ weights.safetensors) or model.onnx.
 Requests for a model are batched dynamically (--max-batch, --max-queue-delay).
+A model's config.pbtxt (DIR/NAME/config.pbtxt, in Triton's format: max_batch_size,
+dynamic_batching, instance_group) overrides these flags for that model.
 SIGINT or SIGTERM stops accepting connections, lets the requests in flight
 finish (up to --drain), and exits. The gRPC form of the protocol is not served.`
 
