@@ -351,7 +351,7 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 			return fail(err) // before reading a body the model cannot take
 		}
 	}
-	body, release, err := s.readBody(w, r)
+	body, release, err := s.readBody(w, r, alignPad(headerLen))
 	if err != nil {
 		return fail(err)
 	}
@@ -422,9 +422,9 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 // once when Content-Length says so), and one that would take the bodies
 // held past MaxBodyInflight with 429. The buffer grows as bytes arrive, each
 // growth reserved first, so a client that announces a large body and sends
-// it slowly holds little. release gives back the reservation; the caller
-// defers it.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+// it slowly holds little; it starts pad bytes into its allocation (see
+// alignPad). release gives back the reservation; the caller defers it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, pad int) (body []byte, release func(), err error) {
 	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the server's limit of %d bytes", s.opts.MaxBody)}
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, nil, tooLarge
@@ -436,7 +436,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 			return nil, err
 		}
 		held += n - int64(cap(buf))
-		return append(make([]byte, 0, n), buf...), nil
+		return append(make([]byte, 0, int64(pad)+n)[pad:pad], buf...), nil
 	}
 	// The first initialRead bytes (or a shorter body whole) come into one
 	// buffer; then a body of known length grows to it at once (one copy:
