@@ -141,8 +141,22 @@ func (d diagnostics) Error() string  { return d.list.Error() }
 func (d diagnostics) Render() string { return d.list.Render(d.src) }
 
 func (mdlFrontend) Load(path, model string, o LoadOptions) (*Model, error) {
-	loader := &sema.Loader{Std: stdlib.FS, MaxNodes: o.MaxNodes}
-	p, ds := loader.Load(path)
+	p, ds := (&sema.Loader{Std: stdlib.FS, MaxNodes: o.MaxNodes}).Load(path)
+	return choose(p, ds, path, model)
+}
+
+// LoadSource reads and checks the model of a program given as its text, as
+// Load does a file's; path names it in messages, and its imports are read
+// as the file's would be (stdlib names from the embedded stdlib). A server
+// whose program is embedded in its binary loads it so.
+func LoadSource(path string, src []byte, model string, o LoadOptions) (*Model, error) {
+	p, ds := (&sema.Loader{Std: stdlib.FS, MaxNodes: o.MaxNodes}).LoadSource(path, src)
+	return choose(p, ds, path, model)
+}
+
+// choose builds model name of a loaded program, or its only model when
+// name is "".
+func choose(p *sema.Program, ds diag.List, path, model string) (*Model, error) {
 	if ds.HasErrors() {
 		return nil, diagnostics{ds, source(p)}
 	}

@@ -58,6 +58,11 @@ func (o *Options) Load(path string) (*Model, error) {
 	return Load(path, o.Model, LoadOptions{MaxNodes: o.MaxNodes, Budget: o.budget(), Dims: o.Dims})
 }
 
+// LoadSource is Load for a program given as its text (LoadSource).
+func (o *Options) LoadSource(path string, src []byte) (*Model, error) {
+	return LoadSource(path, src, o.Model, LoadOptions{MaxNodes: o.MaxNodes, Budget: o.budget(), Dims: o.Dims})
+}
+
 // MemoryBudget is the budget every allocation sized by the model or its data
 // is checked against (Options.Budget, or its default).
 func (o *Options) MemoryBudget() size.Budget { return o.budget() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,26 +17,39 @@ import (
 // model wait in one bounded queue; an instance (a worker goroutine, one per
 // Config.Instances) takes the first, then keeps taking queued requests with
 // the same binding of the non-batch dimensions until the batch holds
-// MaxBatch rows or MaxQueueDelay has passed since the first was queued. The
-// batch runs as one execution of the plan built for its total rows, and each
-// request gets its own rows of every output back.
+// MaxBatch rows or MaxQueueDelay has passed since the first was queued (or,
+// with preferred batch sizes, until it holds the largest, or one of them
+// with nothing more queued). The batch runs as one execution of the plan
+// built for its total rows, and each request gets its own rows of every
+// output back.
+//
+// A request that finds the queue empty and an execution slot free runs at
+// once on its own goroutine, as a batch of one (when MaxQueueDelay is 0, or
+// the model does not batch: what a worker would have run too): that spares
+// it the hand-off to a worker and back, two goroutine wake-ups, which cost
+// more than a small model's run on a busy machine. Workers and such
+// requests share the Instances slots, so no more executions run at once.
 //
 // Invariants: a queued job is answered exactly once (done is buffered, so a
 // client that stopped waiting never blocks a worker); the queue never holds
-// more than MaxQueue jobs; a panic in an execution fails that batch's jobs
-// and leaves the worker running.
+// more than MaxQueue jobs; at most Instances executions run at once; a
+// panic in an execution fails that batch's jobs and leaves the worker
+// running.
 
 var errQueueFull = errors.New("queue full")
 
 type batcher struct {
-	m    *Model
-	q    chan *job
-	stop chan struct{}
-	wg   sync.WaitGroup
+	m *Model
+	q chan *job
+	// slots holds a token per execution running (cap Instances).
+	slots chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 func newBatcher(m *Model) *batcher {
-	return &batcher{m: m, q: make(chan *job, max(m.cfg.MaxQueue, 1)), stop: make(chan struct{})}
+	n := max(m.cfg.Instances, 1)
+	return &batcher{m: m, q: make(chan *job, max(m.cfg.MaxQueue, 1)), slots: make(chan struct{}, n), stop: make(chan struct{})}
 }
 
 func (b *batcher) start() {
@@ -50,14 +64,25 @@ func (b *batcher) close() {
 	b.wg.Wait()
 }
 
-// submit queues j, or refuses it at once when the queue is full.
+// submit queues j, or runs it at once (above), or refuses it at once when
+// the queue is full. Either way j's answer is on j.done, or will be.
 func (b *batcher) submit(j *job) error {
 	j.enqueued = time.Now()
+	b.m.metrics.queued.Add(1)
+	if (b.m.cfg.MaxQueueDelay == 0 || !b.m.batchable) && len(b.q) == 0 {
+		select {
+		case b.slots <- struct{}{}:
+			defer func() { <-b.slots }()
+			b.run([]*job{j})
+			return nil
+		default:
+		}
+	}
 	select {
 	case b.q <- j:
-		b.m.metrics.queued.Add(1)
 		return nil
 	default:
+		b.m.metrics.queued.Add(-1)
 		return errQueueFull
 	}
 }
@@ -73,17 +98,27 @@ func (b *batcher) work() {
 			case <-b.stop:
 				// Drain: a job queued before stop still gets its answer.
 				for len(b.q) > 0 {
-					b.run([]*job{<-b.q})
+					b.runInSlot([]*job{<-b.q})
 				}
 				return
 			}
 		}
+		// The slot is taken before the batch is collected: what queues
+		// while another execution holds it joins this batch.
+		b.slots <- struct{}{}
 		batch := []*job{first}
 		if b.m.batchable {
 			batch, next = b.collect(batch)
 		}
 		b.run(batch)
+		<-b.slots
 	}
+}
+
+func (b *batcher) runInSlot(batch []*job) {
+	b.slots <- struct{}{}
+	defer func() { <-b.slots }()
+	b.run(batch)
 }
 
 // collect adds queued jobs that share first's binding to the batch, until
@@ -99,11 +134,18 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 			timer.Stop()
 		}
 	}()
-	for rows < b.m.cfg.MaxBatch {
+	limit, preferred := b.m.cfg.MaxBatch, b.m.cfg.PreferredBatch
+	if len(preferred) > 0 {
+		limit = preferred[len(preferred)-1]
+	}
+	for rows < limit {
 		var j *job
 		select {
 		case j = <-b.q:
 		default:
+			if slices.Contains(preferred, rows) {
+				return batch, nil // a preferred size, and nothing more queued
+			}
 			wait := time.Until(first.enqueued.Add(b.m.cfg.MaxQueueDelay))
 			if wait <= 0 {
 				return batch, nil
@@ -117,7 +159,7 @@ func (b *batcher) collect(batch []*job) ([]*job, *job) {
 				return batch, nil
 			}
 		}
-		if j.key != first.key || rows+j.rows > b.m.cfg.MaxBatch {
+		if j.key != first.key || rows+j.rows > limit {
 			return batch, j
 		}
 		batch, rows = append(batch, j), rows+j.rows

@@ -39,3 +39,23 @@ func FuzzInferRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzModelConfig: no config file makes its parser panic, and one it takes
+// sets only what its checks allow.
+func FuzzModelConfig(f *testing.F) {
+	f.Add([]byte(tritonConfig))
+	f.Add([]byte("instance_group [ { count: 1 } ] dynamic_batching < preferred_batch_size: [1, 2] >"))
+	f.Add([]byte("name: 'fa\\'sh' # x\n max_batch_size: 1e3"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		c, err := parseModelConfig("config.pbtxt", src, "fashion")
+		if err != nil {
+			return
+		}
+		if c.MaxBatch != nil && (*c.MaxBatch < 1 || *c.MaxBatch > maxConfigBatch) {
+			t.Fatalf("max batch %d", *c.MaxBatch)
+		}
+		if c.Instances != nil && (*c.Instances < 1 || *c.Instances > maxConfigInstances) {
+			t.Fatalf("instances %d", *c.Instances)
+		}
+	})
+}

@@ -121,8 +121,15 @@ func (p *jsonParser) array(elem func() error) error {
 
 // str parses a string.
 func (p *jsonParser) str() (string, error) {
+	b, _, err := p.strBytes()
+	return string(b), err
+}
+
+// strBytes parses a string, returning its bytes in place when it has no
+// escapes (copied is then false), else a copy with them decoded.
+func (p *jsonParser) strBytes() (b []byte, copied bool, err error) {
 	if p.peek() != '"' {
-		return "", p.errorf("want a string")
+		return nil, false, p.errorf("want a string")
 	}
 	start := p.i
 	p.i++
@@ -133,23 +140,23 @@ func (p *jsonParser) str() (string, error) {
 			p.i++
 			raw := p.b[start:p.i]
 			if !escaped && utf8.Valid(raw) {
-				return string(raw[1 : len(raw)-1]), nil
+				return raw[1 : len(raw)-1], false, nil
 			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return "", p.errorf("bad string: %v", err)
+				return nil, false, p.errorf("bad string: %v", err)
 			}
-			return s, nil
+			return []byte(s), true, nil
 		case c == '\\':
 			escaped = true
 			p.i += 2
 		case c < 0x20:
-			return "", p.errorf("control character in a string")
+			return nil, false, p.errorf("control character in a string")
 		default:
 			p.i++
 		}
 	}
-	return "", p.errorf("unterminated string")
+	return nil, false, p.errorf("unterminated string")
 }
 
 // value parses any value into what encoding/json would make of it for an

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/weights"
 )
 
 // Spec says where a model comes from: Path is a .mdl program, an .onnx
@@ -23,6 +25,20 @@ import (
 type Spec struct {
 	Name, Version string
 	Path, Weights string
+	// Config is the model's config file, if it has one.
+	Config *ModelConfig
+	// Embedded, when set, is the model itself, which Path then only names.
+	Embedded *Embedded
+}
+
+// Embedded is a model carried in memory, as a binary of `mdlc build
+// --serve` carries its own: a program's text (an .mdl file with no imports
+// but stdlib's, or the program mdlc imported from an ONNX file), the name of
+// its model, and its weights as a .safetensors file in mdlc's layout.
+type Embedded struct {
+	Model   string
+	Program []byte
+	Weights []byte
 }
 
 // Config is how models are compiled and batched.
@@ -37,6 +53,10 @@ type Config struct {
 	// MaxQueueDelay is how long the first request of a batch waits for
 	// others to join it; 0 runs with what is already queued.
 	MaxQueueDelay time.Duration
+	// PreferredBatch are batch sizes (ascending) that run as soon as they
+	// are reached with nothing more queued, without waiting out
+	// MaxQueueDelay; a batch grows to the largest at most (none: MaxBatch).
+	PreferredBatch []int
 	// MaxQueue is the most requests waiting per model: past it a request is
 	// refused with 503 rather than queued without bound.
 	MaxQueue int
@@ -126,11 +146,7 @@ func (m *Model) load(log *slog.Logger) error {
 }
 
 func (m *Model) loadModel(log *slog.Logger) error {
-	cm, err := m.opts.Load(m.spec.Path)
-	if err != nil {
-		return err
-	}
-	w, err := m.opts.LoadWeights(cm)
+	cm, w, err := m.read()
 	if err != nil {
 		return err
 	}
@@ -167,6 +183,30 @@ func (m *Model) loadModel(log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// read reads the model and its weights, from its files or from memory.
+func (m *Model) read() (*compile.Model, *compile.Weights, error) {
+	e := m.spec.Embedded
+	if e == nil {
+		cm, err := m.opts.Load(m.spec.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, err := m.opts.LoadWeights(cm)
+		return cm, w, err
+	}
+	o := m.opts
+	o.Model = e.Model
+	cm, err := o.LoadSource(m.spec.Path, e.Program)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, _, err := weights.ReadModel(bytes.NewReader(e.Weights), int64(len(e.Weights)), cm.Graph, o.MemoryBudget())
+	if err != nil {
+		return nil, nil, fmt.Errorf("the embedded weights: %w", err)
+	}
+	return cm, &compile.Weights{Tensors: ts}, nil
 }
 
 func newPort(name string, t ir.Type) port {

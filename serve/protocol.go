@@ -215,10 +215,8 @@ func decodeBinary(in *requestInput, n int) (tensorData, error) {
 	var d tensorData
 	switch in.Datatype {
 	case dtFP32:
-		d.floats = make([]float32, n)
-		if littleEndian {
-			copyFloats(d.floats, b)
-		} else {
+		if d.floats = viewFloats(b); d.floats == nil {
+			d.floats = make([]float32, n)
 			decodeFloats(d.floats, b)
 		}
 	case dtBOOL:
@@ -246,11 +244,28 @@ func decodeBinary(in *requestInput, n int) (tensorData, error) {
 // as the binary extension sends them.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// copyFloats fills dst from the little-endian bytes b on a little-endian
-// machine: the wire format is the memory format, so one copy does it, where
-// decodeFloats's loop took 0.3 ms of a 224×224×3 image's request here.
-func copyFloats(dst []float32, b []byte) {
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), b)
+// viewFloats is the little-endian bytes b as float32s in place, or nil
+// when they cannot be (a big-endian machine, or b not 4-byte aligned): the
+// wire format is the memory format, so a tensor of the binary extension
+// needs no copy at all (readBody aligns it), where decodeFloats's loop took
+// 0.3 ms of a 224×224×3 image's request here and a copy 0.05 ms. The body
+// is never written, and the job holding the view keeps it alive.
+func viewFloats(b []byte) []float32 {
+	if !littleEndian || len(b) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+
+// alignPad is how far into its buffer readBody starts a body whose
+// Inference-Header-Content-Length is headerLen, so that the binary data
+// after the header is 4-byte aligned (a buffer's start is at least 8-byte
+// aligned), and viewFloats reads it in place.
+func alignPad(headerLen int) int {
+	if headerLen < 0 {
+		return 0
+	}
+	return (4 - headerLen%4) % 4
 }
 
 // decodeFloats fills dst from the little-endian bytes b on any machine.

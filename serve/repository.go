@@ -17,9 +17,10 @@ import (
 //
 //	DIR/NAME/VERSION/model.mdl   (+ weights.safetensors beside it)
 //	DIR/NAME/VERSION/model.onnx
+//	DIR/NAME/config.pbtxt        (optional: the model's settings, config.go)
 //
 // VERSION is a positive whole number; a request that names no version gets
-// the highest. Every version found is loaded at start.
+// the highest that is ready. Every version found is loaded at start.
 
 // validName is what a model name or version may be: it appears in URLs,
 // logs and metric labels, which then need no escaping.
@@ -44,6 +45,9 @@ func SpecsFromFiles(paths []string) ([]Spec, error) {
 					return nil, err
 				}
 				spec.Name = name
+				if spec.Config, err = readModelConfig(path, name); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if !validName.MatchString(spec.Name) {
@@ -76,6 +80,10 @@ func SpecsFromRepository(dir string) ([]Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model repository: %w", err)
 		}
+		cfg, err := readModelConfig(filepath.Join(dir, n.Name()), n.Name())
+		if err != nil {
+			return nil, err // file:line:col first
+		}
 		found := 0
 		for _, v := range versions {
 			if !v.IsDir() {
@@ -88,7 +96,7 @@ func SpecsFromRepository(dir string) ([]Spec, error) {
 			if err != nil {
 				return nil, fmt.Errorf("model repository: %w", err)
 			}
-			s.Name, s.Version = n.Name(), v.Name()
+			s.Name, s.Version, s.Config = n.Name(), v.Name(), cfg
 			specs = append(specs, s)
 			found++
 		}
@@ -132,9 +140,15 @@ var (
 	errUnknownVersion = errors.New("unknown version")
 )
 
-// lookup finds a model version; "" is the highest version of the name.
+// lookup finds a model version; "" is the highest version of the name that
+// is ready, so a version that failed to load, or is still loading, leaves
+// the earlier ones answering. When none is ready it is the highest, whose
+// state the caller then reports.
 func (s *Server) lookup(name, version string) (*Model, error) {
-	var best *Model
+	var best, bestReady *Model
+	higher := func(m, than *Model) bool {
+		return than == nil || versionNumber(m.Version) > versionNumber(than.Version)
+	}
 	for _, m := range s.models {
 		if m.Name != name {
 			continue
@@ -142,9 +156,18 @@ func (s *Server) lookup(name, version string) (*Model, error) {
 		if version == m.Version {
 			return m, nil
 		}
-		if version == "" && (best == nil || versionNumber(m.Version) > versionNumber(best.Version)) {
+		if version != "" {
+			continue
+		}
+		if higher(m, best) {
 			best = m
 		}
+		if m.Ready() && higher(m, bestReady) {
+			bestReady = m
+		}
+	}
+	if bestReady != nil {
+		return bestReady, nil
 	}
 	if best != nil {
 		return best, nil

@@ -95,7 +95,8 @@ func New(specs []Spec, o Options) (*Server, error) {
 	if o.MaxBatch < 1 || o.MaxQueue < 1 || o.Instances < 1 || o.MaxInflight < 1 || o.MaxBody < 1 || o.MaxBodyInflight < o.MaxBody || o.MaxPlans < 1 || o.MaxQueueDelay < 0 || o.RequestTimeout <= 0 {
 		return nil, fmt.Errorf("serve: invalid options %+v: every limit must be positive, and MaxBodyInflight at least MaxBody", o)
 	}
-	if o.Compile.Threads == 0 {
+	autoThreads := o.Compile.Threads == 0
+	if autoThreads {
 		o.Compile.Threads = max(1, runtime.GOMAXPROCS(0)/o.Instances)
 	}
 	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight)}
@@ -111,7 +112,11 @@ func New(specs []Spec, o Options) (*Server, error) {
 				return nil, fmt.Errorf("serve: model %s version %s is given twice", spec.Name, spec.Version)
 			}
 		}
-		m := newModel(spec, o.Config, newModelMetrics(spec.Name, spec.Version, o.MaxBatch))
+		cfg, err := modelSettings(spec, o.Config, autoThreads)
+		if err != nil {
+			return nil, err
+		}
+		m := newModel(spec, cfg, newModelMetrics(spec.Name, spec.Version, cfg.MaxBatch))
 		m.logger = s.log
 		s.models = append(s.models, m)
 	}
@@ -346,7 +351,7 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 			return fail(err) // before reading a body the model cannot take
 		}
 	}
-	body, release, err := s.readBody(w, r)
+	body, release, err := s.readBody(w, r, alignPad(headerLen))
 	if err != nil {
 		return fail(err)
 	}
@@ -364,8 +369,8 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	var req *inferRequest
 	if isImage {
 		req, err = s.decodeImage(w, m, body)
-	} else {
-		req, err = parseInferRequest(body, headerLen)
+	} else if req, err = parseInferRequest(body, headerLen); err == nil {
+		err = s.decodeImageInputs(w, m, req)
 	}
 	if err != nil {
 		return fail(err)
@@ -417,9 +422,9 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 // once when Content-Length says so), and one that would take the bodies
 // held past MaxBodyInflight with 429. The buffer grows as bytes arrive, each
 // growth reserved first, so a client that announces a large body and sends
-// it slowly holds little. release gives back the reservation; the caller
-// defers it.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+// it slowly holds little; it starts pad bytes into its allocation (see
+// alignPad). release gives back the reservation; the caller defers it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, pad int) (body []byte, release func(), err error) {
 	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the server's limit of %d bytes", s.opts.MaxBody)}
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, nil, tooLarge
@@ -431,7 +436,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 			return nil, err
 		}
 		held += n - int64(cap(buf))
-		return append(make([]byte, 0, n), buf...), nil
+		return append(make([]byte, 0, int64(pad)+n)[pad:pad], buf...), nil
 	}
 	// The first initialRead bytes (or a shorter body whole) come into one
 	// buffer; then a body of known length grows to it at once (one copy:

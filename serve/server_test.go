@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -515,11 +516,49 @@ func TestRequestTimeout(t *testing.T) {
 	s, ts := newTestServer(t, o, "fashion_cnn")
 	m := s.models[0]
 	m.batcher.close()
-	m.batcher = newBatcher(m) // not started: nothing runs
+	// Not started, and every execution slot taken: nothing runs.
+	m.batcher = newBatcher(m)
+	for range cap(m.batcher.slots) {
+		m.batcher.slots <- struct{}{}
+	}
 	resp, b := postJSON(t, ts.URL+"/v2/models/fashion_cnn/infer", map[string]any{"inputs": []any{jsonTensor("image", "FP32", []int{1, 28, 28, 1}, make([]float32, 784))}})
 	assert.Equal(t, 504, resp.StatusCode, string(b))
 	assert.Equal(t, int64(1), m.metrics.failure[reasonCanceled].Load())
+	for range cap(m.batcher.slots) {
+		<-m.batcher.slots
+	}
 	m.batcher.start()
+}
+
+// TestLoneRequestRunsInline: a request that finds the queue empty and a
+// slot free runs on its own goroutine (no worker is started here), with the
+// answer a worker gives; with a queue delay a batchable model's request
+// waits for company in the queue instead.
+func TestLoneRequestRunsInline(t *testing.T) {
+	img, want := runOutputs(t, "fashion_cnn", coat)
+	req := map[string]any{"inputs": []any{jsonTensor("image", "FP32", img.Shape, img.Data)}}
+	for _, delay := range []time.Duration{0, time.Hour} {
+		o := DefaultOptions()
+		o.MaxQueueDelay = delay
+		o.RequestTimeout = 200 * time.Millisecond
+		s, ts := newTestServer(t, o, "fashion_cnn")
+		m := s.models[0]
+		m.batcher.close()
+		m.batcher = newBatcher(m) // no workers
+		resp, b := postJSON(t, ts.URL+"/v2/models/fashion_cnn/infer", req)
+		if delay > 0 {
+			assert.Equal(t, 504, resp.StatusCode, string(b))
+			<-m.batcher.q
+		} else {
+			require.Equal(t, 200, resp.StatusCode, string(b))
+			var r testResponse
+			require.NoError(t, json.Unmarshal(b, &r))
+			assert.Equal(t, want.Data, r.Outputs[0].Data)
+			assert.Equal(t, int64(1), m.metrics.execs.Load())
+			assert.Equal(t, int64(0), m.metrics.queued.Load(), "nothing pending")
+		}
+		m.batcher.start()
+	}
 }
 
 // TestPanicIsA500: a panic in a handler is answered 500 and logged, and
@@ -596,6 +635,50 @@ func TestRepository(t *testing.T) {
 	require.NoError(t, mkfile(dir+"/bad/v1/model.mdl", src))
 	_, err = SpecsFromRepository(dir)
 	assert.ErrorContains(t, err, `version directory "v1"`)
+}
+
+// TestVersionChoice: a request that names no version goes to the highest
+// version that is ready: one that failed to load (3) is passed over, not
+// answered with 503, while naming it still reaches it.
+func TestVersionChoice(t *testing.T) {
+	dir := t.TempDir()
+	src, ok := stdlib.Source("fashion_cnn")
+	require.True(t, ok)
+	require.NoError(t, mkfile(dir+"/fashion/1/model.mdl", src))
+	require.NoError(t, mkfile(dir+"/fashion/2/model.mdl", src))
+	require.NoError(t, mkfile(dir+"/fashion/3/model.mdl", []byte("model broken {")))
+	specs, err := SpecsFromRepository(dir)
+	require.NoError(t, err)
+	o := DefaultOptions()
+	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(specs, o)
+	require.NoError(t, err)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	req := map[string]any{"inputs": []any{jsonTensor("image", "FP32", []int{1, 28, 28, 1}, make([]float32, 784))}}
+
+	// Before loading nothing is ready: the highest version reports it.
+	resp, b := postJSON(t, ts.URL+"/v2/models/fashion/infer", req)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Contains(t, string(b), "model fashion version 3 is not ready")
+
+	assert.ErrorContains(t, s.Load(), "version 3")
+	defer s.Close()
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/infer", req)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), `"model_version":"2"`)
+	code, v := get(t, ts.URL+"/v2/models/fashion")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, []any{"1", "2", "3"}, v["versions"])
+	code, v = get(t, ts.URL+"/v2/models/fashion/ready")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "2", v["version"])
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/versions/3/infer", req)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Contains(t, string(b), "model fashion version 3 is not ready")
+	resp, b = postJSON(t, ts.URL+"/v2/models/fashion/versions/1/infer", req)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), `"model_version":"1"`)
 }
 
 func TestSpecsFromFiles(t *testing.T) {
@@ -775,21 +858,45 @@ func TestRepositoryONNX(t *testing.T) {
 	assert.Equal(t, want, r.Outputs[0].Data)
 }
 
-// TestCopyFloats: the copy that decodes binary FP32 data on little-endian
-// machines gives what the portable loop gives.
-func TestCopyFloats(t *testing.T) {
-	b := make([]byte, 4*100)
-	for i := range b {
-		b[i] = byte(i*37 + 11)
-	}
-	want := make([]float32, 100)
-	decodeFloats(want, b)
+// TestViewFloats: binary FP32 data is read in place on little-endian
+// machines, as the values the portable loop decodes; readBody places the
+// data after a header of any length where it can be.
+func TestViewFloats(t *testing.T) {
 	if !littleEndian {
-		t.Skip("copyFloats is for little-endian machines")
+		t.Skip("the data is read in place on little-endian machines only")
 	}
-	got := make([]float32, 100)
-	copyFloats(got, b)
-	for i := range want {
-		require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), i)
+	buf := make([]byte, 4*100+1)
+	for i := range buf {
+		buf[i] = byte(i*37 + 11)
 	}
+	for off := range 2 {
+		b := buf[off : off+400]
+		want := make([]float32, 100)
+		decodeFloats(want, b)
+		got := viewFloats(b)
+		if off%4 != 0 {
+			assert.Nil(t, got, "misaligned: no view")
+			continue
+		}
+		require.Len(t, got, 100)
+		assert.Equal(t, unsafe.Pointer(&b[0]), unsafe.Pointer(&got[0]), "in place")
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), i)
+		}
+	}
+
+	s := &Server{opts: DefaultOptions()}
+	for hlen := range 8 {
+		body := bytes.Repeat([]byte{1}, hlen+4*1000)
+		for _, length := range []int64{int64(len(body)), -1} { // announced, and chunked
+			r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+			r.ContentLength = length
+			got, release, err := s.readBody(httptest.NewRecorder(), r, alignPad(hlen))
+			require.NoError(t, err)
+			assert.Equal(t, body, got)
+			assert.NotNil(t, viewFloats(got[hlen:]), "header of %d bytes, length %d: the data is aligned", hlen, length)
+			release()
+		}
+	}
+	assert.Equal(t, int64(0), s.bodyBytes.Load())
 }

@@ -5,6 +5,7 @@
 //
 //	go run ./bench/serveload                       # cnn224, 1/8/32 clients, both forms
 //	go run ./bench/serveload --model cnn --requests 2000 --forms binary
+//	go run ./bench/serveload --paired 300         # one client, each request beside an in-process run
 //
 // The server runs in this process on 127.0.0.1 with the settings `mdlc serve`
 // defaults to, and its clients are goroutines with their own connections: on a
@@ -52,6 +53,7 @@ func main() {
 	delay := flag.Duration("max-queue-delay", 0, "--max-queue-delay of the batching server")
 	instances := flag.Int("instances", 1, "--instances of both servers (each execution on GOMAXPROCS/instances threads)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	paired := flag.Int("paired", 0, "instead of the table, `N` pairs of one in-process run and one request from one client, alternated so that both see the same load, for each form")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -64,7 +66,13 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*model, *requests, *limit, *concurrency, *forms, *maxBatch, *delay, *instances); err != nil {
+	var err error
+	if *paired > 0 {
+		err = runPaired(*model, *paired, *forms, *maxBatch, *delay, *instances)
+	} else {
+		err = run(*model, *requests, *limit, *concurrency, *forms, *maxBatch, *delay, *instances)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "serveload:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -123,6 +131,86 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	return nil
 }
 
+// runPaired alternates one plan run in this process and one request to
+// the server, n times per form, and prints the medians and their ratio: the
+// server's overhead at one client, each pair under the same load.
+func runPaired(model string, n int, forms string, maxBatch int, delay time.Duration, instances int) error {
+	p, err := inProcessPlan(model)
+	if err != nil {
+		return err
+	}
+	shape := p.Inputs()[0].Shape
+	url, stop, err := startServer(model, maxBatch, delay, instances)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	x := make([]float32, numel(shape))
+	var outs [][]float32
+	for _, o := range p.Outputs() {
+		outs = append(outs, make([]float32, numel(o.Shape)))
+	}
+	a := p.NewArena()
+	defer a.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	bodies := makeBodies(shape)
+	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v, %d instance(s), %d pairs a form\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape, instances, n)
+	fmt.Println("| form | in-process p50 ms | served p50 ms | served / in-process (medians) | median of pair ratios |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, form := range strings.Split(forms, ",") {
+		b, ok := bodies[form]
+		if !ok {
+			return fmt.Errorf("--forms: unknown form %q (binary or json)", form)
+		}
+		var local, served []time.Duration
+		var ratios []float64
+		for i := range n + 20 {
+			t := time.Now()
+			if err := p.Run(a, []plan.Input{plan.Floats(x)}, outs); err != nil {
+				return err
+			}
+			l := time.Since(t)
+			t = time.Now()
+			if err := send(client, url+"/v2/models/"+name(model)+"/infer", b); err != nil {
+				return err
+			}
+			r := time.Since(t)
+			if i >= 20 { // warm-up
+				local, served = append(local, l), append(served, r)
+				ratios = append(ratios, float64(r)/float64(l))
+			}
+		}
+		slices.Sort(ratios)
+		pl, ps := percentile(local, 0.5), percentile(served, 0.5)
+		fmt.Printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", form, ms(pl), ms(ps), float64(ps)/float64(pl), ratios[len(ratios)/2])
+	}
+	return nil
+}
+
+// send posts one request and reads the whole answer.
+func send(client *http.Client, url string, b body) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.data))
+	if err != nil {
+		return err
+	}
+	for k, v := range b.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
 // counts reads the server's counters (one model is served): Triton's
 // nv_inference_* by name, without labels.
 func counts(url string) map[string]int64 {
@@ -161,33 +249,42 @@ func name(model string) string {
 	return specs[0].Name
 }
 
-// inProcessLatency is the median of timed plan runs at batch 1, as mdlc
-// bench measures it, and the model's input shape at batch 1.
-func inProcessLatency(model string) (time.Duration, []int, error) {
+// inProcessPlan is the model's plan at batch 1, as mdlc bench compiles it.
+func inProcessPlan(model string) (*plan.Plan, error) {
 	o := &compile.Options{}
 	m, err := o.Load(model)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if len(m.Graph.Inputs) != 1 {
-		return 0, nil, fmt.Errorf("model %s has %d inputs; serveload sends one", model, len(m.Graph.Inputs))
+		return nil, fmt.Errorf("model %s has %d inputs; serveload sends one", model, len(m.Graph.Inputs))
 	}
 	c, err := o.Compile(m, compile.Shape{Batch: 1}, nil)
 	if err != nil {
+		return nil, err
+	}
+	return c.Plan, nil
+}
+
+// inProcessLatency is the median of timed plan runs at batch 1, as mdlc
+// bench measures it, and the model's input shape at batch 1.
+func inProcessLatency(model string) (time.Duration, []int, error) {
+	p, err := inProcessPlan(model)
+	if err != nil {
 		return 0, nil, err
 	}
-	in := c.Plan.Inputs()[0]
+	in := p.Inputs()[0]
 	x := make([]float32, numel(in.Shape))
 	var outs [][]float32
-	for _, p := range c.Plan.Outputs() {
-		outs = append(outs, make([]float32, numel(p.Shape)))
+	for _, o := range p.Outputs() {
+		outs = append(outs, make([]float32, numel(o.Shape)))
 	}
-	a := c.Plan.NewArena()
+	a := p.NewArena()
 	defer a.Close()
 	var times []time.Duration
 	for i := range 230 {
 		start := time.Now()
-		if err := c.Plan.Run(a, []plan.Input{plan.Floats(x)}, outs); err != nil {
+		if err := p.Run(a, []plan.Input{plan.Floats(x)}, outs); err != nil {
 			return 0, nil, err
 		}
 		if i >= 30 {
@@ -276,27 +373,6 @@ type result struct {
 func load(url string, b body, c, requests int, limit time.Duration) (result, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
 	defer client.CloseIdleConnections()
-	send := func() error {
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.data))
-		if err != nil {
-			return err
-		}
-		for k, v := range b.headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}
 	run := func(n int, timed bool) (result, error) {
 		var next atomic.Int64
 		var mu sync.Mutex
@@ -309,7 +385,7 @@ func load(url string, b body, c, requests int, limit time.Duration) (result, err
 			wg.Go(func() {
 				for next.Add(1) <= int64(n) && time.Now().Before(deadline) {
 					t := time.Now()
-					err := send()
+					err := send(client, url, b)
 					d := time.Since(t)
 					mu.Lock()
 					if err != nil && firstErr == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -20,11 +21,14 @@ import (
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/internal/atomicfile"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/lang/syntax"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/plan"
+	"github.com/mdlc/mdlc/serve"
 	"github.com/mdlc/mdlc/tensor"
 	"github.com/mdlc/mdlc/train"
 	"github.com/mdlc/mdlc/train/step"
+	"github.com/mdlc/mdlc/weights"
 )
 
 // genHeader starts every Go file mdlc gen writes: what lets a later run tell
@@ -244,9 +248,16 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 	sh := shapeFlags(fs, "the batch size the binary is compiled for")
 	o.Dims = sh.Dims // an ONNX model fixes these when importing
 	kernels := fs.String("kernels", "", "the kernel `SET` to compile for (default: the best of GOARCH's that this machine runs)")
+	served := fs.Bool("serve", false, "build a server of the model instead: the Open Inference Protocol over HTTP as mdlc serve speaks it, the program and weights embedded, compiled when it starts; it takes mdlc serve's flags (--addr, limits, batching)")
 	return func(c *cli, files []string) error {
 		if *out == "" {
 			return usagef("missing -o BIN: the binary to write")
+		}
+		if *served && sh.Batch != 0 {
+			return usagef("--batch: a server batches requests as they come; give it --max-batch when it runs")
+		}
+		if *served && *kernels != "" {
+			return usagef("--kernels: a server picks its kernels when it starts, for the machine it runs on")
 		}
 		goTool, err := exec.LookPath("go")
 		if err != nil {
@@ -272,19 +283,18 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		gen, err := compileForGen(o, files[0], *sh, set, codegen.Options{}, nil)
+		var main []byte
+		var fresh bool
+		if *served {
+			main, fresh, err = writeServer(o, files[0], dir)
+		} else {
+			main, fresh, err = writeRunner(o, files[0], *sh, set, dir)
+		}
 		if err != nil {
 			return err
 		}
-		if gen.fresh {
+		if fresh {
 			fmt.Fprintf(c.stderr, "mdlc build: note: no --weights given: the binary embeds freshly initialised weights (seed %d), not a trained model's\n", o.Seed)
-		}
-		if _, _, err := writePackage(filepath.Join(dir, gen.pkg), gen.files); err != nil {
-			return err
-		}
-		main, err := codegen.Main(gen.pkg, "mdlcbuild/"+gen.pkg, gen.prog, gen.model)
-		if err != nil {
-			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, "main.go"), main, 0o644); err != nil {
 			return err
@@ -304,6 +314,78 @@ func defineBuild(fs *flag.FlagSet) func(*cli, []string) error {
 		}
 		return nil
 	}
+}
+
+// writeRunner writes into dir the package of the model's plan, for the
+// kernel set, and returns the main package of a binary that runs it.
+func writeRunner(o *compile.Options, file string, sh compile.Shape, set cpu.Set, dir string) (main []byte, fresh bool, err error) {
+	gen, err := compileForGen(o, file, sh, set, codegen.Options{}, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, _, err := writePackage(filepath.Join(dir, gen.pkg), gen.files); err != nil {
+		return nil, false, err
+	}
+	main, err = codegen.Main(gen.pkg, "mdlcbuild/"+gen.pkg, gen.prog, gen.model)
+	return main, gen.fresh, err
+}
+
+// writeServer writes into dir the model's program and weights, as a
+// server binary embeds them (codegen.ServeMain), and returns its main
+// package. The program is the model's one file (for an ONNX model, the
+// program mdlc imports from it) and the weights are in mdlc's layout, so
+// the binary reads no file; a program that imports files of its own is
+// refused. The model is loaded from them here as the binary will load it,
+// so that one that cannot is refused now rather than when the server
+// starts.
+func writeServer(o *compile.Options, file, dir string) (main []byte, fresh bool, err error) {
+	m, err := o.Load(file)
+	if err != nil {
+		return nil, false, err
+	}
+	// The program was read and checked: it parses.
+	if f, ds := syntax.Parse(file, m.Source); ds == nil {
+		for _, im := range f.Imports {
+			if strings.Contains(im.Path, "/") || strings.HasSuffix(im.Path, ".mdl") {
+				return nil, false, fmt.Errorf("%s:%d: imports %q: a server binary embeds the program's one file, so its imports can only be stdlib names; copy the blocks it uses into %s", file, im.Pos.Line, im.Path, file)
+			}
+		}
+	}
+	w, err := o.LoadWeights(m)
+	if err != nil {
+		return nil, false, err
+	}
+	var blob bytes.Buffer
+	if err := weights.Write(&blob, w.Tensors, nil); err != nil {
+		return nil, false, err
+	}
+	specs, err := serve.SpecsFromFiles([]string{file})
+	if err != nil {
+		return nil, false, err
+	}
+	model := m.Graph.Name
+	e := &serve.Embedded{Model: model, Program: m.Source, Weights: blob.Bytes()}
+	so := serve.DefaultOptions()
+	so.Compile = compile.Options{Budget: o.Budget, Threads: 1}
+	so.Log = slog.New(slog.DiscardHandler)
+	// The program's path is in dir, where no file it could import is.
+	s, err := serve.New([]serve.Spec{{Name: specs[0].Name, Version: "1", Path: filepath.Join(dir, model+".mdl"), Embedded: e}}, so)
+	if err == nil {
+		err = s.Load()
+		s.Close()
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%s does not load as a server binary carries it: %w", file, err)
+	}
+	for name, data := range map[string][]byte{codegen.ServeProgramFile: m.Source, codegen.ServeWeightsFile: blob.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return nil, false, err
+		}
+	}
+	version, _, _ := moduleVersion()
+	info := codegen.Model{Name: model, Source: file, SourceHash: fmt.Sprintf("%x", sha256.Sum256(m.Source))}
+	main, err = codegen.ServeMain(info, model, specs[0].Name, version)
+	return main, w.Fresh, err
 }
 
 // goEnv runs the go command in dir ("" for the current one) and returns its

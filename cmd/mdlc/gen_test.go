@@ -90,6 +90,9 @@ func TestGenBadInput(t *testing.T) {
 		{"weights of another model", []string{"gen", "-o", out, "--weights", lenetWeights, "../../stdlib/cnn.mdl"}, 1, []string{"conv2d.kernel", "[5,5,1,6]"}},
 		{"bad batch", []string{"build", "-o", out, "--batch", "0", "../../stdlib/cnn.mdl"}, 2, []string{"--batch"}},
 		{"build without -o", []string{"build", "../../stdlib/cnn.mdl"}, 2, []string{"missing -o BIN"}},
+		{"served with --batch", []string{"build", "--serve", "-o", out, "--batch", "2", "../../stdlib/cnn.mdl"}, 2, []string{"--batch: a server batches requests as they come"}},
+		{"served with --kernels", []string{"build", "--serve", "-o", out, "--kernels", "avx2", "../../stdlib/cnn.mdl"}, 2, []string{"--kernels: a server picks its kernels when it starts"}},
+		{"served program with imports", []string{"build", "--serve", "-o", out, "../../testdata/programs/two_towers.mdl"}, 1, []string{`two_towers.mdl:3: imports "./lib/towers.mdl": a server binary embeds the program's one file`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

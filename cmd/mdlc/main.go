@@ -55,7 +55,7 @@ func init() {
 		{name: "run", args: "[flags] FILE.mdl", short: "run a model on an input (.npy, .png, .jpg) or a sample input", min: 1, define: defineRun},
 		{name: "plan", args: "[flags] FILE.mdl", short: "the compiled schedule, arena offsets and memory figures", min: 1, define: definePlan},
 		{name: "gen", args: "-o DIR [flags] FILE.mdl", short: "compile a model into a Go package: straight-line steps, embedded packed weights", min: 1, define: defineGen},
-		{name: "build", args: "-o BIN [flags] FILE.mdl", short: "compile a model into a static binary (GOOS/GOARCH from the environment) that runs it like mdlc run", min: 1, define: defineBuild},
+		{name: "build", args: "-o BIN [flags] FILE.mdl", short: "compile a model into a static binary (GOOS/GOARCH from the environment) that runs it like mdlc run, or with --serve serves it like mdlc serve", min: 1, define: defineBuild},
 		{name: "train", args: "--data SPEC [flags] FILE.mdl", short: "train a model, as Keras's fit: progress, validation, checkpoints, resume", long: trainLong, min: 1, define: defineTrain},
 		{name: "evaluate", args: "--data SPEC --weights W [flags] FILE.mdl", short: "a model's loss and accuracy on a data set, as Keras's evaluate", min: 1, define: defineEvaluate},
 		{name: "import", args: "[-o FILE.mdl] [--dim NAME=SIZE] MODEL.onnx", short: "write an ONNX model as a readable .mdl program and its weights (every command also runs .onnx files directly)", long: importLong(), min: 1, define: defineImport},

@@ -1,16 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/mdlc/mdlc/compile"
@@ -27,6 +20,8 @@ be a directory holding model.mdl (+ weights.safetensors) or model.onnx, as
 KServe leaves a model in /mnt/models; --model-repository DIR adds the models
 laid out as DIR/NAME/VERSION/model.mdl (+ weights.safetensors) or model.onnx.
 Requests for a model are batched dynamically (--max-batch, --max-queue-delay).
+A model's config.pbtxt (DIR/NAME/config.pbtxt, in Triton's format: max_batch_size,
+dynamic_batching, instance_group) overrides these flags for that model.
 SIGINT or SIGTERM stops accepting connections, lets the requests in flight
 finish (up to --drain), and exits. The gRPC form of the protocol is not served.`
 
@@ -84,49 +79,6 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		return runServer(s, o.Log, *addr, *drain)
+		return s.ListenAndServe(*addr, *drain)
 	}
-}
-
-// runServer listens at once, so that liveness answers while the models
-// load, then serves until a signal, or until a model fails to load.
-func runServer(s *serve.Server, log *slog.Logger, addr string, drain time.Duration) error {
-	// Signals are caught from before the first connection, so a
-	// supervisor's SIGTERM always drains.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	hs := s.HTTPServer(addr)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-	loaded := make(chan error, 1)
-	go func() { loaded <- s.Load() }()
-	var failure error
-	for failure == nil && ctx.Err() == nil {
-		select {
-		case err := <-loaded:
-			if err != nil {
-				failure = fmt.Errorf("not serving: %w", err)
-			} else {
-				log.Info("every model is ready")
-			}
-			loaded = nil
-		case err := <-served:
-			return err
-		case <-ctx.Done():
-		}
-	}
-	log.Info("shutting down: draining requests in flight", "drain", drain.String())
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("requests still in flight after the drain period", "err", err)
-	}
-	s.Close()
-	log.Info("stopped")
-	return failure
 }
