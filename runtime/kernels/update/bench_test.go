@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkSets runs every assembly set's Adam, SGD and RMSprop (with momentum) over
@@ -20,21 +22,27 @@ func BenchmarkSets(b *testing.B) {
 		for _, k := range sets.All()[:len(sets.All())-1] {
 			b.Run(fmt.Sprintf("n=%d/adam/%s", n, k.set), func(b *testing.B) {
 				b.SetBytes(int64(4 * 7 * n))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					k.Adam(p, g, m, v, &coefs[0])
 				}
+				stop()
 			})
 			b.Run(fmt.Sprintf("n=%d/sgd/%s", n, k.set), func(b *testing.B) {
 				b.SetBytes(int64(4 * 5 * n))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					k.SGD(p, g, m, &sgdCoefs[1])
 				}
+				stop()
 			})
 			b.Run(fmt.Sprintf("n=%d/rmsmomentum/%s", n, k.set), func(b *testing.B) {
 				b.SetBytes(int64(4 * 7 * n))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					k.RMSMomentum(p, g, v, m, &rmsCoefs[1])
 				}
+				stop()
 			})
 		}
 	}
