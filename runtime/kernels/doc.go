@@ -27,4 +27,15 @@
 // of its own, so users never download avo), through each family's
 // go:generate line. The GEMM's packed B follows its micro-tile (MR×NR), so a
 // variant with another tile brings its own packing.
+//
+// The avx512 set runs its own code in every family but two: the recurrent
+// prefetch, the same instruction in either set, and GEMM products of at
+// most 16 columns (gemm.ForWidth), where AVX2's narrower panels pad B less.
+// Each family's avx512.go gives the measurements behind its choice; on the
+// two AVX-512 CPUs measured, an AMD Zen 5 (full-width 512-bit FMAs) and an
+// Intel Emerald Rapids Xeon (where AVX-512 may lower the clock), no family
+// is slower with AVX-512 beyond the noise, so the rule does not depend on the
+// CPU. The README's "AVX-512 against AVX2" table has the Intel figures. On a
+// shared machine compare the kernel benchmarks' cpu-ns/op
+// (kerneltest.CPUTime), which leaves out the time other jobs hold the CPU.
 package kernels

@@ -379,9 +379,11 @@ func BenchmarkAlgorithms(b *testing.B) {
 					w := make([]float32, c.PackedSize())
 					c.PackWeights(w, k.Data)
 					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+					stop := kerneltest.CPUTime(b)
 					for b.Loop() {
 						c.Run(x.Data, w, out, scratch, nil)
 					}
+					stop()
 					flops := 2 * float64(c.OutSize()) * float64(s.KH*s.KW*s.C/s.Groups)
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})

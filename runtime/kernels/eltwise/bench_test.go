@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // The benchmarks run each kernel of every set this machine runs over one
@@ -29,12 +31,14 @@ func BenchmarkUnary(b *testing.B) {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
 				f := unaryFor(k, kind, 0.3)
 				b.SetBytes(8 * chunk)
+				stop := kerneltest.CPUTime(b)
 				for i := 0; b.Loop(); i++ {
 					if i%reset == 0 {
 						copy(v, x)
 					}
 					f(v)
 				}
+				stop()
 				report(b)
 			})
 		}
@@ -56,23 +60,27 @@ func BenchmarkBinary(b *testing.B) {
 			b.Run(kindNames[kind]+"/"+string(k.set), func(b *testing.B) {
 				f := k.vector[kind]
 				b.SetBytes(12 * chunk)
+				stop := kerneltest.CPUTime(b)
 				for i := 0; b.Loop(); i++ {
 					if i%reset == 0 {
 						copy(v, x)
 					}
 					f(v, o)
 				}
+				stop()
 				report(b)
 			})
 			b.Run(kindNames[kind]+"_scalar/"+string(k.set), func(b *testing.B) {
 				f := k.scalar[kind]
 				b.SetBytes(8 * chunk)
+				stop := kerneltest.CPUTime(b)
 				for i := 0; b.Loop(); i++ {
 					if i%reset == 0 {
 						copy(v, x)
 					}
 					f(v, 1.5)
 				}
+				stop()
 				report(b)
 			})
 		}
@@ -100,9 +108,11 @@ func BenchmarkGate(b *testing.B) {
 						c.rows = 0
 					}
 					v := slices.Clone(x)
+					stop := kerneltest.CPUTime(b)
 					for b.Loop() {
 						c.Apply(v, 0, [][]float32{v, g})
 					}
+					stop()
 					b.ReportMetric(float64(b.N)*float64(len(v))/b.Elapsed().Seconds()/1e9, "Gelem/s")
 				})
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkCrossover puts the GEMV (one pass over W per row of x) beside the
@@ -33,11 +34,13 @@ func BenchmarkCrossover(b *testing.B) {
 			partial, scratch := make([]float32, g.PartialSize()), make([]float32, g.ScratchSize())
 			b.Run(fmt.Sprintf("k=%d/n=%d/m=%d/gemv", s.k, s.n, m), func(b *testing.B) {
 				b.SetBytes(int64(4 * len(w)))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					for i := range m {
 						g.Run(x[i*s.k:], pw, y[i*s.n:], partial, scratch)
 					}
 				}
+				stop()
 			})
 			kn := gemm.For(set)
 			mm := gemm.NewMatMul(kn, m, s.n, s.k, s.k, false)
@@ -46,9 +49,11 @@ func BenchmarkCrossover(b *testing.B) {
 			gs := make([]float32, mm.ScratchSize())
 			b.Run(fmt.Sprintf("k=%d/n=%d/m=%d/gemm", s.k, s.n, m), func(b *testing.B) {
 				b.SetBytes(int64(4 * len(w)))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					mm.Run(x, pb, y, s.n, gs, gemm.Epilogue{})
 				}
+				stop()
 			})
 		}
 	}

@@ -9,9 +9,15 @@
 // loaded once, multiplies the group's 4 columns, and the weights are read in
 // the order they lie, one contiguous stream per block.
 //
+// The AVX-512 kernels hold a column's two chunks of a pair in one ZMM
+// register, so their groups are 8 columns (8 chains of FMAs, as AVX2's 4
+// columns in two YMM registers each), each column's pair of chunks side by
+// side, and they read a block's last rows under a mask rather than from a
+// zero-padded copy.
+//
 // The kernels come in sets (package cpu): generic, plain Go compiled on every
-// platform and the oracle; AVX2+FMA on amd64 (generated with avo by
-// runtime/kernels/_asm/gemv); NEON on arm64 (the same program's emitter).
+// platform and the oracle; AVX2+FMA and AVX-512 on amd64 (generated with avo
+// by runtime/kernels/_asm/gemv); NEON on arm64 (the same program's emitter).
 //
 // Numerics: within a block, each column is summed as 16 chains, chain (c, l)
 // taking element 8q+l of the chunks q with q%2 = c, in order; the chains are
@@ -22,7 +28,7 @@
 // the exact Σ|x·w| (relative), and in practice (random signs) within the
 // square root of that. The assembly sets fuse each multiply-add (one
 // rounding), the generic one rounds the product and the sum; they differ by
-// about as much, and the AVX2 and NEON sets agree bit for bit. The blocks are
+// about as much, and the AVX2, AVX-512 and NEON sets agree bit for bit. The blocks are
 // the units a plan spreads over threads: their bounds do not depend on the
 // number of threads, and neither does the result.
 //
@@ -32,6 +38,7 @@ package gemv
 // The assembly and its declarations are generated; CI regenerates them and
 // fails on a difference.
 //go:generate go -C ../_asm run ./gemv -out ../gemv/gemv_amd64.s -stubs ../gemv/gemv_amd64.go -pkg gemv -neon ../gemv/gemv_arm64
+//go:generate go -C ../_asm run ./gemv -avx512 -out ../gemv/gemv_avx512_amd64.s -stubs ../gemv/gemv_avx512_amd64.go -pkg gemv
 
 import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 
@@ -46,9 +53,25 @@ const (
 // dotFunc is a kernel for one group of r columns (dots[r-1]): see dot4AVX2.
 type dotFunc func(chunks int, x, w, out []float32)
 
+// pairFunc is a kernel for one group of r columns of a block of rows, its
+// chunks packed in pairs (pairs[r-1]): see dot8AVX512.
+type pairFunc func(rows int, x, w, out []float32)
+
+// kernels are one set's: dots over groups of cols columns, or pairs over
+// groups of pairCols (AVX-512, whose ZMM registers hold a column's two chunk
+// parities: Pack lays each column's pair of chunks side by side for them).
 type kernels struct {
-	set  cpu.Set
-	dots [cols]dotFunc
+	set   cpu.Set
+	dots  [cols]dotFunc
+	pairs []pairFunc
+}
+
+// group is the columns of a group in k's packing.
+func (k *kernels) group() int {
+	if k.pairs != nil {
+		return len(k.pairs)
+	}
+	return cols
 }
 
 var generic = kernels{set: cpu.Generic, dots: [cols]dotFunc{dot1Generic, dot2Generic, dot3Generic, dot4Generic}}
@@ -63,8 +86,31 @@ type GEMV struct {
 	k    *kernels
 }
 
-// New describes y[1×n] = x[1×k]·W[k×n], run by the kernels of set.
-func New(set cpu.Set, k, n int) *GEMV { return &GEMV{K: k, N: n, k: sets.For(set)} }
+// pairCols is the group width of the sets whose kernels take chunks in
+// pairs (see Pack), known on every platform: a plan built for another
+// machine packs W as that machine's kernels read it.
+var pairCols = map[cpu.Set]int{cpu.AVX512: 8}
+
+// New describes y[1×n] = x[1×k]·W[k×n], run by the kernels of set. A set
+// this process cannot run whose packing differs from generic's gets
+// kernels that pack for it and panic if run.
+func New(set cpu.Set, k, n int) *GEMV {
+	if c, ok := pairCols[set]; ok && sets.Runs(set) == cpu.Generic {
+		return &GEMV{K: k, N: n, k: foreign(set, c)}
+	}
+	return &GEMV{K: k, N: n, k: sets.For(set)}
+}
+
+// foreign is set's packing for a process that cannot run its kernels.
+func foreign(set cpu.Set, cols int) *kernels {
+	pairs := make([]pairFunc, cols)
+	for i := range pairs {
+		pairs[i] = func(int, []float32, []float32, []float32) {
+			panic("gemv: this process cannot run the " + string(set) + " kernels; these only pack for them")
+		}
+	}
+	return &kernels{set: set, pairs: pairs}
+}
 
 // Set is the kernel set g runs.
 func (g *GEMV) Set() cpu.Set { return g.k.set }
@@ -92,7 +138,11 @@ func (g *GEMV) PackedSize() int {
 //	dst[u*Block*n + j0*padded + (q*r+j)*8 + l] = op(W)[u*Block+8q+l][j0+j]
 //
 // for the group of r columns from j0 and the block's padded rows. W is
-// row-major with leading dimension ldw; op transposes it if trans.
+// row-major with leading dimension ldw; op transposes it if trans. The
+// AVX-512 kernels' groups are 8 columns, and each column's chunks 2p and
+// 2p+1 lie side by side (a last chunk of even index alone):
+//
+//	dst[u*Block*n + j0*padded + 16*p*r + 16*j + 8*(q%2) + l]  for q = 2p or 2p+1 < padded/8 - q%2
 func (g *GEMV) Pack(dst, w []float32, ldw int, trans bool) {
 	at := func(p, j int) float32 {
 		if trans {
@@ -103,17 +153,24 @@ func (g *GEMV) Pack(dst, w []float32, ldw int, trans bool) {
 	for u := range g.Blocks() {
 		p0, rows, padded := g.block(u)
 		blk := dst[p0*g.N : (p0+padded)*g.N]
-		for j0 := 0; j0 < g.N; j0 += cols {
-			r := min(cols, g.N-j0)
+		for j0 := 0; j0 < g.N; j0 += g.k.group() {
+			r := min(g.k.group(), g.N-j0)
 			grp := blk[j0*padded : (j0+r)*padded]
-			for q := range padded / chunk {
+			chunks := padded / chunk
+			for q := range chunks {
 				for j := range r {
+					// AVX-512's chunk q of a pair is chunk q%2 of a
+					// column's two, those of the r columns in turn.
+					off := (q*r + j) * chunk
+					if g.k.pairs != nil && (q%2 == 1 || q+1 < chunks) {
+						off = ((q/2*r+j)*2 + q%2) * chunk
+					}
 					for l := range chunk {
 						v := float32(0)
 						if p := 8*q + l; p < rows {
 							v = at(p0+p, j0+j)
 						}
-						grp[(q*r+j)*chunk+l] = v
+						grp[off+l] = v
 					}
 				}
 			}
@@ -133,6 +190,18 @@ func (g *GEMV) ScratchSize() int { return chunk }
 func (g *GEMV) Partial(x, pw, partial []float32, u int, scratch []float32) {
 	n := g.N
 	p0, rows, padded := g.block(u)
+	blk := pw[p0*n : (p0+padded)*n]
+	out := partial[:n]
+	clear(out)
+	if g.k.pairs != nil {
+		// The AVX-512 kernels read the last rows under a mask.
+		xb := x[p0 : p0+rows]
+		for j0 := 0; j0 < n; j0 += len(g.k.pairs) {
+			r := min(len(g.k.pairs), n-j0)
+			g.k.pairs[r-1](rows, xb, blk[j0*padded:(j0+r)*padded], out[j0:j0+r])
+		}
+		return
+	}
 	full := rows / chunk
 	xb := x[p0 : p0+full*chunk]
 	var tail []float32
@@ -141,9 +210,6 @@ func (g *GEMV) Partial(x, pw, partial []float32, u int, scratch []float32) {
 		clear(tail)
 		copy(tail, x[p0+full*chunk:p0+rows])
 	}
-	blk := pw[p0*n : (p0+padded)*n]
-	out := partial[:n]
-	clear(out)
 	for j0 := 0; j0 < n; j0 += cols {
 		r := min(cols, n-j0)
 		grp := blk[j0*padded : (j0+r)*padded]

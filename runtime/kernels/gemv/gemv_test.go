@@ -83,23 +83,51 @@ func fmaDot(r, chunks int, x, w, out []float32) {
 	}
 }
 
-// The assembly kernels sum in the documented order, bit for bit: so the AVX2
-// and NEON sets agree with each other.
+// fmaGEMV is y = x·W (W k×n, row-major) in the documented order, with each
+// multiply-add fused as the assembly does it: per block, a column's full
+// chunks through fmaDot, then its last rows%8, zero-padded, through fmaDot
+// alone, each added to the block's sum; the blocks' sums in block order.
+func fmaGEMV(x, w []float32, k, n int) []float32 {
+	y := make([]float32, n)
+	for p0 := 0; p0 < k; p0 += Block {
+		rows := min(Block, k-p0)
+		full := rows / chunk
+		padded := (rows + chunk - 1) / chunk * chunk
+		xs, ws := make([]float32, padded), make([]float32, padded)
+		copy(xs, x[p0:p0+rows])
+		for j := range n {
+			for p := range rows {
+				ws[p] = w[(p0+p)*n+j]
+			}
+			part := []float32{0}
+			if full > 0 {
+				fmaDot(1, full, xs, ws, part)
+			}
+			if rows > full*chunk {
+				fmaDot(1, 1, xs[full*chunk:], ws[full*chunk:], part)
+			}
+			if p0 == 0 {
+				y[j] = part[0]
+			} else {
+				y[j] += part[0]
+			}
+		}
+	}
+	return y
+}
+
+// The assembly kernels sum in the documented order, bit for bit, whatever
+// their packing and their tails: so the AVX2, AVX-512 and NEON sets agree
+// with each other.
 func TestAssemblyOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, k := range sets.All()[:len(sets.All())-1] {
-		for _, chunks := range []int{1, 2, 3, 4, 5, 17, 512} {
-			for rr := 1; rr <= cols; rr++ {
-				x, w := kerneltest.Random(r, chunks*chunk).Data, kerneltest.Random(r, chunks*chunk*rr).Data
-				got, want := make([]float32, rr), make([]float32, rr)
-				for j := range rr {
-					got[j] = float32(j) - 1.5
-					want[j] = got[j]
-				}
-				k.dots[rr-1](chunks, x, w, got)
-				fmaDot(rr, chunks, x, w, want)
-				for j := range rr {
-					require.Equal(t, math.Float32bits(want[j]), math.Float32bits(got[j]), "%s dot%d over %d chunks: y[%d] = %v, want %v", k.set, rr, chunks, j, got[j], want[j])
+		for _, kk := range append([]int{23, 24, 25, 40, 41, 47, 48, 4095 - 8}, ks...) {
+			for _, n := range ns {
+				x, w := kerneltest.Random(r, kk).Data, kerneltest.Random(r, kk*n).Data
+				got, want := run(New(k.set, kk, n), x, w, false), fmaGEMV(x, w, kk, n)
+				for j := range n {
+					require.Equal(t, math.Float32bits(want[j]), math.Float32bits(got[j]), "%s k=%d n=%d: y[%d] = %v, want %v", k.set, kk, n, j, got[j], want[j])
 				}
 			}
 		}
@@ -140,5 +168,26 @@ func TestKernelSets(t *testing.T) {
 	kerneltest.Family(t, sets, func(k *kernels) cpu.Set { return k.set })
 	for _, s := range cpu.Available() {
 		require.Equal(t, sets.Runs(s), New(s, 8, 1).Set())
+	}
+}
+
+// A plan built for a set this process cannot run packs W as that set's
+// kernels read it: the foreign kernels pack as the set's own.
+func TestForeignPacking(t *testing.T) {
+	for s, c := range pairCols {
+		require.Equal(t, c, New(s, 8, 1).k.group(), s)
+		if sets.Runs(s) != s {
+			continue
+		}
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, kk := range []int{5, 24, 2*Block + 9} {
+			w := kerneltest.Random(r, kk*17).Data
+			own, far := New(s, kk, 17), &GEMV{K: kk, N: 17, k: foreign(s, c)}
+			a, b := make([]float32, own.PackedSize()), make([]float32, far.PackedSize())
+			own.Pack(a, w, 17, false)
+			far.Pack(b, w, 17, false)
+			require.Equal(t, a, b, "%s k=%d", s, kk)
+		}
+		require.Panics(t, func() { foreign(s, c).pairs[0](8, nil, nil, nil) })
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkRun: the transformer's norms, 128 rows of 256 and of 1024
@@ -32,9 +34,11 @@ func BenchmarkRun(b *testing.B) {
 				n := New(k.set, rows, c, 1e-5, rms)
 				b.Run(fmt.Sprintf("%s/%dx%d/%s", kind, rows, c, k.set), func(b *testing.B) {
 					b.SetBytes(int64(4 * len(x)))
+					stop := kerneltest.CPUTime(b)
 					for b.Loop() {
 						n.Run(x, gamma, beta, out)
 					}
+					stop()
 				})
 			}
 		}

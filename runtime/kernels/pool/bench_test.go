@@ -3,6 +3,8 @@ package pool
 import (
 	"fmt"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkMaxRows is the seed CNN 224's fused conv+maxpool: 2×2 stride-2
@@ -26,9 +28,11 @@ func BenchmarkMaxRows(b *testing.B) {
 			out := make([]float32, p.OH*p.OW*tc.c)
 			b.Run(fmt.Sprintf("%s/%s", tc.name, k.set), func(b *testing.B) {
 				b.SetBytes(int64(4 * len(x)))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					p.MaxRows(x, 0, out, 0, p.OH)
 				}
+				stop()
 			})
 		}
 	}
@@ -43,9 +47,11 @@ func BenchmarkGlobalAvg(b *testing.B) {
 			out, scratch := make([]float32, tc.c), make([]float32, g.ScratchSize())
 			b.Run(fmt.Sprintf("%dx%d/%s", tc.hw, tc.c, k.set), func(b *testing.B) {
 				b.SetBytes(int64(4 * len(x)))
+				stop := kerneltest.CPUTime(b)
 				for b.Loop() {
 					g.Avg(x, out, scratch)
 				}
+				stop()
 			})
 		}
 	}

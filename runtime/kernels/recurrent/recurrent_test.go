@@ -177,9 +177,11 @@ func BenchmarkLSTM(b *testing.B) {
 		r.PackWeights(pu, random(rng, hid*4*hid, 1/math.Sqrt(float64(hid))))
 		out, state, scratch := make([]float32, n*hid), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
 		b.Run(string(kn.Set), func(b *testing.B) {
+			stop := kerneltest.CPUTime(b)
 			for b.Loop() {
 				r.Run(xw, pu, bu, nil, nil, out, state, scratch)
 			}
+			stop()
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkSoftmax runs softmax and log_softmax with every kernel set this
@@ -30,9 +32,11 @@ func BenchmarkSoftmax(b *testing.B) {
 					s := New(k.set, sh.outer, sh.dim, sh.inner, log)
 					scratch := make([]float32, s.ScratchSize())
 					b.SetBytes(int64(8 * n))
+					stop := kerneltest.CPUTime(b)
 					for b.Loop() {
 						s.Run(x, out, scratch)
 					}
+					stop()
 					b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds()/1e9, "Gelem/s")
 				})
 			}

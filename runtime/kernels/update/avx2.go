@@ -8,6 +8,4 @@ func init() {
 	if cpu.HasAVX2 {
 		sets.Add(cpu.AVX2, &Kernels{set: cpu.AVX2, adam: adamAVX2, sgd: sgdAVX2, rms: rmsAVX2, rmsMomentum: rmsMomentumAVX2})
 	}
-	// An update is bound by memory (see the package doc): no AVX-512 version.
-	sets.Uses(cpu.AVX512, cpu.AVX2)
 }

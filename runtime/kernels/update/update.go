@@ -3,11 +3,9 @@
 // gradients and the optimiser's state, for package optim.
 //
 // Kernel sets (package cpu): generic, plain Go compiled on every platform and
-// the oracle of the others; AVX2+FMA on amd64 (generated with avo by
-// runtime/kernels/_asm/update), which the avx512 set runs too (an update
-// reads and writes every value once, so memory bounds it; an AVX-512
-// version is not measured); NEON on arm64
-// (the same program's emitter). The assembly fuses products into sums
+// the oracle of the others; AVX2+FMA and AVX-512 (the last 1-15 floats
+// under a mask) on amd64 (generated with avo by runtime/kernels/_asm/update);
+// NEON on arm64 (the same program's emitter). The assembly fuses products into sums
 // (FMA), so its results differ from the generic kernel's by a few float32
 // roundings; TestSetsMatchGeneric bounds the difference.
 //
@@ -17,6 +15,7 @@ package update
 // The assembly and its declarations are generated; CI regenerates them and
 // fails on a difference.
 //go:generate go -C ../_asm run ./update -out ../update/update_amd64.s -stubs ../update/update_amd64.go -pkg update -neon ../update/update_arm64
+//go:generate go -C ../_asm run ./update -avx512 -out ../update/update_avx512_amd64.s -stubs ../update/update_avx512_amd64.go -pkg update
 
 import (
 	"math"

@@ -1,12 +1,14 @@
 // Command gemv generates the dot-product kernels of package
 // runtime/kernels/gemv: the AVX2+FMA ones with avo (gemv_amd64.s and their
 // Go declarations), and the NEON ones with the small emitter in neon.go
-// (gemv_arm64.s and its declarations), because avo writes only amd64.
+// (gemv_arm64.s and its declarations), because avo writes only amd64; with
+// -avx512, the AVX-512 ones (avx512.go), in files of their own.
 //
-// Run it from runtime/kernels/_asm, as the go:generate line in package gemv
-// does:
+// Run it from runtime/kernels/_asm, as the go:generate lines in package gemv
+// do:
 //
 //	go run ./gemv -out ../gemv/gemv_amd64.s -stubs ../gemv/gemv_amd64.go -pkg gemv -neon ../gemv/gemv_arm64
+//	go run ./gemv -avx512 -out ../gemv/gemv_avx512_amd64.s -stubs ../gemv/gemv_avx512_amd64.go -pkg gemv
 //
 // The output depends only on these arguments.
 package main
@@ -27,8 +29,16 @@ import (
 // (16 Q registers on NEON).
 const cols = 4
 
+// avx512 selects the AVX-512 kernels: the AVX2 files are checked for AVX2's
+// 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
 	flag.Parse()
+	if *avx512 {
+		generateAVX512()
+		return
+	}
 	ConstraintExpr("amd64,!purego")
 	for r := 1; r <= cols; r++ {
 		dotAVX2(r)

@@ -3,19 +3,23 @@
 // Go declarations) and the NEON ones with the emitter in neon.go
 // (update_arm64.s and its declarations), because avo writes only amd64.
 //
-// Run it from runtime/kernels/_asm, as the go:generate line in package update
-// does:
+// Run it from runtime/kernels/_asm, as the go:generate lines in package
+// update do (-avx512: the AVX-512 kernels, avx512.go):
 //
 //	go run ./update -out ../update/update_amd64.s -stubs ../update/update_amd64.go -pkg update -neon ../update/update_arm64
+//
+//	go run ./update -avx512 -out ../update/update_avx512_amd64.s -stubs ../update/update_avx512_amd64.go -pkg update
 //
 // The output depends only on these arguments.
 //
 // An update reads and writes every parameter and its state once: it is bound
 // by memory, so one vector a step is enough, and the last 1-7 (AVX2) or 1-3
-// (NEON) floats go one at a time through the same operations on lane 0.
+// (NEON) floats go one at a time through the same operations on lane 0;
+// AVX-512's last 1-15 go through them once, under an opmask (avx512.go).
 package main
 
 import (
+	"flag"
 	"strings"
 
 	"github.com/mdlc/mdlc/runtime/kernels/_asm/avx2"
@@ -25,7 +29,16 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
+// avx512 selects the AVX-512 kernels, in files of their own: the AVX2 files
+// are checked for AVX2's 16 registers.
+var avx512 = flag.Bool("avx512", false, "generate the AVX-512 kernels instead")
+
 func main() {
+	flag.Parse()
+	if *avx512 {
+		generateAVX512()
+		return
+	}
 	ConstraintExpr("amd64,!purego")
 	adamAVX2()
 	sgdAVX2()
@@ -74,20 +87,10 @@ func adamAVX2() {
 	// body is one step over width floats at index i: Y registers for 8,
 	// their X halves and scalar forms for 1.
 	body := func(width int) {
-		vec := func(r VecVirtual) Op {
-			if width == 1 {
-				return r.AsX()
-			}
-			return r
-		}
-		var P, G, M, V, T Op
-		if width == 1 {
-			P, G, M, V, T = XMM(), XMM(), XMM(), XMM(), XMM()
-		} else {
-			P, G, M, V, T = YMM(), YMM(), YMM(), YMM(), YMM()
-		}
+		vec := func(r VecVirtual) Op { return r.AsX() }
 		at := func(base Register) Mem { return Mem{Base: base, Index: i, Scale: 4} }
 		if width == 1 {
+			P, G, M, V, T := XMM(), XMM(), XMM(), XMM(), XMM()
 			VMOVSS(at(p), P)
 			VMOVSS(at(g), G)
 			VMOVSS(at(m), M)
@@ -108,24 +111,7 @@ func adamAVX2() {
 			VMOVSS(P, at(p))
 			return
 		}
-		VMOVUPS(at(p), P)
-		VMOVUPS(at(g), G)
-		VMOVUPS(at(m), M)
-		VMOVUPS(at(v), V)
-		VFMADD231PS(c["wd"], P, G)
-		VMULPS(c["b1"], M, M)
-		VFMADD231PS(c["c1"], G, M)
-		VMULPS(G, G, T)
-		VMULPS(c["b2"], V, V)
-		VFMADD231PS(c["c2"], T, V)
-		VMOVUPS(M, at(m))
-		VMOVUPS(V, at(v))
-		VSQRTPS(V, T)
-		VFMADD213PS(c["eps"], c["k"], T)
-		VDIVPS(T, M, T)
-		VMULPS(c["decay"], P, P)
-		VFNMADD231PS(c["step"], T, P)
-		VMOVUPS(P, at(p))
+		adamVec(c, vector{YMM, at, nil}, p, g, m, v)
 	}
 
 	loop(n, i, body)
@@ -215,18 +201,7 @@ func sgdAVX2() {
 			VMOVSS(P, at(p))
 			return
 		}
-		P, G, B, U := YMM(), YMM(), YMM(), YMM()
-		VMOVUPS(at(p), P)
-		VMOVUPS(at(g), G)
-		VMOVUPS(at(b), B)
-		VFMADD231PS(c["wd"], P, G)
-		VMULPS(c["mu"], B, B)
-		VFMADD231PS(c["keep"], G, B)
-		VMOVUPS(B, at(b))
-		VMULPS(c["a"], G, U)
-		VFMADD231PS(c["c"], B, U)
-		VFNMADD231PS(c["lr"], U, P)
-		VMOVUPS(P, at(p))
+		sgdVec(c, vector{YMM, at, nil}, p, g, b)
 	})
 }
 
@@ -321,26 +296,89 @@ func rmsAVX2(momentum bool) {
 			VMOVSS(P, at(p))
 			return
 		}
-		P, G, V, T := YMM(), YMM(), YMM(), YMM()
-		VMOVUPS(at(p), P)
-		VMOVUPS(at(g), G)
-		VMOVUPS(at(v), V)
-		VFMADD231PS(c["wd"], P, G)
-		VMULPS(G, G, T)
-		VMULPS(c["rho"], V, V)
-		VFMADD231PS(c["c"], T, V)
-		VMOVUPS(V, at(v))
-		VSQRTPS(V, T)
-		VADDPS(c["eps"], T, T)
-		VDIVPS(T, G, T)
-		if momentum {
-			B := YMM()
-			VMOVUPS(at(b), B)
-			VFMADD213PS(T, c["mu"], B)
-			VMOVUPS(B, at(b))
-			T = B
-		}
-		VFNMADD231PS(c["lr"], T, P)
-		VMOVUPS(P, at(p))
+		rmsVec(c, vector{YMM, at, nil}, p, g, v, b, momentum)
 	})
+}
+
+// vector is how a set's vector step reads and writes: new gives its
+// registers, at the element i of a slice, and mask (nil for none) the lanes
+// a masked step loads (zeroing the others) and stores.
+type vector struct {
+	new  func() VecVirtual
+	at   func(base Register) Mem
+	mask Op
+}
+
+func (x vector) load(base Register) VecVirtual {
+	r := x.new()
+	if x.mask != nil {
+		VMOVUPS_Z(x.at(base), x.mask, r)
+	} else {
+		VMOVUPS(x.at(base), r)
+	}
+	return r
+}
+
+func (x vector) store(r VecVirtual, base Register) {
+	if x.mask != nil {
+		VMOVUPS(r, x.mask, x.at(base))
+	} else {
+		VMOVUPS(r, x.at(base))
+	}
+}
+
+// adamVec is a vector step of Adam's update, c the broadcast scalars.
+func adamVec(c map[string]VecVirtual, x vector, p, g, m, v Register) {
+	P, G, M, V := x.load(p), x.load(g), x.load(m), x.load(v)
+	T := x.new()
+	VFMADD231PS(c["wd"], P, G)
+	VMULPS(c["b1"], M, M)
+	VFMADD231PS(c["c1"], G, M)
+	VMULPS(G, G, T)
+	VMULPS(c["b2"], V, V)
+	VFMADD231PS(c["c2"], T, V)
+	x.store(M, m)
+	x.store(V, v)
+	VSQRTPS(V, T)
+	VFMADD213PS(c["eps"], c["k"], T)
+	VDIVPS(T, M, T)
+	VMULPS(c["decay"], P, P)
+	VFNMADD231PS(c["step"], T, P)
+	x.store(P, p)
+}
+
+// sgdVec is a vector step of SGD's update.
+func sgdVec(c map[string]VecVirtual, x vector, p, g, b Register) {
+	P, G, B := x.load(p), x.load(g), x.load(b)
+	U := x.new()
+	VFMADD231PS(c["wd"], P, G)
+	VMULPS(c["mu"], B, B)
+	VFMADD231PS(c["keep"], G, B)
+	x.store(B, b)
+	VMULPS(c["a"], G, U)
+	VFMADD231PS(c["c"], B, U)
+	VFNMADD231PS(c["lr"], U, P)
+	x.store(P, p)
+}
+
+// rmsVec is a vector step of RMSprop's update, with momentum b if momentum.
+func rmsVec(c map[string]VecVirtual, x vector, p, g, v, b Register, momentum bool) {
+	P, G, V := x.load(p), x.load(g), x.load(v)
+	T := x.new()
+	VFMADD231PS(c["wd"], P, G)
+	VMULPS(G, G, T)
+	VMULPS(c["rho"], V, V)
+	VFMADD231PS(c["c"], T, V)
+	x.store(V, v)
+	VSQRTPS(V, T)
+	VADDPS(c["eps"], T, T)
+	VDIVPS(T, G, T)
+	if momentum {
+		B := x.load(b)
+		VFMADD213PS(T, c["mu"], B)
+		x.store(B, b)
+		T = B
+	}
+	VFNMADD231PS(c["lr"], T, P)
+	x.store(P, p)
 }
