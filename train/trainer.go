@@ -235,6 +235,11 @@ func (t *Trainer) Plan() *plan.Plan { return t.plan }
 // StepShape is the sizes of the step's host half (package step).
 func (t *Trainer) StepShape() step.Shape { return t.io.Shape }
 
+// Profile makes later steps record each plan step's time (the optimiser's
+// update, run after the plan, is not among them) and returns the slice they
+// record into (plan.Arena.Profile).
+func (t *Trainer) Profile() []plan.StepTime { return t.arena.Profile() }
+
 // Close releases the step's arena and its helper goroutines.
 func (t *Trainer) Close() { t.arena.Close() }
 

@@ -132,10 +132,7 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 			return usagef("--trace needs a file name")
 		}
 		if *trainStep {
-			if *profile || *tracePath != "" {
-				return usagef("--train does not profile yet: time the steps without --profile and --trace")
-			}
-			return benchTrain(c, o, files[0], sh.Batch, *warmup, *runs, *timeFor, *asJSON)
+			return benchTrain(c, o, files[0], trainBench{batch: sh.Batch, warmup: *warmup, runs: *runs, d: *timeFor, asJSON: *asJSON, profile: *profile, trace: *tracePath})
 		}
 		m, err := o.Load(files[0])
 		if err != nil {

@@ -28,12 +28,24 @@ type trainBenchJSON struct {
 	ArenaBytes      int64   `json:"arena_bytes"`
 	LowerBoundBytes int64   `json:"lower_bound_bytes"`
 	SavedBytes      int64   `json:"saved_bytes"`
+	// Profile: the training plan's steps with --profile (the optimiser's
+	// update, after the plan, is the rest of the median).
+	Profile []profileRow `json:"profile,omitempty"`
+}
+
+// trainBench is what `mdlc bench --train` was asked for.
+type trainBench struct {
+	batch, warmup, runs int
+	d                   time.Duration
+	asJSON, profile     bool
+	trace               string // the --trace file, or none
 }
 
 // benchTrain times training steps of the model in file on a fixed batch of
 // sample inputs with labels 0, 1, 2, ... (the rate does not depend on the
 // values).
-func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int, d time.Duration, asJSON bool) error {
+func benchTrain(c *cli, o *compile.Options, file string, tb trainBench) error {
+	batch, warmup, runs, d := tb.batch, tb.warmup, tb.runs, tb.d
 	if batch == 0 {
 		batch = 32
 	}
@@ -72,9 +84,23 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	for i := range y {
 		y[i] = int64(i % 2)
 	}
-	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d, nil)
+	// As timeRuns: with a recorder, every step is profiled, warm-up ones
+	// too, and the timed ones recorded.
+	var rec *recorder
+	var timed func(time.Time, time.Duration)
+	if tb.profile || tb.trace != "" {
+		rec = &recorder{steps: tr.Plan().Schedule().Steps, trace: tb.trace != ""}
+		times := tr.Profile()
+		timed = func(t0 time.Time, took time.Duration) { rec.add(t0, took, times) }
+	}
+	steps, err := timeFunc(func() error { _, err := tr.Step(x, y, batch); return err }, warmup, runs, d, timed)
 	if err != nil {
 		return err
+	}
+	if tb.trace != "" {
+		if err := rec.writeTrace(tb.trace, name); err != nil {
+			return err
+		}
 	}
 	fm, fw, err := load()
 	if err != nil {
@@ -95,7 +121,10 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 		ArenaBytes: s.ArenaBytes, LowerBoundBytes: s.LowerBound, SavedBytes: tr.SavedBytes()}
 	r.ImagesPerSecond = float64(batch) / median(steps).Seconds()
 	r.StepOverForward = r.MedianMs / r.ForwardMedianMs
-	if asJSON {
+	if tb.profile {
+		r.Profile = rec.rows(len(steps))
+	}
+	if tb.asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
@@ -106,5 +135,8 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	fmt.Fprintf(c.stdout, "forward: %.3f ms: the step takes %.2f x its forward pass\n", r.ForwardMedianMs, r.StepOverForward)
 	fmt.Fprintf(c.stdout, "arena:   %s bytes (%.3f x the lower bound %s); %s bytes of activations kept for the backward pass\n",
 		commas(r.ArenaBytes), float64(r.ArenaBytes)/float64(max(r.LowerBoundBytes, 1)), commas(r.LowerBoundBytes), commas(r.SavedBytes))
+	if r.Profile != nil {
+		printProfile(c.stdout, r.Profile, r.Runs, r.MedianMs)
+	}
 	return nil
 }

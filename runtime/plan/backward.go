@@ -56,6 +56,9 @@ func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
 	s.Scratch = b.scratch(g.ScratchSize(), "im2col chunk and packed panels")
 	units, c := g.InputUnits(), s.Conv
 	if s.Filter {
+		if g.DirectFilter() {
+			b.info[b.step].Kernel = "backward/direct"
+		}
 		units = g.FilterUnits()
 		s.Partial = b.temp(g.PartialSize(), "filter gradient's partial sums")
 	}

@@ -58,7 +58,10 @@ type ConvGrad struct {
 	// (one input channel a group) the product is colᵀ·dy_g.
 	tapRows                bool
 	parts, partLen, fChunk int
-	segs                   []seg
+	// direct, if set, computes phase 0 instead (filter.go), its units
+	// ranges of images.
+	direct *directFilter
+	segs   []seg
 	// GradInput: units of imageBlock images; chunks of an image's rows;
 	// add is the set's vector add.
 	imageBlock, imageChunk int
@@ -80,12 +83,32 @@ type seg struct{ ky, kx, c0, n, panel, lane int }
 // about L2.
 const chunkFloats = 1 << 16
 
+// directMaxC is the most input channels the direct filter gradient
+// (filter.go) takes: BenchmarkConvGradFilter (Xeon, Emerald Rapids,
+// avx512 set, one thread, load 20 on 2 CPUs, so CPU time of the thread,
+// µs per gradient, two runs each) has it ahead at every stdlib layer up to
+// 32 channels, by little at 32:
+//
+//	layer                         direct     GEMM
+//	lenet 5×5×1×6, batch 64       476-591    2335-2464
+//	lenet 5×5×6×16                554-558    1175-1353
+//	fashion_cnn 3×3×1×32, 32      203-214    538-546
+//	fashion_cnn 3×3×32×64         1688-2001  2024-2085
+//	cnn 3×3×3×32, 32              543-548    3418-3813
+const directMaxC = 32
+
 // targetUnits is how many units NewConvGrad aims to cut a group's
 // gradients into: enough for two threads to share unevenly sized units.
 const targetUnits = 4
 
 // NewConvGrad compiles the gradients of c for the kernels of set.
 func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
+	return newConvGrad(set, c, c.Groups == 1 && c.C <= directMaxC)
+}
+
+// newConvGrad is NewConvGrad with the filter gradient direct (filter.go)
+// or on the GEMM.
+func newConvGrad(set cpu.Set, c Conv, direct bool) *ConvGrad {
 	g := &ConvGrad{Conv: c, cpg: c.C / c.Groups, opg: c.CO / c.Groups}
 	g.k = c.KH * c.KW * g.cpg
 	g.pixels = c.OH * c.OW
@@ -112,6 +135,11 @@ func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
 	g.fA = rows * g.fChunk
 	g.fB = g.fA + g.kn.PackedSize(g.fChunk, cols)
 	g.filterScratch = g.fB + mr*nr
+	if direct {
+		g.direct = newDirectFilter(set, g)
+		g.tapRows, g.parts = true, g.direct.units(c.N)
+		g.filterScratch = g.direct.scratch(c.C)
+	}
 
 	g.imageChunk = min(max(chunkFloats/g.k, 16), g.pixels)
 	g.imageBlock = (c.N + targetUnits - 1) / targetUnits
@@ -159,6 +187,10 @@ func (g *ConvGrad) PartialSize() int { return g.Groups * g.parts * g.k * g.opg }
 // ScratchSize is the scratch a unit takes.
 func (g *ConvGrad) ScratchSize() int { return max(g.inputScratch, g.filterScratch) }
 
+// DirectFilter says whether GradFilter is the direct one (filter.go)
+// rather than the GEMM's.
+func (g *ConvGrad) DirectFilter() bool { return g.direct != nil }
+
 // FilterUnits and InputUnits count the units of GradFilter and GradInput.
 func (g *ConvGrad) FilterUnits() int { return g.Groups * g.parts }
 func (g *ConvGrad) InputUnits() int  { return g.Groups * ((g.N + g.imageBlock - 1) / g.imageBlock) }
@@ -192,6 +224,10 @@ func (g *ConvGrad) GradFilter(x, dy, dk, partial, scratch []float32, p, u int) {
 		return
 	}
 	part := partial[u*size : (u+1)*size]
+	if g.direct != nil {
+		g.direct.run(g, x, dy, part, scratch, r)
+		return
+	}
 	m0, m1 := r*g.partLen, min((r+1)*g.partLen, g.m)
 	a, pb, tmp := scratch[:g.fA], scratch[g.fA:g.fB], scratch[g.fB:g.filterScratch]
 	for c0 := m0; c0 < m1; c0 += g.fChunk {
