@@ -101,6 +101,7 @@ func BenchmarkConvGradFilter(b *testing.B) {
 		{"fashion1", Conv{N: 32, H: 28, W: 28, C: 1, KH: 3, KW: 3, CO: 32, OH: 26, OW: 26}},
 		{"fashion2", Conv{N: 32, H: 13, W: 13, C: 32, KH: 3, KW: 3, CO: 64, OH: 11, OW: 11}},
 		{"cnn1", Conv{N: 32, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, OH: 30, OW: 30}},
+		{"cnn2", Conv{N: 32, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, OH: 13, OW: 13}},
 	} {
 		l.c.Stride, l.c.Dilation, l.c.Groups = one, one, 1
 		for _, direct := range []bool{true, false} {

@@ -84,17 +84,18 @@ type seg struct{ ky, kx, c0, n, panel, lane int }
 const chunkFloats = 1 << 16
 
 // directMaxC is the most input channels the direct filter gradient
-// (filter.go) takes: BenchmarkConvGradFilter (Xeon, Emerald Rapids,
-// avx512 set, one thread, load 20 on 2 CPUs, so CPU time of the thread,
-// µs per gradient, two runs each) has it ahead at every stdlib layer up to
-// 32 channels, by little at 32:
+// (filter.go) takes: BenchmarkConvGradFilter's layers (Xeon, Emerald
+// Rapids, avx512 set, one thread; the machine at a load of 12 on 2 CPUs,
+// so the thread's CPU time, µs per gradient, two runs each) have it ahead
+// at every stdlib layer up to 32 channels:
 //
-//	layer                         direct     GEMM
-//	lenet 5×5×1×6, batch 64       476-591    2335-2464
-//	lenet 5×5×6×16                554-558    1175-1353
-//	fashion_cnn 3×3×1×32, 32      203-214    538-546
-//	fashion_cnn 3×3×32×64         1688-2001  2024-2085
-//	cnn 3×3×3×32, 32              543-548    3418-3813
+//	layer                           direct      GEMM
+//	lenet 5×5×1×6, batch 64         369-415     2330-2373
+//	lenet 5×5×6×16                  463-481     1226-1265
+//	fashion_cnn 3×3×1×32, batch 32  157-184     447-516
+//	fashion_cnn 3×3×32×64           1291-1556   2455-2706
+//	cnn 3×3×3×32, batch 32          805-851     3546-3550
+//	cnn 3×3×32×64                   2278-2911   3350-3613
 const directMaxC = 32
 
 // targetUnits is how many units NewConvGrad aims to cut a group's

@@ -101,6 +101,9 @@ type panel struct {
 	fns []tapsFunc
 }
 
+// maxTapsBlock is the most taps a kernel of any set takes.
+const maxTapsBlock = 8
+
 // bandFloats bounds the floats of dy a kernel call reads, 32 KiB (L1), so
 // that it reads them from cache again for each block of taps.
 const bandFloats = 1 << 13
@@ -136,8 +139,8 @@ func newDirectFilter(set cpu.Set, g *ConvGrad) *directFilter {
 	for c0 := 0; c0 < g.CO; c0 += width {
 		f.panels = append(f.panels, panel{span: span{c0, min(width, g.CO-c0)}})
 	}
-	// One block layout for all panels: the narrowest table's.
-	maxTaps := len(f.kern.taps[maxVecs-1])
+	// One block layout for all panels: the shortest of their rows.
+	maxTaps := maxTapsBlock
 	for _, p := range f.panels {
 		maxTaps = min(maxTaps, len(f.kern.taps[(p.n+lanes-1)/lanes-1]))
 	}
