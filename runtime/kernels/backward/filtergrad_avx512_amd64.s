@@ -642,25 +642,26 @@ row:
 	MOVQ cells+112(FP), SI
 
 cell:
-	VMOVUPS          (DX), Z2
-	VMOVUPS.Z        64(DX), K1, Z3
-	VFMADD231PS.BCST (CX)(AX*1), Z2, Z0
-	VFMADD231PS.BCST (CX)(AX*1), Z3, Z1
-	MOVQ             stride+128(FP), DI
-	LEAQ             (CX)(DI*4), CX
-	MOVQ             dystride+144(FP), DI
-	LEAQ             (DX)(DI*4), DX
-	DECQ             SI
-	JNZ              cell
-	ADDQ             (SP), CX
-	ADDQ             8(SP), DX
-	DECQ             BX
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
+	VMOVUPS      (DX), Z2
+	VMOVUPS.Z    64(DX), K1, Z3
+	VBROADCASTSS (CX)(AX*1), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	MOVQ         stride+128(FP), DI
+	LEAQ         (CX)(DI*4), CX
+	MOVQ         dystride+144(FP), DI
+	LEAQ         (DX)(DI*4), DX
+	DECQ         SI
+	JNZ          cell
+	ADDQ         (SP), CX
+	ADDQ         8(SP), DX
+	DECQ         BX
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -703,30 +704,32 @@ row:
 	MOVQ cells+112(FP), DI
 
 cell:
-	VMOVUPS          (BX), Z4
-	VMOVUPS.Z        64(BX), K1, Z5
-	VFMADD231PS.BCST (DX)(CX*1), Z4, Z0
-	VFMADD231PS.BCST (DX)(CX*1), Z5, Z1
-	VFMADD231PS.BCST (DX)(AX*1), Z4, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z5, Z3
-	MOVQ             stride+128(FP), R8
-	LEAQ             (DX)(R8*4), DX
-	MOVQ             dystride+144(FP), R8
-	LEAQ             (BX)(R8*4), BX
-	DECQ             DI
-	JNZ              cell
-	ADDQ             (SP), DX
-	ADDQ             8(SP), BX
-	DECQ             SI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
+	VMOVUPS      (BX), Z4
+	VMOVUPS.Z    64(BX), K1, Z5
+	VBROADCASTSS (DX)(CX*1), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS (DX)(AX*1), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	MOVQ         stride+128(FP), R8
+	LEAQ         (DX)(R8*4), DX
+	MOVQ         dystride+144(FP), R8
+	LEAQ         (BX)(R8*4), BX
+	DECQ         DI
+	JNZ          cell
+	ADDQ         (SP), DX
+	ADDQ         8(SP), BX
+	DECQ         SI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -773,35 +776,38 @@ row:
 	MOVQ cells+112(FP), R8
 
 cell:
-	VMOVUPS          (SI), Z6
-	VMOVUPS.Z        64(SI), K1, Z7
-	VFMADD231PS.BCST (BX)(CX*1), Z6, Z0
-	VFMADD231PS.BCST (BX)(CX*1), Z7, Z1
-	VFMADD231PS.BCST (BX)(DX*1), Z6, Z2
-	VFMADD231PS.BCST (BX)(DX*1), Z7, Z3
-	VFMADD231PS.BCST (BX)(AX*1), Z6, Z4
-	VFMADD231PS.BCST (BX)(AX*1), Z7, Z5
-	MOVQ             stride+128(FP), R9
-	LEAQ             (BX)(R9*4), BX
-	MOVQ             dystride+144(FP), R9
-	LEAQ             (SI)(R9*4), SI
-	DECQ             R8
-	JNZ              cell
-	ADDQ             (SP), BX
-	ADDQ             8(SP), SI
-	DECQ             DI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
+	VMOVUPS      (SI), Z6
+	VMOVUPS.Z    64(SI), K1, Z7
+	VBROADCASTSS (BX)(CX*1), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS (BX)(DX*1), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS (BX)(AX*1), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	MOVQ         stride+128(FP), R9
+	LEAQ         (BX)(R9*4), BX
+	MOVQ         dystride+144(FP), R9
+	LEAQ         (SI)(R9*4), SI
+	DECQ         R8
+	JNZ          cell
+	ADDQ         (SP), BX
+	ADDQ         8(SP), SI
+	DECQ         DI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -852,40 +858,44 @@ row:
 	MOVQ cells+112(FP), R9
 
 cell:
-	VMOVUPS          (DI), Z8
-	VMOVUPS.Z        64(DI), K1, Z9
-	VFMADD231PS.BCST (SI)(CX*1), Z8, Z0
-	VFMADD231PS.BCST (SI)(CX*1), Z9, Z1
-	VFMADD231PS.BCST (SI)(DX*1), Z8, Z2
-	VFMADD231PS.BCST (SI)(DX*1), Z9, Z3
-	VFMADD231PS.BCST (SI)(BX*1), Z8, Z4
-	VFMADD231PS.BCST (SI)(BX*1), Z9, Z5
-	VFMADD231PS.BCST (SI)(AX*1), Z8, Z6
-	VFMADD231PS.BCST (SI)(AX*1), Z9, Z7
-	MOVQ             stride+128(FP), R10
-	LEAQ             (SI)(R10*4), SI
-	MOVQ             dystride+144(FP), R10
-	LEAQ             (DI)(R10*4), DI
-	DECQ             R9
-	JNZ              cell
-	ADDQ             (SP), SI
-	ADDQ             8(SP), DI
-	DECQ             R8
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, K1, 64(AX)
+	VMOVUPS      (DI), Z8
+	VMOVUPS.Z    64(DI), K1, Z9
+	VBROADCASTSS (SI)(CX*1), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS (SI)(DX*1), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS (SI)(BX*1), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS (SI)(AX*1), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	MOVQ         stride+128(FP), R10
+	LEAQ         (SI)(R10*4), SI
+	MOVQ         dystride+144(FP), R10
+	LEAQ         (DI)(R10*4), DI
+	DECQ         R9
+	JNZ          cell
+	ADDQ         (SP), SI
+	ADDQ         8(SP), DI
+	DECQ         R8
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -940,45 +950,50 @@ row:
 	MOVQ cells+112(FP), R10
 
 cell:
-	VMOVUPS          (R8), Z10
-	VMOVUPS.Z        64(R8), K1, Z11
-	VFMADD231PS.BCST (DI)(CX*1), Z10, Z0
-	VFMADD231PS.BCST (DI)(CX*1), Z11, Z1
-	VFMADD231PS.BCST (DI)(DX*1), Z10, Z2
-	VFMADD231PS.BCST (DI)(DX*1), Z11, Z3
-	VFMADD231PS.BCST (DI)(BX*1), Z10, Z4
-	VFMADD231PS.BCST (DI)(BX*1), Z11, Z5
-	VFMADD231PS.BCST (DI)(SI*1), Z10, Z6
-	VFMADD231PS.BCST (DI)(SI*1), Z11, Z7
-	VFMADD231PS.BCST (DI)(AX*1), Z10, Z8
-	VFMADD231PS.BCST (DI)(AX*1), Z11, Z9
-	MOVQ             stride+128(FP), R11
-	LEAQ             (DI)(R11*4), DI
-	MOVQ             dystride+144(FP), R11
-	LEAQ             (R8)(R11*4), R8
-	DECQ             R10
-	JNZ              cell
-	ADDQ             (SP), DI
-	ADDQ             8(SP), R8
-	DECQ             R9
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, K1, 64(AX)
+	VMOVUPS      (R8), Z10
+	VMOVUPS.Z    64(R8), K1, Z11
+	VBROADCASTSS (DI)(CX*1), Z12
+	VFMADD231PS  Z12, Z10, Z0
+	VFMADD231PS  Z12, Z11, Z1
+	VBROADCASTSS (DI)(DX*1), Z12
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS (DI)(BX*1), Z12
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS (DI)(SI*1), Z12
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	VBROADCASTSS (DI)(AX*1), Z12
+	VFMADD231PS  Z12, Z10, Z8
+	VFMADD231PS  Z12, Z11, Z9
+	MOVQ         stride+128(FP), R11
+	LEAQ         (DI)(R11*4), DI
+	MOVQ         dystride+144(FP), R11
+	LEAQ         (R8)(R11*4), R8
+	DECQ         R10
+	JNZ          cell
+	ADDQ         (SP), DI
+	ADDQ         8(SP), R8
+	DECQ         R9
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -1037,50 +1052,56 @@ row:
 	MOVQ cells+112(FP), R11
 
 cell:
-	VMOVUPS          (R9), Z12
-	VMOVUPS.Z        64(R9), K1, Z13
-	VFMADD231PS.BCST (R8)(CX*1), Z12, Z0
-	VFMADD231PS.BCST (R8)(CX*1), Z13, Z1
-	VFMADD231PS.BCST (R8)(DX*1), Z12, Z2
-	VFMADD231PS.BCST (R8)(DX*1), Z13, Z3
-	VFMADD231PS.BCST (R8)(BX*1), Z12, Z4
-	VFMADD231PS.BCST (R8)(BX*1), Z13, Z5
-	VFMADD231PS.BCST (R8)(SI*1), Z12, Z6
-	VFMADD231PS.BCST (R8)(SI*1), Z13, Z7
-	VFMADD231PS.BCST (R8)(DI*1), Z12, Z8
-	VFMADD231PS.BCST (R8)(DI*1), Z13, Z9
-	VFMADD231PS.BCST (R8)(AX*1), Z12, Z10
-	VFMADD231PS.BCST (R8)(AX*1), Z13, Z11
-	MOVQ             stride+128(FP), R12
-	LEAQ             (R8)(R12*4), R8
-	MOVQ             dystride+144(FP), R12
-	LEAQ             (R9)(R12*4), R9
-	DECQ             R11
-	JNZ              cell
-	ADDQ             (SP), R8
-	ADDQ             8(SP), R9
-	DECQ             R10
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z10, (AX)
-	VMOVUPS          Z11, K1, 64(AX)
+	VMOVUPS      (R9), Z12
+	VMOVUPS.Z    64(R9), K1, Z13
+	VBROADCASTSS (R8)(CX*1), Z14
+	VFMADD231PS  Z14, Z12, Z0
+	VFMADD231PS  Z14, Z13, Z1
+	VBROADCASTSS (R8)(DX*1), Z14
+	VFMADD231PS  Z14, Z12, Z2
+	VFMADD231PS  Z14, Z13, Z3
+	VBROADCASTSS (R8)(BX*1), Z14
+	VFMADD231PS  Z14, Z12, Z4
+	VFMADD231PS  Z14, Z13, Z5
+	VBROADCASTSS (R8)(SI*1), Z14
+	VFMADD231PS  Z14, Z12, Z6
+	VFMADD231PS  Z14, Z13, Z7
+	VBROADCASTSS (R8)(DI*1), Z14
+	VFMADD231PS  Z14, Z12, Z8
+	VFMADD231PS  Z14, Z13, Z9
+	VBROADCASTSS (R8)(AX*1), Z14
+	VFMADD231PS  Z14, Z12, Z10
+	VFMADD231PS  Z14, Z13, Z11
+	MOVQ         stride+128(FP), R12
+	LEAQ         (R8)(R12*4), R8
+	MOVQ         dystride+144(FP), R12
+	LEAQ         (R9)(R12*4), R9
+	DECQ         R11
+	JNZ          cell
+	ADDQ         (SP), R8
+	ADDQ         8(SP), R9
+	DECQ         R10
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -1143,55 +1164,62 @@ row:
 	MOVQ cells+112(FP), R12
 
 cell:
-	VMOVUPS          (R10), Z14
-	VMOVUPS.Z        64(R10), K1, Z15
-	VFMADD231PS.BCST (R9)(CX*1), Z14, Z0
-	VFMADD231PS.BCST (R9)(CX*1), Z15, Z1
-	VFMADD231PS.BCST (R9)(DX*1), Z14, Z2
-	VFMADD231PS.BCST (R9)(DX*1), Z15, Z3
-	VFMADD231PS.BCST (R9)(BX*1), Z14, Z4
-	VFMADD231PS.BCST (R9)(BX*1), Z15, Z5
-	VFMADD231PS.BCST (R9)(SI*1), Z14, Z6
-	VFMADD231PS.BCST (R9)(SI*1), Z15, Z7
-	VFMADD231PS.BCST (R9)(DI*1), Z14, Z8
-	VFMADD231PS.BCST (R9)(DI*1), Z15, Z9
-	VFMADD231PS.BCST (R9)(R8*1), Z14, Z10
-	VFMADD231PS.BCST (R9)(R8*1), Z15, Z11
-	VFMADD231PS.BCST (R9)(AX*1), Z14, Z12
-	VFMADD231PS.BCST (R9)(AX*1), Z15, Z13
-	MOVQ             stride+128(FP), R13
-	LEAQ             (R9)(R13*4), R9
-	MOVQ             dystride+144(FP), R13
-	LEAQ             (R10)(R13*4), R10
-	DECQ             R12
-	JNZ              cell
-	ADDQ             (SP), R9
-	ADDQ             8(SP), R10
-	DECQ             R11
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z10, (AX)
-	VMOVUPS          Z11, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, K1, 64(AX)
+	VMOVUPS      (R10), Z14
+	VMOVUPS.Z    64(R10), K1, Z15
+	VBROADCASTSS (R9)(CX*1), Z16
+	VFMADD231PS  Z16, Z14, Z0
+	VFMADD231PS  Z16, Z15, Z1
+	VBROADCASTSS (R9)(DX*1), Z16
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS (R9)(BX*1), Z16
+	VFMADD231PS  Z16, Z14, Z4
+	VFMADD231PS  Z16, Z15, Z5
+	VBROADCASTSS (R9)(SI*1), Z16
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS (R9)(DI*1), Z16
+	VFMADD231PS  Z16, Z14, Z8
+	VFMADD231PS  Z16, Z15, Z9
+	VBROADCASTSS (R9)(R8*1), Z16
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	VBROADCASTSS (R9)(AX*1), Z16
+	VFMADD231PS  Z16, Z14, Z12
+	VFMADD231PS  Z16, Z15, Z13
+	MOVQ         stride+128(FP), R13
+	LEAQ         (R9)(R13*4), R9
+	MOVQ         dystride+144(FP), R13
+	LEAQ         (R10)(R13*4), R10
+	DECQ         R12
+	JNZ          cell
+	ADDQ         (SP), R9
+	ADDQ         8(SP), R10
+	DECQ         R11
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -1258,60 +1286,68 @@ row:
 	MOVQ cells+112(FP), R13
 
 cell:
-	VMOVUPS          (R11), Z16
-	VMOVUPS.Z        64(R11), K1, Z17
-	VFMADD231PS.BCST (R10)(CX*1), Z16, Z0
-	VFMADD231PS.BCST (R10)(CX*1), Z17, Z1
-	VFMADD231PS.BCST (R10)(DX*1), Z16, Z2
-	VFMADD231PS.BCST (R10)(DX*1), Z17, Z3
-	VFMADD231PS.BCST (R10)(BX*1), Z16, Z4
-	VFMADD231PS.BCST (R10)(BX*1), Z17, Z5
-	VFMADD231PS.BCST (R10)(SI*1), Z16, Z6
-	VFMADD231PS.BCST (R10)(SI*1), Z17, Z7
-	VFMADD231PS.BCST (R10)(DI*1), Z16, Z8
-	VFMADD231PS.BCST (R10)(DI*1), Z17, Z9
-	VFMADD231PS.BCST (R10)(R8*1), Z16, Z10
-	VFMADD231PS.BCST (R10)(R8*1), Z17, Z11
-	VFMADD231PS.BCST (R10)(R9*1), Z16, Z12
-	VFMADD231PS.BCST (R10)(R9*1), Z17, Z13
-	VFMADD231PS.BCST (R10)(AX*1), Z16, Z14
-	VFMADD231PS.BCST (R10)(AX*1), Z17, Z15
-	MOVQ             stride+128(FP), R14
-	LEAQ             (R10)(R14*4), R10
-	MOVQ             dystride+144(FP), R14
-	LEAQ             (R11)(R14*4), R11
-	DECQ             R13
-	JNZ              cell
-	ADDQ             (SP), R10
-	ADDQ             8(SP), R11
-	DECQ             R12
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z2, (AX)
-	VMOVUPS          Z3, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z10, (AX)
-	VMOVUPS          Z11, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, K1, 64(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z14, (AX)
-	VMOVUPS          Z15, K1, 64(AX)
+	VMOVUPS      (R11), Z16
+	VMOVUPS.Z    64(R11), K1, Z17
+	VBROADCASTSS (R10)(CX*1), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS (R10)(DX*1), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS (R10)(BX*1), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS (R10)(SI*1), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS (R10)(DI*1), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS (R10)(R8*1), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS (R10)(R9*1), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS (R10)(AX*1), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	MOVQ         stride+128(FP), R14
+	LEAQ         (R10)(R14*4), R10
+	MOVQ         dystride+144(FP), R14
+	LEAQ         (R11)(R14*4), R11
+	DECQ         R13
+	JNZ          cell
+	ADDQ         (SP), R10
+	ADDQ         8(SP), R11
+	DECQ         R12
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, K1, 64(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z14, (AX)
+	VMOVUPS      Z15, K1, 64(AX)
 	VZEROUPPER
 	RET
 
@@ -1351,28 +1387,29 @@ row:
 	MOVQ cells+112(FP), SI
 
 cell:
-	VMOVUPS          (DX), Z3
-	VMOVUPS          64(DX), Z4
-	VMOVUPS.Z        128(DX), K1, Z5
-	VFMADD231PS.BCST (CX)(AX*1), Z3, Z0
-	VFMADD231PS.BCST (CX)(AX*1), Z4, Z1
-	VFMADD231PS.BCST (CX)(AX*1), Z5, Z2
-	MOVQ             stride+128(FP), DI
-	LEAQ             (CX)(DI*4), CX
-	MOVQ             dystride+144(FP), DI
-	LEAQ             (DX)(DI*4), DX
-	DECQ             SI
-	JNZ              cell
-	ADDQ             (SP), CX
-	ADDQ             8(SP), DX
-	DECQ             BX
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
+	VMOVUPS      (DX), Z3
+	VMOVUPS      64(DX), Z4
+	VMOVUPS.Z    128(DX), K1, Z5
+	VBROADCASTSS (CX)(AX*1), Z6
+	VFMADD231PS  Z6, Z3, Z0
+	VFMADD231PS  Z6, Z4, Z1
+	VFMADD231PS  Z6, Z5, Z2
+	MOVQ         stride+128(FP), DI
+	LEAQ         (CX)(DI*4), CX
+	MOVQ         dystride+144(FP), DI
+	LEAQ         (DX)(DI*4), DX
+	DECQ         SI
+	JNZ          cell
+	ADDQ         (SP), CX
+	ADDQ         8(SP), DX
+	DECQ         BX
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1417,35 +1454,37 @@ row:
 	MOVQ cells+112(FP), DI
 
 cell:
-	VMOVUPS          (BX), Z6
-	VMOVUPS          64(BX), Z7
-	VMOVUPS.Z        128(BX), K1, Z8
-	VFMADD231PS.BCST (DX)(CX*1), Z6, Z0
-	VFMADD231PS.BCST (DX)(CX*1), Z7, Z1
-	VFMADD231PS.BCST (DX)(CX*1), Z8, Z2
-	VFMADD231PS.BCST (DX)(AX*1), Z6, Z3
-	VFMADD231PS.BCST (DX)(AX*1), Z7, Z4
-	VFMADD231PS.BCST (DX)(AX*1), Z8, Z5
-	MOVQ             stride+128(FP), R8
-	LEAQ             (DX)(R8*4), DX
-	MOVQ             dystride+144(FP), R8
-	LEAQ             (BX)(R8*4), BX
-	DECQ             DI
-	JNZ              cell
-	ADDQ             (SP), DX
-	ADDQ             8(SP), BX
-	DECQ             SI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
+	VMOVUPS      (BX), Z6
+	VMOVUPS      64(BX), Z7
+	VMOVUPS.Z    128(BX), K1, Z8
+	VBROADCASTSS (DX)(CX*1), Z9
+	VFMADD231PS  Z9, Z6, Z0
+	VFMADD231PS  Z9, Z7, Z1
+	VFMADD231PS  Z9, Z8, Z2
+	VBROADCASTSS (DX)(AX*1), Z9
+	VFMADD231PS  Z9, Z6, Z3
+	VFMADD231PS  Z9, Z7, Z4
+	VFMADD231PS  Z9, Z8, Z5
+	MOVQ         stride+128(FP), R8
+	LEAQ         (DX)(R8*4), DX
+	MOVQ         dystride+144(FP), R8
+	LEAQ         (BX)(R8*4), BX
+	DECQ         DI
+	JNZ          cell
+	ADDQ         (SP), DX
+	ADDQ         8(SP), BX
+	DECQ         SI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1495,42 +1534,45 @@ row:
 	MOVQ cells+112(FP), R8
 
 cell:
-	VMOVUPS          (SI), Z9
-	VMOVUPS          64(SI), Z10
-	VMOVUPS.Z        128(SI), K1, Z11
-	VFMADD231PS.BCST (BX)(CX*1), Z9, Z0
-	VFMADD231PS.BCST (BX)(CX*1), Z10, Z1
-	VFMADD231PS.BCST (BX)(CX*1), Z11, Z2
-	VFMADD231PS.BCST (BX)(DX*1), Z9, Z3
-	VFMADD231PS.BCST (BX)(DX*1), Z10, Z4
-	VFMADD231PS.BCST (BX)(DX*1), Z11, Z5
-	VFMADD231PS.BCST (BX)(AX*1), Z9, Z6
-	VFMADD231PS.BCST (BX)(AX*1), Z10, Z7
-	VFMADD231PS.BCST (BX)(AX*1), Z11, Z8
-	MOVQ             stride+128(FP), R9
-	LEAQ             (BX)(R9*4), BX
-	MOVQ             dystride+144(FP), R9
-	LEAQ             (SI)(R9*4), SI
-	DECQ             R8
-	JNZ              cell
-	ADDQ             (SP), BX
-	ADDQ             8(SP), SI
-	DECQ             DI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
+	VMOVUPS      (SI), Z9
+	VMOVUPS      64(SI), Z10
+	VMOVUPS.Z    128(SI), K1, Z11
+	VBROADCASTSS (BX)(CX*1), Z12
+	VFMADD231PS  Z12, Z9, Z0
+	VFMADD231PS  Z12, Z10, Z1
+	VFMADD231PS  Z12, Z11, Z2
+	VBROADCASTSS (BX)(DX*1), Z12
+	VFMADD231PS  Z12, Z9, Z3
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS (BX)(AX*1), Z12
+	VFMADD231PS  Z12, Z9, Z6
+	VFMADD231PS  Z12, Z10, Z7
+	VFMADD231PS  Z12, Z11, Z8
+	MOVQ         stride+128(FP), R9
+	LEAQ         (BX)(R9*4), BX
+	MOVQ         dystride+144(FP), R9
+	LEAQ         (SI)(R9*4), SI
+	DECQ         R8
+	JNZ          cell
+	ADDQ         (SP), BX
+	ADDQ         8(SP), SI
+	DECQ         DI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1585,49 +1627,53 @@ row:
 	MOVQ cells+112(FP), R9
 
 cell:
-	VMOVUPS          (DI), Z12
-	VMOVUPS          64(DI), Z13
-	VMOVUPS.Z        128(DI), K1, Z14
-	VFMADD231PS.BCST (SI)(CX*1), Z12, Z0
-	VFMADD231PS.BCST (SI)(CX*1), Z13, Z1
-	VFMADD231PS.BCST (SI)(CX*1), Z14, Z2
-	VFMADD231PS.BCST (SI)(DX*1), Z12, Z3
-	VFMADD231PS.BCST (SI)(DX*1), Z13, Z4
-	VFMADD231PS.BCST (SI)(DX*1), Z14, Z5
-	VFMADD231PS.BCST (SI)(BX*1), Z12, Z6
-	VFMADD231PS.BCST (SI)(BX*1), Z13, Z7
-	VFMADD231PS.BCST (SI)(BX*1), Z14, Z8
-	VFMADD231PS.BCST (SI)(AX*1), Z12, Z9
-	VFMADD231PS.BCST (SI)(AX*1), Z13, Z10
-	VFMADD231PS.BCST (SI)(AX*1), Z14, Z11
-	MOVQ             stride+128(FP), R10
-	LEAQ             (SI)(R10*4), SI
-	MOVQ             dystride+144(FP), R10
-	LEAQ             (DI)(R10*4), DI
-	DECQ             R9
-	JNZ              cell
-	ADDQ             (SP), SI
-	ADDQ             8(SP), DI
-	DECQ             R8
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z9, (AX)
-	VMOVUPS          Z10, 64(AX)
-	VMOVUPS          Z11, K1, 128(AX)
+	VMOVUPS      (DI), Z12
+	VMOVUPS      64(DI), Z13
+	VMOVUPS.Z    128(DI), K1, Z14
+	VBROADCASTSS (SI)(CX*1), Z15
+	VFMADD231PS  Z15, Z12, Z0
+	VFMADD231PS  Z15, Z13, Z1
+	VFMADD231PS  Z15, Z14, Z2
+	VBROADCASTSS (SI)(DX*1), Z15
+	VFMADD231PS  Z15, Z12, Z3
+	VFMADD231PS  Z15, Z13, Z4
+	VFMADD231PS  Z15, Z14, Z5
+	VBROADCASTSS (SI)(BX*1), Z15
+	VFMADD231PS  Z15, Z12, Z6
+	VFMADD231PS  Z15, Z13, Z7
+	VFMADD231PS  Z15, Z14, Z8
+	VBROADCASTSS (SI)(AX*1), Z15
+	VFMADD231PS  Z15, Z12, Z9
+	VFMADD231PS  Z15, Z13, Z10
+	VFMADD231PS  Z15, Z14, Z11
+	MOVQ         stride+128(FP), R10
+	LEAQ         (SI)(R10*4), SI
+	MOVQ         dystride+144(FP), R10
+	LEAQ         (DI)(R10*4), DI
+	DECQ         R9
+	JNZ          cell
+	ADDQ         (SP), SI
+	ADDQ         8(SP), DI
+	DECQ         R8
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, 64(AX)
+	VMOVUPS      Z11, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1687,56 +1733,61 @@ row:
 	MOVQ cells+112(FP), R10
 
 cell:
-	VMOVUPS          (R8), Z15
-	VMOVUPS          64(R8), Z16
-	VMOVUPS.Z        128(R8), K1, Z17
-	VFMADD231PS.BCST (DI)(CX*1), Z15, Z0
-	VFMADD231PS.BCST (DI)(CX*1), Z16, Z1
-	VFMADD231PS.BCST (DI)(CX*1), Z17, Z2
-	VFMADD231PS.BCST (DI)(DX*1), Z15, Z3
-	VFMADD231PS.BCST (DI)(DX*1), Z16, Z4
-	VFMADD231PS.BCST (DI)(DX*1), Z17, Z5
-	VFMADD231PS.BCST (DI)(BX*1), Z15, Z6
-	VFMADD231PS.BCST (DI)(BX*1), Z16, Z7
-	VFMADD231PS.BCST (DI)(BX*1), Z17, Z8
-	VFMADD231PS.BCST (DI)(SI*1), Z15, Z9
-	VFMADD231PS.BCST (DI)(SI*1), Z16, Z10
-	VFMADD231PS.BCST (DI)(SI*1), Z17, Z11
-	VFMADD231PS.BCST (DI)(AX*1), Z15, Z12
-	VFMADD231PS.BCST (DI)(AX*1), Z16, Z13
-	VFMADD231PS.BCST (DI)(AX*1), Z17, Z14
-	MOVQ             stride+128(FP), R11
-	LEAQ             (DI)(R11*4), DI
-	MOVQ             dystride+144(FP), R11
-	LEAQ             (R8)(R11*4), R8
-	DECQ             R10
-	JNZ              cell
-	ADDQ             (SP), DI
-	ADDQ             8(SP), R8
-	DECQ             R9
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z9, (AX)
-	VMOVUPS          Z10, 64(AX)
-	VMOVUPS          Z11, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, K1, 128(AX)
+	VMOVUPS      (R8), Z15
+	VMOVUPS      64(R8), Z16
+	VMOVUPS.Z    128(R8), K1, Z17
+	VBROADCASTSS (DI)(CX*1), Z18
+	VFMADD231PS  Z18, Z15, Z0
+	VFMADD231PS  Z18, Z16, Z1
+	VFMADD231PS  Z18, Z17, Z2
+	VBROADCASTSS (DI)(DX*1), Z18
+	VFMADD231PS  Z18, Z15, Z3
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS (DI)(BX*1), Z18
+	VFMADD231PS  Z18, Z15, Z6
+	VFMADD231PS  Z18, Z16, Z7
+	VFMADD231PS  Z18, Z17, Z8
+	VBROADCASTSS (DI)(SI*1), Z18
+	VFMADD231PS  Z18, Z15, Z9
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS (DI)(AX*1), Z18
+	VFMADD231PS  Z18, Z15, Z12
+	VFMADD231PS  Z18, Z16, Z13
+	VFMADD231PS  Z18, Z17, Z14
+	MOVQ         stride+128(FP), R11
+	LEAQ         (DI)(R11*4), DI
+	MOVQ         dystride+144(FP), R11
+	LEAQ         (R8)(R11*4), R8
+	DECQ         R10
+	JNZ          cell
+	ADDQ         (SP), DI
+	ADDQ         8(SP), R8
+	DECQ         R9
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, 64(AX)
+	VMOVUPS      Z11, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1801,63 +1852,69 @@ row:
 	MOVQ cells+112(FP), R11
 
 cell:
-	VMOVUPS          (R9), Z18
-	VMOVUPS          64(R9), Z19
-	VMOVUPS.Z        128(R9), K1, Z20
-	VFMADD231PS.BCST (R8)(CX*1), Z18, Z0
-	VFMADD231PS.BCST (R8)(CX*1), Z19, Z1
-	VFMADD231PS.BCST (R8)(CX*1), Z20, Z2
-	VFMADD231PS.BCST (R8)(DX*1), Z18, Z3
-	VFMADD231PS.BCST (R8)(DX*1), Z19, Z4
-	VFMADD231PS.BCST (R8)(DX*1), Z20, Z5
-	VFMADD231PS.BCST (R8)(BX*1), Z18, Z6
-	VFMADD231PS.BCST (R8)(BX*1), Z19, Z7
-	VFMADD231PS.BCST (R8)(BX*1), Z20, Z8
-	VFMADD231PS.BCST (R8)(SI*1), Z18, Z9
-	VFMADD231PS.BCST (R8)(SI*1), Z19, Z10
-	VFMADD231PS.BCST (R8)(SI*1), Z20, Z11
-	VFMADD231PS.BCST (R8)(DI*1), Z18, Z12
-	VFMADD231PS.BCST (R8)(DI*1), Z19, Z13
-	VFMADD231PS.BCST (R8)(DI*1), Z20, Z14
-	VFMADD231PS.BCST (R8)(AX*1), Z18, Z15
-	VFMADD231PS.BCST (R8)(AX*1), Z19, Z16
-	VFMADD231PS.BCST (R8)(AX*1), Z20, Z17
-	MOVQ             stride+128(FP), R12
-	LEAQ             (R8)(R12*4), R8
-	MOVQ             dystride+144(FP), R12
-	LEAQ             (R9)(R12*4), R9
-	DECQ             R11
-	JNZ              cell
-	ADDQ             (SP), R8
-	ADDQ             8(SP), R9
-	DECQ             R10
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z9, (AX)
-	VMOVUPS          Z10, 64(AX)
-	VMOVUPS          Z11, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z15, (AX)
-	VMOVUPS          Z16, 64(AX)
-	VMOVUPS          Z17, K1, 128(AX)
+	VMOVUPS      (R9), Z18
+	VMOVUPS      64(R9), Z19
+	VMOVUPS.Z    128(R9), K1, Z20
+	VBROADCASTSS (R8)(CX*1), Z21
+	VFMADD231PS  Z21, Z18, Z0
+	VFMADD231PS  Z21, Z19, Z1
+	VFMADD231PS  Z21, Z20, Z2
+	VBROADCASTSS (R8)(DX*1), Z21
+	VFMADD231PS  Z21, Z18, Z3
+	VFMADD231PS  Z21, Z19, Z4
+	VFMADD231PS  Z21, Z20, Z5
+	VBROADCASTSS (R8)(BX*1), Z21
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	VFMADD231PS  Z21, Z20, Z8
+	VBROADCASTSS (R8)(SI*1), Z21
+	VFMADD231PS  Z21, Z18, Z9
+	VFMADD231PS  Z21, Z19, Z10
+	VFMADD231PS  Z21, Z20, Z11
+	VBROADCASTSS (R8)(DI*1), Z21
+	VFMADD231PS  Z21, Z18, Z12
+	VFMADD231PS  Z21, Z19, Z13
+	VFMADD231PS  Z21, Z20, Z14
+	VBROADCASTSS (R8)(AX*1), Z21
+	VFMADD231PS  Z21, Z18, Z15
+	VFMADD231PS  Z21, Z19, Z16
+	VFMADD231PS  Z21, Z20, Z17
+	MOVQ         stride+128(FP), R12
+	LEAQ         (R8)(R12*4), R8
+	MOVQ         dystride+144(FP), R12
+	LEAQ         (R9)(R12*4), R9
+	DECQ         R11
+	JNZ          cell
+	ADDQ         (SP), R8
+	ADDQ         8(SP), R9
+	DECQ         R10
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, 64(AX)
+	VMOVUPS      Z11, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z15, (AX)
+	VMOVUPS      Z16, 64(AX)
+	VMOVUPS      Z17, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -1927,70 +1984,77 @@ row:
 	MOVQ cells+112(FP), R12
 
 cell:
-	VMOVUPS          (R10), Z21
-	VMOVUPS          64(R10), Z22
-	VMOVUPS.Z        128(R10), K1, Z23
-	VFMADD231PS.BCST (R9)(CX*1), Z21, Z0
-	VFMADD231PS.BCST (R9)(CX*1), Z22, Z1
-	VFMADD231PS.BCST (R9)(CX*1), Z23, Z2
-	VFMADD231PS.BCST (R9)(DX*1), Z21, Z3
-	VFMADD231PS.BCST (R9)(DX*1), Z22, Z4
-	VFMADD231PS.BCST (R9)(DX*1), Z23, Z5
-	VFMADD231PS.BCST (R9)(BX*1), Z21, Z6
-	VFMADD231PS.BCST (R9)(BX*1), Z22, Z7
-	VFMADD231PS.BCST (R9)(BX*1), Z23, Z8
-	VFMADD231PS.BCST (R9)(SI*1), Z21, Z9
-	VFMADD231PS.BCST (R9)(SI*1), Z22, Z10
-	VFMADD231PS.BCST (R9)(SI*1), Z23, Z11
-	VFMADD231PS.BCST (R9)(DI*1), Z21, Z12
-	VFMADD231PS.BCST (R9)(DI*1), Z22, Z13
-	VFMADD231PS.BCST (R9)(DI*1), Z23, Z14
-	VFMADD231PS.BCST (R9)(R8*1), Z21, Z15
-	VFMADD231PS.BCST (R9)(R8*1), Z22, Z16
-	VFMADD231PS.BCST (R9)(R8*1), Z23, Z17
-	VFMADD231PS.BCST (R9)(AX*1), Z21, Z18
-	VFMADD231PS.BCST (R9)(AX*1), Z22, Z19
-	VFMADD231PS.BCST (R9)(AX*1), Z23, Z20
-	MOVQ             stride+128(FP), R13
-	LEAQ             (R9)(R13*4), R9
-	MOVQ             dystride+144(FP), R13
-	LEAQ             (R10)(R13*4), R10
-	DECQ             R12
-	JNZ              cell
-	ADDQ             (SP), R9
-	ADDQ             8(SP), R10
-	DECQ             R11
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z9, (AX)
-	VMOVUPS          Z10, 64(AX)
-	VMOVUPS          Z11, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z15, (AX)
-	VMOVUPS          Z16, 64(AX)
-	VMOVUPS          Z17, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z18, (AX)
-	VMOVUPS          Z19, 64(AX)
-	VMOVUPS          Z20, K1, 128(AX)
+	VMOVUPS      (R10), Z21
+	VMOVUPS      64(R10), Z22
+	VMOVUPS.Z    128(R10), K1, Z23
+	VBROADCASTSS (R9)(CX*1), Z24
+	VFMADD231PS  Z24, Z21, Z0
+	VFMADD231PS  Z24, Z22, Z1
+	VFMADD231PS  Z24, Z23, Z2
+	VBROADCASTSS (R9)(DX*1), Z24
+	VFMADD231PS  Z24, Z21, Z3
+	VFMADD231PS  Z24, Z22, Z4
+	VFMADD231PS  Z24, Z23, Z5
+	VBROADCASTSS (R9)(BX*1), Z24
+	VFMADD231PS  Z24, Z21, Z6
+	VFMADD231PS  Z24, Z22, Z7
+	VFMADD231PS  Z24, Z23, Z8
+	VBROADCASTSS (R9)(SI*1), Z24
+	VFMADD231PS  Z24, Z21, Z9
+	VFMADD231PS  Z24, Z22, Z10
+	VFMADD231PS  Z24, Z23, Z11
+	VBROADCASTSS (R9)(DI*1), Z24
+	VFMADD231PS  Z24, Z21, Z12
+	VFMADD231PS  Z24, Z22, Z13
+	VFMADD231PS  Z24, Z23, Z14
+	VBROADCASTSS (R9)(R8*1), Z24
+	VFMADD231PS  Z24, Z21, Z15
+	VFMADD231PS  Z24, Z22, Z16
+	VFMADD231PS  Z24, Z23, Z17
+	VBROADCASTSS (R9)(AX*1), Z24
+	VFMADD231PS  Z24, Z21, Z18
+	VFMADD231PS  Z24, Z22, Z19
+	VFMADD231PS  Z24, Z23, Z20
+	MOVQ         stride+128(FP), R13
+	LEAQ         (R9)(R13*4), R9
+	MOVQ         dystride+144(FP), R13
+	LEAQ         (R10)(R13*4), R10
+	DECQ         R12
+	JNZ          cell
+	ADDQ         (SP), R9
+	ADDQ         8(SP), R10
+	DECQ         R11
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, 64(AX)
+	VMOVUPS      Z11, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z15, (AX)
+	VMOVUPS      Z16, 64(AX)
+	VMOVUPS      Z17, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z18, (AX)
+	VMOVUPS      Z19, 64(AX)
+	VMOVUPS      Z20, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -2065,77 +2129,85 @@ row:
 	MOVQ cells+112(FP), R13
 
 cell:
-	VMOVUPS          (R11), Z24
-	VMOVUPS          64(R11), Z25
-	VMOVUPS.Z        128(R11), K1, Z26
-	VFMADD231PS.BCST (R10)(CX*1), Z24, Z0
-	VFMADD231PS.BCST (R10)(CX*1), Z25, Z1
-	VFMADD231PS.BCST (R10)(CX*1), Z26, Z2
-	VFMADD231PS.BCST (R10)(DX*1), Z24, Z3
-	VFMADD231PS.BCST (R10)(DX*1), Z25, Z4
-	VFMADD231PS.BCST (R10)(DX*1), Z26, Z5
-	VFMADD231PS.BCST (R10)(BX*1), Z24, Z6
-	VFMADD231PS.BCST (R10)(BX*1), Z25, Z7
-	VFMADD231PS.BCST (R10)(BX*1), Z26, Z8
-	VFMADD231PS.BCST (R10)(SI*1), Z24, Z9
-	VFMADD231PS.BCST (R10)(SI*1), Z25, Z10
-	VFMADD231PS.BCST (R10)(SI*1), Z26, Z11
-	VFMADD231PS.BCST (R10)(DI*1), Z24, Z12
-	VFMADD231PS.BCST (R10)(DI*1), Z25, Z13
-	VFMADD231PS.BCST (R10)(DI*1), Z26, Z14
-	VFMADD231PS.BCST (R10)(R8*1), Z24, Z15
-	VFMADD231PS.BCST (R10)(R8*1), Z25, Z16
-	VFMADD231PS.BCST (R10)(R8*1), Z26, Z17
-	VFMADD231PS.BCST (R10)(R9*1), Z24, Z18
-	VFMADD231PS.BCST (R10)(R9*1), Z25, Z19
-	VFMADD231PS.BCST (R10)(R9*1), Z26, Z20
-	VFMADD231PS.BCST (R10)(AX*1), Z24, Z21
-	VFMADD231PS.BCST (R10)(AX*1), Z25, Z22
-	VFMADD231PS.BCST (R10)(AX*1), Z26, Z23
-	MOVQ             stride+128(FP), R14
-	LEAQ             (R10)(R14*4), R10
-	MOVQ             dystride+144(FP), R14
-	LEAQ             (R11)(R14*4), R11
-	DECQ             R13
-	JNZ              cell
-	ADDQ             (SP), R10
-	ADDQ             8(SP), R11
-	DECQ             R12
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z3, (AX)
-	VMOVUPS          Z4, 64(AX)
-	VMOVUPS          Z5, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z6, (AX)
-	VMOVUPS          Z7, 64(AX)
-	VMOVUPS          Z8, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z9, (AX)
-	VMOVUPS          Z10, 64(AX)
-	VMOVUPS          Z11, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z15, (AX)
-	VMOVUPS          Z16, 64(AX)
-	VMOVUPS          Z17, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z18, (AX)
-	VMOVUPS          Z19, 64(AX)
-	VMOVUPS          Z20, K1, 128(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z21, (AX)
-	VMOVUPS          Z22, 64(AX)
-	VMOVUPS          Z23, K1, 128(AX)
+	VMOVUPS      (R11), Z24
+	VMOVUPS      64(R11), Z25
+	VMOVUPS.Z    128(R11), K1, Z26
+	VBROADCASTSS (R10)(CX*1), Z27
+	VFMADD231PS  Z27, Z24, Z0
+	VFMADD231PS  Z27, Z25, Z1
+	VFMADD231PS  Z27, Z26, Z2
+	VBROADCASTSS (R10)(DX*1), Z27
+	VFMADD231PS  Z27, Z24, Z3
+	VFMADD231PS  Z27, Z25, Z4
+	VFMADD231PS  Z27, Z26, Z5
+	VBROADCASTSS (R10)(BX*1), Z27
+	VFMADD231PS  Z27, Z24, Z6
+	VFMADD231PS  Z27, Z25, Z7
+	VFMADD231PS  Z27, Z26, Z8
+	VBROADCASTSS (R10)(SI*1), Z27
+	VFMADD231PS  Z27, Z24, Z9
+	VFMADD231PS  Z27, Z25, Z10
+	VFMADD231PS  Z27, Z26, Z11
+	VBROADCASTSS (R10)(DI*1), Z27
+	VFMADD231PS  Z27, Z24, Z12
+	VFMADD231PS  Z27, Z25, Z13
+	VFMADD231PS  Z27, Z26, Z14
+	VBROADCASTSS (R10)(R8*1), Z27
+	VFMADD231PS  Z27, Z24, Z15
+	VFMADD231PS  Z27, Z25, Z16
+	VFMADD231PS  Z27, Z26, Z17
+	VBROADCASTSS (R10)(R9*1), Z27
+	VFMADD231PS  Z27, Z24, Z18
+	VFMADD231PS  Z27, Z25, Z19
+	VFMADD231PS  Z27, Z26, Z20
+	VBROADCASTSS (R10)(AX*1), Z27
+	VFMADD231PS  Z27, Z24, Z21
+	VFMADD231PS  Z27, Z25, Z22
+	VFMADD231PS  Z27, Z26, Z23
+	MOVQ         stride+128(FP), R14
+	LEAQ         (R10)(R14*4), R10
+	MOVQ         dystride+144(FP), R14
+	LEAQ         (R11)(R14*4), R11
+	DECQ         R13
+	JNZ          cell
+	ADDQ         (SP), R10
+	ADDQ         8(SP), R11
+	DECQ         R12
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z8, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z10, 64(AX)
+	VMOVUPS      Z11, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z15, (AX)
+	VMOVUPS      Z16, 64(AX)
+	VMOVUPS      Z17, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z18, (AX)
+	VMOVUPS      Z19, 64(AX)
+	VMOVUPS      Z20, K1, 128(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z21, (AX)
+	VMOVUPS      Z22, 64(AX)
+	VMOVUPS      Z23, K1, 128(AX)
 	VZEROUPPER
 	RET
 
@@ -2176,31 +2248,32 @@ row:
 	MOVQ cells+112(FP), SI
 
 cell:
-	VMOVUPS          (DX), Z4
-	VMOVUPS          64(DX), Z5
-	VMOVUPS          128(DX), Z6
-	VMOVUPS.Z        192(DX), K1, Z7
-	VFMADD231PS.BCST (CX)(AX*1), Z4, Z0
-	VFMADD231PS.BCST (CX)(AX*1), Z5, Z1
-	VFMADD231PS.BCST (CX)(AX*1), Z6, Z2
-	VFMADD231PS.BCST (CX)(AX*1), Z7, Z3
-	MOVQ             stride+128(FP), DI
-	LEAQ             (CX)(DI*4), CX
-	MOVQ             dystride+144(FP), DI
-	LEAQ             (DX)(DI*4), DX
-	DECQ             SI
-	JNZ              cell
-	ADDQ             (SP), CX
-	ADDQ             8(SP), DX
-	DECQ             BX
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
+	VMOVUPS      (DX), Z4
+	VMOVUPS      64(DX), Z5
+	VMOVUPS      128(DX), Z6
+	VMOVUPS.Z    192(DX), K1, Z7
+	VBROADCASTSS (CX)(AX*1), Z8
+	VFMADD231PS  Z8, Z4, Z0
+	VFMADD231PS  Z8, Z5, Z1
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	MOVQ         stride+128(FP), DI
+	LEAQ         (CX)(DI*4), CX
+	MOVQ         dystride+144(FP), DI
+	LEAQ         (DX)(DI*4), DX
+	DECQ         SI
+	JNZ          cell
+	ADDQ         (SP), CX
+	ADDQ         8(SP), DX
+	DECQ         BX
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
 	VZEROUPPER
 	RET
 
@@ -2247,40 +2320,42 @@ row:
 	MOVQ cells+112(FP), DI
 
 cell:
-	VMOVUPS          (BX), Z8
-	VMOVUPS          64(BX), Z9
-	VMOVUPS          128(BX), Z10
-	VMOVUPS.Z        192(BX), K1, Z11
-	VFMADD231PS.BCST (DX)(CX*1), Z8, Z0
-	VFMADD231PS.BCST (DX)(CX*1), Z9, Z1
-	VFMADD231PS.BCST (DX)(CX*1), Z10, Z2
-	VFMADD231PS.BCST (DX)(CX*1), Z11, Z3
-	VFMADD231PS.BCST (DX)(AX*1), Z8, Z4
-	VFMADD231PS.BCST (DX)(AX*1), Z9, Z5
-	VFMADD231PS.BCST (DX)(AX*1), Z10, Z6
-	VFMADD231PS.BCST (DX)(AX*1), Z11, Z7
-	MOVQ             stride+128(FP), R8
-	LEAQ             (DX)(R8*4), DX
-	MOVQ             dystride+144(FP), R8
-	LEAQ             (BX)(R8*4), BX
-	DECQ             DI
-	JNZ              cell
-	ADDQ             (SP), DX
-	ADDQ             8(SP), BX
-	DECQ             SI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, 64(AX)
-	VMOVUPS          Z6, 128(AX)
-	VMOVUPS          Z7, K1, 192(AX)
+	VMOVUPS      (BX), Z8
+	VMOVUPS      64(BX), Z9
+	VMOVUPS      128(BX), Z10
+	VMOVUPS.Z    192(BX), K1, Z11
+	VBROADCASTSS (DX)(CX*1), Z12
+	VFMADD231PS  Z12, Z8, Z0
+	VFMADD231PS  Z12, Z9, Z1
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS (DX)(AX*1), Z12
+	VFMADD231PS  Z12, Z8, Z4
+	VFMADD231PS  Z12, Z9, Z5
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	MOVQ         stride+128(FP), R8
+	LEAQ         (DX)(R8*4), DX
+	MOVQ         dystride+144(FP), R8
+	LEAQ         (BX)(R8*4), BX
+	DECQ         DI
+	JNZ          cell
+	ADDQ         (SP), DX
+	ADDQ         8(SP), BX
+	DECQ         SI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, K1, 192(AX)
 	VZEROUPPER
 	RET
 
@@ -2333,49 +2408,52 @@ row:
 	MOVQ cells+112(FP), R8
 
 cell:
-	VMOVUPS          (SI), Z12
-	VMOVUPS          64(SI), Z13
-	VMOVUPS          128(SI), Z14
-	VMOVUPS.Z        192(SI), K1, Z15
-	VFMADD231PS.BCST (BX)(CX*1), Z12, Z0
-	VFMADD231PS.BCST (BX)(CX*1), Z13, Z1
-	VFMADD231PS.BCST (BX)(CX*1), Z14, Z2
-	VFMADD231PS.BCST (BX)(CX*1), Z15, Z3
-	VFMADD231PS.BCST (BX)(DX*1), Z12, Z4
-	VFMADD231PS.BCST (BX)(DX*1), Z13, Z5
-	VFMADD231PS.BCST (BX)(DX*1), Z14, Z6
-	VFMADD231PS.BCST (BX)(DX*1), Z15, Z7
-	VFMADD231PS.BCST (BX)(AX*1), Z12, Z8
-	VFMADD231PS.BCST (BX)(AX*1), Z13, Z9
-	VFMADD231PS.BCST (BX)(AX*1), Z14, Z10
-	VFMADD231PS.BCST (BX)(AX*1), Z15, Z11
-	MOVQ             stride+128(FP), R9
-	LEAQ             (BX)(R9*4), BX
-	MOVQ             dystride+144(FP), R9
-	LEAQ             (SI)(R9*4), SI
-	DECQ             R8
-	JNZ              cell
-	ADDQ             (SP), BX
-	ADDQ             8(SP), SI
-	DECQ             DI
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, 64(AX)
-	VMOVUPS          Z6, 128(AX)
-	VMOVUPS          Z7, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, 64(AX)
-	VMOVUPS          Z10, 128(AX)
-	VMOVUPS          Z11, K1, 192(AX)
+	VMOVUPS      (SI), Z12
+	VMOVUPS      64(SI), Z13
+	VMOVUPS      128(SI), Z14
+	VMOVUPS.Z    192(SI), K1, Z15
+	VBROADCASTSS (BX)(CX*1), Z16
+	VFMADD231PS  Z16, Z12, Z0
+	VFMADD231PS  Z16, Z13, Z1
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS (BX)(DX*1), Z16
+	VFMADD231PS  Z16, Z12, Z4
+	VFMADD231PS  Z16, Z13, Z5
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS (BX)(AX*1), Z16
+	VFMADD231PS  Z16, Z12, Z8
+	VFMADD231PS  Z16, Z13, Z9
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	MOVQ         stride+128(FP), R9
+	LEAQ         (BX)(R9*4), BX
+	MOVQ         dystride+144(FP), R9
+	LEAQ         (SI)(R9*4), SI
+	DECQ         R8
+	JNZ          cell
+	ADDQ         (SP), BX
+	ADDQ         8(SP), SI
+	DECQ         DI
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, K1, 192(AX)
 	VZEROUPPER
 	RET
 
@@ -2434,58 +2512,62 @@ row:
 	MOVQ cells+112(FP), R9
 
 cell:
-	VMOVUPS          (DI), Z16
-	VMOVUPS          64(DI), Z17
-	VMOVUPS          128(DI), Z18
-	VMOVUPS.Z        192(DI), K1, Z19
-	VFMADD231PS.BCST (SI)(CX*1), Z16, Z0
-	VFMADD231PS.BCST (SI)(CX*1), Z17, Z1
-	VFMADD231PS.BCST (SI)(CX*1), Z18, Z2
-	VFMADD231PS.BCST (SI)(CX*1), Z19, Z3
-	VFMADD231PS.BCST (SI)(DX*1), Z16, Z4
-	VFMADD231PS.BCST (SI)(DX*1), Z17, Z5
-	VFMADD231PS.BCST (SI)(DX*1), Z18, Z6
-	VFMADD231PS.BCST (SI)(DX*1), Z19, Z7
-	VFMADD231PS.BCST (SI)(BX*1), Z16, Z8
-	VFMADD231PS.BCST (SI)(BX*1), Z17, Z9
-	VFMADD231PS.BCST (SI)(BX*1), Z18, Z10
-	VFMADD231PS.BCST (SI)(BX*1), Z19, Z11
-	VFMADD231PS.BCST (SI)(AX*1), Z16, Z12
-	VFMADD231PS.BCST (SI)(AX*1), Z17, Z13
-	VFMADD231PS.BCST (SI)(AX*1), Z18, Z14
-	VFMADD231PS.BCST (SI)(AX*1), Z19, Z15
-	MOVQ             stride+128(FP), R10
-	LEAQ             (SI)(R10*4), SI
-	MOVQ             dystride+144(FP), R10
-	LEAQ             (DI)(R10*4), DI
-	DECQ             R9
-	JNZ              cell
-	ADDQ             (SP), SI
-	ADDQ             8(SP), DI
-	DECQ             R8
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, 64(AX)
-	VMOVUPS          Z6, 128(AX)
-	VMOVUPS          Z7, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, 64(AX)
-	VMOVUPS          Z10, 128(AX)
-	VMOVUPS          Z11, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, 128(AX)
-	VMOVUPS          Z15, K1, 192(AX)
+	VMOVUPS      (DI), Z16
+	VMOVUPS      64(DI), Z17
+	VMOVUPS      128(DI), Z18
+	VMOVUPS.Z    192(DI), K1, Z19
+	VBROADCASTSS (SI)(CX*1), Z20
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VBROADCASTSS (SI)(DX*1), Z20
+	VFMADD231PS  Z20, Z16, Z4
+	VFMADD231PS  Z20, Z17, Z5
+	VFMADD231PS  Z20, Z18, Z6
+	VFMADD231PS  Z20, Z19, Z7
+	VBROADCASTSS (SI)(BX*1), Z20
+	VFMADD231PS  Z20, Z16, Z8
+	VFMADD231PS  Z20, Z17, Z9
+	VFMADD231PS  Z20, Z18, Z10
+	VFMADD231PS  Z20, Z19, Z11
+	VBROADCASTSS (SI)(AX*1), Z20
+	VFMADD231PS  Z20, Z16, Z12
+	VFMADD231PS  Z20, Z17, Z13
+	VFMADD231PS  Z20, Z18, Z14
+	VFMADD231PS  Z20, Z19, Z15
+	MOVQ         stride+128(FP), R10
+	LEAQ         (SI)(R10*4), SI
+	MOVQ         dystride+144(FP), R10
+	LEAQ         (DI)(R10*4), DI
+	DECQ         R9
+	JNZ          cell
+	ADDQ         (SP), SI
+	ADDQ         8(SP), DI
+	DECQ         R8
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, K1, 192(AX)
 	VZEROUPPER
 	RET
 
@@ -2550,67 +2632,72 @@ row:
 	MOVQ cells+112(FP), R10
 
 cell:
-	VMOVUPS          (R8), Z20
-	VMOVUPS          64(R8), Z21
-	VMOVUPS          128(R8), Z22
-	VMOVUPS.Z        192(R8), K1, Z23
-	VFMADD231PS.BCST (DI)(CX*1), Z20, Z0
-	VFMADD231PS.BCST (DI)(CX*1), Z21, Z1
-	VFMADD231PS.BCST (DI)(CX*1), Z22, Z2
-	VFMADD231PS.BCST (DI)(CX*1), Z23, Z3
-	VFMADD231PS.BCST (DI)(DX*1), Z20, Z4
-	VFMADD231PS.BCST (DI)(DX*1), Z21, Z5
-	VFMADD231PS.BCST (DI)(DX*1), Z22, Z6
-	VFMADD231PS.BCST (DI)(DX*1), Z23, Z7
-	VFMADD231PS.BCST (DI)(BX*1), Z20, Z8
-	VFMADD231PS.BCST (DI)(BX*1), Z21, Z9
-	VFMADD231PS.BCST (DI)(BX*1), Z22, Z10
-	VFMADD231PS.BCST (DI)(BX*1), Z23, Z11
-	VFMADD231PS.BCST (DI)(SI*1), Z20, Z12
-	VFMADD231PS.BCST (DI)(SI*1), Z21, Z13
-	VFMADD231PS.BCST (DI)(SI*1), Z22, Z14
-	VFMADD231PS.BCST (DI)(SI*1), Z23, Z15
-	VFMADD231PS.BCST (DI)(AX*1), Z20, Z16
-	VFMADD231PS.BCST (DI)(AX*1), Z21, Z17
-	VFMADD231PS.BCST (DI)(AX*1), Z22, Z18
-	VFMADD231PS.BCST (DI)(AX*1), Z23, Z19
-	MOVQ             stride+128(FP), R11
-	LEAQ             (DI)(R11*4), DI
-	MOVQ             dystride+144(FP), R11
-	LEAQ             (R8)(R11*4), R8
-	DECQ             R10
-	JNZ              cell
-	ADDQ             (SP), DI
-	ADDQ             8(SP), R8
-	DECQ             R9
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, 64(AX)
-	VMOVUPS          Z6, 128(AX)
-	VMOVUPS          Z7, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, 64(AX)
-	VMOVUPS          Z10, 128(AX)
-	VMOVUPS          Z11, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, 128(AX)
-	VMOVUPS          Z15, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z16, (AX)
-	VMOVUPS          Z17, 64(AX)
-	VMOVUPS          Z18, 128(AX)
-	VMOVUPS          Z19, K1, 192(AX)
+	VMOVUPS      (R8), Z20
+	VMOVUPS      64(R8), Z21
+	VMOVUPS      128(R8), Z22
+	VMOVUPS.Z    192(R8), K1, Z23
+	VBROADCASTSS (DI)(CX*1), Z24
+	VFMADD231PS  Z24, Z20, Z0
+	VFMADD231PS  Z24, Z21, Z1
+	VFMADD231PS  Z24, Z22, Z2
+	VFMADD231PS  Z24, Z23, Z3
+	VBROADCASTSS (DI)(DX*1), Z24
+	VFMADD231PS  Z24, Z20, Z4
+	VFMADD231PS  Z24, Z21, Z5
+	VFMADD231PS  Z24, Z22, Z6
+	VFMADD231PS  Z24, Z23, Z7
+	VBROADCASTSS (DI)(BX*1), Z24
+	VFMADD231PS  Z24, Z20, Z8
+	VFMADD231PS  Z24, Z21, Z9
+	VFMADD231PS  Z24, Z22, Z10
+	VFMADD231PS  Z24, Z23, Z11
+	VBROADCASTSS (DI)(SI*1), Z24
+	VFMADD231PS  Z24, Z20, Z12
+	VFMADD231PS  Z24, Z21, Z13
+	VFMADD231PS  Z24, Z22, Z14
+	VFMADD231PS  Z24, Z23, Z15
+	VBROADCASTSS (DI)(AX*1), Z24
+	VFMADD231PS  Z24, Z20, Z16
+	VFMADD231PS  Z24, Z21, Z17
+	VFMADD231PS  Z24, Z22, Z18
+	VFMADD231PS  Z24, Z23, Z19
+	MOVQ         stride+128(FP), R11
+	LEAQ         (DI)(R11*4), DI
+	MOVQ         dystride+144(FP), R11
+	LEAQ         (R8)(R11*4), R8
+	DECQ         R10
+	JNZ          cell
+	ADDQ         (SP), DI
+	ADDQ         8(SP), R8
+	DECQ         R9
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z16, (AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, K1, 192(AX)
 	VZEROUPPER
 	RET
 
@@ -2681,75 +2768,81 @@ row:
 	MOVQ cells+112(FP), R11
 
 cell:
-	VMOVUPS          (R9), Z24
-	VMOVUPS          64(R9), Z25
-	VMOVUPS          128(R9), Z26
-	VMOVUPS.Z        192(R9), K1, Z27
-	VFMADD231PS.BCST (R8)(CX*1), Z24, Z0
-	VFMADD231PS.BCST (R8)(CX*1), Z25, Z1
-	VFMADD231PS.BCST (R8)(CX*1), Z26, Z2
-	VFMADD231PS.BCST (R8)(CX*1), Z27, Z3
-	VFMADD231PS.BCST (R8)(DX*1), Z24, Z4
-	VFMADD231PS.BCST (R8)(DX*1), Z25, Z5
-	VFMADD231PS.BCST (R8)(DX*1), Z26, Z6
-	VFMADD231PS.BCST (R8)(DX*1), Z27, Z7
-	VFMADD231PS.BCST (R8)(BX*1), Z24, Z8
-	VFMADD231PS.BCST (R8)(BX*1), Z25, Z9
-	VFMADD231PS.BCST (R8)(BX*1), Z26, Z10
-	VFMADD231PS.BCST (R8)(BX*1), Z27, Z11
-	VFMADD231PS.BCST (R8)(SI*1), Z24, Z12
-	VFMADD231PS.BCST (R8)(SI*1), Z25, Z13
-	VFMADD231PS.BCST (R8)(SI*1), Z26, Z14
-	VFMADD231PS.BCST (R8)(SI*1), Z27, Z15
-	VFMADD231PS.BCST (R8)(DI*1), Z24, Z16
-	VFMADD231PS.BCST (R8)(DI*1), Z25, Z17
-	VFMADD231PS.BCST (R8)(DI*1), Z26, Z18
-	VFMADD231PS.BCST (R8)(DI*1), Z27, Z19
-	VFMADD231PS.BCST (R8)(AX*1), Z24, Z20
-	VFMADD231PS.BCST (R8)(AX*1), Z25, Z21
-	VFMADD231PS.BCST (R8)(AX*1), Z26, Z22
-	VFMADD231PS.BCST (R8)(AX*1), Z27, Z23
-	MOVQ             stride+128(FP), R12
-	LEAQ             (R8)(R12*4), R8
-	MOVQ             dystride+144(FP), R12
-	LEAQ             (R9)(R12*4), R9
-	DECQ             R11
-	JNZ              cell
-	ADDQ             (SP), R8
-	ADDQ             8(SP), R9
-	DECQ             R10
-	JNZ              row
-	MOVQ             acc_base+0(FP), AX
-	MOVQ             ld+24(FP), CX
-	SHLQ             $0x02, CX
-	VMOVUPS          Z0, (AX)
-	VMOVUPS          Z1, 64(AX)
-	VMOVUPS          Z2, 128(AX)
-	VMOVUPS          Z3, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z4, (AX)
-	VMOVUPS          Z5, 64(AX)
-	VMOVUPS          Z6, 128(AX)
-	VMOVUPS          Z7, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z8, (AX)
-	VMOVUPS          Z9, 64(AX)
-	VMOVUPS          Z10, 128(AX)
-	VMOVUPS          Z11, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z12, (AX)
-	VMOVUPS          Z13, 64(AX)
-	VMOVUPS          Z14, 128(AX)
-	VMOVUPS          Z15, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z16, (AX)
-	VMOVUPS          Z17, 64(AX)
-	VMOVUPS          Z18, 128(AX)
-	VMOVUPS          Z19, K1, 192(AX)
-	ADDQ             CX, AX
-	VMOVUPS          Z20, (AX)
-	VMOVUPS          Z21, 64(AX)
-	VMOVUPS          Z22, 128(AX)
-	VMOVUPS          Z23, K1, 192(AX)
+	VMOVUPS      (R9), Z24
+	VMOVUPS      64(R9), Z25
+	VMOVUPS      128(R9), Z26
+	VMOVUPS.Z    192(R9), K1, Z27
+	VBROADCASTSS (R8)(CX*1), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (R8)(DX*1), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VFMADD231PS  Z28, Z25, Z5
+	VFMADD231PS  Z28, Z26, Z6
+	VFMADD231PS  Z28, Z27, Z7
+	VBROADCASTSS (R8)(BX*1), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VFMADD231PS  Z28, Z26, Z10
+	VFMADD231PS  Z28, Z27, Z11
+	VBROADCASTSS (R8)(SI*1), Z28
+	VFMADD231PS  Z28, Z24, Z12
+	VFMADD231PS  Z28, Z25, Z13
+	VFMADD231PS  Z28, Z26, Z14
+	VFMADD231PS  Z28, Z27, Z15
+	VBROADCASTSS (R8)(DI*1), Z28
+	VFMADD231PS  Z28, Z24, Z16
+	VFMADD231PS  Z28, Z25, Z17
+	VFMADD231PS  Z28, Z26, Z18
+	VFMADD231PS  Z28, Z27, Z19
+	VBROADCASTSS (R8)(AX*1), Z28
+	VFMADD231PS  Z28, Z24, Z20
+	VFMADD231PS  Z28, Z25, Z21
+	VFMADD231PS  Z28, Z26, Z22
+	VFMADD231PS  Z28, Z27, Z23
+	MOVQ         stride+128(FP), R12
+	LEAQ         (R8)(R12*4), R8
+	MOVQ         dystride+144(FP), R12
+	LEAQ         (R9)(R12*4), R9
+	DECQ         R11
+	JNZ          cell
+	ADDQ         (SP), R8
+	ADDQ         8(SP), R9
+	DECQ         R10
+	JNZ          row
+	MOVQ         acc_base+0(FP), AX
+	MOVQ         ld+24(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z16, (AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, K1, 192(AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z20, (AX)
+	VMOVUPS      Z21, 64(AX)
+	VMOVUPS      Z22, 128(AX)
+	VMOVUPS      Z23, K1, 192(AX)
 	VZEROUPPER
 	RET

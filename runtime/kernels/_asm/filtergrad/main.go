@@ -57,9 +57,9 @@ func main() {
 		}, load: func(m Mem, mask Op, y VecVirtual) { VMOVUPS_Z(m, mask, y) },
 			store: func(y VecVirtual, mask Op, m Mem) { VMOVUPS(y, mask, m) }}
 		// Up to 4 vectors (64 channels): 32 registers hold 6 taps by 4
-		// vectors and the 4 of dy; 8 taps by 1 or 2.
+		// vectors, the 4 of dy and a broadcast; 8 taps by 1 to 3.
 		for vecs := 1; vecs <= 4; vecs++ {
-			for tb := 1; tb <= maxTaps && tb*vecs+vecs <= 28; tb++ {
+			for tb := 1; tb <= maxTaps && tb*vecs+vecs+1 <= 29; tb++ {
 				s.kernel(tb, vecs)
 			}
 		}
@@ -227,7 +227,12 @@ func (s x86) kernel(tb, vecs int) {
 	}
 	for k := range tb {
 		at := Mem{Base: xp, Index: offs[k], Scale: 1}
-		if s.lanes == 16 {
+		// One vector: AVX-512's FMA broadcasts from memory itself. More:
+		// a broadcast load each, shared by the FMAs, keeps the loads a
+		// pixel at tb + vecs rather than tb·vecs + vecs (6 by 4: 10 for
+		// 24 FMAs, not 28, which two load ports take longer over than two
+		// FMA ports do the FMAs).
+		if s.lanes == 16 && vecs == 1 {
 			for v := range vecs {
 				VFMADD231PS_BCST(at, d[v], acc[k][v])
 			}
