@@ -29,7 +29,7 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // Rapids, AVX-512, one thread, loaded machine; `mdlc bench --train
 // --profile`): see directFilter's rule in NewConvGrad.
 //
-//go:generate go -C ../_asm run ./filtergrad -out ../backward/filtergrad_amd64.s -stubs ../backward/filtergrad_amd64.go -pkg backward
+//go:generate go -C ../_asm run ./filtergrad -out ../backward/filtergrad_amd64.s -stubs ../backward/filtergrad_amd64.go -pkg backward -neon ../backward/filtergrad_arm64
 //go:generate go -C ../_asm run ./filtergrad -avx512 -out ../backward/filtergrad_avx512_amd64.s -stubs ../backward/filtergrad_avx512_amd64.go -pkg backward
 
 // tapsFunc adds a grid's products to a block of taps' gradients; see
@@ -43,6 +43,10 @@ type filterKernel struct {
 	// taps[v-1][tb-1] handles tb taps by v vectors of channels; the rows
 	// may be shorter for more vectors (fewer registers left for taps).
 	taps [][]tapsFunc
+	// whole: the kernels take whole vectors only (NEON's, without masked
+	// loads); the last channels of a panel that fill none go to the
+	// generic loop.
+	whole bool
 }
 
 // filterSets are the direct filter-gradient kernels of this build's sets.
@@ -150,8 +154,26 @@ func newDirectFilter(set cpu.Set, g *ConvGrad) *directFilter {
 		f.blocks = append(f.blocks, span{t0, n})
 		t0 += n
 	}
+	if f.kern.whole {
+		var split []panel
+		for _, p := range f.panels {
+			if n := p.n - p.n%lanes; n > 0 {
+				split = append(split, panel{span: span{p.at, n}})
+			}
+			if r := p.n % lanes; r > 0 {
+				split = append(split, panel{span: span{p.at + p.n - r, r}, fns: make([]tapsFunc, len(f.blocks))})
+			}
+		}
+		f.panels = split
+	}
 	for i := range f.panels {
 		p := &f.panels[i]
+		if p.fns != nil { // a whole set's last channels
+			for b := range p.fns {
+				p.fns[b] = filterTapsGeneric
+			}
+			continue
+		}
 		row := f.kern.taps[(p.n+lanes-1)/lanes-1]
 		for _, b := range f.blocks {
 			p.fns = append(p.fns, row[b.n-1])

@@ -17,7 +17,7 @@ func TestFilterFamily(t *testing.T) {
 
 // TestFilterTaps: every kernel of every set this machine runs, each block
 // of taps by each width of channels it takes (every lane count of the last
-// vector), against filterTapsGeneric, on a grid with strides and gaps
+// vector, or whole vectors for a set that takes only those), against filterTapsGeneric, on a grid with strides and gaps
 // between rows, into sums that do not start at zero; the floats around
 // acc's rows stay as they were.
 func TestFilterTaps(t *testing.T) {
@@ -33,7 +33,11 @@ func TestFilterTaps(t *testing.T) {
 	for _, k := range filterSets.All() {
 		for vi, row := range k.taps {
 			for tb := 1; tb <= len(row); tb++ {
-				for c := vi*k.lanes + 1; c <= (vi+1)*k.lanes; c++ {
+				first := vi*k.lanes + 1
+				if k.whole {
+					first = (vi + 1) * k.lanes
+				}
+				for c := first; c <= (vi+1)*k.lanes; c++ {
 					ld := c + 3
 					taps := make([]int, tb)
 					for i := range taps {

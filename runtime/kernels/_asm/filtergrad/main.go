@@ -1,12 +1,13 @@
 // Command filtergrad generates the direct filter-gradient kernels of package
-// runtime/kernels/backward with avo: the AVX2 ones (filtergrad_amd64.s and
+// runtime/kernels/backward: with avo the AVX2 ones (filtergrad_amd64.s and
 // their Go declarations, 8 output channels a vector) and, with -avx512, the
-// AVX-512 ones (16 a vector) in files of their own.
+// AVX-512 ones (16 a vector) in files of their own; with -neon the NEON
+// ones (neon.go, 4 a vector), by the small emitter in package neon.
 //
 // Run it from runtime/kernels/_asm, as the go:generate lines in package
 // backward do:
 //
-//	go run ./filtergrad -out ../backward/filtergrad_amd64.s -stubs ../backward/filtergrad_amd64.go -pkg backward
+//	go run ./filtergrad -out ../backward/filtergrad_amd64.s -stubs ../backward/filtergrad_amd64.go -pkg backward -neon ../backward/filtergrad_arm64
 //	go run ./filtergrad -avx512 -out ../backward/filtergrad_avx512_amd64.s -stubs ../backward/filtergrad_avx512_amd64.go -pkg backward
 //
 // The output depends only on these arguments.
@@ -27,6 +28,7 @@ import (
 	"fmt"
 
 	"github.com/mdlc/mdlc/runtime/kernels/_asm/avx2"
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/gotypes"
 	. "github.com/mmcloughlin/avo/operand"
@@ -93,6 +95,7 @@ func main() {
 		}
 	}
 	avx2.Generate()
+	neon.Generate("backward", writeNEON)
 }
 
 // x86 is what the AVX2 and AVX-512 kernels differ in.
