@@ -21,9 +21,10 @@ func buildSumTo(b *builder, n *ir.Node) exec.Spec {
 func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 1, 0)
 	b.info[b.step].Kernel = "backward"
-	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
-	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
-	scratch := backward.NewUnaryGrad(b.kernels, s.Fn).ScratchSize()
+	a := n.Attrs.(*ir.UnaryGradAttrs)
+	fn := a.Fn
+	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs), Output: a.Output}
+	scratch := backward.NewUnaryGrad(b.kernels, s.Fn, s.Output).ScratchSize()
 	s.Scratch = b.scratch(scratch, "a block of f(x)")
 	size := tensor.Numel(b.shapes[n.Outputs[0]])
 	// About 1.5 ns an element (relu's, the cheapest): 150 GEMM flops at the

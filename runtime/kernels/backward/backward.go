@@ -199,6 +199,20 @@ func derivative(s eltwise.Step, x float64) float64 {
 	return math.NaN()
 }
 
+// derivativeOfOutput is f'(x) from y = f(x), for relu, tanh and sigmoid
+// (ir.FromOutput).
+func derivativeOfOutput(s eltwise.Step, y float64) float64 {
+	switch s.Kind {
+	case eltwise.Relu:
+		return step(y > 0)
+	case eltwise.Tanh:
+		return 1 - y*y
+	case eltwise.Sigmoid:
+		return y * (1 - y)
+	}
+	return math.NaN()
+}
+
 // Pool is a pooling window's geometry over N×H×W×C images, output N×OH×OW×C.
 type Pool struct {
 	N, H, W, C, KH, KW, OH, OW int

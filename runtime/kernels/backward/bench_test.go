@@ -25,7 +25,7 @@ func BenchmarkUnaryGrad(b *testing.B) {
 		s := eltwise.Step{Kind: k}
 		for _, path := range []string{"generic", "compiled"} {
 			b.Run(map[eltwise.Kind]string{eltwise.Relu: "relu", eltwise.Tanh: "tanh"}[k]+"/"+path, func(b *testing.B) {
-				g := NewUnaryGrad(set, s)
+				g := NewUnaryGrad(set, s, false)
 				run := g.Run
 				if path == "generic" {
 					run = g.generic
