@@ -96,7 +96,7 @@ func defineBench(fs *flag.FlagSet) func(*cli, []string) error {
 	timeFor := fs.Duration("time", time.Second, "time runs for this `DURATION` (at least 5 runs)")
 	warmup := fs.Int("warmup", 3, "`W` untimed runs first")
 	peakGiven := fs.Float64("peak-gflops", 0, "the FMA peak of --threads threads in `GFLOPS`, for % of peak (default: measured)")
-	profile := fs.Bool("profile", false, "time every step of the plan and print them sorted by time")
+	profile := fs.Bool("profile", false, "time every step of the plan (with --train, of the training step's plan) and print them sorted by time")
 	tracePath := fs.String("trace", "", "write the steps of the first 100 timed runs to `FILE` in the Chrome trace format (Perfetto, chrome://tracing)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	peakOnly := fs.Bool("peak", false, "measure this machine's FMA peak instead of a model")
