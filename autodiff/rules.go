@@ -315,8 +315,16 @@ func init() {
 	}
 }
 
+// unaryRule: dx = dy·f'(x), read from f's result where that determines it
+// (ir.FromOutput: relu, tanh, sigmoid), so that the forward pass keeps y
+// rather than x and f fuses into the op before it (a conv's epilogue).
 func unaryRule(b *builder, n *ir.Node, dy *ir.Value, _ []bool) ([]*ir.Value, error) {
-	return []*ir.Value{b.node(ir.OpUnaryGrad, &ir.UnaryGradAttrs{Fn: ir.Step{Op: n.Op, Attrs: n.Attrs}}, n.Inputs[0], dy)}, nil
+	a := &ir.UnaryGradAttrs{Fn: ir.Step{Op: n.Op, Attrs: n.Attrs}}
+	if ir.FromOutput(n.Op) {
+		a.Output = true
+		return []*ir.Value{b.node(ir.OpUnaryGrad, a, n.Outputs[0], dy)}, nil
+	}
+	return []*ir.Value{b.node(ir.OpUnaryGrad, a, n.Inputs[0], dy)}, nil
 }
 
 // broadcastGrads sums the wanted gradients of a broadcasting binary op's

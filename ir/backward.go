@@ -8,20 +8,37 @@ import "slices"
 
 // UnaryGradAttrs name the unary elementwise function Fn (a chain step of one
 // operand, with its attributes) whose derivative unary_grad applies:
-// dx = dy·Fn'(x).
+// dx = dy·Fn'(x). With Output (from=output), unary_grad's first operand is
+// Fn's result y = Fn(x), not x, for the functions whose derivative y
+// determines (FromOutput): the forward pass then keeps only y, and the
+// function can fuse into the op before it.
 type UnaryGradAttrs struct {
-	Fn Step
+	Fn     Step
+	Output bool
 }
 
-func (a *UnaryGradAttrs) String() string { return "fn=" + a.Fn.String() }
+func (a *UnaryGradAttrs) String() string {
+	if a.Output {
+		return "fn=" + a.Fn.String() + " from=output"
+	}
+	return "fn=" + a.Fn.String()
+}
 
 func (*UnaryGradAttrs) parseAttrs(p *parser) (Attrs, error) {
 	a := &UnaryGradAttrs{}
 	return a, p.fields(req("fn", func(p *parser) (err error) {
 		a.Fn, err = p.step()
 		return err
-	}))
+	}), opt("from", boolVal(&a.Output, "output", "input")))
 }
+
+// FromOutput reports whether op's derivative is a function of its result y
+// alone, so that unary_grad may read y:
+//
+//	relu'    = 1 if y > 0, else 0 (y > 0 exactly when x > 0)
+//	tanh'    = 1 − y²
+//	sigmoid' = y·(1 − y)
+func FromOutput(op Op) bool { return op == OpRelu || op == OpTanh || op == OpSigmoid }
 
 // ConvGradAttrs are a convolution's attributes and the shape of the operand
 // whose gradient is computed (the input x, or the kernel), which dy alone
@@ -78,6 +95,9 @@ func inferUnaryGrad(a Attrs, in []Type) (Type, error) {
 	fn := a.(*UnaryGradAttrs).Fn
 	if !Fusable(fn.Op) || fn.Op.Info().MaxInputs != 1 || !fn.Op.attrsMatch(fn.Attrs) {
 		return Type{}, typeErr("", "unary_grad: %s is not a unary elementwise function", fn)
+	}
+	if a.(*UnaryGradAttrs).Output && !FromOutput(fn.Op) {
+		return Type{}, typeErr("relu, tanh and sigmoid have derivatives their result determines", "unary_grad: %s's derivative is not a function of its result (from=output)", fn)
 	}
 	if !in[0].Shape.Equal(in[1].Shape) {
 		return Type{}, typeErr("", "unary_grad: x %s and dy %s differ in shape", in[0], in[1])

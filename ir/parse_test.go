@@ -192,7 +192,7 @@ var handWritten = []string{`graph vision(%image: f32[N,8,8,4]) {
   %3: f32[N,6,6,3] = avgpool2d_grad(%2) {size=[3,3] stride=[1,1] padding=same shape=[N,6,6,3]}
   %4: f32[1,6,1,3] = sum_to(%3) {shape=[1,6,1,3]}
   %5: f32[N,6,6,3] = unary_grad(%image, %3) {fn=clip{min=0 max=6}}
-  %6: f32[N,6,6,3] = unary_grad(%5, %2) {fn=relu}
+  %6: f32[N,6,6,3] = unary_grad(%5, %2) {fn=relu from=output}
   %7: f32[50,4] = embedding_grad(%ids, %drows) {shape=[50,4]}
   %8: f32[N,5] = softmax_cross_entropy(%drows, %drows)
   %9: f32[N,5] = sparse_softmax_cross_entropy(%drows, %ids)
@@ -335,6 +335,7 @@ func TestParseErrors(t *testing.T) {
 		{"arity", graph("  %0: f32[N,4] = relu(%x, %x)"), "line 3: %0: relu takes 1 operands, got 2"},
 		{"named result", graph("  %y: f32[N,4] = relu(%x)"), "line 3: expected a result %N (a number), found %y"},
 		{"two results", graph("  %0: f32[N,4], %1: f32[N,4] = relu(%x)"), "line 3: a node has one result"},
+		{"grad from output", graph("  %0: f32[N,4] = unary_grad(%x, %x) {fn=exp from=output}"), "line 3: %0: unary_grad: exp's derivative is not a function of its result (from=output)"},
 		{"attrs on op without", graph("  %0: f32[N,4] = relu(%x) {alpha=1}"), "line 3: relu takes no attributes"},
 		{"missing attrs", graph("  %0: f32[N,4] = softmax(%x)"), `line 3: expected "{", found end of line`},
 		{"unknown attr", graph("  %0: f32[N,4] = softmax(%x) {axis=1 temp=2}"), `line 3: expected an attribute (axis), found "temp"`},

@@ -281,6 +281,39 @@ func TestBenchTrace(t *testing.T) {
 	require.Equal(t, "dense softmax", tr.TraceEvents[steps].Name)
 }
 
+// TestBenchTrainProfileSteps: --train --profile has a row per step of the
+// training plan (forward, loss, backward: its filter gradients among them),
+// in JSON and text; --trace writes the steps of the training plan.
+func TestBenchTrainProfileSteps(t *testing.T) {
+	code, out, errs := mdlc(t, "bench", "--train", "--json", "--profile", "--runs", "2", "--warmup", "1", "--batch", "2", "--threads", "1", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+	var r trainBenchJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	code, plan, errs := mdlc(t, "plan", "--train", "--json", "--batch", "2", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+	var s struct{ Steps []struct{ Op string } }
+	require.NoError(t, json.Unmarshal([]byte(plan), &s))
+	require.Len(t, r.Profile, len(s.Steps)+1, "the plan's steps and the update")
+	var filters int
+	for _, row := range r.Profile {
+		if row.Op == "conv2d_grad_filter" {
+			filters++
+		}
+	}
+	require.Equal(t, 2, filters)
+
+	trace := filepath.Join(t.TempDir(), "trace.json")
+	code, out, errs = mdlc(t, "bench", "--train", "--profile", "--trace", trace, "--runs", "2", "--warmup", "1", "--batch", "2", "--threads", "1", "../../stdlib/lenet.mdl")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "\nprofile: mean time of each step over 2 runs, slowest first")
+	require.Regexp(t, `\n[0-9]+ +conv2d_grad_filter +conv2d +\[5,5,1,6\] `, out)
+	var tr struct{ TraceEvents []struct{ Name string } }
+	data, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &tr))
+	require.Len(t, tr.TraceEvents, 2*(len(s.Steps)+2), "a run, its steps and its update")
+}
+
 // TestBenchTrainTokenIDs: a model reading token ids gets its sample ids.
 func TestBenchTrainTokenIDs(t *testing.T) {
 	code, out, errs := mdlc(t, "bench", "--train", "--json", "--runs", "2", "--warmup", "1", "--batch", "2", "../../stdlib/bert.mdl")

@@ -39,13 +39,15 @@ type UnaryGrad struct {
 	X, DY, Out, Scratch int
 	Helpers             int
 	Fn                  eltwise.Step
+	// Output: X is Fn's result, not its operand (unary_grad from=output).
+	Output bool
 }
 
 // UnaryGradUnit is the elements of a UnaryGrad unit: 64 KiB of each operand.
 const UnaryGradUnit = 1 << 14
 
 func (s UnaryGrad) Compile(set cpu.Set) Step {
-	return &unaryGradStep{spec: s, g: backward.NewUnaryGrad(set, s.Fn)}
+	return &unaryGradStep{spec: s, g: backward.NewUnaryGrad(set, s.Fn, s.Output)}
 }
 
 type unaryGradStep struct {

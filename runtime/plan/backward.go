@@ -22,9 +22,10 @@ func buildSumTo(b *builder, n *ir.Node) exec.Spec {
 func buildUnaryGrad(b *builder, n *ir.Node) exec.Spec {
 	b.inPlace(n, 1, 0)
 	b.info[b.step].Kernel = "backward"
-	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
-	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs)}
-	scratch := backward.NewUnaryGrad(b.kernels, s.Fn).ScratchSize()
+	a := n.Attrs.(*ir.UnaryGradAttrs)
+	fn := a.Fn
+	s := exec.UnaryGrad{X: b.slot(n.Inputs[0]), DY: b.slot(n.Inputs[1]), Out: b.out(n), Fn: chainOps[fn.Op](fn.Attrs), Output: a.Output}
+	scratch := backward.NewUnaryGrad(b.kernels, s.Fn, s.Output).ScratchSize()
 	s.Scratch = b.scratch(scratch, "a block of f(x)")
 	size := tensor.Numel(b.shapes[n.Outputs[0]])
 	// About 1.5 ns an element (relu's, the cheapest): 150 GEMM flops at the
@@ -57,6 +58,9 @@ func (b *builder) convGrad(s exec.ConvGrad) exec.Spec {
 	s.Scratch = b.scratch(g.ScratchSize(), "im2col chunk and packed panels")
 	units, c := g.InputUnits(), s.Conv
 	if s.Filter {
+		if g.DirectFilter() {
+			b.info[b.step].Kernel = "backward/direct"
+		}
 		units = g.FilterUnits()
 		s.Partial = b.temp(g.PartialSize(), "filter gradient's partial sums")
 	}

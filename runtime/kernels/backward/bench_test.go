@@ -1,6 +1,7 @@
 package backward
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
@@ -25,7 +26,7 @@ func BenchmarkUnaryGrad(b *testing.B) {
 		s := eltwise.Step{Kind: k}
 		for _, path := range []string{"generic", "compiled"} {
 			b.Run(names[k]+"/"+path, func(b *testing.B) {
-				g := NewUnaryGrad(set, s)
+				g := NewUnaryGrad(set, s, false)
 				run := g.Run
 				if path == "generic" {
 					run = g.generic
@@ -80,5 +81,51 @@ func BenchmarkSumTo(b *testing.B) {
 	s := NewSumTo(set, shape, []int{0, 1})
 	for b.Loop() {
 		s.Run(x, out)
+	}
+}
+
+// BenchmarkConvGradFilter: the filter gradient of the stdlib models'
+// convolutions at their training batch, direct (filter.go) and on the
+// GEMM, one thread.
+func BenchmarkConvGradFilter(b *testing.B) {
+	set, err := cpu.Select()
+	if err != nil {
+		b.Fatal(err)
+	}
+	one, same := [2]int{1, 1}, [4]int{2, 2, 2, 2}
+	for _, l := range []struct {
+		name string
+		c    Conv
+	}{
+		{"lenet1", Conv{N: 64, H: 28, W: 28, C: 1, KH: 5, KW: 5, CO: 6, OH: 28, OW: 28, Pads: same}},
+		{"lenet2", Conv{N: 64, H: 14, W: 14, C: 6, KH: 5, KW: 5, CO: 16, OH: 10, OW: 10}},
+		{"fashion1", Conv{N: 32, H: 28, W: 28, C: 1, KH: 3, KW: 3, CO: 32, OH: 26, OW: 26}},
+		{"fashion2", Conv{N: 32, H: 13, W: 13, C: 32, KH: 3, KW: 3, CO: 64, OH: 11, OW: 11}},
+		{"cnn1", Conv{N: 32, H: 32, W: 32, C: 3, KH: 3, KW: 3, CO: 32, OH: 30, OW: 30}},
+		{"cnn2", Conv{N: 32, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, OH: 13, OW: 13}},
+	} {
+		l.c.Stride, l.c.Dilation, l.c.Groups = one, one, 1
+		for _, direct := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/direct=%v", l.name, direct), func(b *testing.B) {
+				c := l.c
+				g := newConvGrad(set, c, direct)
+				x, dy := make([]float32, c.N*c.H*c.W*c.C), make([]float32, c.N*c.OH*c.OW*c.CO)
+				for i := range x {
+					x[i] = float32(i%17) / 17
+				}
+				for i := range dy {
+					dy[i] = float32(i%13) / 13
+				}
+				dk, partial, scratch := make([]float32, c.KH*c.KW*c.C*c.CO), make([]float32, g.PartialSize()), make([]float32, g.ScratchSize())
+				for b.Loop() {
+					for p := range 2 {
+						for u := range g.FilterUnits() {
+							g.GradFilter(x, dy, dk, partial, scratch, p, u)
+						}
+					}
+				}
+				b.ReportMetric(2*float64(c.N*c.OH*c.OW*c.KH*c.KW*c.C*c.CO)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

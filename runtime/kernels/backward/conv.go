@@ -58,7 +58,10 @@ type ConvGrad struct {
 	// (one input channel a group) the product is colᵀ·dy_g.
 	tapRows                bool
 	parts, partLen, fChunk int
-	segs                   []seg
+	// direct, if set, computes phase 0 instead (filter.go), its units
+	// ranges of images.
+	direct *directFilter
+	segs   []seg
 	// GradInput: units of imageBlock images; chunks of an image's rows;
 	// add is the set's vector add.
 	imageBlock, imageChunk int
@@ -80,12 +83,33 @@ type seg struct{ ky, kx, c0, n, panel, lane int }
 // about L2.
 const chunkFloats = 1 << 16
 
+// directMaxC is the most input channels the direct filter gradient
+// (filter.go) takes: BenchmarkConvGradFilter's layers (Xeon, Emerald
+// Rapids, avx512 set, one thread; the machine at a load of 12 on 2 CPUs,
+// so the thread's CPU time, µs per gradient, two runs each) have it ahead
+// at every stdlib layer up to 32 channels:
+//
+//	layer                           direct      GEMM
+//	lenet 5×5×1×6, batch 64         369-415     2330-2373
+//	lenet 5×5×6×16                  463-481     1226-1265
+//	fashion_cnn 3×3×1×32, batch 32  157-184     447-516
+//	fashion_cnn 3×3×32×64           1291-1556   2455-2706
+//	cnn 3×3×3×32, batch 32          805-851     3546-3550
+//	cnn 3×3×32×64                   2278-2911   3350-3613
+const directMaxC = 32
+
 // targetUnits is how many units NewConvGrad aims to cut a group's
 // gradients into: enough for two threads to share unevenly sized units.
 const targetUnits = 4
 
 // NewConvGrad compiles the gradients of c for the kernels of set.
 func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
+	return newConvGrad(set, c, c.Groups == 1 && c.C <= directMaxC)
+}
+
+// newConvGrad is NewConvGrad with the filter gradient direct (filter.go)
+// or on the GEMM.
+func newConvGrad(set cpu.Set, c Conv, direct bool) *ConvGrad {
 	g := &ConvGrad{Conv: c, cpg: c.C / c.Groups, opg: c.CO / c.Groups}
 	g.k = c.KH * c.KW * g.cpg
 	g.pixels = c.OH * c.OW
@@ -112,6 +136,11 @@ func NewConvGrad(set cpu.Set, c Conv) *ConvGrad {
 	g.fA = rows * g.fChunk
 	g.fB = g.fA + g.kn.PackedSize(g.fChunk, cols)
 	g.filterScratch = g.fB + mr*nr
+	if direct {
+		g.direct = newDirectFilter(set, g)
+		g.tapRows, g.parts = true, g.direct.units(c.N)
+		g.filterScratch = g.direct.scratch(c.C)
+	}
 
 	g.imageChunk = min(max(chunkFloats/g.k, 16), g.pixels)
 	g.imageBlock = (c.N + targetUnits - 1) / targetUnits
@@ -159,6 +188,10 @@ func (g *ConvGrad) PartialSize() int { return g.Groups * g.parts * g.k * g.opg }
 // ScratchSize is the scratch a unit takes.
 func (g *ConvGrad) ScratchSize() int { return max(g.inputScratch, g.filterScratch) }
 
+// DirectFilter says whether GradFilter is the direct one (filter.go)
+// rather than the GEMM's.
+func (g *ConvGrad) DirectFilter() bool { return g.direct != nil }
+
 // FilterUnits and InputUnits count the units of GradFilter and GradInput.
 func (g *ConvGrad) FilterUnits() int { return g.Groups * g.parts }
 func (g *ConvGrad) InputUnits() int  { return g.Groups * ((g.N + g.imageBlock - 1) / g.imageBlock) }
@@ -192,6 +225,10 @@ func (g *ConvGrad) GradFilter(x, dy, dk, partial, scratch []float32, p, u int) {
 		return
 	}
 	part := partial[u*size : (u+1)*size]
+	if g.direct != nil {
+		g.direct.run(g, x, dy, part, scratch, r)
+		return
+	}
 	m0, m1 := r*g.partLen, min((r+1)*g.partLen, g.m)
 	a, pb, tmp := scratch[:g.fA], scratch[g.fA:g.fB], scratch[g.fB:g.filterScratch]
 	for c0 := m0; c0 < m1; c0 += g.fChunk {

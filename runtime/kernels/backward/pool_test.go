@@ -56,3 +56,33 @@ func TestMaxGrad2x2(t *testing.T) {
 		}
 	}
 }
+
+// TestAvgGrad2x2: the 2×2 path against the general walk, on images whose
+// last row and column no window reaches and on ones the windows cover,
+// into a dx holding garbage.
+func TestAvgGrad2x2(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range []Pool{
+		{N: 3, H: 8, W: 6, C: 5, OH: 4, OW: 3},
+		{N: 2, H: 7, W: 9, C: 6, OH: 3, OW: 4},
+	} {
+		p.KH, p.KW, p.Stride, p.Dilation = 2, 2, [2]int{2, 2}, [2]int{1, 1}
+		dy := make([]float32, p.N*p.OH*p.OW*p.C)
+		for i := range dy {
+			dy[i] = r.Float32()*2 - 1
+		}
+		want, got := make([]float32, p.N*p.H*p.W*p.C), make([]float32, p.N*p.H*p.W*p.C)
+		for i := range got {
+			got[i] = 7
+		}
+		for b := range p.N {
+			p.AvgGrad(dy, got, b)
+			p.avgGradGeneral(dy, want, b)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: dx[%d] = %g, want %g", p, i, got[i], want[i])
+			}
+		}
+	}
+}

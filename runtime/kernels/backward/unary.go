@@ -25,9 +25,14 @@ import (
 // with the float64 formula against 0.94-1.3 ms; tanh 32-46 against 2.1-3.0.
 // Gelu's float64 formula took 42% of a BERT-style classifier's training
 // step (mdlc bench --train --profile).
+//
+// From the function's result y (output: unary_grad's from=output, for relu,
+// tanh and sigmoid) no function is evaluated: relu's selection is the same
+// (y > 0 exactly when x > 0), tanh' = 1−y², sigmoid' = y(1−y) in float32.
 type UnaryGrad struct {
-	s   eltwise.Step
-	run func(g *UnaryGrad, x, dy, out, scratch []float32)
+	s      eltwise.Step
+	output bool
+	run    func(g *UnaryGrad, x, dy, out, scratch []float32)
 	// f, f2 and f3 are the set's kernels of the vector functions the
 	// derivative is made of (silu's f is the sigmoid); rg relu's
 	// gradient's.
@@ -39,9 +44,22 @@ type UnaryGrad struct {
 // at a time, in their scratch: a block that stays in L1.
 const unaryBlock = 256
 
-// NewUnaryGrad compiles the derivative of step s's function for set.
-func NewUnaryGrad(set cpu.Set, s eltwise.Step) *UnaryGrad {
-	g := &UnaryGrad{s: s, run: (*UnaryGrad).generic}
+// NewUnaryGrad compiles the derivative of step s's function for set, from
+// its operand x, or if output from its result y (relu, tanh and sigmoid
+// only: ir.FromOutput).
+func NewUnaryGrad(set cpu.Set, s eltwise.Step, output bool) *UnaryGrad {
+	g := &UnaryGrad{s: s, output: output, run: (*UnaryGrad).generic}
+	if output {
+		switch s.Kind {
+		case eltwise.Relu:
+			g.run, g.rg = reluGrad, eltwise.ReluGrad(set)
+		case eltwise.Tanh:
+			g.run = tanhOutputGrad
+		case eltwise.Sigmoid:
+			g.run = sigmoidOutputGrad
+		}
+		return g
+	}
 	switch s.Kind {
 	case eltwise.Relu:
 		g.run, g.rg = reluGrad, eltwise.ReluGrad(set)
@@ -91,6 +109,12 @@ func (g *UnaryGrad) Run(x, dy, out, scratch []float32) { g.run(g, x, dy, out, sc
 // generic is the float64 formula per element: the reference the other
 // paths are tested against.
 func (g *UnaryGrad) generic(x, dy, out, _ []float32) {
+	if g.output {
+		for i, y := range x {
+			out[i] = float32(float64(dy[i]) * derivativeOfOutput(g.s, float64(y)))
+		}
+		return
+	}
 	for i, v := range x {
 		out[i] = float32(float64(dy[i]) * derivative(g.s, float64(v)))
 	}
@@ -168,6 +192,22 @@ func tanhGrad(g *UnaryGrad, x, dy, out, scratch []float32) {
 			out[i] = dy[i] * (1 - v*v)
 		}
 	}, nil)
+}
+
+// tanhOutputGrad: dy·(1−y²) from y = tanh(x).
+func tanhOutputGrad(_ *UnaryGrad, y, dy, out, _ []float32) {
+	out, dy = out[:len(y)], dy[:len(y)]
+	for i, v := range y {
+		out[i] = dy[i] * (1 - v*v)
+	}
+}
+
+// sigmoidOutputGrad: dy·y(1−y) from y = sigmoid(x).
+func sigmoidOutputGrad(_ *UnaryGrad, y, dy, out, _ []float32) {
+	out, dy = out[:len(y)], dy[:len(y)]
+	for i, v := range y {
+		out[i] = dy[i] * (v * (1 - v))
+	}
 }
 
 func siluGrad(g *UnaryGrad, x, dy, out, scratch []float32) {

@@ -31,7 +31,7 @@ func TestUnaryGradPaths(t *testing.T) {
 		for _, s := range steps {
 			want := make([]float32, n)
 			(&UnaryGrad{s: s}).generic(x, dy, want, nil)
-			g := NewUnaryGrad(set, s)
+			g := NewUnaryGrad(set, s, false)
 			got := make([]float32, n)
 			scratch := make([]float32, g.ScratchSize())
 			g.Run(x, dy, got, scratch)
@@ -47,6 +47,51 @@ func TestUnaryGradPaths(t *testing.T) {
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(inPlace[i]) {
 					t.Fatalf("%s %v: in place, element %d is %g, not %g", set, s.Kind, i, inPlace[i], got[i])
+				}
+			}
+		}
+	}
+}
+
+// TestUnaryGradFromOutput: relu's, tanh's and sigmoid's derivatives from
+// their result, with every kernel set this machine runs, against the
+// float64 formula of y per element and against the derivative from x
+// (within float32 roundings of y), over special values, and in place.
+func TestUnaryGradFromOutput(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	n := 3*unaryBlock + 37
+	x, dy := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = 8*(r.Float32()-0.5), r.Float32()-0.5
+	}
+	x[0], x[1], x[2] = 0, float32(math.Inf(1)), float32(math.Inf(-1))
+	f := map[eltwise.Kind]func(float64) float64{
+		eltwise.Relu: func(v float64) float64 { return max(v, 0) }, eltwise.Tanh: math.Tanh, eltwise.Sigmoid: sigmoid}
+	for _, k := range []eltwise.Kind{eltwise.Relu, eltwise.Tanh, eltwise.Sigmoid} {
+		s := eltwise.Step{Kind: k}
+		y := make([]float32, n)
+		for i, v := range x {
+			y[i] = float32(f[k](float64(v)))
+		}
+		want, fromX := make([]float32, n), make([]float32, n)
+		(&UnaryGrad{s: s, output: true}).generic(y, dy, want, nil)
+		(&UnaryGrad{s: s}).generic(x, dy, fromX, nil)
+		if e := kerneltest.Err(want, fromX); e > 1e-6 {
+			t.Errorf("%v: from y, error %.3g against the derivative from x", k, e)
+		}
+		for _, set := range cpu.Available() {
+			g := NewUnaryGrad(set, s, true)
+			got := make([]float32, n)
+			scratch := make([]float32, g.ScratchSize())
+			g.Run(y, dy, got, scratch)
+			if e := kerneltest.Err(got, want); e > 1e-6 {
+				t.Errorf("%s %v: error %.3g", set, k, e)
+			}
+			inPlace := append([]float32(nil), dy...)
+			g.Run(y, inPlace, inPlace, scratch)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(inPlace[i]) {
+					t.Fatalf("%s %v: in place, element %d is %g, not %g", set, k, i, inPlace[i], got[i])
 				}
 			}
 		}

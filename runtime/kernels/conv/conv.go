@@ -175,8 +175,18 @@ func (a Algorithm) rows() bool { return a == Depthwise || a == Grouped || a == D
 //	c8_64    56²×8 → 64, 3×3         0.24 / 0.26 / 0.26     0.39 / 0.30 / 0.38
 //	1x1_3_64 112²×3 → 64, plain      0.050 (gemm) / 0.051   0.064 / 0.080
 //
-// so it stops at 4 channels, where Winograd and the GEMM catch up, and
-// leaves 1×1 convs to Plain. With a 2×2 pool after (the seed CNN's
+// so it stopped at 4 channels, where Winograd and the GEMM catch up, and
+// leaves 1×1 convs to Plain. It now stops at 8: on an Intel Xeon (Emerald
+// Rapids, avx512 set, one thread, CPU time of the thread on a machine at a
+// load of 7-10, µs, two runs each; im2col / direct):
+//
+//	lenet64_2 14²×6 → 16, 5×5, N 64   1165-1171 / 732-736
+//	c8_64     56²×8 → 64, 3×3         438-496   / 357-367
+//	c8_16     56²×8 → 16, 3×3         288-319   / 87-94
+//	c6_32     56²×6 → 32, 5×5         415-421   / 240-273
+//
+// with Zen 5's c8_64 above level; LeNet's second conv runs forward in its
+// training step and its evaluation. With a 2×2 pool after (the seed CNN's
 // cnn224_1) Winograd pools in its output transform, the direct kernel from
 // a band of rows in cache; the model's A/B in conv/direct is in the
 // commit that made this rule.
@@ -198,7 +208,7 @@ func Choose(s Shape, epilogue []eltwise.Step, mp *pool.Window) Algorithm {
 }
 
 // directMaxC is the most input channels for which Choose picks Direct.
-const directMaxC = 4
+const directMaxC = 8
 
 // winogradMinC is the fewest input channels for which Choose picks Winograd
 // when its output transform does not pool.
