@@ -27,8 +27,12 @@ be a directory holding model.mdl (+ weights.safetensors) or model.onnx, as
 KServe leaves a model in /mnt/models; --model-repository DIR adds the models
 laid out as DIR/NAME/VERSION/model.mdl (+ weights.safetensors) or model.onnx.
 Requests for a model are batched dynamically (--max-batch, --max-queue-delay).
-SIGINT or SIGTERM stops accepting connections, lets the requests in flight
-finish (up to --drain), and exits. The gRPC form of the protocol is not served.`
+--grpc-addr ADDRESS also serves the protocol's gRPC form
+(inference.GRPCInferenceService, as KServe's and Triton's gRPC clients call it;
+serve/inferencepb/inference.proto) on a second port, with the same models,
+batching, limits and metrics; it is off unless given (KServe's runtimes use
+:8081). SIGINT or SIGTERM stops accepting connections, lets the requests in
+flight finish (up to --drain), and exits.`
 
 func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 	o := serve.DefaultOptions()
@@ -38,6 +42,7 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.Var(dims, "dim", "`NAME=SIZE` fixing an ONNX model's dynamic dimension (repeatable)")
 	repo := fs.String("model-repository", "", "serve the models of `DIR`, laid out as DIR/NAME/VERSION/model.mdl or model.onnx")
 	addr := fs.String("addr", ":8080", "the `ADDRESS` to listen on")
+	grpcAddr := fs.String("grpc-addr", "", "also serve the gRPC form of the protocol on `ADDRESS`, such as :8081 (default: off)")
 	fs.Var((*positiveFlag)(&o.MaxBatch), "max-batch", "the most rows one execution batches, and that one request may hold: `N` (1: no batching)")
 	fs.DurationVar(&o.MaxQueueDelay, "max-queue-delay", o.MaxQueueDelay, "how long a request waits for others to batch with: a `DURATION` (0: only those already queued)")
 	fs.Var((*positiveFlag)(&o.MaxQueue), "max-queue", "the most requests queued per model: `N`; past it requests get 503")
@@ -84,13 +89,14 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		return runServer(s, o.Log, *addr, *drain)
+		return runServer(s, o.Log, *addr, *grpcAddr, *drain)
 	}
 }
 
 // runServer listens at once, so that liveness answers while the models
-// load, then serves until a signal, or until a model fails to load.
-func runServer(s *serve.Server, log *slog.Logger, addr string, drain time.Duration) error {
+// load, then serves until a signal, or until a model fails to load. With
+// grpcAddr it serves the gRPC form there too.
+func runServer(s *serve.Server, log *slog.Logger, addr, grpcAddr string, drain time.Duration) error {
 	// Signals are caught from before the first connection, so a
 	// supervisor's SIGTERM always drains.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,10 +105,22 @@ func runServer(s *serve.Server, log *slog.Logger, addr string, drain time.Durati
 	if err != nil {
 		return err
 	}
+	var gln net.Listener
+	if grpcAddr != "" {
+		if gln, err = net.Listen("tcp", grpcAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	hs := s.HTTPServer(addr)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
+	gs := s.GRPCServer()
+	if gln != nil {
+		go func() { served <- gs.Serve(gln) }()
+		log.Info("listening for gRPC", "addr", gln.Addr().String())
+	}
 	loaded := make(chan error, 1)
 	go func() { loaded <- s.Load() }()
 	var failure error
@@ -116,6 +134,8 @@ func runServer(s *serve.Server, log *slog.Logger, addr string, drain time.Durati
 			}
 			loaded = nil
 		case err := <-served:
+			hs.Close()
+			gs.Stop()
 			return err
 		case <-ctx.Done():
 		}
@@ -123,8 +143,14 @@ func runServer(s *serve.Server, log *slog.Logger, addr string, drain time.Durati
 	log.Info("shutting down: draining requests in flight", "drain", drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
+	// Both forms drain at once, within the one period.
+	grpcStopped := make(chan error, 1)
+	go func() { grpcStopped <- serve.StopGRPC(sctx, gs) }()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("requests still in flight after the drain period", "err", err)
+	}
+	if err := <-grpcStopped; err != nil {
+		log.Error("gRPC calls still in flight after the drain period", "err", err)
 	}
 	s.Close()
 	log.Info("stopped")
