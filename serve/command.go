@@ -33,6 +33,7 @@ func Main(args []string, name, version string, e *Embedded, stderr io.Writer) in
 	fs.Var((*threadsFlag)(&o.Compile.Threads), "threads", fmt.Sprintf("threads one execution uses: `N` from 1 to %d (default: GOMAXPROCS / --instances)", compile.MaxThreads()))
 	fs.StringVar(&name, "model-name", name, "the `NAME` the model is served as")
 	addr := fs.String("addr", ":8080", "the `ADDRESS` to listen on")
+	grpcAddr := fs.String("grpc-addr", "", "also serve the gRPC form of the protocol on `ADDRESS`, such as :8081 (default: off)")
 	fs.Var((*positiveFlag)(&o.MaxBatch), "max-batch", "the most rows one execution batches, and that one request may hold: `N` (1: no batching)")
 	fs.DurationVar(&o.MaxQueueDelay, "max-queue-delay", o.MaxQueueDelay, "how long a request waits for others to batch with: a `DURATION` (0: only those already queued)")
 	fs.Var((*positiveFlag)(&o.MaxQueue), "max-queue", "the most requests queued: `N`; past it requests get 503")
@@ -79,7 +80,7 @@ func Main(args []string, name, version string, e *Embedded, stderr io.Writer) in
 	Version = version
 	s, err := New([]Spec{{Name: name, Version: "1", Path: e.Model + ".mdl", Embedded: e}}, o)
 	if err == nil {
-		err = s.ListenAndServe(*addr, *drain)
+		err = s.ListenAndServe(*addr, *grpcAddr, *drain)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
@@ -91,8 +92,9 @@ func Main(args []string, name, version string, e *Embedded, stderr io.Writer) in
 // ListenAndServe listens at once, so that liveness answers while the
 // models load, then serves until SIGINT or SIGTERM, or until a model fails
 // to load; either way it stops accepting connections, lets the requests in
-// flight finish (up to drain) and stops the models.
-func (s *Server) ListenAndServe(addr string, drain time.Duration) error {
+// flight finish (up to drain) and stops the models. With grpcAddr it serves
+// the gRPC form there too, drained within the same period.
+func (s *Server) ListenAndServe(addr, grpcAddr string, drain time.Duration) error {
 	// Signals are caught from before the first connection, so a
 	// supervisor's SIGTERM always drains.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -101,10 +103,22 @@ func (s *Server) ListenAndServe(addr string, drain time.Duration) error {
 	if err != nil {
 		return err
 	}
+	var gln net.Listener
+	if grpcAddr != "" {
+		if gln, err = net.Listen("tcp", grpcAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	hs := s.HTTPServer(addr)
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- hs.Serve(ln) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
+	gs := s.GRPCServer()
+	if gln != nil {
+		go func() { served <- gs.Serve(gln) }()
+		s.log.Info("listening for gRPC", "addr", gln.Addr().String())
+	}
 	loaded := make(chan error, 1)
 	go func() { loaded <- s.Load() }()
 	var failure error
@@ -118,6 +132,8 @@ func (s *Server) ListenAndServe(addr string, drain time.Duration) error {
 			}
 			loaded = nil
 		case err := <-served:
+			hs.Close()
+			gs.Stop()
 			return err
 		case <-ctx.Done():
 		}
@@ -125,8 +141,14 @@ func (s *Server) ListenAndServe(addr string, drain time.Duration) error {
 	s.log.Info("shutting down: draining requests in flight", "drain", drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
+	// Both forms drain at once, within the one period.
+	grpcStopped := make(chan error, 1)
+	go func() { grpcStopped <- StopGRPC(sctx, gs) }()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Error("requests still in flight after the drain period", "err", err)
+	}
+	if err := <-grpcStopped; err != nil {
+		s.log.Error("gRPC calls still in flight after the drain period", "err", err)
 	}
 	s.Close()
 	s.log.Info("stopped")

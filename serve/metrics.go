@@ -5,11 +5,13 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Metrics in the Prometheus text exposition format (version 0.0.4), written
@@ -49,6 +51,8 @@ type modelMetrics struct {
 	batchSize                     *histogram
 	mu                            sync.Mutex
 	status                        map[int]int64
+	// grpcStatus counts the gRPC form's infer calls by status code name.
+	grpcStatus map[string]int64
 }
 
 func newModelMetrics(model, version string, maxBatch int) *modelMetrics {
@@ -57,7 +61,7 @@ func newModelMetrics(model, version string, maxBatch int) *modelMetrics {
 		sizes = append(sizes, float64(b))
 	}
 	sizes = append(sizes, float64(maxBatch))
-	return &modelMetrics{model: model, version: version, latency: newHistogram(latencyBuckets), batchSize: newHistogram(sizes), status: map[int]int64{}}
+	return &modelMetrics{model: model, version: version, latency: newHistogram(latencyBuckets), batchSize: newHistogram(sizes), status: map[int]int64{}, grpcStatus: map[string]int64{}}
 }
 
 // countStatus counts an infer response by HTTP status.
@@ -65,6 +69,30 @@ func (m *modelMetrics) countStatus(code int) {
 	m.mu.Lock()
 	m.status[code]++
 	m.mu.Unlock()
+}
+
+// countGRPC counts a gRPC infer call by its status code's name.
+func (m *modelMetrics) countGRPC(code string) {
+	m.mu.Lock()
+	m.grpcStatus[code]++
+	m.mu.Unlock()
+}
+
+// observe counts an infer request answered with the HTTP status given (a
+// gRPC call's equivalent): its latency, and success or failure by reason.
+func (m *modelMetrics) observe(status int, elapsed time.Duration) {
+	m.latency.observe(elapsed.Seconds())
+	m.requestUs.Add(elapsed.Microseconds())
+	switch {
+	case status == http.StatusOK:
+		m.success.Add(1)
+	case status == http.StatusGatewayTimeout || status == statusClientClosed:
+		m.failure[reasonCanceled].Add(1)
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		m.failure[reasonBackend].Add(1)
+	default:
+		m.failure[reasonRejected].Add(1)
+	}
 }
 
 // histogram is a Prometheus histogram with fixed buckets.
@@ -123,13 +151,22 @@ func writeMetrics(w io.Writer, models []*modelMetrics) error {
 			fmt.Fprintf(&b, "nv_inference_request_failure{%s,reason=%q} %d\n", m.labels(), reasonNames[r], m.failure[r].Load())
 		}
 	}
-	b.WriteString("# HELP mdlc_inference_requests_total Infer requests answered, by HTTP status\n# TYPE mdlc_inference_requests_total counter\n")
+	b.WriteString("# HELP mdlc_inference_requests_total Infer requests answered over HTTP, by status\n# TYPE mdlc_inference_requests_total counter\n")
 	for _, m := range models {
 		m.mu.Lock()
 		status := maps.Clone(m.status)
 		m.mu.Unlock()
 		for _, code := range slices.Sorted(maps.Keys(status)) {
 			fmt.Fprintf(&b, "mdlc_inference_requests_total{%s,code=\"%d\"} %d\n", m.labels(), code, status[code])
+		}
+	}
+	b.WriteString("# HELP mdlc_inference_grpc_requests_total gRPC ModelInfer calls answered, by status code\n# TYPE mdlc_inference_grpc_requests_total counter\n")
+	for _, m := range models {
+		m.mu.Lock()
+		codes := maps.Clone(m.grpcStatus)
+		m.mu.Unlock()
+		for _, code := range slices.Sorted(maps.Keys(codes)) {
+			fmt.Fprintf(&b, "mdlc_inference_grpc_requests_total{%s,grpc_code=%q} %d\n", m.labels(), code, codes[code])
 		}
 	}
 	writeHistograms(&b, "mdlc_inference_request_duration_seconds", "Infer request latency, arrival to answer, in seconds", models, func(m *modelMetrics) *histogram { return m.latency })

@@ -306,7 +306,7 @@ func (m *Model) prepare(req *inferRequest) (*job, error) {
 	for i, p := range m.inputs {
 		in := byName[p.name]
 		n, ok := size.Numel(intDims(in.Shape))
-		if !ok || (in.binary == nil && in.decoded == nil && n > int64(len(in.Data))) {
+		if !ok || (in.binary == nil && in.decoded == nil && in.decode == nil && n > int64(len(in.Data))) {
 			return nil, badRequest("input %q: shape %v calls for more values than the request holds", p.name, in.Shape)
 		}
 		d, err := decodeInput(in, int(n))

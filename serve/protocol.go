@@ -49,6 +49,10 @@ type requestInput struct {
 	binary     []byte
 	// decoded is the tensor of an image body, decoded already.
 	decoded *tensorData
+	// decode, when set, decodes the values of a tensor of n elements
+	// from the form they came in (the gRPC form's typed contents),
+	// refusing values that are not exactly n.
+	decode func(n int) (tensorData, error)
 }
 
 // requestOutput asks for one output, perhaps in binary.
@@ -168,6 +172,9 @@ func decodeInput(in *requestInput, n int) (tensorData, error) {
 	if in.decoded != nil {
 		return *in.decoded, nil
 	}
+	if in.decode != nil {
+		return in.decode(n)
+	}
 	if in.binary != nil {
 		return decodeBinary(in, n)
 	}
@@ -209,7 +216,7 @@ func decodeInput(in *requestInput, n int) (tensorData, error) {
 func decodeBinary(in *requestInput, n int) (tensorData, error) {
 	es := elemSize(in.Datatype)
 	if int64(len(in.binary)) != int64(n)*int64(es) {
-		return tensorData{}, badRequest("input %q: binary_data_size is %d bytes, but %d %s values take %d", in.Name, len(in.binary), n, in.Datatype, int64(n)*int64(es))
+		return tensorData{}, badRequest("input %q holds %d bytes, but %d %s values take %d", in.Name, len(in.binary), n, in.Datatype, int64(n)*int64(es))
 	}
 	b := in.binary
 	var d tensorData

@@ -1,6 +1,7 @@
 // Package serve is mdlc's model server: the Open Inference Protocol (KServe
-// v2, as Triton and MLServer speak it) over HTTP/REST, with dynamic batching,
-// Prometheus metrics and hard limits on what a client can make it spend.
+// v2, as Triton and MLServer speak it) over HTTP/REST and gRPC, with
+// dynamic batching, Prometheus metrics and hard limits on what a client can
+// make it spend.
 //
 //	GET  /v2/health/live                          200 while the process runs
 //	GET  /v2/health/ready                         200 once every model loaded
@@ -14,9 +15,10 @@
 // response codecs; repository.go where models come from; model.go a
 // model's checks and compiled plans; batcher.go the dynamic batcher;
 // limits.go the middleware (panics, logs) and the http.Server's timeouts;
-// metrics.go the metrics. Models are compiled by the driver (compile), as
-// every mdlc command compiles them. The gRPC form of the protocol is not
-// served yet.
+// metrics.go the metrics; grpc.go the protocol's gRPC form
+// (inference.GRPCInferenceService, whose stubs inferencepb holds), which
+// shares all of these past the wire. Models are compiled by the driver
+// (compile), as every mdlc command compiles them.
 package serve
 
 import (
@@ -217,7 +219,7 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !m.Ready() {
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("model %s version %s is not ready", m.Name, m.Version))
+		writeError(w, http.StatusServiceUnavailable, m.notReady().Error())
 		return
 	}
 	var versions []string
@@ -288,50 +290,62 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := s.inferModel(w, r, m)
-	mm := m.metrics
-	mm.countStatus(status)
-	elapsed := time.Since(start)
-	mm.latency.observe(elapsed.Seconds())
-	mm.requestUs.Add(elapsed.Microseconds())
-	switch {
-	case status == http.StatusOK:
-		mm.success.Add(1)
-	case status == http.StatusGatewayTimeout || status == statusClientClosed:
-		mm.failure[reasonCanceled].Add(1)
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		mm.failure[reasonBackend].Add(1)
-	default:
-		mm.failure[reasonRejected].Add(1)
-	}
+	m.metrics.countStatus(status)
+	m.metrics.observe(status, time.Since(start))
 }
 
 // statusClientClosed is nginx's 499: the client went away before the
 // answer. It is counted, never sent (nobody is there to read it).
 const statusClientClosed = 499
 
+// errClientGone is the answer to a request whose client stopped waiting
+// (it went away, or its own deadline passed): 499, nothing sent.
+var errClientGone = errors.New("the client stopped waiting")
+
+// errRequestTimeout is the cause of a request context that RequestTimeout
+// ended, told apart from one the client ended.
+var errRequestTimeout = errors.New("request timeout")
+
+// errorStatus is the HTTP status of an infer request's error and the
+// message to answer with; an internal error is logged here.
+func (s *Server) errorStatus(m *Model, err error) (int, string) {
+	var pe *protocolError
+	var ie *internalError
+	switch {
+	case errors.As(err, &pe):
+		return pe.status, pe.msg
+	case errors.Is(err, errQueueFull):
+		return http.StatusServiceUnavailable, fmt.Sprintf("model %s's queue is full (%d requests): retry later", m.Name, m.cfg.MaxQueue)
+	case errors.Is(err, errClientGone):
+		return statusClientClosed, err.Error()
+	case errors.As(err, &ie):
+		s.log.Error("inference failed", "model", m.Name, "version", m.Version, "err", err)
+	}
+	return http.StatusInternalServerError, err.Error()
+}
+
+// errInflight refuses a request past MaxInflight (429).
+func (s *Server) errInflight() error {
+	return &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server is handling %d infer requests, its limit: retry later", s.opts.MaxInflight)}
+}
+
 // inferModel handles an infer request for m and returns the status sent.
 func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) int {
 	fail := func(err error) int {
-		var pe *protocolError
-		var ie *internalError
-		status := http.StatusInternalServerError
-		switch {
-		case errors.As(err, &pe):
-			status = pe.status
-		case errors.Is(err, errQueueFull):
-			status = http.StatusServiceUnavailable
+		status, msg := s.errorStatus(m, err)
+		switch status {
+		case statusClientClosed:
+			return status
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
-			err = fmt.Errorf("model %s's queue is full (%d requests): retry later", m.Name, m.cfg.MaxQueue)
-		case errors.As(err, &ie):
-			s.log.Error("inference failed", "model", m.Name, "version", m.Version, "err", err)
 		}
-		writeError(w, status, err.Error())
+		writeError(w, status, msg)
 		return status
 	}
 	if !m.Ready() {
-		return fail(&protocolError{http.StatusServiceUnavailable, fmt.Sprintf("model %s version %s is not ready", m.Name, m.Version)})
+		return fail(m.notReady())
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.opts.RequestTimeout, errRequestTimeout)
 	defer cancel()
 
 	headerLen := -1
@@ -363,8 +377,7 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	case s.inflight <- struct{}{}:
 		defer func() { <-s.inflight }()
 	default:
-		w.Header().Set("Retry-After", "1")
-		return fail(&protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server is handling %d infer requests, its limit: retry later", s.opts.MaxInflight)})
+		return fail(s.errInflight())
 	}
 	var req *inferRequest
 	if isImage {
@@ -375,35 +388,9 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	if err != nil {
 		return fail(err)
 	}
-	outs, err := m.selectOutputs(req)
+	outs, err := s.run(ctx, m, req)
 	if err != nil {
 		return fail(err)
-	}
-	j, err := m.prepare(req)
-	if err != nil {
-		return fail(err)
-	}
-	req.Inputs = nil // the job holds the decoded tensors now; the raw ones can go
-	j.done = make(chan jobResult, 1)
-	j.cancelled = ctx.Done()
-	if err := m.batcher.submit(j); err != nil {
-		return fail(err)
-	}
-	var res jobResult
-	select {
-	case res = <-j.done:
-	case <-ctx.Done():
-		if r.Context().Err() != nil {
-			return statusClientClosed
-		}
-		return fail(&protocolError{http.StatusGatewayTimeout, fmt.Sprintf("no answer within the request timeout of %v", s.opts.RequestTimeout)})
-	}
-	if res.err != nil {
-		return fail(res.err)
-	}
-	for i := range outs {
-		k := outs[i].index
-		outs[i].data, outs[i].shape = res.outputs[k], res.shapes[k]
 	}
 	resp, hdr := encodeResponse(m.Name, m.Version, req.ID, outs2resp(outs))
 	if hdr >= 0 {
@@ -416,6 +403,49 @@ func (s *Server) inferModel(w http.ResponseWriter, r *http.Request, m *Model) in
 	w.WriteHeader(http.StatusOK)
 	w.Write(resp)
 	return http.StatusOK
+}
+
+func (m *Model) notReady() error {
+	return &protocolError{http.StatusServiceUnavailable, fmt.Sprintf("model %s version %s is not ready", m.Name, m.Version)}
+}
+
+// run is what an infer request goes through once parsed, whichever
+// protocol brought it: the outputs it asks for, its inputs checked against
+// m and decoded, the batcher, and the outputs filled in. ctx ends the wait:
+// its cause is errRequestTimeout when RequestTimeout ended it (504), else
+// the client stopped waiting (errClientGone).
+func (s *Server) run(ctx context.Context, m *Model, req *inferRequest) ([]selectedOutput, error) {
+	outs, err := m.selectOutputs(req)
+	if err != nil {
+		return nil, err
+	}
+	j, err := m.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	req.Inputs = nil // the job holds the decoded tensors now; the raw ones can go
+	j.done = make(chan jobResult, 1)
+	j.cancelled = ctx.Done()
+	if err := m.batcher.submit(j); err != nil {
+		return nil, err
+	}
+	var res jobResult
+	select {
+	case res = <-j.done:
+	case <-ctx.Done():
+		if context.Cause(ctx) != errRequestTimeout {
+			return nil, errClientGone
+		}
+		return nil, &protocolError{http.StatusGatewayTimeout, fmt.Sprintf("no answer within the request timeout of %v", s.opts.RequestTimeout)}
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	for i := range outs {
+		k := outs[i].index
+		outs[i].data, outs[i].shape = res.outputs[k], res.shapes[k]
+	}
+	return outs, nil
 }
 
 // readBody reads the request body, refusing one over MaxBody with 413 (at

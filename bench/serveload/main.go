@@ -1,14 +1,16 @@
 // Command serveload measures `mdlc serve` on localhost: the latency (p50,
 // p99) and throughput of infer requests at several concurrencies, with and
-// without dynamic batching, in the JSON and binary forms, beside the model's
-// in-process latency (what `mdlc bench` times: one plan run, no HTTP).
+// without dynamic batching, in the JSON and binary forms over HTTP and the
+// raw form over gRPC, beside the model's in-process latency (what `mdlc
+// bench` times: one plan run, no HTTP).
 //
-//	go run ./bench/serveload                       # cnn224, 1/8/32 clients, both forms
-//	go run ./bench/serveload --model cnn --requests 2000 --forms binary
-//	go run ./bench/serveload --paired 300         # one client, each request beside an in-process run
+//	go run ./bench/serveload                       # cnn224, 1/8/32 clients, every form
+//	go run ./bench/serveload --model cnn --requests 2000 --forms binary,grpc
+//	go run ./bench/serveload --paired 300 --forms binary  # one client, each request beside an in-process run
 //
 // The server runs in this process on 127.0.0.1 with the settings `mdlc serve`
-// defaults to, and its clients are goroutines with their own connections: on a
+// defaults to (and its gRPC form beside it), and its clients are goroutines
+// with their own connections (HTTP/1.1, or one HTTP/2 connection each): on a
 // small machine they share its CPUs, which the figures include. Every run is
 // bounded by --requests and --time. The output is a Markdown table headed
 // by the CPU model and GOMAXPROCS.
@@ -38,9 +40,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/runtime/plan"
 	"github.com/mdlc/mdlc/serve"
+	"github.com/mdlc/mdlc/serve/inferencepb"
 )
 
 func main() {
@@ -48,12 +54,12 @@ func main() {
 	requests := flag.Int("requests", 400, "timed requests per row of the table")
 	limit := flag.Duration("time", 20*time.Second, "the most time one row may take")
 	concurrency := flag.String("concurrency", "1,8,32", "client counts, comma-separated")
-	forms := flag.String("forms", "binary,json", "request forms: binary, json or both")
+	forms := flag.String("forms", "binary,json,grpc", "request forms, comma-separated: binary and json (REST), grpc (raw_input_contents)")
 	maxBatch := flag.Int("max-batch", 8, "--max-batch of the batching server (the other runs with 1)")
 	delay := flag.Duration("max-queue-delay", 0, "--max-queue-delay of the batching server")
 	instances := flag.Int("instances", 1, "--instances of both servers (each execution on GOMAXPROCS/instances threads)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
-	paired := flag.Int("paired", 0, "instead of the table, `N` pairs of one in-process run and one request from one client, alternated so that both see the same load, for each form")
+	paired := flag.Int("paired", 0, "instead of the table, `N` pairs of one in-process run and one request from one client, alternated so that both see the same load, for each REST form")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -97,20 +103,33 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	fmt.Println("| form | batching | clients | requests | p50 ms | p99 ms | req/s | p50 / in-process | rows / execution | queue ms / request | compute ms / execution |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	bodies := makeBodies(shape)
+	grpcReq := grpcRequest(name(model), shape)
 	for _, batch := range []int{1, maxBatch} {
-		url, stop, err := startServer(model, batch, delay, instances)
+		url, grpcAddr, stop, err := startServer(model, batch, delay, instances)
 		if err != nil {
 			return err
 		}
 		for _, form := range strings.Split(forms, ",") {
 			body, ok := bodies[form]
-			if !ok {
+			if !ok && form != "grpc" {
 				stop()
-				return fmt.Errorf("--forms: unknown form %q (binary or json)", form)
+				return fmt.Errorf("--forms: unknown form %q (binary, json or grpc)", form)
 			}
 			for _, c := range clients {
+				var send func(client int) error
+				var done func()
+				if form == "grpc" {
+					send, done, err = grpcSender(grpcAddr, grpcReq, c)
+					if err != nil {
+						stop()
+						return err
+					}
+				} else {
+					send, done = httpSender(url+"/v2/models/"+name(model)+"/infer", body, c)
+				}
 				before := counts(url)
-				r, err := load(url+"/v2/models/"+name(model)+"/infer", body, c, requests, limit)
+				r, err := load(send, c, requests, limit)
+				done()
 				if err != nil {
 					stop()
 					return err
@@ -140,7 +159,7 @@ func runPaired(model string, n int, forms string, maxBatch int, delay time.Durat
 		return err
 	}
 	shape := p.Inputs()[0].Shape
-	url, stop, err := startServer(model, maxBatch, delay, instances)
+	url, _, stop, err := startServer(model, maxBatch, delay, instances)
 	if err != nil {
 		return err
 	}
@@ -161,7 +180,7 @@ func runPaired(model string, n int, forms string, maxBatch int, delay time.Durat
 	for _, form := range strings.Split(forms, ",") {
 		b, ok := bodies[form]
 		if !ok {
-			return fmt.Errorf("--forms: unknown form %q (binary or json)", form)
+			return fmt.Errorf("--forms: %q: paired runs take the REST forms, binary and json", form)
 		}
 		var local, served []time.Duration
 		var ratios []float64
@@ -311,11 +330,7 @@ type body struct {
 // makeBodies builds one image's request in each form: pixel values k/255,
 // as a decoded image holds them.
 func makeBodies(shape []int) map[string]body {
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := make([]float32, numel(shape))
-	for i := range x {
-		x[i] = float32(rng.IntN(256)) / 255
-	}
+	x := pixels(shape)
 	js, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "image", "datatype": "FP32", "shape": shape, "data": x}}})
 	head, _ := json.Marshal(map[string]any{
 		"inputs":     []any{map[string]any{"name": "image", "datatype": "FP32", "shape": shape, "parameters": map[string]any{"binary_data_size": 4 * len(x)}}},
@@ -331,35 +346,113 @@ func makeBodies(shape []int) map[string]body {
 	}
 }
 
-// startServer serves the model on 127.0.0.1 with the given batching.
-func startServer(model string, maxBatch int, delay time.Duration, instances int) (string, func(), error) {
+// grpcRequest is the binary body's request in the gRPC form's raw layout,
+// as Triton's clients send it: the same pixels, little-endian.
+func grpcRequest(model string, shape []int) *inferencepb.ModelInferRequest {
+	x := pixels(shape)
+	raw := make([]byte, 0, 4*len(x))
+	for _, v := range x {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+	}
+	dims := make([]int64, len(shape))
+	for i, d := range shape {
+		dims[i] = int64(d)
+	}
+	return &inferencepb.ModelInferRequest{
+		ModelName:        model,
+		Inputs:           []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "image", Datatype: "FP32", Shape: dims}},
+		RawInputContents: [][]byte{raw},
+	}
+}
+
+// pixels is one image of the shape: values k/255, as a decoded image holds
+// them, the same every call.
+func pixels(shape []int) []float32 {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, numel(shape))
+	for i := range x {
+		x[i] = float32(rng.IntN(256)) / 255
+	}
+	return x
+}
+
+// startServer serves the model on 127.0.0.1 with the given batching, over
+// HTTP and gRPC.
+func startServer(model string, maxBatch int, delay time.Duration, instances int) (string, string, func(), error) {
 	specs, err := serve.SpecsFromFiles([]string{model})
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	o := serve.DefaultOptions()
 	o.MaxBatch, o.MaxQueueDelay, o.Instances = maxBatch, delay, instances
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := serve.New(specs, o)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if err := s.Load(); err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
+	}
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return "", "", nil, err
 	}
 	hs := s.HTTPServer(ln.Addr().String())
 	go hs.Serve(ln)
+	gs := s.GRPCServer()
+	go gs.Serve(gln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
+		serve.StopGRPC(ctx, gs)
 		s.Close()
 	}
-	return "http://" + ln.Addr().String(), stop, nil
+	return "http://" + ln.Addr().String(), gln.Addr().String(), stop, nil
+}
+
+// httpSender posts the body, c clients sharing a transport of c
+// connections.
+func httpSender(url string, b body, c int) (func(int) error, func()) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
+	return func(int) error { return send(client, url, b) }, client.CloseIdleConnections
+}
+
+// grpcSender calls ModelInfer with req, each of the c clients on its own
+// connection, and checks that the answer holds raw outputs.
+func grpcSender(addr string, req *inferencepb.ModelInferRequest, c int) (func(int) error, func(), error) {
+	conns := make([]*grpc.ClientConn, c)
+	closeAll := func() {
+		for _, conn := range conns {
+			if conn != nil {
+				conn.Close()
+			}
+		}
+	}
+	for i := range conns {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns[i] = conn
+	}
+	send := func(client int) error {
+		resp, err := inferencepb.NewGRPCInferenceServiceClient(conns[client]).ModelInfer(context.Background(), req)
+		if err != nil {
+			return err
+		}
+		if len(resp.RawOutputContents) == 0 {
+			return errors.New("the answer has no raw outputs")
+		}
+		return nil
+	}
+	return send, closeAll, nil
 }
 
 type result struct {
@@ -367,12 +460,11 @@ type result struct {
 	wall time.Duration
 }
 
-// load sends requests from c clients (after a warm-up of 2c+10 untimed
-// requests that also builds the plans the batch sizes need) and returns
-// the latencies of those that succeeded; any failure is an error.
-func load(url string, b body, c, requests int, limit time.Duration) (result, error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
-	defer client.CloseIdleConnections()
+// load sends requests from c clients, client i calling send(i) (after a
+// warm-up of 2c+10 untimed requests that also builds the plans the batch
+// sizes need) and returns the latencies of those that succeeded; any
+// failure is an error.
+func load(send func(client int) error, c, requests int, limit time.Duration) (result, error) {
 	run := func(n int, timed bool) (result, error) {
 		var next atomic.Int64
 		var mu sync.Mutex
@@ -381,11 +473,11 @@ func load(url string, b body, c, requests int, limit time.Duration) (result, err
 		deadline := time.Now().Add(limit)
 		start := time.Now()
 		var wg sync.WaitGroup
-		for range c {
+		for client := range c {
 			wg.Go(func() {
 				for next.Add(1) <= int64(n) && time.Now().Before(deadline) {
 					t := time.Now()
-					err := send(client, url, b)
+					err := send(client)
 					d := time.Since(t)
 					mu.Lock()
 					if err != nil && firstErr == nil {

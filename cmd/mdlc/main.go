@@ -61,7 +61,7 @@ func init() {
 		{name: "import", args: "[-o FILE.mdl] [--dim NAME=SIZE] MODEL.onnx", short: "write an ONNX model as a readable .mdl program and its weights (every command also runs .onnx files directly)", long: importLong(), min: 1, define: defineImport},
 		{name: "export", args: "[-o FILE.onnx] [--weights W] [--dim NAME=SIZE] [--opset 17] FILE.mdl", short: "write a model and its weights as an ONNX model (opset 17) for Netron and ONNX Runtime", long: exportLong, min: 1, define: defineExport},
 		{name: "init", args: "-o W.safetensors [flags] FILE.mdl", short: "write freshly initialised weights (Keras defaults)", min: 1, define: defineInit},
-		{name: "serve", args: "[[NAME=]FILE.mdl | [NAME=]MODEL.onnx | NAME=DIR | STDLIB-NAME ...] [--model-repository DIR] [flags]", short: "serve models over HTTP with the Open Inference Protocol (KServe v2): dynamic batching, metrics, limits", long: serveLong, variadic: true, define: defineServe},
+		{name: "serve", args: "[[NAME=]FILE.mdl | [NAME=]MODEL.onnx | NAME=DIR | STDLIB-NAME ...] [--model-repository DIR] [flags]", short: "serve models over HTTP and gRPC with the Open Inference Protocol (KServe v2): dynamic batching, metrics, limits", long: serveLong, variadic: true, define: defineServe},
 		{name: "layers", short: "list the built-in layers and their arguments", define: defineLayers},
 		{name: "bench", args: "[flags] FILE.mdl | --peak [--json]", short: "time the optimised plan: median and min latency, GFLOP/s, % of FMA peak", define: defineBench},
 		{name: "env", short: "platform, CPU features, kernel sets (MDLC_KERNELS) and GOMAXPROCS", define: defineEnv},

@@ -22,8 +22,12 @@ laid out as DIR/NAME/VERSION/model.mdl (+ weights.safetensors) or model.onnx.
 Requests for a model are batched dynamically (--max-batch, --max-queue-delay).
 A model's config.pbtxt (DIR/NAME/config.pbtxt, in Triton's format: max_batch_size,
 dynamic_batching, instance_group) overrides these flags for that model.
-SIGINT or SIGTERM stops accepting connections, lets the requests in flight
-finish (up to --drain), and exits. The gRPC form of the protocol is not served.`
+--grpc-addr ADDRESS also serves the protocol's gRPC form
+(inference.GRPCInferenceService, as KServe's and Triton's gRPC clients call it;
+serve/inferencepb/inference.proto) on a second port, with the same models,
+batching, limits and metrics; it is off unless given (KServe's runtimes use
+:8081). SIGINT or SIGTERM stops accepting connections, lets the requests in
+flight finish (up to --drain), and exits.`
 
 func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 	o := serve.DefaultOptions()
@@ -33,6 +37,7 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 	fs.Var(dims, "dim", "`NAME=SIZE` fixing an ONNX model's dynamic dimension (repeatable)")
 	repo := fs.String("model-repository", "", "serve the models of `DIR`, laid out as DIR/NAME/VERSION/model.mdl or model.onnx")
 	addr := fs.String("addr", ":8080", "the `ADDRESS` to listen on")
+	grpcAddr := fs.String("grpc-addr", "", "also serve the gRPC form of the protocol on `ADDRESS`, such as :8081 (default: off)")
 	fs.Var((*positiveFlag)(&o.MaxBatch), "max-batch", "the most rows one execution batches, and that one request may hold: `N` (1: no batching)")
 	fs.DurationVar(&o.MaxQueueDelay, "max-queue-delay", o.MaxQueueDelay, "how long a request waits for others to batch with: a `DURATION` (0: only those already queued)")
 	fs.Var((*positiveFlag)(&o.MaxQueue), "max-queue", "the most requests queued per model: `N`; past it requests get 503")
@@ -79,6 +84,6 @@ func defineServe(fs *flag.FlagSet) func(*cli, []string) error {
 		if err != nil {
 			return err
 		}
-		return s.ListenAndServe(*addr, *drain)
+		return s.ListenAndServe(*addr, *grpcAddr, *drain)
 	}
 }
