@@ -377,14 +377,14 @@ func (c *Conv) RunUnit(x, w, out, scratch []float32, operands [][]float32, u int
 }
 
 // finish computes output pixels r0.. into dst, len(dst)/CO of them, and runs
-// the epilogue over them.
+// the epilogue over them (the depthwise kernels' row by row).
 func (c *Conv) finish(x, w, dst []float32, r0 int, pa []float32, operands [][]float32) {
 	rows := len(dst) / c.CO
 	if c.algo.rows() {
 		c.depthwiseRows(x, w, dst, r0, rows, pa, operands)
-	} else {
-		c.gemmRows(x, w, dst, r0, rows, pa, operands)
+		return
 	}
+	c.gemmRows(x, w, dst, r0, rows, pa, operands)
 	if c.epilogue != nil {
 		c.epilogue.Apply(dst, r0*c.CO, operands)
 	}

@@ -247,8 +247,9 @@ func (d *depthwise) scratch(c *Conv) int { return d.scratchRows * c.W * d.pixel 
 // holds expanded.
 type expanded struct{ b, lo, hi int }
 
-// depthwiseRows computes pixels r0..r0+rows-1 into dst with the tile
-// epilogue's head applied; scratch holds the expanded rows.
+// depthwiseRows computes pixels r0..r0+rows-1 into dst with the epilogue
+// applied, its head (tile) in the kernel's store and the rest a row at a
+// time; scratch holds the expanded rows.
 func (c *Conv) depthwiseRows(x, w, dst []float32, r0, rows int, scratch []float32, operands [][]float32) {
 	bias, lo, hi := c.dw.noBias, float32(math.Inf(-1)), float32(math.Inf(1))
 	if c.tile != nil {
@@ -268,7 +269,14 @@ func (c *Conv) depthwiseRows(x, w, dst []float32, r0, rows int, scratch []float3
 		b, oy, ox0 := pix/(c.OH*c.OW), pix/c.OW%c.OH, pix%c.OW
 		ox1 := min(c.OW, ox0+rows-done)
 		img := x[b*c.H*c.W*c.C:][:c.H*c.W*c.C]
-		c.depthwiseRow(img, b, w, dst[done*c.CO:(done+ox1-ox0)*c.CO], oy, ox0, ox1, bias, lo, hi, scratch, &held)
+		row := dst[done*c.CO : (done+ox1-ox0)*c.CO]
+		c.depthwiseRow(img, b, w, row, oy, ox0, ox1, bias, lo, hi, scratch, &held)
+		if c.epilogue != nil {
+			// The rest of the epilogue (silu, a residual add, ...) runs on
+			// the row just stored, while it is in L1, rather than on the
+			// band from L2 after.
+			c.epilogue.Apply(row, pix*c.CO, operands)
+		}
 		done += ox1 - ox0
 	}
 }

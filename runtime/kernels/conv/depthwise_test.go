@@ -191,8 +191,9 @@ func TestDepthwiseClampKeepsNaN(t *testing.T) {
 }
 
 // BenchmarkMobileNetV2 runs the depthwise layers of MobileNetV2 (3×3, pads
-// of 1, batch 1, bias and relu in the store) with the depthwise kernels of
-// every set, in GFLOP/s.
+// of 1, batch 1, bias and relu in the store; or bias in the store and
+// EfficientNet's silu on each row after) with the depthwise kernels of every
+// set, in GFLOP/s.
 func BenchmarkMobileNetV2(b *testing.B) {
 	one, pads := [2]int{1, 1}, [4]int{1, 1, 1, 1}
 	for _, l := range []struct {
@@ -200,24 +201,26 @@ func BenchmarkMobileNetV2(b *testing.B) {
 		h, c, str int
 	}{{"112x112x96_s2", 112, 96, 2}, {"56x56x144", 56, 144, 1}, {"28x28x192", 28, 192, 1}, {"14x14x384", 14, 384, 1}, {"7x7x960", 7, 960, 1}} {
 		s := Shape{N: 1, H: l.h, W: l.h, C: l.c, KH: 3, KW: 3, CO: l.c, Stride: [2]int{l.str, l.str}, Dilation: one, Pads: pads, Groups: l.c}
-		epi := []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{l.c}}, {Kind: eltwise.Relu}}
-		for _, kn := range gemm.Kernels() {
-			b.Run(fmt.Sprintf("%s/%s", l.name, kn.Set), func(b *testing.B) {
-				c := New(kn, s, epi, nil)
-				r := rand.New(rand.NewPCG(1, 2))
-				x, k := kerneltest.Random(r, 1, s.H, s.W, s.C), kerneltest.Random(r, 3, 3, 1, s.CO)
-				w := make([]float32, c.PackedSize())
-				c.PackWeights(w, k.Data)
-				out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-				operands := [][]float32{kerneltest.Random(r, s.CO).Data}
-				stop := kerneltest.CPUTime(b)
-				for b.Loop() {
-					c.Run(x.Data, w, out, scratch, operands)
-				}
-				stop()
-				flops := 2 * float64(c.OutSize()) * 9
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+		for _, act := range []eltwise.Kind{eltwise.Relu, eltwise.Silu} {
+			epi := []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{l.c}}, {Kind: act}}
+			for _, kn := range gemm.Kernels() {
+				b.Run(fmt.Sprintf("%s/%s/%s", l.name, map[eltwise.Kind]string{eltwise.Relu: "relu", eltwise.Silu: "silu"}[act], kn.Set), func(b *testing.B) {
+					c := New(kn, s, epi, nil)
+					r := rand.New(rand.NewPCG(1, 2))
+					x, k := kerneltest.Random(r, 1, s.H, s.W, s.C), kerneltest.Random(r, 3, 3, 1, s.CO)
+					w := make([]float32, c.PackedSize())
+					c.PackWeights(w, k.Data)
+					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+					operands := [][]float32{kerneltest.Random(r, s.CO).Data}
+					stop := kerneltest.CPUTime(b)
+					for b.Loop() {
+						c.Run(x.Data, w, out, scratch, operands)
+					}
+					stop()
+					flops := 2 * float64(c.OutSize()) * 9
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

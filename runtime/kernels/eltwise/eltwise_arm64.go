@@ -382,3 +382,21 @@ func divRevNEON(v []float32, o []float32)
 //
 //go:noescape
 func divRevScalarNEON(v []float32, x float32)
+
+// addRowsNEON computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] += o[i%len(o)]
+//	}
+//
+//go:noescape
+func addRowsNEON(v, o []float32)
+
+// mulRowsNEON computes, exactly:
+//
+//	for i := range v[:len(v)/len(o)*len(o)] {
+//		v[i] *= o[i%len(o)]
+//	}
+//
+//go:noescape
+func mulRowsNEON(v, o []float32)

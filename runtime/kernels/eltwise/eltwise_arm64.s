@@ -4255,3 +4255,139 @@ tail:
 
 done:
 	RET
+
+// func addRowsNEON(v []float32, o []float32)
+TEXT ·addRowsNEON(SB), NOSPLIT, $0-48
+	MOVD v_base+0(FP), R0
+	MOVD v_len+8(FP), R1
+	MOVD o_base+24(FP), R2
+	MOVD o_len+32(FP), R3
+	CBZ R3, done
+
+row:
+	CMP R3, R1
+	BLT done
+	MOVD R2, R4
+	MOVD R3, R5
+
+block:
+	CMP $16, R5
+	BLT one
+	FMOVQ 0(R0), F0
+	FMOVQ 16(R0), F1
+	FMOVQ 32(R0), F2
+	FMOVQ 48(R0), F3
+	FMOVQ 0(R4), F4
+	FMOVQ 16(R4), F5
+	FMOVQ 32(R4), F6
+	FMOVQ 48(R4), F7
+	WORD $0x4e24d400 // FADD V0.4S, V0.4S, V4.4S
+	WORD $0x4e25d421 // FADD V1.4S, V1.4S, V5.4S
+	WORD $0x4e26d442 // FADD V2.4S, V2.4S, V6.4S
+	WORD $0x4e27d463 // FADD V3.4S, V3.4S, V7.4S
+	FMOVQ F0, 0(R0)
+	FMOVQ F1, 16(R0)
+	FMOVQ F2, 32(R0)
+	FMOVQ F3, 48(R0)
+	ADD $64, R0
+	ADD $64, R4
+	SUB $16, R5
+	B block
+
+one:
+	CMP $4, R5
+	BLT tail
+	FMOVQ 0(R0), F0
+	FMOVQ 0(R4), F1
+	WORD $0x4e21d400 // FADD V0.4S, V0.4S, V1.4S
+	FMOVQ F0, 0(R0)
+	ADD $16, R0
+	ADD $16, R4
+	SUB $4, R5
+	B one
+
+tail:
+	CBZ R5, next
+	FMOVS (R0), F0
+	FMOVS (R4), F1
+	FADDS F1, F0, F0
+	FMOVS F0, (R0)
+	ADD $4, R0
+	ADD $4, R4
+	SUB $1, R5
+	B tail
+
+next:
+	SUB R3, R1
+	B row
+
+done:
+	RET
+
+// func mulRowsNEON(v []float32, o []float32)
+TEXT ·mulRowsNEON(SB), NOSPLIT, $0-48
+	MOVD v_base+0(FP), R0
+	MOVD v_len+8(FP), R1
+	MOVD o_base+24(FP), R2
+	MOVD o_len+32(FP), R3
+	CBZ R3, done
+
+row:
+	CMP R3, R1
+	BLT done
+	MOVD R2, R4
+	MOVD R3, R5
+
+block:
+	CMP $16, R5
+	BLT one
+	FMOVQ 0(R0), F0
+	FMOVQ 16(R0), F1
+	FMOVQ 32(R0), F2
+	FMOVQ 48(R0), F3
+	FMOVQ 0(R4), F4
+	FMOVQ 16(R4), F5
+	FMOVQ 32(R4), F6
+	FMOVQ 48(R4), F7
+	WORD $0x6e24dc00 // FMUL V0.4S, V0.4S, V4.4S
+	WORD $0x6e25dc21 // FMUL V1.4S, V1.4S, V5.4S
+	WORD $0x6e26dc42 // FMUL V2.4S, V2.4S, V6.4S
+	WORD $0x6e27dc63 // FMUL V3.4S, V3.4S, V7.4S
+	FMOVQ F0, 0(R0)
+	FMOVQ F1, 16(R0)
+	FMOVQ F2, 32(R0)
+	FMOVQ F3, 48(R0)
+	ADD $64, R0
+	ADD $64, R4
+	SUB $16, R5
+	B block
+
+one:
+	CMP $4, R5
+	BLT tail
+	FMOVQ 0(R0), F0
+	FMOVQ 0(R4), F1
+	WORD $0x6e21dc00 // FMUL V0.4S, V0.4S, V1.4S
+	FMOVQ F0, 0(R0)
+	ADD $16, R0
+	ADD $16, R4
+	SUB $4, R5
+	B one
+
+tail:
+	CBZ R5, next
+	FMOVS (R0), F0
+	FMOVS (R4), F1
+	FMULS F1, F0, F0
+	FMOVS F0, (R0)
+	ADD $4, R0
+	ADD $4, R4
+	SUB $1, R5
+	B tail
+
+next:
+	SUB R3, R1
+	B row
+
+done:
+	RET

@@ -22,13 +22,11 @@ var neon = kernels{
 	vectorRev: [kindCount]func(v, o []float32){Load: load, Add: addNEON, Sub: subRevNEON, Mul: mulNEON, Div: divRevNEON, Minimum: minimumNEON, Maximum: maximumNEON},
 	scalar:    [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subScalarNEON, Mul: mulScalarNEON, Div: divScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
 	scalarRev: [kindCount]func([]float32, float32){Load: fill, Add: addScalarNEON, Sub: subRevScalarNEON, Mul: mulScalarNEON, Div: divRevScalarNEON, Minimum: minimumScalarNEON, Maximum: maximumScalarNEON},
-	// No rows kernels in NEON yet: the generic loops call the flat ones a
-	// row at a time.
-	rows:     [kindCount]func(v, o []float32){Add: rowsOf(addNEON), Mul: rowsOf(mulNEON)},
-	clip:     clipNEON,
-	reluGrad: reluGradNEON,
-	powEven:  powEvenNEON,
-	powOdd:   powOddNEON,
+	rows:      [kindCount]func(v, o []float32){Add: addRowsNEON, Mul: mulRowsNEON},
+	clip:      clipNEON,
+	reluGrad:  reluGradNEON,
+	powEven:   powEvenNEON,
+	powOdd:    powOddNEON,
 }
 
 var powEvenNEON = powOf(absNEON, logNEON, expNEON, mulScalarNEON)

@@ -46,7 +46,15 @@ func main() {
 	}
 	x86{withRows: pkg == "eltwise"}.generate(ks)
 	avx2.Generate()
-	neon.Generate(pkg, func(f *neon.File) error { return writeNEON(f, ks) })
+	neon.Generate(pkg, func(f *neon.File) error {
+		if err := writeNEON(f, ks); err != nil {
+			return err
+		}
+		if pkg == "eltwise" {
+			neonRows(f)
+		}
+		return nil
+	})
 }
 
 // docLines is the doc comment of k's function name: what it computes, as the

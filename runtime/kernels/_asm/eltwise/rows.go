@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/neon"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -13,6 +16,7 @@ import (
 // one call per row, at C = 16 a call per vector. Per row: whole vectors,
 // then the row's last C mod lanes floats under a mask worked out once.
 // Only add and mul (both commute, so one kernel serves either order).
+// neonRows writes the same kernels for NEON.
 
 // rowOps are the operators with a rows kernel.
 var rowOps = []struct {
@@ -101,5 +105,85 @@ func (s x86) rows(tail Mem) {
 		Label("done")
 		VZEROUPPER()
 		RET()
+	}
+}
+
+// neonRows writes the NEON rows kernels into f: per row, blocks of 4
+// vectors, then single vectors, then the row's last 1-3 floats one at a
+// time. Registers: R0 v, R1 the floats of v left, R2 o, R3 len(o); R4 and
+// R5 walk o and count a row's floats left.
+func neonRows(f *neon.File) {
+	for _, r := range []struct {
+		name, sym string
+		vec       func(d, n, m int) string
+		scalar    string
+	}{
+		{"add", "+", neon.FADD, "FADDS"},
+		{"mul", "*", neon.FMUL, "FMULS"},
+	} {
+		name := r.name + "RowsNEON"
+		w := &f.Asm
+		p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+		fmt.Fprintf(w, "\n// func %s(v []float32, o []float32)\n", name)
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+		p("MOVD v_base+0(FP), R0")
+		p("MOVD v_len+8(FP), R1")
+		p("MOVD o_base+24(FP), R2")
+		p("MOVD o_len+32(FP), R3")
+		p("CBZ R3, done")
+		fmt.Fprintf(w, "\nrow:\n")
+		p("CMP R3, R1")
+		p("BLT done")
+		p("MOVD R2, R4")
+		p("MOVD R3, R5")
+		fmt.Fprintf(w, "\nblock:\n")
+		p("CMP $16, R5")
+		p("BLT one")
+		for i := range 4 {
+			p("FMOVQ %d(R0), F%d", 16*i, i)
+		}
+		for i := range 4 {
+			p("FMOVQ %d(R4), F%d", 16*i, 4+i)
+		}
+		for i := range 4 {
+			p("%s", r.vec(i, i, 4+i))
+		}
+		for i := range 4 {
+			p("FMOVQ F%d, %d(R0)", i, 16*i)
+		}
+		p("ADD $64, R0")
+		p("ADD $64, R4")
+		p("SUB $16, R5")
+		p("B block")
+		fmt.Fprintf(w, "\none:\n")
+		p("CMP $4, R5")
+		p("BLT tail")
+		p("FMOVQ 0(R0), F0")
+		p("FMOVQ 0(R4), F1")
+		p("%s", r.vec(0, 0, 1))
+		p("FMOVQ F0, 0(R0)")
+		p("ADD $16, R0")
+		p("ADD $16, R4")
+		p("SUB $4, R5")
+		p("B one")
+		fmt.Fprintf(w, "\ntail:\n")
+		p("CBZ R5, next")
+		p("FMOVS (R0), F0")
+		p("FMOVS (R4), F1")
+		p("%s F1, F0, F0", r.scalar)
+		p("FMOVS F0, (R0)")
+		p("ADD $4, R0")
+		p("ADD $4, R4")
+		p("SUB $1, R5")
+		p("B tail")
+		fmt.Fprintf(w, "\nnext:\n")
+		p("SUB R3, R1")
+		p("B row")
+		fmt.Fprintf(w, "\ndone:\n")
+		p("RET")
+		f.Declare(name, "func(v, o []float32)", []string{name + " computes, exactly:", "",
+			"\tfor i := range v[:len(v)/len(o)*len(o)] {",
+			"\t\tv[i] " + r.sym + "= o[i%len(o)]",
+			"\t}"})
 	}
 }
