@@ -442,7 +442,10 @@ func (b *builder) scratch(n int, what string) int {
 func (b *builder) helpers(units int, flops float64, scratch int) int {
 	n := exec.Helpers(units, flops)
 	if n > 0 {
-		b.helperScratch = max(b.helperScratch, scratch)
+		// At least one float: a program starts its helpers only when they
+		// have scratch (exec.Program.NewArena), and a split step without
+		// scratch (a direct convolution) must still find them.
+		b.helperScratch = max(b.helperScratch, scratch, 1)
 	}
 	return n
 }
