@@ -11,12 +11,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/mdlc/mdlc/compile"
-	"github.com/mdlc/mdlc/internal/size"
+	"github.com/mdlc/mdlc/internal/cliflag"
 )
 
 // Main is the whole program of a binary that serves one embedded model, as
@@ -155,58 +154,9 @@ func (s *Server) ListenAndServe(addr, grpcAddr string, drain time.Duration) erro
 	return failure
 }
 
-// sizeFlag is a flag of bytes, as size.Parse reads them (512MiB, 8GiB).
-type sizeFlag size.Budget
-
-func (b *sizeFlag) String() string {
-	if b == nil || *b == 0 {
-		return ""
-	}
-	return size.Format(int64(*b))
-}
-
-func (b *sizeFlag) Set(v string) error {
-	n, err := size.Parse(v)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		n = -1 // no limit, as opposed to the zero value's default
-	}
-	*b = sizeFlag(n)
-	return nil
-}
-
-// positiveFlag is an int flag that must be at least 1.
-type positiveFlag int
-
-func (p *positiveFlag) String() string {
-	if p == nil || *p == 0 {
-		return ""
-	}
-	return strconv.Itoa(int(*p))
-}
-
-func (p *positiveFlag) Set(v string) error {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return errors.New("must be a whole number of at least 1")
-	}
-	*p = positiveFlag(n)
-	return nil
-}
-
-// threadsFlag is --threads: from 1 to compile.MaxThreads().
-type threadsFlag int
-
-func (t *threadsFlag) String() string { return (*positiveFlag)(t).String() }
-
-func (t *threadsFlag) Set(v string) error {
-	if err := (*positiveFlag)(t).Set(v); err != nil {
-		return err
-	}
-	if int(*t) > compile.MaxThreads() {
-		return fmt.Errorf("%s threads is more than %d, the most that can help on this machine", v, compile.MaxThreads())
-	}
-	return nil
-}
+// The flag types mdlc's commands share (package cliflag).
+type (
+	sizeFlag     = cliflag.Budget
+	positiveFlag = cliflag.Positive
+	threadsFlag  = cliflag.Threads
+)

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/internal/cliflag"
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 )
@@ -68,61 +67,12 @@ func (l *layoutFlag) Set(v string) error {
 	return nil
 }
 
-// budgetFlag is a size.Budget flag.
-type budgetFlag size.Budget
-
-func (b *budgetFlag) String() string {
-	if b == nil || *b == 0 {
-		return ""
-	}
-	return size.Format(int64(*b))
-}
-
-func (b *budgetFlag) Set(v string) error {
-	n, err := size.Parse(v)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		n = -1 // no limit, as opposed to the zero value's default
-	}
-	*b = budgetFlag(n)
-	return nil
-}
-
-// positiveFlag is an int flag that must be at least 1; 0 means not given.
-type positiveFlag int
-
-func (p *positiveFlag) String() string {
-	if p == nil || *p == 0 {
-		return ""
-	}
-	return strconv.Itoa(int(*p))
-}
-
-func (p *positiveFlag) Set(v string) error {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return errors.New("must be a whole number of at least 1")
-	}
-	*p = positiveFlag(n)
-	return nil
-}
-
-// threadsFlag is --threads: between 1 and compile.MaxThreads().
-type threadsFlag int
-
-func (t *threadsFlag) String() string { return (*positiveFlag)(t).String() }
-
-func (t *threadsFlag) Set(v string) error {
-	if err := (*positiveFlag)(t).Set(v); err != nil {
-		return err
-	}
-	if int(*t) > compile.MaxThreads() {
-		return fmt.Errorf("%s threads is more than %d, the most that can help on this machine's %d CPUs", v, compile.MaxThreads(), runtime.NumCPU())
-	}
-	return nil
-}
+// The flag types mdlc build --serve's servers share (package cliflag).
+type (
+	budgetFlag   = cliflag.Budget
+	positiveFlag = cliflag.Positive
+	threadsFlag  = cliflag.Threads
+)
 
 // dimList collects --dim NAME=SIZE flags.
 type dimList map[string]int
