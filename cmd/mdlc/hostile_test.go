@@ -283,7 +283,7 @@ func TestHostileInputs(t *testing.T) {
 		{"train on tokens from /dev/zero", []string{"train", "--data", "tokens:/dev/zero", "textcnn"}, 1, []string{"/dev/zero"}, nil},
 		{"train on 20 million empty lines", []string{"train", "--data", "tokens:flood.txt", "--max-memory", "256MiB", "textcnn"}, 1, tooBig, nil},
 		{"train a language model on /dev/zero", []string{"train", "--data", "next-token:/dev/zero", "gpt"}, 1, []string{"/dev/zero"}, nil},
-		{"train a language model on 20 million empty lines", []string{"train", "--data", "next-token:flood.txt", "--max-memory", "256MiB", "gpt"}, 1, []string{"flood.txt:1: a sequence of 0 ids"}, nil},
+		{"train a language model on 20 million empty lines", []string{"train", "--data", "next-token:flood.txt", "--max-memory", "256MiB", "gpt"}, 1, tooBig, nil},
 		{"train on IDX from /dev/zero", []string{"train", "--data", "idx:/dev/zero,/dev/zero", "lenet"}, 1, []string{"/dev/zero"}, nil},
 		{"train on an .npz FIFO", []string{"train", "--data", "npz:fifo.npy", "lenet"}, 1, []string{"fifo.npy"}, nil},
 		{"evaluate on CIFAR batches that are not there", []string{"evaluate", "--data", "cifar10:.", "cnn"}, 1, []string{"data_batch_1.bin"}, nil},
