@@ -131,6 +131,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--runs", "1", "--trace", filepath.Join(dir, "missing", "t.json"), benchModel}, 1, "--trace: open " + filepath.Join(dir, "missing", "t.json")},
 		{[]string{"--batch", "2", fixed}, 2, "model fixed has no batch dimension: its inputs are x: f32[4,8]"},
 		{[]string{filepath.Join(dir, "missing.mdl")}, 1, "missing.mdl"},
+		{[]string{"--train", "--runs", "1", "--dim", "X=3", "../../stdlib/gpt.mdl"}, 2, "--dim X: model gpt has no symbolic dimension X"},
 	} {
 		code, out, errs := mdlc(t, append([]string{"bench"}, c.args...)...)
 		require.Equal(t, c.code, code, "%v: %s", c.args, errs)
@@ -375,6 +376,6 @@ func TestBenchTrainLanguageModel(t *testing.T) {
 	require.Equal(t, "gpt", r.Model)
 	require.Positive(t, r.MedianMs)
 	code, _, errs = mdlc(t, "bench", "--train", "--runs", "1", "--batch", "2", "../../stdlib/gpt.mdl")
-	require.Equal(t, 1, code)
-	require.Contains(t, errs, "dimension T is not bound")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "model gpt has the symbolic dimension T (inputs ids: i32[N,T]): give its size with --dim T=SIZE")
 }

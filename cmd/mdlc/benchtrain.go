@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -58,11 +57,10 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 		return err
 	}
 	name := m.Graph.Name
-	env := maps.Clone(o.Dims)
-	if env == nil {
-		env = map[string]int{}
+	env, err := o.Bind(m, compile.Shape{Batch: batch, Dims: o.Dims}, nil)
+	if err != nil {
+		return err
 	}
-	env[compile.BatchSymbol(m.Graph)] = batch
 	samples, err := compile.Samples(m, env, o.Seed)
 	if err != nil {
 		return err
