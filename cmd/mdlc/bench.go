@@ -186,7 +186,7 @@ func (c *cli) benchReport(model string, batch int, p *plan.Plan, flops int64, ti
 	}
 	r.ExecutedGFlops = float64(r.ExecutedFlops) / median.Seconds() / 1e9
 	if rec != nil {
-		r.Profile = rec.rows(len(times))
+		r.Profile = rec.rows()
 	}
 	switch {
 	case peakGiven > 0:

@@ -223,11 +223,11 @@ func TestBenchProfile(t *testing.T) {
 
 	code, out, errs = mdlc(t, "bench", "--profile", "--runs", "3", "--warmup", "1", "--peak-gflops", "50", "--threads", "1", benchModel)
 	require.Equal(t, 0, code, errs)
-	require.Contains(t, out, "\nprofile: mean time of each step over 3 runs, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n")
+	require.Contains(t, out, "\nprofile: median time of each step over 3 runs, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n")
 	require.Regexp(t, `\nstep +op +layer +output +kernel +ms +share +GFLOP/s +moved\n`, out)
 	require.Regexp(t, `\n0 +fused_conv2d +conv2d +\[1,15,15,32\] +conv/direct\+maxpool +[0-9.]+ +[0-9.]+% +[0-9.]+ +43\.6 KiB\n`, out)
 	require.Regexp(t, `\n3 +softmax +dense +\[1,10\] +softmax +[0-9.]+ +[0-9.]+% +[0-9.]+ +80 B\n`, out)
-	require.Regexp(t, `\nsteps: [0-9.]+ ms a run \(the median run: [0-9.]+ ms\); GFLOP/s of the FLOPs each kernel executes\n$`, out)
+	require.Regexp(t, `\nsteps: [0-9.]+ ms, the sum of their medians \(the median run: [0-9.]+ ms\); GFLOP/s of the FLOPs each kernel executes\n$`, out)
 }
 
 // TestBenchTrace: the trace parses back as Chrome trace events, one run
@@ -306,7 +306,7 @@ func TestBenchTrainProfileSteps(t *testing.T) {
 	trace := filepath.Join(t.TempDir(), "trace.json")
 	code, out, errs = mdlc(t, "bench", "--train", "--profile", "--trace", trace, "--runs", "2", "--warmup", "1", "--batch", "2", "--threads", "1", "../../stdlib/lenet.mdl")
 	require.Equal(t, 0, code, errs)
-	require.Contains(t, out, "\nprofile: mean time of each step over 2 runs, slowest first")
+	require.Contains(t, out, "\nprofile: median time of each step over 2 runs, slowest first")
 	require.Regexp(t, `\n[0-9]+ +conv2d_grad_filter +conv2d +\[5,5,1,6\] `, out)
 	var tr struct{ TraceEvents []struct{ Name string } }
 	data, err := os.ReadFile(trace)

@@ -119,7 +119,7 @@ func benchTrain(c *cli, o *compile.Options, file string, batch, warmup, runs int
 	r.ImagesPerSecond = float64(batch) / median(steps).Seconds()
 	r.StepOverForward = r.MedianMs / r.ForwardMedianMs
 	if profile {
-		r.Profile = rec.rows(len(steps))
+		r.Profile = rec.rows()
 	}
 	if asJSON {
 		enc := json.NewEncoder(c.stdout)

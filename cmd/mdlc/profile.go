@@ -21,13 +21,19 @@ import (
 // viewer.
 const traceRuns = 100
 
+// keptRuns caps the runs whose step times --profile keeps for its medians.
+// Past it every other kept run is dropped and the stride doubles, so the kept
+// runs stay spread evenly over all the timed runs in bounded memory.
+const keptRuns = 4096
+
 // recorder collects what `mdlc bench --profile` and `--trace` report from
-// the timed runs of a profiled arena (plan.Arena.Profile): each step's total
-// time, and the trace's events.
+// the timed runs of a profiled arena (plan.Arena.Profile): each step's times
+// in the kept runs (every stride-th), and the trace's events.
 type recorder struct {
-	steps []plan.StepInfo
-	total []time.Duration
-	runs  int
+	steps  []plan.StepInfo
+	took   [][]time.Duration
+	stride int
+	runs   int
 	// trace: record events for the first traceRuns runs, with timestamps
 	// from origin, the first run's start.
 	trace  bool
@@ -38,14 +44,22 @@ type recorder struct {
 // add records one run that started at start and took took, whose steps took
 // steps.
 func (r *recorder) add(start time.Time, took time.Duration, steps []plan.StepTime) {
-	if r.total == nil {
-		r.total = make([]time.Duration, len(steps))
+	if r.took == nil {
+		r.took, r.stride = make([][]time.Duration, len(steps)), 1
 		if r.trace {
 			r.events = make([]traceEvent, 0, traceRuns*(len(steps)+1))
 		}
 	}
-	for i, st := range steps {
-		r.total[i] += st.Took
+	if r.runs%r.stride == 0 && len(steps) > 0 {
+		for i, st := range steps {
+			r.took[i] = append(r.took[i], st.Took)
+		}
+		if len(r.took[0]) == keptRuns {
+			for i, t := range r.took {
+				r.took[i] = everyOther(t)
+			}
+			r.stride *= 2
+		}
 	}
 	if r.trace && r.runs < traceRuns {
 		if r.runs == 0 {
@@ -72,19 +86,33 @@ func (r *recorder) micros(t time.Time) float64 { return micros(t.Sub(r.origin)) 
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// rows is the profile over runs runs, the slowest step first.
-func (r *recorder) rows(runs int) []profileRow {
+// everyOther keeps t's elements at even indices, in place.
+func everyOther(t []time.Duration) []time.Duration {
+	for i := range (len(t) + 1) / 2 {
+		t[i] = t[2*i]
+	}
+	return t[:(len(t)+1)/2]
+}
+
+// rows is the profile: each step's median time over the kept runs (a burst
+// of load on a shared machine moves a mean, not a median), the slowest step
+// first.
+func (r *recorder) rows() []profileRow {
+	medians := make([]time.Duration, len(r.steps))
 	var sum time.Duration
-	for _, t := range r.total {
-		sum += t
+	for i := range r.steps {
+		if len(r.took) > i && len(r.took[i]) > 0 {
+			medians[i] = median(r.took[i])
+		}
+		sum += medians[i]
 	}
 	rows := make([]profileRow, len(r.steps))
 	for i, st := range r.steps {
-		per := r.total[i] / time.Duration(runs)
+		per := medians[i]
 		rows[i] = profileRow{Step: st.Index, Op: st.Op, Layer: st.Layer, Shape: st.Shape, Kernel: st.Kernel, Ms: ms(per),
 			ExecutedFlops: st.ExecutedFlops, Bytes: satAdd(st.ReadBytes, st.Bytes)}
 		if sum > 0 {
-			rows[i].SharePct = 100 * float64(r.total[i]) / float64(sum)
+			rows[i].SharePct = 100 * float64(per) / float64(sum)
 		}
 		if per > 0 {
 			rows[i].GFlops = float64(st.ExecutedFlops) / per.Seconds() / 1e9
@@ -96,7 +124,7 @@ func (r *recorder) rows(runs int) []profileRow {
 
 // printProfile prints the profile as a table, with the steps' total.
 func printProfile(w io.Writer, rows []profileRow, runs int, medianMs float64) {
-	fmt.Fprintf(w, "\nprofile: mean time of each step over %s, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n",
+	fmt.Fprintf(w, "\nprofile: median time of each step over %s, slowest first (wall time on the goroutine calling Run, helpers' share of a step included)\n",
 		plural(runs, "run"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "step\top\tlayer\toutput\tkernel\tms\tshare\tGFLOP/s\tmoved")
@@ -110,7 +138,7 @@ func printProfile(w io.Writer, rows []profileRow, runs int, medianMs float64) {
 		total += r.Ms
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "steps: %.3f ms a run (the median run: %.3f ms); GFLOP/s of the FLOPs each kernel executes\n", total, medianMs)
+	fmt.Fprintf(w, "steps: %.3f ms, the sum of their medians (the median run: %.3f ms); GFLOP/s of the FLOPs each kernel executes\n", total, medianMs)
 }
 
 // bytesShort writes n bytes in a table's few characters: 80 B, 43.6 KiB.
