@@ -142,7 +142,7 @@ func (s *Server) ListenAndServe(addr, grpcAddr string, drain time.Duration) erro
 	defer cancel()
 	// Both forms drain at once, within the one period.
 	grpcStopped := make(chan error, 1)
-	go func() { grpcStopped <- StopGRPC(sctx, gs) }()
+	go func() { grpcStopped <- s.StopGRPC(sctx, gs) }()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Error("requests still in flight after the drain period", "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -87,13 +88,16 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.ChainUnaryInterceptor(s.grpcInterceptor),
 	)
 	pb.RegisterGRPCInferenceServiceServer(gs, grpcService{s: s})
+	healthpb.RegisterHealthServer(gs, healthService{s: s})
 	return gs
 }
 
-// StopGRPC stops gs gracefully (no new calls, those in flight answered)
-// within ctx, then at once, closing what is left; it returns ctx's error
-// when calls were still in flight.
-func StopGRPC(ctx context.Context, gs *grpc.Server) error {
+// StopGRPC stops gs, made by s.GRPCServer, gracefully (no new calls, those
+// in flight answered, health watches told NOT_SERVING and ended) within ctx,
+// then at once, closing what is left; it returns ctx's error when calls were
+// still in flight.
+func (s *Server) StopGRPC(ctx context.Context, gs *grpc.Server) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
 	done := make(chan struct{})
 	go func() {
 		gs.GracefulStop()
@@ -156,12 +160,7 @@ func (g grpcService) ServerLive(context.Context, *pb.ServerLiveRequest) (*pb.Ser
 }
 
 func (g grpcService) ServerReady(context.Context, *pb.ServerReadyRequest) (*pb.ServerReadyResponse, error) {
-	for _, m := range g.s.models {
-		if !m.Ready() {
-			return &pb.ServerReadyResponse{}, nil
-		}
-	}
-	return &pb.ServerReadyResponse{Ready: true}, nil
+	return &pb.ServerReadyResponse{Ready: g.s.ready()}, nil
 }
 
 func (g grpcService) ModelReady(_ context.Context, r *pb.ModelReadyRequest) (*pb.ModelReadyResponse, error) {

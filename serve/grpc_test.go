@@ -30,6 +30,13 @@ import (
 // (the generated stubs) connected to it.
 func serveGRPC(t *testing.T, s *Server) pb.GRPCInferenceServiceClient {
 	t.Helper()
+	return pb.NewGRPCInferenceServiceClient(serveGRPCConn(t, s))
+}
+
+// serveGRPCConn serves s's gRPC form on a localhost port and returns a
+// connection to it, stopped with the test.
+func serveGRPCConn(t *testing.T, s *Server) *grpc.ClientConn {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	gs := s.GRPCServer()
@@ -40,9 +47,9 @@ func serveGRPC(t *testing.T, s *Server) pb.GRPCInferenceServiceClient {
 		conn.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		assert.NoError(t, StopGRPC(ctx, gs))
+		assert.NoError(t, s.StopGRPC(ctx, gs))
 	})
-	return pb.NewGRPCInferenceServiceClient(conn)
+	return conn
 }
 
 // newGRPCTestServer serves the stdlib models named, loaded, over gRPC (and
@@ -521,7 +528,7 @@ func TestStopGRPC(t *testing.T) {
 	require.Eventually(t, func() bool { return s.models[0].metrics.queued.Load() == 1 }, 5*time.Second, time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, StopGRPC(ctx, gs))
+	require.NoError(t, s.StopGRPC(ctx, gs))
 	assert.NoError(t, <-done, "the call in flight is answered")
 	_, err = c.ServerLive(context.Background(), &pb.ServerLiveRequest{})
 	assert.Error(t, err, "no call after the stop")

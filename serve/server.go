@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -89,6 +90,10 @@ type Server struct {
 	// bodyBytes are the bytes reserved by the bodies being handled.
 	bodyBytes atomic.Int64
 	handler   http.Handler
+	// stopping is closed when the gRPC form starts to stop, ending the
+	// health watches, which would otherwise hold a graceful stop open.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New makes a server for specs; Load loads them. Each model runs its
@@ -101,7 +106,7 @@ func New(specs []Spec, o Options) (*Server, error) {
 	if autoThreads {
 		o.Compile.Threads = max(1, runtime.GOMAXPROCS(0)/o.Instances)
 	}
-	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight)}
+	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight), stopping: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -178,11 +183,9 @@ type errorBody struct {
 }
 
 func (s *Server) serverReady(w http.ResponseWriter, r *http.Request) {
-	for _, m := range s.models {
-		if !m.Ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
-			return
-		}
+	if !s.ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 }

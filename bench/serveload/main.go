@@ -410,7 +410,7 @@ func startServer(model string, maxBatch int, delay time.Duration, instances int)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
-		serve.StopGRPC(ctx, gs)
+		s.StopGRPC(ctx, gs)
 		s.Close()
 	}
 	return "http://" + ln.Addr().String(), gln.Addr().String(), stop, nil
