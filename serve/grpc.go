@@ -38,11 +38,9 @@ import (
 // Limits: a message over MaxBody is refused by grpc-go itself
 // (RESOURCE_EXHAUSTED) before it is read; the messages being handled at once
 // hold at most MaxBodyInflight bytes and MaxInflight calls past which a call
-// gets RESOURCE_EXHAUSTED, as REST gets 429. grpc-go reads a whole message
-// before the handler sees it, so the bytes still arriving are bounded per
-// connection by GRPCMaxStreams × MaxBody, not by MaxBodyInflight; idle
-// connections are closed after IdleTimeout and dead ones found by keepalive
-// pings.
+// gets RESOURCE_EXHAUSTED, as REST gets 429; the bytes still arriving are
+// bounded as grpcrecv.go explains; idle connections are closed after
+// IdleTimeout and dead ones found by keepalive pings.
 
 // GRPCMaxStreams is the most calls one gRPC connection carries at once.
 const GRPCMaxStreams = 64
@@ -85,10 +83,14 @@ func (s *Server) GRPCServer() *grpc.Server {
 		}),
 		// A client pinging more often than every 10 s is cut off.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(s.grpcInterceptor),
+		// See grpcrecv.go: static windows, open streams admitted by count,
+		// every request read under a reception slot.
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connWindow),
+		grpc.InTapHandle(s.admitStream),
 	)
-	pb.RegisterGRPCInferenceServiceServer(gs, grpcService{s: s})
-	healthpb.RegisterHealthServer(gs, healthService{s: s})
+	gs.RegisterService(s.gated(&pb.GRPCInferenceService_ServiceDesc), grpcService{s: s})
+	gs.RegisterService(s.gated(&healthpb.Health_ServiceDesc), healthService{s: s})
 	return gs
 }
 

@@ -94,6 +94,9 @@ type Server struct {
 	// health watches, which would otherwise hold a graceful stop open.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// The gRPC form's open streams and reception slots (grpcrecv.go).
+	grpcInfer, grpcControl *atomic.Int64
+	inferRecv, controlRecv chan struct{}
 }
 
 // New makes a server for specs; Load loads them. Each model runs its
@@ -106,7 +109,9 @@ func New(specs []Spec, o Options) (*Server, error) {
 	if autoThreads {
 		o.Compile.Threads = max(1, runtime.GOMAXPROCS(0)/o.Instances)
 	}
-	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight), stopping: make(chan struct{})}
+	s := &Server{opts: o, log: o.Log, inflight: make(chan struct{}, o.MaxInflight), stopping: make(chan struct{}),
+		grpcInfer: new(atomic.Int64), grpcControl: new(atomic.Int64),
+		inferRecv: make(chan struct{}, max(1, o.MaxBodyInflight/o.MaxBody)), controlRecv: make(chan struct{}, controlSlots)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
