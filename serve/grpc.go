@@ -253,6 +253,9 @@ func (g grpcService) infer(ctx context.Context, m *Model, r *pb.ModelInferReques
 	if err != nil {
 		return fail(err)
 	}
+	if err := s.decodeImageInputs(nil, m, req); err != nil {
+		return fail(err)
+	}
 	outs, err := s.run(ctx, m, req)
 	if err != nil {
 		return fail(err)
@@ -302,6 +305,17 @@ func grpcRequest(r *pb.ModelInferRequest) (*inferRequest, bool, error) {
 			}
 		case in.Contents == nil:
 			return nil, false, badRequest("input %q has no contents (and the request no raw_input_contents)", in.Name)
+		case in.Datatype == dtBYTES:
+			c := in.Contents
+			if len(c.BoolContents)+len(c.IntContents)+len(c.Int64Contents)+len(c.UintContents)+len(c.Uint64Contents)+len(c.Fp32Contents)+len(c.Fp64Contents) > 0 {
+				return nil, false, badRequest("input %q is BYTES: its elements go in bytes_contents, but the contents hold values in other fields", in.Name)
+			}
+			// Non-nil even when empty: decodeImageInputs then refuses it
+			// by its count.
+			ri.elements = c.BytesContents
+			if ri.elements == nil {
+				ri.elements = [][]byte{}
+			}
 		default:
 			ri.decode = contentsDecoder(in.Name, in.Datatype, in.Contents)
 		}

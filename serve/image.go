@@ -112,9 +112,10 @@ func (m *Model) imageDecoder(p port, what string, data []byte) (int64, func() ([
 
 // Images in a tensor request, as KServe's and Triton's clients send them:
 // an input of datatype BYTES whose elements are each one encoded image
-// (PNG, JPEG or GIF), base64 strings in the JSON form, or in the binary
-// form the extension's BYTES layout (each element a 4-byte little-endian
-// length, then its bytes). The input must be an image input of the model
+// (PNG, JPEG or GIF), base64 strings in the JSON form, in the binary form
+// (and gRPC's raw_input_contents) the extension's BYTES layout (each element
+// a 4-byte little-endian length, then its bytes), and in gRPC's typed
+// contents the elements of bytes_contents. The input must be an image input of the model
 // (isImage), the BYTES shape [n] for n images; each is decoded as an image
 // body is, under the same pixel cap and reservations, into the rows of an
 // FP32 [n, height, width, channels] tensor, which is then checked against
@@ -196,15 +197,20 @@ func (s *Server) decodeImageInto(w http.ResponseWriter, m *Model, p port, what s
 }
 
 // bytesReader yields the elements of a BYTES input one at a time: from its
-// JSON data, base64 strings, or from its binary bytes.
+// JSON data, base64 strings, from its binary bytes, or from gRPC's list.
 type bytesReader struct {
-	json   *jsonParser // nil in the binary form
+	json   *jsonParser // nil in the binary form and for a list
 	binary []byte
+	list   [][]byte
+	isList bool
 	count  int
 }
 
 func newBytesReader(in *requestInput) (*bytesReader, error) {
-	if in.binary != nil {
+	switch {
+	case in.elements != nil:
+		return &bytesReader{list: in.elements, isList: true}, nil
+	case in.binary != nil:
 		return &bytesReader{binary: in.binary}, nil
 	}
 	p := &jsonParser{b: in.Data}
@@ -218,6 +224,13 @@ func newBytesReader(in *requestInput) (*bytesReader, error) {
 // returning as held, for the caller to give back) the bytes it allocates.
 func (r *bytesReader) next(what string, take func(int64) error) (data []byte, held int64, err error) {
 	defer func() { r.count++ }()
+	if r.isList {
+		if len(r.list) == 0 {
+			return nil, 0, badRequest("%s: bytes_contents ends before it", what)
+		}
+		data, r.list = r.list[0], r.list[1:]
+		return data, 0, nil
+	}
 	if r.json == nil {
 		if len(r.binary) < 4 {
 			return nil, 0, badRequest("%s: the binary data ends before it (each element is a 4-byte little-endian length, then its bytes)", what)
@@ -257,6 +270,12 @@ func (r *bytesReader) next(what string, take func(int64) error) (data []byte, he
 
 // end checks that no element is left.
 func (r *bytesReader) end() error {
+	if r.isList {
+		if len(r.list) != 0 {
+			return fmt.Errorf("bytes_contents holds %d elements", r.count+len(r.list))
+		}
+		return nil
+	}
 	if r.json == nil {
 		if len(r.binary) != 0 {
 			return fmt.Errorf("%d bytes of binary data follow its %d elements", len(r.binary), r.count)

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/mdlc/mdlc/serve/inferencepb"
 )
 
 func bytesTensor(name string, images ...[]byte) map[string]any {
@@ -149,5 +154,59 @@ func TestBase64ImageErrors(t *testing.T) {
 			assert.Equal(t, 400, resp.StatusCode, string(b))
 			assert.Contains(t, string(b), c.msg)
 		})
+	}
+}
+
+// TestGRPCImages: the gRPC form takes images as BYTES too, one an element
+// of bytes_contents or of raw_input_contents' BYTES layout, and answers
+// what `mdlc run` answers for the image; what cannot be one is refused with
+// INVALID_ARGUMENT naming the input.
+func TestGRPCImages(t *testing.T) {
+	_, c, _ := newGRPCTestServer(t, DefaultOptions(), "fashion_cnn")
+	_, want := runOutputs(t, "fashion_cnn", coat)
+	img, err := os.ReadFile(coat)
+	require.NoError(t, err)
+	ctx := context.Background()
+	bytesInput := func(n int64, elems ...[]byte) *pb.ModelInferRequest_InferInputTensor {
+		return &pb.ModelInferRequest_InferInputTensor{Name: "image", Datatype: "BYTES", Shape: []int64{n}, Contents: &pb.InferTensorContents{BytesContents: elems}}
+	}
+
+	got, err := c.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "fashion_cnn", Inputs: []*pb.ModelInferRequest_InferInputTensor{bytesInput(1, img)}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 10}, got.Outputs[0].Shape)
+	assert.Equal(t, want.Data, got.Outputs[0].Contents.GetFp32Contents())
+
+	got, err = c.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "fashion_cnn", Inputs: []*pb.ModelInferRequest_InferInputTensor{bytesInput(2, img, img)}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{2, 10}, got.Outputs[0].Shape)
+	rows := got.Outputs[0].Contents.GetFp32Contents()
+	assert.Equal(t, rows[:10], rows[10:])
+	assert.InDeltaSlice(t, want.Data, rows[:10], 1e-5)
+
+	var elems []byte
+	for range 2 {
+		elems = binary.LittleEndian.AppendUint32(elems, uint32(len(img)))
+		elems = append(elems, img...)
+	}
+	got, err = c.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "fashion_cnn",
+		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "image", Datatype: "BYTES", Shape: []int64{2}}},
+		RawInputContents: [][]byte{elems}})
+	require.NoError(t, err)
+	require.Len(t, got.RawOutputContents, 1)
+	assert.InDeltaSlice(t, want.Data, rawFloats(t, got.RawOutputContents[0])[10:], 1e-5)
+
+	for _, c2 := range []struct {
+		in   *pb.ModelInferRequest_InferInputTensor
+		want string
+	}{
+		{bytesInput(2, img), `input "image" element 1: bytes_contents ends before it`},
+		{bytesInput(1, img, img), `input "image": bytes_contents holds 2 elements, but its shape [1] calls for 1`},
+		{bytesInput(1, []byte("not an image")), `input "image" element 0`},
+		{&pb.ModelInferRequest_InferInputTensor{Name: "image", Datatype: "BYTES", Shape: []int64{1}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{img}, Fp32Contents: []float32{1}}},
+			`input "image" is BYTES: its elements go in bytes_contents, but the contents hold values in other fields`},
+	} {
+		_, err := c.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "fashion_cnn", Inputs: []*pb.ModelInferRequest_InferInputTensor{c2.in}})
+		assert.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+		assert.Contains(t, status.Convert(err).Message(), c2.want)
 	}
 }

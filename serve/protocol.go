@@ -47,6 +47,8 @@ type requestInput struct {
 	Parameters map[string]any
 	Data       []byte
 	binary     []byte
+	// elements are a BYTES input's elements, from gRPC's bytes_contents.
+	elements [][]byte
 	// decoded is the tensor of an image body, decoded already.
 	decoded *tensorData
 	// decode, when set, decodes the values of a tensor of n elements

@@ -526,12 +526,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, pad int) (body
 	return nil, nil, err
 }
 
-// take reserves n bytes of MaxBodyInflight, or refuses with 429; the
-// caller gives them back by subtracting them from bodyBytes.
+// take reserves n bytes of MaxBodyInflight, or refuses with 429 (and, to
+// a REST client w, Retry-After); the caller gives them back by subtracting
+// them from bodyBytes.
 func (s *Server) take(w http.ResponseWriter, n int64) error {
 	if s.bodyBytes.Add(n) > s.opts.MaxBodyInflight {
 		s.bodyBytes.Add(-n)
-		w.Header().Set("Retry-After", "1")
+		if w != nil {
+			w.Header().Set("Retry-After", "1")
+		}
 		return &protocolError{http.StatusTooManyRequests, fmt.Sprintf("the server holds %d bytes of request bodies, its limit: retry later", s.opts.MaxBodyInflight)}
 	}
 	return nil
