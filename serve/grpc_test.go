@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -37,19 +36,27 @@ func serveGRPC(t *testing.T, s *Server) pb.GRPCInferenceServiceClient {
 // connection to it, stopped with the test.
 func serveGRPCConn(t *testing.T, s *Server) *grpc.ClientConn {
 	t.Helper()
+	gs, conn := listenGRPC(t, s)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		assert.NoError(t, s.StopGRPC(ctx, gs))
+	})
+	return conn
+}
+
+// listenGRPC serves s's gRPC form on a localhost port, for the caller to
+// stop, and returns a connection to it, closed with the test.
+func listenGRPC(t *testing.T, s *Server) (*grpc.Server, *grpc.ClientConn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	gs := s.GRPCServer()
 	go gs.Serve(ln)
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, s.StopGRPC(ctx, gs))
-	})
-	return conn
+	t.Cleanup(func() { conn.Close() })
+	return gs, conn
 }
 
 // newGRPCTestServer serves the stdlib models named, loaded, over gRPC (and
@@ -129,12 +136,7 @@ func TestGRPCHealthAndMetadata(t *testing.T) {
 }
 
 func TestGRPCNotReadyUntilLoaded(t *testing.T) {
-	specs, err := SpecsFromFiles([]string{"fashion_cnn"})
-	require.NoError(t, err)
-	o := DefaultOptions()
-	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := New(specs, o)
-	require.NoError(t, err)
+	s := unloadedServer(t, "fashion_cnn")
 	c := serveGRPC(t, s)
 	ctx := context.Background()
 	live, err := c.ServerLive(ctx, &pb.ServerLiveRequest{})
@@ -512,13 +514,7 @@ func TestStopGRPC(t *testing.T) {
 	o := DefaultOptions()
 	o.MaxQueueDelay = 300 * time.Millisecond // the call waits queued when the stop begins
 	s, _ := newTestServer(t, o, "fashion_cnn")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	gs := s.GRPCServer()
-	go gs.Serve(ln)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
+	gs, conn := listenGRPC(t, s)
 	c := pb.NewGRPCInferenceServiceClient(conn)
 	done := make(chan error, 1)
 	go func() {
@@ -530,7 +526,7 @@ func TestStopGRPC(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.StopGRPC(ctx, gs))
 	assert.NoError(t, <-done, "the call in flight is answered")
-	_, err = c.ServerLive(context.Background(), &pb.ServerLiveRequest{})
+	_, err := c.ServerLive(context.Background(), &pb.ServerLiveRequest{})
 	assert.Error(t, err, "no call after the stop")
 }
 

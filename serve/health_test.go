@@ -3,16 +3,12 @@ package serve
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
@@ -22,12 +18,7 @@ import (
 // name) and for a model by name; an unknown name is NOT_FOUND; a watch sees
 // the change.
 func TestGRPCHealth(t *testing.T) {
-	specs, err := SpecsFromFiles([]string{"fashion_cnn"})
-	require.NoError(t, err)
-	o := DefaultOptions()
-	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := New(specs, o)
-	require.NoError(t, err)
+	s := unloadedServer(t, "fashion_cnn")
 	h := healthpb.NewHealthClient(serveGRPCConn(t, s))
 	ctx := context.Background()
 	check := func(service string) healthpb.HealthCheckResponse_ServingStatus {
@@ -39,7 +30,7 @@ func TestGRPCHealth(t *testing.T) {
 	for _, name := range []string{"", "inference.GRPCInferenceService", "fashion_cnn"} {
 		assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, check(name), name)
 	}
-	_, err = h.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	_, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err))
 	assert.Contains(t, status.Convert(err).Message(), `unknown service "nope"`)
 
@@ -76,13 +67,7 @@ func TestGRPCHealth(t *testing.T) {
 // watch: the watcher is told NOT_SERVING and its stream ends.
 func TestStopEndsHealthWatch(t *testing.T) {
 	s, _ := newTestServer(t, DefaultOptions(), "fashion_cnn")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	gs := s.GRPCServer()
-	go gs.Serve(ln)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
+	gs, conn := listenGRPC(t, s)
 	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	first, err := watch.Recv()

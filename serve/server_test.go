@@ -148,13 +148,20 @@ func TestHealthAndMetadata(t *testing.T) {
 	assert.Equal(t, `model "fashion_cnn" has no version "2"`, v["error"])
 }
 
-func TestNotReadyUntilLoaded(t *testing.T) {
-	specs, err := SpecsFromFiles([]string{"fashion_cnn"})
+// unloadedServer is a server of the stdlib models named, not loaded yet.
+func unloadedServer(t *testing.T, names ...string) *Server {
+	t.Helper()
+	specs, err := SpecsFromFiles(names)
 	require.NoError(t, err)
 	o := DefaultOptions()
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(specs, o)
 	require.NoError(t, err)
+	return s
+}
+
+func TestNotReadyUntilLoaded(t *testing.T) {
+	s := unloadedServer(t, "fashion_cnn")
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 	code, _ := get(t, ts.URL+"/v2/health/live")
