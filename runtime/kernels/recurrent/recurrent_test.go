@@ -171,7 +171,8 @@ func TestRunDoesNotAllocate(t *testing.T) {
 }
 
 // BenchmarkLSTM is the loop of the stdlib LSTM classifier at batch 8 (T=64,
-// H=256) with each kernel, on one thread.
+// H=256) with each kernel, on one thread: the whole batch, and a group of 4
+// sequences, one thread's share on two (Groups).
 func BenchmarkLSTM(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	n, steps, hid := 8, 64, 256
@@ -181,12 +182,14 @@ func BenchmarkLSTM(b *testing.B) {
 		pu := make([]float32, r.PackedSize())
 		r.PackWeights(pu, random(rng, hid*4*hid, 1/math.Sqrt(float64(hid))))
 		out, state, scratch := make([]float32, n*hid), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
-		b.Run(string(kn.Set), func(b *testing.B) {
-			stop := kerneltest.CPUTime(b)
-			for b.Loop() {
-				r.Run(xw, pu, bu, nil, nil, out, state, scratch)
-			}
-			stop()
-		})
+		for _, rows := range []int{n, n / 2} {
+			b.Run(fmt.Sprintf("%s/%dseq", kn.Set, rows), func(b *testing.B) {
+				stop := kerneltest.CPUTime(b)
+				for b.Loop() {
+					r.RunRows(0, rows, xw, pu, bu, nil, nil, out, state, scratch)
+				}
+				stop()
+			})
+		}
 	}
 }
