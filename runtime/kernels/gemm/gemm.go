@@ -12,7 +12,10 @@
 // (generated with avo by runtime/kernels/_asm/gemm); NEON on arm64 (generated
 // by the same program's emitter). A Kernel is one set's micro-tile, micro-kernels and
 // packing; a plan picks one with For when it is built and keeps it, so that
-// nothing is decided per call.
+// nothing is decided per call. The AVX-512 set also has pair tiles, up to 4
+// rows across two panels at once, for blocks of so few rows (a recurrent
+// step's, a thread's group of sequences) that one panel's tile has too few
+// chains of FMAs to keep the FMA units busy.
 //
 // The block of A is row-major (leading dimension KC), so each kernel reads
 // element p of row i at a[i*kc+p] and the layout of A never depends on the
@@ -411,7 +414,9 @@ func (b Blocking) ScratchSize() int { return b.MC*b.KC + b.Tile }
 // epilogue, the others the zero Epilogue). a is a rows×kc block laid out by
 // PackA; pb is a k×n matrix packed by PackB, of which rows p0..p0+kc-1 are
 // used. With acc false C is overwritten, otherwise added to. C is row-major
-// with leading dimension ldc. tmp holds MR·NR floats.
+// with leading dimension ldc. tmp holds MR·NR floats. A block of so few rows
+// that the set has pair tiles for them runs those (pairRows), with the same
+// sums.
 func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, epi Epilogue, tmp []float32) {
 	mr, nr := kn.MR, kn.NR
 	f := finishing(acc, epi)
