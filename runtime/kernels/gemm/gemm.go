@@ -420,7 +420,7 @@ func (b Blocking) ScratchSize() int { return b.MC*b.KC + b.Tile }
 func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, epi Epilogue, tmp []float32) {
 	mr, nr := kn.MR, kn.NR
 	f := finishing(acc, epi)
-	if rows <= len(kn.pairs) {
+	if rows > 0 && rows <= len(kn.pairs) {
 		kn.pairRows(rows, n, kc, a, pb, k, p0, c, ldc, f, tmp)
 		return
 	}
@@ -473,9 +473,10 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 // recurrent step's product, 1024 columns, K 256, B in L2; Intel Xeon,
 // family 6 model 207, one thread's CPU time, medians of 6 alternating runs,
 // load 7 on 2 cores): 4 rows (a thread's group of a batch of 8 on two
-// threads) 20.4 µs against 24.6, 1 row 14.2 against 20.4. 8 rows, 16
-// chains in one panel, run as two 4-row pairs in 43.7 µs against 44.9: no
-// gain for reading B twice, so pairs stop at 4 rows.
+// threads) 20.4 µs against 24.6, 1 row 14.2 against 20.4. 8 rows, whose
+// one-panel tile has 16 chains already, as two 4-row pairs took 39.0-43.7
+// µs against 41.4-44.9 in two such runs: within this shared machine's noise,
+// for B read twice from L2, so they keep the one-panel tile.
 func (kn *Kernel) pairRows(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, f finish, tmp []float32) {
 	nr := kn.NR
 	pair := kn.pairs[rows-1]

@@ -75,6 +75,15 @@ func TestPairTilesMatchSingle(t *testing.T) {
 	}
 }
 
+// A block of no rows computes nothing, with pair tiles or without.
+func TestMultiplyNoRows(t *testing.T) {
+	for _, kn := range tested() {
+		n, k := 3*kn.NR, 5
+		pb, c := make([]float32, kn.PackedSize(k, n)), []float32{}
+		kn.Multiply(0, n, k, nil, pb, k, 0, c, n, false, Epilogue{}, make([]float32, kn.MR*kn.NR))
+	}
+}
+
 // BenchmarkPairTiles is a recurrent step's product (4 or 8 rows, as a
 // thread's group of a batch of 8 has; 1024 columns, K 256, B from L2) with
 // and without pair tiles, in the thread's CPU time.
