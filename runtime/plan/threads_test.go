@@ -79,7 +79,7 @@ func TestThreadsBitIdentical(t *testing.T) {
 		r := rand.New(rand.NewPCG(4, 4))
 		_, inputs := randomInputs(tg.g, tg.env, r)
 		var want [][]float32
-		for _, threads := range []int{1, 2, 3, 5} {
+		for _, threads := range []int{1, 2, 3, 4, 5} {
 			p, err := Build(tg.g, nil, tg.env, Threads(threads))
 			require.NoError(t, err)
 			require.Equal(t, threads, p.Threads())

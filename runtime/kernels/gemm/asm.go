@@ -28,8 +28,9 @@ func layoutKernel(set cpu.Set, l layout, tiles []tileFunc, panel panelFunc) *Ker
 
 // maskedKernel is the Kernel of a set whose masked[r-1] computes an r×nr
 // tile and stores only the columns its mask selects: the tiles at C's right
-// edge store straight into C, with no tile computed in tmp and copied.
-func maskedKernel(set cpu.Set, masked []maskTileFunc, panel panelFunc) *Kernel {
+// edge store straight into C, with no tile computed in tmp and copied. The
+// set's pair tiles (Kernel.pairs; nil: none) compute products of few rows.
+func maskedKernel(set cpu.Set, masked []maskTileFunc, panel panelFunc, pairs []pairTileFunc) *Kernel {
 	l := layouts[set]
 	if len(masked) != l.mr {
 		panic("gemm: the " + string(set) + " layout's MR differs from its tiles")
@@ -40,7 +41,7 @@ func maskedKernel(set cpu.Set, masked []maskTileFunc, panel panelFunc) *Kernel {
 		full(kc, a, b, c, ldc, flags, bias, all)
 	}
 	t := asmTiles{nr: l.nr, tiles: make([]tileFunc, l.mr), masked: masked}
-	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tile, masked: full, panel: panel, edge: t.edge, split: true}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tile, masked: full, panel: panel, edge: t.edge, split: true, pairs: pairs}
 }
 
 type asmTiles struct {

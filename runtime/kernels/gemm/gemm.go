@@ -12,7 +12,10 @@
 // (generated with avo by runtime/kernels/_asm/gemm); NEON on arm64 (generated
 // by the same program's emitter). A Kernel is one set's micro-tile, micro-kernels and
 // packing; a plan picks one with For when it is built and keeps it, so that
-// nothing is decided per call.
+// nothing is decided per call. The AVX-512 set also has pair tiles, up to 4
+// rows across two panels at once, for blocks of so few rows (a recurrent
+// step's, a thread's group of sequences) that one panel's tile has too few
+// chains of FMAs to keep the FMA units busy.
 //
 // The block of A is row-major (leading dimension KC), so each kernel reads
 // element p of row i at a[i*kc+p] and the layout of A never depends on the
@@ -76,6 +79,10 @@ type Kernel struct {
 	// its mask selects (bit j for column j): a full-height tile at C's right
 	// edge, computed in place rather than in tmp.
 	masked maskTileFunc
+	// pairs[r-1], where the set has them, computes r rows of C across two
+	// B panels in one call, the same sums as two tiles of one panel (see
+	// Multiply).
+	pairs []pairTileFunc
 }
 
 type tileFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
@@ -86,6 +93,10 @@ type maskTileFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []flo
 func columns(w int) uint64 { return 1<<w - 1 }
 
 type panelFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, tiles int)
+
+// pairTileFunc is a masked tile over two B panels, the second ldb floats
+// after the first: mask bit j selects column j of the two panels' 2·NR.
+type pairTileFunc func(kc int, a, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
 // loopTiles is a panel that calls tile for each tile.
 func loopTiles(mr int, tile tileFunc) panelFunc {
@@ -228,9 +239,10 @@ func Narrow(s cpu.Set) *Kernel {
 
 // narrowLayouts are the narrow kernels' layouts: AVX2's tile is 4×24. The
 // avx512 set has none: its 12×32 tile computes 8 rows as one tile of 16
-// chains, and the stdlib LSTM's loop (BenchmarkLSTM in runtime/kernels/
-// recurrent, batch 8, H 256, Zen 5) runs in 1.80-2.22 ms with it against
-// 3.47-4.34 ms for the avx2 set.
+// chains, and up to 4 rows as pair tiles (4×64 over two panels, 16 chains
+// too; see pairRows), and the stdlib LSTM's loop (BenchmarkLSTM in
+// runtime/kernels/recurrent, batch 8, H 256, Zen 5) runs in 1.80-2.22 ms
+// with it against 3.47-4.34 ms for the avx2 set.
 var narrowLayouts = map[cpu.Set]layout{
 	cpu.AVX2: {mr: 4, nr: 24, kc: 256, minMC: 24},
 }
@@ -402,10 +414,16 @@ func (b Blocking) ScratchSize() int { return b.MC*b.KC + b.Tile }
 // epilogue, the others the zero Epilogue). a is a rows×kc block laid out by
 // PackA; pb is a k×n matrix packed by PackB, of which rows p0..p0+kc-1 are
 // used. With acc false C is overwritten, otherwise added to. C is row-major
-// with leading dimension ldc. tmp holds MR·NR floats.
+// with leading dimension ldc. tmp holds MR·NR floats. A block of so few rows
+// that the set has pair tiles for them runs those (pairRows), with the same
+// sums.
 func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, epi Epilogue, tmp []float32) {
 	mr, nr := kn.MR, kn.NR
 	f := finishing(acc, epi)
+	if rows > 0 && rows <= len(kn.pairs) {
+		kn.pairRows(rows, n, kc, a, pb, k, p0, c, ldc, f, tmp)
+		return
+	}
 	full := rows / mr * mr
 	if kn.split && full > 0 && full < rows {
 		// The last full tile joins the rows past it, for edge to compute
@@ -443,6 +461,36 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 		if full < rows {
 			kn.edge(rows-full, kc, a[full*kc:rows*kc], pb[j*k:], k, p0, w, c[full*ldc+j:], ldc, f.from(j), tmp)
 		}
+	}
+}
+
+// pairRows is Multiply of a block of so few rows (at most len(kn.pairs))
+// that one tile of one panel has too few chains of FMAs to cover their
+// latency: 4 rows of AVX-512's 32 columns are 8 chains, as many as two FMA
+// units with a latency of 4 cycles keep in flight, so that any other stall
+// (a load from L2: a recurrent step's B) idles them. Two panels a tile
+// double the chains and halve the calls. Measured (BenchmarkPairTiles: a
+// recurrent step's product, 1024 columns, K 256, B in L2; Intel Xeon,
+// family 6 model 207, one thread's CPU time, medians of 6 alternating runs,
+// load 7 on 2 cores): 4 rows (a thread's group of a batch of 8 on two
+// threads) 20.4 µs against 24.6, 1 row 14.2 against 20.4. 8 rows, whose
+// one-panel tile has 16 chains already, as two 4-row pairs took 39.0-43.7
+// µs against 41.4-44.9 in two such runs: within this shared machine's noise,
+// for B read twice from L2, so they keep the one-panel tile.
+func (kn *Kernel) pairRows(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, f finish, tmp []float32) {
+	nr := kn.NR
+	pair := kn.pairs[rows-1]
+	for j := 0; j < n; j += 2 * nr {
+		if n-j <= nr {
+			// One panel left.
+			kn.edge(rows, kc, a[:rows*kc], pb[j*k:], k, p0, n-j, c[j:], ldc, f.from(j), tmp)
+			return
+		}
+		w := min(2*nr, n-j)
+		// The tile reads rows up to rows-1 of A and C and both panels'
+		// rows p0..p0+kc-1.
+		_, _ = a[rows*kc-1], c[(rows-1)*ldc+j+w-1]
+		pair(kc, a, pb[j*k+p0*nr:(j+nr)*k+(p0+kc)*nr], k*nr, c[j:], ldc, f.flags, f.cols(j, w), columns(w))
 	}
 }
 

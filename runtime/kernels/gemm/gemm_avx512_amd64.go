@@ -494,3 +494,55 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //
 //go:noescape
 func maskTile1x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
+
+// pairTile4x64 computes a 4×64 tile of C from 4 rows of A, kc apart, and
+// two B panels 32 wide, the second ldb floats after the first, with the
+// columns of both in one mask; it is two calls of maskTile4x32:
+//
+//	maskTile4x32(kc, a, b, c, ldc, flags, bias, mask&(1<<32-1))
+//	maskTile4x32(kc, a, b[ldb:], c[32:], ldc, flags, bias[32:], mask>>32)
+//
+// (each sum the same chain, so the same bits), except that bias[32:] need
+// not exist if the mask selects none of it.
+//
+//go:noescape
+func pairTile4x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
+
+// pairTile3x64 computes a 3×64 tile of C from 3 rows of A, kc apart, and
+// two B panels 32 wide, the second ldb floats after the first, with the
+// columns of both in one mask; it is two calls of maskTile3x32:
+//
+//	maskTile3x32(kc, a, b, c, ldc, flags, bias, mask&(1<<32-1))
+//	maskTile3x32(kc, a, b[ldb:], c[32:], ldc, flags, bias[32:], mask>>32)
+//
+// (each sum the same chain, so the same bits), except that bias[32:] need
+// not exist if the mask selects none of it.
+//
+//go:noescape
+func pairTile3x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
+
+// pairTile2x64 computes a 2×64 tile of C from 2 rows of A, kc apart, and
+// two B panels 32 wide, the second ldb floats after the first, with the
+// columns of both in one mask; it is two calls of maskTile2x32:
+//
+//	maskTile2x32(kc, a, b, c, ldc, flags, bias, mask&(1<<32-1))
+//	maskTile2x32(kc, a, b[ldb:], c[32:], ldc, flags, bias[32:], mask>>32)
+//
+// (each sum the same chain, so the same bits), except that bias[32:] need
+// not exist if the mask selects none of it.
+//
+//go:noescape
+func pairTile2x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
+
+// pairTile1x64 computes a 1×64 tile of C from 1 rows of A, kc apart, and
+// two B panels 32 wide, the second ldb floats after the first, with the
+// columns of both in one mask; it is two calls of maskTile1x32:
+//
+//	maskTile1x32(kc, a, b, c, ldc, flags, bias, mask&(1<<32-1))
+//	maskTile1x32(kc, a, b[ldb:], c[32:], ldc, flags, bias[32:], mask>>32)
+//
+// (each sum the same chain, so the same bits), except that bias[32:] need
+// not exist if the mask selects none of it.
+//
+//go:noescape
+func pairTile1x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)

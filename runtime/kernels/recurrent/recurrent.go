@@ -26,7 +26,10 @@
 //
 // The gates run the kernel set's vector sigmoid and tanh (package eltwise:
 // AVX2 and NEON assembly, or the generic Go functions), and the product the
-// set's narrow GEMM kernel (gemm.Narrow).
+// set's narrow GEMM kernel (gemm.Narrow). With AVX-512, a group of at most 4
+// sequences (a batch of 8 on two threads) runs the GEMM's pair tiles, two
+// panels of 32 units a tile, whose sums are the same bit for bit as the
+// 8-row tiles' of the whole batch on one thread.
 //
 // Numerics: the state is float32 from step to step; sigmoid and tanh are
 // eltwise's (within 2.3 ulp). Each step adds a few roundings, so over T

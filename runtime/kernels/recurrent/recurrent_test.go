@@ -44,7 +44,10 @@ func TestMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, kn := range gemm.Kernels() {
 		for _, cell := range []Cell{RNN, LSTM, GRU} {
-			for _, sz := range [][3]int{{1, 1, 1}, {3, 7, 5}, {2, 9, 17}, {8, 16, 33}} {
+			// {8, 3, 200}: groups of 4, 2 and 1 sequences (2, 3 and 4
+			// threads) run AVX-512's pair tiles, the whole batch its
+			// 8-row tiles, over blocks of several panels.
+			for _, sz := range [][3]int{{1, 1, 1}, {3, 7, 5}, {2, 9, 17}, {8, 16, 33}, {8, 3, 200}} {
 				n, steps, hid := sz[0], sz[1], sz[2]
 				for variant := range 4 {
 					rev, seq, states := variant&1 == 1, variant&2 == 2, variant == 3
@@ -68,7 +71,7 @@ func TestMatchesReference(t *testing.T) {
 					for i, w := range want {
 						require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s element %d", name, i)
 					}
-					for members := 2; members <= 3; members++ {
+					for members := 2; members <= 4; members++ {
 						got := runMembers(r, members, xw, pu, bu, h0, c0, len(out))
 						require.Equal(t, out, got, "%s: %d members", name, members)
 						require.Equal(t, out, runGroups(r, members, xw, pu, bu, h0, c0, len(out)), "%s: %d groups", name, members)
@@ -129,8 +132,10 @@ func TestLargeH(t *testing.T) {
 			r.PackWeights(pu, u)
 			out := make([]float32, len(want))
 			r.Run(xw, pu, bu, nil, nil, out, make([]float32, r.StateSize()), make([]float32, r.ScratchSize()))
-			require.Equal(t, out, runMembers(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 threads", kn.Set, cell)
-			require.Equal(t, out, runGroups(r, 2, xw, pu, bu, nil, nil, len(want)), "%s cell %d: 2 groups", kn.Set, cell)
+			for members := 2; members <= 3; members++ {
+				require.Equal(t, out, runMembers(r, members, xw, pu, bu, nil, nil, len(want)), "%s cell %d: %d threads", kn.Set, cell, members)
+				require.Equal(t, out, runGroups(r, members, xw, pu, bu, nil, nil, len(want)), "%s cell %d: %d groups", kn.Set, cell, members)
+			}
 			for i, w := range want {
 				require.InDelta(t, float64(w), float64(out[i]), 1e-5*(1+math.Abs(float64(w))), "%s cell %d element %d", kn.Set, cell, i)
 			}
@@ -166,7 +171,8 @@ func TestRunDoesNotAllocate(t *testing.T) {
 }
 
 // BenchmarkLSTM is the loop of the stdlib LSTM classifier at batch 8 (T=64,
-// H=256) with each kernel, on one thread.
+// H=256) with each kernel, on one thread: the whole batch, and a group of 4
+// sequences, one thread's share on two (Groups).
 func BenchmarkLSTM(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	n, steps, hid := 8, 64, 256
@@ -176,12 +182,14 @@ func BenchmarkLSTM(b *testing.B) {
 		pu := make([]float32, r.PackedSize())
 		r.PackWeights(pu, random(rng, hid*4*hid, 1/math.Sqrt(float64(hid))))
 		out, state, scratch := make([]float32, n*hid), make([]float32, r.StateSize()), make([]float32, r.ScratchSize())
-		b.Run(string(kn.Set), func(b *testing.B) {
-			stop := kerneltest.CPUTime(b)
-			for b.Loop() {
-				r.Run(xw, pu, bu, nil, nil, out, state, scratch)
-			}
-			stop()
-		})
+		for _, rows := range []int{n, n / 2} {
+			b.Run(fmt.Sprintf("%s/%dseq", kn.Set, rows), func(b *testing.B) {
+				stop := kerneltest.CPUTime(b)
+				for b.Loop() {
+					r.RunRows(0, rows, xw, pu, bu, nil, nil, out, state, scratch)
+				}
+				stop()
+			})
+		}
 	}
 }

@@ -25,6 +25,9 @@ func generateAVX512() {
 	for r := zMR; r >= 1; r-- {
 		zMaskedTile(r)
 	}
+	for r := zPairMR; r >= 1; r-- {
+		zPairTile(r)
+	}
 	Generate()
 }
 
@@ -60,6 +63,36 @@ func zMaskedTile(r int) {
 	z.body(false, true)
 }
 
+// zPairMR is the most rows of a pair tile: 4 rows of two panels are 16
+// accumulators, twice the chains of FMAs of 4 rows of one panel (8, which
+// is just enough to cover an FMA's latency on two FMA units, when nothing
+// else stalls), and two panels a call halve the calls.
+const zPairMR = 4
+
+// zPairTile generates pairTile<r>x<2·zNR>: an r×2·zNR tile over two
+// adjacent B panels, ldb floats apart, as two maskTile<r>x<zNR> would
+// compute them (the same chains: the results are the same bit for bit),
+// with one mask over the 2·zNR columns.
+func zPairTile(r int) {
+	name := fmt.Sprintf("pairTile%dx%d", r, 2*zNR)
+	TEXT(name, NOSPLIT, "func(kc int, a, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)")
+	Pragma("noescape")
+	one := fmt.Sprintf("maskTile%dx%d", r, zNR)
+	Doc(
+		fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A, kc apart, and", name, r, 2*zNR, r),
+		fmt.Sprintf("two B panels %d wide, the second ldb floats after the first, with the", zNR),
+		fmt.Sprintf("columns of both in one mask; it is two calls of %s:", one),
+		"",
+		fmt.Sprintf("	%s(kc, a, b, c, ldc, flags, bias, mask&(1<<%d-1))", one, zNR),
+		fmt.Sprintf("	%s(kc, a, b[ldb:], c[%d:], ldc, flags, bias[%d:], mask>>%d)", one, zNR, zNR, zNR),
+		"",
+		fmt.Sprintf("(each sum the same chain, so the same bits), except that bias[%d:] need", zNR),
+		"not exist if the mask selects none of it.",
+	)
+	z := zKernel{name: name, rows: r, panels: 2}
+	z.body(false, true)
+}
+
 func zPanelDoc(name string) []string {
 	return []string{
 		fmt.Sprintf("%s computes tiles %d×%d tiles down a column of C, one", name, zMR, zNR),
@@ -72,9 +105,12 @@ func zPanelDoc(name string) []string {
 	}
 }
 
+// zKernel is a kernel of rows rows and panels B panels (0: one), ldb
+// floats apart: rows×panels·zNR accumulators.
 type zKernel struct {
-	name string
-	rows int
+	name   string
+	rows   int
+	panels int
 }
 
 // rowsAt returns the address of row i (plus off bytes) of a matrix whose
@@ -104,8 +140,15 @@ func bases(first, stride Register, rows int) []Register {
 }
 
 func (z zKernel) body(panel, masked bool) {
-	r, v, name := z.rows, zNR/16, z.name
+	panels := max(z.panels, 1)
+	r, v, name := z.rows, panels*zNR/16, z.name
 	a := Load(Param("a").Base(), GP64())
+	// ldb, in bytes, reaches the second panel from the first.
+	var ldb Register
+	if panels > 1 {
+		ldb = Load(Param("ldb"), GP64())
+		SHLQ(U8(2), ldb)
+	}
 	c := Load(Param("c").Base(), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // in bytes
@@ -116,6 +159,15 @@ func (z zKernel) body(panel, masked bool) {
 	Label(name + "_next")
 	kc := Load(Param("kc"), GP64())
 	b := Load(Param("b").Base(), GP64())
+	// bAt is vector j of the B row off bytes into the first panel.
+	bAt := func(j, off int) Mem {
+		per := zNR / 16
+		m := Mem{Base: b, Disp: off + 64*(j%per)}
+		if j >= per {
+			m = m.Idx(ldb, 1)
+		}
+		return m
+	}
 	s := GP64()
 	MOVQ(kc, s)
 	SHLQ(U8(2), s)
@@ -137,7 +189,7 @@ func (z zKernel) body(panel, masked bool) {
 		bv := make([]VecVirtual, v)
 		for j := range bv {
 			bv[j] = ZMM()
-			VMOVUPS(Mem{Base: b, Disp: boff + 64*j}, bv[j])
+			VMOVUPS(bAt(j, boff), bv[j])
 		}
 		for i := range r {
 			x := ZMM()
@@ -160,7 +212,7 @@ func (z zKernel) body(panel, masked bool) {
 	for u := range unroll {
 		// The B panel's rows 16 steps ahead, into L1, a cache line each.
 		for j := range v {
-			PREFETCHT0(Mem{Base: b, Disp: 4*zNR*(16+u) + 64*j})
+			PREFETCHT0(bAt(j, 4*zNR*(16+u)))
 		}
 		step(4*u, 4*zNR*u)
 	}
