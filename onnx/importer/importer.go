@@ -33,6 +33,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
@@ -107,9 +108,11 @@ type importer struct {
 	weights map[string]*tensor.Tensor
 	budget  size.Budget
 	bytes   int64
-	dims    map[string]int
-	node    *onnx.Node
-	fixed   []string
+	// folded is the bytes of the constants folding made (fold).
+	folded int64
+	dims   map[string]int
+	node   *onnx.Node
+	fixed  []string
 }
 
 // Import turns m into a program.
@@ -566,14 +569,24 @@ func (im *importer) weight(name string, shape []int, data []float32) error {
 	return nil
 }
 
-// fold checks a constant of n elements that folding is about to make
-// against the budget, as weights are.
+// fold charges a constant of n elements that folding is about to make
+// against the budget. Every folded constant is held until the import ends
+// (any later node may read it), so they are charged together, as weights
+// are, each element at the size of the larger form a constant takes (a
+// dim, for integers).
 func (im *importer) fold(n int64) error {
-	b, ok := size.Mul(n, 8)
-	if !ok {
-		return size.Overflow("a constant of the imported graph")
+	b, ok := size.Mul(n, int64(unsafe.Sizeof(dim{})))
+	if ok {
+		b, ok = size.Add(im.folded, b)
 	}
-	return im.budget.Check("a constant of the imported graph", b)
+	if !ok {
+		return size.Overflow("the constants the import folds")
+	}
+	if err := im.budget.Check("the constants the import folds", b); err != nil {
+		return err
+	}
+	im.folded = b
+	return nil
 }
 
 // layerName is a fresh instance name for a layer with weights: the ONNX
