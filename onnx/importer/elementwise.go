@@ -1042,7 +1042,9 @@ func prelu(im *importer, n *onnx.Node) error {
 }
 
 // trilu keeps the upper (or lower) triangle of the last two axes from
-// diagonal k on: a product with a constant 0/1 mask.
+// diagonal k on, and zeros the rest: where(mask, x, 0) with a constant 0/1
+// mask. (A product with the mask would turn the -inf that a causal mask's
+// triangle holds into NaN, as -inf·0 is.)
 func trilu(im *importer, n *onnx.Node) error {
 	x, err := im.need(n, 0)
 	if err != nil {
@@ -1069,27 +1071,31 @@ func trilu(im *importer, n *onnx.Node) error {
 		return err
 	}
 	upper := attrInt(n, "upper", 1) == 1
-	mask := make([]float32, rows*cols)
+	mask := &val{shape: []dim{known(rows), known(cols)}, isInt: true, c: &konst{i: make([]dim, total)}}
 	for i := range rows {
 		for j := range cols {
 			if upper && j-i >= k || !upper && j-i <= k {
-				mask[i*cols+j] = 1
+				mask.c.i[i*cols+j] = known(1)
 			}
 		}
 	}
-	m := &val{shape: []dim{known(rows), known(cols)}, c: &konst{f: mask}}
+	zero := &val{c: &konst{f: []float32{0}}}
+	if x.isInt {
+		zero = &val{isInt: true, c: &konst{i: []dim{known(0)}}}
+	}
 	if x.ref == "" {
-		out, err := im.foldBinary("Mul", x, m, x.shape)
+		out, err := im.foldWhere(mask, x, zero, x.shape)
 		if err != nil {
 			return err
 		}
 		im.set(n, 0, out)
 		return nil
 	}
-	v, err := im.elementwise(n, "mul", []*val{x, m}, x.shape)
+	v, err := im.elementwise(n, "where", []*val{mask, x, zero}, x.shape)
 	if err != nil {
 		return err
 	}
+	v.isInt = x.isInt
 	im.set(n, 0, v)
 	return nil
 }

@@ -203,6 +203,22 @@ func TestFoldLogic(t *testing.T) {
 	assert.ErrorContains(t, err, "fix it with --dim")
 }
 
+// TestFoldTrilu: the triangle Trilu drops is zeros, whatever it held: a
+// causal mask's -inf too, which a product with 0 would make NaN.
+func TestFoldTrilu(t *testing.T) {
+	im := foldImporter(0)
+	inf := float32(math.Inf(-1))
+	k := ints(nil, known(1))
+	out, err := im.foldNode("Trilu", nil, floats(ks(2, 3), inf, inf, inf, inf, inf, inf), k)
+	require.NoError(t, err)
+	assert.Equal(t, []float32{0, inf, inf, 0, 0, inf}, out.c.f)
+	lower := []*onnx.Attribute{{Name: "upper", Type: onnx.AttrInt, I: 0}}
+	out, err = im.foldNode("Trilu", lower, ints(ks(1, 2, 2), ks(5, 6, 7, 8)...))
+	require.NoError(t, err)
+	assert.True(t, out.isInt)
+	assert.Equal(t, ks(5, 0, 7, 8), out.c.i)
+}
+
 // backendNodeTests is Debian's libonnx-testdata copy of ONNX's backend
 // node tests.
 const backendNodeTests = "/usr/share/libonnx-testdata/data/node"

@@ -13,7 +13,8 @@ exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
 attention written with einsum, multi-head attention with a causal
 mask written out (opset 13, dynamic batch), and a token classifier
 around PyTorch's encoder layer with a padding mask, as bench/compare.py
-exports bert-b8 (opset 13, dynamic batch). Then, at opsets 9, 11, 13 and
+exports bert-b8 (opset 13, dynamic batch), and a pre-norm encoder layer
+under a causal mask made with triu, as it exports gpt-t128 (opset 14). Then, at opsets 9, 11, 13 and
 17 each: a small CNN, bidirectional LSTM and GRU layers, and a BERT-style
 encoder taking token ids and an attention mask.
 """
@@ -135,6 +136,23 @@ class PaddedEncoder(torch.nn.Module):
         x = self.block(self.norm(self.tok(ids) + self.pos[:ids.shape[1]]), src_key_padding_mask=ids == 0)
         return torch.softmax(self.classifier(torch.tanh(self.pooler(x[:, 0]))), -1)
 
+
+class CausalEncoder(torch.nn.Module):
+    """bench/compare.py's gpt-t128, smaller: a pre-norm encoder layer under
+    a causal mask made in forward, triu(-inf, 1), which opset 14 exports as
+    Trilu of a constant."""
+
+    def __init__(self, d=32):
+        super().__init__()
+        self.block = torch.nn.TransformerEncoderLayer(d, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                                      batch_first=True, norm_first=True)
+
+    def forward(self, x):
+        t = x.shape[1]
+        return self.block(x, src_mask=torch.triu(torch.full((t, t), float("-inf")), 1))
+
+
+export("causal_encoder", CausalEncoder(), rng.randn(1, 8, 32).astype(np.float32), 14, grad=True)
 
 padded = rng.randint(1, 50, size=(2, 8)).astype(np.int64)
 padded[1, 5:] = 0
