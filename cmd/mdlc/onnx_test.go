@@ -16,7 +16,8 @@ import (
 
 // TestONNXModels imports models PyTorch exported (ResNet-18, MobileNetV2, a
 // Transformer encoder layer, LSTM/GRU/RNN, a GELU
-// feed-forward block, attention in einsums, masked multi-head attention as Hugging Face writes it;
+// feed-forward block, attention in einsums, masked multi-head attention as Hugging Face writes it,
+// encoder layers with a padding mask and with a causal one as bench/compare.py exports bert-b8 and gpt-t128;
 // a small CNN, bidirectional LSTM and GRU, and a BERT-style encoder with an
 // attention mask, each at opsets 9, 11, 13 and 17), checks that patterns became mdlc's layers, and checks mdlc's outputs against PyTorch's
 // float32 ones; and that running the .onnx file and running the program
@@ -72,6 +73,8 @@ func TestONNXModels(t *testing.T) {
 		{"feedforward", nil, []string{"gelu(", "layernorm("}, nil},
 		{"einsum", nil, []string{"transpose_b=true"}, nil},
 		{"masked_attention", nil, []string{"attention(", "mask="}, nil},
+		{"padded_encoder", []string{"--dim", "batch=2"}, []string{"layernorm(", "gelu", "attention(", "mask="}, nil},
+		{"causal_encoder", nil, []string{"layernorm(", "attention(", "mask="}, []string{"softmax("}},
 	}, append(opsets, graphs...)...) {
 		t.Run(c.name, func(t *testing.T) {
 			path := func(suffix string) string { return filepath.Join(dir, c.name+suffix) }

@@ -14,8 +14,9 @@ import (
 //
 // and writes one attention layer for it, whose kernel never holds the
 // whole score matrix. kᵀ's transpose is undone (or composed with the one
-// that made it). Values it needs that are computed after the first product
-// (a mask or v made later in the graph's order) leave the nodes as they are.
+// that made it). A mask or v computed after the first product in the
+// graph's order is imported early when what it reads is known (early);
+// otherwise the nodes stay as they are.
 func (im *importer) attentionPattern(m1 *onnx.Node, q, kt *val) bool {
 	r := q.rank()
 	if r < 2 || kt.rank() != r || q.ref == "" || kt.ref == "" || q.channelsLast || kt.channelsLast || !sameShape(q.shape[:r-2], kt.shape[:r-2]) {
@@ -41,7 +42,7 @@ func (im *importer) attentionPattern(m1 *onnx.Node, q, kt *val) bool {
 	}
 	var mask *val
 	if a := im.sole(out, "Add"); a != nil {
-		mask = im.vals[other(a, out)]
+		mask = im.early(other(a, out), 3)
 		if mask == nil || mask.channelsLast || mask.isInt || mask.rank() > r {
 			return false
 		}
@@ -64,7 +65,7 @@ func (im *importer) attentionPattern(m1 *onnx.Node, q, kt *val) bool {
 	if m2 == nil || m2.Inputs[0] != sm.Outputs[0] {
 		return false
 	}
-	v := im.vals[m2.Inputs[1]]
+	v := im.early(m2.Inputs[1], 3)
 	if v == nil || v.ref == "" || v.channelsLast || v.rank() != r || !sameShape(v.shape[:r-2], q.shape[:r-2]) || v.shape[r-2] != kt.shape[r-1] {
 		return false
 	}

@@ -97,14 +97,12 @@ func init() {
 			return err
 		}
 		if x.ref == "" {
-			out := &val{shape: x.shape, isInt: true, c: &konst{i: make([]dim, len(x.c.i))}}
-			for i, d := range x.c.i {
-				if d.isKnown() && d.n == 0 {
-					out.c.i[i] = known(1)
-				} else {
-					out.c.i[i] = known(0)
-				}
+			// ¬x = (x == 0), a dimension being at least 1.
+			out, err := im.foldBinary("Equal", x, &val{isInt: true, c: &konst{i: []dim{known(0)}}}, x.shape)
+			if err != nil {
+				return err
 			}
+			out.elem = onnx.Bool
 			im.set(n, 0, out)
 			return nil
 		}
@@ -319,7 +317,13 @@ func unary(im *importer, n *onnx.Node) error {
 	}
 	op := unaryOps[n.OpType]
 	if x.ref == "" {
-		f := x.floats()
+		f, err := numbers(x)
+		if err != nil {
+			return err
+		}
+		if err := im.fold(int64(len(f))); err != nil {
+			return err
+		}
 		out := make([]float32, len(f))
 		for i, v := range f {
 			out[i] = float32(op.fold(float64(v)))
@@ -603,22 +607,11 @@ func (im *importer) foldBinary(op string, a, b *val, shape []dim) (*val, error) 
 	if err := im.fold(total); err != nil {
 		return nil, err
 	}
-	at := func(v *val, i int64) int64 { // index into v broadcast to shape
-		idx, stride, vs := int64(0), int64(1), v.shape
-		rem := i
-		for d := len(shape) - 1; d >= 0; d-- {
-			coord := rem % shape[d].n
-			rem /= shape[d].n
-			if j := len(vs) - len(shape) + d; j >= 0 {
-				if vs[j].n != 1 {
-					idx += coord * stride
-				}
-				stride *= vs[j].n
-			}
-		}
-		return idx
+	if err := checkKonst(a, b); err != nil {
+		return nil, err
 	}
-	if a.isInt && b.isInt {
+	at := func(v *val, i int64) int64 { return broadcastIndex(v.shape, shape, i) }
+	if a.isInt && b.isInt && a.c.i != nil && b.c.i != nil {
 		out := &val{shape: shape, isInt: true, c: &konst{i: make([]dim, total)}}
 		for i := range total {
 			x, y := a.c.i[at(a, i)], b.c.i[at(b, i)]
@@ -630,7 +623,22 @@ func (im *importer) foldBinary(op string, a, b *val, shape []dim) (*val, error) 
 		}
 		return out, nil
 	}
-	af, bf := a.floats(), b.floats()
+	af, err := numbers(a)
+	if err != nil {
+		return nil, err
+	}
+	bf, err := numbers(b)
+	if err != nil {
+		return nil, err
+	}
+	if isBoolOp[op] {
+		// A comparison of floats is a boolean, held as an integer.
+		out := &val{shape: shape, isInt: true, elem: onnx.Bool, c: &konst{i: make([]dim, total)}}
+		for i := range total {
+			out.c.i[i] = known(boolOp(op, float64(af[at(a, i)]), float64(bf[at(b, i)])))
+		}
+		return out, nil
+	}
 	out := &val{shape: shape, c: &konst{f: make([]float32, total)}}
 	for i := range total {
 		x, y := float64(af[at(a, i)]), float64(bf[at(b, i)])
@@ -647,14 +655,20 @@ func (im *importer) foldBinary(op string, a, b *val, shape []dim) (*val, error) 
 		case "Pow":
 			r = math.Pow(x, y)
 		default:
-			r = boolOp(op, x, y)
+			return nil, fmt.Errorf("mdlc does not fold %s", op)
 		}
 		out.c.f[i] = float32(r)
 	}
 	return out, nil
 }
 
-func boolOp(op string, x, y float64) float64 {
+// isBoolOp are the binary ops whose result is a boolean.
+var isBoolOp = map[string]bool{
+	"Equal": true, "Less": true, "Greater": true, "LessOrEqual": true, "GreaterOrEqual": true, "And": true, "Or": true, "Xor": true,
+}
+
+// boolOp is a comparison or a logical op, 1 for true and 0 for false.
+func boolOp[T int64 | float64](op string, x, y T) int64 {
 	t := false
 	switch op {
 	case "Equal":
@@ -701,8 +715,24 @@ func dimOp(op string, x, y dim) (dim, error) {
 				q-- // ONNX's integer Div rounds toward negative infinity, as numpy does
 			}
 			return known(q), nil
+		case "Pow":
+			// numpy's integer power: repeated products, wrapping as they do.
+			if b < 0 {
+				return dim{}, fmt.Errorf("an integer to the negative power %d, which ONNX's integer Pow leaves undefined", b)
+			}
+			r := int64(1)
+			for ; b > 0; b >>= 1 {
+				if b&1 == 1 {
+					r *= a
+				}
+				a *= a
+			}
+			return known(r), nil
 		}
-		return known(int64(boolOp(op, float64(a), float64(b)))), nil
+		if !isBoolOp[op] {
+			return dim{}, fmt.Errorf("mdlc does not fold %s", op)
+		}
+		return known(boolOp(op, a, b)), nil
 	}
 	switch {
 	case op == "Mul" && y.isKnown():
@@ -715,6 +745,10 @@ func dimOp(op string, x, y dim) (dim, error) {
 		return known(x.n / y.n), nil
 	case op == "Equal" && x == y:
 		return known(1), nil
+	case op == "Equal" && (x.n > 0 && y.isKnown() && y.n < 1 || y.n > 0 && x.isKnown() && x.n < 1):
+		// A dynamic dimension is at least 1: n·d with n > 0 is no zero or
+		// -1 (ONNX's "keep" and "infer" in the shapes exporters compare).
+		return known(0), nil
 	}
 	return dim{}, fmt.Errorf("%s of %s and %s, which depends on the dynamic dimension's value (fix it with --dim)", op, x, y)
 }
@@ -893,7 +927,12 @@ func where(im *importer, n *onnx.Node) error {
 		return err
 	}
 	if ops[0].ref == "" && ops[1].ref == "" && ops[2].ref == "" {
-		return fmt.Errorf("mdlc does not fold Where over constants yet")
+		out, err := im.foldWhere(ops[0], ops[1], ops[2], shape)
+		if err != nil {
+			return err
+		}
+		im.set(n, 0, out)
+		return nil
 	}
 	v, err := im.elementwise(n, "where", ops, shape)
 	if err != nil {
@@ -902,6 +941,74 @@ func where(im *importer, n *onnx.Node) error {
 	v.isInt = ops[1].isInt && ops[2].isInt
 	im.set(n, 0, v)
 	return nil
+}
+
+// foldWhere is Where(cond, x, y) of three constants, each broadcast to
+// shape: x's element where cond's is true (nonzero), else y's. Integers
+// stay dimensions, so that the shape exporters compute for Expand,
+// Where(Equal(s, -1), 1, s), keeps the dynamic sizes in s; a condition
+// must be known.
+func (im *importer) foldWhere(cond, x, y *val, shape []dim) (*val, error) {
+	total, ok := numel(shape)
+	if !ok {
+		return nil, fmt.Errorf("result shape %s is not known", shapeString(shape))
+	}
+	if err := checkKonst(cond, x, y); err != nil {
+		return nil, err
+	}
+	if err := im.fold(total); err != nil {
+		return nil, err
+	}
+	truth := func(i int64) (bool, error) {
+		j := broadcastIndex(cond.shape, shape, i)
+		if cond.c.i == nil {
+			return cond.c.f[j] != 0, nil
+		}
+		if d := cond.c.i[j]; d.isKnown() {
+			return d.n != 0, nil
+		}
+		return false, fmt.Errorf("its condition holds the dynamic dimension %s, not a boolean", cond.c.i[j])
+	}
+	out := &val{shape: shape, c: &konst{}}
+	if x.elem == y.elem {
+		out.elem = x.elem
+	}
+	if x.isInt && y.isInt && x.c.i != nil && y.c.i != nil {
+		out.isInt, out.c.i = true, make([]dim, total)
+		for i := range total {
+			t, err := truth(i)
+			if err != nil {
+				return nil, err
+			}
+			if t {
+				out.c.i[i] = x.c.i[broadcastIndex(x.shape, shape, i)]
+			} else {
+				out.c.i[i] = y.c.i[broadcastIndex(y.shape, shape, i)]
+			}
+		}
+		return out, nil
+	}
+	xf, err := numbers(x)
+	if err != nil {
+		return nil, err
+	}
+	yf, err := numbers(y)
+	if err != nil {
+		return nil, err
+	}
+	out.c.f = make([]float32, total)
+	for i := range total {
+		t, err := truth(i)
+		if err != nil {
+			return nil, err
+		}
+		if t {
+			out.c.f[i] = xf[broadcastIndex(x.shape, shape, i)]
+		} else {
+			out.c.f[i] = yf[broadcastIndex(y.shape, shape, i)]
+		}
+	}
+	return out, nil
 }
 
 // prelu is max(0, x) + slope·min(0, x), written with mdlc's layers.
@@ -935,7 +1042,9 @@ func prelu(im *importer, n *onnx.Node) error {
 }
 
 // trilu keeps the upper (or lower) triangle of the last two axes from
-// diagonal k on: a product with a constant 0/1 mask.
+// diagonal k on, and zeros the rest: where(mask, x, 0) with a constant 0/1
+// mask. (A product with the mask would turn the -inf that a causal mask's
+// triangle holds into NaN, as -inf·0 is.)
 func trilu(im *importer, n *onnx.Node) error {
 	x, err := im.need(n, 0)
 	if err != nil {
@@ -962,27 +1071,31 @@ func trilu(im *importer, n *onnx.Node) error {
 		return err
 	}
 	upper := attrInt(n, "upper", 1) == 1
-	mask := make([]float32, rows*cols)
+	mask := &val{shape: []dim{known(rows), known(cols)}, isInt: true, c: &konst{i: make([]dim, total)}}
 	for i := range rows {
 		for j := range cols {
 			if upper && j-i >= k || !upper && j-i <= k {
-				mask[i*cols+j] = 1
+				mask.c.i[i*cols+j] = known(1)
 			}
 		}
 	}
-	m := &val{shape: []dim{known(rows), known(cols)}, c: &konst{f: mask}}
+	zero := &val{c: &konst{f: []float32{0}}}
+	if x.isInt {
+		zero = &val{isInt: true, c: &konst{i: []dim{known(0)}}}
+	}
 	if x.ref == "" {
-		out, err := im.foldBinary("Mul", x, m, x.shape)
+		out, err := im.foldWhere(mask, x, zero, x.shape)
 		if err != nil {
 			return err
 		}
 		im.set(n, 0, out)
 		return nil
 	}
-	v, err := im.elementwise(n, "mul", []*val{x, m}, x.shape)
+	v, err := im.elementwise(n, "where", []*val{mask, x, zero}, x.shape)
 	if err != nil {
 		return err
 	}
+	v.isInt = x.isInt
 	im.set(n, 0, v)
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
@@ -98,18 +99,22 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 // importer is one import in progress.
 type importer struct {
-	opset   int64
-	vals    map[string]*val
-	uses    map[string]int
-	users   map[string][]*onnx.Node
-	skip    map[*onnx.Node]bool
-	w       *writer
-	weights map[string]*tensor.Tensor
-	budget  size.Budget
-	bytes   int64
-	dims    map[string]int
-	node    *onnx.Node
-	fixed   []string
+	opset int64
+	vals  map[string]*val
+	uses  map[string]int
+	users map[string][]*onnx.Node
+	// producer is the node that computes each value.
+	producer map[string]*onnx.Node
+	skip     map[*onnx.Node]bool
+	w        *writer
+	weights  map[string]*tensor.Tensor
+	budget   size.Budget
+	bytes    int64
+	// folded is the bytes of the constants folding made (fold).
+	folded int64
+	dims   map[string]int
+	node   *onnx.Node
+	fixed  []string
 }
 
 // Import turns m into a program.
@@ -124,7 +129,7 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 	if opset < MinOpset || opset > MaxOpset {
 		return nil, fmt.Errorf("the model imports ONNX opset %d; mdlc reads opsets %d to %d (convert it with onnx.version_converter)", opset, MinOpset, MaxOpset)
 	}
-	im := &importer{opset: opset, vals: map[string]*val{}, uses: map[string]int{}, users: map[string][]*onnx.Node{},
+	im := &importer{opset: opset, vals: map[string]*val{}, uses: map[string]int{}, users: map[string][]*onnx.Node{}, producer: map[string]*onnx.Node{},
 		skip: map[*onnx.Node]bool{}, w: newWriter(), weights: map[string]*tensor.Tensor{}, budget: o.Budget, dims: o.Dims,
 	}
 	g := m.Graph
@@ -143,6 +148,11 @@ func Import(m *onnx.Model, o Options) (*Program, error) {
 			if in != "" {
 				im.uses[in]++
 				im.users[in] = append(im.users[in], n)
+			}
+		}
+		for _, out := range n.Outputs {
+			if out != "" {
+				im.producer[out] = n
 			}
 		}
 	}
@@ -485,6 +495,35 @@ func (im *importer) importNode(n *onnx.Node) error {
 	return nil
 }
 
+// early is the value name, importing ahead of its turn the nodes that
+// compute it when what they read is known already (up to depth nodes
+// back), or nil. A pattern recognised at one node may need a value the
+// graph computes after it: PyTorch writes the scaling of an attention mask
+// after the product of the queries and keys it is added to. Imported early,
+// a node is skipped at its turn; one that fails is left to fail there.
+func (im *importer) early(name string, depth int) *val {
+	if v := im.vals[name]; v != nil || depth == 0 {
+		return v
+	}
+	n := im.producer[name]
+	if n == nil || im.skip[n] {
+		return nil
+	}
+	for _, in := range n.Inputs {
+		if in != "" && im.early(in, depth-1) == nil {
+			return nil
+		}
+	}
+	node, module := im.node, im.w.module
+	err := im.importNode(n)
+	im.node, im.w.module = node, module
+	if err != nil {
+		return nil
+	}
+	im.skip[n] = true
+	return im.vals[name]
+}
+
 // movesElements are the ops whose outputs hold elements of their first
 // input (of every input, for Concat), moved or repeated.
 var movesElements = map[string]bool{
@@ -566,14 +605,24 @@ func (im *importer) weight(name string, shape []int, data []float32) error {
 	return nil
 }
 
-// fold checks a constant of n elements that folding is about to make
-// against the budget, as weights are.
+// fold charges a constant of n elements that folding is about to make
+// against the budget. Every folded constant is held until the import ends
+// (any later node may read it), so they are charged together, as weights
+// are, each element at the size of the larger form a constant takes (a
+// dim, for integers).
 func (im *importer) fold(n int64) error {
-	b, ok := size.Mul(n, 8)
-	if !ok {
-		return size.Overflow("a constant of the imported graph")
+	b, ok := size.Mul(n, int64(unsafe.Sizeof(dim{})))
+	if ok {
+		b, ok = size.Add(im.folded, b)
 	}
-	return im.budget.Check("a constant of the imported graph", b)
+	if !ok {
+		return size.Overflow("the constants the import folds")
+	}
+	if err := im.budget.Check("the constants the import folds", b); err != nil {
+		return err
+	}
+	im.folded = b
+	return nil
 }
 
 // layerName is a fresh instance name for a layer with weights: the ONNX

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/mdlc/mdlc/internal/f16"
 	"github.com/mdlc/mdlc/internal/size"
 	"github.com/mdlc/mdlc/onnx"
 	"github.com/mdlc/mdlc/tensor"
@@ -127,21 +128,9 @@ func (im *importer) castTo(n *onnx.Node, to onnx.DataType) error {
 		return err
 	}
 	if x.ref == "" {
-		out := &val{shape: x.shape}
-		switch {
-		case isFloat(to):
-			out.c = &konst{f: x.floats()}
-		case x.c.i != nil:
-			out.isInt, out.c = true, &konst{i: x.c.i}
-		default:
-			out.isInt = true
-			out.c = &konst{i: make([]dim, len(x.c.f))}
-			for i, f := range x.c.f {
-				out.c.i[i] = known(int64(f)) // truncation toward zero, as ONNX's Cast
-				if to == onnx.Bool && f != 0 {
-					out.c.i[i] = known(1)
-				}
-			}
+		out, err := im.foldCast(x, to)
+		if err != nil {
+			return err
 		}
 		im.set(n, 0, out)
 		return nil
@@ -164,6 +153,94 @@ func (im *importer) castTo(n *onnx.Node, to onnx.DataType) error {
 		return nil
 	}
 	return fmt.Errorf("a cast of float values to %s at run time: mdlc has no such layer", to)
+}
+
+// foldCast is Cast of a constant to the element type to, as numpy's
+// astype does it: floats rounded to the type's precision, truncated toward
+// zero to integers, integers wrapped to the type's width, any nonzero value
+// true. Dynamic dimensions stay symbols through casts that cannot change a
+// size (to an integer type of 32 bits or more).
+func (im *importer) foldCast(x *val, to onnx.DataType) (*val, error) {
+	if err := checkKonst(x); err != nil {
+		return nil, err
+	}
+	count := int64(max(len(x.c.f), len(x.c.i)))
+	if err := im.fold(count); err != nil {
+		return nil, err
+	}
+	out := &val{shape: x.shape, elem: to, c: &konst{}}
+	if isFloat(to) {
+		f, err := numbers(x)
+		if err != nil {
+			return nil, err
+		}
+		out.c.f = make([]float32, len(f))
+		for i, v := range f {
+			switch to {
+			case onnx.Float16:
+				v = f16.RoundHalf(v)
+			case onnx.BFloat16:
+				v = f16.RoundBFloat(v)
+			}
+			out.c.f[i] = v
+		}
+		return out, nil
+	}
+	wrap, ok := intWidths[to]
+	if !ok {
+		return nil, fmt.Errorf("a cast to %s, which mdlc does not hold", to)
+	}
+	out.isInt, out.c.i = true, make([]dim, count)
+	for i := range count {
+		var d dim
+		if x.c.i != nil {
+			d = x.c.i[i]
+		} else {
+			switch f := float64(x.c.f[i]); {
+			case to == onnx.Bool && f != 0: // NaN too
+				d = known(1)
+			case to == onnx.Bool:
+				d = known(0)
+			case math.IsNaN(f) || math.Abs(f) >= 1<<63:
+				return nil, fmt.Errorf("the constant %g has no value as %s (ONNX leaves it undefined)", f, to)
+			default:
+				d = known(int64(f)) // Go's conversion truncates toward zero, as ONNX's Cast
+			}
+		}
+		switch {
+		case to == onnx.Uint64 && d.n < 0:
+			return nil, fmt.Errorf("a cast of %s to uint64, whose value is above the int64 range mdlc's constants hold", d)
+		case d.isKnown():
+			d = known(wrap(d.n))
+		case to == onnx.Bool && d.n != 0:
+			d = known(1) // a dimension is at least 1
+		case to != onnx.Int32 && to != onnx.Int64 && to != onnx.Uint32 && to != onnx.Uint64:
+			return nil, fmt.Errorf("a cast of the dynamic dimension %s to %s, which may not hold it (fix it with --dim)", d, to)
+		}
+		out.c.i[i] = d
+	}
+	return out, nil
+}
+
+// intWidths are the integer element types mdlc's constants hold, each with
+// the wrap of an int64 to its width (two's complement, as a C cast and
+// numpy's astype do); bool is any nonzero value.
+var intWidths = map[onnx.DataType]func(int64) int64{
+	onnx.Bool: func(n int64) int64 {
+		if n != 0 {
+			return 1
+		}
+		return 0
+	},
+	onnx.Int8:   func(n int64) int64 { return int64(int8(n)) },
+	onnx.Uint8:  func(n int64) int64 { return int64(uint8(n)) },
+	onnx.Int16:  func(n int64) int64 { return int64(int16(n)) },
+	onnx.Uint16: func(n int64) int64 { return int64(uint16(n)) },
+	onnx.Int32:  func(n int64) int64 { return int64(int32(n)) },
+	onnx.Uint32: func(n int64) int64 { return int64(uint32(n)) },
+	onnx.Int64:  func(n int64) int64 { return n },
+	onnx.Uint64: func(n int64) int64 { return n }, // foldCast refuses what lies above int64's range
+
 }
 
 // sameOrder reports whether v's elements lie in memory in logical order,

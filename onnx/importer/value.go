@@ -252,3 +252,47 @@ func fromTensor(t *onnx.Tensor) (*val, error) {
 func isFloat(t onnx.DataType) bool {
 	return t == onnx.Float || t == onnx.Float16 || t == onnx.BFloat16 || t == onnx.Double
 }
+
+// numbers is a constant's values as float32, refused where one is a
+// dynamic dimension, whose number is not known until run time.
+func numbers(v *val) ([]float32, error) {
+	for _, d := range v.c.i {
+		if !d.isKnown() {
+			return nil, fmt.Errorf("a value of %s is the dynamic dimension %s, which arithmetic with floats needs known (fix it with --dim)", shapeString(v.shape), d)
+		}
+	}
+	return v.floats(), nil
+}
+
+// checkKonst makes sure each constant holds as many values as its shape
+// has elements, before folding indexes into them.
+func checkKonst(vs ...*val) error {
+	for _, v := range vs {
+		n, ok := numel(v.shape)
+		if !ok {
+			return fmt.Errorf("a constant of shape %s, whose size is not known", shapeString(v.shape))
+		}
+		if got := int64(max(len(v.c.f), len(v.c.i))); got != n {
+			return fmt.Errorf("a constant of shape %s holds %d values", shapeString(v.shape), got)
+		}
+	}
+	return nil
+}
+
+// broadcastIndex is the index into a tensor of shape from, broadcast to
+// shape to (numpy's rule: from's axes align with to's last ones, and an
+// axis of size 1 repeats), of the element at row-major index i of to.
+func broadcastIndex(from, to []dim, i int64) int64 {
+	idx, stride := int64(0), int64(1)
+	for d := len(to) - 1; d >= 0; d-- {
+		coord := i % to[d].n
+		i /= to[d].n
+		if j := len(from) - len(to) + d; j >= 0 {
+			if from[j].n != 1 {
+				idx += coord * stride
+			}
+			stride *= from[j].n
+		}
+	}
+	return idx
+}

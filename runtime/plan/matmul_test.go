@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime/exec"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/ref"
 	"github.com/mdlc/mdlc/tensor"
@@ -49,6 +50,72 @@ func TestBatchedMatMulMatchesReference(t *testing.T) {
 					checkPlan(t, g, nil, nil, feed, want, 1e-5)
 				})
 			}
+		}
+	}
+}
+
+// A batch of products of one B matrix runs as one product of A's rows
+// stacked (stackRows), with an epilogue operand broadcast over the batch
+// axes read at the output's positions still; A transposed or broadcast, or
+// B batched, keeps the batch. Against the reference, at awkward sizes.
+func TestStackedRowsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	sizes := kerneltest.Sizes
+	for i, m := range sizes {
+		n, k := sizes[(i+2)%len(sizes)], sizes[(i+5)%len(sizes)]
+		for _, c := range []struct {
+			as, bs  []int
+			transA  bool
+			transB  bool
+			constB  bool
+			stacked bool
+		}{
+			{[]int{3, 2, m, k}, []int{k, n}, false, false, true, true},
+			{[]int{3, 2, m, k}, []int{n, k}, false, true, false, true},
+			{[]int{5, 1, k}, []int{1, k, n}, false, false, true, true},
+			{[]int{3, 2, k, m}, []int{k, n}, true, false, true, false},
+			{[]int{2, m, k}, []int{3, 1, k, n}, false, false, true, false},
+			{[]int{3, 2, m, k}, []int{2, k, n}, false, false, false, false},
+		} {
+			a, b := kerneltest.Random(r, c.as...), kerneltest.Random(r, c.bs...)
+			g := ir.NewGraph("stacked")
+			av := g.AddInput("a", kerneltest.Type(c.as))
+			feed := map[string]*tensor.Tensor{"a": a}
+			var bv *ir.Value
+			if c.constB {
+				bv = g.AddConst("b", kerneltest.Type(c.bs), b.Data)
+			} else {
+				bv = g.AddInput("b", kerneltest.Type(c.bs))
+				feed["b"] = b
+			}
+			mm := ir.MatMulAttrs{TransA: c.transA, TransB: c.transB}
+			y, err := g.AddNode(ir.OpMatMul, &mm, []*ir.Value{av, bv}, "mm", ir.Pos{})
+			require.NoError(t, err)
+			// Then add a bias per leading position and column: [B0, 1, ..., N].
+			ys := y.Type.Shape
+			bs := make([]int, len(ys))
+			for d := range bs {
+				bs[d] = 1
+			}
+			bs[0], bs[len(bs)-1] = ys[0].Size, ys[len(ys)-1].Size
+			bias := g.AddConst("bias", kerneltest.Type(bs), kerneltest.Random(r, bs...).Data)
+			z, err := g.AddNode(ir.OpFusedMatMul, &ir.FusedMatMulAttrs{MatMul: mm, Epilogue: ir.Chain{{Op: ir.OpAdd, Operand: 2}}},
+				[]*ir.Value{av, bv, bias}, "fused", ir.Pos{})
+			require.NoError(t, err)
+			g.AddOutput("y", y)
+			g.AddOutput("z", z)
+			want, err := ref.Run(g, nil, feed)
+			require.NoError(t, err)
+			t.Run(fmt.Sprintf("%v×%v/trans=%v,%v/const=%v", c.as, c.bs, c.transA, c.transB, c.constB), func(t *testing.T) {
+				checkPlan(t, g, nil, nil, feed, want, 1e-5)
+				p, err := Build(g, nil, nil)
+				require.NoError(t, err)
+				for _, s := range p.prog.Specs {
+					if s, ok := s.(exec.MatMul); ok {
+						require.Equal(t, c.stacked, len(s.AOff) == 1, "products %d, M %d", len(s.AOff), s.M)
+					}
+				}
+			})
 		}
 	}
 }

@@ -10,8 +10,11 @@ attention folds the batch into its heads) and a stack of two (opset 17), and rec
 bidirectional LSTM, a GRU whose sequence and last state are both read, a
 tanh RNN), and a feed-forward block whose GELU and layer norm the
 exporter decomposes (opset 13, before Gelu and LayerNormalization ops),
-attention written with einsum, and multi-head attention with a causal
-mask written out (opset 13, dynamic batch). Then, at opsets 9, 11, 13 and
+attention written with einsum, multi-head attention with a causal
+mask written out (opset 13, dynamic batch), and a token classifier
+around PyTorch's encoder layer with a padding mask, as bench/compare.py
+exports bert-b8 (opset 13, dynamic batch), and a pre-norm encoder layer
+under a causal mask made with triu, as it exports gpt-t128 (opset 14). Then, at opsets 9, 11, 13 and
 17 each: a small CNN, bidirectional LSTM and GRU layers, and a BERT-style
 encoder taking token ids and an attention mask.
 """
@@ -28,14 +31,15 @@ torch.manual_seed(0)
 rng = np.random.RandomState(0)
 
 
-def export(name, model, x, opset, dynamic=None):
+def export(name, model, x, opset, dynamic=None, grad=False):
     """x is the input, or a dict of named inputs (saved as
-    NAME_input_<input>.npy)."""
+    NAME_input_<input>.npy). grad runs the model with gradients on, as
+    PyTorch's encoder layer must run to take the path it exports."""
     model.eval()
     xs = x if isinstance(x, dict) else {"input": x}
     args = tuple(torch.from_numpy(v) for v in xs.values())
-    with torch.no_grad():
-        y = model(*args)
+    with torch.enable_grad() if grad else torch.no_grad():
+        y = model(*args).detach()
     torch.onnx.export(model, args, os.path.join(out, name + ".onnx"), opset_version=opset,
                       input_names=list(xs), output_names=["output"], dynamic_axes=dynamic)
     if isinstance(x, dict):
@@ -112,6 +116,47 @@ class MaskedAttention(torch.nn.Module):
 
 export("masked_attention", MaskedAttention(), rng.randn(2, 6, 16).astype(np.float32), 13,
        {"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+class PaddedEncoder(torch.nn.Module):
+    """bench/compare.py's bert-b8, smaller: PyTorch's encoder layer with a
+    padding mask (ids == 0), whose export computes the mask's Expand shape
+    with Where over constants and adds -inf where a key is padding."""
+
+    def __init__(self, vocab=50, d=32, t=8):
+        super().__init__()
+        self.tok = torch.nn.Embedding(vocab, d)
+        self.pos = torch.nn.Parameter(torch.rand(t, d))
+        self.norm = torch.nn.LayerNorm(d, eps=1e-12)
+        self.block = torch.nn.TransformerEncoderLayer(d, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                                      batch_first=True)
+        self.pooler, self.classifier = torch.nn.Linear(d, d), torch.nn.Linear(d, 2)
+
+    def forward(self, ids):
+        x = self.block(self.norm(self.tok(ids) + self.pos[:ids.shape[1]]), src_key_padding_mask=ids == 0)
+        return torch.softmax(self.classifier(torch.tanh(self.pooler(x[:, 0]))), -1)
+
+
+class CausalEncoder(torch.nn.Module):
+    """bench/compare.py's gpt-t128, smaller: a pre-norm encoder layer under
+    a causal mask made in forward, triu(-inf, 1), which opset 14 exports as
+    Trilu of a constant."""
+
+    def __init__(self, d=32):
+        super().__init__()
+        self.block = torch.nn.TransformerEncoderLayer(d, 4, dim_feedforward=64, dropout=0.0, activation="gelu",
+                                                      batch_first=True, norm_first=True)
+
+    def forward(self, x):
+        t = x.shape[1]
+        return self.block(x, src_mask=torch.triu(torch.full((t, t), float("-inf")), 1))
+
+
+export("causal_encoder", CausalEncoder(), rng.randn(1, 8, 32).astype(np.float32), 14, grad=True)
+
+padded = rng.randint(1, 50, size=(2, 8)).astype(np.int64)
+padded[1, 5:] = 0
+export("padded_encoder", PaddedEncoder(), {"ids": padded}, 13, {"ids": {0: "batch"}, "output": {0: "batch"}}, grad=True)
 
 
 class SmallCNN(torch.nn.Module):
