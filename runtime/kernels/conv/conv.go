@@ -270,6 +270,9 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 	if t := eltwise.SplitTile(epilogue, s.CO); tile && (t.Bias >= 0 || t.Relu || t.Relu6) {
 		c.tile, epilogue = &t, t.Rest
 	}
+	if tile && c.dw != nil {
+		epilogue = c.dw.fuseSilu(kn.Set, epilogue)
+	}
 	if len(epilogue) > 0 {
 		c.epilogue = eltwise.NewChain(kn.Set, []int{s.N, c.OH, c.OW, s.CO}, epilogue)
 	}

@@ -260,8 +260,9 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 		mul := eltwise.Step{Kind: eltwise.Mul, Operand: 3, Shape: []int{tc.co}}
 		relu := eltwise.Step{Kind: eltwise.Relu}
 		relu6 := eltwise.Step{Kind: eltwise.Clip, Alpha: 0, Beta: 6}
+		silu := eltwise.Step{Kind: eltwise.Silu}
 		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}},
-			{add, relu6}, {relu6, mul}}
+			{add, relu6}, {relu6, mul}, {add, silu, mul}, {add, relu6, silu}}
 		for _, algo := range tc.algorithms() {
 			if algo == Winograd {
 				continue // its output transform applies the head, in another order of sums
@@ -271,6 +272,12 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
 					c := compile(algo, kn, tc, 2, steps, mp)
 					require.NotNil(t, c.tile, "%s %v", algo, tc)
+					if c.dw != nil && slices.ContainsFunc(steps, func(s eltwise.Step) bool { return s.Kind == eltwise.Silu }) {
+						// The silu follows the head: the set's silu kernels, if
+						// it has them, took it.
+						k := dwSets.For(kn.Set)
+						require.Equal(t, k.cellsSilu != nil, c.dw.siluPad != nil, "%s %s %v", kn.Set, algo, tc)
+					}
 					got := run(c, x, k, operands)
 					for j := range want {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
