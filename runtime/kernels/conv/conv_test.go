@@ -272,11 +272,14 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
 					c := compile(algo, kn, tc, 2, steps, mp)
 					require.NotNil(t, c.tile, "%s %v", algo, tc)
-					if c.dw != nil && slices.ContainsFunc(steps, func(s eltwise.Step) bool { return s.Kind == eltwise.Silu }) {
-						// The silu follows the head: the set's silu kernels, if
-						// it has them, took it.
-						k := dwSets.For(kn.Set)
-						require.Equal(t, k.cellsSilu != nil, c.dw.siluPad != nil, "%s %s %v", kn.Set, algo, tc)
+					if slices.ContainsFunc(steps, func(s eltwise.Step) bool { return s.Kind == eltwise.Silu }) {
+						// The silu follows the head: the set's silu kernels or
+						// GEMM tiles, if it has them, took it.
+						if c.dw != nil {
+							require.Equal(t, dwSets.For(kn.Set).cellsSilu != nil, c.dw.siluPad != nil, "%s %s %v", kn.Set, algo, tc)
+						} else {
+							require.Equal(t, kn.SiluInTiles(), c.silu, "%s %s %v", kn.Set, algo, tc)
+						}
 					}
 					got := run(c, x, k, operands)
 					for j := range want {

@@ -54,7 +54,7 @@ func main() {
 		for n := range 16 {
 			DATA(2*n, U16(1<<n-1))
 		}
-		s := avx512ISA(tail, siluTable(true))
+		s := avx512ISA(tail, avx2.NewSilu("dwsilu", true))
 		for _, silu := range []bool{false, true} {
 			s.cells(false, silu)
 			s.cells(true, silu)
@@ -69,7 +69,7 @@ func main() {
 	for i := 8; i < 16; i++ {
 		DATA(4*i, U32(0))
 	}
-	s := avx2ISA(tail, siluTable(false))
+	s := avx2ISA(tail, avx2.NewSilu("dwsilu", false))
 	for _, silu := range []bool{false, true} {
 		s.cells(false, silu)
 		s.cells(true, silu)
@@ -92,14 +92,13 @@ type x86 struct {
 	// is not nil.
 	load  func(m Mem, mask Op, y VecVirtual)
 	store func(y VecVirtual, mask Op, m Mem)
-	// konst is the named constant of silu's (siluTable): a vector of it
-	// with AVX2, one float to broadcast with AVX-512.
-	konst func(name string) Mem
+	// silu emits silu, for the silu kernels' store.
+	silu *avx2.Silu
 }
 
 // avx2ISA masks with VMASKMOVPS and a vector of lane masks.
-func avx2ISA(tail Mem, konst func(string) Mem) x86 {
-	return x86{konst: konst,
+func avx2ISA(tail Mem, silu *avx2.Silu) x86 {
+	return x86{silu: silu,
 		set: "AVX2", lanes: 8, vec: func() VecVirtual { return YMM() },
 		zero: func(v VecVirtual) { VXORPS(v, v, v) },
 		mask: func(n GPVirtual) Op { return tailMask(tail, n) },
@@ -122,8 +121,8 @@ func avx2ISA(tail Mem, konst func(string) Mem) x86 {
 
 // avx512ISA masks with an opmask: masked loads and stores touch only its
 // lanes.
-func avx512ISA(tail Mem, konst func(string) Mem) x86 {
-	return x86{konst: konst,
+func avx512ISA(tail Mem, silu *avx2.Silu) x86 {
+	return x86{silu: silu,
 		set: "AVX512", lanes: 16, vec: func() VecVirtual { return ZMM() },
 		// VXORPS on ZMM registers is AVX512DQ's, which the avx512 set
 		// requires (cpu.HasAVX512). avo knows it for a zeroing idiom, not
@@ -354,7 +353,7 @@ func (s x86) cells(bcast, silu bool) {
 					VMAXPS(a, lo, a)
 					VMINPS(a, hi, a)
 					if silu {
-						s.silu(a)
+						s.silu.Apply(a)
 					}
 					oo := oo
 					if i >= 4 {
