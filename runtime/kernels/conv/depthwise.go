@@ -257,6 +257,12 @@ func newDepthwise(c *Conv) *depthwise {
 // fuseSilu switches to the silu kernel if the set has one and epilogue,
 // what is left after the tile head, starts with a silu: it returns the
 // steps left after that.
+//
+// The silu's arithmetic stays, so the store saves only the pass over rows
+// still in L1. BenchmarkEfficientNetSilu (Intel Xeon, family 6 model 207,
+// one thread, load 6-10 on 2 CPUs; medians of 10 runs alternating store
+// and pass): store/pass 0.98 summed over EfficientNet-B0's 11 silu convs on
+// AVX-512, 0.90 on AVX2; single layers 0.74-1.40 as the load swung.
 func (d *depthwise) fuseSilu(set cpu.Set, epilogue []eltwise.Step) []eltwise.Step {
 	if d.silu == nil || len(epilogue) == 0 || epilogue[0].Kind != eltwise.Silu {
 		return epilogue
