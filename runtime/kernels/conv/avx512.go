@@ -29,7 +29,8 @@ import "github.com/mdlc/mdlc/runtime/kernels/cpu"
 // wider vector halves the passes but not the latency of each one's chain.
 func init() {
 	if cpu.HasAVX512 {
-		dwSets.Add(cpu.AVX512, &dwKernel{set: cpu.AVX512, cells: dwCellsAVX512, direct: directCellsAVX512})
+		dwSets.Add(cpu.AVX512, &dwKernel{set: cpu.AVX512, cells: dwCellsAVX512, direct: directCellsAVX512,
+			cellsSilu: dwCellsSiluAVX512, directSilu: directCellsSiluAVX512})
 		transformSets.Add(cpu.AVX512, &transforms{set: cpu.AVX512, in: inputAVX512, out: outputAVX512, pool: poolAVX512})
 	}
 }

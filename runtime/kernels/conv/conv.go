@@ -88,6 +88,7 @@ type Conv struct {
 
 	epilogue *eltwise.Chain
 	tile     *eltwise.TileEpilogue // applied by the GEMM's store, before epilogue
+	silu     bool                  // the GEMM's store applies a silu after tile
 	pool     *pool.Window
 	poolRows int // pooled rows per band
 	bandBuf  int // floats of the conv rows a pooled band needs
@@ -270,6 +271,13 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 	if t := eltwise.SplitTile(epilogue, s.CO); tile && (t.Bias >= 0 || t.Relu || t.Relu6) {
 		c.tile, epilogue = &t, t.Rest
 	}
+	switch {
+	case tile && c.dw != nil:
+		epilogue = c.dw.fuseSilu(kn.Set, epilogue)
+	case tile && kn.SiluInTiles() && len(epilogue) > 0 && epilogue[0].Kind == eltwise.Silu:
+		// The GEMM's store applies the silu after the head too.
+		c.silu, epilogue = true, epilogue[1:]
+	}
 	if len(epilogue) > 0 {
 		c.epilogue = eltwise.NewChain(kn.Set, []int{s.N, c.OH, c.OW, s.CO}, epilogue)
 	}
@@ -399,7 +407,7 @@ func (c *Conv) gemmRows(x, w, dst []float32, r0, rows int, scratch []float32, op
 		bias = operands[c.tile.Bias][:c.CO]
 	}
 	for g := range c.Groups {
-		var epi gemm.Epilogue
+		epi := gemm.Epilogue{Silu: c.silu}
 		if c.tile != nil {
 			epi.Relu, epi.Relu6 = c.tile.Relu, c.tile.Relu6
 			if bias != nil {

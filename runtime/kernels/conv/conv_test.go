@@ -260,8 +260,9 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 		mul := eltwise.Step{Kind: eltwise.Mul, Operand: 3, Shape: []int{tc.co}}
 		relu := eltwise.Step{Kind: eltwise.Relu}
 		relu6 := eltwise.Step{Kind: eltwise.Clip, Alpha: 0, Beta: 6}
+		silu := eltwise.Step{Kind: eltwise.Silu}
 		epilogues := [][]eltwise.Step{{add}, {relu}, {add, relu}, {add, relu, mul}, {relu, {Kind: eltwise.Sigmoid}},
-			{add, relu6}, {relu6, mul}}
+			{add, relu6}, {relu6, mul}, {add, silu, mul}, {add, relu6, silu}}
 		for _, algo := range tc.algorithms() {
 			if algo == Winograd {
 				continue // its output transform applies the head, in another order of sums
@@ -271,6 +272,15 @@ func TestTileEpilogueMatchesChain(t *testing.T) {
 					want := run(newWith(algo, kn, tc.shape(2), steps, mp, false), x, k, operands)
 					c := compile(algo, kn, tc, 2, steps, mp)
 					require.NotNil(t, c.tile, "%s %v", algo, tc)
+					if slices.ContainsFunc(steps, func(s eltwise.Step) bool { return s.Kind == eltwise.Silu }) {
+						// The silu follows the head: the set's silu kernels or
+						// GEMM tiles, if it has them, took it.
+						if c.dw != nil {
+							require.Equal(t, dwSets.For(kn.Set).cellsSilu != nil, c.dw.siluPad != nil, "%s %s %v", kn.Set, algo, tc)
+						} else {
+							require.Equal(t, kn.SiluInTiles(), c.silu, "%s %s %v", kn.Set, algo, tc)
+						}
+					}
 					got := run(c, x, k, operands)
 					for j := range want {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
@@ -386,6 +396,84 @@ func BenchmarkAlgorithms(b *testing.B) {
 					stop()
 					flops := 2 * float64(c.OutSize()) * float64(s.KH*s.KW*s.C/s.Groups)
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// unfuseSilu makes c, which applies a silu in its kernels' store, run it as
+// a chain after instead, as before the silu kernels: the other side of
+// BenchmarkEfficientNetSilu's comparison.
+func unfuseSilu(c *Conv) {
+	switch {
+	case c.dw != nil:
+		k := dwSets.For(c.gemm.Set)
+		c.dw.cells, c.dw.siluPad = k.cells, nil
+		if c.algo == Direct {
+			c.dw.cells = k.direct
+		}
+	case c.silu:
+		c.silu = false
+	default:
+		panic("no silu in the store")
+	}
+	c.epilogue = eltwise.NewChain(c.gemm.Set, []int{c.N, c.OH, c.OW, c.CO}, []eltwise.Step{{Kind: eltwise.Silu}})
+}
+
+// BenchmarkEfficientNetSilu times EfficientNet-B0's convs that end in bias
+// and silu (batch 1), for each set whose kernels apply silu in their store:
+// with silu there ("store") and as a pass over each row or band after
+// ("pass").
+func BenchmarkEfficientNetSilu(b *testing.B) {
+	one := [2]int{1, 1}
+	pw := func(h, c, co int) Shape {
+		return Shape{N: 1, H: h, W: h, C: c, KH: 1, KW: 1, CO: co, Stride: one, Dilation: one, Groups: 1}
+	}
+	dw := func(h, c, k, s int) Shape {
+		p := k / 2
+		return Shape{N: 1, H: h, W: h, C: c, KH: k, KW: k, CO: c, Stride: [2]int{s, s}, Dilation: one, Pads: [4]int{p, p, p, p}, Groups: c}
+	}
+	shapes := []struct {
+		name string
+		s    Shape
+	}{
+		{"stem", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 32, Stride: [2]int{2, 2}, Dilation: one, Pads: [4]int{0, 1, 0, 1}, Groups: 1}},
+		{"dw112x112x32", dw(112, 32, 3, 1)},
+		{"expand112x112x16_96", pw(112, 16, 96)},
+		{"dw112x112x96_s2", dw(112, 96, 3, 2)},
+		{"expand56x56x24_144", pw(56, 24, 144)},
+		{"dw56x56x144", dw(56, 144, 3, 1)},
+		{"dw28x28x240_5x5", dw(28, 240, 5, 1)},
+		{"expand14x14x80_480", pw(14, 80, 480)},
+		{"dw14x14x672_5x5", dw(14, 672, 5, 1)},
+		{"expand7x7x192_1152", pw(7, 192, 1152)},
+		{"dw7x7x1152_5x5", dw(7, 1152, 5, 1)},
+	}
+	for _, sh := range shapes {
+		s := sh.s
+		epi := []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{s.CO}}, {Kind: eltwise.Silu}}
+		for _, kn := range gemm.Kernels() {
+			for _, where := range []string{"store", "pass"} {
+				c := New(kn, s, epi, nil)
+				if c.epilogue != nil {
+					continue // this set has no silu in the store
+				}
+				if where == "pass" {
+					unfuseSilu(c)
+				}
+				b.Run(fmt.Sprintf("%s/%s/%s", sh.name, kn.Set, where), func(b *testing.B) {
+					r := rand.New(rand.NewPCG(1, 2))
+					x, k := kerneltest.Random(r, s.N, s.H, s.W, s.C), kerneltest.Random(r, s.KH, s.KW, s.C/s.Groups, s.CO)
+					w := make([]float32, c.PackedSize())
+					c.PackWeights(w, k.Data)
+					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+					operands := [][]float32{kerneltest.Random(r, s.CO).Data}
+					stop := kerneltest.CPUTime(b)
+					for b.Loop() {
+						c.Run(x.Data, w, out, scratch, operands)
+					}
+					stop()
 				})
 			}
 		}

@@ -45,3 +45,51 @@ func dwCellsAVX2(out []float32, x []float32, w []float32, taps []int, cells int,
 //
 //go:noescape
 func directCellsAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+
+// dwCellsSiluAVX2 is dwKernel.cellsSilu, 8 channels a vector: cells output pixels
+// stride floats apart in x, c channels each, from the taps listed in taps
+// as pairs of offsets in bytes, of the input from the pixel's start in x
+// and of the weights in w, in the order listed, each product fused into
+// its sum:
+//
+//	for t := range cells {
+//		for ch := range c {
+//			acc := 0
+//			for k := 0; k < len(taps); k += 2 {
+//				acc += x[t*stride+taps[k]/4+ch] * w[taps[k+1]/4+ch]
+//			}
+//			out[t*c+ch] = silu(clamp(acc+bias[ch], lo, hi))
+//		}
+//	}
+//
+// silu(v) is v·sigmoid(v) computed as package eltwise's kernel of the same
+// set computes it, to the same bits.
+//
+// taps must not be empty. The caller checks that x holds every tap.
+//
+//go:noescape
+func dwCellsSiluAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+
+// directCellsSiluAVX2 is dwKernel.directSilu, 8 channels a vector: cells output
+// pixels stride floats apart in x, c channels each, from the taps listed in
+// taps as pairs of offsets in bytes, of the input value from the pixel's
+// start in x and of the weights in w, in the order listed, each product
+// fused into its sum:
+//
+//	for t := range cells {
+//		for ch := range c {
+//			acc := 0
+//			for k := 0; k < len(taps); k += 2 {
+//				acc += x[t*stride+taps[k]/4] * w[taps[k+1]/4+ch]
+//			}
+//			out[t*c+ch] = silu(clamp(acc+bias[ch], lo, hi))
+//		}
+//	}
+//
+// silu(v) is v·sigmoid(v) computed as package eltwise's kernel of the same
+// set computes it, to the same bits.
+//
+// taps must not be empty. The caller checks that x holds every tap.
+//
+//go:noescape
+func directCellsSiluAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)

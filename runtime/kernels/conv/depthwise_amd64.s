@@ -22,6 +22,96 @@ DATA dwtailmask<>+56(SB)/4, $0x00000000
 DATA dwtailmask<>+60(SB)/4, $0x00000000
 GLOBL dwtailmask<>(SB), RODATA|NOPTR, $64
 
+DATA dwsilu<>+0(SB)/4, $0x80000000
+DATA dwsilu<>+4(SB)/4, $0x80000000
+DATA dwsilu<>+8(SB)/4, $0x80000000
+DATA dwsilu<>+12(SB)/4, $0x80000000
+DATA dwsilu<>+16(SB)/4, $0x80000000
+DATA dwsilu<>+20(SB)/4, $0x80000000
+DATA dwsilu<>+24(SB)/4, $0x80000000
+DATA dwsilu<>+28(SB)/4, $0x80000000
+DATA dwsilu<>+32(SB)/4, $0xc2d00000
+DATA dwsilu<>+36(SB)/4, $0xc2d00000
+DATA dwsilu<>+40(SB)/4, $0xc2d00000
+DATA dwsilu<>+44(SB)/4, $0xc2d00000
+DATA dwsilu<>+48(SB)/4, $0xc2d00000
+DATA dwsilu<>+52(SB)/4, $0xc2d00000
+DATA dwsilu<>+56(SB)/4, $0xc2d00000
+DATA dwsilu<>+60(SB)/4, $0xc2d00000
+DATA dwsilu<>+64(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+68(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+72(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+76(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+80(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+84(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+88(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+92(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+96(SB)/4, $0x3f318000
+DATA dwsilu<>+100(SB)/4, $0x3f318000
+DATA dwsilu<>+104(SB)/4, $0x3f318000
+DATA dwsilu<>+108(SB)/4, $0x3f318000
+DATA dwsilu<>+112(SB)/4, $0x3f318000
+DATA dwsilu<>+116(SB)/4, $0x3f318000
+DATA dwsilu<>+120(SB)/4, $0x3f318000
+DATA dwsilu<>+124(SB)/4, $0x3f318000
+DATA dwsilu<>+128(SB)/4, $0xb95e8083
+DATA dwsilu<>+132(SB)/4, $0xb95e8083
+DATA dwsilu<>+136(SB)/4, $0xb95e8083
+DATA dwsilu<>+140(SB)/4, $0xb95e8083
+DATA dwsilu<>+144(SB)/4, $0xb95e8083
+DATA dwsilu<>+148(SB)/4, $0xb95e8083
+DATA dwsilu<>+152(SB)/4, $0xb95e8083
+DATA dwsilu<>+156(SB)/4, $0xb95e8083
+DATA dwsilu<>+160(SB)/4, $0x3efffffe
+DATA dwsilu<>+164(SB)/4, $0x3efffffe
+DATA dwsilu<>+168(SB)/4, $0x3efffffe
+DATA dwsilu<>+172(SB)/4, $0x3efffffe
+DATA dwsilu<>+176(SB)/4, $0x3efffffe
+DATA dwsilu<>+180(SB)/4, $0x3efffffe
+DATA dwsilu<>+184(SB)/4, $0x3efffffe
+DATA dwsilu<>+188(SB)/4, $0x3efffffe
+DATA dwsilu<>+192(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+196(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+200(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+204(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+208(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+212(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+216(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+220(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+224(SB)/4, $0x3d2aac79
+DATA dwsilu<>+228(SB)/4, $0x3d2aac79
+DATA dwsilu<>+232(SB)/4, $0x3d2aac79
+DATA dwsilu<>+236(SB)/4, $0x3d2aac79
+DATA dwsilu<>+240(SB)/4, $0x3d2aac79
+DATA dwsilu<>+244(SB)/4, $0x3d2aac79
+DATA dwsilu<>+248(SB)/4, $0x3d2aac79
+DATA dwsilu<>+252(SB)/4, $0x3d2aac79
+DATA dwsilu<>+256(SB)/4, $0x3c091d00
+DATA dwsilu<>+260(SB)/4, $0x3c091d00
+DATA dwsilu<>+264(SB)/4, $0x3c091d00
+DATA dwsilu<>+268(SB)/4, $0x3c091d00
+DATA dwsilu<>+272(SB)/4, $0x3c091d00
+DATA dwsilu<>+276(SB)/4, $0x3c091d00
+DATA dwsilu<>+280(SB)/4, $0x3c091d00
+DATA dwsilu<>+284(SB)/4, $0x3c091d00
+DATA dwsilu<>+288(SB)/4, $0x3ab51202
+DATA dwsilu<>+292(SB)/4, $0x3ab51202
+DATA dwsilu<>+296(SB)/4, $0x3ab51202
+DATA dwsilu<>+300(SB)/4, $0x3ab51202
+DATA dwsilu<>+304(SB)/4, $0x3ab51202
+DATA dwsilu<>+308(SB)/4, $0x3ab51202
+DATA dwsilu<>+312(SB)/4, $0x3ab51202
+DATA dwsilu<>+316(SB)/4, $0x3ab51202
+DATA dwsilu<>+320(SB)/4, $0x3f800000
+DATA dwsilu<>+324(SB)/4, $0x3f800000
+DATA dwsilu<>+328(SB)/4, $0x3f800000
+DATA dwsilu<>+332(SB)/4, $0x3f800000
+DATA dwsilu<>+336(SB)/4, $0x3f800000
+DATA dwsilu<>+340(SB)/4, $0x3f800000
+DATA dwsilu<>+344(SB)/4, $0x3f800000
+DATA dwsilu<>+348(SB)/4, $0x3f800000
+GLOBL dwsilu<>(SB), RODATA|NOPTR, $352
+
 // func dwCellsAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
 // Requires: AVX, FMA3
 TEXT ·dwCellsAVX2(SB), NOSPLIT, $0-152
@@ -703,6 +793,1934 @@ single_tail_tap:
 	VADDPS       Y4, Y3, Y3
 	VMAXPS       Y3, Y0, Y3
 	VMINPS       Y3, Y1, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	SHLQ         $0x02, R9
+	ADDQ         R9, DI
+	ADDQ         R9, R8
+	ADDQ         R9, AX
+
+single_end:
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwCellsSiluAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·dwCellsSiluAVX2(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x10
+	JL     block_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y10
+	VMOVUPS      32(R13), Y11
+	VFMADD231PS  (R14), Y10, Y2
+	VFMADD231PS  32(R14), Y11, Y3
+	VFMADD231PS  (R14)(SI*1), Y10, Y4
+	VFMADD231PS  32(R14)(SI*1), Y11, Y5
+	VFMADD231PS  (R14)(SI*2), Y10, Y6
+	VFMADD231PS  32(R14)(SI*2), Y11, Y7
+	VFMADD231PS  (R14)(DI*1), Y10, Y8
+	VFMADD231PS  32(R14)(DI*1), Y11, Y9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_two_tap
+	VMOVUPS      (R9), Y10
+	VMOVUPS      32(R9), Y11
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y10, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y12
+	VMAXPS       dwsilu<>+32(SB), Y12, Y12
+	VMULPS       dwsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS dwsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS dwsilu<>+128(SB), Y13, Y12
+	VMOVUPS      dwsilu<>+288(SB), Y14
+	VFMADD213PS  dwsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       dwsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       dwsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       dwsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       dwsilu<>+320(SB), Y14, Y12
+	VMOVUPS      dwsilu<>+320(SB), Y13
+	VBLENDVPS    Y2, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y11, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y12
+	VROUNDPS     $0x08, Y12, Y12
+	VFNMADD231PS dwsilu<>+96(SB), Y12, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y12, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y13
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y13
+	VMULPS       Y2, Y2, Y14
+	VFMADD213PS  Y2, Y14, Y13
+	VADDPS       dwsilu<>+320(SB), Y13, Y13
+	VCVTPS2DQ    Y12, Y12
+	VPSRAD       $0x01, Y12, Y14
+	VPSUBD       Y14, Y12, Y12
+	VPSLLD       $0x17, Y14, Y14
+	VPADDD       dwsilu<>+320(SB), Y14, Y14
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VMULPS       Y14, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VADDPS       dwsilu<>+320(SB), Y13, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y12
+	VBLENDVPS    Y3, Y13, Y12, Y12
+	VDIVPS       Y2, Y12, Y12
+	VMULPS       Y12, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y10, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y12
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y12
+	VMULPS       Y2, Y2, Y13
+	VFMADD213PS  Y2, Y13, Y12
+	VADDPS       dwsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y13
+	VPSUBD       Y13, Y3, Y3
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       dwsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y3, Y12, Y12
+	VADDPS       dwsilu<>+320(SB), Y12, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y12, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (AX)(BX*1)
+	VADDPS       Y11, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y12
+	VFMADD213PS  Y2, Y12, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y12
+	VPSUBD       Y12, Y3, Y3
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y12, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 32(AX)(BX*1)
+	VADDPS       Y10, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VORPS        dwsilu<>+0(SB), Y6, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y6, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)(BX*2)
+	VADDPS       Y11, Y7, Y7
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+	VORPS        dwsilu<>+0(SB), Y7, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y7, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y7, Y7
+	VMOVUPS      Y7, 32(AX)(BX*2)
+	VADDPS       Y10, Y8, Y8
+	VMAXPS       Y8, Y0, Y8
+	VMINPS       Y8, Y1, Y8
+	VORPS        dwsilu<>+0(SB), Y8, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y8, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y8, Y8
+	VMOVUPS      Y8, (AX)(R11*1)
+	VADDPS       Y11, Y9, Y9
+	VMAXPS       Y9, Y0, Y9
+	VMINPS       Y9, Y1, Y9
+	VORPS        dwsilu<>+0(SB), Y9, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y9, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y9, Y9
+	VMOVUPS      Y9, 32(AX)(R11*1)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, R9
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R10
+	JMP          block_two
+
+block_one:
+	CMPQ   R10, $0x08
+	JL     block_tail
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y6
+	VFMADD231PS  (R14), Y6, Y2
+	VFMADD231PS  (R14)(SI*1), Y6, Y3
+	VFMADD231PS  (R14)(SI*2), Y6, Y4
+	VFMADD231PS  (R14)(DI*1), Y6, Y5
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_one_tap
+	VMOVUPS      (R9), Y6
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y7
+	VMAXPS       dwsilu<>+32(SB), Y7, Y7
+	VMULPS       dwsilu<>+64(SB), Y7, Y8
+	VROUNDPS     $0x08, Y8, Y8
+	VFNMADD231PS dwsilu<>+96(SB), Y8, Y7
+	VFNMADD231PS dwsilu<>+128(SB), Y8, Y7
+	VMOVUPS      dwsilu<>+288(SB), Y9
+	VFMADD213PS  dwsilu<>+256(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+224(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+192(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+160(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y10
+	VPSUBD       Y10, Y8, Y8
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VMULPS       Y10, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y7
+	VMOVUPS      dwsilu<>+320(SB), Y8
+	VBLENDVPS    Y2, Y9, Y8, Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y6, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS dwsilu<>+96(SB), Y7, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y8
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y8
+	VMULPS       Y2, Y2, Y9
+	VFMADD213PS  Y2, Y9, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y7
+	VBLENDVPS    Y3, Y8, Y7, Y7
+	VDIVPS       Y2, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (AX)(BX*1)
+	VADDPS       Y6, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y7
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y2, Y8, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y7
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y8
+	VPSUBD       Y8, Y3, Y3
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y8, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y7, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (AX)(BX*2)
+	VADDPS       Y6, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y6
+	VFMADD213PS  Y2, Y6, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, (AX)(R11*1)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, R9
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R10
+	JMP          block_one
+
+block_tail:
+	TESTQ   R10, R10
+	JZ      block_end
+	MOVQ    R10, R11
+	NEGQ    R11
+	LEAQ    dwtailmask<>+32(SB), R12
+	VMOVDQU (R12)(R11*4), Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    taps_base+72(FP), R11
+	MOVQ    taps_len+80(FP), R12
+	SHRQ    $0x01, R12
+
+block_tail_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMASKMOVPS   (R13), Y2, Y7
+	VMASKMOVPS   (R14), Y2, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VMASKMOVPS   (R14)(SI*1), Y2, Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VMASKMOVPS   (R14)(SI*2), Y2, Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VMASKMOVPS   (R14)(DI*1), Y2, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_tail_tap
+	VMASKMOVPS   (R9), Y2, Y7
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y8
+	VMAXPS       dwsilu<>+32(SB), Y8, Y8
+	VMULPS       dwsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS dwsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS dwsilu<>+128(SB), Y9, Y8
+	VMOVUPS      dwsilu<>+288(SB), Y10
+	VFMADD213PS  dwsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       dwsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       dwsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       dwsilu<>+320(SB), Y10, Y8
+	VMOVUPS      dwsilu<>+320(SB), Y9
+	VBLENDVPS    Y3, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y3, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	VADDPS       Y7, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y8
+	VROUNDPS     $0x08, Y8, Y8
+	VFNMADD231PS dwsilu<>+96(SB), Y8, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y8, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y9
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y3, Y10, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y10
+	VPSUBD       Y10, Y8, Y8
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VMULPS       Y10, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y8
+	VBLENDVPS    Y4, Y9, Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VMULPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y2, (AX)(BX*1)
+	VADDPS       Y7, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y8
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y9
+	VPSUBD       Y9, Y4, Y4
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y5, Y8, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VMASKMOVPS   Y5, Y2, (AX)(BX*2)
+	VADDPS       Y7, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VORPS        dwsilu<>+0(SB), Y6, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y5
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y7
+	VFMADD213PS  Y3, Y7, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y7
+	VPSUBD       Y7, Y4, Y4
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y6, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (AX)(R11*1)
+	SHLQ         $0x02, R10
+	ADDQ         R10, CX
+	ADDQ         R10, R8
+	ADDQ         R10, R9
+	ADDQ         R10, AX
+
+block_end:
+	SUBQ BX, CX
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x20
+	JL     single_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y6
+	VMOVUPS      32(R12), Y7
+	VMOVUPS      64(R12), Y8
+	VMOVUPS      96(R12), Y9
+	VFMADD231PS  (R13), Y6, Y2
+	VFMADD231PS  32(R13), Y7, Y3
+	VFMADD231PS  64(R13), Y8, Y4
+	VFMADD231PS  96(R13), Y9, Y5
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Y6
+	VMOVUPS      32(R8), Y7
+	VMOVUPS      64(R8), Y8
+	VMOVUPS      96(R8), Y9
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y6
+	VMAXPS       dwsilu<>+32(SB), Y6, Y6
+	VMULPS       dwsilu<>+64(SB), Y6, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS dwsilu<>+96(SB), Y10, Y6
+	VFNMADD231PS dwsilu<>+128(SB), Y10, Y6
+	VMOVUPS      dwsilu<>+288(SB), Y11
+	VFMADD213PS  dwsilu<>+256(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+224(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+192(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+160(SB), Y6, Y11
+	VMULPS       Y6, Y6, Y12
+	VFMADD213PS  Y6, Y12, Y11
+	VADDPS       dwsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       dwsilu<>+320(SB), Y11, Y6
+	VMOVUPS      dwsilu<>+320(SB), Y10
+	VBLENDVPS    Y2, Y11, Y10, Y10
+	VDIVPS       Y6, Y10, Y10
+	VMULPS       Y10, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS dwsilu<>+96(SB), Y6, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y6, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y7
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y10
+	VFMADD213PS  Y2, Y10, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y10
+	VPSUBD       Y10, Y6, Y6
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VMULPS       Y10, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y6
+	VBLENDVPS    Y3, Y7, Y6, Y6
+	VDIVPS       Y2, Y6, Y6
+	VMULPS       Y6, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y8, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y6
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y7
+	VPSUBD       Y7, Y3, Y3
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y3, Y6, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y6, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 64(AX)
+	VADDPS       Y9, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y6
+	VFMADD213PS  Y2, Y6, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 96(AX)
+	ADDQ         $0x00000080, CX
+	ADDQ         $0x00000080, DI
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R9
+	JMP          single_wide
+
+single_one:
+	CMPQ   R9, $0x08
+	JL     single_tail
+	VXORPS Y2, Y2, Y2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y3
+	VFMADD231PS  (R13), Y3, Y2
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_one_tap
+	VMOVUPS      (R8), Y3
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y5
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DI
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R9
+	JMP          single_one
+
+single_tail:
+	TESTQ   R9, R9
+	JZ      single_end
+	MOVQ    R9, R10
+	NEGQ    R10
+	LEAQ    dwtailmask<>+32(SB), R11
+	VMOVDQU (R11)(R10*4), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    taps_base+72(FP), R10
+	MOVQ    taps_len+80(FP), R11
+	SHRQ    $0x01, R11
+
+single_tail_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMASKMOVPS   (R12), Y2, Y4
+	VMASKMOVPS   (R13), Y2, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_tail_tap
+	VMASKMOVPS   (R8), Y2, Y4
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y4, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y4
+	VMAXPS       dwsilu<>+32(SB), Y4, Y4
+	VMULPS       dwsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS dwsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS dwsilu<>+128(SB), Y5, Y4
+	VMOVUPS      dwsilu<>+288(SB), Y6
+	VFMADD213PS  dwsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y4
+	VMOVUPS      dwsilu<>+320(SB), Y5
+	VBLENDVPS    Y3, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y3, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	SHLQ         $0x02, R9
+	ADDQ         R9, CX
+	ADDQ         R9, DI
+	ADDQ         R9, R8
+	ADDQ         R9, AX
+
+single_end:
+	SUBQ BX, CX
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func directCellsSiluAVX2(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·directCellsSiluAVX2(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x10
+	JL     block_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y10
+	VMOVUPS      32(R13), Y11
+	VBROADCASTSS (R14), Y12
+	VFMADD231PS  Y12, Y10, Y2
+	VFMADD231PS  Y12, Y11, Y3
+	VBROADCASTSS (R14)(SI*1), Y12
+	VFMADD231PS  Y12, Y10, Y4
+	VFMADD231PS  Y12, Y11, Y5
+	VBROADCASTSS (R14)(SI*2), Y12
+	VFMADD231PS  Y12, Y10, Y6
+	VFMADD231PS  Y12, Y11, Y7
+	VBROADCASTSS (R14)(DI*1), Y12
+	VFMADD231PS  Y12, Y10, Y8
+	VFMADD231PS  Y12, Y11, Y9
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_two_tap
+	VMOVUPS      (R9), Y10
+	VMOVUPS      32(R9), Y11
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y10, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y12
+	VMAXPS       dwsilu<>+32(SB), Y12, Y12
+	VMULPS       dwsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS dwsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS dwsilu<>+128(SB), Y13, Y12
+	VMOVUPS      dwsilu<>+288(SB), Y14
+	VFMADD213PS  dwsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  dwsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       dwsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       dwsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       dwsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       dwsilu<>+320(SB), Y14, Y12
+	VMOVUPS      dwsilu<>+320(SB), Y13
+	VBLENDVPS    Y2, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y11, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y12
+	VROUNDPS     $0x08, Y12, Y12
+	VFNMADD231PS dwsilu<>+96(SB), Y12, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y12, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y13
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y13
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y13
+	VMULPS       Y2, Y2, Y14
+	VFMADD213PS  Y2, Y14, Y13
+	VADDPS       dwsilu<>+320(SB), Y13, Y13
+	VCVTPS2DQ    Y12, Y12
+	VPSRAD       $0x01, Y12, Y14
+	VPSUBD       Y14, Y12, Y12
+	VPSLLD       $0x17, Y14, Y14
+	VPADDD       dwsilu<>+320(SB), Y14, Y14
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VMULPS       Y14, Y13, Y13
+	VMULPS       Y12, Y13, Y13
+	VADDPS       dwsilu<>+320(SB), Y13, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y12
+	VBLENDVPS    Y3, Y13, Y12, Y12
+	VDIVPS       Y2, Y12, Y12
+	VMULPS       Y12, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y10, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y12
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y12
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y12
+	VMULPS       Y2, Y2, Y13
+	VFMADD213PS  Y2, Y13, Y12
+	VADDPS       dwsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y13
+	VPSUBD       Y13, Y3, Y3
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       dwsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y3, Y12, Y12
+	VADDPS       dwsilu<>+320(SB), Y12, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y12, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (AX)(BX*1)
+	VADDPS       Y11, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y12
+	VFMADD213PS  Y2, Y12, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y12
+	VPSUBD       Y12, Y3, Y3
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y12, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 32(AX)(BX*1)
+	VADDPS       Y10, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VORPS        dwsilu<>+0(SB), Y6, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y6, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y6, Y6
+	VMOVUPS      Y6, (AX)(BX*2)
+	VADDPS       Y11, Y7, Y7
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+	VORPS        dwsilu<>+0(SB), Y7, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y7, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y7, Y7
+	VMOVUPS      Y7, 32(AX)(BX*2)
+	VADDPS       Y10, Y8, Y8
+	VMAXPS       Y8, Y0, Y8
+	VMINPS       Y8, Y1, Y8
+	VORPS        dwsilu<>+0(SB), Y8, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y8, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y8, Y8
+	VMOVUPS      Y8, (AX)(R11*1)
+	VADDPS       Y11, Y9, Y9
+	VMAXPS       Y9, Y0, Y9
+	VMINPS       Y9, Y1, Y9
+	VORPS        dwsilu<>+0(SB), Y9, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y9, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y9, Y9
+	VMOVUPS      Y9, 32(AX)(R11*1)
+	ADDQ         $0x40, R8
+	ADDQ         $0x40, R9
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, R10
+	JMP          block_two
+
+block_one:
+	CMPQ   R10, $0x08
+	JL     block_tail
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMOVUPS      (R13), Y6
+	VBROADCASTSS (R14), Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VBROADCASTSS (R14)(SI*1), Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VBROADCASTSS (R14)(SI*2), Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VBROADCASTSS (R14)(DI*1), Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_one_tap
+	VMOVUPS      (R9), Y6
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y7
+	VMAXPS       dwsilu<>+32(SB), Y7, Y7
+	VMULPS       dwsilu<>+64(SB), Y7, Y8
+	VROUNDPS     $0x08, Y8, Y8
+	VFNMADD231PS dwsilu<>+96(SB), Y8, Y7
+	VFNMADD231PS dwsilu<>+128(SB), Y8, Y7
+	VMOVUPS      dwsilu<>+288(SB), Y9
+	VFMADD213PS  dwsilu<>+256(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+224(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+192(SB), Y7, Y9
+	VFMADD213PS  dwsilu<>+160(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y10
+	VPSUBD       Y10, Y8, Y8
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VMULPS       Y10, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y7
+	VMOVUPS      dwsilu<>+320(SB), Y8
+	VBLENDVPS    Y2, Y9, Y8, Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y6, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS dwsilu<>+96(SB), Y7, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y8
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y8
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y8
+	VMULPS       Y2, Y2, Y9
+	VFMADD213PS  Y2, Y9, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y7
+	VBLENDVPS    Y3, Y8, Y7, Y7
+	VDIVPS       Y2, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VMOVUPS      Y3, (AX)(BX*1)
+	VADDPS       Y6, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y7
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y8
+	VFMADD213PS  Y2, Y8, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y7
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y8
+	VPSUBD       Y8, Y3, Y3
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y8, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y7, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (AX)(BX*2)
+	VADDPS       Y6, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y6
+	VFMADD213PS  Y2, Y6, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, (AX)(R11*1)
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, R9
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R10
+	JMP          block_one
+
+block_tail:
+	TESTQ   R10, R10
+	JZ      block_end
+	MOVQ    R10, R11
+	NEGQ    R11
+	LEAQ    dwtailmask<>+32(SB), R12
+	VMOVDQU (R12)(R11*4), Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    taps_base+72(FP), R11
+	MOVQ    taps_len+80(FP), R12
+	SHRQ    $0x01, R12
+
+block_tail_tap:
+	MOVQ         (R11), R14
+	ADDQ         CX, R14
+	MOVQ         8(R11), R13
+	ADDQ         R8, R13
+	VMASKMOVPS   (R13), Y2, Y7
+	VBROADCASTSS (R14), Y8
+	VFMADD231PS  Y8, Y7, Y3
+	VBROADCASTSS (R14)(SI*1), Y8
+	VFMADD231PS  Y8, Y7, Y4
+	VBROADCASTSS (R14)(SI*2), Y8
+	VFMADD231PS  Y8, Y7, Y5
+	VBROADCASTSS (R14)(DI*1), Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x10, R11
+	DECQ         R12
+	JNZ          block_tail_tap
+	VMASKMOVPS   (R9), Y2, Y7
+	LEAQ         (BX)(BX*2), R11
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y8
+	VMAXPS       dwsilu<>+32(SB), Y8, Y8
+	VMULPS       dwsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS dwsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS dwsilu<>+128(SB), Y9, Y8
+	VMOVUPS      dwsilu<>+288(SB), Y10
+	VFMADD213PS  dwsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  dwsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       dwsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       dwsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       dwsilu<>+320(SB), Y10, Y8
+	VMOVUPS      dwsilu<>+320(SB), Y9
+	VBLENDVPS    Y3, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y3, Y3
+	VMASKMOVPS   Y3, Y2, (AX)
+	VADDPS       Y7, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y8
+	VROUNDPS     $0x08, Y8, Y8
+	VFNMADD231PS dwsilu<>+96(SB), Y8, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y8, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y9
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y9
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y3, Y10, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y9
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y10
+	VPSUBD       Y10, Y8, Y8
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       dwsilu<>+320(SB), Y8, Y8
+	VMULPS       Y10, Y9, Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       dwsilu<>+320(SB), Y9, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y8
+	VBLENDVPS    Y4, Y9, Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VMULPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y2, (AX)(BX*1)
+	VADDPS       Y7, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y8
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y8
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y9
+	VPSUBD       Y9, Y4, Y4
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       dwsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y4, Y8, Y8
+	VADDPS       dwsilu<>+320(SB), Y8, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y5, Y8, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VMASKMOVPS   Y5, Y2, (AX)(BX*2)
+	VADDPS       Y7, Y6, Y6
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VORPS        dwsilu<>+0(SB), Y6, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y5
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y7
+	VFMADD213PS  Y3, Y7, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y7
+	VPSUBD       Y7, Y4, Y4
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y6, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y6, Y6
+	VMASKMOVPS   Y6, Y2, (AX)(R11*1)
+	SHLQ         $0x02, R10
+	ADDQ         R10, R8
+	ADDQ         R10, R9
+	ADDQ         R10, AX
+
+block_end:
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x20
+	JL     single_one
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y6
+	VMOVUPS      32(R12), Y7
+	VMOVUPS      64(R12), Y8
+	VMOVUPS      96(R12), Y9
+	VBROADCASTSS (R13), Y10
+	VFMADD231PS  Y10, Y6, Y2
+	VFMADD231PS  Y10, Y7, Y3
+	VFMADD231PS  Y10, Y8, Y4
+	VFMADD231PS  Y10, Y9, Y5
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_wide_tap
+	VMOVUPS      (R8), Y6
+	VMOVUPS      32(R8), Y7
+	VMOVUPS      64(R8), Y8
+	VMOVUPS      96(R8), Y9
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y6, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y6
+	VMAXPS       dwsilu<>+32(SB), Y6, Y6
+	VMULPS       dwsilu<>+64(SB), Y6, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS dwsilu<>+96(SB), Y10, Y6
+	VFNMADD231PS dwsilu<>+128(SB), Y10, Y6
+	VMOVUPS      dwsilu<>+288(SB), Y11
+	VFMADD213PS  dwsilu<>+256(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+224(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+192(SB), Y6, Y11
+	VFMADD213PS  dwsilu<>+160(SB), Y6, Y11
+	VMULPS       Y6, Y6, Y12
+	VFMADD213PS  Y6, Y12, Y11
+	VADDPS       dwsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       dwsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       dwsilu<>+320(SB), Y11, Y6
+	VMOVUPS      dwsilu<>+320(SB), Y10
+	VBLENDVPS    Y2, Y11, Y10, Y10
+	VDIVPS       Y6, Y10, Y10
+	VMULPS       Y10, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VADDPS       Y7, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VFNMADD231PS dwsilu<>+96(SB), Y6, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y6, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y7
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y7
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y7
+	VMULPS       Y2, Y2, Y10
+	VFMADD213PS  Y2, Y10, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y7
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y10
+	VPSUBD       Y10, Y6, Y6
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       dwsilu<>+320(SB), Y10, Y10
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VMULPS       Y10, Y7, Y7
+	VMULPS       Y6, Y7, Y7
+	VADDPS       dwsilu<>+320(SB), Y7, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y6
+	VBLENDVPS    Y3, Y7, Y6, Y6
+	VDIVPS       Y2, Y6, Y6
+	VMULPS       Y6, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VADDPS       Y8, Y4, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VORPS        dwsilu<>+0(SB), Y4, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y6
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y6
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y7
+	VPSUBD       Y7, Y3, Y3
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y3, Y6, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y4, Y6, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 64(AX)
+	VADDPS       Y9, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VORPS        dwsilu<>+0(SB), Y5, Y2
+	VMAXPS       dwsilu<>+32(SB), Y2, Y2
+	VMULPS       dwsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS dwsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS dwsilu<>+128(SB), Y3, Y2
+	VMOVUPS      dwsilu<>+288(SB), Y4
+	VFMADD213PS  dwsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  dwsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y6
+	VFMADD213PS  Y2, Y6, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       dwsilu<>+320(SB), Y3, Y3
+	VMULPS       Y6, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       dwsilu<>+320(SB), Y4, Y2
+	VMOVUPS      dwsilu<>+320(SB), Y3
+	VBLENDVPS    Y5, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 96(AX)
+	ADDQ         $0x00000080, DI
+	ADDQ         $0x00000080, R8
+	ADDQ         $0x00000080, AX
+	SUBQ         $0x20, R9
+	JMP          single_wide
+
+single_one:
+	CMPQ   R9, $0x08
+	JL     single_tail
+	VXORPS Y2, Y2, Y2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMOVUPS      (R12), Y3
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_one_tap
+	VMOVUPS      (R8), Y3
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VORPS        dwsilu<>+0(SB), Y2, Y3
+	VMAXPS       dwsilu<>+32(SB), Y3, Y3
+	VMULPS       dwsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS dwsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS dwsilu<>+128(SB), Y4, Y3
+	VMOVUPS      dwsilu<>+288(SB), Y5
+	VFMADD213PS  dwsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  dwsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       dwsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       dwsilu<>+320(SB), Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       dwsilu<>+320(SB), Y5, Y3
+	VMOVUPS      dwsilu<>+320(SB), Y4
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, DI
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, R9
+	JMP          single_one
+
+single_tail:
+	TESTQ   R9, R9
+	JZ      single_end
+	MOVQ    R9, R10
+	NEGQ    R10
+	LEAQ    dwtailmask<>+32(SB), R11
+	VMOVDQU (R11)(R10*4), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    taps_base+72(FP), R10
+	MOVQ    taps_len+80(FP), R11
+	SHRQ    $0x01, R11
+
+single_tail_tap:
+	MOVQ         (R10), R13
+	ADDQ         CX, R13
+	MOVQ         8(R10), R12
+	ADDQ         DI, R12
+	VMASKMOVPS   (R12), Y2, Y4
+	VBROADCASTSS (R13), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x10, R10
+	DECQ         R11
+	JNZ          single_tail_tap
+	VMASKMOVPS   (R8), Y2, Y4
+	LEAQ         (BX)(BX*2), R10
+	VADDPS       Y4, Y3, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VORPS        dwsilu<>+0(SB), Y3, Y4
+	VMAXPS       dwsilu<>+32(SB), Y4, Y4
+	VMULPS       dwsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS dwsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS dwsilu<>+128(SB), Y5, Y4
+	VMOVUPS      dwsilu<>+288(SB), Y6
+	VFMADD213PS  dwsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  dwsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       dwsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       dwsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       dwsilu<>+320(SB), Y6, Y4
+	VMOVUPS      dwsilu<>+320(SB), Y5
+	VBLENDVPS    Y3, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y3, Y3
 	VMASKMOVPS   Y3, Y2, (AX)
 	SHLQ         $0x02, R9
 	ADDQ         R9, DI

@@ -22,6 +22,19 @@ DATA dwztailmasks<>+28(SB)/2, $0x3fff
 DATA dwztailmasks<>+30(SB)/2, $0x7fff
 GLOBL dwztailmasks<>(SB), RODATA|NOPTR, $32
 
+DATA dwsilu<>+0(SB)/4, $0x80000000
+DATA dwsilu<>+4(SB)/4, $0xc2d00000
+DATA dwsilu<>+8(SB)/4, $0x3fb8aa3b
+DATA dwsilu<>+12(SB)/4, $0x3f318000
+DATA dwsilu<>+16(SB)/4, $0xb95e8083
+DATA dwsilu<>+20(SB)/4, $0x3efffffe
+DATA dwsilu<>+24(SB)/4, $0x3e2aaa49
+DATA dwsilu<>+28(SB)/4, $0x3d2aac79
+DATA dwsilu<>+32(SB)/4, $0x3c091d00
+DATA dwsilu<>+36(SB)/4, $0x3ab51202
+DATA dwsilu<>+40(SB)/4, $0x3f800000
+GLOBL dwsilu<>(SB), RODATA|NOPTR, $44
+
 // func dwCellsAVX512(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·dwCellsAVX512(SB), NOSPLIT, $0-152
@@ -1075,6 +1088,2833 @@ single_tail_tap:
 	ADDQ         R9, DI
 	ADDQ         R9, R8
 	ADDQ         R9, AX
+
+single_end:
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwCellsSiluAVX512(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dwCellsSiluAVX512(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x20
+	JL     block_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z10
+	VMOVUPS           64(R13), Z11
+	VFMADD231PS       (R14), Z10, Z2
+	VFMADD231PS       64(R14), Z11, Z3
+	VFMADD231PS       (R14)(SI*1), Z10, Z4
+	VFMADD231PS       64(R14)(SI*1), Z11, Z5
+	VFMADD231PS       (R14)(SI*2), Z10, Z6
+	VFMADD231PS       64(R14)(SI*2), Z11, Z7
+	VFMADD231PS       (R14)(DI*1), Z10, Z8
+	VFMADD231PS       64(R14)(DI*1), Z11, Z9
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_two_tap
+	VMOVUPS           (R9), Z10
+	VMOVUPS           64(R9), Z11
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z12
+	VMAXPS.BCST       dwsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       dwsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      dwsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       dwsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       dwsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K1, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z11, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z12
+	VRNDSCALEPS       $0x08, Z12, Z12
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z12, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z12, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z13
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z13
+	VMULPS            Z2, Z2, Z14
+	VFMADD213PS       Z2, Z14, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z13
+	VSCALEFPS         Z12, Z13, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z12
+	VMOVUPS           Z13, K1, Z12
+	VDIVPS            Z2, Z12, Z12
+	VMULPS            Z12, Z3, Z3
+	VMOVUPS           Z3, 64(AX)
+	VADDPS            Z10, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z12
+	VMULPS            Z2, Z2, Z13
+	VFMADD213PS       Z2, Z13, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z3, Z12, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z12, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*1)
+	VADDPS            Z11, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z12
+	VFMADD213PS       Z2, Z12, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, 64(AX)(BX*1)
+	VADDPS            Z10, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, (AX)(BX*2)
+	VADDPS            Z11, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, 64(AX)(BX*2)
+	VADDPS            Z10, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, (AX)(R11*1)
+	VADDPS            Z11, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, 64(AX)(R11*1)
+	ADDQ              $0x00000080, CX
+	ADDQ              $0x00000080, R8
+	ADDQ              $0x00000080, R9
+	ADDQ              $0x00000080, AX
+	SUBQ              $0x20, R10
+	JMP               block_two
+
+block_one:
+	CMPQ   R10, $0x10
+	JL     block_tail
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z6
+	VFMADD231PS       (R14), Z6, Z2
+	VFMADD231PS       (R14)(SI*1), Z6, Z3
+	VFMADD231PS       (R14)(SI*2), Z6, Z4
+	VFMADD231PS       (R14)(DI*1), Z6, Z5
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_one_tap
+	VMOVUPS           (R9), Z6
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z6, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z7
+	VMAXPS.BCST       dwsilu<>+4(SB), Z7, Z7
+	VMULPS.BCST       dwsilu<>+8(SB), Z7, Z8
+	VRNDSCALEPS       $0x08, Z8, Z8
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z8, Z7
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z8, Z7
+	VBROADCASTSS      dwsilu<>+36(SB), Z9
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z7, Z9
+	VMULPS            Z7, Z7, Z10
+	VFMADD213PS       Z7, Z10, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z9
+	VSCALEFPS         Z8, Z9, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z7
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z8
+	VMOVUPS           Z9, K1, Z8
+	VDIVPS            Z7, Z8, Z8
+	VMULPS            Z8, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z6, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z7, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z7, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z8
+	VMULPS            Z2, Z2, Z9
+	VFMADD213PS       Z2, Z9, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K1, Z7
+	VDIVPS            Z2, Z7, Z7
+	VMULPS            Z7, Z3, Z3
+	VMOVUPS           Z3, (AX)(BX*1)
+	VADDPS            Z6, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z7
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z7
+	VMULPS            Z2, Z2, Z8
+	VFMADD213PS       Z2, Z8, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z7
+	VSCALEFPS         Z3, Z7, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z7, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*2)
+	VADDPS            Z6, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z6
+	VFMADD213PS       Z2, Z6, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, (AX)(R11*1)
+	ADDQ              $0x40, CX
+	ADDQ              $0x40, R8
+	ADDQ              $0x40, R9
+	ADDQ              $0x40, AX
+	SUBQ              $0x10, R10
+	JMP               block_one
+
+block_tail:
+	TESTQ  R10, R10
+	JZ     block_end
+	LEAQ   dwztailmasks<>+0(SB), R11
+	KMOVW  (R11)(R10*2), K1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_tail_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS.Z         (R13), K1, Z6
+	VMOVUPS.Z         (R14), K1, Z7
+	VFMADD231PS       Z7, Z6, Z2
+	VMOVUPS.Z         (R14)(SI*1), K1, Z7
+	VFMADD231PS       Z7, Z6, Z3
+	VMOVUPS.Z         (R14)(SI*2), K1, Z7
+	VFMADD231PS       Z7, Z6, Z4
+	VMOVUPS.Z         (R14)(DI*1), K1, Z7
+	VFMADD231PS       Z7, Z6, Z5
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_tail_tap
+	VMOVUPS.Z         (R9), K1, Z6
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z6, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z7
+	VMAXPS.BCST       dwsilu<>+4(SB), Z7, Z7
+	VMULPS.BCST       dwsilu<>+8(SB), Z7, Z8
+	VRNDSCALEPS       $0x08, Z8, Z8
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z8, Z7
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z8, Z7
+	VBROADCASTSS      dwsilu<>+36(SB), Z9
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z7, Z9
+	VMULPS            Z7, Z7, Z10
+	VFMADD213PS       Z7, Z10, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z9
+	VSCALEFPS         Z8, Z9, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z7
+	VPMOVD2M          Z2, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z8
+	VMOVUPS           Z9, K2, Z8
+	VDIVPS            Z7, Z8, Z8
+	VMULPS            Z8, Z2, Z2
+	VMOVUPS           Z2, K1, (AX)
+	VADDPS            Z6, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z7, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z7, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z8
+	VMULPS            Z2, Z2, Z9
+	VFMADD213PS       Z2, Z9, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z2
+	VPMOVD2M          Z3, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K2, Z7
+	VDIVPS            Z2, Z7, Z7
+	VMULPS            Z7, Z3, Z3
+	VMOVUPS           Z3, K1, (AX)(BX*1)
+	VADDPS            Z6, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z7
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z7
+	VMULPS            Z2, Z2, Z8
+	VFMADD213PS       Z2, Z8, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z7
+	VSCALEFPS         Z3, Z7, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z2
+	VPMOVD2M          Z4, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z7, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, K1, (AX)(BX*2)
+	VADDPS            Z6, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z6
+	VFMADD213PS       Z2, Z6, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, K1, (AX)(R11*1)
+	SHLQ              $0x02, R10
+	ADDQ              R10, CX
+	ADDQ              R10, R8
+	ADDQ              R10, R9
+	ADDQ              R10, AX
+
+block_end:
+	SUBQ BX, CX
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x80
+	JL     single_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS           (R12), Z10
+	VMOVUPS           64(R12), Z11
+	VMOVUPS           128(R12), Z12
+	VMOVUPS           192(R12), Z13
+	VMOVUPS           256(R12), Z14
+	VMOVUPS           320(R12), Z15
+	VMOVUPS           384(R12), Z16
+	VMOVUPS           448(R12), Z17
+	VFMADD231PS       (R13), Z10, Z2
+	VFMADD231PS       64(R13), Z11, Z3
+	VFMADD231PS       128(R13), Z12, Z4
+	VFMADD231PS       192(R13), Z13, Z5
+	VFMADD231PS       256(R13), Z14, Z6
+	VFMADD231PS       320(R13), Z15, Z7
+	VFMADD231PS       384(R13), Z16, Z8
+	VFMADD231PS       448(R13), Z17, Z9
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_wide_tap
+	VMOVUPS           (R8), Z10
+	VMOVUPS           64(R8), Z11
+	VMOVUPS           128(R8), Z12
+	VMOVUPS           192(R8), Z13
+	VMOVUPS           256(R8), Z14
+	VMOVUPS           320(R8), Z15
+	VMOVUPS           384(R8), Z16
+	VMOVUPS           448(R8), Z17
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z10
+	VMAXPS.BCST       dwsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       dwsilu<>+8(SB), Z10, Z18
+	VRNDSCALEPS       $0x08, Z18, Z18
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z18, Z10
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z18, Z10
+	VBROADCASTSS      dwsilu<>+36(SB), Z19
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z10, Z19
+	VMULPS            Z10, Z10, Z20
+	VFMADD213PS       Z10, Z20, Z19
+	VADDPS.BCST       dwsilu<>+40(SB), Z19, Z19
+	VSCALEFPS         Z18, Z19, Z19
+	VADDPS.BCST       dwsilu<>+40(SB), Z19, Z10
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z18
+	VMOVUPS           Z19, K1, Z18
+	VDIVPS            Z10, Z18, Z18
+	VMULPS            Z18, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z11, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z10
+	VRNDSCALEPS       $0x08, Z10, Z10
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z10, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z10, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z11
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z11
+	VMULPS            Z2, Z2, Z18
+	VFMADD213PS       Z2, Z18, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z11
+	VSCALEFPS         Z10, Z11, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z10
+	VMOVUPS           Z11, K1, Z10
+	VDIVPS            Z2, Z10, Z10
+	VMULPS            Z10, Z3, Z3
+	VMOVUPS           Z3, 64(AX)
+	VADDPS            Z12, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z10
+	VMULPS            Z2, Z2, Z11
+	VFMADD213PS       Z2, Z11, Z10
+	VADDPS.BCST       dwsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z3, Z10, Z10
+	VADDPS.BCST       dwsilu<>+40(SB), Z10, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z10, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, 128(AX)
+	VADDPS            Z13, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z10
+	VFMADD213PS       Z2, Z10, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, 192(AX)
+	VADDPS            Z14, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, 256(AX)
+	VADDPS            Z15, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, 320(AX)
+	VADDPS            Z16, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, 384(AX)
+	VADDPS            Z17, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, 448(AX)
+	ADDQ              $0x00000200, CX
+	ADDQ              $0x00000200, DI
+	ADDQ              $0x00000200, R8
+	ADDQ              $0x00000200, AX
+	SUBQ              $0x80, R9
+	JMP               single_wide
+
+single_one:
+	CMPQ   R9, $0x10
+	JL     single_tail
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS           (R12), Z3
+	VFMADD231PS       (R13), Z3, Z2
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_one_tap
+	VMOVUPS           (R8), Z3
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z3, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z3
+	VMAXPS.BCST       dwsilu<>+4(SB), Z3, Z3
+	VMULPS.BCST       dwsilu<>+8(SB), Z3, Z4
+	VRNDSCALEPS       $0x08, Z4, Z4
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z4, Z3
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z4, Z3
+	VBROADCASTSS      dwsilu<>+36(SB), Z5
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z3, Z5
+	VMULPS            Z3, Z3, Z6
+	VFMADD213PS       Z3, Z6, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z5
+	VSCALEFPS         Z4, Z5, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z3
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z4
+	VMOVUPS           Z5, K1, Z4
+	VDIVPS            Z3, Z4, Z4
+	VMULPS            Z4, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	ADDQ              $0x40, CX
+	ADDQ              $0x40, DI
+	ADDQ              $0x40, R8
+	ADDQ              $0x40, AX
+	SUBQ              $0x10, R9
+	JMP               single_one
+
+single_tail:
+	TESTQ  R9, R9
+	JZ     single_end
+	LEAQ   dwztailmasks<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_tail_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS.Z         (R12), K1, Z3
+	VMOVUPS.Z         (R13), K1, Z4
+	VFMADD231PS       Z4, Z3, Z2
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_tail_tap
+	VMOVUPS.Z         (R8), K1, Z3
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z3, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z3
+	VMAXPS.BCST       dwsilu<>+4(SB), Z3, Z3
+	VMULPS.BCST       dwsilu<>+8(SB), Z3, Z4
+	VRNDSCALEPS       $0x08, Z4, Z4
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z4, Z3
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z4, Z3
+	VBROADCASTSS      dwsilu<>+36(SB), Z5
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z3, Z5
+	VMULPS            Z3, Z3, Z6
+	VFMADD213PS       Z3, Z6, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z5
+	VSCALEFPS         Z4, Z5, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z3
+	VPMOVD2M          Z2, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z4
+	VMOVUPS           Z5, K2, Z4
+	VDIVPS            Z3, Z4, Z4
+	VMULPS            Z4, Z2, Z2
+	VMOVUPS           Z2, K1, (AX)
+	SHLQ              $0x02, R9
+	ADDQ              R9, CX
+	ADDQ              R9, DI
+	ADDQ              R9, R8
+	ADDQ              R9, AX
+
+single_end:
+	SUBQ BX, CX
+	ADDQ SI, CX
+	DECQ DX
+	JMP  single
+
+done:
+	VZEROUPPER
+	RET
+
+// func directCellsSiluAVX512(out []float32, x []float32, w []float32, taps []int, cells int, c int, stride int, bias []float32, lo float32, hi float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·directCellsSiluAVX512(SB), NOSPLIT, $0-152
+	MOVQ         out_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         cells+96(FP), DX
+	MOVQ         c+104(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         stride+112(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), DI
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+
+block8:
+	CMPQ DX, $0x08
+	JL   block
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block8_two:
+	CMPQ   R10, $0x20
+	JL     block8_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_two_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z18
+	VMOVUPS           64(R13), Z19
+	VBROADCASTSS      (R14), Z20
+	VFMADD231PS       Z20, Z18, Z2
+	VFMADD231PS       Z20, Z19, Z3
+	VBROADCASTSS      (R14)(SI*1), Z20
+	VFMADD231PS       Z20, Z18, Z4
+	VFMADD231PS       Z20, Z19, Z5
+	VBROADCASTSS      (R14)(SI*2), Z20
+	VFMADD231PS       Z20, Z18, Z6
+	VFMADD231PS       Z20, Z19, Z7
+	VBROADCASTSS      (R14)(DI*1), Z20
+	VFMADD231PS       Z20, Z18, Z8
+	VFMADD231PS       Z20, Z19, Z9
+	LEAQ              (R14)(SI*4), R14
+	VBROADCASTSS      (R14), Z20
+	VFMADD231PS       Z20, Z18, Z10
+	VFMADD231PS       Z20, Z19, Z11
+	VBROADCASTSS      (R14)(SI*1), Z20
+	VFMADD231PS       Z20, Z18, Z12
+	VFMADD231PS       Z20, Z19, Z13
+	VBROADCASTSS      (R14)(SI*2), Z20
+	VFMADD231PS       Z20, Z18, Z14
+	VFMADD231PS       Z20, Z19, Z15
+	VBROADCASTSS      (R14)(DI*1), Z20
+	VFMADD231PS       Z20, Z18, Z16
+	VFMADD231PS       Z20, Z19, Z17
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block8_two_tap
+	VMOVUPS           (R9), Z18
+	VMOVUPS           64(R9), Z19
+	LEAQ              (BX)(BX*2), R11
+	LEAQ              (AX)(BX*4), R12
+	VADDPS            Z18, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z20
+	VMAXPS.BCST       dwsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       dwsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      dwsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       dwsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       dwsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K1, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z19, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z20
+	VRNDSCALEPS       $0x08, Z20, Z20
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z20, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z20, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z21
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z21
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z21
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z21
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z21
+	VMULPS            Z2, Z2, Z22
+	VFMADD213PS       Z2, Z22, Z21
+	VADDPS.BCST       dwsilu<>+40(SB), Z21, Z21
+	VSCALEFPS         Z20, Z21, Z21
+	VADDPS.BCST       dwsilu<>+40(SB), Z21, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z20
+	VMOVUPS           Z21, K1, Z20
+	VDIVPS            Z2, Z20, Z20
+	VMULPS            Z20, Z3, Z3
+	VMOVUPS           Z3, 64(AX)
+	VADDPS            Z18, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z20
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z20
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z20
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z20
+	VMULPS            Z2, Z2, Z21
+	VFMADD213PS       Z2, Z21, Z20
+	VADDPS.BCST       dwsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z3, Z20, Z20
+	VADDPS.BCST       dwsilu<>+40(SB), Z20, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z20, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*1)
+	VADDPS            Z19, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z20
+	VFMADD213PS       Z2, Z20, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, 64(AX)(BX*1)
+	VADDPS            Z18, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, (AX)(BX*2)
+	VADDPS            Z19, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, 64(AX)(BX*2)
+	VADDPS            Z18, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, (AX)(R11*1)
+	VADDPS            Z19, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, 64(AX)(R11*1)
+	VADDPS            Z18, Z10, Z10
+	VMAXPS            Z10, Z0, Z10
+	VMINPS            Z10, Z1, Z10
+	VORPS.BCST        dwsilu<>+0(SB), Z10, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z10, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z10, Z10
+	VMOVUPS           Z10, (R12)
+	VADDPS            Z19, Z11, Z11
+	VMAXPS            Z11, Z0, Z11
+	VMINPS            Z11, Z1, Z11
+	VORPS.BCST        dwsilu<>+0(SB), Z11, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z11, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z11, Z11
+	VMOVUPS           Z11, 64(R12)
+	VADDPS            Z18, Z12, Z12
+	VMAXPS            Z12, Z0, Z12
+	VMINPS            Z12, Z1, Z12
+	VORPS.BCST        dwsilu<>+0(SB), Z12, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z12, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z12, Z12
+	VMOVUPS           Z12, (R12)(BX*1)
+	VADDPS            Z19, Z13, Z13
+	VMAXPS            Z13, Z0, Z13
+	VMINPS            Z13, Z1, Z13
+	VORPS.BCST        dwsilu<>+0(SB), Z13, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z13, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z13, Z13
+	VMOVUPS           Z13, 64(R12)(BX*1)
+	VADDPS            Z18, Z14, Z14
+	VMAXPS            Z14, Z0, Z14
+	VMINPS            Z14, Z1, Z14
+	VORPS.BCST        dwsilu<>+0(SB), Z14, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z14, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z14, Z14
+	VMOVUPS           Z14, (R12)(BX*2)
+	VADDPS            Z19, Z15, Z15
+	VMAXPS            Z15, Z0, Z15
+	VMINPS            Z15, Z1, Z15
+	VORPS.BCST        dwsilu<>+0(SB), Z15, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z15, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z15, Z15
+	VMOVUPS           Z15, 64(R12)(BX*2)
+	VADDPS            Z18, Z16, Z16
+	VMAXPS            Z16, Z0, Z16
+	VMINPS            Z16, Z1, Z16
+	VORPS.BCST        dwsilu<>+0(SB), Z16, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z16, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z16, Z16
+	VMOVUPS           Z16, (R12)(R11*1)
+	VADDPS            Z19, Z17, Z17
+	VMAXPS            Z17, Z0, Z17
+	VMINPS            Z17, Z1, Z17
+	VORPS.BCST        dwsilu<>+0(SB), Z17, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z17, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z17, Z17
+	VMOVUPS           Z17, 64(R12)(R11*1)
+	ADDQ              $0x00000080, R8
+	ADDQ              $0x00000080, R9
+	ADDQ              $0x00000080, AX
+	SUBQ              $0x20, R10
+	JMP               block8_two
+
+block8_one:
+	CMPQ   R10, $0x10
+	JL     block8_tail
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_one_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z10
+	VBROADCASTSS      (R14), Z11
+	VFMADD231PS       Z11, Z10, Z2
+	VBROADCASTSS      (R14)(SI*1), Z11
+	VFMADD231PS       Z11, Z10, Z3
+	VBROADCASTSS      (R14)(SI*2), Z11
+	VFMADD231PS       Z11, Z10, Z4
+	VBROADCASTSS      (R14)(DI*1), Z11
+	VFMADD231PS       Z11, Z10, Z5
+	LEAQ              (R14)(SI*4), R14
+	VBROADCASTSS      (R14), Z11
+	VFMADD231PS       Z11, Z10, Z6
+	VBROADCASTSS      (R14)(SI*1), Z11
+	VFMADD231PS       Z11, Z10, Z7
+	VBROADCASTSS      (R14)(SI*2), Z11
+	VFMADD231PS       Z11, Z10, Z8
+	VBROADCASTSS      (R14)(DI*1), Z11
+	VFMADD231PS       Z11, Z10, Z9
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block8_one_tap
+	VMOVUPS           (R9), Z10
+	LEAQ              (BX)(BX*2), R11
+	LEAQ              (AX)(BX*4), R12
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z11
+	VMAXPS.BCST       dwsilu<>+4(SB), Z11, Z11
+	VMULPS.BCST       dwsilu<>+8(SB), Z11, Z12
+	VRNDSCALEPS       $0x08, Z12, Z12
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z12, Z11
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z12, Z11
+	VBROADCASTSS      dwsilu<>+36(SB), Z13
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z11, Z13
+	VMULPS            Z11, Z11, Z14
+	VFMADD213PS       Z11, Z14, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z13
+	VSCALEFPS         Z12, Z13, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z11
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z12
+	VMOVUPS           Z13, K1, Z12
+	VDIVPS            Z11, Z12, Z12
+	VMULPS            Z12, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z10, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z11, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z11, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z12
+	VMULPS            Z2, Z2, Z13
+	VFMADD213PS       Z2, Z13, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K1, Z11
+	VDIVPS            Z2, Z11, Z11
+	VMULPS            Z11, Z3, Z3
+	VMOVUPS           Z3, (AX)(BX*1)
+	VADDPS            Z10, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z11
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z11
+	VMULPS            Z2, Z2, Z12
+	VFMADD213PS       Z2, Z12, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z11
+	VSCALEFPS         Z3, Z11, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z11, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*2)
+	VADDPS            Z10, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z11
+	VFMADD213PS       Z2, Z11, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, (AX)(R11*1)
+	VADDPS            Z10, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, (R12)
+	VADDPS            Z10, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, (R12)(BX*1)
+	VADDPS            Z10, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, (R12)(BX*2)
+	VADDPS            Z10, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, (R12)(R11*1)
+	ADDQ              $0x40, R8
+	ADDQ              $0x40, R9
+	ADDQ              $0x40, AX
+	SUBQ              $0x10, R10
+	JMP               block8_one
+
+block8_tail:
+	TESTQ  R10, R10
+	JZ     block8_end
+	LEAQ   dwztailmasks<>+0(SB), R11
+	KMOVW  (R11)(R10*2), K1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block8_tail_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS.Z         (R13), K1, Z10
+	VBROADCASTSS      (R14), Z11
+	VFMADD231PS       Z11, Z10, Z2
+	VBROADCASTSS      (R14)(SI*1), Z11
+	VFMADD231PS       Z11, Z10, Z3
+	VBROADCASTSS      (R14)(SI*2), Z11
+	VFMADD231PS       Z11, Z10, Z4
+	VBROADCASTSS      (R14)(DI*1), Z11
+	VFMADD231PS       Z11, Z10, Z5
+	LEAQ              (R14)(SI*4), R14
+	VBROADCASTSS      (R14), Z11
+	VFMADD231PS       Z11, Z10, Z6
+	VBROADCASTSS      (R14)(SI*1), Z11
+	VFMADD231PS       Z11, Z10, Z7
+	VBROADCASTSS      (R14)(SI*2), Z11
+	VFMADD231PS       Z11, Z10, Z8
+	VBROADCASTSS      (R14)(DI*1), Z11
+	VFMADD231PS       Z11, Z10, Z9
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block8_tail_tap
+	VMOVUPS.Z         (R9), K1, Z10
+	LEAQ              (BX)(BX*2), R11
+	LEAQ              (AX)(BX*4), R12
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z11
+	VMAXPS.BCST       dwsilu<>+4(SB), Z11, Z11
+	VMULPS.BCST       dwsilu<>+8(SB), Z11, Z12
+	VRNDSCALEPS       $0x08, Z12, Z12
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z12, Z11
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z12, Z11
+	VBROADCASTSS      dwsilu<>+36(SB), Z13
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z11, Z13
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z11, Z13
+	VMULPS            Z11, Z11, Z14
+	VFMADD213PS       Z11, Z14, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z13
+	VSCALEFPS         Z12, Z13, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z11
+	VPMOVD2M          Z2, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z12
+	VMOVUPS           Z13, K2, Z12
+	VDIVPS            Z11, Z12, Z12
+	VMULPS            Z12, Z2, Z2
+	VMOVUPS           Z2, K1, (AX)
+	VADDPS            Z10, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z11, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z11, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z12
+	VMULPS            Z2, Z2, Z13
+	VFMADD213PS       Z2, Z13, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z2
+	VPMOVD2M          Z3, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K2, Z11
+	VDIVPS            Z2, Z11, Z11
+	VMULPS            Z11, Z3, Z3
+	VMOVUPS           Z3, K1, (AX)(BX*1)
+	VADDPS            Z10, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z11
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z11
+	VMULPS            Z2, Z2, Z12
+	VFMADD213PS       Z2, Z12, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z11
+	VSCALEFPS         Z3, Z11, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z2
+	VPMOVD2M          Z4, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z11, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, K1, (AX)(BX*2)
+	VADDPS            Z10, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z11
+	VFMADD213PS       Z2, Z11, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, K1, (AX)(R11*1)
+	VADDPS            Z10, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, K1, (R12)
+	VADDPS            Z10, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, K1, (R12)(BX*1)
+	VADDPS            Z10, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, K1, (R12)(BX*2)
+	VADDPS            Z10, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, K1, (R12)(R11*1)
+	SHLQ              $0x02, R10
+	ADDQ              R10, R8
+	ADDQ              R10, R9
+	ADDQ              R10, AX
+
+block8_end:
+	LEAQ (CX)(SI*8), CX
+	LEAQ (AX)(BX*8), AX
+	SUBQ BX, AX
+	SUBQ $0x08, DX
+	JMP  block8
+
+block:
+	CMPQ DX, $0x04
+	JL   single
+	MOVQ w_base+48(FP), R8
+	MOVQ bias_base+120(FP), R9
+	MOVQ c+104(FP), R10
+
+block_two:
+	CMPQ   R10, $0x20
+	JL     block_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_two_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z10
+	VMOVUPS           64(R13), Z11
+	VBROADCASTSS      (R14), Z12
+	VFMADD231PS       Z12, Z10, Z2
+	VFMADD231PS       Z12, Z11, Z3
+	VBROADCASTSS      (R14)(SI*1), Z12
+	VFMADD231PS       Z12, Z10, Z4
+	VFMADD231PS       Z12, Z11, Z5
+	VBROADCASTSS      (R14)(SI*2), Z12
+	VFMADD231PS       Z12, Z10, Z6
+	VFMADD231PS       Z12, Z11, Z7
+	VBROADCASTSS      (R14)(DI*1), Z12
+	VFMADD231PS       Z12, Z10, Z8
+	VFMADD231PS       Z12, Z11, Z9
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_two_tap
+	VMOVUPS           (R9), Z10
+	VMOVUPS           64(R9), Z11
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z12
+	VMAXPS.BCST       dwsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       dwsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      dwsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       dwsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       dwsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K1, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z11, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z12
+	VRNDSCALEPS       $0x08, Z12, Z12
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z12, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z12, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z13
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z13
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z13
+	VMULPS            Z2, Z2, Z14
+	VFMADD213PS       Z2, Z14, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z13
+	VSCALEFPS         Z12, Z13, Z13
+	VADDPS.BCST       dwsilu<>+40(SB), Z13, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z12
+	VMOVUPS           Z13, K1, Z12
+	VDIVPS            Z2, Z12, Z12
+	VMULPS            Z12, Z3, Z3
+	VMOVUPS           Z3, 64(AX)
+	VADDPS            Z10, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z12
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z12
+	VMULPS            Z2, Z2, Z13
+	VFMADD213PS       Z2, Z13, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z3, Z12, Z12
+	VADDPS.BCST       dwsilu<>+40(SB), Z12, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z12, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*1)
+	VADDPS            Z11, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z12
+	VFMADD213PS       Z2, Z12, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, 64(AX)(BX*1)
+	VADDPS            Z10, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, (AX)(BX*2)
+	VADDPS            Z11, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, 64(AX)(BX*2)
+	VADDPS            Z10, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, (AX)(R11*1)
+	VADDPS            Z11, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, 64(AX)(R11*1)
+	ADDQ              $0x00000080, R8
+	ADDQ              $0x00000080, R9
+	ADDQ              $0x00000080, AX
+	SUBQ              $0x20, R10
+	JMP               block_two
+
+block_one:
+	CMPQ   R10, $0x10
+	JL     block_tail
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_one_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS           (R13), Z6
+	VBROADCASTSS      (R14), Z7
+	VFMADD231PS       Z7, Z6, Z2
+	VBROADCASTSS      (R14)(SI*1), Z7
+	VFMADD231PS       Z7, Z6, Z3
+	VBROADCASTSS      (R14)(SI*2), Z7
+	VFMADD231PS       Z7, Z6, Z4
+	VBROADCASTSS      (R14)(DI*1), Z7
+	VFMADD231PS       Z7, Z6, Z5
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_one_tap
+	VMOVUPS           (R9), Z6
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z6, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z7
+	VMAXPS.BCST       dwsilu<>+4(SB), Z7, Z7
+	VMULPS.BCST       dwsilu<>+8(SB), Z7, Z8
+	VRNDSCALEPS       $0x08, Z8, Z8
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z8, Z7
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z8, Z7
+	VBROADCASTSS      dwsilu<>+36(SB), Z9
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z7, Z9
+	VMULPS            Z7, Z7, Z10
+	VFMADD213PS       Z7, Z10, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z9
+	VSCALEFPS         Z8, Z9, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z7
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z8
+	VMOVUPS           Z9, K1, Z8
+	VDIVPS            Z7, Z8, Z8
+	VMULPS            Z8, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z6, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z7, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z7, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z8
+	VMULPS            Z2, Z2, Z9
+	VFMADD213PS       Z2, Z9, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K1, Z7
+	VDIVPS            Z2, Z7, Z7
+	VMULPS            Z7, Z3, Z3
+	VMOVUPS           Z3, (AX)(BX*1)
+	VADDPS            Z6, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z7
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z7
+	VMULPS            Z2, Z2, Z8
+	VFMADD213PS       Z2, Z8, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z7
+	VSCALEFPS         Z3, Z7, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z7, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, (AX)(BX*2)
+	VADDPS            Z6, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z6
+	VFMADD213PS       Z2, Z6, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, (AX)(R11*1)
+	ADDQ              $0x40, R8
+	ADDQ              $0x40, R9
+	ADDQ              $0x40, AX
+	SUBQ              $0x10, R10
+	JMP               block_one
+
+block_tail:
+	TESTQ  R10, R10
+	JZ     block_end
+	LEAQ   dwztailmasks<>+0(SB), R11
+	KMOVW  (R11)(R10*2), K1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   taps_base+72(FP), R11
+	MOVQ   taps_len+80(FP), R12
+	SHRQ   $0x01, R12
+
+block_tail_tap:
+	MOVQ              (R11), R14
+	ADDQ              CX, R14
+	MOVQ              8(R11), R13
+	ADDQ              R8, R13
+	VMOVUPS.Z         (R13), K1, Z6
+	VBROADCASTSS      (R14), Z7
+	VFMADD231PS       Z7, Z6, Z2
+	VBROADCASTSS      (R14)(SI*1), Z7
+	VFMADD231PS       Z7, Z6, Z3
+	VBROADCASTSS      (R14)(SI*2), Z7
+	VFMADD231PS       Z7, Z6, Z4
+	VBROADCASTSS      (R14)(DI*1), Z7
+	VFMADD231PS       Z7, Z6, Z5
+	ADDQ              $0x10, R11
+	DECQ              R12
+	JNZ               block_tail_tap
+	VMOVUPS.Z         (R9), K1, Z6
+	LEAQ              (BX)(BX*2), R11
+	VADDPS            Z6, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z7
+	VMAXPS.BCST       dwsilu<>+4(SB), Z7, Z7
+	VMULPS.BCST       dwsilu<>+8(SB), Z7, Z8
+	VRNDSCALEPS       $0x08, Z8, Z8
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z8, Z7
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z8, Z7
+	VBROADCASTSS      dwsilu<>+36(SB), Z9
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z7, Z9
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z7, Z9
+	VMULPS            Z7, Z7, Z10
+	VFMADD213PS       Z7, Z10, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z9
+	VSCALEFPS         Z8, Z9, Z9
+	VADDPS.BCST       dwsilu<>+40(SB), Z9, Z7
+	VPMOVD2M          Z2, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z8
+	VMOVUPS           Z9, K2, Z8
+	VDIVPS            Z7, Z8, Z8
+	VMULPS            Z8, Z2, Z2
+	VMOVUPS           Z2, K1, (AX)
+	VADDPS            Z6, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z7, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z7, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z8
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z8
+	VMULPS            Z2, Z2, Z9
+	VFMADD213PS       Z2, Z9, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       dwsilu<>+40(SB), Z8, Z2
+	VPMOVD2M          Z3, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K2, Z7
+	VDIVPS            Z2, Z7, Z7
+	VMULPS            Z7, Z3, Z3
+	VMOVUPS           Z3, K1, (AX)(BX*1)
+	VADDPS            Z6, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z7
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z7
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z7
+	VMULPS            Z2, Z2, Z8
+	VFMADD213PS       Z2, Z8, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z7
+	VSCALEFPS         Z3, Z7, Z7
+	VADDPS.BCST       dwsilu<>+40(SB), Z7, Z2
+	VPMOVD2M          Z4, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z7, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, K1, (AX)(BX*2)
+	VADDPS            Z6, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z6
+	VFMADD213PS       Z2, Z6, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K2, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, K1, (AX)(R11*1)
+	SHLQ              $0x02, R10
+	ADDQ              R10, R8
+	ADDQ              R10, R9
+	ADDQ              R10, AX
+
+block_end:
+	LEAQ (CX)(SI*4), CX
+	LEAQ (AX)(BX*2), AX
+	ADDQ BX, AX
+	SUBQ $0x04, DX
+	JMP  block
+
+single:
+	TESTQ DX, DX
+	JZ    done
+	MOVQ  w_base+48(FP), DI
+	MOVQ  bias_base+120(FP), R8
+	MOVQ  c+104(FP), R9
+
+single_wide:
+	CMPQ   R9, $0x80
+	JL     single_one
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_wide_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS           (R12), Z10
+	VMOVUPS           64(R12), Z11
+	VMOVUPS           128(R12), Z12
+	VMOVUPS           192(R12), Z13
+	VMOVUPS           256(R12), Z14
+	VMOVUPS           320(R12), Z15
+	VMOVUPS           384(R12), Z16
+	VMOVUPS           448(R12), Z17
+	VBROADCASTSS      (R13), Z18
+	VFMADD231PS       Z18, Z10, Z2
+	VFMADD231PS       Z18, Z11, Z3
+	VFMADD231PS       Z18, Z12, Z4
+	VFMADD231PS       Z18, Z13, Z5
+	VFMADD231PS       Z18, Z14, Z6
+	VFMADD231PS       Z18, Z15, Z7
+	VFMADD231PS       Z18, Z16, Z8
+	VFMADD231PS       Z18, Z17, Z9
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_wide_tap
+	VMOVUPS           (R8), Z10
+	VMOVUPS           64(R8), Z11
+	VMOVUPS           128(R8), Z12
+	VMOVUPS           192(R8), Z13
+	VMOVUPS           256(R8), Z14
+	VMOVUPS           320(R8), Z15
+	VMOVUPS           384(R8), Z16
+	VMOVUPS           448(R8), Z17
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z10, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z10
+	VMAXPS.BCST       dwsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       dwsilu<>+8(SB), Z10, Z18
+	VRNDSCALEPS       $0x08, Z18, Z18
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z18, Z10
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z18, Z10
+	VBROADCASTSS      dwsilu<>+36(SB), Z19
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z10, Z19
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z10, Z19
+	VMULPS            Z10, Z10, Z20
+	VFMADD213PS       Z10, Z20, Z19
+	VADDPS.BCST       dwsilu<>+40(SB), Z19, Z19
+	VSCALEFPS         Z18, Z19, Z19
+	VADDPS.BCST       dwsilu<>+40(SB), Z19, Z10
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z18
+	VMOVUPS           Z19, K1, Z18
+	VDIVPS            Z10, Z18, Z18
+	VMULPS            Z18, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	VADDPS            Z11, Z3, Z3
+	VMAXPS            Z3, Z0, Z3
+	VMINPS            Z3, Z1, Z3
+	VORPS.BCST        dwsilu<>+0(SB), Z3, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z10
+	VRNDSCALEPS       $0x08, Z10, Z10
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z10, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z10, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z11
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z11
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z11
+	VMULPS            Z2, Z2, Z18
+	VFMADD213PS       Z2, Z18, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z11
+	VSCALEFPS         Z10, Z11, Z11
+	VADDPS.BCST       dwsilu<>+40(SB), Z11, Z2
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z10
+	VMOVUPS           Z11, K1, Z10
+	VDIVPS            Z2, Z10, Z10
+	VMULPS            Z10, Z3, Z3
+	VMOVUPS           Z3, 64(AX)
+	VADDPS            Z12, Z4, Z4
+	VMAXPS            Z4, Z0, Z4
+	VMINPS            Z4, Z1, Z4
+	VORPS.BCST        dwsilu<>+0(SB), Z4, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z10
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z10
+	VMULPS            Z2, Z2, Z11
+	VFMADD213PS       Z2, Z11, Z10
+	VADDPS.BCST       dwsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z3, Z10, Z10
+	VADDPS.BCST       dwsilu<>+40(SB), Z10, Z2
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z10, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z4, Z4
+	VMOVUPS           Z4, 128(AX)
+	VADDPS            Z13, Z5, Z5
+	VMAXPS            Z5, Z0, Z5
+	VMINPS            Z5, Z1, Z5
+	VORPS.BCST        dwsilu<>+0(SB), Z5, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z10
+	VFMADD213PS       Z2, Z10, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z5, Z5
+	VMOVUPS           Z5, 192(AX)
+	VADDPS            Z14, Z6, Z6
+	VMAXPS            Z6, Z0, Z6
+	VMINPS            Z6, Z1, Z6
+	VORPS.BCST        dwsilu<>+0(SB), Z6, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z6, Z6
+	VMOVUPS           Z6, 256(AX)
+	VADDPS            Z15, Z7, Z7
+	VMAXPS            Z7, Z0, Z7
+	VMINPS            Z7, Z1, Z7
+	VORPS.BCST        dwsilu<>+0(SB), Z7, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z7, Z7
+	VMOVUPS           Z7, 320(AX)
+	VADDPS            Z16, Z8, Z8
+	VMAXPS            Z8, Z0, Z8
+	VMINPS            Z8, Z1, Z8
+	VORPS.BCST        dwsilu<>+0(SB), Z8, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z8, Z8
+	VMOVUPS           Z8, 384(AX)
+	VADDPS            Z17, Z9, Z9
+	VMAXPS            Z9, Z0, Z9
+	VMINPS            Z9, Z1, Z9
+	VORPS.BCST        dwsilu<>+0(SB), Z9, Z2
+	VMAXPS.BCST       dwsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       dwsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      dwsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       dwsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K1, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z9, Z9
+	VMOVUPS           Z9, 448(AX)
+	ADDQ              $0x00000200, DI
+	ADDQ              $0x00000200, R8
+	ADDQ              $0x00000200, AX
+	SUBQ              $0x80, R9
+	JMP               single_wide
+
+single_one:
+	CMPQ   R9, $0x10
+	JL     single_tail
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_one_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS           (R12), Z3
+	VBROADCASTSS      (R13), Z4
+	VFMADD231PS       Z4, Z3, Z2
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_one_tap
+	VMOVUPS           (R8), Z3
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z3, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z3
+	VMAXPS.BCST       dwsilu<>+4(SB), Z3, Z3
+	VMULPS.BCST       dwsilu<>+8(SB), Z3, Z4
+	VRNDSCALEPS       $0x08, Z4, Z4
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z4, Z3
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z4, Z3
+	VBROADCASTSS      dwsilu<>+36(SB), Z5
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z3, Z5
+	VMULPS            Z3, Z3, Z6
+	VFMADD213PS       Z3, Z6, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z5
+	VSCALEFPS         Z4, Z5, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z3
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      dwsilu<>+40(SB), Z4
+	VMOVUPS           Z5, K1, Z4
+	VDIVPS            Z3, Z4, Z4
+	VMULPS            Z4, Z2, Z2
+	VMOVUPS           Z2, (AX)
+	ADDQ              $0x40, DI
+	ADDQ              $0x40, R8
+	ADDQ              $0x40, AX
+	SUBQ              $0x10, R9
+	JMP               single_one
+
+single_tail:
+	TESTQ  R9, R9
+	JZ     single_end
+	LEAQ   dwztailmasks<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VXORPS Z2, Z2, Z2
+	MOVQ   taps_base+72(FP), R10
+	MOVQ   taps_len+80(FP), R11
+	SHRQ   $0x01, R11
+
+single_tail_tap:
+	MOVQ              (R10), R13
+	ADDQ              CX, R13
+	MOVQ              8(R10), R12
+	ADDQ              DI, R12
+	VMOVUPS.Z         (R12), K1, Z3
+	VBROADCASTSS      (R13), Z4
+	VFMADD231PS       Z4, Z3, Z2
+	ADDQ              $0x10, R10
+	DECQ              R11
+	JNZ               single_tail_tap
+	VMOVUPS.Z         (R8), K1, Z3
+	LEAQ              (BX)(BX*2), R10
+	VADDPS            Z3, Z2, Z2
+	VMAXPS            Z2, Z0, Z2
+	VMINPS            Z2, Z1, Z2
+	VORPS.BCST        dwsilu<>+0(SB), Z2, Z3
+	VMAXPS.BCST       dwsilu<>+4(SB), Z3, Z3
+	VMULPS.BCST       dwsilu<>+8(SB), Z3, Z4
+	VRNDSCALEPS       $0x08, Z4, Z4
+	VFNMADD231PS.BCST dwsilu<>+12(SB), Z4, Z3
+	VFNMADD231PS.BCST dwsilu<>+16(SB), Z4, Z3
+	VBROADCASTSS      dwsilu<>+36(SB), Z5
+	VFMADD213PS.BCST  dwsilu<>+32(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+28(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+24(SB), Z3, Z5
+	VFMADD213PS.BCST  dwsilu<>+20(SB), Z3, Z5
+	VMULPS            Z3, Z3, Z6
+	VFMADD213PS       Z3, Z6, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z5
+	VSCALEFPS         Z4, Z5, Z5
+	VADDPS.BCST       dwsilu<>+40(SB), Z5, Z3
+	VPMOVD2M          Z2, K2
+	VBROADCASTSS      dwsilu<>+40(SB), Z4
+	VMOVUPS           Z5, K2, Z4
+	VDIVPS            Z3, Z4, Z4
+	VMULPS            Z4, Z2, Z2
+	VMOVUPS           Z2, K1, (AX)
+	SHLQ              $0x02, R9
+	ADDQ              R9, DI
+	ADDQ              R9, R8
+	ADDQ              R9, AX
 
 single_end:
 	ADDQ SI, CX

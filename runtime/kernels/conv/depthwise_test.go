@@ -78,6 +78,9 @@ func TestDepthwiseMatchesReference(t *testing.T) {
 		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpClip, Attrs: &ir.ClipAttrs{Min: 0, Max: 6}}}, func(co int) []eltwise.Step {
 			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Clip, Alpha: 0, Beta: 6}}
 		}},
+		{ir.Chain{{Op: ir.OpAdd, Operand: 2}, {Op: ir.OpSilu}}, func(co int) []eltwise.Step {
+			return []eltwise.Step{{Kind: eltwise.Add, Operand: 2, Shape: []int{co}}, {Kind: eltwise.Silu}}
+		}},
 	}
 	generic := gemm.For(cpu.Generic)
 	for i, tc := range append(depthwiseCases(), groupedCases()...) {
@@ -123,6 +126,19 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 	}{
 		{"cells", func(k *dwKernel) cellsFunc { return k.cells }, func(c int) int { return c }},
 		{"direct", func(k *dwKernel) cellsFunc { return k.direct }, func(int) int { return 1 }},
+		{"cellsSilu", func(k *dwKernel) cellsFunc { return k.cellsSilu }, func(c int) int { return c }},
+		{"directSilu", func(k *dwKernel) cellsFunc { return k.directSilu }, func(int) int { return 1 }},
+	}
+	// plain is the kernel without silu, which the silu kernels' results
+	// are checked against with the set's eltwise silu run after.
+	plain := map[string]string{"cellsSilu": "cells", "directSilu": "direct"}
+	get := func(name string, k *dwKernel) cellsFunc {
+		for _, kern := range kernels {
+			if kern.name == name {
+				return kern.get(k)
+			}
+		}
+		panic(name)
 	}
 	for _, kern := range kernels {
 		for _, c := range []int{1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 32, 33, 81, 113, 130, 263} {
@@ -135,7 +151,7 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 					taps := make([]int, 0, 2*ntaps)
 					for k := range ntaps {
 						at := k*c + k/3*5*c
-						if kern.name == "direct" {
+						if kern.reach(c) == 1 {
 							at = k/3*(stride+3) + k%3
 						}
 						taps = append(taps, 4*at, 4*(ntaps-1-k)*c)
@@ -145,8 +161,18 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 					bias := kerneltest.Random(r, c).Data
 					cl := clamps[(c+cells+ntaps)%len(clamps)]
 					want := make([]float32, cells*c)
-					kern.get(&dwGeneric)(want, x, w, taps, cells, c, stride, bias, cl[0], cl[1])
+					base, isSilu := plain[kern.name]
+					if !isSilu {
+						base = kern.name
+					}
+					get(base, &dwGeneric)(want, x, w, taps, cells, c, stride, bias, cl[0], cl[1])
+					if isSilu {
+						eltwise.Unary(cpu.Generic, eltwise.Silu)(want, 0)
+					}
 					for _, k := range dwSets.All() {
+						if kern.get(k) == nil {
+							continue
+						}
 						got := make([]float32, cells*c+1)
 						got[cells*c] = 42 // the kernel writes no further
 						kern.get(k)(got[:cells*c], x, w, taps, cells, c, stride, bias, cl[0], cl[1])
@@ -156,6 +182,18 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 						}
 						if got[cells*c] != 42 {
 							t.Errorf("%s: wrote past the output", name)
+						}
+						if isSilu {
+							// The set's kernel then its eltwise silu: the same bits.
+							unfused := make([]float32, cells*c)
+							get(base, k)(unfused, x, w, taps, cells, c, stride, bias, cl[0], cl[1])
+							eltwise.Unary(k.set, eltwise.Silu)(unfused, 0)
+							for i := range unfused {
+								if math.Float32bits(got[i]) != math.Float32bits(unfused[i]) {
+									t.Fatalf("%s: out[%d] = %v, the unfused kernel and silu %v", name, i, got[i], unfused[i])
+								}
+							}
+							continue
 						}
 						for i, v := range got[:cells*c] {
 							if v < cl[0] || v > cl[1] {
@@ -169,10 +207,24 @@ func TestDepthwiseCellsMatchGeneric(t *testing.T) {
 	}
 }
 
-// The clamp keeps a NaN, as eltwise's Relu does.
+// The x86 sets have silu kernels, which the tests above compare with the
+// generic kernels and silu; the others leave silu to eltwise.
+func TestDepthwiseSiluSets(t *testing.T) {
+	for _, k := range dwSets.All() {
+		has := k.cellsSilu != nil && k.directSilu != nil
+		if want := k.set == cpu.AVX2 || k.set == cpu.AVX512; has != want {
+			t.Errorf("%s: silu kernels %v, want %v", k.set, has, want)
+		}
+	}
+}
+
+// The clamp keeps a NaN, as eltwise's Relu does, and so does silu.
 func TestDepthwiseClampKeepsNaN(t *testing.T) {
 	for _, k := range dwSets.All() {
-		for _, f := range []cellsFunc{k.cells, k.direct} {
+		for _, f := range []cellsFunc{k.cells, k.direct, k.cellsSilu, k.directSilu} {
+			if f == nil {
+				continue
+			}
 			for _, lanes := range []int{1, 9} {
 				x := make([]float32, lanes)
 				for i := range x {
@@ -191,9 +243,9 @@ func TestDepthwiseClampKeepsNaN(t *testing.T) {
 }
 
 // BenchmarkMobileNetV2 runs the depthwise layers of MobileNetV2 (3×3, pads
-// of 1, batch 1, bias and relu in the store; or bias in the store and
-// EfficientNet's silu on each row after) with the depthwise kernels of every
-// set, in GFLOP/s.
+// of 1, batch 1, bias and relu in the store; or bias and EfficientNet's
+// silu, in the store where the set has silu kernels, else silu on each row
+// after) with the depthwise kernels of every set, in GFLOP/s.
 func BenchmarkMobileNetV2(b *testing.B) {
 	one, pads := [2]int{1, 1}, [4]int{1, 1, 1, 1}
 	for _, l := range []struct {

@@ -2,7 +2,10 @@
 
 package gemm
 
-import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+)
 
 // asmKernel is the Kernel of an assembly set whose tiles[r-1] computes an
 // r×nr tile: the full tile is tiles[len(tiles)-1], and rows past the last
@@ -23,7 +26,9 @@ func layoutKernel(set cpu.Set, l layout, tiles []tileFunc, panel panelFunc) *Ker
 	if panel == nil {
 		panel = loopTiles(l.mr, full)
 	}
-	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge, split: true}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: full, panel: panel, edge: t.edge, split: true,
+		// NEON's tiles have no silu: its generator writes none.
+		silu: eltwise.Unary(set, eltwise.Silu), siluTiles: set != cpu.NEON}
 }
 
 // maskedKernel is the Kernel of a set whose masked[r-1] computes an r×nr
@@ -41,7 +46,8 @@ func maskedKernel(set cpu.Set, masked []maskTileFunc, panel panelFunc, pairs []p
 		full(kc, a, b, c, ldc, flags, bias, all)
 	}
 	t := asmTiles{nr: l.nr, tiles: make([]tileFunc, l.mr), masked: masked}
-	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tile, masked: full, panel: panel, edge: t.edge, split: true, pairs: pairs}
+	return &Kernel{Set: set, MR: l.mr, NR: l.nr, kc: l.kc, minMC: l.minMC, tile: tile, masked: full, panel: panel, edge: t.edge, split: true, pairs: pairs,
+		silu: eltwise.Unary(set, eltwise.Silu), siluTiles: true}
 }
 
 type asmTiles struct {

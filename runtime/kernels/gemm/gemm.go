@@ -83,6 +83,10 @@ type Kernel struct {
 	// B panels in one call, the same sums as two tiles of one panel (see
 	// Multiply).
 	pairs []pairTileFunc
+	// silu is the set's eltwise silu; siluTiles whether its tiles apply it
+	// (flagSilu), else Multiply runs silu over the block after.
+	silu      func(v []float32, alpha float32)
+	siluTiles bool
 }
 
 type tileFunc func(kc int, a, b, c []float32, ldc int, flags int, bias []float32)
@@ -113,26 +117,44 @@ const (
 	flagBias = 2 // add the column's bias
 	flagRelu = 4 // clamp at zero (x < 0 ? 0 : x, keeping NaN and -0)
 	flagSix  = 8 // then clamp at six (x > 6 ? 6 : x, keeping NaN): relu6
+	// then silu, x·sigmoid(x), as the set's eltwise silu computes it:
+	// EfficientNet's 1×1 expansions, whose silu would otherwise be a pass
+	// over each band of C after the product.
+	flagSilu = 16
 )
 
 // Epilogue is what the tiles of the last block of K apply to C as they store
 // it: a bias per column (nil for none, else at least as long as the row of
-// C), then relu or relu6 (clip to [0, 6]). The zero Epilogue does nothing.
+// C), then relu or relu6 (clip to [0, 6]), then silu. The zero Epilogue does
+// nothing.
 type Epilogue struct {
 	Bias  []float32
 	Relu  bool
 	Relu6 bool
+	Silu  bool
 }
 
+// SiluInTiles reports whether kn's tiles apply an Epilogue's silu as they
+// store C; without, Multiply runs silu over its block after.
+func (kn *Kernel) SiluInTiles() bool { return kn.siluTiles }
+
 // finish is how a block's sums go into C: its tile flags and the bias of
-// the block's columns.
+// the block's columns; silu, if not nil, is the silu the stores written in
+// Go apply (flagSilu is the tiles').
 type finish struct {
 	flags int
 	bias  []float32
+	silu  func(v []float32, alpha float32)
 }
 
-func finishing(acc bool, e Epilogue) finish {
+// finishing is the finish of kn's tiles for epi, whose silu they apply
+// only where the set's tiles have it (siluTiles).
+func (kn *Kernel) finishing(acc bool, e Epilogue) finish {
 	f := finish{bias: e.Bias}
+	if e.Silu && kn.siluTiles {
+		f.flags |= flagSilu
+		f.silu = kn.silu
+	}
 	if acc {
 		f.flags |= flagAcc
 	}
@@ -419,7 +441,7 @@ func (b Blocking) ScratchSize() int { return b.MC*b.KC + b.Tile }
 // sums.
 func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []float32, ldc int, acc bool, epi Epilogue, tmp []float32) {
 	mr, nr := kn.MR, kn.NR
-	f := finishing(acc, epi)
+	f := kn.finishing(acc, epi)
 	if rows > 0 && rows <= len(kn.pairs) {
 		kn.pairRows(rows, n, kc, a, pb, k, p0, c, ldc, f, tmp)
 		return
@@ -460,6 +482,11 @@ func (kn *Kernel) Multiply(rows, n, kc int, a, pb []float32, k, p0 int, c []floa
 		}
 		if full < rows {
 			kn.edge(rows-full, kc, a[full*kc:rows*kc], pb[j*k:], k, p0, w, c[full*ldc+j:], ldc, f.from(j), tmp)
+		}
+	}
+	if epi.Silu && !kn.siluTiles {
+		for i := range rows {
+			kn.silu(c[i*ldc:i*ldc+n], 0)
 		}
 	}
 }
@@ -512,6 +539,9 @@ func (f finish) store(c, sums []float32, j int) {
 			s = 6
 		}
 		c[t] = s
+	}
+	if f.silu != nil {
+		f.silu(c, 0)
 	}
 }
 

@@ -8,7 +8,7 @@ package gemm
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 6 {
 //		for j := range 16 {
@@ -28,12 +28,18 @@ package gemm
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -42,7 +48,7 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 5 {
 //		for j := range 16 {
@@ -62,12 +68,18 @@ func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -76,7 +88,7 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 4 {
 //		for j := range 16 {
@@ -96,12 +108,18 @@ func tile5x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -110,7 +128,7 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 3 {
 //		for j := range 16 {
@@ -130,12 +148,18 @@ func tile4x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -144,7 +168,7 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 2 {
 //		for j := range 16 {
@@ -164,12 +188,18 @@ func tile3x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -178,7 +208,7 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 16 wide (rows p at b[p*16:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 1 {
 //		for j := range 16 {
@@ -198,12 +228,18 @@ func tile2x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile1x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -224,7 +260,7 @@ func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 4 {
 //		for j := range 24 {
@@ -244,12 +280,18 @@ func panel6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -258,7 +300,7 @@ func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 3 {
 //		for j := range 24 {
@@ -278,12 +320,18 @@ func tile4x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -292,7 +340,7 @@ func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 2 {
 //		for j := range 24 {
@@ -312,12 +360,18 @@ func tile3x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
@@ -326,7 +380,7 @@ func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 // a B panel 24 wide (rows p at b[p*24:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 1 {
 //		for j := range 24 {
@@ -346,12 +400,18 @@ func tile2x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int,
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func tile1x24(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)

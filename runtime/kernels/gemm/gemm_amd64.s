@@ -4,6 +4,96 @@
 
 #include "textflag.h"
 
+DATA gemmsilu<>+0(SB)/4, $0x80000000
+DATA gemmsilu<>+4(SB)/4, $0x80000000
+DATA gemmsilu<>+8(SB)/4, $0x80000000
+DATA gemmsilu<>+12(SB)/4, $0x80000000
+DATA gemmsilu<>+16(SB)/4, $0x80000000
+DATA gemmsilu<>+20(SB)/4, $0x80000000
+DATA gemmsilu<>+24(SB)/4, $0x80000000
+DATA gemmsilu<>+28(SB)/4, $0x80000000
+DATA gemmsilu<>+32(SB)/4, $0xc2d00000
+DATA gemmsilu<>+36(SB)/4, $0xc2d00000
+DATA gemmsilu<>+40(SB)/4, $0xc2d00000
+DATA gemmsilu<>+44(SB)/4, $0xc2d00000
+DATA gemmsilu<>+48(SB)/4, $0xc2d00000
+DATA gemmsilu<>+52(SB)/4, $0xc2d00000
+DATA gemmsilu<>+56(SB)/4, $0xc2d00000
+DATA gemmsilu<>+60(SB)/4, $0xc2d00000
+DATA gemmsilu<>+64(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+68(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+72(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+76(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+80(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+84(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+88(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+92(SB)/4, $0x3fb8aa3b
+DATA gemmsilu<>+96(SB)/4, $0x3f318000
+DATA gemmsilu<>+100(SB)/4, $0x3f318000
+DATA gemmsilu<>+104(SB)/4, $0x3f318000
+DATA gemmsilu<>+108(SB)/4, $0x3f318000
+DATA gemmsilu<>+112(SB)/4, $0x3f318000
+DATA gemmsilu<>+116(SB)/4, $0x3f318000
+DATA gemmsilu<>+120(SB)/4, $0x3f318000
+DATA gemmsilu<>+124(SB)/4, $0x3f318000
+DATA gemmsilu<>+128(SB)/4, $0xb95e8083
+DATA gemmsilu<>+132(SB)/4, $0xb95e8083
+DATA gemmsilu<>+136(SB)/4, $0xb95e8083
+DATA gemmsilu<>+140(SB)/4, $0xb95e8083
+DATA gemmsilu<>+144(SB)/4, $0xb95e8083
+DATA gemmsilu<>+148(SB)/4, $0xb95e8083
+DATA gemmsilu<>+152(SB)/4, $0xb95e8083
+DATA gemmsilu<>+156(SB)/4, $0xb95e8083
+DATA gemmsilu<>+160(SB)/4, $0x3efffffe
+DATA gemmsilu<>+164(SB)/4, $0x3efffffe
+DATA gemmsilu<>+168(SB)/4, $0x3efffffe
+DATA gemmsilu<>+172(SB)/4, $0x3efffffe
+DATA gemmsilu<>+176(SB)/4, $0x3efffffe
+DATA gemmsilu<>+180(SB)/4, $0x3efffffe
+DATA gemmsilu<>+184(SB)/4, $0x3efffffe
+DATA gemmsilu<>+188(SB)/4, $0x3efffffe
+DATA gemmsilu<>+192(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+196(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+200(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+204(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+208(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+212(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+216(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+220(SB)/4, $0x3e2aaa49
+DATA gemmsilu<>+224(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+228(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+232(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+236(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+240(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+244(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+248(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+252(SB)/4, $0x3d2aac79
+DATA gemmsilu<>+256(SB)/4, $0x3c091d00
+DATA gemmsilu<>+260(SB)/4, $0x3c091d00
+DATA gemmsilu<>+264(SB)/4, $0x3c091d00
+DATA gemmsilu<>+268(SB)/4, $0x3c091d00
+DATA gemmsilu<>+272(SB)/4, $0x3c091d00
+DATA gemmsilu<>+276(SB)/4, $0x3c091d00
+DATA gemmsilu<>+280(SB)/4, $0x3c091d00
+DATA gemmsilu<>+284(SB)/4, $0x3c091d00
+DATA gemmsilu<>+288(SB)/4, $0x3ab51202
+DATA gemmsilu<>+292(SB)/4, $0x3ab51202
+DATA gemmsilu<>+296(SB)/4, $0x3ab51202
+DATA gemmsilu<>+300(SB)/4, $0x3ab51202
+DATA gemmsilu<>+304(SB)/4, $0x3ab51202
+DATA gemmsilu<>+308(SB)/4, $0x3ab51202
+DATA gemmsilu<>+312(SB)/4, $0x3ab51202
+DATA gemmsilu<>+316(SB)/4, $0x3ab51202
+DATA gemmsilu<>+320(SB)/4, $0x3f800000
+DATA gemmsilu<>+324(SB)/4, $0x3f800000
+DATA gemmsilu<>+328(SB)/4, $0x3f800000
+DATA gemmsilu<>+332(SB)/4, $0x3f800000
+DATA gemmsilu<>+336(SB)/4, $0x3f800000
+DATA gemmsilu<>+340(SB)/4, $0x3f800000
+DATA gemmsilu<>+344(SB)/4, $0x3f800000
+DATA gemmsilu<>+348(SB)/4, $0x3f800000
+GLOBL gemmsilu<>(SB), RODATA|NOPTR, $352
+
 // func tile6x16(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·tile6x16(SB), NOSPLIT, $0-120
@@ -209,9 +299,9 @@ tile6x16_relu:
 
 tile6x16_six:
 	TESTQ        $0x00000008, BX
-	JZ           tile6x16_write
-	MOVL         $0x40c00000, BX
-	VMOVD        BX, X12
+	JZ           tile6x16_silu
+	MOVL         $0x40c00000, SI
+	VMOVD        SI, X12
 	VBROADCASTSS X12, Y12
 	VMINPS       Y0, Y12, Y0
 	VMINPS       Y1, Y12, Y1
@@ -225,6 +315,346 @@ tile6x16_six:
 	VMINPS       Y9, Y12, Y9
 	VMINPS       Y10, Y12, Y10
 	VMINPS       Y11, Y12, Y11
+
+tile6x16_silu:
+	TESTQ        $0x00000010, BX
+	JZ           tile6x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y0, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y1, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y2, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y3, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y4, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y5, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y6, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y7, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y7, Y7
+	VORPS        gemmsilu<>+0(SB), Y8, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y8, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y8, Y8
+	VORPS        gemmsilu<>+0(SB), Y9, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y9, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y9, Y9
+	VORPS        gemmsilu<>+0(SB), Y10, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y10, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y10, Y10
+	VORPS        gemmsilu<>+0(SB), Y11, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y11, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y11, Y11
 
 tile6x16_write:
 	VMOVUPS Y0, (CX)
@@ -424,9 +854,9 @@ tile5x16_relu:
 
 tile5x16_six:
 	TESTQ        $0x00000008, BX
-	JZ           tile5x16_write
-	MOVL         $0x40c00000, BX
-	VMOVD        BX, X10
+	JZ           tile5x16_silu
+	MOVL         $0x40c00000, SI
+	VMOVD        SI, X10
 	VBROADCASTSS X10, Y10
 	VMINPS       Y0, Y10, Y0
 	VMINPS       Y1, Y10, Y1
@@ -438,6 +868,290 @@ tile5x16_six:
 	VMINPS       Y7, Y10, Y7
 	VMINPS       Y8, Y10, Y8
 	VMINPS       Y9, Y10, Y9
+
+tile5x16_silu:
+	TESTQ        $0x00000010, BX
+	JZ           tile5x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y0, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y1, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y2, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y3, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y4, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y5, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y6, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y7, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y7, Y7
+	VORPS        gemmsilu<>+0(SB), Y8, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y8, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y8, Y8
+	VORPS        gemmsilu<>+0(SB), Y9, Y10
+	VMAXPS       gemmsilu<>+32(SB), Y10, Y10
+	VMULPS       gemmsilu<>+64(SB), Y10, Y11
+	VROUNDPS     $0x08, Y11, Y11
+	VFNMADD231PS gemmsilu<>+96(SB), Y11, Y10
+	VFNMADD231PS gemmsilu<>+128(SB), Y11, Y10
+	VMOVUPS      gemmsilu<>+288(SB), Y12
+	VFMADD213PS  gemmsilu<>+256(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+224(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+192(SB), Y10, Y12
+	VFMADD213PS  gemmsilu<>+160(SB), Y10, Y12
+	VMULPS       Y10, Y10, Y13
+	VFMADD213PS  Y10, Y13, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y12
+	VCVTPS2DQ    Y11, Y11
+	VPSRAD       $0x01, Y11, Y13
+	VPSUBD       Y13, Y11, Y11
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VMULPS       Y13, Y12, Y12
+	VMULPS       Y11, Y12, Y12
+	VADDPS       gemmsilu<>+320(SB), Y12, Y10
+	VMOVUPS      gemmsilu<>+320(SB), Y11
+	VBLENDVPS    Y9, Y12, Y11, Y11
+	VDIVPS       Y10, Y11, Y11
+	VMULPS       Y11, Y9, Y9
 
 tile5x16_write:
 	VMOVUPS Y0, (CX)
@@ -612,9 +1326,9 @@ tile4x16_relu:
 
 tile4x16_six:
 	TESTQ        $0x00000008, BX
-	JZ           tile4x16_write
-	MOVL         $0x40c00000, BX
-	VMOVD        BX, X8
+	JZ           tile4x16_silu
+	MOVL         $0x40c00000, SI
+	VMOVD        SI, X8
 	VBROADCASTSS X8, Y8
 	VMINPS       Y0, Y8, Y0
 	VMINPS       Y1, Y8, Y1
@@ -624,6 +1338,234 @@ tile4x16_six:
 	VMINPS       Y5, Y8, Y5
 	VMINPS       Y6, Y8, Y6
 	VMINPS       Y7, Y8, Y7
+
+tile4x16_silu:
+	TESTQ        $0x00000010, BX
+	JZ           tile4x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y0, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y1, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y2, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y3, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y4, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y5, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y6, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y8
+	VMAXPS       gemmsilu<>+32(SB), Y8, Y8
+	VMULPS       gemmsilu<>+64(SB), Y8, Y9
+	VROUNDPS     $0x08, Y9, Y9
+	VFNMADD231PS gemmsilu<>+96(SB), Y9, Y8
+	VFNMADD231PS gemmsilu<>+128(SB), Y9, Y8
+	VMOVUPS      gemmsilu<>+288(SB), Y10
+	VFMADD213PS  gemmsilu<>+256(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+224(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+192(SB), Y8, Y10
+	VFMADD213PS  gemmsilu<>+160(SB), Y8, Y10
+	VMULPS       Y8, Y8, Y11
+	VFMADD213PS  Y8, Y11, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y10
+	VCVTPS2DQ    Y9, Y9
+	VPSRAD       $0x01, Y9, Y11
+	VPSUBD       Y11, Y9, Y9
+	VPSLLD       $0x17, Y11, Y11
+	VPADDD       gemmsilu<>+320(SB), Y11, Y11
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VMULPS       Y11, Y10, Y10
+	VMULPS       Y9, Y10, Y10
+	VADDPS       gemmsilu<>+320(SB), Y10, Y8
+	VMOVUPS      gemmsilu<>+320(SB), Y9
+	VBLENDVPS    Y7, Y10, Y9, Y9
+	VDIVPS       Y8, Y9, Y9
+	VMULPS       Y9, Y7, Y7
 
 tile4x16_write:
 	VMOVUPS Y0, (CX)
@@ -767,9 +1709,9 @@ tile3x16_relu:
 
 tile3x16_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile3x16_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X6
+	JZ           tile3x16_silu
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X6
 	VBROADCASTSS X6, Y6
 	VMINPS       Y0, Y6, Y0
 	VMINPS       Y1, Y6, Y1
@@ -777,6 +1719,178 @@ tile3x16_six:
 	VMINPS       Y3, Y6, Y3
 	VMINPS       Y4, Y6, Y4
 	VMINPS       Y5, Y6, Y5
+
+tile3x16_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile3x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y0, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y1, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y2, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y3, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y4, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y5, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y5, Y5
 
 tile3x16_write:
 	VMOVUPS Y0, (CX)
@@ -895,14 +2009,130 @@ tile2x16_relu:
 
 tile2x16_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile2x16_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X4
+	JZ           tile2x16_silu
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X4
 	VBROADCASTSS X4, Y4
 	VMINPS       Y0, Y4, Y0
 	VMINPS       Y1, Y4, Y1
 	VMINPS       Y2, Y4, Y2
 	VMINPS       Y3, Y4, Y3
+
+tile2x16_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile2x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y4
+	VMAXPS       gemmsilu<>+32(SB), Y4, Y4
+	VMULPS       gemmsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS gemmsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS gemmsilu<>+128(SB), Y5, Y4
+	VMOVUPS      gemmsilu<>+288(SB), Y6
+	VFMADD213PS  gemmsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y4
+	VMOVUPS      gemmsilu<>+320(SB), Y5
+	VBLENDVPS    Y0, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y4
+	VMAXPS       gemmsilu<>+32(SB), Y4, Y4
+	VMULPS       gemmsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS gemmsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS gemmsilu<>+128(SB), Y5, Y4
+	VMOVUPS      gemmsilu<>+288(SB), Y6
+	VFMADD213PS  gemmsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y4
+	VMOVUPS      gemmsilu<>+320(SB), Y5
+	VBLENDVPS    Y1, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y4
+	VMAXPS       gemmsilu<>+32(SB), Y4, Y4
+	VMULPS       gemmsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS gemmsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS gemmsilu<>+128(SB), Y5, Y4
+	VMOVUPS      gemmsilu<>+288(SB), Y6
+	VFMADD213PS  gemmsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y4
+	VMOVUPS      gemmsilu<>+320(SB), Y5
+	VBLENDVPS    Y2, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y4
+	VMAXPS       gemmsilu<>+32(SB), Y4, Y4
+	VMULPS       gemmsilu<>+64(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VFNMADD231PS gemmsilu<>+96(SB), Y5, Y4
+	VFNMADD231PS gemmsilu<>+128(SB), Y5, Y4
+	VMOVUPS      gemmsilu<>+288(SB), Y6
+	VFMADD213PS  gemmsilu<>+256(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+224(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+192(SB), Y4, Y6
+	VFMADD213PS  gemmsilu<>+160(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y6
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y7
+	VPSUBD       Y7, Y5, Y5
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       gemmsilu<>+320(SB), Y6, Y4
+	VMOVUPS      gemmsilu<>+320(SB), Y5
+	VBLENDVPS    Y3, Y6, Y5, Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y3, Y3
 
 tile2x16_write:
 	VMOVUPS Y0, (CX)
@@ -996,12 +2226,72 @@ tile1x16_relu:
 
 tile1x16_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile1x16_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X2
+	JZ           tile1x16_silu
+	MOVL         $0x40c00000, DX
+	VMOVD        DX, X2
 	VBROADCASTSS X2, Y2
 	VMINPS       Y0, Y2, Y0
 	VMINPS       Y1, Y2, Y1
+
+tile1x16_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile1x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y2
+	VMAXPS       gemmsilu<>+32(SB), Y2, Y2
+	VMULPS       gemmsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS gemmsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS gemmsilu<>+128(SB), Y3, Y2
+	VMOVUPS      gemmsilu<>+288(SB), Y4
+	VFMADD213PS  gemmsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       gemmsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       gemmsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       gemmsilu<>+320(SB), Y4, Y2
+	VMOVUPS      gemmsilu<>+320(SB), Y3
+	VBLENDVPS    Y0, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y2
+	VMAXPS       gemmsilu<>+32(SB), Y2, Y2
+	VMULPS       gemmsilu<>+64(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VFNMADD231PS gemmsilu<>+96(SB), Y3, Y2
+	VFNMADD231PS gemmsilu<>+128(SB), Y3, Y2
+	VMOVUPS      gemmsilu<>+288(SB), Y4
+	VFMADD213PS  gemmsilu<>+256(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+224(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+192(SB), Y2, Y4
+	VFMADD213PS  gemmsilu<>+160(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       gemmsilu<>+320(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       gemmsilu<>+320(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       gemmsilu<>+320(SB), Y3, Y3
+	VMULPS       Y5, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       gemmsilu<>+320(SB), Y4, Y2
+	VMOVUPS      gemmsilu<>+320(SB), Y3
+	VBLENDVPS    Y1, Y4, Y3, Y3
+	VDIVPS       Y2, Y3, Y3
+	VMULPS       Y3, Y1, Y1
 
 tile1x16_write:
 	VMOVUPS Y0, (CX)
@@ -1217,9 +2507,9 @@ panel6x16_relu:
 
 panel6x16_six:
 	TESTQ        $0x00000008, DI
-	JZ           panel6x16_write
-	MOVL         $0x40c00000, DI
-	VMOVD        DI, X12
+	JZ           panel6x16_silu
+	MOVL         $0x40c00000, R9
+	VMOVD        R9, X12
 	VBROADCASTSS X12, Y12
 	VMINPS       Y0, Y12, Y0
 	VMINPS       Y1, Y12, Y1
@@ -1233,6 +2523,346 @@ panel6x16_six:
 	VMINPS       Y9, Y12, Y9
 	VMINPS       Y10, Y12, Y10
 	VMINPS       Y11, Y12, Y11
+
+panel6x16_silu:
+	TESTQ        $0x00000010, DI
+	JZ           panel6x16_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y0, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y1, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y2, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y3, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y4, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y5, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y6, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y7, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y7, Y7
+	VORPS        gemmsilu<>+0(SB), Y8, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y8, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y8, Y8
+	VORPS        gemmsilu<>+0(SB), Y9, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y9, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y9, Y9
+	VORPS        gemmsilu<>+0(SB), Y10, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y10, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y10, Y10
+	VORPS        gemmsilu<>+0(SB), Y11, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y11, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y11, Y11
 
 panel6x16_write:
 	VMOVUPS Y0, (CX)
@@ -1467,9 +3097,9 @@ tile4x24_relu:
 
 tile4x24_six:
 	TESTQ        $0x00000008, BX
-	JZ           tile4x24_write
-	MOVL         $0x40c00000, BX
-	VMOVD        BX, X12
+	JZ           tile4x24_silu
+	MOVL         $0x40c00000, SI
+	VMOVD        SI, X12
 	VBROADCASTSS X12, Y12
 	VMINPS       Y0, Y12, Y0
 	VMINPS       Y1, Y12, Y1
@@ -1483,6 +3113,346 @@ tile4x24_six:
 	VMINPS       Y9, Y12, Y9
 	VMINPS       Y10, Y12, Y10
 	VMINPS       Y11, Y12, Y11
+
+tile4x24_silu:
+	TESTQ        $0x00000010, BX
+	JZ           tile4x24_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y0, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y1, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y2, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y3, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y4, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y5, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y6, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y7, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y7, Y7
+	VORPS        gemmsilu<>+0(SB), Y8, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y8, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y8, Y8
+	VORPS        gemmsilu<>+0(SB), Y9, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y9, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y9, Y9
+	VORPS        gemmsilu<>+0(SB), Y10, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y10, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y10, Y10
+	VORPS        gemmsilu<>+0(SB), Y11, Y12
+	VMAXPS       gemmsilu<>+32(SB), Y12, Y12
+	VMULPS       gemmsilu<>+64(SB), Y12, Y13
+	VROUNDPS     $0x08, Y13, Y13
+	VFNMADD231PS gemmsilu<>+96(SB), Y13, Y12
+	VFNMADD231PS gemmsilu<>+128(SB), Y13, Y12
+	VMOVUPS      gemmsilu<>+288(SB), Y14
+	VFMADD213PS  gemmsilu<>+256(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+224(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+192(SB), Y12, Y14
+	VFMADD213PS  gemmsilu<>+160(SB), Y12, Y14
+	VMULPS       Y12, Y12, Y15
+	VFMADD213PS  Y12, Y15, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y14
+	VCVTPS2DQ    Y13, Y13
+	VPSRAD       $0x01, Y13, Y15
+	VPSUBD       Y15, Y13, Y13
+	VPSLLD       $0x17, Y15, Y15
+	VPADDD       gemmsilu<>+320(SB), Y15, Y15
+	VPSLLD       $0x17, Y13, Y13
+	VPADDD       gemmsilu<>+320(SB), Y13, Y13
+	VMULPS       Y15, Y14, Y14
+	VMULPS       Y13, Y14, Y14
+	VADDPS       gemmsilu<>+320(SB), Y14, Y12
+	VMOVUPS      gemmsilu<>+320(SB), Y13
+	VBLENDVPS    Y11, Y14, Y13, Y13
+	VDIVPS       Y12, Y13, Y13
+	VMULPS       Y13, Y11, Y11
 
 tile4x24_write:
 	VMOVUPS Y0, (CX)
@@ -1663,9 +3633,9 @@ tile3x24_relu:
 
 tile3x24_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile3x24_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X9
+	JZ           tile3x24_silu
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X9
 	VBROADCASTSS X9, Y9
 	VMINPS       Y0, Y9, Y0
 	VMINPS       Y1, Y9, Y1
@@ -1676,6 +3646,262 @@ tile3x24_six:
 	VMINPS       Y6, Y9, Y6
 	VMINPS       Y7, Y9, Y7
 	VMINPS       Y8, Y9, Y8
+
+tile3x24_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile3x24_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y0, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y1, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y2, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y3, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y4, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y5, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y5, Y5
+	VORPS        gemmsilu<>+0(SB), Y6, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y6, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y6, Y6
+	VORPS        gemmsilu<>+0(SB), Y7, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y7, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y7, Y7
+	VORPS        gemmsilu<>+0(SB), Y8, Y9
+	VMAXPS       gemmsilu<>+32(SB), Y9, Y9
+	VMULPS       gemmsilu<>+64(SB), Y9, Y10
+	VROUNDPS     $0x08, Y10, Y10
+	VFNMADD231PS gemmsilu<>+96(SB), Y10, Y9
+	VFNMADD231PS gemmsilu<>+128(SB), Y10, Y9
+	VMOVUPS      gemmsilu<>+288(SB), Y11
+	VFMADD213PS  gemmsilu<>+256(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+224(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+192(SB), Y9, Y11
+	VFMADD213PS  gemmsilu<>+160(SB), Y9, Y11
+	VMULPS       Y9, Y9, Y12
+	VFMADD213PS  Y9, Y12, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y11
+	VCVTPS2DQ    Y10, Y10
+	VPSRAD       $0x01, Y10, Y12
+	VPSUBD       Y12, Y10, Y10
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       gemmsilu<>+320(SB), Y12, Y12
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       gemmsilu<>+320(SB), Y10, Y10
+	VMULPS       Y12, Y11, Y11
+	VMULPS       Y10, Y11, Y11
+	VADDPS       gemmsilu<>+320(SB), Y11, Y9
+	VMOVUPS      gemmsilu<>+320(SB), Y10
+	VBLENDVPS    Y8, Y11, Y10, Y10
+	VDIVPS       Y9, Y10, Y10
+	VMULPS       Y10, Y8, Y8
 
 tile3x24_write:
 	VMOVUPS Y0, (CX)
@@ -1821,9 +4047,9 @@ tile2x24_relu:
 
 tile2x24_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile2x24_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X6
+	JZ           tile2x24_silu
+	MOVL         $0x40c00000, BX
+	VMOVD        BX, X6
 	VBROADCASTSS X6, Y6
 	VMINPS       Y0, Y6, Y0
 	VMINPS       Y1, Y6, Y1
@@ -1831,6 +4057,178 @@ tile2x24_six:
 	VMINPS       Y3, Y6, Y3
 	VMINPS       Y4, Y6, Y4
 	VMINPS       Y5, Y6, Y5
+
+tile2x24_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile2x24_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y0, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y1, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y2, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y2, Y2
+	VORPS        gemmsilu<>+0(SB), Y3, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y3, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y3, Y3
+	VORPS        gemmsilu<>+0(SB), Y4, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y4, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y4, Y4
+	VORPS        gemmsilu<>+0(SB), Y5, Y6
+	VMAXPS       gemmsilu<>+32(SB), Y6, Y6
+	VMULPS       gemmsilu<>+64(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VFNMADD231PS gemmsilu<>+96(SB), Y7, Y6
+	VFNMADD231PS gemmsilu<>+128(SB), Y7, Y6
+	VMOVUPS      gemmsilu<>+288(SB), Y8
+	VFMADD213PS  gemmsilu<>+256(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+224(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+192(SB), Y6, Y8
+	VFMADD213PS  gemmsilu<>+160(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y9
+	VPSUBD       Y9, Y7, Y7
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       gemmsilu<>+320(SB), Y9, Y9
+	VPSLLD       $0x17, Y7, Y7
+	VPADDD       gemmsilu<>+320(SB), Y7, Y7
+	VMULPS       Y9, Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       gemmsilu<>+320(SB), Y8, Y6
+	VMOVUPS      gemmsilu<>+320(SB), Y7
+	VBLENDVPS    Y5, Y8, Y7, Y7
+	VDIVPS       Y6, Y7, Y7
+	VMULPS       Y7, Y5, Y5
 
 tile2x24_write:
 	VMOVUPS Y0, (CX)
@@ -1941,13 +4339,101 @@ tile1x24_relu:
 
 tile1x24_six:
 	TESTQ        $0x00000008, AX
-	JZ           tile1x24_write
-	MOVL         $0x40c00000, AX
-	VMOVD        AX, X3
+	JZ           tile1x24_silu
+	MOVL         $0x40c00000, DX
+	VMOVD        DX, X3
 	VBROADCASTSS X3, Y3
 	VMINPS       Y0, Y3, Y0
 	VMINPS       Y1, Y3, Y1
 	VMINPS       Y2, Y3, Y2
+
+tile1x24_silu:
+	TESTQ        $0x00000010, AX
+	JZ           tile1x24_write
+	VORPS        gemmsilu<>+0(SB), Y0, Y3
+	VMAXPS       gemmsilu<>+32(SB), Y3, Y3
+	VMULPS       gemmsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS gemmsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS gemmsilu<>+128(SB), Y4, Y3
+	VMOVUPS      gemmsilu<>+288(SB), Y5
+	VFMADD213PS  gemmsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       gemmsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       gemmsilu<>+320(SB), Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y3
+	VMOVUPS      gemmsilu<>+320(SB), Y4
+	VBLENDVPS    Y0, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y0, Y0
+	VORPS        gemmsilu<>+0(SB), Y1, Y3
+	VMAXPS       gemmsilu<>+32(SB), Y3, Y3
+	VMULPS       gemmsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS gemmsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS gemmsilu<>+128(SB), Y4, Y3
+	VMOVUPS      gemmsilu<>+288(SB), Y5
+	VFMADD213PS  gemmsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       gemmsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       gemmsilu<>+320(SB), Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y3
+	VMOVUPS      gemmsilu<>+320(SB), Y4
+	VBLENDVPS    Y1, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y1, Y1
+	VORPS        gemmsilu<>+0(SB), Y2, Y3
+	VMAXPS       gemmsilu<>+32(SB), Y3, Y3
+	VMULPS       gemmsilu<>+64(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VFNMADD231PS gemmsilu<>+96(SB), Y4, Y3
+	VFNMADD231PS gemmsilu<>+128(SB), Y4, Y3
+	VMOVUPS      gemmsilu<>+288(SB), Y5
+	VFMADD213PS  gemmsilu<>+256(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+224(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+192(SB), Y3, Y5
+	VFMADD213PS  gemmsilu<>+160(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y6
+	VPSUBD       Y6, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       gemmsilu<>+320(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       gemmsilu<>+320(SB), Y4, Y4
+	VMULPS       Y6, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       gemmsilu<>+320(SB), Y5, Y3
+	VMOVUPS      gemmsilu<>+320(SB), Y4
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y2, Y2
 
 tile1x24_write:
 	VMOVUPS Y0, (CX)

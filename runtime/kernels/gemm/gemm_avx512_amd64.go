@@ -19,7 +19,7 @@ func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags in
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 12 {
 //		for j := range 32 {
@@ -42,6 +42,9 @@ func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags in
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -52,6 +55,9 @@ func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags in
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -59,7 +65,7 @@ func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 11 {
 //		for j := range 32 {
@@ -82,6 +88,9 @@ func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -92,6 +101,9 @@ func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -99,7 +111,7 @@ func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 10 {
 //		for j := range 32 {
@@ -122,6 +134,9 @@ func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -132,6 +147,9 @@ func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -139,7 +157,7 @@ func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 9 {
 //		for j := range 32 {
@@ -162,6 +180,9 @@ func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -172,6 +193,9 @@ func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -179,7 +203,7 @@ func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 8 {
 //		for j := range 32 {
@@ -202,6 +226,9 @@ func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -212,6 +239,9 @@ func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -219,7 +249,7 @@ func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 7 {
 //		for j := range 32 {
@@ -242,6 +272,9 @@ func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -252,6 +285,9 @@ func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -259,7 +295,7 @@ func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 6 {
 //		for j := range 32 {
@@ -282,6 +318,9 @@ func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -292,6 +331,9 @@ func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -299,7 +341,7 @@ func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 5 {
 //		for j := range 32 {
@@ -322,6 +364,9 @@ func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -332,6 +377,9 @@ func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -339,7 +387,7 @@ func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 4 {
 //		for j := range 32 {
@@ -362,6 +410,9 @@ func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -372,6 +423,9 @@ func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -379,7 +433,7 @@ func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 3 {
 //		for j := range 32 {
@@ -402,6 +456,9 @@ func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -412,6 +469,9 @@ func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -419,7 +479,7 @@ func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 2 {
 //		for j := range 32 {
@@ -442,6 +502,9 @@ func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -452,6 +515,9 @@ func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
 //
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
+//
 //go:noescape
 func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
 
@@ -459,7 +525,7 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 // a B panel 32 wide (rows p at b[p*32:]): each sum is one chain of fused
 // multiply-adds in k order, started from zero, then, as flags say, added
 // to C, added to the column's bias, clamped at zero (relu) and at six
-// (relu6, with relu's flag):
+// (relu6, with relu's flag), and passed through silu:
 //
 //	for i := range 1 {
 //		for j := range 32 {
@@ -482,6 +548,9 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //			if flags&8 != 0 && s > 6 {
 //				s = 6
 //			}
+//			if flags&16 != 0 {
+//				s = silu(s)
+//			}
 //			c[i*ldc+j] = s
 //		}
 //	}
@@ -491,6 +560,9 @@ func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags 
 //
 // (The float64 FMA rounds twice where VFMADD231PS rounds once; the two
 // differ only in the last bit, and rarely.)
+//
+// silu(s) is s·sigmoid(s) as package eltwise's silu of the same set
+// computes it, to the same bits.
 //
 //go:noescape
 func maskTile1x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)

@@ -4,8 +4,21 @@
 
 #include "textflag.h"
 
+DATA zgemmsilu<>+0(SB)/4, $0x80000000
+DATA zgemmsilu<>+4(SB)/4, $0xc2d00000
+DATA zgemmsilu<>+8(SB)/4, $0x3fb8aa3b
+DATA zgemmsilu<>+12(SB)/4, $0x3f318000
+DATA zgemmsilu<>+16(SB)/4, $0xb95e8083
+DATA zgemmsilu<>+20(SB)/4, $0x3efffffe
+DATA zgemmsilu<>+24(SB)/4, $0x3e2aaa49
+DATA zgemmsilu<>+28(SB)/4, $0x3d2aac79
+DATA zgemmsilu<>+32(SB)/4, $0x3c091d00
+DATA zgemmsilu<>+36(SB)/4, $0x3ab51202
+DATA zgemmsilu<>+40(SB)/4, $0x3f800000
+GLOBL zgemmsilu<>(SB), RODATA|NOPTR, $44
+
 // func panel12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, tiles int)
-// Requires: AVX, AVX512F, MMX+
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
 TEXT ·panel12x32(SB), NOSPLIT, $0-128
 	MOVQ a_base+8(FP), AX
 	MOVQ c_base+56(FP), CX
@@ -367,9 +380,9 @@ panel12x32_relu:
 
 panel12x32_six:
 	TESTQ        $0x00000008, R10
-	JZ           panel12x32_write
-	MOVL         $0x40c00000, R10
-	VPBROADCASTD R10, Z24
+	JZ           panel12x32_silu
+	MOVL         $0x40c00000, R11
+	VPBROADCASTD R11, Z24
 	VMINPS       Z0, Z24, Z0
 	VMINPS       Z1, Z24, Z1
 	VMINPS       Z2, Z24, Z2
@@ -394,6 +407,514 @@ panel12x32_six:
 	VMINPS       Z21, Z24, Z21
 	VMINPS       Z22, Z24, Z22
 	VMINPS       Z23, Z24, Z23
+
+panel12x32_silu:
+	TESTQ             $0x00000010, R10
+	JZ                panel12x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z0, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z1, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z2, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z3, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z4, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z5, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z6, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z7, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z8, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z9, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z10, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z11, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z12, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z13, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z14, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z15, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z15, Z15
+	VORPS.BCST        zgemmsilu<>+0(SB), Z16, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z16, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z16, Z16
+	VORPS.BCST        zgemmsilu<>+0(SB), Z17, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z17, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z17, Z17
+	VORPS.BCST        zgemmsilu<>+0(SB), Z18, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z18, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z18, Z18
+	VORPS.BCST        zgemmsilu<>+0(SB), Z19, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z19, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z19, Z19
+	VORPS.BCST        zgemmsilu<>+0(SB), Z20, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z20, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z20, Z20
+	VORPS.BCST        zgemmsilu<>+0(SB), Z21, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z21, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z21, Z21
+	VORPS.BCST        zgemmsilu<>+0(SB), Z22, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z22, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z22, Z22
+	VORPS.BCST        zgemmsilu<>+0(SB), Z23, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z28
+	VFMADD213PS       Z24, Z28, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z23, K1
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K1, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z23, Z23
 
 panel12x32_write:
 	VMOVUPS Z0, (CX)
@@ -453,7 +974,7 @@ panel12x32_done:
 	RET
 
 // func maskTile12x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile12x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -815,9 +1336,9 @@ maskTile12x32_relu:
 
 maskTile12x32_six:
 	TESTQ        $0x00000008, DI
-	JZ           maskTile12x32_write
-	MOVL         $0x40c00000, DI
-	VPBROADCASTD DI, Z24
+	JZ           maskTile12x32_silu
+	MOVL         $0x40c00000, R8
+	VPBROADCASTD R8, Z24
 	VMINPS       Z0, Z24, Z0
 	VMINPS       Z1, Z24, Z1
 	VMINPS       Z2, Z24, Z2
@@ -842,6 +1363,514 @@ maskTile12x32_six:
 	VMINPS       Z21, Z24, Z21
 	VMINPS       Z22, Z24, Z22
 	VMINPS       Z23, Z24, Z23
+
+maskTile12x32_silu:
+	TESTQ             $0x00000010, DI
+	JZ                maskTile12x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z14, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z15, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z15, Z15
+	VORPS.BCST        zgemmsilu<>+0(SB), Z16, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z16, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z16, Z16
+	VORPS.BCST        zgemmsilu<>+0(SB), Z17, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z17, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z17, Z17
+	VORPS.BCST        zgemmsilu<>+0(SB), Z18, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z18, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z18, Z18
+	VORPS.BCST        zgemmsilu<>+0(SB), Z19, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z19, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z19, Z19
+	VORPS.BCST        zgemmsilu<>+0(SB), Z20, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z20, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z20, Z20
+	VORPS.BCST        zgemmsilu<>+0(SB), Z21, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z21, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z21, Z21
+	VORPS.BCST        zgemmsilu<>+0(SB), Z22, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z22, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z22, Z22
+	VORPS.BCST        zgemmsilu<>+0(SB), Z23, Z24
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z24, Z24
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z24, Z25
+	VRNDSCALEPS       $0x08, Z25, Z25
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z25, Z24
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z25, Z24
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z26
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z24, Z26
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z24, Z26
+	VMULPS            Z24, Z24, Z27
+	VFMADD213PS       Z24, Z27, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z26
+	VSCALEFPS         Z25, Z26, Z26
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z26, Z24
+	VPMOVD2M          Z23, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z25
+	VMOVUPS           Z26, K3, Z25
+	VDIVPS            Z24, Z25, Z25
+	VMULPS            Z25, Z23, Z23
 
 maskTile12x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -872,7 +1901,7 @@ maskTile12x32_write:
 	RET
 
 // func maskTile11x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile11x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1211,9 +2240,9 @@ maskTile11x32_relu:
 
 maskTile11x32_six:
 	TESTQ        $0x00000008, DI
-	JZ           maskTile11x32_write
-	MOVL         $0x40c00000, DI
-	VPBROADCASTD DI, Z22
+	JZ           maskTile11x32_silu
+	MOVL         $0x40c00000, R8
+	VPBROADCASTD R8, Z22
 	VMINPS       Z0, Z22, Z0
 	VMINPS       Z1, Z22, Z1
 	VMINPS       Z2, Z22, Z2
@@ -1236,6 +2265,472 @@ maskTile11x32_six:
 	VMINPS       Z19, Z22, Z19
 	VMINPS       Z20, Z22, Z20
 	VMINPS       Z21, Z22, Z21
+
+maskTile11x32_silu:
+	TESTQ             $0x00000010, DI
+	JZ                maskTile11x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z14, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z15, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z15, Z15
+	VORPS.BCST        zgemmsilu<>+0(SB), Z16, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z16, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z16, Z16
+	VORPS.BCST        zgemmsilu<>+0(SB), Z17, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z17, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z17, Z17
+	VORPS.BCST        zgemmsilu<>+0(SB), Z18, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z18, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z18, Z18
+	VORPS.BCST        zgemmsilu<>+0(SB), Z19, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z19, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z19, Z19
+	VORPS.BCST        zgemmsilu<>+0(SB), Z20, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z20, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z20, Z20
+	VORPS.BCST        zgemmsilu<>+0(SB), Z21, Z22
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z22, Z22
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z22, Z23
+	VRNDSCALEPS       $0x08, Z23, Z23
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z23, Z22
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z23, Z22
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z24
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z22, Z24
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z22, Z24
+	VMULPS            Z22, Z22, Z25
+	VFMADD213PS       Z22, Z25, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z24
+	VSCALEFPS         Z23, Z24, Z24
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z24, Z22
+	VPMOVD2M          Z21, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z23
+	VMOVUPS           Z24, K3, Z23
+	VDIVPS            Z22, Z23, Z23
+	VMULPS            Z23, Z21, Z21
 
 maskTile11x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1264,7 +2759,7 @@ maskTile11x32_write:
 	RET
 
 // func maskTile10x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile10x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1580,9 +3075,9 @@ maskTile10x32_relu:
 
 maskTile10x32_six:
 	TESTQ        $0x00000008, DI
-	JZ           maskTile10x32_write
-	MOVL         $0x40c00000, DI
-	VPBROADCASTD DI, Z20
+	JZ           maskTile10x32_silu
+	MOVL         $0x40c00000, R8
+	VPBROADCASTD R8, Z20
 	VMINPS       Z0, Z20, Z0
 	VMINPS       Z1, Z20, Z1
 	VMINPS       Z2, Z20, Z2
@@ -1603,6 +3098,430 @@ maskTile10x32_six:
 	VMINPS       Z17, Z20, Z17
 	VMINPS       Z18, Z20, Z18
 	VMINPS       Z19, Z20, Z19
+
+maskTile10x32_silu:
+	TESTQ             $0x00000010, DI
+	JZ                maskTile10x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z14, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z15, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z15, Z15
+	VORPS.BCST        zgemmsilu<>+0(SB), Z16, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z16, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z16, Z16
+	VORPS.BCST        zgemmsilu<>+0(SB), Z17, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z17, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z17, Z17
+	VORPS.BCST        zgemmsilu<>+0(SB), Z18, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z18, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z18, Z18
+	VORPS.BCST        zgemmsilu<>+0(SB), Z19, Z20
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z20, Z20
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z20, Z21
+	VRNDSCALEPS       $0x08, Z21, Z21
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z21, Z20
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z21, Z20
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z22
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z20, Z22
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z20, Z22
+	VMULPS            Z20, Z20, Z23
+	VFMADD213PS       Z20, Z23, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z22
+	VSCALEFPS         Z21, Z22, Z22
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z22, Z20
+	VPMOVD2M          Z19, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z21
+	VMOVUPS           Z22, K3, Z21
+	VDIVPS            Z20, Z21, Z21
+	VMULPS            Z21, Z19, Z19
 
 maskTile10x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1629,7 +3548,7 @@ maskTile10x32_write:
 	RET
 
 // func maskTile9x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile9x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -1916,9 +3835,9 @@ maskTile9x32_relu:
 
 maskTile9x32_six:
 	TESTQ        $0x00000008, SI
-	JZ           maskTile9x32_write
-	MOVL         $0x40c00000, SI
-	VPBROADCASTD SI, Z18
+	JZ           maskTile9x32_silu
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z18
 	VMINPS       Z0, Z18, Z0
 	VMINPS       Z1, Z18, Z1
 	VMINPS       Z2, Z18, Z2
@@ -1937,6 +3856,388 @@ maskTile9x32_six:
 	VMINPS       Z15, Z18, Z15
 	VMINPS       Z16, Z18, Z16
 	VMINPS       Z17, Z18, Z17
+
+maskTile9x32_silu:
+	TESTQ             $0x00000010, SI
+	JZ                maskTile9x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z14, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z15, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z15, Z15
+	VORPS.BCST        zgemmsilu<>+0(SB), Z16, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z16, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z16, Z16
+	VORPS.BCST        zgemmsilu<>+0(SB), Z17, Z18
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z18, Z18
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z18, Z19
+	VRNDSCALEPS       $0x08, Z19, Z19
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z19, Z18
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z19, Z18
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z20
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z18, Z20
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z18, Z20
+	VMULPS            Z18, Z18, Z21
+	VFMADD213PS       Z18, Z21, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z20
+	VSCALEFPS         Z19, Z20, Z20
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z20, Z18
+	VPMOVD2M          Z17, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z19
+	VMOVUPS           Z20, K3, Z19
+	VDIVPS            Z18, Z19, Z19
+	VMULPS            Z19, Z17, Z17
 
 maskTile9x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -1961,7 +4262,7 @@ maskTile9x32_write:
 	RET
 
 // func maskTile8x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile8x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -2225,9 +4526,9 @@ maskTile8x32_relu:
 
 maskTile8x32_six:
 	TESTQ        $0x00000008, SI
-	JZ           maskTile8x32_write
-	MOVL         $0x40c00000, SI
-	VPBROADCASTD SI, Z16
+	JZ           maskTile8x32_silu
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z16
 	VMINPS       Z0, Z16, Z0
 	VMINPS       Z1, Z16, Z1
 	VMINPS       Z2, Z16, Z2
@@ -2244,6 +4545,346 @@ maskTile8x32_six:
 	VMINPS       Z13, Z16, Z13
 	VMINPS       Z14, Z16, Z14
 	VMINPS       Z15, Z16, Z15
+
+maskTile8x32_silu:
+	TESTQ             $0x00000010, SI
+	JZ                maskTile8x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z14, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z15, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K3, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z15, Z15
 
 maskTile8x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2266,7 +4907,7 @@ maskTile8x32_write:
 	RET
 
 // func maskTile7x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile7x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -2507,9 +5148,9 @@ maskTile7x32_relu:
 
 maskTile7x32_six:
 	TESTQ        $0x00000008, SI
-	JZ           maskTile7x32_write
-	MOVL         $0x40c00000, SI
-	VPBROADCASTD SI, Z14
+	JZ           maskTile7x32_silu
+	MOVL         $0x40c00000, DI
+	VPBROADCASTD DI, Z14
 	VMINPS       Z0, Z14, Z0
 	VMINPS       Z1, Z14, Z1
 	VMINPS       Z2, Z14, Z2
@@ -2524,6 +5165,304 @@ maskTile7x32_six:
 	VMINPS       Z11, Z14, Z11
 	VMINPS       Z12, Z14, Z12
 	VMINPS       Z13, Z14, Z13
+
+maskTile7x32_silu:
+	TESTQ             $0x00000010, SI
+	JZ                maskTile7x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z12, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z14
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z14, Z14
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z14, Z15
+	VRNDSCALEPS       $0x08, Z15, Z15
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z15, Z14
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z15, Z14
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z16
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z14, Z16
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z14, Z16
+	VMULPS            Z14, Z14, Z17
+	VFMADD213PS       Z14, Z17, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z16
+	VSCALEFPS         Z15, Z16, Z16
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z16, Z14
+	VPMOVD2M          Z13, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z15
+	VMOVUPS           Z16, K3, Z15
+	VDIVPS            Z14, Z15, Z15
+	VMULPS            Z15, Z13, Z13
 
 maskTile7x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2544,7 +5483,7 @@ maskTile7x32_write:
 	RET
 
 // func maskTile6x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile6x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -2756,9 +5695,9 @@ maskTile6x32_relu:
 
 maskTile6x32_six:
 	TESTQ        $0x00000008, BX
-	JZ           maskTile6x32_write
-	MOVL         $0x40c00000, BX
-	VPBROADCASTD BX, Z12
+	JZ           maskTile6x32_silu
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z12
 	VMINPS       Z0, Z12, Z0
 	VMINPS       Z1, Z12, Z1
 	VMINPS       Z2, Z12, Z2
@@ -2771,6 +5710,262 @@ maskTile6x32_six:
 	VMINPS       Z9, Z12, Z9
 	VMINPS       Z10, Z12, Z10
 	VMINPS       Z11, Z12, Z11
+
+maskTile6x32_silu:
+	TESTQ             $0x00000010, BX
+	JZ                maskTile6x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z10, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z11, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K3, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z11, Z11
 
 maskTile6x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -2789,7 +5984,7 @@ maskTile6x32_write:
 	RET
 
 // func maskTile5x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile5x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -2978,9 +6173,9 @@ maskTile5x32_relu:
 
 maskTile5x32_six:
 	TESTQ        $0x00000008, BX
-	JZ           maskTile5x32_write
-	MOVL         $0x40c00000, BX
-	VPBROADCASTD BX, Z10
+	JZ           maskTile5x32_silu
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z10
 	VMINPS       Z0, Z10, Z0
 	VMINPS       Z1, Z10, Z1
 	VMINPS       Z2, Z10, Z2
@@ -2991,6 +6186,220 @@ maskTile5x32_six:
 	VMINPS       Z7, Z10, Z7
 	VMINPS       Z8, Z10, Z8
 	VMINPS       Z9, Z10, Z9
+
+maskTile5x32_silu:
+	TESTQ             $0x00000010, BX
+	JZ                maskTile5x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z8, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z10
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z10, Z10
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z10, Z11
+	VRNDSCALEPS       $0x08, Z11, Z11
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z11, Z10
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z11, Z10
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z12
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z10, Z12
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z10, Z12
+	VMULPS            Z10, Z10, Z13
+	VFMADD213PS       Z10, Z13, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z12
+	VSCALEFPS         Z11, Z12, Z12
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z12, Z10
+	VPMOVD2M          Z9, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z11
+	VMOVUPS           Z12, K3, Z11
+	VDIVPS            Z10, Z11, Z11
+	VMULPS            Z11, Z9, Z9
 
 maskTile5x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3007,7 +6416,7 @@ maskTile5x32_write:
 	RET
 
 // func maskTile4x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile4x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -3173,9 +6582,9 @@ maskTile4x32_relu:
 
 maskTile4x32_six:
 	TESTQ        $0x00000008, BX
-	JZ           maskTile4x32_write
-	MOVL         $0x40c00000, BX
-	VPBROADCASTD BX, Z8
+	JZ           maskTile4x32_silu
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z8
 	VMINPS       Z0, Z8, Z0
 	VMINPS       Z1, Z8, Z1
 	VMINPS       Z2, Z8, Z2
@@ -3184,6 +6593,178 @@ maskTile4x32_six:
 	VMINPS       Z5, Z8, Z5
 	VMINPS       Z6, Z8, Z6
 	VMINPS       Z7, Z8, Z7
+
+maskTile4x32_silu:
+	TESTQ             $0x00000010, BX
+	JZ                maskTile4x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z6, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z7, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K3, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z7, Z7
 
 maskTile4x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3198,7 +6779,7 @@ maskTile4x32_write:
 	RET
 
 // func maskTile3x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile3x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -3335,15 +6916,145 @@ maskTile3x32_relu:
 
 maskTile3x32_six:
 	TESTQ        $0x00000008, AX
-	JZ           maskTile3x32_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z6
+	JZ           maskTile3x32_silu
+	MOVL         $0x40c00000, BX
+	VPBROADCASTD BX, Z6
 	VMINPS       Z0, Z6, Z0
 	VMINPS       Z1, Z6, Z1
 	VMINPS       Z2, Z6, Z2
 	VMINPS       Z3, Z6, Z3
 	VMINPS       Z4, Z6, Z4
 	VMINPS       Z5, Z6, Z5
+
+maskTile3x32_silu:
+	TESTQ             $0x00000010, AX
+	JZ                maskTile3x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z4, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z6
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z6, Z6
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z6, Z7
+	VRNDSCALEPS       $0x08, Z7, Z7
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z7, Z6
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z7, Z6
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z8
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z6, Z8
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z6, Z8
+	VMULPS            Z6, Z6, Z9
+	VFMADD213PS       Z6, Z9, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z8
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z8, Z6
+	VPMOVD2M          Z5, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z7
+	VMOVUPS           Z8, K3, Z7
+	VDIVPS            Z6, Z7, Z7
+	VMULPS            Z7, Z5, Z5
 
 maskTile3x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3356,7 +7067,7 @@ maskTile3x32_write:
 	RET
 
 // func maskTile2x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile2x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -3470,13 +7181,101 @@ maskTile2x32_relu:
 
 maskTile2x32_six:
 	TESTQ        $0x00000008, AX
-	JZ           maskTile2x32_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z4
+	JZ           maskTile2x32_silu
+	MOVL         $0x40c00000, BX
+	VPBROADCASTD BX, Z4
 	VMINPS       Z0, Z4, Z0
 	VMINPS       Z1, Z4, Z1
 	VMINPS       Z2, Z4, Z2
 	VMINPS       Z3, Z4, Z3
+
+maskTile2x32_silu:
+	TESTQ             $0x00000010, AX
+	JZ                maskTile2x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K3, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K3, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z2, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K3, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z3, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K3, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z3, Z3
 
 maskTile2x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3487,7 +7286,7 @@ maskTile2x32_write:
 	RET
 
 // func maskTile1x32(kc int, a []float32, b []float32, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·maskTile1x32(SB), NOSPLIT, $0-128
 	MOVQ   a_base+8(FP), AX
 	MOVQ   c_base+56(FP), CX
@@ -3578,11 +7377,57 @@ maskTile1x32_relu:
 
 maskTile1x32_six:
 	TESTQ        $0x00000008, AX
-	JZ           maskTile1x32_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z2
+	JZ           maskTile1x32_silu
+	MOVL         $0x40c00000, DX
+	VPBROADCASTD DX, Z2
 	VMINPS       Z0, Z2, Z0
 	VMINPS       Z1, Z2, Z1
+
+maskTile1x32_silu:
+	TESTQ             $0x00000010, AX
+	JZ                maskTile1x32_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z2
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z0, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K3, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z2
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z2, Z2
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z2, Z3
+	VRNDSCALEPS       $0x08, Z3, Z3
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z3, Z2
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z3, Z2
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z4
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z2, Z4
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z2, Z4
+	VMULPS            Z2, Z2, Z5
+	VFMADD213PS       Z2, Z5, Z4
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z4, Z4
+	VSCALEFPS         Z3, Z4, Z4
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z4, Z2
+	VPMOVD2M          Z1, K3
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z3
+	VMOVUPS           Z4, K3, Z3
+	VDIVPS            Z2, Z3, Z3
+	VMULPS            Z3, Z1, Z1
 
 maskTile1x32_write:
 	VMOVUPS Z0, K1, (CX)
@@ -3591,7 +7436,7 @@ maskTile1x32_write:
 	RET
 
 // func pairTile4x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·pairTile4x64(SB), NOSPLIT, $0-136
 	MOVQ   a_base+8(FP), AX
 	MOVQ   ldb+56(FP), CX
@@ -3855,9 +7700,9 @@ pairTile4x64_relu:
 
 pairTile4x64_six:
 	TESTQ        $0x00000008, CX
-	JZ           pairTile4x64_write
-	MOVL         $0x40c00000, CX
-	VPBROADCASTD CX, Z16
+	JZ           pairTile4x64_silu
+	MOVL         $0x40c00000, SI
+	VPBROADCASTD SI, Z16
 	VMINPS       Z0, Z16, Z0
 	VMINPS       Z1, Z16, Z1
 	VMINPS       Z2, Z16, Z2
@@ -3874,6 +7719,346 @@ pairTile4x64_six:
 	VMINPS       Z13, Z16, Z13
 	VMINPS       Z14, Z16, Z14
 	VMINPS       Z15, Z16, Z15
+
+pairTile4x64_silu:
+	TESTQ             $0x00000010, CX
+	JZ                pairTile4x64_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z0, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z1, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z2, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z3, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z4, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z5, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z6, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z7, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z8, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z9, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z10, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z11, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z11, Z11
+	VORPS.BCST        zgemmsilu<>+0(SB), Z12, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z12, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z12, Z12
+	VORPS.BCST        zgemmsilu<>+0(SB), Z13, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z13, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z13, Z13
+	VORPS.BCST        zgemmsilu<>+0(SB), Z14, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z14, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z14, Z14
+	VORPS.BCST        zgemmsilu<>+0(SB), Z15, Z16
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z16, Z16
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z16, Z17
+	VRNDSCALEPS       $0x08, Z17, Z17
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z17, Z16
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z17, Z16
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z18
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z16, Z18
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z16, Z18
+	VMULPS            Z16, Z16, Z19
+	VFMADD213PS       Z16, Z19, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z18
+	VSCALEFPS         Z17, Z18, Z18
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z18, Z16
+	VPMOVD2M          Z15, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z17
+	VMOVUPS           Z18, K5, Z17
+	VDIVPS            Z16, Z17, Z17
+	VMULPS            Z17, Z15, Z15
 
 pairTile4x64_write:
 	VMOVUPS Z0, K1, (DX)
@@ -3896,7 +8081,7 @@ pairTile4x64_write:
 	RET
 
 // func pairTile3x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·pairTile3x64(SB), NOSPLIT, $0-136
 	MOVQ   a_base+8(FP), AX
 	MOVQ   ldb+56(FP), CX
@@ -4113,9 +8298,9 @@ pairTile3x64_relu:
 
 pairTile3x64_six:
 	TESTQ        $0x00000008, AX
-	JZ           pairTile3x64_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z12
+	JZ           pairTile3x64_silu
+	MOVL         $0x40c00000, CX
+	VPBROADCASTD CX, Z12
 	VMINPS       Z0, Z12, Z0
 	VMINPS       Z1, Z12, Z1
 	VMINPS       Z2, Z12, Z2
@@ -4128,6 +8313,262 @@ pairTile3x64_six:
 	VMINPS       Z9, Z12, Z9
 	VMINPS       Z10, Z12, Z10
 	VMINPS       Z11, Z12, Z11
+
+pairTile3x64_silu:
+	TESTQ             $0x00000010, AX
+	JZ                pairTile3x64_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z0, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z1, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z2, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z3, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z4, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z5, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z6, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z7, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z7, Z7
+	VORPS.BCST        zgemmsilu<>+0(SB), Z8, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z8, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z8, Z8
+	VORPS.BCST        zgemmsilu<>+0(SB), Z9, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z9, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z9, Z9
+	VORPS.BCST        zgemmsilu<>+0(SB), Z10, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z10, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z10, Z10
+	VORPS.BCST        zgemmsilu<>+0(SB), Z11, Z12
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z12, Z12
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z12, Z13
+	VRNDSCALEPS       $0x08, Z13, Z13
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z13, Z12
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z13, Z12
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z14
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z12, Z14
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z12, Z14
+	VMULPS            Z12, Z12, Z15
+	VFMADD213PS       Z12, Z15, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z14
+	VSCALEFPS         Z13, Z14, Z14
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z14, Z12
+	VPMOVD2M          Z11, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z13
+	VMOVUPS           Z14, K5, Z13
+	VDIVPS            Z12, Z13, Z13
+	VMULPS            Z13, Z11, Z11
 
 pairTile3x64_write:
 	VMOVUPS Z0, K1, (DX)
@@ -4146,7 +8587,7 @@ pairTile3x64_write:
 	RET
 
 // func pairTile2x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·pairTile2x64(SB), NOSPLIT, $0-136
 	MOVQ   a_base+8(FP), AX
 	MOVQ   ldb+56(FP), CX
@@ -4322,9 +8763,9 @@ pairTile2x64_relu:
 
 pairTile2x64_six:
 	TESTQ        $0x00000008, AX
-	JZ           pairTile2x64_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z8
+	JZ           pairTile2x64_silu
+	MOVL         $0x40c00000, CX
+	VPBROADCASTD CX, Z8
 	VMINPS       Z0, Z8, Z0
 	VMINPS       Z1, Z8, Z1
 	VMINPS       Z2, Z8, Z2
@@ -4333,6 +8774,178 @@ pairTile2x64_six:
 	VMINPS       Z5, Z8, Z5
 	VMINPS       Z6, Z8, Z6
 	VMINPS       Z7, Z8, Z7
+
+pairTile2x64_silu:
+	TESTQ             $0x00000010, AX
+	JZ                pairTile2x64_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z0, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z1, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z2, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z3, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z3, Z3
+	VORPS.BCST        zgemmsilu<>+0(SB), Z4, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z4, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z4, Z4
+	VORPS.BCST        zgemmsilu<>+0(SB), Z5, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z5, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z5, Z5
+	VORPS.BCST        zgemmsilu<>+0(SB), Z6, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z6, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z6, Z6
+	VORPS.BCST        zgemmsilu<>+0(SB), Z7, Z8
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z8, Z8
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z8, Z9
+	VRNDSCALEPS       $0x08, Z9, Z9
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z9, Z8
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z9, Z8
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z10
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z8, Z10
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z8, Z10
+	VMULPS            Z8, Z8, Z11
+	VFMADD213PS       Z8, Z11, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z10
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z10, Z8
+	VPMOVD2M          Z7, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z9
+	VMOVUPS           Z10, K5, Z9
+	VDIVPS            Z8, Z9, Z9
+	VMULPS            Z9, Z7, Z7
 
 pairTile2x64_write:
 	VMOVUPS Z0, K1, (DX)
@@ -4347,7 +8960,7 @@ pairTile2x64_write:
 	RET
 
 // func pairTile1x64(kc int, a []float32, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)
-// Requires: AVX, AVX512BW, AVX512F, MMX+
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, MMX+
 TEXT ·pairTile1x64(SB), NOSPLIT, $0-136
 	MOVQ   a_base+8(FP), AX
 	MOVQ   ldb+56(FP), CX
@@ -4482,13 +9095,101 @@ pairTile1x64_relu:
 
 pairTile1x64_six:
 	TESTQ        $0x00000008, AX
-	JZ           pairTile1x64_write
-	MOVL         $0x40c00000, AX
-	VPBROADCASTD AX, Z4
+	JZ           pairTile1x64_silu
+	MOVL         $0x40c00000, CX
+	VPBROADCASTD CX, Z4
 	VMINPS       Z0, Z4, Z0
 	VMINPS       Z1, Z4, Z1
 	VMINPS       Z2, Z4, Z2
 	VMINPS       Z3, Z4, Z3
+
+pairTile1x64_silu:
+	TESTQ             $0x00000010, AX
+	JZ                pairTile1x64_write
+	VORPS.BCST        zgemmsilu<>+0(SB), Z0, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z0, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K5, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z0, Z0
+	VORPS.BCST        zgemmsilu<>+0(SB), Z1, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z1, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K5, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z1, Z1
+	VORPS.BCST        zgemmsilu<>+0(SB), Z2, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z2, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K5, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z2, Z2
+	VORPS.BCST        zgemmsilu<>+0(SB), Z3, Z4
+	VMAXPS.BCST       zgemmsilu<>+4(SB), Z4, Z4
+	VMULPS.BCST       zgemmsilu<>+8(SB), Z4, Z5
+	VRNDSCALEPS       $0x08, Z5, Z5
+	VFNMADD231PS.BCST zgemmsilu<>+12(SB), Z5, Z4
+	VFNMADD231PS.BCST zgemmsilu<>+16(SB), Z5, Z4
+	VBROADCASTSS      zgemmsilu<>+36(SB), Z6
+	VFMADD213PS.BCST  zgemmsilu<>+32(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+28(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+24(SB), Z4, Z6
+	VFMADD213PS.BCST  zgemmsilu<>+20(SB), Z4, Z6
+	VMULPS            Z4, Z4, Z7
+	VFMADD213PS       Z4, Z7, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z6
+	VADDPS.BCST       zgemmsilu<>+40(SB), Z6, Z4
+	VPMOVD2M          Z3, K5
+	VBROADCASTSS      zgemmsilu<>+40(SB), Z5
+	VMOVUPS           Z6, K5, Z5
+	VDIVPS            Z4, Z5, Z5
+	VMULPS            Z5, Z3, Z3
 
 pairTile1x64_write:
 	VMOVUPS Z0, K1, (DX)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 	"github.com/mdlc/mdlc/runtime/kernels/peak"
 )
@@ -122,19 +123,20 @@ func TestKernelsMatchGeneric(t *testing.T) {
 }
 
 // A tile's epilogue is the same bit for bit as the product followed by the
-// eltwise add of the bias and the relu (or relu6), for every kernel: on full
-// and edge tiles, one block of K or several, with a bias, a relu or relu6,
-// or both. Products of mixed signs make the relu clamp about half of C, a
+// eltwise add of the bias, the relu (or relu6) and the set's eltwise silu,
+// for every kernel: on full and edge tiles, one block of K or several, with
+// a bias, a relu or relu6, or both, and with a silu after. Products of mixed signs make the relu clamp about half of C, a
 // bias up to ±8 makes relu6 clamp some at 6, and a row of NaNs checks that
 // NaN goes through relu as eltwise.Relu lets it (x < 0 ? 0 : x) and through
 // relu6 as eltwise.Clip does.
 func TestEpilogueMatchesUnfused(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	epis := []struct {
-		name              string
-		bias, relu, relu6 bool
-	}{{"bias", true, false, false}, {"relu", false, true, false}, {"bias+relu", true, true, false},
-		{"relu6", false, false, true}, {"bias+relu6", true, false, true}}
+		name                    string
+		bias, relu, relu6, silu bool
+	}{{"bias", true, false, false, false}, {"relu", false, true, false, false}, {"bias+relu", true, true, false, false},
+		{"relu6", false, false, true, false}, {"bias+relu6", true, false, true, false},
+		{"silu", false, false, false, true}, {"bias+silu", true, false, false, true}, {"bias+relu6+silu", true, false, true, true}}
 	for _, kn := range tested() {
 		for _, m := range sizes {
 			for _, n := range sizes {
@@ -151,24 +153,32 @@ func TestEpilogueMatchesUnfused(t *testing.T) {
 					plain = product(kn, a.Data, b.Data, m, n, k, [2]bool{})
 				}
 				for _, e := range epis {
-					epi := Epilogue{Relu: e.relu, Relu6: e.relu6}
+					epi := Epilogue{Relu: e.relu, Relu6: e.relu6, Silu: e.silu}
 					if e.bias {
 						epi.Bias = bias
 					}
 					got := finished(kn, a.Data, b.Data, m, n, k, [2]bool{}, epi)
+					want := make([]float32, len(plain))
 					for i, v := range plain {
-						want := v
 						if e.bias {
-							want += bias[i%n]
+							v += bias[i%n]
 						}
-						if (e.relu || e.relu6) && want < 0 {
-							want = 0
+						if (e.relu || e.relu6) && v < 0 {
+							v = 0
 						}
-						if e.relu6 && want > 6 {
-							want = 6
+						if e.relu6 && v > 6 {
+							v = 6
 						}
-						if math.Float32bits(got[i]) != math.Float32bits(want) {
-							t.Fatalf("%s %s %dx%dx%d: C[%d][%d] = %v, want %v", kn.Set, e.name, m, n, k, i/n, i%n, got[i], want)
+						want[i] = v
+					}
+					if e.silu {
+						// The set's eltwise silu: the tiles' silu (flagSilu)
+						// gives its bits.
+						eltwise.Unary(kn.Set, eltwise.Silu)(want, 0)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %s %dx%dx%d: C[%d][%d] = %v, want %v", kn.Set, e.name, m, n, k, i/n, i%n, got[i], want[i])
 						}
 					}
 				}

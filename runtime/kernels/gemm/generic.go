@@ -1,6 +1,9 @@
 package gemm
 
-import "github.com/mdlc/mdlc/runtime/kernels/cpu"
+import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+)
 
 // The generic micro-tile is 4×2. Plain Go keeps scalars in the 15 usable XMM
 // registers and its register allocator spills early: 4×2 accumulators leave
@@ -12,7 +15,7 @@ const (
 )
 
 var genericKernel = &Kernel{Set: cpu.Generic, MR: genericMR, NR: genericNR, kc: 256, minMC: 4 * genericMR, tile: micro,
-	panel: loopTiles(genericMR, micro), edge: rows}
+	panel: loopTiles(genericMR, micro), edge: rows, silu: eltwise.Unary(cpu.Generic, eltwise.Silu)}
 
 // rows computes the rows past the last full tile one at a time: a padded
 // MR×NR tile would waste most of its work (all but one row of it for a batch

@@ -23,7 +23,7 @@ func withoutPairs(kn *Kernel) *Kernel {
 // The pair tiles compute what the masked tiles of one panel do, bit for
 // bit: every row count they take, widths around one and two panels and
 // past, one block of K and several (p0 > 0, added to C), with and without
-// a bias and a relu.
+// a bias and a relu, a bias and silu.
 func TestPairTilesMatchSingle(t *testing.T) {
 	ran := false
 	for _, kn := range Kernels() {
@@ -42,7 +42,7 @@ func TestPairTilesMatchSingle(t *testing.T) {
 					pb := make([]float32, kn.PackedSize(k, n))
 					kn.PackB(pb, b.Data, k, n, n, false)
 					bias := kerneltest.Random(r, n).Data
-					for _, epi := range []Epilogue{{}, {Bias: bias}, {Bias: bias, Relu: true}} {
+					for _, epi := range []Epilogue{{}, {Bias: bias}, {Bias: bias, Relu: true}, {Bias: bias, Silu: true}} {
 						var got [2][]float32
 						for i, kk := range []*Kernel{kn, single} {
 							c := kerneltest.Random(rand.New(rand.NewPCG(1, 1)), rows, n).Data

@@ -54,8 +54,11 @@ func main() {
 		for n := range 16 {
 			DATA(2*n, U16(1<<n-1))
 		}
-		avx512ISA(tail).cells(false)
-		avx512ISA(tail).cells(true)
+		s := avx512ISA(tail, avx2.NewSilu("dwsilu", true))
+		for _, silu := range []bool{false, true} {
+			s.cells(false, silu)
+			s.cells(true, silu)
+		}
 		Generate()
 		return
 	}
@@ -66,8 +69,11 @@ func main() {
 	for i := 8; i < 16; i++ {
 		DATA(4*i, U32(0))
 	}
-	avx2ISA(tail).cells(false)
-	avx2ISA(tail).cells(true)
+	s := avx2ISA(tail, avx2.NewSilu("dwsilu", false))
+	for _, silu := range []bool{false, true} {
+		s.cells(false, silu)
+		s.cells(true, silu)
+	}
 	avx2.Generate()
 	neon.Generate("conv", writeNEON)
 }
@@ -86,11 +92,13 @@ type x86 struct {
 	// is not nil.
 	load  func(m Mem, mask Op, y VecVirtual)
 	store func(y VecVirtual, mask Op, m Mem)
+	// silu emits silu, for the silu kernels' store.
+	silu *avx2.Silu
 }
 
 // avx2ISA masks with VMASKMOVPS and a vector of lane masks.
-func avx2ISA(tail Mem) x86 {
-	return x86{
+func avx2ISA(tail Mem, silu *avx2.Silu) x86 {
+	return x86{silu: silu,
 		set: "AVX2", lanes: 8, vec: func() VecVirtual { return YMM() },
 		zero: func(v VecVirtual) { VXORPS(v, v, v) },
 		mask: func(n GPVirtual) Op { return tailMask(tail, n) },
@@ -113,8 +121,8 @@ func avx2ISA(tail Mem) x86 {
 
 // avx512ISA masks with an opmask: masked loads and stores touch only its
 // lanes.
-func avx512ISA(tail Mem) x86 {
-	return x86{
+func avx512ISA(tail Mem, silu *avx2.Silu) x86 {
+	return x86{silu: silu,
 		set: "AVX512", lanes: 16, vec: func() VecVirtual { return ZMM() },
 		// VXORPS on ZMM registers is AVX512DQ's, which the avx512 set
 		// requires (cpu.HasAVX512). avo knows it for a zeroing idiom, not
@@ -147,10 +155,15 @@ func avx512ISA(tail Mem) x86 {
 
 const sig = "func(out, x, w []float32, taps []int, cells, c, stride int, bias []float32, lo, hi float32)"
 
-// doc is the depthwise kernels' doc comment: the loop of dwCellsGeneric.
-func doc(name string, lanes int) []string {
-	return []string{
-		fmt.Sprintf("%s is dwKernel.cells, %d channels a vector: cells output pixels", name, lanes),
+// doc is the depthwise kernels' doc comment: the loop of dwCellsGeneric,
+// with silu in the store if silu.
+func doc(name string, lanes int, silu bool) []string {
+	field, store := "cells", "out[t*c+ch] = clamp(acc+bias[ch], lo, hi)"
+	if silu {
+		field, store = "cellsSilu", "out[t*c+ch] = silu(clamp(acc+bias[ch], lo, hi))"
+	}
+	return append([]string{
+		fmt.Sprintf("%s is dwKernel.%s, %d channels a vector: cells output pixels", name, field, lanes),
 		"stride floats apart in x, c channels each, from the taps listed in taps",
 		"as pairs of offsets in bytes, of the input from the pixel's start in x",
 		"and of the weights in w, in the order listed, each product fused into",
@@ -162,19 +175,22 @@ func doc(name string, lanes int) []string {
 		"\t\t\tfor k := 0; k < len(taps); k += 2 {",
 		"\t\t\t\tacc += x[t*stride+taps[k]/4+ch] * w[taps[k+1]/4+ch]",
 		"\t\t\t}",
-		"\t\t\tout[t*c+ch] = clamp(acc+bias[ch], lo, hi)",
+		"\t\t\t" + store,
 		"\t\t}",
 		"\t}",
 		"",
-		"taps must not be empty. The caller checks that x holds every tap.",
-	}
+	}, siluDoc(silu)...)
 }
 
 // directDoc is the direct kernels' doc comment: the loop of
 // directCellsGeneric.
-func directDoc(name string, lanes int) []string {
-	return []string{
-		fmt.Sprintf("%s is dwKernel.direct, %d channels a vector: cells output", name, lanes),
+func directDoc(name string, lanes int, silu bool) []string {
+	field, store := "direct", "out[t*c+ch] = clamp(acc+bias[ch], lo, hi)"
+	if silu {
+		field, store = "directSilu", "out[t*c+ch] = silu(clamp(acc+bias[ch], lo, hi))"
+	}
+	return append([]string{
+		fmt.Sprintf("%s is dwKernel.%s, %d channels a vector: cells output", name, field, lanes),
 		"pixels stride floats apart in x, c channels each, from the taps listed in",
 		"taps as pairs of offsets in bytes, of the input value from the pixel's",
 		"start in x and of the weights in w, in the order listed, each product",
@@ -186,12 +202,24 @@ func directDoc(name string, lanes int) []string {
 		"\t\t\tfor k := 0; k < len(taps); k += 2 {",
 		"\t\t\t\tacc += x[t*stride+taps[k]/4] * w[taps[k+1]/4+ch]",
 		"\t\t\t}",
-		"\t\t\tout[t*c+ch] = clamp(acc+bias[ch], lo, hi)",
+		"\t\t\t" + store,
 		"\t\t}",
 		"\t}",
 		"",
-		"taps must not be empty. The caller checks that x holds every tap.",
+	}, siluDoc(silu)...)
+}
+
+// siluDoc ends a kernel's doc comment: with silu, how silu is computed.
+func siluDoc(silu bool) []string {
+	end := []string{"taps must not be empty. The caller checks that x holds every tap."}
+	if !silu {
+		return end
 	}
+	return append([]string{
+		"silu(v) is v·sigmoid(v) computed as package eltwise's kernel of the same",
+		"set computes it, to the same bits.",
+		"",
+	}, end...)
 }
 
 // block is how many pixels a pass carries.
@@ -199,16 +227,21 @@ const block = 4
 
 // cells generates dwCells<set>, or directCells<set> if bcast: the input
 // broadcast, its pointer kept on the pixel while the passes step through
-// the channels of the weights, bias and output.
-func (s x86) cells(bcast bool) {
-	name, comment := "dwCells"+s.set, doc
+// the channels of the weights, bias and output. With silu, dwCellsSilu<set>
+// or directCellsSilu<set>: silu applied in the store after the clamp.
+func (s x86) cells(bcast, silu bool) {
+	name, comment := "dwCells", doc
 	if bcast {
-		name, comment = "directCells"+s.set, directDoc
+		name, comment = "directCells", directDoc
 	}
+	if silu {
+		name += "Silu"
+	}
+	name += s.set
 	vb := 4 * s.lanes // bytes per vector
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(comment(name, s.lanes)...)
+	Doc(comment(name, s.lanes, silu)...)
 	oo := gp(Param("out").Base())
 	xo := gp(Param("x").Base())
 	cells := gp(Param("cells"))
@@ -319,6 +352,9 @@ func (s x86) cells(bcast bool) {
 					VADDPS(bv[v], a, a)
 					VMAXPS(a, lo, a)
 					VMINPS(a, hi, a)
+					if silu {
+						s.silu.Apply(a)
+					}
 					oo := oo
 					if i >= 4 {
 						oo = oo4

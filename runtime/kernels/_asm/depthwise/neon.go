@@ -180,8 +180,8 @@ func neonCells(w *bytes.Buffer, name string, bcast bool) {
 // writeNEON writes the NEON kernels and their declarations into f.
 func writeNEON(f *neon.File) error {
 	neonCells(&f.Asm, "dwCellsNEON", false)
-	f.Declare("dwCellsNEON", sig, doc("dwCellsNEON", 4))
+	f.Declare("dwCellsNEON", sig, doc("dwCellsNEON", 4, false))
 	neonCells(&f.Asm, "directCellsNEON", true)
-	f.Declare("directCellsNEON", sig, directDoc("directCellsNEON", 4))
+	f.Declare("directCellsNEON", sig, directDoc("directCellsNEON", 4, false))
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/mdlc/mdlc/runtime/kernels/_asm/avx2"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -21,35 +22,36 @@ const (
 // the columns its mask selects, for the tiles at C's right and bottom edges.
 func generateAVX512() {
 	ConstraintExpr("amd64,!purego")
-	zPanel()
+	silu := avx2.NewSilu("zgemmsilu", true)
+	zPanel(silu)
 	for r := zMR; r >= 1; r-- {
-		zMaskedTile(r)
+		zMaskedTile(r, silu)
 	}
 	for r := zPairMR; r >= 1; r-- {
-		zPairTile(r)
+		zPairTile(r, silu)
 	}
 	Generate()
 }
 
 // zPanel generates panel<zMR>x<zNR>: tiles full tiles down a column of C.
-func zPanel() {
+func zPanel(silu *avx2.Silu) {
 	name := fmt.Sprintf("panel%dx%d", zMR, zNR)
 	TEXT(name, NOSPLIT, panelSignature)
 	Pragma("noescape")
 	Doc(zPanelDoc(name)...)
-	z := zKernel{name: name, rows: zMR}
+	z := zKernel{name: name, rows: zMR, silu: silu}
 	z.body(true, false)
 }
 
 // zMaskedTile generates maskTile<r>x<zNR>: an r×zNR tile of which only the
 // columns j with bit j of mask set are read from and stored to C (and read
 // from bias).
-func zMaskedTile(r int) {
+func zMaskedTile(r int, silu *avx2.Silu) {
 	name := fmt.Sprintf("maskTile%dx%d", r, zNR)
 	TEXT(name, NOSPLIT, "func(kc int, a, b, c []float32, ldc int, flags int, bias []float32, mask uint64)")
 	Pragma("noescape")
 	var doc []string
-	for _, l := range reference(name, r, zNR) {
+	for _, l := range reference(name, r, zNR, true) {
 		switch l {
 		case "\t\t\tif flags&1 != 0 {":
 			doc = append(doc, "\t\t\tif mask&(1<<j) == 0 {", "\t\t\t\tcontinue", "\t\t\t}")
@@ -59,7 +61,7 @@ func zMaskedTile(r int) {
 		doc = append(doc, l)
 	}
 	Doc(doc...)
-	z := zKernel{name: name, rows: r}
+	z := zKernel{name: name, rows: r, silu: silu}
 	z.body(false, true)
 }
 
@@ -73,7 +75,7 @@ const zPairMR = 4
 // adjacent B panels, ldb floats apart, as two maskTile<r>x<zNR> would
 // compute them (the same chains: the results are the same bit for bit),
 // with one mask over the 2·zNR columns.
-func zPairTile(r int) {
+func zPairTile(r int, silu *avx2.Silu) {
 	name := fmt.Sprintf("pairTile%dx%d", r, 2*zNR)
 	TEXT(name, NOSPLIT, "func(kc int, a, b []float32, ldb int, c []float32, ldc int, flags int, bias []float32, mask uint64)")
 	Pragma("noescape")
@@ -89,7 +91,7 @@ func zPairTile(r int) {
 		fmt.Sprintf("(each sum the same chain, so the same bits), except that bias[%d:] need", zNR),
 		"not exist if the mask selects none of it.",
 	)
-	z := zKernel{name: name, rows: r, panels: 2}
+	z := zKernel{name: name, rows: r, panels: 2, silu: silu}
 	z.body(false, true)
 }
 
@@ -111,6 +113,7 @@ type zKernel struct {
 	name   string
 	rows   int
 	panels int
+	silu   *avx2.Silu
 }
 
 // rowsAt returns the address of row i (plus off bytes) of a matrix whose
@@ -285,7 +288,7 @@ func (z zKernel) body(panel, masked bool) {
 	}
 	Label(name + "_six")
 	TESTQ(U32(flagSix), flags)
-	JZ(LabelRef(name + "_write"))
+	JZ(LabelRef(name + "_silu"))
 	// VMINPS too returns the sum when it is NaN.
 	sixGP, sixZ := GP32(), ZMM()
 	MOVL(U32(six), sixGP)
@@ -293,6 +296,14 @@ func (z zKernel) body(panel, masked bool) {
 	for i := range r {
 		for j := range v {
 			VMINPS(acc[i][j], sixZ, acc[i][j])
+		}
+	}
+	Label(name + "_silu")
+	TESTQ(U32(flagSilu), flags)
+	JZ(LabelRef(name + "_write"))
+	for i := range r {
+		for j := range v {
+			z.silu.Apply(acc[i][j])
 		}
 	}
 	Label(name + "_write")

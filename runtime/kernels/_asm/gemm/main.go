@@ -55,25 +55,32 @@ func main() {
 		return
 	}
 	ConstraintExpr("amd64,!purego")
+	silu := avx2.NewSilu("gemmsilu", false)
 	for r := mr; r >= 1; r-- {
-		tile(r, nr, false)
+		tile(r, nr, false, silu)
 	}
-	tile(mr, nr, true)
+	tile(mr, nr, true, silu)
 	for r := wideMR; r >= 1; r-- {
-		tile(r, wideNR, false)
+		tile(r, wideNR, false, silu)
 	}
 	avx2.Generate()
 	neon.Generate("gemm", writeNEON)
 }
 
-// reference is the Go loop each kernel implements, for its doc comment.
-func reference(name string, rows, cols int) []string {
-	return []string{
+// reference is the Go loop each kernel implements, for its doc comment;
+// with silu, the x86 kernels' silu flag (NEON's tiles have none).
+func reference(name string, rows, cols int, silu bool) []string {
+	last, siluFlag := "(relu6, with relu's flag):", []string(nil)
+	if silu {
+		last = "(relu6, with relu's flag), and passed through silu:"
+		siluFlag = []string{"\t\t\tif flags&16 != 0 {", "\t\t\t\ts = silu(s)", "\t\t\t}"}
+	}
+	doc := []string{
 		fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A, kc apart, and", name, rows, cols, rows),
 		fmt.Sprintf("a B panel %d wide (rows p at b[p*%d:]): each sum is one chain of fused", cols, cols),
 		"multiply-adds in k order, started from zero, then, as flags say, added",
 		"to C, added to the column's bias, clamped at zero (relu) and at six",
-		"(relu6, with relu's flag):",
+		last,
 		"",
 		fmt.Sprintf("\tfor i := range %d {", rows),
 		fmt.Sprintf("\t\tfor j := range %d {", cols),
@@ -93,21 +100,29 @@ func reference(name string, rows, cols int) []string {
 		"\t\t\tif flags&8 != 0 && s > 6 {",
 		"\t\t\t\ts = 6",
 		"\t\t\t}",
+	}
+	doc = append(doc, siluFlag...)
+	doc = append(doc,
 		"\t\t\tc[i*ldc+j] = s",
 		"\t\t}",
 		"\t}",
 		"",
 		"(The float64 FMA rounds twice where VFMADD231PS rounds once; the two",
 		"differ only in the last bit, and rarely.)",
+	)
+	if silu {
+		doc = append(doc, "", "silu(s) is s·sigmoid(s) as package eltwise's silu of the same set", "computes it, to the same bits.")
 	}
+	return doc
 }
 
 // The flags of a tile's store, as package gemm passes them.
 const (
-	flagAcc  = 1 // add C
-	flagBias = 2 // add bias[j]
-	flagRelu = 4 // clamp at zero, keeping NaN and -0
-	flagSix  = 8 // then clamp at six (relu6 is flagRelu|flagSix), keeping NaN
+	flagAcc  = 1  // add C
+	flagBias = 2  // add bias[j]
+	flagRelu = 4  // clamp at zero, keeping NaN and -0
+	flagSix  = 8  // then clamp at six (relu6 is flagRelu|flagSix), keeping NaN
+	flagSilu = 16 // then silu
 )
 
 // six is 6.0's bits, for the relu6 clamp.
@@ -123,7 +138,7 @@ const (
 // tile generates tile<r>x<cols>, an r×cols tile (cols 16: 1 ≤ r ≤ 6; cols
 // 24: 1 ≤ r ≤ 4), or with panel panel<r>x<cols>, which computes several
 // such tiles down a column of C.
-func tile(r, cols int, panel bool) {
+func tile(r, cols int, panel bool, silu *avx2.Silu) {
 	name, sig := fmt.Sprintf("tile%dx%d", r, cols), signature
 	if panel {
 		name, sig = fmt.Sprintf("panel%dx%d", r, cols), panelSignature
@@ -134,7 +149,7 @@ func tile(r, cols int, panel bool) {
 	if panel {
 		Doc(panelDoc(name, r)...)
 	} else {
-		Doc(reference(name, r, cols)...)
+		Doc(reference(name, r, cols, true)...)
 	}
 
 	a := Load(Param("a").Base(), GP64())
@@ -277,7 +292,7 @@ func tile(r, cols int, panel bool) {
 	}
 	Label(name + "_six")
 	TESTQ(U32(flagSix), flags)
-	JZ(LabelRef(name + "_write"))
+	JZ(LabelRef(name + "_silu"))
 	// VMINPS too returns the sum when it is NaN.
 	sixGP, sixX, sixY := GP32(), XMM(), YMM()
 	MOVL(U32(six), sixGP)
@@ -286,6 +301,14 @@ func tile(r, cols int, panel bool) {
 	for i := range r {
 		for j := range v {
 			VMINPS(acc[i][j], sixY, acc[i][j])
+		}
+	}
+	Label(name + "_silu")
+	TESTQ(U32(flagSilu), flags)
+	JZ(LabelRef(name + "_write"))
+	for i := range r {
+		for j := range v {
+			silu.Apply(acc[i][j])
 		}
 	}
 	Label(name + "_write")

@@ -29,7 +29,7 @@ func writeNEON(f *neon.File) error {
 	for r := neonMR; r >= 1; r-- {
 		name := fmt.Sprintf("tile%dx%d", r, neonNR)
 		neonTile(&f.Asm, name, r)
-		f.Declare(name, signature, reference(name, r, neonNR))
+		f.Declare(name, signature, reference(name, r, neonNR, false))
 	}
 	return nil
 }
