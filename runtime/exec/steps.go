@@ -435,13 +435,21 @@ type Conv struct {
 
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
 
-// New compiles the conv with the kernels of set.
+// New compiles the conv with the kernels of set. gemm.ForWidth's rule for
+// narrow products is about the GEMM's panels of B, so it applies only to the
+// algorithms that run the GEMM; the depthwise kernels (depthwise, grouped and
+// direct convolutions) are the set's own: with AVX-512 they are the faster
+// (conv.Algorithm.GEMM gives the measurements).
 func (s Conv) New(set cpu.Set) *ConvStep {
 	var pw *pool.Window
 	if s.Pool != nil {
 		pw = new(s.Pool.New(set))
 	}
-	return &ConvStep{spec: s, Conv: conv.New(gemm.ForWidth(set, s.Shape.CO/max(s.Shape.Groups, 1)), s.Shape, s.Epilogue, pw)}
+	kn := gemm.For(set)
+	if conv.Choose(s.Shape, s.Epilogue, pw).GEMM() {
+		kn = gemm.ForWidth(set, s.Shape.CO/max(s.Shape.Groups, 1))
+	}
+	return &ConvStep{spec: s, Conv: conv.New(kn, s.Shape, s.Epilogue, pw)}
 }
 
 // ConvStep is a compiled Conv.
