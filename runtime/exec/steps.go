@@ -175,11 +175,13 @@ func (w Window) New(set cpu.Set) pool.Window {
 	return p
 }
 
-// Pool is max or average pooling of N images.
+// Pool is max or average pooling of N images, an image per unit spread
+// over up to Helpers helpers.
 type Pool struct {
 	X, Out, N int
 	Max       bool
 	Window    Window
+	Helpers   int
 }
 
 func (s Pool) Compile(set cpu.Set) Step { return &poolStep{spec: s, w: s.Window.New(set)} }
@@ -189,11 +191,16 @@ type poolStep struct {
 	w    pool.Window
 }
 
-func (s *poolStep) Run(b [][]float32, _ *Team) {
+func (s *poolStep) Run(b [][]float32, t *Team) { t.run(s, 0, s.spec.N, s.spec.Helpers, b, nil) }
+
+func (s *poolStep) unit(b [][]float32, _ []float32, u int) {
+	w := &s.spec.Window
+	in, o := w.H*w.W*w.C, s.w.OH*s.w.OW*w.C
+	x, out := b[s.spec.X][u*in:(u+1)*in], b[s.spec.Out][u*o:(u+1)*o]
 	if s.spec.Max {
-		s.w.Max(b[s.spec.X], b[s.spec.Out], s.spec.N)
+		s.w.Max(x, out, 1)
 	} else {
-		s.w.Avg(b[s.spec.X], b[s.spec.Out], s.spec.N)
+		s.w.Avg(x, out, 1)
 	}
 }
 
