@@ -432,12 +432,17 @@ func (s ToFloat) Run(b [][]float32, _ *Team) { layout.ToFloat(b[s.IDs], b[s.Out]
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot W by every run first. Its units (bands of output rows)
 // are spread over up to Helpers helpers.
+//
+// With Flip set the conv is another's input gradient (conv.InputGrad: Shape
+// is the convolution over the result's gradient X), and Raw holds the kernel
+// of the convolution differentiated: every run turns it round
+// (conv.FlipKernel) into slot Flip, then packs that.
 type Conv struct {
-	X, W, Raw, Out, Scratch int
-	Helpers                 int
-	Shape                   conv.Shape
-	Epilogue                []eltwise.Step // over the conv's output
-	Pool                    *Window
+	X, W, Raw, Flip, Out, Scratch int
+	Helpers                       int
+	Shape                         conv.Shape
+	Epilogue                      []eltwise.Step // over the conv's output
+	Pool                          *Window
 }
 
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
@@ -467,7 +472,12 @@ type ConvStep struct {
 
 func (s *ConvStep) Run(b [][]float32, t *Team) {
 	if s.spec.Raw != 0 {
-		s.Conv.PackWeights(b[s.spec.W], b[s.spec.Raw])
+		k := b[s.spec.Raw]
+		if s.spec.Flip != 0 {
+			conv.FlipKernel(b[s.spec.Flip], k, s.spec.Shape)
+			k = b[s.spec.Flip]
+		}
+		s.Conv.PackWeights(b[s.spec.W], k)
 	}
 	t.run(s, 0, s.Conv.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
 }
