@@ -472,14 +472,25 @@ type ConvStep struct {
 
 func (s *ConvStep) Run(b [][]float32, t *Team) {
 	if s.spec.Raw != 0 {
-		k := b[s.spec.Raw]
 		if s.spec.Flip != 0 {
-			conv.FlipKernel(b[s.spec.Flip], k, s.spec.Shape)
-			k = b[s.spec.Flip]
+			conv.FlipKernel(b[s.spec.Flip], b[s.spec.Raw], s.spec.Shape)
 		}
-		s.Conv.PackWeights(b[s.spec.W], k)
+		// Winograd's kernel transforms, some tenths of a millisecond for
+		// the seed CNNs' second layers, spread over the helpers too.
+		t.run((*convPack)(s), 0, s.Conv.PackUnits(), s.spec.Helpers, b, nil)
 	}
 	t.run(s, 0, s.Conv.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+// convPack is the job of packing a conv's computed weights.
+type convPack ConvStep
+
+func (s *convPack) unit(b [][]float32, _ []float32, u int) {
+	k := b[s.spec.Raw]
+	if s.spec.Flip != 0 {
+		k = b[s.spec.Flip]
+	}
+	s.Conv.PackUnit(b[s.spec.W], k, u)
 }
 
 func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {

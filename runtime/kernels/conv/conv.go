@@ -317,6 +317,26 @@ func (c *Conv) PackedSize() int {
 	return c.Groups * c.packed
 }
 
+// PackUnits is the number of units PackWeights is cut into: Winograd's
+// kernel transforms, a run of input channels each; one for the others.
+func (c *Conv) PackUnits() int {
+	if c.algo == Winograd {
+		return c.wino.packUnits(c)
+	}
+	return 1
+}
+
+// PackUnit computes unit u of PackWeights. Units write disjoint parts of
+// dst, and may run at once: a plan that packs computed weights by every
+// run spreads the transforms over its threads.
+func (c *Conv) PackUnit(dst, k []float32, u int) {
+	if c.algo == Winograd {
+		c.wino.packUnit(c, dst, k, u)
+		return
+	}
+	c.PackWeights(dst, k)
+}
+
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one
 // matrix of [KH·KW·cpg, opg] per group, or unchanged for the depthwise
 // kernels.

@@ -92,3 +92,26 @@ func TestInputGrad(t *testing.T) {
 		require.False(t, ok, "%+v", s)
 	}
 }
+
+// TestPackUnits: Winograd's kernel transforms, unit by unit in any order
+// over memory holding anything, give what PackWeights gives, bit for bit:
+// what lets a plan spread them over threads.
+func TestPackUnits(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	one := [2]int{1, 1}
+	s := Shape{N: 1, H: 9, W: 9, C: 20, KH: 3, KW: 3, CO: 40, Stride: one, Dilation: one, Groups: 1}
+	k := kerneltest.Random(r, 3, 3, s.C, s.CO)
+	for _, kn := range gemm.Kernels() {
+		c := NewWith(Winograd, kn, s, nil, nil)
+		require.Greater(t, c.PackUnits(), 2)
+		want, got := make([]float32, c.PackedSize()), make([]float32, c.PackedSize())
+		for i := range got {
+			want[i], got[i] = 7, float32(i)
+		}
+		c.PackWeights(want, k.Data)
+		for u := c.PackUnits() - 1; u >= 0; u-- {
+			c.PackUnit(got, k.Data, u)
+		}
+		require.Equal(t, want, got, kn.Set)
+	}
+}
