@@ -292,6 +292,44 @@ func TestThreadsAgree(t *testing.T) {
 	require.Equal(t, got[0], got[1])
 }
 
+// TestThreadsAgreeStdlib: LeNet and the seed's Fashion-MNIST CNN at their
+// training batch, where every convolution, pool and their gradients split,
+// take the same steps on one thread and on two, bit for bit.
+func TestThreadsAgreeStdlib(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		batch int
+	}{{"lenet.mdl", 64}, {"fashion_cnn.mdl", 32}} {
+		path := filepath.Join("..", "stdlib", c.file)
+		r := rand.New(rand.NewPCG(7, 8))
+		x := make([]float32, c.batch*28*28)
+		for i := range x {
+			x[i] = r.Float32()
+		}
+		y := make([]int64, c.batch)
+		for i := range y {
+			y[i] = int64(r.IntN(10))
+		}
+		var got [][]float32
+		for _, threads := range []int{1, 2} {
+			m, err := compile.Load(path, "", compile.LoadOptions{})
+			require.NoError(t, err)
+			w, err := weights.Init(m.Graph, 3)
+			require.NoError(t, err)
+			tr, err := New(m.Graph, w, Config{Objective: Objective{Loss: SparseCategoricalCrossentropy},
+				Optimizer: optim.DefaultAdam, LR: optim.Constant(1e-3), BatchSize: c.batch, Threads: threads})
+			require.NoError(t, err)
+			for range 3 {
+				_, err := tr.Step(x, y, c.batch)
+				require.NoError(t, err)
+			}
+			got = append(got, slices.Clone(tr.Plan().Parameters()))
+			tr.Close()
+		}
+		require.Equal(t, got[0], got[1], c.file)
+	}
+}
+
 // TestLosses: each loss trains its kind of model on its kind of labels, and
 // the loss falls; a model whose output does not fit the loss is refused.
 func TestLosses(t *testing.T) {

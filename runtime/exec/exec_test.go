@@ -4,6 +4,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mdlc/mdlc/runtime/kernels/conv"
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
+	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -106,5 +109,31 @@ func TestGoStrings(t *testing.T) {
 	}
 	for d, want := range map[DType]string{F32: "exec.F32", I32: "exec.I32", I64: "exec.I64", 0: "exec.DType(0)"} {
 		assert.Equal(t, want, d.GoString())
+	}
+}
+
+// TestConvKernelSet: the narrow-product rule (gemm.ForWidth) picks the GEMM
+// of the convolutions that run one; the depthwise kernels' convolutions
+// (direct, depthwise) run their own set's, however few their channels.
+func TestConvKernelSet(t *testing.T) {
+	one := [2]int{1, 1}
+	direct := conv.Shape{N: 2, H: 14, W: 14, C: 6, KH: 5, KW: 5, CO: 16, Stride: one, Dilation: one, Groups: 1}
+	depthwise := conv.Shape{N: 1, H: 8, W: 8, C: 16, KH: 3, KW: 3, CO: 16, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 16}
+	im2col := conv.Shape{N: 1, H: 8, W: 8, C: 32, KH: 5, KW: 5, CO: 16, Stride: one, Dilation: one, Groups: 1}
+	for _, set := range cpu.Available() {
+		for _, tc := range []struct {
+			name  string
+			shape conv.Shape
+			algo  conv.Algorithm
+			want  cpu.Set
+		}{
+			{"direct", direct, conv.Direct, set},
+			{"depthwise", depthwise, conv.Depthwise, set},
+			{"im2col", im2col, conv.Im2col, gemm.ForWidth(set, 16).Set},
+		} {
+			c := Conv{Shape: tc.shape}.New(set).Conv
+			assert.Equal(t, tc.algo, c.Algorithm(), "%s on %s", tc.name, set)
+			assert.Equal(t, tc.want, c.Set(), "%s on %s", tc.name, set)
+		}
 	}
 }

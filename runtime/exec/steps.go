@@ -175,11 +175,13 @@ func (w Window) New(set cpu.Set) pool.Window {
 	return p
 }
 
-// Pool is max or average pooling of N images.
+// Pool is max or average pooling of N images, an image per unit spread
+// over up to Helpers helpers.
 type Pool struct {
 	X, Out, N int
 	Max       bool
 	Window    Window
+	Helpers   int
 }
 
 func (s Pool) Compile(set cpu.Set) Step { return &poolStep{spec: s, w: s.Window.New(set)} }
@@ -189,11 +191,16 @@ type poolStep struct {
 	w    pool.Window
 }
 
-func (s *poolStep) Run(b [][]float32, _ *Team) {
+func (s *poolStep) Run(b [][]float32, t *Team) { t.run(s, 0, s.spec.N, s.spec.Helpers, b, nil) }
+
+func (s *poolStep) unit(b [][]float32, _ []float32, u int) {
+	w := &s.spec.Window
+	in, o := w.H*w.W*w.C, s.w.OH*s.w.OW*w.C
+	x, out := b[s.spec.X][u*in:(u+1)*in], b[s.spec.Out][u*o:(u+1)*o]
 	if s.spec.Max {
-		s.w.Max(b[s.spec.X], b[s.spec.Out], s.spec.N)
+		s.w.Max(x, out, 1)
 	} else {
-		s.w.Avg(b[s.spec.X], b[s.spec.Out], s.spec.N)
+		s.w.Avg(x, out, 1)
 	}
 }
 
@@ -425,23 +432,36 @@ func (s ToFloat) Run(b [][]float32, _ *Team) { layout.ToFloat(b[s.IDs], b[s.Out]
 // packed in slot W, or, if Raw is set, computed at run time in slot Raw and
 // packed into slot W by every run first. Its units (bands of output rows)
 // are spread over up to Helpers helpers.
+//
+// With Flip set the conv is another's input gradient (conv.InputGrad: Shape
+// is the convolution over the result's gradient X), and Raw holds the kernel
+// of the convolution differentiated: every run turns it round
+// (conv.FlipKernel) into slot Flip, then packs that.
 type Conv struct {
-	X, W, Raw, Out, Scratch int
-	Helpers                 int
-	Shape                   conv.Shape
-	Epilogue                []eltwise.Step // over the conv's output
-	Pool                    *Window
+	X, W, Raw, Flip, Out, Scratch int
+	Helpers                       int
+	Shape                         conv.Shape
+	Epilogue                      []eltwise.Step // over the conv's output
+	Pool                          *Window
 }
 
 func (s Conv) Compile(set cpu.Set) Step { return s.New(set) }
 
-// New compiles the conv with the kernels of set.
+// New compiles the conv with the kernels of set. gemm.ForWidth's rule for
+// narrow products is about the GEMM's panels of B, so it applies only to the
+// algorithms that run the GEMM; the depthwise kernels (depthwise, grouped and
+// direct convolutions) are the set's own: with AVX-512 they are the faster
+// (conv.Algorithm.GEMM gives the measurements).
 func (s Conv) New(set cpu.Set) *ConvStep {
 	var pw *pool.Window
 	if s.Pool != nil {
 		pw = new(s.Pool.New(set))
 	}
-	return &ConvStep{spec: s, Conv: conv.New(gemm.ForWidth(set, s.Shape.CO/max(s.Shape.Groups, 1)), s.Shape, s.Epilogue, pw)}
+	kn := gemm.For(set)
+	if conv.Choose(s.Shape, s.Epilogue, pw).GEMM() {
+		kn = gemm.ForWidth(set, s.Shape.CO/max(s.Shape.Groups, 1))
+	}
+	return &ConvStep{spec: s, Conv: conv.New(kn, s.Shape, s.Epilogue, pw)}
 }
 
 // ConvStep is a compiled Conv.
@@ -452,9 +472,25 @@ type ConvStep struct {
 
 func (s *ConvStep) Run(b [][]float32, t *Team) {
 	if s.spec.Raw != 0 {
-		s.Conv.PackWeights(b[s.spec.W], b[s.spec.Raw])
+		if s.spec.Flip != 0 {
+			conv.FlipKernel(b[s.spec.Flip], b[s.spec.Raw], s.spec.Shape)
+		}
+		// Winograd's kernel transforms, some tenths of a millisecond for
+		// the seed CNNs' second layers, spread over the helpers too.
+		t.run((*convPack)(s), 0, s.Conv.PackUnits(), s.spec.Helpers, b, nil)
 	}
 	t.run(s, 0, s.Conv.Units(), s.spec.Helpers, b, b[s.spec.Scratch])
+}
+
+// convPack is the job of packing a conv's computed weights.
+type convPack ConvStep
+
+func (s *convPack) unit(b [][]float32, _ []float32, u int) {
+	k := b[s.spec.Raw]
+	if s.spec.Flip != 0 {
+		k = b[s.spec.Flip]
+	}
+	s.Conv.PackUnit(b[s.spec.W], k, u)
 }
 
 func (s *ConvStep) unit(b [][]float32, scratch []float32, u int) {

@@ -447,7 +447,9 @@ func buildPool(isMax bool) func(*builder, *ir.Node) exec.Spec {
 		b.info[b.step].Kernel = "pool"
 		win := window(w, s[1], s[2], s[3])
 		win.CountPad = n.Attrs.(*ir.PoolAttrs).CountPad
-		return exec.Pool{X: b.slot(x), Out: b.out(n), N: s[0], Max: isMax, Window: win}
+		// About 1 ns a tap, as a pool's gradient (poolHelpers).
+		taps := float64(s[0]*s[3]) * float64(tensor.Numel(b.shapes[n.Outputs[0]][1:3])*w.Size[0]*w.Size[1])
+		return exec.Pool{X: b.slot(x), Out: b.out(n), N: s[0], Max: isMax, Window: win, Helpers: b.helpers(s[0], 100*taps, 0)}
 	}
 }
 

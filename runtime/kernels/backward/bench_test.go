@@ -6,6 +6,7 @@ import (
 
 	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
+	"github.com/mdlc/mdlc/runtime/kernels/kerneltest"
 )
 
 // BenchmarkUnaryGrad: the compiled paths against the float64 formula per
@@ -127,5 +128,50 @@ func BenchmarkConvGradFilter(b *testing.B) {
 				b.ReportMetric(2*float64(c.N*c.OH*c.OW*c.KH*c.KW*c.C*c.CO)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkUnaryGradFromOutput: tanh's and sigmoid's derivatives from y
+// over LeNet's first layer at batch 64 (64×28×28×6), in place as a plan
+// runs them, the set's vector kernels against the float32 loop.
+func BenchmarkUnaryGradFromOutput(b *testing.B) {
+	set, err := cpu.Select()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 64 * 28 * 28 * 6
+	y, dy := make([]float32, n), make([]float32, n)
+	for i := range y {
+		y[i], dy[i] = float32((i*7919)%1000)/500-1, float32(i%5)/4
+	}
+	loops := map[eltwise.Kind]func(y, dy []float32){
+		eltwise.Tanh: func(y, dy []float32) {
+			for i, v := range y {
+				dy[i] *= 1 - float32(v*v)
+			}
+		},
+		eltwise.Sigmoid: func(y, dy []float32) {
+			for i, v := range y {
+				dy[i] *= float32(v * (1 - v))
+			}
+		},
+	}
+	for _, k := range []eltwise.Kind{eltwise.Tanh, eltwise.Sigmoid} {
+		g := NewUnaryGrad(set, eltwise.Step{Kind: k}, true)
+		scratch := make([]float32, g.ScratchSize())
+		b.Run(map[eltwise.Kind]string{eltwise.Tanh: "tanh", eltwise.Sigmoid: "sigmoid"}[k]+"/loop", func(b *testing.B) {
+			stop := kerneltest.CPUTime(b)
+			for b.Loop() {
+				loops[k](y, dy)
+			}
+			stop()
+		})
+		b.Run(map[eltwise.Kind]string{eltwise.Tanh: "tanh", eltwise.Sigmoid: "sigmoid"}[k]+"/compiled", func(b *testing.B) {
+			stop := kerneltest.CPUTime(b)
+			for b.Loop() {
+				g.Run(y, dy, dy, scratch)
+			}
+			stop()
+		})
 	}
 }

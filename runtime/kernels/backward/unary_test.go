@@ -97,3 +97,33 @@ func TestUnaryGradFromOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestUnaryGradFromOutputBits: tanh's and sigmoid's derivatives from y,
+// combined by the vector kernels, give the bits of float32 loops that
+// round every operation, with every kernel set this machine runs.
+func TestUnaryGradFromOutputBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	n := 2*unaryBlock + 19
+	y, dy := make([]float32, n), make([]float32, n)
+	for i := range y {
+		y[i], dy[i] = 2*r.Float32()-1, r.Float32()-0.5
+	}
+	y[0], y[1], y[2] = 1, -1, 0
+	loops := map[eltwise.Kind]func(v, d float32) float32{
+		// float32(): each product rounded, never fused (arm64 would).
+		eltwise.Tanh:    func(v, d float32) float32 { return d * (1 - float32(v*v)) },
+		eltwise.Sigmoid: func(v, d float32) float32 { return d * float32(v*(1-v)) },
+	}
+	for k, loop := range loops {
+		for _, set := range cpu.Available() {
+			g := NewUnaryGrad(set, eltwise.Step{Kind: k}, true)
+			got := make([]float32, n)
+			g.Run(y, dy, got, make([]float32, g.ScratchSize()))
+			for i, v := range y {
+				if want := loop(v, dy[i]); math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("%s %v: element %d is %g, the float32 loop's %g", set, k, i, got[i], want)
+				}
+			}
+		}
+	}
+}

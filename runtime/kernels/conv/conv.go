@@ -58,6 +58,7 @@
 package conv
 
 import (
+	"github.com/mdlc/mdlc/runtime/kernels/cpu"
 	"github.com/mdlc/mdlc/runtime/kernels/eltwise"
 	"github.com/mdlc/mdlc/runtime/kernels/gemm"
 	"github.com/mdlc/mdlc/runtime/kernels/pool"
@@ -125,6 +126,19 @@ const (
 var algorithmNames = [...]string{Im2col: "im2col+gemm", Plain: "gemm", Winograd: "winograd", Depthwise: "depthwise", Grouped: "grouped", Direct: "direct"}
 
 func (a Algorithm) String() string { return algorithmNames[a] }
+
+// GEMM reports whether a runs the GEMM kernel New is given (im2col, plain,
+// Winograd) rather than the depthwise kernels of its set, which are then
+// all it takes from the kernel: gemm.ForWidth's rule for narrow products,
+// about the GEMM's panels of B, is for these only. The depthwise kernels at
+// AVX-512's width against AVX2's on an Intel Xeon (Emerald Rapids, one
+// thread, a load of 4-6 on 2 CPUs; CPU time of the thread, µs, 4 runs; the
+// plan's bias and tanh after): LeNet's second conv (14²×6 → 16, 5×5, batch
+// 64, direct) 797-824 against 1420-1435, its first (28²×1 → 6, same, batch
+// 64, direct) 963-1279 against 923-1307; the depthwise layers of
+// BenchmarkMobileNetV2 are as in avx512.go, AVX-512 ahead or level
+// (7×7×960).
+func (a Algorithm) GEMM() bool { return !a.rows() }
 
 // rows reports whether the depthwise kernels (depthwise.go) run a: a row of
 // output pixels at a time, the output channels in lanes.
@@ -287,6 +301,10 @@ func newWith(algo Algorithm, kn *gemm.Kernel, s Shape, epilogue []eltwise.Step, 
 // Algorithm is the algorithm the conv runs.
 func (c *Conv) Algorithm() Algorithm { return c.algo }
 
+// Set is the kernel set the conv runs: its GEMM kernel's, whose set's
+// depthwise kernels, transforms and epilogue it takes too.
+func (c *Conv) Set() cpu.Set { return c.gemm.Set }
+
 // OutSize is the number of floats Run writes: the pooled output if there is
 // a pool, else the conv output.
 func (c *Conv) OutSize() int {
@@ -305,6 +323,26 @@ func (c *Conv) PackedSize() int {
 		return c.KH * c.KW * c.cpg * c.CO
 	}
 	return c.Groups * c.packed
+}
+
+// PackUnits is the number of units PackWeights is cut into: Winograd's
+// kernel transforms, a run of input channels each; one for the others.
+func (c *Conv) PackUnits() int {
+	if c.algo == Winograd {
+		return c.wino.packUnits(c)
+	}
+	return 1
+}
+
+// PackUnit computes unit u of PackWeights. Units write disjoint parts of
+// dst, and may run at once: a plan that packs computed weights by every
+// run spreads the transforms over its threads.
+func (c *Conv) PackUnit(dst, k []float32, u int) {
+	if c.algo == Winograd {
+		c.wino.packUnit(c, dst, k, u)
+		return
+	}
+	c.PackWeights(dst, k)
 }
 
 // PackWeights lays out HWIO weights k for Run: as the GEMM's packed B, one

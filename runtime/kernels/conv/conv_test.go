@@ -339,6 +339,7 @@ func BenchmarkAlgorithms(b *testing.B) {
 		{"cnn224_1", Shape{N: 1, H: 224, W: 224, C: 3, KH: 3, KW: 3, CO: 32, Stride: one, Dilation: one, Groups: 1}},
 		{"cnn224_2", Shape{N: 1, H: 111, W: 111, C: 32, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Groups: 1}},
 		{"lenet64_1", Shape{N: 64, H: 28, W: 28, C: 1, KH: 5, KW: 5, CO: 6, Stride: one, Dilation: one, Pads: [4]int{2, 2, 2, 2}, Groups: 1}},
+		{"lenet64_2", Shape{N: 64, H: 14, W: 14, C: 6, KH: 5, KW: 5, CO: 16, Stride: one, Dilation: one, Groups: 1}},
 		{"cnn32_2", Shape{N: 32, H: 15, W: 15, C: 32, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Groups: 1}},
 		{"3x3_64", Shape{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, CO: 64, Stride: one, Dilation: one, Pads: [4]int{1, 1, 1, 1}, Groups: 1}},
 		{"1x1_64_256", Shape{N: 1, H: 56, W: 56, C: 64, KH: 1, KW: 1, CO: 256, Stride: one, Dilation: one, Groups: 1}},

@@ -415,3 +415,7 @@ func Unary(set cpu.Set, k Kind) func(v []float32, alpha float32) { return sets.F
 
 // Binary is set's kernel for a binary kind, v = v op o over a slice o.
 func Binary(set cpu.Set, k Kind) func(v, o []float32) { return sets.For(set).vector[k] }
+
+// ScalarRev is set's kernel for a binary kind with the scalar first,
+// v = x op v.
+func ScalarRev(set cpu.Set, k Kind) func(v []float32, x float32) { return sets.For(set).scalarRev[k] }
