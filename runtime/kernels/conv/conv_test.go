@@ -381,23 +381,7 @@ func BenchmarkAlgorithms(b *testing.B) {
 				if algo == Choose(s, nil, nil) {
 					name += "(chosen)"
 				}
-				b.Run(name, func(b *testing.B) {
-					c := NewWith(algo, kn, s, nil, nil)
-					// Random operands: memory never written reads as the
-					// kernel's one shared zero page, always in cache.
-					r := rand.New(rand.NewPCG(1, 2))
-					x, k := kerneltest.Random(r, s.N, s.H, s.W, s.C), kerneltest.Random(r, s.KH, s.KW, s.C/s.Groups, s.CO)
-					w := make([]float32, c.PackedSize())
-					c.PackWeights(w, k.Data)
-					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-					stop := kerneltest.CPUTime(b)
-					for b.Loop() {
-						c.Run(x.Data, w, out, scratch, nil)
-					}
-					stop()
-					flops := 2 * float64(c.OutSize()) * float64(s.KH*s.KW*s.C/s.Groups)
-					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				})
+				b.Run(name, func(b *testing.B) { benchRun(b, NewWith(algo, kn, s, nil, nil), 0) })
 			}
 		}
 	}
@@ -463,20 +447,32 @@ func BenchmarkEfficientNetSilu(b *testing.B) {
 				if where == "pass" {
 					unfuseSilu(c)
 				}
-				b.Run(fmt.Sprintf("%s/%s/%s", sh.name, kn.Set, where), func(b *testing.B) {
-					r := rand.New(rand.NewPCG(1, 2))
-					x, k := kerneltest.Random(r, s.N, s.H, s.W, s.C), kerneltest.Random(r, s.KH, s.KW, s.C/s.Groups, s.CO)
-					w := make([]float32, c.PackedSize())
-					c.PackWeights(w, k.Data)
-					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-					operands := [][]float32{kerneltest.Random(r, s.CO).Data}
-					stop := kerneltest.CPUTime(b)
-					for b.Loop() {
-						c.Run(x.Data, w, out, scratch, operands)
-					}
-					stop()
-				})
+				b.Run(fmt.Sprintf("%s/%s/%s", sh.name, kn.Set, where), func(b *testing.B) { benchRun(b, c, s.CO) })
 			}
 		}
 	}
+}
+
+// benchRun times c's runs in the thread's CPU time, on random operands
+// (memory never written reads as the kernel's one shared zero page, always
+// in cache) and, with bias > 0, a random operand 0 of bias floats; it
+// reports GFLOP/s of the conv's multiply-adds.
+func benchRun(b *testing.B, c *Conv, bias int) {
+	s := c.Shape
+	r := rand.New(rand.NewPCG(1, 2))
+	x, k := kerneltest.Random(r, s.N, s.H, s.W, s.C), kerneltest.Random(r, s.KH, s.KW, s.C/s.Groups, s.CO)
+	w := make([]float32, c.PackedSize())
+	c.PackWeights(w, k.Data)
+	out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
+	var operands [][]float32
+	if bias > 0 {
+		operands = [][]float32{kerneltest.Random(r, bias).Data}
+	}
+	stop := kerneltest.CPUTime(b)
+	for b.Loop() {
+		c.Run(x.Data, w, out, scratch, operands)
+	}
+	stop()
+	flops := 2 * float64(c.OutSize()) * float64(s.KH*s.KW*s.C/s.Groups)
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -257,20 +257,7 @@ func BenchmarkMobileNetV2(b *testing.B) {
 			epi := []eltwise.Step{{Kind: eltwise.Add, Operand: 0, Shape: []int{l.c}}, {Kind: act}}
 			for _, kn := range gemm.Kernels() {
 				b.Run(fmt.Sprintf("%s/%s/%s", l.name, map[eltwise.Kind]string{eltwise.Relu: "relu", eltwise.Silu: "silu"}[act], kn.Set), func(b *testing.B) {
-					c := New(kn, s, epi, nil)
-					r := rand.New(rand.NewPCG(1, 2))
-					x, k := kerneltest.Random(r, 1, s.H, s.W, s.C), kerneltest.Random(r, 3, 3, 1, s.CO)
-					w := make([]float32, c.PackedSize())
-					c.PackWeights(w, k.Data)
-					out, scratch := make([]float32, c.OutSize()), make([]float32, c.ScratchSize())
-					operands := [][]float32{kerneltest.Random(r, s.CO).Data}
-					stop := kerneltest.CPUTime(b)
-					for b.Loop() {
-						c.Run(x.Data, w, out, scratch, operands)
-					}
-					stop()
-					flops := 2 * float64(c.OutSize()) * 9
-					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					benchRun(b, New(kn, s, epi, nil), s.CO)
 				})
 			}
 		}
