@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -545,6 +546,8 @@ func FuzzGRPCRequest(f *testing.F) {
 		{Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "m", Datatype: "BOOL", Shape: []int64{3}, Contents: &pb.InferTensorContents{BoolContents: []bool{true, false, true}}}}},
 		{Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "a", Datatype: "INT64", Shape: []int64{1}}}, RawInputContents: [][]byte{{1, 0, 0, 0, 0, 0, 0, 0}}},
 		{Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "a", Datatype: "FP32", Shape: []int64{1}}}, RawInputContents: [][]byte{{1, 0, 0}}, Parameters: map[string]*pb.InferParameter{"x": {ParameterChoice: &pb.InferParameter_StringParam{StringParam: "y"}}}},
+		{Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "image", Datatype: "BYTES", Shape: []int64{2}, Contents: &pb.InferTensorContents{BytesContents: [][]byte{{0x89, 'P'}, {}}}}}},
+		{Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "image", Datatype: "BYTES", Shape: []int64{1}}}, RawInputContents: [][]byte{{3, 0, 0, 0, 1, 2}}},
 	} {
 		b, err := proto.Marshal(r)
 		require.NoError(f, err)
@@ -561,6 +564,25 @@ func FuzzGRPCRequest(f *testing.F) {
 		}
 		for i := range req.Inputs {
 			in := &req.Inputs[i]
+			if in.Datatype == dtBYTES && len(in.Shape) == 1 && in.Shape[0] >= 0 && in.Shape[0] <= 1<<10 {
+				// The elements of a BYTES input, as decodeImageInputs reads
+				// them before decoding each as an image.
+				elems, err := newBytesReader(in)
+				if err != nil {
+					continue
+				}
+				for e := range int(in.Shape[0]) {
+					data, _, err := elems.next(fmt.Sprint("element ", e), func(int64) error { return nil })
+					if err != nil {
+						break
+					}
+					if len(data) > len(b) {
+						t.Fatalf("element %d holds %d bytes, more than the %d of the message", e, len(data), len(b))
+					}
+				}
+				elems.end()
+				continue
+			}
 			if elemSize(in.Datatype) == 0 {
 				continue
 			}
