@@ -117,6 +117,9 @@ func TestFoldBudget(t *testing.T) {
 	err := where()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf(`onnx node Where "/test/Where": the constants the import folds needs %d bytes`, 2*per))
+	var over *size.Error
+	require.ErrorAs(t, err, &over, "the budget's error stays visible under the node's")
+	assert.Equal(t, 2*per, over.Bytes)
 }
 
 // TestFoldCast: Cast of constants wraps, truncates and rounds as numpy's

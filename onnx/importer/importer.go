@@ -81,7 +81,12 @@ type Error struct {
 	Node, Op string
 	Msg      string
 	Help     string
+	// Err is the error Msg was made from, if any, so that errors.As finds
+	// what a caller tells apart (a *size.Error is refused as too large).
+	Err error
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	s := "onnx node " + e.Op
@@ -470,7 +475,7 @@ func (im *importer) importNode(n *onnx.Node) error {
 		if errors.As(err, &e) {
 			return err
 		}
-		return &Error{Node: n.Name, Op: n.OpType, Msg: err.Error()}
+		return &Error{Node: n.Name, Op: n.OpType, Msg: err.Error(), Err: err}
 	}
 	for _, o := range n.Outputs {
 		if o != "" && im.vals[o] == nil && im.needed(o) {
