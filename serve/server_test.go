@@ -879,7 +879,14 @@ func TestViewFloats(t *testing.T) {
 	for off := range 2 {
 		b := buf[off : off+400]
 		want := make([]float32, 100)
-		decodeFloats(want, b)
+		for i := range want {
+			want[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		decoded := make([]float32, 100)
+		decodeFloats(decoded, b)
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(decoded[i]), "offset %d, element %d", off, i)
+		}
 		got := viewFloats(b)
 		if off%4 != 0 {
 			assert.Nil(t, got, "misaligned: no view")

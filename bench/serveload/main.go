@@ -6,7 +6,7 @@
 //
 //	go run ./bench/serveload                       # cnn224, 1/8/32 clients, every form
 //	go run ./bench/serveload --model cnn --requests 2000 --forms binary,grpc
-//	go run ./bench/serveload --paired 300 --forms binary  # one client, each request beside an in-process run
+//	go run ./bench/serveload --paired 300 --forms binary  # one client, each request beside an in-process run and a bare transport
 //
 // The server runs in this process on 127.0.0.1 with the settings `mdlc serve`
 // defaults to (and its gRPC form beside it), and its clients are goroutines
@@ -150,9 +150,12 @@ func run(model string, requests int, limit time.Duration, concurrency, forms str
 	return nil
 }
 
-// runPaired alternates one plan run in this process and one request to
-// the server, n times per form, and prints the medians and their ratio: the
-// server's overhead at one client, each pair under the same load.
+// runPaired alternates one plan run in this process, one request to the
+// server and the same request to a bare net/http handler (which reads the
+// body and answers with as many bytes as the model's outputs), n times per
+// form, and prints the medians and their ratios: the server's overhead at
+// one client, and how much of it the loopback transport alone takes, each
+// triple under the same load.
 func runPaired(model string, n int, forms string, maxBatch int, delay time.Duration, instances int) error {
 	p, err := inProcessPlan(model)
 	if err != nil {
@@ -166,24 +169,33 @@ func runPaired(model string, n int, forms string, maxBatch int, delay time.Durat
 	defer stop()
 	x := make([]float32, numel(shape))
 	var outs [][]float32
+	answer := 0
 	for _, o := range p.Outputs() {
 		outs = append(outs, make([]float32, numel(o.Shape)))
+		answer += 4 * numel(o.Shape)
 	}
+	bareURL, stopBare, err := startBare(answer)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
 	a := p.NewArena()
 	defer a.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
+	bareClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer bareClient.CloseIdleConnections()
 	bodies := makeBodies(shape)
-	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v, %d instance(s), %d pairs a form\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape, instances, n)
-	fmt.Println("| form | in-process p50 ms | served p50 ms | served / in-process (medians) | median of pair ratios |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("CPU: %s, GOMAXPROCS %d, model %s, input %v, %d instance(s), %d triples a form\n\n", cpuModel(), runtime.GOMAXPROCS(0), model, shape, instances, n)
+	fmt.Println("| form | in-process p50 ms | served p50 ms | bare transport p50 ms | served / in-process (medians) | median of ratios served / in-process | median of ratios bare / in-process |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, form := range strings.Split(forms, ",") {
 		b, ok := bodies[form]
 		if !ok {
 			return fmt.Errorf("--forms: %q: paired runs take the REST forms, binary and json", form)
 		}
-		var local, served []time.Duration
-		var ratios []float64
+		var local, served, bare []time.Duration
+		var ratios, bareRatios []float64
 		for i := range n + 20 {
 			t := time.Now()
 			if err := p.Run(a, []plan.Input{plan.Floats(x)}, outs); err != nil {
@@ -195,16 +207,44 @@ func runPaired(model string, n int, forms string, maxBatch int, delay time.Durat
 				return err
 			}
 			r := time.Since(t)
+			t = time.Now()
+			if err := send(bareClient, bareURL, b); err != nil {
+				return err
+			}
+			t0 := time.Since(t)
 			if i >= 20 { // warm-up
-				local, served = append(local, l), append(served, r)
+				local, served, bare = append(local, l), append(served, r), append(bare, t0)
 				ratios = append(ratios, float64(r)/float64(l))
+				bareRatios = append(bareRatios, float64(t0)/float64(l))
 			}
 		}
 		slices.Sort(ratios)
-		pl, ps := percentile(local, 0.5), percentile(served, 0.5)
-		fmt.Printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", form, ms(pl), ms(ps), float64(ps)/float64(pl), ratios[len(ratios)/2])
+		slices.Sort(bareRatios)
+		pl, ps, pb := percentile(local, 0.5), percentile(served, 0.5), percentile(bare, 0.5)
+		fmt.Printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", form, ms(pl), ms(ps), ms(pb), float64(ps)/float64(pl), ratios[len(ratios)/2], bareRatios[len(bareRatios)/2])
 	}
 	return nil
+}
+
+// startBare starts the transport alone: a net/http handler on loopback
+// that reads the whole body into one buffer, as the server does, and
+// answers with answer bytes.
+func startBare(answer int) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	reply := make([]byte, answer)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(reply)
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/", func() { srv.Close() }, nil
 }
 
 // send posts one request and reads the whole answer.
