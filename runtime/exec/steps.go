@@ -606,13 +606,14 @@ func (s *MatMulStep) unit(b [][]float32, scratch []float32, u int) {
 	}
 }
 
-// GEMV is y = x·W for one row x of K and a constant W, K×N, packed in slot W
-// at build. A unit is one block of K, whose partial sums go to its own row of
-// slot Partial; the rows are then added in block order and the epilogue run,
-// so the result does not depend on which goroutine ran which block.
+// GEMV is y = x·W for Rows rows x of K (one when 0) and a constant W, K×N,
+// packed in slot W at build. A unit is one block of K for every row, whose
+// partial sums go to rows of slot Partial of their own; each row's are then
+// added in block order and the epilogue run, so the result does not depend
+// on which goroutine ran which block, nor a row's on the rows beside it.
 type GEMV struct {
 	A, W, Out, Partial, Scratch int
-	K, N                        int
+	Rows, K, N                  int
 	Epilogue                    Chain
 	Helpers                     int
 }
@@ -621,26 +622,30 @@ func (s GEMV) Compile(set cpu.Set) Step { return s.New(set) }
 
 // New compiles the product with the kernels of set.
 func (s GEMV) New(set cpu.Set) *GEMVStep {
-	return &GEMVStep{spec: s, G: gemv.New(set, s.K, s.N), epi: s.Epilogue.compile(set)}
+	return &GEMVStep{spec: s, G: gemv.New(set, s.K, s.N), rows: max(s.Rows, 1), epi: s.Epilogue.compile(set)}
 }
 
 // GEMVStep is a compiled GEMV.
 type GEMVStep struct {
 	spec GEMV
 	G    *gemv.GEMV
+	rows int
 	epi  *eltwise.Chain
 }
 
 func (s *GEMVStep) Run(b [][]float32, t *Team) {
 	t.run(s, 0, s.G.Blocks(), s.spec.Helpers, b, b[s.spec.Scratch])
-	s.G.Sum(b[s.spec.Partial], b[s.spec.Out])
+	partial, out := b[s.spec.Partial], b[s.spec.Out]
+	for r := range s.rows {
+		s.G.Sum(partial[r*s.G.PartialSize():], out[r*s.G.N:])
+	}
 	if s.epi != nil {
-		s.epi.Apply(b[s.spec.Out], 0, b)
+		s.epi.Apply(out[:s.rows*s.G.N], 0, b)
 	}
 }
 
 func (s *GEMVStep) unit(b [][]float32, scratch []float32, u int) {
-	s.G.Partial(b[s.spec.A], b[s.spec.W], b[s.spec.Partial][u*s.G.N:], u, scratch)
+	s.G.PartialRows(b[s.spec.A], s.G.K, s.rows, b[s.spec.W], b[s.spec.Partial], u, scratch)
 }
 
 // Recurrent is a recurrent layer's loop over time. The recurrent kernel is

@@ -601,7 +601,7 @@ func (b *builder) matmul(n *ir.Node, as, bs, os []int, at ir.MatMulAttrs, epi []
 	if at.TransB {
 		ldb = k
 	}
-	if st := b.gemv(n, m, nn, k, ldb, at, os, bs, epi); st != nil {
+	if st := b.gemv(n, m, nn, k, ldb, at, os, bs, chain, epi); st != nil {
 		return st
 	}
 	batch := os[:r-2]

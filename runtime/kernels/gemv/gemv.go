@@ -223,6 +223,17 @@ func (g *GEMV) Partial(x, pw, partial []float32, u int, scratch []float32) {
 	}
 }
 
+// PartialRows computes block u's partial sums for rows rows of x, row r
+// starting at x[r*ldx] and its sums at partial[r*PartialSize()+u*n]: each
+// row as Partial computes it alone, so a row's result does not depend on
+// the rows beside it, while the block's weights, read for the first row,
+// come from the cache for the others.
+func (g *GEMV) PartialRows(x []float32, ldx, rows int, pw, partial []float32, u int, scratch []float32) {
+	for r := range rows {
+		g.Partial(x[r*ldx:], pw, partial[r*g.PartialSize()+u*g.N:], u, scratch)
+	}
+}
+
 // Sum adds the blocks' partial sums, in block order: y[j] = Σ_u
 // partial[u*n+j].
 func (g *GEMV) Sum(partial, y []float32) {
